@@ -1,0 +1,111 @@
+// Kernel, KernelInfo and KernelContext: the interface between the runtime and every operator implementation.
+//
+// A Kernel is created once per node at session creation (KernelInfo: the node, its opset, static input
+// types, constant inputs — where weights get pre-packed) and `compute` is called for every run. `compute`
+// is const and must be thread-safe: one session serves concurrent runs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "base/runtime_value.h"
+#include "ir/graph.h"
+
+namespace tessera {
+
+// Looks up a value visible from the running graph by name (for subgraphs reading outer-scope values);
+// returns nullptr when the name is unknown.
+using ValueLookup = std::function<const RuntimeValue*(const std::string&)>;
+
+// A subgraph (If branch, Loop/Scan body) compiled once at session creation.
+class CompiledSubgraph {
+ public:
+  virtual ~CompiledSubgraph() = default;
+  // Runs the subgraph on `inputs` (in the subgraph's input order); outer-scope names resolve through `outer`.
+  // Returns the subgraph's outputs in order.
+  virtual std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
+                                        Parallelism& parallelism) const = 0;
+  virtual const Graph& graph() const = 0;
+};
+
+// Compiles a subgraph attribute of a node (provided by the runtime).
+using SubgraphCompiler = std::function<std::shared_ptr<CompiledSubgraph>(const Graph&)>;
+
+// What a kernel factory sees at session creation.
+struct KernelInfo {
+  const Node& node;
+  int64_t opset;                               // the node domain's opset version imported by the model
+  std::vector<TypeInfo> input_types;           // kUnknown where not inferred; empty TypeInfo for missing inputs
+  std::vector<TypeInfo> output_types;
+  std::vector<const Tensor*> constant_inputs;  // the value of inputs that are constant initializers, or nullptr
+  SubgraphCompiler compile_subgraph;           // compiles node.attr_graph(...) bodies
+
+  bool has_input(size_t i) const { return node.has_input(i); }
+  const Tensor* constant_input(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
+};
+
+// What a kernel sees while it runs.
+class KernelContext {
+ public:
+  KernelContext(const Node& node, std::vector<const RuntimeValue*> inputs, std::vector<RuntimeValue>& outputs,
+                Parallelism& parallelism, ValueLookup outer)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), parallelism_(parallelism),
+        outer_(std::move(outer)) {}
+
+  const Node& node() const { return node_; }
+  size_t input_count() const { return inputs_.size(); }
+  // True when input i is given (present in the node and not an empty value).
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr && !inputs_[i]->is_none(); }
+  // Input i as a value (tensor, sequence or optional); throws naming the node when absent.
+  const RuntimeValue& input_value(size_t i) const;
+  // Input i as a tensor; throws naming the node when absent or not a tensor.
+  const Tensor& input(size_t i) const;
+  // The raw slot (nullptr when absent), for ops that take optional values.
+  const RuntimeValue* input_slot(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
+
+  size_t output_count() const { return outputs_.size(); }
+  // True when the node names output i (an omitted optional output need not be computed).
+  bool output_wanted(size_t i) const { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
+  // Allocates output i as a zero-filled tensor and returns it for the kernel to fill.
+  Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> shape);
+  // Sets output i (a tensor, sequence or optional value).
+  void set_output(size_t i, RuntimeValue value);
+
+  Parallelism& parallelism() const { return parallelism_; }
+  const ValueLookup& outer_scope() const { return outer_; }
+
+ private:
+  const Node& node_;
+  std::vector<const RuntimeValue*> inputs_;
+  std::vector<RuntimeValue>& outputs_;
+  Parallelism& parallelism_;
+  ValueLookup outer_;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // Computes the node's outputs from its inputs. Throws Error; the executor adds node and shape context.
+  virtual void compute(KernelContext& context) const = 0;
+};
+
+// A kernel whose compute is a function object (usually a lambda capturing the parsed attributes).
+class FunctionKernel final : public Kernel {
+ public:
+  explicit FunctionKernel(std::function<void(KernelContext&)> fn) : fn_(std::move(fn)) {}
+  void compute(KernelContext& context) const override { fn_(context); }
+
+ private:
+  std::function<void(KernelContext&)> fn_;
+};
+
+// Shorthand for factories: `return make_kernel([=](KernelContext& ctx) { ... });`
+inline std::unique_ptr<Kernel> make_kernel(std::function<void(KernelContext&)> fn) {
+  return std::make_unique<FunctionKernel>(std::move(fn));
+}
+
+}  // namespace tessera

@@ -1,0 +1,69 @@
+#include "ops/registry.h"
+
+namespace tessera {
+
+OpRegistry& OpRegistry::instance() {
+  static OpRegistry registry;
+  return registry;
+}
+
+void OpRegistry::add(OpRegistration registration) {
+  registration.domain = canonical_domain(registration.domain);
+  for (const auto& e : entries_) {
+    if (e->domain == registration.domain && e->op_type == registration.op_type &&
+        e->since_version <= registration.last_version && registration.since_version <= e->last_version) {
+      fail(ErrorCode::kInvalidArgument, "operator ", registration.op_type, " registered twice for opsets ",
+           registration.since_version, "..", registration.last_version);
+    }
+  }
+  entries_.push_back(std::make_unique<OpRegistration>(std::move(registration)));
+}
+
+const OpRegistration* OpRegistry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {
+  const std::string d = canonical_domain(domain);
+  for (const auto& e : entries_) {
+    if (e->op_type == op_type && e->domain == d && e->since_version <= opset && opset <= e->last_version) {
+      return e.get();
+    }
+  }
+  return nullptr;
+}
+
+std::vector<const OpRegistration*> OpRegistry::all() const {
+  std::vector<const OpRegistration*> out;
+  for (const auto& e : entries_) out.push_back(e.get());
+  return out;
+}
+
+int64_t max_known_opset(const std::string& domain) {
+  const std::string d = canonical_domain(domain);
+  if (d.empty()) return kMaxOnnxOpset;
+  if (d == kOnnxMlDomain) return kMaxOnnxMlOpset;
+  if (d == kMicrosoftDomain) return kMaxMicrosoftOpset;
+  if (d == "ai.onnx.preview.training") return 1;
+  return 0;
+}
+
+const RuntimeValue& KernelContext::input_value(size_t i) const {
+  if (!has_input(i)) fail(ErrorCode::kInvalidArgument, "input ", i, " is required but missing");
+  return *inputs_[i];
+}
+
+const Tensor& KernelContext::input(size_t i) const {
+  const RuntimeValue& v = input_value(i);
+  if (!v.is_tensor()) fail(ErrorCode::kInvalidArgument, "input ", i, " must be a tensor, got ", v.description());
+  return v.tensor();
+}
+
+Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> shape) {
+  if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  outputs_[i] = RuntimeValue(Tensor(dtype, std::move(shape)));
+  return outputs_[i].tensor();
+}
+
+void KernelContext::set_output(size_t i, RuntimeValue value) {
+  if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  outputs_[i] = std::move(value);
+}
+
+}  // namespace tessera

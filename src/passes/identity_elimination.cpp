@@ -1,0 +1,60 @@
+// Removes Identity nodes (and inference-mode Dropout with one output) by renaming their consumers' inputs
+// to the Identity's input. An Identity whose output is a graph output stays (the output name must survive).
+#include <unordered_map>
+#include <unordered_set>
+
+#include "passes/pass.h"
+
+namespace tessera {
+
+namespace {
+void rename_reads(Graph& graph, const std::unordered_map<std::string, std::string>& rename) {
+  for (auto& node : graph.nodes) {
+    for (std::string& in : node->inputs) {
+      auto it = rename.find(in);
+      if (it != rename.end()) in = it->second;
+    }
+    for (auto& [key, attr] : node->attributes) {
+      if (attr.g) rename_reads(*attr.g, rename);
+      for (auto& g : attr.graphs) if (g) rename_reads(*g, rename);
+    }
+  }
+  for (ValueInfo& out : graph.outputs) {
+    // Subgraph outputs may name outer values; only rename when the subgraph does not define the name.
+    auto it = rename.find(out.name);
+    if (it != rename.end() && graph.parent != nullptr && !graph.defines(out.name)) out.name = it->second;
+  }
+}
+
+class IdentityElimination final : public GraphPass {
+ public:
+  std::string name() const override { return "identity_elimination"; }
+  OptimizationLevel level() const override { return OptimizationLevel::kBasic; }
+  bool run(Graph& graph) override {
+    std::unordered_set<std::string> graph_outputs;
+    for (const ValueInfo& out : graph.outputs) graph_outputs.insert(out.name);
+    std::unordered_map<std::string, std::string> rename;
+    std::vector<std::unique_ptr<Node>> kept;
+    for (auto& node : graph.nodes) {
+      const bool is_identity = node->domain.empty() && node->op_type == "Identity" && node->inputs.size() == 1 &&
+                               node->outputs.size() == 1 && !node->inputs[0].empty();
+      if (is_identity && !graph_outputs.count(node->outputs[0])) {
+        std::string source = node->inputs[0];
+        auto it = rename.find(source);
+        if (it != rename.end()) source = it->second;
+        rename[node->outputs[0]] = source;
+        continue;
+      }
+      kept.push_back(std::move(node));
+    }
+    const bool changed = !rename.empty();
+    graph.nodes = std::move(kept);
+    if (changed) rename_reads(graph, rename);
+    return changed;
+  }
+};
+}  // namespace
+
+std::unique_ptr<GraphPass> make_identity_elimination() { return std::make_unique<IdentityElimination>(); }
+
+}  // namespace tessera

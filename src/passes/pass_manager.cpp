@@ -1,0 +1,61 @@
+#include <algorithm>
+#include <functional>
+
+#include "base/error.h"
+#include "passes/pass.h"
+
+namespace tessera {
+
+std::unique_ptr<GraphPass> make_dead_code_elimination();
+std::unique_ptr<GraphPass> make_identity_elimination();
+
+namespace {
+// The passes in run order. A new pass adds its factory here and its own file beside this one.
+std::vector<std::unique_ptr<GraphPass>> all_passes() {
+  std::vector<std::unique_ptr<GraphPass>> passes;
+  passes.push_back(make_identity_elimination());
+  passes.push_back(make_dead_code_elimination());
+  return passes;
+}
+}  // namespace
+
+OptimizationLevel parse_optimization_level(const std::string& text) {
+  if (text == "disabled" || text == "0") return OptimizationLevel::kDisabled;
+  if (text == "basic" || text == "1") return OptimizationLevel::kBasic;
+  if (text == "extended" || text == "2") return OptimizationLevel::kExtended;
+  if (text == "all" || text == "3" || text == "99") return OptimizationLevel::kAll;
+  fail(ErrorCode::kInvalidArgument, "unknown optimization level '", text, "' (use disabled, basic, extended or all)");
+}
+
+std::vector<std::string> pass_names() {
+  std::vector<std::string> names;
+  for (const auto& p : all_passes()) names.push_back(p->name());
+  return names;
+}
+
+std::vector<PassReport> optimize_graph(Graph& graph, OptimizationLevel level, const std::vector<std::string>& disabled) {
+  std::vector<PassReport> reports;
+  if (level == OptimizationLevel::kDisabled) return reports;
+  auto passes = all_passes();
+  for (const std::string& name : disabled) {
+    const bool known = std::any_of(passes.begin(), passes.end(), [&](const auto& p) { return p->name() == name; });
+    if (!known) fail(ErrorCode::kInvalidArgument, "unknown pass '", name, "'");
+  }
+  constexpr int kMaxRounds = 4;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool any_change = false;
+    for (auto& pass : passes) {
+      if (pass->level() > level) continue;
+      if (std::find(disabled.begin(), disabled.end(), pass->name()) != disabled.end()) continue;
+      PassReport report{pass->name(), false, graph.nodes.size(), 0};
+      report.changed = pass->run(graph);
+      report.nodes_after = graph.nodes.size();
+      any_change |= report.changed;
+      reports.push_back(report);
+    }
+    if (!any_change) break;
+  }
+  return reports;
+}
+
+}  // namespace tessera
