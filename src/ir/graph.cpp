@@ -4,10 +4,21 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "ir/opset.h"
 
 namespace tessera {
 
 std::string canonical_domain(const std::string& domain) { return domain == "ai.onnx" ? std::string() : domain; }
+
+int64_t max_known_opset(const std::string& domain) {
+  const std::string d = canonical_domain(domain);
+  if (d.empty()) return kMaxOnnxOpset;
+  if (d == kOnnxMlDomain) return kMaxOnnxMlOpset;
+  if (d == kMicrosoftDomain) return kMaxMicrosoftOpset;
+  if (d == "ai.onnx.preview.training") return 1;
+  return 0;
+}
+
 
 const char* attribute_type_name(Attribute::Type type) {
   switch (type) {

@@ -35,14 +35,6 @@ std::vector<const OpRegistration*> OpRegistry::all() const {
   return out;
 }
 
-int64_t max_known_opset(const std::string& domain) {
-  const std::string d = canonical_domain(domain);
-  if (d.empty()) return kMaxOnnxOpset;
-  if (d == kOnnxMlDomain) return kMaxOnnxMlOpset;
-  if (d == kMicrosoftDomain) return kMaxMicrosoftOpset;
-  if (d == "ai.onnx.preview.training") return 1;
-  return 0;
-}
 
 const RuntimeValue& KernelContext::input_value(size_t i) const {
   if (!has_input(i)) fail(ErrorCode::kInvalidArgument, "input ", i, " is required but missing");

@@ -11,15 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "ir/opset.h"
 #include "ir/shape_inference.h"
 #include "ops/kernel.h"
 
 namespace tessera {
-
-// The newest opset of each domain Tessera knows; a model importing a newer one is rejected at load.
-inline constexpr int64_t kMaxOnnxOpset = 28;
-inline constexpr int64_t kMaxOnnxMlOpset = 5;
-inline constexpr int64_t kMaxMicrosoftOpset = 1;
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInfo&)>;
 
@@ -51,8 +47,5 @@ class OpRegistry {
 struct RegisterOp {
   explicit RegisterOp(OpRegistration registration) { OpRegistry::instance().add(std::move(registration)); }
 };
-
-// The newest opset Tessera knows for `domain` (0 for domains it does not know).
-int64_t max_known_opset(const std::string& domain);
 
 }  // namespace tessera

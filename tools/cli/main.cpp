@@ -1,1 +1,53 @@
-int main() { return 0; }
+// The `tessera` command line: run, info, conformance.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: tessera <command> [options]
+
+commands:
+  run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
+            [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
+      Runs the model once (or N times) and prints every output and the latency.
+  info MODEL
+      Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
+  conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
+      Runs ONNX backend test folders and prints "N passed, N failed, N skipped".
+
+exit codes: 0 ok, 1 run error, 2 usage error, 3 model rejected at load
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tessera::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "run") return run_command(args);
+    if (command == "info") return info_command(args);
+    if (command == "conformance") return conformance_command(args);
+    throw UsageError{"unknown command '" + command + "'"};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tessera: %s\n\n%s", e.message.c_str(), kUsage);
+    return kExitUsage;
+  } catch (const tessera::Error& e) {
+    std::fprintf(stderr, "tessera: error [%s]: %s\n", tessera::error_code_name(e.code()), e.what());
+    return kExitRunError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tessera: error: %s\n", e.what());
+    return kExitRunError;
+  }
+}

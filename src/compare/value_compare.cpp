@@ -1,0 +1,93 @@
+#include "compare/value_compare.h"
+
+#include <cmath>
+#include <complex>
+#include <sstream>
+
+#include "base/dtype_dispatch.h"
+
+namespace tessera {
+
+namespace {
+
+template <typename T>
+bool element_equal(const T& e, const T& a, const Tolerance& tol, bool is_float) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return e == a;
+  } else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>) {
+    auto close = [&](double x, double y) {
+      if (std::isnan(x) && std::isnan(y)) return true;
+      return std::fabs(x - y) <= tol.atol + tol.rtol * std::fabs(x);
+    };
+    return close(e.real(), a.real()) && close(e.imag(), a.imag());
+  } else {
+    const double x = element_to_double(e);
+    const double y = element_to_double(a);
+    if (!is_float) return x == y;
+    if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
+    if (std::isinf(x) || std::isinf(y)) return x == y;
+    return std::fabs(y - x) <= tol.atol + tol.rtol * std::fabs(x);
+  }
+}
+
+template <typename T>
+std::string element_text(const T& v) {
+  std::ostringstream out;
+  if constexpr (std::is_same_v<T, std::string>) out << '"' << v << '"';
+  else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>) out << v;
+  else out << element_to_double(v);
+  return out.str();
+}
+
+}  // namespace
+
+std::string compare_tensors(const Tensor& expected, const Tensor& actual, const Tolerance& tolerance) {
+  if (expected.dtype() != actual.dtype()) {
+    return "dtype differs: expected " + expected.description() + ", got " + actual.description();
+  }
+  if (expected.shape() != actual.shape()) {
+    return "shape differs: expected " + expected.description() + ", got " + actual.description();
+  }
+  const bool is_float = dtype_is_float(expected.dtype()) || expected.dtype() == DType::kComplex64 ||
+                        expected.dtype() == DType::kComplex128;
+  return visit_dtype(expected.dtype(), [&](auto tag) -> std::string {
+    using T = typename decltype(tag)::type;
+    const T* e = expected.data<T>();
+    const T* a = actual.data<T>();
+    int64_t mismatches = 0;
+    int64_t first = -1;
+    for (int64_t i = 0; i < expected.element_count(); ++i) {
+      if (!element_equal(e[i], a[i], tolerance, is_float)) {
+        if (first < 0) first = i;
+        ++mismatches;
+      }
+    }
+    if (mismatches == 0) return {};
+    std::ostringstream out;
+    out << mismatches << " of " << expected.element_count() << " elements differ (" << expected.description()
+        << "); first at flat index " << first << ": expected " << element_text(e[first]) << ", got "
+        << element_text(a[first]);
+    return out.str();
+  });
+}
+
+std::string compare_values(const RuntimeValue& expected, const RuntimeValue& actual, const Tolerance& tolerance) {
+  if (expected.kind() != actual.kind()) {
+    return "value kind differs: expected " + expected.description() + ", got " + actual.description();
+  }
+  if (expected.is_tensor()) return compare_tensors(expected.tensor(), actual.tensor(), tolerance);
+  if (expected.is_sequence()) {
+    const auto& e = expected.sequence_tensors();
+    const auto& a = actual.sequence_tensors();
+    if (e.size() != a.size()) {
+      return "sequence length differs: expected " + std::to_string(e.size()) + ", got " + std::to_string(a.size());
+    }
+    for (size_t i = 0; i < e.size(); ++i) {
+      std::string diff = compare_tensors(e[i], a[i], tolerance);
+      if (!diff.empty()) return "sequence element " + std::to_string(i) + ": " + diff;
+    }
+  }
+  return {};
+}
+
+}  // namespace tessera

@@ -1,0 +1,54 @@
+// f32 GEMM kernels for AVX-512F: a 14x32 micro-kernel (28 accumulators, 2 B vectors and a broadcast fill 31 of
+// the 32 zmm registers) and the GEMV loops. Compiled with -mavx512f -mavx512bw -mavx512vl; used only when
+// CPUID reports AVX-512F, BW and VL.
+#include <immintrin.h>
+
+#include "kernels/f32-gemm/f32-gemm-ukernel-impl.h"
+
+namespace tessera::f32_gemm {
+namespace {
+
+struct Avx512 {
+  using Vec = __m512;
+  static constexpr int kLanes = 16;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec set1(float v) { return _mm512_set1_ps(v); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
+  static float reduce_add(Vec v) {
+    alignas(64) float lanes[kLanes];
+    _mm512_store_ps(lanes, v);
+    float sum = 0.0f;
+    for (float lane : lanes) sum += lane;
+    return sum;
+  }
+};
+
+constexpr int kMr = 14;
+constexpr int kNv = 2;
+
+}  // namespace
+
+const UkernelSet kAvx512Set = {
+    .name = "f32_gemm_ukernel_14x32__avx512",
+    .mr = kMr,
+    .nr = kNv * Avx512::kLanes,
+    .kc = 256,
+    .mc = 126,
+    .nc = 1024,
+    .by_rows = {gemm_ukernel<Avx512, kMr, kNv, 1>, gemm_ukernel<Avx512, kMr, kNv, 2>,
+                gemm_ukernel<Avx512, kMr, kNv, 3>, gemm_ukernel<Avx512, kMr, kNv, 4>,
+                gemm_ukernel<Avx512, kMr, kNv, 5>, gemm_ukernel<Avx512, kMr, kNv, 6>,
+                gemm_ukernel<Avx512, kMr, kNv, 7>, gemm_ukernel<Avx512, kMr, kNv, 8>,
+                gemm_ukernel<Avx512, kMr, kNv, 9>, gemm_ukernel<Avx512, kMr, kNv, 10>,
+                gemm_ukernel<Avx512, kMr, kNv, 11>, gemm_ukernel<Avx512, kMr, kNv, 12>,
+                gemm_ukernel<Avx512, kMr, kNv, 13>, gemm_ukernel<Avx512, kMr, kNv, 14>},
+    .gemv = gemv<Avx512>,
+    .gemv_trans = gemv_trans<Avx512>,
+};
+
+}  // namespace tessera::f32_gemm

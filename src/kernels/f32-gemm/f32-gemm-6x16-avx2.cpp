@@ -1,0 +1,45 @@
+// f32 GEMM kernels for AVX2 + FMA: a 6x16 micro-kernel (12 accumulators, 2 B vectors and a broadcast fill the
+// 16 ymm registers) and the GEMV loops. Compiled with -mavx2 -mfma; used only when CPUID reports both.
+#include <immintrin.h>
+
+#include "kernels/f32-gemm/f32-gemm-ukernel-impl.h"
+
+namespace tessera::f32_gemm {
+namespace {
+
+struct Avx2 {
+  using Vec = __m256;
+  static constexpr int kLanes = 8;
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float v) { return _mm256_set1_ps(v); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static float reduce_add(Vec v) {
+    const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
+    return _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
+  }
+};
+
+constexpr int kMr = 6;
+constexpr int kNv = 2;
+
+}  // namespace
+
+const UkernelSet kAvx2Set = {
+    .name = "f32_gemm_ukernel_6x16__avx2",
+    .mr = kMr,
+    .nr = kNv * Avx2::kLanes,
+    .kc = 256,
+    .mc = 72,
+    .nc = 1024,
+    .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
+                gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},
+    .gemv = gemv<Avx2>,
+    .gemv_trans = gemv_trans<Avx2>,
+};
+
+}  // namespace tessera::f32_gemm

@@ -1,0 +1,139 @@
+// The f32 GEMM micro-kernel and GEMV loops, written once over an ISA traits type and instantiated by each
+// per-ISA file (f32-gemm-6x16-avx2.cpp, ...). Include only from those files, and instantiate only with traits
+// types declared in an anonymous namespace there, so every instantiation has internal linkage and no code
+// compiled with one file's -m flags can be shared with another file.
+//
+// An Isa traits type provides: Vec, kLanes, zero(), set1(float), load(const float*), store(float*, Vec),
+// mul(Vec, Vec), add(Vec, Vec), fma(a, b, c) = a * b + c, and reduce_add(Vec) (sum of the lanes).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/f32-gemm/f32-gemm-ukernel.h"
+
+namespace tessera::f32_gemm {
+// Internal linkage for everything here, so each ISA file keeps its own copy (see the top of the file).
+namespace {
+
+// See UkernelFn. kMr is the packed A strip width, kNv the vectors per row (nr = kNv * kLanes), kRows the rows
+// this instantiation computes (1..kMr).
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
+                  float beta) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  constexpr int kNr = kNv * kLanes;
+  Vec acc[kRows][kNv];
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    Vec bv[kNv];
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const Vec av = Isa::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+  const Vec valpha = Isa::set1(alpha);
+  const Vec vbeta = Isa::set1(beta);
+  if (nc == kNr) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      float* row = c + i * ldc;
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) {
+        Vec r = Isa::mul(acc[i][j], valpha);
+        if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load(row + j * kLanes), r);
+        Isa::store(row + j * kLanes, r);
+      }
+    }
+    return;
+  }
+  // A partial tile at the right edge: go through a buffer so no column past nc is touched.
+  float tile[kNr];
+  for (int i = 0; i < kRows; ++i) {
+    float* row = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) Isa::store(tile + j * kLanes, Isa::mul(acc[i][j], valpha));
+    if (beta == 0.0f) {
+      for (int64_t t = 0; t < nc; ++t) row[t] = tile[t];
+    } else {
+      for (int64_t t = 0; t < nc; ++t) row[t] = tile[t] + beta * row[t];
+    }
+  }
+}
+
+// Writes alpha * value + beta * y[j] (y not read when beta == 0).
+inline float gemv_finish(float value, float alpha, float beta, const float* y) {
+  return beta == 0.0f ? alpha * value : alpha * value + beta * *y;
+}
+
+// See GemvFn. Four vectors of columns at a time keep four independent FMA chains per k step.
+template <typename Isa>
+void gemv(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta, float* y) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  constexpr int kBlock = 4 * kLanes;
+  int64_t j = 0;
+  for (; j + kBlock <= n; j += kBlock) {
+    Vec acc[4] = {Isa::zero(), Isa::zero(), Isa::zero(), Isa::zero()};
+    for (int64_t p = 0; p < k; ++p) {
+      const Vec xv = Isa::set1(x[p]);
+      const float* row = b + p * ldb + j;
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[v] = Isa::fma(xv, Isa::load(row + v * kLanes), acc[v]);
+    }
+    float tile[kBlock];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) Isa::store(tile + v * kLanes, acc[v]);
+    for (int t = 0; t < kBlock; ++t) y[j + t] = gemv_finish(tile[t], alpha, beta, y + j + t);
+  }
+  for (; j + kLanes <= n; j += kLanes) {
+    Vec acc = Isa::zero();
+    for (int64_t p = 0; p < k; ++p) acc = Isa::fma(Isa::set1(x[p]), Isa::load(b + p * ldb + j), acc);
+    float tile[kLanes];
+    Isa::store(tile, acc);
+    for (int t = 0; t < kLanes; ++t) y[j + t] = gemv_finish(tile[t], alpha, beta, y + j + t);
+  }
+  for (; j < n; ++j) {
+    float sum = 0.0f;
+    for (int64_t p = 0; p < k; ++p) sum += x[p] * b[p * ldb + j];
+    y[j] = gemv_finish(sum, alpha, beta, y + j);
+  }
+}
+
+// Dot product of two length-k rows with two vector accumulators.
+template <typename Isa>
+float dot(int64_t k, const float* x, const float* row) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  Vec acc0 = Isa::zero();
+  Vec acc1 = Isa::zero();
+  int64_t p = 0;
+  for (; p + 2 * kLanes <= k; p += 2 * kLanes) {
+    acc0 = Isa::fma(Isa::load(x + p), Isa::load(row + p), acc0);
+    acc1 = Isa::fma(Isa::load(x + p + kLanes), Isa::load(row + p + kLanes), acc1);
+  }
+  for (; p + kLanes <= k; p += kLanes) acc0 = Isa::fma(Isa::load(x + p), Isa::load(row + p), acc0);
+  float sum = Isa::reduce_add(Isa::add(acc0, acc1));
+  for (; p < k; ++p) sum += x[p] * row[p];
+  return sum;
+}
+
+// See GemvTransFn.
+template <typename Isa>
+void gemv_trans(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,
+                float* y) {
+  for (int64_t j = 0; j < n; ++j) y[j] = gemv_finish(dot<Isa>(k, x, b + j * ldb), alpha, beta, y + j);
+}
+
+}  // namespace
+}  // namespace tessera::f32_gemm

@@ -1,0 +1,48 @@
+// The f32 GEMM micro-kernel interface shared by the driver (f32-gemm.cpp) and the per-ISA kernel files.
+//
+// Only plain data lives here: the ISA files are compiled with their own -m flags, and any inline function they
+// shared with the rest of the program could be emitted with those instructions and picked by the linker for
+// callers on CPUs without them.
+#pragma once
+
+#include <cstdint>
+
+namespace tessera::f32_gemm {
+
+// Computes a tile of `rows` x nr (rows fixed by the function, nr by its set) from packed panels:
+//   a: kc steps of `mr` floats (one per row of the strip; rows past `rows` are ignored),
+//   b: kc steps of `nr` floats,
+// then C[i][j] = alpha * acc[i][j] + beta * C[i][j] for j < nc (nc <= nr); beta == 0 writes without reading C.
+using UkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc,
+                           float alpha, float beta);
+
+// y[j] = alpha * sum_p x[p] * b[p * ldb + j] + beta * y[j] for j < n (one row times a row-major matrix).
+using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,
+                        float* y);
+// y[j] = alpha * sum_p x[p] * b[j * ldb + p] + beta * y[j] for j < n (one row times a transposed matrix).
+using GemvTransFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb,
+                             float beta, float* y);
+
+inline constexpr int kMaxMr = 16;
+
+// One ISA's kernels: by_rows[r - 1] computes r rows, for r in 1..mr.
+struct UkernelSet {
+  const char* name;
+  int mr;
+  int nr;
+  int kc;  // depth block (floats of k per packed panel block)
+  int mc;  // rows of A per L2 block (a multiple of mr)
+  int nc;  // columns of B per L3 block (a multiple of nr)
+  UkernelFn by_rows[kMaxMr];
+  GemvFn gemv;
+  GemvTransFn gemv_trans;
+};
+
+// Defined in the ISA files; the avx2/avx512 ones must only be used where the CPU supports them.
+extern const UkernelSet kPortableSet;
+#if defined(__x86_64__)
+extern const UkernelSet kAvx2Set;
+extern const UkernelSet kAvx512Set;
+#endif
+
+}  // namespace tessera::f32_gemm

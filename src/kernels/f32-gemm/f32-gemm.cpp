@@ -1,0 +1,346 @@
+// The f32 GEMM driver: micro-kernel selection from CPUID, panel packing, cache blocking (Goto/BLIS loop order:
+// NC columns of B -> KC depth -> MC rows of A -> NR x MR register tiles) and the split over threads.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "base/error.h"
+#include "kernels/f32-gemm/f32-gemm-ukernel.h"
+#include "kernels/f32-gemm/gemm.h"
+
+namespace tessera {
+namespace {
+
+using f32_gemm::UkernelSet;
+
+const UkernelSet& cpuid_set() {
+#if defined(__x86_64__)
+  static const UkernelSet& chosen = [&]() -> const UkernelSet& {
+    __builtin_cpu_init();
+    // The AVX-512 file is compiled with -mavx512f -mavx512bw -mavx512vl, so all three must be there.
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+      return f32_gemm::kAvx512Set;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return f32_gemm::kAvx2Set;
+    return f32_gemm::kPortableSet;
+  }();
+  return chosen;
+#else
+  return f32_gemm::kPortableSet;
+#endif
+}
+
+bool g_force_portable = false;
+
+const UkernelSet& active_set() { return g_force_portable ? f32_gemm::kPortableSet : cpuid_set(); }
+
+float* allocate_floats(int64_t count) {
+  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (p == nullptr) fail(ErrorCode::kOutOfMemory, "GEMM packing buffer of ", bytes, " bytes");
+  return static_cast<float*>(p);
+}
+
+// Per-thread packing buffers, grown on demand and kept for the next call.
+class Workspace {
+ public:
+  ~Workspace() {
+    std::free(a_);
+    std::free(b_);
+  }
+  float* a(int64_t count) { return ensure(a_, a_size_, count); }
+  float* b(int64_t count) { return ensure(b_, b_size_, count); }
+
+ private:
+  static float* ensure(float*& buffer, int64_t& size, int64_t count) {
+    if (count > size) {
+      std::free(buffer);
+      buffer = nullptr;
+      buffer = allocate_floats(count);
+      size = count;
+    }
+    return buffer;
+  }
+  float* a_ = nullptr;
+  float* b_ = nullptr;
+  int64_t a_size_ = 0;
+  int64_t b_size_ = 0;
+};
+
+Workspace& thread_workspace() {
+  thread_local Workspace workspace;
+  return workspace;
+}
+
+// Packs rows [m0, m0 + rows) x depth [k0, k0 + kc) of op(A) into strips of mr: dst[s][p][i], zero-padded.
+void pack_a_block(bool trans_a, const float* a, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
+                  int mr, int64_t strip_stride, float* dst) {
+  for (int64_t s = 0; s * mr < rows; ++s) {
+    float* strip = dst + s * strip_stride;
+    const int64_t valid = std::min<int64_t>(mr, rows - s * mr);
+    const int64_t row0 = m0 + s * mr;
+    if (trans_a) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + (k0 + p) * lda + row0;
+        float* out = strip + p * mr;
+        for (int64_t i = 0; i < valid; ++i) out[i] = src[i];
+        for (int64_t i = valid; i < mr; ++i) out[i] = 0.0f;
+      }
+    } else {
+      for (int64_t i = 0; i < valid; ++i) {
+        const float* src = a + (row0 + i) * lda + k0;
+        for (int64_t p = 0; p < kc; ++p) strip[p * mr + i] = src[p];
+      }
+      for (int64_t i = valid; i < mr; ++i) {
+        for (int64_t p = 0; p < kc; ++p) strip[p * mr + i] = 0.0f;
+      }
+    }
+  }
+}
+
+// Packs depth [k0, k0 + kc) x columns [n0, n0 + cols) of op(B) into strips of nr: dst[s][p][j], zero-padded.
+void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
+                  int nr, int64_t strip_stride, float* dst) {
+  for (int64_t s = 0; s * nr < cols; ++s) {
+    float* strip = dst + s * strip_stride;
+    const int64_t valid = std::min<int64_t>(nr, cols - s * nr);
+    const int64_t col0 = n0 + s * nr;
+    if (trans_b) {
+      for (int64_t j = 0; j < valid; ++j) {
+        const float* src = b + (col0 + j) * ldb + k0;
+        for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = src[p];
+      }
+      for (int64_t j = valid; j < nr; ++j) {
+        for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = 0.0f;
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (k0 + p) * ldb + col0;
+        float* out = strip + p * nr;
+        std::memcpy(out, src, static_cast<size_t>(valid) * sizeof(float));
+        for (int64_t j = valid; j < nr; ++j) out[j] = 0.0f;
+      }
+    }
+  }
+}
+
+struct Problem {
+  int64_t m, n, k;
+  float alpha, beta;
+  GemmOperandF32 a, b;
+  float* c;
+  int64_t ldc;
+  const UkernelSet* set;
+};
+
+// Computes the block rows [m0, m1) x columns [n0, n1) of C; m0 and n0 are multiples of mr and nr.
+void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const UkernelSet& set = *pr.set;
+  const int mr = set.mr;
+  const int nr = set.nr;
+  Workspace& workspace = thread_workspace();
+  static const int64_t kc_env = getenv("GKC") ? atoi(getenv("GKC")) : set.kc;
+  static const int64_t mc_env = getenv("GMC") ? atoi(getenv("GMC")) : set.mc;
+  static const int64_t nc_env = getenv("GNC") ? atoi(getenv("GNC")) : set.nc;
+  const int64_t kc_max = std::min<int64_t>(kc_env, pr.k);
+  const int64_t mc_max = std::min<int64_t>(mc_env, (m1 - m0 + mr - 1) / mr * mr);
+  const int64_t nc_max = std::min<int64_t>(nc_env, (n1 - n0 + nr - 1) / nr * nr);
+  float* a_buffer = pr.a.packed ? nullptr : workspace.a(mc_max * kc_max);
+  float* b_buffer = pr.b.packed ? nullptr : workspace.b(nc_max * kc_max);
+  for (int64_t jc = n0; jc < n1; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n1 - jc);
+    for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, pr.k - pc);
+      const float* bp;
+      int64_t b_stride;
+      if (pr.b.packed) {
+        b_stride = pr.k * nr;
+        bp = pr.b.packed->data() + (jc / nr) * b_stride + pc * nr;
+      } else {
+        b_stride = kc * nr;
+        pack_b_block(pr.b.trans, pr.b.data, pr.b.ld, pc, kc, jc, nc, nr, b_stride, b_buffer);
+        bp = b_buffer;
+      }
+      const float beta = pc == 0 ? pr.beta : 1.0f;
+      for (int64_t ic = m0; ic < m1; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, m1 - ic);
+        const float* ap;
+        int64_t a_stride;
+        if (pr.a.packed) {
+          a_stride = pr.k * mr;
+          ap = pr.a.packed->data() + (ic / mr) * a_stride + pc * mr;
+        } else {
+          a_stride = kc * mr;
+          pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, ic, mc, pc, kc, mr, a_stride, a_buffer);
+          ap = a_buffer;
+        }
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int64_t cols = std::min<int64_t>(nr, nc - jr);
+          const float* b_panel = bp + (jr / nr) * b_stride;
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+            set.by_rows[rows - 1](kc, ap + (ir / mr) * a_stride, b_panel, pr.c + (ic + ir) * pr.ldc + jc + jr,
+                                  pr.ldc, cols, pr.alpha, beta);
+          }
+        }
+      }
+    }
+  }
+}
+
+// C = beta * C, for k == 0 (the product is empty).
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+  }
+}
+
+// Matrix-vector products (one of m, n is 1, and neither side is packed): y = alpha * op(M) x + beta * y.
+// `mat_rows_contiguous` says whether each output element reads a contiguous row of `mat` (a dot product) or
+// walks a column (a GEMV over rows). x is gathered when strided; y is written through a buffer when strided.
+void gemv_product(const Problem& pr, int64_t outputs, bool dot_form, const float* mat, int64_t ldm, const float* x,
+                  int64_t incx, float* y, int64_t incy, Parallelism* parallelism) {
+  const UkernelSet& set = *pr.set;
+  const int64_t k = pr.k;
+  std::vector<float> x_copy;
+  if (incx != 1) {
+    x_copy.resize(static_cast<size_t>(k));
+    for (int64_t p = 0; p < k; ++p) x_copy[static_cast<size_t>(p)] = x[p * incx];
+    x = x_copy.data();
+  }
+  auto run = [&](int64_t begin, int64_t end) {
+    std::vector<float> y_copy;
+    float* out = y + begin * incy;
+    if (incy != 1) {
+      y_copy.resize(static_cast<size_t>(end - begin));
+      for (int64_t j = begin; j < end; ++j) y_copy[static_cast<size_t>(j - begin)] = y[j * incy];
+      out = y_copy.data();
+    }
+    if (dot_form) set.gemv_trans(end - begin, k, pr.alpha, x, mat + begin * ldm, ldm, pr.beta, out);
+    else set.gemv(end - begin, k, pr.alpha, x, mat + begin, ldm, pr.beta, out);
+    if (incy != 1) {
+      for (int64_t j = begin; j < end; ++j) y[j * incy] = y_copy[static_cast<size_t>(j - begin)];
+    }
+  };
+  const int threads = parallelism ? parallelism->thread_count() : 1;
+  if (threads <= 1 || outputs * k < 32768) {
+    run(0, outputs);
+    return;
+  }
+  // Chunks of 64 outputs keep the vector blocks whole and the split static.
+  const int64_t chunks = (outputs + 63) / 64;
+  parallelism->parallel_for(chunks, [&](int64_t begin, int64_t end) {
+    run(begin * 64, std::min(outputs, end * 64));
+  });
+}
+
+// Handles the matrix-vector shapes; returns false when the general path must run.
+bool try_gemv(const Problem& pr, Parallelism* parallelism) {
+  if (pr.a.packed || pr.b.packed) return false;
+  if (pr.m == 1) {
+    // y (row of C) = x (row of op(A)) * op(B): B stored k x n reads columns, stored n x k (trans) dots rows.
+    const int64_t incx = pr.a.trans ? pr.a.ld : 1;
+    gemv_product(pr, pr.n, pr.b.trans, pr.b.data, pr.b.ld, pr.a.data, incx, pr.c, 1, parallelism);
+    return true;
+  }
+  if (pr.n == 1) {
+    // y (column of C) = op(A) * x (column of op(B)): A stored m x k dots rows, stored k x m (trans) reads columns.
+    const int64_t incx = pr.b.trans ? 1 : pr.b.ld;
+    gemv_product(pr, pr.m, !pr.a.trans, pr.a.data, pr.a.ld, pr.b.data, incx, pr.c, pr.ldc, parallelism);
+    return true;
+  }
+  return false;
+}
+
+void run_gemm(const Problem& pr, Parallelism* parallelism) {
+  if (pr.m <= 0 || pr.n <= 0) return;
+  if (pr.k <= 0) {
+    scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc);
+    return;
+  }
+  if (try_gemv(pr, parallelism)) return;
+  const int mr = pr.set->mr;
+  const int nr = pr.set->nr;
+  const int64_t m_strips = (pr.m + mr - 1) / mr;
+  const int64_t n_strips = (pr.n + nr - 1) / nr;
+  const int threads = parallelism ? parallelism->thread_count() : 1;
+  const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+  if (threads <= 1 || flops < 2.0e5 || (m_strips == 1 && n_strips == 1)) {
+    compute_block(pr, 0, pr.m, 0, pr.n);
+    return;
+  }
+  // Split the dimension with more strips (N on ties: each thread then packs only its own part of B).
+  const bool split_n = n_strips >= m_strips || n_strips >= 4 * threads;
+  const int64_t strips = split_n ? n_strips : m_strips;
+  const int64_t tasks = std::min<int64_t>(threads, strips);
+  parallelism->parallel_for(tasks, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t s0 = strips * t / tasks;
+      const int64_t s1 = strips * (t + 1) / tasks;
+      if (split_n) compute_block(pr, 0, pr.m, s0 * nr, std::min(pr.n, s1 * nr));
+      else compute_block(pr, s0 * mr, std::min(pr.m, s1 * mr), 0, pr.n);
+    }
+  });
+}
+
+}  // namespace
+
+void PackedGemmF32::FreeDeleter::operator()(float* p) const { std::free(p); }
+
+PackedGemmF32 pack_gemm_a_f32(bool trans_a, int64_t m, int64_t k, const float* a, int64_t lda) {
+  const UkernelSet& set = active_set();
+  check_argument(m >= 0 && k >= 0, "pack_gemm_a_f32: bad shape ", m, "x", k);
+  PackedGemmF32 packed;
+  packed.rows_ = m;
+  packed.depth_ = k;
+  packed.strip_ = set.mr;
+  const int64_t strips = (m + set.mr - 1) / set.mr;
+  packed.data_ = std::shared_ptr<float>(allocate_floats(strips * set.mr * k), PackedGemmF32::FreeDeleter{});
+  pack_a_block(trans_a, a, lda, 0, m, 0, k, set.mr, k * set.mr, packed.data_.get());
+  return packed;
+}
+
+PackedGemmF32 pack_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb) {
+  const UkernelSet& set = active_set();
+  check_argument(n >= 0 && k >= 0, "pack_gemm_b_f32: bad shape ", k, "x", n);
+  PackedGemmF32 packed;
+  packed.rows_ = n;
+  packed.depth_ = k;
+  packed.strip_ = set.nr;
+  const int64_t strips = (n + set.nr - 1) / set.nr;
+  packed.data_ = std::shared_ptr<float>(allocate_floats(strips * set.nr * k), PackedGemmF32::FreeDeleter{});
+  pack_b_block(trans_b, b, ldb, 0, k, 0, n, set.nr, k * set.nr, packed.data_.get());
+  return packed;
+}
+
+void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, Parallelism* parallelism) {
+  const Problem pr{m, n, k, alpha, beta, {nullptr, a, lda, trans_a}, {nullptr, b, ldb, trans_b}, c, ldc,
+                   &active_set()};
+  run_gemm(pr, parallelism);
+}
+
+void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
+                     float beta, float* c, int64_t ldc, Parallelism* parallelism) {
+  const UkernelSet& set = active_set();
+  if (a.packed) {
+    check_argument(a.packed->rows() == m && a.packed->depth() == k && a.packed->strip() == set.mr,
+                   "gemm_f32_packed: packed A is ", a.packed->rows(), "x", a.packed->depth(), ", expected ", m, "x",
+                   k);
+  }
+  if (b.packed) {
+    check_argument(b.packed->rows() == n && b.packed->depth() == k && b.packed->strip() == set.nr,
+                   "gemm_f32_packed: packed B is ", b.packed->depth(), "x", b.packed->rows(), ", expected ", k, "x",
+                   n);
+  }
+  run_gemm(Problem{m, n, k, alpha, beta, a, b, c, ldc, &set}, parallelism);
+}
+
+const char* gemm_f32_kernel_name() { return active_set().name; }
+
+void gemm_f32_force_portable(bool portable) { g_force_portable = portable; }
+
+}  // namespace tessera

@@ -1,0 +1,71 @@
+// Float32 GEMM: C = alpha * op(A) * op(B) + beta * C over row-major matrices with leading dimensions,
+// blocked for the caches, with packed panels and a register-blocked micro-kernel chosen once from CPUID
+// (AVX-512 14x32, AVX2+FMA 6x16, or a portable 6x8 fallback).
+//
+// Operands that stay the same across calls (constant weights) can be packed once with pack_gemm_a_f32 /
+// pack_gemm_b_f32 and passed to gemm_f32_packed, which then skips packing that side on every call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "base/parallel.h"
+
+namespace tessera {
+
+// C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C. op(X) is X or its transpose: with trans_a, A is
+// stored k x m (lda >= m), else m x k (lda >= k); likewise B. When beta == 0, C is written without being read
+// (NaN in C does not propagate). Work is split over `parallelism` (nullptr = the calling thread only).
+void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, Parallelism* parallelism);
+
+// One GEMM operand packed into the micro-kernel's panel layout: strips of `strip` rows of op(A) (or columns of
+// op(B)), each strip holding every k step contiguously, zero-padded to a whole strip. Immutable once built;
+// safe to share between threads. Valid only for the micro-kernel selected in this process.
+class PackedGemmF32 {
+ public:
+  PackedGemmF32() = default;
+  int64_t rows() const { return rows_; }   // m for an A operand, n for a B operand
+  int64_t depth() const { return depth_; } // k
+  bool empty() const { return data_ == nullptr; }
+  int64_t strip() const { return strip_; }
+  const float* data() const { return data_.get(); }
+
+ private:
+  friend PackedGemmF32 pack_gemm_a_f32(bool, int64_t, int64_t, const float*, int64_t);
+  friend PackedGemmF32 pack_gemm_b_f32(bool, int64_t, int64_t, const float*, int64_t);
+  struct FreeDeleter {
+    void operator()(float* p) const;
+  };
+  int64_t rows_ = 0;
+  int64_t depth_ = 0;
+  int64_t strip_ = 0;
+  std::shared_ptr<float> data_;
+};
+
+// Packs op(A) (m x k; A stored k x m when trans_a) as the left operand.
+PackedGemmF32 pack_gemm_a_f32(bool trans_a, int64_t m, int64_t k, const float* a, int64_t lda);
+// Packs op(B) (k x n; B stored n x k when trans_b) as the right operand.
+PackedGemmF32 pack_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb);
+
+// One side of gemm_f32_packed: either a packed operand or a plain matrix (data, ld, trans).
+struct GemmOperandF32 {
+  const PackedGemmF32* packed = nullptr;
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
+};
+
+// As gemm_f32, with either side (or both) given pre-packed. A packed A must have rows() == m and depth() == k,
+// a packed B rows() == n and depth() == k; throws Error(kInvalidArgument) otherwise.
+void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
+                     float beta, float* c, int64_t ldc, Parallelism* parallelism);
+
+// The selected micro-kernel, e.g. "f32_gemm_ukernel_6x16__avx2" (for logs and benchmarks).
+const char* gemm_f32_kernel_name();
+
+// Test hook: forces the portable micro-kernel (true) or the CPUID choice (false). Packed operands made under
+// one setting must not be used under the other. Not thread-safe; for tests and benchmarks only.
+void gemm_f32_force_portable(bool portable);
+
+}  // namespace tessera

@@ -1,0 +1,37 @@
+// Conversions between the wire messages (TensorProto, TypeProto, Sequence/OptionalProto) and Tensor,
+// TypeInfo and RuntimeValue.
+#pragma once
+
+#include <string>
+
+#include "base/runtime_value.h"
+#include "base/tensor.h"
+#include "ir/type_info.h"
+#include "onnx.pb.h"
+
+namespace tessera {
+
+class ExternalDataResolver;
+
+// Decodes a TensorProto. External data is mapped through `resolver` (nullptr refuses it). Throws
+// kInvalidModel naming the tensor when dims are negative or overflow, the dtype is unknown, or the data
+// does not match the dims; kOutOfMemory before allocating a tensor past kMaxTensorBytes.
+Tensor tensor_from_proto(const onnx::TensorProto& proto, ExternalDataResolver* resolver);
+
+// Densifies a SparseTensorProto (values + linear or coordinate indices).
+Tensor tensor_from_sparse_proto(const onnx::SparseTensorProto& proto, ExternalDataResolver* resolver);
+
+// Encodes a tensor with raw_data (typed string_data for strings; sub-byte types packed).
+void tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto);
+
+// Converts a TypeProto (recursively for sequences, optionals and maps).
+TypeInfo type_from_proto(const onnx::TypeProto& proto);
+
+// Decodes a serialized test-data value whose expected type is `type`: a TensorProto, SequenceProto or
+// OptionalProto. Throws kInvalidArgument when the bytes do not parse.
+RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type);
+
+// Encodes a value as the matching message (TensorProto, SequenceProto or OptionalProto), serialized.
+std::string value_to_bytes(const RuntimeValue& value, const std::string& name);
+
+}  // namespace tessera

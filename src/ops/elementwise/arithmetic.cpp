@@ -1,0 +1,91 @@
+// Add, Sub, Mul, Div: numeric types, legacy `broadcast`/`axis` attributes before opset 7, multidirectional
+// broadcasting from opset 7. Integer arithmetic wraps; integer division truncates and refuses a zero divisor.
+#include <climits>
+#include <type_traits>
+
+#include "ops/common/op_utils.h"
+#include "ops/elementwise/elementwise_common.h"
+
+namespace tessera {
+namespace {
+
+using namespace elementwise;
+
+enum class ArithmeticOp { kAdd, kSub, kMul, kDiv };
+
+// Integer add/sub/mul in the unsigned type so overflow wraps instead of being undefined.
+template <typename T>
+using Wide = std::make_unsigned_t<std::conditional_t<sizeof(T) < sizeof(int), int, T>>;
+
+template <ArithmeticOp Op, typename T>
+inline T apply(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (Op == ArithmeticOp::kAdd) return a + b;
+    else if constexpr (Op == ArithmeticOp::kSub) return a - b;
+    else if constexpr (Op == ArithmeticOp::kMul) return a * b;
+    else return a / b;
+  } else {
+    using U = Wide<T>;
+    if constexpr (Op == ArithmeticOp::kAdd) return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    else if constexpr (Op == ArithmeticOp::kSub) return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+    else if constexpr (Op == ArithmeticOp::kMul) return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    else {
+      // Zero divisors are refused before the loop; -1 is special-cased because MIN / -1 traps on x86.
+      if constexpr (std::is_signed_v<T>) {
+        if (b == -1) return static_cast<T>(U{0} - static_cast<U>(a));
+      }
+      return b == 0 ? T{0} : static_cast<T>(a / b);
+    }
+  }
+}
+
+template <typename T>
+void check_no_zero_divisor(const Tensor& b) {
+  const T* data = b.data<T>();
+  for (int64_t i = 0; i < b.element_count(); ++i) {
+    check_argument(data[i] != 0, "integer division by zero: divisor ", b.description(), " holds 0 at flat index ", i);
+  }
+}
+
+template <ArithmeticOp Op>
+std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
+  const LegacyBroadcast legacy = read_legacy_broadcast(info);
+  return make_kernel([legacy](KernelContext& ctx) {
+    const Tensor& a = ctx.input(0);
+    const Tensor b = legacy_operand_b(legacy, a, ctx.input(1));
+    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
+                   b.description());
+    Tensor& out = ctx.allocate_output(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
+    visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);
+      if constexpr (std::is_same_v<Compute<T>, T>) {
+        broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,
+                                  [](T x, T y) { return apply<Op>(x, y); });
+      } else {
+        broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,
+                                  [](T x, T y) { return store<T>(apply<Op>(load(x), load(y))); });
+      }
+    });
+  });
+}
+
+const RegisterOp kAddLegacy{{.op_type = "Add", .since_version = 1, .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kAdd>, .infer = infer_legacy_binary}};
+const RegisterOp kAdd{{.op_type = "Add", .since_version = 7, .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kAdd>, .infer = infer_broadcast_inputs}};
+const RegisterOp kSubLegacy{{.op_type = "Sub", .since_version = 1, .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kSub>, .infer = infer_legacy_binary}};
+const RegisterOp kSub{{.op_type = "Sub", .since_version = 7, .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kSub>, .infer = infer_broadcast_inputs}};
+const RegisterOp kMulLegacy{{.op_type = "Mul", .since_version = 1, .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kMul>, .infer = infer_legacy_binary}};
+const RegisterOp kMul{{.op_type = "Mul", .since_version = 7, .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kMul>, .infer = infer_broadcast_inputs}};
+const RegisterOp kDivLegacy{{.op_type = "Div", .since_version = 1, .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kDiv>, .infer = infer_legacy_binary}};
+const RegisterOp kDiv{{.op_type = "Div", .since_version = 7, .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kDiv>, .infer = infer_broadcast_inputs}};
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,207 @@
+// Gemm (opsets 1, 6, 7, 9, 11, 13; one factory): Y = alpha * op(A) * op(B) + beta * C with C broadcast
+// (unidirectionally) to [M, N] and optional from opset 11. The opset-1/6 `broadcast` attribute is accepted and
+// C is always broadcast where its shape allows. float32 runs on the packed f32 GEMM (a constant B is packed once
+// at kernel creation); float16/bfloat16 through float32; double and the integer types on plain loops.
+#include <algorithm>
+#include <climits>
+#include <memory>
+
+#include "base/dtype_dispatch.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/linalg/linalg_common.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+struct GemmAttributes {
+  float alpha = 1.0f;
+  float beta = 1.0f;
+  bool trans_a = false;
+  bool trans_b = false;
+};
+
+struct PackedWeight {
+  PackedGemmF32 packed;
+  std::vector<int64_t> shape;
+  const void* source = nullptr;  // the constant's data; the packed copy is used only for this same tensor
+};
+
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0;
+};
+
+GemmShape gemm_shape(const Tensor& a, const Tensor& b, const GemmAttributes& attrs) {
+  check_argument(a.rank() == 2 && b.rank() == 2, "Gemm needs 2-D A and B, got A ", a.description(), " and B ",
+                 b.description());
+  GemmShape s;
+  s.m = attrs.trans_a ? a.dim(1) : a.dim(0);
+  s.k = attrs.trans_a ? a.dim(0) : a.dim(1);
+  s.n = attrs.trans_b ? b.dim(0) : b.dim(1);
+  const int64_t b_k = attrs.trans_b ? b.dim(1) : b.dim(0);
+  check_argument(s.k == b_k, "Gemm inner dimensions differ: A ", a.description(), (attrs.trans_a ? " (transposed)" : ""),
+                 " and B ", b.description(), (attrs.trans_b ? " (transposed)" : ""));
+  return s;
+}
+
+// Element (i, j) of C broadcast to [m, n] is c[i * row_stride + j * col_stride].
+struct CBroadcast {
+  int64_t row_stride = 0;
+  int64_t col_stride = 0;
+};
+
+CBroadcast c_broadcast(const Tensor& c, const GemmShape& s) {
+  check_argument(c.rank() <= 2, "Gemm C must have rank <= 2, got ", c.description());
+  const int64_t rows = c.rank() == 2 ? c.dim(0) : 1;
+  const int64_t cols = c.rank() >= 1 ? c.dim(c.rank() - 1) : 1;
+  check_argument((rows == s.m || rows == 1) && (cols == s.n || cols == 1), "Gemm C ", c.description(),
+                 " does not broadcast to [", s.m, ",", s.n, "]");
+  return CBroadcast{rows == 1 ? 0 : cols, cols == 1 ? 0 : 1};
+}
+
+template <typename T>
+void fill_broadcast(const T* c, const CBroadcast& bc, int64_t m, int64_t n, T* y) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] = c[i * bc.row_stride + j * bc.col_stride];
+  }
+}
+
+// The integer and double path: y = alpha * op(A) op(B) + beta * C, products accumulated in T (integers wrap).
+template <typename T>
+void gemm_plain(const GemmAttributes& attrs, const GemmShape& s, const T* a, const T* b, const T* c,
+                const CBroadcast& bc, T* y) {
+  using W = linalg::WrapType<T>;
+  std::vector<W> row(static_cast<size_t>(s.n));
+  for (int64_t i = 0; i < s.m; ++i) {
+    std::fill(row.begin(), row.end(), W{});
+    for (int64_t p = 0; p < s.k; ++p) {
+      const W av = static_cast<W>(attrs.trans_a ? a[p * s.m + i] : a[i * s.k + p]);
+      for (int64_t j = 0; j < s.n; ++j) {
+        const W bv = static_cast<W>(attrs.trans_b ? b[j * s.k + p] : b[p * s.n + j]);
+        row[static_cast<size_t>(j)] = static_cast<W>(row[static_cast<size_t>(j)] + av * bv);
+      }
+    }
+    for (int64_t j = 0; j < s.n; ++j) {
+      const T product = static_cast<T>(row[static_cast<size_t>(j)]);
+      const bool has_c = c != nullptr && attrs.beta != 0.0f;
+      const T cv = has_c ? c[i * bc.row_stride + j * bc.col_stride] : T{};
+      if constexpr (std::is_integral_v<T>) {
+        if (attrs.alpha == 1.0f && (!has_c || attrs.beta == 1.0f)) {
+          y[i * s.n + j] = static_cast<T>(static_cast<W>(product) + static_cast<W>(cv));
+          continue;
+        }
+      }
+      y[i * s.n + j] = static_cast<T>(static_cast<double>(attrs.alpha) * static_cast<double>(product) +
+                                      (has_c ? static_cast<double>(attrs.beta) * static_cast<double>(cv) : 0.0));
+    }
+  }
+}
+
+void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWeight* weight, const GemmShape& s,
+                Tensor& y) {
+  const Tensor& a_in = ctx.input(0);
+  const Tensor& b_in = ctx.input(1);
+  const bool use_packed = weight != nullptr && weight->source == b_in.raw_data() && weight->shape == b_in.shape();
+  const Tensor a = linalg::to_float32(a_in);
+  const Tensor b = use_packed ? b_in : linalg::to_float32(b_in);
+  Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
+  float beta = 0.0f;
+  if (ctx.has_input(2) && attrs.beta != 0.0f) {
+    const Tensor c = linalg::to_float32(ctx.input(2));
+    fill_broadcast(c.data<float>(), c_broadcast(c, s), s.m, s.n, y32.data<float>());
+    beta = attrs.beta;
+  }
+  const GemmOperandF32 a_op{nullptr, a.data<float>(), a.dim(1), attrs.trans_a};
+  const GemmOperandF32 b_op{use_packed ? &weight->packed : nullptr, use_packed ? nullptr : b.data<float>(),
+                            b.dim(1), attrs.trans_b};
+  gemm_f32_packed(s.m, s.n, s.k, attrs.alpha, a_op, b_op, beta, y32.data<float>(), s.n, &ctx.parallelism());
+  if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
+}
+
+std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, const GemmAttributes& attrs) {
+  const Tensor* b = info.constant_input(1);
+  if (b == nullptr || b->rank() != 2 || !(b->dtype() == DType::kFloat || linalg::is_staged_float(b->dtype()))) {
+    return nullptr;
+  }
+  const Tensor values = linalg::to_float32(*b);
+  const int64_t k = attrs.trans_b ? b->dim(1) : b->dim(0);
+  const int64_t n = attrs.trans_b ? b->dim(0) : b->dim(1);
+  auto weight = std::make_shared<PackedWeight>();
+  weight->packed = pack_gemm_b_f32(attrs.trans_b, k, n, values.data<float>(), b->dim(1));
+  weight->shape = b->shape();
+  weight->source = b->raw_data();
+  return weight;
+}
+
+bool gemm_dtype_allowed(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat: case DType::kDouble: case DType::kFloat16: case DType::kBFloat16:
+    case DType::kInt32: case DType::kInt64: case DType::kUint32: case DType::kUint64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
+  GemmAttributes attrs;
+  attrs.alpha = info.node.attr_float("alpha", 1.0f);
+  attrs.beta = info.node.attr_float("beta", 1.0f);
+  attrs.trans_a = info.node.attr_int("transA", 0) != 0;
+  attrs.trans_b = info.node.attr_int("transB", 0) != 0;
+  std::shared_ptr<const PackedWeight> weight = pack_constant_b(info, attrs);
+  return make_kernel([attrs, weight](KernelContext& ctx) {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    check_argument(a.dtype() == b.dtype(), "Gemm inputs must have one dtype, got A ", a.description(), " and B ",
+                   b.description());
+    check_argument(gemm_dtype_allowed(a.dtype()), "Gemm does not support ", a.description());
+    const GemmShape s = gemm_shape(a, b, attrs);
+    if (ctx.has_input(2)) {
+      check_argument(ctx.input(2).dtype() == a.dtype(), "Gemm C ", ctx.input(2).description(),
+                     " must have the dtype of A ", a.description());
+      c_broadcast(ctx.input(2), s);
+    }
+    Tensor& y = ctx.allocate_output(0, a.dtype(), {s.m, s.n});
+    if (y.element_count() == 0) return;
+    if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
+      gemm_float(ctx, attrs, weight.get(), s, y);
+      return;
+    }
+    visit_dtype(a.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
+                    std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
+        const T* c = ctx.has_input(2) ? ctx.input(2).data<T>() : nullptr;
+        const CBroadcast bc = ctx.has_input(2) ? c_broadcast(ctx.input(2), s) : CBroadcast{};
+        gemm_plain<T>(attrs, s, a.data<T>(), b.data<T>(), c, bc, y.data<T>());
+      }
+    });
+  });
+}
+
+void infer_gemm(InferenceContext& context) {
+  const TypeInfo* a = context.input_type(0);
+  const TypeInfo* b = context.input_type(1);
+  if (a == nullptr || !a->is_tensor()) return;
+  if (!a->shape || a->shape->size() != 2 || b == nullptr || !b->is_tensor() || !b->shape || b->shape->size() != 2) {
+    context.set_output_type(0, TypeInfo::tensor(a->elem_type));
+    return;
+  }
+  const bool trans_a = context.node().attr_int("transA", 0) != 0;
+  const bool trans_b = context.node().attr_int("transB", 0) != 0;
+  const Dim& m = (*a->shape)[trans_a ? 1 : 0];
+  const Dim& n = (*b->shape)[trans_b ? 0 : 1];
+  const Dim& a_k = (*a->shape)[trans_a ? 0 : 1];
+  const Dim& b_k = (*b->shape)[trans_b ? 1 : 0];
+  if (a_k.is_known() && b_k.is_known() && a_k.value != b_k.value) {
+    fail(ErrorCode::kInvalidModel, "Gemm inner dimensions differ: A ", a->to_string(), " and B ", b->to_string());
+  }
+  context.set_output_type(0, TypeInfo::tensor(a->elem_type, std::vector<Dim>{m, n}));
+}
+
+const RegisterOp kGemm{{.op_type = "Gemm", .since_version = 1, .last_version = INT_MAX,
+                        .factory = make_gemm, .infer = infer_gemm}};
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,18 @@
+// Float staging for the nn operator families (pool, normalization, resize): their kernels compute float16 and
+// bfloat16 in float32, so a narrow input is widened once, computed on, and the result narrowed once.
+#pragma once
+
+#include "base/tensor.h"
+
+namespace tessera {
+
+// True for float16 and bfloat16, the dtypes these families compute through float32.
+bool is_staged_float(DType dtype);
+
+// `tensor` as float32: a widened copy for float16/bfloat16, the tensor itself otherwise (shared storage).
+Tensor widen_to_float(const Tensor& tensor);
+
+// A float32 `tensor` converted to `dtype` (float16/bfloat16 round to nearest even); float32 passes through.
+Tensor narrow_from_float(const Tensor& tensor, DType dtype);
+
+}  // namespace tessera

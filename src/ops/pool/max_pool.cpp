@@ -1,0 +1,129 @@
+// MaxPool (opsets 1-22+): max over each window, with the optional Indices output (opset 8+), float16/bfloat16
+// through float, and int8/uint8 (opset 12+).
+#include <climits>
+#include <cmath>
+#include <limits>
+
+#include "base/dtype_dispatch.h"
+#include "ops/pool/float_staging.h"
+#include "ops/pool/pool_common.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+// Keeps the first maximum of a window (NaN wins and stays, as in PyTorch) and, when asked, where it was.
+template <typename T, bool kWithIndex>
+struct MaxReducer {
+  const T* x;
+  T* y;
+  int64_t* indices;  // plane of the Indices output, or nullptr
+  T best{};
+  int64_t best_offset = -1;
+
+  void begin() { best_offset = -1; }
+  void add(int64_t offset) {
+    const T v = x[offset];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (best_offset < 0 || v > best || (v != v && best == best)) {
+        best = v;
+        if constexpr (kWithIndex) best_offset = offset;
+        else best_offset = 0;
+      }
+    } else {
+      if (best_offset < 0 || v > best) {
+        best = v;
+        if constexpr (kWithIndex) best_offset = offset;
+        else best_offset = 0;
+      }
+    }
+  }
+  void finish(int64_t o, int64_t /*count*/) {
+    // A window entirely in the padding has no element: it reads as the lowest value (as ONNX Runtime).
+    y[o] = best_offset < 0 ? std::numeric_limits<T>::lowest() : best;
+    if constexpr (kWithIndex) indices[o] = best_offset;
+  }
+};
+
+struct MaxPoolConfig {
+  PoolAttributes attrs;
+  bool column_major = false;
+};
+
+template <typename T>
+void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y,
+                    Tensor* indices, Parallelism& parallelism) {
+  const std::vector<AxisWindows> windows = make_axis_windows(g);
+  const T* xd = x.data<T>();
+  T* yd = y.data<T>();
+  int64_t* id = indices ? indices->data<int64_t>() : nullptr;
+  const int64_t planes = x.dim(0) * x.dim(1);
+  parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      if (id == nullptr) {
+        MaxReducer<T, false> r{xd + p * g.input_size, yd + p * g.output_size, nullptr};
+        pool_plane(g, windows, r);
+        continue;
+      }
+      int64_t* plane_indices = id + p * g.output_size;
+      MaxReducer<T, true> r{xd + p * g.input_size, yd + p * g.output_size, plane_indices};
+      pool_plane(g, windows, r);
+      // Indices are flat over the whole input tensor (padding not counted).
+      for (int64_t o = 0; o < g.output_size; ++o) {
+        int64_t offset = plane_indices[o];
+        if (offset < 0) continue;
+        if (config.column_major) offset = column_major_offset(offset, g.input);
+        plane_indices[o] = p * g.input_size + offset;
+      }
+    }
+  });
+}
+
+std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
+  MaxPoolConfig config;
+  config.attrs = parse_pool_attributes(info.node);
+  const int64_t storage_order = info.node.attr_int("storage_order", 0);
+  check_model(storage_order == 0 || storage_order == 1, info.node.label(), ": storage_order must be 0 or 1, got ",
+              storage_order);
+  config.column_major = storage_order == 1;
+  const int64_t opset = info.opset;
+  return make_kernel([config, opset](KernelContext& ctx) {
+    const Tensor& input = ctx.input(0);
+    const DType dtype = input.dtype();
+    const bool integer = dtype == DType::kInt8 || dtype == DType::kUint8;
+    check_argument(dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype) ||
+                       (integer && opset >= 12),
+                   "MaxPool does not support input X of type ", input.description());
+    const PoolGeometry g = resolve_pool_geometry(config.attrs, input, "MaxPool");
+    const std::vector<int64_t> out_shape = pool_output_shape(input, g);
+    Tensor* indices = ctx.output_wanted(1) ? &ctx.allocate_output(1, DType::kInt64, out_shape) : nullptr;
+    const Tensor x = widen_to_float(input);
+    Tensor y(x.dtype(), out_shape);
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
+                    std::is_same_v<T, uint8_t>) {
+        max_pool_typed<T>(config, g, x, y, indices, ctx.parallelism());
+      }
+    });
+    ctx.set_output(0, narrow_from_float(y, dtype));
+  });
+}
+
+// Versions: 1 (base), 8 (Indices, storage_order), 10 (ceil_mode, dilations), 11 (pads semantics clarified),
+// 12 (int8/uint8), 22 (bfloat16). One factory serves all; attributes absent in an old version default away.
+const RegisterOp kMaxPool1{{.op_type = "MaxPool", .since_version = 1, .last_version = 7,
+                            .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool8{{.op_type = "MaxPool", .since_version = 8, .last_version = 9,
+                            .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool10{{.op_type = "MaxPool", .since_version = 10, .last_version = 10,
+                             .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool11{{.op_type = "MaxPool", .since_version = 11, .last_version = 11,
+                             .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool12{{.op_type = "MaxPool", .since_version = 12, .last_version = 21,
+                             .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool22{{.op_type = "MaxPool", .since_version = 22, .last_version = INT_MAX,
+                             .factory = make_max_pool, .infer = infer_pool}};
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,188 @@
+#include "ops/pool/pool_common.h"
+
+#include "base/error.h"
+
+namespace tessera {
+
+namespace {
+
+AutoPad parse_auto_pad(const Node& node) {
+  const std::string s = node.attr_string("auto_pad", "NOTSET");
+  if (s == "NOTSET" || s.empty()) return AutoPad::kNotSet;
+  if (s == "SAME_UPPER") return AutoPad::kSameUpper;
+  if (s == "SAME_LOWER") return AutoPad::kSameLower;
+  if (s == "VALID") return AutoPad::kValid;
+  fail(ErrorCode::kInvalidModel, node.label(), ": auto_pad '", s, "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+}
+
+void check_positive(const Node& node, const char* name, const std::vector<int64_t>& values) {
+  for (int64_t v : values) {
+    check_model(v >= 1, node.label(), ": every ", name, " value must be >= 1, got ", v);
+  }
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+}  // namespace
+
+PoolAttributes parse_pool_attributes(const Node& node) {
+  PoolAttributes attrs;
+  attrs.kernel = node.required_attribute("kernel_shape").ints;
+  const size_t rank = attrs.kernel.size();
+  check_model(rank >= 1, node.label(), ": kernel_shape must not be empty");
+  check_positive(node, "kernel_shape", attrs.kernel);
+  attrs.strides = node.attr_ints("strides", std::vector<int64_t>(rank, 1));
+  attrs.dilations = node.attr_ints("dilations", std::vector<int64_t>(rank, 1));
+  attrs.pads = node.attr_ints("pads", std::vector<int64_t>(2 * rank, 0));
+  check_model(attrs.strides.size() == rank, node.label(), ": strides has ", attrs.strides.size(),
+              " values for a kernel of rank ", rank);
+  check_model(attrs.dilations.size() == rank, node.label(), ": dilations has ", attrs.dilations.size(),
+              " values for a kernel of rank ", rank);
+  check_model(attrs.pads.size() == 2 * rank, node.label(), ": pads has ", attrs.pads.size(), " values, expected ",
+              2 * rank);
+  check_positive(node, "strides", attrs.strides);
+  check_positive(node, "dilations", attrs.dilations);
+  for (int64_t p : attrs.pads) check_model(p >= 0, node.label(), ": pads must be >= 0, got ", p);
+  attrs.auto_pad = parse_auto_pad(node);
+  attrs.ceil_mode = node.attr_int("ceil_mode", 0) != 0;
+  return attrs;
+}
+
+AxisGeometry resolve_pool_axis(const PoolAttributes& attrs, size_t axis, int64_t input) {
+  const int64_t stride = attrs.strides[axis];
+  const int64_t extent = (attrs.kernel[axis] - 1) * attrs.dilations[axis] + 1;
+  AxisGeometry g;
+  switch (attrs.auto_pad) {
+    case AutoPad::kSameUpper:
+    case AutoPad::kSameLower: {
+      g.output = ceil_div(input, stride);
+      const int64_t total = std::max<int64_t>((g.output - 1) * stride + extent - input, 0);
+      const int64_t small = total / 2;
+      g.pad_begin = attrs.auto_pad == AutoPad::kSameUpper ? small : total - small;
+      g.pad_end = total - g.pad_begin;
+      break;
+    }
+    case AutoPad::kValid:
+      g.output = input >= extent ? (input - extent) / stride + 1 : 0;
+      break;
+    case AutoPad::kNotSet: {
+      g.pad_begin = attrs.pads[axis];
+      g.pad_end = attrs.pads[axis + attrs.kernel.size()];
+      const int64_t span = input + g.pad_begin + g.pad_end - extent;
+      if (span < 0) {
+        g.output = 0;
+      } else if (attrs.ceil_mode) {
+        g.output = ceil_div(span, stride) + 1;
+        // A last window that would start inside the end padding is dropped (as PyTorch and ONNX do).
+        if ((g.output - 1) * stride >= input + g.pad_begin) --g.output;
+      } else {
+        g.output = span / stride + 1;
+      }
+      break;
+    }
+  }
+  if (g.output <= 0) {
+    fail(ErrorCode::kInvalidArgument, "pooling window of extent ", extent, " (kernel ", attrs.kernel[axis],
+         ", dilation ", attrs.dilations[axis], ") does not fit spatial axis ", axis, " of length ", input,
+         " with pads ", g.pad_begin, "+", g.pad_end);
+  }
+  return g;
+}
+
+PoolGeometry resolve_pool_geometry(const PoolAttributes& attrs, const Tensor& x, const std::string& op_name) {
+  const size_t rank = attrs.spatial_rank();
+  check_argument(x.rank() == rank + 2, op_name, " with a kernel of rank ", rank, " expects input X of rank ",
+                 rank + 2, " [N, C, spatial...], got ", x.description());
+  PoolGeometry g;
+  for (size_t a = 0; a < rank; ++a) {
+    const int64_t in = x.dim(a + 2);
+    const AxisGeometry axis = resolve_pool_axis(attrs, a, in);
+    g.input.push_back(in);
+    g.output.push_back(axis.output);
+    g.pads_begin.push_back(axis.pad_begin);
+    g.input_size *= in;
+    g.output_size *= axis.output;
+    g.kernel_size *= attrs.kernel[a];
+  }
+  g.kernel = attrs.kernel;
+  g.strides = attrs.strides;
+  g.dilations = attrs.dilations;
+  return g;
+}
+
+std::vector<int64_t> pool_output_shape(const Tensor& x, const PoolGeometry& geometry) {
+  std::vector<int64_t> shape{x.dim(0), x.dim(1)};
+  shape.insert(shape.end(), geometry.output.begin(), geometry.output.end());
+  return shape;
+}
+
+void infer_pool(InferenceContext& context) {
+  const TypeInfo* t = context.input_type(0);
+  if (t == nullptr || !t->is_tensor()) return;
+  const PoolAttributes attrs = parse_pool_attributes(context.node());
+  std::optional<std::vector<Dim>> dims;
+  if (t->shape) {
+    const std::vector<Dim>& in = *t->shape;
+    check_model(in.size() == attrs.spatial_rank() + 2, context.node().label(), ": input of type ", t->to_string(),
+                " does not match a kernel of rank ", attrs.spatial_rank());
+    dims = std::vector<Dim>{in[0], in[1]};
+    for (size_t a = 0; a < attrs.spatial_rank(); ++a) {
+      if (in[a + 2].is_known()) {
+        dims->push_back(Dim::known(resolve_pool_axis(attrs, a, in[a + 2].value).output));
+      } else {
+        dims->push_back(Dim{});
+      }
+    }
+  }
+  context.set_output_type(0, TypeInfo::tensor(t->elem_type, dims));
+  if (context.output_count() > 1) context.set_output_type(1, TypeInfo::tensor(DType::kInt64, dims));
+}
+
+void infer_global_pool(InferenceContext& context) {
+  const TypeInfo* t = context.input_type(0);
+  if (t == nullptr || !t->is_tensor()) return;
+  std::optional<std::vector<Dim>> dims;
+  if (t->shape) {
+    const std::vector<Dim>& in = *t->shape;
+    check_model(in.size() >= 2, context.node().label(), ": input of type ", t->to_string(),
+                " must have rank >= 2 [N, C, ...]");
+    dims = std::vector<Dim>{in[0], in[1]};
+    dims->resize(in.size(), Dim::known(1));
+  }
+  context.set_output_type(0, TypeInfo::tensor(t->elem_type, dims));
+}
+
+std::vector<AxisWindows> make_axis_windows(const PoolGeometry& geometry) {
+  std::vector<AxisWindows> windows(geometry.input.size());
+  for (size_t a = 0; a < geometry.input.size(); ++a) {
+    AxisWindows& w = windows[a];
+    const int64_t in = geometry.input[a], dil = geometry.dilations[a], k = geometry.kernel[a];
+    for (int64_t o = 0; o < geometry.output[a]; ++o) {
+      const int64_t start = o * geometry.strides[a] - geometry.pads_begin[a];
+      const int64_t lo = start < 0 ? std::min(ceil_div(-start, dil), k) : 0;
+      const int64_t hi = std::max(std::min(k, ceil_div(in - start, dil)), lo);
+      w.start.push_back(start);
+      w.lo.push_back(lo);
+      w.hi.push_back(hi);
+    }
+  }
+  return windows;
+}
+
+int64_t column_major_offset(int64_t row_major, const std::vector<int64_t>& dims) {
+  int64_t result = 0;
+  int64_t stride = 1;
+  std::vector<int64_t> position(dims.size());
+  for (size_t a = dims.size(); a-- > 0;) {
+    position[a] = row_major % dims[a];
+    row_major /= dims[a];
+  }
+  for (size_t a = 0; a < dims.size(); ++a) {
+    result += position[a] * stride;
+    stride *= dims[a];
+  }
+  return result;
+}
+
+}  // namespace tessera

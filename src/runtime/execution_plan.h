@@ -1,0 +1,62 @@
+// ExecutionPlan: a graph compiled for execution — value slots, one kernel per node, and the points where
+// intermediates are released after their last use. Used for the main graph and for subgraphs (If/Loop/Scan
+// bodies), whose outer-scope names resolve through a ValueLookup at run time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ops/kernel.h"
+#include "runtime/execution_provider.h"
+
+namespace tessera {
+
+class ExecutionPlan final : public CompiledSubgraph {
+ public:
+  // Compiles `graph` (already sorted and type-inferred). Throws kUnsupported listing every node no
+  // provider can run; kernel factories may throw kInvalidModel naming the node.
+  ExecutionPlan(const Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
+
+  // Runs the graph. `inputs` follow graph.inputs order (a none value leaves an initializer-backed input at its
+  // initializer). Returns the values of graph.outputs in order.
+  std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
+                                Parallelism& parallelism) const override;
+  const Graph& graph() const override { return graph_; }
+
+  // Which provider runs each node (in node order), for reports.
+  const std::vector<std::string>& node_providers() const { return node_providers_; }
+
+ private:
+  struct Step {
+    const Node* node;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<int> inputs;    // slot per input, -1 for a missing optional input
+    std::vector<int> outputs;   // slot per output, -1 for an omitted optional output
+    std::vector<int> release;   // slots whose last reader is this step
+  };
+
+  int slot_for(const std::string& name);
+  void compile_steps(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
+  void plan_releases();
+  void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
+                Parallelism& parallelism) const;
+
+  const Graph& graph_;
+  std::unordered_map<std::string, int> slot_of_;
+  std::vector<std::string> slot_names_;
+  std::vector<RuntimeValue> constants_;          // per slot: initializer values (none elsewhere)
+  std::vector<int> input_slots_;
+  std::vector<int> output_slots_;
+  std::vector<std::pair<int, std::string>> outer_slots_;  // slots filled from the enclosing scope
+  std::vector<Step> steps_;
+  std::vector<std::string> node_providers_;
+};
+
+// Lists "op_type (domain, opset N) at node 'name'" for every node in `graph` (and its subgraphs) that none of
+// `providers` supports.
+std::vector<std::string> find_unsupported_nodes(const Graph& graph,
+                                                const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
+
+}  // namespace tessera

@@ -1,0 +1,146 @@
+#include "runtime/session.h"
+
+#include <unordered_map>
+
+#include "base/error.h"
+#include "ir/shape_inference.h"
+#include "onnx/model_loader.h"
+#include "ops/registry.h"
+#include "runtime/execution_plan.h"
+#include "runtime/execution_provider.h"
+#include "runtime/thread_pool.h"
+
+namespace tessera {
+
+namespace {
+
+ShapeInferenceFn registry_inference(const Node& node) {
+  const OpRegistration* entry = OpRegistry::instance().find(node.domain, node.op_type, node.opset);
+  return entry ? entry->infer : ShapeInferenceFn{};
+}
+
+void infer_all(Graph& graph) {
+  infer_graph_types(graph, registry_inference);
+  for (auto& node : graph.nodes) {
+    for (auto& [key, attr] : node->attributes) {
+      if (attr.g) infer_all(*attr.g);
+      for (auto& g : attr.graphs) if (g) infer_all(*g);
+    }
+  }
+}
+
+}  // namespace
+
+Session::Session(const std::string& path, SessionOptions options) : options_(std::move(options)), model_(load_model(path)) {
+  initialize();
+}
+
+Session::Session(Model model, SessionOptions options) : options_(std::move(options)), model_(std::move(model)) {
+  initialize();
+}
+
+Session Session::from_bytes(const std::string& bytes, SessionOptions options, const std::string& model_dir) {
+  return Session(load_model_from_bytes(bytes, model_dir), std::move(options));
+}
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+void Session::initialize() {
+  Graph& graph = *model_.graph;
+  for (const ValueInfo& in : graph.inputs) inputs_.push_back({in.name, in.type});
+  for (const ValueInfo& out : graph.outputs) outputs_.push_back({out.name, out.type});
+  providers_.push_back(std::make_shared<CpuExecutionProvider>());
+
+  std::vector<std::string> unsupported = find_unsupported_nodes(graph, providers_);
+  if (!unsupported.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unsupported.size() && i < 20; ++i) list += "\n  " + unsupported[i];
+    if (unsupported.size() > 20) list += "\n  ... and " + std::to_string(unsupported.size() - 20) + " more";
+    fail(ErrorCode::kUnsupported, "the model uses ", unsupported.size(), " node(s) Tessera cannot run:", list);
+  }
+  pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
+  infer_all(graph);
+  plan_ = std::make_unique<ExecutionPlan>(graph, providers_);
+  pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
+}
+
+void check_feed(const IoInfo& declared, const RuntimeValue& value) {
+  const TypeInfo& type = declared.type;
+  const std::string what = "input '" + declared.name + "'";
+  if (type.kind == TypeInfo::Kind::kTensor) {
+    if (!value.is_tensor() || value.is_optional()) {
+      fail(ErrorCode::kInvalidArgument, what, " expects a tensor ", type.to_string(), ", got ", value.description());
+    }
+    const Tensor& t = value.tensor();
+    if (type.elem_type != DType::kUndefined && t.dtype() != type.elem_type) {
+      fail(ErrorCode::kInvalidArgument, what, " expects element type ", dtype_name(type.elem_type), ", got ",
+           t.description());
+    }
+    if (type.shape) {
+      if (t.rank() != type.shape->size()) {
+        fail(ErrorCode::kInvalidArgument, what, " expects rank ", type.shape->size(), " (", type.to_string(), "), got ",
+             t.description());
+      }
+      for (size_t i = 0; i < t.rank(); ++i) {
+        const Dim& d = (*type.shape)[i];
+        if (d.is_known() && d.value != t.dim(i)) {
+          fail(ErrorCode::kInvalidArgument, what, " expects dimension ", i, " to be ", d.value, " (", type.to_string(),
+               "), got ", t.description());
+        }
+      }
+    }
+  } else if (type.kind == TypeInfo::Kind::kSequence) {
+    if (!value.is_sequence() || value.is_optional()) {
+      fail(ErrorCode::kInvalidArgument, what, " expects a sequence ", type.to_string(), ", got ", value.description());
+    }
+  } else if (type.kind == TypeInfo::Kind::kOptional) {
+    if (!value.is_optional() && value.is_none()) {
+      fail(ErrorCode::kInvalidArgument, what, " expects an optional value, got ", value.description());
+    }
+  }
+}
+
+std::vector<RuntimeValue> Session::order_feeds(const std::vector<std::pair<std::string, RuntimeValue>>& feeds) const {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < inputs_.size(); ++i) index[inputs_[i].name] = i;
+  std::vector<RuntimeValue> ordered(inputs_.size());
+  std::vector<bool> given(inputs_.size(), false);
+  for (const auto& [name, value] : feeds) {
+    auto it = index.find(name);
+    if (it == index.end()) {
+      std::string names;
+      for (const IoInfo& in : inputs_) names += (names.empty() ? "" : ", ") + in.name;
+      fail(ErrorCode::kInvalidArgument, "the model has no input named '", name, "' (inputs: ", names, ")");
+    }
+    if (given[it->second]) fail(ErrorCode::kInvalidArgument, "input '", name, "' is fed twice");
+    check_feed(inputs_[it->second], value);
+    ordered[it->second] = value;
+    given[it->second] = true;
+  }
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const bool has_default = model_.graph->initializers.count(inputs_[i].name) != 0;
+    const bool is_optional_type = inputs_[i].type.kind == TypeInfo::Kind::kOptional;
+    if (!given[i] && !has_default && !is_optional_type) {
+      fail(ErrorCode::kInvalidArgument, "input '", inputs_[i].name, "' (", inputs_[i].type.to_string(), ") is not fed");
+    }
+  }
+  return ordered;
+}
+
+std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                                       const std::vector<std::string>& output_names) const {
+  std::vector<RuntimeValue> all = plan_->run(order_feeds(feeds), ValueLookup{}, *pool_);
+  if (output_names.empty()) return all;
+  std::vector<RuntimeValue> selected;
+  for (const std::string& name : output_names) {
+    size_t i = 0;
+    while (i < outputs_.size() && outputs_[i].name != name) ++i;
+    if (i == outputs_.size()) fail(ErrorCode::kInvalidArgument, "the model has no output named '", name, "'");
+    selected.push_back(all[i]);
+  }
+  return selected;
+}
+
+}  // namespace tessera

@@ -1,0 +1,76 @@
+// Session: load a model once, run it many times. Composes the loader, the optimizer, the execution
+// providers, the execution plan and the thread pool; `run` is const and may be called concurrently.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/runtime_value.h"
+#include "ir/model.h"
+#include "passes/pass.h"
+
+namespace tessera {
+
+class ExecutionPlan;
+class ExecutionProvider;
+class ThreadPool;
+
+struct SessionOptions {
+  int intra_op_threads = 0;  // 0: one per core; 1: run on the caller only
+  OptimizationLevel optimization_level = OptimizationLevel::kAll;
+  std::vector<std::string> disabled_passes;  // pass names to skip (see pass_names())
+};
+
+// A named input or output as the model declares it (symbolic dims kept symbolic).
+struct IoInfo {
+  std::string name;
+  TypeInfo type;
+};
+
+class Session {
+ public:
+  // Loads, validates, optimizes and compiles the model at `path`. Throws Error (kIo, kInvalidModel,
+  // kUnsupported listing every unsupported node).
+  explicit Session(const std::string& path, SessionOptions options = {});
+  // The same from serialized model bytes; external data resolves relative to `model_dir`.
+  static Session from_bytes(const std::string& bytes, SessionOptions options = {}, const std::string& model_dir = {});
+  explicit Session(Model model, SessionOptions options = {});
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Inputs a caller must or may feed (initializers that are also graph inputs are optional feeds).
+  const std::vector<IoInfo>& inputs() const { return inputs_; }
+  const std::vector<IoInfo>& outputs() const { return outputs_; }
+  const Model& model() const { return model_; }
+  // What each optimization pass did at creation.
+  const std::vector<PassReport>& optimization_report() const { return pass_reports_; }
+
+  // Runs with named feeds; returns the requested outputs (all, in model order, when `output_names` is empty)
+  // in the order requested. Feeds are checked: unknown names, missing required inputs, dtype, rank and known
+  // dims give kInvalidArgument naming the input and both shapes.
+  std::vector<RuntimeValue> run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                                const std::vector<std::string>& output_names = {}) const;
+
+ private:
+  void initialize();
+  std::vector<RuntimeValue> order_feeds(const std::vector<std::pair<std::string, RuntimeValue>>& feeds) const;
+
+  SessionOptions options_;
+  Model model_;
+  std::vector<IoInfo> inputs_;
+  std::vector<IoInfo> outputs_;
+  std::vector<PassReport> pass_reports_;
+  std::vector<std::shared_ptr<ExecutionProvider>> providers_;
+  std::unique_ptr<ExecutionPlan> plan_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+// Checks one feed against its declared type; throws kInvalidArgument naming the input and both types.
+void check_feed(const IoInfo& declared, const RuntimeValue& value);
+
+}  // namespace tessera

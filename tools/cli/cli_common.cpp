@@ -1,0 +1,130 @@
+#include "cli_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "base/dtype_dispatch.h"
+#include "base/error.h"
+#include "npy.h"
+#include "onnx/tensor_proto.h"
+
+namespace tessera::cli {
+
+Arguments::Arguments(const std::vector<std::string>& args, const std::vector<std::string>& value_flags,
+                     const std::vector<std::string>& switch_flags) {
+  auto contains = [](const std::vector<std::string>& list, const std::string& s) {
+    return std::find(list.begin(), list.end(), s) != list.end();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string flag = a;
+    std::optional<std::string> inline_value;
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      flag = a.substr(0, eq);
+      inline_value = a.substr(eq + 1);
+    }
+    if (contains(value_flags, flag)) {
+      if (inline_value) flags_.emplace(flag, *inline_value);
+      else if (i + 1 < args.size()) flags_.emplace(flag, args[++i]);
+      else throw UsageError{flag + " needs a value"};
+    } else if (contains(switch_flags, flag) && !inline_value) {
+      flags_.emplace(flag, "");
+    } else {
+      throw UsageError{"unknown option " + a};
+    }
+  }
+}
+
+std::optional<std::string> Arguments::value(const std::string& flag) const {
+  auto it = flags_.find(flag);
+  if (it == flags_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Arguments::values(const std::string& flag) const {
+  std::vector<std::string> out;
+  auto [begin, end] = flags_.equal_range(flag);
+  for (auto it = begin; it != end; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail(ErrorCode::kIo, "cannot open '", path, "'");
+  std::ostringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary);
+  if (!file) fail(ErrorCode::kIo, "cannot write '", path, "'");
+  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!file) fail(ErrorCode::kIo, "cannot write '", path, "'");
+}
+
+RuntimeValue load_value_file(const std::string& path, const TypeInfo& type) {
+  const std::string bytes = read_file(path);
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0) return RuntimeValue(tensor_from_npy(bytes, path));
+  return value_from_bytes(bytes, type);
+}
+
+namespace {
+std::string summarize_tensor(const Tensor& t) {
+  std::ostringstream out;
+  out << t.description();
+  if (t.element_count() == 0) return out.str();
+  constexpr int64_t kShown = 6;
+  if (t.dtype() == DType::kString) {
+    out << " values:";
+    for (int64_t i = 0; i < std::min(kShown, t.element_count()); ++i) out << " \"" << t.data<std::string>()[i] << "\"";
+    return out.str();
+  }
+  if (t.dtype() == DType::kComplex64 || t.dtype() == DType::kComplex128) return out.str();
+  double lo = INFINITY, hi = -INFINITY, sum = 0;
+  std::ostringstream first;
+  visit_dtype(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, std::string> && !std::is_same_v<T, std::complex<float>> &&
+                  !std::is_same_v<T, std::complex<double>>) {
+      for (int64_t i = 0; i < t.element_count(); ++i) {
+        const double v = element_to_double(t.data<T>()[i]);
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        sum += v;
+        if (i < kShown) first << " " << v;
+      }
+    }
+  });
+  out << " min " << lo << " max " << hi << " mean " << sum / static_cast<double>(t.element_count()) << " first:"
+      << first.str() << (t.element_count() > kShown ? " ..." : "");
+  return out.str();
+}
+}  // namespace
+
+std::string summarize_value(const RuntimeValue& value) {
+  if (value.is_tensor()) return (value.is_optional() ? "optional " : "") + summarize_tensor(value.tensor());
+  if (value.is_sequence()) {
+    std::string out = value.description();
+    for (size_t i = 0; i < value.sequence_tensors().size() && i < 3; ++i) out += "\n    [" + std::to_string(i) + "] " + summarize_tensor(value.sequence_tensors()[i]);
+    return out;
+  }
+  return value.description();
+}
+
+int exit_code_for_load_error(int error_code) {
+  const auto code = static_cast<ErrorCode>(error_code);
+  if (code == ErrorCode::kInvalidModel || code == ErrorCode::kUnsupported || code == ErrorCode::kOutOfMemory) {
+    return kExitModelRejected;
+  }
+  return code == ErrorCode::kIo ? kExitModelRejected : kExitRunError;
+}
+
+}  // namespace tessera::cli

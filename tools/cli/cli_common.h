@@ -1,0 +1,55 @@
+// Shared pieces of the `tessera` command line: exit codes, argument access, value files and printing.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/runtime_value.h"
+#include "ir/type_info.h"
+
+namespace tessera::cli {
+
+// Exit codes of every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRunError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitModelRejected = 3;
+
+// Thrown for command-line misuse; main() prints it with the usage and exits with kExitUsage.
+struct UsageError {
+  std::string message;
+};
+
+// Simple argument list: positional arguments and --flag [value] pairs (repeatable flags keep every value).
+class Arguments {
+ public:
+  // `value_flags` take a value; `switch_flags` do not. Anything else starting with "--" is a UsageError.
+  Arguments(const std::vector<std::string>& args, const std::vector<std::string>& value_flags,
+            const std::vector<std::string>& switch_flags);
+  const std::vector<std::string>& positional() const { return positional_; }
+  std::optional<std::string> value(const std::string& flag) const;
+  std::vector<std::string> values(const std::string& flag) const;
+  bool has(const std::string& flag) const { return flags_.count(flag) != 0; }
+
+ private:
+  std::vector<std::string> positional_;
+  std::multimap<std::string, std::string> flags_;
+};
+
+// Reads a whole file; throws Error(kIo) naming it.
+std::string read_file(const std::string& path);
+// Writes a whole file; throws Error(kIo) naming it.
+void write_file(const std::string& path, const std::string& bytes);
+
+// Loads a value for an input of type `type` from a .npy file or a .pb (TensorProto/SequenceProto/OptionalProto).
+RuntimeValue load_value_file(const std::string& path, const TypeInfo& type);
+
+// "float[1,1000] min -3.2 max 4.1 mean 0.01 first: 0.1 0.2 ..." — a one-line summary of a value.
+std::string summarize_value(const RuntimeValue& value);
+
+// Maps an Error code to the exit code: load-time rejections (invalid model, unsupported) give 3.
+int exit_code_for_load_error(int error_code);
+
+}  // namespace tessera::cli

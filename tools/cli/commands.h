@@ -1,0 +1,13 @@
+// The `tessera` subcommands. Each takes the arguments after its name and returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tessera::cli {
+
+int run_command(const std::vector<std::string>& args);          // tessera run
+int info_command(const std::vector<std::string>& args);         // tessera info
+int conformance_command(const std::vector<std::string>& args);  // tessera conformance
+
+}  // namespace tessera::cli

@@ -1,0 +1,282 @@
+// tessera conformance: runs ONNX backend test folders (model.onnx + test_data_set_*/input_K.pb, output_K.pb),
+// compares like ONNX's backend runner, and checks the result against a reviewed manifest of skipped tests.
+// Each test runs in a child process with a time limit, so no test can take the runner down.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "base/error.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "compare/value_compare.h"
+#include "onnx/tensor_proto.h"
+#include "runtime/session.h"
+
+namespace fs = std::filesystem;
+
+namespace tessera::cli {
+
+namespace {
+
+constexpr int kTestTimeoutSeconds = 120;
+
+struct TestCase {
+  std::string name;    // folder name, e.g. test_abs
+  std::string suite;   // parent folder, e.g. node
+  std::string path;
+};
+
+struct Outcome {
+  std::string status;  // passed, failed, skipped
+  std::string reason;
+};
+
+std::vector<TestCase> find_tests(const std::string& root) {
+  std::vector<TestCase> tests;
+  if (fs::exists(fs::path(root) / "model.onnx")) {
+    const fs::path p = fs::canonical(root);
+    tests.push_back({p.filename().string(), p.parent_path().filename().string(), p.string()});
+    return tests;
+  }
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink);
+       it != fs::recursive_directory_iterator(); ++it) {
+    if (it->is_directory() && fs::exists(it->path() / "model.onnx")) {
+      tests.push_back({it->path().filename().string(), it->path().parent_path().filename().string(), it->path().string()});
+      it.disable_recursion_pending();
+    }
+  }
+  std::sort(tests.begin(), tests.end(), [](const TestCase& a, const TestCase& b) {
+    return a.suite != b.suite ? a.suite < b.suite : a.name < b.name;
+  });
+  return tests;
+}
+
+// Manifest lines: "test_name  reason ..." ; '#' starts a comment line.
+std::map<std::string, std::string> read_manifest(const std::string& path) {
+  std::map<std::string, std::string> entries;
+  std::istringstream lines(read_file(path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    const size_t end = line.find_first_of(" \t", start);
+    const std::string name = line.substr(start, end - start);
+    std::string reason = end == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", end));
+    if (reason.empty()) fail(ErrorCode::kInvalidArgument, "manifest '", path, "': entry '", name, "' has no reason");
+    entries[name] = reason;
+  }
+  return entries;
+}
+
+Tolerance read_tolerance(const fs::path& dir) {
+  Tolerance tolerance;
+  const fs::path json = dir / "data.json";
+  if (!fs::exists(json)) return tolerance;
+  const std::string text = read_file(json.string());
+  auto number_after = [&](const std::string& key, double& out) {
+    const size_t at = text.find("\"" + key + "\"");
+    if (at == std::string::npos) return;
+    const size_t colon = text.find(':', at);
+    if (colon != std::string::npos) out = std::strtod(text.c_str() + colon + 1, nullptr);
+  };
+  number_after("rtol", tolerance.rtol);
+  number_after("atol", tolerance.atol);
+  return tolerance;
+}
+
+// Runs one test folder in this process; returns "" on success or the reason it failed.
+std::string run_test(const TestCase& test, const SessionOptions& options) {
+  std::unique_ptr<Session> session;
+  try {
+    session = std::make_unique<Session>(test.path + "/model.onnx", options);
+  } catch (const Error& e) {
+    return std::string("model rejected at load [") + error_code_name(e.code()) + "]: " + e.what();
+  }
+  const Graph& graph = *session->model().graph;
+  std::vector<const IoInfo*> feedable;
+  for (const IoInfo& in : session->inputs()) if (!graph.initializers.count(in.name)) feedable.push_back(&in);
+  const Tolerance tolerance = read_tolerance(test.path);
+  std::vector<fs::path> data_sets;
+  for (const auto& entry : fs::directory_iterator(test.path)) {
+    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0) data_sets.push_back(entry.path());
+  }
+  std::sort(data_sets.begin(), data_sets.end());
+  if (data_sets.empty()) return "no test_data_set_* folder";
+  for (const fs::path& set : data_sets) {
+    std::vector<std::pair<std::string, RuntimeValue>> feeds;
+    for (size_t k = 0;; ++k) {
+      const fs::path file = set / ("input_" + std::to_string(k) + ".pb");
+      if (!fs::exists(file)) break;
+      if (k >= feedable.size()) return "test data has more inputs than the model";
+      feeds.emplace_back(feedable[k]->name, value_from_bytes(read_file(file.string()), feedable[k]->type));
+    }
+    std::vector<RuntimeValue> outputs;
+    try {
+      outputs = session->run(feeds);
+    } catch (const Error& e) {
+      return set.filename().string() + ": run failed [" + error_code_name(e.code()) + "]: " + e.what();
+    }
+    for (size_t k = 0;; ++k) {
+      const fs::path file = set / ("output_" + std::to_string(k) + ".pb");
+      if (!fs::exists(file)) {
+        if (k != outputs.size()) return "model has " + std::to_string(outputs.size()) + " outputs, test data " + std::to_string(k);
+        break;
+      }
+      if (k >= outputs.size()) return "test data has more outputs than the model";
+      const RuntimeValue expected = value_from_bytes(read_file(file.string()), session->outputs()[k].type);
+      const std::string diff = compare_values(expected, outputs[k], tolerance);
+      if (!diff.empty()) return set.filename().string() + ": output " + std::to_string(k) + " ('" + session->outputs()[k].name + "'): " + diff;
+    }
+  }
+  return {};
+}
+
+// Forks, runs the test in the child with a time limit, and reads its verdict from a pipe.
+Outcome run_isolated(const TestCase& test, const SessionOptions& options) {
+  int fds[2];
+  if (pipe(fds) != 0) return {"failed", "cannot create a pipe"};
+  const pid_t pid = fork();
+  if (pid < 0) return {"failed", "cannot fork"};
+  if (pid == 0) {
+    close(fds[0]);
+    std::string reason;
+    try {
+      reason = run_test(test, options);
+    } catch (const std::exception& e) {
+      reason = std::string("error: ") + e.what();
+    }
+    const std::string message = reason.empty() ? "P" : "F" + reason;
+    size_t written = 0;
+    while (written < message.size()) {
+      const ssize_t n = write(fds[1], message.data() + written, message.size() - written);
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string message;
+  char buffer[4096];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kTestTimeoutSeconds);
+  int status = 0;
+  bool timed_out = false;
+  fd_set set;
+  while (true) {
+    FD_ZERO(&set);
+    FD_SET(fds[0], &set);
+    timeval tv{1, 0};
+    const int ready = select(fds[0] + 1, &set, nullptr, nullptr, &tv);
+    if (ready > 0) {
+      const ssize_t n = read(fds[0], buffer, sizeof buffer);
+      if (n <= 0) break;
+      message.append(buffer, static_cast<size_t>(n));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      timed_out = true;
+      break;
+    }
+  }
+  close(fds[0]);
+  waitpid(pid, &status, 0);
+  if (timed_out) return {"failed", "timed out after " + std::to_string(kTestTimeoutSeconds) + " s"};
+  if (WIFSIGNALED(status)) return {"failed", "crashed with signal " + std::to_string(WTERMSIG(status))};
+  if (message.empty()) return {"failed", "the test process ended without a verdict"};
+  if (message[0] == 'P') return {"passed", ""};
+  return {"failed", message.substr(1)};
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (c == '\n') out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+int conformance_command(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level"}, {"--run-skipped", "--quiet"});
+  if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
+  SessionOptions options;
+  options.intra_op_threads = 1;
+  if (auto level = arguments.value("--opt-level")) options.optimization_level = parse_optimization_level(*level);
+  std::map<std::string, std::string> manifest;
+  if (auto m = arguments.value("--manifest")) manifest = read_manifest(*m);
+  std::regex filter;
+  const bool filtered = arguments.value("--filter").has_value();
+  try {
+    if (filtered) filter = std::regex(*arguments.value("--filter"));
+  } catch (const std::regex_error&) {
+    throw UsageError{"--filter is not a valid regular expression"};
+  }
+  std::vector<TestCase> tests;
+  for (const std::string& dir : arguments.positional()) {
+    if (!fs::is_directory(dir)) fail(ErrorCode::kIo, "'", dir, "' is not a folder");
+    for (TestCase& t : find_tests(dir)) if (!filtered || std::regex_search(t.name, filter)) tests.push_back(std::move(t));
+  }
+  struct Counts { int passed = 0, failed = 0, skipped = 0; };
+  std::map<std::string, Counts> per_suite;
+  Counts total;
+  std::vector<std::pair<TestCase, Outcome>> results;
+  std::vector<std::string> now_passing;
+  const bool quiet = arguments.has("--quiet");
+  for (const TestCase& test : tests) {
+    auto skip = manifest.find(test.name);
+    Outcome outcome;
+    if (skip != manifest.end() && !arguments.has("--run-skipped")) {
+      outcome = {"skipped", skip->second};
+    } else {
+      outcome = run_isolated(test, options);
+      if (skip != manifest.end()) {
+        if (outcome.status == "passed") now_passing.push_back(test.name);
+        outcome = {"skipped", skip->second};
+      }
+    }
+    Counts& suite = per_suite[test.suite];
+    if (outcome.status == "passed") ++suite.passed, ++total.passed;
+    else if (outcome.status == "failed") ++suite.failed, ++total.failed;
+    else ++suite.skipped, ++total.skipped;
+    if (outcome.status == "failed" || (!quiet && outcome.status == "skipped")) {
+      std::printf("%s %s/%s: %s\n", outcome.status == "failed" ? "FAIL" : "SKIP", test.suite.c_str(), test.name.c_str(),
+                  outcome.reason.c_str());
+      std::fflush(stdout);
+    }
+    results.emplace_back(test, outcome);
+  }
+  if (auto report = arguments.value("--report")) {
+    std::ostringstream json;
+    json << "{\n  \"passed\": " << total.passed << ", \"failed\": " << total.failed << ", \"skipped\": " << total.skipped
+         << ",\n  \"tests\": [\n";
+    for (size_t i = 0; i < results.size(); ++i) {
+      json << "    {\"suite\": \"" << json_escape(results[i].first.suite) << "\", \"name\": \"" << json_escape(results[i].first.name)
+           << "\", \"status\": \"" << results[i].second.status << "\", \"reason\": \"" << json_escape(results[i].second.reason)
+           << "\"}" << (i + 1 < results.size() ? "," : "") << "\n";
+    }
+    json << "  ]\n}\n";
+    write_file(*report, json.str());
+  }
+  for (const std::string& name : now_passing) std::printf("NOTE %s passes now: remove it from the manifest\n", name.c_str());
+  for (const auto& [suite, c] : per_suite) {
+    std::printf("  %-20s %d passed, %d failed, %d skipped\n", suite.c_str(), c.passed, c.failed, c.skipped);
+  }
+  std::printf("%d passed, %d failed, %d skipped\n", total.passed, total.failed, total.skipped);
+  return total.failed == 0 ? kExitOk : kExitRunError;
+}
+
+}  // namespace tessera::cli

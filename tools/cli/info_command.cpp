@@ -1,0 +1,73 @@
+// tessera info: what a model is and whether Tessera can run it.
+#include <cstdio>
+#include <map>
+
+#include "base/error.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "onnx/model_loader.h"
+#include "runtime/execution_plan.h"
+
+namespace tessera::cli {
+
+namespace {
+void count_ops(const Graph& graph, std::map<std::string, int>& histogram, size_t& nodes) {
+  for (const auto& node : graph.nodes) {
+    ++nodes;
+    ++histogram[(node->domain.empty() ? "" : node->domain + ".") + node->op_type];
+    for (const auto& [key, attr] : node->attributes) {
+      if (attr.g) count_ops(*attr.g, histogram, nodes);
+      for (const auto& g : attr.graphs) if (g) count_ops(*g, histogram, nodes);
+    }
+  }
+}
+}  // namespace
+
+int info_command(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {}, {});
+  if (arguments.positional().size() != 1) throw UsageError{"info needs exactly one MODEL path"};
+  Model model;
+  try {
+    model = load_model(arguments.positional()[0]);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
+    return exit_code_for_load_error(static_cast<int>(e.code()));
+  }
+  const Graph& graph = *model.graph;
+  std::printf("model: %s\n", arguments.positional()[0].c_str());
+  std::printf("ir_version: %lld\n", static_cast<long long>(model.ir_version));
+  std::printf("producer: %s %s\n", model.producer_name.c_str(), model.producer_version.c_str());
+  if (!model.domain.empty()) std::printf("domain: %s\n", model.domain.c_str());
+  std::printf("model_version: %lld\n", static_cast<long long>(model.model_version));
+  std::printf("opsets:");
+  for (const auto& [domain, version] : model.opset_imports) {
+    std::printf(" %s=%lld", domain.empty() ? "ai.onnx" : domain.c_str(), static_cast<long long>(version));
+  }
+  std::printf("\n");
+  for (const auto& [key, value] : model.metadata) std::printf("metadata: %s = %s\n", key.c_str(), value.c_str());
+  for (const std::string& f : model.function_names) std::printf("function (inlined): %s\n", f.c_str());
+  std::printf("inputs:\n");
+  for (const ValueInfo& in : graph.inputs) {
+    const bool has_default = graph.initializers.count(in.name) != 0;
+    std::printf("  %s: %s%s\n", in.name.c_str(), in.type.to_string().c_str(), has_default ? " (has initializer)" : "");
+  }
+  std::printf("outputs:\n");
+  for (const ValueInfo& out : graph.outputs) std::printf("  %s: %s\n", out.name.c_str(), out.type.to_string().c_str());
+  std::printf("initializers: %zu\n", graph.initializers.size());
+  std::map<std::string, int> histogram;
+  size_t nodes = 0;
+  count_ops(graph, histogram, nodes);
+  std::printf("nodes: %zu\nops:\n", nodes);
+  for (const auto& [op, count] : histogram) std::printf("  %-32s %d\n", op.c_str(), count);
+  const std::vector<std::shared_ptr<ExecutionProvider>> providers = {std::make_shared<CpuExecutionProvider>()};
+  const std::vector<std::string> unsupported = find_unsupported_nodes(graph, providers);
+  if (unsupported.empty()) {
+    std::printf("unsupported ops: none (every node runs on CPUExecutionProvider)\n");
+  } else {
+    std::printf("unsupported ops: %zu node(s)\n", unsupported.size());
+    for (const std::string& u : unsupported) std::printf("  %s\n", u.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace tessera::cli
