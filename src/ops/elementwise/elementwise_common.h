@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/tensor.h"
+#include "ops/common/op_utils.h"
 #include "ops/kernel.h"
 #include "ops/registry.h"
 

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds Tessera (Release, Ninja) into ./build. Extra arguments go to CMake.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+ninja -C build

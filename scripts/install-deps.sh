@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything Tessera's build and tests need on Debian 12: compilers and libraries from Debian,
+# the ONNX test data, PyTorch for exporting test models, and a Python venv (.venv) with the PyPI tooling
+# (onnx for the newer node tests, onnxruntime as a reference in benchmarks). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libprotobuf-dev protobuf-compiler
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-testdata
+  python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
+# run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest
+fi
+echo "dependencies ready"

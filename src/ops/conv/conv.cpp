@@ -1,0 +1,120 @@
+// Conv (opsets 1, 11, 22; one semantics here): N-D convolution with groups, strides, dilations, pads, auto_pad
+// and an optional bias. float32 runs as im2col + the packed f32 GEMM per (image, group), with the weights packed
+// once at kernel creation when W is a constant; channels with one input channel per group (depthwise) run a
+// direct loop instead. float16/bfloat16 compute through float32, double on plain loops.
+#include <climits>
+#include <memory>
+
+#include "base/dtype_dispatch.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/conv_common.h"
+#include "ops/conv/conv_kernels.h"
+#include "ops/linalg/linalg_common.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+using conv::ConvAttributes;
+using conv::ConvGeometry;
+
+// Per-group packed weights of a constant W, with the tensor they came from.
+struct PackedWeights {
+  std::vector<PackedGemmF32> groups;
+  std::vector<int64_t> shape;
+  const void* source = nullptr;
+};
+
+std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, const ConvAttributes& attrs) {
+  const Tensor* w = info.constant_input(1);
+  if (w == nullptr || w->rank() < 3 || !(w->dtype() == DType::kFloat || linalg::is_staged_float(w->dtype()))) {
+    return nullptr;
+  }
+  const int64_t out_channels = w->dim(0);
+  if (out_channels % attrs.group != 0 || w->dim(1) == 1) return nullptr;  // bad, or the direct depthwise path
+  const int64_t group_rows = out_channels / attrs.group;
+  const int64_t depth = w->element_count() / std::max<int64_t>(out_channels, 1);
+  const Tensor values = linalg::to_float32(*w);
+  auto packed = std::make_shared<PackedWeights>();
+  for (int64_t g = 0; g < attrs.group; ++g) {
+    packed->groups.push_back(
+        pack_gemm_a_f32(false, group_rows, depth, values.data<float>() + g * group_rows * depth, depth));
+  }
+  packed->shape = w->shape();
+  packed->source = w->raw_data();
+  return packed;
+}
+
+void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* packed, Tensor& y) {
+  const Tensor x = linalg::to_float32(ctx.input(0));
+  const Tensor& w_in = ctx.input(1);
+  const bool use_packed = packed != nullptr && packed->source == w_in.raw_data() && packed->shape == w_in.shape();
+  const Tensor w = use_packed ? w_in : linalg::to_float32(w_in);
+  const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
+  Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
+  conv::ConvF32Args args{g,
+                         x.data<float>(),
+                         use_packed ? nullptr : w.data<float>(),
+                         use_packed ? &packed->groups : nullptr,
+                         bias.defined() ? bias.data<float>() : nullptr,
+                         y32.data<float>()};
+  conv::conv_f32(args, ctx.parallelism());
+  if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
+}
+
+void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
+  const double* x = ctx.input(0).data<double>();
+  const double* w = ctx.input(1).data<double>();
+  const double* bias = ctx.has_input(2) ? ctx.input(2).data<double>() : nullptr;
+  double* out = y.data<double>();
+  const int64_t cg = g.in_group_channels();
+  const int64_t mg = g.out_group_channels();
+  const int64_t depth = cg * g.kernel_size;
+  std::vector<double> col(static_cast<size_t>(depth * g.out_size));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      conv::im2col<double>(g, x + (n * g.in_channels + grp * cg) * g.in_size, cg, 0.0, col.data());
+      double* yg = out + (n * g.out_channels + grp * mg) * g.out_size;
+      linalg::matmul_plain<double>(mg, g.out_size, depth, w + grp * mg * depth, col.data(), yg);
+      for (int64_t m = 0; m < mg && bias != nullptr; ++m) {
+        for (int64_t o = 0; o < g.out_size; ++o) yg[m * g.out_size + o] += bias[grp * mg + m];
+      }
+    }
+  }
+}
+
+std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
+  const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
+  std::shared_ptr<const PackedWeights> packed = pack_constant_weights(info, attrs);
+  return make_kernel([attrs, packed](KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const DType dtype = x.dtype();
+    check_argument(dtype == DType::kFloat || dtype == DType::kDouble || linalg::is_staged_float(dtype),
+                   "Conv does not support X ", x.description());
+    check_argument(w.dtype() == dtype, "Conv W ", w.description(), " must have the dtype of X ", x.description());
+    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape(), "Conv");
+    if (ctx.has_input(2)) {
+      const Tensor& b = ctx.input(2);
+      check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ",
+                     b.description(), " must be 1-D with ", g.out_channels, " elements of X's dtype");
+    }
+    std::vector<int64_t> y_shape{g.batch, g.out_channels};
+    y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
+    Tensor& y = ctx.allocate_output(0, dtype, y_shape);
+    if (y.element_count() == 0) return;
+    if (dtype == DType::kDouble) {
+      conv_double(ctx, g, y);
+    } else {
+      conv_float(ctx, g, packed.get(), y);
+    }
+  });
+}
+
+void infer_conv(InferenceContext& context) { conv::infer_conv_output(context, 1, DType::kUndefined); }
+
+const RegisterOp kConv{{.op_type = "Conv", .since_version = 1, .last_version = INT_MAX,
+                        .factory = make_conv, .infer = infer_conv}};
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,33 @@
+// The float32 convolution engines behind Conv and ConvTranspose: im2col + packed f32 GEMM (per image and
+// group), a direct loop for depthwise 2-D convolutions, and GEMM + col2im for the transposed convolution.
+#pragma once
+
+#include <vector>
+
+#include "base/parallel.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/conv_common.h"
+
+namespace tessera::conv {
+
+struct ConvF32Args {
+  const ConvGeometry& geometry;
+  const float* x;                               // [N, C, in_dims...]
+  const float* w;                               // raw weights, or nullptr when `packed` is given
+  const std::vector<PackedGemmF32>* packed;     // per group: the weights packed as the GEMM's A operand
+  const float* bias;                            // [M] or nullptr
+  float* y;                                     // [N, M, out_dims...]
+};
+
+// Conv: y = conv(x, w) + bias. Raw weights are [M, C/group, k...]; packed ones come from
+// pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group.
+void conv_f32(const ConvF32Args& args, Parallelism& parallelism);
+
+// ConvTranspose: y = conv_transpose(x, w) + bias. Raw weights are [C, M/group, k...]; packed ones come from
+// pack_gemm_a_f32(true, M/group * kernel_size, C/group, ...) per group.
+void conv_transpose_f32(const ConvF32Args& args, Parallelism& parallelism);
+
+// The naive definition of Conv (for tests): a direct loop over every output and kernel element.
+void conv_reference_f32(const ConvF32Args& args);
+
+}  // namespace tessera::conv
