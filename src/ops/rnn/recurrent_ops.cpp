@@ -1,0 +1,135 @@
+// RNN, GRU and LSTM: one time loop (per direction, honouring sequence_lens) around three cell functions.
+#include <algorithm>
+#include <climits>
+
+#include "ops/registry.h"
+#include "ops/rnn/rnn_common.h"
+
+namespace tessera {
+namespace {
+
+enum class CellKind { kRnn, kGru, kLstm };
+
+int gate_count(CellKind kind) { return kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 3 : 4); }
+
+float clipped(float x, float clip) { return clip > 0 ? std::clamp(x, -clip, clip) : x; }
+
+struct Weights {
+  std::vector<float> w, r, b, p;  // all directions
+  int64_t input_size = 0;
+};
+
+// Runs one recurrent step for one batch row of one direction; h and c are updated in place.
+void cell_step(CellKind kind, const RnnAttributes& a, bool linear_before_reset, bool input_forget, int dir,
+               const Weights& weights, const float* x, float* h, float* c) {
+  const int64_t hs = a.hidden_size, gates = gate_count(kind), in = weights.input_size;
+  const float* w = &weights.w[dir * gates * hs * in];
+  const float* r = &weights.r[dir * gates * hs * hs];
+  const float* wb = &weights.b[dir * 2 * gates * hs];
+  const float* rb = wb + gates * hs;
+  const RnnActivation* act = &a.activations[dir * (kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 2 : 3))];
+  std::vector<float> xw(gates * hs, 0.0f), hr(gates * hs, 0.0f);
+  matmul_transposed(x, w, xw.data(), 1, in, gates * hs);
+  matmul_transposed(h, r, hr.data(), 1, hs, gates * hs);
+  std::vector<float> next(hs);
+  if (kind == CellKind::kRnn) {
+    for (int64_t j = 0; j < hs; ++j) next[j] = act[0].apply(clipped(xw[j] + hr[j] + wb[j] + rb[j], a.clip));
+  } else if (kind == CellKind::kGru) {
+    // Gate order z, r, h.
+    std::vector<float> reset_h(hs);
+    std::vector<float> z(hs), rg(hs);
+    for (int64_t j = 0; j < hs; ++j) {
+      z[j] = act[0].apply(clipped(xw[j] + hr[j] + wb[j] + rb[j], a.clip));
+      rg[j] = act[0].apply(clipped(xw[hs + j] + hr[hs + j] + wb[hs + j] + rb[hs + j], a.clip));
+    }
+    std::vector<float> candidate_r(hs, 0.0f);
+    if (!linear_before_reset) {
+      for (int64_t j = 0; j < hs; ++j) reset_h[j] = rg[j] * h[j];
+      matmul_transposed(reset_h.data(), r + 2 * hs * hs, candidate_r.data(), 1, hs, hs);
+      for (int64_t j = 0; j < hs; ++j) candidate_r[j] += rb[2 * hs + j];
+    } else {
+      for (int64_t j = 0; j < hs; ++j) candidate_r[j] = rg[j] * (hr[2 * hs + j] + rb[2 * hs + j]);
+    }
+    for (int64_t j = 0; j < hs; ++j) {
+      const float candidate = act[1].apply(clipped(xw[2 * hs + j] + candidate_r[j] + wb[2 * hs + j], a.clip));
+      next[j] = (1.0f - z[j]) * candidate + z[j] * h[j];
+    }
+  } else {
+    // Gate order i, o, f, c; peepholes i, o, f.
+    const float* p = &weights.p[dir * 3 * hs];
+    for (int64_t j = 0; j < hs; ++j) {
+      auto pre = [&](int g) { return xw[g * hs + j] + hr[g * hs + j] + wb[g * hs + j] + rb[g * hs + j]; };
+      const float i_gate = act[0].apply(clipped(pre(0) + p[j] * c[j], a.clip));
+      float f_gate = act[0].apply(clipped(pre(2) + p[2 * hs + j] * c[j], a.clip));
+      if (input_forget) f_gate = 1.0f - i_gate;
+      const float candidate = act[1].apply(clipped(pre(3), a.clip));
+      const float new_c = f_gate * c[j] + i_gate * candidate;
+      const float o_gate = act[0].apply(clipped(pre(1) + p[hs + j] * new_c, a.clip));
+      c[j] = new_c;
+      next[j] = o_gate * act[2].apply(new_c);
+    }
+  }
+  std::copy(next.begin(), next.end(), h);
+}
+
+std::unique_ptr<Kernel> make_recurrent(const KernelInfo& info, CellKind kind) {
+  const std::vector<std::string> defaults = kind == CellKind::kRnn   ? std::vector<std::string>{"Tanh"}
+                                            : kind == CellKind::kGru ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                                     : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
+  const RnnAttributes a = parse_rnn_attributes(info.node, defaults);
+  check_model(a.hidden_size > 0, info.node.label(), ": hidden_size must be positive");
+  const bool linear_before_reset = info.node.attr_int("linear_before_reset", 0) != 0;
+  const bool input_forget = info.node.attr_int("input_forget", 0) != 0;
+  return make_kernel([a, kind, linear_before_reset, input_forget](KernelContext& ctx) {
+    const RnnInputs in = read_rnn_inputs(ctx, a);
+    const int64_t hs = a.hidden_size, dirs = a.num_directions, gates = gate_count(kind);
+    Weights weights;
+    weights.input_size = in.input_size;
+    weights.w = read_float_input(ctx, 1, dirs * gates * hs * in.input_size, 0, "W");
+    weights.r = read_float_input(ctx, 2, dirs * gates * hs * hs, 0, "R");
+    weights.b = read_float_input(ctx, 3, dirs * 2 * gates * hs, 0, "B");
+    std::vector<float> h = read_float_input(ctx, 5, dirs * in.batch * hs, 0, "initial_h");
+    std::vector<float> c;
+    if (kind == CellKind::kLstm) {
+      c = read_float_input(ctx, 6, dirs * in.batch * hs, 0, "initial_c");
+      weights.p = read_float_input(ctx, 7, dirs * 3 * hs, 0, "P");
+    }
+    if (a.layout == 1) {  // states come as [batch, dirs, hidden]
+      auto to_direction_major = [&](std::vector<float>& s) {
+        std::vector<float> out(s.size());
+        for (int64_t b = 0; b < in.batch; ++b)
+          for (int64_t d = 0; d < dirs; ++d) std::copy_n(&s[(b * dirs + d) * hs], hs, &out[(d * in.batch + b) * hs]);
+        s = std::move(out);
+      };
+      if (ctx.has_input(5)) to_direction_major(h);
+      if (kind == CellKind::kLstm && ctx.has_input(6)) to_direction_major(c);
+    }
+    std::vector<float> y(static_cast<size_t>(in.seq_length * dirs * in.batch * hs), 0.0f);
+    for (int64_t d = 0; d < dirs; ++d) {
+      const bool reverse = a.reverse_only || d == 1;
+      for (int64_t b = 0; b < in.batch; ++b) {
+        float* hb = &h[(d * in.batch + b) * hs];
+        float* cb = c.empty() ? nullptr : &c[(d * in.batch + b) * hs];
+        for (int64_t s = 0; s < in.lengths[b]; ++s) {
+          const int64_t t = reverse ? in.lengths[b] - 1 - s : s;
+          cell_step(kind, a, linear_before_reset, input_forget, static_cast<int>(d), weights,
+                    &in.x[(t * in.batch + b) * in.input_size], hb, cb);
+          std::copy_n(hb, hs, &y[((t * dirs + d) * in.batch + b) * hs]);
+        }
+      }
+    }
+    write_rnn_output_sequence(ctx, 0, a, in, y);
+    write_rnn_state(ctx, 1, a, in, h);
+    if (kind == CellKind::kLstm) write_rnn_state(ctx, 2, a, in, c);
+  });
+}
+
+const RegisterOp kRnn{{.op_type = "RNN", .since_version = 1, .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kRnn); }}};
+const RegisterOp kGru{{.op_type = "GRU", .since_version = 1, .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kGru); }}};
+const RegisterOp kLstm{{.op_type = "LSTM", .since_version = 1, .last_version = INT_MAX,
+                        .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kLstm); }}};
+
+}  // namespace
+}  // namespace tessera

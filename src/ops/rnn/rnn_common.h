@@ -1,0 +1,61 @@
+// Shared pieces of the recurrent operators (RNN, GRU, LSTM): attributes, activation functions, layouts and
+// the per-direction time loop with sequence_lens.
+#pragma once
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ops/kernel.h"
+
+namespace tessera {
+
+// One activation function of the `activations` attribute, with its alpha/beta.
+struct RnnActivation {
+  std::string name;
+  float alpha = 0;
+  float beta = 0;
+  float apply(float x) const;
+};
+
+struct RnnAttributes {
+  int64_t hidden_size = 0;
+  int num_directions = 1;
+  bool reverse_only = false;   // direction == "reverse"
+  float clip = 0;              // 0: no clipping
+  int64_t layout = 0;          // 0: [seq, batch, ...]; 1: [batch, seq, ...]
+  std::vector<RnnActivation> activations;  // per direction, `per_direction` functions each
+};
+
+// Parses the common attributes; `defaults` are the activation names used when the attribute is absent,
+// repeated per direction. Throws kInvalidModel naming the node for bad values.
+RnnAttributes parse_rnn_attributes(const Node& node, const std::vector<std::string>& defaults);
+
+// Inputs of one run, in the [seq, batch, feature] layout, as float.
+struct RnnInputs {
+  int64_t seq_length = 0;
+  int64_t batch = 0;
+  int64_t input_size = 0;
+  std::vector<float> x;               // [seq, batch, input]
+  std::vector<int64_t> lengths;       // per batch item
+};
+
+// Reads X (converting layout 1 to 0) and sequence_lens (input 4 for every recurrent op).
+RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& attributes);
+
+// Reads an optional float input (W, R, B, initial states, P) as a flat vector; `expected` elements or zero
+// (filled with `fill`) when absent.
+std::vector<float> read_float_input(KernelContext& ctx, size_t index, int64_t expected, float fill, const char* what);
+
+// Writes Y [seq, dirs, batch, hidden] (or [batch, seq, dirs, hidden] for layout 1) and a final state
+// [dirs, batch, hidden] (or [batch, dirs, hidden]) into the outputs, converting to the input dtype.
+void write_rnn_output_sequence(KernelContext& ctx, size_t index, const RnnAttributes& a, const RnnInputs& in,
+                               const std::vector<float>& y);
+void write_rnn_state(KernelContext& ctx, size_t index, const RnnAttributes& a, const RnnInputs& in,
+                     const std::vector<float>& state);
+
+// out[b, j] = sum_k in[b, k] * w[j, k] (+= when accumulate): the X*W^T products of every gate.
+void matmul_transposed(const float* in, const float* w, float* out, int64_t rows, int64_t inner, int64_t cols);
+
+}  // namespace tessera
