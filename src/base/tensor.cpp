@@ -1,5 +1,7 @@
 #include "base/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -9,10 +11,24 @@
 
 namespace tessera {
 
+namespace {
+// Allocations from this size on come straight from mmap.
+constexpr size_t kMappedAllocationBytes = size_t{1} << 20;
+}  // namespace
+
 std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t count) {
   std::shared_ptr<Storage> storage(new Storage());
   const size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return storage;
+  if (!is_string && rounded >= kMappedAllocationBytes) {
+    // Fresh anonymous pages are already zero: no memset pass over large outputs.
+    void* memory = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) fail(ErrorCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a tensor");
+    storage->data_ = memory;
+    storage->bytes_ = bytes;
+    storage->mapped_bytes_ = rounded;
+    return storage;
+  }
   void* memory = std::aligned_alloc(64, rounded);
   if (memory == nullptr) fail(ErrorCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a tensor");
   if (is_string) {
@@ -37,6 +53,10 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t bytes, std::shared_p
 }
 
 Storage::~Storage() {
+  if (mapped_bytes_ != 0) {
+    ::munmap(data_, mapped_bytes_);
+    return;
+  }
   if (!owned_) return;
   auto* strings = static_cast<std::string*>(data_);
   for (size_t i = 0; i < string_count_; ++i) strings[i].~basic_string();

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -19,6 +20,9 @@ namespace {
 // Deepest message nesting accepted (graphs in attributes in graphs, types in types): ample for real models,
 // and it keeps the parser's and the converter's recursion bounded.
 constexpr int kMaxNestingDepth = 64;
+// Most nodes that inlining model-local functions may create: a function calling another twice, forty deep,
+// would otherwise expand to 2^40 nodes.
+constexpr int64_t kMaxInlinedNodes = int64_t{1} << 20;
 
 struct ConvertContext {
   ExternalDataResolver* resolver;
@@ -91,14 +95,27 @@ std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertConte
   auto graph = std::make_unique<Graph>();
   graph->name = proto.name();
   graph->parent = parent;
+  auto add_initializer = [&](const std::string& name, auto convert) {
+    if (name.empty()) fail(ErrorCode::kInvalidModel, "graph '", proto.name(), "' has an initializer without a name");
+    if (graph->initializers.count(name)) {
+      fail(ErrorCode::kInvalidModel, "graph '", proto.name(), "': initializer '", name, "' is declared twice");
+    }
+    graph->initializers[name] = convert();
+  };
   for (const auto& t : proto.initializer()) {
-    if (t.name().empty()) fail(ErrorCode::kInvalidModel, "graph '", proto.name(), "' has an initializer without a name");
-    graph->initializers[t.name()] = tensor_from_proto(t, context.resolver);
+    add_initializer(t.name(), [&] { return tensor_from_proto(t, context.resolver); });
   }
   for (const auto& s : proto.sparse_initializer()) {
-    graph->initializers[s.values().name()] = tensor_from_sparse_proto(s, context.resolver);
+    add_initializer(s.values().name(), [&] { return tensor_from_sparse_proto(s, context.resolver); });
   }
-  for (const auto& in : proto.input()) graph->inputs.push_back({in.name(), type_from_proto(in.type())});
+  for (const auto& in : proto.input()) {
+    for (const ValueInfo& seen : graph->inputs) {
+      if (seen.name == in.name()) {
+        fail(ErrorCode::kInvalidModel, "graph '", proto.name(), "': input '", in.name(), "' is declared twice");
+      }
+    }
+    graph->inputs.push_back({in.name(), type_from_proto(in.type())});
+  }
   for (const auto& out : proto.output()) graph->outputs.push_back({out.name(), type_from_proto(out.type())});
   for (const auto& vi : proto.value_info()) graph->value_types[vi.name()] = type_from_proto(vi.type());
   for (const auto& n : proto.node()) graph->nodes.push_back(convert_node(n, context, graph.get()));
@@ -151,6 +168,12 @@ class FunctionInliner {
     std::map<std::string, Attribute> defaults;
     for (const auto& a : f.attribute_proto()) defaults[a.name()] = convert_attribute(a, context_, &graph, call.label());
 
+    inlined_nodes_ += f.node_size();
+    if (inlined_nodes_ > kMaxInlinedNodes) {
+      fail(ErrorCode::kInvalidModel, "inlining model-local function '", f.domain(), ":", f.name(), "' (called by ",
+           call.label(), ") would create more than ", kMaxInlinedNodes,
+           " nodes; the functions call each other too often or recursively");
+    }
     std::vector<std::unique_ptr<Node>> body;
     for (const auto& n : f.node()) {
       auto node = convert_node(n, context_, &graph);
@@ -216,6 +239,7 @@ class FunctionInliner {
   ConvertContext& context_;
   std::map<std::pair<std::string, std::string>, const onnx::FunctionProto*> functions_;
   int counter_ = 0;
+  int64_t inlined_nodes_ = 0;
 };
 
 void check_opsets(const onnx::ModelProto& proto, Model& model) {
@@ -307,6 +331,19 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& model_d
 }
 
 Model load_model(const std::string& path) {
+  // Checked before reading: a folder, a device such as /dev/zero or a FIFO would otherwise be read without end.
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    fail(ErrorCode::kIo, "model file '", path, "' is not a regular file");
+  }
+  if (!error && std::filesystem::is_regular_file(status)) {
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    if (!error && size > static_cast<uintmax_t>(INT32_MAX)) {
+      fail(ErrorCode::kInvalidModel, "the model file is ", size,
+           " bytes; protobuf models must be under 2 GiB (store large weights as external data)");
+    }
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
   std::ostringstream buffer;

@@ -126,6 +126,11 @@ void fill_from_typed_fields(const onnx::TensorProto& p, Tensor& t) {
 }
 
 void fill_from_bytes(const std::string& name, const char* bytes, uint64_t length, Tensor& t) {
+  if (t.dtype() == DType::kString) {
+    // Strings live in string_data only; raw bytes must never be copied over std::string objects.
+    fail(ErrorCode::kInvalidModel, "tensor '", name, "' ", t.description(),
+         ": string tensors must use string_data, not raw_data or external data");
+  }
   const uint64_t want = wire_bytes(t.dtype(), t.element_count());
   if (length != want) {
     fail(ErrorCode::kInvalidModel, "tensor '", name, "' ", t.description(), " has ", length,
@@ -193,6 +198,10 @@ Tensor tensor_from_external(const onnx::TensorProto& p, DType d, std::vector<int
 void check_data_size_before_allocating(const onnx::TensorProto& p, DType d, int64_t count) {
   uint64_t have = 0;
   uint64_t want = static_cast<uint64_t>(count);
+  if (p.has_raw_data() && d == DType::kString) {
+    fail(ErrorCode::kInvalidModel, "tensor '", p.name(), "' string", shape_to_string({p.dims().begin(), p.dims().end()}),
+         ": string tensors must use string_data, not raw_data");
+  }
   if (p.has_raw_data()) {
     have = p.raw_data().size();
     want = wire_bytes(d, count);
@@ -248,7 +257,12 @@ namespace tessera {
 Tensor tensor_from_sparse_proto(const onnx::SparseTensorProto& proto, ExternalDataResolver* resolver) {
   const Tensor values = tensor_from_proto(proto.values(), resolver);
   const std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
-  Tensor dense(values.dtype(), dims);
+  Tensor dense;
+  try {
+    dense = Tensor(values.dtype(), dims);
+  } catch (const Error& e) {
+    throw Error(e.code(), "sparse tensor '" + proto.values().name() + "': " + e.what());
+  }
   const int64_t nnz = values.element_count();
   const int64_t total = dense.element_count();
   if (nnz == 0) return dense;
@@ -364,7 +378,22 @@ RuntimeValue optional_from_proto(const onnx::OptionalProto& proto, const TypeInf
 }
 }  // namespace
 
+namespace {
+RuntimeValue decode_value(const std::string& bytes, const TypeInfo& type);
+}  // namespace
+
 RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type) {
+  try {
+    return decode_value(bytes, type);
+  } catch (const Error& e) {
+    // A malformed value is a bad argument, not a bad model.
+    if (e.code() == ErrorCode::kInvalidModel) throw Error(ErrorCode::kInvalidArgument, e.what());
+    throw;
+  }
+}
+
+namespace {
+RuntimeValue decode_value(const std::string& bytes, const TypeInfo& type) {
   if (type.kind == TypeInfo::Kind::kSequence) {
     onnx::SequenceProto proto;
     if (!proto.ParseFromString(bytes)) fail(ErrorCode::kInvalidArgument, "cannot parse a SequenceProto");
@@ -383,6 +412,7 @@ RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type) {
   if (!proto.ParseFromString(bytes)) fail(ErrorCode::kInvalidArgument, "cannot parse a TensorProto");
   return RuntimeValue(tensor_from_proto(proto, nullptr));
 }
+}  // namespace
 
 namespace {
 void sequence_to_proto(const RuntimeValue& value, const std::string& name, onnx::SequenceProto* proto) {

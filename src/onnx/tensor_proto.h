@@ -28,7 +28,8 @@ void tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::Tensor
 TypeInfo type_from_proto(const onnx::TypeProto& proto);
 
 // Decodes a serialized test-data value whose expected type is `type`: a TensorProto, SequenceProto or
-// OptionalProto. Throws kInvalidArgument when the bytes do not parse.
+// OptionalProto. Throws kInvalidArgument when the bytes do not parse or the value is malformed (dims that do
+// not match the data, say).
 RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type);
 
 // Encodes a value as the matching message (TensorProto, SequenceProto or OptionalProto), serialized.

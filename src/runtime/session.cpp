@@ -1,5 +1,6 @@
 #include "runtime/session.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "base/error.h"
@@ -25,6 +26,32 @@ void infer_all(Graph& graph) {
     for (auto& [key, attr] : node->attributes) {
       if (attr.g) infer_all(*attr.g);
       for (auto& g : attr.graphs) if (g) infer_all(*g);
+    }
+  }
+}
+
+// Refuses, before anything runs, a value whose inferred static shape needs more memory than a tensor may hold
+// (a ConstantOfShape asking for terabytes, say), naming the node that would produce it.
+void check_inferred_sizes(const Graph& graph) {
+  for (const auto& node : graph.nodes) {
+    for (const std::string& out : node->outputs) {
+      const TypeInfo* type = out.empty() ? nullptr : graph.find_type(out);
+      if (type == nullptr || !type->has_static_shape() || type->elem_type == DType::kUndefined) continue;
+      const std::vector<int64_t> dims = type->static_shape();
+      if (std::find(dims.begin(), dims.end(), 0) != dims.end()) continue;
+      const uint64_t limit = kMaxTensorBytes / std::max<uint64_t>(1, dtype_size(type->elem_type));
+      uint64_t count = 1;
+      for (int64_t d : dims) {
+        count = count > limit / static_cast<uint64_t>(d) ? limit + 1 : count * static_cast<uint64_t>(d);
+      }
+      if (count > limit) {
+        fail(ErrorCode::kInvalidModel, node->label(), ": output '", out, "' ", type->to_string(), " would need more than ",
+             kMaxTensorBytes >> 30, " GiB, more than Tessera allocates for one tensor");
+      }
+    }
+    for (const auto& [key, attr] : node->attributes) {
+      if (attr.g) check_inferred_sizes(*attr.g);
+      for (const auto& g : attr.graphs) if (g) check_inferred_sizes(*g);
     }
   }
 }
@@ -62,6 +89,7 @@ void Session::initialize() {
   }
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
+  check_inferred_sizes(graph);
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_);
   pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
 }

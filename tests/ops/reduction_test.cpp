@@ -59,7 +59,8 @@ std::vector<Tensor> run_op(const std::string& op_type, int64_t opset, const std:
   const OpRegistration* reg = OpRegistry::instance().find("", op_type, opset);
   if (reg == nullptr) throw Error(ErrorCode::kUnsupported, "no kernel for " + op_type);
   std::vector<TypeInfo> input_types;
-  for (const Tensor& t : inputs) input_types.push_back(t.defined() ? TypeInfo::tensor_of_shape(t.dtype(), t.shape()) : TypeInfo{});
+  for (const Tensor& t : inputs)
+    input_types.push_back(t.defined() ? TypeInfo::tensor_of_shape(t.dtype(), t.shape()) : TypeInfo{});
   KernelInfo info{node, opset, input_types, {}, std::vector<const Tensor*>(inputs.size(), nullptr), {}};
   std::unique_ptr<Kernel> kernel = reg->factory(info);
   std::vector<RuntimeValue> values;
@@ -88,8 +89,10 @@ Tensor random_int(DType dtype, const std::vector<int64_t>& shape, uint32_t seed,
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> dist(lo, hi);
   for (int64_t i = 0; i < t.element_count(); ++i) {
-    if (dtype == DType::kInt32) t.data<int32_t>()[i] = dist(rng);
-    else t.data<int64_t>()[i] = dist(rng);
+    if (dtype == DType::kInt32)
+      t.data<int32_t>()[i] = dist(rng);
+    else
+      t.data<int64_t>()[i] = dist(rng);
   }
   return t;
 }
@@ -126,7 +129,8 @@ void expect_close(const Tensor& actual, const std::vector<double>& expected, con
 }
 
 // Calls fn(linear index, multi-index) for every element of shape.
-void for_each_index(const std::vector<int64_t>& shape, const std::function<void(int64_t, const std::vector<int64_t>&)>& fn) {
+void for_each_index(const std::vector<int64_t>& shape,
+                    const std::function<void(int64_t, const std::vector<int64_t>&)>& fn) {
   const int64_t n = shape_element_count(shape);
   std::vector<int64_t> idx(shape.size(), 0);
   for (int64_t i = 0; i < n; ++i) {
@@ -143,7 +147,7 @@ void for_each_index(const std::vector<int64_t>& shape, const std::function<void(
 struct NaiveReduce {
   std::string op;
   double init;
-  std::function<double(double, double)> combine;  // acc, x
+  std::function<double(double, double)> combine;    // acc, x
   std::function<double(double, int64_t)> finalize;  // acc, count
 };
 
@@ -157,9 +161,11 @@ NaiveReduce naive_reduce(const std::string& op) {
   if (op == "ReduceMin") return {op, inf, [](double a, double x) { return std::min(a, x); }, same};
   if (op == "ReduceProd") return {op, 1, [](double a, double x) { return a * x; }, same};
   if (op == "ReduceL1") return {op, 0, [](double a, double x) { return a + std::abs(x); }, same};
-  if (op == "ReduceL2") return {op, 0, [](double a, double x) { return a + x * x; }, [](double a, int64_t) { return std::sqrt(a); }};
+  if (op == "ReduceL2")
+    return {op, 0, [](double a, double x) { return a + x * x; }, [](double a, int64_t) { return std::sqrt(a); }};
   if (op == "ReduceLogSum") return {op, 0, sum, [](double a, int64_t) { return std::log(a); }};
-  if (op == "ReduceLogSumExp") return {op, 0, [](double a, double x) { return a + std::exp(x); }, [](double a, int64_t) { return std::log(a); }};
+  if (op == "ReduceLogSumExp")
+    return {op, 0, [](double a, double x) { return a + std::exp(x); }, [](double a, int64_t) { return std::log(a); }};
   return {op, 0, [](double a, double x) { return a + x * x; }, same};  // ReduceSumSquare
 }
 
@@ -170,7 +176,8 @@ std::vector<double> reference_reduce(const NaiveReduce& r, const Tensor& x, cons
   std::vector<double> acc(static_cast<size_t>(n), r.init);
   const std::vector<int64_t> out_strides = contiguous_strides(*out_shape);
   int64_t count = 1;
-  for (size_t k = 0; k < mask.size(); ++k) if (mask[k]) count *= x.dim(k);
+  for (size_t k = 0; k < mask.size(); ++k)
+    if (mask[k]) count *= x.dim(k);
   for_each_index(x.shape(), [&](int64_t i, const std::vector<int64_t>& idx) {
     int64_t o = 0;
     for (size_t k = 0; k < idx.size(); ++k) o += (mask[k] ? 0 : idx[k]) * out_strides[k];
@@ -180,13 +187,14 @@ std::vector<double> reference_reduce(const NaiveReduce& r, const Tensor& x, cons
   return acc;
 }
 
-const std::vector<std::string> kReduceOps = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
-                                             "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
-                                             "ReduceSumSquare"};
+const std::vector<std::string> kReduceOps = {"ReduceSum",       "ReduceMean",     "ReduceMax", "ReduceMin",
+                                             "ReduceProd",      "ReduceL1",       "ReduceL2",  "ReduceLogSum",
+                                             "ReduceLogSumExp", "ReduceSumSquare"};
 
 TEST(ReduceTest, MatchesNaiveReferenceOnOddShapes) {
   const std::vector<int64_t> shape = {3, 5, 7, 2};
-  const std::vector<std::vector<int64_t>> axes_cases = {{}, {0}, {1}, {3}, {-1}, {0, 2}, {1, 3}, {1, 2}, {0, 1, 2, 3}, {2, 3}};
+  const std::vector<std::vector<int64_t>> axes_cases = {{},     {0},    {1},    {3},          {-1},
+                                                        {0, 2}, {1, 3}, {1, 2}, {0, 1, 2, 3}, {2, 3}};
   uint32_t seed = 1;
   for (const std::string& op : kReduceOps) {
     const bool positive = op == "ReduceLogSum" || op == "ReduceProd";
@@ -200,8 +208,10 @@ TEST(ReduceTest, MatchesNaiveReferenceOnOddShapes) {
         const bool axes_input = opset >= 18 || (op == "ReduceSum" && opset >= 13);
         std::vector<Attribute> attrs;
         std::vector<Tensor> inputs = {x};
-        if (axes_input) inputs.push_back(axes.empty() ? Tensor() : int64s(axes));
-        else if (!axes.empty()) attrs.push_back(ints_attr("axes", axes));
+        if (axes_input)
+          inputs.push_back(axes.empty() ? Tensor() : int64s(axes));
+        else if (!axes.empty())
+          attrs.push_back(ints_attr("axes", axes));
         SCOPED_TRACE(op + " opset " + std::to_string(opset) + " axes " + shape_to_string(axes));
         expect_close(run_op(op, opset, attrs, inputs)[0], expected, expected_shape);
       }
@@ -222,6 +232,22 @@ TEST(ReduceTest, ParallelPathsMatchSerial) {
         ASSERT_EQ(serial.data<float>()[i], parallel.data<float>()[i]) << op << " at " << i;
       }
     }
+  }
+}
+
+TEST(ReduceTest, LongRowsSplitIntoChunksMatchReferenceOnAnyThreadCount) {
+  ThreadPool pool(2);
+  const Tensor x = random_float({2, 100003}, 9, -1.0f, 1.0f);
+  for (const std::string& op :
+       {std::string("ReduceSum"), std::string("ReduceMax"), std::string("ReduceL2"), std::string("ReduceLogSumExp")}) {
+    std::vector<int64_t> shape;
+    const std::vector<double> expected = reference_reduce(naive_reduce(op), x, {false, true}, &shape);
+    const std::vector<Tensor> inputs = {x, int64s({1})};
+    const Tensor serial = run_op(op, 18, {}, inputs)[0];
+    const Tensor parallel = run_op(op, 18, {}, inputs, 1, &pool)[0];
+    SCOPED_TRACE(op);
+    expect_close(serial, expected, shape, 1e-5, 1e-3);
+    for (int64_t i = 0; i < serial.element_count(); ++i) EXPECT_EQ(serial.data<float>()[i], parallel.data<float>()[i]);
   }
 }
 
@@ -254,8 +280,8 @@ TEST(ReduceTest, EmptySetsGiveIdentities) {
   const Tensor x(DType::kFloat, {2, 0, 4});
   const double inf = std::numeric_limits<double>::infinity();
   const std::map<std::string, double> identity = {
-      {"ReduceSum", 0}, {"ReduceProd", 1}, {"ReduceMax", -inf}, {"ReduceMin", inf}, {"ReduceL1", 0}, {"ReduceL2", 0},
-      {"ReduceLogSum", -inf}, {"ReduceLogSumExp", -inf}, {"ReduceSumSquare", 0}};
+      {"ReduceSum", 0}, {"ReduceProd", 1},      {"ReduceMax", -inf},       {"ReduceMin", inf},    {"ReduceL1", 0},
+      {"ReduceL2", 0},  {"ReduceLogSum", -inf}, {"ReduceLogSumExp", -inf}, {"ReduceSumSquare", 0}};
   for (const auto& [op, value] : identity) {
     SCOPED_TRACE(op);
     expect_close(run_op(op, 18, {}, {x, int64s({1})})[0], std::vector<double>(8, value), {2, 1, 4});
@@ -392,9 +418,8 @@ TEST(TopKTest, SortedWithTiesByLowerIndex) {
         }
         std::vector<std::pair<int64_t, int64_t>> line;
         for (int64_t i = 0; i < shape[a]; ++i) line.push_back({x.data<int64_t>()[in_base + i * in_strides[a]], i});
-        std::stable_sort(line.begin(), line.end(), [&](const auto& p, const auto& q) {
-          return largest ? p.first > q.first : p.first < q.first;
-        });
+        std::stable_sort(line.begin(), line.end(),
+                         [&](const auto& p, const auto& q) { return largest ? p.first > q.first : p.first < q.first; });
         for (int64_t i = 0; i < k; ++i) {
           EXPECT_EQ(out[0].data<int64_t>()[out_base + i * out_strides[a]], line[static_cast<size_t>(i)].first);
           EXPECT_EQ(out[1].data<int64_t>()[out_base + i * out_strides[a]], line[static_cast<size_t>(i)].second);
@@ -452,7 +477,8 @@ TEST(SoftmaxTest, MatchesNaiveReferenceInBothOpsetSemantics) {
       // Opset 13: along one axis.
       const AxisSplit s = split_at_axis(shape, axis);
       SCOPED_TRACE(op + " axis " + std::to_string(axis));
-      expect_close(run_op(op, 13, {int_attr("axis", axis)}, {x})[0], reference_softmax(op, x, s.outer, s.axis, s.inner), shape);
+      expect_close(run_op(op, 13, {int_attr("axis", axis)}, {x})[0], reference_softmax(op, x, s.outer, s.axis, s.inner),
+                   shape);
       // Opset 11: coerced to 2-D at axis.
       int64_t outer = 1;
       for (int64_t d = 0; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
@@ -468,8 +494,10 @@ TEST(SoftmaxTest, MatchesNaiveReferenceInBothOpsetSemantics) {
 
 TEST(SoftmaxTest, LargeRowsAndDoubleAndFloat16) {
   const Tensor big = random_float({2, 1001}, 43, -50.0f, 50.0f);
-  expect_close(run_op("Softmax", 13, {}, {big})[0], reference_softmax("Softmax", big, 2, 1001, 1), {2, 1001}, 1e-4, 1e-7);
-  expect_close(run_op("LogSoftmax", 13, {}, {big})[0], reference_softmax("LogSoftmax", big, 2, 1001, 1), {2, 1001}, 1e-5, 1e-4);
+  expect_close(run_op("Softmax", 13, {}, {big})[0], reference_softmax("Softmax", big, 2, 1001, 1), {2, 1001}, 1e-4,
+               1e-7);
+  expect_close(run_op("LogSoftmax", 13, {}, {big})[0], reference_softmax("LogSoftmax", big, 2, 1001, 1), {2, 1001},
+               1e-5, 1e-4);
   Tensor xd(DType::kDouble, {2, 3});
   Tensor xh(DType::kFloat16, {2, 3});
   for (int i = 0; i < 6; ++i) {
@@ -500,6 +528,7 @@ TEST(VectorMathTest, ExpIsAccurate) {
   }
   EXPECT_NEAR(s, ref, 1e-5 * ref);
   EXPECT_NEAR(sum_exp_shifted_f32(v.data(), 37, 1.0f), ref, 1e-5 * ref);
+  EXPECT_NEAR(sum_f32(v.data(), 37), 0.5 * 36 * 37 / 2 - 9.0 * 37, 1e-4);
   EXPECT_EQ(max_f32(v.data(), 37), 9.0f);
   v[20] = NAN;
   EXPECT_TRUE(std::isnan(max_f32(v.data(), 37)));
@@ -560,7 +589,8 @@ std::vector<double> reference_einsum(const std::string& lhs, const std::string& 
     double product = 1;
     for (size_t i = 0; i < terms.size(); ++i) {
       int64_t offset = 0;
-      for (size_t k = 0; k < terms[i].size(); ++k) offset = offset * xs[i].dim(k) + (xs[i].dim(k) == 1 ? 0 : index_of(terms[i][k]));
+      for (size_t k = 0; k < terms[i].size(); ++k)
+        offset = offset * xs[i].dim(k) + (xs[i].dim(k) == 1 ? 0 : index_of(terms[i][k]));
       product *= value_at(xs[i], offset);
     }
     int64_t o = 0;
@@ -576,11 +606,15 @@ TEST(EinsumTest, MatchesBruteForce) {
     std::vector<std::vector<int64_t>> shapes;
   };
   const std::vector<Case> cases = {
-      {"ij,jk", "ik", {{3, 5}, {5, 4}}},          {"bij,bjk", "bik", {{2, 3, 5}, {2, 5, 4}}},
-      {"ij", "ji", {{3, 5}}},                      {"ij", "", {{3, 5}}},
-      {"i,i", "", {{7}, {7}}},                     {"i,j", "ij", {{3}, {4}}},
+      {"ij,jk", "ik", {{3, 5}, {5, 4}}},
+      {"bij,bjk", "bik", {{2, 3, 5}, {2, 5, 4}}},
+      {"ij", "ji", {{3, 5}}},
+      {"ij", "", {{3, 5}}},
+      {"i,i", "", {{7}, {7}}},
+      {"i,j", "ij", {{3}, {4}}},
       {"ijk,ikl,lm", "jm", {{2, 3, 4}, {2, 4, 5}, {5, 3}}},
-      {"abc,cd", "dba", {{2, 3, 4}, {4, 5}}},       {"ij,ij", "ij", {{1, 3}, {2, 3}}},
+      {"abc,cd", "dba", {{2, 3, 4}, {4, 5}}},
+      {"ij,ij", "ij", {{1, 3}, {2, 3}}},
       {"bhqd,bhkd", "bhqk", {{2, 3, 5, 4}, {2, 3, 6, 4}}},
   };
   uint32_t seed = 61;
@@ -616,13 +650,16 @@ TEST(EinsumTest, DiagonalsImplicitOutputAndEllipsis) {
     for (int64_t i = 0; i < 3; ++i)
       for (int64_t k = 0; k < 2; ++k) {
         double s = 0;
-        for (int64_t j = 0; j < 5; ++j) s += x.data<float>()[bi * 15 + i * 5 + j] * static_cast<double>(y.data<float>()[j * 2 + k]);
+        for (int64_t j = 0; j < 5; ++j)
+          s += x.data<float>()[bi * 15 + i * 5 + j] * static_cast<double>(y.data<float>()[j * 2 + k]);
         EXPECT_NEAR(xy.data<float>()[bi * 6 + i * 2 + k], s, 1e-4);
       }
   const Tensor z = random_float({4, 1, 1}, 75);
-  EXPECT_EQ(run_op("Einsum", 12, {string_attr("equation", "...ij,...jk->...ik")}, {x, random_float({4, 5, 2}, 76)})[0].shape(),
+  EXPECT_EQ(run_op("Einsum", 12, {string_attr("equation", "...ij,...jk->...ik")}, {x, random_float({4, 5, 2}, 76)})[0]
+                .shape(),
             (std::vector<int64_t>{2, 4, 3, 2}));
-  EXPECT_EQ(run_op("Einsum", 12, {string_attr("equation", "...,...")}, {x, z})[0].shape(), (std::vector<int64_t>{2, 4, 3, 5}));
+  EXPECT_EQ(run_op("Einsum", 12, {string_attr("equation", "...,...")}, {x, z})[0].shape(),
+            (std::vector<int64_t>{2, 4, 3, 5}));
 }
 
 TEST(EinsumTest, IntegersAndErrors) {
@@ -636,18 +673,87 @@ TEST(EinsumTest, IntegersAndErrors) {
   EXPECT_THROW(run_op("Einsum", 12, {string_attr("equation", "ij,jk->ik")}, {x}), Error);
 }
 
+TEST(EinsumTest, LargeContractionsOnThePoolMatchBruteForce) {
+  ThreadPool pool(2);
+  struct Case {
+    std::string lhs, rhs;
+    std::vector<std::vector<int64_t>> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"bhqd,bhkd", "bhqk", {{2, 3, 17, 33}, {2, 3, 19, 33}}},  // many small products
+      {"ij,jk", "ik", {{70, 90}, {90, 80}}},                    // one large product
+      {"ij,kj", "ki", {{7, 5}, {9, 5}}},
+  };
+  uint32_t seed = 91;
+  for (const Case& c : cases) {
+    std::vector<Tensor> xs;
+    for (const auto& shape : c.shapes) xs.push_back(random_float(shape, seed++));
+    std::vector<int64_t> shape;
+    const std::vector<double> expected = reference_einsum(c.lhs, c.rhs, xs, &shape);
+    SCOPED_TRACE(c.lhs + "->" + c.rhs);
+    expect_close(run_op("Einsum", 12, {string_attr("equation", c.lhs + "->" + c.rhs)}, xs, 1, &pool)[0], expected,
+                 shape, 1e-4, 1e-4);
+  }
+}
+
 // ---- Det ------------------------------------------------------------------------------------------------
 
 TEST(DetTest, KnownValuesAndBatches) {
   const Tensor m = Tensor::from_vector<float>(DType::kFloat, {1, 2, 3, 4}).reshaped({2, 2});
   expect_close(run_op("Det", 11, {}, {m})[0], {-2}, {});
-  const Tensor batch = Tensor::from_vector<double>(DType::kDouble, {2, 0, 0, 0, 3, 0, 0, 0, 4,  // diag: 24
-                                                                   0, 1, 0, 1, 0, 0, 0, 0, 1,  // swap: -1
-                                                                   1, 2, 3, 2, 4, 6, 0, 1, 1}) // singular
+  const Tensor batch = Tensor::from_vector<double>(DType::kDouble, {2, 0, 0, 0, 3, 0, 0, 0, 4,   // diag: 24
+                                                                    0, 1, 0, 1, 0, 0, 0, 0, 1,   // swap: -1
+                                                                    1, 2, 3, 2, 4, 6, 0, 1, 1})  // singular
                            .reshaped({3, 3, 3});
   expect_close(run_op("Det", 22, {}, {batch})[0], {24, -1, 0}, {3}, 1e-12, 1e-12);
   EXPECT_THROW(run_op("Det", 11, {}, {random_float({2, 3}, 1)}), Error);
   EXPECT_THROW(run_op("Det", 11, {}, {random_float({3}, 1)}), Error);
+}
+
+// ---- Shape inference ----------------------------------------------------------------------------------------
+
+// Runs op_type's inference on inputs of the given types (and constant values, where given).
+std::vector<TypeInfo> infer(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
+                            const std::vector<TypeInfo>& types, const std::vector<const Tensor*>& constants,
+                            size_t output_count = 1) {
+  Node node;
+  node.op_type = op_type;
+  node.opset = opset;
+  for (size_t i = 0; i < types.size(); ++i) node.inputs.push_back("in" + std::to_string(i));
+  for (size_t i = 0; i < output_count; ++i) node.outputs.push_back("out" + std::to_string(i));
+  for (const Attribute& a : attrs) node.attributes[a.name] = a;
+  std::vector<const TypeInfo*> type_ptrs;
+  for (const TypeInfo& t : types) type_ptrs.push_back(&t);
+  std::vector<const Tensor*> constant_ptrs = constants;
+  constant_ptrs.resize(types.size(), nullptr);
+  InferenceContext ctx(node, type_ptrs, constant_ptrs);
+  OpRegistry::instance().find("", op_type, opset)->infer(ctx);
+  return ctx.output_types();
+}
+
+TEST(ReductionInferenceTest, ShapesFollowAttributesAndConstants) {
+  const TypeInfo x =
+      TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("batch"), Dim::known(3), Dim::known(5)});
+  EXPECT_EQ(infer("ReduceMean", 11, {ints_attr("axes", {-1})}, {x}, {})[0].to_string(), "float[batch,3,1]");
+  const Tensor axes = int64s({1});
+  EXPECT_EQ(infer("ReduceSum", 13, {int_attr("keepdims", 0)}, {x, TypeInfo::tensor_of_shape(DType::kInt64, {1})},
+                  {nullptr, &axes})[0]
+                .to_string(),
+            "float[batch,5]");
+  EXPECT_EQ(infer("ReduceMax", 18, {}, {x, TypeInfo::tensor_of_shape(DType::kInt64, {1})}, {})[0].to_string(),
+            "float[?,?,?]");
+  EXPECT_EQ(infer("ArgMax", 13, {int_attr("axis", 1), int_attr("keepdims", 0)}, {x}, {})[0].to_string(),
+            "int64[batch,5]");
+  const Tensor k = int64s({2});
+  const std::vector<TypeInfo> top =
+      infer("TopK", 11, {}, {x, TypeInfo::tensor_of_shape(DType::kInt64, {1})}, {nullptr, &k}, 2);
+  EXPECT_EQ(top[0].to_string(), "float[batch,3,2]");
+  EXPECT_EQ(top[1].to_string(), "int64[batch,3,2]");
+  const TypeInfo y =
+      TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("batch"), Dim::known(5), Dim::known(7)});
+  EXPECT_EQ(infer("Einsum", 12, {string_attr("equation", "bij,bjk->bki")}, {x, y}, {})[0].to_string(),
+            "float[batch,7,3]");
+  EXPECT_EQ(infer("Det", 11, {}, {TypeInfo::tensor_of_shape(DType::kFloat, {4, 3, 3})}, {})[0].to_string(), "float[4]");
 }
 
 }  // namespace

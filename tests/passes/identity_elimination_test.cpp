@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "ir/graph_builder.h"
 #include "passes/pass.h"
 #include "runtime/session.h"

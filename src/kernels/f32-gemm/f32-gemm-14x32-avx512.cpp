@@ -39,7 +39,7 @@ const UkernelSet kAvx512Set = {
     .nr = kNv * Avx512::kLanes,
     .kc = 256,
     .mc = 126,
-    .nc = 1024,
+    .nc = 512,
     .by_rows = {gemm_ukernel<Avx512, kMr, kNv, 1>, gemm_ukernel<Avx512, kMr, kNv, 2>,
                 gemm_ukernel<Avx512, kMr, kNv, 3>, gemm_ukernel<Avx512, kMr, kNv, 4>,
                 gemm_ukernel<Avx512, kMr, kNv, 5>, gemm_ukernel<Avx512, kMr, kNv, 6>,

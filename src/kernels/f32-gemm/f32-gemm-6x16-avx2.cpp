@@ -35,9 +35,27 @@ const UkernelSet kAvx2Set = {
     .nr = kNv * Avx2::kLanes,
     .kc = 256,
     .mc = 72,
-    .nc = 1024,
+    .nc = 256,
     .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
                 gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},
+    .gemv = gemv<Avx2>,
+    .gemv_trans = gemv_trans<Avx2>,
+};
+
+// The AVX-512 kernel's tile shape (14x32) on AVX2 registers: it spills, so it is never chosen for speed; tests
+// run it so the driver's packing and edge handling for that shape are checked on CPUs without AVX-512.
+const UkernelSet kAvx2Shape14x32Set = {
+    .name = "f32_gemm_ukernel_14x32__avx2_shape_test",
+    .mr = 14,
+    .nr = 32,
+    .kc = 256,
+    .mc = 126,
+    .nc = 256,
+    .by_rows = {gemm_ukernel<Avx2, 14, 4, 1>, gemm_ukernel<Avx2, 14, 4, 2>, gemm_ukernel<Avx2, 14, 4, 3>,
+                gemm_ukernel<Avx2, 14, 4, 4>, gemm_ukernel<Avx2, 14, 4, 5>, gemm_ukernel<Avx2, 14, 4, 6>,
+                gemm_ukernel<Avx2, 14, 4, 7>, gemm_ukernel<Avx2, 14, 4, 8>, gemm_ukernel<Avx2, 14, 4, 9>,
+                gemm_ukernel<Avx2, 14, 4, 10>, gemm_ukernel<Avx2, 14, 4, 11>, gemm_ukernel<Avx2, 14, 4, 12>,
+                gemm_ukernel<Avx2, 14, 4, 13>, gemm_ukernel<Avx2, 14, 4, 14>},
     .gemv = gemv<Avx2>,
     .gemv_trans = gemv_trans<Avx2>,
 };

@@ -23,6 +23,12 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
+  // C rows are far apart (ldc), so the hardware prefetchers miss them: fetch the tile while the k loop runs.
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + kNr - 1, 1);
+  }
   Vec acc[kRows][kNv];
 #pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) {

@@ -42,6 +42,7 @@ struct UkernelSet {
 extern const UkernelSet kPortableSet;
 #if defined(__x86_64__)
 extern const UkernelSet kAvx2Set;
+extern const UkernelSet kAvx2Shape14x32Set;  // tests only: the AVX-512 tile shape on AVX2
 extern const UkernelSet kAvx512Set;
 #endif
 

@@ -32,9 +32,23 @@ const UkernelSet& cpuid_set() {
 #endif
 }
 
-bool g_force_portable = false;
+// The kernels this CPU runs, the CPUID choice first.
+std::vector<const UkernelSet*> runnable_sets() {
+  std::vector<const UkernelSet*> sets{&cpuid_set()};
+  auto add = [&](const UkernelSet& set) {
+    if (&set != sets[0]) sets.push_back(&set);
+  };
+#if defined(__x86_64__)
+  if (&cpuid_set() == &f32_gemm::kAvx512Set) add(f32_gemm::kAvx2Set);
+  if (&cpuid_set() != &f32_gemm::kPortableSet) add(f32_gemm::kAvx2Shape14x32Set);
+#endif
+  add(f32_gemm::kPortableSet);
+  return sets;
+}
 
-const UkernelSet& active_set() { return g_force_portable ? f32_gemm::kPortableSet : cpuid_set(); }
+const UkernelSet* g_selected = nullptr;  // test override; nullptr = the CPUID choice
+
+const UkernelSet& active_set() { return g_selected != nullptr ? *g_selected : cpuid_set(); }
 
 float* allocate_floats(int64_t count) {
   const size_t bytes = (static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float) + 63) / 64 * 64;
@@ -58,6 +72,7 @@ class Workspace {
     if (count > size) {
       std::free(buffer);
       buffer = nullptr;
+      size = 0;
       buffer = allocate_floats(count);
       size = count;
     }
@@ -103,27 +118,41 @@ void pack_a_block(bool trans_a, const float* a, int64_t lda, int64_t m0, int64_t
 // Packs depth [k0, k0 + kc) x columns [n0, n0 + cols) of op(B) into strips of nr: dst[s][p][j], zero-padded.
 void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t kc, int64_t n0, int64_t cols,
                   int nr, int64_t strip_stride, float* dst) {
-  for (int64_t s = 0; s * nr < cols; ++s) {
-    float* strip = dst + s * strip_stride;
-    const int64_t valid = std::min<int64_t>(nr, cols - s * nr);
-    const int64_t col0 = n0 + s * nr;
-    if (trans_b) {
-      for (int64_t j = 0; j < valid; ++j) {
-        const float* src = b + (col0 + j) * ldb + k0;
-        for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = src[p];
-      }
-      for (int64_t j = valid; j < nr; ++j) {
-        for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = 0.0f;
-      }
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = b + (k0 + p) * ldb + col0;
-        float* out = strip + p * nr;
-        std::memcpy(out, src, static_cast<size_t>(valid) * sizeof(float));
+  const int64_t strips = (cols + nr - 1) / nr;
+  const int64_t tail = cols - (strips - 1) * nr;  // valid columns of the last strip
+  if (!trans_b) {
+    // Row by row, so the source is read sequentially (strided walks down columns defeat the prefetchers: every
+    // row is a new page).
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + (k0 + p) * ldb + n0;
+      for (int64_t s = 0; s < strips; ++s) {
+        float* out = dst + s * strip_stride + p * nr;
+        const int64_t valid = s + 1 < strips ? nr : tail;
+        std::memcpy(out, src + s * nr, static_cast<size_t>(valid) * sizeof(float));
         for (int64_t j = valid; j < nr; ++j) out[j] = 0.0f;
       }
     }
+    return;
   }
+  for (int64_t s = 0; s < strips; ++s) {
+    float* strip = dst + s * strip_stride;
+    const int64_t valid = s + 1 < strips ? nr : tail;
+    for (int64_t j = 0; j < valid; ++j) {
+      const float* src = b + (n0 + s * nr + j) * ldb + k0;
+      for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = src[p];
+    }
+    for (int64_t j = valid; j < nr; ++j) {
+      for (int64_t p = 0; p < kc; ++p) strip[p * nr + j] = 0.0f;
+    }
+  }
+}
+
+// The depth block for depth k: equal blocks of at most set.kc (576 = 3 x 192, not 256 + 256 + 64: a short last
+// block costs a C update for little work). Packed operands use the same blocks.
+int64_t depth_block(const UkernelSet& set, int64_t k) {
+  if (k <= 0) return 1;
+  const int64_t blocks = (k + set.kc - 1) / set.kc;
+  return (k + blocks - 1) / blocks;
 }
 
 struct Problem {
@@ -141,12 +170,11 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const int mr = set.mr;
   const int nr = set.nr;
   Workspace& workspace = thread_workspace();
-  static const int64_t kc_env = getenv("GKC") ? atoi(getenv("GKC")) : set.kc;
-  static const int64_t mc_env = getenv("GMC") ? atoi(getenv("GMC")) : set.mc;
-  static const int64_t nc_env = getenv("GNC") ? atoi(getenv("GNC")) : set.nc;
-  const int64_t kc_max = std::min<int64_t>(kc_env, pr.k);
-  const int64_t mc_max = std::min<int64_t>(mc_env, (m1 - m0 + mr - 1) / mr * mr);
-  const int64_t nc_max = std::min<int64_t>(nc_env, (n1 - n0 + nr - 1) / nr * nr);
+  const int64_t kc_max = depth_block(set, pr.k);
+  const int64_t m_padded = (pr.m + mr - 1) / mr * mr;
+  const int64_t n_padded = (pr.n + nr - 1) / nr * nr;
+  const int64_t mc_max = std::min<int64_t>(set.mc, (m1 - m0 + mr - 1) / mr * mr);
+  const int64_t nc_max = std::min<int64_t>(set.nc, (n1 - n0 + nr - 1) / nr * nr);
   float* a_buffer = pr.a.packed ? nullptr : workspace.a(mc_max * kc_max);
   float* b_buffer = pr.b.packed ? nullptr : workspace.b(nc_max * kc_max);
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
@@ -156,11 +184,12 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
       const float* bp;
       int64_t b_stride;
       if (pr.b.packed) {
-        b_stride = pr.k * nr;
-        bp = pr.b.packed->data() + (jc / nr) * b_stride + pc * nr;
+        b_stride = kc * nr;
+        bp = pr.b.packed->data() + pc * n_padded + (jc / nr) * b_stride;
       } else {
         b_stride = kc * nr;
-        pack_b_block(pr.b.trans, pr.b.data, pr.b.ld, pc, kc, jc, nc, nr, b_stride, b_buffer);
+        if (pr.b.source) pr.b.source->pack(pc, kc, jc, nc, nr, b_buffer);
+        else pack_b_block(pr.b.trans, pr.b.data, pr.b.ld, pc, kc, jc, nc, nr, b_stride, b_buffer);
         bp = b_buffer;
       }
       const float beta = pc == 0 ? pr.beta : 1.0f;
@@ -169,8 +198,8 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
         const float* ap;
         int64_t a_stride;
         if (pr.a.packed) {
-          a_stride = pr.k * mr;
-          ap = pr.a.packed->data() + (ic / mr) * a_stride + pc * mr;
+          a_stride = kc * mr;
+          ap = pr.a.packed->data() + pc * m_padded + (ic / mr) * a_stride;
         } else {
           a_stride = kc * mr;
           pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, ic, mc, pc, kc, mr, a_stride, a_buffer);
@@ -199,8 +228,8 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 }
 
 // Matrix-vector products (one of m, n is 1, and neither side is packed): y = alpha * op(M) x + beta * y.
-// `mat_rows_contiguous` says whether each output element reads a contiguous row of `mat` (a dot product) or
-// walks a column (a GEMV over rows). x is gathered when strided; y is written through a buffer when strided.
+// `dot_form` says whether each output element reads a contiguous row of `mat` (a dot product) or a column
+// (a GEMV down the rows). x is gathered when strided; y is written through a buffer when strided.
 void gemv_product(const Problem& pr, int64_t outputs, bool dot_form, const float* mat, int64_t ldm, const float* x,
                   int64_t incx, float* y, int64_t incy, Parallelism* parallelism) {
   const UkernelSet& set = *pr.set;
@@ -239,7 +268,7 @@ void gemv_product(const Problem& pr, int64_t outputs, bool dot_form, const float
 
 // Handles the matrix-vector shapes; returns false when the general path must run.
 bool try_gemv(const Problem& pr, Parallelism* parallelism) {
-  if (pr.a.packed || pr.b.packed) return false;
+  if (pr.a.packed || pr.b.packed || pr.b.source) return false;
   if (pr.m == 1) {
     // y (row of C) = x (row of op(A)) * op(B): B stored k x n reads columns, stored n x k (trans) dots rows.
     const int64_t incx = pr.a.trans ? pr.a.ld : 1;
@@ -297,9 +326,13 @@ PackedGemmF32 pack_gemm_a_f32(bool trans_a, int64_t m, int64_t k, const float* a
   packed.rows_ = m;
   packed.depth_ = k;
   packed.strip_ = set.mr;
-  const int64_t strips = (m + set.mr - 1) / set.mr;
-  packed.data_ = std::shared_ptr<float>(allocate_floats(strips * set.mr * k), PackedGemmF32::FreeDeleter{});
-  pack_a_block(trans_a, a, lda, 0, m, 0, k, set.mr, k * set.mr, packed.data_.get());
+  packed.block_ = depth_block(set, k);
+  const int64_t padded = (m + set.mr - 1) / set.mr * set.mr;
+  packed.data_ = std::shared_ptr<float>(allocate_floats(padded * k), PackedGemmF32::FreeDeleter{});
+  for (int64_t k0 = 0; k0 < k; k0 += packed.block_) {
+    const int64_t kc = std::min(packed.block_, k - k0);
+    pack_a_block(trans_a, a, lda, 0, m, k0, kc, set.mr, kc * set.mr, packed.data_.get() + k0 * padded);
+  }
   return packed;
 }
 
@@ -310,9 +343,13 @@ PackedGemmF32 pack_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b
   packed.rows_ = n;
   packed.depth_ = k;
   packed.strip_ = set.nr;
-  const int64_t strips = (n + set.nr - 1) / set.nr;
-  packed.data_ = std::shared_ptr<float>(allocate_floats(strips * set.nr * k), PackedGemmF32::FreeDeleter{});
-  pack_b_block(trans_b, b, ldb, 0, k, 0, n, set.nr, k * set.nr, packed.data_.get());
+  packed.block_ = depth_block(set, k);
+  const int64_t padded = (n + set.nr - 1) / set.nr * set.nr;
+  packed.data_ = std::shared_ptr<float>(allocate_floats(padded * k), PackedGemmF32::FreeDeleter{});
+  for (int64_t k0 = 0; k0 < k; k0 += packed.block_) {
+    const int64_t kc = std::min(packed.block_, k - k0);
+    pack_b_block(trans_b, b, ldb, k0, kc, 0, n, set.nr, kc * set.nr, packed.data_.get() + k0 * padded);
+  }
   return packed;
 }
 
@@ -326,13 +363,16 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
 void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
                      float beta, float* c, int64_t ldc, Parallelism* parallelism) {
   const UkernelSet& set = active_set();
+  check_argument(a.source == nullptr, "gemm_f32_packed: A cannot come from a panel source");
   if (a.packed) {
-    check_argument(a.packed->rows() == m && a.packed->depth() == k && a.packed->strip() == set.mr,
+    check_argument(a.packed->rows() == m && a.packed->depth() == k && a.packed->strip() == set.mr &&
+                       a.packed->depth_block() == depth_block(set, k),
                    "gemm_f32_packed: packed A is ", a.packed->rows(), "x", a.packed->depth(), ", expected ", m, "x",
                    k);
   }
   if (b.packed) {
-    check_argument(b.packed->rows() == n && b.packed->depth() == k && b.packed->strip() == set.nr,
+    check_argument(b.packed->rows() == n && b.packed->depth() == k && b.packed->strip() == set.nr &&
+                       b.packed->depth_block() == depth_block(set, k),
                    "gemm_f32_packed: packed B is ", b.packed->depth(), "x", b.packed->rows(), ", expected ", k, "x",
                    n);
   }
@@ -341,6 +381,24 @@ void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOpe
 
 const char* gemm_f32_kernel_name() { return active_set().name; }
 
-void gemm_f32_force_portable(bool portable) { g_force_portable = portable; }
+std::vector<std::string> gemm_f32_kernel_names() {
+  std::vector<std::string> names;
+  for (const UkernelSet* set : runnable_sets()) names.emplace_back(set->name);
+  return names;
+}
+
+bool gemm_f32_select_kernel(const std::string& name) {
+  if (name.empty()) {
+    g_selected = nullptr;
+    return true;
+  }
+  for (const UkernelSet* set : runnable_sets()) {
+    if (name == set->name) {
+      g_selected = set;
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace tessera

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "base/parallel.h"
 
@@ -19,14 +21,17 @@ namespace tessera {
 void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, Parallelism* parallelism);
 
-// One GEMM operand packed into the micro-kernel's panel layout: strips of `strip` rows of op(A) (or columns of
-// op(B)), each strip holding every k step contiguously, zero-padded to a whole strip. Immutable once built;
-// safe to share between threads. Valid only for the micro-kernel selected in this process.
+// One GEMM operand packed into the micro-kernel's panel layout: the depth is cut into the GEMM's depth blocks,
+// and each block holds strips of `strip` rows of op(A) (or columns of op(B)) one after another, each strip
+// holding the block's k steps contiguously, zero-padded to a whole strip (so the panels one block multiplies are
+// one sequential stream). Immutable once built; safe to share between threads. Valid only for the micro-kernel
+// selected when it was packed.
 class PackedGemmF32 {
  public:
   PackedGemmF32() = default;
-  int64_t rows() const { return rows_; }   // m for an A operand, n for a B operand
-  int64_t depth() const { return depth_; } // k
+  int64_t rows() const { return rows_; }         // m for an A operand, n for a B operand
+  int64_t depth() const { return depth_; }       // k
+  int64_t depth_block() const { return block_; } // k steps per depth block (the last may be shorter)
   bool empty() const { return data_ == nullptr; }
   int64_t strip() const { return strip_; }
   const float* data() const { return data_.get(); }
@@ -39,6 +44,7 @@ class PackedGemmF32 {
   };
   int64_t rows_ = 0;
   int64_t depth_ = 0;
+  int64_t block_ = 0;
   int64_t strip_ = 0;
   std::shared_ptr<float> data_;
 };
@@ -48,24 +54,41 @@ PackedGemmF32 pack_gemm_a_f32(bool trans_a, int64_t m, int64_t k, const float* a
 // Packs op(B) (k x n; B stored n x k when trans_b) as the right operand.
 PackedGemmF32 pack_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb);
 
-// One side of gemm_f32_packed: either a packed operand or a plain matrix (data, ld, trans).
+// Supplies panels of op(B) on demand instead of a stored matrix (an implicit im2col matrix, say), so the
+// matrix is never materialised.
+class GemmPanelSourceF32 {
+ public:
+  virtual ~GemmPanelSourceF32() = default;
+  // Writes depth [k0, k0 + kc) x columns [n0, n0 + nc) of op(B) as strips of `strip` columns:
+  // dst[(j / strip) * kc * strip + p * strip + j % strip] = B(k0 + p, n0 + j), and zero for the columns
+  // j >= nc up to the end of the last strip. Called concurrently from several threads (with disjoint dst).
+  virtual void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t strip, float* dst) const = 0;
+};
+
+// One side of gemm_f32_packed: a packed operand, a plain matrix (data, ld, trans), or (B only) a panel source.
 struct GemmOperandF32 {
   const PackedGemmF32* packed = nullptr;
   const float* data = nullptr;
   int64_t ld = 0;
   bool trans = false;
+  const GemmPanelSourceF32* source = nullptr;
 };
 
-// As gemm_f32, with either side (or both) given pre-packed. A packed A must have rows() == m and depth() == k,
-// a packed B rows() == n and depth() == k; throws Error(kInvalidArgument) otherwise.
+// As gemm_f32, with either side (or both) given pre-packed, or B given by a panel source. A packed A must have
+// rows() == m and depth() == k, a packed B rows() == n and depth() == k, both packed for the kernel selected now;
+// throws Error(kInvalidArgument) otherwise.
 void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
                      float beta, float* c, int64_t ldc, Parallelism* parallelism);
 
 // The selected micro-kernel, e.g. "f32_gemm_ukernel_6x16__avx2" (for logs and benchmarks).
 const char* gemm_f32_kernel_name();
 
-// Test hook: forces the portable micro-kernel (true) or the CPUID choice (false). Packed operands made under
-// one setting must not be used under the other. Not thread-safe; for tests and benchmarks only.
-void gemm_f32_force_portable(bool portable);
+// Every micro-kernel this CPU can run (the CPUID choice first), for tests and benchmarks.
+std::vector<std::string> gemm_f32_kernel_names();
+
+// Test hook: selects the micro-kernel named (one of gemm_f32_kernel_names()), or the CPUID choice for "".
+// Returns false, changing nothing, for an unknown or unrunnable name. Packed operands made under one selection
+// must not be used under another. Not thread-safe; for tests and benchmarks only.
+bool gemm_f32_select_kernel(const std::string& name);
 
 }  // namespace tessera

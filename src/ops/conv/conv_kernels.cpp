@@ -1,6 +1,7 @@
 #include "ops/conv/conv_kernels.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tessera::conv {
 namespace {
@@ -57,6 +58,105 @@ void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
   });
 }
 
+// The im2col matrix of one group of a 2-D convolution, produced panel by panel straight from the input (never
+// materialised): row c * kernel_size + kh * k_w + kw, column oh * out_w + ow.
+//
+// Each matrix row of a panel is first gathered into a contiguous buffer, one output row's segment at a time
+// (a memcpy between zero fills for unit strides), then cut into the strips; output rows and strips do not line
+// up (56 outputs per row, 16 per strip), and doing both at once would leave every row-crossing strip on a slow
+// element-by-element path.
+class Im2colPanels final : public GemmPanelSourceF32 {
+ public:
+  Im2colPanels(const ConvGeometry& g, const float* x)
+      : x_(x), in_size_(g.in_size), kernel_size_(g.kernel_size), k_w_(g.kernel[1]), in_h_(g.in_dims[0]),
+        in_w_(g.in_dims[1]), out_w_(g.out_dims[1]), s_h_(g.strides[0]), s_w_(g.strides[1]),
+        d_h_(g.dilations[0]), d_w_(g.dilations[1]), p_h_(g.pad_begin[0]), p_w_(g.pad_begin[1]) {}
+
+  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t strip, float* dst) const override {
+    switch (strip) {
+      case 8: return pack_strips<8>(k0, kc, n0, nc, dst, strip);
+      case 16: return pack_strips<16>(k0, kc, n0, nc, dst, strip);
+      case 32: return pack_strips<32>(k0, kc, n0, nc, dst, strip);
+      default: return pack_strips<0>(k0, kc, n0, nc, dst, strip);
+    }
+  }
+
+ private:
+  // The part of one output row inside the panel's columns.
+  struct Segment {
+    int64_t oh, ow, count, column;  // output row, first output column, length, first panel column
+  };
+
+  // kStrip > 0 fixes the strip width at compile time, so cutting a row into strips is fixed-size vector moves.
+  template <int kStrip>
+  void pack_strips(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t strip) const {
+    const int64_t strips = (nc + strip - 1) / strip;
+    std::vector<Segment> segments;
+    for (int64_t j = 0; j < nc;) {
+      const int64_t oh = (n0 + j) / out_w_, ow = (n0 + j) % out_w_;
+      const int64_t count = std::min(nc - j, out_w_ - ow);
+      segments.push_back({oh, ow, count, j});
+      j += count;
+    }
+    std::vector<float> row(static_cast<size_t>(strips * strip), 0.0f);  // columns past nc stay zero
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t r = k0 + p;
+      const float* channel = x_ + (r / kernel_size_) * in_size_;
+      const int64_t tap = r % kernel_size_;
+      const int64_t ih_offset = (tap / k_w_) * d_h_ - p_h_;
+      const int64_t iw_offset = (tap % k_w_) * d_w_ - p_w_;
+      for (const Segment& sg : segments) {
+        gather_segment(channel, sg.oh * s_h_ + ih_offset, sg.ow * s_w_ + iw_offset, sg.count, row.data() + sg.column);
+      }
+      float* out = dst + p * strip;
+      for (int64_t s = 0; s < strips; ++s, out += kc * strip) {
+        std::memcpy(out, row.data() + s * strip, sizeof(float) * static_cast<size_t>(kStrip > 0 ? kStrip : strip));
+      }
+    }
+  }
+
+  // `count` consecutive outputs of one output row: input row `ih`, columns iw0, iw0 + s_w, ...; zero outside.
+  void gather_segment(const float* channel, int64_t ih, int64_t iw0, int64_t count, float* __restrict out) const {
+    if (ih < 0 || ih >= in_h_) {
+      std::fill(out, out + count, 0.0f);
+      return;
+    }
+    const float* __restrict src = channel + ih * in_w_;
+    int64_t lo, hi;
+    if (s_w_ == 1) {
+      lo = std::clamp<int64_t>(-iw0, 0, count);
+      hi = std::clamp<int64_t>(in_w_ - iw0, lo, count);
+    } else {
+      const Range r = valid_range(count, s_w_, iw0, in_w_);
+      lo = r.lo;
+      hi = r.hi;
+    }
+    std::fill(out, out + lo, 0.0f);
+    if (s_w_ == 1) {
+      std::memcpy(out + lo, src + iw0 + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+    } else {
+      for (int64_t j = lo; j < hi; ++j) out[j] = src[iw0 + j * s_w_];
+    }
+    std::fill(out + hi, out + count, 0.0f);
+  }
+
+  const float* x_;
+  int64_t in_size_, kernel_size_, k_w_, in_h_, in_w_, out_w_, s_h_, s_w_, d_h_, d_w_, p_h_, p_w_;
+};
+
+// A 1-D convolution as a 2-D one of height 1.
+ConvGeometry as_2d(const ConvGeometry& g) {
+  ConvGeometry g2 = g;
+  g2.in_dims.insert(g2.in_dims.begin(), 1);
+  g2.out_dims.insert(g2.out_dims.begin(), 1);
+  g2.kernel.insert(g2.kernel.begin(), 1);
+  g2.strides.insert(g2.strides.begin(), 1);
+  g2.dilations.insert(g2.dilations.begin(), 1);
+  g2.pad_begin.insert(g2.pad_begin.begin(), 0);
+  g2.pad_end.insert(g2.pad_end.begin(), 0);
+  return g2;
+}
+
 // Advances a row-major odometer over `dims`; returns false after the last index.
 bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   for (size_t d = dims.size(); d-- > 0;) {
@@ -68,7 +168,12 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-void conv_f32(const ConvF32Args& args, Parallelism& parallelism) {
+void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
+  if (args.geometry.spatial_rank() == 1) {
+    const ConvGeometry g2 = as_2d(args.geometry);
+    conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y}, parallelism, implicit_im2col);
+    return;
+  }
   const ConvGeometry& g = args.geometry;
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
@@ -78,12 +183,14 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism) {
   }
   const int64_t depth = cg * g.kernel_size;
   const bool pointwise = g.is_pointwise();
-  float* col = pointwise ? nullptr : scratch_f32(depth * g.out_size);
+  const bool implicit = !pointwise && implicit_im2col && g.spatial_rank() == 2;
+  float* col = pointwise || implicit ? nullptr : scratch_f32(depth * g.out_size);
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const float* xg = args.x + (n * g.in_channels + grp * cg) * g.in_size;
       float* yg = args.y + (n * g.out_channels + grp * mg) * g.out_size;
-      if (!pointwise) {
+      const Im2colPanels panels(g, xg);
+      if (col != nullptr) {
         parallelism.parallel_for(cg, [&](int64_t begin, int64_t end) {
           im2col<float>(g, xg + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * g.out_size);
         });
@@ -95,7 +202,7 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism) {
       }
       const GemmOperandF32 a = args.packed ? GemmOperandF32{&(*args.packed)[static_cast<size_t>(grp)]}
                                            : GemmOperandF32{nullptr, args.w + grp * mg * depth, depth, false};
-      const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false};
+      const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
       gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, beta, yg, g.out_size, &parallelism);
     }
   }

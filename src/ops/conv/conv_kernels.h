@@ -20,8 +20,9 @@ struct ConvF32Args {
 };
 
 // Conv: y = conv(x, w) + bias. Raw weights are [M, C/group, k...]; packed ones come from
-// pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group.
-void conv_f32(const ConvF32Args& args, Parallelism& parallelism);
+// pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group. 1-D and 2-D convolutions feed the GEMM
+// straight from x (implicit im2col) unless `implicit_im2col` is false (for tests: the explicit path).
+void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col = true);
 
 // ConvTranspose: y = conv_transpose(x, w) + bias. Raw weights are [C, M/group, k...]; packed ones come from
 // pack_gemm_a_f32(true, M/group * kernel_size, C/group, ...) per group.

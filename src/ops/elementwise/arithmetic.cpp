@@ -20,15 +20,22 @@ using Wide = std::make_unsigned_t<std::conditional_t<sizeof(T) < sizeof(int), in
 template <ArithmeticOp Op, typename T>
 inline T apply(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (Op == ArithmeticOp::kAdd) return a + b;
-    else if constexpr (Op == ArithmeticOp::kSub) return a - b;
-    else if constexpr (Op == ArithmeticOp::kMul) return a * b;
-    else return a / b;
+    if constexpr (Op == ArithmeticOp::kAdd)
+      return a + b;
+    else if constexpr (Op == ArithmeticOp::kSub)
+      return a - b;
+    else if constexpr (Op == ArithmeticOp::kMul)
+      return a * b;
+    else
+      return a / b;
   } else {
     using U = Wide<T>;
-    if constexpr (Op == ArithmeticOp::kAdd) return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-    else if constexpr (Op == ArithmeticOp::kSub) return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
-    else if constexpr (Op == ArithmeticOp::kMul) return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    if constexpr (Op == ArithmeticOp::kAdd)
+      return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    else if constexpr (Op == ArithmeticOp::kSub)
+      return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+    else if constexpr (Op == ArithmeticOp::kMul)
+      return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
     else {
       // Zero divisors are refused before the loop; -1 is special-cased because MIN / -1 traps on x86.
       if constexpr (std::is_signed_v<T>) {
@@ -60,8 +67,7 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
       using T = typename decltype(tag)::type;
       if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);
       if constexpr (std::is_same_v<Compute<T>, T>) {
-        broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,
-                                  [](T x, T y) { return apply<Op>(x, y); });
+        broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain, [](T x, T y) { return apply<Op>(x, y); });
       } else {
         broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,
                                   [](T x, T y) { return store<T>(apply<Op>(load(x), load(y))); });
@@ -70,22 +76,46 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kAddLegacy{{.op_type = "Add", .since_version = 1, .last_version = 6,
-                             .factory = make_arithmetic<ArithmeticOp::kAdd>, .infer = infer_legacy_binary}};
-const RegisterOp kAdd{{.op_type = "Add", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_arithmetic<ArithmeticOp::kAdd>, .infer = infer_broadcast_inputs}};
-const RegisterOp kSubLegacy{{.op_type = "Sub", .since_version = 1, .last_version = 6,
-                             .factory = make_arithmetic<ArithmeticOp::kSub>, .infer = infer_legacy_binary}};
-const RegisterOp kSub{{.op_type = "Sub", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_arithmetic<ArithmeticOp::kSub>, .infer = infer_broadcast_inputs}};
-const RegisterOp kMulLegacy{{.op_type = "Mul", .since_version = 1, .last_version = 6,
-                             .factory = make_arithmetic<ArithmeticOp::kMul>, .infer = infer_legacy_binary}};
-const RegisterOp kMul{{.op_type = "Mul", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_arithmetic<ArithmeticOp::kMul>, .infer = infer_broadcast_inputs}};
-const RegisterOp kDivLegacy{{.op_type = "Div", .since_version = 1, .last_version = 6,
-                             .factory = make_arithmetic<ArithmeticOp::kDiv>, .infer = infer_legacy_binary}};
-const RegisterOp kDiv{{.op_type = "Div", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_arithmetic<ArithmeticOp::kDiv>, .infer = infer_broadcast_inputs}};
+const RegisterOp kAddLegacy{{.op_type = "Add",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kAdd>,
+                             .infer = infer_legacy_binary}};
+const RegisterOp kAdd{{.op_type = "Add",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kAdd>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kSubLegacy{{.op_type = "Sub",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kSub>,
+                             .infer = infer_legacy_binary}};
+const RegisterOp kSub{{.op_type = "Sub",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kSub>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kMulLegacy{{.op_type = "Mul",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kMul>,
+                             .infer = infer_legacy_binary}};
+const RegisterOp kMul{{.op_type = "Mul",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kMul>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kDivLegacy{{.op_type = "Div",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_arithmetic<ArithmeticOp::kDiv>,
+                             .infer = infer_legacy_binary}};
+const RegisterOp kDiv{{.op_type = "Div",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_arithmetic<ArithmeticOp::kDiv>,
+                       .infer = infer_broadcast_inputs}};
 
 }  // namespace
 }  // namespace tessera

@@ -39,8 +39,8 @@ inline T shift_right(T x, T amount) {
 
 std::unique_ptr<Kernel> make_bit_shift(const KernelInfo& info) {
   const std::string direction = info.node.required_attribute("direction").s;
-  check_model(direction == "LEFT" || direction == "RIGHT", "attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"",
-              direction, "\"");
+  check_model(direction == "LEFT" || direction == "RIGHT",
+              "attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"", direction, "\"");
   const bool left = direction == "LEFT";
   return make_kernel([left](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
@@ -72,9 +72,12 @@ std::unique_ptr<Kernel> make_bitwise(const KernelInfo&) {
     visit_types<kIntTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       broadcast_binary<T, T, T>(a, b, c, ctx.parallelism(), kCheapGrain, [](T x, T y) {
-        if constexpr (Op == BitOp::kAnd) return static_cast<T>(x & y);
-        else if constexpr (Op == BitOp::kOr) return static_cast<T>(x | y);
-        else return static_cast<T>(x ^ y);
+        if constexpr (Op == BitOp::kAnd)
+          return static_cast<T>(x & y);
+        else if constexpr (Op == BitOp::kOr)
+          return static_cast<T>(x | y);
+        else
+          return static_cast<T>(x ^ y);
       });
     });
   });
@@ -92,16 +95,31 @@ std::unique_ptr<Kernel> make_bitwise_not(const KernelInfo&) {
   });
 }
 
-const RegisterOp kBitShift{{.op_type = "BitShift", .since_version = 11, .last_version = INT_MAX,
-                            .factory = make_bit_shift, .infer = infer_broadcast_inputs}};
-const RegisterOp kBitwiseAnd{{.op_type = "BitwiseAnd", .since_version = 18, .last_version = INT_MAX,
-                              .factory = make_bitwise<BitOp::kAnd>, .infer = infer_broadcast_inputs}};
-const RegisterOp kBitwiseOr{{.op_type = "BitwiseOr", .since_version = 18, .last_version = INT_MAX,
-                             .factory = make_bitwise<BitOp::kOr>, .infer = infer_broadcast_inputs}};
-const RegisterOp kBitwiseXor{{.op_type = "BitwiseXor", .since_version = 18, .last_version = INT_MAX,
-                              .factory = make_bitwise<BitOp::kXor>, .infer = infer_broadcast_inputs}};
-const RegisterOp kBitwiseNot{{.op_type = "BitwiseNot", .since_version = 18, .last_version = INT_MAX,
-                              .factory = make_bitwise_not, .infer = infer_same_as_input}};
+const RegisterOp kBitShift{{.op_type = "BitShift",
+                            .since_version = 11,
+                            .last_version = INT_MAX,
+                            .factory = make_bit_shift,
+                            .infer = infer_broadcast_inputs}};
+const RegisterOp kBitwiseAnd{{.op_type = "BitwiseAnd",
+                              .since_version = 18,
+                              .last_version = INT_MAX,
+                              .factory = make_bitwise<BitOp::kAnd>,
+                              .infer = infer_broadcast_inputs}};
+const RegisterOp kBitwiseOr{{.op_type = "BitwiseOr",
+                             .since_version = 18,
+                             .last_version = INT_MAX,
+                             .factory = make_bitwise<BitOp::kOr>,
+                             .infer = infer_broadcast_inputs}};
+const RegisterOp kBitwiseXor{{.op_type = "BitwiseXor",
+                              .since_version = 18,
+                              .last_version = INT_MAX,
+                              .factory = make_bitwise<BitOp::kXor>,
+                              .infer = infer_broadcast_inputs}};
+const RegisterOp kBitwiseNot{{.op_type = "BitwiseNot",
+                              .since_version = 18,
+                              .last_version = INT_MAX,
+                              .factory = make_bitwise_not,
+                              .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

@@ -43,9 +43,12 @@ std::vector<int64_t> broadcast_shapes(const std::vector<const Tensor*>& tensors)
     for (size_t d = 0; d < rank && ok; ++d) {
       const int64_t x = d < rank - shape.size() ? 1 : shape[d - (rank - shape.size())];
       const int64_t y = d < rank - s.size() ? 1 : s[d - (rank - s.size())];
-      if (x == y || y == 1) next[d] = x;
-      else if (x == 1) next[d] = y;
-      else ok = false;
+      if (x == y || y == 1)
+        next[d] = x;
+      else if (x == 1)
+        next[d] = y;
+      else
+        ok = false;
     }
     shape = std::move(next);
   }

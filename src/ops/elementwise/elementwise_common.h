@@ -41,21 +41,50 @@ enum TypeSet : uint32_t {
 template <uint32_t Set, typename F>
 void visit_types(DType dtype, const char* what, F&& f) {
   switch (dtype) {
-    case DType::kFloat: if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<float>{}); break;
-    case DType::kDouble: if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<double>{}); break;
-    case DType::kFloat16: if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<Float16>{}); break;
-    case DType::kBFloat16: if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<BFloat16>{}); break;
-    case DType::kInt8: if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int8_t>{}); break;
-    case DType::kInt16: if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int16_t>{}); break;
-    case DType::kInt32: if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int32_t>{}); break;
-    case DType::kInt64: if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int64_t>{}); break;
-    case DType::kUint8: if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint8_t>{}); break;
-    case DType::kUint16: if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint16_t>{}); break;
-    case DType::kUint32: if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint32_t>{}); break;
-    case DType::kUint64: if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint64_t>{}); break;
-    case DType::kBool: if constexpr ((Set & kBoolType) != 0) return f(TypeTag<bool>{}); break;
-    case DType::kString: if constexpr ((Set & kStringType) != 0) return f(TypeTag<std::string>{}); break;
-    default: break;
+    case DType::kFloat:
+      if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<float>{});
+      break;
+    case DType::kDouble:
+      if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<double>{});
+      break;
+    case DType::kFloat16:
+      if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<Float16>{});
+      break;
+    case DType::kBFloat16:
+      if constexpr ((Set & kFloatTypes) != 0) return f(TypeTag<BFloat16>{});
+      break;
+    case DType::kInt8:
+      if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int8_t>{});
+      break;
+    case DType::kInt16:
+      if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int16_t>{});
+      break;
+    case DType::kInt32:
+      if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int32_t>{});
+      break;
+    case DType::kInt64:
+      if constexpr ((Set & kSignedIntTypes) != 0) return f(TypeTag<int64_t>{});
+      break;
+    case DType::kUint8:
+      if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint8_t>{});
+      break;
+    case DType::kUint16:
+      if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint16_t>{});
+      break;
+    case DType::kUint32:
+      if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint32_t>{});
+      break;
+    case DType::kUint64:
+      if constexpr ((Set & kUnsignedIntTypes) != 0) return f(TypeTag<uint64_t>{});
+      break;
+    case DType::kBool:
+      if constexpr ((Set & kBoolType) != 0) return f(TypeTag<bool>{});
+      break;
+    case DType::kString:
+      if constexpr ((Set & kStringType) != 0) return f(TypeTag<std::string>{});
+      break;
+    default:
+      break;
   }
   fail(ErrorCode::kInvalidArgument, what, " does not accept element type ", dtype_name(dtype));
 }
@@ -80,16 +109,22 @@ using Compute = typename ComputeOf<T>::type;
 
 template <typename T>
 inline Compute<T> load(const T& v) {
-  if constexpr (std::is_same_v<T, Float16>) return half_to_float(v.bits);
-  else if constexpr (std::is_same_v<T, BFloat16>) return bfloat16_to_float(v.bits);
-  else return v;
+  if constexpr (std::is_same_v<T, Float16>)
+    return half_to_float(v.bits);
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return bfloat16_to_float(v.bits);
+  else
+    return v;
 }
 
 template <typename T>
 inline T store(Compute<T> v) {
-  if constexpr (std::is_same_v<T, Float16>) return Float16{float_to_half(v)};
-  else if constexpr (std::is_same_v<T, BFloat16>) return BFloat16{float_to_bfloat16(v)};
-  else return v;
+  if constexpr (std::is_same_v<T, Float16>)
+    return Float16{float_to_half(v)};
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return BFloat16{float_to_bfloat16(v)};
+  else
+    return v;
 }
 
 // True for the storage types computed as floating point (float, double, float16, bfloat16).

@@ -6,15 +6,39 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace tessera::fast_math {
 
-// exp(x). Results below FLT_MIN flush to 0; x past ln(FLT_MAX) gives infinity.
+// c ? a : b for arithmetic types, by bit masks. GCC neither if-converts float selects while -ftrapping-math is
+// on (the default) nor speculates the loads behind a plain `?:`, either of which keeps a loop from vectorizing;
+// masks have neither problem.
+template <typename T>
+inline T select(bool c, T a, T b) {
+  if constexpr (std::is_same_v<T, float>) {
+    const uint32_t mask = 0u - static_cast<uint32_t>(c);
+    return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) | (std::bit_cast<uint32_t>(b) & ~mask));
+  } else if constexpr (std::is_same_v<T, double>) {
+    const uint64_t mask = uint64_t{0} - static_cast<uint64_t>(c);
+    return std::bit_cast<double>((std::bit_cast<uint64_t>(a) & mask) | (std::bit_cast<uint64_t>(b) & ~mask));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return (c & a) | (!c & b);
+  } else if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    const U mask = static_cast<U>(U{0} - static_cast<U>(c));
+    return static_cast<T>((static_cast<U>(a) & mask) | (static_cast<U>(b) & static_cast<U>(~mask)));
+  } else {
+    return c ? a : b;
+  }
+}
+
+// exp(x). Results below about 2e-38 (x < -86.9, near FLT_MIN) flush to 0; x past ln(FLT_MAX) gives infinity.
 inline float exp_f32(float x) {
-  constexpr float kHigh = 88.7228394f;   // ln(FLT_MAX)
-  constexpr float kLow = -87.3365479f;   // ln(FLT_MIN)
-  float c = x > kHigh ? kHigh : x;
-  c = c < kLow ? kLow : c;
+  constexpr float kHigh = 88.7228394f;  // ln(FLT_MAX)
+  constexpr float kLow = -86.9f;        // keeps n >= -125 below, so 2^(n-1) is a normal float
+  float c = select(x > kHigh, kHigh, x);
+  c = select(c < kLow, kLow, c);
+  c = select(x != x, 0.0f, c);  // NaN: keep the float-to-int conversion below defined; the result is patched last
   // n = round(c / ln 2) by the 1.5 * 2^23 trick (round to nearest in the default rounding mode).
   const float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = c - n * 0.693359375f;
@@ -26,13 +50,12 @@ inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r * r + r + 1.0f;
-  // 2^(n-1) * 2 keeps the exponent field valid for n = 128 (n >= -125 here except at the flushed low end).
-  const int32_t exponent = static_cast<int32_t>(n) + 126;
-  const float scale = std::bit_cast<float>((exponent > 0 ? exponent : 0) << 23);
+  // 2^(n-1) * 2 keeps the exponent field valid for n = 128; n >= -125 keeps it positive.
+  const float scale = std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 126) << 23);
   float result = y * scale * 2.0f;
-  result = x > kHigh ? std::numeric_limits<float>::infinity() : result;
-  result = x < kLow ? 0.0f : result;
-  return result;
+  result = select(x > kHigh, std::numeric_limits<float>::infinity(), result);
+  result = select(x < kLow, 0.0f, result);
+  return select(x != x, x, result);
 }
 
 // 1 / (1 + exp(-x)).
@@ -51,7 +74,7 @@ inline float tanh_f32(float x) {
   const float small = p * z * x + x;
   const float large_magnitude = 1.0f - 2.0f / (exp_f32(2.0f * ax) + 1.0f);
   const float large = std::bit_cast<float>(std::bit_cast<uint32_t>(large_magnitude) | sign);
-  return ax < 0.625f ? small : large;
+  return select(ax < 0.625f, small, large);
 }
 
 // erfc(|x|) for the magnitude of x (Chebyshev fit with fractional error below 1.2e-7 in exact arithmetic).
@@ -74,7 +97,7 @@ inline float erfc_magnitude_f32(float ax) {
 inline float erfc_f32(float x) {
   const float ax = std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu);
   const float e = erfc_magnitude_f32(ax);
-  return x < 0.0f ? 2.0f - e : e;
+  return select(x < 0.0f, 2.0f - e, e);
 }
 
 // erf(x): its Maclaurin series for |x| < 0.5 (where 1 - erfc would lose relative precision), 1 - erfc beyond.
@@ -92,7 +115,7 @@ inline float erf_f32(float x) {
   const float small = 1.12837916709551257f * x * p;
   const float large_magnitude = 1.0f - erfc_magnitude_f32(ax);
   const float large = std::bit_cast<float>(std::bit_cast<uint32_t>(large_magnitude) | sign);
-  return ax < 0.5f ? small : large;
+  return select(ax < 0.5f, small, large);
 }
 
 }  // namespace tessera::fast_math

@@ -5,6 +5,7 @@
 
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
+#include "ops/elementwise/fast_math.h"
 
 namespace tessera {
 namespace {
@@ -23,9 +24,12 @@ std::unique_ptr<Kernel> make_logic(const KernelInfo& info) {
                    a.description(), " and B ", b.description());
     Tensor& c = ctx.allocate_output(0, DType::kBool, broadcast_shape(a.shape(), b.shape()));
     broadcast_binary<bool, bool, bool>(a, b, c, ctx.parallelism(), kCheapGrain, [](bool x, bool y) {
-      if constexpr (Op == LogicOp::kAnd) return x && y;
-      else if constexpr (Op == LogicOp::kOr) return x || y;
-      else return x != y;
+      if constexpr (Op == LogicOp::kAnd)
+        return x && y;
+      else if constexpr (Op == LogicOp::kOr)
+        return x || y;
+      else
+        return x != y;
     });
   });
 }
@@ -51,10 +55,15 @@ std::unique_ptr<Kernel> make_where(const KernelInfo&) {
     Tensor& out = ctx.allocate_output(0, x.dtype(), broadcast_shapes({&condition, &x, &y}));
     visit_types<kAllTypes>(x.dtype(), "input 'X'", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      // Strings are selected by reference; everything else by value, which vectorizes.
+      // Strings are selected by reference; everything else by masks, which vectorizes.
       using Selected = std::conditional_t<std::is_same_v<T, std::string>, const T&, T>;
       broadcast_ternary<bool, T, T, T>(condition, x, y, out, ctx.parallelism(), kCheapGrain,
-                                       [](bool c, const T& a, const T& b) -> Selected { return c ? a : b; });
+                                       [](bool c, const T& a, const T& b) -> Selected {
+                                         if constexpr (std::is_arithmetic_v<T>)
+                                           return fast_math::select(c, a, b);
+                                         else
+                                           return c ? a : b;
+                                       });
     });
   });
 }
@@ -69,22 +78,40 @@ void infer_where(InferenceContext& context) {
   context.set_output_type(0, TypeInfo::tensor(context.input_type(1)->elem_type, dims));
 }
 
-const RegisterOp kAndLegacy{{.op_type = "And", .since_version = 1, .last_version = 6,
-                             .factory = make_logic<LogicOp::kAnd>, .infer = infer_legacy_binary_to_bool}};
-const RegisterOp kAnd{{.op_type = "And", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_logic<LogicOp::kAnd>, .infer = infer_broadcast_to_bool}};
-const RegisterOp kOrLegacy{{.op_type = "Or", .since_version = 1, .last_version = 6,
-                            .factory = make_logic<LogicOp::kOr>, .infer = infer_legacy_binary_to_bool}};
-const RegisterOp kOr{{.op_type = "Or", .since_version = 7, .last_version = INT_MAX,
-                      .factory = make_logic<LogicOp::kOr>, .infer = infer_broadcast_to_bool}};
-const RegisterOp kXorLegacy{{.op_type = "Xor", .since_version = 1, .last_version = 6,
-                             .factory = make_logic<LogicOp::kXor>, .infer = infer_legacy_binary_to_bool}};
-const RegisterOp kXor{{.op_type = "Xor", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_logic<LogicOp::kXor>, .infer = infer_broadcast_to_bool}};
-const RegisterOp kNot{{.op_type = "Not", .since_version = 1, .last_version = INT_MAX, .factory = make_not,
-                       .infer = infer_same_as_input}};
-const RegisterOp kWhere{{.op_type = "Where", .since_version = 9, .last_version = INT_MAX, .factory = make_where,
-                         .infer = infer_where}};
+const RegisterOp kAndLegacy{{.op_type = "And",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_logic<LogicOp::kAnd>,
+                             .infer = infer_legacy_binary_to_bool}};
+const RegisterOp kAnd{{.op_type = "And",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_logic<LogicOp::kAnd>,
+                       .infer = infer_broadcast_to_bool}};
+const RegisterOp kOrLegacy{{.op_type = "Or",
+                            .since_version = 1,
+                            .last_version = 6,
+                            .factory = make_logic<LogicOp::kOr>,
+                            .infer = infer_legacy_binary_to_bool}};
+const RegisterOp kOr{{.op_type = "Or",
+                      .since_version = 7,
+                      .last_version = INT_MAX,
+                      .factory = make_logic<LogicOp::kOr>,
+                      .infer = infer_broadcast_to_bool}};
+const RegisterOp kXorLegacy{{.op_type = "Xor",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_logic<LogicOp::kXor>,
+                             .infer = infer_legacy_binary_to_bool}};
+const RegisterOp kXor{{.op_type = "Xor",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_logic<LogicOp::kXor>,
+                       .infer = infer_broadcast_to_bool}};
+const RegisterOp kNot{
+    {.op_type = "Not", .since_version = 1, .last_version = INT_MAX, .factory = make_not, .infer = infer_same_as_input}};
+const RegisterOp kWhere{
+    {.op_type = "Where", .since_version = 9, .last_version = INT_MAX, .factory = make_where, .infer = infer_where}};
 
 }  // namespace
 }  // namespace tessera

@@ -71,7 +71,10 @@ std::unique_ptr<Kernel> make_mod(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kMod{{.op_type = "Mod", .since_version = 10, .last_version = INT_MAX, .factory = make_mod,
+const RegisterOp kMod{{.op_type = "Mod",
+                       .since_version = 10,
+                       .last_version = INT_MAX,
+                       .factory = make_mod,
                        .infer = infer_broadcast_inputs}};
 
 }  // namespace

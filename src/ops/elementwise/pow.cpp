@@ -55,8 +55,10 @@ inline X power(X x, Y y) {
     return store<X>(std::pow(load(x), load(y)));
   } else {
     const double r = std::pow(static_cast<double>(load(x)), static_cast<double>(load(y)));
-    if constexpr (std::is_integral_v<CX>) return double_to_integer<X>(r);
-    else return store<X>(static_cast<CX>(r));
+    if constexpr (std::is_integral_v<CX>)
+      return double_to_integer<X>(r);
+    else
+      return store<X>(static_cast<CX>(r));
   }
 }
 
@@ -87,9 +89,15 @@ std::unique_ptr<Kernel> make_pow(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kPowLegacy{{.op_type = "Pow", .since_version = 1, .last_version = 6, .factory = make_pow,
+const RegisterOp kPowLegacy{{.op_type = "Pow",
+                             .since_version = 1,
+                             .last_version = 6,
+                             .factory = make_pow,
                              .infer = elementwise::infer_legacy_binary}};
-const RegisterOp kPow{{.op_type = "Pow", .since_version = 7, .last_version = INT_MAX, .factory = make_pow,
+const RegisterOp kPow{{.op_type = "Pow",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_pow,
                        .infer = infer_broadcast_inputs}};
 
 }  // namespace

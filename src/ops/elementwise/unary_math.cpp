@@ -25,25 +25,32 @@ inline C wrapping_negate(C x) {
 struct AbsOp {
   template <typename C>
   C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>) return std::fabs(x);
-    else if constexpr (std::is_signed_v<C>) return x < 0 ? wrapping_negate(x) : x;
-    else return x;
+    if constexpr (std::is_floating_point_v<C>)
+      return std::fabs(x);
+    else if constexpr (std::is_signed_v<C>)
+      return x < 0 ? wrapping_negate(x) : x;
+    else
+      return x;
   }
 };
 
 struct NegOp {
   template <typename C>
   C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>) return -x;
-    else return wrapping_negate(x);
+    if constexpr (std::is_floating_point_v<C>)
+      return -x;
+    else
+      return wrapping_negate(x);
   }
 };
 
 struct SignOp {
   template <typename C>
   C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>) return x > 0 ? C(1) : (x < 0 ? C(-1) : (x == 0 ? C(0) : x));
-    else return x > 0 ? C(1) : (x < 0 ? static_cast<C>(-1) : C(0));
+    if constexpr (std::is_floating_point_v<C>)
+      return x > 0 ? C(1) : (x < 0 ? C(-1) : (x == 0 ? C(0) : x));
+    else
+      return x > 0 ? C(1) : (x < 0 ? static_cast<C>(-1) : C(0));
   }
 };
 
@@ -148,58 +155,125 @@ void infer_bool_like_input(InferenceContext& context) { infer_shape_of_input0(co
 
 constexpr uint32_t kSignedOrFloat = kFloatTypes | kSignedIntTypes;
 
-const RegisterOp kAbs{{.op_type = "Abs", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_unary<kNumericTypes, AbsOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kNeg{{.op_type = "Neg", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_unary<kSignedOrFloat, NegOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kSign{{.op_type = "Sign", .since_version = 9, .last_version = INT_MAX,
-                        .factory = make_unary<kNumericTypes, SignOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kErf{{.op_type = "Erf", .since_version = 9, .last_version = INT_MAX,
+const RegisterOp kAbs{{.op_type = "Abs",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kNumericTypes, AbsOp, kCheapGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kNeg{{.op_type = "Neg",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kSignedOrFloat, NegOp, kCheapGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kSign{{.op_type = "Sign",
+                        .since_version = 9,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kNumericTypes, SignOp, kCheapGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kErf{{.op_type = "Erf",
+                       .since_version = 9,
+                       .last_version = INT_MAX,
                        .factory = make_unary<kNumericTypes, ErfOp, kTranscendentalGrain>,
                        .infer = infer_same_as_input}};
-const RegisterOp kExp{{.op_type = "Exp", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_unary<kFloatTypes, ExpOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kReciprocal{{.op_type = "Reciprocal", .since_version = 1, .last_version = INT_MAX,
+const RegisterOp kExp{{.op_type = "Exp",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kFloatTypes, ExpOp, kTranscendentalGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kReciprocal{{.op_type = "Reciprocal",
+                              .since_version = 1,
+                              .last_version = INT_MAX,
                               .factory = make_unary<kFloatTypes, ReciprocalOp, kCheapGrain>,
                               .infer = infer_same_as_input}};
-const RegisterOp kFloor{{.op_type = "Floor", .since_version = 1, .last_version = INT_MAX,
-                         .factory = make_unary<kFloatTypes, FloorOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kCeil{{.op_type = "Ceil", .since_version = 1, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, CeilOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kRound{{.op_type = "Round", .since_version = 11, .last_version = INT_MAX,
-                         .factory = make_unary<kFloatTypes, RoundOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kSqrt{{.op_type = "Sqrt", .since_version = 1, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, SqrtOp, kCheapGrain>, .infer = infer_same_as_input}};
-const RegisterOp kLog{{.op_type = "Log", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_unary<kFloatTypes, LogOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kSin{{.op_type = "Sin", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_unary<kFloatTypes, SinOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kCos{{.op_type = "Cos", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_unary<kFloatTypes, CosOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kTan{{.op_type = "Tan", .since_version = 7, .last_version = INT_MAX,
-                       .factory = make_unary<kFloatTypes, TanOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kAsin{{.op_type = "Asin", .since_version = 7, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, AsinOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kAcos{{.op_type = "Acos", .since_version = 7, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, AcosOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kAtan{{.op_type = "Atan", .since_version = 7, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, AtanOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kSinh{{.op_type = "Sinh", .since_version = 9, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, SinhOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kCosh{{.op_type = "Cosh", .since_version = 9, .last_version = INT_MAX,
-                        .factory = make_unary<kFloatTypes, CoshOp, kTranscendentalGrain>, .infer = infer_same_as_input}};
-const RegisterOp kAsinh{{.op_type = "Asinh", .since_version = 9, .last_version = INT_MAX,
+const RegisterOp kFloor{{.op_type = "Floor",
+                         .since_version = 1,
+                         .last_version = INT_MAX,
+                         .factory = make_unary<kFloatTypes, FloorOp, kCheapGrain>,
+                         .infer = infer_same_as_input}};
+const RegisterOp kCeil{{.op_type = "Ceil",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, CeilOp, kCheapGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kRound{{.op_type = "Round",
+                         .since_version = 11,
+                         .last_version = INT_MAX,
+                         .factory = make_unary<kFloatTypes, RoundOp, kCheapGrain>,
+                         .infer = infer_same_as_input}};
+const RegisterOp kSqrt{{.op_type = "Sqrt",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, SqrtOp, kCheapGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kLog{{.op_type = "Log",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kFloatTypes, LogOp, kTranscendentalGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kSin{{.op_type = "Sin",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kFloatTypes, SinOp, kTranscendentalGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kCos{{.op_type = "Cos",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kFloatTypes, CosOp, kTranscendentalGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kTan{{.op_type = "Tan",
+                       .since_version = 7,
+                       .last_version = INT_MAX,
+                       .factory = make_unary<kFloatTypes, TanOp, kTranscendentalGrain>,
+                       .infer = infer_same_as_input}};
+const RegisterOp kAsin{{.op_type = "Asin",
+                        .since_version = 7,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, AsinOp, kTranscendentalGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kAcos{{.op_type = "Acos",
+                        .since_version = 7,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, AcosOp, kTranscendentalGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kAtan{{.op_type = "Atan",
+                        .since_version = 7,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, AtanOp, kTranscendentalGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kSinh{{.op_type = "Sinh",
+                        .since_version = 9,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, SinhOp, kTranscendentalGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kCosh{{.op_type = "Cosh",
+                        .since_version = 9,
+                        .last_version = INT_MAX,
+                        .factory = make_unary<kFloatTypes, CoshOp, kTranscendentalGrain>,
+                        .infer = infer_same_as_input}};
+const RegisterOp kAsinh{{.op_type = "Asinh",
+                         .since_version = 9,
+                         .last_version = INT_MAX,
                          .factory = make_unary<kFloatTypes, AsinhOp, kTranscendentalGrain>,
                          .infer = infer_same_as_input}};
-const RegisterOp kAcosh{{.op_type = "Acosh", .since_version = 9, .last_version = INT_MAX,
+const RegisterOp kAcosh{{.op_type = "Acosh",
+                         .since_version = 9,
+                         .last_version = INT_MAX,
                          .factory = make_unary<kFloatTypes, AcoshOp, kTranscendentalGrain>,
                          .infer = infer_same_as_input}};
-const RegisterOp kAtanh{{.op_type = "Atanh", .since_version = 9, .last_version = INT_MAX,
+const RegisterOp kAtanh{{.op_type = "Atanh",
+                         .since_version = 9,
+                         .last_version = INT_MAX,
                          .factory = make_unary<kFloatTypes, AtanhOp, kTranscendentalGrain>,
                          .infer = infer_same_as_input}};
-const RegisterOp kIsNaN{{.op_type = "IsNaN", .since_version = 9, .last_version = INT_MAX, .factory = make_is_nan,
+const RegisterOp kIsNaN{{.op_type = "IsNaN",
+                         .since_version = 9,
+                         .last_version = INT_MAX,
+                         .factory = make_is_nan,
                          .infer = infer_bool_like_input}};
-const RegisterOp kIsInf{{.op_type = "IsInf", .since_version = 10, .last_version = INT_MAX, .factory = make_is_inf,
+const RegisterOp kIsInf{{.op_type = "IsInf",
+                         .since_version = 10,
+                         .last_version = INT_MAX,
+                         .factory = make_is_inf,
                          .infer = infer_bool_like_input}};
 
 }  // namespace

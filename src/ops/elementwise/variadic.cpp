@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/elementwise/elementwise_common.h"
+#include "ops/elementwise/fast_math.h"
 
 namespace tessera {
 namespace {
@@ -16,11 +17,15 @@ enum class FoldOp { kMin, kMax, kSum, kMean };
 template <FoldOp Op, typename C>
 inline C fold(C a, C b) {
   if constexpr (Op == FoldOp::kMin) {
-    if constexpr (std::is_floating_point_v<C>) return (a < b || a != a) ? a : b;
-    else return a < b ? a : b;
+    if constexpr (std::is_floating_point_v<C>)
+      return fast_math::select((a < b) | (a != a), a, b);
+    else
+      return fast_math::select(a < b, a, b);
   } else if constexpr (Op == FoldOp::kMax) {
-    if constexpr (std::is_floating_point_v<C>) return (a > b || a != a) ? a : b;
-    else return a > b ? a : b;
+    if constexpr (std::is_floating_point_v<C>)
+      return fast_math::select((a > b) | (a != a), a, b);
+    else
+      return fast_math::select(a > b, a, b);
   } else {
     return a + b;
   }
@@ -63,14 +68,26 @@ std::unique_ptr<Kernel> make_fold(const KernelInfo&) {
   });
 }
 
-const RegisterOp kMin{{.op_type = "Min", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_fold<FoldOp::kMin>, .infer = infer_broadcast_inputs}};
-const RegisterOp kMax{{.op_type = "Max", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_fold<FoldOp::kMax>, .infer = infer_broadcast_inputs}};
-const RegisterOp kSum{{.op_type = "Sum", .since_version = 1, .last_version = INT_MAX,
-                       .factory = make_fold<FoldOp::kSum>, .infer = infer_broadcast_inputs}};
-const RegisterOp kMean{{.op_type = "Mean", .since_version = 1, .last_version = INT_MAX,
-                        .factory = make_fold<FoldOp::kMean>, .infer = infer_broadcast_inputs}};
+const RegisterOp kMin{{.op_type = "Min",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_fold<FoldOp::kMin>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kMax{{.op_type = "Max",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_fold<FoldOp::kMax>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kSum{{.op_type = "Sum",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = make_fold<FoldOp::kSum>,
+                       .infer = infer_broadcast_inputs}};
+const RegisterOp kMean{{.op_type = "Mean",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = make_fold<FoldOp::kMean>,
+                        .infer = infer_broadcast_inputs}};
 
 }  // namespace
 }  // namespace tessera

@@ -80,8 +80,8 @@ void infer_det(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(t->elem_type, std::vector<Dim>(t->shape->begin(), t->shape->end() - 2)));
 }
 
-const RegisterOp kDet{{.op_type = "Det", .since_version = 11, .last_version = INT_MAX, .factory = make_det,
-                       .infer = infer_det}};
+const RegisterOp kDet{
+    {.op_type = "Det", .since_version = 11, .last_version = INT_MAX, .factory = make_det, .infer = infer_det}};
 
 }  // namespace
 }  // namespace tessera

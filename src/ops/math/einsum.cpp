@@ -6,6 +6,7 @@
 #include <climits>
 #include <string>
 
+#include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -167,10 +168,28 @@ Labeled<C> sum_out(Labeled<C> t, const std::vector<int>& keep) {
   return out;
 }
 
-// c[b] = a[b] (m x k) * b[b] (k x n), for every batch b; c is zero-filled on entry.
+// c[b] = a[b] (m x k) * b[b] (k x n), for every batch b; c is zero-filled on entry. Floats go through the
+// packed GEMM; other types through a plain loop that vectorizes along n.
 template <typename C>
 void batched_matmul(const C* a, const C* b, C* c, int64_t batch, int64_t m, int64_t k, int64_t n,
                     Parallelism& parallelism) {
+  if constexpr (std::is_same_v<C, float>) {
+    if (k == 0 || m == 0 || n == 0) return;
+    // Many small products: one thread per product; few large ones: the GEMM splits each over the pool.
+    if (batch >= parallelism.thread_count() && m * n * k < (int64_t{1} << 18)) {
+      maybe_parallel_for(parallelism, batch, batch * m * n * k, [&](int64_t begin, int64_t end) {
+        for (int64_t bi = begin; bi < end; ++bi) {
+          gemm_f32(false, false, m, n, k, 1.0f, a + bi * m * k, k, b + bi * k * n, n, 0.0f, c + bi * m * n, n, nullptr);
+        }
+      });
+    } else {
+      for (int64_t bi = 0; bi < batch; ++bi) {
+        gemm_f32(false, false, m, n, k, 1.0f, a + bi * m * k, k, b + bi * k * n, n, 0.0f, c + bi * m * n, n,
+                 &parallelism);
+      }
+    }
+    return;
+  }
   maybe_parallel_for(parallelism, batch * m, batch * m * k * n, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t bi = row / m;
@@ -197,8 +216,10 @@ Labeled<C> contract(Labeled<C> a, Labeled<C> b, const std::vector<int>& keep, co
   b = sum_out(std::move(b), keep_b);
   std::vector<int> batch, contracted, a_only, b_only;
   for (int label : a.labels) {
-    if (!contains(b.labels, label)) a_only.push_back(label);
-    else (contains(keep, label) ? batch : contracted).push_back(label);
+    if (!contains(b.labels, label))
+      a_only.push_back(label);
+    else
+      (contains(keep, label) ? batch : contracted).push_back(label);
   }
   for (int label : b.labels) {
     if (!contains(a.labels, label)) b_only.push_back(label);
@@ -228,64 +249,57 @@ Labeled<C> contract(Labeled<C> a, Labeled<C> b, const std::vector<int>& keep, co
 
 // The element type Einsum computes in: float (narrow floats too), double, or wrapping uint64 for integers.
 template <typename T>
-using EinsumCompute = std::conditional_t<std::is_same_v<T, double>, double,
-                                         std::conditional_t<std::is_floating_point_v<T> || kIsNarrowFloat<T>, float, uint64_t>>;
+using EinsumCompute =
+    std::conditional_t<std::is_same_v<T, double>, double,
+                       std::conditional_t<std::is_floating_point_v<T> || kIsNarrowFloat<T>, float, uint64_t>>;
 
 template <typename C, typename T>
 C einsum_in(const T& v) {
   if constexpr (std::is_same_v<C, uint64_t>) {
-    if constexpr (std::is_signed_v<T>) return static_cast<uint64_t>(static_cast<int64_t>(v));
-    else return static_cast<uint64_t>(v);
+    if constexpr (std::is_signed_v<T>)
+      return static_cast<uint64_t>(static_cast<int64_t>(v));
+    else
+      return static_cast<uint64_t>(v);
   } else {
     return to_compute<C>(v);
   }
 }
 
-// Expands the ellipsis of each term against the input ranks and returns the label ids per input and output,
-// and the size of every label.
+// The label ids per input axis and of the output, with each term's ellipsis expanded against its input's
+// rank (ellipsis dims right-aligned across inputs, NumPy-style).
 struct ResolvedLabels {
   std::vector<std::vector<int>> inputs;
   std::vector<int> output;
-  std::vector<int64_t> sizes = std::vector<int64_t>(kMaxLabels, 1);
 };
 
-ResolvedLabels resolve_labels(const EinsumEquation& eq, const std::vector<const Tensor*>& inputs) {
+// `ranks` and `descriptions` (for messages) describe the inputs.
+ResolvedLabels resolve_labels(const EinsumEquation& eq, const std::vector<int64_t>& ranks,
+                              const std::vector<std::string>& descriptions) {
   ResolvedLabels r;
   std::vector<int64_t> ellipsis_ranks;
   int64_t max_ellipsis = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  for (size_t i = 0; i < ranks.size(); ++i) {
     const auto& term = eq.terms[i];
     const bool has = contains(term, kEllipsisToken);
     const auto letters = static_cast<int64_t>(term.size()) - (has ? 1 : 0);
-    const auto rank = static_cast<int64_t>(inputs[i]->rank());
-    check_argument(has ? rank >= letters : rank == letters, "Einsum: input ", i, " ", inputs[i]->description(),
+    check_argument(has ? ranks[i] >= letters : ranks[i] == letters, "Einsum: input ", i, " ", descriptions[i],
                    " does not match its term of ", letters, " labels", has ? " plus an ellipsis" : "");
-    ellipsis_ranks.push_back(has ? rank - letters : 0);
+    ellipsis_ranks.push_back(has ? ranks[i] - letters : 0);
     max_ellipsis = std::max(max_ellipsis, ellipsis_ranks.back());
   }
   check_argument(kLetterCount + max_ellipsis <= kMaxLabels, "Einsum: too many ellipsis dims");
-  std::vector<bool> seen(kMaxLabels, false);
   std::vector<int> occurrences(kMaxLabels, 0);
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  for (size_t i = 0; i < ranks.size(); ++i) {
     std::vector<int> labels;
     for (int token : eq.terms[i]) {
       if (token != kEllipsisToken) {
         labels.push_back(token);
+        ++occurrences[static_cast<size_t>(token)];
         continue;
       }
       for (int64_t e = 0; e < ellipsis_ranks[i]; ++e) {
         labels.push_back(kLetterCount + static_cast<int>(max_ellipsis - ellipsis_ranks[i] + e));
       }
-    }
-    for (size_t k = 0; k < labels.size(); ++k) {
-      const auto label = static_cast<size_t>(labels[k]);
-      const int64_t d = inputs[i]->dim(k);
-      // Sizes must agree, except that a size-1 dim broadcasts against the others.
-      if (r.sizes[label] == 1) r.sizes[label] = d;
-      else check_argument(d == r.sizes[label] || d == 1, "Einsum: label ", labels[k], " has size ", d,
-                          " in input ", i, " ", inputs[i]->description(), " but ", r.sizes[label], " elsewhere");
-      seen[label] = true;
-      ++occurrences[label];
     }
     r.inputs.push_back(std::move(labels));
   }
@@ -295,7 +309,8 @@ ResolvedLabels resolve_labels(const EinsumEquation& eq, const std::vector<const 
         for (int64_t e = 0; e < max_ellipsis; ++e) r.output.push_back(kLetterCount + static_cast<int>(e));
         continue;
       }
-      check_argument(seen[static_cast<size_t>(token)], "Einsum: output label ", token, " appears in no input");
+      check_argument(occurrences[static_cast<size_t>(token)] > 0, "Einsum: output label ", token,
+                     " appears in no input");
       check_argument(!contains(r.output, token), "Einsum: output label ", token, " appears twice");
       r.output.push_back(token);
     }
@@ -308,9 +323,26 @@ ResolvedLabels resolve_labels(const EinsumEquation& eq, const std::vector<const 
   return r;
 }
 
+// The size of every label; sizes must agree, except that a size-1 dim broadcasts against the others.
+std::vector<int64_t> label_sizes(const ResolvedLabels& r, const std::vector<const Tensor*>& inputs) {
+  std::vector<int64_t> sizes(kMaxLabels, 1);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    for (size_t k = 0; k < r.inputs[i].size(); ++k) {
+      const auto label = static_cast<size_t>(r.inputs[i][k]);
+      const int64_t d = inputs[i]->dim(k);
+      if (sizes[label] == 1)
+        sizes[label] = d;
+      else
+        check_argument(d == sizes[label] || d == 1, "Einsum: label ", r.inputs[i][k], " has size ", d, " in input ", i,
+                       " ", inputs[i]->description(), " but ", sizes[label], " elsewhere");
+    }
+  }
+  return sizes;
+}
+
 template <typename T>
-void einsum_typed(const std::vector<const Tensor*>& inputs, const ResolvedLabels& r, Tensor& y,
-                  Parallelism& parallelism) {
+void einsum_typed(const std::vector<const Tensor*>& inputs, const ResolvedLabels& r, const std::vector<int64_t>& sizes,
+                  Tensor& y, Parallelism& parallelism) {
   using C = EinsumCompute<T>;
   std::vector<Labeled<C>> operands;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -330,10 +362,10 @@ void einsum_typed(const std::vector<const Tensor*>& inputs, const ResolvedLabels
   }
   Labeled<C> acc = sum_out(std::move(operands[0]), needed_after[0]);
   for (size_t i = 1; i < operands.size(); ++i) {
-    acc = contract(std::move(acc), std::move(operands[i]), needed_after[i], r.sizes, parallelism);
+    acc = contract(std::move(acc), std::move(operands[i]), needed_after[i], sizes, parallelism);
   }
   acc = sum_out(std::move(acc), r.output);
-  acc = permute(std::move(acc), r.output, r.sizes);
+  acc = permute(std::move(acc), r.output, sizes);
   T* out = y.data<T>();
   for (size_t e = 0; e < acc.data.size(); ++e) out[e] = from_compute<T>(acc.data[e]);
 }
@@ -350,14 +382,21 @@ std::unique_ptr<Kernel> make_einsum(const KernelInfo& info) {
       check_argument(inputs[i]->dtype() == inputs[0]->dtype(), "Einsum: input ", i, " ", inputs[i]->description(),
                      " and input 0 ", inputs[0]->description(), " differ in element type");
     }
-    const ResolvedLabels r = resolve_labels(eq, inputs);
+    std::vector<int64_t> ranks;
+    std::vector<std::string> descriptions;
+    for (const Tensor* t : inputs) {
+      ranks.push_back(static_cast<int64_t>(t->rank()));
+      descriptions.push_back(t->description());
+    }
+    const ResolvedLabels r = resolve_labels(eq, ranks, descriptions);
+    const std::vector<int64_t> sizes = label_sizes(r, inputs);
     std::vector<int64_t> shape;
-    for (int label : r.output) shape.push_back(r.sizes[static_cast<size_t>(label)]);
+    for (int label : r.output) shape.push_back(sizes[static_cast<size_t>(label)]);
     Tensor& y = ctx.allocate_output(0, inputs[0]->dtype(), shape);
     visit_dtype(inputs[0]->dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (kIsReduceNumeric<T>) {
-        einsum_typed<T>(inputs, r, y, ctx.parallelism());
+        einsum_typed<T>(inputs, r, sizes, y, ctx.parallelism());
       } else {
         fail(ErrorCode::kUnsupported, "Einsum: element type ", dtype_name(inputs[0]->dtype()), " is not supported");
       }
@@ -365,8 +404,38 @@ std::unique_ptr<Kernel> make_einsum(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kEinsum{{.op_type = "Einsum", .since_version = 12, .last_version = INT_MAX,
-                          .factory = make_einsum}};
+// Output shape from the input shapes: each label takes its first known dim other than 1 (1 if all are 1).
+void infer_einsum(InferenceContext& ctx) {
+  const EinsumEquation eq = parse_equation(ctx.node().required_attribute("equation").s);
+  if (eq.terms.size() != ctx.input_count()) return;
+  std::vector<int64_t> ranks;
+  std::vector<std::string> descriptions;
+  for (size_t i = 0; i < ctx.input_count(); ++i) {
+    const TypeInfo* t = ctx.input_type(i);
+    if (t == nullptr || !t->is_tensor() || !t->shape) return;
+    ranks.push_back(static_cast<int64_t>(t->shape->size()));
+    descriptions.push_back(t->to_string());
+  }
+  const ResolvedLabels r = resolve_labels(eq, ranks, descriptions);
+  std::vector<Dim> dims(kMaxLabels);
+  std::vector<bool> seen(kMaxLabels, false);
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    for (size_t k = 0; k < r.inputs[i].size(); ++k) {
+      const auto label = static_cast<size_t>(r.inputs[i][k]);
+      const Dim& d = (*ctx.input_type(i)->shape)[k];
+      const bool replace = !seen[label] || (dims[label].value == 1 && d.value != 1) ||
+                           (!dims[label].is_known() && d.is_known() && d.value != 1);
+      if (replace) dims[label] = d;
+      seen[label] = true;
+    }
+  }
+  std::vector<Dim> shape;
+  for (int label : r.output) shape.push_back(dims[static_cast<size_t>(label)]);
+  ctx.set_output_type(0, TypeInfo::tensor(ctx.input_type(0)->elem_type, shape));
+}
+
+const RegisterOp kEinsum{
+    {.op_type = "Einsum", .since_version = 12, .last_version = INT_MAX, .factory = make_einsum, .infer = infer_einsum}};
 
 }  // namespace
 }  // namespace tessera

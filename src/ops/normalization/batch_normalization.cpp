@@ -165,10 +165,10 @@ std::unique_ptr<Kernel> make_batch_normalization(const KernelInfo& info) {
     check_parameter(ctx.input(3), "mean", l);
     check_parameter(ctx.input(4), "var", l);
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), input.shape());
+    Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     if (x.dtype() == DType::kDouble) batch_norm_typed<double>(config, ctx, x, y, l);
     else batch_norm_typed<float>(config, ctx, x, y, l);
-    ctx.set_output(0, narrow_from_float(y, input.dtype()));
+    finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 

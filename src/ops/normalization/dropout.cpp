@@ -1,8 +1,10 @@
 // Dropout (opsets 1, 6, 7, 10, 12, 13, 22). Inference (every opset before 12; from 12 unless training_mode is
 // true): the output is the input and the mask is all ones. Training (12+, training_mode true, ratio > 0): a
-// random mask keeps each element with probability 1 - ratio and scales kept elements by 1 / (1 - ratio).
+// random mask keeps each element with probability 1 - ratio and scales kept elements by 1 / (1 - ratio);
+// with a seed the mask is NumPy's for that seed, as in the ONNX reference.
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "base/dtype_dispatch.h"
@@ -12,11 +14,18 @@
 namespace tessera {
 namespace {
 
-// The random source of one node: seeded by the `seed` attribute, else from the system.
+// The random source of one node without a seed: one engine advancing across runs.
 struct DropoutRandom {
   std::mutex mutex;
-  std::mt19937_64 engine;
+  std::mt19937 engine;
 };
+
+// A uniform double in [0, 1) from two 32-bit draws, as NumPy's legacy RandomState makes it, so a seeded
+// Dropout reproduces np.random.seed(seed); np.random.uniform(0, 1, shape) (the ONNX reference).
+double numpy_uniform(std::mt19937& engine) {
+  const uint32_t a = engine() >> 5, b = engine() >> 6;
+  return (a * 67108864.0 + b) / 9007199254740992.0;
+}
 
 bool is_dropout_float(DType d) {
   return d == DType::kFloat || d == DType::kDouble || d == DType::kFloat16 || d == DType::kBFloat16 ||
@@ -65,15 +74,23 @@ bool read_training_mode(const KernelContext& ctx) {
   return t.data<bool>()[0];
 }
 
-void random_dropout(KernelContext& ctx, const Tensor& data, double ratio, DropoutRandom& random) {
+void draw_mask(bool* mask, int64_t n, double ratio, std::mt19937& engine) {
+  for (int64_t i = 0; i < n; ++i) mask[i] = numpy_uniform(engine) >= ratio;
+}
+
+// With a seed every run starts the engine afresh (deterministic, as the reference); without, runs share one.
+void random_dropout(KernelContext& ctx, const Tensor& data, double ratio, const std::optional<uint32_t>& seed,
+                    DropoutRandom& random) {
   Tensor& out = ctx.allocate_output(0, data.dtype(), data.shape());
   Tensor mask(DType::kBool, data.shape());
   bool* m = mask.data<bool>();
   const int64_t n = data.element_count();
-  {
+  if (seed) {
+    std::mt19937 engine(*seed);
+    draw_mask(m, n, ratio, engine);
+  } else {
     std::lock_guard<std::mutex> lock(random.mutex);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    for (int64_t i = 0; i < n; ++i) m[i] = uniform(random.engine) >= ratio;
+    draw_mask(m, n, ratio, random.engine);
   }
   const double scale = 1.0 / (1.0 - ratio);
   visit_dtype(data.dtype(), [&](auto tag) {
@@ -90,19 +107,20 @@ void random_dropout(KernelContext& ctx, const Tensor& data, double ratio, Dropou
 std::unique_ptr<Kernel> make_dropout(const KernelInfo& info) {
   const int64_t opset = info.opset;
   auto random = std::make_shared<DropoutRandom>();
+  std::optional<uint32_t> seed;
   if (info.node.has_attribute("seed")) {
-    random->engine.seed(static_cast<uint64_t>(info.node.attr_int("seed", 0)));
+    seed = static_cast<uint32_t>(info.node.attr_int("seed", 0));
   } else {
     random->engine.seed(std::random_device{}());
   }
-  return make_kernel([opset, random](KernelContext& ctx) {
+  return make_kernel([opset, seed, random](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
     check_argument(is_dropout_float(data.dtype()), "Dropout does not support input data of type ",
                    data.description());
     if (opset >= 12) {
       const double ratio = read_ratio(ctx);
       if (read_training_mode(ctx) && ratio > 0) {
-        random_dropout(ctx, data, ratio, *random);
+        random_dropout(ctx, data, ratio, seed, *random);
         return;
       }
     }

@@ -48,10 +48,10 @@ std::unique_ptr<Kernel> make_instance_normalization(const KernelInfo& info) {
     const std::vector<double> scale = float_tensor_values<double>(scale_t);
     const std::vector<double> bias = float_tensor_values<double>(bias_t);
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), input.shape());
+    Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     if (x.dtype() == DType::kDouble) instance_norm_typed<double>(x, y, scale, bias, epsilon, ctx.parallelism());
     else instance_norm_typed<float>(x, y, scale, bias, epsilon, ctx.parallelism());
-    ctx.set_output(0, narrow_from_float(y, input.dtype()));
+    finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 

@@ -128,11 +128,11 @@ std::unique_ptr<Kernel> make_layer_normalization(const KernelInfo& info) {
     check_broadcastable(ctx.input(1), "Scale", input);
     if (ctx.has_input(2)) check_broadcastable(ctx.input(2), "B", input);
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), input.shape());
+    Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     std::vector<double> means, inv_stds;
     if (x.dtype() == DType::kDouble) layer_norm_typed<double>(config, ctx, x, y, axis, means, inv_stds);
     else layer_norm_typed<float>(config, ctx, x, y, axis, means, inv_stds);
-    ctx.set_output(0, narrow_from_float(y, input.dtype()));
+    finish_staged_output(ctx, 0, y, input.dtype());
     const std::vector<int64_t> stats_shape = statistics_shape(input.shape(), axis);
     if (ctx.output_wanted(1)) ctx.set_output(1, statistics_tensor(means, config.stash, stats_shape));
     if (ctx.output_wanted(2)) ctx.set_output(2, statistics_tensor(inv_stds, config.stash, stats_shape));

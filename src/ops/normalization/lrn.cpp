@@ -42,7 +42,20 @@ void lrn_typed(const LrnConfig& config, const Tensor& x, Tensor& y, Parallelism&
       }
       const T* xp = xd + plane * spatial;
       T* yp = yd + plane * spatial;
-      for (int64_t s = 0; s < spatial; ++s) yp[s] = xp[s] * std::pow(bias + scale * sum[s], neg_beta);
+      // The usual exponents avoid pow: 0.75 (AlexNet, GoogLeNet) is 1 / (sqrt(b) * sqrt(sqrt(b))).
+      if (neg_beta == T(-0.75)) {
+        for (int64_t s = 0; s < spatial; ++s) {
+          const T b = bias + scale * sum[s];
+          const T r = std::sqrt(b);
+          yp[s] = xp[s] / (r * std::sqrt(r));
+        }
+      } else if (neg_beta == T(-0.5)) {
+        for (int64_t s = 0; s < spatial; ++s) yp[s] = xp[s] / std::sqrt(bias + scale * sum[s]);
+      } else if (neg_beta == T(-1)) {
+        for (int64_t s = 0; s < spatial; ++s) yp[s] = xp[s] / (bias + scale * sum[s]);
+      } else {
+        for (int64_t s = 0; s < spatial; ++s) yp[s] = xp[s] * std::pow(bias + scale * sum[s], neg_beta);
+      }
     }
   });
 }
@@ -59,10 +72,10 @@ std::unique_ptr<Kernel> make_lrn(const KernelInfo& info) {
     check_norm_float(input, "LRN", "X");
     check_argument(input.rank() >= 2, "LRN expects X of rank >= 2 [N, C, ...], got ", input.description());
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), input.shape());
+    Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     if (x.dtype() == DType::kDouble) lrn_typed<double>(config, x, y, ctx.parallelism());
     else lrn_typed<float>(config, x, y, ctx.parallelism());
-    ctx.set_output(0, narrow_from_float(y, input.dtype()));
+    finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 

@@ -13,43 +13,6 @@ namespace {
 
 enum class SumKind { kAverage, kLp };
 
-// Sums a window (of |x|^p for LpPool) and turns the sum into the output value.
-template <typename T, SumKind kKind>
-struct SumReducer {
-  const T* x;
-  T* y;
-  T p;                     // LpPool exponent
-  int64_t fixed_divisor;   // > 0: AveragePool with count_include_pad divides by the whole kernel
-  T sum = 0;
-
-  void begin() { sum = 0; }
-  void add(int64_t offset) {
-    const T v = x[offset];
-    if constexpr (kKind == SumKind::kAverage) {
-      sum += v;
-    } else if (p == T(2)) {
-      sum += v * v;
-    } else if (p == T(1)) {
-      sum += std::abs(v);
-    } else {
-      sum += std::pow(std::abs(v), p);
-    }
-  }
-  void finish(int64_t o, int64_t count) {
-    if constexpr (kKind == SumKind::kAverage) {
-      const int64_t divisor = fixed_divisor > 0 ? fixed_divisor : count;
-      // A window with no element (possible only with pads >= kernel) averages nothing: NaN, as 0/0.
-      y[o] = divisor > 0 ? sum / static_cast<T>(divisor) : std::numeric_limits<T>::quiet_NaN();
-    } else if (p == T(2)) {
-      y[o] = std::sqrt(sum);
-    } else if (p == T(1)) {
-      y[o] = sum;
-    } else {
-      y[o] = std::pow(sum, T(1) / p);
-    }
-  }
-};
-
 struct SumPoolConfig {
   PoolAttributes attrs;
   SumKind kind = SumKind::kAverage;
@@ -58,18 +21,42 @@ struct SumPoolConfig {
   const char* op_name = "AveragePool";
 };
 
-template <typename T, SumKind kKind>
+// |v|^p, with the common exponents spelled out.
+template <typename T>
+T lp_power(T v, T p) {
+  if (p == T(2)) return v * v;
+  if (p == T(1)) return std::abs(v);
+  return std::pow(std::abs(v), p);
+}
+
+template <typename T>
+T lp_root(T sum, T p) {
+  if (p == T(2)) return std::sqrt(sum);
+  if (p == T(1)) return sum;
+  return std::pow(sum, T(1) / p);
+}
+
+template <typename T>
 void sum_pool_typed(const SumPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y,
                     Parallelism& parallelism) {
   const std::vector<AxisWindows> windows = make_axis_windows(g);
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
-  const int64_t fixed_divisor = config.count_include_pad ? g.kernel_size : 0;
+  const T p = static_cast<T>(config.p);
   parallelism.parallel_for(x.dim(0) * x.dim(1), [&](int64_t begin, int64_t end) {
+    std::vector<T> scratch, powered;
     for (int64_t plane = begin; plane < end; ++plane) {
-      SumReducer<T, kKind> r{xd + plane * g.input_size, yd + plane * g.output_size, static_cast<T>(config.p),
-                             fixed_divisor};
-      pool_plane(g, windows, r);
+      const T* src = xd + plane * g.input_size;
+      T* dst = yd + plane * g.output_size;
+      if (config.kind == SumKind::kAverage) {
+        pool_plane_separable<T, PoolCombine::kAverage>(g, windows, config.count_include_pad, src, dst, scratch);
+        continue;
+      }
+      // LpPool: padding adds nothing to the sum of |x|^p, so the pads need no special care.
+      powered.resize(static_cast<size_t>(g.input_size));
+      for (int64_t i = 0; i < g.input_size; ++i) powered[i] = lp_power(src[i], p);
+      pool_plane_separable<T, PoolCombine::kSum>(g, windows, false, powered.data(), dst, scratch);
+      for (int64_t o = 0; o < g.output_size; ++o) dst[o] = lp_root(dst[o], p);
     }
   });
 }
@@ -82,16 +69,10 @@ std::unique_ptr<Kernel> make_sum_pool_kernel(SumPoolConfig config) {
                    " does not support input X of type ", input.description());
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, config.op_name);
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), pool_output_shape(input, g));
-    const bool average = config.kind == SumKind::kAverage;
-    if (x.dtype() == DType::kDouble) {
-      if (average) sum_pool_typed<double, SumKind::kAverage>(config, g, x, y, ctx.parallelism());
-      else sum_pool_typed<double, SumKind::kLp>(config, g, x, y, ctx.parallelism());
-    } else {
-      if (average) sum_pool_typed<float, SumKind::kAverage>(config, g, x, y, ctx.parallelism());
-      else sum_pool_typed<float, SumKind::kLp>(config, g, x, y, ctx.parallelism());
-    }
-    ctx.set_output(0, narrow_from_float(y, dtype));
+    Tensor y = staged_output(ctx, 0, input.dtype(), pool_output_shape(input, g));
+    if (x.dtype() == DType::kDouble) sum_pool_typed<double>(config, g, x, y, ctx.parallelism());
+    else sum_pool_typed<float>(config, g, x, y, ctx.parallelism());
+    finish_staged_output(ctx, 0, y, dtype);
   });
 }
 

@@ -34,4 +34,13 @@ Tensor narrow_from_float(const Tensor& tensor, DType dtype) {
   return out;
 }
 
+Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape) {
+  if (!is_staged_float(dtype)) return ctx.allocate_output(i, dtype, shape);
+  return Tensor(DType::kFloat, shape);
+}
+
+void finish_staged_output(KernelContext& ctx, size_t i, const Tensor& computed, DType dtype) {
+  if (is_staged_float(dtype)) ctx.set_output(i, narrow_from_float(computed, dtype));
+}
+
 }  // namespace tessera

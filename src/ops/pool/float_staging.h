@@ -2,7 +2,10 @@
 // bfloat16 in float32, so a narrow input is widened once, computed on, and the result narrowed once.
 #pragma once
 
+#include <vector>
+
 #include "base/tensor.h"
+#include "ops/kernel.h"
 
 namespace tessera {
 
@@ -14,5 +17,13 @@ Tensor widen_to_float(const Tensor& tensor);
 
 // A float32 `tensor` converted to `dtype` (float16/bfloat16 round to nearest even); float32 passes through.
 Tensor narrow_from_float(const Tensor& tensor, DType dtype);
+
+// The tensor a kernel that computes in float or double writes output i into: the allocated output itself for
+// a dtype that is not staged, else a zero-filled float32 scratch of the same shape.
+Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape);
+
+// Completes staged_output: narrows the float32 scratch `computed` into output i (nothing to do when `dtype` is
+// not staged).
+void finish_staged_output(KernelContext& ctx, size_t i, const Tensor& computed, DType dtype);
 
 }  // namespace tessera

@@ -71,7 +71,7 @@ std::unique_ptr<Kernel> make_global_kernel(GlobalPoolConfig config) {
     const int64_t planes = input.dim(0) * input.dim(1);
     const int64_t plane_size = planes > 0 ? input.element_count() / planes : 0;
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), out_shape);
+    Tensor y = staged_output(ctx, 0, input.dtype(), out_shape);
     visit_dtype(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
@@ -84,7 +84,7 @@ std::unique_ptr<Kernel> make_global_kernel(GlobalPoolConfig config) {
         });
       }
     });
-    ctx.set_output(0, narrow_from_float(y, dtype));
+    finish_staged_output(ctx, 0, y, dtype);
   });
 }
 

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "base/dtype_dispatch.h"
 #include "ops/pool/float_staging.h"
@@ -12,36 +13,30 @@
 namespace tessera {
 namespace {
 
-// Keeps the first maximum of a window (NaN wins and stays, as in PyTorch) and, when asked, where it was.
-template <typename T, bool kWithIndex>
-struct MaxReducer {
+// Keeps the first maximum of a window (NaN wins and stays, as in PyTorch) and where it was: the walk used when
+// the Indices output is wanted (without it, the separable pool is faster).
+template <typename T>
+struct ArgMaxReducer {
   const T* x;
   T* y;
-  int64_t* indices;  // plane of the Indices output, or nullptr
+  int64_t* indices;  // plane of the Indices output
   T best{};
   int64_t best_offset = -1;
 
   void begin() { best_offset = -1; }
   void add(int64_t offset) {
     const T v = x[offset];
-    if constexpr (std::is_floating_point_v<T>) {
-      if (best_offset < 0 || v > best || (v != v && best == best)) {
-        best = v;
-        if constexpr (kWithIndex) best_offset = offset;
-        else best_offset = 0;
-      }
-    } else {
-      if (best_offset < 0 || v > best) {
-        best = v;
-        if constexpr (kWithIndex) best_offset = offset;
-        else best_offset = 0;
-      }
+    bool take = best_offset < 0 || v > best;
+    if constexpr (std::is_floating_point_v<T>) take = take || (v != v && best == best);
+    if (take) {
+      best = v;
+      best_offset = offset;
     }
   }
-  void finish(int64_t o, int64_t /*count*/) {
-    // A window entirely in the padding has no element: it reads as the lowest value (as ONNX Runtime).
-    y[o] = best_offset < 0 ? std::numeric_limits<T>::lowest() : best;
-    if constexpr (kWithIndex) indices[o] = best_offset;
+  void finish(int64_t o, int64_t /*count*/, int64_t /*padded_count*/) {
+    // A window entirely in the padding has no element: -inf (the lowest value for integers), as the fast path.
+    y[o] = best_offset < 0 ? pool_identity<T, PoolCombine::kMax>() : best;
+    indices[o] = best_offset;
   }
 };
 
@@ -59,14 +54,15 @@ void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Te
   int64_t* id = indices ? indices->data<int64_t>() : nullptr;
   const int64_t planes = x.dim(0) * x.dim(1);
   parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
+    std::vector<T> scratch;
     for (int64_t p = begin; p < end; ++p) {
       if (id == nullptr) {
-        MaxReducer<T, false> r{xd + p * g.input_size, yd + p * g.output_size, nullptr};
-        pool_plane(g, windows, r);
+        pool_plane_separable<T, PoolCombine::kMax>(g, windows, false, xd + p * g.input_size, yd + p * g.output_size,
+                                                   scratch);
         continue;
       }
       int64_t* plane_indices = id + p * g.output_size;
-      MaxReducer<T, true> r{xd + p * g.input_size, yd + p * g.output_size, plane_indices};
+      ArgMaxReducer<T> r{xd + p * g.input_size, yd + p * g.output_size, plane_indices};
       pool_plane(g, windows, r);
       // Indices are flat over the whole input tensor (padding not counted).
       for (int64_t o = 0; o < g.output_size; ++o) {
@@ -98,7 +94,7 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
     const std::vector<int64_t> out_shape = pool_output_shape(input, g);
     Tensor* indices = ctx.output_wanted(1) ? &ctx.allocate_output(1, DType::kInt64, out_shape) : nullptr;
     const Tensor x = widen_to_float(input);
-    Tensor y(x.dtype(), out_shape);
+    Tensor y = staged_output(ctx, 0, input.dtype(), out_shape);
     visit_dtype(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
@@ -106,7 +102,7 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
         max_pool_typed<T>(config, g, x, y, indices, ctx.parallelism());
       }
     });
-    ctx.set_output(0, narrow_from_float(y, dtype));
+    finish_staged_output(ctx, 0, y, dtype);
   });
 }
 

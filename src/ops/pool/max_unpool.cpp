@@ -55,26 +55,34 @@ std::unique_ptr<Kernel> make_max_unpool(const KernelInfo& info) {
                    " must have the shape of X ", x.description());
     check_argument(indices.dtype() == DType::kInt64, "MaxUnpool: indices I must be int64, got ",
                    indices.description());
-    std::vector<int64_t> out_shape = default_unpool_shape(attrs, x.shape());
+    // Indices address the default (inferred) unpooled shape; an output_shape at least as large embeds that
+    // result at its origin (as the ONNX reference does).
+    const std::vector<int64_t> inferred = default_unpool_shape(attrs, x.shape());
+    std::vector<int64_t> out_shape = inferred;
     if (ctx.has_input(2)) {
-      const std::vector<int64_t> requested = tensor_to_int64s(ctx.input(2));
-      check_argument(requested.size() == x.rank(), "MaxUnpool: output_shape ", shape_to_string(requested),
-                     " must have one value per dimension of X ", x.description());
-      check_argument(requested[0] == x.dim(0) && requested[1] == x.dim(1), "MaxUnpool: output_shape ",
-                     shape_to_string(requested), " must keep N and C of X ", x.description());
-      out_shape = requested;
+      out_shape = tensor_to_int64s(ctx.input(2));
+      bool fits = out_shape.size() == x.rank();
+      for (size_t i = 0; fits && i < out_shape.size(); ++i) fits = out_shape[i] >= inferred[i];
+      check_argument(fits, "MaxUnpool: output_shape ", shape_to_string(out_shape), " must have rank ", x.rank(),
+                     " and hold the unpooled shape ", shape_to_string(inferred));
     }
+    check_argument(x.dtype() != DType::kString, "MaxUnpool does not support string tensors");
     Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
-    const int64_t total = y.element_count();
+    const int64_t total = shape_element_count(inferred);
+    const std::vector<int64_t> out_strides = contiguous_strides(out_shape);
     const int64_t* id = indices.data<int64_t>();
     const size_t element = dtype_size(x.dtype());
-    check_argument(x.dtype() != DType::kString, "MaxUnpool does not support string tensors");
     const char* src = static_cast<const char*>(x.raw_data());
     char* dst = static_cast<char*>(y.raw_data());
     for (int64_t i = 0; i < x.element_count(); ++i) {
       check_argument(id[i] >= 0 && id[i] < total, "MaxUnpool: index ", id[i], " at position ", i,
-                     " of I is outside the output of shape ", shape_to_string(out_shape));
-      std::copy_n(src + i * element, element, dst + id[i] * element);
+                     " of I is outside the unpooled shape ", shape_to_string(inferred));
+      int64_t rest = id[i], offset = 0;
+      for (size_t a = inferred.size(); a-- > 0;) {
+        offset += (rest % inferred[a]) * out_strides[a];
+        rest /= inferred[a];
+      }
+      std::copy_n(src + i * element, element, dst + offset * element);
     }
   });
 }
@@ -133,10 +141,10 @@ std::unique_ptr<Kernel> make_max_roi_pool(const KernelInfo& info) {
                    input_rois.description());
     const Tensor x = widen_to_float(input);
     const Tensor rois = widen_to_float(input_rois);
-    Tensor y(x.dtype(), {rois.dim(0), x.dim(1), pooled[0], pooled[1]});
+    Tensor y = staged_output(ctx, 0, input.dtype(), {rois.dim(0), x.dim(1), pooled[0], pooled[1]});
     if (x.dtype() == DType::kDouble) max_roi_pool_typed<double>(x, rois, y, pooled[0], pooled[1], spatial_scale);
     else max_roi_pool_typed<float>(x, rois, y, pooled[0], pooled[1], spatial_scale);
-    ctx.set_output(0, narrow_from_float(y, input.dtype()));
+    finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 

@@ -101,6 +101,7 @@ PoolGeometry resolve_pool_geometry(const PoolAttributes& attrs, const Tensor& x,
     g.input.push_back(in);
     g.output.push_back(axis.output);
     g.pads_begin.push_back(axis.pad_begin);
+    g.pads_end.push_back(axis.pad_end);
     g.input_size *= in;
     g.output_size *= axis.output;
     g.kernel_size *= attrs.kernel[a];
@@ -162,9 +163,25 @@ std::vector<AxisWindows> make_axis_windows(const PoolGeometry& geometry) {
       const int64_t start = o * geometry.strides[a] - geometry.pads_begin[a];
       const int64_t lo = start < 0 ? std::min(ceil_div(-start, dil), k) : 0;
       const int64_t hi = std::max(std::min(k, ceil_div(in - start, dil)), lo);
+      const int64_t padded_hi = std::clamp<int64_t>(ceil_div(in + geometry.pads_end[a] - start, dil), 0, k);
       w.start.push_back(start);
       w.lo.push_back(lo);
       w.hi.push_back(hi);
+      w.padded_hi.push_back(padded_hi);
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      w.inv_count.push_back(hi > lo ? 1.0 / static_cast<double>(hi - lo) : nan);
+      w.inv_padded.push_back(padded_hi > 0 ? 1.0 / static_cast<double>(padded_hi) : nan);
+    }
+    w.stride = geometry.strides[a];
+    w.pad_begin = geometry.pads_begin[a];
+    w.k_begin.assign(static_cast<size_t>(k), 0);
+    w.k_end.assign(static_cast<size_t>(k), 0);
+    for (int64_t kk = 0; kk < k; ++kk) {
+      for (int64_t o = 0; o < geometry.output[a]; ++o) {
+        if (w.lo[o] > kk) w.k_begin[kk] = o + 1;
+        if (w.hi[o] > kk) w.k_end[kk] = o + 1;
+      }
+      w.k_end[kk] = std::max(w.k_end[kk], w.k_begin[kk]);
     }
   }
   return windows;

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/tensor.h"
@@ -49,7 +51,7 @@ AxisGeometry resolve_pool_axis(const PoolAttributes& attrs, size_t axis, int64_t
 struct PoolGeometry {
   std::vector<int64_t> input;   // spatial input dims
   std::vector<int64_t> output;  // spatial output dims
-  std::vector<int64_t> kernel, strides, dilations, pads_begin;
+  std::vector<int64_t> kernel, strides, dilations, pads_begin, pads_end;
   int64_t input_size = 1;   // elements of one input plane
   int64_t output_size = 1;  // elements of one output plane
   int64_t kernel_size = 1;  // kernel positions per window
@@ -67,10 +69,16 @@ void infer_pool(InferenceContext& context);
 // Shape inference for Global*Pool: [N, C, 1, ...].
 void infer_global_pool(InferenceContext& context);
 
-// One window's valid kernel positions along an axis: [lo, hi) of the kernel index k, whose input position is
-// start + k * dilation.
+// One window's kernel positions along an axis: [lo, hi) of the kernel index k whose input position
+// start + k * dilation lies inside the input, and [0, padded_hi) of those inside the padded input (a ceil_mode
+// window may hang past the end padding; AveragePool's count_include_pad counts only the padded extent).
 struct AxisWindows {
-  std::vector<int64_t> start, lo, hi;
+  std::vector<int64_t> start, lo, hi, padded_hi;
+  std::vector<double> inv_count, inv_padded;  // 1 / (hi - lo) and 1 / padded_hi (NaN for an empty window)
+  // Per kernel index k: the outputs whose window holds k inside the input form the run [k_begin[k], k_end[k])
+  // (start grows with the output index, so lo and hi never increase).
+  std::vector<int64_t> k_begin, k_end;
+  int64_t stride = 1, pad_begin = 0;
 };
 
 // The windows of every spatial axis, precomputed once per call.
@@ -78,7 +86,7 @@ std::vector<AxisWindows> make_axis_windows(const PoolGeometry& geometry);
 
 // Walks every output position of one plane in row-major order. For each, calls reducer.begin(), then
 // reducer.add(offset) for every kernel position inside the input (offset: row-major within the input plane),
-// then reducer.finish(output_offset, valid_count). Spatial rank 1 to 3 takes a flattened fast loop; higher
+// then reducer.finish(output_offset, valid_count, padded_count). Spatial rank 1 to 3 takes a flattened fast loop; higher
 // ranks an odometer.
 template <typename Reducer>
 void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reducer& reducer);
@@ -90,7 +98,106 @@ void pool_plane_generic(const PoolGeometry& g, const std::vector<AxisWindows>& w
 // Converts a row-major offset within a plane to the column-major offset (MaxPool storage_order = 1).
 int64_t column_major_offset(int64_t row_major, const std::vector<int64_t>& dims);
 
+// How the separable pool combines a window: max (NaN propagates) or sum (with `kAverage`, each axis divides by
+// its window count, so the product of the per-axis divisions is the window's element count).
+enum class PoolCombine { kMax, kSum, kAverage };
+
+// Pools one plane axis by axis: each pass reduces one spatial axis over its windows, contiguous runs of the
+// later axes vectorizing; max and sum are separable, so this equals the direct window walk. `src` is the
+// plane (g.input), `dst` receives g.output; `scratch` is reused between calls. Windows with no element give
+// -inf (max) or NaN (average).
+template <typename T, PoolCombine kCombine>
+void pool_plane_separable(const PoolGeometry& g, const std::vector<AxisWindows>& w, bool count_include_pad,
+                          const T* src, T* dst, std::vector<T>& scratch);
+
 // ---- implementation of the templates ----
+
+template <typename T, PoolCombine kCombine>
+inline T pool_combine(T acc, T v) {
+  if constexpr (kCombine == PoolCombine::kMax) {
+    if constexpr (std::is_floating_point_v<T>) return (v > acc || v != v) ? v : acc;
+    else return v > acc ? v : acc;
+  } else {
+    return acc + v;
+  }
+}
+
+template <typename T, PoolCombine kCombine>
+constexpr T pool_identity() {
+  if constexpr (kCombine != PoolCombine::kMax) return T(0);
+  else if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::lowest();
+}
+
+// One pass of pool_plane_separable: [outer, in, inner] -> [outer, out, inner] along axis `a`.
+template <typename T, PoolCombine kCombine>
+void pool_axis_pass(const AxisWindows& w, int64_t dilation, bool count_include_pad, int64_t outer, int64_t in,
+                    int64_t out, int64_t inner, const T* src, T* dst) {
+  constexpr T kInit = pool_identity<T, kCombine>();
+  if (inner == 1) {
+    // The last axis: kernel tap by kernel tap over the run of outputs that see it, so the loop over outputs is
+    // branch-free (and contiguous at stride 1, where it vectorizes).
+    const int64_t kernel = static_cast<int64_t>(w.k_begin.size());
+    for (int64_t n = 0; n < outer; ++n) {
+      const T* s = src + n * in;
+      T* d = dst + n * out;
+      std::fill_n(d, out, kInit);
+      for (int64_t k = 0; k < kernel; ++k) {
+        const T* base = s + k * dilation - w.pad_begin;
+        for (int64_t o = w.k_begin[k]; o < w.k_end[k]; ++o) d[o] = pool_combine<T, kCombine>(d[o], base[o * w.stride]);
+      }
+      if constexpr (kCombine == PoolCombine::kAverage) {
+        const std::vector<double>& inv = count_include_pad ? w.inv_padded : w.inv_count;
+        for (int64_t o = 0; o < out; ++o) d[o] *= static_cast<T>(inv[o]);
+      }
+    }
+    return;
+  }
+  for (int64_t n = 0; n < outer; ++n) {
+    const T* s = src + n * in * inner;
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t lo = w.lo[o], hi = w.hi[o], start = w.start[o];
+      T* d = dst + (n * out + o) * inner;
+      const T scale = static_cast<T>(count_include_pad ? w.inv_padded[o] : w.inv_count[o]);
+      std::fill_n(d, inner, kInit);
+      for (int64_t k = lo; k < hi; ++k) {
+        const T* row = s + (start + k * dilation) * inner;
+        for (int64_t i = 0; i < inner; ++i) d[i] = pool_combine<T, kCombine>(d[i], row[i]);
+      }
+      if constexpr (kCombine == PoolCombine::kAverage) {
+        for (int64_t i = 0; i < inner; ++i) d[i] *= scale;
+      }
+    }
+  }
+}
+
+template <typename T, PoolCombine kCombine>
+void pool_plane_separable(const PoolGeometry& g, const std::vector<AxisWindows>& w, bool count_include_pad,
+                          const T* src, T* dst, std::vector<T>& scratch) {
+  const size_t rank = g.input.size();
+  std::vector<int64_t> shape = g.input;
+  // Intermediates ping-pong between the two halves of `scratch`; the last pass writes dst.
+  int64_t largest = 0;
+  for (size_t a = 0; a + 1 < rank; ++a) {
+    shape[a] = g.output[a];
+    int64_t size = 1;
+    for (int64_t d : shape) size *= d;
+    largest = std::max(largest, size);
+  }
+  if (static_cast<int64_t>(scratch.size()) < 2 * largest) scratch.resize(static_cast<size_t>(2 * largest));
+  shape = g.input;
+  const T* current = src;
+  for (size_t a = 0; a < rank; ++a) {
+    int64_t outer = 1, inner = 1;
+    for (size_t i = 0; i < a; ++i) outer *= shape[i];
+    for (size_t i = a + 1; i < rank; ++i) inner *= shape[i];
+    T* next = a + 1 == rank ? dst : scratch.data() + (a % 2) * largest;
+    pool_axis_pass<T, kCombine>(w[a], g.dilations[a], count_include_pad, outer, shape[a], g.output[a], inner,
+                                current, next);
+    shape[a] = g.output[a];
+    current = next;
+  }
+}
 
 template <typename Reducer>
 [[gnu::noinline]] void pool_plane_generic(const PoolGeometry& g, const std::vector<AxisWindows>& w,
@@ -101,13 +208,14 @@ template <typename Reducer>
   std::vector<int64_t> out_pos(rank, 0), k(rank, 0);
   for (int64_t o = 0; o < g.output_size; ++o) {
     reducer.begin();
-    int64_t count = 1;
+    int64_t count = 1, padded_count = 1;
     bool empty = false;
     for (size_t a = 0; a < rank; ++a) {
       k[a] = w[a].lo[out_pos[a]];
       const int64_t n = w[a].hi[out_pos[a]] - k[a];
       if (n <= 0) empty = true;
       count *= n;
+      padded_count *= w[a].padded_hi[out_pos[a]];
     }
     if (empty) count = 0;
     while (!empty) {
@@ -121,7 +229,7 @@ template <typename Reducer>
       }
       if (a == static_cast<size_t>(-1)) break;
     }
-    reducer.finish(o, count);
+    reducer.finish(o, count, padded_count);
     for (size_t a = rank; a-- > 0;) {
       if (++out_pos[a] < g.output[a]) break;
       out_pos[a] = 0;
@@ -137,7 +245,7 @@ void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reduce
     return;
   }
   // Flatten to (D, H, W), padding leading axes with a single full window of length one.
-  static const AxisWindows kUnit{{0}, {0}, {1}};
+  static const AxisWindows kUnit{{0}, {0}, {1}, {1}, {1.0}, {1.0}, {0}, {1}, 1, 0};
   const size_t lead = 3 - rank;
   const AxisWindows& wd = lead >= 1 ? kUnit : w[0];
   const AxisWindows& wh = lead >= 2 ? kUnit : w[1 - lead];
@@ -149,9 +257,9 @@ void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reduce
   const int64_t dil_w = g.dilations[2 - lead];
   int64_t o = 0;
   for (int64_t od = 0; od < out_d; ++od) {
-    const int64_t d0 = wd.start[od], d_lo = wd.lo[od], d_hi = wd.hi[od];
+    const int64_t d0 = wd.start[od], d_lo = wd.lo[od], d_hi = wd.hi[od], d_pad = wd.padded_hi[od];
     for (int64_t oh = 0; oh < out_h; ++oh) {
-      const int64_t h0 = wh.start[oh], h_lo = wh.lo[oh], h_hi = wh.hi[oh];
+      const int64_t h0 = wh.start[oh], h_lo = wh.lo[oh], h_hi = wh.hi[oh], dh_pad = d_pad * wh.padded_hi[oh];
       for (int64_t ow = 0; ow < out_w; ++ow, ++o) {
         const int64_t w0 = ww.start[ow], w_lo = ww.lo[ow], w_hi = ww.hi[ow];
         reducer.begin();
@@ -164,7 +272,7 @@ void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reduce
         }
         const int64_t count = std::max<int64_t>(d_hi - d_lo, 0) * std::max<int64_t>(h_hi - h_lo, 0) *
                               std::max<int64_t>(w_hi - w_lo, 0);
-        reducer.finish(o, count);
+        reducer.finish(o, count, dh_pad * ww.padded_hi[ow]);
       }
     }
   }

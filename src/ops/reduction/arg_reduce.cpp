@@ -103,8 +103,8 @@ KernelFactory arg_factory(bool is_max) {
         if constexpr (kIsReduceNumeric<T>) {
           arg_reduce_typed<T>(x, s, attrs, y.data<int64_t>(), ctx.parallelism());
         } else {
-          fail(ErrorCode::kUnsupported, "input 'data' ", x.description(), ": element type ",
-               dtype_name(x.dtype()), " is not supported");
+          fail(ErrorCode::kUnsupported, "input 'data' ", x.description(), ": element type ", dtype_name(x.dtype()),
+               " is not supported");
         }
       });
     });
@@ -124,16 +124,24 @@ void infer_arg(InferenceContext& ctx) {
   const int64_t axis = normalize_axis(a.axis, rank);
   std::vector<Dim> dims;
   for (int64_t i = 0; i < rank; ++i) {
-    if (i != axis) dims.push_back((*t->shape)[static_cast<size_t>(i)]);
-    else if (a.keepdims) dims.push_back(Dim::known(1));
+    if (i != axis)
+      dims.push_back((*t->shape)[static_cast<size_t>(i)]);
+    else if (a.keepdims)
+      dims.push_back(Dim::known(1));
   }
   ctx.set_output_type(0, TypeInfo::tensor(DType::kInt64, dims));
 }
 
-const RegisterOp kArgMax{{.op_type = "ArgMax", .since_version = 1, .last_version = INT_MAX,
-                          .factory = arg_factory(true), .infer = infer_arg}};
-const RegisterOp kArgMin{{.op_type = "ArgMin", .since_version = 1, .last_version = INT_MAX,
-                          .factory = arg_factory(false), .infer = infer_arg}};
+const RegisterOp kArgMax{{.op_type = "ArgMax",
+                          .since_version = 1,
+                          .last_version = INT_MAX,
+                          .factory = arg_factory(true),
+                          .infer = infer_arg}};
+const RegisterOp kArgMin{{.op_type = "ArgMin",
+                          .since_version = 1,
+                          .last_version = INT_MAX,
+                          .factory = arg_factory(false),
+                          .infer = infer_arg}};
 
 }  // namespace
 }  // namespace tessera

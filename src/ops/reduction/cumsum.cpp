@@ -15,9 +15,12 @@ using CumSumAcc = std::conditional_t<std::is_floating_point_v<T> || kIsNarrowFlo
 
 template <typename T>
 CumSumAcc<T> to_cumsum_acc(const T& v) {
-  if constexpr (std::is_same_v<CumSumAcc<T>, double>) return to_compute<double>(v);
-  else if constexpr (std::is_signed_v<T>) return static_cast<uint64_t>(static_cast<int64_t>(v));
-  else return static_cast<uint64_t>(v);
+  if constexpr (std::is_same_v<CumSumAcc<T>, double>)
+    return to_compute<double>(v);
+  else if constexpr (std::is_signed_v<T>)
+    return static_cast<uint64_t>(static_cast<int64_t>(v));
+  else
+    return static_cast<uint64_t>(v);
 }
 
 template <typename T>
@@ -76,8 +79,11 @@ std::unique_ptr<Kernel> make_cumsum(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kCumSum{{.op_type = "CumSum", .since_version = 11, .last_version = INT_MAX,
-                          .factory = make_cumsum, .infer = infer_same_as_input}};
+const RegisterOp kCumSum{{.op_type = "CumSum",
+                          .since_version = 11,
+                          .last_version = INT_MAX,
+                          .factory = make_cumsum,
+                          .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

@@ -44,7 +44,8 @@ std::unique_ptr<Kernel> make_mvn(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const auto rank = static_cast<int64_t>(x.rank());
     std::vector<bool> mask(static_cast<size_t>(rank), false);
-    for (int64_t axis : normalize_axes(axes, rank, "input 'X' " + x.description())) mask[static_cast<size_t>(axis)] = true;
+    for (int64_t axis : normalize_axes(axes, rank, "input 'X' " + x.description()))
+      mask[static_cast<size_t>(axis)] = true;
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
     if (y.element_count() == 0) return;
     visit_dtype(x.dtype(), [&](auto tag) {
@@ -59,8 +60,10 @@ std::unique_ptr<Kernel> make_mvn(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kMeanVarianceNormalization{{.op_type = "MeanVarianceNormalization", .since_version = 9,
-                                             .last_version = INT_MAX, .factory = make_mvn,
+const RegisterOp kMeanVarianceNormalization{{.op_type = "MeanVarianceNormalization",
+                                             .since_version = 9,
+                                             .last_version = INT_MAX,
+                                             .factory = make_mvn,
                                              .infer = infer_same_as_input}};
 
 }  // namespace

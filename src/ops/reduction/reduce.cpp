@@ -27,12 +27,10 @@ template <ReduceKind K, typename T>
 struct AccumulatorOf {
   using type = std::conditional_t<
       std::is_same_v<T, double>, double,
-      std::conditional_t<kIsFloatLike<T>, float,
-                          std::conditional_t<K == ReduceKind::kL2 || K == ReduceKind::kLogSum ||
-                                                 K == ReduceKind::kLogSumExp,
-                                             double,
-                                             std::conditional_t<K == ReduceKind::kMax || K == ReduceKind::kMin, T,
-                                                                uint64_t>>>>;
+      std::conditional_t<
+          kIsFloatLike<T>, float,
+          std::conditional_t<K == ReduceKind::kL2 || K == ReduceKind::kLogSum || K == ReduceKind::kLogSumExp, double,
+                             std::conditional_t<K == ReduceKind::kMax || K == ReduceKind::kMin, T, uint64_t>>>>;
 };
 
 // One reduction: init / map / combine / finalize, the pieces the walking engine composes.
@@ -46,11 +44,15 @@ struct ReduceOp {
 
   Acc init() const {
     if constexpr (K == ReduceKind::kMax) {
-      if constexpr (kFloatAcc) return -std::numeric_limits<Acc>::infinity();
-      else return std::numeric_limits<Acc>::lowest();
+      if constexpr (kFloatAcc)
+        return -std::numeric_limits<Acc>::infinity();
+      else
+        return std::numeric_limits<Acc>::lowest();
     } else if constexpr (K == ReduceKind::kMin) {
-      if constexpr (kFloatAcc) return std::numeric_limits<Acc>::infinity();
-      else return std::numeric_limits<Acc>::max();
+      if constexpr (kFloatAcc)
+        return std::numeric_limits<Acc>::infinity();
+      else
+        return std::numeric_limits<Acc>::max();
     } else if constexpr (K == ReduceKind::kProd) {
       return Acc{1};
     } else {
@@ -60,17 +62,26 @@ struct ReduceOp {
 
   Acc map(const T& x, [[maybe_unused]] int64_t o) const {
     Acc v;
-    if constexpr (kFloatAcc) v = to_compute<Acc>(x);
-    else if constexpr (std::is_same_v<Acc, uint64_t> && std::is_signed_v<T>) v = static_cast<uint64_t>(static_cast<int64_t>(x));
-    else v = static_cast<Acc>(x);
+    if constexpr (kFloatAcc)
+      v = to_compute<Acc>(x);
+    else if constexpr (std::is_same_v<Acc, uint64_t> && std::is_signed_v<T>)
+      v = static_cast<uint64_t>(static_cast<int64_t>(x));
+    else
+      v = static_cast<Acc>(x);
     if constexpr (K == ReduceKind::kL1) {
-      if constexpr (kFloatAcc) return std::abs(v);
-      else if constexpr (std::is_signed_v<T>) return x < T{} ? Acc{0} - v : v;
-      else return v;
+      if constexpr (kFloatAcc)
+        return std::abs(v);
+      else if constexpr (std::is_signed_v<T>)
+        return x < T{} ? Acc{0} - v : v;
+      else
+        return v;
     } else if constexpr (K == ReduceKind::kL2 || K == ReduceKind::kSumSquare) {
       return v * v;
     } else if constexpr (K == ReduceKind::kLogSumExp) {
-      return std::exp(v - shift[o]);
+      if constexpr (std::is_same_v<Acc, float>)
+        return vector_exp(v - shift[o]);
+      else
+        return std::exp(v - shift[o]);
     } else {
       return v;
     }
@@ -78,11 +89,15 @@ struct ReduceOp {
 
   static Acc combine(Acc a, Acc b) {
     if constexpr (K == ReduceKind::kMax) {
-      if constexpr (kFloatAcc) return (b > a || b != b) ? b : a;
-      else return b > a ? b : a;
+      if constexpr (kFloatAcc)
+        return (b > a || b != b) ? b : a;
+      else
+        return b > a ? b : a;
     } else if constexpr (K == ReduceKind::kMin) {
-      if constexpr (kFloatAcc) return (b < a || b != b) ? b : a;
-      else return b < a ? b : a;
+      if constexpr (kFloatAcc)
+        return (b < a || b != b) ? b : a;
+      else
+        return b < a ? b : a;
     } else if constexpr (K == ReduceKind::kProd) {
       return a * b;
     } else {
@@ -96,8 +111,10 @@ struct ReduceOp {
         return from_compute<T>(a / static_cast<Acc>(count));
       } else {
         if (count == 0) return T{};
-        if constexpr (std::is_signed_v<T>) return static_cast<T>(static_cast<int64_t>(a) / count);
-        else return static_cast<T>(a / static_cast<uint64_t>(count));
+        if constexpr (std::is_signed_v<T>)
+          return static_cast<T>(static_cast<int64_t>(a) / count);
+        else
+          return static_cast<T>(a / static_cast<uint64_t>(count));
       }
     } else if constexpr (K == ReduceKind::kL2) {
       return from_compute<T>(std::sqrt(a));
@@ -135,6 +152,10 @@ typename Op::Acc reduce_row(const Op& op, const T* p, int64_t n, int64_t o, type
     return acc + sum_f32(p, n);
   } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, ReduceOp<ReduceKind::kMax, float>>) {
     return Op::combine(acc, max_f32(p, n));
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, ReduceOp<ReduceKind::kLogSumExp, float>>) {
+    return acc + sum_exp_shifted_f32(p, n, op.shift[o]);
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, MaxShiftOp<float>>) {
+    return Op::combine(acc, max_f32(p, n));
   } else {
     constexpr int kLanes = 8;
     Acc lanes[kLanes];
@@ -149,18 +170,47 @@ typename Op::Acc reduce_row(const Op& op, const T* p, int64_t n, int64_t o, type
   }
 }
 
+// Long contiguous rows are cut into chunks of a fixed size, reduced in parallel and combined in order: the
+// result does not depend on the thread count.
+constexpr int64_t kFewRows = 8;
+constexpr int64_t kRowChunk = 16384;
+
+template <typename Op, typename T>
+void reduce_long_rows(const Op& op, const ReducePlan& plan, const T* x, typename Op::Out* y, Parallelism& parallelism) {
+  using Acc = typename Op::Acc;
+  const int64_t chunks = (plan.inner + kRowChunk - 1) / kRowChunk;
+  std::vector<Acc> partial(static_cast<size_t>(chunks));
+  for (int64_t o = 0; o < plan.output_count; ++o) {
+    const T* row = x + group_offset(plan.kept_outer, o);
+    maybe_parallel_for(parallelism, chunks, plan.inner, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const int64_t length = std::min(kRowChunk, plan.inner - c * kRowChunk);
+        partial[static_cast<size_t>(c)] = reduce_row(op, row + c * kRowChunk, length, o, op.init());
+      }
+    });
+    Acc acc = op.init();
+    for (const Acc& p : partial) acc = Op::combine(acc, p);
+    y[o] = op.finalize(acc, plan.reduce_count, o);
+  }
+}
+
 // Walks `plan` over x, writing one finalized value per output into y.
 template <typename Op, typename T>
 void run_reduce(const Op& op, const ReducePlan& plan, const T* x, typename Op::Out* y, Parallelism& parallelism) {
   using Acc = typename Op::Acc;
   if (plan.output_count == 0) return;
   const int64_t work = plan.output_count * std::max<int64_t>(plan.reduce_count, 1);
+  if (plan.inner_reduced && plan.reduced.empty() && plan.output_count < kFewRows && plan.inner >= 2 * kRowChunk) {
+    reduce_long_rows(op, plan, x, y, parallelism);
+    return;
+  }
   if (plan.inner_reduced) {
     maybe_parallel_for(parallelism, plan.output_count, work, [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
         const T* base = x + group_offset(plan.kept_outer, o);
         Acc acc = op.init();
-        for_each_group_offset(plan.reduced, [&](int64_t offset) { acc = reduce_row(op, base + offset, plan.inner, o, acc); });
+        for_each_group_offset(plan.reduced,
+                              [&](int64_t offset) { acc = reduce_row(op, base + offset, plan.inner, o, acc); });
         y[o] = op.finalize(acc, plan.reduce_count, o);
       }
     });
@@ -217,16 +267,26 @@ void reduce_dispatch(const ReducePlan& plan, const Tensor& x, Tensor& y, Paralle
 
 void reduce(ReduceKind kind, const ReducePlan& plan, const Tensor& x, Tensor& y, Parallelism& parallelism) {
   switch (kind) {
-    case ReduceKind::kSum: return reduce_dispatch<ReduceKind::kSum>(plan, x, y, parallelism);
-    case ReduceKind::kMean: return reduce_dispatch<ReduceKind::kMean>(plan, x, y, parallelism);
-    case ReduceKind::kMax: return reduce_dispatch<ReduceKind::kMax>(plan, x, y, parallelism);
-    case ReduceKind::kMin: return reduce_dispatch<ReduceKind::kMin>(plan, x, y, parallelism);
-    case ReduceKind::kProd: return reduce_dispatch<ReduceKind::kProd>(plan, x, y, parallelism);
-    case ReduceKind::kL1: return reduce_dispatch<ReduceKind::kL1>(plan, x, y, parallelism);
-    case ReduceKind::kL2: return reduce_dispatch<ReduceKind::kL2>(plan, x, y, parallelism);
-    case ReduceKind::kLogSum: return reduce_dispatch<ReduceKind::kLogSum>(plan, x, y, parallelism);
-    case ReduceKind::kLogSumExp: return reduce_dispatch<ReduceKind::kLogSumExp>(plan, x, y, parallelism);
-    case ReduceKind::kSumSquare: return reduce_dispatch<ReduceKind::kSumSquare>(plan, x, y, parallelism);
+    case ReduceKind::kSum:
+      return reduce_dispatch<ReduceKind::kSum>(plan, x, y, parallelism);
+    case ReduceKind::kMean:
+      return reduce_dispatch<ReduceKind::kMean>(plan, x, y, parallelism);
+    case ReduceKind::kMax:
+      return reduce_dispatch<ReduceKind::kMax>(plan, x, y, parallelism);
+    case ReduceKind::kMin:
+      return reduce_dispatch<ReduceKind::kMin>(plan, x, y, parallelism);
+    case ReduceKind::kProd:
+      return reduce_dispatch<ReduceKind::kProd>(plan, x, y, parallelism);
+    case ReduceKind::kL1:
+      return reduce_dispatch<ReduceKind::kL1>(plan, x, y, parallelism);
+    case ReduceKind::kL2:
+      return reduce_dispatch<ReduceKind::kL2>(plan, x, y, parallelism);
+    case ReduceKind::kLogSum:
+      return reduce_dispatch<ReduceKind::kLogSum>(plan, x, y, parallelism);
+    case ReduceKind::kLogSumExp:
+      return reduce_dispatch<ReduceKind::kLogSumExp>(plan, x, y, parallelism);
+    case ReduceKind::kSumSquare:
+      return reduce_dispatch<ReduceKind::kSumSquare>(plan, x, y, parallelism);
   }
 }
 
@@ -235,7 +295,7 @@ struct ReduceAttributes {
   bool axes_from_input = false;  // opset >= 13 (ReduceSum) or >= 18 (the others)
   bool keepdims = true;
   bool noop_with_empty_axes = false;
-  std::vector<int64_t> axes;     // the attribute, in the older opsets
+  std::vector<int64_t> axes;  // the attribute, in the older opsets
 };
 
 ReduceAttributes parse_reduce_attributes(const Node& node, bool axes_from_input) {
@@ -244,7 +304,8 @@ ReduceAttributes parse_reduce_attributes(const Node& node, bool axes_from_input)
   a.keepdims = node.attr_int("keepdims", 1) != 0;
   if (axes_from_input) {
     a.noop_with_empty_axes = node.attr_int("noop_with_empty_axes", 0) != 0;
-    check_model(!node.has_attribute("axes"), node.label(), ": 'axes' is an input, not an attribute, from this opset on");
+    check_model(!node.has_attribute("axes"), node.label(),
+                ": 'axes' is an input, not an attribute, from this opset on");
   } else {
     a.axes = node.attr_ints("axes");
   }
@@ -297,8 +358,10 @@ ShapeInferenceFn reduce_inference(bool axes_from_input) {
     if (axes_from_input && ctx.node().has_input(1)) {
       const Tensor* constant = ctx.input_constant(1);
       if (constant == nullptr) {
-        if (attrs.keepdims) infer_rank_only(ctx, t->elem_type, static_cast<size_t>(rank));
-        else ctx.set_output_type(0, TypeInfo::tensor(t->elem_type));
+        if (attrs.keepdims)
+          infer_rank_only(ctx, t->elem_type, static_cast<size_t>(rank));
+        else
+          ctx.set_output_type(0, TypeInfo::tensor(t->elem_type));
         return;
       }
       axes = tensor_to_int64s(*constant);
@@ -306,8 +369,10 @@ ShapeInferenceFn reduce_inference(bool axes_from_input) {
     const std::vector<bool> mask = reduced_axes_mask(attrs, axes, rank, "input 'data' " + t->to_string());
     std::vector<Dim> dims;
     for (size_t i = 0; i < mask.size(); ++i) {
-      if (!mask[i]) dims.push_back((*t->shape)[i]);
-      else if (attrs.keepdims) dims.push_back(Dim::known(1));
+      if (!mask[i])
+        dims.push_back((*t->shape)[i]);
+      else if (attrs.keepdims)
+        dims.push_back(Dim::known(1));
     }
     ctx.set_output_type(0, TypeInfo::tensor(t->elem_type, dims));
   };
@@ -316,10 +381,16 @@ ShapeInferenceFn reduce_inference(bool axes_from_input) {
 // Registers op_type with axes as an attribute up to `input_axes_since - 1` and as an input from then on.
 struct ReduceRegistration {
   ReduceRegistration(const char* op_type, ReduceKind kind, int64_t input_axes_since)
-      : attribute_axes(OpRegistration{.op_type = op_type, .since_version = 1, .last_version = input_axes_since - 1,
-                        .factory = reduce_factory(kind, false), .infer = reduce_inference(false)}),
-        input_axes(OpRegistration{.op_type = op_type, .since_version = input_axes_since, .last_version = INT_MAX,
-                    .factory = reduce_factory(kind, true), .infer = reduce_inference(true)}) {}
+      : attribute_axes(OpRegistration{.op_type = op_type,
+                                      .since_version = 1,
+                                      .last_version = input_axes_since - 1,
+                                      .factory = reduce_factory(kind, false),
+                                      .infer = reduce_inference(false)}),
+        input_axes(OpRegistration{.op_type = op_type,
+                                  .since_version = input_axes_since,
+                                  .last_version = INT_MAX,
+                                  .factory = reduce_factory(kind, true),
+                                  .infer = reduce_inference(true)}) {}
   RegisterOp attribute_axes;
   RegisterOp input_axes;
 };

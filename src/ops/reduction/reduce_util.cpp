@@ -31,8 +31,10 @@ AxisSplit split_at_axis(const std::vector<int64_t>& shape, int64_t axis) {
 std::vector<int64_t> reduced_shape(const std::vector<int64_t>& shape, const std::vector<bool>& reduced, bool keepdims) {
   std::vector<int64_t> out;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (!reduced[i]) out.push_back(shape[i]);
-    else if (keepdims) out.push_back(1);
+    if (!reduced[i])
+      out.push_back(shape[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }

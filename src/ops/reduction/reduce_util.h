@@ -97,26 +97,35 @@ using FloatCompute = std::conditional_t<kIsNarrowFloat<T>, float, T>;
 // Converts an element to a floating compute type C (float or double).
 template <typename C, typename T>
 inline C to_compute(const T& v) {
-  if constexpr (std::is_same_v<T, Float16>) return static_cast<C>(half_to_float(v.bits));
-  else if constexpr (std::is_same_v<T, BFloat16>) return static_cast<C>(bfloat16_to_float(v.bits));
-  else if constexpr (kIsNarrowFloat<T> || kIsSubByteInt<T>) return static_cast<C>(element_to_double(v));
-  else return static_cast<C>(v);
+  if constexpr (std::is_same_v<T, Float16>)
+    return static_cast<C>(half_to_float(v.bits));
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return static_cast<C>(bfloat16_to_float(v.bits));
+  else if constexpr (kIsNarrowFloat<T> || kIsSubByteInt<T>)
+    return static_cast<C>(element_to_double(v));
+  else
+    return static_cast<C>(v);
 }
 
 // Converts a compute value back to element type T.
 template <typename T, typename C>
 inline T from_compute(C v) {
-  if constexpr (std::is_same_v<T, Float16>) return Float16{float_to_half(static_cast<float>(v))};
-  else if constexpr (std::is_same_v<T, BFloat16>) return BFloat16{float_to_bfloat16(static_cast<float>(v))};
-  else if constexpr (kIsNarrowFloat<T> || kIsSubByteInt<T>) return element_from_double<T>(static_cast<double>(v));
-  else if constexpr (std::is_same_v<T, bool>) return v != C{};
-  else return static_cast<T>(v);
+  if constexpr (std::is_same_v<T, Float16>)
+    return Float16{float_to_half(static_cast<float>(v))};
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return BFloat16{float_to_bfloat16(static_cast<float>(v))};
+  else if constexpr (kIsNarrowFloat<T> || kIsSubByteInt<T>)
+    return element_from_double<T>(static_cast<double>(v));
+  else if constexpr (std::is_same_v<T, bool>)
+    return v != C{};
+  else
+    return static_cast<T>(v);
 }
 
 // True for the float element types of the Softmax family (float16, bfloat16, float, double).
 template <typename T>
-inline constexpr bool kIsSoftmaxType = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                                       std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
+inline constexpr bool kIsSoftmaxType =
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
 
 // True for the plain numeric types plus float16 and bfloat16 (what most reductions accept).
 template <typename T>
@@ -151,7 +160,7 @@ inline float vector_exp(float x) {
   return x != x ? x : result;
 }
 
-// Vectorized float loops (vector_f32.cpp). x and y may be the same array.
+// Vectorized float loops (vector_f32.cpp: SSE2, or AVX2+FMA where the CPU has it). x and y may alias.
 // Largest element of x[0..n) (NaN if any is NaN); -inf for n == 0.
 float max_f32(const float* x, int64_t n);
 // Sum of x[0..n).
@@ -160,10 +169,10 @@ float sum_f32(const float* x, int64_t n);
 float exp_shifted_sum_f32(const float* x, float* y, int64_t n, float shift);
 // Sum of exp(x[i] - shift), without storing the terms.
 float sum_exp_shifted_f32(const float* x, int64_t n, float shift);
-// y[i] = x[i] * scale.
-void scale_f32(const float* x, float* y, int64_t n, float scale);
-// y[i] = x[i] - shift.
-void subtract_f32(const float* x, float* y, int64_t n, float shift);
+// Softmax (or, with `log`, LogSoftmax) of the contiguous row x[0..n), n > 0, into y.
+void softmax_row_f32(const float* x, float* y, int64_t n, bool log);
+// Softmax (or LogSoftmax) along the rows of the row-major [n, inner] block x, for each of its inner columns.
+void softmax_block_f32(const float* x, float* y, int64_t n, int64_t inner, bool log);
 
 // Shape inference for ops whose output 0 keeps input 0's type and rank but whose dims along a reduction are
 // not known statically: rank and dtype only.

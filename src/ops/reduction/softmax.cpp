@@ -14,53 +14,6 @@ namespace {
 
 enum class SoftmaxKind { kSoftmax, kLogSoftmax, kHardmax };
 
-// Softmax-family of one contiguous float row (n > 0).
-void softmax_row_f32(SoftmaxKind kind, const float* x, float* y, int64_t n) {
-  const float m = max_f32(x, n);
-  if (kind == SoftmaxKind::kSoftmax) {
-    const float sum = exp_shifted_sum_f32(x, y, n, m);
-    scale_f32(y, y, n, 1.0f / sum);
-  } else {
-    const float sum = sum_exp_shifted_f32(x, n, m);
-    subtract_f32(x, y, n, m + std::log(sum));
-  }
-}
-
-// The float family along a strided axis: one [n, inner] block, vectorized across `inner`.
-void softmax_block_f32(SoftmaxKind kind, const float* x, float* y, int64_t n, int64_t inner, float* scratch) {
-  float* m = scratch;
-  float* sum = scratch + inner;
-  std::copy_n(x, inner, m);
-  for (int64_t i = 1; i < n; ++i) {
-    const float* row = x + i * inner;
-    for (int64_t j = 0; j < inner; ++j) m[j] = (row[j] > m[j] || row[j] != row[j]) ? row[j] : m[j];
-  }
-  std::fill_n(sum, inner, 0.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = x + i * inner;
-    float* out = y + i * inner;
-    for (int64_t j = 0; j < inner; ++j) {
-      const float e = vector_exp(row[j] - m[j]);
-      if (kind == SoftmaxKind::kSoftmax) out[j] = e;
-      sum[j] += e;
-    }
-  }
-  if (kind == SoftmaxKind::kSoftmax) {
-    for (int64_t j = 0; j < inner; ++j) sum[j] = 1.0f / sum[j];
-    for (int64_t i = 0; i < n; ++i) {
-      float* out = y + i * inner;
-      for (int64_t j = 0; j < inner; ++j) out[j] *= sum[j];
-    }
-  } else {
-    for (int64_t j = 0; j < inner; ++j) m[j] += std::log(sum[j]);
-    for (int64_t i = 0; i < n; ++i) {
-      const float* row = x + i * inner;
-      float* out = y + i * inner;
-      for (int64_t j = 0; j < inner; ++j) out[j] = row[j] - m[j];
-    }
-  }
-}
-
 // Any float type along one line of n elements `stride` apart, computed in C (float or double).
 template <typename T>
 void softmax_line_generic(SoftmaxKind kind, const T* x, T* y, int64_t n, int64_t stride, std::vector<double>& buf) {
@@ -79,15 +32,20 @@ void softmax_line_generic(SoftmaxKind kind, const T* x, T* y, int64_t n, int64_t
     for (int64_t i = 0; i < n; ++i) y[i * stride] = from_compute<T>(i == arg ? 1.0 : 0.0);
     return;
   }
+  // Narrow floats round every intermediate to T, as the reference (NumPy on T) does step by step.
+  auto round = [](double v) { return kIsNarrowFloat<T> ? to_compute<double>(from_compute<T>(v)) : v; };
   double sum = 0;
   for (double& v : buf) {
-    v = std::exp(v - m);
-    sum += v;
+    v = round(v - m);
+    const double e = round(std::exp(v));
+    // bfloat16 (ml_dtypes) reduces step by step in bfloat16; float16 (NumPy) accumulates in float.
+    sum = std::is_same_v<T, BFloat16> ? round(sum + e) : sum + e;
   }
-  const double log_sum = std::log(sum);
+  sum = round(sum);
+  const double log_sum = round(std::log(sum));
   for (int64_t i = 0; i < n; ++i) {
-    const double e = buf[static_cast<size_t>(i)];
-    const double r = kind == SoftmaxKind::kSoftmax ? e / sum : to_compute<double>(x[i * stride]) - m - log_sum;
+    const double shifted = buf[static_cast<size_t>(i)];
+    const double r = kind == SoftmaxKind::kSoftmax ? round(std::exp(shifted)) / sum : shifted - log_sum;
     y[i * stride] = from_compute<T>(r);
   }
 }
@@ -100,11 +58,13 @@ void softmax_typed(SoftmaxKind kind, const Tensor& x, Tensor& y, const AxisSplit
   const int64_t work = s.outer * block * (kind == SoftmaxKind::kHardmax ? 1 : 8);
   if constexpr (std::is_same_v<T, float>) {
     if (kind != SoftmaxKind::kHardmax) {
+      const bool log = kind == SoftmaxKind::kLogSoftmax;
       maybe_parallel_for(parallelism, s.outer, work, [&](int64_t begin, int64_t end) {
-        std::vector<float> scratch(s.inner == 1 ? 0 : static_cast<size_t>(2 * s.inner));
         for (int64_t o = begin; o < end; ++o) {
-          if (s.inner == 1) softmax_row_f32(kind, in + o * block, out + o * block, s.axis);
-          else softmax_block_f32(kind, in + o * block, out + o * block, s.axis, s.inner, scratch.data());
+          if (s.inner == 1)
+            softmax_row_f32(in + o * block, out + o * block, s.axis, log);
+          else
+            softmax_block_f32(in + o * block, out + o * block, s.axis, s.inner, log);
         }
       });
       return;
@@ -148,8 +108,8 @@ KernelFactory softmax_factory(SoftmaxKind kind) {
         if constexpr (kIsSoftmaxType<T>) {
           softmax_typed<T>(kind, x, y, s, ctx.parallelism());
         } else {
-          fail(ErrorCode::kUnsupported, "input 'input' ", x.description(), ": element type ",
-               dtype_name(x.dtype()), " is not supported (float types only)");
+          fail(ErrorCode::kUnsupported, "input 'input' ", x.description(), ": element type ", dtype_name(x.dtype()),
+               " is not supported (float types only)");
         }
       });
     });
@@ -159,10 +119,16 @@ KernelFactory softmax_factory(SoftmaxKind kind) {
 // Registers op_type for opsets 1..12 (2-D coercion) and 13+ (one axis); the factory reads info.opset.
 struct SoftmaxRegistration {
   SoftmaxRegistration(const char* op_type, SoftmaxKind kind)
-      : coerced(OpRegistration{.op_type = op_type, .since_version = 1, .last_version = 12,
-                               .factory = softmax_factory(kind), .infer = infer_same_as_input}),
-        along_axis(OpRegistration{.op_type = op_type, .since_version = 13, .last_version = INT_MAX,
-                                  .factory = softmax_factory(kind), .infer = infer_same_as_input}) {}
+      : coerced(OpRegistration{.op_type = op_type,
+                               .since_version = 1,
+                               .last_version = 12,
+                               .factory = softmax_factory(kind),
+                               .infer = infer_same_as_input}),
+        along_axis(OpRegistration{.op_type = op_type,
+                                  .since_version = 13,
+                                  .last_version = INT_MAX,
+                                  .factory = softmax_factory(kind),
+                                  .infer = infer_same_as_input}) {}
   RegisterOp coerced;
   RegisterOp along_axis;
 };

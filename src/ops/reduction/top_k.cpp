@@ -34,8 +34,10 @@ TopKAttributes parse_top_k_attributes(const Node& node, int64_t opset) {
 
 template <typename C>
 inline bool is_nan(C v) {
-  if constexpr (std::is_floating_point_v<C>) return v != v;
-  else return false;
+  if constexpr (std::is_floating_point_v<C>)
+    return v != v;
+  else
+    return false;
 }
 
 // Strict "comes first" orders with NaN the largest value and ties going to the lower index.
@@ -77,8 +79,10 @@ void top_k_typed(const Tensor& x, const AxisSplit& s, int64_t k, bool largest, T
       const T* line = in + o * s.axis * s.inner + j;
       for (int64_t i = 0; i < s.axis; ++i) entries[static_cast<size_t>(i)] = {to_compute<C>(line[i * s.inner]), i};
       const auto middle = entries.begin() + k;
-      if (largest) std::partial_sort(entries.begin(), middle, entries.end(), before_largest<C>);
-      else std::partial_sort(entries.begin(), middle, entries.end(), before_smallest<C>);
+      if (largest)
+        std::partial_sort(entries.begin(), middle, entries.end(), before_largest<C>);
+      else
+        std::partial_sort(entries.begin(), middle, entries.end(), before_smallest<C>);
       const int64_t out_base = o * k * s.inner + j;
       for (int64_t i = 0; i < k; ++i) {
         const Entry<C>& e = entries[static_cast<size_t>(i)];
@@ -140,7 +144,8 @@ void infer_top_k(InferenceContext& ctx) {
   Dim k_dim;
   if (!a.k_from_input) {
     k_dim = Dim::known(a.k);
-  } else if (const Tensor* k = ctx.input_constant(1); k != nullptr && k->dtype() == DType::kInt64 && k->element_count() == 1) {
+  } else if (const Tensor* k = ctx.input_constant(1);
+             k != nullptr && k->dtype() == DType::kInt64 && k->element_count() == 1) {
     k_dim = Dim::known(k->data<int64_t>()[0]);
   }
   dims[static_cast<size_t>(axis)] = k_dim;
@@ -148,10 +153,10 @@ void infer_top_k(InferenceContext& ctx) {
   ctx.set_output_type(1, TypeInfo::tensor(DType::kInt64, dims));
 }
 
-const RegisterOp kTopK1{{.op_type = "TopK", .since_version = 1, .last_version = 9,
-                         .factory = make_top_k, .infer = infer_top_k}};
-const RegisterOp kTopK10{{.op_type = "TopK", .since_version = 10, .last_version = INT_MAX,
-                          .factory = make_top_k, .infer = infer_top_k}};
+const RegisterOp kTopK1{
+    {.op_type = "TopK", .since_version = 1, .last_version = 9, .factory = make_top_k, .infer = infer_top_k}};
+const RegisterOp kTopK10{
+    {.op_type = "TopK", .since_version = 10, .last_version = INT_MAX, .factory = make_top_k, .infer = infer_top_k}};
 
 }  // namespace
 }  // namespace tessera

@@ -193,7 +193,7 @@ T value_from_double(double v) {
   }
 }
 
-// Nearest: a gather through one index table per axis.
+// Nearest: a gather through one index table per axis (-1 marks an output that takes the extrapolation value).
 Tensor gather_nearest(const ResizeOptions& options, const std::vector<AxisPlan>& plans,
                       const std::vector<int64_t>& out_shape, const Tensor& x, Parallelism& parallelism) {
   Tensor y(x.dtype(), out_shape);
@@ -201,9 +201,18 @@ Tensor gather_nearest(const ResizeOptions& options, const std::vector<AxisPlan>&
   if (y.element_count() == 0) return y;
   std::vector<int64_t> in_strides(rank, 1);
   for (size_t a = rank; a-- > 1;) in_strides[a - 1] = in_strides[a] * x.dim(a);
+  std::vector<std::vector<int64_t>> source(rank);
+  bool any_outside = false;
+  for (size_t a = 0; a < rank; ++a) {
+    for (int64_t o = 0; o < out_shape[a]; ++o) {
+      const bool outside = plans[a].outside[o] != 0;
+      any_outside = any_outside || outside;
+      source[a].push_back(outside ? -1 : plans[a].index[plans[a].tap_begin[o]] * in_strides[a]);
+    }
+  }
   const int64_t width = out_shape[rank - 1];
   const int64_t rows = y.element_count() / width;
-  const AxisPlan& last = plans[rank - 1];
+  const std::vector<int64_t>& last = source[rank - 1];
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* src = x.data<T>();
@@ -215,14 +224,19 @@ Tensor gather_nearest(const ResizeOptions& options, const std::vector<AxisPlan>&
         bool outside = false;
         int64_t rest = r;
         for (size_t a = rank - 1; a-- > 0;) {
-          const int64_t o = rest % out_shape[a];
+          const int64_t s = source[a][rest % out_shape[a]];
           rest /= out_shape[a];
-          outside = outside || plans[a].outside[o];
-          if (!plans[a].outside[o]) offset += plans[a].index[plans[a].tap_begin[o]] * in_strides[a];
+          outside = outside || s < 0;
+          offset += s;
         }
         T* row = dst + r * width;
-        for (int64_t o = 0; o < width; ++o) {
-          row[o] = outside || last.outside[o] ? fill : src[offset + last.index[last.tap_begin[o]]];
+        const T* in_row = src + offset;
+        if (outside) {
+          std::fill_n(row, width, fill);
+        } else if (!any_outside) {
+          for (int64_t o = 0; o < width; ++o) row[o] = in_row[last[o]];
+        } else {
+          for (int64_t o = 0; o < width; ++o) row[o] = last[o] < 0 ? fill : in_row[last[o]];
         }
       }
     });
@@ -235,76 +249,120 @@ template <typename C>
 void interpolate_axis(const C* src, C* dst, int64_t outer, int64_t in, int64_t inner, const AxisPlan& plan,
                       C fill, Parallelism& parallelism) {
   const int64_t out = static_cast<int64_t>(plan.outside.size());
-  std::vector<C> weight(plan.weight.begin(), plan.weight.end());
+  const std::vector<C> weight(plan.weight.begin(), plan.weight.end());
+  if (inner == 1) {
+    // The last axis: each output is a short dot product over its taps; rows go to the threads.
+    parallelism.parallel_for(outer, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        const C* s = src + n * in;
+        C* d = dst + n * out;
+        for (int64_t o = 0; o < out; ++o) {
+          C acc = 0;
+          for (int64_t t = plan.tap_begin[o]; t < plan.tap_begin[o + 1]; ++t) acc += weight[t] * s[plan.index[t]];
+          d[o] = plan.outside[o] ? fill : acc;
+        }
+      }
+    });
+    return;
+  }
+  // An outer axis: whole rows of `inner` values blend, which vectorizes.
   parallelism.parallel_for(outer * out, [&](int64_t begin, int64_t end) {
+    int64_t n = begin / out, o = begin % out;
     for (int64_t ro = begin; ro < end; ++ro) {
-      const int64_t n = ro / out, o = ro % out;
       C* d = dst + ro * inner;
       if (plan.outside[o]) {
         std::fill_n(d, inner, fill);
-        continue;
+      } else {
+        std::fill_n(d, inner, C(0));
+        for (int64_t t = plan.tap_begin[o]; t < plan.tap_begin[o + 1]; ++t) {
+          const C w = weight[t];
+          const C* s = src + (n * in + plan.index[t]) * inner;
+          for (int64_t k = 0; k < inner; ++k) d[k] += w * s[k];
+        }
       }
-      const int64_t t0 = plan.tap_begin[o], t1 = plan.tap_begin[o + 1];
-      if (inner == 1) {
-        C acc = 0;
-        for (int64_t t = t0; t < t1; ++t) acc += weight[t] * src[n * in + plan.index[t]];
-        d[0] = acc;
-        continue;
-      }
-      std::fill_n(d, inner, C(0));
-      for (int64_t t = t0; t < t1; ++t) {
-        const C w = weight[t];
-        const C* s = src + (n * in + plan.index[t]) * inner;
-        for (int64_t k = 0; k < inner; ++k) d[k] += w * s[k];
+      if (++o == out) {
+        o = 0;
+        ++n;
       }
     }
   });
+}
+
+// The order of the one-axis passes with the least estimated work: a pass costs its output size times its taps,
+// four times more on the last axis (a scalar loop) than on an outer one (whole rows, vectorized).
+std::vector<size_t> pass_order(const std::vector<AxisPlan>& plans, const std::vector<int64_t>& in_shape,
+                               const std::vector<int64_t>& out_shape) {
+  std::vector<size_t> order;
+  for (size_t a = 0; a < plans.size(); ++a) if (!plans[a].identity) order.push_back(a);
+  if (order.size() > 4) return order;
+  std::vector<size_t> best = order;
+  double best_cost = INFINITY;
+  do {
+    std::vector<int64_t> shape = in_shape;
+    double cost = 0;
+    for (size_t a : order) {
+      shape[a] = out_shape[a];
+      const double taps = static_cast<double>(plans[a].index.size()) / std::max<int64_t>(out_shape[a], 1);
+      cost += static_cast<double>(shape_element_count(shape)) * std::max(taps, 1.0) * (a + 1 == shape.size() ? 4 : 1);
+    }
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = order;
+    }
+  } while (std::next_permutation(order.begin(), order.end()));
+  return best;
 }
 
 template <typename C>
 Tensor interpolate(const ResizeOptions& options, const std::vector<AxisPlan>& plans,
                    const std::vector<int64_t>& out_shape, const Tensor& x, Parallelism& parallelism) {
   const size_t rank = out_shape.size();
-  std::vector<int64_t> shape = x.shape();
-  std::vector<C> current(static_cast<size_t>(x.element_count()));
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, C>) {
-      std::copy_n(x.data<T>(), current.size(), current.begin());
-    } else if constexpr (kIsPlainNumber<T> || kIsNarrowFloat<T> || kIsSubByteInt<T>) {
-      const T* s = x.data<T>();
-      for (size_t i = 0; i < current.size(); ++i) current[i] = static_cast<C>(element_to_double(s[i]));
-    } else {
-      fail(ErrorCode::kInvalidArgument, "linear and cubic resize need a numeric input, got ", x.description());
-    }
-  });
-  // Shrinking axes first keeps the later passes small.
-  std::vector<size_t> order;
-  for (size_t a = 0; a < rank; ++a) if (!plans[a].identity) order.push_back(a);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return static_cast<double>(out_shape[a]) / std::max<int64_t>(x.dim(a), 1) <
-           static_cast<double>(out_shape[b]) / std::max<int64_t>(x.dim(b), 1);
-  });
-  const C fill = static_cast<C>(options.extrapolation_value);
-  for (size_t a : order) {
-    int64_t outer = 1, inner = 1;
-    for (size_t i = 0; i < a; ++i) outer *= shape[i];
-    for (size_t i = a + 1; i < rank; ++i) inner *= shape[i];
-    std::vector<C> next(static_cast<size_t>(outer * out_shape[a] * inner));
-    interpolate_axis<C>(current.data(), next.data(), outer, shape[a], inner, plans[a], fill, parallelism);
-    current.swap(next);
-    shape[a] = out_shape[a];
+  const bool native = x.dtype() == dtype_of<C>();
+  // Other dtypes are converted to C once; a C input is read in place, and the last pass writes the output.
+  std::vector<C> converted;
+  if (!native) {
+    converted.resize(static_cast<size_t>(x.element_count()));
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (kIsPlainNumber<T> || kIsNarrowFloat<T> || kIsSubByteInt<T>) {
+        const T* s = x.data<T>();
+        for (size_t i = 0; i < converted.size(); ++i) converted[i] = static_cast<C>(element_to_double(s[i]));
+      } else {
+        fail(ErrorCode::kInvalidArgument, "linear and cubic resize need a numeric input, got ", x.description());
+      }
+    });
   }
   Tensor y(x.dtype(), out_shape);
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, C>) {
-      std::copy_n(current.data(), current.size(), y.data<T>());
-    } else if constexpr (kIsPlainNumber<T> || kIsNarrowFloat<T> || kIsSubByteInt<T>) {
-      T* d = y.data<T>();
-      for (size_t i = 0; i < current.size(); ++i) d[i] = value_from_double<T>(static_cast<double>(current[i]));
+  std::vector<int64_t> shape = x.shape();
+  const std::vector<size_t> order = pass_order(plans, shape, out_shape);
+  const C fill = static_cast<C>(options.extrapolation_value);
+  const C* current = native ? x.data<C>() : converted.data();
+  std::vector<C> buffers[2];
+  for (size_t i = 0; i < order.size(); ++i) {
+    const size_t a = order[i];
+    int64_t outer = 1, inner = 1;
+    for (size_t k = 0; k < a; ++k) outer *= shape[k];
+    for (size_t k = a + 1; k < rank; ++k) inner *= shape[k];
+    C* next;
+    if (native && i + 1 == order.size()) {
+      next = y.data<C>();
+    } else {
+      buffers[i % 2].resize(static_cast<size_t>(outer * out_shape[a] * inner));
+      next = buffers[i % 2].data();
     }
-  });
+    interpolate_axis<C>(current, next, outer, shape[a], inner, plans[a], fill, parallelism);
+    current = next;
+    shape[a] = out_shape[a];
+  }
+  if (!native) {
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (kIsPlainNumber<T> || kIsNarrowFloat<T> || kIsSubByteInt<T>) {
+        T* d = y.data<T>();
+        for (int64_t i = 0; i < y.element_count(); ++i) d[i] = value_from_double<T>(static_cast<double>(current[i]));
+      }
+    });
+  }
   return y;
 }
 

@@ -38,6 +38,10 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
                      " outside axis ", axis);
       out_shape[axis] += t->dim(axis);
     }
+    if (inputs.size() == 1) {
+      ctx.set_output(0, first);
+      return;
+    }
     Tensor& y = ctx.allocate_output(0, first.dtype(), out_shape);
     if (y.element_count() == 0) return;
     const int64_t outer = product(out_shape, 0, axis);
@@ -90,10 +94,18 @@ void infer_concat(InferenceContext& ctx) {
   if (have) ctx.set_output_type(0, TypeInfo::tensor(dtype, out));
 }
 
-const RegisterOp kConcat1{{.domain = "", .op_type = "Concat", .since_version = 1, .last_version = 3,
-                           .factory = make_concat, .infer = infer_concat}};
-const RegisterOp kConcat4{{.domain = "", .op_type = "Concat", .since_version = 4, .last_version = INT_MAX,
-                           .factory = make_concat, .infer = infer_concat}};
+const RegisterOp kConcat1{{.domain = "",
+                           .op_type = "Concat",
+                           .since_version = 1,
+                           .last_version = 3,
+                           .factory = make_concat,
+                           .infer = infer_concat}};
+const RegisterOp kConcat4{{.domain = "",
+                           .op_type = "Concat",
+                           .since_version = 4,
+                           .last_version = INT_MAX,
+                           .factory = make_concat,
+                           .infer = infer_concat}};
 
 // How Split picks its part sizes at one opset.
 struct SplitSpec {
@@ -113,8 +125,8 @@ SplitSpec split_spec(const Node& node, int64_t opset) {
   if (opset >= 18 && node.has_attribute("num_outputs")) {
     spec.num_outputs = node.attr_int("num_outputs", 0);
     check_model(spec.num_outputs >= 1, node.label(), ": num_outputs must be positive");
-    check_model(static_cast<size_t>(spec.num_outputs) == spec.outputs, node.label(), ": num_outputs ",
-                spec.num_outputs, " does not match its ", spec.outputs, " outputs");
+    check_model(static_cast<size_t>(spec.num_outputs) == spec.outputs, node.label(), ": num_outputs ", spec.num_outputs,
+                " does not match its ", spec.outputs, " outputs");
   }
   return spec;
 }
@@ -123,8 +135,10 @@ SplitSpec split_spec(const Node& node, int64_t opset) {
 std::vector<int64_t> split_sizes(const SplitSpec& spec, int64_t dim, const std::vector<int64_t>* given) {
   const int64_t n = static_cast<int64_t>(spec.outputs);
   std::vector<int64_t> sizes;
-  if (given != nullptr && !given->empty()) sizes = *given;
-  else if (!spec.split_attr.empty()) sizes = spec.split_attr;
+  if (given != nullptr && !given->empty())
+    sizes = *given;
+  else if (!spec.split_attr.empty())
+    sizes = spec.split_attr;
   else if (spec.num_outputs > 0) {
     const int64_t chunk = (dim + n - 1) / n;
     for (int64_t i = 0; i < n; ++i) sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
@@ -133,8 +147,7 @@ std::vector<int64_t> split_sizes(const SplitSpec& spec, int64_t dim, const std::
                    " equal parts");
     sizes.assign(static_cast<size_t>(n), dim / n);
   }
-  check_argument(sizes.size() == spec.outputs, "Split: ", sizes.size(), " split sizes for ", spec.outputs,
-                 " outputs");
+  check_argument(sizes.size() == spec.outputs, "Split: ", sizes.size(), " split sizes for ", spec.outputs, " outputs");
   int64_t sum = 0;
   for (int64_t s : sizes) {
     check_argument(s >= 0, "Split: negative split size ", s);
@@ -205,14 +218,30 @@ void infer_split(InferenceContext& ctx) {
   }
 }
 
-const RegisterOp kSplit1{{.domain = "", .op_type = "Split", .since_version = 1, .last_version = 1,
-                          .factory = make_split, .infer = infer_split}};
-const RegisterOp kSplit2{{.domain = "", .op_type = "Split", .since_version = 2, .last_version = 12,
-                          .factory = make_split, .infer = infer_split}};
-const RegisterOp kSplit13{{.domain = "", .op_type = "Split", .since_version = 13, .last_version = 17,
-                           .factory = make_split, .infer = infer_split}};
-const RegisterOp kSplit18{{.domain = "", .op_type = "Split", .since_version = 18, .last_version = INT_MAX,
-                           .factory = make_split, .infer = infer_split}};
+const RegisterOp kSplit1{{.domain = "",
+                          .op_type = "Split",
+                          .since_version = 1,
+                          .last_version = 1,
+                          .factory = make_split,
+                          .infer = infer_split}};
+const RegisterOp kSplit2{{.domain = "",
+                          .op_type = "Split",
+                          .since_version = 2,
+                          .last_version = 12,
+                          .factory = make_split,
+                          .infer = infer_split}};
+const RegisterOp kSplit13{{.domain = "",
+                           .op_type = "Split",
+                           .since_version = 13,
+                           .last_version = 17,
+                           .factory = make_split,
+                           .infer = infer_split}};
+const RegisterOp kSplit18{{.domain = "",
+                           .op_type = "Split",
+                           .since_version = 18,
+                           .last_version = INT_MAX,
+                           .factory = make_split,
+                           .infer = infer_split}};
 
 }  // namespace
 }  // namespace tessera

@@ -46,8 +46,12 @@ void infer_expand(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, broadcast_dims(*x->shape, target)));
 }
 
-const RegisterOp kExpand{{.domain = "", .op_type = "Expand", .since_version = 8, .last_version = INT_MAX,
-                          .factory = make_expand, .infer = infer_expand}};
+const RegisterOp kExpand{{.domain = "",
+                          .op_type = "Expand",
+                          .since_version = 8,
+                          .last_version = INT_MAX,
+                          .factory = make_expand,
+                          .infer = infer_expand}};
 
 // Tiles `x` by `repeats` (one per axis): a broadcast copy of x viewed as [1,d0,1,d1,...] into
 // [r0,d0,r1,d1,...], which has the memory layout of the tiled [r0*d0, r1*d1, ...].
@@ -60,7 +64,8 @@ Tensor tile(const Tensor& x, const std::vector<int64_t>& repeats, Parallelism& p
   for (size_t i = 0; i < x.rank(); ++i) {
     check_argument(repeats[i] >= 0, "Tile: repeats ", shape_to_string(repeats), " has a negative value");
     identity &= repeats[i] == 1;
-    out_shape[i] = x.dim(i) * repeats[i];
+    check_argument(!__builtin_mul_overflow(x.dim(i), repeats[i], &out_shape[i]), "Tile: repeats ",
+                   shape_to_string(repeats), " overflow the shape of ", x.description());
     wide_shape.insert(wide_shape.end(), {repeats[i], x.dim(i)});
     wide_strides.insert(wide_strides.end(), {0, strides[i]});
   }
@@ -113,10 +118,18 @@ void infer_tile(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kTile1{{.domain = "", .op_type = "Tile", .since_version = 1, .last_version = 5,
-                         .factory = make_tile, .infer = infer_tile}};
-const RegisterOp kTile6{{.domain = "", .op_type = "Tile", .since_version = 6, .last_version = INT_MAX,
-                         .factory = make_tile, .infer = infer_tile}};
+const RegisterOp kTile1{{.domain = "",
+                         .op_type = "Tile",
+                         .since_version = 1,
+                         .last_version = 5,
+                         .factory = make_tile,
+                         .infer = infer_tile}};
+const RegisterOp kTile6{{.domain = "",
+                         .op_type = "Tile",
+                         .since_version = 6,
+                         .last_version = INT_MAX,
+                         .factory = make_tile,
+                         .infer = infer_tile}};
 
 }  // namespace
 }  // namespace tessera

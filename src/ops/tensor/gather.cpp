@@ -50,6 +50,7 @@ std::unique_ptr<Kernel> make_gather(const KernelInfo& info) {
     out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
     out_shape.insert(out_shape.end(), data.shape().begin() + axis + 1, data.shape().end());
     Tensor& y = ctx.allocate_output(0, data.dtype(), out_shape);
+    if (y.element_count() == 0) return;
     const int64_t outer = product(data.shape(), 0, axis);
     const int64_t inner = product(data.shape(), axis + 1, data.rank());
     std::vector<int64_t> offsets;
@@ -65,16 +66,20 @@ void infer_gather(InferenceContext& ctx) {
   const TypeInfo* data = ranked_input(ctx, 0);
   const TypeInfo* indices = ranked_input(ctx, 1);
   if (data == nullptr || indices == nullptr || data->shape->empty()) return;
-  const size_t axis = static_cast<size_t>(
-      normalize_axis(ctx.node().attr_int("axis", 0), static_cast<int64_t>(data->shape->size())));
+  const size_t axis =
+      static_cast<size_t>(normalize_axis(ctx.node().attr_int("axis", 0), static_cast<int64_t>(data->shape->size())));
   std::vector<Dim> out(data->shape->begin(), data->shape->begin() + axis);
   out.insert(out.end(), indices->shape->begin(), indices->shape->end());
   out.insert(out.end(), data->shape->begin() + axis + 1, data->shape->end());
   ctx.set_output_type(0, TypeInfo::tensor(data->elem_type, out));
 }
 
-const RegisterOp kGather{{.domain = "", .op_type = "Gather", .since_version = 1, .last_version = INT_MAX,
-                          .factory = make_gather, .infer = infer_gather}};
+const RegisterOp kGather{{.domain = "",
+                          .op_type = "Gather",
+                          .since_version = 1,
+                          .last_version = INT_MAX,
+                          .factory = make_gather,
+                          .infer = infer_gather}};
 
 std::unique_ptr<Kernel> make_gather_elements(const KernelInfo& info) {
   const int64_t axis_attr = info.node.attr_int("axis", 0);
@@ -97,8 +102,11 @@ void infer_gather_elements(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(data->elem_type, indices->shape));
 }
 
-const RegisterOp kGatherElements{{.domain = "", .op_type = "GatherElements", .since_version = 11,
-                                  .last_version = INT_MAX, .factory = make_gather_elements,
+const RegisterOp kGatherElements{{.domain = "",
+                                  .op_type = "GatherElements",
+                                  .since_version = 11,
+                                  .last_version = INT_MAX,
+                                  .factory = make_gather_elements,
                                   .infer = infer_gather_elements}};
 
 std::unique_ptr<Kernel> make_gather_nd(const KernelInfo& info) {
@@ -111,8 +119,7 @@ std::unique_ptr<Kernel> make_gather_nd(const KernelInfo& info) {
     check_argument(r >= 1 && q >= 1, "GatherND: data ", data.description(), " and indices ", indices.description(),
                    " must have rank >= 1");
     check_argument(batch_dims >= 0 && batch_dims < std::min(r, q), "GatherND: batch_dims ", batch_dims,
-                   " must be less than the ranks of data ", data.description(), " and indices ",
-                   indices.description());
+                   " must be less than the ranks of data ", data.description(), " and indices ", indices.description());
     const size_t b = static_cast<size_t>(batch_dims);
     for (size_t d = 0; d < b; ++d) {
       check_argument(data.dim(d) == indices.dim(d), "GatherND: batch dimension ", d, " differs between data ",
@@ -155,10 +162,18 @@ void infer_gather_nd(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(data->elem_type, out));
 }
 
-const RegisterOp kGatherND11{{.domain = "", .op_type = "GatherND", .since_version = 11, .last_version = 11,
-                              .factory = make_gather_nd, .infer = infer_gather_nd}};
-const RegisterOp kGatherND12{{.domain = "", .op_type = "GatherND", .since_version = 12, .last_version = INT_MAX,
-                              .factory = make_gather_nd, .infer = infer_gather_nd}};
+const RegisterOp kGatherND11{{.domain = "",
+                              .op_type = "GatherND",
+                              .since_version = 11,
+                              .last_version = 11,
+                              .factory = make_gather_nd,
+                              .infer = infer_gather_nd}};
+const RegisterOp kGatherND12{{.domain = "",
+                              .op_type = "GatherND",
+                              .since_version = 12,
+                              .last_version = INT_MAX,
+                              .factory = make_gather_nd,
+                              .infer = infer_gather_nd}};
 
 }  // namespace
 }  // namespace tessera

@@ -39,7 +39,8 @@ std::unique_ptr<Kernel> make_shape(const KernelInfo& info) {
       start = clamp(start_attr);
       end = std::max(start, has_end ? clamp(end_attr) : rank);
     }
-    ctx.set_output(0, Tensor::from_vector<int64_t>(DType::kInt64, {x.shape().begin() + start, x.shape().begin() + end}));
+    ctx.set_output(0,
+                   Tensor::from_vector<int64_t>(DType::kInt64, {x.shape().begin() + start, x.shape().begin() + end}));
   });
 }
 
@@ -53,10 +54,18 @@ void infer_shape(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor_of_shape(DType::kInt64, {end - start}));
 }
 
-const RegisterOp kShape1{{.domain = "", .op_type = "Shape", .since_version = 1, .last_version = 14,
-                          .factory = make_shape, .infer = infer_shape}};
-const RegisterOp kShape15{{.domain = "", .op_type = "Shape", .since_version = 15, .last_version = INT_MAX,
-                           .factory = make_shape, .infer = infer_shape}};
+const RegisterOp kShape1{{.domain = "",
+                          .op_type = "Shape",
+                          .since_version = 1,
+                          .last_version = 14,
+                          .factory = make_shape,
+                          .infer = infer_shape}};
+const RegisterOp kShape15{{.domain = "",
+                           .op_type = "Shape",
+                           .since_version = 15,
+                           .last_version = INT_MAX,
+                           .factory = make_shape,
+                           .infer = infer_shape}};
 
 std::unique_ptr<Kernel> make_size(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
@@ -66,8 +75,12 @@ std::unique_ptr<Kernel> make_size(const KernelInfo&) {
 
 void infer_size(InferenceContext& ctx) { ctx.set_output_type(0, TypeInfo::tensor_of_shape(DType::kInt64, {})); }
 
-const RegisterOp kSize{{.domain = "", .op_type = "Size", .since_version = 1, .last_version = INT_MAX,
-                        .factory = make_size, .infer = infer_size}};
+const RegisterOp kSize{{.domain = "",
+                        .op_type = "Size",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = make_size,
+                        .infer = infer_size}};
 
 // The tensor a Constant node produces, from whichever value attribute it carries.
 Tensor constant_value(const Node& node) {
@@ -75,8 +88,8 @@ Tensor constant_value(const Node& node) {
   Tensor value;
   for (const auto& [name, attr] : node.attributes) {
     if (name == "value" || name == "sparse_value") {
-      check_model(attr.type == Attribute::Type::kTensor || attr.type == Attribute::Type::kSparseTensor,
-                  node.label(), ": attribute '", name, "' must be a tensor");
+      check_model(attr.type == Attribute::Type::kTensor || attr.type == Attribute::Type::kSparseTensor, node.label(),
+                  ": attribute '", name, "' must be a tensor");
       value = attr.t;
     } else if (name == "value_float") {
       value = Tensor::scalar<float>(DType::kFloat, node.attr_float(name, 0));
@@ -110,8 +123,12 @@ void infer_constant(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor_of_shape(value.dtype(), value.shape()));
 }
 
-const RegisterOp kConstant{{.domain = "", .op_type = "Constant", .since_version = 1, .last_version = INT_MAX,
-                            .factory = make_constant, .infer = infer_constant}};
+const RegisterOp kConstant{{.domain = "",
+                            .op_type = "Constant",
+                            .since_version = 1,
+                            .last_version = INT_MAX,
+                            .factory = make_constant,
+                            .infer = infer_constant}};
 
 // The value ConstantOfShape fills with: its `value` attribute (one element), else float 0.
 Tensor fill_value(const Node& node) {
@@ -152,8 +169,11 @@ void infer_constant_of_shape(InferenceContext& ctx) {
   }
 }
 
-const RegisterOp kConstantOfShape{{.domain = "", .op_type = "ConstantOfShape", .since_version = 9,
-                                   .last_version = INT_MAX, .factory = make_constant_of_shape,
+const RegisterOp kConstantOfShape{{.domain = "",
+                                   .op_type = "ConstantOfShape",
+                                   .since_version = 9,
+                                   .last_version = INT_MAX,
+                                   .factory = make_constant_of_shape,
                                    .infer = infer_constant_of_shape}};
 
 // Element count of a range; integer arithmetic is exact (128-bit), floats follow ceil((limit-start)/delta).
@@ -221,10 +241,18 @@ void infer_range(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(start->elem_type, std::vector<Dim>{Dim{}}));
 }
 
-const RegisterOp kRange11{{.domain = "", .op_type = "Range", .since_version = 11, .last_version = 26,
-                           .factory = make_range, .infer = infer_range}};
-const RegisterOp kRange27{{.domain = "", .op_type = "Range", .since_version = 27, .last_version = INT_MAX,
-                           .factory = make_range, .infer = infer_range}};
+const RegisterOp kRange11{{.domain = "",
+                           .op_type = "Range",
+                           .since_version = 11,
+                           .last_version = 26,
+                           .factory = make_range,
+                           .infer = infer_range}};
+const RegisterOp kRange27{{.domain = "",
+                           .op_type = "Range",
+                           .since_version = 27,
+                           .last_version = INT_MAX,
+                           .factory = make_range,
+                           .infer = infer_range}};
 
 // Writes one at out[i] for each i in `positions`.
 void fill_ones(Tensor& y, const std::vector<int64_t>& positions) {
@@ -267,13 +295,17 @@ std::unique_ptr<Kernel> make_eye_like(const KernelInfo& info) {
 void infer_eye_like(InferenceContext& ctx) {
   const TypeInfo* x = ctx.input_type(0);
   if (x == nullptr || !x->is_tensor()) return;
-  const DType dtype = ctx.node().has_attribute("dtype") ? static_cast<DType>(ctx.node().attr_int("dtype", 0))
-                                                        : x->elem_type;
+  const DType dtype =
+      ctx.node().has_attribute("dtype") ? static_cast<DType>(ctx.node().attr_int("dtype", 0)) : x->elem_type;
   ctx.set_output_type(0, TypeInfo::tensor(dtype, x->shape));
 }
 
-const RegisterOp kEyeLike{{.domain = "", .op_type = "EyeLike", .since_version = 9, .last_version = INT_MAX,
-                           .factory = make_eye_like, .infer = infer_eye_like}};
+const RegisterOp kEyeLike{{.domain = "",
+                           .op_type = "EyeLike",
+                           .since_version = 9,
+                           .last_version = INT_MAX,
+                           .factory = make_eye_like,
+                           .infer = infer_eye_like}};
 
 }  // namespace
 }  // namespace tessera

@@ -28,9 +28,12 @@ int64_t source_index(int64_t o, int64_t pad_begin, int64_t in, PadMode mode) {
   const int64_t i = o - pad_begin;
   if (i >= 0 && i < in) return i;
   switch (mode) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return std::clamp<int64_t>(i, 0, in - 1);
-    case PadMode::kWrap: return ((i % in) + in) % in;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return std::clamp<int64_t>(i, 0, in - 1);
+    case PadMode::kWrap:
+      return ((i % in) + in) % in;
     case PadMode::kReflect: {
       if (in == 1) return 0;
       const int64_t period = 2 * (in - 1);
@@ -87,8 +90,10 @@ void pad_typed(const Tensor& x, Tensor& y, const std::vector<std::vector<int64_t
         continue;
       }
       for (const Run& r : runs) {
-        if (r.src < 0) std::fill_n(out + r.out, r.length, value);
-        else std::copy_n(src + base + r.src, r.length, out + r.out);
+        if (r.src < 0)
+          std::fill_n(out + r.out, r.length, value);
+        else
+          std::copy_n(src + base + r.src, r.length, out + r.out);
       }
     }
   });
@@ -98,27 +103,31 @@ void pad_typed(const Tensor& x, Tensor& y, const std::vector<std::vector<int64_t
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::vector<int64_t>& axes, const Tensor& value,
            PadMode mode, Parallelism& parallelism) {
   const size_t rank = x.rank();
-  check_argument(pads.size() == 2 * axes.size(), "Pad: pads has ", pads.size(), " values, expected ",
-                 2 * axes.size(), " for input ", x.description());
+  check_argument(pads.size() == 2 * axes.size(), "Pad: pads has ", pads.size(), " values, expected ", 2 * axes.size(),
+                 " for input ", x.description());
   std::vector<int64_t> begin(rank, 0), end(rank, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
     begin[static_cast<size_t>(axes[i])] = pads[i];
     end[static_cast<size_t>(axes[i])] = pads[i + axes.size()];
   }
   std::vector<int64_t> out_shape(rank);
-  std::vector<std::vector<int64_t>> maps(rank);
   for (size_t a = 0; a < rank; ++a) {
-    out_shape[a] = x.dim(a) + begin[a] + end[a];
-    check_argument(out_shape[a] >= 0, "Pad: pads ", shape_to_string(pads), " crop more than axis ", a,
-                   " of input ", x.description(), " holds");
+    check_argument(!__builtin_add_overflow(x.dim(a), begin[a], &out_shape[a]) &&
+                       !__builtin_add_overflow(out_shape[a], end[a], &out_shape[a]) && out_shape[a] >= 0,
+                   "Pad: pads ", shape_to_string(pads), " give axis ", a, " of input ", x.description(),
+                   " a negative or overflowing size");
     check_argument(mode == PadMode::kConstant || x.dim(a) > 0 || out_shape[a] == 0, "Pad: cannot pad empty axis ", a,
                    " of input ", x.description(), " in a non-constant mode");
-    maps[a].resize(static_cast<size_t>(out_shape[a]));
-    for (int64_t o = 0; o < out_shape[a]; ++o) maps[a][static_cast<size_t>(o)] = source_index(o, begin[a], x.dim(a), mode);
   }
   if (rank == 0) return x;
-  Tensor y(x.dtype(), out_shape);
+  Tensor y(x.dtype(), out_shape);  // refuses sizes past the allocation limit before the maps are built
   if (y.element_count() == 0) return y;
+  std::vector<std::vector<int64_t>> maps(rank);
+  for (size_t a = 0; a < rank; ++a) {
+    maps[a].resize(static_cast<size_t>(out_shape[a]));
+    for (int64_t o = 0; o < out_shape[a]; ++o)
+      maps[a][static_cast<size_t>(o)] = source_index(o, begin[a], x.dim(a), mode);
+  }
   visit_element_bytes(x.dtype(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     pad_typed<U>(x, y, maps, *value.data<U>(), parallelism);
@@ -157,8 +166,8 @@ std::unique_ptr<Kernel> make_pad(const KernelInfo& info) {
     const double value = info.node.attr_float("value", 0.0f);
     return make_kernel([=](KernelContext& ctx) {
       const Tensor& x = ctx.input(0);
-      ctx.set_output(0, pad(x, pads, all_axes(x.rank()), constant_from_double(x.dtype(), value), mode,
-                            ctx.parallelism()));
+      ctx.set_output(0,
+                     pad(x, pads, all_axes(x.rank()), constant_from_double(x.dtype(), value), mode, ctx.parallelism()));
     });
   }
   return make_kernel([=](KernelContext& ctx) {
@@ -205,16 +214,20 @@ void infer_pad(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kPad1{{.domain = "", .op_type = "Pad", .since_version = 1, .last_version = 1,
-                        .factory = make_pad, .infer = infer_pad}};
-const RegisterOp kPad2{{.domain = "", .op_type = "Pad", .since_version = 2, .last_version = 10,
-                        .factory = make_pad, .infer = infer_pad}};
-const RegisterOp kPad11{{.domain = "", .op_type = "Pad", .since_version = 11, .last_version = 17,
-                         .factory = make_pad, .infer = infer_pad}};
-const RegisterOp kPad18{{.domain = "", .op_type = "Pad", .since_version = 18, .last_version = 18,
-                         .factory = make_pad, .infer = infer_pad}};
-const RegisterOp kPad19{{.domain = "", .op_type = "Pad", .since_version = 19, .last_version = INT_MAX,
-                         .factory = make_pad, .infer = infer_pad}};
+const RegisterOp kPad1{
+    {.domain = "", .op_type = "Pad", .since_version = 1, .last_version = 1, .factory = make_pad, .infer = infer_pad}};
+const RegisterOp kPad2{
+    {.domain = "", .op_type = "Pad", .since_version = 2, .last_version = 10, .factory = make_pad, .infer = infer_pad}};
+const RegisterOp kPad11{
+    {.domain = "", .op_type = "Pad", .since_version = 11, .last_version = 17, .factory = make_pad, .infer = infer_pad}};
+const RegisterOp kPad18{
+    {.domain = "", .op_type = "Pad", .since_version = 18, .last_version = 18, .factory = make_pad, .infer = infer_pad}};
+const RegisterOp kPad19{{.domain = "",
+                         .op_type = "Pad",
+                         .since_version = 19,
+                         .last_version = INT_MAX,
+                         .factory = make_pad,
+                         .infer = infer_pad}};
 
 }  // namespace
 }  // namespace tessera

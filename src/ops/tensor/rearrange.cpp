@@ -49,17 +49,27 @@ void infer_depth_to_space(InferenceContext& ctx) {
     return d.is_known() ? Dim::known(d.value * mul / div) : Dim{};
   };
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, std::vector<Dim>{s[0], scaled(s[1], 1, bs * bs),
-                                                                           scaled(s[2], bs, 1), scaled(s[3], bs, 1)}));
+                                                                         scaled(s[2], bs, 1), scaled(s[3], bs, 1)}));
 }
 
-const RegisterOp kDepthToSpace1{{.domain = "", .op_type = "DepthToSpace", .since_version = 1, .last_version = 10,
-                                 .factory = make_depth_to_space, .infer = infer_depth_to_space}};
-const RegisterOp kDepthToSpace11{{.domain = "", .op_type = "DepthToSpace", .since_version = 11,
-                                  .last_version = INT_MAX, .factory = make_depth_to_space,
+const RegisterOp kDepthToSpace1{{.domain = "",
+                                 .op_type = "DepthToSpace",
+                                 .since_version = 1,
+                                 .last_version = 10,
+                                 .factory = make_depth_to_space,
+                                 .infer = infer_depth_to_space}};
+const RegisterOp kDepthToSpace11{{.domain = "",
+                                  .op_type = "DepthToSpace",
+                                  .since_version = 11,
+                                  .last_version = INT_MAX,
+                                  .factory = make_depth_to_space,
                                   .infer = infer_depth_to_space}};
 
 std::unique_ptr<Kernel> make_space_to_depth(const KernelInfo& info) {
   const int64_t bs = read_blocksize(info.node);
+  const std::string mode = info.opset >= 28 ? info.node.attr_string("mode", "DCR") : "DCR";
+  check_model(mode == "DCR" || mode == "CRD", info.node.label(), ": mode must be DCR or CRD, got '", mode, "'");
+  const bool crd = mode == "CRD";
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.rank() == 4, "SpaceToDepth: input must be 4-D, got ", x.description());
@@ -67,10 +77,13 @@ std::unique_ptr<Kernel> make_space_to_depth(const KernelInfo& info) {
     check_argument(h % bs == 0 && w % bs == 0, "SpaceToDepth: spatial dims of ", x.description(),
                    " are not divisible by blocksize ", bs);
     Tensor& y = ctx.allocate_output(0, x.dtype(), {n, c * bs * bs, h / bs, w / bs});
-    // Output viewed as [n, b1, b2, c, h', w'] reads input (n, c, h'*bs + b1, w'*bs + b2).
-    const std::vector<int64_t> strides{c * h * w, w, 1, h * w, bs * w, bs};
-    copy_strided_to_contiguous(x.dtype(), y.raw_data(), x.raw_data(), strides, {n, bs, bs, c, h / bs, w / bs},
-                               ctx.parallelism());
+    // Output viewed as [n, b1, b2, c, h', w'] (DCR) or [n, c, b1, b2, h', w'] (CRD) reads input
+    // (n, c, h'*bs + b1, w'*bs + b2).
+    const std::vector<int64_t> strides = crd ? std::vector<int64_t>{c * h * w, h * w, w, 1, bs * w, bs}
+                                             : std::vector<int64_t>{c * h * w, w, 1, h * w, bs * w, bs};
+    const std::vector<int64_t> view =
+        crd ? std::vector<int64_t>{n, c, bs, bs, h / bs, w / bs} : std::vector<int64_t>{n, bs, bs, c, h / bs, w / bs};
+    copy_strided_to_contiguous(x.dtype(), y.raw_data(), x.raw_data(), strides, view, ctx.parallelism());
   });
 }
 
@@ -83,12 +96,21 @@ void infer_space_to_depth(InferenceContext& ctx) {
     return d.is_known() ? Dim::known(d.value * mul / div) : Dim{};
   };
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, std::vector<Dim>{s[0], scaled(s[1], bs * bs, 1),
-                                                                           scaled(s[2], 1, bs), scaled(s[3], 1, bs)}));
+                                                                         scaled(s[2], 1, bs), scaled(s[3], 1, bs)}));
 }
 
-const RegisterOp kSpaceToDepth{{.domain = "", .op_type = "SpaceToDepth", .since_version = 1,
-                                .last_version = INT_MAX, .factory = make_space_to_depth,
-                                .infer = infer_space_to_depth}};
+const RegisterOp kSpaceToDepth1{{.domain = "",
+                                 .op_type = "SpaceToDepth",
+                                 .since_version = 1,
+                                 .last_version = 27,
+                                 .factory = make_space_to_depth,
+                                 .infer = infer_space_to_depth}};
+const RegisterOp kSpaceToDepth28{{.domain = "",
+                                  .op_type = "SpaceToDepth",
+                                  .since_version = 28,
+                                  .last_version = INT_MAX,
+                                  .factory = make_space_to_depth,
+                                  .infer = infer_space_to_depth}};
 
 std::unique_ptr<Kernel> make_reverse_sequence(const KernelInfo& info) {
   const int64_t batch_axis = info.node.attr_int("batch_axis", 1);
@@ -128,8 +150,11 @@ std::unique_ptr<Kernel> make_reverse_sequence(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kReverseSequence{{.domain = "", .op_type = "ReverseSequence", .since_version = 10,
-                                   .last_version = INT_MAX, .factory = make_reverse_sequence,
+const RegisterOp kReverseSequence{{.domain = "",
+                                   .op_type = "ReverseSequence",
+                                   .since_version = 10,
+                                   .last_version = INT_MAX,
+                                   .factory = make_reverse_sequence,
                                    .infer = infer_same_as_input}};
 
 }  // namespace

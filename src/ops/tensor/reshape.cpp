@@ -35,18 +35,20 @@ std::vector<int64_t> reshape_target(const std::vector<int64_t>& input, const std
       out[i] = s;
       has_zero |= s == 0;
     }
+    check_argument(out[i] == 0 || known <= INT64_MAX / out[i], "Reshape: shape ", shape_to_string(requested),
+                   " has more elements than int64 can count");
     known *= out[i];
   }
   const int64_t total = shape_element_count(input);
   if (infer_at >= 0) {
     check_argument(!(allowzero && has_zero), "Reshape: with allowzero=1, shape ", shape_to_string(requested),
                    " cannot hold both 0 and -1");
-    check_argument(known != 0 && total % known == 0, "Reshape: cannot reshape input of shape ",
-                   shape_to_string(input), " to ", shape_to_string(requested));
+    check_argument(known != 0 && total % known == 0, "Reshape: cannot reshape input of shape ", shape_to_string(input),
+                   " to ", shape_to_string(requested));
     out[static_cast<size_t>(infer_at)] = total / known;
   } else {
-    check_argument(shape_element_count(out) == total, "Reshape: cannot reshape input of shape ",
-                   shape_to_string(input), " (", total, " elements) to ", shape_to_string(out));
+    check_argument(shape_element_count(out) == total, "Reshape: cannot reshape input of shape ", shape_to_string(input),
+                   " (", total, " elements) to ", shape_to_string(out));
   }
   return out;
 }
@@ -72,12 +74,15 @@ void infer_reshape(InferenceContext& ctx) {
   const TypeInfo* x = ctx.input_type(0);
   if (x == nullptr || !x->is_tensor()) return;
   std::optional<std::vector<int64_t>> requested;
-  if (ctx.node().opset < 5) requested = ctx.node().attr_ints("shape");
-  else requested = constant_ints(ctx, 1);
+  if (ctx.node().opset < 5)
+    requested = ctx.node().attr_ints("shape");
+  else
+    requested = constant_ints(ctx, 1);
   if (!requested) {
     const TypeInfo* s = ranked_input(ctx, 1);
     if (s != nullptr && s->shape->size() == 1 && (*s->shape)[0].is_known()) {
-      ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, std::vector<Dim>(static_cast<size_t>((*s->shape)[0].value))));
+      ctx.set_output_type(0,
+                          TypeInfo::tensor(x->elem_type, std::vector<Dim>(static_cast<size_t>((*s->shape)[0].value))));
     } else {
       ctx.set_output_type(0, TypeInfo::tensor(x->elem_type));
     }
@@ -85,23 +90,55 @@ void infer_reshape(InferenceContext& ctx) {
   }
   const bool allowzero = ctx.node().opset >= 14 && ctx.node().attr_int("allowzero", 0) != 0;
   if (x->has_static_shape()) {
-    ctx.set_output_type(0, TypeInfo::tensor_of_shape(x->elem_type, reshape_target(x->static_shape(), *requested, allowzero)));
+    ctx.set_output_type(
+        0, TypeInfo::tensor_of_shape(x->elem_type, reshape_target(x->static_shape(), *requested, allowzero)));
     return;
   }
+  // With symbolic input dims, -1 is still known when every unknown dim is copied through by a 0 in place:
+  // it is then (product of the other input dims) / (product of the other requested dims).
   std::vector<Dim> out;
+  int64_t rest_in = 1, rest_out = 1;
+  bool rest_known = x->shape.has_value();
+  for (size_t i = 0; x->shape && i < x->shape->size(); ++i) {
+    const bool copied = i < requested->size() && (*requested)[i] == 0 && !allowzero;
+    const Dim& d = (*x->shape)[i];
+    if (copied) continue;
+    if (!d.is_known())
+      rest_known = false;
+    else
+      rest_in *= d.value;
+  }
   for (size_t i = 0; i < requested->size(); ++i) {
     const int64_t s = (*requested)[i];
-    if (s == 0 && !allowzero && x->shape && i < x->shape->size()) out.push_back((*x->shape)[i]);
-    else if (s >= 0) out.push_back(Dim::known(s));
-    else out.push_back(Dim{});
+    if (s == 0 && !allowzero && x->shape && i < x->shape->size()) {
+      out.push_back((*x->shape)[i]);
+    } else if (s >= 0) {
+      out.push_back(Dim::known(s));
+      rest_out *= s;
+    } else {
+      out.push_back(Dim{});
+    }
+  }
+  for (size_t i = 0; i < requested->size(); ++i) {
+    if ((*requested)[i] == -1 && rest_known && rest_out > 0 && rest_in % rest_out == 0) {
+      out[i] = Dim::known(rest_in / rest_out);
+    }
   }
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kReshape1{{.domain = "", .op_type = "Reshape", .since_version = 1, .last_version = 4,
-                            .factory = make_reshape, .infer = infer_reshape}};
-const RegisterOp kReshape5{{.domain = "", .op_type = "Reshape", .since_version = 5, .last_version = INT_MAX,
-                            .factory = make_reshape, .infer = infer_reshape}};
+const RegisterOp kReshape1{{.domain = "",
+                            .op_type = "Reshape",
+                            .since_version = 1,
+                            .last_version = 4,
+                            .factory = make_reshape,
+                            .infer = infer_reshape}};
+const RegisterOp kReshape5{{.domain = "",
+                            .op_type = "Reshape",
+                            .since_version = 5,
+                            .last_version = INT_MAX,
+                            .factory = make_reshape,
+                            .infer = infer_reshape}};
 
 int64_t flatten_axis(int64_t axis, int64_t rank) {
   const int64_t a = axis < 0 ? axis + rank : axis;
@@ -136,22 +173,26 @@ void infer_flatten(InferenceContext& ctx) {
   const int64_t rank = static_cast<int64_t>(x->shape->size());
   const int64_t a = flatten_axis(ctx.node().attr_int("axis", 1), rank);
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, std::vector<Dim>{dim_product(*x->shape, 0, a),
-                                                                           dim_product(*x->shape, a, rank)}));
+                                                                         dim_product(*x->shape, a, rank)}));
 }
 
-const RegisterOp kFlatten{{.domain = "", .op_type = "Flatten", .since_version = 1, .last_version = INT_MAX,
-                           .factory = make_flatten, .infer = infer_flatten}};
+const RegisterOp kFlatten{{.domain = "",
+                           .op_type = "Flatten",
+                           .since_version = 1,
+                           .last_version = INT_MAX,
+                           .factory = make_flatten,
+                           .infer = infer_flatten}};
 
-// The shape after squeezing `axes` (all size-1 dims when `axes` is empty and not given).
-std::vector<int64_t> squeezed_shape(const std::vector<int64_t>& shape, const std::vector<int64_t>& axes, bool given) {
+// The shape after squeezing `axes` (every size-1 dim when `axes` is empty).
+std::vector<int64_t> squeezed_shape(const std::vector<int64_t>& shape, const std::vector<int64_t>& axes) {
   const int64_t rank = static_cast<int64_t>(shape.size());
   std::vector<bool> drop(shape.size(), false);
-  if (!given) {
+  if (axes.empty()) {
     for (size_t i = 0; i < shape.size(); ++i) drop[i] = shape[i] == 1;
   } else {
     for (int64_t a : normalize_axes(axes, rank, "Squeeze")) {
-      check_argument(shape[a] == 1, "Squeeze: axis ", a, " of input shape ", shape_to_string(shape),
-                     " has size ", shape[a], ", not 1");
+      check_argument(shape[a] == 1, "Squeeze: axis ", a, " of input shape ", shape_to_string(shape), " has size ",
+                     shape[a], ", not 1");
       drop[a] = true;
     }
   }
@@ -164,16 +205,16 @@ std::vector<int64_t> squeezed_shape(const std::vector<int64_t>& shape, const std
 
 std::unique_ptr<Kernel> make_squeeze(const KernelInfo& info) {
   const bool from_input = info.opset >= 13;
-  const bool attr_given = info.node.has_attribute("axes");
   const std::vector<int64_t> attr_axes = info.node.attr_ints("axes");
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
+    // An empty axes list squeezes every size-1 dim, as ONNX's own shape inference reads it.
     if (from_input) {
-      const bool given = ctx.has_input(1);
-      const std::vector<int64_t> axes = given ? read_ints(ctx.input(1), "Squeeze axes") : std::vector<int64_t>{};
-      ctx.set_output(0, x.reshaped(squeezed_shape(x.shape(), axes, given)));
+      const std::vector<int64_t> axes =
+          ctx.has_input(1) ? read_ints(ctx.input(1), "Squeeze axes") : std::vector<int64_t>{};
+      ctx.set_output(0, x.reshaped(squeezed_shape(x.shape(), axes)));
     } else {
-      ctx.set_output(0, x.reshaped(squeezed_shape(x.shape(), attr_axes, attr_given)));
+      ctx.set_output(0, x.reshaped(squeezed_shape(x.shape(), attr_axes)));
     }
   });
 }
@@ -183,8 +224,10 @@ void infer_squeeze(InferenceContext& ctx) {
   if (x == nullptr) return;
   std::optional<std::vector<int64_t>> axes;
   if (ctx.node().opset >= 13) {
-    if (ctx.node().has_input(1)) axes = constant_ints(ctx, 1);
-    else axes = std::vector<int64_t>{};
+    if (ctx.node().has_input(1))
+      axes = constant_ints(ctx, 1);
+    else
+      axes = std::vector<int64_t>{};
     if (!axes) return;
   } else {
     axes = ctx.node().attr_ints("axes");
@@ -206,10 +249,18 @@ void infer_squeeze(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kSqueeze1{{.domain = "", .op_type = "Squeeze", .since_version = 1, .last_version = 12,
-                            .factory = make_squeeze, .infer = infer_squeeze}};
-const RegisterOp kSqueeze13{{.domain = "", .op_type = "Squeeze", .since_version = 13, .last_version = INT_MAX,
-                             .factory = make_squeeze, .infer = infer_squeeze}};
+const RegisterOp kSqueeze1{{.domain = "",
+                            .op_type = "Squeeze",
+                            .since_version = 1,
+                            .last_version = 12,
+                            .factory = make_squeeze,
+                            .infer = infer_squeeze}};
+const RegisterOp kSqueeze13{{.domain = "",
+                             .op_type = "Squeeze",
+                             .since_version = 13,
+                             .last_version = INT_MAX,
+                             .factory = make_squeeze,
+                             .infer = infer_squeeze}};
 
 // Which output dims are the inserted ones; throws on bad or repeated axes.
 std::vector<bool> unsqueeze_mask(const std::vector<int64_t>& axes, size_t input_rank) {
@@ -248,10 +299,18 @@ void infer_unsqueeze(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, unsqueezed<Dim>(*x->shape, *axes, Dim::known(1))));
 }
 
-const RegisterOp kUnsqueeze1{{.domain = "", .op_type = "Unsqueeze", .since_version = 1, .last_version = 12,
-                              .factory = make_unsqueeze, .infer = infer_unsqueeze}};
-const RegisterOp kUnsqueeze13{{.domain = "", .op_type = "Unsqueeze", .since_version = 13, .last_version = INT_MAX,
-                               .factory = make_unsqueeze, .infer = infer_unsqueeze}};
+const RegisterOp kUnsqueeze1{{.domain = "",
+                              .op_type = "Unsqueeze",
+                              .since_version = 1,
+                              .last_version = 12,
+                              .factory = make_unsqueeze,
+                              .infer = infer_unsqueeze}};
+const RegisterOp kUnsqueeze13{{.domain = "",
+                               .op_type = "Unsqueeze",
+                               .since_version = 13,
+                               .last_version = INT_MAX,
+                               .factory = make_unsqueeze,
+                               .infer = infer_unsqueeze}};
 
 // Identity passes any value through unchanged: tensors, sequences (opset 14) and optionals (opset 16),
 // including an empty optional.
@@ -263,8 +322,12 @@ std::unique_ptr<Kernel> make_identity(const KernelInfo&) {
   });
 }
 
-const RegisterOp kIdentity{{.domain = "", .op_type = "Identity", .since_version = 1, .last_version = INT_MAX,
-                            .factory = make_identity, .infer = infer_same_as_input}};
+const RegisterOp kIdentity{{.domain = "",
+                            .op_type = "Identity",
+                            .since_version = 1,
+                            .last_version = INT_MAX,
+                            .factory = make_identity,
+                            .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

@@ -32,11 +32,16 @@ T combine(const T& a, const T& b, Reduction r) {
     return (r == Reduction::kAdd || r == Reduction::kMax) ? (a || b) : (a && b);
   } else if constexpr (kIsPlainNumber<T>) {
     switch (r) {
-      case Reduction::kAdd: return static_cast<T>(a + b);
-      case Reduction::kMul: return static_cast<T>(a * b);
-      case Reduction::kMax: return std::max(a, b);
-      case Reduction::kMin: return std::min(a, b);
-      case Reduction::kNone: break;
+      case Reduction::kAdd:
+        return static_cast<T>(a + b);
+      case Reduction::kMul:
+        return static_cast<T>(a * b);
+      case Reduction::kMax:
+        return std::max(a, b);
+      case Reduction::kMin:
+        return std::min(a, b);
+      case Reduction::kNone:
+        break;
     }
     return b;
   } else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>) {
@@ -58,7 +63,8 @@ void apply_updates(Tensor& out, const Tensor& updates, const std::vector<int64_t
       using U = typename decltype(tag)::type;
       U* dst = out.data<U>();
       const U* src = updates.data<U>();
-      for (size_t i = 0; i < offsets.size(); ++i) std::copy_n(src + static_cast<int64_t>(i) * inner, inner, dst + offsets[i]);
+      for (size_t i = 0; i < offsets.size(); ++i)
+        std::copy_n(src + static_cast<int64_t>(i) * inner, inner, dst + offsets[i]);
     });
     return;
   }
@@ -76,7 +82,8 @@ void apply_updates(Tensor& out, const Tensor& updates, const std::vector<int64_t
 
 std::unique_ptr<Kernel> make_scatter_elements(const KernelInfo& info) {
   const int64_t axis_attr = info.node.attr_int("axis", 0);
-  const Reduction reduction = info.node.op_type == "Scatter" ? Reduction::kNone : parse_reduction(info.node, info.opset);
+  const Reduction reduction =
+      info.node.op_type == "Scatter" ? Reduction::kNone : parse_reduction(info.node, info.opset);
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
@@ -94,16 +101,29 @@ std::unique_ptr<Kernel> make_scatter_elements(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kScatter{{.domain = "", .op_type = "Scatter", .since_version = 9, .last_version = INT_MAX,
-                           .factory = make_scatter_elements, .infer = infer_same_as_input}};
-const RegisterOp kScatterElements11{{.domain = "", .op_type = "ScatterElements", .since_version = 11,
-                                     .last_version = 15, .factory = make_scatter_elements,
+const RegisterOp kScatter{{.domain = "",
+                           .op_type = "Scatter",
+                           .since_version = 9,
+                           .last_version = INT_MAX,
+                           .factory = make_scatter_elements,
+                           .infer = infer_same_as_input}};
+const RegisterOp kScatterElements11{{.domain = "",
+                                     .op_type = "ScatterElements",
+                                     .since_version = 11,
+                                     .last_version = 15,
+                                     .factory = make_scatter_elements,
                                      .infer = infer_same_as_input}};
-const RegisterOp kScatterElements16{{.domain = "", .op_type = "ScatterElements", .since_version = 16,
-                                     .last_version = 17, .factory = make_scatter_elements,
+const RegisterOp kScatterElements16{{.domain = "",
+                                     .op_type = "ScatterElements",
+                                     .since_version = 16,
+                                     .last_version = 17,
+                                     .factory = make_scatter_elements,
                                      .infer = infer_same_as_input}};
-const RegisterOp kScatterElements18{{.domain = "", .op_type = "ScatterElements", .since_version = 18,
-                                     .last_version = INT_MAX, .factory = make_scatter_elements,
+const RegisterOp kScatterElements18{{.domain = "",
+                                     .op_type = "ScatterElements",
+                                     .since_version = 18,
+                                     .last_version = INT_MAX,
+                                     .factory = make_scatter_elements,
                                      .infer = infer_same_as_input}};
 
 std::unique_ptr<Kernel> make_scatter_nd(const KernelInfo& info) {
@@ -139,12 +159,24 @@ std::unique_ptr<Kernel> make_scatter_nd(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kScatterND11{{.domain = "", .op_type = "ScatterND", .since_version = 11, .last_version = 15,
-                               .factory = make_scatter_nd, .infer = infer_same_as_input}};
-const RegisterOp kScatterND16{{.domain = "", .op_type = "ScatterND", .since_version = 16, .last_version = 17,
-                               .factory = make_scatter_nd, .infer = infer_same_as_input}};
-const RegisterOp kScatterND18{{.domain = "", .op_type = "ScatterND", .since_version = 18, .last_version = INT_MAX,
-                               .factory = make_scatter_nd, .infer = infer_same_as_input}};
+const RegisterOp kScatterND11{{.domain = "",
+                               .op_type = "ScatterND",
+                               .since_version = 11,
+                               .last_version = 15,
+                               .factory = make_scatter_nd,
+                               .infer = infer_same_as_input}};
+const RegisterOp kScatterND16{{.domain = "",
+                               .op_type = "ScatterND",
+                               .since_version = 16,
+                               .last_version = 17,
+                               .factory = make_scatter_nd,
+                               .infer = infer_same_as_input}};
+const RegisterOp kScatterND18{{.domain = "",
+                               .op_type = "ScatterND",
+                               .since_version = 18,
+                               .last_version = INT_MAX,
+                               .factory = make_scatter_nd,
+                               .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

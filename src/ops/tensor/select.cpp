@@ -18,8 +18,10 @@ std::unique_ptr<Kernel> make_compress(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& condition = ctx.input(1);
-    check_argument(condition.dtype() == DType::kBool && condition.rank() == 1, "Compress: condition must be a 1-D bool "
-                   "tensor, got ", condition.description());
+    check_argument(condition.dtype() == DType::kBool && condition.rank() == 1,
+                   "Compress: condition must be a 1-D bool "
+                   "tensor, got ",
+                   condition.description());
     const bool* cond = condition.data<bool>();
     std::vector<int64_t> shape;
     size_t axis = 0;
@@ -71,16 +73,25 @@ void infer_compress(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kCompress{{.domain = "", .op_type = "Compress", .since_version = 9, .last_version = INT_MAX,
-                            .factory = make_compress, .infer = infer_compress}};
+const RegisterOp kCompress{{.domain = "",
+                            .op_type = "Compress",
+                            .since_version = 9,
+                            .last_version = INT_MAX,
+                            .factory = make_compress,
+                            .infer = infer_compress}};
 
 template <typename T>
 bool is_nonzero(const T& v) {
-  if constexpr (std::is_same_v<T, std::string>) return !v.empty();
-  else if constexpr (std::is_same_v<T, bool>) return v;
-  else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>) return v != T(0);
-  else if constexpr (kIsPlainNumber<T>) return v != T(0);
-  else return element_to_double(v) != 0.0;
+  if constexpr (std::is_same_v<T, std::string>)
+    return !v.empty();
+  else if constexpr (std::is_same_v<T, bool>)
+    return v;
+  else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>)
+    return v != T(0);
+  else if constexpr (kIsPlainNumber<T>)
+    return v != T(0);
+  else
+    return element_to_double(v) != 0.0;
 }
 
 std::unique_ptr<Kernel> make_nonzero(const KernelInfo&) {
@@ -115,8 +126,12 @@ void infer_nonzero(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(DType::kInt64, std::vector<Dim>{rank, Dim{}}));
 }
 
-const RegisterOp kNonZero{{.domain = "", .op_type = "NonZero", .since_version = 9, .last_version = INT_MAX,
-                           .factory = make_nonzero, .infer = infer_nonzero}};
+const RegisterOp kNonZero{{.domain = "",
+                           .op_type = "NonZero",
+                           .since_version = 9,
+                           .last_version = INT_MAX,
+                           .factory = make_nonzero,
+                           .infer = infer_nonzero}};
 
 std::unique_ptr<Kernel> make_trilu(const KernelInfo& info) {
   const bool upper = info.node.attr_int("upper", 1) != 0;
@@ -151,8 +166,12 @@ std::unique_ptr<Kernel> make_trilu(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kTrilu{{.domain = "", .op_type = "Trilu", .since_version = 14, .last_version = INT_MAX,
-                         .factory = make_trilu, .infer = infer_same_as_input}};
+const RegisterOp kTrilu{{.domain = "",
+                         .op_type = "Trilu",
+                         .since_version = 14,
+                         .last_version = INT_MAX,
+                         .factory = make_trilu,
+                         .infer = infer_same_as_input}};
 
 // OneHot's depth: any numeric scalar (floats truncate), positive.
 int64_t read_depth(const Tensor& depth) {
@@ -210,10 +229,18 @@ void infer_onehot(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(values->elem_type, out));
 }
 
-const RegisterOp kOneHot9{{.domain = "", .op_type = "OneHot", .since_version = 9, .last_version = 10,
-                           .factory = make_onehot, .infer = infer_onehot}};
-const RegisterOp kOneHot11{{.domain = "", .op_type = "OneHot", .since_version = 11, .last_version = INT_MAX,
-                            .factory = make_onehot, .infer = infer_onehot}};
+const RegisterOp kOneHot9{{.domain = "",
+                           .op_type = "OneHot",
+                           .since_version = 9,
+                           .last_version = 10,
+                           .factory = make_onehot,
+                           .infer = infer_onehot}};
+const RegisterOp kOneHot11{{.domain = "",
+                            .op_type = "OneHot",
+                            .since_version = 11,
+                            .last_version = INT_MAX,
+                            .factory = make_onehot,
+                            .infer = infer_onehot}};
 
 }  // namespace
 }  // namespace tessera

@@ -21,6 +21,7 @@ struct SliceBounds {
 
 // Clamps one axis the way NumPy does; returns (start, count).
 std::pair<int64_t, int64_t> clamp_axis(int64_t start, int64_t end, int64_t step, int64_t dim) {
+  if (dim == 0) return {0, 0};
   if (start < 0) start = start < -dim ? 0 : start + dim;  // written to avoid overflow near INT64_MIN
   if (end < 0) end = end < -dim ? -1 : end + dim;
   if (step > 0) {
@@ -42,8 +43,8 @@ SliceBounds slice_bounds(const std::vector<int64_t>& shape, const std::vector<in
                  ends.size());
   std::vector<int64_t> axes;
   if (axes_in != nullptr) {
-    check_argument(axes_in->size() == starts.size(), "Slice: axes has ", axes_in->size(),
-                   " values but starts has ", starts.size());
+    check_argument(axes_in->size() == starts.size(), "Slice: axes has ", axes_in->size(), " values but starts has ",
+                   starts.size());
     axes = normalize_axes(*axes_in, rank, "Slice");
   } else {
     check_argument(static_cast<int64_t>(starts.size()) <= rank, "Slice: ", starts.size(),
@@ -51,8 +52,8 @@ SliceBounds slice_bounds(const std::vector<int64_t>& shape, const std::vector<in
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   }
   if (steps_in != nullptr) {
-    check_argument(steps_in->size() == starts.size(), "Slice: steps has ", steps_in->size(),
-                   " values but starts has ", starts.size());
+    check_argument(steps_in->size() == starts.size(), "Slice: steps has ", steps_in->size(), " values but starts has ",
+                   starts.size());
   }
   SliceBounds b{std::vector<int64_t>(shape.size(), 0), std::vector<int64_t>(shape.size(), 1), shape};
   for (size_t i = 0; i < axes.size(); ++i) {
@@ -92,8 +93,8 @@ Tensor slice_tensor(const Tensor& x, const SliceBounds& b, KernelContext& ctx) {
   const int64_t count = shape_element_count(b.size);
   const size_t elem = dtype_size(x.dtype());
   if (count > 0 && x.storage() && is_contiguous_block(x.shape(), b)) {
-    const size_t base = static_cast<size_t>(static_cast<const char*>(x.raw_data()) -
-                                            static_cast<const char*>(x.storage()->data()));
+    const size_t base =
+        static_cast<size_t>(static_cast<const char*>(x.raw_data()) - static_cast<const char*>(x.storage()->data()));
     return Tensor(x.dtype(), b.size, x.storage(), base + static_cast<size_t>(offset) * elem);
   }
   Tensor y(x.dtype(), b.size);
@@ -122,8 +123,8 @@ std::unique_ptr<Kernel> make_slice(const KernelInfo& info) {
     std::vector<int64_t> axes, steps;
     if (ctx.has_input(3)) axes = read_ints(ctx.input(3), "Slice axes");
     if (ctx.has_input(4)) steps = read_ints(ctx.input(4), "Slice steps");
-    const SliceBounds b = slice_bounds(x.shape(), starts, ends, ctx.has_input(3) ? &axes : nullptr,
-                                       ctx.has_input(4) ? &steps : nullptr);
+    const SliceBounds b =
+        slice_bounds(x.shape(), starts, ends, ctx.has_input(3) ? &axes : nullptr, ctx.has_input(4) ? &steps : nullptr);
     ctx.set_output(0, slice_tensor(x, b, ctx));
   });
 }
@@ -153,8 +154,10 @@ void infer_slice(InferenceContext& ctx) {
     if (!has_axes || axes) {
       const size_t n = starts ? starts->size() : (ends ? ends->size() : out.size());
       std::vector<int64_t> which;
-      if (has_axes) which = normalize_axes(*axes, static_cast<int64_t>(out.size()), "Slice");
-      else for (size_t i = 0; i < n && i < out.size(); ++i) which.push_back(static_cast<int64_t>(i));
+      if (has_axes)
+        which = normalize_axes(*axes, static_cast<int64_t>(out.size()), "Slice");
+      else
+        for (size_t i = 0; i < n && i < out.size(); ++i) which.push_back(static_cast<int64_t>(i));
       for (int64_t a : which) out[static_cast<size_t>(a)] = Dim{};
     } else {
       out.assign(out.size(), Dim{});
@@ -166,8 +169,8 @@ void infer_slice(InferenceContext& ctx) {
   std::vector<int64_t> shape;
   for (const Dim& d : out) shape.push_back(d.is_known() ? d.value : 0);
   const SliceBounds b = slice_bounds(shape, *starts, *ends, has_axes ? &*axes : nullptr, has_steps ? &*steps : nullptr);
-  const std::vector<int64_t> which = has_axes ? normalize_axes(*axes, static_cast<int64_t>(out.size()), "Slice")
-                                              : std::vector<int64_t>{};
+  const std::vector<int64_t> which =
+      has_axes ? normalize_axes(*axes, static_cast<int64_t>(out.size()), "Slice") : std::vector<int64_t>{};
   for (size_t i = 0; i < starts->size(); ++i) {
     const size_t a = has_axes ? static_cast<size_t>(which[i]) : i;
     out[a] = out[a].is_known() ? Dim::known(b.size[a]) : Dim{};
@@ -175,10 +178,18 @@ void infer_slice(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kSlice1{{.domain = "", .op_type = "Slice", .since_version = 1, .last_version = 9,
-                          .factory = make_slice, .infer = infer_slice}};
-const RegisterOp kSlice10{{.domain = "", .op_type = "Slice", .since_version = 10, .last_version = INT_MAX,
-                           .factory = make_slice, .infer = infer_slice}};
+const RegisterOp kSlice1{{.domain = "",
+                          .op_type = "Slice",
+                          .since_version = 1,
+                          .last_version = 9,
+                          .factory = make_slice,
+                          .infer = infer_slice}};
+const RegisterOp kSlice10{{.domain = "",
+                           .op_type = "Slice",
+                           .since_version = 10,
+                           .last_version = INT_MAX,
+                           .factory = make_slice,
+                           .infer = infer_slice}};
 
 }  // namespace
 }  // namespace tessera

@@ -214,8 +214,7 @@ std::vector<int64_t> element_offsets(const std::vector<int64_t>& data_shape, con
                  " must have the rank of data ", shape_to_string(data_shape));
   for (size_t d = 0; d < data_shape.size(); ++d) {
     check_argument(d == axis || index_shape[d] <= data_shape[d], op, ": indices of shape ",
-                   shape_to_string(index_shape), " exceed data of shape ", shape_to_string(data_shape),
-                   " on axis ", d);
+                   shape_to_string(index_shape), " exceed data of shape ", shape_to_string(data_shape), " on axis ", d);
   }
   const std::vector<int64_t> strides = contiguous_strides(data_shape);
   const int64_t dim = data_shape[axis];

@@ -29,12 +29,18 @@ template <typename F>
 decltype(auto) visit_element_bytes(DType dtype, F&& f) {
   if (dtype == DType::kString) return f(TypeTag<std::string>{});
   switch (dtype_size(dtype)) {
-    case 1: return f(TypeTag<uint8_t>{});
-    case 2: return f(TypeTag<uint16_t>{});
-    case 4: return f(TypeTag<uint32_t>{});
-    case 8: return f(TypeTag<uint64_t>{});
-    case 16: return f(TypeTag<Bytes16>{});
-    default: break;
+    case 1:
+      return f(TypeTag<uint8_t>{});
+    case 2:
+      return f(TypeTag<uint16_t>{});
+    case 4:
+      return f(TypeTag<uint32_t>{});
+    case 8:
+      return f(TypeTag<uint64_t>{});
+    case 16:
+      return f(TypeTag<Bytes16>{});
+    default:
+      break;
   }
   fail(ErrorCode::kUnsupported, "cannot move elements of dtype ", dtype_name(dtype));
 }
@@ -48,8 +54,7 @@ void copy_elements(DType dtype, void* dst, const void* src, int64_t count);
 // large copies are split over `parallelism`. dst must not overlap src, and dst_strides must not alias
 // two indices onto one element.
 void copy_strided(DType dtype, void* dst, const std::vector<int64_t>& dst_strides, const void* src,
-                  const std::vector<int64_t>& src_strides, const std::vector<int64_t>& shape,
-                  Parallelism& parallelism);
+                  const std::vector<int64_t>& src_strides, const std::vector<int64_t>& shape, Parallelism& parallelism);
 
 // copy_strided into a freshly allocated, row-major contiguous `dst` of `shape`.
 void copy_strided_to_contiguous(DType dtype, void* dst, const void* src, const std::vector<int64_t>& src_strides,

@@ -24,8 +24,8 @@ std::vector<int64_t> resolve_perm(const std::vector<int64_t>& perm, bool given, 
   std::vector<bool> seen(rank, false);
   for (size_t i = 0; i < rank; ++i) {
     const int64_t p = perm[i] < 0 ? perm[i] + static_cast<int64_t>(rank) : perm[i];
-    check_argument(p >= 0 && p < static_cast<int64_t>(rank) && !seen[p], "Transpose: perm ",
-                   shape_to_string(perm), " is not a permutation of ", rank, " axes");
+    check_argument(p >= 0 && p < static_cast<int64_t>(rank) && !seen[p], "Transpose: perm ", shape_to_string(perm),
+                   " is not a permutation of ", rank, " axes");
     seen[p] = true;
     out[i] = p;
   }
@@ -71,8 +71,12 @@ void infer_transpose(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, out));
 }
 
-const RegisterOp kTranspose{{.domain = "", .op_type = "Transpose", .since_version = 1, .last_version = INT_MAX,
-                             .factory = make_transpose, .infer = infer_transpose}};
+const RegisterOp kTranspose{{.domain = "",
+                             .op_type = "Transpose",
+                             .since_version = 1,
+                             .last_version = INT_MAX,
+                             .factory = make_transpose,
+                             .infer = infer_transpose}};
 
 }  // namespace
 }  // namespace tessera

@@ -1,0 +1,84 @@
+#include "ops/linalg/quant_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/dtype_dispatch.h"
+
+namespace tessera::linalg {
+
+bool is_int8_type(DType dtype) { return dtype == DType::kInt8 || dtype == DType::kUint8; }
+
+bool is_qlinear_type(DType dtype) {
+  return is_int8_type(dtype) || dtype == DType::kFloat8E4M3FN || dtype == DType::kFloat8E4M3FNUZ ||
+         dtype == DType::kFloat8E5M2 || dtype == DType::kFloat8E5M2FNUZ;
+}
+
+std::vector<double> tensor_values(const Tensor* tensor) {
+  if (tensor == nullptr) return {0.0};
+  std::vector<double> values(static_cast<size_t>(tensor->element_count()));
+  visit_dtype(tensor->dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::complex<float>> ||
+                  std::is_same_v<T, std::complex<double>>) {
+      fail(ErrorCode::kInvalidArgument, "expected a numeric tensor, got ", tensor->description());
+    } else {
+      const T* data = tensor->data<T>();
+      for (size_t i = 0; i < values.size(); ++i) values[i] = element_to_double(data[i]);
+    }
+  });
+  return values;
+}
+
+std::vector<double> expand_parameter(const std::vector<double>& values, int64_t count, const char* what) {
+  if (values.size() == 1) return std::vector<double>(static_cast<size_t>(count), values[0]);
+  check_argument(static_cast<int64_t>(values.size()) == count, what, " has ", values.size(),
+                 " values; expected 1 or ", count);
+  return values;
+}
+
+std::vector<int32_t> widen_minus_zero_point(const Tensor& tensor, const std::vector<double>& zero_points,
+                                            int64_t inner) {
+  const int64_t count = tensor.element_count();
+  std::vector<int32_t> out(static_cast<size_t>(count));
+  std::vector<int32_t> zp(zero_points.begin(), zero_points.end());
+  const int64_t blocks = static_cast<int64_t>(zp.size());
+  auto widen = [&](auto* data) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int32_t z = blocks == 1 ? zp[0] : zp[static_cast<size_t>((i / inner) % blocks)];
+      out[static_cast<size_t>(i)] = static_cast<int32_t>(data[i]) - z;
+    }
+  };
+  if (tensor.dtype() == DType::kUint8) widen(tensor.data<uint8_t>());
+  else if (tensor.dtype() == DType::kInt8) widen(tensor.data<int8_t>());
+  else fail(ErrorCode::kInvalidArgument, "expected an int8 or uint8 tensor, got ", tensor.description());
+  return out;
+}
+
+void store_quantized(double value, double zero_point, Tensor& out, int64_t index) {
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>) {
+      const double rounded = std::nearbyint(value) + zero_point;
+      const double clamped = std::clamp(rounded, static_cast<double>(std::numeric_limits<T>::min()),
+                                        static_cast<double>(std::numeric_limits<T>::max()));
+      out.data<T>()[index] = static_cast<T>(clamped);
+    } else if constexpr (kIsNarrowFloat<T>) {
+      out.data<T>()[index] = element_from_double<T>(value + zero_point);
+    } else {
+      fail(ErrorCode::kInvalidArgument, "cannot quantize to ", out.description());
+    }
+  });
+}
+
+double round_to_dtype(double value, DType dtype) {
+  switch (dtype) {
+    case DType::kFloat16: return half_to_float(float_to_half(static_cast<float>(value)));
+    case DType::kBFloat16: return bfloat16_to_float(float_to_bfloat16(static_cast<float>(value)));
+    case DType::kDouble: return value;
+    default: return static_cast<float>(value);
+  }
+}
+
+}  // namespace tessera::linalg
