@@ -128,8 +128,12 @@ Tensor make(DType dtype, const std::vector<int64_t>& shape, const std::vector<T>
   return t;
 }
 Tensor floats(const std::vector<int64_t>& shape, const std::vector<float>& v) { return make(DType::kFloat, shape, v); }
-Tensor doubles(const std::vector<int64_t>& shape, const std::vector<double>& v) { return make(DType::kDouble, shape, v); }
-Tensor int64s(const std::vector<int64_t>& shape, const std::vector<int64_t>& v) { return make(DType::kInt64, shape, v); }
+Tensor doubles(const std::vector<int64_t>& shape, const std::vector<double>& v) {
+  return make(DType::kDouble, shape, v);
+}
+Tensor int64s(const std::vector<int64_t>& shape, const std::vector<int64_t>& v) {
+  return make(DType::kInt64, shape, v);
+}
 Tensor strings(const std::vector<int64_t>& shape, const std::vector<std::string>& v) {
   return make(DType::kString, shape, v);
 }
@@ -143,8 +147,10 @@ void expect_floats(const Tensor& actual, const std::vector<double>& expected, do
   ASSERT_EQ(actual.element_count(), static_cast<int64_t>(expected.size())) << actual.description();
   for (size_t i = 0; i < expected.size(); ++i) {
     const double a = actual.dtype() == DType::kDouble ? actual.data<double>()[i] : actual.data<float>()[i];
-    if (std::isnan(expected[i])) EXPECT_TRUE(std::isnan(a)) << "at " << i;
-    else EXPECT_NEAR(a, expected[i], tolerance * (1 + std::fabs(expected[i]))) << "at " << i;
+    if (std::isnan(expected[i]))
+      EXPECT_TRUE(std::isnan(a)) << "at " << i;
+    else
+      EXPECT_NEAR(a, expected[i], tolerance * (1 + std::fabs(expected[i]))) << "at " << i;
   }
 }
 
@@ -202,12 +208,17 @@ TEST(MlTreeEnsembleRegressor, MinMaxAndTwoTargets) {
 }
 
 TEST(MlTreeEnsembleRegressor, RootNeedNotBeListedFirst) {
-  const std::vector<Attribute> attrs{
-      attr_ints("nodes_treeids", {0, 0, 0}), attr_ints("nodes_nodeids", {2, 0, 1}),
-      attr_ints("nodes_featureids", {0, 0, 0}), attr_floats("nodes_values", {0, 0.5f, 0}),
-      attr_strings("nodes_modes", {"LEAF", "BRANCH_LEQ", "LEAF"}), attr_ints("nodes_truenodeids", {0, 1, 0}),
-      attr_ints("nodes_falsenodeids", {0, 2, 0}), attr_ints("target_treeids", {0, 0}),
-      attr_ints("target_nodeids", {1, 2}), attr_ints("target_ids", {0, 0}), attr_floats("target_weights", {2, -1})};
+  const std::vector<Attribute> attrs{attr_ints("nodes_treeids", {0, 0, 0}),
+                                     attr_ints("nodes_nodeids", {2, 0, 1}),
+                                     attr_ints("nodes_featureids", {0, 0, 0}),
+                                     attr_floats("nodes_values", {0, 0.5f, 0}),
+                                     attr_strings("nodes_modes", {"LEAF", "BRANCH_LEQ", "LEAF"}),
+                                     attr_ints("nodes_truenodeids", {0, 1, 0}),
+                                     attr_ints("nodes_falsenodeids", {0, 2, 0}),
+                                     attr_ints("target_treeids", {0, 0}),
+                                     attr_ints("target_nodeids", {1, 2}),
+                                     attr_ints("target_ids", {0, 0}),
+                                     attr_floats("target_weights", {2, -1})};
   expect_floats(run_ml("TreeEnsembleRegressor", 1, attrs, {floats({2, 1}, {0.2f, 0.9f})})[0], {2, -1});
 }
 
@@ -240,60 +251,88 @@ TEST(MlTreeEnsembleClassifier, BinaryWithOneScoreColumn) {
 
 TEST(MlTreeEnsembleClassifier, RejectsBadModels) {
   // Node 2 sends both branches back to node 0.
-  const std::vector<Attribute> cycle{attr_ints("nodes_treeids", {0, 0, 0}), attr_ints("nodes_nodeids", {0, 1, 2}),
-                                     attr_ints("nodes_featureids", {0, 0, 0}), attr_floats("nodes_values", {0.5f, 0, 0.5f}),
+  const std::vector<Attribute> cycle{attr_ints("nodes_treeids", {0, 0, 0}),
+                                     attr_ints("nodes_nodeids", {0, 1, 2}),
+                                     attr_ints("nodes_featureids", {0, 0, 0}),
+                                     attr_floats("nodes_values", {0.5f, 0, 0.5f}),
                                      attr_strings("nodes_modes", {"BRANCH_LEQ", "LEAF", "BRANCH_LEQ"}),
-                                     attr_ints("nodes_truenodeids", {1, 0, 0}), attr_ints("nodes_falsenodeids", {2, 0, 0}),
-                                     attr_ints("class_treeids", {0}), attr_ints("class_nodeids", {1}),
-                                     attr_ints("class_ids", {0}), attr_floats("class_weights", {1}),
+                                     attr_ints("nodes_truenodeids", {1, 0, 0}),
+                                     attr_ints("nodes_falsenodeids", {2, 0, 0}),
+                                     attr_ints("class_treeids", {0}),
+                                     attr_ints("class_nodeids", {1}),
+                                     attr_ints("class_ids", {0}),
+                                     attr_floats("class_weights", {1}),
                                      attr_ints("classlabels_int64s", {0, 1})};
-  EXPECT_EQ(error_code_of([&] { run_ml("TreeEnsembleClassifier", 3, cycle, {floats({1, 1}, {0})}, 2); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_ml("TreeEnsembleClassifier", 3, cycle, {floats({1, 1}, {0})}, 2);
+            }),
             ErrorCode::kInvalidModel);
   auto missing_child = two_trees("class", {1}, {0}, {0}, {1.0f});
   missing_child[5] = attr_ints("nodes_truenodeids", {7, 0, 0, 0});
   missing_child.push_back(attr_ints("classlabels_int64s", {0, 1}));
-  EXPECT_EQ(error_code_of([&] { run_ml("TreeEnsembleClassifier", 3, missing_child, {floats({1, 1}, {0})}, 2); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_ml("TreeEnsembleClassifier", 3, missing_child, {floats({1, 1}, {0})}, 2);
+            }),
             ErrorCode::kInvalidModel);
   auto attrs = two_trees("target", {1}, {0}, {0}, {1.0f});
   attrs[2] = attr_ints("nodes_featureids", {3, 0, 0, 0});
-  EXPECT_EQ(error_code_of([&] { run_ml("TreeEnsembleRegressor", 3, attrs, {floats({1, 2}, {0, 0})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_ml("TreeEnsembleRegressor", 3, attrs, {floats({1, 2}, {0, 0})});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
 TEST(MlTreeEnsemble, SingleTreeAndSetMembership) {
   // The two examples of the ONNX specification.
-  std::vector<Attribute> single{
-      attr_int("n_targets", 2), attr_int("aggregate_function", 1), attr_int("post_transform", 0),
-      attr_ints("tree_roots", {0}), attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {3}, {0, 0, 0})),
-      attr_ints("nodes_featureids", {0, 0, 0}), attr_tensor("nodes_splits", doubles({3}, {3.14, 1.2, 4.2})),
-      attr_ints("nodes_truenodeids", {1, 0, 1}), attr_ints("nodes_trueleafs", {0, 1, 1}),
-      attr_ints("nodes_falsenodeids", {2, 2, 3}), attr_ints("nodes_falseleafs", {0, 1, 1}),
-      attr_ints("leaf_targetids", {0, 1, 0, 1}), attr_tensor("leaf_weights", doubles({4}, {5.23, 12.12, -12.23, 7.21}))};
+  std::vector<Attribute> single{attr_int("n_targets", 2),
+                                attr_int("aggregate_function", 1),
+                                attr_int("post_transform", 0),
+                                attr_ints("tree_roots", {0}),
+                                attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {3}, {0, 0, 0})),
+                                attr_ints("nodes_featureids", {0, 0, 0}),
+                                attr_tensor("nodes_splits", doubles({3}, {3.14, 1.2, 4.2})),
+                                attr_ints("nodes_truenodeids", {1, 0, 1}),
+                                attr_ints("nodes_trueleafs", {0, 1, 1}),
+                                attr_ints("nodes_falsenodeids", {2, 2, 3}),
+                                attr_ints("nodes_falseleafs", {0, 1, 1}),
+                                attr_ints("leaf_targetids", {0, 1, 0, 1}),
+                                attr_tensor("leaf_weights", doubles({4}, {5.23, 12.12, -12.23, 7.21}))};
   const Tensor y = run_ml("TreeEnsemble", 5, single, {doubles({3, 2}, {1.2, 3.4, -0.12, 1.66, 4.14, 1.77})})[0];
   EXPECT_EQ(y.dtype(), DType::kDouble);
   expect_floats(y, {5.23, 0, 5.23, 0, 0, 12.12});
 
-  std::vector<Attribute> member{
-      attr_int("n_targets", 4), attr_int("aggregate_function", 1), attr_int("post_transform", 0),
-      attr_tensor("membership_values", floats({8}, {1.2f, 3.7f, 8, 9, kNaN, 12, 7, kNaN})),
-      attr_ints("tree_roots", {0}), attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {3}, {0, 6, 6})),
-      attr_ints("nodes_featureids", {0, 0, 0}), attr_tensor("nodes_splits", floats({3}, {11, 232344.0f, kNaN})),
-      attr_ints("nodes_trueleafs", {0, 1, 1}), attr_ints("nodes_truenodeids", {1, 0, 1}),
-      attr_ints("nodes_falseleafs", {1, 0, 1}), attr_ints("nodes_falsenodeids", {2, 2, 3}),
-      attr_ints("leaf_targetids", {0, 1, 2, 3}), attr_tensor("leaf_weights", floats({4}, {1, 10, 1000, 100}))};
+  std::vector<Attribute> member{attr_int("n_targets", 4),
+                                attr_int("aggregate_function", 1),
+                                attr_int("post_transform", 0),
+                                attr_tensor("membership_values", floats({8}, {1.2f, 3.7f, 8, 9, kNaN, 12, 7, kNaN})),
+                                attr_ints("tree_roots", {0}),
+                                attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {3}, {0, 6, 6})),
+                                attr_ints("nodes_featureids", {0, 0, 0}),
+                                attr_tensor("nodes_splits", floats({3}, {11, 232344.0f, kNaN})),
+                                attr_ints("nodes_trueleafs", {0, 1, 1}),
+                                attr_ints("nodes_truenodeids", {1, 0, 1}),
+                                attr_ints("nodes_falseleafs", {1, 0, 1}),
+                                attr_ints("nodes_falsenodeids", {2, 2, 3}),
+                                attr_ints("leaf_targetids", {0, 1, 2, 3}),
+                                attr_tensor("leaf_weights", floats({4}, {1, 10, 1000, 100}))};
   const Tensor m = run_ml("TreeEnsemble", 5, member, {floats({6, 1}, {1.2f, 3.4f, -0.12f, kNaN, 12, 7})})[0];
   expect_floats(m, {1, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 1000, 0, 0, 0, 1000, 0, 0, 10, 0, 0});
 }
 
 TEST(MlTreeEnsemble, AverageOfTwoTreesOnPool) {
   // Two stumps on different features; 400 rows so the pool splits the work.
-  std::vector<Attribute> attrs{
-      attr_int("n_targets", 1), attr_int("aggregate_function", 0), attr_ints("tree_roots", {0, 1}),
-      attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {2}, {0, 3})), attr_ints("nodes_featureids", {0, 1}),
-      attr_tensor("nodes_splits", floats({2}, {0.0f, 1.0f})), attr_ints("nodes_truenodeids", {0, 2}),
-      attr_ints("nodes_trueleafs", {1, 1}), attr_ints("nodes_falsenodeids", {1, 3}),
-      attr_ints("nodes_falseleafs", {1, 1}), attr_ints("leaf_targetids", {0, 0, 0, 0}),
-      attr_tensor("leaf_weights", floats({4}, {1, 2, 10, 20}))};
+  std::vector<Attribute> attrs{attr_int("n_targets", 1),
+                               attr_int("aggregate_function", 0),
+                               attr_ints("tree_roots", {0, 1}),
+                               attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {2}, {0, 3})),
+                               attr_ints("nodes_featureids", {0, 1}),
+                               attr_tensor("nodes_splits", floats({2}, {0.0f, 1.0f})),
+                               attr_ints("nodes_truenodeids", {0, 2}),
+                               attr_ints("nodes_trueleafs", {1, 1}),
+                               attr_ints("nodes_falsenodeids", {1, 3}),
+                               attr_ints("nodes_falseleafs", {1, 1}),
+                               attr_ints("leaf_targetids", {0, 0, 0, 0}),
+                               attr_tensor("leaf_weights", floats({4}, {1, 2, 10, 20}))};
   Tensor x(DType::kFloat, {400, 2});
   std::vector<double> expected;
   std::mt19937 rng(7);
@@ -316,9 +355,9 @@ TEST(MlLinear, BinaryAndMulticlassClassifier) {
   const auto b = run_ml("LinearClassifier", 1, binary, {floats({2, 2}, {1, 0, 0, 2})}, 2);
   EXPECT_EQ(values_of<int64_t>(b[0]), (std::vector<int64_t>{7, 4}));
   expect_floats(b[1], {-0.5, 1.5, 2.5, -1.5});  // [1 - s, s]
-  std::vector<Attribute> multi{attr_floats("coefficients", {1, 0, 0, 1, 1, 1}), attr_floats("intercepts", {0, 0, -0.5f}),
-                               attr_strings("classlabels_strings", {"a", "b", "c"}),
-                               attr_string("post_transform", "SOFTMAX")};
+  std::vector<Attribute> multi{
+      attr_floats("coefficients", {1, 0, 0, 1, 1, 1}), attr_floats("intercepts", {0, 0, -0.5f}),
+      attr_strings("classlabels_strings", {"a", "b", "c"}), attr_string("post_transform", "SOFTMAX")};
   const auto m = run_ml("LinearClassifier", 1, multi, {int64s({1, 2}, {2, 1})}, 2);
   EXPECT_EQ(values_of<std::string>(m[0]), (std::vector<std::string>{"c"}));
   const double s = std::exp(2.0) + std::exp(1.0) + std::exp(2.5);
@@ -329,7 +368,9 @@ TEST(MlLinear, Regressor) {
   std::vector<Attribute> attrs{attr_floats("coefficients", {2, 3, 1, -1}), attr_floats("intercepts", {1, 0}),
                                attr_int("targets", 2)};
   expect_floats(run_ml("LinearRegressor", 1, attrs, {floats({2, 2}, {1, 1, 0, 2})})[0], {6, 0, 7, -2});
-  EXPECT_EQ(error_code_of([&] { run_ml("LinearRegressor", 1, attrs, {floats({1, 3}, {1, 1, 1})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_ml("LinearRegressor", 1, attrs, {floats({1, 3}, {1, 1, 1})});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -343,9 +384,9 @@ TEST(MlSvm, RegressorAndBinaryClassifier) {
   one_class.push_back(attr_int("one_class", 1));
   expect_floats(run_ml("SVMRegressor", 1, one_class, {floats({2, 2}, {2, 1, 0, 3})})[0], {1, -1});
   // RBF kernel with gamma 1, one vector per class: s = k0 - k1 + 0 where ki = exp(-|x - vi|^2); s > 0 votes class 0.
-  std::vector<Attribute> cls{attr_string("kernel_type", "RBF"), attr_floats("kernel_params", {1, 0, 0}),
+  std::vector<Attribute> cls{attr_string("kernel_type", "RBF"),      attr_floats("kernel_params", {1, 0, 0}),
                              attr_ints("vectors_per_class", {1, 1}), attr_floats("support_vectors", {0, 0, 1, 1}),
-                             attr_floats("coefficients", {1, -1}), attr_floats("rho", {0}),
+                             attr_floats("coefficients", {1, -1}),   attr_floats("rho", {0}),
                              attr_ints("classlabels_ints", {5, 6})};
   const auto out = run_ml("SVMClassifier", 1, cls, {floats({2, 2}, {0.1f, 0, 0.9f, 1})}, 2);
   EXPECT_EQ(values_of<int64_t>(out[0]), (std::vector<int64_t>{5, 6}));
@@ -364,9 +405,10 @@ TEST(MlPreprocessing, ScalerNormalizerBinarizerImputer) {
   expect_floats(run_ml("Normalizer", 1, {attr_string("norm", "L2")}, {floats({1, 2}, {3, 4})})[0], {0.6, 0.8});
   expect_floats(run_ml("Normalizer", 1, {attr_string("norm", "MAX")}, {floats({1, 2}, {2, 4})})[0], {0.5, 1});
   expect_floats(run_ml("Binarizer", 1, {attr_float("threshold", 1)}, {floats({3}, {0.5f, 1, 2})})[0], {0, 0, 1});
-  expect_floats(run_ml("Imputer", 1, {attr_floats("imputed_value_floats", {9, 8}), attr_float("replaced_value_float", kNaN)},
-                       {floats({2, 2}, {kNaN, 1, 2, kNaN})})[0],
-                {9, 1, 2, 8});
+  expect_floats(
+      run_ml("Imputer", 1, {attr_floats("imputed_value_floats", {9, 8}), attr_float("replaced_value_float", kNaN)},
+             {floats({2, 2}, {kNaN, 1, 2, kNaN})})[0],
+      {9, 1, 2, 8});
   EXPECT_EQ(values_of<int64_t>(run_ml("Imputer", 1,
                                       {attr_ints("imputed_value_int64s", {0}), attr_int("replaced_value_int64", -1)},
                                       {int64s({3}, {-1, 4, -1})})[0]),
@@ -393,41 +435,45 @@ TEST(MlEncoders, OneHotFeatureVectorizerArrayFeatureExtractor) {
   EXPECT_EQ(fv.shape(), (std::vector<int64_t>{2, 4}));
   expect_floats(fv, {1, 0.5, 0, 0, 3, 0.25, 0, 0});
 
-  const Tensor afe = run_ml("ArrayFeatureExtractor", 1, {}, {strings({2, 3}, {"a", "b", "c", "d", "e", "f"}), int64s({2}, {2, 0})})[0];
+  const Tensor afe =
+      run_ml("ArrayFeatureExtractor", 1, {}, {strings({2, 3}, {"a", "b", "c", "d", "e", "f"}), int64s({2}, {2, 0})})[0];
   EXPECT_EQ(afe.shape(), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(values_of<std::string>(afe), (std::vector<std::string>{"c", "a", "f", "d"}));
   EXPECT_EQ(run_ml("ArrayFeatureExtractor", 1, {}, {floats({3}, {1, 2, 3}), int64s({1}, {1})})[0].shape(),
             (std::vector<int64_t>{1, 1}));
-  EXPECT_EQ(error_code_of([&] { run_ml("ArrayFeatureExtractor", 1, {}, {floats({3}, {1, 2, 3}), int64s({1}, {3})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_ml("ArrayFeatureExtractor", 1, {}, {floats({3}, {1, 2, 3}), int64s({1}, {3})});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
 TEST(MlEncoders, LabelEncoderAllVersionsAndCategoryMapper) {
   const Tensor words = strings({4}, {"a", "b", "q", "c"});
-  EXPECT_EQ(values_of<int64_t>(run_ml("LabelEncoder", 1, {attr_strings("classes_strings", {"c", "b", "a"})}, {words})[0]),
-            (std::vector<int64_t>{2, 1, -1, 0}));
+  EXPECT_EQ(
+      values_of<int64_t>(run_ml("LabelEncoder", 1, {attr_strings("classes_strings", {"c", "b", "a"})}, {words})[0]),
+      (std::vector<int64_t>{2, 1, -1, 0}));
   EXPECT_EQ(values_of<std::string>(run_ml("LabelEncoder", 1, {attr_strings("classes_strings", {"c", "b", "a"})},
                                           {int64s({2}, {1, 7})})[0]),
             (std::vector<std::string>{"b", "_Unused"}));
-  expect_floats(run_ml("LabelEncoder", 2, {attr_strings("keys_strings", {"a", "c"}), attr_floats("values_floats", {0.5f, 1.5f})},
-                       {words})[0],
-                {0.5, -0.0, -0.0, 1.5});
+  expect_floats(
+      run_ml("LabelEncoder", 2, {attr_strings("keys_strings", {"a", "c"}), attr_floats("values_floats", {0.5f, 1.5f})},
+             {words})[0],
+      {0.5, -0.0, -0.0, 1.5});
   // Opset 4: float keys match NaN; the last of repeated keys wins; tensor values and default.
-  const Tensor by_float = run_ml("LabelEncoder", 4,
-                                 {attr_floats("keys_floats", {kNaN, 1, 1}), attr_ints("values_int64s", {7, 8, 9})},
-                                 {floats({3}, {kNaN, 1, 2})})[0];
+  const Tensor by_float =
+      run_ml("LabelEncoder", 4, {attr_floats("keys_floats", {kNaN, 1, 1}), attr_ints("values_int64s", {7, 8, 9})},
+             {floats({3}, {kNaN, 1, 2})})[0];
   EXPECT_EQ(values_of<int64_t>(by_float), (std::vector<int64_t>{7, 9, -1}));
-  const Tensor by_tensor =
-      run_ml("LabelEncoder", 4,
-             {attr_tensor("keys_tensor", strings({2}, {"a", "b"})),
-              attr_tensor("values_tensor", make<int16_t>(DType::kInt16, {2}, {3, 4})),
-              attr_tensor("default_tensor", make<int16_t>(DType::kInt16, {1}, {42}))},
-             {words})[0];
+  const Tensor by_tensor = run_ml("LabelEncoder", 4,
+                                  {attr_tensor("keys_tensor", strings({2}, {"a", "b"})),
+                                   attr_tensor("values_tensor", make<int16_t>(DType::kInt16, {2}, {3, 4})),
+                                   attr_tensor("default_tensor", make<int16_t>(DType::kInt16, {1}, {42}))},
+                                  {words})[0];
   EXPECT_EQ(by_tensor.dtype(), DType::kInt16);
   EXPECT_EQ(values_of<int16_t>(by_tensor), (std::vector<int16_t>{3, 4, 42, 42}));
   EXPECT_EQ(error_code_of([&] {
-              run_ml("LabelEncoder", 2, {attr_tensor("keys_tensor", strings({1}, {"a"})), attr_ints("values_int64s", {1})},
-                     {words});
+              run_ml("LabelEncoder", 2,
+                     {attr_tensor("keys_tensor", strings({1}, {"a"})), attr_ints("values_int64s", {1})}, {words});
             }),
             ErrorCode::kInvalidModel);
   EXPECT_EQ(error_code_of([&] {
@@ -457,7 +503,9 @@ TEST(CumProd, ExclusiveReverseAndIntegerWrap) {
   EXPECT_EQ(values_of<int32_t>(run_op("CumProd", 26, {}, {big, int64s({}, {0})})[0]),
             (std::vector<int32_t>{65536, 0, 0}));
   EXPECT_EQ(error_code_of([&] { run_op("CumProd", 26, {}, {x, int64s({}, {2})}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("CumProd", 26, {}, {make<int8_t>(DType::kInt8, {1}, {1}), int64s({}, {0})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("CumProd", 26, {}, {make<int8_t>(DType::kInt8, {1}, {1}), int64s({}, {0})});
+            }),
             ErrorCode::kUnsupported);
 }
 
@@ -535,7 +583,8 @@ double sample(const float* plane, int64_t h, int64_t w, double y, double x) {
 TEST(DeformConv, MatchesNaiveReferenceWithGroupsOffsetsAndMask) {
   const int64_t n = 2, c = 4, h = 5, w = 6, oc = 6, group = 2, offset_group = 2, kh = 3, kw = 2;
   const int64_t stride = 2, pad = 1, dil = 1;
-  const int64_t oh = (h + 2 * pad - ((kh - 1) * dil + 1)) / stride + 1, ow = (w + 2 * pad - ((kw - 1) * dil + 1)) / stride + 1;
+  const int64_t oh = (h + 2 * pad - ((kh - 1) * dil + 1)) / stride + 1,
+                ow = (w + 2 * pad - ((kw - 1) * dil + 1)) / stride + 1;
   const Tensor x = random_floats({n, c, h, w}, 1);
   const Tensor wt = random_floats({oc, c / group, kh, kw}, 2);
   const Tensor offset = random_floats({n, offset_group * kh * kw * 2, oh, ow}, 3, -1.5f, 1.5f);
@@ -582,12 +631,14 @@ TEST(DeformConv, SpecExampleAndShapeErrors) {
   const Tensor x = floats({1, 1, 3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8});
   const Tensor w = floats({1, 1, 2, 2}, {1, 1, 1, 1});
   Tensor offset(DType::kFloat, {1, 8, 4, 4});
-  offset.data<float>()[0] = 0.5f;                   // h of tap (0, 0) at output (0, 0)
+  offset.data<float>()[0] = 0.5f;                     // h of tap (0, 0) at output (0, 0)
   offset.data<float>()[(5 * 4 + 1) * 4 + 2] = -0.1f;  // w of tap (1, 0) at output (1, 2)
-  const Tensor y = run_op("DeformConv", 22, {attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {1, 1, 1, 1})},
-                          {x, w, offset})[0];
+  const Tensor y =
+      run_op("DeformConv", 22, {attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {1, 1, 1, 1})}, {x, w, offset})[0];
   expect_floats(y, {0, 1, 3, 2, 3, 8, 11.9, 7, 9, 20, 24, 13, 6, 13, 15, 8});
-  EXPECT_EQ(error_code_of([&] { run_op("DeformConv", 22, {}, {x, w, floats({1, 8, 3, 3}, std::vector<float>(72))}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("DeformConv", 22, {}, {x, w, floats({1, 8, 3, 3}, std::vector<float>(72))});
+            }),
             ErrorCode::kInvalidArgument);
 }
 

@@ -71,10 +71,14 @@ double ref_1d(const RefOptions& o, const std::vector<double>& data, double scale
               int64_t output_int, int64_t x, double roi_start, double roi_end) {
   const double in = static_cast<double>(data.size());
   double x_ori = 0;
-  if (o.ctm == "align_corners") x_ori = output_width == 1 ? 0 : x * (in - 1) / (output_width - 1);
-  else if (o.ctm == "asymmetric") x_ori = x / scale;
-  else if (o.ctm == "pytorch_half_pixel") x_ori = output_width == 1 ? 0 : (x + 0.5) / scale - 0.5;
-  else if (o.ctm == "half_pixel") x_ori = (x + 0.5) / scale - 0.5;
+  if (o.ctm == "align_corners")
+    x_ori = output_width == 1 ? 0 : x * (in - 1) / (output_width - 1);
+  else if (o.ctm == "asymmetric")
+    x_ori = x / scale;
+  else if (o.ctm == "pytorch_half_pixel")
+    x_ori = output_width == 1 ? 0 : (x + 0.5) / scale - 0.5;
+  else if (o.ctm == "half_pixel")
+    x_ori = (x + 0.5) / scale - 0.5;
   else if (o.ctm == "half_pixel_symmetric") {
     const double adjustment = output_int / output_width;
     x_ori = in / 2 * (1 - adjustment) + (x + 0.5) / scale - 0.5;
@@ -164,8 +168,8 @@ std::vector<Attribute> resize_attrs(const RefOptions& o) {
 
 TEST(Resize, MatchesReferenceAcrossModesAndCoordinateTransforms) {
   const Tensor x = random_float({1, 2, 5, 7}, 81);
-  const char* ctms[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
-                        "tf_crop_and_resize"};
+  const char* ctms[] = {"half_pixel",    "half_pixel_symmetric", "pytorch_half_pixel",
+                        "align_corners", "asymmetric",           "tf_crop_and_resize"};
   const char* nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   const std::vector<std::vector<float>> scale_sets = {{1, 1, 0.6f, 1.7f}, {1, 1, 2.0f, 0.5f}, {1, 1, 1.3f, 3.0f}};
   ThreadPool pool(2);
@@ -200,11 +204,11 @@ TEST(Resize, MatchesReferenceAcrossModesAndCoordinateTransforms) {
           std::vector<int64_t> out_shape;
           const std::vector<double> expected = ref_resize(o, x, axes, out_shape);
           const Tensor roi_t = Tensor::from_vector(DType::kFloat, std::vector<float>(roi.begin(), roi.end()));
-          const Tensor y = use_sizes
-                               ? run_op("Resize", 19, resize_attrs(o),
-                                        {x, roi_t, Tensor(), Tensor::from_vector(DType::kInt64, sizes)}, 1, &pool)[0]
-                               : run_op("Resize", 19, resize_attrs(o),
-                                        {x, roi_t, Tensor::from_vector(DType::kFloat, scales)})[0];
+          const Tensor y =
+              use_sizes
+                  ? run_op("Resize", 19, resize_attrs(o),
+                           {x, roi_t, Tensor(), Tensor::from_vector(DType::kInt64, sizes)}, 1, &pool)[0]
+                  : run_op("Resize", 19, resize_attrs(o), {x, roi_t, Tensor::from_vector(DType::kFloat, scales)})[0];
           SCOPED_TRACE(std::string(mode) + " " + ctm + " " + o.nearest_mode + (use_sizes ? " sizes" : " scales"));
           expect_close(y, expected, out_shape, 1e-4, 1e-4);
         }
@@ -229,7 +233,8 @@ TEST(Resize, AntialiasDownsamplingMatchesReference) {
       }
       std::vector<int64_t> out_shape;
       const std::vector<double> expected = ref_resize(o, x, axes, out_shape);
-      const Tensor y = run_op("Resize", 18, resize_attrs(o), {x, Tensor(), Tensor::from_vector(DType::kFloat, scales)})[0];
+      const Tensor y =
+          run_op("Resize", 18, resize_attrs(o), {x, Tensor(), Tensor::from_vector(DType::kFloat, scales)})[0];
       SCOPED_TRACE(mode);
       expect_close(y, expected, out_shape, 1e-4, 1e-4);
     }
@@ -254,7 +259,8 @@ TEST(Resize, AxesAndKeepAspectRatioPolicies) {
     std::vector<Attribute> attrs = resize_attrs(o);
     attrs.push_back(ints_attr("axes", {-2, 3}));
     attrs.push_back(string_attr("keep_aspect_ratio_policy", policy));
-    const Tensor y = run_op("Resize", 19, attrs, {x, Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::kInt64, {5, 5})})[0];
+    const Tensor y =
+        run_op("Resize", 19, attrs, {x, Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::kInt64, {5, 5})})[0];
     SCOPED_TRACE(policy);
     expect_close(y, expected, out_shape, 1e-4, 1e-4);
   }
@@ -293,8 +299,8 @@ TEST(Upsample, NearestRepeatsAndLinearIsAsymmetric) {
   std::copy(v, v + 4, x.data<float>());
   const Tensor nearest = run_op("Upsample", 9, {}, {x, Tensor::from_vector<float>(DType::kFloat, {1, 1, 2, 3})})[0];
   expect_close(nearest, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4}, {1, 1, 4, 6}, 0, 0);
-  const Tensor linear = run_op("Upsample", 7, {string_attr("mode", "linear"), floats_attr("scales", {1, 1, 2, 2})},
-                               {x})[0];
+  const Tensor linear =
+      run_op("Upsample", 7, {string_attr("mode", "linear"), floats_attr("scales", {1, 1, 2, 2})}, {x})[0];
   expect_close(linear, {1, 1.5, 2, 2, 2, 2.5, 3, 3, 3, 3.5, 4, 4, 3, 3.5, 4, 4}, {1, 1, 4, 4});
 }
 
@@ -313,14 +319,22 @@ TEST(Resize, ErrorsNameTheProblem) {
   const Tensor x = random_float({1, 1, 4, 4}, 85);
   const Tensor scales = Tensor::from_vector<float>(DType::kFloat, {1, 1, 2, 2});
   const Tensor sizes = Tensor::from_vector<int64_t>(DType::kInt64, {1, 1, 8, 8});
-  EXPECT_EQ(error_code_of([&] { run_op("Resize", 13, {}, {x, Tensor(), scales, sizes}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("Resize", 13, {}, {x, Tensor(), scales, sizes});
+            }),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(error_code_of([&] { run_op("Resize", 13, {}, {x}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("Resize", 13, {}, {x, Tensor(), Tensor::from_vector<float>(DType::kFloat, {2, 2})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("Resize", 13, {}, {x, Tensor(), Tensor::from_vector<float>(DType::kFloat, {2, 2})});
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("Resize", 13, {}, {x, Tensor(), Tensor::from_vector<float>(DType::kFloat, {1, 1, -1, 2})}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("Resize", 13, {}, {x, Tensor(), Tensor::from_vector<float>(DType::kFloat, {1, 1, -1, 2})});
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("Resize", 13, {string_attr("mode", "bicubic")}, {x, Tensor(), scales}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("Resize", 13, {string_attr("mode", "bicubic")}, {x, Tensor(), scales});
+            }),
             ErrorCode::kInvalidModel);
   EXPECT_EQ(error_code_of([&] {
               run_op("Resize", 13, {string_attr("coordinate_transformation_mode", "tf_crop_and_resize")},

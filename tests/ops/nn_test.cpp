@@ -15,10 +15,10 @@
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
 #include "ops/common/op_utils.h"
+#include "ops/nn_test_util.h"
 #include "ops/pool/pool_common.h"
 #include "ops/registry.h"
 #include "runtime/thread_pool.h"
-#include "ops/nn_test_util.h"
 
 namespace tessera {
 namespace {
@@ -182,9 +182,11 @@ TEST(MaxPool, MatchesNaiveWithIndicesAcrossRanksAndThreads) {
     const std::vector<Tensor> y = run_op("MaxPool", 12, pool_attrs(s), {x}, 2, trial % 2 ? &pool : nullptr);
     expect_close(y[0], expected, out_shape, 0, 0);
     // Without Indices the separable pool runs.
-    expect_close(run_op("MaxPool", 12, pool_attrs(s), {x}, 1, trial % 2 ? nullptr : &pool)[0], expected, out_shape, 0, 0);
+    expect_close(run_op("MaxPool", 12, pool_attrs(s), {x}, 1, trial % 2 ? nullptr : &pool)[0], expected, out_shape, 0,
+                 0);
     const std::vector<double> got = values_of(y[1]);
-    for (size_t i = 0; i < indices.size(); ++i) ASSERT_EQ(static_cast<int64_t>(got[i]), indices[i]) << "trial " << trial;
+    for (size_t i = 0; i < indices.size(); ++i)
+      ASSERT_EQ(static_cast<int64_t>(got[i]), indices[i]) << "trial " << trial;
   }
 }
 
@@ -204,8 +206,8 @@ TEST(MaxPool, ColumnMajorIndicesAndIntegerTypes) {
   Tensor x(DType::kFloat, {1, 1, 2, 3});
   const float v[] = {1, 9, 2, 8, 3, 7};
   std::copy(v, v + 6, x.data<float>());
-  const std::vector<Tensor> y = run_op("MaxPool", 12, {ints_attr("kernel_shape", {2, 2}), int_attr("storage_order", 1)},
-                                       {x}, 2);
+  const std::vector<Tensor> y =
+      run_op("MaxPool", 12, {ints_attr("kernel_shape", {2, 2}), int_attr("storage_order", 1)}, {x}, 2);
   expect_close(y[0], {9, 9}, {1, 1, 1, 2});
   expect_close(y[1], {2, 2}, {1, 1, 1, 2});  // (0, 1) -> 0 + 1 * 2
   // int8 and uint8 from opset 12.
@@ -254,8 +256,9 @@ TEST(LpPool, MatchesNaiveForSeveralP) {
   s.p = 3;
   std::vector<int64_t> out_shape;
   const std::vector<double> expected = naive_pool(x, s, NaivePool::kLp, out_shape);
-  expect_close(run_op("LpPool", 1, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2}),
-                                    float_attr("p", 3.0f)}, {x})[0], expected, out_shape);
+  expect_close(run_op("LpPool", 1,
+                      {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2}), float_attr("p", 3.0f)}, {x})[0],
+               expected, out_shape);
 }
 
 TEST(GlobalPool, AverageMaxAndLpOverEveryPlane) {
@@ -294,10 +297,10 @@ TEST(Pool, NarrowFloatsMatchFloat) {
 }
 
 TEST(Pool, ShapeInferenceKeepsSymbolsAndComputesSpatialDims) {
-  Node node = make_node("MaxPool", 12, {ints_attr("kernel_shape", {3, 3}), ints_attr("strides", {2, 2}),
-                                        int_attr("ceil_mode", 1)}, 1, 2);
-  TypeInfo x = TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("N"), Dim::known(3), Dim::known(112),
-                                                                  Dim{}});
+  Node node = make_node(
+      "MaxPool", 12, {ints_attr("kernel_shape", {3, 3}), ints_attr("strides", {2, 2}), int_attr("ceil_mode", 1)}, 1, 2);
+  TypeInfo x =
+      TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("N"), Dim::known(3), Dim::known(112), Dim{}});
   InferenceContext ctx(node, {&x}, {nullptr});
   OpRegistry::instance().find("", "MaxPool", 12)->infer(ctx);
   EXPECT_EQ(ctx.output_types()[0].to_string(), "float[N,3,56,?]");
@@ -307,15 +310,19 @@ TEST(Pool, ShapeInferenceKeepsSymbolsAndComputesSpatialDims) {
 TEST(Pool, ErrorsNameTheProblem) {
   const Tensor x = random_float({1, 1, 4, 4}, 1);
   EXPECT_EQ(error_code_of([&] { run_op("MaxPool", 12, {}, {x}); }), ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of([&] { run_op("MaxPool", 12, {ints_attr("kernel_shape", {2, 2}), ints_attr("pads", {1})},
-                                       {x}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MaxPool", 12, {ints_attr("kernel_shape", {2, 2}), ints_attr("pads", {1})}, {x});
+            }),
             ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of([&] { run_op("AveragePool", 11, {ints_attr("kernel_shape", {2, 2}),
-                                                           string_attr("auto_pad", "SAME")}, {x}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("AveragePool", 11, {ints_attr("kernel_shape", {2, 2}), string_attr("auto_pad", "SAME")}, {x});
+            }),
             ErrorCode::kInvalidModel);
   EXPECT_EQ(error_code_of([&] { run_op("MaxPool", 12, {ints_attr("kernel_shape", {2})}, {x}); }),
             ErrorCode::kInvalidArgument);  // rank mismatch
-  EXPECT_EQ(error_code_of([&] { run_op("AveragePool", 11, {ints_attr("kernel_shape", {5, 5})}, {x}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("AveragePool", 11, {ints_attr("kernel_shape", {5, 5})}, {x});
+            }),
             ErrorCode::kInvalidArgument);  // window larger than the input
   EXPECT_EQ(error_code_of([&] { run_op("GlobalMaxPool", 1, {}, {to_dtype(x, DType::kInt32)}); }),
             ErrorCode::kInvalidArgument);
@@ -351,13 +358,13 @@ TEST(BatchNormalization, InferenceMatchesNaiveAndTrainingUpdatesStatistics) {
     expected[i] = (xv[i] - m[c]) / std::sqrt(v[c] + 1e-3) * s[c] + b[c];
   }
   ThreadPool pool(2);
-  expect_close(run_op("BatchNormalization", 15, {float_attr("epsilon", 1e-3f)}, {x, scale, bias, mean, var}, 1,
-                      &pool)[0],
-               expected, x.shape());
+  expect_close(
+      run_op("BatchNormalization", 15, {float_attr("epsilon", 1e-3f)}, {x, scale, bias, mean, var}, 1, &pool)[0],
+      expected, x.shape());
   // Training: normalize with batch statistics; running = input * momentum + batch * (1 - momentum).
-  const std::vector<Tensor> t = run_op("BatchNormalization", 15, {int_attr("training_mode", 1),
-                                                                  float_attr("momentum", 0.8f)},
-                                       {x, scale, bias, mean, var}, 3);
+  const std::vector<Tensor> t =
+      run_op("BatchNormalization", 15, {int_attr("training_mode", 1), float_attr("momentum", 0.8f)},
+             {x, scale, bias, mean, var}, 3);
   std::vector<double> bm(4, 0), bv(4, 0);
   for (size_t i = 0; i < xv.size(); ++i) bm[(i / 15) % 4] += xv[i] / 45;
   for (size_t i = 0; i < xv.size(); ++i) bv[(i / 15) % 4] += std::pow(xv[i] - bm[(i / 15) % 4], 2) / 45;
@@ -373,7 +380,9 @@ TEST(BatchNormalization, InferenceMatchesNaiveAndTrainingUpdatesStatistics) {
   expect_close(t[0], expected, x.shape());
   expect_close(t[1], rm, {4});
   expect_close(t[2], rv, {4});
-  EXPECT_EQ(error_code_of([&] { run_op("BatchNormalization", 15, {}, {x, random_float({3}, 1), bias, mean, var}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("BatchNormalization", 15, {}, {x, random_float({3}, 1), bias, mean, var});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -406,9 +415,13 @@ TEST(InstanceAndGroupNormalization, MatchNaive) {
                naive(2, scale6, bias6, true), x.shape());
   expect_close(run_op("GroupNormalization", 18, {int_attr("num_groups", 3)}, {x, scale3, bias3}, 1, &pool)[0],
                naive(2, scale3, bias3, false), x.shape());
-  EXPECT_EQ(error_code_of([&] { run_op("GroupNormalization", 21, {int_attr("num_groups", 4)}, {x, scale6, bias6}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("GroupNormalization", 21, {int_attr("num_groups", 4)}, {x, scale6, bias6});
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("GroupNormalization", 21, {int_attr("num_groups", 3)}, {x, scale3, bias3}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("GroupNormalization", 21, {int_attr("num_groups", 3)}, {x, scale3, bias3});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -449,9 +462,13 @@ TEST(LayerNormalization, EveryAxisBroadcastAndStatistics) {
     for (int64_t i = 0; i < 5; ++i) y[r * 5 + i] = (xv[r * 5 + i] - mean) / std::sqrt(var + 1e-5) * s[r / 4 * 5 + i];
   }
   expect_close(run_op("LayerNormalization", 17, {}, {x, scale})[0], y, x.shape());
-  EXPECT_EQ(error_code_of([&] { run_op("LayerNormalization", 17, {int_attr("axis", 3)}, {x, scale}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("LayerNormalization", 17, {int_attr("axis", 3)}, {x, scale});
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("LayerNormalization", 17, {}, {x, random_float({4}, 1)}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("LayerNormalization", 17, {}, {x, random_float({4}, 1)});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -463,13 +480,16 @@ TEST(Lrn, MatchesNaiveAcrossChannels) {
   for (size_t i = 0; i < xv.size(); ++i) {
     const int64_t c = static_cast<int64_t>(i) / 12 % 7, base = static_cast<int64_t>(i) - c * 12;
     double sum = 0;
-    for (int64_t q = std::max<int64_t>(0, c - 1); q <= std::min<int64_t>(6, c + 2); ++q) sum += std::pow(xv[base + q * 12], 2);
+    for (int64_t q = std::max<int64_t>(0, c - 1); q <= std::min<int64_t>(6, c + 2); ++q)
+      sum += std::pow(xv[base + q * 12], 2);
     y[i] = xv[i] / std::pow(2.0 + 0.01 / size * sum, 0.6);
   }
   ThreadPool pool(2);
-  expect_close(run_op("LRN", 13, {int_attr("size", size), float_attr("alpha", 0.01f), float_attr("beta", 0.6f),
-                                  float_attr("bias", 2.0f)}, {x}, 1, &pool)[0],
-               y, x.shape());
+  expect_close(
+      run_op("LRN", 13,
+             {int_attr("size", size), float_attr("alpha", 0.01f), float_attr("beta", 0.6f), float_attr("bias", 2.0f)},
+             {x}, 1, &pool)[0],
+      y, x.shape());
 }
 
 TEST(Dropout, InferenceIsIdentityAndSeededTrainingMatchesNumpy) {

@@ -53,7 +53,7 @@ inline Attribute string_attr(const std::string& name, std::string v) {
 }
 
 inline Node make_node(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs, size_t inputs,
-               size_t outputs) {
+                      size_t outputs) {
   Node node;
   node.name = "n";
   node.op_type = op_type;
@@ -66,8 +66,8 @@ inline Node make_node(const std::string& op_type, int64_t opset, const std::vect
 
 // Runs one node of `op_type` at `opset` on `inputs` (an undefined Tensor is a missing input).
 inline std::vector<Tensor> run_op(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
-                           const std::vector<Tensor>& inputs, size_t output_count = 1,
-                           Parallelism* parallelism = nullptr) {
+                                  const std::vector<Tensor>& inputs, size_t output_count = 1,
+                                  Parallelism* parallelism = nullptr) {
   Node node = make_node(op_type, opset, attrs, inputs.size(), output_count);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) node.inputs[i] = "";
@@ -126,7 +126,7 @@ inline std::vector<double> values_of(const Tensor& t) {
 }
 
 inline void expect_close(const Tensor& actual, const std::vector<double>& expected, const std::vector<int64_t>& shape,
-                  double rtol = 1e-4, double atol = 1e-5) {
+                         double rtol = 1e-4, double atol = 1e-5) {
   ASSERT_EQ(shape_to_string(actual.shape()), shape_to_string(shape));
   const std::vector<double> a = values_of(actual);
   ASSERT_EQ(a.size(), expected.size());

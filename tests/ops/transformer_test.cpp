@@ -48,8 +48,10 @@ void expect_close_inf(const Tensor& actual, const std::vector<double>& expected,
   const std::vector<double> a = values_of(actual);
   ASSERT_EQ(a.size(), expected.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isinf(expected[i])) ASSERT_EQ(a[i], expected[i]) << "at " << i;
-    else ASSERT_NEAR(a[i], expected[i], atol + rtol * std::abs(expected[i])) << "at " << i;
+    if (std::isinf(expected[i]))
+      ASSERT_EQ(a[i], expected[i]) << "at " << i;
+    else
+      ASSERT_NEAR(a[i], expected[i], atol + rtol * std::abs(expected[i])) << "at " << i;
   }
 }
 
@@ -99,8 +101,7 @@ struct AttentionExpected {
   std::vector<double> qk[4];
 };
 
-double mask_value(const AttentionCase& c, const std::vector<double>& mask, int64_t b, int64_t h, int64_t i,
-                  int64_t j) {
+double mask_value(const AttentionCase& c, const std::vector<double>& mask, int64_t b, int64_t h, int64_t i, int64_t j) {
   if (c.mask_shape.empty()) return 0;
   const int64_t len = c.mask_shape.back();
   if (j >= len) return -kInf;
@@ -274,9 +275,9 @@ TEST(AttentionTest, PackedInputsMatchFourD) {
   std::vector<Attribute> attrs = attention_attrs(c, 0);
   attrs.push_back(int_attr("q_num_heads", 4));
   attrs.push_back(int_attr("kv_num_heads", 2));
-  const std::vector<Tensor> three = run_op(
-      "Attention", 23, attrs, {pack_heads(d.q), pack_heads(d.k), pack_heads(d.v), Tensor(), d.past_key, d.past_value},
-      3);
+  const std::vector<Tensor> three =
+      run_op("Attention", 23, attrs,
+             {pack_heads(d.q), pack_heads(d.k), pack_heads(d.v), Tensor(), d.past_key, d.past_value}, 3);
   expect_close(three[0], values_of(pack_heads(four[0])), {c.batch, c.q_len, c.q_heads * c.v_head}, 0, 0);
   expect_close(three[1], values_of(four[1]), four[1].shape(), 0, 0);
   expect_close(three[2], values_of(four[2]), four[2].shape(), 0, 0);
@@ -308,8 +309,9 @@ TEST(AttentionTest, RejectsBadInputs) {
   EXPECT_EQ(code({}, {d.q, d.k, d.v, random_float({5, 8}, 1)}), ErrorCode::kInvalidArgument);  // mask too long
   EXPECT_EQ(code({}, {d.q, d.k, d.v, random_float({4, 7}, 1)}), ErrorCode::kInvalidArgument);  // mask rows
   EXPECT_EQ(code({}, {d.q, d.k, d.v, Tensor(), random_float({2, 3, 2, 6}, 1)}), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code({}, {d.q, d.k, d.v, Tensor(), Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::kInt64, {8, 1})}),
-            ErrorCode::kInvalidArgument);  // nonpad past the keys
+  EXPECT_EQ(
+      code({}, {d.q, d.k, d.v, Tensor(), Tensor(), Tensor(), Tensor::from_vector<int64_t>(DType::kInt64, {8, 1})}),
+      ErrorCode::kInvalidArgument);  // nonpad past the keys
   EXPECT_EQ(code({}, {pack_heads(d.q), pack_heads(d.k), pack_heads(d.v)}), ErrorCode::kInvalidArgument);  // no heads
   EXPECT_EQ(code({int_attr("qk_matmul_output_mode", 4)}, {d.q, d.k, d.v}), ErrorCode::kInvalidModel);
   EXPECT_EQ(code({int_attr("softmax_precision", 7)}, {d.q, d.k, d.v}), ErrorCode::kInvalidModel);
@@ -324,8 +326,8 @@ TEST(RmsNormalizationTest, MatchesNaiveForEveryAxis) {
     const int64_t a = axis < 0 ? axis + 3 : axis;
     std::vector<int64_t> scale_shape(x.shape().begin() + a, x.shape().end());
     const Tensor scale = random_float(scale_shape, 12);
-    const std::vector<Tensor> out = run_op("RMSNormalization", 23, {int_attr("axis", axis), float_attr("epsilon", 0.01f)},
-                                           {x, scale}, 1, nullptr);
+    const std::vector<Tensor> out =
+        run_op("RMSNormalization", 23, {int_attr("axis", axis), float_attr("epsilon", 0.01f)}, {x, scale}, 1, nullptr);
     const std::vector<double> xv = values_of(x), sv = values_of(scale);
     const size_t row = sv.size();
     std::vector<double> expected(xv.size());
@@ -341,9 +343,13 @@ TEST(RmsNormalizationTest, MatchesNaiveForEveryAxis) {
 
 TEST(RmsNormalizationTest, RejectsBadAxisAndScale) {
   const Tensor x = random_float({3, 4}, 13);
-  EXPECT_EQ(error_code_of([&] { run_op("RMSNormalization", 23, {int_attr("axis", 2)}, {x, random_float({4}, 1)}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("RMSNormalization", 23, {int_attr("axis", 2)}, {x, random_float({4}, 1)});
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("RMSNormalization", 23, {}, {x, random_float({5}, 1)}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("RMSNormalization", 23, {}, {x, random_float({5}, 1)});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -358,8 +364,8 @@ TEST(RotaryEmbeddingTest, MatchesNaive) {
       const Tensor cos = random_float({9, half}, 22), sin = random_float({9, half}, 23);
       const Tensor ids = Tensor::from_vector<int64_t>(DType::kInt64, {0, 3, 8, 1, 2, 7, 7, 4, 5, 6}).reshaped({2, 5});
       const std::vector<Tensor> out =
-          run_op("RotaryEmbedding", 23, {int_attr("interleaved", interleaved), int_attr("rotary_embedding_dim", rotary)},
-                 {x, cos, sin, ids});
+          run_op("RotaryEmbedding", 23,
+                 {int_attr("interleaved", interleaved), int_attr("rotary_embedding_dim", rotary)}, {x, cos, sin, ids});
       const std::vector<double> xv = values_of(x), cv = values_of(cos), sv = values_of(sin);
       std::vector<double> expected = xv;
       for (int64_t b = 0; b < batch; ++b)
@@ -383,11 +389,14 @@ TEST(RotaryEmbeddingTest, RejectsBadPositionsAndShapes) {
   const Tensor x = random_float({1, 2, 3, 4}, 24);
   const Tensor cos = random_float({4, 2}, 25);
   const Tensor ids = Tensor::from_vector<int64_t>(DType::kInt64, {0, 1, 4}).reshaped({1, 3});
-  EXPECT_EQ(error_code_of([&] { run_op("RotaryEmbedding", 23, {}, {x, cos, cos, ids}); }),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(error_code_of([&] { run_op("RotaryEmbedding", 23, {}, {random_float({1, 3, 8}, 1), cos, cos, ids}); }),
+  EXPECT_EQ(error_code_of([&] { run_op("RotaryEmbedding", 23, {}, {x, cos, cos, ids}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_code_of([&] {
+              run_op("RotaryEmbedding", 23, {}, {random_float({1, 3, 8}, 1), cos, cos, ids});
+            }),
             ErrorCode::kInvalidArgument);  // 3-D without num_heads
-  EXPECT_EQ(error_code_of([&] { run_op("RotaryEmbedding", 23, {int_attr("rotary_embedding_dim", 3)}, {x, cos, cos}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("RotaryEmbedding", 23, {int_attr("rotary_embedding_dim", 3)}, {x, cos, cos});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -397,7 +406,8 @@ TEST(TensorScatterTest, LinearAndCircular) {
   const Tensor past = random_float({2, 3, 5, 2}, 31);
   const Tensor update = random_float({2, 3, 2, 2}, 32);
   const Tensor write = Tensor::from_vector<int64_t>(DType::kInt64, {1, 4});
-  const std::vector<Tensor> circular = run_op("TensorScatter", 24, {string_attr("mode", "circular")}, {past, update, write});
+  const std::vector<Tensor> circular =
+      run_op("TensorScatter", 24, {string_attr("mode", "circular")}, {past, update, write});
   std::vector<double> expected = values_of(past);
   const std::vector<double> u = values_of(update);
   for (int64_t b = 0; b < 2; ++b)
@@ -407,9 +417,13 @@ TEST(TensorScatterTest, LinearAndCircular) {
         for (int64_t x = 0; x < 2; ++x) expected[((b * 3 + h) * 5 + pos) * 2 + x] = u[((b * 3 + h) * 2 + s) * 2 + x];
       }
   expect_close(circular[0], expected, past.shape(), 0, 0);
-  EXPECT_EQ(error_code_of([&] { run_op("TensorScatter", 24, {}, {past, update, write}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("TensorScatter", 24, {}, {past, update, write});
+            }),
             ErrorCode::kInvalidArgument);  // 4 + 2 overruns 5 in linear mode
-  EXPECT_EQ(error_code_of([&] { run_op("TensorScatter", 24, {int_attr("axis", 0)}, {past, update}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("TensorScatter", 24, {int_attr("axis", 0)}, {past, update});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -422,7 +436,9 @@ TEST(SwiGluTest, MatchesFormulaAndRejectsBroadcast) {
   std::vector<double> expected(av.size());
   for (size_t i = 0; i < av.size(); ++i) expected[i] = av[i] / (1 + std::exp(-0.7f * av[i])) * bv[i];
   expect_close(out[0], expected, a.shape());
-  EXPECT_EQ(error_code_of([&] { run_op("SwiGLU", 28, {}, {a, random_float({1, 7}, 1)}); }),
+  EXPECT_EQ(error_code_of([&] {
+              run_op("SwiGLU", 28, {}, {a, random_float({1, 7}, 1)});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -459,9 +475,11 @@ TEST(CausalConvWithStateTest, ChunkedRunsEqualOneRun) {
   const std::vector<double> tail = values_of(b[0]);
   for (int64_t r = 0; r < batch * channels; ++r)
     for (int64_t t = 0; t < 4; ++t) EXPECT_NEAR(tail[r * 4 + t], expected[r * length + 5 + t], 1e-5);
-  EXPECT_EQ(error_code_of([&] { run_op("CausalConvWithState", 27, {}, {x, random_float({3, 1, 4}, 1), Tensor(),
-                                                                        random_float({2, 3, 2}, 1)}, 2); }),
-            ErrorCode::kInvalidArgument);  // past_state must hold k - 1 positions
+  EXPECT_EQ(
+      error_code_of([&] {
+        run_op("CausalConvWithState", 27, {}, {x, random_float({3, 1, 4}, 1), Tensor(), random_float({2, 3, 2}, 1)}, 2);
+      }),
+      ErrorCode::kInvalidArgument);  // past_state must hold k - 1 positions
 }
 
 // ----------------------------------------------------------------------------------------------- LinearAttention
@@ -485,7 +503,8 @@ TEST(LinearAttentionTest, LinearRuleMatchesCausalSumAndStepsChain) {
           for (int64_t s = 0; s <= t; ++s) {
             double dot = 0;
             for (int64_t i = 0; i < d_k; ++i) {
-              dot += qv[(b * steps + t) * q_heads * d_k + h * d_k + i] * kv[(b * steps + s) * kv_heads * d_k + g * d_k + i];
+              dot += qv[(b * steps + t) * q_heads * d_k + h * d_k + i] *
+                     kv[(b * steps + s) * kv_heads * d_k + g * d_k + i];
             }
             acc += dot * vv[(b * steps + s) * kv_heads * d_v + g * d_v + j];
           }
@@ -511,8 +530,8 @@ TEST(LinearAttentionTest, GatedDeltaPrefillEqualsDecodeSteps) {
   Tensor state(DType::kFloat, {batch, heads, d_k, d_v});
   std::vector<double> outputs;
   for (int64_t t = 0; t < steps; ++t) {
-    const std::vector<Tensor> r =
-        run_op("LinearAttention", 27, attrs, {step(q, t), step(k, t), step(v, t), state, step(decay, t), step(beta, t)}, 2);
+    const std::vector<Tensor> r = run_op("LinearAttention", 27, attrs,
+                                         {step(q, t), step(k, t), step(v, t), state, step(decay, t), step(beta, t)}, 2);
     for (double y : values_of(r[0])) outputs.push_back(y);
     state = r[1];
   }

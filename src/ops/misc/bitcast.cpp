@@ -13,20 +13,22 @@ namespace {
 int dtype_bit_width(DType dtype) {
   switch (dtype) {
     case DType::kUint2:
-    case DType::kInt2: return 2;
+    case DType::kInt2:
+      return 2;
     case DType::kUint4:
     case DType::kInt4:
-    case DType::kFloat4E2M1: return 4;
+    case DType::kFloat4E2M1:
+      return 4;
     case DType::kString:
-    case DType::kUndefined: return 0;
-    default: return static_cast<int>(dtype_size(dtype) * 8);
+    case DType::kUndefined:
+      return 0;
+    default:
+      return static_cast<int>(dtype_size(dtype) * 8);
   }
 }
 
 // The raw code of a sub-byte element (low 4 or 2 bits of the unpacked byte).
-uint8_t sub_byte_code(DType dtype, uint8_t byte) {
-  return dtype_bit_width(dtype) == 4 ? (byte & 0x0F) : (byte & 0x03);
-}
+uint8_t sub_byte_code(DType dtype, uint8_t byte) { return dtype_bit_width(dtype) == 4 ? (byte & 0x0F) : (byte & 0x03); }
 
 // The unpacked byte holding `code` as an element of `dtype` (signed types are sign-extended).
 uint8_t sub_byte_from_code(DType dtype, uint8_t code) {
@@ -36,8 +38,7 @@ uint8_t sub_byte_from_code(DType dtype, uint8_t code) {
 }
 
 void check_bitcast_type(DType dtype, const char* what) {
-  check_model(dtype_is_valid(static_cast<int32_t>(dtype)) && dtype != DType::kString &&
-                  dtype != DType::kUndefined,
+  check_model(dtype_is_valid(static_cast<int32_t>(dtype)) && dtype != DType::kString && dtype != DType::kUndefined,
               "BitCast: ", what, " element type ", dtype_name(dtype), " cannot be bit-cast");
 }
 

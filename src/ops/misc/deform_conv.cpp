@@ -133,9 +133,11 @@ struct SampleTable {
       for (int64_t o = 0; o < g.out_size; ++o) {
         const size_t entry = static_cast<size_t>((ogk * g.out_size + o) * corners);
         for (size_t d = 0; d < n; ++d) {
-          const C shift = to_compute<C>(offset[(ogk * static_cast<int64_t>(n) + static_cast<int64_t>(d)) * g.out_size + o]);
+          const C shift =
+              to_compute<C>(offset[(ogk * static_cast<int64_t>(n) + static_cast<int64_t>(d)) * g.out_size + o]);
           const C pos = static_cast<C>(out_coords[static_cast<size_t>(o) * n + d] * g.strides[d] - g.pads_begin[d] +
-                                       kernel_coords[static_cast<size_t>(k) * n + d] * g.dilations[d]) + shift;
+                                       kernel_coords[static_cast<size_t>(k) * n + d] * g.dilations[d]) +
+                        shift;
           const C fl = std::floor(pos);
           // Far outside (or NaN): every corner is outside; keep the clamp from overflowing int64.
           low[d] = std::isfinite(fl) && std::fabs(fl) < C(1e15) ? static_cast<int64_t>(fl) : INT64_MIN / 4;
@@ -205,23 +207,25 @@ void deform_conv_typed(const DeformGeometry& g, const Tensor& x, const Tensor& w
     const T* x_item = x.data<T>() + b * g.channels * g.in_size;
     maybe_parallel_for(parallelism, g.channels, g.channels * g.kernel_size * g.out_size * table.corners,
                        [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c) {
-        const T* plane = x_item + c * g.in_size;
-        const int64_t og = c / channels_per_offset_group;
-        for (int64_t k = 0; k < g.kernel_size; ++k) {
-          C* row = columns.data() + (c * g.kernel_size + k) * g.out_size;
-          const size_t base = static_cast<size_t>((og * g.kernel_size + k) * g.out_size * table.corners);
-          for (int64_t o = 0; o < g.out_size; ++o) {
-            C sum = 0;
-            for (int64_t q = 0; q < table.corners; ++q) {
-              const size_t e = base + static_cast<size_t>(o * table.corners + q);
-              if (table.weight[e] != C(0)) sum += table.weight[e] * to_compute<C>(plane[table.index[e]]);
-            }
-            row[o] = sum;
-          }
-        }
-      }
-    });
+                         for (int64_t c = begin; c < end; ++c) {
+                           const T* plane = x_item + c * g.in_size;
+                           const int64_t og = c / channels_per_offset_group;
+                           for (int64_t k = 0; k < g.kernel_size; ++k) {
+                             C* row = columns.data() + (c * g.kernel_size + k) * g.out_size;
+                             const size_t base =
+                                 static_cast<size_t>((og * g.kernel_size + k) * g.out_size * table.corners);
+                             for (int64_t o = 0; o < g.out_size; ++o) {
+                               C sum = 0;
+                               for (int64_t q = 0; q < table.corners; ++q) {
+                                 const size_t e = base + static_cast<size_t>(o * table.corners + q);
+                                 if (table.weight[e] != C(0))
+                                   sum += table.weight[e] * to_compute<C>(plane[table.index[e]]);
+                               }
+                               row[o] = sum;
+                             }
+                           }
+                         }
+                       });
     for (int64_t oc = 0; oc < g.out_channels; ++oc) {
       const C init = bias != nullptr ? to_compute<C>(bias->data<T>()[oc]) : C(0);
       std::fill_n(result.data() + oc * g.out_size, g.out_size, init);
@@ -244,8 +248,8 @@ DeformConvAttributes read_attributes(const Node& node) {
   a.offset_group = node.attr_int("offset_group", 1);
   a.pads = node.attr_ints("pads");
   a.strides = node.attr_ints("strides");
-  check_model(a.group >= 1 && a.offset_group >= 1, "attributes 'group' = ", a.group, " and 'offset_group' = ",
-              a.offset_group, " must be positive");
+  check_model(a.group >= 1 && a.offset_group >= 1, "attributes 'group' = ", a.group,
+              " and 'offset_group' = ", a.offset_group, " must be positive");
   for (int64_t p : a.pads) check_model(p >= 0, "attribute 'pads' must be non-negative, got ", p);
   for (int64_t s : a.strides) check_model(s >= 1, "attribute 'strides' must be positive, got ", s);
   for (int64_t d : a.dilations) check_model(d >= 1, "attribute 'dilations' must be positive, got ", d);

@@ -11,8 +11,8 @@ namespace tessera {
 namespace {
 
 template <typename T>
-inline constexpr bool kLpNormType = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                                    std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
+inline constexpr bool kLpNormType =
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>;
 
 // Normalizes every (outer, inner) line of `s.axis` elements; accumulates in double.
 template <typename T>
@@ -61,8 +61,8 @@ std::unique_ptr<Kernel> make_lp_normalization(const KernelInfo& info) {
       if constexpr (kLpNormType<T>) {
         lp_normalize<T>(x.data<T>(), y.data<T>(), s, p, ctx.parallelism());
       } else {
-        fail(ErrorCode::kInvalidArgument, "input 'input' ", x.description(), ": element type ",
-             dtype_name(x.dtype()), " is not a float type");
+        fail(ErrorCode::kInvalidArgument, "input 'input' ", x.description(), ": element type ", dtype_name(x.dtype()),
+             " is not a float type");
       }
     });
   });

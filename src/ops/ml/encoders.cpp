@@ -40,7 +40,8 @@ std::unique_ptr<Kernel> make_one_hot_encoder(const KernelInfo& info) {
       }
     };
     if (x.dtype() == DType::kString) {
-      check_argument(!cats_strings.empty(), "input 'X' ", x.description(), " holds strings but the node has 'cats_int64s'");
+      check_argument(!cats_strings.empty(), "input 'X' ", x.description(),
+                     " holds strings but the node has 'cats_int64s'");
       const std::string* in = x.data<std::string>();
       for (int64_t i = 0; i < x.element_count(); ++i) {
         auto it = string_index.find(in[i]);
@@ -74,8 +75,8 @@ void infer_one_hot_encoder(InferenceContext& ctx) {
 // input i contributes exactly inputdimensions[i] columns (truncated or zero-padded).
 std::unique_ptr<Kernel> make_feature_vectorizer(const KernelInfo& info) {
   const std::vector<int64_t> dims = info.node.attr_ints("inputdimensions");
-  check_model(dims.size() == info.node.inputs.size(), "attribute 'inputdimensions' has ", dims.size(),
-              " values for ", info.node.inputs.size(), " inputs");
+  check_model(dims.size() == info.node.inputs.size(), "attribute 'inputdimensions' has ", dims.size(), " values for ",
+              info.node.inputs.size(), " inputs");
   int64_t total = 0;
   for (int64_t d : dims) {
     check_model(d >= 0, "attribute 'inputdimensions' holds a negative size ", d);
@@ -107,8 +108,10 @@ void infer_feature_vectorizer(InferenceContext& ctx) {
   for (int64_t d : ctx.node().attr_ints("inputdimensions")) total += d;
   const TypeInfo* x = ctx.input_type(0);
   Dim rows = Dim::known(1);
-  if (x == nullptr || !x->shape) rows = Dim{};
-  else if (x->shape->size() >= 2) rows = (*x->shape)[0];
+  if (x == nullptr || !x->shape)
+    rows = Dim{};
+  else if (x->shape->size() >= 2)
+    rows = (*x->shape)[0];
   ctx.set_output_type(0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(total)}));
 }
 
@@ -164,9 +167,12 @@ void infer_array_feature_extractor(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, dims));
 }
 
-const RegisterOp kOneHotEncoder{ml_registration("OneHotEncoder", 1, INT_MAX, make_one_hot_encoder, infer_one_hot_encoder)};
-const RegisterOp kFeatureVectorizer{ml_registration("FeatureVectorizer", 1, INT_MAX, make_feature_vectorizer, infer_feature_vectorizer)};
-const RegisterOp kArrayFeatureExtractor{ml_registration("ArrayFeatureExtractor", 1, INT_MAX, make_array_feature_extractor, infer_array_feature_extractor)};
+const RegisterOp kOneHotEncoder{
+    ml_registration("OneHotEncoder", 1, INT_MAX, make_one_hot_encoder, infer_one_hot_encoder)};
+const RegisterOp kFeatureVectorizer{
+    ml_registration("FeatureVectorizer", 1, INT_MAX, make_feature_vectorizer, infer_feature_vectorizer)};
+const RegisterOp kArrayFeatureExtractor{
+    ml_registration("ArrayFeatureExtractor", 1, INT_MAX, make_array_feature_extractor, infer_array_feature_extractor)};
 
 }  // namespace
 }  // namespace tessera

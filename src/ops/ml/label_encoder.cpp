@@ -24,9 +24,12 @@ KeyKind key_kind_of(DType dtype) {
 
 const char* key_kind_name(KeyKind kind) {
   switch (kind) {
-    case KeyKind::kString: return "strings";
-    case KeyKind::kInteger: return "integers";
-    case KeyKind::kFloat: return "floats";
+    case KeyKind::kString:
+      return "strings";
+    case KeyKind::kInteger:
+      return "integers";
+    case KeyKind::kFloat:
+      return "floats";
   }
   return "?";
 }
@@ -48,8 +51,10 @@ class LabelMap {
         if constexpr (std::is_same_v<T, std::string>) {
           strings_[data[i]] = i;
         } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-          if (std::isnan(data[i])) nan_index_ = nan_matches_nan ? i : -1;
-          else floats_[static_cast<double>(data[i]) + 0.0] = i;  // + 0.0 folds -0 into +0
+          if (std::isnan(data[i]))
+            nan_index_ = nan_matches_nan ? i : -1;
+          else
+            floats_[static_cast<double>(data[i]) + 0.0] = i;  // + 0.0 folds -0 into +0
         } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           integers_[static_cast<int64_t>(data[i])] = i;
         } else {
@@ -71,11 +76,14 @@ class LabelMap {
       using T = typename decltype(tag)::type;
       const T* in = x.data<T>();
       for (size_t i = 0; i < found.size(); ++i) {
-        if constexpr (std::is_same_v<T, std::string>) found[i] = lookup(strings_, in[i]);
+        if constexpr (std::is_same_v<T, std::string>)
+          found[i] = lookup(strings_, in[i]);
         else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
           found[i] = std::isnan(in[i]) ? nan_index_ : lookup(floats_, static_cast<double>(in[i]) + 0.0);
-        else if constexpr (std::is_integral_v<T>) found[i] = lookup(integers_, static_cast<int64_t>(in[i]));
-        else fail(ErrorCode::kInvalidArgument, "input 'X' ", x.description(), ": unsupported element type");
+        else if constexpr (std::is_integral_v<T>)
+          found[i] = lookup(integers_, static_cast<int64_t>(in[i]));
+        else
+          fail(ErrorCode::kInvalidArgument, "input 'X' ", x.description(), ": unsupported element type");
       }
     });
     visit_dtype(values_.dtype(), [&](auto tag) {
@@ -135,8 +143,8 @@ std::unique_ptr<Kernel> make_label_encoder_1(const KernelInfo& info) {
   const Tensor indices = int64_tensor(iota_int64(classes.size()));
   auto to_index = std::make_shared<const LabelMap>(string_tensor(classes), indices,
                                                    int64_tensor({info.node.attr_int("default_int64", -1)}));
-  auto to_string = std::make_shared<const LabelMap>(indices, string_tensor(classes),
-                                                    string_tensor({info.node.attr_string("default_string", "_Unused")}));
+  auto to_string = std::make_shared<const LabelMap>(
+      indices, string_tensor(classes), string_tensor({info.node.attr_string("default_string", "_Unused")}));
   return make_lookup_kernel({to_index, to_string});
 }
 
@@ -147,7 +155,8 @@ Tensor label_encoder_list(const Node& node, const std::string& prefix) {
   if (node.has_attribute(prefix + "_int64s")) found.push_back(int64_tensor(node.attr_ints(prefix + "_int64s")));
   if (node.has_attribute(prefix + "_floats")) found.push_back(float_tensor(node.attr_floats(prefix + "_floats")));
   if (const Tensor* t = node.attr_tensor(prefix + "_tensor")) found.push_back(t->reshaped({t->element_count()}));
-  check_model(found.size() == 1, "exactly one of the '", prefix, "_*' attributes must be set (found ", found.size(), ")");
+  check_model(found.size() == 1, "exactly one of the '", prefix, "_*' attributes must be set (found ", found.size(),
+              ")");
   return found.front();
 }
 
@@ -186,7 +195,8 @@ std::unique_ptr<Kernel> make_label_encoder_2(const KernelInfo& info) {
 std::unique_ptr<Kernel> make_category_mapper(const KernelInfo& info) {
   const Tensor ints = int64_tensor(info.node.attr_ints("cats_int64s"));
   const Tensor strings = string_tensor(info.node.attr_strings("cats_strings"));
-  auto to_int = std::make_shared<const LabelMap>(strings, ints, int64_tensor({info.node.attr_int("default_int64", -1)}));
+  auto to_int =
+      std::make_shared<const LabelMap>(strings, ints, int64_tensor({info.node.attr_int("default_int64", -1)}));
   auto to_string = std::make_shared<const LabelMap>(
       ints, strings, string_tensor({info.node.attr_string("default_string", "_Unused")}));
   return make_lookup_kernel({to_int, to_string});
@@ -203,10 +213,14 @@ void infer_string_int_swap(InferenceContext& ctx) {
 void infer_label_encoder_2(InferenceContext& ctx) {
   const Node& node = ctx.node();
   DType dtype = DType::kUndefined;
-  if (node.has_attribute("values_strings")) dtype = DType::kString;
-  else if (node.has_attribute("values_int64s")) dtype = DType::kInt64;
-  else if (node.has_attribute("values_floats")) dtype = DType::kFloat;
-  else if (const Tensor* t = node.attr_tensor("values_tensor")) dtype = t->dtype();
+  if (node.has_attribute("values_strings"))
+    dtype = DType::kString;
+  else if (node.has_attribute("values_int64s"))
+    dtype = DType::kInt64;
+  else if (node.has_attribute("values_floats"))
+    dtype = DType::kFloat;
+  else if (const Tensor* t = node.attr_tensor("values_tensor"))
+    dtype = t->dtype();
   if (dtype == DType::kUndefined) return;
   const TypeInfo* x = ctx.input_type(0);
   ctx.set_output_type(0, TypeInfo::tensor(dtype, x && x->is_tensor() ? x->shape : std::nullopt));
@@ -214,7 +228,8 @@ void infer_label_encoder_2(InferenceContext& ctx) {
 
 const RegisterOp kLabelEncoder1{ml_registration("LabelEncoder", 1, 1, make_label_encoder_1, infer_string_int_swap)};
 const RegisterOp kLabelEncoder2{ml_registration("LabelEncoder", 2, 3, make_label_encoder_2, infer_label_encoder_2)};
-const RegisterOp kLabelEncoder4{ml_registration("LabelEncoder", 4, INT_MAX, make_label_encoder_2, infer_label_encoder_2)};
+const RegisterOp kLabelEncoder4{
+    ml_registration("LabelEncoder", 4, INT_MAX, make_label_encoder_2, infer_label_encoder_2)};
 const RegisterOp kCategoryMapper{
     ml_registration("CategoryMapper", 1, INT_MAX, make_category_mapper, infer_string_int_swap)};
 

@@ -67,8 +67,8 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
     const bool strings = !p.string_labels.empty();
     const auto labels = static_cast<int64_t>(strings ? p.string_labels.size() : p.int_labels.size());
     const bool binary = s.targets == 1;
-    check_argument(binary ? labels == 2 : labels == s.targets, "the node has ", labels, " class labels for ",
-                   s.targets, " coefficient rows (one row needs two labels)");
+    check_argument(binary ? labels == 2 : labels == s.targets, "the node has ", labels, " class labels for ", s.targets,
+                   " coefficient rows (one row needs two labels)");
     const int64_t rows = s.shape.rows;
     const int64_t columns = binary ? 2 : s.targets;
     Tensor& y = ctx.allocate_output(0, strings ? DType::kString : DType::kInt64, {rows});
@@ -90,12 +90,15 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
           out[r * 2 + 1] = v;
         }
       } else {
-        for (int64_t t = 1; t < s.targets; ++t) if (row[t] > row[best]) best = t;
+        for (int64_t t = 1; t < s.targets; ++t)
+          if (row[t] > row[best]) best = t;
         std::copy(row, row + s.targets, out + r * columns);
         apply_post_transform(p.post_transform, out + r * columns, columns);
       }
-      if (strings) y.data<std::string>()[r] = p.string_labels[static_cast<size_t>(best)];
-      else y.data<int64_t>()[r] = p.int_labels[static_cast<size_t>(best)];
+      if (strings)
+        y.data<std::string>()[r] = p.string_labels[static_cast<size_t>(best)];
+      else
+        y.data<int64_t>()[r] = p.int_labels[static_cast<size_t>(best)];
     }
   });
 }
@@ -107,8 +110,7 @@ std::unique_ptr<Kernel> make_linear_regressor(const KernelInfo& info) {
   const int64_t targets = info.node.attr_int("targets", 1);
   const PostTransform transform = read_post_transform(info.node);
   check_model(targets >= 1 && !coefficients.empty() && coefficients.size() % static_cast<size_t>(targets) == 0,
-              "attribute 'coefficients' (", coefficients.size(), " values) must hold 'targets' = ", targets,
-              " rows");
+              "attribute 'coefficients' (", coefficients.size(), " values) must hold 'targets' = ", targets, " rows");
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     LinearScores s = linear_scores(x, coefficients, intercepts);
@@ -118,8 +120,10 @@ std::unique_ptr<Kernel> make_linear_regressor(const KernelInfo& info) {
     float* out = y.data<float>();
     std::copy(s.values.begin(), s.values.end(), out);
     for (int64_t r = 0; r < s.shape.rows; ++r) {
-      if (targets > 1) apply_post_transform(transform, out + r * targets, targets);
-      else if (transform == PostTransform::kProbit) out[r] = probit(out[r]);
+      if (targets > 1)
+        apply_post_transform(transform, out + r * targets, targets);
+      else if (transform == PostTransform::kProbit)
+        out[r] = probit(out[r]);
     }
   });
 }
@@ -127,14 +131,17 @@ std::unique_ptr<Kernel> make_linear_regressor(const KernelInfo& info) {
 void infer_linear_classifier(InferenceContext& ctx) {
   const bool strings = ctx.node().has_attribute("classlabels_strings");
   const Dim rows = feature_rows_dim(ctx.input_type(0));
-  const size_t labels = ctx.node().attr_ints("classlabels_ints").size() + ctx.node().attr_strings("classlabels_strings").size();
+  const size_t labels =
+      ctx.node().attr_ints("classlabels_ints").size() + ctx.node().attr_strings("classlabels_strings").size();
   ctx.set_output_type(0, TypeInfo::tensor(strings ? DType::kString : DType::kInt64, std::vector<Dim>{rows}));
-  ctx.set_output_type(1, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(static_cast<int64_t>(labels))}));
+  ctx.set_output_type(
+      1, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(static_cast<int64_t>(labels))}));
 }
 
 void infer_linear_regressor(InferenceContext& ctx) {
   const Dim rows = feature_rows_dim(ctx.input_type(0));
-  ctx.set_output_type(0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(ctx.node().attr_int("targets", 1))}));
+  ctx.set_output_type(
+      0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(ctx.node().attr_int("targets", 1))}));
 }
 
 const RegisterOp kLinearClassifier{

@@ -74,9 +74,14 @@ void softmax_zero(float* scores, int64_t n) {
 
 void apply_post_transform(PostTransform transform, float* scores, int64_t n) {
   switch (transform) {
-    case PostTransform::kNone: return;
-    case PostTransform::kSoftmax: softmax(scores, n); return;
-    case PostTransform::kSoftmaxZero: softmax_zero(scores, n); return;
+    case PostTransform::kNone:
+      return;
+    case PostTransform::kSoftmax:
+      softmax(scores, n);
+      return;
+    case PostTransform::kSoftmaxZero:
+      softmax_zero(scores, n);
+      return;
     case PostTransform::kLogistic:
       for (int64_t i = 0; i < n; ++i) scores[i] = logistic(scores[i]);
       return;
@@ -127,10 +132,14 @@ void check_attr_size(const std::string& name, size_t size, size_t expected) {
   check_model(size == expected, "attribute '", name, "' has ", size, " values, expected ", expected);
 }
 
-OpRegistration ml_registration(const char* op_type, int64_t since_version, int64_t last_version,
-                               KernelFactory factory, ShapeInferenceFn infer) {
-  return {.domain = kOnnxMlDomain, .op_type = op_type, .since_version = since_version,
-          .last_version = last_version, .factory = std::move(factory), .infer = std::move(infer)};
+OpRegistration ml_registration(const char* op_type, int64_t since_version, int64_t last_version, KernelFactory factory,
+                               ShapeInferenceFn infer) {
+  return {.domain = kOnnxMlDomain,
+          .op_type = op_type,
+          .since_version = since_version,
+          .last_version = last_version,
+          .factory = std::move(factory),
+          .infer = std::move(infer)};
 }
 
 }  // namespace tessera::ml

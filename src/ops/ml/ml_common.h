@@ -78,7 +78,7 @@ std::vector<double> tensor_attr_doubles(const Node& node, const std::string& nam
 void check_attr_size(const std::string& name, size_t size, size_t expected);
 
 // A registration in the ai.onnx.ml domain for opsets [since_version, last_version].
-OpRegistration ml_registration(const char* op_type, int64_t since_version, int64_t last_version,
-                               KernelFactory factory, ShapeInferenceFn infer);
+OpRegistration ml_registration(const char* op_type, int64_t since_version, int64_t last_version, KernelFactory factory,
+                               ShapeInferenceFn infer);
 
 }  // namespace tessera::ml

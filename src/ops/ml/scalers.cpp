@@ -13,8 +13,8 @@ namespace {
 using namespace ml;
 
 template <typename T>
-inline constexpr bool kMlNumeric = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                                   std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
+inline constexpr bool kMlNumeric =
+    std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
 
 // Binarizer: y = (x > threshold) ? 1 : 0 in x's type (NaN gives 0).
 std::unique_ptr<Kernel> make_binarizer(const KernelInfo& info) {
@@ -40,9 +40,8 @@ std::unique_ptr<Kernel> make_scaler(const KernelInfo& info) {
   const std::vector<float> offset = info.node.attr_floats("offset");
   const std::vector<float> scale = info.node.attr_floats("scale");
   check_model(!offset.empty() && !scale.empty(), "attributes 'offset' and 'scale' must be set");
-  check_model(offset.size() == scale.size() || offset.size() == 1 || scale.size() == 1,
-              "attributes 'offset' (", offset.size(), " values) and 'scale' (", scale.size(),
-              " values) must have the same length");
+  check_model(offset.size() == scale.size() || offset.size() == 1 || scale.size() == 1, "attributes 'offset' (",
+              offset.size(), " values) and 'scale' (", scale.size(), " values) must have the same length");
   return make_kernel([offset, scale](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const int64_t features = x.rank() == 0 ? 1 : x.dim(x.rank() - 1);
@@ -70,10 +69,14 @@ enum class NormKind { kMax, kL1, kL2 };
 std::unique_ptr<Kernel> make_normalizer(const KernelInfo& info) {
   const std::string norm = info.node.attr_string("norm", "MAX");
   NormKind kind;
-  if (norm == "MAX") kind = NormKind::kMax;
-  else if (norm == "L1") kind = NormKind::kL1;
-  else if (norm == "L2") kind = NormKind::kL2;
-  else fail(ErrorCode::kInvalidModel, "attribute 'norm' = '", norm, "' is not one of MAX, L1, L2");
+  if (norm == "MAX")
+    kind = NormKind::kMax;
+  else if (norm == "L1")
+    kind = NormKind::kL1;
+  else if (norm == "L2")
+    kind = NormKind::kL2;
+  else
+    fail(ErrorCode::kInvalidModel, "attribute 'norm' = '", norm, "' is not one of MAX, L1, L2");
   return make_kernel([kind](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.rank() == 1 || x.rank() == 2, "input 'X' ", x.description(), " must be [C] or [N, C]");
@@ -125,14 +128,18 @@ std::unique_ptr<Kernel> make_imputer(const KernelInfo& info) {
                      " holds floats but the node imputes 'imputed_value_int64s'");
       const bool replace_nan = std::isnan(replaced_float);
       const auto matches = [&](double v) { return replace_nan ? std::isnan(v) : v == replaced_float; };
-      if (x.dtype() == DType::kFloat) impute(y.data<float>(), x.data<float>(), imputed_floats, matches);
-      else impute(y.data<double>(), x.data<double>(), imputed_floats, matches);
+      if (x.dtype() == DType::kFloat)
+        impute(y.data<float>(), x.data<float>(), imputed_floats, matches);
+      else
+        impute(y.data<double>(), x.data<double>(), imputed_floats, matches);
     } else if (x.dtype() == DType::kInt64 || x.dtype() == DType::kInt32) {
       check_argument(!imputed_ints.empty(), "input 'X' ", x.description(),
                      " holds integers but the node imputes 'imputed_value_floats'");
       const auto matches = [&](int64_t v) { return v == replaced_int; };
-      if (x.dtype() == DType::kInt64) impute(y.data<int64_t>(), x.data<int64_t>(), imputed_ints, matches);
-      else impute(y.data<int32_t>(), x.data<int32_t>(), imputed_ints, matches);
+      if (x.dtype() == DType::kInt64)
+        impute(y.data<int64_t>(), x.data<int64_t>(), imputed_ints, matches);
+      else
+        impute(y.data<int32_t>(), x.data<int32_t>(), imputed_ints, matches);
     } else {
       fail(ErrorCode::kInvalidArgument, "input 'X' ", x.description(), ": element type must be numeric");
     }

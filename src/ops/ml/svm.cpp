@@ -33,9 +33,12 @@ struct SvmKernelParams {
     }
     for (int64_t f = 0; f < features; ++f) sum += x[f] * v[f];
     switch (type) {
-      case SvmKernel::kPoly: return std::pow(gamma * sum + coef0, degree);
-      case SvmKernel::kSigmoid: return std::tanh(gamma * sum + coef0);
-      default: return sum;
+      case SvmKernel::kPoly:
+        return std::pow(gamma * sum + coef0, degree);
+      case SvmKernel::kSigmoid:
+        return std::tanh(gamma * sum + coef0);
+      default:
+        return sum;
     }
   }
 };
@@ -43,11 +46,16 @@ struct SvmKernelParams {
 SvmKernelParams read_kernel(const Node& node) {
   SvmKernelParams k;
   const std::string type = node.attr_string("kernel_type", "LINEAR");
-  if (type == "LINEAR") k.type = SvmKernel::kLinear;
-  else if (type == "POLY") k.type = SvmKernel::kPoly;
-  else if (type == "RBF") k.type = SvmKernel::kRbf;
-  else if (type == "SIGMOID") k.type = SvmKernel::kSigmoid;
-  else fail(ErrorCode::kInvalidModel, "attribute 'kernel_type' = '", type, "' is not LINEAR, POLY, RBF or SIGMOID");
+  if (type == "LINEAR")
+    k.type = SvmKernel::kLinear;
+  else if (type == "POLY")
+    k.type = SvmKernel::kPoly;
+  else if (type == "RBF")
+    k.type = SvmKernel::kRbf;
+  else if (type == "SIGMOID")
+    k.type = SvmKernel::kSigmoid;
+  else
+    fail(ErrorCode::kInvalidModel, "attribute 'kernel_type' = '", type, "' is not LINEAR, POLY, RBF or SIGMOID");
   const std::vector<float> params = node.attr_floats("kernel_params");
   check_model(params.empty() || params.size() == 3, "attribute 'kernel_params' must hold gamma, coef0, degree");
   if (!params.empty()) {
@@ -155,7 +163,8 @@ SvmClassifierModel read_svm_classifier(const Node& node) {
     m.features = static_cast<int64_t>(m.support_vectors.size()) / m.vectors;
     check_model(static_cast<int64_t>(m.coefficients.size()) >= (m.classes - 1) * m.vectors,
                 "attribute 'coefficients' needs (classes - 1) x vectors = ", (m.classes - 1) * m.vectors, " values");
-    check_model(static_cast<int64_t>(m.rho.size()) >= m.classifiers(), "attribute 'rho' needs one value per class pair");
+    check_model(static_cast<int64_t>(m.rho.size()) >= m.classifiers(),
+                "attribute 'rho' needs one value per class pair");
     check_model(m.prob_a.empty() || static_cast<int64_t>(m.prob_a.size()) >= m.classifiers(),
                 "attribute 'prob_a' needs one value per class pair");
   } else {
@@ -184,8 +193,10 @@ int64_t classify_row(const SvmClassifierModel& m, const double* x, float* z) {
     }
     const int64_t best = std::max_element(z, z + m.classes) - z;
     const float max_weight = z[best];
-    if (m.classes > 1) apply_post_transform(m.post_transform, z, m.classes);
-    else if (m.post_transform == PostTransform::kProbit) z[0] = probit(z[0]);
+    if (m.classes > 1)
+      apply_post_transform(m.post_transform, z, m.classes);
+    else if (m.post_transform == PostTransform::kProbit)
+      z[0] = probit(z[0]);
     return m.classes == 2 ? binary_choice(m, max_weight, best) : best;
   }
   std::vector<double> kernels(static_cast<size_t>(m.vectors));
@@ -275,8 +286,10 @@ std::unique_ptr<Kernel> make_svm_classifier(const KernelInfo& info) {
     }
     for (int64_t r = 0; r < fs.rows; ++r) {
       const auto k = static_cast<size_t>(chosen[static_cast<size_t>(r)]);
-      if (strings) y.data<std::string>()[r] = m.string_labels[k];
-      else y.data<int64_t>()[r] = m.int_labels[k];
+      if (strings)
+        y.data<std::string>()[r] = m.string_labels[k];
+      else
+        y.data<int64_t>()[r] = m.int_labels[k];
     }
   });
 }
@@ -297,8 +310,8 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
   if (vectors > 0) {
     check_model(support_vectors.size() % static_cast<size_t>(vectors) == 0 &&
                     static_cast<int64_t>(coefficients.size()) >= vectors,
-                "attributes 'support_vectors' (", support_vectors.size(), ") and 'coefficients' (",
-                coefficients.size(), ") do not match n_supports = ", vectors);
+                "attributes 'support_vectors' (", support_vectors.size(), ") and 'coefficients' (", coefficients.size(),
+                ") do not match n_supports = ", vectors);
     features = static_cast<int64_t>(support_vectors.size()) / vectors;
   }
   const SvmKernelParams row_kernel = vectors > 0 ? kernel : SvmKernelParams{};
@@ -315,7 +328,8 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
       double sum = rho[0];
       if (vectors > 0) {
         for (int64_t v = 0; v < vectors; ++v) {
-          sum += coefficients[static_cast<size_t>(v)] * row_kernel.apply(row, support_vectors.data() + v * features, features);
+          sum += coefficients[static_cast<size_t>(v)] *
+                 row_kernel.apply(row, support_vectors.data() + v * features, features);
         }
       } else {
         sum += row_kernel.apply(row, coefficients.data(), features);
@@ -333,10 +347,12 @@ void infer_svm_classifier(InferenceContext& ctx) {
 }
 
 void infer_svm_regressor(InferenceContext& ctx) {
-  ctx.set_output_type(0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{feature_rows_dim(ctx.input_type(0)), Dim::known(1)}));
+  ctx.set_output_type(
+      0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{feature_rows_dim(ctx.input_type(0)), Dim::known(1)}));
 }
 
-const RegisterOp kSvmClassifier{ml_registration("SVMClassifier", 1, INT_MAX, make_svm_classifier, infer_svm_classifier)};
+const RegisterOp kSvmClassifier{
+    ml_registration("SVMClassifier", 1, INT_MAX, make_svm_classifier, infer_svm_classifier)};
 const RegisterOp kSvmRegressor{ml_registration("SVMRegressor", 1, INT_MAX, make_svm_regressor, infer_svm_regressor)};
 
 }  // namespace

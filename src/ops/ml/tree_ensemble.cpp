@@ -124,7 +124,8 @@ void run_tree_ensemble(const TreeEnsembleModel& model, const Tensor& x, Tensor& 
     if constexpr (std::is_same_v<T, Float16>) {
       std::vector<float> values(static_cast<size_t>(targets));
       finalize_regression<C, float>(model, scores, values.data());
-      for (int64_t j = 0; j < targets; ++j) out[r * targets + j] = Float16{float_to_half(values[static_cast<size_t>(j)])};
+      for (int64_t j = 0; j < targets; ++j)
+        out[r * targets + j] = Float16{float_to_half(values[static_cast<size_t>(j)])};
     } else {
       finalize_regression<C, T>(model, scores, out + r * targets);
     }
@@ -138,11 +139,18 @@ std::unique_ptr<Kernel> make_tree_ensemble(const KernelInfo& info) {
     const FeatureShape fs = feature_shape(x, "input 'X'");
     Tensor& y = ctx.allocate_output(0, x.dtype(), {fs.rows, model->n_targets});
     switch (x.dtype()) {
-      case DType::kFloat: run_tree_ensemble<float, float>(*model, x, y, ctx.parallelism()); break;
-      case DType::kDouble: run_tree_ensemble<double, double>(*model, x, y, ctx.parallelism()); break;
-      case DType::kFloat16: run_tree_ensemble<float, Float16>(*model, x, y, ctx.parallelism()); break;
+      case DType::kFloat:
+        run_tree_ensemble<float, float>(*model, x, y, ctx.parallelism());
+        break;
+      case DType::kDouble:
+        run_tree_ensemble<double, double>(*model, x, y, ctx.parallelism());
+        break;
+      case DType::kFloat16:
+        run_tree_ensemble<float, Float16>(*model, x, y, ctx.parallelism());
+        break;
       default:
-        fail(ErrorCode::kInvalidArgument, "input 'X' ", x.description(), ": element type must be float, double or float16");
+        fail(ErrorCode::kInvalidArgument, "input 'X' ", x.description(),
+             ": element type must be float, double or float16");
     }
   });
 }

@@ -42,9 +42,9 @@ void TreeEnsembleModel::finish() {
       }
       continue;
     }
-    check_model(node.true_child >= 0 && node.true_child < node_count && node.false_child >= 0 &&
-                    node.false_child < node_count,
-                "node ", i, ": a child index is outside the ", node_count, " nodes");
+    check_model(
+        node.true_child >= 0 && node.true_child < node_count && node.false_child >= 0 && node.false_child < node_count,
+        "node ", i, ": a child index is outside the ", node_count, " nodes");
     check_model(node.feature >= 0, "node ", i, ": negative feature id ", node.feature);
     feature_count = std::max(feature_count, node.feature + 1);
     node.threshold_f = static_cast<float>(node.threshold);
@@ -89,15 +89,23 @@ template <typename C>
 bool goes_true(const TreeEnsembleModel& model, const TreeNode& node, C x) {
   if (std::isnan(x)) return node.missing_tracks_true || node.mode == TreeMode::kNeq;
   C threshold;
-  if constexpr (std::is_same_v<C, float>) threshold = node.threshold_f;
-  else threshold = node.threshold;
+  if constexpr (std::is_same_v<C, float>)
+    threshold = node.threshold_f;
+  else
+    threshold = node.threshold;
   switch (node.mode) {
-    case TreeMode::kLeq: return x <= threshold;
-    case TreeMode::kLt: return x < threshold;
-    case TreeMode::kGte: return x >= threshold;
-    case TreeMode::kGt: return x > threshold;
-    case TreeMode::kEq: return x == threshold;
-    case TreeMode::kNeq: return x != threshold;
+    case TreeMode::kLeq:
+      return x <= threshold;
+    case TreeMode::kLt:
+      return x < threshold;
+    case TreeMode::kGte:
+      return x >= threshold;
+    case TreeMode::kGt:
+      return x > threshold;
+    case TreeMode::kEq:
+      return x == threshold;
+    case TreeMode::kNeq:
+      return x != threshold;
     case TreeMode::kMember: {
       if constexpr (std::is_same_v<C, float>) {
         auto begin = model.members_f.begin() + node.members_begin;
@@ -107,7 +115,8 @@ bool goes_true(const TreeEnsembleModel& model, const TreeNode& node, C x) {
         return std::binary_search(begin, begin + node.members_count, x);
       }
     }
-    case TreeMode::kLeaf: break;
+    case TreeMode::kLeaf:
+      break;
   }
   return false;
 }
@@ -131,9 +140,15 @@ void accumulate_trees(const TreeEnsembleModel& model, const C* row, RowScores<C>
       C& score = out.score[t];
       switch (model.aggregate) {
         case Aggregate::kSum:
-        case Aggregate::kAverage: score += value; break;
-        case Aggregate::kMin: score = (!out.has[t] || value < score) ? value : score; break;
-        case Aggregate::kMax: score = (!out.has[t] || value > score) ? value : score; break;
+        case Aggregate::kAverage:
+          score += value;
+          break;
+        case Aggregate::kMin:
+          score = (!out.has[t] || value < score) ? value : score;
+          break;
+        case Aggregate::kMax:
+          score = (!out.has[t] || value > score) ? value : score;
+          break;
       }
       out.has[t] = 1;
     }
@@ -218,8 +233,10 @@ int64_t finalize_classification(const TreeEnsembleModel& model, bool binary_case
       score[0] += static_cast<C>(base[0]);
     }
   } else {
-    if (base.size() == 1) score[0] += static_cast<C>(base[0]);
-    else mode = 3;
+    if (base.size() == 1)
+      score[0] += static_cast<C>(base[0]);
+    else
+      mode = 3;
     if (!has[1]) count = 1;
   }
   const C positive = (count == 2 && has[1]) ? score[1] : (has[0] ? score[0] : C(0));
@@ -234,7 +251,8 @@ int64_t finalize_classification(const TreeEnsembleModel& model, bool binary_case
     label = positive > 0 ? 1 : 0;
   }
   if (count == 2) {
-    std::vector<float> values{has[0] ? static_cast<float>(score[0]) : 0.0f, has[1] ? static_cast<float>(score[1]) : 0.0f};
+    std::vector<float> values{has[0] ? static_cast<float>(score[0]) : 0.0f,
+                              has[1] ? static_cast<float>(score[1]) : 0.0f};
     write_transformed(model.post_transform, values, out);
     return label;
   }
@@ -286,8 +304,10 @@ void for_each_feature_row(const TreeEnsembleModel& model, const Tensor& x, Paral
                      x.dtype() == DType::kInt64 || x.dtype() == DType::kFloat16;
   check_argument(known, "input 'X' ", x.description(), ": element type must be float, double, float16, int32 or int64");
   const int64_t work = fs.rows * static_cast<int64_t>(model.roots.size()) * 8;
-  if (fs.rows > 1 && work >= (1 << 14)) parallelism.parallel_for(fs.rows, run_rows);
-  else if (fs.rows > 0) run_rows(0, fs.rows);
+  if (fs.rows > 1 && work >= (1 << 14))
+    parallelism.parallel_for(fs.rows, run_rows);
+  else if (fs.rows > 0)
+    run_rows(0, fs.rows);
 }
 
 template void accumulate_trees<float>(const TreeEnsembleModel&, const float*, RowScores<float>&);

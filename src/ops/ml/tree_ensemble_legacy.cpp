@@ -119,8 +119,10 @@ void attach_leaf_weights(const Node& node, const std::string& prefix, const std:
 // Runs `row_fn` in the threshold type ONNX Runtime uses: double for double inputs, float otherwise.
 template <typename F>
 void with_threshold_type(DType dtype, F&& f) {
-  if (dtype == DType::kDouble) f(TypeTag<double>{});
-  else f(TypeTag<float>{});
+  if (dtype == DType::kDouble)
+    f(TypeTag<double>{});
+  else
+    f(TypeTag<float>{});
 }
 
 std::unique_ptr<Kernel> make_tree_ensemble_regressor(const KernelInfo& info) {
@@ -203,16 +205,17 @@ std::unique_ptr<Kernel> make_tree_ensemble_classifier(const KernelInfo& info) {
       using C = typename decltype(tag)::type;
       for_each_feature_row<C>(model, x, ctx.parallelism(), [&](int64_t r, const C* row, RowScores<C>& scores) {
         accumulate_trees(model, row, scores);
-        chosen[static_cast<size_t>(r)] = finalize_classification<C>(model, setup->binary_case,
-                                                                     setup->weights_all_positive, scores,
-                                                                     z + r * columns);
+        chosen[static_cast<size_t>(r)] =
+            finalize_classification<C>(model, setup->binary_case, setup->weights_all_positive, scores, z + r * columns);
       });
     });
     for (int64_t r = 0; r < fs.rows; ++r) {
       const auto k = static_cast<size_t>(chosen[static_cast<size_t>(r)]);
       // A single class: ONNX Runtime reports the raw decision 1 / 0 for integer labels.
-      if (strings) labels.data<std::string>()[r] = setup->string_labels[model.n_targets == 1 ? 0 : k];
-      else labels.data<int64_t>()[r] = model.n_targets == 1 ? static_cast<int64_t>(k) : setup->int_labels[k];
+      if (strings)
+        labels.data<std::string>()[r] = setup->string_labels[model.n_targets == 1 ? 0 : k];
+      else
+        labels.data<int64_t>()[r] = model.n_targets == 1 ? static_cast<int64_t>(k) : setup->int_labels[k];
     }
   });
 }
@@ -220,16 +223,19 @@ std::unique_ptr<Kernel> make_tree_ensemble_classifier(const KernelInfo& info) {
 void infer_tree_regressor(InferenceContext& ctx) {
   const TypeInfo* x = ctx.input_type(0);
   const Dim rows = feature_rows_dim(x);
-  ctx.set_output_type(0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(ctx.node().attr_int("n_targets", 1))}));
+  ctx.set_output_type(
+      0, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(ctx.node().attr_int("n_targets", 1))}));
 }
 
 void infer_tree_classifier(InferenceContext& ctx) {
   const TypeInfo* x = ctx.input_type(0);
   const Dim rows = feature_rows_dim(x);
   const bool strings = ctx.node().has_attribute("classlabels_strings");
-  const size_t classes = ctx.node().attr_ints("classlabels_int64s").size() + ctx.node().attr_strings("classlabels_strings").size();
+  const size_t classes =
+      ctx.node().attr_ints("classlabels_int64s").size() + ctx.node().attr_strings("classlabels_strings").size();
   ctx.set_output_type(0, TypeInfo::tensor(strings ? DType::kString : DType::kInt64, std::vector<Dim>{rows}));
-  ctx.set_output_type(1, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(static_cast<int64_t>(classes))}));
+  ctx.set_output_type(
+      1, TypeInfo::tensor(DType::kFloat, std::vector<Dim>{rows, Dim::known(static_cast<int64_t>(classes))}));
 }
 
 const RegisterOp kTreeRegressor1{

@@ -109,8 +109,8 @@ void batch_norm_typed(const BatchNormConfig& config, KernelContext& ctx, const T
   const std::vector<double> bias = float_tensor_values<double>(ctx.input(2));
   std::vector<double> mean = float_tensor_values<double>(ctx.input(3));
   std::vector<double> var = float_tensor_values<double>(ctx.input(4));
-  const bool per_channel_stats = static_cast<int64_t>(mean.size()) == l.channels &&
-                                 static_cast<int64_t>(var.size()) == l.channels;
+  const bool per_channel_stats =
+      static_cast<int64_t>(mean.size()) == l.channels && static_cast<int64_t>(var.size()) == l.channels;
   if (config.training) {
     check_argument(per_channel_stats && static_cast<int64_t>(scale.size()) == l.channels,
                    "BatchNormalization in training mode needs per-channel scale, B, mean and var");
@@ -126,8 +126,10 @@ void batch_norm_typed(const BatchNormConfig& config, KernelContext& ctx, const T
     if (ctx.output_wanted(1)) ctx.set_output(1, doubles_to_tensor(running_mean, stat_type, channel_shape));
     if (ctx.output_wanted(2)) ctx.set_output(2, doubles_to_tensor(running_var, stat_type, channel_shape));
     // Before opset 14 the outputs go on with saved_mean and saved_var: the batch statistics.
-    if (config.opset < 14 && ctx.output_wanted(3)) ctx.set_output(3, doubles_to_tensor(batch_mean, stat_type, channel_shape));
-    if (config.opset < 14 && ctx.output_wanted(4)) ctx.set_output(4, doubles_to_tensor(batch_var, stat_type, channel_shape));
+    if (config.opset < 14 && ctx.output_wanted(3))
+      ctx.set_output(3, doubles_to_tensor(batch_mean, stat_type, channel_shape));
+    if (config.opset < 14 && ctx.output_wanted(4))
+      ctx.set_output(4, doubles_to_tensor(batch_var, stat_type, channel_shape));
     mean = batch_mean;
     var = batch_var;
   }
@@ -166,8 +168,10 @@ std::unique_ptr<Kernel> make_batch_normalization(const KernelInfo& info) {
     check_parameter(ctx.input(4), "var", l);
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
-    if (x.dtype() == DType::kDouble) batch_norm_typed<double>(config, ctx, x, y, l);
-    else batch_norm_typed<float>(config, ctx, x, y, l);
+    if (x.dtype() == DType::kDouble)
+      batch_norm_typed<double>(config, ctx, x, y, l);
+    else
+      batch_norm_typed<float>(config, ctx, x, y, l);
     finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
@@ -185,18 +189,36 @@ void infer_batch_normalization(InferenceContext& context) {
 
 // Versions: 1 (consumed_inputs, is_test, spatial), 6 (no consumed_inputs), 7 (no is_test), 9 (no spatial),
 // 14 (training_mode), 15 (separate types for scale/bias and mean/var).
-const RegisterOp kBatchNorm1{{.op_type = "BatchNormalization", .since_version = 1, .last_version = 5,
-                              .factory = make_batch_normalization, .infer = infer_batch_normalization}};
-const RegisterOp kBatchNorm6{{.op_type = "BatchNormalization", .since_version = 6, .last_version = 6,
-                              .factory = make_batch_normalization, .infer = infer_batch_normalization}};
-const RegisterOp kBatchNorm7{{.op_type = "BatchNormalization", .since_version = 7, .last_version = 8,
-                              .factory = make_batch_normalization, .infer = infer_batch_normalization}};
-const RegisterOp kBatchNorm9{{.op_type = "BatchNormalization", .since_version = 9, .last_version = 13,
-                              .factory = make_batch_normalization, .infer = infer_batch_normalization}};
-const RegisterOp kBatchNorm14{{.op_type = "BatchNormalization", .since_version = 14, .last_version = 14,
-                               .factory = make_batch_normalization, .infer = infer_batch_normalization}};
-const RegisterOp kBatchNorm15{{.op_type = "BatchNormalization", .since_version = 15, .last_version = INT_MAX,
-                               .factory = make_batch_normalization, .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm1{{.op_type = "BatchNormalization",
+                              .since_version = 1,
+                              .last_version = 5,
+                              .factory = make_batch_normalization,
+                              .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm6{{.op_type = "BatchNormalization",
+                              .since_version = 6,
+                              .last_version = 6,
+                              .factory = make_batch_normalization,
+                              .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm7{{.op_type = "BatchNormalization",
+                              .since_version = 7,
+                              .last_version = 8,
+                              .factory = make_batch_normalization,
+                              .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm9{{.op_type = "BatchNormalization",
+                              .since_version = 9,
+                              .last_version = 13,
+                              .factory = make_batch_normalization,
+                              .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm14{{.op_type = "BatchNormalization",
+                               .since_version = 14,
+                               .last_version = 14,
+                               .factory = make_batch_normalization,
+                               .infer = infer_batch_normalization}};
+const RegisterOp kBatchNorm15{{.op_type = "BatchNormalization",
+                               .since_version = 15,
+                               .last_version = INT_MAX,
+                               .factory = make_batch_normalization,
+                               .infer = infer_batch_normalization}};
 
 }  // namespace
 }  // namespace tessera

@@ -53,8 +53,8 @@ Tensor ones_mask(const Tensor& data, int64_t opset) {
 double read_ratio(const KernelContext& ctx) {
   if (!ctx.has_input(1)) return 0.5;
   const Tensor& r = ctx.input(1);
-  check_argument(r.element_count() == 1 && is_dropout_float(r.dtype()),
-                 "Dropout: ratio must be a float scalar, got ", r.description());
+  check_argument(r.element_count() == 1 && is_dropout_float(r.dtype()), "Dropout: ratio must be a float scalar, got ",
+                 r.description());
   double ratio = 0;
   visit_dtype(r.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -115,8 +115,7 @@ std::unique_ptr<Kernel> make_dropout(const KernelInfo& info) {
   }
   return make_kernel([opset, seed, random](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
-    check_argument(is_dropout_float(data.dtype()), "Dropout does not support input data of type ",
-                   data.description());
+    check_argument(is_dropout_float(data.dtype()), "Dropout does not support input data of type ", data.description());
     if (opset >= 12) {
       const double ratio = read_ratio(ctx);
       if (read_training_mode(ctx) && ratio > 0) {
@@ -139,20 +138,23 @@ void infer_dropout(InferenceContext& context) {
   }
 }
 
-const RegisterOp kDropout1{{.op_type = "Dropout", .since_version = 1, .last_version = 5, .factory = make_dropout,
-                            .infer = infer_dropout}};
-const RegisterOp kDropout6{{.op_type = "Dropout", .since_version = 6, .last_version = 6, .factory = make_dropout,
-                            .infer = infer_dropout}};
-const RegisterOp kDropout7{{.op_type = "Dropout", .since_version = 7, .last_version = 9, .factory = make_dropout,
-                            .infer = infer_dropout}};
-const RegisterOp kDropout10{{.op_type = "Dropout", .since_version = 10, .last_version = 11,
-                             .factory = make_dropout, .infer = infer_dropout}};
-const RegisterOp kDropout12{{.op_type = "Dropout", .since_version = 12, .last_version = 12,
-                             .factory = make_dropout, .infer = infer_dropout}};
-const RegisterOp kDropout13{{.op_type = "Dropout", .since_version = 13, .last_version = 21,
-                             .factory = make_dropout, .infer = infer_dropout}};
-const RegisterOp kDropout22{{.op_type = "Dropout", .since_version = 22, .last_version = INT_MAX,
-                             .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout1{
+    {.op_type = "Dropout", .since_version = 1, .last_version = 5, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout6{
+    {.op_type = "Dropout", .since_version = 6, .last_version = 6, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout7{
+    {.op_type = "Dropout", .since_version = 7, .last_version = 9, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout10{
+    {.op_type = "Dropout", .since_version = 10, .last_version = 11, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout12{
+    {.op_type = "Dropout", .since_version = 12, .last_version = 12, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout13{
+    {.op_type = "Dropout", .since_version = 13, .last_version = 21, .factory = make_dropout, .infer = infer_dropout}};
+const RegisterOp kDropout22{{.op_type = "Dropout",
+                             .since_version = 22,
+                             .last_version = INT_MAX,
+                             .factory = make_dropout,
+                             .infer = infer_dropout}};
 
 }  // namespace
 }  // namespace tessera

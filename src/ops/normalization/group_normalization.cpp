@@ -72,16 +72,24 @@ std::unique_ptr<Kernel> make_group_normalization(const KernelInfo& info) {
     const std::vector<double> bias = float_tensor_values<double>(bias_t);
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
-    if (x.dtype() == DType::kDouble) group_norm_typed<double>(config, x, y, scale, bias, ctx.parallelism());
-    else group_norm_typed<float>(config, x, y, scale, bias, ctx.parallelism());
+    if (x.dtype() == DType::kDouble)
+      group_norm_typed<double>(config, x, y, scale, bias, ctx.parallelism());
+    else
+      group_norm_typed<float>(config, x, y, scale, bias, ctx.parallelism());
     finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 
-const RegisterOp kGroupNorm18{{.op_type = "GroupNormalization", .since_version = 18, .last_version = 20,
-                               .factory = make_group_normalization, .infer = infer_same_as_input}};
-const RegisterOp kGroupNorm21{{.op_type = "GroupNormalization", .since_version = 21, .last_version = INT_MAX,
-                               .factory = make_group_normalization, .infer = infer_same_as_input}};
+const RegisterOp kGroupNorm18{{.op_type = "GroupNormalization",
+                               .since_version = 18,
+                               .last_version = 20,
+                               .factory = make_group_normalization,
+                               .infer = infer_same_as_input}};
+const RegisterOp kGroupNorm21{{.op_type = "GroupNormalization",
+                               .since_version = 21,
+                               .last_version = INT_MAX,
+                               .factory = make_group_normalization,
+                               .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

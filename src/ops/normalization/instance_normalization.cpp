@@ -12,8 +12,8 @@ namespace tessera {
 namespace {
 
 template <typename T>
-void instance_norm_typed(const Tensor& x, Tensor& y, const std::vector<double>& scale,
-                         const std::vector<double>& bias, double epsilon, Parallelism& parallelism) {
+void instance_norm_typed(const Tensor& x, Tensor& y, const std::vector<double>& scale, const std::vector<double>& bias,
+                         double epsilon, Parallelism& parallelism) {
   const int64_t channels = x.dim(1);
   const int64_t planes = x.dim(0) * channels;
   const int64_t spatial = planes > 0 ? x.element_count() / planes : 0;
@@ -49,18 +49,28 @@ std::unique_ptr<Kernel> make_instance_normalization(const KernelInfo& info) {
     const std::vector<double> bias = float_tensor_values<double>(bias_t);
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
-    if (x.dtype() == DType::kDouble) instance_norm_typed<double>(x, y, scale, bias, epsilon, ctx.parallelism());
-    else instance_norm_typed<float>(x, y, scale, bias, epsilon, ctx.parallelism());
+    if (x.dtype() == DType::kDouble)
+      instance_norm_typed<double>(x, y, scale, bias, epsilon, ctx.parallelism());
+    else
+      instance_norm_typed<float>(x, y, scale, bias, epsilon, ctx.parallelism());
     finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 
-const RegisterOp kInstanceNorm1{{.op_type = "InstanceNormalization", .since_version = 1, .last_version = 5,
-                                 .factory = make_instance_normalization, .infer = infer_same_as_input}};
-const RegisterOp kInstanceNorm6{{.op_type = "InstanceNormalization", .since_version = 6, .last_version = 21,
-                                 .factory = make_instance_normalization, .infer = infer_same_as_input}};
-const RegisterOp kInstanceNorm22{{.op_type = "InstanceNormalization", .since_version = 22,
-                                  .last_version = INT_MAX, .factory = make_instance_normalization,
+const RegisterOp kInstanceNorm1{{.op_type = "InstanceNormalization",
+                                 .since_version = 1,
+                                 .last_version = 5,
+                                 .factory = make_instance_normalization,
+                                 .infer = infer_same_as_input}};
+const RegisterOp kInstanceNorm6{{.op_type = "InstanceNormalization",
+                                 .since_version = 6,
+                                 .last_version = 21,
+                                 .factory = make_instance_normalization,
+                                 .infer = infer_same_as_input}};
+const RegisterOp kInstanceNorm22{{.op_type = "InstanceNormalization",
+                                  .since_version = 22,
+                                  .last_version = INT_MAX,
+                                  .factory = make_instance_normalization,
                                   .infer = infer_same_as_input}};
 
 }  // namespace

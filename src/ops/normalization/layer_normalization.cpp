@@ -43,8 +43,8 @@ void check_broadcastable(const Tensor& param, const char* name, const Tensor& x)
     const int64_t d = param.dim(i);
     ok = d == 1 || d == x.dim(x.rank() - param.rank() + i);
   }
-  check_argument(ok, "LayerNormalization: ", name, " ", param.description(),
-                 " cannot be broadcast to X ", x.description());
+  check_argument(ok, "LayerNormalization: ", name, " ", param.description(), " cannot be broadcast to X ",
+                 x.description());
 }
 
 struct LayerNormConfig {
@@ -54,8 +54,8 @@ struct LayerNormConfig {
 };
 
 template <typename T>
-void layer_norm_typed(const LayerNormConfig& config, KernelContext& ctx, const Tensor& x, Tensor& y,
-                      size_t axis, std::vector<double>& means, std::vector<double>& inv_stds) {
+void layer_norm_typed(const LayerNormConfig& config, KernelContext& ctx, const Tensor& x, Tensor& y, size_t axis,
+                      std::vector<double>& means, std::vector<double>& inv_stds) {
   const std::vector<int64_t>& shape = x.shape();
   int64_t rows = 1, row = 1;
   for (size_t i = 0; i < shape.size(); ++i) (i < axis ? rows : row) *= shape[i];
@@ -130,8 +130,10 @@ std::unique_ptr<Kernel> make_layer_normalization(const KernelInfo& info) {
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     std::vector<double> means, inv_stds;
-    if (x.dtype() == DType::kDouble) layer_norm_typed<double>(config, ctx, x, y, axis, means, inv_stds);
-    else layer_norm_typed<float>(config, ctx, x, y, axis, means, inv_stds);
+    if (x.dtype() == DType::kDouble)
+      layer_norm_typed<double>(config, ctx, x, y, axis, means, inv_stds);
+    else
+      layer_norm_typed<float>(config, ctx, x, y, axis, means, inv_stds);
     finish_staged_output(ctx, 0, y, input.dtype());
     const std::vector<int64_t> stats_shape = statistics_shape(input.shape(), axis);
     if (ctx.output_wanted(1)) ctx.set_output(1, statistics_tensor(means, config.stash, stats_shape));
@@ -162,10 +164,16 @@ void infer_layer_normalization(InferenceContext& context) {
 
 // LayerNormalization entered ai.onnx at opset 17; ONNX Runtime also serves the same op in the default domain at
 // earlier opsets (its transformer optimizer emits it there), so those models run too.
-const RegisterOp kLayerNorm1{{.op_type = "LayerNormalization", .since_version = 1, .last_version = 16,
-                              .factory = make_layer_normalization, .infer = infer_layer_normalization}};
-const RegisterOp kLayerNorm17{{.op_type = "LayerNormalization", .since_version = 17, .last_version = INT_MAX,
-                               .factory = make_layer_normalization, .infer = infer_layer_normalization}};
+const RegisterOp kLayerNorm1{{.op_type = "LayerNormalization",
+                              .since_version = 1,
+                              .last_version = 16,
+                              .factory = make_layer_normalization,
+                              .infer = infer_layer_normalization}};
+const RegisterOp kLayerNorm17{{.op_type = "LayerNormalization",
+                               .since_version = 17,
+                               .last_version = INT_MAX,
+                               .factory = make_layer_normalization,
+                               .infer = infer_layer_normalization}};
 
 }  // namespace
 }  // namespace tessera

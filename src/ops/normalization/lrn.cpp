@@ -73,15 +73,20 @@ std::unique_ptr<Kernel> make_lrn(const KernelInfo& info) {
     check_argument(input.rank() >= 2, "LRN expects X of rank >= 2 [N, C, ...], got ", input.description());
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
-    if (x.dtype() == DType::kDouble) lrn_typed<double>(config, x, y, ctx.parallelism());
-    else lrn_typed<float>(config, x, y, ctx.parallelism());
+    if (x.dtype() == DType::kDouble)
+      lrn_typed<double>(config, x, y, ctx.parallelism());
+    else
+      lrn_typed<float>(config, x, y, ctx.parallelism());
     finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
 
-const RegisterOp kLrn1{{.op_type = "LRN", .since_version = 1, .last_version = 12, .factory = make_lrn,
-                        .infer = infer_same_as_input}};
-const RegisterOp kLrn13{{.op_type = "LRN", .since_version = 13, .last_version = INT_MAX, .factory = make_lrn,
+const RegisterOp kLrn1{
+    {.op_type = "LRN", .since_version = 1, .last_version = 12, .factory = make_lrn, .infer = infer_same_as_input}};
+const RegisterOp kLrn13{{.op_type = "LRN",
+                         .since_version = 13,
+                         .last_version = INT_MAX,
+                         .factory = make_lrn,
                          .infer = infer_same_as_input}};
 
 }  // namespace

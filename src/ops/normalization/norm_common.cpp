@@ -5,8 +5,7 @@
 namespace tessera {
 
 bool is_norm_float(DType dtype) {
-  return dtype == DType::kFloat || dtype == DType::kDouble || dtype == DType::kFloat16 ||
-         dtype == DType::kBFloat16;
+  return dtype == DType::kFloat || dtype == DType::kDouble || dtype == DType::kFloat16 || dtype == DType::kBFloat16;
 }
 
 void check_norm_float(const Tensor& tensor, const char* op, const char* input_name) {

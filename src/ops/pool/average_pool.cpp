@@ -70,8 +70,10 @@ std::unique_ptr<Kernel> make_sum_pool_kernel(SumPoolConfig config) {
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, config.op_name);
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), pool_output_shape(input, g));
-    if (x.dtype() == DType::kDouble) sum_pool_typed<double>(config, g, x, y, ctx.parallelism());
-    else sum_pool_typed<float>(config, g, x, y, ctx.parallelism());
+    if (x.dtype() == DType::kDouble)
+      sum_pool_typed<double>(config, g, x, y, ctx.parallelism());
+    else
+      sum_pool_typed<float>(config, g, x, y, ctx.parallelism());
     finish_staged_output(ctx, 0, y, dtype);
   });
 }
@@ -101,30 +103,48 @@ std::unique_ptr<Kernel> make_lp_pool(const KernelInfo& info) {
 
 // AveragePool versions: 1, 7 (count_include_pad), 10 (ceil_mode), 11 (pads clarified), 19 (dilations),
 // 22 (bfloat16).
-const RegisterOp kAveragePool1{{.op_type = "AveragePool", .since_version = 1, .last_version = 6,
-                                .factory = make_average_pool, .infer = infer_pool}};
-const RegisterOp kAveragePool7{{.op_type = "AveragePool", .since_version = 7, .last_version = 9,
-                                .factory = make_average_pool, .infer = infer_pool}};
-const RegisterOp kAveragePool10{{.op_type = "AveragePool", .since_version = 10, .last_version = 10,
-                                 .factory = make_average_pool, .infer = infer_pool}};
-const RegisterOp kAveragePool11{{.op_type = "AveragePool", .since_version = 11, .last_version = 18,
-                                 .factory = make_average_pool, .infer = infer_pool}};
-const RegisterOp kAveragePool19{{.op_type = "AveragePool", .since_version = 19, .last_version = 21,
-                                 .factory = make_average_pool, .infer = infer_pool}};
-const RegisterOp kAveragePool22{{.op_type = "AveragePool", .since_version = 22, .last_version = INT_MAX,
-                                 .factory = make_average_pool, .infer = infer_pool}};
+const RegisterOp kAveragePool1{{.op_type = "AveragePool",
+                                .since_version = 1,
+                                .last_version = 6,
+                                .factory = make_average_pool,
+                                .infer = infer_pool}};
+const RegisterOp kAveragePool7{{.op_type = "AveragePool",
+                                .since_version = 7,
+                                .last_version = 9,
+                                .factory = make_average_pool,
+                                .infer = infer_pool}};
+const RegisterOp kAveragePool10{{.op_type = "AveragePool",
+                                 .since_version = 10,
+                                 .last_version = 10,
+                                 .factory = make_average_pool,
+                                 .infer = infer_pool}};
+const RegisterOp kAveragePool11{{.op_type = "AveragePool",
+                                 .since_version = 11,
+                                 .last_version = 18,
+                                 .factory = make_average_pool,
+                                 .infer = infer_pool}};
+const RegisterOp kAveragePool19{{.op_type = "AveragePool",
+                                 .since_version = 19,
+                                 .last_version = 21,
+                                 .factory = make_average_pool,
+                                 .infer = infer_pool}};
+const RegisterOp kAveragePool22{{.op_type = "AveragePool",
+                                 .since_version = 22,
+                                 .last_version = INT_MAX,
+                                 .factory = make_average_pool,
+                                 .infer = infer_pool}};
 
 // LpPool versions: 1 (float p), 2 (int p), 11 (pads clarified), 18 (ceil_mode, dilations), 22 (bfloat16).
-const RegisterOp kLpPool1{{.op_type = "LpPool", .since_version = 1, .last_version = 1,
-                           .factory = make_lp_pool, .infer = infer_pool}};
-const RegisterOp kLpPool2{{.op_type = "LpPool", .since_version = 2, .last_version = 10,
-                           .factory = make_lp_pool, .infer = infer_pool}};
-const RegisterOp kLpPool11{{.op_type = "LpPool", .since_version = 11, .last_version = 17,
-                            .factory = make_lp_pool, .infer = infer_pool}};
-const RegisterOp kLpPool18{{.op_type = "LpPool", .since_version = 18, .last_version = 21,
-                            .factory = make_lp_pool, .infer = infer_pool}};
-const RegisterOp kLpPool22{{.op_type = "LpPool", .since_version = 22, .last_version = INT_MAX,
-                            .factory = make_lp_pool, .infer = infer_pool}};
+const RegisterOp kLpPool1{
+    {.op_type = "LpPool", .since_version = 1, .last_version = 1, .factory = make_lp_pool, .infer = infer_pool}};
+const RegisterOp kLpPool2{
+    {.op_type = "LpPool", .since_version = 2, .last_version = 10, .factory = make_lp_pool, .infer = infer_pool}};
+const RegisterOp kLpPool11{
+    {.op_type = "LpPool", .since_version = 11, .last_version = 17, .factory = make_lp_pool, .infer = infer_pool}};
+const RegisterOp kLpPool18{
+    {.op_type = "LpPool", .since_version = 18, .last_version = 21, .factory = make_lp_pool, .infer = infer_pool}};
+const RegisterOp kLpPool22{
+    {.op_type = "LpPool", .since_version = 22, .last_version = INT_MAX, .factory = make_lp_pool, .infer = infer_pool}};
 
 }  // namespace
 }  // namespace tessera

@@ -102,21 +102,41 @@ std::unique_ptr<Kernel> make_global_lp_pool(const KernelInfo& info) {
 }
 
 // Versions: 1 and 22 (bfloat16) for all three; GlobalLpPool also 2 (p became an int).
-const RegisterOp kGlobalAveragePool1{{.op_type = "GlobalAveragePool", .since_version = 1, .last_version = 21,
-                                      .factory = make_global_average_pool, .infer = infer_global_pool}};
-const RegisterOp kGlobalAveragePool22{{.op_type = "GlobalAveragePool", .since_version = 22,
-                                       .last_version = INT_MAX, .factory = make_global_average_pool,
+const RegisterOp kGlobalAveragePool1{{.op_type = "GlobalAveragePool",
+                                      .since_version = 1,
+                                      .last_version = 21,
+                                      .factory = make_global_average_pool,
+                                      .infer = infer_global_pool}};
+const RegisterOp kGlobalAveragePool22{{.op_type = "GlobalAveragePool",
+                                       .since_version = 22,
+                                       .last_version = INT_MAX,
+                                       .factory = make_global_average_pool,
                                        .infer = infer_global_pool}};
-const RegisterOp kGlobalMaxPool1{{.op_type = "GlobalMaxPool", .since_version = 1, .last_version = 21,
-                                  .factory = make_global_max_pool, .infer = infer_global_pool}};
-const RegisterOp kGlobalMaxPool22{{.op_type = "GlobalMaxPool", .since_version = 22, .last_version = INT_MAX,
-                                   .factory = make_global_max_pool, .infer = infer_global_pool}};
-const RegisterOp kGlobalLpPool1{{.op_type = "GlobalLpPool", .since_version = 1, .last_version = 1,
-                                 .factory = make_global_lp_pool, .infer = infer_global_pool}};
-const RegisterOp kGlobalLpPool2{{.op_type = "GlobalLpPool", .since_version = 2, .last_version = 21,
-                                 .factory = make_global_lp_pool, .infer = infer_global_pool}};
-const RegisterOp kGlobalLpPool22{{.op_type = "GlobalLpPool", .since_version = 22, .last_version = INT_MAX,
-                                  .factory = make_global_lp_pool, .infer = infer_global_pool}};
+const RegisterOp kGlobalMaxPool1{{.op_type = "GlobalMaxPool",
+                                  .since_version = 1,
+                                  .last_version = 21,
+                                  .factory = make_global_max_pool,
+                                  .infer = infer_global_pool}};
+const RegisterOp kGlobalMaxPool22{{.op_type = "GlobalMaxPool",
+                                   .since_version = 22,
+                                   .last_version = INT_MAX,
+                                   .factory = make_global_max_pool,
+                                   .infer = infer_global_pool}};
+const RegisterOp kGlobalLpPool1{{.op_type = "GlobalLpPool",
+                                 .since_version = 1,
+                                 .last_version = 1,
+                                 .factory = make_global_lp_pool,
+                                 .infer = infer_global_pool}};
+const RegisterOp kGlobalLpPool2{{.op_type = "GlobalLpPool",
+                                 .since_version = 2,
+                                 .last_version = 21,
+                                 .factory = make_global_lp_pool,
+                                 .infer = infer_global_pool}};
+const RegisterOp kGlobalLpPool22{{.op_type = "GlobalLpPool",
+                                  .since_version = 22,
+                                  .last_version = INT_MAX,
+                                  .factory = make_global_lp_pool,
+                                  .infer = infer_global_pool}};
 
 }  // namespace
 }  // namespace tessera

@@ -46,8 +46,8 @@ struct MaxPoolConfig {
 };
 
 template <typename T>
-void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y,
-                    Tensor* indices, Parallelism& parallelism) {
+void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices,
+                    Parallelism& parallelism) {
   const std::vector<AxisWindows> windows = make_axis_windows(g);
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
@@ -87,9 +87,9 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
     const Tensor& input = ctx.input(0);
     const DType dtype = input.dtype();
     const bool integer = dtype == DType::kInt8 || dtype == DType::kUint8;
-    check_argument(dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype) ||
-                       (integer && opset >= 12),
-                   "MaxPool does not support input X of type ", input.description());
+    check_argument(
+        dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype) || (integer && opset >= 12),
+        "MaxPool does not support input X of type ", input.description());
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, "MaxPool");
     const std::vector<int64_t> out_shape = pool_output_shape(input, g);
     Tensor* indices = ctx.output_wanted(1) ? &ctx.allocate_output(1, DType::kInt64, out_shape) : nullptr;
@@ -108,18 +108,21 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
 
 // Versions: 1 (base), 8 (Indices, storage_order), 10 (ceil_mode, dilations), 11 (pads semantics clarified),
 // 12 (int8/uint8), 22 (bfloat16). One factory serves all; attributes absent in an old version default away.
-const RegisterOp kMaxPool1{{.op_type = "MaxPool", .since_version = 1, .last_version = 7,
-                            .factory = make_max_pool, .infer = infer_pool}};
-const RegisterOp kMaxPool8{{.op_type = "MaxPool", .since_version = 8, .last_version = 9,
-                            .factory = make_max_pool, .infer = infer_pool}};
-const RegisterOp kMaxPool10{{.op_type = "MaxPool", .since_version = 10, .last_version = 10,
-                             .factory = make_max_pool, .infer = infer_pool}};
-const RegisterOp kMaxPool11{{.op_type = "MaxPool", .since_version = 11, .last_version = 11,
-                             .factory = make_max_pool, .infer = infer_pool}};
-const RegisterOp kMaxPool12{{.op_type = "MaxPool", .since_version = 12, .last_version = 21,
-                             .factory = make_max_pool, .infer = infer_pool}};
-const RegisterOp kMaxPool22{{.op_type = "MaxPool", .since_version = 22, .last_version = INT_MAX,
-                             .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool1{
+    {.op_type = "MaxPool", .since_version = 1, .last_version = 7, .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool8{
+    {.op_type = "MaxPool", .since_version = 8, .last_version = 9, .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool10{
+    {.op_type = "MaxPool", .since_version = 10, .last_version = 10, .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool11{
+    {.op_type = "MaxPool", .since_version = 11, .last_version = 11, .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool12{
+    {.op_type = "MaxPool", .since_version = 12, .last_version = 21, .factory = make_max_pool, .infer = infer_pool}};
+const RegisterOp kMaxPool22{{.op_type = "MaxPool",
+                             .since_version = 22,
+                             .last_version = INT_MAX,
+                             .factory = make_max_pool,
+                             .infer = infer_pool}};
 
 }  // namespace
 }  // namespace tessera

@@ -25,9 +25,12 @@ UnpoolAttributes parse_unpool_attributes(const Node& node) {
   a.pads = node.attr_ints("pads", std::vector<int64_t>(2 * rank, 0));
   check_model(a.strides.size() == rank && a.pads.size() == 2 * rank, node.label(),
               ": strides/pads lengths do not match kernel_shape of rank ", rank);
-  for (int64_t k : a.kernel) check_model(k >= 1, node.label(), ": kernel_shape values must be >= 1");
-  for (int64_t s : a.strides) check_model(s >= 1, node.label(), ": strides must be >= 1");
-  for (int64_t p : a.pads) check_model(p >= 0, node.label(), ": pads must be >= 0");
+  // Values stay below 2^31 so the unpooled lengths cannot overflow int64.
+  constexpr int64_t kMax = (int64_t{1} << 31) - 1;
+  for (int64_t k : a.kernel)
+    check_model(k >= 1 && k <= kMax, node.label(), ": kernel_shape values must be in [1, 2^31)");
+  for (int64_t s : a.strides) check_model(s >= 1 && s <= kMax, node.label(), ": strides must be in [1, 2^31)");
+  for (int64_t p : a.pads) check_model(p >= 0 && p <= kMax, node.label(), ": pads must be in [0, 2^31)");
   return a;
 }
 
@@ -53,8 +56,7 @@ std::unique_ptr<Kernel> make_max_unpool(const KernelInfo& info) {
                    ", got ", x.description());
     check_argument(indices.shape() == x.shape(), "MaxUnpool: indices I ", indices.description(),
                    " must have the shape of X ", x.description());
-    check_argument(indices.dtype() == DType::kInt64, "MaxUnpool: indices I must be int64, got ",
-                   indices.description());
+    check_argument(indices.dtype() == DType::kInt64, "MaxUnpool: indices I must be int64, got ", indices.description());
     // Indices address the default (inferred) unpooled shape; an output_shape at least as large embeds that
     // result at its origin (as the ONNX reference does).
     const std::vector<int64_t> inferred = default_unpool_shape(attrs, x.shape());
@@ -97,9 +99,12 @@ void max_roi_pool_typed(const Tensor& x, const Tensor& rois, Tensor& y, int64_t 
   T* yd = y.data<T>();
   for (int64_t r = 0; r < rois.dim(0); ++r) {
     const T* roi = rd + r * 5;
+    for (int k = 0; k < 5; ++k) {
+      check_argument(std::isfinite(roi[k]) && std::abs(roi[k] * spatial_scale) < 1e15, "MaxRoiPool: roi ", r,
+                     " has a non-finite or huge coordinate");
+    }
     const int64_t n = static_cast<int64_t>(roi[0]);
-    check_argument(n >= 0 && n < batch, "MaxRoiPool: roi ", r, " names batch index ", n, " outside X of batch ",
-                   batch);
+    check_argument(n >= 0 && n < batch, "MaxRoiPool: roi ", r, " names batch index ", n, " outside X of batch ", batch);
     const int64_t x1 = std::llround(roi[1] * spatial_scale), y1 = std::llround(roi[2] * spatial_scale);
     const int64_t x2 = std::llround(roi[3] * spatial_scale), y2 = std::llround(roi[4] * spatial_scale);
     const double bin_h = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / pooled_h;
@@ -132,18 +137,18 @@ std::unique_ptr<Kernel> make_max_roi_pool(const KernelInfo& info) {
   return make_kernel([pooled, spatial_scale](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     const Tensor& input_rois = ctx.input(1);
-    check_argument(input.dtype() == DType::kFloat || input.dtype() == DType::kDouble ||
-                       is_staged_float(input.dtype()),
+    check_argument(input.dtype() == DType::kFloat || input.dtype() == DType::kDouble || is_staged_float(input.dtype()),
                    "MaxRoiPool does not support X of type ", input.description());
     check_argument(input.rank() == 4, "MaxRoiPool expects X of rank 4, got ", input.description());
     check_argument(input_rois.rank() == 2 && input_rois.dim(1) == 5 && input_rois.dtype() == input.dtype(),
-                   "MaxRoiPool expects rois of shape [num_rois, 5] and the type of X, got ",
-                   input_rois.description());
+                   "MaxRoiPool expects rois of shape [num_rois, 5] and the type of X, got ", input_rois.description());
     const Tensor x = widen_to_float(input);
     const Tensor rois = widen_to_float(input_rois);
     Tensor y = staged_output(ctx, 0, input.dtype(), {rois.dim(0), x.dim(1), pooled[0], pooled[1]});
-    if (x.dtype() == DType::kDouble) max_roi_pool_typed<double>(x, rois, y, pooled[0], pooled[1], spatial_scale);
-    else max_roi_pool_typed<float>(x, rois, y, pooled[0], pooled[1], spatial_scale);
+    if (x.dtype() == DType::kDouble)
+      max_roi_pool_typed<double>(x, rois, y, pooled[0], pooled[1], spatial_scale);
+    else
+      max_roi_pool_typed<float>(x, rois, y, pooled[0], pooled[1], spatial_scale);
     finish_staged_output(ctx, 0, y, input.dtype());
   });
 }
@@ -178,24 +183,39 @@ void infer_max_unpool(InferenceContext& context) {
     if (in.size() != a.kernel.size() + 2) return;
     dims = std::vector<Dim>{in[0], in[1]};
     for (size_t i = 0; i < a.kernel.size(); ++i) {
-      dims->push_back(in[i + 2].is_known() ? Dim::known((in[i + 2].value - 1) * a.strides[i] + a.kernel[i] -
-                                                        a.pads[i] - a.pads[i + a.kernel.size()])
+      dims->push_back(in[i + 2].is_known() ? Dim::known((in[i + 2].value - 1) * a.strides[i] + a.kernel[i] - a.pads[i] -
+                                                        a.pads[i + a.kernel.size()])
                                            : Dim{});
     }
   }
   context.set_output_type(0, TypeInfo::tensor(x->elem_type, dims));
 }
 
-const RegisterOp kMaxUnpool9{{.op_type = "MaxUnpool", .since_version = 9, .last_version = 10,
-                              .factory = make_max_unpool, .infer = infer_max_unpool}};
-const RegisterOp kMaxUnpool11{{.op_type = "MaxUnpool", .since_version = 11, .last_version = 21,
-                               .factory = make_max_unpool, .infer = infer_max_unpool}};
-const RegisterOp kMaxUnpool22{{.op_type = "MaxUnpool", .since_version = 22, .last_version = INT_MAX,
-                               .factory = make_max_unpool, .infer = infer_max_unpool}};
-const RegisterOp kMaxRoiPool1{{.op_type = "MaxRoiPool", .since_version = 1, .last_version = 21,
-                               .factory = make_max_roi_pool, .infer = infer_max_roi_pool}};
-const RegisterOp kMaxRoiPool22{{.op_type = "MaxRoiPool", .since_version = 22, .last_version = INT_MAX,
-                                .factory = make_max_roi_pool, .infer = infer_max_roi_pool}};
+const RegisterOp kMaxUnpool9{{.op_type = "MaxUnpool",
+                              .since_version = 9,
+                              .last_version = 10,
+                              .factory = make_max_unpool,
+                              .infer = infer_max_unpool}};
+const RegisterOp kMaxUnpool11{{.op_type = "MaxUnpool",
+                               .since_version = 11,
+                               .last_version = 21,
+                               .factory = make_max_unpool,
+                               .infer = infer_max_unpool}};
+const RegisterOp kMaxUnpool22{{.op_type = "MaxUnpool",
+                               .since_version = 22,
+                               .last_version = INT_MAX,
+                               .factory = make_max_unpool,
+                               .infer = infer_max_unpool}};
+const RegisterOp kMaxRoiPool1{{.op_type = "MaxRoiPool",
+                               .since_version = 1,
+                               .last_version = 21,
+                               .factory = make_max_roi_pool,
+                               .infer = infer_max_roi_pool}};
+const RegisterOp kMaxRoiPool22{{.op_type = "MaxRoiPool",
+                                .since_version = 22,
+                                .last_version = INT_MAX,
+                                .factory = make_max_roi_pool,
+                                .infer = infer_max_roi_pool}};
 
 }  // namespace
 }  // namespace tessera

@@ -15,9 +15,12 @@ AutoPad parse_auto_pad(const Node& node) {
   fail(ErrorCode::kInvalidModel, node.label(), ": auto_pad '", s, "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
 }
 
+// Window attributes stay below 2^31 so extents and padded lengths cannot overflow int64.
+constexpr int64_t kMaxWindowValue = (int64_t{1} << 31) - 1;
+
 void check_positive(const Node& node, const char* name, const std::vector<int64_t>& values) {
   for (int64_t v : values) {
-    check_model(v >= 1, node.label(), ": every ", name, " value must be >= 1, got ", v);
+    check_model(v >= 1 && v <= kMaxWindowValue, node.label(), ": every ", name, " value must be in [1, 2^31), got ", v);
   }
 }
 
@@ -43,7 +46,9 @@ PoolAttributes parse_pool_attributes(const Node& node) {
               2 * rank);
   check_positive(node, "strides", attrs.strides);
   check_positive(node, "dilations", attrs.dilations);
-  for (int64_t p : attrs.pads) check_model(p >= 0, node.label(), ": pads must be >= 0, got ", p);
+  for (int64_t p : attrs.pads) {
+    check_model(p >= 0 && p <= kMaxWindowValue, node.label(), ": pads must be in [0, 2^31), got ", p);
+  }
   attrs.auto_pad = parse_auto_pad(node);
   attrs.ceil_mode = node.attr_int("ceil_mode", 0) != 0;
   return attrs;
@@ -92,8 +97,8 @@ AxisGeometry resolve_pool_axis(const PoolAttributes& attrs, size_t axis, int64_t
 
 PoolGeometry resolve_pool_geometry(const PoolAttributes& attrs, const Tensor& x, const std::string& op_name) {
   const size_t rank = attrs.spatial_rank();
-  check_argument(x.rank() == rank + 2, op_name, " with a kernel of rank ", rank, " expects input X of rank ",
-                 rank + 2, " [N, C, spatial...], got ", x.description());
+  check_argument(x.rank() == rank + 2, op_name, " with a kernel of rank ", rank, " expects input X of rank ", rank + 2,
+                 " [N, C, spatial...], got ", x.description());
   PoolGeometry g;
   for (size_t a = 0; a < rank; ++a) {
     const int64_t in = x.dim(a + 2);

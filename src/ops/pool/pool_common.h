@@ -86,8 +86,8 @@ std::vector<AxisWindows> make_axis_windows(const PoolGeometry& geometry);
 
 // Walks every output position of one plane in row-major order. For each, calls reducer.begin(), then
 // reducer.add(offset) for every kernel position inside the input (offset: row-major within the input plane),
-// then reducer.finish(output_offset, valid_count, padded_count). Spatial rank 1 to 3 takes a flattened fast loop; higher
-// ranks an odometer.
+// then reducer.finish(output_offset, valid_count, padded_count). Spatial rank 1 to 3 takes a flattened fast loop;
+// higher ranks an odometer.
 template <typename Reducer>
 void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reducer& reducer);
 
@@ -115,8 +115,10 @@ void pool_plane_separable(const PoolGeometry& g, const std::vector<AxisWindows>&
 template <typename T, PoolCombine kCombine>
 inline T pool_combine(T acc, T v) {
   if constexpr (kCombine == PoolCombine::kMax) {
-    if constexpr (std::is_floating_point_v<T>) return (v > acc || v != v) ? v : acc;
-    else return v > acc ? v : acc;
+    if constexpr (std::is_floating_point_v<T>)
+      return (v > acc || v != v) ? v : acc;
+    else
+      return v > acc ? v : acc;
   } else {
     return acc + v;
   }
@@ -124,12 +126,15 @@ inline T pool_combine(T acc, T v) {
 
 template <typename T, PoolCombine kCombine>
 constexpr T pool_identity() {
-  if constexpr (kCombine != PoolCombine::kMax) return T(0);
-  else if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::lowest();
+  if constexpr (kCombine != PoolCombine::kMax)
+    return T(0);
+  else if constexpr (std::is_floating_point_v<T>)
+    return -std::numeric_limits<T>::infinity();
+  else
+    return std::numeric_limits<T>::lowest();
 }
 
-// One pass of pool_plane_separable: [outer, in, inner] -> [outer, out, inner] along axis `a`.
+// One pass of pool_plane_separable: [outer, in, inner] -> [outer, out, inner] along one axis.
 template <typename T, PoolCombine kCombine>
 void pool_axis_pass(const AxisWindows& w, int64_t dilation, bool count_include_pad, int64_t outer, int64_t in,
                     int64_t out, int64_t inner, const T* src, T* dst) {
@@ -143,8 +148,10 @@ void pool_axis_pass(const AxisWindows& w, int64_t dilation, bool count_include_p
       T* d = dst + n * out;
       std::fill_n(d, out, kInit);
       for (int64_t k = 0; k < kernel; ++k) {
-        const T* base = s + k * dilation - w.pad_begin;
-        for (int64_t o = w.k_begin[k]; o < w.k_end[k]; ++o) d[o] = pool_combine<T, kCombine>(d[o], base[o * w.stride]);
+        const int64_t offset = k * dilation - w.pad_begin;
+        for (int64_t o = w.k_begin[k]; o < w.k_end[k]; ++o) {
+          d[o] = pool_combine<T, kCombine>(d[o], s[o * w.stride + offset]);
+        }
       }
       if constexpr (kCombine == PoolCombine::kAverage) {
         const std::vector<double>& inv = count_include_pad ? w.inv_padded : w.inv_count;
@@ -158,13 +165,13 @@ void pool_axis_pass(const AxisWindows& w, int64_t dilation, bool count_include_p
     for (int64_t o = 0; o < out; ++o) {
       const int64_t lo = w.lo[o], hi = w.hi[o], start = w.start[o];
       T* d = dst + (n * out + o) * inner;
-      const T scale = static_cast<T>(count_include_pad ? w.inv_padded[o] : w.inv_count[o]);
       std::fill_n(d, inner, kInit);
       for (int64_t k = lo; k < hi; ++k) {
         const T* row = s + (start + k * dilation) * inner;
         for (int64_t i = 0; i < inner; ++i) d[i] = pool_combine<T, kCombine>(d[i], row[i]);
       }
       if constexpr (kCombine == PoolCombine::kAverage) {
+        const T scale = static_cast<T>(count_include_pad ? w.inv_padded[o] : w.inv_count[o]);
         for (int64_t i = 0; i < inner; ++i) d[i] *= scale;
       }
     }
@@ -192,16 +199,15 @@ void pool_plane_separable(const PoolGeometry& g, const std::vector<AxisWindows>&
     for (size_t i = 0; i < a; ++i) outer *= shape[i];
     for (size_t i = a + 1; i < rank; ++i) inner *= shape[i];
     T* next = a + 1 == rank ? dst : scratch.data() + (a % 2) * largest;
-    pool_axis_pass<T, kCombine>(w[a], g.dilations[a], count_include_pad, outer, shape[a], g.output[a], inner,
-                                current, next);
+    pool_axis_pass<T, kCombine>(w[a], g.dilations[a], count_include_pad, outer, shape[a], g.output[a], inner, current,
+                                next);
     shape[a] = g.output[a];
     current = next;
   }
 }
 
 template <typename Reducer>
-[[gnu::noinline]] void pool_plane_generic(const PoolGeometry& g, const std::vector<AxisWindows>& w,
-                                          Reducer& reducer) {
+[[gnu::noinline]] void pool_plane_generic(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reducer& reducer) {
   const size_t rank = g.input.size();
   std::vector<int64_t> in_strides(rank, 1);
   for (size_t a = rank; a-- > 1;) in_strides[a - 1] = in_strides[a] * g.input[a];
@@ -270,8 +276,8 @@ void pool_plane(const PoolGeometry& g, const std::vector<AxisWindows>& w, Reduce
             for (int64_t kw = w_lo; kw < w_hi; ++kw) reducer.add(row + kw * dil_w);
           }
         }
-        const int64_t count = std::max<int64_t>(d_hi - d_lo, 0) * std::max<int64_t>(h_hi - h_lo, 0) *
-                              std::max<int64_t>(w_hi - w_lo, 0);
+        const int64_t count =
+            std::max<int64_t>(d_hi - d_lo, 0) * std::max<int64_t>(h_hi - h_lo, 0) * std::max<int64_t>(w_hi - w_lo, 0);
         reducer.finish(o, count, dh_pad * ww.padded_hi[ow]);
       }
     }

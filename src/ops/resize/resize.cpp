@@ -41,9 +41,12 @@ ResizeConfig parse_resize_config(const Node& node, int64_t opset) {
     o.antialias = node.attr_int("antialias", 0) != 0;
     config.axes = node.attr_ints("axes");
     const std::string policy = node.attr_string("keep_aspect_ratio_policy", "stretch");
-    if (policy == "not_larger") config.policy = AspectPolicy::kNotLarger;
-    else if (policy == "not_smaller") config.policy = AspectPolicy::kNotSmaller;
-    else check_model(policy == "stretch", node.label(), ": keep_aspect_ratio_policy '", policy, "' is unknown");
+    if (policy == "not_larger")
+      config.policy = AspectPolicy::kNotLarger;
+    else if (policy == "not_smaller")
+      config.policy = AspectPolicy::kNotSmaller;
+    else
+      check_model(policy == "stretch", node.label(), ": keep_aspect_ratio_policy '", policy, "' is unknown");
   }
   return config;
 }
@@ -93,17 +96,18 @@ std::vector<AxisResize> resolve_resize_axes(const ResizeConfig& config, const st
   const int64_t rank = static_cast<int64_t>(shape.size());
   std::vector<int64_t> axes;
   for (int64_t a : config.axes) axes.push_back(normalize_axis(a, rank));
-  if (axes.empty()) for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
+  if (axes.empty())
+    for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
   const size_t n = axes.size();
   check_argument(in.scales.empty() || in.sizes.empty(), "Resize: only one of scales and sizes may be given");
   check_argument(!in.scales.empty() || !in.sizes.empty(), "Resize: one of scales and sizes must be given");
-  check_argument(in.scales.empty() || in.scales.size() == n, "Resize: scales has ", in.scales.size(),
-                 " values for ", n, " axes of an input of rank ", rank);
-  check_argument(in.sizes.empty() || in.sizes.size() == n, "Resize: sizes has ", in.sizes.size(), " values for ",
-                 n, " axes of an input of rank ", rank);
+  check_argument(in.scales.empty() || in.scales.size() == n, "Resize: scales has ", in.scales.size(), " values for ", n,
+                 " axes of an input of rank ", rank);
+  check_argument(in.sizes.empty() || in.sizes.size() == n, "Resize: sizes has ", in.sizes.size(), " values for ", n,
+                 " axes of an input of rank ", rank);
   const bool crop = config.options.coordinates == CoordinateMode::kTfCropAndResize;
-  check_argument(!crop || in.roi.size() == 2 * n, "Resize: tf_crop_and_resize needs roi of ", 2 * n,
-                 " values, got ", in.roi.size());
+  check_argument(!crop || in.roi.size() == 2 * n, "Resize: tf_crop_and_resize needs roi of ", 2 * n, " values, got ",
+                 in.roi.size());
   std::vector<AxisResize> out(shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
     out[d].input = out[d].output = shape[d];
@@ -124,7 +128,9 @@ std::vector<AxisResize> resolve_resize_axes(const ResizeConfig& config, const st
     if (!in.scales.empty()) {
       check_argument(in.scales[i] > 0, "Resize: scales must be positive, got ", in.scales[i]);
       a.scale = in.scales[i];
-      a.output = a.input < 0 ? -1 : static_cast<int64_t>(std::floor(static_cast<double>(a.input) * a.scale));
+      const double length = std::floor(static_cast<double>(a.input) * a.scale);
+      check_argument(length < 4.0e18, "Resize: scale ", a.scale, " makes axis ", axes[i], " too long");
+      a.output = a.input < 0 ? -1 : static_cast<int64_t>(length);
       a.output_width = static_cast<double>(a.input) * a.scale;
     } else if (config.policy == AspectPolicy::kStretch) {
       check_argument(in.sizes[i] >= 0, "Resize: sizes must be >= 0, got ", in.sizes[i]);
@@ -133,7 +139,9 @@ std::vector<AxisResize> resolve_resize_axes(const ResizeConfig& config, const st
       a.output_width = static_cast<double>(a.output);
     } else {
       a.scale = common;
-      a.output = a.input < 0 ? -1 : static_cast<int64_t>(std::floor(common * static_cast<double>(a.input) + 0.5));
+      const double length = std::floor(common * static_cast<double>(a.input) + 0.5);
+      check_argument(length < 4.0e18, "Resize: sizes make axis ", axes[i], " too long");
+      a.output = a.input < 0 ? -1 : static_cast<int64_t>(length);
       a.output_width = common * static_cast<double>(a.input);
     }
   }
@@ -164,10 +172,11 @@ void infer_resize(InferenceContext& context) {
   std::optional<std::vector<Dim>> dims;
   if (x->shape) {
     dims = std::vector<Dim>(x->shape->size());
-    const ResizeConfig config = parse_resize_config(context.node(), context.node().opset > 0 ? context.node().opset : 19);
+    const ResizeConfig config =
+        parse_resize_config(context.node(), context.node().opset > 0 ? context.node().opset : 19);
     const size_t scales_at = config.opset < 11 ? 1 : 2;
-    const bool known_inputs = context.input_constant(scales_at) != nullptr ||
-                              (config.opset >= 11 && context.input_constant(3) != nullptr);
+    const bool known_inputs =
+        context.input_constant(scales_at) != nullptr || (config.opset >= 11 && context.input_constant(3) != nullptr);
     if (known_inputs) {
       std::vector<int64_t> shape;
       for (const Dim& d : *x->shape) shape.push_back(d.is_known() ? d.value : -1);
@@ -220,7 +229,8 @@ void infer_upsample(InferenceContext& context) {
     }
     for (size_t a = 0; a < dims->size() && scales.size() == dims->size(); ++a) {
       const Dim& d = (*x->shape)[a];
-      if (d.is_known()) (*dims)[a] = Dim::known(static_cast<int64_t>(std::floor(d.value * static_cast<double>(scales[a]))));
+      const double length = std::floor(static_cast<double>(d.value) * static_cast<double>(scales[a]));
+      if (d.is_known() && length >= 0 && length < 4.0e18) (*dims)[a] = Dim::known(static_cast<int64_t>(length));
     }
   }
   context.set_output_type(0, TypeInfo::tensor(x->elem_type, dims));
@@ -228,25 +238,28 @@ void infer_upsample(InferenceContext& context) {
 
 // Resize versions: 10 (scales only), 11 (roi, sizes, coordinate modes, cubic), 13 (optional roi/scales, no
 // tf_half_pixel_for_nn), 18 (antialias, axes, keep_aspect_ratio_policy), 19 (half_pixel_symmetric).
-const RegisterOp kResize10{{.op_type = "Resize", .since_version = 10, .last_version = 10, .factory = make_resize,
-                            .infer = infer_resize}};
-const RegisterOp kResize11{{.op_type = "Resize", .since_version = 11, .last_version = 12, .factory = make_resize,
-                            .infer = infer_resize}};
-const RegisterOp kResize13{{.op_type = "Resize", .since_version = 13, .last_version = 17, .factory = make_resize,
-                            .infer = infer_resize}};
-const RegisterOp kResize18{{.op_type = "Resize", .since_version = 18, .last_version = 18, .factory = make_resize,
-                            .infer = infer_resize}};
-const RegisterOp kResize19{{.op_type = "Resize", .since_version = 19, .last_version = INT_MAX,
-                            .factory = make_resize, .infer = infer_resize}};
+const RegisterOp kResize10{
+    {.op_type = "Resize", .since_version = 10, .last_version = 10, .factory = make_resize, .infer = infer_resize}};
+const RegisterOp kResize11{
+    {.op_type = "Resize", .since_version = 11, .last_version = 12, .factory = make_resize, .infer = infer_resize}};
+const RegisterOp kResize13{
+    {.op_type = "Resize", .since_version = 13, .last_version = 17, .factory = make_resize, .infer = infer_resize}};
+const RegisterOp kResize18{
+    {.op_type = "Resize", .since_version = 18, .last_version = 18, .factory = make_resize, .infer = infer_resize}};
+const RegisterOp kResize19{
+    {.op_type = "Resize", .since_version = 19, .last_version = INT_MAX, .factory = make_resize, .infer = infer_resize}};
 
-const RegisterOp kUpsample1{{.op_type = "Upsample", .since_version = 1, .last_version = 6,
-                             .factory = make_upsample, .infer = infer_upsample}};
-const RegisterOp kUpsample7{{.op_type = "Upsample", .since_version = 7, .last_version = 8,
-                             .factory = make_upsample, .infer = infer_upsample}};
-const RegisterOp kUpsample9{{.op_type = "Upsample", .since_version = 9, .last_version = 9,
-                             .factory = make_upsample, .infer = infer_upsample}};
-const RegisterOp kUpsample10{{.op_type = "Upsample", .since_version = 10, .last_version = 10,
-                              .factory = make_upsample, .infer = infer_upsample}};
+const RegisterOp kUpsample1{
+    {.op_type = "Upsample", .since_version = 1, .last_version = 6, .factory = make_upsample, .infer = infer_upsample}};
+const RegisterOp kUpsample7{
+    {.op_type = "Upsample", .since_version = 7, .last_version = 8, .factory = make_upsample, .infer = infer_upsample}};
+const RegisterOp kUpsample9{
+    {.op_type = "Upsample", .since_version = 9, .last_version = 9, .factory = make_upsample, .infer = infer_upsample}};
+const RegisterOp kUpsample10{{.op_type = "Upsample",
+                              .since_version = 10,
+                              .last_version = 10,
+                              .factory = make_upsample,
+                              .infer = infer_upsample}};
 
 }  // namespace
 }  // namespace tessera

@@ -75,10 +75,18 @@ int64_t nearest_index(const ResizeOptions& options, const AxisResize& axis, doub
   } else {
     const double frac = x - std::floor(x);
     switch (options.nearest) {
-      case NearestMode::kRoundPreferFloor: r = frac <= 0.5 ? std::floor(x) : std::ceil(x); break;
-      case NearestMode::kRoundPreferCeil: r = frac < 0.5 ? std::floor(x) : std::ceil(x); break;
-      case NearestMode::kFloor: r = std::floor(x); break;
-      default: r = std::ceil(x); break;
+      case NearestMode::kRoundPreferFloor:
+        r = frac <= 0.5 ? std::floor(x) : std::ceil(x);
+        break;
+      case NearestMode::kRoundPreferCeil:
+        r = frac < 0.5 ? std::floor(x) : std::ceil(x);
+        break;
+      case NearestMode::kFloor:
+        r = std::floor(x);
+        break;
+      default:
+        r = std::ceil(x);
+        break;
     }
   }
   return static_cast<int64_t>(std::clamp(r, 0.0, static_cast<double>(axis.input - 1)));
@@ -106,7 +114,8 @@ void interpolation_weights(const ResizeOptions& options, double scale, double ra
       weights.push_back(cubic ? cubic_kernel(t, options.cubic_coeff_a) : std::max(0.0, 1 - std::abs(t)));
     }
     const double sum = std::accumulate(weights.begin(), weights.end(), 0.0);
-    if (sum != 0) for (double& w : weights) w /= sum;
+    if (sum != 0)
+      for (double& w : weights) w /= sum;
     return;
   }
   if (!cubic) {
@@ -128,8 +137,8 @@ AxisPlan plan_axis(const ResizeOptions& options, const AxisResize& axis) {
   std::vector<double> weights;
   for (int64_t o = 0; o < axis.output; ++o) {
     const double x = original_coordinate(options, axis, o);
-    const bool outside = options.coordinates == CoordinateMode::kTfCropAndResize &&
-                         (x < 0 || x > static_cast<double>(axis.input - 1));
+    const bool outside =
+        options.coordinates == CoordinateMode::kTfCropAndResize && (x < 0 || x > static_cast<double>(axis.input - 1));
     plan.outside.push_back(outside ? 1 : 0);
     if (!outside && options.mode == ResizeMode::kNearest) {
       plan.index.push_back(nearest_index(options, axis, x));
@@ -151,7 +160,8 @@ AxisPlan plan_axis(const ResizeOptions& options, const AxisResize& axis) {
           if (idx < 0 || idx >= static_cast<double>(axis.input)) weights[k] = 0;
           sum += weights[k];
         }
-        if (sum != 0) for (double& w : weights) w /= sum;
+        if (sum != 0)
+          for (double& w : weights) w /= sum;
       }
       for (size_t k = 0; k < weights.size(); ++k) {
         if (weights[k] == 0) continue;
@@ -246,8 +256,8 @@ Tensor gather_nearest(const ResizeOptions& options, const std::vector<AxisPlan>&
 
 // One separable pass: [outer, in, inner] -> [outer, out, inner] along an axis.
 template <typename C>
-void interpolate_axis(const C* src, C* dst, int64_t outer, int64_t in, int64_t inner, const AxisPlan& plan,
-                      C fill, Parallelism& parallelism) {
+void interpolate_axis(const C* src, C* dst, int64_t outer, int64_t in, int64_t inner, const AxisPlan& plan, C fill,
+                      Parallelism& parallelism) {
   const int64_t out = static_cast<int64_t>(plan.outside.size());
   const std::vector<C> weight(plan.weight.begin(), plan.weight.end());
   if (inner == 1) {
@@ -293,7 +303,8 @@ void interpolate_axis(const C* src, C* dst, int64_t outer, int64_t in, int64_t i
 std::vector<size_t> pass_order(const std::vector<AxisPlan>& plans, const std::vector<int64_t>& in_shape,
                                const std::vector<int64_t>& out_shape) {
   std::vector<size_t> order;
-  for (size_t a = 0; a < plans.size(); ++a) if (!plans[a].identity) order.push_back(a);
+  for (size_t a = 0; a < plans.size(); ++a)
+    if (!plans[a].identity) order.push_back(a);
   if (order.size() > 4) return order;
   std::vector<size_t> best = order;
   double best_cost = INFINITY;
@@ -370,8 +381,7 @@ Tensor interpolate(const ResizeOptions& options, const std::vector<AxisPlan>& pl
 
 Tensor run_resize(const ResizeOptions& options, const std::vector<AxisResize>& axes, const Tensor& x,
                   Parallelism& parallelism) {
-  check_argument(axes.size() == x.rank(), "resize expects one axis description per dimension of ",
-                 x.description());
+  check_argument(axes.size() == x.rank(), "resize expects one axis description per dimension of ", x.description());
   if (x.rank() == 0) return x;
   std::vector<AxisPlan> plans;
   std::vector<int64_t> out_shape;
@@ -390,8 +400,8 @@ Tensor run_resize(const ResizeOptions& options, const std::vector<AxisResize>& a
   if (identity) return x;
   if (options.mode == ResizeMode::kNearest) return gather_nearest(options, plans, out_shape, x, parallelism);
   const DType d = x.dtype();
-  const bool wide = d == DType::kDouble || d == DType::kInt32 || d == DType::kInt64 || d == DType::kUint32 ||
-                    d == DType::kUint64;
+  const bool wide =
+      d == DType::kDouble || d == DType::kInt32 || d == DType::kInt64 || d == DType::kUint32 || d == DType::kUint64;
   if (wide) return interpolate<double>(options, plans, out_shape, x, parallelism);
   return interpolate<float>(options, plans, out_shape, x, parallelism);
 }

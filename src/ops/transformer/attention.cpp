@@ -3,10 +3,12 @@
 // offset-aware causal masking, softcap, a KV cache (past_key/past_value -> present_key/present_value), the
 // qk_matmul_output debug output, softmax_precision, nonpad_kv_seqlen (24+) and sliding windows (25+).
 //
-// Work is split over (batch, query head, block of query rows); each block computes its scores with the f32 GEMM,
-// then softcap, bias, softmax and the product with V. For float16/bfloat16 the intermediate results are rounded
-// where the reference rounds them (Q and K scaled by a rounded sqrt(scale), the QK product, softcap steps, the
-// biased scores, each softmax step), so results match it to the last bit in the usual case.
+// Work is split over (batch, KV head, block of the rows of its query heads); each block computes its scores with
+// the f32 GEMM, then softcap, bias, softmax and the product with V, skipping the keys no row of the block attends.
+// For float16/bfloat16 the intermediate results are rounded where the reference rounds them (Q and K scaled by a
+// rounded sqrt(scale), the QK product, softcap steps, the biased scores, each softmax step), so results match it
+// to the last bit in the usual case.
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -25,7 +27,7 @@ namespace {
 using transformer::Precision;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr int64_t kRowBlock = 128;  // query rows per task: enough tasks for the pool, a cache-sized score block
+constexpr int64_t kScoreBudget = 64 * 1024;  // floats of scores per task block (256 KiB)
 
 struct AttentionConfig {
   int64_t opset = 23;
@@ -61,8 +63,7 @@ AttentionConfig parse_attention(const Node& node, int64_t opset) {
   if (node.has_attribute("scale")) c.scale = node.attr_float("scale", 0);
   c.softcap = node.attr_float("softcap", 0);
   c.qk_mode = node.attr_int("qk_matmul_output_mode", 0);
-  check_model(c.qk_mode >= 0 && c.qk_mode <= 3, node.label(), ": qk_matmul_output_mode must be 0..3, got ",
-              c.qk_mode);
+  check_model(c.qk_mode >= 0 && c.qk_mode <= 3, node.label(), ": qk_matmul_output_mode must be 0..3, got ", c.qk_mode);
   if (node.has_attribute("softmax_precision")) {
     const int64_t p = node.attr_int("softmax_precision", 1);
     check_model(p == 1 || p == 10 || p == 11 || p == 16, node.label(),
@@ -119,15 +120,15 @@ AttentionDims resolve_dims(const AttentionConfig& c, const Tensor& q, const Tens
     d.v_head_size = v.dim(3);
     check_argument(c.q_num_heads == 0 || c.q_num_heads == d.q_heads, "Attention: q_num_heads ", c.q_num_heads,
                    " does not match Q ", q.description());
-    check_argument(c.kv_num_heads == 0 || c.kv_num_heads == d.kv_heads, "Attention: kv_num_heads ",
-                   c.kv_num_heads, " does not match K ", k.description());
+    check_argument(c.kv_num_heads == 0 || c.kv_num_heads == d.kv_heads, "Attention: kv_num_heads ", c.kv_num_heads,
+                   " does not match K ", k.description());
     check_argument(k.dim(3) == d.head_size, "Attention: Q ", q.description(), " and K ", k.description(),
                    " have different head sizes");
     check_argument(v.dim(1) == d.kv_heads && v.dim(2) == d.kv_len, "Attention: K ", k.description(), " and V ",
                    v.description(), " differ in heads or sequence length");
   }
-  check_argument(k.dim(0) == d.batch && v.dim(0) == d.batch, "Attention: Q ", q.description(), ", K ",
-                 k.description(), " and V ", v.description(), " have different batch sizes");
+  check_argument(k.dim(0) == d.batch && v.dim(0) == d.batch, "Attention: Q ", q.description(), ", K ", k.description(),
+                 " and V ", v.description(), " have different batch sizes");
   check_argument(d.kv_heads > 0 && d.q_heads % d.kv_heads == 0, "Attention: the ", d.q_heads,
                  " query heads are not a multiple of the ", d.kv_heads, " key/value heads");
   d.total_len = d.kv_len;
@@ -152,8 +153,8 @@ Tensor concat_cache(const Tensor* past, const Tensor& current, const AttentionDi
         std::memcpy(head, src, static_cast<size_t>(past_len * size) * elem);
       }
       for (int64_t s = 0; s < d.kv_len; ++s) {
-        const int64_t src_offset = d.packed ? (b * d.kv_len + s) * d.kv_heads * size + h * size
-                                            : ((b * d.kv_heads + h) * d.kv_len + s) * size;
+        const int64_t src_offset =
+            d.packed ? (b * d.kv_len + s) * d.kv_heads * size + h * size : ((b * d.kv_heads + h) * d.kv_len + s) * size;
         std::memcpy(head + (past_len + s) * size * elem, cur + src_offset * elem, static_cast<size_t>(size) * elem);
       }
     }
@@ -161,7 +162,7 @@ Tensor concat_cache(const Tensor* past, const Tensor& current, const AttentionDi
   return out;
 }
 
-// Q as float (batch, heads, len, size), each value times `factor` and rounded to `p` (from 3-D or 4-D input).
+// A 3-D packed or 4-D input as float (batch, heads, len, size), each value times `factor` and rounded to `p`.
 std::vector<float> stage_heads(const Tensor& x, bool packed, int64_t heads, int64_t len, int64_t size, float factor,
                                Precision p) {
   const int64_t batch = x.dim(0);
@@ -245,9 +246,7 @@ struct BiasSpec {
   const std::vector<int64_t>* nonpad = nullptr;   // per batch, or nullptr
   int64_t total_len = 0;
 
-  bool any() const {
-    return mask->present || is_causal || left_window >= 0 || right_window >= 0 || nonpad != nullptr;
-  }
+  bool any() const { return mask->present || is_causal || left_window >= 0 || right_window >= 0 || nonpad != nullptr; }
 };
 
 // Fills bias[0, total) for query row i of (b, h), over the first `total` keys; returns true when every one of them
@@ -257,9 +256,12 @@ bool build_bias_row(const BiasSpec& s, int64_t b, int64_t h, int64_t i, int64_t 
   if (m.present) {
     const int64_t base = m.row(b, h, i);
     for (int64_t j = 0; j < total; ++j) {
-      if (j >= m.length) bias[j] = kNegInf;
-      else if (m.is_bool) bias[j] = m.bools[base + j] ? 0.0f : kNegInf;
-      else bias[j] = m.values[static_cast<size_t>(base + j)];
+      if (j >= m.length)
+        bias[j] = kNegInf;
+      else if (m.is_bool)
+        bias[j] = m.bools[base + j] ? 0.0f : kNegInf;
+      else
+        bias[j] = m.values[static_cast<size_t>(base + j)];
     }
   } else {
     std::fill(bias, bias + total, 0.0f);
@@ -293,8 +295,10 @@ void softmax_row(float* row, int64_t n, Precision p, std::vector<Acc>& scratch) 
   Acc max = -std::numeric_limits<Acc>::infinity();
   bool has_nan = false;
   for (int64_t j = 0; j < n; ++j) {
-    if (std::isnan(row[j])) has_nan = true;
-    else if (row[j] > max) max = row[j];
+    if (std::isnan(row[j]))
+      has_nan = true;
+    else if (row[j] > max)
+      max = row[j];
   }
   if (has_nan) max = std::numeric_limits<Acc>::quiet_NaN();
   const Acc safe_max = std::isinf(max) && max < 0 ? Acc(0) : max;
@@ -320,36 +324,49 @@ void softmax_row_float(float* row, int64_t n) {
   for (int64_t j = 0; j < n; ++j) row[j] /= sum;
 }
 
-// Read-only state shared by the tasks of one call.
+// Read-only state shared by the tasks of one call. A task takes a block of the rows of one KV head's group: the
+// q_len rows of each of its query heads in turn (row r is query i = r % q_len of head kv_head * group + r / q_len),
+// so the heads sharing K and V share one GEMM and one packing of K and V.
 struct AttentionRun {
   const AttentionConfig* config = nullptr;
   AttentionDims dims;
   Precision t_precision = Precision::kFloat;        // Q's type: where intermediate results round
   Precision softmax_precision = Precision::kFloat;  // where the softmax computes
-  const float* q = nullptr;                         // (batch, q_heads, q_len, head_size), scaled
-  const float* k = nullptr;                         // (batch, kv_heads, total, head_size), scaled
+  const float* q = nullptr;                         // (batch, q_heads, q_len, head_size), scaled by sqrt(scale)
+  const float* k = nullptr;                         // (batch, kv_heads, total, head_size), scaled unless k_alpha
   const float* v = nullptr;                         // (batch, kv_heads, total, v_head_size)
+  float k_alpha = 1.0f;                             // factor on Q K^T when K was not scaled
+  int64_t group = 1;                                // query heads per KV head
+  int64_t block_rows = 1;                           // rows of a group per task
   BiasSpec bias;
   Tensor* y = nullptr;
   Tensor* qk_output = nullptr;  // or nullptr
-};
 
-void write_qk_rows(const AttentionRun& r, int64_t b, int64_t h, int64_t i0, int64_t rows, const float* scores) {
-  const AttentionDims& d = r.dims;
-  const int64_t offset = ((b * d.q_heads + h) * d.q_len + i0) * d.total_len;
-  transformer::store_floats(scores, rows * d.total_len, *r.qk_output, offset);
-}
+  int64_t head_of(int64_t kv_head, int64_t row) const { return kv_head * group + row / dims.q_len; }
+  int64_t query_of(int64_t row) const { return row % dims.q_len; }
+};
 
 // Buffers one task reuses across its blocks.
 struct AttentionScratch {
   std::vector<float> scores, bias, softmax, out;
   std::vector<double> softmax_double;
+  std::vector<char> masked;
 
-  AttentionScratch(const AttentionDims& d, int64_t rows, bool double_softmax)
-      : scores(static_cast<size_t>(rows * d.total_len)), bias(static_cast<size_t>(d.total_len)),
-        softmax(static_cast<size_t>(d.total_len)), out(static_cast<size_t>(rows * d.v_head_size)),
-        softmax_double(double_softmax ? static_cast<size_t>(d.total_len) : 0) {}
+  AttentionScratch(const AttentionRun& r)
+      : scores(static_cast<size_t>(r.block_rows * r.dims.total_len)),
+        bias(static_cast<size_t>(r.dims.total_len)),
+        softmax(static_cast<size_t>(r.dims.total_len)),
+        out(static_cast<size_t>(r.block_rows * r.dims.v_head_size)),
+        softmax_double(r.softmax_precision == Precision::kDouble ? static_cast<size_t>(r.dims.total_len) : 0),
+        masked(static_cast<size_t>(r.block_rows)) {}
 };
+
+// Writes score rows [r0, r0 + rows) of the group of kv_head (full rows: the qk output disables key skipping).
+void write_qk_rows(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int64_t rows, const float* scores) {
+  const AttentionDims& d = r.dims;
+  const int64_t offset = ((b * d.q_heads + kv_head * r.group) * d.q_len + r0) * d.total_len;
+  transformer::store_floats(scores, rows * d.total_len, *r.qk_output, offset);
+}
 
 // softcap * tanh(x / softcap), rounding each step as the reference does in Q's type.
 void apply_softcap(float* x, int64_t n, float softcap, Precision p) {
@@ -360,49 +377,39 @@ void apply_softcap(float* x, int64_t n, float softcap, Precision p) {
   }
 }
 
-// The number of leading keys that can take part for query rows [i0, i0 + rows) of batch b: the keys past the
-// causal or right-window frontier of the last row, or past nonpad_kv_seqlen, are masked for every row, so their
-// scores need not be computed (unless the qk_matmul_output shows them).
-int64_t attended_keys(const AttentionRun& r, int64_t b, int64_t i0, int64_t rows) {
+// The number of leading keys that can take part for group rows [r0, r0 + rows) of batch b: the keys past the
+// causal or right-window frontier of the latest query among them, or past nonpad_kv_seqlen, are masked for every
+// row, so their scores need not be computed (unless the qk_matmul_output shows them).
+int64_t attended_keys(const AttentionRun& r, int64_t b, int64_t r0, int64_t rows) {
   int64_t cols = r.dims.total_len;
   if (r.qk_output != nullptr) return cols;
   const BiasSpec& s = r.bias;
-  const int64_t last = (*s.offsets)[static_cast<size_t>(b)] + i0 + rows - 1;  // absolute position of the last row
+  const int64_t first = r.query_of(r0), last = r.query_of(r0 + rows - 1);
+  const int64_t latest = rows >= r.dims.q_len || last < first ? r.dims.q_len - 1 : last;
+  const int64_t pos = (*s.offsets)[static_cast<size_t>(b)] + latest;  // absolute position of the latest query
   if (s.nonpad != nullptr) cols = std::min(cols, (*s.nonpad)[static_cast<size_t>(b)]);
-  if (s.is_causal) cols = std::min(cols, last + 1);
-  if (s.right_window >= 0) cols = std::min(cols, last + s.right_window + 1);
+  if (s.is_causal) cols = std::min(cols, pos + 1);
+  if (s.right_window >= 0) cols = std::min(cols, pos + s.right_window + 1);
   return std::max<int64_t>(cols, 0);
 }
 
-// Computes query rows [i0, i0 + rows) of head h of batch b. Rows with no attended key stay zero.
-void attention_block(const AttentionRun& r, int64_t b, int64_t h, int64_t i0, int64_t rows, AttentionScratch& w) {
-  const AttentionDims& d = r.dims;
-  const AttentionConfig& c = *r.config;
-  const int64_t total = d.total_len;
-  const int64_t cols = attended_keys(r, b, i0, rows);
-  if (cols == 0) return;
-  const int64_t kv_h = h / (d.q_heads / d.kv_heads);
-  const float* q = r.q + ((b * d.q_heads + h) * d.q_len + i0) * d.head_size;
-  const float* k = r.k + (b * d.kv_heads + kv_h) * total * d.head_size;
-  const float* v = r.v + (b * d.kv_heads + kv_h) * total * d.v_head_size;
-  float* s = w.scores.data();
-  const int64_t n = rows * cols;
-  gemm_f32(false, true, rows, cols, d.head_size, 1.0f, q, d.head_size, k, d.head_size, 0.0f, s, cols, nullptr);
-  transformer::round_span(r.t_precision, s, n);
-  const bool want_qk = r.qk_output != nullptr;  // then cols == total
-  if (want_qk && c.qk_mode == 0) write_qk_rows(r, b, h, i0, rows, s);
-  if (c.softcap > 0) apply_softcap(s, n, c.softcap, r.t_precision);
-  if (want_qk && c.qk_mode == 1) write_qk_rows(r, b, h, i0, rows, s);
-  std::vector<char> masked(static_cast<size_t>(rows), 0);
-  if (r.bias.any()) {
-    for (int64_t i = 0; i < rows; ++i) {
-      masked[static_cast<size_t>(i)] = build_bias_row(r.bias, b, h, i0 + i, cols, w.bias.data());
-      float* row = s + i * cols;
-      for (int64_t j = 0; j < cols; ++j) row[j] += w.bias[static_cast<size_t>(j)];
-    }
-    transformer::round_span(r.t_precision, s, n);
+// Adds the bias to the score rows (cols wide) and records the rows with no attended key.
+void add_bias(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int64_t rows, int64_t cols, float* s,
+              AttentionScratch& w) {
+  std::fill(w.masked.begin(), w.masked.end(), 0);
+  if (!r.bias.any()) return;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t row = r0 + i;
+    w.masked[static_cast<size_t>(i)] =
+        build_bias_row(r.bias, b, r.head_of(kv_head, row), r.query_of(row), cols, w.bias.data());
+    float* scores = s + i * cols;
+    for (int64_t j = 0; j < cols; ++j) scores[j] += w.bias[static_cast<size_t>(j)];
   }
-  if (want_qk && c.qk_mode == 2) write_qk_rows(r, b, h, i0, rows, s);
+  transformer::round_span(r.t_precision, s, rows * cols);
+}
+
+// Softmax of every score row, zeroing the rows with no attended key.
+void softmax_rows(const AttentionRun& r, int64_t rows, int64_t cols, float* s, AttentionScratch& w) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = s + i * cols;
     if (r.softmax_precision == Precision::kDouble) {
@@ -412,18 +419,48 @@ void attention_block(const AttentionRun& r, int64_t b, int64_t h, int64_t i0, in
     } else {
       softmax_row<float>(row, cols, r.softmax_precision, w.softmax);
     }
-    if (masked[static_cast<size_t>(i)]) std::fill(row, row + cols, 0.0f);
+    if (w.masked[static_cast<size_t>(i)]) std::fill(row, row + cols, 0.0f);
   }
-  if (r.softmax_precision != r.t_precision) transformer::round_span(r.t_precision, s, n);
-  if (want_qk && c.qk_mode == 3) write_qk_rows(r, b, h, i0, rows, s);
+  if (r.softmax_precision != r.t_precision) transformer::round_span(r.t_precision, s, rows * cols);
+}
+
+// Computes group rows [r0, r0 + rows) of KV head kv_head of batch b. Rows with no attended key stay zero.
+void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int64_t rows, AttentionScratch& w) {
+  const AttentionDims& d = r.dims;
+  const AttentionConfig& c = *r.config;
+  const int64_t cols = attended_keys(r, b, r0, rows);
+  if (cols == 0) return;
+  const float* q = r.q + ((b * d.q_heads + kv_head * r.group) * d.q_len + r0) * d.head_size;
+  const float* k = r.k + (b * d.kv_heads + kv_head) * d.total_len * d.head_size;
+  const float* v = r.v + (b * d.kv_heads + kv_head) * d.total_len * d.v_head_size;
+  float* s = w.scores.data();
+  gemm_f32(false, true, rows, cols, d.head_size, r.k_alpha, q, d.head_size, k, d.head_size, 0.0f, s, cols, nullptr);
+  transformer::round_span(r.t_precision, s, rows * cols);
+  const bool want_qk = r.qk_output != nullptr;  // then cols == total
+  if (want_qk && c.qk_mode == 0) write_qk_rows(r, b, kv_head, r0, rows, s);
+  if (c.softcap > 0) apply_softcap(s, rows * cols, c.softcap, r.t_precision);
+  if (want_qk && c.qk_mode == 1) write_qk_rows(r, b, kv_head, r0, rows, s);
+  add_bias(r, b, kv_head, r0, rows, cols, s, w);
+  if (want_qk && c.qk_mode == 2) write_qk_rows(r, b, kv_head, r0, rows, s);
+  softmax_rows(r, rows, cols, s, w);
+  if (want_qk && c.qk_mode == 3) write_qk_rows(r, b, kv_head, r0, rows, s);
   float* o = w.out.data();
   gemm_f32(false, false, rows, d.v_head_size, cols, 1.0f, s, cols, v, d.v_head_size, 0.0f, o, d.v_head_size, nullptr);
   for (int64_t i = 0; i < rows; ++i) {
-    const int64_t qi = i0 + i;
+    const int64_t h = r.head_of(kv_head, r0 + i), qi = r.query_of(r0 + i);
     const int64_t offset = d.packed ? (b * d.q_len + qi) * d.q_heads * d.v_head_size + h * d.v_head_size
                                     : ((b * d.q_heads + h) * d.q_len + qi) * d.v_head_size;
     transformer::store_floats(o + i * d.v_head_size, d.v_head_size, *r.y, offset);
   }
+}
+
+// Rows of a group per task: a score block of about kScoreBudget floats, halved while that leaves the pool
+// fewer than four tasks per thread.
+int64_t choose_block_rows(const AttentionDims& d, int64_t group_rows, int threads) {
+  int64_t rows = std::clamp<int64_t>(kScoreBudget / std::max<int64_t>(d.total_len, 1), 16, 256);
+  auto tasks = [&](int64_t n) { return d.batch * d.kv_heads * ((group_rows + n - 1) / n); };
+  while (rows > 8 && tasks(rows) < 4 * static_cast<int64_t>(threads)) rows /= 2;
+  return std::max<int64_t>(1, std::min(rows, group_rows));
 }
 
 // Per-batch offsets of the causal/window frontier and the validated nonpad_kv_seqlen.
@@ -437,8 +474,8 @@ void resolve_offsets(const AttentionDims& d, const Tensor* nonpad, std::vector<i
   valid.resize(static_cast<size_t>(d.batch));
   for (int64_t b = 0; b < d.batch; ++b) {
     const int64_t n = nonpad->data<int64_t>()[b];
-    check_argument(n >= 0 && n <= d.total_len, "Attention: nonpad_kv_seqlen[", b, "] = ", n,
-                   " is outside [0, ", d.total_len, "]");
+    check_argument(n >= 0 && n <= d.total_len, "Attention: nonpad_kv_seqlen[", b, "] = ", n, " is outside [0, ",
+                   d.total_len, "]");
     valid[static_cast<size_t>(b)] = n;
     offsets[static_cast<size_t>(b)] = n - d.q_len;
   }
@@ -446,13 +483,41 @@ void resolve_offsets(const AttentionDims& d, const Tensor* nonpad, std::vector<i
 
 void check_past(const Tensor& past, const char* name, const AttentionDims& d, int64_t size, DType dtype) {
   check_argument(past.rank() == 4 && past.dim(0) == d.batch && past.dim(1) == d.kv_heads && past.dim(3) == size,
-                 "Attention: ", name, " ", past.description(), " must have shape (batch, kv_heads, past_len, ",
-                 size, ") with batch ", d.batch, " and kv_heads ", d.kv_heads);
+                 "Attention: ", name, " ", past.description(), " must have shape (batch, kv_heads, past_len, ", size,
+                 ") with batch ", d.batch, " and kv_heads ", d.kv_heads);
   check_argument(past.dtype() == dtype, "Attention: ", name, " ", past.description(),
                  " must have the dtype of the input it extends (", dtype_name(dtype), ")");
 }
 
-void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
+// Float inputs are used in place (K unscaled, the scale folded into the GEMM); narrow or double ones are staged as
+// float, Q and K scaled by sqrt(scale) rounded to Q's type as the reference does.
+struct StagedInputs {
+  std::vector<float> q, k, v;
+};
+
+void stage_inputs(const Tensor& q, const Tensor& present_key, const Tensor& present_value, float factor,
+                  AttentionRun& r, StagedInputs& staged) {
+  const AttentionDims& d = r.dims;
+  staged.q = stage_heads(q, d.packed, d.q_heads, d.q_len, d.head_size, factor, r.t_precision);
+  r.q = staged.q.data();
+  if (present_key.dtype() == DType::kFloat) {
+    r.k = present_key.data<float>();
+    r.k_alpha = factor;
+  } else {
+    staged.k = stage_heads(present_key, false, d.kv_heads, d.total_len, d.head_size, factor, r.t_precision);
+    r.k = staged.k.data();
+  }
+  if (present_value.dtype() == DType::kFloat) {
+    r.v = present_value.data<float>();
+  } else {
+    staged.v = stage_heads(present_value, false, d.kv_heads, d.total_len, d.v_head_size, 1.0f, r.t_precision);
+    r.v = staged.v.data();
+  }
+}
+
+// Validates the inputs, resolves the sizes and the past cache; returns present_key and present_value.
+std::pair<Tensor, Tensor> prepare_caches(const AttentionConfig& c, KernelContext& ctx, AttentionDims& d,
+                                         const Tensor*& nonpad) {
   const Tensor& q = ctx.input(0);
   const Tensor& k = ctx.input(1);
   const Tensor& v = ctx.input(2);
@@ -460,12 +525,12 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   transformer::check_float_input(v, "Attention", "V");
   check_argument(k.dtype() == q.dtype(), "Attention: K ", k.description(), " must have Q's dtype ",
                  dtype_name(q.dtype()));
-  AttentionDims d = resolve_dims(c, q, k, v);
+  d = resolve_dims(c, q, k, v);
   const bool has_past_key = ctx.has_input(4), has_past_value = ctx.has_input(5);
   check_argument(has_past_key == has_past_value, "Attention: past_key and past_value must be given together");
   const Tensor* past_key = has_past_key ? &ctx.input(4) : nullptr;
   const Tensor* past_value = has_past_value ? &ctx.input(5) : nullptr;
-  const Tensor* nonpad = c.opset >= 24 && ctx.has_input(6) ? &ctx.input(6) : nullptr;
+  nonpad = c.opset >= 24 && ctx.has_input(6) ? &ctx.input(6) : nullptr;
   check_argument(nonpad == nullptr || past_key == nullptr,
                  "Attention: nonpad_kv_seqlen cannot be combined with past_key/past_value");
   if (past_key != nullptr) {
@@ -476,33 +541,34 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
     d.past_len = past_key->dim(2);
     d.total_len = d.past_len + d.kv_len;
   }
-  const Tensor present_key = concat_cache(past_key, k, d, d.head_size);
-  const Tensor present_value = concat_cache(past_value, v, d, d.v_head_size);
+  return {concat_cache(past_key, k, d, d.head_size), concat_cache(past_value, v, d, d.v_head_size)};
+}
+
+void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
+  const Tensor& q = ctx.input(0);
+  AttentionDims d;
+  const Tensor* nonpad = nullptr;
+  const auto [present_key, present_value] = prepare_caches(c, ctx, d, nonpad);
   if (ctx.output_wanted(1)) ctx.set_output(1, present_key);
   if (ctx.output_wanted(2)) ctx.set_output(2, present_value);
 
   AttentionRun r;
   r.config = &c;
   r.dims = d;
+  r.group = d.q_heads / d.kv_heads;
   r.t_precision = transformer::precision_of(q.dtype());
   r.softmax_precision = c.softmax_precision ? transformer::precision_of(*c.softmax_precision) : r.t_precision;
   // The reference scales Q and K by sqrt(scale) cast to Q's type.
   const double scale = c.scale ? static_cast<double>(*c.scale) : 1.0 / std::sqrt(static_cast<double>(d.head_size));
   const float factor = transformer::round_to(r.t_precision, static_cast<float>(std::sqrt(scale)));
-  const std::vector<float> qf = stage_heads(q, d.packed, d.q_heads, d.q_len, d.head_size, factor, r.t_precision);
-  const std::vector<float> kf =
-      stage_heads(present_key, false, d.kv_heads, d.total_len, d.head_size, factor, r.t_precision);
-  const std::vector<float> vf = stage_heads(present_value, false, d.kv_heads, d.total_len, d.v_head_size, 1.0f,
-                                            r.t_precision);
-  r.q = qf.data();
-  r.k = kf.data();
-  r.v = vf.data();
+  StagedInputs staged;
+  stage_inputs(q, present_key, present_value, factor, r, staged);
 
   const MaskView mask = ctx.has_input(3) ? make_mask_view(ctx.input(3), d) : MaskView{};
   std::vector<int64_t> offsets, valid;
   resolve_offsets(d, nonpad, offsets, valid);
-  r.bias = BiasSpec{&mask, c.is_causal, c.left_window, c.right_window, &offsets, nonpad ? &valid : nullptr,
-                    d.total_len};
+  r.bias =
+      BiasSpec{&mask, c.is_causal, c.left_window, c.right_window, &offsets, nonpad ? &valid : nullptr, d.total_len};
 
   std::vector<int64_t> y_shape = d.packed ? std::vector<int64_t>{d.batch, d.q_len, d.q_heads * d.v_head_size}
                                           : std::vector<int64_t>{d.batch, d.q_heads, d.q_len, d.v_head_size};
@@ -510,16 +576,18 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   if (ctx.output_wanted(3)) {
     r.qk_output = &ctx.allocate_output(3, q.dtype(), {d.batch, d.q_heads, d.q_len, d.total_len});
   }
-  if (d.q_len == 0 || d.batch == 0 || d.q_heads == 0) return;
-  const int64_t blocks = (d.q_len + kRowBlock - 1) / kRowBlock;
-  ctx.parallelism().parallel_for(d.batch * d.q_heads * blocks, [&](int64_t begin, int64_t end) {
-    AttentionScratch scratch(d, std::min(kRowBlock, d.q_len), r.softmax_precision == Precision::kDouble);
+  const int64_t group_rows = r.group * d.q_len;
+  if (group_rows == 0 || d.batch == 0 || d.kv_heads == 0) return;
+  r.block_rows = choose_block_rows(d, group_rows, ctx.parallelism().thread_count());
+  const int64_t blocks = (group_rows + r.block_rows - 1) / r.block_rows;
+  ctx.parallelism().parallel_for(d.batch * d.kv_heads * blocks, [&](int64_t begin, int64_t end) {
+    AttentionScratch scratch(r);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t block = task % blocks;
-      const int64_t h = (task / blocks) % d.q_heads;
-      const int64_t b = task / (blocks * d.q_heads);
-      const int64_t i0 = block * kRowBlock;
-      attention_block(r, b, h, i0, std::min(kRowBlock, d.q_len - i0), scratch);
+      const int64_t kv_head = (task / blocks) % d.kv_heads;
+      const int64_t b = task / (blocks * d.kv_heads);
+      const int64_t r0 = block * r.block_rows;
+      attention_block(r, b, kv_head, r0, std::min(r.block_rows, group_rows - r0), scratch);
     }
   });
 }
@@ -533,8 +601,8 @@ void infer_attention(InferenceContext& ctx) {
   const TypeInfo* q = ctx.input_type(0);
   if (q == nullptr || !q->is_tensor()) return;
   const DType dtype = q->elem_type;
-  const DType v_dtype = ctx.input_type(2) != nullptr && ctx.input_type(2)->is_tensor() ? ctx.input_type(2)->elem_type
-                                                                                       : dtype;
+  const DType v_dtype =
+      ctx.input_type(2) != nullptr && ctx.input_type(2)->is_tensor() ? ctx.input_type(2)->elem_type : dtype;
   const Node& node = ctx.node();
   const int64_t q_heads_attr = node.attr_int("q_num_heads", 0);
   const int64_t kv_heads_attr = node.attr_int("kv_num_heads", 0);
@@ -560,23 +628,29 @@ void infer_attention(InferenceContext& ctx) {
     return;
   }
   Dim total = kv_len;
-  if (ctx.input_count() > 4 && ctx.input_type(4) != nullptr) {
+  if (node.has_input(4)) {
     const std::optional<std::vector<Dim>> pk = dims_of_rank(ctx.input_type(4), 4);
     total = pk ? transformer::dim_sum((*pk)[2], kv_len) : Dim{};
   }
   if (packed) {
-    ctx.set_output_type(0, TypeInfo::tensor(dtype, std::vector<Dim>{batch, q_len,
-                                                                     transformer::dim_product(q_heads, v_head_size)}));
+    ctx.set_output_type(
+        0, TypeInfo::tensor(dtype, std::vector<Dim>{batch, q_len, transformer::dim_product(q_heads, v_head_size)}));
   } else {
     ctx.set_output_type(0, TypeInfo::tensor(dtype, std::vector<Dim>{batch, q_heads, q_len, v_head_size}));
   }
-  if (ctx.output_count() > 1) ctx.set_output_type(1, TypeInfo::tensor(dtype, std::vector<Dim>{batch, kv_heads, total, head_size}));
-  if (ctx.output_count() > 2) ctx.set_output_type(2, TypeInfo::tensor(v_dtype, std::vector<Dim>{batch, kv_heads, total, v_head_size}));
-  if (ctx.output_count() > 3) ctx.set_output_type(3, TypeInfo::tensor(dtype, std::vector<Dim>{batch, q_heads, q_len, total}));
+  if (ctx.output_count() > 1)
+    ctx.set_output_type(1, TypeInfo::tensor(dtype, std::vector<Dim>{batch, kv_heads, total, head_size}));
+  if (ctx.output_count() > 2)
+    ctx.set_output_type(2, TypeInfo::tensor(v_dtype, std::vector<Dim>{batch, kv_heads, total, v_head_size}));
+  if (ctx.output_count() > 3)
+    ctx.set_output_type(3, TypeInfo::tensor(dtype, std::vector<Dim>{batch, q_heads, q_len, total}));
 }
 
-const RegisterOp kAttention{{.op_type = "Attention", .since_version = 23, .last_version = INT_MAX,
-                             .factory = make_attention, .infer = infer_attention}};
+const RegisterOp kAttention{{.op_type = "Attention",
+                             .since_version = 23,
+                             .last_version = INT_MAX,
+                             .factory = make_attention,
+                             .infer = infer_attention}};
 
 }  // namespace
 }  // namespace tessera

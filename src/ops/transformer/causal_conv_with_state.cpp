@@ -31,8 +31,8 @@ ConvShape check_conv_inputs(KernelContext& ctx) {
   check_argument(x.rank() == 3, "CausalConvWithState: input ", x.description(), " must be (batch, channels, length)");
   ConvShape s{x.dim(0), x.dim(1), x.dim(2), 0};
   check_argument(w.dtype() == x.dtype() && w.rank() == 3 && w.dim(0) == s.channels && w.dim(1) == 1 && w.dim(2) >= 1,
-                 "CausalConvWithState: weight ", w.description(), " must be (channels, 1, k) with channels ", s.channels,
-                 " and the input's dtype");
+                 "CausalConvWithState: weight ", w.description(), " must be (channels, 1, k) with channels ",
+                 s.channels, " and the input's dtype");
   s.kernel = w.dim(2);
   if (ctx.has_input(2)) {
     const Tensor& bias = ctx.input(2);
@@ -57,16 +57,18 @@ void compute_causal_conv(bool silu, KernelContext& ctx) {
   const Tensor* past = ctx.has_input(3) ? &ctx.input(3) : nullptr;
   const Precision p = transformer::precision_of(x.dtype());
   Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
-  Tensor* state = ctx.output_wanted(1) ? &ctx.allocate_output(1, x.dtype(), {s.batch, s.channels, s.kernel - 1})
-                                       : nullptr;
+  Tensor* state =
+      ctx.output_wanted(1) ? &ctx.allocate_output(1, x.dtype(), {s.batch, s.channels, s.kernel - 1}) : nullptr;
   const int64_t carry = s.kernel - 1;
   ctx.parallelism().parallel_for(s.batch * s.channels, [&](int64_t begin, int64_t end) {
     std::vector<float> padded(static_cast<size_t>(carry + s.length));
     std::vector<float> out(static_cast<size_t>(s.length));
     for (int64_t row = begin; row < end; ++row) {
       const int64_t c = row % s.channels;
-      if (past != nullptr) transformer::load_floats(*past, row * carry, carry, padded.data());
-      else std::fill(padded.begin(), padded.begin() + carry, 0.0f);
+      if (past != nullptr)
+        transformer::load_floats(*past, row * carry, carry, padded.data());
+      else
+        std::fill(padded.begin(), padded.begin() + carry, 0.0f);
       transformer::load_floats(x, row * s.length, s.length, padded.data() + carry);
       const float* wc = w.data() + c * s.kernel;
       const float b = bias.empty() ? 0.0f : bias[static_cast<size_t>(c)];
@@ -103,8 +105,10 @@ void infer_causal_conv(InferenceContext& ctx) {
   ctx.set_output_type(1, TypeInfo::tensor(x->elem_type, std::vector<Dim>{(*xd)[0], (*xd)[1], carry}));
 }
 
-const RegisterOp kCausalConvWithState{{.op_type = "CausalConvWithState", .since_version = 27,
-                                       .last_version = INT_MAX, .factory = make_causal_conv,
+const RegisterOp kCausalConvWithState{{.op_type = "CausalConvWithState",
+                                       .since_version = 27,
+                                       .last_version = INT_MAX,
+                                       .factory = make_causal_conv,
                                        .infer = infer_causal_conv}};
 
 }  // namespace

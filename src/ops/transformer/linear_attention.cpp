@@ -57,12 +57,12 @@ LinearDims check_linear_inputs(const LinearAttentionConfig& c, KernelContext& ct
                    v.description(), " must be 3-D (batch, T, heads * size) of one dtype, batch and length");
   }
   LinearDims d{q.dim(0), q.dim(1), 0, 0, 0, 0};
-  check_argument(q.dim(2) % c.q_heads == 0 && v.dim(2) % c.kv_heads == 0, "LinearAttention: query ",
-                 q.description(), " or value ", v.description(), " is not divisible into its heads");
+  check_argument(q.dim(2) % c.q_heads == 0 && v.dim(2) % c.kv_heads == 0, "LinearAttention: query ", q.description(),
+                 " or value ", v.description(), " is not divisible into its heads");
   d.d_k = q.dim(2) / c.q_heads;
   d.d_v = v.dim(2) / c.kv_heads;
-  check_argument(k.dim(2) == c.kv_heads * d.d_k, "LinearAttention: key ", k.description(), " must have ",
-                 c.kv_heads, " heads of the query's size ", d.d_k);
+  check_argument(k.dim(2) == c.kv_heads * d.d_k, "LinearAttention: key ", k.description(), " must have ", c.kv_heads,
+                 " heads of the query's size ", d.d_k);
   const bool has_decay = ctx.has_input(4), has_beta = ctx.has_input(5);
   check_argument(has_decay == c.gating, "LinearAttention: decay is ", c.gating ? "required" : "not allowed",
                  " for this update_rule");
@@ -150,8 +150,9 @@ void compute_linear_attention(const LinearAttentionConfig& c, KernelContext& ctx
   in.v = transformer::to_floats(ctx.input(2));
   if (c.gating) in.decay = transformer::to_floats(ctx.input(4));
   if (c.delta) in.beta = transformer::to_floats(ctx.input(5));
-  std::vector<float> state = ctx.has_input(3) ? transformer::to_floats(ctx.input(3))
-                                              : std::vector<float>(static_cast<size_t>(d.batch * c.kv_heads * d.d_k * d.d_v));
+  std::vector<float> state = ctx.has_input(3)
+                                 ? transformer::to_floats(ctx.input(3))
+                                 : std::vector<float>(static_cast<size_t>(d.batch * c.kv_heads * d.d_k * d.d_v));
   const float scale = c.scale == 0.0f ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.d_k))) : c.scale;
   std::vector<float> out(static_cast<size_t>(d.batch * d.steps * c.q_heads * d.d_v));
   ctx.parallelism().parallel_for(d.batch * c.kv_heads, [&](int64_t begin, int64_t end) {
@@ -187,15 +188,23 @@ void infer_linear_attention(InferenceContext& ctx) {
     return;
   }
   const Dim d_k = transformer::dim_quotient((*qd)[2], q_heads);
-  ctx.set_output_type(0, TypeInfo::tensor(q->elem_type, std::vector<Dim>{(*qd)[0], (*qd)[1],
-                                                                         transformer::dim_product(Dim::known(q_heads), d_v)}));
-  const TypeInfo* past = ctx.input_count() > 3 ? ctx.input_type(3) : nullptr;
-  const DType state_dtype = past != nullptr && past->is_tensor() ? past->elem_type : q->elem_type;
+  ctx.set_output_type(
+      0, TypeInfo::tensor(q->elem_type,
+                          std::vector<Dim>{(*qd)[0], (*qd)[1], transformer::dim_product(Dim::known(q_heads), d_v)}));
+  DType state_dtype = q->elem_type;
+  if (node.has_input(3)) {
+    const TypeInfo* past = ctx.input_type(3);
+    if (past == nullptr || !past->is_tensor()) return;
+    state_dtype = past->elem_type;
+  }
   ctx.set_output_type(1, TypeInfo::tensor(state_dtype, std::vector<Dim>{(*qd)[0], Dim::known(kv_heads), d_k, d_v}));
 }
 
-const RegisterOp kLinearAttention{{.op_type = "LinearAttention", .since_version = 27, .last_version = INT_MAX,
-                                   .factory = make_linear_attention, .infer = infer_linear_attention}};
+const RegisterOp kLinearAttention{{.op_type = "LinearAttention",
+                                   .since_version = 27,
+                                   .last_version = INT_MAX,
+                                   .factory = make_linear_attention,
+                                   .infer = infer_linear_attention}};
 
 }  // namespace
 }  // namespace tessera

@@ -99,8 +99,11 @@ void infer_rms_norm(InferenceContext& ctx) {
   ctx.set_output_type(0, TypeInfo::tensor(dtype, x->shape));
 }
 
-const RegisterOp kRmsNormalization{{.op_type = "RMSNormalization", .since_version = 23, .last_version = INT_MAX,
-                                    .factory = make_rms_norm, .infer = infer_rms_norm}};
+const RegisterOp kRmsNormalization{{.op_type = "RMSNormalization",
+                                    .since_version = 23,
+                                    .last_version = INT_MAX,
+                                    .factory = make_rms_norm,
+                                    .infer = infer_rms_norm}};
 
 }  // namespace
 }  // namespace tessera

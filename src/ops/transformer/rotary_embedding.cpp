@@ -82,8 +82,8 @@ std::vector<int64_t> cache_rows(const RotaryDims& d, const Tensor& cos, const Te
   check_argument(cos.rank() == 2 && cos.dim(1) == half, "RotaryEmbedding: with position_ids, cos_cache ",
                  cos.description(), " must have shape (max_position, rotary_dim / 2) with rotary_dim / 2 = ", half);
   check_argument(position_ids->rank() == 2 && position_ids->dim(0) == d.batch && position_ids->dim(1) == d.seq,
-                 "RotaryEmbedding: position_ids ", position_ids->description(), " must have shape (batch, sequence) = [",
-                 d.batch, ",", d.seq, "]");
+                 "RotaryEmbedding: position_ids ", position_ids->description(),
+                 " must have shape (batch, sequence) = [", d.batch, ",", d.seq, "]");
   const std::vector<int64_t> ids = tensor_to_int64s(*position_ids);
   for (size_t i = 0; i < rows.size(); ++i) {
     check_argument(ids[i] >= 0 && ids[i] < cos.dim(0), "RotaryEmbedding: position id ", ids[i],
@@ -107,7 +107,7 @@ void compute_rotary(const RotaryConfig& c, KernelContext& ctx) {
   const Precision p = transformer::precision_of(x.dtype());
   Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
   const int64_t half = d.rotary_dim / 2;
-  const int64_t stride = c.interleaved ? 2 : 1;       // distance between the features of a pair's members
+  const int64_t stride = c.interleaved ? 2 : 1;      // distance between the features of a pair's members
   const int64_t partner = c.interleaved ? 1 : half;  // offset of the second member
   auto r = [p](float v) { return transformer::round_to(p, v); };
   ctx.parallelism().parallel_for(d.batch * d.seq, [&](int64_t begin, int64_t end) {
@@ -137,8 +137,11 @@ std::unique_ptr<Kernel> make_rotary(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) { compute_rotary(config, ctx); });
 }
 
-const RegisterOp kRotaryEmbedding{{.op_type = "RotaryEmbedding", .since_version = 23, .last_version = INT_MAX,
-                                   .factory = make_rotary, .infer = infer_same_as_input}};
+const RegisterOp kRotaryEmbedding{{.op_type = "RotaryEmbedding",
+                                   .since_version = 23,
+                                   .last_version = INT_MAX,
+                                   .factory = make_rotary,
+                                   .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

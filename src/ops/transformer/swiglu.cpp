@@ -46,8 +46,11 @@ std::unique_ptr<Kernel> make_swiglu(const KernelInfo& info) {
   return make_kernel([alpha](KernelContext& ctx) { compute_swiglu(alpha, ctx); });
 }
 
-const RegisterOp kSwiGLU{{.op_type = "SwiGLU", .since_version = 28, .last_version = INT_MAX,
-                          .factory = make_swiglu, .infer = infer_same_as_input}};
+const RegisterOp kSwiGLU{{.op_type = "SwiGLU",
+                          .since_version = 28,
+                          .last_version = INT_MAX,
+                          .factory = make_swiglu,
+                          .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

@@ -51,8 +51,8 @@ void compute_tensor_scatter(const TensorScatterConfig& c, KernelContext& ctx) {
   check_argument(axis != 0, "TensorScatter: axis ", c.axis, " cannot be the batch dimension");
   for (size_t i = 0; i < past.rank(); ++i) {
     const bool ok = i == axis ? update.dim(i) <= past.dim(i) : update.dim(i) == past.dim(i);
-    check_argument(ok, "TensorScatter: update ", update.description(), " does not fit past_cache ",
-                   past.description(), " along dimension ", i);
+    check_argument(ok, "TensorScatter: update ", update.description(), " does not fit past_cache ", past.description(),
+                   " along dimension ", i);
   }
   const int64_t batch = past.dim(0);
   std::vector<int64_t> write(static_cast<size_t>(batch), 0);
@@ -96,8 +96,11 @@ std::unique_ptr<Kernel> make_tensor_scatter(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) { compute_tensor_scatter(config, ctx); });
 }
 
-const RegisterOp kTensorScatter{{.op_type = "TensorScatter", .since_version = 24, .last_version = INT_MAX,
-                                 .factory = make_tensor_scatter, .infer = infer_same_as_input}};
+const RegisterOp kTensorScatter{{.op_type = "TensorScatter",
+                                 .since_version = 24,
+                                 .last_version = INT_MAX,
+                                 .factory = make_tensor_scatter,
+                                 .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera

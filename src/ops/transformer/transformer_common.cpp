@@ -7,20 +7,28 @@ namespace tessera::transformer {
 
 Precision precision_of(DType dtype) {
   switch (dtype) {
-    case DType::kFloat: return Precision::kFloat;
-    case DType::kDouble: return Precision::kDouble;
-    case DType::kFloat16: return Precision::kFloat16;
-    case DType::kBFloat16: return Precision::kBFloat16;
-    default: break;
+    case DType::kFloat:
+      return Precision::kFloat;
+    case DType::kDouble:
+      return Precision::kDouble;
+    case DType::kFloat16:
+      return Precision::kFloat16;
+    case DType::kBFloat16:
+      return Precision::kBFloat16;
+    default:
+      break;
   }
   fail(ErrorCode::kInvalidArgument, "expected a float, double, float16 or bfloat16 type, got ", dtype_name(dtype));
 }
 
 float round_to(Precision p, float value) {
   switch (p) {
-    case Precision::kFloat16: return half_to_float(float_to_half(value));
-    case Precision::kBFloat16: return bfloat16_to_float(float_to_bfloat16(value));
-    default: return value;
+    case Precision::kFloat16:
+      return half_to_float(float_to_half(value));
+    case Precision::kBFloat16:
+      return bfloat16_to_float(float_to_bfloat16(value));
+    default:
+      return value;
   }
 }
 
@@ -64,7 +72,8 @@ void load_floats(const Tensor& t, int64_t offset, int64_t count, float* out) {
       for (int64_t i = 0; i < count; ++i) out[i] = bfloat16_to_float(src[i].bits);
       return;
     }
-    default: break;
+    default:
+      break;
   }
   fail(ErrorCode::kInvalidArgument, "expected a float-family tensor, got ", t.description());
 }
@@ -97,7 +106,8 @@ void store_floats(const float* values, int64_t count, Tensor& t, int64_t offset)
       for (int64_t i = 0; i < count; ++i) dst[i].bits = float_to_bfloat16(values[i]);
       return;
     }
-    default: break;
+    default:
+      break;
   }
   fail(ErrorCode::kInvalidArgument, "expected a float-family tensor, got ", t.description());
 }
