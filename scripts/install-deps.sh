@@ -12,6 +12,17 @@ packages=(
   libonnx-testdata
   python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
 )
+# Retries a command a few times: package mirrors sometimes fail for a moment.
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    echo "attempt $attempt failed: $*" >&2
+    sleep $((attempt * 10))
+  done
+  return 1
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,14 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  retry $SUDO apt-get update -qq
+  retry env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
 # run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x.
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then
   /usr/bin/python3 -m venv --system-site-packages .venv
-  .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest
+  retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest
 fi
 echo "dependencies ready"
