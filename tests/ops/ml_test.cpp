@@ -347,6 +347,26 @@ TEST(MlTreeEnsemble, AverageOfTwoTreesOnPool) {
   expect_floats(run_op("TreeEnsemble", 5, attrs, {x}, 1, kMl, &pool)[0], expected);
 }
 
+TEST(MlTreeEnsemble, Float16InputGivesFloat16Output) {
+  std::vector<Attribute> attrs{attr_int("n_targets", 1),
+                               attr_ints("tree_roots", {0}),
+                               attr_tensor("nodes_modes", make<uint8_t>(DType::kUint8, {1}, {0})),
+                               attr_ints("nodes_featureids", {1}),
+                               attr_tensor("nodes_splits", floats({1}, {0.5f})),
+                               attr_ints("nodes_truenodeids", {0}),
+                               attr_ints("nodes_trueleafs", {1}),
+                               attr_ints("nodes_falsenodeids", {1}),
+                               attr_ints("nodes_falseleafs", {1}),
+                               attr_ints("leaf_targetids", {0, 0}),
+                               attr_tensor("leaf_weights", floats({2}, {1.5f, -2.25f}))};
+  Tensor x(DType::kFloat16, {2, 2});
+  for (int i = 0; i < 4; ++i) x.data<Float16>()[i] = Float16{float_to_half(i * 0.5f)};  // rows [0, .5], [1, 1.5]
+  const Tensor y = run_ml("TreeEnsemble", 5, attrs, {x})[0];
+  ASSERT_EQ(y.dtype(), DType::kFloat16);
+  EXPECT_EQ(half_to_float(y.data<Float16>()[0].bits), 1.5f);
+  EXPECT_EQ(half_to_float(y.data<Float16>()[1].bits), -2.25f);
+}
+
 // ---- linear models and SVMs ----------------------------------------------------------------------------
 
 TEST(MlLinear, BinaryAndMulticlassClassifier) {

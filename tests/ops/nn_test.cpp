@@ -305,6 +305,16 @@ TEST(Pool, ShapeInferenceKeepsSymbolsAndComputesSpatialDims) {
   OpRegistry::instance().find("", "MaxPool", 12)->infer(ctx);
   EXPECT_EQ(ctx.output_types()[0].to_string(), "float[N,3,56,?]");
   EXPECT_EQ(ctx.output_types()[1].to_string(), "int64[N,3,56,?]");
+  // A window that cannot fit is refused at inference, naming the node.
+  TypeInfo tiny = TypeInfo::tensor_of_shape(DType::kFloat, {1, 3, 2, 2});
+  InferenceContext bad(node, {&tiny}, {nullptr});
+  try {
+    OpRegistry::instance().find("", "MaxPool", 12)->infer(bad);
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()).rfind(node.label(), 0), 0u) << e.what();
+  }
 }
 
 TEST(Pool, ErrorsNameTheProblem) {

@@ -123,7 +123,9 @@ std::vector<int64_t> pool_output_shape(const Tensor& x, const PoolGeometry& geom
   return shape;
 }
 
-void infer_pool(InferenceContext& context) {
+namespace {
+
+void infer_pool_dims(InferenceContext& context) {
   const TypeInfo* t = context.input_type(0);
   if (t == nullptr || !t->is_tensor()) return;
   const PoolAttributes attrs = parse_pool_attributes(context.node());
@@ -143,6 +145,12 @@ void infer_pool(InferenceContext& context) {
   }
   context.set_output_type(0, TypeInfo::tensor(t->elem_type, dims));
   if (context.output_count() > 1) context.set_output_type(1, TypeInfo::tensor(DType::kInt64, dims));
+}
+
+}  // namespace
+
+void infer_pool(InferenceContext& context) {
+  with_node_label(context.node(), [&] { infer_pool_dims(context); });
 }
 
 void infer_global_pool(InferenceContext& context) {

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/error.h"
 #include "base/tensor.h"
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
@@ -109,6 +110,20 @@ enum class PoolCombine { kMax, kSum, kAverage };
 template <typename T, PoolCombine kCombine>
 void pool_plane_separable(const PoolGeometry& g, const std::vector<AxisWindows>& w, bool count_include_pad,
                           const T* src, T* dst, std::vector<T>& scratch);
+
+// Runs a shape-inference body and prefixes an Error it throws with the node's label (the inference driver passes
+// errors on unchanged, and messages from shared helpers do not know the node).
+template <typename Body>
+void with_node_label(const Node& node, Body&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    const std::string label = node.label();
+    const std::string message = e.what();
+    if (message.rfind(label, 0) == 0) throw;
+    throw Error(e.code(), label + ": " + message);
+  }
+}
 
 // ---- implementation of the templates ----
 

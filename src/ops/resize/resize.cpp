@@ -6,6 +6,7 @@
 #include "base/dtype_dispatch.h"
 #include "ops/common/op_utils.h"
 #include "ops/pool/float_staging.h"
+#include "ops/pool/pool_common.h"
 #include "ops/registry.h"
 #include "ops/resize/resize_common.h"
 
@@ -166,7 +167,7 @@ std::unique_ptr<Kernel> make_resize(const KernelInfo& info) {
   });
 }
 
-void infer_resize(InferenceContext& context) {
+void infer_resize_dims(InferenceContext& context) {
   const TypeInfo* x = context.input_type(0);
   if (x == nullptr || !x->is_tensor()) return;
   std::optional<std::vector<Dim>> dims;
@@ -190,6 +191,10 @@ void infer_resize(InferenceContext& context) {
     }
   }
   context.set_output_type(0, TypeInfo::tensor(x->elem_type, dims));
+}
+
+void infer_resize(InferenceContext& context) {
+  with_node_label(context.node(), [&] { infer_resize_dims(context); });
 }
 
 // Upsample: nearest or (bi)linear with asymmetric coordinates, scales from attributes (1: height_scale and
