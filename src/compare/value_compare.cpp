@@ -1,5 +1,6 @@
 #include "compare/value_compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <sstream>
@@ -41,12 +42,18 @@ std::string element_text(const T& v) {
 
 }  // namespace
 
-std::string compare_tensors(const Tensor& expected, const Tensor& actual, const Tolerance& tolerance) {
+std::string compare_tensors(const Tensor& expected, const Tensor& actual, const Tolerance& tolerance,
+                            const std::vector<uint8_t>& not_compared) {
   if (expected.dtype() != actual.dtype()) {
     return "dtype differs: expected " + expected.description() + ", got " + actual.description();
   }
   if (expected.shape() != actual.shape()) {
     return "shape differs: expected " + expected.description() + ", got " + actual.description();
+  }
+  const bool masked = !not_compared.empty();
+  if (masked && static_cast<int64_t>(not_compared.size()) != expected.element_count()) {
+    fail(ErrorCode::kInvalidArgument, "compare_tensors: ", not_compared.size(), " not-compared flags for ",
+         expected.description());
   }
   const bool is_float = dtype_is_float(expected.dtype()) || expected.dtype() == DType::kComplex64 ||
                         expected.dtype() == DType::kComplex128;
@@ -57,6 +64,7 @@ std::string compare_tensors(const Tensor& expected, const Tensor& actual, const 
     int64_t mismatches = 0;
     int64_t first = -1;
     for (int64_t i = 0; i < expected.element_count(); ++i) {
+      if (masked && not_compared[static_cast<size_t>(i)] != 0) continue;
       if (!element_equal(e[i], a[i], tolerance, is_float)) {
         if (first < 0) first = i;
         ++mismatches;
@@ -67,6 +75,10 @@ std::string compare_tensors(const Tensor& expected, const Tensor& actual, const 
     out << mismatches << " of " << expected.element_count() << " elements differ (" << expected.description()
         << "); first at flat index " << first << ": expected " << element_text(e[first]) << ", got "
         << element_text(a[first]);
+    if (masked) {
+      const auto skipped = std::count(not_compared.begin(), not_compared.end(), uint8_t{1});
+      out << " (" << skipped << " elements the spec leaves undefined were not compared)";
+    }
     return out.str();
   });
 }

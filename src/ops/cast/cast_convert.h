@@ -1,20 +1,24 @@
 // Element conversions of Cast and CastLike between every pair of non-complex, non-string ONNX element types
 // (strings: cast_string.h). Rules, after the spec and NumPy / ml_dtypes (the ONNX reference):
 //  - integer -> integer (sub-byte ones included) keeps the low bits (two's complement), bool -> 0/1;
-//  - float -> integer truncates toward zero; out of range or NaN is undefined by the spec and gives what x86
-//    gives (the minimum of int32, or of int64 for uint32/int64/uint64 targets) before keeping the low bits;
+//  - float -> integer truncates toward zero; out of range or NaN is undefined by the spec. Tessera's rule:
+//    to int4/uint4/int2/uint2 it saturates to the type's range and NaN gives 0 (as ONNX Runtime does for
+//    int4); to the wider integers it gives what x86 gives (the minimum of int32, or of int64 for
+//    uint32/int64/uint64 targets) before keeping the low bits;
 //  - anything -> bool is `value != 0` (NaN is true);
 //  - -> float types round to nearest even, from double through a round-to-odd float so there is one rounding;
 //  - -> float8 follows the `saturate` tables of the spec; -> float4e2m1 always saturates;
 //    -> float8e8m0 follows `round_mode` (up / down / nearest) and `saturate` like onnx.numpy_helper.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "base/dtype_dispatch.h"
 #include "base/float_types.h"
@@ -68,12 +72,25 @@ inline D wrap_to(uint64_t bits) {
     return static_cast<D>(bits);
 }
 
-// Float -> integer D with x86's results where the spec leaves the result undefined (see the header comment).
+// [lowest, highest] of a sub-byte integer type.
+template <typename D>
+constexpr std::pair<int, int> sub_byte_range() {
+  if constexpr (std::is_same_v<D, Int4>) return {-8, 7};
+  else if constexpr (std::is_same_v<D, UInt4>) return {0, 15};
+  else if constexpr (std::is_same_v<D, Int2>) return {-2, 1};
+  else return {0, 3};
+}
+
+// Float -> integer D: truncation toward zero; where the spec leaves the result undefined, saturation for the
+// sub-byte types and x86's results for the others (see the header comment).
 template <typename D>
 inline D float_to_integer(double v) {
-  constexpr bool kThroughInt32 =
-      !(std::is_same_v<D, uint32_t> || std::is_same_v<D, int64_t> || std::is_same_v<D, uint64_t>);
-  if constexpr (kThroughInt32) {
+  if constexpr (kIsSubByteInt<D>) {
+    constexpr auto kRange = sub_byte_range<D>();
+    if (std::isnan(v)) return wrap_to<D>(0);
+    const double clamped = std::clamp(std::trunc(v), static_cast<double>(kRange.first), static_cast<double>(kRange.second));
+    return wrap_to<D>(static_cast<uint64_t>(static_cast<int64_t>(clamped)));
+  } else if constexpr (!(std::is_same_v<D, uint32_t> || std::is_same_v<D, int64_t> || std::is_same_v<D, uint64_t>)) {
     const int32_t i = (v > -2147483649.0 && v < 2147483648.0) ? static_cast<int32_t>(v) : INT32_MIN;
     return wrap_to<D>(static_cast<uint64_t>(static_cast<int64_t>(i)));
   } else {
