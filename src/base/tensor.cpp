@@ -1,32 +1,27 @@
 #include "base/tensor.h"
 
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
 
+#include "base/buffer_pool.h"
 #include "base/error.h"
 
 namespace tessera {
-
-namespace {
-// Allocations from this size on come straight from mmap.
-constexpr size_t kMappedAllocationBytes = size_t{1} << 20;
-}  // namespace
 
 std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t count) {
   std::shared_ptr<Storage> storage(new Storage());
   const size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return storage;
-  if (!is_string && rounded >= kMappedAllocationBytes) {
-    // Fresh anonymous pages are already zero: no memset pass over large outputs.
-    void* memory = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) fail(ErrorCode::kOutOfMemory, "cannot allocate ", bytes, " bytes for a tensor");
+  if (!is_string && rounded >= buffer_pool::kMinPooledBytes) {
+    bool zeroed = false;
+    void* memory = buffer_pool::acquire(rounded, &zeroed);
+    // Fresh pages are already zero; a recycled buffer is cleared to keep the zero-filled contract.
+    if (!zeroed) std::memset(memory, 0, rounded);
     storage->data_ = memory;
     storage->bytes_ = bytes;
-    storage->mapped_bytes_ = rounded;
+    storage->pooled_bytes_ = rounded;
     return storage;
   }
   void* memory = std::aligned_alloc(64, rounded);
@@ -53,8 +48,8 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t bytes, std::shared_p
 }
 
 Storage::~Storage() {
-  if (mapped_bytes_ != 0) {
-    ::munmap(data_, mapped_bytes_);
+  if (pooled_bytes_ != 0) {
+    buffer_pool::release(data_, pooled_bytes_);
     return;
   }
   if (!owned_) return;

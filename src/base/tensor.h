@@ -32,7 +32,7 @@ class Storage {
   size_t bytes_ = 0;
   size_t string_count_ = 0;  // > 0 when data_ holds constructed std::string objects
   bool owned_ = false;
-  size_t mapped_bytes_ = 0;  // > 0 when data_ is an anonymous mapping of that many bytes
+  size_t pooled_bytes_ = 0;  // > 0 when data_ came from buffer_pool::acquire of that many bytes
   std::shared_ptr<void> keeper_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "base/buffer_pool.h"
 #include "base/error.h"
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
@@ -92,7 +93,12 @@ void Session::initialize() {
   check_inferred_sizes(graph);
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_);
   pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
+  // Buffers freed while loading, folding and packing weights would otherwise wait in the cache for a size
+  // no run asks for.
+  buffer_pool::trim();
 }
+
+Session::BufferPoolTrimmer::~BufferPoolTrimmer() { buffer_pool::trim(); }
 
 void check_feed(const IoInfo& declared, const RuntimeValue& value) {
   const TypeInfo& type = declared.type;

@@ -60,6 +60,12 @@ class Session {
   void initialize();
   std::vector<RuntimeValue> order_feeds(const std::vector<std::pair<std::string, RuntimeValue>>& feeds) const;
 
+  // Declared first, so destroyed last: gives the buffers this session's tensors returned to the process-wide
+  // buffer pool back to the OS.
+  struct BufferPoolTrimmer {
+    ~BufferPoolTrimmer();
+  };
+  BufferPoolTrimmer trimmer_;
   SessionOptions options_;
   Model model_;
   std::vector<IoInfo> inputs_;
