@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernels/cpu_features.h"
 #include "kernels/f32-gemm/f32-gemm-ukernel.h"
 #include "kernels/f32-gemm/gemm.h"
 
@@ -16,20 +17,13 @@ using f32_gemm::UkernelSet;
 
 const UkernelSet& cpuid_set() {
 #if defined(__x86_64__)
-  static const UkernelSet& chosen = [&]() -> const UkernelSet& {
-    __builtin_cpu_init();
-    // The AVX-512 file is compiled with -mavx512f -mavx512bw -mavx512vl, so all three must be there.
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl")) {
-      return f32_gemm::kAvx512Set;
-    }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return f32_gemm::kAvx2Set;
-    return f32_gemm::kPortableSet;
-  }();
-  return chosen;
-#else
-  return f32_gemm::kPortableSet;
+  switch (cpu_kernel_isa()) {
+    case KernelIsa::kAvx512: return f32_gemm::kAvx512Set;
+    case KernelIsa::kAvx2: return f32_gemm::kAvx2Set;
+    case KernelIsa::kPortable: break;
+  }
 #endif
+  return f32_gemm::kPortableSet;
 }
 
 // The kernels this CPU runs, the CPUID choice first.

@@ -1,6 +1,6 @@
 // Pointwise activations with attributes read once per node: Sigmoid, Tanh, Relu, LeakyRelu, Elu, Selu, Celu,
 // Gelu, HardSigmoid, HardSwish, Softplus, Softsign, Mish, ThresholdedRelu, Shrink. Float32 Sigmoid, Tanh and
-// Gelu use the vectorizable approximations of fast_math.h; everything else calls the standard library.
+// Gelu run the SIMD loops of kernels/f32-vunary; everything else calls the standard library.
 // Versions of each op differ only in accepted types (and Selu's defaults before opset 6), so one registration
 // covers every version from the first.
 #include <climits>
@@ -18,11 +18,13 @@ namespace {
 using namespace elementwise;
 
 struct SigmoidOp {
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kSigmoid;
   float operator()(float x) const { return fast_math::sigmoid_f32(x); }
   double operator()(double x) const { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
 };
 
 struct TanhOp {
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kTanh;
   float operator()(float x) const { return fast_math::tanh_f32(x); }
   double operator()(double x) const { return std::tanh(x); }
 };
@@ -70,16 +72,15 @@ struct CeluOp {
 
 // Gelu as 0.5 * x * erfc(-x / sqrt 2): accurate also where 1 + erf(x / sqrt 2) is tiny.
 struct GeluErfOp {
-  float operator()(float x) const { return 0.5f * x * fast_math::erfc_f32(-0.7071067811865476f * x); }
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kGeluErf;
+  float operator()(float x) const { return fast_math::gelu_erf_f32(x); }
   double operator()(double x) const { return 0.5 * x * std::erfc(-0.7071067811865476 * x); }
 };
 
 // Gelu's tanh approximation as x * sigmoid(2u): the same value without the cancellation in 1 + tanh(u).
 struct GeluTanhOp {
-  float operator()(float x) const {
-    const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    return x * fast_math::sigmoid_f32(2.0f * u);
-  }
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kGeluTanh;
+  float operator()(float x) const { return fast_math::gelu_tanh_f32(x); }
   double operator()(double x) const {
     const double u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
     return x / (1.0 + std::exp(-2.0 * u));

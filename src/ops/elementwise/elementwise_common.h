@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/f32-vunary/f32-vunary.h"
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/tensor.h"
@@ -310,11 +311,23 @@ void map_unary(const T* x, R* y, int64_t count, Parallelism& parallelism, int64_
 
 // A kernel computing Y = op(X) elementwise with Y of X's type and shape, for X's type in `Types`.
 // `op` is a function object callable on the compute type (float for float16/bfloat16) of every type in the set.
+// An Op with a `static constexpr VUnaryOpF32 kVectorF32` runs float32 inputs through the SIMD loops of
+// kernels/f32-vunary (the same formula as its scalar float operator, vectorized for the CPU).
 template <uint32_t Types, typename Op>
 std::unique_ptr<Kernel> make_unary_kernel(Op op, int64_t grain) {
   return make_kernel([op, grain](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
+    if constexpr (requires { Op::kVectorF32; }) {
+      if (x.dtype() == DType::kFloat) {
+        const float* in = x.data<float>();
+        float* out = y.data<float>();
+        parallel_elements(ctx.parallelism(), x.element_count(), grain, [&](int64_t begin, int64_t end) {
+          vunary_f32(Op::kVectorF32, in + begin, out + begin, end - begin);
+        });
+        return;
+      }
+    }
     visit_types<Types>(x.dtype(), "input 'X'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       map_unary(x.data<T>(), y.data<T>(), x.element_count(), ctx.parallelism(), grain,

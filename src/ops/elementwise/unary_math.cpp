@@ -55,6 +55,7 @@ struct SignOp {
 };
 
 struct ErfOp {
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kErf;
   float operator()(float x) const { return fast_math::erf_f32(x); }
   double operator()(double x) const { return std::erf(x); }
   template <typename C>
@@ -64,6 +65,7 @@ struct ErfOp {
 };
 
 struct ExpOp {
+  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kExp;
   float operator()(float x) const { return fast_math::exp_f32(x); }
   double operator()(double x) const { return std::exp(x); }
 };

@@ -1,0 +1,22 @@
+#include "kernels/cpu_features.h"
+
+namespace tessera {
+
+KernelIsa cpu_kernel_isa() {
+#if defined(__x86_64__)
+  static const KernelIsa isa = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+      return KernelIsa::kAvx512;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return KernelIsa::kAvx2;
+    return KernelIsa::kPortable;
+  }();
+  return isa;
+#else
+  return KernelIsa::kPortable;
+#endif
+}
+
+}  // namespace tessera

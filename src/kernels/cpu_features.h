@@ -1,0 +1,13 @@
+// Which of Tessera's kernel ISAs this CPU runs, read once from CPUID. Every kernel family dispatches on these,
+// so the same CPU always gets the same family of variants.
+#pragma once
+
+namespace tessera {
+
+enum class KernelIsa { kPortable, kAvx2, kAvx512 };
+
+// The best ISA the CPU supports: kAvx512 needs AVX-512 F, BW and VL (the flags the *-avx512.cpp files are
+// compiled with), kAvx2 needs AVX2 and FMA; otherwise kPortable.
+KernelIsa cpu_kernel_isa();
+
+}  // namespace tessera
