@@ -62,9 +62,8 @@ json input_named(const json& report, const std::string& name) {
 TEST(CliBenchTest, JsonReportHasTheKeysWithSaneValues) {
   TempDir dir;
   write_bytes(dir.file("model.onnx"), serialize(make_add_model()));
-  const json report =
-      parse_report(run_cli({"bench", dir.file("model.onnx"), "--iters", "5", "--warmup", "2", "--threads", "1",
-                            "--json"}));
+  const json report = parse_report(
+      run_cli({"bench", dir.file("model.onnx"), "--iters", "5", "--warmup", "2", "--threads", "1", "--json"}));
   for (const char* key : {"median_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "iters", "session_create_ms",
                           "peak_rss_mb", "threads", "cpu", "model", "opt_level", "avx512f", "avx2", "warmup"}) {
     EXPECT_TRUE(report.contains(key)) << key << " missing from " << report.dump();
@@ -112,8 +111,8 @@ TEST(CliBenchTest, DimAndBatchBindSymbolicDims) {
   EXPECT_FALSE(contains(result.err, "'batch'")) << result.err;
 
   // --dim wins over --batch for the dim it names.
-  report = parse_report(run_cli({"bench", model, "--batch", "8", "--dim", "batch=2", "--dim", "seq=4", "--iters", "1",
-                                 "--json"}));
+  report = parse_report(
+      run_cli({"bench", model, "--batch", "8", "--dim", "batch=2", "--dim", "seq=4", "--iters", "1", "--json"}));
   EXPECT_EQ(input_named(report, "input_ids")["shape"], json::array({2, 4}));
 }
 
@@ -130,8 +129,8 @@ TEST(CliBenchTest, TakesInputsFromFilesAndPrintsText) {
 
   result = run_cli({"bench", dir.file("model.onnx"), "--duration", "0.05", "--warmup", "0"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  for (const char* part : {"latency (ms):     median ", " p90 ", " p99 ", "session creation: ", "peak memory: ",
-                           "cpu: ", "input:            x float[2,3] (random)"}) {
+  for (const char* part : {"latency (ms):     median ", " p90 ", " p99 ",
+                           "session creation: ", "peak memory: ", "cpu: ", "input:            x float[2,3] (random)"}) {
     EXPECT_TRUE(contains(result.out, part)) << part << "\n" << result.out;
   }
 }

@@ -34,10 +34,10 @@ struct BenchSettings {
   std::string model;
   SessionOptions options;
   int warmup = 5;
-  std::optional<int> iters;         // --iters
-  std::optional<double> duration;   // --duration (seconds)
-  std::optional<int64_t> batch;     // --batch
-  std::map<std::string, int64_t> dims;                       // --dim NAME=VALUE
+  std::optional<int> iters;                                // --iters
+  std::optional<double> duration;                          // --duration (seconds)
+  std::optional<int64_t> batch;                            // --batch
+  std::map<std::string, int64_t> dims;                     // --dim NAME=VALUE
   std::vector<std::pair<std::string, std::string>> files;  // --input NAME=FILE
   bool json = false;
 };
@@ -83,24 +83,28 @@ std::pair<std::string, std::string> split_assignment(const std::string& flag, co
 
 std::string level_name(OptimizationLevel level) {
   switch (level) {
-    case OptimizationLevel::kDisabled: return "disabled";
-    case OptimizationLevel::kBasic: return "basic";
-    case OptimizationLevel::kExtended: return "extended";
-    case OptimizationLevel::kAll: return "all";
+    case OptimizationLevel::kDisabled:
+      return "disabled";
+    case OptimizationLevel::kBasic:
+      return "basic";
+    case OptimizationLevel::kExtended:
+      return "extended";
+    case OptimizationLevel::kAll:
+      return "all";
   }
   return "all";
 }
 
 BenchSettings parse_settings(const std::vector<std::string>& args) {
-  const Arguments arguments(args,
-                            {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration",
-                             "--opt-level"},
-                            {"--json"});
+  const Arguments arguments(
+      args, {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level"},
+      {"--json"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
   s.model = arguments.positional()[0];
   s.json = arguments.has("--json");
-  if (auto t = arguments.value("--threads")) s.options.intra_op_threads = static_cast<int>(parse_integer("--threads", *t, 0));
+  if (auto t = arguments.value("--threads"))
+    s.options.intra_op_threads = static_cast<int>(parse_integer("--threads", *t, 0));
   if (auto w = arguments.value("--warmup")) s.warmup = static_cast<int>(parse_integer("--warmup", *w, 0));
   if (auto i = arguments.value("--iters")) s.iters = static_cast<int>(parse_integer("--iters", *i, 1));
   if (auto d = arguments.value("--duration")) s.duration = parse_seconds("--duration", *d);
@@ -116,7 +120,8 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
     s.dims[name] = parse_integer("--dim " + name, value, 1);
   }
-  for (const std::string& spec : arguments.values("--input")) s.files.push_back(split_assignment("--input", spec, "FILE"));
+  for (const std::string& spec : arguments.values("--input"))
+    s.files.push_back(split_assignment("--input", spec, "FILE"));
   return s;
 }
 
@@ -187,7 +192,8 @@ void check_names(const Session& session, const BenchSettings& s) {
   for (const IoInfo& in : session.inputs()) {
     names.insert(in.name);
     if (in.type.kind == TypeInfo::Kind::kTensor && in.type.shape) {
-      for (const Dim& d : *in.type.shape) if (!d.symbol.empty()) symbols.insert(d.symbol);
+      for (const Dim& d : *in.type.shape)
+        if (!d.symbol.empty()) symbols.insert(d.symbol);
     }
   }
   auto listed = [](const std::set<std::string>& items) {
@@ -249,8 +255,10 @@ class Progress {
     if (std::chrono::duration<double>(now - start_).count() < kProgressAfterSeconds || now - last_ < kInterval) return;
     last_ = now;
     shown_ = true;
-    if (total > 0) std::fprintf(stderr, "\rbench: %s %d/%d, %.1f s   ", phase, done, total, elapsed_s);
-    else std::fprintf(stderr, "\rbench: %s %d, %.1f s   ", phase, done, elapsed_s);
+    if (total > 0)
+      std::fprintf(stderr, "\rbench: %s %d/%d, %.1f s   ", phase, done, total, elapsed_s);
+    else
+      std::fprintf(stderr, "\rbench: %s %d, %.1f s   ", phase, done, elapsed_s);
     std::fflush(stderr);
   }
   void finish() {
@@ -276,7 +284,7 @@ std::pair<std::vector<double>, double> timed_runs(const Session& session, const 
     session.run(feeds);
     progress.update("warm-up", i + 1, s.warmup, seconds_since(warmup_start));
   }
-  int max_iters = s.iters.value_or(s.duration ? 0 : kDefaultIters);  // 0: no count limit
+  int max_iters = s.iters.value_or(s.duration ? 0 : kDefaultIters);              // 0: no count limit
   double max_seconds = s.duration.value_or(s.iters ? 0.0 : kDefaultMaxSeconds);  // 0: no time limit
   std::vector<double> times;
   const auto loop_start = Clock::now();
