@@ -249,16 +249,20 @@ Feeds gather_feeds(const Session& session, const BenchSettings& s, std::vector<B
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)), start_(Clock::now()) {}
-  void update(const char* phase, int done, int total, double elapsed_s) {
+  // `total` 0: no count limit; `limit_s` 0: no time limit.
+  void update(const char* phase, int done, int total, double elapsed_s, double limit_s = 0) {
     if (!enabled_) return;
     const auto now = Clock::now();
     if (std::chrono::duration<double>(now - start_).count() < kProgressAfterSeconds || now - last_ < kInterval) return;
     last_ = now;
     shown_ = true;
-    if (total > 0)
-      std::fprintf(stderr, "\rbench: %s %d/%d, %.1f s   ", phase, done, total, elapsed_s);
+    const std::string count = std::to_string(done) + (total > 0 ? "/" + std::to_string(total) : "");
+    char time[64];
+    if (limit_s > 0)
+      std::snprintf(time, sizeof time, "%.1f/%.1f s", elapsed_s, limit_s);
     else
-      std::fprintf(stderr, "\rbench: %s %d, %.1f s   ", phase, done, elapsed_s);
+      std::snprintf(time, sizeof time, "%.1f s", elapsed_s);
+    std::fprintf(stderr, "\rbench: %s %s, %s   ", phase, count.c_str(), time);
     std::fflush(stderr);
   }
   void finish() {
@@ -284,8 +288,8 @@ std::pair<std::vector<double>, double> timed_runs(const Session& session, const 
     session.run(feeds);
     progress.update("warm-up", i + 1, s.warmup, seconds_since(warmup_start));
   }
-  int max_iters = s.iters.value_or(s.duration ? 0 : kDefaultIters);              // 0: no count limit
-  double max_seconds = s.duration.value_or(s.iters ? 0.0 : kDefaultMaxSeconds);  // 0: no time limit
+  const int max_iters = s.iters.value_or(s.duration ? 0 : kDefaultIters);              // 0: no count limit
+  const double max_seconds = s.duration.value_or(s.iters ? 0.0 : kDefaultMaxSeconds);  // 0: no time limit
   std::vector<double> times;
   const auto loop_start = Clock::now();
   while (true) {
@@ -293,7 +297,7 @@ std::pair<std::vector<double>, double> timed_runs(const Session& session, const 
     session.run(feeds);
     times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     const double elapsed = seconds_since(loop_start);
-    progress.update("run", static_cast<int>(times.size()), max_iters, elapsed);
+    progress.update("run", static_cast<int>(times.size()), max_iters, elapsed, max_seconds);
     if (max_iters > 0 && static_cast<int>(times.size()) >= max_iters) break;
     if (max_seconds > 0 && elapsed >= max_seconds) break;
   }
