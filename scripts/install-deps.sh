@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev
   libonnx-testdata
   python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
 )

@@ -9,5 +9,6 @@ namespace tessera::cli {
 int run_command(const std::vector<std::string>& args);          // tessera run
 int info_command(const std::vector<std::string>& args);         // tessera info
 int conformance_command(const std::vector<std::string>& args);  // tessera conformance
+int bench_command(const std::vector<std::string>& args);        // tessera bench
 
 }  // namespace tessera::cli

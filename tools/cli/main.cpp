@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, conformance.
+// The `tessera` command line: run, info, bench, conformance.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -18,6 +18,12 @@ commands:
       Runs the model once (or N times) and prints every output and the latency.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
+  bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]
+              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json]
+      Measures latency like onnxruntime_perf_test: session creation, N warm-up runs (default 5), then timed
+      runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
+      Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
+      unbound symbolic dims are 1 unless set by --dim or (first dim) --batch.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
       Runs ONNX backend test folders and prints "N passed, N failed, N skipped".
 
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return run_command(args);
     if (command == "info") return info_command(args);
+    if (command == "bench") return bench_command(args);
     if (command == "conformance") return conformance_command(args);
     throw UsageError{"unknown command '" + command + "'"};
   } catch (const UsageError& e) {
