@@ -277,6 +277,10 @@ TEST(F32GemmTest, LargeBlockedShapes) {
   EveryKernel().run([&] {
     check_gemm(GemmCase{false, false, 150, 1100, 530, 530, 1100, 1100, 1.0f, 0.0f}, GemmMode::kPlain, &pool, 4);
     check_gemm(GemmCase{true, true, 131, 77, 300, 131, 300, 77, 1.0f, 1.0f}, GemmMode::kPackedBoth, &pool, 5);
+    // A row-major A one page per row (lda * 4 = 4096) is packed rather than read in place (L1 set conflicts);
+    // lda = 1000 is read in place. Both paths, with a pre-packed B as the models run them.
+    check_gemm(GemmCase{false, false, 45, 70, 600, 1024, 70, 70, 1.0f, 0.0f}, GemmMode::kPackedB, &pool, 6);
+    check_gemm(GemmCase{false, false, 45, 70, 600, 1000, 70, 70, 1.0f, 0.0f}, GemmMode::kPackedB, nullptr, 7);
   });
 }
 

@@ -38,6 +38,7 @@ const UkernelSet kAvx2Set = {
     .nc = 256,
     .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
                 gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},
+    .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, kNv, 1>, gemm_ukernel_direct_a<Avx2, kNv, 2>, gemm_ukernel_direct_a<Avx2, kNv, 3>, gemm_ukernel_direct_a<Avx2, kNv, 4>, gemm_ukernel_direct_a<Avx2, kNv, 5>, gemm_ukernel_direct_a<Avx2, kNv, 6>},
     .gemv = gemv<Avx2>,
     .gemv_trans = gemv_trans<Avx2>,
 };
@@ -56,6 +57,7 @@ const UkernelSet kAvx2Shape14x32Set = {
                 gemm_ukernel<Avx2, 14, 4, 7>, gemm_ukernel<Avx2, 14, 4, 8>, gemm_ukernel<Avx2, 14, 4, 9>,
                 gemm_ukernel<Avx2, 14, 4, 10>, gemm_ukernel<Avx2, 14, 4, 11>, gemm_ukernel<Avx2, 14, 4, 12>,
                 gemm_ukernel<Avx2, 14, 4, 13>, gemm_ukernel<Avx2, 14, 4, 14>},
+    .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, 4, 1>, gemm_ukernel_direct_a<Avx2, 4, 2>, gemm_ukernel_direct_a<Avx2, 4, 3>, gemm_ukernel_direct_a<Avx2, 4, 4>, gemm_ukernel_direct_a<Avx2, 4, 5>, gemm_ukernel_direct_a<Avx2, 4, 6>, gemm_ukernel_direct_a<Avx2, 4, 7>, gemm_ukernel_direct_a<Avx2, 4, 8>, gemm_ukernel_direct_a<Avx2, 4, 9>, gemm_ukernel_direct_a<Avx2, 4, 10>, gemm_ukernel_direct_a<Avx2, 4, 11>, gemm_ukernel_direct_a<Avx2, 4, 12>, gemm_ukernel_direct_a<Avx2, 4, 13>, gemm_ukernel_direct_a<Avx2, 4, 14>},
     .gemv = gemv<Avx2>,
     .gemv_trans = gemv_trans<Avx2>,
 };

@@ -15,39 +15,13 @@ namespace tessera::f32_gemm {
 // Internal linkage for everything here, so each ISA file keeps its own copy (see the top of the file).
 namespace {
 
-// See UkernelFn. kMr is the packed A strip width, kNv the vectors per row (nr = kNv * kLanes), kRows the rows
-// this instantiation computes (1..kMr).
-template <typename Isa, int kMr, int kNv, int kRows>
-void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
-                  float beta) {
+// Writes a finished tile: C[i][j] = alpha * acc[i][j] + beta * C[i][j] for i < kRows, j < nc (see UkernelFn).
+template <typename Isa, int kNv, int kRows>
+inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int64_t ldc, int64_t nc, float alpha,
+                       float beta) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
-  // C rows are far apart (ldc), so the hardware prefetchers miss them: fetch the tile while the k loop runs.
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    __builtin_prefetch(c + i * ldc, 1);
-    __builtin_prefetch(c + i * ldc + kNr - 1, 1);
-  }
-  Vec acc[kRows][kNv];
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-#pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
-  }
-  for (int64_t p = 0; p < kc; ++p) {
-    Vec bv[kNv];
-#pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      const Vec av = Isa::set1(a[i]);
-#pragma GCC unroll 4
-      for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
-    }
-    a += kMr;
-    b += kNr;
-  }
   const Vec valpha = Isa::set1(alpha);
   const Vec vbeta = Isa::set1(beta);
   if (nc == kNr) {
@@ -75,6 +49,80 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
       for (int64_t t = 0; t < nc; ++t) row[t] = tile[t] + beta * row[t];
     }
   }
+}
+
+// C rows are far apart (ldc), so the hardware prefetchers miss them: fetch the tile while the k loop runs.
+template <int kRows, int kNr>
+inline void prefetch_c_tile(float* c, int64_t ldc) {
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + kNr - 1, 1);
+  }
+}
+
+// See UkernelFn. kMr is the packed A strip width, kNv the vectors per row (nr = kNv * kLanes), kRows the rows
+// this instantiation computes (1..kMr).
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
+                  float beta) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  constexpr int kNr = kNv * kLanes;
+  prefetch_c_tile<kRows, kNr>(c, ldc);
+  Vec acc[kRows][kNv];
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    Vec bv[kNv];
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const Vec av = Isa::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta);
+}
+
+// See DirectAUkernelFn: as gemm_ukernel, reading A straight from row-major memory (row i at a + i * lda), so a
+// plain A needs no packing. The same k order and FMA sequence as gemm_ukernel, so results are bitwise equal.
+template <typename Isa, int kNv, int kRows>
+void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                           int64_t nc, float alpha, float beta) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  constexpr int kNr = kNv * kLanes;
+  prefetch_c_tile<kRows, kNr>(c, ldc);
+  const float* rows[kRows];
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) rows[i] = a + i * lda;
+  Vec acc[kRows][kNv];
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    Vec bv[kNv];
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const Vec av = Isa::set1(rows[i][p]);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
+    }
+    b += kNr;
+  }
+  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta);
 }
 
 // Writes alpha * value + beta * y[j] (y not read when beta == 0).

@@ -16,6 +16,10 @@ namespace tessera::f32_gemm {
 using UkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc,
                            float alpha, float beta);
 
+// As UkernelFn with A read in place: row i of the tile is a + i * lda, its kc steps contiguous.
+using DirectAUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                                  int64_t nc, float alpha, float beta);
+
 // y[j] = alpha * sum_p x[p] * b[p * ldb + j] + beta * y[j] for j < n (one row times a row-major matrix).
 using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,
                         float* y);
@@ -34,6 +38,7 @@ struct UkernelSet {
   int mc;  // rows of A per L2 block (a multiple of mr)
   int nc;  // columns of B per L3 block (a multiple of nr)
   UkernelFn by_rows[kMaxMr];
+  DirectAUkernelFn direct_a_by_rows[kMaxMr];  // the same tiles reading a plain row-major A in place
   GemvFn gemv;
   GemvTransFn gemv_trans;
 };

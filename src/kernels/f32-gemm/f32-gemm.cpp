@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "base/error.h"
@@ -145,6 +146,18 @@ void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t
 // loops; about a quarter of a 1 MiB L2, leaving room for the B panels.
 constexpr int64_t kWholeAPackSliceBytes = int64_t{256} << 10;
 
+// Whether the rows of a row-major A with leading dimension `ld` spread over the L1 sets well enough to be read in
+// place: rows one 4 KiB page apart (ld * 4 a multiple of 4096, e.g. K = 3072) all land in the same sets and
+// evict each other (measured: BERT's FFN-down GEMM at 55% of peak in place, 80% packed). Requires at least four
+// distinct page offsets among consecutive rows.
+bool rows_spread_over_l1_sets(int64_t ld) {
+  constexpr int64_t kPageBytes = 4096;
+  const int64_t offset = (ld * static_cast<int64_t>(sizeof(float))) % kPageBytes;
+  if (offset == 0) return false;
+  const int64_t distinct_offsets = kPageBytes / std::gcd(offset, kPageBytes);
+  return distinct_offsets >= 4;
+}
+
 // The depth block for depth k: equal blocks of at most set.kc (576 = 3 x 192, not 256 + 256 + 64: a short last
 // block costs a C update for little work). Packed operands use the same blocks.
 int64_t depth_block(const UkernelSet& set, int64_t k) {
@@ -173,15 +186,18 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const int64_t n_padded = (pr.n + nr - 1) / nr * nr;
   int64_t mc_max = std::min<int64_t>(set.mc, (m1 - m0 + mr - 1) / mr * mr);
   const int64_t nc_max = std::min<int64_t>(set.nc, (n1 - n0 + nr - 1) / nr * nr);
-  // A plain A whose rows of this block, times one depth block, fit kWholeAPackSliceBytes (so one depth slice of
-  // it stays in L2) is packed once, whole, before the loops (laid out like a PackedGemmF32 of the block's rows)
-  // and run as one row block, instead of being repacked for every column block: with a pre-packed B and a wide
-  // N (BERT's FFN: N = 3072, six column blocks) that repacking cost ~5% of the run.
+  // A plain row-major A is read in place by the direct-A micro-kernels (no packing). A transposed plain A is
+  // packed: whole, before the loops, when one depth slice of this block's rows fits kWholeAPackSliceBytes (so it
+  // stays in L2; laid out like a PackedGemmF32 of the block's rows), else per row block as the loops go. Either
+  // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
+  // six column blocks) cost ~5% of the run.
+  const bool direct_a = !pr.a.packed && !pr.a.trans && rows_spread_over_l1_sets(pr.a.ld);
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
-  const bool pack_whole_a =
-      !pr.a.packed && block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
-  if (pack_whole_a) mc_max = block_rows_padded;
-  float* a_buffer = pr.a.packed ? nullptr : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
+  const bool small_block = block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
+  const bool pack_whole_a = !pr.a.packed && !direct_a && small_block;
+  if (small_block) mc_max = block_rows_padded;
+  float* a_buffer = (pr.a.packed || direct_a) ? nullptr
+                                              : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
   float* b_buffer = pr.b.packed ? nullptr : workspace.b(nc_max * kc_max);
   if (pack_whole_a) {
     for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
@@ -207,9 +223,11 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
       const float beta = pc == 0 ? pr.beta : 1.0f;
       for (int64_t ic = m0; ic < m1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, m1 - ic);
-        const float* ap;
-        int64_t a_stride;
-        if (pr.a.packed) {
+        const float* ap = nullptr;
+        int64_t a_stride = 0;
+        if (direct_a) {
+          // read in place below
+        } else if (pr.a.packed) {
           a_stride = kc * mr;
           ap = pr.a.packed->data() + pc * m_padded + (ic / mr) * a_stride;
         } else if (pack_whole_a) {
@@ -225,8 +243,13 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           const float* b_panel = bp + (jr / nr) * b_stride;
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mc - ir);
-            set.by_rows[rows - 1](kc, ap + (ir / mr) * a_stride, b_panel, pr.c + (ic + ir) * pr.ldc + jc + jr,
-                                  pr.ldc, cols, pr.alpha, beta);
+            float* c_tile = pr.c + (ic + ir) * pr.ldc + jc + jr;
+            if (direct_a) {
+              set.direct_a_by_rows[rows - 1](kc, pr.a.data + (ic + ir) * pr.a.ld + pc, pr.a.ld, b_panel, c_tile, pr.ldc,
+                                             cols, pr.alpha, beta);
+            } else {
+              set.by_rows[rows - 1](kc, ap + (ir / mr) * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta);
+            }
           }
         }
       }
