@@ -10,7 +10,7 @@
 
 namespace tessera {
 
-std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t count) {
+std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t count, bool zero_fill) {
   std::shared_ptr<Storage> storage(new Storage());
   const size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return storage;
@@ -18,7 +18,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t 
     bool zeroed = false;
     void* memory = buffer_pool::acquire(rounded, &zeroed);
     // Fresh pages are already zero; a recycled buffer is cleared to keep the zero-filled contract.
-    if (!zeroed) std::memset(memory, 0, rounded);
+    if (!zeroed && zero_fill) std::memset(memory, 0, rounded);
     storage->data_ = memory;
     storage->bytes_ = bytes;
     storage->pooled_bytes_ = rounded;
@@ -30,7 +30,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t 
     auto* strings = static_cast<std::string*>(memory);
     for (size_t i = 0; i < count; ++i) new (strings + i) std::string();
     storage->string_count_ = count;
-  } else {
+  } else if (zero_fill) {
     std::memset(memory, 0, rounded);
   }
   storage->data_ = memory;
@@ -79,15 +79,32 @@ std::string shape_to_string(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
-Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
-  element_count_ = shape_element_count(shape_);
-  const uint64_t element_size = dtype_size(dtype_);
-  if (element_size != 0 && static_cast<uint64_t>(element_count_) > kMaxTensorBytes / element_size) {
-    fail(ErrorCode::kOutOfMemory, "tensor ", dtype_name(dtype_), shape_to_string(shape_), " would need ",
-         static_cast<double>(element_count_) * static_cast<double>(element_size) / (1u << 30),
+namespace {
+
+// The byte size of a new tensor, refusing negative dims, overflow and sizes past kMaxTensorBytes.
+int64_t checked_element_count(DType dtype, const std::vector<int64_t>& shape) {
+  const int64_t count = shape_element_count(shape);
+  const uint64_t element_size = dtype_size(dtype);
+  if (element_size != 0 && static_cast<uint64_t>(count) > kMaxTensorBytes / element_size) {
+    fail(ErrorCode::kOutOfMemory, "tensor ", dtype_name(dtype), shape_to_string(shape), " would need ",
+         static_cast<double>(count) * static_cast<double>(element_size) / (1u << 30),
          " GiB, more than Tessera allocates");
   }
+  return count;
+}
+
+}  // namespace
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
+  element_count_ = checked_element_count(dtype_, shape_);
   storage_ = Storage::allocate(byte_size(), dtype_ == DType::kString, static_cast<size_t>(element_count_));
+}
+
+Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
+  const int64_t count = checked_element_count(dtype, shape);
+  const size_t bytes = static_cast<size_t>(count) * dtype_size(dtype);
+  return Tensor(dtype, std::move(shape),
+                Storage::allocate(bytes, dtype == DType::kString, static_cast<size_t>(count), /*zero_fill=*/false));
 }
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape, std::shared_ptr<Storage> storage, size_t offset)

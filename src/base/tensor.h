@@ -14,8 +14,9 @@ namespace tessera {
 // memory kept alive by `keeper` (an mmap of external data, say). String tensors own std::string objects.
 class Storage {
  public:
-  // Allocates `bytes` of zeroed memory (or `count` empty strings when `is_string`).
-  static std::shared_ptr<Storage> allocate(size_t bytes, bool is_string, size_t count);
+  // Allocates `bytes` of zeroed memory (or `count` empty strings when `is_string`); with `zero_fill` false,
+  // non-string memory is left as it was (the caller writes every byte).
+  static std::shared_ptr<Storage> allocate(size_t bytes, bool is_string, size_t count, bool zero_fill = true);
   // Wraps memory that `keeper` keeps alive; the memory must stay valid and unchanged while it lives.
   static std::shared_ptr<Storage> borrow(void* data, size_t bytes, std::shared_ptr<void> keeper);
 
@@ -51,6 +52,9 @@ class Tensor {
   Tensor() = default;
   // Allocates a zero-filled tensor; refuses negative dims, overflow and sizes past kMaxTensorBytes.
   Tensor(DType dtype, std::vector<int64_t> shape);
+  // A tensor whose memory is not cleared (strings are still constructed empty): for outputs the caller
+  // overwrites whole. Same checks as the zero-filling constructor.
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
   // Shares `storage` (which must hold at least the tensor's bytes) starting at byte `offset`.
   Tensor(DType dtype, std::vector<int64_t> shape, std::shared_ptr<Storage> storage, size_t offset = 0);
 

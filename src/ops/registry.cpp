@@ -53,6 +53,12 @@ Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_
   return outputs_[i].tensor();
 }
 
+Tensor& KernelContext::allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape) {
+  if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  outputs_[i] = RuntimeValue(Tensor::uninitialized(dtype, std::move(shape)));
+  return outputs_[i].tensor();
+}
+
 void KernelContext::set_output(size_t i, RuntimeValue value) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
   outputs_[i] = std::move(value);

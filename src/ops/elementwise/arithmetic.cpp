@@ -62,7 +62,7 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
     const Tensor b = legacy_operand_b(legacy, a, ctx.input(1));
     check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
                    b.description());
-    Tensor& out = ctx.allocate_output(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
+    Tensor& out = ctx.allocate_output_uninitialized(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
     visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);

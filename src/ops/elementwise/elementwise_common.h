@@ -317,7 +317,7 @@ template <uint32_t Types, typename Op>
 std::unique_ptr<Kernel> make_unary_kernel(Op op, int64_t grain) {
   return make_kernel([op, grain](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
+    Tensor& y = ctx.allocate_output_uninitialized(0, x.dtype(), x.shape());
     if constexpr (requires { Op::kVectorF32; }) {
       if (x.dtype() == DType::kFloat) {
         const float* in = x.data<float>();

@@ -101,7 +101,7 @@ KernelFactory softmax_factory(SoftmaxKind kind) {
     return make_kernel([kind, coerce_2d, axis](KernelContext& ctx) {
       const Tensor& x = ctx.input(0);
       const AxisSplit s = softmax_split(x.shape(), axis, coerce_2d);
-      Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
+      Tensor& y = ctx.allocate_output_uninitialized(0, x.dtype(), x.shape());
       if (y.element_count() == 0) return;
       visit_dtype(x.dtype(), [&](auto tag) {
         using T = typename decltype(tag)::type;

@@ -56,7 +56,7 @@ std::unique_ptr<Kernel> make_transpose(const KernelInfo& info) {
       ctx.set_output(0, x.reshaped(out_shape));
       return;
     }
-    Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.allocate_output_uninitialized(0, x.dtype(), out_shape);
     copy_strided_to_contiguous(x.dtype(), y.raw_data(), x.raw_data(), src_strides, out_shape, ctx.parallelism());
   });
 }
