@@ -16,11 +16,13 @@ inline void cpu_relax() {
   __builtin_ia32_pause();
 #endif
 }
+
+constexpr uint64_t kChunkMask = 0xFFFFFFFFu;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -31,6 +33,28 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
+}
+
+bool ThreadPool::run_chunks(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count,
+                            int chunks) {
+  bool ran_any = false;
+  uint64_t claim = next_chunk_.load(std::memory_order_acquire);
+  while (true) {
+    // The claim word holds (generation << 32 | next chunk): a thread late for an old job claims nothing of a new one.
+    if ((claim >> 32) != (generation & kChunkMask) || static_cast<int>(claim & kChunkMask) >= chunks) break;
+    if (!next_chunk_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
+    const int64_t index = static_cast<int64_t>(claim & kChunkMask);
+    ran_any = true;
+    try {
+      fn(count * index / chunks, count * (index + 1) / chunks);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!job_error_) job_error_ = std::current_exception();
+    }
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    claim = next_chunk_.load(std::memory_order_acquire);
+  }
+  return ran_any;
 }
 
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
@@ -45,33 +69,31 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     fn(0, count);
     return;
   }
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     job_count_ = count;
     job_chunks_ = chunks;
-    pending_.store(chunks - 1);
-    generation_.fetch_add(1);
+    pending_.store(chunks);
+    generation = generation_.load() + 1;
+    next_chunk_.store((generation & kChunkMask) << 32, std::memory_order_release);
+    generation_.store(generation);
   }
   wake_.notify_all();
-  std::exception_ptr caller_error;
-  try {
-    fn(0, count / chunks);  // chunk 0 on the caller
-  } catch (...) {
-    caller_error = std::current_exception();
-  }
+  // The caller takes chunks too, so a worker the OS has not scheduled yet delays nothing: its chunk is run here.
+  run_chunks(generation, fn, count, chunks);
   while (pending_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
-  std::exception_ptr worker_error;
+  std::exception_ptr error;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = nullptr;
-    worker_error = std::exchange(worker_error_, nullptr);
+    error = std::exchange(job_error_, nullptr);
   }
-  if (caller_error) std::rethrow_exception(caller_error);
-  if (worker_error) std::rethrow_exception(worker_error);
+  if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop() {
   tls_in_pool_worker = true;
   uint64_t seen = 0;
   while (true) {
@@ -98,16 +120,8 @@ void ThreadPool::worker_loop(int index) {
       count = job_count_;
       chunks = job_chunks_;
     }
-    if (job == nullptr || index >= chunks) continue;
-    const int64_t begin = count * index / chunks;
-    const int64_t end = count * (index + 1) / chunks;
-    try {
-      (*job)(begin, end);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!worker_error_) worker_error_ = std::current_exception();
-    }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (job == nullptr) continue;
+    run_chunks(seen, *job, count, chunks);
   }
 }
 

@@ -1,5 +1,6 @@
-// ThreadPool: the session's one intra-op pool. Workers spin briefly, then park; parallel_for partitions work
-// statically. A parallel_for issued from inside a worker, or while another run holds the pool, runs on the
+// ThreadPool: the session's one intra-op pool. Workers spin up to ~1 ms, then park; parallel_for cuts the work
+// into one fixed chunk per thread (the same boundaries every time), and whichever thread is free runs the next
+// unclaimed chunk, the caller included, so a worker the OS has descheduled delays nothing. A parallel_for issued from inside a worker, or while another run holds the pool, runs on the
 // calling thread (never nested pools, never oversubscription).
 #pragma once
 
@@ -27,19 +28,22 @@ class ThreadPool final : public Parallelism {
   void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn) override;
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  // Runs unclaimed chunks of job `generation` until none is left; true when it ran at least one.
+  bool run_chunks(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count, int chunks);
 
   std::vector<std::thread> workers_;
   std::mutex dispatch_mutex_;  // one parallel_for at a time
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> pending_{0};                // chunks of the current job not finished
+  std::atomic<uint64_t> next_chunk_{0};        // (generation << 32) | next unclaimed chunk
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_count_ = 0;
   int job_chunks_ = 0;
   bool stopping_ = false;
-  std::exception_ptr worker_error_;  // the first exception a worker threw in the current job
+  std::exception_ptr job_error_;  // the first exception a chunk threw in the current job
 };
 
 }  // namespace tessera

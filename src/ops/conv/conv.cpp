@@ -101,7 +101,9 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
-    Tensor& y = ctx.allocate_output(0, dtype, y_shape);
+    // The float path writes every output element (bias or beta = 0 first); the double path accumulates.
+    Tensor& y = dtype == DType::kDouble ? ctx.allocate_output(0, dtype, y_shape)
+                                        : ctx.allocate_output_uninitialized(0, dtype, y_shape);
     if (y.element_count() == 0) return;
     if (dtype == DType::kDouble) {
       conv_double(ctx, g, y);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/f32-dwconv/f32-dwconv.h"
+
 namespace tessera::conv {
 namespace {
 
@@ -19,41 +21,33 @@ void fill_rows(float* y, int64_t rows, int64_t size, const float* bias) {
   for (int64_t m = 0; m < rows; ++m) std::fill(y + m * size, y + (m + 1) * size, bias ? bias[m] : 0.0f);
 }
 
-// Depthwise 2-D convolution (one input channel per group): a direct loop per output channel, vectorised
-// along output columns.
+// Depthwise 2-D convolution (one input channel per group): kernels/f32-dwconv per output channel, the
+// channels split over the pool.
 void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
   const ConvGeometry& g = args.geometry;
-  const int64_t in_h = g.in_dims[0], in_w = g.in_dims[1];
-  const int64_t out_h = g.out_dims[0], out_w = g.out_dims[1];
-  const int64_t k_h = g.kernel[0], k_w = g.kernel[1];
-  const int64_t s_h = g.strides[0], s_w = g.strides[1];
+  DwConv2dF32Params p;
+  p.in_h = g.in_dims[0];
+  p.in_w = g.in_dims[1];
+  p.out_h = g.out_dims[0];
+  p.out_w = g.out_dims[1];
+  p.kernel_h = g.kernel[0];
+  p.kernel_w = g.kernel[1];
+  p.stride_h = g.strides[0];
+  p.stride_w = g.strides[1];
+  p.dilation_h = g.dilations[0];
+  p.dilation_w = g.dilations[1];
+  p.pad_top = g.pad_begin[0];
+  p.pad_left = g.pad_begin[1];
   const int64_t mg = g.out_group_channels();
+  const int64_t scratch_floats = dwconv2d_f32_scratch_floats(p);
   parallelism.parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
+    float* scratch = scratch_f32(scratch_floats);
     for (int64_t index = begin; index < end; ++index) {
       const int64_t n = index / g.out_channels;
       const int64_t m = index % g.out_channels;
       const float* xc = args.x + (n * g.in_channels + m / mg) * g.in_size;
-      const float* wc = args.w + m * k_h * k_w;
-      float* yc = args.y + index * g.out_size;
-      std::fill(yc, yc + g.out_size, args.bias ? args.bias[m] : 0.0f);
-      for (int64_t oh = 0; oh < out_h; ++oh) {
-        float* y_row = yc + oh * out_w;
-        for (int64_t kh = 0; kh < k_h; ++kh) {
-          const int64_t ih = oh * s_h + kh * g.dilations[0] - g.pad_begin[0];
-          if (ih < 0 || ih >= in_h) continue;
-          const float* x_row = xc + ih * in_w;
-          for (int64_t kw = 0; kw < k_w; ++kw) {
-            const float weight = wc[kh * k_w + kw];
-            const int64_t offset = kw * g.dilations[1] - g.pad_begin[1];
-            const Range r = valid_range(out_w, s_w, offset, in_w);
-            if (s_w == 1) {
-              for (int64_t ow = r.lo; ow < r.hi; ++ow) y_row[ow] += weight * x_row[ow + offset];
-            } else {
-              for (int64_t ow = r.lo; ow < r.hi; ++ow) y_row[ow] += weight * x_row[ow * s_w + offset];
-            }
-          }
-        }
-      }
+      dwconv2d_f32(p, xc, args.w + m * p.kernel_h * p.kernel_w, args.bias ? args.bias[m] : 0.0f,
+                   args.y + index * g.out_size, scratch);
     }
   });
 }

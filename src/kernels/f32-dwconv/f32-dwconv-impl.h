@@ -1,0 +1,77 @@
+// The f32-dwconv loop, instantiated by each ISA file (f32-dwconv-avx512.cpp, ...). Internal linkage only;
+// include only from those files.
+#pragma once
+
+#include <algorithm>
+
+#include "kernels/f32-dwconv/f32-dwconv-table.h"
+
+namespace tessera::f32_dwconv {
+namespace {
+
+// Fills scratch with the phase-split padded plane: phase q, row r, column j holds
+// x[r - pad_top][j * stride_w + q - pad_left] (zero outside x).
+void build_phases(const DwConv2dF32Params& p, const PhaseLayout& layout, const float* x, float* scratch) {
+  for (int64_t q = 0; q < layout.phases; ++q) {
+    // Columns j with 0 <= j * stride_w + q - pad_left < in_w: [j_lo, j_hi).
+    const int64_t first = p.pad_left - q;  // j * stride_w >= first
+    const int64_t j_lo = std::clamp<int64_t>(first <= 0 ? 0 : (first + p.stride_w - 1) / p.stride_w, 0,
+                                             layout.phase_width);
+    const int64_t last = p.in_w + p.pad_left - q;  // j * stride_w < last
+    const int64_t j_hi = std::clamp<int64_t>(last <= 0 ? 0 : (last + p.stride_w - 1) / p.stride_w, j_lo,
+                                             layout.phase_width);
+    for (int64_t r = 0; r < layout.rows; ++r) {
+      float* dst = scratch + (q * layout.rows + r) * layout.phase_width;
+      const int64_t ih = r - p.pad_top;
+      if (ih < 0 || ih >= p.in_h) {
+        std::fill(dst, dst + layout.phase_width, 0.0f);
+        continue;
+      }
+      std::fill(dst, dst + j_lo, 0.0f);
+      const float* src = x + ih * p.in_w + q - p.pad_left;
+      if (p.stride_w == 1) {
+        std::copy(src + j_lo, src + j_hi, dst + j_lo);
+      } else {
+        for (int64_t j = j_lo; j < j_hi; ++j) dst[j] = src[j * p.stride_w];
+      }
+      std::fill(dst + j_hi, dst + layout.phase_width, 0.0f);
+    }
+  }
+}
+
+// One block of kBlock outputs of row `oh` starting at column ow0, accumulated in registers over every tap.
+inline void output_block(const DwConv2dF32Params& p, const PhaseLayout& layout, const float* w, float bias,
+                         const float* scratch, int64_t oh, int64_t ow0, float* out) {
+  float acc[kBlock];
+  for (int l = 0; l < kBlock; ++l) acc[l] = bias;
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+    const int64_t r = oh * p.stride_h + kh * p.dilation_h;
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+      const int64_t column = kw * p.dilation_w;
+      const float* src =
+          scratch + ((column % p.stride_w) * layout.rows + r) * layout.phase_width + column / p.stride_w + ow0;
+      const float weight = w[kh * p.kernel_w + kw];
+      for (int l = 0; l < kBlock; ++l) acc[l] += weight * src[l];
+    }
+  }
+  for (int l = 0; l < kBlock; ++l) out[l] = std::min(std::max(acc[l], p.output_min), p.output_max);
+}
+
+void dwconv(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch) {
+  const PhaseLayout layout = phase_layout(p);
+  build_phases(p, layout, x, scratch);
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    float* y_row = y + oh * p.out_w;
+    int64_t ow0 = 0;
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block(p, layout, w, bias, scratch, oh, ow0, y_row + ow0);
+    if (ow0 < p.out_w) {
+      // The row's tail: the phase rows are padded to whole blocks, so compute a full block and keep its head.
+      float tail[kBlock];
+      output_block(p, layout, w, bias, scratch, oh, ow0, tail);
+      std::copy(tail, tail + (p.out_w - ow0), y_row + ow0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::f32_dwconv

@@ -1,0 +1,40 @@
+// Depthwise 2-D convolution of one float32 channel (NCHW planes), one implementation per ISA (AVX-512,
+// AVX2+FMA, portable) chosen once from CPUID. The input plane is copied once into zero-padded, column-phase-split
+// rows (one phase per unit of the column stride), so every kernel tap is a contiguous multiply-add over a whole
+// output row that the compiler vectorizes for the ISA of each variant; the result is clamped to [min, max]
+// (a fused Relu / Clip; -inf/+inf for none).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+struct DwConv2dF32Params {
+  int64_t in_h = 0, in_w = 0;
+  int64_t out_h = 0, out_w = 0;
+  int64_t kernel_h = 0, kernel_w = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0;
+  float output_min = -std::numeric_limits<float>::infinity();
+  float output_max = std::numeric_limits<float>::infinity();
+};
+
+// Floats of scratch dwconv2d_f32 needs for `p` (per call; callers keep one buffer per thread).
+int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p);
+
+// y[oh][ow] = clamp(bias + sum_{kh,kw} w[kh * kernel_w + kw] * x[oh*stride_h + kh*dilation_h - pad_top]
+//                                                             [ow*stride_w + kw*dilation_w - pad_left])
+// with x zero outside [0, in_h) x [0, in_w). x is in_h x in_w, y out_h x out_w, both row-major and dense.
+void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch);
+
+// The selected variant, e.g. "f32_dwconv__avx512"; every variant this CPU runs (CPUID choice first); and a test
+// hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).
+const char* dwconv2d_f32_kernel_name();
+std::vector<std::string> dwconv2d_f32_kernel_names();
+bool dwconv2d_f32_select_kernel(const std::string& name);
+
+}  // namespace tessera
