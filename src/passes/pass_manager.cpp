@@ -8,6 +8,8 @@ namespace tessera {
 
 std::unique_ptr<GraphPass> make_dead_code_elimination();
 std::unique_ptr<GraphPass> make_identity_elimination();
+std::unique_ptr<GraphPass> make_conv_activation_fusion();
+std::unique_ptr<GraphPass> make_gelu_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -15,6 +17,8 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   std::vector<std::unique_ptr<GraphPass>> passes;
   passes.push_back(make_identity_elimination());
   passes.push_back(make_dead_code_elimination());
+  passes.push_back(make_conv_activation_fusion());
+  passes.push_back(make_gelu_fusion());
   return passes;
 }
 }  // namespace

@@ -231,6 +231,9 @@ const RegisterOp kElu{activation("Elu", 1, make_elu)};
 const RegisterOp kSelu{activation("Selu", 1, make_selu)};
 const RegisterOp kCelu{activation("Celu", 12, make_celu)};
 const RegisterOp kGelu{activation("Gelu", 20, make_gelu)};
+// ONNX Runtime's contrib Gelu (the erf form; what its optimizer and Tessera's gelu_fusion pass write).
+const RegisterOp kMicrosoftGelu{{.domain = "com.microsoft", .op_type = "Gelu", .since_version = 1,
+                                 .last_version = INT_MAX, .factory = make_gelu, .infer = infer_same_as_input}};
 const RegisterOp kHardSigmoid{activation("HardSigmoid", 1, make_hard_sigmoid)};
 const RegisterOp kHardSwish{activation("HardSwish", 14, make_hard_swish)};
 const RegisterOp kSoftplus{activation("Softplus", 1, make_softplus)};

@@ -9,6 +9,7 @@
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/conv_kernels.h"
+#include "ops/conv/fused_activation.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/registry.h"
 
@@ -45,7 +46,8 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   return packed;
 }
 
-void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* packed, Tensor& y) {
+void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* packed,
+                const conv::FusedActivation& activation, Tensor& y) {
   const Tensor x = linalg::to_float32(ctx.input(0));
   const Tensor& w_in = ctx.input(1);
   const bool use_packed = packed != nullptr && packed->source == w_in.raw_data() && packed->shape == w_in.shape();
@@ -57,8 +59,11 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* 
                          use_packed ? nullptr : w.data<float>(),
                          use_packed ? &packed->groups : nullptr,
                          bias.defined() ? bias.data<float>() : nullptr,
-                         y32.data<float>()};
+                         y32.data<float>(),
+                         activation.clamp_min,
+                         activation.clamp_max};
   conv::conv_f32(args, ctx.parallelism());
+  conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }
 
@@ -83,10 +88,12 @@ void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
   }
 }
 
+// Conv, and com.microsoft FusedConv (Conv followed by its `activation`, float types only).
 std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
   std::shared_ptr<const PackedWeights> packed = pack_constant_weights(info, attrs);
-  return make_kernel([attrs, packed](KernelContext& ctx) {
+  const conv::FusedActivation activation = conv::parse_fused_activation(info.node);
+  return make_kernel([attrs, packed, activation](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const DType dtype = x.dtype();
@@ -106,9 +113,11 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                                         : ctx.allocate_output_uninitialized(0, dtype, y_shape);
     if (y.element_count() == 0) return;
     if (dtype == DType::kDouble) {
+      check_argument(activation.kind == conv::FusedActivation::Kind::kNone, "FusedConv does not support X ",
+                     x.description(), " (float types only)");
       conv_double(ctx, g, y);
     } else {
-      conv_float(ctx, g, packed.get(), y);
+      conv_float(ctx, g, packed.get(), activation, y);
     }
   });
 }
@@ -117,6 +126,9 @@ void infer_conv(InferenceContext& context) { conv::infer_conv_output(context, 1,
 
 const RegisterOp kConv{{.op_type = "Conv", .since_version = 1, .last_version = INT_MAX,
                         .factory = make_conv, .infer = infer_conv}};
+// ONNX Runtime's contrib op (what its optimizer writes, and what Tessera's conv_activation_fusion pass makes).
+const RegisterOp kFusedConv{{.domain = "com.microsoft", .op_type = "FusedConv", .since_version = 1,
+                             .last_version = INT_MAX, .factory = make_conv, .infer = infer_conv}};
 
 }  // namespace
 }  // namespace tessera

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "kernels/f32-dwconv/f32-dwconv.h"
 
@@ -21,6 +22,16 @@ void fill_rows(float* y, int64_t rows, int64_t size, const float* bias) {
   for (int64_t m = 0; m < rows; ++m) std::fill(y + m * size, y + (m + 1) * size, bias ? bias[m] : 0.0f);
 }
 
+// y = min(max(y, lo), hi) over y[0, count), split over the pool; nothing when the clamp is [-inf, inf].
+void clamp_rows(float* y, int64_t count, float lo, float hi, Parallelism& parallelism) {
+  if (lo == -std::numeric_limits<float>::infinity() && hi == std::numeric_limits<float>::infinity()) return;
+  constexpr int64_t kChunk = 16384;
+  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(count, end * kChunk);
+    for (int64_t i = begin * kChunk; i < stop; ++i) y[i] = std::min(std::max(y[i], lo), hi);
+  });
+}
+
 // Depthwise 2-D convolution (one input channel per group): kernels/f32-dwconv per output channel, the
 // channels split over the pool.
 void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
@@ -38,6 +49,8 @@ void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
   p.dilation_w = g.dilations[1];
   p.pad_top = g.pad_begin[0];
   p.pad_left = g.pad_begin[1];
+  p.output_min = args.output_min;
+  p.output_max = args.output_max;
   const int64_t mg = g.out_group_channels();
   const int64_t scratch_floats = dwconv2d_f32_scratch_floats(p);
   parallelism.parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
@@ -165,7 +178,8 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
   if (args.geometry.spatial_rank() == 1) {
     const ConvGeometry g2 = as_2d(args.geometry);
-    conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y}, parallelism, implicit_im2col);
+    conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y, args.output_min, args.output_max},
+             parallelism, implicit_im2col);
     return;
   }
   const ConvGeometry& g = args.geometry;
@@ -198,6 +212,7 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
                                            : GemmOperandF32{nullptr, args.w + grp * mg * depth, depth, false};
       const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
       gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, beta, yg, g.out_size, &parallelism);
+      clamp_rows(yg, mg * g.out_size, args.output_min, args.output_max, parallelism);
     }
   }
 }

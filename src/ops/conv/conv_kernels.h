@@ -2,6 +2,8 @@
 // group), a direct loop for depthwise 2-D convolutions, and GEMM + col2im for the transposed convolution.
 #pragma once
 
+#include <limits>
+
 #include <vector>
 
 #include "base/parallel.h"
@@ -17,6 +19,9 @@ struct ConvF32Args {
   const std::vector<PackedGemmF32>* packed;     // per group: the weights packed as the GEMM's A operand
   const float* bias;                            // [M] or nullptr
   float* y;                                     // [N, M, out_dims...]
+  // The output is clamped to [output_min, output_max] (a fused Relu or Clip; the defaults clamp nothing).
+  float output_min = -std::numeric_limits<float>::infinity();
+  float output_max = std::numeric_limits<float>::infinity();
 };
 
 // Conv: y = conv(x, w) + bias. Raw weights are [M, C/group, k...]; packed ones come from

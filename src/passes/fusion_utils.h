@@ -1,0 +1,29 @@
+// Helpers the fusion passes share: who reads a value, who produces it, and the value of a constant.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "ir/graph.h"
+
+namespace tessera::fusion {
+
+// How many times each value is read in `graph`: node inputs, reads of outer names inside subgraphs, and graph
+// outputs (each counts one).
+std::unordered_map<std::string, int> count_reads(const Graph& graph);
+
+// The node producing each value of `graph`.
+std::unordered_map<std::string, Node*> producers(const Graph& graph);
+
+// The tensor a name holds when it is a constant of `graph`: a non-overridable initializer or the output of a
+// Constant node with a `value` tensor. nullptr otherwise.
+const Tensor* constant_tensor(const Graph& graph, const std::string& name);
+
+// The value of a one-element float32 constant, or nullopt.
+std::optional<float> scalar_float_constant(const Graph& graph, const std::string& name);
+
+// True for a node of ai.onnx with this op type.
+inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }
+
+}  // namespace tessera::fusion
