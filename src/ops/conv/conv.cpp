@@ -46,11 +46,21 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   return packed;
 }
 
+// Winograd weights for a constant float32 W that Winograd F(4x4, 3x3) suits, else nullptr.
+std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& info, const ConvAttributes& attrs) {
+  const Tensor* w = info.constant_input(1);
+  if (w == nullptr || w->dtype() != DType::kFloat || !conv::winograd_applies(attrs, w->shape())) return nullptr;
+  return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
+}
+
 void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* packed,
-                const conv::FusedActivation& activation, Tensor& y) {
+                const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y) {
   const Tensor x = linalg::to_float32(ctx.input(0));
   const Tensor& w_in = ctx.input(1);
   const bool use_packed = packed != nullptr && packed->source == w_in.raw_data() && packed->shape == w_in.shape();
+  // The Winograd weights were made from the constant W; a 2-D input of W's channel count runs on them.
+  const bool use_winograd = winograd != nullptr && g.spatial_rank() == 2 && x.dtype() == DType::kFloat &&
+                            g.in_channels == winograd->in_channels && g.out_channels == winograd->out_channels;
   const Tensor w = use_packed ? w_in : linalg::to_float32(w_in);
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
@@ -61,7 +71,8 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* 
                          bias.defined() ? bias.data<float>() : nullptr,
                          y32.data<float>(),
                          activation.clamp_min,
-                         activation.clamp_max};
+                         activation.clamp_max,
+                         use_winograd ? winograd : nullptr};
   conv::conv_f32(args, ctx.parallelism());
   conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
@@ -91,9 +102,10 @@ void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
 // Conv, and com.microsoft FusedConv (Conv followed by its `activation`, float types only).
 std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  std::shared_ptr<const PackedWeights> packed = pack_constant_weights(info, attrs);
+  const std::shared_ptr<const conv::WinogradWeights> winograd = winograd_weights(info, attrs);
+  std::shared_ptr<const PackedWeights> packed = winograd ? nullptr : pack_constant_weights(info, attrs);
   const conv::FusedActivation activation = conv::parse_fused_activation(info.node);
-  return make_kernel([attrs, packed, activation](KernelContext& ctx) {
+  return make_kernel([attrs, packed, winograd, activation](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const DType dtype = x.dtype();
@@ -117,7 +129,7 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                      x.description(), " (float types only)");
       conv_double(ctx, g, y);
     } else {
-      conv_float(ctx, g, packed.get(), activation, y);
+      conv_float(ctx, g, packed.get(), winograd.get(), activation, y);
     }
   });
 }

@@ -178,13 +178,18 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
   if (args.geometry.spatial_rank() == 1) {
     const ConvGeometry g2 = as_2d(args.geometry);
-    conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y, args.output_min, args.output_max},
+    conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y, args.output_min, args.output_max,
+                         nullptr},
              parallelism, implicit_im2col);
     return;
   }
   const ConvGeometry& g = args.geometry;
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
+  if (args.winograd != nullptr) {
+    winograd_conv_f32(g, *args.winograd, args.x, args.bias, args.output_min, args.output_max, args.y, parallelism);
+    return;
+  }
   if (cg == 1 && g.spatial_rank() == 2 && args.w != nullptr) {
     depthwise_2d(args, parallelism);
     return;

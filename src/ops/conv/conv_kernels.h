@@ -9,6 +9,7 @@
 #include "base/parallel.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/conv_common.h"
+#include "ops/conv/winograd.h"
 
 namespace tessera::conv {
 
@@ -22,6 +23,9 @@ struct ConvF32Args {
   // The output is clamped to [output_min, output_max] (a fused Relu or Clip; the defaults clamp nothing).
   float output_min = -std::numeric_limits<float>::infinity();
   float output_max = std::numeric_limits<float>::infinity();
+  // Winograd-transformed constant weights (winograd.h), or nullptr: when given, the convolution runs as
+  // Winograd F(4x4, 3x3).
+  const WinogradWeights* winograd = nullptr;
 };
 
 // Conv: y = conv(x, w) + bias. Raw weights are [M, C/group, k...]; packed ones come from

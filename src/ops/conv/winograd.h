@@ -1,0 +1,38 @@
+// Winograd F(4x4, 3x3) for float32 2-D convolutions with 3x3 kernels, unit strides and dilations and one group
+// (ResNet's 3x3 layers): 36 multiplications per 4x4 output tile and channel pair instead of 144. The weights are
+// transformed (U = G g G^T) and packed once at kernel creation; each run transforms 6x6 input tiles
+// (V = B^T d B), runs 36 GEMMs [tiles x C] x [C x M] on the packed f32 GEMM, and transforms back
+// (Y = A^T m A) adding the bias and the fused clamp. Error: about 1e-5 relative to the output's scale more than
+// direct convolution in float32 (tests/ops/winograd_test.cpp measures it).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "base/parallel.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/conv_common.h"
+
+namespace tessera::conv {
+
+// The 36 transformed weight matrices, each packed as the GEMM's B operand (K = in channels, N = out channels).
+struct WinogradWeights {
+  std::vector<PackedGemmF32> transformed;  // 36 entries, index xi = 6 * row + column of the 6x6 transform
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+};
+
+// True when Winograd F(4x4, 3x3) applies to a convolution with these attributes and weight shape [M, C, 3, 3]
+// and is expected to beat the im2col GEMM (enough channels for the transforms to be a small share).
+bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w_shape);
+
+// Transforms and packs float32 weights [M, C, 3, 3].
+std::shared_ptr<const WinogradWeights> make_winograd_weights(const float* w, int64_t out_channels,
+                                                              int64_t in_channels);
+
+// y[N, M, oh, ow] = conv(x, w) + bias, clamped to [output_min, output_max]; `g` must be a geometry
+// winograd_applies() accepted (2-D, 3x3, unit strides and dilations, one group).
+void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, const float* x, const float* bias,
+                       float output_min, float output_max, float* y, Parallelism& parallelism);
+
+}  // namespace tessera::conv

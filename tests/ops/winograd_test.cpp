@@ -1,0 +1,82 @@
+// Winograd F(4x4, 3x3) (ops/conv/winograd.h) against the reference convolution: odd output sizes (partial
+// tiles), pads 0..2, batch 2, channel counts past the 8-channel blocks, bias and clamp; and when it applies.
+#include "ops/conv/winograd.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "ops/conv/conv_kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace tessera {
+namespace {
+
+std::vector<float> random_values(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+struct Case {
+  int64_t batch, in_channels, out_channels, height, width, pad;
+};
+
+TEST(WinogradTest, MatchesReferenceConvolution) {
+  ThreadPool pool(2);
+  uint32_t seed = 7;
+  for (const Case& c : {Case{1, 32, 32, 8, 8, 1}, Case{2, 35, 41, 13, 11, 1}, Case{1, 40, 33, 7, 7, 0},
+                        Case{1, 33, 32, 9, 14, 2}, Case{1, 64, 48, 28, 28, 1}}) {
+    conv::ConvAttributes attrs;
+    attrs.strides = {1, 1};
+    attrs.dilations = {1, 1};
+    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
+    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
+    ASSERT_TRUE(conv::winograd_applies(attrs, w_shape));
+    const conv::ConvGeometry g =
+        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+    const auto x = random_values(g.batch * g.in_channels * g.in_size, seed++);
+    const auto w = random_values(c.out_channels * c.in_channels * 9, seed++);
+    const auto bias = random_values(c.out_channels, seed++);
+    std::vector<float> expected(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
+    conv::conv_reference_f32(conv::ConvF32Args{g, x.data(), w.data(), nullptr, bias.data(), expected.data()});
+    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels);
+    for (bool clamp : {false, true}) {
+      const float lo = clamp ? 0.0f : -INFINITY, hi = clamp ? 1.5f : INFINITY;
+      std::vector<float> y(expected.size(), std::nanf(""));
+      conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), lo, hi, y.data(), pool);
+      double scale = 0.0;
+      for (float e : expected) scale = std::max(scale, static_cast<double>(std::fabs(e)));
+      for (size_t i = 0; i < y.size(); ++i) {
+        const double want = std::min(std::max(static_cast<double>(expected[i]), static_cast<double>(lo)), static_cast<double>(hi));
+        // Winograd's float32 error: within 1e-5 of the output's scale (measured ~1e-6 here).
+        ASSERT_NEAR(y[i], want, 1e-5 * scale) << "case " << c.in_channels << "x" << c.height << "x" << c.width
+                                              << " pad " << c.pad << " element " << i;
+      }
+    }
+  }
+}
+
+TEST(WinogradTest, AppliesOnlyToUnitStride3x3SingleGroup) {
+  conv::ConvAttributes attrs;
+  attrs.strides = {1, 1};
+  attrs.dilations = {1, 1};
+  EXPECT_TRUE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 1, 1}));
+  EXPECT_FALSE(conv::winograd_applies(attrs, {8, 8, 3, 3}));  // too few channels to pay for the transforms
+  attrs.strides = {2, 2};
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
+  attrs.strides = {1, 1};
+  attrs.dilations = {2, 2};
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
+  attrs.dilations = {1, 1};
+  attrs.group = 2;
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 32, 3, 3}));
+}
+
+}  // namespace
+}  // namespace tessera
