@@ -284,6 +284,54 @@ TEST(F32GemmTest, LargeBlockedShapes) {
   });
 }
 
+// The epilogue (row bias, column bias, clamp) on the micro-kernel path (several depth blocks, partial tiles, both
+// A forms) and on the GEMV and empty-depth paths, for every kernel this CPU runs.
+TEST(F32GemmTest, EpilogueAddsBiasesAndClamps) {
+  ThreadPool pool(2);
+  EveryKernel().run([&] {
+    uint32_t seed = 40;
+    for (const GemmCase& g : {GemmCase{false, false, 37, 70, 600, 600, 70, 70, 1.0f, 0.0f},
+                              GemmCase{false, false, 45, 33, 300, 1024, 33, 33, 0.5f, 1.0f},
+                              GemmCase{true, false, 20, 50, 40, 20, 50, 50, 1.0f, 0.0f},
+                              GemmCase{false, false, 1, 40, 30, 30, 40, 40, 1.0f, 0.0f},
+                              GemmCase{false, false, 40, 1, 30, 30, 1, 1, 1.0f, 0.0f},
+                              GemmCase{false, false, 9, 17, 0, 1, 17, 17, 1.0f, 0.0f}}) {
+      const auto a = random_floats(std::max<int64_t>(g.trans_a ? g.k * g.lda : g.m * g.lda, 1), seed++);
+      const auto b = random_floats(std::max<int64_t>(g.k * g.ldb, 1), seed++);
+      auto c = random_floats(g.m * g.ldc, seed++);
+      const auto row_bias = random_floats(g.m, seed++);
+      const auto column_bias = random_floats(g.n, seed++);
+      std::vector<double> expected = gemm_reference(g, a, b, c);
+      GemmEpilogueF32 epilogue;
+      epilogue.row_bias = row_bias.data();
+      epilogue.column_bias = column_bias.data();
+      epilogue.min = -0.5f;
+      epilogue.max = 2.0f;
+      for (int64_t i = 0; i < g.m; ++i) {
+        for (int64_t j = 0; j < g.n; ++j) {
+          double& e = expected[static_cast<size_t>(i * g.ldc + j)];
+          e = std::min(std::max(e + row_bias[static_cast<size_t>(i)] + column_bias[static_cast<size_t>(j)], -0.5), 2.0);
+        }
+      }
+      const PackedGemmF32 packed_b = pack_gemm_b_f32(g.trans_b, g.k, g.n, b.data(), g.ldb);
+      const bool use_packed = g.m > 1 && g.n > 1;
+      gemm_f32_packed(g.m, g.n, g.k, g.alpha, GemmOperandF32{nullptr, a.data(), g.lda, g.trans_a},
+                      use_packed ? GemmOperandF32{&packed_b} : GemmOperandF32{nullptr, b.data(), g.ldb, g.trans_b},
+                      g.beta, c.data(), g.ldc, &pool, &epilogue);
+      std::vector<float> got, want_f;
+      std::vector<double> want;
+      for (int64_t i = 0; i < g.m; ++i) {
+        for (int64_t j = 0; j < g.n; ++j) {
+          got.push_back(c[static_cast<size_t>(i * g.ldc + j)]);
+          want.push_back(expected[static_cast<size_t>(i * g.ldc + j)]);
+        }
+      }
+      expect_near_all(got, want, 1e-4, "epilogue " + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
+                                           std::to_string(g.k) + " kernel " + gemm_f32_kernel_name());
+    }
+  });
+}
+
 TEST(F32GemmTest, BetaZeroIgnoresNaNInC) {
   std::vector<float> a = {1, 2, 3, 4}, b = {1, 0, 0, 1};
   std::vector<float> c(4, std::nanf(""));

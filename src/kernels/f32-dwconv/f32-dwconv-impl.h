@@ -39,35 +39,47 @@ void build_phases(const DwConv2dF32Params& p, const PhaseLayout& layout, const f
   }
 }
 
+// kBlock floats as one GCC vector: one zmm register under AVX-512, two ymm under AVX2, four xmm otherwise.
+typedef float Block __attribute__((vector_size(kBlock * sizeof(float))));
+
 // One block of kBlock outputs of row `oh` starting at column ow0, accumulated in registers over every tap.
-inline void output_block(const DwConv2dF32Params& p, const PhaseLayout& layout, const float* w, float bias,
-                         const float* scratch, int64_t oh, int64_t ow0, float* out) {
-  float acc[kBlock];
-  for (int l = 0; l < kBlock; ++l) acc[l] = bias;
-  for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-    const int64_t r = oh * p.stride_h + kh * p.dilation_h;
-    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-      const int64_t column = kw * p.dilation_w;
-      const float* src =
-          scratch + ((column % p.stride_w) * layout.rows + r) * layout.phase_width + column / p.stride_w + ow0;
-      const float weight = w[kh * p.kernel_w + kw];
-      for (int l = 0; l < kBlock; ++l) acc[l] += weight * src[l];
-    }
+// `taps` holds, per tap, the offset of its source row segment in the phase planes (for ow0 = 0).
+inline void output_block(const DwConv2dF32Params& p, const int64_t* taps, const float* w, float bias,
+                         const float* scratch, int64_t row_offset, int64_t ow0, float* out) {
+  Block acc = Block{} + bias;
+  const int64_t count = p.kernel_h * p.kernel_w;
+  for (int64_t k = 0; k < count; ++k) {
+    Block source;  // an unaligned load (memcpy: no aliasing or alignment assumptions)
+    __builtin_memcpy(&source, scratch + taps[k] + row_offset + ow0, sizeof source);
+    acc += w[k] * source;
   }
-  for (int l = 0; l < kBlock; ++l) out[l] = std::min(std::max(acc[l], p.output_min), p.output_max);
+  const Block lo = Block{} + p.output_min, hi = Block{} + p.output_max;
+  acc = acc < lo ? lo : acc;
+  acc = acc > hi ? hi : acc;
+  __builtin_memcpy(out, &acc, sizeof acc);
 }
 
 void dwconv(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch) {
   const PhaseLayout layout = phase_layout(p);
   build_phases(p, layout, x, scratch);
+  // Each tap's source segment for output row 0; row oh adds oh * stride_h rows.
+  int64_t taps[kDwConvMaxTaps];
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+      const int64_t column = kw * p.dilation_w;
+      taps[kh * p.kernel_w + kw] =
+          ((column % p.stride_w) * layout.rows + kh * p.dilation_h) * layout.phase_width + column / p.stride_w;
+    }
+  }
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
     float* y_row = y + oh * p.out_w;
+    const int64_t row_offset = oh * p.stride_h * layout.phase_width;
     int64_t ow0 = 0;
-    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block(p, layout, w, bias, scratch, oh, ow0, y_row + ow0);
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block(p, taps, w, bias, scratch, row_offset, ow0, y_row + ow0);
     if (ow0 < p.out_w) {
       // The row's tail: the phase rows are padded to whole blocks, so compute a full block and keep its head.
       float tail[kBlock];
-      output_block(p, layout, w, bias, scratch, oh, ow0, tail);
+      output_block(p, taps, w, bias, scratch, row_offset, ow0, tail);
       std::copy(tail, tail + (p.out_w - ow0), y_row + ow0);
     }
   }

@@ -23,12 +23,22 @@ struct DwConv2dF32Params {
   float output_max = std::numeric_limits<float>::infinity();
 };
 
+// Most kernel taps (kernel_h * kernel_w) dwconv2d_f32 takes.
+inline constexpr int64_t kDwConvMaxTaps = 64;
+
+// True when dwconv2d_f32 takes `p` (at most kDwConvMaxTaps taps, positive sizes, strides and dilations).
+inline bool dwconv2d_f32_supports(const DwConv2dF32Params& p) {
+  return p.kernel_h > 0 && p.kernel_w > 0 && p.kernel_h * p.kernel_w <= kDwConvMaxTaps && p.stride_h > 0 &&
+         p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0 && p.out_h > 0 && p.out_w > 0;
+}
+
 // Floats of scratch dwconv2d_f32 needs for `p` (per call; callers keep one buffer per thread).
 int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p);
 
 // y[oh][ow] = clamp(bias + sum_{kh,kw} w[kh * kernel_w + kw] * x[oh*stride_h + kh*dilation_h - pad_top]
 //                                                             [ow*stride_w + kw*dilation_w - pad_left])
 // with x zero outside [0, in_h) x [0, in_w). x is in_h x in_w, y out_h x out_w, both row-major and dense.
+// Requires dwconv2d_f32_supports(p).
 void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch);
 
 // The selected variant, e.g. "f32_dwconv__avx512"; every variant this CPU runs (CPUID choice first); and a test

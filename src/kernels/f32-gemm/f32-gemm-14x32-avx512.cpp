@@ -17,6 +17,9 @@ struct Avx512 {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  // The masked forms with a full mask: GCC 12's plain _mm512_min_ps / _mm512_max_ps trip -Wmaybe-uninitialized.
+  static Vec min(Vec a, Vec b) { return _mm512_mask_min_ps(b, 0xFFFF, a, b); }
+  static Vec max(Vec a, Vec b) { return _mm512_mask_max_ps(b, 0xFFFF, a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
   static float reduce_add(Vec v) {

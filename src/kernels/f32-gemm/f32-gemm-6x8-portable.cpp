@@ -18,6 +18,9 @@ struct Portable {
   static void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof(v)); }
   static Vec mul(Vec a, Vec b) { return a * b; }
   static Vec add(Vec a, Vec b) { return a + b; }
+  // As x86's minps / maxps: the second operand when either is NaN.
+  static Vec min(Vec a, Vec b) { return a < b ? a : b; }
+  static Vec max(Vec a, Vec b) { return a > b ? a : b; }
   static Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
   static float reduce_add(Vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 };

@@ -4,7 +4,8 @@
 // compiled with one file's -m flags can be shared with another file.
 //
 // An Isa traits type provides: Vec, kLanes, zero(), set1(float), load(const float*), store(float*, Vec),
-// mul(Vec, Vec), add(Vec, Vec), fma(a, b, c) = a * b + c, and reduce_add(Vec) (sum of the lanes).
+// mul(Vec, Vec), add(Vec, Vec), min(Vec, Vec), max(Vec, Vec), fma(a, b, c) = a * b + c, and reduce_add(Vec)
+// (sum of the lanes).
 #pragma once
 
 #include <cstdint>
@@ -18,21 +19,42 @@ namespace {
 // Writes a finished tile: C[i][j] = alpha * acc[i][j] + beta * C[i][j] for i < kRows, j < nc (see UkernelFn).
 template <typename Isa, int kNv, int kRows>
 inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int64_t ldc, int64_t nc, float alpha,
-                       float beta) {
+                       float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
   const Vec valpha = Isa::set1(alpha);
   const Vec vbeta = Isa::set1(beta);
   if (nc == kNr) {
+    if (epilogue == nullptr) {
 #pragma GCC unroll 16
+      for (int i = 0; i < kRows; ++i) {
+        float* row = c + i * ldc;
+#pragma GCC unroll 4
+        for (int j = 0; j < kNv; ++j) {
+          Vec r = Isa::mul(acc[i][j], valpha);
+          if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load(row + j * kLanes), r);
+          Isa::store(row + j * kLanes, r);
+        }
+      }
+      return;
+    }
+    const Vec lo = Isa::set1(epilogue->min), hi = Isa::set1(epilogue->max);
+    Vec column_bias[kNv];
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) {
+      column_bias[j] = epilogue->column_bias ? Isa::load(epilogue->column_bias + j * kLanes) : Isa::zero();
+    }
     for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
+      const Vec row_bias = Isa::set1(epilogue->row_bias ? epilogue->row_bias[i] : 0.0f);
 #pragma GCC unroll 4
       for (int j = 0; j < kNv; ++j) {
         Vec r = Isa::mul(acc[i][j], valpha);
         if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load(row + j * kLanes), r);
-        Isa::store(row + j * kLanes, r);
+        r = Isa::add(Isa::add(r, row_bias), column_bias[j]);
+        // r second: minps / maxps return their second operand when either is NaN, so NaN passes through.
+        Isa::store(row + j * kLanes, Isa::min(hi, Isa::max(lo, r)));
       }
     }
     return;
@@ -43,10 +65,14 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
     float* row = c + i * ldc;
 #pragma GCC unroll 4
     for (int j = 0; j < kNv; ++j) Isa::store(tile + j * kLanes, Isa::mul(acc[i][j], valpha));
-    if (beta == 0.0f) {
-      for (int64_t t = 0; t < nc; ++t) row[t] = tile[t];
-    } else {
-      for (int64_t t = 0; t < nc; ++t) row[t] = tile[t] + beta * row[t];
+    for (int64_t t = 0; t < nc; ++t) {
+      float r = beta == 0.0f ? tile[t] : tile[t] + beta * row[t];
+      if (epilogue != nullptr) {
+        if (epilogue->row_bias) r += epilogue->row_bias[i];
+        if (epilogue->column_bias) r += epilogue->column_bias[t];
+        r = r < epilogue->min ? epilogue->min : (r > epilogue->max ? epilogue->max : r);
+      }
+      row[t] = r;
     }
   }
 }
@@ -65,7 +91,7 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
 // this instantiation computes (1..kMr).
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
-                  float beta) {
+                  float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
@@ -89,14 +115,14 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
     a += kMr;
     b += kNr;
   }
-  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta);
+  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // See DirectAUkernelFn: as gemm_ukernel, reading A straight from row-major memory (row i at a + i * lda), so a
 // plain A needs no packing. The same k order and FMA sequence as gemm_ukernel, so results are bitwise equal.
 template <typename Isa, int kNv, int kRows>
 void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                           int64_t nc, float alpha, float beta) {
+                           int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
@@ -122,7 +148,7 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
     }
     b += kNr;
   }
-  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta);
+  store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // Writes alpha * value + beta * y[j] (y not read when beta == 0).

@@ -9,16 +9,26 @@
 
 namespace tessera::f32_gemm {
 
+// What a tile adds after C = alpha * acc + beta * C, on the last depth block only: a bias per row (pointing at
+// the tile's first row) and per column (at its first column), each nullptr for none, then the clamp [min, max].
+struct TileEpilogue {
+  const float* row_bias;
+  const float* column_bias;
+  float min;
+  float max;
+};
+
 // Computes a tile of `rows` x nr (rows fixed by the function, nr by its set) from packed panels:
 //   a: kc steps of `mr` floats (one per row of the strip; rows past `rows` are ignored),
 //   b: kc steps of `nr` floats,
-// then C[i][j] = alpha * acc[i][j] + beta * C[i][j] for j < nc (nc <= nr); beta == 0 writes without reading C.
+// then C[i][j] = alpha * acc[i][j] + beta * C[i][j] for j < nc (nc <= nr); beta == 0 writes without reading C;
+// then the epilogue when `epilogue` is not nullptr.
 using UkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc,
-                           float alpha, float beta);
+                           float alpha, float beta, const TileEpilogue* epilogue);
 
 // As UkernelFn with A read in place: row i of the tile is a + i * lda, its kc steps contiguous.
 using DirectAUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                                  int64_t nc, float alpha, float beta);
+                                  int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
 
 // y[j] = alpha * sum_p x[p] * b[p * ldb + j] + beta * y[j] for j < n (one row times a row-major matrix).
 using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,

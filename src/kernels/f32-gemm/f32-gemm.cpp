@@ -173,7 +173,23 @@ struct Problem {
   float* c;
   int64_t ldc;
   const UkernelSet* set;
+  const GemmEpilogueF32* epilogue = nullptr;
 };
+
+// Applies the epilogue to C [m x n] in a separate pass (for the paths that do not run the micro-kernels).
+void apply_epilogue(const Problem& pr) {
+  const GemmEpilogueF32* ep = pr.epilogue;
+  if (ep == nullptr) return;
+  for (int64_t i = 0; i < pr.m; ++i) {
+    float* row = pr.c + i * pr.ldc;
+    for (int64_t j = 0; j < pr.n; ++j) {
+      float r = row[j];
+      if (ep->row_bias) r += ep->row_bias[i];
+      if (ep->column_bias) r += ep->column_bias[j];
+      row[j] = r < ep->min ? ep->min : (r > ep->max ? ep->max : r);
+    }
+  }
+}
 
 // Computes the block rows [m0, m1) x columns [n0, n1) of C; m0 and n0 are multiples of mr and nr.
 void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
@@ -244,11 +260,20 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mc - ir);
             float* c_tile = pr.c + (ic + ir) * pr.ldc + jc + jr;
+            // The epilogue runs once, on the last depth block, when the tile's sums are complete.
+            f32_gemm::TileEpilogue tile_epilogue;
+            const f32_gemm::TileEpilogue* ep = nullptr;
+            if (pr.epilogue != nullptr && pc + kc == pr.k) {
+              tile_epilogue = {pr.epilogue->row_bias ? pr.epilogue->row_bias + ic + ir : nullptr,
+                               pr.epilogue->column_bias ? pr.epilogue->column_bias + jc + jr : nullptr,
+                               pr.epilogue->min, pr.epilogue->max};
+              ep = &tile_epilogue;
+            }
             if (direct_a) {
               set.direct_a_by_rows[rows - 1](kc, pr.a.data + (ic + ir) * pr.a.ld + pc, pr.a.ld, b_panel, c_tile, pr.ldc,
-                                             cols, pr.alpha, beta);
+                                             cols, pr.alpha, beta, ep);
             } else {
-              set.by_rows[rows - 1](kc, ap + (ir / mr) * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta);
+              set.by_rows[rows - 1](kc, ap + (ir / mr) * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta, ep);
             }
           }
         }
@@ -326,9 +351,13 @@ void run_gemm(const Problem& pr, Parallelism* parallelism) {
   if (pr.m <= 0 || pr.n <= 0) return;
   if (pr.k <= 0) {
     scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc);
+    apply_epilogue(pr);
     return;
   }
-  if (try_gemv(pr, parallelism)) return;
+  if (try_gemv(pr, parallelism)) {
+    apply_epilogue(pr);
+    return;
+  }
   const int mr = pr.set->mr;
   const int nr = pr.set->nr;
   const int64_t m_strips = (pr.m + mr - 1) / mr;
@@ -399,7 +428,7 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
 }
 
 void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
-                     float beta, float* c, int64_t ldc, Parallelism* parallelism) {
+                     float beta, float* c, int64_t ldc, Parallelism* parallelism, const GemmEpilogueF32* epilogue) {
   const UkernelSet& set = active_set();
   check_argument(a.source == nullptr, "gemm_f32_packed: A cannot come from a panel source");
   if (a.packed) {
@@ -414,7 +443,7 @@ void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOpe
                    "gemm_f32_packed: packed B is ", b.packed->depth(), "x", b.packed->rows(), ", expected ", k, "x",
                    n);
   }
-  run_gemm(Problem{m, n, k, alpha, beta, a, b, c, ldc, &set}, parallelism);
+  run_gemm(Problem{m, n, k, alpha, beta, a, b, c, ldc, &set, epilogue}, parallelism);
 }
 
 const char* gemm_f32_kernel_name() { return active_set().name; }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,11 +75,22 @@ struct GemmOperandF32 {
   const GemmPanelSourceF32* source = nullptr;
 };
 
+// What gemm_f32_packed applies to each element after C = alpha * op(A) op(B) + beta * C, while the tile is in
+// registers: C[i][j] += row_bias[i] + column_bias[j] (each nullptr for none), then clamped to [min, max]
+// (a fused Relu or Clip). NaN passes through the clamp.
+struct GemmEpilogueF32 {
+  const float* row_bias = nullptr;     // m values
+  const float* column_bias = nullptr;  // n values
+  float min = -std::numeric_limits<float>::infinity();
+  float max = std::numeric_limits<float>::infinity();
+};
+
 // As gemm_f32, with either side (or both) given pre-packed, or B given by a panel source. A packed A must have
 // rows() == m and depth() == k, a packed B rows() == n and depth() == k, both packed for the kernel selected now;
 // throws Error(kInvalidArgument) otherwise.
 void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOperandF32& a, const GemmOperandF32& b,
-                     float beta, float* c, int64_t ldc, Parallelism* parallelism);
+                     float beta, float* c, int64_t ldc, Parallelism* parallelism,
+                     const GemmEpilogueF32* epilogue = nullptr);
 
 // The selected micro-kernel, e.g. "f32_gemm_ukernel_6x16__avx2" (for logs and benchmarks).
 const char* gemm_f32_kernel_name();

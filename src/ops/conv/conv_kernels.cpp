@@ -22,19 +22,8 @@ void fill_rows(float* y, int64_t rows, int64_t size, const float* bias) {
   for (int64_t m = 0; m < rows; ++m) std::fill(y + m * size, y + (m + 1) * size, bias ? bias[m] : 0.0f);
 }
 
-// y = min(max(y, lo), hi) over y[0, count), split over the pool; nothing when the clamp is [-inf, inf].
-void clamp_rows(float* y, int64_t count, float lo, float hi, Parallelism& parallelism) {
-  if (lo == -std::numeric_limits<float>::infinity() && hi == std::numeric_limits<float>::infinity()) return;
-  constexpr int64_t kChunk = 16384;
-  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
-    const int64_t stop = std::min(count, end * kChunk);
-    for (int64_t i = begin * kChunk; i < stop; ++i) y[i] = std::min(std::max(y[i], lo), hi);
-  });
-}
-
-// Depthwise 2-D convolution (one input channel per group): kernels/f32-dwconv per output channel, the
-// channels split over the pool.
-void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
+// The f32-dwconv parameters of a 2-D convolution.
+DwConv2dF32Params depthwise_params(const ConvF32Args& args) {
   const ConvGeometry& g = args.geometry;
   DwConv2dF32Params p;
   p.in_h = g.in_dims[0];
@@ -51,6 +40,13 @@ void depthwise_2d(const ConvF32Args& args, Parallelism& parallelism) {
   p.pad_left = g.pad_begin[1];
   p.output_min = args.output_min;
   p.output_max = args.output_max;
+  return p;
+}
+
+// Depthwise 2-D convolution (one input channel per group): kernels/f32-dwconv per output channel, the
+// channels split over the pool.
+void depthwise_2d(const ConvF32Args& args, const DwConv2dF32Params& p, Parallelism& parallelism) {
+  const ConvGeometry& g = args.geometry;
   const int64_t mg = g.out_group_channels();
   const int64_t scratch_floats = dwconv2d_f32_scratch_floats(p);
   parallelism.parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
@@ -191,8 +187,11 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
     return;
   }
   if (cg == 1 && g.spatial_rank() == 2 && args.w != nullptr) {
-    depthwise_2d(args, parallelism);
-    return;
+    const DwConv2dF32Params p = depthwise_params(args);
+    if (dwconv2d_f32_supports(p)) {
+      depthwise_2d(args, p, parallelism);
+      return;
+    }
   }
   const int64_t depth = cg * g.kernel_size;
   const bool pointwise = g.is_pointwise();
@@ -208,16 +207,15 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
           im2col<float>(g, xg + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * g.out_size);
         });
       }
-      float beta = 0.0f;
-      if (args.bias != nullptr) {
-        fill_rows(yg, mg, g.out_size, args.bias + grp * mg);
-        beta = 1.0f;
-      }
+      // Bias and the fused clamp are applied by the GEMM's epilogue while each tile is in registers.
+      GemmEpilogueF32 epilogue;
+      epilogue.row_bias = args.bias != nullptr ? args.bias + grp * mg : nullptr;
+      epilogue.min = args.output_min;
+      epilogue.max = args.output_max;
       const GemmOperandF32 a = args.packed ? GemmOperandF32{&(*args.packed)[static_cast<size_t>(grp)]}
                                            : GemmOperandF32{nullptr, args.w + grp * mg * depth, depth, false};
       const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
-      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, beta, yg, g.out_size, &parallelism);
-      clamp_rows(yg, mg * g.out_size, args.output_min, args.output_max, parallelism);
+      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, 0.0f, yg, g.out_size, &parallelism, &epilogue);
     }
   }
 }
