@@ -151,6 +151,27 @@ TEST(CliInfoTest, SummarizesTheModel) {
   EXPECT_TRUE(contains(out, "Custom (domain 'com.example', opset 3) at node 'custom'")) << out;
 }
 
+TEST(CliInfoTest, OptLevelReportsPassesAndTheOptimizedGraph) {
+  TempDir dir;
+  onnx::ModelProto model = make_model(17, 9);
+  auto* g = model.mutable_graph();
+  add_input(g, "x", 1, {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{5}});
+  testing::add_float_initializer(g, "w", {3, 2, 1, 1}, {0.5f, -1.0f, 0.25f, 2.0f, -0.5f, 1.0f});
+  add_node(g, "Identity", {"x"}, {"xi"}, "copy");
+  add_node(g, "Conv", {"xi", "w"}, {"c"}, "conv");
+  add_node(g, "Relu", {"c"}, {"y"}, "relu");
+  add_output(g, "y", 1, {int64_t{1}, int64_t{3}, int64_t{5}, int64_t{5}});
+  write_bytes(dir.file("model.onnx"), serialize(model));
+  const auto result = run_cli({"info", dir.file("model.onnx"), "--opt-level", "all"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, "nodes: 3")) << result.out;
+  EXPECT_TRUE(contains(result.out, "optimized (--opt-level all): 1 nodes")) << result.out;
+  EXPECT_TRUE(contains(result.out, "identity_elimination")) << result.out;
+  EXPECT_TRUE(contains(result.out, "conv_activation_fusion")) << result.out;
+  EXPECT_TRUE(contains(result.out, "  com.microsoft.FusedConv ")) << result.out;
+  EXPECT_EQ(run_cli({"info", dir.file("model.onnx"), "--opt-level", "bogus"}).exit_code, 2);
+}
+
 TEST(CliInfoTest, SaysWhenEveryOpIsSupported) {
   TempDir dir;
   write_bytes(dir.file("model.onnx"), serialize(make_add_model()));

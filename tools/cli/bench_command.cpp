@@ -110,13 +110,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   if (auto i = arguments.value("--iters")) s.iters = static_cast<int>(parse_integer("--iters", *i, 1));
   if (auto d = arguments.value("--duration")) s.duration = parse_seconds("--duration", *d);
   if (auto b = arguments.value("--batch")) s.batch = parse_integer("--batch", *b, 1);
-  if (auto level = arguments.value("--opt-level")) {
-    try {
-      s.options.optimization_level = parse_optimization_level(*level);
-    } catch (const Error& e) {
-      throw UsageError{std::string("--opt-level: ") + e.what()};
-    }
-  }
+  if (auto level = arguments.value("--opt-level")) s.options.optimization_level = opt_level_argument(*level);
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
     s.dims[name] = parse_integer("--dim " + name, value, 1);

@@ -127,4 +127,12 @@ int exit_code_for_load_error(int error_code) {
   return code == ErrorCode::kIo ? kExitModelRejected : kExitRunError;
 }
 
+OptimizationLevel opt_level_argument(const std::string& text) {
+  try {
+    return parse_optimization_level(text);
+  } catch (const Error& e) {
+    throw UsageError{std::string("--opt-level: ") + e.what()};
+  }
+}
+
 }  // namespace tessera::cli

@@ -8,6 +8,7 @@
 
 #include "base/runtime_value.h"
 #include "ir/type_info.h"
+#include "passes/pass.h"
 
 namespace tessera::cli {
 
@@ -21,6 +22,10 @@ inline constexpr int kExitModelRejected = 3;
 struct UsageError {
   std::string message;
 };
+
+// The value of an --opt-level flag (disabled, basic, extended, all or 0..3); a UsageError naming the flag
+// otherwise.
+OptimizationLevel opt_level_argument(const std::string& text);
 
 // Simple argument list: positional arguments and --flag [value] pairs (repeatable flags keep every value).
 class Arguments {

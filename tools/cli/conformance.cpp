@@ -233,7 +233,7 @@ int conformance_command(const std::vector<std::string>& args) {
   if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
   SessionOptions options;
   options.intra_op_threads = 1;
-  if (auto level = arguments.value("--opt-level")) options.optimization_level = parse_optimization_level(*level);
+  if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
   std::map<std::string, std::string> manifest;
   if (auto m = arguments.value("--manifest")) manifest = read_manifest(*m);
   std::regex filter;

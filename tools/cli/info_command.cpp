@@ -6,6 +6,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "onnx/model_loader.h"
+#include "passes/pass.h"
 #include "runtime/execution_plan.h"
 
 namespace tessera::cli {
@@ -23,8 +24,24 @@ void count_ops(const Graph& graph, std::map<std::string, int>& histogram, size_t
 }
 }  // namespace
 
+// With --opt-level: what each pass changed, and the graph the session would run.
+void print_optimized(Graph& graph, OptimizationLevel level, const std::string& level_name) {
+  const std::vector<PassReport> reports = optimize_graph(graph, level);
+  std::map<std::string, int> histogram;
+  size_t nodes = 0;
+  count_ops(graph, histogram, nodes);
+  std::printf("optimized (--opt-level %s): %zu nodes\npasses:\n", level_name.c_str(), nodes);
+  for (const PassReport& r : reports) {
+    if (r.changed) std::printf("  %-28s %zu -> %zu nodes\n", r.pass.c_str(), r.nodes_before, r.nodes_after);
+  }
+  std::printf("ops after optimization:\n");
+  for (const auto& [op, count] : histogram) std::printf("  %-32s %d\n", op.c_str(), count);
+}
+
 int info_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {}, {});
+  const Arguments arguments(args, {"--opt-level"}, {});
+  std::optional<OptimizationLevel> level;
+  if (auto text = arguments.value("--opt-level")) level = opt_level_argument(*text);
   if (arguments.positional().size() != 1) throw UsageError{"info needs exactly one MODEL path"};
   Model model;
   try {
@@ -33,7 +50,7 @@ int info_command(const std::vector<std::string>& args) {
     std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
     return exit_code_for_load_error(static_cast<int>(e.code()));
   }
-  const Graph& graph = *model.graph;
+  Graph& graph = *model.graph;
   std::printf("model: %s\n", arguments.positional()[0].c_str());
   std::printf("ir_version: %lld\n", static_cast<long long>(model.ir_version));
   std::printf("producer: %s %s\n", model.producer_name.c_str(), model.producer_version.c_str());
@@ -67,6 +84,7 @@ int info_command(const std::vector<std::string>& args) {
     std::printf("unsupported ops: %zu node(s)\n", unsupported.size());
     for (const std::string& u : unsupported) std::printf("  %s\n", u.c_str());
   }
+  if (level) print_optimized(graph, *level, *arguments.value("--opt-level"));
   return kExitOk;
 }
 

@@ -96,13 +96,7 @@ int run_command(const std::vector<std::string>& args) {
   } catch (const std::exception&) {
     throw UsageError{"--repeat needs an integer"};
   }
-  if (auto level = arguments.value("--opt-level")) {
-    try {
-      options.optimization_level = parse_optimization_level(*level);
-    } catch (const Error& e) {
-      throw UsageError{e.what()};
-    }
-  }
+  if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;
