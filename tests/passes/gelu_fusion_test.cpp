@@ -82,5 +82,44 @@ TEST(GeluFusionTest, WrongConstantOrSharedIntermediateIsLeftAlone) {
   EXPECT_EQ(shared.graph->nodes.size(), 5u);
 }
 
+// The tanh form: y = x * (Tanh(c * (x + 0.044715 * x^3)) + 1) * 0.5, x^3 as x * (x * x) or Pow(x, 3).
+Model tanh_gelu_model(bool with_bias, bool use_pow) {
+  GraphBuilder b(17);
+  b.input("a", DType::kFloat, {2, 5, 8});
+  b.initializer("c", scalar(0.7978846f)).initializer("k", scalar(0.044715f)).initializer("one", scalar(1.0f));
+  b.initializer("half", scalar(0.5f)).initializer("three", scalar(3.0f));
+  std::string x = "a";
+  if (with_bias) {
+    b.initializer("bias", random_floats({8}, 6));
+    b.node("Add", {"bias", "a"}, {"x"});
+    x = "x";
+  }
+  if (use_pow) {
+    b.node("Pow", {x, "three"}, {"cube"});
+  } else {
+    b.node("Mul", {x, x}, {"sq"}).node("Mul", {x, "sq"}, {"cube"});
+  }
+  b.node("Mul", {"k", "cube"}, {"kc"}).node("Add", {x, "kc"}, {"inner"}).node("Mul", {"c", "inner"}, {"s"});
+  b.node("Tanh", {"s"}, {"t"}).node("Add", {"one", "t"}, {"p"}).node("Mul", {x, "p"}, {"m"});
+  b.node("Mul", {"half", "m"}, {"y"});
+  return b.output("y").build();
+}
+
+TEST(GeluFusionTest, FusesTheTanhFormIntoFastGelu) {
+  for (bool with_bias : {false, true}) {
+    for (bool use_pow : {false, true}) {
+      Model model = tanh_gelu_model(with_bias, use_pow);
+      optimize_graph(*model.graph, OptimizationLevel::kExtended);
+      ASSERT_EQ(model.graph->nodes.size(), 1u) << with_bias << use_pow;
+      const Node& fused = *model.graph->nodes[0];
+      EXPECT_EQ(fused.domain, "com.microsoft");
+      EXPECT_EQ(fused.op_type, "FastGelu");
+      EXPECT_EQ(fused.inputs, with_bias ? (std::vector<std::string>{"a", "bias"}) : (std::vector<std::string>{"a"}));
+      pass_test::expect_same_outputs([&] { return tanh_gelu_model(with_bias, use_pow); },
+                                     {{"a", random_floats({2, 5, 8}, 7, 4.0f)}}, OptimizationLevel::kExtended, 2e-6);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tessera
