@@ -250,6 +250,31 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, ExternalDataResolver* resol
   return t;
 }
 
+Tensor tensor_from_proto_taking_data(onnx::TensorProto& p, ExternalDataResolver* resolver) {
+  // Below this size a copy costs less than a separately kept buffer.
+  constexpr size_t kMinTakenBytes = 4096;
+  const size_t bytes = p.raw_data().size();
+  if (!p.has_raw_data() || bytes < kMinTakenBytes || p.data_location() == onnx::TensorProto::EXTERNAL ||
+      p.has_segment() || !dtype_is_valid(p.data_type())) {
+    return tensor_from_proto(p, resolver);
+  }
+  const DType dtype = static_cast<DType>(p.data_type());
+  if (dtype_is_sub_byte(dtype) || dtype == DType::kBool || dtype == DType::kString ||
+      reinterpret_cast<uintptr_t>(p.raw_data().data()) % dtype_size(dtype) != 0) {
+    return tensor_from_proto(p, resolver);
+  }
+  std::vector<int64_t> dims(p.dims().begin(), p.dims().end());
+  for (int64_t d : dims) {
+    if (d < 0) fail(ErrorCode::kInvalidModel, "tensor '", p.name(), "' has negative dimension in ", shape_to_string(dims));
+  }
+  check_data_size_before_allocating(p, dtype, shape_element_count(dims));
+  // Moving a heap-allocated std::string keeps its buffer where it is, so the data stays aligned as checked.
+  auto data = std::make_shared<std::string>(std::move(*p.mutable_raw_data()));
+  p.clear_raw_data();
+  void* begin = data->data();
+  return Tensor(dtype, std::move(dims), Storage::borrow(begin, bytes, std::move(data)));
+}
+
 }  // namespace tessera
 
 namespace tessera {
