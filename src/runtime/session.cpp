@@ -91,7 +91,9 @@ void Session::initialize() {
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
   check_inferred_sizes(graph);
-  plan_ = std::make_unique<ExecutionPlan>(graph, providers_);
+  // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
+  // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
+  plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
   pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
   // Buffers freed while loading, folding and packing weights would otherwise wait in the cache for a size
   // no run asks for.
