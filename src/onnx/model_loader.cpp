@@ -2,11 +2,12 @@
 
 #include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -27,9 +28,9 @@ constexpr int kMaxNestingDepth = 64;
 // Most nodes that inlining model-local functions may create: a function calling another twice, forty deep,
 // would otherwise expand to 2^40 nodes.
 constexpr int64_t kMaxInlinedNodes = int64_t{1} << 20;
-// The model file is read through a buffer this large instead of whole: only the parsed message is resident,
-// never a second copy of the file.
-constexpr int kReadBlockBytes = 1 << 20;
+// The mapped model file is handed to the parser in windows this large; windows it has passed are dropped from
+// the process's resident memory, so the parsed message is resident, never a second copy of the file.
+constexpr int64_t kParseWindowBytes = int64_t{4} << 20;
 
 struct ConvertContext {
   ExternalDataResolver* resolver;
@@ -340,6 +341,55 @@ struct FileCloser {
   ~FileCloser() { ::close(fd); }
 };
 
+// A read-only mapping of a whole model file, handed to the parser window by window. Reading through read()
+// copied every byte twice (kernel to buffer, buffer to message); from the mapping it is copied once. Once the
+// parser asks for the next window it no longer points into earlier ones (the ZeroCopyInputStream contract), so
+// their pages are dropped from the process (they stay in the page cache; touching them again would just map
+// them back).
+class MappedModelStream final : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  MappedModelStream(int fd, int64_t size, const std::string& path) : size_(size) {
+    void* mapping = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping == MAP_FAILED) fail(ErrorCode::kIo, "cannot map model file '", path, "': ", std::strerror(errno));
+    data_ = static_cast<const char*>(mapping);
+    ::madvise(mapping, static_cast<size_t>(size), MADV_SEQUENTIAL);
+  }
+  ~MappedModelStream() override { ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_)); }
+  MappedModelStream(const MappedModelStream&) = delete;
+  MappedModelStream& operator=(const MappedModelStream&) = delete;
+
+  bool Next(const void** data, int* size) override {
+    drop_pages_before(position_);
+    if (position_ >= size_) return false;
+    const int64_t length = std::min(kParseWindowBytes, size_ - position_);
+    *data = data_ + position_;
+    *size = static_cast<int>(length);
+    position_ += length;
+    return true;
+  }
+  void BackUp(int count) override { position_ -= count; }
+  bool Skip(int count) override {
+    const int64_t target = position_ + count;
+    position_ = std::min(target, size_);
+    return target <= size_;
+  }
+  int64_t ByteCount() const override { return position_; }
+
+ private:
+  void drop_pages_before(int64_t offset) {
+    const int64_t page = ::sysconf(_SC_PAGESIZE);
+    const int64_t end = offset / page * page;
+    if (end <= dropped_) return;
+    ::madvise(const_cast<char*>(data_) + dropped_, static_cast<size_t>(end - dropped_), MADV_DONTNEED);
+    dropped_ = end;
+  }
+
+  const char* data_ = nullptr;
+  int64_t size_ = 0;
+  int64_t position_ = 0;
+  int64_t dropped_ = 0;
+};
+
 }  // namespace
 
 Model load_model_from_bytes(const std::string& bytes, const std::string& model_dir) {
@@ -374,16 +424,13 @@ Model load_model(const std::string& path) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) fail(ErrorCode::kIo, "cannot read model file '", path, "'");
   if (info.st_size == 0) fail(ErrorCode::kInvalidModel, "the model file is empty");
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  // Parsed straight from the file: holding the file's bytes and the message parsed from them at once doubled
-  // the peak memory of loading (and copying the bytes around cost more time than parsing them).
-  google::protobuf::io::FileInputStream stream(fd, kReadBlockBytes);
+  // Parsed straight from the mapped file: holding the file's bytes and the message parsed from them at once
+  // doubled the peak memory of loading (and copying the bytes around cost more time than parsing them).
   onnx::ModelProto proto;
-  const bool parsed = parse_model_stream(stream, proto);
-  if (stream.GetErrno() != 0) {
-    fail(ErrorCode::kIo, "cannot read model file '", path, "': ", std::strerror(stream.GetErrno()));
+  {
+    MappedModelStream stream(fd, info.st_size, path);
+    if (!parse_model_stream(stream, proto)) fail_not_protobuf();
   }
-  if (!parsed) fail_not_protobuf();
   const size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   return convert_model(proto, dir);
