@@ -146,6 +146,19 @@ void fill_from_bytes(const std::string& name, const char* bytes, uint64_t length
   }
 }
 
+// Keeps a mapped external data file alive for a tensor borrowing part of it. When the tensor goes (released
+// once a kernel packed it, say), the pages it alone covered leave the resident set even though the file stays
+// mapped for the other tensors.
+struct MappedRange {
+  std::shared_ptr<MappedFile> file;
+  uint64_t offset;
+  uint64_t bytes;
+  MappedRange(std::shared_ptr<MappedFile> f, uint64_t o, uint64_t b) : file(std::move(f)), offset(o), bytes(b) {}
+  ~MappedRange() { file->release_pages(offset, bytes); }
+  MappedRange(const MappedRange&) = delete;
+  MappedRange& operator=(const MappedRange&) = delete;
+};
+
 uint64_t parse_uint(const std::string& tensor_name, const std::string& key, const std::string& text) {
   if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
     fail(ErrorCode::kInvalidModel, "tensor '", tensor_name, "': external data ", key, " '", text,
@@ -185,7 +198,8 @@ Tensor tensor_from_external(const onnx::TensorProto& p, DType d, std::vector<int
   const bool can_borrow = !dtype_is_sub_byte(d) && d != DType::kBool && d != DType::kString && want > 0 &&
                           offset % dtype_size(d) == 0;
   if (can_borrow) {
-    auto storage = Storage::borrow(const_cast<char*>(file->data() + offset), want, file);
+    auto range = std::make_shared<MappedRange>(file, offset, want);
+    auto storage = Storage::borrow(const_cast<char*>(file->data() + offset), want, std::move(range));
     return Tensor(d, std::move(dims), std::move(storage));
   }
   Tensor t(d, std::move(dims));
