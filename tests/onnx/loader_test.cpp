@@ -497,6 +497,44 @@ TEST(LoaderTest, MissingModelFileIsAnIoError) {
   }
 }
 
+// A model file is parsed from a mapping in 4 MiB windows: initializers that straddle window boundaries (sizes
+// that are not multiples of a page, odd offsets) must load exactly as from bytes, and a file cut short must be
+// refused cleanly.
+TEST(LoaderTest, LargeModelFilesParseAcrossMappingWindows) {
+  onnx::ModelProto model = make_model(17);
+  auto* g = model.mutable_graph();
+  std::vector<std::vector<float>> weights;
+  for (int64_t count : {int64_t{3} << 20, int64_t{1000003}, int64_t{7}, int64_t{2} << 20}) {
+    std::vector<float> values(static_cast<size_t>(count));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000003);
+    auto* t = g->add_initializer();
+    t->set_name("w" + std::to_string(weights.size()));
+    t->set_data_type(1);
+    t->add_dims(count);
+    t->set_raw_data(bytes_of(values));
+    add_output(g, t->name(), 1);
+    weights.push_back(std::move(values));
+  }
+  const std::string bytes = serialize(model);
+  ASSERT_GT(bytes.size(), size_t{20} << 20);
+  TempDir dir;
+  const std::string path = dir.file("big.onnx");
+  testing::write_bytes(path, bytes);
+  const Model loaded = load_model(path);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const Tensor& t = loaded.graph->initializers.at("w" + std::to_string(i));
+    ASSERT_EQ(t.element_count(), static_cast<int64_t>(weights[i].size()));
+    EXPECT_EQ(std::memcmp(t.raw_data(), weights[i].data(), t.byte_size()), 0) << "w" << i;
+  }
+  testing::write_bytes(path, bytes.substr(0, bytes.size() - 4096 * 3 - 5));
+  try {
+    load_model(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+  }
+}
+
 // ScaleAdd(X, Y; alpha = 2.0) = alpha * X + Y, written with Constant(value_float = @alpha), Mul and Add.
 onnx::FunctionProto* add_scale_add_function(onnx::ModelProto& model) {
   auto* f = model.add_functions();
