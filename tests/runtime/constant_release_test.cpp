@@ -181,7 +181,8 @@ TEST(ConstantReleaseTest, WeightReadBySubgraphIsKept) {
     attr->set_type(onnx::AttributeProto::GRAPH);
     auto* body = attr->mutable_g();
     body->set_name(branch);
-    testing::add_node(body, std::string(branch) == "then_branch" ? "Relu" : "Neg", {"b"}, {std::string(branch) + "_out"});
+    testing::add_node(body, std::string(branch) == "then_branch" ? "Relu" : "Neg", {"b"},
+                      {std::string(branch) + "_out"});
     testing::add_output(body, std::string(branch) + "_out", 1);
   }
   testing::add_output(g, "y", 1);
@@ -206,8 +207,13 @@ TEST(ConstantReleaseTest, ConsumingKernelAcceptsBWhenGivenAndRunsWithoutIt) {
   node.outputs = {"y"};
   const OpRegistration* reg = OpRegistry::instance().find("", "MatMul", 17);
   ASSERT_NE(reg, nullptr);
-  KernelInfo info{node, 17, {TypeInfo::tensor_of_shape(DType::kFloat, a.shape()),
-                             TypeInfo::tensor_of_shape(DType::kFloat, b.shape())}, {}, {nullptr, &b}, {}};
+  KernelInfo info{
+      node,
+      17,
+      {TypeInfo::tensor_of_shape(DType::kFloat, a.shape()), TypeInfo::tensor_of_shape(DType::kFloat, b.shape())},
+      {},
+      {nullptr, &b},
+      {}};
   const std::unique_ptr<Kernel> kernel = reg->factory(info);
   ASSERT_TRUE(info.consumed_constant_input(1));
   EXPECT_FALSE(info.consumed_constant_input(0));
