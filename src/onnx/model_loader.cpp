@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,10 @@ constexpr int64_t kMaxInlinedNodes = int64_t{1} << 20;
 // The mapped model file is handed to the parser in windows this large; windows it has passed are dropped from
 // the process's resident memory, so the parsed message is resident, never a second copy of the file.
 constexpr int64_t kParseWindowBytes = int64_t{4} << 20;
+// Protobuf reserves at most 50 MB for a string that does not lie in the buffer it is parsing and grows the rest
+// by doubling (a 154 MB GPT-2 embedding was copied at 50 and 100 MB on the way). A window that reaches into an
+// initializer this large is stretched to cover it whole, so its raw_data is copied once, at its exact size.
+constexpr int64_t kWholeInitializerBytes = int64_t{32} << 20;
 
 struct ConvertContext {
   ExternalDataResolver* resolver;
@@ -341,6 +346,39 @@ struct FileCloser {
   ~FileCloser() { ::close(fd); }
 };
 
+// The [begin, end) offsets of the main graph's initializer messages of kWholeInitializerBytes or more in a
+// serialized ModelProto, in file order, found by reading field headers only (payloads are skipped, not read).
+// Advisory: it stops at the first malformed header and leaves reporting it to the parser.
+std::vector<std::pair<int64_t, int64_t>> find_large_initializers(const char* data, int64_t size) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr uint32_t kGraphTag = (7 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;        // ModelProto.graph
+  constexpr uint32_t kInitializerTag = (5 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;  // GraphProto.initializer
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data), static_cast<int>(size));
+  while (const uint32_t tag = in.ReadTag()) {
+    if (tag != kGraphTag) {
+      if (!WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    uint32_t graph_bytes = 0;
+    if (!in.ReadVarint32(&graph_bytes)) break;
+    const auto limit = in.PushLimit(static_cast<int>(graph_bytes));
+    while (const uint32_t graph_tag = in.ReadTag()) {
+      if (graph_tag != kInitializerTag) {
+        if (!WireFormatLite::SkipField(&in, graph_tag)) break;
+        continue;
+      }
+      uint32_t bytes = 0;
+      if (!in.ReadVarint32(&bytes)) break;
+      const int64_t begin = in.CurrentPosition();
+      if (bytes >= kWholeInitializerBytes) ranges.emplace_back(begin, begin + bytes);
+      if (!in.Skip(static_cast<int>(bytes))) break;
+    }
+    in.PopLimit(limit);
+  }
+  return ranges;
+}
+
 // A read-only mapping of a whole model file, handed to the parser window by window. Reading through read()
 // copied every byte twice (kernel to buffer, buffer to message); from the mapping it is copied once. Once the
 // parser asks for the next window it no longer points into earlier ones (the ZeroCopyInputStream contract), so
@@ -353,6 +391,7 @@ class MappedModelStream final : public google::protobuf::io::ZeroCopyInputStream
     if (mapping == MAP_FAILED) fail(ErrorCode::kIo, "cannot map model file '", path, "': ", std::strerror(errno));
     data_ = static_cast<const char*>(mapping);
     ::madvise(mapping, static_cast<size_t>(size), MADV_SEQUENTIAL);
+    large_initializers_ = find_large_initializers(data_, size_);
   }
   ~MappedModelStream() override { ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_)); }
   MappedModelStream(const MappedModelStream&) = delete;
@@ -361,7 +400,14 @@ class MappedModelStream final : public google::protobuf::io::ZeroCopyInputStream
   bool Next(const void** data, int* size) override {
     drop_pages_before(position_);
     if (position_ >= size_) return false;
-    const int64_t length = std::min(kParseWindowBytes, size_ - position_);
+    int64_t length = std::min(kParseWindowBytes, size_ - position_);
+    while (next_large_ < large_initializers_.size() && large_initializers_[next_large_].second <= position_) {
+      ++next_large_;
+    }
+    while (next_large_ < large_initializers_.size() && large_initializers_[next_large_].first < position_ + length) {
+      length = std::max(length, std::min(large_initializers_[next_large_].second, size_) - position_);
+      ++next_large_;
+    }
     *data = data_ + position_;
     *size = static_cast<int>(length);
     position_ += length;
@@ -388,6 +434,8 @@ class MappedModelStream final : public google::protobuf::io::ZeroCopyInputStream
   int64_t size_ = 0;
   int64_t position_ = 0;
   int64_t dropped_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> large_initializers_;
+  size_t next_large_ = 0;  // the first of large_initializers_ that may still lie ahead
 };
 
 }  // namespace
@@ -424,6 +472,10 @@ Model load_model(const std::string& path) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) fail(ErrorCode::kIo, "cannot read model file '", path, "'");
   if (info.st_size == 0) fail(ErrorCode::kInvalidModel, "the model file is empty");
+  if (info.st_size > INT32_MAX) {  // grown since the check above
+    fail(ErrorCode::kInvalidModel, "the model file is ", info.st_size,
+         " bytes; protobuf models must be under 2 GiB (store large weights as external data)");
+  }
   // Parsed straight from the mapped file: holding the file's bytes and the message parsed from them at once
   // doubled the peak memory of loading (and copying the bytes around cost more time than parsing them).
   onnx::ModelProto proto;
