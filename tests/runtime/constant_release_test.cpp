@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "base/float_types.h"
 #include "ir/graph_builder.h"
 #include "onnx/test_models.h"
 #include "ops/registry.h"
@@ -70,6 +71,35 @@ TEST(ConstantReleaseTest, PackedMatMulWeightIsReleasedAndResultsStayRight) {
     EXPECT_EQ(out[0].tensor().shape(), (std::vector<int64_t>{2, kM, kN}));
     expect_near(out[0].tensor(), reference_matmul(a, b));
   }
+}
+
+// float16 B is widened to float32 before packing; the released original is not needed to run either.
+TEST(ConstantReleaseTest, PackedFloat16MatMulWeightIsReleased) {
+  const Tensor b32 = random_tensor({kK, kN}, 21);
+  const Tensor a32 = random_tensor({kM, kK}, 22);
+  auto to_half = [](const Tensor& t) {
+    Tensor h(DType::kFloat16, t.shape());
+    for (int64_t i = 0; i < t.element_count(); ++i) h.data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
+    return h;
+  };
+  auto widened = [](const Tensor& h) {
+    Tensor f(DType::kFloat, h.shape());
+    for (int64_t i = 0; i < h.element_count(); ++i) f.data<float>()[i] = half_to_float(h.data<uint16_t>()[i]);
+    return f;
+  };
+  const Tensor b = to_half(b32);
+  const Tensor a = to_half(a32);
+  Model model = GraphBuilder(17)
+                    .input("a", DType::kFloat16, {kM, kK})
+                    .initializer("b", b)
+                    .node("MatMul", {"a", "b"}, {"y"})
+                    .output("y", DType::kFloat16)
+                    .build();
+  const Session s(std::move(model), {.intra_op_threads = 1});
+  EXPECT_TRUE(released(s, "b"));
+  const Tensor y = widened(s.run({{"a", a}})[0].tensor());
+  const std::vector<double> expected = reference_matmul(widened(a), widened(b));
+  for (size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(y.data<float>()[i], expected[i], 2e-2) << "element " << i;
 }
 
 TEST(ConstantReleaseTest, PackedGemmWeightIsReleasedAndBiasKept) {
