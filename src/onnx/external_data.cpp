@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +32,14 @@ MappedFile::MappedFile(const std::string& path) {
     data_ = static_cast<const char*>(mapping);
   }
   ::close(fd);
+}
+
+void MappedFile::release_pages(uint64_t offset, uint64_t bytes) const {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t end = std::min(offset + bytes, size_) / page * page;
+  const uint64_t begin = (offset + page - 1) / page * page;
+  if (data_ == nullptr || begin >= end) return;
+  ::madvise(const_cast<char*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -20,6 +20,9 @@ class MappedFile {
 
   const char* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // Drops the whole pages inside [offset, offset + bytes) from the process's resident memory. The mapping is
+  // read-only, so reading them again later maps the same bytes back from the file.
+  void release_pages(uint64_t offset, uint64_t bytes) const;
 
  private:
   const char* data_ = nullptr;

@@ -1,12 +1,18 @@
 #include "onnx/model_loader.h"
 
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "base/error.h"
 #include "onnx/external_data.h"
@@ -23,13 +29,21 @@ constexpr int kMaxNestingDepth = 64;
 // Most nodes that inlining model-local functions may create: a function calling another twice, forty deep,
 // would otherwise expand to 2^40 nodes.
 constexpr int64_t kMaxInlinedNodes = int64_t{1} << 20;
+// The mapped model file is handed to the parser in windows this large; windows it has passed are dropped from
+// the process's resident memory, so the parsed message is resident, never a second copy of the file.
+constexpr int64_t kParseWindowBytes = int64_t{4} << 20;
+// Protobuf reserves at most 50 MB for a string that does not lie in the buffer it is parsing and grows the rest
+// by doubling (a 154 MB GPT-2 embedding was copied at 50 and 100 MB on the way). A window that reaches into an
+// initializer this large is stretched to cover it whole, so its raw_data is copied once, at its exact size.
+constexpr int64_t kWholeInitializerBytes = int64_t{32} << 20;
 
 struct ConvertContext {
   ExternalDataResolver* resolver;
   int depth = 0;
 };
 
-std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertContext& context, Graph* parent);
+std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertContext& context, Graph* parent,
+                                     onnx::GraphProto* owned = nullptr);
 
 Attribute convert_attribute(const onnx::AttributeProto& proto, ConvertContext& context, Graph* owner,
                             const std::string& node_label) {
@@ -88,7 +102,10 @@ std::unique_ptr<Node> convert_node(const onnx::NodeProto& proto, ConvertContext&
   return node;
 }
 
-std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertContext& context, Graph* parent) {
+// `owned`, when given, is `proto` itself, which the caller no longer needs: initializers then take over their
+// raw_data buffers instead of copying them.
+std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertContext& context, Graph* parent,
+                                     onnx::GraphProto* owned) {
   if (++context.depth > kMaxNestingDepth) {
     fail(ErrorCode::kInvalidModel, "subgraphs are nested more than ", kMaxNestingDepth, " deep");
   }
@@ -102,8 +119,11 @@ std::unique_ptr<Graph> convert_graph(const onnx::GraphProto& proto, ConvertConte
     }
     graph->initializers[name] = convert();
   };
-  for (const auto& t : proto.initializer()) {
-    add_initializer(t.name(), [&] { return tensor_from_proto(t, context.resolver); });
+  for (int i = 0; i < proto.initializer_size(); ++i) {
+    add_initializer(proto.initializer(i).name(), [&] {
+      return owned != nullptr ? tensor_from_proto_taking_data(*owned->mutable_initializer(i), context.resolver)
+                              : tensor_from_proto(proto.initializer(i), context.resolver);
+    });
   }
   for (const auto& s : proto.sparse_initializer()) {
     add_initializer(s.values().name(), [&] { return tensor_from_sparse_proto(s, context.resolver); });
@@ -282,7 +302,8 @@ void sort_all(Graph& graph) {
   }
 }
 
-Model convert_model(const onnx::ModelProto& proto, const std::string& model_dir) {
+// Converts `proto`, taking over the initializers' raw data (the message is left without it).
+Model convert_model(onnx::ModelProto& proto, const std::string& model_dir) {
   Model model;
   model.ir_version = proto.ir_version();
   if (model.ir_version < 1) fail(ErrorCode::kInvalidModel, "the model has no valid ir_version (", model.ir_version, ")");
@@ -301,24 +322,121 @@ Model convert_model(const onnx::ModelProto& proto, const std::string& model_dir)
 
   ExternalDataResolver resolver(model_dir);
   ConvertContext context{&resolver};
-  model.graph = convert_graph(proto.graph(), context, nullptr);
+  model.graph = convert_graph(proto.graph(), context, nullptr, proto.mutable_graph());
   FunctionInliner(proto, model, context).inline_graph(*model.graph, 0);
   assign_opsets(*model.graph, model.opset_imports);
   sort_all(*model.graph);
   return model;
 }
 
-onnx::ModelProto parse_model_proto(const std::string& bytes) {
-  if (bytes.empty()) fail(ErrorCode::kInvalidModel, "the model file is empty");
-  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(bytes.size()));
-  google::protobuf::io::CodedInputStream coded(&array);
+// Parses a whole ModelProto from `stream`; false when the bytes are not one valid message.
+bool parse_model_stream(google::protobuf::io::ZeroCopyInputStream& stream, onnx::ModelProto& proto) {
+  google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetRecursionLimit(kMaxNestingDepth * 3);
-  onnx::ModelProto proto;
-  if (!proto.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
-    fail(ErrorCode::kInvalidModel, "the model is not a valid ONNX protobuf (truncated, corrupt, or nested too deeply)");
-  }
-  return proto;
+  return proto.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
 }
+
+[[noreturn]] void fail_not_protobuf() {
+  fail(ErrorCode::kInvalidModel, "the model is not a valid ONNX protobuf (truncated, corrupt, or nested too deeply)");
+}
+
+// Closes a file descriptor when it goes out of scope.
+struct FileCloser {
+  int fd;
+  ~FileCloser() { ::close(fd); }
+};
+
+// The [begin, end) offsets of the main graph's initializer messages of kWholeInitializerBytes or more in a
+// serialized ModelProto, in file order, found by reading field headers only (payloads are skipped, not read).
+// Advisory: it stops at the first malformed header and leaves reporting it to the parser.
+std::vector<std::pair<int64_t, int64_t>> find_large_initializers(const char* data, int64_t size) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr uint32_t kGraphTag = (7 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;        // ModelProto.graph
+  constexpr uint32_t kInitializerTag = (5 << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;  // GraphProto.initializer
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data), static_cast<int>(size));
+  while (const uint32_t tag = in.ReadTag()) {
+    if (tag != kGraphTag) {
+      if (!WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    uint32_t graph_bytes = 0;
+    if (!in.ReadVarint32(&graph_bytes)) break;
+    const auto limit = in.PushLimit(static_cast<int>(graph_bytes));
+    while (const uint32_t graph_tag = in.ReadTag()) {
+      if (graph_tag != kInitializerTag) {
+        if (!WireFormatLite::SkipField(&in, graph_tag)) break;
+        continue;
+      }
+      uint32_t bytes = 0;
+      if (!in.ReadVarint32(&bytes)) break;
+      const int64_t begin = in.CurrentPosition();
+      if (bytes >= kWholeInitializerBytes) ranges.emplace_back(begin, begin + bytes);
+      if (!in.Skip(static_cast<int>(bytes))) break;
+    }
+    in.PopLimit(limit);
+  }
+  return ranges;
+}
+
+// A read-only mapping of a whole model file, handed to the parser window by window. Reading through read()
+// copied every byte twice (kernel to buffer, buffer to message); from the mapping it is copied once. Once the
+// parser asks for the next window it no longer points into earlier ones (the ZeroCopyInputStream contract), so
+// their pages are dropped from the process (they stay in the page cache; touching them again would just map
+// them back).
+class MappedModelStream final : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  MappedModelStream(int fd, int64_t size, const std::string& path) : size_(size) {
+    void* mapping = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping == MAP_FAILED) fail(ErrorCode::kIo, "cannot map model file '", path, "': ", std::strerror(errno));
+    data_ = static_cast<const char*>(mapping);
+    ::madvise(mapping, static_cast<size_t>(size), MADV_SEQUENTIAL);
+    large_initializers_ = find_large_initializers(data_, size_);
+  }
+  ~MappedModelStream() override { ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_)); }
+  MappedModelStream(const MappedModelStream&) = delete;
+  MappedModelStream& operator=(const MappedModelStream&) = delete;
+
+  bool Next(const void** data, int* size) override {
+    drop_pages_before(position_);
+    if (position_ >= size_) return false;
+    int64_t length = std::min(kParseWindowBytes, size_ - position_);
+    while (next_large_ < large_initializers_.size() && large_initializers_[next_large_].second <= position_) {
+      ++next_large_;
+    }
+    while (next_large_ < large_initializers_.size() && large_initializers_[next_large_].first < position_ + length) {
+      length = std::max(length, std::min(large_initializers_[next_large_].second, size_) - position_);
+      ++next_large_;
+    }
+    *data = data_ + position_;
+    *size = static_cast<int>(length);
+    position_ += length;
+    return true;
+  }
+  void BackUp(int count) override { position_ -= count; }
+  bool Skip(int count) override {
+    const int64_t target = position_ + count;
+    position_ = std::min(target, size_);
+    return target <= size_;
+  }
+  int64_t ByteCount() const override { return position_; }
+
+ private:
+  void drop_pages_before(int64_t offset) {
+    const int64_t page = ::sysconf(_SC_PAGESIZE);
+    const int64_t end = offset / page * page;
+    if (end <= dropped_) return;
+    ::madvise(const_cast<char*>(data_) + dropped_, static_cast<size_t>(end - dropped_), MADV_DONTNEED);
+    dropped_ = end;
+  }
+
+  const char* data_ = nullptr;
+  int64_t size_ = 0;
+  int64_t position_ = 0;
+  int64_t dropped_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> large_initializers_;
+  size_t next_large_ = 0;  // the first of large_initializers_ that may still lie ahead
+};
 
 }  // namespace
 
@@ -327,7 +445,11 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& model_d
     fail(ErrorCode::kInvalidModel, "the model file is ", bytes.size(),
          " bytes; protobuf models must be under 2 GiB (store large weights as external data)");
   }
-  return convert_model(parse_model_proto(bytes), model_dir);
+  if (bytes.empty()) fail(ErrorCode::kInvalidModel, "the model file is empty");
+  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(bytes.size()));
+  onnx::ModelProto proto;
+  if (!parse_model_stream(array, proto)) fail_not_protobuf();
+  return convert_model(proto, model_dir);
 }
 
 Model load_model(const std::string& path) {
@@ -344,14 +466,26 @@ Model load_model(const std::string& path) {
            " bytes; protobuf models must be under 2 GiB (store large weights as external data)");
     }
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) fail(ErrorCode::kIo, "cannot read model file '", path, "'");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
+  const FileCloser closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) fail(ErrorCode::kIo, "cannot read model file '", path, "'");
+  if (info.st_size == 0) fail(ErrorCode::kInvalidModel, "the model file is empty");
+  if (info.st_size > INT32_MAX) {  // grown since the check above
+    fail(ErrorCode::kInvalidModel, "the model file is ", info.st_size,
+         " bytes; protobuf models must be under 2 GiB (store large weights as external data)");
+  }
+  // Parsed straight from the mapped file: holding the file's bytes and the message parsed from them at once
+  // doubled the peak memory of loading (and copying the bytes around cost more time than parsing them).
+  onnx::ModelProto proto;
+  {
+    MappedModelStream stream(fd, info.st_size, path);
+    if (!parse_model_stream(stream, proto)) fail_not_protobuf();
+  }
   const size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  return load_model_from_bytes(buffer.str(), dir);
+  return convert_model(proto, dir);
 }
 
 }  // namespace tessera

@@ -146,6 +146,19 @@ void fill_from_bytes(const std::string& name, const char* bytes, uint64_t length
   }
 }
 
+// Keeps a mapped external data file alive for a tensor borrowing part of it. When the tensor goes (released
+// once a kernel packed it, say), the pages it alone covered leave the resident set even though the file stays
+// mapped for the other tensors.
+struct MappedRange {
+  std::shared_ptr<MappedFile> file;
+  uint64_t offset;
+  uint64_t bytes;
+  MappedRange(std::shared_ptr<MappedFile> f, uint64_t o, uint64_t b) : file(std::move(f)), offset(o), bytes(b) {}
+  ~MappedRange() { file->release_pages(offset, bytes); }
+  MappedRange(const MappedRange&) = delete;
+  MappedRange& operator=(const MappedRange&) = delete;
+};
+
 uint64_t parse_uint(const std::string& tensor_name, const std::string& key, const std::string& text) {
   if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
     fail(ErrorCode::kInvalidModel, "tensor '", tensor_name, "': external data ", key, " '", text,
@@ -185,7 +198,8 @@ Tensor tensor_from_external(const onnx::TensorProto& p, DType d, std::vector<int
   const bool can_borrow = !dtype_is_sub_byte(d) && d != DType::kBool && d != DType::kString && want > 0 &&
                           offset % dtype_size(d) == 0;
   if (can_borrow) {
-    auto storage = Storage::borrow(const_cast<char*>(file->data() + offset), want, file);
+    auto range = std::make_shared<MappedRange>(file, offset, want);
+    auto storage = Storage::borrow(const_cast<char*>(file->data() + offset), want, std::move(range));
     return Tensor(d, std::move(dims), std::move(storage));
   }
   Tensor t(d, std::move(dims));
@@ -248,6 +262,31 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, ExternalDataResolver* resol
     fill_from_typed_fields(p, t);
   }
   return t;
+}
+
+Tensor tensor_from_proto_taking_data(onnx::TensorProto& p, ExternalDataResolver* resolver) {
+  // Below this size a copy costs less than a separately kept buffer.
+  constexpr size_t kMinTakenBytes = 4096;
+  const size_t bytes = p.raw_data().size();
+  if (!p.has_raw_data() || bytes < kMinTakenBytes || p.data_location() == onnx::TensorProto::EXTERNAL ||
+      p.has_segment() || !dtype_is_valid(p.data_type())) {
+    return tensor_from_proto(p, resolver);
+  }
+  const DType dtype = static_cast<DType>(p.data_type());
+  if (dtype_is_sub_byte(dtype) || dtype == DType::kBool || dtype == DType::kString ||
+      reinterpret_cast<uintptr_t>(p.raw_data().data()) % dtype_size(dtype) != 0) {
+    return tensor_from_proto(p, resolver);
+  }
+  std::vector<int64_t> dims(p.dims().begin(), p.dims().end());
+  for (int64_t d : dims) {
+    if (d < 0) fail(ErrorCode::kInvalidModel, "tensor '", p.name(), "' has negative dimension in ", shape_to_string(dims));
+  }
+  check_data_size_before_allocating(p, dtype, shape_element_count(dims));
+  // Moving a heap-allocated std::string keeps its buffer where it is, so the data stays aligned as checked.
+  auto data = std::make_shared<std::string>(std::move(*p.mutable_raw_data()));
+  p.clear_raw_data();
+  void* begin = data->data();
+  return Tensor(dtype, std::move(dims), Storage::borrow(begin, bytes, std::move(data)));
 }
 
 }  // namespace tessera

@@ -18,6 +18,10 @@ class ExternalDataResolver;
 // does not match the dims; kOutOfMemory before allocating a tensor past kMaxTensorBytes.
 Tensor tensor_from_proto(const onnx::TensorProto& proto, ExternalDataResolver* resolver);
 
+// The same, taking over `proto`'s raw_data buffer when the tensor can use the bytes as they are (no copy; the
+// tensor keeps the buffer alive); `proto` is left without raw_data then. Small tensors are copied.
+Tensor tensor_from_proto_taking_data(onnx::TensorProto& proto, ExternalDataResolver* resolver);
+
 // Densifies a SparseTensorProto (values + linear or coordinate indices).
 Tensor tensor_from_sparse_proto(const onnx::SparseTensorProto& proto, ExternalDataResolver* resolver);
 

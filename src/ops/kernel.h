@@ -43,9 +43,21 @@ struct KernelInfo {
   std::vector<TypeInfo> output_types;
   std::vector<const Tensor*> constant_inputs;  // the value of inputs that are constant initializers, or nullptr
   SubgraphCompiler compile_subgraph;           // compiles node.attr_graph(...) bodies
+  // Out: the constant inputs the kernel consumed (see consume_constant_input); filled by the factory.
+  mutable std::vector<bool> consumed_constants = {};
 
   bool has_input(size_t i) const { return node.has_input(i); }
   const Tensor* constant_input(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
+  // Called by a factory that keeps what it needs of constant input `i` in its own form (packed weights, with
+  // the shape and dtype): the runtime then passes input i to `compute` as absent (has_input(i) is false) and
+  // releases the constant once nothing else reads it. The kernel must still accept the input when given
+  // (a caller that runs it directly, as tests do). Ignored for inputs that are not constant.
+  void consume_constant_input(size_t i) const {
+    if (constant_input(i) == nullptr) return;
+    if (consumed_constants.size() <= i) consumed_constants.resize(i + 1, false);
+    consumed_constants[i] = true;
+  }
+  bool consumed_constant_input(size_t i) const { return i < consumed_constants.size() && consumed_constants[i]; }
 };
 
 // What a kernel sees while it runs.

@@ -1,5 +1,6 @@
 #include "runtime/execution_plan.h"
 
+#include <algorithm>
 #include <new>
 #include <unordered_set>
 
@@ -39,11 +40,34 @@ const TypeInfo* find_type_in_scope(const Graph& graph, const std::string& name) 
 const Tensor* find_constant_in_scope(const Graph& graph, const std::string& name) {
   for (const Graph* g = &graph; g != nullptr; g = g->parent) {
     auto it = g->initializers.find(name);
-    if (it == g->initializers.end()) continue;
+    if (it == g->initializers.end()) {
+      // A subgraph input or node output of that name hides an outer initializer: the value is not constant.
+      if (g->parent != nullptr && g->defines(name)) return nullptr;
+      continue;
+    }
     for (const ValueInfo& in : g->inputs) if (in.name == name) return nullptr;  // overridable by a feed
-    return &it->second;
+    return it->second.defined() ? &it->second : nullptr;  // undefined: released after its kernels consumed it
   }
   return nullptr;
+}
+
+// The names `node` reads, each once.
+std::vector<std::string> distinct_reads(const Node& node) {
+  std::vector<std::string> reads;
+  collect_reads(node, reads);
+  std::sort(reads.begin(), reads.end());
+  reads.erase(std::unique(reads.begin(), reads.end()), reads.end());
+  return reads;
+}
+
+// True when the subgraphs of `node` read `name` from the enclosing scope.
+bool subgraphs_read(const Node& node, const std::string& name) {
+  std::vector<std::string> reads;
+  for (const auto& [key, attr] : node.attributes) {
+    if (attr.g) collect_subgraph_outer_reads(*attr.g, reads);
+    for (const auto& g : attr.graphs) if (g) collect_subgraph_outer_reads(*g, reads);
+  }
+  return std::find(reads.begin(), reads.end(), name) != reads.end();
 }
 
 void find_unsupported(const Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers,
@@ -82,17 +106,67 @@ std::vector<std::string> find_unsupported_nodes(const Graph& graph,
 
 ExecutionPlan::ExecutionPlan(const Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers)
     : graph_(graph) {
-  for (const ValueInfo& in : graph.inputs) input_slots_.push_back(slot_for(in.name));
-  for (const auto& [name, tensor] : graph.initializers) {
+  build(providers);
+}
+
+ExecutionPlan::ExecutionPlan(Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers,
+                             ConstantRelease release)
+    : graph_(graph), releasable_graph_(release == ConstantRelease::kReleaseConsumed ? &graph : nullptr) {
+  build(providers);
+  releasable_graph_ = nullptr;
+}
+
+void ExecutionPlan::build(const std::vector<std::shared_ptr<ExecutionProvider>>& providers) {
+  for (const ValueInfo& in : graph_.inputs) input_slots_.push_back(slot_for(in.name));
+  for (const auto& [name, tensor] : graph_.initializers) {
     const int slot = slot_for(name);
-    constants_[slot] = RuntimeValue(tensor);
+    if (tensor.defined()) constants_[slot] = RuntimeValue(tensor);
   }
   compile_steps(providers);
-  for (const ValueInfo& out : graph.outputs) output_slots_.push_back(slot_for(out.name));
+  for (const ValueInfo& out : graph_.outputs) output_slots_.push_back(slot_for(out.name));
   for (size_t slot = 0; slot < slot_names_.size(); ++slot) {
-    if (!graph.defines(slot_names_[slot])) outer_slots_.emplace_back(static_cast<int>(slot), slot_names_[slot]);
+    if (!graph_.defines(slot_names_[slot])) outer_slots_.emplace_back(static_cast<int>(slot), slot_names_[slot]);
   }
   plan_releases();
+}
+
+// For each initializer the plan may release, the number of nodes that read it (directly or in subgraphs).
+std::unordered_map<std::string, int> ExecutionPlan::releasable_constant_readers() const {
+  std::unordered_map<std::string, int> readers;
+  if (releasable_graph_ == nullptr) return readers;
+  for (const auto& [name, tensor] : graph_.initializers) if (tensor.defined()) readers.emplace(name, 0);
+  for (const ValueInfo& in : graph_.inputs) readers.erase(in.name);  // a feed may override it
+  for (const ValueInfo& out : graph_.outputs) readers.erase(out.name);
+  for (const auto& node : graph_.nodes) {
+    for (const std::string& name : distinct_reads(*node)) {
+      auto it = readers.find(name);
+      if (it != readers.end()) ++it->second;
+    }
+  }
+  return readers;
+}
+
+// Called once `node`'s kernel exists: an initializer that this kernel reads without having consumed it is kept;
+// one whose last reader this was, every reader having consumed it, is released now.
+void ExecutionPlan::note_compiled_reader(const Node& node, const KernelInfo& info,
+                                         std::unordered_map<std::string, int>& readers) {
+  if (readers.empty()) return;
+  for (const std::string& name : distinct_reads(node)) {
+    auto it = readers.find(name);
+    if (it == readers.end()) continue;
+    bool consumed = !subgraphs_read(node, name);
+    for (size_t i = 0; i < node.inputs.size() && consumed; ++i) {
+      if (node.inputs[i] == name && !info.consumed_constant_input(i)) consumed = false;
+    }
+    if (!consumed) {
+      readers.erase(it);
+      continue;
+    }
+    if (--it->second > 0) continue;
+    readers.erase(it);
+    constants_[slot_of_.at(name)] = RuntimeValue();
+    releasable_graph_->initializers[name] = Tensor();
+  }
 }
 
 int ExecutionPlan::slot_for(const std::string& name) {
@@ -106,6 +180,7 @@ int ExecutionPlan::slot_for(const std::string& name) {
 }
 
 void ExecutionPlan::compile_steps(const std::vector<std::shared_ptr<ExecutionProvider>>& providers) {
+  std::unordered_map<std::string, int> releasable_readers = releasable_constant_readers();
   for (const auto& node_ptr : graph_.nodes) {
     const Node& node = *node_ptr;
     const ExecutionProvider* provider = nullptr;
@@ -116,7 +191,7 @@ void ExecutionPlan::compile_steps(const std::vector<std::shared_ptr<ExecutionPro
       fail(ErrorCode::kUnsupported, node.label(), ": operator ", node.op_type, " (domain '",
            node.domain.empty() ? "ai.onnx" : node.domain, "', opset ", node.opset, ") is not supported");
     }
-    KernelInfo info{node, node.opset, {}, {}, {}, {}};
+    KernelInfo info{node, node.opset, {}, {}, {}, {}, {}};
     for (const std::string& in : node.inputs) {
       const TypeInfo* t = in.empty() ? nullptr : find_type_in_scope(graph_, in);
       info.input_types.push_back(t ? *t : TypeInfo{});
@@ -139,7 +214,12 @@ void ExecutionPlan::compile_steps(const std::vector<std::shared_ptr<ExecutionPro
       throw Error(e.code() == ErrorCode::kInvalidArgument ? ErrorCode::kInvalidModel : e.code(),
                   node.label() + ": " + message);
     }
-    for (const std::string& in : node.inputs) step.inputs.push_back(in.empty() ? -1 : slot_for(in));
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      // A consumed constant is not passed: the kernel holds it in its own form.
+      const std::string& in = node.inputs[i];
+      step.inputs.push_back(in.empty() || info.consumed_constant_input(i) ? -1 : slot_for(in));
+    }
+    note_compiled_reader(node, info, releasable_readers);
     for (const std::string& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot_for(out));
     node_providers_.push_back(provider->name());
     steps_.push_back(std::move(step));

@@ -13,11 +13,24 @@
 
 namespace tessera {
 
+// What a plan may do with the initializers that kernels consumed at creation (KernelInfo::consume_constant_input).
+enum class ConstantRelease {
+  kKeep,             // the graph is not the plan's to change (subgraphs, shared graphs)
+  kReleaseConsumed,  // release those nothing else reads (see the ExecutionPlan constructor)
+};
+
 class ExecutionPlan final : public CompiledSubgraph {
  public:
   // Compiles `graph` (already sorted and type-inferred). Throws kUnsupported listing every node no
   // provider can run; kernel factories may throw kInvalidModel naming the node.
   ExecutionPlan(const Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
+  // The same, for a graph whose weights the plan may release: with kReleaseConsumed, an initializer of `graph`
+  // whose every reader's kernel consumed it (kept its own packed copy) is released as soon as the last of those
+  // kernels exists, unless a graph output, a subgraph or a feed (an initializer that is also a graph input)
+  // could read it. Its entry stays in graph.initializers as an undefined Tensor (its type stays in
+  // value_types); the plan's own reference goes too, so the memory is freed during creation.
+  ExecutionPlan(Graph& graph, const std::vector<std::shared_ptr<ExecutionProvider>>& providers,
+                ConstantRelease release);
 
   // Runs the graph. `inputs` follow graph.inputs order (a none value leaves an initializer-backed input at its
   // initializer). Returns the values of graph.outputs in order.
@@ -37,13 +50,17 @@ class ExecutionPlan final : public CompiledSubgraph {
     std::vector<int> release;   // slots whose last reader is this step
   };
 
+  void build(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
   int slot_for(const std::string& name);
   void compile_steps(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
+  std::unordered_map<std::string, int> releasable_constant_readers() const;
+  void note_compiled_reader(const Node& node, const KernelInfo& info, std::unordered_map<std::string, int>& readers);
   void plan_releases();
   void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
                 Parallelism& parallelism) const;
 
   const Graph& graph_;
+  Graph* releasable_graph_ = nullptr;  // graph_ when its consumed initializers may be released; only during creation
   std::unordered_map<std::string, int> slot_of_;
   std::vector<std::string> slot_names_;
   std::vector<RuntimeValue> constants_;          // per slot: initializer values (none elsewhere)

@@ -91,7 +91,9 @@ void Session::initialize() {
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
   check_inferred_sizes(graph);
-  plan_ = std::make_unique<ExecutionPlan>(graph, providers_);
+  // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
+  // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
+  plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
   pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
   // Buffers freed while loading, folding and packing weights would otherwise wait in the cache for a size
   // no run asks for.
@@ -102,36 +104,36 @@ Session::BufferPoolTrimmer::~BufferPoolTrimmer() { buffer_pool::trim(); }
 
 void check_feed(const IoInfo& declared, const RuntimeValue& value) {
   const TypeInfo& type = declared.type;
-  const std::string what = "input '" + declared.name + "'";
+  // The message names the input; it is built only when a check fails (feeds are checked on every run).
   if (type.kind == TypeInfo::Kind::kTensor) {
     if (!value.is_tensor() || value.is_optional()) {
-      fail(ErrorCode::kInvalidArgument, what, " expects a tensor ", type.to_string(), ", got ", value.description());
+      fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects a tensor ", type.to_string(), ", got ", value.description());
     }
     const Tensor& t = value.tensor();
     if (type.elem_type != DType::kUndefined && t.dtype() != type.elem_type) {
-      fail(ErrorCode::kInvalidArgument, what, " expects element type ", dtype_name(type.elem_type), ", got ",
+      fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects element type ", dtype_name(type.elem_type), ", got ",
            t.description());
     }
     if (type.shape) {
       if (t.rank() != type.shape->size()) {
-        fail(ErrorCode::kInvalidArgument, what, " expects rank ", type.shape->size(), " (", type.to_string(), "), got ",
+        fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects rank ", type.shape->size(), " (", type.to_string(), "), got ",
              t.description());
       }
       for (size_t i = 0; i < t.rank(); ++i) {
         const Dim& d = (*type.shape)[i];
         if (d.is_known() && d.value != t.dim(i)) {
-          fail(ErrorCode::kInvalidArgument, what, " expects dimension ", i, " to be ", d.value, " (", type.to_string(),
+          fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects dimension ", i, " to be ", d.value, " (", type.to_string(),
                "), got ", t.description());
         }
       }
     }
   } else if (type.kind == TypeInfo::Kind::kSequence) {
     if (!value.is_sequence() || value.is_optional()) {
-      fail(ErrorCode::kInvalidArgument, what, " expects a sequence ", type.to_string(), ", got ", value.description());
+      fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects a sequence ", type.to_string(), ", got ", value.description());
     }
   } else if (type.kind == TypeInfo::Kind::kOptional) {
     if (!value.is_optional() && value.is_none()) {
-      fail(ErrorCode::kInvalidArgument, what, " expects an optional value, got ", value.description());
+      fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects an optional value, got ", value.description());
     }
   }
 }

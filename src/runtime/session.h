@@ -46,6 +46,8 @@ class Session {
   // Inputs a caller must or may feed (initializers that are also graph inputs are optional feeds).
   const std::vector<IoInfo>& inputs() const { return inputs_; }
   const std::vector<IoInfo>& outputs() const { return outputs_; }
+  // The model as compiled. Initializers that kernels consumed into packed copies (and nothing else reads) are
+  // released at creation: their entries remain, as undefined tensors.
   const Model& model() const { return model_; }
   // What each optimization pass did at creation.
   const std::vector<PassReport>& optimization_report() const { return pass_reports_; }

@@ -159,6 +159,61 @@ TEST(LoaderTest, EveryElementTypeThroughRawData) {
   }
 }
 
+// Initializers of 4 KiB and more keep the raw_data buffer they were parsed into (no copy) where their element
+// type allows it (bool is converted, sub-byte types unpacked): every type must still read back exactly, loaded
+// from a file and from bytes.
+TEST(LoaderTest, LargeRawDataInitializersKeepTheirValues) {
+  TempDir dir;
+  for (const ElementCase& c : element_cases()) {
+    if (dtype_is_sub_byte(c.dtype)) continue;  // their wire bytes do not tile
+    SCOPED_TRACE(dtype_name(c.dtype));
+    const int64_t copies = 8192 / static_cast<int64_t>(c.wire.size()) + 1;
+    ElementCase large = c;
+    large.dims.insert(large.dims.begin(), copies);
+    large.wire.clear();
+    large.memory.clear();
+    for (int64_t i = 0; i < copies; ++i) {
+      large.wire += c.wire;
+      large.memory += c.memory;
+    }
+    const std::string bytes = serialize(model_returning_initializer(element_tensor(large, true)));
+    const std::string path = dir.file("large.onnx");
+    testing::write_bytes(path, bytes);
+    for (const Model& model : {load_model(path), load_model_from_bytes(bytes)}) {
+      const Tensor& t = model.graph->initializers.at("t");
+      EXPECT_EQ(t.dtype(), c.dtype);
+      EXPECT_EQ(t.shape(), large.dims);
+      EXPECT_TRUE(tensor_bytes(t) == large.memory);
+    }
+  }
+}
+
+TEST(LoaderTest, TakingRawDataLeavesTheMessageWithoutIt) {
+  onnx::TensorProto p;
+  p.set_name("w");
+  p.set_data_type(1);
+  p.add_dims(2048);
+  std::vector<float> values(2048);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
+  p.set_raw_data(bytes_of(values));
+  const Tensor t = tensor_from_proto_taking_data(p, nullptr);
+  EXPECT_FALSE(p.has_raw_data());
+  EXPECT_TRUE(tensor_bytes(t) == bytes_of(values));
+  // Too short to take: copied, the message keeps its bytes.
+  onnx::TensorProto small;
+  small.set_name("s");
+  small.set_data_type(1);
+  small.add_dims(4);
+  small.set_raw_data(bytes_of(std::vector<float>{1, 2, 3, 4}));
+  const Tensor s = tensor_from_proto_taking_data(small, nullptr);
+  EXPECT_TRUE(small.has_raw_data());
+  EXPECT_EQ(s.data<float>()[3], 4.0f);
+  // Data that does not match the dims is refused as before.
+  p.add_dims(2);
+  p.set_raw_data(bytes_of(values));
+  EXPECT_THROW(tensor_from_proto_taking_data(p, nullptr), Error);
+}
+
 TEST(LoaderTest, EveryElementTypeThroughTypedFields) {
   for (const ElementCase& c : element_cases()) {
     SCOPED_TRACE(dtype_name(c.dtype));
@@ -439,6 +494,44 @@ TEST(LoaderTest, MissingModelFileIsAnIoError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kIo);
     EXPECT_NE(std::string(e.what()).find("nothing.onnx"), std::string::npos) << e.what();
+  }
+}
+
+// A model file is parsed from a mapping in 4 MiB windows, stretched over initializers of 32 MiB and more (w1
+// here): initializers that straddle window boundaries (sizes that are not multiples of a page, odd offsets) must
+// load exactly as written, and a file cut short must be refused cleanly.
+TEST(LoaderTest, LargeModelFilesParseAcrossMappingWindows) {
+  onnx::ModelProto model = make_model(17);
+  auto* g = model.mutable_graph();
+  std::vector<std::vector<float>> weights;
+  for (int64_t count : {int64_t{3} << 20, int64_t{9000011}, int64_t{7}, int64_t{2} << 20}) {
+    std::vector<float> values(static_cast<size_t>(count));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 2654435761u) % 1000003);
+    auto* t = g->add_initializer();
+    t->set_name("w" + std::to_string(weights.size()));
+    t->set_data_type(1);
+    t->add_dims(count);
+    t->set_raw_data(bytes_of(values));
+    add_output(g, t->name(), 1);
+    weights.push_back(std::move(values));
+  }
+  const std::string bytes = serialize(model);
+  ASSERT_GT(bytes.size(), size_t{50} << 20);
+  TempDir dir;
+  const std::string path = dir.file("big.onnx");
+  testing::write_bytes(path, bytes);
+  const Model loaded = load_model(path);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const Tensor& t = loaded.graph->initializers.at("w" + std::to_string(i));
+    ASSERT_EQ(t.element_count(), static_cast<int64_t>(weights[i].size()));
+    EXPECT_EQ(std::memcmp(t.raw_data(), weights[i].data(), t.byte_size()), 0) << "w" << i;
+  }
+  testing::write_bytes(path, bytes.substr(0, bytes.size() - 4096 * 3 - 5));
+  try {
+    load_model(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
   }
 }
 

@@ -21,26 +21,42 @@ struct GemmAttributes {
   bool trans_b = false;
 };
 
+// A constant B packed for the f32 GEMM. The kernel consumes B (the runtime passes it no more and may free it),
+// so the packed copy also keeps B's dtype and shape.
 struct PackedWeight {
   PackedGemmF32 packed;
+  DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
-  const void* source = nullptr;  // the constant's data; the packed copy is used only for this same tensor
+  // The constant's data while the caller keeps it, to recognise it when B is passed anyway (a kernel run
+  // directly, as tests do); never compared once the runtime stopped passing B.
+  const void* source = nullptr;
 };
 
 struct GemmShape {
   int64_t m = 0, n = 0, k = 0;
 };
 
-GemmShape gemm_shape(const Tensor& a, const Tensor& b, const GemmAttributes& attrs) {
-  check_argument(a.rank() == 2 && b.rank() == 2, "Gemm needs 2-D A and B, got A ", a.description(), " and B ",
-                 b.description());
+// B as compute sees it: the input, or, when the kernel consumed the constant B, the packed copy's dtype and shape.
+struct OperandB {
+  const Tensor* tensor;  // nullptr when consumed
+  DType dtype;
+  const std::vector<int64_t>& shape;
+  std::string description() const { return dtype_name(dtype) + shape_to_string(shape); }
+};
+
+GemmShape gemm_shape(const Tensor& a, const OperandB& b, const GemmAttributes& attrs) {
+  if (a.rank() != 2 || b.shape.size() != 2) {
+    fail(ErrorCode::kInvalidArgument, "Gemm needs 2-D A and B, got A ", a.description(), " and B ", b.description());
+  }
   GemmShape s;
   s.m = attrs.trans_a ? a.dim(1) : a.dim(0);
   s.k = attrs.trans_a ? a.dim(0) : a.dim(1);
-  s.n = attrs.trans_b ? b.dim(0) : b.dim(1);
-  const int64_t b_k = attrs.trans_b ? b.dim(1) : b.dim(0);
-  check_argument(s.k == b_k, "Gemm inner dimensions differ: A ", a.description(), (attrs.trans_a ? " (transposed)" : ""),
-                 " and B ", b.description(), (attrs.trans_b ? " (transposed)" : ""));
+  s.n = attrs.trans_b ? b.shape[0] : b.shape[1];
+  const int64_t b_k = attrs.trans_b ? b.shape[1] : b.shape[0];
+  if (s.k != b_k) {
+    fail(ErrorCode::kInvalidArgument, "Gemm inner dimensions differ: A ", a.description(),
+         (attrs.trans_a ? " (transposed)" : ""), " and B ", b.description(), (attrs.trans_b ? " (transposed)" : ""));
+  }
   return s;
 }
 
@@ -97,13 +113,14 @@ void gemm_plain(const GemmAttributes& attrs, const GemmShape& s, const T* a, con
   }
 }
 
-void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWeight* weight, const GemmShape& s,
-                Tensor& y) {
+void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWeight* weight, const OperandB& b_in,
+                const GemmShape& s, Tensor& y) {
   const Tensor& a_in = ctx.input(0);
-  const Tensor& b_in = ctx.input(1);
-  const bool use_packed = weight != nullptr && weight->source == b_in.raw_data() && weight->shape == b_in.shape();
+  const bool use_packed =
+      weight != nullptr && (b_in.tensor == nullptr ||
+                            (weight->source == b_in.tensor->raw_data() && weight->shape == b_in.tensor->shape()));
   const Tensor a = linalg::to_float32(a_in);
-  const Tensor b = use_packed ? b_in : linalg::to_float32(b_in);
+  const Tensor b = use_packed ? Tensor() : linalg::to_float32(*b_in.tensor);
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
   float beta = 0.0f;
   if (ctx.has_input(2) && attrs.beta != 0.0f) {
@@ -113,7 +130,7 @@ void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWei
   }
   const GemmOperandF32 a_op{nullptr, a.data<float>(), a.dim(1), attrs.trans_a};
   const GemmOperandF32 b_op{use_packed ? &weight->packed : nullptr, use_packed ? nullptr : b.data<float>(),
-                            b.dim(1), attrs.trans_b};
+                            b_in.shape[1], attrs.trans_b};
   gemm_f32_packed(s.m, s.n, s.k, attrs.alpha, a_op, b_op, beta, y32.data<float>(), s.n, &ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }
@@ -128,8 +145,10 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, cons
   const int64_t n = attrs.trans_b ? b->dim(0) : b->dim(1);
   auto weight = std::make_shared<PackedWeight>();
   weight->packed = pack_gemm_b_f32(attrs.trans_b, k, n, values.data<float>(), b->dim(1));
+  weight->dtype = b->dtype();
   weight->shape = b->shape();
   weight->source = b->raw_data();
+  info.consume_constant_input(1);
   return weight;
 }
 
@@ -152,10 +171,15 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
   std::shared_ptr<const PackedWeight> weight = pack_constant_b(info, attrs);
   return make_kernel([attrs, weight](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
-    const Tensor& b = ctx.input(1);
-    check_argument(a.dtype() == b.dtype(), "Gemm inputs must have one dtype, got A ", a.description(), " and B ",
-                   b.description());
-    check_argument(gemm_dtype_allowed(a.dtype()), "Gemm does not support ", a.description());
+    // B is absent when this kernel consumed the constant B: the packed copy stands for it.
+    const Tensor* b_tensor = weight != nullptr && !ctx.has_input(1) ? nullptr : &ctx.input(1);
+    const OperandB b{b_tensor, b_tensor != nullptr ? b_tensor->dtype() : weight->dtype,
+                     b_tensor != nullptr ? b_tensor->shape() : weight->shape};
+    if (a.dtype() != b.dtype) {
+      fail(ErrorCode::kInvalidArgument, "Gemm inputs must have one dtype, got A ", a.description(), " and B ",
+           b.description());
+    }
+    if (!gemm_dtype_allowed(a.dtype())) fail(ErrorCode::kInvalidArgument, "Gemm does not support ", a.description());
     const GemmShape s = gemm_shape(a, b, attrs);
     if (ctx.has_input(2)) {
       check_argument(ctx.input(2).dtype() == a.dtype(), "Gemm C ", ctx.input(2).description(),
@@ -165,7 +189,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
     Tensor& y = ctx.allocate_output(0, a.dtype(), {s.m, s.n});
     if (y.element_count() == 0) return;
     if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
-      gemm_float(ctx, attrs, weight.get(), s, y);
+      gemm_float(ctx, attrs, weight.get(), b, s, y);
       return;
     }
     visit_dtype(a.dtype(), [&](auto tag) {
@@ -174,7 +198,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
                     std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
         const T* c = ctx.has_input(2) ? ctx.input(2).data<T>() : nullptr;
         const CBroadcast bc = ctx.has_input(2) ? c_broadcast(ctx.input(2), s) : CBroadcast{};
-        gemm_plain<T>(attrs, s, a.data<T>(), b.data<T>(), c, bc, y.data<T>());
+        gemm_plain<T>(attrs, s, a.data<T>(), b.tensor->data<T>(), c, bc, y.data<T>());
       }
     });
   });

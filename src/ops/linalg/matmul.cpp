@@ -14,11 +14,15 @@ namespace {
 
 using linalg::MatMulDims;
 
-// A constant B packed for the f32 GEMM, with the tensor it was packed from (to recognise it at run time).
+// A constant B packed for the f32 GEMM, with the tensor it was packed from. The kernel consumes B (the runtime
+// passes it no more and may free it), so the packed copy also keeps B's dtype and shape.
 struct PackedWeight {
   PackedGemmF32 packed;
+  DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
-  const void* source = nullptr;  // the constant's data; the packed copy is used only for this same tensor
+  // The constant's data while the caller keeps it, to recognise it when B is passed anyway (a kernel run
+  // directly, as tests do); never compared once the runtime stopped passing B.
+  const void* source = nullptr;
 };
 
 // Batches of GEMMs at most this many flops each run one per thread instead of one split over threads.
@@ -87,8 +91,10 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info) {
   const int64_t k = b->dim(b->rank() - 2);
   const int64_t n = b->dim(b->rank() - 1);
   weight->packed = pack_gemm_b_f32(false, k, n, values.data<float>(), n);
+  weight->dtype = b->dtype();
   weight->shape = b->shape();
   weight->source = b->raw_data();
+  info.consume_constant_input(1);
   return weight;
 }
 
@@ -96,18 +102,24 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
   std::shared_ptr<const PackedWeight> weight = pack_constant_b(info);
   return make_kernel([weight](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
-    const Tensor& b = ctx.input(1);
-    check_argument(a.dtype() == b.dtype(), "MatMul inputs must have one dtype, got A ", a.description(), " and B ",
-                   b.description());
-    check_argument(matmul_dtype_allowed(a.dtype()), "MatMul does not support ", a.description());
-    const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape());
+    // B is absent when this kernel consumed the constant B: the packed copy stands for it.
+    const Tensor* b = weight != nullptr && !ctx.has_input(1) ? nullptr : &ctx.input(1);
+    const DType b_dtype = b != nullptr ? b->dtype() : weight->dtype;
+    const std::vector<int64_t>& b_shape = b != nullptr ? b->shape() : weight->shape;
+    if (a.dtype() != b_dtype) {
+      fail(ErrorCode::kInvalidArgument, "MatMul inputs must have one dtype, got A ", a.description(), " and B ",
+           dtype_name(b_dtype), shape_to_string(b_shape));
+    }
+    if (!matmul_dtype_allowed(a.dtype())) fail(ErrorCode::kInvalidArgument, "MatMul does not support ", a.description());
+    const MatMulDims d = linalg::matmul_dims(a.shape(), b_shape);
     Tensor& y = ctx.allocate_output_uninitialized(0, a.dtype(), d.output_shape);
     if (y.element_count() == 0) return;
     if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
-      const bool use_packed =
-          weight && d.b_is_shared && weight->source == b.raw_data() && weight->shape == b.shape();
+      // A packed B has batch dims of 1, so d.b_is_shared holds whenever B is the packed constant.
+      const bool use_packed = weight != nullptr && (b == nullptr || (d.b_is_shared && weight->source == b->raw_data() &&
+                                                                    weight->shape == b->shape()));
       const Tensor a32 = linalg::to_float32(a);
-      const Tensor b32 = use_packed ? b : linalg::to_float32(b);
+      const Tensor b32 = use_packed ? Tensor() : linalg::to_float32(*b);
       Tensor y32 = a.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
       matmul_f32(d, a32.data<float>(), use_packed ? nullptr : b32.data<float>(), y32.data<float>(),
                  use_packed ? &weight->packed : nullptr, ctx.parallelism());
@@ -118,7 +130,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
                     std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
-        matmul_plain_batches<T>(d, a.data<T>(), b.data<T>(), y.data<T>(), ctx.parallelism());
+        matmul_plain_batches<T>(d, a.data<T>(), b->data<T>(), y.data<T>(), ctx.parallelism());
       }
     });
   });
