@@ -19,6 +19,12 @@ namespace {
 using conv::ConvAttributes;
 using conv::ConvGeometry;
 
+// The dtype and shape of a constant W the kernel consumed (empty shape: not consumed).
+struct ConsumedWeights {
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;
+};
+
 // Per-group packed weights of a constant W, with the tensor they came from.
 struct PackedWeights {
   std::vector<PackedGemmF32> groups;
@@ -53,20 +59,23 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
   return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
 }
 
-void conv_float(KernelContext& ctx, const ConvGeometry& g, const PackedWeights* packed,
+// `w_in` is nullptr when the kernel consumed the constant W into its packed or Winograd copy.
+void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, const PackedWeights* packed,
                 const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y) {
   const Tensor x = linalg::to_float32(ctx.input(0));
-  const Tensor& w_in = ctx.input(1);
-  const bool use_packed = packed != nullptr && packed->source == w_in.raw_data() && packed->shape == w_in.shape();
+  const bool use_packed = packed != nullptr && (w_in == nullptr || (packed->source == w_in->raw_data() &&
+                                                                    packed->shape == w_in->shape()));
   // The Winograd weights were made from the constant W; a 2-D input of W's channel count runs on them.
   const bool use_winograd = winograd != nullptr && g.spatial_rank() == 2 && x.dtype() == DType::kFloat &&
                             g.in_channels == winograd->in_channels && g.out_channels == winograd->out_channels;
-  const Tensor w = use_packed ? w_in : linalg::to_float32(w_in);
+  check_argument(w_in != nullptr || use_packed || use_winograd, "Conv: input X ", x.description(),
+                 " does not fit the weights packed at creation");
+  const Tensor w = (use_packed || w_in == nullptr) ? Tensor() : linalg::to_float32(*w_in);
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
   conv::ConvF32Args args{g,
                          x.data<float>(),
-                         use_packed ? nullptr : w.data<float>(),
+                         w.defined() ? w.data<float>() : nullptr,
                          use_packed ? &packed->groups : nullptr,
                          bias.defined() ? bias.data<float>() : nullptr,
                          y32.data<float>(),
@@ -105,14 +114,25 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
   const std::shared_ptr<const conv::WinogradWeights> winograd = winograd_weights(info, attrs);
   std::shared_ptr<const PackedWeights> packed = winograd ? nullptr : pack_constant_weights(info, attrs);
   const conv::FusedActivation activation = conv::parse_fused_activation(info.node);
-  return make_kernel([attrs, packed, winograd, activation](KernelContext& ctx) {
+  // Every float run uses the Winograd or packed copy of a constant W, so the original is handed over (the plan
+  // releases it); its dtype and shape are kept for the checks.
+  ConsumedWeights consumed;
+  if (winograd || packed) {
+    consumed.dtype = info.constant_input(1)->dtype();
+    consumed.shape = info.constant_input(1)->shape();
+    info.consume_constant_input(1);
+  }
+  return make_kernel([attrs, packed, winograd, activation, consumed](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    const Tensor& w = ctx.input(1);
+    const Tensor* w = ctx.has_input(1) || consumed.shape.empty() ? &ctx.input(1) : nullptr;
     const DType dtype = x.dtype();
+    const DType w_dtype = w != nullptr ? w->dtype() : consumed.dtype;
+    const std::vector<int64_t>& w_shape = w != nullptr ? w->shape() : consumed.shape;
     check_argument(dtype == DType::kFloat || dtype == DType::kDouble || linalg::is_staged_float(dtype),
                    "Conv does not support X ", x.description());
-    check_argument(w.dtype() == dtype, "Conv W ", w.description(), " must have the dtype of X ", x.description());
-    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape(), "Conv");
+    check_argument(w_dtype == dtype, "Conv W ", dtype_name(w_dtype), shape_to_string(w_shape),
+                   " must have the dtype of X ", x.description());
+    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w_shape, "Conv");
     if (ctx.has_input(2)) {
       const Tensor& b = ctx.input(2);
       check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ",
@@ -129,7 +149,7 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                      x.description(), " (float types only)");
       conv_double(ctx, g, y);
     } else {
-      conv_float(ctx, g, packed.get(), winograd.get(), activation, y);
+      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y);
     }
   });
 }
