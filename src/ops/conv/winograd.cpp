@@ -153,29 +153,28 @@ bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w
 
 std::shared_ptr<const WinogradWeights> make_winograd_weights(const float* w, int64_t out_channels,
                                                               int64_t in_channels) {
-  // U[xi][c][m] = (G g G^T)[xi] for g = w[m][c].
-  std::vector<float> u(static_cast<size_t>(kXi * in_channels * out_channels));
-  for (int64_t m = 0; m < out_channels; ++m) {
-    for (int64_t c = 0; c < in_channels; ++c) {
-      const float* g = w + (m * in_channels + c) * 9;
-      float gg[6][3];  // G g
-      for (int i = 0; i < 6; ++i) {
-        for (int j = 0; j < 3; ++j) gg[i][j] = kG[i][0] * g[j] + kG[i][1] * g[3 + j] + kG[i][2] * g[6 + j];
-      }
-      for (int i = 0; i < 6; ++i) {
-        for (int k = 0; k < 6; ++k) {
-          const float value = gg[i][0] * kG[k][0] + gg[i][1] * kG[k][1] + gg[i][2] * kG[k][2];
-          u[static_cast<size_t>(((i * 6 + k) * in_channels + c) * out_channels + m)] = value;
-        }
-      }
-    }
-  }
   auto weights = std::make_shared<WinogradWeights>();
   weights->in_channels = in_channels;
   weights->out_channels = out_channels;
-  for (int xi = 0; xi < kXi; ++xi) {
-    weights->transformed.push_back(
-        pack_gemm_b_f32(false, in_channels, out_channels, u.data() + xi * in_channels * out_channels, out_channels));
+  // One transformed matrix U[xi] = [c][m] of (G g G^T)[i][k] at a time, in one reused buffer, packed right away:
+  // a whole [36][C][M] staging array (4x the weights) cost more in page faults than the arithmetic.
+  std::vector<float> u(static_cast<size_t>(in_channels * out_channels));
+  for (int i = 0; i < kInput; ++i) {
+    for (int k = 0; k < kInput; ++k) {
+      for (int64_t c = 0; c < in_channels; ++c) {
+        float* row = u.data() + c * out_channels;
+        for (int64_t m = 0; m < out_channels; ++m) {
+          const float* g = w + (m * in_channels + c) * 9;
+          float value = 0.0f;
+          for (int j = 0; j < 3; ++j) {
+            const float gg = kG[i][0] * g[j] + kG[i][1] * g[3 + j] + kG[i][2] * g[6 + j];  // (G g)[i][j]
+            value += gg * kG[k][j];
+          }
+          row[m] = value;
+        }
+      }
+      weights->transformed.push_back(pack_gemm_b_f32(false, in_channels, out_channels, u.data(), out_channels));
+    }
   }
   return weights;
 }
