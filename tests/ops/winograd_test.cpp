@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/f32-winograd/f32-winograd.h"
 #include "ops/conv/conv_kernels.h"
 #include "runtime/thread_pool.h"
 
@@ -26,7 +27,19 @@ struct Case {
   int64_t batch, in_channels, out_channels, height, width, pad;
 };
 
+void check_against_reference();
+
+// Every transform variant this CPU runs (kernels/f32-winograd), each against the reference.
 TEST(WinogradTest, MatchesReferenceConvolution) {
+  for (const std::string& variant : winograd_f32_kernel_names()) {
+    SCOPED_TRACE(variant);
+    ASSERT_TRUE(winograd_f32_select_kernel(variant));
+    check_against_reference();
+  }
+  winograd_f32_select_kernel("");
+}
+
+void check_against_reference() {
   ThreadPool pool(2);
   uint32_t seed = 7;
   for (const Case& c : {Case{1, 32, 32, 8, 8, 1}, Case{2, 35, 41, 13, 11, 1}, Case{1, 40, 33, 7, 7, 0},
