@@ -42,7 +42,8 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
       ctx.set_output(0, first);
       return;
     }
-    Tensor& y = ctx.allocate_output(0, first.dtype(), out_shape);
+    // Every output element is copied from an input.
+    Tensor& y = ctx.allocate_output_uninitialized(0, first.dtype(), out_shape);
     if (y.element_count() == 0) return;
     const int64_t outer = product(out_shape, 0, axis);
     const int64_t inner = product(out_shape, axis + 1, out_shape.size());
@@ -50,18 +51,25 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
     const size_t elem = dtype_size(first.dtype());
     const DType dtype = first.dtype();
     char* out = static_cast<char*>(y.raw_data());
-    parallel_over(ctx.parallelism(), outer, out_row * static_cast<int64_t>(elem), [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) {
-        int64_t offset = 0;
-        for (const Tensor* t : inputs) {
-          const int64_t row = t->dim(axis) * inner;
-          if (row == 0) continue;
-          const char* src = static_cast<const char*>(t->raw_data()) + static_cast<size_t>(o * row) * elem;
-          copy_elements(dtype, out + static_cast<size_t>(o * out_row + offset) * elem, src, row);
-          offset += row;
-        }
-      }
-    });
+    std::vector<int64_t> offsets;  // each input's offset inside an output row
+    for (int64_t offset = 0; const Tensor* t : inputs) {
+      offsets.push_back(offset);
+      offset += t->dim(axis) * inner;
+    }
+    // One task per (outer index, input): with one image and a channel concat (outer = 1) the inputs still copy
+    // in parallel.
+    const int64_t count = static_cast<int64_t>(inputs.size());
+    parallel_over(ctx.parallelism(), outer * count, out_row * static_cast<int64_t>(elem) / count,
+                  [&](int64_t begin, int64_t end) {
+                    for (int64_t task = begin; task < end; ++task) {
+                      const int64_t o = task / count;
+                      const size_t i = static_cast<size_t>(task % count);
+                      const int64_t row = inputs[i]->dim(axis) * inner;
+                      if (row == 0) continue;
+                      const char* src = static_cast<const char*>(inputs[i]->raw_data()) + static_cast<size_t>(o * row) * elem;
+                      copy_elements(dtype, out + static_cast<size_t>(o * out_row + offsets[i]) * elem, src, row);
+                    }
+                  });
   });
 }
 
