@@ -1,7 +1,8 @@
 // ThreadPool: the session's one intra-op pool. Workers spin up to ~1 ms, then park; parallel_for cuts the work
 // into one fixed chunk per thread (the same boundaries every time), and whichever thread is free runs the next
-// unclaimed chunk, the caller included, so a worker the OS has descheduled delays nothing. A parallel_for issued from inside a worker, or while another run holds the pool, runs on the
-// calling thread (never nested pools, never oversubscription).
+// unclaimed chunk, the caller included, so a worker the OS has descheduled delays nothing. A parallel_for
+// issued from inside a worker, or while another run holds the pool, runs on the calling thread (never nested
+// pools, never oversubscription).
 #pragma once
 
 #include <atomic>
