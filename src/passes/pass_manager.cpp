@@ -10,6 +10,7 @@ std::unique_ptr<GraphPass> make_dead_code_elimination();
 std::unique_ptr<GraphPass> make_identity_elimination();
 std::unique_ptr<GraphPass> make_constant_to_initializer();
 std::unique_ptr<GraphPass> make_conv_activation_fusion();
+std::unique_ptr<GraphPass> make_conv_batchnorm_folding();
 std::unique_ptr<GraphPass> make_gelu_fusion();
 
 namespace {
@@ -18,6 +19,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   std::vector<std::unique_ptr<GraphPass>> passes;
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());
+  passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_dead_code_elimination());
   passes.push_back(make_conv_activation_fusion());
   passes.push_back(make_gelu_fusion());
