@@ -22,6 +22,9 @@ struct SessionOptions {
   int intra_op_threads = 0;  // 0: one per core; 1: run on the caller only
   OptimizationLevel optimization_level = OptimizationLevel::kAll;
   std::vector<std::string> disabled_passes;  // pass names to skip (see pass_names())
+  // When set, the optimized model (with inferred value types) is written here at creation, before kernels
+  // pack and release weights — as ONNX Runtime's SessionOptions.optimized_model_filepath.
+  std::string optimized_model_filepath;
 };
 
 // A named input or output as the model declares it (symbolic dims kept symbolic).
