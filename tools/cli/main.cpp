@@ -12,7 +12,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
-commands:
+commands (every command that optimizes a model takes --opt-level disabled|basic|extended|all, default all
+(optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
       Runs the model once (or N times) and prints every output and the latency.

@@ -81,7 +81,7 @@ std::vector<std::pair<std::string, RuntimeValue>> gather_feeds(const Session& se
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat"},
+  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat", "--disable-pass"},
                             {"--random-inputs", "--quiet"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
@@ -97,6 +97,7 @@ int run_command(const std::vector<std::string>& args) {
     throw UsageError{"--repeat needs an integer"};
   }
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
+  options.disabled_passes = arguments.values("--disable-pass");
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;
