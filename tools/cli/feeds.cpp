@@ -13,7 +13,8 @@ namespace tessera::cli {
 
 namespace {
 
-// Fills a tensor of the input's declared type (symbolic dims taken as 1) with seeded random values.
+// Fills a tensor of the input's declared type (symbolic dims taken as 1) with seeded random values: floats in
+// [-1, 1), integers in [0, 4), masks ones.
 RuntimeValue random_input(const IoInfo& input, std::mt19937& rng) {
   if (input.type.kind != TypeInfo::Kind::kTensor || !input.type.shape) {
     fail(ErrorCode::kInvalidArgument, "cannot make a random value for input '", input.name, "' of type ",
@@ -32,7 +33,11 @@ RuntimeValue random_input(const IoInfo& input, std::mt19937& rng) {
     } else if constexpr (std::is_floating_point_v<T> || kIsNarrowFloat<T>) {
       for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = element_from_double<T>(uniform(rng));
     } else if constexpr (std::is_integral_v<T> || kIsSubByteInt<T>) {
-      for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = element_from_double<T>(std::floor((uniform(rng) + 1) * 2));
+      // Masks (inputs named "...mask...") are ones, as `bench` makes them; other integers (ids) in [0, 4).
+      const bool mask = input.name.find("mask") != std::string::npos;
+      for (int64_t i = 0; i < t.element_count(); ++i) {
+        t.data<T>()[i] = element_from_double<T>(mask ? 1.0 : std::floor((uniform(rng) + 1) * 2));
+      }
     }
   });
   return RuntimeValue(t);
