@@ -4,7 +4,6 @@
 // other reader, its weights are a float32 constant (FusedConv is float-only; types are not inferred yet), and the
 // activation's parameters are constants.
 #include <algorithm>
-#include <limits>
 
 #include "passes/fusion_utils.h"
 #include "passes/pass.h"
@@ -14,39 +13,6 @@ namespace tessera {
 namespace {
 
 using fusion::is_onnx_op;
-
-// The FusedConv `activation` / `activation_params` equivalent to `act`, or false when it has none.
-bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params) {
-  name = act.op_type;
-  params.clear();
-  if (!act.domain.empty()) return false;
-  if (act.op_type == "Relu" || act.op_type == "Sigmoid" || act.op_type == "Tanh") return true;
-  if (act.op_type == "LeakyRelu") {
-    params = {act.attr_float("alpha", 0.01f)};
-    return true;
-  }
-  if (act.op_type == "HardSigmoid") {
-    params = {act.attr_float("alpha", 0.2f), act.attr_float("beta", 0.5f)};
-    return true;
-  }
-  if (act.op_type == "Clip") {
-    float lo = -std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::max();
-    if (act.opset < 11) {
-      lo = act.attr_float("min", lo);
-      hi = act.attr_float("max", hi);
-    } else {
-      for (size_t i = 1; i < 3; ++i) {
-        if (!act.has_input(i)) continue;
-        const auto value = fusion::scalar_float_constant(graph, act.inputs[i]);
-        if (!value) return false;
-        (i == 1 ? lo : hi) = *value;
-      }
-    }
-    params = {lo, hi};
-    return true;
-  }
-  return false;
-}
 
 class ConvActivationFusion final : public GraphPass {
  public:
@@ -72,7 +38,7 @@ class ConvActivationFusion final : public GraphPass {
       if (w == nullptr || w->dtype() != DType::kFloat) continue;
       std::string activation;
       std::vector<float> params;
-      if (!activation_of(graph, act, activation, params)) continue;
+      if (!fusion::activation_of(graph, act, activation, params)) continue;
       conv.domain = "com.microsoft";
       conv.op_type = "FusedConv";
       conv.opset = 1;

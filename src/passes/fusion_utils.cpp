@@ -1,5 +1,7 @@
 #include "passes/fusion_utils.h"
 
+#include <limits>
+
 #include "ir/shape_inference.h"
 #include "ops/registry.h"
 
@@ -56,6 +58,38 @@ std::optional<float> scalar_float_constant(const Graph& graph, const std::string
   const Tensor* t = constant_tensor(graph, name);
   if (t == nullptr || t->dtype() != DType::kFloat || t->element_count() != 1) return std::nullopt;
   return t->data<float>()[0];
+}
+
+bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params) {
+  name = act.op_type;
+  params.clear();
+  if (!act.domain.empty()) return false;
+  if (act.op_type == "Relu" || act.op_type == "Sigmoid" || act.op_type == "Tanh") return true;
+  if (act.op_type == "LeakyRelu") {
+    params = {act.attr_float("alpha", 0.01f)};
+    return true;
+  }
+  if (act.op_type == "HardSigmoid") {
+    params = {act.attr_float("alpha", 0.2f), act.attr_float("beta", 0.5f)};
+    return true;
+  }
+  if (act.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::max();
+    if (act.opset < 11) {
+      lo = act.attr_float("min", lo);
+      hi = act.attr_float("max", hi);
+    } else {
+      for (size_t i = 1; i < 3; ++i) {
+        if (!act.has_input(i)) continue;
+        const auto value = fusion::scalar_float_constant(graph, act.inputs[i]);
+        if (!value) return false;
+        (i == 1 ? lo : hi) = *value;
+      }
+    }
+    params = {lo, hi};
+    return true;
+  }
+  return false;
 }
 
 void infer_types(Graph& graph) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "ir/graph.h"
 
@@ -29,6 +30,11 @@ void infer_types(Graph& graph);
 
 // The int64 value of a one-element int32/int64 constant, or nullopt.
 std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name);
+
+// The ONNX Runtime fused-op `activation` name and parameters equivalent to activation node `act`: Relu, Sigmoid,
+// Tanh (no parameters), LeakyRelu (alpha), HardSigmoid (alpha, beta), Clip (min, max; constant bounds only).
+// False when `act` is none of these.
+bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params);
 
 // True for a node of ai.onnx with this op type.
 inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }
