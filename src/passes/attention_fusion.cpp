@@ -36,8 +36,8 @@ class AttentionFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_softmax = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                         [](const auto& n) { return is_onnx_op(*n, "Softmax"); });
+    const bool has_softmax =
+        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Softmax"); });
     if (!has_softmax) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
@@ -45,7 +45,8 @@ class AttentionFusion final : public GraphPass {
     producer_ = fusion::producers(graph);
     consumer_.clear();
     for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs) if (!in.empty()) consumer_[in] = node.get();
+      for (const std::string& in : node->inputs)
+        if (!in.empty()) consumer_[in] = node.get();
     }
     std::vector<AttentionMatch> matches;
     for (const auto& node : graph.nodes) {
@@ -61,7 +62,8 @@ class AttentionFusion final : public GraphPass {
           break;
         }
       }
-      for (const Node* n : m.nodes) if (n != m.last) removed.push_back(n);
+      for (const Node* n : m.nodes)
+        if (n != m.last) removed.push_back(n);
     }
     std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
       return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
@@ -205,7 +207,8 @@ class AttentionFusion final : public GraphPass {
     m.nodes.push_back(pv);
     // Merge the heads back.
     const Node* transpose = only_consumer(pv->outputs[0]);
-    if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") || transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
+    if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") ||
+        transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
       return std::nullopt;
     }
     const Node* merge = only_consumer(transpose->outputs[0]);
@@ -229,7 +232,8 @@ class AttentionFusion final : public GraphPass {
     if (!m.mask.empty()) {
       const std::vector<Dim>* mask_shape = shape_of(m.mask);
       const std::vector<Dim>* k_shape = shape_of(m.k);
-      if (mask_shape == nullptr || k_shape == nullptr || mask_shape->empty() || mask_shape->size() > 4) return std::nullopt;
+      if (mask_shape == nullptr || k_shape == nullptr || mask_shape->empty() || mask_shape->size() > 4)
+        return std::nullopt;
       // A constant mask's own shape beats a declared type the exporter wrote for the value it folded from.
       const Tensor* constant_mask = fusion::constant_tensor(*graph_, m.mask);
       const Dim keys = constant_mask != nullptr && constant_mask->rank() > 0 ? Dim::known(constant_mask->shape().back())

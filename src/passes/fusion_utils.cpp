@@ -1,5 +1,6 @@
 #include "passes/fusion_utils.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "ir/shape_inference.h"
@@ -16,7 +17,8 @@ void add_reads(const Graph& graph, std::unordered_map<std::string, int>& reads, 
     }
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) add_reads(*attr.g, reads, true);
-      for (const auto& g : attr.graphs) if (g) add_reads(*g, reads, true);
+      for (const auto& g : attr.graphs)
+        if (g) add_reads(*g, reads, true);
     }
   }
   for (const ValueInfo& out : graph.outputs) {
@@ -35,7 +37,8 @@ std::unordered_map<std::string, int> count_reads(const Graph& graph) {
 std::unordered_map<std::string, Node*> producers(const Graph& graph) {
   std::unordered_map<std::string, Node*> out;
   for (const auto& node : graph.nodes) {
-    for (const std::string& o : node->outputs) if (!o.empty()) out[o] = node.get();
+    for (const std::string& o : node->outputs)
+      if (!o.empty()) out[o] = node.get();
   }
   return out;
 }
@@ -43,7 +46,8 @@ std::unordered_map<std::string, Node*> producers(const Graph& graph) {
 const Tensor* constant_tensor(const Graph& graph, const std::string& name) {
   auto it = graph.initializers.find(name);
   if (it != graph.initializers.end()) {
-    for (const ValueInfo& in : graph.inputs) if (in.name == name) return nullptr;  // a feed may override it
+    for (const ValueInfo& in : graph.inputs)
+      if (in.name == name) return nullptr;  // a feed may override it
     return &it->second;
   }
   for (const auto& node : graph.nodes) {
@@ -90,6 +94,32 @@ bool activation_of(const Graph& graph, const Node& act, std::string& name, std::
     return true;
   }
   return false;
+}
+
+bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& accepts,
+                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite) {
+  const auto reads = count_reads(graph);
+  const auto producer = producers(graph);
+  std::vector<const Node*> fused_away;
+  for (const auto& node : graph.nodes) {
+    const Node& act = *node;
+    if (act.inputs.empty() || act.outputs.size() != 1) continue;
+    auto p = producer.find(act.inputs[0]);
+    if (p == producer.end() || p->second->outputs.size() != 1 || !accepts(*p->second)) continue;
+    auto r = reads.find(act.inputs[0]);
+    if (r == reads.end() || r->second != 1) continue;
+    std::string name;
+    std::vector<float> params;
+    if (!activation_of(graph, act, name, params)) continue;
+    rewrite(*p->second, name, params);
+    p->second->outputs[0] = act.outputs[0];
+    fused_away.push_back(&act);
+  }
+  if (fused_away.empty()) return false;
+  std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+    return std::find(fused_away.begin(), fused_away.end(), n.get()) != fused_away.end();
+  });
+  return true;
 }
 
 void infer_types(Graph& graph) {

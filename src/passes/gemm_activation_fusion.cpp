@@ -3,6 +3,7 @@
 // Runtime. Relu becomes the GEMM epilogue's clamp; the others one pass over the output. Only when the Gemm's
 // output has no other reader and B is a float32 constant (FusedGemm is float-only).
 #include <algorithm>
+#include <set>
 
 #include "passes/fusion_utils.h"
 #include "passes/pass.h"
@@ -27,37 +28,32 @@ class GemmActivationFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const auto reads = fusion::count_reads(graph);
-    const auto producer = fusion::producers(graph);
-    std::vector<const Node*> fused_away;
-    for (const auto& node : graph.nodes) {
-      Node& act = *node;
-      if (act.inputs.empty() || act.outputs.size() != 1 || act.op_type == "Clip") continue;
-      auto p = producer.find(act.inputs[0]);
-      if (p == producer.end() || !is_onnx_op(*p->second, "Gemm")) continue;
-      Node& gemm = *p->second;
-      auto r = reads.find(gemm.outputs[0]);
-      if (gemm.outputs.size() != 1 || r == reads.end() || r->second != 1) continue;
+    auto accepts = [&](const Node& gemm) {
+      if (!is_onnx_op(gemm, "Gemm")) return false;
       const Tensor* b = gemm.inputs.size() > 1 ? fusion::constant_tensor(graph, gemm.inputs[1]) : nullptr;
-      if (b == nullptr || b->dtype() != DType::kFloat) continue;
-      std::string activation;
-      std::vector<float> params;
-      if (!fusion::activation_of(graph, act, activation, params)) continue;
-      gemm.domain = kMicrosoftDomain;
-      gemm.op_type = "FusedGemm";
-      gemm.opset = 1;
-      set_attribute(gemm, "activation", Attribute::Type::kString, activation, 0.0f);
-      if (params.size() >= 1) set_attribute(gemm, "activation_alpha", Attribute::Type::kFloat, "", params[0]);
-      if (params.size() >= 2) set_attribute(gemm, "activation_beta", Attribute::Type::kFloat, "", params[1]);
-      gemm.outputs[0] = act.outputs[0];
-      fused_away.push_back(&act);
+      return b != nullptr && b->dtype() == DType::kFloat;
+    };
+    // FusedGemm has no Clip (ONNX Runtime's does not either): a Clip stays a node.
+    auto accepts_unless_clip = [&](const Node& gemm) { return accepts(gemm) && !clip_follows_.count(gemm.outputs[0]); };
+    clip_follows_.clear();
+    for (const auto& n : graph.nodes) {
+      if (is_onnx_op(*n, "Clip") && !n->inputs.empty()) clip_follows_.insert(n->inputs[0]);
     }
-    if (fused_away.empty()) return false;
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(fused_away.begin(), fused_away.end(), n.get()) != fused_away.end();
-    });
-    return true;
+    return fusion::fuse_activations(graph, accepts_unless_clip,
+                                    [](Node& gemm, const std::string& name, const std::vector<float>& params) {
+                                      gemm.domain = kMicrosoftDomain;
+                                      gemm.op_type = "FusedGemm";
+                                      gemm.opset = 1;
+                                      set_attribute(gemm, "activation", Attribute::Type::kString, name, 0.0f);
+                                      if (params.size() >= 1)
+                                        set_attribute(gemm, "activation_alpha", Attribute::Type::kFloat, "", params[0]);
+                                      if (params.size() >= 2)
+                                        set_attribute(gemm, "activation_beta", Attribute::Type::kFloat, "", params[1]);
+                                    });
   }
+
+ private:
+  std::set<std::string> clip_follows_;
 };
 
 }  // namespace
