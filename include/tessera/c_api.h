@@ -100,6 +100,11 @@ TESSERA_C_EXPORT tessera_status tessera_session_options_add_free_dimension_overr
                                                                                     const char* dim_name,
                                                                                     int64_t value);
 
+/* Writes the optimized model (ONNX) to `path` when a session is created with these options; NULL or "" turns
+ * it off. */
+TESSERA_C_EXPORT tessera_status tessera_session_options_set_optimized_model_filepath(tessera_session_options* options,
+                                                                                     const char* path);
+
 /* ---- Sessions ----------------------------------------------------------------------------------------- */
 
 /* Loads, checks, optimizes and compiles the model at `model_path`; `options` may be NULL (defaults). */

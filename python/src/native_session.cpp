@@ -50,6 +50,9 @@ SessionOptions session_options(const nb::dict& options) {
       result.free_dimension_overrides[nb::cast<std::string>(key)] = nb::cast<int64_t>(value);
     }
   }
+  if (options.contains("optimized_model_filepath")) {
+    result.optimized_model_filepath = nb::cast<std::string>(options["optimized_model_filepath"]);
+  }
   if (options.contains("disabled_passes")) {
     result.disabled_passes = nb::cast<std::vector<std::string>>(options["disabled_passes"]);
   }

@@ -23,7 +23,8 @@ class NativeSession {
  public:
   // `source` is a path (str) or serialized model bytes (bytes). `options` keys (all optional):
   // intra_op_num_threads (int), optimization_level ("disabled"|"basic"|"extended"|"all"),
-  // free_dimension_overrides (dict str -> int), disabled_passes (list of str), enable_profiling (bool).
+  // free_dimension_overrides (dict str -> int), disabled_passes (list of str), enable_profiling (bool),
+  // optimized_model_filepath (str: write the optimized model there at creation).
   NativeSession(nanobind::handle source, const nanobind::dict& options);
 
   // (name, type string such as "tensor(float)", shape list of int / str (symbolic) / None (unknown)) for the

@@ -79,6 +79,7 @@ class SessionOptions:
             "optimization_level": _LEVEL_NAMES[level],
             "free_dimension_overrides": dict(self._free_dimensions),
             "enable_profiling": bool(self.enable_profiling),
+            "optimized_model_filepath": str(self.optimized_model_filepath or ""),
         }
         passes = self._config.get("tessera.disabled_passes", "")
         options["disabled_passes"] = [p for p in passes.split(",") if p]

@@ -6,7 +6,7 @@ import warnings
 
 from . import _tessera
 from ._dtypes import feed_array, output_value
-from ._errors import Fail, NotImplemented
+from ._errors import Fail
 from ._options import RunOptions, SessionOptions
 
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -80,8 +80,6 @@ class InferenceSession:
             raise TypeError(f"Unable to load from type '{type(path_or_bytes)}'")
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
         self._providers = _provider_names(providers)
-        if self._sess_options.optimized_model_filepath:
-            raise NotImplemented("SessionOptions.optimized_model_filepath: this Tessera build cannot write models")
         self._native = _tessera.NativeSession(source, self._sess_options._native_options())
         self._profiling = self._native.profiling_enabled
         self._inputs = [NodeArg(*entry) for entry in self._native.inputs()]

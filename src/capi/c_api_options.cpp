@@ -43,4 +43,12 @@ tessera_status tessera_session_options_add_free_dimension_override(tessera_sessi
   });
 }
 
+tessera_status tessera_session_options_set_optimized_model_filepath(tessera_session_options* options,
+                                                                    const char* path) {
+  return guarded([&] {
+    require(options, "options");
+    options->options.optimized_model_filepath = path != nullptr ? path : "";
+  });
+}
+
 }  // extern "C"

@@ -1,5 +1,8 @@
 #include "passes/fusion_utils.h"
 
+#include "ir/shape_inference.h"
+#include "ops/registry.h"
+
 namespace tessera::fusion {
 
 namespace {
@@ -53,6 +56,21 @@ std::optional<float> scalar_float_constant(const Graph& graph, const std::string
   const Tensor* t = constant_tensor(graph, name);
   if (t == nullptr || t->dtype() != DType::kFloat || t->element_count() != 1) return std::nullopt;
   return t->data<float>()[0];
+}
+
+void infer_types(Graph& graph) {
+  infer_graph_types(graph, [](const Node& node) {
+    const OpRegistration* entry = OpRegistry::instance().find(node.domain, node.op_type, node.opset);
+    return entry ? entry->infer : ShapeInferenceFn{};
+  });
+}
+
+std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name) {
+  const Tensor* t = constant_tensor(graph, name);
+  if (t == nullptr || t->element_count() != 1) return std::nullopt;
+  if (t->dtype() == DType::kInt64) return t->data<int64_t>()[0];
+  if (t->dtype() == DType::kInt32) return t->data<int32_t>()[0];
+  return std::nullopt;
 }
 
 }  // namespace tessera::fusion

@@ -23,6 +23,13 @@ const Tensor* constant_tensor(const Graph& graph, const std::string& name);
 // The value of a one-element float32 constant, or nullopt.
 std::optional<float> scalar_float_constant(const Graph& graph, const std::string& name);
 
+// Infers the types and shapes of `graph`'s values (not its subgraphs') into graph.value_types with the
+// registered inference functions, for passes that need static shapes. Errors propagate (they name the node).
+void infer_types(Graph& graph);
+
+// The int64 value of a one-element int32/int64 constant, or nullopt.
+std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name);
+
 // True for a node of ai.onnx with this op type.
 inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }
 

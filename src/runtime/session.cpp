@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
+#include "onnx/model_writer.h"
 #include "ops/registry.h"
 #include "runtime/execution_plan.h"
 #include "runtime/execution_provider.h"
@@ -128,6 +129,7 @@ void Session::initialize() {
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
   check_inferred_sizes(graph);
+  if (!options_.optimized_model_filepath.empty()) save_model(model_, options_.optimized_model_filepath);
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);

@@ -27,6 +27,9 @@ struct SessionOptions {
   // Symbolic input dims fixed to a value before optimization (ONNX Runtime's free-dimension overrides): every
   // dim of a graph input whose symbol is a key becomes that value. Symbols no input uses are ignored.
   std::map<std::string, int64_t> free_dimension_overrides;
+  // When set, the optimized model (with inferred value types) is written here at creation, before kernels
+  // pack and release weights — as ONNX Runtime's SessionOptions.optimized_model_filepath.
+  std::string optimized_model_filepath;
 };
 
 class NodeObserver;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +154,7 @@ TEST(CApiTest, FreeDimensionOverrideAndThreadOption) {
   EXPECT_EQ(tessera_session_options_set_intra_op_threads(options, -2), TESSERA_INVALID_ARGUMENT);
   EXPECT_EQ(tessera_session_options_set_optimization_level(options, TESSERA_OPTIMIZATION_BASIC), TESSERA_OK);
   EXPECT_EQ(tessera_session_options_add_free_dimension_override(options, "batch", 4), TESSERA_OK);
+  EXPECT_EQ(tessera_session_options_set_optimized_model_filepath(options, nullptr), TESSERA_OK);
   SessionPtr session = relu_session(options);
   tessera_session_options_destroy(options);
   int32_t type = 0;
@@ -168,6 +170,23 @@ TEST(CApiTest, FreeDimensionOverrideAndThreadOption) {
   EXPECT_EQ(tessera_session_run(session.get(), names, inputs, 1, nullptr, 1, &output), TESSERA_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(tessera_last_error_message(), "'x'")) << tessera_last_error_message();
   EXPECT_EQ(output, nullptr);
+}
+
+TEST(CApiTest, OptimizedModelIsWrittenAndLoads) {
+  const std::string path = ::testing::TempDir() + "c_api_optimized.onnx";
+  std::remove(path.c_str());
+  tessera_session_options* options = nullptr;
+  ASSERT_EQ(tessera_session_options_create(&options), TESSERA_OK);
+  ASSERT_EQ(tessera_session_options_set_optimized_model_filepath(options, path.c_str()), TESSERA_OK);
+  SessionPtr session = relu_session(options);
+  tessera_session_options_destroy(options);
+  tessera_session* reloaded = nullptr;
+  ASSERT_EQ(tessera_session_create(path.c_str(), nullptr, &reloaded), TESSERA_OK) << tessera_last_error_message();
+  SessionPtr owned(reloaded);
+  const char* name = nullptr;
+  ASSERT_EQ(tessera_session_io_name(reloaded, TESSERA_IO_OUTPUT, 0, &name), TESSERA_OK);
+  EXPECT_STREQ(name, "y");
+  std::remove(path.c_str());
 }
 
 TEST(CApiTest, BadInputsAreStatusesWithMessages) {

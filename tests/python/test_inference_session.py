@@ -230,3 +230,15 @@ def test_outputs_are_writable_and_independent(backend):
     first[:] = -5
     second = session.run(["sum"], {"x": x})[0]
     np.testing.assert_array_equal(second, np.full((2, 2), 2.0))
+
+
+def test_optimized_model_filepath_writes_a_runnable_model(backend, tmp_path):
+    options = backend.SessionOptions()
+    options.graph_optimization_level = backend.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    expected = cpu_session(backend, _two_output_model(), options).run(None, {"x": x})
+    assert (tmp_path / "optimized.onnx").exists()
+    reloaded = cpu_session(backend, str(tmp_path / "optimized.onnx")).run(None, {"x": x})
+    for a, b in zip(expected, reloaded):
+        np.testing.assert_array_equal(a, b)

@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, conformance.
+// The `tessera` command line: run, info, bench, optimize, conformance.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -25,10 +25,15 @@ commands:
       runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
       Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
       unbound symbolic dims are 1 unless set by --dim or (first dim) --batch.
+  optimize MODEL OUTPUT [--opt-level L] [--disable-pass NAME ...] [--external-data-threshold BYTES] [--verbose]
+      Optimizes the graph (default level basic: standard ONNX ops only, runnable by any runtime) and writes it;
+      --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
-      Runs ONNX backend test folders and prints "N passed, N failed, N skipped".
+                       [--resave]
+      Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model
+      after optimizing it and writing it back out (tests the model writer).
 
 exit codes: 0 ok, 1 run error, 2 usage error, 3 model rejected at load
 )";
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
     if (command == "run") return run_command(args);
     if (command == "info") return info_command(args);
     if (command == "bench") return bench_command(args);
+    if (command == "optimize") return optimize_command(args);
     if (command == "conformance") return conformance_command(args);
     throw UsageError{"unknown command '" + command + "'"};
   } catch (const UsageError& e) {
