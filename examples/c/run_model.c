@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <tessera/c_api.h>
 
 #define MAX_IO 16
@@ -47,8 +46,10 @@ static int describe(const tessera_session* session, tessera_io_kind kind, size_t
   for (int64_t axis = 0; axis < rank; ++axis) {
     const char* symbol;
     if (!check(tessera_session_io_dim_name(session, kind, index, (size_t)axis, &symbol), "io_dim_name")) return 0;
-    if (dims[axis] >= 0) printf(axis ? ", %lld" : "%lld", (long long)dims[axis]);
-    else printf(axis ? ", %s" : "%s", symbol[0] ? symbol : "?");
+    if (dims[axis] >= 0)
+      printf(axis ? ", %lld" : "%lld", (long long)dims[axis]);
+    else
+      printf(axis ? ", %s" : "%s", symbol[0] ? symbol : "?");
   }
   printf(")\n");
   return 1;
@@ -120,7 +121,8 @@ int main(int argc, char** argv) {
 
   /* Run 1: the library allocates the outputs. */
   if (!check(tessera_session_run(session, input_names, (const tessera_tensor* const*)inputs, input_count, NULL,
-                                 output_count, outputs), "run")) {
+                                 output_count, outputs),
+             "run")) {
     goto done;
   }
   /* Run 2: into buffers of the shapes run 1 produced. */
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
     }
   }
   if (!check(tessera_session_run_into(session, input_names, (const tessera_tensor* const*)inputs, input_count, NULL,
-                                      output_count, into), "run_into")) {
+                                      output_count, into),
+             "run_into")) {
     goto done;
   }
   for (size_t i = 0; i < output_count; ++i) {

@@ -144,8 +144,7 @@ TESSERA_C_EXPORT tessera_status tessera_session_run(const tessera_session* sessi
 /* The same, writing into caller-provided tensors (typically from tessera_tensor_wrap): each must already have
  * the result's element type and shape (else TESSERA_INVALID_ARGUMENT naming the output and both shapes, and
  * nothing is written). */
-TESSERA_C_EXPORT tessera_status tessera_session_run_into(const tessera_session* session,
-                                                         const char* const* input_names,
+TESSERA_C_EXPORT tessera_status tessera_session_run_into(const tessera_session* session, const char* const* input_names,
                                                          const tessera_tensor* const* inputs, size_t input_count,
                                                          const char* const* output_names, size_t output_count,
                                                          tessera_tensor* const* outputs);
@@ -157,8 +156,8 @@ TESSERA_C_EXPORT tessera_status tessera_tensor_create(int32_t element_type, cons
                                                       tessera_tensor** out);
 /* A tensor over caller memory (no copy): `data` must hold `byte_size` >= the tensor's bytes, be aligned to the
  * element size, and stay valid until the tensor is destroyed. */
-TESSERA_C_EXPORT tessera_status tessera_tensor_wrap(int32_t element_type, const int64_t* dims, size_t rank,
-                                                    void* data, size_t byte_size, tessera_tensor** out);
+TESSERA_C_EXPORT tessera_status tessera_tensor_wrap(int32_t element_type, const int64_t* dims, size_t rank, void* data,
+                                                    size_t byte_size, tessera_tensor** out);
 TESSERA_C_EXPORT void tessera_tensor_destroy(tessera_tensor* tensor);
 TESSERA_C_EXPORT tessera_status tessera_tensor_element_type(const tessera_tensor* tensor, int32_t* element_type);
 /* Rank and dims; `dims` lives as long as the tensor. */

@@ -26,8 +26,8 @@ NB_MODULE(_tessera, m) {
       .def("overridable_initializers", &NativeSession::overridable_initializers)
       .def("outputs", &NativeSession::outputs)
       .def("metadata", &NativeSession::metadata)
-      .def("run", &NativeSession::run, nb::arg("names"), nb::arg("arrays"), nb::arg("dtypes"),
-           nb::arg("output_names"), nb::arg("terminate").none())
+      .def("run", &NativeSession::run, nb::arg("names"), nb::arg("arrays"), nb::arg("dtypes"), nb::arg("output_names"),
+           nb::arg("terminate").none())
       .def_prop_ro("profiling_enabled", &NativeSession::profiling_enabled)
       .def("write_profile", &NativeSession::write_profile);
 }

@@ -16,13 +16,19 @@ namespace {
 // onnxruntime's spelling of a type: "tensor(float)", "seq(tensor(int64))", "optional(tensor(float))".
 std::string ort_type_string(const TypeInfo& type) {
   switch (type.kind) {
-    case TypeInfo::Kind::kTensor: return "tensor(" + dtype_name(type.elem_type) + ")";
-    case TypeInfo::Kind::kSparseTensor: return "sparse_tensor(" + dtype_name(type.elem_type) + ")";
-    case TypeInfo::Kind::kSequence: return "seq(" + (type.element ? ort_type_string(*type.element) : "unknown") + ")";
-    case TypeInfo::Kind::kOptional: return "optional(" + (type.element ? ort_type_string(*type.element) : "unknown") + ")";
+    case TypeInfo::Kind::kTensor:
+      return "tensor(" + dtype_name(type.elem_type) + ")";
+    case TypeInfo::Kind::kSparseTensor:
+      return "sparse_tensor(" + dtype_name(type.elem_type) + ")";
+    case TypeInfo::Kind::kSequence:
+      return "seq(" + (type.element ? ort_type_string(*type.element) : "unknown") + ")";
+    case TypeInfo::Kind::kOptional:
+      return "optional(" + (type.element ? ort_type_string(*type.element) : "unknown") + ")";
     case TypeInfo::Kind::kMap:
-      return "map(" + dtype_name(type.elem_type) + "," + (type.element ? ort_type_string(*type.element) : "unknown") + ")";
-    case TypeInfo::Kind::kUnknown: break;
+      return "map(" + dtype_name(type.elem_type) + "," + (type.element ? ort_type_string(*type.element) : "unknown") +
+             ")";
+    case TypeInfo::Kind::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -32,16 +38,20 @@ nb::list ort_shape(const TypeInfo& type) {
   nb::list shape;
   if (!type.shape) return shape;
   for (const Dim& d : *type.shape) {
-    if (d.is_known()) shape.append(d.value);
-    else if (!d.symbol.empty()) shape.append(nb::str(d.symbol.c_str()));
-    else shape.append(nb::none());
+    if (d.is_known())
+      shape.append(d.value);
+    else if (!d.symbol.empty())
+      shape.append(nb::str(d.symbol.c_str()));
+    else
+      shape.append(nb::none());
   }
   return shape;
 }
 
 SessionOptions session_options(const nb::dict& options) {
   SessionOptions result;
-  if (options.contains("intra_op_num_threads")) result.intra_op_threads = nb::cast<int>(options["intra_op_num_threads"]);
+  if (options.contains("intra_op_num_threads"))
+    result.intra_op_threads = nb::cast<int>(options["intra_op_num_threads"]);
   if (options.contains("optimization_level")) {
     result.optimization_level = parse_optimization_level(nb::cast<std::string>(options["optimization_level"]));
   }
@@ -122,7 +132,8 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
                             const TerminateFlag* terminate) const {
   const size_t count = names.size();
   if (nb::len(arrays) != count || dtypes.size() != count) {
-    fail(ErrorCode::kInvalidArgument, "run: ", count, " names, ", nb::len(arrays), " arrays and ", dtypes.size(), " dtypes");
+    fail(ErrorCode::kInvalidArgument, "run: ", count, " names, ", nb::len(arrays), " arrays and ", dtypes.size(),
+         " dtypes");
   }
   std::vector<std::pair<std::string, RuntimeValue>> feeds;
   feeds.reserve(count);
@@ -149,7 +160,8 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
 }
 
 void NativeSession::write_profile(const std::string& path) const {
-  if (profiler_ == nullptr) fail(ErrorCode::kInvalidArgument, "profiling is not enabled for this session (SessionOptions.enable_profiling)");
+  if (profiler_ == nullptr)
+    fail(ErrorCode::kInvalidArgument, "profiling is not enabled for this session (SessionOptions.enable_profiling)");
   profiler_->write(path);
 }
 

@@ -38,7 +38,8 @@ std::string utf8_of(nb::handle item, const std::string& input_name) {
     if (data == nullptr) throw nb::python_error();
     return std::string(data, static_cast<size_t>(size));
   }
-  if (PyBytes_Check(item.ptr())) return std::string(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
+  if (PyBytes_Check(item.ptr()))
+    return std::string(PyBytes_AS_STRING(item.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(item.ptr())));
   fail(ErrorCode::kInvalidArgument, "input '", input_name, "' is a string tensor, but holds an element of type ",
        nb::type_name(item.type()).c_str(), " (expected str or bytes)");
 }
@@ -61,21 +62,36 @@ std::optional<nb::dlpack::dtype> numpy_dtype(DType dtype) {
     return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(bits), 1};
   };
   switch (dtype) {
-    case DType::kFloat: return make(Code::Float, 32);
-    case DType::kDouble: return make(Code::Float, 64);
-    case DType::kFloat16: return make(Code::Float, 16);
-    case DType::kInt8: return make(Code::Int, 8);
-    case DType::kInt16: return make(Code::Int, 16);
-    case DType::kInt32: return make(Code::Int, 32);
-    case DType::kInt64: return make(Code::Int, 64);
-    case DType::kUint8: return make(Code::UInt, 8);
-    case DType::kUint16: return make(Code::UInt, 16);
-    case DType::kUint32: return make(Code::UInt, 32);
-    case DType::kUint64: return make(Code::UInt, 64);
-    case DType::kBool: return make(Code::Bool, 8);
-    case DType::kComplex64: return make(Code::Complex, 64);
-    case DType::kComplex128: return make(Code::Complex, 128);
-    default: return std::nullopt;
+    case DType::kFloat:
+      return make(Code::Float, 32);
+    case DType::kDouble:
+      return make(Code::Float, 64);
+    case DType::kFloat16:
+      return make(Code::Float, 16);
+    case DType::kInt8:
+      return make(Code::Int, 8);
+    case DType::kInt16:
+      return make(Code::Int, 16);
+    case DType::kInt32:
+      return make(Code::Int, 32);
+    case DType::kInt64:
+      return make(Code::Int, 64);
+    case DType::kUint8:
+      return make(Code::UInt, 8);
+    case DType::kUint16:
+      return make(Code::UInt, 16);
+    case DType::kUint32:
+      return make(Code::UInt, 32);
+    case DType::kUint64:
+      return make(Code::UInt, 64);
+    case DType::kBool:
+      return make(Code::Bool, 8);
+    case DType::kComplex64:
+      return make(Code::Complex, 64);
+    case DType::kComplex128:
+      return make(Code::Complex, 128);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -110,7 +126,8 @@ nb::object tensor_to_python(Tensor tensor) {
   if (auto dtype = numpy_dtype(tensor.dtype())) return tensor_to_array(std::move(tensor), *dtype);
   const auto bits = static_cast<uint8_t>(8 * dtype_size(tensor.dtype()));
   const int32_t code = static_cast<int32_t>(tensor.dtype());
-  nb::object view = tensor_to_array(std::move(tensor), nb::dlpack::dtype{static_cast<uint8_t>(nb::dlpack::dtype_code::UInt), bits, 1});
+  nb::object view = tensor_to_array(std::move(tensor),
+                                    nb::dlpack::dtype{static_cast<uint8_t>(nb::dlpack::dtype_code::UInt), bits, 1});
   return nb::make_tuple("view", code, view);
 }
 
@@ -122,7 +139,8 @@ Tensor tensor_from_array(const std::string& input_name, nb::handle array, DType 
   if (PyObject_GetBuffer(array.ptr(), view.get(), PyBUF_RECORDS_RO) != 0) {
     PyErr_Clear();
     delete view.release();
-    fail(ErrorCode::kInvalidArgument, "input '", input_name, "' must be a numpy array, got ", nb::type_name(array.type()).c_str());
+    fail(ErrorCode::kInvalidArgument, "input '", input_name, "' must be a numpy array, got ",
+         nb::type_name(array.type()).c_str());
   }
   if (static_cast<size_t>(view->itemsize) != dtype_size(dtype)) {
     fail(ErrorCode::kInvalidArgument, "input '", input_name, "': elements of ", view->itemsize, " bytes cannot hold ",

@@ -29,12 +29,18 @@ void clear_error() { last_error().clear(); }
 
 tessera_status status_for(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return TESSERA_INVALID_ARGUMENT;
-    case ErrorCode::kInvalidModel: return TESSERA_INVALID_MODEL;
-    case ErrorCode::kUnsupported: return TESSERA_UNSUPPORTED;
-    case ErrorCode::kRuntime: return TESSERA_RUNTIME_ERROR;
-    case ErrorCode::kIo: return TESSERA_IO_ERROR;
-    case ErrorCode::kOutOfMemory: return TESSERA_OUT_OF_MEMORY;
+    case ErrorCode::kInvalidArgument:
+      return TESSERA_INVALID_ARGUMENT;
+    case ErrorCode::kInvalidModel:
+      return TESSERA_INVALID_MODEL;
+    case ErrorCode::kUnsupported:
+      return TESSERA_UNSUPPORTED;
+    case ErrorCode::kRuntime:
+      return TESSERA_RUNTIME_ERROR;
+    case ErrorCode::kIo:
+      return TESSERA_IO_ERROR;
+    case ErrorCode::kOutOfMemory:
+      return TESSERA_OUT_OF_MEMORY;
   }
   return TESSERA_INTERNAL_ERROR;
 }
@@ -51,14 +57,22 @@ const char* tessera_last_error_message(void) { return tessera::c_api::last_error
 
 const char* tessera_status_name(tessera_status status) {
   switch (status) {
-    case TESSERA_OK: return "OK";
-    case TESSERA_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case TESSERA_INVALID_MODEL: return "INVALID_MODEL";
-    case TESSERA_UNSUPPORTED: return "UNSUPPORTED";
-    case TESSERA_RUNTIME_ERROR: return "RUNTIME_ERROR";
-    case TESSERA_IO_ERROR: return "IO_ERROR";
-    case TESSERA_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case TESSERA_INTERNAL_ERROR: return "INTERNAL_ERROR";
+    case TESSERA_OK:
+      return "OK";
+    case TESSERA_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case TESSERA_INVALID_MODEL:
+      return "INVALID_MODEL";
+    case TESSERA_UNSUPPORTED:
+      return "UNSUPPORTED";
+    case TESSERA_RUNTIME_ERROR:
+      return "RUNTIME_ERROR";
+    case TESSERA_IO_ERROR:
+      return "IO_ERROR";
+    case TESSERA_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case TESSERA_INTERNAL_ERROR:
+      return "INTERNAL_ERROR";
   }
   return "UNKNOWN";
 }

@@ -91,7 +91,8 @@ std::vector<Tensor> run_session(const tessera_session* session, const char* cons
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string& name = names.empty() ? session->session->outputs()[i].name : names[i];
     if (!values[i].is_tensor()) {
-      fail(ErrorCode::kUnsupported, "output '", name, "' is ", values[i].description(), ", not a tensor: the C API returns tensors only");
+      fail(ErrorCode::kUnsupported, "output '", name, "' is ", values[i].description(),
+           ", not a tensor: the C API returns tensors only");
     }
     if (values[i].tensor().dtype() == tessera::DType::kString) {
       fail(ErrorCode::kUnsupported, "output '", name, "' is a string tensor: the C API does not return strings");
@@ -165,7 +166,8 @@ tessera_status tessera_session_io_dim_name(const tessera_session* session, tesse
     io_at(session, kind, index);
     require(name, "name");
     const auto& symbols = session->symbols[kind][index];
-    if (axis >= symbols.size()) fail(ErrorCode::kInvalidArgument, "axis ", axis, " is out of range (rank ", symbols.size(), ")");
+    if (axis >= symbols.size())
+      fail(ErrorCode::kInvalidArgument, "axis ", axis, " is out of range (rank ", symbols.size(), ")");
     *name = symbols[axis].c_str();
   });
 }
@@ -191,7 +193,8 @@ tessera_status tessera_session_run_into(const tessera_session* session, const ch
     for (size_t i = 0; i < output_count; ++i) {
       if (outputs[i] == nullptr) fail(ErrorCode::kInvalidArgument, "outputs[", i, "] is NULL");
     }
-    const std::vector<Tensor> results = run_session(session, input_names, inputs, input_count, output_names, output_count);
+    const std::vector<Tensor> results =
+        run_session(session, input_names, inputs, input_count, output_names, output_count);
     for (size_t i = 0; i < results.size(); ++i) {
       const Tensor& destination = outputs[i]->tensor;
       if (destination.dtype() != results[i].dtype() || destination.shape() != results[i].shape()) {
@@ -201,7 +204,8 @@ tessera_status tessera_session_run_into(const tessera_session* session, const ch
       }
     }
     for (size_t i = 0; i < results.size(); ++i) {
-      if (results[i].byte_size() > 0) std::memcpy(outputs[i]->tensor.raw_data(), results[i].raw_data(), results[i].byte_size());
+      if (results[i].byte_size() > 0)
+        std::memcpy(outputs[i]->tensor.raw_data(), results[i].raw_data(), results[i].byte_size());
     }
   });
 }

@@ -10,7 +10,8 @@ namespace tessera::c_api {
 
 // The element type a C caller may use: any valid ONNX number except string.
 DType checked_element_type(int32_t element_type) {
-  if (!dtype_is_valid(element_type)) fail(ErrorCode::kInvalidArgument, "element type ", element_type, " is not an ONNX element type");
+  if (!dtype_is_valid(element_type))
+    fail(ErrorCode::kInvalidArgument, "element type ", element_type, " is not an ONNX element type");
   if (static_cast<DType>(element_type) == DType::kString) {
     fail(ErrorCode::kInvalidArgument, "string tensors are not supported by the C API");
   }
@@ -38,8 +39,8 @@ tessera_status tessera_tensor_create(int32_t element_type, const int64_t* dims, 
   });
 }
 
-tessera_status tessera_tensor_wrap(int32_t element_type, const int64_t* dims, size_t rank, void* data,
-                                   size_t byte_size, tessera_tensor** out) {
+tessera_status tessera_tensor_wrap(int32_t element_type, const int64_t* dims, size_t rank, void* data, size_t byte_size,
+                                   tessera_tensor** out) {
   return guarded([&] {
     require(out, "out");
     const tessera::DType dtype = tessera::c_api::checked_element_type(element_type);

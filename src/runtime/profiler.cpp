@@ -2,9 +2,8 @@
 
 #include <fstream>
 #include <functional>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/error.h"
 
@@ -24,8 +23,8 @@ std::vector<std::string> describe_values(const std::vector<const RuntimeValue*>&
 }
 
 nlohmann::json event_json(const ProfileEvent& e) {
-  nlohmann::json j = {{"name", e.name}, {"cat", e.category}, {"ph", "X"},       {"ts", e.start_us},
-                      {"dur", e.duration_us}, {"pid", 0},    {"tid", e.thread_id}};
+  nlohmann::json j = {{"name", e.name},       {"cat", e.category}, {"ph", "X"},         {"ts", e.start_us},
+                      {"dur", e.duration_us}, {"pid", 0},          {"tid", e.thread_id}};
   if (e.category == "Node") {
     j["args"] = {{"op_name", e.op_type},
                  {"provider", e.provider},

@@ -19,8 +19,8 @@ struct ProfileEvent {
   int64_t start_us = 0;  // since the profiler was created
   int64_t duration_us = 0;
   uint64_t thread_id = 0;
-  std::string op_type;   // nodes only
-  std::string provider;  // nodes only
+  std::string op_type;                     // nodes only
+  std::string provider;                    // nodes only
   std::vector<std::string> input_shapes;   // nodes only: "float[1,3]" per input ("" for an omitted one)
   std::vector<std::string> output_shapes;  // nodes only
 };

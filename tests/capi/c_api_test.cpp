@@ -23,7 +23,9 @@ std::string varint(uint64_t value) {
   }
   return out + static_cast<char>(value);
 }
-std::string field(int number, const std::string& bytes) { return varint(number << 3 | 2) + varint(bytes.size()) + bytes; }
+std::string field(int number, const std::string& bytes) {
+  return varint(number << 3 | 2) + varint(bytes.size()) + bytes;
+}
 std::string field(int number, uint64_t value) { return varint(number << 3) + varint(value); }
 
 // ValueInfoProto of a float tensor; a dim is a number or, when negative, the symbol `symbol`.
@@ -143,7 +145,8 @@ TEST(CApiTest, RunIntoCallerBuffersChecksTheirShape) {
   EXPECT_EQ(tessera_session_run_into(session.get(), names, inputs, 1, output_names, 1, wrong_outputs),
             TESSERA_INVALID_ARGUMENT);
   const std::string message = tessera_last_error_message();
-  EXPECT_TRUE(contains(message, "'y'") && contains(message, "float[1,3]") && contains(message, "float[2,2]")) << message;
+  EXPECT_TRUE(contains(message, "'y'") && contains(message, "float[1,3]") && contains(message, "float[2,2]"))
+      << message;
   EXPECT_EQ(wrong, std::vector<float>(4, 7.0f));
 }
 
@@ -194,7 +197,8 @@ TEST(CApiTest, BadInputsAreStatusesWithMessages) {
   EXPECT_EQ(tessera_session_create("/nonexistent/model.onnx", nullptr, &session), TESSERA_IO_ERROR);
   EXPECT_TRUE(contains(tessera_last_error_message(), "/nonexistent/model.onnx"));
   const std::string garbage = "\x08\x07 not a model \xff\xff";
-  EXPECT_EQ(tessera_session_create_from_bytes(garbage.data(), garbage.size(), nullptr, &session), TESSERA_INVALID_MODEL);
+  EXPECT_EQ(tessera_session_create_from_bytes(garbage.data(), garbage.size(), nullptr, &session),
+            TESSERA_INVALID_MODEL);
   EXPECT_EQ(session, nullptr);
   EXPECT_EQ(tessera_session_create(nullptr, nullptr, &session), TESSERA_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(tessera_last_error_message(), "model_path"));
@@ -218,7 +222,8 @@ TEST(CApiTest, BadInputsAreStatusesWithMessages) {
   EXPECT_EQ(tessera_session_run(relu.get(), names, wrong_inputs, 1, nullptr, 1, &output), TESSERA_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(tessera_last_error_message(), "double")) << tessera_last_error_message();
   tessera_tensor* small = nullptr;
-  EXPECT_EQ(tessera_tensor_wrap(TESSERA_ELEMENT_FLOAT, dims, 2, x.data(), 2 * sizeof(float), &small), TESSERA_INVALID_ARGUMENT);
+  EXPECT_EQ(tessera_tensor_wrap(TESSERA_ELEMENT_FLOAT, dims, 2, x.data(), 2 * sizeof(float), &small),
+            TESSERA_INVALID_ARGUMENT);
   EXPECT_EQ(tessera_tensor_create(8, dims, 2, &small), TESSERA_INVALID_ARGUMENT);  // strings
   EXPECT_EQ(tessera_tensor_create(99, dims, 2, &small), TESSERA_INVALID_ARGUMENT);
   EXPECT_EQ(small, nullptr);
