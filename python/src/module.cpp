@@ -29,5 +29,5 @@ NB_MODULE(_tessera, m) {
       .def("run", &NativeSession::run, nb::arg("names"), nb::arg("arrays"), nb::arg("dtypes"), nb::arg("output_names"),
            nb::arg("terminate").none())
       .def_prop_ro("profiling_enabled", &NativeSession::profiling_enabled)
-      .def("write_profile", &NativeSession::write_profile);
+      .def("end_profiling", &NativeSession::end_profiling);
 }

@@ -84,6 +84,7 @@ NativeSession::NativeSession(nb::handle source, const nb::dict& options) {
   }
   if (options.contains("enable_profiling") && nb::cast<bool>(options["enable_profiling"])) {
     profiler_ = std::make_unique<Profiler>();
+    profiling_ = true;
   }
 }
 
@@ -145,7 +146,7 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
     nb::gil_scoped_release release;
     RunControl control;
     control.terminate = terminate != nullptr ? &terminate->value : nullptr;
-    if (profiler_ != nullptr) {
+    if (profiling_.load(std::memory_order_relaxed)) {
       Profiler::RunRecorder recorder = profiler_->start_run();
       control.observer = &recorder;
       outputs = session_->run(feeds, output_names, control);
@@ -159,9 +160,10 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
   return results;
 }
 
-void NativeSession::write_profile(const std::string& path) const {
-  if (profiler_ == nullptr)
-    fail(ErrorCode::kInvalidArgument, "profiling is not enabled for this session (SessionOptions.enable_profiling)");
+void NativeSession::end_profiling(const std::string& path) {
+  if (!profiling_.exchange(false)) {
+    fail(ErrorCode::kInvalidArgument, "profiling is not on for this session (SessionOptions.enable_profiling)");
+  }
   profiler_->write(path);
 }
 

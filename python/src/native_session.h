@@ -41,15 +41,17 @@ class NativeSession {
                      const std::vector<int32_t>& dtypes, const std::vector<std::string>& output_names,
                      const TerminateFlag* terminate) const;
 
-  bool profiling_enabled() const { return profiler_ != nullptr; }
-  // Writes the profile (Chrome-trace JSON) to `path`.
-  void write_profile(const std::string& path) const;
+  // True from creation (with enable_profiling) until end_profiling.
+  bool profiling_enabled() const { return profiling_.load(); }
+  // Writes the profile (Chrome-trace JSON) to `path` and stops recording: later runs are not profiled.
+  void end_profiling(const std::string& path);
 
  private:
   nanobind::list describe(const std::vector<IoInfo>& infos, bool initializers) const;
 
   std::unique_ptr<Session> session_;
-  std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<Profiler> profiler_;  // kept after end_profiling: runs in flight may still record into it
+  std::atomic<bool> profiling_{false};
 };
 
 }  // namespace tessera::python

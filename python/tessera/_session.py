@@ -81,7 +81,6 @@ class InferenceSession:
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
         self._providers = _provider_names(providers)
         self._native = _tessera.NativeSession(source, self._sess_options._native_options())
-        self._profiling = self._native.profiling_enabled
         self._inputs = [NodeArg(*entry) for entry in self._native.inputs()]
         self._outputs = [NodeArg(*entry) for entry in self._native.outputs()]
         self._overridable = [NodeArg(*entry) for entry in self._native.overridable_initializers()]
@@ -142,12 +141,11 @@ class InferenceSession:
         """Writes the profile collected since creation (Chrome-trace JSON, one event per node run and per run)
         to "<profile_file_prefix>_<date>_<time>.json" in the working folder, stops profiling and returns the
         file name. Returns "" when profiling was not enabled."""
-        if not self._profiling:
+        if not self._native.profiling_enabled:
             return ""
         stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
         path = f"{self._sess_options.profile_file_prefix}_{stamp}.json"
-        self._native.write_profile(path)
-        self._profiling = False
+        self._native.end_profiling(path)
         return path
 
 

@@ -38,6 +38,10 @@ def test_profile_has_node_and_run_events(backend, tmp_path, monkeypatch):
     assert sum(1 for e in events if e.get("name") == "model_run") == 2
     shapes = json.dumps([e["args"] for e in relu])
     assert "5" in shapes and "3" in shapes
+    # end_profiling stops recording.
+    session.run(None, {"x": np.ones((1, 3), np.float32)})
+    assert session.end_profiling() == ""
+    assert sum(1 for e in _events(path) if e.get("name") == "model_run") == 2
 
 
 def test_profiling_off_writes_nothing(backend, tmp_path, monkeypatch):
