@@ -1,4 +1,5 @@
-// Fuses Conv followed by Relu, Clip, LeakyRelu, Sigmoid, Tanh or HardSigmoid into ONNX Runtime's contrib op
+// Fuses Conv (or a FusedConv with a sum input and no activation yet) followed by Relu, Clip, LeakyRelu, Sigmoid, Tanh
+// or HardSigmoid into ONNX Runtime's contrib op
 // com.microsoft FusedConv (so a saved model stays runnable by ONNX Runtime). Only when the Conv's output has no
 // other reader, its weights are a float32 constant (FusedConv is float-only; types are not inferred yet), and the
 // activation's parameters are constants.
@@ -59,8 +60,12 @@ class ConvActivationFusion final : public GraphPass {
       Node& act = *node;
       if (act.inputs.empty() || act.outputs.size() != 1) continue;
       auto p = producer.find(act.inputs[0]);
-      if (p == producer.end() || !is_onnx_op(*p->second, "Conv")) continue;
+      if (p == producer.end()) continue;
       Node& conv = *p->second;
+      // A Conv, or a FusedConv that conv_add_fusion made (a sum input Z, no activation yet).
+      const bool summed_conv = conv.domain == kMicrosoftDomain && conv.op_type == "FusedConv" &&
+                               !conv.has_attribute("activation");
+      if (!is_onnx_op(conv, "Conv") && !summed_conv) continue;
       auto r = reads.find(conv.outputs[0]);
       if (conv.outputs.size() != 1 || r == reads.end() || r->second != 1) continue;
       const Tensor* w = conv.inputs.size() > 1 ? fusion::constant_tensor(graph, conv.inputs[1]) : nullptr;

@@ -101,7 +101,7 @@ std::string level_name(OptimizationLevel level) {
 BenchSettings parse_settings(const std::vector<std::string>& args) {
   const Arguments arguments(
       args, {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level",
-       "--profile"},
+             "--disable-pass", "--profile"},
       {"--json"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
@@ -115,6 +115,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   if (auto d = arguments.value("--duration")) s.duration = parse_seconds("--duration", *d);
   if (auto b = arguments.value("--batch")) s.batch = parse_integer("--batch", *b, 1);
   if (auto level = arguments.value("--opt-level")) s.options.optimization_level = opt_level_argument(*level);
+  s.options.disabled_passes = arguments.values("--disable-pass");
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
     s.dims[name] = parse_integer("--dim " + name, value, 1);

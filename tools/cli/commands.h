@@ -11,5 +11,6 @@ int info_command(const std::vector<std::string>& args);         // tessera info
 int conformance_command(const std::vector<std::string>& args);  // tessera conformance
 int bench_command(const std::vector<std::string>& args);        // tessera bench
 int optimize_command(const std::vector<std::string>& args);     // tessera optimize
+int compare_command(const std::vector<std::string>& args);      // tessera compare
 
 }  // namespace tessera::cli

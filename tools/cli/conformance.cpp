@@ -245,11 +245,12 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int conformance_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level"}, {"--run-skipped", "--quiet", "--resave"});
+  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass"}, {"--run-skipped", "--quiet", "--resave"});
   if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
   SessionOptions options;
   options.intra_op_threads = 1;
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
+  options.disabled_passes = arguments.values("--disable-pass");
   std::map<std::string, std::string> manifest;
   if (auto m = arguments.value("--manifest")) manifest = read_manifest(*m);
   std::regex filter;

@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, optimize, conformance.
+// The `tessera` command line: run, info, bench, optimize, compare, conformance.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -12,7 +12,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
-commands:
+commands (every command that optimizes a model takes --opt-level disabled|basic|extended|all, default all
+(optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
             [--profile FILE]
@@ -28,6 +29,12 @@ commands:
   optimize MODEL OUTPUT [--opt-level L] [--disable-pass NAME ...] [--external-data-threshold BYTES] [--verbose]
       Optimizes the graph (default level basic: standard ONNX ops only, runnable by any runtime) and writes it;
       --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
+  compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
+          [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
+          [--json] [--html FILE]
+      Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
+      feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
+      relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
@@ -54,6 +61,7 @@ int main(int argc, char** argv) {
     if (command == "info") return info_command(args);
     if (command == "bench") return bench_command(args);
     if (command == "optimize") return optimize_command(args);
+    if (command == "compare") return compare_command(args);
     if (command == "conformance") return conformance_command(args);
     throw UsageError{"unknown command '" + command + "'"};
   } catch (const UsageError& e) {
