@@ -1,5 +1,6 @@
 """Several Python threads running one session at once get correct results (the GIL is released during run)."""
 import threading
+import time
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -33,3 +34,38 @@ def test_threads_share_one_session(backend):
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_run_releases_the_gil(backend):
+    """While one thread is inside a long run (one call, ~0.1 s), another thread keeps running Python code."""
+    rng = np.random.default_rng(5)
+    layers, width = 24, 512
+    weights = [numpy_helper.from_array((rng.standard_normal((width, width)) / 23).astype(np.float32), f"w{i}")
+               for i in range(layers)]
+    nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"h{i - 1}", f"w{i}"], [f"h{i}"]) for i in range(layers)]
+    model = make_model(nodes, [tensor_info("x", TensorProto.FLOAT, [width, width])],
+                       [tensor_info(f"h{layers - 1}", TensorProto.FLOAT, [width, width])], initializers=weights)
+    options = backend.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = cpu_session(backend, model, options)
+    x = rng.standard_normal((width, width)).astype(np.float32)
+    started, done = threading.Event(), threading.Event()
+    run_seconds = []
+
+    def long_run():
+        started.set()
+        start = time.perf_counter()
+        session.run(None, {"x": x})
+        run_seconds.append(time.perf_counter() - start)
+        done.set()
+
+    worker = threading.Thread(target=long_run)
+    worker.start()
+    started.wait()
+    first = last = time.perf_counter()
+    while not done.is_set():
+        last = time.perf_counter()
+    worker.join()
+    # A run that held the GIL would keep this loop from running while it lasts (the loop could only run before
+    # or after it); released, the loop runs alongside for (nearly) the whole run.
+    assert last - first > run_seconds[0] / 2, (last - first, run_seconds[0])
