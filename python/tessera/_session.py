@@ -7,7 +7,7 @@ import warnings
 from . import _tessera
 from ._dtypes import feed_array, output_value
 from ._errors import Fail
-from ._options import RunOptions, SessionOptions
+from ._options import SessionOptions
 
 CPU_PROVIDER = "CPUExecutionProvider"
 
