@@ -63,8 +63,8 @@ struct ValueDiff {
 };
 
 struct ModelComparison {
-  std::vector<ValueDiff> values;  // the values both sides computed, in side A's graph order
-  int first_divergence = -1;      // index into values of the first diverging value, -1 when none
+  std::vector<ValueDiff> values;        // the values both sides computed, in side A's graph order
+  int first_divergence = -1;            // index into values of the first diverging value, -1 when none
   size_t only_in_a = 0, only_in_b = 0;  // values one side computed and the other did not (fused away)
 };
 

@@ -93,23 +93,50 @@ void attribute_to_proto(const Attribute& attr, onnx::AttributeProto* proto, Exte
   proto->set_name(attr.name);
   proto->set_type(static_cast<onnx::AttributeProto::AttributeType>(attr.type));
   switch (attr.type) {
-    case Attribute::Type::kFloat: proto->set_f(attr.f); break;
-    case Attribute::Type::kInt: proto->set_i(attr.i); break;
-    case Attribute::Type::kString: proto->set_s(attr.s); break;
-    case Attribute::Type::kTensor: tensor_to_proto(attr.t, "", proto->mutable_t()); break;
-    case Attribute::Type::kGraph: graph_to_proto(*attr.g, proto->mutable_g(), external); break;
-    case Attribute::Type::kFloats: for (float v : attr.floats) proto->add_floats(v); break;
-    case Attribute::Type::kInts: for (int64_t v : attr.ints) proto->add_ints(v); break;
-    case Attribute::Type::kStrings: for (const auto& v : attr.strings) proto->add_strings(v); break;
-    case Attribute::Type::kTensors: for (const auto& t : attr.tensors) tensor_to_proto(t, "", proto->add_tensors()); break;
-    case Attribute::Type::kGraphs: for (const auto& g : attr.graphs) graph_to_proto(*g, proto->add_graphs(), external); break;
-    case Attribute::Type::kSparseTensor: sparse_to_proto(attr.t, proto->mutable_sparse_tensor()); break;
+    case Attribute::Type::kFloat:
+      proto->set_f(attr.f);
+      break;
+    case Attribute::Type::kInt:
+      proto->set_i(attr.i);
+      break;
+    case Attribute::Type::kString:
+      proto->set_s(attr.s);
+      break;
+    case Attribute::Type::kTensor:
+      tensor_to_proto(attr.t, "", proto->mutable_t());
+      break;
+    case Attribute::Type::kGraph:
+      graph_to_proto(*attr.g, proto->mutable_g(), external);
+      break;
+    case Attribute::Type::kFloats:
+      for (float v : attr.floats) proto->add_floats(v);
+      break;
+    case Attribute::Type::kInts:
+      for (int64_t v : attr.ints) proto->add_ints(v);
+      break;
+    case Attribute::Type::kStrings:
+      for (const auto& v : attr.strings) proto->add_strings(v);
+      break;
+    case Attribute::Type::kTensors:
+      for (const auto& t : attr.tensors) tensor_to_proto(t, "", proto->add_tensors());
+      break;
+    case Attribute::Type::kGraphs:
+      for (const auto& g : attr.graphs) graph_to_proto(*g, proto->add_graphs(), external);
+      break;
+    case Attribute::Type::kSparseTensor:
+      sparse_to_proto(attr.t, proto->mutable_sparse_tensor());
+      break;
     case Attribute::Type::kSparseTensors:
       for (const auto& t : attr.tensors) sparse_to_proto(t, proto->add_sparse_tensors());
       break;
-    case Attribute::Type::kTypeProto: type_to_proto(attr.tp, proto->mutable_tp()); break;
-    case Attribute::Type::kTypeProtos: for (const auto& t : attr.type_protos) type_to_proto(t, proto->add_type_protos()); break;
-    case Attribute::Type::kUndefined: break;
+    case Attribute::Type::kTypeProto:
+      type_to_proto(attr.tp, proto->mutable_tp());
+      break;
+    case Attribute::Type::kTypeProtos:
+      for (const auto& t : attr.type_protos) type_to_proto(t, proto->add_type_protos());
+      break;
+    case Attribute::Type::kUndefined:
+      break;
   }
 }
 
@@ -146,8 +173,9 @@ void graph_to_proto(const Graph& graph, onnx::GraphProto* proto, ExternalDataWri
   std::map<std::string, const TypeInfo*> types;
   for (const auto& [name, type] : graph.value_types) types[name] = &type;
   for (const auto& [name, type] : types) {
-    const bool is_io = std::any_of(graph.inputs.begin(), graph.inputs.end(), [&](const ValueInfo& v) { return v.name == name; }) ||
-                       std::any_of(graph.outputs.begin(), graph.outputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+    const bool is_io =
+        std::any_of(graph.inputs.begin(), graph.inputs.end(), [&](const ValueInfo& v) { return v.name == name; }) ||
+        std::any_of(graph.outputs.begin(), graph.outputs.end(), [&](const ValueInfo& v) { return v.name == name; });
     if (!is_io && type->kind != TypeInfo::Kind::kUnknown) value_info_to_proto(name, *type, proto->add_value_info());
   }
 }
@@ -158,7 +186,8 @@ void collect_node_domains(const Graph& graph, std::map<std::string, int64_t>& im
     imports.emplace(node->domain, 1);
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) collect_node_domains(*attr.g, imports);
-      for (const auto& g : attr.graphs) if (g) collect_node_domains(*g, imports);
+      for (const auto& g : attr.graphs)
+        if (g) collect_node_domains(*g, imports);
     }
   }
 }
@@ -192,7 +221,8 @@ uint64_t initializer_bytes(const Graph& graph) {
     for (const auto& [key, attr] : node->attributes) {
       total += attr.t.byte_size();
       if (attr.g) total += initializer_bytes(*attr.g);
-      for (const auto& g : attr.graphs) if (g) total += initializer_bytes(*g);
+      for (const auto& g : attr.graphs)
+        if (g) total += initializer_bytes(*g);
     }
   }
   return total;

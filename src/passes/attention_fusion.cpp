@@ -9,7 +9,8 @@
 // and V in place and writes the output rows directly, so the four transposes, the scale, the mask add and the
 // softmax pass over memory disappear. Matched only when every intermediate is read inside the pattern, the
 // reshapes only split or merge the last dimension (checked against inferred shapes), and a float mask covers
-// exactly the keys (its last dim equals K's sequence length).
+// exactly the keys (its last dim equals K's sequence length). A constant causal mask (0 on and below the diagonal,
+// -1e4 or less above) becomes is_causal = 1, so the kernel skips the masked keys instead of adding the mask.
 #include <algorithm>
 
 #include "passes/fusion_utils.h"
@@ -35,8 +36,8 @@ class AttentionFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_softmax = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                         [](const auto& n) { return is_onnx_op(*n, "Softmax"); });
+    const bool has_softmax =
+        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Softmax"); });
     if (!has_softmax) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
@@ -44,7 +45,8 @@ class AttentionFusion final : public GraphPass {
     producer_ = fusion::producers(graph);
     consumer_.clear();
     for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs) if (!in.empty()) consumer_[in] = node.get();
+      for (const std::string& in : node->inputs)
+        if (!in.empty()) consumer_[in] = node.get();
     }
     std::vector<AttentionMatch> matches;
     for (const auto& node : graph.nodes) {
@@ -60,7 +62,8 @@ class AttentionFusion final : public GraphPass {
           break;
         }
       }
-      for (const Node* n : m.nodes) if (n != m.last) removed.push_back(n);
+      for (const Node* n : m.nodes)
+        if (n != m.last) removed.push_back(n);
     }
     std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
       return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
@@ -204,7 +207,8 @@ class AttentionFusion final : public GraphPass {
     m.nodes.push_back(pv);
     // Merge the heads back.
     const Node* transpose = only_consumer(pv->outputs[0]);
-    if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") || transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
+    if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") ||
+        transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
       return std::nullopt;
     }
     const Node* merge = only_consumer(transpose->outputs[0]);
@@ -228,14 +232,35 @@ class AttentionFusion final : public GraphPass {
     if (!m.mask.empty()) {
       const std::vector<Dim>* mask_shape = shape_of(m.mask);
       const std::vector<Dim>* k_shape = shape_of(m.k);
-      if (mask_shape == nullptr || k_shape == nullptr || mask_shape->empty() || mask_shape->size() > 4) return std::nullopt;
-      const Dim& keys = mask_shape->back();
+      if (mask_shape == nullptr || k_shape == nullptr || mask_shape->empty() || mask_shape->size() > 4)
+        return std::nullopt;
+      // A constant mask's own shape beats a declared type the exporter wrote for the value it folded from.
+      const Tensor* constant_mask = fusion::constant_tensor(*graph_, m.mask);
+      const Dim keys = constant_mask != nullptr && constant_mask->rank() > 0 ? Dim::known(constant_mask->shape().back())
+                                                                             : mask_shape->back();
       const Dim& k_len = (*k_shape)[1];
       const bool same = (keys.is_known() && k_len.is_known() && keys.value == k_len.value) ||
                         (!keys.symbol.empty() && keys.symbol == k_len.symbol);
       if (!same) return std::nullopt;
     }
     return m;
+  }
+
+  // True when `mask` is a constant additive causal mask: leading dims 1, last two [S, S], 0 on and below the diagonal
+  // and -1e4 or less above it (exp of which underflows to 0 next to any real score), so is_causal = 1 replaces it.
+  bool is_causal_mask(const std::string& mask) const {
+    const Tensor* t = fusion::constant_tensor(*graph_, mask);
+    if (t == nullptr || t->dtype() != DType::kFloat || t->rank() < 2) return false;
+    const int64_t rows = t->dim(t->rank() - 2), cols = t->dim(t->rank() - 1);
+    if (rows != cols || rows * cols != t->element_count()) return false;
+    const float* v = t->data<float>();
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        const float x = v[i * cols + j];
+        if (j <= i ? x != 0.0f : !(x <= -1e4f)) return false;
+      }
+    }
+    return true;
   }
 
   std::unique_ptr<Node> make_fused(const AttentionMatch& m) const {
@@ -245,7 +270,8 @@ class AttentionFusion final : public GraphPass {
     node->domain = kTesseraDomain;
     node->opset = 1;
     node->inputs = {m.q, m.k, m.v};
-    if (!m.mask.empty()) node->inputs.push_back(m.mask);
+    const bool causal = !m.mask.empty() && is_causal_mask(m.mask);
+    if (!m.mask.empty() && !causal) node->inputs.push_back(m.mask);
     node->outputs = {m.y};
     auto set_int = [&](const char* key, int64_t value) {
       Attribute a;
@@ -256,6 +282,7 @@ class AttentionFusion final : public GraphPass {
     };
     set_int("q_num_heads", m.heads);
     set_int("kv_num_heads", m.heads);
+    if (causal) set_int("is_causal", 1);
     Attribute scale;
     scale.name = "scale";
     scale.type = Attribute::Type::kFloat;

@@ -20,9 +20,8 @@ namespace {
 constexpr uint64_t kFreeFoldBytes = 64 * 1024;
 
 bool never_folded(const Node& node) {
-  static const std::set<std::string> kNondeterministic = {"RandomNormal",     "RandomUniform", "RandomNormalLike",
-                                                          "RandomUniformLike", "Multinomial",   "Bernoulli",
-                                                          "Dropout"};
+  static const std::set<std::string> kNondeterministic = {
+      "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"};
   if (!node.domain.empty() || kNondeterministic.count(node.op_type)) return true;
   for (const auto& [key, attr] : node.attributes) {
     if (attr.g || !attr.graphs.empty()) return true;
@@ -68,9 +67,8 @@ class ConstantFolding final : public GraphPass {
         inputs.push_back(t);
       }
       if (!all_constant || node.inputs.empty()) continue;
-      const bool writes_graph_output = std::any_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& o) {
-        return graph_outputs.count(o) != 0;
-      });
+      const bool writes_graph_output = std::any_of(node.outputs.begin(), node.outputs.end(),
+                                                   [&](const std::string& o) { return graph_outputs.count(o) != 0; });
       if (writes_graph_output) continue;
       std::optional<std::vector<Tensor>> outputs = evaluate(node, inputs);
       if (!outputs) continue;
@@ -96,7 +94,8 @@ class ConstantFolding final : public GraphPass {
     const OpRegistration* entry = OpRegistry::instance().find(node.domain, node.op_type, node.opset);
     if (entry == nullptr || !entry->factory) return std::nullopt;
     std::vector<TypeInfo> input_types;
-    for (const Tensor* t : inputs) input_types.push_back(t ? TypeInfo::tensor_of_shape(t->dtype(), t->shape()) : TypeInfo{});
+    for (const Tensor* t : inputs)
+      input_types.push_back(t ? TypeInfo::tensor_of_shape(t->dtype(), t->shape()) : TypeInfo{});
     std::vector<RuntimeValue> values;
     values.reserve(inputs.size());
     for (const Tensor* t : inputs) values.push_back(t ? RuntimeValue(*t) : RuntimeValue());

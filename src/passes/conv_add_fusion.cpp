@@ -16,11 +16,13 @@ using fusion::is_onnx_op;
 
 bool same_static_or_symbolic_shape(const TypeInfo* a, const TypeInfo* b) {
   if (a == nullptr || b == nullptr || !a->is_tensor() || !b->is_tensor() || !a->shape || !b->shape) return false;
-  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size()) return false;
+  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size())
+    return false;
   for (size_t i = 0; i < a->shape->size(); ++i) {
     const Dim& x = (*a->shape)[i];
     const Dim& y = (*b->shape)[i];
-    const bool same = (x.is_known() && y.is_known() && x.value == y.value) || (!x.symbol.empty() && x.symbol == y.symbol);
+    const bool same =
+        (x.is_known() && y.is_known() && x.value == y.value) || (!x.symbol.empty() && x.symbol == y.symbol);
     if (!same) return false;
   }
   return true;
@@ -32,13 +34,15 @@ class ConvAddFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_conv = std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Conv"); });
+    const bool has_conv =
+        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Conv"); });
     if (!has_conv) return false;
     fusion::infer_types(graph);
     const auto reads = fusion::count_reads(graph);
     std::unordered_map<std::string, size_t> slot_of;  // value -> index of its producer in graph.nodes
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
-      for (const std::string& out : graph.nodes[i]->outputs) if (!out.empty()) slot_of[out] = i;
+      for (const std::string& out : graph.nodes[i]->outputs)
+        if (!out.empty()) slot_of[out] = i;
     }
     bool changed = false;
     for (size_t add_slot = 0; add_slot < graph.nodes.size(); ++add_slot) {

@@ -16,6 +16,7 @@ std::unique_ptr<GraphPass> make_constant_folding();
 std::unique_ptr<GraphPass> make_attention_fusion();
 std::unique_ptr<GraphPass> make_conv_add_fusion();
 std::unique_ptr<GraphPass> make_skip_layer_norm_fusion();
+std::unique_ptr<GraphPass> make_gemm_activation_fusion();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
@@ -32,6 +33,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_dead_code_elimination());
   passes.push_back(make_conv_add_fusion());
   passes.push_back(make_conv_activation_fusion());
+  passes.push_back(make_gemm_activation_fusion());
   passes.push_back(make_gelu_fusion());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_skip_layer_norm_fusion());

@@ -27,7 +27,8 @@ class ReshapeShapeFolding final : public GraphPass {
     bool changed = false;
     for (const auto& slot : graph.nodes) {
       Node& reshape = *slot;
-      if (!is_onnx_op(reshape, "Reshape") || reshape.inputs.size() != 2 || reshape.attr_int("allowzero", 0) != 0) continue;
+      if (!is_onnx_op(reshape, "Reshape") || reshape.inputs.size() != 2 || reshape.attr_int("allowzero", 0) != 0)
+        continue;
       const Node* concat = producer(reshape.inputs[1]);
       if (concat == nullptr || !is_onnx_op(*concat, "Concat") || concat->attr_int("axis", 0) != 0) continue;
       if (!inferred) {

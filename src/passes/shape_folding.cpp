@@ -33,9 +33,8 @@ class ShapeFolding final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kBasic; }
 
   bool run(Graph& graph) override {
-    const bool has_shape = std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) {
-      return is_onnx_op(*n, "Shape") && n->inputs.size() == 1;
-    });
+    const bool has_shape = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                       [](const auto& n) { return is_onnx_op(*n, "Shape") && n->inputs.size() == 1; });
     if (!has_shape) return false;
     fusion::infer_types(graph);
     std::unordered_map<std::string, std::vector<Dim>> shape_values;  // Shape output -> the dims it holds
@@ -45,8 +44,10 @@ class ShapeFolding final : public GraphPass {
       if (is_onnx_op(node, "Shape") && node.inputs.size() == 1 && node.outputs.size() == 1) {
         std::optional<std::vector<Dim>> dims = shape_output_dims(graph, node);
         if (!dims) continue;
-        if (fold_if_static(graph, node.outputs[0], *dims, {static_cast<int64_t>(dims->size())})) folded.push_back(&node);
-        else shape_values[node.outputs[0]] = *dims;
+        if (fold_if_static(graph, node.outputs[0], *dims, {static_cast<int64_t>(dims->size())}))
+          folded.push_back(&node);
+        else
+          shape_values[node.outputs[0]] = *dims;
       } else if (is_onnx_op(node, "Gather") && node.inputs.size() == 2 && node.outputs.size() == 1 &&
                  node.attr_int("axis", 0) == 0) {
         auto source = shape_values.find(node.inputs[0]);
@@ -56,7 +57,7 @@ class ShapeFolding final : public GraphPass {
         const auto count = static_cast<int64_t>(source->second.size());
         bool valid = true;
         for (int64_t i = 0; i < indices->element_count() && valid; ++i) {
-          int64_t k = indices->dtype() == DType::kInt64 ? indices->data<int64_t>()[i]
+          int64_t k = indices->dtype() == DType::kInt64   ? indices->data<int64_t>()[i]
                       : indices->dtype() == DType::kInt32 ? indices->data<int32_t>()[i]
                                                           : count;
           if (k < 0) k += count;
@@ -78,7 +79,8 @@ class ShapeFolding final : public GraphPass {
   static bool fold_if_static(Graph& graph, const std::string& name, const std::vector<Dim>& dims,
                              const std::vector<int64_t>& shape) {
     if (!std::all_of(dims.begin(), dims.end(), [](const Dim& d) { return d.is_known(); })) return false;
-    for (const ValueInfo& out : graph.outputs) if (out.name == name) return false;
+    for (const ValueInfo& out : graph.outputs)
+      if (out.name == name) return false;
     Tensor value(DType::kInt64, shape);
     for (size_t i = 0; i < dims.size(); ++i) value.data<int64_t>()[i] = dims[i].value;
     graph.initializers[name] = std::move(value);

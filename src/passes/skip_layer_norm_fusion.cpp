@@ -18,12 +18,14 @@ using fusion::is_onnx_op;
 
 bool same_shape(const TypeInfo* a, const TypeInfo* b) {
   if (a == nullptr || b == nullptr || !a->is_tensor() || !b->is_tensor() || !a->shape || !b->shape) return false;
-  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size()) return false;
+  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size())
+    return false;
   for (size_t i = 0; i < a->shape->size(); ++i) {
     const Dim& x = (*a->shape)[i];
     const Dim& y = (*b->shape)[i];
     const bool unknown = (!x.is_known() && x.symbol.empty()) || (!y.is_known() && y.symbol.empty());
-    if (!(unknown || (x.is_known() && y.is_known() && x.value == y.value) || (!x.symbol.empty() && x.symbol == y.symbol))) {
+    if (!(unknown || (x.is_known() && y.is_known() && x.value == y.value) ||
+          (!x.symbol.empty() && x.symbol == y.symbol))) {
       return false;
     }
   }
@@ -90,16 +92,19 @@ class SkipLayerNormFusion final : public GraphPass {
     const Dim& last = type->shape->back();
     if ((axis != -1 && axis != rank - 1) || !last.is_known()) return nullptr;
     const int64_t hidden = last.value;
-    if (!hidden_vector(norm.inputs[1], hidden) || (norm.has_input(2) && !hidden_vector(norm.inputs[2], hidden))) return nullptr;
+    if (!hidden_vector(norm.inputs[1], hidden) || (norm.has_input(2) && !hidden_vector(norm.inputs[2], hidden)))
+      return nullptr;
     const Node* add = producer(norm.inputs[0]);
-    if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs.size() != 2 || add->outputs.size() != 1) return nullptr;
+    if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs.size() != 2 || add->outputs.size() != 1)
+      return nullptr;
     if (!same_shape(graph_->find_type(add->inputs[0]), graph_->find_type(add->inputs[1]))) return nullptr;
     std::string input = add->inputs[0], skip = add->inputs[1], bias;
     // A bias Add on either operand (read only here) is taken in.
     for (int side = 0; side < 2 && bias.empty(); ++side) {
       const std::string& operand = add->inputs[side];
       const Node* bias_add = producer(operand);
-      if (bias_add == nullptr || !is_onnx_op(*bias_add, "Add") || bias_add->inputs.size() != 2 || reads(operand) != 1) continue;
+      if (bias_add == nullptr || !is_onnx_op(*bias_add, "Add") || bias_add->inputs.size() != 2 || reads(operand) != 1)
+        continue;
       for (int b = 0; b < 2; ++b) {
         const std::string& rest = bias_add->inputs[1 - b];
         if (hidden_vector(bias_add->inputs[b], hidden) && same_shape(graph_->find_type(rest), type)) {

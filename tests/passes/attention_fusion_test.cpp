@@ -90,6 +90,30 @@ TEST(AttentionFusionTest, LeavesAPatternWhoseIntermediateIsReadElsewhere) {
   for (const auto& n : model.graph->nodes) EXPECT_NE(n->op_type, "Attention");
 }
 
+// The decoder form: a constant additive causal mask [1, 1, S, S] instead of a padding mask input.
+Model causal_attention() {
+  Model model = attention({true, false, false});
+  Graph& g = *model.graph;
+  std::erase_if(g.inputs, [](const ValueInfo& v) { return v.name == "mask"; });
+  Tensor mask(DType::kFloat, {1, 1, kSeq, kSeq});
+  for (int64_t i = 0; i < kSeq; ++i) {
+    for (int64_t j = 0; j < kSeq; ++j) mask.data<float>()[i * kSeq + j] = j <= i ? 0.0f : -10000.0f;
+  }
+  g.initializers["mask"] = mask;
+  return model;
+}
+
+TEST(AttentionFusionTest, AConstantCausalMaskBecomesIsCausal) {
+  Model model = causal_attention();
+  optimize_graph(*model.graph, OptimizationLevel::kExtended);
+  ASSERT_EQ(model.graph->nodes.size(), 1u);
+  const Node& fused = *model.graph->nodes[0];
+  EXPECT_EQ(fused.attr_int("is_causal", 0), 1);
+  EXPECT_EQ(fused.inputs.size(), 3u);
+  auto f = feeds(false);
+  pass_test::expect_same_outputs(causal_attention, f, OptimizationLevel::kExtended, 1e-5);
+}
+
 TEST(AttentionFusionTest, NotAtBasicLevel) {
   Model model = attention({true, false, false});
   optimize_graph(*model.graph, OptimizationLevel::kBasic);

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -49,7 +48,8 @@ CompareSide side_from(const Arguments& arguments, const std::string& path, const
       level_name = *text;
     }
   }
-  side.options.intra_op_threads = int_argument(arguments, "--threads-" + which, int_argument(arguments, "--threads", 1));
+  side.options.intra_op_threads =
+      int_argument(arguments, "--threads-" + which, int_argument(arguments, "--threads", 1));
   side.options.disabled_passes = arguments.values("--disable-pass-" + which);
   side.label = path + " (opt-level " + level_name + ", threads " + std::to_string(side.options.intra_op_threads);
   for (const std::string& pass : side.options.disabled_passes) side.label += ", without " + pass;
@@ -60,11 +60,16 @@ CompareSide side_from(const Arguments& arguments, const std::string& path, const
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -75,13 +80,16 @@ void write_html(const std::string& path, const CompareSide& a, const CompareSide
   std::ofstream out(path);
   if (!out) fail(ErrorCode::kIo, "cannot write '", path, "'");
   constexpr double kWidth = 960, kHeight = 320, kTop = 1, kBottom = -12;  // log10(relative error) range shown
-  auto x_of = [&](size_t i) { return 40 + (kWidth - 60) * (c.values.size() > 1 ? double(i) / double(c.values.size() - 1) : 0.5); };
+  auto x_of = [&](size_t i) {
+    return 40 + (kWidth - 60) * (c.values.size() > 1 ? double(i) / double(c.values.size() - 1) : 0.5);
+  };
   auto y_of = [&](double rel) {
     const double l = std::clamp(rel > 0 ? std::log10(rel) : kBottom, kBottom, kTop);
     return 10 + (kHeight - 40) * (kTop - l) / (kTop - kBottom);
   };
   out << "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>tessera compare</title><style>"
-         "body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}tr.bad{background:#fdd}</style></head><body>"
+         "body{font-family:sans-serif}td,th{padding:2px "
+         "8px;text-align:left}tr.bad{background:#fdd}</style></head><body>"
       << "<h2>tessera compare</h2><p>A: " << html_escape(a.label) << "<br>B: " << html_escape(b.label) << "</p>";
   out << "<svg width=\"" << kWidth << "\" height=\"" << kHeight << "\" style=\"border:1px solid #ccc\">";
   for (int l = static_cast<int>(kBottom); l <= static_cast<int>(kTop); l += 2) {
@@ -112,8 +120,9 @@ void write_html(const std::string& path, const CompareSide& a, const CompareSide
 }
 
 nlohmann::ordered_json diff_json(const ValueDiff& d) {
-  return {{"value", d.value}, {"node", d.node},         {"op", d.op},     {"max_abs", d.max_abs},
-          {"ref_max", d.ref_max}, {"relative", d.relative}, {"diverges", d.diverges}, {"note", d.note}};
+  return {{"value", d.value},       {"node", d.node},       {"op", d.op},
+          {"max_abs", d.max_abs},   {"ref_max", d.ref_max}, {"relative", d.relative},
+          {"diverges", d.diverges}, {"note", d.note}};
 }
 
 }  // namespace
@@ -143,7 +152,8 @@ int compare_command(const std::vector<std::string>& args) {
   const ModelComparison c = compare_runs(session_a.run(feeds), session_b.run(feeds), rtol, atol);
 
   const ValueDiff* worst = nullptr;
-  for (const ValueDiff& d : c.values) if (worst == nullptr || d.relative > worst->relative) worst = &d;
+  for (const ValueDiff& d : c.values)
+    if (worst == nullptr || d.relative > worst->relative) worst = &d;
   if (arguments.has("--json")) {
     nlohmann::ordered_json values = nlohmann::ordered_json::array();
     for (const ValueDiff& d : c.values) values.push_back(diff_json(d));
@@ -155,7 +165,8 @@ int compare_command(const std::vector<std::string>& args) {
         {"compared", c.values.size()},
         {"only_in_a", c.only_in_a},
         {"only_in_b", c.only_in_b},
-        {"first_divergence", c.first_divergence >= 0 ? diff_json(c.values[c.first_divergence]) : nlohmann::ordered_json()},
+        {"first_divergence",
+         c.first_divergence >= 0 ? diff_json(c.values[c.first_divergence]) : nlohmann::ordered_json()},
         {"values", values}};
     std::printf("%s\n", json.dump(2).c_str());
   } else {
@@ -170,12 +181,14 @@ int compare_command(const std::vector<std::string>& args) {
     std::printf("%zu values compared; %zu only in A, %zu only in B (fused or folded away)\n", c.values.size(),
                 c.only_in_a, c.only_in_b);
     if (worst != nullptr) {
-      std::printf("largest relative error: %.3g at node '%s' (%s)\n", worst->relative, worst->node.c_str(), worst->op.c_str());
+      std::printf("largest relative error: %.3g at node '%s' (%s)\n", worst->relative, worst->node.c_str(),
+                  worst->op.c_str());
     }
     if (c.first_divergence >= 0) {
       const ValueDiff& d = c.values[c.first_divergence];
-      std::printf("first divergence beyond rtol %g / atol %g: node '%s' (%s), value '%s': max abs %.3g, relative %.3g\n",
-                  rtol, atol, d.node.c_str(), d.op.c_str(), d.value.c_str(), d.max_abs, d.relative);
+      std::printf(
+          "first divergence beyond rtol %g / atol %g: node '%s' (%s), value '%s': max abs %.3g, relative %.3g\n", rtol,
+          atol, d.node.c_str(), d.op.c_str(), d.value.c_str(), d.max_abs, d.relative);
     } else {
       std::printf("no value differs beyond rtol %g / atol %g\n", rtol, atol);
     }

@@ -58,7 +58,8 @@ std::vector<std::pair<std::string, RuntimeValue>> gather_feeds(const std::vector
                                                                const Arguments& arguments, bool randomize_missing) {
   std::vector<std::pair<std::string, RuntimeValue>> feeds;
   auto find_input = [&](const std::string& name) -> const IoInfo& {
-    for (const IoInfo& in : inputs) if (in.name == name) return in;
+    for (const IoInfo& in : inputs)
+      if (in.name == name) return in;
     fail(ErrorCode::kInvalidArgument, "the model has no input named '", name, "'");
   };
   std::vector<const IoInfo*> required;

@@ -17,7 +17,8 @@ size_t count_nodes(const Graph& graph) {
   for (const auto& node : graph.nodes) {
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) nodes += count_nodes(*attr.g);
-      for (const auto& g : attr.graphs) if (g) nodes += count_nodes(*g);
+      for (const auto& g : attr.graphs)
+        if (g) nodes += count_nodes(*g);
     }
   }
   return nodes;

@@ -75,8 +75,8 @@ std::unique_ptr<Kernel> make_skip_layer_normalization(const KernelInfo& info) {
     stats_shape.back() = 1;
     float* mean_out = ctx.output_wanted(1) ? ctx.allocate_output(1, DType::kFloat, stats_shape).data<float>() : nullptr;
     float* inv_out = ctx.output_wanted(2) ? ctx.allocate_output(2, DType::kFloat, stats_shape).data<float>() : nullptr;
-    float* sum_out = ctx.output_wanted(3) ? ctx.allocate_output_uninitialized(3, DType::kFloat, x.shape()).data<float>()
-                                          : nullptr;
+    float* sum_out =
+        ctx.output_wanted(3) ? ctx.allocate_output_uninitialized(3, DType::kFloat, x.shape()).data<float>() : nullptr;
     const float* xd = x.data<float>();
     const float* sd = skip.data<float>();
     const float* g = gamma.data<float>();
@@ -117,7 +117,8 @@ void infer_skip_layer_normalization(InferenceContext& ctx) {
     stats = *x->shape;
     stats->back() = Dim::known(1);
   }
-  for (size_t i = 1; i < ctx.output_count() && i < 3; ++i) ctx.set_output_type(i, TypeInfo::tensor(DType::kFloat, stats));
+  for (size_t i = 1; i < ctx.output_count() && i < 3; ++i)
+    ctx.set_output_type(i, TypeInfo::tensor(DType::kFloat, stats));
   if (ctx.output_count() > 3) ctx.set_output_type(3, *x);
 }
 
