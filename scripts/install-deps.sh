@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   libonnx-testdata
-  python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
+  python3 python3-dev python3-venv python3-pip python3-numpy python3-torch python3-torchvision
 )
 # Retries a command a few times: package mirrors sometimes fail for a moment.
 retry() {
@@ -37,9 +37,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
-# run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then
+# run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x. nanobind and
+# scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16.
+if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
-  retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest
+fi
+if ! .venv/bin/python -c "import onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes" 2>/dev/null; then
+  retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
+    nanobind scikit-build-core ml_dtypes
 fi
 echo "dependencies ready"

@@ -16,11 +16,12 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
 (optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
+            [--profile FILE]
       Runs the model once (or N times) and prints every output and the latency.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
   bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]
-              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json]
+              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE]
       Measures latency like onnxruntime_perf_test: session creation, N warm-up runs (default 5), then timed
       runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
       Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
@@ -34,6 +35,8 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
+  --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
+      Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
                        [--resave]
       Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model

@@ -11,12 +11,14 @@
 #include "commands.h"
 #include "feeds.h"
 #include "onnx/tensor_proto.h"
+#include "profile_option.h"
 #include "runtime/session.h"
 
 namespace tessera::cli {
 
 int run_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat", "--disable-pass"},
+  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat",
+                                   "--disable-pass", "--profile"},
                             {"--random-inputs", "--quiet"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
@@ -45,13 +47,15 @@ int run_command(const std::vector<std::string>& args) {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
 
   const auto feeds = gather_feeds(*session, arguments);
+  const ProfileOption profile(arguments.value("--profile"));
   std::vector<RuntimeValue> outputs;
   std::vector<double> times;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    outputs = session->run(feeds);
+    outputs = profile.run(*session, feeds);
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  profile.write();
 
   if (auto dir = arguments.value("--output-dir")) {
     std::filesystem::create_directories(*dir);
