@@ -34,8 +34,9 @@ struct PassReport {
   size_t nodes_after = 0;
 };
 
-// Runs the passes of `level` and below over `graph`, skipping those named in `disabled`, until none
-// changes anything (at most a few rounds). Returns what each pass run did.
+// Runs the passes of `level` and below over `graph` and its subgraphs (If/Loop/Scan bodies, innermost first),
+// skipping those named in `disabled`, until none changes anything (at most a few rounds). Returns what each pass
+// run on `graph` itself did.
 std::vector<PassReport> optimize_graph(Graph& graph, OptimizationLevel level,
                                        const std::vector<std::string>& disabled = {});
 

@@ -63,6 +63,16 @@ std::vector<PassReport> optimize_graph(Graph& graph, OptimizationLevel level, co
     const bool known = std::any_of(passes.begin(), passes.end(), [&](const auto& p) { return p->name() == name; });
     if (!known) fail(ErrorCode::kInvalidArgument, "unknown pass '", name, "'");
   }
+  // Subgraphs (If branches, Loop and Scan bodies) first, innermost first, with the same passes; their reports are
+  // not listed (the node counts of the main graph's reports include only its own nodes).
+  for (auto& node : graph.nodes) {
+    for (auto& [key, attr] : node->attributes) {
+      if (attr.g) optimize_graph(*attr.g, level, disabled);
+      for (auto& g : attr.graphs) {
+        if (g) optimize_graph(*g, level, disabled);
+      }
+    }
+  }
   constexpr int kMaxRounds = 4;
   for (int round = 0; round < kMaxRounds; ++round) {
     bool any_change = false;
