@@ -13,6 +13,7 @@ std::unique_ptr<GraphPass> make_conv_activation_fusion();
 std::unique_ptr<GraphPass> make_conv_batchnorm_folding();
 std::unique_ptr<GraphPass> make_gelu_fusion();
 std::unique_ptr<GraphPass> make_constant_folding();
+std::unique_ptr<GraphPass> make_common_subexpression_elimination();
 std::unique_ptr<GraphPass> make_attention_fusion();
 std::unique_ptr<GraphPass> make_conv_add_fusion();
 std::unique_ptr<GraphPass> make_skip_layer_norm_fusion();
@@ -26,6 +27,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   std::vector<std::unique_ptr<GraphPass>> passes;
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());
+  passes.push_back(make_common_subexpression_elimination());
   passes.push_back(make_shape_folding());
   passes.push_back(make_constant_folding());
   passes.push_back(make_reshape_shape_folding());
