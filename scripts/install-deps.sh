@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
+  libboost-dev libgrpc++-dev protobuf-compiler-grpc
   libonnx-testdata
   python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
 )
@@ -38,8 +39,11 @@ fi
 
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
 # run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then
-  /usr/bin/python3 -m venv --system-site-packages .venv
-  retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest
+# tritonclient is the reference client the `tessera serve` tests speak to the server with.
+if [ ! -x .venv/bin/python ] ||
+  ! .venv/bin/python -c "import onnx, onnxruntime, pytest, tritonclient.http, tritonclient.grpc" 2>/dev/null; then
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
+  retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
+    "tritonclient[http,grpc]"
 fi
 echo "dependencies ready"
