@@ -105,6 +105,9 @@ void complete_inputs(inference::ModelConfig& config, const std::string& model_na
     check_model(declared != nullptr, "model '", model_name, "': config input '", input.name(),
                 "' is not an input of the model");
     complete_tensor(input, *declared, batched, "model '" + model_name + "' input '" + input.name() + "'");
+    const bool required_by_model = !session.model().graph->initializers.count(input.name());
+    check_model(!input.optional() || !required_by_model, "model '", model_name, "': config input '", input.name(),
+                "' is optional but the model requires it");
   }
   for (const IoInfo& in : required) {
     const bool listed = std::any_of(config.input().begin(), config.input().end(),
