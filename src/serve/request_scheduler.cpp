@@ -85,21 +85,31 @@ std::pair<size_t, int64_t> RequestScheduler::batchable_prefix() const {
   return {std::max<size_t>(count, 1), rows};
 }
 
+void RequestScheduler::remove_expired(std::vector<QueuedRequest>& expired) {
+  const auto now = SteadyClock::now();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->deadline <= now) {
+      expired.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::vector<QueuedRequest> RequestScheduler::take_batch(std::unique_lock<std::mutex>& lock,
                                                         std::vector<QueuedRequest>& expired) {
-  for (;;) {
-    arrived_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    const auto now = SteadyClock::now();
-    while (!queue_.empty() && queue_.front().deadline <= now) {
-      expired.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    if (!expired.empty() || !queue_.empty() || stopping_) break;
-  }
   std::vector<QueuedRequest> batch;
-  if (queue_.empty()) return batch;
-  size_t count = 1;
-  if (config_.has_dynamic_batching()) {
+  size_t count = 0;
+  while (count == 0) {  // until a request is taken (or only expired ones are left to answer)
+    arrived_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    remove_expired(expired);
+    if (queue_.empty()) {
+      if (stopping_ || !expired.empty()) return batch;
+      continue;
+    }
+    count = 1;
+    if (!config_.has_dynamic_batching()) break;
     const auto delay = std::chrono::microseconds(config_.dynamic_batching().max_queue_delay_microseconds());
     const auto fill_deadline = queue_.front().arrival + delay;
     for (;;) {
@@ -107,7 +117,9 @@ std::vector<QueuedRequest> RequestScheduler::take_batch(std::unique_lock<std::mu
       count = prefix;
       const bool blocked = prefix < queue_.size();  // the next request cannot join this batch
       if (rows >= target_rows_ || blocked || stopping_ || SteadyClock::now() >= fill_deadline) break;
-      arrived_.wait_until(lock, fill_deadline);
+      arrived_.wait_until(lock, std::min(fill_deadline, queue_.front().deadline));
+      remove_expired(expired);
+      if (queue_.empty()) return batch;  // everything waiting expired: answer those first
     }
   }
   for (size_t i = 0; i < count; ++i) {

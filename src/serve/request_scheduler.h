@@ -39,6 +39,8 @@ class RequestScheduler {
   // Takes the next batch (or single request) under `lock`, waiting for the batch to fill when batching;
   // moves requests whose deadline passed into `expired`. Empty only when stopping with nothing queued.
   std::vector<QueuedRequest> take_batch(std::unique_lock<std::mutex>& lock, std::vector<QueuedRequest>& expired);
+  // Moves every queued request whose deadline has passed into `expired`.
+  void remove_expired(std::vector<QueuedRequest>& expired);
   // The number of leading queued requests that fit in one batch, and their rows.
   std::pair<size_t, int64_t> batchable_prefix() const;
   SteadyClock::time_point deadline_for(const InferenceRequest& request, SteadyClock::time_point arrival) const;
