@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -26,6 +27,9 @@ HttpResponse http_error_response(int status, const std::string& message) {
 
 struct HttpServer::State {
   net::io_context io{};
+  // Keeps the I/O threads running while no operation is pending: a response may still be posted by an
+  // inference worker after the listener closed and every connection is waiting for its answer.
+  net::executor_work_guard<net::io_context::executor_type> keep_running = net::make_work_guard(io);
   std::optional<tcp::acceptor> acceptor;
   size_t body_limit = 0;
   HttpHandler handler;

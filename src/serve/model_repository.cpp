@@ -71,9 +71,13 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::load_versions(const s
   return versions;
 }
 
+bool ModelRepository::is_model_folder(const std::string& name) const {
+  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != ".." && name[0] != '.' &&
+         fs::is_directory(root_ / name);
+}
+
 void ModelRepository::load_locked(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
-      !fs::is_directory(root_ / name)) {
+  if (!is_model_folder(name)) {
     throw ServeError(ServeStatus::kNotFound, "model '" + name + "' is not in the repository");
   }
   const std::string stamp = fingerprint(name);
@@ -198,7 +202,10 @@ void ModelRepository::unload_all() {
 std::shared_ptr<ServedModel> ModelRepository::find(const std::string& name, const std::string& version) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto found = models_.find(name);
-  if (found == models_.end()) throw ServeError(ServeStatus::kNotFound, "unknown model '" + name + "'");
+  if (found == models_.end()) {
+    if (is_model_folder(name)) throw ServeError(ServeStatus::kUnavailable, "model '" + name + "' is not loaded");
+    throw ServeError(ServeStatus::kNotFound, "unknown model '" + name + "'");
+  }
   const ModelEntry& entry = found->second;
   if (entry.versions.empty()) {
     throw ServeError(ServeStatus::kUnavailable, "model '" + name + "' is not ready (" + entry.state +

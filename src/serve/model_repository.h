@@ -69,6 +69,8 @@ class ModelRepository {
   void load_locked(const std::string& name);  // with load_mutex_ held
   void require_explicit_mode() const;         // ServeError(kBadRequest) in none and poll modes
   std::vector<std::string> model_folders() const;
+  // True when `name` is a plain folder name (no '/', not hidden) of a folder in the repository.
+  bool is_model_folder(const std::string& name) const;
   std::string fingerprint(const std::string& name) const;
 
   std::filesystem::path root_;
