@@ -1,0 +1,36 @@
+"""1,000 concurrent keep-alive connections on loopback, each sending inference requests: no errors, every
+request answered, and the server still serving afterwards; the Prometheus counters add up."""
+import resource
+import urllib.request
+
+import pytest
+
+from conftest import write_add_model
+from http_load import infer_body, run_load
+
+CONNECTIONS = 1000
+
+
+@pytest.mark.parametrize("batching", ["", "dynamic_batching { max_queue_delay_microseconds: 2000 }"])
+def test_thousand_keep_alive_connections(tmp_path, start_server, batching):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2 * CONNECTIONS + 100:
+        pytest.skip(f"the open-file limit ({hard}) is too low for {CONNECTIONS} connections on both ends")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * CONNECTIONS)), hard))
+    write_add_model(tmp_path, "add", f"max_batch_size: 8\n{batching}\n")
+    server = start_server(tmp_path)
+    body = infer_body({"x": ("FP32", [1, 4], [1, 2, 3, 4]), "y": ("FP32", [1, 4], [1, 1, 1, 1])})
+    latencies, errors, _ = run_load("127.0.0.1", server.ports["HTTP"], "/v2/models/add/infer", body, CONNECTIONS, 3)
+    assert errors == []
+    assert len(latencies) == 3 * CONNECTIONS
+    metrics = urllib.request.urlopen(server.metrics_url).read().decode()
+    assert f'nv_inference_request_success{{model="add",version="1"}} {3 * CONNECTIONS}' in metrics
+    assert f'nv_inference_count{{model="add",version="1"}} {3 * CONNECTIONS}' in metrics
+    assert "# TYPE nv_inference_queue_duration_us counter" in metrics
+    exec_line = [l for l in metrics.splitlines() if l.startswith("nv_inference_exec_count{")][0]
+    executions = int(exec_line.split()[-1])
+    if batching:
+        assert executions < 3 * CONNECTIONS  # requests from different connections shared runs
+    else:
+        assert executions == 3 * CONNECTIONS
+    assert server.stop() == 0
