@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc
   libonnx-testdata
-  python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision
+  python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-yaml
 )
 # Retries a command a few times: package mirrors sometimes fail for a moment.
 retry() {
