@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tessera's build and tests need on Debian 12: compilers and libraries from Debian,
 # the ONNX test data, PyTorch for exporting test models, and a Python venv (.venv) with the PyPI tooling
-# (onnx for the newer node tests, onnxruntime as a reference in benchmarks). Safe to run again.
+# (onnx for the newer node tests, onnxruntime as a reference in benchmarks), and headless Chromium for the
+# `tessera serve` status page test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc
+  chromium
   libonnx-testdata
   python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-yaml
 )

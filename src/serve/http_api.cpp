@@ -5,6 +5,7 @@
 #include "serve/http_infer_codec.h"
 #include "serve/model_config.h"
 #include "serve/server_info.h"
+#include "serve/status_page.h"
 
 namespace tessera::serve {
 
@@ -131,6 +132,17 @@ void HttpApi::handle(HttpRequest request, HttpResponder respond) {
 HttpResponse HttpApi::route(const HttpRequest& request, const std::vector<std::string>& path, HttpResponder& respond,
                             bool& answered) {
   const size_t n = path.size();
+  if (n == 0 && request.method == "GET") {
+    HttpResponse page;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = status_page_html(repository_);
+    return page;
+  }
+  if (n == 1 && path[0] == "status.json" && request.method == "GET") {
+    HttpResponse status;
+    status.body = status_json(repository_);
+    return status;
+  }
   if (n == 0 || path[0] != "v2") throw ServeError(ServeStatus::kNotFound, "no endpoint " + request.target);
   if (n == 1) {
     require_method(request, "GET");

@@ -19,6 +19,10 @@ void ModelStatistics::record_success(uint64_t batch_size, uint64_t total_ns, uin
   stats_.last_inference_ms = now_ms();
   stats_.inference_count += batch_size;
   stats_.success.add(total_ns);
+  const uint64_t total_us = total_ns / 1000;
+  size_t bucket = 0;
+  while (bucket < kLatencyBucketBoundsUs.size() && total_us > kLatencyBucketBoundsUs[bucket]) ++bucket;
+  ++stats_.latency_buckets[bucket];
   stats_.queue.add(queue_ns);
   stats_.compute_input.add(times.compute_input_ns);
   stats_.compute_infer.add(times.compute_infer_ns);

@@ -2,6 +2,7 @@
 // metrics report. Thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -31,6 +32,11 @@ struct BatchSizeStats {
   DurationStat compute_output;
 };
 
+// Upper bounds (microseconds, inclusive) of the request latency histogram's buckets; a last bucket counts
+// the rest.
+inline constexpr std::array<uint64_t, 12> kLatencyBucketBoundsUs = {100,   250,   500,   1000,   2500,   5000,
+                                                                    10000, 25000, 50000, 100000, 250000, 1000000};
+
 // A consistent copy of all counters.
 struct StatisticsSnapshot {
   uint64_t last_inference_ms = 0;  // milliseconds since the epoch of the last completed request; 0: none
@@ -43,6 +49,9 @@ struct StatisticsSnapshot {
   DurationStat compute_infer;
   DurationStat compute_output;
   std::map<uint64_t, BatchSizeStats> batch_stats;  // by executed batch size
+  // Successful requests by end-to-end latency: [i] counts those <= kLatencyBucketBoundsUs[i] (and above the
+  // previous bound); the last entry counts those above every bound.
+  std::array<uint64_t, kLatencyBucketBoundsUs.size() + 1> latency_buckets{};
 };
 
 class ModelStatistics {
