@@ -1,13 +1,18 @@
-"""Throughput and p50/p99 latency of `tessera serve` under load: a small MLP over HTTP (JSON) and gRPC (raw
-contents), with and without dynamic batching, at several client concurrencies. Builds its own model
-repository in a temporary folder, starts the server on free ports, prints a table and the CPU.
+"""Throughput and p50/p99 latency of `tessera serve` under load, over HTTP (binary tensor extension) and gRPC
+(raw contents), with and without dynamic batching, at several client concurrencies, beside a baseline: the
+same model in onnxruntime's Python wheel behind a minimal HTTP server (bench/onnxruntime_v2_server.py), in
+one run. Also prints the server's resident memory after loading and after the run. Models: a small MLP made
+here, and resnet50 / bert_base from bench/export_models.py (bench/models/, batch 1 inputs).
 
-    .venv/bin/python bench/serve_load.py [--tessera build/bin/tessera] [--seconds 3] [--concurrency 1 8 64]
+    .venv/bin/python bench/serve_load.py --models mlp --seconds 2 --concurrency 1 8 64
+    .venv/bin/python bench/serve_load.py --models resnet50,bert_base --models-dir bench/models --seconds 5
 """
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,36 +25,56 @@ from onnx import TensorProto, numpy_helper
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "serve"))
-from conftest import Server  # noqa: E402  (the test fixture's server wrapper)
-from http_load import infer_body  # noqa: E402
+import conftest  # noqa: E402  (the tests' server wrapper)
 
-WIDTH = 256
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATATYPE = {np.dtype(np.float32): "FP32", np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32"}
 
 
-def write_mlp(repo, name, batching):
+def write_mlp(path):
     """[N, 256] -> MatMul 256x256 -> Relu -> MatMul 256x256 (random weights, fixed seed)."""
     rng = np.random.default_rng(0)
-    weights = [numpy_helper.from_array(rng.standard_normal((WIDTH, WIDTH)).astype(np.float32) / 16, f"w{i}") for i in (1, 2)]
+    weights = [numpy_helper.from_array(rng.standard_normal((256, 256)).astype(np.float32) / 16, f"w{i}") for i in (1, 2)]
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
          helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", WIDTH])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", WIDTH])], initializer=weights)
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 256])], initializer=weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    os.makedirs(f"{repo}/{name}/1")
-    onnx.save(model, f"{repo}/{name}/1/model.onnx")
-    with open(f"{repo}/{name}/config.pbtxt", "w") as f:
-        f.write("max_batch_size: 64\n")
-        f.write('parameters { key: "intra_op_thread_count" value: { string_value: "1" } }\n')
-        f.write("instance_group [ { count: 2 kind: KIND_CPU } ]\n")
+    onnx.save(model, path)
+    return {"x": np.random.default_rng(1).standard_normal((1, 256)).astype(np.float32)}
+
+
+def prepare_model(name, models_dir, folder):
+    """Puts model `name` in `folder` (as 1/model.onnx); returns its batch-1 inputs {name: array}."""
+    os.makedirs(f"{folder}/1")
+    if name == "mlp":
+        return write_mlp(f"{folder}/1/model.onnx")
+    with open(os.path.join(models_dir, "manifest.json")) as f:
+        entry = json.load(f)["models"][name]
+    os.symlink(os.path.abspath(os.path.join(models_dir, entry["model"])), f"{folder}/1/model.onnx")
+    return {i: np.load(os.path.join(models_dir, p)) for i, p in entry["files"]["1"].items()}
+
+
+def write_config(folder, batching, max_batch):
+    with open(f"{folder}/config.pbtxt", "w") as f:
+        f.write(f"max_batch_size: {max_batch}\n")
         if batching:
-            f.write("dynamic_batching { max_queue_delay_microseconds: 500 }\n")
+            f.write(f"dynamic_batching {{ preferred_batch_size: [ {max_batch} ] max_queue_delay_microseconds: 2000 }}\n")
 
 
-async def http_client(port, path, body, stop_at, latencies, errors):
+def binary_request(model, inputs):
+    header = json.dumps({"inputs": [{"name": n, "datatype": DATATYPE[a.dtype], "shape": list(a.shape),
+                                     "parameters": {"binary_data_size": a.nbytes}} for n, a in inputs.items()],
+                         "outputs": [], "parameters": {"binary_data_output": True}}).encode()
+    body = header + b"".join(a.tobytes() for a in inputs.values())
+    return (f"POST /v2/models/{model}/infer HTTP/1.1\r\nHost: x\r\nInference-Header-Content-Length: {len(header)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def http_client(port, request, stop_at, latencies, errors):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
     while time.perf_counter() < stop_at:
         began = time.perf_counter()
         writer.write(request)
@@ -76,64 +101,112 @@ async def grpc_client(stub, request, stop_at, latencies, errors):
         latencies.append(time.perf_counter() - began)
 
 
-async def measure(protocol, server, model, concurrency, seconds):
-    x = np.random.default_rng(1).standard_normal((1, WIDTH)).astype(np.float32)
+async def measure(protocol, port, model, inputs, concurrency, seconds):
     latencies, errors = [], []
     stop_at = time.perf_counter() + seconds
-    if protocol == "HTTP":
-        body = infer_body({"x": ("FP32", [1, WIDTH], x.ravel().tolist())})
-        tasks = [http_client(server.ports["HTTP"], f"/v2/models/{model}/infer", body, stop_at, latencies, errors)
-                 for _ in range(concurrency)]
-        began = time.perf_counter()
-        await asyncio.gather(*tasks)
-    else:
-        async with grpc.aio.insecure_channel(server.grpc_url) as channel:
+    began = time.perf_counter()
+    if protocol == "gRPC":
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[
+                ("grpc.max_receive_message_length", 1 << 30)]) as channel:
             stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
             request = service_pb2.ModelInferRequest(model_name=model)
-            request.inputs.add(name="x", datatype="FP32", shape=[1, WIDTH])
-            request.raw_input_contents.append(x.tobytes())
-            began = time.perf_counter()
+            for name, array in inputs.items():
+                request.inputs.add(name=name, datatype=DATATYPE[array.dtype], shape=list(array.shape))
+                request.raw_input_contents.append(array.tobytes())
             await asyncio.gather(*[grpc_client(stub, request, stop_at, latencies, errors) for _ in range(concurrency)])
+    else:
+        request = binary_request(model, inputs)
+        await asyncio.gather(*[http_client(port, request, stop_at, latencies, errors) for _ in range(concurrency)])
     wall = time.perf_counter() - began
     latencies.sort()
     return {"throughput": len(latencies) / wall, "p50": latencies[len(latencies) // 2] * 1e3,
             "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-            "mean": statistics.fmean(latencies) * 1e3, "requests": len(latencies), "errors": len(errors)}
+            "requests": len(latencies), "errors": len(errors)}
 
 
-def cpu_name():
+def resident_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_baseline(model_path, name):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, os.path.join(HERE, "onnxruntime_v2_server.py"), model_path, name, str(port)],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    return process, port
+
+
+def cpu_description():
+    name, flags = "unknown", []
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
+            if line.startswith("model name") and name == "unknown":
+                name = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = [x for x in line.split(":", 1)[1].split() if x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16")]
+    return f"{name} ({os.cpu_count()} cores; {' '.join(flags)})"
+
+
+def row(label, batching, concurrency, r):
+    print(f"{label:28} {batching:9} {concurrency:7d} {r['throughput']:9.1f} {r['p50']:9.2f} {r['p99']:9.2f} "
+          f"{r['requests']:8d} {r['errors']:6d}", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tessera", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin", "tessera"))
+    parser.add_argument("--tessera", default=os.path.join(HERE, "..", "build", "bin", "tessera"))
+    parser.add_argument("--models", default="mlp")
+    parser.add_argument("--models-dir", default=os.path.join(HERE, "models"))
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
-    os.environ["TESSERA_CLI"] = args.tessera
-    import conftest
     conftest.TESSERA = args.tessera
+    print(f"CPU: {cpu_description()}; {args.seconds:g} s per row, batch-1 requests, binary tensors")
+    print(f"{'server / protocol':28} {'batching':9} {'clients':>7} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
+          f"{'requests':>8} {'errors':>6}")
     with tempfile.TemporaryDirectory() as repo:
-        write_mlp(repo, "mlp", batching=False)
-        write_mlp(repo, "mlp_batched", batching=True)
-        server = Server(repo)
+        inputs = {}
+        for name in args.models.split(","):
+            inputs[name] = prepare_model(name, args.models_dir, f"{repo}/{name}")
+            write_config(f"{repo}/{name}", False, args.max_batch)
+            os.makedirs(f"{repo}/{name}_batched")
+            os.symlink(f"{repo}/{name}/1", f"{repo}/{name}_batched/1")
+            write_config(f"{repo}/{name}_batched", True, args.max_batch)
+        server = conftest.Server(repo)
         try:
-            print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; model: MLP 256-256-256 (fp32), 1 row per request, "
-                  f"2 instances x 1 intra-op thread, {args.seconds:g} s per row")
-            print(f"{'protocol':8} {'batching':9} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
-            for protocol in ("HTTP", "gRPC"):
-                for model in ("mlp", "mlp_batched"):
-                    for concurrency in args.concurrency:
-                        r = asyncio.run(measure(protocol, server, model, concurrency, args.seconds))
-                        print(f"{protocol:8} {'dynamic' if model.endswith('batched') else 'off':9} {concurrency:7d} "
-                              f"{r['throughput']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:6d}", flush=True)
+            start_mb = resident_mb(server.process.pid)
+            for name in inputs:
+                for protocol, port in (("HTTP", server.ports["HTTP"]), ("gRPC", server.ports["gRPC"])):
+                    for batching in ("off", "dynamic"):
+                        model = name if batching == "off" else f"{name}_batched"
+                        for concurrency in args.concurrency:
+                            r = asyncio.run(measure(protocol, port, model, inputs[name], concurrency, args.seconds))
+                            row(f"{name} tessera {protocol}", batching, concurrency, r)
+                if not args.no_baseline:
+                    baseline, port = start_baseline(f"{repo}/{name}/1/model.onnx", name)
+                    try:
+                        for concurrency in args.concurrency:
+                            r = asyncio.run(measure("HTTP", port, name, inputs[name], concurrency, args.seconds))
+                            row(f"{name} onnxruntime+http.server", "off", concurrency, r)
+                    finally:
+                        baseline.terminate()
+                        baseline.wait()
+            print(f"tessera serve resident memory: {start_mb:.0f} MB after loading, "
+                  f"{resident_mb(server.process.pid):.0f} MB after the run")
         finally:
-            print(f"server stopped with exit code {server.stop()}")
+            print(f"tessera serve stopped with exit code {server.stop()}")
 
 
 if __name__ == "__main__":
