@@ -51,6 +51,7 @@ def main():
             self.end_headers()
             self.wfile.write(header + binary)
 
+    ThreadingHTTPServer.request_queue_size = 1024  # the default listen backlog (5) resets concurrent clients
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print("ready", flush=True)

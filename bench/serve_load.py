@@ -74,21 +74,24 @@ def binary_request(model, inputs):
 
 
 async def http_client(port, request, stop_at, latencies, errors):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    while time.perf_counter() < stop_at:
-        began = time.perf_counter()
-        writer.write(request)
-        await writer.drain()
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
-        latencies.append(time.perf_counter() - began)
-        if status != 200:
-            errors.append(status)
-    writer.close()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < stop_at:
+            began = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - began)
+            if status != 200:
+                errors.append(status)
+        writer.close()
+    except (OSError, IndexError, asyncio.IncompleteReadError) as error:
+        errors.append(repr(error))
 
 
 async def grpc_client(stub, request, stop_at, latencies, errors):

@@ -76,12 +76,12 @@ std::vector<std::pair<std::string, RuntimeValue>> stack_inputs(const std::vector
 // Rows [row, row + count) of `tensor`, sharing its memory.
 Tensor slice_rows(const Tensor& tensor, int64_t row, int64_t count) {
   std::vector<int64_t> shape = tensor.shape();
-  const size_t row_bytes = shape[0] == 0 ? 0 : tensor.byte_size() / static_cast<size_t>(shape[0]);
   shape[0] = count;
-  return Tensor(
-      tensor.dtype(), shape, tensor.storage(),
-      static_cast<size_t>(static_cast<char*>(tensor.raw_data()) - static_cast<char*>(tensor.storage()->data())) +
-          row_bytes * static_cast<size_t>(row));
+  if (tensor.byte_size() == 0 || !tensor.storage()) return Tensor(tensor.dtype(), shape);
+  const size_t row_bytes = tensor.byte_size() / static_cast<size_t>(tensor.dim(0));
+  const size_t offset =
+      static_cast<size_t>(static_cast<char*>(tensor.raw_data()) - static_cast<char*>(tensor.storage()->data()));
+  return Tensor(tensor.dtype(), shape, tensor.storage(), offset + row_bytes * static_cast<size_t>(row));
 }
 
 // The response of one request: its requested outputs (all, when none were named) cut from the batch's.

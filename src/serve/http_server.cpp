@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -38,6 +39,8 @@ struct HttpServer::State {
 
 namespace {
 
+constexpr std::chrono::seconds kIdleTimeout{300};
+
 // One connection: read a request, hand it to the handler, write its response, repeat while keep-alive.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -48,6 +51,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read() {
+    // An idle keep-alive connection (or one that sends a request too slowly) is closed after this long.
+    stream_.expires_after(kIdleTimeout);
     parser_.emplace();
     parser_->body_limit(state_->body_limit);
     parser_->header_limit(64 * 1024);
@@ -64,7 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted) {
+        ec == net::error::operation_aborted || ec == beast::error::timeout) {
       close();
       return;
     }
@@ -74,6 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       write(http_error_response(400, "malformed HTTP request: " + ec.message()));
       return;
     }
+    stream_.expires_never();  // inference may take long; the response is written whenever it is ready
     auto& message = parser_->get();
     HttpRequest request;
     request.method = std::string(message.method_string());

@@ -152,3 +152,17 @@ dynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 100
         assert pending.result().tolist() == [[6.0] * 4]
     assert exit_code == 0
     assert "tessera serve: stopped\n" in server.log
+
+
+def test_command_line_errors(tmp_path):
+    from conftest import TESSERA
+    import subprocess
+    missing = subprocess.run([TESSERA, "serve", "--model-repository", str(tmp_path / "absent")],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "is not a folder" in missing.stderr
+    usage = subprocess.run([TESSERA, "serve", "--model-repository", str(tmp_path), "--model-control-mode", "sometimes"],
+                           capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "none, poll or explicit" in usage.stderr
+    usage = subprocess.run([TESSERA, "serve", "--model-repository", str(tmp_path), "--load-model", "m"],
+                           capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "--load-model needs --model-control-mode explicit" in usage.stderr
