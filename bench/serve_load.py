@@ -6,6 +6,7 @@ here, and resnet50 / bert_base from bench/export_models.py (bench/models/, batch
 
     .venv/bin/python bench/serve_load.py --models mlp --seconds 2 --concurrency 1 8 64
     .venv/bin/python bench/serve_load.py --models resnet50,bert_base --models-dir bench/models --seconds 5
+    .venv/bin/python bench/serve_load.py --models mlp --concurrency 64 --no-baseline --repeat 5   # a soak: RSS per row
 """
 import argparse
 import asyncio
@@ -160,9 +161,9 @@ def cpu_description():
     return f"{name} ({os.cpu_count()} cores; {' '.join(flags)})"
 
 
-def row(label, batching, concurrency, r):
+def row(label, batching, concurrency, r, rss_mb):
     print(f"{label:28} {batching:9} {concurrency:7d} {r['throughput']:9.1f} {r['p50']:9.2f} {r['p99']:9.2f} "
-          f"{r['requests']:8d} {r['errors']:6d}", flush=True)
+          f"{r['requests']:8d} {r['errors']:6d} {rss_mb:8.0f}", flush=True)
 
 
 def main():
@@ -174,11 +175,12 @@ def main():
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="run the whole matrix this many times (a soak)")
     args = parser.parse_args()
     conftest.TESSERA = args.tessera
     print(f"CPU: {cpu_description()}; {args.seconds:g} s per row, batch-1 requests, binary tensors")
     print(f"{'server / protocol':28} {'batching':9} {'clients':>7} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} "
-          f"{'requests':>8} {'errors':>6}")
+          f"{'requests':>8} {'errors':>6} {'RSS MB':>8}")
     with tempfile.TemporaryDirectory() as repo:
         inputs = {}
         for name in args.models.split(","):
@@ -190,19 +192,19 @@ def main():
         server = conftest.Server(repo)
         try:
             start_mb = resident_mb(server.process.pid)
-            for name in inputs:
+            for name in [n for _ in range(args.repeat) for n in inputs]:
                 for protocol, port in (("HTTP", server.ports["HTTP"]), ("gRPC", server.ports["gRPC"])):
                     for batching in ("off", "dynamic"):
                         model = name if batching == "off" else f"{name}_batched"
                         for concurrency in args.concurrency:
                             r = asyncio.run(measure(protocol, port, model, inputs[name], concurrency, args.seconds))
-                            row(f"{name} tessera {protocol}", batching, concurrency, r)
+                            row(f"{name} tessera {protocol}", batching, concurrency, r, resident_mb(server.process.pid))
                 if not args.no_baseline:
                     baseline, port = start_baseline(f"{repo}/{name}/1/model.onnx", name)
                     try:
                         for concurrency in args.concurrency:
                             r = asyncio.run(measure("HTTP", port, name, inputs[name], concurrency, args.seconds))
-                            row(f"{name} onnxruntime+http.server", "off", concurrency, r)
+                            row(f"{name} onnxruntime+http.server", "off", concurrency, r, resident_mb(baseline.pid))
                     finally:
                         baseline.terminate()
                         baseline.wait()

@@ -166,3 +166,22 @@ def test_command_line_errors(tmp_path):
     usage = subprocess.run([TESSERA, "serve", "--model-repository", str(tmp_path), "--load-model", "m"],
                            capture_output=True, text=True, timeout=30)
     assert usage.returncode == 2 and "--load-model needs --model-control-mode explicit" in usage.stderr
+
+
+def test_unload_answers_queued_requests_first(tmp_path, start_server):
+    # The batching delay holds the request in the queue when the unload comes.
+    write_add_model(tmp_path, "add", """
+max_batch_size: 4
+dynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 1000000 }
+""")
+    server = start_server(tmp_path, "--model-control-mode", "explicit", "--load-model", "add")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(infer_add, server.http_url, 1, 2)
+        time.sleep(0.3)
+        httpclient.InferenceServerClient(server.http_url).unload_model("add")
+        assert pending.result().tolist() == [[3.0] * 4]
+    try:
+        infer_add(server.http_url, 1, 2)
+        raise AssertionError("an unloaded model must not answer")
+    except InferenceServerException as error:
+        assert "not ready" in str(error) and "unloaded" in str(error)
