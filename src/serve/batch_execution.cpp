@@ -10,8 +10,6 @@ namespace tessera::serve {
 
 namespace {
 
-[[noreturn]] void bad_request(const std::string& message) { throw ServeError(ServeStatus::kBadRequest, message); }
-
 // The shape a config allows for an input: dims, with "-1" as the batch dim when batching.
 std::vector<int64_t> allowed_shape(const inference::ModelInput& input, bool batched) {
   std::vector<int64_t> shape;

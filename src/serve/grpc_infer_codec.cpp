@@ -7,8 +7,6 @@ namespace tessera::serve {
 
 namespace {
 
-[[noreturn]] void bad_request(const std::string& message) { throw ServeError(ServeStatus::kBadRequest, message); }
-
 // Copies typed `values` into a tensor of element type T, narrowing where the protocol widens (INT8 in
 // int_contents).
 template <typename T, typename Repeated>

@@ -10,9 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad_request(const std::string& message) { throw ServeError(ServeStatus::kBadRequest, message); }
-
-// A member of `object` that must have `type`'s JSON kind when present.
+// The member `name` of JSON object `object`, or null when absent.
 const json* member(const json& object, const char* name) {
   const auto found = object.find(name);
   return found == object.end() ? nullptr : &*found;

@@ -2,7 +2,6 @@
 // asynchronous replies: a handler may answer from any thread, later (after inference), exactly once.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>

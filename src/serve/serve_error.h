@@ -25,6 +25,11 @@ class ServeError : public std::runtime_error {
   ServeStatus status_;
 };
 
+// Throws ServeError(kBadRequest, message).
+[[noreturn]] inline void bad_request(const std::string& message) {
+  throw ServeError(ServeStatus::kBadRequest, message);
+}
+
 // The HTTP status code of `status` (400, 404, 503, 413, 500).
 int http_status_code(ServeStatus status);
 

@@ -12,8 +12,6 @@ namespace tessera::serve {
 
 namespace {
 
-[[noreturn]] void bad_request(const std::string& message) { throw ServeError(ServeStatus::kBadRequest, message); }
-
 // Reads one BYTES element (4-byte little-endian length, then the bytes) at `offset`.
 std::string read_bytes_element(std::string_view bytes, size_t& offset, const std::string& what) {
   if (bytes.size() - offset < 4) bad_request(what + ": BYTES data ends inside an element's 4-byte length");
