@@ -185,3 +185,20 @@ def test_statistics_and_versions(tmp_path, start_server):
     assert stats["2"]["inference_stats"]["success"]["count"] == 1
     with pytest.raises(InferenceServerException, match="no version '3'"):
         client.infer("add", inputs, model_version="3")
+
+
+def test_expect_100_continue_gets_the_go_ahead(tmp_path, start_server):
+    """curl sends "Expect: 100-continue" before large bodies and waits a second unless told to go on."""
+    write_add_model(tmp_path, "add", "max_batch_size: 2\n")
+    server = start_server(tmp_path)
+    body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]},
+                                  {"name": "y", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}]}).encode()
+    with socket.create_connection(("127.0.0.1", server.ports["HTTP"]), timeout=30) as raw:
+        raw.sendall(b"POST /v2/models/add/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+        assert raw.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        raw.sendall(body)
+        reply = b""
+        while b"}]}" not in reply:
+            reply += raw.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 200") and b'"data":[1.0,2.0,3.0,4.0]' in reply
