@@ -1,5 +1,8 @@
 #include "serve/grpc_infer_codec.h"
 
+#include <type_traits>
+#include <utility>
+
 #include "serve/datatype.h"
 #include "serve/tensor_codec.h"
 
@@ -18,7 +21,16 @@ Tensor tensor_from_values(DType dtype, const std::vector<int64_t>& shape, const 
                 " elements, contents has " + std::to_string(values.size()));
   }
   Tensor tensor(dtype, shape);
-  for (int64_t i = 0; i < count; ++i) tensor.data<T>()[i] = static_cast<T>(values[static_cast<int>(i)]);
+  for (int64_t i = 0; i < count; ++i) {
+    const auto& value = values[static_cast<int>(i)];
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (!std::in_range<T>(value)) {
+        bad_request(what + ": element " + std::to_string(i) + " (" + std::to_string(value) + ") is out of range for " +
+                    dtype_name(dtype));
+      }
+    }
+    tensor.data<T>()[i] = static_cast<T>(value);
+  }
   return tensor;
 }
 

@@ -94,3 +94,14 @@ def test_statistics(tmp_path, start_server):
     assert stats.inference_count == 6 and stats.execution_count == 3
     assert stats.inference_stats.success.count == 3
     assert [b.batch_size for b in stats.batch_stats] == [2]
+
+
+def test_typed_integer_contents_out_of_range(identity_server):
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(identity_server.grpc_url))
+    request = service_pb2.ModelInferRequest(model_name="identity")
+    tensor = request.inputs.add(name="in_INT8", datatype="INT8", shape=[1, 3])
+    tensor.contents.int_contents.extend([1, 300, 3])
+    with pytest.raises(grpc.RpcError) as error:
+        stub.ModelInfer(request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "element 1 (300) is out of range for int8" in error.value.details()
