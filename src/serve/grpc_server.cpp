@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <future>
 #include <stdexcept>
 
 #include "grpc_service.grpc.pb.h"
@@ -83,7 +82,8 @@ void fill_tensor_metadata(google::protobuf::RepeatedPtrField<inference::ModelMet
 
 }  // namespace
 
-class GrpcServer::Service final : public inference::GRPCInferenceService::Service {
+class GrpcServer::Service final
+    : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
   explicit Service(ModelRepository& repository) : repository_(repository) {}
 
@@ -163,18 +163,23 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
                                      inference::RepositoryModelUnloadResponse*) override {
     return guarded([&] { repository_.unload(in->model_name()); });
   }
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* in,
-                          inference::ModelInferResponse* out) override {
-    return guarded([&] {
+  // Callback API: the gRPC thread returns at once and the model's worker finishes the call, so requests
+  // waiting in a queue or a forming batch hold no thread.
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const inference::ModelInferRequest* in,
+                                       inference::ModelInferResponse* out) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const grpc::Status rejected = guarded([&] {
       const auto served = repository_.find(in->model_name(), in->model_version());
-      std::promise<InferenceResult> promise;
-      auto future = promise.get_future();
-      served->scheduler().submit(decode_grpc_infer_request(*in),
-                                 [&promise](InferenceResult result) { promise.set_value(std::move(result)); });
-      InferenceResult result = future.get();
-      if (result.error) throw *result.error;
-      encode_grpc_infer_response(result.response, *out);
+      served->scheduler().submit(decode_grpc_infer_request(*in), [reactor, out](InferenceResult result) {
+        if (result.error) {
+          reactor->Finish(grpc_status(*result.error));
+          return;
+        }
+        reactor->Finish(guarded([&] { encode_grpc_infer_response(result.response, *out); }));
+      });
     });
+    if (!rejected.ok()) reactor->Finish(rejected);
+    return reactor;
   }
 
  private:

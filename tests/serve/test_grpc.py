@@ -105,3 +105,26 @@ def test_typed_integer_contents_out_of_range(identity_server):
         stub.ModelInfer(request)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "element 1 (300) is out of range for int8" in error.value.details()
+
+
+def test_sigterm_finishes_grpc_calls_waiting_in_a_batch(tmp_path, start_server):
+    import concurrent.futures
+    import time
+    write_add_model(tmp_path, "add", """
+max_batch_size: 8
+dynamic_batching { preferred_batch_size: [ 8 ] max_queue_delay_microseconds: 1000000 }
+""")
+    server = start_server(tmp_path)
+
+    def call(value):
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        inputs = [grpcclient.InferInput(n, [1, 4], "FP32") for n in ("x", "y")]
+        inputs[0].set_data_from_numpy(np.full((1, 4), value, np.float32))
+        inputs[1].set_data_from_numpy(np.zeros((1, 4), np.float32))
+        return client.infer("add", inputs).as_numpy("z").tolist()
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        pending = [pool.submit(call, v) for v in range(3)]
+        time.sleep(0.4)  # all three wait for the batch to fill
+        assert server.stop() == 0
+        assert [p.result() for p in pending] == [[[float(v)] * 4] for v in range(3)]
