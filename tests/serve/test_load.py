@@ -1,5 +1,5 @@
-"""1,000 concurrent keep-alive connections on loopback, each sending inference requests: no errors, every
-request answered, and the server still serving afterwards; the Prometheus counters add up."""
+"""1,000 concurrent keep-alive connections on loopback, each sending inference requests, and 1,000 concurrent
+gRPC calls: no errors, every request answered, and the Prometheus counters add up."""
 import resource
 import urllib.request
 
@@ -34,3 +34,34 @@ def test_thousand_keep_alive_connections(tmp_path, start_server, batching):
     else:
         assert executions == 3 * CONNECTIONS
     assert server.stop() == 0
+
+
+def test_many_concurrent_grpc_calls(tmp_path, start_server):
+    import asyncio
+
+    import grpc
+    import numpy as np
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    write_add_model(tmp_path, "add", "max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 2000 }\n")
+    server = start_server(tmp_path)
+    request = service_pb2.ModelInferRequest(model_name="add")
+    for name in ("x", "y"):
+        request.inputs.add(name=name, datatype="FP32", shape=[1, 4])
+        request.raw_input_contents.append(np.ones((1, 4), np.float32).tobytes())
+
+    async def run():
+        channels = [grpc.aio.insecure_channel(server.grpc_url) for _ in range(4)]
+        stubs = [service_pb2_grpc.GRPCInferenceServiceStub(c) for c in channels]
+        results = await asyncio.gather(*[stubs[i % 4].ModelInfer(request) for i in range(CONNECTIONS)],
+                                       return_exceptions=True)
+        for channel in channels:
+            await channel.close()
+        return results
+
+    results = asyncio.run(run())
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    assert all(np.frombuffer(r.raw_output_contents[0], np.float32).tolist() == [2.0] * 4 for r in results)
+    metrics = urllib.request.urlopen(server.metrics_url).read().decode()
+    assert f'nv_inference_request_success{{model="add",version="1"}} {CONNECTIONS}' in metrics
