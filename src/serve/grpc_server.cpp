@@ -170,7 +170,8 @@ class GrpcServer::Service final
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const grpc::Status rejected = guarded([&] {
       const auto served = repository_.find(in->model_name(), in->model_version());
-      served->scheduler().submit(decode_grpc_infer_request(*in), [reactor, out](InferenceResult result) {
+      InferenceRequest decoded = served->decode_request([&] { return decode_grpc_infer_request(*in); });
+      served->scheduler().submit(std::move(decoded), [reactor, out](InferenceResult result) {
         if (result.error) {
           reactor->Finish(grpc_status(*result.error));
           return;

@@ -1,6 +1,6 @@
 // GrpcServer: the KServe v2 / Triton `inference.GRPCInferenceService` over a ModelRepository (gRPC++; ModelInfer
-// on the callback API, the other methods synchronous). Errors carry the same messages as HTTP with INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE,
-// RESOURCE_EXHAUSTED or INTERNAL.
+// on the callback API, the other methods synchronous). Errors carry the same messages as HTTP with INVALID_ARGUMENT,
+// NOT_FOUND, UNAVAILABLE, RESOURCE_EXHAUSTED or INTERNAL.
 #pragma once
 
 #include <cstdint>

@@ -234,7 +234,8 @@ void HttpApi::infer(const HttpRequest& request, const std::string& model, const 
     const std::string header = request.header("inference-header-content-length");
     if (!header.empty()) json_length = parse_json_length_header(header);
     const std::shared_ptr<ServedModel> served = repository_.find(model, version);
-    InferenceRequest decoded = decode_http_infer_request(request.body, json_length, model, version);
+    InferenceRequest decoded =
+        served->decode_request([&] { return decode_http_infer_request(request.body, json_length, model, version); });
     OutputEncoding encoding_wanted{decoded.outputs, decoded.binary_outputs};
     served->scheduler().submit(std::move(decoded), [respond, encoding_wanted](InferenceResult result) {
       if (result.error) {

@@ -30,6 +30,19 @@ class ServedModel {
   const inference::ModelConfig& config() const { return config_; }
   const Session& session() const { return *session_; }
   const ModelStatistics& statistics() const { return statistics_; }
+  // Runs `decode` (a front end's body decoder) and returns its request; a ServeError it throws (malformed
+  // body, unknown datatype, data that does not fit the shape) counts as a failed request of this model
+  // version, then propagates.
+  template <typename Decode>
+  InferenceRequest decode_request(Decode&& decode) {
+    const auto started = SteadyClock::now();
+    try {
+      return decode();
+    } catch (const ServeError&) {
+      statistics_.record_failure(nanoseconds_since(started));
+      throw;
+    }
+  }
   RequestScheduler& scheduler() { return *scheduler_; }
   const RequestScheduler& scheduler() const { return *scheduler_; }
 

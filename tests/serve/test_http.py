@@ -145,9 +145,12 @@ def test_malformed_requests_get_4xx_and_the_server_keeps_serving(identity_server
     assert_error(s, 404, "POST", "/v2/models/missing/infer", b"{}", contains=["unknown model 'missing'"])
     assert_error(s, 404, "GET", "/v2/models/identity/versions/7", contains=["no version '7'"])
     assert_error(s, 404, "GET", "/v2/nothing/here")
-    # Still serving.
+    # Still serving, and each of the eight rejected requests for the model counted as a failure (the unknown
+    # model, version and endpoint are not the model's).
     status, _ = raw_request(s, "GET", "/v2/health/ready")
     assert status == 200
+    stats = httpclient.InferenceServerClient(s.http_url).get_inference_statistics("identity")["model_stats"][0]
+    assert stats["inference_stats"]["fail"]["count"] == 8
 
 
 def test_oversized_body_gets_413(tmp_path, start_server):
