@@ -53,6 +53,30 @@ const std::vector<MetricFamily>& metric_families() {
   return families;
 }
 
+std::string labels(const ServedModel& model) {
+  return "model=\"" + escape_label(model.name()) + "\",version=\"" + escape_label(model.version_string()) + "\"";
+}
+
+// Successful requests' end-to-end latency as a Prometheus histogram (Triton has no histogram of its own), so
+// dashboards can draw percentiles.
+void append_latency_histogram(const std::vector<std::shared_ptr<ServedModel>>& models,
+                              const std::vector<StatisticsSnapshot>& snapshots, std::string& text) {
+  const std::string name = "tessera_inference_request_latency_us";
+  text += "# HELP " + name + " End-to-end latency of successful inference requests in microseconds\n";
+  text += "# TYPE " + name + " histogram\n";
+  for (size_t i = 0; i < models.size(); ++i) {
+    const StatisticsSnapshot& s = snapshots[i];
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < s.latency_buckets.size(); ++b) {
+      cumulative += s.latency_buckets[b];
+      const std::string bound = b < kLatencyBucketBoundsUs.size() ? std::to_string(kLatencyBucketBoundsUs[b]) : "+Inf";
+      text += name + "_bucket{" + labels(*models[i]) + ",le=\"" + bound + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    text += name + "_sum{" + labels(*models[i]) + "} " + std::to_string(s.success.ns / 1000) + "\n";
+    text += name + "_count{" + labels(*models[i]) + "} " + std::to_string(s.success.count) + "\n";
+  }
+}
+
 }  // namespace
 
 std::string prometheus_metrics(const ModelRepository& repository) {
@@ -64,11 +88,11 @@ std::string prometheus_metrics(const ModelRepository& repository) {
     text += std::string("# HELP ") + family.name + " " + family.help + "\n";
     text += std::string("# TYPE ") + family.name + " " + family.type + "\n";
     for (size_t i = 0; i < models.size(); ++i) {
-      text += std::string(family.name) + "{model=\"" + escape_label(models[i]->name()) + "\",version=\"" +
-              escape_label(models[i]->version_string()) + "\"} " +
+      text += std::string(family.name) + "{" + labels(*models[i]) + "} " +
               std::to_string(family.value(snapshots[i], *models[i])) + "\n";
     }
   }
+  append_latency_histogram(models, snapshots, text);
   return text;
 }
 

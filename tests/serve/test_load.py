@@ -27,6 +27,8 @@ def test_thousand_keep_alive_connections(tmp_path, start_server, batching):
     assert f'nv_inference_request_success{{model="add",version="1"}} {3 * CONNECTIONS}' in metrics
     assert f'nv_inference_count{{model="add",version="1"}} {3 * CONNECTIONS}' in metrics
     assert "# TYPE nv_inference_queue_duration_us counter" in metrics
+    assert f'tessera_inference_request_latency_us_bucket{{model="add",version="1",le="+Inf"}} {3 * CONNECTIONS}' in metrics
+    assert f'tessera_inference_request_latency_us_count{{model="add",version="1"}} {3 * CONNECTIONS}' in metrics
     exec_line = [l for l in metrics.splitlines() if l.startswith("nv_inference_exec_count{")][0]
     executions = int(exec_line.split()[-1])
     if batching:
