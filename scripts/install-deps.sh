@@ -14,7 +14,7 @@ packages=(
   libboost-dev libgrpc++-dev protobuf-compiler-grpc
   chromium
   libonnx-testdata
-  python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-yaml
+  python3 python3-dev python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-yaml
 )
 # Retries a command a few times: package mirrors sometimes fail for a moment.
 retry() {
@@ -40,12 +40,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
-# run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x.
+# run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x. nanobind and
+# scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16;
 # tritonclient is the reference client the `tessera serve` tests speak to the server with.
-if [ ! -x .venv/bin/python ] ||
-  ! .venv/bin/python -c "import onnx, onnxruntime, pytest, tritonclient.http, tritonclient.grpc" 2>/dev/null; then
-  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+python_modules="onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes, tritonclient.http, tritonclient.grpc"
+if ! .venv/bin/python -c "import $python_modules" 2>/dev/null; then
   retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
-    "tritonclient[http,grpc]"
+    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]"
 fi
 echo "dependencies ready"

@@ -19,6 +19,8 @@ namespace tessera {
 inline constexpr const char* kOnnxDomain = "";  // "ai.onnx" is normalised to ""
 inline constexpr const char* kOnnxMlDomain = "ai.onnx.ml";
 inline constexpr const char* kMicrosoftDomain = "com.microsoft";
+// Tessera's own fused ops, which the optimizer's extended level writes (see docs/OPTIMIZER.md).
+inline constexpr const char* kTesseraDomain = "com.tessera";
 
 // Returns the canonical domain name ("ai.onnx" -> "").
 std::string canonical_domain(const std::string& domain);

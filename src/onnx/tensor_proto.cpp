@@ -392,6 +392,38 @@ TypeInfo type_from_proto(const onnx::TypeProto& proto) {
   return t;
 }
 
+void type_to_proto(const TypeInfo& type, onnx::TypeProto* proto) {
+  proto->Clear();
+  auto write_shape = [&](onnx::TensorShapeProto* shape) {
+    for (const Dim& d : *type.shape) {
+      auto* dim = shape->add_dim();
+      if (d.is_known()) dim->set_dim_value(d.value);
+      else if (!d.symbol.empty()) dim->set_dim_param(d.symbol);
+    }
+  };
+  switch (type.kind) {
+    case TypeInfo::Kind::kTensor:
+      proto->mutable_tensor_type()->set_elem_type(static_cast<int32_t>(type.elem_type));
+      if (type.shape) write_shape(proto->mutable_tensor_type()->mutable_shape());
+      break;
+    case TypeInfo::Kind::kSparseTensor:
+      proto->mutable_sparse_tensor_type()->set_elem_type(static_cast<int32_t>(type.elem_type));
+      if (type.shape) write_shape(proto->mutable_sparse_tensor_type()->mutable_shape());
+      break;
+    case TypeInfo::Kind::kSequence:
+      type_to_proto(*type.element, proto->mutable_sequence_type()->mutable_elem_type());
+      break;
+    case TypeInfo::Kind::kOptional:
+      type_to_proto(*type.element, proto->mutable_optional_type()->mutable_elem_type());
+      break;
+    case TypeInfo::Kind::kMap:
+      proto->mutable_map_type()->set_key_type(static_cast<int32_t>(type.elem_type));
+      type_to_proto(*type.element, proto->mutable_map_type()->mutable_value_type());
+      break;
+    case TypeInfo::Kind::kUnknown: break;
+  }
+}
+
 namespace {
 RuntimeValue sequence_from_proto(const onnx::SequenceProto& proto) {
   std::vector<Tensor> tensors;

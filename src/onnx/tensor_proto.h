@@ -31,6 +31,9 @@ void tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::Tensor
 // Converts a TypeProto (recursively for sequences, optionals and maps).
 TypeInfo type_from_proto(const onnx::TypeProto& proto);
 
+// The inverse of type_from_proto; an unknown type leaves `proto` empty.
+void type_to_proto(const TypeInfo& type, onnx::TypeProto* proto);
+
 // Decodes a serialized test-data value whose expected type is `type`: a TensorProto, SequenceProto or
 // OptionalProto. Throws kInvalidArgument when the bytes do not parse or the value is malformed (dims that do
 // not match the data, say).

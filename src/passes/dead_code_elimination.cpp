@@ -1,4 +1,6 @@
-// Removes nodes none of whose outputs reach a graph output (directly or through other nodes or subgraphs).
+// Removes nodes none of whose outputs reach a graph output (directly or through other nodes or subgraphs), then the
+// initializers nothing reads any more (those that are also graph inputs stay: a caller may feed them). Folding
+// passes leave the originals of what they folded behind; this frees them (and keeps them out of saved models).
 #include <unordered_set>
 
 #include "passes/pass.h"
@@ -37,8 +39,18 @@ class DeadCodeElimination final : public GraphPass {
     }
     std::vector<std::unique_ptr<Node>> kept;
     for (size_t i = 0; i < graph.nodes.size(); ++i) if (keep[i]) kept.push_back(std::move(graph.nodes[i]));
-    const bool changed = kept.size() != graph.nodes.size();
+    bool changed = kept.size() != graph.nodes.size();
     graph.nodes = std::move(kept);
+    std::unordered_set<std::string> inputs;
+    for (const ValueInfo& in : graph.inputs) inputs.insert(in.name);
+    for (auto it = graph.initializers.begin(); it != graph.initializers.end();) {
+      if (live.count(it->first) || inputs.count(it->first)) {
+        ++it;
+      } else {
+        it = graph.initializers.erase(it);
+        changed = true;
+      }
+    }
     return changed;
   }
 };

@@ -1,5 +1,11 @@
 #include "passes/fusion_utils.h"
 
+#include <algorithm>
+#include <limits>
+
+#include "ir/shape_inference.h"
+#include "ops/registry.h"
+
 namespace tessera::fusion {
 
 namespace {
@@ -11,7 +17,8 @@ void add_reads(const Graph& graph, std::unordered_map<std::string, int>& reads, 
     }
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) add_reads(*attr.g, reads, true);
-      for (const auto& g : attr.graphs) if (g) add_reads(*g, reads, true);
+      for (const auto& g : attr.graphs)
+        if (g) add_reads(*g, reads, true);
     }
   }
   for (const ValueInfo& out : graph.outputs) {
@@ -30,7 +37,8 @@ std::unordered_map<std::string, int> count_reads(const Graph& graph) {
 std::unordered_map<std::string, Node*> producers(const Graph& graph) {
   std::unordered_map<std::string, Node*> out;
   for (const auto& node : graph.nodes) {
-    for (const std::string& o : node->outputs) if (!o.empty()) out[o] = node.get();
+    for (const std::string& o : node->outputs)
+      if (!o.empty()) out[o] = node.get();
   }
   return out;
 }
@@ -38,7 +46,8 @@ std::unordered_map<std::string, Node*> producers(const Graph& graph) {
 const Tensor* constant_tensor(const Graph& graph, const std::string& name) {
   auto it = graph.initializers.find(name);
   if (it != graph.initializers.end()) {
-    for (const ValueInfo& in : graph.inputs) if (in.name == name) return nullptr;  // a feed may override it
+    for (const ValueInfo& in : graph.inputs)
+      if (in.name == name) return nullptr;  // a feed may override it
     return &it->second;
   }
   for (const auto& node : graph.nodes) {
@@ -53,6 +62,79 @@ std::optional<float> scalar_float_constant(const Graph& graph, const std::string
   const Tensor* t = constant_tensor(graph, name);
   if (t == nullptr || t->dtype() != DType::kFloat || t->element_count() != 1) return std::nullopt;
   return t->data<float>()[0];
+}
+
+bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params) {
+  name = act.op_type;
+  params.clear();
+  if (!act.domain.empty()) return false;
+  if (act.op_type == "Relu" || act.op_type == "Sigmoid" || act.op_type == "Tanh") return true;
+  if (act.op_type == "LeakyRelu") {
+    params = {act.attr_float("alpha", 0.01f)};
+    return true;
+  }
+  if (act.op_type == "HardSigmoid") {
+    params = {act.attr_float("alpha", 0.2f), act.attr_float("beta", 0.5f)};
+    return true;
+  }
+  if (act.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::max();
+    if (act.opset < 11) {
+      lo = act.attr_float("min", lo);
+      hi = act.attr_float("max", hi);
+    } else {
+      for (size_t i = 1; i < 3; ++i) {
+        if (!act.has_input(i)) continue;
+        const auto value = fusion::scalar_float_constant(graph, act.inputs[i]);
+        if (!value) return false;
+        (i == 1 ? lo : hi) = *value;
+      }
+    }
+    params = {lo, hi};
+    return true;
+  }
+  return false;
+}
+
+bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& accepts,
+                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite) {
+  const auto reads = count_reads(graph);
+  const auto producer = producers(graph);
+  std::vector<const Node*> fused_away;
+  for (const auto& node : graph.nodes) {
+    const Node& act = *node;
+    if (act.inputs.empty() || act.outputs.size() != 1) continue;
+    auto p = producer.find(act.inputs[0]);
+    if (p == producer.end() || p->second->outputs.size() != 1 || !accepts(*p->second)) continue;
+    auto r = reads.find(act.inputs[0]);
+    if (r == reads.end() || r->second != 1) continue;
+    std::string name;
+    std::vector<float> params;
+    if (!activation_of(graph, act, name, params)) continue;
+    rewrite(*p->second, name, params);
+    p->second->outputs[0] = act.outputs[0];
+    fused_away.push_back(&act);
+  }
+  if (fused_away.empty()) return false;
+  std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+    return std::find(fused_away.begin(), fused_away.end(), n.get()) != fused_away.end();
+  });
+  return true;
+}
+
+void infer_types(Graph& graph) {
+  infer_graph_types(graph, [](const Node& node) {
+    const OpRegistration* entry = OpRegistry::instance().find(node.domain, node.op_type, node.opset);
+    return entry ? entry->infer : ShapeInferenceFn{};
+  });
+}
+
+std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name) {
+  const Tensor* t = constant_tensor(graph, name);
+  if (t == nullptr || t->element_count() != 1) return std::nullopt;
+  if (t->dtype() == DType::kInt64) return t->data<int64_t>()[0];
+  if (t->dtype() == DType::kInt32) return t->data<int32_t>()[0];
+  return std::nullopt;
 }
 
 }  // namespace tessera::fusion

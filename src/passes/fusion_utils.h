@@ -1,9 +1,11 @@
 // Helpers the fusion passes share: who reads a value, who produces it, and the value of a constant.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "ir/graph.h"
 
@@ -22,6 +24,24 @@ const Tensor* constant_tensor(const Graph& graph, const std::string& name);
 
 // The value of a one-element float32 constant, or nullopt.
 std::optional<float> scalar_float_constant(const Graph& graph, const std::string& name);
+
+// Infers the types and shapes of `graph`'s values (not its subgraphs') into graph.value_types with the
+// registered inference functions, for passes that need static shapes. Errors propagate (they name the node).
+void infer_types(Graph& graph);
+
+// The int64 value of a one-element int32/int64 constant, or nullopt.
+std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name);
+
+// The ONNX Runtime fused-op `activation` name and parameters equivalent to activation node `act`: Relu, Sigmoid,
+// Tanh (no parameters), LeakyRelu (alpha), HardSigmoid (alpha, beta), Clip (min, max; constant bounds only).
+// False when `act` is none of these.
+bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params);
+
+// Takes activation nodes into the nodes that feed them: for every activation (see activation_of) whose input is the
+// only output of a node that `accepts` (and that output has no other reader), calls `rewrite(producer, name,
+// params)`, gives the producer the activation's output and removes the activation. Returns true when any fused.
+bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& accepts,
+                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite);
 
 // True for a node of ai.onnx with this op type.
 inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }

@@ -12,6 +12,13 @@ std::unique_ptr<GraphPass> make_constant_to_initializer();
 std::unique_ptr<GraphPass> make_conv_activation_fusion();
 std::unique_ptr<GraphPass> make_conv_batchnorm_folding();
 std::unique_ptr<GraphPass> make_gelu_fusion();
+std::unique_ptr<GraphPass> make_constant_folding();
+std::unique_ptr<GraphPass> make_attention_fusion();
+std::unique_ptr<GraphPass> make_conv_add_fusion();
+std::unique_ptr<GraphPass> make_skip_layer_norm_fusion();
+std::unique_ptr<GraphPass> make_gemm_activation_fusion();
+std::unique_ptr<GraphPass> make_shape_folding();
+std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -19,10 +26,17 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   std::vector<std::unique_ptr<GraphPass>> passes;
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());
+  passes.push_back(make_shape_folding());
+  passes.push_back(make_constant_folding());
+  passes.push_back(make_reshape_shape_folding());
   passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_dead_code_elimination());
+  passes.push_back(make_conv_add_fusion());
   passes.push_back(make_conv_activation_fusion());
+  passes.push_back(make_gemm_activation_fusion());
   passes.push_back(make_gelu_fusion());
+  passes.push_back(make_attention_fusion());
+  passes.push_back(make_skip_layer_norm_fusion());
   return passes;
 }
 }  // namespace

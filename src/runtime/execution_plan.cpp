@@ -246,6 +246,11 @@ void ExecutionPlan::plan_releases() {
 
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
                                              Parallelism& parallelism) const {
+  return run(inputs, outer, parallelism, nullptr);
+}
+
+std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
+                                             Parallelism& parallelism, NodeObserver* observer) const {
   std::vector<RuntimeValue> slots = constants_;
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i) {
     if (!inputs[i].is_none() || inputs[i].is_optional()) slots[input_slots_[i]] = inputs[i];
@@ -259,14 +264,36 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
     if (it != slot_of_.end() && !(slots[it->second].is_none() && !slots[it->second].is_optional())) return &slots[it->second];
     return outer ? outer(name) : nullptr;
   };
-  for (const Step& step : steps_) {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    if (observer != nullptr) notify_before(i, slots, *observer);
     run_step(step, slots, lookup, parallelism);
+    if (observer != nullptr) notify_after(i, slots, *observer);
     for (int slot : step.release) slots[slot] = RuntimeValue();
   }
   std::vector<RuntimeValue> outputs;
   outputs.reserve(output_slots_.size());
   for (int slot : output_slots_) outputs.push_back(slots[slot]);
   return outputs;
+}
+
+namespace {
+
+std::vector<const RuntimeValue*> slot_values(const std::vector<int>& slot_indices, const std::vector<RuntimeValue>& slots) {
+  std::vector<const RuntimeValue*> values;
+  values.reserve(slot_indices.size());
+  for (int slot : slot_indices) values.push_back(slot < 0 ? nullptr : &slots[slot]);
+  return values;
+}
+
+}  // namespace
+
+void ExecutionPlan::notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const {
+  observer.before_node(index, *steps_[index].node, node_providers_[index], slot_values(steps_[index].inputs, slots));
+}
+
+void ExecutionPlan::notify_after(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const {
+  observer.after_node(index, *steps_[index].node, node_providers_[index], slot_values(steps_[index].outputs, slots));
 }
 
 void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,

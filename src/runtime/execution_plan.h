@@ -10,6 +10,7 @@
 
 #include "ops/kernel.h"
 #include "runtime/execution_provider.h"
+#include "runtime/node_observer.h"
 
 namespace tessera {
 
@@ -36,6 +37,9 @@ class ExecutionPlan final : public CompiledSubgraph {
   // initializer). Returns the values of graph.outputs in order.
   std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
                                 Parallelism& parallelism) const override;
+  // The same, calling `observer` (when not null) around every node of this graph (not of its subgraphs).
+  std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
+                                Parallelism& parallelism, NodeObserver* observer) const;
   const Graph& graph() const override { return graph_; }
 
   // Which provider runs each node (in node order), for reports.
@@ -56,6 +60,8 @@ class ExecutionPlan final : public CompiledSubgraph {
   std::unordered_map<std::string, int> releasable_constant_readers() const;
   void note_compiled_reader(const Node& node, const KernelInfo& info, std::unordered_map<std::string, int>& readers);
   void plan_releases();
+  void notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
+  void notify_after(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
   void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
                 Parallelism& parallelism) const;
 

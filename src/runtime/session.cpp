@@ -7,9 +7,11 @@
 #include "base/error.h"
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
+#include "onnx/model_writer.h"
 #include "ops/registry.h"
 #include "runtime/execution_plan.h"
 #include "runtime/execution_provider.h"
+#include "runtime/node_observer.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -57,6 +59,41 @@ void check_inferred_sizes(const Graph& graph) {
   }
 }
 
+void apply_free_dimension_overrides(Graph& graph, const std::map<std::string, int64_t>& overrides) {
+  if (overrides.empty()) return;
+  for (ValueInfo& input : graph.inputs) {
+    if (!input.type.shape) continue;
+    for (Dim& d : *input.type.shape) {
+      auto it = d.is_known() ? overrides.end() : overrides.find(d.symbol);
+      if (it == overrides.end()) continue;
+      check_argument(it->second >= 0, "free dimension override '", it->first, "' must be >= 0, got ", it->second);
+      d = Dim::known(it->second);
+    }
+    graph.value_types[input.name] = input.type;
+  }
+}
+
+// Forwards to another observer (when any) after checking a terminate flag before each node.
+class TerminatingObserver final : public NodeObserver {
+ public:
+  TerminatingObserver(const std::atomic<bool>& terminate, NodeObserver* inner) : terminate_(terminate), inner_(inner) {}
+  void before_node(size_t index, const Node& node, const std::string& provider,
+                   const std::vector<const RuntimeValue*>& inputs) override {
+    if (terminate_.load(std::memory_order_relaxed)) {
+      fail(ErrorCode::kRuntime, "the run was terminated (RunOptions.terminate) before ", node.label());
+    }
+    if (inner_ != nullptr) inner_->before_node(index, node, provider, inputs);
+  }
+  void after_node(size_t index, const Node& node, const std::string& provider,
+                  const std::vector<const RuntimeValue*>& outputs) override {
+    if (inner_ != nullptr) inner_->after_node(index, node, provider, outputs);
+  }
+
+ private:
+  const std::atomic<bool>& terminate_;
+  NodeObserver* inner_;
+};
+
 }  // namespace
 
 Session::Session(const std::string& path, SessionOptions options) : options_(std::move(options)), model_(load_model(path)) {
@@ -77,6 +114,7 @@ Session::~Session() = default;
 
 void Session::initialize() {
   Graph& graph = *model_.graph;
+  apply_free_dimension_overrides(graph, options_.free_dimension_overrides);
   for (const ValueInfo& in : graph.inputs) inputs_.push_back({in.name, in.type});
   for (const ValueInfo& out : graph.outputs) outputs_.push_back({out.name, out.type});
   providers_.push_back(std::make_shared<CpuExecutionProvider>());
@@ -91,6 +129,7 @@ void Session::initialize() {
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
   check_inferred_sizes(graph);
+  if (!options_.optimized_model_filepath.empty()) save_model(model_, options_.optimized_model_filepath);
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
@@ -167,7 +206,19 @@ std::vector<RuntimeValue> Session::order_feeds(const std::vector<std::pair<std::
 
 std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                        const std::vector<std::string>& output_names) const {
-  std::vector<RuntimeValue> all = plan_->run(order_feeds(feeds), ValueLookup{}, *pool_);
+  return run(feeds, output_names, RunControl{});
+}
+
+std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                                       const std::vector<std::string>& output_names, const RunControl& control) const {
+  std::vector<RuntimeValue> ordered = order_feeds(feeds);
+  std::vector<RuntimeValue> all;
+  if (control.terminate != nullptr) {
+    TerminatingObserver observer(*control.terminate, control.observer);
+    all = plan_->run(ordered, ValueLookup{}, *pool_, &observer);
+  } else {
+    all = plan_->run(ordered, ValueLookup{}, *pool_, control.observer);
+  }
   if (output_names.empty()) return all;
   std::vector<RuntimeValue> selected;
   for (const std::string& name : output_names) {

@@ -2,6 +2,8 @@
 // providers, the execution plan and the thread pool; `run` is const and may be called concurrently.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +24,22 @@ struct SessionOptions {
   int intra_op_threads = 0;  // 0: one per core; 1: run on the caller only
   OptimizationLevel optimization_level = OptimizationLevel::kAll;
   std::vector<std::string> disabled_passes;  // pass names to skip (see pass_names())
+  // Symbolic input dims fixed to a value before optimization (ONNX Runtime's free-dimension overrides): every
+  // dim of a graph input whose symbol is a key becomes that value. Symbols no input uses are ignored.
+  std::map<std::string, int64_t> free_dimension_overrides;
+  // When set, the optimized model (with inferred value types) is written here at creation, before kernels
+  // pack and release weights — as ONNX Runtime's SessionOptions.optimized_model_filepath.
+  std::string optimized_model_filepath;
+};
+
+class NodeObserver;
+
+// Per-run controls; everything is optional.
+struct RunControl {
+  // Checked before every node of the main graph; once true the run stops with kRuntime ("terminated").
+  const std::atomic<bool>* terminate = nullptr;
+  // Called around every node of the main graph (a Profiler's recorder, say).
+  NodeObserver* observer = nullptr;
 };
 
 // A named input or output as the model declares it (symbolic dims kept symbolic).
@@ -57,6 +75,9 @@ class Session {
   // dims give kInvalidArgument naming the input and both shapes.
   std::vector<RuntimeValue> run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                 const std::vector<std::string>& output_names = {}) const;
+  // The same with per-run controls.
+  std::vector<RuntimeValue> run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                                const std::vector<std::string>& output_names, const RunControl& control) const;
 
  private:
   void initialize();

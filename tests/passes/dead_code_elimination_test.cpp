@@ -27,6 +27,23 @@ TEST(DeadCodeEliminationTest, RemovesNodesThatReachNoOutput) {
   EXPECT_TRUE(reported);
 }
 
+TEST(DeadCodeEliminationTest, RemovesUnreadInitializersButNotOverridableOnes) {
+  Model model = GraphBuilder(13)
+                    .input("x", DType::kFloat, {4})
+                    .input("fed", DType::kFloat, {4})
+                    .initializer("fed", Tensor::from_vector(DType::kFloat, std::vector<float>{1, 2, 3, 4}))
+                    .initializer("dead", Tensor::from_vector(DType::kFloat, std::vector<float>{1, 2, 3, 4}))
+                    .initializer("used", Tensor::from_vector(DType::kFloat, std::vector<float>{1, 2, 3, 4}))
+                    .node("Add", {"x", "used"}, {"y"})
+                    .node("Mul", {"x", "dead"}, {"unused"})
+                    .output("y")
+                    .build();
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  EXPECT_EQ(model.graph->initializers.count("dead"), 0u);
+  EXPECT_EQ(model.graph->initializers.count("used"), 1u);
+  EXPECT_EQ(model.graph->initializers.count("fed"), 1u);
+}
+
 TEST(DeadCodeEliminationTest, DisabledLevelLeavesGraphAlone) {
   Model model = graph_with_dead_branch();
   EXPECT_TRUE(optimize_graph(*model.graph, OptimizationLevel::kDisabled).empty());

@@ -19,6 +19,7 @@
 #include "bench_report.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "profile_option.h"
 #include "runtime/session.h"
 
 namespace tessera::cli {
@@ -41,6 +42,7 @@ struct BenchSettings {
   std::map<std::string, int64_t> dims;                     // --dim NAME=VALUE
   std::vector<std::pair<std::string, std::string>> files;  // --input NAME=FILE
   bool json = false;
+  std::optional<std::string> profile;  // --profile FILE
 };
 
 // A whole-string integer >= `minimum`, or a UsageError naming the flag.
@@ -98,12 +100,14 @@ std::string level_name(OptimizationLevel level) {
 
 BenchSettings parse_settings(const std::vector<std::string>& args) {
   const Arguments arguments(
-      args, {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level"},
+      args, {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level",
+             "--disable-pass", "--profile"},
       {"--json"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
   s.model = arguments.positional()[0];
   s.json = arguments.has("--json");
+  s.profile = arguments.value("--profile");
   if (auto t = arguments.value("--threads"))
     s.options.intra_op_threads = static_cast<int>(parse_integer("--threads", *t, 0));
   if (auto w = arguments.value("--warmup")) s.warmup = static_cast<int>(parse_integer("--warmup", *w, 0));
@@ -111,6 +115,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   if (auto d = arguments.value("--duration")) s.duration = parse_seconds("--duration", *d);
   if (auto b = arguments.value("--batch")) s.batch = parse_integer("--batch", *b, 1);
   if (auto level = arguments.value("--opt-level")) s.options.optimization_level = opt_level_argument(*level);
+  s.options.disabled_passes = arguments.values("--disable-pass");
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
     s.dims[name] = parse_integer("--dim " + name, value, 1);
@@ -276,11 +281,12 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 // Warm-up runs, then timed runs until the count or the duration is reached (both: whichever comes first;
 // neither: 100 runs or 10 s). Returns each run's milliseconds and the timed loop's seconds.
-std::pair<std::vector<double>, double> timed_runs(const Session& session, const Feeds& feeds, const BenchSettings& s) {
+std::pair<std::vector<double>, double> timed_runs(const Session& session, const Feeds& feeds, const BenchSettings& s,
+                                                  const ProfileOption& profile) {
   Progress progress(true);
   const auto warmup_start = Clock::now();
   for (int i = 0; i < s.warmup; ++i) {
-    session.run(feeds);
+    profile.run(session, feeds);
     progress.update("warm-up", i + 1, s.warmup, seconds_since(warmup_start));
   }
   const int max_iters = s.iters.value_or(s.duration ? 0 : kDefaultIters);              // 0: no count limit
@@ -289,7 +295,7 @@ std::pair<std::vector<double>, double> timed_runs(const Session& session, const 
   const auto loop_start = Clock::now();
   while (true) {
     const auto start = Clock::now();
-    session.run(feeds);
+    profile.run(session, feeds);
     times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     const double elapsed = seconds_since(loop_start);
     progress.update("run", static_cast<int>(times.size()), max_iters, elapsed, max_seconds);
@@ -325,7 +331,9 @@ int bench_command(const std::vector<std::string>& args) {
   report.session_create_ms = std::chrono::duration<double, std::milli>(Clock::now() - create_start).count();
 
   const Feeds feeds = gather_feeds(*session, settings, report.inputs);
-  auto [times, total_s] = timed_runs(*session, feeds, settings);
+  const ProfileOption profile(settings.profile);
+  auto [times, total_s] = timed_runs(*session, feeds, settings, profile);
+  profile.write();
   report.latency = compute_latency_stats(std::move(times), total_s);
   report.peak_rss_mb = peak_resident_mb();
   const std::string text = settings.json ? bench_report_json(report) : bench_report_text(report);

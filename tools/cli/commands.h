@@ -10,6 +10,8 @@ int run_command(const std::vector<std::string>& args);          // tessera run
 int info_command(const std::vector<std::string>& args);         // tessera info
 int conformance_command(const std::vector<std::string>& args);  // tessera conformance
 int bench_command(const std::vector<std::string>& args);        // tessera bench
+int optimize_command(const std::vector<std::string>& args);     // tessera optimize
+int compare_command(const std::vector<std::string>& args);      // tessera compare
 int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

@@ -20,6 +20,8 @@
 #include "commands.h"
 #include "compare/spec_undefined.h"
 #include "compare/value_compare.h"
+#include "onnx/model_loader.h"
+#include "onnx/model_writer.h"
 #include "onnx/tensor_proto.h"
 #include "runtime/session.h"
 
@@ -112,11 +114,25 @@ std::string compare_defined(const Graph& graph, const std::string& output_name,
   return compare_tensors(expected.tensor(), actual.tensor(), tolerance, undefined);
 }
 
+// The model file a test runs: the test's own, or with `resave` the model loaded, optimized at the options'
+// level and written back by the model writer into a temporary file (the written model is what runs then).
+std::string model_to_run(const TestCase& test, const SessionOptions& options, bool resave) {
+  const std::string original = test.path + "/model.onnx";
+  if (!resave) return original;
+  Model model = load_model(original);
+  optimize_graph(*model.graph, options.optimization_level, options.disabled_passes);
+  const std::string written = (fs::temp_directory_path() / ("tessera-resave-" + std::to_string(getpid()) + ".onnx")).string();
+  save_model(model, written);
+  return written;
+}
+
 // Runs one test folder in this process; returns "" on success or the reason it failed.
-std::string run_test(const TestCase& test, const SessionOptions& options) {
+std::string run_test(const TestCase& test, const SessionOptions& options, bool resave) {
   std::unique_ptr<Session> session;
   try {
-    session = std::make_unique<Session>(test.path + "/model.onnx", options);
+    const std::string path = model_to_run(test, options, resave);
+    session = std::make_unique<Session>(path, options);
+    if (resave) fs::remove(path);
   } catch (const Error& e) {
     return std::string("model rejected at load [") + error_code_name(e.code()) + "]: " + e.what();
   }
@@ -160,7 +176,7 @@ std::string run_test(const TestCase& test, const SessionOptions& options) {
 }
 
 // Forks, runs the test in the child with a time limit, and reads its verdict from a pipe.
-Outcome run_isolated(const TestCase& test, const SessionOptions& options) {
+Outcome run_isolated(const TestCase& test, const SessionOptions& options, bool resave) {
   int fds[2];
   if (pipe(fds) != 0) return {"failed", "cannot create a pipe"};
   const pid_t pid = fork();
@@ -169,7 +185,7 @@ Outcome run_isolated(const TestCase& test, const SessionOptions& options) {
     close(fds[0]);
     std::string reason;
     try {
-      reason = run_test(test, options);
+      reason = run_test(test, options, resave);
     } catch (const std::exception& e) {
       reason = std::string("error: ") + e.what();
     }
@@ -229,11 +245,12 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int conformance_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level"}, {"--run-skipped", "--quiet"});
+  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass"}, {"--run-skipped", "--quiet", "--resave"});
   if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
   SessionOptions options;
   options.intra_op_threads = 1;
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
+  options.disabled_passes = arguments.values("--disable-pass");
   std::map<std::string, std::string> manifest;
   if (auto m = arguments.value("--manifest")) manifest = read_manifest(*m);
   std::regex filter;
@@ -260,7 +277,7 @@ int conformance_command(const std::vector<std::string>& args) {
     if (skip != manifest.end() && !arguments.has("--run-skipped")) {
       outcome = {"skipped", skip->second};
     } else {
-      outcome = run_isolated(test, options);
+      outcome = run_isolated(test, options, arguments.has("--resave"));
       if (skip != manifest.end()) {
         if (outcome.status == "passed") now_passing.push_back(test.name);
         outcome = {"skipped", skip->second};

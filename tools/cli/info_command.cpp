@@ -25,8 +25,9 @@ void count_ops(const Graph& graph, std::map<std::string, int>& histogram, size_t
 }  // namespace
 
 // With --opt-level: what each pass changed, and the graph the session would run.
-void print_optimized(Graph& graph, OptimizationLevel level, const std::string& level_name) {
-  const std::vector<PassReport> reports = optimize_graph(graph, level);
+void print_optimized(Graph& graph, OptimizationLevel level, const std::string& level_name,
+                     const std::vector<std::string>& disabled) {
+  const std::vector<PassReport> reports = optimize_graph(graph, level, disabled);
   std::map<std::string, int> histogram;
   size_t nodes = 0;
   count_ops(graph, histogram, nodes);
@@ -39,7 +40,7 @@ void print_optimized(Graph& graph, OptimizationLevel level, const std::string& l
 }
 
 int info_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--opt-level"}, {});
+  const Arguments arguments(args, {"--opt-level", "--disable-pass"}, {});
   std::optional<OptimizationLevel> level;
   if (auto text = arguments.value("--opt-level")) level = opt_level_argument(*text);
   if (arguments.positional().size() != 1) throw UsageError{"info needs exactly one MODEL path"};
@@ -84,7 +85,7 @@ int info_command(const std::vector<std::string>& args) {
     std::printf("unsupported ops: %zu node(s)\n", unsupported.size());
     for (const std::string& u : unsupported) std::printf("  %s\n", u.c_str());
   }
-  if (level) print_optimized(graph, *level, *arguments.value("--opt-level"));
+  if (level) print_optimized(graph, *level, *arguments.value("--opt-level"), arguments.values("--disable-pass"));
   return kExitOk;
 }
 

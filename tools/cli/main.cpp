@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, conformance, serve.
+// The `tessera` command line: run, info, bench, optimize, compare, conformance, serve.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -12,20 +12,35 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
-commands:
+commands (every command that optimizes a model takes --opt-level disabled|basic|extended|all, default all
+(optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
+            [--profile FILE]
       Runs the model once (or N times) and prints every output and the latency.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
   bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]
-              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json]
+              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE]
       Measures latency like onnxruntime_perf_test: session creation, N warm-up runs (default 5), then timed
       runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
       Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
       unbound symbolic dims are 1 unless set by --dim or (first dim) --batch.
+  optimize MODEL OUTPUT [--opt-level L] [--disable-pass NAME ...] [--external-data-threshold BYTES] [--verbose]
+      Optimizes the graph (default level basic: standard ONNX ops only, runnable by any runtime) and writes it;
+      --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
+  compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
+          [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
+          [--json] [--html FILE]
+      Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
+      feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
+      relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
+  --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
+      Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
-      Runs ONNX backend test folders and prints "N passed, N failed, N skipped".
+                       [--resave]
+      Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model
+      after optimizing it and writing it back out (tests the model writer).
   serve --model-repository DIR [--model-control-mode none|poll|explicit] [--load-model NAME ...]
         [--address ADDR] [--http-port N] [--grpc-port N] [--metrics-port N] (defaults 8000, 8001, 8002;
         0 picks a free port, -1 turns the endpoint off) [--http-threads N] [--max-body-mb N]
@@ -51,6 +66,8 @@ int main(int argc, char** argv) {
     if (command == "run") return run_command(args);
     if (command == "info") return info_command(args);
     if (command == "bench") return bench_command(args);
+    if (command == "optimize") return optimize_command(args);
+    if (command == "compare") return compare_command(args);
     if (command == "conformance") return conformance_command(args);
     if (command == "serve") return serve_command(args);
     throw UsageError{"unknown command '" + command + "'"};

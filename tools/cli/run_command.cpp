@@ -9,79 +9,16 @@
 #include "base/error.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "feeds.h"
 #include "onnx/tensor_proto.h"
+#include "profile_option.h"
 #include "runtime/session.h"
 
 namespace tessera::cli {
 
-namespace {
-
-// Fills a tensor of the input's declared type (symbolic dims taken as 1) with seeded random values.
-RuntimeValue random_input(const IoInfo& input, std::mt19937& rng) {
-  if (input.type.kind != TypeInfo::Kind::kTensor || !input.type.shape) {
-    fail(ErrorCode::kInvalidArgument, "cannot make a random value for input '", input.name, "' of type ",
-         input.type.to_string(), "; pass it with --input");
-  }
-  std::vector<int64_t> shape;
-  for (const Dim& d : *input.type.shape) shape.push_back(d.is_known() ? d.value : 1);
-  Tensor t(input.type.elem_type, shape);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  visit_dtype(t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, std::string>) {
-      for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = "text";
-    } else if constexpr (std::is_same_v<T, bool>) {
-      for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = uniform(rng) > 0;
-    } else if constexpr (std::is_floating_point_v<T> || kIsNarrowFloat<T>) {
-      for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = element_from_double<T>(uniform(rng));
-    } else if constexpr (std::is_integral_v<T> || kIsSubByteInt<T>) {
-      for (int64_t i = 0; i < t.element_count(); ++i) t.data<T>()[i] = element_from_double<T>(std::floor((uniform(rng) + 1) * 2));
-    }
-  });
-  return RuntimeValue(t);
-}
-
-std::vector<std::pair<std::string, RuntimeValue>> gather_feeds(const Session& session, const Arguments& arguments) {
-  std::vector<std::pair<std::string, RuntimeValue>> feeds;
-  const auto& inputs = session.inputs();
-  auto find_input = [&](const std::string& name) -> const IoInfo& {
-    for (const IoInfo& in : inputs) if (in.name == name) return in;
-    fail(ErrorCode::kInvalidArgument, "the model has no input named '", name, "'");
-  };
-  std::vector<const IoInfo*> required;
-  for (const IoInfo& in : inputs) {
-    if (!session.model().graph->initializers.count(in.name)) required.push_back(&in);
-  }
-  if (auto dir = arguments.value("--input-dir")) {
-    for (size_t k = 0; k < required.size(); ++k) {
-      const std::string path = *dir + "/input_" + std::to_string(k) + ".pb";
-      if (!std::filesystem::exists(path)) {
-        if (required[k]->type.kind == TypeInfo::Kind::kOptional) continue;
-        fail(ErrorCode::kIo, "missing '", path, "' for input '", required[k]->name, "'");
-      }
-      feeds.emplace_back(required[k]->name, load_value_file(path, required[k]->type));
-    }
-  }
-  for (const std::string& spec : arguments.values("--input")) {
-    const size_t eq = spec.find('=');
-    if (eq == std::string::npos) throw UsageError{"--input expects NAME=FILE, got '" + spec + "'"};
-    const IoInfo& in = find_input(spec.substr(0, eq));
-    feeds.emplace_back(in.name, load_value_file(spec.substr(eq + 1), in.type));
-  }
-  if (arguments.has("--random-inputs")) {
-    std::mt19937 rng(1234);
-    for (const IoInfo* in : required) {
-      const bool given = std::any_of(feeds.begin(), feeds.end(), [&](const auto& f) { return f.first == in->name; });
-      if (!given) feeds.emplace_back(in->name, random_input(*in, rng));
-    }
-  }
-  return feeds;
-}
-
-}  // namespace
-
 int run_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat"},
+  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat",
+                                   "--disable-pass", "--profile"},
                             {"--random-inputs", "--quiet"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
@@ -97,6 +34,7 @@ int run_command(const std::vector<std::string>& args) {
     throw UsageError{"--repeat needs an integer"};
   }
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
+  options.disabled_passes = arguments.values("--disable-pass");
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;
@@ -109,13 +47,15 @@ int run_command(const std::vector<std::string>& args) {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
 
   const auto feeds = gather_feeds(*session, arguments);
+  const ProfileOption profile(arguments.value("--profile"));
   std::vector<RuntimeValue> outputs;
   std::vector<double> times;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    outputs = session->run(feeds);
+    outputs = profile.run(*session, feeds);
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
+  profile.write();
 
   if (auto dir = arguments.value("--output-dir")) {
     std::filesystem::create_directories(*dir);

@@ -18,7 +18,8 @@ DecimalDigits split_scientific(const char* begin, const char* end) {
     if (*p != '.') out.digits.push_back(*p);
   }
   while (out.digits.size() > 1 && out.digits.back() == '0') out.digits.pop_back();
-  out.exponent = e < end ? std::atoi(e + 1) : 0;
+  // to_chars does not terminate its output: atoi on the buffer read stack bytes past the exponent.
+  out.exponent = e < end ? std::stoi(std::string(e + 1, end)) : 0;
   return out;
 }
 

@@ -3,6 +3,7 @@
 // once at kernel creation when W is a constant; channels with one input channel per group (depthwise) run a
 // direct loop instead. float16/bfloat16 compute through float32, double on plain loops.
 #include <climits>
+#include <limits>
 #include <memory>
 
 #include "base/dtype_dispatch.h"
@@ -73,6 +74,12 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   const Tensor w = (use_packed || w_in == nullptr) ? Tensor() : linalg::to_float32(*w_in);
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
+  // FusedConv's Z, added before the activation.
+  const Tensor z = ctx.node().domain == kMicrosoftDomain && ctx.has_input(3) ? linalg::to_float32(ctx.input(3)) : Tensor();
+  if (z.defined()) {
+    check_argument(z.shape() == y.shape(), "FusedConv: Z ", ctx.input(3).description(),
+                   " must have the output's shape ", shape_to_string(y.shape()));
+  }
   conv::ConvF32Args args{g,
                          x.data<float>(),
                          w.defined() ? w.data<float>() : nullptr,
@@ -81,7 +88,8 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
                          y32.data<float>(),
                          activation.clamp_min,
                          activation.clamp_max,
-                         use_winograd ? winograd : nullptr};
+                         use_winograd ? winograd : nullptr,
+                         z.defined() ? z.data<float>() : nullptr};
   conv::conv_f32(args, ctx.parallelism());
   conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
@@ -108,7 +116,7 @@ void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
   }
 }
 
-// Conv, and com.microsoft FusedConv (Conv followed by its `activation`, float types only).
+// Conv, and com.microsoft FusedConv: activation(Conv(X, W, B) + Z), Z optional (float types only).
 std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
   const std::shared_ptr<const conv::WinogradWeights> winograd = winograd_weights(info, attrs);
@@ -145,7 +153,8 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                                         : ctx.allocate_output_uninitialized(0, dtype, y_shape);
     if (y.element_count() == 0) return;
     if (dtype == DType::kDouble) {
-      check_argument(activation.kind == conv::FusedActivation::Kind::kNone, "FusedConv does not support X ",
+      const bool has_sum = ctx.node().domain == kMicrosoftDomain && ctx.has_input(3);
+      check_argument(activation.kind == conv::FusedActivation::Kind::kNone && !has_sum, "FusedConv does not support X ",
                      x.description(), " (float types only)");
       conv_double(ctx, g, y);
     } else {

@@ -169,19 +169,46 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   return false;
 }
 
+// y = clamp(y + sum) over `count` elements (the sum input of the paths that do not run through the GEMM).
+void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
+                       Parallelism& parallelism) {
+  constexpr int64_t kChunk = 16384;
+  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(count, end * kChunk);
+    for (int64_t i = begin * kChunk; i < stop; ++i) {
+      float v = y[i] + sum[i];
+      v = v < lo ? lo : v;  // NaN passes through
+      y[i] = v > hi ? hi : v;
+    }
+  });
+}
+
 }  // namespace
 
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
   if (args.geometry.spatial_rank() == 1) {
     const ConvGeometry g2 = as_2d(args.geometry);
     conv_f32(ConvF32Args{g2, args.x, args.w, args.packed, args.bias, args.y, args.output_min, args.output_max,
-                         nullptr},
+                         nullptr, args.sum},
              parallelism, implicit_im2col);
     return;
   }
   const ConvGeometry& g = args.geometry;
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
+  const bool direct = args.winograd != nullptr || (cg == 1 && g.spatial_rank() == 2 && args.w != nullptr &&
+                                                   dwconv2d_f32_supports(depthwise_params(args)));
+  if (args.sum != nullptr && direct) {
+    // Winograd and depthwise have no accumulate-into-output form: convolve unclamped, then add and clamp.
+    ConvF32Args plain = args;
+    plain.sum = nullptr;
+    plain.output_min = -std::numeric_limits<float>::infinity();
+    plain.output_max = std::numeric_limits<float>::infinity();
+    conv_f32(plain, parallelism, implicit_im2col);
+    add_sum_and_clamp(args.y, args.sum, g.batch * g.out_channels * g.out_size, args.output_min, args.output_max,
+                      parallelism);
+    return;
+  }
   if (args.winograd != nullptr) {
     winograd_conv_f32(g, *args.winograd, args.x, args.bias, args.output_min, args.output_max, args.y, parallelism);
     return;
@@ -215,7 +242,12 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
       const GemmOperandF32 a = args.packed ? GemmOperandF32{&(*args.packed)[static_cast<size_t>(grp)]}
                                            : GemmOperandF32{nullptr, args.w + grp * mg * depth, depth, false};
       const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
-      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, 0.0f, yg, g.out_size, &parallelism, &epilogue);
+      // A sum input is accumulated into: the output starts as the sum and the GEMM adds to it (beta = 1).
+      if (args.sum != nullptr) {
+        std::memcpy(yg, args.sum + (yg - args.y), static_cast<size_t>(mg * g.out_size) * sizeof(float));
+      }
+      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, args.sum != nullptr ? 1.0f : 0.0f, yg, g.out_size,
+                      &parallelism, &epilogue);
     }
   }
 }

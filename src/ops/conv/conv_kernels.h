@@ -26,9 +26,11 @@ struct ConvF32Args {
   // Winograd-transformed constant weights (winograd.h), or nullptr: when given, the convolution runs as
   // Winograd F(4x4, 3x3).
   const WinogradWeights* winograd = nullptr;
+  // A tensor of y's shape added to the convolution before the clamp (FusedConv's Z), or nullptr.
+  const float* sum = nullptr;
 };
 
-// Conv: y = conv(x, w) + bias. Raw weights are [M, C/group, k...]; packed ones come from
+// Conv: y = clamp(conv(x, w) + bias + sum). Raw weights are [M, C/group, k...]; packed ones come from
 // pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group. 1-D and 2-D convolutions feed the GEMM
 // straight from x (implicit im2col) unless `implicit_im2col` is false (for tests: the explicit path).
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col = true);

@@ -8,6 +8,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/fused_activation.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/registry.h"
 
@@ -113,8 +114,37 @@ void gemm_plain(const GemmAttributes& attrs, const GemmShape& s, const T* a, con
   }
 }
 
+// com.microsoft FusedGemm's activation (attributes activation, activation_alpha, activation_beta), as the
+// FusedConv activation the convolution kernels share; kNone for Gemm.
+conv::FusedActivation parse_gemm_activation(const Node& node) {
+  conv::FusedActivation a;
+  if (node.domain != kMicrosoftDomain) return a;
+  using Kind = conv::FusedActivation::Kind;
+  const std::string name = node.attr_string("activation", "");
+  if (name.empty()) return a;
+  if (name == "Relu") {
+    a.kind = Kind::kRelu;
+    a.clamp_min = 0.0f;
+  } else if (name == "LeakyRelu") {
+    a.kind = Kind::kLeakyRelu;
+    a.alpha = node.attr_float("activation_alpha", 0.01f);
+  } else if (name == "Sigmoid") {
+    a.kind = Kind::kSigmoid;
+  } else if (name == "Tanh") {
+    a.kind = Kind::kTanh;
+  } else if (name == "HardSigmoid") {
+    a.kind = Kind::kHardSigmoid;
+    a.alpha = node.attr_float("activation_alpha", 0.2f);
+    a.beta = node.attr_float("activation_beta", 0.5f);
+  } else {
+    fail(ErrorCode::kUnsupported, node.label(), ": activation '", name,
+         "' is not supported (Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid)");
+  }
+  return a;
+}
+
 void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWeight* weight, const OperandB& b_in,
-                const GemmShape& s, Tensor& y) {
+                const GemmShape& s, const conv::FusedActivation& activation, Tensor& y) {
   const Tensor& a_in = ctx.input(0);
   const bool use_packed =
       weight != nullptr && (b_in.tensor == nullptr ||
@@ -123,15 +153,28 @@ void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWei
   const Tensor b = use_packed ? Tensor() : linalg::to_float32(*b_in.tensor);
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
   float beta = 0.0f;
+  GemmEpilogueF32 epilogue;
+  epilogue.min = activation.clamp_min;
+  epilogue.max = activation.clamp_max;
+  std::vector<float> column_bias;
   if (ctx.has_input(2) && attrs.beta != 0.0f) {
     const Tensor c = linalg::to_float32(ctx.input(2));
-    fill_broadcast(c.data<float>(), c_broadcast(c, s), s.m, s.n, y32.data<float>());
-    beta = attrs.beta;
+    const CBroadcast bc = c_broadcast(c, s);
+    if (bc.row_stride == 0 && bc.col_stride == 1) {
+      // A bias row (the Linear layer's): added by the GEMM's epilogue while each tile is in registers.
+      column_bias.assign(c.data<float>(), c.data<float>() + s.n);
+      if (attrs.beta != 1.0f) for (float& v : column_bias) v *= attrs.beta;
+      epilogue.column_bias = column_bias.data();
+    } else {
+      fill_broadcast(c.data<float>(), bc, s.m, s.n, y32.data<float>());
+      beta = attrs.beta;
+    }
   }
   const GemmOperandF32 a_op{nullptr, a.data<float>(), a.dim(1), attrs.trans_a};
   const GemmOperandF32 b_op{use_packed ? &weight->packed : nullptr, use_packed ? nullptr : b.data<float>(),
                             b_in.shape[1], attrs.trans_b};
-  gemm_f32_packed(s.m, s.n, s.k, attrs.alpha, a_op, b_op, beta, y32.data<float>(), s.n, &ctx.parallelism());
+  gemm_f32_packed(s.m, s.n, s.k, attrs.alpha, a_op, b_op, beta, y32.data<float>(), s.n, &ctx.parallelism(), &epilogue);
+  conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }
 
@@ -168,8 +211,9 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
   attrs.beta = info.node.attr_float("beta", 1.0f);
   attrs.trans_a = info.node.attr_int("transA", 0) != 0;
   attrs.trans_b = info.node.attr_int("transB", 0) != 0;
+  const conv::FusedActivation activation = parse_gemm_activation(info.node);
   std::shared_ptr<const PackedWeight> weight = pack_constant_b(info, attrs);
-  return make_kernel([attrs, weight](KernelContext& ctx) {
+  return make_kernel([attrs, weight, activation](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     // B is absent when this kernel consumed the constant B: the packed copy stands for it.
     const Tensor* b_tensor = weight != nullptr && !ctx.has_input(1) ? nullptr : &ctx.input(1);
@@ -189,9 +233,11 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
     Tensor& y = ctx.allocate_output(0, a.dtype(), {s.m, s.n});
     if (y.element_count() == 0) return;
     if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
-      gemm_float(ctx, attrs, weight.get(), b, s, y);
+      gemm_float(ctx, attrs, weight.get(), b, s, activation, y);
       return;
     }
+    check_argument(activation.kind == conv::FusedActivation::Kind::kNone, ctx.node().label(),
+                   ": FusedGemm supports float types only, got ", a.description());
     visit_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
@@ -226,6 +272,9 @@ void infer_gemm(InferenceContext& context) {
 
 const RegisterOp kGemm{{.op_type = "Gemm", .since_version = 1, .last_version = INT_MAX,
                         .factory = make_gemm, .infer = infer_gemm}};
+// ONNX Runtime's contrib op: Gemm followed by `activation` (what its optimizer writes, and gemm_activation_fusion).
+const RegisterOp kFusedGemm{{.domain = kMicrosoftDomain, .op_type = "FusedGemm", .since_version = 1,
+                             .last_version = INT_MAX, .factory = make_gemm, .infer = infer_gemm}};
 
 }  // namespace
 }  // namespace tessera

@@ -1,12 +1,17 @@
-// MatMul (opsets 1, 9, 13; one semantics): NumPy matmul with broadcast batch dimensions and 1-D operands.
+// MatMul (opsets 1, 9, 13; one semantics): NumPy matmul with broadcast batch dimensions and 1-D operands. Also
+// com.microsoft FusedMatMul: alpha * op(A) * op(B) with transA/transB on the last two dims (what ONNX Runtime's
+// optimizer writes for a MatMul followed by a scale, or fed by a transpose); float types.
 // float32 runs on the packed f32 GEMM (a constant B is packed once at kernel creation); float16/bfloat16
 // through float32; double and the integer types (wrapping on overflow) on plain loops.
+#include <algorithm>
 #include <climits>
 #include <memory>
 
 #include "base/dtype_dispatch.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/common/op_utils.h"
 #include "ops/linalg/linalg_common.h"
+#include "ops/tensor/tensor_utils.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -28,22 +33,80 @@ struct PackedWeight {
 // Batches of GEMMs at most this many flops each run one per thread instead of one split over threads.
 constexpr double kSmallGemmFlops = 2.0 * 96 * 96 * 96;
 
-void matmul_f32(const MatMulDims& d, const float* a, const float* b, float* c, const PackedGemmF32* packed_b,
-                Parallelism& parallelism) {
+// FusedMatMul's attributes (MatMul: alpha 1, no transposes).
+struct MatMulOptions {
+  float alpha = 1.0f;
+  bool trans_a = false;
+  bool trans_b = false;
+  // Batch transposes: dim 0 moves behind the batch dims, [d0, d1, ..., dr-2, dr-1] -> [d1, ..., dr-2, d0, dr-1]
+  // (ONNX Runtime folds the Transpose(1, 0, 2) of PyTorch's [seq, batch * heads, head] attention into them), before
+  // transA/transB.
+  bool trans_batch_a = false;
+  bool trans_batch_b = false;
+  bool is_plain() const { return alpha == 1.0f && !trans_a && !trans_b && !trans_batch_a && !trans_batch_b; }
+};
+
+MatMulOptions parse_options(const Node& node) {
+  MatMulOptions o;
+  if (node.domain != kMicrosoftDomain) return o;
+  o.alpha = node.attr_float("alpha", 1.0f);
+  o.trans_a = node.attr_int("transA", 0) != 0;
+  o.trans_b = node.attr_int("transB", 0) != 0;
+  o.trans_batch_a = node.attr_int("transBatchA", 0) != 0;
+  o.trans_batch_b = node.attr_int("transBatchB", 0) != 0;
+  return o;
+}
+
+// `x` with dim 0 moved behind the batch dims (a copy; `x` itself below rank 3, where that moves nothing).
+Tensor batch_transposed(const Tensor& x, Parallelism& parallelism) {
+  if (x.rank() < 3) return x;
+  const std::vector<int64_t> strides = contiguous_strides(x.shape());
+  std::vector<size_t> perm;
+  for (size_t i = 1; i + 1 < x.rank(); ++i) perm.push_back(i);
+  perm.push_back(0);
+  perm.push_back(x.rank() - 1);
+  std::vector<int64_t> shape, source_strides;
+  for (size_t p : perm) {
+    shape.push_back(x.dim(p));
+    source_strides.push_back(strides[p]);
+  }
+  Tensor out(x.dtype(), shape);
+  tensor_ops::copy_strided_to_contiguous(x.dtype(), out.raw_data(), x.raw_data(), source_strides, shape, parallelism);
+  return out;
+}
+
+// `shape` with its last two dims swapped when `transpose` (the logical operand of a transposed input).
+std::vector<int64_t> logical_shape(std::vector<int64_t> shape, bool transpose, const char* name) {
+  if (!transpose) return shape;
+  check_argument(shape.size() >= 2, "FusedMatMul: trans", name, " needs ", name, " of rank 2 or more, got ",
+                 shape_to_string(shape));
+  std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  return shape;
+}
+
+void matmul_f32(const MatMulDims& d, const MatMulOptions& o, const float* a, const float* b, float* c,
+                const PackedGemmF32* packed_b, Parallelism& parallelism) {
   const int64_t batches = d.batch_count();
-  if (d.b_is_shared) {
+  const int64_t lda = o.trans_a ? d.m : d.k, ldb = o.trans_b ? d.k : d.n;
+  if (d.b_is_shared && !o.trans_a) {
     // Every batch multiplies by the same B: one GEMM over all batches' rows (A's batches are contiguous).
     GemmOperandF32 a_op{nullptr, a, d.k, false};
-    GemmOperandF32 b_op{packed_b, b, d.n, false};
-    gemm_f32_packed(batches * d.m, d.n, d.k, 1.0f, a_op, b_op, 0.0f, c, d.n, &parallelism);
+    GemmOperandF32 b_op{packed_b, b, ldb, o.trans_b};
+    gemm_f32_packed(batches * d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c, d.n, &parallelism);
     return;
   }
   const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
   auto run = [&](int64_t begin, int64_t end, Parallelism* inner) {
     for (int64_t i = 0; i < end - begin; ++i) {
       const size_t index = static_cast<size_t>(begin + i);
-      gemm_f32(false, false, d.m, d.n, d.k, 1.0f, a + d.a_offsets[index], d.k, b + d.b_offsets[index], d.n, 0.0f,
-               c + (begin + i) * d.m * d.n, d.n, inner);
+      if (packed_b != nullptr) {
+        const GemmOperandF32 a_op{nullptr, a + d.a_offsets[index], lda, o.trans_a};
+        const GemmOperandF32 b_op{packed_b};
+        gemm_f32_packed(d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c + (begin + i) * d.m * d.n, d.n, inner);
+      } else {
+        gemm_f32(o.trans_a, o.trans_b, d.m, d.n, d.k, o.alpha, a + d.a_offsets[index], lda, b + d.b_offsets[index],
+                 ldb, 0.0f, c + (begin + i) * d.m * d.n, d.n, inner);
+      }
     }
   };
   // Whole GEMMs per thread when the batches split evenly (attention's heads: 12 over 1, 2, 3, 4 or 6 threads) or
@@ -78,8 +141,8 @@ bool matmul_dtype_allowed(DType dtype) {
 }
 
 // Packs a constant float/float16/bfloat16 B whose batch dims are all 1 (the weights of a Linear layer).
-std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info) {
-  const Tensor* b = info.constant_input(1);
+std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, const MatMulOptions& o) {
+  const Tensor* b = o.trans_batch_b ? nullptr : info.constant_input(1);
   if (b == nullptr || b->rank() < 2 || !(b->dtype() == DType::kFloat || linalg::is_staged_float(b->dtype()))) {
     return nullptr;
   }
@@ -88,9 +151,10 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info) {
   }
   const Tensor values = linalg::to_float32(*b);
   auto weight = std::make_shared<PackedWeight>();
-  const int64_t k = b->dim(b->rank() - 2);
-  const int64_t n = b->dim(b->rank() - 1);
-  weight->packed = pack_gemm_b_f32(false, k, n, values.data<float>(), n);
+  const int64_t rows = b->dim(b->rank() - 2), cols = b->dim(b->rank() - 1);
+  const int64_t k = o.trans_b ? cols : rows;
+  const int64_t n = o.trans_b ? rows : cols;
+  weight->packed = pack_gemm_b_f32(o.trans_b, k, n, values.data<float>(), cols);
   weight->dtype = b->dtype();
   weight->shape = b->shape();
   weight->source = b->raw_data();
@@ -99,8 +163,9 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info) {
 }
 
 std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
-  std::shared_ptr<const PackedWeight> weight = pack_constant_b(info);
-  return make_kernel([weight](KernelContext& ctx) {
+  const MatMulOptions options = parse_options(info.node);
+  std::shared_ptr<const PackedWeight> weight = pack_constant_b(info, options);
+  return make_kernel([weight, options](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     // B is absent when this kernel consumed the constant B: the packed copy stands for it.
     const Tensor* b = weight != nullptr && !ctx.has_input(1) ? nullptr : &ctx.input(1);
@@ -111,21 +176,28 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
            dtype_name(b_dtype), shape_to_string(b_shape));
     }
     if (!matmul_dtype_allowed(a.dtype())) fail(ErrorCode::kInvalidArgument, "MatMul does not support ", a.description());
-    const MatMulDims d = linalg::matmul_dims(a.shape(), b_shape);
+    const Tensor a_batch = options.trans_batch_a ? batch_transposed(a, ctx.parallelism()) : Tensor();
+    const Tensor b_batch = options.trans_batch_b && b != nullptr ? batch_transposed(*b, ctx.parallelism()) : Tensor();
+    const Tensor& a_in = options.trans_batch_a ? a_batch : a;
+    const Tensor* b_in = options.trans_batch_b && b != nullptr ? &b_batch : b;
+    const MatMulDims d = linalg::matmul_dims(logical_shape(a_in.shape(), options.trans_a, "A"),
+                                             logical_shape(b_in ? b_in->shape() : b_shape, options.trans_b, "B"));
     Tensor& y = ctx.allocate_output_uninitialized(0, a.dtype(), d.output_shape);
     if (y.element_count() == 0) return;
     if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
       // A packed B has batch dims of 1, so d.b_is_shared holds whenever B is the packed constant.
       const bool use_packed = weight != nullptr && (b == nullptr || (d.b_is_shared && weight->source == b->raw_data() &&
                                                                     weight->shape == b->shape()));
-      const Tensor a32 = linalg::to_float32(a);
-      const Tensor b32 = use_packed ? Tensor() : linalg::to_float32(*b);
+      const Tensor a32 = linalg::to_float32(a_in);
+      const Tensor b32 = use_packed ? Tensor() : linalg::to_float32(*b_in);
       Tensor y32 = a.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
-      matmul_f32(d, a32.data<float>(), use_packed ? nullptr : b32.data<float>(), y32.data<float>(),
+      matmul_f32(d, options, a32.data<float>(), use_packed ? nullptr : b32.data<float>(), y32.data<float>(),
                  use_packed ? &weight->packed : nullptr, ctx.parallelism());
       if (a.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, a.dtype()));
       return;
     }
+    check_argument(options.is_plain(), ctx.node().label(),
+                   ": FusedMatMul supports float types only, got ", a.description());
     visit_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
@@ -138,8 +210,36 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
 
 void infer_matmul(InferenceContext& context) { linalg::infer_matmul_output(context, 0, 1, DType::kUndefined); }
 
+// FusedMatMul: MatMul's inference on the logical (transposed) operands.
+void infer_fused_matmul(InferenceContext& context) {
+  const Node& node = context.node();
+  std::vector<TypeInfo> logical(2);
+  std::vector<const TypeInfo*> types(2, nullptr);
+  for (size_t i = 0; i < 2; ++i) {
+    const TypeInfo* t = context.input_type(i);
+    if (t == nullptr) continue;
+    logical[i] = *t;
+    const bool batch_transpose = node.attr_int(i == 0 ? "transBatchA" : "transBatchB", 0) != 0;
+    if (batch_transpose && logical[i].shape && logical[i].shape->size() >= 3) {
+      auto& dims = *logical[i].shape;
+      std::rotate(dims.begin(), dims.begin() + 1, dims.end() - 1);  // dim 0 behind the batch dims
+    }
+    const bool transpose = node.attr_int(i == 0 ? "transA" : "transB", 0) != 0;
+    if (transpose && logical[i].shape && logical[i].shape->size() >= 2) {
+      auto& dims = *logical[i].shape;
+      std::swap(dims[dims.size() - 1], dims[dims.size() - 2]);
+    }
+    types[i] = &logical[i];
+  }
+  InferenceContext inner(node, types, {nullptr, nullptr});
+  linalg::infer_matmul_output(inner, 0, 1, DType::kUndefined);
+  context.set_output_type(0, inner.output_types()[0]);
+}
+
 const RegisterOp kMatMul{{.op_type = "MatMul", .since_version = 1, .last_version = INT_MAX,
                           .factory = make_matmul, .infer = infer_matmul}};
+const RegisterOp kFusedMatMul{{.domain = kMicrosoftDomain, .op_type = "FusedMatMul", .since_version = 1,
+                               .last_version = INT_MAX, .factory = make_matmul, .infer = infer_fused_matmul}};
 
 }  // namespace
 }  // namespace tessera

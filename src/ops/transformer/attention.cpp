@@ -341,6 +341,9 @@ struct AttentionRun {
   BiasSpec bias;
   Tensor* y = nullptr;
   Tensor* qk_output = nullptr;  // or nullptr
+  // Float 3-D inputs without a cache and one query head per KV head: Q, K and V are read in place from the packed
+  // (batch, len, heads * size) inputs, and the output rows are written straight into y (no staging copies).
+  bool strided = false;
 
   int64_t head_of(int64_t kv_head, int64_t row) const { return kv_head * group + row / dims.q_len; }
   int64_t query_of(int64_t row) const { return row % dims.q_len; }
@@ -430,11 +433,18 @@ void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t 
   const AttentionConfig& c = *r.config;
   const int64_t cols = attended_keys(r, b, r0, rows);
   if (cols == 0) return;
-  const float* q = r.q + ((b * d.q_heads + kv_head * r.group) * d.q_len + r0) * d.head_size;
-  const float* k = r.k + (b * d.kv_heads + kv_head) * d.total_len * d.head_size;
-  const float* v = r.v + (b * d.kv_heads + kv_head) * d.total_len * d.v_head_size;
+  // Row strides of Q, K and V: packed in place (strided) or staged per head.
+  const int64_t q_ld = r.strided ? d.q_heads * d.head_size : d.head_size;
+  const int64_t k_ld = r.strided ? d.kv_heads * d.head_size : d.head_size;
+  const int64_t v_ld = r.strided ? d.kv_heads * d.v_head_size : d.v_head_size;
+  const float* q = r.strided ? r.q + ((b * d.q_len + r0) * d.q_heads + kv_head) * d.head_size
+                             : r.q + ((b * d.q_heads + kv_head * r.group) * d.q_len + r0) * d.head_size;
+  const float* k = r.strided ? r.k + (b * d.total_len * d.kv_heads + kv_head) * d.head_size
+                             : r.k + (b * d.kv_heads + kv_head) * d.total_len * d.head_size;
+  const float* v = r.strided ? r.v + (b * d.total_len * d.kv_heads + kv_head) * d.v_head_size
+                             : r.v + (b * d.kv_heads + kv_head) * d.total_len * d.v_head_size;
   float* s = w.scores.data();
-  gemm_f32(false, true, rows, cols, d.head_size, r.k_alpha, q, d.head_size, k, d.head_size, 0.0f, s, cols, nullptr);
+  gemm_f32(false, true, rows, cols, d.head_size, r.k_alpha, q, q_ld, k, k_ld, 0.0f, s, cols, nullptr);
   transformer::round_span(r.t_precision, s, rows * cols);
   const bool want_qk = r.qk_output != nullptr;  // then cols == total
   if (want_qk && c.qk_mode == 0) write_qk_rows(r, b, kv_head, r0, rows, s);
@@ -444,8 +454,14 @@ void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t 
   if (want_qk && c.qk_mode == 2) write_qk_rows(r, b, kv_head, r0, rows, s);
   softmax_rows(r, rows, cols, s, w);
   if (want_qk && c.qk_mode == 3) write_qk_rows(r, b, kv_head, r0, rows, s);
+  if (r.strided) {
+    const int64_t y_ld = d.q_heads * d.v_head_size;
+    float* y = r.y->data<float>() + ((b * d.q_len + r0) * d.q_heads + kv_head) * d.v_head_size;
+    gemm_f32(false, false, rows, d.v_head_size, cols, 1.0f, s, cols, v, v_ld, 0.0f, y, y_ld, nullptr);
+    return;
+  }
   float* o = w.out.data();
-  gemm_f32(false, false, rows, d.v_head_size, cols, 1.0f, s, cols, v, d.v_head_size, 0.0f, o, d.v_head_size, nullptr);
+  gemm_f32(false, false, rows, d.v_head_size, cols, 1.0f, s, cols, v, v_ld, 0.0f, o, d.v_head_size, nullptr);
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t h = r.head_of(kv_head, r0 + i), qi = r.query_of(r0 + i);
     const int64_t offset = d.packed ? (b * d.q_len + qi) * d.q_heads * d.v_head_size + h * d.v_head_size
@@ -515,7 +531,16 @@ void stage_inputs(const Tensor& q, const Tensor& present_key, const Tensor& pres
   }
 }
 
-// Validates the inputs, resolves the sizes and the past cache; returns present_key and present_value.
+// True when Q, K and V can be read in place from packed float inputs (see AttentionRun::strided): no cache in or
+// out, no qk output, one query head per KV head.
+bool read_in_place(const KernelContext& ctx, const AttentionDims& d, const Tensor* past_key) {
+  return d.packed && past_key == nullptr && d.q_heads == d.kv_heads && ctx.input(0).dtype() == DType::kFloat &&
+         ctx.input(2).dtype() == DType::kFloat && !ctx.output_wanted(1) && !ctx.output_wanted(2) &&
+         !ctx.output_wanted(3);
+}
+
+// Validates the inputs, resolves the sizes and the past cache; returns present_key and present_value (undefined
+// when read_in_place: the kernel then reads K and V from the inputs).
 std::pair<Tensor, Tensor> prepare_caches(const AttentionConfig& c, KernelContext& ctx, AttentionDims& d,
                                          const Tensor*& nonpad) {
   const Tensor& q = ctx.input(0);
@@ -541,6 +566,7 @@ std::pair<Tensor, Tensor> prepare_caches(const AttentionConfig& c, KernelContext
     d.past_len = past_key->dim(2);
     d.total_len = d.past_len + d.kv_len;
   }
+  if (read_in_place(ctx, d, past_key)) return {Tensor(), Tensor()};
   return {concat_cache(past_key, k, d, d.head_size), concat_cache(past_value, v, d, d.v_head_size)};
 }
 
@@ -562,7 +588,15 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   const double scale = c.scale ? static_cast<double>(*c.scale) : 1.0 / std::sqrt(static_cast<double>(d.head_size));
   const float factor = transformer::round_to(r.t_precision, static_cast<float>(std::sqrt(scale)));
   StagedInputs staged;
-  stage_inputs(q, present_key, present_value, factor, r, staged);
+  r.strided = !present_key.defined();
+  if (r.strided) {
+    r.q = q.data<float>();
+    r.k = ctx.input(1).data<float>();
+    r.v = ctx.input(2).data<float>();
+    r.k_alpha = factor * factor;
+  } else {
+    stage_inputs(q, present_key, present_value, factor, r, staged);
+  }
 
   const MaskView mask = ctx.has_input(3) ? make_mask_view(ctx.input(3), d) : MaskView{};
   std::vector<int64_t> offsets, valid;
@@ -651,6 +685,19 @@ const RegisterOp kAttention{{.op_type = "Attention",
                              .last_version = INT_MAX,
                              .factory = make_attention,
                              .infer = infer_attention}};
+
+// com.tessera Attention: ONNX Attention-23 in any model, whatever ai.onnx opset it imports; attention_fusion writes
+// it for the multi-head attention subgraph exporters emit.
+const RegisterOp kTesseraAttention{{.domain = kTesseraDomain,
+                                    .op_type = "Attention",
+                                    .since_version = 1,
+                                    .last_version = INT_MAX,
+                                    .factory =
+                                        [](const KernelInfo& info) {
+                                          const AttentionConfig config = parse_attention(info.node, 23);
+                                          return make_kernel([config](KernelContext& ctx) { compute_attention(config, ctx); });
+                                        },
+                                    .infer = infer_attention}};
 
 }  // namespace
 }  // namespace tessera

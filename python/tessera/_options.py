@@ -1,0 +1,118 @@
+"""SessionOptions, RunOptions and the option enums, with onnxruntime's names and defaults."""
+
+import enum
+
+from . import _tessera
+
+
+class GraphOptimizationLevel(enum.IntEnum):
+    """How much the graph is rewritten at session creation (onnxruntime's members and values)."""
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_LAYOUT = 3
+    ORT_ENABLE_ALL = 99
+
+
+class ExecutionMode(enum.IntEnum):
+    """Node scheduling. Tessera runs nodes in order and parallelizes inside them: ORT_PARALLEL is accepted and
+    runs like ORT_SEQUENTIAL."""
+    ORT_SEQUENTIAL = 0
+    ORT_PARALLEL = 1
+
+
+# Tessera's level names: layout changes belong to its "all" level.
+_LEVEL_NAMES = {0: "disabled", 1: "basic", 2: "extended", 3: "all", 99: "all"}
+
+
+class SessionOptions:
+    """Options read when an InferenceSession is created (later changes do not affect existing sessions)."""
+
+    def __init__(self):
+        self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.intra_op_num_threads = 0  # 0: one thread per core
+        self.inter_op_num_threads = 0  # accepted; Tessera has no inter-op pool
+        self.execution_mode = ExecutionMode.ORT_SEQUENTIAL
+        self.enable_profiling = False
+        self.profile_file_prefix = "onnxruntime_profile_"
+        self.optimized_model_filepath = ""
+        self.log_severity_level = -1
+        self.log_verbosity_level = 0
+        self.logid = ""
+        self.enable_cpu_mem_arena = True
+        self.enable_mem_pattern = True
+        self.enable_mem_reuse = True
+        self.use_deterministic_compute = False
+        self._config = {}
+        self._free_dimensions = {}
+
+    def add_session_config_entry(self, key, value):
+        """Stores a "session.*" config entry; Tessera reads "tessera.disabled_passes" (comma-separated pass
+        names) and keeps the others for get_session_config_entry."""
+        self._config[str(key)] = str(value)
+
+    def get_session_config_entry(self, key):
+        """The value stored by add_session_config_entry; InvalidArgument when there is none."""
+        if key not in self._config:
+            from ._errors import InvalidArgument
+            raise InvalidArgument(f"session config entry '{key}' is not set")
+        return self._config[key]
+
+    def add_free_dimension_override_by_name(self, dim_name, dim_value):
+        """Fixes the symbolic input dimension `dim_name` to `dim_value` before the graph is optimized."""
+        self._free_dimensions[str(dim_name)] = int(dim_value)
+
+    def add_free_dimension_override_by_denotation(self, dim_denotation, dim_value):
+        """Not supported: Tessera does not read dimension denotations."""
+        from ._errors import NotImplemented
+        raise NotImplemented("add_free_dimension_override_by_denotation: Tessera ignores dimension denotations; "
+                             "use add_free_dimension_override_by_name")
+
+    def _native_options(self):
+        """The dict NativeSession reads."""
+        level = int(self.graph_optimization_level)
+        if level not in _LEVEL_NAMES:
+            from ._errors import InvalidArgument
+            raise InvalidArgument(f"graph_optimization_level {level} is not one of GraphOptimizationLevel's values")
+        options = {
+            "intra_op_num_threads": int(self.intra_op_num_threads),
+            "optimization_level": _LEVEL_NAMES[level],
+            "free_dimension_overrides": dict(self._free_dimensions),
+            "enable_profiling": bool(self.enable_profiling),
+            "optimized_model_filepath": str(self.optimized_model_filepath or ""),
+        }
+        passes = self._config.get("tessera.disabled_passes", "")
+        options["disabled_passes"] = [p for p in passes.split(",") if p]
+        return options
+
+
+class RunOptions:
+    """Options for one run. Setting `terminate` to True from another thread stops runs using these options
+    before their next node, with Fail."""
+
+    def __init__(self):
+        self._flag = _tessera.TerminateFlag()
+        self.log_severity_level = -1
+        self.log_verbosity_level = 0
+        self.logid = ""
+        self.only_execute_path_to_fetches = False
+        self._config = {}
+
+    @property
+    def terminate(self):
+        return self._flag.get()
+
+    @terminate.setter
+    def terminate(self, value):
+        self._flag.set(bool(value))
+
+    def add_run_config_entry(self, key, value):
+        """Stores a run config entry (kept for get_run_config_entry; Tessera reads none)."""
+        self._config[str(key)] = str(value)
+
+    def get_run_config_entry(self, key):
+        """The value stored by add_run_config_entry; InvalidArgument when there is none."""
+        if key not in self._config:
+            from ._errors import InvalidArgument
+            raise InvalidArgument(f"run config entry '{key}' is not set")
+        return self._config[key]

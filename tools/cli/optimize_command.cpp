@@ -1,0 +1,62 @@
+// tessera optimize: load a model, run the graph optimizer at a level, and write the optimized model.
+#include <cstdio>
+#include <map>
+
+#include "base/error.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "onnx/model_loader.h"
+#include "onnx/model_writer.h"
+#include "passes/pass.h"
+
+namespace tessera::cli {
+
+namespace {
+size_t count_nodes(const Graph& graph) {
+  size_t nodes = graph.nodes.size();
+  for (const auto& node : graph.nodes) {
+    for (const auto& [key, attr] : node->attributes) {
+      if (attr.g) nodes += count_nodes(*attr.g);
+      for (const auto& g : attr.graphs)
+        if (g) nodes += count_nodes(*g);
+    }
+  }
+  return nodes;
+}
+}  // namespace
+
+int optimize_command(const std::vector<std::string>& args) {
+  const Arguments arguments(args, {"--opt-level", "--disable-pass", "--external-data-threshold"}, {"--verbose"});
+  if (arguments.positional().size() != 2) throw UsageError{"optimize needs an input MODEL and an OUTPUT path"};
+  OptimizationLevel level = OptimizationLevel::kBasic;
+  if (auto text = arguments.value("--opt-level")) level = opt_level_argument(*text);
+  ModelWriteOptions write_options;
+  if (auto text = arguments.value("--external-data-threshold")) {
+    try {
+      write_options.external_data_threshold = std::stoull(*text);
+    } catch (const std::exception&) {
+      throw UsageError{"--external-data-threshold needs a byte count, got '" + *text + "'"};
+    }
+  }
+  const std::string& in = arguments.positional()[0];
+  const std::string& out = arguments.positional()[1];
+  Model model;
+  try {
+    model = load_model(in);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
+    return exit_code_for_load_error(static_cast<int>(e.code()));
+  }
+  const size_t before = count_nodes(*model.graph);
+  const std::vector<PassReport> reports = optimize_graph(*model.graph, level, arguments.values("--disable-pass"));
+  if (arguments.has("--verbose")) {
+    for (const PassReport& r : reports) {
+      if (r.changed) std::printf("  %-28s %zu -> %zu nodes\n", r.pass.c_str(), r.nodes_before, r.nodes_after);
+    }
+  }
+  save_model(model, out, write_options);
+  std::printf("%s: %zu -> %zu nodes, written to %s\n", in.c_str(), before, count_nodes(*model.graph), out.c_str());
+  return kExitOk;
+}
+
+}  // namespace tessera::cli
