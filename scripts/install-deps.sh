@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tessera's build and tests need on Debian 12: compilers and libraries from Debian,
 # the ONNX test data, PyTorch for exporting test models, and a Python venv (.venv) with the PyPI tooling
-# (onnx for the newer node tests, onnxruntime as a reference in benchmarks). Safe to run again.
+# (onnx for the newer node tests, onnxruntime as a reference in benchmarks), and headless Chromium for the
+# `tessera serve` status page test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,10 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
+  libboost-dev libgrpc++-dev protobuf-compiler-grpc
+  chromium
   libonnx-testdata
-  python3 python3-dev python3-venv python3-pip python3-numpy python3-torch python3-torchvision
+  python3 python3-dev python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-yaml
 )
 # Retries a command a few times: package mirrors sometimes fail for a moment.
 retry() {
@@ -38,12 +41,14 @@ fi
 
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
 # run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x. nanobind and
-# scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16.
+# scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16;
+# tritonclient is the reference client the `tessera serve` tests speak to the server with.
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes" 2>/dev/null; then
+python_modules="onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes, tritonclient.http, tritonclient.grpc"
+if ! .venv/bin/python -c "import $python_modules" 2>/dev/null; then
   retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
-    nanobind scikit-build-core ml_dtypes
+    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]"
 fi
 echo "dependencies ready"

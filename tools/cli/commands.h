@@ -12,5 +12,6 @@ int conformance_command(const std::vector<std::string>& args);  // tessera confo
 int bench_command(const std::vector<std::string>& args);        // tessera bench
 int optimize_command(const std::vector<std::string>& args);     // tessera optimize
 int compare_command(const std::vector<std::string>& args);      // tessera compare
+int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, optimize, compare, conformance.
+// The `tessera` command line: run, info, bench, optimize, compare, conformance, serve.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -41,6 +41,12 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
                        [--resave]
       Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model
       after optimizing it and writing it back out (tests the model writer).
+  serve --model-repository DIR [--model-control-mode none|poll|explicit] [--load-model NAME ...]
+        [--address ADDR] [--http-port N] [--grpc-port N] [--metrics-port N] (defaults 8000, 8001, 8002;
+        0 picks a free port, -1 turns the endpoint off) [--http-threads N] [--max-body-mb N]
+        [--repository-poll-secs N]
+      Serves a Triton-style model repository on the KServe v2 HTTP/REST and gRPC protocols, with Prometheus
+      metrics at /metrics; stops gracefully on SIGTERM or SIGINT (docs/SERVING.md).
 
 exit codes: 0 ok, 1 run error, 2 usage error, 3 model rejected at load
 )";
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
     if (command == "optimize") return optimize_command(args);
     if (command == "compare") return compare_command(args);
     if (command == "conformance") return conformance_command(args);
+    if (command == "serve") return serve_command(args);
     throw UsageError{"unknown command '" + command + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tessera: %s\n\n%s", e.message.c_str(), kUsage);
