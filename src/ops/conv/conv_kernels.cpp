@@ -244,7 +244,13 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
       const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
       // A sum input is accumulated into: the output starts as the sum and the GEMM adds to it (beta = 1).
       if (args.sum != nullptr) {
-        std::memcpy(yg, args.sum + (yg - args.y), static_cast<size_t>(mg * g.out_size) * sizeof(float));
+        const float* z = args.sum + (yg - args.y);
+        constexpr int64_t kChunk = 16384;
+        const int64_t count = mg * g.out_size;
+        parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+          const int64_t first = begin * kChunk, last = std::min(count, end * kChunk);
+          std::memcpy(yg + first, z + first, static_cast<size_t>(last - first) * sizeof(float));
+        });
       }
       gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, args.sum != nullptr ? 1.0f : 0.0f, yg, g.out_size,
                       &parallelism, &epilogue);
