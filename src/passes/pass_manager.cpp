@@ -18,6 +18,7 @@ std::unique_ptr<GraphPass> make_attention_fusion();
 std::unique_ptr<GraphPass> make_conv_add_fusion();
 std::unique_ptr<GraphPass> make_skip_layer_norm_fusion();
 std::unique_ptr<GraphPass> make_gemm_activation_fusion();
+std::unique_ptr<GraphPass> make_layer_norm_fusion();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
@@ -37,6 +38,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_conv_activation_fusion());
   passes.push_back(make_gemm_activation_fusion());
   passes.push_back(make_gelu_fusion());
+  passes.push_back(make_layer_norm_fusion());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_skip_layer_norm_fusion());
   return passes;

@@ -1,0 +1,187 @@
+// Fuses the decomposed layer normalization that exporters write below opset 17,
+//   mean = ReduceMean(x, last axis); d = x - mean; var = ReduceMean(d * d | Pow(d, 2), last axis)
+//   y = d / Sqrt(var + epsilon) [* gamma] [+ beta]
+// into one LayerNormalization (axis -1, epsilon from the constant). Tessera serves LayerNormalization in ai.onnx at
+// every opset (as ONNX Runtime does), so the fused model keeps the model's opset. Only over the last axis (axes
+// [-1] or [rank - 1] with keepdims), with scalar float epsilon and 1-D float constant gamma/beta, and every
+// intermediate read only inside the pattern.
+#include <algorithm>
+
+#include "passes/fusion_utils.h"
+#include "passes/pass.h"
+
+namespace tessera {
+
+namespace {
+
+using fusion::is_onnx_op;
+
+class LayerNormFusion final : public GraphPass {
+ public:
+  std::string name() const override { return "layer_norm_fusion"; }
+  OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
+
+  bool run(Graph& graph) override {
+    const bool has_mean = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                      [](const auto& n) { return is_onnx_op(*n, "ReduceMean"); });
+    if (!has_mean) return false;
+    graph_ = &graph;
+    fusion::infer_types(graph);
+    reads_ = fusion::count_reads(graph);
+    producer_ = fusion::producers(graph);
+    consumers_.clear();
+    for (const auto& node : graph.nodes) {
+      for (const std::string& in : node->inputs) {
+        if (!in.empty()) consumers_[in].push_back(node.get());
+      }
+    }
+    std::vector<const Node*> removed;
+    bool changed = false;
+    for (auto& slot : graph.nodes) {
+      const Node& div = *slot;
+      if (!is_onnx_op(div, "Div") || std::find(removed.begin(), removed.end(), &div) != removed.end()) continue;
+      std::vector<const Node*> nodes;
+      std::unique_ptr<Node> fused = match(div, nodes);
+      if (!fused) continue;
+      // The fused node takes the slot of the pattern's last node (the Div, or the gamma Mul / beta Add after it).
+      const Node* last = nodes.back();
+      for (auto& other : graph.nodes) {
+        if (other.get() == last) {
+          other = std::move(fused);
+          break;
+        }
+      }
+      for (const Node* n : nodes) {
+        if (n != last) removed.push_back(n);
+      }
+      changed = true;
+    }
+    if (!changed) return false;
+    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+    });
+    return true;
+  }
+
+ private:
+  int reads(const std::string& v) const {
+    auto r = reads_.find(v);
+    return r == reads_.end() ? 0 : r->second;
+  }
+  const Node* producer(const std::string& v) const {
+    auto p = producer_.find(v);
+    return p == producer_.end() ? nullptr : p->second;
+  }
+  const Node* only_consumer(const std::string& v) const {
+    auto c = consumers_.find(v);
+    return reads(v) == 1 && c != consumers_.end() && c->second.size() == 1 ? c->second[0] : nullptr;
+  }
+
+  // True for a ReduceMean over exactly the last axis of `input` (rank known), keeping dims.
+  bool mean_over_last_axis(const Node& mean) const {
+    if (!is_onnx_op(mean, "ReduceMean") || mean.attr_int("keepdims", 1) != 1) return false;
+    std::vector<int64_t> axes = mean.attr_ints("axes");
+    if (mean.inputs.size() > 1 && !mean.inputs[1].empty()) {
+      const Tensor* t = fusion::constant_tensor(*graph_, mean.inputs[1]);
+      if (t == nullptr || t->dtype() != DType::kInt64) return false;
+      axes.assign(t->data<int64_t>(), t->data<int64_t>() + t->element_count());
+    }
+    const TypeInfo* type = graph_->find_type(mean.inputs[0]);
+    if (type == nullptr || !type->is_tensor() || type->elem_type != DType::kFloat || !type->shape) return false;
+    const auto rank = static_cast<int64_t>(type->shape->size());
+    return axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+  }
+
+  // A 1-D float constant, or nullptr.
+  const Tensor* vector_constant(const std::string& name) const {
+    const Tensor* t = fusion::constant_tensor(*graph_, name);
+    return t != nullptr && t->dtype() == DType::kFloat && t->rank() == 1 ? t : nullptr;
+  }
+
+  std::unique_ptr<Node> match(const Node& div, std::vector<const Node*>& nodes) const {
+    // div = d / Sqrt(var + eps)
+    const Node* sqrt = producer(div.inputs[1]);
+    if (sqrt == nullptr || !is_onnx_op(*sqrt, "Sqrt") || reads(div.inputs[1]) != 1) return nullptr;
+    const Node* add_eps = producer(sqrt->inputs[0]);
+    if (add_eps == nullptr || !is_onnx_op(*add_eps, "Add") || reads(sqrt->inputs[0]) != 1) return nullptr;
+    std::optional<float> epsilon;
+    std::string var_name;
+    for (int side = 0; side < 2 && !epsilon; ++side) {
+      epsilon = fusion::scalar_float_constant(*graph_, add_eps->inputs[side]);
+      var_name = add_eps->inputs[1 - side];
+    }
+    if (!epsilon) return nullptr;
+    const Node* var = producer(var_name);
+    if (var == nullptr || !mean_over_last_axis(*var) || reads(var_name) != 1) return nullptr;
+    const Node* square = producer(var->inputs[0]);
+    if (square == nullptr || reads(var->inputs[0]) != 1) return nullptr;
+    const std::string& d = div.inputs[0];
+    const bool squares_d =
+        (is_onnx_op(*square, "Mul") && square->inputs.size() == 2 && square->inputs[0] == d && square->inputs[1] == d) ||
+        (is_onnx_op(*square, "Pow") && square->inputs[0] == d && fusion::scalar_float_constant(*graph_, square->inputs[1]) == 2.0f);
+    if (!squares_d) return nullptr;
+    const Node* sub = producer(d);
+    // d is read by the square (once or twice) and by the Div, nothing else.
+    const int d_reads_inside = (is_onnx_op(*square, "Mul") ? 2 : 1) + 1;
+    if (sub == nullptr || !is_onnx_op(*sub, "Sub") || reads(d) != d_reads_inside) return nullptr;
+    const std::string& x = sub->inputs[0];
+    const Node* mean = producer(sub->inputs[1]);
+    if (mean == nullptr || !mean_over_last_axis(*mean) || mean->inputs[0] != x || reads(sub->inputs[1]) != 1) return nullptr;
+    nodes = {mean, sub, square, var, add_eps, sqrt, &div};
+    // Optional * gamma and + beta.
+    std::string y = div.outputs[0], gamma, beta;
+    const Tensor* hidden_type_check = nullptr;
+    if (const Node* mul = only_consumer(y); mul != nullptr && is_onnx_op(*mul, "Mul") && mul->inputs.size() == 2) {
+      const std::string& other = mul->inputs[0] == y ? mul->inputs[1] : mul->inputs[0];
+      if ((hidden_type_check = vector_constant(other)) != nullptr) {
+        gamma = other;
+        nodes.push_back(mul);
+        y = mul->outputs[0];
+      }
+    }
+    if (const Node* add = only_consumer(y); !gamma.empty() && add != nullptr && is_onnx_op(*add, "Add") &&
+                                             add->inputs.size() == 2) {
+      const std::string& other = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
+      if (vector_constant(other) != nullptr) {
+        beta = other;
+        nodes.push_back(add);
+        y = add->outputs[0];
+      }
+    }
+    // LayerNormalization needs a Scale: without gamma the pattern stays (rare in exported models).
+    if (gamma.empty()) return nullptr;
+    const TypeInfo* x_type = graph_->find_type(x);
+    const Dim& last = x_type->shape->back();
+    if (!last.is_known() || hidden_type_check->dim(0) != last.value) return nullptr;
+    if (!beta.empty() && vector_constant(beta)->dim(0) != last.value) return nullptr;
+    auto node = std::make_unique<Node>();
+    node->name = (div.name.empty() ? y : div.name) + "_layer_norm";
+    node->op_type = "LayerNormalization";
+    node->opset = div.opset;
+    node->inputs = {x, gamma};
+    if (!beta.empty()) node->inputs.push_back(beta);
+    node->outputs = {y};
+    Attribute axis;
+    axis.name = "axis";
+    axis.type = Attribute::Type::kInt;
+    axis.i = -1;
+    node->attributes["axis"] = axis;
+    Attribute eps;
+    eps.name = "epsilon";
+    eps.type = Attribute::Type::kFloat;
+    eps.f = *epsilon;
+    node->attributes["epsilon"] = eps;
+    return node;
+  }
+
+  Graph* graph_ = nullptr;
+  std::unordered_map<std::string, int> reads_;
+  std::unordered_map<std::string, Node*> producer_;
+  std::unordered_map<std::string, std::vector<const Node*>> consumers_;
+};
+
+}  // namespace
+
+std::unique_ptr<GraphPass> make_layer_norm_fusion() { return std::make_unique<LayerNormFusion>(); }
+
+}  // namespace tessera
