@@ -59,6 +59,7 @@ class AttentionFusion final : public GraphPass {
       for (auto& slot : graph.nodes) {
         if (slot.get() == m.last) {
           slot = make_fused(m);
+          note(fusion::describe_fusion(*slot, m.nodes));
           break;
         }
       }

@@ -42,7 +42,7 @@ class ConvActivationFusion final : public GraphPass {
                                         ap.type = Attribute::Type::kFloats;
                                         ap.floats = params;
                                       }
-                                    });
+                                    }, &changes_);
   }
 };
 

@@ -59,6 +59,7 @@ class ConvAddFusion final : public GraphPass {
         if (w == nullptr || w->dtype() != DType::kFloat) continue;
         const std::string& z = add->inputs[1 - side];
         if (!same_static_or_symbolic_shape(graph.find_type(conv.outputs[0]), graph.find_type(z))) continue;
+        const std::string before = fusion::node_text(conv) + ", " + fusion::node_text(*add);
         conv.domain = kMicrosoftDomain;
         conv.op_type = "FusedConv";
         conv.opset = 1;
@@ -67,6 +68,7 @@ class ConvAddFusion final : public GraphPass {
         conv.outputs[0] = add->outputs[0];
         // The fused node moves to the Add's slot (Z may be computed after the Conv); the Conv's slot empties.
         graph.nodes[add_slot] = std::move(graph.nodes[p->second]);
+        note(fusion::node_text(*graph.nodes[add_slot]) + " <- " + before);
         changed = true;
         break;
       }

@@ -97,7 +97,8 @@ bool activation_of(const Graph& graph, const Node& act, std::string& name, std::
 }
 
 bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& accepts,
-                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite) {
+                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite,
+                      std::vector<std::string>* changes) {
   const auto reads = count_reads(graph);
   const auto producer = producers(graph);
   std::vector<const Node*> fused_away;
@@ -111,8 +112,10 @@ bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& acce
     std::string name;
     std::vector<float> params;
     if (!activation_of(graph, act, name, params)) continue;
+    const std::string before = node_text(*p->second);
     rewrite(*p->second, name, params);
     p->second->outputs[0] = act.outputs[0];
+    if (changes != nullptr) changes->push_back(node_text(*p->second) + " <- " + before + ", " + node_text(act));
     fused_away.push_back(&act);
   }
   if (fused_away.empty()) return false;
@@ -120,6 +123,18 @@ bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& acce
     return std::find(fused_away.begin(), fused_away.end(), n.get()) != fused_away.end();
   });
   return true;
+}
+
+std::string node_text(const Node& node) {
+  return (node.domain.empty() ? node.op_type : node.domain + "." + node.op_type) + " '" + node.name + "'";
+}
+
+std::string describe_fusion(const Node& fused, const std::vector<const Node*>& replaced) {
+  std::string text = node_text(fused) + " <-";
+  constexpr size_t kListed = 6;
+  for (size_t i = 0; i < replaced.size() && i < kListed; ++i) text += (i == 0 ? " " : ", ") + node_text(*replaced[i]);
+  if (replaced.size() > kListed) text += " and " + std::to_string(replaced.size() - kListed) + " more";
+  return text;
 }
 
 void infer_types(Graph& graph) {

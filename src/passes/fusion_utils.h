@@ -41,7 +41,14 @@ bool activation_of(const Graph& graph, const Node& act, std::string& name, std::
 // only output of a node that `accepts` (and that output has no other reader), calls `rewrite(producer, name,
 // params)`, gives the producer the activation's output and removes the activation. Returns true when any fused.
 bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& accepts,
-                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite);
+                      const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite,
+                      std::vector<std::string>* changes = nullptr);
+
+// "Op 'name'" ("domain.Op 'name'" off ai.onnx), for pass reports.
+std::string node_text(const Node& node);
+
+// One line of a pass report: "<fused> <- <replaced>, <replaced>, ..." (at most 6 listed, then how many more).
+std::string describe_fusion(const Node& fused, const std::vector<const Node*>& replaced);
 
 // True for a node of ai.onnx with this op type.
 inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }

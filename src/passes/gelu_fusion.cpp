@@ -59,6 +59,7 @@ class GeluFusion final : public GraphPass {
       std::optional<Match> m = erf ? match_erf(anchor) : match_tanh(anchor);
       if (!m || !finish(*m)) continue;
       std::unique_ptr<Node> fused = make_fused(*m, erf, anchor);
+      note(fusion::describe_fusion(*fused, m->nodes));
       for (const Node* n : m->nodes) if (n != &anchor) removed.push_back(n);
       // The fused node takes the anchor's slot: after x's producer, before y's readers.
       slot = std::move(fused);

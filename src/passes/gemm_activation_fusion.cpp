@@ -49,7 +49,7 @@ class GemmActivationFusion final : public GraphPass {
                                         set_attribute(gemm, "activation_alpha", Attribute::Type::kFloat, "", params[0]);
                                       if (params.size() >= 2)
                                         set_attribute(gemm, "activation_beta", Attribute::Type::kFloat, "", params[1]);
-                                    });
+                                    }, &changes_);
   }
 
  private:

@@ -45,6 +45,7 @@ class LayerNormFusion final : public GraphPass {
       if (!fused) continue;
       // The fused node takes the slot of the pattern's last node (the Div, or the gamma Mul / beta Add after it).
       const Node* last = nodes.back();
+      note(fusion::describe_fusion(*fused, nodes));
       for (auto& other : graph.nodes) {
         if (other.get() == last) {
           other = std::move(fused);

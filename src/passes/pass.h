@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -24,6 +25,12 @@ class GraphPass {
   virtual OptimizationLevel level() const = 0;
   // Rewrites `graph` in place; returns true when anything changed. The graph stays topologically sorted.
   virtual bool run(Graph& graph) = 0;
+  // What the last run did, one line per fused group ("FusedConv 'c' <- Conv 'c', Add 'a', Relu 'r'"); cleared.
+  std::vector<std::string> take_changes() { return std::exchange(changes_, {}); }
+
+ protected:
+  void note(std::string change) { changes_.push_back(std::move(change)); }
+  std::vector<std::string> changes_;
 };
 
 // What one pass did, for `--verbose` reports.
@@ -32,6 +39,7 @@ struct PassReport {
   bool changed = false;
   size_t nodes_before = 0;
   size_t nodes_after = 0;
+  std::vector<std::string> changes;  // which node groups became what (fusion passes)
 };
 
 // Runs the passes of `level` and below over `graph` and its subgraphs (If/Loop/Scan bodies, innermost first),

@@ -85,6 +85,7 @@ std::vector<PassReport> optimize_graph(Graph& graph, OptimizationLevel level, co
       if (std::find(disabled.begin(), disabled.end(), pass->name()) != disabled.end()) continue;
       PassReport report{pass->name(), false, graph.nodes.size(), 0};
       report.changed = pass->run(graph);
+      report.changes = pass->take_changes();
       report.nodes_after = graph.nodes.size();
       any_change |= report.changed;
       reports.push_back(report);

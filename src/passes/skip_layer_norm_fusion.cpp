@@ -55,6 +55,8 @@ class SkipLayerNormFusion final : public GraphPass {
       std::unique_ptr<Node> fused = match(norm, taken);
       if (!fused) continue;
       removed.insert(removed.end(), taken.begin(), taken.end());
+      taken.push_back(&norm);
+      note(fusion::describe_fusion(*fused, taken));
       slot = std::move(fused);  // the fused node takes the LayerNormalization's place, after every operand
       changed = true;
     }

@@ -54,6 +54,16 @@ TEST(ConvAddFusionTest, OutputsUnchangedOnEveryConvolutionPath) {
   }
 }
 
+TEST(ConvAddFusionTest, ReportsWhatWasFusedIntoWhat) {
+  Model model = residual(kPointwise, false);
+  const std::vector<PassReport> reports = optimize_graph(*model.graph, OptimizationLevel::kExtended);
+  std::vector<std::string> changes;
+  for (const PassReport& r : reports) changes.insert(changes.end(), r.changes.begin(), r.changes.end());
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], "com.microsoft.FusedConv 'Conv_0' <- Conv 'Conv_0', Add 'Add_1'");
+  EXPECT_EQ(changes[1], "com.microsoft.FusedConv 'Conv_0' <- com.microsoft.FusedConv 'Conv_0', Relu 'Relu_2'");
+}
+
 TEST(ConvAddFusionTest, LeavesABroadcastingAdd) {
   Model model = residual(kPointwise, true);
   optimize_graph(*model.graph, OptimizationLevel::kExtended);

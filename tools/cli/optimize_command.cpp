@@ -52,6 +52,7 @@ int optimize_command(const std::vector<std::string>& args) {
   if (arguments.has("--verbose")) {
     for (const PassReport& r : reports) {
       if (r.changed) std::printf("  %-28s %zu -> %zu nodes\n", r.pass.c_str(), r.nodes_before, r.nodes_after);
+      for (const std::string& change : r.changes) std::printf("      %s\n", change.c_str());
     }
   }
   save_model(model, out, write_options);
