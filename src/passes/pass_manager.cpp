@@ -19,6 +19,7 @@ std::unique_ptr<GraphPass> make_conv_add_fusion();
 std::unique_ptr<GraphPass> make_skip_layer_norm_fusion();
 std::unique_ptr<GraphPass> make_gemm_activation_fusion();
 std::unique_ptr<GraphPass> make_layer_norm_fusion();
+std::unique_ptr<GraphPass> make_matmul_transpose_fusion();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
@@ -41,6 +42,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_layer_norm_fusion());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_skip_layer_norm_fusion());
+  passes.push_back(make_matmul_transpose_fusion());
   return passes;
 }
 }  // namespace
