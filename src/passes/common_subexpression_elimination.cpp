@@ -29,24 +29,30 @@ bool same_tensor(const Tensor& a, const Tensor& b) {
 bool same_attribute(const Attribute& a, const Attribute& b) {
   if (a.type != b.type || !a.ref_attr_name.empty() || !b.ref_attr_name.empty()) return false;
   switch (a.type) {
-    case Attribute::Type::kFloat: return std::memcmp(&a.f, &b.f, sizeof a.f) == 0;
-    case Attribute::Type::kInt: return a.i == b.i;
-    case Attribute::Type::kString: return a.s == b.s;
+    case Attribute::Type::kFloat:
+      return std::memcmp(&a.f, &b.f, sizeof a.f) == 0;
+    case Attribute::Type::kInt:
+      return a.i == b.i;
+    case Attribute::Type::kString:
+      return a.s == b.s;
     case Attribute::Type::kFloats:
       return a.floats.size() == b.floats.size() &&
              std::memcmp(a.floats.data(), b.floats.data(), a.floats.size() * sizeof(float)) == 0;
-    case Attribute::Type::kInts: return a.ints == b.ints;
-    case Attribute::Type::kStrings: return a.strings == b.strings;
+    case Attribute::Type::kInts:
+      return a.ints == b.ints;
+    case Attribute::Type::kStrings:
+      return a.strings == b.strings;
     case Attribute::Type::kTensor:
-    case Attribute::Type::kSparseTensor: return same_tensor(a.t, b.t);
-    default: return false;  // graphs, tensor lists, type protos: never treated as equal
+    case Attribute::Type::kSparseTensor:
+      return same_tensor(a.t, b.t);
+    default:
+      return false;  // graphs, tensor lists, type protos: never treated as equal
   }
 }
 
 bool mergeable(const Node& node) {
-  static const std::set<std::string> kNondeterministic = {"RandomNormal",     "RandomUniform", "RandomNormalLike",
-                                                          "RandomUniformLike", "Multinomial",   "Bernoulli",
-                                                          "Dropout"};
+  static const std::set<std::string> kNondeterministic = {
+      "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"};
   if (node.outputs.empty() || (node.domain.empty() && kNondeterministic.count(node.op_type))) return false;
   for (const auto& [key, attr] : node.attributes) {
     if (attr.g || !attr.graphs.empty()) return false;
@@ -107,9 +113,8 @@ class CommonSubexpressionElimination final : public GraphPass {
           break;
         }
       }
-      const bool output_is_graph_output = std::any_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& o) {
-        return graph_outputs.count(o) != 0;
-      });
+      const bool output_is_graph_output = std::any_of(
+          node.outputs.begin(), node.outputs.end(), [&](const std::string& o) { return graph_outputs.count(o) != 0; });
       if (earlier == nullptr || output_is_graph_output) {
         candidates.push_back(&node);
         continue;

@@ -22,8 +22,8 @@ class LayerNormFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_mean = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                      [](const auto& n) { return is_onnx_op(*n, "ReduceMean"); });
+    const bool has_mean =
+        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "ReduceMean"); });
     if (!has_mean) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
@@ -117,9 +117,10 @@ class LayerNormFusion final : public GraphPass {
     const Node* square = producer(var->inputs[0]);
     if (square == nullptr || reads(var->inputs[0]) != 1) return nullptr;
     const std::string& d = div.inputs[0];
-    const bool squares_d =
-        (is_onnx_op(*square, "Mul") && square->inputs.size() == 2 && square->inputs[0] == d && square->inputs[1] == d) ||
-        (is_onnx_op(*square, "Pow") && square->inputs[0] == d && fusion::scalar_float_constant(*graph_, square->inputs[1]) == 2.0f);
+    const bool squares_d = (is_onnx_op(*square, "Mul") && square->inputs.size() == 2 && square->inputs[0] == d &&
+                            square->inputs[1] == d) ||
+                           (is_onnx_op(*square, "Pow") && square->inputs[0] == d &&
+                            fusion::scalar_float_constant(*graph_, square->inputs[1]) == 2.0f);
     if (!squares_d) return nullptr;
     const Node* sub = producer(d);
     // d is read by the square (once or twice) and by the Div, nothing else.
@@ -127,7 +128,8 @@ class LayerNormFusion final : public GraphPass {
     if (sub == nullptr || !is_onnx_op(*sub, "Sub") || reads(d) != d_reads_inside) return nullptr;
     const std::string& x = sub->inputs[0];
     const Node* mean = producer(sub->inputs[1]);
-    if (mean == nullptr || !mean_over_last_axis(*mean) || mean->inputs[0] != x || reads(sub->inputs[1]) != 1) return nullptr;
+    if (mean == nullptr || !mean_over_last_axis(*mean) || mean->inputs[0] != x || reads(sub->inputs[1]) != 1)
+      return nullptr;
     nodes = {mean, sub, square, var, add_eps, sqrt, &div};
     // Optional * gamma and + beta.
     std::string y = div.outputs[0], gamma, beta;
@@ -140,8 +142,8 @@ class LayerNormFusion final : public GraphPass {
         y = mul->outputs[0];
       }
     }
-    if (const Node* add = only_consumer(y); !gamma.empty() && add != nullptr && is_onnx_op(*add, "Add") &&
-                                             add->inputs.size() == 2) {
+    if (const Node* add = only_consumer(y);
+        !gamma.empty() && add != nullptr && is_onnx_op(*add, "Add") && add->inputs.size() == 2) {
       const std::string& other = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
       if (vector_constant(other) != nullptr) {
         beta = other;

@@ -21,8 +21,8 @@ class MatMulTransposeFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_matmul = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                        [](const auto& n) { return is_onnx_op(*n, "MatMul"); });
+    const bool has_matmul =
+        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "MatMul"); });
     if (!has_matmul) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
@@ -52,8 +52,8 @@ class MatMulTransposeFusion final : public GraphPass {
       float alpha = 1.0f;
       std::string output = mm.outputs[0];
       auto c = consumer.find(output);
-      if (reads(output) == 1 && c != consumer.end() && (is_onnx_op(*c->second, "Mul") || is_onnx_op(*c->second, "Div")) &&
-          c->second->inputs.size() == 2) {
+      if (reads(output) == 1 && c != consumer.end() &&
+          (is_onnx_op(*c->second, "Mul") || is_onnx_op(*c->second, "Div")) && c->second->inputs.size() == 2) {
         const Node& scale = *c->second;
         const bool div = scale.op_type == "Div";
         for (int side = div ? 1 : 0; side < 2; ++side) {

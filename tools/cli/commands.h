@@ -12,6 +12,7 @@ int conformance_command(const std::vector<std::string>& args);  // tessera confo
 int bench_command(const std::vector<std::string>& args);        // tessera bench
 int optimize_command(const std::vector<std::string>& args);     // tessera optimize
 int compare_command(const std::vector<std::string>& args);      // tessera compare
+int check_command(const std::vector<std::string>& args);        // tessera check
 int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

@@ -37,6 +37,10 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
+  check MODEL [--expect-opset N] [--max-opset N] [--opt-level L] [--json]
+      Before deployment: every op (domain, type, opset) with its node count and the kernel it runs on (this CPU's
+      variant), inputs/outputs, initializer bytes, what the optimizer would change, and the first problem found
+      (unsupported op, opset too new or not the pinned one, bad external data): exit 1 then, 0 when ready.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
                        [--resave]
       Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return bench_command(args);
     if (command == "optimize") return optimize_command(args);
     if (command == "compare") return compare_command(args);
+    if (command == "check") return check_command(args);
     if (command == "conformance") return conformance_command(args);
     if (command == "serve") return serve_command(args);
     throw UsageError{"unknown command '" + command + "'"};

@@ -1,0 +1,55 @@
+// `tessera check`: a model every node of which runs is "ready" (exit 0), with its ops, kernels and optimizer
+// effects listed; an unsupported op or a pinned opset that does not match is the first problem (exit 1).
+#include <gtest/gtest.h>
+
+#include "ir/graph_builder.h"
+#include "onnx/model_writer.h"
+#include "onnx/test_models.h"
+
+namespace tessera {
+namespace {
+
+using testing::run_cli;
+using testing::TempDir;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+Model relu_model(const std::string& op = "Relu") {
+  return GraphBuilder(17).input("x", DType::kFloat, {-1, 4}, {"batch", ""}).node(op, {"x"}, {"y"}).output("y").build();
+}
+
+TEST(CliCheckTest, ReadyModelListsOpsAndExitsZero) {
+  TempDir dir;
+  save_model(relu_model(), dir.file("m.onnx"));
+  const auto text = run_cli({"check", dir.file("m.onnx")});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_TRUE(contains(text.out, "ai.onnx.Relu-17")) << text.out;
+  EXPECT_TRUE(contains(text.out, "x: float[batch,4]")) << text.out;
+  EXPECT_TRUE(contains(text.out, "ready: every node runs")) << text.out;
+  const auto json = run_cli({"check", dir.file("m.onnx"), "--json"});
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_TRUE(contains(json.out, "\"ready\": true")) << json.out;
+}
+
+TEST(CliCheckTest, UnsupportedOpIsTheFirstProblem) {
+  TempDir dir;
+  save_model(relu_model("NoSuchOp"), dir.file("m.onnx"));
+  const auto result = run_cli({"check", dir.file("m.onnx")});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_TRUE(contains(result.out, "NOT READY: unsupported: NoSuchOp")) << result.out;
+  EXPECT_TRUE(contains(result.out, "NO KERNEL")) << result.out;
+}
+
+TEST(CliCheckTest, PinnedOpsetsAreChecked) {
+  TempDir dir;
+  save_model(relu_model(), dir.file("m.onnx"));
+  EXPECT_EQ(run_cli({"check", dir.file("m.onnx"), "--expect-opset", "17"}).exit_code, 0);
+  const auto mismatch = run_cli({"check", dir.file("m.onnx"), "--expect-opset", "13"});
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_TRUE(contains(mismatch.out, "imports ai.onnx opset 17, expected 13")) << mismatch.out;
+  EXPECT_EQ(run_cli({"check", dir.file("m.onnx"), "--max-opset", "15"}).exit_code, 1);
+  EXPECT_EQ(run_cli({"check", dir.file("missing.onnx")}).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace tessera
