@@ -64,6 +64,26 @@ TEST(CliCompareTest, OptimizationLevelsAgreeAndReportsAreWritten) {
   EXPECT_TRUE(contains(read_bytes(dir.file("r.html")), "<svg")) << "html report";
 }
 
+TEST(CliCompareTest, AgainstOnnxRuntimeThroughItsWheel) {
+  TempDir dir;
+  save_model(chain(2.0f), dir.file("a.onnx"));
+  const std::string python = std::string(TESSERA_SOURCE_DIR) + "/.venv/bin/python";
+  const auto same = run_cli({"compare", dir.file("a.onnx"), "--opt-level-a", "all", "--runtime-b", "onnxruntime",
+                             "--python", python});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_TRUE(contains(same.out, "ONNX Runtime CPU provider")) << same.out;
+  EXPECT_TRUE(contains(same.out, "no value differs")) << same.out;
+  // Tessera on the model with the injected error against ONNX Runtime on the original: the Mul is named.
+  save_model(chain(2.01f), dir.file("b.onnx"));
+  const auto differ = run_cli({"compare", dir.file("b.onnx"), dir.file("a.onnx"), "--runtime-b", "onnxruntime",
+                               "--python", python});
+  EXPECT_EQ(differ.exit_code, 1) << differ.out << differ.err;
+  EXPECT_TRUE(contains(differ.out, "node 'scale_node' (Mul)")) << differ.out;
+  EXPECT_EQ(run_cli({"compare", dir.file("a.onnx"), "--runtime-b", "onnxruntime", "--python", "/nonexistent/python"})
+                .exit_code,
+            1);
+}
+
 TEST(CliCompareTest, UsageErrors) {
   EXPECT_EQ(run_cli({"compare"}).exit_code, 2);
   EXPECT_EQ(run_cli({"compare", "a.onnx", "b.onnx", "c.onnx"}).exit_code, 2);

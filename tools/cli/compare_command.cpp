@@ -1,8 +1,13 @@
 // tessera compare: run one model under two configurations (or two models) on the same feeds and report, value by
 // value in graph order, how far they part — naming the first node where they differ beyond the tolerance.
+#include <stdlib.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -10,6 +15,7 @@
 #include "commands.h"
 #include "compare/model_compare.h"
 #include "feeds.h"
+#include "npy.h"
 
 namespace tessera::cli {
 
@@ -119,6 +125,53 @@ void write_html(const std::string& path, const CompareSide& a, const CompareSide
   out << "</table></body></html>\n";
 }
 
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Side B in ONNX Runtime through its Python wheel: the feeds go to a folder as .npy, the capture script runs the
+// model with every node output exposed and writes them back as .npy (with values.json: name, node, op, file).
+CapturedRun capture_in_onnxruntime(const Arguments& arguments, const std::string& model,
+                                   const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                                   const std::string& level) {
+  const char* env_python = std::getenv("TESSERA_PYTHON");
+  const std::string python = arguments.value("--python").value_or(env_python != nullptr ? env_python : "python3");
+  const std::string script = arguments.value("--capture-script").value_or(TESSERA_ORT_CAPTURE_SCRIPT);
+  char pattern[] = "/tmp/tessera-compare-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) fail(ErrorCode::kIo, "cannot create a temporary folder");
+  const std::filesystem::path dir(pattern);
+  std::filesystem::create_directories(dir / "feeds");
+  nlohmann::json names = nlohmann::json::array();
+  for (size_t k = 0; k < feeds.size(); ++k) {
+    if (!feeds[k].second.is_tensor()) fail(ErrorCode::kUnsupported, "input '", feeds[k].first, "' is not a tensor");
+    write_file((dir / "feeds" / (std::to_string(k) + ".npy")).string(), tensor_to_npy(feeds[k].second.tensor()));
+    names.push_back(feeds[k].first);
+  }
+  write_file((dir / "feeds" / "feeds.json").string(), names.dump());
+  const std::string command = shell_quote(python) + " " + shell_quote(script) + " " + shell_quote(model) + " " +
+                              shell_quote((dir / "feeds").string()) + " " + shell_quote((dir / "out").string()) +
+                              " --opt-level " + shell_quote(level);
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    std::filesystem::remove_all(dir);
+    fail(ErrorCode::kRuntime, "ONNX Runtime capture failed (", command,
+         "): is onnxruntime installed for that Python? (--python PATH or TESSERA_PYTHON selects another)");
+  }
+  CapturedRun run;
+  const nlohmann::json values = nlohmann::json::parse(read_file((dir / "out" / "values.json").string()));
+  for (const auto& v : values) {
+    const std::string name = v[0];
+    run.order.push_back(name);
+    run.node_of[name] = v[1];
+    run.op_of[name] = v[2];
+    run.values[name] = tensor_from_npy(read_file((dir / "out" / v[3].get<std::string>()).string()), name);
+  }
+  std::filesystem::remove_all(dir);
+  return run;
+}
+
 nlohmann::ordered_json diff_json(const ValueDiff& d) {
   return {{"value", d.value},       {"node", d.node},       {"op", d.op},
           {"max_abs", d.max_abs},   {"ref_max", d.ref_max}, {"relative", d.relative},
@@ -128,11 +181,11 @@ nlohmann::ordered_json diff_json(const ValueDiff& d) {
 }  // namespace
 
 int compare_command(const std::vector<std::string>& args) {
-  const Arguments arguments(
-      args,
-      {"--input-dir", "--input", "--opt-level", "--opt-level-a", "--opt-level-b", "--threads", "--threads-a",
-       "--threads-b", "--disable-pass-a", "--disable-pass-b", "--rtol", "--atol", "--html"},
-      {"--random-inputs", "--json"});
+  const Arguments arguments(args,
+                            {"--input-dir", "--input", "--opt-level", "--opt-level-a", "--opt-level-b", "--threads",
+                             "--threads-a", "--threads-b", "--disable-pass-a", "--disable-pass-b", "--rtol", "--atol",
+                             "--html", "--runtime-b", "--python", "--capture-script"},
+                            {"--random-inputs", "--json"});
   const auto& paths = arguments.positional();
   if (paths.empty() || paths.size() > 2) throw UsageError{"compare needs one MODEL (two configurations) or two MODELs"};
   const bool one_model = paths.size() == 1;
@@ -143,13 +196,25 @@ int compare_command(const std::vector<std::string>& args) {
   const double rtol = double_argument(arguments, "--rtol", 1e-4);
   const double atol = double_argument(arguments, "--atol", 1e-6);
 
+  const std::string runtime_b = arguments.value("--runtime-b").value_or("tessera");
+  if (runtime_b != "tessera" && runtime_b != "onnxruntime") {
+    throw UsageError{"--runtime-b is tessera or onnxruntime, got '" + runtime_b + "'"};
+  }
+  const bool ort_b = runtime_b == "onnxruntime";
   const CapturingSession session_a(a);
-  const CapturingSession session_b(b);
+  std::unique_ptr<CapturingSession> session_b = ort_b ? nullptr : std::make_unique<CapturingSession>(b);
   // Without --input or --input-dir, every input is random (seeded, so both sides and reruns see the same feeds).
   const bool given = arguments.value("--input").has_value() || arguments.value("--input-dir").has_value();
   const auto feeds = gather_feeds(session_a.inputs(), session_a.defaulted_inputs(), arguments,
                                   !given || arguments.has("--random-inputs"));
-  const ModelComparison c = compare_runs(session_a.run(feeds), session_b.run(feeds), rtol, atol);
+  // ONNX Runtime runs unoptimized unless --opt-level-b says otherwise (its fused values would not be exposed).
+  const std::string ort_level = arguments.value("--opt-level-b").value_or("disabled");
+  const CapturedRun run_b =
+      ort_b ? capture_in_onnxruntime(arguments, b.model_path, feeds, ort_level) : session_b->run(feeds);
+  CompareSide shown_b = b;
+  if (ort_b)
+    shown_b.label = b.model_path + " (ONNX Runtime " + std::string("CPU provider, opt-level ") + ort_level + ")";
+  const ModelComparison c = compare_runs(session_a.run(feeds), run_b, rtol, atol);
 
   const ValueDiff* worst = nullptr;
   for (const ValueDiff& d : c.values)
@@ -159,7 +224,7 @@ int compare_command(const std::vector<std::string>& args) {
     for (const ValueDiff& d : c.values) values.push_back(diff_json(d));
     const nlohmann::ordered_json json = {
         {"a", a.label},
-        {"b", b.label},
+        {"b", shown_b.label},
         {"rtol", rtol},
         {"atol", atol},
         {"compared", c.values.size()},
@@ -170,7 +235,7 @@ int compare_command(const std::vector<std::string>& args) {
         {"values", values}};
     std::printf("%s\n", json.dump(2).c_str());
   } else {
-    std::printf("A: %s\nB: %s\n", a.label.c_str(), b.label.c_str());
+    std::printf("A: %s\nB: %s\n", a.label.c_str(), shown_b.label.c_str());
     std::printf("%5s  %-12s  %-11s  %-11s  %s\n", "#", "max abs", "relative", "op", "node -> value");
     for (size_t i = 0; i < c.values.size(); ++i) {
       const ValueDiff& d = c.values[i];
@@ -193,7 +258,7 @@ int compare_command(const std::vector<std::string>& args) {
       std::printf("no value differs beyond rtol %g / atol %g\n", rtol, atol);
     }
   }
-  if (auto html = arguments.value("--html")) write_html(*html, a, b, c, rtol);
+  if (auto html = arguments.value("--html")) write_html(*html, a, shown_b, c, rtol);
   return c.first_divergence >= 0 ? kExitRunError : kExitOk;
 }
 

@@ -31,7 +31,7 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
   compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
           [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
-          [--json] [--html FILE]
+          [--runtime-b onnxruntime [--python PATH]] [--json] [--html FILE]
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
