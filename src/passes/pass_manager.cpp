@@ -21,6 +21,7 @@ std::unique_ptr<GraphPass> make_gemm_activation_fusion();
 std::unique_ptr<GraphPass> make_layer_norm_fusion();
 std::unique_ptr<GraphPass> make_matmul_transpose_fusion();
 std::unique_ptr<GraphPass> make_conv_mul_add_folding();
+std::unique_ptr<GraphPass> make_matmul_add_fusion();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
@@ -36,6 +37,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_reshape_shape_folding());
   passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_conv_mul_add_folding());
+  passes.push_back(make_matmul_add_fusion());
   passes.push_back(make_dead_code_elimination());
   passes.push_back(make_conv_add_fusion());
   passes.push_back(make_conv_activation_fusion());
