@@ -23,6 +23,7 @@ std::unique_ptr<GraphPass> make_matmul_transpose_fusion();
 std::unique_ptr<GraphPass> make_conv_mul_add_folding();
 std::unique_ptr<GraphPass> make_matmul_add_fusion();
 std::unique_ptr<GraphPass> make_transpose_cancellation();
+std::unique_ptr<GraphPass> make_noop_elimination();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 
@@ -34,6 +35,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());
   passes.push_back(make_common_subexpression_elimination());
+  passes.push_back(make_noop_elimination());
   passes.push_back(make_shape_folding());
   passes.push_back(make_constant_folding());
   passes.push_back(make_reshape_shape_folding());
