@@ -41,13 +41,7 @@ class AttentionFusion final : public GraphPass {
     if (!has_softmax) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
-    reads_ = fusion::count_reads(graph);
-    producer_ = fusion::producers(graph);
-    consumer_.clear();
-    for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs)
-        if (!in.empty()) consumer_[in] = node.get();
-    }
+    index_ = fusion::GraphIndex(graph);
     std::vector<AttentionMatch> matches;
     for (const auto& node : graph.nodes) {
       if (!is_onnx_op(*node, "Softmax")) continue;
@@ -73,23 +67,6 @@ class AttentionFusion final : public GraphPass {
   }
 
  private:
-  const Node* producer(const std::string& value) const {
-    auto p = producer_.find(value);
-    return p == producer_.end() ? nullptr : p->second;
-  }
-  // The producer of `value` when one node of the pattern is its only reader.
-  const Node* private_producer(const std::string& value) const {
-    auto r = reads_.find(value);
-    return r != reads_.end() && r->second == 1 ? producer(value) : nullptr;
-  }
-  // The only reader of `value`, or nullptr.
-  const Node* only_consumer(const std::string& value) const {
-    auto r = reads_.find(value);
-    if (r == reads_.end() || r->second != 1) return nullptr;
-    auto c = consumer_.find(value);
-    return c == consumer_.end() ? nullptr : c->second;
-  }
-
   const std::vector<Dim>* shape_of(const std::string& value) const {
     const TypeInfo* t = graph_->find_type(value);
     return t != nullptr && t->is_tensor() && t->elem_type == DType::kFloat && t->shape ? &*t->shape : nullptr;
@@ -115,11 +92,11 @@ class AttentionFusion final : public GraphPass {
   // Matches Transpose(Reshape(x, [B, S, N, H]), perm): returns x and sets heads/size.
   std::optional<std::string> split_heads(const std::string& value, const std::vector<int64_t>& perm, int64_t& heads,
                                          int64_t& size, std::vector<const Node*>& nodes) const {
-    const Node* transpose = private_producer(value);
+    const Node* transpose = index_.private_producer(value);
     if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") || transpose->attr_ints("perm") != perm) {
       return std::nullopt;
     }
-    const Node* reshape = private_producer(transpose->inputs[0]);
+    const Node* reshape = index_.private_producer(transpose->inputs[0]);
     if (reshape == nullptr) return std::nullopt;
     std::optional<std::vector<int64_t>> target = reshape_target(*reshape);
     const std::vector<Dim>* shape = shape_of(reshape->inputs[0]);
@@ -140,7 +117,7 @@ class AttentionFusion final : public GraphPass {
 
   // The QK^T MatMul under the softmax input `value`, with the scale applied after it.
   const Node* scores(const std::string& value, float& scale, std::vector<const Node*>& nodes) const {
-    const Node* n = private_producer(value);
+    const Node* n = index_.private_producer(value);
     if (n == nullptr) return nullptr;
     if (is_onnx_op(*n, "MatMul")) return n;
     if (n->inputs.size() != 2) return nullptr;
@@ -160,7 +137,7 @@ class AttentionFusion final : public GraphPass {
       }
     }
     if (!c || *c == 0.0f) return nullptr;
-    const Node* mm = private_producer(rest);
+    const Node* mm = index_.private_producer(rest);
     if (mm == nullptr || !is_onnx_op(*mm, "MatMul")) return nullptr;
     nodes.push_back(n);
     return mm;
@@ -175,7 +152,7 @@ class AttentionFusion final : public GraphPass {
     m.nodes.push_back(&softmax);
     // Softmax input: scores, or scores + mask.
     const Node* qk = nullptr;
-    const Node* add = private_producer(softmax.inputs[0]);
+    const Node* add = index_.private_producer(softmax.inputs[0]);
     if (add != nullptr && is_onnx_op(*add, "Add") && add->inputs.size() == 2) {
       for (int side = 0; side < 2 && qk == nullptr; ++side) {
         std::vector<const Node*> scale_nodes;
@@ -199,7 +176,7 @@ class AttentionFusion final : public GraphPass {
     std::optional<std::string> k = split_heads(qk->inputs[1], {0, 2, 3, 1}, m.heads, key_size, m.nodes);
     if (!q || !k || key_size != head_size) return std::nullopt;
     // Probabilities times V.
-    const Node* pv = only_consumer(softmax.outputs[0]);
+    const Node* pv = index_.only_consumer(softmax.outputs[0]);
     if (pv == nullptr || !is_onnx_op(*pv, "MatMul") || pv->inputs.size() != 2 || pv->inputs[0] != softmax.outputs[0]) {
       return std::nullopt;
     }
@@ -207,12 +184,12 @@ class AttentionFusion final : public GraphPass {
     if (!v) return std::nullopt;
     m.nodes.push_back(pv);
     // Merge the heads back.
-    const Node* transpose = only_consumer(pv->outputs[0]);
+    const Node* transpose = index_.only_consumer(pv->outputs[0]);
     if (transpose == nullptr || !is_onnx_op(*transpose, "Transpose") ||
         transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
       return std::nullopt;
     }
-    const Node* merge = only_consumer(transpose->outputs[0]);
+    const Node* merge = index_.only_consumer(transpose->outputs[0]);
     if (merge == nullptr || merge->inputs[0] != transpose->outputs[0]) return std::nullopt;
     std::optional<std::vector<int64_t>> target = reshape_target(*merge);
     const std::vector<Dim>* q_shape = shape_of(*q);
@@ -293,9 +270,7 @@ class AttentionFusion final : public GraphPass {
   }
 
   Graph* graph_ = nullptr;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, Node*> producer_;
-  std::unordered_map<std::string, const Node*> consumer_;
+  fusion::GraphIndex index_;
 };
 
 }  // namespace

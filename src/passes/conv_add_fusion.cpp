@@ -14,20 +14,6 @@ namespace {
 
 using fusion::is_onnx_op;
 
-bool same_static_or_symbolic_shape(const TypeInfo* a, const TypeInfo* b) {
-  if (a == nullptr || b == nullptr || !a->is_tensor() || !b->is_tensor() || !a->shape || !b->shape) return false;
-  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size())
-    return false;
-  for (size_t i = 0; i < a->shape->size(); ++i) {
-    const Dim& x = (*a->shape)[i];
-    const Dim& y = (*b->shape)[i];
-    const bool same =
-        (x.is_known() && y.is_known() && x.value == y.value) || (!x.symbol.empty() && x.symbol == y.symbol);
-    if (!same) return false;
-  }
-  return true;
-}
-
 class ConvAddFusion final : public GraphPass {
  public:
   std::string name() const override { return "conv_add_fusion"; }
@@ -58,7 +44,7 @@ class ConvAddFusion final : public GraphPass {
         const Tensor* w = conv.inputs.size() > 1 ? fusion::constant_tensor(graph, conv.inputs[1]) : nullptr;
         if (w == nullptr || w->dtype() != DType::kFloat) continue;
         const std::string& z = add->inputs[1 - side];
-        if (!same_static_or_symbolic_shape(graph.find_type(conv.outputs[0]), graph.find_type(z))) continue;
+        if (!fusion::same_float_shape(graph.find_type(conv.outputs[0]), graph.find_type(z), false)) continue;
         const std::string before = fusion::node_text(conv) + ", " + fusion::node_text(*add);
         conv.domain = kMicrosoftDomain;
         conv.op_type = "FusedConv";

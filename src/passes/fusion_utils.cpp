@@ -34,6 +34,48 @@ std::unordered_map<std::string, int> count_reads(const Graph& graph) {
   return reads;
 }
 
+GraphIndex::GraphIndex(const Graph& graph) : reads_(count_reads(graph)), producer_(producers(graph)) {
+  for (const auto& node : graph.nodes) {
+    for (const std::string& in : node->inputs) {
+      if (!in.empty()) consumers_[in].push_back(node.get());
+    }
+  }
+}
+
+int GraphIndex::reads(const std::string& value) const {
+  auto r = reads_.find(value);
+  return r == reads_.end() ? 0 : r->second;
+}
+
+Node* GraphIndex::producer(const std::string& value) const {
+  auto p = producer_.find(value);
+  return p == producer_.end() ? nullptr : p->second;
+}
+
+Node* GraphIndex::private_producer(const std::string& value) const {
+  return reads(value) == 1 ? producer(value) : nullptr;
+}
+
+Node* GraphIndex::only_consumer(const std::string& value) const {
+  auto c = consumers_.find(value);
+  return reads(value) == 1 && c != consumers_.end() && c->second.size() == 1 ? c->second[0] : nullptr;
+}
+
+bool same_float_shape(const TypeInfo* a, const TypeInfo* b, bool unknown_matches) {
+  if (a == nullptr || b == nullptr || !a->is_tensor() || !b->is_tensor() || !a->shape || !b->shape) return false;
+  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size())
+    return false;
+  for (size_t i = 0; i < a->shape->size(); ++i) {
+    const Dim& x = (*a->shape)[i];
+    const Dim& y = (*b->shape)[i];
+    const bool unknown = (!x.is_known() && x.symbol.empty()) || (!y.is_known() && y.symbol.empty());
+    const bool same =
+        (x.is_known() && y.is_known() && x.value == y.value) || (!x.symbol.empty() && x.symbol == y.symbol);
+    if (!same && !(unknown_matches && unknown)) return false;
+  }
+  return true;
+}
+
 std::unordered_map<std::string, Node*> producers(const Graph& graph) {
   std::unordered_map<std::string, Node*> out;
   for (const auto& node : graph.nodes) {

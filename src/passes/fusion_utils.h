@@ -18,6 +18,31 @@ std::unordered_map<std::string, int> count_reads(const Graph& graph);
 // The node producing each value of `graph`.
 std::unordered_map<std::string, Node*> producers(const Graph& graph);
 
+// Who produces and who reads each value of a graph, indexed once per pass run (count_reads and producers, plus
+// the reading nodes). Pointers stay valid while the graph's nodes do.
+class GraphIndex {
+ public:
+  GraphIndex() = default;
+  explicit GraphIndex(const Graph& graph);
+  // How many times `value` is read (see count_reads).
+  int reads(const std::string& value) const;
+  // The node producing `value`, or nullptr.
+  Node* producer(const std::string& value) const;
+  // The producer of `value` when that value is read exactly once (by the caller's node), else nullptr.
+  Node* private_producer(const std::string& value) const;
+  // The one node reading `value` when it is read exactly once, by a node of this graph; else nullptr.
+  Node* only_consumer(const std::string& value) const;
+
+ private:
+  std::unordered_map<std::string, int> reads_;
+  std::unordered_map<std::string, Node*> producer_;
+  std::unordered_map<std::string, std::vector<Node*>> consumers_;
+};
+
+// True when two value types are float32 tensors of the same rank whose dims agree: equal known values or equal
+// symbols, and with `unknown_matches` also where either dim is unknown (neither value nor symbol).
+bool same_float_shape(const TypeInfo* a, const TypeInfo* b, bool unknown_matches);
+
 // The tensor a name holds when it is a constant of `graph`: a non-overridable initializer or the output of a
 // Constant node with a `value` tensor. nullptr otherwise.
 const Tensor* constant_tensor(const Graph& graph, const std::string& name);

@@ -27,14 +27,7 @@ class LayerNormFusion final : public GraphPass {
     if (!has_mean) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
-    reads_ = fusion::count_reads(graph);
-    producer_ = fusion::producers(graph);
-    consumers_.clear();
-    for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs) {
-        if (!in.empty()) consumers_[in].push_back(node.get());
-      }
-    }
+    index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
     bool changed = false;
     for (auto& slot : graph.nodes) {
@@ -65,19 +58,6 @@ class LayerNormFusion final : public GraphPass {
   }
 
  private:
-  int reads(const std::string& v) const {
-    auto r = reads_.find(v);
-    return r == reads_.end() ? 0 : r->second;
-  }
-  const Node* producer(const std::string& v) const {
-    auto p = producer_.find(v);
-    return p == producer_.end() ? nullptr : p->second;
-  }
-  const Node* only_consumer(const std::string& v) const {
-    auto c = consumers_.find(v);
-    return reads(v) == 1 && c != consumers_.end() && c->second.size() == 1 ? c->second[0] : nullptr;
-  }
-
   // True for a ReduceMean over exactly the last axis of `input` (rank known), keeping dims.
   bool mean_over_last_axis(const Node& mean) const {
     if (!is_onnx_op(mean, "ReduceMean") || mean.attr_int("keepdims", 1) != 1) return false;
@@ -101,10 +81,10 @@ class LayerNormFusion final : public GraphPass {
 
   std::unique_ptr<Node> match(const Node& div, std::vector<const Node*>& nodes) const {
     // div = d / Sqrt(var + eps)
-    const Node* sqrt = producer(div.inputs[1]);
-    if (sqrt == nullptr || !is_onnx_op(*sqrt, "Sqrt") || reads(div.inputs[1]) != 1) return nullptr;
-    const Node* add_eps = producer(sqrt->inputs[0]);
-    if (add_eps == nullptr || !is_onnx_op(*add_eps, "Add") || reads(sqrt->inputs[0]) != 1) return nullptr;
+    const Node* sqrt = index_.producer(div.inputs[1]);
+    if (sqrt == nullptr || !is_onnx_op(*sqrt, "Sqrt") || index_.reads(div.inputs[1]) != 1) return nullptr;
+    const Node* add_eps = index_.producer(sqrt->inputs[0]);
+    if (add_eps == nullptr || !is_onnx_op(*add_eps, "Add") || index_.reads(sqrt->inputs[0]) != 1) return nullptr;
     std::optional<float> epsilon;
     std::string var_name;
     for (int side = 0; side < 2 && !epsilon; ++side) {
@@ -112,29 +92,30 @@ class LayerNormFusion final : public GraphPass {
       var_name = add_eps->inputs[1 - side];
     }
     if (!epsilon) return nullptr;
-    const Node* var = producer(var_name);
-    if (var == nullptr || !mean_over_last_axis(*var) || reads(var_name) != 1) return nullptr;
-    const Node* square = producer(var->inputs[0]);
-    if (square == nullptr || reads(var->inputs[0]) != 1) return nullptr;
+    const Node* var = index_.producer(var_name);
+    if (var == nullptr || !mean_over_last_axis(*var) || index_.reads(var_name) != 1) return nullptr;
+    const Node* square = index_.producer(var->inputs[0]);
+    if (square == nullptr || index_.reads(var->inputs[0]) != 1) return nullptr;
     const std::string& d = div.inputs[0];
     const bool squares_d = (is_onnx_op(*square, "Mul") && square->inputs.size() == 2 && square->inputs[0] == d &&
                             square->inputs[1] == d) ||
                            (is_onnx_op(*square, "Pow") && square->inputs[0] == d &&
                             fusion::scalar_float_constant(*graph_, square->inputs[1]) == 2.0f);
     if (!squares_d) return nullptr;
-    const Node* sub = producer(d);
+    const Node* sub = index_.producer(d);
     // d is read by the square (once or twice) and by the Div, nothing else.
     const int d_reads_inside = (is_onnx_op(*square, "Mul") ? 2 : 1) + 1;
-    if (sub == nullptr || !is_onnx_op(*sub, "Sub") || reads(d) != d_reads_inside) return nullptr;
+    if (sub == nullptr || !is_onnx_op(*sub, "Sub") || index_.reads(d) != d_reads_inside) return nullptr;
     const std::string& x = sub->inputs[0];
-    const Node* mean = producer(sub->inputs[1]);
-    if (mean == nullptr || !mean_over_last_axis(*mean) || mean->inputs[0] != x || reads(sub->inputs[1]) != 1)
+    const Node* mean = index_.producer(sub->inputs[1]);
+    if (mean == nullptr || !mean_over_last_axis(*mean) || mean->inputs[0] != x || index_.reads(sub->inputs[1]) != 1)
       return nullptr;
     nodes = {mean, sub, square, var, add_eps, sqrt, &div};
     // Optional * gamma and + beta.
     std::string y = div.outputs[0], gamma, beta;
     const Tensor* hidden_type_check = nullptr;
-    if (const Node* mul = only_consumer(y); mul != nullptr && is_onnx_op(*mul, "Mul") && mul->inputs.size() == 2) {
+    if (const Node* mul = index_.only_consumer(y);
+        mul != nullptr && is_onnx_op(*mul, "Mul") && mul->inputs.size() == 2) {
       const std::string& other = mul->inputs[0] == y ? mul->inputs[1] : mul->inputs[0];
       if ((hidden_type_check = vector_constant(other)) != nullptr) {
         gamma = other;
@@ -142,7 +123,7 @@ class LayerNormFusion final : public GraphPass {
         y = mul->outputs[0];
       }
     }
-    if (const Node* add = only_consumer(y);
+    if (const Node* add = index_.only_consumer(y);
         !gamma.empty() && add != nullptr && is_onnx_op(*add, "Add") && add->inputs.size() == 2) {
       const std::string& other = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
       if (vector_constant(other) != nullptr) {
@@ -178,9 +159,7 @@ class LayerNormFusion final : public GraphPass {
   }
 
   Graph* graph_ = nullptr;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, Node*> producer_;
-  std::unordered_map<std::string, std::vector<const Node*>> consumers_;
+  fusion::GraphIndex index_;
 };
 
 }  // namespace

@@ -26,14 +26,7 @@ class MatMulTransposeFusion final : public GraphPass {
     if (!has_matmul) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
-    reads_ = fusion::count_reads(graph);
-    producer_ = fusion::producers(graph);
-    std::unordered_map<std::string, Node*> consumer;
-    for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs) {
-        if (!in.empty()) consumer[in] = node.get();
-      }
-    }
+    index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
     for (auto& slot : graph.nodes) {
       Node& mm = *slot;
@@ -51,10 +44,9 @@ class MatMulTransposeFusion final : public GraphPass {
       }
       float alpha = 1.0f;
       std::string output = mm.outputs[0];
-      auto c = consumer.find(output);
-      if (reads(output) == 1 && c != consumer.end() &&
-          (is_onnx_op(*c->second, "Mul") || is_onnx_op(*c->second, "Div")) && c->second->inputs.size() == 2) {
-        const Node& scale = *c->second;
+      const Node* c = index_.only_consumer(output);
+      if (c != nullptr && (is_onnx_op(*c, "Mul") || is_onnx_op(*c, "Div")) && c->inputs.size() == 2) {
+        const Node& scale = *c;
         const bool div = scale.op_type == "Div";
         for (int side = div ? 1 : 0; side < 2; ++side) {
           if (scale.inputs[side] == output) continue;
@@ -97,22 +89,17 @@ class MatMulTransposeFusion final : public GraphPass {
   }
 
  private:
-  int reads(const std::string& v) const {
-    auto r = reads_.find(v);
-    return r == reads_.end() ? 0 : r->second;
-  }
-
   // The Transpose producing `value` (read only here) when it swaps exactly the last two dims.
   const Node* last_two_swap(const std::string& value) const {
-    auto p = producer_.find(value);
-    if (p == producer_.end() || reads(value) != 1 || !is_onnx_op(*p->second, "Transpose")) return nullptr;
-    const std::vector<int64_t> perm = p->second->attr_ints("perm");
+    const Node* t = index_.private_producer(value);
+    if (t == nullptr || !is_onnx_op(*t, "Transpose")) return nullptr;
+    const std::vector<int64_t> perm = t->attr_ints("perm");
     const auto rank = static_cast<int64_t>(perm.size());
     if (rank < 2 || perm[rank - 1] != rank - 2 || perm[rank - 2] != rank - 1) return nullptr;
     for (int64_t i = 0; i + 2 < rank; ++i) {
       if (perm[i] != i) return nullptr;
     }
-    return p->second;
+    return t;
   }
 
   bool float_operands(const std::string& a, const std::string& b) const {
@@ -139,8 +126,7 @@ class MatMulTransposeFusion final : public GraphPass {
   }
 
   Graph* graph_ = nullptr;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, Node*> producer_;
+  fusion::GraphIndex index_;
 };
 
 }  // namespace

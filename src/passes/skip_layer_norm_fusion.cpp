@@ -16,20 +16,10 @@ namespace {
 
 using fusion::is_onnx_op;
 
+// Same float shape of rank 2 or more; an unknown dim matches any (the kernel refuses, naming both shapes, a skip that
+// does not fit the input).
 bool same_shape(const TypeInfo* a, const TypeInfo* b) {
-  if (a == nullptr || b == nullptr || !a->is_tensor() || !b->is_tensor() || !a->shape || !b->shape) return false;
-  if (a->elem_type != DType::kFloat || b->elem_type != DType::kFloat || a->shape->size() != b->shape->size())
-    return false;
-  for (size_t i = 0; i < a->shape->size(); ++i) {
-    const Dim& x = (*a->shape)[i];
-    const Dim& y = (*b->shape)[i];
-    const bool unknown = (!x.is_known() && x.symbol.empty()) || (!y.is_known() && y.symbol.empty());
-    if (!(unknown || (x.is_known() && y.is_known() && x.value == y.value) ||
-          (!x.symbol.empty() && x.symbol == y.symbol))) {
-      return false;
-    }
-  }
-  return a->shape->size() >= 2;
+  return fusion::same_float_shape(a, b, true) && a->shape->size() >= 2;
 }
 
 class SkipLayerNormFusion final : public GraphPass {
@@ -43,8 +33,7 @@ class SkipLayerNormFusion final : public GraphPass {
     if (!has_norm) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
-    reads_ = fusion::count_reads(graph);
-    producer_ = fusion::producers(graph);
+    index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
     bool changed = false;
     for (auto& slot : graph.nodes) {
@@ -69,14 +58,6 @@ class SkipLayerNormFusion final : public GraphPass {
   }
 
  private:
-  int reads(const std::string& v) const {
-    auto r = reads_.find(v);
-    return r == reads_.end() ? 0 : r->second;
-  }
-  const Node* producer(const std::string& v) const {
-    auto p = producer_.find(v);
-    return p == producer_.end() ? nullptr : p->second;
-  }
   // A float 1-D constant of `hidden` elements.
   bool hidden_vector(const std::string& name, int64_t hidden) const {
     const Tensor* t = fusion::constant_tensor(*graph_, name);
@@ -85,7 +66,7 @@ class SkipLayerNormFusion final : public GraphPass {
 
   std::unique_ptr<Node> match(const Node& norm, std::vector<const Node*>& taken) const {
     for (size_t i = 1; i < norm.outputs.size(); ++i) {
-      if (!norm.outputs[i].empty() && reads(norm.outputs[i]) > 0) return nullptr;
+      if (!norm.outputs[i].empty() && index_.reads(norm.outputs[i]) > 0) return nullptr;
     }
     const TypeInfo* type = graph_->find_type(norm.inputs[0]);
     if (type == nullptr || !type->is_tensor() || !type->shape || type->shape->size() < 2) return nullptr;
@@ -96,7 +77,7 @@ class SkipLayerNormFusion final : public GraphPass {
     const int64_t hidden = last.value;
     if (!hidden_vector(norm.inputs[1], hidden) || (norm.has_input(2) && !hidden_vector(norm.inputs[2], hidden)))
       return nullptr;
-    const Node* add = producer(norm.inputs[0]);
+    const Node* add = index_.producer(norm.inputs[0]);
     if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs.size() != 2 || add->outputs.size() != 1)
       return nullptr;
     if (!same_shape(graph_->find_type(add->inputs[0]), graph_->find_type(add->inputs[1]))) return nullptr;
@@ -104,8 +85,9 @@ class SkipLayerNormFusion final : public GraphPass {
     // A bias Add on either operand (read only here) is taken in.
     for (int side = 0; side < 2 && bias.empty(); ++side) {
       const std::string& operand = add->inputs[side];
-      const Node* bias_add = producer(operand);
-      if (bias_add == nullptr || !is_onnx_op(*bias_add, "Add") || bias_add->inputs.size() != 2 || reads(operand) != 1)
+      const Node* bias_add = index_.producer(operand);
+      if (bias_add == nullptr || !is_onnx_op(*bias_add, "Add") || bias_add->inputs.size() != 2 ||
+          index_.reads(operand) != 1)
         continue;
       for (int b = 0; b < 2; ++b) {
         const std::string& rest = bias_add->inputs[1 - b];
@@ -128,7 +110,7 @@ class SkipLayerNormFusion final : public GraphPass {
     if (!bias.empty()) node->inputs.push_back(bias);
     node->outputs = {norm.outputs[0]};
     // The residual sum read elsewhere too: the fused node's input_skip_bias_sum output.
-    if (reads(add->outputs[0]) > 1) node->outputs = {norm.outputs[0], "", "", add->outputs[0]};
+    if (index_.reads(add->outputs[0]) > 1) node->outputs = {norm.outputs[0], "", "", add->outputs[0]};
     Attribute epsilon;
     epsilon.name = "epsilon";
     epsilon.type = Attribute::Type::kFloat;
@@ -138,8 +120,7 @@ class SkipLayerNormFusion final : public GraphPass {
   }
 
   Graph* graph_ = nullptr;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, Node*> producer_;
+  fusion::GraphIndex index_;
 };
 
 }  // namespace
