@@ -5,36 +5,16 @@
 #include <algorithm>
 
 #include "kernels/f32-dwconv/f32-dwconv-table.h"
+#include "kernels/simd_vec.h"
 
 namespace tessera::f32_dwconv {
 namespace {
 
 // dst[j] = src[2 j] for j in [lo, hi): the column phase of a stride-2 convolution, one register of outputs at a
-// time from two loads and one shuffle (16 lanes under AVX-512, 8 under AVX2, 4 otherwise).
-#if defined(__AVX512F__)
-inline constexpr int kDeinterleaveLanes = 16;
-#elif defined(__AVX2__)
-inline constexpr int kDeinterleaveLanes = 8;
-#else
-inline constexpr int kDeinterleaveLanes = 4;
-#endif
-
+// time from two loads and one shuffle.
 inline void deinterleave_even(const float* src, float* dst, int64_t lo, int64_t hi) {
-  typedef float Vec __attribute__((vector_size(kDeinterleaveLanes * sizeof(float))));
   int64_t j = lo;
-  for (; j + kDeinterleaveLanes <= hi; j += kDeinterleaveLanes) {
-    Vec a, b, even;
-    __builtin_memcpy(&a, src + 2 * j, sizeof a);
-    __builtin_memcpy(&b, src + 2 * j + kDeinterleaveLanes, sizeof b);
-#if defined(__AVX512F__)
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-#elif defined(__AVX2__)
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-#else
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
-#endif
-    __builtin_memcpy(dst + j, &even, sizeof even);
-  }
+  for (; j + simd::kLanes <= hi; j += simd::kLanes) simd::store(dst + j, simd::even_lanes(src + 2 * j));
   for (; j < hi; ++j) dst[j] = src[2 * j];
 }
 
@@ -44,11 +24,11 @@ void build_phases(const DwConv2dF32Params& p, const PhaseLayout& layout, const f
   for (int64_t q = 0; q < layout.phases; ++q) {
     // Columns j with 0 <= j * stride_w + q - pad_left < in_w: [j_lo, j_hi).
     const int64_t first = p.pad_left - q;  // j * stride_w >= first
-    const int64_t j_lo = std::clamp<int64_t>(first <= 0 ? 0 : (first + p.stride_w - 1) / p.stride_w, 0,
-                                             layout.phase_width);
+    const int64_t j_lo =
+        std::clamp<int64_t>(first <= 0 ? 0 : (first + p.stride_w - 1) / p.stride_w, 0, layout.phase_width);
     const int64_t last = p.in_w + p.pad_left - q;  // j * stride_w < last
-    const int64_t j_hi = std::clamp<int64_t>(last <= 0 ? 0 : (last + p.stride_w - 1) / p.stride_w, j_lo,
-                                             layout.phase_width);
+    const int64_t j_hi =
+        std::clamp<int64_t>(last <= 0 ? 0 : (last + p.stride_w - 1) / p.stride_w, j_lo, layout.phase_width);
     for (int64_t r = 0; r < layout.rows; ++r) {
       float* dst = scratch + (q * layout.rows + r) * layout.phase_width;
       const int64_t ih = r - p.pad_top;
@@ -116,7 +96,8 @@ void dwconv_rows_fixed(const DwConv2dF32Params& p, const PhaseLayout& layout, co
     float* y_row = y + oh * p.out_w;
     const float* source_row = scratch + oh * p.stride_h * layout.phase_width;
     int64_t ow0 = 0;
-    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock)
+      output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
     if (ow0 < p.out_w && oh + 1 < p.out_h && (p.out_h - oh - 1) * p.out_w >= kBlock - (p.out_w - ow0)) {
       // A row's tail written as a whole block spills into the next row, which is computed after and overwrites it.
       output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
@@ -145,7 +126,8 @@ void dwconv(const DwConv2dF32Params& p, const float* x, const float* w, float bi
     float* y_row = y + oh * p.out_w;
     const int64_t row_offset = oh * p.stride_h * layout.phase_width;
     int64_t ow0 = 0;
-    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block(p, taps, w, bias, scratch, row_offset, ow0, y_row + ow0);
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock)
+      output_block(p, taps, w, bias, scratch, row_offset, ow0, y_row + ow0);
     if (ow0 < p.out_w) {
       // The row's tail: the phase rows are padded to whole blocks, so compute a full block and keep its head.
       float tail[kBlock];

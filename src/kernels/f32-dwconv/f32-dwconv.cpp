@@ -11,8 +11,7 @@ using f32_dwconv::DwConvSet;
 
 VariantDispatch<DwConvSet>& dispatch() {
 #if defined(__x86_64__)
-  static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, &f32_dwconv::kAvx2Set,
-                                             &f32_dwconv::kAvx512Set);
+  static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, &f32_dwconv::kAvx2Set, &f32_dwconv::kAvx512Set);
 #else
   static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, nullptr, nullptr);
 #endif

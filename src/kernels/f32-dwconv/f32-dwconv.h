@@ -10,15 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/window2d.h"
+
 namespace tessera {
 
-struct DwConv2dF32Params {
-  int64_t in_h = 0, in_w = 0;
-  int64_t out_h = 0, out_w = 0;
-  int64_t kernel_h = 0, kernel_w = 0;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t dilation_h = 1, dilation_w = 1;
-  int64_t pad_top = 0, pad_left = 0;
+struct DwConv2dF32Params : Window2d {
   float output_min = -std::numeric_limits<float>::infinity();
   float output_max = std::numeric_limits<float>::infinity();
 };
