@@ -29,6 +29,16 @@ void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, fl
   dispatch().active().run(p, x, w, bias, y, scratch);
 }
 
+int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p) {
+  const f32_dwconv::ChannelLayout layout = f32_dwconv::channel_layout(p);
+  return layout.buffer_floats + p.out_h * p.out_w * f32_dwconv::kBlock;
+}
+
+void dwconv2d_f32_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                           const float* bias, float* y, float* scratch) {
+  dispatch().active().run_channels(p, count, x, w, bias, y, scratch);
+}
+
 const char* dwconv2d_f32_kernel_name() { return dispatch().active().name; }
 std::vector<std::string> dwconv2d_f32_kernel_names() { return dispatch().names(); }
 bool dwconv2d_f32_select_kernel(const std::string& name) { return dispatch().select(name); }

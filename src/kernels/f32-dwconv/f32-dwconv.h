@@ -37,6 +37,20 @@ int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p);
 // Requires dwconv2d_f32_supports(p).
 void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch);
 
+// Planes of at most this many outputs are better convolved channels side by side (dwconv2d_f32_channels): one
+// plane per call keeps most lanes of a register idle on them and pays the plane's setup for few outputs.
+inline constexpr int64_t kDwConvChannelsMaxOutputs = 256;
+
+// Floats of scratch dwconv2d_f32_channels needs for `p`.
+int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p);
+
+// dwconv2d_f32 over `count` channels at once, as many side by side as a register holds: channel c reads the plane
+// x[c] with weights w + c * kernel_h * kernel_w and bias[c] (bias may be null: 0), and writes the plane
+// y + c * out_h * out_w. Same result as dwconv2d_f32 per channel up to rounding order. Requires
+// dwconv2d_f32_supports(p).
+void dwconv2d_f32_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                           const float* bias, float* y, float* scratch);
+
 // The selected variant, e.g. "f32_dwconv__avx512"; every variant this CPU runs (CPUID choice first); and a test
 // hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).
 const char* dwconv2d_f32_kernel_name();

@@ -44,18 +44,38 @@ DwConv2dF32Params depthwise_params(const ConvF32Args& args) {
 }
 
 // Depthwise 2-D convolution (one input channel per group): kernels/f32-dwconv per output channel, the
-// channels split over the pool.
+// channels split over the pool; small planes go channels side by side (dwconv2d_f32_channels), a register's worth
+// of consecutive output channels of one image at a time.
 void depthwise_2d(const ConvF32Args& args, const DwConv2dF32Params& p, Parallelism& parallelism) {
   const ConvGeometry& g = args.geometry;
-  const int64_t mg = g.out_group_channels();
+  const int64_t taps = p.kernel_h * p.kernel_w;
+  const float* (*plane)(const ConvF32Args&, int64_t) = [](const ConvF32Args& a, int64_t index) {
+    const int64_t n = index / a.geometry.out_channels, m = index % a.geometry.out_channels;
+    return a.x + (n * a.geometry.in_channels + m / a.geometry.out_group_channels()) * a.geometry.in_size;
+  };
+  if (g.out_size <= kDwConvChannelsMaxOutputs) {
+    constexpr int64_t kGroup = 16;  // channels per call: the widest register's lanes
+    const int64_t scratch_floats = dwconv2d_f32_channels_scratch_floats(p);
+    const int64_t groups_per_image = (g.out_channels + kGroup - 1) / kGroup;
+    parallelism.parallel_for(g.batch * groups_per_image, [&](int64_t begin, int64_t end) {
+      float* scratch = scratch_f32(scratch_floats);
+      const float* planes[kGroup];
+      for (int64_t group = begin; group < end; ++group) {
+        const int64_t n = group / groups_per_image, m0 = (group % groups_per_image) * kGroup;
+        const int64_t count = std::min(kGroup, g.out_channels - m0);
+        for (int64_t c = 0; c < count; ++c) planes[c] = plane(args, n * g.out_channels + m0 + c);
+        dwconv2d_f32_channels(p, count, planes, args.w + m0 * taps, args.bias ? args.bias + m0 : nullptr,
+                              args.y + (n * g.out_channels + m0) * g.out_size, scratch);
+      }
+    });
+    return;
+  }
   const int64_t scratch_floats = dwconv2d_f32_scratch_floats(p);
   parallelism.parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
     float* scratch = scratch_f32(scratch_floats);
     for (int64_t index = begin; index < end; ++index) {
-      const int64_t n = index / g.out_channels;
       const int64_t m = index % g.out_channels;
-      const float* xc = args.x + (n * g.in_channels + m / mg) * g.in_size;
-      dwconv2d_f32(p, xc, args.w + m * p.kernel_h * p.kernel_w, args.bias ? args.bias[m] : 0.0f,
+      dwconv2d_f32(p, plane(args, index), args.w + m * taps, args.bias ? args.bias[m] : 0.0f,
                    args.y + index * g.out_size, scratch);
     }
   });
