@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/f32-dwconv/f32-dwconv.h"
+#include "random_window.h"
 
 namespace tessera {
 namespace {
@@ -51,22 +52,7 @@ TEST_P(DwConvVariant, MatchesDirectLoop) {
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (int iteration = 0; iteration < 120; ++iteration) {
     DwConv2dF32Params p;
-    p.in_h = 1 + static_cast<int64_t>(rng() % 20);
-    p.in_w = 1 + static_cast<int64_t>(rng() % 40);
-    p.kernel_h = 1 + static_cast<int64_t>(rng() % 5);
-    p.kernel_w = 1 + static_cast<int64_t>(rng() % 5);
-    p.stride_h = 1 + static_cast<int64_t>(rng() % 3);
-    p.stride_w = 1 + static_cast<int64_t>(rng() % 3);
-    p.dilation_h = 1 + static_cast<int64_t>(rng() % 2);
-    p.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
-    p.pad_top = static_cast<int64_t>(rng() % 3);
-    p.pad_left = static_cast<int64_t>(rng() % 3);
-    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
-    const int64_t span_h = p.in_h + p.pad_top + pad_bottom - (p.kernel_h - 1) * p.dilation_h;
-    const int64_t span_w = p.in_w + p.pad_left + pad_right - (p.kernel_w - 1) * p.dilation_w;
-    if (span_h <= 0 || span_w <= 0) continue;
-    p.out_h = (span_h - 1) / p.stride_h + 1;
-    p.out_w = (span_w - 1) / p.stride_w + 1;
+    if (!random_window(rng, p, 20, 40, 5)) continue;
     if (iteration % 3 == 0) {
       p.output_min = 0.0f;
       p.output_max = 0.5f;
@@ -93,23 +79,8 @@ TEST_P(DwConvVariant, ChannelsSideBySideMatchDirectLoop) {
   int checked = 0;
   for (int iteration = 0; iteration < 80; ++iteration) {
     DwConv2dF32Params p;
-    p.in_h = 1 + static_cast<int64_t>(rng() % 16);
-    p.in_w = 1 + static_cast<int64_t>(rng() % 16);
-    p.kernel_h = 1 + static_cast<int64_t>(rng() % 4);
-    p.kernel_w = iteration % 2 == 0 ? 3 : 1 + static_cast<int64_t>(rng() % 4);
-    if (iteration % 2 == 0) p.kernel_h = 3;  // the unrolled 3x3 path, and the generic one
-    p.stride_h = 1 + static_cast<int64_t>(rng() % 2);
-    p.stride_w = 1 + static_cast<int64_t>(rng() % 3);
-    p.dilation_h = 1 + static_cast<int64_t>(rng() % 2);
-    p.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
-    p.pad_top = static_cast<int64_t>(rng() % 3);
-    p.pad_left = static_cast<int64_t>(rng() % 3);
-    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
-    const int64_t span_h = p.in_h + p.pad_top + pad_bottom - (p.kernel_h - 1) * p.dilation_h;
-    const int64_t span_w = p.in_w + p.pad_left + pad_right - (p.kernel_w - 1) * p.dilation_w;
-    if (span_h <= 0 || span_w <= 0) continue;
-    p.out_h = (span_h - 1) / p.stride_h + 1;
-    p.out_w = (span_w - 1) / p.stride_w + 1;
+    // Even iterations take the unrolled 3x3 path, odd ones the generic one.
+    if (!random_window(rng, p, 16, 16, 4, iteration % 2 == 0 ? 3 : 0)) continue;
     if (iteration % 3 == 0) {
       p.output_min = 0.0f;
       p.output_max = 0.5f;

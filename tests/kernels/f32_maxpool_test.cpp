@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/f32-maxpool/f32-maxpool.h"
+#include "random_window.h"
 
 namespace tessera {
 namespace {
@@ -52,24 +53,8 @@ TEST_P(MaxPoolVariant, MatchesDirectLoop) {
   int checked = 0;
   for (int iteration = 0; iteration < 300; ++iteration) {
     MaxPool2dF32Params p;
-    p.in_h = 1 + static_cast<int64_t>(rng() % 20);
-    p.in_w = 1 + static_cast<int64_t>(rng() % 70);
-    p.kernel_h = 1 + static_cast<int64_t>(rng() % 4);
-    p.kernel_w = 1 + static_cast<int64_t>(rng() % 4);
-    p.stride_h = 1 + static_cast<int64_t>(rng() % 3);
-    p.stride_w = 1 + static_cast<int64_t>(rng() % 3);
-    p.dilation_h = 1 + static_cast<int64_t>(rng() % 2);
-    p.dilation_w = 1 + static_cast<int64_t>(rng() % 2);
-    p.pad_top = static_cast<int64_t>(rng() % 3);
-    p.pad_left = static_cast<int64_t>(rng() % 3);
-    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
-    const int64_t span_h = p.in_h + p.pad_top + pad_bottom - (p.kernel_h - 1) * p.dilation_h;
-    const int64_t span_w = p.in_w + p.pad_left + pad_right - (p.kernel_w - 1) * p.dilation_w;
-    if (span_h <= 0 || span_w <= 0) continue;
     // Every other case rounds up (ceil mode): the last window may hang past the padding.
-    const bool ceil_mode = iteration % 2 == 1;
-    p.out_h = (span_h - 1 + (ceil_mode ? p.stride_h - 1 : 0)) / p.stride_h + 1;
-    p.out_w = (span_w - 1 + (ceil_mode ? p.stride_w - 1 : 0)) / p.stride_w + 1;
+    if (!random_window(rng, p, 20, 70, 4, 0, 3, iteration % 2 == 1)) continue;
     std::vector<float> x(static_cast<size_t>(p.in_h * p.in_w));
     for (float& v : x) v = uniform(rng);
     if (iteration % 5 == 0) x[rng() % x.size()] = std::nanf("");
