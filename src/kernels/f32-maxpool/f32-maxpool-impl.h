@@ -21,41 +21,77 @@ static_assert(kLanes <= kMaxLanes);
 inline Vec nan_max(Vec acc, Vec v) { return (v > acc) | (v != v) ? v : acc; }
 inline float nan_max(float acc, float v) { return (v > acc || v != v) ? v : acc; }
 
-// row[pad_left + iw] = max over the window's input rows of x[ih][iw] (vertical step); -inf around it.
-void pool_rows(const MaxPool2dF32Params& p, const float* x, int64_t oh, float* row, int64_t row_floats) {
+// Fills the row buffer's borders (left padding, and from the end of the input's columns to the end) with -inf,
+// once per plane: pool_rows writes only the columns in between.
+void fill_row_borders(const MaxPool2dF32Params& p, float* row, int64_t row_floats) {
   constexpr float kLowest = -std::numeric_limits<float>::infinity();
-  std::fill(row, row + p.pad_left, kLowest);
-  std::fill(row + p.pad_left + p.in_w, row + row_floats, kLowest);
-  float* out = row + p.pad_left;
-  int64_t first = -1;
-  for (int64_t k = 0; k < p.kernel_h; ++k) {
+  for (int64_t j = 0; j < p.pad_left; ++j) row[j] = kLowest;
+  for (int64_t j = p.pad_left + p.in_w; j < row_floats; ++j) row[j] = kLowest;
+}
+
+// row[pad_left + iw] = max over the window's input rows of x[ih][iw] (vertical step), one pass over the columns
+// with the rows combined in registers. Short rows (a few registers) make library calls and extra passes cost more
+// than the work, so there are none.
+void pool_rows(const MaxPool2dF32Params& p, const float* x, int64_t oh, float* row) {
+  constexpr float kLowest = -std::numeric_limits<float>::infinity();
+  const float* rows[kMaxWindowRows];
+  int64_t count = 0;
+  for (int64_t k = 0; k < p.kernel_h && count < kMaxWindowRows; ++k) {
     const int64_t ih = oh * p.stride_h + k * p.dilation_h - p.pad_top;
-    if (ih < 0 || ih >= p.in_h) continue;
-    const float* src = x + ih * p.in_w;
-    if (first < 0) {
-      std::copy(src, src + p.in_w, out);
-      first = ih;
-      continue;
-    }
-    int64_t j = 0;
-    for (; j + kLanes <= p.in_w; j += kLanes) store(out + j, nan_max(load(out + j), load(src + j)));
-    if (j < p.in_w) {
-      // The last partial register: the input's tail padded with -inf (its row may end the plane), and the row
-      // buffer's slack past in_w already holds -inf, which the max keeps.
-      float tail[kLanes];
-      std::fill(std::copy(src + j, src + p.in_w, tail), tail + kLanes, kLowest);
-      store(out + j, nan_max(load(out + j), load(tail)));
+    if (ih >= 0 && ih < p.in_h) rows[count++] = x + ih * p.in_w;
+  }
+  float* out = row + p.pad_left;
+  if (count == 0) {
+    for (int64_t j = 0; j < p.in_w; ++j) out[j] = kLowest;
+    return;
+  }
+  const auto columns = [&](int64_t j) {
+    Vec v = load(rows[0] + j);
+    for (int64_t r = 1; r < count; ++r) v = nan_max(v, load(rows[r] + j));
+    store(out + j, v);
+  };
+  int64_t j = 0;
+  for (; j + kLanes <= p.in_w; j += kLanes) columns(j);
+  if (j < p.in_w && p.in_w >= kLanes) {
+    columns(p.in_w - kLanes);  // the tail as one register overlapping the last: same values rewritten
+  } else {
+    for (; j < p.in_w; ++j) {
+      float v = rows[0][j];
+      for (int64_t r = 1; r < count; ++r) v = nan_max(v, rows[r][j]);
+      out[j] = v;
     }
   }
-  if (first < 0) std::fill(out, out + p.in_w, kLowest);
+}
+
+// The max over the window's columns of row for one output column (the scalar form of pool_columns).
+inline float pool_column(const MaxPool2dF32Params& p, const float* row, int64_t ow) {
+  const float* base = row + ow * p.stride_w;
+  float m = base[0];
+  for (int64_t k = 1; k < p.kernel_w; ++k) m = nan_max(m, base[k * p.dilation_w]);
+  return m;
+}
+
+// One register of outputs from `row` at column stride 2 / any stride (outputs 0..kLanes-1).
+inline Vec column_max2(const MaxPool2dF32Params& p, const float* row) {
+  Vec acc = simd::even_lanes(row);
+  for (int64_t k = 1; k < p.kernel_w; ++k) acc = nan_max(acc, simd::even_lanes(row + k * p.dilation_w));
+  return acc;
+}
+inline Vec column_max_any(const MaxPool2dF32Params& p, const float* row) {
+  float lanes[kLanes];
+  for (int l = 0; l < kLanes; ++l) lanes[l] = pool_column(p, row, l);
+  return load(lanes);
 }
 
 // y[ow] = max over the window's columns of row (horizontal step), whole registers of outputs at a time (the row
-// buffer's -inf slack covers the last register's reads).
-void pool_columns(const MaxPool2dF32Params& p, const float* row, float* y) {
+// buffer's -inf slack covers their reads). Rows narrower than a register are written as a whole register when
+// `room` (floats writable from y) allows: the spill lands on the next output rows, computed after; otherwise one
+// by one.
+void pool_columns(const MaxPool2dF32Params& p, const float* row, float* y, int64_t room) {
   const int64_t full = p.out_w / kLanes * kLanes;
-  alignas(64) float tail[kLanes];
-  for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
+  for (int64_t block = 0; block < full + (full < p.out_w && p.out_w >= kLanes ? kLanes : 0); block += kLanes) {
+    // Past the whole registers, one more overlapping the last: the tail's outputs, the others rewritten as they were.
+    const int64_t ow = std::min(block, p.out_w - kLanes);
     const float* base = row + ow * p.stride_w;
     Vec acc;
     if (p.stride_w == 1) {
@@ -66,27 +102,25 @@ void pool_columns(const MaxPool2dF32Params& p, const float* row, float* y) {
       for (int64_t k = 1; k < p.kernel_w; ++k) acc = nan_max(acc, simd::even_lanes(base + k * p.dilation_w));
     } else {
       float lanes[kLanes];
-      for (int l = 0; l < kLanes; ++l) {
-        float m = base[l * p.stride_w];
-        for (int64_t k = 1; k < p.kernel_w; ++k) m = nan_max(m, base[l * p.stride_w + k * p.dilation_w]);
-        lanes[l] = m;
-      }
+      for (int l = 0; l < kLanes; ++l) lanes[l] = pool_column(p, row, ow + l);
       acc = load(lanes);
     }
-    if (ow < full) {
-      store(y + ow, acc);
+    store(y + ow, acc);
+  }
+  if (p.out_w < kLanes) {
+    if (room >= kLanes) {
+      store(y, p.stride_w == 2 ? column_max2(p, row) : column_max_any(p, row));
     } else {
-      store(tail, acc);
-      std::copy(tail, tail + (p.out_w - ow), y + ow);
+      for (int64_t ow = 0; ow < p.out_w; ++ow) y[ow] = pool_column(p, row, ow);
     }
   }
 }
 
 void maxpool(const MaxPool2dF32Params& p, const float* x, float* y, float* scratch) {
-  const int64_t row_floats = row_buffer_floats(p);
+  fill_row_borders(p, scratch, row_buffer_floats(p));
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
-    pool_rows(p, x, oh, scratch, row_floats);
-    pool_columns(p, scratch, y + oh * p.out_w);
+    pool_rows(p, x, oh, scratch);
+    pool_columns(p, scratch, y + oh * p.out_w, (p.out_h - oh) * p.out_w);
   }
 }
 

@@ -24,6 +24,9 @@ extern const MaxPoolSet kAvx512Set;
 // whole registers there.
 inline constexpr int64_t kMaxLanes = 16;
 
+// Most input rows one window combines (kernel_h); maxpool2d_f32_supports requires it.
+inline constexpr int64_t kMaxWindowRows = 64;
+
 // Floats of the -inf-padded row buffer: the window columns of every output rounded up to whole registers (twice
 // as many columns at stride 2, whose registers hold two columns per output), plus one register of slack.
 inline int64_t row_buffer_floats(const MaxPool2dF32Params& p) {

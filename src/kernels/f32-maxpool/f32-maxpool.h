@@ -15,7 +15,8 @@ namespace tessera {
 
 using MaxPool2dF32Params = Window2d;
 
-// True when maxpool2d_f32 takes `p` (positive sizes, strides and dilations; non-negative pads).
+// True when maxpool2d_f32 takes `p` (positive sizes, strides and dilations; non-negative pads; at most 64 kernel
+// rows).
 inline bool maxpool2d_f32_supports(const MaxPool2dF32Params& p) {
   return p.in_h > 0 && p.in_w > 0 && p.out_h > 0 && p.out_w > 0 && p.kernel_h > 0 && p.kernel_w > 0 && p.stride_h > 0 &&
          p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0 && p.pad_top >= 0 && p.pad_left >= 0;
