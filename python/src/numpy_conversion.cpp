@@ -163,8 +163,56 @@ Tensor tensor_from_array(const std::string& input_name, nb::handle array, DType 
   return tensor;
 }
 
+namespace {
+
+// Element i of a map's key or value tensor as a Python int, float or str.
+nb::object map_element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kInt64:
+      return nb::int_(t.data<int64_t>()[i]);
+    case DType::kFloat:
+      return nb::float_(static_cast<double>(t.data<float>()[i]));
+    case DType::kDouble:
+      return nb::float_(t.data<double>()[i]);
+    case DType::kString: {
+      const std::string& s = t.data<std::string>()[i];
+      return nb::steal(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
+    }
+    default:
+      break;
+  }
+  fail(ErrorCode::kRuntime, "a map holds ", t.description(), ", which Python cannot receive");
+}
+
+// A map as a dict, in key order (as onnxruntime's dicts from std::map).
+nb::dict map_to_python(const MapValue& map) {
+  nb::dict out;
+  for (int64_t i = 0; i < map.size(); ++i) out[map_element(map.keys, i)] = map_element(map.values, i);
+  return out;
+}
+
+}  // namespace
+
+RuntimeValue map_from_python(const std::string& input_name, nb::handle entry) {
+  const auto parts = nb::cast<nb::tuple>(entry);
+  if (nb::len(parts) != 4) fail(ErrorCode::kInvalidArgument, "input '", input_name, "': a map feed has 4 parts");
+  const Tensor keys = tensor_from_array(input_name, parts[0], static_cast<DType>(nb::cast<int32_t>(parts[1])));
+  const Tensor values = tensor_from_array(input_name, parts[2], static_cast<DType>(nb::cast<int32_t>(parts[3])));
+  try {
+    return RuntimeValue::map(MapValue::from_pairs(keys, values));
+  } catch (const Error& e) {
+    fail(e.code(), "input '", input_name, "': ", e.what());
+  }
+}
+
 nb::object value_to_python(RuntimeValue&& value) {
   if (value.is_tensor()) return tensor_to_python(std::move(value.tensor()));
+  if (value.is_map()) return map_to_python(value.map_value());
+  if (value.is_map_sequence()) {
+    nb::list items;
+    for (const MapValue& map : value.maps()) items.append(map_to_python(map));
+    return items;
+  }
   if (value.is_sequence()) {
     nb::list items;
     for (Tensor& t : value.sequence_tensors()) items.append(tensor_to_python(std::move(t)));
