@@ -62,6 +62,46 @@ TEST(MapSessionTest, MapFeedsAreChecked) {
   EXPECT_NE(message_of(double_values).find("got map(int64,double)[1]"), std::string::npos);
 }
 
+TEST(MapSessionTest, KernelErrorsNameTheNodeTheOpAndTheInput) {
+  onnx::ModelProto model = testing::make_zip_map_model();
+  // x: float[N,C], so the feed check lets 4 columns through to the kernel.
+  model.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_param("C");
+  const Session session = Session::from_bytes(testing::serialize(model));
+  try {
+    session.run({{"x", Tensor(DType::kFloat, {2, 4})}});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    const std::string message = e.what();
+    EXPECT_NE(message.find("node 'zip' (ai.onnx.ml.ZipMap)"), std::string::npos) << message;
+    EXPECT_NE(message.find("input 'X' float[2,4] has 4 scores per row but the node has 3 class labels"),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST(MapSessionTest, SequenceOperatorsRefuseASequenceOfMaps) {
+  onnx::ModelProto model = testing::make_zip_map_model();
+  auto* g = model.mutable_graph();
+  testing::add_node(g, "SequenceLength", {"p"}, {"n"}, "length");
+  testing::add_output(g, "n", 7);
+  const Session session = Session::from_bytes(testing::serialize(model));
+  try {
+    session.run({{"x", Tensor(DType::kFloat, {2, 3})}});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("must be a sequence of tensors, got seq(map(string,float))[2]"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(MapSessionTest, WriterKeepsMapAndSequenceOfMapTypes) {
   for (const onnx::ModelProto& original : {testing::make_zip_map_model(), testing::make_dict_model()}) {
     onnx::ModelProto written;
