@@ -139,6 +139,15 @@ def test_classifier(name):
     check_classifier(name, model, onx, x)
 
 
+def test_classifier_with_string_labels():
+    """Class names as labels: ZipMap's classlabels_strings, dicts keyed by str, a string label tensor."""
+    x, y = iris()
+    names = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(x, names)
+    onx = convert(model, x)
+    check_classifier("RandomForestClassifier (string labels)", model, onx, x)
+
+
 @pytest.mark.parametrize("name", sorted(REGRESSORS))
 def test_regressor(name):
     x, y = regression()
