@@ -1,10 +1,13 @@
-// `tessera run` / `info` on models with maps: sequence-of-map outputs printed and saved as JSON, map inputs read
-// from .json files, and clear errors for malformed ones.
+// `tessera run` / `info` / `conformance` on models with maps: sequence-of-map outputs printed and saved as JSON,
+// map inputs read from .json and MapProto .pb files, clear errors for malformed ones, and test folders whose
+// expected outputs are sequences of maps.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "onnx/map_models.h"
+#include "onnx/tensor_proto.h"
 
 namespace tessera {
 namespace {
@@ -55,6 +58,39 @@ TEST(MapCliTest, MalformedMapJsonIsAClearError) {
     EXPECT_NE(result.exit_code, 0) << file;
     EXPECT_TRUE(contains(result.err, message)) << result.err;
   }
+}
+
+TEST(MapCliTest, MapInputFromAMapProtoAndConformanceOnSequenceOfMapOutputs) {
+  TempDir dir;
+  write_bytes(dir.file("dict.onnx"), serialize(testing::make_dict_model()));
+  const RuntimeValue map =
+      RuntimeValue::map(MapValue::from_pairs(Tensor::from_vector(DType::kInt64, std::vector<int64_t>{5}),
+                                             Tensor::from_vector(DType::kFloat, std::vector<float>{2.5f})));
+  write_bytes(dir.file("m.pb"), value_to_bytes(map, "m"));
+  const auto run = run_cli({"run", dir.file("dict.onnx"), "--input", "m=" + dir.file("m.pb")});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "output 'y': float[1,3] min 0 max 2.5")) << run.out;
+
+  // A test folder whose expected output is a sequence of maps: right, then wrong in one probability.
+  const std::string folder = dir.file("suite/test_zip_map");
+  std::filesystem::create_directories(folder + "/test_data_set_0");
+  write_bytes(folder + "/model.onnx", serialize(testing::make_zip_map_model()));
+  Tensor x = Tensor::from_vector(DType::kFloat, std::vector<float>{0.5f, 0.25f, 0.25f}).reshaped({1, 3});
+  write_bytes(folder + "/test_data_set_0/input_0.pb", value_to_bytes(x, "x"));
+  const auto expected = [](float c) {
+    return RuntimeValue::map_sequence(
+        DType::kString, DType::kFloat,
+        {MapValue::from_pairs(Tensor::from_vector(DType::kString, std::vector<std::string>{"a", "b", "c"}),
+                              Tensor::from_vector(DType::kFloat, std::vector<float>{0.25f, 0.25f, c}))});
+  };
+  write_bytes(folder + "/test_data_set_0/output_0.pb", value_to_bytes(expected(0.5f), "p"));
+  const auto pass = run_cli({"conformance", folder});
+  EXPECT_EQ(pass.exit_code, 0) << pass.out << pass.err;
+  EXPECT_TRUE(contains(pass.out, "1 passed, 0 failed")) << pass.out;
+  write_bytes(folder + "/test_data_set_0/output_0.pb", value_to_bytes(expected(0.75f), "p"));
+  const auto fail = run_cli({"conformance", folder});
+  EXPECT_EQ(fail.exit_code, 1) << fail.out << fail.err;
+  EXPECT_TRUE(contains(fail.out, "sequence element 0: map values")) << fail.out;
 }
 
 TEST(MapCliTest, InfoShowsMapTypes) {
