@@ -2,6 +2,7 @@
 
 #include <nanobind/ndarray.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -184,11 +185,42 @@ nb::object map_element(const Tensor& t, int64_t i) {
   fail(ErrorCode::kRuntime, "a map holds ", t.description(), ", which Python cannot receive");
 }
 
-// A map as a dict, in key order (as onnxruntime's dicts from std::map).
-nb::dict map_to_python(const MapValue& map) {
+// The Python objects of a map's keys.
+std::vector<nb::object> python_keys(const MapValue& map) {
+  std::vector<nb::object> keys;
+  keys.reserve(static_cast<size_t>(map.size()));
+  for (int64_t i = 0; i < map.size(); ++i) keys.push_back(map_element(map.keys, i));
+  return keys;
+}
+
+// True when two maps have the same keys (ZipMap's maps all do), so their Python keys can be shared.
+bool same_keys(const MapValue& a, const MapValue& b) {
+  if (a.keys.dtype() != b.keys.dtype() || a.size() != b.size()) return false;
+  if (a.keys.dtype() == DType::kInt64)
+    return std::equal(a.keys.data<int64_t>(), a.keys.data<int64_t>() + a.size(), b.keys.data<int64_t>());
+  return std::equal(a.keys.data<std::string>(), a.keys.data<std::string>() + a.size(), b.keys.data<std::string>());
+}
+
+// A map as a dict, in key order (as onnxruntime's dicts from std::map), with `keys` its keys' Python objects.
+nb::dict map_to_python(const MapValue& map, const std::vector<nb::object>& keys) {
   nb::dict out;
-  for (int64_t i = 0; i < map.size(); ++i) out[map_element(map.keys, i)] = map_element(map.values, i);
+  for (int64_t i = 0; i < map.size(); ++i) {
+    const nb::object value = map_element(map.values, i);
+    if (PyDict_SetItem(out.ptr(), keys[static_cast<size_t>(i)].ptr(), value.ptr()) != 0) throw nb::python_error();
+  }
   return out;
+}
+
+// A sequence of maps as a list of dicts; key objects are built once for maps that share the first map's keys
+// (a ZipMap output of 10,000 rows converted 3.5x slower than onnxruntime's before).
+nb::list maps_to_python(const std::vector<MapValue>& maps) {
+  nb::list items;
+  if (maps.empty()) return items;
+  const std::vector<nb::object> shared = python_keys(maps.front());
+  for (const MapValue& map : maps) {
+    items.append(same_keys(map, maps.front()) ? map_to_python(map, shared) : map_to_python(map, python_keys(map)));
+  }
+  return items;
 }
 
 }  // namespace
@@ -207,12 +239,8 @@ RuntimeValue map_from_python(const std::string& input_name, nb::handle entry) {
 
 nb::object value_to_python(RuntimeValue&& value) {
   if (value.is_tensor()) return tensor_to_python(std::move(value.tensor()));
-  if (value.is_map()) return map_to_python(value.map_value());
-  if (value.is_map_sequence()) {
-    nb::list items;
-    for (const MapValue& map : value.maps()) items.append(map_to_python(map));
-    return items;
-  }
+  if (value.is_map()) return map_to_python(value.map_value(), python_keys(value.map_value()));
+  if (value.is_map_sequence()) return maps_to_python(value.maps());
   if (value.is_sequence()) {
     nb::list items;
     for (Tensor& t : value.sequence_tensors()) items.append(tensor_to_python(std::move(t)));

@@ -103,5 +103,7 @@ def output_value(value):
         exotic = _EXOTIC_BY_CODE.get(value[1])
         return value[2].view(exotic) if exotic is not None else value[2]
     if type(value) is list:
+        if value and type(value[0]) is dict:  # a sequence of maps: dicts need no conversion
+            return value
         return [output_value(v) for v in value]
     return value

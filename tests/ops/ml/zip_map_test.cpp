@@ -43,6 +43,13 @@ TEST(ZipMapTest, MapsDoNotShareKeysWithEachOther) {
   EXPECT_NE(out.maps()[0].keys.raw_data(), out.maps()[1].keys.raw_data());
 }
 
+TEST(ZipMapTest, NoRowsGiveAnEmptySequence) {
+  const RuntimeValue out =
+      run_ml("ZipMap", {ints_attr("classlabels_int64s", {0, 1})}, {RuntimeValue(Tensor(DType::kFloat, {0, 2}))})[0];
+  ASSERT_TRUE(out.is_map_sequence());
+  EXPECT_TRUE(out.maps().empty());
+}
+
 TEST(ZipMapTest, BadInputsAreClearErrors) {
   const std::vector<Attribute> attrs{ints_attr("classlabels_int64s", {0, 1})};
   EXPECT_EQ(nn_test::error_code_of([&] {
