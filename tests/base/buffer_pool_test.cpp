@@ -1,4 +1,5 @@
-// Tests of base/buffer_pool.h: buffers of the same size are recycled, recycled tensors are still zero-filled,
+// Tests of base/buffer_pool.h: buffers are recycled, a smaller request reuses a larger freed block (compactness),
+// free neighbours merge, chunks freed together merge into one mapping, recycled tensors are still zero-filled,
 // trim() empties the cache.
 #include "base/buffer_pool.h"
 
@@ -24,12 +25,59 @@ TEST(BufferPool, RecyclesBuffersOfTheSameSize) {
   EXPECT_EQ(second, first);
   EXPECT_FALSE(zeroed);
   EXPECT_EQ(buffer_pool::cached_bytes(), 0u);
-  // Another size does not take it.
+  // A larger size does not fit in it: a fresh mapping.
   buffer_pool::release(second, bytes);
   void* other = buffer_pool::acquire(bytes * 2, &zeroed);
   EXPECT_NE(other, first);
   EXPECT_TRUE(zeroed);
   buffer_pool::release(other, bytes * 2);
+  buffer_pool::trim();
+  EXPECT_EQ(buffer_pool::cached_bytes(), 0u);
+}
+
+TEST(BufferPool, SmallerRequestsReuseTheFreedMemoryInPlace) {
+  buffer_pool::trim();
+  const size_t big = 1 << 20, small = 256 << 10;
+  bool zeroed = false;
+  char* block = static_cast<char*>(buffer_pool::acquire(big, &zeroed));
+  buffer_pool::release(block, big);
+  // Two smaller buffers are cut from the freed block, one after the other, instead of new mappings.
+  char* first = static_cast<char*>(buffer_pool::acquire(small, &zeroed));
+  EXPECT_FALSE(zeroed);
+  char* second = static_cast<char*>(buffer_pool::acquire(small, &zeroed));
+  EXPECT_EQ(first, block);
+  EXPECT_EQ(second, block + small);
+  EXPECT_EQ(buffer_pool::cached_bytes(), big - 2 * small);
+  // Released, they merge back with the rest: the whole block fits again at the same address.
+  buffer_pool::release(second, small);
+  buffer_pool::release(first, small);
+  EXPECT_EQ(buffer_pool::cached_bytes(), big);
+  void* again = buffer_pool::acquire(big, &zeroed);
+  EXPECT_EQ(again, block);
+  buffer_pool::release(again, big);
+  buffer_pool::trim();
+}
+
+TEST(BufferPool, ChunksFreedTogetherMergeIntoOneMapping) {
+  buffer_pool::trim();
+  const size_t size = 512 << 10;
+  bool zeroed = false;
+  // Each request finds no free block, so the arena grows a chunk for it (at least its present size).
+  void* a = buffer_pool::acquire(size, &zeroed);
+  void* b = buffer_pool::acquire(size, &zeroed);
+  void* c = buffer_pool::acquire(2 * size, &zeroed);
+  std::memset(a, 1, size);
+  buffer_pool::release(a, size);
+  buffer_pool::release(b, size);
+  buffer_pool::release(c, 2 * size);
+  const size_t total = buffer_pool::cached_bytes();
+  EXPECT_GE(total, 4 * size);
+  // One request of the whole free size fits: the chunks were merged into one mapping, fresh (zero) memory.
+  char* whole = static_cast<char*>(buffer_pool::acquire(total, &zeroed));
+  EXPECT_TRUE(zeroed);
+  EXPECT_EQ(whole[0], 0);
+  EXPECT_EQ(buffer_pool::cached_bytes(), 0u);
+  buffer_pool::release(whole, total);
   buffer_pool::trim();
   EXPECT_EQ(buffer_pool::cached_bytes(), 0u);
 }

@@ -1,8 +1,6 @@
 // Tests of kernels/f32-vunary: every variant this CPU can run (variants it cannot run are reported as skipped)
 // against double-precision libm on a sweep of values that covers each formula's branches, odd lengths (vector
 // tails), in-place use, and NaN / infinity handling.
-#include "kernels/f32-vunary/f32-vunary.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,17 +8,25 @@
 #include <random>
 #include <vector>
 
+#include "kernels/f32-vunary/f32-vunary.h"
+
 namespace tessera {
 namespace {
 
 double reference(VUnaryOpF32 op, double x) {
   switch (op) {
-    case VUnaryOpF32::kExp: return std::exp(x);
-    case VUnaryOpF32::kErf: return std::erf(x);
-    case VUnaryOpF32::kTanh: return std::tanh(x);
-    case VUnaryOpF32::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case VUnaryOpF32::kGeluErf: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
-    case VUnaryOpF32::kGeluTanh: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case VUnaryOpF32::kExp:
+      return std::exp(x);
+    case VUnaryOpF32::kErf:
+      return std::erf(x);
+    case VUnaryOpF32::kTanh:
+      return std::tanh(x);
+    case VUnaryOpF32::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case VUnaryOpF32::kGeluErf:
+      return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+    case VUnaryOpF32::kGeluTanh:
+      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
   }
   return 0.0;
 }

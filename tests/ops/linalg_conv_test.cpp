@@ -326,8 +326,9 @@ TEST(F32GemmTest, EpilogueAddsBiasesAndClamps) {
           want.push_back(expected[static_cast<size_t>(i * g.ldc + j)]);
         }
       }
-      expect_near_all(got, want, 1e-4, "epilogue " + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
-                                           std::to_string(g.k) + " kernel " + gemm_f32_kernel_name());
+      expect_near_all(got, want, 1e-4,
+                      "epilogue " + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k) +
+                          " kernel " + gemm_f32_kernel_name());
     }
   });
 }
@@ -402,9 +403,9 @@ void expect_tensor_near(const Tensor& actual, const std::vector<double>& expecte
 TEST(MatMulTest, BroadcastsBatchesAndVectors) {
   ThreadPool pool(2);
   const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
-      {{7, 5}, {5, 9}},          {{3, 7, 5}, {5, 9}},       {{2, 1, 7, 5}, {3, 5, 9}}, {{5}, {5, 9}},
-      {{7, 5}, {5}},             {{5}, {5}},                {{4, 5}, {2, 3, 5, 6}},    {{2, 3, 33, 70}, {1, 3, 70, 17}},
-      {{1, 70}, {70, 300}},      {{40, 3}, {1, 3, 1}},      {{0, 5}, {5, 4}},          {{6, 0}, {0, 4}}};
+      {{7, 5}, {5, 9}},     {{3, 7, 5}, {5, 9}},  {{2, 1, 7, 5}, {3, 5, 9}}, {{5}, {5, 9}},
+      {{7, 5}, {5}},        {{5}, {5}},           {{4, 5}, {2, 3, 5, 6}},    {{2, 3, 33, 70}, {1, 3, 70, 17}},
+      {{1, 70}, {70, 300}}, {{40, 3}, {1, 3, 1}}, {{0, 5}, {5, 4}},          {{6, 0}, {0, 4}}};
   uint32_t seed = 10;
   for (const auto& [a_shape, b_shape] : shapes) {
     for (bool constant_b : {false, true}) {
@@ -451,9 +452,12 @@ TEST(GemmTest, AttributesAndBiasBroadcast) {
   uint32_t seed = 40;
   for (int trans_a = 0; trans_a < 2; ++trans_a) {
     for (int trans_b = 0; trans_b < 2; ++trans_b) {
-      for (const std::vector<int64_t>& c_shape : std::vector<std::vector<int64_t>>{{}, {1}, {n}, {m, 1}, {1, n}, {m, n}}) {
-        const Tensor a = random_tensor(DType::kFloat, trans_a ? std::vector<int64_t>{k, m} : std::vector<int64_t>{m, k}, seed++);
-        const Tensor b = random_tensor(DType::kFloat, trans_b ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n}, seed++);
+      for (const std::vector<int64_t>& c_shape :
+           std::vector<std::vector<int64_t>>{{}, {1}, {n}, {m, 1}, {1, n}, {m, n}}) {
+        const Tensor a =
+            random_tensor(DType::kFloat, trans_a ? std::vector<int64_t>{k, m} : std::vector<int64_t>{m, k}, seed++);
+        const Tensor b =
+            random_tensor(DType::kFloat, trans_b ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n}, seed++);
         const Tensor c = random_tensor(DType::kFloat, c_shape, seed++);
         const float alpha = 0.5f, beta = -1.5f;
         std::vector<double> expected;
@@ -502,7 +506,7 @@ TEST(GemmTest, RejectsBadShapes) {
 TEST(MatMulIntegerTest, ZeroPointsPerTensorRowAndColumn) {
   const Tensor a = random_tensor(DType::kUint8, {2, 3, 4}, 1, 0, 255);
   const Tensor b = random_tensor(DType::kInt8, {4, 5}, 2, -128, 127);
-  const Tensor a_zp = Tensor::from_vector<uint8_t>(DType::kUint8, {3, 100, 250});  // per row
+  const Tensor a_zp = Tensor::from_vector<uint8_t>(DType::kUint8, {3, 100, 250});      // per row
   const Tensor b_zp = Tensor::from_vector<int8_t>(DType::kInt8, {-1, 0, 1, 2, -128});  // per column
   const Tensor y = run_op("MatMulInteger", 10, {}, {a, b, a_zp, b_zp})[0];
   ASSERT_EQ(y.shape(), (std::vector<int64_t>{2, 3, 5}));
@@ -560,14 +564,16 @@ std::vector<ConvCase> conv_cases() {
   return {
       {1, 3, 5, 1, {11, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
       {2, 4, 6, 2, {9, 10}, {3, 2}, {2, 1}, {1, 2}, {0, 1, 2, 0}},
-      {1, 6, 6, 6, {12, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},     // depthwise
-      {1, 4, 8, 4, {10, 11}, {5, 3}, {2, 2}, {2, 1}, {2, 1, 2, 1}},    // depthwise with multiplier, strided
-      {1, 7, 9, 1, {13, 17}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},    // pointwise
-      {1, 5, 3, 1, {15, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},    // strided 1x1
-      {1, 3, 4, 1, {40, 37}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},    // stem-like, wide rows
-      {2, 3, 4, 1, {17}, {3}, {1}, {2}, {2, 1}},                       // 1-D
+      {1, 6, 6, 6, {12, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},   // depthwise
+      {1, 4, 8, 4, {10, 11}, {5, 3}, {2, 2}, {2, 1}, {2, 1, 2, 1}},  // depthwise with multiplier, strided
+      {1, 7, 9, 1, {13, 17}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},  // pointwise
+      {1, 5, 3, 1, {15, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},  // strided 1x1
+      {1, 3, 4, 1, {40, 37}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},  // stem-like, wide rows
+      {1, 3, 5, 1, {11, 14}, {3, 3}, {3, 3}, {1, 2}, {1, 2, 0, 1}},  // column stride 3, dilated columns
+      {1, 4, 6, 2, {8, 13}, {3, 3}, {1, 2}, {1, 1}, {1, 1, 1, 1}},   // grouped, column stride 2, odd width
+      {2, 3, 4, 1, {17}, {3}, {1}, {2}, {2, 1}},                     // 1-D
       {1, 2, 3, 1, {5, 6, 7}, {2, 3, 2}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 0, 1, 1}},  // 3-D
-      {1, 40, 20, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},    // depth beyond one panel block
+      {1, 40, 20, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},                  // depth beyond one panel block
   };
 }
 
@@ -586,7 +592,8 @@ void check_conv_engines() {
     const std::vector<double> want(expected.begin(), expected.end());
     const int64_t mg = c.out_channels / c.group;
     std::vector<PackedGemmF32> packed;
-    for (int64_t grp = 0; grp < c.group; ++grp) packed.push_back(pack_gemm_a_f32(false, mg, depth, w.data() + grp * mg * depth, depth));
+    for (int64_t grp = 0; grp < c.group; ++grp)
+      packed.push_back(pack_gemm_a_f32(false, mg, depth, w.data() + grp * mg * depth, depth));
     for (int variant = 0; variant < 6; ++variant) {
       const bool use_packed = variant % 2 == 1 && c.in_channels / c.group != 1;
       const bool implicit = variant / 2 != 1;
@@ -600,9 +607,7 @@ void check_conv_engines() {
   }
 }
 
-TEST(ConvTest, EnginesMatchReference) {
-  EveryKernel().run(check_conv_engines);
-}
+TEST(ConvTest, EnginesMatchReference) { EveryKernel().run(check_conv_engines); }
 
 TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
   ThreadPool pool(2);
@@ -610,13 +615,15 @@ TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
   const Tensor w = random_tensor(DType::kFloat, {6, 2, 3, 3}, 2);
   const Tensor b = random_tensor(DType::kFloat, {6}, 3);
   for (const char* pad : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
-    const std::vector<Attribute> attrs = {string_attr("auto_pad", pad), int_attr("group", 2), ints_attr("strides", {2, 2})};
+    const std::vector<Attribute> attrs = {string_attr("auto_pad", pad), int_attr("group", 2),
+                                          ints_attr("strides", {2, 2})};
     const Tensor plain = run_op("Conv", 11, attrs, {x, w, b})[0];
     const Tensor packed = run_op("Conv", 11, attrs, {x, w, b}, {false, true, false}, &pool)[0];
     ASSERT_EQ(plain.shape(), packed.shape());
     const int64_t expected_h = std::string(pad) == "VALID" ? 4 : 5;
     EXPECT_EQ(plain.shape(), (std::vector<int64_t>{1, 6, expected_h, std::string(pad) == "VALID" ? 3 : 4}));
-    for (int64_t i = 0; i < plain.element_count(); ++i) EXPECT_NEAR(plain.data<float>()[i], packed.data<float>()[i], 1e-5);
+    for (int64_t i = 0; i < plain.element_count(); ++i)
+      EXPECT_NEAR(plain.data<float>()[i], packed.data<float>()[i], 1e-5);
   }
   // SAME_UPPER puts the odd padding at the end, SAME_LOWER at the start.
   const conv::ConvGeometry upper = geometry_of({1, 1, 1, 1, {4}, {2}, {1}, {1}, {}}, false);
@@ -633,7 +640,8 @@ TEST(ConvTest, Float16AndDouble) {
     double sum = 0;  // element (0, 1, 2, 2): a full 3x3 window
     for (int64_t c = 0; c < 2; ++c) {
       for (int64_t kh = 0; kh < 3; ++kh) {
-        for (int64_t kw = 0; kw < 3; ++kw) sum += at(x, c * 25 + (1 + kh) * 5 + 1 + kw) * at(w, ((1 * 2 + c) * 3 + kh) * 3 + kw);
+        for (int64_t kw = 0; kw < 3; ++kw)
+          sum += at(x, c * 25 + (1 + kh) * 5 + 1 + kw) * at(w, ((1 * 2 + c) * 3 + kh) * 3 + kw);
       }
     }
     EXPECT_NEAR(at(y, 25 + 12), sum, dtype == DType::kDouble ? 1e-12 : 2e-2);
@@ -642,9 +650,9 @@ TEST(ConvTest, Float16AndDouble) {
 
 TEST(ConvTest, RejectsBadInputs) {
   const Tensor x(DType::kFloat, {1, 4, 5, 5});
-  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 3, 3, 3})}), Error);         // channels
-  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 4, 7, 7})}), Error);         // kernel too big
-  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 4, 3})}), Error);            // rank
+  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 3, 3, 3})}), Error);  // channels
+  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 4, 7, 7})}), Error);  // kernel too big
+  EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 4, 3})}), Error);     // rank
   EXPECT_THROW(run_op("Conv", 11, {int_attr("group", 3)}, {x, Tensor(DType::kFloat, {2, 4, 3, 3})}), Error);
   EXPECT_THROW(run_op("Conv", 11, {}, {x, Tensor(DType::kFloat, {2, 4, 3, 3}), Tensor(DType::kFloat, {3})}), Error);
   EXPECT_THROW(run_op("Conv", 11, {ints_attr("strides", {1})}, {x, Tensor(DType::kFloat, {2, 4, 3, 3})}), Error);
@@ -666,7 +674,8 @@ std::vector<double> conv_transpose_reference(const conv::ConvGeometry& g, const 
   std::vector<double> y(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t m = 0; m < g.out_channels; ++m) {
-      for (int64_t o = 0; o < g.out_size; ++o) y[static_cast<size_t>((n * g.out_channels + m) * g.out_size + o)] = bias[static_cast<size_t>(m)];
+      for (int64_t o = 0; o < g.out_size; ++o)
+        y[static_cast<size_t>((n * g.out_channels + m) * g.out_size + o)] = bias[static_cast<size_t>(m)];
     }
     for (int64_t c = 0; c < g.in_channels; ++c) {
       const int64_t grp = c / cg;
@@ -716,7 +725,8 @@ TEST(ConvTransposeTest, EngineMatchesReference) {
     const std::vector<float> bias = random_floats(g.out_channels, seed++);
     const std::vector<double> expected = conv_transpose_reference(g, x, w, bias);
     std::vector<PackedGemmF32> packed;
-    for (int64_t grp = 0; grp < c.group; ++grp) packed.push_back(pack_gemm_a_f32(true, rows, cg, w.data() + grp * cg * rows, rows));
+    for (int64_t grp = 0; grp < c.group; ++grp)
+      packed.push_back(pack_gemm_a_f32(true, rows, cg, w.data() + grp * cg * rows, rows));
     for (int variant = 0; variant < 3; ++variant) {
       std::vector<float> y(expected.size(), std::nanf(""));
       const bool use_packed = variant >= 1;
@@ -732,7 +742,8 @@ TEST(ConvTransposeTest, OutputShapeAndPadding) {
   const Tensor x = random_tensor(DType::kFloat, {1, 1, 3, 3}, 1);
   const Tensor w = random_tensor(DType::kFloat, {1, 2, 3, 3}, 2);
   // Explicit output_shape larger than the natural size: extra rows/columns at the end hold only the bias (0).
-  const Tensor y = run_op("ConvTranspose", 11, {ints_attr("strides", {3, 2}), ints_attr("output_shape", {10, 8})}, {x, w})[0];
+  const Tensor y =
+      run_op("ConvTranspose", 11, {ints_attr("strides", {3, 2}), ints_attr("output_shape", {10, 8})}, {x, w})[0];
   EXPECT_EQ(y.shape(), (std::vector<int64_t>{1, 2, 10, 8}));
   const Tensor natural = run_op("ConvTranspose", 11, {ints_attr("strides", {3, 2})}, {x, w})[0];
   EXPECT_EQ(natural.shape(), (std::vector<int64_t>{1, 2, 9, 7}));
@@ -741,9 +752,11 @@ TEST(ConvTransposeTest, OutputShapeAndPadding) {
       for (int64_t wi = 0; wi < 7; ++wi) EXPECT_EQ(at(y, (c * 10 + h) * 8 + wi), at(natural, (c * 9 + h) * 7 + wi));
     }
   }
-  const Tensor same = run_op("ConvTranspose", 11, {ints_attr("strides", {2, 2}), string_attr("auto_pad", "SAME_UPPER")}, {x, w})[0];
+  const Tensor same =
+      run_op("ConvTranspose", 11, {ints_attr("strides", {2, 2}), string_attr("auto_pad", "SAME_UPPER")}, {x, w})[0];
   EXPECT_EQ(same.shape(), (std::vector<int64_t>{1, 2, 6, 6}));
-  const Tensor padded = run_op("ConvTranspose", 11, {ints_attr("output_padding", {1, 0}), ints_attr("strides", {2, 2})}, {x, w})[0];
+  const Tensor padded =
+      run_op("ConvTranspose", 11, {ints_attr("output_padding", {1, 0}), ints_attr("strides", {2, 2})}, {x, w})[0];
   EXPECT_EQ(padded.shape(), (std::vector<int64_t>{1, 2, 8, 7}));
   EXPECT_THROW(run_op("ConvTranspose", 11, {ints_attr("pads", {5, 5, 5, 5})}, {x, w}), Error);
   EXPECT_THROW(run_op("ConvTranspose", 11, {}, {x, Tensor(DType::kFloat, {2, 2, 3, 3})}), Error);
@@ -767,7 +780,8 @@ TEST(ConvIntegerTest, MatchesWidenedFloatConv) {
   for (int64_t i = 0; i < y.element_count(); ++i) EXPECT_EQ(y.data<int32_t>()[i], at(expected, i));
 }
 
-// ---- shape inference -------------------------------------------------------------------------------------------------
+// ---- shape inference
+// -------------------------------------------------------------------------------------------------
 
 TEST(LinalgInferenceTest, SymbolicBatchAndConvDims) {
   Node node;
@@ -776,7 +790,8 @@ TEST(LinalgInferenceTest, SymbolicBatchAndConvDims) {
   node.outputs = {"y"};
   node.attributes["strides"] = ints_attr("strides", {2, 2});
   node.attributes["pads"] = ints_attr("pads", {1, 1, 1, 1});
-  const TypeInfo x = TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("N"), Dim::known(3), Dim::known(224), Dim::known(224)});
+  const TypeInfo x = TypeInfo::tensor(
+      DType::kFloat, std::vector<Dim>{Dim::named("N"), Dim::known(3), Dim::known(224), Dim::known(224)});
   const TypeInfo w = TypeInfo::tensor_of_shape(DType::kFloat, {64, 3, 3, 3});
   InferenceContext ctx(node, {&x, &w}, {nullptr, nullptr});
   OpRegistry::instance().find("", "Conv", 11)->infer(ctx);
@@ -786,7 +801,8 @@ TEST(LinalgInferenceTest, SymbolicBatchAndConvDims) {
   mm.op_type = "MatMul";
   mm.inputs = {"a", "b"};
   mm.outputs = {"y"};
-  const TypeInfo a = TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("B"), Dim::named("S"), Dim::known(64)});
+  const TypeInfo a =
+      TypeInfo::tensor(DType::kFloat, std::vector<Dim>{Dim::named("B"), Dim::named("S"), Dim::known(64)});
   const TypeInfo b = TypeInfo::tensor_of_shape(DType::kFloat, {64, 10});
   InferenceContext mm_ctx(mm, {&a, &b}, {nullptr, nullptr});
   OpRegistry::instance().find("", "MatMul", 13)->infer(mm_ctx);

@@ -3,6 +3,6 @@
 
 namespace tessera::f32_dwconv {
 #if defined(__x86_64__)
-const DwConvSet kAvx2Set = {"f32_dwconv__avx2", dwconv};
+const DwConvSet kAvx2Set = {"f32_dwconv__avx2", dwconv, dwconv_channels};
 #endif
 }  // namespace tessera::f32_dwconv

@@ -3,6 +3,6 @@
 
 namespace tessera::f32_dwconv {
 #if defined(__x86_64__)
-const DwConvSet kAvx512Set = {"f32_dwconv__avx512", dwconv};
+const DwConvSet kAvx512Set = {"f32_dwconv__avx512", dwconv, dwconv_channels};
 #endif
 }  // namespace tessera::f32_dwconv

@@ -5,37 +5,24 @@
 #include <algorithm>
 
 #include "kernels/f32-dwconv/f32-dwconv-table.h"
+#include "kernels/simd_vec.h"
 
 namespace tessera::f32_dwconv {
 namespace {
 
 // dst[j] = src[2 j] for j in [lo, hi): the column phase of a stride-2 convolution, one register of outputs at a
-// time from two loads and one shuffle (16 lanes under AVX-512, 8 under AVX2, 4 otherwise).
-#if defined(__AVX512F__)
-inline constexpr int kDeinterleaveLanes = 16;
-#elif defined(__AVX2__)
-inline constexpr int kDeinterleaveLanes = 8;
-#else
-inline constexpr int kDeinterleaveLanes = 4;
-#endif
-
+// time from two loads and one shuffle.
 inline void deinterleave_even(const float* src, float* dst, int64_t lo, int64_t hi) {
-  typedef float Vec __attribute__((vector_size(kDeinterleaveLanes * sizeof(float))));
   int64_t j = lo;
-  for (; j + kDeinterleaveLanes <= hi; j += kDeinterleaveLanes) {
-    Vec a, b, even;
-    __builtin_memcpy(&a, src + 2 * j, sizeof a);
-    __builtin_memcpy(&b, src + 2 * j + kDeinterleaveLanes, sizeof b);
-#if defined(__AVX512F__)
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-#elif defined(__AVX2__)
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-#else
-    even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
-#endif
-    __builtin_memcpy(dst + j, &even, sizeof even);
-  }
+  for (; j + simd::kLanes <= hi; j += simd::kLanes) simd::store(dst + j, simd::even_lanes(src + 2 * j));
   for (; j < hi; ++j) dst[j] = src[2 * j];
+}
+
+// dst[0, count) = 0, in registers (a library call costs more than these short fills).
+inline void fill_zero(float* dst, int64_t count) {
+  int64_t j = 0;
+  for (; j + simd::kLanes <= count; j += simd::kLanes) simd::store(dst + j, simd::Vec{});
+  for (; j < count; ++j) dst[j] = 0.0f;
 }
 
 // Fills scratch with the phase-split padded plane: phase q, row r, column j holds
@@ -44,11 +31,11 @@ void build_phases(const DwConv2dF32Params& p, const PhaseLayout& layout, const f
   for (int64_t q = 0; q < layout.phases; ++q) {
     // Columns j with 0 <= j * stride_w + q - pad_left < in_w: [j_lo, j_hi).
     const int64_t first = p.pad_left - q;  // j * stride_w >= first
-    const int64_t j_lo = std::clamp<int64_t>(first <= 0 ? 0 : (first + p.stride_w - 1) / p.stride_w, 0,
-                                             layout.phase_width);
+    const int64_t j_lo =
+        std::clamp<int64_t>(first <= 0 ? 0 : (first + p.stride_w - 1) / p.stride_w, 0, layout.phase_width);
     const int64_t last = p.in_w + p.pad_left - q;  // j * stride_w < last
-    const int64_t j_hi = std::clamp<int64_t>(last <= 0 ? 0 : (last + p.stride_w - 1) / p.stride_w, j_lo,
-                                             layout.phase_width);
+    const int64_t j_hi =
+        std::clamp<int64_t>(last <= 0 ? 0 : (last + p.stride_w - 1) / p.stride_w, j_lo, layout.phase_width);
     for (int64_t r = 0; r < layout.rows; ++r) {
       float* dst = scratch + (q * layout.rows + r) * layout.phase_width;
       const int64_t ih = r - p.pad_top;
@@ -116,7 +103,8 @@ void dwconv_rows_fixed(const DwConv2dF32Params& p, const PhaseLayout& layout, co
     float* y_row = y + oh * p.out_w;
     const float* source_row = scratch + oh * p.stride_h * layout.phase_width;
     int64_t ow0 = 0;
-    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock)
+      output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
     if (ow0 < p.out_w && oh + 1 < p.out_h && (p.out_h - oh - 1) * p.out_w >= kBlock - (p.out_w - ow0)) {
       // A row's tail written as a whole block spills into the next row, which is computed after and overwrites it.
       output_block_fixed<kTaps>(wv, taps, b, lo, hi, source_row + ow0, y_row + ow0);
@@ -145,12 +133,78 @@ void dwconv(const DwConv2dF32Params& p, const float* x, const float* w, float bi
     float* y_row = y + oh * p.out_w;
     const int64_t row_offset = oh * p.stride_h * layout.phase_width;
     int64_t ow0 = 0;
-    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock) output_block(p, taps, w, bias, scratch, row_offset, ow0, y_row + ow0);
+    for (; ow0 + kBlock <= p.out_w; ow0 += kBlock)
+      output_block(p, taps, w, bias, scratch, row_offset, ow0, y_row + ow0);
     if (ow0 < p.out_w) {
       // The row's tail: the phase rows are padded to whole blocks, so compute a full block and keep its head.
       float tail[kBlock];
       output_block(p, taps, w, bias, scratch, row_offset, ow0, tail);
       std::copy(tail, tail + (p.out_w - ow0), y_row + ow0);
+    }
+  }
+}
+
+// Channels side by side, one per lane (ChannelLayout): the planes are interleaved into one zero-padded buffer,
+// each output position is one register of kLanes channels accumulated over the taps, and the results are
+// scattered back to the planes. For small planes, where a plane per call left most of each register idle.
+template <int kTaps>
+void channel_group(const DwConv2dF32Params& p, const ChannelLayout& layout, int64_t lanes, const float* const* x,
+                   const float* w, const float* bias, float* y, float* scratch) {
+  using simd::kLanes;
+  using simd::Vec;
+  const int64_t taps = p.kernel_h * p.kernel_w;
+  float* buffer = scratch;
+  float* out = buffer + layout.buffer_floats;
+  fill_zero(buffer, layout.buffer_floats);
+  const int64_t rows = std::min(p.in_h, layout.rows - p.pad_top), cols = std::min(p.in_w, layout.cols - p.pad_left);
+  for (int64_t l = 0; l < lanes; ++l) {
+    for (int64_t ih = 0; ih < rows; ++ih) {
+      const float* src = x[l] + ih * p.in_w;
+      float* dst = buffer + ((ih + p.pad_top) * layout.cols + p.pad_left) * kLanes + l;
+      for (int64_t iw = 0; iw < cols; ++iw) dst[iw * kLanes] = src[iw];
+    }
+  }
+  Vec wv[kTaps > 0 ? kTaps : kDwConvMaxTaps];
+  int64_t offsets[kTaps > 0 ? kTaps : kDwConvMaxTaps];
+  for (int64_t t = 0; t < taps; ++t) {
+    float lane_weights[kLanes] = {};
+    for (int64_t l = 0; l < lanes; ++l) lane_weights[l] = w[l * taps + t];
+    wv[t] = simd::load(lane_weights);
+    offsets[t] = ((t / p.kernel_w) * p.dilation_h * layout.cols + (t % p.kernel_w) * p.dilation_w) * kLanes;
+  }
+  float lane_bias[kLanes] = {};
+  for (int64_t l = 0; l < lanes && bias != nullptr; ++l) lane_bias[l] = bias[l];
+  const Vec b = simd::load(lane_bias), lo = Vec{} + p.output_min, hi = Vec{} + p.output_max;
+  const int64_t n = kTaps > 0 ? kTaps : taps;
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      const float* source = buffer + (oh * p.stride_h * layout.cols + ow * p.stride_w) * kLanes;
+      Vec acc = b;
+      for (int64_t t = 0; t < n; ++t) acc += wv[t] * simd::load(source + offsets[t]);
+      acc = acc < lo ? lo : acc;
+      acc = acc > hi ? hi : acc;
+      simd::store(out + (oh * p.out_w + ow) * kLanes, acc);
+    }
+  }
+  const int64_t size = p.out_h * p.out_w;
+  for (int64_t l = 0; l < lanes; ++l) {
+    float* plane = y + l * size;
+    for (int64_t o = 0; o < size; ++o) plane[o] = out[o * kLanes + l];
+  }
+}
+
+void dwconv_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                     const float* bias, float* y, float* scratch) {
+  const ChannelLayout layout = channel_layout(p);
+  const int64_t taps = p.kernel_h * p.kernel_w;
+  for (int64_t c = 0; c < count; c += simd::kLanes) {
+    const int64_t lanes = std::min<int64_t>(simd::kLanes, count - c);
+    const float* bias_c = bias != nullptr ? bias + c : nullptr;
+    float* y_c = y + c * p.out_h * p.out_w;
+    if (taps == 9) {
+      channel_group<9>(p, layout, lanes, x + c, w + c * taps, bias_c, y_c, scratch);
+    } else {
+      channel_group<0>(p, layout, lanes, x + c, w + c * taps, bias_c, y_c, scratch);
     }
   }
 }

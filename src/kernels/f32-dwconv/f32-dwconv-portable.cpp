@@ -3,6 +3,6 @@
 
 namespace tessera::f32_dwconv {
 
-const DwConvSet kPortableSet = {"f32_dwconv__portable", dwconv};
+const DwConvSet kPortableSet = {"f32_dwconv__portable", dwconv, dwconv_channels};
 
 }  // namespace tessera::f32_dwconv

@@ -8,9 +8,13 @@ namespace tessera::f32_dwconv {
 using DwConvFn = void (*)(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y,
                           float* scratch);
 
+using DwConvChannelsFn = void (*)(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                                  const float* bias, float* y, float* scratch);
+
 struct DwConvSet {
   const char* name;
   DwConvFn run;
+  DwConvChannelsFn run_channels;
 };
 
 extern const DwConvSet kPortableSet;
@@ -34,6 +38,21 @@ inline PhaseLayout phase_layout(const DwConv2dF32Params& p) {
   layout.rows = (p.out_h - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1;
   layout.phases = p.stride_w;
   layout.phase_width = (p.out_w + kBlock - 1) / kBlock * kBlock + ((p.kernel_w - 1) * p.dilation_w) / p.stride_w + 1;
+  return layout;
+}
+
+// Geometry of the channel-interleaved padded buffer of dwconv2d_f32_channels: rows x cols positions of kBlock
+// floats (one per channel lane; kBlock bounds every variant's lanes), then the outputs, out_h x out_w x kBlock.
+struct ChannelLayout {
+  int64_t rows, cols;     // padded input rows and columns the outputs read
+  int64_t buffer_floats;  // rows * cols * kBlock
+};
+
+inline ChannelLayout channel_layout(const DwConv2dF32Params& p) {
+  ChannelLayout layout;
+  layout.rows = (p.out_h - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1;
+  layout.cols = (p.out_w - 1) * p.stride_w + (p.kernel_w - 1) * p.dilation_w + 1;
+  layout.buffer_floats = layout.rows * layout.cols * kBlock;
   return layout;
 }
 

@@ -11,8 +11,7 @@ using f32_dwconv::DwConvSet;
 
 VariantDispatch<DwConvSet>& dispatch() {
 #if defined(__x86_64__)
-  static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, &f32_dwconv::kAvx2Set,
-                                             &f32_dwconv::kAvx512Set);
+  static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, &f32_dwconv::kAvx2Set, &f32_dwconv::kAvx512Set);
 #else
   static VariantDispatch<DwConvSet> instance(&f32_dwconv::kPortableSet, nullptr, nullptr);
 #endif
@@ -28,6 +27,16 @@ int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p) {
 
 void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch) {
   dispatch().active().run(p, x, w, bias, y, scratch);
+}
+
+int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p) {
+  const f32_dwconv::ChannelLayout layout = f32_dwconv::channel_layout(p);
+  return layout.buffer_floats + p.out_h * p.out_w * f32_dwconv::kBlock;
+}
+
+void dwconv2d_f32_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                           const float* bias, float* y, float* scratch) {
+  dispatch().active().run_channels(p, count, x, w, bias, y, scratch);
 }
 
 const char* dwconv2d_f32_kernel_name() { return dispatch().active().name; }

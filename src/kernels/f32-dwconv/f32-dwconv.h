@@ -10,15 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "kernels/window2d.h"
+
 namespace tessera {
 
-struct DwConv2dF32Params {
-  int64_t in_h = 0, in_w = 0;
-  int64_t out_h = 0, out_w = 0;
-  int64_t kernel_h = 0, kernel_w = 0;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t dilation_h = 1, dilation_w = 1;
-  int64_t pad_top = 0, pad_left = 0;
+struct DwConv2dF32Params : Window2d {
   float output_min = -std::numeric_limits<float>::infinity();
   float output_max = std::numeric_limits<float>::infinity();
 };
@@ -40,6 +36,20 @@ int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p);
 // with x zero outside [0, in_h) x [0, in_w). x is in_h x in_w, y out_h x out_w, both row-major and dense.
 // Requires dwconv2d_f32_supports(p).
 void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch);
+
+// Planes of at most this many outputs are better convolved channels side by side (dwconv2d_f32_channels): one
+// plane per call keeps most lanes of a register idle on them and pays the plane's setup for few outputs.
+inline constexpr int64_t kDwConvChannelsMaxOutputs = 256;
+
+// Floats of scratch dwconv2d_f32_channels needs for `p`.
+int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p);
+
+// dwconv2d_f32 over `count` channels at once, as many side by side as a register holds: channel c reads the plane
+// x[c] with weights w + c * kernel_h * kernel_w and bias[c] (bias may be null: 0), and writes the plane
+// y + c * out_h * out_w. Same result as dwconv2d_f32 per channel up to rounding order. Requires
+// dwconv2d_f32_supports(p).
+void dwconv2d_f32_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
+                           const float* bias, float* y, float* scratch);
 
 // The selected variant, e.g. "f32_dwconv__avx512"; every variant this CPU runs (CPUID choice first); and a test
 // hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).

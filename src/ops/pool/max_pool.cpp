@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/f32-maxpool/f32-maxpool.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
 #include "ops/registry.h"
@@ -45,9 +46,48 @@ struct MaxPoolConfig {
   bool column_major = false;
 };
 
+// The kernels/f32-maxpool parameters of a 2-D pool (supported or not: see maxpool2d_f32_supports).
+MaxPool2dF32Params maxpool2d_params(const PoolGeometry& g) {
+  MaxPool2dF32Params p;
+  p.in_h = g.input[0];
+  p.in_w = g.input[1];
+  p.out_h = g.output[0];
+  p.out_w = g.output[1];
+  p.kernel_h = g.kernel[0];
+  p.kernel_w = g.kernel[1];
+  p.stride_h = g.strides[0];
+  p.stride_w = g.strides[1];
+  p.dilation_h = g.dilations[0];
+  p.dilation_w = g.dilations[1];
+  p.pad_top = g.pads_begin[0];
+  p.pad_left = g.pads_begin[1];
+  return p;
+}
+
+// A float 2-D pool without Indices: kernels/f32-maxpool per plane, the planes split over the pool. False (doing
+// nothing) when the kernel does not take the geometry.
+bool max_pool_2d_f32(const PoolGeometry& g, const Tensor& x, Tensor& y, Parallelism& parallelism) {
+  if (g.input.size() != 2) return false;
+  const MaxPool2dF32Params p = maxpool2d_params(g);
+  if (!maxpool2d_f32_supports(p)) return false;
+  const float* xd = x.data<float>();
+  float* yd = y.data<float>();
+  const int64_t scratch_floats = maxpool2d_f32_scratch_floats(p);
+  parallelism.parallel_for(x.dim(0) * x.dim(1), [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    for (int64_t plane = begin; plane < end; ++plane) {
+      maxpool2d_f32(p, xd + plane * g.input_size, yd + plane * g.output_size, scratch.data());
+    }
+  });
+  return true;
+}
+
 template <typename T>
 void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices,
                     Parallelism& parallelism) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (indices == nullptr && max_pool_2d_f32(g, x, y, parallelism)) return;
+  }
   const std::vector<AxisWindows> windows = make_axis_windows(g);
   const T* xd = x.data<T>();
   T* yd = y.data<T>();

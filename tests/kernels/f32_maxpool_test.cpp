@@ -1,0 +1,82 @@
+// Tests of kernels/f32-maxpool: every variant this CPU can run against a direct loop, over strides (1, 2 and the
+// general path), dilations, paddings, ceil-mode windows past the input, windows entirely in the padding, odd
+// widths (register tails) and NaN propagation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/f32-maxpool/f32-maxpool.h"
+#include "random_window.h"
+
+namespace tessera {
+namespace {
+
+std::vector<float> reference(const MaxPool2dF32Params& p, const std::vector<float>& x) {
+  std::vector<float> y(static_cast<size_t>(p.out_h * p.out_w));
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      float best = -std::numeric_limits<float>::infinity();
+      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+          const int64_t ih = oh * p.stride_h + kh * p.dilation_h - p.pad_top;
+          const int64_t iw = ow * p.stride_w + kw * p.dilation_w - p.pad_left;
+          if (ih < 0 || ih >= p.in_h || iw < 0 || iw >= p.in_w) continue;
+          const float v = x[static_cast<size_t>(ih * p.in_w + iw)];
+          if (v > best || std::isnan(v)) best = std::isnan(best) ? best : v;
+        }
+      }
+      y[static_cast<size_t>(oh * p.out_w + ow)] = best;
+    }
+  }
+  return y;
+}
+
+class MaxPoolVariant : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const auto names = maxpool2d_f32_kernel_names();
+    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
+      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
+    }
+    ASSERT_TRUE(maxpool2d_f32_select_kernel(GetParam()));
+  }
+  void TearDown() override { maxpool2d_f32_select_kernel(""); }
+};
+
+TEST_P(MaxPoolVariant, MatchesDirectLoop) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  int checked = 0;
+  for (int iteration = 0; iteration < 300; ++iteration) {
+    MaxPool2dF32Params p;
+    // Every other case rounds up (ceil mode): the last window may hang past the padding.
+    if (!random_window(rng, p, 20, 70, 4, 0, 3, iteration % 2 == 1)) continue;
+    std::vector<float> x(static_cast<size_t>(p.in_h * p.in_w));
+    for (float& v : x) v = uniform(rng);
+    if (iteration % 5 == 0) x[rng() % x.size()] = std::nanf("");
+    std::vector<float> scratch(static_cast<size_t>(maxpool2d_f32_scratch_floats(p)));
+    std::vector<float> y(static_cast<size_t>(p.out_h * p.out_w), 42.0f);
+    maxpool2d_f32(p, x.data(), y.data(), scratch.data());
+    const std::vector<float> expected = reference(p, x);
+    for (size_t i = 0; i < y.size(); ++i) {
+      const bool same = std::isnan(expected[i]) ? std::isnan(y[i]) : y[i] == expected[i];
+      ASSERT_TRUE(same) << "iteration " << iteration << " element " << i << ": " << y[i] << " vs " << expected[i]
+                        << " in " << p.in_h << "x" << p.in_w << " k " << p.kernel_h << "x" << p.kernel_w << " s "
+                        << p.stride_h << "x" << p.stride_w << " d " << p.dilation_h << "x" << p.dilation_w << " pads "
+                        << p.pad_top << "," << p.pad_left << " on " << GetParam();
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, MaxPoolVariant,
+                         ::testing::Values("f32_maxpool__avx512", "f32_maxpool__avx2", "f32_maxpool__portable"),
+                         [](const auto& info) { return std::string(info.param).substr(13); });
+
+}  // namespace
+}  // namespace tessera
