@@ -30,6 +30,7 @@ def zip_map_session(backend, **labels):
 def test_zip_map_int64_labels_give_a_list_of_dicts(backend):
     session = zip_map_session(backend, classlabels_int64s=[10, 2, 7])
     assert session.get_outputs()[0].type == "seq(map(int64,tensor(float)))"
+    assert session.get_outputs()[0].shape == []
     x = np.array([[0.5, 0.25, 0.25], [0.0, 0.125, 0.875]], np.float32)
     (result,) = session.run(None, {"x": x})
     assert result == [{2: 0.25, 7: 0.25, 10: 0.5}, {2: 0.125, 7: 0.875, 10: 0.0}]
@@ -49,6 +50,7 @@ def test_dict_feeds_dict_vectorizer(backend):
     session = cpu_session(backend, ml_model([node], [map_info("m", TensorProto.STRING, TensorProto.FLOAT)],
                                             [tensor_info("y", TensorProto.FLOAT, [1, 3])]))
     assert session.get_inputs()[0].type == "map(string,tensor(float))"
+    assert session.get_inputs()[0].shape == []
     (y,) = session.run(None, {"m": {"c": 3.5, "a": 1.0, "zzz": 9.0}})
     np.testing.assert_array_equal(y, np.array([[1.0, 0.0, 3.5]], np.float32))
     assert y.dtype == np.float32
