@@ -42,13 +42,15 @@ fi
 # Python tooling for tests and benchmarks. The venv sees Debian's torch (system site packages); exports
 # run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x. nanobind and
 # scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16;
-# tritonclient is the reference client the `tessera serve` tests speak to the server with.
+# tritonclient is the reference client the `tessera serve` tests speak to the server with; scikit-learn, skl2onnx,
+# onnxmltools, lightgbm and xgboost make the models tests/models/test_sklearn_models.py converts.
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 python_modules="onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes, tritonclient.http, tritonclient.grpc"
+python_modules+=", sklearn, skl2onnx, onnxmltools, lightgbm, xgboost"
 if ! .venv/bin/python -c "import $python_modules" 2>/dev/null; then
   retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
-    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]"
+    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]" scikit-learn skl2onnx onnxmltools lightgbm xgboost
 fi
 echo "dependencies ready"

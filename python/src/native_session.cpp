@@ -13,6 +13,9 @@ namespace tessera::python {
 
 namespace {
 
+// The dtype code _session.py passes for a map feed (a dict), whose "array" is map_from_python's tuple.
+constexpr int32_t kMapFeedCode = -1;
+
 // onnxruntime's spelling of a type: "tensor(float)", "seq(tensor(int64))", "optional(tensor(float))".
 std::string ort_type_string(const TypeInfo& type) {
   switch (type.kind) {
@@ -139,7 +142,11 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
   std::vector<std::pair<std::string, RuntimeValue>> feeds;
   feeds.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    feeds.emplace_back(names[i], tensor_from_array(names[i], arrays[i], static_cast<DType>(dtypes[i])));
+    if (dtypes[i] == kMapFeedCode) {
+      feeds.emplace_back(names[i], map_from_python(names[i], arrays[i]));
+    } else {
+      feeds.emplace_back(names[i], tensor_from_array(names[i], arrays[i], static_cast<DType>(dtypes[i])));
+    }
   }
   std::vector<RuntimeValue> outputs;
   {

@@ -2,6 +2,7 @@
 
 #include <nanobind/ndarray.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -163,8 +164,83 @@ Tensor tensor_from_array(const std::string& input_name, nb::handle array, DType 
   return tensor;
 }
 
+namespace {
+
+// Element i of a map's key or value tensor as a Python int, float or str.
+nb::object map_element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kInt64:
+      return nb::int_(t.data<int64_t>()[i]);
+    case DType::kFloat:
+      return nb::float_(static_cast<double>(t.data<float>()[i]));
+    case DType::kDouble:
+      return nb::float_(t.data<double>()[i]);
+    case DType::kString: {
+      const std::string& s = t.data<std::string>()[i];
+      return nb::steal(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
+    }
+    default:
+      break;
+  }
+  fail(ErrorCode::kRuntime, "a map holds ", t.description(), ", which Python cannot receive");
+}
+
+// The Python objects of a map's keys.
+std::vector<nb::object> python_keys(const MapValue& map) {
+  std::vector<nb::object> keys;
+  keys.reserve(static_cast<size_t>(map.size()));
+  for (int64_t i = 0; i < map.size(); ++i) keys.push_back(map_element(map.keys, i));
+  return keys;
+}
+
+// True when two maps have the same keys (ZipMap's maps all do), so their Python keys can be shared.
+bool same_keys(const MapValue& a, const MapValue& b) {
+  if (a.keys.dtype() != b.keys.dtype() || a.size() != b.size()) return false;
+  if (a.keys.dtype() == DType::kInt64)
+    return std::equal(a.keys.data<int64_t>(), a.keys.data<int64_t>() + a.size(), b.keys.data<int64_t>());
+  return std::equal(a.keys.data<std::string>(), a.keys.data<std::string>() + a.size(), b.keys.data<std::string>());
+}
+
+// A map as a dict, in key order (as onnxruntime's dicts from std::map), with `keys` its keys' Python objects.
+nb::dict map_to_python(const MapValue& map, const std::vector<nb::object>& keys) {
+  nb::dict out;
+  for (int64_t i = 0; i < map.size(); ++i) {
+    const nb::object value = map_element(map.values, i);
+    if (PyDict_SetItem(out.ptr(), keys[static_cast<size_t>(i)].ptr(), value.ptr()) != 0) throw nb::python_error();
+  }
+  return out;
+}
+
+// A sequence of maps as a list of dicts; key objects are built once for maps that share the first map's keys
+// (a ZipMap output of 10,000 rows converted 3.5x slower than onnxruntime's before).
+nb::list maps_to_python(const std::vector<MapValue>& maps) {
+  nb::list items;
+  if (maps.empty()) return items;
+  const std::vector<nb::object> shared = python_keys(maps.front());
+  for (const MapValue& map : maps) {
+    items.append(same_keys(map, maps.front()) ? map_to_python(map, shared) : map_to_python(map, python_keys(map)));
+  }
+  return items;
+}
+
+}  // namespace
+
+RuntimeValue map_from_python(const std::string& input_name, nb::handle entry) {
+  const auto parts = nb::cast<nb::tuple>(entry);
+  if (nb::len(parts) != 4) fail(ErrorCode::kInvalidArgument, "input '", input_name, "': a map feed has 4 parts");
+  const Tensor keys = tensor_from_array(input_name, parts[0], static_cast<DType>(nb::cast<int32_t>(parts[1])));
+  const Tensor values = tensor_from_array(input_name, parts[2], static_cast<DType>(nb::cast<int32_t>(parts[3])));
+  try {
+    return RuntimeValue::map(MapValue::from_pairs(keys, values));
+  } catch (const Error& e) {
+    fail(e.code(), "input '", input_name, "': ", e.what());
+  }
+}
+
 nb::object value_to_python(RuntimeValue&& value) {
   if (value.is_tensor()) return tensor_to_python(std::move(value.tensor()));
+  if (value.is_map()) return map_to_python(value.map_value(), python_keys(value.map_value()));
+  if (value.is_map_sequence()) return maps_to_python(value.maps());
   if (value.is_sequence()) {
     nb::list items;
     for (Tensor& t : value.sequence_tensors()) items.append(tensor_to_python(std::move(t)));

@@ -53,6 +53,47 @@ def feed_array(name, value):
     raise InvalidArgument(f"input '{name}': numpy dtype {dtype} has no ONNX element type")
 
 
+# The dtype code that marks a map feed for the compiled core (see feed_map).
+MAP_FEED = -1
+
+# numpy dtype for each element type a map's keys or values may have, by the name onnxruntime's types use.
+_MAP_ELEMENT = {"int64": (np.dtype(np.int64), 7), "string": (np.dtype(object), STRING),
+                "float": (np.dtype(np.float32), 1), "double": (np.dtype(np.float64), 11)}
+
+
+def _map_types(declared):
+    """(key type, value type) names from "map(string,tensor(float))", or None for any other type."""
+    if not declared or not declared.startswith("map(") or not declared.endswith("))"):
+        return None
+    key, _, value = declared[4:-1].partition(",")
+    if not (value.startswith("tensor(") and value.endswith(")")):
+        return None
+    return key, value[7:-1]
+
+
+def feed_map(name, value, declared):
+    """The (keys, key type, values, value type) tuple the compiled core reads a dict feed from, with keys and
+    values converted to the types the model declares for input `name` (`declared`: its NodeArg type)."""
+    from ._errors import InvalidArgument
+    types = _map_types(declared)
+    if types is None or types[0] not in _MAP_ELEMENT or types[1] not in _MAP_ELEMENT:
+        raise InvalidArgument(f"input '{name}' is {declared or 'not an input of the model'}; a dict feeds only "
+                              "map(int64|string, tensor(float|double|int64|string)) inputs")
+    (key_dtype, key_code), (value_dtype, value_code) = _MAP_ELEMENT[types[0]], _MAP_ELEMENT[types[1]]
+    try:
+        keys = np.array(list(value.keys()), dtype=key_dtype)
+        values = np.array(list(value.values()), dtype=value_dtype)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InvalidArgument(f"input '{name}' ({declared}): the dict's keys or values do not convert: "
+                              f"{error}") from error
+    bad_key = key_code == STRING and any(not isinstance(k, str) for k in value)
+    bad_value = value_code == STRING and any(not isinstance(v, str) for v in value.values())
+    if bad_key or bad_value:
+        raise InvalidArgument(f"input '{name}' ({declared}): the dict's {'keys' if bad_key else 'values'} must be "
+                              "str")
+    return keys, key_code, values, value_code
+
+
 def output_value(value):
     """Turns what the compiled core returned for one output into numpy (see numpy_conversion.h)."""
     if type(value) is tuple:
@@ -62,5 +103,7 @@ def output_value(value):
         exotic = _EXOTIC_BY_CODE.get(value[1])
         return value[2].view(exotic) if exotic is not None else value[2]
     if type(value) is list:
+        if value and type(value[0]) is dict:  # a sequence of maps: dicts need no conversion
+            return value
         return [output_value(v) for v in value]
     return value

@@ -5,7 +5,7 @@ import os
 import warnings
 
 from . import _tessera
-from ._dtypes import feed_array, output_value
+from ._dtypes import MAP_FEED, feed_array, feed_map, output_value
 from ._errors import Fail
 from ._options import SessionOptions
 
@@ -115,13 +115,18 @@ class InferenceSession:
 
     def run(self, output_names, input_feed, run_options=None):
         """Runs the model. `output_names` None or empty: every output, in model order. `input_feed` maps input
-        names to numpy arrays (C-contiguous ones are read in place). Returns a list of numpy arrays (lists for
-        sequence outputs, None for empty optionals)."""
+        names to numpy arrays (C-contiguous ones are read in place), or to dicts for map inputs. Returns a list of
+        numpy arrays (lists for sequence outputs, dicts for maps, lists of dicts for sequences of maps, None
+        for empty optionals)."""
         names = []
         arrays = []
         dtypes = []
+        declared = {arg.name: arg.type for arg in self._inputs + self._overridable}
         for name, value in input_feed.items():
-            array, code = feed_array(name, value)
+            if isinstance(value, dict):
+                array, code = feed_map(name, value, declared.get(name)), MAP_FEED
+            else:
+                array, code = feed_array(name, value)
             names.append(name)
             arrays.append(array)
             dtypes.append(code)

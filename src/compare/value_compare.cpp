@@ -83,21 +83,43 @@ std::string compare_tensors(const Tensor& expected, const Tensor& actual, const 
   });
 }
 
+namespace {
+// Maps match when their keys are equal (keys are int64 or string: compared exactly) and their values match.
+std::string compare_maps(const MapValue& expected, const MapValue& actual, const Tolerance& tolerance) {
+  std::string diff = compare_tensors(expected.keys, actual.keys, tolerance);
+  if (!diff.empty()) return "map keys: " + diff;
+  diff = compare_tensors(expected.values, actual.values, tolerance);
+  return diff.empty() ? diff : "map values: " + diff;
+}
+
+// Sequences match when they have the same length and `compare` finds no difference between elements.
+template <typename T, typename Compare>
+std::string compare_sequences(const std::vector<T>& expected, const std::vector<T>& actual, Compare compare) {
+  if (expected.size() != actual.size()) {
+    return "sequence length differs: expected " + std::to_string(expected.size()) + ", got " +
+           std::to_string(actual.size());
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    std::string diff = compare(expected[i], actual[i]);
+    if (!diff.empty()) return "sequence element " + std::to_string(i) + ": " + diff;
+  }
+  return {};
+}
+}  // namespace
+
 std::string compare_values(const RuntimeValue& expected, const RuntimeValue& actual, const Tolerance& tolerance) {
   if (expected.kind() != actual.kind()) {
     return "value kind differs: expected " + expected.description() + ", got " + actual.description();
   }
   if (expected.is_tensor()) return compare_tensors(expected.tensor(), actual.tensor(), tolerance);
+  if (expected.is_map()) return compare_maps(expected.map_value(), actual.map_value(), tolerance);
   if (expected.is_sequence()) {
-    const auto& e = expected.sequence_tensors();
-    const auto& a = actual.sequence_tensors();
-    if (e.size() != a.size()) {
-      return "sequence length differs: expected " + std::to_string(e.size()) + ", got " + std::to_string(a.size());
-    }
-    for (size_t i = 0; i < e.size(); ++i) {
-      std::string diff = compare_tensors(e[i], a[i], tolerance);
-      if (!diff.empty()) return "sequence element " + std::to_string(i) + ": " + diff;
-    }
+    return compare_sequences(expected.sequence_tensors(), actual.sequence_tensors(),
+                             [&](const Tensor& e, const Tensor& a) { return compare_tensors(e, a, tolerance); });
+  }
+  if (expected.is_map_sequence()) {
+    return compare_sequences(expected.maps(), actual.maps(),
+                             [&](const MapValue& e, const MapValue& a) { return compare_maps(e, a, tolerance); });
   }
   return {};
 }

@@ -55,6 +55,14 @@ struct TypeInfo {
     t.element = std::make_shared<TypeInfo>(std::move(element_type));
     return t;
   }
+  // map(key_type, value_type): key_type is int64 or string, value_type usually a tensor type.
+  static TypeInfo map_of(DType key_type, TypeInfo value_type) {
+    TypeInfo t;
+    t.kind = Kind::kMap;
+    t.elem_type = key_type;
+    t.element = std::make_shared<TypeInfo>(std::move(value_type));
+    return t;
+  }
 
   bool is_tensor() const { return kind == Kind::kTensor; }
   // True when this is a tensor whose every dim is known.

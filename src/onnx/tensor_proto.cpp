@@ -5,6 +5,7 @@
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
 #include "onnx/external_data.h"
+#include "onnx/map_proto.h"
 
 namespace tessera {
 
@@ -464,7 +465,25 @@ RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type) {
 }
 
 namespace {
+// The value type a map type declares (kUndefined when it does not).
+DType declared_map_value_type(const TypeInfo& map_type) {
+  return map_type.element ? map_type.element->elem_type : DType::kUndefined;
+}
+
 RuntimeValue decode_value(const std::string& bytes, const TypeInfo& type) {
+  if (type.kind == TypeInfo::Kind::kMap) {
+    onnx::MapProto proto;
+    if (!proto.ParseFromString(bytes)) fail(ErrorCode::kInvalidArgument, "cannot parse a MapProto");
+    return RuntimeValue::map(map_from_proto(proto, declared_map_value_type(type)));
+  }
+  if (type.kind == TypeInfo::Kind::kSequence && type.element && type.element->kind == TypeInfo::Kind::kMap) {
+    onnx::SequenceProto proto;
+    if (!proto.ParseFromString(bytes)) fail(ErrorCode::kInvalidArgument, "cannot parse a SequenceProto");
+    const DType value_type = declared_map_value_type(*type.element);
+    std::vector<MapValue> maps;
+    for (const onnx::MapProto& map : proto.map_values()) maps.push_back(map_from_proto(map, value_type));
+    return RuntimeValue::map_sequence(type.element->elem_type, value_type, std::move(maps));
+  }
   if (type.kind == TypeInfo::Kind::kSequence) {
     onnx::SequenceProto proto;
     if (!proto.ParseFromString(bytes)) fail(ErrorCode::kInvalidArgument, "cannot parse a SequenceProto");
@@ -512,6 +531,18 @@ std::string value_to_bytes(const RuntimeValue& value, const std::string& name) {
   if (value.is_sequence()) {
     onnx::SequenceProto proto;
     sequence_to_proto(value, name, &proto);
+    return proto.SerializeAsString();
+  }
+  if (value.is_map()) {
+    onnx::MapProto proto;
+    map_to_proto(value.map_value(), name, &proto);
+    return proto.SerializeAsString();
+  }
+  if (value.is_map_sequence()) {
+    onnx::SequenceProto proto;
+    proto.set_name(name);
+    proto.set_elem_type(onnx::SequenceProto::MAP);
+    for (const MapValue& map : value.maps()) map_to_proto(map, "", proto.add_map_values());
     return proto.SerializeAsString();
   }
   if (!value.is_tensor()) fail(ErrorCode::kInvalidArgument, "value '", name, "' is empty and cannot be written");

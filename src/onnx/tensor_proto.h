@@ -34,12 +34,13 @@ TypeInfo type_from_proto(const onnx::TypeProto& proto);
 // The inverse of type_from_proto; an unknown type leaves `proto` empty.
 void type_to_proto(const TypeInfo& type, onnx::TypeProto* proto);
 
-// Decodes a serialized test-data value whose expected type is `type`: a TensorProto, SequenceProto or
-// OptionalProto. Throws kInvalidArgument when the bytes do not parse or the value is malformed (dims that do
-// not match the data, say).
+// Decodes a serialized test-data value whose expected type is `type`: a TensorProto, SequenceProto (of tensors, or
+// of MapProtos for seq(map)), MapProto or OptionalProto. Throws kInvalidArgument when the bytes do not parse or the
+// value is malformed (dims that do not match the data, say).
 RuntimeValue value_from_bytes(const std::string& bytes, const TypeInfo& type);
 
-// Encodes a value as the matching message (TensorProto, SequenceProto or OptionalProto), serialized.
+// Encodes a value as the matching message (TensorProto, SequenceProto, MapProto or OptionalProto), serialized; a
+// sequence of maps is a SequenceProto of MapProtos (see map_proto.h for the map form).
 std::string value_to_bytes(const RuntimeValue& value, const std::string& name);
 
 }  // namespace tessera

@@ -76,6 +76,8 @@ class KernelContext {
   const RuntimeValue& input_value(size_t i) const;
   // Input i as a tensor; throws naming the node when absent or not a tensor.
   const Tensor& input(size_t i) const;
+  // Input i as a map (ai.onnx.ml); throws kInvalidArgument naming the input when absent or not a map.
+  const MapValue& input_map(size_t i) const;
   // The raw slot (nullptr when absent), for ops that take optional values.
   const RuntimeValue* input_slot(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
 

@@ -47,6 +47,12 @@ const Tensor& KernelContext::input(size_t i) const {
   return v.tensor();
 }
 
+const MapValue& KernelContext::input_map(size_t i) const {
+  const RuntimeValue& v = input_value(i);
+  if (!v.is_map()) fail(ErrorCode::kInvalidArgument, "input ", i, " must be a map, got ", v.description());
+  return v.map_value();
+}
+
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> shape) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
   outputs_[i] = RuntimeValue(Tensor(dtype, std::move(shape)));

@@ -141,6 +141,21 @@ void Session::initialize() {
 
 Session::BufferPoolTrimmer::~BufferPoolTrimmer() { buffer_pool::trim(); }
 
+namespace {
+// A feed declared as a map or a sequence of maps: the kind, the key type and the value type must match.
+void check_map_feed(const IoInfo& declared, const RuntimeValue& value) {
+  const bool wants_map = declared.type.kind == TypeInfo::Kind::kMap;
+  const TypeInfo& map_type = wants_map ? declared.type : *declared.type.element;
+  const DType value_type = map_type.element ? map_type.element->elem_type : DType::kUndefined;
+  const bool kind_matches = wants_map ? value.is_map() : value.is_map_sequence();
+  if (!kind_matches || value.is_optional() || value.element_type() != map_type.elem_type ||
+      (value_type != DType::kUndefined && value.map_value_type() != value_type)) {
+    fail(ErrorCode::kInvalidArgument, "input '", declared.name, "' expects ", declared.type.to_string(), ", got ",
+         value.description());
+  }
+}
+}  // namespace
+
 void check_feed(const IoInfo& declared, const RuntimeValue& value) {
   const TypeInfo& type = declared.type;
   // The message names the input; it is built only when a check fails (feeds are checked on every run).
@@ -166,6 +181,9 @@ void check_feed(const IoInfo& declared, const RuntimeValue& value) {
         }
       }
     }
+  } else if (type.kind == TypeInfo::Kind::kMap ||
+             (type.kind == TypeInfo::Kind::kSequence && type.element && type.element->kind == TypeInfo::Kind::kMap)) {
+    check_map_feed(declared, value);
   } else if (type.kind == TypeInfo::Kind::kSequence) {
     if (!value.is_sequence() || value.is_optional()) {
       fail(ErrorCode::kInvalidArgument, "input '", declared.name, "'", " expects a sequence ", type.to_string(), ", got ", value.description());

@@ -43,6 +43,24 @@ std::string relu_model() {
   return field(1, uint64_t{8}) + field(8, field(2, uint64_t{17})) + field(7, graph);
 }
 
+// x: float[batch, 2] -> ZipMap(classlabels_int64s 0, 1) -> p: seq(map(int64, tensor(float))), and y = Identity(x):
+// a converted classifier's shape (ai.onnx.ml imported), with one output the C API cannot return.
+std::string zip_map_model() {
+  const std::string labels = field(1, "classlabels_int64s") + varint(20 << 3) + varint(7) + varint(8 << 3) + varint(0) +
+                             varint(8 << 3) + varint(1);
+  const std::string zip =
+      field(1, "x") + field(2, "p") + field(3, "zip") + field(4, "ZipMap") + field(5, labels) + field(7, "ai.onnx.ml");
+  const std::string identity = field(1, "x") + field(2, "y") + field(3, "identity") + field(4, "Identity");
+  const std::string float_tensor_type = field(1, field(1, uint64_t{1}));
+  const std::string map_type = field(5, field(1, uint64_t{7}) + field(2, float_tensor_type));
+  const std::string p_info = field(1, "p") + field(2, field(4, field(1, map_type)));
+  const std::string graph = field(1, zip) + field(1, identity) + field(2, "g") +
+                            field(11, float_value_info("x", {-1, 2}, "batch")) + field(12, p_info) +
+                            field(12, float_value_info("y", {-1, 2}, "batch"));
+  return field(1, uint64_t{8}) + field(8, field(2, uint64_t{17})) +
+         field(8, field(1, "ai.onnx.ml") + field(2, uint64_t{1})) + field(7, graph);
+}
+
 struct SessionDeleter {
   void operator()(tessera_session* s) const { tessera_session_destroy(s); }
 };
@@ -229,6 +247,37 @@ TEST(CApiTest, BadInputsAreStatusesWithMessages) {
   EXPECT_EQ(small, nullptr);
   tessera_session_destroy(nullptr);
   tessera_tensor_destroy(nullptr);
+}
+
+TEST(CApiTest, MapOutputsAreRefusedByNameAndKindWhileTensorOutputsRun) {
+  const std::string bytes = zip_map_model();
+  tessera_session* created = nullptr;
+  ASSERT_EQ(tessera_session_create_from_bytes(bytes.data(), bytes.size(), nullptr, &created), TESSERA_OK)
+      << tessera_last_error_message();
+  SessionPtr session(created);
+  int32_t element_type = -1;
+  int64_t rank = 0;
+  const int64_t* dims = nullptr;
+  ASSERT_EQ(tessera_session_io_type(session.get(), TESSERA_IO_OUTPUT, 0, &element_type, &rank, &dims), TESSERA_OK);
+  EXPECT_EQ(element_type, 0);
+  EXPECT_EQ(rank, -1);
+  std::vector<float> x{0.25f, 0.75f};
+  TensorPtr input = wrap(x, {1, 2});
+  const tessera_tensor* inputs[] = {input.get()};
+  const char* names[] = {"x"};
+  tessera_tensor* outputs[2] = {nullptr, nullptr};
+  EXPECT_EQ(tessera_session_run(session.get(), names, inputs, 1, nullptr, 2, outputs), TESSERA_UNSUPPORTED);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "output 'p' is seq(map(int64,float))[1], not a tensor"))
+      << tessera_last_error_message();
+  EXPECT_EQ(outputs[0], nullptr);
+  const char* tensor_only[] = {"y"};
+  ASSERT_EQ(tessera_session_run(session.get(), names, inputs, 1, tensor_only, 1, outputs), TESSERA_OK)
+      << tessera_last_error_message();
+  TensorPtr y(outputs[0]);
+  void* data = nullptr;
+  size_t byte_size = 0;
+  ASSERT_EQ(tessera_tensor_data(y.get(), &data, &byte_size), TESSERA_OK);
+  EXPECT_EQ(std::vector<float>(static_cast<float*>(data), static_cast<float*>(data) + 2), x);
 }
 
 TEST(CApiTest, LastErrorIsPerThreadAndClearedBySuccess) {

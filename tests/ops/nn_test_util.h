@@ -52,6 +52,14 @@ inline Attribute string_attr(const std::string& name, std::string v) {
   return a;
 }
 
+inline Attribute strings_attr(const std::string& name, std::vector<std::string> v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::kStrings;
+  a.strings = std::move(v);
+  return a;
+}
+
 inline Node make_node(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs, size_t inputs,
                       size_t outputs) {
   Node node;

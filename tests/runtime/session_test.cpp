@@ -114,6 +114,29 @@ TEST(SessionOutputTest, SelectsOutputsByName) {
   }
 }
 
+// The plan moves outputs out of the run's slots: a value the graph lists twice, or that is also a graph input,
+// must still come back whole every time.
+TEST(SessionOutputTest, RepeatedAndPassThroughOutputsAreWhole) {
+  onnx::ModelProto model = testing::make_model(17);
+  auto* g = model.mutable_graph();
+  add_input(g, "x", 1, {int64_t{3}});
+  add_node(g, "Relu", {"x"}, {"r"});
+  add_output(g, "r", 1);
+  add_output(g, "x", 1);
+  add_output(g, "r", 1);
+  const Session s = Session::from_bytes(serialize(model));
+  for (int run = 0; run < 2; ++run) {
+    const auto out = s.run({{"x", floats({3}, -1)}});
+    ASSERT_EQ(out.size(), 3u);
+    for (size_t k : {0u, 2u}) {
+      ASSERT_TRUE(out[k].is_tensor()) << k;
+      EXPECT_EQ(std::vector<float>(out[k].tensor().data<float>(), out[k].tensor().data<float>() + 3),
+                (std::vector<float>{0, 0, 1}));
+    }
+    EXPECT_EQ(out[1].tensor().data<float>()[0], -1.0f);
+  }
+}
+
 TEST(SessionTest, ListsEveryUnsupportedNode) {
   onnx::ModelProto model = testing::make_model(17);
   auto* g = model.mutable_graph();

@@ -7,6 +7,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "map_json.h"
 #include "npy.h"
 #include "onnx/tensor_proto.h"
 
@@ -73,6 +74,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 RuntimeValue load_value_file(const std::string& path, const TypeInfo& type) {
   const std::string bytes = read_file(path);
   if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0) return RuntimeValue(tensor_from_npy(bytes, path));
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) return map_from_json(bytes, type, path);
   return value_from_bytes(bytes, type);
 }
 
@@ -114,6 +116,17 @@ std::string summarize_value(const RuntimeValue& value) {
   if (value.is_sequence()) {
     std::string out = value.description();
     for (size_t i = 0; i < value.sequence_tensors().size() && i < 3; ++i) out += "\n    [" + std::to_string(i) + "] " + summarize_tensor(value.sequence_tensors()[i]);
+    return out;
+  }
+  if (value.is_map()) return value.description() + " " + map_to_json(value);
+  if (value.is_map_sequence()) {
+    constexpr size_t kShownMaps = 5;
+    std::string out = value.description();
+    const std::vector<MapValue>& maps = value.maps();
+    for (size_t i = 0; i < maps.size() && i < kShownMaps; ++i) {
+      out += "\n    [" + std::to_string(i) + "] " + map_to_json(RuntimeValue::map(maps[i]));
+    }
+    if (maps.size() > kShownMaps) out += "\n    ... " + std::to_string(maps.size() - kShownMaps) + " more";
     return out;
   }
   return value.description();

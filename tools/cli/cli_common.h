@@ -48,10 +48,12 @@ std::string read_file(const std::string& path);
 // Writes a whole file; throws Error(kIo) naming it.
 void write_file(const std::string& path, const std::string& bytes);
 
-// Loads a value for an input of type `type` from a .npy file or a .pb (TensorProto/SequenceProto/OptionalProto).
+// Loads a value for an input of type `type` from a .npy file, a .json file (map inputs, see map_json.h) or a .pb
+// (TensorProto/SequenceProto/OptionalProto).
 RuntimeValue load_value_file(const std::string& path, const TypeInfo& type);
 
-// "float[1,1000] min -3.2 max 4.1 mean 0.01 first: 0.1 0.2 ..." — a one-line summary of a value.
+// "float[1,1000] min -3.2 max 4.1 mean 0.01 first: 0.1 0.2 ..." — a one-line summary of a value; maps print as
+// JSON, sequences of maps one map (of the first five) per line.
 std::string summarize_value(const RuntimeValue& value);
 
 // Maps an Error code to the exit code: load-time rejections (invalid model, unsupported) give 3.

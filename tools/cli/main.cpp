@@ -14,10 +14,11 @@ constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
 commands (every command that optimizes a model takes --opt-level disabled|basic|extended|all, default all
 (optimize: basic), and --disable-pass NAME, repeatable):
-  run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb ... | --random-inputs]
+  run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb|FILE.json ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
             [--profile FILE]
-      Runs the model once (or N times) and prints every output and the latency.
+      Runs the model once (or N times) and prints every output and the latency; maps print as JSON.
+      --output-dir saves output_K.pb (output_K.json for maps); a .json input feeds a map input.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
   bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]

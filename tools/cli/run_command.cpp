@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "feeds.h"
+#include "map_json.h"
 #include "onnx/tensor_proto.h"
 #include "profile_option.h"
 #include "runtime/session.h"
@@ -60,7 +61,13 @@ int run_command(const std::vector<std::string>& args) {
   if (auto dir = arguments.value("--output-dir")) {
     std::filesystem::create_directories(*dir);
     for (size_t k = 0; k < outputs.size(); ++k) {
-      write_file(*dir + "/output_" + std::to_string(k) + ".pb", value_to_bytes(outputs[k], session->outputs()[k].name));
+      // Maps have no test-data message Tessera writes; they are saved in the JSON form `run` prints.
+      if (outputs[k].is_map() || outputs[k].is_map_sequence()) {
+        write_file(*dir + "/output_" + std::to_string(k) + ".json", map_to_json(outputs[k], 2) + "\n");
+      } else {
+        write_file(*dir + "/output_" + std::to_string(k) + ".pb",
+                   value_to_bytes(outputs[k], session->outputs()[k].name));
+      }
     }
   }
   if (!arguments.has("--quiet")) {

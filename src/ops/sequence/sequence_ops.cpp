@@ -11,7 +11,7 @@ namespace {
 
 const RuntimeValue& sequence_input(KernelContext& ctx, size_t i) {
   const RuntimeValue& v = ctx.input_value(i);
-  check_argument(v.is_sequence(), "input ", i, " must be a sequence, got ", v.description());
+  check_argument(v.is_sequence(), "input ", i, " must be a sequence of tensors, got ", v.description());
   return v;
 }
 
