@@ -44,12 +44,7 @@ class GeluFusion final : public GraphPass {
 
   bool run(Graph& graph) override {
     graph_ = &graph;
-    reads_ = fusion::count_reads(graph);
-    producer_ = fusion::producers(graph);
-    consumers_.clear();
-    for (const auto& node : graph.nodes) {
-      for (const std::string& in : node->inputs) if (!in.empty()) consumers_[in].push_back(node.get());
-    }
+    index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
     bool changed = false;
     for (auto& slot : graph.nodes) {
@@ -60,7 +55,8 @@ class GeluFusion final : public GraphPass {
       if (!m || !finish(*m)) continue;
       std::unique_ptr<Node> fused = make_fused(*m, erf, anchor);
       note(fusion::describe_fusion(*fused, m->nodes));
-      for (const Node* n : m->nodes) if (n != &anchor) removed.push_back(n);
+      for (const Node* n : m->nodes)
+        if (n != &anchor) removed.push_back(n);
       // The fused node takes the anchor's slot: after x's producer, before y's readers.
       slot = std::move(fused);
       changed = true;
@@ -75,24 +71,9 @@ class GeluFusion final : public GraphPass {
  private:
   std::optional<float> scalar(const std::string& name) const { return fusion::scalar_float_constant(*graph_, name); }
 
-  const Node* producer(const std::string& value) const {
-    auto p = producer_.find(value);
-    return p == producer_.end() ? nullptr : p->second;
-  }
-
-  // The producer of `value` when the pattern's node is its only reader.
-  const Node* private_producer(const std::string& value) const {
-    auto r = reads_.find(value);
-    return (r != reads_.end() && r->second == 1) ? producer(value) : nullptr;
-  }
-
-  // The single reader of `value` when exactly one node reads it (and nothing else does).
-  const Node* only_reader(const std::string& value) const {
-    auto r = reads_.find(value);
-    auto c = consumers_.find(value);
-    if (r == reads_.end() || r->second != 1 || c == consumers_.end() || c->second.size() != 1) return nullptr;
-    return c->second[0];
-  }
+  const Node* producer(const std::string& value) const { return index_.producer(value); }
+  const Node* private_producer(const std::string& value) const { return index_.private_producer(value); }
+  const Node* only_reader(const std::string& value) const { return index_.only_consumer(value); }
 
   // Erf's input: x / sqrt 2, or x * (1 / sqrt 2).
   std::optional<Match> match_erf(const Node& erf) const {
@@ -149,7 +130,8 @@ class GeluFusion final : public GraphPass {
     if (!is_onnx_op(*node, "Mul")) return {};
     const std::string& square = other_input(*node, x);
     const Node* sq = square.empty() ? nullptr : private_producer(square);
-    if (sq == nullptr || !is_onnx_op(*sq, "Mul") || sq->inputs.size() != 2 || sq->inputs[0] != x || sq->inputs[1] != x) {
+    if (sq == nullptr || !is_onnx_op(*sq, "Mul") || sq->inputs.size() != 2 || sq->inputs[0] != x ||
+        sq->inputs[1] != x) {
       return {};
     }
     return {node, sq};
@@ -192,11 +174,10 @@ class GeluFusion final : public GraphPass {
     node->inputs = {m.x};
     // Reads of x inside the pattern; the bias Add is taken in only when they are all its reads.
     int pattern_reads = 0;
-    for (const Node* n : m.nodes) pattern_reads += static_cast<int>(std::count(n->inputs.begin(), n->inputs.end(), m.x));
+    for (const Node* n : m.nodes)
+      pattern_reads += static_cast<int>(std::count(n->inputs.begin(), n->inputs.end(), m.x));
     const Node* add = producer(m.x);
-    auto r = reads_.find(m.x);
-    if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs.size() != 2 || r == reads_.end() ||
-        r->second != pattern_reads) {
+    if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs.size() != 2 || index_.reads(m.x) != pattern_reads) {
       return node;
     }
     for (int side = 0; side < 2; ++side) {
@@ -213,9 +194,7 @@ class GeluFusion final : public GraphPass {
   }
 
   const Graph* graph_ = nullptr;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, Node*> producer_;
-  std::unordered_map<std::string, std::vector<const Node*>> consumers_;
+  fusion::GraphIndex index_;
 };
 
 }  // namespace
