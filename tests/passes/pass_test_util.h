@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -41,6 +42,12 @@ inline void expect_same_outputs(const std::function<Model()>& make_model,
     const Tensor& x = a[k].tensor();
     const Tensor& y = b[k].tensor();
     ASSERT_EQ(x.shape(), y.shape());
+    ASSERT_EQ(x.dtype(), y.dtype()) << "output " << k;
+    if (x.dtype() != DType::kFloat) {
+      // Other types exactly, byte for byte.
+      ASSERT_EQ(std::memcmp(x.raw_data(), y.raw_data(), x.byte_size()), 0) << "output " << k;
+      continue;
+    }
     for (int64_t i = 0; i < x.element_count(); ++i) {
       const double e = x.data<float>()[i];
       ASSERT_NEAR(y.data<float>()[i], e, tolerance * (1.0 + std::fabs(e))) << "output " << k << " element " << i;
