@@ -1,5 +1,6 @@
 // `tessera check`: a model every node of which runs is "ready" (exit 0), with its ops, kernels and optimizer
-// effects listed; an unsupported op or a pinned opset that does not match is the first problem (exit 1).
+// effects listed; the ops whose meaning changes after the model's opset are named; an unsupported op or a pinned
+// opset that does not match is the first problem (exit 1).
 #include <gtest/gtest.h>
 
 #include "ir/graph_builder.h"
@@ -14,8 +15,12 @@ using testing::TempDir;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-Model relu_model(const std::string& op = "Relu") {
-  return GraphBuilder(17).input("x", DType::kFloat, {-1, 4}, {"batch", ""}).node(op, {"x"}, {"y"}).output("y").build();
+Model relu_model(const std::string& op = "Relu", int64_t opset = 17) {
+  return GraphBuilder(opset)
+      .input("x", DType::kFloat, {-1, 4}, {"batch", ""})
+      .node(op, {"x"}, {"y"})
+      .output("y")
+      .build();
 }
 
 TEST(CliCheckTest, ReadyModelListsOpsAndExitsZero) {
@@ -49,6 +54,19 @@ TEST(CliCheckTest, PinnedOpsetsAreChecked) {
   EXPECT_TRUE(contains(mismatch.out, "imports ai.onnx opset 17, expected 13")) << mismatch.out;
   EXPECT_EQ(run_cli({"check", dir.file("m.onnx"), "--max-opset", "15"}).exit_code, 1);
   EXPECT_EQ(run_cli({"check", dir.file("missing.onnx")}).exit_code, 1);
+}
+
+TEST(CliCheckTest, NamesTheOpsWhoseMeaningChangesAfterTheModelsOpset) {
+  TempDir dir;
+  save_model(relu_model("Softmax", 11), dir.file("old.onnx"));
+  save_model(relu_model("Softmax", 17), dir.file("new.onnx"));
+  const auto old_text = run_cli({"check", dir.file("old.onnx")});
+  EXPECT_EQ(old_text.exit_code, 0) << old_text.out << old_text.err;
+  EXPECT_TRUE(contains(old_text.out, "Softmax-11 -> 13: normalizes along `axis` only")) << old_text.out;
+  const auto old_json = run_cli({"check", dir.file("old.onnx"), "--json"});
+  EXPECT_TRUE(contains(old_json.out, "\"changes_at\": 13")) << old_json.out;
+  const auto new_text = run_cli({"check", dir.file("new.onnx")});
+  EXPECT_TRUE(contains(new_text.out, "none for its ops")) << new_text.out;
 }
 
 }  // namespace

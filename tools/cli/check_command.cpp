@@ -1,6 +1,7 @@
 // tessera check: before deployment, whether a model will run and how — every op (domain, type, opset) with its node
-// count and the kernel it runs on, the inputs and outputs, initializer bytes, what the optimizer would change, and
-// the first problem found (exit 1). --expect-opset / --max-opset pin the ai.onnx opset.
+// count and the kernel it runs on, the inputs and outputs, initializer bytes, where its ops' meaning changes after
+// its opset, what the optimizer would change, and the first problem found (exit 1). --expect-opset / --max-opset
+// pin the ai.onnx opset.
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,8 @@
 #include "base/error.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "ir/opset.h"
+#include "ir/opset_semantics.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
@@ -63,6 +66,29 @@ std::string kernel_of(const OpUse& use) {
     return vunary_f32_kernel_name();
   }
   return "portable C++ (vectorized by the compiler)";
+}
+
+// For every ai.onnx op of the model: where its meaning changes after the model's opset, up to the newest Tessera
+// knows (what moving the model to a newer opset would change).
+nlohmann::ordered_json opset_changes_of(const std::map<std::string, OpUse>& ops) {
+  nlohmann::ordered_json changes = nlohmann::ordered_json::array();
+  for (const auto& [key, use] : ops) {
+    if (use.domain != "ai.onnx") continue;
+    for (const OpsetSemanticsChange& c : opset_semantics_changes(use.op, use.opset, kMaxOnnxOpset)) {
+      changes.push_back({{"op", c.op}, {"model_opset", use.opset}, {"changes_at", c.version}, {"change", c.change}});
+    }
+  }
+  return changes;
+}
+
+void print_opset_changes(const nlohmann::ordered_json& changes) {
+  std::printf("semantics that change after the model's opset (up to opset %lld):%s\n",
+              static_cast<long long>(kMaxOnnxOpset), changes.empty() ? " none for its ops" : "");
+  for (const auto& c : changes) {
+    std::printf("  %s-%lld -> %lld: %s\n", c["op"].get<std::string>().c_str(),
+                static_cast<long long>(c["model_opset"].get<int64_t>()),
+                static_cast<long long>(c["changes_at"].get<int64_t>()), c["change"].get<std::string>().c_str());
+  }
 }
 
 }  // namespace
@@ -144,6 +170,7 @@ int check_command(const std::vector<std::string>& args) {
                        {"kernel", runs ? kernel_of(use) : ""}});
   }
   report["ops"] = op_list;
+  report["opset_changes"] = opset_changes_of(ops);
 
   OptimizationLevel level = OptimizationLevel::kAll;
   if (auto text = arguments.value("--opt-level")) level = opt_level_argument(*text);
@@ -180,6 +207,7 @@ int check_command(const std::vector<std::string>& args) {
                       .c_str(),
                   o["nodes"].get<int>(), o["runs"].get<bool>() ? o["kernel"].get<std::string>().c_str() : "NO KERNEL");
     }
+    print_opset_changes(report["opset_changes"]);
     std::printf("optimizer (--opt-level %s):\n", arguments.value("--opt-level").value_or("all").c_str());
     for (const auto& p : passes) {
       std::printf("  %-34s %zu -> %zu nodes\n", p["pass"].get<std::string>().c_str(), p["nodes_before"].get<size_t>(),

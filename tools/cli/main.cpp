@@ -40,7 +40,8 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   check MODEL [--expect-opset N] [--max-opset N] [--opt-level L] [--json]
       Before deployment: every op (domain, type, opset) with its node count and the kernel it runs on (this CPU's
-      variant), inputs/outputs, initializer bytes, what the optimizer would change, and the first problem found
+      variant), inputs/outputs, initializer bytes, the ops whose meaning changes after the model's opset (Softmax's
+      axis at 13, Clip's min/max inputs at 11, ...), what the optimizer would change, and the first problem found
       (unsupported op, opset too new or not the pinned one, bad external data): exit 1 then, 0 when ready.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
                        [--resave]
