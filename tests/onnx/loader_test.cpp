@@ -678,12 +678,29 @@ TEST(LoaderTest, OpsetImportsResolvePerDomain) {
   EXPECT_EQ(loaded.graph->nodes.back()->name, "custom");
 }
 
-TEST(LoaderTest, ModelsWithoutOpsetImportsUseOpsetOne) {
-  onnx::ModelProto model = make_model(17, 3);
+TEST(LoaderTest, ModelsBeforeIrThreeWithoutOpsetImportsUseOpsetOne) {
+  onnx::ModelProto model = make_model(17, 2);
   model.clear_opset_import();
   add_float_initializer(model.mutable_graph(), "w", {1}, {1.0f});
   add_output(model.mutable_graph(), "w", 1);
   EXPECT_EQ(load_model_from_bytes(serialize(model)).opset_imports, (std::map<std::string, int64_t>{{"", 1}}));
+}
+
+TEST(LoaderTest, ModelsFromIrThreeOnWithoutOpsetImportsAreRefused) {
+  for (int64_t ir_version : {3, 8}) {
+    onnx::ModelProto model = make_model(17, ir_version);
+    model.clear_opset_import();
+    add_float_initializer(model.mutable_graph(), "w", {1}, {1.0f});
+    add_output(model.mutable_graph(), "w", 1);
+    try {
+      load_model_from_bytes(serialize(model));
+      FAIL() << "expected an error at IR version " << ir_version;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+      EXPECT_NE(std::string(e.what()).find("no opset_import"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("IR version " + std::to_string(ir_version)), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(LoaderTest, DeclaredTypesKeepSymbolicDims) {
