@@ -197,6 +197,25 @@ onnx::ModelProto calling_model(const std::string& function) {
   return model;
 }
 
+// x: float[1,1,8,8] through one windowed node (Conv/ConvTranspose with a float[1,1,3,3] weight, or a pool)
+// whose int-list attribute `name` is `values`.
+std::function<void(const std::string&)> window_case(const std::string& op, const std::string& name,
+                                                    const std::vector<int64_t>& values) {
+  return writes_model([=] {
+    onnx::ModelProto m = make_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", 1, {int64_t{1}, int64_t{1}, int64_t{8}, int64_t{8}});
+    const bool conv = op == "Conv" || op == "ConvTranspose";
+    if (conv) add_float_initializer(g, "w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+    auto* node =
+        add_node(g, op, conv ? std::vector<std::string>{"x", "w"} : std::vector<std::string>{"x"}, {"y"}, "window");
+    if (!conv && name != "kernel_shape") testing::add_ints_attribute(node, "kernel_shape", {3, 3});
+    testing::add_ints_attribute(node, name, values);
+    add_output(g, "y", 1);
+    return m;
+  });
+}
+
 Tensor floats(std::vector<int64_t> shape) {
   Tensor t(DType::kFloat, std::move(shape));
   for (int64_t i = 0; i < t.element_count(); ++i) t.data<float>()[i] = static_cast<float>(i);
@@ -502,6 +521,25 @@ std::vector<HostileCase> hostile_cases() {
        external_case({4}, "sub", {}, {},
                      [](const std::string& folder) { std::filesystem::create_directory(folder + "/sub"); }),
        ErrorCode::kIo, "not a regular file");
+
+  // --- Window attributes that would overflow in + pad_begin + pad_end - (kernel - 1) * dilation - 1 (refused
+  // when kernels are created: `tessera info` reads them without complaint).
+  const int64_t huge = int64_t{1} << 62;
+  load("conv_pads_near_int64_max", window_case("Conv", "pads", {huge, huge, huge, huge}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'pads' value 4611686018427387904 is outside [0, 2^31)", false);
+  load("conv_dilations_near_int64_max", window_case("Conv", "dilations", {huge, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'dilations' value 4611686018427387904 is outside [1, 2^31)", false);
+  load("conv_negative_strides", window_case("Conv", "strides", {-1, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'strides' value -1 is outside [1, 2^31)", false);
+  load("conv_transpose_output_padding_huge", window_case("ConvTranspose", "output_padding", {huge, 0}),
+       ErrorCode::kInvalidModel, "node 'window' (ConvTranspose): attribute 'output_padding' value 4611686018427387904",
+       false);
+  load("conv_transpose_strides_huge", window_case("ConvTranspose", "strides", {huge, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (ConvTranspose): attribute 'strides' value 4611686018427387904", false);
+  load("max_pool_kernel_huge", window_case("MaxPool", "kernel_shape", {huge, 3}), ErrorCode::kInvalidModel,
+       "node 'window' (MaxPool): attribute 'kernel_shape' value 4611686018427387904", false);
+  load("average_pool_pads_huge", window_case("AveragePool", "pads", {0, 0, huge, 0}), ErrorCode::kInvalidModel,
+       "node 'window' (AveragePool): attribute 'pads' value 4611686018427387904", false);
 
   // --- Shapes that would need terabytes.
   load("constant_of_shape_terabytes", writes_model([] {
