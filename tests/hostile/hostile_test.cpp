@@ -11,6 +11,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "onnx/external_data.h"
 #include "onnx/model_loader.h"
 #include "onnx/test_models.h"
 #include "runtime/session.h"
@@ -679,6 +680,47 @@ TEST(HostileModelFileTest, DevicesFifosAndFoldersAreNotRead) {
     const testing::ProcessResult result = testing::run_cli({"run", path}, /*confined=*/true);
     EXPECT_EQ(result.exit_code, 3) << result.err;
     EXPECT_TRUE(contains(result.err, "is not a regular file")) << result.err;
+  }
+}
+
+// External data is opened relative to the model's folder: through openat2(RESOLVE_BENEATH), which follows only
+// symlinks that stay inside, and through the per-component O_NOFOLLOW walk (kernels without openat2), which
+// follows none. Either way nothing outside the folder is opened.
+TEST(HostileExternalDataTest, BothResolutionsStayInsideTheFolder) {
+  TempDir root;
+  const std::string folder = root.file("m");
+  std::filesystem::create_directories(folder + "/sub");
+  testing::write_bytes(folder + "/sub/data.bin", std::string(16, '\x01'));
+  testing::write_bytes(root.file("secret.bin"), std::string(16, '\x02'));
+  std::filesystem::create_symlink("../secret.bin", folder + "/outside.bin");
+  std::filesystem::create_directory_symlink("..", folder + "/up");
+  std::filesystem::create_symlink("/dev/zero", folder + "/zero.bin");
+  std::filesystem::create_symlink("sub/data.bin", folder + "/inside.bin");
+  for (BeneathResolution resolution : {BeneathResolution::kOpenat2IfAvailable, BeneathResolution::kComponentWalk}) {
+    SCOPED_TRACE(resolution == BeneathResolution::kComponentWalk ? "component walk" : "openat2");
+    ExternalDataResolver resolver(folder, resolution);
+    EXPECT_EQ(resolver.open("sub/data.bin", "w")->size(), 16u);
+    EXPECT_EQ(resolver.open("./sub//data.bin", "w")->data()[0], '\x01');
+    for (const std::string location : {"outside.bin", "up/secret.bin", "zero.bin"}) {
+      try {
+        resolver.open(location, "w");
+        ADD_FAILURE() << location << " opened";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+        EXPECT_TRUE(contains(e.what(), "symlink")) << e.what();
+      }
+    }
+    try {
+      resolver.open("sub/absent.bin", "w");
+      ADD_FAILURE() << "a missing file opened";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIo) << e.what();
+    }
+    if (resolution == BeneathResolution::kComponentWalk) {
+      EXPECT_THROW(resolver.open("inside.bin", "w"), Error);
+    } else {
+      EXPECT_EQ(resolver.open("inside.bin", "w")->size(), 16u);  // stays inside: followed
+    }
   }
 }
 
