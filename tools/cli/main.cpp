@@ -35,7 +35,7 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
-  limits (run, bench): --max-tensor-bytes N (default 16 GiB), --max-loop-iterations N (10000000),
+  limits (run, bench, serve): --max-tensor-bytes N (default 16 GiB), --max-loop-iterations N (10000000),
       --max-graph-depth N (32), --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
       --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
@@ -51,7 +51,7 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   serve --model-repository DIR [--model-control-mode none|poll|explicit] [--load-model NAME ...]
         [--address ADDR] [--http-port N] [--grpc-port N] [--metrics-port N] (defaults 8000, 8001, 8002;
         0 picks a free port, -1 turns the endpoint off) [--http-threads N] [--max-body-mb N]
-        [--repository-poll-secs N]
+        [--repository-poll-secs N] [limits]
       Serves a Triton-style model repository on the KServe v2 HTTP/REST and gRPC protocols, with Prometheus
       metrics at /metrics; stops gracefully on SIGTERM or SIGINT (docs/SERVING.md).
 
