@@ -2,12 +2,13 @@
 # Installs everything Tessera's build and tests need on Debian 12: compilers and libraries from Debian,
 # the ONNX test data, PyTorch for exporting test models, and a Python venv (.venv) with the PyPI tooling
 # (onnx for the newer node tests, onnxruntime as a reference in benchmarks), and headless Chromium for the
-# `tessera serve` status page test. Safe to run again.
+# `tessera serve` status page test, and clang with libFuzzer (scripts/fuzz.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
+  clang libclang-rt-14-dev
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev

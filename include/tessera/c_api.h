@@ -70,7 +70,16 @@ typedef enum tessera_optimization_level {
 
 typedef enum tessera_io_kind { TESSERA_IO_INPUT = 0, TESSERA_IO_OUTPUT = 1 } tessera_io_kind;
 
+/* Resource limits a session enforces (tessera_session_options_set_limit); docs/RELIABILITY.md gives defaults. */
+typedef enum tessera_limit {
+  TESSERA_LIMIT_MAX_TENSOR_BYTES = 0,    /* largest tensor one node may produce */
+  TESSERA_LIMIT_MAX_LOOP_ITERATIONS = 1, /* most iterations of one Loop node per run */
+  TESSERA_LIMIT_MAX_GRAPH_DEPTH = 2,     /* deepest subgraph nesting (the main graph is depth 0) */
+  TESSERA_LIMIT_MAX_MODEL_BYTES = 3      /* largest model file or serialized model read */
+} tessera_limit;
+
 typedef struct tessera_session_options tessera_session_options;
+typedef struct tessera_run_options tessera_run_options;
 typedef struct tessera_session tessera_session;
 typedef struct tessera_tensor tessera_tensor;
 
@@ -104,6 +113,22 @@ TESSERA_C_EXPORT tessera_status tessera_session_options_add_free_dimension_overr
  * it off. */
 TESSERA_C_EXPORT tessera_status tessera_session_options_set_optimized_model_filepath(tessera_session_options* options,
                                                                                      const char* path);
+
+/* Sets one resource limit (see tessera_limit); values above the type's range (INT64_MAX for counts) are
+ * refused. */
+TESSERA_C_EXPORT tessera_status tessera_session_options_set_limit(tessera_session_options* options, tessera_limit limit,
+                                                                  uint64_t value);
+
+/* ---- Run options -------------------------------------------------------------------------------------- */
+
+/* Defaults: no timeout, not terminated. One run options object may serve several runs, also concurrently. */
+TESSERA_C_EXPORT tessera_status tessera_run_options_create(tessera_run_options** out);
+TESSERA_C_EXPORT void tessera_run_options_destroy(tessera_run_options* options);
+/* Runs with these options stop with TESSERA_RUNTIME_ERROR once they have run `timeout_ms` milliseconds
+ * (checked before every node and every Loop/Scan iteration); 0 turns the timeout off, negative is refused. */
+TESSERA_C_EXPORT tessera_status tessera_run_options_set_timeout_ms(tessera_run_options* options, int64_t timeout_ms);
+/* Non-zero stops runs with these options (also ones in flight, from another thread) before their next node. */
+TESSERA_C_EXPORT tessera_status tessera_run_options_set_terminate(tessera_run_options* options, int32_t terminate);
 
 /* ---- Sessions ----------------------------------------------------------------------------------------- */
 
@@ -141,6 +166,13 @@ TESSERA_C_EXPORT tessera_status tessera_session_run(const tessera_session* sessi
                                                     const tessera_tensor* const* inputs, size_t input_count,
                                                     const char* const* output_names, size_t output_count,
                                                     tessera_tensor** outputs);
+/* tessera_session_run with run options (NULL: defaults). */
+TESSERA_C_EXPORT tessera_status tessera_session_run_with_options(const tessera_session* session,
+                                                                 const tessera_run_options* run_options,
+                                                                 const char* const* input_names,
+                                                                 const tessera_tensor* const* inputs,
+                                                                 size_t input_count, const char* const* output_names,
+                                                                 size_t output_count, tessera_tensor** outputs);
 /* The same, writing into caller-provided tensors (typically from tessera_tensor_wrap): each must already have
  * the result's element type and shape (else TESSERA_INVALID_ARGUMENT naming the output and both shapes, and
  * nothing is written). */

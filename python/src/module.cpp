@@ -27,7 +27,7 @@ NB_MODULE(_tessera, m) {
       .def("outputs", &NativeSession::outputs)
       .def("metadata", &NativeSession::metadata)
       .def("run", &NativeSession::run, nb::arg("names"), nb::arg("arrays"), nb::arg("dtypes"), nb::arg("output_names"),
-           nb::arg("terminate").none())
+           nb::arg("terminate").none(), nb::arg("timeout_ms") = 0)
       .def_prop_ro("profiling_enabled", &NativeSession::profiling_enabled)
       .def("end_profiling", &NativeSession::end_profiling);
 }

@@ -3,6 +3,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <type_traits>
+
 #include "base/error.h"
 #include "numpy_conversion.h"
 #include "passes/pass.h"
@@ -66,6 +68,13 @@ SessionOptions session_options(const nb::dict& options) {
   if (options.contains("optimized_model_filepath")) {
     result.optimized_model_filepath = nb::cast<std::string>(options["optimized_model_filepath"]);
   }
+  const auto limit = [&](const char* key, auto& field) {
+    if (options.contains(key)) field = nb::cast<std::remove_reference_t<decltype(field)>>(options[key]);
+  };
+  limit("max_tensor_bytes", result.limits.max_tensor_bytes);
+  limit("max_loop_iterations", result.limits.max_loop_iterations);
+  limit("max_graph_depth", result.limits.max_graph_depth);
+  limit("max_model_bytes", result.limits.max_model_bytes);
   if (options.contains("disabled_passes")) {
     result.disabled_passes = nb::cast<std::vector<std::string>>(options["disabled_passes"]);
   }
@@ -133,7 +142,7 @@ nb::dict NativeSession::metadata() const {
 
 nb::list NativeSession::run(const std::vector<std::string>& names, const nb::list& arrays,
                             const std::vector<int32_t>& dtypes, const std::vector<std::string>& output_names,
-                            const TerminateFlag* terminate) const {
+                            const TerminateFlag* terminate, int64_t timeout_ms) const {
   const size_t count = names.size();
   if (nb::len(arrays) != count || dtypes.size() != count) {
     fail(ErrorCode::kInvalidArgument, "run: ", count, " names, ", nb::len(arrays), " arrays and ", dtypes.size(),
@@ -153,6 +162,7 @@ nb::list NativeSession::run(const std::vector<std::string>& names, const nb::lis
     nb::gil_scoped_release release;
     RunControl control;
     control.terminate = terminate != nullptr ? &terminate->value : nullptr;
+    control.timeout_ms = timeout_ms;
     if (profiling_.load(std::memory_order_relaxed)) {
       Profiler::RunRecorder recorder = profiler_->start_run();
       control.observer = &recorder;

@@ -36,10 +36,11 @@ class NativeSession {
   nanobind::dict metadata() const;
 
   // Runs with feeds (names[i] fed arrays[i] converted to dtypes[i], ONNX element type numbers). Returns one
-  // object per requested output (all when `output_names` is empty), see value_to_python.
+  // object per requested output (all when `output_names` is empty), see value_to_python. `terminate` may be
+  // null; `timeout_ms` > 0 sets the run's deadline (RunControl::timeout_ms).
   nanobind::list run(const std::vector<std::string>& names, const nanobind::list& arrays,
                      const std::vector<int32_t>& dtypes, const std::vector<std::string>& output_names,
-                     const TerminateFlag* terminate) const;
+                     const TerminateFlag* terminate, int64_t timeout_ms) const;
 
   // True from creation (with enable_profiling) until end_profiling.
   bool profiling_enabled() const { return profiling_.load(); }

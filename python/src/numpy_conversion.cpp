@@ -97,8 +97,8 @@ std::optional<nb::dlpack::dtype> numpy_dtype(DType dtype) {
 }
 
 nb::object tensor_to_array(Tensor tensor, nb::dlpack::dtype dtype) {
-  // Shared storage (an initializer, a feed, another output) is copied: the caller may write into the array.
-  if (tensor.storage() != nullptr && tensor.storage().use_count() > 1) tensor = tensor.clone();
+  // Session::run copied any output that shared memory with an initializer, a feed or another output, so the
+  // array may be handed to the caller as it is.
   auto* owned = new Tensor(std::move(tensor));
   nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
   std::vector<size_t> shape(owned->shape().begin(), owned->shape().end());

@@ -25,6 +25,9 @@ class ExecutionMode(enum.IntEnum):
 _LEVEL_NAMES = {0: "disabled", 1: "basic", 2: "extended", 3: "all", 99: "all"}
 
 
+_LIMITS = ("max_tensor_bytes", "max_loop_iterations", "max_graph_depth", "max_model_bytes")
+
+
 class SessionOptions:
     """Options read when an InferenceSession is created (later changes do not affect existing sessions)."""
 
@@ -43,6 +46,11 @@ class SessionOptions:
         self.enable_mem_pattern = True
         self.enable_mem_reuse = True
         self.use_deterministic_compute = False
+        # Tessera's resource limits (onnxruntime has none); None keeps Tessera's default (docs/PYTHON.md).
+        self.max_tensor_bytes = None
+        self.max_loop_iterations = None
+        self.max_graph_depth = None
+        self.max_model_bytes = None
         self._config = {}
         self._free_dimensions = {}
 
@@ -81,6 +89,13 @@ class SessionOptions:
             "enable_profiling": bool(self.enable_profiling),
             "optimized_model_filepath": str(self.optimized_model_filepath or ""),
         }
+        for limit in _LIMITS:
+            value = getattr(self, limit)
+            if value is not None:
+                if int(value) < 0:
+                    from ._errors import InvalidArgument
+                    raise InvalidArgument(f"{limit} must be >= 0, got {value}")
+                options[limit] = int(value)
         passes = self._config.get("tessera.disabled_passes", "")
         options["disabled_passes"] = [p for p in passes.split(",") if p]
         return options
@@ -88,10 +103,12 @@ class SessionOptions:
 
 class RunOptions:
     """Options for one run. Setting `terminate` to True from another thread stops runs using these options
-    before their next node, with Fail."""
+    before their next node, with Fail. `timeout_ms` (Tessera's own; 0: none) stops a run that takes longer,
+    with RuntimeException naming the node it reached."""
 
     def __init__(self):
         self._flag = _tessera.TerminateFlag()
+        self.timeout_ms = 0
         self.log_severity_level = -1
         self.log_verbosity_level = 0
         self.logid = ""

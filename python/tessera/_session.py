@@ -131,12 +131,14 @@ class InferenceSession:
             arrays.append(array)
             dtypes.append(code)
         flag = None
+        timeout_ms = 0
         if run_options is not None:
             if run_options.terminate:
                 raise Fail("Exiting due to terminate flag being set to true.")
             flag = run_options._flag
+            timeout_ms = int(getattr(run_options, "timeout_ms", 0) or 0)
         try:
-            results = self._native.run(names, arrays, dtypes, list(output_names or ()), flag)
+            results = self._native.run(names, arrays, dtypes, list(output_names or ()), flag, timeout_ms)
         except Exception as error:
             _reraise_terminated(error, run_options)
             raise

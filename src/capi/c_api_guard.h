@@ -2,6 +2,7 @@
 // the calling thread's last error message.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,6 +14,11 @@
 
 struct tessera_session_options {
   tessera::SessionOptions options;
+};
+
+struct tessera_run_options {
+  std::atomic<bool> terminate{false};
+  int64_t timeout_ms = 0;
 };
 
 struct tessera_session {

@@ -64,7 +64,8 @@ const IoInfo& io_at(const tessera_session* session, tessera_io_kind kind, size_t
 // Runs the session; returns the requested outputs (all when `output_names` is NULL) as tensors.
 std::vector<Tensor> run_session(const tessera_session* session, const char* const* input_names,
                                 const tessera_tensor* const* inputs, size_t input_count,
-                                const char* const* output_names, size_t output_count) {
+                                const char* const* output_names, size_t output_count,
+                                const tessera_run_options* run_options = nullptr) {
   require(session, "session");
   if (input_count > 0) {
     require(input_names, "input_names");
@@ -86,7 +87,12 @@ std::vector<Tensor> run_session(const tessera_session* session, const char* cons
     fail(ErrorCode::kInvalidArgument, "output_names is NULL (every output) but output_count is ", output_count,
          "; the model has ", session->session->outputs().size(), " outputs");
   }
-  std::vector<RuntimeValue> values = session->session->run(feeds, names);
+  tessera::RunControl control;
+  if (run_options != nullptr) {
+    control.terminate = &run_options->terminate;
+    control.timeout_ms = run_options->timeout_ms;
+  }
+  std::vector<RuntimeValue> values = session->session->run(feeds, names, control);
   std::vector<Tensor> tensors;
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string& name = names.empty() ? session->session->outputs()[i].name : names[i];
@@ -97,10 +103,8 @@ std::vector<Tensor> run_session(const tessera_session* session, const char* cons
     if (values[i].tensor().dtype() == tessera::DType::kString) {
       fail(ErrorCode::kUnsupported, "output '", name, "' is a string tensor: the C API does not return strings");
     }
-    Tensor tensor = std::move(values[i].tensor());
-    // Memory shared with an initializer, a feed or another output is copied: the caller may write into it.
-    if (tensor.storage() != nullptr && tensor.storage().use_count() > 1) tensor = tensor.clone();
-    tensors.push_back(std::move(tensor));
+    // Session::run returns outputs that share memory with nothing the caller or the session can reach.
+    tensors.push_back(std::move(values[i].tensor()));
   }
   return tensors;
 }
@@ -175,9 +179,18 @@ tessera_status tessera_session_io_dim_name(const tessera_session* session, tesse
 tessera_status tessera_session_run(const tessera_session* session, const char* const* input_names,
                                    const tessera_tensor* const* inputs, size_t input_count,
                                    const char* const* output_names, size_t output_count, tessera_tensor** outputs) {
+  return tessera_session_run_with_options(session, nullptr, input_names, inputs, input_count, output_names,
+                                          output_count, outputs);
+}
+
+tessera_status tessera_session_run_with_options(const tessera_session* session, const tessera_run_options* run_options,
+                                                const char* const* input_names, const tessera_tensor* const* inputs,
+                                                size_t input_count, const char* const* output_names,
+                                                size_t output_count, tessera_tensor** outputs) {
   return guarded([&] {
     if (output_count > 0) require(outputs, "outputs");
-    std::vector<Tensor> results = run_session(session, input_names, inputs, input_count, output_names, output_count);
+    std::vector<Tensor> results =
+        run_session(session, input_names, inputs, input_count, output_names, output_count, run_options);
     std::vector<std::unique_ptr<tessera_tensor>> handles;
     for (Tensor& t : results) handles.push_back(std::make_unique<tessera_tensor>(tessera_tensor{std::move(t)}));
     for (size_t i = 0; i < handles.size(); ++i) outputs[i] = handles[i].release();

@@ -275,7 +275,14 @@ void check_opsets(const onnx::ModelProto& proto, Model& model) {
     }
     model.opset_imports[domain] = opset.version();
   }
-  if (proto.opset_import_size() == 0) model.opset_imports[""] = 1;  // IR < 3 models have no imports
+  if (proto.opset_import_size() == 0) {
+    // The IR spec requires opset_import from IR 3 on; only older models may omit it (they mean ai.onnx 1).
+    if (proto.ir_version() >= 3) {
+      fail(ErrorCode::kInvalidModel, "the model (IR version ", proto.ir_version(),
+           ") has no opset_import; IR version 3 and later must import the opsets its nodes use");
+    }
+    model.opset_imports[""] = 1;
+  }
 }
 
 // Sets every node's opset from the imports of the graph that holds it (recursing into subgraphs).

@@ -172,7 +172,10 @@ void graph_to_proto(const Graph& graph, onnx::GraphProto* proto, ExternalDataWri
   for (const ValueInfo& out : graph.outputs) value_info_to_proto(out.name, out.type, proto->add_output());
   std::map<std::string, const TypeInfo*> types;
   for (const auto& [name, type] : graph.value_types) types[name] = &type;
-  for (const auto& [name, type] : types) {
+  for (const auto& entry : types) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture those in lambdas.
+    const std::string& name = entry.first;
+    const TypeInfo* type = entry.second;
     const bool is_io =
         std::any_of(graph.inputs.begin(), graph.inputs.end(), [&](const ValueInfo& v) { return v.name == name; }) ||
         std::any_of(graph.outputs.begin(), graph.outputs.end(), [&](const ValueInfo& v) { return v.name == name; });

@@ -56,6 +56,12 @@ std::string pack_sub_byte(DType dtype, const uint8_t* values, int64_t count) {
        " values but the dims need ", want);
 }
 
+// memcpy for a possibly empty range: a tensor without elements has no memory, and memcpy's pointers must not
+// be null even for 0 bytes (found by the model_loader fuzzer: a float initializer with dims [0]).
+void copy_bytes(void* destination, const void* source, size_t bytes) {
+  if (bytes > 0) std::memcpy(destination, source, bytes);
+}
+
 // Copies typed repeated fields into the tensor.
 void fill_from_typed_fields(const onnx::TensorProto& p, Tensor& t) {
   const std::string& name = p.name();
@@ -67,23 +73,23 @@ void fill_from_typed_fields(const onnx::TensorProto& p, Tensor& t) {
   switch (d) {
     case DType::kFloat:
       need("float_data", p.float_data_size(), n);
-      std::memcpy(t.raw_data(), p.float_data().data(), n * 4);
+      copy_bytes(t.raw_data(), p.float_data().data(), n * 4);
       return;
     case DType::kComplex64:
       need("float_data", p.float_data_size(), 2 * n);
-      std::memcpy(t.raw_data(), p.float_data().data(), n * 8);
+      copy_bytes(t.raw_data(), p.float_data().data(), n * 8);
       return;
     case DType::kDouble:
       need("double_data", p.double_data_size(), n);
-      std::memcpy(t.raw_data(), p.double_data().data(), n * 8);
+      copy_bytes(t.raw_data(), p.double_data().data(), n * 8);
       return;
     case DType::kComplex128:
       need("double_data", p.double_data_size(), 2 * n);
-      std::memcpy(t.raw_data(), p.double_data().data(), n * 16);
+      copy_bytes(t.raw_data(), p.double_data().data(), n * 16);
       return;
     case DType::kInt64:
       need("int64_data", p.int64_data_size(), n);
-      std::memcpy(t.raw_data(), p.int64_data().data(), n * 8);
+      copy_bytes(t.raw_data(), p.int64_data().data(), n * 8);
       return;
     case DType::kUint32:
       need("uint64_data", p.uint64_data_size(), n);
@@ -91,7 +97,7 @@ void fill_from_typed_fields(const onnx::TensorProto& p, Tensor& t) {
       return;
     case DType::kUint64:
       need("uint64_data", p.uint64_data_size(), n);
-      std::memcpy(t.raw_data(), p.uint64_data().data(), n * 8);
+      copy_bytes(t.raw_data(), p.uint64_data().data(), n * 8);
       return;
     case DType::kString:
       need("string_data", p.string_data_size(), n);

@@ -14,6 +14,7 @@
 #include "base/parallel.h"
 #include "base/runtime_value.h"
 #include "ir/graph.h"
+#include "ops/run_guard.h"
 
 namespace tessera {
 
@@ -25,10 +26,10 @@ using ValueLookup = std::function<const RuntimeValue*(const std::string&)>;
 class CompiledSubgraph {
  public:
   virtual ~CompiledSubgraph() = default;
-  // Runs the subgraph on `inputs` (in the subgraph's input order); outer-scope names resolve through `outer`.
-  // Returns the subgraph's outputs in order.
+  // Runs the subgraph on `inputs` (in the subgraph's input order); outer-scope names resolve through `outer`;
+  // `guard` is the enclosing run's (checked before every node). Returns the subgraph's outputs in order.
   virtual std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
-                                        Parallelism& parallelism) const = 0;
+                                        Parallelism& parallelism, const RunGuard& guard) const = 0;
   virtual const Graph& graph() const = 0;
 };
 
@@ -63,10 +64,15 @@ struct KernelInfo {
 // What a kernel sees while it runs.
 class KernelContext {
  public:
+  // `guard` (the run's limits, terminate flag and deadline) may be null: default limits, no deadline.
   KernelContext(const Node& node, std::vector<const RuntimeValue*> inputs, std::vector<RuntimeValue>& outputs,
-                Parallelism& parallelism, ValueLookup outer)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), parallelism_(parallelism),
-        outer_(std::move(outer)) {}
+                Parallelism& parallelism, ValueLookup outer, const RunGuard* guard = nullptr)
+      : node_(node),
+        inputs_(std::move(inputs)),
+        outputs_(outputs),
+        parallelism_(parallelism),
+        outer_(std::move(outer)),
+        guard_(guard != nullptr ? guard : &default_guard()) {}
 
   const Node& node() const { return node_; }
   size_t input_count() const { return inputs_.size(); }
@@ -84,23 +90,29 @@ class KernelContext {
   size_t output_count() const { return outputs_.size(); }
   // True when the node names output i (an omitted optional output need not be computed).
   bool output_wanted(size_t i) const { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
-  // Allocates output i as a zero-filled tensor and returns it for the kernel to fill.
+  // Allocates output i as a zero-filled tensor and returns it for the kernel to fill. Refuses (kOutOfMemory),
+  // before allocating, a tensor larger than the run's max_tensor_bytes.
   Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> shape);
   // The same without clearing the memory: for kernels that write every element of the output (hot paths,
   // where clearing a recycled buffer first cost ~3% of BERT-base).
   Tensor& allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape);
-  // Sets output i (a tensor, sequence or optional value).
+  // Sets output i (a tensor, sequence or optional value); a tensor larger than max_tensor_bytes is refused.
   void set_output(size_t i, RuntimeValue value);
 
   Parallelism& parallelism() const { return parallelism_; }
   const ValueLookup& outer_scope() const { return outer_; }
+  // The run's guard: kernels that loop check it every iteration and pass it to the subgraphs they run.
+  const RunGuard& guard() const { return *guard_; }
 
  private:
+  static const RunGuard& default_guard();
+
   const Node& node_;
   std::vector<const RuntimeValue*> inputs_;
   std::vector<RuntimeValue>& outputs_;
   Parallelism& parallelism_;
   ValueLookup outer_;
+  const RunGuard* guard_;
 };
 
 class Kernel {

@@ -53,20 +53,29 @@ const MapValue& KernelContext::input_map(size_t i) const {
   return v.map_value();
 }
 
+const RunGuard& KernelContext::default_guard() {
+  static const RunGuard guard;
+  return guard;
+}
+
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> shape) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  guard_->check_tensor(dtype, shape);
   outputs_[i] = RuntimeValue(Tensor(dtype, std::move(shape)));
   return outputs_[i].tensor();
 }
 
 Tensor& KernelContext::allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  guard_->check_tensor(dtype, shape);
   outputs_[i] = RuntimeValue(Tensor::uninitialized(dtype, std::move(shape)));
   return outputs_[i].tensor();
 }
 
 void KernelContext::set_output(size_t i, RuntimeValue value) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
+  // Kernels that build a tensor themselves allocated it already; refusing it still stops it flowing on.
+  if (value.is_tensor()) guard_->check_tensor(value.tensor().dtype(), value.tensor().shape());
   outputs_[i] = std::move(value);
 }
 

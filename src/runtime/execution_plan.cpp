@@ -245,12 +245,13 @@ void ExecutionPlan::plan_releases() {
 }
 
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
-                                             Parallelism& parallelism) const {
-  return run(inputs, outer, parallelism, nullptr);
+                                             Parallelism& parallelism, const RunGuard& guard) const {
+  return run(inputs, outer, parallelism, guard, nullptr);
 }
 
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
-                                             Parallelism& parallelism, NodeObserver* observer) const {
+                                             Parallelism& parallelism, const RunGuard& guard,
+                                             NodeObserver* observer) const {
   std::vector<RuntimeValue> slots = constants_;
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i) {
     if (!inputs[i].is_none() || inputs[i].is_optional()) slots[input_slots_[i]] = inputs[i];
@@ -266,8 +267,9 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
   };
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
+    guard.check(*step.node);
     if (observer != nullptr) notify_before(i, slots, *observer);
-    run_step(step, slots, lookup, parallelism);
+    run_step(step, slots, lookup, parallelism, guard);
     if (observer != nullptr) notify_after(i, slots, *observer);
     for (int slot : step.release) slots[slot] = RuntimeValue();
   }
@@ -304,7 +306,7 @@ void ExecutionPlan::notify_after(size_t index, const std::vector<RuntimeValue>& 
 }
 
 void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
-                             Parallelism& parallelism) const {
+                             Parallelism& parallelism, const RunGuard& guard) const {
   std::vector<const RuntimeValue*> inputs;
   inputs.reserve(step.inputs.size());
   for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -317,7 +319,7 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
     inputs.push_back(v);
   }
   std::vector<RuntimeValue> outputs(step.outputs.size());
-  KernelContext context(*step.node, inputs, outputs, parallelism, lookup);
+  KernelContext context(*step.node, inputs, outputs, parallelism, lookup, &guard);
   try {
     step.kernel->compute(context);
   } catch (const Error& e) {

@@ -34,12 +34,13 @@ class ExecutionPlan final : public CompiledSubgraph {
                 ConstantRelease release);
 
   // Runs the graph. `inputs` follow graph.inputs order (a none value leaves an initializer-backed input at its
-  // initializer). Returns the values of graph.outputs in order.
+  // initializer). `guard` is checked before every node and handed to the kernels (and so to subgraphs).
+  // Returns the values of graph.outputs in order.
   std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
-                                Parallelism& parallelism) const override;
+                                Parallelism& parallelism, const RunGuard& guard) const override;
   // The same, calling `observer` (when not null) around every node of this graph (not of its subgraphs).
   std::vector<RuntimeValue> run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
-                                Parallelism& parallelism, NodeObserver* observer) const;
+                                Parallelism& parallelism, const RunGuard& guard, NodeObserver* observer) const;
   const Graph& graph() const override { return graph_; }
 
   // Which provider runs each node (in node order), for reports.
@@ -62,8 +63,8 @@ class ExecutionPlan final : public CompiledSubgraph {
   void plan_releases();
   void notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
   void notify_after(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
-  void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
-                Parallelism& parallelism) const;
+  void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup, Parallelism& parallelism,
+                const RunGuard& guard) const;
 
   const Graph& graph_;
   Graph* releasable_graph_ = nullptr;  // graph_ when its consumed initializers may be released; only during creation

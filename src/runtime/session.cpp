@@ -1,5 +1,7 @@
 #include "runtime/session.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -33,28 +35,23 @@ void infer_all(Graph& graph) {
   }
 }
 
-// Refuses, before anything runs, a value whose inferred static shape needs more memory than a tensor may hold
-// (a ConstantOfShape asking for terabytes, say), naming the node that would produce it.
-void check_inferred_sizes(const Graph& graph) {
+// Refuses, before anything runs, a value whose inferred static shape needs more than `limit` bytes (a
+// ConstantOfShape asking for terabytes, say), naming the node that would produce it.
+void check_inferred_sizes(const Graph& graph, uint64_t limit) {
   for (const auto& node : graph.nodes) {
     for (const std::string& out : node->outputs) {
       const TypeInfo* type = out.empty() ? nullptr : graph.find_type(out);
       if (type == nullptr || !type->has_static_shape() || type->elem_type == DType::kUndefined) continue;
-      const std::vector<int64_t> dims = type->static_shape();
-      if (std::find(dims.begin(), dims.end(), 0) != dims.end()) continue;
-      const uint64_t limit = kMaxTensorBytes / std::max<uint64_t>(1, dtype_size(type->elem_type));
-      uint64_t count = 1;
-      for (int64_t d : dims) {
-        count = count > limit / static_cast<uint64_t>(d) ? limit + 1 : count * static_cast<uint64_t>(d);
-      }
-      if (count > limit) {
-        fail(ErrorCode::kInvalidModel, node->label(), ": output '", out, "' ", type->to_string(), " would need more than ",
-             kMaxTensorBytes >> 30, " GiB, more than Tessera allocates for one tensor");
+      const uint64_t bytes = tensor_bytes_saturating(type->elem_type, type->static_shape());
+      if (bytes > limit) {
+        fail(ErrorCode::kInvalidModel, node->label(), ": output '", out, "' ", type->to_string(),
+             " would need more than ", limit, " bytes, the session's max_tensor_bytes");
       }
     }
     for (const auto& [key, attr] : node->attributes) {
-      if (attr.g) check_inferred_sizes(*attr.g);
-      for (const auto& g : attr.graphs) if (g) check_inferred_sizes(*g);
+      if (attr.g) check_inferred_sizes(*attr.g, limit);
+      for (const auto& g : attr.graphs)
+        if (g) check_inferred_sizes(*g, limit);
     }
   }
 }
@@ -73,30 +70,59 @@ void apply_free_dimension_overrides(Graph& graph, const std::map<std::string, in
   }
 }
 
-// Forwards to another observer (when any) after checking a terminate flag before each node.
-class TerminatingObserver final : public NodeObserver {
- public:
-  TerminatingObserver(const std::atomic<bool>& terminate, NodeObserver* inner) : terminate_(terminate), inner_(inner) {}
-  void before_node(size_t index, const Node& node, const std::string& provider,
-                   const std::vector<const RuntimeValue*>& inputs) override {
-    if (terminate_.load(std::memory_order_relaxed)) {
-      fail(ErrorCode::kRuntime, "the run was terminated (RunOptions.terminate) before ", node.label());
+// Refuses a model whose subgraphs nest deeper than `limit` (the main graph is depth 0), naming the node.
+void check_graph_depth(const Graph& graph, int64_t depth, int64_t limit) {
+  for (const auto& node : graph.nodes) {
+    for (const auto& [key, attr] : node->attributes) {
+      std::vector<const Graph*> subgraphs;
+      if (attr.g) subgraphs.push_back(attr.g.get());
+      for (const auto& g : attr.graphs)
+        if (g) subgraphs.push_back(g.get());
+      for (const Graph* g : subgraphs) {
+        if (depth + 1 > limit) {
+          fail(ErrorCode::kInvalidModel, node->label(), ": attribute '", key, "' holds a subgraph at depth ", depth + 1,
+               ", deeper than the session's max_graph_depth (", limit, ")");
+        }
+        check_graph_depth(*g, depth + 1, limit);
+      }
     }
-    if (inner_ != nullptr) inner_->before_node(index, node, provider, inputs);
   }
-  void after_node(size_t index, const Node& node, const std::string& provider,
-                  const std::vector<const RuntimeValue*>& outputs) override {
-    if (inner_ != nullptr) inner_->after_node(index, node, provider, outputs);
-  }
+}
 
- private:
-  const std::atomic<bool>& terminate_;
-  NodeObserver* inner_;
-};
+void check_model_size(uint64_t bytes, const std::string& what, uint64_t limit) {
+  if (bytes > limit) {
+    fail(ErrorCode::kInvalidModel, what, " is ", bytes, " bytes, more than the session's max_model_bytes (", limit,
+         ")");
+  }
+}
+
+// Loads the model at `path` once its size is known to be within `limit`.
+Model load_model_within(const std::string& path, uint64_t limit) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
+    check_model_size(static_cast<uint64_t>(info.st_size), "the model file '" + path + "'", limit);
+  }
+  return load_model(path);  // reports missing files, folders and devices
+}
+
+// A tensor whose storage something else still holds (an initializer, a packed constant's source, a caller's feed,
+// another output) is replaced by a copy, so the caller may write into what run returns. Outputs computed by the
+// run own their storage alone and are handed over without a copy.
+void detach_shared_storage(Tensor& tensor) {
+  if (tensor.storage() != nullptr && tensor.storage().use_count() > 1) tensor = tensor.clone();
+}
+
+void detach_shared_outputs(std::vector<RuntimeValue>& outputs) {
+  for (RuntimeValue& value : outputs) {
+    if (value.is_tensor()) detach_shared_storage(value.tensor());
+    for (Tensor& element : value.sequence_tensors()) detach_shared_storage(element);
+  }
+}
 
 }  // namespace
 
-Session::Session(const std::string& path, SessionOptions options) : options_(std::move(options)), model_(load_model(path)) {
+Session::Session(const std::string& path, SessionOptions options)
+    : options_(std::move(options)), model_(load_model_within(path, options_.limits.max_model_bytes)) {
   initialize();
 }
 
@@ -105,6 +131,7 @@ Session::Session(Model model, SessionOptions options) : options_(std::move(optio
 }
 
 Session Session::from_bytes(const std::string& bytes, SessionOptions options, const std::string& model_dir) {
+  check_model_size(bytes.size(), "the serialized model", options.limits.max_model_bytes);
   return Session(load_model_from_bytes(bytes, model_dir), std::move(options));
 }
 
@@ -114,6 +141,7 @@ Session::~Session() = default;
 
 void Session::initialize() {
   Graph& graph = *model_.graph;
+  check_graph_depth(graph, 0, options_.limits.max_graph_depth);
   apply_free_dimension_overrides(graph, options_.free_dimension_overrides);
   for (const ValueInfo& in : graph.inputs) inputs_.push_back({in.name, in.type});
   for (const ValueInfo& out : graph.outputs) outputs_.push_back({out.name, out.type});
@@ -128,7 +156,7 @@ void Session::initialize() {
   }
   pass_reports_ = optimize_graph(graph, options_.optimization_level, options_.disabled_passes);
   infer_all(graph);
-  check_inferred_sizes(graph);
+  check_inferred_sizes(graph, options_.limits.max_tensor_bytes);
   if (!options_.optimized_model_filepath.empty()) save_model(model_, options_.optimized_model_filepath);
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
@@ -230,14 +258,12 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
 std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                        const std::vector<std::string>& output_names, const RunControl& control) const {
   std::vector<RuntimeValue> ordered = order_feeds(feeds);
-  std::vector<RuntimeValue> all;
-  if (control.terminate != nullptr) {
-    TerminatingObserver observer(*control.terminate, control.observer);
-    all = plan_->run(ordered, ValueLookup{}, *pool_, &observer);
-  } else {
-    all = plan_->run(ordered, ValueLookup{}, *pool_, control.observer);
+  const RunGuard guard(options_.limits, control.terminate, control.timeout_ms);
+  std::vector<RuntimeValue> all = plan_->run(ordered, ValueLookup{}, *pool_, guard, control.observer);
+  if (output_names.empty()) {
+    detach_shared_outputs(all);
+    return all;
   }
-  if (output_names.empty()) return all;
   std::vector<RuntimeValue> selected;
   for (const std::string& name : output_names) {
     size_t i = 0;
@@ -245,6 +271,8 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
     if (i == outputs_.size()) fail(ErrorCode::kInvalidArgument, "the model has no output named '", name, "'");
     selected.push_back(all[i]);
   }
+  all.clear();  // so that only what the caller gets (and what the session or the feeds hold) shares storage
+  detach_shared_outputs(selected);
   return selected;
 }
 

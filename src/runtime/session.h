@@ -12,6 +12,7 @@
 
 #include "base/runtime_value.h"
 #include "ir/model.h"
+#include "ops/run_guard.h"
 #include "passes/pass.h"
 
 namespace tessera {
@@ -30,14 +31,20 @@ struct SessionOptions {
   // When set, the optimized model (with inferred value types) is written here at creation, before kernels
   // pack and release weights — as ONNX Runtime's SessionOptions.optimized_model_filepath.
   std::string optimized_model_filepath;
+  // Resource limits (largest tensor, Loop iterations, subgraph depth, model size); see ResourceLimits.
+  ResourceLimits limits;
 };
 
 class NodeObserver;
 
 // Per-run controls; everything is optional.
 struct RunControl {
-  // Checked before every node of the main graph; once true the run stops with kRuntime ("terminated").
+  // Checked before every node (of the main graph and of subgraphs) and every Loop/Scan iteration; once true
+  // the run stops with kRuntime ("terminated").
   const std::atomic<bool>* terminate = nullptr;
+  // When > 0, the run's deadline is this many milliseconds after run() starts; checked where `terminate` is,
+  // the run stops with kRuntime ("deadline") once it has passed. The session stays usable.
+  int64_t timeout_ms = 0;
   // Called around every node of the main graph (a Profiler's recorder, say).
   NodeObserver* observer = nullptr;
 };
@@ -51,7 +58,9 @@ struct IoInfo {
 class Session {
  public:
   // Loads, validates, optimizes and compiles the model at `path`. Throws Error (kIo, kInvalidModel,
-  // kUnsupported listing every unsupported node).
+  // kUnsupported listing every unsupported node; kInvalidModel for a file larger than limits.max_model_bytes,
+  // subgraphs nested deeper than limits.max_graph_depth, or a value whose inferred shape needs more than
+  // limits.max_tensor_bytes, naming the node).
   explicit Session(const std::string& path, SessionOptions options = {});
   // The same from serialized model bytes; external data resolves relative to `model_dir`.
   static Session from_bytes(const std::string& bytes, SessionOptions options = {}, const std::string& model_dir = {});
@@ -72,7 +81,9 @@ class Session {
 
   // Runs with named feeds; returns the requested outputs (all, in model order, when `output_names` is empty)
   // in the order requested. Feeds are checked: unknown names, missing required inputs, dtype, rank and known
-  // dims give kInvalidArgument naming the input and both shapes.
+  // dims give kInvalidArgument naming the input and both shapes. The returned tensors never share memory with
+  // the session (initializers), the feeds or each other: an output that would (Identity of a weight, Reshape of
+  // a feed) is copied, so the caller may write into any output; the others are handed over without a copy.
   std::vector<RuntimeValue> run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                 const std::vector<std::string>& output_names = {}) const;
   // The same with per-run controls.

@@ -177,7 +177,7 @@ bool can_batch_together(const QueuedRequest& leader, const QueuedRequest& candid
 }
 
 void execute_batch(const Session& session, const inference::ModelConfig& config, const std::string& version,
-                   std::vector<QueuedRequest>& batch, ModelStatistics& statistics) {
+                   std::vector<QueuedRequest>& batch, ModelStatistics& statistics, int64_t timeout_ms) {
   const auto start = SteadyClock::now();
   int64_t rows = 0;
   for (const QueuedRequest& queued : batch) rows += queued.batch_size;
@@ -189,7 +189,7 @@ void execute_batch(const Session& session, const inference::ModelConfig& config,
     const auto feeds = stack_inputs(batch, rows);
     times.compute_input_ns = nanoseconds_since(start);
     const auto infer_start = SteadyClock::now();
-    outputs = session.run(feeds, output_names);
+    outputs = session.run(feeds, output_names, RunControl{.timeout_ms = timeout_ms});
     times.compute_infer_ns = nanoseconds_since(infer_start);
   } catch (const Error& e) {
     fail_batch(batch, run_error(e, config, version), statistics);

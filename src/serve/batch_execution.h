@@ -33,10 +33,10 @@ int64_t validate_request(const InferenceRequest& request, const inference::Model
 // True when `candidate` may run in one batch with `leader`: every input has the same dims after the batch dim.
 bool can_batch_together(const QueuedRequest& leader, const QueuedRequest& candidate);
 
-// Runs `batch` (one or more requests of one model version) as one session run and calls every request's
-// `done` with its response or the error, recording statistics.
+// Runs `batch` (one or more requests of one model version) as one session run, with a deadline of
+// `timeout_ms` (0: none), and calls every request's `done` with its response or the error, recording statistics.
 void execute_batch(const Session& session, const inference::ModelConfig& config, const std::string& version,
-                   std::vector<QueuedRequest>& batch, ModelStatistics& statistics);
+                   std::vector<QueuedRequest>& batch, ModelStatistics& statistics, int64_t timeout_ms = 0);
 
 // The nanoseconds from `from` to now.
 uint64_t nanoseconds_since(SteadyClock::time_point from);

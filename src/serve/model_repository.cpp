@@ -23,7 +23,8 @@ bool is_version_name(const std::string& text) {
 
 }  // namespace
 
-ModelRepository::ModelRepository(fs::path root, ModelControlMode mode) : root_(std::move(root)), mode_(mode) {
+ModelRepository::ModelRepository(fs::path root, ModelControlMode mode, ServingLimits limits)
+    : root_(std::move(root)), mode_(mode), limits_(std::move(limits)) {
   if (!fs::is_directory(root_)) fail(ErrorCode::kIo, "model repository '", root_.string(), "' is not a folder");
 }
 
@@ -66,7 +67,7 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::load_versions(const s
               available.size(), " numeric folders)");
   std::vector<std::shared_ptr<ServedModel>> versions;
   for (int64_t version : chosen) {
-    versions.push_back(std::make_shared<ServedModel>(model_dir, name, version, file.config, file.from_file));
+    versions.push_back(std::make_shared<ServedModel>(model_dir, name, version, file.config, file.from_file, limits_));
   }
   return versions;
 }

@@ -29,8 +29,8 @@ struct ModelIndexEntry {
 
 class ModelRepository {
  public:
-  // Refuses (Error kIo) a root that is not a folder.
-  ModelRepository(std::filesystem::path root, ModelControlMode mode);
+  // Refuses (Error kIo) a root that is not a folder. Every model is loaded and run within `limits`.
+  ModelRepository(std::filesystem::path root, ModelControlMode mode, ServingLimits limits = {});
 
   // Loads every model folder (none, poll) or the named ones (explicit); a failing model is reported on
   // stderr and in the index, and leaves the server not ready.
@@ -75,6 +75,7 @@ class ModelRepository {
 
   std::filesystem::path root_;
   ModelControlMode mode_;
+  ServingLimits limits_;
   std::mutex load_mutex_;     // one load or unload at a time
   mutable std::mutex mutex_;  // guards models_
   std::map<std::string, ModelEntry> models_;

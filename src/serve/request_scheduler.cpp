@@ -7,8 +7,12 @@
 namespace tessera::serve {
 
 RequestScheduler::RequestScheduler(const Session& session, const inference::ModelConfig& config, std::string version,
-                                   ModelStatistics& statistics)
-    : session_(session), config_(config), version_(std::move(version)), statistics_(statistics) {
+                                   ModelStatistics& statistics, int64_t run_timeout_ms)
+    : session_(session),
+      config_(config),
+      version_(std::move(version)),
+      statistics_(statistics),
+      run_timeout_ms_(run_timeout_ms) {
   if (config_.has_dynamic_batching()) {
     const auto& preferred = config_.dynamic_batching().preferred_batch_size();
     target_rows_ = preferred.empty() ? config_.max_batch_size() : *std::max_element(preferred.begin(), preferred.end());
@@ -148,7 +152,7 @@ void RequestScheduler::worker_loop() {
                      "model '" + config_.name() + "' version " + version_ + ": request timed out in the queue"),
           {}});
     }
-    if (!batch.empty()) execute_batch(session_, config_, version_, batch, statistics_);
+    if (!batch.empty()) execute_batch(session_, config_, version_, batch, statistics_, run_timeout_ms_);
   }
 }
 

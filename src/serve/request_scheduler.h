@@ -21,8 +21,9 @@ namespace tessera::serve {
 class RequestScheduler {
  public:
   // Starts instance_count(config) workers. `session`, `config` and `statistics` must outlive the scheduler.
+  // Every run gets a deadline of `run_timeout_ms` (0: none).
   RequestScheduler(const Session& session, const inference::ModelConfig& config, std::string version,
-                   ModelStatistics& statistics);
+                   ModelStatistics& statistics, int64_t run_timeout_ms = 0);
   // Stops taking requests, runs every queued one, then joins the workers.
   ~RequestScheduler();
   RequestScheduler(const RequestScheduler&) = delete;
@@ -49,6 +50,7 @@ class RequestScheduler {
   const inference::ModelConfig& config_;
   const std::string version_;
   ModelStatistics& statistics_;
+  const int64_t run_timeout_ms_;
   int64_t target_rows_ = 1;
   mutable std::mutex mutex_;
   std::mutex batch_former_;  // one worker at a time waits for a batch to fill

@@ -6,7 +6,7 @@
 namespace tessera::serve {
 
 ServedModel::ServedModel(const std::filesystem::path& model_dir, const std::string& name, int64_t version,
-                         inference::ModelConfig config, bool config_from_file)
+                         inference::ModelConfig config, bool config_from_file, const ServingLimits& limits)
     : name_(name), version_(version), version_string_(std::to_string(version)), config_(std::move(config)) {
   config_.set_name(name);
   const std::string filename =
@@ -15,10 +15,13 @@ ServedModel::ServedModel(const std::filesystem::path& model_dir, const std::stri
   if (!std::filesystem::is_regular_file(path)) {
     fail(ErrorCode::kIo, "model '", name, "' version ", version, ": no model file ", path.string());
   }
-  session_ = std::make_unique<Session>(path.string(), session_options_from_config(config_));
+  SessionOptions options = session_options_from_config(config_);
+  options.limits = limits.session;
+  session_ = std::make_unique<Session>(path.string(), std::move(options));
   complete_model_config(config_, config_from_file, name, *session_);
   run_model_warmup(*session_, config_);
-  scheduler_ = std::make_unique<RequestScheduler>(*session_, config_, version_string_, statistics_);
+  scheduler_ =
+      std::make_unique<RequestScheduler>(*session_, config_, version_string_, statistics_, limits.run_timeout_ms);
 }
 
 ServedModel::~ServedModel() { scheduler_.reset(); }

@@ -48,7 +48,7 @@ int run_server(const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  ModelRepository repository(options.model_repository, options.control_mode);
+  ModelRepository repository(options.model_repository, options.control_mode, options.limits);
   repository.load_initial(options.load_models);
   const int io_threads = options.http_threads > 0 ? options.http_threads
                                                   : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,6 +143,154 @@ TEST(CApiTest, RunReturnsOutputTensors) {
   const std::vector<float> y(static_cast<float*>(data), static_cast<float*>(data) + 6);
   EXPECT_EQ(y, (std::vector<float>{0, 2, 0, 4, 0, 6}));
   EXPECT_EQ(x[0], -1.0f);  // inputs are read, never written
+}
+
+// Packed float_data of `values` (TensorProto field 4).
+std::string packed_floats(const std::vector<float>& values) {
+  std::string bytes(values.size() * sizeof(float), '\0');
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return field(4, bytes);
+}
+
+// x: float[3]; w (initializer 1, 2, 3) -> from_w = Identity(w), from_x = Identity(x).
+std::string identity_model() {
+  const std::string w = field(1, uint64_t{3}) + field(2, uint64_t{1}) + packed_floats({1, 2, 3}) + field(8, "w");
+  const std::string identity_w = field(1, "w") + field(2, "from_w") + field(3, "iw") + field(4, "Identity");
+  const std::string identity_x = field(1, "x") + field(2, "from_x") + field(3, "ix") + field(4, "Identity");
+  const std::string graph = field(1, identity_w) + field(1, identity_x) + field(2, "g") + field(5, w) +
+                            field(11, float_value_info("x", {3}, "")) + field(12, float_value_info("from_w", {3}, "")) +
+                            field(12, float_value_info("from_x", {3}, ""));
+  return field(1, uint64_t{8}) + field(8, field(2, uint64_t{17})) + field(7, graph);
+}
+
+std::vector<float> floats_of(tessera_tensor* tensor) {
+  void* data = nullptr;
+  size_t bytes = 0;
+  EXPECT_EQ(tessera_tensor_data(tensor, &data, &bytes), TESSERA_OK);
+  return std::vector<float>(static_cast<float*>(data), static_cast<float*>(data) + bytes / sizeof(float));
+}
+
+// A caller who writes into outputs that pass an initializer or a feed through changes neither.
+TEST(CApiTest, WritingIntoOutputsChangesNeitherWeightsNorFeeds) {
+  const std::string bytes = identity_model();
+  tessera_session* raw = nullptr;
+  ASSERT_EQ(tessera_session_create_from_bytes(bytes.data(), bytes.size(), nullptr, &raw), TESSERA_OK)
+      << tessera_last_error_message();
+  SessionPtr session(raw);
+  std::vector<float> x = {7, 8, 9};
+  TensorPtr input = wrap(x, {3});
+  const char* names[] = {"x"};
+  const tessera_tensor* inputs[] = {input.get()};
+  for (int run = 0; run < 3; ++run) {
+    tessera_tensor* outputs[2] = {nullptr, nullptr};
+    ASSERT_EQ(tessera_session_run(session.get(), names, inputs, 1, nullptr, 2, outputs), TESSERA_OK)
+        << tessera_last_error_message();
+    TensorPtr from_w(outputs[0]), from_x(outputs[1]);
+    EXPECT_EQ(floats_of(from_w.get()), (std::vector<float>{1, 2, 3})) << "run " << run;
+    EXPECT_EQ(floats_of(from_x.get()), (std::vector<float>{7, 8, 9})) << "run " << run;
+    for (tessera_tensor* out : outputs) {
+      void* data = nullptr;
+      size_t size = 0;
+      ASSERT_EQ(tessera_tensor_data(out, &data, &size), TESSERA_OK);
+      EXPECT_NE(data, static_cast<void*>(x.data()));
+      std::memset(data, 0xff, size);
+    }
+    EXPECT_EQ(x, (std::vector<float>{7, 8, 9})) << "the caller's input changed through an output";
+  }
+}
+
+// ValueInfoProto of a tensor of `elem_type` with known `dims` (none: a scalar).
+std::string typed_value_info(const std::string& name, uint64_t elem_type, const std::vector<uint64_t>& dims) {
+  std::string shape;
+  for (uint64_t d : dims) shape += field(1, field(1, d));
+  return field(1, name) + field(2, field(1, field(1, elem_type) + field(2, shape)));
+}
+
+std::string node(const std::vector<std::string>& inputs, const std::string& output, const std::string& name,
+                 const std::string& op_type, const std::string& attributes = {}) {
+  std::string bytes;
+  for (const std::string& in : inputs) bytes += field(1, in);
+  return bytes + field(2, output) + field(3, name) + field(4, op_type) + attributes;
+}
+
+// limit: int64 scalar -> v = Loop(no trip count, cond true, v0 = 0) whose body adds 1 to v while i < limit.
+std::string counting_loop_model() {
+  const std::string one = field(1, uint64_t{1}) + field(2, uint64_t{1}) + packed_floats({1}) + field(8, "one");
+  const std::string body = field(1, node({"i", "limit"}, "cond_out", "keep_going", "Less")) +
+                           field(1, node({"v_in", "one"}, "v_out", "increment", "Add")) + field(2, "body") +
+                           field(5, one) + field(11, typed_value_info("i", 7, {})) +
+                           field(11, typed_value_info("cond_in", 9, {})) + field(11, typed_value_info("v_in", 1, {1})) +
+                           field(12, typed_value_info("cond_out", 9, {})) +
+                           field(12, typed_value_info("v_out", 1, {1}));
+  const std::string body_attribute = field(5, field(1, "body") + field(6, body) + field(20, uint64_t{5}));
+  const std::string v0 = field(1, uint64_t{1}) + field(2, uint64_t{1}) + packed_floats({0}) + field(8, "v0");
+  const std::string go = field(2, uint64_t{9}) + field(5, uint64_t{1}) + field(8, "go");
+  const std::string graph = field(1, node({"", "go", "v0"}, "v", "loop", "Loop", body_attribute)) + field(2, "g") +
+                            field(5, v0) + field(5, go) + field(11, typed_value_info("limit", 7, {})) +
+                            field(12, typed_value_info("v", 1, {1}));
+  return field(1, uint64_t{8}) + field(8, field(2, uint64_t{17})) + field(7, graph);
+}
+
+SessionPtr session_from(const std::string& bytes, const tessera_session_options* options) {
+  tessera_session* session = nullptr;
+  EXPECT_EQ(tessera_session_create_from_bytes(bytes.data(), bytes.size(), options, &session), TESSERA_OK)
+      << tessera_last_error_message();
+  return SessionPtr(session);
+}
+
+// Runs the counting loop up to `limit`; returns the status (and v in `result` when it ran).
+tessera_status run_loop(const tessera_session* session, const tessera_run_options* run_options, int64_t limit,
+                        float* result) {
+  const int64_t scalar[1] = {0};
+  tessera_tensor* input = nullptr;
+  EXPECT_EQ(tessera_tensor_wrap(TESSERA_ELEMENT_INT64, scalar, 0, &limit, sizeof limit, &input), TESSERA_OK);
+  TensorPtr owned_input(input);
+  const char* names[] = {"limit"};
+  const tessera_tensor* inputs[] = {input};
+  tessera_tensor* output = nullptr;
+  const tessera_status status =
+      tessera_session_run_with_options(session, run_options, names, inputs, 1, nullptr, 1, &output);
+  if (status == TESSERA_OK) {
+    TensorPtr owned(output);
+    *result = floats_of(output)[0];
+  }
+  return status;
+}
+
+TEST(CApiTest, RunTimeoutStopsAnEndlessLoopAndTheSessionRunsAgain) {
+  SessionPtr session = session_from(counting_loop_model(), nullptr);
+  tessera_run_options* raw = nullptr;
+  ASSERT_EQ(tessera_run_options_create(&raw), TESSERA_OK);
+  std::unique_ptr<tessera_run_options, void (*)(tessera_run_options*)> run_options(raw, tessera_run_options_destroy);
+  EXPECT_EQ(tessera_run_options_set_timeout_ms(raw, -1), TESSERA_INVALID_ARGUMENT);
+  ASSERT_EQ(tessera_run_options_set_timeout_ms(raw, 200), TESSERA_OK);
+  float v = -1;
+  EXPECT_EQ(run_loop(session.get(), raw, INT64_MAX, &v), TESSERA_RUNTIME_ERROR);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "deadline")) << tessera_last_error_message();
+  ASSERT_EQ(run_loop(session.get(), raw, 5, &v), TESSERA_OK) << tessera_last_error_message();
+  EXPECT_EQ(v, 6.0f);
+  ASSERT_EQ(tessera_run_options_set_terminate(raw, 1), TESSERA_OK);
+  EXPECT_EQ(run_loop(session.get(), raw, 5, &v), TESSERA_RUNTIME_ERROR);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "terminated")) << tessera_last_error_message();
+}
+
+TEST(CApiTest, ResourceLimitsAreSessionOptions) {
+  tessera_session_options* raw = nullptr;
+  ASSERT_EQ(tessera_session_options_create(&raw), TESSERA_OK);
+  std::unique_ptr<tessera_session_options, void (*)(tessera_session_options*)> options(raw,
+                                                                                       tessera_session_options_destroy);
+  ASSERT_EQ(tessera_session_options_set_limit(raw, TESSERA_LIMIT_MAX_LOOP_ITERATIONS, 100), TESSERA_OK);
+  EXPECT_EQ(tessera_session_options_set_limit(raw, TESSERA_LIMIT_MAX_GRAPH_DEPTH, UINT64_MAX),
+            TESSERA_INVALID_ARGUMENT);
+  SessionPtr session = session_from(counting_loop_model(), raw);
+  float v = -1;
+  EXPECT_EQ(run_loop(session.get(), nullptr, INT64_MAX, &v), TESSERA_RUNTIME_ERROR);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "max_loop_iterations (100)")) << tessera_last_error_message();
+  ASSERT_EQ(tessera_session_options_set_limit(raw, TESSERA_LIMIT_MAX_MODEL_BYTES, 10), TESSERA_OK);
+  const std::string bytes = counting_loop_model();
+  tessera_session* refused = nullptr;
+  EXPECT_EQ(tessera_session_create_from_bytes(bytes.data(), bytes.size(), raw, &refused), TESSERA_INVALID_MODEL);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "max_model_bytes (10)")) << tessera_last_error_message();
 }
 
 TEST(CApiTest, RunIntoCallerBuffersChecksTheirShape) {

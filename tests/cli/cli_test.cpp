@@ -180,6 +180,18 @@ TEST(CliInfoTest, SaysWhenEveryOpIsSupported) {
   EXPECT_TRUE(contains(result.out, "unsupported ops: none")) << result.out;
 }
 
+// Replays the fuzz_npy finding fuzz/regressions/npy/dimension_of_29_digits: a shape dimension too long for
+// int64 made std::stoll throw out_of_range past the reader's own errors.
+TEST(CliNpyTest, DimensionsTooLongForInt64AreRefusedByName) {
+  TempDir dir;
+  write_bytes(dir.file("model.onnx"), serialize(make_add_model()));
+  const std::string finding = std::string(TESSERA_SOURCE_DIR) + "/fuzz/regressions/npy/dimension_of_29_digits";
+  write_bytes(dir.file("x.npy"), testing::read_bytes(finding));
+  const auto r = run_cli({"run", dir.file("model.onnx"), "--input", "x=" + dir.file("x.npy")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "has a dimension of 29 digits in shape")) << r.err;
+}
+
 TEST(CliExitCodeTest, ZeroOneTwoThree) {
   TempDir dir;
   write_bytes(dir.file("model.onnx"), serialize(make_add_model()));

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "base/error.h"
+#include "onnx/external_data.h"
 #include "onnx/model_loader.h"
 #include "onnx/test_models.h"
 #include "runtime/session.h"
@@ -195,6 +196,25 @@ onnx::ModelProto calling_model(const std::string& function) {
   add_node(g, function, {"x"}, {"y"}, "call", "local");
   add_output(g, "y", 1);
   return model;
+}
+
+// x: float[1,1,8,8] through one windowed node (Conv/ConvTranspose with a float[1,1,3,3] weight, or a pool)
+// whose int-list attribute `name` is `values`.
+std::function<void(const std::string&)> window_case(const std::string& op, const std::string& name,
+                                                    const std::vector<int64_t>& values) {
+  return writes_model([=] {
+    onnx::ModelProto m = make_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", 1, {int64_t{1}, int64_t{1}, int64_t{8}, int64_t{8}});
+    const bool conv = op == "Conv" || op == "ConvTranspose";
+    if (conv) add_float_initializer(g, "w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+    auto* node =
+        add_node(g, op, conv ? std::vector<std::string>{"x", "w"} : std::vector<std::string>{"x"}, {"y"}, "window");
+    if (!conv && name != "kernel_shape") testing::add_ints_attribute(node, "kernel_shape", {3, 3});
+    testing::add_ints_attribute(node, name, values);
+    add_output(g, "y", 1);
+    return m;
+  });
 }
 
 Tensor floats(std::vector<int64_t> shape) {
@@ -503,6 +523,25 @@ std::vector<HostileCase> hostile_cases() {
                      [](const std::string& folder) { std::filesystem::create_directory(folder + "/sub"); }),
        ErrorCode::kIo, "not a regular file");
 
+  // --- Window attributes that would overflow in + pad_begin + pad_end - (kernel - 1) * dilation - 1 (refused
+  // when kernels are created: `tessera info` reads them without complaint).
+  const int64_t huge = int64_t{1} << 62;
+  load("conv_pads_near_int64_max", window_case("Conv", "pads", {huge, huge, huge, huge}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'pads' value 4611686018427387904 is outside [0, 2^31)", false);
+  load("conv_dilations_near_int64_max", window_case("Conv", "dilations", {huge, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'dilations' value 4611686018427387904 is outside [1, 2^31)", false);
+  load("conv_negative_strides", window_case("Conv", "strides", {-1, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (Conv): attribute 'strides' value -1 is outside [1, 2^31)", false);
+  load("conv_transpose_output_padding_huge", window_case("ConvTranspose", "output_padding", {huge, 0}),
+       ErrorCode::kInvalidModel, "node 'window' (ConvTranspose): attribute 'output_padding' value 4611686018427387904",
+       false);
+  load("conv_transpose_strides_huge", window_case("ConvTranspose", "strides", {huge, 1}), ErrorCode::kInvalidModel,
+       "node 'window' (ConvTranspose): attribute 'strides' value 4611686018427387904", false);
+  load("max_pool_kernel_huge", window_case("MaxPool", "kernel_shape", {huge, 3}), ErrorCode::kInvalidModel,
+       "node 'window' (MaxPool): attribute 'kernel_shape' value 4611686018427387904", false);
+  load("average_pool_pads_huge", window_case("AveragePool", "pads", {0, 0, huge, 0}), ErrorCode::kInvalidModel,
+       "node 'window' (AveragePool): attribute 'pads' value 4611686018427387904", false);
+
   // --- Shapes that would need terabytes.
   load("constant_of_shape_terabytes", writes_model([] {
          onnx::ModelProto m = make_model(17);
@@ -641,6 +680,47 @@ TEST(HostileModelFileTest, DevicesFifosAndFoldersAreNotRead) {
     const testing::ProcessResult result = testing::run_cli({"run", path}, /*confined=*/true);
     EXPECT_EQ(result.exit_code, 3) << result.err;
     EXPECT_TRUE(contains(result.err, "is not a regular file")) << result.err;
+  }
+}
+
+// External data is opened relative to the model's folder: through openat2(RESOLVE_BENEATH), which follows only
+// symlinks that stay inside, and through the per-component O_NOFOLLOW walk (kernels without openat2), which
+// follows none. Either way nothing outside the folder is opened.
+TEST(HostileExternalDataTest, BothResolutionsStayInsideTheFolder) {
+  TempDir root;
+  const std::string folder = root.file("m");
+  std::filesystem::create_directories(folder + "/sub");
+  testing::write_bytes(folder + "/sub/data.bin", std::string(16, '\x01'));
+  testing::write_bytes(root.file("secret.bin"), std::string(16, '\x02'));
+  std::filesystem::create_symlink("../secret.bin", folder + "/outside.bin");
+  std::filesystem::create_directory_symlink("..", folder + "/up");
+  std::filesystem::create_symlink("/dev/zero", folder + "/zero.bin");
+  std::filesystem::create_symlink("sub/data.bin", folder + "/inside.bin");
+  for (BeneathResolution resolution : {BeneathResolution::kOpenat2IfAvailable, BeneathResolution::kComponentWalk}) {
+    SCOPED_TRACE(resolution == BeneathResolution::kComponentWalk ? "component walk" : "openat2");
+    ExternalDataResolver resolver(folder, resolution);
+    EXPECT_EQ(resolver.open("sub/data.bin", "w")->size(), 16u);
+    EXPECT_EQ(resolver.open("./sub//data.bin", "w")->data()[0], '\x01');
+    for (const std::string location : {"outside.bin", "up/secret.bin", "zero.bin"}) {
+      try {
+        resolver.open(location, "w");
+        ADD_FAILURE() << location << " opened";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+        EXPECT_TRUE(contains(e.what(), "symlink")) << e.what();
+      }
+    }
+    try {
+      resolver.open("sub/absent.bin", "w");
+      ADD_FAILURE() << "a missing file opened";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIo) << e.what();
+    }
+    if (resolution == BeneathResolution::kComponentWalk) {
+      EXPECT_THROW(resolver.open("inside.bin", "w"), Error);
+    } else {
+      EXPECT_EQ(resolver.open("inside.bin", "w")->size(), 16u);  // stays inside: followed
+    }
   }
 }
 

@@ -87,6 +87,15 @@ inline onnx::AttributeProto* add_int_attribute(onnx::NodeProto* node, const std:
   return a;
 }
 
+inline onnx::AttributeProto* add_ints_attribute(onnx::NodeProto* node, const std::string& name,
+                                                const std::vector<int64_t>& values) {
+  auto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+  return a;
+}
+
 inline onnx::AttributeProto* add_float_attribute(onnx::NodeProto* node, const std::string& name, float value) {
   auto* a = node->add_attribute();
   a->set_name(name);

@@ -242,3 +242,25 @@ def test_optimized_model_filepath_writes_a_runnable_model(backend, tmp_path):
     reloaded = cpu_session(backend, str(tmp_path / "optimized.onnx")).run(None, {"x": x})
     for a, b in zip(expected, reloaded):
         np.testing.assert_array_equal(a, b)
+
+
+def _passthrough_model():
+    """from_w = Identity(w) of an initializer, from_x = Reshape(x) of the feed: both pass memory through."""
+    weights = numpy_helper.from_array(np.arange(1, 7, dtype=np.float32).reshape(2, 3), "w")
+    shape = numpy_helper.from_array(np.array([3, 2], np.int64), "shape")
+    nodes = [helper.make_node("Identity", ["w"], ["from_w"]), helper.make_node("Reshape", ["x", "shape"], ["from_x"])]
+    outputs = [tensor_info("from_w", TensorProto.FLOAT, [2, 3]), tensor_info("from_x", TensorProto.FLOAT, [3, 2])]
+    return make_model(nodes, [tensor_info("x", TensorProto.FLOAT, [2, 3])], outputs, initializers=[weights, shape])
+
+
+def test_writing_into_passthrough_outputs_changes_neither_weights_nor_feeds(backend):
+    session = cpu_session(backend, _passthrough_model())
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) + 10
+    for _ in range(3):
+        from_w, from_x = session.run(None, {"x": x})
+        np.testing.assert_array_equal(from_w, np.arange(1, 7, dtype=np.float32).reshape(2, 3))
+        np.testing.assert_array_equal(from_x, (np.arange(6, dtype=np.float32) + 10).reshape(3, 2))
+        assert not np.shares_memory(from_x, x)
+        from_w[:] = -1
+        from_x[:] = -1
+        np.testing.assert_array_equal(x, np.arange(6, dtype=np.float32).reshape(2, 3) + 10)

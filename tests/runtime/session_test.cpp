@@ -199,7 +199,7 @@ std::vector<RuntimeValue> run_probe_graph(const std::vector<std::string>& output
   g.sort_topologically();
   ExecutionPlan plan(g, {std::make_shared<ProbeProvider>(state)});
   SerialParallelism serial;
-  auto result = plan.run({}, ValueLookup{}, serial);
+  auto result = plan.run({}, ValueLookup{}, serial, RunGuard{});
   observed.alive_at_check = state->alive_at_check.load();
   observed.made = state->made;
   return result;

@@ -43,22 +43,8 @@ struct BenchSettings {
   std::vector<std::pair<std::string, std::string>> files;  // --input NAME=FILE
   bool json = false;
   std::optional<std::string> profile;  // --profile FILE
+  int64_t timeout_ms = 0;              // --timeout-ms
 };
-
-// A whole-string integer >= `minimum`, or a UsageError naming the flag.
-int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
-  size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || value < minimum) {
-    throw UsageError{flag + " needs an integer >= " + std::to_string(minimum) + ", got '" + text + "'"};
-  }
-  return value;
-}
 
 double parse_seconds(const std::string& flag, const std::string& text) {
   size_t used = 0;
@@ -99,10 +85,10 @@ std::string level_name(OptimizationLevel level) {
 }
 
 BenchSettings parse_settings(const std::vector<std::string>& args) {
-  const Arguments arguments(
-      args, {"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level",
-             "--disable-pass", "--profile"},
-      {"--json"});
+  const Arguments arguments(args,
+                            with_limit_flags({"--input", "--dim", "--batch", "--threads", "--warmup", "--iters",
+                                              "--duration", "--opt-level", "--disable-pass", "--profile"}),
+                            {"--json"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
   s.model = arguments.positional()[0];
@@ -116,6 +102,8 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   if (auto b = arguments.value("--batch")) s.batch = parse_integer("--batch", *b, 1);
   if (auto level = arguments.value("--opt-level")) s.options.optimization_level = opt_level_argument(*level);
   s.options.disabled_passes = arguments.values("--disable-pass");
+  apply_limit_flags(arguments, s.options.limits);
+  s.timeout_ms = timeout_ms_flag(arguments);
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
     s.dims[name] = parse_integer("--dim " + name, value, 1);
@@ -331,7 +319,7 @@ int bench_command(const std::vector<std::string>& args) {
   report.session_create_ms = std::chrono::duration<double, std::milli>(Clock::now() - create_start).count();
 
   const Feeds feeds = gather_feeds(*session, settings, report.inputs);
-  const ProfileOption profile(settings.profile);
+  const ProfileOption profile(settings.profile, settings.timeout_ms);
   auto [times, total_s] = timed_runs(*session, feeds, settings, profile);
   profile.write();
   report.latency = compute_latency_stats(std::move(times), total_s);

@@ -148,4 +148,44 @@ OptimizationLevel opt_level_argument(const std::string& text) {
   }
 }
 
+int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < minimum) {
+    throw UsageError{flag + " needs an integer >= " + std::to_string(minimum) + ", got '" + text + "'"};
+  }
+  return value;
+}
+
+std::vector<std::string> with_limit_flags(std::vector<std::string> flags) {
+  for (const char* flag :
+       {"--max-tensor-bytes", "--max-loop-iterations", "--max-graph-depth", "--max-model-bytes", "--timeout-ms"}) {
+    flags.emplace_back(flag);
+  }
+  return flags;
+}
+
+void apply_limit_flags(const Arguments& arguments, ResourceLimits& limits) {
+  if (auto v = arguments.value("--max-tensor-bytes")) {
+    limits.max_tensor_bytes = static_cast<uint64_t>(parse_integer("--max-tensor-bytes", *v, 0));
+  }
+  if (auto v = arguments.value("--max-loop-iterations")) {
+    limits.max_loop_iterations = parse_integer("--max-loop-iterations", *v, 0);
+  }
+  if (auto v = arguments.value("--max-graph-depth")) limits.max_graph_depth = parse_integer("--max-graph-depth", *v, 0);
+  if (auto v = arguments.value("--max-model-bytes")) {
+    limits.max_model_bytes = static_cast<uint64_t>(parse_integer("--max-model-bytes", *v, 0));
+  }
+}
+
+int64_t timeout_ms_flag(const Arguments& arguments) {
+  const auto v = arguments.value("--timeout-ms");
+  return v ? parse_integer("--timeout-ms", *v, 0) : 0;
+}
+
 }  // namespace tessera::cli

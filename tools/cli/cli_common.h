@@ -8,6 +8,7 @@
 
 #include "base/runtime_value.h"
 #include "ir/type_info.h"
+#include "ops/run_guard.h"
 #include "passes/pass.h"
 
 namespace tessera::cli {
@@ -42,6 +43,17 @@ class Arguments {
   std::vector<std::string> positional_;
   std::multimap<std::string, std::string> flags_;
 };
+
+// A whole-string integer >= `minimum`, or a UsageError naming the flag.
+int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum);
+
+// `flags` followed by the resource-limit flags run and bench take: --max-tensor-bytes, --max-loop-iterations,
+// --max-graph-depth, --max-model-bytes and --timeout-ms.
+std::vector<std::string> with_limit_flags(std::vector<std::string> flags);
+// Applies the limit flags given in `arguments` to `limits`; a UsageError for a value that is not an integer >= 0.
+void apply_limit_flags(const Arguments& arguments, ResourceLimits& limits);
+// --timeout-ms N (each run's deadline in milliseconds), 0 when absent.
+int64_t timeout_ms_flag(const Arguments& arguments);
 
 // Reads a whole file; throws Error(kIo) naming it.
 std::string read_file(const std::string& path);

@@ -16,13 +16,13 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
 (optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb|FILE.json ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
-            [--profile FILE]
+            [--profile FILE] [limits]
       Runs the model once (or N times) and prints every output and the latency; maps print as JSON.
       --output-dir saves output_K.pb (output_K.json for maps); a .json input feeds a map input.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
   bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]
-              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE]
+              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE] [limits]
       Measures latency like onnxruntime_perf_test: session creation, N warm-up runs (default 5), then timed
       runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
       Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
@@ -36,6 +36,9 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
+  limits (run, bench, serve): --max-tensor-bytes N (default 16 GiB), --max-loop-iterations N (10000000),
+      --max-graph-depth N (32), --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
+      --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   check MODEL [--expect-opset N] [--max-opset N] [--opt-level L] [--json]
@@ -50,7 +53,7 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   serve --model-repository DIR [--model-control-mode none|poll|explicit] [--load-model NAME ...]
         [--address ADDR] [--http-port N] [--grpc-port N] [--metrics-port N] (defaults 8000, 8001, 8002;
         0 picks a free port, -1 turns the endpoint off) [--http-threads N] [--max-body-mb N]
-        [--repository-poll-secs N]
+        [--repository-poll-secs N] [limits]
       Serves a Triton-style model repository on the KServe v2 HTTP/REST and gRPC protocols, with Prometheus
       metrics at /metrics; stops gracefully on SIGTERM or SIGINT (docs/SERVING.md).
 

@@ -64,6 +64,8 @@ Tensor tensor_from_npy(const std::string& bytes, const std::string& source) {
     if (std::isdigit(static_cast<unsigned char>(shape_text[i]))) {
       size_t end = i;
       while (end < shape_text.size() && std::isdigit(static_cast<unsigned char>(shape_text[end]))) ++end;
+      // More than 18 digits would overflow int64 (std::stoll would throw out_of_range, found by fuzz_npy).
+      check_argument(end - i <= 18, "'", source, "' has a dimension of ", end - i, " digits in shape ", shape_text);
       shape.push_back(std::stoll(shape_text.substr(i, end - i)));
       i = end;
     } else {

@@ -15,10 +15,10 @@ namespace tessera::cli {
 
 class ProfileOption {
  public:
-  // Profiling is on when `path` holds a file name.
-  explicit ProfileOption(std::optional<std::string> path);
+  // Profiling is on when `path` holds a file name. Every run gets a deadline of `timeout_ms` (0: none).
+  explicit ProfileOption(std::optional<std::string> path, int64_t timeout_ms = 0);
 
-  // session.run(feeds), recorded when profiling is on.
+  // session.run(feeds) with the timeout, recorded when profiling is on.
   std::vector<RuntimeValue> run(const Session& session,
                                 const std::vector<std::pair<std::string, RuntimeValue>>& feeds) const;
   // Writes the profile (when on) and notes the file on stderr; throws Error(kIo) naming the path.
@@ -26,6 +26,7 @@ class ProfileOption {
 
  private:
   std::optional<std::string> path_;
+  int64_t timeout_ms_;
   std::unique_ptr<Profiler> profiler_;
 };
 

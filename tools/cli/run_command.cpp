@@ -18,8 +18,9 @@
 namespace tessera::cli {
 
 int run_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--input-dir", "--input", "--output-dir", "--threads", "--opt-level", "--repeat",
-                                   "--disable-pass", "--profile"},
+  const Arguments arguments(args,
+                            with_limit_flags({"--input-dir", "--input", "--output-dir", "--threads", "--opt-level",
+                                              "--repeat", "--disable-pass", "--profile"}),
                             {"--random-inputs", "--quiet"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
@@ -36,6 +37,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
   options.disabled_passes = arguments.values("--disable-pass");
+  apply_limit_flags(arguments, options.limits);
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;
@@ -48,7 +50,7 @@ int run_command(const std::vector<std::string>& args) {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
 
   const auto feeds = gather_feeds(*session, arguments);
-  const ProfileOption profile(arguments.value("--profile"));
+  const ProfileOption profile(arguments.value("--profile"), timeout_ms_flag(arguments));
   std::vector<RuntimeValue> outputs;
   std::vector<double> times;
   for (int i = 0; i < repeat; ++i) {

@@ -36,8 +36,8 @@ serve::ModelControlMode control_mode(const Arguments& arguments) {
 int serve_command(const std::vector<std::string>& args) {
   const Arguments arguments(
       args,
-      {"--model-repository", "--model-control-mode", "--load-model", "--address", "--http-port", "--grpc-port",
-       "--metrics-port", "--http-threads", "--max-body-mb", "--repository-poll-secs"},
+      with_limit_flags({"--model-repository", "--model-control-mode", "--load-model", "--address", "--http-port",
+                        "--grpc-port", "--metrics-port", "--http-threads", "--max-body-mb", "--repository-poll-secs"}),
       {});
   if (!arguments.positional().empty())
     throw UsageError{"serve takes no positional arguments (use --model-repository DIR)"};
@@ -57,6 +57,8 @@ int serve_command(const std::vector<std::string>& args) {
   options.http_threads = integer_flag(arguments, "--http-threads", 0, 0, 1024);
   options.http_max_body_bytes = static_cast<size_t>(integer_flag(arguments, "--max-body-mb", 64, 1, 4096)) << 20;
   options.poll_seconds = integer_flag(arguments, "--repository-poll-secs", 15, 1, 86400);
+  apply_limit_flags(arguments, options.limits.session);
+  options.limits.run_timeout_ms = timeout_ms_flag(arguments);
   try {
     return serve::run_server(options);
   } catch (const std::runtime_error& e) {

@@ -79,4 +79,13 @@ void infer_broadcast(InferenceContext& context, bool to_bool) {
 void infer_broadcast_inputs(InferenceContext& context) { infer_broadcast(context, false); }
 void infer_broadcast_to_bool(InferenceContext& context) { infer_broadcast(context, true); }
 
+void check_window_attribute(const Node& node, const char* name, const std::vector<int64_t>& values, int64_t minimum) {
+  for (int64_t v : values) {
+    if (v < minimum || v > kMaxWindowAttribute) {
+      fail(ErrorCode::kInvalidModel, node.label(), ": attribute '", name, "' value ", v, " is outside [", minimum,
+           ", 2^31)");
+    }
+  }
+}
+
 }  // namespace tessera

@@ -23,6 +23,18 @@ std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& in, const std
 // Row-major contiguous strides of `shape`.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
 
+// Largest value a window attribute (kernel_shape, strides, dilations, pads, output_padding, output_shape) may
+// take: below 2^31, so kernel extents ((k - 1) * d + 1) and padded lengths (in + pad_begin + pad_end) computed from
+// them cannot overflow int64.
+inline constexpr int64_t kMaxWindowAttribute = (int64_t{1} << 31) - 1;
+// Longest spatial axis a windowed op (Conv, pooling, Col2Im) accepts: a tensor with elements cannot come near it,
+// one with a zero dim could; with window attributes below 2^31 the geometry formulas then stay inside int64.
+inline constexpr int64_t kMaxSpatialLength = int64_t{1} << 32;
+
+// Checks every value of the window attribute `name` of `node` lies in [minimum, kMaxWindowAttribute]; throws
+// kInvalidModel naming the node, its op, the attribute and the value otherwise. Called at kernel creation.
+void check_window_attribute(const Node& node, const char* name, const std::vector<int64_t>& values, int64_t minimum);
+
 // Reads an integer tensor (int32 or int64, any shape) into a vector; throws for other dtypes.
 std::vector<int64_t> tensor_to_int64s(const Tensor& tensor);
 

@@ -20,7 +20,7 @@ std::unique_ptr<Kernel> make_if(const KernelInfo& info) {
   std::shared_ptr<CompiledSubgraph> else_branch = info.compile_subgraph(*else_graph);
   return make_kernel([then_branch, else_branch](KernelContext& ctx) {
     const CompiledSubgraph& branch = read_condition(ctx.input(0)) ? *then_branch : *else_branch;
-    std::vector<RuntimeValue> outputs = branch.run({}, ctx.outer_scope(), ctx.parallelism());
+    std::vector<RuntimeValue> outputs = branch.run({}, ctx.outer_scope(), ctx.parallelism(), ctx.guard());
     check_argument(outputs.size() == ctx.output_count(), "the chosen branch produced ", outputs.size(),
                    " outputs, the node has ", ctx.output_count());
     for (size_t i = 0; i < outputs.size(); ++i) ctx.set_output(i, std::move(outputs[i]));

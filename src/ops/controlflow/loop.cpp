@@ -43,11 +43,15 @@ std::unique_ptr<Kernel> make_loop(const KernelInfo& info) {
     }
     std::vector<std::vector<Tensor>> scans(scan_count);
     for (int64_t iteration = 0; iteration < max_trips && condition; ++iteration) {
+      // An endless loop (no trip count, a condition that stays true) ends here: at the iteration limit, when
+      // the run is terminated, or at its deadline.
+      ctx.guard().check_loop_iteration(ctx.node(), iteration);
+      ctx.guard().check(ctx.node());
       std::vector<RuntimeValue> inputs;
       inputs.emplace_back(Tensor::scalar<int64_t>(DType::kInt64, iteration));
       inputs.emplace_back(Tensor::scalar<bool>(DType::kBool, condition));
       for (RuntimeValue& v : carried) inputs.push_back(v);
-      std::vector<RuntimeValue> outputs = body->run(inputs, ctx.outer_scope(), ctx.parallelism());
+      std::vector<RuntimeValue> outputs = body->run(inputs, ctx.outer_scope(), ctx.parallelism(), ctx.guard());
       const Tensor& next = outputs[0].tensor();
       check_argument(next.element_count() == 1 && next.dtype() == DType::kBool, "the body's condition output must be a bool scalar");
       condition = next.data<bool>()[0];

@@ -29,12 +29,13 @@ std::vector<RuntimeValue> scan_once(const CompiledSubgraph& body, const ScanAttr
     in_axes[k] = normalize_axis(a.input_axes.empty() ? 0 : a.input_axes[k], static_cast<int64_t>(scan_inputs[k].rank()));
   }
   for (int64_t t = 0; t < length; ++t) {
+    ctx.guard().check(ctx.node());
     std::vector<RuntimeValue> inputs = states;
     for (size_t k = 0; k < a.scan_input_count; ++k) {
       const bool reverse = !a.input_directions.empty() && a.input_directions[k] == 1;
       inputs.emplace_back(take_slice(scan_inputs[k], in_axes[k], reverse ? length - 1 - t : t));
     }
-    std::vector<RuntimeValue> result = body.run(inputs, ctx.outer_scope(), ctx.parallelism());
+    std::vector<RuntimeValue> result = body.run(inputs, ctx.outer_scope(), ctx.parallelism(), ctx.guard());
     for (size_t i = 0; i < a.state_count; ++i) states[i] = result[i];
     for (size_t k = 0; k < a.scan_output_count; ++k) outputs[k].push_back(result[a.state_count + k].tensor());
   }

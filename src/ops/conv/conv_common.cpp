@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "base/error.h"
+#include "ops/common/op_utils.h"
 
 namespace tessera::conv {
 namespace {
@@ -16,12 +17,6 @@ AutoPad parse_auto_pad(const Node& node) {
   if (value == "VALID") return AutoPad::kValid;
   fail(ErrorCode::kInvalidModel, node.label(), ": auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '",
        value, "'");
-}
-
-void check_all(const Node& node, const std::vector<int64_t>& values, int64_t minimum, const char* name) {
-  for (int64_t v : values) {
-    check_model(v >= minimum, node.label(), ": ", name, " values must be >= ", minimum, ", got ", v);
-  }
 }
 
 std::string join(const std::vector<int64_t>& values) { return shape_to_string(values); }
@@ -63,6 +58,10 @@ void check_input_ranks(const std::vector<int64_t>& x_shape, const std::vector<in
                  join(x_shape));
   check_argument(w_shape.size() == x_shape.size(), op_name, " weight W ", join(w_shape),
                  " must have the rank of X ", join(x_shape));
+  for (size_t i = 2; i < x_shape.size(); ++i) {
+    check_argument(x_shape[i] < kMaxSpatialLength && w_shape[i] <= kMaxWindowAttribute, op_name, " X ", join(x_shape),
+                   " and W ", join(w_shape), ": spatial axis ", i - 2, " is too long (X below 2^32, W below 2^31)");
+  }
 }
 
 }  // namespace
@@ -101,17 +100,17 @@ ConvAttributes parse_conv_attributes(const Node& node, bool transpose) {
   attrs.dilations = node.attr_ints("dilations");
   attrs.pads = node.attr_ints("pads");
   attrs.group = node.attr_int("group", 1);
-  check_all(node, attrs.kernel_shape, 1, "kernel_shape");
-  check_all(node, attrs.strides, 1, "strides");
-  check_all(node, attrs.dilations, 1, "dilations");
-  check_all(node, attrs.pads, 0, "pads");
+  check_window_attribute(node, "kernel_shape", attrs.kernel_shape, 1);
+  check_window_attribute(node, "strides", attrs.strides, 1);
+  check_window_attribute(node, "dilations", attrs.dilations, 1);
+  check_window_attribute(node, "pads", attrs.pads, 0);
   check_model(attrs.group >= 1, node.label(), ": group must be >= 1, got ", attrs.group);
   check_model(attrs.pads.size() % 2 == 0, node.label(), ": pads needs an even count, got ", join(attrs.pads));
   if (transpose) {
     attrs.output_padding = node.attr_ints("output_padding");
     attrs.output_shape = node.attr_ints("output_shape");
-    check_all(node, attrs.output_padding, 0, "output_padding");
-    check_all(node, attrs.output_shape, 0, "output_shape");
+    check_window_attribute(node, "output_padding", attrs.output_padding, 0);
+    check_window_attribute(node, "output_shape", attrs.output_shape, 0);
   }
   return attrs;
 }
@@ -186,7 +185,13 @@ ConvGeometry conv_transpose_geometry(const ConvAttributes& attrs, const std::vec
   const bool same = attrs.auto_pad == AutoPad::kSameUpper || attrs.auto_pad == AutoPad::kSameLower;
   for (size_t i = 0; i < rank; ++i) {
     const int64_t in = g.in_dims[i];
-    const int64_t full = g.strides[i] * (in - 1) + output_padding[i] + (g.kernel[i] - 1) * g.dilations[i] + 1;
+    // Bounded inputs keep each term inside int64, but their sum may not be: add in 128 bits and check.
+    const __int128 wide = static_cast<__int128>(g.strides[i]) * (in - 1) + output_padding[i] +
+                          static_cast<__int128>(g.kernel[i] - 1) * g.dilations[i] + 1;
+    check_argument(wide <= static_cast<__int128>(kMaxSpatialLength) * kMaxWindowAttribute, op_name, " X ",
+                   join(x_shape), " with strides ", join(g.strides), " and dilations ", join(g.dilations),
+                   " gives an output too long on spatial axis ", i);
+    const auto full = static_cast<int64_t>(wide);
     if (!wanted.empty() || same) {
       // The padding follows from the output size (pads, if any, are ignored), split as the spec says.
       const int64_t out = wanted.empty() ? in * g.strides[i] : wanted[i];

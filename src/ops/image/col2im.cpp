@@ -45,11 +45,12 @@ Col2ImGeometry col2im_geometry(const Tensor& input, const Tensor& image_shape, c
   const std::vector<int64_t> pads = attribute_or(a.pads, 2 * r, 0, "pads");
   g.strides = attribute_or(a.strides, r, 1, "strides");
   for (size_t i = 0; i < r; ++i) {
-    check_argument(g.image[i] >= 0 && g.block[i] >= 1 && g.dilations[i] >= 1 && g.strides[i] >= 1 && pads[i] >= 0 &&
+    check_argument(g.image[i] >= 0 && g.image[i] < kMaxSpatialLength && g.block[i] >= 1 &&
+                       g.block[i] <= kMaxWindowAttribute && g.dilations[i] >= 1 && g.strides[i] >= 1 && pads[i] >= 0 &&
                        pads[i + r] >= 0,
                    "Col2Im axis ", i, ": image ", g.image[i], ", block ", g.block[i], ", dilation ", g.dilations[i],
                    ", stride ", g.strides[i], ", pads ", pads[i], "/", pads[i + r],
-                   " must be non-negative (block, dilation and stride positive)");
+                   " must be non-negative (block, dilation and stride positive; image below 2^32, block below 2^31)");
     g.pads_begin.push_back(pads[i]);
     const int64_t span = g.dilations[i] * (g.block[i] - 1) + 1;
     const int64_t blocks = (g.image[i] + pads[i] + pads[i + r] - span) / g.strides[i] + 1;
@@ -115,6 +116,9 @@ std::unique_ptr<Kernel> make_col2im(const KernelInfo& info) {
   attrs.dilations = info.node.attr_ints("dilations");
   attrs.pads = info.node.attr_ints("pads");
   attrs.strides = info.node.attr_ints("strides");
+  check_window_attribute(info.node, "dilations", attrs.dilations, 1);
+  check_window_attribute(info.node, "pads", attrs.pads, 0);
+  check_window_attribute(info.node, "strides", attrs.strides, 1);
   return make_kernel([attrs](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     const Col2ImGeometry g = col2im_geometry(input, ctx.input(1), ctx.input(2), attrs);

@@ -65,6 +65,8 @@ DeformGeometry deform_geometry(const DeformConvAttributes& a, const Tensor& x, c
                  " values for X ", x.description());
   std::vector<int64_t> offset_shape{g.batch, 0};
   for (size_t i = 0; i < g.rank; ++i) {
+    check_argument(x.dim(i + 2) < kMaxSpatialLength && g.kernel[i] <= kMaxWindowAttribute, "X ", x.description(),
+                   " and W ", w.description(), ": spatial axis ", i, " is too long (X below 2^32, W below 2^31)");
     g.in_dims.push_back(x.dim(i + 2));
     g.pads_begin.push_back(pads[i]);
     const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
@@ -250,9 +252,10 @@ DeformConvAttributes read_attributes(const Node& node) {
   a.strides = node.attr_ints("strides");
   check_model(a.group >= 1 && a.offset_group >= 1, "attributes 'group' = ", a.group,
               " and 'offset_group' = ", a.offset_group, " must be positive");
-  for (int64_t p : a.pads) check_model(p >= 0, "attribute 'pads' must be non-negative, got ", p);
-  for (int64_t s : a.strides) check_model(s >= 1, "attribute 'strides' must be positive, got ", s);
-  for (int64_t d : a.dilations) check_model(d >= 1, "attribute 'dilations' must be positive, got ", d);
+  check_window_attribute(node, "kernel_shape", a.kernel_shape, 1);
+  check_window_attribute(node, "pads", a.pads, 0);
+  check_window_attribute(node, "strides", a.strides, 1);
+  check_window_attribute(node, "dilations", a.dilations, 1);
   return a;
 }
 

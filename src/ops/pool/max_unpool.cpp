@@ -26,11 +26,9 @@ UnpoolAttributes parse_unpool_attributes(const Node& node) {
   check_model(a.strides.size() == rank && a.pads.size() == 2 * rank, node.label(),
               ": strides/pads lengths do not match kernel_shape of rank ", rank);
   // Values stay below 2^31 so the unpooled lengths cannot overflow int64.
-  constexpr int64_t kMax = (int64_t{1} << 31) - 1;
-  for (int64_t k : a.kernel)
-    check_model(k >= 1 && k <= kMax, node.label(), ": kernel_shape values must be in [1, 2^31)");
-  for (int64_t s : a.strides) check_model(s >= 1 && s <= kMax, node.label(), ": strides must be in [1, 2^31)");
-  for (int64_t p : a.pads) check_model(p >= 0 && p <= kMax, node.label(), ": pads must be in [0, 2^31)");
+  check_window_attribute(node, "kernel_shape", a.kernel, 1);
+  check_window_attribute(node, "strides", a.strides, 1);
+  check_window_attribute(node, "pads", a.pads, 0);
   return a;
 }
 

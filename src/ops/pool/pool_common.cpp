@@ -1,6 +1,7 @@
 #include "ops/pool/pool_common.h"
 
 #include "base/error.h"
+#include "ops/common/op_utils.h"
 
 namespace tessera {
 
@@ -15,15 +16,6 @@ AutoPad parse_auto_pad(const Node& node) {
   fail(ErrorCode::kInvalidModel, node.label(), ": auto_pad '", s, "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
 }
 
-// Window attributes stay below 2^31 so extents and padded lengths cannot overflow int64.
-constexpr int64_t kMaxWindowValue = (int64_t{1} << 31) - 1;
-
-void check_positive(const Node& node, const char* name, const std::vector<int64_t>& values) {
-  for (int64_t v : values) {
-    check_model(v >= 1 && v <= kMaxWindowValue, node.label(), ": every ", name, " value must be in [1, 2^31), got ", v);
-  }
-}
-
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 
@@ -34,7 +26,7 @@ PoolAttributes parse_pool_attributes(const Node& node) {
   attrs.kernel = node.required_attribute("kernel_shape").ints;
   const size_t rank = attrs.kernel.size();
   check_model(rank >= 1, node.label(), ": kernel_shape must not be empty");
-  check_positive(node, "kernel_shape", attrs.kernel);
+  check_window_attribute(node, "kernel_shape", attrs.kernel, 1);
   attrs.strides = node.attr_ints("strides", std::vector<int64_t>(rank, 1));
   attrs.dilations = node.attr_ints("dilations", std::vector<int64_t>(rank, 1));
   attrs.pads = node.attr_ints("pads", std::vector<int64_t>(2 * rank, 0));
@@ -44,11 +36,9 @@ PoolAttributes parse_pool_attributes(const Node& node) {
               " values for a kernel of rank ", rank);
   check_model(attrs.pads.size() == 2 * rank, node.label(), ": pads has ", attrs.pads.size(), " values, expected ",
               2 * rank);
-  check_positive(node, "strides", attrs.strides);
-  check_positive(node, "dilations", attrs.dilations);
-  for (int64_t p : attrs.pads) {
-    check_model(p >= 0 && p <= kMaxWindowValue, node.label(), ": pads must be in [0, 2^31), got ", p);
-  }
+  check_window_attribute(node, "strides", attrs.strides, 1);
+  check_window_attribute(node, "dilations", attrs.dilations, 1);
+  check_window_attribute(node, "pads", attrs.pads, 0);
   attrs.auto_pad = parse_auto_pad(node);
   attrs.ceil_mode = node.attr_int("ceil_mode", 0) != 0;
   return attrs;

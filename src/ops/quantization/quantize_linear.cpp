@@ -97,7 +97,9 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
     const std::vector<double> values = read_as_double(x);
     Tensor& y = ctx.allocate_output(0, out_type, x.shape());
     const bool to_float = dtype_is_float(out_type);
-    const auto [lo, hi] = integer_range(out_type);
+    // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture those in lambdas.
+    const std::pair<double, double> range = integer_range(out_type);
+    const double lo = range.first, hi = range.second;
     check_argument(to_float || hi > lo, "cannot quantize to ", dtype_name(out_type));
     visit_dtype(out_type, [&](auto tag) {
       using T = typename decltype(tag)::type;

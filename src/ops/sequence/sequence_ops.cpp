@@ -177,6 +177,7 @@ std::unique_ptr<Kernel> make_sequence_map(const KernelInfo& info) {
     const size_t length = sequence_input(ctx, 0).sequence_tensors().size();
     std::vector<std::vector<Tensor>> outputs(ctx.output_count());
     for (size_t i = 0; i < length; ++i) {
+      ctx.guard().check(ctx.node());
       std::vector<RuntimeValue> inputs;
       for (size_t k = 0; k < ctx.input_count(); ++k) {
         const RuntimeValue& v = ctx.input_value(k);
@@ -187,7 +188,7 @@ std::unique_ptr<Kernel> make_sequence_map(const KernelInfo& info) {
           inputs.push_back(v);
         }
       }
-      std::vector<RuntimeValue> result = body->run(inputs, ctx.outer_scope(), ctx.parallelism());
+      std::vector<RuntimeValue> result = body->run(inputs, ctx.outer_scope(), ctx.parallelism(), ctx.guard());
       for (size_t k = 0; k < result.size() && k < outputs.size(); ++k) outputs[k].push_back(result[k].tensor());
     }
     for (size_t k = 0; k < outputs.size(); ++k) {

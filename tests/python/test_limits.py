@@ -1,0 +1,64 @@
+"""Tessera's own run deadline (RunOptions.timeout_ms) and resource limits (SessionOptions.max_*), which
+onnxruntime does not have: an endless Loop stopped by the deadline with the session usable afterwards, and the
+limits refusing with the node named."""
+import time
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import make_model, tensor_info
+
+import tessera
+
+
+def _counting_loop_model():
+    """limit: int64 scalar -> v = Loop(no trip count, cond true) adding 1 to v while i < limit."""
+    body = helper.make_graph(
+        [helper.make_node("Less", ["i", "limit"], ["cond_out"], name="keep_going"),
+         helper.make_node("Add", ["v_in", "one"], ["v_out"], name="increment")],
+        "body",
+        [tensor_info("i", TensorProto.INT64, []), tensor_info("cond_in", TensorProto.BOOL, []),
+         tensor_info("v_in", TensorProto.FLOAT, [1])],
+        [tensor_info("cond_out", TensorProto.BOOL, []), tensor_info("v_out", TensorProto.FLOAT, [1])],
+        initializer=[numpy_helper.from_array(np.ones(1, np.float32), "one")])
+    loop = helper.make_node("Loop", ["", "go", "v0"], ["v"], name="loop", body=body)
+    initializers = [numpy_helper.from_array(np.zeros(1, np.float32), "v0"),
+                    numpy_helper.from_array(np.array(True), "go")]
+    return make_model([loop], [tensor_info("limit", TensorProto.INT64, [])], [tensor_info("v", TensorProto.FLOAT, [1])],
+                      initializers=initializers)
+
+
+def _session(**limits):
+    options = tessera.SessionOptions()
+    for name, value in limits.items():
+        setattr(options, name, value)
+    return tessera.InferenceSession(_counting_loop_model(), options, providers=["CPUExecutionProvider"])
+
+
+def test_timeout_stops_an_endless_loop_and_the_session_runs_again():
+    session = _session()
+    options = tessera.RunOptions()
+    options.timeout_ms = 200
+    start = time.monotonic()
+    with pytest.raises(tessera.RuntimeException, match=r"deadline \(RunOptions timeout of 200 ms\)"):
+        session.run(None, {"limit": np.array(np.iinfo(np.int64).max)}, options)
+    assert 0.2 <= time.monotonic() - start < 10
+    (v,) = session.run(None, {"limit": np.array(5, np.int64)}, options)
+    assert v[0] == 6.0
+
+
+def test_loop_iteration_limit_names_the_node():
+    session = _session(max_loop_iterations=50)
+    with pytest.raises(tessera.RuntimeException, match=r"node 'loop' \(Loop\).*max_loop_iterations \(50\)"):
+        session.run(None, {"limit": np.array(1000, np.int64)})
+    assert session.run(None, {"limit": np.array(10, np.int64)})[0][0] == 11.0
+
+
+def test_model_size_and_depth_limits_refuse_at_creation():
+    with pytest.raises(tessera.InvalidGraph, match="max_model_bytes"):
+        _session(max_model_bytes=16)
+    with pytest.raises(tessera.InvalidGraph, match=r"max_graph_depth \(0\)"):
+        _session(max_graph_depth=0)
+    with pytest.raises(tessera.InvalidArgument, match="max_tensor_bytes must be >= 0"):
+        _session(max_tensor_bytes=-1)
