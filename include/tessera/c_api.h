@@ -114,6 +114,10 @@ TESSERA_C_EXPORT tessera_status tessera_session_options_add_free_dimension_overr
 TESSERA_C_EXPORT tessera_status tessera_session_options_set_optimized_model_filepath(tessera_session_options* options,
                                                                                      const char* path);
 
+/* Flushes denormal floats to zero (FTZ and DAZ) on the threads that run the session's nodes when `on` is
+ * nonzero, as ONNX Runtime's "session.set_denormal_as_zero" config entry (default off). */
+TESSERA_C_EXPORT tessera_status tessera_session_options_set_denormals_as_zero(tessera_session_options* options, int on);
+
 /* Sets one resource limit (see tessera_limit); values above the type's range (INT64_MAX for counts) are
  * refused. */
 TESSERA_C_EXPORT tessera_status tessera_session_options_set_limit(tessera_session_options* options, tessera_limit limit,

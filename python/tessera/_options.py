@@ -56,7 +56,8 @@ class SessionOptions:
 
     def add_session_config_entry(self, key, value):
         """Stores a "session.*" config entry; Tessera reads "tessera.disabled_passes" (comma-separated pass
-        names) and keeps the others for get_session_config_entry."""
+        names) and "session.set_denormal_as_zero" ("1": flush denormal floats to zero, as onnxruntime), and keeps
+        the others for get_session_config_entry."""
         self._config[str(key)] = str(value)
 
     def get_session_config_entry(self, key):
@@ -88,6 +89,7 @@ class SessionOptions:
             "free_dimension_overrides": dict(self._free_dimensions),
             "enable_profiling": bool(self.enable_profiling),
             "optimized_model_filepath": str(self.optimized_model_filepath or ""),
+            "denormals_as_zero": self._config.get("session.set_denormal_as_zero") == "1",
         }
         for limit in _LIMITS:
             value = getattr(self, limit)

@@ -53,6 +53,13 @@ tessera_status tessera_session_options_set_optimized_model_filepath(tessera_sess
   });
 }
 
+tessera_status tessera_session_options_set_denormals_as_zero(tessera_session_options* options, int on) {
+  return guarded([&] {
+    require(options, "options");
+    options->options.denormals_as_zero = on != 0;
+  });
+}
+
 tessera_status tessera_session_options_set_limit(tessera_session_options* options, tessera_limit limit,
                                                  uint64_t value) {
   return guarded([&] {

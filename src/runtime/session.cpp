@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "base/buffer_pool.h"
+#include "base/denormals.h"
 #include "base/error.h"
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
@@ -161,7 +162,7 @@ void Session::initialize() {
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
-  pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads);
+  pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads, options_.denormals_as_zero);
   // Buffers freed while loading, folding and packing weights would otherwise wait in the cache for a size
   // no run asks for.
   buffer_pool::trim();
@@ -258,6 +259,7 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
 std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                        const std::vector<std::string>& output_names, const RunControl& control) const {
   std::vector<RuntimeValue> ordered = order_feeds(feeds);
+  const ScopedDenormalsAsZero denormals(options_.denormals_as_zero);
   const RunGuard guard(options_.limits, control.terminate, control.timeout_ms);
   std::vector<RuntimeValue> all = plan_->run(ordered, ValueLookup{}, *pool_, guard, control.observer);
   if (output_names.empty()) {

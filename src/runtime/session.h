@@ -33,6 +33,9 @@ struct SessionOptions {
   std::string optimized_model_filepath;
   // Resource limits (largest tensor, Loop iterations, subgraph depth, model size); see ResourceLimits.
   ResourceLimits limits;
+  // Denormal floats flushed to zero (FTZ and DAZ) on the threads that run this session's nodes, as ONNX Runtime's
+  // "session.set_denormal_as_zero": faster where activations decay into denormals, results then differ there.
+  bool denormals_as_zero = false;
 };
 
 class NodeObserver;

@@ -5,6 +5,8 @@
 #include <exception>
 #include <utility>
 
+#include "base/denormals.h"
+
 namespace tessera {
 
 namespace {
@@ -20,9 +22,14 @@ inline void cpu_relax() {
 constexpr uint64_t kChunkMask = 0xFFFFFFFFu;
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, bool denormals_as_zero) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < threads; ++i) {
+    workers_.emplace_back([this, denormals_as_zero] {
+      if (denormals_as_zero) set_denormals_as_zero(true);
+      worker_loop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

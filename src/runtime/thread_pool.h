@@ -19,8 +19,9 @@ namespace tessera {
 
 class ThreadPool final : public Parallelism {
  public:
-  // `threads` counts the caller: 1 means no worker threads; 0 means one per hardware core.
-  explicit ThreadPool(int threads);
+  // `threads` counts the caller: 1 means no worker threads; 0 means one per hardware core. With
+  // `denormals_as_zero` the workers flush denormal floats to zero (base/denormals.h).
+  explicit ThreadPool(int threads, bool denormals_as_zero = false);
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -38,8 +39,8 @@ class ThreadPool final : public Parallelism {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};                // chunks of the current job not finished
-  std::atomic<uint64_t> next_chunk_{0};        // (generation << 32) | next unclaimed chunk
+  std::atomic<int> pending_{0};          // chunks of the current job not finished
+  std::atomic<uint64_t> next_chunk_{0};  // (generation << 32) | next unclaimed chunk
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_count_ = 0;
   int job_chunks_ = 0;

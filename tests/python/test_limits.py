@@ -62,3 +62,23 @@ def test_model_size_and_depth_limits_refuse_at_creation():
         _session(max_graph_depth=0)
     with pytest.raises(tessera.InvalidArgument, match="max_tensor_bytes must be >= 0"):
         _session(max_tensor_bytes=-1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_set_denormal_as_zero_config_entry_flushes_like_onnxruntime(threads):
+    """The "session.set_denormal_as_zero" config entry (onnxruntime's name) flushes denormal results to zero on
+    every thread that runs the model; without it they stay denormal."""
+    model = make_model([helper.make_node("Mul", ["x", "tiny"], ["y"])], [tensor_info("x", TensorProto.FLOAT, [1 << 20])],
+                       [tensor_info("y", TensorProto.FLOAT, [1 << 20])],
+                       initializers=[numpy_helper.from_array(np.array(1e-30, np.float32), "tiny")])
+    x = np.full(1 << 20, 1e-10, np.float32)
+    results = {}
+    for flush in (False, True):
+        options = tessera.SessionOptions()
+        options.intra_op_num_threads = threads
+        if flush:
+            options.add_session_config_entry("session.set_denormal_as_zero", "1")
+        session = tessera.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        results[flush] = session.run(None, {"x": x})[0]
+    assert np.all(results[True] == 0)
+    assert np.all(results[False] > 0)

@@ -88,7 +88,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             with_limit_flags({"--input", "--dim", "--batch", "--threads", "--warmup", "--iters",
                                               "--duration", "--opt-level", "--disable-pass", "--profile"}),
-                            {"--json"});
+                            {"--json", "--denormals-as-zero"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
   s.model = arguments.positional()[0];
@@ -103,6 +103,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   if (auto level = arguments.value("--opt-level")) s.options.optimization_level = opt_level_argument(*level);
   s.options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, s.options.limits);
+  s.options.denormals_as_zero = arguments.has("--denormals-as-zero");
   s.timeout_ms = timeout_ms_flag(arguments);
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");

@@ -39,6 +39,8 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   limits (run, bench, serve): --max-tensor-bytes N (default 16 GiB), --max-loop-iterations N (10000000),
       --max-graph-depth N (32), --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
       --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
+  --denormals-as-zero (run, bench) flushes denormal floats to zero on the threads that run the model (FTZ/DAZ, as
+      onnxruntime's session.set_denormal_as_zero).
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   check MODEL [--expect-opset N] [--max-opset N] [--opt-level L] [--json]

@@ -21,7 +21,7 @@ int run_command(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             with_limit_flags({"--input-dir", "--input", "--output-dir", "--threads", "--opt-level",
                                               "--repeat", "--disable-pass", "--profile"}),
-                            {"--random-inputs", "--quiet"});
+                            {"--random-inputs", "--quiet", "--denormals-as-zero"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
   try {
@@ -38,6 +38,7 @@ int run_command(const std::vector<std::string>& args) {
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
   options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, options.limits);
+  options.denormals_as_zero = arguments.has("--denormals-as-zero");
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;
@@ -47,7 +48,8 @@ int run_command(const std::vector<std::string>& args) {
     std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
     return exit_code_for_load_error(static_cast<int>(e.code()));
   }
-  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
 
   const auto feeds = gather_feeds(*session, arguments);
   const ProfileOption profile(arguments.value("--profile"), timeout_ms_flag(arguments));
