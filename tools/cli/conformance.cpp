@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -34,8 +35,8 @@ namespace {
 constexpr int kTestTimeoutSeconds = 120;
 
 struct TestCase {
-  std::string name;    // folder name, e.g. test_abs
-  std::string suite;   // parent folder, e.g. node
+  std::string name;   // folder name, e.g. test_abs
+  std::string suite;  // parent folder, e.g. node
   std::string path;
 };
 
@@ -54,7 +55,8 @@ std::vector<TestCase> find_tests(const std::string& root) {
   for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink);
        it != fs::recursive_directory_iterator(); ++it) {
     if (it->is_directory() && fs::exists(it->path() / "model.onnx")) {
-      tests.push_back({it->path().filename().string(), it->path().parent_path().filename().string(), it->path().string()});
+      tests.push_back(
+          {it->path().filename().string(), it->path().parent_path().filename().string(), it->path().string()});
       it.disable_recursion_pending();
     }
   }
@@ -100,8 +102,8 @@ Tolerance read_tolerance(const fs::path& dir) {
 // Compares like compare_values, leaving out the output elements the spec leaves undefined for these feeds
 // (see compare/spec_undefined.h: float -> integer Cast out of range, whose expectations vary by CPU).
 std::string compare_defined(const Graph& graph, const std::string& output_name,
-                            const std::vector<std::pair<std::string, RuntimeValue>>& feeds, const RuntimeValue& expected,
-                            const RuntimeValue& actual, const Tolerance& tolerance) {
+                            const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
+                            const RuntimeValue& expected, const RuntimeValue& actual, const Tolerance& tolerance) {
   if (!expected.is_tensor() || !actual.is_tensor()) return compare_values(expected, actual, tolerance);
   std::map<std::string, const Tensor*> fed_tensors;
   for (const auto& [name, value] : feeds) {
@@ -121,12 +123,27 @@ std::string model_to_run(const TestCase& test, const SessionOptions& options, bo
   if (!resave) return original;
   Model model = load_model(original);
   optimize_graph(*model.graph, options.optimization_level, options.disabled_passes);
-  const std::string written = (fs::temp_directory_path() / ("tessera-resave-" + std::to_string(getpid()) + ".onnx")).string();
+  const std::string written =
+      (fs::temp_directory_path() / ("tessera-resave-" + std::to_string(getpid()) + ".onnx")).string();
   save_model(model, written);
   return written;
 }
 
 // Runs one test folder in this process; returns "" on success or the reason it failed.
+// The ONNX 1.12 test data stores bfloat16 tensors as uint16 (data_type 4) with the same bits; ONNX's own runner
+// hands them over as such arrays. A uint16 tensor where the model declares bfloat16 is therefore read as the
+// bfloat16 values of its bits.
+RuntimeValue as_declared_bfloat16(RuntimeValue value, const TypeInfo& declared) {
+  if (!value.is_tensor() || !declared.is_tensor() || declared.elem_type != DType::kBFloat16 ||
+      value.tensor().dtype() != DType::kUint16) {
+    return value;
+  }
+  const Tensor& bits = value.tensor();
+  Tensor reread(DType::kBFloat16, bits.shape());
+  std::memcpy(reread.raw_data(), bits.raw_data(), bits.byte_size());
+  return RuntimeValue(std::move(reread));
+}
+
 std::string run_test(const TestCase& test, const SessionOptions& options, bool resave) {
   std::unique_ptr<Session> session;
   try {
@@ -138,11 +155,13 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
   }
   const Graph& graph = *session->model().graph;
   std::vector<const IoInfo*> feedable;
-  for (const IoInfo& in : session->inputs()) if (!graph.initializers.count(in.name)) feedable.push_back(&in);
+  for (const IoInfo& in : session->inputs())
+    if (!graph.initializers.count(in.name)) feedable.push_back(&in);
   const Tolerance tolerance = read_tolerance(test.path);
   std::vector<fs::path> data_sets;
   for (const auto& entry : fs::directory_iterator(test.path)) {
-    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0) data_sets.push_back(entry.path());
+    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0)
+      data_sets.push_back(entry.path());
   }
   std::sort(data_sets.begin(), data_sets.end());
   if (data_sets.empty()) return "no test_data_set_* folder";
@@ -152,7 +171,9 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
       const fs::path file = set / ("input_" + std::to_string(k) + ".pb");
       if (!fs::exists(file)) break;
       if (k >= feedable.size()) return "test data has more inputs than the model";
-      feeds.emplace_back(feedable[k]->name, value_from_bytes(read_file(file.string()), feedable[k]->type));
+      feeds.emplace_back(
+          feedable[k]->name,
+          as_declared_bfloat16(value_from_bytes(read_file(file.string()), feedable[k]->type), feedable[k]->type));
     }
     std::vector<RuntimeValue> outputs;
     try {
@@ -163,13 +184,19 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
     for (size_t k = 0;; ++k) {
       const fs::path file = set / ("output_" + std::to_string(k) + ".pb");
       if (!fs::exists(file)) {
-        if (k != outputs.size()) return "model has " + std::to_string(outputs.size()) + " outputs, test data " + std::to_string(k);
+        if (k != outputs.size())
+          return "model has " + std::to_string(outputs.size()) + " outputs, test data " + std::to_string(k);
         break;
       }
       if (k >= outputs.size()) return "test data has more outputs than the model";
-      const RuntimeValue expected = value_from_bytes(read_file(file.string()), session->outputs()[k].type);
-      const std::string diff = compare_defined(graph, session->outputs()[k].name, feeds, expected, outputs[k], tolerance);
-      if (!diff.empty()) return set.filename().string() + ": output " + std::to_string(k) + " ('" + session->outputs()[k].name + "'): " + diff;
+      const TypeInfo& declared = session->outputs()[k].type;
+      const RuntimeValue expected =
+          as_declared_bfloat16(value_from_bytes(read_file(file.string()), declared), declared);
+      const std::string diff =
+          compare_defined(graph, session->outputs()[k].name, feeds, expected, outputs[k], tolerance);
+      if (!diff.empty())
+        return set.filename().string() + ": output " + std::to_string(k) + " ('" + session->outputs()[k].name +
+               "'): " + diff;
     }
   }
   return {};
@@ -234,10 +261,14 @@ Outcome run_isolated(const TestCase& test, const SessionOptions& options, bool r
 std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (c == '\n') out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (c == '\n')
+      out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -245,7 +276,8 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int conformance_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass"}, {"--run-skipped", "--quiet", "--resave"});
+  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass"},
+                            {"--run-skipped", "--quiet", "--resave"});
   if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
   SessionOptions options;
   options.intra_op_threads = 1;
@@ -263,9 +295,12 @@ int conformance_command(const std::vector<std::string>& args) {
   std::vector<TestCase> tests;
   for (const std::string& dir : arguments.positional()) {
     if (!fs::is_directory(dir)) fail(ErrorCode::kIo, "'", dir, "' is not a folder");
-    for (TestCase& t : find_tests(dir)) if (!filtered || std::regex_search(t.name, filter)) tests.push_back(std::move(t));
+    for (TestCase& t : find_tests(dir))
+      if (!filtered || std::regex_search(t.name, filter)) tests.push_back(std::move(t));
   }
-  struct Counts { int passed = 0, failed = 0, skipped = 0; };
+  struct Counts {
+    int passed = 0, failed = 0, skipped = 0;
+  };
   std::map<std::string, Counts> per_suite;
   Counts total;
   std::vector<std::pair<TestCase, Outcome>> results;
@@ -284,9 +319,12 @@ int conformance_command(const std::vector<std::string>& args) {
       }
     }
     Counts& suite = per_suite[test.suite];
-    if (outcome.status == "passed") ++suite.passed, ++total.passed;
-    else if (outcome.status == "failed") ++suite.failed, ++total.failed;
-    else ++suite.skipped, ++total.skipped;
+    if (outcome.status == "passed")
+      ++suite.passed, ++total.passed;
+    else if (outcome.status == "failed")
+      ++suite.failed, ++total.failed;
+    else
+      ++suite.skipped, ++total.skipped;
     if (outcome.status == "failed" || (!quiet && outcome.status == "skipped")) {
       std::printf("%s %s/%s: %s\n", outcome.status == "failed" ? "FAIL" : "SKIP", test.suite.c_str(), test.name.c_str(),
                   outcome.reason.c_str());
@@ -296,17 +334,19 @@ int conformance_command(const std::vector<std::string>& args) {
   }
   if (auto report = arguments.value("--report")) {
     std::ostringstream json;
-    json << "{\n  \"passed\": " << total.passed << ", \"failed\": " << total.failed << ", \"skipped\": " << total.skipped
-         << ",\n  \"tests\": [\n";
+    json << "{\n  \"passed\": " << total.passed << ", \"failed\": " << total.failed
+         << ", \"skipped\": " << total.skipped << ",\n  \"tests\": [\n";
     for (size_t i = 0; i < results.size(); ++i) {
-      json << "    {\"suite\": \"" << json_escape(results[i].first.suite) << "\", \"name\": \"" << json_escape(results[i].first.name)
-           << "\", \"status\": \"" << results[i].second.status << "\", \"reason\": \"" << json_escape(results[i].second.reason)
-           << "\"}" << (i + 1 < results.size() ? "," : "") << "\n";
+      json << "    {\"suite\": \"" << json_escape(results[i].first.suite) << "\", \"name\": \""
+           << json_escape(results[i].first.name) << "\", \"status\": \"" << results[i].second.status
+           << "\", \"reason\": \"" << json_escape(results[i].second.reason) << "\"}"
+           << (i + 1 < results.size() ? "," : "") << "\n";
     }
     json << "  ]\n}\n";
     write_file(*report, json.str());
   }
-  for (const std::string& name : now_passing) std::printf("NOTE %s passes now: remove it from the manifest\n", name.c_str());
+  for (const std::string& name : now_passing)
+    std::printf("NOTE %s passes now: remove it from the manifest\n", name.c_str());
   for (const auto& [suite, c] : per_suite) {
     std::printf("  %-20s %d passed, %d failed, %d skipped\n", suite.c_str(), c.passed, c.failed, c.skipped);
   }
