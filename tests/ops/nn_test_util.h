@@ -72,15 +72,16 @@ inline Node make_node(const std::string& op_type, int64_t opset, const std::vect
   return node;
 }
 
-// Runs one node of `op_type` at `opset` on `inputs` (an undefined Tensor is a missing input).
+// Runs one node of `op_type` at `opset` of `domain` on `inputs` (an undefined Tensor is a missing input).
 inline std::vector<Tensor> run_op(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
                                   const std::vector<Tensor>& inputs, size_t output_count = 1,
-                                  Parallelism* parallelism = nullptr) {
+                                  Parallelism* parallelism = nullptr, const std::string& domain = "") {
   Node node = make_node(op_type, opset, attrs, inputs.size(), output_count);
+  node.domain = domain;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) node.inputs[i] = "";
   }
-  const OpRegistration* reg = OpRegistry::instance().find("", op_type, opset);
+  const OpRegistration* reg = OpRegistry::instance().find(domain, op_type, opset);
   if (reg == nullptr) throw Error(ErrorCode::kUnsupported, "no kernel for " + op_type);
   std::vector<TypeInfo> input_types;
   for (const Tensor& t : inputs) {

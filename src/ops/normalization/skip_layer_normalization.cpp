@@ -3,6 +3,9 @@
 // with optional outputs mean and inv_std_var ([..., 1]) and input_skip_bias_sum (s itself). skip has input's shape
 // or broadcasts over the leading dims (ONNX Runtime accepts [1, S, H] and [S, H] for [B, S, H]). Rows run in
 // parallel; statistics accumulate in float over 16 lanes, two passes over the row (which stays in L1).
+// com.microsoft SkipSimplifiedLayerNormalization is the RMS form: inputs (input, skip, gamma, bias), no centering,
+//   output = s / sqrt(mean(s^2) + epsilon) * gamma;  outputs output, mean (zeros, as ONNX Runtime
+// writes them: nothing is centered), inv_std_var, sum.
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -39,22 +42,37 @@ std::pair<float, float> row_statistics(const float* s, int64_t n) {
   return {mean, squares / static_cast<float>(n)};
 }
 
-const Tensor* optional_vector(KernelContext& ctx, size_t index, int64_t hidden, const char* name) {
+// Mean of squares of n floats (the simplified form's statistic), accumulated in kLanes float partial sums.
+float row_mean_square(const float* s, int64_t n) {
+  float sq[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) sq[l] += s[i + l] * s[i + l];
+  }
+  float squares = 0;
+  for (; i < n; ++i) squares += s[i] * s[i];
+  for (float v : sq) squares += v;
+  return squares / static_cast<float>(n);
+}
+
+const Tensor* optional_vector(KernelContext& ctx, size_t index, int64_t hidden, const char* op, const char* name) {
   if (!ctx.has_input(index)) return nullptr;
   const Tensor& t = ctx.input(index);
-  check_argument(t.dtype() == DType::kFloat && t.rank() == 1 && t.dim(0) == hidden, "SkipLayerNormalization: ", name,
-                 " ", t.description(), " must be float[", hidden, "] (the hidden size)");
+  check_argument(t.dtype() == DType::kFloat && t.rank() == 1 && t.dim(0) == hidden, op, ": ", name, " ",
+                 t.description(), " must be float[", hidden, "] (the hidden size)");
   return &t;
 }
 
-std::unique_ptr<Kernel> make_skip_layer_normalization(const KernelInfo& info) {
+std::unique_ptr<Kernel> make_skip_norm(const KernelInfo& info, bool simplified) {
   const float epsilon = info.node.attr_float("epsilon", 1e-12f);
-  return make_kernel([epsilon](KernelContext& ctx) {
+  const char* op = simplified ? "SkipSimplifiedLayerNormalization" : "SkipLayerNormalization";
+  check_model(std::isfinite(epsilon) && epsilon >= 0, info.node.label(), ": epsilon must be finite and >= 0, got ",
+              epsilon);
+  return make_kernel([epsilon, simplified, op](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& skip = ctx.input(1);
-    check_argument(x.dtype() == DType::kFloat && skip.dtype() == DType::kFloat && x.rank() >= 2,
-                   "SkipLayerNormalization: input ", x.description(), " and skip ", skip.description(),
-                   " must be float tensors of rank 2 or more");
+    check_argument(x.dtype() == DType::kFloat && skip.dtype() == DType::kFloat && x.rank() >= 2, op, ": input ",
+                   x.description(), " and skip ", skip.description(), " must be float tensors of rank 2 or more");
     const int64_t hidden = x.dim(x.rank() - 1);
     const int64_t rows = hidden == 0 ? 0 : x.element_count() / hidden;
     // skip is input's shape, or input's trailing dims after leading 1s (broadcast over the leading dims).
@@ -62,14 +80,14 @@ std::unique_ptr<Kernel> make_skip_layer_normalization(const KernelInfo& info) {
     while (skip_dims.size() > 1 && skip_dims.front() == 1) skip_dims.erase(skip_dims.begin());
     const bool trailing = skip_dims.size() <= x.rank() &&
                           std::equal(skip_dims.begin(), skip_dims.end(), x.shape().end() - skip_dims.size());
-    check_argument(trailing && hidden > 0, "SkipLayerNormalization: skip ", skip.description(),
-                   " does not match input ", x.description());
+    check_argument(trailing && hidden > 0, op, ": skip ", skip.description(), " does not match input ",
+                   x.description());
     const int64_t skip_rows = skip.element_count() / hidden;
     const Tensor& gamma = ctx.input(2);
-    check_argument(gamma.dtype() == DType::kFloat && gamma.rank() == 1 && gamma.dim(0) == hidden,
-                   "SkipLayerNormalization: gamma ", gamma.description(), " must be float[", hidden, "]");
-    const Tensor* beta = optional_vector(ctx, 3, hidden, "beta");
-    const Tensor* bias = optional_vector(ctx, 4, hidden, "bias");
+    check_argument(gamma.dtype() == DType::kFloat && gamma.rank() == 1 && gamma.dim(0) == hidden, op, ": gamma ",
+                   gamma.description(), " must be float[", hidden, "]");
+    const Tensor* beta = simplified ? nullptr : optional_vector(ctx, 3, hidden, op, "beta");
+    const Tensor* bias = optional_vector(ctx, simplified ? 3 : 4, hidden, op, "bias");
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
     std::vector<int64_t> stats_shape = x.shape();
     stats_shape.back() = 1;
@@ -94,7 +112,8 @@ std::unique_ptr<Kernel> make_skip_layer_normalization(const KernelInfo& info) {
         } else {
           for (int64_t i = 0; i < hidden; ++i) s[i] = xr[i] + sr[i];
         }
-        const auto [mean, variance] = row_statistics(s, hidden);
+        const auto [mean, variance] =
+            simplified ? std::pair<float, float>{0.0f, row_mean_square(s, hidden)} : row_statistics(s, hidden);
         const float inv = 1.0f / std::sqrt(variance + epsilon);
         if (mean_out) mean_out[r] = mean;
         if (inv_out) inv_out[r] = inv;
@@ -126,8 +145,15 @@ const RegisterOp kSkipLayerNorm{{.domain = kMicrosoftDomain,
                                  .op_type = "SkipLayerNormalization",
                                  .since_version = 1,
                                  .last_version = INT_MAX,
-                                 .factory = make_skip_layer_normalization,
+                                 .factory = [](const KernelInfo& info) { return make_skip_norm(info, false); },
                                  .infer = infer_skip_layer_normalization}};
+
+const RegisterOp kSkipSimplifiedLayerNorm{{.domain = kMicrosoftDomain,
+                                           .op_type = "SkipSimplifiedLayerNormalization",
+                                           .since_version = 1,
+                                           .last_version = INT_MAX,
+                                           .factory = [](const KernelInfo& info) { return make_skip_norm(info, true); },
+                                           .infer = infer_skip_layer_normalization}};
 
 }  // namespace
 }  // namespace tessera

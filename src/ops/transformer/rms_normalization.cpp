@@ -2,8 +2,13 @@
 // sqrt(mean(x^2) + epsilon), then multiplied by Scale (unidirectionally broadcast to X). Stage one (the mean of
 // squares and the reciprocal) runs in the stash_type's precision (float, or double for stash_type 11); Y has
 // Scale's dtype.
+// SimplifiedLayerNormalization (ONNX Runtime's contrib op, registered in the ai.onnx domain at version 1) is the
+// same computation; its optional second output inv_std_var holds each row's 1 / sqrt(mean(x^2) + epsilon) as float,
+// X's shape with the normalized dims set to 1.
+#include <algorithm>
 #include <climits>
 #include <cmath>
+#include <optional>
 
 #include "base/dtype_dispatch.h"
 #include "ops/common/op_utils.h"
@@ -65,6 +70,12 @@ void compute_rms_norm(const RmsNormConfig& c, KernelContext& ctx) {
   int64_t rows = 1, row = 1;
   for (size_t i = 0; i < x.rank(); ++i) (i < axis ? rows : row) *= x.dim(i);
   Tensor& y = ctx.allocate_output(0, scale.dtype(), x.shape());
+  float* inv_out = nullptr;
+  if (ctx.output_wanted(1)) {
+    std::vector<int64_t> stats_shape = x.shape();
+    std::fill(stats_shape.begin() + static_cast<std::ptrdiff_t>(axis), stats_shape.end(), 1);
+    inv_out = ctx.allocate_output(1, DType::kFloat, stats_shape).data<float>();
+  }
   if (x.element_count() == 0) return;
   const double epsilon = c.epsilon;  // the float attribute, widened
   ctx.parallelism().parallel_for(rows, [&](int64_t begin, int64_t end) {
@@ -75,6 +86,7 @@ void compute_rms_norm(const RmsNormConfig& c, KernelContext& ctx) {
       double sum = 0;  // accumulated in double whatever the stash type: rows can be long
       for (float v : values) sum += static_cast<double>(v) * v;
       const double inv = 1.0 / std::sqrt(sum / static_cast<double>(row) + epsilon);
+      if (inv_out) inv_out[r] = static_cast<float>(inv);
       if (c.stash_double) {
         for (int64_t i = 0; i < row; ++i) values[i] = static_cast<float>(values[i] * inv * wr[i]);
       } else {
@@ -97,6 +109,18 @@ void infer_rms_norm(InferenceContext& ctx) {
   if (x == nullptr || !x->is_tensor()) return;
   const DType dtype = scale != nullptr && scale->is_tensor() ? scale->elem_type : x->elem_type;
   ctx.set_output_type(0, TypeInfo::tensor(dtype, x->shape));
+  if (ctx.output_count() < 2) return;
+  std::optional<std::vector<Dim>> stats = x->shape;
+  if (stats) {
+    const int64_t rank = static_cast<int64_t>(stats->size());
+    const int64_t axis = ctx.node().attr_int("axis", -1);
+    if (axis >= -rank && axis < rank) {
+      for (int64_t i = axis < 0 ? axis + rank : axis; i < rank; ++i) (*stats)[static_cast<size_t>(i)] = Dim::known(1);
+    } else {
+      stats.reset();
+    }
+  }
+  ctx.set_output_type(1, TypeInfo::tensor(DType::kFloat, stats));
 }
 
 const RegisterOp kRmsNormalization{{.op_type = "RMSNormalization",
@@ -104,6 +128,12 @@ const RegisterOp kRmsNormalization{{.op_type = "RMSNormalization",
                                     .last_version = INT_MAX,
                                     .factory = make_rms_norm,
                                     .infer = infer_rms_norm}};
+
+const RegisterOp kSimplifiedLayerNormalization{{.op_type = "SimplifiedLayerNormalization",
+                                                .since_version = 1,
+                                                .last_version = INT_MAX,
+                                                .factory = make_rms_norm,
+                                                .infer = infer_rms_norm}};
 
 }  // namespace
 }  // namespace tessera
