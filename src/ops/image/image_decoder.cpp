@@ -1,0 +1,252 @@
+// ImageDecoder (opset 20+): decodes an encoded image (uint8 bytes) into uint8 [H, W, 3] (RGB or BGR) or [H, W, 1]
+// (Grayscale). PNG through libpng, JPEG through libjpeg (Debian's libjpeg-turbo, the decoder Pillow uses: ONNX's
+// reference implementation is Pillow), BMP (uncompressed 24/32-bit) and binary PNM (P5/P6, 8-bit) read here.
+// Grayscale from color is Pillow's "L" conversion: (19595 R + 38470 G + 7471 B + 32768) >> 16. TIFF, WebP and
+// JPEG 2000 streams are refused with a message naming the format.
+#include <cctype>
+#include <climits>
+#include <csetjmp>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+// jpeglib.h needs size_t and FILE declared before it.
+#include <jpeglib.h>
+#include <png.h>
+
+#include <string>
+#include <vector>
+
+#include "ops/common/op_utils.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+// An RGB image, 3 bytes per pixel, rows top to bottom.
+struct Rgb {
+  int64_t height = 0, width = 0;
+  std::vector<uint8_t> pixels;
+};
+
+// Largest decoded image (RGB bytes) accepted: a stream's header can claim any size.
+constexpr int64_t kMaxDecodedBytes = int64_t{1} << 31;
+
+void check_decoded_size(int64_t height, int64_t width) {
+  check_argument(height * width * 3 <= kMaxDecodedBytes, "the image is ", width, "x", height,
+                 " pixels, more than 2 GiB decoded");
+}
+
+bool starts_with(const uint8_t* data, size_t size, const char* magic, size_t length) {
+  return size >= length && std::memcmp(data, magic, length) == 0;
+}
+
+Rgb decode_png(const uint8_t* data, size_t size) {
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, data, size))
+    fail(ErrorCode::kInvalidArgument, "bad PNG: ", image.message);
+  image.format = PNG_FORMAT_RGB;
+  Rgb out;
+  out.height = image.height;
+  out.width = image.width;
+  check_decoded_size(out.height, out.width);
+  out.pixels.resize(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
+    const std::string message = image.message;
+    png_image_free(&image);
+    fail(ErrorCode::kInvalidArgument, "bad PNG: ", message);
+  }
+  return out;
+}
+
+// libjpeg reports errors through error_exit, which must not return: it jumps back to decode_jpeg.
+struct JpegError {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_error_exit(j_common_ptr info) {
+  auto* error = reinterpret_cast<JpegError*>(info->err);
+  (*info->err->format_message)(info, error->message);
+  std::longjmp(error->jump, 1);
+}
+
+// Decodes into `out` (no objects with destructors live between setjmp and a longjmp); false with `message` set
+// on a corrupt stream.
+bool decode_jpeg_into(const uint8_t* data, size_t size, Rgb& out, std::string& message) {
+  jpeg_decompress_struct info;
+  JpegError error;
+  info.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = jpeg_error_exit;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&info);
+    message = error.message;
+    return false;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&info);
+  out.height = info.output_height;
+  out.width = info.output_width;
+  if (out.height * out.width * 3 > kMaxDecodedBytes) {
+    jpeg_destroy_decompress(&info);
+    message = std::to_string(out.width) + "x" + std::to_string(out.height) + " pixels is more than 2 GiB decoded";
+    return false;
+  }
+  out.pixels.resize(static_cast<size_t>(out.height * out.width * 3));
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW row = out.pixels.data() + static_cast<size_t>(info.output_scanline) * out.width * 3;
+    jpeg_read_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return true;
+}
+
+Rgb decode_jpeg(const uint8_t* data, size_t size) {
+  Rgb out;
+  std::string message;
+  if (!decode_jpeg_into(data, size, out, message)) fail(ErrorCode::kInvalidArgument, "bad JPEG: ", message);
+  return out;
+}
+
+uint32_t little_endian(const uint8_t* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Uncompressed BMP (BI_RGB) of 24 or 32 bits per pixel, bottom-up or top-down rows padded to 4 bytes.
+Rgb decode_bmp(const uint8_t* data, size_t size) {
+  check_argument(size >= 54, "bad BMP: ", size, " bytes is shorter than its headers");
+  const uint32_t offset = little_endian(data + 10, 4);
+  const auto width = static_cast<int32_t>(little_endian(data + 18, 4));
+  const auto height = static_cast<int32_t>(little_endian(data + 22, 4));
+  const uint32_t bits = little_endian(data + 28, 2), compression = little_endian(data + 30, 4);
+  check_argument((bits == 24 || bits == 32) && (compression == 0 || (compression == 3 && bits == 32)), "BMP with ",
+                 bits, " bits per pixel and compression ", compression, " is not supported (24/32-bit)");
+  check_argument(width > 0 && height != 0 && height != INT32_MIN, "bad BMP size ", width, "x", height);
+  const int64_t rows = height < 0 ? -static_cast<int64_t>(height) : height;
+  const int64_t stride = (static_cast<int64_t>(width) * (bits / 8) + 3) / 4 * 4;
+  check_argument(offset <= size && static_cast<uint64_t>(rows) <= (size - offset) / static_cast<uint64_t>(stride),
+                 "bad BMP: ", width, "x", rows, " pixels past the end of the stream");
+  Rgb out;
+  out.height = rows;
+  out.width = width;
+  out.pixels.resize(static_cast<size_t>(rows * width * 3));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = data + offset + (height < 0 ? r : rows - 1 - r) * stride;
+    uint8_t* dst = out.pixels.data() + r * width * 3;
+    for (int64_t c = 0; c < width; ++c, src += bits / 8, dst += 3) {
+      dst[0] = src[2];  // stored blue, green, red
+      dst[1] = src[1];
+      dst[2] = src[0];
+    }
+  }
+  return out;
+}
+
+// Binary PNM: P6 (RGB) or P5 (gray, expanded to RGB), maxval 255.
+Rgb decode_pnm(const uint8_t* data, size_t size) {
+  size_t pos = 2;
+  const auto next_number = [&]() -> int64_t {
+    while (pos < size && (std::isspace(data[pos]) || data[pos] == '#')) {
+      if (data[pos] == '#') {
+        while (pos < size && data[pos] != '\n') ++pos;
+      } else {
+        ++pos;
+      }
+    }
+    int64_t v = 0;
+    bool any = false;
+    while (pos < size && std::isdigit(data[pos]) && v < (int64_t{1} << 40)) {
+      v = v * 10 + (data[pos++] - '0');
+      any = true;
+    }
+    check_argument(any, "bad PNM header");
+    return v;
+  };
+  const bool color = data[1] == '6';
+  const int64_t width = next_number(), height = next_number(), maxval = next_number();
+  ++pos;  // the single whitespace after maxval
+  check_argument(maxval == 255, "PNM with maxval ", maxval, " is not supported (8-bit only)");
+  const int64_t channels = color ? 3 : 1;
+  check_argument(width > 0 && height > 0 && pos <= size && static_cast<uint64_t>(width) <= size &&
+                     static_cast<uint64_t>(height) <= (size - pos) / static_cast<uint64_t>(width * channels),
+                 "bad PNM: ", width, "x", height, " pixels past the end of the stream");
+  Rgb out;
+  out.height = height;
+  out.width = width;
+  out.pixels.resize(static_cast<size_t>(width * height * 3));
+  for (int64_t i = 0; i < width * height; ++i) {
+    for (int c = 0; c < 3; ++c) out.pixels[static_cast<size_t>(i * 3 + c)] = data[pos + i * channels + (color ? c : 0)];
+  }
+  return out;
+}
+
+Rgb decode_image(const uint8_t* data, size_t size) {
+  if (starts_with(data, size, "\x89PNG", 4)) return decode_png(data, size);
+  if (starts_with(data, size, "\xff\xd8\xff", 3)) return decode_jpeg(data, size);
+  if (starts_with(data, size, "BM", 2)) return decode_bmp(data, size);
+  if (starts_with(data, size, "P6", 2) || starts_with(data, size, "P5", 2)) return decode_pnm(data, size);
+  std::string format = "an unrecognized format";
+  if (starts_with(data, size, "II*", 3) || starts_with(data, size, "MM\0*", 4)) format = "TIFF";
+  if (size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0) format = "WebP";
+  if (starts_with(data, size, "\0\0\0\x0cjP", 6) || starts_with(data, size, "\xff\x4f\xff\x51", 4))
+    format = "JPEG 2000";
+  fail(ErrorCode::kUnsupported, "ImageDecoder: the stream is ", format,
+       "; Tessera decodes PNG, JPEG, BMP (24/32-bit) and binary PNM (P5/P6)");
+}
+
+std::unique_ptr<Kernel> make_image_decoder(const KernelInfo& info) {
+  const std::string format = info.node.attr_string("pixel_format", "RGB");
+  check_model(format == "RGB" || format == "BGR" || format == "Grayscale", info.node.label(),
+              ": pixel_format must be RGB, BGR or Grayscale, got '", format, "'");
+  return make_kernel([format](KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DType::kUint8 || x.rank() != 1) {
+      fail(ErrorCode::kInvalidArgument, ctx.node().label(), ": input 0 must be uint8[N] encoded bytes, got ",
+           x.description());
+    }
+    Rgb image;
+    try {
+      image = decode_image(x.data<uint8_t>(), static_cast<size_t>(x.element_count()));
+    } catch (const Error& e) {
+      fail(e.code(), ctx.node().label(), ": ", e.what());
+    }
+    const int64_t pixels = image.height * image.width;
+    if (format == "Grayscale") {
+      Tensor& y = ctx.allocate_output_uninitialized(0, DType::kUint8, {image.height, image.width, 1});
+      const uint8_t* p = image.pixels.data();
+      for (int64_t i = 0; i < pixels; ++i, p += 3) {
+        y.data<uint8_t>()[i] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+      }
+      return;
+    }
+    Tensor& y = ctx.allocate_output_uninitialized(0, DType::kUint8, {image.height, image.width, 3});
+    uint8_t* out = y.data<uint8_t>();
+    const bool bgr = format == "BGR";
+    for (int64_t i = 0; i < pixels; ++i) {
+      for (int c = 0; c < 3; ++c) out[i * 3 + c] = image.pixels[static_cast<size_t>(i * 3 + (bgr ? 2 - c : c))];
+    }
+  });
+}
+
+void infer_image_decoder(InferenceContext& ctx) {
+  const bool gray = ctx.node().attr_string("pixel_format", "RGB") == "Grayscale";
+  ctx.set_output_type(0, TypeInfo::tensor(DType::kUint8, std::vector<Dim>{Dim{}, Dim{}, Dim::known(gray ? 1 : 3)}));
+}
+
+const RegisterOp kImageDecoder{{.domain = "",
+                                .op_type = "ImageDecoder",
+                                .since_version = 20,
+                                .last_version = INT_MAX,
+                                .factory = make_image_decoder,
+                                .infer = infer_image_decoder}};
+
+}  // namespace
+}  // namespace tessera
