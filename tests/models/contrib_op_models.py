@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Models that carry the com.microsoft contrib ops which ONNX Runtime's transformer optimizer writes into
-decoder-style models (SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu), built with
-onnx.helper because the export-and-optimize route cannot produce them yet for Tessera to run: the optimizer's BERT
-and GPT-2 outputs also carry contrib Attention and EmbedLayerNormalization, which Tessera does not implement yet.
+models (Attention with each mask_index form ONNX Runtime's CPU provider takes, SkipSimplifiedLayerNormalization,
+SimplifiedLayerNormalization, QuickGelu), built with onnx.helper so that every form and attribute is exercised
+(the optimizer's BERT output also carries EmbedLayerNormalization, which Tessera does not implement yet).
 Each model is run by ONNX Runtime 1.31 on seeded random inputs; the model, the inputs and ONNX Runtime's outputs go
 to DEST/<name>/ as a backend-test folder, which `tessera conformance DEST` then runs: Tessera must give ONNX
 Runtime's outputs (rtol 1e-4, atol 1e-5).
@@ -63,26 +63,60 @@ def simplified_decoder_block() -> onnx.GraphProto:
                               weight("w2", FF, HIDDEN)])
 
 
+def contrib_attention(mask_shape: list | None, **attrs) -> onnx.GraphProto:
+    """com.microsoft Attention on a packed [HIDDEN, 3 * HIDDEN] weight with bias; `mask_shape` None, [B], [2B],
+    [B, S] or [B, S, S] for mask_index (ONNX Runtime's CPU provider refuses the 4-D form); present output too."""
+    heads = attrs.pop("num_heads", 4)
+    sizes = attrs.get("qkv_hidden_sizes", [HIDDEN] * 3)
+    inputs = ["x", "w", "b", "mask" if mask_shape else ""]
+    outputs = ["y", "present"] if sizes[1] == sizes[2] else ["y"]  # present stacks K and V: one size only
+    node = helper.make_node("Attention", inputs, outputs, domain=MS, num_heads=heads, **attrs)
+    graph_inputs = inputs_info(["x"], [BATCH, SEQ, HIDDEN])
+    if mask_shape:
+        graph_inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, mask_shape))
+    return helper.make_graph([node], "contrib_attention", graph_inputs, inputs_info(outputs, None),
+                             [weight("w", HIDDEN, sum(sizes)), weight("b", sum(sizes))])
+
+
+def mask_feed(shape: list) -> np.ndarray:
+    """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
+    if len(shape) == 1:
+        ends = np.array([SEQ, SEQ - 2] * BATCH, np.int32)[:BATCH]
+        return ends if shape[0] == BATCH else np.concatenate([ends, np.array([0, 1] * BATCH, np.int32)[:BATCH]])
+    mask = (rng.random(shape) > 0.3).astype(np.int32)
+    mask[..., 0] = 1  # every query attends at least one key
+    return mask
+
+
+def write_data_set(data_dir: str, feeds: dict[str, np.ndarray], outputs: list[np.ndarray]) -> None:
+    """One backend-test data set: feeds (in the model's input order) and the expected outputs, checked finite."""
+    os.makedirs(data_dir, exist_ok=True)
+    for k, (input_name, value) in enumerate(feeds.items()):
+        with open(os.path.join(data_dir, f"input_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(value, input_name).SerializeToString())
+    for k, value in enumerate(outputs):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise SystemExit(f"{data_dir}: ONNX Runtime output {k} is not finite")
+        with open(os.path.join(data_dir, f"output_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(value).SerializeToString())
+
+
 def write_case(dest: str, name: str, graph: onnx.GraphProto) -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)],
                               ir_version=8)
     out_dir = os.path.join(dest, name)
-    data_dir = os.path.join(out_dir, "test_data_set_0")
-    os.makedirs(data_dir)
+    os.makedirs(out_dir)
     onnx.save(model, os.path.join(out_dir, "model.onnx"))
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feeds = {}
-    for k, info in enumerate(session.get_inputs()):
+    for info in session.get_inputs():
         shape = [d if isinstance(d, int) else 1 for d in info.shape]
-        feeds[info.name] = (rng.standard_normal(shape) * 2).astype(np.float32)
-        with open(os.path.join(data_dir, f"input_{k}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(feeds[info.name], info.name).SerializeToString())
+        if info.type == "tensor(int32)":
+            feeds[info.name] = mask_feed(shape)
+        else:
+            feeds[info.name] = (rng.standard_normal(shape) * 2).astype(np.float32)
     ops = sorted({f"{n.domain or 'ai.onnx'}.{n.op_type}" for n in graph.node})
-    for k, value in enumerate(session.run(None, feeds)):
-        if not np.isfinite(value).all():
-            raise SystemExit(f"{name}: ONNX Runtime output {k} is not finite")
-        with open(os.path.join(data_dir, f"output_{k}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(value).SerializeToString())
+    write_data_set(os.path.join(out_dir, "test_data_set_0"), feeds, session.run(None, feeds))
     with open(os.path.join(out_dir, "data.json"), "w") as f:
         json.dump({"rtol": 1e-4, "atol": 1e-5}, f)
     print(f"{name}: ops {ops}; ONNX Runtime's outputs written")
@@ -93,6 +127,13 @@ def main() -> int:
     shutil.rmtree(dest, ignore_errors=True)
     write_case(dest, "skip_simplified_layer_norm", skip_simplified())
     write_case(dest, "simplified_decoder_block", simplified_decoder_block())
+    write_case(dest, "attention_no_mask", contrib_attention(None))
+    write_case(dest, "attention_mask_1d_end", contrib_attention([BATCH]))
+    write_case(dest, "attention_mask_1d_end_start", contrib_attention([2 * BATCH]))
+    write_case(dest, "attention_mask_2d", contrib_attention([BATCH, SEQ], mask_filter_value=-5000.0))
+    write_case(dest, "attention_mask_3d_scale", contrib_attention([BATCH, SEQ, SEQ], scale=0.3))
+    write_case(dest, "attention_unidirectional_2d", contrib_attention([BATCH, SEQ], unidirectional=1, num_heads=2))
+    write_case(dest, "attention_qkv_hidden_sizes", contrib_attention(None, qkv_hidden_sizes=[16, 16, 24], num_heads=2))
     return 0
 
 

@@ -8,6 +8,8 @@
 // For float16/bfloat16 the intermediate results are rounded where the reference rounds them (Q and K scaled by a
 // rounded sqrt(scale), the QK product, softcap steps, the biased scores, each softmax step), so results match it
 // to the last bit in the usual case.
+#include "ops/transformer/attention.h"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -695,9 +697,30 @@ const RegisterOp kTesseraAttention{{.domain = kTesseraDomain,
                                     .factory =
                                         [](const KernelInfo& info) {
                                           const AttentionConfig config = parse_attention(info.node, 23);
-                                          return make_kernel([config](KernelContext& ctx) { compute_attention(config, ctx); });
+                                          return make_kernel(
+                                              [config](KernelContext& ctx) { compute_attention(config, ctx); });
                                         },
                                     .infer = infer_attention}};
 
 }  // namespace
+
+Tensor transformer::packed_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                                     int64_t heads, std::optional<float> scale, Parallelism& parallelism,
+                                     const std::string& label) {
+  AttentionConfig config;
+  config.q_num_heads = heads;
+  config.kv_num_heads = heads;
+  config.scale = scale;
+  Node node;
+  node.name = label;
+  node.op_type = "Attention";
+  node.inputs = {"q", "k", "v", mask ? "mask" : ""};
+  node.outputs = {"y"};
+  std::vector<RuntimeValue> values = {q, k, v, mask ? RuntimeValue(*mask) : RuntimeValue()};
+  std::vector<RuntimeValue> outputs(1);
+  KernelContext ctx(node, {&values[0], &values[1], &values[2], &values[3]}, outputs, parallelism, {});
+  compute_attention(config, ctx);
+  return outputs[0].tensor();
+}
+
 }  // namespace tessera

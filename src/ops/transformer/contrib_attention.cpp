@@ -1,0 +1,215 @@
+// com.microsoft Attention (ONNX Runtime's contrib op, the one its transformer optimizer writes into BERT and GPT-2
+// models): input [B, S, In] projected by one packed weight [In, Hq + Hk + Hv] (qkv_hidden_sizes, or 3 equal parts)
+// plus bias into Q, K and V of num_heads heads; scores scaled by `scale` (default 1 / sqrt(head size)); mask_index
+// in ONNX Runtime's CPU forms: [B] (keys at or after end[b] masked), [2B] (also keys before start[b]), [B, T] and
+// [B, S, T] (0 = masked); the 4-D Megatron form is refused, as ONNX Runtime's CPU provider refuses it; masked keys get
+// mask_filter_value (-10000) added, and `unidirectional` adds it above the diagonal; attention_bias (input 5) is added
+// too. Output [B, S, Hv]; present ([2, B, heads, S, head size], K and V) when wanted. A past state (input 4) is not
+// supported yet: it is a clear error. The projection runs on the f32 GEMM; the attention itself is the ONNX Attention
+// kernel.
+#include <climits>
+#include <cstring>
+#include <optional>
+
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/common/op_utils.h"
+#include "ops/registry.h"
+#include "ops/transformer/attention.h"
+
+namespace tessera {
+namespace {
+
+struct ContribAttentionConfig {
+  int64_t heads = 0;
+  bool unidirectional = false;
+  std::vector<int64_t> qkv_sizes;  // empty: three equal parts of the weight's columns
+  float mask_filter_value = -10000.0f;
+  std::optional<float> scale;
+  std::string label;
+};
+
+ContribAttentionConfig parse_contrib_attention(const Node& node) {
+  ContribAttentionConfig c;
+  c.label = node.label();
+  c.heads = node.attr_int("num_heads", 0);
+  check_model(c.heads > 0, c.label, ": Attention (com.microsoft) needs num_heads > 0, got ", c.heads);
+  const int64_t uni = node.attr_int("unidirectional", 0);
+  check_model(uni == 0 || uni == 1, c.label, ": unidirectional must be 0 or 1, got ", uni);
+  c.unidirectional = uni == 1;
+  c.qkv_sizes = node.attr_ints("qkv_hidden_sizes", {});
+  check_model(c.qkv_sizes.empty() || c.qkv_sizes.size() == 3, c.label, ": qkv_hidden_sizes must have 3 values, got ",
+              c.qkv_sizes.size());
+  for (int64_t size : c.qkv_sizes) {
+    check_model(size > 0 && size % c.heads == 0, c.label, ": qkv_hidden_sizes value ", size,
+                " is not a positive multiple of num_heads ", c.heads);
+  }
+  check_model(c.qkv_sizes.empty() || c.qkv_sizes[0] == c.qkv_sizes[1], c.label,
+              ": qkv_hidden_sizes gives Q and K different sizes (", c.qkv_sizes[0], " and ", c.qkv_sizes[1], ")");
+  c.mask_filter_value = node.attr_float("mask_filter_value", -10000.0f);
+  if (node.has_attribute("scale")) c.scale = node.attr_float("scale", 0);
+  check_model(node.attr_int("past_present_share_buffer", 0) == 0 && node.attr_int("do_rotary", 0) == 0, c.label,
+              ": past_present_share_buffer and do_rotary are not supported");
+  check_model(!node.has_input(4) && !node.has_input(6), c.label,
+              ": Attention (com.microsoft) with a past state (inputs 4 and 6) is not supported yet");
+  return c;
+}
+
+// Q, K and V ([B, S, size] each) from input [B, S, In] times weight [In, total] plus bias [total].
+std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  check_argument(x.dtype() == DType::kFloat && x.rank() == 3, c.label, ": input ", x.description(),
+                 " must be float [batch, sequence, input_hidden]");
+  check_argument(w.dtype() == DType::kFloat && w.rank() == 2 && w.dim(0) == x.dim(2), c.label, ": weights ",
+                 w.description(), " must be float [", x.dim(2), ", q + k + v hidden] for input ", x.description());
+  const int64_t total = w.dim(1);
+  std::vector<int64_t> sizes = c.qkv_sizes;
+  if (sizes.empty()) {
+    check_argument(total % 3 == 0 && (total / 3) % c.heads == 0, c.label, ": weights ", w.description(),
+                   " do not split into 3 parts of num_heads ", c.heads, " heads");
+    sizes = {total / 3, total / 3, total / 3};
+  }
+  check_argument(sizes[0] + sizes[1] + sizes[2] == total, c.label, ": qkv_hidden_sizes do not add up to weights ",
+                 w.description());
+  const int64_t rows = x.dim(0) * x.dim(1);
+  std::vector<float> qkv(static_cast<size_t>(rows * total), 0.0f);
+  if (ctx.has_input(2)) {
+    const Tensor& bias = ctx.input(2);
+    check_argument(bias.dtype() == DType::kFloat && bias.rank() == 1 && bias.dim(0) == total, c.label, ": bias ",
+                   bias.description(), " must be float [", total, "]");
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(&qkv[r * total], bias.data<float>(), total * sizeof(float));
+  }
+  gemm_f32(false, false, rows, total, x.dim(2), 1.0f, x.data<float>(), x.dim(2), w.data<float>(), total,
+           ctx.has_input(2) ? 1.0f : 0.0f, qkv.data(), total, &ctx.parallelism());
+  std::vector<Tensor> parts;
+  int64_t column = 0;
+  for (int64_t size : sizes) {
+    Tensor part(DType::kFloat, {x.dim(0), x.dim(1), size});
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(part.data<float>() + r * size, &qkv[r * total + column], size * sizeof(float));
+    }
+    parts.push_back(std::move(part));
+    column += size;
+  }
+  return parts;
+}
+
+// 1 where key t is attended by query s of batch b according to mask_index (ONNX Runtime's CPU forms).
+bool key_attended(const Tensor& m, int64_t b, int64_t s, int64_t t, int64_t batch, int64_t seq) {
+  if (m.rank() == 1) {
+    const int64_t end = m.data<int32_t>()[b];
+    const int64_t start = m.dim(0) == 2 * batch ? m.data<int32_t>()[b + batch] : 0;
+    return t < end && t >= start;
+  }
+  if (m.rank() == 2) return m.data<int32_t>()[b * seq + t] > 0;
+  return m.data<int32_t>()[(b * seq + s) * seq + t] > 0;
+}
+
+void check_mask_index(const ContribAttentionConfig& c, const Tensor& m, int64_t batch, int64_t seq) {
+  const std::vector<int64_t>& d = m.shape();
+  const bool ok = m.dtype() == DType::kInt32 && ((d.size() == 1 && (d[0] == batch || d[0] == 2 * batch)) ||
+                                                 (d.size() == 2 && d[0] == batch && d[1] == seq) ||
+                                                 (d.size() == 3 && d[0] == batch && d[1] == seq && d[2] == seq));
+  check_argument(ok, c.label, ": mask_index ", m.description(), " must be int32 [", batch, "], [", 2 * batch, "], [",
+                 batch, ", ", seq, "], [", batch, ", ", seq, ", ", seq,
+                 "] (the 4-D form is not supported, as in ONNX Runtime's CPU provider)");
+}
+
+// The additive float mask [B, heads or 1, S, S] for the ONNX kernel: mask_index, causality, attention_bias; or an
+// undefined tensor when there is nothing to add.
+Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, int64_t batch, int64_t seq) {
+  const Tensor* mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+  const Tensor* bias = ctx.has_input(5) ? &ctx.input(5) : nullptr;
+  if (mask == nullptr && bias == nullptr && !c.unidirectional) return Tensor();
+  if (mask) check_mask_index(c, *mask, batch, seq);
+  int64_t bias_batch = 1, bias_heads = 1;
+  if (bias) {
+    check_argument(bias->dtype() == DType::kFloat && bias->rank() == 4 &&
+                       (bias->dim(0) == 1 || bias->dim(0) == batch) && (bias->dim(1) == 1 || bias->dim(1) == c.heads) &&
+                       bias->dim(2) == seq && bias->dim(3) == seq,
+                   c.label, ": attention_bias ", bias->description(), " must be float [1 or ", batch, ", 1 or ",
+                   c.heads, ", ", seq, ", ", seq, "]");
+    bias_batch = bias->dim(0), bias_heads = bias->dim(1);
+  }
+  Tensor out(DType::kFloat, {batch, bias_heads, seq, seq});
+  float* o = out.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < bias_heads; ++h) {
+      for (int64_t s = 0; s < seq; ++s) {
+        for (int64_t t = 0; t < seq; ++t) {
+          float v = 0;
+          if (mask && !key_attended(*mask, b, s, t, batch, seq)) v += c.mask_filter_value;
+          if (c.unidirectional && t > s) v += c.mask_filter_value;
+          if (bias) v += bias->data<float>()[(((bias_batch == 1 ? 0 : b) * bias_heads + h) * seq + s) * seq + t];
+          *o++ = v;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// present = [2, B, heads, S, head size]: K then V with their heads split out.
+void write_present(const Tensor& k, const Tensor& v, int64_t heads, Tensor& present) {
+  const int64_t batch = k.dim(0), seq = k.dim(1), size = k.dim(2) / heads;
+  float* p = present.data<float>();
+  for (const Tensor* t : {&k, &v}) {
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t s = 0; s < seq; ++s) {
+          std::memcpy(p, t->data<float>() + (b * seq + s) * heads * size + h * size, size * sizeof(float));
+          p += size;
+        }
+      }
+    }
+  }
+}
+
+void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx) {
+  const std::vector<Tensor> qkv = project_qkv(c, ctx);
+  const int64_t batch = qkv[0].dim(0), seq = qkv[0].dim(1);
+  const Tensor mask = additive_mask(c, ctx, batch, seq);
+  Tensor y = transformer::packed_attention(qkv[0], qkv[1], qkv[2], mask.defined() ? &mask : nullptr, c.heads, c.scale,
+                                           ctx.parallelism(), c.label);
+  ctx.set_output(0, std::move(y));
+  if (ctx.output_wanted(1)) {
+    check_argument(qkv[1].dim(2) == qkv[2].dim(2), c.label, ": present needs K and V of one size, got ", qkv[1].dim(2),
+                   " and ", qkv[2].dim(2));
+    Tensor& present = ctx.allocate_output(1, DType::kFloat, {2, batch, c.heads, seq, qkv[1].dim(2) / c.heads});
+    write_present(qkv[1], qkv[2], c.heads, present);
+  }
+}
+
+void infer_contrib_attention(InferenceContext& ctx) {
+  const TypeInfo* x = ctx.input_type(0);
+  if (x == nullptr || !x->is_tensor()) return;
+  const std::vector<int64_t> sizes = ctx.node().attr_ints("qkv_hidden_sizes", {});
+  std::optional<std::vector<Dim>> shape;
+  if (x->shape && x->shape->size() == 3) {
+    Dim v_size;
+    if (!sizes.empty() && sizes.size() == 3) {
+      v_size = Dim::known(sizes[2]);
+    } else if (const TypeInfo* w = ctx.input_type(1); w && w->shape && w->shape->size() == 2) {
+      const Dim& total = (*w->shape)[1];
+      if (total.is_known() && total.value % 3 == 0) v_size = Dim::known(total.value / 3);
+    }
+    shape = std::vector<Dim>{(*x->shape)[0], (*x->shape)[1], v_size};
+  }
+  ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, shape));
+  if (ctx.output_count() > 1) ctx.set_output_type(1, TypeInfo::tensor(x->elem_type));
+}
+
+const RegisterOp kContribAttention{{.domain = kMicrosoftDomain,
+                                    .op_type = "Attention",
+                                    .since_version = 1,
+                                    .last_version = INT_MAX,
+                                    .factory =
+                                        [](const KernelInfo& info) {
+                                          const ContribAttentionConfig config = parse_contrib_attention(info.node);
+                                          return make_kernel(
+                                              [config](KernelContext& ctx) { compute_contrib_attention(config, ctx); });
+                                        },
+                                    .infer = infer_contrib_attention}};
+
+}  // namespace
+}  // namespace tessera
