@@ -63,17 +63,19 @@ def simplified_decoder_block() -> onnx.GraphProto:
                               weight("w2", FF, HIDDEN)])
 
 
-def contrib_attention(mask_shape: list | None, **attrs) -> onnx.GraphProto:
+def contrib_attention(mask_shape: list | None, attention_bias: list | None = None, **attrs) -> onnx.GraphProto:
     """com.microsoft Attention on a packed [HIDDEN, 3 * HIDDEN] weight with bias; `mask_shape` None, [B], [2B],
     [B, S] or [B, S, S] for mask_index (ONNX Runtime's CPU provider refuses the 4-D form); present output too."""
     heads = attrs.pop("num_heads", 4)
     sizes = attrs.get("qkv_hidden_sizes", [HIDDEN] * 3)
-    inputs = ["x", "w", "b", "mask" if mask_shape else ""]
+    inputs = ["x", "w", "b", "mask" if mask_shape else ""] + (["", "attention_bias"] if attention_bias else [])
     outputs = ["y", "present"] if sizes[1] == sizes[2] else ["y"]  # present stacks K and V: one size only
     node = helper.make_node("Attention", inputs, outputs, domain=MS, num_heads=heads, **attrs)
     graph_inputs = inputs_info(["x"], [BATCH, SEQ, HIDDEN])
     if mask_shape:
         graph_inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, mask_shape))
+    if attention_bias:
+        graph_inputs += inputs_info(["attention_bias"], attention_bias)
     return helper.make_graph([node], "contrib_attention", graph_inputs, inputs_info(outputs, None),
                              [weight("w", HIDDEN, sum(sizes)), weight("b", sum(sizes))])
 
@@ -133,6 +135,7 @@ def main() -> int:
     write_case(dest, "attention_mask_2d", contrib_attention([BATCH, SEQ], mask_filter_value=-5000.0))
     write_case(dest, "attention_mask_3d_scale", contrib_attention([BATCH, SEQ, SEQ], scale=0.3))
     write_case(dest, "attention_unidirectional_2d", contrib_attention([BATCH, SEQ], unidirectional=1, num_heads=2))
+    write_case(dest, "attention_bias_per_head", contrib_attention([BATCH, SEQ], attention_bias=[1, 4, SEQ, SEQ]))
     write_case(dest, "attention_qkv_hidden_sizes", contrib_attention(None, qkv_hidden_sizes=[16, 16, 24], num_heads=2))
     return 0
 
