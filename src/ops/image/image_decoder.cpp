@@ -1,8 +1,10 @@
 // ImageDecoder (opset 20+): decodes an encoded image (uint8 bytes) into uint8 [H, W, 3] (RGB or BGR) or [H, W, 1]
 // (Grayscale). PNG through libpng, JPEG through libjpeg (Debian's libjpeg-turbo, the decoder Pillow uses: ONNX's
-// reference implementation is Pillow), BMP (uncompressed 24/32-bit) and binary PNM (P5/P6, 8-bit) read here.
-// Grayscale from color is Pillow's "L" conversion: (19595 R + 38470 G + 7471 B + 32768) >> 16. TIFF, WebP and
-// JPEG 2000 streams are refused with a message naming the format.
+// reference implementation is Pillow), WebP through libwebp, TIFF through libtiff, BMP (uncompressed 24/32-bit)
+// and binary PNM (P5/P6, 8-bit) read here.
+// Grayscale from color is Pillow's "L" conversion: (19595 R + 38470 G + 7471 B + 32768) >> 16. JPEG 2000 streams
+// are refused with a message naming the format.
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <csetjmp>
@@ -12,6 +14,8 @@
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jpeglib.h>
 #include <png.h>
+#include <tiffio.h>
+#include <webp/decode.h>
 
 #include <string>
 #include <vector>
@@ -114,6 +118,76 @@ Rgb decode_jpeg(const uint8_t* data, size_t size) {
   return out;
 }
 
+Rgb decode_webp(const uint8_t* data, size_t size) {
+  int width = 0, height = 0;
+  check_argument(WebPGetInfo(data, size, &width, &height) != 0, "bad WebP stream");
+  check_decoded_size(height, width);
+  Rgb out;
+  out.height = height;
+  out.width = width;
+  out.pixels.resize(static_cast<size_t>(out.height * out.width * 3));
+  check_argument(WebPDecodeRGBInto(data, size, out.pixels.data(), out.pixels.size(), width * 3) != nullptr,
+                 "bad WebP stream");
+  return out;
+}
+
+// libtiff reads the stream through these callbacks, from memory.
+struct TiffStream {
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+};
+
+tsize_t tiff_read(thandle_t handle, tdata_t buffer, tsize_t count) {
+  auto* s = static_cast<TiffStream*>(handle);
+  const size_t n = std::min(static_cast<size_t>(count), s->size - std::min(s->pos, s->size));
+  std::memcpy(buffer, s->data + s->pos, n);
+  s->pos += n;
+  return static_cast<tsize_t>(n);
+}
+tsize_t tiff_write(thandle_t, tdata_t, tsize_t) { return 0; }
+toff_t tiff_seek(thandle_t handle, toff_t offset, int whence) {
+  auto* s = static_cast<TiffStream*>(handle);
+  const uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? s->pos : s->size;
+  s->pos = static_cast<size_t>(base + offset);
+  return s->pos;
+}
+int tiff_close(thandle_t) { return 0; }
+toff_t tiff_size(thandle_t handle) { return static_cast<TiffStream*>(handle)->size; }
+int tiff_map(thandle_t, tdata_t*, toff_t*) { return 0; }
+void tiff_unmap(thandle_t, tdata_t, toff_t) {}
+
+// The first image of a TIFF stream, through libtiff's RGBA interface (any photometric, bit depth, compression).
+Rgb decode_tiff(const uint8_t* data, size_t size) {
+  TIFFSetErrorHandler(nullptr);  // errors come back as return values, not as messages on stderr
+  TIFFSetWarningHandler(nullptr);
+  TiffStream stream{data, size};
+  TIFF* tiff = TIFFClientOpen("stream", "rm", &stream, tiff_read, tiff_write, tiff_seek, tiff_close, tiff_size,
+                              tiff_map, tiff_unmap);
+  check_argument(tiff != nullptr, "bad TIFF stream");
+  uint32_t width = 0, height = 0;
+  TIFFGetField(tiff, TIFFTAG_IMAGEWIDTH, &width);
+  TIFFGetField(tiff, TIFFTAG_IMAGELENGTH, &height);
+  Rgb out;
+  out.height = height;
+  out.width = width;
+  if (width == 0 || height == 0 || out.height * out.width * 3 > kMaxDecodedBytes) {
+    TIFFClose(tiff);
+    fail(ErrorCode::kInvalidArgument, "bad TIFF size ", width, "x", height);
+  }
+  std::vector<uint32_t> rgba(static_cast<size_t>(out.height * out.width));
+  const int ok = TIFFReadRGBAImageOriented(tiff, width, height, rgba.data(), ORIENTATION_TOPLEFT, 0);
+  TIFFClose(tiff);
+  check_argument(ok != 0, "bad TIFF image data");
+  out.pixels.resize(rgba.size() * 3);
+  for (size_t i = 0; i < rgba.size(); ++i) {
+    out.pixels[i * 3] = static_cast<uint8_t>(TIFFGetR(rgba[i]));
+    out.pixels[i * 3 + 1] = static_cast<uint8_t>(TIFFGetG(rgba[i]));
+    out.pixels[i * 3 + 2] = static_cast<uint8_t>(TIFFGetB(rgba[i]));
+  }
+  return out;
+}
+
 uint32_t little_endian(const uint8_t* p, int bytes) {
   uint32_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
@@ -193,13 +267,15 @@ Rgb decode_image(const uint8_t* data, size_t size) {
   if (starts_with(data, size, "\xff\xd8\xff", 3)) return decode_jpeg(data, size);
   if (starts_with(data, size, "BM", 2)) return decode_bmp(data, size);
   if (starts_with(data, size, "P6", 2) || starts_with(data, size, "P5", 2)) return decode_pnm(data, size);
+  if (size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0) {
+    return decode_webp(data, size);
+  }
+  if (starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4)) return decode_tiff(data, size);
   std::string format = "an unrecognized format";
-  if (starts_with(data, size, "II*", 3) || starts_with(data, size, "MM\0*", 4)) format = "TIFF";
-  if (size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0) format = "WebP";
   if (starts_with(data, size, "\0\0\0\x0cjP", 6) || starts_with(data, size, "\xff\x4f\xff\x51", 4))
     format = "JPEG 2000";
   fail(ErrorCode::kUnsupported, "ImageDecoder: the stream is ", format,
-       "; Tessera decodes PNG, JPEG, BMP (24/32-bit) and binary PNM (P5/P6)");
+       "; Tessera decodes PNG, JPEG, WebP, TIFF, BMP (24/32-bit) and binary PNM (P5/P6)");
 }
 
 std::unique_ptr<Kernel> make_image_decoder(const KernelInfo& info) {
