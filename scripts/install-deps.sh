@@ -12,7 +12,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
-  libpng-dev libjpeg-dev libtiff-dev libwebp-dev
+  libpng-dev libjpeg-dev libtiff-dev libwebp-dev libopenjp2-7-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc
   chromium
   libonnx-testdata

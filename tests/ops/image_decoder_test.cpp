@@ -1,7 +1,7 @@
 // Tests of ImageDecoder beyond the onnx 1.23 node tests (which check PNG, JPEG in RGB/BGR/Grayscale, BMP and PNM
 // against Pillow): hand-built BMP and PNM streams decode exactly in every pixel format, and corrupt or hostile
-// streams (truncated JPEG, PNG and TIFF, a BMP header claiming a huge image, an unsupported format) are clear
-// errors.
+// streams (truncated JPEG, PNG, TIFF and JPEG 2000, a BMP header claiming a huge image, an unsupported format)
+// are clear errors.
 #include <gtest/gtest.h>
 
 #include "nn_test_util.h"
@@ -79,8 +79,11 @@ TEST(ImageDecoderTest, CorruptAndHostileStreamsAreClearErrors) {
   const std::vector<uint8_t> bad_tiff = {'I', 'I', '*', 0, 8, 0, 0, 0};
   EXPECT_EQ(error_code_of([&] { run_op("ImageDecoder", 20, {}, {bytes_tensor(bad_tiff)}); }),
             ErrorCode::kInvalidArgument);
-  const std::vector<uint8_t> jpeg2000 = {0xff, 0x4f, 0xff, 0x51, 0, 0};
-  EXPECT_EQ(error_code_of([&] { run_op("ImageDecoder", 20, {}, {bytes_tensor(jpeg2000)}); }), ErrorCode::kUnsupported);
+  const std::vector<uint8_t> bad_jpeg2000 = {0xff, 0x4f, 0xff, 0x51, 0, 0};
+  EXPECT_EQ(error_code_of([&] { run_op("ImageDecoder", 20, {}, {bytes_tensor(bad_jpeg2000)}); }),
+            ErrorCode::kInvalidArgument);
+  const std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0};
+  EXPECT_EQ(error_code_of([&] { run_op("ImageDecoder", 20, {}, {bytes_tensor(gif)}); }), ErrorCode::kUnsupported);
   const std::vector<uint8_t> bad_png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0};
   EXPECT_EQ(error_code_of([&] { run_op("ImageDecoder", 20, {}, {bytes_tensor(bad_png)}); }),
             ErrorCode::kInvalidArgument);

@@ -1,9 +1,9 @@
 // ImageDecoder (opset 20+): decodes an encoded image (uint8 bytes) into uint8 [H, W, 3] (RGB or BGR) or [H, W, 1]
 // (Grayscale). PNG through libpng, JPEG through libjpeg (Debian's libjpeg-turbo, the decoder Pillow uses: ONNX's
-// reference implementation is Pillow), WebP through libwebp, TIFF through libtiff, BMP (uncompressed 24/32-bit)
-// and binary PNM (P5/P6, 8-bit) read here.
-// Grayscale from color is Pillow's "L" conversion: (19595 R + 38470 G + 7471 B + 32768) >> 16. JPEG 2000 streams
-// are refused with a message naming the format.
+// reference implementation is Pillow), WebP through libwebp, TIFF through libtiff, JPEG 2000 through openjpeg, BMP
+// (uncompressed 24/32-bit) and binary PNM (P5/P6, 8-bit) read here.
+// Grayscale from color is Pillow's "L" conversion: (19595 R + 38470 G + 7471 B + 32768) >> 16. Other formats are
+// refused with a message listing the decoded ones.
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -13,6 +13,7 @@
 #include <cstring>
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jpeglib.h>
+#include <openjpeg.h>
 #include <png.h>
 #include <tiffio.h>
 #include <webp/decode.h>
@@ -188,6 +189,81 @@ Rgb decode_tiff(const uint8_t* data, size_t size) {
   return out;
 }
 
+// openjpeg reads the stream through these callbacks, from memory (a TiffStream serves as the cursor).
+OPJ_SIZE_T opj_read(void* buffer, OPJ_SIZE_T count, void* user) {
+  auto* s = static_cast<TiffStream*>(user);
+  if (s->pos >= s->size) return static_cast<OPJ_SIZE_T>(-1);
+  const size_t n = std::min(static_cast<size_t>(count), s->size - s->pos);
+  std::memcpy(buffer, s->data + s->pos, n);
+  s->pos += n;
+  return n;
+}
+OPJ_OFF_T opj_skip(OPJ_OFF_T count, void* user) {
+  auto* s = static_cast<TiffStream*>(user);
+  const auto target = std::clamp<int64_t>(static_cast<int64_t>(s->pos) + count, 0, static_cast<int64_t>(s->size));
+  const OPJ_OFF_T moved = target - static_cast<int64_t>(s->pos);
+  s->pos = static_cast<size_t>(target);
+  return moved;
+}
+OPJ_BOOL opj_seek(OPJ_OFF_T offset, void* user) {
+  auto* s = static_cast<TiffStream*>(user);
+  if (offset < 0 || static_cast<uint64_t>(offset) > s->size) return OPJ_FALSE;
+  s->pos = static_cast<size_t>(offset);
+  return OPJ_TRUE;
+}
+
+// Why an opened JPEG 2000 image cannot become RGB bytes ("" when it can): 1 (gray) or 3+ (RGB first) 8-bit,
+// unsubsampled components.
+std::string jpeg2000_problem(const opj_image_t& image) {
+  if (image.numcomps == 0 || image.comps[0].w == 0 || image.comps[0].h == 0) return "empty JPEG 2000 image";
+  const OPJ_UINT32 channels = image.numcomps >= 3 ? 3 : 1;
+  for (OPJ_UINT32 c = 0; c < channels; ++c) {
+    const opj_image_comp_t& comp = image.comps[c];
+    if (comp.w != image.comps[0].w || comp.h != image.comps[0].h || comp.prec != 8 || comp.data == nullptr) {
+      return "JPEG 2000 components other than 8-bit unsubsampled ones are not supported";
+    }
+  }
+  if (static_cast<int64_t>(image.comps[0].w) * image.comps[0].h * 3 > kMaxDecodedBytes)
+    return "JPEG 2000 image over 2 GiB";
+  return "";
+}
+
+// A JPEG 2000 stream: a JP2 container (`container`) or a raw codestream.
+Rgb decode_jpeg2000(const uint8_t* data, size_t size, bool container) {
+  TiffStream cursor{data, size};
+  opj_codec_t* codec = opj_create_decompress(container ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
+  opj_stream_t* stream = opj_stream_default_create(OPJ_TRUE);
+  opj_stream_set_user_data(stream, &cursor, nullptr);
+  opj_stream_set_user_data_length(stream, size);
+  opj_stream_set_read_function(stream, opj_read);
+  opj_stream_set_skip_function(stream, opj_skip);
+  opj_stream_set_seek_function(stream, opj_seek);
+  opj_dparameters_t parameters;
+  opj_set_default_decoder_parameters(&parameters);
+  opj_image_t* image = nullptr;
+  const bool ok = opj_setup_decoder(codec, &parameters) && opj_read_header(stream, codec, &image) &&
+                  opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
+  opj_stream_destroy(stream);
+  opj_destroy_codec(codec);
+  const std::string problem = ok ? jpeg2000_problem(*image) : "bad JPEG 2000 stream";
+  Rgb out;
+  if (problem.empty()) {
+    out.width = image->comps[0].w;
+    out.height = image->comps[0].h;
+    const bool color = image->numcomps >= 3;
+    out.pixels.resize(static_cast<size_t>(out.height * out.width * 3));
+    for (int64_t i = 0; i < out.height * out.width; ++i) {
+      for (int c = 0; c < 3; ++c) {
+        const OPJ_INT32 v = image->comps[color ? c : 0].data[i];
+        out.pixels[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(std::clamp<OPJ_INT32>(v, 0, 255));
+      }
+    }
+  }
+  if (image != nullptr) opj_image_destroy(image);
+  check_argument(problem.empty(), problem);
+  return out;
+}
+
 uint32_t little_endian(const uint8_t* p, int bytes) {
   uint32_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
@@ -271,11 +347,10 @@ Rgb decode_image(const uint8_t* data, size_t size) {
     return decode_webp(data, size);
   }
   if (starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4)) return decode_tiff(data, size);
-  std::string format = "an unrecognized format";
-  if (starts_with(data, size, "\0\0\0\x0cjP", 6) || starts_with(data, size, "\xff\x4f\xff\x51", 4))
-    format = "JPEG 2000";
-  fail(ErrorCode::kUnsupported, "ImageDecoder: the stream is ", format,
-       "; Tessera decodes PNG, JPEG, WebP, TIFF, BMP (24/32-bit) and binary PNM (P5/P6)");
+  if (starts_with(data, size, "\0\0\0\x0cjP", 6)) return decode_jpeg2000(data, size, true);
+  if (starts_with(data, size, "\xff\x4f\xff\x51", 4)) return decode_jpeg2000(data, size, false);
+  fail(ErrorCode::kUnsupported, "ImageDecoder: the stream is in an unrecognized format",
+       "; Tessera decodes PNG, JPEG, JPEG 2000, WebP, TIFF, BMP (24/32-bit) and binary PNM (P5/P6)");
 }
 
 std::unique_ptr<Kernel> make_image_decoder(const KernelInfo& info) {
