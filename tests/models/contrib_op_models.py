@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Models that carry the com.microsoft contrib ops which ONNX Runtime's transformer optimizer writes into
-models (Attention with each mask_index form ONNX Runtime's CPU provider takes, SkipSimplifiedLayerNormalization,
-SimplifiedLayerNormalization, QuickGelu), built with onnx.helper so that every form and attribute is exercised
-(the optimizer's BERT output also carries EmbedLayerNormalization, which Tessera does not implement yet).
+models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
+Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu), built with onnx.helper so that
+every form and attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs; the model, the inputs and ONNX Runtime's outputs go
 to DEST/<name>/ as a backend-test folder, which `tessera conformance DEST` then runs: Tessera must give ONNX
 Runtime's outputs (rtol 1e-4, atol 1e-5).
@@ -80,6 +80,27 @@ def contrib_attention(mask_shape: list | None, attention_bias: list | None = Non
                              [weight("w", HIDDEN, sum(sizes)), weight("b", sum(sizes))])
 
 
+def multi_head_attention(kv_len: int, mask_shape: list | None = None, bias: bool = True,
+                         attention_bias: list | None = None, **attrs) -> onnx.GraphProto:
+    """com.microsoft MultiHeadAttention with separate query [B, S, HIDDEN], key [B, kv_len, HIDDEN] and value
+    [B, kv_len, 16]: optional bias [2 HIDDEN + 16], key_padding_mask `mask_shape` ([B] or [B, kv_len]),
+    attention_bias; present_key and present_value too."""
+    heads = attrs.pop("num_heads", 4)
+    inputs = ["q", "k", "v", "bias" if bias else "", "mask" if mask_shape else ""]
+    inputs += ["attention_bias"] if attention_bias else []
+    node = helper.make_node("MultiHeadAttention", inputs, ["y", "present_key", "present_value"], domain=MS,
+                            num_heads=heads, **attrs)
+    graph_inputs = inputs_info(["q"], [BATCH, SEQ, HIDDEN]) + inputs_info(["k"], [BATCH, kv_len, HIDDEN])
+    graph_inputs += inputs_info(["v"], [BATCH, kv_len, 16])
+    if mask_shape:
+        graph_inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, mask_shape))
+    if attention_bias:
+        graph_inputs += inputs_info(["attention_bias"], attention_bias)
+    return helper.make_graph([node], "multi_head_attention", graph_inputs,
+                             inputs_info(["y", "present_key", "present_value"], None),
+                             [weight("bias", 2 * HIDDEN + 16)] if bias else [])
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -137,6 +158,11 @@ def main() -> int:
     write_case(dest, "attention_unidirectional_2d", contrib_attention([BATCH, SEQ], unidirectional=1, num_heads=2))
     write_case(dest, "attention_bias_per_head", contrib_attention([BATCH, SEQ], attention_bias=[1, 4, SEQ, SEQ]))
     write_case(dest, "attention_qkv_hidden_sizes", contrib_attention(None, qkv_hidden_sizes=[16, 16, 24], num_heads=2))
+    write_case(dest, "mha_cross_no_mask", multi_head_attention(7))
+    write_case(dest, "mha_key_padding_2d", multi_head_attention(7, [BATCH, 7], scale=0.2))
+    write_case(dest, "mha_key_lengths_no_bias", multi_head_attention(6, [BATCH], bias=False, num_heads=2))
+    write_case(dest, "mha_self_unidirectional_bias", multi_head_attention(SEQ, [BATCH, SEQ], unidirectional=1,
+                                                                           attention_bias=[1, 4, SEQ, SEQ]))
     return 0
 
 

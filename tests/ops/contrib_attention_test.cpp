@@ -115,5 +115,32 @@ TEST(ContribAttentionTest, ClearErrors) {
             ErrorCode::kInvalidModel);
 }
 
+// MultiHeadAttention: its numbers are compared with ONNX Runtime by models.contrib-ops (mha_*); here the forms it
+// refuses and bad shapes.
+TEST(ContribAttentionTest, MultiHeadAttentionClearErrors) {
+  const Tensor q = random_float({1, 3, 4}, 12), k = random_float({1, 5, 4}, 13), v = random_float({1, 5, 6}, 14);
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MultiHeadAttention", 1, {int_attr("num_heads", 2)}, {q, Tensor(), Tensor()}, 1, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidModel);  // packed QKV
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MultiHeadAttention", 1, {int_attr("num_heads", 2)}, {q, random_float({1, 5, 3}, 15), v}, 1,
+                     nullptr, kMs);
+            }),
+            ErrorCode::kInvalidArgument);  // key size differs from the query's
+  EXPECT_EQ(
+      error_code_of([&] {
+        run_op("MultiHeadAttention", 1, {int_attr("num_heads", 2)}, {q, k, v, random_float({7}, 16)}, 1, nullptr, kMs);
+      }),
+      ErrorCode::kInvalidArgument);  // bias is not [4 + 4 + 6]
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MultiHeadAttention", 1, {int_attr("num_heads", 2)},
+                     {q, k, v, Tensor(), Tensor(DType::kInt32, {1, 3})}, 1, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidArgument);  // key_padding_mask [B, S] where [B, L] is needed
+  const Tensor y = run_op("MultiHeadAttention", 1, {int_attr("num_heads", 2)}, {q, k, v}, 1, nullptr, kMs)[0];
+  EXPECT_EQ(y.shape(), (std::vector<int64_t>{1, 3, 6}));
+}
+
 }  // namespace
 }  // namespace tessera

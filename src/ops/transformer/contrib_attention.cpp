@@ -28,14 +28,22 @@ struct ContribAttentionConfig {
   std::string label;
 };
 
-ContribAttentionConfig parse_contrib_attention(const Node& node) {
+// The attributes Attention and MultiHeadAttention share: num_heads, unidirectional, mask_filter_value, scale.
+ContribAttentionConfig parse_common_attributes(const Node& node) {
   ContribAttentionConfig c;
   c.label = node.label();
   c.heads = node.attr_int("num_heads", 0);
-  check_model(c.heads > 0, c.label, ": Attention (com.microsoft) needs num_heads > 0, got ", c.heads);
+  check_model(c.heads > 0, c.label, ": ", node.op_type, " (com.microsoft) needs num_heads > 0, got ", c.heads);
   const int64_t uni = node.attr_int("unidirectional", 0);
   check_model(uni == 0 || uni == 1, c.label, ": unidirectional must be 0 or 1, got ", uni);
   c.unidirectional = uni == 1;
+  c.mask_filter_value = node.attr_float("mask_filter_value", -10000.0f);
+  if (node.has_attribute("scale")) c.scale = node.attr_float("scale", 0);
+  return c;
+}
+
+ContribAttentionConfig parse_contrib_attention(const Node& node) {
+  ContribAttentionConfig c = parse_common_attributes(node);
   c.qkv_sizes = node.attr_ints("qkv_hidden_sizes", {});
   check_model(c.qkv_sizes.empty() || c.qkv_sizes.size() == 3, c.label, ": qkv_hidden_sizes must have 3 values, got ",
               c.qkv_sizes.size());
@@ -45,8 +53,6 @@ ContribAttentionConfig parse_contrib_attention(const Node& node) {
   }
   check_model(c.qkv_sizes.empty() || c.qkv_sizes[0] == c.qkv_sizes[1], c.label,
               ": qkv_hidden_sizes gives Q and K different sizes (", c.qkv_sizes[0], " and ", c.qkv_sizes[1], ")");
-  c.mask_filter_value = node.attr_float("mask_filter_value", -10000.0f);
-  if (node.has_attribute("scale")) c.scale = node.attr_float("scale", 0);
   check_model(node.attr_int("past_present_share_buffer", 0) == 0 && node.attr_int("do_rotary", 0) == 0, c.label,
               ": past_present_share_buffer and do_rotary are not supported");
   check_model(!node.has_input(4) && !node.has_input(6), c.label,
@@ -94,53 +100,61 @@ std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& 
   return parts;
 }
 
-// 1 where key t is attended by query s of batch b according to mask_index (ONNX Runtime's CPU forms).
-bool key_attended(const Tensor& m, int64_t b, int64_t s, int64_t t, int64_t batch, int64_t seq) {
+// 1 where key t (of `total`) is attended by query s of batch b according to mask_index (ONNX Runtime's CPU forms).
+bool key_attended(const Tensor& m, int64_t b, int64_t s, int64_t t, int64_t batch, int64_t total) {
   if (m.rank() == 1) {
     const int64_t end = m.data<int32_t>()[b];
     const int64_t start = m.dim(0) == 2 * batch ? m.data<int32_t>()[b + batch] : 0;
     return t < end && t >= start;
   }
-  if (m.rank() == 2) return m.data<int32_t>()[b * seq + t] > 0;
-  return m.data<int32_t>()[(b * seq + s) * seq + t] > 0;
+  if (m.rank() == 2) return m.data<int32_t>()[b * total + t] > 0;
+  return m.data<int32_t>()[(b * m.dim(1) + s) * total + t] > 0;
 }
 
-void check_mask_index(const ContribAttentionConfig& c, const Tensor& m, int64_t batch, int64_t seq) {
+void check_mask_index(const ContribAttentionConfig& c, const Tensor& m, int64_t batch, int64_t seq, int64_t total) {
   const std::vector<int64_t>& d = m.shape();
   const bool ok = m.dtype() == DType::kInt32 && ((d.size() == 1 && (d[0] == batch || d[0] == 2 * batch)) ||
-                                                 (d.size() == 2 && d[0] == batch && d[1] == seq) ||
-                                                 (d.size() == 3 && d[0] == batch && d[1] == seq && d[2] == seq));
-  check_argument(ok, c.label, ": mask_index ", m.description(), " must be int32 [", batch, "], [", 2 * batch, "], [",
-                 batch, ", ", seq, "], [", batch, ", ", seq, ", ", seq,
-                 "] (the 4-D form is not supported, as in ONNX Runtime's CPU provider)");
+                                                 (d.size() == 2 && d[0] == batch && d[1] == total) ||
+                                                 (d.size() == 3 && d[0] == batch && d[1] == seq && d[2] == total));
+  if (!ok) {
+    fail(ErrorCode::kInvalidArgument, c.label, ": mask ", m.description(), " must be int32 [", batch, "], [", 2 * batch,
+         "], [", batch, ", ", total, "], [", batch, ", ", seq, ", ", total,
+         "] (the 4-D form is not supported, as in ONNX Runtime's CPU provider)");
+  }
 }
 
-// The additive float mask [B, heads or 1, S, S] for the ONNX kernel: mask_index, causality, attention_bias; or an
-// undefined tensor when there is nothing to add.
-Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, int64_t batch, int64_t seq) {
-  const Tensor* mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-  const Tensor* bias = ctx.has_input(5) ? &ctx.input(5) : nullptr;
+// Where a kernel's mask inputs are: mask_index / key_padding_mask and attention_bias.
+struct MaskInputs {
+  size_t mask, bias;
+};
+
+// The additive float mask [B, heads or 1, S, T] for the ONNX kernel: the mask input, causality, attention_bias;
+// or an undefined tensor when there is nothing to add.
+Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, MaskInputs in, int64_t batch, int64_t seq,
+                     int64_t total) {
+  const Tensor* mask = ctx.has_input(in.mask) ? &ctx.input(in.mask) : nullptr;
+  const Tensor* bias = ctx.has_input(in.bias) ? &ctx.input(in.bias) : nullptr;
   if (mask == nullptr && bias == nullptr && !c.unidirectional) return Tensor();
-  if (mask) check_mask_index(c, *mask, batch, seq);
+  if (mask) check_mask_index(c, *mask, batch, seq, total);
   int64_t bias_batch = 1, bias_heads = 1;
   if (bias) {
-    check_argument(bias->dtype() == DType::kFloat && bias->rank() == 4 &&
-                       (bias->dim(0) == 1 || bias->dim(0) == batch) && (bias->dim(1) == 1 || bias->dim(1) == c.heads) &&
-                       bias->dim(2) == seq && bias->dim(3) == seq,
-                   c.label, ": attention_bias ", bias->description(), " must be float [1 or ", batch, ", 1 or ",
-                   c.heads, ", ", seq, ", ", seq, "]");
+    if (bias->dtype() != DType::kFloat || bias->rank() != 4 || (bias->dim(0) != 1 && bias->dim(0) != batch) ||
+        (bias->dim(1) != 1 && bias->dim(1) != c.heads) || bias->dim(2) != seq || bias->dim(3) != total) {
+      fail(ErrorCode::kInvalidArgument, c.label, ": attention_bias ", bias->description(), " must be float [1 or ",
+           batch, ", 1 or ", c.heads, ", ", seq, ", ", total, "]");
+    }
     bias_batch = bias->dim(0), bias_heads = bias->dim(1);
   }
-  Tensor out(DType::kFloat, {batch, bias_heads, seq, seq});
+  Tensor out(DType::kFloat, {batch, bias_heads, seq, total});
   float* o = out.data<float>();
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t h = 0; h < bias_heads; ++h) {
       for (int64_t s = 0; s < seq; ++s) {
-        for (int64_t t = 0; t < seq; ++t) {
+        for (int64_t t = 0; t < total; ++t) {
           float v = 0;
-          if (mask && !key_attended(*mask, b, s, t, batch, seq)) v += c.mask_filter_value;
-          if (c.unidirectional && t > s) v += c.mask_filter_value;
-          if (bias) v += bias->data<float>()[(((bias_batch == 1 ? 0 : b) * bias_heads + h) * seq + s) * seq + t];
+          if (mask && !key_attended(*mask, b, s, t, batch, total)) v += c.mask_filter_value;
+          if (c.unidirectional && t > s + (total - seq)) v += c.mask_filter_value;
+          if (bias) v += bias->data<float>()[(((bias_batch == 1 ? 0 : b) * bias_heads + h) * seq + s) * total + t];
           *o++ = v;
         }
       }
@@ -168,7 +182,7 @@ void write_present(const Tensor& k, const Tensor& v, int64_t heads, Tensor& pres
 void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx) {
   const std::vector<Tensor> qkv = project_qkv(c, ctx);
   const int64_t batch = qkv[0].dim(0), seq = qkv[0].dim(1);
-  const Tensor mask = additive_mask(c, ctx, batch, seq);
+  const Tensor mask = additive_mask(c, ctx, MaskInputs{3, 5}, batch, seq, seq);
   Tensor y = transformer::packed_attention(qkv[0], qkv[1], qkv[2], mask.defined() ? &mask : nullptr, c.heads, c.scale,
                                            ctx.parallelism(), c.label);
   ctx.set_output(0, std::move(y));
@@ -210,6 +224,103 @@ const RegisterOp kContribAttention{{.domain = kMicrosoftDomain,
                                               [config](KernelContext& ctx) { compute_contrib_attention(config, ctx); });
                                         },
                                     .infer = infer_contrib_attention}};
+
+// ---- com.microsoft MultiHeadAttention ----
+// Separate query [B, S, D], key [B, L, D] and value [B, L, Dv] (the form ONNX Runtime's optimizer and exporters
+// write for cross and self attention), an optional bias [D + D + Dv] added to them, key_padding_mask [B] (key
+// lengths), [2B] or [B, L] (0 = masked; int32), attention_bias [1 or B, 1 or heads, S, L], unidirectional, scale
+// and mask_filter_value as for Attention; present_key / present_value [B, heads, L, head size] when wanted. The
+// packed forms (query [B, S, N, 3, H], key [B, L, N, 2, H], key absent), a past state and the qk output are refused
+// with a clear error.
+
+ContribAttentionConfig parse_multi_head_attention(const Node& node) {
+  ContribAttentionConfig c = parse_common_attributes(node);
+  check_model(node.has_input(1) && node.has_input(2), c.label,
+              ": MultiHeadAttention with packed QKV or KV (key or value absent) is not supported yet");
+  check_model(!node.has_input(6) && !node.has_input(7), c.label,
+              ": MultiHeadAttention with a past state (past_key, past_value) is not supported yet");
+  check_model(node.outputs.size() < 4 || node.outputs[3].empty(), c.label,
+              ": MultiHeadAttention's qk output is not supported");
+  return c;
+}
+
+// x [B, T, size] plus bias[offset, offset + size) on the last axis (x itself when there is no bias).
+Tensor with_bias(const Tensor& x, const Tensor* bias, int64_t offset) {
+  if (bias == nullptr) return x;
+  Tensor out = Tensor::uninitialized(DType::kFloat, x.shape());
+  const int64_t size = x.dim(2);
+  const float* b = bias->data<float>() + offset;
+  for (int64_t r = 0; r < x.dim(0) * x.dim(1); ++r) {
+    for (int64_t i = 0; i < size; ++i) out.data<float>()[r * size + i] = x.data<float>()[r * size + i] + b[i];
+  }
+  return out;
+}
+
+// [B, T, heads * size] -> [B, heads, T, size] (the present_key / present_value layout).
+void split_heads(const Tensor& x, int64_t heads, Tensor& out) {
+  const int64_t batch = x.dim(0), seq = x.dim(1), size = x.dim(2) / heads;
+  float* p = out.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t t = 0; t < seq; ++t) {
+        std::memcpy(p, x.data<float>() + (b * seq + t) * heads * size + h * size, size * sizeof(float));
+        p += size;
+      }
+    }
+  }
+}
+
+void compute_multi_head_attention(const ContribAttentionConfig& c, KernelContext& ctx) {
+  const Tensor &q = ctx.input(0), &k = ctx.input(1), &v = ctx.input(2);
+  const bool shapes_ok = q.dtype() == DType::kFloat && k.dtype() == DType::kFloat && v.dtype() == DType::kFloat &&
+                         q.rank() == 3 && k.rank() == 3 && v.rank() == 3 && k.dim(0) == q.dim(0) &&
+                         v.dim(0) == q.dim(0) && k.dim(1) == v.dim(1) && k.dim(2) == q.dim(2) &&
+                         q.dim(2) % c.heads == 0 && v.dim(2) % c.heads == 0;
+  if (!shapes_ok) {
+    fail(ErrorCode::kInvalidArgument, c.label, ": query ", q.description(), ", key ", k.description(), " and value ",
+         v.description(), " must be float [B, S, D], [B, L, D], [B, L, Dv] with D and Dv multiples of num_heads ",
+         c.heads);
+  }
+  const Tensor* bias = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+  if (bias && (bias->dtype() != DType::kFloat || bias->rank() != 1 || bias->dim(0) != 2 * q.dim(2) + v.dim(2))) {
+    fail(ErrorCode::kInvalidArgument, c.label, ": bias ", bias->description(), " must be float [",
+         2 * q.dim(2) + v.dim(2), "]");
+  }
+  const Tensor qb = with_bias(q, bias, 0), kb = with_bias(k, bias, q.dim(2)), vb = with_bias(v, bias, 2 * q.dim(2));
+  const Tensor mask = additive_mask(c, ctx, MaskInputs{4, 5}, q.dim(0), q.dim(1), k.dim(1));
+  ctx.set_output(0, transformer::packed_attention(qb, kb, vb, mask.defined() ? &mask : nullptr, c.heads, c.scale,
+                                                  ctx.parallelism(), c.label));
+  for (size_t i : {size_t{1}, size_t{2}}) {
+    if (!ctx.output_wanted(i)) continue;
+    const Tensor& x = i == 1 ? kb : vb;
+    Tensor& present = ctx.allocate_output(i, DType::kFloat, {x.dim(0), c.heads, x.dim(1), x.dim(2) / c.heads});
+    split_heads(x, c.heads, present);
+  }
+}
+
+void infer_multi_head_attention(InferenceContext& ctx) {
+  const TypeInfo* q = ctx.input_type(0);
+  const TypeInfo* v = ctx.input_type(2);
+  if (q == nullptr || !q->is_tensor()) return;
+  std::optional<std::vector<Dim>> shape;
+  if (q->shape && q->shape->size() == 3 && v && v->shape && v->shape->size() == 3) {
+    shape = std::vector<Dim>{(*q->shape)[0], (*q->shape)[1], (*v->shape)[2]};
+  }
+  ctx.set_output_type(0, TypeInfo::tensor(q->elem_type, shape));
+  for (size_t i = 1; i < ctx.output_count() && i < 3; ++i) ctx.set_output_type(i, TypeInfo::tensor(q->elem_type));
+}
+
+const RegisterOp kMultiHeadAttention{
+    {.domain = kMicrosoftDomain,
+     .op_type = "MultiHeadAttention",
+     .since_version = 1,
+     .last_version = INT_MAX,
+     .factory =
+         [](const KernelInfo& info) {
+           const ContribAttentionConfig config = parse_multi_head_attention(info.node);
+           return make_kernel([config](KernelContext& ctx) { compute_multi_head_attention(config, ctx); });
+         },
+     .infer = infer_multi_head_attention}};
 
 }  // namespace
 }  // namespace tessera
