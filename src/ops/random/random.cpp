@@ -9,12 +9,12 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <cstring>
 #include <mutex>
 #include <random>
 
 #include "base/dtype_dispatch.h"
 #include "ops/common/op_utils.h"
+#include "ops/image/element_values.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -33,11 +33,18 @@ class NodeGenerator {
     }
   }
 
-  // Calls fill(engine) with the generator locked.
-  template <typename Fill>
-  void draw(Fill&& fill) const {
+  // `count` draws, in order, uniform in [a, b) or (`normal`) normal with mean a and deviation b.
+  std::vector<double> draw(size_t count, double a, double b, bool normal = false) const {
+    std::vector<double> values(count);
     std::lock_guard<std::mutex> lock(mutex_);
-    fill(engine_);
+    if (normal) {
+      std::normal_distribution<double> distribution(a, b);
+      for (double& v : values) v = distribution(engine_);
+    } else {
+      std::uniform_real_distribution<double> distribution(a, b);
+      for (double& v : values) v = distribution(engine_);
+    }
+    return values;
   }
 
  private:
@@ -53,40 +60,7 @@ DType output_dtype(const Node& node, DType fallback, std::initializer_list<DType
   return dtype;
 }
 
-// Writes value(i) as the tensor's element type at every position, in order.
-template <typename Value>
-void fill_elements(Tensor& y, Value&& value) {
-  visit_dtype(y.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (kIsPlainNumber<T> || std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
-      T* out = y.data<T>();
-      for (int64_t i = 0; i < y.element_count(); ++i) out[i] = element_from_double<T>(value(i));
-    } else if constexpr (std::is_same_v<T, bool>) {
-      bool* out = y.data<bool>();
-      for (int64_t i = 0; i < y.element_count(); ++i) out[i] = value(i) != 0.0;
-    } else {
-      fail(ErrorCode::kUnsupported, "random ops cannot produce ", dtype_name(y.dtype()));
-    }
-  });
-}
-
 const std::initializer_list<DType> kFloatTypes = {DType::kFloat16, DType::kFloat, DType::kDouble, DType::kBFloat16};
-
-bool is_float_type(DType dtype) {
-  return std::find(kFloatTypes.begin(), kFloatTypes.end(), dtype) != kFloatTypes.end();
-}
-
-// A float tensor's elements as doubles.
-std::vector<double> to_doubles(const Tensor& x) {
-  std::vector<double> out(static_cast<size_t>(x.element_count()));
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (kIsPlainNumber<T> || std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
-      for (size_t i = 0; i < out.size(); ++i) out[i] = element_to_double(x.data<T>()[i]);
-    }
-  });
-  return out;
-}
 
 // RandomUniform / RandomNormal (the shape from the `shape` attribute) and their *Like forms (the input's shape).
 std::unique_ptr<Kernel> make_random(const KernelInfo& info, bool normal, bool like) {
@@ -110,22 +84,13 @@ std::unique_ptr<Kernel> make_random(const KernelInfo& info, bool normal, bool li
   auto generator = std::make_shared<NodeGenerator>(node);
   return make_kernel([=](KernelContext& ctx) {
     const DType type = dtype_from_input ? ctx.input(0).dtype() : dtype;
-    if (!is_float_type(type)) {
+    if (!dtype_is_common_float(type)) {
       fail(ErrorCode::kInvalidArgument, ctx.node().label(), ": output type ", dtype_name(type), " (from input 0, ",
            ctx.input(0).description(), ") is not a float type");
     }
     Tensor& y = ctx.allocate_output_uninitialized(0, type, like ? ctx.input(0).shape() : shape);
-    std::vector<double> values(static_cast<size_t>(y.element_count()));
-    generator->draw([&](std::mt19937_64& engine) {
-      if (normal) {
-        std::normal_distribution<double> distribution(a, b);
-        for (double& v : values) v = distribution(engine);
-      } else {
-        std::uniform_real_distribution<double> distribution(a, b);
-        for (double& v : values) v = distribution(engine);
-      }
-    });
-    fill_elements(y, [&](int64_t i) { return values[static_cast<size_t>(i)]; });
+    const std::vector<double> values = generator->draw(static_cast<size_t>(y.element_count()), a, b, normal);
+    store_doubles(values.data(), y);
   });
 }
 
@@ -156,11 +121,11 @@ std::unique_ptr<Kernel> make_bernoulli(const KernelInfo& info) {
   auto generator = std::make_shared<NodeGenerator>(node);
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    if (!is_float_type(x.dtype())) {
+    if (!dtype_is_common_float(x.dtype())) {
       fail(ErrorCode::kInvalidArgument, ctx.node().label(), ": input 0 must hold float probabilities, got ",
            x.description());
     }
-    const std::vector<double> p = to_doubles(x);
+    const std::vector<double> p = tensor_to_doubles(x, "input 0");
     const double* probability = p.data();
     for (int64_t i = 0; i < x.element_count(); ++i) {
       if (!(probability[i] >= 0.0 && probability[i] <= 1.0)) {
@@ -169,12 +134,9 @@ std::unique_ptr<Kernel> make_bernoulli(const KernelInfo& info) {
       }
     }
     Tensor& y = ctx.allocate_output_uninitialized(0, has_dtype ? dtype : x.dtype(), x.shape());
-    std::vector<double> draws(static_cast<size_t>(x.element_count()));
-    generator->draw([&](std::mt19937_64& engine) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      for (double& v : draws) v = uniform(engine);
-    });
-    fill_elements(y, [&](int64_t i) { return draws[static_cast<size_t>(i)] < probability[i] ? 1.0 : 0.0; });
+    std::vector<double> ones = generator->draw(static_cast<size_t>(x.element_count()), 0.0, 1.0);
+    for (size_t i = 0; i < ones.size(); ++i) ones[i] = ones[i] < probability[i] ? 1.0 : 0.0;
+    store_doubles(ones.data(), y);
   });
 }
 
@@ -190,11 +152,11 @@ std::unique_ptr<Kernel> make_multinomial(const KernelInfo& info) {
   auto generator = std::make_shared<NodeGenerator>(node);
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    if (x.rank() != 2 || x.dim(1) == 0 || !is_float_type(x.dtype())) {
+    if (x.rank() != 2 || x.dim(1) == 0 || !dtype_is_common_float(x.dtype())) {
       fail(ErrorCode::kInvalidArgument, ctx.node().label(),
            ": input 0 must be float [batch_size, class_size] with class_size > 0, got ", x.description());
     }
-    const std::vector<double> logits = to_doubles(x);
+    const std::vector<double> logits = tensor_to_doubles(x, "input 0");
     const int64_t batch = x.dim(0), classes = x.dim(1);
     // Per row, the cumulative distribution of softmax(row).
     std::vector<double> cdf(static_cast<size_t>(batch * classes));
@@ -204,18 +166,14 @@ std::unique_ptr<Kernel> make_multinomial(const KernelInfo& info) {
       double sum = 0.0;
       for (int64_t c = 0; c < classes; ++c) cdf[static_cast<size_t>(r * classes + c)] = sum += std::exp(row[c] - top);
     }
-    std::vector<double> draws(static_cast<size_t>(batch * samples));
-    generator->draw([&](std::mt19937_64& engine) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      for (double& v : draws) v = uniform(engine);
-    });
+    std::vector<double> classes_drawn = generator->draw(static_cast<size_t>(batch * samples), 0.0, 1.0);
+    for (size_t i = 0; i < classes_drawn.size(); ++i) {
+      const double* row = cdf.data() + static_cast<int64_t>(i) / samples * classes;
+      const double target = classes_drawn[i] * row[classes - 1];
+      classes_drawn[i] = static_cast<double>(std::upper_bound(row, row + classes - 1, target) - row);
+    }
     Tensor& y = ctx.allocate_output_uninitialized(0, dtype, {batch, samples});
-    fill_elements(y, [&](int64_t i) {
-      const int64_t r = i / samples;
-      const double* row = cdf.data() + r * classes;
-      const double target = draws[static_cast<size_t>(i)] * row[classes - 1];
-      return static_cast<double>(std::upper_bound(row, row + classes - 1, target) - row);
-    });
+    store_doubles(classes_drawn.data(), y);
   });
 }
 
