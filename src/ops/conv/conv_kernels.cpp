@@ -26,18 +26,7 @@ void fill_rows(float* y, int64_t rows, int64_t size, const float* bias) {
 DwConv2dF32Params depthwise_params(const ConvF32Args& args) {
   const ConvGeometry& g = args.geometry;
   DwConv2dF32Params p;
-  p.in_h = g.in_dims[0];
-  p.in_w = g.in_dims[1];
-  p.out_h = g.out_dims[0];
-  p.out_w = g.out_dims[1];
-  p.kernel_h = g.kernel[0];
-  p.kernel_w = g.kernel[1];
-  p.stride_h = g.strides[0];
-  p.stride_w = g.strides[1];
-  p.dilation_h = g.dilations[0];
-  p.dilation_w = g.dilations[1];
-  p.pad_top = g.pad_begin[0];
-  p.pad_left = g.pad_begin[1];
+  static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   p.output_min = args.output_min;
   p.output_max = args.output_max;
   return p;

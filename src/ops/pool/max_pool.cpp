@@ -48,20 +48,7 @@ struct MaxPoolConfig {
 
 // The kernels/f32-maxpool parameters of a 2-D pool (supported or not: see maxpool2d_f32_supports).
 MaxPool2dF32Params maxpool2d_params(const PoolGeometry& g) {
-  MaxPool2dF32Params p;
-  p.in_h = g.input[0];
-  p.in_w = g.input[1];
-  p.out_h = g.output[0];
-  p.out_w = g.output[1];
-  p.kernel_h = g.kernel[0];
-  p.kernel_w = g.kernel[1];
-  p.stride_h = g.strides[0];
-  p.stride_w = g.strides[1];
-  p.dilation_h = g.dilations[0];
-  p.dilation_w = g.dilations[1];
-  p.pad_top = g.pads_begin[0];
-  p.pad_left = g.pads_begin[1];
-  return p;
+  return window2d(g.input, g.output, g.kernel, g.strides, g.dilations, g.pads_begin);
 }
 
 // A float 2-D pool without Indices: kernels/f32-maxpool per plane, the planes split over the pool. False (doing
