@@ -132,29 +132,33 @@ Rgb decode_webp(const uint8_t* data, size_t size) {
   return out;
 }
 
-// libtiff reads the stream through these callbacks, from memory.
-struct TiffStream {
+// A read cursor over an encoded stream in memory, for the decoders that read through callbacks (libtiff, openjpeg).
+struct MemoryStream {
   const uint8_t* data;
   size_t size;
   size_t pos = 0;
+
+  // Copies up to `count` bytes from the cursor into `buffer` and advances; returns how many (0 at the end).
+  size_t read(void* buffer, size_t count) {
+    const size_t n = std::min(count, size - std::min(pos, size));
+    std::memcpy(buffer, data + pos, n);
+    pos += n;
+    return n;
+  }
 };
 
 tsize_t tiff_read(thandle_t handle, tdata_t buffer, tsize_t count) {
-  auto* s = static_cast<TiffStream*>(handle);
-  const size_t n = std::min(static_cast<size_t>(count), s->size - std::min(s->pos, s->size));
-  std::memcpy(buffer, s->data + s->pos, n);
-  s->pos += n;
-  return static_cast<tsize_t>(n);
+  return static_cast<tsize_t>(static_cast<MemoryStream*>(handle)->read(buffer, static_cast<size_t>(count)));
 }
 tsize_t tiff_write(thandle_t, tdata_t, tsize_t) { return 0; }
 toff_t tiff_seek(thandle_t handle, toff_t offset, int whence) {
-  auto* s = static_cast<TiffStream*>(handle);
+  auto* s = static_cast<MemoryStream*>(handle);
   const uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? s->pos : s->size;
   s->pos = static_cast<size_t>(base + offset);
   return s->pos;
 }
 int tiff_close(thandle_t) { return 0; }
-toff_t tiff_size(thandle_t handle) { return static_cast<TiffStream*>(handle)->size; }
+toff_t tiff_size(thandle_t handle) { return static_cast<MemoryStream*>(handle)->size; }
 int tiff_map(thandle_t, tdata_t*, toff_t*) { return 0; }
 void tiff_unmap(thandle_t, tdata_t, toff_t) {}
 
@@ -162,7 +166,7 @@ void tiff_unmap(thandle_t, tdata_t, toff_t) {}
 Rgb decode_tiff(const uint8_t* data, size_t size) {
   TIFFSetErrorHandler(nullptr);  // errors come back as return values, not as messages on stderr
   TIFFSetWarningHandler(nullptr);
-  TiffStream stream{data, size};
+  MemoryStream stream{data, size};
   TIFF* tiff = TIFFClientOpen("stream", "rm", &stream, tiff_read, tiff_write, tiff_seek, tiff_close, tiff_size,
                               tiff_map, tiff_unmap);
   check_argument(tiff != nullptr, "bad TIFF stream");
@@ -189,24 +193,21 @@ Rgb decode_tiff(const uint8_t* data, size_t size) {
   return out;
 }
 
-// openjpeg reads the stream through these callbacks, from memory (a TiffStream serves as the cursor).
+// openjpeg reads the stream through these callbacks, from a MemoryStream.
 OPJ_SIZE_T opj_read(void* buffer, OPJ_SIZE_T count, void* user) {
-  auto* s = static_cast<TiffStream*>(user);
-  if (s->pos >= s->size) return static_cast<OPJ_SIZE_T>(-1);
-  const size_t n = std::min(static_cast<size_t>(count), s->size - s->pos);
-  std::memcpy(buffer, s->data + s->pos, n);
-  s->pos += n;
-  return n;
+  auto* s = static_cast<MemoryStream*>(user);
+  if (s->pos >= s->size) return static_cast<OPJ_SIZE_T>(-1);  // openjpeg's end of stream
+  return s->read(buffer, count);
 }
 OPJ_OFF_T opj_skip(OPJ_OFF_T count, void* user) {
-  auto* s = static_cast<TiffStream*>(user);
+  auto* s = static_cast<MemoryStream*>(user);
   const auto target = std::clamp<int64_t>(static_cast<int64_t>(s->pos) + count, 0, static_cast<int64_t>(s->size));
   const OPJ_OFF_T moved = target - static_cast<int64_t>(s->pos);
   s->pos = static_cast<size_t>(target);
   return moved;
 }
 OPJ_BOOL opj_seek(OPJ_OFF_T offset, void* user) {
-  auto* s = static_cast<TiffStream*>(user);
+  auto* s = static_cast<MemoryStream*>(user);
   if (offset < 0 || static_cast<uint64_t>(offset) > s->size) return OPJ_FALSE;
   s->pos = static_cast<size_t>(offset);
   return OPJ_TRUE;
@@ -230,7 +231,7 @@ std::string jpeg2000_problem(const opj_image_t& image) {
 
 // A JPEG 2000 stream: a JP2 container (`container`) or a raw codestream.
 Rgb decode_jpeg2000(const uint8_t* data, size_t size, bool container) {
-  TiffStream cursor{data, size};
+  MemoryStream cursor{data, size};
   opj_codec_t* codec = opj_create_decompress(container ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
   opj_stream_t* stream = opj_stream_default_create(OPJ_TRUE);
   opj_stream_set_user_data(stream, &cursor, nullptr);
