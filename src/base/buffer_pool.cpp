@@ -114,8 +114,9 @@ void* acquire(size_t bytes, bool* zeroed) {
   const size_t block_size = fit->first;
   a.remove_free(block, block_size);
   if (block_size > size) a.add_free(block + size, block_size - size);
-  Chunk& chunk = a.chunk_of(block)->second;
-  const size_t offset = static_cast<size_t>(block - a.chunk_of(block)->first);
+  const auto owner = a.chunk_of(block);
+  Chunk& chunk = owner->second;
+  const size_t offset = static_cast<size_t>(block - owner->first);
   *zeroed = offset >= chunk.fresh_from;
   chunk.fresh_from = std::max(chunk.fresh_from, offset + size);
   chunk.in_use += size;
