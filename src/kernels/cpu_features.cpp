@@ -19,4 +19,16 @@ KernelIsa cpu_kernel_isa() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__)
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return cpu_kernel_isa() == KernelIsa::kAvx512 && __builtin_cpu_supports("avx512vnni");
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
 }  // namespace tessera

@@ -10,4 +10,7 @@ enum class KernelIsa { kPortable, kAvx2, kAvx512 };
 // compiled with), kAvx2 needs AVX2 and FMA; otherwise kPortable.
 KernelIsa cpu_kernel_isa();
 
+// True when cpu_kernel_isa() is kAvx512 and the CPU also has AVX-512 VNNI (vpdpbusd; the *-avx512vnni.cpp files).
+bool cpu_has_avx512_vnni();
+
 }  // namespace tessera

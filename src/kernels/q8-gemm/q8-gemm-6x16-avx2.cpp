@@ -1,0 +1,41 @@
+// q8-gemm for AVX2 (compiled with -mavx2 -mfma; used only when CPUID reports them): a 6x16 tile over int16
+// operands with the zero points subtracted, two depth steps per vpmaddwd. Exact: |A - za|, |B - zb| <= 255, so
+// each pair sum stays below 2^17 (vpmaddubsw would saturate int16 and is never used).
+#include <immintrin.h>
+
+#include "kernels/q8-gemm/q8-gemm-impl.h"
+
+namespace tessera::q8gemm {
+#if defined(__x86_64__)
+namespace {
+
+struct Avx2 {
+  using Vec = __m256i;
+  static constexpr int kLanes = 8;
+  static Vec zero() { return _mm256_setzero_si256(); }
+  static Vec load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Vec broadcast(int32_t v) { return _mm256_set1_epi32(v); }
+  static Vec dot(Vec acc, Vec a, Vec b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+  static void store(int32_t* p, Vec v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+};
+
+constexpr int kMr = 6;
+constexpr int kNv = 2;
+
+template <int Rows>
+constexpr TileFn kTile = tile_simd<Avx2, kMr, kNv, Rows>;
+
+}  // namespace
+
+const Q8GemmSet kAvx2Set = {
+    .name = "q8_gemm_ukernel_6x16__avx2",
+    .mr = kMr,
+    .nr = kNv * Avx2::kLanes,
+    .group = 2,
+    .wide = true,
+    .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>},
+    .pack_a = pack_a_wide<kMr>,
+    .epilogue = epilogue<kNv * Avx2::kLanes, true>,
+};
+#endif
+}  // namespace tessera::q8gemm

@@ -1,0 +1,41 @@
+// q8-gemm for AVX-512 VNNI (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; used only when CPUID
+// reports AVX-512 F, BW, VL and VNNI): an 8x32 tile of uint8 A' x int8 B', one vpdpbusd per 4 depth steps of
+// 16 columns (16 accumulators, 2 B registers, 1 broadcast).
+#include <immintrin.h>
+
+#include "kernels/q8-gemm/q8-gemm-impl.h"
+
+namespace tessera::q8gemm {
+#if defined(__x86_64__)
+namespace {
+
+struct Avx512Vnni {
+  using Vec = __m512i;
+  static constexpr int kLanes = 16;
+  static Vec zero() { return _mm512_setzero_si512(); }
+  static Vec load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static Vec broadcast(int32_t v) { return _mm512_set1_epi32(v); }
+  static Vec dot(Vec acc, Vec a, Vec b) { return _mm512_dpbusd_epi32(acc, a, b); }
+  static void store(int32_t* p, Vec v) { _mm512_storeu_si512(p, v); }
+};
+
+constexpr int kMr = 8;
+constexpr int kNv = 2;
+
+template <int Rows>
+constexpr TileFn kTile = tile_simd<Avx512Vnni, kMr, kNv, Rows>;
+
+}  // namespace
+
+const Q8GemmSet kAvx512VnniSet = {
+    .name = "q8_gemm_ukernel_8x32__avx512vnni",
+    .mr = kMr,
+    .nr = kNv * Avx512Vnni::kLanes,
+    .group = 4,
+    .wide = false,
+    .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>, kTile<7>, kTile<8>},
+    .pack_a = pack_a_bytes<kMr>,
+    .epilogue = epilogue<kNv * Avx512Vnni::kLanes, false>,
+};
+#endif
+}  // namespace tessera::q8gemm

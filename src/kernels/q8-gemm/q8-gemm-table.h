@@ -1,0 +1,63 @@
+// The per-ISA table of q8-gemm (plain data only; see the note at the top of f32-gemm-ukernel.h: an inline
+// function shared with the ISA files could be emitted with their instructions).
+//
+// Packed layouts (G = group, depth steps per lane; E = int16 when `wide`, else one byte):
+//   A strip of mr rows: groups x mr x G elements, element (g, r, e) = A'[row r][g * G + e] (zero past k and for
+//   the rows past the strip's end);
+//   B strip of nr columns: groups x nr x G elements, element (g, c, e) = B'[g * G + e][column c] (zero past k
+//   and past n).
+// `wide` kernels take int16 A - a_zp and B - b_zp (no corrections); the others uint8 A' and int8 B' (int8 A
+// xor 0x80, uint8 B xor 0x80, zero points shifted alike), corrected by the row sums of A' and column terms.
+#pragma once
+
+#include <cstdint>
+
+namespace tessera::q8gemm {
+
+inline constexpr int kMaxMr = 16;
+
+// acc[r * nr + c] = sum over the groups of the strip products, for r < rows (rows fixed by the function).
+using TileFn = void (*)(int64_t groups, const void* a, const void* b, int32_t* acc);
+
+// Packs `rows` (<= mr) rows of A (k bytes each, lda apart) into one strip (layout above; the kernel's own A
+// element) and, for non-wide kernels, row_sums[r] = sum_p A'[r][p].
+using PackAFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
+                         void* strip, int32_t* row_sums);
+
+// The tile's epilogue: S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide
+// kernels: S = acc), then stored as int32 or as float (see Q8GemmOutput).
+struct TileOutput {
+  int64_t rows, cols;
+  const int32_t* acc;  // row stride acc_stride
+  int64_t acc_stride;
+  const int32_t* row_sums;         // the tile's rows
+  const int32_t* col_zero_points;  // the tile's columns
+  const int32_t* col_terms;        // the tile's columns
+  int32_t* c_s32;                  // the tile's first element, or nullptr
+  float* c_f32;                    // likewise
+  int64_t ldc;
+  float a_scale;
+  const float* b_scales;  // the tile's columns (per column) or one value
+  bool per_column_scale;
+  const float* bias;  // the tile's columns or nullptr
+};
+using EpilogueFn = void (*)(const TileOutput& t);
+
+struct Q8GemmSet {
+  const char* name;
+  int mr;
+  int nr;
+  int group;
+  bool wide;
+  TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
+  PackAFn pack_a;
+  EpilogueFn epilogue;
+};
+
+extern const Q8GemmSet kPortableSet;
+#if defined(__x86_64__)
+extern const Q8GemmSet kAvx2Set;
+extern const Q8GemmSet kAvx512VnniSet;
+#endif
+
+}  // namespace tessera::q8gemm

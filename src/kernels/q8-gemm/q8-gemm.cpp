@@ -1,0 +1,218 @@
+// The q8-gemm driver: packs B once and A per call into the selected micro-kernel's strips, then computes C tile
+// by tile (blocks of A rows that stay in L2, strips of B columns reused across the block's tiles), split over
+// the Parallelism by tiles in a fixed order.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/error.h"
+#include "kernels/q8-gemm/q8-gemm-table.h"
+#include "kernels/q8-gemm/q8_gemm.h"
+#include "kernels/variant_dispatch.h"
+
+namespace tessera {
+namespace {
+
+using q8gemm::Q8GemmSet;
+
+VariantDispatch<Q8GemmSet>& dispatch() {
+#if defined(__x86_64__)
+  static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, &q8gemm::kAvx2Set,
+                                             cpu_has_avx512_vnni() ? &q8gemm::kAvx512VnniSet : nullptr);
+#else
+  static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, nullptr, nullptr);
+#endif
+  return instance;
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// 64-byte aligned bytes (uninitialized), with one cache line of slack.
+std::unique_ptr<uint8_t, FreeDeleter> aligned_bytes(int64_t bytes) {
+  const size_t size = (static_cast<size_t>(bytes) + 64 + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, size);
+  if (p == nullptr) fail(ErrorCode::kOutOfMemory, "q8_gemm: cannot allocate ", size, " bytes");
+  return std::unique_ptr<uint8_t, FreeDeleter>(static_cast<uint8_t*>(p));
+}
+
+bool in_range(int32_t value, bool is_signed) {
+  return is_signed ? value >= -128 && value <= 127 : value >= 0 && value <= 255;
+}
+
+// Rows of A per block: as many whole strips as keep the block's packed A within ~256 KiB of L2.
+int64_t rows_per_block(const Q8GemmSet& set, int64_t strip_bytes) {
+  const int64_t strips = std::max<int64_t>(1, (int64_t{256} << 10) / std::max<int64_t>(strip_bytes, 1));
+  return strips * set.mr;
+}
+
+}  // namespace
+
+struct PackedQ8GemmB::Storage {
+  const Q8GemmSet* set = nullptr;
+  int64_t groups = 0;       // depth groups per strip
+  int64_t strips = 0;       // strips of set->nr columns
+  int64_t strip_bytes = 0;  // bytes of one packed strip
+  std::unique_ptr<uint8_t, FreeDeleter> data;
+  std::vector<int32_t> zero_points;  // zb' per column (byte kernels; padded to whole strips)
+  std::vector<int32_t> column_sums;  // sum_p B'[p][j] (byte kernels; padded)
+};
+
+const char* PackedQ8GemmB::kernel_name() const { return storage_ != nullptr ? storage_->set->name : ""; }
+
+PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb,
+                             const int32_t* zero_points, int64_t zero_point_count) {
+  check_argument(k >= 0 && n >= 0, "pack_q8_gemm_b: negative size k=", k, " n=", n);
+  check_argument(ldb >= (trans_b ? k : n) || (k == 0 || n == 0), "pack_q8_gemm_b: ldb ", ldb, " too small");
+  check_argument(zero_point_count == 1 || zero_point_count == n, "pack_q8_gemm_b: ", zero_point_count,
+                 " zero points; expected 1 or ", n);
+  check_argument(zero_points != nullptr, "pack_q8_gemm_b: zero points missing");
+  for (int64_t j = 0; j < zero_point_count; ++j) {
+    check_argument(in_range(zero_points[j], b_signed), "pack_q8_gemm_b: zero point ", zero_points[j],
+                   " out of the range of ", b_signed ? "int8" : "uint8");
+  }
+  const Q8GemmSet& set = dispatch().active();
+  auto storage = std::make_shared<PackedQ8GemmB::Storage>();
+  storage->set = &set;
+  storage->groups = (k + set.group - 1) / set.group;
+  storage->strips = (n + set.nr - 1) / set.nr;
+  const int64_t element = set.wide ? 2 : 1;
+  storage->strip_bytes = storage->groups * set.nr * set.group * element;
+  const int64_t padded = storage->strips * set.nr;
+  storage->data = aligned_bytes(storage->strips * storage->strip_bytes);
+  std::memset(storage->data.get(), 0, static_cast<size_t>(storage->strips * storage->strip_bytes));
+  if (!set.wide) {
+    storage->zero_points.assign(static_cast<size_t>(padded), 0);
+    storage->column_sums.assign(static_cast<size_t>(padded), 0);
+  }
+  const auto value = [&](int64_t p, int64_t j) -> int32_t {
+    const uint8_t byte = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+    return b_signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
+  };
+  for (int64_t j = 0; j < n; ++j) {
+    const int32_t zp = zero_points[zero_point_count == 1 ? 0 : j];
+    const int64_t strip = j / set.nr, c = j % set.nr;
+    uint8_t* base = storage->data.get() + strip * storage->strip_bytes;
+    if (set.wide) {
+      int16_t* dst = reinterpret_cast<int16_t*>(base);
+      for (int64_t p = 0; p < k; ++p) {
+        dst[((p / set.group) * set.nr + c) * set.group + p % set.group] = static_cast<int16_t>(value(p, j) - zp);
+      }
+    } else {
+      // uint8 B becomes int8 by -128, its zero point likewise: (b - zb) is unchanged.
+      const int32_t shift = b_signed ? 0 : 128;
+      int32_t sum = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const int32_t v = value(p, j) - shift;
+        sum += v;
+        base[((p / set.group) * set.nr + c) * set.group + p % set.group] = static_cast<uint8_t>(static_cast<int8_t>(v));
+      }
+      storage->zero_points[static_cast<size_t>(j)] = zp - shift;
+      storage->column_sums[static_cast<size_t>(j)] = sum;
+    }
+  }
+  PackedQ8GemmB packed;
+  packed.depth_ = k;
+  packed.columns_ = n;
+  packed.storage_ = std::move(storage);
+  return packed;
+}
+
+void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
+             const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism) {
+  check_argument(!b.empty() && b.depth() == k && b.columns() == n, "q8_gemm: packed B is ", b.depth(), " x ",
+                 b.columns(), ", expected ", k, " x ", n);
+  const Q8GemmSet& set = dispatch().active();
+  const PackedQ8GemmB::Storage& pb = *b.storage();
+  check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
+  check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
+  check_argument(in_range(a_zero_point, a_signed), "q8_gemm: A zero point ", a_zero_point, " out of range");
+  check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr, "q8_gemm: no output");
+  check_argument(out.ldc >= n, "q8_gemm: ldc ", out.ldc, " < n ", n);
+  check_argument(out.b_scale_count == 1 || out.b_scale_count == n, "q8_gemm: ", out.b_scale_count,
+                 " B scales; expected 1 or ", n);
+  if (m == 0 || n == 0) return;
+
+  // A packed strip by strip (with the row sums of A' for the byte kernels).
+  const int64_t element = set.wide ? 2 : 1;
+  const int64_t a_strip_bytes = pb.groups * set.mr * set.group * element;
+  const int64_t a_strips = (m + set.mr - 1) / set.mr;
+  const auto packed_a = aligned_bytes(a_strips * a_strip_bytes);
+  std::vector<int32_t> row_sums(static_cast<size_t>(a_strips * set.mr), 0);
+  SerialParallelism serial;
+  Parallelism& par = parallelism != nullptr ? *parallelism : serial;
+  const auto pack_a = [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
+      set.pack_a(rows, k, a + s * set.mr * lda, lda, a_signed, a_zero_point, packed_a.get() + s * a_strip_bytes,
+                 row_sums.data() + s * set.mr);
+    }
+  };
+  if (a_strips * a_strip_bytes >= (int64_t{64} << 10))
+    par.parallel_for(a_strips, pack_a);
+  else
+    pack_a(0, a_strips);
+
+  // The column terms of the byte kernels: za' * (k * zb'[j] - colsum[j]).
+  std::vector<int32_t> column_terms;
+  if (!set.wide) {
+    const uint32_t za = static_cast<uint32_t>(a_signed ? a_zero_point + 128 : a_zero_point);
+    column_terms.resize(pb.zero_points.size());
+    for (size_t j = 0; j < column_terms.size(); ++j) {
+      column_terms[j] = static_cast<int32_t>(za * (static_cast<uint32_t>(k) * static_cast<uint32_t>(pb.zero_points[j]) -
+                                                   static_cast<uint32_t>(pb.column_sums[j])));
+    }
+  }
+  static const float kOne = 1.0f;
+  const float* b_scales = out.b_scales != nullptr ? out.b_scales : &kOne;
+  const bool per_column_scale = out.b_scales != nullptr && out.b_scale_count == n && n > 1;
+
+  // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
+  const int64_t strips_per_block = rows_per_block(set, a_strip_bytes) / set.mr;
+  const int64_t blocks = (a_strips + strips_per_block - 1) / strips_per_block;
+  const int64_t tasks = blocks * pb.strips * strips_per_block;
+  const auto run = [&](int64_t begin, int64_t end) {
+    alignas(64) int32_t acc[q8gemm::kMaxMr * 64];
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t block = t / (pb.strips * strips_per_block);
+      const int64_t b_strip = (t / strips_per_block) % pb.strips;
+      const int64_t a_strip = block * strips_per_block + t % strips_per_block;
+      if (a_strip >= a_strips) continue;
+      const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
+      const int64_t rows = std::min<int64_t>(set.mr, m - i0);
+      const int64_t cols = std::min<int64_t>(set.nr, n - j0);
+      set.by_rows[rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_bytes,
+                            pb.data.get() + b_strip * pb.strip_bytes, acc);
+      q8gemm::TileOutput tile{};
+      tile.rows = rows;
+      tile.cols = cols;
+      tile.acc = acc;
+      tile.acc_stride = set.nr;
+      if (!set.wide) {
+        tile.row_sums = row_sums.data() + i0;
+        tile.col_zero_points = pb.zero_points.data() + j0;
+        tile.col_terms = column_terms.data() + j0;
+      }
+      tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + i0 * out.ldc + j0 : nullptr;
+      tile.c_f32 = out.c_s32 == nullptr ? out.c_f32 + i0 * out.ldc + j0 : nullptr;
+      tile.ldc = out.ldc;
+      tile.a_scale = out.a_scale;
+      tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
+      tile.per_column_scale = per_column_scale;
+      tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
+      set.epilogue(tile);
+    }
+  };
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (work >= 1 << 18 && par.thread_count() > 1)
+    par.parallel_for(tasks, run);
+  else
+    run(0, tasks);
+}
+
+const char* q8_gemm_kernel_name() { return dispatch().active().name; }
+std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
+bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }
+
+}  // namespace tessera

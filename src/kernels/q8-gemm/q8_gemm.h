@@ -1,0 +1,76 @@
+// 8-bit integer GEMM (the q8-gemm family): exact int32 sums of (A - a_zero_point) * (B - b_zero_point[j]) over
+// uint8/int8 operands, then stored as int32 or dequantized to float. One micro-kernel per ISA, chosen once from
+// CPUID: AVX-512 VNNI (vpdpbusd on uint8 x int8, 4 depth steps per lane; int8 A is shifted to uint8 and uint8 B
+// to int8, the zero-point terms are corrected exactly with row and column sums), AVX2 (operands widened to int16
+// with the zero points subtracted, vpmaddwd: exact, never the saturating vpmaddubsw) and a portable one. Every
+// variant gives the same bits: the sums are exact integers (int32 wraps around as the reference does), and the
+// float epilogue is the same sequence of roundings everywhere.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/parallel.h"
+
+namespace tessera {
+
+// op(B) (k x n) of 8-bit integers packed once for the micro-kernel selected when it was packed, with its
+// per-column zero points (and, for the VNNI kernel, its column sums) folded in. Immutable once built; safe to
+// share between threads and calls. Valid only for the micro-kernel selected when it was packed (q8_gemm throws
+// Error(kInvalidArgument) otherwise).
+class PackedQ8GemmB {
+ public:
+  PackedQ8GemmB() = default;
+  int64_t depth() const { return depth_; }      // k
+  int64_t columns() const { return columns_; }  // n
+  bool empty() const { return storage_ == nullptr; }
+  // The micro-kernel it was packed for (q8_gemm_kernel_name() at packing time); "" when empty.
+  const char* kernel_name() const;
+
+  struct Storage;  // the packed strips and per-column terms (q8-gemm.cpp)
+  const Storage* storage() const { return storage_.get(); }
+
+ private:
+  friend PackedQ8GemmB pack_q8_gemm_b(bool, bool, int64_t, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t);
+  int64_t depth_ = 0;
+  int64_t columns_ = 0;
+  std::shared_ptr<const Storage> storage_;
+};
+
+// Packs op(B): B stored k x n (ldb >= n), or n x k (ldb >= k) when trans_b; b_signed says the bytes are int8
+// (else uint8). zero_points holds zero_point_count values: 1 (per tensor) or n (one per column of op(B)), each
+// in the range of B's type (throws Error(kInvalidArgument) otherwise). k == 0 or n == 0 give an empty-sized pack.
+PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb,
+                             const int32_t* zero_points, int64_t zero_point_count);
+
+// What q8_gemm does with the exact int32 sums S[i][j] = sum_p (A[i][p] - a_zp) * (B[p][j] - b_zp[j]):
+// with c_s32 set, C[i * ldc + j] = S[i][j]; otherwise with c_f32 set,
+// C[i * ldc + j] = float(S[i][j]) * a_scale * b_scales[b_scale_count == 1 ? 0 : j], then + bias[j] when bias is
+// set, rounded left to right in float (no fused multiply-add): the same bits on every variant.
+struct Q8GemmOutput {
+  int32_t* c_s32 = nullptr;
+  int64_t ldc = 0;  // >= n
+  float* c_f32 = nullptr;
+  float a_scale = 1.f;
+  const float* b_scales = nullptr;  // b_scale_count floats; nullptr reads as 1
+  int64_t b_scale_count = 1;        // 1 or n
+  const float* bias = nullptr;      // n floats or nullptr
+};
+
+// C (m x n) from A (m x k row-major, lda >= k; uint8, or int8 when a_signed) with one zero point a_zero_point
+// (in A's range) and the packed B (b.depth() == k, b.columns() == n). Work is split over `parallelism`
+// (nullptr = the calling thread) by tiles of C; each element is computed the same way on any thread count.
+// Throws Error(kInvalidArgument) when B does not match k and n or was packed for another micro-kernel.
+void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
+             const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism);
+
+// The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
+// first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
+// unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.
+const char* q8_gemm_kernel_name();
+std::vector<std::string> q8_gemm_kernel_names();
+bool q8_gemm_select_kernel(const std::string& name);
+
+}  // namespace tessera

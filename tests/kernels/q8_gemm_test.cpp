@@ -1,0 +1,245 @@
+// Tests of kernels/q8-gemm: every variant this CPU can run against a scalar reference, bit for bit, on random
+// odd sizes (k not a multiple of 4, n not a multiple of 16), all four signedness combinations, per-tensor and
+// per-column zero points, extreme values with zero points at the ends of the range (no saturation anywhere),
+// int32 and float outputs (with and without bias and per-column scales), lda > k, ldc > n, transposed B, and
+// identical results on one thread and on several.
+#include "kernels/q8-gemm/q8_gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "runtime/thread_pool.h"
+
+namespace tessera {
+namespace {
+
+struct Case {
+  int64_t m, n, k;
+  bool a_signed, b_signed, trans_b;
+  int64_t lda, ldb, ldc;
+  std::vector<uint8_t> a, b;
+  int32_t a_zp;
+  std::vector<int32_t> b_zp;  // 1 or n
+};
+
+int32_t element(uint8_t byte, bool is_signed) {
+  return is_signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
+}
+
+// The exact sums, as int64 narrowed to int32 (they fit for these sizes).
+std::vector<int32_t> reference(const Case& c) {
+  std::vector<int32_t> s(static_cast<size_t>(c.m * c.n));
+  for (int64_t i = 0; i < c.m; ++i) {
+    for (int64_t j = 0; j < c.n; ++j) {
+      const int32_t zb = c.b_zp[c.b_zp.size() == 1 ? 0 : static_cast<size_t>(j)];
+      int64_t sum = 0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        const uint8_t bb =
+            c.trans_b ? c.b[static_cast<size_t>(j * c.ldb + p)] : c.b[static_cast<size_t>(p * c.ldb + j)];
+        sum += static_cast<int64_t>(element(c.a[static_cast<size_t>(i * c.lda + p)], c.a_signed) - c.a_zp) *
+               (element(bb, c.b_signed) - zb);
+      }
+      s[static_cast<size_t>(i * c.n + j)] = static_cast<int32_t>(sum);
+    }
+  }
+  return s;
+}
+
+// mode 0: uniform bytes and zero points; 1: only the two extreme values, zero points at the opposite ends.
+Case random_case(std::mt19937& rng, int64_t m, int64_t n, int64_t k, bool a_signed, bool b_signed, bool trans_b,
+                 bool per_column, int mode) {
+  Case c{m,
+         n,
+         k,
+         a_signed,
+         b_signed,
+         trans_b,
+         k + static_cast<int64_t>(rng() % 3),
+         0,
+         n + static_cast<int64_t>(rng() % 2),
+         {},
+         {},
+         0,
+         {}};
+  c.ldb = (trans_b ? k : n) + static_cast<int64_t>(rng() % 3);
+  c.a.resize(static_cast<size_t>(std::max<int64_t>(m * c.lda, 1)));
+  c.b.resize(static_cast<size_t>(std::max<int64_t>((trans_b ? n : k) * c.ldb, 1)));
+  const auto lo = [](bool s) { return s ? -128 : 0; };
+  const auto hi = [](bool s) { return s ? 127 : 255; };
+  const auto byte = [&](bool s) -> uint8_t {
+    if (mode == 1) return static_cast<uint8_t>((rng() % 2 == 0) ? lo(s) : hi(s));
+    return static_cast<uint8_t>(rng());
+  };
+  for (uint8_t& v : c.a) v = byte(a_signed);
+  for (uint8_t& v : c.b) v = byte(b_signed);
+  const auto zero_point = [&](bool s) -> int32_t {
+    if (mode == 1) return (rng() % 2 == 0) ? lo(s) : hi(s);
+    return lo(s) + static_cast<int32_t>(rng() % 256);
+  };
+  c.a_zp = zero_point(a_signed);
+  c.b_zp.resize(per_column ? static_cast<size_t>(n) : 1);
+  for (int32_t& z : c.b_zp) z = zero_point(b_signed);
+  return c;
+}
+
+PackedQ8GemmB pack(const Case& c) {
+  return pack_q8_gemm_b(c.b_signed, c.trans_b, c.k, c.n, c.b.data(), c.ldb, c.b_zp.data(),
+                        static_cast<int64_t>(c.b_zp.size()));
+}
+
+std::vector<int32_t> run_s32(const Case& c, const PackedQ8GemmB& b, Parallelism* parallelism) {
+  std::vector<int32_t> out(static_cast<size_t>(std::max<int64_t>(c.m * c.ldc, 1)), 0x5A5A5A5A);
+  Q8GemmOutput o;
+  o.c_s32 = out.data();
+  o.ldc = c.ldc;
+  q8_gemm(c.m, c.n, c.k, c.a.data(), c.lda, c.a_signed, c.a_zp, b, o, parallelism);
+  return out;
+}
+
+class Q8GemmVariant : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const auto names = q8_gemm_kernel_names();
+    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
+      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
+    }
+    ASSERT_TRUE(q8_gemm_select_kernel(GetParam()));
+  }
+  void TearDown() override { q8_gemm_select_kernel(""); }
+};
+
+TEST_P(Q8GemmVariant, Int32MatchesReference) {
+  std::mt19937 rng(11);
+  for (int iteration = 0; iteration < 400; ++iteration) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 70), n = 1 + static_cast<int64_t>(rng() % 70);
+    const int64_t k = iteration % 7 == 0 ? static_cast<int64_t>(rng() % 3) : 1 + static_cast<int64_t>(rng() % 70);
+    const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, per_column = iteration & 8;
+    const int mode = iteration % 3 == 2 ? 1 : 0;
+    const Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, per_column, mode);
+    const std::vector<int32_t> expected = reference(c);
+    const std::vector<int32_t> got = run_s32(c, pack(c), nullptr);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
+            << "at " << i << "," << j << " of " << m << "x" << n << "x" << k << " a_signed " << a_signed << " b_signed "
+            << b_signed << " trans_b " << trans_b << " per_column " << per_column << " mode " << mode;
+      }
+      for (int64_t j = n; j < c.ldc; ++j) ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], 0x5A5A5A5A);
+    }
+  }
+}
+
+// The largest products everywhere: a long depth of (0 - 255) * (127 - -128) sums and (-128 - 127) * (-128 - 127).
+TEST_P(Q8GemmVariant, ExtremesDoNotSaturate) {
+  for (const bool a_signed : {false, true}) {
+    for (const bool b_signed : {false, true}) {
+      for (const int corner : {0, 1, 2, 3}) {
+        std::mt19937 rng(corner);
+        Case c = random_case(rng, 9, 37, 1027, a_signed, b_signed, false, false, 1);
+        const uint8_t a_byte = static_cast<uint8_t>(corner & 1 ? (a_signed ? 127 : 255) : (a_signed ? -128 : 0));
+        const uint8_t b_byte = static_cast<uint8_t>(corner & 2 ? (b_signed ? 127 : 255) : (b_signed ? -128 : 0));
+        std::fill(c.a.begin(), c.a.end(), a_byte);
+        std::fill(c.b.begin(), c.b.end(), b_byte);
+        c.a_zp = corner & 1 ? (a_signed ? -128 : 0) : (a_signed ? 127 : 255);
+        c.b_zp = {corner & 2 ? (b_signed ? -128 : 0) : (b_signed ? 127 : 255)};
+        const std::vector<int32_t> expected = reference(c);
+        EXPECT_EQ(std::abs(expected[0]), 255 * 255 * 1027);
+        const std::vector<int32_t> got = run_s32(c, pack(c), nullptr);
+        for (int64_t i = 0; i < c.m; ++i) {
+          for (int64_t j = 0; j < c.n; ++j) {
+            ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * c.n + j)])
+                << a_signed << b_signed << corner;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(Q8GemmVariant, FloatOutputMatchesReference) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  for (int iteration = 0; iteration < 120; ++iteration) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 70), n = 1 + static_cast<int64_t>(rng() % 70);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 70);
+    const Case c = random_case(rng, m, n, k, iteration & 1, iteration & 2, iteration & 4, iteration & 8, 0);
+    const bool per_column_scale = iteration & 16, with_bias = iteration & 32;
+    std::vector<float> scales(per_column_scale ? static_cast<size_t>(n) : 1), bias(static_cast<size_t>(n));
+    for (float& s : scales) s = uniform(rng) * 0.01f;
+    for (float& v : bias) v = uniform(rng);
+    const float a_scale = 0.0123f + uniform(rng) * 0.001f;
+    std::vector<float> out(static_cast<size_t>(m * c.ldc), -7.0f);
+    Q8GemmOutput o;
+    o.c_f32 = out.data();
+    o.ldc = c.ldc;
+    o.a_scale = a_scale;
+    o.b_scales = scales.data();
+    o.b_scale_count = static_cast<int64_t>(scales.size());
+    o.bias = with_bias ? bias.data() : nullptr;
+    q8_gemm(m, n, k, c.a.data(), c.lda, c.a_signed, c.a_zp, pack(c), o, nullptr);
+    const std::vector<int32_t> s = reference(c);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        volatile float v = static_cast<float>(s[static_cast<size_t>(i * n + j)]) * a_scale;
+        v = v * scales[per_column_scale ? static_cast<size_t>(j) : 0];
+        if (with_bias) v = v + bias[static_cast<size_t>(j)];
+        const float got = out[static_cast<size_t>(i * c.ldc + j)];
+        ASSERT_EQ(std::memcmp(&got, const_cast<const float*>(&v), sizeof got), 0)
+            << got << " vs " << v << " at " << i << "," << j << " iteration " << iteration;
+      }
+    }
+  }
+}
+
+TEST_P(Q8GemmVariant, ThreadsGiveTheSameBits) {
+  ThreadPool pool(3);
+  std::mt19937 rng(9);
+  for (const auto& [m, n, k] : std::vector<std::array<int64_t, 3>>{{131, 77, 203}, {7, 300, 65}, {400, 33, 129}}) {
+    const Case c = random_case(rng, m, n, k, true, false, false, true, 0);
+    const PackedQ8GemmB b = pack(c);
+    const std::vector<int32_t> one = run_s32(c, b, nullptr);
+    EXPECT_EQ(run_s32(c, b, &pool), one);
+    const std::vector<int32_t> expected = reference(c);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(one[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)]);
+      }
+    }
+  }
+}
+
+TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
+  const std::vector<uint8_t> b(12, 1);
+  const int32_t zp = 300;
+  EXPECT_THROW(pack_q8_gemm_b(false, false, 3, 4, b.data(), 4, &zp, 1), Error);
+  const int32_t ok = 3;
+  EXPECT_THROW(pack_q8_gemm_b(false, false, 3, 4, b.data(), 4, &ok, 2), Error);
+  const PackedQ8GemmB packed = pack_q8_gemm_b(false, false, 3, 4, b.data(), 4, &ok, 1);
+  EXPECT_EQ(packed.depth(), 3);
+  EXPECT_EQ(packed.columns(), 4);
+  std::vector<int32_t> c(8);
+  Q8GemmOutput o;
+  o.c_s32 = c.data();
+  o.ldc = 4;
+  EXPECT_THROW(q8_gemm(2, 4, 5, b.data(), 5, false, 0, packed, o, nullptr), Error);
+  EXPECT_THROW(q8_gemm(2, 4, 3, b.data(), 3, true, 200, packed, o, nullptr), Error);
+  q8_gemm(2, 4, 3, b.data(), 3, false, 0, packed, o, nullptr);
+  EXPECT_EQ(c, std::vector<int32_t>(8, -6));  // (1 - 0) * (1 - 3) * 3
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, Q8GemmVariant,
+                         ::testing::Values("q8_gemm_ukernel_8x32__avx512vnni", "q8_gemm_ukernel_6x16__avx2",
+                                           "q8_gemm_ukernel_4x8__portable"),
+                         [](const auto& info) {
+                           const std::string name = info.param;
+                           return name.substr(name.rfind('_') + 1);
+                         });
+
+}  // namespace
+}  // namespace tessera
