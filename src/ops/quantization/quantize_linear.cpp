@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/qu8-quantize/qu8-quantize.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -162,18 +163,11 @@ std::unique_ptr<Kernel> make_dynamic_quantize(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.dtype() == DType::kFloat, "x must be float, got ", x.description());
-    const float* v = x.data<float>();
-    float lo = 0, hi = 0;
-    for (int64_t i = 0; i < x.element_count(); ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
-    const float scale = (hi - lo) / 255.0f;
-    const float zero = scale == 0 ? 0.0f : std::clamp(std::nearbyint(-lo / scale), 0.0f, 255.0f);
+    const DynamicQuantU8 q = dynamic_quant_u8_params(x.data<float>(), x.element_count());
     Tensor& y = ctx.allocate_output(0, DType::kUint8, x.shape());
-    for (int64_t i = 0; i < x.element_count(); ++i) {
-      const float q = scale == 0 ? zero : std::nearbyint(v[i] / scale) + zero;
-      y.data<uint8_t>()[i] = static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
-    }
-    ctx.set_output(1, Tensor::scalar<float>(DType::kFloat, scale));
-    ctx.set_output(2, Tensor::scalar<uint8_t>(DType::kUint8, static_cast<uint8_t>(zero)));
+    quantize_u8(x.data<float>(), x.element_count(), q, y.data<uint8_t>());
+    ctx.set_output(1, Tensor::scalar<float>(DType::kFloat, q.scale));
+    ctx.set_output(2, Tensor::scalar<uint8_t>(DType::kUint8, q.zero_point));
   });
 }
 
