@@ -26,6 +26,7 @@ std::unique_ptr<GraphPass> make_transpose_cancellation();
 std::unique_ptr<GraphPass> make_noop_elimination();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
+std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -42,6 +43,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_conv_mul_add_folding());
   passes.push_back(make_matmul_add_fusion());
+  passes.push_back(make_dynamic_quantize_matmul_fusion());
   passes.push_back(make_dead_code_elimination());
   passes.push_back(make_conv_add_fusion());
   passes.push_back(make_conv_activation_fusion());

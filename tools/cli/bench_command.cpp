@@ -314,8 +314,7 @@ int bench_command(const std::vector<std::string>& args) {
   try {
     session = std::make_unique<Session>(settings.model, settings.options);
   } catch (const Error& e) {
-    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
-    return exit_code_for_load_error(static_cast<int>(e.code()));
+    return report_load_error(e);
   }
   report.session_create_ms = std::chrono::duration<double, std::milli>(Clock::now() - create_start).count();
 

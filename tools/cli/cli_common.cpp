@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -32,9 +33,12 @@ Arguments::Arguments(const std::vector<std::string>& args, const std::vector<std
       inline_value = a.substr(eq + 1);
     }
     if (contains(value_flags, flag)) {
-      if (inline_value) flags_.emplace(flag, *inline_value);
-      else if (i + 1 < args.size()) flags_.emplace(flag, args[++i]);
-      else throw UsageError{flag + " needs a value"};
+      if (inline_value)
+        flags_.emplace(flag, *inline_value);
+      else if (i + 1 < args.size())
+        flags_.emplace(flag, args[++i]);
+      else
+        throw UsageError{flag + " needs a value"};
     } else if (contains(switch_flags, flag) && !inline_value) {
       flags_.emplace(flag, "");
     } else {
@@ -73,7 +77,8 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 RuntimeValue load_value_file(const std::string& path, const TypeInfo& type) {
   const std::string bytes = read_file(path);
-  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0) return RuntimeValue(tensor_from_npy(bytes, path));
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0)
+    return RuntimeValue(tensor_from_npy(bytes, path));
   if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) return map_from_json(bytes, type, path);
   return value_from_bytes(bytes, type);
 }
@@ -105,8 +110,8 @@ std::string summarize_tensor(const Tensor& t) {
       }
     }
   });
-  out << " min " << lo << " max " << hi << " mean " << sum / static_cast<double>(t.element_count()) << " first:"
-      << first.str() << (t.element_count() > kShown ? " ..." : "");
+  out << " min " << lo << " max " << hi << " mean " << sum / static_cast<double>(t.element_count())
+      << " first:" << first.str() << (t.element_count() > kShown ? " ..." : "");
   return out.str();
 }
 }  // namespace
@@ -115,7 +120,8 @@ std::string summarize_value(const RuntimeValue& value) {
   if (value.is_tensor()) return (value.is_optional() ? "optional " : "") + summarize_tensor(value.tensor());
   if (value.is_sequence()) {
     std::string out = value.description();
-    for (size_t i = 0; i < value.sequence_tensors().size() && i < 3; ++i) out += "\n    [" + std::to_string(i) + "] " + summarize_tensor(value.sequence_tensors()[i]);
+    for (size_t i = 0; i < value.sequence_tensors().size() && i < 3; ++i)
+      out += "\n    [" + std::to_string(i) + "] " + summarize_tensor(value.sequence_tensors()[i]);
     return out;
   }
   if (value.is_map()) return value.description() + " " + map_to_json(value);
@@ -138,6 +144,16 @@ int exit_code_for_load_error(int error_code) {
     return kExitModelRejected;
   }
   return code == ErrorCode::kIo ? kExitModelRejected : kExitRunError;
+}
+
+int report_load_error(const Error& e) {
+  std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
+  return exit_code_for_load_error(static_cast<int>(e.code()));
+}
+
+uint64_t external_data_threshold_flag(const Arguments& arguments) {
+  const auto text = arguments.value("--external-data-threshold");
+  return text ? static_cast<uint64_t>(parse_integer("--external-data-threshold", *text, 0)) : 0;
 }
 
 OptimizationLevel opt_level_argument(const std::string& text) {

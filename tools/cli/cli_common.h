@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "base/runtime_value.h"
 #include "ir/type_info.h"
 #include "ops/run_guard.h"
@@ -70,5 +71,11 @@ std::string summarize_value(const RuntimeValue& value);
 
 // Maps an Error code to the exit code: load-time rejections (invalid model, unsupported) give 3.
 int exit_code_for_load_error(int error_code);
+// Prints "tessera: cannot load model [CODE]: message" to stderr and returns exit_code_for_load_error's code.
+int report_load_error(const Error& e);
+
+// --external-data-threshold BYTES (optimize, quantize): initializers of at least BYTES go to OUTPUT.data; 0 when
+// absent (everything inline unless the model would pass 2 GiB). A UsageError for a value that is not a count.
+uint64_t external_data_threshold_flag(const Arguments& arguments);
 
 }  // namespace tessera::cli

@@ -13,6 +13,7 @@ int bench_command(const std::vector<std::string>& args);        // tessera bench
 int optimize_command(const std::vector<std::string>& args);     // tessera optimize
 int compare_command(const std::vector<std::string>& args);      // tessera compare
 int check_command(const std::vector<std::string>& args);        // tessera check
+int quantize_command(const std::vector<std::string>& args);      // tessera quantize
 int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

@@ -18,7 +18,8 @@ void count_ops(const Graph& graph, std::map<std::string, int>& histogram, size_t
     ++histogram[(node->domain.empty() ? "" : node->domain + ".") + node->op_type];
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) count_ops(*attr.g, histogram, nodes);
-      for (const auto& g : attr.graphs) if (g) count_ops(*g, histogram, nodes);
+      for (const auto& g : attr.graphs)
+        if (g) count_ops(*g, histogram, nodes);
     }
   }
 }
@@ -48,8 +49,7 @@ int info_command(const std::vector<std::string>& args) {
   try {
     model = load_model(arguments.positional()[0]);
   } catch (const Error& e) {
-    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
-    return exit_code_for_load_error(static_cast<int>(e.code()));
+    return report_load_error(e);
   }
   Graph& graph = *model.graph;
   std::printf("model: %s\n", arguments.positional()[0].c_str());

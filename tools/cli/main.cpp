@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, optimize, compare, conformance, serve.
+// The `tessera` command line: run, info, bench, optimize, quantize, compare, check, conformance, serve.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -30,6 +30,12 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   optimize MODEL OUTPUT [--opt-level L] [--disable-pass NAME ...] [--external-data-threshold BYTES] [--verbose]
       Optimizes the graph (default level basic: standard ONNX ops only, runnable by any runtime) and writes it;
       --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
+  quantize MODEL OUTPUT [--mode dynamic] [--weight-type int8|uint8] [--per-channel] [--reduce-range]
+           [--symmetric-weights | --asymmetric-weights] [--op-types MatMul,Gemm] [--include-node NAME ...]
+           [--exclude-node NAME ...] [--no-preprocess] [--external-data-threshold BYTES] [--verbose]
+      Dynamic quantization as onnxruntime's quantize_dynamic (QOperator form): constant MatMul/Gemm weights become
+      int8 (symmetric) or uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger); the
+      output loads in any ONNX runtime. Preprocessing (basic optimization) first unless --no-preprocess.
   compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
           [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
           [--runtime-b onnxruntime [--python PATH]] [--json] [--html FILE]
@@ -78,6 +84,7 @@ int main(int argc, char** argv) {
     if (command == "info") return info_command(args);
     if (command == "bench") return bench_command(args);
     if (command == "optimize") return optimize_command(args);
+    if (command == "quantize") return quantize_command(args);
     if (command == "compare") return compare_command(args);
     if (command == "check") return check_command(args);
     if (command == "conformance") return conformance_command(args);

@@ -31,21 +31,14 @@ int optimize_command(const std::vector<std::string>& args) {
   OptimizationLevel level = OptimizationLevel::kBasic;
   if (auto text = arguments.value("--opt-level")) level = opt_level_argument(*text);
   ModelWriteOptions write_options;
-  if (auto text = arguments.value("--external-data-threshold")) {
-    try {
-      write_options.external_data_threshold = std::stoull(*text);
-    } catch (const std::exception&) {
-      throw UsageError{"--external-data-threshold needs a byte count, got '" + *text + "'"};
-    }
-  }
+  write_options.external_data_threshold = external_data_threshold_flag(arguments);
   const std::string& in = arguments.positional()[0];
   const std::string& out = arguments.positional()[1];
   Model model;
   try {
     model = load_model(in);
   } catch (const Error& e) {
-    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
-    return exit_code_for_load_error(static_cast<int>(e.code()));
+    return report_load_error(e);
   }
   const size_t before = count_nodes(*model.graph);
   const std::vector<PassReport> reports = optimize_graph(*model.graph, level, arguments.values("--disable-pass"));

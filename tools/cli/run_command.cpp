@@ -45,8 +45,7 @@ int run_command(const std::vector<std::string>& args) {
   try {
     session = std::make_unique<Session>(arguments.positional()[0], options);
   } catch (const Error& e) {
-    std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
-    return exit_code_for_load_error(static_cast<int>(e.code()));
+    return report_load_error(e);
   }
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();

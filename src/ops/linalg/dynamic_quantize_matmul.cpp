@@ -1,0 +1,139 @@
+// com.microsoft DynamicQuantizeMatMul: Y = dequantize(DynamicQuantizeLinear(A)) x dequantize(B) (+ bias), computed
+// as ONNX Runtime computes it: A quantized to uint8 per tensor at run time (the ONNX DynamicQuantizeLinear rule),
+// the exact int32 products of the q8-gemm kernels, then float(S) * (a_scale * b_scale[j]) + bias[j]. These are
+// the roundings of the unfused DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(Mul(a_scale, b_scale))
+// -> Add group that `tessera quantize` writes, so the fused node (dynamic_quantize_matmul_fusion) gives the same
+// bits. B is 2-D int8 or uint8, packed once when constant; b_scale and b_zero_point are per tensor or per
+// column.
+#include <algorithm>
+#include <climits>
+
+#include "kernels/q8-gemm/q8_gemm.h"
+#include "kernels/qu8-quantize/qu8-quantize.h"
+#include "ops/linalg/linalg_common.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+// B's zero points as int32, one per tensor or per column (count of b_scale), 0 when absent.
+std::vector<int32_t> zero_points(const Tensor* zp, int64_t count) {
+  std::vector<int32_t> out(static_cast<size_t>(count), 0);
+  if (zp == nullptr) return out;
+  check_argument(zp->element_count() == count, "b_zero_point ", zp->description(), " must have as many values as ",
+                 "b_scale (", count, ")");
+  for (int64_t i = 0; i < count; ++i) {
+    out[static_cast<size_t>(i)] =
+        zp->dtype() == DType::kInt8 ? zp->data<int8_t>()[i] : static_cast<int32_t>(zp->data<uint8_t>()[i]);
+  }
+  return out;
+}
+
+void check_b(const Tensor& b, const Tensor& scale) {
+  check_argument(b.dtype() == DType::kInt8 || b.dtype() == DType::kUint8, "B must be int8 or uint8, got ",
+                 b.description());
+  check_argument(b.rank() == 2, "B must be 2-D, got ", b.description());
+  check_argument(scale.dtype() == DType::kFloat, "b_scale must be float, got ", scale.description());
+  check_argument(scale.element_count() == 1 || (scale.rank() == 1 && scale.dim(0) == b.dim(1)),
+                 "b_scale must hold 1 value or one per column of B ", b.description(), ", got ", scale.description());
+}
+
+PackedQ8GemmB pack(const Tensor& b, const Tensor* zp, int64_t zp_count) {
+  const std::vector<int32_t> zps = zero_points(zp, zp_count);
+  return pack_q8_gemm_b(b.dtype() == DType::kInt8, false, b.dim(0), b.dim(1), b.data<uint8_t>(), b.dim(1), zps.data(),
+                        zp_count);
+}
+
+struct PackedB {
+  PackedQ8GemmB packed;
+  std::vector<int64_t> shape;
+};
+
+std::unique_ptr<Kernel> make_dynamic_quantize_matmul(const KernelInfo& info) {
+  std::shared_ptr<const PackedB> constant;
+  const Tensor* b = info.constant_input(1);
+  const Tensor* scale = info.constant_input(2);
+  const bool zp_constant = !info.has_input(3) || info.constant_input(3) != nullptr;
+  if (b != nullptr && scale != nullptr && zp_constant) {
+    check_b(*b, *scale);
+    auto packed = std::make_shared<PackedB>();
+    packed->packed = pack(*b, info.constant_input(3), scale->element_count());
+    packed->shape = b->shape();
+    constant = packed;
+    info.consume_constant_input(1);
+  }
+  return make_kernel([constant](KernelContext& ctx) {
+    const Tensor& a = ctx.input(0);
+    const Tensor& scale = ctx.input(2);
+    check_argument(a.dtype() == DType::kFloat, "A must be float, got ", a.description());
+    const bool use_constant = constant != nullptr && !ctx.has_input(1);
+    PackedQ8GemmB per_run;
+    std::vector<int64_t> b_shape;
+    if (use_constant) {
+      b_shape = constant->shape;
+    } else {
+      check_b(ctx.input(1), scale);
+      b_shape = ctx.input(1).shape();
+      per_run = pack(ctx.input(1), ctx.has_input(3) ? &ctx.input(3) : nullptr, scale.element_count());
+    }
+    const PackedQ8GemmB& packed = use_constant ? constant->packed : per_run;
+    const int64_t k = b_shape[0], n = b_shape[1];
+    check_argument(a.rank() >= 1 && a.dim(a.rank() - 1) == k, "A ", a.description(), " does not match B ",
+                   shape_to_string(b_shape));
+    std::vector<int64_t> y_shape = a.shape();
+    y_shape.back() = n;
+    const float* bias = nullptr;
+    if (ctx.has_input(4)) {
+      const Tensor& b4 = ctx.input(4);
+      check_argument(b4.dtype() == DType::kFloat && b4.element_count() == n, "bias must be float with ", n,
+                     " values, got ", b4.description());
+      bias = b4.data<float>();
+    }
+    Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, y_shape);
+    if (y.element_count() == 0) return;
+    if (k == 0) {
+      std::fill(y.data<float>(), y.data<float>() + y.element_count(), 0.0f);  // empty sums (then the bias)
+      if (bias != nullptr) {
+        for (int64_t i = 0; i < y.element_count(); ++i) y.data<float>()[i] += bias[i % n];
+      }
+      return;
+    }
+    const int64_t m = a.element_count() / k;
+    const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count());
+    Tensor a_q = Tensor::uninitialized(DType::kUint8, {m, k});
+    quantize_u8(a.data<float>(), a.element_count(), q, a_q.data<uint8_t>());
+    // a_scale * b_scale in float, as the unfused Mul(a_scale, b_scale) computes it.
+    std::vector<float> scales(static_cast<size_t>(scale.element_count()));
+    for (size_t j = 0; j < scales.size(); ++j) scales[j] = q.scale * scale.data<float>()[j];
+    Q8GemmOutput out;
+    out.c_f32 = y.data<float>();
+    out.ldc = n;
+    out.a_scale = 1.0f;
+    out.b_scales = scales.data();
+    out.b_scale_count = static_cast<int64_t>(scales.size());
+    out.bias = bias;
+    q8_gemm(m, n, k, a_q.data<uint8_t>(), k, false, q.zero_point, packed, out, &ctx.parallelism());
+  });
+}
+
+void infer_dynamic_quantize_matmul(InferenceContext& context) {
+  const TypeInfo* a = context.input_type(0);
+  const TypeInfo* b = context.input_type(1);
+  TypeInfo out = TypeInfo::tensor(DType::kFloat);
+  if (a != nullptr && b != nullptr && a->shape && b->shape && b->shape->size() == 2 && !a->shape->empty()) {
+    std::vector<Dim> dims = *a->shape;
+    dims.back() = (*b->shape)[1];
+    out.shape = dims;
+  }
+  context.set_output_type(0, out);
+}
+
+const RegisterOp kDynamicQuantizeMatMul{{.domain = kMicrosoftDomain,
+                                         .op_type = "DynamicQuantizeMatMul",
+                                         .since_version = 1,
+                                         .last_version = INT_MAX,
+                                         .factory = make_dynamic_quantize_matmul,
+                                         .infer = infer_dynamic_quantize_matmul}};
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,254 @@
+#include "quantize/dynamic_quantizer.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "base/error.h"
+#include "passes/fusion_utils.h"
+
+namespace tessera::quantize {
+namespace {
+
+bool listed(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+std::string node_key(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
+
+// Fresh value and node names: `base`, else base_1, base_2, ...
+class NameSource {
+ public:
+  explicit NameSource(const Graph& graph) {
+    for (const ValueInfo& v : graph.inputs) used_.insert(v.name);
+    for (const auto& [name, tensor] : graph.initializers) used_.insert(name);
+    for (const auto& node : graph.nodes) {
+      used_.insert(node->name);
+      used_.insert(node->outputs.begin(), node->outputs.end());
+    }
+  }
+  std::string fresh(const std::string& base) {
+    std::string name = base;
+    for (int k = 1; used_.count(name) != 0; ++k) name = base + "_" + std::to_string(k);
+    used_.insert(name);
+    return name;
+  }
+
+ private:
+  std::unordered_set<std::string> used_;
+};
+
+Tensor transposed(const Tensor& w) {
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  Tensor t(DType::kFloat, {cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t.data<float>()[c * rows + r] = w.data<float>()[r * cols + c];
+  return t;
+}
+
+// A node the quantizer can rewrite: its activation input, its weight as [K, N], and Gemm's bias.
+struct Candidate {
+  std::string activation;
+  std::string weight_name;  // the float initializer
+  bool transpose = false;   // Gemm transB: the weight is stored [N, K]
+  std::string bias;         // Gemm C, or ""
+};
+
+// Why `node` cannot be quantized ("" when it can), filling `c`.
+std::string examine(const Graph& graph, const Node& node, Candidate& c) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return "unexpected inputs or outputs";
+  const TypeInfo* a = graph.find_type(node.inputs[0]);
+  if (a == nullptr || !a->is_tensor() || a->elem_type != DType::kFloat) return "input A is not known to be float32";
+  const Tensor* w = fusion::constant_tensor(graph, node.inputs[1]);
+  if (w == nullptr || graph.initializers.count(node.inputs[1]) == 0) return "B is not a constant initializer";
+  if (w->dtype() != DType::kFloat || w->rank() != 2) return "B is not a 2-D float32 weight";
+  c.activation = node.inputs[0];
+  c.weight_name = node.inputs[1];
+  if (node.op_type == "Gemm") {
+    if (node.attr_int("transA", 0) != 0) return "Gemm with transA";
+    if (node.attr_float("alpha", 1.0f) != 1.0f) return "Gemm with alpha != 1";
+    c.transpose = node.attr_int("transB", 0) != 0;
+    if (node.has_input(2)) {
+      if (node.attr_float("beta", 1.0f) != 1.0f) return "Gemm with beta != 1";
+      c.bias = node.inputs[2];
+    }
+    if (a->shape && a->shape->size() != 2) return "Gemm input A is not 2-D";
+  }
+  return {};
+}
+
+// The quantized form of one weight: initializer names of its values, scale and zero point.
+struct QuantizedWeight {
+  std::string source;  // the float initializer
+  std::string values, scale, zero_point;
+};
+
+// The outputs of the DynamicQuantizeLinear of one activation.
+struct QuantizedActivation {
+  std::string values, scale, zero_point;
+};
+
+class DynamicQuantizer {
+ public:
+  DynamicQuantizer(Model& model, const DynamicQuantizeOptions& options)
+      : graph_(*model.graph), options_(options), names_(graph_) {
+    auto opset = model.opset_imports.find("");
+    opset_ = opset == model.opset_imports.end() ? 0 : opset->second;
+  }
+
+  QuantizeReport run() {
+    if (opset_ < 11) {
+      fail(ErrorCode::kUnsupported, "dynamic quantization needs ai.onnx opset 11 or later (DynamicQuantizeLinear); ",
+           "the model imports opset ", opset_, ": convert it to a newer opset first");
+    }
+    fusion::infer_types(graph_);
+    // Decide for every node first (examining reads the graph), then rewrite.
+    std::map<const Node*, Candidate> chosen;
+    for (const auto& slot : graph_.nodes) {
+      const Node& node = *slot;
+      if (!node.domain.empty() || !listed(options_.op_types, node.op_type)) continue;
+      Candidate c;
+      std::string why;
+      if (!options_.include_nodes.empty() && !listed(options_.include_nodes, node_key(node))) {
+        why = "not in the include list";
+      } else if (listed(options_.exclude_nodes, node_key(node))) {
+        why = "in the exclude list";
+      } else {
+        why = examine(graph_, node, c);
+      }
+      if (why.empty()) {
+        chosen.emplace(&node, c);
+      } else {
+        report_.skipped.push_back({node_key(node), node.op_type, why});
+      }
+    }
+    std::vector<std::unique_ptr<Node>> rewritten;
+    for (auto& slot : graph_.nodes) {
+      auto c = chosen.find(slot.get());
+      if (c == chosen.end()) {
+        rewritten.push_back(std::move(slot));
+      } else {
+        emit(*slot, c->second, rewritten);
+      }
+    }
+    graph_.nodes = std::move(rewritten);
+    drop_unread_weights();
+    graph_.sort_topologically();
+    return std::move(report_);
+  }
+
+ private:
+  Node& add(std::vector<std::unique_ptr<Node>>& out, const std::string& op_type, std::vector<std::string> inputs,
+            std::vector<std::string> outputs, const std::string& name) {
+    auto node = std::make_unique<Node>();
+    node->op_type = op_type;
+    node->inputs = std::move(inputs);
+    node->outputs = std::move(outputs);
+    node->name = names_.fresh(name);
+    node->opset = opset_;
+    out.push_back(std::move(node));
+    return *out.back();
+  }
+
+  const QuantizedWeight& weight(const Candidate& c) {
+    const std::string key = c.weight_name + (c.transpose ? "#T" : "");
+    auto found = weights_.find(key);
+    if (found != weights_.end()) return found->second;
+    const Tensor& w = graph_.initializers.at(c.weight_name);
+    const Tensor kn = c.transpose ? transposed(w) : w;
+    Tensor values;
+    const QuantParams params = quantize_weight(kn, options_.weights, options_.per_channel ? 1 : -1, values);
+    QuantizedWeight q{c.weight_name, names_.fresh(c.weight_name + "_quantized"), names_.fresh(c.weight_name + "_scale"),
+                      names_.fresh(c.weight_name + "_zero_point")};
+    const DType zp_type = options_.weights.type;
+    Tensor scale = options_.per_channel ? Tensor::from_vector(DType::kFloat, params.scales)
+                                        : Tensor::scalar<float>(DType::kFloat, params.scales[0]);
+    Tensor zero_point(zp_type, options_.per_channel ? std::vector<int64_t>{kn.dim(1)} : std::vector<int64_t>{});
+    for (size_t i = 0; i < params.zero_points.size(); ++i) {
+      if (zp_type == DType::kInt8) {
+        zero_point.data<int8_t>()[i] = static_cast<int8_t>(params.zero_points[i]);
+      } else {
+        zero_point.data<uint8_t>()[i] = static_cast<uint8_t>(params.zero_points[i]);
+      }
+    }
+    report_.float_weight_bytes += w.byte_size();
+    report_.quantized_weight_bytes += values.byte_size() + scale.byte_size() + zero_point.byte_size();
+    graph_.initializers[q.values] = std::move(values);
+    graph_.initializers[q.scale] = std::move(scale);
+    graph_.initializers[q.zero_point] = std::move(zero_point);
+    return weights_.emplace(key, q).first->second;
+  }
+
+  const QuantizedActivation& activation(const std::string& name, std::vector<std::unique_ptr<Node>>& out) {
+    auto found = activations_.find(name);
+    if (found != activations_.end()) return found->second;
+    QuantizedActivation q{names_.fresh(name + "_quantized"), names_.fresh(name + "_scale"),
+                          names_.fresh(name + "_zero_point")};
+    add(out, "DynamicQuantizeLinear", {name}, {q.values, q.scale, q.zero_point}, name + "_QuantizeLinear");
+    return activations_.emplace(name, q).first->second;
+  }
+
+  void emit(const Node& node, const Candidate& c, std::vector<std::unique_ptr<Node>>& out) {
+    const std::string base = node_key(node);
+    const QuantizedWeight& w = weight(c);
+    const QuantizedActivation& a = activation(c.activation, out);
+    const std::string scales = names_.fresh(base + "_quant_scales_mul");
+    add(out, "Mul", {a.scale, w.scale}, {scales}, base + "_quant_scales_mul");
+    const std::string product = names_.fresh(base + "_output_quantized");
+    add(out, "MatMulInteger", {a.values, w.values, a.zero_point, w.zero_point}, {product}, base + "_quant");
+    const std::string cast = names_.fresh(base + "_output_quantized_cast_output");
+    Node& to_float = add(out, "Cast", {product}, {cast}, base + "_output_quantized_cast");
+    Attribute to;
+    to.name = "to";
+    to.type = Attribute::Type::kInt;
+    to.i = static_cast<int64_t>(DType::kFloat);
+    to_float.attributes["to"] = to;
+    if (c.bias.empty()) {
+      add(out, "Mul", {cast, scales}, {node.outputs[0]}, base + "_output_quantized_mul");
+    } else {
+      const std::string scaled = names_.fresh(base + "_output_quantized_mul_output");
+      add(out, "Mul", {cast, scales}, {scaled}, base + "_output_quantized_mul");
+      add(out, "Add", {scaled, c.bias}, {node.outputs[0]}, base + "_bias_add");
+    }
+    report_.quantized.push_back({base, node.op_type,
+                                 std::string(options_.per_channel ? "per-channel " : "per-tensor ") +
+                                     dtype_name(options_.weights.type) + " weight " + c.weight_name +
+                                     (c.transpose ? " (transposed)" : "")});
+  }
+
+  // Removes float weights nothing reads any more.
+  void drop_unread_weights() {
+    const auto reads = fusion::count_reads(graph_);
+    std::set<std::string> graph_inputs;
+    for (const ValueInfo& v : graph_.inputs) graph_inputs.insert(v.name);
+    for (const auto& entry : weights_) {
+      const std::string& name = entry.second.source;
+      if (reads.count(name) == 0 && graph_inputs.count(name) == 0) {
+        graph_.initializers.erase(name);
+        graph_.value_types.erase(name);
+      }
+    }
+  }
+
+  Graph& graph_;
+  const DynamicQuantizeOptions& options_;
+  NameSource names_;
+  int64_t opset_ = 0;
+  std::map<std::string, QuantizedWeight> weights_;
+  std::map<std::string, QuantizedActivation> activations_;
+  QuantizeReport report_;
+};
+
+}  // namespace
+
+QuantizeReport quantize_dynamic(Model& model, const DynamicQuantizeOptions& options) {
+  for (const std::string& op : options.op_types) {
+    check_argument(op == "MatMul" || op == "Gemm", "dynamic quantization handles MatMul and Gemm, not '", op, "'");
+  }
+  check_argument(options.weights.type == DType::kInt8 || options.weights.type == DType::kUint8,
+                 "weights quantize to int8 or uint8, not ", dtype_name(options.weights.type));
+  return DynamicQuantizer(model, options).run();
+}
+
+}  // namespace tessera::quantize
