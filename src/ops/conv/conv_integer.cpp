@@ -1,10 +1,13 @@
 // ConvInteger (opset 10) and QLinearConv (opset 10): convolution of 8-bit integer tensors with zero points (per
-// tensor for x; per tensor or per output channel for w), accumulated exactly in int32 through im2col and an
-// integer GEMM loop. QLinearConv adds the int32 bias, rescales by x_scale * w_scale / y_scale, rounds half to
-// even and saturates to the output type.
+// tensor for x; per tensor or per output channel for w), accumulated exactly in int32 on the q8 GEMM: the
+// transposed im2col matrix of each image and group is A, the weights (packed once when constant) are B. QLinearConv
+// adds the int32 bias, rescales by x_scale * w_scale / y_scale, rounds half to even and saturates to the output type.
 #include <algorithm>
 #include <climits>
+#include <memory>
+#include <string>
 
+#include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_common.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/linalg/quant_common.h"
@@ -16,9 +19,10 @@ namespace {
 using conv::ConvAttributes;
 using conv::ConvGeometry;
 
-// The int32 convolution of (x - x_zero_point) by (w - w_zero_point[m]) plus bias[m], as [N, M, out_size].
-std::vector<int32_t> accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
-                                const std::vector<double>& w_zero_points, const int32_t* bias) {
+// The int32 convolution of (x - x_zero_point) by (w - w_zero_point[m]) plus bias[m], as [N, M, out_size], by
+// widened loops: the reference, kept for zero points outside their operand's range.
+std::vector<int32_t> accumulate_widened(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                        const std::vector<double>& w_zero_points, const int32_t* bias) {
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
   const int64_t depth = cg * g.kernel_size;
@@ -43,6 +47,132 @@ std::vector<int32_t> accumulate(const ConvGeometry& g, const Tensor& x, double x
   return acc;
 }
 
+// The weights packed for the q8 GEMM as its B operand, one per group: group g's W rows (mg x C/group * kernel)
+// are op(B) transposed, so output channels are B's columns and their zero points B's per-column zero points.
+struct PackedWeights {
+  std::vector<PackedQ8GemmB> groups;
+  const void* source = nullptr;  // the weights' data, to recognise them at run time
+  std::vector<int64_t> shape;
+  std::vector<double> zero_points;  // one per output channel
+};
+
+std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
+                                                  int64_t group) {
+  auto packed = std::make_shared<PackedWeights>();
+  const int64_t channels = w.dim(0);
+  const int64_t depth = channels == 0 ? 0 : w.element_count() / channels;
+  const int64_t mg = channels / group;
+  std::vector<int32_t> zp(zero_points.begin(), zero_points.end());
+  for (int64_t grp = 0; grp < group; ++grp) {
+    packed->groups.push_back(pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg,
+                                            w.data<uint8_t>() + grp * mg * depth, depth, zp.data() + grp * mg, mg));
+  }
+  packed->source = w.raw_data();
+  packed->shape = w.shape();
+  packed->zero_points = zero_points;
+  return packed;
+}
+
+// Packs constant weights (with a constant or absent zero point) once at kernel creation; nullptr otherwise.
+std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, size_t w_index, size_t zp_index,
+                                                           int64_t group) {
+  const Tensor* w = info.constant_input(w_index);
+  if (w == nullptr || w->rank() < 3 || !linalg::is_int8_type(w->dtype()) || w->element_count() == 0 ||
+      w->dim(0) % group != 0) {
+    return nullptr;
+  }
+  const Tensor* zp = info.node.has_input(zp_index) ? info.constant_input(zp_index) : nullptr;
+  if (info.node.has_input(zp_index) && zp == nullptr) return nullptr;
+  const std::vector<double> values = linalg::tensor_values(zp);
+  if (!(values.size() == 1 || static_cast<int64_t>(values.size()) == w->dim(0))) return nullptr;
+  const std::vector<double> zero_points = linalg::expand_parameter(values, w->dim(0), "w_zero_point");
+  if (!linalg::fit_in_8bit_type(zero_points, w->dtype())) return nullptr;
+  return pack_weights(*w, zero_points, group);
+}
+
+// dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols byte matrix, in cache-sized blocks.
+void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* src, int64_t ld_src, uint8_t* dst, int64_t ld_dst) {
+  constexpr int64_t kBlock = 32;
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock) {
+    const int64_t i1 = std::min(rows, i0 + kBlock);
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+      const int64_t j1 = std::min(cols, j0 + kBlock);
+      for (int64_t j = j0; j < j1; ++j) {
+        for (int64_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+      }
+    }
+  }
+}
+
+// The same sums on the q8 GEMM: per image and group, the im2col matrix transposed (output positions x depth) is
+// A, the group's weights B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
+// Returns false, doing nothing, when a zero point lies outside its operand's range.
+bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                   const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
+                   Parallelism& parallelism, std::vector<int32_t>& acc) {
+  if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype())) {
+    return false;
+  }
+  const bool use_constant = constant != nullptr && constant->source == w.raw_data() && constant->shape == w.shape() &&
+                            constant->zero_points == w_zero_points &&
+                            static_cast<int64_t>(constant->groups.size()) == g.group &&
+                            std::string(constant->groups[0].kernel_name()) == q8_gemm_kernel_name();
+  std::shared_ptr<const PackedWeights> own;
+  if (!use_constant) own = pack_weights(w, w_zero_points, g.group);
+  const PackedWeights& weights = use_constant ? *constant : *own;
+  const int64_t cg = g.in_group_channels();
+  const int64_t mg = g.out_group_channels();
+  const int64_t depth = cg * g.kernel_size;
+  const bool pointwise = g.is_pointwise();
+  const uint8_t pad = static_cast<uint8_t>(static_cast<int32_t>(x_zero_point));
+  std::vector<uint8_t> col(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
+  std::vector<uint8_t> col_t(static_cast<size_t>(depth * g.out_size));
+  std::vector<int32_t> product(static_cast<size_t>(g.out_size * mg));
+  acc.resize(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
+  const uint8_t* xb = x.data<uint8_t>();
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      const uint8_t* xg = xb + (n * g.in_channels + grp * cg) * g.in_size;
+      const uint8_t* im2col = xg;
+      if (!pointwise) {
+        if (x.dtype() == DType::kInt8) {
+          conv::im2col<int8_t>(g, reinterpret_cast<const int8_t*>(xg), cg, static_cast<int8_t>(pad),
+                               reinterpret_cast<int8_t*>(col.data()));
+        } else {
+          conv::im2col<uint8_t>(g, xg, cg, pad, col.data());
+        }
+        im2col = col.data();
+      }
+      transpose_bytes(depth, g.out_size, im2col, g.out_size, col_t.data(), depth);
+      Q8GemmOutput out;
+      out.c_s32 = product.data();
+      out.ldc = mg;
+      q8_gemm(g.out_size, mg, depth, col_t.data(), depth, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
+              weights.groups[static_cast<size_t>(grp)], out, &parallelism);
+      int32_t* yg = acc.data() + (n * g.out_channels + grp * mg) * g.out_size;
+      for (int64_t m = 0; m < mg; ++m) {
+        const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[grp * mg + m]) : 0u;
+        int32_t* row = yg + m * g.out_size;
+        for (int64_t o = 0; o < g.out_size; ++o) {
+          row[o] = static_cast<int32_t>(static_cast<uint32_t>(product[static_cast<size_t>(o * mg + m)]) + b);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+std::vector<int32_t> accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                const std::vector<double>& w_zero_points, const int32_t* bias,
+                                const PackedWeights* constant, Parallelism& parallelism) {
+  std::vector<int32_t> acc;
+  if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
+      accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
+    return acc;
+  }
+  return accumulate_widened(g, x, x_zero_point, w, w_zero_points, bias);
+}
+
 std::vector<int64_t> output_shape(const ConvGeometry& g) {
   std::vector<int64_t> shape{g.batch, g.out_channels};
   shape.insert(shape.end(), g.out_dims.begin(), g.out_dims.end());
@@ -59,7 +189,8 @@ double scalar_parameter(const Tensor* tensor, const char* what) {
 
 std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  return make_kernel([attrs](KernelContext& ctx) {
+  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 1, 3, attrs.group);
+  return make_kernel([attrs, constant](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype()),
@@ -70,14 +201,15 @@ std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
                                                               g.out_channels, "ConvInteger w_zero_point");
     Tensor& y = ctx.allocate_output(0, DType::kInt32, output_shape(g));
     if (y.element_count() == 0) return;
-    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, nullptr);
+    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, nullptr, constant.get(), ctx.parallelism());
     std::copy(acc.begin(), acc.end(), y.data<int32_t>());
   });
 }
 
 std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  return make_kernel([attrs](KernelContext& ctx) {
+  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 3, 5, attrs.group);
+  return make_kernel([attrs, constant](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(3);
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype()),
@@ -102,13 +234,14 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     }
     Tensor& y = ctx.allocate_output(0, out_dtype, output_shape(g));
     if (y.element_count() == 0) return;
-    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, bias);
+    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism());
     const DType scale_dtype = ctx.input(1).dtype();
-    for (int64_t index = 0; index < y.element_count(); ++index) {
-      const size_t m = static_cast<size_t>((index / g.out_size) % g.out_channels);
-      const double scale = linalg::round_to_dtype(
-          linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
-      linalg::store_quantized(acc[static_cast<size_t>(index)] * scale, y_zp, y, index);
+    // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane.
+    for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
+      const size_t m = static_cast<size_t>(plane % g.out_channels);
+      const double scale =
+          linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
+      linalg::requantize(acc.data() + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
     }
   });
 }
@@ -122,10 +255,16 @@ void infer_qlinear_conv(InferenceContext& context) {
   conv::infer_conv_output(context, 3, dtype);
 }
 
-const RegisterOp kConvInteger{{.op_type = "ConvInteger", .since_version = 10, .last_version = INT_MAX,
-                               .factory = make_conv_integer, .infer = infer_conv_integer}};
-const RegisterOp kQLinearConv{{.op_type = "QLinearConv", .since_version = 10, .last_version = INT_MAX,
-                               .factory = make_qlinear_conv, .infer = infer_qlinear_conv}};
+const RegisterOp kConvInteger{{.op_type = "ConvInteger",
+                               .since_version = 10,
+                               .last_version = INT_MAX,
+                               .factory = make_conv_integer,
+                               .infer = infer_conv_integer}};
+const RegisterOp kQLinearConv{{.op_type = "QLinearConv",
+                               .since_version = 10,
+                               .last_version = INT_MAX,
+                               .factory = make_qlinear_conv,
+                               .infer = infer_qlinear_conv}};
 
 }  // namespace
 }  // namespace tessera

@@ -72,6 +72,47 @@ void store_quantized(double value, double zero_point, Tensor& out, int64_t index
   });
 }
 
+bool fit_in_8bit_type(const std::vector<double>& values, DType dtype) {
+  const double low = dtype == DType::kInt8 ? -128 : 0, high = dtype == DType::kInt8 ? 127 : 255;
+  return std::all_of(values.begin(), values.end(), [&](double v) { return v >= low && v <= high; });
+}
+
+namespace {
+
+// std::nearbyint in the default rounding mode (ties to even) without a library call: adding 1.5 * 2^52 leaves no
+// fraction bits. Values are first clamped to +-2^30, which saturates any 8-bit output all the same.
+inline double round_half_even(double v) {
+  constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52
+  constexpr double kLimit = 1073741824.0;        // 2^30
+  const double clamped = v < -kLimit ? -kLimit : (v > kLimit ? kLimit : v);
+  return (clamped + kShift) - kShift;
+}
+
+template <typename T>
+void requantize_8bit(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride,
+                     double zero_point, T* y) {
+  constexpr double kLow = std::numeric_limits<T>::min(), kHigh = std::numeric_limits<T>::max();
+  for (int64_t i = 0; i < count; ++i) {
+    const double rounded = round_half_even(static_cast<double>(values[i]) * scales[i * scale_stride]) + zero_point;
+    y[i] = static_cast<T>(rounded < kLow ? kLow : (rounded > kHigh ? kHigh : rounded));
+  }
+}
+
+}  // namespace
+
+void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
+                Tensor& out, int64_t offset) {
+  if (out.dtype() == DType::kUint8) {
+    requantize_8bit(values, count, scales, scale_stride, zero_point, out.data<uint8_t>() + offset);
+  } else if (out.dtype() == DType::kInt8) {
+    requantize_8bit(values, count, scales, scale_stride, zero_point, out.data<int8_t>() + offset);
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      store_quantized(static_cast<double>(values[i]) * scales[i * scale_stride], zero_point, out, offset + i);
+    }
+  }
+}
+
 double round_to_dtype(double value, DType dtype) {
   switch (dtype) {
     case DType::kFloat16: return half_to_float(float_to_half(static_cast<float>(value)));

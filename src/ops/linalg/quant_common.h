@@ -32,6 +32,15 @@ std::vector<int32_t> widen_minus_zero_point(const Tensor& tensor, const std::vec
 // adds `zero_point` and converts with saturation.
 void store_quantized(double value, double zero_point, Tensor& out, int64_t index);
 
+// True when every value lies in the range of `dtype` (int8 or uint8): zero points the q8 GEMM takes as they are.
+bool fit_in_8bit_type(const std::vector<double>& values, DType dtype);
+
+// Requantizes count int32 values into elements [offset, offset + count) of `out`: element i gets
+// store_quantized(values[i] * scales[i * scale_stride], zero_point) (scale_stride 0: one scale for all), bit for
+// bit, in a loop the compiler vectorises for int8/uint8 outputs.
+void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
+                Tensor& out, int64_t offset);
+
 // The scale a/b scale product is computed in: the scales' own dtype (float, float16 or bfloat16), as NumPy
 // would, so results match the reference bit for bit.
 double round_to_dtype(double value, DType dtype);

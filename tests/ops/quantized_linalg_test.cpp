@@ -1,0 +1,295 @@
+// Tests of MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv on the q8 GEMM: for every q8 micro-kernel
+// this CPU runs, on one thread and on a pool, with the weights given as constants (packed at kernel creation)
+// and as plain inputs, against exact references: per-tensor, per-row and per-column zero points, broadcast
+// batches with per-column zero points of every batch matrix, all signedness combinations, grouped, strided,
+// padded, pointwise and 1-D convolutions, and zero points outside their operand's range (the widened path).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/q8-gemm/q8_gemm.h"
+#include "nn_test_util.h"
+#include "runtime/thread_pool.h"
+
+namespace tessera {
+namespace {
+
+using nn_test::ints_attr;
+using nn_test::make_node;
+
+// Runs one node; inputs flagged in `constant` are also given to the factory as constant initializers.
+Tensor run_node(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
+                const std::vector<Tensor>& inputs, const std::vector<bool>& constant, Parallelism& parallelism) {
+  Node node = make_node(op_type, opset, attrs, inputs.size(), 1);
+  std::vector<TypeInfo> types;
+  std::vector<const Tensor*> constants;
+  std::vector<RuntimeValue> values;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) node.inputs[i] = "";
+    types.push_back(inputs[i].defined() ? TypeInfo::tensor_of_shape(inputs[i].dtype(), inputs[i].shape()) : TypeInfo{});
+    constants.push_back(i < constant.size() && constant[i] ? &inputs[i] : nullptr);
+    values.emplace_back(inputs[i].defined() ? RuntimeValue(inputs[i]) : RuntimeValue());
+  }
+  const KernelInfo info{node, opset, types, {}, constants, {}};
+  const std::unique_ptr<Kernel> kernel = OpRegistry::instance().find("", op_type, opset)->factory(info);
+  std::vector<const RuntimeValue*> input_ptrs;
+  for (const RuntimeValue& v : values) input_ptrs.push_back(&v);
+  std::vector<RuntimeValue> outputs(1);
+  KernelContext ctx(node, input_ptrs, outputs, parallelism, {});
+  kernel->compute(ctx);
+  return outputs[0].tensor();
+}
+
+Tensor random_bytes(DType dtype, const std::vector<int64_t>& shape, std::mt19937& rng) {
+  Tensor t(dtype, shape);
+  for (int64_t i = 0; i < t.element_count(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  return t;
+}
+
+// Zero points of `dtype` (count values), from either end of the range and in between.
+Tensor zero_points(DType dtype, int64_t count, std::mt19937& rng) {
+  Tensor t(dtype, {count});
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t pick = rng() % 4;
+    const uint8_t byte = pick == 0   ? (dtype == DType::kInt8 ? 0x80 : 0)
+                         : pick == 1 ? (dtype == DType::kInt8 ? 0x7F : 0xFF)
+                                     : static_cast<uint8_t>(rng());
+    t.data<uint8_t>()[i] = byte;
+  }
+  return t;
+}
+
+double value(const Tensor& t, int64_t i) {
+  if (t.dtype() == DType::kInt8) return t.data<int8_t>()[i];
+  if (t.dtype() == DType::kUint8) return t.data<uint8_t>()[i];
+  if (t.dtype() == DType::kInt32) return t.data<int32_t>()[i];
+  return t.data<float>()[i];
+}
+
+// Runs `body(parallelism)` for every q8 micro-kernel, on one thread and on a pool of three.
+template <typename F>
+void every_kernel_and_pool(F&& body) {
+  ThreadPool pool(3);
+  SerialParallelism serial;
+  for (const std::string& name : q8_gemm_kernel_names()) {
+    ASSERT_TRUE(q8_gemm_select_kernel(name));
+    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+      SCOPED_TRACE(name + (par == &serial ? " on one thread" : " on a pool"));
+      body(*par);
+    }
+  }
+  q8_gemm_select_kernel("");
+}
+
+// MatMulInteger of A [batch..., m, k] by B [k, n] or [batches, k, n]: the exact sums, in int64.
+std::vector<int64_t> matmul_reference(const Tensor& a, const Tensor& b, const Tensor& a_zp, const Tensor& b_zp,
+                                      int64_t a_batches, int64_t b_batches, int64_t m, int64_t k, int64_t n) {
+  const int64_t batches = std::max(a_batches, b_batches);
+  std::vector<int64_t> out(static_cast<size_t>(batches * m * n));
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    const int64_t ab = batch % a_batches, bb = batch % b_batches;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t row = ab * m + i;
+      const double za = value(a_zp, a_zp.element_count() == 1 ? 0 : row % a_zp.element_count());
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t column = bb * n + j;
+        const double zb = value(b_zp, b_zp.element_count() == 1 ? 0 : column % b_zp.element_count());
+        int64_t sum = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          sum += static_cast<int64_t>(value(a, row * k + p) - za) *
+                 static_cast<int64_t>(value(b, (bb * k + p) * n + j) - zb);
+        }
+        out[static_cast<size_t>((batch * m + i) * n + j)] = sum;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(QuantizedMatMulTest, MatMulIntegerMatchesReference) {
+  every_kernel_and_pool([](Parallelism& par) {
+    std::mt19937 rng(3);
+    for (int iteration = 0; iteration < 48; ++iteration) {
+      const DType a_type = iteration & 1 ? DType::kInt8 : DType::kUint8;
+      const DType b_type = iteration & 2 ? DType::kInt8 : DType::kUint8;
+      const bool batched_b = iteration & 4, per_row = iteration & 8;
+      const int64_t m = 1 + rng() % 40, k = 1 + rng() % 70, n = 1 + rng() % 50;
+      const int64_t a_batches = batched_b ? 1 : 1 + rng() % 3, b_batches = batched_b ? 2 : 1;
+      const Tensor a = random_bytes(a_type, {a_batches, m, k}, rng);
+      const Tensor b = batched_b ? random_bytes(b_type, {b_batches, k, n}, rng) : random_bytes(b_type, {k, n}, rng);
+      // Per row: runs of rows sharing a zero point, then changes.
+      Tensor a_zp = zero_points(a_type, per_row ? m : 1, rng);
+      if (per_row && m > 3) a_zp.data<uint8_t>()[1] = a_zp.data<uint8_t>()[0];
+      const Tensor b_zp = zero_points(b_type, iteration % 3 == 0 ? 1 : n * b_batches, rng);
+      const std::vector<int64_t> want = matmul_reference(a, b, a_zp, b_zp, a_batches, b_batches, m, k, n);
+      for (const bool constant : {false, true}) {
+        const Tensor y = run_node("MatMulInteger", 10, {}, {a, b, a_zp, b_zp}, {false, constant, false, constant}, par);
+        ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
+        for (int64_t i = 0; i < y.element_count(); ++i) {
+          ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "iteration " << iteration << " at " << i;
+        }
+      }
+    }
+  });
+}
+
+TEST(QuantizedMatMulTest, ZeroPointOutsideTheTypeUsesTheWidenedLoops) {
+  std::mt19937 rng(4);
+  const Tensor a = random_bytes(DType::kUint8, {5, 9}, rng);
+  const Tensor b = random_bytes(DType::kInt8, {9, 7}, rng);
+  const Tensor a_zp = Tensor::scalar<int32_t>(DType::kInt32, 300);
+  const Tensor b_zp = Tensor::scalar<int32_t>(DType::kInt32, -200);
+  SerialParallelism serial;
+  const Tensor y = run_node("MatMulInteger", 10, {}, {a, b, a_zp, b_zp}, {false, true, false, true}, serial);
+  const std::vector<int64_t> want = matmul_reference(a, b, a_zp, b_zp, 1, 1, 5, 9, 7);
+  for (int64_t i = 0; i < y.element_count(); ++i) EXPECT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]);
+}
+
+TEST(QuantizedMatMulTest, QLinearMatMulMatchesReference) {
+  every_kernel_and_pool([](Parallelism& par) {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(0.001f, 0.05f);
+    for (int iteration = 0; iteration < 16; ++iteration) {
+      const DType a_type = iteration & 1 ? DType::kInt8 : DType::kUint8;
+      const DType b_type = iteration & 2 ? DType::kInt8 : DType::kUint8;
+      const DType y_type = iteration & 4 ? DType::kInt8 : DType::kUint8;
+      const int64_t m = 1 + rng() % 30, k = 1 + rng() % 60, n = 1 + rng() % 40;
+      const Tensor a = random_bytes(a_type, {2, m, k}, rng);
+      const Tensor b = random_bytes(b_type, {k, n}, rng);
+      const Tensor a_zp = zero_points(a_type, 1, rng), b_zp = zero_points(b_type, n, rng);
+      Tensor a_scale(DType::kFloat, {m}), b_scale(DType::kFloat, {n});
+      for (int64_t i = 0; i < m; ++i) a_scale.data<float>()[i] = uniform(rng);
+      for (int64_t j = 0; j < n; ++j) b_scale.data<float>()[j] = uniform(rng);
+      const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, 0.05f + uniform(rng));
+      const Tensor y_zp = zero_points(y_type, 1, rng).reshaped({});
+      const std::vector<int64_t> sums = matmul_reference(a, b, a_zp, b_zp, 2, 1, m, k, n);
+      for (const bool constant : {false, true}) {
+        const Tensor y = run_node("QLinearMatMul", 10, {}, {a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp},
+                                  {false, false, false, constant, false, constant, false, false}, par);
+        for (int64_t i = 0; i < y.element_count(); ++i) {
+          const int64_t row = (i / n) % m, column = i % n;
+          const double scale =
+              static_cast<float>(static_cast<double>(static_cast<float>(
+                                     static_cast<double>(a_scale.data<float>()[row]) * b_scale.data<float>()[column])) /
+                                 y_scale.data<float>()[0]);
+          double q = std::nearbyint(static_cast<double>(sums[static_cast<size_t>(i)]) * scale) + value(y_zp, 0);
+          q = std::clamp(q, y_type == DType::kInt8 ? -128.0 : 0.0, y_type == DType::kInt8 ? 127.0 : 255.0);
+          ASSERT_EQ(value(y, i), q) << "iteration " << iteration << " at " << i;
+        }
+      }
+    }
+  });
+}
+
+struct ConvCase {
+  std::vector<int64_t> x_shape, w_shape;
+  int64_t group;
+  std::vector<int64_t> strides, pads, dilations;
+};
+
+// The exact convolution sums of (x - x_zp) by (w - w_zp[m]), as [N, M, out...] in int64, with zero padding.
+std::vector<int64_t> conv_reference(const ConvCase& c, const Tensor& x, const Tensor& w, double x_zp,
+                                    const Tensor& w_zp, std::vector<int64_t>& out_dims) {
+  const size_t rank = c.x_shape.size() - 2;
+  const int64_t batch = c.x_shape[0], channels = c.x_shape[1], out_channels = c.w_shape[0];
+  const int64_t cg = channels / c.group, mg = out_channels / c.group;
+  out_dims.clear();
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t extent = (c.w_shape[2 + d] - 1) * c.dilations[d] + 1;
+    out_dims.push_back((c.x_shape[2 + d] + c.pads[d] + c.pads[rank + d] - extent) / c.strides[d] + 1);
+    in_size *= c.x_shape[2 + d];
+    out_size *= out_dims.back();
+    kernel_size *= c.w_shape[2 + d];
+  }
+  std::vector<int64_t> out(static_cast<size_t>(batch * out_channels * out_size));
+  for (int64_t nb = 0; nb < batch; ++nb) {
+    for (int64_t oc = 0; oc < out_channels; ++oc) {
+      const double zw = value(w_zp, w_zp.element_count() == 1 ? 0 : oc);
+      for (int64_t o = 0; o < out_size; ++o) {
+        int64_t sum = 0;
+        for (int64_t ic = 0; ic < cg; ++ic) {
+          for (int64_t kk = 0; kk < kernel_size; ++kk) {
+            int64_t in_index = 0, rest_o = o, rest_k = kk;
+            bool inside = true;
+            std::vector<int64_t> pos(rank);
+            for (size_t d = rank; d-- > 0;) {
+              const int64_t od = rest_o % out_dims[d], kd = rest_k % c.w_shape[2 + d];
+              rest_o /= out_dims[d];
+              rest_k /= c.w_shape[2 + d];
+              pos[d] = od * c.strides[d] + kd * c.dilations[d] - c.pads[d];
+              inside = inside && pos[d] >= 0 && pos[d] < c.x_shape[2 + d];
+            }
+            if (!inside) continue;
+            for (size_t d = 0; d < rank; ++d) in_index = in_index * c.x_shape[2 + d] + pos[d];
+            const int64_t channel = (oc / mg) * cg + ic;
+            const double xv = value(x, (nb * channels + channel) * in_size + in_index) - x_zp;
+            const double wv = value(w, (oc * cg + ic) * kernel_size + kk) - zw;
+            sum += static_cast<int64_t>(xv * wv);
+          }
+        }
+        out[static_cast<size_t>((nb * out_channels + oc) * out_size + o)] = sum;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
+  const std::vector<ConvCase> cases = {
+      {{1, 3, 9, 8}, {5, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{2, 4, 7, 9}, {6, 2, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},
+      {{1, 7, 6, 5}, {9, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},     // pointwise
+      {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},     // depthwise, strided
+      {{2, 3, 17}, {4, 3, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
+      {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depth beyond one kernel strip
+  };
+  every_kernel_and_pool([&](Parallelism& par) {
+    std::mt19937 rng(6);
+    for (size_t index = 0; index < cases.size() * 2; ++index) {
+      const ConvCase& c = cases[index % cases.size()];
+      const DType x_type = index & 1 ? DType::kInt8 : DType::kUint8;
+      const DType w_type = index & 2 ? DType::kInt8 : DType::kUint8;
+      const Tensor x = random_bytes(x_type, c.x_shape, rng);
+      const Tensor w = random_bytes(w_type, c.w_shape, rng);
+      const Tensor x_zp = zero_points(x_type, 1, rng).reshaped({});
+      const Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
+      const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
+                                            ints_attr("dilations", c.dilations), nn_test::int_attr("group", c.group)};
+      std::vector<int64_t> out_dims;
+      const std::vector<int64_t> want = conv_reference(c, x, w, value(x_zp, 0), w_zp, out_dims);
+      Tensor bias(DType::kInt32, {c.w_shape[0]});
+      for (int64_t i = 0; i < c.w_shape[0]; ++i) bias.data<int32_t>()[i] = static_cast<int32_t>(rng() % 2001) - 1000;
+      const Tensor x_scale = Tensor::scalar<float>(DType::kFloat, 0.02f);
+      Tensor w_scale(DType::kFloat, {c.w_shape[0]});
+      for (int64_t i = 0; i < c.w_shape[0]; ++i) w_scale.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
+      const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, 0.3f);
+      const Tensor y_zp = Tensor::scalar<uint8_t>(DType::kUint8, 100);
+      for (const bool constant : {false, true}) {
+        SCOPED_TRACE("case " + std::to_string(index) + (constant ? " constant" : ""));
+        const Tensor y =
+            run_node("ConvInteger", 10, attrs, {x, w, x_zp, w_zp}, {false, constant, false, constant}, par);
+        ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
+        for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]);
+        const Tensor q = run_node("QLinearConv", 10, attrs, {x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias},
+                                  {false, false, false, constant, false, constant, false, false, false}, par);
+        const int64_t plane = y.element_count() / (c.x_shape[0] * c.w_shape[0]);
+        for (int64_t i = 0; i < q.element_count(); ++i) {
+          const int64_t oc = (i / plane) % c.w_shape[0];
+          const double scale = static_cast<float>(
+              static_cast<double>(static_cast<float>(0.02 * static_cast<double>(w_scale.data<float>()[oc]))) /
+              static_cast<double>(0.3f));
+          const double acc = static_cast<double>(want[static_cast<size_t>(i)] + bias.data<int32_t>()[oc]);
+          const double expected = std::clamp(std::nearbyint(acc * scale) + 100.0, 0.0, 255.0);
+          ASSERT_EQ(value(q, i), expected) << "at " << i;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace tessera
