@@ -4,6 +4,7 @@
 // adds the int32 bias, rescales by x_scale * w_scale / y_scale, rounds half to even and saturates to the output type.
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -61,11 +62,23 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
   auto packed = std::make_shared<PackedWeights>();
   const int64_t channels = w.dim(0);
   const int64_t depth = channels == 0 ? 0 : w.element_count() / channels;
+  const int64_t kernel_size = w.element_count() == 0 ? 0 : depth / w.dim(1);
+  const int64_t cg = w.dim(1);
   const int64_t mg = channels / group;
   std::vector<int32_t> zp(zero_points.begin(), zero_points.end());
+  // Depth reordered from (channel, kernel offset) to (kernel offset, channel), the order of im2row's rows.
+  std::vector<uint8_t> reordered(static_cast<size_t>(mg * depth));
+  const uint8_t* data = w.data<uint8_t>();
   for (int64_t grp = 0; grp < group; ++grp) {
-    packed->groups.push_back(pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg,
-                                            w.data<uint8_t>() + grp * mg * depth, depth, zp.data() + grp * mg, mg));
+    for (int64_t m = 0; m < mg; ++m) {
+      const uint8_t* src = data + (grp * mg + m) * depth;
+      uint8_t* dst = reordered.data() + m * depth;
+      for (int64_t c = 0; c < cg; ++c) {
+        for (int64_t kk = 0; kk < kernel_size; ++kk) dst[kk * cg + c] = src[c * kernel_size + kk];
+      }
+    }
+    packed->groups.push_back(
+        pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg, reordered.data(), depth, zp.data() + grp * mg, mg));
   }
   packed->source = w.raw_data();
   packed->shape = w.shape();
@@ -104,8 +117,48 @@ void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* src, int64_t ld_
   }
 }
 
-// The same sums on the q8 GEMM: per image and group, the im2col matrix transposed (output positions x depth) is
-// A, the group's weights B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
+// Writes rows [begin, end) of the im2col matrix of one group in row form: row o (an output position) holds, for
+// each kernel offset (row-major over the kernel dims), the cg channels of the input position it reads from x in
+// channels-last order (`channels` bytes per position, the group's first channel at x), or `pad` bytes there.
+void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t cg, uint8_t pad, int64_t begin,
+            int64_t end, uint8_t* rows) {
+  const size_t rank = g.spatial_rank();
+  const int64_t depth = cg * g.kernel_size;
+  std::vector<int64_t> out(rank), base(rank), kernel(rank);
+  for (int64_t o = begin; o < end; ++o) {
+    int64_t rest = o;
+    for (size_t d = rank; d-- > 0;) {
+      out[d] = rest % g.out_dims[d];
+      rest /= g.out_dims[d];
+      base[d] = out[d] * g.strides[d] - g.pad_begin[d];
+    }
+    uint8_t* row = rows + (o - begin) * depth;
+    std::fill(kernel.begin(), kernel.end(), 0);
+    for (int64_t kk = 0; kk < g.kernel_size; ++kk) {
+      int64_t position = 0;
+      bool inside = true;
+      for (size_t d = 0; d < rank; ++d) {
+        const int64_t i = base[d] + kernel[d] * g.dilations[d];
+        inside = inside && i >= 0 && i < g.in_dims[d];
+        position = position * g.in_dims[d] + i;
+      }
+      uint8_t* dst = row + kk * cg;
+      if (inside) {
+        std::memcpy(dst, x + position * channels, static_cast<size_t>(cg));
+      } else {
+        std::memset(dst, pad, static_cast<size_t>(cg));
+      }
+      for (size_t d = rank; d-- > 0;) {  // next kernel offset
+        if (++kernel[d] < g.kernel[d]) break;
+        kernel[d] = 0;
+      }
+    }
+  }
+}
+
+// The same sums on the q8 GEMM: per image, x goes channels-last; per group, its im2col matrix in row form (output
+// positions x (kernel offset, channel); x itself for pointwise convolutions) is A and the group's weights (depth
+// reordered alike) are B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
 // Returns false, doing nothing, when a zero point lies outside its operand's range.
 bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
                    const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
@@ -125,36 +178,43 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t depth = cg * g.kernel_size;
   const bool pointwise = g.is_pointwise();
   const uint8_t pad = static_cast<uint8_t>(static_cast<int32_t>(x_zero_point));
-  std::vector<uint8_t> col(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
-  std::vector<uint8_t> col_t(static_cast<size_t>(depth * g.out_size));
+  std::vector<uint8_t> channels_last(static_cast<size_t>(g.in_channels * g.in_size));
+  std::vector<uint8_t> rows(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
   std::vector<int32_t> product(static_cast<size_t>(g.out_size * mg));
   acc.resize(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
-  const uint8_t* xb = x.data<uint8_t>();
   for (int64_t n = 0; n < g.batch; ++n) {
+    transpose_bytes(g.in_channels, g.in_size, x.data<uint8_t>() + n * g.in_channels * g.in_size, g.in_size,
+                    channels_last.data(), g.in_channels);
     for (int64_t grp = 0; grp < g.group; ++grp) {
-      const uint8_t* xg = xb + (n * g.in_channels + grp * cg) * g.in_size;
-      const uint8_t* im2col = xg;
+      const uint8_t* a = channels_last.data() + grp * cg;
+      int64_t lda = g.in_channels;
       if (!pointwise) {
-        if (x.dtype() == DType::kInt8) {
-          conv::im2col<int8_t>(g, reinterpret_cast<const int8_t*>(xg), cg, static_cast<int8_t>(pad),
-                               reinterpret_cast<int8_t*>(col.data()));
-        } else {
-          conv::im2col<uint8_t>(g, xg, cg, pad, col.data());
-        }
-        im2col = col.data();
+        const auto fill = [&](int64_t begin, int64_t end) {
+          im2row(g, a, g.in_channels, cg, pad, begin, end, rows.data() + begin * depth);
+        };
+        if (depth * g.out_size >= (int64_t{1} << 16))
+          parallelism.parallel_for(g.out_size, fill);
+        else
+          fill(0, g.out_size);
+        a = rows.data();
+        lda = depth;
       }
-      transpose_bytes(depth, g.out_size, im2col, g.out_size, col_t.data(), depth);
       Q8GemmOutput out;
       out.c_s32 = product.data();
       out.ldc = mg;
-      q8_gemm(g.out_size, mg, depth, col_t.data(), depth, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
+      q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
+      // Transposed in blocks of output positions that stay in L1, with the bias added (wrapping as int32).
       int32_t* yg = acc.data() + (n * g.out_channels + grp * mg) * g.out_size;
-      for (int64_t m = 0; m < mg; ++m) {
-        const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[grp * mg + m]) : 0u;
-        int32_t* row = yg + m * g.out_size;
-        for (int64_t o = 0; o < g.out_size; ++o) {
-          row[o] = static_cast<int32_t>(static_cast<uint32_t>(product[static_cast<size_t>(o * mg + m)]) + b);
+      constexpr int64_t kBlock = 64;
+      for (int64_t o0 = 0; o0 < g.out_size; o0 += kBlock) {
+        const int64_t o1 = std::min(g.out_size, o0 + kBlock);
+        for (int64_t m = 0; m < mg; ++m) {
+          const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[grp * mg + m]) : 0u;
+          int32_t* row = yg + m * g.out_size;
+          for (int64_t o = o0; o < o1; ++o) {
+            row[o] = static_cast<int32_t>(static_cast<uint32_t>(product[static_cast<size_t>(o * mg + m)]) + b);
+          }
         }
       }
     }
