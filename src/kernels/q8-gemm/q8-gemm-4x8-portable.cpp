@@ -17,7 +17,6 @@ const Q8GemmSet kPortableSet = {
     .by_rows = {tile_wide_scalar<kMr, kNr, 1>, tile_wide_scalar<kMr, kNr, 2>, tile_wide_scalar<kMr, kNr, 3>,
                 tile_wide_scalar<kMr, kNr, 4>},
     .pack_a = pack_a_wide<kMr>,
-    .epilogue = epilogue<kNr, true>,
 };
 
 }  // namespace tessera::q8gemm

@@ -11,12 +11,24 @@ namespace {
 
 struct Avx2 {
   using Vec = __m256i;
+  using FVec = __m256;
   static constexpr int kLanes = 8;
+  static constexpr bool kWide = true;
   static Vec zero() { return _mm256_setzero_si256(); }
   static Vec load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static Vec broadcast(int32_t v) { return _mm256_set1_epi32(v); }
   static Vec dot(Vec acc, Vec a, Vec b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
-  static void store(int32_t* p, Vec v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static Vec load_s32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store_s32(int32_t* p, Vec v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_epi32(a, b); }
+  static Vec sub(Vec a, Vec b) { return _mm256_sub_epi32(a, b); }
+  static Vec mullo(Vec a, Vec b) { return _mm256_mullo_epi32(a, b); }
+  static FVec to_float(Vec v) { return _mm256_cvtepi32_ps(v); }
+  static FVec fload(const float* p) { return _mm256_loadu_ps(p); }
+  static FVec fset1(float v) { return _mm256_set1_ps(v); }
+  static FVec fmul(FVec a, FVec b) { return _mm256_mul_ps(a, b); }
+  static FVec fadd(FVec a, FVec b) { return _mm256_add_ps(a, b); }
+  static void fstore(float* p, FVec v) { _mm256_storeu_ps(p, v); }
 };
 
 constexpr int kMr = 6;
@@ -35,7 +47,6 @@ const Q8GemmSet kAvx2Set = {
     .wide = true,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>},
     .pack_a = pack_a_wide<kMr>,
-    .epilogue = epilogue<kNv * Avx2::kLanes, true>,
 };
 #endif
 }  // namespace tessera::q8gemm

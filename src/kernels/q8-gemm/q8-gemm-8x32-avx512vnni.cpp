@@ -11,12 +11,24 @@ namespace {
 
 struct Avx512Vnni {
   using Vec = __m512i;
+  using FVec = __m512;
   static constexpr int kLanes = 16;
+  static constexpr bool kWide = false;
   static Vec zero() { return _mm512_setzero_si512(); }
   static Vec load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   static Vec broadcast(int32_t v) { return _mm512_set1_epi32(v); }
   static Vec dot(Vec acc, Vec a, Vec b) { return _mm512_dpbusd_epi32(acc, a, b); }
-  static void store(int32_t* p, Vec v) { _mm512_storeu_si512(p, v); }
+  static Vec load_s32(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store_s32(int32_t* p, Vec v) { _mm512_storeu_si512(p, v); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_epi32(a, b); }
+  static Vec sub(Vec a, Vec b) { return _mm512_sub_epi32(a, b); }
+  static Vec mullo(Vec a, Vec b) { return _mm512_mullo_epi32(a, b); }
+  static FVec to_float(Vec v) { return _mm512_cvtepi32_ps(v); }
+  static FVec fload(const float* p) { return _mm512_loadu_ps(p); }
+  static FVec fset1(float v) { return _mm512_set1_ps(v); }
+  static FVec fmul(FVec a, FVec b) { return _mm512_mul_ps(a, b); }
+  static FVec fadd(FVec a, FVec b) { return _mm512_add_ps(a, b); }
+  static void fstore(float* p, FVec v) { _mm512_storeu_ps(p, v); }
 };
 
 constexpr int kMr = 8;
@@ -35,7 +47,6 @@ const Q8GemmSet kAvx512VnniSet = {
     .wide = false,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>, kTile<7>, kTile<8>},
     .pack_a = pack_a_bytes<kMr>,
-    .epilogue = epilogue<kNv * Avx512Vnni::kLanes, false>,
 };
 #endif
 }  // namespace tessera::q8gemm

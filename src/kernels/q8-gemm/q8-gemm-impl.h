@@ -66,11 +66,14 @@ void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_
   }
 }
 
-// Stores one row of exact sums s[0..cols) as TileOutput orders.
+// Stores one row of exact sums s[0..cols) as TileOutput orders. Full tiles pass cols == Nr as a constant, so the
+// loops have fixed trip counts (no tails, no library calls).
+template <int Nr, bool Full>
 inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
-  const int64_t cols = t.cols;
+  const int64_t cols = Full ? Nr : t.cols;
   if (t.c_s32 != nullptr) {
-    std::memcpy(t.c_s32 + i * t.ldc, s, static_cast<size_t>(cols) * sizeof(int32_t));
+    int32_t* c = t.c_s32 + i * t.ldc;
+    for (int64_t j = 0; j < cols; ++j) c[j] = s[j];
     return;
   }
   float* c = t.c_f32 + i * t.ldc;
@@ -86,33 +89,48 @@ inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
   }
 }
 
-template <int Nr, bool Wide>
-void epilogue(const TileOutput& t) {
+// Corrects and stores the sums acc (row stride Nr) of a tile.
+template <int Nr, bool Wide, bool Full>
+void epilogue_rows(const TileOutput& t, const int32_t* sums) {
+  const int64_t cols = Full ? Nr : t.cols;
   int32_t s[Nr];
   for (int64_t i = 0; i < t.rows; ++i) {
-    const int32_t* acc = t.acc + i * t.acc_stride;
+    const int32_t* acc = sums + i * Nr;
     if constexpr (Wide) {
-      store_row(t, i, acc);
+      store_row<Nr, Full>(t, i, acc);
     } else {
       // S = acc - zb'[j] * rowsum'[i] + col_terms[j], in wrap-around (unsigned) arithmetic like int32 hardware.
       const uint32_t row_sum = static_cast<uint32_t>(t.row_sums[i]);
-      for (int64_t j = 0; j < t.cols; ++j) {
+      for (int64_t j = 0; j < cols; ++j) {
         s[j] =
             static_cast<int32_t>(static_cast<uint32_t>(acc[j]) - static_cast<uint32_t>(t.col_zero_points[j]) * row_sum +
                                  static_cast<uint32_t>(t.col_terms[j]));
       }
-      store_row(t, i, s);
+      store_row<Nr, Full>(t, i, s);
     }
   }
 }
 
+template <int Nr, bool Wide>
+void epilogue(const TileOutput& t, const int32_t* sums) {
+  if (t.cols == Nr) {
+    epilogue_rows<Nr, Wide, true>(t, sums);
+  } else {
+    epilogue_rows<Nr, Wide, false>(t, sums);
+  }
+}
+
 // The SIMD tile of Rows x (Nv * Isa::kLanes): per depth group, Nv B registers and one broadcast of each row's
-// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot. Isa provides Vec, kLanes, zero(),
-// load(p), broadcast(int32), dot(acc, a, b) and store(p, v).
+// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
+// from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
+// kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
+// to_float, fload, fset1, fmul, fadd and fstore.
 template <typename Isa, int Mr, int Nv, int Rows>
-void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, int32_t* acc_out) {
+void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   using Vec = typename Isa::Vec;
-  constexpr int kNr = Nv * Isa::kLanes;
+  using FVec = typename Isa::FVec;
+  constexpr int kL = Isa::kLanes;
+  constexpr int kNr = Nv * kL;
   const uint8_t* a = static_cast<const uint8_t*>(a_strip);
   const uint8_t* b = static_cast<const uint8_t*>(b_strip);
   Vec acc[Rows][Nv];
@@ -121,7 +139,7 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, int32_t
   }
   for (int64_t g = 0; g < groups; ++g) {
     Vec bv[Nv];
-    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * Isa::kLanes * 4);
+    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
     for (int r = 0; r < Rows; ++r) {
       int32_t group;
       std::memcpy(&group, a + r * 4, sizeof group);
@@ -131,14 +149,51 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, int32_t
     a += Mr * 4;
     b += kNr * 4;
   }
+  if (t.cols != kNr) {
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
+    }
+    epilogue_rows<kNr, Isa::kWide, false>(t, t.scratch);
+    return;
+  }
+  if constexpr (!Isa::kWide) {
+    // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32.
+    Vec zero_points[Nv], terms[Nv];
+    for (int v = 0; v < Nv; ++v) {
+      zero_points[v] = Isa::load_s32(t.col_zero_points + v * kL);
+      terms[v] = Isa::load_s32(t.col_terms + v * kL);
+    }
+    for (int r = 0; r < Rows; ++r) {
+      const Vec row_sum = Isa::broadcast(t.row_sums[r]);
+      for (int v = 0; v < Nv; ++v) {
+        acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
+      }
+    }
+  }
+  if (t.c_s32 != nullptr) {
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.c_s32 + r * t.ldc + v * kL, acc[r][v]);
+    }
+    return;
+  }
+  // float(S) * a_scale, then * b_scale, then + bias: separate roundings, as the portable epilogue.
+  const FVec a_scale = Isa::fset1(t.a_scale);
+  FVec b_scale[Nv];
+  for (int v = 0; v < Nv; ++v) {
+    b_scale[v] = t.per_column_scale ? Isa::fload(t.b_scales + v * kL) : Isa::fset1(t.b_scales[0]);
+  }
   for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < Nv; ++v) Isa::store(acc_out + r * kNr + v * Isa::kLanes, acc[r][v]);
+    for (int v = 0; v < Nv; ++v) {
+      FVec f = Isa::fmul(Isa::fmul(Isa::to_float(acc[r][v]), a_scale), b_scale[v]);
+      if (t.bias != nullptr) f = Isa::fadd(f, Isa::fload(t.bias + v * kL));
+      Isa::fstore(t.c_f32 + r * t.ldc + v * kL, f);
+    }
   }
 }
 
 // The portable tile over int16 strips (G = 2), in wrap-around arithmetic; plain loops the compiler vectorises.
 template <int Mr, int Nr, int Rows>
-void tile_wide_scalar(int64_t groups, const void* a_strip, const void* b_strip, int32_t* acc_out) {
+void tile_wide_scalar(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   const int16_t* a = static_cast<const int16_t*>(a_strip);
   const int16_t* b = static_cast<const int16_t*>(b_strip);
   uint32_t acc[Rows][Nr] = {};
@@ -153,8 +208,9 @@ void tile_wide_scalar(int64_t groups, const void* a_strip, const void* b_strip, 
     b += Nr * 2;
   }
   for (int r = 0; r < Rows; ++r) {
-    for (int c = 0; c < Nr; ++c) acc_out[r * Nr + c] = static_cast<int32_t>(acc[r][c]);
+    for (int c = 0; c < Nr; ++c) t.scratch[r * Nr + c] = static_cast<int32_t>(acc[r][c]);
   }
+  epilogue<Nr, true>(t, t.scratch);
 }
 
 }  // namespace

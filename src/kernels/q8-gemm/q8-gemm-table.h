@@ -16,20 +16,17 @@ namespace tessera::q8gemm {
 
 inline constexpr int kMaxMr = 16;
 
-// acc[r * nr + c] = sum over the groups of the strip products, for r < rows (rows fixed by the function).
-using TileFn = void (*)(int64_t groups, const void* a, const void* b, int32_t* acc);
-
 // Packs `rows` (<= mr) rows of A (k bytes each, lda apart) into one strip (layout above; the kernel's own A
 // element) and, for non-wide kernels, row_sums[r] = sum_p A'[r][p].
 using PackAFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
                          void* strip, int32_t* row_sums);
 
-// The tile's epilogue: S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide
-// kernels: S = acc), then stored as int32 or as float (see Q8GemmOutput).
+// Where a tile goes: with acc[i][j] the sum over the groups of the strip products,
+// S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide kernels: S = acc), then
+// stored as int32 or as float (see Q8GemmOutput), for i < rows and j < cols.
 struct TileOutput {
   int64_t rows, cols;
-  const int32_t* acc;  // row stride acc_stride
-  int64_t acc_stride;
+  int32_t* scratch;                // mr x nr int32 the tile may use (partial tiles go through it)
   const int32_t* row_sums;         // the tile's rows
   const int32_t* col_zero_points;  // the tile's columns
   const int32_t* col_terms;        // the tile's columns
@@ -41,7 +38,9 @@ struct TileOutput {
   bool per_column_scale;
   const float* bias;  // the tile's columns or nullptr
 };
-using EpilogueFn = void (*)(const TileOutput& t);
+
+// Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
+using TileFn = void (*)(int64_t groups, const void* a, const void* b, const TileOutput& out);
 
 struct Q8GemmSet {
   const char* name;
@@ -51,7 +50,6 @@ struct Q8GemmSet {
   bool wide;
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
-  EpilogueFn epilogue;
 };
 
 extern const Q8GemmSet kPortableSet;

@@ -173,7 +173,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const int64_t blocks = (a_strips + strips_per_block - 1) / strips_per_block;
   const int64_t tasks = blocks * pb.strips * strips_per_block;
   const auto run = [&](int64_t begin, int64_t end) {
-    alignas(64) int32_t acc[q8gemm::kMaxMr * 64];
+    alignas(64) int32_t scratch[q8gemm::kMaxMr * 64];
     for (int64_t t = begin; t < end; ++t) {
       const int64_t block = t / (pb.strips * strips_per_block);
       const int64_t b_strip = (t / strips_per_block) % pb.strips;
@@ -182,13 +182,10 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
       const int64_t rows = std::min<int64_t>(set.mr, m - i0);
       const int64_t cols = std::min<int64_t>(set.nr, n - j0);
-      set.by_rows[rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_bytes,
-                            pb.data.get() + b_strip * pb.strip_bytes, acc);
       q8gemm::TileOutput tile{};
       tile.rows = rows;
       tile.cols = cols;
-      tile.acc = acc;
-      tile.acc_stride = set.nr;
+      tile.scratch = scratch;
       if (!set.wide) {
         tile.row_sums = row_sums.data() + i0;
         tile.col_zero_points = pb.zero_points.data() + j0;
@@ -201,7 +198,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
       tile.per_column_scale = per_column_scale;
       tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
-      set.epilogue(tile);
+      set.by_rows[rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_bytes,
+                            pb.data.get() + b_strip * pb.strip_bytes, tile);
     }
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
