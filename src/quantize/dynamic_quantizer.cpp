@@ -2,42 +2,13 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
-#include <unordered_set>
 
 #include "base/error.h"
 #include "passes/fusion_utils.h"
+#include "quantize/graph_edit.h"
 
 namespace tessera::quantize {
 namespace {
-
-bool listed(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-std::string node_key(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
-
-// Fresh value and node names: `base`, else base_1, base_2, ...
-class NameSource {
- public:
-  explicit NameSource(const Graph& graph) {
-    for (const ValueInfo& v : graph.inputs) used_.insert(v.name);
-    for (const auto& [name, tensor] : graph.initializers) used_.insert(name);
-    for (const auto& node : graph.nodes) {
-      used_.insert(node->name);
-      used_.insert(node->outputs.begin(), node->outputs.end());
-    }
-  }
-  std::string fresh(const std::string& base) {
-    std::string name = base;
-    for (int k = 1; used_.count(name) != 0; ++k) name = base + "_" + std::to_string(k);
-    used_.insert(name);
-    return name;
-  }
-
- private:
-  std::unordered_set<std::string> used_;
-};
 
 Tensor transposed(const Tensor& w) {
   const int64_t rows = w.dim(0), cols = w.dim(1);
@@ -109,14 +80,8 @@ class DynamicQuantizer {
       const Node& node = *slot;
       if (!node.domain.empty() || !listed(options_.op_types, node.op_type)) continue;
       Candidate c;
-      std::string why;
-      if (!options_.include_nodes.empty() && !listed(options_.include_nodes, node_key(node))) {
-        why = "not in the include list";
-      } else if (listed(options_.exclude_nodes, node_key(node))) {
-        why = "in the exclude list";
-      } else {
-        why = examine(graph_, node, c);
-      }
+      std::string why = list_exclusion(node, options_.include_nodes, options_.exclude_nodes);
+      if (why.empty()) why = examine(graph_, node, c);
       if (why.empty()) {
         chosen.emplace(&node, c);
       } else {
@@ -133,7 +98,9 @@ class DynamicQuantizer {
       }
     }
     graph_.nodes = std::move(rewritten);
-    drop_unread_weights();
+    std::vector<std::string> floats;
+    for (const auto& entry : weights_) floats.push_back(entry.second.source);
+    drop_unread_initializers(graph_, floats);
     graph_.sort_topologically();
     return std::move(report_);
   }
@@ -141,14 +108,7 @@ class DynamicQuantizer {
  private:
   Node& add(std::vector<std::unique_ptr<Node>>& out, const std::string& op_type, std::vector<std::string> inputs,
             std::vector<std::string> outputs, const std::string& name) {
-    auto node = std::make_unique<Node>();
-    node->op_type = op_type;
-    node->inputs = std::move(inputs);
-    node->outputs = std::move(outputs);
-    node->name = names_.fresh(name);
-    node->opset = opset_;
-    out.push_back(std::move(node));
-    return *out.back();
+    return append_node(out, names_, op_type, std::move(inputs), std::move(outputs), name, opset_);
   }
 
   const QuantizedWeight& weight(const Candidate& c) {
@@ -164,14 +124,7 @@ class DynamicQuantizer {
     const DType zp_type = options_.weights.type;
     Tensor scale = options_.per_channel ? Tensor::from_vector(DType::kFloat, params.scales)
                                         : Tensor::scalar<float>(DType::kFloat, params.scales[0]);
-    Tensor zero_point(zp_type, options_.per_channel ? std::vector<int64_t>{kn.dim(1)} : std::vector<int64_t>{});
-    for (size_t i = 0; i < params.zero_points.size(); ++i) {
-      if (zp_type == DType::kInt8) {
-        zero_point.data<int8_t>()[i] = static_cast<int8_t>(params.zero_points[i]);
-      } else {
-        zero_point.data<uint8_t>()[i] = static_cast<uint8_t>(params.zero_points[i]);
-      }
-    }
+    Tensor zero_point = integer_parameter(zp_type, params.zero_points, options_.per_channel);
     report_.float_weight_bytes += w.byte_size();
     report_.quantized_weight_bytes += values.byte_size() + scale.byte_size() + zero_point.byte_size();
     graph_.initializers[q.values] = std::move(values);
@@ -199,11 +152,7 @@ class DynamicQuantizer {
     add(out, "MatMulInteger", {a.values, w.values, a.zero_point, w.zero_point}, {product}, base + "_quant");
     const std::string cast = names_.fresh(base + "_output_quantized_cast_output");
     Node& to_float = add(out, "Cast", {product}, {cast}, base + "_output_quantized_cast");
-    Attribute to;
-    to.name = "to";
-    to.type = Attribute::Type::kInt;
-    to.i = static_cast<int64_t>(DType::kFloat);
-    to_float.attributes["to"] = to;
+    set_int_attribute(to_float, "to", static_cast<int64_t>(DType::kFloat));
     if (c.bias.empty()) {
       add(out, "Mul", {cast, scales}, {node.outputs[0]}, base + "_output_quantized_mul");
     } else {
@@ -215,20 +164,6 @@ class DynamicQuantizer {
                                  std::string(options_.per_channel ? "per-channel " : "per-tensor ") +
                                      dtype_name(options_.weights.type) + " weight " + c.weight_name +
                                      (c.transpose ? " (transposed)" : "")});
-  }
-
-  // Removes float weights nothing reads any more.
-  void drop_unread_weights() {
-    const auto reads = fusion::count_reads(graph_);
-    std::set<std::string> graph_inputs;
-    for (const ValueInfo& v : graph_.inputs) graph_inputs.insert(v.name);
-    for (const auto& entry : weights_) {
-      const std::string& name = entry.second.source;
-      if (reads.count(name) == 0 && graph_inputs.count(name) == 0) {
-        graph_.initializers.erase(name);
-        graph_.value_types.erase(name);
-      }
-    }
   }
 
   Graph& graph_;

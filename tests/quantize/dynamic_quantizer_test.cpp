@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "ir/graph_builder.h"
 #include "passes/pass_test_util.h"
+#include "quantize_test_util.h"
 #include "runtime/session.h"
 
 namespace tessera::quantize {
@@ -89,13 +90,7 @@ double relative_error(Model quantized) {
   options.optimization_level = OptimizationLevel::kDisabled;
   const Tensor want = Session(mlp(), options).run(feeds)[0].tensor();
   const Tensor got = Session(std::move(quantized), options).run(feeds)[0].tensor();
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < want.element_count(); ++i) {
-    const double d = got.data<float>()[i] - want.data<float>()[i];
-    num += d * d;
-    den += static_cast<double>(want.data<float>()[i]) * want.data<float>()[i];
-  }
-  return std::sqrt(num / den);
+  return test::relative_l2(got, want);
 }
 
 TEST(DynamicQuantizerTest, MatMulAndGemmBecomeTheQOperatorForm) {

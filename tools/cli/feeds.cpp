@@ -92,4 +92,35 @@ std::vector<std::pair<std::string, RuntimeValue>> gather_feeds(const std::vector
   return feeds;
 }
 
+std::vector<std::vector<std::pair<std::string, RuntimeValue>>> read_sample_folders(
+    const std::string& dir, const std::vector<IoInfo>& inputs, const std::vector<std::string>& defaulted) {
+  if (!std::filesystem::is_directory(dir)) fail(ErrorCode::kIo, "'", dir, "' is not a folder");
+  std::vector<std::string> folders;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_directory()) folders.push_back(entry.path().string());
+  }
+  std::sort(folders.begin(), folders.end());
+  if (folders.empty()) folders.push_back(dir);
+  std::vector<std::vector<std::pair<std::string, RuntimeValue>>> samples;
+  for (const std::string& folder : folders) {
+    std::vector<std::pair<std::string, RuntimeValue>> feeds;
+    size_t k = 0;
+    for (const IoInfo& in : inputs) {
+      if (std::find(defaulted.begin(), defaulted.end(), in.name) != defaulted.end()) continue;
+      std::string found;
+      for (const std::string& name : {in.name + ".npy", in.name + ".pb", "input_" + std::to_string(k) + ".pb"}) {
+        if (found.empty() && std::filesystem::exists(folder + "/" + name)) found = folder + "/" + name;
+      }
+      if (found.empty()) {
+        fail(ErrorCode::kIo, "sample folder '", folder, "' has no ", in.name, ".npy, ", in.name, ".pb or input_", k,
+             ".pb for input '", in.name, "'");
+      }
+      feeds.emplace_back(in.name, load_value_file(found, in.type));
+      ++k;
+    }
+    samples.push_back(std::move(feeds));
+  }
+  return samples;
+}
+
 }  // namespace tessera::cli

@@ -22,4 +22,11 @@ std::vector<std::pair<std::string, RuntimeValue>> gather_feeds(const std::vector
                                                                const std::vector<std::string>& defaulted,
                                                                const Arguments& arguments, bool randomize_missing);
 
+// The samples of a data folder (calibration and validation sets): each subfolder of `dir`, in name order, or `dir`
+// itself when it has none, is one sample holding, for every input without an initializer, NAME.npy, NAME.pb or
+// input_K.pb (the K-th such input, as in ONNX test data). Throws kIo naming the folder and the input when a file is
+// missing, and for a folder with no samples.
+std::vector<std::vector<std::pair<std::string, RuntimeValue>>> read_sample_folders(
+    const std::string& dir, const std::vector<IoInfo>& inputs, const std::vector<std::string>& defaulted);
+
 }  // namespace tessera::cli

@@ -1,15 +1,19 @@
-// tessera quantize: load a float model, quantize it (dynamic: int8 weights ahead of time, uint8 activations at run
-// time) and write the quantized model, listing what was quantized and what was left in float.
+// tessera quantize: load a float model, quantize it and write the quantized model, listing what was quantized and
+// what was left in float. Dynamic: int8 weights ahead of time, uint8 activations at run time (QOperator form, as
+// onnxruntime's quantize_dynamic). Static: activations calibrated over a data set, QDQ form (as quantize_static).
 #include <cstdio>
 #include <sstream>
 
 #include "base/error.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "feeds.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
 #include "passes/pass.h"
+#include "quantize/calibration.h"
 #include "quantize/dynamic_quantizer.h"
+#include "quantize/static_quantizer.h"
 
 namespace tessera::cli {
 
@@ -23,73 +27,126 @@ std::vector<std::string> comma_list(const std::string& text) {
   return items;
 }
 
-quantize::DynamicQuantizeOptions dynamic_options(const Arguments& arguments) {
-  quantize::DynamicQuantizeOptions options;
-  if (auto type = arguments.value("--weight-type")) {
-    if (*type == "int8" || *type == "qint8") {
-      options.weights.type = DType::kInt8;
-    } else if (*type == "uint8" || *type == "quint8") {
-      options.weights.type = DType::kUint8;
-    } else {
-      throw UsageError{"--weight-type takes int8 or uint8, got '" + *type + "'"};
-    }
-  }
+DType integer_type_flag(const Arguments& arguments, const std::string& flag, DType default_type) {
+  const auto text = arguments.value(flag);
+  if (!text) return default_type;
+  if (*text == "int8" || *text == "qint8") return DType::kInt8;
+  if (*text == "uint8" || *text == "quint8") return DType::kUint8;
+  throw UsageError{flag + " takes int8 or uint8, got '" + *text + "'"};
+}
+
+// The weight settings both modes take.
+quantize::WeightQuantization weight_flags(const Arguments& arguments) {
+  quantize::WeightQuantization weights;
+  weights.type = integer_type_flag(arguments, "--weight-type", DType::kInt8);
   // onnxruntime's default: symmetric int8 weights, asymmetric uint8 weights.
-  options.weights.symmetric = options.weights.type == DType::kInt8;
-  if (arguments.has("--symmetric-weights")) options.weights.symmetric = true;
-  if (arguments.has("--asymmetric-weights")) options.weights.symmetric = false;
+  weights.symmetric = weights.type == DType::kInt8;
   if (arguments.has("--symmetric-weights") && arguments.has("--asymmetric-weights")) {
     throw UsageError{"--symmetric-weights and --asymmetric-weights exclude each other"};
   }
-  options.weights.reduce_range = arguments.has("--reduce-range");
+  if (arguments.has("--symmetric-weights")) weights.symmetric = true;
+  if (arguments.has("--asymmetric-weights")) weights.symmetric = false;
+  weights.reduce_range = arguments.has("--reduce-range");
+  return weights;
+}
+
+double number_flag(const Arguments& arguments, const std::string& flag, double default_value) {
+  const auto text = arguments.value(flag);
+  if (!text) return default_value;
+  try {
+    size_t used = 0;
+    const double value = std::stod(*text, &used);
+    if (used == text->size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw UsageError{flag + " needs a number, got '" + *text + "'"};
+}
+
+// The model as the quantizers see it: loaded, and unless --no-preprocess optimized at the basic level (constant
+// folding and eliminations, standard ONNX ops only), as onnxruntime's quant_pre_process prepares a model.
+Model load_for_quantization(const std::string& path, const Arguments& arguments) {
+  Model model = load_model(path);
+  if (!arguments.has("--no-preprocess")) optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  return model;
+}
+
+quantize::QuantizeReport quantize_statically(Model& model, const std::string& in, const Arguments& arguments) {
+  const auto dir = arguments.value("--calibrate");
+  if (!dir) throw UsageError{"--mode static needs --calibrate DIR (a folder of sample folders of inputs)"};
+  quantize::StaticQuantizeOptions options;
+  options.weights = weight_flags(arguments);
+  options.activation_type = integer_type_flag(arguments, "--activation-type", DType::kInt8);
   options.per_channel = arguments.has("--per-channel");
   if (auto ops = arguments.value("--op-types")) options.op_types = comma_list(*ops);
   options.include_nodes = arguments.values("--include-node");
   options.exclude_nodes = arguments.values("--exclude-node");
-  return options;
+  quantize::CalibrationOptions calibration;
+  calibration.method = quantize::parse_calibration_method(arguments.value("--calibration-method").value_or("minmax"));
+  calibration.moving_average = arguments.has("--moving-average");
+  calibration.percentile = number_flag(arguments, "--percentile", calibration.percentile);
+
+  const std::vector<std::string> tensors = quantize::tensors_to_calibrate(model, options);
+  std::vector<IoInfo> inputs;
+  std::vector<std::string> defaulted;
+  for (const ValueInfo& v : model.graph->inputs) {
+    inputs.push_back({v.name, v.type});
+    if (model.graph->initializers.count(v.name)) defaulted.push_back(v.name);
+  }
+  const auto samples = read_sample_folders(*dir, inputs, defaulted);
+  const quantize::CalibrationTable ranges = quantize::calibrate(
+      load_for_quantization(in, arguments), tensors, samples, calibration, [](size_t done, size_t total) {
+        std::fprintf(stderr, "\rcalibrating: %zu/%zu runs", done, total);
+        if (done == total) std::fputc('\n', stderr);
+      });
+  return quantize::quantize_static(model, ranges, options);
+}
+
+quantize::QuantizeReport quantize_dynamically(Model& model, const Arguments& arguments) {
+  quantize::DynamicQuantizeOptions options;
+  options.weights = weight_flags(arguments);
+  options.per_channel = arguments.has("--per-channel");
+  if (auto ops = arguments.value("--op-types")) options.op_types = comma_list(*ops);
+  options.include_nodes = arguments.values("--include-node");
+  options.exclude_nodes = arguments.values("--exclude-node");
+  return quantize::quantize_dynamic(model, options);
 }
 
 }  // namespace
 
 int quantize_command(const std::vector<std::string>& args) {
   const Arguments arguments(
-      args, {"--mode", "--weight-type", "--op-types", "--include-node", "--exclude-node", "--external-data-threshold"},
-      {"--per-channel", "--reduce-range", "--symmetric-weights", "--asymmetric-weights", "--no-preprocess",
-       "--verbose"});
+      args,
+      {"--mode", "--weight-type", "--activation-type", "--op-types", "--include-node", "--exclude-node", "--calibrate",
+       "--calibration-method", "--percentile", "--external-data-threshold"},
+      {"--per-channel", "--reduce-range", "--symmetric-weights", "--asymmetric-weights", "--moving-average",
+       "--no-preprocess", "--verbose"});
   if (arguments.positional().size() != 2) throw UsageError{"quantize needs an input MODEL and an OUTPUT path"};
   const std::string mode = arguments.value("--mode").value_or("dynamic");
-  if (mode != "dynamic") {
-    throw UsageError{"--mode " + mode +
-                     ": only dynamic quantization is available (static quantization with calibration is not built "
-                     "yet)"};
-  }
-  const quantize::DynamicQuantizeOptions options = dynamic_options(arguments);
+  if (mode != "dynamic" && mode != "static") throw UsageError{"--mode takes dynamic or static, got '" + mode + "'"};
   ModelWriteOptions write_options;
   write_options.external_data_threshold = external_data_threshold_flag(arguments);
   const std::string& in = arguments.positional()[0];
   const std::string& out = arguments.positional()[1];
   Model model;
   try {
-    model = load_model(in);
+    model = load_for_quantization(in, arguments);
   } catch (const Error& e) {
     return report_load_error(e);
   }
-  // Preprocessing as onnxruntime's quant_pre_process: shapes inferred (inside the quantizer) and the basic,
-  // standard-ONNX optimizations (constant folding, eliminations), so constant weights are recognised as such.
-  if (!arguments.has("--no-preprocess")) optimize_graph(*model.graph, OptimizationLevel::kBasic);
-  const quantize::QuantizeReport report = quantize::quantize_dynamic(model, options);
+  const quantize::QuantizeReport report =
+      mode == "static" ? quantize_statically(model, in, arguments) : quantize_dynamically(model, arguments);
   save_model(model, out, write_options);
-  const bool verbose = arguments.has("--verbose");
   for (const auto& q : report.quantized) {
-    if (verbose) std::printf("  quantized %-10s %s: %s\n", q.op_type.c_str(), q.node.c_str(), q.detail.c_str());
+    if (arguments.has("--verbose")) {
+      std::printf("  quantized %-10s %s: %s\n", q.op_type.c_str(), q.node.c_str(), q.detail.c_str());
+    }
   }
   for (const auto& s : report.skipped) {
     std::printf("  kept float %-9s %s: %s\n", s.op_type.c_str(), s.node.c_str(), s.detail.c_str());
   }
-  std::printf(
-      "%s: %zu nodes quantized (dynamic, %s weights), %zu kept float; weights %.1f MB -> %.1f MB; written to %s\n",
-      in.c_str(), report.quantized.size(), dtype_name(options.weights.type).c_str(), report.skipped.size(),
-      report.float_weight_bytes / 1e6, report.quantized_weight_bytes / 1e6, out.c_str());
+  std::printf("%s: %zu nodes quantized (%s), %zu kept float; weights %.1f MB -> %.1f MB; written to %s\n", in.c_str(),
+              report.quantized.size(), mode.c_str(), report.skipped.size(), report.float_weight_bytes / 1e6,
+              report.quantized_weight_bytes / 1e6, out.c_str());
   return kExitOk;
 }
 

@@ -1,0 +1,38 @@
+// Static quantization in the QDQ format (`tessera quantize --mode static`), as onnxruntime's quantize_static writes
+// it: for each quantized Conv, MatMul and Gemm, its activation input and its output get a QuantizeLinear ->
+// DequantizeLinear pair with the calibrated scale and zero point, its weight is stored as int8/uint8 behind a
+// DequantizeLinear (per tensor or per output channel), and its bias as int32 with scale input_scale * weight_scale.
+// Every runtime reads the result; Tessera's qdq_fusion turns the groups into QLinearConv / QLinearMatMul.
+//
+// A Relu right after a quantized node (its only reader) is kept, and the pair goes after it: with the Relu's
+// range [0, max] the zero point is the type's minimum, so the fused integer op can absorb the Relu exactly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "quantize/calibration.h"
+#include "quantize/dynamic_quantizer.h"
+
+namespace tessera::quantize {
+
+struct StaticQuantizeOptions {
+  WeightQuantization weights;            // int8 symmetric by default, as onnxruntime's QInt8 weights
+  DType activation_type = DType::kInt8;  // int8 (asymmetric [-128, 127], onnxruntime's default) or uint8
+  bool per_channel = false;              // one weight scale per output channel
+  std::vector<std::string> op_types = {"Conv", "MatMul", "Gemm"};
+  std::vector<std::string> include_nodes;
+  std::vector<std::string> exclude_nodes;
+};
+
+// The tensors whose calibrated ranges quantize_static needs for `model` (activation inputs and outputs of the
+// nodes it will quantize). Throws kInvalidArgument for unsupported op types or types in `options`.
+std::vector<std::string> tensors_to_calibrate(Model& model, const StaticQuantizeOptions& options);
+
+// Rewrites `model`'s main graph into the QDQ form with the ranges of `ranges`. Requires ai.onnx opset >= 10
+// (>= 13 with per_channel, for DequantizeLinear's axis); throws kUnsupported otherwise and kInvalidArgument when a
+// tensor to quantize has no range.
+QuantizeReport quantize_static(Model& model, const CalibrationTable& ranges, const StaticQuantizeOptions& options);
+
+}  // namespace tessera::quantize
