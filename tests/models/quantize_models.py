@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`tessera quantize --mode dynamic` on the whole-model tests' transformer encoder (MatMul and Gemm weights),
-checked three ways against ONNX Runtime 1.31:
+"""`tessera quantize` checked against ONNX Runtime 1.31 on the whole-model tests' models.
+
+Dynamic (`--mode dynamic`), on the transformer encoder (MatMul and Gemm weights), three ways:
 
 1. the weight integers, scales and zero points equal those onnxruntime.quantization.quantize_dynamic writes for
    the same model (same names, same values);
@@ -10,7 +11,13 @@ checked three ways against ONNX Runtime 1.31:
 3. the accuracy drop against the float model's own outputs stays small (relative L2 below 5e-2), for per-tensor
    and per-channel weights.
 
-    .venv/bin/python tests/models/quantize_dynamic_models.py TESSERA_CLI MODEL_TESTS_DIR WORK_DIR
+Static (`--mode static --per-channel`, QDQ), on resnet18 and mobilenet_v2, calibrated on 8 random inputs:
+1. the QDQ model loads in ONNX Runtime; Tessera's outputs on it match ONNX Runtime's (relative L2 below 3e-2:
+   both fuse the groups into integer convolutions, whose roundings may differ by one step);
+2. Tessera runs onnxruntime's quantize_static output as ONNX Runtime does (same bound);
+3. the drop from float stays small (relative L2 below 0.1) and the top-1 class agrees on most inputs.
+
+    .venv/bin/python tests/models/quantize_models.py TESSERA_CLI MODEL_TESTS_DIR WORK_DIR
 """
 import os
 import subprocess
@@ -20,7 +27,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
-from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                      quantize_static)
+
+
+ort.set_default_logger_severity(3)  # no warnings about the initializers quantize_static leaves unused
 
 
 def relative_l2(a, b):
@@ -30,6 +41,7 @@ def relative_l2(a, b):
 def ort_run(path, feeds):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
+    options.log_severity_level = 3
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     return session.run(None, feeds)[0]
 
@@ -50,12 +62,9 @@ def initializers(path):
     return {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
 
 
-def main() -> int:
-    cli, tests, work = sys.argv[1:4]
-    os.makedirs(work, exist_ok=True)
+def check_dynamic(cli, tests, work, failures):
     folder = os.path.join(tests, "transformer_encoder")
     model = os.path.join(folder, "model.onnx")
-    failures = []
     for per_channel in (False, True):
         tag = "per-channel" if per_channel else "per-tensor"
         ours = os.path.join(work, f"tessera-{tag}.onnx")
@@ -94,6 +103,63 @@ def main() -> int:
                 failures.append(f"{tag} data set {k}: Tessera and ONNX Runtime differ by {vs_ort:.2e}")
             if drop > 5e-2:
                 failures.append(f"{tag} data set {k}: accuracy drop {drop:.2e}")
+
+
+class Samples(CalibrationDataReader):
+    def __init__(self, name, samples):
+        self.feeds = iter([{name: x} for x in samples])
+
+    def get_next(self):
+        return next(self.feeds, None)
+
+
+def check_static(cli, tests, work, failures):
+    rng = np.random.default_rng(0)
+    for model_name in ("resnet18", "mobilenet_v2"):
+        model = os.path.join(tests, model_name, "model.onnx")
+        input_name = onnx.load(model, load_external_data=False).graph.input[0].name
+        calibration = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(8)]
+        validation = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(4)]
+        calibration_dir = os.path.join(work, f"calibration-{model_name}")
+        for i, x in enumerate(calibration):
+            os.makedirs(os.path.join(calibration_dir, f"sample_{i}"), exist_ok=True)
+            np.save(os.path.join(calibration_dir, f"sample_{i}", input_name + ".npy"), x)
+        ours = os.path.join(work, f"tessera-static-{model_name}.onnx")
+        theirs = os.path.join(work, f"onnxruntime-static-{model_name}.onnx")
+        subprocess.run([cli, "quantize", model, ours, "--mode", "static", "--calibrate", calibration_dir,
+                        "--per-channel"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        quantize_static(model, theirs, Samples(input_name, calibration), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        agree = 0
+        for k, x in enumerate(validation):
+            feeds = {input_name: x}
+            reference = ort_run(model, feeds)
+            ort_ours = ort_run(ours, feeds)
+            tessera_ours = tessera_run(cli, ours, feeds, work)
+            vs_ort = relative_l2(tessera_ours, ort_ours)
+            on_theirs = relative_l2(tessera_run(cli, theirs, feeds, work), ort_run(theirs, feeds))
+            drop = relative_l2(tessera_ours, reference)
+            ort_drop = relative_l2(ort_run(theirs, feeds), reference)
+            agree += int(tessera_ours.argmax() == reference.argmax())
+            print(f"{model_name} input {k}: Tessera vs ONNX Runtime on Tessera's QDQ model {vs_ort:.2e}, on "
+                  f"quantize_static's {on_theirs:.2e}; drop from float: Tessera's model {drop:.2e}, "
+                  f"quantize_static's {ort_drop:.2e}")
+            for what, value, bound in (("runtimes differ on Tessera's model", vs_ort, 3e-2),
+                                       ("runtimes differ on quantize_static's model", on_theirs, 3e-2),
+                                       ("accuracy drop", drop, 0.1)):
+                if value > bound:
+                    failures.append(f"{model_name} input {k}: {what}: {value:.2e} > {bound}")
+        print(f"{model_name}: top-1 agrees with float on {agree}/{len(validation)} inputs")
+        if agree < len(validation) - 1:
+            failures.append(f"{model_name}: top-1 agrees on only {agree}/{len(validation)}")
+
+
+def main() -> int:
+    cli, tests, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    failures = []
+    check_dynamic(cli, tests, work, failures)
+    check_static(cli, tests, work, failures)
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0
