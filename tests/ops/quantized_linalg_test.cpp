@@ -21,9 +21,11 @@ namespace {
 using nn_test::ints_attr;
 using nn_test::make_node;
 
-// Runs one node; inputs flagged in `constant` are also given to the factory as constant initializers.
+// Runs one node; inputs flagged in `constant` are also given to the factory as constant initializers, and those
+// the kernel consumed are passed as absent, as the runtime does (unless `pass_consumed`, as a direct caller may).
 Tensor run_node(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
-                const std::vector<Tensor>& inputs, const std::vector<bool>& constant, Parallelism& parallelism) {
+                const std::vector<Tensor>& inputs, const std::vector<bool>& constant, Parallelism& parallelism,
+                bool pass_consumed = false) {
   Node node = make_node(op_type, opset, attrs, inputs.size(), 1);
   std::vector<TypeInfo> types;
   std::vector<const Tensor*> constants;
@@ -36,6 +38,9 @@ Tensor run_node(const std::string& op_type, int64_t opset, const std::vector<Att
   }
   const KernelInfo info{node, opset, types, {}, constants, {}};
   const std::unique_ptr<Kernel> kernel = OpRegistry::instance().find("", op_type, opset)->factory(info);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (info.consumed_constant_input(i) && !pass_consumed) values[i] = RuntimeValue();
+  }
   std::vector<const RuntimeValue*> input_ptrs;
   for (const RuntimeValue& v : values) input_ptrs.push_back(&v);
   std::vector<RuntimeValue> outputs(1);
@@ -126,8 +131,10 @@ TEST(QuantizedMatMulTest, MatMulIntegerMatchesReference) {
       if (per_row && m > 3) a_zp.data<uint8_t>()[1] = a_zp.data<uint8_t>()[0];
       const Tensor b_zp = zero_points(b_type, iteration % 3 == 0 ? 1 : n * b_batches, rng);
       const std::vector<int64_t> want = matmul_reference(a, b, a_zp, b_zp, a_batches, b_batches, m, k, n);
-      for (const bool constant : {false, true}) {
-        const Tensor y = run_node("MatMulInteger", 10, {}, {a, b, a_zp, b_zp}, {false, constant, false, constant}, par);
+      for (const int mode : {0, 1, 2}) {  // plain B; constant B, passed; constant B, consumed
+        const bool constant = mode > 0;
+        const Tensor y = run_node("MatMulInteger", 10, {}, {a, b, a_zp, b_zp}, {false, constant, constant, constant},
+                                  par, mode == 1);
         ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
         for (int64_t i = 0; i < y.element_count(); ++i) {
           ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]) << "iteration " << iteration << " at " << i;
@@ -135,6 +142,32 @@ TEST(QuantizedMatMulTest, MatMulIntegerMatchesReference) {
       }
     }
   });
+}
+
+// Whether the MatMulInteger kernel made for these inputs (all constant but A) consumes B.
+bool consumes_b(const std::vector<Tensor>& inputs) {
+  const Node node = make_node("MatMulInteger", 10, {}, inputs.size(), 1);
+  std::vector<TypeInfo> types;
+  std::vector<const Tensor*> constants;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    types.push_back(TypeInfo::tensor_of_shape(inputs[i].dtype(), inputs[i].shape()));
+    constants.push_back(i == 0 ? nullptr : &inputs[i]);
+  }
+  const KernelInfo info{node, 10, types, {}, constants, {}};
+  OpRegistry::instance().find("", "MatMulInteger", 10)->factory(info);
+  return info.consumed_constant_input(1);
+}
+
+TEST(QuantizedMatMulTest, ConsumesConstantBOnlyWhenEveryRunTakesTheQ8Gemm) {
+  std::mt19937 rng(7);
+  const Tensor a = random_bytes(DType::kUint8, {5, 9}, rng);
+  const Tensor b = random_bytes(DType::kInt8, {9, 7}, rng);
+  EXPECT_TRUE(consumes_b({a, b}));
+  EXPECT_TRUE(consumes_b({a, b, Tensor::scalar<uint8_t>(DType::kUint8, 7), Tensor::scalar<int8_t>(DType::kInt8, 1)}));
+  EXPECT_FALSE(consumes_b({a, b, Tensor::scalar<int32_t>(DType::kInt32, 300)}));  // widened loops
+  EXPECT_FALSE(
+      consumes_b({a, b, Tensor::scalar<uint8_t>(DType::kUint8, 7), Tensor::scalar<int32_t>(DType::kInt32, 200)}));
+  EXPECT_FALSE(consumes_b({a, random_bytes(DType::kInt8, {2, 9, 7}, rng)}));  // batched B: not packed
 }
 
 TEST(QuantizedMatMulTest, ZeroPointOutsideTheTypeUsesTheWidenedLoops) {
@@ -167,9 +200,10 @@ TEST(QuantizedMatMulTest, QLinearMatMulMatchesReference) {
       const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, 0.05f + uniform(rng));
       const Tensor y_zp = zero_points(y_type, 1, rng).reshaped({});
       const std::vector<int64_t> sums = matmul_reference(a, b, a_zp, b_zp, 2, 1, m, k, n);
-      for (const bool constant : {false, true}) {
+      for (const int mode : {0, 1, 2}) {  // plain B; constant B, passed; constant B, consumed
+        const bool constant = mode > 0;
         const Tensor y = run_node("QLinearMatMul", 10, {}, {a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp},
-                                  {false, false, false, constant, false, constant, false, false}, par);
+                                  {false, true, constant, constant, true, constant, true, true}, par, mode == 1);
         for (int64_t i = 0; i < y.element_count(); ++i) {
           const int64_t row = (i / n) % m, column = i % n;
           const double scale =

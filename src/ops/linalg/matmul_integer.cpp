@@ -33,9 +33,9 @@ std::vector<double> row_parameter(const Tensor* tensor, const Tensor& a, const M
 }
 
 // Zero points (or scales) of B: one value, one per column (N), or one per column of every batch matrix.
-std::vector<double> column_parameter(const Tensor* tensor, const Tensor& b, const MatMulDims& d, const char* what) {
+std::vector<double> column_parameter(const Tensor* tensor, int64_t b_elements, const MatMulDims& d, const char* what) {
   const std::vector<double> values = linalg::tensor_values(tensor);
-  const int64_t columns = d.k == 0 ? 0 : b.element_count() / d.k;
+  const int64_t columns = d.k == 0 ? 0 : b_elements / d.k;
   check_argument(values.size() == 1 || static_cast<int64_t>(values.size()) == d.n ||
                      static_cast<int64_t>(values.size()) == columns,
                  what, " has ", values.size(), " values; expected 1, ", d.n, " (per column) or ", columns);
@@ -118,12 +118,17 @@ PackedQ8GemmB pack_matrix(const Tensor& b, const std::vector<double>& zero_point
 // A constant 2-D B with constant zero points, packed for the q8 GEMM at kernel creation.
 struct PackedConstantB {
   PackedQ8GemmB packed;
-  const void* source = nullptr;  // the constant's data, to recognise it at run time
+  const void* source = nullptr;  // the constant's data while the caller keeps it, to recognise it when passed
+  DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   std::vector<double> zero_points;
 };
 
-std::shared_ptr<const PackedConstantB> pack_constant_b(const KernelInfo& info, size_t b_index, size_t zp_index) {
+// Packs a constant B (input b_index) with a constant or absent zero point (input zp_index). The kernel consumes B
+// (the runtime then passes it no more and frees it) when A is known to be 8-bit with a constant or absent zero
+// point in its range (input a_zp_index): then every run takes the q8 GEMM with this packed copy.
+std::shared_ptr<const PackedConstantB> pack_constant_b(const KernelInfo& info, size_t b_index, size_t zp_index,
+                                                       size_t a_zp_index) {
   const Tensor* b = info.constant_input(b_index);
   if (b == nullptr || b->rank() != 2 || !linalg::is_int8_type(b->dtype()) || b->element_count() == 0) return nullptr;
   const bool has_zp = info.node.has_input(zp_index);
@@ -139,33 +144,71 @@ std::shared_ptr<const PackedConstantB> pack_constant_b(const KernelInfo& info, s
   const MatMulDims d = linalg::matmul_dims({1, b->dim(0)}, b->shape());
   weight->packed = pack_matrix(*b, weight->zero_points, d, 0);
   weight->source = b->raw_data();
+  weight->dtype = b->dtype();
   weight->shape = b->shape();
+  const DType a_dtype = info.input_types.empty() ? DType::kUndefined : info.input_types[0].elem_type;
+  const Tensor* a_zp = info.constant_input(a_zp_index);
+  if (linalg::is_int8_type(a_dtype) &&
+      (!info.node.has_input(a_zp_index) ||
+       (a_zp != nullptr && linalg::fit_in_8bit_type(linalg::tensor_values(a_zp), a_dtype)))) {
+    info.consume_constant_input(b_index);
+  }
   return weight;
+}
+
+// B as a run sees it: the input tensor, or only the packed constant when the kernel consumed B.
+struct OperandB {
+  const Tensor* tensor = nullptr;  // nullptr when consumed
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;
+  int64_t elements = 0;
+};
+
+OperandB operand_b(KernelContext& ctx, size_t index, const PackedConstantB* constant) {
+  OperandB b;
+  if (constant != nullptr && !ctx.has_input(index)) {
+    b.dtype = constant->dtype;
+    b.shape = constant->shape;
+    b.elements = constant->shape[0] * constant->shape[1];
+    return b;
+  }
+  b.tensor = &ctx.input(index);
+  b.dtype = b.tensor->dtype();
+  b.shape = b.tensor->shape();
+  b.elements = b.tensor->element_count();
+  return b;
+}
+
+std::string describe(const OperandB& b) {
+  return b.tensor != nullptr ? b.tensor->description() : dtype_name(b.dtype) + shape_to_string(b.shape);
 }
 
 // The exact int32 product [batches, m, n] of 8-bit A and B with their zero points on the q8 GEMM, into `out`.
 // Rows of A run in groups sharing one zero point; `constant` (when it stands for this B) saves packing B.
 // Returns false, doing nothing, when a zero point lies outside its operand's range (the widened loops then
 // give the reference result).
-bool q8_product(const Tensor& a, const Tensor& b, const MatMulDims& d, const std::vector<double>& a_zp,
+bool q8_product(const Tensor& a, const OperandB& b, const MatMulDims& d, const std::vector<double>& a_zp,
                 const std::vector<double>& b_zp, const PackedConstantB* constant, int32_t* out,
                 Parallelism& parallelism) {
-  if (!linalg::fit_in_8bit_type(a_zp, a.dtype()) || !linalg::fit_in_8bit_type(b_zp, b.dtype())) return false;
+  if (!linalg::fit_in_8bit_type(a_zp, a.dtype()) || !linalg::fit_in_8bit_type(b_zp, b.dtype)) return false;
   const int64_t batches = d.batch_count();
   if (d.k == 0) {
     std::fill(out, out + batches * d.m * d.n, 0);
     return true;
   }
-  const bool use_constant = constant != nullptr && d.b_is_shared && constant->source == b.raw_data() &&
-                            constant->shape == b.shape() && constant->zero_points == b_zp &&
-                            std::string(constant->packed.kernel_name()) == q8_gemm_kernel_name();
-  const PackedQ8GemmB shared = use_constant || !d.b_is_shared ? PackedQ8GemmB() : pack_matrix(b, b_zp, d, 0);
+  const bool use_constant =
+      constant != nullptr && d.b_is_shared &&
+      (b.tensor == nullptr || (constant->source == b.tensor->raw_data() && constant->shape == b.shape)) &&
+      constant->zero_points == b_zp && std::string(constant->packed.kernel_name()) == q8_gemm_kernel_name();
+  check_argument(use_constant || b.tensor != nullptr, "the packed constant B (packed for ",
+                 constant != nullptr ? constant->packed.kernel_name() : "", ") does not fit this run");
+  const PackedQ8GemmB shared = use_constant || !d.b_is_shared ? PackedQ8GemmB() : pack_matrix(*b.tensor, b_zp, d, 0);
   const PackedQ8GemmB& shared_b = use_constant ? constant->packed : shared;
   const int64_t a_rows = a.element_count() / d.k;
   const bool a_signed = a.dtype() == DType::kInt8;
   const auto run_batch = [&](int64_t batch, Parallelism* inner) {
     const size_t index = static_cast<size_t>(batch);
-    const PackedQ8GemmB own = d.b_is_shared ? PackedQ8GemmB() : pack_matrix(b, b_zp, d, d.b_offsets[index]);
+    const PackedQ8GemmB own = d.b_is_shared ? PackedQ8GemmB() : pack_matrix(*b.tensor, b_zp, d, d.b_offsets[index]);
     const PackedQ8GemmB& packed = d.b_is_shared ? shared_b : own;
     const int64_t a_row0 = d.a_offsets[index] / d.k;
     const uint8_t* a_data = a.data<uint8_t>() + d.a_offsets[index];
@@ -196,23 +239,25 @@ bool q8_product(const Tensor& a, const Tensor& b, const MatMulDims& d, const std
 }
 
 // The int32 product of 8-bit operands: the q8 GEMM, or the widened loops for out-of-range zero points.
-void integer_product(const Tensor& a, const Tensor& b, const MatMulDims& d, const std::vector<double>& a_zp,
+void integer_product(const Tensor& a, const OperandB& b, const MatMulDims& d, const std::vector<double>& a_zp,
                      const std::vector<double>& b_zp, const PackedConstantB* constant, int32_t* out,
                      Parallelism& parallelism) {
   if (q8_product(a, b, d, a_zp, b_zp, constant, out, parallelism)) return;
+  check_argument(b.tensor != nullptr, "zero points outside the operands' types need B, which the kernel consumed");
   const std::vector<int32_t> product =
-      batched_product<int32_t>(d, widen_a<int32_t>(a, a_zp, d), widen_b<int32_t>(b, b_zp, d), parallelism);
+      batched_product<int32_t>(d, widen_a<int32_t>(a, a_zp, d), widen_b<int32_t>(*b.tensor, b_zp, d), parallelism);
   std::copy(product.begin(), product.end(), out);
 }
 
 void compute_matmul_integer(KernelContext& ctx, const PackedConstantB* constant) {
   const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  check_argument(linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype()),
-                 "MatMulInteger needs int8/uint8 inputs, got A ", a.description(), " and B ", b.description());
-  const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape());
+  const OperandB b = operand_b(ctx, 1, constant);
+  check_argument(linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype),
+                 "MatMulInteger needs int8/uint8 inputs, got A ", a.description(), " and B ", describe(b));
+  const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "MatMulInteger a_zero_point");
-  const std::vector<double> b_zp = column_parameter(optional_input(ctx, 3), b, d, "MatMulInteger b_zero_point");
+  const std::vector<double> b_zp =
+      column_parameter(optional_input(ctx, 3), b.elements, d, "MatMulInteger b_zero_point");
   Tensor& y = ctx.allocate_output_uninitialized(0, DType::kInt32, d.output_shape);
   if (y.element_count() == 0) return;
   integer_product(a, b, d, a_zp, b_zp, constant, y.data<int32_t>(), ctx.parallelism());
@@ -220,30 +265,33 @@ void compute_matmul_integer(KernelContext& ctx, const PackedConstantB* constant)
 
 void compute_qlinear_matmul(KernelContext& ctx, const PackedConstantB* constant) {
   const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(3);
+  const OperandB b = operand_b(ctx, 3, constant);
   const DType out_dtype = ctx.has_input(7) ? ctx.input(7).dtype() : a.dtype();
   check_argument(
-      linalg::is_qlinear_type(a.dtype()) && linalg::is_qlinear_type(b.dtype()) && linalg::is_qlinear_type(out_dtype),
-      "QLinearMatMul needs 8-bit inputs, got a ", a.description(), " and b ", b.description());
-  const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape());
+      linalg::is_qlinear_type(a.dtype()) && linalg::is_qlinear_type(b.dtype) && linalg::is_qlinear_type(out_dtype),
+      "QLinearMatMul needs 8-bit inputs, got a ", a.description(), " and b ", describe(b));
+  const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "QLinearMatMul a_zero_point");
-  const std::vector<double> b_zp = column_parameter(optional_input(ctx, 5), b, d, "QLinearMatMul b_zero_point");
+  const std::vector<double> b_zp =
+      column_parameter(optional_input(ctx, 5), b.elements, d, "QLinearMatMul b_zero_point");
   const std::vector<double> a_scale = row_parameter(&ctx.input(1), a, d, "QLinearMatMul a_scale");
-  const std::vector<double> b_scale = column_parameter(&ctx.input(4), b, d, "QLinearMatMul b_scale");
+  const std::vector<double> b_scale = column_parameter(&ctx.input(4), b.elements, d, "QLinearMatMul b_scale");
   const std::vector<double> y_scale = linalg::tensor_values(&ctx.input(6));
   const std::vector<double> y_zp = linalg::tensor_values(optional_input(ctx, 7));
   check_argument(y_scale.size() == 1 && y_zp.size() == 1, "QLinearMatMul y_scale and y_zero_point must be scalars");
   const DType scale_dtype = ctx.input(1).dtype();
   Tensor& y = ctx.allocate_output(0, out_dtype, d.output_shape);
   if (y.element_count() == 0) return;
-  const bool integer = linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype());
+  const bool integer = linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype);
   std::vector<int32_t> exact;
   std::vector<double> product;
   if (integer) {
     exact.resize(static_cast<size_t>(y.element_count()));
     integer_product(a, b, d, a_zp, b_zp, constant, exact.data(), ctx.parallelism());
   } else {
-    product = batched_product<double>(d, widen_a<double>(a, a_zp, d), widen_b<double>(b, b_zp, d), ctx.parallelism());
+    check_argument(b.tensor != nullptr, "QLinearMatMul: A ", a.description(), " does not match the consumed B");
+    product =
+        batched_product<double>(d, widen_a<double>(a, a_zp, d), widen_b<double>(*b.tensor, b_zp, d), ctx.parallelism());
   }
   const int64_t a_rows = d.k == 0 ? 0 : a.element_count() / d.k;
   std::vector<double> scale(static_cast<size_t>(d.n));
@@ -278,11 +326,11 @@ void compute_qlinear_matmul(KernelContext& ctx, const PackedConstantB* constant)
 }
 
 std::unique_ptr<Kernel> make_matmul_integer(const KernelInfo& info) {
-  std::shared_ptr<const PackedConstantB> constant = pack_constant_b(info, 1, 3);
+  std::shared_ptr<const PackedConstantB> constant = pack_constant_b(info, 1, 3, 2);
   return make_kernel([constant](KernelContext& ctx) { compute_matmul_integer(ctx, constant.get()); });
 }
 std::unique_ptr<Kernel> make_qlinear_matmul(const KernelInfo& info) {
-  std::shared_ptr<const PackedConstantB> constant = pack_constant_b(info, 3, 5);
+  std::shared_ptr<const PackedConstantB> constant = pack_constant_b(info, 3, 5, 2);
   return make_kernel([constant](KernelContext& ctx) { compute_qlinear_matmul(ctx, constant.get()); });
 }
 
