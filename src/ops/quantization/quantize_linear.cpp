@@ -1,10 +1,16 @@
 // QuantizeLinear, DequantizeLinear (per-tensor, per-axis and blocked; integer, float8 and 4/2-bit types) and
-// DynamicQuantizeLinear.
+// DynamicQuantizeLinear. float32 <-> int8/uint8 with float32 scales, per tensor or per axis (what static INT8
+// models in the QDQ format run between their fused groups) takes the q8-convert kernels, in parallel blocks for
+// large tensors; every other combination takes the general path, which widens through double. Both give the same
+// bytes: x / scale in float, rounded half to even, plus the zero point, saturated; a NaN quotient becomes the zero
+// point (the reference's cast of NaN is undefined).
 #include <algorithm>
 #include <climits>
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/parallel.h"
+#include "kernels/q8-convert/q8-convert.h"
 #include "kernels/qu8-quantize/qu8-quantize.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
@@ -24,7 +30,8 @@ struct ScaleIndexer {
     axis_dim = x.dim(axis);
     for (int64_t i = axis + 1; i < rank; ++i) inner *= x.dim(i);
     if (block_size > 0) {
-      check_argument(scale.rank() == x.rank(), "blocked quantization needs a scale of rank ", x.rank(), ", got ", scale.description());
+      check_argument(scale.rank() == x.rank(), "blocked quantization needs a scale of rank ", x.rank(), ", got ",
+                     scale.description());
       mode = Mode::kBlocked;
       block = block_size;
       scale_axis_dim = scale.dim(axis);
@@ -60,19 +67,64 @@ std::vector<double> read_as_double(const Tensor& t) {
   return out;
 }
 
+bool is_q8(DType d) { return d == DType::kInt8 || d == DType::kUint8; }
+
+// The zero points of an int8/uint8 tensor as int32 (zeros when absent).
+std::vector<int32_t> q8_zero_points(const Tensor* zp, int64_t count) {
+  std::vector<int32_t> out(static_cast<size_t>(count), 0);
+  if (zp == nullptr) return out;
+  for (int64_t i = 0; i < count; ++i) {
+    out[i] = zp->dtype() == DType::kInt8 ? zp->data<int8_t>()[i] : zp->data<uint8_t>()[i];
+  }
+  return out;
+}
+
+// Calls fn(begin, end, channel) over the elements [0, n) of a per-tensor or per-axis quantized tensor, in runs that
+// share one scale; tensors of more than one block go over the thread pool in blocks.
+template <typename Fn>
+void for_each_scale_run(const ScaleIndexer& index, int64_t n, Parallelism& parallelism, const Fn& fn) {
+  if (n == 0) return;
+  const bool per_tensor = index.mode == ScaleIndexer::Mode::kPerTensor;
+  const int64_t run = per_tensor ? n : index.inner;
+  auto body = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t run_end = std::min(end, (i / run + 1) * run);
+      fn(i, run_end, per_tensor ? 0 : (i / run) % index.axis_dim);
+      i = run_end;
+    }
+  };
+  constexpr int64_t kBlock = int64_t{1} << 15;
+  if (n <= kBlock || parallelism.thread_count() <= 1) {
+    body(0, n);
+    return;
+  }
+  parallelism.parallel_for((n + kBlock - 1) / kBlock,
+                           [&](int64_t b, int64_t e) { body(b * kBlock, std::min(n, e * kBlock)); });
+}
+
 // Integer range of a quantized integer type.
 std::pair<double, double> integer_range(DType d) {
   switch (d) {
-    case DType::kUint8: return {0, 255};
-    case DType::kInt8: return {-128, 127};
-    case DType::kUint16: return {0, 65535};
-    case DType::kInt16: return {-32768, 32767};
-    case DType::kInt32: return {-2147483648.0, 2147483647.0};
-    case DType::kUint4: return {0, 15};
-    case DType::kInt4: return {-8, 7};
-    case DType::kUint2: return {0, 3};
-    case DType::kInt2: return {-2, 1};
-    default: return {0, 0};
+    case DType::kUint8:
+      return {0, 255};
+    case DType::kInt8:
+      return {-128, 127};
+    case DType::kUint16:
+      return {0, 65535};
+    case DType::kInt16:
+      return {-32768, 32767};
+    case DType::kInt32:
+      return {-2147483648.0, 2147483647.0};
+    case DType::kUint4:
+      return {0, 15};
+    case DType::kInt4:
+      return {-8, 7};
+    case DType::kUint2:
+      return {0, 3};
+    case DType::kInt2:
+      return {-2, 1};
+    default:
+      return {0, 0};
   }
 }
 
@@ -89,11 +141,29 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
     if (ctx.has_input(2)) {
       const Tensor& zp = ctx.input(2);
       out_type = zp.dtype();
-      check_argument(zp.element_count() == scale.element_count(), "zero point ", zp.description(),
-                     " must match scale ", scale.description());
+      check_argument(zp.element_count() == scale.element_count(), "zero point ", zp.description(), " must match scale ",
+                     scale.description());
       zero_points = read_as_double(zp);
     }
     const ScaleIndexer index(x, scale, axis, block_size);
+    if (x.dtype() == DType::kFloat && scale.dtype() == DType::kFloat && is_q8(out_type) &&
+        index.mode != ScaleIndexer::Mode::kBlocked) {
+      const std::vector<int32_t> zps =
+          q8_zero_points(ctx.has_input(2) ? &ctx.input(2) : nullptr, scale.element_count());
+      Tensor& y = ctx.allocate_output_uninitialized(0, out_type, x.shape());
+      const float* in = x.data<float>();
+      const float* scales = scale.data<float>();
+      const bool is_signed = out_type == DType::kInt8;
+      void* out = y.raw_data();
+      for_each_scale_run(index, x.element_count(), ctx.parallelism(), [&](int64_t b, int64_t e, int64_t c) {
+        if (is_signed) {
+          q8_quantize_s8(in + b, e - b, scales[c], zps[c], static_cast<int8_t*>(out) + b);
+        } else {
+          q8_quantize_u8(in + b, e - b, scales[c], zps[c], static_cast<uint8_t*>(out) + b);
+        }
+      });
+      return;
+    }
     const std::vector<double> scales = read_as_double(scale);
     const std::vector<double> values = read_as_double(x);
     Tensor& y = ctx.allocate_output(0, out_type, x.shape());
@@ -107,7 +177,8 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
       if constexpr (kIsNarrowFloat<T>) {
         for (int64_t i = 0; i < x.element_count(); ++i) {
           const int64_t s = index(i);
-          const float q = static_cast<float>(static_cast<float>(values[i]) / static_cast<float>(scales[s]) + zero_points[s]);
+          const float q =
+              static_cast<float>(static_cast<float>(values[i]) / static_cast<float>(scales[s]) + zero_points[s]);
           T out;
           out.bits = float_to_narrow_float(out_type, q, saturate);
           y.data<T>()[i] = out;
@@ -116,7 +187,9 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
         for (int64_t i = 0; i < x.element_count(); ++i) {
           const int64_t s = index(i);
           const float scaled = static_cast<float>(values[i]) / static_cast<float>(scales[s]);
-          const double q = std::nearbyint(static_cast<double>(scaled)) + zero_points[s];
+          // A NaN quotient becomes the zero point, as on the q8-convert path.
+          const double q =
+              std::isnan(scaled) ? zero_points[s] : std::nearbyint(static_cast<double>(scaled)) + zero_points[s];
           y.data<T>()[i] = element_from_double<T>(std::clamp(q, lo, hi));
         }
       }
@@ -138,11 +211,32 @@ std::unique_ptr<Kernel> make_dequantize(const KernelInfo& info) {
       zero_points = read_as_double(ctx.input(2));
     }
     const ScaleIndexer index(x, scale, axis, block_size);
+    const bool zp_matches = !ctx.has_input(2) || ctx.input(2).dtype() == x.dtype();
+    if (is_q8(x.dtype()) && zp_matches && scale.dtype() == DType::kFloat &&
+        (output_dtype == 0 || output_dtype == static_cast<int64_t>(DType::kFloat)) &&
+        index.mode != ScaleIndexer::Mode::kBlocked) {
+      const std::vector<int32_t> zps =
+          q8_zero_points(ctx.has_input(2) ? &ctx.input(2) : nullptr, scale.element_count());
+      Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
+      const float* scales = scale.data<float>();
+      const bool is_signed = x.dtype() == DType::kInt8;
+      const void* in = x.raw_data();
+      float* out = y.data<float>();
+      for_each_scale_run(index, x.element_count(), ctx.parallelism(), [&](int64_t b, int64_t e, int64_t c) {
+        if (is_signed) {
+          q8_dequantize_s8(static_cast<const int8_t*>(in) + b, e - b, scales[c], zps[c], out + b);
+        } else {
+          q8_dequantize_u8(static_cast<const uint8_t*>(in) + b, e - b, scales[c], zps[c], out + b);
+        }
+      });
+      return;
+    }
     const std::vector<double> scales = read_as_double(scale);
     const std::vector<double> values = read_as_double(x);
     const DType out_type = output_dtype != 0 ? static_cast<DType>(output_dtype)
                            : x.dtype() == DType::kInt32 && scale.dtype() != DType::kFloat8E8M0 ? scale.dtype()
-                           : scale.dtype() == DType::kFloat8E8M0 ? DType::kFloat : scale.dtype();
+                           : scale.dtype() == DType::kFloat8E8M0                               ? DType::kFloat
+                                                                                               : scale.dtype();
     Tensor& y = ctx.allocate_output(0, out_type, x.shape());
     visit_dtype(out_type, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -173,7 +267,8 @@ std::unique_ptr<Kernel> make_dynamic_quantize(const KernelInfo&) {
 
 const RegisterOp kQuantizeLinear{{.op_type = "QuantizeLinear", .since_version = 10, .factory = make_quantize}};
 const RegisterOp kDequantizeLinear{{.op_type = "DequantizeLinear", .since_version = 10, .factory = make_dequantize}};
-const RegisterOp kDynamicQuantizeLinear{{.op_type = "DynamicQuantizeLinear", .since_version = 11, .factory = make_dynamic_quantize}};
+const RegisterOp kDynamicQuantizeLinear{
+    {.op_type = "DynamicQuantizeLinear", .since_version = 11, .factory = make_dynamic_quantize}};
 
 }  // namespace
 }  // namespace tessera

@@ -1,0 +1,88 @@
+// The q8-convert loops, written once over simd::Vec; each q8-convert-<isa>.cpp includes this under its ISA's flags.
+// Rounding adds and subtracts 1.5 * 2^23, which rounds half to even for |v| < 2^22; larger quotients saturate
+// either way (the result stays beyond every 8-bit range), so the bytes equal nearbyint's. Only the division, an
+// add/subtract pair and compares: nothing the compiler may contract into an FMA.
+#pragma once
+
+#include <cstring>
+#include <limits>
+
+#include "kernels/q8-convert/q8-convert-table.h"
+#include "kernels/simd_vec.h"
+
+namespace tessera::q8_convert {
+namespace {
+
+using simd::kLanes;
+using simd::Vec;
+
+typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+template <typename T>
+struct Bytes {
+  typedef T type __attribute__((vector_size(kLanes)));
+};
+
+constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+
+template <typename T>
+inline T quantize_one(float x, float scale, float zero_point) {
+  constexpr float lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  float q = x / scale;
+  q = q == q ? q : 0.0f;  // NaN -> the zero point
+  float r = (q + kRoundMagic) - kRoundMagic;
+  r += zero_point;
+  r = r > lo ? r : lo;
+  r = r < hi ? r : hi;
+  return static_cast<T>(static_cast<int32_t>(r));
+}
+
+template <typename T>
+void quantize(const float* x, int64_t n, float scale, float zero_point, T* y) {
+  using ByteVec = typename Bytes<T>::type;
+  const Vec s = Vec{} + scale, zp = Vec{} + zero_point, magic = Vec{} + kRoundMagic, zero = {};
+  const Vec lo = Vec{} + static_cast<float>(std::numeric_limits<T>::min());
+  const Vec hi = Vec{} + static_cast<float>(std::numeric_limits<T>::max());
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec q = simd::load(x + i) / s;
+    q = q == q ? q : zero;
+    Vec r = (q + magic) - magic;
+    r += zp;
+    r = r > lo ? r : lo;
+    r = r < hi ? r : hi;
+    const ByteVec bytes = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
+    std::memcpy(y + i, &bytes, kLanes);
+  }
+  for (; i < n; ++i) y[i] = quantize_one<T>(x[i], scale, zero_point);
+}
+
+template <typename T>
+void dequantize(const T* x, int64_t n, float scale, float zero_point, float* y) {
+  using ByteVec = typename Bytes<T>::type;
+  const Vec s = Vec{} + scale, zp = Vec{} + zero_point;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    ByteVec bytes;
+    std::memcpy(&bytes, x + i, kLanes);
+    const Vec v = __builtin_convertvector(__builtin_convertvector(bytes, IntVec), Vec);
+    simd::store(y + i, (v - zp) * s);
+  }
+  for (; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point) * scale;
+}
+
+void quantize_s8(const float* x, int64_t n, float scale, float zero_point, int8_t* y) {
+  quantize<int8_t>(x, n, scale, zero_point, y);
+}
+void quantize_u8(const float* x, int64_t n, float scale, float zero_point, uint8_t* y) {
+  quantize<uint8_t>(x, n, scale, zero_point, y);
+}
+void dequantize_s8(const int8_t* x, int64_t n, float scale, float zero_point, float* y) {
+  dequantize<int8_t>(x, n, scale, zero_point, y);
+}
+void dequantize_u8(const uint8_t* x, int64_t n, float scale, float zero_point, float* y) {
+  dequantize<uint8_t>(x, n, scale, zero_point, y);
+}
+
+}  // namespace
+}  // namespace tessera::q8_convert

@@ -1,0 +1,8 @@
+// q8-convert for the baseline ISA (SSE2 on x86-64).
+#include "kernels/q8-convert/q8-convert-impl.h"
+
+namespace tessera::q8_convert {
+
+const ConvertSet kPortableSet = {"q8_convert__portable", quantize_s8, quantize_u8, dequantize_s8, dequantize_u8};
+
+}  // namespace tessera::q8_convert

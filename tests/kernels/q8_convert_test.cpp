@@ -1,0 +1,142 @@
+// q8-convert: every variant the CPU runs gives the bytes of the scalar definition of QuantizeLinear (x / scale in
+// float, round half to even, plus the zero point, saturated; NaN -> the zero point) and the floats of
+// DequantizeLinear ((x - zero point) * scale in float), for int8 and uint8, including ties, NaN, infinities,
+// saturation and odd lengths.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "kernels/q8-convert/q8-convert.h"
+
+namespace tessera {
+namespace {
+
+// The definition, as QuantizeLinear's general path computes it (nearbyint in double, then the zero point, then
+// clamping).
+template <typename T>
+T reference_quantize(float x, float scale, int32_t zero_point) {
+  const float scaled = x / scale;
+  if (std::isnan(scaled)) return static_cast<T>(zero_point);
+  const double q = std::nearbyint(static_cast<double>(scaled)) + zero_point;
+  return static_cast<T>(std::clamp<double>(q, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+}
+
+class Q8ConvertTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!q8_convert_select_kernel(GetParam())) GTEST_SKIP() << GetParam() << " does not run on this CPU";
+  }
+  void TearDown() override { q8_convert_select_kernel(""); }
+};
+
+std::vector<float> test_values(int64_t n, float scale, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-200.0f * scale, 200.0f * scale);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = uniform(rng);
+  // Ties: exact multiples of half a step land on .5 and round to even; some far outside the range.
+  for (size_t i = 0; i < x.size(); i += 3) x[i] = scale * (static_cast<float>(static_cast<int>(i % 81) - 40) + 0.5f);
+  for (size_t i = 1; i < x.size(); i += 17) x[i] = (i % 2 ? 1.0f : -1.0f) * scale * 1e7f;
+  return x;
+}
+
+TEST_P(Q8ConvertTest, QuantizeMatchesTheScalarDefinition) {
+  std::mt19937 rng(11);
+  for (int64_t n : {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 70, 1000}) {
+    for (float scale : {0.02f, 0.1f, 1.0f / 3.0f, 7.5f}) {
+      const std::vector<float> x = test_values(n, scale, rng);
+      for (int32_t zp : {-128, -5, 0, 127}) {
+        std::vector<int8_t> y(x.size() + 1, 0x5A);
+        q8_quantize_s8(x.data(), n, scale, zp, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(y[i], reference_quantize<int8_t>(x[i], scale, zp)) << "n " << n << " x " << x[i] << " zp " << zp;
+        }
+        ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A) << "wrote past the end";
+      }
+      for (int32_t zp : {0, 3, 128, 255}) {
+        std::vector<uint8_t> y(x.size() + 1, 0xA5);
+        q8_quantize_u8(x.data(), n, scale, zp, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(y[i], reference_quantize<uint8_t>(x[i], scale, zp)) << "n " << n << " x " << x[i] << " zp " << zp;
+        }
+        ASSERT_EQ(y[static_cast<size_t>(n)], 0xA5) << "wrote past the end";
+      }
+    }
+  }
+}
+
+TEST_P(Q8ConvertTest, TiesNaNInfinitiesAndSaturation) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // 0.5, 1.5, 2.5, -0.5, -1.5, -2.5 round to 0, 2, 2, -0, -2, -2.
+  const std::vector<float> x = {0.5f,   1.5f,   2.5f,   -0.5f,   -1.5f,      -2.5f,       nan,        inf,  -inf, 1e30f,
+                                -1e30f, 126.5f, 127.5f, -128.5f, 4194304.5f, -4194304.5f, 8388609.0f, 0.0f, -0.0f};
+  std::vector<int8_t> s(x.size());
+  q8_quantize_s8(x.data(), static_cast<int64_t>(x.size()), 1.0f, 0, s.data());
+  const std::vector<int8_t> expect_s = {0,    2,   2,   0,    -2,  -2,   0,   127, -128, 127,
+                                        -128, 126, 127, -128, 127, -128, 127, 0,   0};
+  EXPECT_EQ(s, expect_s);
+  // NaN becomes the zero point.
+  std::vector<uint8_t> u(x.size());
+  q8_quantize_u8(x.data(), static_cast<int64_t>(x.size()), 1.0f, 10, u.data());
+  const std::vector<uint8_t> expect_u = {10, 12, 12, 10, 8, 8, 10, 255, 0, 255, 0, 136, 138, 0, 255, 0, 255, 10, 10};
+  EXPECT_EQ(u, expect_u);
+  // Longer than one vector: the same answers in the vector lanes.
+  std::vector<float> long_x;
+  for (int k = 0; k < 5; ++k) long_x.insert(long_x.end(), x.begin(), x.end());
+  std::vector<uint8_t> long_u(long_x.size());
+  q8_quantize_u8(long_x.data(), static_cast<int64_t>(long_x.size()), 1.0f, 10, long_u.data());
+  for (size_t i = 0; i < long_x.size(); ++i) EXPECT_EQ(long_u[i], expect_u[i % x.size()]) << i;
+}
+
+TEST_P(Q8ConvertTest, DequantizeMatchesTheScalarDefinition) {
+  std::mt19937 rng(5);
+  for (int64_t n : {0, 1, 5, 16, 17, 33, 64, 100, 1000}) {
+    std::vector<int8_t> s(static_cast<size_t>(n));
+    std::vector<uint8_t> u(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      s[i] = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+      u[i] = static_cast<uint8_t>(rng() % 256);
+    }
+    for (float scale : {0.0123f, 1.0f, 3.7e-5f}) {
+      for (int32_t zp : {-128, 0, 7, 127}) {
+        std::vector<float> y(static_cast<size_t>(n) + 1, -1.0f);
+        q8_dequantize_s8(s.data(), n, scale, zp, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const float e = static_cast<float>(static_cast<double>(s[i]) - zp) * scale;
+          ASSERT_EQ(std::memcmp(&y[i], &e, sizeof e), 0) << n << " " << i;
+        }
+        ASSERT_EQ(y[static_cast<size_t>(n)], -1.0f);
+      }
+      for (int32_t zp : {0, 128, 255}) {
+        std::vector<float> y(static_cast<size_t>(n) + 1, -1.0f);
+        q8_dequantize_u8(u.data(), n, scale, zp, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const float e = static_cast<float>(static_cast<double>(u[i]) - zp) * scale;
+          ASSERT_EQ(std::memcmp(&y[i], &e, sizeof e), 0) << n << " " << i;
+        }
+        ASSERT_EQ(y[static_cast<size_t>(n)], -1.0f);
+      }
+    }
+  }
+}
+
+TEST_P(Q8ConvertTest, RoundTripIsExact) {
+  // Quantizing a dequantized value gives the integer back (scale and zero point in range).
+  std::vector<uint8_t> u(256);
+  for (int i = 0; i < 256; ++i) u[i] = static_cast<uint8_t>(i);
+  std::vector<float> f(256);
+  q8_dequantize_u8(u.data(), 256, 0.037f, 131, f.data());
+  std::vector<uint8_t> back(256);
+  q8_quantize_u8(f.data(), 256, 0.037f, 131, back.data());
+  EXPECT_EQ(back, u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, Q8ConvertTest,
+                         ::testing::Values("q8_convert__portable", "q8_convert__avx2", "q8_convert__avx512"),
+                         [](const auto& info) { return info.param.substr(std::string("q8_convert__").size()); });
+
+}  // namespace
+}  // namespace tessera
