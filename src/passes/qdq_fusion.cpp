@@ -1,0 +1,287 @@
+// QDQ groups -> QLinearConv / QLinearMatMul (extended level; ONNX Runtime's QDQ selectors for Conv and MatMul):
+// static INT8 models in the QDQ format (onnxruntime's quantize_static, `tessera quantize --mode static`) wrap each
+// float op in DequantizeLinear / QuantizeLinear pairs,
+//
+//   y_q = Q(Conv(DQ(x_q, xs, xz), DQ(w_q, ws, wz), DQ(b_q, xs * ws, 0)), ys, yz)   [ Relu/Clip before the Q ]
+//   y_q = Q(MatMul(DQ(a_q, as, az), DQ(b_q, bs, bz)), ys, yz)
+//
+// and the group becomes QLinearConv(x_q, xs, xz, w_q, ws, wz, ys, yz, b_q) / QLinearMatMul(a_q, as, az, b_q, bs, bz,
+// ys, yz): the integer GEMM accumulates exactly and rounds once, where the float graph rounds the float result;
+// the two agree within one quantization step (most elements exactly).
+//
+// Conditions: every scale and zero point constant, scales positive and finite (weight scales may be 0); the
+// activation's and the output's quantization per tensor; x_q int8/uint8 (known from its zero point or its type);
+// Conv weights a constant int8/uint8 tensor quantized per tensor or per output channel (axis 0); a Conv bias a
+// constant int32 vector dequantized with zero point 0 and scale xs * ws (per channel, the float product, compared
+// exactly), as quantize_static writes it; MatMul's B a constant int8/uint8 matrix quantized per tensor or per
+// column (axis 1 of a 2-D B); Q with a zero point; the Conv/MatMul output (and the activation's) read only by the
+// group. A Relu, or a Clip with constant bounds, between the op and the Q is taken in only when it changes no
+// quantized value: Q(lo) is the type's minimum (yz = qmin for Relu) and Q(hi) its maximum (or no upper bound);
+// then Q(clip(y)) == Q(y) exactly, as Q is monotonic. Everything else stays, and the remaining Q/DQ pairs run as
+// elementwise ops.
+//
+// The pass runs before constant_folding: folding would turn the weight and bias DequantizeLinear nodes (inputs all
+// constant) into float initializers and hide the integers this fusion needs.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "passes/fusion_utils.h"
+#include "passes/pass.h"
+
+namespace tessera {
+
+namespace {
+
+using fusion::is_onnx_op;
+
+bool is_q8(DType d) { return d == DType::kInt8 || d == DType::kUint8; }
+
+// A DequantizeLinear / QuantizeLinear node's constant scale and zero point.
+struct QParams {
+  const Node* node = nullptr;
+  std::string scale, zero_point;  // zero_point "" when absent
+  const Tensor* scale_t = nullptr;
+  const Tensor* zp_t = nullptr;
+  int64_t axis = 1;
+
+  int64_t count() const { return scale_t->element_count(); }
+  bool per_tensor() const { return count() == 1 && scale_t->rank() <= 1; }
+  float scale_at(int64_t i) const { return scale_t->data<float>()[per_tensor() ? 0 : i]; }
+  int32_t zp_at(int64_t i) const {
+    if (zp_t == nullptr) return 0;
+    const int64_t k = zp_t->element_count() == 1 ? 0 : i;
+    switch (zp_t->dtype()) {
+      case DType::kInt8:
+        return zp_t->data<int8_t>()[k];
+      case DType::kUint8:
+        return zp_t->data<uint8_t>()[k];
+      case DType::kInt32:
+        return zp_t->data<int32_t>()[k];
+      default:
+        return 0;
+    }
+  }
+};
+
+// The scale and zero point of a Q or DQ node when both are constants: a float32 scale (positive and finite, or
+// with `zero_scale_ok` also 0) and a zero point of the scale's count. No blocked quantization, no output_dtype
+// other than the zero point's (Q) or float (DQ).
+std::optional<QParams> quant_params(const Graph& graph, const Node& node, bool zero_scale_ok) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return std::nullopt;
+  if (node.attr_int("block_size", 0) != 0) return std::nullopt;
+  QParams p;
+  p.node = &node;
+  p.scale = node.inputs[1];
+  p.scale_t = fusion::constant_tensor(graph, p.scale);
+  if (p.scale_t == nullptr || p.scale_t->dtype() != DType::kFloat || p.scale_t->element_count() == 0) {
+    return std::nullopt;
+  }
+  if (!p.per_tensor() && (p.scale_t->rank() != 1 || node.opset < 13)) return std::nullopt;
+  for (int64_t i = 0; i < p.count(); ++i) {
+    const float s = p.scale_t->data<float>()[i];
+    if (!std::isfinite(s) || s < 0 || (s == 0 && !zero_scale_ok)) return std::nullopt;
+  }
+  if (node.has_input(2)) {
+    p.zero_point = node.inputs[2];
+    p.zp_t = fusion::constant_tensor(graph, p.zero_point);
+    if (p.zp_t == nullptr || p.zp_t->element_count() != p.count()) return std::nullopt;
+  }
+  p.axis = node.attr_int("axis", 1);
+  const int64_t output_dtype = node.attr_int("output_dtype", 0);
+  if (output_dtype != 0) {
+    const DType want =
+        node.op_type == "QuantizeLinear" ? (p.zp_t ? p.zp_t->dtype() : DType::kUndefined) : DType::kFloat;
+    if (static_cast<DType>(output_dtype) != want) return std::nullopt;
+  }
+  return p;
+}
+
+// The DequantizeLinear producing `value`, with constant parameters, or nullopt.
+std::optional<QParams> dequantize_of(const Graph& graph, const fusion::GraphIndex& index, const std::string& value,
+                                     bool zero_scale_ok) {
+  const Node* dq = index.producer(value);
+  if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear")) return std::nullopt;
+  return quant_params(graph, *dq, zero_scale_ok);
+}
+
+// QuantizeLinear's value for v, as its kernels compute it.
+int32_t quantize_value(float v, float scale, int32_t zero_point, DType type) {
+  const float lo = type == DType::kInt8 ? -128.0f : 0.0f, hi = type == DType::kInt8 ? 127.0f : 255.0f;
+  const float q = v / scale;
+  if (std::isnan(q)) return zero_point;
+  return static_cast<int32_t>(std::clamp(static_cast<double>(std::nearbyint(q)) + zero_point, double{lo}, double{hi}));
+}
+
+// The int8/uint8 type of the quantized tensor a DQ reads: its zero point's type, else the value's known type.
+DType quantized_type(const Graph& graph, const QParams& dq) {
+  if (dq.zp_t != nullptr) return dq.zp_t->dtype();
+  const TypeInfo* t = graph.find_type(dq.node->inputs[0]);
+  return t != nullptr && t->is_tensor() ? t->elem_type : DType::kUndefined;
+}
+
+class QdqFusion final : public GraphPass {
+ public:
+  std::string name() const override { return "qdq_fusion"; }
+  OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
+
+  bool run(Graph& graph) override {
+    const bool has_q = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                   [](const auto& n) { return is_onnx_op(*n, "QuantizeLinear"); });
+    if (!has_q) return false;
+    const fusion::GraphIndex index(graph);
+    // Matched first and replaced after, so the index never points at a replaced node.
+    std::vector<const Node*> removed;
+    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    for (const auto& slot : graph.nodes) {
+      const Node& q = *slot;
+      if (!is_onnx_op(q, "QuantizeLinear")) continue;
+      std::unique_ptr<Node> fused = match(graph, index, q, removed);
+      if (fused) replacements.emplace_back(&q, std::move(fused));
+    }
+    if (replacements.empty()) return false;
+    for (auto& slot : graph.nodes) {
+      for (auto& [q, fused] : replacements) {
+        if (slot.get() == q) slot = std::move(fused);
+      }
+    }
+    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+    });
+    return true;
+  }
+
+ private:
+  // The fused node replacing the group that ends at QuantizeLinear `q`, or nullptr.
+  std::unique_ptr<Node> match(const Graph& graph, const fusion::GraphIndex& index, const Node& q,
+                              std::vector<const Node*>& removed) {
+    const std::optional<QParams> y = quant_params(graph, q, false);
+    if (!y || !y->per_tensor() || y->zp_t == nullptr || !is_q8(y->zp_t->dtype())) return nullptr;
+    const DType y_type = y->zp_t->dtype();
+    Node* core = index.private_producer(q.inputs[0]);
+    if (core == nullptr) return nullptr;
+    Node* act = nullptr;
+    if (is_onnx_op(*core, "Relu") || is_onnx_op(*core, "Clip")) {
+      act = core;
+      if (!activation_changes_nothing(graph, *act, *y, y_type)) return nullptr;
+      core = index.private_producer(act->inputs[0]);
+      if (core == nullptr) return nullptr;
+    }
+    if (core->outputs.size() != 1) return nullptr;
+    std::unique_ptr<Node> fused;
+    std::vector<const Node*> dqs;
+    if (is_onnx_op(*core, "Conv")) {
+      fused = match_conv(graph, index, *core, *y, dqs);
+    } else if (is_onnx_op(*core, "MatMul")) {
+      fused = match_matmul(graph, index, *core, *y, dqs);
+    }
+    if (!fused) return nullptr;
+    fused->name = core->name.empty() ? q.outputs[0] + "_qdq" : core->name;
+    fused->opset = q.opset;
+    fused->outputs = {q.outputs[0]};
+    std::vector<const Node*> group = dqs;
+    group.push_back(core);
+    if (act != nullptr) group.push_back(act);
+    group.push_back(&q);
+    note(fusion::describe_fusion(*fused, group));
+    removed.push_back(core);
+    if (act != nullptr) removed.push_back(act);
+    // DequantizeLinear nodes read by this group alone go too (shared ones stay for their other readers).
+    for (const Node* dq : dqs) {
+      if (index.reads(dq->outputs[0]) == 1 && std::find(removed.begin(), removed.end(), dq) == removed.end()) {
+        removed.push_back(dq);
+      }
+    }
+    return fused;
+  }
+
+  // True when Q(act(y)) == Q(y) for every y: Q(lo) is the output type's minimum and Q(hi) its maximum.
+  static bool activation_changes_nothing(const Graph& graph, const Node& act, const QParams& y, DType y_type) {
+    std::string kind;
+    std::vector<float> params;
+    if (!fusion::activation_of(graph, act, kind, params)) return false;
+    float lo = 0, hi = std::numeric_limits<float>::infinity();
+    if (kind == "Clip") {
+      if (params.size() != 2) return false;
+      lo = params[0];
+      hi = params[1];
+    } else if (kind != "Relu") {
+      return false;
+    }
+    const int32_t qmin = y_type == DType::kInt8 ? -128 : 0, qmax = y_type == DType::kInt8 ? 127 : 255;
+    const float ys = y.scale_at(0);
+    const int32_t yz = y.zp_at(0);
+    return quantize_value(lo, ys, yz, y_type) == qmin && quantize_value(hi, ys, yz, y_type) == qmax;
+  }
+
+  static std::unique_ptr<Node> match_conv(const Graph& graph, const fusion::GraphIndex& index, const Node& conv,
+                                          const QParams& y, std::vector<const Node*>& dqs) {
+    if (conv.inputs.size() < 2) return nullptr;
+    const std::optional<QParams> x = dequantize_of(graph, index, conv.inputs[0], false);
+    if (!x || !x->per_tensor() || !is_q8(quantized_type(graph, *x))) return nullptr;
+    const std::optional<QParams> w = dequantize_of(graph, index, conv.inputs[1], true);
+    if (!w) return nullptr;
+    const Tensor* w_q = fusion::constant_tensor(graph, w->node->inputs[0]);
+    if (w_q == nullptr || !is_q8(w_q->dtype()) || w_q->rank() < 3) return nullptr;
+    if (w->zp_t != nullptr && w->zp_t->dtype() != w_q->dtype()) return nullptr;
+    const int64_t channels = w_q->dim(0);
+    if (!w->per_tensor()) {
+      const int64_t axis = w->axis < 0 ? w->axis + static_cast<int64_t>(w_q->rank()) : w->axis;
+      if (axis != 0 || w->count() != channels) return nullptr;
+    }
+    std::string bias;
+    if (conv.has_input(2)) {
+      const std::optional<QParams> b = dequantize_of(graph, index, conv.inputs[2], true);
+      if (!b) return nullptr;
+      const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);
+      if (b_q == nullptr || b_q->dtype() != DType::kInt32 || b_q->rank() != 1 || b_q->dim(0) != channels) {
+        return nullptr;
+      }
+      if (!b->per_tensor() && (b->count() != channels || (b->axis != 0 && b->axis != -1))) return nullptr;
+      const float xs = x->scale_at(0);
+      for (int64_t m = 0; m < channels; ++m) {
+        // The bias scale quantize_static writes: the float product of the input's and the channel's scale.
+        const float expected = xs * w->scale_at(m);
+        if (b->scale_at(m) != expected || b->zp_at(m) != 0) return nullptr;
+      }
+      bias = b->node->inputs[0];
+      dqs.push_back(b->node);
+    }
+    dqs.insert(dqs.begin(), {x->node, w->node});
+    auto fused = std::make_unique<Node>();
+    fused->op_type = "QLinearConv";
+    fused->attributes = conv.attributes;
+    fused->inputs = {x->node->inputs[0], x->scale,      x->zero_point, w->node->inputs[0],
+                     w->scale,           w->zero_point, y.scale,       y.zero_point};
+    if (!bias.empty()) fused->inputs.push_back(bias);
+    return fused;
+  }
+
+  static std::unique_ptr<Node> match_matmul(const Graph& graph, const fusion::GraphIndex& index, const Node& matmul,
+                                            const QParams& y, std::vector<const Node*>& dqs) {
+    if (matmul.inputs.size() != 2) return nullptr;
+    const std::optional<QParams> a = dequantize_of(graph, index, matmul.inputs[0], false);
+    if (!a || !a->per_tensor() || !is_q8(quantized_type(graph, *a))) return nullptr;
+    const std::optional<QParams> b = dequantize_of(graph, index, matmul.inputs[1], true);
+    if (!b) return nullptr;
+    const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);
+    if (b_q == nullptr || !is_q8(b_q->dtype()) || b_q->rank() < 1) return nullptr;
+    if (b->zp_t != nullptr && b->zp_t->dtype() != b_q->dtype()) return nullptr;
+    if (!b->per_tensor()) {
+      // Per column: a 2-D B quantized along its last axis.
+      if (b_q->rank() != 2 || (b->axis != 1 && b->axis != -1) || b->count() != b_q->dim(1)) return nullptr;
+    }
+    dqs = {a->node, b->node};
+    auto fused = std::make_unique<Node>();
+    fused->op_type = "QLinearMatMul";
+    fused->inputs = {a->node->inputs[0], a->scale,      a->zero_point, b->node->inputs[0],
+                     b->scale,           b->zero_point, y.scale,       y.zero_point};
+    return fused;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<GraphPass> make_qdq_fusion() { return std::make_unique<QdqFusion>(); }
+
+}  // namespace tessera
