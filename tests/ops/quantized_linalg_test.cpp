@@ -144,9 +144,10 @@ TEST(QuantizedMatMulTest, MatMulIntegerMatchesReference) {
   });
 }
 
-// Whether the MatMulInteger kernel made for these inputs (all constant but A) consumes B.
-bool consumes_b(const std::vector<Tensor>& inputs) {
-  const Node node = make_node("MatMulInteger", 10, {}, inputs.size(), 1);
+// Whether the kernel made for these inputs (all constant but the first) consumes input `index` (the weights).
+bool consumes(const std::string& op_type, const std::vector<Attribute>& attrs, const std::vector<Tensor>& inputs,
+              size_t index) {
+  const Node node = make_node(op_type, 10, attrs, inputs.size(), 1);
   std::vector<TypeInfo> types;
   std::vector<const Tensor*> constants;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -154,9 +155,11 @@ bool consumes_b(const std::vector<Tensor>& inputs) {
     constants.push_back(i == 0 ? nullptr : &inputs[i]);
   }
   const KernelInfo info{node, 10, types, {}, constants, {}};
-  OpRegistry::instance().find("", "MatMulInteger", 10)->factory(info);
-  return info.consumed_constant_input(1);
+  OpRegistry::instance().find("", op_type, 10)->factory(info);
+  return info.consumed_constant_input(index);
 }
+
+bool consumes_b(const std::vector<Tensor>& inputs) { return consumes("MatMulInteger", {}, inputs, 1); }
 
 TEST(QuantizedMatMulTest, ConsumesConstantBOnlyWhenEveryRunTakesTheQ8Gemm) {
   std::mt19937 rng(7);
@@ -168,6 +171,17 @@ TEST(QuantizedMatMulTest, ConsumesConstantBOnlyWhenEveryRunTakesTheQ8Gemm) {
   EXPECT_FALSE(
       consumes_b({a, b, Tensor::scalar<uint8_t>(DType::kUint8, 7), Tensor::scalar<int32_t>(DType::kInt32, 200)}));
   EXPECT_FALSE(consumes_b({a, random_bytes(DType::kInt8, {2, 9, 7}, rng)}));  // batched B: not packed
+}
+
+TEST(QuantizedConvTest, ConsumesConstantWeightsOnlyWhenEveryRunTakesTheQ8Gemm) {
+  std::mt19937 rng(9);
+  const Tensor x = random_bytes(DType::kInt8, {1, 4, 5, 5}, rng);
+  const Tensor w = random_bytes(DType::kUint8, {6, 2, 3, 3}, rng);
+  const std::vector<Attribute> grouped = {nn_test::int_attr("group", 2)};
+  EXPECT_TRUE(consumes("ConvInteger", grouped, {x, w}, 1));
+  EXPECT_TRUE(consumes("ConvInteger", grouped, {x, w, Tensor::scalar<int8_t>(DType::kInt8, -3)}, 1));
+  EXPECT_FALSE(consumes("ConvInteger", grouped, {x, w, Tensor::scalar<int32_t>(DType::kInt32, 200)}, 1));
+  EXPECT_FALSE(consumes("ConvInteger", {nn_test::int_attr("group", 4)}, {x, w}, 1));  // 6 channels in 4 groups
 }
 
 TEST(QuantizedMatMulTest, ZeroPointOutsideTheTypeUsesTheWidenedLoops) {
@@ -329,14 +343,15 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       for (int64_t i = 0; i < c.w_shape[0]; ++i) w_scale.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
       const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, 0.3f);
       const Tensor y_zp = Tensor::scalar<uint8_t>(DType::kUint8, 100);
-      for (const bool constant : {false, true}) {
-        SCOPED_TRACE("case " + std::to_string(index) + (constant ? " constant" : ""));
-        const Tensor y =
-            run_node("ConvInteger", 10, attrs, {x, w, x_zp, w_zp}, {false, constant, false, constant}, par);
+      for (const int mode : {0, 1, 2}) {  // plain weights; constant, passed; constant, consumed
+        const bool constant = mode > 0;
+        SCOPED_TRACE("case " + std::to_string(index) + " mode " + std::to_string(mode));
+        const Tensor y = run_node("ConvInteger", 10, attrs, {x, w, x_zp, w_zp}, {false, constant, constant, constant},
+                                  par, mode == 1);
         ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
         for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]);
         const Tensor q = run_node("QLinearConv", 10, attrs, {x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias},
-                                  {false, false, false, constant, false, constant, false, false, false}, par);
+                                  {false, true, constant, constant, true, constant, true, true, true}, par, mode == 1);
         const int64_t plane = y.element_count() / (c.x_shape[0] * c.w_shape[0]);
         for (int64_t i = 0; i < q.element_count(); ++i) {
           const int64_t oc = (i / plane) % c.w_shape[0];

@@ -22,19 +22,18 @@ using conv::ConvGeometry;
 
 // The int32 convolution of (x - x_zero_point) by (w - w_zero_point[m]) plus bias[m], as [N, M, out_size], by
 // widened loops: the reference, kept for zero points outside their operand's range.
-std::vector<int32_t> accumulate_widened(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
-                                        const std::vector<double>& w_zero_points, const int32_t* bias) {
+void accumulate_widened(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                        const std::vector<double>& w_zero_points, const int32_t* bias, int32_t* acc) {
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
   const int64_t depth = cg * g.kernel_size;
   const std::vector<int32_t> xs = linalg::widen_minus_zero_point(x, {x_zero_point}, 1);
   const std::vector<int32_t> ws = linalg::widen_minus_zero_point(w, w_zero_points, std::max<int64_t>(depth, 1));
   std::vector<int32_t> col(static_cast<size_t>(depth * g.out_size));
-  std::vector<int32_t> acc(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t grp = 0; grp < g.group; ++grp) {
       conv::im2col<int32_t>(g, xs.data() + (n * g.in_channels + grp * cg) * g.in_size, cg, 0, col.data());
-      int32_t* yg = acc.data() + (n * g.out_channels + grp * mg) * g.out_size;
+      int32_t* yg = acc + (n * g.out_channels + grp * mg) * g.out_size;
       linalg::matmul_plain<int32_t>(mg, g.out_size, depth, ws.data() + grp * mg * depth, col.data(), yg);
       if (bias == nullptr) continue;
       for (int64_t m = 0; m < mg; ++m) {
@@ -45,14 +44,14 @@ std::vector<int32_t> accumulate_widened(const ConvGeometry& g, const Tensor& x, 
       }
     }
   }
-  return acc;
 }
 
 // The weights packed for the q8 GEMM as its B operand, one per group: group g's W rows (mg x C/group * kernel)
 // are op(B) transposed, so output channels are B's columns and their zero points B's per-column zero points.
 struct PackedWeights {
   std::vector<PackedQ8GemmB> groups;
-  const void* source = nullptr;  // the weights' data, to recognise them at run time
+  const void* source = nullptr;  // the weights' data while the caller keeps them, to recognise them when passed
+  DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   std::vector<double> zero_points;  // one per output channel
 };
@@ -81,14 +80,17 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
         pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg, reordered.data(), depth, zp.data() + grp * mg, mg));
   }
   packed->source = w.raw_data();
+  packed->dtype = w.dtype();
   packed->shape = w.shape();
   packed->zero_points = zero_points;
   return packed;
 }
 
-// Packs constant weights (with a constant or absent zero point) once at kernel creation; nullptr otherwise.
+// Packs constant weights (with a constant or absent zero point) once at kernel creation; nullptr otherwise. The
+// kernel consumes them (the runtime then passes them no more and frees them) when x is known to be 8-bit with a
+// constant or absent zero point in its range (input x_zp_index): then every run takes the q8 GEMM with this copy.
 std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, size_t w_index, size_t zp_index,
-                                                           int64_t group) {
+                                                           size_t x_zp_index, int64_t group) {
   const Tensor* w = info.constant_input(w_index);
   if (w == nullptr || w->rank() < 3 || !linalg::is_int8_type(w->dtype()) || w->element_count() == 0 ||
       w->dim(0) % group != 0) {
@@ -100,7 +102,32 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   if (!(values.size() == 1 || static_cast<int64_t>(values.size()) == w->dim(0))) return nullptr;
   const std::vector<double> zero_points = linalg::expand_parameter(values, w->dim(0), "w_zero_point");
   if (!linalg::fit_in_8bit_type(zero_points, w->dtype())) return nullptr;
-  return pack_weights(*w, zero_points, group);
+  std::shared_ptr<const PackedWeights> packed = pack_weights(*w, zero_points, group);
+  const DType x_dtype = info.input_types.empty() ? DType::kUndefined : info.input_types[0].elem_type;
+  const Tensor* x_zp = info.constant_input(x_zp_index);
+  if (linalg::is_int8_type(x_dtype) &&
+      (!info.node.has_input(x_zp_index) ||
+       (x_zp != nullptr && linalg::fit_in_8bit_type(linalg::tensor_values(x_zp), x_dtype)))) {
+    info.consume_constant_input(w_index);
+  }
+  return packed;
+}
+
+// The weights as a run sees them: the input tensor, or only the packed constant when the kernel consumed them.
+struct Weights {
+  const Tensor* tensor = nullptr;  // nullptr when consumed
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;
+};
+
+Weights weights_input(KernelContext& ctx, size_t index, const PackedWeights* constant) {
+  if (constant != nullptr && !ctx.has_input(index)) return {nullptr, constant->dtype, constant->shape};
+  const Tensor& w = ctx.input(index);
+  return {&w, w.dtype(), w.shape()};
+}
+
+std::string describe(const Weights& w) {
+  return w.tensor != nullptr ? w.tensor->description() : dtype_name(w.dtype) + shape_to_string(w.shape);
 }
 
 // dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols byte matrix, in cache-sized blocks.
@@ -160,18 +187,21 @@ void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t c
 // positions x (kernel offset, channel); x itself for pointwise convolutions) is A and the group's weights (depth
 // reordered alike) are B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
 // Returns false, doing nothing, when a zero point lies outside its operand's range.
-bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                    const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
-                   Parallelism& parallelism, std::vector<int32_t>& acc) {
-  if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype())) {
+                   Parallelism& parallelism, int32_t* acc) {
+  if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype)) {
     return false;
   }
-  const bool use_constant = constant != nullptr && constant->source == w.raw_data() && constant->shape == w.shape() &&
-                            constant->zero_points == w_zero_points &&
-                            static_cast<int64_t>(constant->groups.size()) == g.group &&
-                            std::string(constant->groups[0].kernel_name()) == q8_gemm_kernel_name();
+  const bool use_constant =
+      constant != nullptr &&
+      (w.tensor == nullptr || (constant->source == w.tensor->raw_data() && constant->shape == w.shape)) &&
+      constant->zero_points == w_zero_points && static_cast<int64_t>(constant->groups.size()) == g.group &&
+      std::string(constant->groups[0].kernel_name()) == q8_gemm_kernel_name();
+  check_argument(use_constant || w.tensor != nullptr, "the packed constant weights (packed for ",
+                 constant != nullptr ? constant->groups[0].kernel_name() : "", ") do not fit this run");
   std::shared_ptr<const PackedWeights> own;
-  if (!use_constant) own = pack_weights(w, w_zero_points, g.group);
+  if (!use_constant) own = pack_weights(*w.tensor, w_zero_points, g.group);
   const PackedWeights& weights = use_constant ? *constant : *own;
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
@@ -181,7 +211,6 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   std::vector<uint8_t> channels_last(static_cast<size_t>(g.in_channels * g.in_size));
   std::vector<uint8_t> rows(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
   std::vector<int32_t> product(static_cast<size_t>(g.out_size * mg));
-  acc.resize(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
   for (int64_t n = 0; n < g.batch; ++n) {
     transpose_bytes(g.in_channels, g.in_size, x.data<uint8_t>() + n * g.in_channels * g.in_size, g.in_size,
                     channels_last.data(), g.in_channels);
@@ -205,7 +234,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
       // Transposed in blocks of output positions that stay in L1, with the bias added (wrapping as int32).
-      int32_t* yg = acc.data() + (n * g.out_channels + grp * mg) * g.out_size;
+      int32_t* yg = acc + (n * g.out_channels + grp * mg) * g.out_size;
       constexpr int64_t kBlock = 64;
       for (int64_t o0 = 0; o0 < g.out_size; o0 += kBlock) {
         const int64_t o1 = std::min(g.out_size, o0 + kBlock);
@@ -222,15 +251,16 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   return true;
 }
 
-std::vector<int32_t> accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
-                                const std::vector<double>& w_zero_points, const int32_t* bias,
-                                const PackedWeights* constant, Parallelism& parallelism) {
-  std::vector<int32_t> acc;
+// The int32 sums [N, M, out_size] into acc: the q8 GEMM, or the widened loops for zero points outside the types.
+void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
+                const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
+                Parallelism& parallelism, int32_t* acc) {
   if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
       accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
-    return acc;
+    return;
   }
-  return accumulate_widened(g, x, x_zero_point, w, w_zero_points, bias);
+  check_argument(w.tensor != nullptr, "zero points outside the operands' types need the consumed weights");
+  accumulate_widened(g, x, x_zero_point, *w.tensor, w_zero_points, bias, acc);
 }
 
 std::vector<int64_t> output_shape(const ConvGeometry& g) {
@@ -249,32 +279,31 @@ double scalar_parameter(const Tensor* tensor, const char* what) {
 
 std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 1, 3, attrs.group);
+  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 1, 3, 2, attrs.group);
   return make_kernel([attrs, constant](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    const Tensor& w = ctx.input(1);
-    check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype()),
-                   "ConvInteger needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
-    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape(), "ConvInteger");
+    const Weights w = weights_input(ctx, 1, constant.get());
+    check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
+                   "ConvInteger needs int8/uint8 inputs, got x ", x.description(), " and w ", describe(w));
+    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "ConvInteger");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "ConvInteger x_zero_point");
     const std::vector<double> w_zp = linalg::expand_parameter(linalg::tensor_values(optional_input(ctx, 3)),
                                                               g.out_channels, "ConvInteger w_zero_point");
-    Tensor& y = ctx.allocate_output(0, DType::kInt32, output_shape(g));
+    Tensor& y = ctx.allocate_output_uninitialized(0, DType::kInt32, output_shape(g));
     if (y.element_count() == 0) return;
-    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, nullptr, constant.get(), ctx.parallelism());
-    std::copy(acc.begin(), acc.end(), y.data<int32_t>());
+    accumulate(g, x, x_zp, w, w_zp, nullptr, constant.get(), ctx.parallelism(), y.data<int32_t>());
   });
 }
 
 std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 3, 5, attrs.group);
+  const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 3, 5, 2, attrs.group);
   return make_kernel([attrs, constant](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    const Tensor& w = ctx.input(3);
-    check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype()),
-                   "QLinearConv needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
-    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape(), "QLinearConv");
+    const Weights w = weights_input(ctx, 3, constant.get());
+    check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
+                   "QLinearConv needs int8/uint8 inputs, got x ", x.description(), " and w ", describe(w));
+    const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "QLinearConv");
     const double x_scale = scalar_parameter(&ctx.input(1), "QLinearConv x_scale");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "QLinearConv x_zero_point");
     const std::vector<double> w_scale =
@@ -294,7 +323,8 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     }
     Tensor& y = ctx.allocate_output(0, out_dtype, output_shape(g));
     if (y.element_count() == 0) return;
-    const std::vector<int32_t> acc = accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism());
+    std::vector<int32_t> acc(static_cast<size_t>(y.element_count()));
+    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc.data());
     const DType scale_dtype = ctx.input(1).dtype();
     // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane.
     for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
