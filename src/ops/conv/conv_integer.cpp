@@ -103,31 +103,15 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   const std::vector<double> zero_points = linalg::expand_parameter(values, w->dim(0), "w_zero_point");
   if (!linalg::fit_in_8bit_type(zero_points, w->dtype())) return nullptr;
   std::shared_ptr<const PackedWeights> packed = pack_weights(*w, zero_points, group);
-  const DType x_dtype = info.input_types.empty() ? DType::kUndefined : info.input_types[0].elem_type;
-  const Tensor* x_zp = info.constant_input(x_zp_index);
-  if (linalg::is_int8_type(x_dtype) &&
-      (!info.node.has_input(x_zp_index) ||
-       (x_zp != nullptr && linalg::fit_in_8bit_type(linalg::tensor_values(x_zp), x_dtype)))) {
-    info.consume_constant_input(w_index);
-  }
+  if (linalg::runs_always_take_q8_gemm(info, x_zp_index)) info.consume_constant_input(w_index);
   return packed;
 }
 
-// The weights as a run sees them: the input tensor, or only the packed constant when the kernel consumed them.
-struct Weights {
-  const Tensor* tensor = nullptr;  // nullptr when consumed
-  DType dtype = DType::kUndefined;
-  std::vector<int64_t> shape;
-};
+using Weights = linalg::WeightsInput;
 
 Weights weights_input(KernelContext& ctx, size_t index, const PackedWeights* constant) {
-  if (constant != nullptr && !ctx.has_input(index)) return {nullptr, constant->dtype, constant->shape};
-  const Tensor& w = ctx.input(index);
-  return {&w, w.dtype(), w.shape()};
-}
-
-std::string describe(const Weights& w) {
-  return w.tensor != nullptr ? w.tensor->description() : dtype_name(w.dtype) + shape_to_string(w.shape);
+  return linalg::weights_input(ctx, index, constant ? constant->dtype : DType::kUndefined,
+                               constant ? &constant->shape : nullptr);
 }
 
 // dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols byte matrix, in cache-sized blocks.
@@ -284,7 +268,7 @@ std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Weights w = weights_input(ctx, 1, constant.get());
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
-                   "ConvInteger needs int8/uint8 inputs, got x ", x.description(), " and w ", describe(w));
+                   "ConvInteger needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "ConvInteger");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "ConvInteger x_zero_point");
     const std::vector<double> w_zp = linalg::expand_parameter(linalg::tensor_values(optional_input(ctx, 3)),
@@ -302,7 +286,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Weights w = weights_input(ctx, 3, constant.get());
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
-                   "QLinearConv needs int8/uint8 inputs, got x ", x.description(), " and w ", describe(w));
+                   "QLinearConv needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "QLinearConv");
     const double x_scale = scalar_parameter(&ctx.input(1), "QLinearConv x_scale");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "QLinearConv x_zero_point");

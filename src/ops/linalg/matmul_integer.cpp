@@ -146,41 +146,15 @@ std::shared_ptr<const PackedConstantB> pack_constant_b(const KernelInfo& info, s
   weight->source = b->raw_data();
   weight->dtype = b->dtype();
   weight->shape = b->shape();
-  const DType a_dtype = info.input_types.empty() ? DType::kUndefined : info.input_types[0].elem_type;
-  const Tensor* a_zp = info.constant_input(a_zp_index);
-  if (linalg::is_int8_type(a_dtype) &&
-      (!info.node.has_input(a_zp_index) ||
-       (a_zp != nullptr && linalg::fit_in_8bit_type(linalg::tensor_values(a_zp), a_dtype)))) {
-    info.consume_constant_input(b_index);
-  }
+  if (linalg::runs_always_take_q8_gemm(info, a_zp_index)) info.consume_constant_input(b_index);
   return weight;
 }
 
-// B as a run sees it: the input tensor, or only the packed constant when the kernel consumed B.
-struct OperandB {
-  const Tensor* tensor = nullptr;  // nullptr when consumed
-  DType dtype = DType::kUndefined;
-  std::vector<int64_t> shape;
-  int64_t elements = 0;
-};
+using OperandB = linalg::WeightsInput;
 
 OperandB operand_b(KernelContext& ctx, size_t index, const PackedConstantB* constant) {
-  OperandB b;
-  if (constant != nullptr && !ctx.has_input(index)) {
-    b.dtype = constant->dtype;
-    b.shape = constant->shape;
-    b.elements = constant->shape[0] * constant->shape[1];
-    return b;
-  }
-  b.tensor = &ctx.input(index);
-  b.dtype = b.tensor->dtype();
-  b.shape = b.tensor->shape();
-  b.elements = b.tensor->element_count();
-  return b;
-}
-
-std::string describe(const OperandB& b) {
-  return b.tensor != nullptr ? b.tensor->description() : dtype_name(b.dtype) + shape_to_string(b.shape);
+  return linalg::weights_input(ctx, index, constant ? constant->dtype : DType::kUndefined,
+                               constant ? &constant->shape : nullptr);
 }
 
 // The exact int32 product [batches, m, n] of 8-bit A and B with their zero points on the q8 GEMM, into `out`.
@@ -253,11 +227,11 @@ void compute_matmul_integer(KernelContext& ctx, const PackedConstantB* constant)
   const Tensor& a = ctx.input(0);
   const OperandB b = operand_b(ctx, 1, constant);
   check_argument(linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype),
-                 "MatMulInteger needs int8/uint8 inputs, got A ", a.description(), " and B ", describe(b));
+                 "MatMulInteger needs int8/uint8 inputs, got A ", a.description(), " and B ", b.description());
   const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "MatMulInteger a_zero_point");
   const std::vector<double> b_zp =
-      column_parameter(optional_input(ctx, 3), b.elements, d, "MatMulInteger b_zero_point");
+      column_parameter(optional_input(ctx, 3), b.element_count(), d, "MatMulInteger b_zero_point");
   Tensor& y = ctx.allocate_output_uninitialized(0, DType::kInt32, d.output_shape);
   if (y.element_count() == 0) return;
   integer_product(a, b, d, a_zp, b_zp, constant, y.data<int32_t>(), ctx.parallelism());
@@ -269,13 +243,13 @@ void compute_qlinear_matmul(KernelContext& ctx, const PackedConstantB* constant)
   const DType out_dtype = ctx.has_input(7) ? ctx.input(7).dtype() : a.dtype();
   check_argument(
       linalg::is_qlinear_type(a.dtype()) && linalg::is_qlinear_type(b.dtype) && linalg::is_qlinear_type(out_dtype),
-      "QLinearMatMul needs 8-bit inputs, got a ", a.description(), " and b ", describe(b));
+      "QLinearMatMul needs 8-bit inputs, got a ", a.description(), " and b ", b.description());
   const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "QLinearMatMul a_zero_point");
   const std::vector<double> b_zp =
-      column_parameter(optional_input(ctx, 5), b.elements, d, "QLinearMatMul b_zero_point");
+      column_parameter(optional_input(ctx, 5), b.element_count(), d, "QLinearMatMul b_zero_point");
   const std::vector<double> a_scale = row_parameter(&ctx.input(1), a, d, "QLinearMatMul a_scale");
-  const std::vector<double> b_scale = column_parameter(&ctx.input(4), b.elements, d, "QLinearMatMul b_scale");
+  const std::vector<double> b_scale = column_parameter(&ctx.input(4), b.element_count(), d, "QLinearMatMul b_scale");
   const std::vector<double> y_scale = linalg::tensor_values(&ctx.input(6));
   const std::vector<double> y_zp = linalg::tensor_values(optional_input(ctx, 7));
   check_argument(y_scale.size() == 1 && y_zp.size() == 1, "QLinearMatMul y_scale and y_zero_point must be scalars");

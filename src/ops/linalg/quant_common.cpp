@@ -72,6 +72,30 @@ void store_quantized(double value, double zero_point, Tensor& out, int64_t index
   });
 }
 
+bool runs_always_take_q8_gemm(const KernelInfo& info, size_t zp_index) {
+  const DType dtype = info.input_types.empty() ? DType::kUndefined : info.input_types[0].elem_type;
+  const Tensor* zero_point = info.constant_input(zp_index);
+  return is_int8_type(dtype) && (!info.node.has_input(zp_index) ||
+                                 (zero_point != nullptr && fit_in_8bit_type(tensor_values(zero_point), dtype)));
+}
+
+int64_t WeightsInput::element_count() const {
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  return count;
+}
+
+std::string WeightsInput::description() const {
+  return tensor != nullptr ? tensor->description() : dtype_name(dtype) + shape_to_string(shape);
+}
+
+WeightsInput weights_input(KernelContext& ctx, size_t index, DType packed_dtype,
+                           const std::vector<int64_t>* packed_shape) {
+  if (packed_shape != nullptr && !ctx.has_input(index)) return {nullptr, packed_dtype, *packed_shape};
+  const Tensor& w = ctx.input(index);
+  return {&w, w.dtype(), w.shape()};
+}
+
 bool fit_in_8bit_type(const std::vector<double>& values, DType dtype) {
   const double low = dtype == DType::kInt8 ? -128 : 0, high = dtype == DType::kInt8 ? 127 : 255;
   return std::all_of(values.begin(), values.end(), [&](double v) { return v >= low && v <= high; });

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/tensor.h"
+#include "ops/kernel.h"
 
 namespace tessera::linalg {
 
@@ -34,6 +35,24 @@ void store_quantized(double value, double zero_point, Tensor& out, int64_t index
 
 // True when every value lies in the range of `dtype` (int8 or uint8): zero points the q8 GEMM takes as they are.
 bool fit_in_8bit_type(const std::vector<double>& values, DType dtype);
+
+// True when the node's input 0 is known to be int8/uint8 with its zero point (input zp_index) absent or a
+// constant in range: every run then takes the q8 GEMM, so a kernel holding packed constant weights may consume
+// them (KernelInfo::consume_constant_input).
+bool runs_always_take_q8_gemm(const KernelInfo& info, size_t zp_index);
+
+// A weights input as a run sees it: the tensor, or only the dtype and shape of the packed copy standing for it
+// when the kernel consumed the constant (tensor == nullptr).
+struct WeightsInput {
+  const Tensor* tensor = nullptr;
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;
+  int64_t element_count() const;
+  std::string description() const;
+};
+// Input `index`, or (absent, with `packed_shape` set) the packed copy's dtype and shape.
+WeightsInput weights_input(KernelContext& ctx, size_t index, DType packed_dtype,
+                           const std::vector<int64_t>* packed_shape);
 
 // Requantizes count int32 values into elements [offset, offset + count) of `out`: element i gets
 // store_quantized(values[i] * scales[i * scale_stride], zero_point) (scale_stride 0: one scale for all), bit for
