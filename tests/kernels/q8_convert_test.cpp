@@ -1,7 +1,8 @@
 // q8-convert: every variant the CPU runs gives the bytes of the scalar definition of QuantizeLinear (x / scale in
 // float, round half to even, plus the zero point, saturated; NaN -> the zero point) and the floats of
 // DequantizeLinear ((x - zero point) * scale in float), for int8 and uint8, including ties, NaN, infinities,
-// saturation and odd lengths.
+// saturation and odd lengths; and the QuantizeLinear / DequantizeLinear ops on it, per tensor and per axis, over
+// tensors split across threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +11,9 @@
 #include <limits>
 #include <random>
 
+#include "ir/graph_builder.h"
 #include "kernels/q8-convert/q8-convert.h"
+#include "runtime/session.h"
 
 namespace tessera {
 namespace {
@@ -132,6 +135,61 @@ TEST_P(Q8ConvertTest, RoundTripIsExact) {
   std::vector<uint8_t> back(256);
   q8_quantize_u8(f.data(), 256, 0.037f, 131, back.data());
   EXPECT_EQ(back, u);
+}
+
+// QuantizeLinear -> DequantizeLinear on a tensor of several parallel blocks, per axis (axis 1) and per tensor, run
+// with 4 threads: every element as the scalar definition gives it.
+TEST(QuantizeLinearOpTest, LargeTensorsPerAxisAndPerTensorOverThreads) {
+  const std::vector<int64_t> shape = {2, 3, 150, 130};
+  Tensor x(DType::kFloat, shape);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+  for (int64_t i = 0; i < x.element_count(); ++i) x.data<float>()[i] = uniform(rng);
+  x.data<float>()[12345] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> scales = {0.01f, 0.02f, 0.035f};
+  for (const DType type : {DType::kInt8, DType::kUint8}) {
+    for (const bool per_axis : {true, false}) {
+      const int64_t channels = per_axis ? 3 : 1;
+      Tensor scale = per_axis ? Tensor(DType::kFloat, {3}) : Tensor(DType::kFloat, {});
+      Tensor zp = per_axis ? Tensor(type, {3}) : Tensor(type, {});
+      std::vector<int32_t> zps(3);
+      for (int64_t c = 0; c < channels; ++c) {
+        scale.data<float>()[c] = scales[c];
+        zps[c] = type == DType::kInt8 ? static_cast<int32_t>(c) * 20 - 20 : 100 + static_cast<int32_t>(c) * 20;
+        if (type == DType::kInt8) {
+          zp.data<int8_t>()[c] = static_cast<int8_t>(zps[c]);
+        } else {
+          zp.data<uint8_t>()[c] = static_cast<uint8_t>(zps[c]);
+        }
+      }
+      Model model = GraphBuilder(13)
+                        .input("x", DType::kFloat, shape)
+                        .initializer("s", scale)
+                        .initializer("z", zp)
+                        .node("QuantizeLinear", {"x", "s", "z"}, {"q"})
+                        .node("DequantizeLinear", {"q", "s", "z"}, {"d"})
+                        .output("q")
+                        .output("d")
+                        .build();
+      SessionOptions options;
+      options.intra_op_threads = 4;
+      Session session(std::move(model), options);
+      const auto out = session.run({{"x", x}});
+      const Tensor& q = out[0].tensor();
+      const Tensor& d = out[1].tensor();
+      ASSERT_EQ(q.dtype(), type);
+      const int64_t inner = shape[2] * shape[3];
+      for (int64_t i = 0; i < x.element_count(); ++i) {
+        const int64_t c = per_axis ? (i / inner) % 3 : 0;
+        const float xv = x.data<float>()[i];
+        const int32_t expect = type == DType::kInt8 ? reference_quantize<int8_t>(xv, scales[c], zps[c])
+                                                    : reference_quantize<uint8_t>(xv, scales[c], zps[c]);
+        const int32_t got = type == DType::kInt8 ? q.data<int8_t>()[i] : q.data<uint8_t>()[i];
+        ASSERT_EQ(got, expect) << "element " << i;
+        ASSERT_EQ(d.data<float>()[i], static_cast<float>(expect - zps[c]) * scales[c]) << "element " << i;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, Q8ConvertTest,
