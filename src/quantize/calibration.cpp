@@ -6,8 +6,7 @@
 #include <set>
 
 #include "base/error.h"
-#include "passes/fusion_utils.h"
-#include "runtime/session.h"
+#include "quantize/value_capture.h"
 
 namespace tessera::quantize {
 namespace {
@@ -105,41 +104,18 @@ float histogram_threshold(const std::vector<double>& histogram, float max_abs, c
 CalibrationTable calibrate(Model model, const std::vector<std::string>& tensors, const std::vector<Feeds>& data,
                            const CalibrationOptions& options, const std::function<void(size_t, size_t)>& progress) {
   check_argument(!data.empty(), "calibration needs at least one sample");
-  Graph& graph = *model.graph;
-  fusion::infer_types(graph);
-  // Expose every tensor to calibrate as a graph output (graph inputs come back from the feeds).
-  std::set<std::string> outputs;
-  for (const ValueInfo& out : graph.outputs) outputs.insert(out.name);
-  for (const std::string& name : tensors) {
-    const TypeInfo* type = graph.find_type(name);
-    check_argument(type != nullptr && type->is_tensor() && type->elem_type == DType::kFloat, "cannot calibrate '", name,
-                   "': not a float32 tensor of the graph");
-    if (outputs.insert(name).second) graph.outputs.push_back({name, *type});
-  }
-  std::vector<std::string> output_names;
-  for (const ValueInfo& out : graph.outputs) output_names.push_back(out.name);
-  SessionOptions session_options;
-  session_options.optimization_level = OptimizationLevel::kDisabled;  // keep every value's name
-  session_options.intra_op_threads = options.intra_op_threads;
-  const Session session(std::move(model), session_options);
-
+  // Optimizations disabled: every value keeps its name.
+  const ValueCapture capture(std::move(model), tensors, OptimizationLevel::kDisabled, options.intra_op_threads);
   const bool histograms = options.method != CalibrationMethod::kMinMax;
   const size_t total = data.size() * (histograms ? 2 : 1);
   size_t done = 0;
   // Runs one sample and calls `visit(name, tensor)` for every tensor to calibrate.
   auto run_sample = [&](const Feeds& feeds, const std::function<void(const std::string&, const Tensor&)>& visit) {
-    const std::vector<RuntimeValue> values = session.run(feeds);
-    std::map<std::string, const Tensor*> by_name;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (values[i].is_tensor()) by_name[output_names[i]] = &values[i].tensor();
-    }
-    for (const auto& feed : feeds) {
-      if (feed.second.is_tensor()) by_name[feed.first] = &feed.second.tensor();
-    }
+    const std::map<std::string, Tensor> values = capture.run(feeds);
     for (const std::string& name : tensors) {
-      auto found = by_name.find(name);
-      check_argument(found != by_name.end(), "calibration run did not produce '", name, "'");
-      visit(name, *found->second);
+      auto found = values.find(name);
+      check_argument(found != values.end(), "calibration run did not produce '", name, "'");
+      visit(name, found->second);
     }
     if (progress) progress(++done, total);
   };

@@ -12,6 +12,7 @@
 
 #include "base/runtime_value.h"
 #include "ir/model.h"
+#include "quantize/value_capture.h"
 
 namespace tessera::quantize {
 
@@ -41,7 +42,6 @@ struct TensorRange {
 };
 
 using CalibrationTable = std::map<std::string, TensorRange>;
-using Feeds = std::vector<std::pair<std::string, RuntimeValue>>;
 
 // Runs `model` (optimizations disabled, so value names stay) on every feed set of `data` and returns the range of
 // each float tensor named in `tensors` (graph inputs or node outputs). Histogram methods run the data set twice

@@ -242,11 +242,19 @@ class StaticQuantizer {
 
 }  // namespace
 
-std::vector<std::string> tensors_to_calibrate(Model& model, const StaticQuantizeOptions& options) {
+std::vector<QuantizedLayer> layers_to_quantize(Model& model, const StaticQuantizeOptions& options) {
   check_options(options);
-  std::vector<std::string> tensors;
+  std::vector<QuantizedLayer> layers;
   for (const Plan& p : select(*model.graph, options, nullptr)) {
-    for (const std::string& t : {p.activation, p.output}) {
+    layers.push_back({node_key(*p.node), p.node->op_type, p.activation, p.output});
+  }
+  return layers;
+}
+
+std::vector<std::string> tensors_to_calibrate(Model& model, const StaticQuantizeOptions& options) {
+  std::vector<std::string> tensors;
+  for (const QuantizedLayer& layer : layers_to_quantize(model, options)) {
+    for (const std::string& t : {layer.input, layer.output}) {
       if (std::find(tensors.begin(), tensors.end(), t) == tensors.end()) tensors.push_back(t);
     }
   }

@@ -26,6 +26,18 @@ struct StaticQuantizeOptions {
   std::vector<std::string> exclude_nodes;
 };
 
+// A node quantize_static will quantize: its activation input and the tensor quantized after it.
+struct QuantizedLayer {
+  std::string node;  // node_key: name, or first output when unnamed
+  std::string op_type;
+  std::string input;   // activation input (input 0)
+  std::string output;  // its output, or the output of the Relu reading it
+};
+
+// The nodes quantize_static will quantize in `model` (graph order), with the tensors each one involves. Throws
+// kInvalidArgument for unsupported op types or types in `options`.
+std::vector<QuantizedLayer> layers_to_quantize(Model& model, const StaticQuantizeOptions& options);
+
 // The tensors whose calibrated ranges quantize_static needs for `model` (activation inputs and outputs of the
 // nodes it will quantize). Throws kInvalidArgument for unsupported op types or types in `options`.
 std::vector<std::string> tensors_to_calibrate(Model& model, const StaticQuantizeOptions& options);

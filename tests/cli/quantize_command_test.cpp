@@ -54,6 +54,10 @@ TEST(QuantizeCommandTest, RefusesStaticModeAndBadFlags) {
   EXPECT_TRUE(contains(stat.err, "--mode static needs --calibrate DIR")) << stat.err;
   const auto type = run_cli({"quantize", dir.file("in.onnx"), dir.file("out.onnx"), "--weight-type", "int4"});
   EXPECT_EQ(type.exit_code, 2);
+  const auto budget = run_cli({"quantize", dir.file("in.onnx"), dir.file("out.onnx"), "--mode", "static", "--calibrate",
+                               dir.path(), "--max-drop", "1%"});
+  EXPECT_EQ(budget.exit_code, 2);
+  EXPECT_TRUE(contains(budget.err, "--max-drop needs --validate DIR")) << budget.err;
   const auto missing = run_cli({"quantize", dir.file("nope.onnx"), dir.file("out.onnx")});
   EXPECT_EQ(missing.exit_code, 3);
 }

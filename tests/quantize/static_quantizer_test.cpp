@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "ir/graph_builder.h"
 #include "passes/pass_test_util.h"
+#include "quantize/accuracy_budget.h"
 #include "quantize_test_util.h"
 #include "runtime/session.h"
 
@@ -137,6 +138,39 @@ TEST(StaticQuantizerTest, PerChannelUint8AndOpsetChecks) {
   }
   Model missing = conv_net();
   EXPECT_THROW(quantize_static(missing, {}, {}), Error);  // no ranges
+}
+
+TEST(AccuracyBudgetTest, KeepsLayersInFloatUntilTheDropFits) {
+  StaticQuantizeOptions options;
+  Model probe = conv_net();
+  const CalibrationTable ranges = calibrate(conv_net(), tensors_to_calibrate(probe, options), samples(4, 40), {});
+  const std::vector<Feeds> validation = samples(3, 50);
+  BudgetOptions budget;
+  budget.metric = AccuracyMetric::kRelativeL2;
+  budget.max_drop = 1e-4;  // far below what int8 gives: both nodes end in float
+  Model quantized;
+  const BudgetResult result =
+      search_accuracy_budget([] { return conv_net(); }, ranges, options, validation, budget, quantized);
+  EXPECT_GT(result.initial_drop, budget.max_drop);
+  EXPECT_TRUE(result.met);
+  EXPECT_EQ(result.kept_float.size(), 2u);
+  EXPECT_EQ(result.drops.size(), 2u);
+  EXPECT_LE(result.final_drop, budget.max_drop);
+  ASSERT_EQ(result.before.size(), 2u);
+  EXPECT_GT(result.before[1].error, 0.0);
+  EXPECT_EQ(count(*quantized.graph, "Conv"), 2);
+  EXPECT_EQ(count(*quantized.graph, "QuantizeLinear"), 0);
+  // A generous budget keeps everything quantized.
+  budget.max_drop = 0.5;
+  const BudgetResult easy =
+      search_accuracy_budget([] { return conv_net(); }, ranges, options, validation, budget, quantized);
+  EXPECT_TRUE(easy.kept_float.empty());
+  EXPECT_EQ(count(*quantized.graph, "QuantizeLinear"), 3);
+  const std::string html = budget_report_html(result, budget, "conv<net>");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("conv&lt;net&gt;"), std::string::npos);
+  EXPECT_EQ(parse_accuracy_metric("top1"), AccuracyMetric::kTop1);
+  EXPECT_THROW(parse_accuracy_metric("bleu"), Error);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
 #include "passes/pass.h"
+#include "quantize/accuracy_budget.h"
 #include "quantize/calibration.h"
 #include "quantize/dynamic_quantizer.h"
 #include "quantize/static_quantizer.h"
@@ -62,6 +63,17 @@ double number_flag(const Arguments& arguments, const std::string& flag, double d
   throw UsageError{flag + " needs a number, got '" + *text + "'"};
 }
 
+// --max-drop: a fraction (0.01) or a percentage (1%); default 1%.
+double drop_flag(const Arguments& arguments) {
+  std::string text = arguments.value("--max-drop").value_or("1%");
+  const bool percent = !text.empty() && text.back() == '%';
+  if (percent) text.pop_back();
+  Arguments number({"--max-drop", text}, {"--max-drop"}, {});
+  const double value = number_flag(number, "--max-drop", 0) / (percent ? 100.0 : 1.0);
+  if (value < 0 || value > 1) throw UsageError{"--max-drop must lie between 0 and 100%"};
+  return value;
+}
+
 // The model as the quantizers see it: loaded, and unless --no-preprocess optimized at the basic level (constant
 // folding and eliminations, standard ONNX ops only), as onnxruntime's quant_pre_process prepares a model.
 Model load_for_quantization(const std::string& path, const Arguments& arguments) {
@@ -98,7 +110,24 @@ quantize::QuantizeReport quantize_statically(Model& model, const std::string& in
         std::fprintf(stderr, "\rcalibrating: %zu/%zu runs", done, total);
         if (done == total) std::fputc('\n', stderr);
       });
-  return quantize::quantize_static(model, ranges, options);
+  const auto validate = arguments.value("--validate");
+  if (!validate) return quantize::quantize_static(model, ranges, options);
+
+  // The accuracy budget: keep the nodes that add the most error in float until the drop fits.
+  quantize::BudgetOptions budget;
+  budget.metric = quantize::parse_accuracy_metric(arguments.value("--metric").value_or("top1"));
+  budget.max_drop = drop_flag(arguments);
+  const auto validation = read_sample_folders(*validate, inputs, defaulted);
+  const quantize::BudgetResult result = quantize::search_accuracy_budget(
+      [&] { return load_for_quantization(in, arguments); }, ranges, options, validation, budget, model,
+      [](const std::string& line) { std::printf("  %s\n", line.c_str()); });
+  std::printf("accuracy budget %s: drop %.4f with %zu node(s) kept in float (fully quantized: %.4f)\n",
+              result.met ? "met" : "NOT met", result.final_drop, result.kept_float.size(), result.initial_drop);
+  if (auto report = arguments.value("--report")) {
+    write_file(*report, quantize::budget_report_html(result, budget, in));
+    std::printf("report written to %s\n", report->c_str());
+  }
+  return result.report;
 }
 
 quantize::QuantizeReport quantize_dynamically(Model& model, const Arguments& arguments) {
@@ -114,15 +143,23 @@ quantize::QuantizeReport quantize_dynamically(Model& model, const Arguments& arg
 }  // namespace
 
 int quantize_command(const std::vector<std::string>& args) {
-  const Arguments arguments(
-      args,
-      {"--mode", "--weight-type", "--activation-type", "--op-types", "--include-node", "--exclude-node", "--calibrate",
-       "--calibration-method", "--percentile", "--external-data-threshold"},
-      {"--per-channel", "--reduce-range", "--symmetric-weights", "--asymmetric-weights", "--moving-average",
-       "--no-preprocess", "--verbose"});
+  const Arguments arguments(args,
+                            {"--mode", "--weight-type", "--activation-type", "--op-types", "--include-node",
+                             "--exclude-node", "--calibrate", "--calibration-method", "--percentile", "--validate",
+                             "--max-drop", "--metric", "--report", "--external-data-threshold"},
+                            {"--per-channel", "--reduce-range", "--symmetric-weights", "--asymmetric-weights",
+                             "--moving-average", "--no-preprocess", "--verbose"});
   if (arguments.positional().size() != 2) throw UsageError{"quantize needs an input MODEL and an OUTPUT path"};
   const std::string mode = arguments.value("--mode").value_or("dynamic");
   if (mode != "dynamic" && mode != "static") throw UsageError{"--mode takes dynamic or static, got '" + mode + "'"};
+  for (const char* flag : {"--validate", "--max-drop", "--metric", "--report", "--calibrate"}) {
+    if (mode != "static" && arguments.value(flag)) throw UsageError{std::string(flag) + " needs --mode static"};
+  }
+  for (const char* flag : {"--max-drop", "--metric", "--report"}) {
+    if (arguments.value(flag) && !arguments.value("--validate")) {
+      throw UsageError{std::string(flag) + " needs --validate DIR"};
+    }
+  }
   ModelWriteOptions write_options;
   write_options.external_data_threshold = external_data_threshold_flag(arguments);
   const std::string& in = arguments.positional()[0];
