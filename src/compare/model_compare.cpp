@@ -75,6 +75,14 @@ void diff_tensors(const Tensor& a, const Tensor& b, double rtol, double atol, Va
 CapturingSession::CapturingSession(const CompareSide& side) {
   Model model = load_model(side.model_path);
   Graph& graph = *model.graph;
+  for (const auto& node : graph.nodes) {
+    if (!fusion::is_onnx_op(*node, "QuantizeLinear") || node->inputs.size() < 2 || node->outputs.size() != 1) continue;
+    const Tensor* scale = fusion::constant_tensor(graph, node->inputs[1]);
+    const Tensor* zp = node->has_input(2) ? fusion::constant_tensor(graph, node->inputs[2]) : nullptr;
+    if (scale == nullptr || scale->dtype() != DType::kFloat || scale->element_count() != 1) continue;
+    if (node->has_input(2) && (zp == nullptr || zp->element_count() != 1)) continue;
+    dequantize_[node->outputs[0]] = {node->inputs[0], scale->data<float>()[0], zp ? as_doubles(*zp)[0] : 0.0};
+  }
   optimize_graph(graph, side.options.optimization_level, side.options.disabled_passes);
   fusion::infer_types(graph);
   for (const ValueInfo& in : graph.inputs) {
@@ -112,9 +120,24 @@ CapturedRun CapturingSession::run(const std::vector<std::pair<std::string, Runti
     run.order.push_back(name);
     run.node_of[name] = node_of_.at(name);
     run.op_of[name] = op_of_.at(name);
+    // A quantized value whose float original this graph no longer computes stands for it, dequantized.
+    auto alias = dequantize_.find(name);
+    if (alias == dequantize_.end() || run.values.count(alias->second.source)) continue;
+    const Tensor& q = run.values.at(name);
+    if (q.dtype() != DType::kInt8 && q.dtype() != DType::kUint8) continue;
+    const std::vector<double> levels = as_doubles(q);
+    Tensor x(DType::kFloat, q.shape());
+    for (size_t i = 0; i < levels.size(); ++i) {
+      x.data<float>()[i] = static_cast<float>(levels[i] - alias->second.zero_point) * alias->second.scale;
+    }
+    const std::string& source = alias->second.source;
+    run.values[source] = std::move(x);
+    run.order.push_back(source);
+    run.node_of[source] = node_of_.at(name);
+    run.op_of[source] = op_of_.at(name) + " (dequantized)";
   }
   for (auto it = run.values.begin(); it != run.values.end();) {
-    it = node_of_.count(it->first) ? std::next(it) : run.values.erase(it);  // graph outputs that are inputs
+    it = run.node_of.count(it->first) ? std::next(it) : run.values.erase(it);  // graph outputs that are inputs
   }
   return run;
 }

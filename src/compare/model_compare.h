@@ -30,7 +30,11 @@ struct CapturedRun {
   std::unordered_map<std::string, std::string> op_of;    // value name -> producing node's op ("domain.Op" off ai.onnx)
 };
 
-// A session whose outputs are every node output of its optimized graph.
+// A session whose outputs are every node output of its optimized graph. A quantized value made by a
+// QuantizeLinear with constant per-tensor scale and zero point (as `tessera quantize` and onnxruntime write them)
+// also stands for its float original: when the optimized graph no longer computes the QuantizeLinear's input X
+// (fused into an integer op), the capture reports X as the dequantized value, so a float model and its quantized
+// form compare layer by layer.
 class CapturingSession {
  public:
   // Loads `side.model_path`, optimizes it at side.options' level (less the disabled passes) and compiles it so
@@ -49,6 +53,13 @@ class CapturingSession {
   std::vector<std::string> captured_;  // the session's outputs, in order
   std::vector<std::string> order_;     // node outputs in graph order
   std::unordered_map<std::string, std::string> node_of_, op_of_;
+  // Quantized value -> its float original, scale and zero point (from the graph before optimization).
+  struct Dequantization {
+    std::string source;
+    float scale = 1;
+    double zero_point = 0;
+  };
+  std::unordered_map<std::string, Dequantization> dequantize_;
   std::unique_ptr<Session> session_;
 };
 
