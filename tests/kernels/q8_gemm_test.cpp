@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -209,6 +210,34 @@ TEST_P(Q8GemmVariant, ThreadsGiveTheSameBits) {
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         ASSERT_EQ(one[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)]);
+      }
+    }
+  }
+}
+
+// q8_requantize against std::nearbyint and a clamp, bit for bit: ties to even, saturation at both ends, huge
+// products and scales, one scale and one per value, both output types.
+TEST_P(Q8GemmVariant, RequantizeMatchesNearbyint) {
+  std::mt19937 rng(12);
+  std::vector<int32_t> values(777);
+  std::vector<double> scales(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = i % 5 == 0 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 2001) - 1000;
+    const double choices[] = {0.5, 0.25, 1.0 / 3, 0.1, 1e-7, 5e9, static_cast<float>(rng() % 1000) * 1e-3f};
+    scales[i] = choices[rng() % 7];
+  }
+  for (const bool out_signed : {false, true}) {
+    const double low = out_signed ? -128 : 0, high = out_signed ? 127 : 255;
+    for (const double zero_point : {0.0, 5.0, low, high}) {
+      for (const int64_t stride : {int64_t{0}, int64_t{1}}) {
+        std::vector<uint8_t> out(values.size());
+        q8_requantize(values.data(), static_cast<int64_t>(values.size()), scales.data(), stride, zero_point, out_signed,
+                      out.data());
+        for (size_t i = 0; i < values.size(); ++i) {
+          const double want = std::clamp(std::nearbyint(values[i] * scales[i * stride]) + zero_point, low, high);
+          const double got = out_signed ? static_cast<int8_t>(out[i]) : out[i];
+          ASSERT_EQ(got, want) << values[i] << " * " << scales[i * stride] << " + " << zero_point;
+        }
       }
     }
   }

@@ -12,7 +12,6 @@
 
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "nn_test_util.h"
-#include "ops/linalg/quant_common.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -231,32 +230,6 @@ TEST(QuantizedMatMulTest, QLinearMatMulMatchesReference) {
       }
     }
   });
-}
-
-// linalg::requantize is store_quantized element by element, bit for bit: ties to even, saturation, huge
-// products and scales, per-element and shared scales, both 8-bit output types.
-TEST(QuantizedMatMulTest, RequantizeMatchesStoreQuantized) {
-  std::mt19937 rng(8);
-  std::vector<int32_t> values(1000);
-  std::vector<double> scales(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    values[i] = i % 7 == 0 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 2001) - 1000;
-    const double choices[] = {0.5, 0.25, 1.0 / 3, 0.1, 1e-6, 3e9, static_cast<float>(rng() % 1000) * 1e-3f};
-    scales[i] = choices[rng() % 7];
-  }
-  for (const DType dtype : {DType::kUint8, DType::kInt8}) {
-    for (const double zero_point : {0.0, 3.0, dtype == DType::kInt8 ? -128.0 : 255.0}) {
-      for (const int64_t stride : {int64_t{0}, int64_t{1}}) {
-        Tensor got(dtype, {static_cast<int64_t>(values.size())}), want(dtype, got.shape());
-        linalg::requantize(values.data(), got.element_count(), scales.data(), stride, zero_point, got, 0);
-        for (int64_t i = 0; i < want.element_count(); ++i) {
-          linalg::store_quantized(values[static_cast<size_t>(i)] * scales[static_cast<size_t>(i * stride)], zero_point,
-                                  want, i);
-          ASSERT_EQ(value(got, i), value(want, i)) << values[static_cast<size_t>(i)] << " * " << scales[i * stride];
-        }
-      }
-    }
-  }
 }
 
 struct ConvCase {

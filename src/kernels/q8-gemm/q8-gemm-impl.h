@@ -11,6 +11,8 @@
 // every variant gives the bits of the portable one.
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+// Without trapping math GCC vectorises the requantization's selects as blends (exception flags are never read).
+#pragma GCC optimize("no-trapping-math")
 
 namespace tessera::q8gemm {
 namespace {
@@ -188,6 +190,46 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const T
       if (t.bias != nullptr) f = Isa::fadd(f, Isa::fload(t.bias + v * kL));
       Isa::fstore(t.c_f32 + r * t.ldc + v * kL, f);
     }
+  }
+}
+
+// std::nearbyint in the default rounding mode (ties to even) without a library call: adding 1.5 * 2^52 leaves no
+// fraction bits. Values are first clamped to +-2^30, which saturates any 8-bit output all the same (a NaN goes to
+// -2^30).
+inline double round_half_even(double v) {
+  constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52
+  constexpr double kLimit = 1073741824.0;        // 2^30
+  v = v > -kLimit ? v : -kLimit;
+  v = v < kLimit ? v : kLimit;
+  return (v + kShift) - kShift;
+}
+
+template <typename T, bool PerValueScale>
+void requantize_to(const int32_t* __restrict values, int64_t count, const double* __restrict scales, double zero_point,
+                   T* __restrict out) {
+  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
+  const double scale = scales[0];
+  for (int64_t i = 0; i < count; ++i) {
+    double q = round_half_even(static_cast<double>(values[i]) * (PerValueScale ? scales[i] : scale)) + zero_point;
+    q = q > kLow ? q : kLow;
+    q = q < kHigh ? q : kHigh;
+    out[i] = static_cast<T>(static_cast<int32_t>(q));
+  }
+}
+
+void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
+                bool out_signed, uint8_t* out) {
+  if (out_signed) {
+    int8_t* y = reinterpret_cast<int8_t*>(out);
+    if (scale_stride == 0)
+      requantize_to<int8_t, false>(values, count, scales, zero_point, y);
+    else
+      requantize_to<int8_t, true>(values, count, scales, zero_point, y);
+  } else {
+    if (scale_stride == 0)
+      requantize_to<uint8_t, false>(values, count, scales, zero_point, out);
+    else
+      requantize_to<uint8_t, true>(values, count, scales, zero_point, out);
   }
 }
 

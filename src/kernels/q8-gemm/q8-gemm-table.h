@@ -42,6 +42,10 @@ struct TileOutput {
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
 using TileFn = void (*)(int64_t groups, const void* a, const void* b, const TileOutput& out);
 
+// q8_requantize's loop (see q8_gemm.h).
+using RequantizeFn = void (*)(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride,
+                              double zero_point, bool out_signed, uint8_t* out);
+
 struct Q8GemmSet {
   const char* name;
   int mr;
@@ -50,6 +54,7 @@ struct Q8GemmSet {
   bool wide;
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
+  RequantizeFn requantize;
 };
 
 extern const Q8GemmSet kPortableSet;

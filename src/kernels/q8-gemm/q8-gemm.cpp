@@ -209,6 +209,11 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
     run(0, tasks);
 }
 
+void q8_requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
+                   bool out_signed, uint8_t* out) {
+  dispatch().active().requantize(values, count, scales, scale_stride, zero_point, out_signed, out);
+}
+
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }

@@ -66,6 +66,14 @@ struct Q8GemmOutput {
 void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism);
 
+// Requantizes int32 sums to 8 bits as ONNX's QLinear operators do, in double: out[i] = saturate(
+// round_half_even(values[i] * scales[i * scale_stride]) + zero_point) as uint8 (int8 when out_signed), with
+// scale_stride 0 (one scale) or 1 (one per value). round_half_even is std::nearbyint in the default rounding mode;
+// products beyond +-2^30 saturate all the same; a NaN product gives the type's lowest value. zero_point must be
+// an integer in the output type's range. Runs on the selected variant's ISA; the same bits on every variant.
+void q8_requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
+                   bool out_signed, uint8_t* out);
+
 // The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.

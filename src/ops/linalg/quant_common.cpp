@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/q8-gemm/q8_gemm.h"
 
 namespace tessera::linalg {
 
@@ -101,61 +102,16 @@ bool fit_in_8bit_type(const std::vector<double>& values, DType dtype) {
   return std::all_of(values.begin(), values.end(), [&](double v) { return v >= low && v <= high; });
 }
 
-namespace {
-
-// The requantization loops, vectorised: without trapping math GCC turns the selects below into vector blends
-// (FP exception flags are never read here; the values are the same).
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-
-// std::nearbyint in the default rounding mode (ties to even) without a library call: adding 1.5 * 2^52 leaves no
-// fraction bits. Values are first clamped to +-2^30, which saturates any 8-bit output all the same (a NaN, from
-// a NaN or infinite scale, goes to -2^30: the type's lowest value).
-inline double round_half_even(double v) {
-  constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52
-  constexpr double kLimit = 1073741824.0;        // 2^30
-  v = v > -kLimit ? v : -kLimit;
-  v = v < kLimit ? v : kLimit;
-  return (v + kShift) - kShift;
-}
-
-template <typename T, bool PerElementScale>
-void requantize_8bit(const int32_t* __restrict values, int64_t count, const double* __restrict scales,
-                     double zero_point, T* __restrict y) {
-  constexpr double kLow = std::numeric_limits<T>::min(), kHigh = std::numeric_limits<T>::max();
-  const double scale = scales[0];
-  for (int64_t i = 0; i < count; ++i) {
-    double q = round_half_even(static_cast<double>(values[i]) * (PerElementScale ? scales[i] : scale)) + zero_point;
-    q = q > kLow ? q : kLow;
-    q = q < kHigh ? q : kHigh;
-    y[i] = static_cast<T>(static_cast<int32_t>(q));
-  }
-}
-
-#pragma GCC pop_options
-
-template <typename T>
-void requantize_8bit(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride,
-                     double zero_point, T* y) {
-  if (scale_stride == 0) {
-    requantize_8bit<T, false>(values, count, scales, zero_point, y);
-  } else {
-    requantize_8bit<T, true>(values, count, scales, zero_point, y);
-  }
-}
-
-}  // namespace
-
 void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
                 Tensor& out, int64_t offset) {
-  if (out.dtype() == DType::kUint8) {
-    requantize_8bit<uint8_t>(values, count, scales, scale_stride, zero_point, out.data<uint8_t>() + offset);
-  } else if (out.dtype() == DType::kInt8) {
-    requantize_8bit<int8_t>(values, count, scales, scale_stride, zero_point, out.data<int8_t>() + offset);
-  } else {
-    for (int64_t i = 0; i < count; ++i) {
-      store_quantized(static_cast<double>(values[i]) * scales[i * scale_stride], zero_point, out, offset + i);
-    }
+  if (is_int8_type(out.dtype()) && std::nearbyint(zero_point) == zero_point &&
+      fit_in_8bit_type({zero_point}, out.dtype())) {
+    q8_requantize(values, count, scales, scale_stride, zero_point, out.dtype() == DType::kInt8,
+                  static_cast<uint8_t*>(out.raw_data()) + offset);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    store_quantized(static_cast<double>(values[i]) * scales[i * scale_stride], zero_point, out, offset + i);
   }
 }
 
