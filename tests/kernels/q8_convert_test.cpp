@@ -126,6 +126,34 @@ TEST_P(Q8ConvertTest, DequantizeMatchesTheScalarDefinition) {
   }
 }
 
+TEST_P(Q8ConvertTest, RowVariantsTakeOneScaleAndZeroPointPerElement) {
+  std::mt19937 rng(9);
+  for (int64_t n : {0, 1, 7, 16, 17, 40, 130}) {
+    std::vector<float> scale(static_cast<size_t>(n)), s8_zp(scale.size()), u8_zp(scale.size());
+    for (int64_t i = 0; i < n; ++i) {
+      scale[i] = 0.005f + 0.001f * static_cast<float>(i % 13);
+      s8_zp[i] = static_cast<float>(static_cast<int>(i % 9) * 7 - 30);
+      u8_zp[i] = static_cast<float>(static_cast<int>(i % 11) * 20 + 10);
+    }
+    std::vector<float> x = test_values(n, 0.01f, rng);
+    if (n > 5) x[5] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<int8_t> s(x.size());
+    std::vector<uint8_t> u(x.size());
+    q8_quantize_s8_row(x.data(), n, scale.data(), s8_zp.data(), s.data());
+    q8_quantize_u8_row(x.data(), n, scale.data(), u8_zp.data(), u.data());
+    std::vector<float> ds(x.size()), du(x.size());
+    q8_dequantize_s8_row(s.data(), n, scale.data(), s8_zp.data(), ds.data());
+    q8_dequantize_u8_row(u.data(), n, scale.data(), u8_zp.data(), du.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t zs = static_cast<int32_t>(s8_zp[i]), zu = static_cast<int32_t>(u8_zp[i]);
+      ASSERT_EQ(s[i], reference_quantize<int8_t>(x[i], scale[i], zs)) << n << " " << i;
+      ASSERT_EQ(u[i], reference_quantize<uint8_t>(x[i], scale[i], zu)) << n << " " << i;
+      ASSERT_EQ(ds[i], static_cast<float>(s[i] - zs) * scale[i]) << n << " " << i;
+      ASSERT_EQ(du[i], static_cast<float>(u[i] - zu) * scale[i]) << n << " " << i;
+    }
+  }
+}
+
 TEST_P(Q8ConvertTest, RoundTripIsExact) {
   // Quantizing a dequantized value gives the integer back (scale and zero point in range).
   std::vector<uint8_t> u(256);
@@ -137,8 +165,9 @@ TEST_P(Q8ConvertTest, RoundTripIsExact) {
   EXPECT_EQ(back, u);
 }
 
-// QuantizeLinear -> DequantizeLinear on a tensor of several parallel blocks, per axis (axis 1) and per tensor, run
-// with 4 threads: every element as the scalar definition gives it.
+// QuantizeLinear -> DequantizeLinear on a tensor of several parallel blocks, per axis (axis 1: long channel runs;
+// axis 3: one element per run, the row kernels) and per tensor, run with 4 threads: every element as the scalar
+// definition gives it.
 TEST(QuantizeLinearOpTest, LargeTensorsPerAxisAndPerTensorOverThreads) {
   const std::vector<int64_t> shape = {2, 3, 150, 130};
   Tensor x(DType::kFloat, shape);
@@ -146,16 +175,18 @@ TEST(QuantizeLinearOpTest, LargeTensorsPerAxisAndPerTensorOverThreads) {
   std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
   for (int64_t i = 0; i < x.element_count(); ++i) x.data<float>()[i] = uniform(rng);
   x.data<float>()[12345] = std::numeric_limits<float>::quiet_NaN();
-  const std::vector<float> scales = {0.01f, 0.02f, 0.035f};
   for (const DType type : {DType::kInt8, DType::kUint8}) {
-    for (const bool per_axis : {true, false}) {
-      const int64_t channels = per_axis ? 3 : 1;
-      Tensor scale = per_axis ? Tensor(DType::kFloat, {3}) : Tensor(DType::kFloat, {});
-      Tensor zp = per_axis ? Tensor(type, {3}) : Tensor(type, {});
-      std::vector<int32_t> zps(3);
+    for (const int64_t axis : {1, 3, -1}) {  // -1: per tensor
+      const bool per_axis = axis >= 0;
+      const int64_t channels = per_axis ? shape[static_cast<size_t>(axis)] : 1;
+      Tensor scale = per_axis ? Tensor(DType::kFloat, {channels}) : Tensor(DType::kFloat, {});
+      Tensor zp = per_axis ? Tensor(type, {channels}) : Tensor(type, {});
+      std::vector<float> scales(static_cast<size_t>(channels));
+      std::vector<int32_t> zps(static_cast<size_t>(channels));
       for (int64_t c = 0; c < channels; ++c) {
+        scales[c] = 0.01f + 0.0015f * static_cast<float>(c % 17);
         scale.data<float>()[c] = scales[c];
-        zps[c] = type == DType::kInt8 ? static_cast<int32_t>(c) * 20 - 20 : 100 + static_cast<int32_t>(c) * 20;
+        zps[c] = type == DType::kInt8 ? static_cast<int32_t>(c % 5) * 20 - 40 : 100 + static_cast<int32_t>(c % 5) * 20;
         if (type == DType::kInt8) {
           zp.data<int8_t>()[c] = static_cast<int8_t>(zps[c]);
         } else {
@@ -167,7 +198,9 @@ TEST(QuantizeLinearOpTest, LargeTensorsPerAxisAndPerTensorOverThreads) {
                         .initializer("s", scale)
                         .initializer("z", zp)
                         .node("QuantizeLinear", {"x", "s", "z"}, {"q"})
+                        .attr_int("axis", per_axis ? axis : 1)
                         .node("DequantizeLinear", {"q", "s", "z"}, {"d"})
+                        .attr_int("axis", per_axis ? axis : 1)
                         .output("q")
                         .output("d")
                         .build();
@@ -178,14 +211,14 @@ TEST(QuantizeLinearOpTest, LargeTensorsPerAxisAndPerTensorOverThreads) {
       const Tensor& q = out[0].tensor();
       const Tensor& d = out[1].tensor();
       ASSERT_EQ(q.dtype(), type);
-      const int64_t inner = shape[2] * shape[3];
+      const int64_t inner = axis == 1 ? shape[2] * shape[3] : 1;
       for (int64_t i = 0; i < x.element_count(); ++i) {
-        const int64_t c = per_axis ? (i / inner) % 3 : 0;
+        const int64_t c = per_axis ? (i / inner) % channels : 0;
         const float xv = x.data<float>()[i];
         const int32_t expect = type == DType::kInt8 ? reference_quantize<int8_t>(xv, scales[c], zps[c])
                                                     : reference_quantize<uint8_t>(xv, scales[c], zps[c]);
         const int32_t got = type == DType::kInt8 ? q.data<int8_t>()[i] : q.data<uint8_t>()[i];
-        ASSERT_EQ(got, expect) << "element " << i;
+        ASSERT_EQ(got, expect) << "axis " << axis << " element " << i;
         ASSERT_EQ(d.data<float>()[i], static_cast<float>(expect - zps[c]) * scales[c]) << "element " << i;
       }
     }

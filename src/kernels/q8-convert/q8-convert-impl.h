@@ -37,14 +37,20 @@ inline T quantize_one(float x, float scale, float zero_point) {
   return static_cast<T>(static_cast<int32_t>(r));
 }
 
-template <typename T>
-void quantize(const float* x, int64_t n, float scale, float zero_point, T* y) {
+// kRow: scale and zero_point hold one value per element (a row of per-axis parameters); else one value for all.
+template <typename T, bool kRow>
+void quantize(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
   using ByteVec = typename Bytes<T>::type;
-  const Vec s = Vec{} + scale, zp = Vec{} + zero_point, magic = Vec{} + kRoundMagic, zero = {};
+  const Vec magic = Vec{} + kRoundMagic, zero = {};
   const Vec lo = Vec{} + static_cast<float>(std::numeric_limits<T>::min());
   const Vec hi = Vec{} + static_cast<float>(std::numeric_limits<T>::max());
+  Vec s = Vec{} + scale[0], zp = Vec{} + zero_point[0];
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    if constexpr (kRow) {
+      s = simd::load(scale + i);
+      zp = simd::load(zero_point + i);
+    }
     Vec q = simd::load(x + i) / s;
     q = q == q ? q : zero;
     Vec r = (q + magic) - magic;
@@ -54,35 +60,43 @@ void quantize(const float* x, int64_t n, float scale, float zero_point, T* y) {
     const ByteVec bytes = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
     std::memcpy(y + i, &bytes, kLanes);
   }
-  for (; i < n; ++i) y[i] = quantize_one<T>(x[i], scale, zero_point);
+  for (; i < n; ++i) y[i] = quantize_one<T>(x[i], scale[kRow ? i : 0], zero_point[kRow ? i : 0]);
 }
 
-template <typename T>
-void dequantize(const T* x, int64_t n, float scale, float zero_point, float* y) {
+template <typename T, bool kRow>
+void dequantize(const T* x, int64_t n, const float* scale, const float* zero_point, float* y) {
   using ByteVec = typename Bytes<T>::type;
-  const Vec s = Vec{} + scale, zp = Vec{} + zero_point;
+  Vec s = Vec{} + scale[0], zp = Vec{} + zero_point[0];
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    if constexpr (kRow) {
+      s = simd::load(scale + i);
+      zp = simd::load(zero_point + i);
+    }
     ByteVec bytes;
     std::memcpy(&bytes, x + i, kLanes);
     const Vec v = __builtin_convertvector(__builtin_convertvector(bytes, IntVec), Vec);
     simd::store(y + i, (v - zp) * s);
   }
-  for (; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point) * scale;
+  for (; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point[kRow ? i : 0]) * scale[kRow ? i : 0];
 }
 
 void quantize_s8(const float* x, int64_t n, float scale, float zero_point, int8_t* y) {
-  quantize<int8_t>(x, n, scale, zero_point, y);
+  quantize<int8_t, false>(x, n, &scale, &zero_point, y);
 }
 void quantize_u8(const float* x, int64_t n, float scale, float zero_point, uint8_t* y) {
-  quantize<uint8_t>(x, n, scale, zero_point, y);
+  quantize<uint8_t, false>(x, n, &scale, &zero_point, y);
 }
 void dequantize_s8(const int8_t* x, int64_t n, float scale, float zero_point, float* y) {
-  dequantize<int8_t>(x, n, scale, zero_point, y);
+  dequantize<int8_t, false>(x, n, &scale, &zero_point, y);
 }
 void dequantize_u8(const uint8_t* x, int64_t n, float scale, float zero_point, float* y) {
-  dequantize<uint8_t>(x, n, scale, zero_point, y);
+  dequantize<uint8_t, false>(x, n, &scale, &zero_point, y);
 }
+constexpr auto quantize_s8_row = quantize<int8_t, true>;
+constexpr auto quantize_u8_row = quantize<uint8_t, true>;
+constexpr auto dequantize_s8_row = dequantize<int8_t, true>;
+constexpr auto dequantize_u8_row = dequantize<uint8_t, true>;
 
 }  // namespace
 }  // namespace tessera::q8_convert

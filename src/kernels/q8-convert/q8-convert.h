@@ -23,6 +23,13 @@ void q8_quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, 
 void q8_dequantize_s8(const int8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 void q8_dequantize_u8(const uint8_t* x, int64_t n, float scale, int32_t zero_point, float* y);
 
+// The same with scale[i] and zero_point[i] for element i (a row of per-axis parameters; zero points as floats
+// holding integers), for tensors quantized along an axis with few elements per channel run.
+void q8_quantize_s8_row(const float* x, int64_t n, const float* scale, const float* zero_point, int8_t* y);
+void q8_quantize_u8_row(const float* x, int64_t n, const float* scale, const float* zero_point, uint8_t* y);
+void q8_dequantize_s8_row(const int8_t* x, int64_t n, const float* scale, const float* zero_point, float* y);
+void q8_dequantize_u8_row(const uint8_t* x, int64_t n, const float* scale, const float* zero_point, float* y);
+
 // The variant in use ("q8_convert__avx512", ...), every variant this CPU runs, and test selection ("" = CPUID's
 // choice; false for a name the CPU cannot run).
 const char* q8_convert_kernel_name();

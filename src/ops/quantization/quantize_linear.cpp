@@ -69,27 +69,53 @@ std::vector<double> read_as_double(const Tensor& t) {
 
 bool is_q8(DType d) { return d == DType::kInt8 || d == DType::kUint8; }
 
-// The zero points of an int8/uint8 tensor as int32 (zeros when absent).
-std::vector<int32_t> q8_zero_points(const Tensor* zp, int64_t count) {
-  std::vector<int32_t> out(static_cast<size_t>(count), 0);
-  if (zp == nullptr) return out;
-  for (int64_t i = 0; i < count; ++i) {
-    out[i] = zp->dtype() == DType::kInt8 ? zp->data<int8_t>()[i] : zp->data<uint8_t>()[i];
-  }
-  return out;
-}
+// The float32 scales and int8/uint8 zero points of a per-tensor or per-axis q8 conversion, laid out for the
+// q8-convert kernels: one value per channel, or, where a channel's runs are short (per-axis along an inner axis,
+// such as the columns of a MatMul weight), expanded to one value per element of a run of axis_dim * inner elements
+// (`row`), so each row is one kernel call.
+struct Q8Parameters {
+  int64_t run = 0;  // elements per kernel call at most (the tensor, a channel's run, or a row)
+  bool row = false;
+  std::vector<float> scale, zero_point;
 
-// Calls fn(begin, end, channel) over the elements [0, n) of a per-tensor or per-axis quantized tensor, in runs that
-// share one scale; tensors of more than one block go over the thread pool in blocks.
+  Q8Parameters(const ScaleIndexer& index, int64_t n, const Tensor& scales, const Tensor* zps) {
+    const int64_t count = scales.element_count();
+    std::vector<float> zp(static_cast<size_t>(count), 0.0f);
+    for (int64_t i = 0; zps != nullptr && i < count; ++i) {
+      zp[i] = zps->dtype() == DType::kInt8 ? zps->data<int8_t>()[i] : zps->data<uint8_t>()[i];
+    }
+    const float* s = scales.data<float>();
+    constexpr int64_t kShortRun = 64;
+    if (index.mode == ScaleIndexer::Mode::kPerTensor) {
+      run = n;
+    } else if (index.inner >= kShortRun) {
+      run = index.inner;
+    } else {
+      run = index.axis_dim * index.inner;
+      row = true;
+      for (int64_t c = 0; c < index.axis_dim; ++c) {
+        scale.insert(scale.end(), static_cast<size_t>(index.inner), s[c]);
+        zero_point.insert(zero_point.end(), static_cast<size_t>(index.inner), zp[c]);
+      }
+      return;
+    }
+    scale.assign(s, s + count);
+    zero_point = std::move(zp);
+  }
+};
+
+// Calls fn(begin, end, scale, zero_point, row) over the elements [0, n) in runs of one parameter layout: scale and
+// zero_point point at one value for the run, or (row) at one value per element; tensors of more than one block go
+// over the thread pool in blocks.
 template <typename Fn>
-void for_each_scale_run(const ScaleIndexer& index, int64_t n, Parallelism& parallelism, const Fn& fn) {
+void for_each_scale_run(const ScaleIndexer& index, const Q8Parameters& p, int64_t n, Parallelism& parallelism,
+                        const Fn& fn) {
   if (n == 0) return;
-  const bool per_tensor = index.mode == ScaleIndexer::Mode::kPerTensor;
-  const int64_t run = per_tensor ? n : index.inner;
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end;) {
-      const int64_t run_end = std::min(end, (i / run + 1) * run);
-      fn(i, run_end, per_tensor ? 0 : (i / run) % index.axis_dim);
+      const int64_t run_end = std::min(end, (i / p.run + 1) * p.run);
+      const size_t k = static_cast<size_t>(p.row ? i % p.run : (i / p.run) % index.axis_dim);
+      fn(i, run_end, p.scale.data() + k, p.zero_point.data() + k, p.row);
       i = run_end;
     }
   };
@@ -148,20 +174,23 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
     const ScaleIndexer index(x, scale, axis, block_size);
     if (x.dtype() == DType::kFloat && scale.dtype() == DType::kFloat && is_q8(out_type) &&
         index.mode != ScaleIndexer::Mode::kBlocked) {
-      const std::vector<int32_t> zps =
-          q8_zero_points(ctx.has_input(2) ? &ctx.input(2) : nullptr, scale.element_count());
+      const Q8Parameters p(index, x.element_count(), scale, ctx.has_input(2) ? &ctx.input(2) : nullptr);
       Tensor& y = ctx.allocate_output_uninitialized(0, out_type, x.shape());
       const float* in = x.data<float>();
-      const float* scales = scale.data<float>();
       const bool is_signed = out_type == DType::kInt8;
       void* out = y.raw_data();
-      for_each_scale_run(index, x.element_count(), ctx.parallelism(), [&](int64_t b, int64_t e, int64_t c) {
-        if (is_signed) {
-          q8_quantize_s8(in + b, e - b, scales[c], zps[c], static_cast<int8_t*>(out) + b);
-        } else {
-          q8_quantize_u8(in + b, e - b, scales[c], zps[c], static_cast<uint8_t*>(out) + b);
-        }
-      });
+      for_each_scale_run(index, p, x.element_count(), ctx.parallelism(),
+                         [&](int64_t b, int64_t e, const float* s, const float* z, bool row) {
+                           if (is_signed) {
+                             int8_t* o = static_cast<int8_t*>(out) + b;
+                             row ? q8_quantize_s8_row(in + b, e - b, s, z, o)
+                                 : q8_quantize_s8(in + b, e - b, *s, static_cast<int32_t>(*z), o);
+                           } else {
+                             uint8_t* o = static_cast<uint8_t*>(out) + b;
+                             row ? q8_quantize_u8_row(in + b, e - b, s, z, o)
+                                 : q8_quantize_u8(in + b, e - b, *s, static_cast<int32_t>(*z), o);
+                           }
+                         });
       return;
     }
     const std::vector<double> scales = read_as_double(scale);
@@ -215,20 +244,23 @@ std::unique_ptr<Kernel> make_dequantize(const KernelInfo& info) {
     if (is_q8(x.dtype()) && zp_matches && scale.dtype() == DType::kFloat &&
         (output_dtype == 0 || output_dtype == static_cast<int64_t>(DType::kFloat)) &&
         index.mode != ScaleIndexer::Mode::kBlocked) {
-      const std::vector<int32_t> zps =
-          q8_zero_points(ctx.has_input(2) ? &ctx.input(2) : nullptr, scale.element_count());
+      const Q8Parameters p(index, x.element_count(), scale, ctx.has_input(2) ? &ctx.input(2) : nullptr);
       Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
-      const float* scales = scale.data<float>();
       const bool is_signed = x.dtype() == DType::kInt8;
       const void* in = x.raw_data();
       float* out = y.data<float>();
-      for_each_scale_run(index, x.element_count(), ctx.parallelism(), [&](int64_t b, int64_t e, int64_t c) {
-        if (is_signed) {
-          q8_dequantize_s8(static_cast<const int8_t*>(in) + b, e - b, scales[c], zps[c], out + b);
-        } else {
-          q8_dequantize_u8(static_cast<const uint8_t*>(in) + b, e - b, scales[c], zps[c], out + b);
-        }
-      });
+      for_each_scale_run(index, p, x.element_count(), ctx.parallelism(),
+                         [&](int64_t b, int64_t e, const float* s, const float* z, bool row) {
+                           if (is_signed) {
+                             const int8_t* i8 = static_cast<const int8_t*>(in) + b;
+                             row ? q8_dequantize_s8_row(i8, e - b, s, z, out + b)
+                                 : q8_dequantize_s8(i8, e - b, *s, static_cast<int32_t>(*z), out + b);
+                           } else {
+                             const uint8_t* u8 = static_cast<const uint8_t*>(in) + b;
+                             row ? q8_dequantize_u8_row(u8, e - b, s, z, out + b)
+                                 : q8_dequantize_u8(u8, e - b, *s, static_cast<int32_t>(*z), out + b);
+                           }
+                         });
       return;
     }
     const std::vector<double> scales = read_as_double(scale);
