@@ -17,6 +17,7 @@ const Q8GemmSet kPortableSet = {
     .by_rows = {tile_wide_scalar<kMr, kNr, 1>, tile_wide_scalar<kMr, kNr, 2>, tile_wide_scalar<kMr, kNr, 3>,
                 tile_wide_scalar<kMr, kNr, 4>},
     .pack_a = pack_a_wide<kMr>,
+    .row_sums = nullptr,
     .requantize = requantize,
 };
 

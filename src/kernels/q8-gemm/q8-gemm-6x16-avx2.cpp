@@ -47,6 +47,7 @@ const Q8GemmSet kAvx2Set = {
     .wide = true,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>},
     .pack_a = pack_a_wide<kMr>,
+    .row_sums = nullptr,
     .requantize = requantize,
 };
 #endif

@@ -23,7 +23,8 @@ struct Avx512Vnni {
   static Vec add(Vec a, Vec b) { return _mm512_add_epi32(a, b); }
   static Vec sub(Vec a, Vec b) { return _mm512_sub_epi32(a, b); }
   static Vec mullo(Vec a, Vec b) { return _mm512_mullo_epi32(a, b); }
-  static FVec to_float(Vec v) { return _mm512_cvtepi32_ps(v); }
+  // The masked form with a full mask: GCC 12's plain _mm512_cvtepi32_ps trips -Wuninitialized.
+  static FVec to_float(Vec v) { return _mm512_maskz_cvtepi32_ps(0xFFFF, v); }
   static FVec fload(const float* p) { return _mm512_loadu_ps(p); }
   static FVec fset1(float v) { return _mm512_set1_ps(v); }
   static FVec fmul(FVec a, FVec b) { return _mm512_mul_ps(a, b); }
@@ -47,6 +48,7 @@ const Q8GemmSet kAvx512VnniSet = {
     .wide = false,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>, kTile<7>, kTile<8>},
     .pack_a = pack_a_bytes<kMr>,
+    .row_sums = row_sums_bytes,
     .requantize = requantize,
 };
 #endif

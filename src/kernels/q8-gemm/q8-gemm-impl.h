@@ -48,6 +48,16 @@ void pack_a_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a
   }
 }
 
+// The row sums of uint8 rows read in place (the byte kernels' direct-A path).
+[[maybe_unused]] void row_sums_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    uint32_t sum = 0;
+    for (int64_t p = 0; p < k; ++p) sum += row[p];
+    row_sums[r] = static_cast<int32_t>(sum);
+  }
+}
+
 // Packs rows of A for the int16 kernels (G = 2): A - a_zero_point as int16 (no row sums needed).
 template <int Mr>
 void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
@@ -139,17 +149,27 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const T
   for (int r = 0; r < Rows; ++r) {
     for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
   }
-  for (int64_t g = 0; g < groups; ++g) {
-    Vec bv[Nv];
-    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
-    for (int r = 0; r < Rows; ++r) {
-      int32_t group;
-      std::memcpy(&group, a + r * 4, sizeof group);
-      const Vec av = Isa::broadcast(group);
-      for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
+  // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
+  const auto accumulate = [&](int64_t row_stride, int64_t group_stride) __attribute__((always_inline)) {
+    const uint8_t* ag = a;
+    const uint8_t* bg = b;
+    for (int64_t g = 0; g < groups; ++g) {
+      Vec bv[Nv];
+      for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(bg + v * kL * 4);
+      for (int r = 0; r < Rows; ++r) {
+        int32_t group;
+        std::memcpy(&group, ag + r * row_stride, sizeof group);
+        const Vec av = Isa::broadcast(group);
+        for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
+      }
+      ag += group_stride;
+      bg += kNr * 4;
     }
-    a += Mr * 4;
-    b += kNr * 4;
+  };
+  if (t.a_stride == 0) {
+    accumulate(4, Mr * 4);
+  } else {
+    accumulate(t.a_stride, 4);
   }
   if (t.cols != kNr) {
     for (int r = 0; r < Rows; ++r) {

@@ -21,12 +21,16 @@ inline constexpr int kMaxMr = 16;
 using PackAFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
                          void* strip, int32_t* row_sums);
 
+// row_sums[r] = sum_p A[r][p] for uint8 rows read in place (byte kernels only).
+using RowSumsFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums);
+
 // Where a tile goes: with acc[i][j] the sum over the groups of the strip products,
 // S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide kernels: S = acc), then
 // stored as int32 or as float (see Q8GemmOutput), for i < rows and j < cols.
 struct TileOutput {
   int64_t rows, cols;
   int32_t* scratch;                // mr x nr int32 the tile may use (partial tiles go through it)
+  int64_t a_stride;                // 0: A is a packed strip; else uint8 A read in place, rows a_stride bytes apart
   const int32_t* row_sums;         // the tile's rows
   const int32_t* col_zero_points;  // the tile's columns
   const int32_t* col_terms;        // the tile's columns
@@ -54,6 +58,7 @@ struct Q8GemmSet {
   bool wide;
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
+  RowSumsFn row_sums;  // nullptr: A is always packed
   RequantizeFn requantize;
 };
 

@@ -134,19 +134,25 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                  " B scales; expected 1 or ", n);
   if (m == 0 || n == 0) return;
 
-  // A packed strip by strip (with the row sums of A' for the byte kernels).
+  // A packed strip by strip (with the row sums of A' for the byte kernels), or, for the byte kernels on uint8 A of
+  // whole depth groups, read in place with only its row sums computed.
+  const bool direct_a = set.row_sums != nullptr && !a_signed && k % set.group == 0;
   const int64_t element = set.wide ? 2 : 1;
   const int64_t a_strip_bytes = pb.groups * set.mr * set.group * element;
   const int64_t a_strips = (m + set.mr - 1) / set.mr;
-  const auto packed_a = aligned_bytes(a_strips * a_strip_bytes);
+  const auto packed_a = aligned_bytes(direct_a ? 0 : a_strips * a_strip_bytes);
   std::vector<int32_t> row_sums(static_cast<size_t>(a_strips * set.mr), 0);
   SerialParallelism serial;
   Parallelism& par = parallelism != nullptr ? *parallelism : serial;
   const auto pack_a = [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s) {
       const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
-      set.pack_a(rows, k, a + s * set.mr * lda, lda, a_signed, a_zero_point, packed_a.get() + s * a_strip_bytes,
-                 row_sums.data() + s * set.mr);
+      if (direct_a) {
+        set.row_sums(rows, k, a + s * set.mr * lda, lda, row_sums.data() + s * set.mr);
+      } else {
+        set.pack_a(rows, k, a + s * set.mr * lda, lda, a_signed, a_zero_point, packed_a.get() + s * a_strip_bytes,
+                   row_sums.data() + s * set.mr);
+      }
     }
   };
   if (a_strips * a_strip_bytes >= (int64_t{64} << 10))
@@ -186,6 +192,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       tile.rows = rows;
       tile.cols = cols;
       tile.scratch = scratch;
+      tile.a_stride = direct_a ? lda : 0;
       if (!set.wide) {
         tile.row_sums = row_sums.data() + i0;
         tile.col_zero_points = pb.zero_points.data() + j0;
@@ -198,8 +205,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
       tile.per_column_scale = per_column_scale;
       tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
-      set.by_rows[rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_bytes,
-                            pb.data.get() + b_strip * pb.strip_bytes, tile);
+      const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
+      set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
     }
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
