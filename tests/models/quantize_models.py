@@ -17,6 +17,10 @@ Static (`--mode static --per-channel`, QDQ), on resnet18 and mobilenet_v2, calib
 2. Tessera runs onnxruntime's quantize_static output as ONNX Runtime does (same bound);
 3. the drop from float stays small (relative L2 below 0.1) and the top-1 class agrees on most inputs.
 
+FP16 (`tessera convert-fp16 --keep-io-types`), on resnet18 and the transformer encoder: the converted model runs
+in ONNX Runtime and in Tessera with outputs within float16 precision of the float32 model's (relative L2 below
+1e-2) and of each other.
+
     .venv/bin/python tests/models/quantize_models.py TESSERA_CLI MODEL_TESTS_DIR WORK_DIR
 """
 import os
@@ -154,12 +158,37 @@ def check_static(cli, tests, work, failures):
             failures.append(f"{model_name}: top-1 agrees on only {agree}/{len(validation)}")
 
 
+def check_fp16(cli, tests, work, failures):
+    for model_name in ("resnet18", "transformer_encoder"):
+        folder = os.path.join(tests, model_name)
+        model = os.path.join(folder, "model.onnx")
+        converted = os.path.join(work, f"fp16-{model_name}.onnx")
+        subprocess.run([cli, "convert-fp16", model, converted, "--keep-io-types"], check=True,
+                       stdout=subprocess.DEVNULL)
+        proto = onnx.TensorProto()
+        with open(os.path.join(folder, "test_data_set_0", "input_0.pb"), "rb") as f:
+            proto.ParseFromString(f.read())
+        input_name = onnx.load(model, load_external_data=False).graph.input[0].name
+        feeds = {input_name: numpy_helper.to_array(proto)}
+        reference = ort_run(model, feeds)
+        ort_half = ort_run(converted, feeds)
+        tessera_half = tessera_run(cli, converted, feeds, work)
+        errors = {"Tessera vs float32": relative_l2(tessera_half, reference),
+                  "ONNX Runtime vs float32": relative_l2(ort_half, reference),
+                  "Tessera vs ONNX Runtime": relative_l2(tessera_half, ort_half)}
+        print(f"fp16 {model_name}: " + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
+        for what, value in errors.items():
+            if not value < 1e-2:
+                failures.append(f"fp16 {model_name}: {what} {value:.2e}")
+
+
 def main() -> int:
     cli, tests, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
     failures = []
     check_dynamic(cli, tests, work, failures)
     check_static(cli, tests, work, failures)
+    check_fp16(cli, tests, work, failures)
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0

@@ -14,6 +14,7 @@ int optimize_command(const std::vector<std::string>& args);     // tessera optim
 int compare_command(const std::vector<std::string>& args);      // tessera compare
 int check_command(const std::vector<std::string>& args);        // tessera check
 int quantize_command(const std::vector<std::string>& args);      // tessera quantize
+int convert_fp16_command(const std::vector<std::string>& args);  // tessera convert-fp16
 int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, optimize, quantize, compare, check, conformance, serve.
+// The `tessera` command line: run, info, bench, optimize, quantize, convert-fp16, compare, check, conformance, serve.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -36,6 +36,11 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Dynamic quantization as onnxruntime's quantize_dynamic (QOperator form): constant MatMul/Gemm weights become
       int8 (symmetric) or uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger); the
       output loads in any ONNX runtime. Preprocessing (basic optimization) first unless --no-preprocess.
+  convert-fp16 MODEL OUTPUT [--keep-io-types] [--op-block-list OP,...] [--node-block-list NAME,...]
+               [--no-default-block-list] [--external-data-threshold BYTES] [--verbose]
+      Converts float32 initializers, constants and values to float16 (constants clamped into float16's range), as
+      onnxconverter-common's convert_float_to_float16; blocked ops (ai.onnx.ml, Resize, TopK, Range, ... by default)
+      stay float32 behind Casts; --keep-io-types keeps float32 inputs and outputs.
   compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
           [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
           [--runtime-b onnxruntime [--python PATH]] [--json] [--html FILE]
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return bench_command(args);
     if (command == "optimize") return optimize_command(args);
     if (command == "quantize") return quantize_command(args);
+    if (command == "convert-fp16") return convert_fp16_command(args);
     if (command == "compare") return compare_command(args);
     if (command == "check") return check_command(args);
     if (command == "conformance") return conformance_command(args);
