@@ -32,6 +32,27 @@ struct Avx512Vnni {
   static void fstore(float* p, FVec v) { _mm512_storeu_ps(p, v); }
 };
 
+// Row sums of uint8 rows read in place: vpsadbw adds 64 bytes at a time into eight 64-bit lanes (the tail through
+// a masked load, never past the row).
+void row_sums_sad(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums) {
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    __m512i sums = zero;
+    int64_t p = 0;
+    for (; p + 64 <= k; p += 64) sums = _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_loadu_si512(row + p), zero));
+    if (p < k) {
+      const __mmask64 tail = (__mmask64{1} << (k - p)) - 1;
+      sums = _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(tail, row + p), zero));
+    }
+    alignas(64) uint64_t lanes[8];
+    _mm512_store_si512(lanes, sums);
+    uint64_t total = 0;
+    for (uint64_t lane : lanes) total += lane;
+    row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(total));
+  }
+}
+
 constexpr int kMr = 8;
 constexpr int kNv = 2;
 
@@ -48,7 +69,7 @@ const Q8GemmSet kAvx512VnniSet = {
     .wide = false,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>, kTile<7>, kTile<8>},
     .pack_a = pack_a_bytes<kMr>,
-    .row_sums = row_sums_bytes,
+    .row_sums = row_sums_sad,
     .requantize = requantize,
 };
 #endif

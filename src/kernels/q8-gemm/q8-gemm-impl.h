@@ -48,16 +48,6 @@ void pack_a_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a
   }
 }
 
-// The row sums of uint8 rows read in place (the byte kernels' direct-A path).
-[[maybe_unused]] void row_sums_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* row = a + r * lda;
-    uint32_t sum = 0;
-    for (int64_t p = 0; p < k; ++p) sum += row[p];
-    row_sums[r] = static_cast<int32_t>(sum);
-  }
-}
-
 // Packs rows of A for the int16 kernels (G = 2): A - a_zero_point as int16 (no row sums needed).
 template <int Mr>
 void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,

@@ -21,7 +21,7 @@ inline constexpr int kMaxMr = 16;
 using PackAFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
                          void* strip, int32_t* row_sums);
 
-// row_sums[r] = sum_p A[r][p] for uint8 rows read in place (byte kernels only).
+// row_sums[r] = sum_p A[r][p] for uint8 rows read in place (byte kernels only; never reads past k).
 using RowSumsFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums);
 
 // Where a tile goes: with acc[i][j] the sum over the groups of the strip products,

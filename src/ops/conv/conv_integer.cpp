@@ -192,28 +192,29 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t depth = cg * g.kernel_size;
   const bool pointwise = g.is_pointwise();
   const uint8_t pad = static_cast<uint8_t>(static_cast<int32_t>(x_zero_point));
-  std::vector<uint8_t> channels_last(static_cast<size_t>(g.in_channels * g.in_size));
-  std::vector<uint8_t> rows(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
-  std::vector<int32_t> product(static_cast<size_t>(g.out_size * mg));
+  // Scratch written whole before it is read: left uninitialized.
+  const auto channels_last = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(g.in_channels * g.in_size));
+  const auto rows = std::make_unique_for_overwrite<uint8_t[]>(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
+  const auto product = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(g.out_size * mg));
   for (int64_t n = 0; n < g.batch; ++n) {
     transpose_bytes(g.in_channels, g.in_size, x.data<uint8_t>() + n * g.in_channels * g.in_size, g.in_size,
-                    channels_last.data(), g.in_channels);
+                    channels_last.get(), g.in_channels);
     for (int64_t grp = 0; grp < g.group; ++grp) {
-      const uint8_t* a = channels_last.data() + grp * cg;
+      const uint8_t* a = channels_last.get() + grp * cg;
       int64_t lda = g.in_channels;
       if (!pointwise) {
         const auto fill = [&](int64_t begin, int64_t end) {
-          im2row(g, a, g.in_channels, cg, pad, begin, end, rows.data() + begin * depth);
+          im2row(g, a, g.in_channels, cg, pad, begin, end, rows.get() + begin * depth);
         };
         if (depth * g.out_size >= (int64_t{1} << 16))
           parallelism.parallel_for(g.out_size, fill);
         else
           fill(0, g.out_size);
-        a = rows.data();
+        a = rows.get();
         lda = depth;
       }
       Q8GemmOutput out;
-      out.c_s32 = product.data();
+      out.c_s32 = product.get();
       out.ldc = mg;
       q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
@@ -307,15 +308,15 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     }
     Tensor& y = ctx.allocate_output(0, out_dtype, output_shape(g));
     if (y.element_count() == 0) return;
-    std::vector<int32_t> acc(static_cast<size_t>(y.element_count()));
-    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc.data());
+    const auto acc = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(y.element_count()));
+    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc.get());
     const DType scale_dtype = ctx.input(1).dtype();
     // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane.
     for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
       const size_t m = static_cast<size_t>(plane % g.out_channels);
       const double scale =
           linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
-      linalg::requantize(acc.data() + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
+      linalg::requantize(acc.get() + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
     }
   });
 }
