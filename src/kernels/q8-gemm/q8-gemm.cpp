@@ -47,6 +47,57 @@ int64_t rows_per_block(const Q8GemmSet& set, int64_t strip_bytes) {
   return strips * set.mr;
 }
 
+// Columns [j0, j0 + cols) of op(B) going into one strip of nr columns.
+struct StripLayout {
+  int64_t k, j0, cols, nr;
+};
+
+// Writes the strip: element (p, c) at ((p / Group) * nr + c) * Group + p % Group as E(B(p, j0 + c) - offset[c]),
+// adding each value to sums[c]. Reads B along its rows (k x n) or, transposed, along its columns: contiguous
+// either way.
+template <typename E, bool Signed, int Group>
+void pack_strip(const uint8_t* b, int64_t ldb, bool trans_b, const StripLayout& s, const int32_t* offset, E* dst,
+                int32_t* sums) {
+  const auto value = [](uint8_t byte) -> int32_t {
+    return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
+  };
+  if (!trans_b) {
+    // A group of rows at a time: its (column, step) elements are written contiguously.
+    const int64_t full = s.k / Group;
+    for (int64_t g = 0; g < full; ++g) {
+      const uint8_t* rows = b + g * Group * ldb + s.j0;
+      E* d = dst + g * s.nr * Group;
+      for (int64_t c = 0; c < s.cols; ++c) {
+        for (int e = 0; e < Group; ++e) {
+          const int32_t v = value(rows[e * ldb + c]) - offset[c];
+          sums[c] += v;
+          d[c * Group + e] = static_cast<E>(v);
+        }
+      }
+    }
+    for (int64_t p = full * Group; p < s.k; ++p) {  // the last, partial group (the rest stays zero)
+      const uint8_t* row = b + p * ldb + s.j0;
+      E* d = dst + full * s.nr * Group + p % Group;
+      for (int64_t c = 0; c < s.cols; ++c) {
+        const int32_t v = value(row[c]) - offset[c];
+        sums[c] += v;
+        d[c * Group] = static_cast<E>(v);
+      }
+    }
+    return;
+  }
+  for (int64_t c = 0; c < s.cols; ++c) {
+    const uint8_t* column = b + (s.j0 + c) * ldb;
+    int32_t sum = 0;
+    for (int64_t p = 0; p < s.k; ++p) {
+      const int32_t v = value(column[p]) - offset[c];
+      sum += v;
+      dst[((p / Group) * s.nr + c) * Group + p % Group] = static_cast<E>(v);
+    }
+    sums[c] += sum;
+  }
+}
+
 }  // namespace
 
 struct PackedQ8GemmB::Storage {
@@ -86,30 +137,36 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
     storage->zero_points.assign(static_cast<size_t>(padded), 0);
     storage->column_sums.assign(static_cast<size_t>(padded), 0);
   }
-  const auto value = [&](int64_t p, int64_t j) -> int32_t {
-    const uint8_t byte = trans_b ? b[j * ldb + p] : b[p * ldb + j];
-    return b_signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
-  };
-  for (int64_t j = 0; j < n; ++j) {
-    const int32_t zp = zero_points[zero_point_count == 1 ? 0 : j];
-    const int64_t strip = j / set.nr, c = j % set.nr;
-    uint8_t* base = storage->data.get() + strip * storage->strip_bytes;
+  // Per strip: the int16 kernels take B - zb; the byte kernels int8 B' (uint8 B - 128, its zero point likewise:
+  // b - zb is unchanged) with the column sums of B'.
+  const int64_t nr = set.nr;
+  std::vector<int32_t> offsets(static_cast<size_t>(nr)), sums(static_cast<size_t>(nr));
+  const int32_t shift = b_signed || set.wide ? 0 : 128;
+  for (int64_t strip = 0; strip < storage->strips; ++strip) {
+    const int64_t j0 = strip * nr, cols = std::min(nr, n - j0);
+    for (int64_t c = 0; c < cols; ++c) {
+      const int32_t zp = zero_points[zero_point_count == 1 ? 0 : j0 + c];
+      offsets[static_cast<size_t>(c)] = set.wide ? zp : shift;
+      if (!set.wide) storage->zero_points[static_cast<size_t>(j0 + c)] = zp - shift;
+    }
+    std::fill(sums.begin(), sums.end(), 0);
+    uint8_t* dst = storage->data.get() + strip * storage->strip_bytes;
+    const StripLayout layout{k, j0, cols, nr};
     if (set.wide) {
-      int16_t* dst = reinterpret_cast<int16_t*>(base);
-      for (int64_t p = 0; p < k; ++p) {
-        dst[((p / set.group) * set.nr + c) * set.group + p % set.group] = static_cast<int16_t>(value(p, j) - zp);
-      }
+      if (b_signed)
+        pack_strip<int16_t, true, 2>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int16_t*>(dst),
+                                     sums.data());
+      else
+        pack_strip<int16_t, false, 2>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int16_t*>(dst),
+                                      sums.data());
     } else {
-      // uint8 B becomes int8 by -128, its zero point likewise: (b - zb) is unchanged.
-      const int32_t shift = b_signed ? 0 : 128;
-      int32_t sum = 0;
-      for (int64_t p = 0; p < k; ++p) {
-        const int32_t v = value(p, j) - shift;
-        sum += v;
-        base[((p / set.group) * set.nr + c) * set.group + p % set.group] = static_cast<uint8_t>(static_cast<int8_t>(v));
-      }
-      storage->zero_points[static_cast<size_t>(j)] = zp - shift;
-      storage->column_sums[static_cast<size_t>(j)] = sum;
+      if (b_signed)
+        pack_strip<int8_t, true, 4>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int8_t*>(dst),
+                                    sums.data());
+      else
+        pack_strip<int8_t, false, 4>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int8_t*>(dst),
+                                     sums.data());
+      std::copy(sums.begin(), sums.begin() + cols, storage->column_sums.begin() + j0);
     }
   }
   PackedQ8GemmB packed;
