@@ -47,21 +47,30 @@ int64_t rows_per_block(const Q8GemmSet& set, int64_t strip_bytes) {
   return strips * set.mr;
 }
 
-// Columns [j0, j0 + cols) of op(B) going into one strip of nr columns.
-struct StripLayout {
+// Columns [j0, j0 + cols) of op(B) (B stored k x n, or n x k when trans_b) going into one strip of nr columns.
+struct StripSource {
+  const uint8_t* b;
+  int64_t ldb;
+  bool trans_b;
   int64_t k, j0, cols, nr;
+  const int32_t* offset;  // per column, subtracted from B
+  int32_t* sums;          // per column, accumulates the values written
 };
 
 // Writes the strip: element (p, c) at ((p / Group) * nr + c) * Group + p % Group as E(B(p, j0 + c) - offset[c]),
 // adding each value to sums[c]. Reads B along its rows (k x n) or, transposed, along its columns: contiguous
 // either way.
 template <typename E, bool Signed, int Group>
-void pack_strip(const uint8_t* b, int64_t ldb, bool trans_b, const StripLayout& s, const int32_t* offset, E* dst,
-                int32_t* sums) {
+void pack_strip(const StripSource& s, uint8_t* strip) {
+  E* dst = reinterpret_cast<E*>(strip);
+  const uint8_t* b = s.b;
+  const int64_t ldb = s.ldb;
+  const int32_t* offset = s.offset;
+  int32_t* sums = s.sums;
   const auto value = [](uint8_t byte) -> int32_t {
     return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
   };
-  if (!trans_b) {
+  if (!s.trans_b) {
     // A group of rows at a time: its (column, step) elements are written contiguously.
     const int64_t full = s.k / Group;
     for (int64_t g = 0; g < full; ++g) {
@@ -97,6 +106,8 @@ void pack_strip(const uint8_t* b, int64_t ldb, bool trans_b, const StripLayout& 
     sums[c] += sum;
   }
 }
+
+using PackStripFn = void (*)(const StripSource& s, uint8_t* strip);
 
 }  // namespace
 
@@ -142,6 +153,8 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   const int64_t nr = set.nr;
   std::vector<int32_t> offsets(static_cast<size_t>(nr)), sums(static_cast<size_t>(nr));
   const int32_t shift = b_signed || set.wide ? 0 : 128;
+  const PackStripFn pack = set.wide ? (b_signed ? pack_strip<int16_t, true, 2> : pack_strip<int16_t, false, 2>)
+                                    : (b_signed ? pack_strip<int8_t, true, 4> : pack_strip<int8_t, false, 4>);
   for (int64_t strip = 0; strip < storage->strips; ++strip) {
     const int64_t j0 = strip * nr, cols = std::min(nr, n - j0);
     for (int64_t c = 0; c < cols; ++c) {
@@ -151,23 +164,8 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
     }
     std::fill(sums.begin(), sums.end(), 0);
     uint8_t* dst = storage->data.get() + strip * storage->strip_bytes;
-    const StripLayout layout{k, j0, cols, nr};
-    if (set.wide) {
-      if (b_signed)
-        pack_strip<int16_t, true, 2>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int16_t*>(dst),
-                                     sums.data());
-      else
-        pack_strip<int16_t, false, 2>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int16_t*>(dst),
-                                      sums.data());
-    } else {
-      if (b_signed)
-        pack_strip<int8_t, true, 4>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int8_t*>(dst),
-                                    sums.data());
-      else
-        pack_strip<int8_t, false, 4>(b, ldb, trans_b, layout, offsets.data(), reinterpret_cast<int8_t*>(dst),
-                                     sums.data());
-      std::copy(sums.begin(), sums.begin() + cols, storage->column_sums.begin() + j0);
-    }
+    pack({b, ldb, trans_b, k, j0, cols, nr, offsets.data(), sums.data()}, dst);
+    if (!set.wide) std::copy(sums.begin(), sums.begin() + cols, storage->column_sums.begin() + j0);
   }
   PackedQ8GemmB packed;
   packed.depth_ = k;
