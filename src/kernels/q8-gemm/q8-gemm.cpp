@@ -62,32 +62,37 @@ struct StripSource {
 // either way.
 template <typename E, bool Signed, int Group>
 void pack_strip(const StripSource& s, uint8_t* strip) {
-  E* dst = reinterpret_cast<E*>(strip);
-  const uint8_t* b = s.b;
+  E* __restrict dst = reinterpret_cast<E*>(strip);
+  const uint8_t* __restrict b = s.b;
   const int64_t ldb = s.ldb;
-  const int32_t* offset = s.offset;
-  int32_t* sums = s.sums;
+  const int32_t* __restrict offset = s.offset;
+  int32_t* __restrict sums = s.sums;
+  // Locals, not reads through `s`: the int8 stores may alias it.
+  const int64_t k = s.k, j0 = s.j0, cols = s.cols, nr = s.nr;
   const auto value = [](uint8_t byte) -> int32_t {
     return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
   };
   if (!s.trans_b) {
     // A group of rows at a time: its (column, step) elements are written contiguously.
-    const int64_t full = s.k / Group;
+    const int64_t full = k / Group;
     for (int64_t g = 0; g < full; ++g) {
-      const uint8_t* rows = b + g * Group * ldb + s.j0;
-      E* d = dst + g * s.nr * Group;
-      for (int64_t c = 0; c < s.cols; ++c) {
+      const uint8_t* rows = b + g * Group * ldb + j0;
+      E* d = dst + g * nr * Group;
+      for (int64_t c = 0; c < cols; ++c) {
+        const int32_t off = offset[c];
+        int32_t sum = 0;
         for (int e = 0; e < Group; ++e) {
-          const int32_t v = value(rows[e * ldb + c]) - offset[c];
-          sums[c] += v;
+          const int32_t v = value(rows[e * ldb + c]) - off;
+          sum += v;
           d[c * Group + e] = static_cast<E>(v);
         }
+        sums[c] += sum;
       }
     }
-    for (int64_t p = full * Group; p < s.k; ++p) {  // the last, partial group (the rest stays zero)
-      const uint8_t* row = b + p * ldb + s.j0;
-      E* d = dst + full * s.nr * Group + p % Group;
-      for (int64_t c = 0; c < s.cols; ++c) {
+    for (int64_t p = full * Group; p < k; ++p) {  // the last, partial group (the rest stays zero)
+      const uint8_t* row = b + p * ldb + j0;
+      E* d = dst + full * nr * Group + p % Group;
+      for (int64_t c = 0; c < cols; ++c) {
         const int32_t v = value(row[c]) - offset[c];
         sums[c] += v;
         d[c * Group] = static_cast<E>(v);
@@ -95,13 +100,14 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
     }
     return;
   }
-  for (int64_t c = 0; c < s.cols; ++c) {
-    const uint8_t* column = b + (s.j0 + c) * ldb;
+  for (int64_t c = 0; c < cols; ++c) {
+    const uint8_t* column = b + (j0 + c) * ldb;
     int32_t sum = 0;
-    for (int64_t p = 0; p < s.k; ++p) {
-      const int32_t v = value(column[p]) - offset[c];
+    const int32_t off = offset[c];
+    for (int64_t p = 0; p < k; ++p) {
+      const int32_t v = value(column[p]) - off;
       sum += v;
-      dst[((p / Group) * s.nr + c) * Group + p % Group] = static_cast<E>(v);
+      dst[((p / Group) * nr + c) * Group + p % Group] = static_cast<E>(v);
     }
     sums[c] += sum;
   }
