@@ -57,6 +57,24 @@ struct StripSource {
   int32_t* sums;          // per column, accumulates the values written
 };
 
+// One whole depth group of a strip from B stored k x n: d[c * Group + e] = E(B(e, c) - offset[c]), the values
+// added to sums[c]. Restrict parameters (GCC honours them on parameters) let it vectorise.
+template <typename E, bool Signed, int Group>
+void pack_group(const uint8_t* __restrict rows, int64_t ldb, int64_t cols, const int32_t* __restrict offset,
+                int32_t* __restrict sums, E* __restrict d) {
+  for (int64_t c = 0; c < cols; ++c) {
+    int32_t sum = 0;
+    for (int e = 0; e < Group; ++e) {
+      const uint8_t byte = rows[e * ldb + c];
+      const int32_t v =
+          (Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte)) - offset[c];
+      sum += v;
+      d[c * Group + e] = static_cast<E>(v);
+    }
+    sums[c] += sum;
+  }
+}
+
 // Writes the strip: element (p, c) at ((p / Group) * nr + c) * Group + p % Group as E(B(p, j0 + c) - offset[c]),
 // adding each value to sums[c]. Reads B along its rows (k x n) or, transposed, along its columns: contiguous
 // either way.
@@ -78,16 +96,7 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
     for (int64_t g = 0; g < full; ++g) {
       const uint8_t* rows = b + g * Group * ldb + j0;
       E* d = dst + g * nr * Group;
-      for (int64_t c = 0; c < cols; ++c) {
-        const int32_t off = offset[c];
-        int32_t sum = 0;
-        for (int e = 0; e < Group; ++e) {
-          const int32_t v = value(rows[e * ldb + c]) - off;
-          sum += v;
-          d[c * Group + e] = static_cast<E>(v);
-        }
-        sums[c] += sum;
-      }
+      pack_group<E, Signed, Group>(rows, ldb, cols, offset, sums, d);
     }
     for (int64_t p = full * Group; p < k; ++p) {  // the last, partial group (the rest stays zero)
       const uint8_t* row = b + p * ldb + j0;
