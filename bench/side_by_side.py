@@ -9,7 +9,7 @@ per-round medians, the ratios Tessera/ONNX Runtime and Tessera/OpenVINO, and ses
     /usr/bin/python3 bench/export_models.py                       # once: models and inputs in bench/models/
     /usr/bin/python3 bench/side_by_side.py [--models mlp,resnet50] [--threads 1,2] [--batch 1,8] [--rounds 5]
 
-The peers come from PyPI (onnxruntime==1.31.1, openvino==2026.4.1, numpy, matplotlib) in a venv outside the
+The peers come from PyPI (onnxruntime==1.31.1, openvino==2026.4.1, onnx==1.23.2 for the quantizers, numpy, matplotlib) in a venv outside the
 repository (--venv, default ~/.cache/tessera-bench-venv), installed on first use; the script re-executes itself
 there. Results: --out DIR (default bench/results/): side_by_side.json, .csv and .png. See docs/BENCHMARKS.md.
 """
@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-REQUIREMENTS = ["onnxruntime==1.31.1", "openvino==2026.4.1", "numpy", "matplotlib"]
+REQUIREMENTS = ["onnxruntime==1.31.1", "openvino==2026.4.1", "onnx==1.23.2", "numpy", "matplotlib"]
 STAMP = "tessera-bench-requirements.txt"
 RUNTIMES = ("tessera", "onnxruntime", "openvino")
 LABELS = {"tessera": "Tessera", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
