@@ -115,7 +115,9 @@ Weights weights_input(KernelContext& ctx, size_t index, const PackedWeights* con
 }
 
 // dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols byte matrix, in cache-sized blocks.
-void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* src, int64_t ld_src, uint8_t* dst, int64_t ld_dst) {
+// Restrict parameters: without them every byte store could alias the loop state, which GCC then reloads.
+void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* __restrict src, int64_t ld_src, uint8_t* __restrict dst,
+                     int64_t ld_dst) {
   constexpr int64_t kBlock = 32;
   for (int64_t i0 = 0; i0 < rows; i0 += kBlock) {
     const int64_t i1 = std::min(rows, i0 + kBlock);
@@ -124,6 +126,21 @@ void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* src, int64_t ld_
       for (int64_t j = j0; j < j1; ++j) {
         for (int64_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
       }
+    }
+  }
+}
+
+// dst[j * ld_dst + i] = src[i * ld_src + j] + add[j] (wrapping as int32; add may be nullptr) for a rows x cols
+// int32 matrix, in blocks of rows that stay in L1.
+void transpose_add_s32(int64_t rows, int64_t cols, const int32_t* __restrict src, int64_t ld_src,
+                       const int32_t* __restrict add, int32_t* __restrict dst, int64_t ld_dst) {
+  constexpr int64_t kBlock = 64;
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock) {
+    const int64_t i1 = std::min(rows, i0 + kBlock);
+    for (int64_t j = 0; j < cols; ++j) {
+      const uint32_t b = add != nullptr ? static_cast<uint32_t>(add[j]) : 0u;
+      int32_t* row = dst + j * ld_dst;
+      for (int64_t i = i0; i < i1; ++i) row[i] = static_cast<int32_t>(static_cast<uint32_t>(src[i * ld_src + j]) + b);
     }
   }
 }
@@ -218,19 +235,8 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       out.ldc = mg;
       q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
-      // Transposed in blocks of output positions that stay in L1, with the bias added (wrapping as int32).
-      int32_t* yg = acc + (n * g.out_channels + grp * mg) * g.out_size;
-      constexpr int64_t kBlock = 64;
-      for (int64_t o0 = 0; o0 < g.out_size; o0 += kBlock) {
-        const int64_t o1 = std::min(g.out_size, o0 + kBlock);
-        for (int64_t m = 0; m < mg; ++m) {
-          const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[grp * mg + m]) : 0u;
-          int32_t* row = yg + m * g.out_size;
-          for (int64_t o = o0; o < o1; ++o) {
-            row[o] = static_cast<int32_t>(static_cast<uint32_t>(product[static_cast<size_t>(o * mg + m)]) + b);
-          }
-        }
-      }
+      transpose_add_s32(g.out_size, mg, product.get(), mg, bias != nullptr ? bias + grp * mg : nullptr,
+                        acc + (n * g.out_channels + grp * mg) * g.out_size, g.out_size);
     }
   }
   return true;
