@@ -29,7 +29,9 @@ std::vector<uint8_t> random_bytes(size_t count, unsigned seed) {
   return v;
 }
 
-void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string& kernel, bool float_out) {
+// uint8 A (zero point 128) by default, as activations usually are; int8 A (zero point 0) takes the packed-A path.
+void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string& kernel, bool float_out,
+                 bool a_signed) {
   if (!q8_gemm_select_kernel(kernel)) {
     state.SkipWithError("kernel not runnable on this CPU");
     return;
@@ -52,7 +54,7 @@ void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string&
     out.c_s32 = c32.data();
   }
   for (auto _ : state) {
-    q8_gemm(shape.m, shape.n, shape.k, a.data(), shape.k, false, 128, pb, out, nullptr);
+    q8_gemm(shape.m, shape.n, shape.k, a.data(), shape.k, a_signed, a_signed ? 0 : 128, pb, out, nullptr);
     benchmark::DoNotOptimize(c32.data());
     benchmark::DoNotOptimize(cf.data());
   }
@@ -64,11 +66,14 @@ void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string&
 const int kRegistered = [] {
   for (const std::string& kernel : q8_gemm_kernel_names()) {
     for (const Shape& shape : kShapes) {
-      for (bool float_out : {false, true}) {
-        const std::string name =
-            std::string("Q8Gemm/") + shape.what + "/" + kernel + (float_out ? "/f32_out" : "/s32_out");
-        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out](benchmark::State& state) {
-          run_q8_gemm(state, shape, kernel, float_out);
+      for (int mode = 0; mode < 3; ++mode) {  // uint8 A to int32, uint8 A to float, int8 A to int32
+        const bool float_out = mode == 1, a_signed = mode == 2;
+        const std::string name = std::string("Q8Gemm/") + shape.what + "/" + kernel +
+                                 (float_out  ? "/f32_out"
+                                  : a_signed ? "/s32_out_int8_a"
+                                             : "/s32_out");
+        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out, a_signed](benchmark::State& state) {
+          run_q8_gemm(state, shape, kernel, float_out, a_signed);
         })->Unit(benchmark::kMicrosecond);
       }
     }
