@@ -46,7 +46,7 @@ const Q8GemmSet kAvx2Set = {
     .group = 2,
     .wide = true,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>},
-    .pack_a = pack_a_wide<kMr>,
+    .pack_a = pack_a_wide<kMr, 2>,
     .row_sums = nullptr,
     .requantize = requantize,
 };

@@ -49,10 +49,10 @@ void pack_a_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a
 }
 
 // Packs rows of A for the int16 kernels (G = 2): A - a_zero_point as int16 (no row sums needed).
-template <int Mr>
+template <int Mr, int Group>
 void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
                  void* strip, int32_t*) {
-  constexpr int kGroup = 2;
+  constexpr int kGroup = Group;
   int16_t* dst = static_cast<int16_t*>(strip);
   const int64_t groups = (k + kGroup - 1) / kGroup;
   for (int64_t r = 0; r < rows; ++r) {
@@ -243,7 +243,8 @@ void requantize(const int32_t* values, int64_t count, const double* scales, int6
   }
 }
 
-// The portable tile over int16 strips (G = 2), in wrap-around arithmetic; plain loops the compiler vectorises.
+// The portable tile over int16 strips of one depth step per group (G = 1), in wrap-around arithmetic: plain
+// loops over contiguous columns that the compiler vectorises (widening int16 multiplies).
 template <int Mr, int Nr, int Rows>
 void tile_wide_scalar(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   const int16_t* a = static_cast<const int16_t*>(a_strip);
@@ -251,13 +252,11 @@ void tile_wide_scalar(int64_t groups, const void* a_strip, const void* b_strip, 
   uint32_t acc[Rows][Nr] = {};
   for (int64_t g = 0; g < groups; ++g) {
     for (int r = 0; r < Rows; ++r) {
-      const int32_t a0 = a[r * 2], a1 = a[r * 2 + 1];
-      for (int c = 0; c < Nr; ++c) {
-        acc[r][c] += static_cast<uint32_t>(a0 * b[c * 2] + a1 * b[c * 2 + 1]);
-      }
+      const int32_t av = a[r];
+      for (int c = 0; c < Nr; ++c) acc[r][c] += static_cast<uint32_t>(av * b[c]);
     }
-    a += Mr * 2;
-    b += Nr * 2;
+    a += Mr;
+    b += Nr;
   }
   for (int r = 0; r < Rows; ++r) {
     for (int c = 0; c < Nr; ++c) t.scratch[r * Nr + c] = static_cast<int32_t>(acc[r][c]);

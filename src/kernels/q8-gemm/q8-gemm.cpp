@@ -168,8 +168,9 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   const int64_t nr = set.nr;
   std::vector<int32_t> offsets(static_cast<size_t>(nr)), sums(static_cast<size_t>(nr));
   const int32_t shift = b_signed || set.wide ? 0 : 128;
-  const PackStripFn pack = set.wide ? (b_signed ? pack_strip<int16_t, true, 2> : pack_strip<int16_t, false, 2>)
-                                    : (b_signed ? pack_strip<int8_t, true, 4> : pack_strip<int8_t, false, 4>);
+  PackStripFn pack = b_signed ? pack_strip<int8_t, true, 4> : pack_strip<int8_t, false, 4>;
+  if (set.wide && set.group == 2) pack = b_signed ? pack_strip<int16_t, true, 2> : pack_strip<int16_t, false, 2>;
+  if (set.wide && set.group == 1) pack = b_signed ? pack_strip<int16_t, true, 1> : pack_strip<int16_t, false, 1>;
   for (int64_t strip = 0; strip < storage->strips; ++strip) {
     const int64_t j0 = strip * nr, cols = std::min(nr, n - j0);
     for (int64_t c = 0; c < cols; ++c) {
