@@ -1,6 +1,7 @@
-// The q8-gemm driver: packs B once and A per call into the selected micro-kernel's strips, then computes C tile
-// by tile (blocks of A rows that stay in L2, strips of B columns reused across the block's tiles), split over
-// the Parallelism by tiles in a fixed order.
+// The q8-gemm driver: packs B once and A per call into the selected micro-kernel's strips (the VNNI kernel reads
+// uint8 A in place and only sums its rows), then computes C tile by tile (blocks of A rows that stay in L2, strips
+// of B columns reused across the block's tiles), split over the Parallelism by tiles in a fixed order, so every
+// element is computed the same way on any thread count.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
