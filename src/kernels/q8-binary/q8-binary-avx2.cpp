@@ -1,0 +1,9 @@
+// q8-binary for AVX2 + FMA (compiled with -mavx2 -mfma; used only when CPUID reports them).
+#include "kernels/q8-binary/q8-binary-impl.h"
+
+namespace tessera::q8_binary {
+#if defined(__x86_64__)
+const BinarySet kAvx2Set = {"q8_binary__avx2", binary<int8_t, false>, binary<uint8_t, false>, binary<int8_t, true>,
+                            binary<uint8_t, true>};
+#endif
+}  // namespace tessera::q8_binary

@@ -1,0 +1,86 @@
+// The q8-binary loops, written once over simd::Vec; each q8-binary-<isa>.cpp includes this under its ISA's flags.
+// Contraction into fused multiply-adds is off here: the dequantized operands must be rounded before they are added,
+// as the unfused ops round them. Rounding adds and subtracts 1.5 * 2^23 (half to even for |v| < 2^22; larger
+// values saturate either way).
+#pragma once
+
+#pragma GCC optimize("fp-contract=off")
+// GCC 12 reports the AVX-512 widening intrinsics' internal mask operand as maybe uninitialized (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
+#include <type_traits>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/q8-binary/q8-binary-table.h"
+#include "kernels/simd_vec.h"
+
+namespace tessera::q8_binary {
+namespace {
+
+using simd::kLanes;
+using simd::Vec;
+
+typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+constexpr float kRoundMagic = 12582912.0f;
+
+// kLanes bytes at p widened to floats (the sign- or zero-extending loads GCC does not pick by itself).
+template <typename T>
+inline Vec bytes_to_floats(const T* p) {
+#if defined(__AVX512F__)
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m512i ints = std::is_signed_v<T> ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+  return reinterpret_cast<Vec>(_mm512_cvtepi32_ps(ints));
+#elif defined(__AVX2__)
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  const __m256i ints = std::is_signed_v<T> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+  return reinterpret_cast<Vec>(_mm256_cvtepi32_ps(ints));
+#else
+  Vec v;
+  for (int k = 0; k < kLanes; ++k) v[k] = static_cast<float>(p[k]);
+  return v;
+#endif
+}
+
+template <typename T>
+inline float quantize_one(float v, const Q8BinaryParams& p, float lo, float hi) {
+  float r = (v / p.c_scale + kRoundMagic) - kRoundMagic;
+  r += p.c_zero_point;
+  r = r > lo ? r : lo;  // NaN -> lo
+  return r < hi ? r : hi;
+}
+
+template <typename T, bool kMul>
+void binary(const void* a_raw, const void* b_raw, int64_t n, const Q8BinaryParams& p, void* c_raw) {
+  typedef T ByteVec __attribute__((vector_size(kLanes)));
+  const T* a = static_cast<const T*>(a_raw);
+  const T* b = static_cast<const T*>(b_raw);
+  T* c = static_cast<T*>(c_raw);
+  const float lo = std::is_signed_v<T> ? -128.0f : 0.0f, hi = std::is_signed_v<T> ? 127.0f : 255.0f;
+  const Vec sa = Vec{} + p.a_scale, za = Vec{} + p.a_zero_point, sb = Vec{} + p.b_scale, zb = Vec{} + p.b_zero_point;
+  const Vec sc = Vec{} + p.c_scale, zc = Vec{} + p.c_zero_point, magic = Vec{} + kRoundMagic;
+  const Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const Vec fx = (bytes_to_floats(a + i) - za) * sa;
+    const Vec fy = (bytes_to_floats(b + i) - zb) * sb;
+    const Vec v = kMul ? fx * fy : fx + fy;
+    Vec r = (v / sc + magic) - magic;
+    r += zc;
+    r = r > vlo ? r : vlo;
+    r = r < vhi ? r : vhi;
+    const ByteVec out = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
+    std::memcpy(c + i, &out, kLanes);
+  }
+  for (; i < n; ++i) {
+    const float fx = (static_cast<float>(a[i]) - p.a_zero_point) * p.a_scale;
+    const float fy = (static_cast<float>(b[i]) - p.b_zero_point) * p.b_scale;
+    c[i] = static_cast<T>(quantize_one<T>(kMul ? fx * fy : fx + fy, p, lo, hi));
+  }
+}
+
+}  // namespace
+}  // namespace tessera::q8_binary

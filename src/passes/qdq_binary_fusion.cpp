@@ -1,0 +1,106 @@
+// DequantizeLinear x2 -> Add|Mul -> [Relu] -> QuantizeLinear  =>  com.microsoft QLinearAdd|QLinearMul (extended
+// level): the residual joins and scalings of QDQ models (what `tessera quantize --mode static` and onnxruntime's
+// quantize_static write between quantized convolutions) run as one 8-bit elementwise op instead of two
+// dequantizations, a float op and a quantization. The fused op takes the same roundings (bit-identical outputs).
+// Conditions: every scale and zero point a constant scalar, one 8-bit type throughout; the Add/Mul output read only
+// by the Relu or the QuantizeLinear, the Relu's only by the QuantizeLinear; a Relu is absorbed only when the output
+// zero point is the type's minimum (then Q(Relu(x)) == Q(x) exactly).
+#include <algorithm>
+
+#include "passes/fusion_utils.h"
+#include "passes/pass.h"
+
+namespace tessera {
+
+namespace {
+
+using fusion::is_onnx_op;
+
+// The constant scalar of `name` with dtype `dtype` (kUndefined: any), or nullptr.
+const Tensor* scalar_constant(const Graph& graph, const std::string& name, DType dtype) {
+  const Tensor* t = fusion::constant_tensor(graph, name);
+  if (t == nullptr || t->element_count() != 1 || (dtype != DType::kUndefined && t->dtype() != dtype)) return nullptr;
+  return t;
+}
+
+// A per-tensor DequantizeLinear/QuantizeLinear with constant float scale and 8-bit zero point: the zero point's
+// type, else kUndefined.
+DType per_tensor_q8(const Graph& graph, const Node& node) {
+  if (node.inputs.size() < 3 || !node.has_input(2)) return DType::kUndefined;
+  if (scalar_constant(graph, node.inputs[1], DType::kFloat) == nullptr) return DType::kUndefined;
+  const Tensor* zp = scalar_constant(graph, node.inputs[2], DType::kUndefined);
+  if (zp == nullptr || (zp->dtype() != DType::kInt8 && zp->dtype() != DType::kUint8)) return DType::kUndefined;
+  return zp->dtype();
+}
+
+bool zero_point_is_minimum(const Graph& graph, const Node& q) {
+  const Tensor* zp = fusion::constant_tensor(graph, q.inputs[2]);
+  return zp->dtype() == DType::kInt8 ? zp->data<int8_t>()[0] == -128 : zp->data<uint8_t>()[0] == 0;
+}
+
+class QdqBinaryFusion final : public GraphPass {
+ public:
+  std::string name() const override { return "qdq_binary_fusion"; }
+  OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
+
+  bool run(Graph& graph) override {
+    const bool has_q = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                   [](const auto& n) { return is_onnx_op(*n, "QuantizeLinear"); });
+    if (!has_q) return false;
+    const fusion::GraphIndex index(graph);
+    std::vector<const Node*> removed;
+    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    for (const auto& slot : graph.nodes) {
+      const Node& q = *slot;
+      if (!is_onnx_op(q, "QuantizeLinear")) continue;
+      const DType type = per_tensor_q8(graph, q);
+      if (type == DType::kUndefined) continue;
+      const Node* op = index.private_producer(q.inputs[0]);
+      const Node* relu = nullptr;
+      if (op != nullptr && is_onnx_op(*op, "Relu")) {
+        if (!zero_point_is_minimum(graph, q)) continue;
+        relu = op;
+        op = index.private_producer(relu->inputs[0]);
+      }
+      if (op == nullptr || !(is_onnx_op(*op, "Add") || is_onnx_op(*op, "Mul")) || op->inputs.size() != 2) continue;
+      const Node* da = index.producer(op->inputs[0]);
+      const Node* db = index.producer(op->inputs[1]);
+      if (da == nullptr || db == nullptr || !is_onnx_op(*da, "DequantizeLinear") ||
+          !is_onnx_op(*db, "DequantizeLinear") || per_tensor_q8(graph, *da) != type ||
+          per_tensor_q8(graph, *db) != type) {
+        continue;
+      }
+      auto fused = std::make_unique<Node>();
+      fused->name = op->name.empty() ? q.outputs[0] + "_qlinear" : op->name;
+      fused->op_type = op->op_type == "Add" ? "QLinearAdd" : "QLinearMul";
+      fused->domain = kMicrosoftDomain;
+      fused->opset = 1;
+      fused->inputs = {da->inputs[0], da->inputs[1], da->inputs[2], db->inputs[0],
+                       db->inputs[1], db->inputs[2], q.inputs[1],   q.inputs[2]};
+      fused->outputs = {q.outputs[0]};
+      std::vector<const Node*> group{da, db, op};
+      if (relu != nullptr) group.push_back(relu);
+      group.push_back(&q);
+      note(fusion::describe_fusion(*fused, group));
+      removed.push_back(op);
+      if (relu != nullptr) removed.push_back(relu);
+      replacements.emplace_back(&q, std::move(fused));
+    }
+    if (replacements.empty()) return false;
+    for (auto& slot : graph.nodes) {
+      for (auto& [q, fused] : replacements) {
+        if (slot.get() == q) slot = std::move(fused);
+      }
+    }
+    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+    });
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<GraphPass> make_qdq_binary_fusion() { return std::make_unique<QdqBinaryFusion>(); }
+
+}  // namespace tessera

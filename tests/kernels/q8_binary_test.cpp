@@ -1,0 +1,63 @@
+// q8-binary: every variant the CPU runs gives the bytes of the unfused definition (dequantize each input in float,
+// add or multiply, divide by the output scale, round half to even, add the zero point, saturate) on odd lengths,
+// int8 and uint8, with saturating scales.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/q8-binary/q8-binary.h"
+
+namespace tessera {
+namespace {
+
+template <typename T>
+T reference(bool multiply, T x, T y, const Q8BinaryParams& p) {
+  const float fx = (static_cast<float>(x) - p.a_zero_point) * p.a_scale;
+  const float fy = (static_cast<float>(y) - p.b_zero_point) * p.b_scale;
+  const float v = multiply ? fx * fy : fx + fy;
+  const float lo = std::is_signed_v<T> ? -128.0f : 0.0f, hi = std::is_signed_v<T> ? 127.0f : 255.0f;
+  return static_cast<T>(std::clamp(std::nearbyint(v / p.c_scale) + p.c_zero_point, lo, hi));
+}
+
+template <typename T>
+void check_variant(bool multiply) {
+  std::mt19937 rng(11);
+  for (int64_t n : {0, 1, 7, 15, 16, 17, 33, 64, 100, 1000}) {
+    for (const Q8BinaryParams& p : {Q8BinaryParams{0.05f, 3, 0.031f, -2, 0.07f, 5},
+                                    Q8BinaryParams{0.5f, 0, 0.5f, 0, 0.01f, 0}}) {  // the second saturates
+      std::vector<T> a(static_cast<size_t>(n)), b(a.size()), c(a.size() + 1, T(77));
+      for (size_t i = 0; i < a.size(); ++i) {
+        a[i] = static_cast<T>(rng() % 256);
+        b[i] = static_cast<T>(rng() % 256);
+      }
+      q8_binary_elementwise(multiply, std::is_signed_v<T>, a.data(), b.data(), n, p, c.data());
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(c[i], reference<T>(multiply, a[i], b[i], p)) << "n " << n << " element " << i;
+      }
+      ASSERT_EQ(c.back(), T(77)) << "wrote past the end";
+    }
+  }
+}
+
+class Q8BinaryTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!q8_binary_select_kernel(GetParam())) GTEST_SKIP() << GetParam() << " does not run on this CPU";
+  }
+  void TearDown() override { q8_binary_select_kernel(""); }
+};
+
+TEST_P(Q8BinaryTest, AddAndMulMatchTheUnfusedDefinition) {
+  for (const bool multiply : {false, true}) {
+    check_variant<int8_t>(multiply);
+    check_variant<uint8_t>(multiply);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, Q8BinaryTest,
+                         ::testing::Values("q8_binary__portable", "q8_binary__avx2", "q8_binary__avx512"),
+                         [](const auto& info) { return info.param.substr(std::string("q8_binary__").size()); });
+
+}  // namespace
+}  // namespace tessera
