@@ -28,6 +28,7 @@ std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 std::unique_ptr<GraphPass> make_qdq_fusion();
+std::unique_ptr<GraphPass> make_qdq_binary_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -40,6 +41,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_noop_elimination());
   passes.push_back(make_shape_folding());
   passes.push_back(make_qdq_fusion());  // before constant_folding, which would fold the weight DequantizeLinears
+  passes.push_back(make_qdq_binary_fusion());
   passes.push_back(make_constant_folding());
   passes.push_back(make_reshape_shape_folding());
   passes.push_back(make_conv_batchnorm_folding());
