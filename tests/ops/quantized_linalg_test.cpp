@@ -174,13 +174,15 @@ TEST(QuantizedMatMulTest, ConsumesConstantBOnlyWhenEveryRunTakesTheQ8Gemm) {
 
 TEST(QuantizedConvTest, ConsumesConstantWeightsOnlyWhenEveryRunTakesTheQ8Gemm) {
   std::mt19937 rng(9);
-  const Tensor x = random_bytes(DType::kInt8, {1, 4, 5, 5}, rng);
-  const Tensor w = random_bytes(DType::kUint8, {6, 2, 3, 3}, rng);
+  const Tensor x = random_bytes(DType::kInt8, {1, 8, 5, 5}, rng);
+  const Tensor w = random_bytes(DType::kUint8, {12, 4, 3, 3}, rng);
   const std::vector<Attribute> grouped = {nn_test::int_attr("group", 2)};
   EXPECT_TRUE(consumes("ConvInteger", grouped, {x, w}, 1));
   EXPECT_TRUE(consumes("ConvInteger", grouped, {x, w, Tensor::scalar<int8_t>(DType::kInt8, -3)}, 1));
   EXPECT_FALSE(consumes("ConvInteger", grouped, {x, w, Tensor::scalar<int32_t>(DType::kInt32, 200)}, 1));
-  EXPECT_FALSE(consumes("ConvInteger", {nn_test::int_attr("group", 4)}, {x, w}, 1));  // 6 channels in 4 groups
+  EXPECT_FALSE(consumes("ConvInteger", {nn_test::int_attr("group", 5)}, {x, w}, 1));  // 12 channels in 5 groups
+  const Tensor depthwise = random_bytes(DType::kUint8, {8, 1, 3, 3}, rng);            // thin groups: widened loops
+  EXPECT_FALSE(consumes("ConvInteger", {nn_test::int_attr("group", 8)}, {x, depthwise}, 1));
 }
 
 TEST(QuantizedMatMulTest, ZeroPointOutsideTheTypeUsesTheWidenedLoops) {
@@ -288,12 +290,15 @@ std::vector<int64_t> conv_reference(const ConvCase& c, const Tensor& x, const Te
 
 TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   const std::vector<ConvCase> cases = {
+      // On the q8 GEMM (groups of at least 4 output channels and 128 products per output position):
       {{1, 3, 9, 8}, {5, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},
-      {{2, 4, 7, 9}, {6, 2, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},
-      {{1, 7, 6, 5}, {9, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},     // pointwise
-      {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},     // depthwise, strided
-      {{2, 3, 17}, {4, 3, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
+      {{2, 8, 7, 9}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},    // grouped, strided, dilated
+      {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise
+      {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depth beyond one kernel strip
+      // On the widened loops (thin groups):
+      {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},  // depthwise, strided
+      {{1, 7, 6, 5}, {3, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // 3 output channels
   };
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(6);

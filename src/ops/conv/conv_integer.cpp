@@ -86,6 +86,11 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
   return packed;
 }
 
+// Whether a group of mg output channels over `depth` (input channels x kernel) steps runs on the q8 GEMM: it
+// needs a few output channels and steps per output position to pay for building its rows (depthwise and other
+// thin groups stay on the widened loops, ~20x faster there).
+bool group_fits_q8_gemm(int64_t mg, int64_t depth) { return mg >= 4 && depth >= 8 && mg * depth >= 128; }
+
 // Packs constant weights (with a constant or absent zero point) once at kernel creation; nullptr otherwise. The
 // kernel consumes them (the runtime then passes them no more and frees them) when x is known to be 8-bit with a
 // constant or absent zero point in its range (input x_zp_index): then every run takes the q8 GEMM with this copy.
@@ -93,7 +98,7 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
                                                            size_t x_zp_index, int64_t group) {
   const Tensor* w = info.constant_input(w_index);
   if (w == nullptr || w->rank() < 3 || !linalg::is_int8_type(w->dtype()) || w->element_count() == 0 ||
-      w->dim(0) % group != 0) {
+      w->dim(0) % group != 0 || !group_fits_q8_gemm(w->dim(0) / group, w->element_count() / w->dim(0))) {
     return nullptr;
   }
   const Tensor* zp = info.node.has_input(zp_index) ? info.constant_input(zp_index) : nullptr;
@@ -247,6 +252,7 @@ void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, con
                 const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
                 Parallelism& parallelism, int32_t* acc) {
   if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
+      group_fits_q8_gemm(g.out_group_channels(), g.in_group_channels() * g.kernel_size) &&
       accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
     return;
   }
