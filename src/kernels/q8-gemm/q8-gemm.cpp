@@ -247,7 +247,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const bool per_column_scale = out.b_scales != nullptr && out.b_scale_count == n && n > 1;
 
   // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
-  const int64_t strips_per_block = rows_per_block(set, a_strip_bytes) / set.mr;
+  const int64_t strips_per_block = std::min(rows_per_block(set, a_strip_bytes) / set.mr, a_strips);
   const int64_t blocks = (a_strips + strips_per_block - 1) / strips_per_block;
   const int64_t tasks = blocks * pb.strips * strips_per_block;
   const auto run = [&](int64_t begin, int64_t end) {
