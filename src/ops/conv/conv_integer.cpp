@@ -176,7 +176,14 @@ void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t c
         position = position * g.in_dims[d] + i;
       }
       uint8_t* dst = row + kk * cg;
-      if (inside) {
+      if (cg <= 16) {  // a few channels: inline byte copies beat a library call each
+        if (inside) {
+          const uint8_t* src = x + position * channels;
+          for (int64_t c = 0; c < cg; ++c) dst[c] = src[c];
+        } else {
+          for (int64_t c = 0; c < cg; ++c) dst[c] = pad;
+        }
+      } else if (inside) {
         std::memcpy(dst, x + position * channels, static_cast<size_t>(cg));
       } else {
         std::memset(dst, pad, static_cast<size_t>(cg));
