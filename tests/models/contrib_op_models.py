@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Models that carry the com.microsoft contrib ops which ONNX Runtime's transformer optimizer writes into
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
-Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu), built with onnx.helper so that
+Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
+MatMulIntegerToFloat, QLinearAdd, QLinearMul), built with onnx.helper so that
 every form and attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs; the model, the inputs and ONNX Runtime's outputs go
 to DEST/<name>/ as a backend-test folder, which `tessera conformance DEST` then runs: Tessera must give ONNX
@@ -101,6 +102,42 @@ def multi_head_attention(kv_len: int, mask_shape: list | None = None, bias: bool
                              [weight("bias", 2 * HIDDEN + 16)] if bias else [])
 
 
+def quantized_matmuls(b_dtype, per_column: bool) -> onnx.GraphProto:
+    """com.microsoft DynamicQuantizeMatMul on a float input, and MatMulIntegerToFloat on that input quantized in the
+    graph (DynamicQuantizeLinear), with int8 or uint8 weights, per-tensor or per-column scales and zero points."""
+    k, n = HIDDEN, 24
+    low, high = (-128, 128) if b_dtype == np.int8 else (0, 256)
+    count = n if per_column else 1
+    shape = [n] if per_column else []
+    inits = [numpy_helper.from_array(rng.integers(low, high, (k, n)).astype(b_dtype), "B"),
+             numpy_helper.from_array((rng.random(count) * 0.02 + 0.001).astype(np.float32).reshape(shape), "b_scale"),
+             numpy_helper.from_array(rng.integers(low // 8 + 8, high // 8 - 8, count).astype(b_dtype).reshape(shape),
+                                     "b_zero_point"),
+             numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "bias")]
+    nodes = [helper.make_node("DynamicQuantizeMatMul", ["x", "B", "b_scale", "b_zero_point", "bias"], ["y"], domain=MS),
+             helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("MatMulIntegerToFloat", ["xq", "B", "xs", "b_scale", "xz", "b_zero_point", "bias"],
+                              ["y2"], domain=MS)]
+    return helper.make_graph(nodes, "quantized_matmuls", inputs_info(["x"], [BATCH, SEQ, k]),
+                             inputs_info(["y", "y2"], None), inits)
+
+
+def qlinear_binary(op: str, b_shape: list, dtype) -> onnx.GraphProto:
+    """com.microsoft QLinearAdd / QLinearMul of two float inputs quantized in the graph, with broadcasting."""
+    zero = np.array(3 if dtype == np.int8 else 128, dtype)
+    inits = [numpy_helper.from_array(np.array(0.04, np.float32), "sa"), numpy_helper.from_array(zero, "za"),
+             numpy_helper.from_array(np.array(0.03, np.float32), "sb"), numpy_helper.from_array(zero, "zb"),
+             numpy_helper.from_array(np.array(0.05 if op == "QLinearAdd" else 0.2, np.float32), "sc"),
+             numpy_helper.from_array(zero, "zc")]
+    nodes = [helper.make_node("QuantizeLinear", ["a", "sa", "za"], ["qa"]),
+             helper.make_node("QuantizeLinear", ["b", "sb", "zb"], ["qb"]),
+             helper.make_node(op, ["qa", "sa", "za", "qb", "sb", "zb", "sc", "zc"], ["qc"], domain=MS),
+             helper.make_node("DequantizeLinear", ["qc", "sc", "zc"], ["c"])]
+    return helper.make_graph(nodes, op, [helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [BATCH, SEQ, HIDDEN]),
+                                         helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, b_shape)],
+                             inputs_info(["c"], None), inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -163,6 +200,11 @@ def main() -> int:
     write_case(dest, "mha_key_lengths_no_bias", multi_head_attention(6, [BATCH], bias=False, num_heads=2))
     write_case(dest, "mha_self_unidirectional_bias", multi_head_attention(SEQ, [BATCH, SEQ], unidirectional=1,
                                                                            attention_bias=[1, 4, SEQ, SEQ]))
+    write_case(dest, "dynamic_quantize_matmul_int8_per_column", quantized_matmuls(np.int8, True))
+    write_case(dest, "dynamic_quantize_matmul_uint8_per_tensor", quantized_matmuls(np.uint8, False))
+    write_case(dest, "qlinear_add_int8", qlinear_binary("QLinearAdd", [BATCH, SEQ, HIDDEN], np.int8))
+    write_case(dest, "qlinear_add_uint8_broadcast", qlinear_binary("QLinearAdd", [HIDDEN], np.uint8))
+    write_case(dest, "qlinear_mul_int8_broadcast", qlinear_binary("QLinearMul", [SEQ, 1], np.int8))
     return 0
 
 

@@ -1,3 +1,6 @@
+// com.microsoft MatMulIntegerToFloat (A already quantized: A, B, a_scale, b_scale, a_zero_point, b_zero_point,
+// bias) shares the GEMM and epilogue; ONNX Runtime's optimizer writes it where several MatMuls share one
+// DynamicQuantizeLinear.
 // com.microsoft DynamicQuantizeMatMul: Y = dequantize(DynamicQuantizeLinear(A)) x dequantize(B) (+ bias), computed
 // as ONNX Runtime computes it: A quantized to uint8 per tensor at run time (the ONNX DynamicQuantizeLinear rule),
 // the exact int32 products of the q8-gemm kernels, then float(S) * (a_scale * b_scale[j]) + bias[j]. These are
@@ -7,6 +10,7 @@
 // column.
 #include <algorithm>
 #include <climits>
+#include <functional>
 
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "kernels/qu8-quantize/qu8-quantize.h"
@@ -49,70 +53,118 @@ struct PackedB {
   std::vector<int64_t> shape;
 };
 
-std::unique_ptr<Kernel> make_dynamic_quantize_matmul(const KernelInfo& info) {
-  std::shared_ptr<const PackedB> constant;
-  const Tensor* b = info.constant_input(1);
-  const Tensor* scale = info.constant_input(2);
-  const bool zp_constant = !info.has_input(3) || info.constant_input(3) != nullptr;
-  if (b != nullptr && scale != nullptr && zp_constant) {
-    check_b(*b, *scale);
-    auto packed = std::make_shared<PackedB>();
-    packed->packed = pack(*b, info.constant_input(3), scale->element_count());
-    packed->shape = b->shape();
-    constant = packed;
-    info.consume_constant_input(1);
+// Where B, its scale and zero point, and the bias sit among an op's inputs.
+struct Layout {
+  size_t b, b_scale, b_zero_point, bias;
+};
+constexpr Layout kDynamicQuantizeMatMulInputs{1, 2, 3, 4};
+constexpr Layout kMatMulIntegerToFloatInputs{1, 3, 5, 6};
+
+// B packed at kernel creation when it, its scale and its zero point are constants (then consumed), else nullptr.
+std::shared_ptr<const PackedB> pack_constant_b(const KernelInfo& info, const Layout& at) {
+  const Tensor* b = info.constant_input(at.b);
+  const Tensor* scale = info.constant_input(at.b_scale);
+  const bool zp_constant = !info.has_input(at.b_zero_point) || info.constant_input(at.b_zero_point) != nullptr;
+  if (b == nullptr || scale == nullptr || !zp_constant) return nullptr;
+  check_b(*b, *scale);
+  auto packed = std::make_shared<PackedB>();
+  packed->packed = pack(*b, info.constant_input(at.b_zero_point), scale->element_count());
+  packed->shape = b->shape();
+  info.consume_constant_input(at.b);
+  return packed;
+}
+
+// A quantized A operand: m x k bytes with one zero point and scale.
+struct QuantizedA {
+  const uint8_t* data = nullptr;
+  bool is_signed = false;
+  int32_t zero_point = 0;
+  float scale = 1;
+};
+
+// Y [a_shape with the last dim n] = (A - a_zp)(B - b_zp) * (a_scale * b_scale[j]) + bias[j], the scale product in
+// float as the unfused Mul(a_scale, b_scale) rounds it. `quantize(m, k)` supplies A once the shapes are checked.
+void run_quantized_matmul(KernelContext& ctx, const PackedB* constant, const Layout& at, const Tensor& a,
+                          const std::function<QuantizedA(int64_t, int64_t)>& quantize) {
+  const Tensor& scale = ctx.input(at.b_scale);
+  const bool use_constant = constant != nullptr && !ctx.has_input(at.b);
+  PackedQ8GemmB per_run;
+  std::vector<int64_t> b_shape;
+  if (use_constant) {
+    b_shape = constant->shape;
+  } else {
+    check_b(ctx.input(at.b), scale);
+    b_shape = ctx.input(at.b).shape();
+    per_run = pack(ctx.input(at.b), ctx.has_input(at.b_zero_point) ? &ctx.input(at.b_zero_point) : nullptr,
+                   scale.element_count());
   }
+  const PackedQ8GemmB& packed = use_constant ? constant->packed : per_run;
+  const int64_t k = b_shape[0], n = b_shape[1];
+  check_argument(a.rank() >= 1 && a.dim(a.rank() - 1) == k, "A ", a.description(), " does not match B ",
+                 shape_to_string(b_shape));
+  std::vector<int64_t> y_shape = a.shape();
+  y_shape.back() = n;
+  const float* bias = nullptr;
+  if (ctx.has_input(at.bias)) {
+    const Tensor& b = ctx.input(at.bias);
+    check_argument(b.dtype() == DType::kFloat && b.element_count() == n, "bias must be float with ", n, " values, got ",
+                   b.description());
+    bias = b.data<float>();
+  }
+  Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, y_shape);
+  if (y.element_count() == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < y.element_count(); ++i) y.data<float>()[i] = bias != nullptr ? bias[i % n] : 0.0f;
+    return;
+  }
+  const int64_t m = a.element_count() / k;
+  const QuantizedA qa = quantize(m, k);
+  std::vector<float> scales(static_cast<size_t>(scale.element_count()));
+  for (size_t j = 0; j < scales.size(); ++j) scales[j] = qa.scale * scale.data<float>()[j];
+  Q8GemmOutput out;
+  out.c_f32 = y.data<float>();
+  out.ldc = n;
+  out.a_scale = 1.0f;
+  out.b_scales = scales.data();
+  out.b_scale_count = static_cast<int64_t>(scales.size());
+  out.bias = bias;
+  q8_gemm(m, n, k, qa.data, k, qa.is_signed, qa.zero_point, packed, out, &ctx.parallelism());
+}
+
+std::unique_ptr<Kernel> make_dynamic_quantize_matmul(const KernelInfo& info) {
+  std::shared_ptr<const PackedB> constant = pack_constant_b(info, kDynamicQuantizeMatMulInputs);
   return make_kernel([constant](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
-    const Tensor& scale = ctx.input(2);
     check_argument(a.dtype() == DType::kFloat, "A must be float, got ", a.description());
-    const bool use_constant = constant != nullptr && !ctx.has_input(1);
-    PackedQ8GemmB per_run;
-    std::vector<int64_t> b_shape;
-    if (use_constant) {
-      b_shape = constant->shape;
-    } else {
-      check_b(ctx.input(1), scale);
-      b_shape = ctx.input(1).shape();
-      per_run = pack(ctx.input(1), ctx.has_input(3) ? &ctx.input(3) : nullptr, scale.element_count());
-    }
-    const PackedQ8GemmB& packed = use_constant ? constant->packed : per_run;
-    const int64_t k = b_shape[0], n = b_shape[1];
-    check_argument(a.rank() >= 1 && a.dim(a.rank() - 1) == k, "A ", a.description(), " does not match B ",
-                   shape_to_string(b_shape));
-    std::vector<int64_t> y_shape = a.shape();
-    y_shape.back() = n;
-    const float* bias = nullptr;
+    Tensor a_q;
+    run_quantized_matmul(ctx, constant.get(), kDynamicQuantizeMatMulInputs, a, [&](int64_t m, int64_t k) {
+      const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count());
+      a_q = Tensor::uninitialized(DType::kUint8, {m, k});
+      quantize_u8(a.data<float>(), a.element_count(), q, a_q.data<uint8_t>());
+      return QuantizedA{a_q.data<uint8_t>(), false, q.zero_point, q.scale};
+    });
+  });
+}
+
+std::unique_ptr<Kernel> make_matmul_integer_to_float(const KernelInfo& info) {
+  std::shared_ptr<const PackedB> constant = pack_constant_b(info, kMatMulIntegerToFloatInputs);
+  return make_kernel([constant](KernelContext& ctx) {
+    const Tensor& a = ctx.input(0);
+    check_argument(a.dtype() == DType::kInt8 || a.dtype() == DType::kUint8, "A must be int8 or uint8, got ",
+                   a.description());
+    const Tensor& a_scale = ctx.input(2);
+    check_argument(a_scale.dtype() == DType::kFloat && a_scale.element_count() == 1,
+                   "a_scale must be one float (per-tensor A), got ", a_scale.description());
+    int32_t a_zp = 0;
     if (ctx.has_input(4)) {
-      const Tensor& b4 = ctx.input(4);
-      check_argument(b4.dtype() == DType::kFloat && b4.element_count() == n, "bias must be float with ", n,
-                     " values, got ", b4.description());
-      bias = b4.data<float>();
+      const Tensor& zp = ctx.input(4);
+      check_argument(zp.dtype() == a.dtype() && zp.element_count() == 1, "a_zero_point must be one ",
+                     dtype_name(a.dtype()), ", got ", zp.description());
+      a_zp = a.dtype() == DType::kInt8 ? zp.data<int8_t>()[0] : zp.data<uint8_t>()[0];
     }
-    Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, y_shape);
-    if (y.element_count() == 0) return;
-    if (k == 0) {
-      std::fill(y.data<float>(), y.data<float>() + y.element_count(), 0.0f);  // empty sums (then the bias)
-      if (bias != nullptr) {
-        for (int64_t i = 0; i < y.element_count(); ++i) y.data<float>()[i] += bias[i % n];
-      }
-      return;
-    }
-    const int64_t m = a.element_count() / k;
-    const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count());
-    Tensor a_q = Tensor::uninitialized(DType::kUint8, {m, k});
-    quantize_u8(a.data<float>(), a.element_count(), q, a_q.data<uint8_t>());
-    // a_scale * b_scale in float, as the unfused Mul(a_scale, b_scale) computes it.
-    std::vector<float> scales(static_cast<size_t>(scale.element_count()));
-    for (size_t j = 0; j < scales.size(); ++j) scales[j] = q.scale * scale.data<float>()[j];
-    Q8GemmOutput out;
-    out.c_f32 = y.data<float>();
-    out.ldc = n;
-    out.a_scale = 1.0f;
-    out.b_scales = scales.data();
-    out.b_scale_count = static_cast<int64_t>(scales.size());
-    out.bias = bias;
-    q8_gemm(m, n, k, a_q.data<uint8_t>(), k, false, q.zero_point, packed, out, &ctx.parallelism());
+    run_quantized_matmul(ctx, constant.get(), kMatMulIntegerToFloatInputs, a, [&](int64_t, int64_t) {
+      return QuantizedA{a.data<uint8_t>(), a.dtype() == DType::kInt8, a_zp, a_scale.data<float>()[0]};
+    });
   });
 }
 
@@ -128,6 +180,12 @@ void infer_dynamic_quantize_matmul(InferenceContext& context) {
   context.set_output_type(0, out);
 }
 
+const RegisterOp kMatMulIntegerToFloat{{.domain = kMicrosoftDomain,
+                                        .op_type = "MatMulIntegerToFloat",
+                                        .since_version = 1,
+                                        .last_version = INT_MAX,
+                                        .factory = make_matmul_integer_to_float,
+                                        .infer = infer_dynamic_quantize_matmul}};
 const RegisterOp kDynamicQuantizeMatMul{{.domain = kMicrosoftDomain,
                                          .op_type = "DynamicQuantizeMatMul",
                                          .since_version = 1,
