@@ -29,6 +29,7 @@ std::unique_ptr<GraphPass> make_reshape_shape_folding();
 std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 std::unique_ptr<GraphPass> make_qdq_fusion();
 std::unique_ptr<GraphPass> make_qdq_binary_fusion();
+std::unique_ptr<GraphPass> make_float16_compute_in_float32();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -37,6 +38,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_transpose_cancellation());
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());
+  passes.push_back(make_float16_compute_in_float32());
   passes.push_back(make_common_subexpression_elimination());
   passes.push_back(make_noop_elimination());
   passes.push_back(make_shape_folding());
