@@ -5,6 +5,10 @@
 //
 // Work is split over (batch, KV head, block of the rows of its query heads); each block computes its scores with
 // the f32 GEMM, then softcap, bias, softmax and the product with V, skipping the keys no row of the block attends.
+// When the bias is the mask alone (no causal, window or nonpad_kv_seqlen masking; the mask covers every key, as in
+// BERT's key-padding mask), each score row gets its mask row added in place instead of a bias row built per query;
+// that addition and the softmax's division run as element-wise AVX-512 loops where the CPU has them, so every path
+// gives the same bits (tests/ops/attention_fast_path_test.cpp).
 // For float16/bfloat16 the intermediate results are rounded where the reference rounds them (Q and K scaled by a
 // rounded sqrt(scale), the QK product, softcap steps, the biased scores, each softmax step), so results match it
 // to the last bit in the usual case.
@@ -191,8 +195,9 @@ struct MaskView {
   bool present = false;
   bool is_bool = false;
   const bool* bools = nullptr;
-  std::vector<float> values;  // additive masks, converted
-  int64_t length = 0;         // last dimension
+  const float* floats = nullptr;  // additive masks: the float input in place, or `values`
+  std::vector<float> values;      // additive masks of other types, converted
+  int64_t length = 0;             // last dimension
   int64_t stride_b = 0, stride_h = 0, stride_q = 0;
 
   // Offset of the mask row for (b, h, i).
@@ -223,6 +228,8 @@ MaskView make_mask_view(const Tensor& mask, const AttentionDims& d) {
   m.is_bool = mask.dtype() == DType::kBool;
   if (m.is_bool) {
     m.bools = mask.data<bool>();
+  } else if (mask.dtype() == DType::kFloat) {
+    m.floats = mask.data<float>();
   } else {
     m.values.resize(static_cast<size_t>(mask.element_count()));
     visit_dtype(mask.dtype(), [&](auto tag) {
@@ -235,6 +242,7 @@ MaskView make_mask_view(const Tensor& mask, const AttentionDims& d) {
              " must be bool or a numeric type");
       }
     });
+    m.floats = m.values.data();
   }
   return m;
 }
@@ -249,6 +257,12 @@ struct BiasSpec {
   int64_t total_len = 0;
 
   bool any() const { return mask->present || is_causal || left_window >= 0 || right_window >= 0 || nonpad != nullptr; }
+  // True when the bias of a row is its mask row as it stands: no causal, window or nonpad masking, and a mask (if
+  // any) as long as the keys, so no key is padded out.
+  bool mask_only() const {
+    return !is_causal && left_window < 0 && right_window < 0 && nonpad == nullptr &&
+           (!mask->present || mask->length == total_len);
+  }
 };
 
 // Fills bias[0, total) for query row i of (b, h), over the first `total` keys; returns true when every one of them
@@ -263,7 +277,7 @@ bool build_bias_row(const BiasSpec& s, int64_t b, int64_t h, int64_t i, int64_t 
       else if (m.is_bool)
         bias[j] = m.bools[base + j] ? 0.0f : kNegInf;
       else
-        bias[j] = m.values[static_cast<size_t>(base + j)];
+        bias[j] = m.floats[base + j];
     }
   } else {
     std::fill(bias, bias + total, 0.0f);
@@ -281,6 +295,67 @@ bool build_bias_row(const BiasSpec& s, int64_t b, int64_t h, int64_t i, int64_t 
     if (!(bias[j] == kNegInf)) return false;
   }
   return true;
+}
+
+// The row loops of the common case (a mask row added as it stands, the softmax's division), written once and
+// compiled for the x86-64 baseline and, in functions with the avx512f target attribute, for AVX-512, picked once
+// from CPUID. Each is element-wise (one addition, comparison or division per element, as the general loops do),
+// so every version gives the same bits.
+// Adds the additive mask row to s[0, n); returns true when every mask value is -inf (the row attends no key).
+[[gnu::always_inline]] inline bool add_float_row_impl(float* __restrict s, const float* __restrict mask, int64_t n) {
+  int attended = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] += mask[j];
+    attended |= mask[j] != kNegInf;
+  }
+  return attended == 0;
+}
+// Adds the boolean mask row (false: -inf) to s[0, n); returns true when it is false throughout.
+[[gnu::always_inline]] inline bool add_bool_row_impl(float* __restrict s, const bool* __restrict mask, int64_t n) {
+  int attended = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] += mask[j] ? 0.0f : kNegInf;
+    attended |= mask[j] ? 1 : 0;
+  }
+  return attended == 0;
+}
+[[gnu::always_inline]] inline void divide_row_impl(float* __restrict x, int64_t n, float divisor) {
+  for (int64_t j = 0; j < n; ++j) x[j] /= divisor;
+}
+
+struct RowLoops {
+  bool (*add_float)(float*, const float*, int64_t);
+  bool (*add_bool)(float*, const bool*, int64_t);
+  void (*divide)(float*, int64_t, float);
+};
+
+const RowLoops kBaselineRows = {
+    [](float* s, const float* m, int64_t n) { return add_float_row_impl(s, m, n); },
+    [](float* s, const bool* m, int64_t n) { return add_bool_row_impl(s, m, n); },
+    [](float* x, int64_t n, float d) { divide_row_impl(x, n, d); },
+};
+
+#if defined(__x86_64__)
+[[gnu::target("avx512f,avx512bw")]] bool add_float_row_avx512(float* s, const float* m, int64_t n) {
+  return add_float_row_impl(s, m, n);
+}
+[[gnu::target("avx512f,avx512bw")]] bool add_bool_row_avx512(float* s, const bool* m, int64_t n) {
+  return add_bool_row_impl(s, m, n);
+}
+[[gnu::target("avx512f,avx512bw")]] void divide_row_avx512(float* x, int64_t n, float d) { divide_row_impl(x, n, d); }
+const RowLoops kAvx512Rows = {add_float_row_avx512, add_bool_row_avx512, divide_row_avx512};
+#endif
+
+const RowLoops& row_loops() {
+#if defined(__x86_64__)
+  static const RowLoops& chosen = []() -> const RowLoops& {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? kAvx512Rows : kBaselineRows;
+  }();
+  return chosen;
+#else
+  return kBaselineRows;
+#endif
 }
 
 // `x` rounded to `p` when p is a narrow float; float and double values pass unchanged.
@@ -323,7 +398,7 @@ void softmax_row_float(float* row, int64_t n) {
   const float safe_max = std::isinf(max) && max < 0 ? 0.0f : max;
   float sum = exp_shifted_sum_f32(row, row, n, safe_max);
   if (sum == 0) sum = 1;
-  for (int64_t j = 0; j < n; ++j) row[j] /= sum;
+  row_loops().divide(row, n, sum);
 }
 
 // Read-only state shared by the tasks of one call. A task takes a block of the rows of one KV head's group: the
@@ -403,6 +478,19 @@ void add_bias(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int
               AttentionScratch& w) {
   std::fill(w.masked.begin(), w.masked.end(), 0);
   if (!r.bias.any()) return;
+  const MaskView& m = *r.bias.mask;
+  if (r.bias.mask_only() && cols == m.length) {
+    // The bias is the mask row itself: added in place, without building a bias row (the same sums).
+    const RowLoops& loops = row_loops();
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t row = r0 + i;
+      const int64_t base = m.row(b, r.head_of(kv_head, row), r.query_of(row));
+      w.masked[static_cast<size_t>(i)] = m.is_bool ? loops.add_bool(s + i * cols, m.bools + base, cols)
+                                                   : loops.add_float(s + i * cols, m.floats + base, cols);
+    }
+    transformer::round_span(r.t_precision, s, rows * cols);
+    return;
+  }
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t row = r0 + i;
     w.masked[static_cast<size_t>(i)] =
@@ -417,6 +505,10 @@ void add_bias(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int
 void softmax_rows(const AttentionRun& r, int64_t rows, int64_t cols, float* s, AttentionScratch& w) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = s + i * cols;
+    if (w.masked[static_cast<size_t>(i)]) {  // no attended key: zeros, whatever the scores
+      std::fill(row, row + cols, 0.0f);
+      continue;
+    }
     if (r.softmax_precision == Precision::kDouble) {
       softmax_row<double>(row, cols, Precision::kDouble, w.softmax_double);
     } else if (r.softmax_precision == Precision::kFloat) {
@@ -424,7 +516,6 @@ void softmax_rows(const AttentionRun& r, int64_t rows, int64_t cols, float* s, A
     } else {
       softmax_row<float>(row, cols, r.softmax_precision, w.softmax);
     }
-    if (w.masked[static_cast<size_t>(i)]) std::fill(row, row + cols, 0.0f);
   }
   if (r.softmax_precision != r.t_precision) transformer::round_span(r.t_precision, s, rows * cols);
 }
@@ -608,7 +699,11 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
 
   std::vector<int64_t> y_shape = d.packed ? std::vector<int64_t>{d.batch, d.q_len, d.q_heads * d.v_head_size}
                                           : std::vector<int64_t>{d.batch, d.q_heads, d.q_len, d.v_head_size};
-  r.y = &ctx.allocate_output(0, q.dtype(), y_shape);
+  // Every output row is written unless causal, right-window or nonpad masking (or no key at all) can leave a block
+  // without attended keys (attended_keys), whose rows then stay zero.
+  const bool writes_every_row = d.total_len > 0 && !c.is_causal && c.right_window < 0 && nonpad == nullptr;
+  r.y = writes_every_row ? &ctx.allocate_output_uninitialized(0, q.dtype(), y_shape)
+                         : &ctx.allocate_output(0, q.dtype(), y_shape);
   if (ctx.output_wanted(3)) {
     r.qk_output = &ctx.allocate_output(3, q.dtype(), {d.batch, d.q_heads, d.q_len, d.total_len});
   }
