@@ -10,6 +10,7 @@
 
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_common.h"
+#include "ops/conv/depthwise_integer.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/linalg/quant_common.h"
 #include "ops/registry.h"
@@ -221,33 +222,37 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t depth = cg * g.kernel_size;
   const bool pointwise = g.is_pointwise();
   const uint8_t pad = static_cast<uint8_t>(static_cast<int32_t>(x_zero_point));
-  // Scratch written whole before it is read: left uninitialized.
-  const auto channels_last = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(g.in_channels * g.in_size));
-  const auto rows = std::make_unique_for_overwrite<uint8_t[]>(pointwise ? 0 : static_cast<size_t>(depth * g.out_size));
-  const auto product = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(g.out_size * mg));
+  // Scratch written whole before it is read: left uninitialized, from the buffer pool (large blocks are reused
+  // from run to run instead of being mapped and faulted in again).
+  Tensor channels_last_buffer = Tensor::uninitialized(DType::kUint8, {g.in_channels * g.in_size});
+  Tensor rows_buffer = Tensor::uninitialized(DType::kUint8, {pointwise ? 0 : depth * g.out_size});
+  Tensor product_buffer = Tensor::uninitialized(DType::kInt32, {g.out_size * mg});
+  uint8_t* const channels_last = channels_last_buffer.data<uint8_t>();
+  uint8_t* const rows = rows_buffer.data<uint8_t>();
+  int32_t* const product = product_buffer.data<int32_t>();
   for (int64_t n = 0; n < g.batch; ++n) {
     transpose_bytes(g.in_channels, g.in_size, x.data<uint8_t>() + n * g.in_channels * g.in_size, g.in_size,
-                    channels_last.get(), g.in_channels);
+                    channels_last, g.in_channels);
     for (int64_t grp = 0; grp < g.group; ++grp) {
-      const uint8_t* a = channels_last.get() + grp * cg;
+      const uint8_t* a = channels_last + grp * cg;
       int64_t lda = g.in_channels;
       if (!pointwise) {
         const auto fill = [&](int64_t begin, int64_t end) {
-          im2row(g, a, g.in_channels, cg, pad, begin, end, rows.get() + begin * depth);
+          im2row(g, a, g.in_channels, cg, pad, begin, end, rows + begin * depth);
         };
         if (depth * g.out_size >= (int64_t{1} << 16))
           parallelism.parallel_for(g.out_size, fill);
         else
           fill(0, g.out_size);
-        a = rows.get();
+        a = rows;
         lda = depth;
       }
       Q8GemmOutput out;
-      out.c_s32 = product.get();
+      out.c_s32 = product;
       out.ldc = mg;
       q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
-      transpose_add_s32(g.out_size, mg, product.get(), mg, bias != nullptr ? bias + grp * mg : nullptr,
+      transpose_add_s32(g.out_size, mg, product, mg, bias != nullptr ? bias + grp * mg : nullptr,
                         acc + (n * g.out_channels + grp * mg) * g.out_size, g.out_size);
     }
   }
@@ -264,6 +269,10 @@ void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, con
     return;
   }
   check_argument(w.tensor != nullptr, "zero points outside the operands' types need the consumed weights");
+  if (conv::depthwise_integer_exact(g, x.dtype(), x_zero_point, w.dtype, w_zero_points)) {
+    conv::depthwise_integer_sums(g, x, x_zero_point, *w.tensor, w_zero_points, bias, parallelism, acc);
+    return;
+  }
   accumulate_widened(g, x, x_zero_point, *w.tensor, w_zero_points, bias, acc);
 }
 
@@ -327,15 +336,16 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     }
     Tensor& y = ctx.allocate_output(0, out_dtype, output_shape(g));
     if (y.element_count() == 0) return;
-    const auto acc = std::make_unique_for_overwrite<int32_t[]>(static_cast<size_t>(y.element_count()));
-    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc.get());
+    Tensor acc_buffer = Tensor::uninitialized(DType::kInt32, {y.element_count()});
+    int32_t* const acc = acc_buffer.data<int32_t>();
+    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc);
     const DType scale_dtype = ctx.input(1).dtype();
     // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane.
     for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
       const size_t m = static_cast<size_t>(plane % g.out_channels);
       const double scale =
           linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
-      linalg::requantize(acc.get() + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
+      linalg::requantize(acc + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
     }
   });
 }

@@ -1,0 +1,75 @@
+#include "ops/conv/depthwise_integer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/conv/conv_kernels.h"
+
+namespace tessera::conv {
+namespace {
+
+// The largest |v - zero_point| over the 8-bit type's values.
+double widest_difference(DType dtype, double zero_point) {
+  const double lo = dtype == DType::kInt8 ? -128 : 0, hi = dtype == DType::kInt8 ? 127 : 255;
+  return std::max(std::fabs(lo - zero_point), std::fabs(hi - zero_point));
+}
+
+// An 8-bit tensor minus per-block zero points (block = `inner` consecutive elements, cycling) as floats, the blocks
+// split over the pool.
+template <typename T>
+void widen_blocks(const T* in, const std::vector<double>& zero_points, int64_t inner, int64_t blocks, float* out,
+                  Parallelism& parallelism) {
+  parallelism.parallel_for(blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const float zp = static_cast<float>(zero_points[static_cast<size_t>(b) % zero_points.size()]);
+      const T* src = in + b * inner;
+      float* dst = out + b * inner;
+      for (int64_t i = 0; i < inner; ++i) dst[i] = static_cast<float>(src[i]) - zp;
+    }
+  });
+}
+
+Tensor widened(const Tensor& t, const std::vector<double>& zero_points, int64_t inner, Parallelism& parallelism) {
+  Tensor out = Tensor::uninitialized(DType::kFloat, t.shape());
+  const int64_t blocks = inner == 0 ? 0 : t.element_count() / inner;
+  if (t.dtype() == DType::kInt8) {
+    widen_blocks(t.data<int8_t>(), zero_points, inner, blocks, out.data<float>(), parallelism);
+  } else {
+    widen_blocks(t.data<uint8_t>(), zero_points, inner, blocks, out.data<float>(), parallelism);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool depthwise_integer_exact(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
+                             const std::vector<double>& w_zero_points) {
+  if (g.spatial_rank() != 2 || g.group != g.in_channels || g.out_channels != g.in_channels || g.group < 2) {
+    return false;
+  }
+  double w_widest = 0;
+  for (double zp : w_zero_points) w_widest = std::max(w_widest, widest_difference(w_dtype, zp));
+  return static_cast<double>(g.kernel_size) * widest_difference(x_dtype, x_zero_point) * w_widest < 16777216.0;
+}
+
+void depthwise_integer_sums(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                            const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
+                            int32_t* acc) {
+  // x in planes (one zero point for all), w per output channel.
+  const Tensor xf = widened(x, {x_zero_point}, g.in_size, parallelism);
+  const Tensor wf = widened(w, w_zero_points, g.kernel_size, parallelism);
+  Tensor yf = Tensor::uninitialized(DType::kFloat, {g.batch * g.out_channels * g.out_size});
+  conv_f32(ConvF32Args{g, xf.data<float>(), wf.data<float>(), nullptr, nullptr, yf.data<float>()}, parallelism);
+  const float* y = yf.data<float>();
+  const int64_t planes = g.batch * g.out_channels;
+  parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[plane % g.out_channels]) : 0u;
+      for (int64_t i = plane * g.out_size; i < (plane + 1) * g.out_size; ++i) {
+        acc[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(y[i])) + b);
+      }
+    }
+  });
+}
+
+}  // namespace tessera::conv
