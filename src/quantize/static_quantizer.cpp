@@ -29,6 +29,17 @@ bool constant_float_initializer(const Graph& graph, const std::string& name) {
   return t != nullptr && graph.initializers.count(name) != 0 && t->dtype() == DType::kFloat;
 }
 
+// A Relu, or a Clip whose constant minimum is 0 (ReLU6): its output range starts at 0, so after it the pair's zero
+// point is the type's minimum and a fused integer op absorbs it.
+bool clamps_from_zero(const Graph& graph, const Node& node) {
+  if (is_onnx_op(node, "Relu")) return true;
+  if (!is_onnx_op(node, "Clip")) return false;
+  if (node.opset < 11) return node.attr_float("min", -3.4028234664e38f) == 0.0f;
+  const std::optional<float> min =
+      node.has_input(1) ? fusion::scalar_float_constant(graph, node.inputs[1]) : std::nullopt;
+  return min && *min == 0.0f && (!node.has_input(2) || fusion::scalar_float_constant(graph, node.inputs[2]));
+}
+
 // Why `node` cannot be quantized ("" when it can), filling `plan`.
 std::string examine(const Graph& graph, const fusion::GraphIndex& index, const Node& node, Plan& plan) {
   if (node.inputs.size() < 2 || node.outputs.size() != 1) return "unexpected inputs or outputs";
@@ -62,8 +73,8 @@ std::string examine(const Graph& graph, const fusion::GraphIndex& index, const N
   plan.activation = node.inputs[0];
   plan.weight = node.inputs[1];
   plan.output = node.outputs[0];
-  const Node* relu = index.only_consumer(node.outputs[0]);
-  if (relu != nullptr && is_onnx_op(*relu, "Relu")) plan.output = relu->outputs[0];
+  const Node* activation = index.only_consumer(node.outputs[0]);
+  if (activation != nullptr && clamps_from_zero(graph, *activation)) plan.output = activation->outputs[0];
   return {};
 }
 

@@ -4,8 +4,8 @@
 // DequantizeLinear (per tensor or per output channel), and its bias as int32 with scale input_scale * weight_scale.
 // Every runtime reads the result; Tessera's qdq_fusion turns the groups into QLinearConv / QLinearMatMul.
 //
-// A Relu right after a quantized node (its only reader) is kept, and the pair goes after it: with the Relu's
-// range [0, max] the zero point is the type's minimum, so the fused integer op can absorb the Relu exactly.
+// A Relu or a Clip from 0 (ReLU6) right after a quantized node (its only reader) is kept, and the pair goes after it:
+// with its range [0, max] the zero point is the type's minimum, so the fused integer op can absorb it exactly.
 #pragma once
 
 #include <string>
