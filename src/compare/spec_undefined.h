@@ -2,7 +2,8 @@
 // conformance comparison can skip exactly those (and compare every element the spec does define).
 //
 // Today one rule: an output produced by Cast or CastLike from a floating type (float, double, float16,
-// bfloat16, float8) to an integer type (int2 ... int64, uint2 ... uint64) directly from a graph input.
+// bfloat16, float8) to an integer type (int2 ... int64, uint2 ... uint64) from a graph input, directly or
+// through Casts that only widen float16/bfloat16 to float.
 // The spec says float -> fixed point truncates toward zero and is undefined when the truncated value is out
 // of the target's range (NaN and infinities included); the reference implementation then gives whatever
 // NumPy / ml_dtypes give on the machine that generated the expectations, which differs between CPUs.

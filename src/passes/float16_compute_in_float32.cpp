@@ -49,24 +49,58 @@ class Float16ComputeInFloat32 final : public GraphPass {
 
   bool run(Graph& graph) override {
     if (graph.parent != nullptr) return false;
-    const bool has_half =
-        std::any_of(graph.initializers.begin(), graph.initializers.end(),
-                    [](const auto& i) { return i.second.dtype() == DType::kFloat16; }) ||
+    const bool half_initializer = std::any_of(graph.initializers.begin(), graph.initializers.end(),
+                                              [](const auto& i) { return i.second.dtype() == DType::kFloat16; });
+    const bool half_input =
         std::any_of(graph.inputs.begin(), graph.inputs.end(), [](const ValueInfo& v) { return is_half(&v.type); });
-    if (!has_half || !convertible(graph)) return false;
+    if ((!half_initializer && !half_input) || !convertible(graph)) return false;
     fusion::infer_types(graph);
+    // What is left to convert: float16 values computed by nodes (but the Casts back to float16 that make graph
+    // outputs, which this pass wrote), and float16 inputs read by anything but a Cast to float. Nothing left: the
+    // graph was converted already.
+    std::set<std::string> graph_outputs;
+    for (const ValueInfo& v : graph.outputs) graph_outputs.insert(v.name);
     std::set<std::string> half;
     for (const auto& node : graph.nodes) {
+      const bool output_cast = fusion::is_onnx_op(*node, "Cast") && node->outputs.size() == 1 &&
+                               graph_outputs.count(node->outputs[0]) && node->attr_int("to", 0) == kFloat16;
       for (const std::string& out : node->outputs) {
-        if (!out.empty() && is_half(graph.find_type(out))) half.insert(out);
+        if (!out.empty() && !output_cast && is_half(graph.find_type(out))) half.insert(out);
       }
     }
+    std::set<std::string> inputs_to_widen;
+    for (const ValueInfo& in : graph.inputs) {
+      if (!is_half(&in.type)) continue;
+      for (const auto& node : graph.nodes) {
+        const bool widening_cast = fusion::is_onnx_op(*node, "Cast") && node->attr_int("to", 0) == kFloat32;
+        if (!widening_cast && std::find(node->inputs.begin(), node->inputs.end(), in.name) != node->inputs.end()) {
+          inputs_to_widen.insert(in.name);
+        }
+      }
+    }
+    // float16 initializers: widened in place, or, when they also are graph inputs (overridable) or graph outputs,
+    // read by the nodes through a widened copy.
     std::set<std::string> graph_inputs;
     for (const ValueInfo& v : graph.inputs) graph_inputs.insert(v.name);
-    for (auto& [name, tensor] : graph.initializers) {
+    const auto reads = fusion::count_reads(graph);
+    std::vector<std::string> initializers_to_widen;
+    for (const auto& [name, tensor] : graph.initializers) {
       if (tensor.dtype() != DType::kFloat16 || graph_inputs.count(name)) continue;
-      tensor = widen(tensor);
-      graph.value_types.erase(name);
+      auto r = reads.find(name);
+      const int node_reads = (r == reads.end() ? 0 : r->second) - static_cast<int>(graph_outputs.count(name));
+      if (!graph_outputs.count(name) || node_reads > 0) initializers_to_widen.push_back(name);
+    }
+    if (initializers_to_widen.empty() && half.empty() && inputs_to_widen.empty()) return false;
+    for (const std::string& name : initializers_to_widen) {
+      Tensor& tensor = graph.initializers.at(name);
+      if (!graph_outputs.count(name)) {
+        tensor = widen(tensor);
+        graph.value_types.erase(name);
+        continue;
+      }
+      const std::string copy = fresh(graph, name + "_float32");
+      graph.initializers[copy] = widen(graph.initializers.at(name));
+      rename_reads(graph, name, copy);
     }
     for (auto& node : graph.nodes) {
       if (fusion::is_onnx_op(*node, "Cast") && node->attr_int("to", 0) == kFloat16) set_to(*node, kFloat32);
@@ -84,7 +118,7 @@ class Float16ComputeInFloat32 final : public GraphPass {
     std::vector<std::unique_ptr<Node>> casts;
     // Inputs: one Cast each; every reader reads its output.
     for (ValueInfo& in : graph.inputs) {
-      if (!is_half(&in.type)) continue;
+      if (!inputs_to_widen.count(in.name)) continue;
       const std::string widened = fresh(graph, in.name + "_float32");
       rename_reads(graph, in.name, widened);
       casts.push_back(make_cast(in.name, widened, kFloat32, in.name + "_to_float32", opset));
