@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "passes/fusion_utils.h"
+#include "passes/pass.h"
 #include "quantize/graph_edit.h"
 
 namespace tessera::quantize {
@@ -138,6 +139,7 @@ class StaticQuantizer {
     for (const Plan& p : plans) floats.insert(floats.end(), {p.weight, p.bias});
     drop_unread_initializers(graph_, floats);
     graph_.sort_topologically();
+    if (options_.qoperator) to_qoperator();
     return std::move(report_);
   }
 
@@ -153,7 +155,7 @@ class StaticQuantizer {
     if (range == ranges_.end()) fail(ErrorCode::kInvalidArgument, "no calibrated range for tensor '", t, "'");
     WeightQuantization q;
     q.type = options_.activation_type;
-    q.symmetric = false;
+    q.symmetric = options_.symmetric_activations;
     float scale = 1;
     int32_t zero_point = 0;
     scale_and_zero_point(range->second.min, range->second.max, q, scale, zero_point);
@@ -162,11 +164,23 @@ class StaticQuantizer {
     graph_.initializers[scale_name] = Tensor::scalar<float>(DType::kFloat, scale);
     graph_.initializers[zp_name] = integer_parameter(q.type, {zero_point}, false);
     const std::string quantized = names_.fresh(t + "_quantized");
-    const std::string dequantized = names_.fresh(t + "_DequantizeLinear_Output");
-    for (auto& node : graph_.nodes) {
-      std::replace(node->inputs.begin(), node->inputs.end(), t, dequantized);
+    std::string source = t, dequantized;
+    const bool graph_output =
+        std::any_of(graph_.outputs.begin(), graph_.outputs.end(), [&](const ValueInfo& v) { return v.name == t; });
+    const bool graph_input =
+        std::any_of(graph_.inputs.begin(), graph_.inputs.end(), [&](const ValueInfo& v) { return v.name == t; });
+    if (graph_output && !graph_input) {
+      // As onnxruntime writes it: the graph output is the DequantizeLinear's (so the producer can be fused into an
+      // integer op); the producer writes a new name the QuantizeLinear reads.
+      source = names_.fresh(t + "_QuantizeLinear_Input");
+      dequantized = t;
+      for (auto& node : graph_.nodes) std::replace(node->outputs.begin(), node->outputs.end(), t, source);
+    } else {
+      dequantized = names_.fresh(t + "_DequantizeLinear_Output");
+      for (auto& node : graph_.nodes) std::replace(node->inputs.begin(), node->inputs.end(), t, dequantized);
     }
-    append_node(added, names_, "QuantizeLinear", {t, scale_name, zp_name}, {quantized}, t + "_QuantizeLinear", opset_);
+    append_node(added, names_, "QuantizeLinear", {source, scale_name, zp_name}, {quantized}, t + "_QuantizeLinear",
+                opset_);
     append_node(added, names_, "DequantizeLinear", {quantized, scale_name, zp_name}, {dequantized},
                 t + "_DequantizeLinear", opset_);
     activations_[t] = {dequantized, scale};
@@ -234,6 +248,16 @@ class StaticQuantizer {
     Node& dq = append_node(added, names_, "DequantizeLinear", {q, s, z}, {out}, p.bias + "_DequantizeLinear", opset_);
     if (per_channel) set_int_attribute(dq, "axis", 0);
     node.inputs[2] = out;
+  }
+
+  // Folds the QDQ groups into the QLinear ops with the optimizer's QDQ passes (and removes what they leave unread).
+  void to_qoperator() {
+    const std::vector<std::string> wanted = {"qdq_fusion", "qdq_binary_fusion", "dead_code_elimination"};
+    std::vector<std::string> disabled;
+    for (const std::string& name : pass_names()) {
+      if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) disabled.push_back(name);
+    }
+    optimize_graph(graph_, OptimizationLevel::kExtended, disabled);
   }
 
   struct WeightEntry {

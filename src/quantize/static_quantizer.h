@@ -2,7 +2,8 @@
 // it: for each quantized Conv, MatMul and Gemm, its activation input and its output get a QuantizeLinear ->
 // DequantizeLinear pair with the calibrated scale and zero point, its weight is stored as int8/uint8 behind a
 // DequantizeLinear (per tensor or per output channel), and its bias as int32 with scale input_scale * weight_scale.
-// Every runtime reads the result; Tessera's qdq_fusion turns the groups into QLinearConv / QLinearMatMul.
+// A quantized graph output becomes the DequantizeLinear's output (its producer writes a new name), as onnxruntime
+// writes it. Every runtime reads the result; Tessera's qdq_fusion turns the groups into QLinearConv / QLinearMatMul.
 //
 // A Relu or a Clip from 0 (ReLU6) right after a quantized node (its only reader) is kept, and the pair goes after it:
 // with its range [0, max] the zero point is the type's minimum, so the fused integer op can absorb it exactly.
@@ -20,7 +21,12 @@ namespace tessera::quantize {
 struct StaticQuantizeOptions {
   WeightQuantization weights;            // int8 symmetric by default, as onnxruntime's QInt8 weights
   DType activation_type = DType::kInt8;  // int8 (asymmetric [-128, 127], onnxruntime's default) or uint8
-  bool per_channel = false;              // one weight scale per output channel
+  bool symmetric_activations = false;    // activation ranges centred on 0 (onnxruntime's ActivationSymmetric)
+  // QOperator format: the QDQ groups are then folded into QLinearConv / QLinearMatMul and com.microsoft
+  // QLinearAdd / QLinearMul (Tessera's qdq_fusion and qdq_binary_fusion), as onnxruntime's QuantFormat.QOperator
+  // writes them; the Q/DQ pairs around other ops stay.
+  bool qoperator = false;
+  bool per_channel = false;  // one weight scale per output channel
   std::vector<std::string> op_types = {"Conv", "MatMul", "Gemm"};
   std::vector<std::string> include_nodes;
   std::vector<std::string> exclude_nodes;

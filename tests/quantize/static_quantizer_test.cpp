@@ -140,6 +140,24 @@ TEST(StaticQuantizerTest, PerChannelUint8AndOpsetChecks) {
   EXPECT_THROW(quantize_static(missing, {}, {}), Error);  // no ranges
 }
 
+TEST(StaticQuantizerTest, QOperatorFormAndSymmetricActivations) {
+  Model model = conv_net();
+  StaticQuantizeOptions options;
+  options.qoperator = true;
+  const CalibrationTable ranges = calibrate(conv_net(), tensors_to_calibrate(model, options), samples(3, 60), {});
+  quantize_static(model, ranges, options);
+  // Both convolutions (the Relu absorbed) as QLinearConv, the weight and bias DequantizeLinears folded in.
+  EXPECT_EQ(count(*model.graph, "QLinearConv"), 2);
+  EXPECT_EQ(count(*model.graph, "Conv") + count(*model.graph, "Relu"), 0);
+  EXPECT_EQ(count(*model.graph, "QuantizeLinear"), 1);    // the input
+  EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 1);  // the output
+  Model symmetric = conv_net();
+  options.qoperator = false;
+  options.symmetric_activations = true;
+  quantize_static(symmetric, ranges, options);
+  EXPECT_EQ(symmetric.graph->initializers.at("x_zero_point").data<int8_t>()[0], 0);
+}
+
 TEST(AccuracyBudgetTest, KeepsLayersInFloatUntilTheDropFits) {
   StaticQuantizeOptions options;
   Model probe = conv_net();

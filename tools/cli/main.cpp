@@ -30,12 +30,18 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   optimize MODEL OUTPUT [--opt-level L] [--disable-pass NAME ...] [--external-data-threshold BYTES] [--verbose]
       Optimizes the graph (default level basic: standard ONNX ops only, runnable by any runtime) and writes it;
       --verbose lists what each pass changed. Initializers of BYTES and more go to OUTPUT.data.
-  quantize MODEL OUTPUT [--mode dynamic] [--weight-type int8|uint8] [--per-channel] [--reduce-range]
-           [--symmetric-weights | --asymmetric-weights] [--op-types MatMul,Gemm] [--include-node NAME ...]
+  quantize MODEL OUTPUT [--mode dynamic|static] [--weight-type int8|uint8] [--per-channel] [--reduce-range]
+           [--symmetric-weights | --asymmetric-weights] [--op-types OP,...] [--include-node NAME ...]
            [--exclude-node NAME ...] [--no-preprocess] [--external-data-threshold BYTES] [--verbose]
-      Dynamic quantization as onnxruntime's quantize_dynamic (QOperator form): constant MatMul/Gemm weights become
-      int8 (symmetric) or uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger); the
-      output loads in any ONNX runtime. Preprocessing (basic optimization) first unless --no-preprocess.
+           static: --calibrate DIR [--calibration-method minmax|percentile|entropy] [--percentile P]
+           [--moving-average] [--activation-type int8|uint8] [--symmetric-activations] [--quant-format qdq|qoperator]
+           [--validate DIR [--max-drop 1%] [--metric top1|l2] [--report FILE.html]]
+      Dynamic (default): as onnxruntime's quantize_dynamic: constant MatMul/Gemm weights become int8 (symmetric) or
+      uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger). Static: Conv/MatMul/Gemm with
+      activation ranges calibrated over DIR's sample folders (NAME.npy, NAME.pb or input_K.pb per input), written
+      in the QDQ format (or QOperator: QLinearConv, QLinearMatMul, QLinearAdd); with --validate the layers adding
+      most error stay float until the drop fits --max-drop. The output loads in ONNX Runtime. Preprocessing (basic
+      optimization) first unless --no-preprocess. docs/QUANTIZATION.md.
   convert-fp16 MODEL OUTPUT [--keep-io-types] [--op-block-list OP,...] [--node-block-list NAME,...]
                [--no-default-block-list] [--external-data-threshold BYTES] [--verbose]
       Converts float32 initializers, constants and values to float16 (constants clamped into float16's range), as

@@ -88,6 +88,12 @@ quantize::QuantizeReport quantize_statically(Model& model, const std::string& in
   quantize::StaticQuantizeOptions options;
   options.weights = weight_flags(arguments);
   options.activation_type = integer_type_flag(arguments, "--activation-type", DType::kInt8);
+  options.symmetric_activations = arguments.has("--symmetric-activations");
+  const std::string format = arguments.value("--quant-format").value_or("qdq");
+  if (format != "qdq" && format != "qoperator") {
+    throw UsageError{"--quant-format takes qdq or qoperator, got '" + format + "'"};
+  }
+  options.qoperator = format == "qoperator";
   options.per_channel = arguments.has("--per-channel");
   if (auto ops = arguments.value("--op-types")) options.op_types = comma_list(*ops);
   options.include_nodes = arguments.values("--include-node");
@@ -146,13 +152,13 @@ int quantize_command(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             {"--mode", "--weight-type", "--activation-type", "--op-types", "--include-node",
                              "--exclude-node", "--calibrate", "--calibration-method", "--percentile", "--validate",
-                             "--max-drop", "--metric", "--report", "--external-data-threshold"},
+                             "--max-drop", "--metric", "--report", "--quant-format", "--external-data-threshold"},
                             {"--per-channel", "--reduce-range", "--symmetric-weights", "--asymmetric-weights",
-                             "--moving-average", "--no-preprocess", "--verbose"});
+                             "--moving-average", "--symmetric-activations", "--no-preprocess", "--verbose"});
   if (arguments.positional().size() != 2) throw UsageError{"quantize needs an input MODEL and an OUTPUT path"};
   const std::string mode = arguments.value("--mode").value_or("dynamic");
   if (mode != "dynamic" && mode != "static") throw UsageError{"--mode takes dynamic or static, got '" + mode + "'"};
-  for (const char* flag : {"--validate", "--max-drop", "--metric", "--report", "--calibrate"}) {
+  for (const char* flag : {"--validate", "--max-drop", "--metric", "--report", "--calibrate", "--quant-format"}) {
     if (mode != "static" && arguments.value(flag)) throw UsageError{std::string(flag) + " needs --mode static"};
   }
   for (const char* flag : {"--max-drop", "--metric", "--report"}) {
