@@ -129,7 +129,8 @@ struct MaskInputs {
 };
 
 // The additive float mask [B, heads or 1, S, T] for the ONNX kernel: the mask input, causality, attention_bias;
-// or an undefined tensor when there is nothing to add.
+// or an undefined tensor when there is nothing to add. When no term depends on the query (a 1-D or 2-D mask_index
+// alone) it is [B, 1, 1, T], one row per batch that the kernel broadcasts over the queries.
 Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, MaskInputs in, int64_t batch, int64_t seq,
                      int64_t total) {
   const Tensor* mask = ctx.has_input(in.mask) ? &ctx.input(in.mask) : nullptr;
@@ -145,11 +146,12 @@ Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, MaskIn
     }
     bias_batch = bias->dim(0), bias_heads = bias->dim(1);
   }
-  Tensor out(DType::kFloat, {batch, bias_heads, seq, total});
+  const int64_t rows = bias || c.unidirectional || mask->rank() == 3 ? seq : 1;
+  Tensor out(DType::kFloat, {batch, bias_heads, rows, total});
   float* o = out.data<float>();
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t h = 0; h < bias_heads; ++h) {
-      for (int64_t s = 0; s < seq; ++s) {
+      for (int64_t s = 0; s < rows; ++s) {
         for (int64_t t = 0; t < total; ++t) {
           float v = 0;
           if (mask && !key_attended(*mask, b, s, t, batch, total)) v += c.mask_filter_value;
