@@ -231,8 +231,12 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   uint8_t* const rows = rows_buffer.data<uint8_t>();
   int32_t* const product = product_buffer.data<int32_t>();
   for (int64_t n = 0; n < g.batch; ++n) {
-    transpose_bytes(g.in_channels, g.in_size, x.data<uint8_t>() + n * g.in_channels * g.in_size, g.in_size,
-                    channels_last, g.in_channels);
+    // x to channels-last, the spatial positions split over the pool (each thread writes whole rows of it).
+    parallelism.parallel_for((g.in_size + 255) / 256, [&](int64_t begin, int64_t end) {
+      const int64_t first = begin * 256, last = std::min(g.in_size, end * 256);
+      transpose_bytes(g.in_channels, last - first, x.data<uint8_t>() + n * g.in_channels * g.in_size + first, g.in_size,
+                      channels_last + first * g.in_channels, g.in_channels);
+    });
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const uint8_t* a = channels_last + grp * cg;
       int64_t lda = g.in_channels;
@@ -252,8 +256,12 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       out.ldc = mg;
       q8_gemm(g.out_size, mg, depth, a, lda, x.dtype() == DType::kInt8, static_cast<int32_t>(x_zero_point),
               weights.groups[static_cast<size_t>(grp)], out, &parallelism);
-      transpose_add_s32(g.out_size, mg, product, mg, bias != nullptr ? bias + grp * mg : nullptr,
-                        acc + (n * g.out_channels + grp * mg) * g.out_size, g.out_size);
+      // Back to channel planes, the output positions split over the pool.
+      parallelism.parallel_for((g.out_size + 255) / 256, [&](int64_t begin, int64_t end) {
+        const int64_t first = begin * 256, last = std::min(g.out_size, end * 256);
+        transpose_add_s32(last - first, mg, product + first * mg, mg, bias != nullptr ? bias + grp * mg : nullptr,
+                          acc + (n * g.out_channels + grp * mg) * g.out_size + first, g.out_size);
+      });
     }
   }
   return true;
@@ -340,13 +348,16 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     int32_t* const acc = acc_buffer.data<int32_t>();
     accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc);
     const DType scale_dtype = ctx.input(1).dtype();
-    // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane.
-    for (int64_t plane = 0; plane < g.batch * g.out_channels; ++plane) {
-      const size_t m = static_cast<size_t>(plane % g.out_channels);
-      const double scale =
-          linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
-      linalg::requantize(acc + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
-    }
+    // One scale per output channel (rounded in the scales' dtype as the reference does), over its plane; the
+    // planes split over the pool.
+    ctx.parallelism().parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const size_t m = static_cast<size_t>(plane % g.out_channels);
+        const double scale =
+            linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
+        linalg::requantize(acc + plane * g.out_size, g.out_size, &scale, 0, y_zp, y, plane * g.out_size);
+      }
+    });
   });
 }
 
