@@ -194,4 +194,19 @@ std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string
   return std::nullopt;
 }
 
+bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean) {
+  if (!is_onnx_op(mean, "ReduceMean") || mean.attr_int("keepdims", 1) != 1) return false;
+  std::vector<int64_t> axes = mean.attr_ints("axes");
+  // The axes input exists from opset 18 (before, ReduceMean reads the attribute only).
+  if (mean.opset >= 18 && mean.inputs.size() > 1 && !mean.inputs[1].empty()) {
+    const Tensor* t = constant_tensor(graph, mean.inputs[1]);
+    if (t == nullptr || t->dtype() != DType::kInt64) return false;
+    axes.assign(t->data<int64_t>(), t->data<int64_t>() + t->element_count());
+  }
+  const TypeInfo* type = graph.find_type(mean.inputs[0]);
+  if (type == nullptr || !type->is_tensor() || type->elem_type != DType::kFloat || !type->shape) return false;
+  const auto rank = static_cast<int64_t>(type->shape->size());
+  return axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+}
+
 }  // namespace tessera::fusion

@@ -69,6 +69,10 @@ bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& acce
                       const std::function<void(Node&, const std::string&, const std::vector<float>&)>& rewrite,
                       std::vector<std::string>* changes = nullptr);
 
+// True for a ReduceMean over exactly the last axis of its float32 input (rank known; axes from the attribute, or
+// from opset 18 a constant input), keeping dims: the reduction of the normalization patterns.
+bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean);
+
 // "Op 'name'" ("domain.Op 'name'" off ai.onnx), for pass reports.
 std::string node_text(const Node& node);
 

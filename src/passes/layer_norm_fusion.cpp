@@ -58,20 +58,7 @@ class LayerNormFusion final : public GraphPass {
   }
 
  private:
-  // True for a ReduceMean over exactly the last axis of `input` (rank known), keeping dims.
-  bool mean_over_last_axis(const Node& mean) const {
-    if (!is_onnx_op(mean, "ReduceMean") || mean.attr_int("keepdims", 1) != 1) return false;
-    std::vector<int64_t> axes = mean.attr_ints("axes");
-    if (mean.inputs.size() > 1 && !mean.inputs[1].empty()) {
-      const Tensor* t = fusion::constant_tensor(*graph_, mean.inputs[1]);
-      if (t == nullptr || t->dtype() != DType::kInt64) return false;
-      axes.assign(t->data<int64_t>(), t->data<int64_t>() + t->element_count());
-    }
-    const TypeInfo* type = graph_->find_type(mean.inputs[0]);
-    if (type == nullptr || !type->is_tensor() || type->elem_type != DType::kFloat || !type->shape) return false;
-    const auto rank = static_cast<int64_t>(type->shape->size());
-    return axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
-  }
+  bool mean_over_last_axis(const Node& mean) const { return fusion::reduce_mean_over_last_axis(*graph_, mean); }
 
   // A 1-D float constant, or nullptr.
   const Tensor* vector_constant(const std::string& name) const {

@@ -30,6 +30,7 @@ std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 std::unique_ptr<GraphPass> make_qdq_fusion();
 std::unique_ptr<GraphPass> make_qdq_binary_fusion();
 std::unique_ptr<GraphPass> make_float16_compute_in_float32();
+std::unique_ptr<GraphPass> make_rms_norm_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -56,6 +57,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_gemm_activation_fusion());
   passes.push_back(make_gelu_fusion());
   passes.push_back(make_layer_norm_fusion());
+  passes.push_back(make_rms_norm_fusion());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_skip_layer_norm_fusion());
   passes.push_back(make_matmul_transpose_fusion());
