@@ -5,11 +5,13 @@
 // [B, S, T] (0 = masked); the 4-D Megatron form is refused, as ONNX Runtime's CPU provider refuses it; masked keys get
 // mask_filter_value (-10000) added, and `unidirectional` adds it above the diagonal; attention_bias (input 5) is added
 // too. Output [B, S, Hv]; present ([2, B, heads, S, head size], K and V) when wanted. A past state (input 4) is not
-// supported yet: it is a clear error. The projection runs on the f32 GEMM; the attention itself is the ONNX Attention
-// kernel.
+// supported yet: it is a clear error. The projection runs on the f32 GEMM (a constant weight packed once, the bias in
+// its epilogue); the attention itself is the ONNX Attention kernel.
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
@@ -60,39 +62,77 @@ ContribAttentionConfig parse_contrib_attention(const Node& node) {
   return c;
 }
 
-// Q, K and V ([B, S, size] each) from input [B, S, In] times weight [In, total] plus bias [total].
-std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& ctx) {
+// The QKV weight [In, total] packed once at kernel creation when it is a constant (then consumed), with its shape.
+struct PackedQkvWeight {
+  PackedGemmF32 packed;
+  int64_t in = 0, total = 0;
+};
+
+std::shared_ptr<const PackedQkvWeight> pack_constant_weight(const KernelInfo& info) {
+  const Tensor* w = info.constant_input(1);
+  if (w == nullptr || w->dtype() != DType::kFloat || w->rank() != 2 || w->element_count() == 0) return nullptr;
+  auto packed = std::make_shared<PackedQkvWeight>();
+  packed->in = w->dim(0);
+  packed->total = w->dim(1);
+  packed->packed = pack_gemm_b_f32(false, packed->in, packed->total, w->data<float>(), packed->total);
+  info.consume_constant_input(1);
+  return packed;
+}
+
+// Q, K and V ([B, S, size] each) from input [B, S, In] times weight [In, total] plus bias [total]; the weight is
+// the packed constant when the kernel consumed it.
+std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
   const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
+  const bool use_packed = constant != nullptr && !ctx.has_input(1);
+  const int64_t w_rows = use_packed ? constant->in : ctx.input(1).dim(0);
+  const int64_t total = use_packed ? constant->total : ctx.input(1).dim(1);
+  const std::string w_text =
+      use_packed ? "float[" + std::to_string(w_rows) + "," + std::to_string(total) + "]" : ctx.input(1).description();
   check_argument(x.dtype() == DType::kFloat && x.rank() == 3, c.label, ": input ", x.description(),
                  " must be float [batch, sequence, input_hidden]");
-  check_argument(w.dtype() == DType::kFloat && w.rank() == 2 && w.dim(0) == x.dim(2), c.label, ": weights ",
-                 w.description(), " must be float [", x.dim(2), ", q + k + v hidden] for input ", x.description());
-  const int64_t total = w.dim(1);
+  if (!use_packed) {
+    const Tensor& w = ctx.input(1);
+    check_argument(w.dtype() == DType::kFloat && w.rank() == 2, c.label, ": weights ", w.description(),
+                   " must be float [", x.dim(2), ", q + k + v hidden]");
+  }
+  check_argument(w_rows == x.dim(2), c.label, ": weights ", w_text, " must be [", x.dim(2),
+                 ", q + k + v hidden] for input ", x.description());
   std::vector<int64_t> sizes = c.qkv_sizes;
   if (sizes.empty()) {
-    check_argument(total % 3 == 0 && (total / 3) % c.heads == 0, c.label, ": weights ", w.description(),
+    check_argument(total % 3 == 0 && (total / 3) % c.heads == 0, c.label, ": weights ", w_text,
                    " do not split into 3 parts of num_heads ", c.heads, " heads");
     sizes = {total / 3, total / 3, total / 3};
   }
   check_argument(sizes[0] + sizes[1] + sizes[2] == total, c.label, ": qkv_hidden_sizes do not add up to weights ",
-                 w.description());
+                 w_text);
   const int64_t rows = x.dim(0) * x.dim(1);
-  std::vector<float> qkv(static_cast<size_t>(rows * total), 0.0f);
+  const float* bias = nullptr;
   if (ctx.has_input(2)) {
-    const Tensor& bias = ctx.input(2);
-    check_argument(bias.dtype() == DType::kFloat && bias.rank() == 1 && bias.dim(0) == total, c.label, ": bias ",
-                   bias.description(), " must be float [", total, "]");
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(&qkv[r * total], bias.data<float>(), total * sizeof(float));
+    const Tensor& b = ctx.input(2);
+    check_argument(b.dtype() == DType::kFloat && b.rank() == 1 && b.dim(0) == total, c.label, ": bias ",
+                   b.description(), " must be float [", total, "]");
+    bias = b.data<float>();
   }
-  gemm_f32(false, false, rows, total, x.dim(2), 1.0f, x.data<float>(), x.dim(2), w.data<float>(), total,
-           ctx.has_input(2) ? 1.0f : 0.0f, qkv.data(), total, &ctx.parallelism());
+  Tensor qkv = Tensor::uninitialized(DType::kFloat, {rows, total});
+  GemmOperandF32 a;
+  a.data = x.data<float>();
+  a.ld = x.dim(2);
+  GemmOperandF32 b;
+  if (use_packed) {
+    b.packed = &constant->packed;
+  } else {
+    b.data = ctx.input(1).data<float>();
+    b.ld = total;
+  }
+  GemmEpilogueF32 epilogue;
+  epilogue.column_bias = bias;
+  gemm_f32_packed(rows, total, x.dim(2), 1.0f, a, b, 0.0f, qkv.data<float>(), total, &ctx.parallelism(), &epilogue);
   std::vector<Tensor> parts;
   int64_t column = 0;
   for (int64_t size : sizes) {
-    Tensor part(DType::kFloat, {x.dim(0), x.dim(1), size});
+    Tensor part = Tensor::uninitialized(DType::kFloat, {x.dim(0), x.dim(1), size});
     for (int64_t r = 0; r < rows; ++r) {
-      std::memcpy(part.data<float>() + r * size, &qkv[r * total + column], size * sizeof(float));
+      std::memcpy(part.data<float>() + r * size, qkv.data<float>() + r * total + column, size * sizeof(float));
     }
     parts.push_back(std::move(part));
     column += size;
@@ -181,8 +221,8 @@ void write_present(const Tensor& k, const Tensor& v, int64_t heads, Tensor& pres
   }
 }
 
-void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx) {
-  const std::vector<Tensor> qkv = project_qkv(c, ctx);
+void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
+  const std::vector<Tensor> qkv = project_qkv(c, ctx, constant);
   const int64_t batch = qkv[0].dim(0), seq = qkv[0].dim(1);
   const Tensor mask = additive_mask(c, ctx, MaskInputs{3, 5}, batch, seq, seq);
   Tensor y = transformer::packed_attention(qkv[0], qkv[1], qkv[2], mask.defined() ? &mask : nullptr, c.heads, c.scale,
@@ -222,8 +262,10 @@ const RegisterOp kContribAttention{{.domain = kMicrosoftDomain,
                                     .factory =
                                         [](const KernelInfo& info) {
                                           const ContribAttentionConfig config = parse_contrib_attention(info.node);
-                                          return make_kernel(
-                                              [config](KernelContext& ctx) { compute_contrib_attention(config, ctx); });
+                                          std::shared_ptr<const PackedQkvWeight> constant = pack_constant_weight(info);
+                                          return make_kernel([config, constant](KernelContext& ctx) {
+                                            compute_contrib_attention(config, ctx, constant.get());
+                                          });
                                         },
                                     .infer = infer_contrib_attention}};
 
