@@ -13,7 +13,8 @@
 // activation's and the output's quantization per tensor; x_q int8/uint8 (known from its zero point or its type);
 // Conv weights a constant int8/uint8 tensor quantized per tensor or per output channel (axis 0); a Conv bias a
 // constant int32 vector dequantized with zero point 0 and scale xs * ws (per channel, the float product, compared
-// exactly), as quantize_static writes it; MatMul's B a constant int8/uint8 matrix quantized per tensor or per
+// exactly), as quantize_static writes it, or a constant float vector (quantized here to int32 with that scale, as
+// ONNX Runtime's QDQ transformer does); MatMul's B a constant int8/uint8 matrix quantized per tensor or per
 // column (axis 1 of a 2-D B); Q with a zero point; the Conv/MatMul output (and the activation's) read only by the
 // group. A Relu, or a Clip with constant bounds, between the op and the Q is taken in only when it changes no
 // quantized value: Q(lo) is the type's minimum (yz = qmin for Relu) and Q(hi) its maximum (or no upper bound);
@@ -139,6 +140,8 @@ class QdqFusion final : public GraphPass {
       std::unique_ptr<Node> fused = match(graph, index, q, removed);
       if (fused) replacements.emplace_back(&q, std::move(fused));
     }
+    for (auto& [name, tensor] : added_) graph.initializers[name] = std::move(tensor);
+    added_.clear();
     if (replacements.empty()) return false;
     for (auto& slot : graph.nodes) {
       for (auto& [q, fused] : replacements) {
@@ -152,6 +155,8 @@ class QdqFusion final : public GraphPass {
   }
 
  private:
+  std::vector<std::pair<std::string, Tensor>> added_;  // int32 biases quantized by this run
+
   // The fused node replacing the group that ends at QuantizeLinear `q`, or nullptr.
   std::unique_ptr<Node> match(const Graph& graph, const fusion::GraphIndex& index, const Node& q,
                               std::vector<const Node*>& removed) {
@@ -171,7 +176,7 @@ class QdqFusion final : public GraphPass {
     std::unique_ptr<Node> fused;
     std::vector<const Node*> dqs;
     if (is_onnx_op(*core, "Conv")) {
-      fused = match_conv(graph, index, *core, *y, dqs);
+      fused = match_conv(graph, index, *core, *y, dqs, added_);
     } else if (is_onnx_op(*core, "MatMul")) {
       fused = match_matmul(graph, index, *core, *y, dqs);
     }
@@ -215,7 +220,8 @@ class QdqFusion final : public GraphPass {
   }
 
   static std::unique_ptr<Node> match_conv(const Graph& graph, const fusion::GraphIndex& index, const Node& conv,
-                                          const QParams& y, std::vector<const Node*>& dqs) {
+                                          const QParams& y, std::vector<const Node*>& dqs,
+                                          std::vector<std::pair<std::string, Tensor>>& added) {
     if (conv.inputs.size() < 2) return nullptr;
     const std::optional<QParams> x = dequantize_of(graph, index, conv.inputs[0], false);
     if (!x || !x->per_tensor() || !is_q8(quantized_type(graph, *x))) return nullptr;
@@ -230,7 +236,24 @@ class QdqFusion final : public GraphPass {
       if (axis != 0 || w->count() != channels) return nullptr;
     }
     std::string bias;
-    if (conv.has_input(2)) {
+    const Tensor* float_bias = conv.has_input(2) ? fusion::constant_tensor(graph, conv.inputs[2]) : nullptr;
+    if (float_bias != nullptr && float_bias->dtype() == DType::kFloat) {
+      // A float bias (onnxruntime's quantize_static leaves some so): quantized here to int32 with scale xs * ws, as
+      // ONNX Runtime's QDQ transformer does when it makes the QLinearConv.
+      if (float_bias->rank() != 1 || float_bias->dim(0) != channels) return nullptr;
+      Tensor b_q(DType::kInt32, {channels});
+      const float xs = x->scale_at(0);
+      for (int64_t m = 0; m < channels; ++m) {
+        const float scale = xs * w->scale_at(w->per_tensor() ? 0 : m);
+        const double v = scale > 0 ? std::nearbyint(static_cast<double>(float_bias->data<float>()[m]) / scale) : 0.0;
+        if (!(std::fabs(v) < 2147483647.0)) return nullptr;  // beyond int32 (or NaN): leave the group
+        b_q.data<int32_t>()[m] = static_cast<int32_t>(v);
+      }
+      std::string name = conv.inputs[2] + "_quantized_int32";
+      for (int k = 1; graph.defines(name); ++k) name = conv.inputs[2] + "_quantized_int32_" + std::to_string(k);
+      added.emplace_back(name, std::move(b_q));
+      bias = name;
+    } else if (conv.has_input(2)) {
       const std::optional<QParams> b = dequantize_of(graph, index, conv.inputs[2], true);
       if (!b) return nullptr;
       const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);

@@ -51,6 +51,7 @@ struct ConvCase {
   float ys = 0.25f;
   bool bad_bias_scale = false;
   bool conv_output_also_graph_output = false;
+  bool float_bias = false;  // the bias a float initializer (as onnxruntime's quantize_static leaves some)
 };
 
 constexpr int64_t kIn = 8, kOut = 6;
@@ -85,7 +86,13 @@ Model conv_model(const ConvCase& c) {
       .node("DequantizeLinear", {"w_q", "ws", "wz"}, {"w_dq"})
       .attr_int("axis", 0);
   std::vector<std::string> conv_inputs = {"x_dq", "w_dq"};
-  if (c.bias) {
+  if (c.bias && c.float_bias) {
+    Tensor b_f(DType::kFloat, {kOut});
+    for (int64_t m = 0; m < kOut; ++m)
+      b_f.data<float>()[m] = static_cast<float>(b_q.data<int32_t>()[m]) * bs[m] + 0.0013f;
+    b.initializer("b_f", b_f);
+    conv_inputs.push_back("b_f");
+  } else if (c.bias) {
     b.initializer("b_q", b_q)
         .initializer("bs", floats(bs))
         .node("DequantizeLinear", {"b_q", "bs"}, {"b_dq"})
@@ -177,6 +184,15 @@ TEST(QdqFusionTest, ConvPerChannelInt8WithBias) {
   c.act = DType::kInt8;
   c.per_channel = true;
   check_conv(c, true);
+}
+
+TEST(QdqFusionTest, ConvWithAFloatBiasQuantizesIt) {
+  for (const bool per_channel : {false, true}) {
+    ConvCase c;
+    c.float_bias = true;
+    c.per_channel = per_channel;
+    check_conv(c, true);
+  }
 }
 
 TEST(QdqFusionTest, ConvWithoutBias) {
