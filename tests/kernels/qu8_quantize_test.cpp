@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/qu8-quantize/qu8-quantize.h"
+#include "runtime/thread_pool.h"
 
 namespace tessera {
 namespace {
@@ -69,6 +70,23 @@ TEST_P(Qu8QuantizeTest, ZerosNaNAndSaturation) {
   EXPECT_EQ(y[7], 255);
   EXPECT_EQ(y[8], 0);
   EXPECT_EQ(y[0], reference(1.0f, q));
+}
+
+TEST_P(Qu8QuantizeTest, SplitOverAPoolGivesTheSameBytes) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(-5.0f, 3.0f);
+  std::vector<float> x(200003);
+  for (float& v : x) v = uniform(rng);
+  x[123456] = 9.0f;  // the maximum in a later chunk
+  const DynamicQuantU8 serial = dynamic_quant_u8_params(x.data(), static_cast<int64_t>(x.size()));
+  ThreadPool pool(2);
+  const DynamicQuantU8 split = dynamic_quant_u8_params(x.data(), static_cast<int64_t>(x.size()), &pool);
+  EXPECT_EQ(split.scale, serial.scale);
+  EXPECT_EQ(split.zero_point, serial.zero_point);
+  std::vector<uint8_t> a(x.size()), b(x.size());
+  quantize_u8(x.data(), static_cast<int64_t>(x.size()), serial, a.data());
+  quantize_u8(x.data(), static_cast<int64_t>(x.size()), serial, b.data(), &pool);
+  EXPECT_EQ(a, b);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, Qu8QuantizeTest,

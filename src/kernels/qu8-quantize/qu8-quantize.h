@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/parallel.h"
+
 namespace tessera {
 
 struct DynamicQuantU8 {
@@ -14,12 +16,13 @@ struct DynamicQuantU8 {
   uint8_t zero_point = 0;  // saturate(round_half_even(-min(x, 0) / scale)); 0 when scale is 0
 };
 
-// The scale and zero point of x[0, n) (NaN elements are ignored by the min/max).
-DynamicQuantU8 dynamic_quant_u8_params(const float* x, int64_t n);
+// The scale and zero point of x[0, n) (NaN elements are ignored by the min/max). With a Parallelism, arrays of
+// 32K elements and more are split over it (the same result: min and max do not depend on the order).
+DynamicQuantU8 dynamic_quant_u8_params(const float* x, int64_t n, Parallelism* parallelism = nullptr);
 
 // y[i] = saturate(round_half_even(x[i] / q.scale) + q.zero_point) for i in [0, n); every y is the zero point when
 // q.scale is 0; NaN becomes 0.
-void quantize_u8(const float* x, int64_t n, const DynamicQuantU8& q, uint8_t* y);
+void quantize_u8(const float* x, int64_t n, const DynamicQuantU8& q, uint8_t* y, Parallelism* parallelism = nullptr);
 
 // The variant in use ("qu8_quantize__avx512", ...), every variant this CPU runs, and test selection ("" = CPUID's
 // choice; false for a name the CPU cannot run).

@@ -138,9 +138,9 @@ std::unique_ptr<Kernel> make_dynamic_quantize_matmul(const KernelInfo& info) {
     check_argument(a.dtype() == DType::kFloat, "A must be float, got ", a.description());
     Tensor a_q;
     run_quantized_matmul(ctx, constant.get(), kDynamicQuantizeMatMulInputs, a, [&](int64_t m, int64_t k) {
-      const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count());
+      const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count(), &ctx.parallelism());
       a_q = Tensor::uninitialized(DType::kUint8, {m, k});
-      quantize_u8(a.data<float>(), a.element_count(), q, a_q.data<uint8_t>());
+      quantize_u8(a.data<float>(), a.element_count(), q, a_q.data<uint8_t>(), &ctx.parallelism());
       return QuantizedA{a_q.data<uint8_t>(), false, q.zero_point, q.scale};
     });
   });

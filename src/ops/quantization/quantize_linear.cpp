@@ -289,9 +289,9 @@ std::unique_ptr<Kernel> make_dynamic_quantize(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.dtype() == DType::kFloat, "x must be float, got ", x.description());
-    const DynamicQuantU8 q = dynamic_quant_u8_params(x.data<float>(), x.element_count());
+    const DynamicQuantU8 q = dynamic_quant_u8_params(x.data<float>(), x.element_count(), &ctx.parallelism());
     Tensor& y = ctx.allocate_output(0, DType::kUint8, x.shape());
-    quantize_u8(x.data<float>(), x.element_count(), q, y.data<uint8_t>());
+    quantize_u8(x.data<float>(), x.element_count(), q, y.data<uint8_t>(), &ctx.parallelism());
     ctx.set_output(1, Tensor::scalar<float>(DType::kFloat, q.scale));
     ctx.set_output(2, Tensor::scalar<uint8_t>(DType::kUint8, q.zero_point));
   });
