@@ -55,6 +55,7 @@ struct PackedWeights {
   DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   std::vector<double> zero_points;  // one per output channel
+  std::vector<uint8_t> raw;         // the weight bytes [M, C] of a pointwise convolution (A of the NCHW path)
 };
 
 std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
@@ -79,6 +80,9 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
     }
     packed->groups.push_back(
         pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg, reordered.data(), depth, zp.data() + grp * mg, mg));
+  }
+  if (group == 1 && kernel_size == 1) {
+    packed->raw.assign(data, data + w.element_count());
   }
   packed->source = w.raw_data();
   packed->dtype = w.dtype();
@@ -267,10 +271,54 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   return true;
 }
 
+// A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
+// weights [M, C] are A (one zero point for all output channels) and the image [C, H*W] is B, so the int32 product
+// [M, H*W] already is the output's channel planes (no transposes in or out). False, doing nothing, when the
+// convolution is not pointwise, the weight zero points differ between channels, a zero point lies outside its
+// type, or the weight bytes are not at hand.
+bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
+                               const std::vector<double>& w_zero_points, const int32_t* bias,
+                               const PackedWeights* constant, Parallelism& parallelism, int32_t* acc) {
+  if (g.group != 1 || !g.is_pointwise() || w_zero_points.empty() ||
+      std::any_of(w_zero_points.begin(), w_zero_points.end(), [&](double z) { return z != w_zero_points[0]; }) ||
+      !linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype)) {
+    return false;
+  }
+  const uint8_t* weights = w.tensor != nullptr                             ? w.tensor->data<uint8_t>()
+                           : constant != nullptr && !constant->raw.empty() ? constant->raw.data()
+                                                                           : nullptr;
+  if (weights == nullptr) return false;
+  const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
+  const int32_t xz = static_cast<int32_t>(x_zero_point);
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const PackedQ8GemmB image = pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, positions,
+                                               x.data<uint8_t>() + n * channels * positions, positions, &xz, 1);
+    int32_t* planes = acc + n * outputs * positions;
+    Q8GemmOutput out;
+    out.c_s32 = planes;
+    out.ldc = positions;
+    q8_gemm(outputs, positions, channels, weights, channels, w.dtype == DType::kInt8,
+            static_cast<int32_t>(w_zero_points[0]), image, out, &parallelism);
+    if (bias == nullptr) continue;
+    parallelism.parallel_for(outputs, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        const uint32_t b = static_cast<uint32_t>(bias[m]);
+        int32_t* plane = planes + m * positions;
+        for (int64_t i = 0; i < positions; ++i) plane[i] = static_cast<int32_t>(static_cast<uint32_t>(plane[i]) + b);
+      }
+    });
+  }
+  return true;
+}
+
 // The int32 sums [N, M, out_size] into acc: the q8 GEMM, or the widened loops for zero points outside the types.
 void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                 const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
                 Parallelism& parallelism, int32_t* acc) {
+  if (g.in_channels > 0 &&
+      accumulate_pointwise_nchw(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
+    return;
+  }
   if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
       group_fits_q8_gemm(g.out_group_channels(), g.in_group_channels() * g.kernel_size) &&
       accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
