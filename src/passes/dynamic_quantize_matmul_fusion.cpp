@@ -45,23 +45,14 @@ class DynamicQuantizeMatMulFusion final : public GraphPass {
     const fusion::GraphIndex index(graph);
     // Matched first and replaced after, so the index never points at a replaced node.
     std::vector<const Node*> removed;
-    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    fusion::NodeReplacements replacements;
     for (const auto& slot : graph.nodes) {
       const Node& mul = *slot;
       if (!is_onnx_op(mul, "Mul") || mul.inputs.size() != 2) continue;
       std::unique_ptr<Node> fused = match(graph, index, mul, removed);
       if (fused) replacements.emplace_back(&mul, std::move(fused));
     }
-    if (replacements.empty()) return false;
-    for (auto& slot : graph.nodes) {
-      for (auto& [mul, fused] : replacements) {
-        if (slot.get() == mul) slot = std::move(fused);
-      }
-    }
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 
  private:

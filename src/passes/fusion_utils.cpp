@@ -209,4 +209,17 @@ bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean) {
   return axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
 }
 
+bool apply_replacements(Graph& graph, NodeReplacements& replacements, const std::vector<const Node*>& removed) {
+  if (replacements.empty()) return false;
+  for (auto& slot : graph.nodes) {
+    for (auto& replacement : replacements) {
+      if (slot.get() == replacement.first) slot = std::move(replacement.second);
+    }
+  }
+  std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+    return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+  });
+  return true;
+}
+
 }  // namespace tessera::fusion

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -72,6 +73,12 @@ bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& acce
 // True for a ReduceMean over exactly the last axis of its float32 input (rank known; axes from the attribute, or
 // from opset 18 a constant input), keeping dims: the reduction of the normalization patterns.
 bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean);
+
+// Fused nodes matched against an unchanged graph, applied at once: each replacement's fused node takes its anchor
+// node's slot, then the nodes in `removed` are erased (matching first and rewriting after keeps a GraphIndex valid
+// while matching). Returns whether anything was replaced.
+using NodeReplacements = std::vector<std::pair<const Node*, std::unique_ptr<Node>>>;
+bool apply_replacements(Graph& graph, NodeReplacements& replacements, const std::vector<const Node*>& removed);
 
 // "Op 'name'" ("domain.Op 'name'" off ai.onnx), for pass reports.
 std::string node_text(const Node& node);

@@ -49,7 +49,7 @@ class QdqBinaryFusion final : public GraphPass {
     if (!has_q) return false;
     const fusion::GraphIndex index(graph);
     std::vector<const Node*> removed;
-    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    fusion::NodeReplacements replacements;
     for (const auto& slot : graph.nodes) {
       const Node& q = *slot;
       if (!is_onnx_op(q, "QuantizeLinear")) continue;
@@ -86,16 +86,7 @@ class QdqBinaryFusion final : public GraphPass {
       if (relu != nullptr) removed.push_back(relu);
       replacements.emplace_back(&q, std::move(fused));
     }
-    if (replacements.empty()) return false;
-    for (auto& slot : graph.nodes) {
-      for (auto& [q, fused] : replacements) {
-        if (slot.get() == q) slot = std::move(fused);
-      }
-    }
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 };
 

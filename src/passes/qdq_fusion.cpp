@@ -133,7 +133,7 @@ class QdqFusion final : public GraphPass {
     const fusion::GraphIndex index(graph);
     // Matched first and replaced after, so the index never points at a replaced node.
     std::vector<const Node*> removed;
-    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    fusion::NodeReplacements replacements;
     for (const auto& slot : graph.nodes) {
       const Node& q = *slot;
       if (!is_onnx_op(q, "QuantizeLinear")) continue;
@@ -142,16 +142,7 @@ class QdqFusion final : public GraphPass {
     }
     for (auto& [name, tensor] : added_) graph.initializers[name] = std::move(tensor);
     added_.clear();
-    if (replacements.empty()) return false;
-    for (auto& slot : graph.nodes) {
-      for (auto& [q, fused] : replacements) {
-        if (slot.get() == q) slot = std::move(fused);
-      }
-    }
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 
  private:

@@ -28,7 +28,7 @@ class RmsNormFusion final : public GraphPass {
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
-    std::vector<std::pair<const Node*, std::unique_ptr<Node>>> replacements;
+    fusion::NodeReplacements replacements;
     for (const auto& slot : graph.nodes) {
       const Node& mul = *slot;
       if (!is_onnx_op(mul, "Mul") || mul.inputs.size() != 2) continue;
@@ -45,16 +45,7 @@ class RmsNormFusion final : public GraphPass {
       }
       replacements.emplace_back(&mul, std::move(fused));
     }
-    if (replacements.empty()) return false;
-    for (auto& slot : graph.nodes) {
-      for (auto& [mul, fused] : replacements) {
-        if (slot.get() == mul) slot = std::move(fused);  // the gamma Mul's place: after x and gamma
-      }
-    }
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 
  private:

@@ -146,6 +146,14 @@ int exit_code_for_load_error(int error_code) {
   return code == ErrorCode::kIo ? kExitModelRejected : kExitRunError;
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
 int report_load_error(const Error& e) {
   std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
   return exit_code_for_load_error(static_cast<int>(e.code()));

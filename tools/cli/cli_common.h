@@ -56,6 +56,9 @@ void apply_limit_flags(const Arguments& arguments, ResourceLimits& limits);
 // --timeout-ms N (each run's deadline in milliseconds), 0 when absent.
 int64_t timeout_ms_flag(const Arguments& arguments);
 
+// The non-empty items of a comma-separated flag value ("MatMul,Gemm").
+std::vector<std::string> split_commas(const std::string& text);
+
 // Reads a whole file; throws Error(kIo) naming it.
 std::string read_file(const std::string& path);
 // Writes a whole file; throws Error(kIo) naming it.

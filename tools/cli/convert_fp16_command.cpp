@@ -1,7 +1,6 @@
 // tessera convert-fp16: converts a float32 model to float16 (onnxconverter-common's convert_float_to_float16
 // rules) and writes it, listing what stayed float32.
 #include <cstdio>
-#include <sstream>
 
 #include "base/error.h"
 #include "cli_common.h"
@@ -11,18 +10,6 @@
 #include "quantize/float16_converter.h"
 
 namespace tessera::cli {
-
-namespace {
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
-
-}  // namespace
 
 int convert_fp16_command(const std::vector<std::string>& args) {
   const Arguments arguments(args, {"--op-block-list", "--node-block-list", "--external-data-threshold"},

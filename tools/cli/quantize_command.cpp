@@ -2,7 +2,6 @@
 // what was left in float. Dynamic: int8 weights ahead of time, uint8 activations at run time (QOperator form, as
 // onnxruntime's quantize_dynamic). Static: activations calibrated over a data set, QDQ form (as quantize_static).
 #include <cstdio>
-#include <sstream>
 
 #include "base/error.h"
 #include "cli_common.h"
@@ -19,14 +18,6 @@
 namespace tessera::cli {
 
 namespace {
-
-std::vector<std::string> comma_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
 
 DType integer_type_flag(const Arguments& arguments, const std::string& flag, DType default_type) {
   const auto text = arguments.value(flag);
@@ -95,7 +86,7 @@ quantize::QuantizeReport quantize_statically(Model& model, const std::string& in
   }
   options.qoperator = format == "qoperator";
   options.per_channel = arguments.has("--per-channel");
-  if (auto ops = arguments.value("--op-types")) options.op_types = comma_list(*ops);
+  if (auto ops = arguments.value("--op-types")) options.op_types = split_commas(*ops);
   options.include_nodes = arguments.values("--include-node");
   options.exclude_nodes = arguments.values("--exclude-node");
   quantize::CalibrationOptions calibration;
@@ -140,7 +131,7 @@ quantize::QuantizeReport quantize_dynamically(Model& model, const Arguments& arg
   quantize::DynamicQuantizeOptions options;
   options.weights = weight_flags(arguments);
   options.per_channel = arguments.has("--per-channel");
-  if (auto ops = arguments.value("--op-types")) options.op_types = comma_list(*ops);
+  if (auto ops = arguments.value("--op-types")) options.op_types = split_commas(*ops);
   options.include_nodes = arguments.values("--include-node");
   options.exclude_nodes = arguments.values("--exclude-node");
   return quantize::quantize_dynamic(model, options);
