@@ -10,7 +10,7 @@
 
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_common.h"
-#include "ops/conv/depthwise_integer.h"
+#include "ops/conv/integer_conv_in_float.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/linalg/quant_common.h"
 #include "ops/registry.h"
@@ -55,7 +55,7 @@ struct PackedWeights {
   DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   std::vector<double> zero_points;  // one per output channel
-  std::vector<uint8_t> raw;         // the weight bytes [M, C] of a pointwise convolution (A of the NCHW path)
+  std::vector<uint8_t> raw;         // the weight bytes of a pointwise (A of the NCHW path) or shallow convolution
 };
 
 std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
@@ -81,8 +81,8 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
     packed->groups.push_back(
         pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg, reordered.data(), depth, zp.data() + grp * mg, mg));
   }
-  if (group == 1 && kernel_size == 1) {
-    packed->raw.assign(data, data + w.element_count());
+  if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth)) {
+    packed->raw.assign(data, data + w.element_count());  // the pointwise and the float paths read them as they are
   }
   packed->source = w.raw_data();
   packed->dtype = w.dtype();
@@ -319,16 +319,25 @@ void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, con
       accumulate_pointwise_nchw(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
     return;
   }
+  // Depthwise and shallow convolutions through the float kernels (exact), with the weights as given or kept raw.
+  if (conv::integer_conv_runs_in_float(g, x.dtype(), x_zero_point, w.dtype, w_zero_points)) {
+    if (w.tensor != nullptr) {
+      conv::integer_conv_sums_in_float(g, x, x_zero_point, *w.tensor, w_zero_points, bias, parallelism, acc);
+      return;
+    }
+    if (constant != nullptr && !constant->raw.empty()) {
+      Tensor raw(w.dtype, w.shape);
+      std::memcpy(raw.raw_data(), constant->raw.data(), constant->raw.size());
+      conv::integer_conv_sums_in_float(g, x, x_zero_point, raw, w_zero_points, bias, parallelism, acc);
+      return;
+    }
+  }
   if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
       group_fits_q8_gemm(g.out_group_channels(), g.in_group_channels() * g.kernel_size) &&
       accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
     return;
   }
   check_argument(w.tensor != nullptr, "zero points outside the operands' types need the consumed weights");
-  if (conv::depthwise_integer_exact(g, x.dtype(), x_zero_point, w.dtype, w_zero_points)) {
-    conv::depthwise_integer_sums(g, x, x_zero_point, *w.tensor, w_zero_points, bias, parallelism, acc);
-    return;
-  }
   accumulate_widened(g, x, x_zero_point, *w.tensor, w_zero_points, bias, acc);
 }
 

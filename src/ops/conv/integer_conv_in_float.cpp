@@ -1,4 +1,4 @@
-#include "ops/conv/depthwise_integer.h"
+#include "ops/conv/integer_conv_in_float.h"
 
 #include <algorithm>
 #include <cmath>
@@ -42,22 +42,23 @@ Tensor widened(const Tensor& t, const std::vector<double>& zero_points, int64_t 
 
 }  // namespace
 
-bool depthwise_integer_exact(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
-                             const std::vector<double>& w_zero_points) {
-  if (g.spatial_rank() != 2 || g.group != g.in_channels || g.out_channels != g.in_channels || g.group < 2) {
-    return false;
-  }
+bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
+                                const std::vector<double>& w_zero_points) {
+  const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.group >= 2;
+  const bool shallow = g.group == 1 && g.in_channels * g.kernel_size <= kShallowDepth;
+  if (g.spatial_rank() != 2 || !(depthwise || shallow)) return false;
   double w_widest = 0;
   for (double zp : w_zero_points) w_widest = std::max(w_widest, widest_difference(w_dtype, zp));
-  return static_cast<double>(g.kernel_size) * widest_difference(x_dtype, x_zero_point) * w_widest < 16777216.0;
+  const double depth = static_cast<double>(g.in_group_channels() * g.kernel_size);
+  return depth * widest_difference(x_dtype, x_zero_point) * w_widest < 16777216.0;
 }
 
-void depthwise_integer_sums(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
-                            const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
-                            int32_t* acc) {
+void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
+                                int32_t* acc) {
   // x in planes (one zero point for all), w per output channel.
   const Tensor xf = widened(x, {x_zero_point}, g.in_size, parallelism);
-  const Tensor wf = widened(w, w_zero_points, g.kernel_size, parallelism);
+  const Tensor wf = widened(w, w_zero_points, g.in_group_channels() * g.kernel_size, parallelism);
   Tensor yf = Tensor::uninitialized(DType::kFloat, {g.batch * g.out_channels * g.out_size});
   conv_f32(ConvF32Args{g, xf.data<float>(), wf.data<float>(), nullptr, nullptr, yf.data<float>()}, parallelism);
   const float* y = yf.data<float>();

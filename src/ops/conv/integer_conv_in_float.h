@@ -1,0 +1,32 @@
+// The exact int32 sums of a 2-D integer convolution (ConvInteger / QLinearConv) through the float32 convolution
+// kernels, for the shapes the int8 GEMM serves badly: depthwise convolutions (one input channel per group) and
+// shallow ones (at most kShallowDepth products per output, such as a 3-channel image stem). (x - x_zero_point) and
+// (w - w_zero_point) are small integers, so while depth * max|x - xz| * max|w - wz| stays below 2^24 every product
+// and partial sum is exact in float32 (the float kernels run without Winograd here).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/parallel.h"
+#include "base/tensor.h"
+#include "ops/conv/conv_common.h"
+
+namespace tessera::conv {
+
+// Products per output up to which a dense (one group) convolution runs in float.
+inline constexpr int64_t kShallowDepth = 32;
+
+// True when integer_conv_sums_in_float takes `g` with these operand types and zero points: a 2-D convolution that
+// is depthwise (group == C == M) or shallow (one group, C * kernel size <= kShallowDepth) with sums that stay exact
+// in float32.
+bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
+                                const std::vector<double>& w_zero_points);
+
+// acc [N, M, out_size] = sum over the window of (x - x_zero_point) * (w - w_zero_points[m]) (+ bias[m] when bias
+// is set, int32 wrap-around). x and w are int8 or uint8. Requires integer_conv_runs_in_float.
+void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
+                                int32_t* acc);
+
+}  // namespace tessera::conv
