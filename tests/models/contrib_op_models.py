@@ -2,7 +2,7 @@
 """Models that carry the com.microsoft contrib ops which ONNX Runtime's transformer optimizer writes into
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
-MatMulIntegerToFloat, QLinearAdd, QLinearMul), built with onnx.helper so that
+MatMulIntegerToFloat, QLinearAdd, QLinearMul; RotaryEmbedding), built with onnx.helper so that
 every form and attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs; the model, the inputs and ONNX Runtime's outputs go
 to DEST/<name>/ as a backend-test folder, which `tessera conformance DEST` then runs: Tessera must give ONNX
@@ -138,6 +138,24 @@ def qlinear_binary(op: str, b_shape: list, dtype) -> onnx.GraphProto:
                              inputs_info(["c"], None), inits)
 
 
+def rotary(offset: bool, interleaved: int, num_heads: bool) -> onnx.GraphProto:
+    """com.microsoft RotaryEmbedding on [B, S, hidden] with (batch, sequence) position ids or one offset, half or
+    interleaved pairs, with or without num_heads (then the head size is twice the caches' last dim)."""
+    heads, head = 4, HIDDEN // 4
+    positions = 32
+    angles = np.outer(np.arange(positions), 1.0 / 10000 ** (np.arange(0, head, 2) / head)).astype(np.float32)
+    ids = np.array([3], np.int64) if offset else rng.integers(0, positions, (BATCH, SEQ)).astype(np.int64)
+    inits = [numpy_helper.from_array(ids, "position_ids"), numpy_helper.from_array(np.cos(angles), "cos_cache"),
+             numpy_helper.from_array(np.sin(angles), "sin_cache")]
+    attrs = {"interleaved": interleaved}
+    if num_heads:
+        attrs["num_heads"] = heads
+    node = helper.make_node("RotaryEmbedding", ["x", "position_ids", "cos_cache", "sin_cache"], ["y"], domain=MS,
+                            **attrs)
+    return helper.make_graph([node], "rotary", inputs_info(["x"], [BATCH, SEQ, HIDDEN]), inputs_info(["y"], None),
+                             inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -205,6 +223,9 @@ def main() -> int:
     write_case(dest, "qlinear_add_int8", qlinear_binary("QLinearAdd", [BATCH, SEQ, HIDDEN], np.int8))
     write_case(dest, "qlinear_add_uint8_broadcast", qlinear_binary("QLinearAdd", [HIDDEN], np.uint8))
     write_case(dest, "qlinear_mul_int8_broadcast", qlinear_binary("QLinearMul", [SEQ, 1], np.int8))
+    write_case(dest, "rotary_embedding_positions", rotary(False, 0, True))
+    write_case(dest, "rotary_embedding_offset_interleaved", rotary(True, 1, True))
+    write_case(dest, "rotary_embedding_no_num_heads", rotary(False, 0, False))
     return 0
 
 

@@ -2,7 +2,8 @@
 // cos_cache/sin_cache, picked by position_ids (caches of shape (max_position, dim/2)) or given per token (caches of
 // shape (batch, sequence, dim/2)). X is 4-D (batch, heads, sequence, head_size) or 3-D (batch, sequence,
 // heads * head_size) with the num_heads attribute. Pairs are (x[j], x[j + dim/2]), or (x[2j], x[2j+1]) when
-// interleaved. Products and sums round to X's type as the reference computes them.
+// interleaved. Products and sums round to X's type as the reference computes them. com.microsoft RotaryEmbedding
+// (ONNX Runtime's form: inputs reordered, position_ids possibly one offset) runs on the same kernel.
 #include <climits>
 
 #include "base/dtype_dispatch.h"
@@ -93,15 +94,13 @@ std::vector<int64_t> cache_rows(const RotaryDims& d, const Tensor& cos, const Te
   return rows;
 }
 
-void compute_rotary(const RotaryConfig& c, KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& cos_cache = ctx.input(1);
-  const Tensor& sin_cache = ctx.input(2);
+void compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_cache, const Tensor& sin_cache,
+                    const Tensor* position_ids, KernelContext& ctx) {
   transformer::check_float_input(x, "RotaryEmbedding", "input", false);
   check_argument(cos_cache.dtype() == x.dtype() && sin_cache.dtype() == x.dtype(), "RotaryEmbedding: cos_cache ",
                  cos_cache.description(), " and sin_cache ", sin_cache.description(), " must have the input's dtype");
   const RotaryDims d = resolve_rotary(c, x);
-  const std::vector<int64_t> rows = cache_rows(d, cos_cache, sin_cache, ctx.has_input(3) ? &ctx.input(3) : nullptr);
+  const std::vector<int64_t> rows = cache_rows(d, cos_cache, sin_cache, position_ids);
   const std::vector<float> cos = transformer::to_floats(cos_cache);
   const std::vector<float> sin = transformer::to_floats(sin_cache);
   const Precision p = transformer::precision_of(x.dtype());
@@ -134,7 +133,40 @@ void compute_rotary(const RotaryConfig& c, KernelContext& ctx) {
 
 std::unique_ptr<Kernel> make_rotary(const KernelInfo& info) {
   const RotaryConfig config = parse_rotary(info.node);
-  return make_kernel([config](KernelContext& ctx) { compute_rotary(config, ctx); });
+  return make_kernel([config](KernelContext& ctx) {
+    compute_rotary(config, ctx.input(0), ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr, ctx);
+  });
+}
+
+// com.microsoft RotaryEmbedding (ONNX Runtime's contrib op, the model of the ONNX one): inputs (input, position_ids,
+// cos_cache, sin_cache); position_ids (batch, sequence), or one value: the position of the first token, the others
+// following it; without num_heads a 3-D input's head size is twice cos_cache's second dim. `scale` is not used on
+// the CPU (as in ONNX Runtime); packed batching is refused.
+std::unique_ptr<Kernel> make_contrib_rotary(const KernelInfo& info) {
+  const RotaryConfig config = parse_rotary(info.node);
+  check_model(info.node.attr_int("is_packed_batching", 0) == 0, info.node.label(),
+              ": is_packed_batching is not supported");
+  return make_kernel([config](KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    const Tensor& ids = ctx.input(1);
+    const Tensor& cos_cache = ctx.input(2);
+    RotaryConfig c = config;
+    if (c.num_heads == 0 && x.rank() == 3) {
+      check_argument(cos_cache.rank() == 2 && cos_cache.dim(1) > 0 && x.dim(2) % (2 * cos_cache.dim(1)) == 0,
+                     "RotaryEmbedding: without num_heads, hidden size of ", x.description(),
+                     " must be a multiple of twice cos_cache's last dim ", cos_cache.description());
+      c.num_heads = x.dim(2) / (2 * cos_cache.dim(1));
+    }
+    const int64_t batch = x.dim(0), seq = x.rank() == 3 ? x.dim(1) : x.dim(2);
+    if (ids.element_count() != 1) {
+      compute_rotary(c, x, cos_cache, ctx.input(3), &ids, ctx);
+      return;
+    }
+    const int64_t first = tensor_to_int64s(ids)[0];
+    Tensor positions(DType::kInt64, {batch, seq});
+    for (int64_t i = 0; i < batch * seq; ++i) positions.data<int64_t>()[i] = first + i % seq;
+    compute_rotary(c, x, cos_cache, ctx.input(3), &positions, ctx);
+  });
 }
 
 const RegisterOp kRotaryEmbedding{{.op_type = "RotaryEmbedding",
@@ -142,6 +174,12 @@ const RegisterOp kRotaryEmbedding{{.op_type = "RotaryEmbedding",
                                    .last_version = INT_MAX,
                                    .factory = make_rotary,
                                    .infer = infer_same_as_input}};
+const RegisterOp kContribRotaryEmbedding{{.domain = kMicrosoftDomain,
+                                          .op_type = "RotaryEmbedding",
+                                          .since_version = 1,
+                                          .last_version = INT_MAX,
+                                          .factory = make_contrib_rotary,
+                                          .infer = infer_same_as_input}};
 
 }  // namespace
 }  // namespace tessera
