@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/html.h"
 #include "quantize/value_capture.h"
 
 namespace tessera::quantize {
@@ -156,26 +157,11 @@ std::string budget_report_html(const BudgetResult& result, const BudgetOptions& 
     s << "'/>";
     return s.str();
   };
-  auto escape = [](const std::string& text) {
-    std::string out;
-    for (char c : text) {
-      if (c == '<')
-        out += "&lt;";
-      else if (c == '>')
-        out += "&gt;";
-      else if (c == '&')
-        out += "&amp;";
-      else if (c == '\'')
-        out += "&#39;";
-      else
-        out += c;
-    }
-    return out;
-  };
   std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset='utf-8'><title>Tessera quantization report: " << escape(model_name)
+  h << "<!doctype html><html><head><meta charset='utf-8'><title>Tessera quantization report: "
+    << html_escape(model_name)
     << "</title><style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}"
-    << "</style></head><body><h1>Quantization accuracy budget: " << escape(model_name) << "</h1>";
+    << "</style></head><body><h1>Quantization accuracy budget: " << html_escape(model_name) << "</h1>";
   h << "<p>Metric: " << (budget.metric == AccuracyMetric::kTop1 ? "top-1 disagreement" : "relative L2 of the output")
     << "; budget " << budget.max_drop << ". Fully quantized drop " << result.initial_drop << "; final drop "
     << result.final_drop << " (" << (result.met ? "within" : "NOT within") << " the budget) with "
@@ -190,13 +176,13 @@ std::string budget_report_html(const BudgetResult& result, const BudgetOptions& 
   h << "<text x='" << left + 160 << "' y='20' fill='#1f77b4'>final</text></svg>";
   h << "<h2>Kept in float</h2><table><tr><th>step</th><th>node</th><th>drop after</th></tr>";
   for (size_t i = 0; i < result.kept_float.size(); ++i) {
-    h << "<tr><td>" << i + 1 << "</td><td>" << escape(result.kept_float[i]) << "</td><td>" << result.drops[i]
+    h << "<tr><td>" << i + 1 << "</td><td>" << html_escape(result.kept_float[i]) << "</td><td>" << result.drops[i]
       << "</td></tr>";
   }
   h << "</table><h2>Layers</h2><table><tr><th>#</th><th>node</th><th>op</th><th>error before</th><th>added before"
     << "</th><th>error after</th></tr>";
   for (size_t i = 0; i < n; ++i) {
-    h << "<tr><td>" << i << "</td><td>" << escape(result.before[i].node) << "</td><td>" << result.before[i].op_type
+    h << "<tr><td>" << i << "</td><td>" << html_escape(result.before[i].node) << "</td><td>" << result.before[i].op_type
       << "</td><td>" << result.before[i].error << "</td><td>" << result.before[i].added << "</td><td>"
       << (i < result.after.size() ? result.after[i].error : 0.0) << "</td></tr>";
   }

@@ -4,6 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/html.h"
+
 namespace tessera::serve {
 
 namespace {
@@ -32,39 +34,16 @@ json status_document(const ModelRepository& repository) {
   return {{"models", models}, {"time_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now).count()}};
 }
 
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // The table rows as the server renders them; the script replaces them on each refresh.
 std::string model_rows(const json& document) {
   std::string rows;
   for (const json& m : document["models"]) {
-    rows += "<tr class=\"model\" data-name=\"" + escape_html(m["name"]) + "\"><td>" + escape_html(m["name"]) +
-            "</td><td>" + escape_html(m["version"]) + "</td><td class=\"state " + escape_html(m["state"]) + "\">" +
-            escape_html(m["state"]) + "</td><td>" +
+    rows += "<tr class=\"model\" data-name=\"" + html_escape(m["name"]) + "\"><td>" + html_escape(m["name"]) +
+            "</td><td>" + html_escape(m["version"]) + "</td><td class=\"state " + html_escape(m["state"]) + "\">" +
+            html_escape(m["state"]) + "</td><td>" +
             (m.contains("success") ? std::to_string(m["success"].get<uint64_t>()) : "") + "</td><td>" +
             (m.contains("failure") ? std::to_string(m["failure"].get<uint64_t>()) : "") +
-            "</td><td class=\"rate\">-</td>" + "<td class=\"histogram\"></td><td>" + escape_html(m["reason"]) +
+            "</td><td class=\"rate\">-</td>" + "<td class=\"histogram\"></td><td>" + html_escape(m["reason"]) +
             "</td></tr>\n";
   }
   return rows;

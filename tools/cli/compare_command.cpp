@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/html.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "compare/model_compare.h"
@@ -61,23 +62,6 @@ CompareSide side_from(const Arguments& arguments, const std::string& path, const
   for (const std::string& pass : side.options.disabled_passes) side.label += ", without " + pass;
   side.label += ")";
   return side;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
 }
 
 // A self-contained page: the error of every value along the graph (log scale, tolerance line) and the table.
