@@ -36,9 +36,7 @@ class AttentionFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_softmax =
-        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Softmax"); });
-    if (!has_softmax) return false;
+    if (!fusion::has_onnx_op(graph, "Softmax")) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);

@@ -20,9 +20,7 @@ class ConvAddFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_conv =
-        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "Conv"); });
-    if (!has_conv) return false;
+    if (!fusion::has_onnx_op(graph, "Conv")) return false;
     fusion::infer_types(graph);
     const auto reads = fusion::count_reads(graph);
     std::unordered_map<std::string, size_t> slot_of;  // value -> index of its producer in graph.nodes

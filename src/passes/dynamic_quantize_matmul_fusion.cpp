@@ -39,9 +39,7 @@ class DynamicQuantizeMatMulFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_mmi = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                     [](const auto& n) { return is_onnx_op(*n, "MatMulInteger"); });
-    if (!has_mmi) return false;
+    if (!fusion::has_onnx_op(graph, "MatMulInteger")) return false;
     const fusion::GraphIndex index(graph);
     // Matched first and replaced after, so the index never points at a replaced node.
     std::vector<const Node*> removed;

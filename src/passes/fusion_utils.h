@@ -89,4 +89,12 @@ std::string describe_fusion(const Node& fused, const std::vector<const Node*>& r
 // True for a node of ai.onnx with this op type.
 inline bool is_onnx_op(const Node& node, const char* op_type) { return node.domain.empty() && node.op_type == op_type; }
 
+// True when some node of `graph` (not of its subgraphs) is an ai.onnx `op_type`: the passes' quick exit.
+inline bool has_onnx_op(const Graph& graph, const char* op_type) {
+  for (const auto& node : graph.nodes) {
+    if (is_onnx_op(*node, op_type)) return true;
+  }
+  return false;
+}
+
 }  // namespace tessera::fusion

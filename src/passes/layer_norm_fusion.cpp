@@ -22,9 +22,7 @@ class LayerNormFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_mean =
-        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "ReduceMean"); });
-    if (!has_mean) return false;
+    if (!fusion::has_onnx_op(graph, "ReduceMean")) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);

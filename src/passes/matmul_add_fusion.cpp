@@ -36,9 +36,7 @@ class MatMulAddFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kBasic; }
 
   bool run(Graph& graph) override {
-    const bool has_matmul =
-        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "MatMul"); });
-    if (!has_matmul) return false;
+    if (!fusion::has_onnx_op(graph, "MatMul")) return false;
     fusion::infer_types(graph);
     const auto reads = fusion::count_reads(graph);
     const auto producer = fusion::producers(graph);

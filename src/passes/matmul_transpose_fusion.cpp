@@ -21,9 +21,7 @@ class MatMulTransposeFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_matmul =
-        std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const auto& n) { return is_onnx_op(*n, "MatMul"); });
-    if (!has_matmul) return false;
+    if (!fusion::has_onnx_op(graph, "MatMul")) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);

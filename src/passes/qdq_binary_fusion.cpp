@@ -44,9 +44,7 @@ class QdqBinaryFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_q = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                   [](const auto& n) { return is_onnx_op(*n, "QuantizeLinear"); });
-    if (!has_q) return false;
+    if (!fusion::has_onnx_op(graph, "QuantizeLinear")) return false;
     const fusion::GraphIndex index(graph);
     std::vector<const Node*> removed;
     fusion::NodeReplacements replacements;

@@ -28,9 +28,7 @@ class SkipLayerNormFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    const bool has_norm = std::any_of(graph.nodes.begin(), graph.nodes.end(),
-                                      [](const auto& n) { return is_onnx_op(*n, "LayerNormalization"); });
-    if (!has_norm) return false;
+    if (!fusion::has_onnx_op(graph, "LayerNormalization")) return false;
     graph_ = &graph;
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);
