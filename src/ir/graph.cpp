@@ -105,6 +105,22 @@ std::shared_ptr<Graph> Node::attr_graph(const std::string& key) const {
   return a ? a->g : nullptr;
 }
 
+void Node::set_attr_int(const std::string& key, int64_t value) {
+  Attribute a;
+  a.name = key;
+  a.type = Attribute::Type::kInt;
+  a.i = value;
+  attributes[key] = std::move(a);
+}
+
+void Node::set_attr_float(const std::string& key, float value) {
+  Attribute a;
+  a.name = key;
+  a.type = Attribute::Type::kFloat;
+  a.f = value;
+  attributes[key] = std::move(a);
+}
+
 const Attribute& Node::required_attribute(const std::string& key) const {
   const Attribute* a = find_attribute(key);
   if (a == nullptr) fail(ErrorCode::kInvalidModel, label(), ": required attribute '", key, "' is missing");

@@ -39,20 +39,12 @@ Node& GraphBuilder::last_node() {
 }
 
 GraphBuilder& GraphBuilder::attr_int(const std::string& name, int64_t value) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kInt;
-  a.i = value;
-  last_node().attributes[name] = a;
+  last_node().set_attr_int(name, value);
   return *this;
 }
 
 GraphBuilder& GraphBuilder::attr_float(const std::string& name, float value) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kFloat;
-  a.f = value;
-  last_node().attributes[name] = a;
+  last_node().set_attr_float(name, value);
   return *this;
 }
 

@@ -249,21 +249,10 @@ class AttentionFusion final : public GraphPass {
     const bool causal = !m.mask.empty() && is_causal_mask(m.mask);
     if (!m.mask.empty() && !causal) node->inputs.push_back(m.mask);
     node->outputs = {m.y};
-    auto set_int = [&](const char* key, int64_t value) {
-      Attribute a;
-      a.name = key;
-      a.type = Attribute::Type::kInt;
-      a.i = value;
-      node->attributes[key] = a;
-    };
-    set_int("q_num_heads", m.heads);
-    set_int("kv_num_heads", m.heads);
-    if (causal) set_int("is_causal", 1);
-    Attribute scale;
-    scale.name = "scale";
-    scale.type = Attribute::Type::kFloat;
-    scale.f = m.scale;
-    node->attributes["scale"] = scale;
+    node->set_attr_int("q_num_heads", m.heads);
+    node->set_attr_int("kv_num_heads", m.heads);
+    if (causal) node->set_attr_int("is_causal", 1);
+    node->set_attr_float("scale", m.scale);
     return node;
   }
 

@@ -103,7 +103,7 @@ class Float16ComputeInFloat32 final : public GraphPass {
       rename_reads(graph, name, copy);
     }
     for (auto& node : graph.nodes) {
-      if (fusion::is_onnx_op(*node, "Cast") && node->attr_int("to", 0) == kFloat16) set_to(*node, kFloat32);
+      if (fusion::is_onnx_op(*node, "Cast") && node->attr_int("to", 0) == kFloat16) node->set_attr_int("to", kFloat32);
       if (fusion::is_onnx_op(*node, "ConstantOfShape")) {
         auto value = node->attributes.find("value");
         if (value != node->attributes.end() && value->second.t.dtype() == DType::kFloat16) {
@@ -139,14 +139,6 @@ class Float16ComputeInFloat32 final : public GraphPass {
   }
 
  private:
-  static void set_to(Node& node, int64_t type) {
-    Attribute to;
-    to.name = "to";
-    to.type = Attribute::Type::kInt;
-    to.i = type;
-    node.attributes["to"] = to;
-  }
-
   static std::unique_ptr<Node> make_cast(const std::string& in, const std::string& out, int64_t type,
                                          const std::string& name, int64_t opset) {
     auto node = std::make_unique<Node>();
@@ -155,7 +147,7 @@ class Float16ComputeInFloat32 final : public GraphPass {
     node->inputs = {in};
     node->outputs = {out};
     node->opset = opset;
-    set_to(*node, type);
+    node->set_attr_int("to", type);
     return node;
   }
 

@@ -130,16 +130,8 @@ class LayerNormFusion final : public GraphPass {
     node->inputs = {x, gamma};
     if (!beta.empty()) node->inputs.push_back(beta);
     node->outputs = {y};
-    Attribute axis;
-    axis.name = "axis";
-    axis.type = Attribute::Type::kInt;
-    axis.i = -1;
-    node->attributes["axis"] = axis;
-    Attribute eps;
-    eps.name = "epsilon";
-    eps.type = Attribute::Type::kFloat;
-    eps.f = *epsilon;
-    node->attributes["epsilon"] = eps;
+    node->set_attr_int("axis", -1);
+    node->set_attr_float("epsilon", *epsilon);
     return node;
   }
 

@@ -65,13 +65,9 @@ class MatMulTransposeFusion final : public GraphPass {
       mm.op_type = "FusedMatMul";
       mm.opset = 1;
       mm.inputs = {operands[0], operands[1]};
-      set_int(mm, "transA", trans[0] ? 1 : 0);
-      set_int(mm, "transB", trans[1] ? 1 : 0);
-      Attribute a;
-      a.name = "alpha";
-      a.type = Attribute::Type::kFloat;
-      a.f = alpha;
-      mm.attributes["alpha"] = a;
+      mm.set_attr_int("transA", trans[0] ? 1 : 0);
+      mm.set_attr_int("transB", trans[1] ? 1 : 0);
+      mm.set_attr_float("alpha", alpha);
       // A folded scale node comes after the MatMul: the fused node takes its output (its slot needs no move:
       // every reader of the scaled value comes after the scale, which comes after the MatMul's operands).
       mm.outputs[0] = output;
@@ -114,13 +110,6 @@ class MatMulTransposeFusion final : public GraphPass {
     std::string text;
     for (const Node* n : nodes) text += (text.empty() ? "" : ", ") + fusion::node_text(*n);
     return text;
-  }
-
-  static void set_int(Node& node, const char* key, int64_t value) {
-    Attribute& a = node.attributes[key];
-    a.name = key;
-    a.type = Attribute::Type::kInt;
-    a.i = value;
   }
 
   Graph* graph_ = nullptr;

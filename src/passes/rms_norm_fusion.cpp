@@ -114,16 +114,8 @@ class RmsNormFusion final : public GraphPass {
       node->opset = mul.opset;
       node->inputs = {x, mul.inputs[side]};
       node->outputs = {mul.outputs[0]};
-      Attribute axis;
-      axis.name = "axis";
-      axis.type = Attribute::Type::kInt;
-      axis.i = -1;
-      node->attributes["axis"] = axis;
-      Attribute eps;
-      eps.name = "epsilon";
-      eps.type = Attribute::Type::kFloat;
-      eps.f = epsilon;
-      node->attributes["epsilon"] = eps;
+      node->set_attr_int("axis", -1);
+      node->set_attr_float("epsilon", epsilon);
       return node;
     }
     return nullptr;

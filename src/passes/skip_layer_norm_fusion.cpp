@@ -109,11 +109,7 @@ class SkipLayerNormFusion final : public GraphPass {
     node->outputs = {norm.outputs[0]};
     // The residual sum read elsewhere too: the fused node's input_skip_bias_sum output.
     if (index_.reads(add->outputs[0]) > 1) node->outputs = {norm.outputs[0], "", "", add->outputs[0]};
-    Attribute epsilon;
-    epsilon.name = "epsilon";
-    epsilon.type = Attribute::Type::kFloat;
-    epsilon.f = norm.attr_float("epsilon", 1e-5f);
-    node->attributes["epsilon"] = epsilon;
+    node->set_attr_float("epsilon", norm.attr_float("epsilon", 1e-5f));
     return node;
   }
 

@@ -152,7 +152,7 @@ class DynamicQuantizer {
     add(out, "MatMulInteger", {a.values, w.values, a.zero_point, w.zero_point}, {product}, base + "_quant");
     const std::string cast = names_.fresh(base + "_output_quantized_cast_output");
     Node& to_float = add(out, "Cast", {product}, {cast}, base + "_output_quantized_cast");
-    set_int_attribute(to_float, "to", static_cast<int64_t>(DType::kFloat));
+    to_float.set_attr_int("to", static_cast<int64_t>(DType::kFloat));
     if (c.bias.empty()) {
       add(out, "Mul", {cast, scales}, {node.outputs[0]}, base + "_output_quantized_mul");
     } else {

@@ -110,7 +110,7 @@ Float16Report convert_to_float16(Model& model, const Float16Options& options) {
     if (found != cache.end()) return found->second;
     const std::string out = names.fresh(value + (to == DType::kFloat16 ? "_fp16" : "_fp32"));
     Node& c = append_node(rewritten, names, "Cast", {value}, {out}, value + "_cast", opset);
-    set_int_attribute(c, "to", static_cast<int64_t>(to));
+    c.set_attr_int("to", static_cast<int64_t>(to));
     ++report.casts_inserted;
     return cache.emplace(value, out).first->second;
   };
@@ -125,7 +125,7 @@ Float16Report convert_to_float16(Model& model, const Float16Options& options) {
     }
     if (!keep_float) {
       if (fusion::is_onnx_op(node, "Cast") && node.attr_int("to", 0) == static_cast<int64_t>(DType::kFloat)) {
-        set_int_attribute(node, "to", static_cast<int64_t>(DType::kFloat16));
+        node.set_attr_int("to", static_cast<int64_t>(DType::kFloat16));
       }
       for (auto& [key, attr] : node.attributes) {
         if (attr.type == Attribute::Type::kTensor && attr.t.dtype() == DType::kFloat) {
@@ -149,7 +149,7 @@ Float16Report convert_to_float16(Model& model, const Float16Options& options) {
       std::replace(node->inputs.begin(), node->inputs.end(), out.name, renamed);
     }
     Node& c = append_node(rewritten, names, "Cast", {renamed}, {out.name}, out.name + "_cast", opset);
-    set_int_attribute(c, "to", static_cast<int64_t>(DType::kFloat));
+    c.set_attr_int("to", static_cast<int64_t>(DType::kFloat));
     ++report.casts_inserted;
   }
   for (ValueInfo& in : graph.inputs) {

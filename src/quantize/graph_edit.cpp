@@ -36,14 +36,6 @@ Node& append_node(std::vector<std::unique_ptr<Node>>& out, NameSource& names, co
   return *out.back();
 }
 
-void set_int_attribute(Node& node, const std::string& key, int64_t value) {
-  Attribute a;
-  a.name = key;
-  a.type = Attribute::Type::kInt;
-  a.i = value;
-  node.attributes[key] = a;
-}
-
 void drop_unread_initializers(Graph& graph, const std::vector<std::string>& names) {
   const auto reads = fusion::count_reads(graph);
   std::set<std::string> graph_inputs;

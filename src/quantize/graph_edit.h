@@ -26,9 +26,6 @@ Node& append_node(std::vector<std::unique_ptr<Node>>& out, NameSource& names, co
                   std::vector<std::string> inputs, std::vector<std::string> outputs, const std::string& name,
                   int64_t opset);
 
-// Sets an int attribute on `node`.
-void set_int_attribute(Node& node, const std::string& key, int64_t value);
-
 // Removes the initializers named in `names` that nothing reads any more (node inputs, subgraphs, graph outputs)
 // and that are not graph inputs.
 void drop_unread_initializers(Graph& graph, const std::vector<std::string>& names);

@@ -208,7 +208,7 @@ class StaticQuantizer {
       graph_.initializers[z] = integer_parameter(options_.weights.type, params.zero_points, options_.per_channel);
       Node& dq =
           append_node(added, names_, "DequantizeLinear", {q, s, z}, {out}, p.weight + "_DequantizeLinear", opset_);
-      if (options_.per_channel) set_int_attribute(dq, "axis", axis);
+      if (options_.per_channel) dq.set_attr_int("axis", axis);
       cached = weights_.emplace(p.weight, WeightEntry{out, std::move(params.scales)}).first;
     }
     node.inputs[1] = cached->second.dequantized;
@@ -246,7 +246,7 @@ class StaticQuantizer {
         per_channel ? Tensor::from_vector(DType::kFloat, scales) : Tensor::scalar<float>(DType::kFloat, scales[0]);
     graph_.initializers[z] = integer_parameter(DType::kInt32, std::vector<int32_t>(scales.size(), 0), per_channel);
     Node& dq = append_node(added, names_, "DequantizeLinear", {q, s, z}, {out}, p.bias + "_DequantizeLinear", opset_);
-    if (per_channel) set_int_attribute(dq, "axis", 0);
+    if (per_channel) dq.set_attr_int("axis", 0);
     node.inputs[2] = out;
   }
 
