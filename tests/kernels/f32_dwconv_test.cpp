@@ -116,6 +116,92 @@ TEST_P(DwConvVariant, ChannelsSideBySideMatchDirectLoop) {
   EXPECT_GT(checked, 50);
 }
 
+// The geometries the x86 variants read in place (flat planes at unit strides and equal widths, rows at column
+// strides 1 and 2, masked at the edges), as networks use them: MobileNet's 3x3 pad-1 layers at every plane size
+// and stride, a 5x5 pad-2 one, a dilated one, and odd sizes whose rows end inside a register. Many channels per
+// call, as the Conv kernel passes them, and one plane per call.
+TEST_P(DwConvVariant, NetworkShapesMatchDirectLoop) {
+  struct Shape {
+    int64_t size, kernel, stride, dilation, pad;
+  };
+  const Shape shapes[] = {{7, 3, 1, 1, 1},  {14, 3, 1, 1, 1},  {14, 3, 2, 1, 1},  {28, 3, 1, 1, 1}, {28, 3, 2, 1, 1},
+                          {56, 3, 2, 1, 1}, {112, 3, 1, 1, 1}, {112, 3, 2, 1, 1}, {33, 3, 1, 1, 1}, {33, 3, 2, 1, 1},
+                          {19, 5, 1, 1, 2}, {19, 5, 2, 1, 2},  {17, 3, 1, 2, 2},  {40, 3, 2, 2, 2}, {5, 3, 1, 1, 1},
+                          {3, 3, 2, 1, 1},  {1, 3, 1, 1, 1},   {64, 3, 1, 1, 0},  {31, 1, 1, 1, 0}};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const Shape& s : shapes) {
+    DwConv2dF32Params p;
+    p.in_h = p.in_w = s.size;
+    p.kernel_h = p.kernel_w = s.kernel;
+    p.stride_h = p.stride_w = s.stride;
+    p.dilation_h = p.dilation_w = s.dilation;
+    p.pad_top = p.pad_left = s.pad;
+    p.out_h = p.out_w = (s.size + 2 * s.pad - (s.kernel - 1) * s.dilation - 1) / s.stride + 1;
+    p.output_min = 0.0f;
+    p.output_max = 6.0f;
+    const int64_t count = 37, taps = p.kernel_h * p.kernel_w, plane = p.in_h * p.in_w, size = p.out_h * p.out_w;
+    std::vector<float> x(static_cast<size_t>(count * plane)), w(static_cast<size_t>(count * taps));
+    std::vector<float> bias(static_cast<size_t>(count));
+    for (float& v : x) v = 4.0f * uniform(rng);
+    for (float& v : w) v = uniform(rng);
+    for (float& v : bias) v = uniform(rng);
+    std::vector<const float*> planes(static_cast<size_t>(count));
+    for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = x.data() + c * plane;
+    std::vector<float> scratch(
+        static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
+    std::vector<float> together(static_cast<size_t>(count * size), std::nanf(""));
+    dwconv2d_f32_channels(p, count, planes.data(), w.data(), bias.data(), together.data(), scratch.data());
+    for (int64_t c = 0; c < count; ++c) {
+      const std::vector<float> input(x.begin() + c * plane, x.begin() + (c + 1) * plane);
+      const std::vector<float> kernel(w.begin() + c * taps, w.begin() + (c + 1) * taps);
+      const std::vector<float> expected = reference(p, input, kernel, bias[static_cast<size_t>(c)]);
+      std::vector<float> alone(static_cast<size_t>(size), std::nanf(""));
+      dwconv2d_f32(p, input.data(), kernel.data(), bias[static_cast<size_t>(c)], alone.data(), scratch.data());
+      for (int64_t i = 0; i < size; ++i) {
+        ASSERT_NEAR(together[static_cast<size_t>(c * size + i)], expected[static_cast<size_t>(i)], 1e-4)
+            << s.size << "x" << s.size << " k" << s.kernel << " s" << s.stride << " d" << s.dilation << " channel " << c
+            << " element " << i << " on " << GetParam();
+        ASSERT_NEAR(alone[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-4)
+            << s.size << "x" << s.size << " k" << s.kernel << " s" << s.stride << " one plane, element " << i << " on "
+            << GetParam();
+      }
+    }
+  }
+}
+
+// A NaN input stays NaN through the fused clamp (Relu/Clip propagate NaN), on every path.
+TEST_P(DwConvVariant, NaNPassesTheClamp) {
+  for (int64_t size : {7, 30, 80}) {
+    for (int64_t stride : {1, 2}) {
+      DwConv2dF32Params p;
+      p.in_h = p.in_w = size;
+      p.kernel_h = p.kernel_w = 3;
+      p.stride_h = p.stride_w = stride;
+      p.pad_top = p.pad_left = 1;
+      p.out_h = p.out_w = (size - 1) / stride + 1;
+      p.output_min = 0.0f;
+      p.output_max = 6.0f;
+      std::vector<float> x(static_cast<size_t>(size * size), 1.0f);
+      x[static_cast<size_t>(size + 1)] = std::nanf("");  // row 1, column 1: read by output (0, 0) at any stride
+      const float w[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+      const float* planes[1] = {x.data()};
+      std::vector<float> scratch(
+          static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
+      std::vector<float> y(static_cast<size_t>(p.out_h * p.out_w), 0.0f);
+      dwconv2d_f32_channels(p, 1, planes, w, nullptr, y.data(), scratch.data());
+      EXPECT_TRUE(std::isnan(y[0])) << size << " stride " << stride << " on " << GetParam();
+      const std::vector<float> expected = reference(p, x, std::vector<float>(w, w + 9), 0.0f);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(std::isnan(y[i]), std::isnan(expected[i])) << size << " stride " << stride << " element " << i;
+        if (!std::isnan(y[i])) {
+          ASSERT_FLOAT_EQ(y[i], expected[i]) << size << " stride " << stride << " element " << i;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllVariants, DwConvVariant,
                          ::testing::Values("f32_dwconv__avx512", "f32_dwconv__avx2", "f32_dwconv__portable"),
                          [](const auto& info) { return std::string(info.param).substr(12); });

@@ -4,6 +4,7 @@
 // random odd-sized inputs, and the error cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -574,6 +575,7 @@ std::vector<ConvCase> conv_cases() {
       {2, 3, 4, 1, {17}, {3}, {1}, {2}, {2, 1}},                     // 1-D
       {1, 2, 3, 1, {5, 6, 7}, {2, 3, 2}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 0, 1, 1}},  // 3-D
       {1, 40, 20, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},                  // depth beyond one panel block
+      {2, 37, 45, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},                  // pointwise on small planes
   };
 }
 
@@ -604,6 +606,27 @@ void check_conv_engines() {
                      par, implicit);
       expect_near_all(y, want, 1e-4, "conv case " + std::to_string(seed) + " variant " + std::to_string(variant));
     }
+    if (!g.is_pointwise() || c.group != 1) continue;
+    // Pointwise convolutions also run transposed (weights packed as the GEMM's B operand), with and without a sum
+    // input, clamped, on one and two threads.
+    const PackedGemmF32 transposed = pack_gemm_b_f32(true, depth, g.out_channels, w.data(), depth);
+    const std::vector<float> sum = random_floats(static_cast<int64_t>(expected.size()), seed++);
+    std::vector<double> want_clamped(expected.size()), want_sum(expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      want_clamped[i] = std::clamp(static_cast<double>(expected[i]), -0.5, 0.75);
+      want_sum[i] = std::clamp(static_cast<double>(expected[i]) + sum[i], -0.5, 0.75);
+    }
+    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+      for (bool with_sum : {false, true}) {
+        std::vector<float> y(expected.size(), std::nanf(""));
+        conv::ConvF32Args args{g, x.data(), nullptr, nullptr, bias.data(), y.data(), -0.5f, 0.75f};
+        args.packed_transposed = &transposed;
+        args.sum = with_sum ? sum.data() : nullptr;
+        conv::conv_f32(args, *par);
+        expect_near_all(y, with_sum ? want_sum : want_clamped, 1e-4,
+                        "transposed pointwise case " + std::to_string(seed) + (with_sum ? " with sum" : ""));
+      }
+    }
   }
 }
 
@@ -628,6 +651,26 @@ TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
   // SAME_UPPER puts the odd padding at the end, SAME_LOWER at the start.
   const conv::ConvGeometry upper = geometry_of({1, 1, 1, 1, {4}, {2}, {1}, {1}, {}}, false);
   EXPECT_EQ(upper.out_dims, (std::vector<int64_t>{3}));
+}
+
+TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
+  // A 1x1 convolution of 7x7 planes with constant weights is packed to run transposed; a 14x14 one is not. Both
+  // must equal the run with the weights as a plain input.
+  ThreadPool pool(2);
+  EXPECT_TRUE(conv::pointwise_prefers_transposed(49));
+  EXPECT_FALSE(conv::pointwise_prefers_transposed(196));
+  for (int64_t size : {7, 14}) {
+    const Tensor x = random_tensor(DType::kFloat, {2, 24, size, size}, 4);
+    const Tensor w = random_tensor(DType::kFloat, {40, 24, 1, 1}, 5);
+    const Tensor b = random_tensor(DType::kFloat, {40}, 6);
+    const Tensor plain = run_op("Conv", 11, {}, {x, w, b})[0];
+    for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+      const Tensor packed = run_op("Conv", 11, {}, {x, w, b}, {false, true, false}, par)[0];
+      ASSERT_EQ(plain.shape(), packed.shape());
+      for (int64_t i = 0; i < plain.element_count(); ++i)
+        ASSERT_NEAR(plain.data<float>()[i], packed.data<float>()[i], 1e-4) << "plane " << size << " element " << i;
+    }
+  }
 }
 
 TEST(ConvTest, Float16AndDouble) {

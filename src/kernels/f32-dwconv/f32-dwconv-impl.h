@@ -193,10 +193,17 @@ void channel_group(const DwConv2dF32Params& p, const ChannelLayout& layout, int6
   }
 }
 
+// Planes of more than kDwConvChannelsMaxOutputs outputs go one per call to dwconv (side by side, most of the
+// interleaved buffer would miss the caches), smaller ones kLanes channels side by side.
 void dwconv_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,
                      const float* bias, float* y, float* scratch) {
-  const ChannelLayout layout = channel_layout(p);
   const int64_t taps = p.kernel_h * p.kernel_w;
+  if (p.out_h * p.out_w > kDwConvChannelsMaxOutputs) {
+    for (int64_t c = 0; c < count; ++c)
+      dwconv(p, x[c], w + c * taps, bias != nullptr ? bias[c] : 0.0f, y + c * p.out_h * p.out_w, scratch);
+    return;
+  }
+  const ChannelLayout layout = channel_layout(p);
   for (int64_t c = 0; c < count; c += simd::kLanes) {
     const int64_t lanes = std::min<int64_t>(simd::kLanes, count - c);
     const float* bias_c = bias != nullptr ? bias + c : nullptr;

@@ -30,6 +30,8 @@ void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, fl
 }
 
 int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p) {
+  // Large planes go plane by plane through the phase-split loop, small ones through the interleaved buffer.
+  if (p.out_h * p.out_w > kDwConvChannelsMaxOutputs) return dwconv2d_f32_scratch_floats(p);
   const f32_dwconv::ChannelLayout layout = f32_dwconv::channel_layout(p);
   return layout.buffer_floats + p.out_h * p.out_w * f32_dwconv::kBlock;
 }

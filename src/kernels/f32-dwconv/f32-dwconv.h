@@ -1,8 +1,9 @@
 // Depthwise 2-D convolution of one float32 channel (NCHW planes), one implementation per ISA (AVX-512,
-// AVX2+FMA, portable) chosen once from CPUID. The input plane is copied once into zero-padded, column-phase-split
-// rows (one phase per unit of the column stride), so every kernel tap is a contiguous multiply-add over a whole
-// output row that the compiler vectorizes for the ISA of each variant; the result is clamped to [min, max]
-// (a fused Relu / Clip; -inf/+inf for none).
+// AVX2+FMA, portable) chosen once from CPUID; the result is clamped to [min, max] (a fused Relu / Clip; -inf/+inf
+// for none). The AVX-512 and AVX2 variants read the planes in place for column strides 1 and 2, with masked loads
+// at the edges (f32-dwconv-direct-impl.h); the portable variant, and wider strides, copy the input plane once into
+// zero-padded, column-phase-split rows (one phase per unit of the column stride), so every kernel tap is a
+// contiguous multiply-add over a whole output row (f32-dwconv-impl.h).
 #pragma once
 
 #include <cstdint>
@@ -37,15 +38,17 @@ int64_t dwconv2d_f32_scratch_floats(const DwConv2dF32Params& p);
 // Requires dwconv2d_f32_supports(p).
 void dwconv2d_f32(const DwConv2dF32Params& p, const float* x, const float* w, float bias, float* y, float* scratch);
 
-// Planes of at most this many outputs are better convolved channels side by side (dwconv2d_f32_channels): one
-// plane per call keeps most lanes of a register idle on them and pays the plane's setup for few outputs.
+// Planes of at most this many outputs the phase-split loops (portable variant, wide strides) convolve channels
+// side by side: one plane per call keeps most lanes of a register idle on them and pays the plane's setup for few
+// outputs.
 inline constexpr int64_t kDwConvChannelsMaxOutputs = 256;
 
 // Floats of scratch dwconv2d_f32_channels needs for `p`.
 int64_t dwconv2d_f32_channels_scratch_floats(const DwConv2dF32Params& p);
 
-// dwconv2d_f32 over `count` channels at once, as many side by side as a register holds: channel c reads the plane
-// x[c] with weights w + c * kernel_h * kernel_w and bias[c] (bias may be null: 0), and writes the plane
+// dwconv2d_f32 over `count` channels in one call (the kernel's per-geometry setup paid once), the way the
+// variant runs them best (planes side by side in registers, or one after another): channel c reads the plane x[c]
+// with weights w + c * kernel_h * kernel_w and bias[c] (bias may be null: 0), and writes the plane
 // y + c * out_h * out_w. Same result as dwconv2d_f32 per channel up to rounding order. Requires
 // dwconv2d_f32_supports(p).
 void dwconv2d_f32_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w,

@@ -26,12 +26,37 @@ struct ConsumedWeights {
   std::vector<int64_t> shape;
 };
 
-// Per-group packed weights of a constant W, with the tensor they came from.
+// Per-group packed weights of a constant W, with the tensor they came from; or, for a pointwise convolution of
+// small planes, W packed once as the GEMM's B operand (`transposed`, conv_kernels.h) and `groups` empty.
 struct PackedWeights {
   std::vector<PackedGemmF32> groups;
+  PackedGemmF32 transposed;
   std::vector<int64_t> shape;
   const void* source = nullptr;
 };
+
+// True when the convolution is pointwise whatever its input (group 1, 1x1 kernel, unit strides, no pads) and the
+// statically known planes of X are small enough to run transposed (conv::pointwise_prefers_transposed).
+bool runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
+  if (attrs.group != 1 || info.input_types.empty() || !info.input_types[0].shape) return false;
+  for (size_t i = 2; i < w.rank(); ++i) {
+    if (w.dim(i) != 1) return false;
+  }
+  for (int64_t v : attrs.strides) {
+    if (v != 1) return false;
+  }
+  for (int64_t v : attrs.pads) {
+    if (v != 0) return false;
+  }
+  const std::vector<Dim>& x = *info.input_types[0].shape;
+  if (x.size() != w.rank()) return false;
+  int64_t plane = 1;
+  for (size_t i = 2; i < x.size(); ++i) {
+    if (!x[i].is_known()) return false;
+    plane *= x[i].value;
+  }
+  return conv::pointwise_prefers_transposed(plane);
+}
 
 std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, const ConvAttributes& attrs) {
   const Tensor* w = info.constant_input(1);
@@ -44,12 +69,16 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   const int64_t depth = w->element_count() / std::max<int64_t>(out_channels, 1);
   const Tensor values = linalg::to_float32(*w);
   auto packed = std::make_shared<PackedWeights>();
+  packed->shape = w->shape();
+  packed->source = w->raw_data();
+  if (runs_transposed(info, attrs, *w)) {
+    packed->transposed = pack_gemm_b_f32(true, depth, out_channels, values.data<float>(), depth);
+    return packed;
+  }
   for (int64_t g = 0; g < attrs.group; ++g) {
     packed->groups.push_back(
         pack_gemm_a_f32(false, group_rows, depth, values.data<float>() + g * group_rows * depth, depth));
   }
-  packed->shape = w->shape();
-  packed->source = w->raw_data();
   return packed;
 }
 
@@ -64,8 +93,8 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
 void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, const PackedWeights* packed,
                 const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y) {
   const Tensor x = linalg::to_float32(ctx.input(0));
-  const bool use_packed = packed != nullptr && (w_in == nullptr || (packed->source == w_in->raw_data() &&
-                                                                    packed->shape == w_in->shape()));
+  const bool use_packed =
+      packed != nullptr && (w_in == nullptr || (packed->source == w_in->raw_data() && packed->shape == w_in->shape()));
   // The Winograd weights were made from the constant W; a 2-D input of W's channel count runs on them.
   const bool use_winograd = winograd != nullptr && g.spatial_rank() == 2 && x.dtype() == DType::kFloat &&
                             g.in_channels == winograd->in_channels && g.out_channels == winograd->out_channels;
@@ -75,7 +104,8 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
   // FusedConv's Z, added before the activation.
-  const Tensor z = ctx.node().domain == kMicrosoftDomain && ctx.has_input(3) ? linalg::to_float32(ctx.input(3)) : Tensor();
+  const Tensor z =
+      ctx.node().domain == kMicrosoftDomain && ctx.has_input(3) ? linalg::to_float32(ctx.input(3)) : Tensor();
   if (z.defined()) {
     check_argument(z.shape() == y.shape(), "FusedConv: Z ", ctx.input(3).description(),
                    " must have the output's shape ", shape_to_string(y.shape()));
@@ -83,13 +113,14 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   conv::ConvF32Args args{g,
                          x.data<float>(),
                          w.defined() ? w.data<float>() : nullptr,
-                         use_packed ? &packed->groups : nullptr,
+                         use_packed && packed->transposed.empty() ? &packed->groups : nullptr,
                          bias.defined() ? bias.data<float>() : nullptr,
                          y32.data<float>(),
                          activation.clamp_min,
                          activation.clamp_max,
                          use_winograd ? winograd : nullptr,
-                         z.defined() ? z.data<float>() : nullptr};
+                         z.defined() ? z.data<float>() : nullptr,
+                         use_packed && !packed->transposed.empty() ? &packed->transposed : nullptr};
   conv::conv_f32(args, ctx.parallelism());
   conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
@@ -143,8 +174,8 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w_shape, "Conv");
     if (ctx.has_input(2)) {
       const Tensor& b = ctx.input(2);
-      check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ",
-                     b.description(), " must be 1-D with ", g.out_channels, " elements of X's dtype");
+      check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ", b.description(),
+                     " must be 1-D with ", g.out_channels, " elements of X's dtype");
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
@@ -165,11 +196,15 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
 
 void infer_conv(InferenceContext& context) { conv::infer_conv_output(context, 1, DType::kUndefined); }
 
-const RegisterOp kConv{{.op_type = "Conv", .since_version = 1, .last_version = INT_MAX,
-                        .factory = make_conv, .infer = infer_conv}};
+const RegisterOp kConv{
+    {.op_type = "Conv", .since_version = 1, .last_version = INT_MAX, .factory = make_conv, .infer = infer_conv}};
 // ONNX Runtime's contrib op (what its optimizer writes, and what Tessera's conv_activation_fusion pass makes).
-const RegisterOp kFusedConv{{.domain = "com.microsoft", .op_type = "FusedConv", .since_version = 1,
-                             .last_version = INT_MAX, .factory = make_conv, .infer = infer_conv}};
+const RegisterOp kFusedConv{{.domain = "com.microsoft",
+                             .op_type = "FusedConv",
+                             .since_version = 1,
+                             .last_version = INT_MAX,
+                             .factory = make_conv,
+                             .infer = infer_conv}};
 
 }  // namespace
 }  // namespace tessera

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <limits>
-
 #include <vector>
 
 #include "base/parallel.h"
@@ -15,11 +14,11 @@ namespace tessera::conv {
 
 struct ConvF32Args {
   const ConvGeometry& geometry;
-  const float* x;                               // [N, C, in_dims...]
-  const float* w;                               // raw weights, or nullptr when `packed` is given
-  const std::vector<PackedGemmF32>* packed;     // per group: the weights packed as the GEMM's A operand
-  const float* bias;                            // [M] or nullptr
-  float* y;                                     // [N, M, out_dims...]
+  const float* x;                            // [N, C, in_dims...]
+  const float* w;                            // raw weights, or nullptr when `packed` is given
+  const std::vector<PackedGemmF32>* packed;  // per group: the weights packed as the GEMM's A operand
+  const float* bias;                         // [M] or nullptr
+  float* y;                                  // [N, M, out_dims...]
   // The output is clamped to [output_min, output_max] (a fused Relu or Clip; the defaults clamp nothing).
   float output_min = -std::numeric_limits<float>::infinity();
   float output_max = std::numeric_limits<float>::infinity();
@@ -28,7 +27,18 @@ struct ConvF32Args {
   const WinogradWeights* winograd = nullptr;
   // A tensor of y's shape added to the convolution before the clamp (FusedConv's Z), or nullptr.
   const float* sum = nullptr;
+  // A pointwise convolution's weights (group 1, kernel 1, unit strides, no pads) packed as the GEMM's B operand,
+  // pack_gemm_b_f32(true, C, M, W, C), or nullptr. When given, each image runs transposed, y^T = x^T W^T (the
+  // planes along the GEMM's rows, the output channels along its vector lanes), then y^T is transposed into
+  // place: on small planes (7x7 has 49 positions, a register row of 16 lanes three and a fraction) this keeps
+  // every lane busy.
+  const PackedGemmF32* packed_transposed = nullptr;
 };
+
+// True when a pointwise convolution of planes of `plane_size` positions runs faster transposed
+// (ConvF32Args::packed_transposed): the plane is so small that it leaves much of the GEMM's last register row
+// empty, and its transpose is cheap.
+bool pointwise_prefers_transposed(int64_t plane_size);
 
 // Conv: y = clamp(conv(x, w) + bias + sum). Raw weights are [M, C/group, k...]; packed ones come from
 // pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group. 1-D and 2-D convolutions feed the GEMM
