@@ -80,72 +80,110 @@ bool row_geometry(const DwConv2dF32Params& p, RowGeometry<Isa>& g) {
   return true;
 }
 
-// One register of outputs of row oh from column ow0, accumulated over the taps of the rows [kh_begin, kh_end) in
-// registers; `edge` indexes the masks of an edge register, -1 for an interior one (plain loads).
-// kWholeKernel: every kernel row is inside the plane (kh_begin = 0, kh_end = kernel_h), so with a fixed kTaps the
-// tap loops unroll completely and the weights stay in registers.
-template <typename Isa, int kStrideW, int kTaps, bool kWholeKernel>
-inline typename Isa::V rows_register(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const float* x,
-                                     const typename Isa::V* wv, typename Isa::V acc, int64_t oh, int64_t kh_begin,
-                                     int64_t kh_end, int64_t ow0, int64_t edge) {
+// One register of outputs from column ow0 of each of the kN rows oh, oh + 1, ..., accumulated into acc[i] over
+// the taps of the kernel rows [kh_begin, kh_end) in registers; `edge` indexes the masks of an edge register, -1
+// for an interior one (plain loads). kN > 1 gives the core independent multiply-add chains to overlap (one chain
+// of 9 dependent multiply-adds alone runs at their latency, not their throughput). kWholeKernel: every kernel row
+// is inside the plane for all kN rows, so with a fixed kTaps the tap loops unroll completely and the weights stay
+// in registers.
+template <typename Isa, int kStrideW, int kTaps, bool kWholeKernel, int kN>
+inline void rows_registers(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const float* x,
+                           const typename Isa::V* wv, typename Isa::V* acc, int64_t oh, int64_t kh_begin,
+                           int64_t kh_end, int64_t ow0, int64_t edge) {
   constexpr int64_t L = Isa::kLanes;
+  // kTaps == 9: a 3x3 kernel without dilation (constant tap offsets).
   const int64_t kernel_w = kTaps == 9 ? 3 : p.kernel_w;
+  const int64_t dilation_w = kTaps == 9 ? 1 : p.dilation_w, dilation_h = kTaps == 9 ? 1 : p.dilation_h;
   if (kWholeKernel) {
     kh_begin = 0;
     kh_end = kTaps == 9 ? 3 : p.kernel_h;
   }
   const float* base = x + (oh * p.stride_h - p.pad_top) * p.in_w + ow0 * kStrideW - p.pad_left;
+  const int64_t next_row = p.stride_h * p.in_w;  // from output row oh's inputs to oh + 1's
   for (int64_t kh = kh_begin; kh < kh_end; ++kh) {
-    const float* row = base + kh * p.dilation_h * p.in_w;
+    const float* row = base + kh * dilation_h * p.in_w;
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
-      const float* source = row + kw * p.dilation_w;
-      typename Isa::V value;
-      if (edge < 0) {
-        value = kStrideW == 1 ? Isa::load(source) : Isa::even(Isa::load(source), Isa::load(source + L));
-      } else if (kStrideW == 1) {
-        value = Isa::load_masked(source, g.masks[edge][kw][0]);
-      } else {
-        value = Isa::even(Isa::load_masked(source, g.masks[edge][kw][0]),
-                          Isa::load_masked(source + L, g.masks[edge][kw][1]));
+      for (int i = 0; i < kN; ++i) {
+        const float* source = row + kw * dilation_w + i * next_row;
+        typename Isa::V value;
+        if (edge < 0) {
+          value = kStrideW == 1 ? Isa::load(source) : Isa::even(Isa::load(source), Isa::load(source + L));
+        } else if (kStrideW == 1) {
+          value = Isa::load_masked(source, g.masks[edge][kw][0]);
+        } else {
+          value = Isa::even(Isa::load_masked(source, g.masks[edge][kw][0]),
+                            Isa::load_masked(source + L, g.masks[edge][kw][1]));
+        }
+        acc[i] = Isa::fmadd(wv[kh * kernel_w + kw], value, acc[i]);
       }
-      acc = Isa::fmadd(wv[kh * kernel_w + kw], value, acc);
     }
   }
-  return acc;
+}
+
+// Clamps a register of row y_row's outputs from register r and stores it (its head only for a row's last, short
+// register).
+template <typename Isa>
+inline void store_row_register(const DwConv2dF32Params& p, typename Isa::V acc, typename Isa::V lo, typename Isa::V hi,
+                               int64_t r, float* y_row) {
+  constexpr int64_t L = Isa::kLanes;
+  acc = Isa::clamp(acc, lo, hi);
+  if (r * L + L <= p.out_w) {
+    Isa::store(y_row + r * L, acc);
+  } else {
+    Isa::store_first(y_row + r * L, static_cast<int>(p.out_w - r * L), acc);
+  }
+}
+
+// Rows [oh, oh + kN) of the plane, every register of each.
+template <typename Isa, int kStrideW, int kTaps, bool kWholeKernel, int kN>
+inline void rows_block(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const float* x, const typename Isa::V* wv,
+                       typename Isa::V b, typename Isa::V lo, typename Isa::V hi, int64_t oh, int64_t kh_begin,
+                       int64_t kh_end, float* y) {
+  constexpr int64_t L = Isa::kLanes;
+  for (int64_t k = 0; k < g.registers; ++k) {
+    // Interior registers first (most of a row), then the edges.
+    const int64_t interior = g.interior_end - g.interior_begin;
+    const int64_t edge = k < interior ? -1 : k - interior;
+    const int64_t r = edge < 0 ? g.interior_begin + k : g.edge_register[edge];
+    typename Isa::V acc[kN];
+    for (int i = 0; i < kN; ++i) acc[i] = b;
+    if (edge < 0) {
+      rows_registers<Isa, kStrideW, kTaps, kWholeKernel, kN>(p, g, x, wv, acc, oh, kh_begin, kh_end, r * L, -1);
+    } else {
+      rows_registers<Isa, kStrideW, kTaps, kWholeKernel, kN>(p, g, x, wv, acc, oh, kh_begin, kh_end, r * L, edge);
+    }
+    for (int i = 0; i < kN; ++i) store_row_register<Isa>(p, acc[i], lo, hi, r, y + (oh + i) * p.out_w);
+  }
 }
 
 template <typename Isa, int kStrideW, int kTaps>
 void rows_plane(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const float* x, const float* w, float bias,
                 float* y) {
   using V = typename Isa::V;
-  constexpr int64_t L = Isa::kLanes;
   const int64_t taps = p.kernel_h * p.kernel_w;
   V wv[kTaps > 0 ? kTaps : kDwConvMaxTaps];
   for (int64_t t = 0; t < taps; ++t) wv[t] = Isa::set1(w[t]);
   const V b = Isa::set1(bias), lo = Isa::set1(p.output_min), hi = Isa::set1(p.output_max);
-  for (int64_t oh = 0; oh < p.out_h; ++oh) {
-    // Kernel rows inside the plane: 0 <= oh stride_h + kh dilation_h - pad_top < in_h.
+  // Kernel rows inside the plane for output row oh: 0 <= oh stride_h + kh dilation_h - pad_top < in_h.
+  const auto kernel_rows = [&p](int64_t oh, int64_t& begin, int64_t& end) {
     const int64_t top = oh * p.stride_h - p.pad_top;
-    const int64_t kh_begin = top >= 0 ? 0 : (-top + p.dilation_h - 1) / p.dilation_h;
-    const int64_t kh_end = std::min(p.kernel_h, p.in_h - top <= 0 ? 0 : (p.in_h - top - 1) / p.dilation_h + 1);
-    float* y_row = y + oh * p.out_w;
+    begin = top >= 0 ? 0 : (-top + p.dilation_h - 1) / p.dilation_h;
+    end = std::min(p.kernel_h, p.in_h - top <= 0 ? 0 : (p.in_h - top - 1) / p.dilation_h + 1);
+  };
+  for (int64_t oh = 0; oh < p.out_h;) {
+    int64_t kh_begin, kh_end, next_begin = 0, next_end = 0;
+    kernel_rows(oh, kh_begin, kh_end);
     const bool whole = kh_begin == 0 && kh_end == p.kernel_h;
-    for (int64_t r = g.interior_begin; r < g.interior_end; ++r) {
-      const V acc = whole ? rows_register<Isa, kStrideW, kTaps, true>(p, g, x, wv, b, oh, 0, 0, r * L, -1)
-                          : rows_register<Isa, kStrideW, kTaps, false>(p, g, x, wv, b, oh, kh_begin, kh_end, r * L, -1);
-      Isa::store(y_row + r * L, Isa::clamp(acc, lo, hi));
-    }
-    for (int64_t e = 0; e < g.edges; ++e) {
-      const int64_t r = g.edge_register[e];
-      const V acc =
-          Isa::clamp(whole ? rows_register<Isa, kStrideW, kTaps, true>(p, g, x, wv, b, oh, 0, 0, r * L, e)
-                           : rows_register<Isa, kStrideW, kTaps, false>(p, g, x, wv, b, oh, kh_begin, kh_end, r * L, e),
-                     lo, hi);
-      if (r * L + L <= p.out_w) {
-        Isa::store(y_row + r * L, acc);
-      } else {
-        Isa::store_first(y_row + r * L, static_cast<int>(p.out_w - r * L), acc);
-      }
+    if (oh + 1 < p.out_h) kernel_rows(oh + 1, next_begin, next_end);
+    if (whole && oh + 1 < p.out_h && next_begin == 0 && next_end == p.kernel_h) {
+      rows_block<Isa, kStrideW, kTaps, true, 2>(p, g, x, wv, b, lo, hi, oh, 0, 0, y);
+      oh += 2;
+    } else if (whole) {
+      rows_block<Isa, kStrideW, kTaps, true, 1>(p, g, x, wv, b, lo, hi, oh, 0, 0, y);
+      oh += 1;
+    } else {
+      rows_block<Isa, kStrideW, kTaps, false, 1>(p, g, x, wv, b, lo, hi, oh, kh_begin, kh_end, y);
+      oh += 1;
     }
   }
 }
@@ -155,7 +193,7 @@ void rows_plane(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const flo
 template <typename Isa>
 void direct_rows(const DwConv2dF32Params& p, const RowGeometry<Isa>& g, const float* x, const float* w, float bias,
                  float* y) {
-  const bool three_by_three = p.kernel_h == 3 && p.kernel_w == 3;
+  const bool three_by_three = p.kernel_h == 3 && p.kernel_w == 3 && p.dilation_h == 1 && p.dilation_w == 1;
   if (p.stride_w == 1) {
     if (three_by_three) return rows_plane<Isa, 1, 9>(p, g, x, w, bias, y);
     return rows_plane<Isa, 1, 0>(p, g, x, w, bias, y);
@@ -176,12 +214,45 @@ inline bool direct_flat_supports(const DwConv2dF32Params& p) {
          p.kernel_h * p.kernel_w <= kFlatMaxTaps;
 }
 
+// acc[i] += every tap of flat register i (of kN consecutive ones from `source`): a plain load where the register's
+// mask (bits[i * taps + t]) covers every lane, a masked one where it covers some, none where it covers none.
+template <typename Isa, int kTaps, int kN>
+inline void flat_taps(const float* source, const uint32_t* bits, int64_t taps, const int64_t* shift,
+                      const typename Isa::V* wv, typename Isa::V* acc) {
+  constexpr int64_t L = Isa::kLanes;
+  constexpr uint32_t kFull = (1u << L) - 1;
+  const int64_t n = kTaps > 0 ? kTaps : taps;
+  for (int64_t t = 0; t < n; ++t) {
+    for (int i = 0; i < kN; ++i) {
+      const uint32_t mask = bits[i * n + t];
+      const float* at = source + i * L + shift[t];
+      if (mask == kFull) {
+        acc[i] = Isa::fmadd(wv[t], Isa::load(at), acc[i]);
+      } else if (mask != 0) {
+        acc[i] = Isa::fmadd(wv[t], Isa::load_masked(at, Isa::mask_bits(mask)), acc[i]);
+      }
+    }
+  }
+}
+
+// Clamps flat register r and stores it (its head only where the plane ends inside it).
+template <typename Isa>
+inline void store_flat(typename Isa::V acc, typename Isa::V lo, typename Isa::V hi, int64_t r, int64_t size,
+                       float* out) {
+  constexpr int64_t L = Isa::kLanes;
+  acc = Isa::clamp(acc, lo, hi);
+  if (r * L + L <= size) {
+    Isa::store(out + r * L, acc);
+  } else {
+    Isa::store_first(out + r * L, static_cast<int>(size - r * L), acc);
+  }
+}
+
 // The flat loop over `count` channels (as dwconv2d_f32_channels). Requires direct_flat_supports(p).
 template <typename Isa, int kTaps>
 void flat_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w, const float* bias,
                    float* y) {
   using V = typename Isa::V;
-  using M = typename Isa::M;
   constexpr int64_t L = Isa::kLanes;
   const int64_t size = p.out_h * p.out_w, registers = (size + L - 1) / L;
   const int64_t taps = kTaps > 0 ? kTaps : p.kernel_h * p.kernel_w;
@@ -201,7 +272,6 @@ void flat_channels(const DwConv2dF32Params& p, int64_t count, const float* const
     }
   }
   const V lo = Isa::set1(p.output_min), hi = Isa::set1(p.output_max);
-  const uint32_t full = L == 32 ? 0xffffffffu : (1u << L) - 1;
   for (int64_t c = 0; c < count; ++c) {
     const float* plane = x[c];
     const float* kernel = w + c * taps;
@@ -209,24 +279,11 @@ void flat_channels(const DwConv2dF32Params& p, int64_t count, const float* const
     for (int64_t t = 0; t < taps; ++t) wv[t] = Isa::set1(kernel[t]);
     const V b = Isa::set1(bias != nullptr ? bias[c] : 0.0f);
     float* out = y + c * size;
+    // One register at a time: pairing them (two chains) measured slower here, the per-tap mask tests doubling.
     for (int64_t r = 0; r < registers; ++r) {
-      V acc = b;
-      const uint32_t* mask = bits + r * taps;
-      const float* source = plane + r * L;
-      for (int64_t t = 0; t < taps; ++t) {
-        if (mask[t] == full) {
-          acc = Isa::fmadd(wv[t], Isa::load(source + shift[t]), acc);
-        } else if (mask[t] != 0) {
-          const M m = Isa::mask_bits(mask[t]);
-          acc = Isa::fmadd(wv[t], Isa::load_masked(source + shift[t], m), acc);
-        }
-      }
-      acc = Isa::clamp(acc, lo, hi);
-      if (r * L + L <= size) {
-        Isa::store(out + r * L, acc);
-      } else {
-        Isa::store_first(out + r * L, static_cast<int>(size - r * L), acc);
-      }
+      V acc[1] = {b};
+      flat_taps<Isa, kTaps, 1>(plane + r * L, bits + r * taps, taps, shift, wv, acc);
+      store_flat<Isa>(acc[0], lo, hi, r, size, out);
     }
   }
 }
