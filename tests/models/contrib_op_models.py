@@ -2,9 +2,11 @@
 """Models that carry the com.microsoft contrib ops which ONNX Runtime's transformer optimizer writes into
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
-MatMulIntegerToFloat, QLinearAdd, QLinearMul; RotaryEmbedding), built with onnx.helper so that
-every form and attribute is exercised.
-Each model is run by ONNX Runtime 1.31 on seeded random inputs; the model, the inputs and ONNX Runtime's outputs go
+MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
+QLinearConcat, QGemm; RotaryEmbedding, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+attribute is exercised.
+Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
+BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
 to DEST/<name>/ as a backend-test folder, which `tessera conformance DEST` then runs: Tessera must give ONNX
 Runtime's outputs (rtol 1e-4, atol 1e-5).
 
@@ -156,6 +158,114 @@ def rotary(offset: bool, interleaved: int, num_heads: bool) -> onnx.GraphProto:
                              inits)
 
 
+def quantize_in_graph(name: str, scale: float, zero: int, dtype) -> tuple[list, list]:
+    """Nodes and initializers that quantize float input `name` into `name`_q with (scale, zero)."""
+    inits = [numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale"),
+             numpy_helper.from_array(np.array(zero, dtype), f"{name}_zero")]
+    return [helper.make_node("QuantizeLinear", [name, f"{name}_scale", f"{name}_zero"], [f"{name}_q"])], inits
+
+
+def qlinear_lookup(op: str, dtype, **attrs) -> onnx.GraphProto:
+    """com.microsoft QLinearSigmoid / QLinearLeakyRelu between QuantizeLinear and DequantizeLinear."""
+    zero = 3 if dtype == np.int8 else 120
+    nodes, inits = quantize_in_graph("x", 0.05, zero, dtype)
+    inits += [numpy_helper.from_array(np.array(0.004 if op == "QLinearSigmoid" else 0.04, np.float32), "y_scale"),
+              numpy_helper.from_array(np.array(-128 if op == "QLinearSigmoid" and dtype == np.int8 else
+                                               (0 if op == "QLinearSigmoid" else zero), dtype), "y_zero")]
+    nodes += [helper.make_node(op, ["x_q", "x_scale", "x_zero", "y_scale", "y_zero"], ["y_q"], domain=MS, **attrs),
+              helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"])]
+    return helper.make_graph(nodes, op, inputs_info(["x"], [BATCH, SEQ, HIDDEN]), inputs_info(["y"], None), inits)
+
+
+def qlinear_global_average_pool(dtype, channels_last: int) -> onnx.GraphProto:
+    """com.microsoft QLinearGlobalAveragePool in NCHW or NHWC."""
+    shape = [BATCH, 7, 6, 10] if channels_last else [BATCH, 10, 7, 6]
+    nodes, inits = quantize_in_graph("x", 0.03, 5 if dtype == np.int8 else 131, dtype)
+    inits += [numpy_helper.from_array(np.array(0.011, np.float32), "y_scale"),
+              numpy_helper.from_array(np.array(-2 if dtype == np.int8 else 126, dtype), "y_zero")]
+    nodes += [helper.make_node("QLinearGlobalAveragePool", ["x_q", "x_scale", "x_zero", "y_scale", "y_zero"], ["y_q"],
+                               domain=MS, channels_last=channels_last),
+              helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"])]
+    return helper.make_graph(nodes, "qlinear_gap", inputs_info(["x"], shape), inputs_info(["y"], None), inits)
+
+
+def qlinear_concat(dtype) -> onnx.GraphProto:
+    """com.microsoft QLinearConcat of three inputs, one with the output's parameters (copied), two requantized."""
+    params = [(0.05, 4), (0.02, -3), (0.05, 4)] if dtype == np.int8 else [(0.05, 130), (0.02, 100), (0.05, 130)]
+    nodes, inits, triples = [], [], []
+    for i, (scale, zero) in enumerate(params):
+        n, ini = quantize_in_graph(f"x{i}", scale, zero, dtype)
+        nodes += n
+        inits += ini
+        triples += [f"x{i}_q", f"x{i}_scale", f"x{i}_zero"]
+    inits += [numpy_helper.from_array(np.array(0.05, np.float32), "y_scale"),
+              numpy_helper.from_array(np.array(params[0][1], dtype), "y_zero")]
+    nodes += [helper.make_node("QLinearConcat", ["y_scale", "y_zero"] + triples, ["y_q"], domain=MS, axis=-2),
+              helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"])]
+    graph_inputs = (inputs_info(["x0"], [BATCH, 3, HIDDEN]) + inputs_info(["x1"], [BATCH, 5, HIDDEN]) +
+                    inputs_info(["x2"], [BATCH, 2, HIDDEN]))
+    return helper.make_graph(nodes, "qlinear_concat", graph_inputs, inputs_info(["y"], None), inits)
+
+
+def qgemm(a_dtype, b_dtype, quantized_output: bool, per_column: bool, trans_a: int, trans_b: int) -> onnx.GraphProto:
+    """com.microsoft QGemm with int8/uint8 A and B, an int32 C, per-tensor or per-column B, float or 8-bit Y."""
+    m, k, n = 6, HIDDEN, 10
+    b_low, b_high = (-128, 128) if b_dtype == np.int8 else (0, 256)
+    count = n if per_column else 1
+    b = rng.integers(b_low, b_high, (n, k) if trans_b else (k, n)).astype(b_dtype)
+    inits = [numpy_helper.from_array(b, "B"),
+             numpy_helper.from_array((rng.random(count) * 0.01 + 0.002).astype(np.float32).reshape([count] if per_column
+                                                                                                   else []), "b_scale"),
+             numpy_helper.from_array(rng.integers(b_low // 4, b_high // 4, count).astype(b_dtype).reshape(
+                 [count] if per_column else []), "b_zero"),
+             numpy_helper.from_array(rng.integers(-500, 500, n).astype(np.int32), "C")]
+    nodes, q_inits = quantize_in_graph("a", 0.04, -7 if a_dtype == np.int8 else 125, a_dtype)
+    inits += q_inits
+    inputs = ["a_q", "a_scale", "a_zero", "B", "b_scale", "b_zero", "C"]
+    if quantized_output:
+        inits += [numpy_helper.from_array(np.array(0.6, np.float32), "y_scale"),
+                  numpy_helper.from_array(np.array(5 if a_dtype == np.int8 else 128, a_dtype), "y_zero")]
+        inputs += ["y_scale", "y_zero"]
+    nodes.append(helper.make_node("QGemm", inputs, ["y_q" if quantized_output else "y"], domain=MS, transA=trans_a,
+                                  transB=trans_b, alpha=0.75))
+    if quantized_output:
+        nodes.append(helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero"], ["y"]))
+    return helper.make_graph(nodes, "qgemm", inputs_info(["a"], [k, m] if trans_a else [m, k]),
+                             inputs_info(["y"], None), inits)
+
+
+def microsoft_trilu(upper: int) -> onnx.GraphProto:
+    """com.microsoft Trilu with a k input."""
+    node = helper.make_node("Trilu", ["x", "k"], ["y"], domain=MS, upper=upper)
+    return helper.make_graph([node], "trilu", inputs_info(["x"], [BATCH, 5, 7]), inputs_info(["y"], None),
+                             [numpy_helper.from_array(np.array(-1 if upper else 2, np.int64), "k")])
+
+
+def bias_add() -> tuple[onnx.GraphProto, object]:
+    """com.microsoft BiasAdd (ONNX Runtime runs it only on GPUs: the reference is NumPy's)."""
+    bias = weight("bias", HIDDEN)
+    node = helper.make_node("BiasAdd", ["x", "bias", "skip"], ["y"], domain=MS)
+    graph = helper.make_graph([node], "bias_add", inputs_info(["x", "skip"], [BATCH, SEQ, HIDDEN]),
+                              inputs_info(["y"], None), [bias])
+    return graph, lambda f: [(f["x"] + numpy_helper.to_array(bias)) + f["skip"]]
+
+
+def bias_softmax(inner: int) -> tuple[onnx.GraphProto, object]:
+    """com.microsoft BiasSoftmax over the last two axes of [2, 3, 4, 5] scores, the bias repeating over the inner
+    batch dim ([2, 1, 4, 5]) or the outer one ([3, 4, 5]); the reference is NumPy's."""
+    bias_shape = [2, 1, 4, 5] if inner else [3, 4, 5]
+    node = helper.make_node("BiasSoftmax", ["x", "b"], ["y"], domain=MS, axis=2, is_inner_broadcast=inner)
+    graph = helper.make_graph([node], "bias_softmax", inputs_info(["x"], [2, 3, 4, 5]) + inputs_info(["b"], bias_shape),
+                              inputs_info(["y"], None))
+
+    def reference(f):
+        z = f["x"] + f["b"]  # NumPy broadcasting matches both layouts here
+        z = z - z.max(axis=(2, 3), keepdims=True)
+        e = np.exp(z)
+        return [(e / e.sum(axis=(2, 3), keepdims=True)).astype(np.float32)]
+    return graph, reference
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -179,25 +289,31 @@ def write_data_set(data_dir: str, feeds: dict[str, np.ndarray], outputs: list[np
             f.write(numpy_helper.from_array(value).SerializeToString())
 
 
-def write_case(dest: str, name: str, graph: onnx.GraphProto) -> None:
+def write_case(dest: str, name: str, graph: onnx.GraphProto, reference=None) -> None:
+    """Writes the case; the expected outputs are ONNX Runtime's, or reference(feeds)'s for an op that ONNX Runtime
+    runs only on GPUs."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)],
                               ir_version=8)
     out_dir = os.path.join(dest, name)
     os.makedirs(out_dir)
     onnx.save(model, os.path.join(out_dir, "model.onnx"))
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feeds = {}
-    for info in session.get_inputs():
-        shape = [d if isinstance(d, int) else 1 for d in info.shape]
-        if info.type == "tensor(int32)":
+    for info in graph.input:
+        shape = [d.dim_value if d.dim_value > 0 else 1 for d in info.type.tensor_type.shape.dim]
+        if info.type.tensor_type.elem_type == TensorProto.INT32:
             feeds[info.name] = mask_feed(shape)
         else:
             feeds[info.name] = (rng.standard_normal(shape) * 2).astype(np.float32)
     ops = sorted({f"{n.domain or 'ai.onnx'}.{n.op_type}" for n in graph.node})
-    write_data_set(os.path.join(out_dir, "test_data_set_0"), feeds, session.run(None, feeds))
+    if reference is None:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        outputs, source = session.run(None, feeds), "ONNX Runtime's"
+    else:
+        outputs, source = reference(feeds), "NumPy's"
+    write_data_set(os.path.join(out_dir, "test_data_set_0"), feeds, outputs)
     with open(os.path.join(out_dir, "data.json"), "w") as f:
         json.dump({"rtol": 1e-4, "atol": 1e-5}, f)
-    print(f"{name}: ops {ops}; ONNX Runtime's outputs written")
+    print(f"{name}: ops {ops}; {source} outputs written")
 
 
 def main() -> int:
@@ -226,6 +342,22 @@ def main() -> int:
     write_case(dest, "rotary_embedding_positions", rotary(False, 0, True))
     write_case(dest, "rotary_embedding_offset_interleaved", rotary(True, 1, True))
     write_case(dest, "rotary_embedding_no_num_heads", rotary(False, 0, False))
+    write_case(dest, "qlinear_sigmoid_uint8", qlinear_lookup("QLinearSigmoid", np.uint8))
+    write_case(dest, "qlinear_sigmoid_int8", qlinear_lookup("QLinearSigmoid", np.int8))
+    write_case(dest, "qlinear_leaky_relu_int8", qlinear_lookup("QLinearLeakyRelu", np.int8, alpha=0.1))
+    write_case(dest, "qlinear_leaky_relu_uint8_default_alpha", qlinear_lookup("QLinearLeakyRelu", np.uint8))
+    write_case(dest, "qlinear_global_average_pool_uint8_nchw", qlinear_global_average_pool(np.uint8, 0))
+    write_case(dest, "qlinear_global_average_pool_int8_nhwc", qlinear_global_average_pool(np.int8, 1))
+    write_case(dest, "qlinear_concat_uint8", qlinear_concat(np.uint8))
+    write_case(dest, "qlinear_concat_int8", qlinear_concat(np.int8))
+    write_case(dest, "qgemm_u8s8_float_per_column", qgemm(np.uint8, np.int8, False, True, 0, 0))
+    write_case(dest, "qgemm_s8s8_quantized_trans_b", qgemm(np.int8, np.int8, True, False, 0, 1))
+    write_case(dest, "qgemm_u8u8_quantized_per_column_trans_a", qgemm(np.uint8, np.uint8, True, True, 1, 0))
+    write_case(dest, "microsoft_trilu_upper", microsoft_trilu(1))
+    write_case(dest, "microsoft_trilu_lower", microsoft_trilu(0))
+    write_case(dest, "bias_add", *bias_add())
+    write_case(dest, "bias_softmax_inner_broadcast", *bias_softmax(1))
+    write_case(dest, "bias_softmax_outer_broadcast", *bias_softmax(0))
     return 0
 
 

@@ -9,30 +9,14 @@
 
 #include "kernels/q8-binary/q8-binary.h"
 #include "ops/common/op_utils.h"
+#include "ops/quantization/quant_params.h"
 #include "ops/registry.h"
 
 namespace tessera {
 namespace {
 
-struct QuantParam {
-  float scale = 1;
-  float zero_point = 0;
-};
-
-QuantParam read_param(KernelContext& ctx, size_t scale_index, size_t zp_index, DType dtype, const char* what) {
-  const Tensor& scale = ctx.input(scale_index);
-  check_argument(scale.dtype() == DType::kFloat && scale.element_count() == 1, what, " scale must be one float, got ",
-                 scale.description());
-  QuantParam p{scale.data<float>()[0], 0.0f};
-  if (ctx.has_input(zp_index)) {
-    const Tensor& zp = ctx.input(zp_index);
-    check_argument(zp.dtype() == dtype && zp.element_count() == 1, what, " zero point must be one ", dtype_name(dtype),
-                   ", got ", zp.description());
-    p.zero_point =
-        dtype == DType::kInt8 ? static_cast<float>(zp.data<int8_t>()[0]) : static_cast<float>(zp.data<uint8_t>()[0]);
-  }
-  return p;
-}
+using qlinear::QuantParam;
+using qlinear::read_param;
 
 template <typename T, bool kMul>
 void compute(const Tensor& a, const Tensor& b, Tensor& c, QuantParam pa, QuantParam pb, QuantParam pc,

@@ -172,6 +172,13 @@ const RegisterOp kTrilu{{.domain = "",
                          .last_version = INT_MAX,
                          .factory = make_trilu,
                          .infer = infer_same_as_input}};
+// ONNX Runtime's com.microsoft Trilu (from before opset 14), the same operator.
+const RegisterOp kMicrosoftTrilu{{.domain = kMicrosoftDomain,
+                                  .op_type = "Trilu",
+                                  .since_version = 1,
+                                  .last_version = INT_MAX,
+                                  .factory = make_trilu,
+                                  .infer = infer_same_as_input}};
 
 // OneHot's depth: any numeric scalar (floats truncate), positive.
 int64_t read_depth(const Tensor& depth) {

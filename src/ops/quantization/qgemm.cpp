@@ -1,0 +1,135 @@
+// com.microsoft QGemm (ONNX Runtime's quantized Gemm): S = (op(A) - a_zero_point) (op(B) - b_zero_point[j]) exact
+// in int32 (q8-gemm), plus the optional int32 C (broadcast to [M, N]); then, as ONNX Runtime, with y_scale given
+// Y = saturate(round_half_even(float(S) * (alpha * a_scale * b_scale[j] / y_scale)) + y_zero_point) in y_zero_point's
+// type (uint8 without one), else float Y = float(S) * (alpha * a_scale * b_scale[j]). b_scale and b_zero_point are
+// one value or one per column of op(B). A and B are int8 or uint8 (independently), 2-D; transA / transB as Gemm.
+#include <climits>
+#include <cmath>
+#include <vector>
+
+#include "kernels/q8-gemm/q8_gemm.h"
+#include "ops/common/op_utils.h"
+#include "ops/quantization/quant_params.h"
+#include "ops/registry.h"
+
+namespace tessera {
+namespace {
+
+int32_t zero_point_value(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
+}
+
+std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
+  const bool trans_a = info.node.attr_int("transA", 0) != 0;
+  const bool trans_b = info.node.attr_int("transB", 0) != 0;
+  const float alpha = info.node.attr_float("alpha", 1.0f);
+  return make_kernel([trans_a, trans_b, alpha](KernelContext& ctx) {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(3);
+    check_argument(qlinear::is_q8(a.dtype()) && qlinear::is_q8(b.dtype()) && a.rank() == 2 && b.rank() == 2,
+                   "QGemm: A ", a.description(), " and B ", b.description(), " must be 2-D int8 or uint8");
+    const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
+    const int64_t n = trans_b ? b.dim(0) : b.dim(1);
+    check_argument((trans_b ? b.dim(1) : b.dim(0)) == k, "QGemm: A ", a.description(), " and B ", b.description(),
+                   " do not multiply", trans_a ? " (transA)" : "", trans_b ? " (transB)" : "");
+    const Tensor& a_scale = ctx.input(1);
+    const Tensor& a_zero = ctx.input(2);
+    const Tensor& b_scale = ctx.input(4);
+    const Tensor& b_zero = ctx.input(5);
+    check_argument(a_scale.dtype() == DType::kFloat && a_scale.element_count() == 1 && a_zero.dtype() == a.dtype() &&
+                       a_zero.element_count() == 1,
+                   "QGemm: a_scale ", a_scale.description(), " and a_zero_point ", a_zero.description(),
+                   " must be one float and one value of A's type");
+    const int64_t columns = b_scale.element_count();
+    check_argument(b_scale.dtype() == DType::kFloat && (columns == 1 || columns == n) && b_zero.dtype() == b.dtype() &&
+                       (b_zero.element_count() == 1 || b_zero.element_count() == n),
+                   "QGemm: b_scale ", b_scale.description(), " and b_zero_point ", b_zero.description(),
+                   " must hold 1 or N = ", n, " values (float, and B's type)");
+    // A as m x k row-major bytes (transposed once when transA).
+    const uint8_t* a_bytes = static_cast<const uint8_t*>(a.raw_data());
+    std::vector<uint8_t> a_rows;
+    if (trans_a) {
+      a_rows.resize(static_cast<size_t>(m * k));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p) a_rows[static_cast<size_t>(i * k + p)] = a_bytes[p * m + i];
+      a_bytes = a_rows.data();
+    }
+    std::vector<int32_t> b_zeros(static_cast<size_t>(b_zero.element_count()));
+    for (size_t j = 0; j < b_zeros.size(); ++j) b_zeros[j] = zero_point_value(b_zero, static_cast<int64_t>(j));
+    const PackedQ8GemmB packed =
+        pack_q8_gemm_b(b.dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b.raw_data()),
+                       trans_b ? k : n, b_zeros.data(), static_cast<int64_t>(b_zeros.size()));
+    std::vector<int32_t> sums(static_cast<size_t>(m * n));
+    Q8GemmOutput out;
+    out.c_s32 = sums.data();
+    out.ldc = n;
+    q8_gemm(m, n, k, a_bytes, k, a.dtype() == DType::kInt8, zero_point_value(a_zero, 0), packed, out,
+            &ctx.parallelism());
+    if (ctx.has_input(6)) {
+      const Tensor& c = ctx.input(6);
+      check_argument(c.dtype() == DType::kInt32, "QGemm: C ", c.description(), " must be int32");
+      const std::vector<int64_t> shape{m, n};
+      check_argument(broadcast_shape(c.shape(), shape) == shape, "QGemm: C ", c.description(),
+                     " does not broadcast to [", m, ",", n, "]");
+      const std::vector<int64_t> strides = broadcast_strides(c.shape(), shape);
+      const int32_t* cd = c.data<int32_t>();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) sums[static_cast<size_t>(i * n + j)] += cd[i * strides[0] + j * strides[1]];
+    }
+    std::vector<float> scales(static_cast<size_t>(columns));
+    const bool quantized = ctx.has_input(7);
+    const float y_scale = quantized ? ctx.input(7).data<float>()[0] : 1.0f;
+    if (quantized) {
+      check_argument(ctx.input(7).dtype() == DType::kFloat && ctx.input(7).element_count() == 1, "QGemm: y_scale ",
+                     ctx.input(7).description(), " must be one float");
+    }
+    for (int64_t j = 0; j < columns; ++j) {
+      scales[static_cast<size_t>(j)] = alpha * a_scale.data<float>()[0] * b_scale.data<float>()[j];
+      if (quantized) scales[static_cast<size_t>(j)] /= y_scale;
+    }
+    const auto scale_of = [&](int64_t j) { return scales[static_cast<size_t>(columns == 1 ? 0 : j)]; };
+    if (!quantized) {
+      Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, {m, n});
+      float* yd = y.data<float>();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          yd[i * n + j] = static_cast<float>(sums[static_cast<size_t>(i * n + j)]) * scale_of(j);
+      return;
+    }
+    const DType y_type = ctx.has_input(8) ? ctx.input(8).dtype() : DType::kUint8;
+    check_argument(qlinear::is_q8(y_type) && (!ctx.has_input(8) || ctx.input(8).element_count() == 1),
+                   "QGemm: y_zero_point ", ctx.has_input(8) ? ctx.input(8).description() : "",
+                   " must be one int8 or uint8");
+    const float y_zero = ctx.has_input(8) ? static_cast<float>(zero_point_value(ctx.input(8), 0)) : 0.0f;
+    const bool is_signed = y_type == DType::kInt8;
+    Tensor& y = ctx.allocate_output_uninitialized(0, y_type, {m, n});
+    uint8_t* yd = static_cast<uint8_t*>(y.raw_data());
+    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        float q = std::nearbyint(static_cast<float>(sums[static_cast<size_t>(i * n + j)]) * scale_of(j)) + y_zero;
+        q = std::min(std::max(q, lo), hi);
+        yd[i * n + j] = is_signed ? static_cast<uint8_t>(static_cast<int8_t>(q)) : static_cast<uint8_t>(q);
+      }
+    }
+  });
+}
+
+void infer_qgemm(InferenceContext& context) {
+  DType type = DType::kFloat;
+  if (context.node().has_input(7)) {
+    const TypeInfo* zero = context.node().has_input(8) ? context.input_type(8) : nullptr;
+    type = zero != nullptr && zero->is_tensor() ? zero->elem_type : DType::kUint8;
+  }
+  context.set_output_type(0, TypeInfo::tensor(type));
+}
+
+const RegisterOp kQGemm{{.domain = kMicrosoftDomain,
+                         .op_type = "QGemm",
+                         .since_version = 1,
+                         .last_version = INT_MAX,
+                         .factory = make_qgemm,
+                         .infer = infer_qgemm}};
+
+}  // namespace
+}  // namespace tessera
