@@ -3,7 +3,7 @@
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
 MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
-QLinearConcat, QGemm; RotaryEmbedding, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+QLinearConcat, QGemm, MatMulNBits; RotaryEmbedding, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
 attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
 BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
@@ -266,6 +266,38 @@ def bias_softmax(inner: int) -> tuple[onnx.GraphProto, object]:
     return graph, reference
 
 
+def matmul_nbits(bits: int, zero_points: str, bias: bool, k: int = 40, block: int = 16) -> onnx.GraphProto:
+    """com.microsoft MatMulNBits: random `bits`-wide weights [N, K] in blocks of `block` along K (K not a multiple
+    of it: the last block is padded), per-block scales, zero points absent, packed uint8 or float."""
+    n, blocks = 12, (k + block - 1) // block
+    per_byte = 8 // bits
+    values = rng.integers(0, 1 << bits, (n, blocks * block))
+    packed = np.zeros((n, blocks * block // per_byte), np.uint8)
+    for i in range(per_byte):
+        packed |= (values[:, i::per_byte] << (i * bits)).astype(np.uint8)
+    inits = [numpy_helper.from_array(packed.reshape(n, blocks, block * bits // 8), "B"),
+             numpy_helper.from_array((rng.random(n * blocks) * 0.1 + 0.01).astype(np.float32), "scales")]
+    inputs = ["a", "B", "scales"]
+    if zero_points == "uint8":
+        zp = rng.integers(0, 1 << bits, (n, (blocks * bits + 7) // 8 * per_byte))
+        zp_packed = np.zeros((n, zp.shape[1] // per_byte), np.uint8)
+        for i in range(per_byte):
+            zp_packed |= (zp[:, i::per_byte] << (i * bits)).astype(np.uint8)
+        inits.append(numpy_helper.from_array(zp_packed.reshape(-1), "zero_points"))
+        inputs.append("zero_points")
+    elif zero_points == "float":
+        inits.append(numpy_helper.from_array((rng.random(n * blocks) * (1 << bits)).astype(np.float32), "zero_points"))
+        inputs.append("zero_points")
+    else:
+        inputs.append("")
+    if bias:
+        inits.append(weight("bias", n))
+        inputs += ["", "bias"]
+    node = helper.make_node("MatMulNBits", inputs, ["y"], domain=MS, K=k, N=n, bits=bits, block_size=block)
+    return helper.make_graph([node], "matmul_nbits", inputs_info(["a"], [BATCH, SEQ, k]), inputs_info(["y"], None),
+                             inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -355,6 +387,11 @@ def main() -> int:
     write_case(dest, "qgemm_u8u8_quantized_per_column_trans_a", qgemm(np.uint8, np.uint8, True, True, 1, 0))
     write_case(dest, "microsoft_trilu_upper", microsoft_trilu(1))
     write_case(dest, "microsoft_trilu_lower", microsoft_trilu(0))
+    write_case(dest, "matmul_4bits_packed_zero_points_bias", matmul_nbits(4, "uint8", True))
+    write_case(dest, "matmul_4bits_default_zero_points", matmul_nbits(4, "none", False, k=64, block=32))
+    write_case(dest, "matmul_8bits_uint8_zero_points", matmul_nbits(8, "uint8", True))
+    write_case(dest, "matmul_4bits_float_zero_points", matmul_nbits(4, "float", False))
+    write_case(dest, "matmul_2bits_packed_zero_points", matmul_nbits(2, "uint8", False))
     write_case(dest, "bias_add", *bias_add())
     write_case(dest, "bias_softmax_inner_broadcast", *bias_softmax(1))
     write_case(dest, "bias_softmax_outer_broadcast", *bias_softmax(0))

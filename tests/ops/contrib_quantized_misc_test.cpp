@@ -1,5 +1,5 @@
-// com.microsoft QGemm, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid, BiasAdd and BiasSoftmax: bad inputs
-// are clear errors naming the tensors (their results are checked against ONNX Runtime and NumPy by CTest
+// com.microsoft MatMulNBits, QGemm, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid, BiasAdd and BiasSoftmax:
+// bad inputs are clear errors naming the tensors (their results are checked against ONNX Runtime and NumPy by CTest
 // models.contrib-ops), and two small exact cases.
 #include <gtest/gtest.h>
 
@@ -93,6 +93,30 @@ TEST(QLinearSigmoidTest, RejectsFloatInput) {
                      nullptr, kMs);
             }),
             ErrorCode::kInvalidArgument);
+}
+
+TEST(MatMulNBitsTest, DequantizesFourBitBlocksAndRejectsBadWeights) {
+  // K = 16 (one block), N = 1: values 0..15 packed low nibble first, zero point 8 (default), scale 0.5.
+  Tensor b(DType::kUint8, {1, 1, 8});
+  for (int i = 0; i < 8; ++i) b.data<uint8_t>()[i] = static_cast<uint8_t>((2 * i) | ((2 * i + 1) << 4));
+  Tensor a(DType::kFloat, {1, 16});
+  for (int i = 0; i < 16; ++i) a.data<float>()[i] = 1.0f;
+  const std::vector<Attribute> attrs = {int_attr("K", 16), int_attr("N", 1), int_attr("bits", 4),
+                                        int_attr("block_size", 16)};
+  Tensor scales(DType::kFloat, {1});
+  scales.data<float>()[0] = 0.5f;
+  const std::vector<Tensor> y = run_op("MatMulNBits", 1, attrs, {a, b, scales}, 1, nullptr, kMs);
+  expect_close(y[0], {0.5 * (120 - 8 * 16)}, {1, 1});  // sum of (v - 8) for v = 0..15 is -8
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MatMulNBits", 1, attrs, {a, bytes(DType::kUint8, {1, 1, 7}, {}), scales}, 1, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_code_of([&] {
+              run_op("MatMulNBits", 1,
+                     {int_attr("K", 16), int_attr("N", 1), int_attr("bits", 3), int_attr("block_size", 16)},
+                     {a, b, scales}, 1, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidModel);
 }
 
 TEST(BiasOpsTest, RejectBadShapes) {
