@@ -5,7 +5,9 @@
 // k / block_size, or g_idx[k] when given); scales are [N * blocks] floats; zero_points are absent (2^(bits-1)),
 // uint8 packed like B along the blocks ([N, ceil(blocks * bits / 8)]), or floats [N * blocks]. The product runs in
 // float32 on the packed f32 GEMM; constant weights are dequantized and packed once at session creation (so they take
-// float32 memory: 8x the 4-bit bytes). accuracy_level is accepted and ignored (always float32 accumulation).
+// float32 memory: 8x the 4-bit bytes). accuracy_level is accepted and ignored (always float32 accumulation). The
+// act-order input g_idx is refused (kUnsupported): ONNX Runtime's results with it match neither reading of it
+// tried here (each k taking block g_idx[k]'s scale and zero point, or the plain blocks).
 #include <climits>
 #include <cmath>
 #include <memory>
@@ -46,9 +48,9 @@ inline int packed_value(const uint8_t* bytes, int64_t i, int64_t bits) {
   return (bytes[i / per_byte] >> ((i % per_byte) * bits)) & ((1 << bits) - 1);
 }
 
-// W [N x K] in float from B, scales, zero points and g_idx (nullptr for absent ones); checks their sizes.
+// W [N x K] in float from B, scales and zero points (nullptr when absent); checks their sizes.
 std::vector<float> dequantize_weights(const NBitsAttributes& a, const Tensor& b, const Tensor& scales,
-                                      const Tensor* zero_points, const Tensor* g_idx) {
+                                      const Tensor* zero_points) {
   const int64_t blocks = a.blocks();
   check_argument(b.dtype() == DType::kUint8 && b.element_count() == a.n * blocks * a.blob_bytes(), "MatMulNBits: B ",
                  b.description(), " must be uint8 with N * ceil(K / block_size) * block_size * bits / 8 = ",
@@ -63,15 +65,6 @@ std::vector<float> dequantize_weights(const NBitsAttributes& a, const Tensor& b,
                    "MatMulNBits: zero_points ", zero_points->description(), " must be uint8 [N * ", zp_row,
                    "] (packed) or float [N * ", blocks, "]");
   }
-  if (g_idx != nullptr) {
-    check_argument(g_idx->dtype() == DType::kInt32 && g_idx->element_count() == a.k, "MatMulNBits: g_idx ",
-                   g_idx->description(), " must be int32 [K = ", a.k, "]");
-    for (int64_t i = 0; i < a.k; ++i) {
-      const int32_t block = g_idx->data<int32_t>()[i];
-      check_argument(block >= 0 && block < blocks, "MatMulNBits: g_idx[", i, "] = ", block, " is not a block in [0, ",
-                     blocks, ")");
-    }
-  }
   const uint8_t* q = b.data<uint8_t>();
   const float* s = scales.data<float>();
   const float default_zero = static_cast<float>(1 << (a.bits - 1));
@@ -79,7 +72,7 @@ std::vector<float> dequantize_weights(const NBitsAttributes& a, const Tensor& b,
   for (int64_t n = 0; n < a.n; ++n) {
     const uint8_t* row = q + n * blocks * a.blob_bytes();
     for (int64_t k = 0; k < a.k; ++k) {
-      const int64_t block = g_idx != nullptr ? g_idx->data<int32_t>()[k] : k / a.block_size;
+      const int64_t block = k / a.block_size;
       float zero = default_zero;
       if (zero_points != nullptr) {
         zero = zero_points->dtype() == DType::kUint8
@@ -101,11 +94,13 @@ std::unique_ptr<Kernel> make_matmul_nbits(const KernelInfo& info) {
   const Tensor* b = info.constant_input(1);
   const Tensor* scales = info.constant_input(2);
   const bool zp_ready = !info.has_input(3) || info.constant_input(3) != nullptr;
-  const bool g_ready = !info.has_input(4) || info.constant_input(4) != nullptr;
-  if (b != nullptr && scales != nullptr && zp_ready && g_ready) {
-    const std::vector<float> w = dequantize_weights(attrs, *b, *scales, info.constant_input(3), info.constant_input(4));
+  if (info.has_input(4)) {
+    fail(ErrorCode::kUnsupported, info.node.label(), ": MatMulNBits with g_idx (act-order weights) is not supported");
+  }
+  if (b != nullptr && scales != nullptr && zp_ready) {
+    const std::vector<float> w = dequantize_weights(attrs, *b, *scales, info.constant_input(3));
     packed = std::make_shared<const PackedGemmF32>(pack_gemm_b_f32(true, attrs.k, attrs.n, w.data(), attrs.k));
-    for (size_t i = 1; i <= 4; ++i) info.consume_constant_input(i);
+    for (size_t i = 1; i <= 3; ++i) info.consume_constant_input(i);
   }
   return make_kernel([attrs, packed](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
@@ -114,8 +109,7 @@ std::unique_ptr<Kernel> make_matmul_nbits(const KernelInfo& info) {
     std::shared_ptr<const PackedGemmF32> weights = packed;
     if (weights == nullptr) {
       const std::vector<float> w =
-          dequantize_weights(attrs, ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr,
-                             ctx.has_input(4) ? &ctx.input(4) : nullptr);
+          dequantize_weights(attrs, ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr);
       weights = std::make_shared<const PackedGemmF32>(pack_gemm_b_f32(true, attrs.k, attrs.n, w.data(), attrs.k));
     }
     const float* bias = nullptr;
