@@ -1,11 +1,13 @@
 // AveragePool (opsets 1-22+) and LpPool (opsets 1-22+): sums over each window, divided by the window's element
 // count (AveragePool) or taken to the power 1/p (LpPool). float16/bfloat16 compute through float.
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
+#include "ops/quantization/quant_params.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -84,6 +86,79 @@ std::unique_ptr<Kernel> make_average_pool(const KernelInfo& info) {
   config.count_include_pad = info.node.attr_int("count_include_pad", 0) != 0;
   return make_sum_pool_kernel(config);
 }
+
+// Sums the window's (x - x_zero_point) exactly and writes saturate(round_half_even(float(sum) * (x_scale / y_scale) /
+// count) + y_zero_point). That order matches ONNX Runtime 1.31 bit for bit on NCHW uint8 with count_include_pad 0
+// (with or without ceil_mode); in its int8 NHWC and count_include_pad forms some ties round the other way (one
+// output step) and no float order tried here reproduces them.
+template <typename T>
+struct QLinearAverageReducer {
+  const T* x;
+  T* y;
+  int32_t x_zero_point;
+  float scale_ratio;  // x_scale / y_scale
+  float y_zero_point;
+  bool count_include_pad;
+  int32_t sum = 0;
+
+  void begin() { sum = 0; }
+  void add(int64_t offset) { sum += static_cast<int32_t>(x[offset]) - x_zero_point; }
+  void finish(int64_t o, int64_t count, int64_t padded_count) {
+    const float lo = std::is_same_v<T, int8_t> ? -128.0f : 0.0f, hi = std::is_same_v<T, int8_t> ? 127.0f : 255.0f;
+    const int64_t n = count_include_pad ? padded_count : count;
+    float q = n > 0 ? std::nearbyint(static_cast<float>(sum) * scale_ratio / static_cast<float>(n)) + y_zero_point
+                    : y_zero_point;
+    q = std::min(std::max(q, lo), hi);
+    y[o] = static_cast<T>(q);
+  }
+};
+
+// com.microsoft QLinearAveragePool(X, x_scale, x_zero_point, y_scale, y_zero_point): AveragePool (its attributes,
+// count_include_pad, and channels_last for [N, spatial..., C]) over int8/uint8 X with QLinearAverageReducer's
+// arithmetic.
+std::unique_ptr<Kernel> make_qlinear_average_pool(const KernelInfo& info) {
+  const PoolAttributes attrs = parse_pool_attributes(info.node);
+  const bool count_include_pad = info.node.attr_int("count_include_pad", 0) != 0;
+  const bool channels_last = info.node.attr_int("channels_last", 0) != 0;
+  return make_kernel([attrs, count_include_pad, channels_last](KernelContext& ctx) {
+    const Tensor& input = ctx.input(0);
+    check_argument(qlinear::is_q8(input.dtype()) && input.rank() >= 3, "QLinearAveragePool: input X ",
+                   input.description(), " must be int8 or uint8 of rank >= 3");
+    const qlinear::QuantParam in = qlinear::read_param(ctx, 1, 2, input.dtype(), "X");
+    const qlinear::QuantParam out = qlinear::read_param(ctx, 3, 4, input.dtype(), "Y");
+    const Tensor x = channels_last ? channels_last_to_first(input, ctx.parallelism()) : input;
+    const PoolGeometry g = resolve_pool_geometry(attrs, x, "QLinearAveragePool");
+    Tensor y(input.dtype(), pool_output_shape(x, g));
+    const std::vector<AxisWindows> windows = make_axis_windows(g);
+    const auto run = [&](auto tag) {
+      using T = decltype(tag);
+      ctx.parallelism().parallel_for(x.dim(0) * x.dim(1), [&](int64_t begin, int64_t end) {
+        for (int64_t plane = begin; plane < end; ++plane) {
+          QLinearAverageReducer<T> r{x.data<T>() + plane * g.input_size,
+                                     y.data<T>() + plane * g.output_size,
+                                     static_cast<int32_t>(in.zero_point),
+                                     in.scale / out.scale,
+                                     out.zero_point,
+                                     count_include_pad};
+          pool_plane(g, windows, r);
+        }
+      });
+    };
+    if (input.dtype() == DType::kInt8) {
+      run(int8_t{});
+    } else {
+      run(uint8_t{});
+    }
+    ctx.set_output(0, channels_last ? channels_first_to_last(y, ctx.parallelism()) : y);
+  });
+}
+
+const RegisterOp kQLinearAveragePool{{.domain = kMicrosoftDomain,
+                                      .op_type = "QLinearAveragePool",
+                                      .since_version = 1,
+                                      .last_version = INT_MAX,
+                                      .factory = make_qlinear_average_pool,
+                                      .infer = infer_pool_element_type}};
 
 // The LpPool exponent: a float attribute in opset 1, an int from opset 2 (either is accepted).
 double parse_p(const Node& node) {

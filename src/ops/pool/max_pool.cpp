@@ -133,6 +133,36 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
   });
 }
 
+// com.microsoft NhwcMaxPool (ONNX Runtime's contrib op for quantized NHWC graphs): MaxPool over int8/uint8
+// X [N, spatial..., C] giving Y [N, out spatial..., C], attributes as MaxPool's (no Indices, no storage_order).
+// Runs as MaxPool on the NCHW copy, copied back to NHWC.
+std::unique_ptr<Kernel> make_nhwc_max_pool(const KernelInfo& info) {
+  MaxPoolConfig config;
+  config.attrs = parse_pool_attributes(info.node);
+  return make_kernel([config](KernelContext& ctx) {
+    const Tensor& input = ctx.input(0);
+    check_argument((input.dtype() == DType::kInt8 || input.dtype() == DType::kUint8) && input.rank() >= 3,
+                   "NhwcMaxPool: input X ", input.description(), " must be int8 or uint8 [N, spatial..., C]");
+    const Tensor x = channels_last_to_first(input, ctx.parallelism());
+    const PoolGeometry g = resolve_pool_geometry(config.attrs, x, "NhwcMaxPool");
+    const std::vector<int64_t> out_nchw = pool_output_shape(x, g);
+    Tensor pooled(input.dtype(), out_nchw);
+    if (input.dtype() == DType::kInt8) {
+      max_pool_typed<int8_t>(config, g, x, pooled, nullptr, ctx.parallelism());
+    } else {
+      max_pool_typed<uint8_t>(config, g, x, pooled, nullptr, ctx.parallelism());
+    }
+    ctx.set_output(0, channels_first_to_last(pooled, ctx.parallelism()));
+  });
+}
+
+const RegisterOp kNhwcMaxPool{{.domain = kMicrosoftDomain,
+                               .op_type = "NhwcMaxPool",
+                               .since_version = 1,
+                               .last_version = INT_MAX,
+                               .factory = make_nhwc_max_pool,
+                               .infer = infer_pool_element_type}};
+
 // Versions: 1 (base), 8 (Indices, storage_order), 10 (ceil_mode, dilations), 11 (pads semantics clarified),
 // 12 (int8/uint8), 22 (bfloat16). One factory serves all; attributes absent in an old version default away.
 const RegisterOp kMaxPool1{

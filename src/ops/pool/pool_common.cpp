@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "ops/common/op_utils.h"
+#include "ops/tensor/tensor_utils.h"
 
 namespace tessera {
 
@@ -203,6 +204,51 @@ int64_t column_major_offset(int64_t row_major, const std::vector<int64_t>& dims)
     stride *= dims[a];
   }
   return result;
+}
+
+void infer_pool_element_type(InferenceContext& context) {
+  const TypeInfo* x = context.input_type(0);
+  if (x != nullptr && x->is_tensor()) context.set_output_type(0, TypeInfo::tensor(x->elem_type));
+}
+
+namespace {
+
+// The strides, in elements, of a row-major tensor of `shape`.
+std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
+
+}  // namespace
+
+Tensor channels_last_to_first(const Tensor& x, Parallelism& parallelism) {
+  check_argument(x.rank() >= 3, "a channels-last pool input must have rank >= 3, got ", x.description());
+  const std::vector<int64_t> strides = row_major_strides(x.shape());
+  // Element (n, c, s...) of the result is element (n, s..., c) of x.
+  std::vector<int64_t> shape{x.dim(0), x.dim(x.rank() - 1)}, view{strides[0], 1};
+  for (size_t i = 1; i + 1 < x.rank(); ++i) {
+    shape.push_back(x.dim(i));
+    view.push_back(strides[i]);
+  }
+  Tensor out(x.dtype(), shape);
+  tensor_ops::copy_strided_to_contiguous(x.dtype(), out.raw_data(), x.raw_data(), view, shape, parallelism);
+  return out;
+}
+
+Tensor channels_first_to_last(const Tensor& y, Parallelism& parallelism) {
+  const std::vector<int64_t> strides = row_major_strides(y.shape());
+  // Element (n, s..., c) of the result is element (n, c, s...) of y.
+  std::vector<int64_t> shape{y.dim(0)}, view{strides[0]};
+  for (size_t i = 2; i < y.rank(); ++i) {
+    shape.push_back(y.dim(i));
+    view.push_back(strides[i]);
+  }
+  shape.push_back(y.dim(1));
+  view.push_back(strides[1]);
+  Tensor out(y.dtype(), shape);
+  tensor_ops::copy_strided_to_contiguous(y.dtype(), out.raw_data(), y.raw_data(), view, shape, parallelism);
+  return out;
 }
 
 }  // namespace tessera

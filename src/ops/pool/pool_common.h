@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/parallel.h"
 #include "base/tensor.h"
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
@@ -65,10 +66,17 @@ PoolGeometry resolve_pool_geometry(const PoolAttributes& attrs, const Tensor& x,
 std::vector<int64_t> pool_output_shape(const Tensor& x, const PoolGeometry& geometry);
 
 // Shape inference for windowed pools: output 0 (and an Indices output 1, int64) get [N, C, out...], with the
+
+// X [N, spatial..., C] (channels last, rank >= 3) copied to [N, C, spatial...], and back: the com.microsoft pools
+// with channels_last run the NCHW pool between the two.
+Tensor channels_last_to_first(const Tensor& x, Parallelism& parallelism);
+Tensor channels_first_to_last(const Tensor& y, Parallelism& parallelism);
 // spatial dims computed where the input's are known.
 void infer_pool(InferenceContext& context);
 // Shape inference for Global*Pool: [N, C, 1, ...].
 void infer_global_pool(InferenceContext& context);
+// Output 0: input 0's element type only (the com.microsoft pools, whose layout varies; shape left to run time).
+void infer_pool_element_type(InferenceContext& context);
 
 // One window's kernel positions along an axis: [lo, hi) of the kernel index k whose input position
 // start + k * dilation lies inside the input, and [0, padded_hi) of those inside the padded input (a ceil_mode
