@@ -192,6 +192,25 @@ TEST(CliNpyTest, DimensionsTooLongForInt64AreRefusedByName) {
   EXPECT_TRUE(contains(r.err, "has a dimension of 29 digits in shape")) << r.err;
 }
 
+TEST(CliNpyTest, ReadsNumpyUnicodeStringsAsUtf8) {
+  // A string Identity fed from a '<U3' array (UTF-32 code units, NUL-padded), printed back as UTF-8.
+  TempDir dir;
+  onnx::ModelProto model = make_model();
+  auto* g = model.mutable_graph();
+  add_input(g, "s", 8, {int64_t{2}});
+  add_node(g, "Identity", {"s"}, {"t"}, "identity");
+  add_output(g, "t", 8, {int64_t{2}}, true);
+  write_bytes(dir.file("model.onnx"), serialize(model));
+  write_bytes(dir.file("s.npy"), testing::make_npy<uint32_t>("<U3", {2}, {'a', 'b', 0, 0xE9, 'x', 'y'}));
+  const auto r = run_cli({"run", dir.file("model.onnx"), "--input", "s=" + dir.file("s.npy")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "values: \"ab\" \"\xC3\xA9xy\"")) << r.out;  // U+00E9 as UTF-8
+  write_bytes(dir.file("bad.npy"), testing::make_npy<uint32_t>("<U1", {1}, {0xD800}));
+  const auto bad = run_cli({"run", dir.file("model.onnx"), "--input", "s=" + dir.file("bad.npy")});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "invalid code point")) << bad.err;
+}
+
 TEST(CliExitCodeTest, ZeroOneTwoThree) {
   TempDir dir;
   write_bytes(dir.file("model.onnx"), serialize(make_add_model()));

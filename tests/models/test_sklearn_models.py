@@ -17,6 +17,7 @@ from sklearn.datasets import load_iris, make_regression  # noqa: E402
 from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor,  # noqa: E402
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.feature_extraction import DictVectorizer  # noqa: E402
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -167,6 +168,38 @@ def test_column_transformer_pipeline():
     ]).fit(x, y)
     onx = skl2onnx.convert_sklearn(pipe, initial_types=[("input", FloatTensorType([None, 4]))])
     check_classifier("Pipeline(ColumnTransformer(StandardScaler+OneHotEncoder)+LogisticRegression)", pipe, onx, x)
+
+
+TEXT_CORPUS = np.array([
+    "The quick brown fox jumps over the lazy dog", "A lazy afternoon with the dog", "Hello world, hello ONNX!",
+    "the fox and the dog are friends", "ONNX models run anywhere", "quick thinking wins the day",
+    "Brown bread and butter", "hello again, quick fox", "Models, runtimes and benchmarks", "the end of the day",
+])
+TEXT_LABELS = np.array([0, 0, 1, 0, 1, 0, 1, 1, 1, 0])
+
+TEXT_PIPELINES = {
+    "TfidfVectorizer+LogisticRegression": lambda: TfidfVectorizer(),
+    "TfidfVectorizer(ngram_range=(1, 2))+LogisticRegression": lambda: TfidfVectorizer(ngram_range=(1, 2)),
+    "CountVectorizer+LogisticRegression": lambda: CountVectorizer(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_PIPELINES))
+def test_text_pipeline(name):
+    """A text classifier converted at skl2onnx's defaults: StringNormalizer, com.microsoft Tokenizer,
+    TfIdfVectorizer, then the classifier and ZipMap; compared with scikit-learn only (onnxruntime 1.31's
+    StringNormalizer refuses to load where the en_US.UTF-8 locale is not installed, as on the Debian 12 images
+    used here)."""
+    pipe = Pipeline([("vectorize", TEXT_PIPELINES[name]()),
+                     ("classify", LogisticRegression(max_iter=500))]).fit(TEXT_CORPUS, TEXT_LABELS)
+    onx = skl2onnx.convert_sklearn(pipe, initial_types=[("text", StringTensorType([None, 1]))])
+    assert "Tokenizer" in [n.op_type for n in onx.graph.node]
+    ours = tessera.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, probabilities = ours.run(None, {"text": TEXT_CORPUS.reshape(-1, 1)})
+    np.testing.assert_array_equal(labels, pipe.predict(TEXT_CORPUS))
+    error = float(np.max(np.abs(probabilities_matrix(probabilities, pipe.classes_) - pipe.predict_proba(TEXT_CORPUS))))
+    assert error <= PROBABILITY_ATOL, f"{name}: probabilities differ from predict_proba by {error}"
+    MAX_ERRORS[f"Pipeline({name})"] = (error, None)
 
 
 def test_dict_vectorizer_pipeline():
