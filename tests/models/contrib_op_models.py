@@ -3,7 +3,7 @@
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
 MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
-QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool; RotaryEmbedding, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
 attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
 BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
@@ -319,6 +319,38 @@ def qlinear_average_pool(dtype, channels_last: int, **attrs) -> onnx.GraphProto:
     return helper.make_graph(nodes, "qlinear_average_pool", inputs_info(["x"], shape), inputs_info(["y"], None), inits)
 
 
+def group_query_attention(seq: int, past: int, seqlens: list, total: int, packed: bool = False, rotary: bool = False,
+                          bias: bool = False, **attrs) -> onnx.GraphProto:
+    """com.microsoft GroupQueryAttention (4 query heads over 2 KV heads of 8, or 16 with rotary): a first prompt (past 0, seq == total),
+    a decoding step over a past cache, ragged entries (different seqlens_k) in a longer cache buffer; packed QKV,
+    rotary embedding from cos/sin caches, attention_bias, local_window_size and softcap."""
+    heads, kv_heads, size = 4, 2, 16 if rotary else 8  # ONNX Runtime rotates only head sizes that are multiples of 16
+    inits = [numpy_helper.from_array(np.array(seqlens, np.int32), "seqlens_k"),
+             numpy_helper.from_array(np.array(total, np.int32), "total_sequence_length")]
+    graph_inputs = inputs_info(["query"], [BATCH, seq, (heads + 2 * kv_heads) * size if packed else heads * size])
+    names = ["query", "", ""] if packed else ["query", "key", "value"]
+    if not packed:
+        graph_inputs += inputs_info(["key", "value"], [BATCH, seq, kv_heads * size])
+    if past:
+        graph_inputs += inputs_info(["past_key", "past_value"], [BATCH, kv_heads, past, size])
+        names += ["past_key", "past_value"]
+    else:
+        names += ["", ""]
+    names += ["seqlens_k", "total_sequence_length"]
+    if rotary:
+        angles = np.outer(np.arange(32), 1.0 / 10000 ** (np.arange(0, size, 2) / size)).astype(np.float32)
+        inits += [numpy_helper.from_array(np.cos(angles), "cos_cache"), numpy_helper.from_array(np.sin(angles), "sin_cache")]
+        names += ["cos_cache", "sin_cache"]
+        attrs["do_rotary"] = 1
+    if bias:
+        names += [""] * (10 - len(names)) + ["attention_bias"]
+        graph_inputs += inputs_info(["attention_bias"], [1, heads, seq, total])
+    node = helper.make_node("GroupQueryAttention", names, ["y", "present_key", "present_value"], domain=MS,
+                            num_heads=heads, kv_num_heads=kv_heads, **attrs)
+    return helper.make_graph([node], "group_query_attention", graph_inputs,
+                             inputs_info(["y", "present_key", "present_value"], None), inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -429,6 +461,16 @@ def main() -> int:
                                                                                     count_include_pad=1), atol=0.0201)
     write_case(dest, "qlinear_average_pool_uint8_ceil", qlinear_average_pool(np.uint8, 0, kernel_shape=[3, 3],
                                                                              strides=[2, 2], ceil_mode=1))
+    write_case(dest, "gqa_first_prompt", group_query_attention(SEQ, 0, [SEQ - 1] * BATCH, SEQ))
+    write_case(dest, "gqa_decode_step", group_query_attention(1, SEQ, [SEQ] * BATCH, SEQ + 1))
+    write_case(dest, "gqa_ragged_entries_in_a_longer_buffer", group_query_attention(1, 8, [3, 6], 7))
+    write_case(dest, "gqa_packed_rotary_prompt", group_query_attention(SEQ, 0, [SEQ - 1] * BATCH, SEQ, packed=True,
+                                                                       rotary=True))
+    write_case(dest, "gqa_rotary_interleaved_decode", group_query_attention(1, 4, [4, 4], 5, rotary=True,
+                                                                            rotary_interleaved=1))
+    write_case(dest, "gqa_local_window_softcap", group_query_attention(SEQ, 0, [SEQ - 1] * BATCH, SEQ,
+                                                                       local_window_size=2, softcap=3.0, scale=0.4))
+    write_case(dest, "gqa_attention_bias", group_query_attention(1, 3, [3, 3], 4, bias=True))
     write_case(dest, "bias_add", *bias_add())
     write_case(dest, "bias_softmax_inner_broadcast", *bias_softmax(1))
     write_case(dest, "bias_softmax_outer_broadcast", *bias_softmax(0))

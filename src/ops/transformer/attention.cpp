@@ -799,6 +799,29 @@ const RegisterOp kTesseraAttention{{.domain = kTesseraDomain,
 
 }  // namespace
 
+namespace {
+
+// Runs the Attention kernel under `config` on `values` (Q, K, V, then the optional inputs; a null RuntimeValue for
+// an absent one) as a node named `label`, and returns Y.
+Tensor run_attention(const AttentionConfig& config, const std::vector<RuntimeValue>& values, Parallelism& parallelism,
+                     const std::string& label) {
+  Node node;
+  node.name = label;
+  node.op_type = "Attention";
+  std::vector<const RuntimeValue*> inputs;
+  for (size_t i = 0; i < values.size(); ++i) {
+    node.inputs.push_back(values[i].is_none() ? "" : "input" + std::to_string(i));
+    inputs.push_back(&values[i]);
+  }
+  node.outputs = {"y"};
+  std::vector<RuntimeValue> outputs(1);
+  KernelContext ctx(node, inputs, outputs, parallelism, {});
+  compute_attention(config, ctx);
+  return outputs[0].tensor();
+}
+
+}  // namespace
+
 Tensor transformer::packed_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                                      int64_t heads, std::optional<float> scale, Parallelism& parallelism,
                                      const std::string& label) {
@@ -806,16 +829,22 @@ Tensor transformer::packed_attention(const Tensor& q, const Tensor& k, const Ten
   config.q_num_heads = heads;
   config.kv_num_heads = heads;
   config.scale = scale;
-  Node node;
-  node.name = label;
-  node.op_type = "Attention";
-  node.inputs = {"q", "k", "v", mask ? "mask" : ""};
-  node.outputs = {"y"};
-  std::vector<RuntimeValue> values = {q, k, v, mask ? RuntimeValue(*mask) : RuntimeValue()};
-  std::vector<RuntimeValue> outputs(1);
-  KernelContext ctx(node, {&values[0], &values[1], &values[2], &values[3]}, outputs, parallelism, {});
-  compute_attention(config, ctx);
-  return outputs[0].tensor();
+  return run_attention(config, {q, k, v, mask ? RuntimeValue(*mask) : RuntimeValue()}, parallelism, label);
+}
+
+Tensor transformer::grouped_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                                      const Tensor& valid_keys, bool causal, int64_t left_window,
+                                      std::optional<float> scale, float softcap, Parallelism& parallelism,
+                                      const std::string& label) {
+  AttentionConfig config;
+  config.opset = 25;
+  config.is_causal = causal;
+  config.left_window = left_window;
+  config.scale = scale;
+  config.softcap = softcap;
+  return run_attention(
+      config, {q, k, v, mask ? RuntimeValue(*mask) : RuntimeValue(), RuntimeValue(), RuntimeValue(), valid_keys},
+      parallelism, label);
 }
 
 }  // namespace tessera

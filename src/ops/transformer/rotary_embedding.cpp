@@ -9,6 +9,7 @@
 #include "base/dtype_dispatch.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
+#include "ops/transformer/rotary.h"
 #include "ops/transformer/transformer_common.h"
 
 namespace tessera {
@@ -94,8 +95,8 @@ std::vector<int64_t> cache_rows(const RotaryDims& d, const Tensor& cos, const Te
   return rows;
 }
 
-void compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_cache, const Tensor& sin_cache,
-                    const Tensor* position_ids, KernelContext& ctx) {
+Tensor compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_cache, const Tensor& sin_cache,
+                      const Tensor* position_ids, Parallelism& parallelism) {
   transformer::check_float_input(x, "RotaryEmbedding", "input", false);
   check_argument(cos_cache.dtype() == x.dtype() && sin_cache.dtype() == x.dtype(), "RotaryEmbedding: cos_cache ",
                  cos_cache.description(), " and sin_cache ", sin_cache.description(), " must have the input's dtype");
@@ -104,12 +105,12 @@ void compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_ca
   const std::vector<float> cos = transformer::to_floats(cos_cache);
   const std::vector<float> sin = transformer::to_floats(sin_cache);
   const Precision p = transformer::precision_of(x.dtype());
-  Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
+  Tensor y(x.dtype(), x.shape());  // every head is loaded whole, rotated in part and stored whole
   const int64_t half = d.rotary_dim / 2;
   const int64_t stride = c.interleaved ? 2 : 1;      // distance between the features of a pair's members
   const int64_t partner = c.interleaved ? 1 : half;  // offset of the second member
   auto r = [p](float v) { return transformer::round_to(p, v); };
-  ctx.parallelism().parallel_for(d.batch * d.seq, [&](int64_t begin, int64_t end) {
+  parallelism.parallel_for(d.batch * d.seq, [&](int64_t begin, int64_t end) {
     std::vector<float> head(static_cast<size_t>(d.head_size));
     for (int64_t token = begin; token < end; ++token) {
       const int64_t b = token / d.seq, s = token % d.seq;
@@ -129,12 +130,14 @@ void compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_ca
       }
     }
   });
+  return y;
 }
 
 std::unique_ptr<Kernel> make_rotary(const KernelInfo& info) {
   const RotaryConfig config = parse_rotary(info.node);
   return make_kernel([config](KernelContext& ctx) {
-    compute_rotary(config, ctx.input(0), ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr, ctx);
+    ctx.set_output(0, compute_rotary(config, ctx.input(0), ctx.input(1), ctx.input(2),
+                                     ctx.has_input(3) ? &ctx.input(3) : nullptr, ctx.parallelism()));
   });
 }
 
@@ -159,13 +162,13 @@ std::unique_ptr<Kernel> make_contrib_rotary(const KernelInfo& info) {
     }
     const int64_t batch = x.dim(0), seq = x.rank() == 3 ? x.dim(1) : x.dim(2);
     if (ids.element_count() != 1) {
-      compute_rotary(c, x, cos_cache, ctx.input(3), &ids, ctx);
+      ctx.set_output(0, compute_rotary(c, x, cos_cache, ctx.input(3), &ids, ctx.parallelism()));
       return;
     }
     const int64_t first = tensor_to_int64s(ids)[0];
     Tensor positions(DType::kInt64, {batch, seq});
     for (int64_t i = 0; i < batch * seq; ++i) positions.data<int64_t>()[i] = first + i % seq;
-    compute_rotary(c, x, cos_cache, ctx.input(3), &positions, ctx);
+    ctx.set_output(0, compute_rotary(c, x, cos_cache, ctx.input(3), &positions, ctx.parallelism()));
   });
 }
 
@@ -182,4 +185,14 @@ const RegisterOp kContribRotaryEmbedding{{.domain = kMicrosoftDomain,
                                           .infer = infer_same_as_input}};
 
 }  // namespace
+
+Tensor transformer::rotary_embedding(const Tensor& x, const Tensor& cos_cache, const Tensor& sin_cache,
+                                     const Tensor* position_ids, bool interleaved, int64_t num_heads,
+                                     Parallelism& parallelism) {
+  RotaryConfig c;
+  c.interleaved = interleaved;
+  c.num_heads = num_heads;
+  return compute_rotary(c, x, cos_cache, sin_cache, position_ids, parallelism);
+}
+
 }  // namespace tessera

@@ -1,6 +1,6 @@
-// com.microsoft MatMulNBits, QGemm, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid, BiasAdd and BiasSoftmax:
-// bad inputs are clear errors naming the tensors (their results are checked against ONNX Runtime and NumPy by CTest
-// models.contrib-ops), and two small exact cases.
+// com.microsoft GroupQueryAttention, MatMulNBits, QGemm, QLinearConcat, QLinearGlobalAveragePool, QLinearSigmoid,
+// BiasAdd and BiasSoftmax: bad inputs are clear errors naming the tensors (their results are checked against ONNX
+// Runtime and NumPy by CTest models.contrib-ops), and two small exact cases.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -117,6 +117,31 @@ TEST(MatMulNBitsTest, DequantizesFourBitBlocksAndRejectsBadWeights) {
                      {a, b, scales}, 1, nullptr, kMs);
             }),
             ErrorCode::kInvalidModel);
+}
+
+TEST(GroupQueryAttentionTest, RefusesWhatItDoesNotRunAndBadSeqlens) {
+  // Results are checked against ONNX Runtime by models.contrib-ops; here the refusals.
+  const Tensor q = random_float({1, 2, 16}, 1), kv = random_float({1, 2, 8}, 2);
+  Tensor seqlens(DType::kInt32, {1}), total(DType::kInt32, {});
+  seqlens.data<int32_t>()[0] = 1;
+  total.data<int32_t>()[0] = 2;
+  const std::vector<Attribute> heads = {int_attr("num_heads", 2), int_attr("kv_num_heads", 1)};
+  std::vector<Attribute> smooth = heads;
+  smooth.push_back(int_attr("smooth_softmax", 1));
+  EXPECT_EQ(
+      error_code_of([&] {
+        run_op("GroupQueryAttention", 1, smooth, {q, kv, kv, Tensor(), Tensor(), seqlens, total}, 3, nullptr, kMs);
+      }),
+      ErrorCode::kUnsupported);
+  const std::vector<Tensor> ok =
+      run_op("GroupQueryAttention", 1, heads, {q, kv, kv, Tensor(), Tensor(), seqlens, total}, 3, nullptr, kMs);
+  EXPECT_EQ(ok[0].shape(), (std::vector<int64_t>{1, 2, 16}));
+  EXPECT_EQ(ok[1].shape(), (std::vector<int64_t>{1, 1, 2, 8}));
+  seqlens.data<int32_t>()[0] = 5;  // longer than total_sequence_length
+  EXPECT_EQ(error_code_of([&] {
+              run_op("GroupQueryAttention", 1, heads, {q, kv, kv, Tensor(), Tensor(), seqlens, total}, 3, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST(BiasOpsTest, RejectBadShapes) {
