@@ -3,7 +3,7 @@
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
 MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
-QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool, DynamicQuantizeLSTM; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
 attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
 BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
@@ -351,6 +351,31 @@ def group_query_attention(seq: int, past: int, seqlens: list, total: int, packed
                              inputs_info(["y", "present_key", "present_value"], None), inits)
 
 
+def dynamic_quantize_lstm(dtype, per_column: bool, direction: str) -> onnx.GraphProto:
+    """com.microsoft DynamicQuantizeLSTM with 8-bit W [dirs, input, 4 hidden] and R [dirs, hidden, 4 hidden], per
+    direction or per column scales and zero points, a bias, initial states."""
+    dirs, inp, hidden = (2 if direction == "bidirectional" else 1), 6, 5
+    low, high = (-128, 128) if dtype == np.int8 else (0, 256)
+    count = 4 * hidden if per_column else 1
+    inits = []
+    for name, rows in (("W", inp), ("R", hidden)):
+        inits.append(numpy_helper.from_array(rng.integers(low, high, (dirs, rows, 4 * hidden)).astype(dtype), name))
+        inits.append(numpy_helper.from_array((rng.random((dirs, count)) * 0.004 + 0.002).astype(np.float32).reshape(
+            [dirs, count] if per_column else [dirs]), f"{name}_scale"))
+        # ONNX Runtime takes per-column int8 weights only with zero points 0.
+        zero = np.zeros((dirs, count)) if per_column else rng.integers(low // 4, high // 4, (dirs, count))
+        inits.append(numpy_helper.from_array(zero.astype(dtype).reshape([dirs, count] if per_column else [dirs]),
+                                             f"{name}_zero_point"))
+    inits.append(weight("B", dirs, 8 * hidden))
+    node = helper.make_node("DynamicQuantizeLSTM", ["x", "W", "R", "B", "", "initial_h", "initial_c", "",
+                                                    "W_scale", "W_zero_point", "R_scale", "R_zero_point"],
+                            ["y", "y_h", "y_c"], domain=MS, hidden_size=hidden, direction=direction)
+    graph_inputs = (inputs_info(["x"], [4, BATCH, inp]) +
+                    inputs_info(["initial_h", "initial_c"], [dirs, BATCH, hidden]))
+    return helper.make_graph([node], "dynamic_quantize_lstm", graph_inputs, inputs_info(["y", "y_h", "y_c"], None),
+                             inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -471,6 +496,12 @@ def main() -> int:
     write_case(dest, "gqa_local_window_softcap", group_query_attention(SEQ, 0, [SEQ - 1] * BATCH, SEQ,
                                                                        local_window_size=2, softcap=3.0, scale=0.4))
     write_case(dest, "gqa_attention_bias", group_query_attention(1, 3, [3, 3], 4, bias=True))
+    # ONNX Runtime quantizes X and h to uint8 at every step; Tessera runs the float LSTM on the dequantized weights:
+    # compared within that quantization noise.
+    write_case(dest, "dynamic_quantize_lstm_int8_bidirectional", dynamic_quantize_lstm(np.int8, False, "bidirectional"),
+               atol=0.03)
+    write_case(dest, "dynamic_quantize_lstm_int8_per_column", dynamic_quantize_lstm(np.int8, True, "forward"),
+               atol=0.03)
     write_case(dest, "bias_add", *bias_add())
     write_case(dest, "bias_softmax_inner_broadcast", *bias_softmax(1))
     write_case(dest, "bias_softmax_outer_broadcast", *bias_softmax(0))

@@ -1,4 +1,5 @@
-// RNN, GRU and LSTM: one time loop (per direction, honouring sequence_lens) around three cell functions.
+// RNN, GRU and LSTM: one time loop (per direction, honouring sequence_lens) around three cell functions; and
+// com.microsoft DynamicQuantizeLSTM on the same loop.
 #include <algorithm>
 #include <climits>
 
@@ -72,64 +73,154 @@ void cell_step(CellKind kind, const RnnAttributes& a, bool linear_before_reset, 
   std::copy(next.begin(), next.end(), h);
 }
 
+// The settings a recurrent kernel keeps from its node.
+struct RecurrentConfig {
+  CellKind kind = CellKind::kRnn;
+  RnnAttributes attributes;
+  bool linear_before_reset = false;
+  bool input_forget = false;
+};
+
+RecurrentConfig parse_recurrent(const KernelInfo& info, CellKind kind) {
+  const std::vector<std::string> defaults = kind == CellKind::kRnn ? std::vector<std::string>{"Tanh"}
+                                            : kind == CellKind::kGru
+                                                ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
+  RecurrentConfig c;
+  c.kind = kind;
+  c.attributes = parse_rnn_attributes(info.node, defaults);
+  check_model(c.attributes.hidden_size > 0, info.node.label(), ": hidden_size must be positive");
+  c.linear_before_reset = info.node.attr_int("linear_before_reset", 0) != 0;
+  c.input_forget = info.node.attr_int("input_forget", 0) != 0;
+  return c;
+}
+
+// The time loop of every recurrent op over X and sequence_lens (inputs 0 and 4), initial_h / initial_c / P
+// (inputs 5, 6, 7) and `weights` (W [dirs, gates * hidden, input], R [dirs, gates * hidden, hidden], B, in float,
+// however the op got them); writes Y, Y_h (and Y_c).
+void run_recurrent(const RecurrentConfig& config, const RnnInputs& in, Weights weights, KernelContext& ctx) {
+  const RnnAttributes& a = config.attributes;
+  const CellKind kind = config.kind;
+  const int64_t hs = a.hidden_size, dirs = a.num_directions;
+  std::vector<float> h = read_float_input(ctx, 5, dirs * in.batch * hs, 0, "initial_h");
+  std::vector<float> c;
+  if (kind == CellKind::kLstm) {
+    c = read_float_input(ctx, 6, dirs * in.batch * hs, 0, "initial_c");
+    weights.p = read_float_input(ctx, 7, dirs * 3 * hs, 0, "P");
+  }
+  if (a.layout == 1) {  // states come as [batch, dirs, hidden]
+    auto to_direction_major = [&](std::vector<float>& s) {
+      std::vector<float> out(s.size());
+      for (int64_t b = 0; b < in.batch; ++b)
+        for (int64_t d = 0; d < dirs; ++d) std::copy_n(&s[(b * dirs + d) * hs], hs, &out[(d * in.batch + b) * hs]);
+      s = std::move(out);
+    };
+    if (ctx.has_input(5)) to_direction_major(h);
+    if (kind == CellKind::kLstm && ctx.has_input(6)) to_direction_major(c);
+  }
+  std::vector<float> y(static_cast<size_t>(in.seq_length * dirs * in.batch * hs), 0.0f);
+  for (int64_t d = 0; d < dirs; ++d) {
+    const bool reverse = a.reverse_only || d == 1;
+    for (int64_t b = 0; b < in.batch; ++b) {
+      float* hb = &h[(d * in.batch + b) * hs];
+      float* cb = c.empty() ? nullptr : &c[(d * in.batch + b) * hs];
+      for (int64_t s = 0; s < in.lengths[b]; ++s) {
+        const int64_t t = reverse ? in.lengths[b] - 1 - s : s;
+        cell_step(kind, a, config.linear_before_reset, config.input_forget, static_cast<int>(d), weights,
+                  &in.x[(t * in.batch + b) * in.input_size], hb, cb);
+        std::copy_n(hb, hs, &y[((t * dirs + d) * in.batch + b) * hs]);
+      }
+    }
+  }
+  write_rnn_output_sequence(ctx, 0, a, in, y);
+  write_rnn_state(ctx, 1, a, in, h);
+  if (kind == CellKind::kLstm) write_rnn_state(ctx, 2, a, in, c);
+}
+
 std::unique_ptr<Kernel> make_recurrent(const KernelInfo& info, CellKind kind) {
-  const std::vector<std::string> defaults = kind == CellKind::kRnn   ? std::vector<std::string>{"Tanh"}
-                                            : kind == CellKind::kGru ? std::vector<std::string>{"Sigmoid", "Tanh"}
-                                                                     : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
-  const RnnAttributes a = parse_rnn_attributes(info.node, defaults);
-  check_model(a.hidden_size > 0, info.node.label(), ": hidden_size must be positive");
-  const bool linear_before_reset = info.node.attr_int("linear_before_reset", 0) != 0;
-  const bool input_forget = info.node.attr_int("input_forget", 0) != 0;
-  return make_kernel([a, kind, linear_before_reset, input_forget](KernelContext& ctx) {
-    const RnnInputs in = read_rnn_inputs(ctx, a);
-    const int64_t hs = a.hidden_size, dirs = a.num_directions, gates = gate_count(kind);
+  const RecurrentConfig config = parse_recurrent(info, kind);
+  return make_kernel([config](KernelContext& ctx) {
+    const RnnInputs in = read_rnn_inputs(ctx, config.attributes);
+    const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+    const int64_t gates = gate_count(config.kind);
     Weights weights;
     weights.input_size = in.input_size;
     weights.w = read_float_input(ctx, 1, dirs * gates * hs * in.input_size, 0, "W");
     weights.r = read_float_input(ctx, 2, dirs * gates * hs * hs, 0, "R");
     weights.b = read_float_input(ctx, 3, dirs * 2 * gates * hs, 0, "B");
-    std::vector<float> h = read_float_input(ctx, 5, dirs * in.batch * hs, 0, "initial_h");
-    std::vector<float> c;
-    if (kind == CellKind::kLstm) {
-      c = read_float_input(ctx, 6, dirs * in.batch * hs, 0, "initial_c");
-      weights.p = read_float_input(ctx, 7, dirs * 3 * hs, 0, "P");
-    }
-    if (a.layout == 1) {  // states come as [batch, dirs, hidden]
-      auto to_direction_major = [&](std::vector<float>& s) {
-        std::vector<float> out(s.size());
-        for (int64_t b = 0; b < in.batch; ++b)
-          for (int64_t d = 0; d < dirs; ++d) std::copy_n(&s[(b * dirs + d) * hs], hs, &out[(d * in.batch + b) * hs]);
-        s = std::move(out);
-      };
-      if (ctx.has_input(5)) to_direction_major(h);
-      if (kind == CellKind::kLstm && ctx.has_input(6)) to_direction_major(c);
-    }
-    std::vector<float> y(static_cast<size_t>(in.seq_length * dirs * in.batch * hs), 0.0f);
-    for (int64_t d = 0; d < dirs; ++d) {
-      const bool reverse = a.reverse_only || d == 1;
-      for (int64_t b = 0; b < in.batch; ++b) {
-        float* hb = &h[(d * in.batch + b) * hs];
-        float* cb = c.empty() ? nullptr : &c[(d * in.batch + b) * hs];
-        for (int64_t s = 0; s < in.lengths[b]; ++s) {
-          const int64_t t = reverse ? in.lengths[b] - 1 - s : s;
-          cell_step(kind, a, linear_before_reset, input_forget, static_cast<int>(d), weights,
-                    &in.x[(t * in.batch + b) * in.input_size], hb, cb);
-          std::copy_n(hb, hs, &y[((t * dirs + d) * in.batch + b) * hs]);
-        }
-      }
-    }
-    write_rnn_output_sequence(ctx, 0, a, in, y);
-    write_rnn_state(ctx, 1, a, in, h);
-    if (kind == CellKind::kLstm) write_rnn_state(ctx, 2, a, in, c);
+    run_recurrent(config, in, std::move(weights), ctx);
   });
 }
 
-const RegisterOp kRnn{{.op_type = "RNN", .since_version = 1, .last_version = INT_MAX,
-                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kRnn); }}};
-const RegisterOp kGru{{.op_type = "GRU", .since_version = 1, .last_version = INT_MAX,
-                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kGru); }}};
-const RegisterOp kLstm{{.op_type = "LSTM", .since_version = 1, .last_version = INT_MAX,
-                        .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kLstm); }}};
+// W or R of com.microsoft DynamicQuantizeLSTM: int8/uint8 [dirs, rows, 4 * hidden] (rows = input or hidden size)
+// with per-direction scales and zero points ([dirs], or [dirs, 4 * hidden] per column), dequantized into LSTM's
+// float layout [dirs, 4 * hidden, rows].
+std::vector<float> dequantize_lstm_weights(KernelContext& ctx, size_t index, size_t scale_index, size_t zero_index,
+                                           int64_t dirs, int64_t rows, int64_t columns, const char* what) {
+  const Tensor& q = ctx.input(index);
+  check_argument((q.dtype() == DType::kInt8 || q.dtype() == DType::kUint8) && q.rank() == 3 && q.dim(0) == dirs &&
+                     q.dim(1) == rows && q.dim(2) == columns,
+                 "DynamicQuantizeLSTM: ", what, " ", q.description(), " must be int8 or uint8 [", dirs, ", ", rows,
+                 ", ", columns, "]");
+  const Tensor& scale = ctx.input(scale_index);
+  const Tensor& zero = ctx.input(zero_index);
+  const int64_t per_dir = scale.element_count() / std::max<int64_t>(dirs, 1);
+  check_argument(scale.dtype() == DType::kFloat && (per_dir == 1 || per_dir == columns) &&
+                     scale.element_count() == dirs * per_dir && zero.dtype() == q.dtype() &&
+                     zero.element_count() == scale.element_count(),
+                 "DynamicQuantizeLSTM: ", what, "_scale ", scale.description(), " and ", what, "_zero_point ",
+                 zero.description(), " must hold 1 or ", columns, " values per direction (float, and ", what,
+                 "'s type)");
+  const bool is_signed = q.dtype() == DType::kInt8;
+  const auto value = [&](const Tensor& t, int64_t i) {
+    return is_signed ? static_cast<float>(t.data<int8_t>()[i]) : static_cast<float>(t.data<uint8_t>()[i]);
+  };
+  std::vector<float> out(static_cast<size_t>(dirs * columns * rows));
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t k = 0; k < rows; ++k)
+      for (int64_t j = 0; j < columns; ++j) {
+        const int64_t p = d * per_dir + (per_dir == 1 ? 0 : j);
+        out[static_cast<size_t>((d * columns + j) * rows + k)] =
+            (value(q, (d * rows + k) * columns + j) - value(zero, p)) * scale.data<float>()[p];
+      }
+  return out;
+}
+
+// com.microsoft DynamicQuantizeLSTM (ONNX Runtime's LSTM over 8-bit weights, in quantized OCR and speech models):
+// LSTM's inputs and attributes, W [dirs, input, 4 * hidden] and R [dirs, hidden, 4 * hidden] int8/uint8 with
+// W_scale, W_zero_point, R_scale, R_zero_point (inputs 8-11). The weights are dequantized and the float LSTM runs;
+// ONNX Runtime also quantizes X and h to uint8 at each step, so results agree within that quantization noise.
+std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
+  const RecurrentConfig config = parse_recurrent(info, CellKind::kLstm);
+  return make_kernel([config](KernelContext& ctx) {
+    const RnnInputs in = read_rnn_inputs(ctx, config.attributes);
+    const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+    Weights weights;
+    weights.input_size = in.input_size;
+    weights.w = dequantize_lstm_weights(ctx, 1, 8, 9, dirs, in.input_size, 4 * hs, "W");
+    weights.r = dequantize_lstm_weights(ctx, 2, 10, 11, dirs, hs, 4 * hs, "R");
+    weights.b = read_float_input(ctx, 3, dirs * 8 * hs, 0, "B");
+    run_recurrent(config, in, std::move(weights), ctx);
+  });
+}
+
+const RegisterOp kRnn{
+    {.op_type = "RNN", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
+       return make_recurrent(i, CellKind::kRnn);
+     }}};
+const RegisterOp kGru{
+    {.op_type = "GRU", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
+       return make_recurrent(i, CellKind::kGru);
+     }}};
+const RegisterOp kLstm{
+    {.op_type = "LSTM", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
+       return make_recurrent(i, CellKind::kLstm);
+     }}};
+const RegisterOp kDynamicQuantizeLstm{{.domain = kMicrosoftDomain,
+                                       .op_type = "DynamicQuantizeLSTM",
+                                       .since_version = 1,
+                                       .last_version = INT_MAX,
+                                       .factory = make_dynamic_quantize_lstm}};
 
 }  // namespace
 }  // namespace tessera
