@@ -79,6 +79,10 @@ const std::vector<OpsetSemanticsChange>& all_changes() {
       {"Trilu", 14, "added in ai.onnx (com.microsoft before)"},
       {"Gelu", 20, "added in ai.onnx (approximate: none or tanh)"},
       {"Attention", 23, "added in ai.onnx; com.microsoft Attention has other inputs and semantics"},
+      {"DFT", 20, "axis became an input (an attribute before) and its default moved from 1 to -2"},
+      {"GridSample", 20, "modes renamed (bilinear -> linear, bicubic -> cubic) and N-D inputs allowed"},
+      {"Scan", 9, "the sequence_lens input and the batch axis removed (scan_input_axes added)"},
+      {"RoiAlign", 16, "coordinate_transformation_mode added with default half_pixel (output_half_pixel before)"},
   };
   return changes;
 }

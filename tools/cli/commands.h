@@ -15,6 +15,7 @@ int compare_command(const std::vector<std::string>& args);      // tessera compa
 int check_command(const std::vector<std::string>& args);        // tessera check
 int quantize_command(const std::vector<std::string>& args);      // tessera quantize
 int convert_fp16_command(const std::vector<std::string>& args);  // tessera convert-fp16
+int convert_opset_command(const std::vector<std::string>& args);  // tessera convert-opset
 int serve_command(const std::vector<std::string>& args);        // tessera serve
 
 }  // namespace tessera::cli

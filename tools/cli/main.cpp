@@ -1,4 +1,4 @@
-// The `tessera` command line: run, info, bench, optimize, quantize, convert-fp16, compare, check, conformance, serve.
+// The `tessera` command line: run, info, bench, optimize, quantize, convert-fp16, convert-opset, compare, check, conformance, serve.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -47,6 +47,10 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Converts float32 initializers, constants and values to float16 (constants clamped into float16's range), as
       onnxconverter-common's convert_float_to_float16; blocked ops (ai.onnx.ml, Resize, TopK, Range, ... by default)
       stay float32 behind Casts; --keep-io-types keeps float32 inputs and outputs.
+  convert-opset MODEL OUTPUT --to N [--verbose]
+      Moves the model to ai.onnx opset N (upgrading, or downgrading where exact): attributes that became inputs,
+      Softmax's axis meaning at 13, Resize-10 -> 11, Upsample/Scatter replacements, legacy attributes; a node whose
+      meaning cannot be carried across is named with the change (exit 1, nothing written).
   compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
           [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
           [--runtime-b onnxruntime [--python PATH]] [--json] [--html FILE]
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
     if (command == "optimize") return optimize_command(args);
     if (command == "quantize") return quantize_command(args);
     if (command == "convert-fp16") return convert_fp16_command(args);
+    if (command == "convert-opset") return convert_opset_command(args);
     if (command == "compare") return compare_command(args);
     if (command == "check") return check_command(args);
     if (command == "conformance") return conformance_command(args);
