@@ -8,6 +8,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "onnx/model_loader.h"
 #include "map_json.h"
 #include "npy.h"
 #include "onnx/tensor_proto.h"
@@ -157,6 +158,15 @@ std::vector<std::string> split_commas(const std::string& text) {
 int report_load_error(const Error& e) {
   std::fprintf(stderr, "tessera: cannot load model [%s]: %s\n", error_code_name(e.code()), e.what());
   return exit_code_for_load_error(static_cast<int>(e.code()));
+}
+
+std::optional<int> load_model_or_report(const std::string& path, Model& model) {
+  try {
+    model = load_model(path);
+  } catch (const Error& e) {
+    return report_load_error(e);
+  }
+  return std::nullopt;
 }
 
 uint64_t external_data_threshold_flag(const Arguments& arguments) {

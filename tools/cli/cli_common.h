@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/runtime_value.h"
+#include "ir/model.h"
 #include "ir/type_info.h"
 #include "ops/run_guard.h"
 #include "passes/pass.h"
@@ -76,6 +77,9 @@ std::string summarize_value(const RuntimeValue& value);
 int exit_code_for_load_error(int error_code);
 // Prints "tessera: cannot load model [CODE]: message" to stderr and returns exit_code_for_load_error's code.
 int report_load_error(const Error& e);
+// Loads `path` into `model` (onnx/model_loader.h); on a load error prints it as report_load_error and returns its
+// exit code, else nullopt: `if (const auto code = load_model_or_report(in, model)) return *code;`.
+std::optional<int> load_model_or_report(const std::string& path, Model& model);
 
 // --external-data-threshold BYTES (optimize, quantize): initializers of at least BYTES go to OUTPUT.data; 0 when
 // absent (everything inline unless the model would pass 2 GiB). A UsageError for a value that is not a count.

@@ -29,11 +29,7 @@ int convert_fp16_command(const std::vector<std::string>& args) {
   const std::string& in = arguments.positional()[0];
   const std::string& out = arguments.positional()[1];
   Model model;
-  try {
-    model = load_model(in);
-  } catch (const Error& e) {
-    return report_load_error(e);
-  }
+  if (const auto code = load_model_or_report(in, model)) return *code;
   const quantize::Float16Report report = quantize::convert_to_float16(model, options);
   save_model(model, out, write_options);
   if (arguments.has("--verbose")) {

@@ -20,11 +20,7 @@ int convert_opset_command(const std::vector<std::string>& args) {
   const std::string& in = arguments.positional()[0];
   const std::string& out = arguments.positional()[1];
   Model model;
-  try {
-    model = load_model(in);
-  } catch (const Error& e) {
-    return report_load_error(e);
-  }
+  if (const auto code = load_model_or_report(in, model)) return *code;
   const OpsetConversionReport report = convert_opset(model, target);
   ModelWriteOptions write_options;
   write_options.external_data_threshold = external_data_threshold_flag(arguments);

@@ -35,11 +35,7 @@ int optimize_command(const std::vector<std::string>& args) {
   const std::string& in = arguments.positional()[0];
   const std::string& out = arguments.positional()[1];
   Model model;
-  try {
-    model = load_model(in);
-  } catch (const Error& e) {
-    return report_load_error(e);
-  }
+  if (const auto code = load_model_or_report(in, model)) return *code;
   const size_t before = count_nodes(*model.graph);
   const std::vector<PassReport> reports = optimize_graph(*model.graph, level, arguments.values("--disable-pass"));
   if (arguments.has("--verbose")) {
