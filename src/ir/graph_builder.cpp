@@ -15,8 +15,10 @@ GraphBuilder& GraphBuilder::input(const std::string& name, DType dtype, const st
                                   const std::vector<std::string>& symbols) {
   std::vector<Dim> dims;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (i < symbols.size() && !symbols[i].empty()) dims.push_back(Dim::named(symbols[i]));
-    else dims.push_back(shape[i] >= 0 ? Dim::known(shape[i]) : Dim{});
+    if (i < symbols.size() && !symbols[i].empty())
+      dims.push_back(Dim::named(symbols[i]));
+    else
+      dims.push_back(shape[i] >= 0 ? Dim::known(shape[i]) : Dim{});
   }
   model_.graph->inputs.push_back({name, TypeInfo::tensor(dtype, dims)});
   return *this;
@@ -62,6 +64,15 @@ GraphBuilder& GraphBuilder::attr_string(const std::string& name, const std::stri
   a.name = name;
   a.type = Attribute::Type::kString;
   a.s = value;
+  last_node().attributes[name] = a;
+  return *this;
+}
+
+GraphBuilder& GraphBuilder::attr_strings(const std::string& name, const std::vector<std::string>& values) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::kStrings;
+  a.strings = values;
   last_node().attributes[name] = a;
   return *this;
 }

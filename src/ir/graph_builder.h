@@ -31,6 +31,7 @@ class GraphBuilder {
   GraphBuilder& attr_float(const std::string& name, float value);
   GraphBuilder& attr_ints(const std::string& name, const std::vector<int64_t>& values);
   GraphBuilder& attr_string(const std::string& name, const std::string& value);
+  GraphBuilder& attr_strings(const std::string& name, const std::vector<std::string>& values);
   GraphBuilder& attr_tensor(const std::string& name, Tensor value);
   // Declares a graph output (type unknown unless given).
   GraphBuilder& output(const std::string& name, DType dtype = DType::kUndefined);

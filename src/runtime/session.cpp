@@ -11,6 +11,7 @@
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
+#include "passes/gradient_expansion.h"
 #include "ops/registry.h"
 #include "runtime/execution_plan.h"
 #include "runtime/execution_provider.h"
@@ -147,6 +148,9 @@ void Session::initialize() {
   for (const ValueInfo& in : graph.inputs) inputs_.push_back({in.name, in.type});
   for (const ValueInfo& out : graph.outputs) outputs_.push_back({out.name, out.type});
   providers_.push_back(std::make_shared<CpuExecutionProvider>());
+  // Gradient nodes become the graph that computes them before any kernel is chosen.
+  const auto onnx_opset = model_.opset_imports.find(kOnnxDomain);
+  expand_gradients(graph, onnx_opset != model_.opset_imports.end() ? onnx_opset->second : 1);
 
   std::vector<std::string> unsupported = find_unsupported_nodes(graph, providers_);
   if (!unsupported.empty()) {

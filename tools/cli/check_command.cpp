@@ -15,6 +15,7 @@
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "onnx/model_loader.h"
+#include "passes/gradient_expansion.h"
 #include "ops/registry.h"
 #include "passes/pass.h"
 #include "runtime/execution_plan.h"
@@ -121,8 +122,14 @@ int check_command(const std::vector<std::string>& args) {
     problems.push_back(std::string("cannot load [") + error_code_name(e.code()) + "]: " + e.what());
     return finish();
   }
-  const Graph& graph = *model.graph;
   const int64_t opset = model.opset_imports.count("") ? model.opset_imports.at("") : 0;
+  // Gradient nodes run as their expansion (passes/gradient_expansion.h), as in a session: its ops are listed.
+  try {
+    expand_gradients(*model.graph, opset);
+  } catch (const Error& e) {
+    problems.push_back(std::string("unsupported: ") + e.what());
+  }
+  const Graph& graph = *model.graph;
   std::map<std::string, OpUse> ops;
   uint64_t initializer_bytes = 0;
   collect_ops(graph, ops, initializer_bytes);
