@@ -120,16 +120,74 @@ def transformer_encoder():
     layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, batch_first=True)
     model = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
     generator = torch.Generator().manual_seed(2)
-    # Two data sets with different batch sizes check the dynamic batch axis.
-    data_sets = [[torch.randn(2, 10, 64, generator=generator)], [torch.randn(3, 10, 64, generator=generator)]]
-    dynamic = {"input": {0: "batch"}, "output": {0: "batch"}}
+    # Data sets with other batch sizes and sequence lengths check the dynamic axes.
+    data_sets = [[torch.randn(2, 10, 64, generator=generator)], [torch.randn(3, 10, 64, generator=generator)],
+                 [torch.randn(1, 17, 64, generator=generator)]]
+    dynamic = {"input": {0: "batch", 1: "sequence"}, "output": {0: "batch", 1: "sequence"}}
     return model, data_sets, dict(opset_version=14, dynamic_axes=dynamic)
+
+
+def squeezenet1_1():
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.squeezenet1_1(weights=None)
+    generator = torch.Generator().manual_seed(2)
+    # Batch, height and width other than the export's, one after another on one session.
+    data_sets = [[torch.randn(1, 3, 96, 96, generator=generator)], [torch.randn(2, 3, 128, 112, generator=generator)]]
+    dynamic = {"input": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch"}}
+    return model, data_sets, dict(opset_version=13, dynamic_axes=dynamic)
+
+
+def lstm_tagger():
+    class LstmTagger(torch.nn.Module):
+        """A two-layer bidirectional LSTM over [batch, sequence, 16] features with a per-step linear head."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(16, 24, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = torch.nn.Linear(48, 5)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.head(y)
+
+    torch.manual_seed(0)
+    model = LstmTagger()
+    generator = torch.Generator().manual_seed(2)
+    data_sets = [[torch.randn(2, 7, 16, generator=generator)], [torch.randn(3, 12, 16, generator=generator)],
+                 [torch.randn(1, 3, 16, generator=generator)]]
+    dynamic = {"input": {0: "batch", 1: "sequence"}, "output": {0: "batch", 1: "sequence"}}
+    return model, data_sets, dict(opset_version=14, dynamic_axes=dynamic)
+
+
+def control_flow():
+    class ControlFlow(torch.nn.Module):
+        """Scripted control flow: a loop over the rows (ONNX Loop) choosing per row by its sign (ONNX If)."""
+
+        def forward(self, x):
+            acc = torch.zeros_like(x[0])
+            for i in range(x.size(0)):
+                if bool(x[i].sum() > 0):
+                    acc = acc + x[i] * 2
+                else:
+                    acc = acc - x[i]
+            return acc
+
+    model = torch.jit.script(ControlFlow())
+    generator = torch.Generator().manual_seed(2)
+    data_sets = [[torch.randn(4, 5, generator=generator)], [torch.randn(7, 5, generator=generator)],
+                 [torch.randn(1, 5, generator=generator)]]
+    return model, data_sets, dict(opset_version=14, dynamic_axes={"input": {0: "rows"}})
 
 
 MODELS = {
     "resnet18": resnet18,
     "mobilenet_v2": mobilenet_v2,
+    "squeezenet1_1": squeezenet1_1,
     "transformer_encoder": transformer_encoder,
+    "lstm_tagger": lstm_tagger,
+    "control_flow": control_flow,
 }
 
 # ---------------------------------------------------------------------------------------------------------------
