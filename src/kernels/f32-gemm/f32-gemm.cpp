@@ -209,6 +209,7 @@ void apply_epilogue(const Problem& pr) {
       row[j] = r < ep->min ? ep->min : (r > ep->max ? ep->max : r);
     }
   }
+  if (ep->rows_activation != nullptr) ep->rows_activation(pr.c, pr.m, pr.n, pr.ldc);
 }
 
 // Computes the block rows [m0, m1) x columns [n0, n1) of C; m0 and n0 are multiples of mr and nr.
@@ -299,6 +300,10 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
               set.by_rows[rows - 1](kc, ap + s * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta, ep);
             }
           }
+        }
+        // The block [ic, ic + mc) x [jc, jc + nc) is final after its last depth block, and still in L2.
+        if (pr.epilogue != nullptr && pr.epilogue->rows_activation != nullptr && pc + kc == pr.k) {
+          pr.epilogue->rows_activation(pr.c + ic * pr.ldc + jc, mc, nc, pr.ldc);
         }
       }
     }
