@@ -178,6 +178,9 @@ bool rows_spread_over_l1_sets(int64_t ld) {
   return distinct_offsets >= 4;
 }
 
+// Up to this many rows of a plain A are read in place even when their stride aliases in L1 (see compute_block).
+constexpr int64_t kDirectFewRows = 4;
+
 // The depth block for depth k: equal blocks of at most set.kc (576 = 3 x 192, not 256 + 256 + 64: a short last
 // block costs a C update for little work). Packed operands use the same blocks.
 int64_t depth_block(const UkernelSet& set, int64_t k) {
@@ -228,7 +231,10 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   // stays in L2; laid out like a PackedGemmF32 of the block's rows), else per row block as the loops go. Either
   // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
   // six column blocks) cost ~5% of the run.
-  const bool direct_a = !pr.a.packed && !pr.a.trans && rows_spread_over_l1_sets(pr.a.ld);
+  // A few rows cannot evict each other from the L1 sets whatever their stride, and packing them would write a
+  // whole zero-padded strip per depth step (batch-1 MLP layers, K = 512: ~25% of the run in pack_a_block).
+  const bool few_rows = m1 - m0 <= kDirectFewRows;
+  const bool direct_a = !pr.a.packed && !pr.a.trans && (few_rows || rows_spread_over_l1_sets(pr.a.ld));
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
   const bool small_block = block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
   const bool pack_whole_a = !pr.a.packed && !direct_a && small_block;
