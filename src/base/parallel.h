@@ -15,6 +15,14 @@ class Parallelism {
   // Calls fn(begin, end) over a static partition of [0, count) into at most thread_count() chunks and
   // returns when all are done. fn must be safe to call concurrently on disjoint ranges.
   virtual void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn) = 0;
+  // Calls fn(begin, end) over `pieces` pieces of [0, count) (clamped to [1, count]; piece i is
+  // [count * i / pieces, count * (i + 1) / pieces)), each claimed by whichever thread is free, and returns when all
+  // are done: more pieces than threads keep both busy when one is slowed (descheduled by the OS, sharing its core).
+  // Only for work whose results do not depend on how it is cut. The default is parallel_for.
+  virtual void parallel_for_pieces(int64_t count, int64_t pieces, const std::function<void(int64_t, int64_t)>& fn) {
+    (void)pieces;
+    parallel_for(count, fn);
+  }
 };
 
 // Runs fn(0, count) on the caller: the Parallelism of a single thread.

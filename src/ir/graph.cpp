@@ -122,6 +122,14 @@ void Node::set_attr_float(const std::string& key, float value) {
   attributes[key] = std::move(a);
 }
 
+void Node::set_attr_string(const std::string& key, const std::string& value) {
+  Attribute a;
+  a.name = key;
+  a.type = Attribute::Type::kString;
+  a.s = value;
+  attributes[key] = std::move(a);
+}
+
 const Attribute& Node::required_attribute(const std::string& key) const {
   const Attribute* a = find_attribute(key);
   if (a == nullptr) fail(ErrorCode::kInvalidModel, label(), ": required attribute '", key, "' is missing");

@@ -57,9 +57,10 @@ class Node {
   std::shared_ptr<Graph> attr_graph(const std::string& key) const;  // nullptr when absent
   // Throws kInvalidModel naming the node when the attribute is absent.
   const Attribute& required_attribute(const std::string& key) const;
-  // Adds, or replaces, an INT / FLOAT attribute.
+  // Adds, or replaces, an INT / FLOAT / STRING attribute.
   void set_attr_int(const std::string& key, int64_t value);
   void set_attr_float(const std::string& key, float value);
+  void set_attr_string(const std::string& key, const std::string& value);
 
   // Number of inputs that are present (non-empty names), counting from the front up to the last present one.
   size_t input_count() const { return inputs.size(); }

@@ -85,6 +85,11 @@ std::unordered_map<std::string, Node*> producers(const Graph& graph) {
   return out;
 }
 
+const std::vector<Dim>* float_shape(const Graph& graph, const std::string& value) {
+  const TypeInfo* t = graph.find_type(value);
+  return t != nullptr && t->is_tensor() && t->elem_type == DType::kFloat && t->shape ? &*t->shape : nullptr;
+}
+
 const Tensor* constant_tensor(const Graph& graph, const std::string& name) {
   auto it = graph.initializers.find(name);
   if (it != graph.initializers.end()) {

@@ -44,6 +44,9 @@ class GraphIndex {
 // symbols, and with `unknown_matches` also where either dim is unknown (neither value nor symbol).
 bool same_float_shape(const TypeInfo* a, const TypeInfo* b, bool unknown_matches);
 
+// The dims of a float32 tensor value whose shape is inferred (see infer_types), or nullptr.
+const std::vector<Dim>* float_shape(const Graph& graph, const std::string& value);
+
 // The tensor a name holds when it is a constant of `graph`: a non-overridable initializer or the output of a
 // Constant node with a `value` tensor. nullptr otherwise.
 const Tensor* constant_tensor(const Graph& graph, const std::string& name);

@@ -13,11 +13,6 @@ namespace {
 
 using fusion::is_onnx_op;
 
-const std::vector<Dim>* float_shape(const Graph& graph, const std::string& value) {
-  const TypeInfo* t = graph.find_type(value);
-  return t != nullptr && t->is_tensor() && t->elem_type == DType::kFloat && t->shape ? &*t->shape : nullptr;
-}
-
 // True when `c` broadcasts to [m, n] without making the result bigger (Gemm's C rule).
 bool broadcasts_to(const std::vector<Dim>& c, const Dim& m, const Dim& n) {
   if (c.size() > 2) return false;
@@ -50,9 +45,9 @@ class MatMulAddFusion final : public GraphPass {
         const Node& mm = *p->second;
         auto r = reads.find(mm.outputs[0]);
         if (r == reads.end() || r->second != 1) continue;
-        const std::vector<Dim>* a = float_shape(graph, mm.inputs[0]);
-        const std::vector<Dim>* b = float_shape(graph, mm.inputs[1]);
-        const std::vector<Dim>* c = float_shape(graph, add.inputs[1 - side]);
+        const std::vector<Dim>* a = fusion::float_shape(graph, mm.inputs[0]);
+        const std::vector<Dim>* b = fusion::float_shape(graph, mm.inputs[1]);
+        const std::vector<Dim>* c = fusion::float_shape(graph, add.inputs[1 - side]);
         if (a == nullptr || b == nullptr || c == nullptr || a->size() != 2 || b->size() != 2) continue;
         if (!broadcasts_to(*c, (*a)[0], (*b)[1])) continue;
         auto gemm = std::make_unique<Node>();

@@ -22,6 +22,7 @@ std::unique_ptr<GraphPass> make_layer_norm_fusion();
 std::unique_ptr<GraphPass> make_matmul_transpose_fusion();
 std::unique_ptr<GraphPass> make_conv_mul_add_folding();
 std::unique_ptr<GraphPass> make_matmul_add_fusion();
+std::unique_ptr<GraphPass> make_matmul_bias_fusion();
 std::unique_ptr<GraphPass> make_transpose_cancellation();
 std::unique_ptr<GraphPass> make_noop_elimination();
 std::unique_ptr<GraphPass> make_shape_folding();
@@ -61,6 +62,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_attention_fusion());
   passes.push_back(make_skip_layer_norm_fusion());
   passes.push_back(make_matmul_transpose_fusion());
+  passes.push_back(make_matmul_bias_fusion());  // after the fusions that match MatMul + Add patterns of their own
   return passes;
 }
 }  // namespace

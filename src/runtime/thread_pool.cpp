@@ -66,7 +66,17 @@ bool ThreadPool::run_chunks(uint64_t generation, const std::function<void(int64_
 
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
   if (count <= 0) return;
-  const int chunks = static_cast<int>(std::min<int64_t>(count, thread_count()));
+  run_job(count, static_cast<int>(std::min<int64_t>(count, thread_count())), fn);
+}
+
+void ThreadPool::parallel_for_pieces(int64_t count, int64_t pieces, const std::function<void(int64_t, int64_t)>& fn) {
+  if (count <= 0) return;
+  // At most 2^16 pieces: the claim word keeps the chunk index in 32 bits.
+  const int64_t chunks = thread_count() <= 1 ? 1 : std::clamp<int64_t>(pieces, 1, std::min<int64_t>(count, 65536));
+  run_job(count, static_cast<int>(chunks), fn);
+}
+
+void ThreadPool::run_job(int64_t count, int chunks, const std::function<void(int64_t, int64_t)>& fn) {
   if (chunks <= 1 || tls_in_pool_worker) {
     fn(0, count);
     return;

@@ -1,8 +1,8 @@
 // ThreadPool: the session's one intra-op pool. Workers spin up to ~1 ms, then park; parallel_for cuts the work
-// into one fixed chunk per thread (the same boundaries every time), and whichever thread is free runs the next
-// unclaimed chunk, the caller included, so a worker the OS has descheduled delays nothing. A parallel_for
-// issued from inside a worker, or while another run holds the pool, runs on the calling thread (never nested
-// pools, never oversubscription).
+// into one fixed chunk per thread (the same boundaries every time; parallel_for_pieces into as many as asked), and
+// whichever thread is free runs the next unclaimed chunk, the caller included, so a worker the OS has descheduled
+// delays nothing. A parallel_for issued from inside a worker, or while another run holds the pool, runs on the calling
+// thread (never nested pools, never oversubscription).
 #pragma once
 
 #include <atomic>
@@ -28,8 +28,11 @@ class ThreadPool final : public Parallelism {
 
   int thread_count() const override { return static_cast<int>(workers_.size()) + 1; }
   void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& fn) override;
+  void parallel_for_pieces(int64_t count, int64_t pieces, const std::function<void(int64_t, int64_t)>& fn) override;
 
  private:
+  // Runs fn over `chunks` fixed chunks of [0, count) on the pool (the caller included).
+  void run_job(int64_t count, int chunks, const std::function<void(int64_t, int64_t)>& fn);
   void worker_loop();
   // Runs unclaimed chunks of job `generation` until none is left; true when it ran at least one.
   bool run_chunks(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count, int chunks);

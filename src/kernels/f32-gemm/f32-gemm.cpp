@@ -58,9 +58,12 @@ class Workspace {
   ~Workspace() {
     std::free(a_);
     std::free(b_);
+    std::free(shared_a_);
   }
   float* a(int64_t count) { return ensure(a_, a_size_, count); }
   float* b(int64_t count) { return ensure(b_, b_size_, count); }
+  // A packed once by this thread for every thread of a split GEMM (see run_gemm).
+  float* shared_a(int64_t count) { return ensure(shared_a_, shared_a_size_, count); }
 
  private:
   static float* ensure(float*& buffer, int64_t& size, int64_t count) {
@@ -75,8 +78,10 @@ class Workspace {
   }
   float* a_ = nullptr;
   float* b_ = nullptr;
+  float* shared_a_ = nullptr;
   int64_t a_size_ = 0;
   int64_t b_size_ = 0;
+  int64_t shared_a_size_ = 0;
 };
 
 Workspace& thread_workspace() {
@@ -178,6 +183,9 @@ bool rows_spread_over_l1_sets(int64_t ld) {
   return distinct_offsets >= 4;
 }
 
+// Up to this many rows of a plain A are read in place even when their stride aliases in L1 (see compute_block).
+constexpr int64_t kDirectFewRows = 4;
+
 // The depth block for depth k: equal blocks of at most set.kc (576 = 3 x 192, not 256 + 256 + 64: a short last
 // block costs a C update for little work). Packed operands use the same blocks.
 int64_t depth_block(const UkernelSet& set, int64_t k) {
@@ -194,7 +202,17 @@ struct Problem {
   int64_t ldc;
   const UkernelSet* set;
   const GemmEpilogueF32* epilogue = nullptr;
+  // A plain A packed whole beforehand, laid out as a PackedGemmF32 of all m rows (nullptr: none).
+  const float* a_panels = nullptr;
 };
+
+// Whether compute_block reads rows [m0, m1) of a plain A in place (the direct-A micro-kernels) rather than packing.
+bool reads_a_in_place(const Problem& pr, int64_t m0, int64_t m1) {
+  // A few rows cannot evict each other from the L1 sets whatever their stride, and packing them would write a
+  // whole zero-padded strip per depth step (batch-1 MLP layers, K = 512: ~25% of the run in pack_a_block).
+  return !pr.a.packed && pr.a_panels == nullptr && !pr.a.trans &&
+         (m1 - m0 <= kDirectFewRows || rows_spread_over_l1_sets(pr.a.ld));
+}
 
 // Applies the epilogue to C [m x n] in a separate pass (for the paths that do not run the micro-kernels).
 void apply_epilogue(const Problem& pr) {
@@ -209,6 +227,7 @@ void apply_epilogue(const Problem& pr) {
       row[j] = r < ep->min ? ep->min : (r > ep->max ? ep->max : r);
     }
   }
+  if (ep->rows_activation != nullptr) ep->rows_activation(pr.c, pr.m, pr.n, pr.ldc);
 }
 
 // Computes the block rows [m0, m1) x columns [n0, n1) of C; m0 and n0 are multiples of mr and nr.
@@ -227,13 +246,15 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   // stays in L2; laid out like a PackedGemmF32 of the block's rows), else per row block as the loops go. Either
   // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
   // six column blocks) cost ~5% of the run.
-  const bool direct_a = !pr.a.packed && !pr.a.trans && rows_spread_over_l1_sets(pr.a.ld);
+  const bool direct_a = reads_a_in_place(pr, m0, m1);
+  const bool a_prepacked = pr.a.packed != nullptr || pr.a_panels != nullptr;
+  const float* a_panels = pr.a.packed != nullptr ? pr.a.packed->data() : pr.a_panels;
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
   const bool small_block = block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
-  const bool pack_whole_a = !pr.a.packed && !direct_a && small_block;
+  const bool pack_whole_a = !a_prepacked && !direct_a && small_block;
   if (small_block) mc_max = block_rows_padded;
-  float* a_buffer = (pr.a.packed || direct_a) ? nullptr
-                                              : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
+  float* a_buffer =
+      (a_prepacked || direct_a) ? nullptr : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
   float* b_buffer = pr.b.packed ? nullptr : workspace.b(nc_max * kc_max);
   if (pack_whole_a) {
     for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
@@ -264,9 +285,9 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
         int64_t a_stride = 0;
         if (direct_a) {
           // read in place below
-        } else if (pr.a.packed) {
+        } else if (a_prepacked) {
           a_stride = kc * mr;
-          ap = pr.a.packed->data() + pc * m_padded + (ic / mr) * a_stride;
+          ap = a_panels + pc * m_padded + (ic / mr) * a_stride;
         } else if (pack_whole_a) {
           a_stride = kc * mr;
           ap = a_buffer + pc * block_rows_padded + ((ic - m0) / mr) * a_stride;
@@ -299,6 +320,10 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
               set.by_rows[rows - 1](kc, ap + s * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta, ep);
             }
           }
+        }
+        // The block [ic, ic + mc) x [jc, jc + nc) is final after its last depth block, and still in L2.
+        if (pr.epilogue != nullptr && pr.epilogue->rows_activation != nullptr && pc + kc == pr.k) {
+          pr.epilogue->rows_activation(pr.c + ic * pr.ldc + jc, mc, nc, pr.ldc);
         }
       }
     }
@@ -370,6 +395,43 @@ bool try_gemv(const Problem& pr, Parallelism* parallelism) {
   return false;
 }
 
+// Column pieces per thread of a GEMM split over N: whichever thread is free takes the next piece, so a thread the
+// OS deschedules (on a shared machine) holds up at most one piece instead of half the GEMM.
+constexpr int64_t kColumnPiecesPerThread = 4;
+
+// Computes C split over its column strips in pieces. A plain A that every piece would pack whole (rows a page apart,
+// small enough for L2; BERT's FFN-down) is packed once beforehand, its strips split over the threads, instead of by
+// every piece. Each element's arithmetic is the same whatever the pieces: the bits do not depend on the threads.
+void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Parallelism& parallelism) {
+  const UkernelSet& set = *pr.set;
+  const int mr = set.mr, nr = set.nr;
+  Problem shared = pr;
+  const int64_t m_strips = (pr.m + mr - 1) / mr;
+  const int64_t m_padded = m_strips * mr;
+  const int64_t kc_max = depth_block(set, pr.k);
+  const bool packs_a = !pr.a.packed && !reads_a_in_place(pr, 0, pr.m);
+  const bool pack_a_first = packs_a && m_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
+  if (pack_a_first) {
+    float* panels = thread_workspace().shared_a(m_padded * pr.k);
+    parallelism.parallel_for_pieces(m_strips, m_strips, [&](int64_t s0, int64_t s1) {
+      const int64_t m0 = s0 * mr, rows = std::min(pr.m, s1 * mr) - m0;
+      for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
+        const int64_t kc = std::min(kc_max, pr.k - pc);
+        pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, m0, strip_plan(rows, mr, false), pc, kc, mr, kc * mr,
+                     panels + pc * m_padded + s0 * kc * mr);
+      }
+    });
+    shared.a_panels = panels;
+  }
+  // An A too large to pack first is packed block by block by every piece: then one piece per thread, as many
+  // packings as before.
+  const int64_t pieces =
+      std::min<int64_t>(n_strips, packs_a && !pack_a_first ? threads : threads * kColumnPiecesPerThread);
+  parallelism.parallel_for_pieces(n_strips, pieces, [&](int64_t s0, int64_t s1) {
+    compute_block(shared, 0, pr.m, s0 * nr, std::min(pr.n, s1 * nr));
+  });
+}
+
 void run_gemm(const Problem& pr, Parallelism* parallelism) {
   if (pr.m <= 0 || pr.n <= 0) return;
   if (pr.k <= 0) {
@@ -393,14 +455,16 @@ void run_gemm(const Problem& pr, Parallelism* parallelism) {
   }
   // Split the dimension with more strips (N on ties: each thread then packs only its own part of B).
   const bool split_n = n_strips >= m_strips || n_strips >= 4 * threads;
-  const int64_t strips = split_n ? n_strips : m_strips;
-  const int64_t tasks = std::min<int64_t>(threads, strips);
+  if (split_n) {
+    run_column_pieces(pr, n_strips, threads, *parallelism);
+    return;
+  }
+  const int64_t tasks = std::min<int64_t>(threads, m_strips);
   parallelism->parallel_for(tasks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t s0 = strips * t / tasks;
-      const int64_t s1 = strips * (t + 1) / tasks;
-      if (split_n) compute_block(pr, 0, pr.m, s0 * nr, std::min(pr.n, s1 * nr));
-      else compute_block(pr, s0 * mr, std::min(pr.m, s1 * mr), 0, pr.n);
+      const int64_t s0 = m_strips * t / tasks;
+      const int64_t s1 = m_strips * (t + 1) / tasks;
+      compute_block(pr, s0 * mr, std::min(pr.m, s1 * mr), 0, pr.n);
     }
   });
 }

@@ -75,14 +75,21 @@ struct GemmOperandF32 {
   const GemmPanelSourceF32* source = nullptr;
 };
 
+// An activation applied in place to a finished block of C: `rows` rows of `cols` contiguous values, row i at
+// c + i * ldc. It must act on each element alone (the block boundaries depend on the kernel and the thread count).
+using GemmRowsActivationF32 = void (*)(float* c, int64_t rows, int64_t cols, int64_t ldc);
+
 // What gemm_f32_packed applies to each element after C = alpha * op(A) op(B) + beta * C, while the tile is in
 // registers: C[i][j] += row_bias[i] + column_bias[j] (each nullptr for none), then clamped to [min, max]
-// (a fused Relu or Clip). NaN passes through the clamp.
+// (a fused Relu or Clip). NaN passes through the clamp. Then, when set, `rows_activation` runs on each finished
+// block of C (at most one L2 row block by one column block) while it is still in cache: an activation the
+// micro-kernels do not compute themselves (GELU).
 struct GemmEpilogueF32 {
   const float* row_bias = nullptr;     // m values
   const float* column_bias = nullptr;  // n values
   float min = -std::numeric_limits<float>::infinity();
   float max = std::numeric_limits<float>::infinity();
+  GemmRowsActivationF32 rows_activation = nullptr;
 };
 
 // As gemm_f32, with either side (or both) given pre-packed, or B given by a panel source. A packed A must have

@@ -1,6 +1,9 @@
 // MatMul (opsets 1, 9, 13; one semantics): NumPy matmul with broadcast batch dimensions and 1-D operands. Also
 // com.microsoft FusedMatMul: alpha * op(A) * op(B) with transA/transB on the last two dims (what ONNX Runtime's
-// optimizer writes for a MatMul followed by a scale, or fed by a transpose); float types.
+// optimizer writes for a MatMul followed by a scale, or fed by a transpose); float types. And com.tessera
+// MatMulBias (what matmul_bias_fusion writes): Y = activation(MatMul(A, B) + bias), bias 1-D [N] added in the GEMM
+// epilogue, `activation` "" (none), "Gelu" (erf form) or "FastGelu" (tanh form) run on each block of Y while it
+// is in cache; float32 only. Its bits equal MatMul, then Add or com.microsoft BiasGelu / FastGelu.
 // float32 runs on the packed f32 GEMM (a constant B is packed once at kernel creation); float16/bfloat16
 // through float32; double and the integer types (wrapping on overflow) on plain loops.
 #include <algorithm>
@@ -9,6 +12,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/common/op_utils.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/tensor/tensor_utils.h"
@@ -44,10 +48,31 @@ struct MatMulOptions {
   bool trans_batch_a = false;
   bool trans_batch_b = false;
   bool is_plain() const { return alpha == 1.0f && !trans_a && !trans_b && !trans_batch_a && !trans_batch_b; }
+  // com.tessera MatMulBias: input 2 is the bias, `activation` runs on each finished block of Y.
+  bool has_bias = false;
+  GemmRowsActivationF32 activation = nullptr;
 };
+
+// GELU in place over `rows` rows of `cols` values (a GEMM epilogue's rows_activation).
+template <VUnaryOpF32 kGelu>
+void gelu_rows(float* c, int64_t rows, int64_t cols, int64_t ldc) {
+  for (int64_t i = 0; i < rows; ++i) vunary_f32(kGelu, c + i * ldc, c + i * ldc, cols);
+}
 
 MatMulOptions parse_options(const Node& node) {
   MatMulOptions o;
+  if (node.domain == kTesseraDomain) {
+    o.has_bias = true;
+    const std::string activation = node.attr_string("activation", "");
+    if (activation == "Gelu") {
+      o.activation = gelu_rows<VUnaryOpF32::kGeluErf>;
+    } else if (activation == "FastGelu") {
+      o.activation = gelu_rows<VUnaryOpF32::kGeluTanh>;
+    } else if (!activation.empty()) {
+      fail(ErrorCode::kUnsupported, node.label(), ": activation '", activation, "' is not supported (Gelu, FastGelu)");
+    }
+    return o;
+  }
   if (node.domain != kMicrosoftDomain) return o;
   o.alpha = node.attr_float("alpha", 1.0f);
   o.trans_a = node.attr_int("transA", 0) != 0;
@@ -85,28 +110,24 @@ std::vector<int64_t> logical_shape(std::vector<int64_t> shape, bool transpose, c
 }
 
 void matmul_f32(const MatMulDims& d, const MatMulOptions& o, const float* a, const float* b, float* c,
-                const PackedGemmF32* packed_b, Parallelism& parallelism) {
+                const PackedGemmF32* packed_b, const GemmEpilogueF32* epilogue, Parallelism& parallelism) {
   const int64_t batches = d.batch_count();
   const int64_t lda = o.trans_a ? d.m : d.k, ldb = o.trans_b ? d.k : d.n;
   if (d.b_is_shared && !o.trans_a) {
     // Every batch multiplies by the same B: one GEMM over all batches' rows (A's batches are contiguous).
     GemmOperandF32 a_op{nullptr, a, d.k, false};
     GemmOperandF32 b_op{packed_b, b, ldb, o.trans_b};
-    gemm_f32_packed(batches * d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c, d.n, &parallelism);
+    gemm_f32_packed(batches * d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c, d.n, &parallelism, epilogue);
     return;
   }
   const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
   auto run = [&](int64_t begin, int64_t end, Parallelism* inner) {
     for (int64_t i = 0; i < end - begin; ++i) {
       const size_t index = static_cast<size_t>(begin + i);
-      if (packed_b != nullptr) {
-        const GemmOperandF32 a_op{nullptr, a + d.a_offsets[index], lda, o.trans_a};
-        const GemmOperandF32 b_op{packed_b};
-        gemm_f32_packed(d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c + (begin + i) * d.m * d.n, d.n, inner);
-      } else {
-        gemm_f32(o.trans_a, o.trans_b, d.m, d.n, d.k, o.alpha, a + d.a_offsets[index], lda, b + d.b_offsets[index],
-                 ldb, 0.0f, c + (begin + i) * d.m * d.n, d.n, inner);
-      }
+      const GemmOperandF32 a_op{nullptr, a + d.a_offsets[index], lda, o.trans_a};
+      const GemmOperandF32 b_op = packed_b != nullptr ? GemmOperandF32{packed_b}
+                                                      : GemmOperandF32{nullptr, b + d.b_offsets[index], ldb, o.trans_b};
+      gemm_f32_packed(d.m, d.n, d.k, o.alpha, a_op, b_op, 0.0f, c + (begin + i) * d.m * d.n, d.n, inner, epilogue);
     }
   };
   // Whole GEMMs per thread when the batches split evenly (attention's heads: 12 over 1, 2, 3, 4 or 6 threads) or
@@ -138,6 +159,22 @@ bool matmul_dtype_allowed(DType dtype) {
     default:
       return false;
   }
+}
+
+// MatMulBias's epilogue: its bias input (1-D float32 [N], for float32 A) as the GEMM's column bias, and its
+// activation. An empty epilogue for MatMul and FusedMatMul.
+GemmEpilogueF32 bias_epilogue(KernelContext& ctx, const MatMulOptions& o, const Tensor& a, const MatMulDims& d) {
+  GemmEpilogueF32 epilogue;
+  if (!o.has_bias) return epilogue;
+  check_argument(a.dtype() == DType::kFloat, ctx.node().label(), ": MatMulBias takes float32 inputs, got A ",
+                 a.description());
+  check_argument(ctx.has_input(2), ctx.node().label(), ": MatMulBias needs its bias input");
+  const Tensor& bias = ctx.input(2);
+  check_argument(bias.dtype() == DType::kFloat && bias.rank() == 1 && bias.dim(0) == d.n, ctx.node().label(),
+                 ": MatMulBias bias ", bias.description(), " must be 1-D float32 of the product's last dim ", d.n);
+  epilogue.column_bias = bias.data<float>();
+  epilogue.rows_activation = o.activation;
+  return epilogue;
 }
 
 // Packs a constant float/float16/bfloat16 B whose batch dims are all 1 (the weights of a Linear layer).
@@ -191,13 +228,14 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
       const Tensor a32 = linalg::to_float32(a_in);
       const Tensor b32 = use_packed ? Tensor() : linalg::to_float32(*b_in);
       Tensor y32 = a.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
+      const GemmEpilogueF32 epilogue = bias_epilogue(ctx, options, a, d);
       matmul_f32(d, options, a32.data<float>(), use_packed ? nullptr : b32.data<float>(), y32.data<float>(),
-                 use_packed ? &weight->packed : nullptr, ctx.parallelism());
+                 use_packed ? &weight->packed : nullptr, options.has_bias ? &epilogue : nullptr, ctx.parallelism());
       if (a.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, a.dtype()));
       return;
     }
-    check_argument(options.is_plain(), ctx.node().label(),
-                   ": FusedMatMul supports float types only, got ", a.description());
+    check_argument(options.is_plain() && !options.has_bias, ctx.node().label(), ": ", ctx.node().op_type,
+                   " supports float types only, got ", a.description());
     visit_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
@@ -240,6 +278,8 @@ const RegisterOp kMatMul{{.op_type = "MatMul", .since_version = 1, .last_version
                           .factory = make_matmul, .infer = infer_matmul}};
 const RegisterOp kFusedMatMul{{.domain = kMicrosoftDomain, .op_type = "FusedMatMul", .since_version = 1,
                                .last_version = INT_MAX, .factory = make_matmul, .infer = infer_fused_matmul}};
+const RegisterOp kMatMulBias{{.domain = kTesseraDomain, .op_type = "MatMulBias", .since_version = 1,
+                              .last_version = INT_MAX, .factory = make_matmul, .infer = infer_matmul}};
 
 }  // namespace
 }  // namespace tessera

@@ -178,24 +178,31 @@ std::unique_ptr<Kernel> make_split(const KernelInfo& info) {
     const int64_t inner = product(x.shape(), axis + 1, x.rank());
     const int64_t in_row = x.dim(axis) * inner;
     const size_t elem = dtype_size(x.dtype());
+    // Every output element is copied from the input. One parallel region over (outer index, output) tasks, as
+    // Concat: GPT-2's QKV split (outer = 1, three outputs) copies its parts side by side.
+    std::vector<char*> outputs;
+    std::vector<int64_t> offsets;  // each output's offset inside an input row
     int64_t offset = 0;
     for (size_t i = 0; i < sizes.size(); ++i) {
       std::vector<int64_t> shape = x.shape();
       shape[axis] = sizes[i];
-      Tensor& y = ctx.allocate_output(i, x.dtype(), shape);
-      const int64_t row = sizes[i] * inner;
-      if (y.element_count() > 0) {
-        const char* src = static_cast<const char*>(x.raw_data());
-        char* dst = static_cast<char*>(y.raw_data());
-        parallel_over(ctx.parallelism(), outer, row * static_cast<int64_t>(elem), [&](int64_t begin, int64_t end) {
-          for (int64_t o = begin; o < end; ++o) {
-            copy_elements(x.dtype(), dst + static_cast<size_t>(o * row) * elem,
-                          src + static_cast<size_t>(o * in_row + offset) * elem, row);
-          }
-        });
-      }
-      offset += row;
+      outputs.push_back(static_cast<char*>(ctx.allocate_output_uninitialized(i, x.dtype(), shape).raw_data()));
+      offsets.push_back(offset);
+      offset += sizes[i] * inner;
     }
+    const int64_t count = static_cast<int64_t>(sizes.size());
+    const char* src = static_cast<const char*>(x.raw_data());
+    parallel_over(ctx.parallelism(), outer * count, in_row * static_cast<int64_t>(elem) / std::max<int64_t>(count, 1),
+                  [&](int64_t begin, int64_t end) {
+                    for (int64_t task = begin; task < end; ++task) {
+                      const int64_t o = task / count;
+                      const size_t i = static_cast<size_t>(task % count);
+                      const int64_t row = sizes[i] * inner;
+                      if (row == 0) continue;
+                      copy_elements(x.dtype(), outputs[i] + static_cast<size_t>(o * row) * elem,
+                                    src + static_cast<size_t>(o * in_row + offsets[i]) * elem, row);
+                    }
+                  });
   });
 }
 
