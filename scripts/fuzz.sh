@@ -18,7 +18,7 @@ shift 2
 [ -f "fuzz/${target}_fuzzer.cpp" ] || { echo "fuzz.sh: no target '$target' (fuzz/${target}_fuzzer.cpp)" >&2; exit 2; }
 tree=build-sanitize
 scripts/sanitize.sh address configure >/dev/null
-if ! CCACHE_BASEDIR="$PWD" nice ninja -C "$tree" -j "${SANITIZE_JOBS:-2}" "fuzz_${target}" >"$tree/fuzz-build.log" 2>&1; then
+if ! CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1 nice ninja -C "$tree" -j "${SANITIZE_JOBS:-2}" "fuzz_${target}" >"$tree/fuzz-build.log" 2>&1; then
   cat "$tree/fuzz-build.log" >&2
   exit 1
 fi

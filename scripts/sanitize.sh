@@ -16,6 +16,9 @@ if [ ${#steps[@]} -eq 0 ]; then
   if [ "$mode" = address ]; then steps=(configure build unit conformance fuzz replay); else steps=(configure build unit); fi
 fi
 export CCACHE_BASEDIR="$PWD"
+# -g makes ccache hash the build folder's absolute path unless told not to: without this, a clone in another
+# folder (CI's) would never hit the cache. (Debug info then names the folder that filled the cache.)
+export CCACHE_NOHASHDIR=1
 jobs="${SANITIZE_JOBS:-2}"
 fuzz_targets=(model_loader tensor_proto npy test_data http_request model_config)
 # Every sanitizer finding is fatal; leaks are reported at exit (address mode).
