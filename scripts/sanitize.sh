@@ -70,10 +70,17 @@ conformance() {
   "$tree/bin/tessera" conformance "$data/node" "$data/simple" --manifest tests/conformance/manifest.txt --quiet
 }
 
-# A smoke run of each fuzz target from its seed corpus (a few seconds each), then the kept findings.
+# A smoke run of each fuzz target from its seed corpus (a few seconds each), then the kept findings. Each run's
+# output goes to build-sanitize/fuzz-smoke-TARGET.log (printed whole when it fails); its last line is shown.
 fuzz() {
   for t in "${fuzz_targets[@]}"; do
-    scripts/fuzz.sh "$t" "${FUZZ_SMOKE_SECONDS:-5}"
+    local log="$tree/fuzz-smoke-$t.log"
+    if ! scripts/fuzz.sh "$t" "${FUZZ_SMOKE_SECONDS:-5}" -close_fd_mask=2 >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "sanitize.sh: fuzz target $t found something (input in $tree/findings/$t/)" >&2
+      exit 1
+    fi
+    echo "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)"
   done
 }
 
