@@ -75,7 +75,8 @@ typedef enum tessera_limit {
   TESSERA_LIMIT_MAX_TENSOR_BYTES = 0,    /* largest tensor one node may produce */
   TESSERA_LIMIT_MAX_LOOP_ITERATIONS = 1, /* most iterations of one Loop node per run */
   TESSERA_LIMIT_MAX_GRAPH_DEPTH = 2,     /* deepest subgraph nesting (the main graph is depth 0) */
-  TESSERA_LIMIT_MAX_MODEL_BYTES = 3      /* largest model file or serialized model read */
+  TESSERA_LIMIT_MAX_MODEL_BYTES = 3,     /* largest model file or serialized model read */
+  TESSERA_LIMIT_MAX_LIVE_BYTES = 4       /* most bytes all live intermediates of one run hold at once */
 } tessera_limit;
 
 typedef struct tessera_session_options tessera_session_options;

@@ -75,6 +75,7 @@ SessionOptions session_options(const nb::dict& options) {
   limit("max_loop_iterations", result.limits.max_loop_iterations);
   limit("max_graph_depth", result.limits.max_graph_depth);
   limit("max_model_bytes", result.limits.max_model_bytes);
+  limit("max_live_bytes", result.limits.max_live_bytes);
   if (options.contains("denormals_as_zero")) result.denormals_as_zero = nb::cast<bool>(options["denormals_as_zero"]);
   if (options.contains("disabled_passes")) {
     result.disabled_passes = nb::cast<std::vector<std::string>>(options["disabled_passes"]);

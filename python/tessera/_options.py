@@ -25,7 +25,7 @@ class ExecutionMode(enum.IntEnum):
 _LEVEL_NAMES = {0: "disabled", 1: "basic", 2: "extended", 3: "all", 99: "all"}
 
 
-_LIMITS = ("max_tensor_bytes", "max_loop_iterations", "max_graph_depth", "max_model_bytes")
+_LIMITS = ("max_tensor_bytes", "max_loop_iterations", "max_graph_depth", "max_model_bytes", "max_live_bytes")
 
 
 class SessionOptions:
@@ -51,6 +51,7 @@ class SessionOptions:
         self.max_loop_iterations = None
         self.max_graph_depth = None
         self.max_model_bytes = None
+        self.max_live_bytes = None
         self._config = {}
         self._free_dimensions = {}
 

@@ -83,6 +83,9 @@ tessera_status tessera_session_options_set_limit(tessera_session_options* option
       case TESSERA_LIMIT_MAX_MODEL_BYTES:
         limits.max_model_bytes = value;
         return;
+      case TESSERA_LIMIT_MAX_LIVE_BYTES:
+        limits.max_live_bytes = value;
+        return;
     }
     tessera::fail(tessera::ErrorCode::kInvalidArgument, "unknown limit ", static_cast<int>(limit));
   });

@@ -8,7 +8,7 @@
 namespace tessera {
 
 RunGuard::RunGuard(const ResourceLimits& limits, const std::atomic<bool>* terminate, int64_t timeout_ms)
-    : limits_(limits), terminate_(terminate), timeout_ms_(timeout_ms > 0 ? timeout_ms : 0) {
+    : limits_(limits), terminate_(terminate), timeout_ms_(timeout_ms > 0 ? timeout_ms : 0), counts_live_(true) {
   if (timeout_ms_ > 0) deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
 }
 
@@ -35,11 +35,20 @@ uint64_t tensor_bytes_saturating(DType dtype, const std::vector<int64_t>& shape)
 
 void RunGuard::check_tensor(DType dtype, const std::vector<int64_t>& shape) const {
   const uint64_t bytes = tensor_bytes_saturating(dtype, shape);
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
   if (bytes > limits_.max_tensor_bytes) {
     fail(ErrorCode::kOutOfMemory, "output ", dtype_name(dtype), shape_to_string(shape), " would need ",
-         bytes == std::numeric_limits<uint64_t>::max() ? std::string("more than 2^64") : std::to_string(bytes),
+         bytes == kMax ? std::string("more than 2^64") : std::to_string(bytes),
          " bytes, more than the session's max_tensor_bytes (", limits_.max_tensor_bytes, ")");
   }
+  if (!counts_live_) return;
+  const uint64_t live = live_bytes() + node_allocated();
+  if (bytes > limits_.max_live_bytes || live > limits_.max_live_bytes - bytes) {
+    fail(ErrorCode::kOutOfMemory, "output ", dtype_name(dtype), shape_to_string(shape), " (", bytes,
+         " bytes) would bring the run's live intermediates to ", live, " + ", bytes,
+         " bytes, more than the session's max_live_bytes (", limits_.max_live_bytes, ")");
+  }
+  set_node_allocated(node_allocated() + bytes);
 }
 
 void RunGuard::check_loop_iteration(const Node& node, int64_t iteration) const {

@@ -27,6 +27,10 @@ struct ResourceLimits {
   // Largest model file (or serialized model) a session reads, in bytes; refused with kInvalidModel before
   // parsing. Protobuf cannot parse a message of 2 GiB or more anyway.
   uint64_t max_model_bytes = (uint64_t{2} << 30) - 1;
+  // Most bytes all live intermediates of one run may hold at once (node outputs not yet released, in every graph
+  // and subgraph of the run; feeds and initializers not counted): an output that would pass it is refused before
+  // the kernel allocates it (kOutOfMemory naming the node).
+  uint64_t max_live_bytes = uint64_t{64} << 30;
 };
 
 class RunGuard {
@@ -43,12 +47,29 @@ class RunGuard {
   void check(const Node& node) const {
     if (terminate_ != nullptr || timeout_ms_ > 0) check_stop(node);
   }
-  // Throws kOutOfMemory when a `dtype` tensor of `shape` would need more than max_tensor_bytes.
+  // Throws kOutOfMemory when a `dtype` tensor of `shape` would need more than max_tensor_bytes, or would bring
+  // the run's live intermediates (live_bytes() plus the outputs the current node allocated so far) past
+  // max_live_bytes; else counts it as allocated by the current node.
   void check_tensor(DType dtype, const std::vector<int64_t>& shape) const;
   // Throws kRuntime naming `node` when a Loop is about to start iteration `iteration` beyond the limit.
   void check_loop_iteration(const Node& node, int64_t iteration) const;
 
   const ResourceLimits& limits() const { return limits_; }
+
+  // Live-intermediate accounting, kept by the execution plans of one run (a guard is never shared between
+  // runs; the default guard of kernels run outside a session counts nothing). `node_allocated` counts what
+  // check_tensor let the running node allocate; the plan saves and restores it around a node (a subgraph's nodes
+  // run inside their parent's compute), adds the node's outputs to the live total with add_live and takes
+  // released values off with remove_live.
+  uint64_t live_bytes() const { return live_bytes_.load(std::memory_order_relaxed); }
+  uint64_t node_allocated() const { return node_allocated_.load(std::memory_order_relaxed); }
+  void set_node_allocated(uint64_t bytes) const { node_allocated_.store(bytes, std::memory_order_relaxed); }
+  void add_live(uint64_t bytes) const {
+    if (counts_live_) live_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void remove_live(uint64_t bytes) const {
+    if (counts_live_) live_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
 
  private:
   void check_stop(const Node& node) const;
@@ -57,6 +78,9 @@ class RunGuard {
   const std::atomic<bool>* terminate_ = nullptr;
   int64_t timeout_ms_ = 0;
   Clock::time_point deadline_{};
+  bool counts_live_ = false;
+  mutable std::atomic<uint64_t> live_bytes_{0};
+  mutable std::atomic<uint64_t> node_allocated_{0};
 };
 
 // Bytes a `dtype` tensor of `shape` needs, saturating at UINT64_MAX (negative dims count as 0).

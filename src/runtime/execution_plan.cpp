@@ -17,16 +17,19 @@ void collect_subgraph_outer_reads(const Graph& g, std::vector<std::string>& read
   for (const auto& n : g.nodes) {
     std::vector<std::string> inner;
     collect_reads(*n, inner);
-    for (std::string& r : inner) if (!r.empty() && !g.defines(r)) reads.push_back(std::move(r));
+    for (std::string& r : inner)
+      if (!r.empty() && !g.defines(r)) reads.push_back(std::move(r));
   }
-  for (const ValueInfo& out : g.outputs) if (!g.defines(out.name)) reads.push_back(out.name);
+  for (const ValueInfo& out : g.outputs)
+    if (!g.defines(out.name)) reads.push_back(out.name);
 }
 
 void collect_reads(const Node& node, std::vector<std::string>& reads) {
   for (const std::string& in : node.inputs) reads.push_back(in);
   for (const auto& [key, attr] : node.attributes) {
     if (attr.g) collect_subgraph_outer_reads(*attr.g, reads);
-    for (const auto& g : attr.graphs) if (g) collect_subgraph_outer_reads(*g, reads);
+    for (const auto& g : attr.graphs)
+      if (g) collect_subgraph_outer_reads(*g, reads);
   }
 }
 
@@ -45,7 +48,8 @@ const Tensor* find_constant_in_scope(const Graph& graph, const std::string& name
       if (g->parent != nullptr && g->defines(name)) return nullptr;
       continue;
     }
-    for (const ValueInfo& in : g->inputs) if (in.name == name) return nullptr;  // overridable by a feed
+    for (const ValueInfo& in : g->inputs)
+      if (in.name == name) return nullptr;                // overridable by a feed
     return it->second.defined() ? &it->second : nullptr;  // undefined: released after its kernels consumed it
   }
   return nullptr;
@@ -65,7 +69,8 @@ bool subgraphs_read(const Node& node, const std::string& name) {
   std::vector<std::string> reads;
   for (const auto& [key, attr] : node.attributes) {
     if (attr.g) collect_subgraph_outer_reads(*attr.g, reads);
-    for (const auto& g : attr.graphs) if (g) collect_subgraph_outer_reads(*g, reads);
+    for (const auto& g : attr.graphs)
+      if (g) collect_subgraph_outer_reads(*g, reads);
   }
   return std::find(reads.begin(), reads.end(), name) != reads.end();
 }
@@ -81,7 +86,8 @@ void find_unsupported(const Graph& graph, const std::vector<std::shared_ptr<Exec
     }
     for (const auto& [key, attr] : node->attributes) {
       if (attr.g) find_unsupported(*attr.g, providers, out);
-      for (const auto& g : attr.graphs) if (g) find_unsupported(*g, providers, out);
+      for (const auto& g : attr.graphs)
+        if (g) find_unsupported(*g, providers, out);
     }
   }
 }
@@ -134,7 +140,8 @@ void ExecutionPlan::build(const std::vector<std::shared_ptr<ExecutionProvider>>&
 std::unordered_map<std::string, int> ExecutionPlan::releasable_constant_readers() const {
   std::unordered_map<std::string, int> readers;
   if (releasable_graph_ == nullptr) return readers;
-  for (const auto& [name, tensor] : graph_.initializers) if (tensor.defined()) readers.emplace(name, 0);
+  for (const auto& [name, tensor] : graph_.initializers)
+    if (tensor.defined()) readers.emplace(name, 0);
   for (const ValueInfo& in : graph_.inputs) readers.erase(in.name);  // a feed may override it
   for (const ValueInfo& out : graph_.outputs) readers.erase(out.name);
   for (const auto& node : graph_.nodes) {
@@ -185,7 +192,10 @@ void ExecutionPlan::compile_steps(const std::vector<std::shared_ptr<ExecutionPro
     const Node& node = *node_ptr;
     const ExecutionProvider* provider = nullptr;
     for (const auto& p : providers) {
-      if (p->supports(node)) { provider = p.get(); break; }
+      if (p->supports(node)) {
+        provider = p.get();
+        break;
+      }
     }
     if (provider == nullptr) {
       fail(ErrorCode::kUnsupported, node.label(), ": operator ", node.op_type, " (domain '",
@@ -236,11 +246,13 @@ void ExecutionPlan::plan_releases() {
       if (!r.empty() && it != slot_of_.end()) last_reader[it->second] = static_cast<int>(i);
     }
     // Outputs nobody reads are released right after they are produced.
-    for (int out : steps_[i].outputs) if (out >= 0 && last_reader[out] < static_cast<int>(i)) last_reader[out] = static_cast<int>(i);
+    for (int out : steps_[i].outputs)
+      if (out >= 0 && last_reader[out] < static_cast<int>(i)) last_reader[out] = static_cast<int>(i);
   }
   std::unordered_set<int> keep(output_slots_.begin(), output_slots_.end());
   for (size_t slot = 0; slot < last_reader.size(); ++slot) {
-    if (last_reader[slot] >= 0 && !keep.count(static_cast<int>(slot))) steps_[last_reader[slot]].release.push_back(static_cast<int>(slot));
+    if (last_reader[slot] >= 0 && !keep.count(static_cast<int>(slot)))
+      steps_[last_reader[slot]].release.push_back(static_cast<int>(slot));
   }
 }
 
@@ -262,17 +274,25 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
   }
   const ValueLookup lookup = [&](const std::string& name) -> const RuntimeValue* {
     auto it = slot_of_.find(name);
-    if (it != slot_of_.end() && !(slots[it->second].is_none() && !slots[it->second].is_optional())) return &slots[it->second];
+    if (it != slot_of_.end() && !(slots[it->second].is_none() && !slots[it->second].is_optional()))
+      return &slots[it->second];
     return outer ? outer(name) : nullptr;
   };
+  std::vector<uint64_t> live(slots.size(), 0);  // bytes of each slot's value counted in the guard's live total
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
     guard.check(*step.node);
     if (observer != nullptr) notify_before(i, slots, *observer);
-    run_step(step, slots, lookup, parallelism, guard);
+    run_step(step, slots, live, lookup, parallelism, guard);
     if (observer != nullptr) notify_after(i, slots, *observer);
-    for (int slot : step.release) slots[slot] = RuntimeValue();
+    for (int slot : step.release) {
+      slots[slot] = RuntimeValue();
+      guard.remove_live(live[slot]);
+      live[slot] = 0;
+    }
   }
+  // The outputs leave this graph: the node that ran it (or the caller) counts them from here.
+  for (uint64_t bytes : live) guard.remove_live(bytes);
   // The run's slots end here, so outputs are moved out rather than copied (copying a ZipMap output of 10,000
   // maps copies 20,000 tensors); a slot that a later output also names is copied.
   std::vector<size_t> last_output(slots.size(), 0);
@@ -288,7 +308,30 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
 
 namespace {
 
-std::vector<const RuntimeValue*> slot_values(const std::vector<int>& slot_indices, const std::vector<RuntimeValue>& slots) {
+// The input whose memory tensor `output` is (Identity, Reshape and in-place kernels hand their input's storage
+// on), or -1.
+int aliased_input(const RuntimeValue& output, const std::vector<const RuntimeValue*>& inputs) {
+  if (!output.is_tensor() || output.tensor().byte_size() == 0) return -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i] != nullptr && inputs[i]->is_tensor() && inputs[i]->tensor().raw_data() == output.tensor().raw_data())
+      return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// The bytes of the tensors `value` holds.
+uint64_t value_bytes(const RuntimeValue& value) {
+  if (value.is_tensor()) return value.tensor().byte_size();
+  uint64_t bytes = 0;
+  if (value.is_sequence()) {
+    for (const Tensor& tensor : value.sequence_tensors()) bytes += tensor.byte_size();
+  }
+  for (const MapValue& map : value.maps()) bytes += map.keys.byte_size() + map.values.byte_size();
+  return bytes;
+}
+
+std::vector<const RuntimeValue*> slot_values(const std::vector<int>& slot_indices,
+                                             const std::vector<RuntimeValue>& slots) {
   std::vector<const RuntimeValue*> values;
   values.reserve(slot_indices.size());
   for (int slot : slot_indices) values.push_back(slot < 0 ? nullptr : &slots[slot]);
@@ -305,8 +348,8 @@ void ExecutionPlan::notify_after(size_t index, const std::vector<RuntimeValue>& 
   observer.after_node(index, *steps_[index].node, node_providers_[index], slot_values(steps_[index].outputs, slots));
 }
 
-void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup,
-                             Parallelism& parallelism, const RunGuard& guard) const {
+void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
+                             const ValueLookup& lookup, Parallelism& parallelism, const RunGuard& guard) const {
   std::vector<const RuntimeValue*> inputs;
   inputs.reserve(step.inputs.size());
   for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -320,8 +363,12 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
   }
   std::vector<RuntimeValue> outputs(step.outputs.size());
   KernelContext context(*step.node, inputs, outputs, parallelism, lookup, &guard);
+  // A subgraph's nodes run inside their parent's compute: keep what the parent allocated so far.
+  const uint64_t parent_allocated = guard.node_allocated();
+  guard.set_node_allocated(0);
   try {
     step.kernel->compute(context);
+    guard.set_node_allocated(parent_allocated);
   } catch (const Error& e) {
     const std::string message = e.what();
     if (message.rfind("node '", 0) == 0) throw;  // already carries a (nested) node's context
@@ -336,6 +383,18 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
     if (outputs[i].is_none() && !outputs[i].is_optional()) {
       fail(ErrorCode::kRuntime, step.node->label(), ": the kernel produced no value for output ", i, " ('",
            step.node->outputs[i], "')");
+    }
+    // Memory passed through is counted once: with the input's value, or with the output when the input's
+    // value is released by this step.
+    const int alias = aliased_input(outputs[i], inputs);
+    if (alias < 0) {
+      const uint64_t bytes = value_bytes(outputs[i]);
+      guard.add_live(bytes);
+      live[step.outputs[i]] += bytes;
+    } else if (const int from = step.inputs[alias];
+               std::find(step.release.begin(), step.release.end(), from) != step.release.end()) {
+      live[step.outputs[i]] += live[from];
+      live[from] = 0;
     }
     slots[step.outputs[i]] = std::move(outputs[i]);
   }

@@ -50,9 +50,9 @@ class ExecutionPlan final : public CompiledSubgraph {
   struct Step {
     const Node* node;
     std::unique_ptr<Kernel> kernel;
-    std::vector<int> inputs;    // slot per input, -1 for a missing optional input
-    std::vector<int> outputs;   // slot per output, -1 for an omitted optional output
-    std::vector<int> release;   // slots whose last reader is this step
+    std::vector<int> inputs;   // slot per input, -1 for a missing optional input
+    std::vector<int> outputs;  // slot per output, -1 for an omitted optional output
+    std::vector<int> release;  // slots whose last reader is this step
   };
 
   void build(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
@@ -63,14 +63,16 @@ class ExecutionPlan final : public CompiledSubgraph {
   void plan_releases();
   void notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
   void notify_after(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
-  void run_step(const Step& step, std::vector<RuntimeValue>& slots, const ValueLookup& lookup, Parallelism& parallelism,
-                const RunGuard& guard) const;
+  // Runs one node; counts the bytes of the outputs it produced (not passed through from an input) in `live`
+  // (per slot) and in the guard's live total.
+  void run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
+                const ValueLookup& lookup, Parallelism& parallelism, const RunGuard& guard) const;
 
   const Graph& graph_;
   Graph* releasable_graph_ = nullptr;  // graph_ when its consumed initializers may be released; only during creation
   std::unordered_map<std::string, int> slot_of_;
   std::vector<std::string> slot_names_;
-  std::vector<RuntimeValue> constants_;          // per slot: initializer values (none elsewhere)
+  std::vector<RuntimeValue> constants_;  // per slot: initializer values (none elsewhere)
   std::vector<int> input_slots_;
   std::vector<int> output_slots_;
   std::vector<std::pair<int, std::string>> outer_slots_;  // slots filled from the enclosing scope

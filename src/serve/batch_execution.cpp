@@ -112,6 +112,14 @@ ServeError run_error(const Error& e, const inference::ModelConfig& config, const
   return ServeError(status, "model '" + config.name() + "' version " + version + ": " + e.what());
 }
 
+// The latest deadline of the batch's requests when every one has a deadline (no request could use a result
+// after it), else SteadyClock::time_point::max().
+SteadyClock::time_point batch_deadline(const std::vector<QueuedRequest>& batch) {
+  SteadyClock::time_point latest = SteadyClock::time_point::min();
+  for (const QueuedRequest& queued : batch) latest = std::max(latest, queued.deadline);
+  return latest;
+}
+
 void fail_batch(std::vector<QueuedRequest>& batch, const ServeError& error, ModelStatistics& statistics) {
   for (QueuedRequest& queued : batch) {
     statistics.record_failure(nanoseconds_since(queued.arrival));
@@ -176,9 +184,17 @@ bool can_batch_together(const QueuedRequest& leader, const QueuedRequest& candid
   return true;
 }
 
+int64_t run_timeout_ms(SteadyClock::time_point deadline, int64_t server_timeout_ms, SteadyClock::time_point now) {
+  if (deadline == SteadyClock::time_point::max()) return server_timeout_ms;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+  const int64_t request_ms = std::max<int64_t>(1, left);
+  return server_timeout_ms > 0 ? std::min(server_timeout_ms, request_ms) : request_ms;
+}
+
 void execute_batch(const Session& session, const inference::ModelConfig& config, const std::string& version,
                    std::vector<QueuedRequest>& batch, ModelStatistics& statistics, int64_t timeout_ms) {
   const auto start = SteadyClock::now();
+  const SteadyClock::time_point deadline = batch_deadline(batch);
   int64_t rows = 0;
   for (const QueuedRequest& queued : batch) rows += queued.batch_size;
   std::vector<std::string> output_names;
@@ -189,9 +205,17 @@ void execute_batch(const Session& session, const inference::ModelConfig& config,
     const auto feeds = stack_inputs(batch, rows);
     times.compute_input_ns = nanoseconds_since(start);
     const auto infer_start = SteadyClock::now();
-    outputs = session.run(feeds, output_names, RunControl{.timeout_ms = timeout_ms});
+    outputs = session.run(feeds, output_names, RunControl{.timeout_ms = run_timeout_ms(deadline, timeout_ms, start)});
     times.compute_infer_ns = nanoseconds_since(infer_start);
   } catch (const Error& e) {
+    if (SteadyClock::now() >= deadline) {
+      fail_batch(
+          batch,
+          ServeError(ServeStatus::kUnavailable, "model '" + config.name() + "' version " + version +
+                                                    ": the request passed its deadline while running: " + e.what()),
+          statistics);
+      return;
+    }
     fail_batch(batch, run_error(e, config, version), statistics);
     return;
   } catch (const std::exception& e) {

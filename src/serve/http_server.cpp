@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "serve/http_request_reader.h"
+
 namespace tessera::serve {
 
 namespace net = boost::asio;
@@ -54,8 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // An idle keep-alive connection (or one that sends a request too slowly) is closed after this long.
     stream_.expires_after(kIdleTimeout);
     parser_.emplace();
-    parser_->body_limit(state_->body_limit);
-    parser_->header_limit(64 * 1024);
+    limit_http_parser(*parser_, state_->body_limit);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
@@ -109,17 +110,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     stream_.expires_never();  // inference may take long; the response is written whenever it is ready
     auto& message = parser_->get();
-    HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      request.headers[name] = std::string(field.value());
-    }
-    request.body = std::move(message.body());
     keep_alive_ = message.keep_alive();
     version_ = message.version();
+    HttpRequest request = http_request_from_message(message);
     state_->in_flight++;
     auto self = shared_from_this();
     state_->handler(std::move(request), [self](HttpResponse response) {
@@ -155,7 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   std::shared_ptr<HttpServer::State> state_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<HttpRequestParser> parser_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };

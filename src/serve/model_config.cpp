@@ -160,6 +160,18 @@ void complete_instances(inference::ModelConfig& config, const std::string& model
 
 }  // namespace
 
+inference::ModelConfig parse_model_config(const std::string& text, const std::string& file) {
+  inference::ModelConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  ConfigErrorCollector errors(file);
+  parser.RecordErrorsTo(&errors);
+  parser.AllowUnknownField(true);
+  if (!parser.ParseFromString(text, &config)) {
+    fail(ErrorCode::kInvalidModel, "cannot parse ", errors.errors().empty() ? file : errors.errors());
+  }
+  return config;
+}
+
 ModelConfigFile read_model_config(const std::filesystem::path& model_dir) {
   ModelConfigFile result;
   const std::filesystem::path path = model_dir / "config.pbtxt";
@@ -167,13 +179,7 @@ ModelConfigFile read_model_config(const std::filesystem::path& model_dir) {
   if (!file) return result;
   std::stringstream text;
   text << file.rdbuf();
-  google::protobuf::TextFormat::Parser parser;
-  ConfigErrorCollector errors(path.string());
-  parser.RecordErrorsTo(&errors);
-  parser.AllowUnknownField(true);
-  if (!parser.ParseFromString(text.str(), &result.config)) {
-    fail(ErrorCode::kInvalidModel, "cannot parse ", errors.errors().empty() ? path.string() : errors.errors());
-  }
+  result.config = parse_model_config(text.str(), path.string());
   result.from_file = true;
   return result;
 }

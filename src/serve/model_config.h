@@ -20,6 +20,10 @@ struct ModelConfigFile {
 };
 ModelConfigFile read_model_config(const std::filesystem::path& model_dir);
 
+// Parses config.pbtxt `text` (protobuf text format; unknown fields skipped with a warning on stderr). Throws
+// Error(kInvalidModel) naming `file`, line and column for malformed text.
+inference::ModelConfig parse_model_config(const std::string& text, const std::string& file);
+
 // Fills what the config leaves out from the model (name, platform/backend, inputs, outputs, their types and
 // dims, max_batch_size when there was no file, one CPU instance) and checks the rest against it: names,
 // datatypes, ranks and known dims, batching fields, instance kinds. Throws Error(kInvalidModel) naming the

@@ -641,6 +641,9 @@ TEST_P(HostileModelTest, RefusedThroughTheApi) {
 
 TEST_P(HostileModelTest, RefusedThroughTheCliUnderMemoryAndTimeLimits) {
   const HostileCase& c = GetParam();
+  if (testing::kUnderSanitizer && c.name == std::string("feed_asks_for_8_gib")) {
+    GTEST_SKIP() << "needs the 4 GiB address-space limit, which a sanitizer build cannot set";
+  }
   std::vector<std::string> args = {"run", model_path(folder_)};
   for (std::string a : c.cli_args) {
     const size_t at = a.find("{dir}");

@@ -64,6 +64,24 @@ def test_model_size_and_depth_limits_refuse_at_creation():
         _session(max_tensor_bytes=-1)
 
 
+def test_max_live_bytes_refuses_the_node_that_would_pass_it():
+    """a = Relu(x), b = Neg(a), y = Add(a, b): a and b (4 KiB each) are live when Add allocates y."""
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"), helper.make_node("Neg", ["a"], ["b"], name="neg"),
+             helper.make_node("Add", ["a", "b"], ["y"], name="add")]
+    model = make_model(nodes, [tensor_info("x", TensorProto.FLOAT, [1024])], [tensor_info("y", TensorProto.FLOAT, [1024])])
+    x = np.ones(1024, np.float32)
+    for limit, fits in ((3 * 4096, True), (3 * 4096 - 1, False)):
+        options = tessera.SessionOptions()
+        options.graph_optimization_level = tessera.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.max_live_bytes = limit
+        session = tessera.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        if fits:
+            np.testing.assert_array_equal(session.run(None, {"x": x})[0], np.zeros(1024, np.float32))
+        else:
+            with pytest.raises(tessera.OutOfMemory, match=r"node 'add' \(Add\).*max_live_bytes \(12287\)"):
+                session.run(None, {"x": x})
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_set_denormal_as_zero_config_entry_flushes_like_onnxruntime(threads):
     """The "session.set_denormal_as_zero" config entry (onnxruntime's name) flushes denormal results to zero on

@@ -85,5 +85,16 @@ TEST(ModelConfig, SessionOptionsRefuseBadValues) {
   EXPECT_THROW(session_options_from_config(config), Error);
 }
 
+TEST(ModelConfig, ParsesTextAndNamesTheLineOfAnError) {
+  EXPECT_EQ(parse_model_config("name: \"m\" max_batch_size: 4", "c.pbtxt").max_batch_size(), 4);
+  try {
+    parse_model_config("name: \"m\"\nmax_batch_size: [", "c.pbtxt");
+    FAIL() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+    EXPECT_NE(std::string(e.what()).find("c.pbtxt:2:"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace tessera::serve

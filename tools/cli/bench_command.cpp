@@ -210,8 +210,9 @@ Feeds gather_feeds(const Session& session, const BenchSettings& s, std::vector<B
   check_names(session, s);
   Feeds feeds;
   for (const auto& [name, file] : s.files) {
+    const std::string& wanted = name;  // clang 14 cannot capture a structured binding
     const IoInfo& in = *std::find_if(session.inputs().begin(), session.inputs().end(),
-                                     [&](const IoInfo& i) { return i.name == name; });
+                                     [&](const IoInfo& i) { return i.name == wanted; });
     RuntimeValue value = load_value_file(file, in.type);
     BenchInput info{name, in.type.to_string(), {}, file};
     if (value.is_tensor()) info = BenchInput{name, dtype_name(value.tensor().dtype()), value.tensor().shape(), file};

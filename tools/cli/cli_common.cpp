@@ -197,8 +197,8 @@ int64_t parse_integer(const std::string& flag, const std::string& text, int64_t 
 }
 
 std::vector<std::string> with_limit_flags(std::vector<std::string> flags) {
-  for (const char* flag :
-       {"--max-tensor-bytes", "--max-loop-iterations", "--max-graph-depth", "--max-model-bytes", "--timeout-ms"}) {
+  for (const char* flag : {"--max-tensor-bytes", "--max-live-bytes", "--max-loop-iterations", "--max-graph-depth",
+                           "--max-model-bytes", "--timeout-ms"}) {
     flags.emplace_back(flag);
   }
   return flags;
@@ -207,6 +207,9 @@ std::vector<std::string> with_limit_flags(std::vector<std::string> flags) {
 void apply_limit_flags(const Arguments& arguments, ResourceLimits& limits) {
   if (auto v = arguments.value("--max-tensor-bytes")) {
     limits.max_tensor_bytes = static_cast<uint64_t>(parse_integer("--max-tensor-bytes", *v, 0));
+  }
+  if (auto v = arguments.value("--max-live-bytes")) {
+    limits.max_live_bytes = static_cast<uint64_t>(parse_integer("--max-live-bytes", *v, 0));
   }
   if (auto v = arguments.value("--max-loop-iterations")) {
     limits.max_loop_iterations = parse_integer("--max-loop-iterations", *v, 0);

@@ -49,8 +49,8 @@ class Arguments {
 // A whole-string integer >= `minimum`, or a UsageError naming the flag.
 int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum);
 
-// `flags` followed by the resource-limit flags run and bench take: --max-tensor-bytes, --max-loop-iterations,
-// --max-graph-depth, --max-model-bytes and --timeout-ms.
+// `flags` followed by the resource-limit flags run and bench take: --max-tensor-bytes, --max-live-bytes,
+// --max-loop-iterations, --max-graph-depth, --max-model-bytes and --timeout-ms.
 std::vector<std::string> with_limit_flags(std::vector<std::string> flags);
 // Applies the limit flags given in `arguments` to `limits`; a UsageError for a value that is not an integer >= 0.
 void apply_limit_flags(const Arguments& arguments, ResourceLimits& limits);

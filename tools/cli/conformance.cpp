@@ -20,6 +20,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "compare/spec_undefined.h"
+#include "compare/test_data.h"
 #include "compare/value_compare.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
@@ -83,22 +84,6 @@ std::map<std::string, std::string> read_manifest(const std::string& path) {
   return entries;
 }
 
-Tolerance read_tolerance(const fs::path& dir) {
-  Tolerance tolerance;
-  const fs::path json = dir / "data.json";
-  if (!fs::exists(json)) return tolerance;
-  const std::string text = read_file(json.string());
-  auto number_after = [&](const std::string& key, double& out) {
-    const size_t at = text.find("\"" + key + "\"");
-    if (at == std::string::npos) return;
-    const size_t colon = text.find(':', at);
-    if (colon != std::string::npos) out = std::strtod(text.c_str() + colon + 1, nullptr);
-  };
-  number_after("rtol", tolerance.rtol);
-  number_after("atol", tolerance.atol);
-  return tolerance;
-}
-
 // Compares like compare_values, leaving out the output elements the spec leaves undefined for these feeds
 // (see compare/spec_undefined.h: float -> integer Cast out of range, whose expectations vary by CPU).
 std::string compare_defined(const Graph& graph, const std::string& output_name,
@@ -130,20 +115,6 @@ std::string model_to_run(const TestCase& test, const SessionOptions& options, bo
 }
 
 // Runs one test folder in this process; returns "" on success or the reason it failed.
-// The ONNX 1.12 test data stores bfloat16 tensors as uint16 (data_type 4) with the same bits; ONNX's own runner
-// hands them over as such arrays. A uint16 tensor where the model declares bfloat16 is therefore read as the
-// bfloat16 values of its bits.
-RuntimeValue as_declared_bfloat16(RuntimeValue value, const TypeInfo& declared) {
-  if (!value.is_tensor() || !declared.is_tensor() || declared.elem_type != DType::kBFloat16 ||
-      value.tensor().dtype() != DType::kUint16) {
-    return value;
-  }
-  const Tensor& bits = value.tensor();
-  Tensor reread(DType::kBFloat16, bits.shape());
-  std::memcpy(reread.raw_data(), bits.raw_data(), bits.byte_size());
-  return RuntimeValue(std::move(reread));
-}
-
 std::string run_test(const TestCase& test, const SessionOptions& options, bool resave) {
   std::unique_ptr<Session> session;
   try {
@@ -157,13 +128,8 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
   std::vector<const IoInfo*> feedable;
   for (const IoInfo& in : session->inputs())
     if (!graph.initializers.count(in.name)) feedable.push_back(&in);
-  const Tolerance tolerance = read_tolerance(test.path);
-  std::vector<fs::path> data_sets;
-  for (const auto& entry : fs::directory_iterator(test.path)) {
-    if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0)
-      data_sets.push_back(entry.path());
-  }
-  std::sort(data_sets.begin(), data_sets.end());
+  const Tolerance tolerance = read_test_tolerance(test.path);
+  const std::vector<fs::path> data_sets = test_data_sets(test.path);
   if (data_sets.empty()) return "no test_data_set_* folder";
   for (const fs::path& set : data_sets) {
     std::vector<std::pair<std::string, RuntimeValue>> feeds;
@@ -171,9 +137,7 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
       const fs::path file = set / ("input_" + std::to_string(k) + ".pb");
       if (!fs::exists(file)) break;
       if (k >= feedable.size()) return "test data has more inputs than the model";
-      feeds.emplace_back(
-          feedable[k]->name,
-          as_declared_bfloat16(value_from_bytes(read_file(file.string()), feedable[k]->type), feedable[k]->type));
+      feeds.emplace_back(feedable[k]->name, read_test_value(read_file(file.string()), feedable[k]->type));
     }
     std::vector<RuntimeValue> outputs;
     try {
@@ -190,8 +154,7 @@ std::string run_test(const TestCase& test, const SessionOptions& options, bool r
       }
       if (k >= outputs.size()) return "test data has more outputs than the model";
       const TypeInfo& declared = session->outputs()[k].type;
-      const RuntimeValue expected =
-          as_declared_bfloat16(value_from_bytes(read_file(file.string()), declared), declared);
+      const RuntimeValue expected = read_test_value(read_file(file.string()), declared);
       const std::string diff =
           compare_defined(graph, session->outputs()[k].name, feeds, expected, outputs[k], tolerance);
       if (!diff.empty())

@@ -57,8 +57,9 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
       relative error, naming the first node where they part beyond atol + rtol * max|A| (exit 1 then).
-  limits (run, bench, serve): --max-tensor-bytes N (default 16 GiB), --max-loop-iterations N (10000000),
-      --max-graph-depth N (32), --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
+  limits (run, bench, serve): --max-tensor-bytes N (default 16 GiB), --max-live-bytes N (all live
+      intermediates of a run, 64 GiB), --max-loop-iterations N (10000000), --max-graph-depth N (32),
+      --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
       --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
   --denormals-as-zero (run, bench) flushes denormal floats to zero on the threads that run the model (FTZ/DAZ, as
       onnxruntime's session.set_denormal_as_zero).

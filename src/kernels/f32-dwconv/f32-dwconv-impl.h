@@ -11,10 +11,12 @@ namespace tessera::f32_dwconv {
 namespace {
 
 // dst[j] = src[2 j] for j in [lo, hi): the column phase of a stride-2 convolution, one register of outputs at a
-// time from two loads and one shuffle.
+// time from two loads and one shuffle. The loads also read the odd float after the register's last even one,
+// src[2 (j + kLanes) - 1], so a register runs only while src[2 (j + kLanes)] is still an element (j + kLanes <
+// hi); src[2 (hi - 1)] may be the last float of the plane (ASan found the read past it).
 inline void deinterleave_even(const float* src, float* dst, int64_t lo, int64_t hi) {
   int64_t j = lo;
-  for (; j + simd::kLanes <= hi; j += simd::kLanes) simd::store(dst + j, simd::even_lanes(src + 2 * j));
+  for (; j + simd::kLanes < hi; j += simd::kLanes) simd::store(dst + j, simd::even_lanes(src + 2 * j));
   for (; j < hi; ++j) dst[j] = src[2 * j];
 }
 

@@ -40,6 +40,7 @@ inline T quantize_one(float x, float scale, float zero_point) {
 // kRow: scale and zero_point hold one value per element (a row of per-axis parameters); else one value for all.
 template <typename T, bool kRow>
 void quantize(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
+  if (n <= 0) return;  // an empty row may come with no parameters at all (null pointers)
   using ByteVec = typename Bytes<T>::type;
   const Vec magic = Vec{} + kRoundMagic, zero = {};
   const Vec lo = Vec{} + static_cast<float>(std::numeric_limits<T>::min());
@@ -65,6 +66,7 @@ void quantize(const float* x, int64_t n, const float* scale, const float* zero_p
 
 template <typename T, bool kRow>
 void dequantize(const T* x, int64_t n, const float* scale, const float* zero_point, float* y) {
+  if (n <= 0) return;  // an empty row may come with no parameters at all (null pointers)
   using ByteVec = typename Bytes<T>::type;
   Vec s = Vec{} + scale[0], zp = Vec{} + zero_point[0];
   int64_t i = 0;

@@ -136,7 +136,9 @@ inline constexpr bool kIsReduceNumeric = kIsPlainNumber<T> || std::is_same_v<T, 
 inline float vector_exp(float x) {
   constexpr float kHigh = 88.3762626647949f;
   constexpr float kLow = -86.0f;  // keeps 2^n a normal float below
-  const float clamped = x < kLow ? kLow : (x > kHigh ? kHigh : x);
+  // NaN takes the kLow path (its comparisons are false), so the float -> int conversion below always sees a
+  // finite n (converting NaN is undefined behaviour); the last line returns the NaN.
+  const float clamped = x >= kLow ? (x > kHigh ? kHigh : x) : kLow;
   // Round to nearest with the 1.5*2^23 trick: it vectorizes on SSE2 where nearbyint does not.
   const float shifted = clamped * 1.44269504088896341f + 12582912.0f;
   const float n = shifted - 12582912.0f;

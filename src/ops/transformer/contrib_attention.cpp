@@ -53,8 +53,12 @@ ContribAttentionConfig parse_contrib_attention(const Node& node) {
     check_model(size > 0 && size % c.heads == 0, c.label, ": qkv_hidden_sizes value ", size,
                 " is not a positive multiple of num_heads ", c.heads);
   }
-  check_model(c.qkv_sizes.empty() || c.qkv_sizes[0] == c.qkv_sizes[1], c.label,
-              ": qkv_hidden_sizes gives Q and K different sizes (", c.qkv_sizes[0], " and ", c.qkv_sizes[1], ")");
+  // The message reads qkv_sizes[0] and [1]: only when there are values (check_model builds its message from
+  // references, so indexing an empty vector here was undefined behaviour even when the check passed).
+  if (!c.qkv_sizes.empty()) {
+    check_model(c.qkv_sizes[0] == c.qkv_sizes[1], c.label, ": qkv_hidden_sizes gives Q and K different sizes (",
+                c.qkv_sizes[0], " and ", c.qkv_sizes[1], ")");
+  }
   check_model(node.attr_int("past_present_share_buffer", 0) == 0 && node.attr_int("do_rotary", 0) == 0, c.label,
               ": past_present_share_buffer and do_rotary are not supported");
   check_model(!node.has_input(4) && !node.has_input(6), c.label,
