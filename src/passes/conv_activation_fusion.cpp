@@ -32,10 +32,7 @@ class ConvActivationFusion final : public GraphPass {
                                       conv.domain = kMicrosoftDomain;
                                       conv.op_type = "FusedConv";
                                       conv.opset = 1;
-                                      Attribute& a = conv.attributes["activation"];
-                                      a.name = "activation";
-                                      a.type = Attribute::Type::kString;
-                                      a.s = name;
+                                      conv.set_attr_string("activation", name);
                                       if (!params.empty()) {
                                         Attribute& ap = conv.attributes["activation_params"];
                                         ap.name = "activation_params";

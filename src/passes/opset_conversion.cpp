@@ -220,27 +220,15 @@ class Converter {
       const std::string roi = fresh_name(graph, node.name + "_roi");
       graph.initializers[roi] = Tensor(DType::kFloat, {0});
       node.inputs.insert(node.inputs.begin() + 1, roi);
-      Attribute mode;
-      mode.name = "coordinate_transformation_mode";
-      mode.type = Attribute::Type::kString;
-      mode.s = "asymmetric";
-      node.attributes[mode.name] = mode;
-      if (node.attr_string("mode", "nearest") == "nearest") {
-        Attribute nearest = mode;
-        nearest.name = "nearest_mode";
-        nearest.s = "floor";
-        node.attributes[nearest.name] = nearest;
-      }
+      node.set_attr_string("coordinate_transformation_mode", "asymmetric");
+      if (node.attr_string("mode", "nearest") == "nearest") node.set_attr_string("nearest_mode", "floor");
       note(node, "Resize-10 -> 11: roi input, asymmetric coordinates (floor for nearest)");
     }
     if (v == 20 && node.op_type == "GridSample")
       rename_grid_sample_mode(node, {{"bilinear", "linear"}, {"bicubic", "cubic"}}, 20);
     if (v == 16 && node.op_type == "RoiAlign" && !node.has_attribute("coordinate_transformation_mode")) {
-      Attribute mode;
-      mode.name = "coordinate_transformation_mode";
-      mode.type = Attribute::Type::kString;
-      mode.s = "output_half_pixel";  // the behaviour before 16; the default became half_pixel
-      node.attributes[mode.name] = mode;
+      // The behaviour before 16; the default became half_pixel.
+      node.set_attr_string("coordinate_transformation_mode", "output_half_pixel");
       note(node, "coordinate_transformation_mode output_half_pixel written out (opset 16 changed the default)");
     }
     if (v == 11 && node.op_type == "Scatter") {

@@ -104,12 +104,10 @@ struct QLinearAverageReducer {
   void begin() { sum = 0; }
   void add(int64_t offset) { sum += static_cast<int32_t>(x[offset]) - x_zero_point; }
   void finish(int64_t o, int64_t count, int64_t padded_count) {
-    const float lo = std::is_same_v<T, int8_t> ? -128.0f : 0.0f, hi = std::is_same_v<T, int8_t> ? 127.0f : 255.0f;
     const int64_t n = count_include_pad ? padded_count : count;
-    float q = n > 0 ? std::nearbyint(static_cast<float>(sum) * scale_ratio / static_cast<float>(n)) + y_zero_point
-                    : y_zero_point;
-    q = std::min(std::max(q, lo), hi);
-    y[o] = static_cast<T>(q);
+    const float q = n > 0 ? std::nearbyint(static_cast<float>(sum) * scale_ratio / static_cast<float>(n)) + y_zero_point
+                          : y_zero_point;
+    y[o] = static_cast<T>(qlinear::saturate_q8(q, std::is_same_v<T, int8_t>));
   }
 };
 

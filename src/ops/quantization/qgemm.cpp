@@ -104,12 +104,10 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
     const bool is_signed = y_type == DType::kInt8;
     Tensor& y = ctx.allocate_output_uninitialized(0, y_type, {m, n});
     uint8_t* yd = static_cast<uint8_t*>(y.raw_data());
-    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
-        float q = std::nearbyint(static_cast<float>(sums[static_cast<size_t>(i * n + j)]) * scale_of(j)) + y_zero;
-        q = std::min(std::max(q, lo), hi);
-        yd[i * n + j] = is_signed ? static_cast<uint8_t>(static_cast<int8_t>(q)) : static_cast<uint8_t>(q);
+        const float q = std::nearbyint(static_cast<float>(sums[static_cast<size_t>(i * n + j)]) * scale_of(j)) + y_zero;
+        yd[i * n + j] = qlinear::saturate_q8(q, is_signed);
       }
     }
   });

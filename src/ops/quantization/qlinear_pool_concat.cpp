@@ -36,8 +36,7 @@ void global_average(const T* x, T* y, int64_t batch, int64_t channels, int64_t p
         for (int64_t i = 0; i < plane; ++i) sum += image[i];
       }
       const float q = std::nearbyint(static_cast<float>(sum - zero_sum) * scale) + out.zero_point;
-      const float lo = std::is_same_v<T, int8_t> ? -128.0f : 0.0f, hi = std::is_same_v<T, int8_t> ? 127.0f : 255.0f;
-      y[index] = static_cast<T>(std::min(std::max(q, lo), hi));
+      y[index] = static_cast<T>(qlinear::saturate_q8(q, std::is_same_v<T, int8_t>));
     }
   });
 }

@@ -22,12 +22,15 @@ QuantParam read_param(KernelContext& ctx, size_t scale_index, size_t zp_index, D
   return p;
 }
 
-uint8_t quantize_one(float value, const QuantParam& p, bool is_signed) {
+uint8_t saturate_q8(float q, bool is_signed) {
   const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
-  float q = std::nearbyint(value / p.scale) + p.zero_point;
   q = q > lo ? q : lo;  // NaN -> the minimum
   q = q < hi ? q : hi;
   return is_signed ? static_cast<uint8_t>(static_cast<int8_t>(q)) : static_cast<uint8_t>(q);
+}
+
+uint8_t quantize_one(float value, const QuantParam& p, bool is_signed) {
+  return saturate_q8(std::nearbyint(value / p.scale) + p.zero_point, is_signed);
 }
 
 void build_lookup_table(const QuantParam& in, const QuantParam& out, bool is_signed,

@@ -22,6 +22,10 @@ QuantParam read_param(KernelContext& ctx, size_t scale_index, size_t zp_index, D
 // True for the 8-bit types the QLinear operators take (int8, uint8).
 inline bool is_q8(DType dtype) { return dtype == DType::kInt8 || dtype == DType::kUint8; }
 
+// q (already rounded, zero point added) saturated into int8 (is_signed) or uint8 and returned as its byte; NaN gives
+// the lowest value.
+uint8_t saturate_q8(float q, bool is_signed);
+
 // saturate(round_half_even(value / scale) + zero_point) in the range of int8 (is_signed) or uint8, as ONNX
 // Runtime's MlasQuantizeLinear; NaN gives the lowest value.
 uint8_t quantize_one(float value, const QuantParam& p, bool is_signed);
