@@ -8,19 +8,15 @@
 #include <vector>
 
 #include "../passes/pass_test_util.h"
+#include "gemm_test_util.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
 namespace {
 
+using gemm_test::square_rows;
 using pass_test::random_floats;
-
-void square_rows(float* c, int64_t rows, int64_t cols, int64_t ldc) {
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] *= c[i * ldc + j];
-  }
-}
 
 std::vector<float> run(int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor& b, bool packed_b,
                        const float* bias, Parallelism* parallelism) {

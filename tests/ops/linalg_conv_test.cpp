@@ -654,15 +654,21 @@ TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
 }
 
 TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
-  // A 1x1 convolution of 7x7 planes with constant weights is packed to run transposed; a 14x14 one is not. Both
-  // must equal the run with the weights as a plain input.
+  // With the AVX2 and AVX-512 tiles (16 or 32 lanes), a 1x1 convolution of 7x7 planes to 64 channels with
+  // constant weights is packed to run transposed (49 positions fill a row of lanes badly); 14x14 planes to 40
+  // channels are not (40 channels would). Both must equal the run with the weights as a plain input.
   ThreadPool pool(2);
-  EXPECT_TRUE(conv::pointwise_prefers_transposed(49));
-  EXPECT_FALSE(conv::pointwise_prefers_transposed(196));
+  if (gemm_f32_tile().columns >= 16) {
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 64));
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(196, 1024));  // ResNet-50's layer3 expansion
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(196, 40));
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(3136, 64));  // a large plane stays plain
+  }
   for (int64_t size : {7, 14}) {
+    const int64_t channels = size == 7 ? 64 : 40;
     const Tensor x = random_tensor(DType::kFloat, {2, 24, size, size}, 4);
-    const Tensor w = random_tensor(DType::kFloat, {40, 24, 1, 1}, 5);
-    const Tensor b = random_tensor(DType::kFloat, {40}, 6);
+    const Tensor w = random_tensor(DType::kFloat, {channels, 24, 1, 1}, 5);
+    const Tensor b = random_tensor(DType::kFloat, {channels}, 6);
     const Tensor plain = run_op("Conv", 11, {}, {x, w, b})[0];
     for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
       const Tensor packed = run_op("Conv", 11, {}, {x, w, b}, {false, true, false}, par)[0];

@@ -19,6 +19,30 @@ struct Avx2 {
   static Vec min(Vec a, Vec b) { return _mm256_min_ps(a, b); }
   static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static constexpr bool kTransposes = true;
+  // 8 x 8 in registers: pairs interleaved, pairs of pairs, then the 128-bit halves.
+  static void transpose(Vec (&r)[8]) {
+    Vec t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; ++q) {
+      r[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
+      r[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
+    }
+  }
+  static __m256i first(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Vec load_n(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_n(float* p, Vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
   static float reduce_add(Vec v) {
     const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
@@ -43,6 +67,7 @@ const UkernelSet kAvx2Set = {
     .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, kNv, 1>, gemm_ukernel_direct_a<Avx2, kNv, 2>, gemm_ukernel_direct_a<Avx2, kNv, 3>, gemm_ukernel_direct_a<Avx2, kNv, 4>, gemm_ukernel_direct_a<Avx2, kNv, 5>, gemm_ukernel_direct_a<Avx2, kNv, 6>},
     .gemv = gemv<Avx2>,
     .gemv_trans = gemv_trans<Avx2>,
+    .store_transposed = store_transposed<Avx2>,
 };
 
 // The AVX-512 kernel's tile shape (14x32) on AVX2 registers: it spills, so it is never chosen for speed; tests
@@ -62,6 +87,7 @@ const UkernelSet kAvx2Shape14x32Set = {
     .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, 4, 1>, gemm_ukernel_direct_a<Avx2, 4, 2>, gemm_ukernel_direct_a<Avx2, 4, 3>, gemm_ukernel_direct_a<Avx2, 4, 4>, gemm_ukernel_direct_a<Avx2, 4, 5>, gemm_ukernel_direct_a<Avx2, 4, 6>, gemm_ukernel_direct_a<Avx2, 4, 7>, gemm_ukernel_direct_a<Avx2, 4, 8>, gemm_ukernel_direct_a<Avx2, 4, 9>, gemm_ukernel_direct_a<Avx2, 4, 10>, gemm_ukernel_direct_a<Avx2, 4, 11>, gemm_ukernel_direct_a<Avx2, 4, 12>, gemm_ukernel_direct_a<Avx2, 4, 13>, gemm_ukernel_direct_a<Avx2, 4, 14>},
     .gemv = gemv<Avx2>,
     .gemv_trans = gemv_trans<Avx2>,
+    .store_transposed = store_transposed<Avx2>,
 };
 
 }  // namespace tessera::f32_gemm

@@ -23,6 +23,7 @@ struct Portable {
   static Vec max(Vec a, Vec b) { return a > b ? a : b; }
   static Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
   static float reduce_add(Vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+  static constexpr bool kTransposes = false;  // store_transposed stores element by element
 };
 
 constexpr int kMr = 6;
@@ -43,6 +44,7 @@ const UkernelSet kPortableSet = {
     .direct_a_by_rows = {gemm_ukernel_direct_a<Portable, kNv, 1>, gemm_ukernel_direct_a<Portable, kNv, 2>, gemm_ukernel_direct_a<Portable, kNv, 3>, gemm_ukernel_direct_a<Portable, kNv, 4>, gemm_ukernel_direct_a<Portable, kNv, 5>, gemm_ukernel_direct_a<Portable, kNv, 6>},
     .gemv = gemv<Portable>,
     .gemv_trans = gemv_trans<Portable>,
+    .store_transposed = store_transposed<Portable>,
 };
 
 }  // namespace tessera::f32_gemm

@@ -5,9 +5,11 @@
 //
 // An Isa traits type provides: Vec, kLanes, zero(), set1(float), load(const float*), store(float*, Vec),
 // mul(Vec, Vec), add(Vec, Vec), min(Vec, Vec), max(Vec, Vec), fma(a, b, c) = a * b + c, and reduce_add(Vec)
-// (sum of the lanes).
+// (sum of the lanes); and kTransposes: when true, also transpose(Vec (&)[kLanes]) (a kLanes x kLanes block in
+// registers), load_n(const float*, int n) (the first n lanes, the rest zero) and store_n(float*, Vec, int n).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/f32-gemm/f32-gemm-ukernel.h"
@@ -48,11 +50,13 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
     for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
       const Vec row_bias = Isa::set1(epilogue->row_bias ? epilogue->row_bias[i] : 0.0f);
+      const float* sum_row = epilogue->sum ? epilogue->sum + i * epilogue->sum_ld : nullptr;
 #pragma GCC unroll 4
       for (int j = 0; j < kNv; ++j) {
         Vec r = Isa::mul(acc[i][j], valpha);
         if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load(row + j * kLanes), r);
         r = Isa::add(Isa::add(r, row_bias), column_bias[j]);
+        if (sum_row != nullptr) r = Isa::add(r, Isa::load(sum_row + j * kLanes));
         // r second: minps / maxps return their second operand when either is NaN, so NaN passes through.
         Isa::store(row + j * kLanes, Isa::min(hi, Isa::max(lo, r)));
       }
@@ -70,6 +74,7 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
       if (epilogue != nullptr) {
         if (epilogue->row_bias) r += epilogue->row_bias[i];
         if (epilogue->column_bias) r += epilogue->column_bias[t];
+        if (epilogue->sum) r += epilogue->sum[i * epilogue->sum_ld + t];
         r = r < epilogue->min ? epilogue->min : (r > epilogue->max ? epilogue->max : r);
       }
       row[t] = r;
@@ -149,6 +154,60 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
     b += kNr;
   }
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
+}
+
+// See TransposedStoreFn. With vector transposes: blocks of kLanes tile rows x kLanes columns are transposed in
+// registers, and each column leaves as one vector of (up to kLanes) rows; the arithmetic is store_tile's (beta by
+// FMA, then row bias, column bias, sum, clamp), element for element.
+template <typename Isa>
+void store_transposed(const float* tile, int64_t rows, int64_t cols, float* dst, int64_t ldd, float beta,
+                      const TileEpilogue* epilogue) {
+  if constexpr (Isa::kTransposes) {
+    using Vec = typename Isa::Vec;
+    constexpr int kLanes = Isa::kLanes;
+    const Vec vbeta = Isa::set1(beta);
+    const Vec lo = Isa::set1(epilogue ? epilogue->min : 0.0f), hi = Isa::set1(epilogue ? epilogue->max : 0.0f);
+    for (int64_t i0 = 0; i0 < rows; i0 += kLanes) {
+      const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - i0));
+      const Vec row_bias =
+          epilogue && epilogue->row_bias ? Isa::load_n(epilogue->row_bias + i0, n) : Isa::zero();
+      for (int64_t j0 = 0; j0 < cols; j0 += kLanes) {
+        Vec v[kLanes];
+#pragma GCC unroll 16
+        for (int r = 0; r < kLanes; ++r) v[r] = r < n ? Isa::load(tile + (i0 + r) * kMaxNr + j0) : Isa::zero();
+        Isa::transpose(v);
+        const int64_t width = std::min<int64_t>(kLanes, cols - j0);
+        for (int64_t t = 0; t < width; ++t) {
+          float* out = dst + (j0 + t) * ldd + i0;
+          Vec r = v[t];
+          if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load_n(out, n), r);
+          if (epilogue != nullptr) {
+            const float column_bias = epilogue->column_bias ? epilogue->column_bias[j0 + t] : 0.0f;
+            r = Isa::add(Isa::add(r, row_bias), Isa::set1(column_bias));
+            if (epilogue->sum) r = Isa::add(r, Isa::load_n(epilogue->sum + (j0 + t) * epilogue->sum_ld + i0, n));
+            r = Isa::min(hi, Isa::max(lo, r));
+          }
+          Isa::store_n(out, r, n);
+        }
+      }
+    }
+  } else {
+    for (int64_t j = 0; j < cols; ++j) {
+      float* out = dst + j * ldd;
+      for (int64_t i = 0; i < rows; ++i) {
+        float r = tile[i * kMaxNr + j];
+        if (beta != 0.0f) r = beta * out[i] + r;  // as Portable::fma
+        if (epilogue != nullptr) {
+          r = (r + (epilogue->row_bias ? epilogue->row_bias[i] : 0.0f)) +
+              (epilogue->column_bias ? epilogue->column_bias[j] : 0.0f);
+          if (epilogue->sum) r += epilogue->sum[j * epilogue->sum_ld + i];
+          r = epilogue->min > r ? epilogue->min : r;  // NaN passes through, as minps / maxps
+          r = epilogue->max < r ? epilogue->max : r;
+        }
+        out[i] = r;
+      }
+    }
+  }
 }
 
 // Writes alpha * value + beta * y[j] (y not read when beta == 0).

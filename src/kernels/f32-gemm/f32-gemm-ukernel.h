@@ -10,12 +10,16 @@
 namespace tessera::f32_gemm {
 
 // What a tile adds after C = alpha * acc + beta * C, on the last depth block only: a bias per row (pointing at
-// the tile's first row) and per column (at its first column), each nullptr for none, then the clamp [min, max].
+// the tile's first row) and per column (at its first column), each nullptr for none, then a sum (residual) tile
+// (nullptr for none; element (i, j) at sum[i * sum_ld + j], or at sum[j * sum_ld + i] for a transposed store),
+// then the clamp [min, max].
 struct TileEpilogue {
   const float* row_bias;
   const float* column_bias;
   float min;
   float max;
+  const float* sum = nullptr;
+  int64_t sum_ld = 0;
 };
 
 // Computes a tile of `rows` x nr (rows fixed by the function, nr by its set) from packed panels:
@@ -37,7 +41,15 @@ using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const
 using GemvTransFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb,
                              float beta, float* y);
 
+// Stores a finished tile transposed: tile [rows x cols] (row-major, kMaxNr floats apart, rows <= mr, cols <= nr)
+// goes to dst as dst[j * ldd + i] = clamp(tile[i][j] + beta * dst[j * ldd + i] + epilogue) (dst not read when
+// beta == 0; the epilogue, when not nullptr, as TileEpilogue with its sum read transposed). The same arithmetic,
+// in the same order, as the micro-kernels' own store, so a transposed C is bitwise the transpose of a plain one.
+using TransposedStoreFn = void (*)(const float* tile, int64_t rows, int64_t cols, float* dst, int64_t ldd,
+                                   float beta, const TileEpilogue* epilogue);
+
 inline constexpr int kMaxMr = 16;
+inline constexpr int kMaxNr = 32;
 
 // One ISA's kernels: by_rows[r - 1] computes r rows, for r in 1..mr.
 struct UkernelSet {
@@ -51,6 +63,7 @@ struct UkernelSet {
   DirectAUkernelFn direct_a_by_rows[kMaxMr];  // the same tiles reading a plain row-major A in place
   GemvFn gemv;
   GemvTransFn gemv_trans;
+  TransposedStoreFn store_transposed;
 };
 
 // Defined in the ISA files; the avx2/avx512 ones must only be used where the CPU supports them.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -218,16 +219,29 @@ bool reads_a_in_place(const Problem& pr, int64_t m0, int64_t m1) {
 void apply_epilogue(const Problem& pr) {
   const GemmEpilogueF32* ep = pr.epilogue;
   if (ep == nullptr) return;
+  const bool transposed = ep->store_transposed;
   for (int64_t i = 0; i < pr.m; ++i) {
-    float* row = pr.c + i * pr.ldc;
     for (int64_t j = 0; j < pr.n; ++j) {
-      float r = row[j];
+      float& out = transposed ? pr.c[j * pr.ldc + i] : pr.c[i * pr.ldc + j];
+      float r = out;
       if (ep->row_bias) r += ep->row_bias[i];
       if (ep->column_bias) r += ep->column_bias[j];
-      row[j] = r < ep->min ? ep->min : (r > ep->max ? ep->max : r);
+      if (ep->sum) r += transposed ? ep->sum[j * ep->sum_ld + i] : ep->sum[i * ep->sum_ld + j];
+      out = r < ep->min ? ep->min : (r > ep->max ? ep->max : r);
     }
   }
-  if (ep->rows_activation != nullptr) ep->rows_activation(pr.c, pr.m, pr.n, pr.ldc);
+  if (ep->rows_activation != nullptr) {
+    if (transposed) ep->rows_activation(pr.c, pr.n, pr.m, pr.ldc);
+    else ep->rows_activation(pr.c, pr.m, pr.n, pr.ldc);
+  }
+}
+
+// Prefetches `lines` runs of `width` floats, run r at p + r * ld (the first and last cache line of each).
+inline void prefetch_columns(const float* p, int64_t ld, int64_t lines, int64_t width) {
+  for (int64_t r = 0; r < lines; ++r) {
+    __builtin_prefetch(p + r * ld);
+    __builtin_prefetch(p + r * ld + width - 1);
+  }
 }
 
 // Computes the block rows [m0, m1) x columns [n0, n1) of C; m0 and n0 are multiples of mr and nr.
@@ -247,6 +261,9 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
   // six column blocks) cost ~5% of the run.
   const bool direct_a = reads_a_in_place(pr, m0, m1);
+  // A transposed C: each tile is computed into `tile` (beta = 0, no epilogue) and stored by set.store_transposed.
+  const bool transposed = pr.epilogue != nullptr && pr.epilogue->store_transposed;
+  alignas(64) float tile[f32_gemm::kMaxMr * f32_gemm::kMaxNr];
   const bool a_prepacked = pr.a.packed != nullptr || pr.a_panels != nullptr;
   const float* a_panels = pr.a.packed != nullptr ? pr.a.packed->data() : pr.a_panels;
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
@@ -303,35 +320,58 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           for (int64_t s = 0; s < plan.strips; ++s) {
             const int64_t ir = plan.start(s);
             const int64_t rows = plan.height(s);
-            float* c_tile = pr.c + (ic + ir) * pr.ldc + jc + jr;
+            float* c_tile = transposed ? pr.c + (jc + jr) * pr.ldc + ic + ir : pr.c + (ic + ir) * pr.ldc + jc + jr;
             // The epilogue runs once, on the last depth block, when the tile's sums are complete.
             f32_gemm::TileEpilogue tile_epilogue;
             const f32_gemm::TileEpilogue* ep = nullptr;
             if (pr.epilogue != nullptr && pc + kc == pr.k) {
-              tile_epilogue = {pr.epilogue->row_bias ? pr.epilogue->row_bias + ic + ir : nullptr,
-                               pr.epilogue->column_bias ? pr.epilogue->column_bias + jc + jr : nullptr,
-                               pr.epilogue->min, pr.epilogue->max};
+              const GemmEpilogueF32& e = *pr.epilogue;
+              const float* sum = e.sum == nullptr ? nullptr
+                                 : transposed     ? e.sum + (jc + jr) * e.sum_ld + ic + ir
+                                                  : e.sum + (ic + ir) * e.sum_ld + jc + jr;
+              tile_epilogue = {e.row_bias ? e.row_bias + ic + ir : nullptr,
+                               e.column_bias ? e.column_bias + jc + jr : nullptr,
+                               e.min,
+                               e.max,
+                               sum,
+                               e.sum_ld};
               ep = &tile_epilogue;
             }
-            if (direct_a) {
-              set.direct_a_by_rows[rows - 1](kc, pr.a.data + (ic + ir) * pr.a.ld + pc, pr.a.ld, b_panel, c_tile, pr.ldc,
-                                             cols, pr.alpha, beta, ep);
-            } else {
-              set.by_rows[rows - 1](kc, ap + s * a_stride, b_panel, c_tile, pr.ldc, cols, pr.alpha, beta, ep);
+            // The micro-kernels prefetch their C tile (rows far apart defeat the hardware prefetchers); here the
+            // lines the kernel does not know about: a transposed C's and the sum's, read once the sums are done.
+            if (transposed) prefetch_columns(c_tile, pr.ldc, cols, rows);
+            if (ep != nullptr && ep->sum != nullptr) {
+              if (transposed) prefetch_columns(ep->sum, ep->sum_ld, cols, rows);
+              else prefetch_columns(ep->sum, ep->sum_ld, rows, cols);
             }
+            // A transposed C: the kernel fills the whole tile buffer (nc = nr: no edge path), the store trims it.
+            float* out = transposed ? tile : c_tile;
+            const int64_t ld_out = transposed ? f32_gemm::kMaxNr : pr.ldc;
+            const int64_t cols_out = transposed ? nr : cols;
+            const float beta_out = transposed ? 0.0f : beta;
+            const f32_gemm::TileEpilogue* ep_out = transposed ? nullptr : ep;
+            if (direct_a) {
+              set.direct_a_by_rows[rows - 1](kc, pr.a.data + (ic + ir) * pr.a.ld + pc, pr.a.ld, b_panel, out, ld_out,
+                                             cols_out, pr.alpha, beta_out, ep_out);
+            } else {
+              set.by_rows[rows - 1](kc, ap + s * a_stride, b_panel, out, ld_out, cols_out, pr.alpha, beta_out, ep_out);
+            }
+            if (transposed) set.store_transposed(tile, rows, cols, c_tile, pr.ldc, beta, ep);
           }
         }
         // The block [ic, ic + mc) x [jc, jc + nc) is final after its last depth block, and still in L2.
         if (pr.epilogue != nullptr && pr.epilogue->rows_activation != nullptr && pc + kc == pr.k) {
-          pr.epilogue->rows_activation(pr.c + ic * pr.ldc + jc, mc, nc, pr.ldc);
+          if (transposed) pr.epilogue->rows_activation(pr.c + jc * pr.ldc + ic, nc, mc, pr.ldc);
+          else pr.epilogue->rows_activation(pr.c + ic * pr.ldc + jc, mc, nc, pr.ldc);
         }
       }
     }
   }
 }
 
-// C = beta * C, for k == 0 (the product is empty).
-void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+// C = beta * C, for k == 0 (the product is empty); a transposed C is scaled as its n x m self.
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc, bool transposed) {
+  if (transposed) std::swap(m, n);
   for (int64_t i = 0; i < m; ++i) {
     float* row = c + i * ldc;
     for (int64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
@@ -380,6 +420,7 @@ void gemv_product(const Problem& pr, int64_t outputs, bool dot_form, const float
 // Handles the matrix-vector shapes; returns false when the general path must run.
 bool try_gemv(const Problem& pr, Parallelism* parallelism) {
   if (pr.a.packed || pr.b.packed || pr.b.source) return false;
+  if (pr.epilogue != nullptr && pr.epilogue->store_transposed) return false;
   if (pr.m == 1) {
     // y (row of C) = x (row of op(A)) * op(B): B stored k x n reads columns, stored n x k (trans) dots rows.
     const int64_t incx = pr.a.trans ? pr.a.ld : 1;
@@ -435,7 +476,7 @@ void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Paralle
 void run_gemm(const Problem& pr, Parallelism* parallelism) {
   if (pr.m <= 0 || pr.n <= 0) return;
   if (pr.k <= 0) {
-    scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc);
+    scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc, pr.epilogue != nullptr && pr.epilogue->store_transposed);
     apply_epilogue(pr);
     return;
   }
@@ -533,6 +574,8 @@ void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOpe
   }
   run_gemm(Problem{m, n, k, alpha, beta, a, b, c, ldc, &set, epilogue}, parallelism);
 }
+
+GemmTileF32 gemm_f32_tile() { return GemmTileF32{active_set().mr, active_set().nr}; }
 
 const char* gemm_f32_kernel_name() { return active_set().name; }
 

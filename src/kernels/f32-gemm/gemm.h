@@ -80,17 +80,32 @@ struct GemmOperandF32 {
 using GemmRowsActivationF32 = void (*)(float* c, int64_t rows, int64_t cols, int64_t ldc);
 
 // What gemm_f32_packed applies to each element after C = alpha * op(A) op(B) + beta * C, while the tile is in
-// registers: C[i][j] += row_bias[i] + column_bias[j] (each nullptr for none), then clamped to [min, max]
-// (a fused Relu or Clip). NaN passes through the clamp. Then, when set, `rows_activation` runs on each finished
-// block of C (at most one L2 row block by one column block) while it is still in cache: an activation the
-// micro-kernels do not compute themselves (GELU).
+// registers: C[i][j] += row_bias[i] + column_bias[j] (each nullptr for none), then += sum[i][j] (a residual
+// input, nullptr for none), then clamped to [min, max] (a fused Relu or Clip). NaN passes through the clamp.
+// Then, when set, `rows_activation` runs on each finished block of C (at most one L2 row block by one column
+// block) while it is still in cache: an activation the micro-kernels do not compute themselves (GELU).
+//
+// With `store_transposed`, C is stored transposed: element (i, j) at c[j * ldc + i] (ldc >= m), and so is the
+// sum (sum[j * sum_ld + i]); each register tile is transposed on its way out, so a product whose natural output
+// layout is the transpose of the GEMM's (a pointwise convolution run as x^T W^T into NCHW) needs no extra pass.
 struct GemmEpilogueF32 {
   const float* row_bias = nullptr;     // m values
   const float* column_bias = nullptr;  // n values
+  const float* sum = nullptr;          // m x n values, row i at sum + i * sum_ld (transposed: see above)
+  int64_t sum_ld = 0;
   float min = -std::numeric_limits<float>::infinity();
   float max = std::numeric_limits<float>::infinity();
   GemmRowsActivationF32 rows_activation = nullptr;
+  bool store_transposed = false;
 };
+
+// The register tile of the selected micro-kernel: `rows` of C (of A) by `columns` (of B) per micro-kernel call.
+// Work is done in whole tiles, so a dimension that is not a multiple leaves part of its last tile idle.
+struct GemmTileF32 {
+  int rows;
+  int columns;
+};
+GemmTileF32 gemm_f32_tile();
 
 // As gemm_f32, with either side (or both) given pre-packed, or B given by a panel source. A packed A must have
 // rows() == m and depth() == k, a packed B rows() == n and depth() == k, both packed for the kernel selected now;

@@ -2,6 +2,7 @@
 // and an optional bias. float32 runs as im2col + the packed f32 GEMM per (image, group), with the weights packed
 // once at kernel creation when W is a constant; channels with one input channel per group (depthwise) run a
 // direct loop instead. float16/bfloat16 compute through float32, double on plain loops.
+#include <algorithm>
 #include <climits>
 #include <limits>
 #include <memory>
@@ -35,27 +36,29 @@ struct PackedWeights {
   const void* source = nullptr;
 };
 
-// True when the convolution is pointwise whatever its input (group 1, 1x1 kernel, unit strides, no pads) and the
-// statically known planes of X are small enough to run transposed (conv::pointwise_prefers_transposed).
+// True when the convolution is pointwise whatever its input (group 1, 1x1 kernel, no pads; strides above 1 only
+// in 2-D, gathered first) and its statically known output planes run faster transposed
+// (conv::pointwise_prefers_transposed).
 bool runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
   if (attrs.group != 1 || info.input_types.empty() || !info.input_types[0].shape) return false;
   for (size_t i = 2; i < w.rank(); ++i) {
     if (w.dim(i) != 1) return false;
-  }
-  for (int64_t v : attrs.strides) {
-    if (v != 1) return false;
   }
   for (int64_t v : attrs.pads) {
     if (v != 0) return false;
   }
   const std::vector<Dim>& x = *info.input_types[0].shape;
   if (x.size() != w.rank()) return false;
+  // Strides other than 1 only in 2-D, where conv_f32 gathers the positions read and runs the rest pointwise.
+  const bool strided = std::any_of(attrs.strides.begin(), attrs.strides.end(), [](int64_t v) { return v != 1; });
+  if (strided && x.size() != 4) return false;
   int64_t plane = 1;
   for (size_t i = 2; i < x.size(); ++i) {
     if (!x[i].is_known()) return false;
-    plane *= x[i].value;
+    const int64_t stride = i - 2 < attrs.strides.size() ? attrs.strides[i - 2] : 1;
+    plane *= (x[i].value - 1) / std::max<int64_t>(stride, 1) + 1;  // a 1x1 kernel without pads
   }
-  return conv::pointwise_prefers_transposed(plane);
+  return conv::pointwise_prefers_transposed(plane, w.dim(0));
 }
 
 std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, const ConvAttributes& attrs) {

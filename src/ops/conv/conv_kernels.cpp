@@ -200,6 +200,43 @@ ConvGeometry as_2d(const ConvGeometry& g) {
   return g2;
 }
 
+// True for a 2-D 1x1 kernel without padding that skips input positions (a stride above 1): every output reads one
+// input position, so the convolution is a pointwise one over the positions it reads (ResNet's downsampling).
+bool is_strided_pointwise(const ConvGeometry& g) {
+  if (g.spatial_rank() != 2 || g.is_pointwise()) return false;
+  for (size_t i = 0; i < 2; ++i) {
+    if (g.kernel[i] != 1 || g.pad_begin[i] != 0 || g.pad_end[i] != 0) return false;
+  }
+  return true;
+}
+
+// The pointwise geometry of a strided 1x1 convolution over the positions it reads (is_strided_pointwise).
+ConvGeometry sampled_pointwise(const ConvGeometry& g) {
+  ConvGeometry p = g;
+  p.in_dims = g.out_dims;
+  p.in_size = g.out_size;
+  p.strides.assign(2, 1);
+  p.dilations.assign(2, 1);
+  return p;
+}
+
+// dst [planes x out_size] = the input positions a strided 1x1 convolution reads from x [planes x in_size].
+void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
+                              Parallelism& parallelism) {
+  const int64_t out_h = g.out_dims[0], out_w = g.out_dims[1], in_w = g.in_dims[1];
+  const int64_t s_h = g.strides[0], s_w = g.strides[1];
+  parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const float* plane = x + c * g.in_size;
+      float* out = dst + c * g.out_size;
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const float* row = plane + oh * s_h * in_w;
+        for (int64_t ow = 0; ow < out_w; ++ow) out[oh * out_w + ow] = row[ow * s_w];
+      }
+    }
+  });
+}
+
 // Advances a row-major odometer over `dims`; returns false after the last index.
 bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   for (size_t d = dims.size(); d-- > 0;) {
@@ -223,62 +260,45 @@ void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t
   });
 }
 
-// dst[j][i] = clamp(src[i][j] (+ sum[j][i])) for src [rows x cols] and dst [cols x rows], in tiles that stay in
-// the L1 cache, the columns split over the pool.
-void transpose_into(const float* __restrict src, int64_t rows, int64_t cols, const float* __restrict sum, float lo,
-                    float hi, float* __restrict dst, Parallelism& parallelism) {
-  constexpr int64_t kTile = 16;
-  parallelism.parallel_for((cols + kTile - 1) / kTile, [&](int64_t begin, int64_t end) {
-    for (int64_t j0 = begin * kTile; j0 < std::min(cols, end * kTile); j0 += kTile) {
-      const int64_t j1 = std::min(cols, j0 + kTile);
-      for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
-        const int64_t i1 = std::min(rows, i0 + kTile);
-        for (int64_t j = j0; j < j1; ++j) {
-          for (int64_t i = i0; i < i1; ++i) {
-            float v = src[i * cols + j];
-            if (sum != nullptr) {
-              v += sum[j * rows + i];
-              v = v < lo ? lo : v;  // NaN passes through
-              v = v > hi ? hi : v;
-            }
-            dst[j * rows + i] = v;
-          }
-        }
-      }
-    }
-  });
-}
-
 // A pointwise convolution run transposed (ConvF32Args::packed_transposed): per image, y^T [positions x M] =
-// x^T W^T through the GEMM, with the bias and (without a sum) the clamp in its epilogue, then transposed into y.
+// x^T W^T through the GEMM, bias, sum and clamp in its epilogue, each tile stored transposed straight into y.
 void pointwise_transposed(const ConvF32Args& args, Parallelism& parallelism) {
   const ConvGeometry& g = args.geometry;
   const int64_t positions = g.out_size, channels = g.out_channels;
-  float* yt = scratch_f32(positions * channels);
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = args.bias;
-  if (args.sum == nullptr) {
-    epilogue.min = args.output_min;
-    epilogue.max = args.output_max;
-  }
+  epilogue.min = args.output_min;
+  epilogue.max = args.output_max;
+  epilogue.sum_ld = positions;
+  epilogue.store_transposed = true;
   for (int64_t n = 0; n < g.batch; ++n) {
+    const int64_t offset = n * channels * positions;
     const GemmOperandF32 a{nullptr, args.x + n * g.in_channels * g.in_size, g.in_size, true};
     const GemmOperandF32 b{args.packed_transposed};
-    gemm_f32_packed(positions, channels, g.in_channels, 1.0f, a, b, 0.0f, yt, channels, &parallelism, &epilogue);
-    const int64_t offset = n * channels * positions;
-    transpose_into(yt, positions, channels, args.sum != nullptr ? args.sum + offset : nullptr, args.output_min,
-                   args.output_max, args.y + offset, parallelism);
+    epilogue.sum = args.sum != nullptr ? args.sum + offset : nullptr;
+    gemm_f32_packed(positions, channels, g.in_channels, 1.0f, a, b, 0.0f, args.y + offset, positions, &parallelism,
+                    &epilogue);
   }
 }
 
 }  // namespace
 
-bool pointwise_prefers_transposed(int64_t plane_size) {
-  // Measured on MobileNetV2's pointwise layers (Zen 4, AVX-512 14x32 micro-kernel, one thread): at 7x7 the 49
-  // positions fill 77% of two register rows of 32 and the transposed form is 13-18% faster (320->1280 channels
-  // 0.475 -> 0.392 ms, 160->960 0.189 -> 0.165 ms); at 14x14 (196 positions fill 88% of seven rows) the transpose
-  // of the larger output costs more than it saves (96->576 0.232 -> 0.265 ms).
-  return plane_size > 0 && plane_size <= 64;
+bool pointwise_prefers_transposed(int64_t plane_size, int64_t out_channels) {
+  if (plane_size <= 0 || out_channels <= 0) return false;
+  // The multiply-adds each orientation issues, its idle lanes included: y = W x has the channels along the tile's
+  // rows and the positions along its lanes; y^T = x^T W^T the other way round. The transposed form must save a
+  // clear 5%, and only on planes of at most 256 positions: it packs x^T strip by strip where the plain form packs
+  // x row by row, which on larger planes costs more than the lanes save. Measured (Zen 4, AVX-512 14x32, one
+  // thread, per-layer minima in ResNet-50): 14x14 layers 8-12% faster transposed (1024 -> 256 channels 1.11 ->
+  // 1.00 ms), 7x7 ones up to 19% (512 -> 2048 with the residual 1.33 -> 1.11 ms); 28x28 layers 4% slower
+  // (512 -> 128) and 56x56 ones up to 27% slower (256 -> 64 channels 1.11 -> 1.52 ms), so they stay plain.
+  constexpr int64_t kLargestTransposedPlane = 256;
+  if (plane_size > kLargestTransposedPlane) return false;
+  const GemmTileF32 tile = gemm_f32_tile();
+  auto round_up = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
+  const double plain = static_cast<double>(round_up(out_channels, tile.rows)) * round_up(plane_size, tile.columns);
+  const double transposed = static_cast<double>(round_up(plane_size, tile.rows)) * round_up(out_channels, tile.columns);
+  return transposed < 0.95 * plain;
 }
 
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
@@ -299,6 +319,23 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
     return;
   }
   const ConvGeometry& g = args.geometry;
+  if (g.group == 1 && g.in_channels > 1 && is_strided_pointwise(g)) {
+    // The positions read are gathered first (a quarter of x at stride 2), then it runs as a pointwise convolution
+    // (transposed too, where that suits the output plane): the GEMM packs plain rows instead of gathering strided
+    // panels. ResNet-50's downsampling layers (Zen 4, one thread, per-layer minima): 512 -> 1024 channels to
+    // 14x14 2.35 -> 2.02 ms, 1024 -> 2048 to 7x7 2.75 -> 2.08 ms, 256 -> 512 to 28x28 2.29 -> 2.03 ms.
+    const ConvGeometry sampled = sampled_pointwise(g);
+    float* xs = scratch_f32(g.batch * g.in_channels * g.out_size);
+    gather_strided_positions(g, args.x, g.batch * g.in_channels, xs, parallelism);
+    const ConvF32Args sampled_args{sampled,     xs,
+                                   args.w,      args.packed,
+                                   args.bias,   args.y,
+                                   args.output_min, args.output_max,
+                                   nullptr,     args.sum,
+                                   args.packed_transposed};
+    conv_f32(sampled_args, parallelism, implicit_im2col);
+    return;
+  }
   if (args.packed_transposed != nullptr && g.is_pointwise() && g.group == 1) {
     pointwise_transposed(args, parallelism);
     return;
@@ -352,18 +389,12 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
       const GemmOperandF32 a = args.packed ? GemmOperandF32{&(*args.packed)[static_cast<size_t>(grp)]}
                                            : GemmOperandF32{nullptr, args.w + grp * mg * depth, depth, false};
       const GemmOperandF32 b{nullptr, pointwise ? xg : col, g.out_size, false, implicit ? &panels : nullptr};
-      // A sum input is accumulated into: the output starts as the sum and the GEMM adds to it (beta = 1).
+      // A sum input is added by the epilogue, with the bias, before the clamp.
       if (args.sum != nullptr) {
-        const float* z = args.sum + (yg - args.y);
-        constexpr int64_t kChunk = 16384;
-        const int64_t count = mg * g.out_size;
-        parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
-          const int64_t first = begin * kChunk, last = std::min(count, end * kChunk);
-          std::memcpy(yg + first, z + first, static_cast<size_t>(last - first) * sizeof(float));
-        });
+        epilogue.sum = args.sum + (yg - args.y);
+        epilogue.sum_ld = g.out_size;
       }
-      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, args.sum != nullptr ? 1.0f : 0.0f, yg, g.out_size,
-                      &parallelism, &epilogue);
+      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, 0.0f, yg, g.out_size, &parallelism, &epilogue);
     }
   }
 }

@@ -29,16 +29,16 @@ struct ConvF32Args {
   const float* sum = nullptr;
   // A pointwise convolution's weights (group 1, kernel 1, unit strides, no pads) packed as the GEMM's B operand,
   // pack_gemm_b_f32(true, C, M, W, C), or nullptr. When given, each image runs transposed, y^T = x^T W^T (the
-  // planes along the GEMM's rows, the output channels along its vector lanes), then y^T is transposed into
-  // place: on small planes (7x7 has 49 positions, a register row of 16 lanes three and a fraction) this keeps
-  // every lane busy.
+  // planes along the GEMM's rows, the output channels along its vector lanes), each register tile transposed
+  // into y as it is stored (GemmEpilogueF32::store_transposed): on planes that fill the GEMM's register tiles
+  // badly (7x7 has 49 positions, a register row of 32 lanes one and a half) this keeps every lane busy.
   const PackedGemmF32* packed_transposed = nullptr;
 };
 
-// True when a pointwise convolution of planes of `plane_size` positions runs faster transposed
-// (ConvF32Args::packed_transposed): the plane is so small that it leaves much of the GEMM's last register row
-// empty, and its transpose is cheap.
-bool pointwise_prefers_transposed(int64_t plane_size);
+// True when a pointwise convolution of planes of `plane_size` positions to `out_channels` channels runs faster
+// transposed (ConvF32Args::packed_transposed) with the selected GEMM micro-kernel: when the transposed GEMM
+// leaves clearly fewer lanes of its register tiles idle.
+bool pointwise_prefers_transposed(int64_t plane_size, int64_t out_channels);
 
 // Conv: y = clamp(conv(x, w) + bias + sum). Raw weights are [M, C/group, k...]; packed ones come from
 // pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group. 1-D and 2-D convolutions feed the GEMM
