@@ -90,6 +90,7 @@ const UkernelSet kAvx512Set = {
                 gemm_ukernel<Avx512, kMr, kNv, 11>, gemm_ukernel<Avx512, kMr, kNv, 12>,
                 gemm_ukernel<Avx512, kMr, kNv, 13>, gemm_ukernel<Avx512, kMr, kNv, 14>},
     .direct_a_by_rows = {gemm_ukernel_direct_a<Avx512, kNv, 1>, gemm_ukernel_direct_a<Avx512, kNv, 2>, gemm_ukernel_direct_a<Avx512, kNv, 3>, gemm_ukernel_direct_a<Avx512, kNv, 4>, gemm_ukernel_direct_a<Avx512, kNv, 5>, gemm_ukernel_direct_a<Avx512, kNv, 6>, gemm_ukernel_direct_a<Avx512, kNv, 7>, gemm_ukernel_direct_a<Avx512, kNv, 8>, gemm_ukernel_direct_a<Avx512, kNv, 9>, gemm_ukernel_direct_a<Avx512, kNv, 10>, gemm_ukernel_direct_a<Avx512, kNv, 11>, gemm_ukernel_direct_a<Avx512, kNv, 12>, gemm_ukernel_direct_a<Avx512, kNv, 13>, gemm_ukernel_direct_a<Avx512, kNv, 14>},
+    .direct_b_by_rows = {gemm_ukernel_direct_b<Avx512, kMr, kNv, 1>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 2>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 3>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 4>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 5>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 6>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 7>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 8>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 9>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 10>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 11>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 12>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 13>, gemm_ukernel_direct_b<Avx512, kMr, kNv, 14>},
     .gemv = gemv<Avx512>,
     .gemv_trans = gemv_trans<Avx512>,
     .store_transposed = store_transposed<Avx512>,

@@ -92,14 +92,16 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
   }
 }
 
-// See UkernelFn. kMr is the packed A strip width, kNv the vectors per row (nr = kNv * kLanes), kRows the rows
-// this instantiation computes (1..kMr).
-template <typename Isa, int kMr, int kNv, int kRows>
-void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
-                  float beta, const TileEpilogue* epilogue) {
+// The tile loop of gemm_ukernel and gemm_ukernel_direct_b: depth step p of B at b + p * ldb (kNr floats; ldb is kNr
+// for a packed panel), of A at a + p * kMr. With kPrefetchB, each B row is prefetched a few panels ahead (in place,
+// the driver walks the rows' panels left to right: one stream per depth step, more than the hardware tracks).
+template <typename Isa, int kMr, int kNv, int kRows, bool kPrefetchB>
+inline void tile_loop(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t nc,
+                      float alpha, float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
+  constexpr int kPrefetchPanels = 4;
   prefetch_c_tile<kRows, kNr>(c, ldc);
   Vec acc[kRows][kNv];
 #pragma GCC unroll 16
@@ -108,6 +110,7 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
     for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
   }
   for (int64_t p = 0; p < kc; ++p) {
+    if constexpr (kPrefetchB) __builtin_prefetch(b + kPrefetchPanels * kNr);
     Vec bv[kNv];
 #pragma GCC unroll 4
     for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
@@ -118,9 +121,25 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
       for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
     }
     a += kMr;
-    b += kNr;
+    b += ldb;
   }
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
+}
+
+// See UkernelFn. kMr is the packed A strip width, kNv the vectors per row (nr = kNv * kLanes), kRows the rows
+// this instantiation computes (1..kMr).
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
+                  float beta, const TileEpilogue* epilogue) {
+  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
+}
+
+// See DirectBUkernelFn: as gemm_ukernel, reading B straight from row-major memory, so a plain B of few depth steps
+// needs no packing. The same k order and FMA sequence, so results are bitwise equal.
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel_direct_b(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                           int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+  tile_loop<Isa, kMr, kNv, kRows, true>(kc, a, b, ldb, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // See DirectAUkernelFn: as gemm_ukernel, reading A straight from row-major memory (row i at a + i * lda), so a

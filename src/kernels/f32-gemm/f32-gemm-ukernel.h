@@ -34,6 +34,11 @@ using UkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c,
 using DirectAUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                   int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
 
+// As UkernelFn with B read in place: depth step p of the tile's nr columns is b + p * ldb (nr contiguous floats,
+// all of them readable: whole tiles only).
+using DirectBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                  int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
+
 // y[j] = alpha * sum_p x[p] * b[p * ldb + j] + beta * y[j] for j < n (one row times a row-major matrix).
 using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,
                         float* y);
@@ -61,6 +66,7 @@ struct UkernelSet {
   int nc;  // columns of B per L3 block (a multiple of nr)
   UkernelFn by_rows[kMaxMr];
   DirectAUkernelFn direct_a_by_rows[kMaxMr];  // the same tiles reading a plain row-major A in place
+  DirectBUkernelFn direct_b_by_rows[kMaxMr];  // the same tiles reading whole panels of a plain B in place
   GemvFn gemv;
   GemvTransFn gemv_trans;
   TransposedStoreFn store_transposed;

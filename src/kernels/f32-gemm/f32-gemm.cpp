@@ -215,6 +215,18 @@ bool reads_a_in_place(const Problem& pr, int64_t m0, int64_t m1) {
          (m1 - m0 <= kDirectFewRows || rows_spread_over_l1_sets(pr.a.ld));
 }
 
+// Up to this many depth steps of a plain B are read in place (the direct-B micro-kernels) rather than packed: the
+// packing pass would cost about as much as the few multiply-adds per element (pointwise convolutions of few input
+// channels over large planes: MobileNetV2's 16 -> 96 channels at 112x112, SqueezeNet's expand layers). Deeper,
+// the panels' rows would span more pages than the TLB holds.
+constexpr int64_t kDirectBMaxDepth = 64;
+
+// Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
+// is packed) rather than packing it; the A side is then packed.
+bool reads_b_in_place(const Problem& pr, bool direct_a) {
+  return !direct_a && !pr.b.packed && pr.b.source == nullptr && !pr.b.trans && pr.k <= kDirectBMaxDepth;
+}
+
 // Applies the epilogue to C [m x n] in a separate pass (for the paths that do not run the micro-kernels).
 void apply_epilogue(const Problem& pr) {
   const GemmEpilogueF32* ep = pr.epilogue;
@@ -261,6 +273,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
   // six column blocks) cost ~5% of the run.
   const bool direct_a = reads_a_in_place(pr, m0, m1);
+  const bool direct_b = reads_b_in_place(pr, direct_a);
   // A transposed C: each tile is computed into `tile` (beta = 0, no epilogue) and stored by set.store_transposed.
   const bool transposed = pr.epilogue != nullptr && pr.epilogue->store_transposed;
   alignas(64) float tile[f32_gemm::kMaxMr * f32_gemm::kMaxNr];
@@ -289,6 +302,12 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
       if (pr.b.packed) {
         b_stride = kc * nr;
         bp = pr.b.packed->data() + pc * n_padded + (jc / nr) * b_stride;
+      } else if (direct_b) {
+        // Whole panels are read in place; a partial last one is packed into the buffer's first panel.
+        b_stride = kc * nr;
+        const int64_t whole = nc / nr * nr;
+        if (whole < nc) pack_b_block(false, pr.b.data, pr.b.ld, pc, kc, jc + whole, nc - whole, nr, b_stride, b_buffer);
+        bp = b_buffer;
       } else {
         b_stride = kc * nr;
         if (pr.b.source) pr.b.source->pack(pc, kc, jc, nc, nr, b_buffer);
@@ -315,7 +334,10 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
         }
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
-          const float* b_panel = bp + (jr / nr) * b_stride;
+          // Direct B: a whole panel in place, else the packed partial one.
+          const bool panel_in_place = direct_b && cols == nr;
+          const float* b_panel = direct_b ? (panel_in_place ? pr.b.data + pc * pr.b.ld + jc + jr : bp)
+                                          : bp + (jr / nr) * b_stride;
           const StripPlan plan = strip_plan(mc, mr, direct_a);
           for (int64_t s = 0; s < plan.strips; ++s) {
             const int64_t ir = plan.start(s);
@@ -353,6 +375,9 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
             if (direct_a) {
               set.direct_a_by_rows[rows - 1](kc, pr.a.data + (ic + ir) * pr.a.ld + pc, pr.a.ld, b_panel, out, ld_out,
                                              cols_out, pr.alpha, beta_out, ep_out);
+            } else if (panel_in_place) {
+              set.direct_b_by_rows[rows - 1](kc, ap + s * a_stride, b_panel, pr.b.ld, out, ld_out, cols_out, pr.alpha,
+                                             beta_out, ep_out);
             } else {
               set.by_rows[rows - 1](kc, ap + s * a_stride, b_panel, out, ld_out, cols_out, pr.alpha, beta_out, ep_out);
             }
