@@ -2,6 +2,7 @@
 // com.microsoft DynamicQuantizeLSTM on the same loop.
 #include <algorithm>
 #include <climits>
+#include <optional>
 
 #include "ops/registry.h"
 #include "ops/rnn/rnn_common.h"
@@ -204,23 +205,46 @@ std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
   });
 }
 
-const RegisterOp kRnn{
-    {.op_type = "RNN", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kRnn);
-     }}};
-const RegisterOp kGru{
-    {.op_type = "GRU", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kGru);
-     }}};
-const RegisterOp kLstm{
-    {.op_type = "LSTM", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kLstm);
-     }}};
+// Output types of RNN, GRU, LSTM and DynamicQuantizeLSTM: X's element type; Y [seq, dirs, batch, hidden] and the
+// final states [dirs, batch, hidden] ([batch, seq, dirs, hidden] and [batch, dirs, hidden] for layout 1).
+void infer_recurrent(InferenceContext& ctx) {
+  const TypeInfo* x = ctx.input_type(0);
+  if (x == nullptr || !x->is_tensor()) return;
+  const Node& node = ctx.node();
+  const Dim hidden = Dim::known(node.attr_int("hidden_size", 0));
+  const Dim dirs = Dim::known(node.attr_string("direction", "forward") == "bidirectional" ? 2 : 1);
+  const bool batch_major = node.attr_int("layout", 0) == 1;
+  std::optional<std::vector<Dim>> y, state;
+  if (x->shape && x->shape->size() == 3 && hidden.value > 0) {
+    const Dim seq = (*x->shape)[batch_major ? 1 : 0], batch = (*x->shape)[batch_major ? 0 : 1];
+    y = batch_major ? std::vector<Dim>{batch, seq, dirs, hidden} : std::vector<Dim>{seq, dirs, batch, hidden};
+    state = batch_major ? std::vector<Dim>{batch, dirs, hidden} : std::vector<Dim>{dirs, batch, hidden};
+  }
+  ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, y));
+  for (size_t i = 1; i < ctx.output_count(); ++i) ctx.set_output_type(i, TypeInfo::tensor(x->elem_type, state));
+}
+
+const RegisterOp kRnn{{.op_type = "RNN",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kRnn); },
+                       .infer = infer_recurrent}};
+const RegisterOp kGru{{.op_type = "GRU",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kGru); },
+                       .infer = infer_recurrent}};
+const RegisterOp kLstm{{.op_type = "LSTM",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kLstm); },
+                        .infer = infer_recurrent}};
 const RegisterOp kDynamicQuantizeLstm{{.domain = kMicrosoftDomain,
                                        .op_type = "DynamicQuantizeLSTM",
                                        .since_version = 1,
                                        .last_version = INT_MAX,
-                                       .factory = make_dynamic_quantize_lstm}};
+                                       .factory = make_dynamic_quantize_lstm,
+                                       .infer = infer_recurrent}};
 
 }  // namespace
 }  // namespace tessera

@@ -6,7 +6,9 @@
 // mask_filter_value (-10000) added, and `unidirectional` adds it above the diagonal; attention_bias (input 5) is added
 // too. Output [B, S, Hv]; present ([2, B, heads, S, head size], K and V) when wanted. A past state (input 4) is not
 // supported yet: it is a clear error. The projection runs on the f32 GEMM (a constant weight packed once, the bias in
-// its epilogue); the attention itself is the ONNX Attention kernel.
+// its epilogue); the attention itself is the ONNX Attention kernel. What QAttention shares with it: contrib_attention.h.
+#include "ops/transformer/contrib_attention.h"
+
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -19,19 +21,9 @@
 #include "ops/transformer/attention.h"
 
 namespace tessera {
-namespace {
+namespace transformer {
 
-struct ContribAttentionConfig {
-  int64_t heads = 0;
-  bool unidirectional = false;
-  std::vector<int64_t> qkv_sizes;  // empty: three equal parts of the weight's columns
-  float mask_filter_value = -10000.0f;
-  std::optional<float> scale;
-  std::string label;
-};
-
-// The attributes Attention and MultiHeadAttention share: num_heads, unidirectional, mask_filter_value, scale.
-ContribAttentionConfig parse_common_attributes(const Node& node) {
+ContribAttentionConfig parse_contrib_attention_attributes(const Node& node) {
   ContribAttentionConfig c;
   c.label = node.label();
   c.heads = node.attr_int("num_heads", 0);
@@ -44,8 +36,15 @@ ContribAttentionConfig parse_common_attributes(const Node& node) {
   return c;
 }
 
+}  // namespace transformer
+
+namespace {
+
+using transformer::ContribAttentionConfig;
+using transformer::ContribMaskInputs;
+
 ContribAttentionConfig parse_contrib_attention(const Node& node) {
-  ContribAttentionConfig c = parse_common_attributes(node);
+  ContribAttentionConfig c = transformer::parse_contrib_attention_attributes(node);
   c.qkv_sizes = node.attr_ints("qkv_hidden_sizes", {});
   check_model(c.qkv_sizes.empty() || c.qkv_sizes.size() == 3, c.label, ": qkv_hidden_sizes must have 3 values, got ",
               c.qkv_sizes.size());
@@ -131,17 +130,7 @@ std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& 
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = bias;
   gemm_f32_packed(rows, total, x.dim(2), 1.0f, a, b, 0.0f, qkv.data<float>(), total, &ctx.parallelism(), &epilogue);
-  std::vector<Tensor> parts;
-  int64_t column = 0;
-  for (int64_t size : sizes) {
-    Tensor part = Tensor::uninitialized(DType::kFloat, {x.dim(0), x.dim(1), size});
-    for (int64_t r = 0; r < rows; ++r) {
-      std::memcpy(part.data<float>() + r * size, qkv.data<float>() + r * total + column, size * sizeof(float));
-    }
-    parts.push_back(std::move(part));
-    column += size;
-  }
-  return parts;
+  return transformer::split_qkv_columns(qkv, x.dim(0), x.dim(1), sizes);
 }
 
 // 1 where key t (of `total`) is attended by query s of batch b according to mask_index (ONNX Runtime's CPU forms).
@@ -167,16 +156,11 @@ void check_mask_index(const ContribAttentionConfig& c, const Tensor& m, int64_t 
   }
 }
 
-// Where a kernel's mask inputs are: mask_index / key_padding_mask and attention_bias.
-struct MaskInputs {
-  size_t mask, bias;
-};
-
 // The additive float mask [B, heads or 1, S, T] for the ONNX kernel: the mask input, causality, attention_bias;
 // or an undefined tensor when there is nothing to add. When no term depends on the query (a 1-D or 2-D mask_index
 // alone) it is [B, 1, 1, T], one row per batch that the kernel broadcasts over the queries.
-Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, MaskInputs in, int64_t batch, int64_t seq,
-                     int64_t total) {
+Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, ContribMaskInputs in, int64_t batch,
+                     int64_t seq, int64_t total) {
   const Tensor* mask = ctx.has_input(in.mask) ? &ctx.input(in.mask) : nullptr;
   const Tensor* bias = ctx.has_input(in.bias) ? &ctx.input(in.bias) : nullptr;
   if (mask == nullptr && bias == nullptr && !c.unidirectional) return Tensor();
@@ -225,10 +209,30 @@ void write_present(const Tensor& k, const Tensor& v, int64_t heads, Tensor& pres
   }
 }
 
-void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
-  const std::vector<Tensor> qkv = project_qkv(c, ctx, constant);
+}  // namespace
+
+namespace transformer {
+
+std::vector<Tensor> split_qkv_columns(const Tensor& qkv, int64_t batch, int64_t seq,
+                                      const std::vector<int64_t>& sizes) {
+  const int64_t rows = batch * seq, total = qkv.dim(1);
+  std::vector<Tensor> parts;
+  int64_t column = 0;
+  for (int64_t size : sizes) {
+    Tensor part = Tensor::uninitialized(DType::kFloat, {batch, seq, size});
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(part.data<float>() + r * size, qkv.data<float>() + r * total + column, size * sizeof(float));
+    }
+    parts.push_back(std::move(part));
+    column += size;
+  }
+  return parts;
+}
+
+void attend_packed_qkv(const ContribAttentionConfig& c, KernelContext& ctx, const std::vector<Tensor>& qkv,
+                       ContribMaskInputs inputs) {
   const int64_t batch = qkv[0].dim(0), seq = qkv[0].dim(1);
-  const Tensor mask = additive_mask(c, ctx, MaskInputs{3, 5}, batch, seq, seq);
+  const Tensor mask = additive_mask(c, ctx, inputs, batch, seq, seq);
   Tensor y = transformer::packed_attention(qkv[0], qkv[1], qkv[2], mask.defined() ? &mask : nullptr, c.heads, c.scale,
                                            ctx.parallelism(), c.label);
   ctx.set_output(0, std::move(y));
@@ -238,6 +242,14 @@ void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& c
     Tensor& present = ctx.allocate_output(1, DType::kFloat, {2, batch, c.heads, seq, qkv[1].dim(2) / c.heads});
     write_present(qkv[1], qkv[2], c.heads, present);
   }
+}
+
+}  // namespace transformer
+
+namespace {
+
+void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
+  transformer::attend_packed_qkv(c, ctx, project_qkv(c, ctx, constant), ContribMaskInputs{3, 5});
 }
 
 void infer_contrib_attention(InferenceContext& ctx) {
@@ -282,7 +294,7 @@ const RegisterOp kContribAttention{{.domain = kMicrosoftDomain,
 // with a clear error.
 
 ContribAttentionConfig parse_multi_head_attention(const Node& node) {
-  ContribAttentionConfig c = parse_common_attributes(node);
+  ContribAttentionConfig c = transformer::parse_contrib_attention_attributes(node);
   check_model(node.has_input(1) && node.has_input(2), c.label,
               ": MultiHeadAttention with packed QKV or KV (key or value absent) is not supported yet");
   check_model(!node.has_input(6) && !node.has_input(7), c.label,
@@ -335,7 +347,7 @@ void compute_multi_head_attention(const ContribAttentionConfig& c, KernelContext
          2 * q.dim(2) + v.dim(2), "]");
   }
   const Tensor qb = with_bias(q, bias, 0), kb = with_bias(k, bias, q.dim(2)), vb = with_bias(v, bias, 2 * q.dim(2));
-  const Tensor mask = additive_mask(c, ctx, MaskInputs{4, 5}, q.dim(0), q.dim(1), k.dim(1));
+  const Tensor mask = additive_mask(c, ctx, ContribMaskInputs{4, 5}, q.dim(0), q.dim(1), k.dim(1));
   ctx.set_output(0, transformer::packed_attention(qb, kb, vb, mask.defined() ? &mask : nullptr, c.heads, c.scale,
                                                   ctx.parallelism(), c.label));
   for (size_t i : {size_t{1}, size_t{2}}) {
