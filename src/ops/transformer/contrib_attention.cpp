@@ -6,7 +6,8 @@
 // mask_filter_value (-10000) added, and `unidirectional` adds it above the diagonal; attention_bias (input 5) is added
 // too. Output [B, S, Hv]; present ([2, B, heads, S, head size], K and V) when wanted. A past state (input 4) is not
 // supported yet: it is a clear error. The projection runs on the f32 GEMM (a constant weight packed once, the bias in
-// its epilogue); the attention itself is the ONNX Attention kernel. What QAttention shares with it: contrib_attention.h.
+// its epilogue); the attention itself is the ONNX Attention kernel. What QAttention shares with it:
+// contrib_attention.h.
 #include "ops/transformer/contrib_attention.h"
 
 #include <climits>
