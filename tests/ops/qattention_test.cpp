@@ -1,7 +1,7 @@
 // com.microsoft QAttention: the same output as com.microsoft Attention run on the dequantized input and weight
 // (the integer products are exact; only float rounding differs), for uint8 and int8 operands with per-tensor and
-// per-column weight parameters; the forms it refuses, with clear errors. Its numbers are compared with ONNX Runtime
-// by models.contrib-ops (qattention_*).
+// per-column weight parameters, with a past state; bad inputs, with clear errors. Its numbers are compared with ONNX
+// Runtime by models.contrib-ops (qattention_*).
 #include <gtest/gtest.h>
 
 #include "ops/nn_test_util.h"
@@ -56,11 +56,12 @@ void expect_matches_float_attention(DType input_type, DType weight_type, bool pe
   Tensor mask(DType::kInt32, {kBatch});
   mask.data<int32_t>()[0] = kSeq, mask.data<int32_t>()[1] = 3;
   const std::vector<Attribute> attrs{int_attr("num_heads", 2), int_attr("unidirectional", 1)};
+  const Tensor past = random_float({2, kBatch, 2, 3, kHidden / 2}, 14);
   const std::vector<Tensor> got =
-      run_op("QAttention", 1, attrs, {x, w, bias, x_scale, w_scale, mask, x_zero, w_zero}, 2, nullptr, kMs);
+      run_op("QAttention", 1, attrs, {x, w, bias, x_scale, w_scale, mask, x_zero, w_zero, past}, 2, nullptr, kMs);
   const std::vector<Tensor> want =
-      run_op("Attention", 1, attrs, {dequantized(x, x_scale, x_zero), dequantized(w, w_scale, w_zero), bias, mask}, 2,
-             nullptr, kMs);
+      run_op("Attention", 1, attrs,
+             {dequantized(x, x_scale, x_zero), dequantized(w, w_scale, w_zero), bias, mask, past}, 2, nullptr, kMs);
   expect_close(got[0], values_of(want[0]), want[0].shape(), 1e-4, 1e-4);
   expect_close(got[1], values_of(want[1]), want[1].shape(), 1e-4, 1e-4);
 }
@@ -81,11 +82,11 @@ TEST(QAttentionTest, ClearErrors) {
   const std::vector<Attribute> heads{int_attr("num_heads", 2)};
   try {
     run_op("QAttention", 1, heads,
-           {x, w, bias, scale, scale, Tensor(), Tensor(), Tensor(), random_float({2, 1, 2, 1, 2}, 9)}, 1, nullptr, kMs);
-    ADD_FAILURE() << "past accepted";
+           {x, w, bias, scale, scale, Tensor(), Tensor(), Tensor(), random_float({2, 1, 3, 1, 2}, 9)}, 1, nullptr, kMs);
+    ADD_FAILURE() << "past of 3 heads accepted for 2";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("input 8 'past'"), std::string::npos) << e.what();
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("past float[2,1,3,1,2]"), std::string::npos) << e.what();
   }
   EXPECT_EQ(error_code_of([&] {
               run_op("QAttention", 1, heads, {x, random_bytes(DType::kInt8, {5, 12}, 10), bias, scale, scale}, 1,

@@ -26,19 +26,21 @@ struct ContribAttentionConfig {
 // the node for bad values. qkv_sizes is left empty.
 ContribAttentionConfig parse_contrib_attention_attributes(const Node& node);
 
-// Where a kernel's mask inputs are: mask_index (int32, ONNX Runtime's CPU forms) and attention_bias (float
-// [1 or B, 1 or heads, S, T]); an index past the node's inputs reads as absent.
-struct ContribMaskInputs {
-  size_t mask, bias;
+// Where a kernel's optional inputs are: mask_index (int32, ONNX Runtime's CPU forms), attention_bias (float
+// [1 or B, 1 or heads, S, T]) and past (float [2, B, heads, P, head size]); an index past the node's inputs reads as
+// absent.
+struct ContribAttentionInputs {
+  size_t mask, bias, past;
 };
 
 // The packed projection qkv [batch * seq, sum(sizes)] (float) cut into [batch, seq, size] tensors, one per size.
 std::vector<Tensor> split_qkv_columns(const Tensor& qkv, int64_t batch, int64_t seq, const std::vector<int64_t>& sizes);
 
-// The attention of com.microsoft Attention over staged Q, K, V ([B, S, size] each): masks from `inputs` and
-// `unidirectional`, ONNX Attention's kernel (transformer::packed_attention), output 0 [B, S, Hv] and, when
-// wanted, output 1 present [2, B, heads, S, head size]. Throws kInvalidArgument naming the node for bad masks.
+// The attention of com.microsoft Attention over staged Q, K, V ([B, S, size] each): the past state's P keys and
+// values in front of K and V (T = P + S), masks over T keys from `inputs` and `unidirectional` (query s at position
+// P + s), ONNX Attention's kernel (transformer::packed_attention), output 0 [B, S, Hv] and, when wanted, output 1
+// present [2, B, heads, T, head size]. Throws kInvalidArgument naming the node for bad masks or past.
 void attend_packed_qkv(const ContribAttentionConfig& c, KernelContext& ctx, const std::vector<Tensor>& qkv,
-                       ContribMaskInputs inputs);
+                       ContribAttentionInputs inputs);
 
 }  // namespace tessera::transformer

@@ -3,10 +3,11 @@
 // int8 or uint8 with weight_scale and weight_zero_point per tensor or per column, bias [3H] float. As ONNX
 // Runtime's CPU kernel: the exact int32 products of the q8 GEMM, dequantized as float(S) * (input_scale *
 // weight_scale[j]) + bias[j], then the float attention of com.microsoft Attention (mask_index in its CPU forms,
-// unidirectional, scale, mask_filter_value; present when wanted). Q, K and V are three equal parts (QAttention has
-// no qkv_hidden_sizes). A past state (input 8) is refused with kUnsupported, as com.microsoft Attention refuses it.
+// unidirectional, scale, mask_filter_value; a past state (input 8) in front of K and V; present when wanted). Q, K
+// and V are three equal parts (QAttention has no qkv_hidden_sizes).
 // A constant weight (with constant zero points) is packed once at kernel creation and consumed.
 #include <climits>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,10 +38,6 @@ enum QAttentionInput : size_t {
 
 ContribAttentionConfig parse_qattention(const Node& node) {
   ContribAttentionConfig c = transformer::parse_contrib_attention_attributes(node);
-  if (node.has_input(kPast)) {
-    fail(ErrorCode::kUnsupported, c.label, ": input 8 'past' (", node.inputs[kPast],
-         ", the past key/value state) is not supported yet");
-  }
   check_model(node.attr_int("past_present_share_buffer", 0) == 0 && node.attr_int("do_rotary", 0) == 0, c.label,
               ": past_present_share_buffer and do_rotary are not supported");
   return c;
@@ -140,7 +137,7 @@ void compute_qattention(const ContribAttentionConfig& c, KernelContext& ctx, con
   }
   const int64_t part = w.total / 3;
   transformer::attend_packed_qkv(c, ctx, transformer::split_qkv_columns(qkv, batch, seq, {part, part, part}),
-                                 transformer::ContribMaskInputs{kMaskIndex, SIZE_MAX});
+                                 transformer::ContribAttentionInputs{kMaskIndex, SIZE_MAX, kPast});
 }
 
 void infer_qattention(InferenceContext& ctx) {
