@@ -150,6 +150,50 @@ TEST(DynamicQuantizerAttentionTest, AttentionBecomesDynamicQuantizeLinearAndQAtt
   EXPECT_LT(relative_error(attention_model(), std::move(model), feeds), 0.03);
 }
 
+// x [batch, 1, 8] and a past of 3 positions -> com.microsoft Attention (unidirectional) -> y, present.
+Model past_attention_model() {
+  return GraphBuilder(17)
+      .opset(kMicrosoftDomain, 1)
+      .input("x", DType::kFloat, {kBatch, 1, 8})
+      .input("past", DType::kFloat, {2, kBatch, 2, 3, 4})
+      .initializer("w", random_floats({8, 24}, 4, 0.5f))
+      .initializer("b", random_floats({24}, 5, 0.2f))
+      .node("Attention", {"x", "w", "b", "", "past"}, {"y", "present"}, kMicrosoftDomain)
+      .attr_int("num_heads", 2)
+      .attr_int("unidirectional", 1)
+      .output("y")
+      .output("present")
+      .build();
+}
+
+TEST(DynamicQuantizerAttentionTest, PastGoesToInput8AndAttentionBiasStaysFloat) {
+  Model model = past_attention_model();
+  quantize_dynamic(model, {});
+  const Node* q = find_op(*model.graph, "QAttention");
+  ASSERT_NE(q, nullptr);
+  ASSERT_EQ(q->inputs.size(), 9u);
+  EXPECT_EQ(q->inputs[5], "");
+  EXPECT_EQ(q->inputs[8], "past");
+  EXPECT_EQ(q->outputs, (std::vector<std::string>{"y", "present"}));
+  const std::vector<std::pair<std::string, RuntimeValue>> feeds{{"x", random_floats({kBatch, 1, 8}, 6)},
+                                                                {"past", random_floats({2, kBatch, 2, 3, 4}, 7)}};
+  EXPECT_LT(relative_error(past_attention_model(), std::move(model), feeds), 0.03);
+
+  Model biased = GraphBuilder(17)
+                     .opset(kMicrosoftDomain, 1)
+                     .input("x", DType::kFloat, {kBatch, kSeq, 8})
+                     .input("bias", DType::kFloat, {1, 2, kSeq, kSeq})
+                     .initializer("w", random_floats({8, 24}, 4, 0.5f))
+                     .initializer("b", random_floats({24}, 5, 0.2f))
+                     .node("Attention", {"x", "w", "b", "", "", "bias"}, {"y"}, kMicrosoftDomain)
+                     .attr_int("num_heads", 2)
+                     .output("y")
+                     .build();
+  const QuantizeReport report = quantize_dynamic(biased, {});
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_EQ(report.skipped[0].detail, "input 5 has no QAttention counterpart");
+}
+
 TEST(DynamicQuantizerAttentionTest, QkvHiddenSizesStayFloat) {
   Model model = attention_model(true);
   const QuantizeReport report = quantize_dynamic(model, {});
