@@ -18,7 +18,8 @@ Tensor transposed(const Tensor& w) {
   return t;
 }
 
-// A node the quantizer can rewrite: its activation input, its weight as [K, N], and Gemm's bias.
+// A node the quantizer can rewrite: its activation input, its weight (MatMul, Gemm, Attention: [K, N]; LSTM: W),
+// and Gemm's bias.
 struct Candidate {
   std::string activation;
   std::string weight_name;  // the float initializer
@@ -26,8 +27,72 @@ struct Candidate {
   std::string bias;         // Gemm C, or ""
 };
 
+// The op type by which --op-types names `node` when the quantizer handles its kind ("" otherwise): ai.onnx MatMul,
+// Gemm, LSTM and GRU, com.microsoft Attention.
+std::string candidate_op(const Node& node) {
+  if (node.domain == kMicrosoftDomain) return node.op_type == "Attention" ? node.op_type : std::string();
+  if (!node.domain.empty()) return {};
+  for (const char* op : {"MatMul", "Gemm", "LSTM", "GRU"}) {
+    if (node.op_type == op) return node.op_type;
+  }
+  return {};
+}
+
+bool is_float_activation(const Graph& graph, const std::string& name) {
+  const TypeInfo* a = graph.find_type(name);
+  return a != nullptr && a->is_tensor() && a->elem_type == DType::kFloat;
+}
+
+// Why input `index` of `node` is not a float32 initializer of `rank` dimensions ("" when it is).
+std::string not_float_initializer(const Graph& graph, const Node& node, size_t index, size_t rank, const char* what) {
+  const Tensor* w = node.has_input(index) ? fusion::constant_tensor(graph, node.inputs[index]) : nullptr;
+  if (w == nullptr || graph.initializers.count(node.inputs[index]) == 0) {
+    return std::string(what) + " is not a constant initializer";
+  }
+  if (w->dtype() != DType::kFloat || w->rank() != rank) {
+    return std::string(what) + " " + w->description() + " is not a " + std::to_string(rank) + "-D float32 weight";
+  }
+  return {};
+}
+
+// Why com.microsoft Attention `node` cannot become QAttention ("" when it can), filling `c`.
+std::string examine_attention(const Graph& graph, const Node& node, Candidate& c) {
+  if (!is_float_activation(graph, node.inputs[0])) return "input is not known to be float32";
+  if (!node.has_input(2)) return "no bias (QAttention needs one)";
+  if (node.has_attribute("qkv_hidden_sizes")) {
+    return "qkv_hidden_sizes (QAttention takes three equal parts; quantize_dynamic skips it too)";
+  }
+  for (size_t i = 5; i < node.inputs.size(); ++i) {
+    if (node.has_input(i)) return "input " + std::to_string(i) + " has no QAttention counterpart";
+  }
+  std::string why = not_float_initializer(graph, node, 1, 2, "weights");
+  if (!why.empty()) return why;
+  c.activation = node.inputs[0];
+  c.weight_name = node.inputs[1];
+  c.bias = node.inputs[2];
+  return {};
+}
+
+// Why LSTM `node` cannot become com.microsoft DynamicQuantizeLSTM ("" when it can), filling `c` (weight: W).
+std::string examine_lstm(const Graph& graph, const Node& node, Candidate& c) {
+  if (node.inputs.size() < 3) return "unexpected inputs";
+  if (!is_float_activation(graph, node.inputs[0])) return "X is not known to be float32";
+  if (node.attr_int("layout", 0) != 0) return "layout = 1 (DynamicQuantizeLSTM has no layout attribute)";
+  std::string why = not_float_initializer(graph, node, 1, 3, "W");
+  if (why.empty()) why = not_float_initializer(graph, node, 2, 3, "R");
+  if (!why.empty()) return why;
+  c.activation = node.inputs[0];
+  c.weight_name = node.inputs[1];
+  return {};
+}
+
 // Why `node` cannot be quantized ("" when it can), filling `c`.
 std::string examine(const Graph& graph, const Node& node, Candidate& c) {
+  if (node.op_type == "Attention") return examine_attention(graph, node, c);
+  if (node.op_type == "LSTM") return examine_lstm(graph, node, c);
+  if (node.op_type == "GRU") {
+    return "onnxruntime has no quantized GRU (DynamicQuantizeLSTM only); quantize_dynamic keeps it float too";
+  }
   if (node.inputs.size() < 2 || node.outputs.size() != 1) return "unexpected inputs or outputs";
   const TypeInfo* a = graph.find_type(node.inputs[0]);
   if (a == nullptr || !a->is_tensor() || a->elem_type != DType::kFloat) return "input A is not known to be float32";
@@ -78,7 +143,8 @@ class DynamicQuantizer {
     std::map<const Node*, Candidate> chosen;
     for (const auto& slot : graph_.nodes) {
       const Node& node = *slot;
-      if (!node.domain.empty() || !listed(options_.op_types, node.op_type)) continue;
+      const std::string op = candidate_op(node);
+      if (op.empty() || !listed(options_.op_types, op)) continue;
       Candidate c;
       std::string why = list_exclusion(node, options_.include_nodes, options_.exclude_nodes);
       if (why.empty()) why = examine(graph_, node, c);
@@ -94,7 +160,13 @@ class DynamicQuantizer {
       if (c == chosen.end()) {
         rewritten.push_back(std::move(slot));
       } else {
-        emit(*slot, c->second, rewritten);
+        if (slot->op_type == "Attention") {
+          emit_attention(*slot, c->second, rewritten);
+        } else if (slot->op_type == "LSTM") {
+          emit_lstm(*slot, c->second, rewritten);
+        } else {
+          emit(*slot, c->second, rewritten);
+        }
       }
     }
     graph_.nodes = std::move(rewritten);
@@ -119,18 +191,78 @@ class DynamicQuantizer {
     const Tensor kn = c.transpose ? transposed(w) : w;
     Tensor values;
     const QuantParams params = quantize_weight(kn, options_.weights, options_.per_channel ? 1 : -1, values);
-    QuantizedWeight q{c.weight_name, names_.fresh(c.weight_name + "_quantized"), names_.fresh(c.weight_name + "_scale"),
-                      names_.fresh(c.weight_name + "_zero_point")};
-    const DType zp_type = options_.weights.type;
     Tensor scale = options_.per_channel ? Tensor::from_vector(DType::kFloat, params.scales)
                                         : Tensor::scalar<float>(DType::kFloat, params.scales[0]);
-    Tensor zero_point = integer_parameter(zp_type, params.zero_points, options_.per_channel);
-    report_.float_weight_bytes += w.byte_size();
+    Tensor zero_point = integer_parameter(options_.weights.type, params.zero_points, options_.per_channel);
+    return store_weight(key, c.weight_name, std::move(values), std::move(scale), std::move(zero_point));
+  }
+
+  // W or R of an LSTM quantized for DynamicQuantizeLSTM: int8 as onnxruntime writes it whatever --weight-type says
+  // (symmetric unless --asymmetric-weights), per direction or, with --per-channel, per row of 4 * hidden.
+  const QuantizedWeight& lstm_weight(const std::string& name) {
+    const std::string key = name + "#LSTM";
+    auto found = weights_.find(key);
+    if (found != weights_.end()) return found->second;
+    WeightQuantization q = options_.weights;
+    q.symmetric = q.type == DType::kInt8 ? q.symmetric : true;
+    q.type = DType::kInt8;
+    const Tensor& w = graph_.initializers.at(name);
+    Tensor values;
+    const QuantParams params = quantize_lstm_weight(w, q, options_.per_channel, values);
+    const int64_t dirs = w.dim(0), rows = w.dim(1);
+    const std::vector<int64_t> shape =
+        options_.per_channel ? std::vector<int64_t>{dirs, rows} : std::vector<int64_t>{dirs};
+    Tensor scale = Tensor::from_vector(DType::kFloat, params.scales).reshaped(shape);
+    Tensor zero_point = integer_parameter(DType::kInt8, params.zero_points, true).reshaped(shape);
+    return store_weight(key, name, std::move(values), std::move(scale), std::move(zero_point));
+  }
+
+  const QuantizedWeight& store_weight(const std::string& key, const std::string& source, Tensor values, Tensor scale,
+                                      Tensor zero_point) {
+    QuantizedWeight q{source, names_.fresh(source + "_quantized"), names_.fresh(source + "_scale"),
+                      names_.fresh(source + "_zero_point")};
+    report_.float_weight_bytes += graph_.initializers.at(source).byte_size();
     report_.quantized_weight_bytes += values.byte_size() + scale.byte_size() + zero_point.byte_size();
     graph_.initializers[q.values] = std::move(values);
     graph_.initializers[q.scale] = std::move(scale);
     graph_.initializers[q.zero_point] = std::move(zero_point);
     return weights_.emplace(key, q).first->second;
+  }
+
+  // A com.microsoft node named from `node` (its name + "_quant", as onnxruntime names it) with its attributes.
+  Node& add_microsoft(std::vector<std::unique_ptr<Node>>& out, const Node& node, const std::string& op_type,
+                      std::vector<std::string> inputs) {
+    while (!inputs.empty() && inputs.back().empty()) inputs.pop_back();
+    Node& q = add(out, op_type, std::move(inputs), node.outputs, node_key(node) + "_quant");
+    q.domain = kMicrosoftDomain;
+    q.opset = 1;
+    q.attributes = node.attributes;
+    return q;
+  }
+
+  // Attention -> DynamicQuantizeLinear(input) -> QAttention, as quantize_dynamic writes it.
+  void emit_attention(const Node& node, const Candidate& c, std::vector<std::unique_ptr<Node>>& out) {
+    const QuantizedWeight& w = weight(c);
+    const QuantizedActivation& a = activation(c.activation, out);
+    const auto input = [&](size_t i) { return node.has_input(i) ? node.inputs[i] : std::string(); };
+    add_microsoft(out, node, "QAttention",
+                  {a.values, w.values, c.bias, a.scale, w.scale, input(3), a.zero_point, w.zero_point, input(4)});
+    report_.quantized.push_back({node_key(node), node.op_type,
+                                 std::string("QAttention, ") + (options_.per_channel ? "per-column " : "per-tensor ") +
+                                     dtype_name(options_.weights.type) + " weights " + c.weight_name});
+  }
+
+  // LSTM -> com.microsoft DynamicQuantizeLSTM with int8 W and R (X and h are quantized inside, at each step).
+  void emit_lstm(const Node& node, const Candidate& c, std::vector<std::unique_ptr<Node>>& out) {
+    const QuantizedWeight& w = lstm_weight(c.weight_name);
+    const QuantizedWeight& r = lstm_weight(node.inputs[2]);
+    std::vector<std::string> inputs = {node.inputs[0], w.values, r.values};
+    for (size_t i = 3; i < 8; ++i) inputs.push_back(node.has_input(i) ? node.inputs[i] : std::string());
+    inputs.insert(inputs.end(), {w.scale, w.zero_point, r.scale, r.zero_point});
+    add_microsoft(out, node, "DynamicQuantizeLSTM", std::move(inputs)).attributes.erase("layout");
+    report_.quantized.push_back(
+        {node_key(node), node.op_type,
+         std::string("DynamicQuantizeLSTM, int8 W and R ") + (options_.per_channel ? "per row" : "per direction")});
   }
 
   const QuantizedActivation& activation(const std::string& name, std::vector<std::unique_ptr<Node>>& out) {
@@ -179,7 +311,8 @@ class DynamicQuantizer {
 
 QuantizeReport quantize_dynamic(Model& model, const DynamicQuantizeOptions& options) {
   for (const std::string& op : options.op_types) {
-    check_argument(op == "MatMul" || op == "Gemm", "dynamic quantization handles MatMul and Gemm, not '", op, "'");
+    check_argument(op == "MatMul" || op == "Gemm" || op == "Attention" || op == "LSTM" || op == "GRU",
+                   "dynamic quantization handles MatMul, Gemm, Attention (com.microsoft) and LSTM, not '", op, "'");
   }
   check_argument(options.weights.type == DType::kInt8 || options.weights.type == DType::kUint8,
                  "weights quantize to int8 or uint8, not ", dtype_name(options.weights.type));

@@ -6,6 +6,12 @@
 //   MatMul(A, W)        ->  DynamicQuantizeLinear(A) -> A_q, A_scale, A_zp      (one per distinct A)
 //   Gemm(A, W, C)           MatMulInteger(A_q, W_quantized, A_zp, W_zero_point) -> int32
 //                           Cast(to float) -> Mul(., Mul(A_scale, W_scale)) [-> Add(., C)] -> the node's output
+//
+//   com.microsoft Attention  ->  DynamicQuantizeLinear(input) -> com.microsoft QAttention(input_q, W_quantized, bias,
+//     (weights [In, 3H])           input_scale, W_scale, mask_index, input_zp, W_zero_point, past)
+//   LSTM (W, R constant)     ->  com.microsoft DynamicQuantizeLSTM(X, W_quantized, R_quantized, B, ..., W_scale,
+//                                W_zero_point, R_scale, R_zero_point): int8 W and R transposed to [dirs, size, 4H],
+//                                scales per direction ([dirs]) or per row of 4H ([dirs, 4H]) with per_channel
 #pragma once
 
 #include <cstdint>
@@ -20,8 +26,9 @@ namespace tessera::quantize {
 struct DynamicQuantizeOptions {
   WeightQuantization weights;  // int8 symmetric by default, as onnxruntime's QInt8 weights
   bool per_channel = false;    // one scale per output column of each weight instead of one per tensor
-  // Which op types are quantized; MatMul and Gemm are the ones supported.
-  std::vector<std::string> op_types = {"MatMul", "Gemm"};
+  // Which op types are quantized: MatMul, Gemm, Attention (com.microsoft), LSTM; GRU is accepted and reported as
+  // kept float (onnxruntime has no quantized GRU). The default is all of them but GRU, as quantize_dynamic's.
+  std::vector<std::string> op_types = {"MatMul", "Gemm", "Attention", "LSTM"};
   std::vector<std::string> include_nodes;  // when non-empty, only nodes named here
   std::vector<std::string> exclude_nodes;  // never these nodes
 };

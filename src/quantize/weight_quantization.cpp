@@ -86,4 +86,20 @@ QuantParams quantize_weight(const Tensor& weight, const WeightQuantization& q, i
   return params;
 }
 
+QuantParams quantize_lstm_weight(const Tensor& weight, const WeightQuantization& q, bool per_row, Tensor& values) {
+  check_argument(weight.rank() == 3, "an LSTM weight is [directions, 4 * hidden, size], got ", weight.description());
+  const int64_t dirs = weight.dim(0), rows = weight.dim(1), columns = weight.dim(2);
+  Tensor row_major;
+  // Per direction: channels along axis 0; per row: the weight seen as [dirs * 4 * hidden, size], channels its rows.
+  const QuantParams params =
+      quantize_weight(per_row ? weight.reshaped({dirs * rows, columns}) : weight, q, 0, row_major);
+  values = Tensor(q.type, {dirs, columns, rows});
+  const uint8_t* from = row_major.data<uint8_t>();
+  uint8_t* to = values.data<uint8_t>();
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < columns; ++c) to[(d * columns + c) * rows + r] = from[(d * rows + r) * columns + c];
+  return params;
+}
+
 }  // namespace tessera::quantize

@@ -37,4 +37,10 @@ void scale_and_zero_point(float rmin, float rmax, const WeightQuantization& q, f
 // `values` receives the quantized tensor (same shape, dtype q.type).
 QuantParams quantize_weight(const Tensor& weight, const WeightQuantization& q, int64_t axis, Tensor& values);
 
+// An LSTM weight, W [dirs, 4 * hidden, input] or R [dirs, 4 * hidden, hidden], quantized as onnxruntime's
+// quantize_dynamic quantizes it for com.microsoft DynamicQuantizeLSTM: one (scale, zero point) per direction, or
+// with `per_row` one per row of 4 * hidden (scales ordered [dirs, 4 * hidden]); `values` receives the quantized
+// weight transposed to the layout DynamicQuantizeLSTM reads, [dirs, input or hidden, 4 * hidden].
+QuantParams quantize_lstm_weight(const Tensor& weight, const WeightQuantization& q, bool per_row, Tensor& values);
+
 }  // namespace tessera::quantize

@@ -3,7 +3,7 @@
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
 MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
-QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool, DynamicQuantizeLSTM; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool, DynamicQuantizeLSTM, QAttention; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
 attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
 BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
@@ -66,17 +66,22 @@ def simplified_decoder_block() -> onnx.GraphProto:
                               weight("w2", FF, HIDDEN)])
 
 
-def contrib_attention(mask_shape: list | None, attention_bias: list | None = None, **attrs) -> onnx.GraphProto:
+def contrib_attention(mask_shape: list | None, attention_bias: list | None = None, past: int = 0,
+                      **attrs) -> onnx.GraphProto:
     """com.microsoft Attention on a packed [HIDDEN, 3 * HIDDEN] weight with bias; `mask_shape` None, [B], [2B],
-    [B, S] or [B, S, S] for mask_index (ONNX Runtime's CPU provider refuses the 4-D form); present output too."""
+    [B, T] or [B, S, T] for mask_index (T = past + S; ONNX Runtime's CPU provider refuses the 4-D form); a past state
+    of `past` positions; present output too."""
     heads = attrs.pop("num_heads", 4)
     sizes = attrs.get("qkv_hidden_sizes", [HIDDEN] * 3)
-    inputs = ["x", "w", "b", "mask" if mask_shape else ""] + (["", "attention_bias"] if attention_bias else [])
+    inputs = ["x", "w", "b", "mask" if mask_shape else "", "past" if past else ""]
+    inputs += ["attention_bias"] if attention_bias else []
     outputs = ["y", "present"] if sizes[1] == sizes[2] else ["y"]  # present stacks K and V: one size only
     node = helper.make_node("Attention", inputs, outputs, domain=MS, num_heads=heads, **attrs)
     graph_inputs = inputs_info(["x"], [BATCH, SEQ, HIDDEN])
     if mask_shape:
         graph_inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, mask_shape))
+    if past:
+        graph_inputs += inputs_info(["past"], [2, BATCH, heads, past, HIDDEN // heads])
     if attention_bias:
         graph_inputs += inputs_info(["attention_bias"], attention_bias)
     return helper.make_graph([node], "contrib_attention", graph_inputs, inputs_info(outputs, None),
@@ -376,6 +381,33 @@ def dynamic_quantize_lstm(dtype, per_column: bool, direction: str) -> onnx.Graph
                              inits)
 
 
+def qattention(w_dtype, per_column: bool, mask_shape: list | None, past: int = 0, **attrs) -> onnx.GraphProto:
+    """com.microsoft QAttention on the float input quantized in the graph (DynamicQuantizeLinear, as
+    quantize_dynamic writes it): int8 or uint8 weight [HIDDEN, 3 HIDDEN] with per-tensor or per-column scales and
+    zero points (uint8: nonzero ones), a bias, mask_index `mask_shape`, a past state of `past` positions; present
+    output too."""
+    heads = attrs.pop("num_heads", 4)
+    total = 3 * HIDDEN
+    low, high = (-128, 128) if w_dtype == np.int8 else (0, 256)
+    count = total if per_column else 1
+    shape = [total] if per_column else []
+    zero = np.zeros(count) if w_dtype == np.int8 else rng.integers(100, 156, count)
+    inits = [numpy_helper.from_array(rng.integers(low, high, (HIDDEN, total)).astype(w_dtype), "w"),
+             weight("b", total),
+             numpy_helper.from_array((rng.random(count) * 0.004 + 0.001).astype(np.float32).reshape(shape), "w_scale"),
+             numpy_helper.from_array(zero.astype(w_dtype).reshape(shape), "w_zero_point")]
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["x_q", "x_scale", "x_zero_point"]),
+             helper.make_node("QAttention", ["x_q", "w", "b", "x_scale", "w_scale", "mask" if mask_shape else "",
+                                             "x_zero_point", "w_zero_point", "past" if past else ""],
+                              ["y", "present"], domain=MS, num_heads=heads, **attrs)]
+    graph_inputs = inputs_info(["x"], [BATCH, SEQ, HIDDEN])
+    if mask_shape:
+        graph_inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, mask_shape))
+    if past:
+        graph_inputs += inputs_info(["past"], [2, BATCH, heads, past, HIDDEN // heads])
+    return helper.make_graph(nodes, "qattention", graph_inputs, inputs_info(["y", "present"], None), inits)
+
+
 def mask_feed(shape: list) -> np.ndarray:
     """mask_index data: lengths (1-D, with starts in the second half for [2B]) or 0/1 with some zeros."""
     if len(shape) == 1:
@@ -502,9 +534,22 @@ def main() -> int:
                atol=0.03)
     write_case(dest, "dynamic_quantize_lstm_int8_per_column", dynamic_quantize_lstm(np.int8, True, "forward"),
                atol=0.03)
+    # QAttention: the same integer products and float scale * sum + bias as ONNX Runtime, then float attention.
+    write_case(dest, "qattention_u8s8_per_tensor", qattention(np.int8, False, None))
+    write_case(dest, "qattention_u8u8_per_column_mask_1d", qattention(np.uint8, True, [BATCH]))
+    write_case(dest, "qattention_u8s8_per_column_mask_2d_unidirectional", qattention(np.int8, True, [BATCH, SEQ],
+                                                                                     unidirectional=1, num_heads=2))
+    write_case(dest, "qattention_u8u8_mask_3d_scale", qattention(np.uint8, False, [BATCH, SEQ, SEQ], scale=0.2,
+                                                                 mask_filter_value=-5000.0))
+    write_case(dest, "qattention_u8s8_past_unidirectional", qattention(np.int8, True, [BATCH, 2 + SEQ], past=2,
+                                                                       unidirectional=1))
     write_case(dest, "bias_add", *bias_add())
     write_case(dest, "bias_softmax_inner_broadcast", *bias_softmax(1))
     write_case(dest, "bias_softmax_outer_broadcast", *bias_softmax(0))
+    # Added last, so that the cases above keep their random data.
+    write_case(dest, "attention_past_unidirectional_2d", contrib_attention([BATCH, 3 + SEQ], past=3, unidirectional=1))
+    write_case(dest, "attention_past_mask_1d", contrib_attention([BATCH], past=2, num_heads=2))
+    write_case(dest, "attention_past_mask_3d", contrib_attention([BATCH, SEQ, 4 + SEQ], past=4))
     return 0
 
 

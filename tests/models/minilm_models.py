@@ -19,8 +19,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
+
+from quantize_models import quantize_both
 
 SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
              "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods.",
@@ -84,9 +85,7 @@ def main() -> int:
         tag = "per-channel" if per_channel else "per-tensor"
         ours = os.path.join(work, f"model.tessera-int8-{tag}.onnx")
         theirs = os.path.join(work, f"model.onnxruntime-int8-{tag}.onnx")
-        subprocess.run([cli, "quantize", model, ours] + (["--per-channel"] if per_channel else []), check=True,
-                       stdout=subprocess.DEVNULL)
-        quantize_dynamic(model, theirs, weight_type=QuantType.QInt8, per_channel=per_channel)
+        quantize_both(cli, model, ours, theirs, per_channel)
         means = {}
         for label, embeddings in (("Tessera", tessera_run(cli, ours, inputs, work)),
                                   ("ONNX Runtime", ort_run(theirs, inputs))):

@@ -62,6 +62,14 @@ def tessera_run(cli, path, feeds, work):
     return numpy_helper.to_array(proto)
 
 
+def quantize_both(cli, model, ours, theirs, per_channel, **onnxruntime_options):
+    """`tessera quantize MODEL OURS` and onnxruntime's quantize_dynamic(MODEL, THEIRS), int8 weights, per tensor or
+    per channel."""
+    subprocess.run([cli, "quantize", model, ours] + (["--per-channel"] if per_channel else []), check=True,
+                   stdout=subprocess.DEVNULL)
+    quantize_dynamic(model, theirs, weight_type=QuantType.QInt8, per_channel=per_channel, **onnxruntime_options)
+
+
 def initializers(path):
     return {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
 
@@ -73,10 +81,7 @@ def check_dynamic(cli, tests, work, failures):
         tag = "per-channel" if per_channel else "per-tensor"
         ours = os.path.join(work, f"tessera-{tag}.onnx")
         theirs = os.path.join(work, f"onnxruntime-{tag}.onnx")
-        subprocess.run([cli, "quantize", model, ours] + (["--per-channel"] if per_channel else []), check=True,
-                       stdout=subprocess.DEVNULL)
-        quantize_dynamic(model, theirs, weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=["MatMul", "Gemm"])
+        quantize_both(cli, model, ours, theirs, per_channel, op_types_to_quantize=["MatMul", "Gemm"])
         a, b = initializers(ours), initializers(theirs)
         # Every weight onnxruntime quantized (it skips the second reader of a shared weight; Tessera does not).
         quantized = [n for n in b if n.endswith(("_quantized", "_scale", "_zero_point")) and not n.startswith("/")]

@@ -110,9 +110,14 @@ TEST(ContribAttentionTest, ClearErrors) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(error_code_of([&] {
               run_op("Attention", 1, {int_attr("num_heads", 2)},
-                     {x, w, bias, Tensor(), random_float({2, 1, 2, 1, 2}, 11)}, 1, nullptr, kMs);
+                     {x, w, bias, Tensor(), Tensor(), Tensor(), Tensor(DType::kInt32, {})}, 1, nullptr, kMs);
             }),
-            ErrorCode::kInvalidModel);
+            ErrorCode::kInvalidModel);  // past_sequence_length
+  EXPECT_EQ(error_code_of([&] {
+              run_op("Attention", 1, {int_attr("num_heads", 2)},
+                     {x, w, bias, Tensor(), random_float({2, 1, 2, 1, 3}, 11)}, 1, nullptr, kMs);
+            }),
+            ErrorCode::kInvalidArgument);  // past with a head size of 3 where K's is 2
 }
 
 // MultiHeadAttention: its numbers are compared with ONNX Runtime by models.contrib-ops (mha_*); here the forms it

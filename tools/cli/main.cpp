@@ -37,7 +37,8 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
            [--moving-average] [--activation-type int8|uint8] [--symmetric-activations] [--quant-format qdq|qoperator]
            [--validate DIR [--max-drop 1%] [--metric top1|l2] [--report FILE.html]]
       Dynamic (default): as onnxruntime's quantize_dynamic: constant MatMul/Gemm weights become int8 (symmetric) or
-      uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger). Static: Conv/MatMul/Gemm with
+      uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger); com.microsoft Attention
+      becomes QAttention and LSTM DynamicQuantizeLSTM (int8 W and R). Static: Conv/MatMul/Gemm with
       activation ranges calibrated over DIR's sample folders (NAME.npy, NAME.pb or input_K.pb per input), written
       in the QDQ format (or QOperator: QLinearConv, QLinearMatMul, QLinearAdd); with --validate the layers adding
       most error stay float until the drop fits --max-drop. The output loads in ONNX Runtime. Preprocessing (basic

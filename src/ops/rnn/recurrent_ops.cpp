@@ -2,6 +2,8 @@
 // com.microsoft DynamicQuantizeLSTM on the same loop.
 #include <algorithm>
 #include <climits>
+#include <memory>
+#include <optional>
 
 #include "ops/registry.h"
 #include "ops/rnn/rnn_common.h"
@@ -155,15 +157,12 @@ std::unique_ptr<Kernel> make_recurrent(const KernelInfo& info, CellKind kind) {
 // W or R of com.microsoft DynamicQuantizeLSTM: int8/uint8 [dirs, rows, 4 * hidden] (rows = input or hidden size)
 // with per-direction scales and zero points ([dirs], or [dirs, 4 * hidden] per column), dequantized into LSTM's
 // float layout [dirs, 4 * hidden, rows].
-std::vector<float> dequantize_lstm_weights(KernelContext& ctx, size_t index, size_t scale_index, size_t zero_index,
-                                           int64_t dirs, int64_t rows, int64_t columns, const char* what) {
-  const Tensor& q = ctx.input(index);
+std::vector<float> dequantize_lstm_weights(const Tensor& q, const Tensor& scale, const Tensor& zero, int64_t dirs,
+                                           int64_t rows, int64_t columns, const char* what) {
   check_argument((q.dtype() == DType::kInt8 || q.dtype() == DType::kUint8) && q.rank() == 3 && q.dim(0) == dirs &&
                      q.dim(1) == rows && q.dim(2) == columns,
                  "DynamicQuantizeLSTM: ", what, " ", q.description(), " must be int8 or uint8 [", dirs, ", ", rows,
                  ", ", columns, "]");
-  const Tensor& scale = ctx.input(scale_index);
-  const Tensor& zero = ctx.input(zero_index);
   const int64_t per_dir = scale.element_count() / std::max<int64_t>(dirs, 1);
   check_argument(scale.dtype() == DType::kFloat && (per_dir == 1 || per_dir == columns) &&
                      scale.element_count() == dirs * per_dir && zero.dtype() == q.dtype() &&
@@ -186,41 +185,107 @@ std::vector<float> dequantize_lstm_weights(KernelContext& ctx, size_t index, siz
   return out;
 }
 
+// Where DynamicQuantizeLSTM's 8-bit W or R, its scale and its zero point are.
+struct QuantizedLstmInputs {
+  size_t weight, scale, zero_point;
+  const char* name;
+};
+constexpr QuantizedLstmInputs kQuantizedW{1, 8, 9, "W"};
+constexpr QuantizedLstmInputs kQuantizedR{2, 10, 11, "R"};
+
+// W or R dequantized once at kernel creation when it, its scale and zero point are constants (the 8-bit weight is
+// then consumed); rows is its input or hidden size.
+struct DequantizedLstmWeight {
+  std::vector<float> values;
+  int64_t rows = 0;
+};
+
+std::shared_ptr<const DequantizedLstmWeight> dequantize_constant(const KernelInfo& info, QuantizedLstmInputs at,
+                                                                 int64_t dirs, int64_t columns) {
+  const Tensor* q = info.constant_input(at.weight);
+  const Tensor* scale = info.constant_input(at.scale);
+  const Tensor* zero = info.constant_input(at.zero_point);
+  if (q == nullptr || scale == nullptr || zero == nullptr || q->rank() != 3) return nullptr;
+  auto out = std::make_shared<DequantizedLstmWeight>();
+  out->rows = q->dim(1);
+  out->values = dequantize_lstm_weights(*q, *scale, *zero, dirs, out->rows, columns, at.name);
+  info.consume_constant_input(at.weight);
+  return out;
+}
+
+// The float W or R of one run: the kernel's dequantized constant, or the inputs dequantized now.
+std::vector<float> lstm_weight(KernelContext& ctx, const DequantizedLstmWeight* constant, QuantizedLstmInputs at,
+                               int64_t dirs, int64_t rows, int64_t columns) {
+  if (constant == nullptr || ctx.has_input(at.weight)) {
+    return dequantize_lstm_weights(ctx.input(at.weight), ctx.input(at.scale), ctx.input(at.zero_point), dirs, rows,
+                                   columns, at.name);
+  }
+  check_argument(constant->rows == rows, "DynamicQuantizeLSTM: ", at.name, " has ", constant->rows,
+                 " rows where the input needs ", rows);
+  return constant->values;
+}
+
 // com.microsoft DynamicQuantizeLSTM (ONNX Runtime's LSTM over 8-bit weights, in quantized OCR and speech models):
 // LSTM's inputs and attributes, W [dirs, input, 4 * hidden] and R [dirs, hidden, 4 * hidden] int8/uint8 with
-// W_scale, W_zero_point, R_scale, R_zero_point (inputs 8-11). The weights are dequantized and the float LSTM runs;
-// ONNX Runtime also quantizes X and h to uint8 at each step, so results agree within that quantization noise.
+// W_scale, W_zero_point, R_scale, R_zero_point (inputs 8-11). The weights are dequantized (once, when constant) and
+// the float LSTM runs; ONNX Runtime also quantizes X and h to uint8 at each step, so results agree within that
+// quantization noise.
 std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
   const RecurrentConfig config = parse_recurrent(info, CellKind::kLstm);
-  return make_kernel([config](KernelContext& ctx) {
+  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+  std::shared_ptr<const DequantizedLstmWeight> w = dequantize_constant(info, kQuantizedW, dirs, 4 * hs);
+  std::shared_ptr<const DequantizedLstmWeight> r = dequantize_constant(info, kQuantizedR, dirs, 4 * hs);
+  return make_kernel([config, w, r, hs, dirs](KernelContext& ctx) {
     const RnnInputs in = read_rnn_inputs(ctx, config.attributes);
-    const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
     Weights weights;
     weights.input_size = in.input_size;
-    weights.w = dequantize_lstm_weights(ctx, 1, 8, 9, dirs, in.input_size, 4 * hs, "W");
-    weights.r = dequantize_lstm_weights(ctx, 2, 10, 11, dirs, hs, 4 * hs, "R");
+    weights.w = lstm_weight(ctx, w.get(), kQuantizedW, dirs, in.input_size, 4 * hs);
+    weights.r = lstm_weight(ctx, r.get(), kQuantizedR, dirs, hs, 4 * hs);
     weights.b = read_float_input(ctx, 3, dirs * 8 * hs, 0, "B");
     run_recurrent(config, in, std::move(weights), ctx);
   });
 }
 
-const RegisterOp kRnn{
-    {.op_type = "RNN", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kRnn);
-     }}};
-const RegisterOp kGru{
-    {.op_type = "GRU", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kGru);
-     }}};
-const RegisterOp kLstm{
-    {.op_type = "LSTM", .since_version = 1, .last_version = INT_MAX, .factory = [](const KernelInfo& i) {
-       return make_recurrent(i, CellKind::kLstm);
-     }}};
+// Output types of RNN, GRU, LSTM and DynamicQuantizeLSTM: X's element type; Y [seq, dirs, batch, hidden] and the
+// final states [dirs, batch, hidden] ([batch, seq, dirs, hidden] and [batch, dirs, hidden] for layout 1).
+void infer_recurrent(InferenceContext& ctx) {
+  const TypeInfo* x = ctx.input_type(0);
+  if (x == nullptr || !x->is_tensor()) return;
+  const Node& node = ctx.node();
+  const Dim hidden = Dim::known(node.attr_int("hidden_size", 0));
+  const Dim dirs = Dim::known(node.attr_string("direction", "forward") == "bidirectional" ? 2 : 1);
+  const bool batch_major = node.attr_int("layout", 0) == 1;
+  std::optional<std::vector<Dim>> y, state;
+  if (x->shape && x->shape->size() == 3 && hidden.value > 0) {
+    const Dim seq = (*x->shape)[batch_major ? 1 : 0], batch = (*x->shape)[batch_major ? 0 : 1];
+    y = batch_major ? std::vector<Dim>{batch, seq, dirs, hidden} : std::vector<Dim>{seq, dirs, batch, hidden};
+    state = batch_major ? std::vector<Dim>{batch, dirs, hidden} : std::vector<Dim>{dirs, batch, hidden};
+  }
+  ctx.set_output_type(0, TypeInfo::tensor(x->elem_type, y));
+  for (size_t i = 1; i < ctx.output_count(); ++i) ctx.set_output_type(i, TypeInfo::tensor(x->elem_type, state));
+}
+
+const RegisterOp kRnn{{.op_type = "RNN",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kRnn); },
+                       .infer = infer_recurrent}};
+const RegisterOp kGru{{.op_type = "GRU",
+                       .since_version = 1,
+                       .last_version = INT_MAX,
+                       .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kGru); },
+                       .infer = infer_recurrent}};
+const RegisterOp kLstm{{.op_type = "LSTM",
+                        .since_version = 1,
+                        .last_version = INT_MAX,
+                        .factory = [](const KernelInfo& i) { return make_recurrent(i, CellKind::kLstm); },
+                        .infer = infer_recurrent}};
 const RegisterOp kDynamicQuantizeLstm{{.domain = kMicrosoftDomain,
                                        .op_type = "DynamicQuantizeLSTM",
                                        .since_version = 1,
                                        .last_version = INT_MAX,
-                                       .factory = make_dynamic_quantize_lstm}};
+                                       .factory = make_dynamic_quantize_lstm,
+                                       .infer = infer_recurrent}};
 
 }  // namespace
 }  // namespace tessera

@@ -4,10 +4,15 @@
 // in ONNX Runtime's CPU forms: [B] (keys at or after end[b] masked), [2B] (also keys before start[b]), [B, T] and
 // [B, S, T] (0 = masked); the 4-D Megatron form is refused, as ONNX Runtime's CPU provider refuses it; masked keys get
 // mask_filter_value (-10000) added, and `unidirectional` adds it above the diagonal; attention_bias (input 5) is added
-// too. Output [B, S, Hv]; present ([2, B, heads, S, head size], K and V) when wanted. A past state (input 4) is not
-// supported yet: it is a clear error. The projection runs on the f32 GEMM (a constant weight packed once, the bias in
-// its epilogue); the attention itself is the ONNX Attention kernel.
+// too. A past state (input 4, [2, B, heads, P, head size]) puts P keys and values in front of the S new ones (masks
+// then cover T = P + S keys; causality offsets the queries by P). Output [B, S, Hv]; present ([2, B, heads, T, head
+// size], K and V) when wanted. past_present_share_buffer is refused. The projection runs on the f32 GEMM (a constant
+// weight packed once, the bias in its epilogue); the attention itself is the ONNX Attention kernel. What QAttention
+// shares with it: contrib_attention.h.
+#include "ops/transformer/contrib_attention.h"
+
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -19,19 +24,9 @@
 #include "ops/transformer/attention.h"
 
 namespace tessera {
-namespace {
+namespace transformer {
 
-struct ContribAttentionConfig {
-  int64_t heads = 0;
-  bool unidirectional = false;
-  std::vector<int64_t> qkv_sizes;  // empty: three equal parts of the weight's columns
-  float mask_filter_value = -10000.0f;
-  std::optional<float> scale;
-  std::string label;
-};
-
-// The attributes Attention and MultiHeadAttention share: num_heads, unidirectional, mask_filter_value, scale.
-ContribAttentionConfig parse_common_attributes(const Node& node) {
+ContribAttentionConfig parse_contrib_attention_attributes(const Node& node) {
   ContribAttentionConfig c;
   c.label = node.label();
   c.heads = node.attr_int("num_heads", 0);
@@ -44,8 +39,15 @@ ContribAttentionConfig parse_common_attributes(const Node& node) {
   return c;
 }
 
+}  // namespace transformer
+
+namespace {
+
+using transformer::ContribAttentionConfig;
+using transformer::ContribAttentionInputs;
+
 ContribAttentionConfig parse_contrib_attention(const Node& node) {
-  ContribAttentionConfig c = parse_common_attributes(node);
+  ContribAttentionConfig c = transformer::parse_contrib_attention_attributes(node);
   c.qkv_sizes = node.attr_ints("qkv_hidden_sizes", {});
   check_model(c.qkv_sizes.empty() || c.qkv_sizes.size() == 3, c.label, ": qkv_hidden_sizes must have 3 values, got ",
               c.qkv_sizes.size());
@@ -61,8 +63,9 @@ ContribAttentionConfig parse_contrib_attention(const Node& node) {
   }
   check_model(node.attr_int("past_present_share_buffer", 0) == 0 && node.attr_int("do_rotary", 0) == 0, c.label,
               ": past_present_share_buffer and do_rotary are not supported");
-  check_model(!node.has_input(4) && !node.has_input(6), c.label,
-              ": Attention (com.microsoft) with a past state (inputs 4 and 6) is not supported yet");
+  check_model(!node.has_input(6), c.label,
+              ": Attention (com.microsoft) input 6 (past_sequence_length, for past_present_share_buffer) is not "
+              "supported");
   return c;
 }
 
@@ -131,17 +134,7 @@ std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& 
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = bias;
   gemm_f32_packed(rows, total, x.dim(2), 1.0f, a, b, 0.0f, qkv.data<float>(), total, &ctx.parallelism(), &epilogue);
-  std::vector<Tensor> parts;
-  int64_t column = 0;
-  for (int64_t size : sizes) {
-    Tensor part = Tensor::uninitialized(DType::kFloat, {x.dim(0), x.dim(1), size});
-    for (int64_t r = 0; r < rows; ++r) {
-      std::memcpy(part.data<float>() + r * size, qkv.data<float>() + r * total + column, size * sizeof(float));
-    }
-    parts.push_back(std::move(part));
-    column += size;
-  }
-  return parts;
+  return transformer::split_qkv_columns(qkv, x.dim(0), x.dim(1), sizes);
 }
 
 // 1 where key t (of `total`) is attended by query s of batch b according to mask_index (ONNX Runtime's CPU forms).
@@ -167,16 +160,11 @@ void check_mask_index(const ContribAttentionConfig& c, const Tensor& m, int64_t 
   }
 }
 
-// Where a kernel's mask inputs are: mask_index / key_padding_mask and attention_bias.
-struct MaskInputs {
-  size_t mask, bias;
-};
-
 // The additive float mask [B, heads or 1, S, T] for the ONNX kernel: the mask input, causality, attention_bias;
 // or an undefined tensor when there is nothing to add. When no term depends on the query (a 1-D or 2-D mask_index
 // alone) it is [B, 1, 1, T], one row per batch that the kernel broadcasts over the queries.
-Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, MaskInputs in, int64_t batch, int64_t seq,
-                     int64_t total) {
+Tensor additive_mask(const ContribAttentionConfig& c, KernelContext& ctx, ContribAttentionInputs in, int64_t batch,
+                     int64_t seq, int64_t total) {
   const Tensor* mask = ctx.has_input(in.mask) ? &ctx.input(in.mask) : nullptr;
   const Tensor* bias = ctx.has_input(in.bias) ? &ctx.input(in.bias) : nullptr;
   if (mask == nullptr && bias == nullptr && !c.unidirectional) return Tensor();
@@ -225,19 +213,84 @@ void write_present(const Tensor& k, const Tensor& v, int64_t heads, Tensor& pres
   }
 }
 
-void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
-  const std::vector<Tensor> qkv = project_qkv(c, ctx, constant);
+// Past K or V (past[which] of [2, B, heads, P, size]) followed by the current rows [B, S, heads * size]:
+// [B, P + S, heads * size], the layout packed_attention reads.
+Tensor joined_with_past(const Tensor& past, int64_t which, const Tensor& current, int64_t heads) {
+  const int64_t batch = current.dim(0), seq = current.dim(1), size = current.dim(2) / heads, p = past.dim(3);
+  const int64_t total = p + seq, row = heads * size;
+  Tensor out = Tensor::uninitialized(DType::kFloat, {batch, total, row});
+  const float* from = past.data<float>() + which * batch * heads * p * size;
+  float* to = out.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t t = 0; t < p; ++t) {
+        std::memcpy(to + (b * total + t) * row + h * size, from + ((b * heads + h) * p + t) * size,
+                    size * sizeof(float));
+      }
+    }
+    std::memcpy(to + (b * total + p) * row, current.data<float>() + b * seq * row, seq * row * sizeof(float));
+  }
+  return out;
+}
+
+// K and V with the past state of input `index` in front, when there is one.
+std::vector<Tensor> keys_and_values(const ContribAttentionConfig& c, KernelContext& ctx, const std::vector<Tensor>& qkv,
+                                    size_t index) {
+  if (!ctx.has_input(index)) return {qkv[1], qkv[2]};
+  const Tensor& past = ctx.input(index);
+  const int64_t batch = qkv[1].dim(0), size = qkv[1].dim(2) / c.heads;
+  if (past.dtype() != DType::kFloat || past.rank() != 5 || past.dim(0) != 2 || past.dim(1) != batch ||
+      past.dim(2) != c.heads || past.dim(4) != size || qkv[2].dim(2) != qkv[1].dim(2)) {
+    fail(ErrorCode::kInvalidArgument, c.label, ": past ", past.description(), " must be float [2, ", batch, ", ",
+         c.heads, ", past_sequence, ", size, "] with K and V of one size (", qkv[1].dim(2), " and ", qkv[2].dim(2),
+         ")");
+  }
+  return {joined_with_past(past, 0, qkv[1], c.heads), joined_with_past(past, 1, qkv[2], c.heads)};
+}
+
+}  // namespace
+
+namespace transformer {
+
+std::vector<Tensor> split_qkv_columns(const Tensor& qkv, int64_t batch, int64_t seq,
+                                      const std::vector<int64_t>& sizes) {
+  const int64_t rows = batch * seq, total = qkv.dim(1);
+  std::vector<Tensor> parts;
+  int64_t column = 0;
+  for (int64_t size : sizes) {
+    Tensor part = Tensor::uninitialized(DType::kFloat, {batch, seq, size});
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(part.data<float>() + r * size, qkv.data<float>() + r * total + column, size * sizeof(float));
+    }
+    parts.push_back(std::move(part));
+    column += size;
+  }
+  return parts;
+}
+
+void attend_packed_qkv(const ContribAttentionConfig& c, KernelContext& ctx, const std::vector<Tensor>& qkv,
+                       ContribAttentionInputs inputs) {
   const int64_t batch = qkv[0].dim(0), seq = qkv[0].dim(1);
-  const Tensor mask = additive_mask(c, ctx, MaskInputs{3, 5}, batch, seq, seq);
-  Tensor y = transformer::packed_attention(qkv[0], qkv[1], qkv[2], mask.defined() ? &mask : nullptr, c.heads, c.scale,
+  const std::vector<Tensor> kv = keys_and_values(c, ctx, qkv, inputs.past);
+  const int64_t total = kv[0].dim(1);
+  const Tensor mask = additive_mask(c, ctx, inputs, batch, seq, total);
+  Tensor y = transformer::packed_attention(qkv[0], kv[0], kv[1], mask.defined() ? &mask : nullptr, c.heads, c.scale,
                                            ctx.parallelism(), c.label);
   ctx.set_output(0, std::move(y));
   if (ctx.output_wanted(1)) {
-    check_argument(qkv[1].dim(2) == qkv[2].dim(2), c.label, ": present needs K and V of one size, got ", qkv[1].dim(2),
-                   " and ", qkv[2].dim(2));
-    Tensor& present = ctx.allocate_output(1, DType::kFloat, {2, batch, c.heads, seq, qkv[1].dim(2) / c.heads});
-    write_present(qkv[1], qkv[2], c.heads, present);
+    check_argument(kv[0].dim(2) == kv[1].dim(2), c.label, ": present needs K and V of one size, got ", kv[0].dim(2),
+                   " and ", kv[1].dim(2));
+    Tensor& present = ctx.allocate_output(1, DType::kFloat, {2, batch, c.heads, total, kv[0].dim(2) / c.heads});
+    write_present(kv[0], kv[1], c.heads, present);
   }
+}
+
+}  // namespace transformer
+
+namespace {
+
+void compute_contrib_attention(const ContribAttentionConfig& c, KernelContext& ctx, const PackedQkvWeight* constant) {
+  transformer::attend_packed_qkv(c, ctx, project_qkv(c, ctx, constant), ContribAttentionInputs{3, 5, 4});
 }
 
 void infer_contrib_attention(InferenceContext& ctx) {
@@ -282,7 +335,7 @@ const RegisterOp kContribAttention{{.domain = kMicrosoftDomain,
 // with a clear error.
 
 ContribAttentionConfig parse_multi_head_attention(const Node& node) {
-  ContribAttentionConfig c = parse_common_attributes(node);
+  ContribAttentionConfig c = transformer::parse_contrib_attention_attributes(node);
   check_model(node.has_input(1) && node.has_input(2), c.label,
               ": MultiHeadAttention with packed QKV or KV (key or value absent) is not supported yet");
   check_model(!node.has_input(6) && !node.has_input(7), c.label,
@@ -335,7 +388,7 @@ void compute_multi_head_attention(const ContribAttentionConfig& c, KernelContext
          2 * q.dim(2) + v.dim(2), "]");
   }
   const Tensor qb = with_bias(q, bias, 0), kb = with_bias(k, bias, q.dim(2)), vb = with_bias(v, bias, 2 * q.dim(2));
-  const Tensor mask = additive_mask(c, ctx, MaskInputs{4, 5}, q.dim(0), q.dim(1), k.dim(1));
+  const Tensor mask = additive_mask(c, ctx, ContribAttentionInputs{4, 5, SIZE_MAX}, q.dim(0), q.dim(1), k.dim(1));
   ctx.set_output(0, transformer::packed_attention(qb, kb, vb, mask.defined() ? &mask : nullptr, c.heads, c.scale,
                                                   ctx.parallelism(), c.label));
   for (size_t i : {size_t{1}, size_t{2}}) {
