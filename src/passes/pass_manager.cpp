@@ -32,6 +32,7 @@ std::unique_ptr<GraphPass> make_qdq_fusion();
 std::unique_ptr<GraphPass> make_qdq_binary_fusion();
 std::unique_ptr<GraphPass> make_float16_compute_in_float32();
 std::unique_ptr<GraphPass> make_rms_norm_fusion();
+std::unique_ptr<GraphPass> make_elementwise_chain_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -63,6 +64,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_skip_layer_norm_fusion());
   passes.push_back(make_matmul_transpose_fusion());
   passes.push_back(make_matmul_bias_fusion());  // after the fusions that match MatMul + Add patterns of their own
+  passes.push_back(make_elementwise_chain_fusion());  // last: it takes whatever elementwise nodes the others left
   return passes;
 }
 }  // namespace

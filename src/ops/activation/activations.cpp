@@ -11,38 +11,12 @@
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
+#include "ops/elementwise/unary_ops.h"
 
 namespace tessera {
 namespace {
 
 using namespace elementwise;
-
-struct SigmoidOp {
-  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kSigmoid;
-  float operator()(float x) const { return fast_math::sigmoid_f32(x); }
-  double operator()(double x) const { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
-};
-
-struct TanhOp {
-  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kTanh;
-  float operator()(float x) const { return fast_math::tanh_f32(x); }
-  double operator()(double x) const { return std::tanh(x); }
-};
-
-struct ReluOp {
-  template <typename C>
-  C operator()(C x) const {
-    return fast_math::select(x < C(0), C(0), x);  // NaN passes through
-  }
-};
-
-struct LeakyReluOp {
-  float alpha;
-  template <typename C>
-  C operator()(C x) const {
-    return fast_math::select(x < C(0), static_cast<C>(alpha) * x, x);
-  }
-};
 
 struct EluOp {
   float alpha;

@@ -46,6 +46,16 @@ inline T apply(T a, T b) {
   }
 }
 
+// The float32 form of an arithmetic op, naming its kernels/f32-vexact loop (see binary_run).
+template <ArithmeticOp Op>
+struct FloatArithmetic {
+  static constexpr VBinaryOpF32 kVectorF32 = Op == ArithmeticOp::kAdd   ? VBinaryOpF32::kAdd
+                                             : Op == ArithmeticOp::kSub ? VBinaryOpF32::kSub
+                                             : Op == ArithmeticOp::kMul ? VBinaryOpF32::kMul
+                                                                        : VBinaryOpF32::kDiv;
+  float operator()(float x, float y) const { return apply<Op>(x, y); }
+};
+
 template <typename T>
 void check_no_zero_divisor(const Tensor& b) {
   const T* data = b.data<T>();
@@ -66,7 +76,9 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
     visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);
-      if constexpr (std::is_same_v<Compute<T>, T>) {
+      if constexpr (std::is_same_v<T, float>) {
+        broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain, FloatArithmetic<Op>{});
+      } else if constexpr (std::is_same_v<Compute<T>, T>) {
         broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain, [](T x, T y) { return apply<Op>(x, y); });
       } else {
         broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/f32-vexact/f32-vexact.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "base/error.h"
 #include "base/parallel.h"
@@ -241,8 +242,17 @@ BroadcastPlan<N> plan_broadcast(const std::array<const std::vector<int64_t>*, N>
 // Drivers
 
 // out[i] = op(a[i * sa], b[i * sb]) for i < n, with loops the compiler vectorizes for the stride-0/1 cases.
+// Float32 ops naming a kernels/f32-vexact loop (Op::kVectorF32, a VBinaryOpF32) run on it when both strides are 0
+// or 1: the same bits, in the CPU's widest vectors.
 template <typename A, typename B, typename R, typename Op>
 inline void binary_run(const A* a, int64_t sa, const B* b, int64_t sb, R* out, int64_t n, const Op& op) {
+  if constexpr (requires { Op::kVectorF32; } && std::is_same_v<A, float> && std::is_same_v<B, float> &&
+                std::is_same_v<R, float>) {
+    if ((sa == 0 || sa == 1) && (sb == 0 || sb == 1)) {
+      vbinary_f32(Op::kVectorF32, a, sa, b, sb, out, n);
+      return;
+    }
+  }
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
   } else if (sa == 0 && sb == 1) {
@@ -324,6 +334,18 @@ std::unique_ptr<Kernel> make_unary_kernel(Op op, int64_t grain) {
         float* out = y.data<float>();
         parallel_elements(ctx.parallelism(), x.element_count(), grain, [&](int64_t begin, int64_t end) {
           vunary_f32(Op::kVectorF32, in + begin, out + begin, end - begin);
+        });
+        return;
+      }
+    }
+    if constexpr (requires { Op::kExactF32; }) {
+      if (x.dtype() == DType::kFloat) {
+        float alpha = 0.0f;
+        if constexpr (requires { op.alpha; }) alpha = op.alpha;
+        const float* in = x.data<float>();
+        float* out = y.data<float>();
+        parallel_elements(ctx.parallelism(), x.element_count(), grain, [&](int64_t begin, int64_t end) {
+          vexact_unary_f32(Op::kExactF32, alpha, in + begin, out + begin, end - begin);
         });
         return;
       }

@@ -9,40 +9,12 @@
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
+#include "ops/elementwise/unary_ops.h"
 
 namespace tessera {
 namespace {
 
 using namespace elementwise;
-
-// Integer negation and absolute value in the unsigned type, so the minimum value wraps instead of overflowing.
-template <typename C>
-inline C wrapping_negate(C x) {
-  using U = std::make_unsigned_t<std::conditional_t<sizeof(C) < sizeof(int), int, C>>;
-  return static_cast<C>(U{0} - static_cast<U>(x));
-}
-
-struct AbsOp {
-  template <typename C>
-  C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>)
-      return std::fabs(x);
-    else if constexpr (std::is_signed_v<C>)
-      return x < 0 ? wrapping_negate(x) : x;
-    else
-      return x;
-  }
-};
-
-struct NegOp {
-  template <typename C>
-  C operator()(C x) const {
-    if constexpr (std::is_floating_point_v<C>)
-      return -x;
-    else
-      return wrapping_negate(x);
-  }
-};
 
 struct SignOp {
   template <typename C>
@@ -52,22 +24,6 @@ struct SignOp {
     else
       return x > 0 ? C(1) : (x < 0 ? static_cast<C>(-1) : C(0));
   }
-};
-
-struct ErfOp {
-  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kErf;
-  float operator()(float x) const { return fast_math::erf_f32(x); }
-  double operator()(double x) const { return std::erf(x); }
-  template <typename C>
-  C operator()(C x) const {
-    return static_cast<C>(std::erf(static_cast<double>(x)));  // integers: |erf| < 1 truncates to 0
-  }
-};
-
-struct ExpOp {
-  static constexpr VUnaryOpF32 kVectorF32 = VUnaryOpF32::kExp;
-  float operator()(float x) const { return fast_math::exp_f32(x); }
-  double operator()(double x) const { return std::exp(x); }
 };
 
 // Ops on float types that call the standard library function of the same name.
@@ -98,13 +54,6 @@ struct ExpOp {
   };
 TESSERA_STD_UNARY_OPS(TESSERA_DEFINE_STD_OP)
 #undef TESSERA_DEFINE_STD_OP
-
-struct ReciprocalOp {
-  template <typename C>
-  C operator()(C x) const {
-    return C(1) / x;
-  }
-};
 
 template <uint32_t Types, typename Op, int64_t kGrain>
 std::unique_ptr<Kernel> make_unary(const KernelInfo&) {
