@@ -215,16 +215,21 @@ bool reads_a_in_place(const Problem& pr, int64_t m0, int64_t m1) {
          (m1 - m0 <= kDirectFewRows || rows_spread_over_l1_sets(pr.a.ld));
 }
 
-// Up to this many depth steps of a plain B are read in place (the direct-B micro-kernels) rather than packed: the
-// packing pass would cost about as much as the few multiply-adds per element (pointwise convolutions of few input
-// channels over large planes: MobileNetV2's 16 -> 96 channels at 112x112, SqueezeNet's expand layers). Deeper,
-// the panels' rows would span more pages than the TLB holds.
+// A plain B of at most kDirectBMaxDepth depth steps times at most kDirectBMaxRows rows of A is read in place (the
+// direct-B micro-kernels) rather than packed: with so few rows the packing pass costs about as much as the
+// multiply-adds it feeds (pointwise convolutions to few channels over large planes: MobileNetV2's 32 -> 16
+// channels at 112x112 205 -> 167 us, SqueezeNet's squeeze layers 92 -> 68 us; Zen 4, one thread). With more rows
+// packing pays for itself, and reading B's rows in place from L3 (an input computed several layers before) was
+// measured 17-20% slower (ResNet-50's first downsampling conv, 256 rows). Deeper, the rows span more pages than the
+// TLB holds.
 constexpr int64_t kDirectBMaxDepth = 64;
+constexpr int64_t kDirectBMaxRows = 64;
 
 // Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
 // is packed) rather than packing it; the A side is then packed.
 bool reads_b_in_place(const Problem& pr, bool direct_a) {
-  return !direct_a && !pr.b.packed && pr.b.source == nullptr && !pr.b.trans && pr.k <= kDirectBMaxDepth;
+  return !direct_a && !pr.b.packed && pr.b.source == nullptr && !pr.b.trans && pr.k <= kDirectBMaxDepth &&
+         pr.m <= kDirectBMaxRows;
 }
 
 // Applies the epilogue to C [m x n] in a separate pass (for the paths that do not run the micro-kernels).

@@ -56,7 +56,9 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
     const bool interior = ih0 >= 0 && iw0 >= 0 && ih0 + kInput <= in_h && iw0 + kInput <= in_w;
     for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
       const int count = static_cast<int>(std::min<int64_t>(kLanes, channels - c0));
-      Lanes d[kXi] = {};
+      Lanes d[kXi];
+      // A partial block's missing channels are zeros; a whole block is overwritten below (no zeroing pass).
+      if (count < kLanes) std::fill(&d[0][0], &d[0][0] + kXi * kLanes, 0.0f);
       for (int lane = 0; lane < count; ++lane) {
         const float* plane = x + (c0 + lane) * g.in_size;
         if (interior) {
@@ -79,7 +81,12 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
       for (int r = 0; r < kInput; ++r) input_transform_1d(rows + r * kInput, 1, out + r * kInput, 1);  // (.) B
       for (int xi = 0; xi < kXi; ++xi) {
         float* dst = v + (xi * g.tiles + t) * channels + c0;
-        for (int lane = 0; lane < count; ++lane) dst[lane] = out[xi][lane];
+        // A whole block as a fixed-size copy (vector moves; a variable-length one becomes a slow `rep movs`).
+        if (count == kLanes) {
+          std::copy(out[xi].begin(), out[xi].end(), dst);
+        } else {
+          for (int lane = 0; lane < count; ++lane) dst[lane] = out[xi][lane];
+        }
       }
     }
   }
@@ -95,10 +102,15 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
     const int64_t rows = std::min<int64_t>(kTile, out_h - oh0), cols = std::min<int64_t>(kTile, out_w - ow0);
     for (int64_t m0 = 0; m0 < channels; m0 += kLanes) {
       const int count = static_cast<int>(std::min<int64_t>(kLanes, channels - m0));
-      Lanes tile[kXi] = {};
+      Lanes tile[kXi];
       for (int xi = 0; xi < kXi; ++xi) {
         const float* src = mprod + (xi * g.tiles + t) * channels + m0;
-        for (int lane = 0; lane < count; ++lane) tile[xi][lane] = src[lane];
+        if (count == kLanes) {
+          std::copy(src, src + kLanes, tile[xi].begin());  // fixed size: vector moves, not `rep movs`
+        } else {
+          tile[xi].fill(0.0f);
+          for (int lane = 0; lane < count; ++lane) tile[xi][lane] = src[lane];
+        }
       }
       Lanes half[kTile * kInput], out[kTile * kTile];
       for (int s = 0; s < kInput; ++s) output_transform_1d(tile + s, kInput, half + s, kInput);  // A^T m: 4 x 6
