@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/conv_kernels.h"
@@ -101,7 +102,7 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   // The Winograd weights were made from the constant W; a 2-D input of W's channel count runs on them.
   const bool use_winograd = winograd != nullptr && g.spatial_rank() == 2 && x.dtype() == DType::kFloat &&
                             g.in_channels == winograd->in_channels && g.out_channels == winograd->out_channels;
-  check_argument(w_in != nullptr || use_packed || use_winograd, "Conv: input X ", x.description(),
+  check_argument(w_in != nullptr || use_packed || use_winograd, "Conv: input X ", tensor_text(x),
                  " does not fit the weights packed at creation");
   const Tensor w = (use_packed || w_in == nullptr) ? Tensor() : linalg::to_float32(*w_in);
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
@@ -110,8 +111,8 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   const Tensor z =
       ctx.node().domain == kMicrosoftDomain && ctx.has_input(3) ? linalg::to_float32(ctx.input(3)) : Tensor();
   if (z.defined()) {
-    check_argument(z.shape() == y.shape(), "FusedConv: Z ", ctx.input(3).description(),
-                   " must have the output's shape ", shape_to_string(y.shape()));
+    check_argument(z.shape() == y.shape(), "FusedConv: Z ", tensor_text(ctx.input(3)),
+                   " must have the output's shape ", shape_text(y.shape()));
   }
   conv::ConvF32Args args{g,
                          x.data<float>(),
@@ -171,13 +172,13 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     const DType w_dtype = w != nullptr ? w->dtype() : consumed.dtype;
     const std::vector<int64_t>& w_shape = w != nullptr ? w->shape() : consumed.shape;
     check_argument(dtype == DType::kFloat || dtype == DType::kDouble || linalg::is_staged_float(dtype),
-                   "Conv does not support X ", x.description());
-    check_argument(w_dtype == dtype, "Conv W ", dtype_name(w_dtype), shape_to_string(w_shape),
-                   " must have the dtype of X ", x.description());
+                   "Conv does not support X ", tensor_text(x));
+    check_argument(w_dtype == dtype, "Conv W ", dtype_name(w_dtype), shape_text(w_shape),
+                   " must have the dtype of X ", tensor_text(x));
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w_shape, "Conv");
     if (ctx.has_input(2)) {
       const Tensor& b = ctx.input(2);
-      check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ", b.description(),
+      check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "Conv bias B ", tensor_text(b),
                      " must be 1-D with ", g.out_channels, " elements of X's dtype");
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
@@ -189,7 +190,7 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     if (dtype == DType::kDouble) {
       const bool has_sum = ctx.node().domain == kMicrosoftDomain && ctx.has_input(3);
       check_argument(activation.kind == conv::FusedActivation::Kind::kNone && !has_sum, "FusedConv does not support X ",
-                     x.description(), " (float types only)");
+                     tensor_text(x), " (float types only)");
       conv_double(ctx, g, y);
     } else {
       conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y);

@@ -1,5 +1,7 @@
 #include "ops/conv/conv_common.h"
 
+#include "base/lazy_text.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -19,7 +21,8 @@ AutoPad parse_auto_pad(const Node& node) {
        value, "'");
 }
 
-std::string join(const std::vector<int64_t>& values) { return shape_to_string(values); }
+// A shape for check messages, formatted only when a check fails (base/lazy_text.h).
+ShapeText join(const std::vector<int64_t>& values) { return shape_text(values); }
 
 // Python's floor division, which the spec's padding formulas use.
 int64_t floor_div(int64_t a, int64_t b) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-vexact/f32-vexact.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/elementwise/elementwise_common.h"
@@ -109,16 +110,20 @@ std::unique_ptr<Kernel> make_elementwise_chain(const KernelInfo& info) {
   const std::vector<Step> steps = parse_steps(info.node);
   return make_kernel([steps](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kFloat, ctx.node().label(), ": ElementwiseChain input X ", x.description(),
-                   " must be float32");
+    // (if + fail: a check_argument would format the node's label on every run)
+    if (x.dtype() != DType::kFloat) {
+      fail(ErrorCode::kInvalidArgument, ctx.node().label(), ": ElementwiseChain input X ", tensor_text(x),
+           " must be float32");
+    }
     const int64_t count = x.element_count();
     std::vector<const float*> data(ctx.input_count());
     std::vector<int64_t> strides(ctx.input_count(), 1);
     for (size_t i = 0; i < ctx.input_count(); ++i) {
       const Tensor& t = ctx.input(i);
-      check_argument(t.dtype() == DType::kFloat && (t.element_count() == 1 || t.shape() == x.shape()),
-                     ctx.node().label(), ": ElementwiseChain operand ", i, " ", t.description(),
-                     " must be float32 with one element or X's shape ", shape_to_string(x.shape()));
+      if (t.dtype() != DType::kFloat || (t.element_count() != 1 && t.shape() != x.shape())) {
+        fail(ErrorCode::kInvalidArgument, ctx.node().label(), ": ElementwiseChain operand ", i, " ", tensor_text(t),
+             " must be float32 with one element or X's shape ", shape_text(x.shape()));
+      }
       data[i] = t.data<float>();
       strides[i] = t.element_count() == 1 && count != 1 ? 0 : 1;
     }

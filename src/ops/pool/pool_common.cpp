@@ -1,6 +1,7 @@
 #include "ops/pool/pool_common.h"
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/tensor/tensor_utils.h"
 
@@ -89,7 +90,7 @@ AxisGeometry resolve_pool_axis(const PoolAttributes& attrs, size_t axis, int64_t
 PoolGeometry resolve_pool_geometry(const PoolAttributes& attrs, const Tensor& x, const std::string& op_name) {
   const size_t rank = attrs.spatial_rank();
   check_argument(x.rank() == rank + 2, op_name, " with a kernel of rank ", rank, " expects input X of rank ", rank + 2,
-                 " [N, C, spatial...], got ", x.description());
+                 " [N, C, spatial...], got ", tensor_text(x));
   PoolGeometry g;
   for (size_t a = 0; a < rank; ++a) {
     const int64_t in = x.dim(a + 2);
