@@ -199,6 +199,13 @@ std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string
   return std::nullopt;
 }
 
+std::optional<std::vector<int64_t>> unsqueeze_axes(const Graph& graph, const Node& unsqueeze) {
+  if (unsqueeze.inputs.size() < 2) return unsqueeze.attr_ints("axes");
+  const Tensor* a = constant_tensor(graph, unsqueeze.inputs[1]);
+  if (a == nullptr || a->dtype() != DType::kInt64) return std::nullopt;
+  return std::vector<int64_t>(a->data<int64_t>(), a->data<int64_t>() + a->element_count());
+}
+
 bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean) {
   if (!is_onnx_op(mean, "ReduceMean") || mean.attr_int("keepdims", 1) != 1) return false;
   std::vector<int64_t> axes = mean.attr_ints("axes");
