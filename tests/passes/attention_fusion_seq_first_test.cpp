@@ -21,22 +21,31 @@ Tensor int64s(const std::vector<int64_t>& v) { return Tensor::from_vector<int64_
 struct Variant {
   bool mask = false;
   bool symbols = true;  // x's dims named (else unknown: dim 0 is then proven through the projection's nodes)
+  bool constant_targets = false;  // a static export: x [S, B, N*H] known, targets [S, B*N, H] constants
 };
 
 // Reshape(value, Concat(dim 0 of x, dim 1 of x * heads, [size])) -> Transpose(perm)
-void split(GraphBuilder& b, const std::string& value, const std::vector<int64_t>& perm, const std::string& out) {
-  b.node("Concat", {"seq_piece", "batch_heads_piece", "head_size"}, {out + "_target"}).attr_int("axis", 0);
-  b.node("Reshape", {value, out + "_target"}, {out + "_split"});
+void split(GraphBuilder& b, const std::string& value, const std::vector<int64_t>& perm, const std::string& out,
+           bool constant_target) {
+  if (!constant_target)
+    b.node("Concat", {"seq_piece", "batch_heads_piece", "head_size"}, {out + "_target"}).attr_int("axis", 0);
+  b.node("Reshape", {value, constant_target ? "static_target" : out + "_target"}, {out + "_split"});
   b.node("Transpose", {out + "_split"}, {out}).attr_ints("perm", perm);
 }
 
 Model mha(Variant variant) {
   GraphBuilder b(14);
-  if (variant.symbols)
+  if (variant.constant_targets)
+    b.input("x", DType::kFloat, {kSeq, kBatch, kHidden});
+  else if (variant.symbols)
     b.input("x", DType::kFloat, {-1, -1, kHidden}, {"seq", "batch", ""});
   else
     b.input("x", DType::kFloat, {-1, -1, kHidden});
-  if (variant.mask) b.input("mask", DType::kFloat, {-1, 1, -1}, {"batch_heads", "", "keys"});
+  if (variant.mask && variant.constant_targets)
+    b.input("mask", DType::kFloat, {kBatch * kHeads, 1, kSeq});
+  else if (variant.mask)
+    b.input("mask", DType::kFloat, {-1, 1, -1}, {"batch_heads", "", "keys"});
+  b.initializer("static_target", int64s({kSeq, kBatch * kHeads, kHeadSize}));
   b.initializer("w", random_floats({kHidden, 3 * kHidden}, 7, 0.5f));
   b.initializer("w_out", random_floats({kHidden, kHidden}, 8, 0.5f));
   b.initializer("axis", int64s({-1}));
@@ -57,9 +66,9 @@ Model mha(Variant variant) {
   b.node("Gather", {"x_shape", "zero"}, {"seq_dim"}).node("Unsqueeze", {"seq_dim", "axes0"}, {"seq_piece"});
   b.node("Gather", {"x_shape", "one"}, {"batch_dim"}).node("Mul", {"batch_dim", "heads"}, {"batch_heads"});
   b.node("Unsqueeze", {"batch_heads", "axes0"}, {"batch_heads_piece"});
-  split(b, "q", {1, 0, 2}, "qt");
-  split(b, "k", {1, 2, 0}, "kt");
-  split(b, "v", {1, 0, 2}, "vt");
+  split(b, "q", {1, 0, 2}, "qt", variant.constant_targets);
+  split(b, "k", {1, 2, 0}, "kt", variant.constant_targets);
+  split(b, "v", {1, 0, 2}, "vt", variant.constant_targets);
   b.node("Div", {"qt", "sqrt_h"}, {"q_scaled"}).node("MatMul", {"q_scaled", "kt"}, {"s"});
   if (variant.mask) b.node("Mul", {"s", "alpha"}, {"s_alpha"}).node("Add", {"s_alpha", "mask"}, {"masked"});
   b.node("Softmax", {variant.mask ? "masked" : "s"}, {"p"}).attr_int("axis", -1);
@@ -114,6 +123,17 @@ TEST(AttentionFusionSeqFirstTest, OutputsUnchanged) {
   }
   // A mask of last dim 1 broadcasts over the keys in the Add; the staged mask keeps that meaning.
   pass_test::expect_same_outputs([] { return mha({true, true}); }, feeds(true, 1), OptimizationLevel::kExtended, 1e-5);
+}
+
+TEST(AttentionFusionSeqFirstTest, FusesAStaticExportWithConstantTargets) {
+  for (bool mask : {false, true}) {
+    Model model = mha({mask, false, true});
+    optimize_graph(*model.graph, OptimizationLevel::kExtended);
+    EXPECT_EQ(count(*model.graph, "Attention"), 1) << "mask " << mask;
+    EXPECT_EQ(count(*model.graph, "Softmax"), 0);
+    pass_test::expect_same_outputs([&] { return mha({mask, false, true}); }, feeds(mask), OptimizationLevel::kExtended,
+                                   1e-5);
+  }
 }
 
 TEST(AttentionFusionSeqFirstTest, LeavesAReshapeWhoseFirstPieceIsNotTheSequence) {
