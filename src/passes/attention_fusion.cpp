@@ -248,10 +248,14 @@ std::string AttentionMatcher::expand(AttentionMatch& m, const std::string& mask,
 }
 
 std::string AttentionMatcher::dim_value(AttentionMatch& m, const std::string& value, int64_t axis) {
+  const std::string key = value + "#" + std::to_string(axis);
+  for (const auto& [k, made] : m.dims)
+    if (k == key) return made;
   const std::string shape = fresh_name(value + "_shape");
   add_node(m.before, "Shape", {value}, shape);
   const std::string dim = fresh_name(value + "_dim" + std::to_string(axis));
   add_node(m.before, "Gather", {shape, add_constant(m, dim + "_index", {axis})}, dim).set_attr_int("axis", 0);
+  m.dims.emplace_back(key, dim);
   return dim;
 }
 
@@ -306,6 +310,7 @@ class AttentionFusion final : public GraphPass {
       for (auto& [name, value] : m->constants) graph.initializers[name] = std::move(value);
     }
     graph.nodes = std::move(nodes);
+    graph.sort_topologically();  // a replaced Shape's readers may come before the fused node's slot
     return true;
   }
 

@@ -23,6 +23,7 @@ struct AttentionMatch {
   const Node* last = nullptr;      // the pattern's last node, whose slot the new nodes take
   std::vector<std::unique_ptr<Node>> before, after;
   std::vector<std::pair<std::string, Tensor>> constants;  // initializers the new nodes read
+  std::vector<std::pair<std::string, std::string>> dims;  // "value#axis" -> a dim_value made for it
 };
 
 class AttentionMatcher {
@@ -48,6 +49,8 @@ class AttentionMatcher {
   bool splits_last_axis(const Node& node) const;
   bool dim0_of(const std::string& piece, std::optional<int64_t> constant, const std::string& x) const;
   bool stage_seq_first_mask(const Split& q, const std::string& k_source, AttentionMatch& m);
+  std::vector<const Node*> shape_only_readers(const std::string& value, const Node& split_transpose) const;
+  void replace_shape_readers(const Split& split, AttentionMatch& m);
 
   // Creating nodes: names unique in the graph and among the nodes this matcher made.
   std::string fresh_name(const std::string& base);

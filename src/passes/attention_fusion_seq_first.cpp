@@ -27,6 +27,10 @@ struct AttentionMatcher::Split {
   int64_t heads = 0, size = 0;
   std::string batch_heads;  // a 1-D int64 value holding B*N at run time, or "" (then `batch_heads_value`)
   int64_t batch_heads_value = 0;
+  // Other readers of the split [S, B*N, H] that only read its shape through a Transpose (Shape(Transpose(split)),
+  // as the export reads the key length for the mask); the reshape stays when it has readers of other kinds.
+  std::vector<const Node*> shape_transposes;
+  const Node* reshape = nullptr;
 };
 
 namespace {
@@ -166,8 +170,53 @@ std::optional<AttentionMatcher::Split> AttentionMatcher::split_seq_first(const s
     s.batch_heads = pieces[1];
   }
   nodes.push_back(transpose);
-  if (index_->reads(transpose->inputs[0]) == 1) nodes.push_back(reshape);
+  s.reshape = reshape;
+  if (index_->reads(transpose->inputs[0]) == 1)
+    nodes.push_back(reshape);
+  else
+    s.shape_transposes = shape_only_readers(transpose->inputs[0], *transpose);
   return s;
+}
+
+// The Transposes reading `value` besides `split_transpose` when each is read by Shape nodes (no start/end) only,
+// and nothing else reads `value`; else none.
+std::vector<const Node*> AttentionMatcher::shape_only_readers(const std::string& value,
+                                                              const Node& split_transpose) const {
+  const std::vector<Node*>& readers = index_->consumers(value);
+  if (static_cast<int>(readers.size()) != index_->reads(value)) return {};  // a graph output or subgraph reads it
+  std::vector<const Node*> transposes;
+  for (const Node* r : readers) {
+    if (r == &split_transpose) continue;
+    if (!is_onnx_op(*r, "Transpose") || r->inputs[0] != value || r->attr_ints("perm").size() != 3) return {};
+    const std::vector<Node*>& shapes = index_->consumers(r->outputs[0]);
+    if (shapes.empty() || static_cast<int>(shapes.size()) != index_->reads(r->outputs[0])) return {};
+    for (const Node* shape : shapes) {
+      if (!is_onnx_op(*shape, "Shape") || shape->has_attribute("start") || shape->has_attribute("end")) return {};
+    }
+    transposes.push_back(r);
+  }
+  return transposes;
+}
+
+// Shape(Transpose(split, perm)) -> Concat of the split's dims [S, B*N, H] in perm's order, so the split reshape
+// and that transpose (a copy of K, only for its shape) go with the pattern.
+void AttentionMatcher::replace_shape_readers(const Split& split, AttentionMatch& m) {
+  if (split.shape_transposes.empty() || (split.batch_heads.empty() && split.batch_heads_value <= 0)) return;
+  const std::string batch_heads =
+      split.batch_heads.empty() ? add_constant(m, m.y + "_batch_heads", {split.batch_heads_value}) : split.batch_heads;
+  const std::string dims[3] = {dim_value(m, split.x, 0), batch_heads,
+                               add_constant(m, split.x + "_head_size", {split.size})};
+  for (const Node* transpose : split.shape_transposes) {
+    const std::vector<int64_t> perm = transpose->attr_ints("perm");
+    for (const Node* shape : index_->consumers(transpose->outputs[0])) {
+      std::vector<std::string> pieces;
+      for (int64_t p : perm) pieces.push_back(dims[p < 0 ? p + 3 : p]);
+      add_node(m.before, "Concat", pieces, shape->outputs[0]).set_attr_int("axis", 0);
+      m.nodes.push_back(shape);
+    }
+    m.nodes.push_back(transpose);
+  }
+  m.nodes.push_back(split.reshape);
 }
 
 bool AttentionMatcher::match_seq_first(const Node& softmax, const Node& qk, AttentionMatch& m) {
@@ -205,6 +254,7 @@ bool AttentionMatcher::match_seq_first(const Node& softmax, const Node& qk, Atte
   m.heads = q->heads;
   m.y = merge->outputs[0];
   if (!m.mask.empty() && !stage_seq_first_mask(*q, k->x, m)) return false;
+  for (const Split* split : {&*q, &*k, &*v}) replace_shape_readers(*split, m);
   // [S, B, N*H] -> [B, S, N*H] for Q, K and V; the output back to [S, B*N, H].
   std::string* staged[] = {&m.q, &m.k, &m.v};
   const Split* splits[] = {&*q, &*k, &*v};

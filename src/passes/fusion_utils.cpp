@@ -56,6 +56,12 @@ Node* GraphIndex::private_producer(const std::string& value) const {
   return reads(value) == 1 ? producer(value) : nullptr;
 }
 
+const std::vector<Node*>& GraphIndex::consumers(const std::string& value) const {
+  static const std::vector<Node*> kNone;
+  auto c = consumers_.find(value);
+  return c == consumers_.end() ? kNone : c->second;
+}
+
 Node* GraphIndex::only_consumer(const std::string& value) const {
   auto c = consumers_.find(value);
   return reads(value) == 1 && c != consumers_.end() && c->second.size() == 1 ? c->second[0] : nullptr;

@@ -33,6 +33,8 @@ class GraphIndex {
   Node* private_producer(const std::string& value) const;
   // The one node reading `value` when it is read exactly once, by a node of this graph; else nullptr.
   Node* only_consumer(const std::string& value) const;
+  // The nodes of this graph reading `value` (a node reading it twice listed twice); empty when none.
+  const std::vector<Node*>& consumers(const std::string& value) const;
 
  private:
   std::unordered_map<std::string, int> reads_;

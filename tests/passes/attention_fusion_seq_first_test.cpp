@@ -22,6 +22,7 @@ struct Variant {
   bool mask = false;
   bool symbols = true;  // x's dims named (else unknown: dim 0 is then proven through the projection's nodes)
   bool constant_targets = false;  // a static export: x [S, B, N*H] known, targets [S, B*N, H] constants
+  bool key_shape = false;         // K's split also read as Shape(Transpose(., (1,0,2))), as the export reads S
 };
 
 // Reshape(value, Concat(dim 0 of x, dim 1 of x * heads, [size])) -> Transpose(perm)
@@ -75,6 +76,11 @@ Model mha(Variant variant) {
   b.node("MatMul", {"p", "vt"}, {"o"}).node("Transpose", {"o"}, {"ot"}).attr_ints("perm", {1, 0, 2});
   b.node("Reshape", {"ot", "merge"}, {"rows"}).node("MatMul", {"rows", "w_out"}, {"y"});
   b.output("y");
+  if (variant.key_shape) {
+    b.node("Transpose", {"kt_split"}, {"k_heads_first"}).attr_ints("perm", {1, 0, 2});
+    b.node("Shape", {"k_heads_first"}, {"k_shape"});
+    b.output("k_shape");
+  }
   return b.build();
 }
 
@@ -133,6 +139,18 @@ TEST(AttentionFusionSeqFirstTest, FusesAStaticExportWithConstantTargets) {
     EXPECT_EQ(count(*model.graph, "Softmax"), 0);
     pass_test::expect_same_outputs([&] { return mha({mask, false, true}); }, feeds(mask), OptimizationLevel::kExtended,
                                    1e-5);
+  }
+}
+
+TEST(AttentionFusionSeqFirstTest, AShapeReadOfKsSplitBecomesAConcatOfItsDims) {
+  for (bool constant_targets : {false, true}) {
+    const Variant variant{true, true, constant_targets, true};
+    Model model = mha(variant);
+    optimize_graph(*model.graph, OptimizationLevel::kExtended);
+    EXPECT_EQ(count(*model.graph, "Attention"), 1);
+    EXPECT_EQ(count(*model.graph, "Transpose"), 4);  // K's copy for its shape is gone
+    EXPECT_EQ(count(*model.graph, "Reshape"), 2);  // the mask's, and the output's (merged with the rows' one)
+    pass_test::expect_same_outputs([&] { return mha(variant); }, feeds(true), OptimizationLevel::kExtended, 1e-5);
   }
 }
 
