@@ -19,6 +19,8 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAYERS = 2
 
@@ -62,8 +64,6 @@ def export_mha(dest, torch):
 
 
 def save_data(folder, inputs, expected):
-    import numpy as np
-
     for name, value in inputs.items():
         np.save(os.path.join(folder, f"input_{name}.npy"), value.detach().numpy())
     np.save(os.path.join(folder, "expected.npy"), expected.detach().numpy())
@@ -82,8 +82,6 @@ def export_small_transformers(dest, torch):
         os.makedirs(folder, exist_ok=True)
         os.replace(os.path.join(exports, f"{name}.onnx"), os.path.join(folder, "model.onnx"))
         for key, value in inputs.items():
-            import numpy as np
-
             np.save(os.path.join(folder, f"input_{key}.npy"), value.numpy())
 
 
@@ -101,8 +99,6 @@ def op_count(info, op):
 
 
 def check(cli, folder, failures):
-    import numpy as np
-
     name = os.path.basename(folder)
     model = os.path.join(folder, "model.onnx")
     inputs = []
