@@ -56,6 +56,12 @@ Node* GraphIndex::private_producer(const std::string& value) const {
   return reads(value) == 1 ? producer(value) : nullptr;
 }
 
+const std::vector<Node*>& GraphIndex::consumers(const std::string& value) const {
+  static const std::vector<Node*> kNone;
+  auto c = consumers_.find(value);
+  return c == consumers_.end() ? kNone : c->second;
+}
+
 Node* GraphIndex::only_consumer(const std::string& value) const {
   auto c = consumers_.find(value);
   return reads(value) == 1 && c != consumers_.end() && c->second.size() == 1 ? c->second[0] : nullptr;
@@ -197,6 +203,13 @@ std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string
   if (t->dtype() == DType::kInt64) return t->data<int64_t>()[0];
   if (t->dtype() == DType::kInt32) return t->data<int32_t>()[0];
   return std::nullopt;
+}
+
+std::optional<std::vector<int64_t>> unsqueeze_axes(const Graph& graph, const Node& unsqueeze) {
+  if (unsqueeze.inputs.size() < 2) return unsqueeze.attr_ints("axes");
+  const Tensor* a = constant_tensor(graph, unsqueeze.inputs[1]);
+  if (a == nullptr || a->dtype() != DType::kInt64) return std::nullopt;
+  return std::vector<int64_t>(a->data<int64_t>(), a->data<int64_t>() + a->element_count());
 }
 
 bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean) {

@@ -33,6 +33,8 @@ class GraphIndex {
   Node* private_producer(const std::string& value) const;
   // The one node reading `value` when it is read exactly once, by a node of this graph; else nullptr.
   Node* only_consumer(const std::string& value) const;
+  // The nodes of this graph reading `value` (a node reading it twice listed twice); empty when none.
+  const std::vector<Node*>& consumers(const std::string& value) const;
 
  private:
   std::unordered_map<std::string, int> reads_;
@@ -60,6 +62,10 @@ void infer_types(Graph& graph);
 
 // The int64 value of a one-element int32/int64 constant, or nullopt.
 std::optional<int64_t> scalar_int_constant(const Graph& graph, const std::string& name);
+
+// The axes of an Unsqueeze node: its attribute (before opset 13) or its constant int64 axes input; nullopt when
+// the input is not a constant.
+std::optional<std::vector<int64_t>> unsqueeze_axes(const Graph& graph, const Node& unsqueeze);
 
 // The ONNX Runtime fused-op `activation` name and parameters equivalent to activation node `act`: Relu, Sigmoid,
 // Tanh (no parameters), LeakyRelu (alpha), HardSigmoid (alpha, beta), Clip (min, max; constant bounds only).

@@ -74,13 +74,7 @@ class ReshapeShapeFolding final : public GraphPass {
     if (node == nullptr) return false;
     std::string gathered;
     if (is_onnx_op(*node, "Unsqueeze")) {
-      std::vector<int64_t> axes = node->attr_ints("axes");
-      if (node->inputs.size() == 2) {
-        const Tensor* a = fusion::constant_tensor(*graph_, node->inputs[1]);
-        if (a == nullptr || a->dtype() != DType::kInt64) return false;
-        axes.assign(a->data<int64_t>(), a->data<int64_t>() + a->element_count());
-      }
-      if (axes != std::vector<int64_t>{0}) return false;
+      if (fusion::unsqueeze_axes(*graph_, *node) != std::vector<int64_t>{0}) return false;
       gathered = node->inputs[0];
       node = producer(gathered);
       if (node == nullptr || !is_onnx_op(*node, "Gather")) return false;

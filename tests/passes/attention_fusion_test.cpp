@@ -114,6 +114,44 @@ TEST(AttentionFusionTest, AConstantCausalMaskBecomesIsCausal) {
   pass_test::expect_same_outputs(causal_attention, f, OptimizationLevel::kExtended, 1e-5);
 }
 
+// A dynamic-axes export: the mask's key dim is a symbol of its own (the small BERT of tests/models, whose position
+// embedding slice hides that the keys are the mask's `sequence`), so the fusion cannot prove the mask spans the
+// keys and puts an Expand to the key length before the fused node.
+Model dynamic_mask_attention() {
+  GraphBuilder b(17);
+  for (const char* name : {"q", "k", "v"}) b.input(name, DType::kFloat, {-1, -1, kHidden}, {"batch", "", ""});
+  b.input("mask", DType::kFloat, {-1, 1, 1, -1}, {"batch", "", "", "mask_len"});
+  b.initializer("split", int64s({0, 0, kHeads, -1}));
+  b.initializer("merge", int64s({0, 0, kHidden}));
+  b.initializer("c", Tensor::scalar(DType::kFloat, 2.0f));
+  b.node("Reshape", {"q", "split"}, {"qr"}).node("Transpose", {"qr"}, {"qt"}).attr_ints("perm", {0, 2, 1, 3});
+  b.node("Reshape", {"k", "split"}, {"kr"}).node("Transpose", {"kr"}, {"kt"}).attr_ints("perm", {0, 2, 3, 1});
+  b.node("Reshape", {"v", "split"}, {"vr"}).node("Transpose", {"vr"}, {"vt"}).attr_ints("perm", {0, 2, 1, 3});
+  b.node("MatMul", {"qt", "kt"}, {"s"}).node("Div", {"s", "c"}, {"scaled"}).node("Add", {"scaled", "mask"}, {"masked"});
+  b.node("Softmax", {"masked"}, {"p"}).attr_int("axis", -1);
+  b.node("MatMul", {"p", "vt"}, {"o"}).node("Transpose", {"o"}, {"ot"}).attr_ints("perm", {0, 2, 1, 3});
+  b.node("Reshape", {"ot", "merge"}, {"y"});
+  b.output("y");
+  return b.build();
+}
+
+TEST(AttentionFusionTest, AMaskOfUnprovenKeyLengthIsExpandedToTheKeys) {
+  Model model = dynamic_mask_attention();
+  optimize_graph(*model.graph, OptimizationLevel::kExtended);
+  std::vector<std::string> ops;
+  for (const auto& n : model.graph->nodes) ops.push_back(n->op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Shape", "Gather", "Expand", "Attention"}));
+  const Node& fused = *model.graph->nodes.back();
+  ASSERT_EQ(fused.inputs.size(), 4u);
+  EXPECT_EQ(fused.inputs[3], model.graph->nodes[2]->outputs[0]);
+  // A mask over every key, and one of last dim 1 that the Add broadcast (the Expand keeps that meaning).
+  for (int64_t mask_len : {kSeq, int64_t{1}}) {
+    auto f = feeds(false);
+    f.emplace_back("mask", random_floats({kBatch, 1, 1, mask_len}, 4, 3.0f));
+    pass_test::expect_same_outputs(dynamic_mask_attention, f, OptimizationLevel::kExtended, 1e-5);
+  }
+}
+
 TEST(AttentionFusionTest, NotAtBasicLevel) {
   Model model = attention({true, false, false});
   optimize_graph(*model.graph, OptimizationLevel::kBasic);
