@@ -20,7 +20,7 @@ ServedModel::ServedModel(const std::filesystem::path& model_dir, const std::stri
   options.limits = bounds.session;
   session_ = std::make_unique<Session>(path.string(), std::move(options));
   complete_model_config(config_, config_from_file, name, *session_);
-  run_model_warmup(*session_, config_);
+  run_model_warmup(*session_, config_, bounds.run_timeout_ms);  // an endless warmup fails the load, not hangs it
   scheduler_ =
       std::make_unique<RequestScheduler>(*session_, config_, version_string_, statistics_, bounds.run_timeout_ms);
 }

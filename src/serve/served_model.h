@@ -59,7 +59,8 @@ class ServedModel {
 };
 
 // Runs the config's model_warmup entries (zero_data or random_data inputs; input_data_file is refused) on
-// `session` synchronously. Throws Error(kInvalidModel) naming the warmup and input.
-void run_model_warmup(const Session& session, const inference::ModelConfig& config);
+// `session` synchronously, each run within `timeout_ms` (0: no deadline). Throws Error(kInvalidModel) naming the
+// warmup and input, or the run's error (a passed deadline names the node reached).
+void run_model_warmup(const Session& session, const inference::ModelConfig& config, int64_t timeout_ms = 0);
 
 }  // namespace tessera::serve

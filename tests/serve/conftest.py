@@ -78,12 +78,13 @@ def write_add_model(repo, name, config=None, versions=(1,), width=4):
             f.write(config)
 
 
-def write_counting_loop_model(repo, name="loop", config=None):
+def write_counting_loop_model(repo, name="loop", config=None, keep_going="Less"):
     """Model `name`: limit: int64 [1] -> v = Loop(no trip count, cond true) adding 1 to v while i < limit (endless
-    for a huge limit); `config` is written as its config.pbtxt when given."""
+    for a huge limit; with keep_going="GreaterOrEqual", while i >= limit: endless for a limit <= 0, such as a
+    warmup's zero data); `config` is written as its config.pbtxt when given."""
     info = helper.make_tensor_value_info
     body = helper.make_graph(
-        [helper.make_node("Less", ["i", "limit"], ["cond_out"], name="keep_going"),
+        [helper.make_node(keep_going, ["i", "limit"], ["cond_out"], name="keep_going"),
          helper.make_node("Add", ["v_in", "one"], ["v_out"], name="increment")],
         "body", [info("i", TensorProto.INT64, []), info("cond_in", TensorProto.BOOL, []),
                  info("v_in", TensorProto.FLOAT, [1])],

@@ -63,6 +63,17 @@ def test_a_models_loop_and_tensor_limits_refuse_its_requests_only(tmp_path, star
         assert client.infer("add", inputs).as_numpy("z").tolist() == [[2.0] * 4] * 8
 
 
+def test_a_models_deadline_bounds_its_warmup(tmp_path, start_server):
+    warmup = ('model_warmup [ { name: "zeros" inputs { key: "limit" '
+              'value: { data_type: TYPE_INT64 dims: [ 1 ] zero_data: true } } } ]\n')
+    write_counting_loop_model(tmp_path, "endless_warmup", limit_parameters(timeout_ms=200) + warmup, "GreaterOrEqual")
+    write_counting_loop_model(tmp_path, "loop")
+    states = repository_states(start_server(tmp_path))
+    assert states["loop"][0] == "READY" and states["endless_warmup"][0] == "UNAVAILABLE"
+    assert "warmup 'zeros' failed" in states["endless_warmup"][1]
+    assert "deadline (RunOptions timeout of 200 ms)" in states["endless_warmup"][1]
+
+
 def repository_states(server):
     """{model name: (state, reason)} from the repository index."""
     index = httpclient.InferenceServerClient(server.http_url).get_model_repository_index()
