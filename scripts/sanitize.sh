@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sanitizer builds and runs (docs/RELIABILITY.md, "Sanitizers"). Usage:
 #   scripts/sanitize.sh [address] [STEP...]   ASan + UBSan in ./build-sanitize (CI runs this after scripts/test.sh)
-#   scripts/sanitize.sh thread [STEP...]      TSan in ./build-tsan: the concurrency and thread-pool tests only
+#   scripts/sanitize.sh thread [STEP...]      TSan in ./build-tsan: the concurrency tests, the conformance data at 2
+#                                             intra-op threads, and `tessera serve` under its pytest suite
 # STEPs, in order when none is given: configure build unit conformance fuzz replay (address);
-# configure build unit (thread). Both trees are clang (Debian's clang 14) at -O1 -g with ccache keyed like
+# configure build unit conformance serve (thread). Both trees are clang (Debian's clang 14) at -O1 -g with ccache keyed like
 # scripts/build.sh, and build only the targets they run: never the Python module or the benchmarks.
 # The address tree also carries libFuzzer's coverage instrumentation (fuzzer-no-link), so scripts/fuzz.sh builds
 # its fuzz targets in the same tree. A finding stops the script with the sanitizer's report (exit non-zero).
@@ -13,7 +14,7 @@ mode=address
 case "${1:-}" in address|thread) mode="$1"; shift ;; esac
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then
-  if [ "$mode" = address ]; then steps=(configure build unit conformance fuzz replay); else steps=(configure build unit); fi
+  if [ "$mode" = address ]; then steps=(configure build unit conformance fuzz replay); else steps=(configure build unit conformance serve); fi
 fi
 export CCACHE_BASEDIR="$PWD"
 # -g makes ccache hash the build folder's absolute path unless told not to: without this, a clone in another
@@ -24,7 +25,8 @@ fuzz_targets=(model_loader tensor_proto npy test_data http_request model_config)
 # Every sanitizer finding is fatal; leaks are reported at exit (address mode).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+# gRPC, abseil and protobuf are Debian's uninstrumented builds: scripts/tsan-suppressions.txt says what it hides and why.
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt}"
 
 if [ "$mode" = address ]; then
   tree=build-sanitize
@@ -37,7 +39,7 @@ else
   tree=build-tsan
   flags="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
   link="-fsanitize=thread"
-  targets=(tessera_concurrency_tests)
+  targets=(tessera_concurrency_tests tessera_cli)
   fuzzers=OFF
 fi
 
@@ -64,10 +66,33 @@ unit() {
 }
 
 # A conformance subset that touches every kernel family and the control-flow ops at small sizes: the ONNX 1.12
-# node tests (the other suites are whole pytorch models, slow under ASan), optimizations on.
+# node tests (the other suites are whole pytorch models, slow under ASan), optimizations on. Under TSan: all four
+# suites (small enough there) with 2 intra-op threads, so the kernels' parallel paths run on the pool.
 conformance() {
   local data=/usr/share/libonnx-testdata/data
-  "$tree/bin/tessera" conformance "$data/node" "$data/simple" --manifest tests/conformance/manifest.txt --quiet
+  if [ "$mode" = address ]; then
+    "$tree/bin/tessera" conformance "$data/node" "$data/simple" --manifest tests/conformance/manifest.txt --quiet
+  else
+    "$tree/bin/tessera" conformance "$data/node" "$data/simple" "$data/pytorch-converted" "$data/pytorch-operator" \
+      --manifest tests/conformance/manifest.txt --threads 2 --quiet
+  fi
+}
+
+# Thread mode: the `tessera serve` pytest suite (HTTP, gRPC, batching, reloads, deadlines) against the TSan binary.
+# The servers are killed by the tests, so reports go to files ($tree/serve-tsan/report.PID); any report fails.
+serve() {
+  local reports="$tree/serve-tsan"
+  rm -rf "$reports" && mkdir -p "$reports"
+  local status=0
+  TESSERA_CLI="$PWD/$tree/bin/tessera" TSAN_OPTIONS="$TSAN_OPTIONS:halt_on_error=0:log_path=$PWD/$reports/report" \
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests/serve || status=$?
+  if grep -l "WARNING: ThreadSanitizer" "$reports"/report.* 2>/dev/null; then
+    cat "$reports"/report.* >&2
+    echo "sanitize.sh: ThreadSanitizer reported on tessera serve (above; files in $reports)" >&2
+    exit 1
+  fi
+  [ "$status" -eq 0 ] || exit "$status"
+  echo "sanitize.sh: tessera serve: no ThreadSanitizer report"
 }
 
 # A smoke run of each fuzz target from its seed corpus (a few seconds each), then the kept findings. Each run's
@@ -92,7 +117,8 @@ replay() {
 
 for step in "${steps[@]}"; do
   case "$step" in
-    configure|build|unit|conformance|fuzz|replay) echo "== sanitize.sh $mode: $step"; "$step" ;;
-    *) echo "usage: scripts/sanitize.sh [address|thread] [configure|build|unit|conformance|fuzz|replay]..." >&2; exit 2 ;;
+    configure|build|unit|conformance|fuzz|replay|serve) echo "== sanitize.sh $mode: $step"; "$step" ;;
+    *) echo "usage: scripts/sanitize.sh [address|thread] [configure|build|unit|conformance|fuzz|replay|serve]..." >&2
+       exit 2 ;;
   esac
 done

@@ -9,7 +9,12 @@ namespace tessera {
 
 RunGuard::RunGuard(const ResourceLimits& limits, const std::atomic<bool>* terminate, int64_t timeout_ms)
     : limits_(limits), terminate_(terminate), timeout_ms_(timeout_ms > 0 ? timeout_ms : 0), counts_live_(true) {
-  if (timeout_ms_ > 0) deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  if (timeout_ms_ == 0) return;
+  // A timeout past the clock's range (e.g. 2^63-1 ms from a config or flag) would overflow the nanosecond
+  // time_point: it means no deadline that can ever pass.
+  const Clock::time_point now = Clock::now();
+  const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now).count();
+  deadline_ = timeout_ms_ >= room ? Clock::time_point::max() : now + std::chrono::milliseconds(timeout_ms_);
 }
 
 void RunGuard::check_stop(const Node& node) const {

@@ -46,8 +46,8 @@ class GeluFusion final : public GraphPass {
     graph_ = &graph;
     index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
-    bool changed = false;
-    for (auto& slot : graph.nodes) {
+    fusion::NodeReplacements replacements;
+    for (const auto& slot : graph.nodes) {
       const Node& anchor = *slot;
       const bool erf = is_onnx_op(anchor, "Erf");
       if (!erf && !is_onnx_op(anchor, "Tanh")) continue;
@@ -57,15 +57,11 @@ class GeluFusion final : public GraphPass {
       note(fusion::describe_fusion(*fused, m->nodes));
       for (const Node* n : m->nodes)
         if (n != &anchor) removed.push_back(n);
-      // The fused node takes the anchor's slot: after x's producer, before y's readers.
-      slot = std::move(fused);
-      changed = true;
+      // The fused node takes the anchor's slot: after x's producer, before y's readers. Rewritten once matching is
+      // done, so index_ never names a freed node.
+      replacements.emplace_back(&anchor, std::move(fused));
     }
-    if (!changed) return false;
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 
  private:

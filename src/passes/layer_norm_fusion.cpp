@@ -27,32 +27,23 @@ class LayerNormFusion final : public GraphPass {
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
-    bool changed = false;
-    for (auto& slot : graph.nodes) {
+    fusion::NodeReplacements replacements;
+    for (const auto& slot : graph.nodes) {
       const Node& div = *slot;
       if (!is_onnx_op(div, "Div") || std::find(removed.begin(), removed.end(), &div) != removed.end()) continue;
       std::vector<const Node*> nodes;
       std::unique_ptr<Node> fused = match(div, nodes);
       if (!fused) continue;
-      // The fused node takes the slot of the pattern's last node (the Div, or the gamma Mul / beta Add after it).
+      // The fused node takes the slot of the pattern's last node (the Div, or the gamma Mul / beta Add after it),
+      // once matching is done, so index_ never names a freed node (the next pattern reads this one's output).
       const Node* last = nodes.back();
       note(fusion::describe_fusion(*fused, nodes));
-      for (auto& other : graph.nodes) {
-        if (other.get() == last) {
-          other = std::move(fused);
-          break;
-        }
-      }
       for (const Node* n : nodes) {
         if (n != last) removed.push_back(n);
       }
-      changed = true;
+      replacements.emplace_back(last, std::move(fused));
     }
-    if (!changed) return false;
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 
  private:

@@ -36,7 +36,8 @@ class MatMulAddFusion final : public GraphPass {
     const auto reads = fusion::count_reads(graph);
     const auto producer = fusion::producers(graph);
     std::vector<const Node*> removed;
-    for (auto& slot : graph.nodes) {
+    fusion::NodeReplacements replacements;
+    for (const auto& slot : graph.nodes) {
       const Node& add = *slot;
       if (!is_onnx_op(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
       for (int side = 0; side < 2; ++side) {
@@ -58,15 +59,13 @@ class MatMulAddFusion final : public GraphPass {
         gemm->outputs = {add.outputs[0]};
         note(fusion::node_text(*gemm) + " <- " + fusion::node_text(mm) + ", " + fusion::node_text(add));
         removed.push_back(&mm);
-        slot = std::move(gemm);  // the Add's place: after both operands
+        // The Add's place (after both operands), once matching is done: `producer` still names the Add for a
+        // later Add that reads its output.
+        replacements.emplace_back(&add, std::move(gemm));
         break;
       }
     }
-    if (removed.empty()) return false;
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
-    return true;
+    return fusion::apply_replacements(graph, replacements, removed);
   }
 };
 

@@ -33,8 +33,8 @@ class SkipLayerNormFusion final : public GraphPass {
     fusion::infer_types(graph);
     index_ = fusion::GraphIndex(graph);
     std::vector<const Node*> removed;
-    bool changed = false;
-    for (auto& slot : graph.nodes) {
+    fusion::NodeReplacements replacements;
+    for (const auto& slot : graph.nodes) {
       const Node& norm = *slot;
       if (!is_onnx_op(norm, "LayerNormalization") || norm.inputs.size() < 2) continue;
       if (std::find(removed.begin(), removed.end(), &norm) != removed.end()) continue;
@@ -44,13 +44,12 @@ class SkipLayerNormFusion final : public GraphPass {
       removed.insert(removed.end(), taken.begin(), taken.end());
       taken.push_back(&norm);
       note(fusion::describe_fusion(*fused, taken));
-      slot = std::move(fused);  // the fused node takes the LayerNormalization's place, after every operand
-      changed = true;
+      // The fused node takes the LayerNormalization's place, after every operand. Rewritten only once matching is
+      // done: replacing it here freed a node index_ still named (the next layer's residual is this one's output),
+      // a heap-use-after-free TSan found on BERT-base.
+      replacements.emplace_back(&norm, std::move(fused));
     }
-    if (!changed) return false;
-    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
-    });
+    if (!fusion::apply_replacements(graph, replacements, removed)) return false;
     graph.sort_topologically();  // a reader of the residual sum may sit between the Add and the normalization
     return true;
   }

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "serve/datatype.h"
+#include "serve/model_limits.h"
 
 namespace tessera::serve {
 
@@ -225,6 +226,10 @@ SessionOptions session_options_from_config(const inference::ModelConfig& config)
       } catch (const Error& e) {
         fail(ErrorCode::kInvalidModel, "model '", config.name(), "': parameter optimization_level: ", e.what());
       }
+    } else if (!is_limit_parameter(key)) {
+      // A misspelt limit would otherwise be ignored in silence, leaving the model unbounded.
+      std::fprintf(stderr, "tessera serve: warning: model '%s': parameter '%s' is not one Tessera reads (ignored)\n",
+                   config.name().c_str(), key.c_str());
     }
   }
   return options;

@@ -32,7 +32,8 @@ void complete_model_config(inference::ModelConfig& config, bool from_file, const
                            const Session& session);
 
 // Session options from config `parameters`: "intra_op_thread_count" (integer) and "optimization_level"
-// (disabled, basic, extended, all). Throws Error(kInvalidModel) for values it cannot read.
+// (disabled, basic, extended, all). Throws Error(kInvalidModel) for values it cannot read. Warns on stderr about
+// parameters that are neither these nor limit parameters (serve/model_limits.h), naming them.
 SessionOptions session_options_from_config(const inference::ModelConfig& config);
 
 // The versions of `available` (numeric folder names) that the config's version_policy selects, ascending.

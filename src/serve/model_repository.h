@@ -29,7 +29,8 @@ struct ModelIndexEntry {
 
 class ModelRepository {
  public:
-  // Refuses (Error kIo) a root that is not a folder. Every model is loaded and run within `limits`.
+  // Refuses (Error kIo) a root that is not a folder. Every model is loaded and run within `limits`, or the limits
+  // its config.pbtxt sets (model_limits).
   ModelRepository(std::filesystem::path root, ModelControlMode mode, ServingLimits limits = {});
 
   // Loads every model folder (none, poll) or the named ones (explicit); a failing model is reported on

@@ -46,7 +46,7 @@ Tensor warmup_tensor(const inference::ModelWarmup& warmup, const std::string& in
 
 }  // namespace
 
-void run_model_warmup(const Session& session, const inference::ModelConfig& config) {
+void run_model_warmup(const Session& session, const inference::ModelConfig& config, int64_t timeout_ms) {
   std::mt19937 rng(12345);
   for (const inference::ModelWarmup& warmup : config.model_warmup()) {
     std::vector<std::pair<std::string, RuntimeValue>> feeds;
@@ -55,7 +55,7 @@ void run_model_warmup(const Session& session, const inference::ModelConfig& conf
     const uint32_t runs = std::max<uint32_t>(1, warmup.count());
     for (uint32_t i = 0; i < runs; ++i) {
       try {
-        session.run(feeds);
+        session.run(feeds, {}, RunControl{.timeout_ms = timeout_ms});
       } catch (const Error& e) {
         fail(ErrorCode::kInvalidModel, "model '", config.name(), "' warmup '", warmup.name(), "' failed: ", e.what());
       }

@@ -44,6 +44,11 @@ SteadyClock::time_point RequestScheduler::deadline_for(const InferenceRequest& r
     timeout = timeout == 0 ? request.timeout_microseconds : std::min(timeout, request.timeout_microseconds);
   }
   if (timeout == 0) return SteadyClock::time_point::max();
+  // A timeout past the clock's range (a client may send 2^63-1 us) would overflow the nanosecond time_point: it
+  // is a deadline that never comes.
+  const auto room =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::time_point::max() - arrival).count();
+  if (timeout >= static_cast<uint64_t>(room)) return SteadyClock::time_point::max();
   return arrival + std::chrono::microseconds(timeout);
 }
 

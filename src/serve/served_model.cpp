@@ -15,13 +15,14 @@ ServedModel::ServedModel(const std::filesystem::path& model_dir, const std::stri
   if (!std::filesystem::is_regular_file(path)) {
     fail(ErrorCode::kIo, "model '", name, "' version ", version, ": no model file ", path.string());
   }
+  const ServingLimits bounds = model_limits(config_, limits);
   SessionOptions options = session_options_from_config(config_);
-  options.limits = limits.session;
+  options.limits = bounds.session;
   session_ = std::make_unique<Session>(path.string(), std::move(options));
   complete_model_config(config_, config_from_file, name, *session_);
-  run_model_warmup(*session_, config_);
+  run_model_warmup(*session_, config_, bounds.run_timeout_ms);  // an endless warmup fails the load, not hangs it
   scheduler_ =
-      std::make_unique<RequestScheduler>(*session_, config_, version_string_, statistics_, limits.run_timeout_ms);
+      std::make_unique<RequestScheduler>(*session_, config_, version_string_, statistics_, bounds.run_timeout_ms);
 }
 
 ServedModel::~ServedModel() { scheduler_.reset(); }

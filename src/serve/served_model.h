@@ -9,23 +9,18 @@
 
 #include "model_config.pb.h"
 #include "runtime/session.h"
+#include "serve/model_limits.h"
 #include "serve/model_statistics.h"
 #include "serve/request_scheduler.h"
 
 namespace tessera::serve {
 
-// What `tessera serve` bounds for every model it serves.
-struct ServingLimits {
-  ResourceLimits session;      // SessionOptions::limits of every model's session
-  int64_t run_timeout_ms = 0;  // each batch's run deadline (0: none)
-};
-
 class ServedModel {
  public:
   // Loads `<model_dir>/<version>/<default_model_filename>` with the session options of `config`, completes
   // and checks the config against it, runs the config's warmup requests, and starts the instances. Throws
-  // Error (the model's own load errors, or kInvalidModel for config problems) naming the model. `limits` bound
-  // the session and every run.
+  // Error (the model's own load errors, or kInvalidModel for config problems) naming the model. `limits` (the
+  // server's) with the config's limit parameters applied (model_limits) bound the session and every run.
   ServedModel(const std::filesystem::path& model_dir, const std::string& name, int64_t version,
               inference::ModelConfig config, bool config_from_file, const ServingLimits& limits = {});
   // Runs every queued request before it goes.
@@ -64,7 +59,8 @@ class ServedModel {
 };
 
 // Runs the config's model_warmup entries (zero_data or random_data inputs; input_data_file is refused) on
-// `session` synchronously. Throws Error(kInvalidModel) naming the warmup and input.
-void run_model_warmup(const Session& session, const inference::ModelConfig& config);
+// `session` synchronously, each run within `timeout_ms` (0: no deadline). Throws Error(kInvalidModel) naming the
+// warmup and input, or the run's error (a passed deadline names the node reached).
+void run_model_warmup(const Session& session, const inference::ModelConfig& config, int64_t timeout_ms = 0);
 
 }  // namespace tessera::serve

@@ -22,7 +22,7 @@ struct ServeOptions {
   size_t http_max_body_bytes = 64u << 20;  // larger bodies get 413
   int grpc_max_message_bytes = 1 << 30;
   int poll_seconds = 15;  // poll mode: seconds between repository scans
-  ServingLimits limits;   // every model's session limits and run deadline
+  ServingLimits limits;   // every model's session limits and run deadline, unless its config sets its own
 };
 
 // Serves until a signal; returns the process exit code. Prints one line per endpoint, e.g.

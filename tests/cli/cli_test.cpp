@@ -317,6 +317,17 @@ TEST(CliConformanceTest, PassingFolderExitsZero) {
   EXPECT_TRUE(contains(one.out, "1 passed, 0 failed, 0 skipped")) << one.out;
 }
 
+// --threads gives each test's session an intra-op pool (the TSan run uses it); fewer than 1 is refused by name.
+TEST(CliConformanceTest, ThreadsFlagRunsOnAPoolAndRefusesLessThanOne) {
+  ConformanceFolder f;
+  const auto r = run_cli({"conformance", f.root, "--filter", "pass$", "--threads", "2", "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "1 passed, 0 failed, 0 skipped")) << r.out;
+  const auto bad = run_cli({"conformance", f.root, "--threads", "0"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_TRUE(contains(bad.err, "--threads needs an integer >= 1, got '0'")) << bad.err;
+}
+
 TEST(CliConformanceTest, RunSkippedNamesManifestEntriesThatPassNow) {
   ConformanceFolder f;
   const auto r = run_cli({"conformance", f.root, "--manifest", f.manifest, "--run-skipped", "--quiet"});

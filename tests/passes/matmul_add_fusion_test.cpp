@@ -42,6 +42,30 @@ TEST(MatMulAddFusionTest, OutputsUnchanged) {
   }
 }
 
+// y = (x w + c) + c2: matching the second Add looks up the producer of its input, the first Add, which the pass used
+// to replace while still matching (a heap-use-after-free ASan reports here).
+Model linear_then_add() {
+  return GraphBuilder(17)
+      .input("x", DType::kFloat, {5, 6})
+      .initializer("w", random_floats({6, 4}, 1))
+      .initializer("c", random_floats({4}, 2))
+      .initializer("c2", random_floats({5, 4}, 4))
+      .node("MatMul", {"x", "w"}, {"h"})
+      .node("Add", {"c", "h"}, {"y1"})
+      .node("Add", {"y1", "c2"}, {"y"})
+      .output("y")
+      .build();
+}
+
+TEST(MatMulAddFusionTest, AnAddAfterTheFusedAddStays) {
+  Model model = linear_then_add();
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  ASSERT_EQ(model.graph->nodes.size(), 2u);
+  EXPECT_EQ(model.graph->nodes[0]->op_type, "Gemm");
+  EXPECT_EQ(model.graph->nodes[1]->op_type, "Add");
+  pass_test::expect_same_outputs(linear_then_add, {{"x", random_floats({5, 6}, 3)}}, OptimizationLevel::kBasic, 1e-6);
+}
+
 TEST(MatMulAddFusionTest, LeavesBatchedMatMulsAndGrowingBiases) {
   Model batched = linear({2, 5, 6}, {4});
   optimize_graph(*batched.graph, OptimizationLevel::kBasic);

@@ -58,6 +58,37 @@ TEST(SkipLayerNormFusionTest, ASumReadElsewhereIsTheFourthOutput) {
   EXPECT_EQ(fused->outputs[3], "sum");
 }
 
+// Two post-norm blocks, the second's input and residual the first's output, as in BERT's layers. Matching the second
+// reads the first LayerNormalization through the graph index; the pass used to replace it while still matching, so
+// that read was a heap-use-after-free (TSan found it on BERT-base; ASan reports it here).
+Model two_post_norm_blocks() {
+  GraphBuilder b(17);
+  b.input("x", DType::kFloat, {-1, 3, kHidden}, {"batch", "", ""});
+  b.initializer("gamma", random_floats({kHidden}, 3));
+  b.initializer("beta", random_floats({kHidden}, 4));
+  std::string in = "x";
+  for (const std::string block : {"1", "2"}) {
+    b.initializer("w" + block, random_floats({kHidden, kHidden}, 10 + block[0], 0.3f));
+    b.initializer("bias" + block, random_floats({kHidden}, 20 + block[0]));
+    b.node("MatMul", {in, "w" + block}, {"xw" + block});
+    b.node("Add", {"bias" + block, "xw" + block}, {"h" + block});
+    b.node("Add", {in, "h" + block}, {"sum" + block});
+    b.node("LayerNormalization", {"sum" + block, "gamma", "beta"}, {"y" + block}).attr_float("epsilon", 1e-5f);
+    in = "y" + block;
+  }
+  return b.output(in).build();
+}
+
+TEST(SkipLayerNormFusionTest, StackedBlocksBothFuse) {
+  Model model = two_post_norm_blocks();
+  optimize_graph(*model.graph, OptimizationLevel::kExtended);
+  int fused = 0;
+  for (const auto& n : model.graph->nodes) fused += n->op_type == "SkipLayerNormalization";
+  EXPECT_EQ(fused, 2);
+  pass_test::expect_same_outputs(two_post_norm_blocks, {{"x", random_floats({2, 3, kHidden}, 6)}},
+                                 OptimizationLevel::kExtended, 1e-5);
+}
+
 TEST(SkipLayerNormFusionTest, OutputsUnchanged) {
   const Tensor x = random_floats({2, 3, kHidden}, 5);
   for (bool elsewhere : {false, true}) {

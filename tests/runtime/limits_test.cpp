@@ -82,6 +82,16 @@ TEST(RunDeadlineTest, EndlessLoopStopsAtTheDeadlineAndTheSessionRunsAgain) {
   EXPECT_EQ(out[0].tensor().data<float>()[0], 6.0f);  // iterations 0..5, the last one computing i < 5 false
 }
 
+// A timeout past the steady clock's range (2^63-1 ms, as a config or flag may give) is no deadline at all; it
+// used to overflow the deadline's nanoseconds and stop the run at its first node.
+TEST(RunDeadlineTest, TimeoutBeyondTheClocksRangeNeverPasses) {
+  const Session session = counting_loop_session();
+  for (int64_t timeout_ms : {INT64_MAX, INT64_MAX / 1'000'000, int64_t{1} << 53}) {
+    const std::vector<RuntimeValue> out = session.run(limit_feed(5), {}, RunControl{.timeout_ms = timeout_ms});
+    EXPECT_EQ(out[0].tensor().data<float>()[0], 6.0f) << timeout_ms;
+  }
+}
+
 TEST(RunDeadlineTest, TerminateFromAnotherThreadStopsAnEndlessLoop) {
   const Session session = counting_loop_session();
   std::atomic<bool> terminate{false};

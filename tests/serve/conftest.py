@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import onnx.helper as helper
 import pytest
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 TESSERA = os.environ.get("TESSERA_CLI", os.path.join(os.path.dirname(__file__), "../../build/bin/tessera"))
 
@@ -73,6 +73,32 @@ def write_add_model(repo, name, config=None, versions=(1,), width=4):
         model = onnx.load(f"{repo}/{name}/{version}/model.onnx")
         model.graph.initializer.append(bias)
         onnx.save(model, f"{repo}/{name}/{version}/model.onnx")
+    if config is not None:
+        with open(f"{repo}/{name}/config.pbtxt", "w") as f:
+            f.write(config)
+
+
+def write_counting_loop_model(repo, name="loop", config=None, keep_going="Less"):
+    """Model `name`: limit: int64 [1] -> v = Loop(no trip count, cond true) adding 1 to v while i < limit (endless
+    for a huge limit; with keep_going="GreaterOrEqual", while i >= limit: endless for a limit <= 0, such as a
+    warmup's zero data); `config` is written as its config.pbtxt when given."""
+    info = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node(keep_going, ["i", "limit"], ["cond_out"], name="keep_going"),
+         helper.make_node("Add", ["v_in", "one"], ["v_out"], name="increment")],
+        "body", [info("i", TensorProto.INT64, []), info("cond_in", TensorProto.BOOL, []),
+                 info("v_in", TensorProto.FLOAT, [1])],
+        [info("cond_out", TensorProto.BOOL, [1]), info("v_out", TensorProto.FLOAT, [1])],
+        initializer=[numpy_helper.from_array(np.ones(1, np.float32), "one")])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["", "go", "v0"], ["v"], name="loop", body=body)], "g",
+        [info("limit", TensorProto.INT64, [1])], [info("v", TensorProto.FLOAT, [1])],
+        initializer=[numpy_helper.from_array(np.zeros(1, np.float32), "v0"),
+                     numpy_helper.from_array(np.array(True), "go")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    os.makedirs(f"{repo}/{name}/1")
+    onnx.save(model, f"{repo}/{name}/1/model.onnx")
     if config is not None:
         with open(f"{repo}/{name}/config.pbtxt", "w") as f:
             f.write(config)

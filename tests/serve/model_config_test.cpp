@@ -85,6 +85,19 @@ TEST(ModelConfig, SessionOptionsRefuseBadValues) {
   EXPECT_THROW(session_options_from_config(config), Error);
 }
 
+TEST(ModelConfig, ParametersTesseraDoesNotReadAreNamedInAWarning) {
+  inference::ModelConfig config;
+  config.set_name("m");
+  (*config.mutable_parameters())["max_run_ms"].set_string_value("100");  // a misspelt timeout_ms
+  (*config.mutable_parameters())["timeout_ms"].set_string_value("100");
+  ::testing::internal::CaptureStderr();
+  session_options_from_config(config);
+  const std::string warnings = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warnings.find("model 'm': parameter 'max_run_ms' is not one Tessera reads (ignored)"), std::string::npos)
+      << warnings;
+  EXPECT_EQ(warnings.find("timeout_ms"), std::string::npos) << warnings;
+}
+
 TEST(ModelConfig, ParsesTextAndNamesTheLineOfAnError) {
   EXPECT_EQ(parse_model_config("name: \"m\" max_batch_size: 4", "c.pbtxt").max_batch_size(), 4);
   try {

@@ -1,36 +1,13 @@
 """`tessera serve --timeout-ms`, the per-request deadline (the v2 "timeout" parameter, microseconds) and the
 resource-limit flags: an endless Loop request ends with an error when its run's deadline passes, and the same model
 version keeps serving."""
-import os
-
 import numpy as np
-import onnx
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from onnx import TensorProto, helper, numpy_helper
 from tritonclient.utils import InferenceServerException
 
-
-def write_counting_loop_model(repo):
-    """limit: int64 [1] -> v = Loop(no trip count, cond true) adding 1 to v while i < limit."""
-    info = helper.make_tensor_value_info
-    body = helper.make_graph(
-        [helper.make_node("Less", ["i", "limit"], ["cond_out"], name="keep_going"),
-         helper.make_node("Add", ["v_in", "one"], ["v_out"], name="increment")],
-        "body", [info("i", TensorProto.INT64, []), info("cond_in", TensorProto.BOOL, []),
-                 info("v_in", TensorProto.FLOAT, [1])],
-        [info("cond_out", TensorProto.BOOL, [1]), info("v_out", TensorProto.FLOAT, [1])],
-        initializer=[numpy_helper.from_array(np.ones(1, np.float32), "one")])
-    graph = helper.make_graph(
-        [helper.make_node("Loop", ["", "go", "v0"], ["v"], name="loop", body=body)], "g",
-        [info("limit", TensorProto.INT64, [1])], [info("v", TensorProto.FLOAT, [1])],
-        initializer=[numpy_helper.from_array(np.zeros(1, np.float32), "v0"),
-                     numpy_helper.from_array(np.array(True), "go")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    os.makedirs(f"{repo}/loop/1")
-    onnx.save(model, f"{repo}/loop/1/model.onnx")
+from conftest import write_counting_loop_model
 
 
 def infer(client, limit, timeout=None, protocol=httpclient):
@@ -69,3 +46,5 @@ def test_a_request_timeout_stops_its_run_and_the_model_keeps_serving(tmp_path, s
         infer(client, np.iinfo(np.int64).max, timeout=300_000, protocol=module)
     assert infer(client, 5, protocol=module)[0] == 6.0
     assert infer(client, 5, timeout=10_000_000, protocol=module)[0] == 6.0
+    # Past the clock's range: no deadline (it used to overflow into one that had already passed).
+    assert infer(client, 5, timeout=2**63 - 1, protocol=module)[0] == 6.0

@@ -239,11 +239,13 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int conformance_command(const std::vector<std::string>& args) {
-  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass"},
+  const Arguments arguments(args, {"--filter", "--manifest", "--report", "--opt-level", "--disable-pass", "--threads"},
                             {"--run-skipped", "--quiet", "--resave"});
   if (arguments.positional().empty()) throw UsageError{"conformance needs at least one DATA_DIR"};
   SessionOptions options;
-  options.intra_op_threads = 1;
+  options.intra_op_threads = 1;  // more (--threads) only to run the kernels' parallel paths, as the TSan run does
+  if (auto t = arguments.value("--threads"))
+    options.intra_op_threads = static_cast<int>(parse_integer("--threads", *t, 1));
   if (auto level = arguments.value("--opt-level")) options.optimization_level = opt_level_argument(*level);
   options.disabled_passes = arguments.values("--disable-pass");
   std::map<std::string, std::string> manifest;

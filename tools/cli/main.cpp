@@ -72,9 +72,10 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       axis at 13, Clip's min/max inputs at 11, ...), what the optimizer would change, and the first problem found
       (unsupported op, opset too new or not the pinned one, bad external data): exit 1 then, 0 when ready.
   conformance DATA_DIR [--filter REGEX] [--manifest FILE] [--report FILE] [--opt-level L] [--run-skipped]
-                       [--resave]
+                       [--resave] [--threads N]
       Runs ONNX backend test folders and prints "N passed, N failed, N skipped". --resave runs each model
-      after optimizing it and writing it back out (tests the model writer).
+      after optimizing it and writing it back out (tests the model writer). --threads: intra-op threads per
+      session (default 1).
   serve --model-repository DIR [--model-control-mode none|poll|explicit] [--load-model NAME ...]
         [--address ADDR] [--http-port N] [--grpc-port N] [--metrics-port N] (defaults 8000, 8001, 8002;
         0 picks a free port, -1 turns the endpoint off) [--http-threads N] [--max-body-mb N]
