@@ -93,14 +93,16 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
   thread_local std::vector<float> v_buffer, m_buffer;
   float* v = scratch(v_buffer, kXi * l.tiles * c);
   float* mprod = scratch(m_buffer, kXi * l.tiles * m);
-  const int threads = parallelism.thread_count();
+  // Four pieces per thread (tiles for the transforms, whole GEMMs between them), claimed by whichever thread is
+  // free, so a thread the OS deschedules holds up a quarter of its share.
+  const int64_t pieces = 4 * parallelism.thread_count();
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * c * g.in_size;
-    parallelism.parallel_for(threads, [&](int64_t begin, int64_t end) {
-      winograd_input_transform_f32(l, xn, l.tiles * begin / threads, l.tiles * end / threads, v);
+    parallelism.parallel_for_pieces(l.tiles, pieces, [&](int64_t begin, int64_t end) {
+      winograd_input_transform_f32(l, xn, begin, end, v);
     });
-    // 36 independent GEMMs [tiles x C] x [C x M], whole ones per thread.
-    parallelism.parallel_for(kXi, [&](int64_t begin, int64_t end) {
+    // 36 independent GEMMs [tiles x C] x [C x M], each whole on one thread.
+    parallelism.parallel_for_pieces(kXi, kXi, [&](int64_t begin, int64_t end) {
       for (int64_t xi = begin; xi < end; ++xi) {
         const GemmOperandF32 a{nullptr, v + xi * l.tiles * c, c, false, nullptr};
         const GemmOperandF32 b{&weights.transformed[static_cast<size_t>(xi)]};
@@ -108,9 +110,8 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
       }
     });
     float* yn = y + n * m * g.out_size;
-    parallelism.parallel_for(threads, [&](int64_t begin, int64_t end) {
-      winograd_output_transform_f32(l, mprod, bias, output_min, output_max, l.tiles * begin / threads,
-                                    l.tiles * end / threads, yn);
+    parallelism.parallel_for_pieces(l.tiles, pieces, [&](int64_t begin, int64_t end) {
+      winograd_output_transform_f32(l, mprod, bias, output_min, output_max, begin, end, yn);
     });
   }
 }

@@ -711,7 +711,10 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   if (group_rows == 0 || d.batch == 0 || d.kv_heads == 0) return;
   r.block_rows = choose_block_rows(d, group_rows, ctx.parallelism().thread_count());
   const int64_t blocks = (group_rows + r.block_rows - 1) / r.block_rows;
-  ctx.parallelism().parallel_for(d.batch * d.kv_heads * blocks, [&](int64_t begin, int64_t end) {
+  // Four pieces per thread, claimed by whichever thread is free (a descheduled thread holds up a quarter of its
+  // share); each piece's tasks share one scratch.
+  const int64_t tasks = d.batch * d.kv_heads * blocks;
+  ctx.parallelism().parallel_for_pieces(tasks, 4 * ctx.parallelism().thread_count(), [&](int64_t begin, int64_t end) {
     AttentionScratch scratch(r);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t block = task % blocks;
