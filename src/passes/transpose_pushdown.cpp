@@ -38,6 +38,11 @@ bool is_elementwise(const Node& node) {
   return node.domain.empty() && node.outputs.size() == 1 && kOps.count(node.op_type) != 0;
 }
 
+// Reductions whose result does not depend on the order the kernel visits the elements in. ReduceSum, ReduceMean
+// and the other sums stay: their kernels sum in an order that follows the layout (a ReduceMean over H and W of
+// NCHW vs NHWC differs by 4e-7 relative), and this pass must keep the bits.
+const std::unordered_set<std::string> kReduceOps = {"ReduceMax", "ReduceMin"};
+
 // Fixed-size element types a constant can be permuted in (not strings, not the packed sub-byte types).
 bool permutable_dtype(DType dtype) {
   const int code = static_cast<int>(dtype);
@@ -107,7 +112,9 @@ class TransposePushdown final : public GraphPass {
     // The Transposes moved below node k, inserted once the walk is done (helpers read graph.nodes meanwhile).
     std::vector<std::unique_ptr<Node>> moved(graph.nodes.size());
     for (size_t k = 0; k < graph.nodes.size(); ++k) {
+      const size_t removed_before = removed_.size();
       moved[k] = push_below(graph, *graph.nodes[k]);
+      if (!moved[k] && removed_.size() == removed_before) moved[k] = push_below_axis_op(graph, *graph.nodes[k]);
       bypass_shared_transpose(*graph.nodes[k]);
     }
     if (removed_.empty() && !bypassed_) return false;
@@ -179,6 +186,117 @@ class TransposePushdown final : public GraphPass {
         graph.initializers.emplace(name, std::move(*replaced[i]));
         node.inputs[i] = name;
       }
+    }
+    return transpose_output(graph, node, perm, before);
+  }
+
+  // Softmax, LogSoftmax, Hardmax (opset 13+, over a last axis the perm keeps last), Concat, ReduceMax/ReduceMin
+  // and ArgMax/ArgMin fed by private
+  // Transposes with one perm (every input of a Concat; the data input of the others, a Reduce's axes input a
+  // constant): the axes are remapped through the perm (axis a of Transpose(x) is axis perm[a] of x). A reduction
+  // without keepdims leaves the Transpose of the kept axes, which is none at all when they stay in order (NHWC
+  // global pooling over H and W). Returns the Transpose now following `node`, or nullptr.
+  std::unique_ptr<Node> push_below_axis_op(Graph& graph, Node& node) {
+    const std::string& op = node.op_type;
+    const bool softmax = (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") && node.opset >= 13;
+    const bool concat = op == "Concat";
+    const bool arg = op == "ArgMax" || op == "ArgMin";
+    const bool reduce = kReduceOps.count(op) != 0;
+    if (!node.domain.empty() || node.outputs.size() != 1 || node.inputs.empty() || !(softmax || concat || arg || reduce)) {
+      return nullptr;
+    }
+    const size_t data_inputs = concat ? node.inputs.size() : 1;
+    std::vector<int64_t> perm;
+    std::vector<Node*> transposes(node.inputs.size(), nullptr);
+    for (size_t i = 0; i < data_inputs; ++i) {
+      const std::string& in = node.inputs[i];
+      const int uses = static_cast<int>(std::count(node.inputs.begin(), node.inputs.end(), in));
+      Node* t = in.empty() ? nullptr : private_transpose(in, uses);
+      if (t == nullptr) return nullptr;
+      const std::vector<int64_t> p = t->attr_ints("perm");
+      if (!is_permutation(p) || (i > 0 && p != perm)) return nullptr;
+      perm = p;
+      transposes[i] = t;
+    }
+    const auto rank = static_cast<int64_t>(perm.size());
+    auto remap = [&](int64_t axis) -> std::optional<int64_t> {
+      if (axis < -rank || axis >= rank) return std::nullopt;
+      return perm[static_cast<size_t>(axis < 0 ? axis + rank : axis)];
+    };
+    // The axes, before and after remapping; where they live (attribute or constant input 1).
+    std::vector<int64_t> axes;
+    const Tensor* axes_input = nullptr;
+    if (softmax || concat || arg) {
+      axes = {node.attr_int("axis", softmax ? -1 : 0)};
+      if (concat && !node.has_attribute("axis")) return nullptr;
+    } else if (node.has_input(1)) {
+      axes_input = fusion::constant_tensor(graph, node.inputs[1]);
+      if (axes_input == nullptr || axes_input->dtype() != DType::kInt64 || axes_input->rank() > 1) return nullptr;
+      axes.assign(axes_input->data<int64_t>(), axes_input->data<int64_t>() + axes_input->element_count());
+    } else {
+      axes = node.attr_ints("axes");
+    }
+    if (softmax) {
+      // Only a last axis that stays last: the kernel sums a contiguous row and a strided line in different
+      // orders, so moving the axis would change the bits.
+      const int64_t axis = axes[0] < 0 ? axes[0] + rank : axes[0];
+      if (axis != rank - 1 || perm.back() != rank - 1) return nullptr;
+    }
+    std::vector<int64_t> moved_axes;
+    for (int64_t a : axes) {
+      auto m = remap(a);
+      if (!m) return nullptr;
+      moved_axes.push_back(*m);
+    }
+    std::vector<int64_t> out_perm = perm;
+    const bool keepdims = (!reduce && !arg) || node.attr_int("keepdims", 1) != 0;
+    if (!keepdims) {
+      const bool all_axes = axes.empty() && (!reduce || node.attr_int("noop_with_empty_axes", 0) == 0);
+      if (all_axes) {
+        out_perm.clear();  // a scalar-like result: nothing left to transpose
+      } else {
+        out_perm = kept_axes_perm(perm, moved_axes);
+      }
+    }
+    std::string before = fusion::node_text(node);
+    for (size_t i = 0; i < data_inputs; ++i) {
+      if (removed_.insert(transposes[i]).second) before += ", " + fusion::node_text(*transposes[i]);
+      node.inputs[i] = transposes[i]->inputs[0];
+    }
+    if (softmax || concat || arg) {
+      node.set_attr_int("axis", moved_axes[0]);
+    } else if (axes_input != nullptr) {
+      const std::string name = fresh_name(graph, node.inputs[1] + "_untransposed");
+      graph.initializers.emplace(name, Tensor::from_vector<int64_t>(DType::kInt64, moved_axes));
+      node.inputs[1] = name;
+    } else if (node.has_attribute("axes")) {
+      node.attributes["axes"].ints = moved_axes;
+    }
+    return transpose_output(graph, node, out_perm, before);
+  }
+
+  // The perm that the reduced Transpose(x) needs after reducing x over `reduced` (x's axes) without keepdims:
+  // the kept axes of Transpose(x), in their order, named by their rank among x's kept axes.
+  static std::vector<int64_t> kept_axes_perm(const std::vector<int64_t>& perm, const std::vector<int64_t>& reduced) {
+    std::vector<int64_t> kept;
+    for (int64_t p : perm) {
+      if (std::find(reduced.begin(), reduced.end(), p) == reduced.end()) kept.push_back(p);
+    }
+    std::vector<int64_t> sorted = kept, out;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t k : kept) out.push_back(std::lower_bound(sorted.begin(), sorted.end(), k) - sorted.begin());
+    return out;
+  }
+
+  // Gives `node`'s output to a new Transpose(perm) of its result and returns that Transpose; when perm keeps every
+  // axis in place (or is empty), no Transpose is needed and nullptr is returned.
+  std::unique_ptr<Node> transpose_output(Graph& graph, Node& node, const std::vector<int64_t>& perm,
+                                         const std::string& before) {
+    bool identity = true;
+    for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
+    if (identity) {
+      note(fusion::node_text(node) + " <- " + before);
+      return nullptr;
     }
     const std::string output = node.outputs[0];
     node.outputs[0] = fresh_name(graph, output + "_before_transpose");

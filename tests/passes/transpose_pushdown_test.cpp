@@ -228,6 +228,95 @@ TEST(TransposePushdownTest, ChainWithAttributesCastAndWhere) {
   pass_test::expect_same_outputs(mixed_chain, {{"x", random_floats({1, 4, 3, 2}, 5)}}, OptimizationLevel::kAll, 0);
 }
 
+// Ops with an axis: Concat of two NHWC values, ReduceMax over W with keepdims, then over H and W without
+// (NHWC global max pooling), an ArgMax: the axes move through the perm and no Transpose is left.
+Model nhwc_axis_ops() {
+  return GraphBuilder(13)
+      .input("a", DType::kFloat, {2, 3, 4, 5})
+      .input("b", DType::kFloat, {2, 6, 4, 5})
+      .node("Transpose", {"a"}, {"ta"})
+      .attr_ints("perm", {0, 2, 3, 1})
+      .node("Transpose", {"b"}, {"tb"})
+      .attr_ints("perm", {0, 2, 3, 1})
+      .node("Concat", {"ta", "tb"}, {"cat"})
+      .attr_int("axis", 3)
+      .node("ReduceMax", {"cat"}, {"peak"})
+      .attr_ints("axes", {2})
+      .attr_int("keepdims", 1)
+      .node("ReduceMax", {"peak"}, {"y"})
+      .attr_ints("axes", {1, 2})
+      .attr_int("keepdims", 0)
+      .output("y")
+      .build();
+}
+
+TEST(TransposePushdownTest, AxisOpsRemapTheirAxes) {
+  Model model = nhwc_axis_ops();
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  const Graph& g = *model.graph;
+  EXPECT_EQ(count_op(g, "Transpose"), 0u);
+  EXPECT_EQ(find_op(g, "Concat")->attr_int("axis", 0), 1);
+  EXPECT_EQ(g.nodes[1]->attr_ints("axes"), (std::vector<int64_t>{3}));
+  EXPECT_EQ(g.nodes[2]->attr_ints("axes"), (std::vector<int64_t>{2, 3}));
+  pass_test::expect_same_outputs(nhwc_axis_ops,
+                                 {{"a", random_floats({2, 3, 4, 5}, 8)}, {"b", random_floats({2, 6, 4, 5}, 9)}},
+                                 OptimizationLevel::kAll, 0);
+}
+
+// Softmax over a last axis that the perm keeps last moves; one over a moved axis stays, as does a ReduceMean
+// (their kernels' summation order follows the layout).
+Model softmax_and_mean(std::vector<int64_t> perm) {
+  return GraphBuilder(13)
+      .input("x", DType::kFloat, {2, 3, 33})
+      .node("Transpose", {"x"}, {"t"})
+      .attr_ints("perm", perm)
+      .node("Softmax", {"t"}, {"s"})
+      .attr_int("axis", -1)
+      .node("Transpose", {"s"}, {"u"})
+      .attr_ints("perm", perm)
+      .node("ReduceMean", {"u"}, {"y"})
+      .attr_ints("axes", {0})
+      .output("y")
+      .build();
+}
+
+TEST(TransposePushdownTest, SoftmaxOnlyOverAnUnmovedLastAxis) {
+  Model kept_last = softmax_and_mean({1, 0, 2});
+  optimize_graph(*kept_last.graph, OptimizationLevel::kBasic);
+  EXPECT_EQ(count_op(*kept_last.graph, "Transpose"), 0u);
+  pass_test::expect_same_outputs([] { return softmax_and_mean({1, 0, 2}); }, {{"x", random_floats({2, 3, 33}, 11)}},
+                                 OptimizationLevel::kAll, 0);
+  Model moved = softmax_and_mean({0, 2, 1});
+  optimize_graph(*moved.graph, OptimizationLevel::kBasic);
+  EXPECT_EQ(moved.graph->nodes[1]->op_type, "Softmax");
+  EXPECT_EQ(moved.graph->nodes[1]->inputs[0], "t");
+}
+
+// A reduction without keepdims whose kept axes change order: the Transpose of the kept axes stays.
+Model reduce_keeps_a_transpose() {
+  return GraphBuilder(18)  // axes as a constant input
+      .input("x", DType::kFloat, {2, 3, 4})
+      .initializer("axes", Tensor::from_vector<int64_t>(DType::kInt64, {-2}))
+      .node("Transpose", {"x"}, {"t"})
+      .attr_ints("perm", {2, 1, 0})
+      .node("ReduceMax", {"t", "axes"}, {"y"})
+      .attr_int("keepdims", 0)
+      .output("y")
+      .build();
+}
+
+TEST(TransposePushdownTest, ReductionWithoutKeepdimsKeepsTheRestOfThePerm) {
+  Model model = reduce_keeps_a_transpose();
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  const Graph& g = *model.graph;
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0]->op_type, "ReduceMax");
+  EXPECT_EQ(g.initializers.at(g.nodes[0]->inputs[1]).data<int64_t>()[0], 1);
+  EXPECT_EQ(g.nodes[1]->attr_ints("perm"), (std::vector<int64_t>{1, 0}));
+  pass_test::expect_same_outputs(reduce_keeps_a_transpose, {{"x", random_floats({2, 3, 4}, 10)}},
+                                 OptimizationLevel::kAll, 0);
+}
+
 // Switched off by name: the Transposes stay.
 TEST(TransposePushdownTest, DisabledByName) {
   Model model = nhwc_relu_add();
