@@ -43,10 +43,24 @@ bool is_elementwise(const Node& node) {
 // NCHW vs NHWC differs by 4e-7 relative), and this pass must keep the bits.
 const std::unordered_set<std::string> kReduceOps = {"ReduceMax", "ReduceMin"};
 
+// The ops with an axis that push_below_axis_op takes (their conditions aside).
+bool is_axis_op(const Node& node) {
+  static const std::unordered_set<std::string> kOps = {"Softmax", "LogSoftmax", "Hardmax", "Concat",
+                                                       "ArgMax",  "ArgMin",     "ReduceMax", "ReduceMin"};
+  return node.domain.empty() && node.outputs.size() == 1 && kOps.count(node.op_type) != 0;
+}
+
 // Fixed-size element types a constant can be permuted in (not strings, not the packed sub-byte types).
 bool permutable_dtype(DType dtype) {
   const int code = static_cast<int>(dtype);
   return dtype != DType::kUndefined && dtype != DType::kString && code <= static_cast<int>(DType::kFloat8E5M2FNUZ);
+}
+
+bool is_identity_perm(const std::vector<int64_t>& perm) {
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int64_t>(i)) return false;
+  }
+  return true;
 }
 
 bool is_permutation(const std::vector<int64_t>& perm) {
@@ -106,6 +120,7 @@ class TransposePushdown final : public GraphPass {
     if (!fusion::has_onnx_op(graph, "Transpose")) return false;
     reads_ = fusion::count_reads(graph);
     producer_ = fusion::producers(graph);
+    index_ = fusion::GraphIndex(graph);
     removed_.clear();
     bypassed_ = false;
     names_.clear();
@@ -141,6 +156,28 @@ class TransposePushdown final : public GraphPass {
     return p->second;
   }
 
+  // Whether moving a Transpose below `start` leads somewhere: following the one reader of each output through ops
+  // this pass moves Transposes through, it reaches a Transpose (the two compose into one, or cancel) or a reduction
+  // without keepdims (which may need none). Otherwise the move would only shuffle a Transpose down (and could take
+  // it away from patterns other passes match, like the scaled Q of nn.MultiheadAttention exports).
+  bool pays_off(const Node& start) const {
+    const Node* node = &start;
+    for (int steps = 0; steps < 256; ++steps) {
+      const std::string& value = node->outputs[0];
+      const std::vector<Node*>& readers = index_.consumers(value);
+      for (const Node* reader : readers) {
+        if (is_onnx_op(*reader, "Transpose")) return true;
+      }
+      auto r = reads_.find(value);
+      if (readers.size() != 1 || r == reads_.end() || r->second != 1) return false;
+      const Node& next = *readers[0];
+      if (!is_elementwise(next) && !is_axis_op(next)) return false;
+      if (next.attr_int("keepdims", 1) == 0) return true;
+      node = &next;
+    }
+    return false;
+  }
+
   // Rewrites `node` to read the Transposes' inputs and returns the Transpose that now follows it, or nullptr.
   std::unique_ptr<Node> push_below(Graph& graph, Node& node) {
     if (!is_elementwise(node) || node.inputs.empty()) return nullptr;
@@ -165,6 +202,9 @@ class TransposePushdown final : public GraphPass {
       }
     }
     if (!any) return nullptr;
+    std::unordered_set<const Node*> merged(transposes.begin(), transposes.end());
+    merged.erase(nullptr);
+    if (merged.size() < 2 && !pays_off(node)) return nullptr;  // two or more Transposes into one always pays
     // Constants first (all or nothing), then the rewrite.
     std::vector<std::optional<Tensor>> replaced(node.inputs.size());
     for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -258,6 +298,7 @@ class TransposePushdown final : public GraphPass {
         out_perm = kept_axes_perm(perm, moved_axes);
       }
     }
+    if (!(concat && data_inputs >= 2) && !is_identity_perm(out_perm) && !pays_off(node)) return nullptr;
     std::string before = fusion::node_text(node);
     for (size_t i = 0; i < data_inputs; ++i) {
       if (removed_.insert(transposes[i]).second) before += ", " + fusion::node_text(*transposes[i]);
@@ -292,9 +333,7 @@ class TransposePushdown final : public GraphPass {
   // axis in place (or is empty), no Transpose is needed and nullptr is returned.
   std::unique_ptr<Node> transpose_output(Graph& graph, Node& node, const std::vector<int64_t>& perm,
                                          const std::string& before) {
-    bool identity = true;
-    for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
-    if (identity) {
+    if (is_identity_perm(perm)) {
       note(fusion::node_text(node) + " <- " + before);
       return nullptr;
     }
@@ -355,6 +394,7 @@ class TransposePushdown final : public GraphPass {
 
   std::unordered_map<std::string, int> reads_;
   std::unordered_map<std::string, Node*> producer_;
+  fusion::GraphIndex index_;  // for the walk ahead of a node, over nodes the run has not rewritten yet
   std::unordered_set<const Node*> removed_;
   std::unordered_set<std::string> names_;
   bool bypassed_ = false;

@@ -23,10 +23,9 @@ Model two_transposes(std::vector<int64_t> p1, std::vector<int64_t> p2) {
       .build();
 }
 
-// transpose_pushdown off: it would move the pair below the Relu first.
 TEST(TransposeCancellationTest, InversePermsVanish) {
   Model model = two_transposes({0, 2, 1, 3}, {0, 2, 1, 3});
-  optimize_graph(*model.graph, OptimizationLevel::kBasic, {"transpose_pushdown"});
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
   ASSERT_EQ(model.graph->nodes.size(), 1u);
   EXPECT_EQ(model.graph->nodes[0]->op_type, "Relu");
   EXPECT_EQ(model.graph->nodes[0]->inputs[0], "x");
@@ -34,7 +33,7 @@ TEST(TransposeCancellationTest, InversePermsVanish) {
 
 TEST(TransposeCancellationTest, OtherPermsCompose) {
   Model model = two_transposes({0, 2, 1, 3}, {0, 1, 3, 2});
-  optimize_graph(*model.graph, OptimizationLevel::kBasic, {"transpose_pushdown"});
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
   ASSERT_EQ(model.graph->nodes.size(), 2u);
   EXPECT_EQ(model.graph->nodes[0]->attr_ints("perm"), (std::vector<int64_t>{0, 2, 3, 1}));
 }

@@ -109,10 +109,11 @@ TEST(TransposePushdownTest, BinaryWithBothInputsTransposed) {
   ASSERT_EQ(g.nodes.size(), 3u);
   EXPECT_EQ(g.nodes[0]->op_type, "Sub");
   EXPECT_EQ(g.nodes[0]->inputs, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(g.nodes[1]->op_type, "Abs");
-  EXPECT_EQ(g.nodes[2]->op_type, "Transpose");
+  // One Transpose instead of two; it stays above the Abs, since below it would meet no other Transpose.
+  EXPECT_EQ(g.nodes[1]->op_type, "Transpose");
+  EXPECT_EQ(g.nodes[1]->attr_ints("perm"), (std::vector<int64_t>{2, 0, 1}));
+  EXPECT_EQ(g.nodes[2]->op_type, "Abs");
   EXPECT_EQ(g.nodes[2]->outputs[0], "y");
-  EXPECT_EQ(g.nodes[2]->attr_ints("perm"), (std::vector<int64_t>{2, 0, 1}));
   pass_test::expect_same_outputs(both_inputs_transposed,
                                  {{"a", random_floats({2, 3, 4}, 3)}, {"b", random_floats({2, 3, 4}, 4)}},
                                  OptimizationLevel::kAll, 0);
@@ -292,15 +293,17 @@ TEST(TransposePushdownTest, SoftmaxOnlyOverAnUnmovedLastAxis) {
   EXPECT_EQ(moved.graph->nodes[1]->inputs[0], "t");
 }
 
-// A reduction without keepdims whose kept axes change order: the Transpose of the kept axes stays.
+// A reduction without keepdims whose kept axes change order: the Transpose of the kept axes goes below it.
 Model reduce_keeps_a_transpose() {
   return GraphBuilder(18)  // axes as a constant input
       .input("x", DType::kFloat, {2, 3, 4})
       .initializer("axes", Tensor::from_vector<int64_t>(DType::kInt64, {-2}))
       .node("Transpose", {"x"}, {"t"})
       .attr_ints("perm", {2, 1, 0})
-      .node("ReduceMax", {"t", "axes"}, {"y"})
+      .node("ReduceMax", {"t", "axes"}, {"r"})
       .attr_int("keepdims", 0)
+      .node("Transpose", {"r"}, {"y"})
+      .attr_ints("perm", {1, 0})
       .output("y")
       .build();
 }
@@ -309,12 +312,30 @@ TEST(TransposePushdownTest, ReductionWithoutKeepdimsKeepsTheRestOfThePerm) {
   Model model = reduce_keeps_a_transpose();
   optimize_graph(*model.graph, OptimizationLevel::kBasic);
   const Graph& g = *model.graph;
-  ASSERT_EQ(g.nodes.size(), 2u);
+  // The kept axes' Transpose (1, 0) below the ReduceMax cancels the graph's own Transpose (1, 0).
+  ASSERT_EQ(g.nodes.size(), 1u);
   EXPECT_EQ(g.nodes[0]->op_type, "ReduceMax");
   EXPECT_EQ(g.initializers.at(g.nodes[0]->inputs[1]).data<int64_t>()[0], 1);
-  EXPECT_EQ(g.nodes[1]->attr_ints("perm"), (std::vector<int64_t>{1, 0}));
   pass_test::expect_same_outputs(reduce_keeps_a_transpose, {{"x", random_floats({2, 3, 4}, 10)}},
                                  OptimizationLevel::kAll, 0);
+}
+
+// A Transpose that would meet no other one below stays above the op: Transpose -> Div by a scalar -> MatMul (the
+// scaled Q of nn.MultiheadAttention exports, which attention_fusion matches as it is).
+TEST(TransposePushdownTest, StaysWhenItWouldMeetNoTranspose) {
+  Model model = GraphBuilder(17)
+                    .input("q", DType::kFloat, {3, 2, 4})
+                    .input("k", DType::kFloat, {2, 4, 3})
+                    .initializer("scale", Tensor::scalar<float>(DType::kFloat, 2.0f))
+                    .node("Transpose", {"q"}, {"qt"})
+                    .attr_ints("perm", {1, 0, 2})
+                    .node("Div", {"qt", "scale"}, {"qs"})
+                    .node("MatMul", {"qs", "k"}, {"y"})
+                    .output("y")
+                    .build();
+  optimize_graph(*model.graph, OptimizationLevel::kBasic);
+  EXPECT_EQ(model.graph->nodes[0]->op_type, "Transpose");
+  EXPECT_EQ(model.graph->nodes[1]->op_type, "Div");
 }
 
 // Switched off by name: the Transposes stay.
