@@ -45,7 +45,7 @@ const std::unordered_set<std::string> kReduceOps = {"ReduceMax", "ReduceMin"};
 
 // The ops with an axis that push_below_axis_op takes (their conditions aside).
 bool is_axis_op(const Node& node) {
-  static const std::unordered_set<std::string> kOps = {"Softmax", "LogSoftmax", "Hardmax", "Concat",
+  static const std::unordered_set<std::string> kOps = {"Softmax", "LogSoftmax", "Hardmax",   "Concat",
                                                        "ArgMax",  "ArgMin",     "ReduceMax", "ReduceMin"};
   return node.domain.empty() && node.outputs.size() == 1 && kOps.count(node.op_type) != 0;
 }
@@ -242,7 +242,8 @@ class TransposePushdown final : public GraphPass {
     const bool concat = op == "Concat";
     const bool arg = op == "ArgMax" || op == "ArgMin";
     const bool reduce = kReduceOps.count(op) != 0;
-    if (!node.domain.empty() || node.outputs.size() != 1 || node.inputs.empty() || !(softmax || concat || arg || reduce)) {
+    if (!node.domain.empty() || node.outputs.size() != 1 || node.inputs.empty() ||
+        !(softmax || concat || arg || reduce)) {
       return nullptr;
     }
     const size_t data_inputs = concat ? node.inputs.size() : 1;

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph_builder.h"
-#include "passes/pass.h"
 #include "pass_test_util.h"
+#include "passes/pass.h"
 
 namespace tessera {
 namespace {
@@ -55,8 +55,7 @@ TEST(TransposePushdownTest, NhwcChainCollapses) {
 }
 
 TEST(TransposePushdownTest, NhwcChainOutputsUnchanged) {
-  pass_test::expect_same_outputs(nhwc_relu_add, {{"x", random_floats({2, 3, 4, 5}, 1)}}, OptimizationLevel::kAll,
-                                 0);
+  pass_test::expect_same_outputs(nhwc_relu_add, {{"x", random_floats({2, 3, 4, 5}, 1)}}, OptimizationLevel::kAll, 0);
 }
 
 // A rank-2 constant [W, C] broadcast against NHWC [N, H, W, C]: left-padded to [1, 1, W, C], then permuted to
@@ -194,8 +193,7 @@ TEST(TransposePushdownTest, SharedTransposeOfAResidualBranch) {
   EXPECT_EQ(count_op(g, "Transpose"), 0u);
   ASSERT_EQ(g.nodes.size(), 2u);
   EXPECT_EQ(g.nodes[1]->op_type, "Add");
-  pass_test::expect_same_outputs(residual_branch, {{"x", random_floats({1, 3, 4, 5}, 6)}}, OptimizationLevel::kAll,
-                                 0);
+  pass_test::expect_same_outputs(residual_branch, {{"x", random_floats({1, 3, 4, 5}, 6)}}, OptimizationLevel::kAll, 0);
 }
 
 // Unary ops with attributes and a dtype change (LeakyRelu, Clip with constant bounds, Cast) and a Where with a
@@ -285,8 +283,11 @@ TEST(TransposePushdownTest, SoftmaxOnlyOverAnUnmovedLastAxis) {
   Model kept_last = softmax_and_mean({1, 0, 2});
   optimize_graph(*kept_last.graph, OptimizationLevel::kBasic);
   EXPECT_EQ(count_op(*kept_last.graph, "Transpose"), 0u);
-  pass_test::expect_same_outputs([] { return softmax_and_mean({1, 0, 2}); }, {{"x", random_floats({2, 3, 33}, 11)}},
-                                 OptimizationLevel::kAll, 0);
+  pass_test::expect_same_outputs(
+      [] {
+        return softmax_and_mean({1, 0, 2});
+      },
+      {{"x", random_floats({2, 3, 33}, 11)}}, OptimizationLevel::kAll, 0);
   Model moved = softmax_and_mean({0, 2, 1});
   optimize_graph(*moved.graph, OptimizationLevel::kBasic);
   EXPECT_EQ(moved.graph->nodes[1]->op_type, "Softmax");
