@@ -178,6 +178,26 @@ bool fuse_activations(Graph& graph, const std::function<bool(const Node&)>& acce
   return true;
 }
 
+bool read_through_transpose(Node& outer, const Node& inner) {
+  const std::vector<int64_t> p1 = inner.attr_ints("perm"), p2 = outer.attr_ints("perm");
+  if (p1.size() != p2.size() || inner.inputs.size() != 1) return false;
+  std::vector<int64_t> composed(p2.size());  // outer[i] = inner[p2[i]] = x[p1[p2[i]]]
+  bool identity = true;
+  for (size_t i = 0; i < p2.size(); ++i) {
+    if (p2[i] < 0 || static_cast<size_t>(p2[i]) >= p1.size()) return false;
+    composed[i] = p1[static_cast<size_t>(p2[i])];
+    identity &= composed[i] == static_cast<int64_t>(i);
+  }
+  outer.inputs[0] = inner.inputs[0];
+  if (identity) {
+    outer.op_type = "Identity";
+    outer.attributes.clear();
+  } else {
+    outer.attributes["perm"].ints = composed;
+  }
+  return true;
+}
+
 std::string node_text(const Node& node) {
   return (node.domain.empty() ? node.op_type : node.domain + "." + node.op_type) + " '" + node.name + "'";
 }

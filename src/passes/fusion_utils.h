@@ -89,6 +89,11 @@ bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean);
 using NodeReplacements = std::vector<std::pair<const Node*, std::unique_ptr<Node>>>;
 bool apply_replacements(Graph& graph, NodeReplacements& replacements, const std::vector<const Node*>& removed);
 
+// Transpose(Transpose(x, p1), p2) -> Transpose(x, p1 ∘ p2): `outer` (a Transpose with a perm, reading `inner`'s
+// output) reads x with the composed perm, or becomes Identity(x) when the two undo each other. False, nothing
+// changed, when the perms do not compose (other ranks, an index out of range).
+bool read_through_transpose(Node& outer, const Node& inner);
+
 // "Op 'name'" ("domain.Op 'name'" off ai.onnx), for pass reports.
 std::string node_text(const Node& node);
 

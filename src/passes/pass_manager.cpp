@@ -24,6 +24,7 @@ std::unique_ptr<GraphPass> make_conv_mul_add_folding();
 std::unique_ptr<GraphPass> make_matmul_add_fusion();
 std::unique_ptr<GraphPass> make_matmul_bias_fusion();
 std::unique_ptr<GraphPass> make_transpose_cancellation();
+std::unique_ptr<GraphPass> make_transpose_pushdown();
 std::unique_ptr<GraphPass> make_noop_elimination();
 std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
@@ -38,6 +39,7 @@ namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
 std::vector<std::unique_ptr<GraphPass>> all_passes() {
   std::vector<std::unique_ptr<GraphPass>> passes;
+  passes.push_back(make_transpose_pushdown());  // before transpose_cancellation, which removes the pairs it makes meet
   passes.push_back(make_transpose_cancellation());
   passes.push_back(make_identity_elimination());
   passes.push_back(make_constant_to_initializer());

@@ -30,26 +30,8 @@ class TransposeCancellation final : public GraphPass {
       if (std::find(removed.begin(), removed.end(), &inner) != removed.end()) continue;
       auto r = reads.find(inner.outputs[0]);
       if (r == reads.end() || r->second != 1) continue;
-      const std::vector<int64_t> p1 = inner.attr_ints("perm"), p2 = outer.attr_ints("perm");
-      if (p1.size() != p2.size()) continue;
-      // outer[i] = inner[p2[i]] = x[p1[p2[i]]]
-      std::vector<int64_t> composed(p2.size());
-      bool valid = true;
-      for (size_t i = 0; i < p2.size() && valid; ++i) {
-        valid = p2[i] >= 0 && static_cast<size_t>(p2[i]) < p1.size();
-        if (valid) composed[i] = p1[static_cast<size_t>(p2[i])];
-      }
-      if (!valid) continue;
-      bool identity = true;
-      for (size_t i = 0; i < composed.size(); ++i) identity &= composed[i] == static_cast<int64_t>(i);
       const std::string before = fusion::node_text(inner) + ", " + fusion::node_text(outer);
-      outer.inputs[0] = inner.inputs[0];
-      if (identity) {
-        outer.op_type = "Identity";
-        outer.attributes.clear();
-      } else {
-        outer.attributes["perm"].ints = composed;
-      }
+      if (!fusion::read_through_transpose(outer, inner)) continue;
       note(fusion::node_text(outer) + " <- " + before);
       removed.push_back(&inner);
     }
