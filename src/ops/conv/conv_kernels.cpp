@@ -202,6 +202,13 @@ ConvGeometry as_2d(const ConvGeometry& g) {
   return g2;
 }
 
+// `args` for the same convolution seen through another geometry `g` over input `x` (a 1-D one as 2-D, a strided
+// 1x1 one as pointwise over the positions it reads). No Winograd weights: neither case has them.
+ConvF32Args on_geometry(const ConvF32Args& args, const ConvGeometry& g, const float* x) {
+  return ConvF32Args{g,     x,         args.w,   args.packed, args.bias, args.y, args.output_min, args.output_max,
+                     nullptr, args.sum, args.packed_transposed};
+}
+
 // True for a 2-D 1x1 kernel without padding that skips input positions (a stride above 1): every output reads one
 // input position, so the convolution is a pointwise one over the positions it reads (ResNet's downsampling).
 bool is_strided_pointwise(const ConvGeometry& g) {
@@ -307,18 +314,7 @@ bool pointwise_prefers_transposed(int64_t plane_size, int64_t out_channels) {
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
   if (args.geometry.spatial_rank() == 1) {
     const ConvGeometry g2 = as_2d(args.geometry);
-    ConvF32Args as_2d_args{g2,
-                           args.x,
-                           args.w,
-                           args.packed,
-                           args.bias,
-                           args.y,
-                           args.output_min,
-                           args.output_max,
-                           nullptr,
-                           args.sum,
-                           args.packed_transposed};
-    conv_f32(as_2d_args, parallelism, implicit_im2col);
+    conv_f32(on_geometry(args, g2, args.x), parallelism, implicit_im2col);
     return;
   }
   const ConvGeometry& g = args.geometry;
@@ -330,13 +326,7 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
     const ConvGeometry sampled = sampled_pointwise(g);
     float* xs = scratch_f32(g.batch * g.in_channels * g.out_size);
     gather_strided_positions(g, args.x, g.batch * g.in_channels, xs, parallelism);
-    const ConvF32Args sampled_args{sampled,     xs,
-                                   args.w,      args.packed,
-                                   args.bias,   args.y,
-                                   args.output_min, args.output_max,
-                                   nullptr,     args.sum,
-                                   args.packed_transposed};
-    conv_f32(sampled_args, parallelism, implicit_im2col);
+    conv_f32(on_geometry(args, sampled, xs), parallelism, implicit_im2col);
     return;
   }
   if (args.packed_transposed != nullptr && g.is_pointwise() && g.group == 1) {
