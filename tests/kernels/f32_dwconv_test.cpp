@@ -171,6 +171,71 @@ TEST_P(DwConvVariant, NetworkShapesMatchDirectLoop) {
 }
 
 // A NaN input stays NaN through the fused clamp (Relu/Clip propagate NaN), on every path.
+// The streaming 3x3 loop's geometries (column stride 1 with left padding 0 or 1, column stride 2 with left padding
+// 1): every row stride and top padding it takes, right padding from none to two columns, and widths around one and
+// two registers of each variant (rows ending inside a register, in_w odd at stride 2), one plane and many per call.
+TEST_P(DwConvVariant, StreamingGeometriesMatchDirectLoop) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  int64_t checked = 0;
+  for (int64_t stride_w : {1, 2}) {
+    for (int64_t pad_left : {0, 1}) {
+      if (stride_w == 2 && pad_left == 0) continue;
+      for (int64_t in_w : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64}) {
+        for (int64_t pad_right : {0, 1, 2}) {
+          const int64_t stride_h = 1 + (in_w + pad_right) % 3, pad_top = (in_w + stride_w) % 3;
+          DwConv2dF32Params p;
+          p.in_w = in_w;
+          p.in_h = 3 + in_w % 5;
+          p.kernel_h = p.kernel_w = 3;
+          p.stride_w = stride_w;
+          p.stride_h = stride_h;
+          p.pad_left = pad_left;
+          p.pad_top = pad_top;
+          const int64_t span_w = in_w + pad_left + pad_right, span_h = p.in_h + pad_top + 1;
+          if (span_w < 3 || span_h < 3) continue;
+          p.out_w = (span_w - 3) / stride_w + 1;
+          p.out_h = (span_h - 3) / stride_h + 1;
+          if (checked % 2 == 0) {
+            p.output_min = -0.5f;
+            p.output_max = 0.75f;
+          }
+          const int64_t count = 5, plane = p.in_h * p.in_w, size = p.out_h * p.out_w;
+          std::vector<float> x(static_cast<size_t>(count * plane)), w(static_cast<size_t>(count * 9));
+          std::vector<float> bias(static_cast<size_t>(count));
+          for (float& v : x) v = uniform(rng);
+          for (float& v : w) v = uniform(rng);
+          for (float& v : bias) v = uniform(rng);
+          std::vector<const float*> planes(static_cast<size_t>(count));
+          for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = x.data() + c * plane;
+          std::vector<float> scratch(
+              static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
+          std::vector<float> together(static_cast<size_t>(count * size), std::nanf(""));
+          dwconv2d_f32_channels(p, count, planes.data(), w.data(), bias.data(), together.data(), scratch.data());
+          for (int64_t c = 0; c < count; ++c) {
+            const std::vector<float> input(x.begin() + c * plane, x.begin() + (c + 1) * plane);
+            const std::vector<float> kernel(w.begin() + c * 9, w.begin() + (c + 1) * 9);
+            const std::vector<float> expected = reference(p, input, kernel, bias[static_cast<size_t>(c)]);
+            std::vector<float> alone(static_cast<size_t>(size), std::nanf(""));
+            dwconv2d_f32(p, input.data(), kernel.data(), bias[static_cast<size_t>(c)], alone.data(), scratch.data());
+            for (int64_t i = 0; i < size; ++i) {
+              ASSERT_NEAR(together[static_cast<size_t>(c * size + i)], expected[static_cast<size_t>(i)], 1e-5)
+                  << "in " << p.in_h << "x" << in_w << " s " << stride_h << "x" << stride_w << " pads " << pad_top
+                  << "," << pad_left << "," << pad_right << " channel " << c << " element " << i << " on "
+                  << GetParam();
+              ASSERT_NEAR(alone[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-5)
+                  << "in " << p.in_h << "x" << in_w << " s " << stride_h << "x" << stride_w << " pads " << pad_top
+                  << "," << pad_left << "," << pad_right << " one plane, element " << i << " on " << GetParam();
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 80);
+}
+
 TEST_P(DwConvVariant, NaNPassesTheClamp) {
   for (int64_t size : {7, 30, 80}) {
     for (int64_t stride : {1, 2}) {

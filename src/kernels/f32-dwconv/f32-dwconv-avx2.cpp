@@ -39,6 +39,19 @@ struct Avx2 {
     const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
   }
+  static V odd(V a, V b) {
+    const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static V zero() { return _mm256_setzero_ps(); }
+  // t = [lo's upper half, hi's lower half]; a byte shift within each 128-bit half of t:lo or hi:t does the rest.
+  template <int n>
+  static V align(V hi, V lo) {
+    const __m256i t = _mm256_castps_si256(_mm256_permute2f128_ps(lo, hi, 0x21));
+    if constexpr (n < 4) return _mm256_castsi256_ps(_mm256_alignr_epi8(t, _mm256_castps_si256(lo), 4 * n));
+    if constexpr (n == 4) return _mm256_castsi256_ps(t);
+    if constexpr (n > 4) return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(hi), t, 4 * (n - 4)));
+  }
 };
 
 }  // namespace

@@ -30,6 +30,16 @@ struct Avx512 {
     const __m512i index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(a, index, b);
   }
+  static V odd(V a, V b) {
+    const __m512i index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(a, index, b);
+  }
+  static V zero() { return _mm512_setzero_ps(); }
+  template <int n>
+  static V align(V hi, V lo) {
+    // The all-lanes maskz form: the plain intrinsic trips GCC 12's -Wmaybe-uninitialized (its undefined source).
+    return _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, _mm512_castps_si512(hi), _mm512_castps_si512(lo), n));
+  }
 };
 
 }  // namespace

@@ -1,9 +1,10 @@
 // Depthwise 2-D convolution of one float32 channel (NCHW planes), one implementation per ISA (AVX-512,
 // AVX2+FMA, portable) chosen once from CPUID; the result is clamped to [min, max] (a fused Relu / Clip; -inf/+inf
 // for none). The AVX-512 and AVX2 variants read the planes in place for column strides 1 and 2, with masked loads
-// at the edges (f32-dwconv-direct-impl.h); the portable variant, and wider strides, copy the input plane once into
-// zero-padded, column-phase-split rows (one phase per unit of the column stride), so every kernel tap is a
-// contiguous multiply-add over a whole output row (f32-dwconv-impl.h).
+// at the edges (3x3 kernels streamed row by row, f32-dwconv-stream-impl.h; others f32-dwconv-direct-impl.h); the
+// portable variant, and wider strides, copy the input plane once into zero-padded, column-phase-split rows (one phase
+// per unit of the column stride), so every kernel tap is a contiguous multiply-add over a whole output row
+// (f32-dwconv-impl.h).
 #pragma once
 
 #include <cstdint>
