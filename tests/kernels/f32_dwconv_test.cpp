@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/f32-dwconv/f32-dwconv.h"
@@ -33,6 +34,38 @@ std::vector<float> reference(const DwConv2dF32Params& p, const std::vector<float
     }
   }
   return y;
+}
+
+// Runs `count` random channels of geometry `p` through dwconv2d_f32_channels (all in one call) and dwconv2d_f32 (one
+// plane per call) and checks both against the reference within `tolerance`; `what` names the case in failures.
+void check_channels(const DwConv2dF32Params& p, int64_t count, float input_scale, float tolerance, std::mt19937& rng,
+                    const std::string& what) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const int64_t taps = p.kernel_h * p.kernel_w, plane = p.in_h * p.in_w, size = p.out_h * p.out_w;
+  std::vector<float> x(static_cast<size_t>(count * plane)), w(static_cast<size_t>(count * taps));
+  std::vector<float> bias(static_cast<size_t>(count));
+  for (float& v : x) v = input_scale * uniform(rng);
+  for (float& v : w) v = uniform(rng);
+  for (float& v : bias) v = uniform(rng);
+  std::vector<const float*> planes(static_cast<size_t>(count));
+  for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = x.data() + c * plane;
+  std::vector<float> scratch(
+      static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
+  std::vector<float> together(static_cast<size_t>(count * size), std::nanf(""));
+  dwconv2d_f32_channels(p, count, planes.data(), w.data(), bias.data(), together.data(), scratch.data());
+  for (int64_t c = 0; c < count; ++c) {
+    const std::vector<float> input(x.begin() + c * plane, x.begin() + (c + 1) * plane);
+    const std::vector<float> kernel(w.begin() + c * taps, w.begin() + (c + 1) * taps);
+    const std::vector<float> expected = reference(p, input, kernel, bias[static_cast<size_t>(c)]);
+    std::vector<float> alone(static_cast<size_t>(size), std::nanf(""));
+    dwconv2d_f32(p, input.data(), kernel.data(), bias[static_cast<size_t>(c)], alone.data(), scratch.data());
+    for (int64_t i = 0; i < size; ++i) {
+      ASSERT_NEAR(together[static_cast<size_t>(c * size + i)], expected[static_cast<size_t>(i)], tolerance)
+          << what << " channel " << c << " element " << i;
+      ASSERT_NEAR(alone[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], tolerance)
+          << what << " one plane, element " << i;
+    }
+  }
 }
 
 class DwConvVariant : public ::testing::TestWithParam<std::string> {
@@ -129,7 +162,6 @@ TEST_P(DwConvVariant, NetworkShapesMatchDirectLoop) {
                           {19, 5, 1, 1, 2}, {19, 5, 2, 1, 2},  {17, 3, 1, 2, 2},  {40, 3, 2, 2, 2}, {5, 3, 1, 1, 1},
                           {3, 3, 2, 1, 1},  {1, 3, 1, 1, 1},   {64, 3, 1, 1, 0},  {31, 1, 1, 1, 0}};
   std::mt19937 rng(5);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (const Shape& s : shapes) {
     DwConv2dF32Params p;
     p.in_h = p.in_w = s.size;
@@ -140,43 +172,18 @@ TEST_P(DwConvVariant, NetworkShapesMatchDirectLoop) {
     p.out_h = p.out_w = (s.size + 2 * s.pad - (s.kernel - 1) * s.dilation - 1) / s.stride + 1;
     p.output_min = 0.0f;
     p.output_max = 6.0f;
-    const int64_t count = 37, taps = p.kernel_h * p.kernel_w, plane = p.in_h * p.in_w, size = p.out_h * p.out_w;
-    std::vector<float> x(static_cast<size_t>(count * plane)), w(static_cast<size_t>(count * taps));
-    std::vector<float> bias(static_cast<size_t>(count));
-    for (float& v : x) v = 4.0f * uniform(rng);
-    for (float& v : w) v = uniform(rng);
-    for (float& v : bias) v = uniform(rng);
-    std::vector<const float*> planes(static_cast<size_t>(count));
-    for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = x.data() + c * plane;
-    std::vector<float> scratch(
-        static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
-    std::vector<float> together(static_cast<size_t>(count * size), std::nanf(""));
-    dwconv2d_f32_channels(p, count, planes.data(), w.data(), bias.data(), together.data(), scratch.data());
-    for (int64_t c = 0; c < count; ++c) {
-      const std::vector<float> input(x.begin() + c * plane, x.begin() + (c + 1) * plane);
-      const std::vector<float> kernel(w.begin() + c * taps, w.begin() + (c + 1) * taps);
-      const std::vector<float> expected = reference(p, input, kernel, bias[static_cast<size_t>(c)]);
-      std::vector<float> alone(static_cast<size_t>(size), std::nanf(""));
-      dwconv2d_f32(p, input.data(), kernel.data(), bias[static_cast<size_t>(c)], alone.data(), scratch.data());
-      for (int64_t i = 0; i < size; ++i) {
-        ASSERT_NEAR(together[static_cast<size_t>(c * size + i)], expected[static_cast<size_t>(i)], 1e-4)
-            << s.size << "x" << s.size << " k" << s.kernel << " s" << s.stride << " d" << s.dilation << " channel " << c
-            << " element " << i << " on " << GetParam();
-        ASSERT_NEAR(alone[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-4)
-            << s.size << "x" << s.size << " k" << s.kernel << " s" << s.stride << " one plane, element " << i << " on "
-            << GetParam();
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(check_channels(p, 37, 4.0f, 1e-4f, rng,
+                                           std::to_string(s.size) + "x" + std::to_string(s.size) + " k" +
+                                               std::to_string(s.kernel) + " s" + std::to_string(s.stride) + " d" +
+                                               std::to_string(s.dilation) + " on " + GetParam()));
   }
 }
 
-// A NaN input stays NaN through the fused clamp (Relu/Clip propagate NaN), on every path.
 // The streaming 3x3 loop's geometries (column stride 1 with left padding 0 or 1, column stride 2 with left padding
 // 1): every row stride and top padding it takes, right padding from none to two columns, and widths around one and
 // two registers of each variant (rows ending inside a register, in_w odd at stride 2), one plane and many per call.
 TEST_P(DwConvVariant, StreamingGeometriesMatchDirectLoop) {
   std::mt19937 rng(23);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   int64_t checked = 0;
   for (int64_t stride_w : {1, 2}) {
     for (int64_t pad_left : {0, 1}) {
@@ -200,34 +207,11 @@ TEST_P(DwConvVariant, StreamingGeometriesMatchDirectLoop) {
             p.output_min = -0.5f;
             p.output_max = 0.75f;
           }
-          const int64_t count = 5, plane = p.in_h * p.in_w, size = p.out_h * p.out_w;
-          std::vector<float> x(static_cast<size_t>(count * plane)), w(static_cast<size_t>(count * 9));
-          std::vector<float> bias(static_cast<size_t>(count));
-          for (float& v : x) v = uniform(rng);
-          for (float& v : w) v = uniform(rng);
-          for (float& v : bias) v = uniform(rng);
-          std::vector<const float*> planes(static_cast<size_t>(count));
-          for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = x.data() + c * plane;
-          std::vector<float> scratch(
-              static_cast<size_t>(std::max(dwconv2d_f32_channels_scratch_floats(p), dwconv2d_f32_scratch_floats(p))));
-          std::vector<float> together(static_cast<size_t>(count * size), std::nanf(""));
-          dwconv2d_f32_channels(p, count, planes.data(), w.data(), bias.data(), together.data(), scratch.data());
-          for (int64_t c = 0; c < count; ++c) {
-            const std::vector<float> input(x.begin() + c * plane, x.begin() + (c + 1) * plane);
-            const std::vector<float> kernel(w.begin() + c * 9, w.begin() + (c + 1) * 9);
-            const std::vector<float> expected = reference(p, input, kernel, bias[static_cast<size_t>(c)]);
-            std::vector<float> alone(static_cast<size_t>(size), std::nanf(""));
-            dwconv2d_f32(p, input.data(), kernel.data(), bias[static_cast<size_t>(c)], alone.data(), scratch.data());
-            for (int64_t i = 0; i < size; ++i) {
-              ASSERT_NEAR(together[static_cast<size_t>(c * size + i)], expected[static_cast<size_t>(i)], 1e-5)
-                  << "in " << p.in_h << "x" << in_w << " s " << stride_h << "x" << stride_w << " pads " << pad_top
-                  << "," << pad_left << "," << pad_right << " channel " << c << " element " << i << " on "
-                  << GetParam();
-              ASSERT_NEAR(alone[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-5)
-                  << "in " << p.in_h << "x" << in_w << " s " << stride_h << "x" << stride_w << " pads " << pad_top
-                  << "," << pad_left << "," << pad_right << " one plane, element " << i << " on " << GetParam();
-            }
-          }
+          ASSERT_NO_FATAL_FAILURE(check_channels(
+              p, 5, 1.0f, 1e-5f, rng,
+              "in " + std::to_string(p.in_h) + "x" + std::to_string(in_w) + " s " + std::to_string(stride_h) + "x" +
+                  std::to_string(stride_w) + " pads " + std::to_string(pad_top) + "," + std::to_string(pad_left) + "," +
+                  std::to_string(pad_right) + " on " + GetParam()));
           ++checked;
         }
       }
@@ -236,6 +220,7 @@ TEST_P(DwConvVariant, StreamingGeometriesMatchDirectLoop) {
   EXPECT_GT(checked, 80);
 }
 
+// A NaN input stays NaN through the fused clamp (Relu/Clip propagate NaN), on every path.
 TEST_P(DwConvVariant, NaNPassesTheClamp) {
   for (int64_t size : {7, 30, 80}) {
     for (int64_t stride : {1, 2}) {
