@@ -285,6 +285,34 @@ TEST(F32GemmTest, LargeBlockedShapes) {
   });
 }
 
+// A transposed plain A of at least 64 floats per depth step is read in place (the direct-AT micro-kernels, as the
+// transposed pointwise convolutions run it); fewer are packed. In place gives the bits of a pre-packed A: the same
+// strips, depth blocks and FMA order. Several depth and row blocks, a partial last strip, one and two threads.
+TEST(F32GemmTest, TransposedAInPlaceMatchesPackedBitwise) {
+  ThreadPool pool(2);
+  EveryKernel().run([&] {
+    uint32_t seed = 60;
+    for (const GemmCase& g : {GemmCase{true, false, 200, 70, 600, 203, 70, 70, 1.0f, 0.0f},
+                              GemmCase{true, false, 196, 64, 384, 196, 64, 64, 1.0f, 1.0f},
+                              GemmCase{true, false, 49, 40, 50, 49, 40, 40, 1.0f, 0.0f}}) {
+      check_gemm(g, GemmMode::kPackedB, &pool, seed);
+      check_gemm(g, GemmMode::kPackedB, nullptr, seed + 1);
+      const std::vector<float> a = random_floats(g.k * g.lda, seed + 2), b = random_floats(g.k * g.ldb, seed + 3);
+      const PackedGemmF32 packed_a = pack_gemm_a_f32(true, g.m, g.k, a.data(), g.lda);
+      const PackedGemmF32 packed_b = pack_gemm_b_f32(false, g.k, g.n, b.data(), g.ldb);
+      for (Parallelism* parallelism : {static_cast<Parallelism*>(&pool), static_cast<Parallelism*>(nullptr)}) {
+        std::vector<float> in_place(static_cast<size_t>(g.m * g.ldc)), packed(in_place.size());
+        gemm_f32_packed(g.m, g.n, g.k, 1.0f, GemmOperandF32{nullptr, a.data(), g.lda, true}, GemmOperandF32{&packed_b},
+                        0.0f, in_place.data(), g.ldc, parallelism);
+        gemm_f32_packed(g.m, g.n, g.k, 1.0f, GemmOperandF32{&packed_a}, GemmOperandF32{&packed_b}, 0.0f, packed.data(),
+                        g.ldc, parallelism);
+        ASSERT_EQ(in_place, packed) << g.m << "x" << g.n << "x" << g.k << " lda " << g.lda;
+      }
+      seed += 4;
+    }
+  });
+}
+
 // The epilogue (row bias, column bias, clamp) on the micro-kernel path (several depth blocks, partial tiles, both
 // A forms) and on the GEMV and empty-depth paths, for every kernel this CPU runs.
 TEST(F32GemmTest, EpilogueAddsBiasesAndClamps) {

@@ -43,6 +43,7 @@ const UkernelSet kPortableSet = {
                 gemm_ukernel<Portable, kMr, kNv, 5>, gemm_ukernel<Portable, kMr, kNv, 6>},
     .direct_a_by_rows = {gemm_ukernel_direct_a<Portable, kNv, 1>, gemm_ukernel_direct_a<Portable, kNv, 2>, gemm_ukernel_direct_a<Portable, kNv, 3>, gemm_ukernel_direct_a<Portable, kNv, 4>, gemm_ukernel_direct_a<Portable, kNv, 5>, gemm_ukernel_direct_a<Portable, kNv, 6>},
     .direct_b_by_rows = {gemm_ukernel_direct_b<Portable, kMr, kNv, 1>, gemm_ukernel_direct_b<Portable, kMr, kNv, 2>, gemm_ukernel_direct_b<Portable, kMr, kNv, 3>, gemm_ukernel_direct_b<Portable, kMr, kNv, 4>, gemm_ukernel_direct_b<Portable, kMr, kNv, 5>, gemm_ukernel_direct_b<Portable, kMr, kNv, 6>},
+    .direct_at_by_rows = {gemm_ukernel_direct_at<Portable, kMr, kNv, 1>, gemm_ukernel_direct_at<Portable, kMr, kNv, 2>, gemm_ukernel_direct_at<Portable, kMr, kNv, 3>, gemm_ukernel_direct_at<Portable, kMr, kNv, 4>, gemm_ukernel_direct_at<Portable, kMr, kNv, 5>, gemm_ukernel_direct_at<Portable, kMr, kNv, 6>},
     .gemv = gemv<Portable>,
     .gemv_trans = gemv_trans<Portable>,
     .store_transposed = store_transposed<Portable>,

@@ -92,12 +92,13 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
   }
 }
 
-// The tile loop of gemm_ukernel and gemm_ukernel_direct_b: depth step p of B at b + p * ldb (kNr floats; ldb is kNr
-// for a packed panel), of A at a + p * kMr. With kPrefetchB, each B row is prefetched a few panels ahead (in place,
+// The tile loop of gemm_ukernel, gemm_ukernel_direct_b and gemm_ukernel_direct_at: depth step p of B at b + p * ldb
+// (kNr floats; ldb is kNr for a packed panel), of A's kRows rows at a + p * a_step (contiguous; a_step is kMr for a
+// packed strip, the leading dimension for a transposed A read in place). With kPrefetchB, each B row is prefetched a few panels ahead (in place,
 // the driver walks the rows' panels left to right: one stream per depth step, more than the hardware tracks).
 template <typename Isa, int kMr, int kNv, int kRows, bool kPrefetchB>
-inline void tile_loop(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t nc,
-                      float alpha, float beta, const TileEpilogue* epilogue) {
+inline void tile_loop(int64_t kc, const float* a, int64_t a_step, const float* b, int64_t ldb, float* c, int64_t ldc,
+                      int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
@@ -120,7 +121,7 @@ inline void tile_loop(int64_t kc, const float* a, const float* b, int64_t ldb, f
 #pragma GCC unroll 4
       for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
     }
-    a += kMr;
+    a += a_step;
     b += ldb;
   }
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
@@ -131,7 +132,7 @@ inline void tile_loop(int64_t kc, const float* a, const float* b, int64_t ldb, f
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
                   float beta, const TileEpilogue* epilogue) {
-  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
+  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, kMr, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // See DirectBUkernelFn: as gemm_ukernel, reading B straight from row-major memory, so a plain B of few depth steps
@@ -139,7 +140,16 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel_direct_b(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                            int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
-  tile_loop<Isa, kMr, kNv, kRows, true>(kc, a, b, ldb, c, ldc, nc, alpha, beta, epilogue);
+  tile_loop<Isa, kMr, kNv, kRows, true>(kc, a, kMr, b, ldb, c, ldc, nc, alpha, beta, epilogue);
+}
+
+// See DirectATransUkernelFn: as gemm_ukernel, reading a transposed A straight from memory (depth step p of the
+// tile's rows at a + p * lda, the rows contiguous), so the transpose of a plain matrix needs no packing. The same
+// k order and FMA sequence as gemm_ukernel, so results are bitwise equal.
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel_direct_at(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                            int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, lda, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // See DirectAUkernelFn: as gemm_ukernel, reading A straight from row-major memory (row i at a + i * lda), so a

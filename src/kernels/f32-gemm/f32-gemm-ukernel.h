@@ -34,6 +34,11 @@ using UkernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c,
 using DirectAUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                   int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
 
+// As UkernelFn with a transposed A read in place: depth step p of the tile's rows is a + p * lda, the rows
+// contiguous (A is the transpose of a row-major matrix with leading dimension lda).
+using DirectATransUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                                       int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
+
 // As UkernelFn with B read in place: depth step p of the tile's nr columns is b + p * ldb (nr contiguous floats,
 // all of them readable: whole tiles only).
 using DirectBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
@@ -65,8 +70,9 @@ struct UkernelSet {
   int mc;  // rows of A per L2 block (a multiple of mr)
   int nc;  // columns of B per L3 block (a multiple of nr)
   UkernelFn by_rows[kMaxMr];
-  DirectAUkernelFn direct_a_by_rows[kMaxMr];  // the same tiles reading a plain row-major A in place
-  DirectBUkernelFn direct_b_by_rows[kMaxMr];  // the same tiles reading whole panels of a plain B in place
+  DirectAUkernelFn direct_a_by_rows[kMaxMr];        // the same tiles reading a plain row-major A in place
+  DirectBUkernelFn direct_b_by_rows[kMaxMr];        // the same tiles reading whole panels of a plain B in place
+  DirectATransUkernelFn direct_at_by_rows[kMaxMr];  // the same tiles reading a transposed A in place
   GemvFn gemv;
   GemvTransFn gemv_trans;
   TransposedStoreFn store_transposed;
