@@ -688,9 +688,13 @@ TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
   ThreadPool pool(2);
   if (gemm_f32_tile().columns >= 16) {
     EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 64));
-    EXPECT_TRUE(conv::pointwise_prefers_transposed(196, 1024));  // ResNet-50's layer3 expansion
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(784, 32));  // MobileNetV2's 28x28 projections
     EXPECT_FALSE(conv::pointwise_prefers_transposed(196, 40));
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(784, 192));  // 4% fewer lanes (14x32) do not repay the transpose
     EXPECT_FALSE(conv::pointwise_prefers_transposed(3136, 64));  // a large plane stays plain
+  }
+  if (gemm_f32_tile().rows == 14 && gemm_f32_tile().columns == 32) {
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(196, 1024));  // ResNet-50's layer3 expansion
   }
   for (int64_t size : {7, 14}) {
     const int64_t channels = size == 7 ? 64 : 40;
