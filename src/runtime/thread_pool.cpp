@@ -19,15 +19,20 @@ inline void cpu_relax() {
 #endif
 }
 
-constexpr uint64_t kChunkMask = 0xFFFFFFFFu;
+constexpr uint64_t kGenerationMask = 0xFFFFu;
+constexpr uint64_t kChunkMask = 0xFFFFFFu;
+constexpr uint64_t range_word(uint64_t generation, uint64_t begin, uint64_t end) {
+  return (generation & kGenerationMask) << 48 | begin << 24 | end;
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads, bool denormals_as_zero) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ranges_ = std::vector<HomeRange>(static_cast<size_t>(threads));
   for (int i = 1; i < threads; ++i) {
-    workers_.emplace_back([this, denormals_as_zero] {
+    workers_.emplace_back([this, denormals_as_zero, i] {
       if (denormals_as_zero) set_denormals_as_zero(true);
-      worker_loop();
+      worker_loop(i);
     });
   }
 }
@@ -42,24 +47,37 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-bool ThreadPool::run_chunks(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count,
-                            int chunks) {
-  bool ran_any = false;
-  uint64_t claim = next_chunk_.load(std::memory_order_acquire);
+int ThreadPool::claim(int range, uint64_t generation, bool front) {
+  std::atomic<uint64_t>& word = ranges_[static_cast<size_t>(range)].word;
+  uint64_t current = word.load(std::memory_order_acquire);
   while (true) {
-    // The claim word holds (generation << 32 | next chunk): a thread late for an old job claims nothing of a new one.
-    if ((claim >> 32) != (generation & kChunkMask) || static_cast<int>(claim & kChunkMask) >= chunks) break;
-    if (!next_chunk_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
-    const int64_t index = static_cast<int64_t>(claim & kChunkMask);
-    ran_any = true;
-    try {
-      fn(count * index / chunks, count * (index + 1) / chunks);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!job_error_) job_error_ = std::current_exception();
+    const uint64_t begin = (current >> 24) & kChunkMask, end = current & kChunkMask;
+    if ((current >> 48) != (generation & kGenerationMask) || begin >= end) return -1;
+    const uint64_t next = front ? range_word(generation, begin + 1, end) : range_word(generation, begin, end - 1);
+    if (word.compare_exchange_weak(current, next, std::memory_order_acq_rel)) {
+      return static_cast<int>(front ? begin : end - 1);
     }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
-    claim = next_chunk_.load(std::memory_order_acquire);
+  }
+}
+
+bool ThreadPool::run_chunks(int self, uint64_t generation, const std::function<void(int64_t, int64_t)>& fn,
+                            int64_t count, int chunks) {
+  bool ran_any = false;
+  const int ranges = static_cast<int>(ranges_.size());
+  for (int step = 0; step < ranges; ++step) {
+    const int range = (self + step) % ranges;
+    while (true) {
+      const int index = claim(range, generation, step == 0);
+      if (index < 0) break;
+      ran_any = true;
+      try {
+        fn(count * index / chunks, count * (index + 1) / chunks);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!job_error_) job_error_ = std::current_exception();
+      }
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
   }
   return ran_any;
 }
@@ -71,7 +89,7 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
 
 void ThreadPool::parallel_for_pieces(int64_t count, int64_t pieces, const std::function<void(int64_t, int64_t)>& fn) {
   if (count <= 0) return;
-  // At most 2^16 pieces: the claim word keeps the chunk index in 32 bits.
+  // At most 2^16 pieces (the home range words hold chunk indices in 24 bits).
   const int64_t chunks = thread_count() <= 1 ? 1 : std::clamp<int64_t>(pieces, 1, std::min<int64_t>(count, 65536));
   run_job(count, static_cast<int>(chunks), fn);
 }
@@ -94,12 +112,19 @@ void ThreadPool::run_job(int64_t count, int chunks, const std::function<void(int
     job_chunks_ = chunks;
     pending_.store(chunks);
     generation = generation_.load() + 1;
-    next_chunk_.store((generation & kChunkMask) << 32, std::memory_order_release);
+    // Home range t: chunks [t chunks / T, (t + 1) chunks / T).
+    const int64_t threads = static_cast<int64_t>(ranges_.size());
+    for (int64_t t = 0; t < threads; ++t) {
+      ranges_[static_cast<size_t>(t)].word.store(
+          range_word(generation, static_cast<uint64_t>(chunks * t / threads),
+                     static_cast<uint64_t>(chunks * (t + 1) / threads)),
+          std::memory_order_release);
+    }
     generation_.store(generation);
   }
   wake_.notify_all();
   // The caller takes chunks too, so a worker the OS has not scheduled yet delays nothing: its chunk is run here.
-  run_chunks(generation, fn, count, chunks);
+  run_chunks(0, generation, fn, count, chunks);
   while (pending_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   std::exception_ptr error;
   {
@@ -110,7 +135,7 @@ void ThreadPool::run_job(int64_t count, int chunks, const std::function<void(int
   if (error) std::rethrow_exception(error);
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int self) {
   tls_in_pool_worker = true;
   uint64_t seen = 0;
   while (true) {
@@ -138,7 +163,7 @@ void ThreadPool::worker_loop() {
       chunks = job_chunks_;
     }
     if (job == nullptr) continue;
-    run_chunks(seen, *job, count, chunks);
+    run_chunks(self, seen, *job, count, chunks);
   }
 }
 

@@ -1,7 +1,10 @@
 // ThreadPool: the session's one intra-op pool. Workers spin up to ~1 ms, then park; parallel_for cuts the work
-// into one fixed chunk per thread (the same boundaries every time; parallel_for_pieces into as many as asked), and
-// whichever thread is free runs the next unclaimed chunk, the caller included, so a worker the OS has descheduled
-// delays nothing. A parallel_for issued from inside a worker, or while another run holds the pool, runs on the calling
+// into one fixed chunk per thread (the same boundaries every time; parallel_for_pieces into as many as asked). The
+// chunks are dealt into one contiguous home range per thread (the caller's first): each thread runs its own range
+// front to back, then takes the unclaimed chunks of the others from their backs, so a worker the OS has descheduled
+// delays nothing, and consecutive operators split the same way run each part on the same core as the part before
+// (a pointwise convolution's output channels stay in the L2 of the core that the depthwise one after it reads them
+// on). A parallel_for issued from inside a worker, or while another run holds the pool, runs on the calling
 // thread (never nested pools, never oversubscription).
 #pragma once
 
@@ -33,9 +36,14 @@ class ThreadPool final : public Parallelism {
  private:
   // Runs fn over `chunks` fixed chunks of [0, count) on the pool (the caller included).
   void run_job(int64_t count, int chunks, const std::function<void(int64_t, int64_t)>& fn);
-  void worker_loop();
-  // Runs unclaimed chunks of job `generation` until none is left; true when it ran at least one.
-  bool run_chunks(uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count, int chunks);
+  // Runs unclaimed chunks of job `generation` as thread `self` (0 the caller, i + 1 worker i) until none is left:
+  // its home range first, then the others' from their backs; true when it ran at least one.
+  bool run_chunks(int self, uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count,
+                  int chunks);
+  // Claims one chunk of home range `range` for job `generation`: from its front (the owner) or its back (a thief).
+  // -1 when the range is empty or belongs to another job.
+  int claim(int range, uint64_t generation, bool front);
+  void worker_loop(int self);
 
   std::vector<std::thread> workers_;
   std::mutex dispatch_mutex_;  // one parallel_for at a time
@@ -43,7 +51,12 @@ class ThreadPool final : public Parallelism {
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};          // chunks of the current job not finished
-  std::atomic<uint64_t> next_chunk_{0};  // (generation << 32) | next unclaimed chunk
+  // One word per thread's home range of the current job: (generation mod 2^16) << 48 | first unclaimed chunk << 24 |
+  // end of the unclaimed chunks. Cache-line sized, so claims in different ranges do not contend.
+  struct alignas(64) HomeRange {
+    std::atomic<uint64_t> word{0};
+  };
+  std::vector<HomeRange> ranges_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_count_ = 0;
   int job_chunks_ = 0;

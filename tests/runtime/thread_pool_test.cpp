@@ -1,5 +1,5 @@
 // ThreadPool: parallel_for cuts [0, count) into at most one chunk per thread, parallel_for_pieces into the pieces
-// asked for (fixed boundaries, any thread runs any piece); every index is covered once, exceptions reach the caller
+// asked for (fixed boundaries; each thread runs its home range, then steals from the others' backs); every index is covered once, exceptions reach the caller
 // and the pool stays usable, a call from inside a worker runs inline, and several callers at once each get their
 // whole range (one parallel region at a time, the others inline). Also run under TSan (scripts/sanitize.sh thread).
 #include "runtime/thread_pool.h"
@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -49,6 +50,37 @@ TEST(ThreadPoolTest, PiecesHaveFixedBoundariesAndCoverEverything) {
     }
     // More pieces than items: one piece per item.
     EXPECT_EQ(ranges_of([&](const auto& fn) { pool.parallel_for_pieces(3, 8, fn); }).size(), threads == 1 ? 1u : 3u);
+  }
+}
+
+// Each thread runs its home range (the caller the first, worker i range i + 1) from the front, then takes what is
+// left of the others' from their backs: in every range, the owner's chunks are a prefix run in increasing order and
+// the thieves' the rest, run from the back. Chunks sleep, so stealing happens when one thread falls behind.
+TEST(ThreadPoolTest, ThreadsRunTheirHomeRangesFrontToBackAndStealFromTheBack) {
+  ThreadPool pool(2);
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    std::mutex mutex;
+    std::vector<std::pair<std::thread::id, int64_t>> order;  // (thread, chunk) in the order the chunks started
+    const std::thread::id caller = std::this_thread::get_id();
+    pool.parallel_for_pieces(8, 8, [&](int64_t begin, int64_t) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        order.emplace_back(std::this_thread::get_id(), begin);
+      }
+      // The caller's chunks take longer on odd repeats, the worker's on even ones.
+      const bool slow = (std::this_thread::get_id() == caller) == (repeat % 2 == 1);
+      std::this_thread::sleep_for(std::chrono::microseconds(slow ? 3000 : 200));
+    });
+    ASSERT_EQ(order.size(), 8u);
+    for (int64_t range = 0; range < 2; ++range) {
+      std::vector<int64_t> owner, thief;
+      for (const auto& [thread, chunk] : order) {
+        if (chunk / 4 != range) continue;
+        ((thread == caller) == (range == 0) ? owner : thief).push_back(chunk);
+      }
+      for (size_t i = 0; i < owner.size(); ++i) EXPECT_EQ(owner[i], range * 4 + static_cast<int64_t>(i));
+      for (size_t i = 0; i < thief.size(); ++i) EXPECT_EQ(thief[i], range * 4 + 3 - static_cast<int64_t>(i));
+    }
   }
 }
 
