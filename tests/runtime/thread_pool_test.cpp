@@ -1,7 +1,8 @@
 // ThreadPool: parallel_for cuts [0, count) into at most one chunk per thread, parallel_for_pieces into the pieces
-// asked for (fixed boundaries; each thread runs its home range, then steals from the others' backs); every index is covered once, exceptions reach the caller
-// and the pool stays usable, a call from inside a worker runs inline, and several callers at once each get their
-// whole range (one parallel region at a time, the others inline). Also run under TSan (scripts/sanitize.sh thread).
+// asked for (fixed boundaries; each thread runs its home range, then steals from the others' backs); every index is
+// covered once, exceptions reach the caller and the pool stays usable, a call from inside a worker runs inline, and
+// several callers at once each get their whole range (one parallel region at a time, the others inline). Also run
+// under TSan (scripts/sanitize.sh thread).
 #include "runtime/thread_pool.h"
 
 #include <gtest/gtest.h>
