@@ -687,19 +687,21 @@ TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
   // channels are not (40 channels would). Both must equal the run with the weights as a plain input.
   ThreadPool pool(2);
   if (gemm_f32_tile().columns >= 16) {
-    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 64));
-    EXPECT_TRUE(conv::pointwise_prefers_transposed(784, 32));  // MobileNetV2's 28x28 projections
-    EXPECT_FALSE(conv::pointwise_prefers_transposed(196, 40));
-    EXPECT_FALSE(conv::pointwise_prefers_transposed(784, 192));  // 4% fewer lanes (14x32) do not repay the transpose
-    EXPECT_FALSE(conv::pointwise_prefers_transposed(3136, 64));  // a large plane stays plain
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 64, 64));
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(784, 192, 32));  // MobileNetV2's 28x28 projections
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(196, 64, 40));
+    // 4% fewer lanes (14x32) repay the transposed stores over 512 depth steps, not over 32.
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(784, 32, 192));
+    EXPECT_FALSE(conv::pointwise_prefers_transposed(3136, 256, 64));  // a large plane stays plain
   }
   if (gemm_f32_tile().rows == 14 && gemm_f32_tile().columns == 32) {
-    EXPECT_TRUE(conv::pointwise_prefers_transposed(196, 1024));  // ResNet-50's layer3 expansion
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(196, 256, 1024));  // ResNet-50's layer3 expansion
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(169, 512, 1000));  // SqueezeNet's classifier
   }
   for (int64_t size : {7, 14}) {
     const int64_t channels = size == 7 ? 64 : 40;
-    const Tensor x = random_tensor(DType::kFloat, {2, 24, size, size}, 4);
-    const Tensor w = random_tensor(DType::kFloat, {channels, 24, 1, 1}, 5);
+    const Tensor x = random_tensor(DType::kFloat, {2, 64, size, size}, 4);
+    const Tensor w = random_tensor(DType::kFloat, {channels, 64, 1, 1}, 5);
     const Tensor b = random_tensor(DType::kFloat, {channels}, 6);
     const Tensor plain = run_op("Conv", 11, {}, {x, w, b})[0];
     for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {

@@ -59,7 +59,7 @@ bool runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const 
     const int64_t stride = i - 2 < attrs.strides.size() ? attrs.strides[i - 2] : 1;
     plane *= (x[i].value - 1) / std::max<int64_t>(stride, 1) + 1;  // a 1x1 kernel without pads
   }
-  return conv::pointwise_prefers_transposed(plane, w.dim(0));
+  return conv::pointwise_prefers_transposed(plane, w.dim(1), w.dim(0));
 }
 
 std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, const ConvAttributes& attrs) {

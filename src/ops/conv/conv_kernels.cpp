@@ -292,25 +292,27 @@ void pointwise_transposed(const ConvF32Args& args, Parallelism& parallelism) {
 
 }  // namespace
 
-bool pointwise_prefers_transposed(int64_t plane_size, int64_t out_channels) {
-  if (plane_size <= 0 || out_channels <= 0) return false;
+bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64_t out_channels) {
+  if (plane_size <= 0 || in_channels <= 0 || out_channels <= 0) return false;
   // The multiply-adds each orientation issues, its idle lanes included: y = W x has the channels along the tile's
-  // rows and the positions along its lanes; y^T = x^T W^T the other way round. The transposed form is taken when
-  // it issues at least 10% fewer (it stores each tile through a transpose, which a smaller saving does not repay:
-  // MobileNetV2's 32 -> 192 channels at 28x28, 4% fewer, measured 12% slower), and only on planes of at most 1024
+  // rows and the positions along its lanes; y^T = x^T W^T the other way round. Storing a transposed tile costs about
+  // kTransposedStoreSteps depth steps of the tile more (a pass through a register transpose), which a shallow
+  // convolution's few depth steps do not repay: MobileNetV2's 32 -> 192 channels at 28x28 (4% fewer lanes) measured
+  // 12% slower transposed, SqueezeNet's 512 -> 1000 at 13x13 (4% fewer) faster. Only on planes of at most 1024
   // positions: x^T is read in place (the direct-AT micro-kernels), one cache line or two per depth step, and on
   // larger planes those lines lie too far apart (ResNet-50's 256 -> 64 channels at 56x56 measured up to 27% slower
   // with x^T packed). Measured (Zen 4, AVX-512 14x32, one thread, per-layer minima): ResNet-50's 14x14 layers
   // 8-12% faster transposed, 7x7 ones up to 19% (512 -> 2048 with the residual 1.33 -> 1.11 ms), 28x28 512 -> 128
   // 1.02 -> 0.95 ms; MobileNetV2's 28x28 192 -> 32 and 144 -> 32 117 -> 96 us and 81 -> 72 us.
   constexpr int64_t kLargestTransposedPlane = 1024;
-  constexpr double kLeastSaving = 0.9;
+  constexpr double kTransposedStoreSteps = 8.0;
   if (plane_size > kLargestTransposedPlane) return false;
   const GemmTileF32 tile = gemm_f32_tile();
   auto round_up = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
+  const double depth = static_cast<double>(in_channels);
   const double plain = static_cast<double>(round_up(out_channels, tile.rows)) * round_up(plane_size, tile.columns);
   const double transposed = static_cast<double>(round_up(plane_size, tile.rows)) * round_up(out_channels, tile.columns);
-  return transposed < kLeastSaving * plain;
+  return transposed * (depth + kTransposedStoreSteps) < plain * depth;
 }
 
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {

@@ -35,10 +35,10 @@ struct ConvF32Args {
   const PackedGemmF32* packed_transposed = nullptr;
 };
 
-// True when a pointwise convolution of planes of `plane_size` positions to `out_channels` channels runs faster
-// transposed (ConvF32Args::packed_transposed) with the selected GEMM micro-kernel: when the transposed GEMM
-// leaves clearly fewer lanes of its register tiles idle.
-bool pointwise_prefers_transposed(int64_t plane_size, int64_t out_channels);
+// True when a pointwise convolution of planes of `plane_size` positions from `in_channels` to `out_channels`
+// channels runs faster transposed (ConvF32Args::packed_transposed) with the selected GEMM micro-kernel: when the
+// transposed GEMM leaves enough fewer lanes of its register tiles idle to repay its transposed stores.
+bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64_t out_channels);
 
 // Conv: y = clamp(conv(x, w) + bias + sum). Raw weights are [M, C/group, k...]; packed ones come from
 // pack_gemm_a_f32(false, M/group, C/group * kernel_size, ...) per group. 1-D and 2-D convolutions feed the GEMM
