@@ -248,6 +248,47 @@ inline void store_flat(typename Isa::V acc, typename Isa::V lo, typename Isa::V 
   }
 }
 
+// The flat loop's per-geometry tables: per tap its shift of the flat index; per register and tap the lanes whose
+// tap lies inside the plane. Built once per geometry and thread (the last one is kept): the lane loop costs about as
+// much as convolving a few hundred small channels, and the Conv kernel calls once per piece of channels.
+template <typename Isa>
+struct FlatTables {
+  static constexpr int64_t kLanes = Isa::kLanes;
+  int64_t key[9] = {-1};  // the geometry they were built for: in_h, in_w, kernel_h, kernel_w, dilations, pads
+  int64_t shift[kFlatMaxTaps] = {};
+  uint32_t bits[(kFlatMaxOutputs + kLanes - 1) / kLanes * kFlatMaxTaps] = {};
+};
+
+template <typename Isa>
+const FlatTables<Isa>& flat_tables(const DwConv2dF32Params& p) {
+  constexpr int64_t L = Isa::kLanes;
+  thread_local FlatTables<Isa> t;
+  const int64_t key[9] = {p.in_h, p.in_w, p.kernel_h, p.kernel_w, p.dilation_h, p.dilation_w, p.pad_top, p.pad_left,
+                          p.out_h};
+  if (std::equal(key, key + 9, t.key)) return t;
+  std::copy(key, key + 9, t.key);
+  const int64_t size = p.out_h * p.out_w, registers = (size + L - 1) / L, taps = p.kernel_h * p.kernel_w;
+  for (int64_t tap = 0; tap < taps; ++tap) {
+    const int64_t dh = (tap / p.kernel_w) * p.dilation_h - p.pad_top, dw = (tap % p.kernel_w) * p.dilation_w - p.pad_left;
+    t.shift[tap] = dh * p.in_w + dw;
+    // Walk the outputs in order, tracking (row, column) without dividing.
+    int64_t oh = 0, ow = 0;
+    for (int64_t r = 0; r < registers; ++r) {
+      uint32_t mask = 0;
+      for (int64_t i = 0; i < L && r * L + i < size; ++i) {
+        const int64_t ih = oh + dh, iw = ow + dw;
+        if (ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w) mask |= 1u << i;
+        if (++ow == p.out_w) {
+          ow = 0;
+          ++oh;
+        }
+      }
+      t.bits[r * taps + tap] = mask;
+    }
+  }
+  return t;
+}
+
 // The flat loop over `count` channels (as dwconv2d_f32_channels). Requires direct_flat_supports(p).
 template <typename Isa, int kTaps>
 void flat_channels(const DwConv2dF32Params& p, int64_t count, const float* const* x, const float* w, const float* bias,
@@ -256,21 +297,9 @@ void flat_channels(const DwConv2dF32Params& p, int64_t count, const float* const
   constexpr int64_t L = Isa::kLanes;
   const int64_t size = p.out_h * p.out_w, registers = (size + L - 1) / L;
   const int64_t taps = kTaps > 0 ? kTaps : p.kernel_h * p.kernel_w;
-  // Per tap: its shift of the flat index; per register and tap: the lanes whose tap lies inside the plane.
-  int64_t shift[kFlatMaxTaps];
-  uint32_t bits[(kFlatMaxOutputs + L - 1) / L * kFlatMaxTaps];
-  for (int64_t t = 0; t < taps; ++t) {
-    const int64_t dh = (t / p.kernel_w) * p.dilation_h - p.pad_top, dw = (t % p.kernel_w) * p.dilation_w - p.pad_left;
-    shift[t] = dh * p.in_w + dw;
-    for (int64_t r = 0; r < registers; ++r) {
-      uint32_t mask = 0;
-      for (int64_t i = 0; i < L && r * L + i < size; ++i) {
-        const int64_t o = r * L + i, ih = o / p.out_w + dh, iw = o % p.out_w + dw;
-        if (ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w) mask |= 1u << i;
-      }
-      bits[r * taps + t] = mask;
-    }
-  }
+  const FlatTables<Isa>& tables = flat_tables<Isa>(p);
+  const int64_t* shift = tables.shift;
+  const uint32_t* bits = tables.bits;
   const V lo = Isa::set1(p.output_min), hi = Isa::set1(p.output_max);
   for (int64_t c = 0; c < count; ++c) {
     const float* plane = x[c];
