@@ -263,13 +263,14 @@ template <typename Isa>
 const FlatTables<Isa>& flat_tables(const DwConv2dF32Params& p) {
   constexpr int64_t L = Isa::kLanes;
   thread_local FlatTables<Isa> t;
-  const int64_t key[9] = {p.in_h, p.in_w, p.kernel_h, p.kernel_w, p.dilation_h, p.dilation_w, p.pad_top, p.pad_left,
-                          p.out_h};
+  const int64_t key[9] = {p.in_h,       p.in_w,    p.kernel_h, p.kernel_w, p.dilation_h,
+                          p.dilation_w, p.pad_top, p.pad_left, p.out_h};
   if (std::equal(key, key + 9, t.key)) return t;
   std::copy(key, key + 9, t.key);
   const int64_t size = p.out_h * p.out_w, registers = (size + L - 1) / L, taps = p.kernel_h * p.kernel_w;
   for (int64_t tap = 0; tap < taps; ++tap) {
-    const int64_t dh = (tap / p.kernel_w) * p.dilation_h - p.pad_top, dw = (tap % p.kernel_w) * p.dilation_w - p.pad_left;
+    const int64_t dh = (tap / p.kernel_w) * p.dilation_h - p.pad_top,
+                  dw = (tap % p.kernel_w) * p.dilation_w - p.pad_left;
     t.shift[tap] = dh * p.in_w + dw;
     // Walk the outputs in order, tracking (row, column) without dividing.
     int64_t oh = 0, ow = 0;
