@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -240,6 +241,36 @@ TEST_P(Q8GemmVariant, RequantizeMatchesNearbyint) {
           const double got = out_signed ? static_cast<int8_t>(out[i]) : out[i];
           ASSERT_EQ(got, want) << values[i] << " * " << scales[i * stride] << " + " << zero_point;
         }
+      }
+    }
+  }
+}
+
+// With a float scale (the QLinear operators round theirs to float) the x86 variants requantize in float: the same
+// bytes as in double, products that land next to a halfway point included (a value chosen so v * s is within a few
+// units of k + 0.5, for random float scales), and values around the +-2^24 boundary where float stops being exact.
+TEST_P(Q8GemmVariant, RequantizeWithFloatScalesMatchesDouble) {
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> log_scale(-14.0f, 1.0f);
+  for (int round = 0; round < 200; ++round) {
+    const double scale = static_cast<float>(std::exp2(log_scale(rng)));
+    std::vector<int32_t> values(101);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double target = static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5;
+      values[i] = static_cast<int32_t>(std::llround(target / scale)) + static_cast<int32_t>(rng() % 5) - 2;
+      if (i % 17 == 3) values[i] = (1 << 24) + static_cast<int32_t>(rng() % 5) - 2;
+      if (i % 17 == 7) values[i] = -(1 << 24) + static_cast<int32_t>(rng() % 5) - 2;
+      if (i % 29 == 11) values[i] = i % 2 ? INT32_MAX : INT32_MIN;
+    }
+    for (const bool out_signed : {false, true}) {
+      const double low = out_signed ? -128 : 0, high = out_signed ? 127 : 255;
+      const double zero_point = out_signed ? static_cast<double>(rng() % 11) - 5 : static_cast<double>(rng() % 11);
+      std::vector<uint8_t> out(values.size());
+      q8_requantize(values.data(), static_cast<int64_t>(values.size()), &scale, 0, zero_point, out_signed, out.data());
+      for (size_t i = 0; i < values.size(); ++i) {
+        const double want = std::clamp(std::nearbyint(values[i] * scale) + zero_point, low, high);
+        const double got = out_signed ? static_cast<int8_t>(out[i]) : out[i];
+        ASSERT_EQ(got, want) << values[i] << " * " << scale << " + " << zero_point << " on " << GetParam();
       }
     }
   }

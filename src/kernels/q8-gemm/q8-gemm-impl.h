@@ -3,7 +3,11 @@
 // from those files.
 #pragma once
 
+#include <cmath>
 #include <cstring>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/q8-gemm/q8-gemm-table.h"
 
@@ -246,6 +250,70 @@ inline void requantize_vector(const int32_t* __restrict values, double scale, do
   std::memcpy(out, &bytes, sizeof bytes);
 }
 
+// The same bytes as requantize_vector from float arithmetic, twice the lanes per register (x86 with FMA), for a
+// scale that is a float (as the QLinear operators' rounded scales are) and values of magnitude at most 2^24 (exact
+// in float); false, writing nothing, when some value is larger. Exactness: p = fl(v s) and e = fma(v, s, -p) give
+// the product v s = p + e exactly (in double it is exact too: at most 48 significant bits). Rounding p to the
+// nearest integer rounds v s the same way except where p lies exactly halfway (the halfway points are floats below
+// 2^22, and rounding is monotone, so v s and p are never on opposite sides of one): there the sign of e decides,
+// and e = 0 leaves the tie to even. Products of 2^22 and more saturate every 8-bit output anyway.
+#if defined(__AVX512F__) && defined(__FMA__)
+inline constexpr int kExactFloatLanes = 16;
+template <typename T>
+inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out) {
+  constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
+  // The all-lanes maskz forms: the plain intrinsics trip GCC 12's -Wmaybe-uninitialized (their undefined sources).
+  constexpr __mmask16 kAll = 0xFFFF;
+  const __m512i v = _mm512_loadu_si512(values);
+  const __m512i limit = _mm512_set1_epi32(1 << 24);
+  const __m512i low_limit = _mm512_sub_epi32(_mm512_setzero_si512(), limit);
+  if ((_mm512_cmpgt_epi32_mask(v, limit) | _mm512_cmplt_epi32_mask(v, low_limit)) != 0) return false;
+  const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
+  const __m512 p = _mm512_mul_ps(vf, s);
+  const __m512 e = _mm512_fmsub_ps(vf, s, p);
+  const __m512 f = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_sub_ps(p, f), _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
+  r = _mm512_mask_add_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_GT_OQ), f, _mm512_set1_ps(1.0f));
+  r = _mm512_mask_mov_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_LT_OQ), f);
+  r = _mm512_add_ps(r, _mm512_set1_ps(zero_point));
+  r = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, r, _mm512_set1_ps(kLow)), _mm512_set1_ps(kHigh));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                   _mm512_maskz_cvtepi32_epi8(kAll, _mm512_maskz_cvtps_epi32(kAll, r)));
+  return true;
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+inline constexpr int kExactFloatLanes = 8;
+template <typename T>
+inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out) {
+  constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
+  const __m256i limit = _mm256_set1_epi32(1 << 24);
+  const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(v, limit),
+                                          _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), limit), v));
+  if (!_mm256_testz_si256(outside, outside)) return false;
+  const __m256 vf = _mm256_cvtepi32_ps(v), s = _mm256_set1_ps(scale);
+  const __m256 p = _mm256_mul_ps(vf, s);
+  const __m256 e = _mm256_fmsub_ps(vf, s, p);
+  const __m256 f = _mm256_round_ps(p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 tie = _mm256_cmp_ps(_mm256_sub_ps(p, f), _mm256_set1_ps(0.5f), _CMP_EQ_OQ);
+  const __m256 up = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_GT_OQ));
+  const __m256 down = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_LT_OQ));
+  r = _mm256_blendv_ps(r, _mm256_add_ps(f, _mm256_set1_ps(1.0f)), up);
+  r = _mm256_blendv_ps(r, f, down);
+  r = _mm256_add_ps(r, _mm256_set1_ps(zero_point));
+  r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(kLow)), _mm256_set1_ps(kHigh));
+  const __m256i q = _mm256_cvtps_epi32(r);
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  const __m128i bytes = T(~T(0)) < T(0) ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+  return true;
+}
+#else
+inline constexpr int kExactFloatLanes = 0;
+#endif
+
 template <typename T, bool PerValueScale>
 void requantize_to(const int32_t* __restrict values, int64_t count, const double* __restrict scales, double zero_point,
                    T* __restrict out) {
@@ -253,6 +321,17 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
   const double scale = scales[0];
   int64_t i = 0;
   if constexpr (!PerValueScale) {
+#if defined(__AVX2__) && defined(__FMA__)
+    // Float arithmetic where it gives the same bytes (see requantize_exact_f32): a finite float scale.
+    if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
+      const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
+      for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
+        if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
+        for (int64_t j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
+          requantize_vector(values + j, scale, zero_point, out + j);
+      }
+    }
+#endif
     for (; i + kRequantizeLanes <= count; i += kRequantizeLanes)
       requantize_vector(values + i, scale, zero_point, out + i);
   }
