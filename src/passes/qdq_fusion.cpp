@@ -1,9 +1,11 @@
-// QDQ groups -> QLinearConv / QLinearMatMul (extended level; ONNX Runtime's QDQ selectors for Conv and MatMul):
+// QDQ groups -> QLinearConv / QLinearMatMul / com.microsoft QGemm (extended level; ONNX Runtime's QDQ selectors for
+// Conv, MatMul and Gemm):
 // static INT8 models in the QDQ format (onnxruntime's quantize_static, `tessera quantize --mode static`) wrap each
 // float op in DequantizeLinear / QuantizeLinear pairs,
 //
 //   y_q = Q(Conv(DQ(x_q, xs, xz), DQ(w_q, ws, wz), DQ(b_q, xs * ws, 0)), ys, yz)   [ Relu/Clip before the Q ]
 //   y_q = Q(MatMul(DQ(a_q, as, az), DQ(b_q, bs, bz)), ys, yz)
+//   y_q = Q(Gemm(DQ(a_q, as, az), DQ(b_q, bs, bz), bias), ys, yz)          [ transA 0, alpha and beta 1 ]
 //
 // and the group becomes QLinearConv(x_q, xs, xz, w_q, ws, wz, ys, yz, b_q) / QLinearMatMul(a_q, as, az, b_q, bs, bz,
 // ys, yz): the integer GEMM accumulates exactly and rounds once, where the float graph rounds the float result;
@@ -168,10 +170,12 @@ class QdqFusion final : public GraphPass {
       fused = match_conv(graph, index, *core, *y, dqs, added_);
     } else if (is_onnx_op(*core, "MatMul")) {
       fused = match_matmul(graph, index, *core, *y, dqs);
+    } else if (is_onnx_op(*core, "Gemm") && act == nullptr) {
+      fused = match_gemm(graph, index, *core, *y, dqs, added_);
     }
     if (!fused) return nullptr;
     fused->name = core->name.empty() ? q.outputs[0] + "_qdq" : core->name;
-    fused->opset = q.opset;
+    if (fused->domain.empty()) fused->opset = q.opset;
     fused->outputs = {q.outputs[0]};
     std::vector<const Node*> group = dqs;
     group.push_back(core);
@@ -208,6 +212,47 @@ class QdqFusion final : public GraphPass {
     return quantize_value(lo, ys, yz, y_type) == qmin && quantize_value(hi, ys, yz, y_type) == qmax;
   }
 
+  // The int32 bias of a fused group from `value`, the float op's bias of `channels` elements, into `bias`; false
+  // when it cannot be taken. Either the DequantizeLinear of a constant int32 vector with zero point 0 and scale
+  // xs * ws (per channel, the float product, compared exactly) as quantize_static writes it (the DQ joins `dqs`),
+  // or a constant float vector, quantized here to int32 with that scale, as ONNX Runtime's QDQ transformer does
+  // when it makes the QLinearConv (onnxruntime's quantize_static leaves some so). `axis` is the bias DQ's axis
+  // when per channel.
+  static bool int32_bias(const Graph& graph, const fusion::GraphIndex& index, const std::string& value,
+                         const QParams& x, const QParams& w, int64_t channels, int64_t axis, std::string& bias,
+                         std::vector<const Node*>& dqs, std::vector<std::pair<std::string, Tensor>>& added) {
+    const float xs = x.scale_at(0);
+    const Tensor* float_bias = fusion::constant_tensor(graph, value);
+    if (float_bias != nullptr && float_bias->dtype() == DType::kFloat) {
+      if (float_bias->rank() != 1 || float_bias->dim(0) != channels) return false;
+      Tensor b_q(DType::kInt32, {channels});
+      for (int64_t m = 0; m < channels; ++m) {
+        const float scale = xs * w.scale_at(w.per_tensor() ? 0 : m);
+        const double v = scale > 0 ? std::nearbyint(static_cast<double>(float_bias->data<float>()[m]) / scale) : 0.0;
+        if (!(std::fabs(v) < 2147483647.0)) return false;  // beyond int32 (or NaN): leave the group
+        b_q.data<int32_t>()[m] = static_cast<int32_t>(v);
+      }
+      std::string name = value + "_quantized_int32";
+      for (int k = 1; graph.defines(name); ++k) name = value + "_quantized_int32_" + std::to_string(k);
+      added.emplace_back(name, std::move(b_q));
+      bias = name;
+      return true;
+    }
+    const std::optional<QParams> b = dequantize_of(graph, index, value, true);
+    if (!b) return false;
+    const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);
+    if (b_q == nullptr || b_q->dtype() != DType::kInt32 || b_q->rank() != 1 || b_q->dim(0) != channels) return false;
+    if (!b->per_tensor() && (b->count() != channels || (b->axis != axis && b->axis != -1))) return false;
+    for (int64_t m = 0; m < channels; ++m) {
+      // The bias scale quantize_static writes: the float product of the input's and the channel's scale.
+      const float expected = xs * w.scale_at(m);
+      if (b->scale_at(m) != expected || b->zp_at(m) != 0) return false;
+    }
+    bias = b->node->inputs[0];
+    dqs.push_back(b->node);
+    return true;
+  }
+
   static std::unique_ptr<Node> match_conv(const Graph& graph, const fusion::GraphIndex& index, const Node& conv,
                                           const QParams& y, std::vector<const Node*>& dqs,
                                           std::vector<std::pair<std::string, Tensor>>& added) {
@@ -225,39 +270,8 @@ class QdqFusion final : public GraphPass {
       if (axis != 0 || w->count() != channels) return nullptr;
     }
     std::string bias;
-    const Tensor* float_bias = conv.has_input(2) ? fusion::constant_tensor(graph, conv.inputs[2]) : nullptr;
-    if (float_bias != nullptr && float_bias->dtype() == DType::kFloat) {
-      // A float bias (onnxruntime's quantize_static leaves some so): quantized here to int32 with scale xs * ws, as
-      // ONNX Runtime's QDQ transformer does when it makes the QLinearConv.
-      if (float_bias->rank() != 1 || float_bias->dim(0) != channels) return nullptr;
-      Tensor b_q(DType::kInt32, {channels});
-      const float xs = x->scale_at(0);
-      for (int64_t m = 0; m < channels; ++m) {
-        const float scale = xs * w->scale_at(w->per_tensor() ? 0 : m);
-        const double v = scale > 0 ? std::nearbyint(static_cast<double>(float_bias->data<float>()[m]) / scale) : 0.0;
-        if (!(std::fabs(v) < 2147483647.0)) return nullptr;  // beyond int32 (or NaN): leave the group
-        b_q.data<int32_t>()[m] = static_cast<int32_t>(v);
-      }
-      std::string name = conv.inputs[2] + "_quantized_int32";
-      for (int k = 1; graph.defines(name); ++k) name = conv.inputs[2] + "_quantized_int32_" + std::to_string(k);
-      added.emplace_back(name, std::move(b_q));
-      bias = name;
-    } else if (conv.has_input(2)) {
-      const std::optional<QParams> b = dequantize_of(graph, index, conv.inputs[2], true);
-      if (!b) return nullptr;
-      const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);
-      if (b_q == nullptr || b_q->dtype() != DType::kInt32 || b_q->rank() != 1 || b_q->dim(0) != channels) {
-        return nullptr;
-      }
-      if (!b->per_tensor() && (b->count() != channels || (b->axis != 0 && b->axis != -1))) return nullptr;
-      const float xs = x->scale_at(0);
-      for (int64_t m = 0; m < channels; ++m) {
-        // The bias scale quantize_static writes: the float product of the input's and the channel's scale.
-        const float expected = xs * w->scale_at(m);
-        if (b->scale_at(m) != expected || b->zp_at(m) != 0) return nullptr;
-      }
-      bias = b->node->inputs[0];
-      dqs.push_back(b->node);
+    if (conv.has_input(2) && !int32_bias(graph, index, conv.inputs[2], *x, *w, channels, 0, bias, dqs, added)) {
+      return nullptr;
     }
     dqs.insert(dqs.begin(), {x->node, w->node});
     auto fused = std::make_unique<Node>();
@@ -288,6 +302,49 @@ class QdqFusion final : public GraphPass {
     fused->op_type = "QLinearMatMul";
     fused->inputs = {a->node->inputs[0], a->scale,      a->zero_point, b->node->inputs[0],
                      b->scale,           b->zero_point, y.scale,       y.zero_point};
+    return fused;
+  }
+
+  // Q(Gemm(DQ(a_q), DQ(b_q), bias)) -> com.microsoft QGemm (as ONNX Runtime's QDQ transformer): transA 0, alpha and
+  // beta 1, A quantized per tensor with a zero point, B a constant 8-bit matrix with a zero point, per tensor or per
+  // output column (axis 0 when transB, 1 otherwise), the bias absent or a vector of the N outputs (int32 through a
+  // DQ, or float, as for Conv).
+  static std::unique_ptr<Node> match_gemm(const Graph& graph, const fusion::GraphIndex& index, const Node& gemm,
+                                          const QParams& y, std::vector<const Node*>& dqs,
+                                          std::vector<std::pair<std::string, Tensor>>& added) {
+    if (gemm.inputs.size() < 2 || gemm.attr_int("transA", 0) != 0 || gemm.attr_float("alpha", 1.0f) != 1.0f ||
+        gemm.attr_float("beta", 1.0f) != 1.0f) {
+      return nullptr;
+    }
+    const bool trans_b = gemm.attr_int("transB", 0) != 0;
+    const std::optional<QParams> a = dequantize_of(graph, index, gemm.inputs[0], false);
+    if (!a || !a->per_tensor() || a->zp_t == nullptr || !is_q8(a->zp_t->dtype())) return nullptr;
+    const std::optional<QParams> b = dequantize_of(graph, index, gemm.inputs[1], true);
+    if (!b || b->zp_t == nullptr) return nullptr;
+    const Tensor* b_q = fusion::constant_tensor(graph, b->node->inputs[0]);
+    if (b_q == nullptr || !is_q8(b_q->dtype()) || b_q->rank() != 2 || b->zp_t->dtype() != b_q->dtype()) {
+      return nullptr;
+    }
+    const int64_t columns = trans_b ? b_q->dim(0) : b_q->dim(1);
+    const int64_t column_axis = trans_b ? 0 : 1;
+    if (!b->per_tensor()) {
+      const int64_t axis = b->axis < 0 ? b->axis + 2 : b->axis;
+      if (axis != column_axis || b->count() != columns) return nullptr;
+    }
+    std::string bias;
+    std::vector<const Node*> bias_dq;
+    if (gemm.has_input(2) && !int32_bias(graph, index, gemm.inputs[2], *a, *b, columns, 0, bias, bias_dq, added)) {
+      return nullptr;
+    }
+    dqs = {a->node, b->node};
+    dqs.insert(dqs.end(), bias_dq.begin(), bias_dq.end());
+    auto fused = std::make_unique<Node>();
+    fused->op_type = "QGemm";
+    fused->domain = kMicrosoftDomain;
+    fused->opset = 1;
+    if (trans_b) fused->attributes["transB"] = gemm.attributes.at("transB");
+    fused->inputs = {a->node->inputs[0], a->scale, a->zero_point, b->node->inputs[0], b->scale,
+                     b->zero_point,      bias,     y.scale,       y.zero_point};
     return fused;
   }
 };

@@ -1,7 +1,7 @@
-// qdq_fusion: static INT8 QDQ groups (DQ -> Conv/MatMul -> [Relu/Clip] -> Q, as quantize_static writes them)
-// become QLinearConv / QLinearMatMul, with outputs within one quantization step of the unfused graph (most
-// elements identical); groups whose activation would change quantized values, whose bias scale is not xs * ws, or
-// whose intermediate values are read elsewhere stay.
+// qdq_fusion: static INT8 QDQ groups (DQ -> Conv/MatMul/Gemm -> [Relu/Clip] -> Q, as quantize_static writes them)
+// become QLinearConv / QLinearMatMul / com.microsoft QGemm, with outputs within one quantization step of the unfused
+// graph (most elements identical); groups whose activation would change quantized values, whose bias scale is not xs *
+// ws, or whose intermediate values are read elsewhere stay.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -287,6 +287,82 @@ TEST(QdqFusionTest, MatMulBecomesQLinearMatMul) {
       }
     }
   }
+}
+
+// a (float) -> Q -> DQ -> Gemm(., DQ(b_q), bias) -> Q -> y_q, as quantize_static writes a classifier: B stored [N, K]
+// with transB (or [K, N]), per tensor or per output column, the bias an int32 vector through a DQ of scale
+// as * bs[j] or a float vector; alpha 2 is left alone.
+struct GemmCase {
+  bool trans_b = true, per_column = false, float_bias = false;
+  DType act = DType::kUint8;
+  float alpha = 1.0f;
+};
+
+Model gemm_model(const GemmCase& c) {
+  const bool s8 = c.act == DType::kInt8;
+  constexpr int64_t kK = 20, kN = 9;
+  const float as = 4.0f / 255.0f;
+  std::vector<float> bs(kN);
+  for (int64_t j = 0; j < kN; ++j) bs[j] = c.per_column ? 0.01f + 0.002f * static_cast<float>(j) : 0.02f;
+  Tensor bias_q(DType::kInt32, {kN}), bias_scale(DType::kFloat, {kN});
+  std::vector<float> bias_f(kN);
+  for (int64_t j = 0; j < kN; ++j) {
+    bias_q.data<int32_t>()[j] = static_cast<int32_t>(40 * j - 150);
+    bias_scale.data<float>()[j] = as * bs[static_cast<size_t>(j)];
+    bias_f[static_cast<size_t>(j)] = 0.05f * static_cast<float>(j) - 0.2f;
+  }
+  GraphBuilder builder(13);
+  builder.input("a", DType::kFloat, {3, kK})
+      .initializer("as", Tensor::scalar<float>(DType::kFloat, as))
+      .initializer("az", zero_point(c.act, s8 ? 1 : 127))
+      .initializer("b_q", random_int8(c.trans_b ? std::vector<int64_t>{kN, kK} : std::vector<int64_t>{kK, kN}, 9))
+      .initializer("bs", c.per_column ? floats(bs) : Tensor::scalar<float>(DType::kFloat, 0.02f))
+      .initializer("bz", c.per_column ? Tensor(DType::kInt8, {kN}) : Tensor::scalar<int8_t>(DType::kInt8, 0))
+      .initializer("ys", Tensor::scalar<float>(DType::kFloat, 0.05f))
+      .initializer("yz", zero_point(c.act, s8 ? -3 : 128))
+      .node("QuantizeLinear", {"a", "as", "az"}, {"a_q"})
+      .node("DequantizeLinear", {"a_q", "as", "az"}, {"a_dq"})
+      .node("DequantizeLinear", {"b_q", "bs", "bz"}, {"b_dq"})
+      .attr_int("axis", c.trans_b ? 0 : 1);
+  if (c.float_bias) {
+    builder.initializer("bias", floats(bias_f));
+  } else {
+    builder.initializer("bias_q", bias_q)
+        .initializer("bias_s", c.per_column ? bias_scale : Tensor::scalar<float>(DType::kFloat, as * 0.02f))
+        .node("DequantizeLinear", {"bias_q", "bias_s"}, {"bias"})
+        .attr_int("axis", 0);
+  }
+  return builder.node("Gemm", {"a_dq", "b_dq", "bias"}, {"p"})
+      .attr_int("transB", c.trans_b ? 1 : 0)
+      .attr_float("alpha", c.alpha)
+      .node("QuantizeLinear", {"p", "ys", "yz"}, {"y_q"})
+      .output("y_q")
+      .build();
+}
+
+TEST(QdqFusionTest, GemmBecomesQGemm) {
+  for (const bool trans_b : {true, false}) {
+    for (const bool per_column : {false, true}) {
+      for (const bool float_bias : {false, true}) {
+        for (const DType act : {DType::kUint8, DType::kInt8}) {
+          const GemmCase c{trans_b, per_column, float_bias, act};
+          Model model = gemm_model(c);
+          optimize_graph(*model.graph, OptimizationLevel::kExtended);
+          EXPECT_EQ(count(*model.graph, "QGemm"), 1);
+          EXPECT_EQ(count(*model.graph, "Gemm"), 0);
+          EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 0);
+          EXPECT_EQ(model.graph->nodes.size(), 2u);
+          expect_within_one_step([&] { return gemm_model(c); }, {{"a", random_floats({3, 20}, 4)}});
+        }
+      }
+    }
+  }
+  GemmCase scaled;
+  scaled.alpha = 2.0f;
+  Model model = gemm_model(scaled);
+  optimize_graph(*model.graph, OptimizationLevel::kExtended);
+  EXPECT_EQ(count(*model.graph, "QGemm"), 0);
+  EXPECT_EQ(count(*model.graph, "Gemm"), 1);
 }
 
 // Two convolutions in a row, as quantize_static writes a small conv net: the activation between them is quantized

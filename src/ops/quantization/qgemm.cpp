@@ -5,6 +5,7 @@
 // one value or one per column of op(B). A and B are int8 or uint8 (independently), 2-D; transA / transB as Gemm.
 #include <climits>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "kernels/q8-gemm/q8_gemm.h"
@@ -19,11 +20,40 @@ int32_t zero_point_value(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
 }
 
+// A constant B packed once at session creation, recognised at run time by its data (the runtime passes the same
+// initializer every run).
+struct ConstantB {
+  PackedQ8GemmB packed;
+  const void* source = nullptr;
+};
+
+// B (input 3) packed when it and its zero point (input 5) are constants of the expected form; else nullptr (each
+// run packs the B it gets).
+std::shared_ptr<const ConstantB> pack_constant_b(const KernelInfo& info, bool trans_b) {
+  const Tensor* b = info.constant_input(3);
+  const Tensor* zero = info.constant_input(5);
+  if (b == nullptr || zero == nullptr || b->rank() != 2 || !qlinear::is_q8(b->dtype()) || zero->dtype() != b->dtype() ||
+      b->element_count() == 0) {
+    return nullptr;
+  }
+  const int64_t k = trans_b ? b->dim(1) : b->dim(0), n = trans_b ? b->dim(0) : b->dim(1);
+  if (zero->element_count() != 1 && zero->element_count() != n) return nullptr;
+  std::vector<int32_t> zeros(static_cast<size_t>(zero->element_count()));
+  for (size_t j = 0; j < zeros.size(); ++j) zeros[j] = zero_point_value(*zero, static_cast<int64_t>(j));
+  auto constant = std::make_shared<ConstantB>();
+  constant->packed =
+      pack_q8_gemm_b(b->dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b->raw_data()),
+                     trans_b ? k : n, zeros.data(), static_cast<int64_t>(zeros.size()));
+  constant->source = b->raw_data();
+  return constant;
+}
+
 std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
   const bool trans_a = info.node.attr_int("transA", 0) != 0;
   const bool trans_b = info.node.attr_int("transB", 0) != 0;
   const float alpha = info.node.attr_float("alpha", 1.0f);
-  return make_kernel([trans_a, trans_b, alpha](KernelContext& ctx) {
+  const std::shared_ptr<const ConstantB> constant = pack_constant_b(info, trans_b);
+  return make_kernel([trans_a, trans_b, alpha, constant](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(3);
     check_argument(qlinear::is_q8(a.dtype()) && qlinear::is_q8(b.dtype()) && a.rank() == 2 && b.rank() == 2,
@@ -54,11 +84,15 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
         for (int64_t p = 0; p < k; ++p) a_rows[static_cast<size_t>(i * k + p)] = a_bytes[p * m + i];
       a_bytes = a_rows.data();
     }
-    std::vector<int32_t> b_zeros(static_cast<size_t>(b_zero.element_count()));
-    for (size_t j = 0; j < b_zeros.size(); ++j) b_zeros[j] = zero_point_value(b_zero, static_cast<int64_t>(j));
-    const PackedQ8GemmB packed =
-        pack_q8_gemm_b(b.dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b.raw_data()),
-                       trans_b ? k : n, b_zeros.data(), static_cast<int64_t>(b_zeros.size()));
+    const bool use_constant = constant != nullptr && constant->source == b.raw_data();
+    PackedQ8GemmB packed_here;
+    if (!use_constant) {
+      std::vector<int32_t> b_zeros(static_cast<size_t>(b_zero.element_count()));
+      for (size_t j = 0; j < b_zeros.size(); ++j) b_zeros[j] = zero_point_value(b_zero, static_cast<int64_t>(j));
+      packed_here = pack_q8_gemm_b(b.dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b.raw_data()),
+                                   trans_b ? k : n, b_zeros.data(), static_cast<int64_t>(b_zeros.size()));
+    }
+    const PackedQ8GemmB& packed = use_constant ? constant->packed : packed_here;
     std::vector<int32_t> sums(static_cast<size_t>(m * n));
     Q8GemmOutput out;
     out.c_s32 = sums.data();
