@@ -23,6 +23,14 @@ class Parallelism {
     (void)pieces;
     parallel_for(count, fn);
   }
+  // parallel_for_pieces with kPiecesPerThread pieces per thread: the split the kernels use for work whose items
+  // cost about the same (channels, rows, tiles).
+  void parallel_for_balanced(int64_t count, const std::function<void(int64_t, int64_t)>& fn) {
+    parallel_for_pieces(count, kPiecesPerThread * thread_count(), fn);
+  }
+  // Pieces per thread of parallel_for_balanced (and of the GEMM's column split): enough that a thread slowed by the
+  // OS holds up a quarter of its share, few enough that each piece's setup stays small.
+  static constexpr int kPiecesPerThread = 4;
 };
 
 // Runs fn(0, count) on the caller: the Parallelism of a single thread.

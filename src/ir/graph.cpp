@@ -15,7 +15,7 @@ int64_t max_known_opset(const std::string& domain) {
   if (d.empty()) return kMaxOnnxOpset;
   if (d == kOnnxMlDomain) return kMaxOnnxMlOpset;
   if (d == kMicrosoftDomain) return kMaxMicrosoftOpset;
-  if (d == "ai.onnx.preview.training") return 1;
+  if (d == kTrainingDomain) return 1;
   if (d == "ai.onnx.preview") return 1;  // FlexAttention
   return 0;
 }

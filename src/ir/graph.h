@@ -21,6 +21,8 @@ inline constexpr const char* kOnnxMlDomain = "ai.onnx.ml";
 inline constexpr const char* kMicrosoftDomain = "com.microsoft";
 // Tessera's own fused ops, which the optimizer's extended level writes (see docs/OPTIMIZER.md).
 inline constexpr const char* kTesseraDomain = "com.tessera";
+// ONNX's training operators (Gradient, Adagrad, Adam, Momentum).
+inline constexpr const char* kTrainingDomain = "ai.onnx.preview.training";
 
 // Returns the canonical domain name ("ai.onnx" -> "").
 std::string canonical_domain(const std::string& domain);

@@ -14,7 +14,6 @@ namespace tessera {
 
 namespace {
 
-constexpr const char* kTrainingDomain = "ai.onnx.preview.training";
 
 // One step of a chain being matched: its node, and (binary steps) the operand's name and side.
 struct ChainStep {

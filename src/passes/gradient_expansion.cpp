@@ -11,7 +11,6 @@
 namespace tessera {
 namespace {
 
-constexpr const char* kTrainingDomain = "ai.onnx.preview.training";
 
 class Expansion {
  public:

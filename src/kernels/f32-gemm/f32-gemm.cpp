@@ -483,7 +483,7 @@ bool try_gemv(const Problem& pr, Parallelism* parallelism) {
 
 // Column pieces per thread of a GEMM split over N: whichever thread is free takes the next piece, so a thread the
 // OS deschedules (on a shared machine) holds up at most one piece instead of half the GEMM.
-constexpr int64_t kColumnPiecesPerThread = 4;
+constexpr int64_t kColumnPiecesPerThread = Parallelism::kPiecesPerThread;
 
 // Computes C split over its column strips in pieces. A plain A that every piece would pack whole (rows a page apart,
 // small enough for L2; BERT's FFN-down) is packed once beforehand, its strips split over the threads, instead of by

@@ -95,7 +95,7 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
   float* mprod = scratch(m_buffer, kXi * l.tiles * m);
   // Four pieces per thread (tiles for the transforms, whole GEMMs between them), claimed by whichever thread is
   // free, so a thread the OS deschedules holds up a quarter of its share.
-  const int64_t pieces = 4 * parallelism.thread_count();
+  const int64_t pieces = Parallelism::kPiecesPerThread * parallelism.thread_count();
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * c * g.in_size;
     parallelism.parallel_for_pieces(l.tiles, pieces, [&](int64_t begin, int64_t end) {

@@ -74,7 +74,7 @@ void layer_norm_typed(const LayerNormConfig& config, KernelContext& ctx, const T
   inv_stds.assign(static_cast<size_t>(rows), 0);
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
-  ctx.parallelism().parallel_for_pieces(rows, 4 * ctx.parallelism().thread_count(), [&](int64_t begin, int64_t end) {
+  ctx.parallelism().parallel_for_balanced(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* xr = xd + r * row;
       T* yr = yd + r * row;

@@ -101,7 +101,7 @@ std::unique_ptr<Kernel> make_skip_norm(const KernelInfo& info, bool simplified) 
     const float* b = beta ? beta->data<float>() : nullptr;
     const float* bi = bias ? bias->data<float>() : nullptr;
     float* yd = y.data<float>();
-    ctx.parallelism().parallel_for_pieces(rows, 4 * ctx.parallelism().thread_count(), [&](int64_t begin, int64_t end) {
+    ctx.parallelism().parallel_for_balanced(rows, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const float* xr = xd + r * hidden;
         const float* sr = sd + (r % skip_rows) * hidden;

@@ -14,7 +14,6 @@
 namespace tessera {
 namespace {
 
-constexpr const char* kTrainingDomain = "ai.onnx.preview.training";
 
 // The per-element update: reads x, g and the states, writes the new x and the new states in place.
 using ElementUpdate = std::function<void(double r, int64_t t, double& x, double g, double* states)>;

@@ -714,7 +714,7 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   // Four pieces per thread, claimed by whichever thread is free (a descheduled thread holds up a quarter of its
   // share); each piece's tasks share one scratch.
   const int64_t tasks = d.batch * d.kv_heads * blocks;
-  ctx.parallelism().parallel_for_pieces(tasks, 4 * ctx.parallelism().thread_count(), [&](int64_t begin, int64_t end) {
+  ctx.parallelism().parallel_for_balanced(tasks, [&](int64_t begin, int64_t end) {
     AttentionScratch scratch(r);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t block = task % blocks;
