@@ -3,7 +3,8 @@
 // C is always broadcast where its shape allows. float32 runs on the packed f32 GEMM (a constant B is packed once
 // at kernel creation); bfloat16 without transA on the bf16 GEMM (kernels/bf16-gemm: float32 accumulation and
 // epilogue, a constant B packed once, the result rounded to bfloat16); float16 and transposed bfloat16 A through
-// float32; double and the integer types on plain loops.
+// float32; double and the integer types on plain loops. Under MatMulPrecision::kBFloat16 a float32 constant B is
+// packed for the bf16 GEMM too.
 #include <algorithm>
 #include <climits>
 #include <memory>
@@ -254,8 +255,9 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, cons
   const int64_t k = attrs.trans_b ? b->dim(1) : b->dim(0);
   const int64_t n = attrs.trans_b ? b->dim(0) : b->dim(1);
   auto weight = std::make_shared<PackedWeight>();
-  if (b->dtype() == DType::kBFloat16 && !attrs.trans_a) {
-    weight->bf16 = pack_bf16_gemm_b(attrs.trans_b, k, n, static_cast<const uint16_t*>(b->raw_data()), b->dim(1));
+  const bool bf16_of_f32 = b->dtype() == DType::kFloat && info.matmul_precision == MatMulPrecision::kBFloat16;
+  if ((b->dtype() == DType::kBFloat16 || bf16_of_f32) && !attrs.trans_a) {
+    weight->bf16 = pack_bf16_gemm_b_any(bf16_of_f32, attrs.trans_b, k, n, b->raw_data(), b->dim(1));
   } else {
     const Tensor values = linalg::to_float32(*b);
     weight->packed = pack_gemm_b_f32(attrs.trans_b, k, n, values.data<float>(), b->dim(1));

@@ -7,7 +7,7 @@
 // float32 runs on the packed f32 GEMM (a constant B is packed once at kernel creation); bfloat16 (without transA)
 // on the bf16 GEMM (kernels/bf16-gemm: float32 accumulation, a constant B packed once, the result rounded to
 // bfloat16); float16 and transposed bfloat16 A through float32; double and the integer types (wrapping on
-// overflow) on plain loops.
+// overflow) on plain loops. Under MatMulPrecision::kBFloat16 a float32 constant B is packed for the bf16 GEMM too.
 #include <algorithm>
 #include <climits>
 #include <memory>
@@ -246,8 +246,9 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, cons
   const int64_t rows = b->dim(b->rank() - 2), cols = b->dim(b->rank() - 1);
   const int64_t k = o.trans_b ? cols : rows;
   const int64_t n = o.trans_b ? rows : cols;
-  if (b->dtype() == DType::kBFloat16 && !o.trans_a) {
-    weight->bf16 = pack_bf16_gemm_b(o.trans_b, k, n, static_cast<const uint16_t*>(b->raw_data()), cols);
+  const bool bf16_of_f32 = b->dtype() == DType::kFloat && info.matmul_precision == MatMulPrecision::kBFloat16;
+  if ((b->dtype() == DType::kBFloat16 || bf16_of_f32) && !o.trans_a) {
+    weight->bf16 = pack_bf16_gemm_b_any(bf16_of_f32, o.trans_b, k, n, b->raw_data(), cols);
   } else {
     const Tensor values = linalg::to_float32(*b);
     weight->packed = pack_gemm_b_f32(o.trans_b, k, n, values.data<float>(), cols);
