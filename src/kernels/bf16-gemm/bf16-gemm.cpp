@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
 
 #include "base/error.h"
-#include "base/float_types.h"
 #include "kernels/bf16-gemm/bf16-gemm-table.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/variant_dispatch.h"
@@ -46,24 +44,13 @@ int64_t strips_per_block(int64_t strip_elements) {
   return std::max<int64_t>(1, (int64_t{256} << 10) / bytes);
 }
 
-// B(p, j) of a B stored k x n, or n x k when trans_b, as bfloat16 bits.
-template <typename T>
-uint16_t b_element(const T* b, int64_t ldb, bool trans_b, int64_t p, int64_t j) {
-  const T v = trans_b ? b[j * ldb + p] : b[p * ldb + j];
-  if constexpr (std::is_same_v<T, float>) {
-    return float_to_bfloat16(v);
-  } else {
-    return v;
-  }
-}
-
-// Writes the strip of columns [j0, j0 + cols) (layout in bf16-gemm-table.h); the zero padding is already there.
-template <typename T>
-void pack_strip(const T* b, int64_t ldb, bool trans_b, int64_t k, int64_t j0, int64_t cols, int64_t nr,
+// Writes the strip of columns [j0, j0 + cols) of B (bfloat16 bits stored k x n, or n x k when trans_b; layout in
+// bf16-gemm-table.h); the zero padding is already there.
+void pack_strip(const uint16_t* b, int64_t ldb, bool trans_b, int64_t k, int64_t j0, int64_t cols, int64_t nr,
                 uint16_t* strip) {
   for (int64_t p = 0; p < k; ++p) {
     uint16_t* dst = strip + (p / 2) * nr * 2 + p % 2;
-    for (int64_t c = 0; c < cols; ++c) dst[c * 2] = b_element(b, ldb, trans_b, p, j0 + c);
+    for (int64_t c = 0; c < cols; ++c) dst[c * 2] = trans_b ? b[(j0 + c) * ldb + p] : b[p * ldb + j0 + c];
   }
 }
 
@@ -91,14 +78,23 @@ PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_
   const int64_t total = storage->strips * storage->strip_elements;
   storage->data = aligned_elements(total);
   std::memset(storage->data.get(), 0, static_cast<size_t>(total) * sizeof(uint16_t));
+  // float32 B is rounded first, stored row by row, by the selected variant's vectorised loop (a scalar rounding
+  // per element cost BERT-base's session creation ~150 ms).
+  std::vector<uint16_t> rounded;
+  const uint16_t* bits = static_cast<const uint16_t*>(b);
+  int64_t ld = ldb;
+  if (b_f32 && k > 0 && n > 0) {
+    const int64_t stored_rows = trans_b ? n : k, stored_columns = trans_b ? k : n;
+    rounded.resize(static_cast<size_t>(stored_rows * stored_columns));
+    for (int64_t r = 0; r < stored_rows; ++r) {
+      set.round(static_cast<const float*>(b) + r * ldb, stored_columns, rounded.data() + r * stored_columns);
+    }
+    bits = rounded.data();
+    ld = stored_columns;
+  }
   for (int64_t strip = 0; strip < storage->strips; ++strip) {
     const int64_t j0 = strip * set.nr, cols = std::min<int64_t>(set.nr, n - j0);
-    uint16_t* dst = storage->data.get() + strip * storage->strip_elements;
-    if (b_f32) {
-      pack_strip(static_cast<const float*>(b), ldb, trans_b, k, j0, cols, set.nr, dst);
-    } else {
-      pack_strip(static_cast<const uint16_t*>(b), ldb, trans_b, k, j0, cols, set.nr, dst);
-    }
+    pack_strip(bits, ld, trans_b, k, j0, cols, set.nr, storage->data.get() + strip * storage->strip_elements);
   }
   PackedBf16GemmB packed;
   packed.depth_ = k;
