@@ -116,6 +116,8 @@ std::vector<Case> cases() {
       {"", "MatMul", {{{3, 2, 11, 24}}, {{3, 2, 24, 19}}}, {}, {}, {}},
       {"", "MatMul", {{{2, 9, 20}}, {{20, 35}}}, {}, {}, {}},
       {"", "MatMul", {{{37}}, {{37, 29}, true}}, {}, {}, {}},
+      {"", "MatMul", {{{3, 0}}, {{0, 4}}}, {}, {}, {}},
+      {"", "Gemm", {{{3, 0}}, {{0, 4}, true}, {{4}, true}}, {}, {}, {}},
       {kMicrosoftDomain, "FusedMatMul", {{{17, 40}}, {{23, 40}, true}}, {{"transB", 1}}, {{"alpha", 0.5f}}, {}},
       {kMicrosoftDomain, "FusedMatMul", {{{4, 17, 40}}, {{4, 23, 40}}}, {{"transB", 1}}, {{"alpha", 2.0f}}, {}},
       {kMicrosoftDomain, "FusedMatMul", {{{40, 17}}, {{40, 23}, true}}, {{"transA", 1}}, {}, {}},

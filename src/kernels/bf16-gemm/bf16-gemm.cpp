@@ -118,7 +118,9 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
   const Bf16GemmSet& set = dispatch().active();
   const PackedBf16GemmB::Storage& pb = *b.storage();
   check_argument(pb.set == &set, "bf16_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
-  check_argument((a.bf16 == nullptr) != (a.f32 == nullptr), "bf16_gemm: A must be given once, as bf16 or f32");
+  // An empty A (k == 0: C is the epilogue of zero sums) may have no data at all.
+  check_argument((a.bf16 == nullptr) != (a.f32 == nullptr) || (k == 0 && a.bf16 == nullptr && a.f32 == nullptr),
+                 "bf16_gemm: A must be given once, as bf16 or f32");
   check_argument(m >= 0 && (m == 0 || a.ld >= k), "bf16_gemm: bad m=", m, " or lda=", a.ld);
   check_argument(ldc >= n, "bf16_gemm: ldc ", ldc, " < n ", n);
   if (m == 0 || n == 0) return;

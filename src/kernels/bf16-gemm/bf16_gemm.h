@@ -47,7 +47,7 @@ PackedBf16GemmB pack_bf16_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const f
 PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_t n, const void* b, int64_t ldb);
 
 // The left operand: m x k row-major (ld >= k), bfloat16 bits or float32 (rounded to bfloat16 as it is packed).
-// Exactly one of bf16 and f32 is set.
+// Exactly one of bf16 and f32 is set (or neither when k == 0).
 struct Bf16GemmA {
   const uint16_t* bf16 = nullptr;
   const float* f32 = nullptr;
