@@ -70,6 +70,12 @@ typedef enum tessera_optimization_level {
 
 typedef enum tessera_io_kind { TESSERA_IO_INPUT = 0, TESSERA_IO_OUTPUT = 1 } tessera_io_kind;
 
+/* The arithmetic of float32 MatMul/Gemm (tessera_session_options_set_matmul_precision). */
+typedef enum tessera_matmul_precision {
+  TESSERA_MATMUL_PRECISION_FP32 = 0, /* float32 throughout (the default) */
+  TESSERA_MATMUL_PRECISION_BF16 = 1  /* constant weights and activations rounded to bfloat16, float32 sums */
+} tessera_matmul_precision;
+
 /* Resource limits a session enforces (tessera_session_options_set_limit); docs/RELIABILITY.md gives defaults. */
 typedef enum tessera_limit {
   TESSERA_LIMIT_MAX_TENSOR_BYTES = 0,    /* largest tensor one node may produce */
@@ -118,6 +124,12 @@ TESSERA_C_EXPORT tessera_status tessera_session_options_set_optimized_model_file
 /* Flushes denormal floats to zero (FTZ and DAZ) on the threads that run the session's nodes when `on` is
  * nonzero, as ONNX Runtime's "session.set_denormal_as_zero" config entry (default off). */
 TESSERA_C_EXPORT tessera_status tessera_session_options_set_denormals_as_zero(tessera_session_options* options, int on);
+
+/* With TESSERA_MATMUL_PRECISION_BF16, float32 MatMul/Gemm with constant weights run on the bfloat16 GEMM (weights
+ * rounded once, activations as they are packed, float32 accumulation and outputs; faster where the CPU has
+ * AVX512_BF16), as OpenVINO's inference_precision hint; the CLI's --precision bf16. Default FP32. */
+TESSERA_C_EXPORT tessera_status tessera_session_options_set_matmul_precision(tessera_session_options* options,
+                                                                             tessera_matmul_precision precision);
 
 /* Sets one resource limit (see tessera_limit); values above the type's range (INT64_MAX for counts) are
  * refused. */

@@ -57,8 +57,9 @@ class SessionOptions:
 
     def add_session_config_entry(self, key, value):
         """Stores a "session.*" config entry; Tessera reads "tessera.disabled_passes" (comma-separated pass
-        names) and "session.set_denormal_as_zero" ("1": flush denormal floats to zero, as onnxruntime), and keeps
-        the others for get_session_config_entry."""
+        names), "session.set_denormal_as_zero" ("1": flush denormal floats to zero, as onnxruntime) and
+        "tessera.matmul_precision" ("bf16": float32 MatMul/Gemm with constant weights on the bfloat16 GEMM, as the
+        CLI's --precision bf16; "fp32", the default), and keeps the others for get_session_config_entry."""
         self._config[str(key)] = str(value)
 
     def get_session_config_entry(self, key):
@@ -101,6 +102,11 @@ class SessionOptions:
                 options[limit] = int(value)
         passes = self._config.get("tessera.disabled_passes", "")
         options["disabled_passes"] = [p for p in passes.split(",") if p]
+        precision = self._config.get("tessera.matmul_precision", "fp32")
+        if precision not in ("fp32", "bf16"):
+            from ._errors import InvalidArgument
+            raise InvalidArgument(f"tessera.matmul_precision must be fp32 or bf16, got '{precision}'")
+        options["matmul_precision"] = precision
         return options
 
 

@@ -60,6 +60,17 @@ tessera_status tessera_session_options_set_denormals_as_zero(tessera_session_opt
   });
 }
 
+tessera_status tessera_session_options_set_matmul_precision(tessera_session_options* options,
+                                                            tessera_matmul_precision precision) {
+  return guarded([&] {
+    require(options, "options");
+    const int value = static_cast<int>(precision);
+    tessera::check_argument(value == 0 || value == 1, "matmul precision must be 0 (FP32) or 1 (BF16), got ", value);
+    options->options.matmul_precision =
+        value == 1 ? tessera::MatMulPrecision::kBFloat16 : tessera::MatMulPrecision::kFloat32;
+  });
+}
+
 tessera_status tessera_session_options_set_limit(tessera_session_options* options, tessera_limit limit,
                                                  uint64_t value) {
   return guarded([&] {

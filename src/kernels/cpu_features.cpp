@@ -31,4 +31,16 @@ bool cpu_has_avx512_vnni() {
 #endif
 }
 
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__)
+  static const bool bf16 = [] {
+    __builtin_cpu_init();
+    return cpu_kernel_isa() == KernelIsa::kAvx512 && __builtin_cpu_supports("avx512bf16");
+  }();
+  return bf16;
+#else
+  return false;
+#endif
+}
+
 }  // namespace tessera

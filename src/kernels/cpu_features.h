@@ -13,4 +13,7 @@ KernelIsa cpu_kernel_isa();
 // True when cpu_kernel_isa() is kAvx512 and the CPU also has AVX-512 VNNI (vpdpbusd; the *-avx512vnni.cpp files).
 bool cpu_has_avx512_vnni();
 
+// True when cpu_kernel_isa() is kAvx512 and the CPU also has AVX-512 BF16 (vdpbf16ps; the *-avx512bf16.cpp files).
+bool cpu_has_avx512_bf16();
+
 }  // namespace tessera

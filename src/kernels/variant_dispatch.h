@@ -13,9 +13,12 @@ namespace tessera {
 template <typename Set>
 class VariantDispatch {
  public:
-  // avx2 / avx512 may be nullptr where the build has no such variant (non-x86 builds).
-  VariantDispatch(const Set* portable, const Set* avx2, const Set* avx512) {
+  // avx2 / avx512 may be nullptr where the build has no such variant (non-x86 builds). avx512_extension is a
+  // variant that needs an AVX-512 extension beyond F/BW/VL (BF16, say): the caller passes it only when CPUID
+  // reports that extension (nullptr otherwise), and it then comes first, ahead of the plain AVX-512 one.
+  VariantDispatch(const Set* portable, const Set* avx2, const Set* avx512, const Set* avx512_extension = nullptr) {
     const KernelIsa isa = cpu_kernel_isa();
+    if (isa == KernelIsa::kAvx512 && avx512_extension != nullptr) runnable_.push_back(avx512_extension);
     if (isa == KernelIsa::kAvx512 && avx512 != nullptr) runnable_.push_back(avx512);
     if ((isa == KernelIsa::kAvx512 || isa == KernelIsa::kAvx2) && avx2 != nullptr) runnable_.push_back(avx2);
     runnable_.push_back(portable);

@@ -36,6 +36,13 @@ class CompiledSubgraph {
 // Compiles a subgraph attribute of a node (provided by the runtime).
 using SubgraphCompiler = std::function<std::shared_ptr<CompiledSubgraph>(const Graph&)>;
 
+// The arithmetic of float32 MatMul and Gemm (SessionOptions::matmul_precision). kBFloat16 lets a float32 MatMul,
+// FusedMatMul, MatMulBias, Gemm or FusedGemm with a constant B (and A not transposed) run on the bf16 GEMM: B
+// rounded to bfloat16 when it is packed, A rounded as each panel is packed, float32 accumulation, bias and output,
+// as OpenVINO's inference_precision hint. Faster where the CPU has AVX-512 BF16; results differ from float32 by
+// the rounding of the operands (about 2^-9 relative per operand).
+enum class MatMulPrecision { kFloat32, kBFloat16 };
+
 // What a kernel factory sees at session creation.
 struct KernelInfo {
   const Node& node;
@@ -46,6 +53,8 @@ struct KernelInfo {
   SubgraphCompiler compile_subgraph;           // compiles node.attr_graph(...) bodies
   // Out: the constant inputs the kernel consumed (see consume_constant_input); filled by the factory.
   mutable std::vector<bool> consumed_constants = {};
+  // The session's choice for float32 MatMul/Gemm (see MatMulPrecision); set by the CPU provider.
+  MatMulPrecision matmul_precision = MatMulPrecision::kFloat32;
 
   bool has_input(size_t i) const { return node.has_input(i); }
   const Tensor* constant_input(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }

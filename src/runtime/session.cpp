@@ -147,7 +147,7 @@ void Session::initialize() {
   apply_free_dimension_overrides(graph, options_.free_dimension_overrides);
   for (const ValueInfo& in : graph.inputs) inputs_.push_back({in.name, in.type});
   for (const ValueInfo& out : graph.outputs) outputs_.push_back({out.name, out.type});
-  providers_.push_back(std::make_shared<CpuExecutionProvider>());
+  providers_.push_back(std::make_shared<CpuExecutionProvider>(options_.matmul_precision));
   // Gradient nodes become the graph that computes them before any kernel is chosen.
   const auto onnx_opset = model_.opset_imports.find(kOnnxDomain);
   expand_gradients(graph, onnx_opset != model_.opset_imports.end() ? onnx_opset->second : 1);

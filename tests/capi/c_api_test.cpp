@@ -293,6 +293,23 @@ TEST(CApiTest, ResourceLimitsAreSessionOptions) {
   EXPECT_TRUE(contains(tessera_last_error_message(), "max_model_bytes (10)")) << tessera_last_error_message();
 }
 
+TEST(CApiTest, MatMulPrecisionIsASessionOption) {
+  tessera_session_options* raw = nullptr;
+  ASSERT_EQ(tessera_session_options_create(&raw), TESSERA_OK);
+  std::unique_ptr<tessera_session_options, void (*)(tessera_session_options*)> options(raw,
+                                                                                       tessera_session_options_destroy);
+  EXPECT_EQ(tessera_session_options_set_matmul_precision(raw, TESSERA_MATMUL_PRECISION_BF16), TESSERA_OK);
+  EXPECT_EQ(tessera_session_options_set_matmul_precision(raw, static_cast<tessera_matmul_precision>(7)),
+            TESSERA_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(tessera_last_error_message(), "matmul precision")) << tessera_last_error_message();
+  EXPECT_EQ(tessera_session_options_set_matmul_precision(nullptr, TESSERA_MATMUL_PRECISION_FP32),
+            TESSERA_INVALID_ARGUMENT);
+  SessionPtr session = session_from(counting_loop_model(), raw);  // a session with no MatMul runs as before
+  float v = -1;
+  ASSERT_EQ(run_loop(session.get(), nullptr, 5, &v), TESSERA_OK) << tessera_last_error_message();
+  EXPECT_EQ(v, 6.0f);
+}
+
 TEST(CApiTest, RunIntoCallerBuffersChecksTheirShape) {
   SessionPtr session = relu_session();
   std::vector<float> x = {-1, 2, -3};

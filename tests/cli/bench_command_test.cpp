@@ -1,5 +1,5 @@
 // Tests of `tessera bench`: the JSON report's keys and values, symbolic dims bound by --dim and --batch,
-// generated inputs, inputs from files, the text report and usage errors (exit code 2).
+// generated inputs, inputs from files, the text report, --precision and usage errors (exit code 2).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -73,6 +73,7 @@ TEST(CliBenchTest, JsonReportHasTheKeysWithSaneValues) {
   EXPECT_EQ(report["warmup"], 2);
   EXPECT_EQ(report["threads"], 1);
   EXPECT_EQ(report["opt_level"], "all");
+  EXPECT_EQ(report["precision"], "fp32");
   EXPECT_EQ(report["model"], dir.file("model.onnx"));
   const double median = report["median_ms"], lo = report["min_ms"], hi = report["max_ms"];
   EXPECT_GT(median, 0.0);
@@ -135,6 +136,14 @@ TEST(CliBenchTest, TakesInputsFromFilesAndPrintsText) {
   }
 }
 
+TEST(CliBenchTest, PrecisionBf16IsReported) {
+  TempDir dir;
+  write_bytes(dir.file("model.onnx"), serialize(make_add_model()));
+  const json report = parse_report(run_cli({"bench", dir.file("model.onnx"), "--iters", "2", "--warmup", "1",
+                                            "--threads", "1", "--precision", "bf16", "--json"}));
+  EXPECT_EQ(report["precision"], "bf16");
+}
+
 TEST(CliBenchTest, UsageErrorsExitTwoNamingTheFlag) {
   TempDir dir;
   const std::string model = dir.file("model.onnx");
@@ -149,6 +158,7 @@ TEST(CliBenchTest, UsageErrorsExitTwoNamingTheFlag) {
       {{"bench", model, "--duration", "-2"}, "--duration needs a positive number"},
       {{"bench", model, "--batch", "0"}, "--batch needs an integer >= 1"},
       {{"bench", model, "--opt-level", "extreme"}, "--opt-level"},
+      {{"bench", model, "--precision", "fp16"}, "--precision expects fp32 or bf16, got 'fp16'"},
       {{"bench", model, "--dim", "batch"}, "--dim expects NAME=VALUE, got 'batch'"},
       {{"bench", model, "--dim", "batch=0"}, "--dim batch needs an integer >= 1"},
       {{"bench", model, "--dim", "sequence=4"}, "--dim sequence=4: no input has a symbolic dim named 'sequence'"},

@@ -1,5 +1,6 @@
 // `tessera compare`: an error injected into one node of a copy of a model is found and that node named; the
-// same model under opt-level disabled and all agrees; --json and --html write their reports.
+// same model under opt-level disabled and all agrees; --json and --html write their reports; --precision-b bf16
+// parts from float32 at the MatMul.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -82,6 +83,16 @@ TEST(CliCompareTest, AgainstOnnxRuntimeThroughItsWheel) {
   EXPECT_EQ(run_cli({"compare", dir.file("a.onnx"), "--runtime-b", "onnxruntime", "--python", "/nonexistent/python"})
                 .exit_code,
             1);
+}
+
+TEST(CliCompareTest, Bf16PrecisionPartsAtTheMatMul) {
+  TempDir dir;
+  save_model(chain(2.0f), dir.file("a.onnx"));
+  const auto result = run_cli({"compare", dir.file("a.onnx"), "--opt-level", "disabled", "--precision-b", "bf16"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_TRUE(contains(result.out, "precision bf16)")) << result.out;
+  EXPECT_TRUE(contains(result.out, "value 'xw'")) << result.out;
+  EXPECT_EQ(run_cli({"compare", dir.file("a.onnx"), "--precision-a", "int4"}).exit_code, 2);
 }
 
 TEST(CliCompareTest, UsageErrors) {

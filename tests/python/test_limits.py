@@ -1,6 +1,6 @@
 """Tessera's own run deadline (RunOptions.timeout_ms) and resource limits (SessionOptions.max_*), which
 onnxruntime does not have: an endless Loop stopped by the deadline with the session usable afterwards, and the
-limits refusing with the node named."""
+limits refusing with the node named. Also its "tessera.matmul_precision" config entry."""
 import time
 
 import numpy as np
@@ -100,3 +100,29 @@ def test_set_denormal_as_zero_config_entry_flushes_like_onnxruntime(threads):
         results[flush] = session.run(None, {"x": x})[0]
     assert np.all(results[True] == 0)
     assert np.all(results[False] > 0)
+
+
+def test_matmul_precision_config_entry_runs_constant_weights_in_bfloat16():
+    """"tessera.matmul_precision" = "bf16" rounds a constant MatMul weight and the activations to bfloat16 (float32
+    sums and output): the result is the float32 product of the rounded operands, not the float32 one; other
+    values are refused."""
+    import ml_dtypes
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-1, 1, (64, 24)).astype(np.float32)
+    x = rng.uniform(-1, 1, (5, 64)).astype(np.float32)
+    model = make_model([helper.make_node("MatMul", ["x", "w"], ["y"])], [tensor_info("x", TensorProto.FLOAT, [5, 64])],
+                       [tensor_info("y", TensorProto.FLOAT, [5, 24])], initializers=[numpy_helper.from_array(w, "w")])
+    results = {}
+    for precision in ("fp32", "bf16"):
+        options = tessera.SessionOptions()
+        options.add_session_config_entry("tessera.matmul_precision", precision)
+        session = tessera.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        results[precision] = session.run(None, {"x": x})[0]
+    rounded = lambda a: a.astype(ml_dtypes.bfloat16).astype(np.float64)
+    np.testing.assert_allclose(results["bf16"], rounded(x) @ rounded(w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results["fp32"], x.astype(np.float64) @ w, rtol=1e-5, atol=1e-5)
+    assert np.abs(results["bf16"] - results["fp32"]).max() > 1e-3
+    options = tessera.SessionOptions()
+    options.add_session_config_entry("tessera.matmul_precision", "int8")
+    with pytest.raises(tessera.InvalidArgument, match="tessera.matmul_precision must be fp32 or bf16"):
+        tessera.InferenceSession(model, options, providers=["CPUExecutionProvider"])

@@ -87,7 +87,7 @@ std::string level_name(OptimizationLevel level) {
 BenchSettings parse_settings(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             with_limit_flags({"--input", "--dim", "--batch", "--threads", "--warmup", "--iters",
-                                              "--duration", "--opt-level", "--disable-pass", "--profile"}),
+                                              "--duration", "--opt-level", "--disable-pass", "--profile", "--precision"}),
                             {"--json", "--denormals-as-zero"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
@@ -104,6 +104,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   s.options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, s.options.limits);
   s.options.denormals_as_zero = arguments.has("--denormals-as-zero");
+  if (auto p = arguments.value("--precision")) s.options.matmul_precision = precision_argument("--precision", *p);
   s.timeout_ms = timeout_ms_flag(arguments);
   for (const std::string& spec : arguments.values("--dim")) {
     auto [name, value] = split_assignment("--dim", spec, "VALUE");
@@ -304,6 +305,7 @@ int bench_command(const std::vector<std::string>& args) {
   BenchReport report;
   report.model = settings.model;
   report.opt_level = level_name(settings.options.optimization_level);
+  report.precision = settings.options.matmul_precision == MatMulPrecision::kBFloat16 ? "bf16" : "fp32";
   report.warmup = settings.warmup;
   report.threads = settings.options.intra_op_threads > 0
                        ? settings.options.intra_op_threads

@@ -113,6 +113,7 @@ std::string bench_report_json(const BenchReport& report) {
       {"peak_rss_mb", report.peak_rss_mb},
       {"threads", report.threads},
       {"opt_level", report.opt_level},
+      {"precision", report.precision},
       {"cpu", report.cpu.model_name},
       {"avx512f", report.cpu.avx512f},
       {"avx2", report.cpu.avx2},
@@ -133,7 +134,8 @@ std::string bench_report_text(const BenchReport& report) {
   line("model:            %s\n", report.model.c_str());
   line("cpu:              %s (avx512f: %s, avx2: %s)\n", report.cpu.model_name.c_str(),
        report.cpu.avx512f ? "yes" : "no", report.cpu.avx2 ? "yes" : "no");
-  line("threads:          %d   opt level: %s\n", report.threads, report.opt_level.c_str());
+  line("threads:          %d   opt level: %s   precision: %s\n", report.threads, report.opt_level.c_str(),
+       report.precision.c_str());
   for (const BenchInput& in : report.inputs) {
     line("input:            %s %s%s (%s)\n", in.name.c_str(), in.dtype.c_str(), shape_text(in.shape).c_str(),
          in.source.c_str());

@@ -41,6 +41,7 @@ struct BenchInput {
 struct BenchReport {
   std::string model;
   std::string opt_level;
+  std::string precision = "fp32";  // float32 MatMul/Gemm precision (--precision)
   int threads = 0;  // intra-op threads actually used
   int warmup = 0;
   double session_create_ms = 0;
@@ -51,7 +52,7 @@ struct BenchReport {
 };
 
 // Exactly one JSON object (keys: median_ms, p90_ms, p99_ms, mean_ms, min_ms, max_ms, iters, warmup, total_s,
-// session_create_ms, peak_rss_mb, threads, cpu, avx512f, avx2, model, opt_level, inputs).
+// session_create_ms, peak_rss_mb, threads, cpu, avx512f, avx2, model, opt_level, precision, inputs).
 std::string bench_report_json(const BenchReport& report);
 
 // The same for people: a few aligned lines.

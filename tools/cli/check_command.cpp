@@ -12,6 +12,7 @@
 #include "ir/opset.h"
 #include "ir/opset_semantics.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "onnx/model_loader.h"
@@ -54,9 +55,11 @@ void collect_ops(const Graph& graph, std::map<std::string, OpUse>& ops, uint64_t
 // The kernel (family and the variant this CPU selects) an op runs on, where one is behind it.
 std::string kernel_of(const OpUse& use) {
   const std::string& op = use.op;
-  if (op == "MatMul" || op == "Gemm" || op == "FusedMatMul" || op == "FusedGemm" || op == "Attention") {
-    return gemm_f32_kernel_name();
+  if (op == "MatMul" || op == "Gemm" || op == "FusedMatMul" || op == "FusedGemm" || op == "MatMulBias") {
+    // bfloat16 inputs (and float32 under --precision bf16) run on the bf16 GEMM.
+    return std::string(gemm_f32_kernel_name()) + "; bfloat16: " + bf16_gemm_kernel_name();
   }
+  if (op == "Attention") return gemm_f32_kernel_name();
   if (op == "Conv" || op == "FusedConv") {
     std::string k = std::string(gemm_f32_kernel_name()) + " (im2col / Winograd F(4x4,3x3) for 3x3)";
     if (use.depthwise) k += "; depthwise: " + std::string(dwconv2d_f32_kernel_name());

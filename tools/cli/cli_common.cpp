@@ -182,6 +182,12 @@ OptimizationLevel opt_level_argument(const std::string& text) {
   }
 }
 
+MatMulPrecision precision_argument(const std::string& flag, const std::string& text) {
+  if (text == "fp32" || text == "float32") return MatMulPrecision::kFloat32;
+  if (text == "bf16" || text == "bfloat16") return MatMulPrecision::kBFloat16;
+  throw UsageError{flag + " expects fp32 or bf16, got '" + text + "'"};
+}
+
 int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
   size_t used = 0;
   long long value = 0;

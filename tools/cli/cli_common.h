@@ -10,6 +10,7 @@
 #include "base/runtime_value.h"
 #include "ir/model.h"
 #include "ir/type_info.h"
+#include "ops/kernel.h"
 #include "ops/run_guard.h"
 #include "passes/pass.h"
 
@@ -29,6 +30,10 @@ struct UsageError {
 // The value of an --opt-level flag (disabled, basic, extended, all or 0..3); a UsageError naming the flag
 // otherwise.
 OptimizationLevel opt_level_argument(const std::string& text);
+
+// The value of a --precision flag (fp32 / float32, or bf16 / bfloat16: SessionOptions::matmul_precision); a
+// UsageError naming `flag` otherwise.
+MatMulPrecision precision_argument(const std::string& flag, const std::string& text);
 
 // Simple argument list: positional arguments and --flag [value] pairs (repeatable flags keep every value).
 class Arguments {

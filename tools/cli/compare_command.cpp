@@ -59,6 +59,10 @@ CompareSide side_from(const Arguments& arguments, const std::string& path, const
       int_argument(arguments, "--threads-" + which, int_argument(arguments, "--threads", 1));
   side.options.disabled_passes = arguments.values("--disable-pass-" + which);
   side.label = path + " (opt-level " + level_name + ", threads " + std::to_string(side.options.intra_op_threads);
+  if (auto text = arguments.value("--precision-" + which)) {
+    side.options.matmul_precision = precision_argument("--precision-" + which, *text);
+    side.label += ", precision " + *text;
+  }
   for (const std::string& pass : side.options.disabled_passes) side.label += ", without " + pass;
   side.label += ")";
   return side;
@@ -167,7 +171,8 @@ nlohmann::ordered_json diff_json(const ValueDiff& d) {
 int compare_command(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             {"--input-dir", "--input", "--opt-level", "--opt-level-a", "--opt-level-b", "--threads",
-                             "--threads-a", "--threads-b", "--disable-pass-a", "--disable-pass-b", "--rtol", "--atol",
+                             "--threads-a", "--threads-b", "--disable-pass-a", "--disable-pass-b", "--precision-a", "--precision-b",
+                             "--rtol", "--atol",
                              "--html", "--runtime-b", "--python", "--capture-script"},
                             {"--random-inputs", "--json"});
   const auto& paths = arguments.positional();

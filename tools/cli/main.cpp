@@ -16,13 +16,14 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
 (optimize: basic), and --disable-pass NAME, repeatable):
   run MODEL [--input-dir DIR | --input NAME=FILE.npy|FILE.pb|FILE.json ... | --random-inputs]
             [--output-dir DIR] [--threads N] [--opt-level disabled|basic|extended|all] [--repeat N]
-            [--profile FILE] [limits]
+            [--profile FILE] [--precision fp32|bf16] [limits]
       Runs the model once (or N times) and prints every output and the latency; maps print as JSON.
       --output-dir saves output_K.pb (output_K.json for maps); a .json input feeds a map input.
   info MODEL
       Prints IR version, opsets, producer, inputs/outputs, op histogram and unsupported ops.
   bench MODEL [--input NAME=FILE.npy|FILE.pb ...] [--dim NAME=VALUE ...] [--batch N] [--threads N]
-              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE] [limits]
+              [--warmup N] [--iters N] [--duration S] [--opt-level L] [--json] [--profile FILE]
+              [--precision fp32|bf16] [limits]
       Measures latency like onnxruntime_perf_test: session creation, N warm-up runs (default 5), then timed
       runs (default 100 or 10 s, whichever first); prints p50/p90/p99/mean/min/max, peak memory and the CPU.
       Inputs not given are generated (floats in [-1,1]; "mask" ints are ones, other ints in [0,4));
@@ -53,7 +54,8 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       Softmax's axis meaning at 13, Resize-10 -> 11, Upsample/Scatter replacements, legacy attributes; a node whose
       meaning cannot be carried across is named with the change (exit 1, nothing written).
   compare MODEL [MODEL_B] [--input NAME=FILE ... | --input-dir DIR] [--opt-level-a L] [--opt-level-b L]
-          [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME] [--rtol R] [--atol A]
+          [--threads-a N] [--threads-b N] [--disable-pass-a NAME] [--disable-pass-b NAME]
+          [--precision-a fp32|bf16] [--precision-b fp32|bf16] [--rtol R] [--atol A]
           [--runtime-b onnxruntime [--python PATH]] [--json] [--html FILE]
       Runs one model under two configurations (default: opt-level disabled vs all) or two models on the same
       feeds (random unless given) and prints, for every value both compute, in graph order, the max absolute and
@@ -64,6 +66,9 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
   --denormals-as-zero (run, bench) flushes denormal floats to zero on the threads that run the model (FTZ/DAZ, as
       onnxruntime's session.set_denormal_as_zero).
+  --precision bf16 (run, bench; compare: --precision-a/-b) runs float32 MatMul/Gemm with constant weights on the
+      bf16 GEMM (weights and activations rounded to bfloat16, float32 accumulation; off by default, as OpenVINO's
+      inference_precision hint); fastest where the CPU has AVX-512 BF16. docs/BENCHMARKS.md has the error it adds.
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
   check MODEL [--expect-opset N] [--max-opset N] [--opt-level L] [--json]

@@ -20,7 +20,7 @@ namespace tessera::cli {
 int run_command(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             with_limit_flags({"--input-dir", "--input", "--output-dir", "--threads", "--opt-level",
-                                              "--repeat", "--disable-pass", "--profile"}),
+                                              "--repeat", "--disable-pass", "--profile", "--precision"}),
                             {"--random-inputs", "--quiet", "--denormals-as-zero"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
@@ -39,6 +39,7 @@ int run_command(const std::vector<std::string>& args) {
   options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, options.limits);
   options.denormals_as_zero = arguments.has("--denormals-as-zero");
+  if (auto p = arguments.value("--precision")) options.matmul_precision = precision_argument("--precision", *p);
 
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<Session> session;

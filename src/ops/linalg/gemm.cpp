@@ -1,12 +1,16 @@
 // Gemm (opsets 1, 6, 7, 9, 11, 13; one factory): Y = alpha * op(A) * op(B) + beta * C with C broadcast
 // (unidirectionally) to [M, N] and optional from opset 11. The opset-1/6 `broadcast` attribute is accepted and
 // C is always broadcast where its shape allows. float32 runs on the packed f32 GEMM (a constant B is packed once
-// at kernel creation); float16/bfloat16 through float32; double and the integer types on plain loops.
+// at kernel creation); bfloat16 without transA on the bf16 GEMM (kernels/bf16-gemm: float32 accumulation and
+// epilogue, a constant B packed once, the result rounded to bfloat16); float16 and transposed bfloat16 A through
+// float32; double and the integer types on plain loops. Under MatMulPrecision::kBFloat16 a float32 constant B is
+// packed for the bf16 GEMM too.
 #include <algorithm>
 #include <climits>
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/fused_activation.h"
 #include "ops/linalg/linalg_common.h"
@@ -22,10 +26,11 @@ struct GemmAttributes {
   bool trans_b = false;
 };
 
-// A constant B packed for the f32 GEMM. The kernel consumes B (the runtime passes it no more and may free it),
-// so the packed copy also keeps B's dtype and shape.
+// A constant B packed for the f32 GEMM, or for the bf16 GEMM (bfloat16 B, A not transposed). The kernel consumes
+// B (the runtime passes it no more and may free it), so the packed copy also keeps B's dtype and shape.
 struct PackedWeight {
   PackedGemmF32 packed;
+  PackedBf16GemmB bf16;  // set instead of `packed` for the bf16 GEMM
   DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   // The constant's data while the caller keeps it, to recognise it when B is passed anyway (a kernel run
@@ -143,12 +148,76 @@ conv::FusedActivation parse_gemm_activation(const Node& node) {
   return a;
 }
 
+// The bf16 GEMM route of gemm_float (no transA): A bfloat16 (or float32, rounded as it is packed, for a float32 B
+// packed to bfloat16), B the packed constant (packed_b) or packed here; alpha, a bias row and the clamp in the
+// epilogue, any other C added after it (then clamped), the other activations after that; rounded into y when y is
+// bfloat16.
+void gemm_bf16(KernelContext& ctx, const GemmAttributes& attrs, const PackedBf16GemmB* packed_b, const OperandB& b_in,
+               const GemmShape& s, const conv::FusedActivation& activation, Tensor& y) {
+  const Tensor& a = ctx.input(0);
+  const bool a_f32 = a.dtype() == DType::kFloat;
+  Tensor y32 = a_f32 ? y : Tensor::uninitialized(DType::kFloat, y.shape());
+  PackedBf16GemmB per_call;
+  if (packed_b == nullptr) {
+    per_call = pack_bf16_gemm_b_any(b_in.dtype == DType::kFloat, attrs.trans_b, s.k, s.n, b_in.tensor->raw_data(),
+                                    b_in.shape[1]);
+    packed_b = &per_call;
+  }
+  Bf16GemmEpilogue epilogue;
+  epilogue.alpha = attrs.alpha;
+  std::vector<float> column_bias;
+  Tensor c;
+  CBroadcast bc;
+  bool bias_row = false;
+  if (ctx.has_input(2) && attrs.beta != 0.0f) {
+    c = linalg::to_float32(ctx.input(2));
+    bc = c_broadcast(c, s);
+    bias_row = bc.row_stride == 0 && bc.col_stride == 1;
+  }
+  const bool add_c = c.defined() && !bias_row;
+  if (bias_row) {
+    column_bias.assign(c.data<float>(), c.data<float>() + s.n);
+    for (float& v : column_bias) v *= attrs.beta;
+    epilogue.column_bias = column_bias.data();
+  }
+  if (!add_c) {
+    epilogue.min = activation.clamp_min;
+    epilogue.max = activation.clamp_max;
+  }
+  Bf16GemmA op;
+  if (a_f32) {
+    op.f32 = a.data<float>();
+  } else {
+    op.bf16 = static_cast<const uint16_t*>(a.raw_data());
+  }
+  op.ld = a.dim(1);
+  float* out = y32.data<float>();
+  bf16_gemm(s.m, s.n, s.k, op, *packed_b, out, s.n, epilogue, &ctx.parallelism());
+  if (add_c) {
+    const float* cv = c.data<float>();
+    for (int64_t i = 0; i < s.m; ++i) {
+      for (int64_t j = 0; j < s.n; ++j) {
+        const float v = out[i * s.n + j] + attrs.beta * cv[i * bc.row_stride + j * bc.col_stride];
+        // NaN passes the clamp, as in the epilogue.
+        out[i * s.n + j] =
+            v < activation.clamp_min ? activation.clamp_min : (v > activation.clamp_max ? activation.clamp_max : v);
+      }
+    }
+  }
+  conv::apply_fused_activation(activation, out, y32.element_count(), ctx.parallelism());
+  if (!a_f32) linalg::round_into(y32, y);
+}
+
 void gemm_float(KernelContext& ctx, const GemmAttributes& attrs, const PackedWeight* weight, const OperandB& b_in,
                 const GemmShape& s, const conv::FusedActivation& activation, Tensor& y) {
   const Tensor& a_in = ctx.input(0);
   const bool use_packed =
       weight != nullptr && (b_in.tensor == nullptr ||
                             (weight->source == b_in.tensor->raw_data() && weight->shape == b_in.tensor->shape()));
+  if (!attrs.trans_a && (a_in.dtype() == DType::kBFloat16 || (use_packed && !weight->bf16.empty()))) {
+    gemm_bf16(ctx, attrs, use_packed ? &weight->bf16 : nullptr, b_in, s, activation, y);
+    return;
+  }
   const Tensor a = linalg::to_float32(a_in);
   const Tensor b = use_packed ? Tensor() : linalg::to_float32(*b_in.tensor);
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
@@ -183,11 +252,16 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, cons
   if (b == nullptr || b->rank() != 2 || !(b->dtype() == DType::kFloat || linalg::is_staged_float(b->dtype()))) {
     return nullptr;
   }
-  const Tensor values = linalg::to_float32(*b);
   const int64_t k = attrs.trans_b ? b->dim(1) : b->dim(0);
   const int64_t n = attrs.trans_b ? b->dim(0) : b->dim(1);
   auto weight = std::make_shared<PackedWeight>();
-  weight->packed = pack_gemm_b_f32(attrs.trans_b, k, n, values.data<float>(), b->dim(1));
+  const bool bf16_of_f32 = b->dtype() == DType::kFloat && info.matmul_precision == MatMulPrecision::kBFloat16;
+  if ((b->dtype() == DType::kBFloat16 || bf16_of_f32) && !attrs.trans_a) {
+    weight->bf16 = pack_bf16_gemm_b_any(bf16_of_f32, attrs.trans_b, k, n, b->raw_data(), b->dim(1));
+  } else {
+    const Tensor values = linalg::to_float32(*b);
+    weight->packed = pack_gemm_b_f32(attrs.trans_b, k, n, values.data<float>(), b->dim(1));
+  }
   weight->dtype = b->dtype();
   weight->shape = b->shape();
   weight->source = b->raw_data();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/float_types.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
 #include "ops/common/op_utils.h"
 
 namespace tessera::linalg {
@@ -35,6 +36,17 @@ Tensor from_float32(const Tensor& values, DType dtype) {
     for (int64_t i = 0; i < count; ++i) dst[i] = float_to_bfloat16(src[i]);
   }
   return out;
+}
+
+void round_into(const Tensor& values, Tensor& out) {
+  const float* src = values.data<float>();
+  uint16_t* dst = static_cast<uint16_t*>(out.raw_data());
+  const int64_t count = values.element_count();
+  if (out.dtype() == DType::kBFloat16) {
+    bf16_round_f32(src, count, dst);
+  } else {
+    for (int64_t i = 0; i < count; ++i) dst[i] = float_to_half(src[i]);
+  }
 }
 
 MatMulDims matmul_dims(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape) {

@@ -1,5 +1,5 @@
-// Helpers shared by the linear-algebra and convolution operators: float16/bfloat16 staging through float32,
-// NumPy matmul shape rules, and plain loops for the element types the f32 GEMM does not cover.
+// Helpers shared by the linear-algebra and convolution operators: float16/bfloat16 staging through float32 and
+// rounding back, NumPy matmul shape rules, and plain loops for the element types the f32 GEMM does not cover.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,9 @@ bool is_staged_float(DType dtype);
 Tensor to_float32(const Tensor& tensor);
 // A tensor of `dtype` (float16, bfloat16 or float) holding `values` rounded to that type.
 Tensor from_float32(const Tensor& values, DType dtype);
+// Writes the float32 `values` rounded to out's dtype (float16 or bfloat16; nearest even) into `out`, which has
+// values' element count (bfloat16 through the bf16-gemm family's vectorised rounding loop).
+void round_into(const Tensor& values, Tensor& out);
 
 // The shapes of a NumPy matmul of a [..., M, K] by b [..., K, N] (1-D operands promoted and the promoted axis
 // dropped from the output, as numpy.matmul does).

@@ -4,13 +4,16 @@
 // MatMulBias (what matmul_bias_fusion writes): Y = activation(MatMul(A, B) + bias), bias 1-D [N] added in the GEMM
 // epilogue, `activation` "" (none), "Gelu" (erf form) or "FastGelu" (tanh form) run on each block of Y while it
 // is in cache; float32 only. Its bits equal MatMul, then Add or com.microsoft BiasGelu / FastGelu.
-// float32 runs on the packed f32 GEMM (a constant B is packed once at kernel creation); float16/bfloat16
-// through float32; double and the integer types (wrapping on overflow) on plain loops.
+// float32 runs on the packed f32 GEMM (a constant B is packed once at kernel creation); bfloat16 (without transA)
+// on the bf16 GEMM (kernels/bf16-gemm: float32 accumulation, a constant B packed once, the result rounded to
+// bfloat16); float16 and transposed bfloat16 A through float32; double and the integer types (wrapping on
+// overflow) on plain loops. Under MatMulPrecision::kBFloat16 a float32 constant B is packed for the bf16 GEMM too.
 #include <algorithm>
 #include <climits>
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/common/op_utils.h"
@@ -23,10 +26,12 @@ namespace {
 
 using linalg::MatMulDims;
 
-// A constant B packed for the f32 GEMM, with the tensor it was packed from. The kernel consumes B (the runtime
-// passes it no more and may free it), so the packed copy also keeps B's dtype and shape.
+// A constant B packed for the f32 GEMM, or for the bf16 GEMM (bfloat16 B, A not transposed), with the tensor it
+// was packed from. The kernel consumes B (the runtime passes it no more and may free it), so the packed copy also
+// keeps B's dtype and shape.
 struct PackedWeight {
   PackedGemmF32 packed;
+  PackedBf16GemmB bf16;  // set instead of `packed` for the bf16 GEMM
   DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
   // The constant's data while the caller keeps it, to recognise it when B is passed anyway (a kernel run
@@ -177,6 +182,57 @@ GemmEpilogueF32 bias_epilogue(KernelContext& ctx, const MatMulOptions& o, const 
   return epilogue;
 }
 
+// The bf16 GEMM route (no transA): A bfloat16 (or float32, rounded as it is packed, for a float32 B packed to
+// bfloat16), B the packed constant or each batch's matrix packed here; float32 sums and epilogue, rounded into y
+// when y is bfloat16. MatMulBias's bias and activation run in the epilogue as on the f32 GEMM.
+void matmul_bf16(KernelContext& ctx, const MatMulDims& d, const MatMulOptions& o, const Tensor& a, const Tensor* b,
+                 const PackedBf16GemmB* packed_b, Tensor& y) {
+  const bool a_f32 = a.dtype() == DType::kFloat;
+  Tensor y32 = a_f32 ? y : Tensor::uninitialized(DType::kFloat, y.shape());
+  Bf16GemmEpilogue epilogue;
+  epilogue.alpha = o.alpha;
+  if (o.has_bias) {
+    const GemmEpilogueF32 bias = bias_epilogue(ctx, o, a, d);
+    epilogue.column_bias = bias.column_bias;
+    epilogue.rows_activation = bias.rows_activation;
+  }
+  const auto gemm = [&](int64_t rows, int64_t a_offset, const PackedBf16GemmB& pb, int64_t c_offset, Parallelism* par) {
+    Bf16GemmA op;
+    if (a_f32) {
+      op.f32 = a.data<float>() + a_offset;
+    } else {
+      op.bf16 = static_cast<const uint16_t*>(a.raw_data()) + a_offset;
+    }
+    op.ld = d.k;
+    bf16_gemm(rows, d.n, d.k, op, pb, y32.data<float>() + c_offset, d.n, epilogue, par);
+  };
+  const auto pack_b = [&](int64_t offset) {
+    const bool b_f32 = b->dtype() == DType::kFloat;
+    const char* data = static_cast<const char*>(b->raw_data()) + offset * (b_f32 ? 4 : 2);
+    return pack_bf16_gemm_b_any(b_f32, o.trans_b, d.k, d.n, data, o.trans_b ? d.k : d.n);
+  };
+  Parallelism& parallelism = ctx.parallelism();
+  const int64_t batches = d.batch_count();
+  if (d.b_is_shared) {
+    // Every batch multiplies by the same B: one GEMM over all batches' rows (A's batches are contiguous).
+    const PackedBf16GemmB shared = packed_b != nullptr ? *packed_b : pack_b(d.b_offsets[0]);
+    gemm(batches * d.m, 0, shared, 0, &parallelism);
+  } else {
+    const auto run = [&](int64_t begin, int64_t end, Parallelism* inner) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t index = static_cast<size_t>(i);
+        gemm(d.m, d.a_offsets[index], pack_b(d.b_offsets[index]), i * d.m * d.n, inner);
+      }
+    };
+    if (batches >= parallelism.thread_count()) {
+      parallelism.parallel_for(batches, [&](int64_t begin, int64_t end) { run(begin, end, nullptr); });
+    } else {
+      run(0, batches, &parallelism);
+    }
+  }
+  if (!a_f32) linalg::round_into(y32, y);
+}
+
 // Packs a constant float/float16/bfloat16 B whose batch dims are all 1 (the weights of a Linear layer).
 std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, const MatMulOptions& o) {
   const Tensor* b = o.trans_batch_b ? nullptr : info.constant_input(1);
@@ -186,12 +242,17 @@ std::shared_ptr<const PackedWeight> pack_constant_b(const KernelInfo& info, cons
   for (size_t axis = 0; axis + 2 < b->rank(); ++axis) {
     if (b->dim(axis) != 1) return nullptr;
   }
-  const Tensor values = linalg::to_float32(*b);
   auto weight = std::make_shared<PackedWeight>();
   const int64_t rows = b->dim(b->rank() - 2), cols = b->dim(b->rank() - 1);
   const int64_t k = o.trans_b ? cols : rows;
   const int64_t n = o.trans_b ? rows : cols;
-  weight->packed = pack_gemm_b_f32(o.trans_b, k, n, values.data<float>(), cols);
+  const bool bf16_of_f32 = b->dtype() == DType::kFloat && info.matmul_precision == MatMulPrecision::kBFloat16;
+  if ((b->dtype() == DType::kBFloat16 || bf16_of_f32) && !o.trans_a) {
+    weight->bf16 = pack_bf16_gemm_b_any(bf16_of_f32, o.trans_b, k, n, b->raw_data(), cols);
+  } else {
+    const Tensor values = linalg::to_float32(*b);
+    weight->packed = pack_gemm_b_f32(o.trans_b, k, n, values.data<float>(), cols);
+  }
   weight->dtype = b->dtype();
   weight->shape = b->shape();
   weight->source = b->raw_data();
@@ -225,6 +286,10 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
       // A packed B has batch dims of 1, so d.b_is_shared holds whenever B is the packed constant.
       const bool use_packed = weight != nullptr && (b == nullptr || (d.b_is_shared && weight->source == b->raw_data() &&
                                                                     weight->shape == b->shape()));
+      if (!options.trans_a && (a.dtype() == DType::kBFloat16 || (use_packed && !weight->bf16.empty()))) {
+        matmul_bf16(ctx, d, options, a_in, b_in, use_packed ? &weight->bf16 : nullptr, y);
+        return;
+      }
       const Tensor a32 = linalg::to_float32(a_in);
       const Tensor b32 = use_packed ? Tensor() : linalg::to_float32(*b_in);
       Tensor y32 = a.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());

@@ -1,0 +1,52 @@
+// The per-ISA table of bf16-gemm (plain data only; see the note at the top of f32-gemm-ukernel.h: an inline
+// function shared with the ISA files could be emitted with their instructions).
+//
+// Packed layouts, bfloat16 bits, depth steps in pairs (a group is two depth steps, vdpbf16ps's unit):
+//   A strip of mr rows: groups x mr x 2 elements, element (g, r, e) = A[row r][2g + e] (zero past k);
+//   B strip of nr columns: groups x nr x 2 elements, element (g, c, e) = B[2g + e][column c] (zero past k and n).
+#pragma once
+
+#include <cstdint>
+
+namespace tessera::bf16gemm {
+
+inline constexpr int kMaxMr = 16;
+inline constexpr int kMaxNr = 32;
+
+// Where a tile goes: C[i][j] = clamp(alpha * acc[i][j] + column_bias[j], min, max) for i < rows, j < cols.
+struct TileOutput {
+  int64_t rows, cols;
+  float* c;  // the tile's first element
+  int64_t ldc;
+  float alpha;
+  const float* column_bias;  // the tile's columns, or nullptr
+  float min, max;
+};
+
+// Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
+using TileFn = void (*)(int64_t groups, const uint16_t* a, const uint16_t* b, const TileOutput& out);
+
+// Packs `rows` (<= mr) rows of A (k elements each, lda apart; float32 rounded to bfloat16 when a_f32, else
+// bfloat16 bits) into one strip (layout above). The strip's rows past `rows` are left as they are.
+using PackAFn = void (*)(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uint16_t* strip);
+
+// bf16_round_f32's loop (see bf16_gemm.h).
+using RoundFn = void (*)(const float* values, int64_t count, uint16_t* out);
+
+struct Bf16GemmSet {
+  const char* name;
+  int mr;
+  int nr;
+  TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
+  PackAFn pack_a;
+  RoundFn round;
+};
+
+extern const Bf16GemmSet kPortableSet;
+#if defined(__x86_64__)
+extern const Bf16GemmSet kAvx2Set;
+extern const Bf16GemmSet kAvx512Set;
+extern const Bf16GemmSet kAvx512Bf16Set;
+#endif
+
+}  // namespace tessera::bf16gemm

@@ -1,0 +1,187 @@
+// The bf16-gemm driver: packs B once and A per call into the selected micro-kernel's strips (pairs of depth steps
+// interleaved), then computes C tile by tile (blocks of A rows that stay in L2, strips of B columns reused across
+// the block's tiles), split over the Parallelism by tiles in a fixed order, so every element is computed the same
+// way on any thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/error.h"
+#include "kernels/bf16-gemm/bf16-gemm-table.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
+#include "kernels/variant_dispatch.h"
+
+namespace tessera {
+namespace {
+
+using bf16gemm::Bf16GemmSet;
+
+VariantDispatch<Bf16GemmSet>& dispatch() {
+#if defined(__x86_64__)
+  static VariantDispatch<Bf16GemmSet> instance(&bf16gemm::kPortableSet, &bf16gemm::kAvx2Set, &bf16gemm::kAvx512Set,
+                                               cpu_has_avx512_bf16() ? &bf16gemm::kAvx512Bf16Set : nullptr);
+#else
+  static VariantDispatch<Bf16GemmSet> instance(&bf16gemm::kPortableSet, nullptr, nullptr);
+#endif
+  return instance;
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// 64-byte aligned bfloat16 elements (uninitialized), with one cache line of slack.
+std::unique_ptr<uint16_t, FreeDeleter> aligned_elements(int64_t count) {
+  const size_t size = (static_cast<size_t>(count) * sizeof(uint16_t) + 64 + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, size);
+  if (p == nullptr) fail(ErrorCode::kOutOfMemory, "bf16_gemm: cannot allocate ", size, " bytes");
+  return std::unique_ptr<uint16_t, FreeDeleter>(static_cast<uint16_t*>(p));
+}
+
+// Rows of A per block: as many whole strips as keep the block's packed A within ~256 KiB of L2.
+int64_t strips_per_block(int64_t strip_elements) {
+  const int64_t bytes = std::max<int64_t>(strip_elements * 2, 1);
+  return std::max<int64_t>(1, (int64_t{256} << 10) / bytes);
+}
+
+// Writes the strip of columns [j0, j0 + cols) of B (bfloat16 bits stored k x n, or n x k when trans_b; layout in
+// bf16-gemm-table.h); the zero padding is already there.
+void pack_strip(const uint16_t* b, int64_t ldb, bool trans_b, int64_t k, int64_t j0, int64_t cols, int64_t nr,
+                uint16_t* strip) {
+  for (int64_t p = 0; p < k; ++p) {
+    uint16_t* dst = strip + (p / 2) * nr * 2 + p % 2;
+    for (int64_t c = 0; c < cols; ++c) dst[c * 2] = trans_b ? b[(j0 + c) * ldb + p] : b[p * ldb + j0 + c];
+  }
+}
+
+}  // namespace
+
+struct PackedBf16GemmB::Storage {
+  const Bf16GemmSet* set = nullptr;
+  int64_t groups = 0;          // pairs of depth steps per strip
+  int64_t strips = 0;          // strips of set->nr columns
+  int64_t strip_elements = 0;  // bfloat16 elements of one packed strip
+  std::unique_ptr<uint16_t, FreeDeleter> data;
+};
+
+const char* PackedBf16GemmB::kernel_name() const { return storage_ != nullptr ? storage_->set->name : ""; }
+
+PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_t n, const void* b, int64_t ldb) {
+  check_argument(k >= 0 && n >= 0, "pack_bf16_gemm_b: negative size k=", k, " n=", n);
+  check_argument(ldb >= (trans_b ? k : n) || (k == 0 || n == 0), "pack_bf16_gemm_b: ldb ", ldb, " too small");
+  const Bf16GemmSet& set = dispatch().active();
+  auto storage = std::make_shared<PackedBf16GemmB::Storage>();
+  storage->set = &set;
+  storage->groups = (k + 1) / 2;
+  storage->strips = (n + set.nr - 1) / set.nr;
+  storage->strip_elements = storage->groups * set.nr * 2;
+  const int64_t total = storage->strips * storage->strip_elements;
+  storage->data = aligned_elements(total);
+  std::memset(storage->data.get(), 0, static_cast<size_t>(total) * sizeof(uint16_t));
+  // float32 B is rounded first, stored row by row, by the selected variant's vectorised loop (a scalar rounding
+  // per element cost BERT-base's session creation ~150 ms).
+  std::vector<uint16_t> rounded;
+  const uint16_t* bits = static_cast<const uint16_t*>(b);
+  int64_t ld = ldb;
+  if (b_f32 && k > 0 && n > 0) {
+    const int64_t stored_rows = trans_b ? n : k, stored_columns = trans_b ? k : n;
+    rounded.resize(static_cast<size_t>(stored_rows * stored_columns));
+    for (int64_t r = 0; r < stored_rows; ++r) {
+      set.round(static_cast<const float*>(b) + r * ldb, stored_columns, rounded.data() + r * stored_columns);
+    }
+    bits = rounded.data();
+    ld = stored_columns;
+  }
+  for (int64_t strip = 0; strip < storage->strips; ++strip) {
+    const int64_t j0 = strip * set.nr, cols = std::min<int64_t>(set.nr, n - j0);
+    pack_strip(bits, ld, trans_b, k, j0, cols, set.nr, storage->data.get() + strip * storage->strip_elements);
+  }
+  PackedBf16GemmB packed;
+  packed.depth_ = k;
+  packed.columns_ = n;
+  packed.storage_ = std::move(storage);
+  return packed;
+}
+
+PackedBf16GemmB pack_bf16_gemm_b(bool trans_b, int64_t k, int64_t n, const uint16_t* b, int64_t ldb) {
+  return pack_bf16_gemm_b_any(false, trans_b, k, n, b, ldb);
+}
+
+PackedBf16GemmB pack_bf16_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb) {
+  return pack_bf16_gemm_b_any(true, trans_b, k, n, b, ldb);
+}
+
+void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const PackedBf16GemmB& b, float* c, int64_t ldc,
+               const Bf16GemmEpilogue& epilogue, Parallelism* parallelism) {
+  check_argument(!b.empty() && b.depth() == k && b.columns() == n, "bf16_gemm: packed B is ", b.depth(), " x ",
+                 b.columns(), ", expected ", k, " x ", n);
+  const Bf16GemmSet& set = dispatch().active();
+  const PackedBf16GemmB::Storage& pb = *b.storage();
+  check_argument(pb.set == &set, "bf16_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
+  // An empty A (k == 0: C is the epilogue of zero sums) may have no data at all.
+  check_argument((a.bf16 == nullptr) != (a.f32 == nullptr) || (k == 0 && a.bf16 == nullptr && a.f32 == nullptr),
+                 "bf16_gemm: A must be given once, as bf16 or f32");
+  check_argument(m >= 0 && (m == 0 || a.ld >= k), "bf16_gemm: bad m=", m, " or lda=", a.ld);
+  check_argument(ldc >= n, "bf16_gemm: ldc ", ldc, " < n ", n);
+  if (m == 0 || n == 0) return;
+
+  const bool a_f32 = a.f32 != nullptr;
+  const char* a_bytes = a_f32 ? reinterpret_cast<const char*>(a.f32) : reinterpret_cast<const char*>(a.bf16);
+  const int64_t a_element = a_f32 ? 4 : 2;
+  const int64_t a_strip_elements = pb.groups * set.mr * 2;
+  const int64_t a_strips = (m + set.mr - 1) / set.mr;
+  const auto packed_a = aligned_elements(a_strips * a_strip_elements);
+  SerialParallelism serial;
+  Parallelism& par = parallelism != nullptr ? *parallelism : serial;
+  const auto pack_a = [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
+      set.pack_a(rows, k, a_bytes + s * set.mr * a.ld * a_element, a.ld, a_f32, packed_a.get() + s * a_strip_elements);
+    }
+  };
+  if (a_strips * a_strip_elements >= (int64_t{32} << 10))
+    par.parallel_for(a_strips, pack_a);
+  else
+    pack_a(0, a_strips);
+
+  // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
+  const int64_t per_block = std::min(strips_per_block(a_strip_elements), a_strips);
+  const int64_t blocks = (a_strips + per_block - 1) / per_block;
+  const int64_t tasks = blocks * pb.strips * per_block;
+  const auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t block = t / (pb.strips * per_block);
+      const int64_t b_strip = (t / per_block) % pb.strips;
+      const int64_t a_strip = block * per_block + t % per_block;
+      if (a_strip >= a_strips) continue;
+      const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
+      bf16gemm::TileOutput tile{};
+      tile.rows = std::min<int64_t>(set.mr, m - i0);
+      tile.cols = std::min<int64_t>(set.nr, n - j0);
+      tile.c = c + i0 * ldc + j0;
+      tile.ldc = ldc;
+      tile.alpha = epilogue.alpha;
+      tile.column_bias = epilogue.column_bias != nullptr ? epilogue.column_bias + j0 : nullptr;
+      tile.min = epilogue.min;
+      tile.max = epilogue.max;
+      set.by_rows[tile.rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_elements,
+                                 pb.data.get() + b_strip * pb.strip_elements, tile);
+      if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
+    }
+  };
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (work >= 1 << 18 && par.thread_count() > 1)
+    par.parallel_for(tasks, run);
+  else
+    run(0, tasks);
+}
+
+void bf16_round_f32(const float* values, int64_t count, uint16_t* out) {
+  dispatch().active().round(values, count, out);
+}
+
+const char* bf16_gemm_kernel_name() { return dispatch().active().name; }
+std::vector<std::string> bf16_gemm_kernel_names() { return dispatch().names(); }
+bool bf16_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }
+
+}  // namespace tessera

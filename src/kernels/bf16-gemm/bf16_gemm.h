@@ -1,0 +1,91 @@
+// BFloat16 GEMM (the bf16-gemm family): C (float32) = alpha * A * B over bfloat16 operands, accumulated in
+// float32. One micro-kernel per ISA, chosen once from CPUID: AVX-512 BF16 (vdpbf16ps: two depth steps of 16
+// columns per instruction), and, for CPUs without it, AVX-512 F and AVX2 kernels that widen the bfloat16 pairs
+// to float32 and use FMA, plus a portable one. B is packed once (the constant weights) with pairs of depth steps
+// interleaved; A is packed per call, from bfloat16, or from float32 rounded to bfloat16 (nearest even) as it is
+// packed. Variants agree to float32 rounding, not bit for bit: vdpbf16ps rounds differently from two FMAs and
+// flushes denormal inputs and outputs to zero.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/parallel.h"
+
+namespace tessera {
+
+// op(B) (k x n) of bfloat16 packed once for the micro-kernel selected when it was packed. Immutable once built;
+// safe to share between threads and calls. Valid only for that micro-kernel (bf16_gemm throws
+// Error(kInvalidArgument) otherwise).
+class PackedBf16GemmB {
+ public:
+  PackedBf16GemmB() = default;
+  int64_t depth() const { return depth_; }      // k
+  int64_t columns() const { return columns_; }  // n
+  bool empty() const { return storage_ == nullptr; }
+  // The micro-kernel it was packed for (bf16_gemm_kernel_name() at packing time); "" when empty.
+  const char* kernel_name() const;
+
+  struct Storage;  // the packed strips (bf16-gemm.cpp)
+  const Storage* storage() const { return storage_.get(); }
+
+ private:
+  friend PackedBf16GemmB pack_bf16_gemm_b_any(bool, bool, int64_t, int64_t, const void*, int64_t);
+  int64_t depth_ = 0;
+  int64_t columns_ = 0;
+  std::shared_ptr<const Storage> storage_;
+};
+
+// Packs op(B): B stored k x n (ldb >= n), or n x k (ldb >= k) when trans_b, as bfloat16 bits.
+PackedBf16GemmB pack_bf16_gemm_b(bool trans_b, int64_t k, int64_t n, const uint16_t* b, int64_t ldb);
+// As pack_bf16_gemm_b from float32 values, each rounded to bfloat16 (nearest even; NaN stays NaN).
+PackedBf16GemmB pack_bf16_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb);
+// The two above in one: b_f32 says whether b holds float32 (else bfloat16 bits).
+PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_t n, const void* b, int64_t ldb);
+
+// The left operand: m x k row-major (ld >= k), bfloat16 bits or float32 (rounded to bfloat16 as it is packed).
+// Exactly one of bf16 and f32 is set (or neither when k == 0).
+struct Bf16GemmA {
+  const uint16_t* bf16 = nullptr;
+  const float* f32 = nullptr;
+  int64_t ld = 0;
+};
+
+// An activation applied in place to a finished tile of C: `rows` rows of `cols` contiguous values, row i at
+// c + i * ldc. It must act on each element alone (tile boundaries depend on the kernel). The signature of
+// GemmRowsActivationF32, so the f32 GEMM's activations serve both.
+using Bf16GemmRowsActivation = void (*)(float* c, int64_t rows, int64_t cols, int64_t ldc);
+
+// What bf16_gemm does with each float32 sum S[i][j] while the tile is in registers:
+// C[i][j] = clamp(alpha * S[i][j] + column_bias[j], min, max) (no bias when nullptr; NaN passes the clamp), then
+// rows_activation (when set) on the finished tile.
+struct Bf16GemmEpilogue {
+  float alpha = 1.0f;
+  const float* column_bias = nullptr;  // n values
+  float min = -std::numeric_limits<float>::infinity();
+  float max = std::numeric_limits<float>::infinity();
+  Bf16GemmRowsActivation rows_activation = nullptr;
+};
+
+// C (m x n, row i at c + i * ldc, ldc >= n) from A (m x k) and the packed B (b.depth() == k, b.columns() == n).
+// C is written without being read. Work is split over `parallelism` (nullptr = the calling thread) by tiles of C;
+// each element is computed the same way on any thread count. Throws Error(kInvalidArgument) when B does not match
+// k and n or was packed for another micro-kernel, or A is not given exactly once.
+void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const PackedBf16GemmB& b, float* c, int64_t ldc,
+               const Bf16GemmEpilogue& epilogue, Parallelism* parallelism);
+
+// out[i] = values[i] rounded to bfloat16 (nearest even; NaN stays a quiet NaN, as float_to_bfloat16), vectorised
+// for the selected variant's ISA.
+void bf16_round_f32(const float* values, int64_t count, uint16_t* out);
+
+// The selected micro-kernel, e.g. "bf16_gemm_ukernel_14x32__avx512bf16"; every one this CPU runs (CPUID choice
+// first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
+// unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.
+const char* bf16_gemm_kernel_name();
+std::vector<std::string> bf16_gemm_kernel_names();
+bool bf16_gemm_select_kernel(const std::string& name);
+
+}  // namespace tessera

@@ -1,0 +1,242 @@
+// Tests of kernels/bf16-gemm: every variant this CPU can run (the others are skipped, naming the variant) against
+// a double-precision reference on random odd sizes (m, n, k not multiples of the tiles; k odd and even), bfloat16
+// and float32 A, plain and transposed B packed from bfloat16 or float32, lda > k, ldc > n (the padding never
+// written), alpha, a column bias, the clamp and a rows activation; identical results on one thread and on several;
+// the rounding loop bit for bit against float_to_bfloat16.
+#include "kernels/bf16-gemm/bf16_gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/float_types.h"
+#include "gemm_test_util.h"
+#include "runtime/thread_pool.h"
+
+namespace tessera {
+namespace {
+
+constexpr float kSentinel = -12345.0f;
+
+struct Case {
+  int64_t m, n, k, lda, ldb, ldc;
+  bool trans_b, a_f32, b_f32;
+  std::vector<uint16_t> a, b;   // bfloat16 operands (used when not *_f32)
+  std::vector<float> a32, b32;  // float32 operands (used when *_f32)
+  std::vector<float> bias;      // n values or empty
+  float alpha = 1.0f;
+  float min = -std::numeric_limits<float>::infinity(), max = std::numeric_limits<float>::infinity();
+};
+
+// A value of A or B as the kernel sees it: bfloat16, or float32 rounded to bfloat16.
+double a_value(const Case& c, int64_t i, int64_t p) {
+  const size_t at = static_cast<size_t>(i * c.lda + p);
+  return bfloat16_to_float(c.a_f32 ? float_to_bfloat16(c.a32[at]) : c.a[at]);
+}
+double b_value(const Case& c, int64_t p, int64_t j) {
+  const size_t at = static_cast<size_t>(c.trans_b ? j * c.ldb + p : p * c.ldb + j);
+  return bfloat16_to_float(c.b_f32 ? float_to_bfloat16(c.b32[at]) : c.b[at]);
+}
+
+Case random_case(std::mt19937& rng, int64_t m, int64_t n, int64_t k, bool trans_b, bool a_f32, bool b_f32) {
+  Case c{m, n, k, k + static_cast<int64_t>(rng() % 3), 0, n + static_cast<int64_t>(rng() % 3), trans_b, a_f32, b_f32};
+  c.ldb = (trans_b ? k : n) + static_cast<int64_t>(rng() % 3);
+  std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+  const size_t a_size = static_cast<size_t>(m * c.lda), b_size = static_cast<size_t>((trans_b ? n : k) * c.ldb);
+  for (size_t i = 0; i < a_size; ++i) {
+    c.a32.push_back(value(rng));
+    c.a.push_back(float_to_bfloat16(value(rng)));
+  }
+  for (size_t i = 0; i < b_size; ++i) {
+    c.b32.push_back(value(rng));
+    c.b.push_back(float_to_bfloat16(value(rng)));
+  }
+  if (rng() % 2 == 0) {
+    for (int64_t j = 0; j < n; ++j) c.bias.push_back(value(rng));
+  }
+  if (rng() % 3 == 0) c.alpha = value(rng);
+  if (rng() % 3 == 0) {
+    c.min = -1.0f;
+    c.max = 1.5f;
+  }
+  return c;
+}
+
+PackedBf16GemmB pack(const Case& c) {
+  return c.b_f32 ? pack_bf16_gemm_b_f32(c.trans_b, c.k, c.n, c.b32.data(), c.ldb)
+                 : pack_bf16_gemm_b(c.trans_b, c.k, c.n, c.b.data(), c.ldb);
+}
+
+std::vector<float> run(const Case& c, const PackedBf16GemmB& b, Parallelism* parallelism,
+                       Bf16GemmRowsActivation activation = nullptr) {
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(c.m * c.ldc, 1)), kSentinel);
+  Bf16GemmA a;
+  if (c.a_f32) {
+    a.f32 = c.a32.data();
+  } else {
+    a.bf16 = c.a.data();
+  }
+  a.ld = c.lda;
+  Bf16GemmEpilogue epilogue;
+  epilogue.alpha = c.alpha;
+  epilogue.column_bias = c.bias.empty() ? nullptr : c.bias.data();
+  epilogue.min = c.min;
+  epilogue.max = c.max;
+  epilogue.rows_activation = activation;
+  bf16_gemm(c.m, c.n, c.k, a, b, out.data(), c.ldc, epilogue, parallelism);
+  return out;
+}
+
+// Checks every element against the double reference within float32 accumulation error (k roundings of sums
+// bounded by sum |a b|), and that the ldc padding is untouched.
+void expect_matches_reference(const Case& c, const std::vector<float>& out, bool squared) {
+  for (int64_t i = 0; i < c.m; ++i) {
+    for (int64_t j = 0; j < c.ldc; ++j) {
+      const float got = out[static_cast<size_t>(i * c.ldc + j)];
+      if (j >= c.n) {
+        ASSERT_EQ(got, kSentinel) << "padding written at " << i << "," << j;
+        continue;
+      }
+      double sum = 0.0, magnitude = 0.0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        const double product = a_value(c, i, p) * b_value(c, p, j);
+        sum += product;
+        magnitude += std::fabs(product);
+      }
+      const double bias = c.bias.empty() ? 0.0 : c.bias[static_cast<size_t>(j)];
+      double expected =
+          std::clamp(static_cast<double>(c.alpha) * sum + bias, static_cast<double>(c.min), static_cast<double>(c.max));
+      double tolerance = (static_cast<double>(c.k) + 2.0) * std::ldexp(1.0, -23) *
+                         (std::fabs(c.alpha) * magnitude + std::fabs(bias) + 1e-30);
+      if (squared) {
+        tolerance *= 2.0 * std::fabs(expected) + 1.0;
+        expected *= expected;
+      }
+      ASSERT_NEAR(got, expected, tolerance) << "C[" << i << "][" << j << "] m=" << c.m << " n=" << c.n << " k=" << c.k
+                                            << " trans_b=" << c.trans_b << " a_f32=" << c.a_f32;
+    }
+  }
+}
+
+class Bf16GemmVariant : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const auto names = bf16_gemm_kernel_names();
+    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
+      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
+    }
+    ASSERT_TRUE(bf16_gemm_select_kernel(GetParam()));
+  }
+  void TearDown() override { bf16_gemm_select_kernel(""); }
+};
+
+TEST_P(Bf16GemmVariant, MatchesDoubleReference) {
+  std::mt19937 rng(17);
+  for (int iteration = 0; iteration < 150; ++iteration) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 37);
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 75);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 97);
+    const Case c = random_case(rng, m, n, k, rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0);
+    const PackedBf16GemmB b = pack(c);
+    EXPECT_STREQ(b.kernel_name(), GetParam().c_str());
+    expect_matches_reference(c, run(c, b, nullptr), false);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_P(Bf16GemmVariant, LargeOddSizesAndRowsActivation) {
+  std::mt19937 rng(23);
+  const Case c = random_case(rng, 131, 203, 517, false, false, false);
+  const PackedBf16GemmB b = pack(c);
+  expect_matches_reference(c, run(c, b, nullptr, gemm_test::square_rows), true);
+}
+
+TEST_P(Bf16GemmVariant, SameBitsOnOneThreadAndSeveral) {
+  std::mt19937 rng(29);
+  ThreadPool pool(3);
+  for (int iteration = 0; iteration < 6; ++iteration) {
+    const Case c = random_case(rng, 50 + static_cast<int64_t>(rng() % 100), 40 + static_cast<int64_t>(rng() % 90),
+                               60 + static_cast<int64_t>(rng() % 200), rng() % 2 == 0, rng() % 2 == 0, false);
+    const PackedBf16GemmB b = pack(c);
+    const std::vector<float> serial = run(c, b, nullptr), threaded = run(c, b, &pool);
+    ASSERT_EQ(0, std::memcmp(serial.data(), threaded.data(), serial.size() * sizeof(float)));
+  }
+}
+
+TEST_P(Bf16GemmVariant, RoundingMatchesFloatToBfloat16) {
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.0f,
+                               1.00390625f,
+                               1.01171875f,
+                               1.0f + 0x1p-8f,
+                               3.4e38f,
+                               -3.4e38f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(),
+                               std::numeric_limits<float>::denorm_min(),
+                               1e-40f,
+                               -1e-40f};
+  std::mt19937 rng(31);
+  for (int i = 0; i < 1000; ++i) {
+    const uint32_t bits = rng();
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    values.push_back(f);
+  }
+  std::vector<uint16_t> out(values.size());
+  bf16_round_f32(values.data(), static_cast<int64_t>(values.size()), out.data());
+  for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(out[i], float_to_bfloat16(values[i])) << values[i];
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, Bf16GemmVariant,
+                         ::testing::Values("bf16_gemm_ukernel_14x32__avx512bf16", "bf16_gemm_ukernel_12x32__avx512",
+                                           "bf16_gemm_ukernel_4x16__avx2", "bf16_gemm_ukernel_4x8__portable"),
+                         [](const auto& info) {
+                           const std::string name = info.param;
+                           return name.substr(name.rfind('_') + 1);
+                         });
+
+TEST(Bf16Gemm, RefusesMismatchedOperands) {
+  const std::vector<uint16_t> b(12, 0x3F80);
+  const PackedBf16GemmB packed = pack_bf16_gemm_b(false, 3, 4, b.data(), 4);
+  std::vector<float> c(8);
+  const std::vector<uint16_t> a(6, 0x3F80);
+  Bf16GemmA op;
+  op.bf16 = a.data();
+  op.ld = 3;
+  EXPECT_THROW(bf16_gemm(2, 4, 2, op, packed, c.data(), 4, {}, nullptr), Error);
+  op.ld = 2;
+  EXPECT_THROW(bf16_gemm(2, 4, 3, op, packed, c.data(), 4, {}, nullptr), Error);  // lda < k
+  Bf16GemmA none;
+  none.ld = 3;
+  EXPECT_THROW(bf16_gemm(2, 4, 3, none, packed, c.data(), 4, {}, nullptr), Error);
+  op.ld = 3;
+  bf16_gemm(2, 4, 3, op, packed, c.data(), 4, {}, nullptr);
+  EXPECT_EQ(c, std::vector<float>(8, 3.0f));
+}
+
+TEST(Bf16Gemm, PackedBForAnotherKernelIsRefused) {
+  const auto names = bf16_gemm_kernel_names();
+  if (names.size() < 2) GTEST_SKIP() << "only " << names.front() << " runs on this CPU";
+  const std::vector<uint16_t> b(4, 0x3F80), a(2, 0x3F80);
+  ASSERT_TRUE(bf16_gemm_select_kernel(names[1]));
+  const PackedBf16GemmB packed = pack_bf16_gemm_b(false, 2, 2, b.data(), 2);
+  bf16_gemm_select_kernel("");
+  std::vector<float> c(2);
+  Bf16GemmA op;
+  op.bf16 = a.data();
+  op.ld = 2;
+  EXPECT_THROW(bf16_gemm(1, 2, 2, op, packed, c.data(), 2, {}, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace tessera
