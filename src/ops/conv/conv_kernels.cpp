@@ -45,8 +45,7 @@ void depthwise_2d(const ConvF32Args& args, const DwConv2dF32Params& p, Paralleli
   // Each piece's planes go in as few calls as possible (one per image): the kernel sets up per call. Four pieces
   // per thread, claimed by whichever thread is free, so a thread the OS deschedules holds up a quarter of its share.
   const int64_t scratch_floats = dwconv2d_f32_channels_scratch_floats(p);
-  parallelism.parallel_for_balanced(g.batch * g.out_channels, [&](int64_t begin,
-                                                                                               int64_t end) {
+  parallelism.parallel_for_balanced(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
     float* scratch = scratch_f32(scratch_floats);
     std::vector<const float*> planes;
     for (int64_t index = begin; index < end;) {
