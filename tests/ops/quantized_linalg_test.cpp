@@ -296,9 +296,10 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise
       {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depth beyond one kernel strip
-      // On the widened loops (thin groups):
-      {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},  // depthwise, strided
-      {{1, 7, 6, 5}, {3, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // 3 output channels
+      // Depthwise through the float kernels, or the widened loops (thin groups):
+      {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},      // depthwise, strided
+      {{2, 20, 9, 19}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise, two images
+      {{1, 7, 6, 5}, {3, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},      // 3 output channels
   };
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(6);
@@ -333,9 +334,11 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
         const int64_t plane = y.element_count() / (c.x_shape[0] * c.w_shape[0]);
         for (int64_t i = 0; i < q.element_count(); ++i) {
           const int64_t oc = (i / plane) % c.w_shape[0];
-          const double scale = static_cast<float>(
-              static_cast<double>(static_cast<float>(0.02 * static_cast<double>(w_scale.data<float>()[oc]))) /
-              static_cast<double>(0.3f));
+          // The kernel's scale: the float scales multiplied in double, rounded to float, divided, rounded again.
+          const double scale =
+              static_cast<float>(static_cast<double>(static_cast<float>(
+                                     static_cast<double>(0.02f) * static_cast<double>(w_scale.data<float>()[oc]))) /
+                                 static_cast<double>(0.3f));
           const double acc = static_cast<double>(want[static_cast<size_t>(i)] + bias.data<int32_t>()[oc]);
           const double expected = std::clamp(std::nearbyint(acc * scale) + 100.0, 0.0, 255.0);
           ASSERT_EQ(value(q, i), expected) << "at " << i;
