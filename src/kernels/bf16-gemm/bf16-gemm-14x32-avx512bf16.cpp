@@ -4,25 +4,15 @@
 #include <immintrin.h>
 
 #include "kernels/bf16-gemm/bf16-gemm-impl.h"
+#include "kernels/float_register_ops.h"
 
 namespace tessera::bf16gemm {
 #if defined(__x86_64__)
 namespace {
 
-struct Avx512Bf16 {
-  using Vec = __m512;
+struct Avx512Bf16 : Avx512FloatOps {
   using AVec = __m512i;
   using BVec = __m512i;
-  static constexpr int kLanes = 16;
-  static Vec zero() { return _mm512_setzero_ps(); }
-  static Vec set1(float v) { return _mm512_set1_ps(v); }
-  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-  // The masked forms with a full mask: GCC 12's plain _mm512_min_ps / _mm512_max_ps trip -Wmaybe-uninitialized.
-  static Vec min(Vec a, Vec b) { return _mm512_mask_min_ps(b, 0xFFFF, a, b); }
-  static Vec max(Vec a, Vec b) { return _mm512_mask_max_ps(b, 0xFFFF, a, b); }
   static BVec load_b(const uint16_t* p) { return _mm512_loadu_si512(p); }
   static AVec broadcast_a(uint32_t pair) { return _mm512_set1_epi32(static_cast<int>(pair)); }
   // GCC 12's __m512bh is a vector of 32 shorts: a same-sized vector cast reinterprets the bits.

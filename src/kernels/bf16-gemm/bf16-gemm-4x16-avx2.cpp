@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/bf16-gemm/bf16-gemm-impl.h"
+#include "kernels/float_register_ops.h"
 
 namespace tessera::bf16gemm {
 #if defined(__x86_64__)
@@ -12,19 +13,9 @@ struct Pair {
   __m256 low, high;
 };
 
-struct Avx2 {
-  using Vec = __m256;
+struct Avx2 : Avx2FloatOps {
   using AVec = Pair;
   using BVec = Pair;
-  static constexpr int kLanes = 8;
-  static Vec zero() { return _mm256_setzero_ps(); }
-  static Vec set1(float v) { return _mm256_set1_ps(v); }
-  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
-  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
-  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-  static Vec min(Vec a, Vec b) { return _mm256_min_ps(a, b); }
-  static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
   static BVec load_b(const uint16_t* p) {
     const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return {_mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16)),

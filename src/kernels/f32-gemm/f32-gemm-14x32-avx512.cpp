@@ -4,22 +4,12 @@
 #include <immintrin.h>
 
 #include "kernels/f32-gemm/f32-gemm-ukernel-impl.h"
+#include "kernels/float_register_ops.h"
 
 namespace tessera::f32_gemm {
 namespace {
 
-struct Avx512 {
-  using Vec = __m512;
-  static constexpr int kLanes = 16;
-  static Vec zero() { return _mm512_setzero_ps(); }
-  static Vec set1(float v) { return _mm512_set1_ps(v); }
-  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-  // The masked forms with a full mask: GCC 12's plain _mm512_min_ps / _mm512_max_ps trip -Wmaybe-uninitialized.
-  static Vec min(Vec a, Vec b) { return _mm512_mask_min_ps(b, 0xFFFF, a, b); }
-  static Vec max(Vec a, Vec b) { return _mm512_mask_max_ps(b, 0xFFFF, a, b); }
+struct Avx512 : Avx512FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
   static constexpr bool kTransposes = true;

@@ -3,21 +3,12 @@
 #include <immintrin.h>
 
 #include "kernels/f32-gemm/f32-gemm-ukernel-impl.h"
+#include "kernels/float_register_ops.h"
 
 namespace tessera::f32_gemm {
 namespace {
 
-struct Avx2 {
-  using Vec = __m256;
-  static constexpr int kLanes = 8;
-  static Vec zero() { return _mm256_setzero_ps(); }
-  static Vec set1(float v) { return _mm256_set1_ps(v); }
-  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
-  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
-  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-  static Vec min(Vec a, Vec b) { return _mm256_min_ps(a, b); }
-  static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
+struct Avx2 : Avx2FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static constexpr bool kTransposes = true;
   // 8 x 8 in registers: pairs interleaved, pairs of pairs, then the 128-bit halves.
