@@ -20,6 +20,14 @@ int32_t zero_point_value(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
 }
 
+// B (k x n after transB) packed for the q8 GEMM with its zero points (one, or one per column).
+PackedQ8GemmB pack_b(const Tensor& b, const Tensor& zero, bool trans_b, int64_t k, int64_t n) {
+  std::vector<int32_t> zeros(static_cast<size_t>(zero.element_count()));
+  for (size_t j = 0; j < zeros.size(); ++j) zeros[j] = zero_point_value(zero, static_cast<int64_t>(j));
+  return pack_q8_gemm_b(b.dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b.raw_data()),
+                        trans_b ? k : n, zeros.data(), static_cast<int64_t>(zeros.size()));
+}
+
 // A constant B packed once at session creation, recognised at run time by its data (the runtime passes the same
 // initializer every run).
 struct ConstantB {
@@ -38,12 +46,8 @@ std::shared_ptr<const ConstantB> pack_constant_b(const KernelInfo& info, bool tr
   }
   const int64_t k = trans_b ? b->dim(1) : b->dim(0), n = trans_b ? b->dim(0) : b->dim(1);
   if (zero->element_count() != 1 && zero->element_count() != n) return nullptr;
-  std::vector<int32_t> zeros(static_cast<size_t>(zero->element_count()));
-  for (size_t j = 0; j < zeros.size(); ++j) zeros[j] = zero_point_value(*zero, static_cast<int64_t>(j));
   auto constant = std::make_shared<ConstantB>();
-  constant->packed =
-      pack_q8_gemm_b(b->dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b->raw_data()),
-                     trans_b ? k : n, zeros.data(), static_cast<int64_t>(zeros.size()));
+  constant->packed = pack_b(*b, *zero, trans_b, k, n);
   constant->source = b->raw_data();
   return constant;
 }
@@ -86,12 +90,7 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
     }
     const bool use_constant = constant != nullptr && constant->source == b.raw_data();
     PackedQ8GemmB packed_here;
-    if (!use_constant) {
-      std::vector<int32_t> b_zeros(static_cast<size_t>(b_zero.element_count()));
-      for (size_t j = 0; j < b_zeros.size(); ++j) b_zeros[j] = zero_point_value(b_zero, static_cast<int64_t>(j));
-      packed_here = pack_q8_gemm_b(b.dtype() == DType::kInt8, trans_b, k, n, static_cast<const uint8_t*>(b.raw_data()),
-                                   trans_b ? k : n, b_zeros.data(), static_cast<int64_t>(b_zeros.size()));
-    }
+    if (!use_constant) packed_here = pack_b(b, b_zero, trans_b, k, n);
     const PackedQ8GemmB& packed = use_constant ? constant->packed : packed_here;
     std::vector<int32_t> sums(static_cast<size_t>(m * n));
     Q8GemmOutput out;
