@@ -313,6 +313,29 @@ TEST(F32GemmTest, TransposedAInPlaceMatchesPackedBitwise) {
   });
 }
 
+// Too few column strips to share evenly over two threads, with an A read in place (a channels-last pointwise
+// convolution: 49 positions x 160 channels): the GEMM splits into row blocks x column strips, with the bits of one
+// thread and the reference's values.
+TEST(F32GemmTest, RowAndColumnPiecesMatchOneThreadBitwise) {
+  ThreadPool pool(2);
+  EveryKernel().run([&] {
+    uint32_t seed = 80;
+    for (const GemmCase& g : {GemmCase{false, false, 49, 160, 300, 300, 160, 160, 1.0f, 0.0f},
+                              GemmCase{false, false, 20, 83, 40, 40, 83, 83, 1.0f, 0.0f}}) {
+      check_gemm(g, GemmMode::kPackedB, &pool, seed);
+      const std::vector<float> a = random_floats(g.m * g.lda, seed + 2), b = random_floats(g.k * g.ldb, seed + 3);
+      const PackedGemmF32 packed_b = pack_gemm_b_f32(false, g.k, g.n, b.data(), g.ldb);
+      std::vector<float> two(static_cast<size_t>(g.m * g.ldc)), one(two.size());
+      gemm_f32_packed(g.m, g.n, g.k, 1.0f, GemmOperandF32{nullptr, a.data(), g.lda}, GemmOperandF32{&packed_b}, 0.0f,
+                      two.data(), g.ldc, &pool);
+      gemm_f32_packed(g.m, g.n, g.k, 1.0f, GemmOperandF32{nullptr, a.data(), g.lda}, GemmOperandF32{&packed_b}, 0.0f,
+                      one.data(), g.ldc, nullptr);
+      ASSERT_EQ(two, one) << g.m << "x" << g.n << "x" << g.k;
+      seed += 4;
+    }
+  });
+}
+
 // The epilogue (row bias, column bias, clamp) on the micro-kernel path (several depth blocks, partial tiles, both
 // A forms) and on the GEMV and empty-depth paths, for every kernel this CPU runs.
 TEST(F32GemmTest, EpilogueAddsBiasesAndClamps) {
