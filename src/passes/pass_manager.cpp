@@ -34,6 +34,8 @@ std::unique_ptr<GraphPass> make_qdq_binary_fusion();
 std::unique_ptr<GraphPass> make_float16_compute_in_float32();
 std::unique_ptr<GraphPass> make_rms_norm_fusion();
 std::unique_ptr<GraphPass> make_elementwise_chain_fusion();
+std::unique_ptr<GraphPass> make_nhwc_layout();
+std::unique_ptr<GraphPass> make_bias_softmax_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -63,9 +65,11 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_layer_norm_fusion());
   passes.push_back(make_rms_norm_fusion());
   passes.push_back(make_attention_fusion());
+  passes.push_back(make_bias_softmax_fusion());  // after attention_fusion, which takes its masked softmaxes first
   passes.push_back(make_skip_layer_norm_fusion());
   passes.push_back(make_matmul_transpose_fusion());
   passes.push_back(make_matmul_bias_fusion());  // after the fusions that match MatMul + Add patterns of their own
+  passes.push_back(make_nhwc_layout());         // after the convolution fusions, whose FusedConv nodes it takes
   passes.push_back(make_elementwise_chain_fusion());  // last: it takes whatever elementwise nodes the others left
   return passes;
 }
