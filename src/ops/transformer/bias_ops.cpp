@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/common/op_utils.h"
+#include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
 
@@ -67,17 +68,8 @@ std::unique_ptr<Kernel> make_bias_softmax(const KernelInfo& info) {
         const float* b = bd + (inner ? r / repeat : r % bias_rows) * size;
         const float* in = xd + r * size;
         float* out = yd + r * size;
-        float top = -INFINITY;
-        for (int64_t i = 0; i < size; ++i) {
-          out[i] = in[i] + b[i];
-          top = std::max(top, out[i]);
-        }
-        float sum = 0.0f;
-        for (int64_t i = 0; i < size; ++i) {
-          out[i] = std::exp(out[i] - top);
-          sum += out[i];
-        }
-        for (int64_t i = 0; i < size; ++i) out[i] /= sum;
+        for (int64_t i = 0; i < size; ++i) out[i] = in[i] + b[i];
+        softmax_row_f32(out, out, size, false);  // the Softmax kernel's row: Add + Softmax's bits
       }
     });
   });
