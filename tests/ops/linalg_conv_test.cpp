@@ -657,6 +657,20 @@ void check_conv_engines() {
                      par, implicit);
       expect_near_all(y, want, 1e-4, "conv case " + std::to_string(seed) + " variant " + std::to_string(variant));
     }
+    if (!g.is_pointwise() && c.in_channels / c.group != 1) {
+      // Packed weights with a sum input and a clamp (the epilogue of the rows-in-place and panel paths alike).
+      const std::vector<float> sum = random_floats(static_cast<int64_t>(expected.size()), seed++);
+      std::vector<double> want_sum(expected.size());
+      for (size_t i = 0; i < expected.size(); ++i)
+        want_sum[i] = std::clamp(static_cast<double>(expected[i]) + sum[i], -0.5, 0.75);
+      for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+        std::vector<float> y(expected.size(), std::nanf(""));
+        conv::ConvF32Args args{g, x.data(), nullptr, &packed, bias.data(), y.data(), -0.5f, 0.75f};
+        args.sum = sum.data();
+        conv::conv_f32(args, *par);
+        expect_near_all(y, want_sum, 1e-4, "packed conv case " + std::to_string(seed) + " with sum");
+      }
+    }
     if (!g.is_pointwise() || c.group != 1) continue;
     // Pointwise convolutions also run transposed (weights packed as the GEMM's B operand), with and without a sum
     // input, clamped, on one and two threads.

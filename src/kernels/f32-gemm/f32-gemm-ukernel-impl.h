@@ -63,6 +63,35 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
     }
     return;
   }
+  if constexpr (Isa::kTransposes) {
+    // A partial tile at the right edge with masked loads and stores (no column past nc is touched): the full
+    // tile's arithmetic, lane for lane.
+    const bool with_epilogue = epilogue != nullptr;
+    const Vec lo = Isa::set1(with_epilogue ? epilogue->min : 0.0f),
+              hi = Isa::set1(with_epilogue ? epilogue->max : 0.0f);
+    for (int i = 0; i < kRows; ++i) {
+      float* row = c + i * ldc;
+      const Vec row_bias = Isa::set1(with_epilogue && epilogue->row_bias ? epilogue->row_bias[i] : 0.0f);
+      const float* sum_row = with_epilogue && epilogue->sum ? epilogue->sum + i * epilogue->sum_ld : nullptr;
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) {
+        const int64_t left = nc - j * kLanes;
+        if (left <= 0) break;
+        const int n = static_cast<int>(std::min<int64_t>(left, kLanes));
+        Vec r = Isa::mul(acc[i][j], valpha);
+        if (beta != 0.0f) r = Isa::fma(vbeta, Isa::load_n(row + j * kLanes, n), r);
+        if (with_epilogue) {
+          const Vec column_bias =
+              epilogue->column_bias ? Isa::load_n(epilogue->column_bias + j * kLanes, n) : Isa::zero();
+          r = Isa::add(Isa::add(r, row_bias), column_bias);
+          if (sum_row != nullptr) r = Isa::add(r, Isa::load_n(sum_row + j * kLanes, n));
+          r = Isa::min(hi, Isa::max(lo, r));
+        }
+        Isa::store_n(row + j * kLanes, r, n);
+      }
+    }
+    return;
+  }
   // A partial tile at the right edge: go through a buffer so no column past nc is touched.
   float tile[kNr];
   for (int i = 0; i < kRows; ++i) {
@@ -94,11 +123,24 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
 
 // The tile loop of gemm_ukernel, gemm_ukernel_direct_b and gemm_ukernel_direct_at: depth step p of B at b + p * ldb
 // (kNr floats; ldb is kNr for a packed panel), of A's kRows rows at a + p * a_step (contiguous; a_step is kMr for a
-// packed strip, the leading dimension for a transposed A read in place). With kPrefetchB, each B row is prefetched a few panels ahead (in place,
-// the driver walks the rows' panels left to right: one stream per depth step, more than the hardware tracks).
-template <typename Isa, int kMr, int kNv, int kRows, bool kPrefetchB>
-inline void tile_loop(int64_t kc, const float* a, int64_t a_step, const float* b, int64_t ldb, float* c, int64_t ldc,
-                      int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+// packed strip, the leading dimension for a transposed A read in place). With kPrefetchB, each B row is prefetched a
+// few panels ahead (in place, the driver walks the rows' panels left to right: one stream per depth step, more than the
+// hardware tracks). B's depth rows one after another, ldb floats apart (a packed panel, or a plain B in place).
+struct StridedRows {
+  const float* b;
+  int64_t ldb;
+  const float* row(int64_t p) const { return b + p * ldb; }
+};
+// B's depth rows by pointer (see RowsBUkernelFn).
+struct IndirectRows {
+  const float* const* rows;
+  int64_t offset;
+  const float* row(int64_t p) const { return rows[p] + offset; }
+};
+
+template <typename Isa, int kMr, int kNv, int kRows, bool kPrefetchB, typename BRows = StridedRows>
+inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, float* c, int64_t ldc, int64_t nc,
+                      float alpha, float beta, const TileEpilogue* epilogue) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
@@ -111,6 +153,7 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, const float* b
     for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
   }
   for (int64_t p = 0; p < kc; ++p) {
+    const float* b = b_rows.row(p);
     if constexpr (kPrefetchB) __builtin_prefetch(b + kPrefetchPanels * kNr);
     Vec bv[kNv];
 #pragma GCC unroll 4
@@ -122,7 +165,6 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, const float* b
       for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::fma(av, bv[j], acc[i][j]);
     }
     a += a_step;
-    b += ldb;
   }
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
 }
@@ -132,7 +174,8 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, const float* b
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t nc, float alpha,
                   float beta, const TileEpilogue* epilogue) {
-  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, kMr, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
+  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, kMr, StridedRows{b, kNv * Isa::kLanes}, c, ldc, nc, alpha, beta,
+                                         epilogue);
 }
 
 // See DirectBUkernelFn: as gemm_ukernel, reading B straight from row-major memory, so a plain B of few depth steps
@@ -140,7 +183,7 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel_direct_b(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                            int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
-  tile_loop<Isa, kMr, kNv, kRows, true>(kc, a, kMr, b, ldb, c, ldc, nc, alpha, beta, epilogue);
+  tile_loop<Isa, kMr, kNv, kRows, true>(kc, a, kMr, StridedRows{b, ldb}, c, ldc, nc, alpha, beta, epilogue);
 }
 
 // See DirectATransUkernelFn: as gemm_ukernel, reading a transposed A straight from memory (depth step p of the
@@ -149,7 +192,17 @@ void gemm_ukernel_direct_b(int64_t kc, const float* a, const float* b, int64_t l
 template <typename Isa, int kMr, int kNv, int kRows>
 void gemm_ukernel_direct_at(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                             int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
-  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, lda, b, kNv * Isa::kLanes, c, ldc, nc, alpha, beta, epilogue);
+  tile_loop<Isa, kMr, kNv, kRows, false>(kc, a, lda, StridedRows{b, kNv * Isa::kLanes}, c, ldc, nc, alpha, beta,
+                                         epilogue);
+}
+
+// See RowsBUkernelFn: as gemm_ukernel, reading B's depth rows by pointer. The same k order and FMA sequence, so
+// results are bitwise equal to a packed B of the same values.
+template <typename Isa, int kMr, int kNv, int kRows>
+void gemm_ukernel_rows_b(int64_t kc, const float* a, const float* const* b_rows, int64_t b_offset, float* c,
+                         int64_t ldc, int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+  tile_loop<Isa, kMr, kNv, kRows, false, IndirectRows>(kc, a, kMr, IndirectRows{b_rows, b_offset}, c, ldc, nc, alpha,
+                                                       beta, epilogue);
 }
 
 // See DirectAUkernelFn: as gemm_ukernel, reading A straight from row-major memory (row i at a + i * lda), so a

@@ -44,6 +44,12 @@ using DirectATransUkernelFn = void (*)(int64_t kc, const float* a, int64_t lda, 
 using DirectBUkernelFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                                   int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
 
+// As UkernelFn with B's depth rows given by pointer: depth step p of the tile's nr columns is b_rows[p] + b_offset
+// (nr contiguous floats, all of them readable; columns past nc are computed and dropped). An implicit im2col
+// matrix whose rows are shifted views of a padded input (gemm_f32_rows_b) needs no packing.
+using RowsBUkernelFn = void (*)(int64_t kc, const float* a, const float* const* b_rows, int64_t b_offset, float* c,
+                                int64_t ldc, int64_t nc, float alpha, float beta, const TileEpilogue* epilogue);
+
 // y[j] = alpha * sum_p x[p] * b[p * ldb + j] + beta * y[j] for j < n (one row times a row-major matrix).
 using GemvFn = void (*)(int64_t n, int64_t k, float alpha, const float* x, const float* b, int64_t ldb, float beta,
                         float* y);
@@ -73,6 +79,7 @@ struct UkernelSet {
   DirectAUkernelFn direct_a_by_rows[kMaxMr];        // the same tiles reading a plain row-major A in place
   DirectBUkernelFn direct_b_by_rows[kMaxMr];        // the same tiles reading whole panels of a plain B in place
   DirectATransUkernelFn direct_at_by_rows[kMaxMr];  // the same tiles reading a transposed A in place
+  RowsBUkernelFn rows_b_by_rows[kMaxMr];            // the same tiles reading B's depth rows by pointer
   GemvFn gemv;
   GemvTransFn gemv_trans;
   TransposedStoreFn store_transposed;

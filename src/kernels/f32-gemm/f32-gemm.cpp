@@ -629,6 +629,44 @@ PackedGemmF32 pack_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const float* b
   return packed;
 }
 
+void gemm_f32_rows_b(int64_t m, int64_t n, int64_t k, const PackedGemmF32& a, const float* const* b_rows, float* c,
+                     int64_t ldc, const GemmEpilogueF32* epilogue) {
+  const UkernelSet& set = active_set();
+  check_argument(a.rows() == m && a.depth() == k && a.strip() == set.mr && !a.empty(), "gemm_f32_rows_b: A packed as ",
+                 a.rows(), "x", a.depth(), " does not fit ", m, "x", k);
+  check_argument(epilogue == nullptr || (!epilogue->store_transposed && epilogue->rows_activation == nullptr),
+                 "gemm_f32_rows_b: transposed stores and row activations are not supported");
+  if (m <= 0 || n <= 0) return;
+  const int mr = set.mr, nr = set.nr;
+  const int64_t m_padded = (m + mr - 1) / mr * mr;
+  const int64_t kc_max = a.depth_block();
+  for (int64_t pc = 0; pc < std::max<int64_t>(k, 1); pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    const bool last = pc + kc >= k;
+    const float beta = pc == 0 ? 0.0f : 1.0f;
+    for (int64_t jr = 0; jr < n; jr += nr) {
+      const int64_t cols = std::min<int64_t>(nr, n - jr);
+      for (int64_t ir = 0; ir < m; ir += mr) {
+        const int64_t rows = std::min<int64_t>(mr, m - ir);
+        f32_gemm::TileEpilogue tile_epilogue;
+        const f32_gemm::TileEpilogue* ep = nullptr;
+        if (epilogue != nullptr && last) {
+          tile_epilogue = {epilogue->row_bias ? epilogue->row_bias + ir : nullptr,
+                           epilogue->column_bias ? epilogue->column_bias + jr : nullptr,
+                           epilogue->min,
+                           epilogue->max,
+                           epilogue->sum ? epilogue->sum + ir * epilogue->sum_ld + jr : nullptr,
+                           epilogue->sum_ld};
+          ep = &tile_epilogue;
+        }
+        set.rows_b_by_rows[rows - 1](kc, a.data() + pc * m_padded + (ir / mr) * kc * mr, b_rows + pc, jr,
+                                     c + ir * ldc + jr, ldc, cols, 1.0f, beta, ep);
+      }
+    }
+    if (k <= 0) break;
+  }
+}
+
 void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, Parallelism* parallelism) {
   const Problem pr{m, n, k, alpha, beta, {nullptr, a, lda, trans_a}, {nullptr, b, ldb, trans_b}, c, ldc,

@@ -114,6 +114,15 @@ void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOpe
                      float beta, float* c, int64_t ldc, Parallelism* parallelism,
                      const GemmEpilogueF32* epilogue = nullptr);
 
+// C [m x n] = A [m x k] x B [k x n] + epilogue (not store_transposed, no rows_activation), on the calling thread,
+// with A packed by pack_gemm_a_f32 for the selected kernel and B given row by row: depth row p of B is
+// b_rows[p][0, n). Every row must be readable up to n rounded up to gemm_f32_tile().columns (the tiles read whole
+// register rows and drop the columns past n). An implicit im2col matrix whose rows are shifted views of a padded
+// input (a convolution over few input channels) is read in place this way, with no packing pass. Throws
+// Error(kInvalidArgument) when A does not fit.
+void gemm_f32_rows_b(int64_t m, int64_t n, int64_t k, const PackedGemmF32& a, const float* const* b_rows, float* c,
+                     int64_t ldc, const GemmEpilogueF32* epilogue = nullptr);
+
 // The selected micro-kernel, e.g. "f32_gemm_ukernel_6x16__avx2" (for logs and benchmarks).
 const char* gemm_f32_kernel_name();
 
