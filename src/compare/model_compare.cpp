@@ -4,6 +4,7 @@
 #include <cmath>
 #include <complex>
 #include <set>
+#include <string_view>
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
@@ -85,6 +86,16 @@ CapturingSession::CapturingSession(const CompareSide& side) {
   }
   optimize_graph(graph, side.options.optimization_level, side.options.disabled_passes);
   fusion::infer_types(graph);
+  constexpr std::string_view kSuffix = "_nhwc";
+  for (const auto& node : graph.nodes) {
+    if (node->domain != kTesseraDomain || node->op_type != "NhwcConv" || node->attr_int("nchw_output", 0) != 0)
+      continue;
+    const std::string& out = node->outputs[0];
+    if (out.size() <= kSuffix.size() || out.compare(out.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+      continue;
+    const std::string original = out.substr(0, out.size() - kSuffix.size());
+    if (!graph.defines(original)) channels_last_[out] = original;
+  }
   for (const ValueInfo& in : graph.inputs) {
     inputs_.push_back({in.name, in.type});
     if (graph.initializers.count(in.name)) defaulted_.push_back(in.name);
@@ -120,6 +131,27 @@ CapturedRun CapturingSession::run(const std::vector<std::pair<std::string, Runti
     run.order.push_back(name);
     run.node_of[name] = node_of_.at(name);
     run.op_of[name] = op_of_.at(name);
+    // A channels-last value stands for its NCHW original, transposed back.
+    auto last = channels_last_.find(name);
+    if (last != channels_last_.end() && !run.values.count(last->second)) {
+      const Tensor& y = run.values.at(name);
+      if (y.dtype() == DType::kFloat && y.rank() == 4) {
+        const int64_t n = y.dim(0), h = y.dim(1), w = y.dim(2), c = y.dim(3);
+        Tensor x(DType::kFloat, {n, c, h, w});
+        for (int64_t b = 0; b < n; ++b) {
+          for (int64_t p = 0; p < h * w; ++p) {
+            for (int64_t ch = 0; ch < c; ++ch) {
+              x.data<float>()[(b * c + ch) * h * w + p] = y.data<float>()[(b * h * w + p) * c + ch];
+            }
+          }
+        }
+        const std::string& original = last->second;
+        run.values[original] = std::move(x);
+        run.order.push_back(original);
+        run.node_of[original] = node_of_.at(name);
+        run.op_of[original] = op_of_.at(name) + " (channels-last)";
+      }
+    }
     // A quantized value whose float original this graph no longer computes stands for it, dequantized.
     auto alias = dequantize_.find(name);
     if (alias == dequantize_.end() || run.values.count(alias->second.source)) continue;

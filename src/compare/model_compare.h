@@ -34,7 +34,9 @@ struct CapturedRun {
 // QuantizeLinear with constant per-tensor scale and zero point (as `tessera quantize` and onnxruntime write them)
 // also stands for its float original: when the optimized graph no longer computes the QuantizeLinear's input X
 // (fused into an integer op), the capture reports X as the dequantized value, so a float model and its quantized
-// form compare layer by layer.
+// form compare layer by layer. Likewise a channels-last output of com.tessera NhwcConv (the nhwc_layout pass names
+// it after its NCHW original plus "_nhwc") stands for that original, transposed back, so values inside a
+// channels-last chain are compared too.
 class CapturingSession {
  public:
   // Loads `side.model_path`, optimizes it at side.options' level (less the disabled passes) and compiles it so
@@ -60,6 +62,8 @@ class CapturingSession {
     double zero_point = 0;
   };
   std::unordered_map<std::string, Dequantization> dequantize_;
+  // Channels-last NhwcConv output -> the NCHW value it holds transposed.
+  std::unordered_map<std::string, std::string> channels_last_;
   std::unique_ptr<Session> session_;
 };
 
