@@ -314,14 +314,15 @@ TEST(F32GemmTest, TransposedAInPlaceMatchesPackedBitwise) {
 }
 
 // Too few column strips to share evenly over two threads, with an A read in place (a channels-last pointwise
-// convolution: 49 positions x 160 channels): the GEMM splits into row blocks x column strips, with the bits of one
-// thread and the reference's values.
+// convolution: 49 positions x 160 channels): the GEMM splits into row blocks x column strips; or many more row
+// strips than column strips: row pieces. Either way the bits of one thread and the reference's values.
 TEST(F32GemmTest, RowAndColumnPiecesMatchOneThreadBitwise) {
   ThreadPool pool(2);
   EveryKernel().run([&] {
     uint32_t seed = 80;
     for (const GemmCase& g : {GemmCase{false, false, 49, 160, 300, 300, 160, 160, 1.0f, 0.0f},
-                              GemmCase{false, false, 20, 83, 40, 40, 83, 83, 1.0f, 0.0f}}) {
+                              GemmCase{false, false, 20, 83, 40, 40, 83, 83, 1.0f, 0.0f},
+                              GemmCase{false, false, 300, 64, 100, 100, 64, 64, 1.0f, 0.0f}}) {  // row pieces
       check_gemm(g, GemmMode::kPackedB, &pool, seed);
       const std::vector<float> a = random_floats(g.m * g.lda, seed + 2), b = random_floats(g.k * g.ldb, seed + 3);
       const PackedGemmF32 packed_b = pack_gemm_b_f32(false, g.k, g.n, b.data(), g.ldb);

@@ -580,6 +580,16 @@ void run_gemm(const Problem& pr, Parallelism* parallelism) {
     run_column_pieces(pr, n_strips, threads, *parallelism);
     return;
   }
+  if (pr.b.packed != nullptr && !packs_a) {
+    // Nothing to pack per piece (B pre-packed, A in place or pre-packed): row pieces claimed by whichever thread
+    // is free, so a thread slowed by the OS holds up one piece, not half the rows (channels-last pointwise
+    // convolutions to few channels: MobileNetV2's 192 -> 32 at 28x28).
+    const int64_t pieces = std::min<int64_t>(m_strips, kColumnPiecesPerThread * threads);
+    parallelism->parallel_for_pieces(m_strips, pieces, [&](int64_t s0, int64_t s1) {
+      compute_block(pr, s0 * mr, std::min(pr.m, s1 * mr), 0, pr.n);
+    });
+    return;
+  }
   const int64_t tasks = std::min<int64_t>(threads, m_strips);
   parallelism->parallel_for(tasks, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
