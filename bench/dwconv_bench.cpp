@@ -1,8 +1,9 @@
 // f32-dwconv micro-benchmarks on MobileNetV2's depthwise 3x3 layers (one channel plane per call, as the Conv
-// kernel calls it), for every variant this CPU runs; items are output elements:
+// kernel calls it), for every variant this CPU runs; items are output elements, and GFLOP/s with the share of the
+// measured FMA peak (fma_peak.h):
 //   build/bench/tessera_microbench --benchmark_filter=DwConv
 // and f32-dwconv-nhwc on the same layers channels-last (all rows and channels of a layer in one call, bias, clamp
-// 0..6), reporting GFLOP/s (the "FLOPS" counter, 2 * 9 * C * out_h * out_w per call):
+// 0..6), reporting GFLOP/s (the "FLOPS" counter, 2 * 9 * C * out_h * out_w per call) and "%peak":
 //   build/bench/tessera_microbench --benchmark_filter=Nhwc
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fma_peak.h"
 #include "kernels/f32-dwconv-nhwc/f32-dwconv-nhwc.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 
@@ -48,6 +50,7 @@ const int kRegistered = [] {
           benchmark::DoNotOptimize(y.data());
         }
         state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(y.size()));
+        bench::report_flops(state, 2.0 * 9 * static_cast<double>(y.size()));
         dwconv2d_f32_select_kernel("");
       })->Unit(benchmark::kMicrosecond);
     }
@@ -97,8 +100,7 @@ const int kRegisteredNhwc = [] {
           dwconv_nhwc_f32(p, x.get(), w.get(), bias.get(), nullptr, y.get(), 0, p.out_h, 0, p.channels);
           benchmark::DoNotOptimize(y.get());
         }
-        state.counters["FLOPS"] =
-            benchmark::Counter(2.0 * 9 * static_cast<double>(y_size) * state.iterations(), benchmark::Counter::kIsRate);
+        bench::report_flops(state, 2.0 * 9 * static_cast<double>(y_size));
         dwconv_nhwc_f32_select_kernel("");
       })->Unit(benchmark::kMicrosecond);
     }

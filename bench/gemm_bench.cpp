@@ -1,12 +1,13 @@
 // f32 GEMM micro-benchmarks on the BERT-base and ResNet-50 shapes, for every micro-kernel this CPU runs:
 //   build/bench/tessera_microbench --benchmark_filter=Gemm
-// Reports GFLOP/s (the "FLOPS" counter); divide by the machine's FMA peak for the efficiency.
+// Reports GFLOP/s (the "FLOPS" counter) and the share of the measured FMA peak ("%peak", fma_peak.h).
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
+#include "fma_peak.h"
 #include "kernels/f32-gemm/gemm.h"
 
 namespace tessera {
@@ -51,8 +52,7 @@ void run_gemm(benchmark::State& state, const Shape& shape, const std::string& ke
     gemm_f32_packed(shape.m, shape.n, shape.k, 1.0f, left, right, 0.0f, c.data(), shape.n, nullptr);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * shape.m * shape.n * shape.k * state.iterations(),
-                                               benchmark::Counter::kIsRate);
+  bench::report_flops(state, 2.0 * static_cast<double>(shape.m * shape.n * shape.k));
   gemm_f32_select_kernel("");
 }
 
