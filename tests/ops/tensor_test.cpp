@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "base/float_types.h"
+#include "kernels/x32-transpose/x32-transpose.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "runtime/thread_pool.h"
@@ -226,6 +227,51 @@ TEST_F(TensorOpsTest, TransposeLargePlaneUsesTilesInParallel) {
   const Tensor d = run_op("Transpose", 1, {}, {x}, 1, &pool_)[0];  // default: reversed axes
   EXPECT_EQ(d.shape(), (std::vector<int64_t>{257, 301, 3}));
   expect_mapping(d, x, [&](const std::vector<int64_t>& o) { return flat_index({o[2], o[1], o[0]}, shape); });
+}
+
+TEST_F(TensorOpsTest, TransposeOfFourByteElementsMatchesNaive) {
+  // The x32-transpose path of the strided copy: NCHW <-> NHWC, BERT's head split, matrices and reversed axes,
+  // odd sizes (register-tile edges), float (random bits: NaN payloads included) and int32, serially and on two
+  // threads (the second and third shapes are above the parallel threshold: one plane, and planes split mid-plane), on
+  // every kernel variant this CPU runs.
+  struct Case {
+    std::vector<int64_t> shape, perm;
+  };
+  const Case cases[] = {{{2, 37, 5, 19}, {0, 2, 3, 1}},
+                        {{1, 67, 29, 31}, {0, 2, 3, 1}},
+                        {{3, 40, 17, 19}, {0, 2, 3, 1}},
+                        {{2, 7, 5, 37}, {0, 3, 1, 2}},
+                        {{1, 9, 7, 131}, {0, 3, 1, 2}},
+                        {{3, 17, 13, 9}, {0, 2, 1, 3}},
+                        {{2, 33, 5, 4}, {0, 2, 1, 3}},
+                        {{67, 45}, {1, 0}},
+                        {{5, 300}, {1, 0}},
+                        {{19, 23, 37}, {2, 1, 0}},
+                        {{4, 1, 33}, {2, 1, 0}}};
+  for (const std::string& variant : x32_transpose_kernel_names()) {
+    SCOPED_TRACE(variant);
+    ASSERT_TRUE(x32_transpose_select_kernel(variant));
+    for (DType dtype : {DType::kFloat, DType::kInt32}) {
+      for (const Case& c : cases) {
+        Tensor x(dtype, c.shape);
+        uint32_t* bits = static_cast<uint32_t*>(x.raw_data());
+        for (int64_t i = 0; i < x.element_count(); ++i) bits[i] = static_cast<uint32_t>(rng_());
+        for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool_)}) {
+          const Tensor y = run_op("Transpose", 13, {ints_attr("perm", c.perm)}, {x}, 1, par)[0];
+          ASSERT_EQ(y.dtype(), dtype);
+          const size_t rank = c.shape.size();
+          ASSERT_EQ(y.rank(), rank);
+          for (size_t i = 0; i < rank; ++i) ASSERT_EQ(y.dim(i), c.shape[static_cast<size_t>(c.perm[i])]);
+          expect_mapping(y, x, [&](const std::vector<int64_t>& out) {
+            std::vector<int64_t> in(rank);
+            for (size_t i = 0; i < rank; ++i) in[static_cast<size_t>(c.perm[i])] = out[i];
+            return flat_index(in, c.shape);
+          });
+        }
+      }
+    }
+  }
+  x32_transpose_select_kernel("");
 }
 
 TEST_F(TensorOpsTest, LargeCopiesTakeParallelPathsCorrectly) {

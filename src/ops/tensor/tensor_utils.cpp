@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/x32-transpose/x32-transpose.h"
 #include "ops/common/op_utils.h"
 
 namespace tessera::tensor_ops {
@@ -106,7 +107,9 @@ void copy_rows(U* dst, const U* src, const Layout& l, Parallelism& parallelism) 
 }
 
 // Copies when the innermost dim is contiguous in dst but strided in src while another dim `k` is contiguous
-// in src (a transposed plane): square tiles keep both sides in cache.
+// in src (a transposed plane): square tiles keep both sides in cache. 4-byte elements go through the
+// x32-transpose kernel (register transposes): the split is still by tiles of kTile plane rows, but each thread's
+// consecutive tiles of one plane make one kernel call.
 template <typename U>
 void copy_tiled(U* dst, const U* src, const Layout& l, size_t k, Parallelism& parallelism) {
   const size_t last = l.shape.size() - 1;
@@ -125,23 +128,38 @@ void copy_tiled(U* dst, const U* src, const Layout& l, size_t k, Parallelism& pa
   const int64_t work = product(outer, 0, outer.size()) * row_tiles;
   parallel_over(parallelism, work, kTile * cols * static_cast<int64_t>(sizeof(U)), [&](int64_t begin, int64_t end) {
     OffsetWalker walker(outer, outer_src, outer_dst);
-    int64_t current = -1;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t o = item / row_tiles;
-      if (o != current) {
+    if constexpr (std::is_same_v<U, uint32_t>) {
+      // The range's tiles of one plane, rows r0..r1, are columns of src: one register-tiled transpose of the
+      // cols x (r1 - r0) block per plane the range touches.
+      for (int64_t item = begin; item < end;) {
+        const int64_t o = item / row_tiles;
+        const int64_t stop = std::min(end, (o + 1) * row_tiles);
         walker.seek(o);
-        current = o;
+        const int64_t r0 = (item - o * row_tiles) * kTile;
+        const int64_t r1 = std::min(rows, (stop - o * row_tiles) * kTile);
+        transpose_x32(src + walker.src_offset + r0, src_col_stride, dst + walker.dst_offset + r0 * dst_row_stride,
+                      dst_row_stride, cols, r1 - r0);
+        item = stop;
       }
-      const int64_t r0 = (item % row_tiles) * kTile;
-      const int64_t r1 = std::min(rows, r0 + kTile);
-      const U* s_base = src + walker.src_offset;
-      U* d_base = dst + walker.dst_offset;
-      for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-        const int64_t c1 = std::min(cols, c0 + kTile);
-        for (int64_t r = r0; r < r1; ++r) {
-          U* d = d_base + r * dst_row_stride;
-          const U* s = s_base + r;
-          for (int64_t c = c0; c < c1; ++c) d[c] = s[c * src_col_stride];
+    } else {
+      int64_t current = -1;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t o = item / row_tiles;
+        if (o != current) {
+          walker.seek(o);
+          current = o;
+        }
+        const int64_t r0 = (item % row_tiles) * kTile;
+        const int64_t r1 = std::min(rows, r0 + kTile);
+        const U* s_base = src + walker.src_offset;
+        U* d_base = dst + walker.dst_offset;
+        for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+          const int64_t c1 = std::min(cols, c0 + kTile);
+          for (int64_t r = r0; r < r1; ++r) {
+            U* d = d_base + r * dst_row_stride;
+            const U* s = s_base + r;
+            for (int64_t c = c0; c < c1; ++c) d[c] = s[c * src_col_stride];
+          }
         }
       }
     }
