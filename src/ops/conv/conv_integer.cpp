@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/q8-gemm/q8_gemm.h"
+#include "kernels/x32-transpose/x32-transpose.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/integer_conv_in_float.h"
 #include "ops/linalg/linalg_common.h"
@@ -141,17 +142,15 @@ void transpose_bytes(int64_t rows, int64_t cols, const uint8_t* __restrict src, 
 }
 
 // dst[j * ld_dst + i] = src[i * ld_src + j] + add[j] (wrapping as int32; add may be nullptr) for a rows x cols
-// int32 matrix, in blocks of rows that stay in L1.
+// int32 matrix: the x32-transpose kernel, then the column's addend over each destination row (still in cache).
 void transpose_add_s32(int64_t rows, int64_t cols, const int32_t* __restrict src, int64_t ld_src,
                        const int32_t* __restrict add, int32_t* __restrict dst, int64_t ld_dst) {
-  constexpr int64_t kBlock = 64;
-  for (int64_t i0 = 0; i0 < rows; i0 += kBlock) {
-    const int64_t i1 = std::min(rows, i0 + kBlock);
-    for (int64_t j = 0; j < cols; ++j) {
-      const uint32_t b = add != nullptr ? static_cast<uint32_t>(add[j]) : 0u;
-      int32_t* row = dst + j * ld_dst;
-      for (int64_t i = i0; i < i1; ++i) row[i] = static_cast<int32_t>(static_cast<uint32_t>(src[i * ld_src + j]) + b);
-    }
+  transpose_x32(reinterpret_cast<const uint32_t*>(src), ld_src, reinterpret_cast<uint32_t*>(dst), ld_dst, rows, cols);
+  if (add == nullptr) return;
+  for (int64_t j = 0; j < cols; ++j) {
+    const uint32_t b = static_cast<uint32_t>(add[j]);
+    uint32_t* row = reinterpret_cast<uint32_t*>(dst + j * ld_dst);
+    for (int64_t i = 0; i < rows; ++i) row[i] += b;
   }
 }
 
