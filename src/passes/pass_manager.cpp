@@ -36,6 +36,7 @@ std::unique_ptr<GraphPass> make_rms_norm_fusion();
 std::unique_ptr<GraphPass> make_elementwise_chain_fusion();
 std::unique_ptr<GraphPass> make_nhwc_layout();
 std::unique_ptr<GraphPass> make_bias_softmax_fusion();
+std::unique_ptr<GraphPass> make_gemm_transpose_folding();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -56,6 +57,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_conv_mul_add_folding());
   passes.push_back(make_matmul_add_fusion());
+  passes.push_back(make_gemm_transpose_folding());  // after matmul_add_fusion: its Gemms lose their Transposes too
   passes.push_back(make_dynamic_quantize_matmul_fusion());
   passes.push_back(make_dead_code_elimination());
   passes.push_back(make_conv_add_fusion());
