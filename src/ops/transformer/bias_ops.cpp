@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/f32-vexact/f32-vexact.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -68,8 +69,8 @@ std::unique_ptr<Kernel> make_bias_softmax(const KernelInfo& info) {
         const float* b = bd + (inner ? r / repeat : r % bias_rows) * size;
         const float* in = xd + r * size;
         float* out = yd + r * size;
-        for (int64_t i = 0; i < size; ++i) out[i] = in[i] + b[i];
-        softmax_row_f32(out, out, size, false);  // the Softmax kernel's row: Add + Softmax's bits
+        vbinary_f32(VBinaryOpF32::kAdd, in, 1, b, 1, out, size);  // the Add operator's loop
+        softmax_row_f32(out, out, size, false);                   // the Softmax kernel's row: Add + Softmax's bits
       }
     });
   });
