@@ -901,6 +901,22 @@ TEST(ConvIntegerTest, MatchesWidenedFloatConv) {
   for (int64_t i = 0; i < y.element_count(); ++i) EXPECT_EQ(y.data<int32_t>()[i], at(expected, i));
 }
 
+// Enough channels and positions for the q8 GEMM path, whose input goes channels-last through 16 x 16 byte blocks
+// with ragged edges (35 channels, 19 x 21 positions, two images), exact against the widened convolution.
+TEST(ConvIntegerTest, ManyChannelsOnTheQ8GemmMatchWidenedFloatConv) {
+  const Tensor x = random_tensor(DType::kUint8, {2, 35, 19, 21}, 3, 0, 255);
+  const Tensor w = random_tensor(DType::kInt8, {20, 35, 3, 3}, 4, -128, 127);
+  const Tensor x_zp = Tensor::scalar<uint8_t>(DType::kUint8, 128);
+  const std::vector<Attribute> attrs = {ints_attr("pads", {1, 1, 1, 1})};
+  const Tensor y = run_op("ConvInteger", 10, attrs, {x, w, x_zp})[0];
+  Tensor xd(DType::kDouble, x.shape()), wd(DType::kDouble, w.shape());
+  for (int64_t i = 0; i < x.element_count(); ++i) xd.data<double>()[i] = at(x, i) - 128;
+  for (int64_t i = 0; i < w.element_count(); ++i) wd.data<double>()[i] = at(w, i);
+  const Tensor expected = run_op("Conv", 11, attrs, {xd, wd})[0];
+  ASSERT_EQ(y.shape(), expected.shape());
+  for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], at(expected, i)) << i;
+}
+
 // ---- shape inference
 // -------------------------------------------------------------------------------------------------
 
