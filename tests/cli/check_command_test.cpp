@@ -36,6 +36,21 @@ TEST(CliCheckTest, ReadyModelListsOpsAndExitsZero) {
   EXPECT_TRUE(contains(json.out, "\"ready\": true")) << json.out;
 }
 
+// A model saved at opt-level all (com.tessera NhwcConv chains) lists the channels-last kernels it runs on.
+TEST(CliCheckTest, ChannelsLastConvolutionsNameTheirKernels) {
+  TempDir dir;
+  GraphBuilder b(17);
+  b.opset("com.tessera", 1);
+  b.input("x", DType::kFloat, {1, 7, 7, 16});
+  b.initializer("w", Tensor(DType::kFloat, {16, 1, 3, 3}));
+  b.node("NhwcConv", {"x", "w"}, {"y"}, "com.tessera").attr_int("group", 16).attr_ints("pads", {1, 1, 1, 1});
+  save_model(b.output("y").build(), dir.file("m.onnx"));
+  const auto text = run_cli({"check", dir.file("m.onnx")});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_TRUE(contains(text.out, "com.tessera.NhwcConv-1")) << text.out;
+  EXPECT_TRUE(contains(text.out, "depthwise: f32_dwconv_nhwc__")) << text.out;
+}
+
 TEST(CliCheckTest, UnsupportedOpIsTheFirstProblem) {
   TempDir dir;
   save_model(relu_model("NoSuchOp"), dir.file("m.onnx"));

@@ -11,13 +11,15 @@
 #include "commands.h"
 #include "ir/opset.h"
 #include "ir/opset_semantics.h"
-#include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
+#include "kernels/f32-dwconv-nhwc/f32-dwconv-nhwc.h"
+#include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
+#include "kernels/x32-transpose/x32-transpose.h"
 #include "onnx/model_loader.h"
-#include "passes/gradient_expansion.h"
 #include "ops/registry.h"
+#include "passes/gradient_expansion.h"
 #include "passes/pass.h"
 #include "runtime/execution_plan.h"
 
@@ -42,7 +44,10 @@ void collect_ops(const Graph& graph, std::map<std::string, OpUse>& ops, uint64_t
     use.op = node->op_type;
     use.opset = node->opset;
     ++use.count;
-    if (node->op_type == "Conv" && node->attr_int("group", 1) > 1) use.depthwise = true;
+    if ((node->op_type == "Conv" || node->op_type == "FusedConv" || node->op_type == "NhwcConv") &&
+        node->attr_int("group", 1) > 1) {
+      use.depthwise = true;
+    }
     for (const auto& [key_name, attr] : node->attributes) {
       if (attr.g) collect_ops(*attr.g, ops, initializer_bytes);
       for (const auto& g : attr.graphs) {
@@ -65,6 +70,12 @@ std::string kernel_of(const OpUse& use) {
     if (use.depthwise) k += "; depthwise: " + std::string(dwconv2d_f32_kernel_name());
     return k;
   }
+  if (op == "NhwcConv") {  // com.tessera, channels-last (the nhwc_layout pass)
+    std::string k = std::string(gemm_f32_kernel_name()) + " (pointwise)";
+    if (use.depthwise) k += "; depthwise: " + std::string(dwconv_nhwc_f32_kernel_name());
+    return k;
+  }
+  if (op == "Transpose") return std::string(x32_transpose_kernel_name()) + " (4-byte elements)";
   if (op == "Gelu" || op == "BiasGelu" || op == "FastGelu" || op == "Erf" || op == "Tanh" || op == "Sigmoid" ||
       op == "Exp" || op == "Softmax") {
     return vunary_f32_kernel_name();
