@@ -74,6 +74,46 @@ TEST_P(MaxPoolVariant, MatchesDirectLoop) {
   EXPECT_GT(checked, 200);
 }
 
+// Many channels per call (maxpool2d_f32_channels): every plane of a block, full and partial blocks, against the
+// direct loop per plane; the outputs of planes past `count` and the gaps between planes stay untouched.
+TEST_P(MaxPoolVariant, ChannelBlocksMatchDirectLoop) {
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  int checked = 0;
+  for (int iteration = 0; iteration < 120; ++iteration) {
+    MaxPool2dF32Params p;
+    if (!random_window(rng, p, 5, 30, 4, 0, 3, iteration % 2 == 1)) continue;
+    const int64_t count =
+        iteration % 3 == 0 ? 1 + static_cast<int64_t>(rng() % kMaxPoolChannelBlock) : kMaxPoolChannelBlock;
+    const int64_t in_size = p.in_h * p.in_w, out_size = p.out_h * p.out_w;
+    const int64_t x_plane = in_size + 3, y_plane = out_size + 5;  // gaps between the planes
+    std::vector<float> x(static_cast<size_t>(count * x_plane));
+    for (float& v : x) v = uniform(rng);
+    if (iteration % 4 == 0) x[rng() % x.size()] = std::nanf("");
+    std::vector<float> y(static_cast<size_t>(kMaxPoolChannelBlock * y_plane), 42.0f);
+    std::vector<float> scratch(static_cast<size_t>(maxpool2d_f32_channels_scratch_floats(p)), 7.0f);
+    maxpool2d_f32_channels(p, count, x.data(), x_plane, y.data(), y_plane, scratch.data());
+    for (int64_t c = 0; c < kMaxPoolChannelBlock; ++c) {
+      const std::vector<float> plane(x.begin() + std::min(c, count - 1) * x_plane,
+                                     x.begin() + std::min(c, count - 1) * x_plane + in_size);
+      const std::vector<float> expected = reference(p, plane);
+      for (int64_t i = 0; i < y_plane; ++i) {
+        const float got = y[static_cast<size_t>(c * y_plane + i)];
+        if (c >= count || i >= out_size) {
+          ASSERT_EQ(got, 42.0f) << "written outside: plane " << c << " element " << i << " on " << GetParam();
+          continue;
+        }
+        const float e = expected[static_cast<size_t>(i)];
+        ASSERT_TRUE(std::isnan(e) ? std::isnan(got) : got == e)
+            << "iteration " << iteration << " plane " << c << " element " << i << ": " << got << " vs " << e << " on "
+            << GetParam();
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 60);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllVariants, MaxPoolVariant,
                          ::testing::Values("f32_maxpool__avx512", "f32_maxpool__avx2", "f32_maxpool__portable"),
                          [](const auto& info) { return std::string(info.param).substr(13); });

@@ -190,6 +190,36 @@ TEST(MaxPool, MatchesNaiveWithIndicesAcrossRanksAndThreads) {
   }
 }
 
+// Many channels on small planes pool 16 channels at a time (maxpool2d_f32_channels): every geometry, a partial
+// last block (2 x 19 planes), one and two threads, NaN; the same values as the naive pool, and the same bits as
+// each plane pooled alone where a NaN is in the window.
+TEST(MaxPool, ChannelBlocksOnSmallPlanesMatchNaive) {
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  for (int trial = 0; trial < 20; ++trial) {
+    const NaivePoolSpec s = random_pool_spec(rng, 2, trial);
+    const int64_t h = 5 + static_cast<int64_t>(rng() % 9), w = 5 + static_cast<int64_t>(rng() % 9);
+    Tensor x = random_float({2, 19, h, w}, 300 + trial);
+    if (trial % 3 == 0) x.data<float>()[(trial * 37) % x.element_count()] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<int64_t> out_shape;
+    const std::vector<double> expected = naive_pool(x, s, NaivePool::kMax, out_shape, nullptr);
+    const Tensor y = run_op("MaxPool", 12, pool_attrs(s), {x}, 1, trial % 2 ? &pool : nullptr)[0];
+    ASSERT_EQ(y.shape(), out_shape);
+    const int64_t plane_in = h * w, plane_out = out_shape[2] * out_shape[3];
+    for (int64_t plane = 0; plane < 2 * 19; ++plane) {
+      Tensor one(DType::kFloat, {1, 1, h, w});
+      std::copy_n(x.data<float>() + plane * plane_in, plane_in, one.data<float>());
+      const Tensor alone = run_op("MaxPool", 12, pool_attrs(s), {one})[0];
+      for (int64_t i = 0; i < plane_out; ++i) {
+        const float v = y.data<float>()[plane * plane_out + i], a = alone.data<float>()[i];
+        const double e = expected[static_cast<size_t>(plane * plane_out + i)];
+        ASSERT_TRUE(std::isnan(a) ? std::isnan(v) : v == a) << "trial " << trial << " plane " << plane << " " << i;
+        if (!std::isnan(a)) ASSERT_EQ(v, e) << "trial " << trial << " plane " << plane << " " << i;
+      }
+    }
+  }
+}
+
 TEST(MaxPool, NanPropagatesInBothPaths) {
   Tensor x = random_float({1, 1, 4, 4}, 8);
   x.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();

@@ -3,6 +3,6 @@
 
 namespace tessera::f32_maxpool {
 #if defined(__x86_64__)
-const MaxPoolSet kAvx512Set = {"f32_maxpool__avx512", maxpool};
+const MaxPoolSet kAvx512Set = {"f32_maxpool__avx512", maxpool, maxpool_interleaved};
 #endif
 }  // namespace tessera::f32_maxpool

@@ -124,5 +124,36 @@ void maxpool(const MaxPool2dF32Params& p, const float* x, float* y, float* scrat
   }
 }
 
+// out[oh][ow][c] = max over the window of in[ih][iw][c], kMaxPoolChannelBlock channels per position (whole
+// registers), taps outside the plane skipped (-inf for a window with none).
+void maxpool_interleaved(const MaxPool2dF32Params& p, const float* in, float* out) {
+  constexpr int64_t kBlock = kMaxPoolChannelBlock;
+  constexpr int kVectors = static_cast<int>(kBlock / kLanes);
+  static_assert(kBlock % kLanes == 0);
+  constexpr float kLowest = -std::numeric_limits<float>::infinity();
+  Vec lowest;
+  for (int l = 0; l < kLanes; ++l) lowest[l] = kLowest;
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    const int64_t h0 = oh * p.stride_h - p.pad_top;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      const int64_t w0 = ow * p.stride_w - p.pad_left;
+      Vec acc[kVectors];
+      for (Vec& a : acc) a = lowest;
+      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+        const int64_t ih = h0 + kh * p.dilation_h;
+        if (ih < 0 || ih >= p.in_h) continue;
+        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+          const int64_t iw = w0 + kw * p.dilation_w;
+          if (iw < 0 || iw >= p.in_w) continue;
+          const float* v = in + (ih * p.in_w + iw) * kBlock;
+          for (int k = 0; k < kVectors; ++k) acc[k] = nan_max(acc[k], load(v + k * kLanes));
+        }
+      }
+      float* o = out + (oh * p.out_w + ow) * kBlock;
+      for (int k = 0; k < kVectors; ++k) store(o + k * kLanes, acc[k]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tessera::f32_maxpool

@@ -2,5 +2,5 @@
 #include "kernels/f32-maxpool/f32-maxpool-impl.h"
 
 namespace tessera::f32_maxpool {
-const MaxPoolSet kPortableSet = {"f32_maxpool__portable", maxpool};
+const MaxPoolSet kPortableSet = {"f32_maxpool__portable", maxpool, maxpool_interleaved};
 }  // namespace tessera::f32_maxpool

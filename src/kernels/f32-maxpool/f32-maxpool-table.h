@@ -8,10 +8,14 @@
 namespace tessera::f32_maxpool {
 
 using MaxPoolFn = void (*)(const MaxPool2dF32Params& p, const float* x, float* y, float* scratch);
+// Window maxima of channel-interleaved planes: in is in_h x in_w positions of kMaxPoolChannelBlock floats, out
+// out_h x out_w positions of as many.
+using MaxPoolInterleavedFn = void (*)(const MaxPool2dF32Params& p, const float* in, float* out);
 
 struct MaxPoolSet {
   const char* name;
   MaxPoolFn run;
+  MaxPoolInterleavedFn run_interleaved;
 };
 
 extern const MaxPoolSet kPortableSet;

@@ -30,6 +30,25 @@ int64_t maxpool2d_f32_scratch_floats(const MaxPool2dF32Params& p);
 // both row-major and dense. Requires maxpool2d_f32_supports(p).
 void maxpool2d_f32(const MaxPool2dF32Params& p, const float* x, float* y, float* scratch);
 
+// Planes of at most this many positions are better pooled many channels at a time (maxpool2d_f32_channels): on
+// them the per-plane row passes cost as much as the few outputs.
+inline constexpr int64_t kMaxPoolChannelsMaxPlane = 1024;
+
+// Channels maxpool2d_f32_channels pools per call (16 floats: one AVX-512 register, two AVX2, four portable).
+inline constexpr int64_t kMaxPoolChannelBlock = 16;
+
+// Floats of scratch maxpool2d_f32_channels needs for `p`.
+inline int64_t maxpool2d_f32_channels_scratch_floats(const MaxPool2dF32Params& p) {
+  return (p.in_h * p.in_w + p.out_h * p.out_w) * kMaxPoolChannelBlock;
+}
+
+// maxpool2d_f32 over `count` (<= kMaxPoolChannelBlock) planes at once: plane c at x + c * x_plane, its output at
+// y + c * y_plane. The planes are transposed to positions x channels (x32-transpose), every window's max taken over
+// the channels' vectors, and the result transposed back: the same values as maxpool2d_f32 per plane (NaN wins).
+// Requires maxpool2d_f32_supports(p).
+void maxpool2d_f32_channels(const MaxPool2dF32Params& p, int64_t count, const float* x, int64_t x_plane, float* y,
+                            int64_t y_plane, float* scratch);
+
 // The selected variant, e.g. "f32_maxpool__avx512"; every variant this CPU runs (CPUID choice first); and a test
 // hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).
 const char* maxpool2d_f32_kernel_name();

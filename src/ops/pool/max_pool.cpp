@@ -1,5 +1,6 @@
 // MaxPool (opsets 1-22+): max over each window, with the optional Indices output (opset 8+), float16/bfloat16
 // through float, and int8/uint8 (opset 12+).
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <limits>
@@ -59,6 +60,20 @@ bool max_pool_2d_f32(const PoolGeometry& g, const Tensor& x, Tensor& y, Parallel
   if (!maxpool2d_f32_supports(p)) return false;
   const float* xd = x.data<float>();
   float* yd = y.data<float>();
+  const int64_t planes = x.dim(0) * x.dim(1);
+  if (g.input_size <= kMaxPoolChannelsMaxPlane && planes >= kMaxPoolChannelBlock) {
+    // Small planes: kMaxPoolChannelBlock channels per call, channels-last in between (SqueezeNet's 27x27 pool).
+    const int64_t blocks = (planes + kMaxPoolChannelBlock - 1) / kMaxPoolChannelBlock;
+    parallelism.parallel_for(blocks, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(static_cast<size_t>(maxpool2d_f32_channels_scratch_floats(p)));
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t first = b * kMaxPoolChannelBlock;
+        maxpool2d_f32_channels(p, std::min(kMaxPoolChannelBlock, planes - first), xd + first * g.input_size,
+                               g.input_size, yd + first * g.output_size, g.output_size, scratch.data());
+      }
+    });
+    return true;
+  }
   const int64_t scratch_floats = maxpool2d_f32_scratch_floats(p);
   parallelism.parallel_for(x.dim(0) * x.dim(1), [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(static_cast<size_t>(scratch_floats));
