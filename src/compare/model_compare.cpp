@@ -9,6 +9,7 @@
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
 #include "onnx/model_loader.h"
+#include "ops/pool/pool_common.h"
 #include "passes/fusion_utils.h"
 
 namespace tessera {
@@ -136,17 +137,9 @@ CapturedRun CapturingSession::run(const std::vector<std::pair<std::string, Runti
     if (last != channels_last_.end() && !run.values.count(last->second)) {
       const Tensor& y = run.values.at(name);
       if (y.dtype() == DType::kFloat && y.rank() == 4) {
-        const int64_t n = y.dim(0), h = y.dim(1), w = y.dim(2), c = y.dim(3);
-        Tensor x(DType::kFloat, {n, c, h, w});
-        for (int64_t b = 0; b < n; ++b) {
-          for (int64_t p = 0; p < h * w; ++p) {
-            for (int64_t ch = 0; ch < c; ++ch) {
-              x.data<float>()[(b * c + ch) * h * w + p] = y.data<float>()[(b * h * w + p) * c + ch];
-            }
-          }
-        }
+        SerialParallelism serial;
         const std::string& original = last->second;
-        run.values[original] = std::move(x);
+        run.values[original] = channels_last_to_first(y, serial);
         run.order.push_back(original);
         run.node_of[original] = node_of_.at(name);
         run.op_of[original] = op_of_.at(name) + " (channels-last)";
