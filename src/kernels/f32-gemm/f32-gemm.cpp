@@ -243,6 +243,25 @@ bool reads_b_in_place(const Problem& pr, bool direct_a) {
          pr.m <= kDirectBMaxRows;
 }
 
+// Whether computing C packs the plain A operand (neither pre-packed nor read in place, plain or transposed).
+bool packs_a_operand(const Problem& pr) {
+  return !pr.a.packed && !reads_a_in_place(pr, 0, pr.m) && !reads_a_trans_in_place(pr);
+}
+
+// The epilogue of the tile whose first element is C's (row, column): the biases and the sum tile from there (the
+// sum read transposed when C is stored transposed).
+f32_gemm::TileEpilogue tile_epilogue_at(const GemmEpilogueF32& e, int64_t row, int64_t column, bool transposed) {
+  const float* sum = e.sum == nullptr ? nullptr
+                     : transposed     ? e.sum + column * e.sum_ld + row
+                                      : e.sum + row * e.sum_ld + column;
+  return {e.row_bias ? e.row_bias + row : nullptr,
+          e.column_bias ? e.column_bias + column : nullptr,
+          e.min,
+          e.max,
+          sum,
+          e.sum_ld};
+}
+
 // Applies the epilogue to C [m x n] in a separate pass (for the paths that do not run the micro-kernels).
 void apply_epilogue(const Problem& pr) {
   const GemmEpilogueF32* ep = pr.epilogue;
@@ -374,15 +393,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
             const f32_gemm::TileEpilogue* ep = nullptr;
             if (pr.epilogue != nullptr && pc + kc == pr.k) {
               const GemmEpilogueF32& e = *pr.epilogue;
-              const float* sum = e.sum == nullptr ? nullptr
-                                 : transposed     ? e.sum + (jc + jr) * e.sum_ld + ic + ir
-                                                  : e.sum + (ic + ir) * e.sum_ld + jc + jr;
-              tile_epilogue = {e.row_bias ? e.row_bias + ic + ir : nullptr,
-                               e.column_bias ? e.column_bias + jc + jr : nullptr,
-                               e.min,
-                               e.max,
-                               sum,
-                               e.sum_ld};
+              tile_epilogue = tile_epilogue_at(e, ic + ir, jc + jr, transposed);
               ep = &tile_epilogue;
             }
             // The micro-kernels prefetch their C tile (rows far apart defeat the hardware prefetchers); here the
@@ -515,7 +526,7 @@ void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Paralle
   const int64_t m_strips = (pr.m + mr - 1) / mr;
   const int64_t m_padded = m_strips * mr;
   const int64_t kc_max = depth_block(set, pr.k);
-  const bool packs_a = !pr.a.packed && !reads_a_in_place(pr, 0, pr.m) && !reads_a_trans_in_place(pr);
+  const bool packs_a = packs_a_operand(pr);
   const bool pack_a_first = packs_a && m_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
   if (pack_a_first) {
     float* panels = thread_workspace().shared_a(m_padded * pr.k);
@@ -563,7 +574,7 @@ void run_gemm(const Problem& pr, Parallelism* parallelism) {
   const bool split_n = n_strips >= m_strips || n_strips >= 4 * threads;
   // Too few column strips to share evenly (a channels-last pointwise convolution to 160 channels over a 7x7 plane:
   // 5 strips, 3 + 2 on two threads), with an A that no piece packs: pieces of row blocks x column strips.
-  const bool packs_a = !pr.a.packed && !reads_a_in_place(pr, 0, pr.m) && !reads_a_trans_in_place(pr);
+  const bool packs_a = packs_a_operand(pr);
   if (split_n && n_strips < kColumnPiecesPerThread * threads && n_strips % threads != 0 && m_strips > 1 && !packs_a) {
     const int64_t m_parts = std::min<int64_t>(m_strips, (kColumnPiecesPerThread * threads + n_strips - 1) / n_strips);
     const int64_t pieces = m_parts * n_strips;
@@ -661,12 +672,7 @@ void gemm_f32_rows_b(int64_t m, int64_t n, int64_t k, const PackedGemmF32& a, co
         f32_gemm::TileEpilogue tile_epilogue;
         const f32_gemm::TileEpilogue* ep = nullptr;
         if (epilogue != nullptr && last) {
-          tile_epilogue = {epilogue->row_bias ? epilogue->row_bias + ir : nullptr,
-                           epilogue->column_bias ? epilogue->column_bias + jr : nullptr,
-                           epilogue->min,
-                           epilogue->max,
-                           epilogue->sum ? epilogue->sum + ir * epilogue->sum_ld + jr : nullptr,
-                           epilogue->sum_ld};
+          tile_epilogue = tile_epilogue_at(*epilogue, ir, jr, false);
           ep = &tile_epilogue;
         }
         set.rows_b_by_rows[rows - 1](kc, a.data() + pc * m_padded + (ir / mr) * kc * mr, b_rows + pc, jr,
