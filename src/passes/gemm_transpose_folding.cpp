@@ -3,6 +3,8 @@
 // with a Transpose on either side becomes Gemm(a, b) with transA / transB (alpha 1, no C). The GEMM reads the
 // operand transposed as it packs it, so the separate copy goes. Runs after matmul_add_fusion, so MatMul(a,
 // Transpose(b)) + bias first becomes a Gemm with C and then loses its Transpose here.
+#include <algorithm>
+
 #include "passes/fusion_utils.h"
 #include "passes/pass.h"
 
@@ -29,7 +31,7 @@ class GemmTransposeFolding final : public GraphPass {
     if (!fusion::has_onnx_op(graph, "Transpose")) return false;
     fusion::infer_types(graph);
     const fusion::GraphIndex index(graph);
-    bool changed = false;
+    std::vector<const Node*> removed;  // the folded Transposes: read only by the node that now reads their input
     for (const auto& slot : graph.nodes) {
       Node& node = *slot;
       const bool gemm = is_onnx_op(node, "Gemm");
@@ -64,18 +66,12 @@ class GemmTransposeFolding final : public GraphPass {
       }
       for (const Node* t : folded) before += ", " + fusion::node_text(*t);
       note(fusion::node_text(node) + " <- " + before);
-      changed = true;
+      removed.insert(removed.end(), folded.begin(), folded.end());
     }
-    // The folded Transposes now have no reader.
-    if (changed) {
-      const auto reads = fusion::count_reads(graph);
-      std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
-        if (!is_onnx_op(*n, "Transpose") || n->outputs.size() != 1) return false;
-        auto r = reads.find(n->outputs[0]);
-        return r == reads.end() || r->second == 0;
-      });
-    }
-    return changed;
+    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+    });
+    return !removed.empty();
   }
 };
 
