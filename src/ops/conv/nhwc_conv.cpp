@@ -265,13 +265,11 @@ void infer_nhwc_conv(InferenceContext& context) {
   } else {
     types.push_back(x);
   }
+  constants.push_back(nullptr);  // X's layout differs; only W's and B's values matter to Conv's inference
   for (size_t i = 1; i < context.input_count(); ++i) {
     types.push_back(context.input_type(i));
-    constants.resize(i);
     constants.push_back(context.input_constant(i));
   }
-  constants.resize(types.size());
-  constants[0] = nullptr;
   InferenceContext first(context.node(), types, constants);
   conv::infer_conv_output(first, 1, DType::kUndefined);
   TypeInfo out = first.output_types().empty() ? TypeInfo() : first.output_types()[0];
