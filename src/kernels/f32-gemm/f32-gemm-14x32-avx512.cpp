@@ -11,46 +11,12 @@ namespace {
 
 struct Avx512 : Avx512FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-  // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
   static constexpr bool kTransposes = true;
-  // 16 x 16 in registers: pairs interleaved, then pairs of pairs, then 128-bit lanes twice. (The masked forms
-  // with a full mask: GCC 12's plain unpack / shuffle intrinsics trip -Wmaybe-uninitialized.)
-  static Vec unpacklo(Vec a, Vec b) { return _mm512_mask_unpacklo_ps(a, 0xFFFF, a, b); }
-  static Vec unpackhi(Vec a, Vec b) { return _mm512_mask_unpackhi_ps(a, 0xFFFF, a, b); }
-  template <int kImm>
-  static Vec shuffle(Vec a, Vec b) {
-    return _mm512_mask_shuffle_ps(a, 0xFFFF, a, b, kImm);
-  }
-  template <int kImm>
-  static Vec shuffle_lanes(Vec a, Vec b) {
-    return _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, kImm);
-  }
-  static void transpose(Vec (&r)[16]) {
-    Vec t[16];
-    for (int i = 0; i < 16; i += 2) {
-      t[i] = unpacklo(r[i], r[i + 1]);
-      t[i + 1] = unpackhi(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-      r[i] = shuffle<0x44>(t[i], t[i + 2]);
-      r[i + 1] = shuffle<0xEE>(t[i], t[i + 2]);
-      r[i + 2] = shuffle<0x44>(t[i + 1], t[i + 3]);
-      r[i + 3] = shuffle<0xEE>(t[i + 1], t[i + 3]);
-    }
-    for (int h = 0; h < 16; h += 8) {
-      for (int q = 0; q < 4; ++q) {
-        t[h + q] = shuffle_lanes<0x88>(r[h + q], r[h + q + 4]);
-        t[h + q + 4] = shuffle_lanes<0xDD>(r[h + q], r[h + q + 4]);
-      }
-    }
-    for (int q = 0; q < 8; ++q) {
-      r[q] = shuffle_lanes<0x88>(t[q], t[q + 8]);
-      r[q + 8] = shuffle_lanes<0xDD>(t[q], t[q + 8]);
-    }
-  }
+  // transpose (16 x 16): Avx512FloatOps.
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static Vec load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
   static void store_n(float* p, Vec v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
+  // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
   static float reduce_add(Vec v) {
     alignas(64) float lanes[kLanes];
     _mm512_store_ps(lanes, v);

@@ -11,24 +11,7 @@ namespace {
 struct Avx2 : Avx2FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static constexpr bool kTransposes = true;
-  // 8 x 8 in registers: pairs interleaved, pairs of pairs, then the 128-bit halves.
-  static void transpose(Vec (&r)[8]) {
-    Vec t[8], s[8];
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int q = 0; q < 4; ++q) {
-      r[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
-      r[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
-    }
-  }
+  // transpose (8 x 8): Avx2FloatOps.
   static __m256i first(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
