@@ -1,9 +1,9 @@
 // The float32 register basics that the x86 kernel traits share (f32-gemm, bf16-gemm, x32-transpose): zero, set1,
-// load, store, mul, add, min, max on one zmm (Avx512FloatOps) or ymm (Avx2FloatOps), and the in-register transpose
-// of a kLanes x kLanes block (r[j] lane i <- r[i] lane j; shuffles only, so any 32-bit payload passes bit for bit).
-// Each traits type derives from one and adds its own operations. Include only from files compiled with the matching -m
-// flags (*-avx512*.cpp with AVX-512 F, *-avx2.cpp with AVX2); everything has internal linkage, so no copy built under
-// one file's flags can be picked by the linker for another.
+// load, store (whole or the first n lanes), mul, add, min, max on one zmm (Avx512FloatOps) or ymm (Avx2FloatOps), and
+// the in-register transpose of a kLanes x kLanes block (r[j] lane i <- r[i] lane j; shuffles only, so any 32-bit
+// payload passes bit for bit). Each traits type derives from one and adds its own operations. Include only from files
+// compiled with the matching -m flags (*-avx512*.cpp with AVX-512 F, *-avx2.cpp with AVX2); everything has internal
+// linkage, so no copy built under one file's flags can be picked by the linker for another.
 #pragma once
 
 #include <immintrin.h>
@@ -14,7 +14,12 @@ namespace {
 #if defined(__AVX512F__)
 struct Avx512FloatOps {
   using Vec = __m512;
+  using Mask = __mmask16;
   static constexpr int kLanes = 16;
+  // The first n lanes (0 <= n <= kLanes); masked loads read, and masked stores write, only those (no faults past).
+  static Mask first(int n) { return static_cast<Mask>((1u << n) - 1u); }
+  static Vec load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_n(float* p, Vec v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float v) { return _mm512_set1_ps(v); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
@@ -65,7 +70,15 @@ struct Avx512FloatOps {
 #if defined(__AVX2__)
 struct Avx2FloatOps {
   using Vec = __m256;
+  using Mask = __m256i;  // all ones (on) or zero per lane, as vmaskmovps reads it
   static constexpr int kLanes = 8;
+  // The first n lanes (0 <= n <= kLanes); masked loads read, and masked stores write, only those (no faults past;
+  // the other lanes load as zero).
+  static Mask first(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Vec load_n(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_n(float* p, Vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float v) { return _mm256_set1_ps(v); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }

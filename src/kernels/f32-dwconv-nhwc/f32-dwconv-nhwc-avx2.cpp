@@ -15,11 +15,7 @@ struct Avx2 : Avx2FloatOps {
   static constexpr int kVectors = 1;
   static constexpr int kPixelsStride1 = 4;
   static constexpr int kPixelsStride2 = 2;
-  using Mask = __m256i;
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-  static Mask first(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
   static Vec load_masked(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
   static void store_masked(float* p, Mask m, Vec v) { _mm256_maskstore_ps(p, m, v); }
 };

@@ -14,9 +14,7 @@ struct Avx512 : Avx512FloatOps {
   static constexpr int kVectors = 2;
   static constexpr int kPixelsStride1 = 4;
   static constexpr int kPixelsStride2 = 2;
-  using Mask = __mmask16;
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-  static Mask first(int n) { return static_cast<Mask>((1u << n) - 1u); }
   static Vec load_masked(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store_masked(float* p, Mask m, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
 };

@@ -12,10 +12,7 @@ namespace {
 struct Avx512 : Avx512FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   static constexpr bool kTransposes = true;
-  // transpose (16 x 16): Avx512FloatOps.
-  static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
-  static Vec load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
-  static void store_n(float* p, Vec v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
+  // transpose (16 x 16), load_n, store_n: Avx512FloatOps.
   // Through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized, and this runs once per dot.
   static float reduce_add(Vec v) {
     alignas(64) float lanes[kLanes];

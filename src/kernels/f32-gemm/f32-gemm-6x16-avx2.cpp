@@ -11,12 +11,7 @@ namespace {
 struct Avx2 : Avx2FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static constexpr bool kTransposes = true;
-  // transpose (8 x 8): Avx2FloatOps.
-  static __m256i first(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  static Vec load_n(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
-  static void store_n(float* p, Vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
+  // transpose (8 x 8), load_n, store_n: Avx2FloatOps.
   static float reduce_add(Vec v) {
     const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));

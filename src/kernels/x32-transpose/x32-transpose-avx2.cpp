@@ -13,15 +13,12 @@ namespace {
 // registers move any 32-bit payload unchanged).
 struct Avx2 : Avx2FloatOps {
   using V = Vec;
-  static __m256i first(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
   static const float* f(const uint32_t* p) { return reinterpret_cast<const float*>(p); }
   static float* f(uint32_t* p) { return reinterpret_cast<float*>(p); }
   static V load(const uint32_t* p) { return Avx2FloatOps::load(f(p)); }
-  static V load_n(const uint32_t* p, int n) { return _mm256_maskload_ps(f(p), first(n)); }
+  static V load_n(const uint32_t* p, int n) { return Avx2FloatOps::load_n(f(p), n); }
   static void store(uint32_t* p, V v) { Avx2FloatOps::store(f(p), v); }
-  static void store_n(uint32_t* p, V v, int n) { _mm256_maskstore_ps(f(p), first(n), v); }
+  static void store_n(uint32_t* p, V v, int n) { Avx2FloatOps::store_n(f(p), v, n); }
 };
 
 }  // namespace

@@ -13,13 +13,12 @@ namespace {
 // registers move any 32-bit payload unchanged).
 struct Avx512 : Avx512FloatOps {
   using V = Vec;
-  static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static const float* f(const uint32_t* p) { return reinterpret_cast<const float*>(p); }
   static float* f(uint32_t* p) { return reinterpret_cast<float*>(p); }
   static V load(const uint32_t* p) { return Avx512FloatOps::load(f(p)); }
-  static V load_n(const uint32_t* p, int n) { return _mm512_maskz_loadu_ps(first(n), f(p)); }
+  static V load_n(const uint32_t* p, int n) { return Avx512FloatOps::load_n(f(p), n); }
   static void store(uint32_t* p, V v) { Avx512FloatOps::store(f(p), v); }
-  static void store_n(uint32_t* p, V v, int n) { _mm512_mask_storeu_ps(f(p), first(n), v); }
+  static void store_n(uint32_t* p, V v, int n) { Avx512FloatOps::store_n(f(p), v, n); }
 };
 
 }  // namespace
