@@ -228,23 +228,6 @@ ConvGeometry sampled_pointwise(const ConvGeometry& g) {
   return p;
 }
 
-// dst [planes x out_size] = the input positions a strided 1x1 convolution reads from x [planes x in_size].
-void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
-                              Parallelism& parallelism) {
-  const int64_t out_h = g.out_dims[0], out_w = g.out_dims[1], in_w = g.in_dims[1];
-  const int64_t s_h = g.strides[0], s_w = g.strides[1];
-  parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const float* plane = x + c * g.in_size;
-      float* out = dst + c * g.out_size;
-      for (int64_t oh = 0; oh < out_h; ++oh) {
-        const float* row = plane + oh * s_h * in_w;
-        for (int64_t ow = 0; ow < out_w; ++ow) out[oh * out_w + ow] = row[ow * s_w];
-      }
-    }
-  });
-}
-
 // Advances a row-major odometer over `dims`; returns false after the last index.
 bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   for (size_t d = dims.size(); d-- > 0;) {
@@ -290,6 +273,22 @@ void pointwise_transposed(const ConvF32Args& args, Parallelism& parallelism) {
 }
 
 }  // namespace
+
+void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
+                              Parallelism& parallelism) {
+  const int64_t out_h = g.out_dims[0], out_w = g.out_dims[1], in_w = g.in_dims[1];
+  const int64_t s_h = g.strides[0], s_w = g.strides[1];
+  parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const float* plane = x + c * g.in_size;
+      float* out = dst + c * g.out_size;
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const float* row = plane + oh * s_h * in_w;
+        for (int64_t ow = 0; ow < out_w; ++ow) out[oh * out_w + ow] = row[ow * s_w];
+      }
+    }
+  });
+}
 
 bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64_t out_channels) {
   if (plane_size <= 0 || in_channels <= 0 || out_channels <= 0) return false;

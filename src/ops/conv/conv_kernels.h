@@ -49,6 +49,11 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
 // pack_gemm_a_f32(true, M/group * kernel_size, C/group, ...) per group.
 void conv_transpose_f32(const ConvF32Args& args, Parallelism& parallelism);
 
+// dst [planes x out_size] = the input positions a strided 2-D 1x1 convolution (no pads) reads from x
+// [planes x in_size], the planes split over `parallelism`.
+void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
+                              Parallelism& parallelism);
+
 // The naive definition of Conv (for tests): a direct loop over every output and kernel element.
 void conv_reference_f32(const ConvF32Args& args);
 

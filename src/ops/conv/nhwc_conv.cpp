@@ -107,15 +107,7 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
     const int64_t in_h = g.in_dims[0], in_w = g.in_dims[1], out_h = g.out_dims[0], out_w = g.out_dims[1];
     const int64_t sh = g.strides[0], sw = g.strides[1];
     if (layouts.nchw_input) {
-      ctx.parallelism().parallel_for(g.batch * c, [&](int64_t begin, int64_t end) {
-        for (int64_t plane = begin; plane < end; ++plane) {
-          const float* src = x + plane * g.in_size;
-          float* dst = gathered.data() + plane * g.out_size;
-          for (int64_t oh = 0; oh < out_h; ++oh) {
-            for (int64_t ow = 0; ow < out_w; ++ow) dst[oh * out_w + ow] = src[oh * sh * in_w + ow * sw];
-          }
-        }
-      });
+      conv::gather_strided_positions(g, x, g.batch * c, gathered.data(), ctx.parallelism());
     } else {
       ctx.parallelism().parallel_for(g.batch * out_h, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
