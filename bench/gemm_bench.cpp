@@ -25,7 +25,7 @@ constexpr Shape kShapes[] = {
     {"mbv2_14_expand", 196, 384, 64}, {"mbv2_14_expand96", 196, 576, 96}, {"mbv2_7_expand", 49, 960, 160},
     {"mbv2_7_project", 49, 160, 960}, {"mbv2_28_expand", 784, 192, 32},
     {"nhwc_112_expand", 12544, 96, 16}, {"nhwc_112_project", 12544, 16, 32}, {"nhwc_56_project", 3136, 24, 144},
-    {"nhwc_56_expand", 3136, 144, 24}, {"nhwc_28_project", 784, 32, 144},
+    {"nhwc_56_expand", 3136, 144, 24}, {"nhwc_28_project", 784, 32, 144}, {"gpt2_lm_head", 128, 50257, 768},
 };
 
 std::vector<float> random_floats(size_t count, unsigned seed) {

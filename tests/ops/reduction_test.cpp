@@ -517,21 +517,48 @@ TEST(VectorMathTest, ExpIsAccurate) {
   EXPECT_EQ(vector_exp(-1000.0f), 0.0f);
   EXPECT_TRUE(std::isinf(vector_exp(1000.0f)));
   EXPECT_TRUE(std::isnan(vector_exp(NAN)));
-  std::vector<float> v(37);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.5f - 9.0f;
-  std::vector<float> y(v.size());
-  const float s = exp_shifted_sum_f32(v.data(), y.data(), 37, 1.0f);
-  double ref = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    ref += std::exp(v[i] - 1.0);
-    EXPECT_NEAR(y[i], std::exp(v[i] - 1.0), 1e-6 * std::exp(v[i] - 1.0));
+}
+
+// Every vector_f32 variant this CPU runs (portable, AVX2, AVX-512), on lengths that leave every kind of tail.
+TEST(VectorMathTest, EveryVariantReducesAndExponentiates) {
+  const std::vector<std::string> variants = vector_f32_variant_names();
+  EXPECT_FALSE(vector_f32_select_variant("f32_vector__no_such_isa"));
+  for (const std::string& variant : variants) {
+    ASSERT_TRUE(vector_f32_select_variant(variant));
+    for (const int64_t n : {1, 7, 16, 37, 64, 131}) {
+      SCOPED_TRACE(variant + " n=" + std::to_string(n));
+      std::vector<float> v(static_cast<size_t>(n));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 41) * 0.5f - 9.0f;
+      std::vector<float> y(v.size());
+      const float s = exp_shifted_sum_f32(v.data(), y.data(), n, 1.0f);
+      double ref = 0, sum = 0, max = -INFINITY;
+      for (size_t i = 0; i < v.size(); ++i) {
+        ref += std::exp(v[i] - 1.0);
+        sum += v[i];
+        max = std::max<double>(max, v[i]);
+        EXPECT_NEAR(y[i], std::exp(v[i] - 1.0), 1e-6 * std::exp(v[i] - 1.0));
+      }
+      EXPECT_NEAR(s, ref, 1e-5 * ref);
+      EXPECT_NEAR(sum_exp_shifted_f32(v.data(), n, 1.0f), ref, 1e-5 * ref);
+      EXPECT_NEAR(sum_f32(v.data(), n), sum, 1e-4 * (1 + std::abs(sum)));
+      EXPECT_EQ(max_f32(v.data(), n), max);
+      // Softmax of the row and, as columns, of an [n, 3] block (log and plain).
+      std::vector<float> row(v.size()), block(v.size() * 3), block_out(block.size());
+      for (size_t i = 0; i < block.size(); ++i) block[i] = v[i / 3] + static_cast<float>(i % 3);
+      for (const bool log : {false, true}) {
+        softmax_row_f32(v.data(), row.data(), n, log);
+        softmax_block_f32(block.data(), block_out.data(), n, 3, log);
+        for (size_t i = 0; i < v.size(); ++i) {
+          const double p = std::exp(v[i] - 1.0) / ref;
+          EXPECT_NEAR(row[i], log ? std::log(p) : p, log ? 1e-5 : 1e-6);
+          for (size_t c = 0; c < 3; ++c) EXPECT_NEAR(block_out[i * 3 + c], log ? std::log(p) : p, log ? 1e-5 : 1e-6);
+        }
+      }
+      v[v.size() / 2] = NAN;
+      EXPECT_TRUE(std::isnan(max_f32(v.data(), n)));
+    }
   }
-  EXPECT_NEAR(s, ref, 1e-5 * ref);
-  EXPECT_NEAR(sum_exp_shifted_f32(v.data(), 37, 1.0f), ref, 1e-5 * ref);
-  EXPECT_NEAR(sum_f32(v.data(), 37), 0.5 * 36 * 37 / 2 - 9.0 * 37, 1e-4);
-  EXPECT_EQ(max_f32(v.data(), 37), 9.0f);
-  v[20] = NAN;
-  EXPECT_TRUE(std::isnan(max_f32(v.data(), 37)));
+  vector_f32_select_variant("");
 }
 
 // ---- MeanVarianceNormalization ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -162,7 +163,7 @@ inline float vector_exp(float x) {
   return x != x ? x : result;
 }
 
-// Vectorized float loops (vector_f32.cpp: SSE2, or AVX2+FMA where the CPU has it). x and y may alias.
+// Vectorized float loops (vector_f32.cpp: SSE2, AVX2+FMA or AVX-512, the best the CPU has). x and y may alias.
 // Largest element of x[0..n) (NaN if any is NaN); -inf for n == 0.
 float max_f32(const float* x, int64_t n);
 // Sum of x[0..n).
@@ -175,6 +176,10 @@ float sum_exp_shifted_f32(const float* x, int64_t n, float shift);
 void softmax_row_f32(const float* x, float* y, int64_t n, bool log);
 // Softmax (or LogSoftmax) along the rows of the row-major [n, inner] block x, for each of its inner columns.
 void softmax_block_f32(const float* x, float* y, int64_t n, int64_t inner, bool log);
+// The variants of the loops above this CPU runs ("f32_vector__avx512", ...), the CPUID choice first; and the
+// test hook that selects one ("" for the CPUID choice; false for names not runnable here). Not thread-safe.
+std::vector<std::string> vector_f32_variant_names();
+bool vector_f32_select_variant(const std::string& name);
 
 // Shape inference for ops whose output 0 keeps input 0's type and rank but whose dims along a reduction are
 // not known statically: rank and dtype only.

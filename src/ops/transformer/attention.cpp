@@ -259,6 +259,10 @@ struct BiasSpec {
   bool any() const { return mask->present || is_causal || left_window >= 0 || right_window >= 0 || nonpad != nullptr; }
   // True when the bias of a row is its mask row as it stands: no causal, window or nonpad masking, and a mask (if
   // any) as long as the keys, so no key is padded out.
+  // True when the bias is causal masking alone: row i attends exactly the keys up to its absolute position.
+  bool causal_only() const {
+    return is_causal && !mask->present && left_window < 0 && right_window < 0 && nonpad == nullptr;
+  }
   bool mask_only() const {
     return !is_causal && left_window < 0 && right_window < 0 && nonpad == nullptr &&
            (!mask->present || mask->length == total_len);
@@ -520,6 +524,21 @@ void softmax_rows(const AttentionRun& r, int64_t rows, int64_t cols, float* s, A
   if (r.softmax_precision != r.t_precision) transformer::round_span(r.t_precision, s, rows * cols);
 }
 
+// Softmax of causal score rows in float, without building bias rows: row i takes the softmax of its keys up to
+// its absolute position and zeros past it -- what adding -inf there and the full-row softmax give (exp(-inf) is
+// 0), up to the order of the sum's terms. Rows with no attended key are recorded as such (left zero).
+void causal_softmax_rows(const AttentionRun& r, int64_t b, int64_t r0, int64_t rows, int64_t cols, float* s,
+                         AttentionScratch& w) {
+  const int64_t offset = (*r.bias.offsets)[static_cast<size_t>(b)];
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = s + i * cols;
+    const int64_t attended = std::clamp<int64_t>(offset + r.query_of(r0 + i) + 1, 0, cols);
+    w.masked[static_cast<size_t>(i)] = attended == 0;
+    if (attended > 0) softmax_row_float(row, attended);
+    std::fill(row + attended, row + cols, 0.0f);
+  }
+}
+
 // Computes group rows [r0, r0 + rows) of KV head kv_head of batch b. Rows with no attended key stay zero.
 void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t r0, int64_t rows, AttentionScratch& w) {
   const AttentionDims& d = r.dims;
@@ -543,10 +562,15 @@ void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t 
   if (want_qk && c.qk_mode == 0) write_qk_rows(r, b, kv_head, r0, rows, s);
   if (c.softcap > 0) apply_softcap(s, rows * cols, c.softcap, r.t_precision);
   if (want_qk && c.qk_mode == 1) write_qk_rows(r, b, kv_head, r0, rows, s);
-  add_bias(r, b, kv_head, r0, rows, cols, s, w);
-  if (want_qk && c.qk_mode == 2) write_qk_rows(r, b, kv_head, r0, rows, s);
-  softmax_rows(r, rows, cols, s, w);
-  if (want_qk && c.qk_mode == 3) write_qk_rows(r, b, kv_head, r0, rows, s);
+  if (!want_qk && r.bias.causal_only() && r.t_precision == Precision::kFloat &&
+      r.softmax_precision == Precision::kFloat) {
+    causal_softmax_rows(r, b, r0, rows, cols, s, w);
+  } else {
+    add_bias(r, b, kv_head, r0, rows, cols, s, w);
+    if (want_qk && c.qk_mode == 2) write_qk_rows(r, b, kv_head, r0, rows, s);
+    softmax_rows(r, rows, cols, s, w);
+    if (want_qk && c.qk_mode == 3) write_qk_rows(r, b, kv_head, r0, rows, s);
+  }
   if (r.strided) {
     const int64_t y_ld = d.q_heads * d.v_head_size;
     float* y = r.y->data<float>() + ((b * d.q_len + r0) * d.q_heads + kv_head) * d.v_head_size;
@@ -564,9 +588,13 @@ void attention_block(const AttentionRun& r, int64_t b, int64_t kv_head, int64_t 
 }
 
 // Rows of a group per task: a score block of about kScoreBudget floats, halved while that leaves the pool
-// fewer than four tasks per thread.
-int64_t choose_block_rows(const AttentionDims& d, int64_t group_rows, int threads) {
+// fewer than four tasks per thread. With causal masking, blocks of at most a quarter of the queries (not below
+// kCausalMinBlockRows): a block computes scores only up to its latest query's keys (attended_keys), so four
+// blocks skip about 3/8 of the products of one whole block.
+constexpr int64_t kCausalMinBlockRows = 32;
+int64_t choose_block_rows(const AttentionDims& d, int64_t group_rows, int threads, bool causal) {
   int64_t rows = std::clamp<int64_t>(kScoreBudget / std::max<int64_t>(d.total_len, 1), 16, 256);
+  if (causal) rows = std::min(rows, std::max(kCausalMinBlockRows, d.q_len / 4));
   auto tasks = [&](int64_t n) { return d.batch * d.kv_heads * ((group_rows + n - 1) / n); };
   while (rows > 8 && tasks(rows) < 4 * static_cast<int64_t>(threads)) rows /= 2;
   return std::max<int64_t>(1, std::min(rows, group_rows));
@@ -709,7 +737,7 @@ void compute_attention(const AttentionConfig& c, KernelContext& ctx) {
   }
   const int64_t group_rows = r.group * d.q_len;
   if (group_rows == 0 || d.batch == 0 || d.kv_heads == 0) return;
-  r.block_rows = choose_block_rows(d, group_rows, ctx.parallelism().thread_count());
+  r.block_rows = choose_block_rows(d, group_rows, ctx.parallelism().thread_count(), c.is_causal);
   const int64_t blocks = (group_rows + r.block_rows - 1) / r.block_rows;
   // Four pieces per thread, claimed by whichever thread is free (a descheduled thread holds up a quarter of its
   // share); each piece's tasks share one scratch.
