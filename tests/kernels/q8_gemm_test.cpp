@@ -138,6 +138,82 @@ TEST_P(Q8GemmVariant, Int32MatchesReference) {
 }
 
 // The largest products everywhere: a long depth of (0 - 255) * (127 - -128) sums and (-128 - 127) * (-128 - 127).
+// Row biases and the requantized 8-bit output: the same bytes as the int32 sums plus the bias followed by
+// q8_requantize with each row's scale (float-valued scales, as QLinearConv's, and a few that are not).
+TEST_P(Q8GemmVariant, RequantizedOutputMatchesSumsThenRequantize) {
+  std::mt19937 rng(23);
+  for (int iteration = 0; iteration < 120; ++iteration) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 40), n = 1 + static_cast<int64_t>(rng() % 90);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 70);
+    const bool a_signed = iteration & 1, b_signed = iteration & 2, out_signed = iteration & 4;
+    const Case c = random_case(rng, m, n, k, a_signed, b_signed, false, false, 0);
+    const PackedQ8GemmB b = pack(c);
+    std::vector<int32_t> bias(static_cast<size_t>(m));
+    std::vector<double> scales(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) {
+      bias[static_cast<size_t>(i)] = static_cast<int32_t>(rng() % 20001) - 10000;
+      const double scale =
+          std::ldexp(1.0 + static_cast<double>(rng() % 1000) / 1000.0, -10 - static_cast<int>(rng() % 4));
+      scales[static_cast<size_t>(i)] = iteration % 5 == 4 ? scale : static_cast<double>(static_cast<float>(scale));
+    }
+    const double zero_point =
+        out_signed ? static_cast<double>(static_cast<int>(rng() % 256) - 128) : static_cast<double>(rng() % 256);
+    // Expected: the int32 sums with the bias, requantized row by row.
+    const std::vector<int32_t> sums = reference(c);
+    std::vector<uint8_t> expected(static_cast<size_t>(m * n));
+    for (int64_t i = 0; i < m; ++i) {
+      std::vector<int32_t> row(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) {
+        row[static_cast<size_t>(j)] = static_cast<int32_t>(static_cast<uint32_t>(sums[static_cast<size_t>(i * n + j)]) +
+                                                           static_cast<uint32_t>(bias[static_cast<size_t>(i)]));
+      }
+      q8_requantize(row.data(), n, &scales[static_cast<size_t>(i)], 0, zero_point, out_signed, expected.data() + i * n);
+    }
+    std::vector<uint8_t> got(static_cast<size_t>(m * c.ldc), 0xA5);
+    Q8GemmOutput o;
+    o.c_q8 = got.data();
+    o.ldc = c.ldc;
+    o.q8_signed = out_signed;
+    o.row_scales = scales.data();
+    o.q8_zero_point = zero_point;
+    o.row_bias = bias.data();
+    ThreadPool pool(2);
+    q8_gemm(m, n, k, c.a.data(), c.lda, a_signed, c.a_zp, b, o, iteration % 2 ? &pool : nullptr);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
+            << "at " << i << "," << j << " of " << m << "x" << n << "x" << k << " iteration " << iteration;
+      }
+      for (int64_t j = n; j < c.ldc; ++j) ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], 0xA5);
+    }
+    // The int32 output with row biases.
+    std::vector<int32_t> with_bias(static_cast<size_t>(m * c.ldc));
+    Q8GemmOutput s32;
+    s32.c_s32 = with_bias.data();
+    s32.ldc = c.ldc;
+    s32.row_bias = bias.data();
+    q8_gemm(m, n, k, c.a.data(), c.lda, a_signed, c.a_zp, b, s32, nullptr);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(static_cast<uint32_t>(with_bias[static_cast<size_t>(i * c.ldc + j)]),
+                  static_cast<uint32_t>(sums[static_cast<size_t>(i * n + j)]) +
+                      static_cast<uint32_t>(bias[static_cast<size_t>(i)]));
+      }
+    }
+  }
+  Q8GemmOutput bad;
+  std::vector<uint8_t> out(4);
+  const double scale = 1.0;
+  bad.c_q8 = out.data();
+  bad.ldc = 2;
+  bad.row_scales = &scale;
+  bad.q8_zero_point = 300;
+  const std::vector<uint8_t> bytes(4, 1);
+  const int32_t zp = 0;
+  const PackedQ8GemmB b = pack_q8_gemm_b(false, false, 2, 2, bytes.data(), 2, &zp, 1);
+  EXPECT_THROW(q8_gemm(2, 2, 2, bytes.data(), 2, false, 0, b, bad, nullptr), Error);
+}
+
 TEST_P(Q8GemmVariant, ExtremesDoNotSaturate) {
   for (const bool a_signed : {false, true}) {
     for (const bool b_signed : {false, true}) {

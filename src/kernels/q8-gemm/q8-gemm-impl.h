@@ -72,141 +72,6 @@ void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_
   }
 }
 
-// Stores one row of exact sums s[0..cols) as TileOutput orders. Full tiles pass cols == Nr as a constant, so the
-// loops have fixed trip counts (no tails, no library calls).
-template <int Nr, bool Full>
-inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
-  const int64_t cols = Full ? Nr : t.cols;
-  if (t.c_s32 != nullptr) {
-    int32_t* c = t.c_s32 + i * t.ldc;
-    for (int64_t j = 0; j < cols; ++j) c[j] = s[j];
-    return;
-  }
-  float* c = t.c_f32 + i * t.ldc;
-  const float a_scale = t.a_scale;
-  if (t.per_column_scale) {
-    for (int64_t j = 0; j < cols; ++j) c[j] = static_cast<float>(s[j]) * a_scale * t.b_scales[j];
-  } else {
-    const float b_scale = t.b_scales[0];
-    for (int64_t j = 0; j < cols; ++j) c[j] = static_cast<float>(s[j]) * a_scale * b_scale;
-  }
-  if (t.bias != nullptr) {
-    for (int64_t j = 0; j < cols; ++j) c[j] = c[j] + t.bias[j];
-  }
-}
-
-// Corrects and stores the sums acc (row stride Nr) of a tile.
-template <int Nr, bool Wide, bool Full>
-void epilogue_rows(const TileOutput& t, const int32_t* sums) {
-  const int64_t cols = Full ? Nr : t.cols;
-  int32_t s[Nr];
-  for (int64_t i = 0; i < t.rows; ++i) {
-    const int32_t* acc = sums + i * Nr;
-    if constexpr (Wide) {
-      store_row<Nr, Full>(t, i, acc);
-    } else {
-      // S = acc - zb'[j] * rowsum'[i] + col_terms[j], in wrap-around (unsigned) arithmetic like int32 hardware.
-      const uint32_t row_sum = static_cast<uint32_t>(t.row_sums[i]);
-      for (int64_t j = 0; j < cols; ++j) {
-        s[j] =
-            static_cast<int32_t>(static_cast<uint32_t>(acc[j]) - static_cast<uint32_t>(t.col_zero_points[j]) * row_sum +
-                                 static_cast<uint32_t>(t.col_terms[j]));
-      }
-      store_row<Nr, Full>(t, i, s);
-    }
-  }
-}
-
-template <int Nr, bool Wide>
-void epilogue(const TileOutput& t, const int32_t* sums) {
-  if (t.cols == Nr) {
-    epilogue_rows<Nr, Wide, true>(t, sums);
-  } else {
-    epilogue_rows<Nr, Wide, false>(t, sums);
-  }
-}
-
-// The SIMD tile of Rows x (Nv * Isa::kLanes): per depth group, Nv B registers and one broadcast of each row's
-// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
-// from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
-// kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
-// to_float, fload, fset1, fmul, fadd and fstore.
-template <typename Isa, int Mr, int Nv, int Rows>
-void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
-  using Vec = typename Isa::Vec;
-  using FVec = typename Isa::FVec;
-  constexpr int kL = Isa::kLanes;
-  constexpr int kNr = Nv * kL;
-  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
-  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
-  Vec acc[Rows][Nv];
-  for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
-  }
-  // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
-  const auto accumulate = [&](int64_t row_stride, int64_t group_stride) __attribute__((always_inline)) {
-    const uint8_t* ag = a;
-    const uint8_t* bg = b;
-    for (int64_t g = 0; g < groups; ++g) {
-      Vec bv[Nv];
-      for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(bg + v * kL * 4);
-      for (int r = 0; r < Rows; ++r) {
-        int32_t group;
-        std::memcpy(&group, ag + r * row_stride, sizeof group);
-        const Vec av = Isa::broadcast(group);
-        for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
-      }
-      ag += group_stride;
-      bg += kNr * 4;
-    }
-  };
-  if (t.a_stride == 0) {
-    accumulate(4, Mr * 4);
-  } else {
-    accumulate(t.a_stride, 4);
-  }
-  if (t.cols != kNr) {
-    for (int r = 0; r < Rows; ++r) {
-      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
-    }
-    epilogue_rows<kNr, Isa::kWide, false>(t, t.scratch);
-    return;
-  }
-  if constexpr (!Isa::kWide) {
-    // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32.
-    Vec zero_points[Nv], terms[Nv];
-    for (int v = 0; v < Nv; ++v) {
-      zero_points[v] = Isa::load_s32(t.col_zero_points + v * kL);
-      terms[v] = Isa::load_s32(t.col_terms + v * kL);
-    }
-    for (int r = 0; r < Rows; ++r) {
-      const Vec row_sum = Isa::broadcast(t.row_sums[r]);
-      for (int v = 0; v < Nv; ++v) {
-        acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
-      }
-    }
-  }
-  if (t.c_s32 != nullptr) {
-    for (int r = 0; r < Rows; ++r) {
-      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.c_s32 + r * t.ldc + v * kL, acc[r][v]);
-    }
-    return;
-  }
-  // float(S) * a_scale, then * b_scale, then + bias: separate roundings, as the portable epilogue.
-  const FVec a_scale = Isa::fset1(t.a_scale);
-  FVec b_scale[Nv];
-  for (int v = 0; v < Nv; ++v) {
-    b_scale[v] = t.per_column_scale ? Isa::fload(t.b_scales + v * kL) : Isa::fset1(t.b_scales[0]);
-  }
-  for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < Nv; ++v) {
-      FVec f = Isa::fmul(Isa::fmul(Isa::to_float(acc[r][v]), a_scale), b_scale[v]);
-      if (t.bias != nullptr) f = Isa::fadd(f, Isa::fload(t.bias + v * kL));
-      Isa::fstore(t.c_f32 + r * t.ldc + v * kL, f);
-    }
-  }
-}
-
 // std::nearbyint in the default rounding mode (ties to even) without a library call: adding 1.5 * 2^52 leaves no
 // fraction bits. Values are first clamped to +-2^30, which saturates any 8-bit output all the same (a NaN goes to
 // -2^30).
@@ -340,6 +205,189 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
     q = q > kLow ? q : kLow;
     q = q < kHigh ? q : kHigh;
     out[i] = static_cast<T>(static_cast<int32_t>(q));
+  }
+}
+
+// requantize_to for one row of a full tile (Count values, a multiple of the vector loops' lanes), inlined into
+// the tile: a call per row cost as much as the requantization itself.
+template <typename T, int Count>
+[[gnu::always_inline]] inline void requantize_tile_row(const int32_t* values, double scale, double zero_point, T* out) {
+  static_assert(Count % kRequantizeLanes == 0);
+#if defined(__AVX2__) && defined(__FMA__)
+  static_assert(Count % kExactFloatLanes == 0);
+  if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
+    const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
+    for (int i = 0; i < Count; i += kExactFloatLanes) {
+      if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
+      for (int j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
+        requantize_vector(values + j, scale, zero_point, out + j);
+    }
+    return;
+  }
+#endif
+  for (int i = 0; i < Count; i += kRequantizeLanes) requantize_vector(values + i, scale, zero_point, out + i);
+}
+
+// Stores one row of exact sums s[0..cols) as TileOutput orders. Full tiles pass cols == Nr as a constant, so the
+// loops have fixed trip counts (no tails, no library calls).
+template <int Nr, bool Full>
+inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
+  const int64_t cols = Full ? Nr : t.cols;
+  if (t.c_q8 != nullptr) {
+    if (t.q8_signed)
+      requantize_to<int8_t, false>(s, cols, t.row_scales + i, t.q8_zero_point,
+                                   reinterpret_cast<int8_t*>(t.c_q8 + i * t.ldc));
+    else
+      requantize_to<uint8_t, false>(s, cols, t.row_scales + i, t.q8_zero_point, t.c_q8 + i * t.ldc);
+    return;
+  }
+  if (t.c_s32 != nullptr) {
+    int32_t* c = t.c_s32 + i * t.ldc;
+    for (int64_t j = 0; j < cols; ++j) c[j] = s[j];
+    return;
+  }
+  float* c = t.c_f32 + i * t.ldc;
+  const float a_scale = t.a_scale;
+  if (t.per_column_scale) {
+    for (int64_t j = 0; j < cols; ++j) c[j] = static_cast<float>(s[j]) * a_scale * t.b_scales[j];
+  } else {
+    const float b_scale = t.b_scales[0];
+    for (int64_t j = 0; j < cols; ++j) c[j] = static_cast<float>(s[j]) * a_scale * b_scale;
+  }
+  if (t.bias != nullptr) {
+    for (int64_t j = 0; j < cols; ++j) c[j] = c[j] + t.bias[j];
+  }
+}
+
+// Corrects and stores the sums acc (row stride Nr) of a tile.
+template <int Nr, bool Wide, bool Full>
+void epilogue_rows(const TileOutput& t, const int32_t* sums) {
+  const int64_t cols = Full ? Nr : t.cols;
+  int32_t s[Nr];
+  for (int64_t i = 0; i < t.rows; ++i) {
+    const int32_t* acc = sums + i * Nr;
+    // S = acc (wide kernels), else acc - zb'[j] * rowsum'[i] + col_terms[j]; then + row_bias[i]: in wrap-around
+    // (unsigned) arithmetic like int32 hardware.
+    const uint32_t row_sum = Wide ? 0u : static_cast<uint32_t>(t.row_sums[i]);
+    const uint32_t bias = t.row_bias != nullptr ? static_cast<uint32_t>(t.row_bias[i]) : 0u;
+    for (int64_t j = 0; j < cols; ++j) {
+      uint32_t v = static_cast<uint32_t>(acc[j]) + bias;
+      if constexpr (!Wide) {
+        v = v - static_cast<uint32_t>(t.col_zero_points[j]) * row_sum + static_cast<uint32_t>(t.col_terms[j]);
+      }
+      s[j] = static_cast<int32_t>(v);
+    }
+    store_row<Nr, Full>(t, i, s);
+  }
+}
+
+template <int Nr, bool Wide>
+void epilogue(const TileOutput& t, const int32_t* sums) {
+  if (t.cols == Nr) {
+    epilogue_rows<Nr, Wide, true>(t, sums);
+  } else {
+    epilogue_rows<Nr, Wide, false>(t, sums);
+  }
+}
+
+// The SIMD tile of Rows x (Nv * Isa::kLanes): per depth group, Nv B registers and one broadcast of each row's
+// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
+// from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
+// kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
+// to_float, fload, fset1, fmul, fadd and fstore.
+template <typename Isa, int Mr, int Nv, int Rows>
+void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+  using Vec = typename Isa::Vec;
+  using FVec = typename Isa::FVec;
+  constexpr int kL = Isa::kLanes;
+  constexpr int kNr = Nv * kL;
+  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
+  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
+  Vec acc[Rows][Nv];
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
+  }
+  // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
+  const auto accumulate = [&](int64_t row_stride, int64_t group_stride) __attribute__((always_inline)) {
+    const uint8_t* ag = a;
+    const uint8_t* bg = b;
+    for (int64_t g = 0; g < groups; ++g) {
+      Vec bv[Nv];
+      for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(bg + v * kL * 4);
+      for (int r = 0; r < Rows; ++r) {
+        int32_t group;
+        std::memcpy(&group, ag + r * row_stride, sizeof group);
+        const Vec av = Isa::broadcast(group);
+        for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
+      }
+      ag += group_stride;
+      bg += kNr * 4;
+    }
+  };
+  if (t.a_stride == 0) {
+    accumulate(4, Mr * 4);
+  } else {
+    accumulate(t.a_stride, 4);
+  }
+  if (t.cols != kNr) {
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
+    }
+    epilogue_rows<kNr, Isa::kWide, false>(t, t.scratch);
+    return;
+  }
+  if constexpr (!Isa::kWide) {
+    // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32.
+    Vec zero_points[Nv], terms[Nv];
+    for (int v = 0; v < Nv; ++v) {
+      zero_points[v] = Isa::load_s32(t.col_zero_points + v * kL);
+      terms[v] = Isa::load_s32(t.col_terms + v * kL);
+    }
+    for (int r = 0; r < Rows; ++r) {
+      const Vec row_sum = Isa::broadcast(t.row_sums[r]);
+      for (int v = 0; v < Nv; ++v) {
+        acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
+      }
+    }
+  }
+  if (t.row_bias != nullptr) {
+    for (int r = 0; r < Rows; ++r) {
+      const Vec bias = Isa::broadcast(t.row_bias[r]);
+      for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], bias);
+    }
+  }
+  if (t.c_s32 != nullptr) {
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.c_s32 + r * t.ldc + v * kL, acc[r][v]);
+    }
+    return;
+  }
+  if (t.c_q8 != nullptr) {
+    // Each row requantized with its scale while the tile is in L1 (the scratch holds the whole tile).
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
+    }
+    for (int r = 0; r < Rows; ++r) {
+      if (t.q8_signed)
+        requantize_tile_row<int8_t, kNr>(t.scratch + r * kNr, t.row_scales[r], t.q8_zero_point,
+                                         reinterpret_cast<int8_t*>(t.c_q8 + r * t.ldc));
+      else
+        requantize_tile_row<uint8_t, kNr>(t.scratch + r * kNr, t.row_scales[r], t.q8_zero_point, t.c_q8 + r * t.ldc);
+    }
+    return;
+  }
+  // float(S) * a_scale, then * b_scale, then + bias: separate roundings, as the portable epilogue.
+  const FVec a_scale = Isa::fset1(t.a_scale);
+  FVec b_scale[Nv];
+  for (int v = 0; v < Nv; ++v) {
+    b_scale[v] = t.per_column_scale ? Isa::fload(t.b_scales + v * kL) : Isa::fset1(t.b_scales[0]);
+  }
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < Nv; ++v) {
+      FVec f = Isa::fmul(Isa::fmul(Isa::to_float(acc[r][v]), a_scale), b_scale[v]);
+      if (t.bias != nullptr) f = Isa::fadd(f, Isa::fload(t.bias + v * kL));
+      Isa::fstore(t.c_f32 + r * t.ldc + v * kL, f);
+    }
   }
 }
 

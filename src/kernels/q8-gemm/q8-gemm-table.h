@@ -26,7 +26,7 @@ using RowSumsFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t ld
 
 // Where a tile goes: with acc[i][j] the sum over the groups of the strip products,
 // S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide kernels: S = acc), then
-// stored as int32 or as float (see Q8GemmOutput), for i < rows and j < cols.
+// + row_bias[i] when set, stored as int32, float or requantized bytes (see Q8GemmOutput), for i < rows and j < cols.
 struct TileOutput {
   int64_t rows, cols;
   int32_t* scratch;                // mr x nr int32 the tile may use (partial tiles go through it)
@@ -41,6 +41,11 @@ struct TileOutput {
   const float* b_scales;  // the tile's columns (per column) or one value
   bool per_column_scale;
   const float* bias;  // the tile's columns or nullptr
+  const int32_t* row_bias;   // the tile's rows (added to S before any store) or nullptr
+  uint8_t* c_q8;             // the tile's first byte (requantized output, see Q8GemmOutput), or nullptr
+  bool q8_signed;            // c_q8 holds int8 (else uint8)
+  const double* row_scales;  // the tile's rows' requantization scales
+  double q8_zero_point;
 };
 
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.

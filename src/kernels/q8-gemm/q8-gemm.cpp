@@ -3,6 +3,7 @@
 // of B columns reused across the block's tiles), split over the Parallelism by tiles in a fixed order, so every
 // element is computed the same way on any thread count.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -200,7 +201,13 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
   check_argument(in_range(a_zero_point, a_signed), "q8_gemm: A zero point ", a_zero_point, " out of range");
-  check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr, "q8_gemm: no output");
+  check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr || out.c_q8 != nullptr, "q8_gemm: no output");
+  check_argument(
+      out.c_q8 == nullptr ||
+          (out.row_scales != nullptr && std::nearbyint(out.q8_zero_point) == out.q8_zero_point &&
+           out.q8_zero_point >= (out.q8_signed ? -128 : 0) && out.q8_zero_point <= (out.q8_signed ? 127 : 255)),
+      "q8_gemm: a requantized output needs row scales and an integer zero point in its type's range, got ",
+      out.q8_zero_point);
   check_argument(out.ldc >= n, "q8_gemm: ldc ", out.ldc, " < n ", n);
   check_argument(out.b_scale_count == 1 || out.b_scale_count == n, "q8_gemm: ", out.b_scale_count,
                  " B scales; expected 1 or ", n);
@@ -271,7 +278,13 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
         tile.col_terms = column_terms.data() + j0;
       }
       tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + i0 * out.ldc + j0 : nullptr;
-      tile.c_f32 = out.c_s32 == nullptr ? out.c_f32 + i0 * out.ldc + j0 : nullptr;
+      tile.c_f32 = out.c_s32 == nullptr && out.c_f32 != nullptr ? out.c_f32 + i0 * out.ldc + j0 : nullptr;
+      const bool q8 = out.c_s32 == nullptr && out.c_f32 == nullptr;
+      tile.c_q8 = q8 ? out.c_q8 + i0 * out.ldc + j0 : nullptr;
+      tile.q8_signed = out.q8_signed;
+      tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
+      tile.q8_zero_point = out.q8_zero_point;
+      tile.row_bias = out.row_bias != nullptr ? out.row_bias + i0 : nullptr;
       tile.ldc = out.ldc;
       tile.a_scale = out.a_scale;
       tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;

@@ -49,6 +49,10 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
 // with c_s32 set, C[i * ldc + j] = S[i][j]; otherwise with c_f32 set,
 // C[i * ldc + j] = float(S[i][j]) * a_scale * b_scales[b_scale_count == 1 ? 0 : j], then + bias[j] when bias is
 // set, rounded left to right in float (no fused multiply-add): the same bits on every variant.
+// With row_bias set, S[i][j] + row_bias[i] (wrapping as int32) takes S's place everywhere. With c_q8 set (and
+// neither c_s32 nor c_f32), C[i * ldc + j] is that sum requantized as q8_requantize does with scale row_scales[i]
+// and zero point q8_zero_point (an integer in the output type's range), as int8 when q8_signed, else uint8: the
+// bytes of an int32 output followed by q8_requantize, without the int32 matrix (QLinearConv's output planes).
 struct Q8GemmOutput {
   int32_t* c_s32 = nullptr;
   int64_t ldc = 0;  // >= n
@@ -57,6 +61,11 @@ struct Q8GemmOutput {
   const float* b_scales = nullptr;  // b_scale_count floats; nullptr reads as 1
   int64_t b_scale_count = 1;        // 1 or n
   const float* bias = nullptr;      // n floats or nullptr
+  const int32_t* row_bias = nullptr;  // m values or nullptr
+  uint8_t* c_q8 = nullptr;
+  bool q8_signed = false;
+  const double* row_scales = nullptr;  // m values (c_q8 only)
+  double q8_zero_point = 0;
 };
 
 // C (m x n) from A (m x k row-major, lda >= k; uint8, or int8 when a_signed) with one zero point a_zero_point
