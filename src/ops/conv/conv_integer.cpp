@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #if defined(__SSE2__)
@@ -482,6 +483,23 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
                                           y_zp};
       if (accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
                                     &requantized)) {
+        return;
+      }
+    }
+    // Depthwise and shallow convolutions in float (as accumulate runs them; pointwise ones stay on the q8 GEMM):
+    // requantized plane by plane from the float sums.
+    if (!(g.group == 1 && g.is_pointwise()) && std::nearbyint(y_zp) == y_zp &&
+        linalg::fit_in_8bit_type({y_zp}, out_dtype) &&
+        conv::integer_conv_runs_in_float(g, x.dtype(), x_zp, w.dtype, w_zp)) {
+      std::optional<Tensor> raw;
+      if (w.tensor == nullptr && constant != nullptr && !constant->raw.empty()) {
+        raw.emplace(w.dtype, w.shape);
+        std::memcpy(raw->raw_data(), constant->raw.data(), constant->raw.size());
+      }
+      if (w.tensor != nullptr || raw) {
+        conv::integer_conv_requantized_in_float(g, x, x_zp, w.tensor != nullptr ? *w.tensor : *raw, w_zp, bias, scales,
+                                                y_zp, out_dtype == DType::kInt8, ctx.parallelism(),
+                                                static_cast<uint8_t*>(y.raw_data()));
         return;
       }
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_kernels.h"
 
 namespace tessera::conv {
@@ -53,22 +54,62 @@ bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_z
   return depth * widest_difference(x_dtype, x_zero_point) * w_widest < 16777216.0;
 }
 
-void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
-                                const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
-                                int32_t* acc) {
+namespace {
+
+// The sums [N, M, out_size] as float (exact integers; see integer_conv_runs_in_float), without the bias.
+Tensor float_sums(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                  const std::vector<double>& w_zero_points, Parallelism& parallelism) {
   // x in planes (one zero point for all), w per output channel.
   const Tensor xf = widened(x, {x_zero_point}, g.in_size, parallelism);
   const Tensor wf = widened(w, w_zero_points, g.in_group_channels() * g.kernel_size, parallelism);
   Tensor yf = Tensor::uninitialized(DType::kFloat, {g.batch * g.out_channels * g.out_size});
   conv_f32(ConvF32Args{g, xf.data<float>(), wf.data<float>(), nullptr, nullptr, yf.data<float>()}, parallelism);
+  return yf;
+}
+
+// dst[i] = int32(sums[i]) + bias (wrapping), for sums that are exact integers.
+void sums_plus_bias(const float* sums, int64_t count, uint32_t bias, int32_t* dst) {
+  for (int64_t i = 0; i < count; ++i) {
+    dst[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + bias);
+  }
+}
+
+}  // namespace
+
+void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                       const std::vector<double>& w_zero_points, const int32_t* bias,
+                                       const std::vector<double>& scales, double y_zero_point, bool y_signed,
+                                       Parallelism& parallelism, uint8_t* y) {
+  const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
+  const float* sums = yf.data<float>();
+  // Each plane in chunks that stay in L1: the int32 sums with the bias, requantized with the channel's scale.
+  constexpr int64_t kChunk = 512;
+  const int64_t planes = g.batch * g.out_channels;
+  parallelism.parallel_for_balanced(planes, [&](int64_t begin, int64_t end) {
+    int32_t chunk[kChunk];
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t m = plane % g.out_channels;
+      const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u;
+      for (int64_t i = 0; i < g.out_size; i += kChunk) {
+        const int64_t count = std::min(kChunk, g.out_size - i);
+        const int64_t offset = plane * g.out_size + i;
+        sums_plus_bias(sums + offset, count, b, chunk);
+        q8_requantize(chunk, count, &scales[static_cast<size_t>(m)], 0, y_zero_point, y_signed, y + offset);
+      }
+    }
+  });
+}
+
+void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
+                                const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
+                                int32_t* acc) {
+  const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
   const float* y = yf.data<float>();
   const int64_t planes = g.batch * g.out_channels;
   parallelism.parallel_for(planes, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[plane % g.out_channels]) : 0u;
-      for (int64_t i = plane * g.out_size; i < (plane + 1) * g.out_size; ++i) {
-        acc[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(y[i])) + b);
-      }
+      sums_plus_bias(y + plane * g.out_size, g.out_size, b, acc + plane * g.out_size);
     }
   });
 }
