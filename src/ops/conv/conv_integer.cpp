@@ -63,6 +63,9 @@ struct PackedWeights {
   std::vector<int64_t> shape;
   std::vector<double> zero_points;  // one per output channel
   std::vector<uint8_t> raw;         // the weight bytes of a pointwise (A of the NCHW path) or shallow convolution
+  // int8 pointwise weights as uint8 (each byte ^ 0x80 = w + 128): the NCHW path's A, which the q8 GEMM reads in
+  // place as uint8 (int8 A it repacks on every call).
+  std::vector<uint8_t> raw_as_uint8;
 };
 
 std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
@@ -90,6 +93,10 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
   }
   if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth)) {
     packed->raw.assign(data, data + w.element_count());  // the pointwise and the float paths read them as they are
+    if (kernel_size == 1 && w.dtype() == DType::kInt8) {
+      packed->raw_as_uint8.resize(packed->raw.size());
+      for (size_t i = 0; i < packed->raw.size(); ++i) packed->raw_as_uint8[i] = packed->raw[i] ^ 0x80;
+    }
   }
   packed->source = w.raw_data();
   packed->dtype = w.dtype();
@@ -358,6 +365,16 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
                            : constant != nullptr && !constant->raw.empty() ? constant->raw.data()
                                                                            : nullptr;
   if (weights == nullptr) return false;
+  bool weights_signed = w.dtype == DType::kInt8;
+  int32_t weights_zero_point = static_cast<int32_t>(w_zero_points[0]);
+  const bool constant_weights =
+      constant != nullptr &&
+      (w.tensor == nullptr || (constant->source == w.tensor->raw_data() && constant->shape == w.shape));
+  if (weights_signed && constant_weights && !constant->raw_as_uint8.empty()) {
+    weights = constant->raw_as_uint8.data();  // the same differences w - zero point, as uint8
+    weights_signed = false;
+    weights_zero_point += 128;
+  }
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
   for (int64_t n = 0; n < g.batch; ++n) {
@@ -374,8 +391,8 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
     } else {
       out.c_s32 = acc + n * outputs * positions;
     }
-    q8_gemm(outputs, positions, channels, weights, channels, w.dtype == DType::kInt8,
-            static_cast<int32_t>(w_zero_points[0]), image, out, &parallelism);
+    q8_gemm(outputs, positions, channels, weights, channels, weights_signed, weights_zero_point, image, out,
+            &parallelism);
   }
   return true;
 }
