@@ -263,13 +263,22 @@ void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t c
   }
 }
 
+// QLinearConv's output requantized by the accumulation itself (see accumulate_q8, accumulate_pointwise_nchw): y's
+// bytes, signed or not, one scale per output channel, and y's zero point (an integer in y's range).
+struct RequantizedOutput {
+  uint8_t* y = nullptr;
+  bool y_signed = false;
+  const double* scales = nullptr;
+  double zero_point = 0;
+};
+
 // The same sums on the q8 GEMM: per image, x goes channels-last; per group, its im2col matrix in row form (output
 // positions x (kernel offset, channel); x itself for pointwise convolutions) is A and the group's weights (depth
 // reordered alike) are B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
 // Returns false, doing nothing, when a zero point lies outside its operand's range.
 bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                    const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
-                   Parallelism& parallelism, int32_t* acc) {
+                   Parallelism& parallelism, int32_t* acc, const RequantizedOutput* requantized = nullptr) {
   if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype)) {
     return false;
   }
@@ -326,25 +335,33 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       out.ldc = mg;
       q8_gemm(g.out_size, mg, depth, a, lda, false, a_zero_point, weights.groups[static_cast<size_t>(grp)], out,
               &parallelism);
-      // Back to channel planes, the output positions split over the pool.
-      parallelism.parallel_for((g.out_size + 255) / 256, [&](int64_t begin, int64_t end) {
-        const int64_t first = begin * 256, last = std::min(g.out_size, end * 256);
-        transpose_add_s32(last - first, mg, product + first * mg, mg, bias != nullptr ? bias + grp * mg : nullptr,
-                          acc + (n * g.out_channels + grp * mg) * g.out_size + first, g.out_size);
+      // Back to channel planes, the output positions split over the pool in blocks of kBlock; requantized, each
+      // block goes through a buffer in L1 straight to y's bytes.
+      constexpr int64_t kBlock = 256;
+      const int32_t* group_bias = bias != nullptr ? bias + grp * mg : nullptr;
+      parallelism.parallel_for((g.out_size + kBlock - 1) / kBlock, [&](int64_t begin, int64_t end) {
+        if (requantized == nullptr) {
+          const int64_t first = begin * kBlock, last = std::min(g.out_size, end * kBlock);
+          transpose_add_s32(last - first, mg, product + first * mg, mg, group_bias,
+                            acc + (n * g.out_channels + grp * mg) * g.out_size + first, g.out_size);
+          return;
+        }
+        thread_local std::vector<int32_t> block;
+        block.resize(static_cast<size_t>(mg * kBlock));
+        for (int64_t b = begin; b < end; ++b) {
+          const int64_t first = b * kBlock, count = std::min(g.out_size, first + kBlock) - first;
+          transpose_add_s32(count, mg, product + first * mg, mg, group_bias, block.data(), count);
+          for (int64_t c = 0; c < mg; ++c) {
+            const int64_t channel = grp * mg + c;
+            q8_requantize(block.data() + c * count, count, requantized->scales + channel, 0, requantized->zero_point,
+                          requantized->y_signed, requantized->y + (n * g.out_channels + channel) * g.out_size + first);
+          }
+        }
       });
     }
   }
   return true;
 }
-
-// QLinearConv's output written by the pointwise GEMM itself (each tile requantized while in L1): y's bytes, signed
-// or not, one scale per output channel, and y's zero point (an integer in y's range).
-struct RequantizedOutput {
-  uint8_t* y = nullptr;
-  bool y_signed = false;
-  const double* scales = nullptr;
-  double zero_point = 0;
-};
 
 // A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
 // weights [M, C] are A (one zero point for all output channels) and the image [C, H*W] is B, so the int32 product
@@ -398,33 +415,36 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
 }
 
 // The int32 sums [N, M, out_size] into acc: the q8 GEMM, or the widened loops for zero points outside the types.
-void accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
+// With `requantized`, the im2row path writes QLinearConv's bytes itself (returning true: acc untouched); the others
+// always fill acc (returning false).
+bool accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                 const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
-                Parallelism& parallelism, int32_t* acc) {
+                Parallelism& parallelism, int32_t* acc, const RequantizedOutput* requantized = nullptr) {
   if (g.in_channels > 0 &&
       accumulate_pointwise_nchw(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
-    return;
+    return false;
   }
   // Depthwise and shallow convolutions through the float kernels (exact), with the weights as given or kept raw.
   if (conv::integer_conv_runs_in_float(g, x.dtype(), x_zero_point, w.dtype, w_zero_points)) {
     if (w.tensor != nullptr) {
       conv::integer_conv_sums_in_float(g, x, x_zero_point, *w.tensor, w_zero_points, bias, parallelism, acc);
-      return;
+      return false;
     }
     if (constant != nullptr && !constant->raw.empty()) {
       Tensor raw(w.dtype, w.shape);
       std::memcpy(raw.raw_data(), constant->raw.data(), constant->raw.size());
       conv::integer_conv_sums_in_float(g, x, x_zero_point, raw, w_zero_points, bias, parallelism, acc);
-      return;
+      return false;
     }
   }
   if (g.kernel_size > 0 && g.in_group_channels() > 0 &&
       group_fits_q8_gemm(g.out_group_channels(), g.in_group_channels() * g.kernel_size) &&
-      accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
-    return;
+      accumulate_q8(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc, requantized)) {
+    return requantized != nullptr;
   }
   check_argument(w.tensor != nullptr, "zero points outside the operands' types need the consumed weights");
   accumulate_widened(g, x, x_zero_point, *w.tensor, w_zero_points, bias, acc);
+  return false;
 }
 
 std::vector<int64_t> output_shape(const ConvGeometry& g) {
@@ -530,7 +550,14 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     }
     Tensor acc_buffer = Tensor::uninitialized(DType::kInt32, {y.element_count()});
     int32_t* const acc = acc_buffer.data<int32_t>();
-    accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc);
+    // The im2row path requantizes its own blocks of output positions.
+    const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
+                                        y_zp};
+    const bool integer_zero_point = std::nearbyint(y_zp) == y_zp && linalg::fit_in_8bit_type({y_zp}, out_dtype);
+    if (accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc,
+                   integer_zero_point ? &requantized : nullptr)) {
+      return;
+    }
     // Each output plane requantized with its channel's scale; the planes split over the pool.
     ctx.parallelism().parallel_for(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
