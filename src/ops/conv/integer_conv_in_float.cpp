@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_kernels.h"
 
@@ -76,10 +77,73 @@ void sums_plus_bias(const float* sums, int64_t count, uint32_t bias, int32_t* ds
 
 }  // namespace
 
+namespace {
+
+// The depthwise case of integer_conv_requantized_in_float, channel block by channel block with everything in cache:
+// the block's input planes widened to float (minus the zero point), their depthwise sums (kernels/f32-dwconv, exact
+// integers in float), the bias, requantization into y. Blocks of one plane where planes are large, of a few where
+// the kernel convolves small planes side by side (kDwConvChannelsMaxOutputs).
+template <typename T>
+void depthwise_requantized(const ConvGeometry& g, const T* x, double x_zero_point, const Tensor& w,
+                           const std::vector<double>& w_zero_points, const int32_t* bias,
+                           const std::vector<double>& scales, double y_zero_point, bool y_signed,
+                           Parallelism& parallelism, uint8_t* y) {
+  DwConv2dF32Params p;
+  static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
+  const int64_t taps = g.kernel_size;
+  const Tensor wf = widened(w, w_zero_points, taps, parallelism);
+  constexpr int64_t kBlockBytes = 64 * 1024;
+  const int64_t per_block =
+      g.out_size <= kDwConvChannelsMaxOutputs
+          ? std::clamp<int64_t>(kBlockBytes / static_cast<int64_t>(sizeof(float) * g.in_size), 1, g.out_channels)
+          : 1;
+  const int64_t blocks_per_image = (g.out_channels + per_block - 1) / per_block;
+  const float zp = static_cast<float>(x_zero_point);
+  parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> in, out, scratch;
+    thread_local std::vector<int32_t> sums;
+    thread_local std::vector<const float*> planes;
+    in.resize(static_cast<size_t>(per_block * g.in_size));
+    out.resize(static_cast<size_t>(per_block * g.out_size));
+    sums.resize(static_cast<size_t>(g.out_size));
+    scratch.resize(static_cast<size_t>(std::max<int64_t>(dwconv2d_f32_channels_scratch_floats(p), 1)));
+    planes.resize(static_cast<size_t>(per_block));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / blocks_per_image, m0 = task % blocks_per_image * per_block;
+      const int64_t count = std::min(per_block, g.out_channels - m0);
+      const T* src = x + (n * g.in_channels + m0) * g.in_size;
+      for (int64_t i = 0; i < count * g.in_size; ++i) in[static_cast<size_t>(i)] = static_cast<float>(src[i]) - zp;
+      for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = in.data() + c * g.in_size;
+      dwconv2d_f32_channels(p, count, planes.data(), wf.data<float>() + m0 * taps, nullptr, out.data(), scratch.data());
+      for (int64_t c = 0; c < count; ++c) {
+        const int64_t m = m0 + c;
+        sums_plus_bias(out.data() + c * g.out_size, g.out_size, bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u,
+                       sums.data());
+        q8_requantize(sums.data(), g.out_size, &scales[static_cast<size_t>(m)], 0, y_zero_point, y_signed,
+                      y + (n * g.out_channels + m) * g.out_size);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
                                        const std::vector<double>& w_zero_points, const int32_t* bias,
                                        const std::vector<double>& scales, double y_zero_point, bool y_signed,
                                        Parallelism& parallelism, uint8_t* y) {
+  const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.spatial_rank() == 2;
+  DwConv2dF32Params p;
+  static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
+  if (depthwise && dwconv2d_f32_supports(p)) {
+    if (x.dtype() == DType::kInt8)
+      depthwise_requantized(g, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point, y_signed,
+                            parallelism, y);
+    else
+      depthwise_requantized(g, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point, y_signed,
+                            parallelism, y);
+    return;
+  }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
   const float* sums = yf.data<float>();
   // Each plane in chunks that stay in L1: the int32 sums with the bias, requantized with the channel's scale.
