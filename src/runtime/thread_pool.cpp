@@ -12,6 +12,11 @@ namespace tessera {
 namespace {
 thread_local bool tls_in_pool_worker = false;
 constexpr std::chrono::microseconds kSpinDuration{1000};
+// How long the caller, done with its own home range, waits for the workers to start theirs before taking their
+// chunks. Measured (Zen 4 VM, two threads, batch-1 MLP of three GEMVs of ~10 us a thread): without it the caller
+// ran the worker's chunk too nearly every time (the worker sees a new job a few microseconds late), 0.039 ms a run,
+// as one thread; with it 0.024 ms (ONNX Runtime: 0.027).
+constexpr std::chrono::microseconds kStealGrace{50};
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -60,10 +65,20 @@ int ThreadPool::claim(int range, uint64_t generation, bool front) {
   }
 }
 
+bool ThreadPool::others_started(uint64_t generation) const {
+  for (size_t t = 1; t < ranges_.size(); ++t) {
+    const uint64_t word = ranges_[t].word.load(std::memory_order_acquire);
+    if ((word >> 48) != (generation & kGenerationMask)) continue;
+    const uint64_t begin = (word >> 24) & kChunkMask, end = word & kChunkMask;
+    if (begin == ranges_[t].first && begin < end) return false;  // nothing claimed yet, something to claim
+  }
+  return true;
+}
+
 bool ThreadPool::run_chunks(int self, uint64_t generation, const std::function<void(int64_t, int64_t)>& fn,
-                            int64_t count, int chunks) {
+                            int64_t count, int chunks, bool steal) {
   bool ran_any = false;
-  const int ranges = static_cast<int>(ranges_.size());
+  const int ranges = steal ? static_cast<int>(ranges_.size()) : 1;
   for (int step = 0; step < ranges; ++step) {
     const int range = (self + step) % ranges;
     while (true) {
@@ -115,6 +130,7 @@ void ThreadPool::run_job(int64_t count, int chunks, const std::function<void(int
     // Home range t: chunks [t chunks / T, (t + 1) chunks / T).
     const int64_t threads = static_cast<int64_t>(ranges_.size());
     for (int64_t t = 0; t < threads; ++t) {
+      ranges_[static_cast<size_t>(t)].first = static_cast<uint64_t>(chunks * t / threads);
       ranges_[static_cast<size_t>(t)].word.store(
           range_word(generation, static_cast<uint64_t>(chunks * t / threads),
                      static_cast<uint64_t>(chunks * (t + 1) / threads)),
@@ -123,7 +139,15 @@ void ThreadPool::run_job(int64_t count, int chunks, const std::function<void(int
     generation_.store(generation);
   }
   wake_.notify_all();
-  // The caller takes chunks too, so a worker the OS has not scheduled yet delays nothing: its chunk is run here.
+  // The caller takes chunks too: its own range, then, once the workers have started theirs or kStealGrace has
+  // passed, whatever is left of them (a worker the OS has not scheduled yet delays the job by the grace at most).
+  run_chunks(0, generation, fn, count, chunks, /*steal=*/false);
+  const auto steal_after = std::chrono::steady_clock::now() + kStealGrace;
+  int spins = 0;
+  while (pending_.load(std::memory_order_acquire) > 0 && !others_started(generation)) {
+    cpu_relax();
+    if ((++spins & 63) == 0 && std::chrono::steady_clock::now() > steal_after) break;
+  }
   run_chunks(0, generation, fn, count, chunks);
   while (pending_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   std::exception_ptr error;

@@ -4,8 +4,10 @@
 // front to back, then takes the unclaimed chunks of the others from their backs, so a worker the OS has descheduled
 // delays nothing, and consecutive operators split the same way run each part on the same core as the part before
 // (a pointwise convolution's output channels stay in the L2 of the core that the depthwise one after it reads them
-// on). A parallel_for issued from inside a worker, or while another run holds the pool, runs on the calling
-// thread (never nested pools, never oversubscription).
+// on). The caller, done with its range, leaves the others' alone for up to kStealGrace while their owners have not
+// started them: a worker that is merely slow to see a short job keeps its part (and its data stays in its caches). A
+// parallel_for issued from inside a worker, or while another run holds the pool, runs on the calling thread (never
+// nested pools, never oversubscription).
 #pragma once
 
 #include <atomic>
@@ -39,7 +41,9 @@ class ThreadPool final : public Parallelism {
   // Runs unclaimed chunks of job `generation` as thread `self` (0 the caller, i + 1 worker i) until none is left:
   // its home range first, then the others' from their backs; true when it ran at least one.
   bool run_chunks(int self, uint64_t generation, const std::function<void(int64_t, int64_t)>& fn, int64_t count,
-                  int chunks);
+                  int chunks, bool steal = true);
+  // True when every other thread has claimed a chunk of its home range for job `generation` (or has none).
+  bool others_started(uint64_t generation) const;
   // Claims one chunk of home range `range` for job `generation`: from its front (the owner) or its back (a thief).
   // -1 when the range is empty or belongs to another job.
   int claim(int range, uint64_t generation, bool front);
@@ -55,6 +59,7 @@ class ThreadPool final : public Parallelism {
   // end of the unclaimed chunks. Cache-line sized, so claims in different ranges do not contend.
   struct alignas(64) HomeRange {
     std::atomic<uint64_t> word{0};
+    uint64_t first = 0;  // the range's first chunk in the current job (its front before any claim)
   };
   std::vector<HomeRange> ranges_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
