@@ -104,21 +104,23 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
   if (strided) {
     // 1x1 kernel, no pads: output (oh, ow) reads input (oh * sh, ow * sw); gathered in the input's layout.
     gathered.resize(static_cast<size_t>(g.batch * g.out_size * c));
+    // The calling thread's buffer, by pointer: inside the lambda `gathered` would name each pool thread's own.
+    float* const gathered_data = gathered.data();
     const int64_t in_h = g.in_dims[0], in_w = g.in_dims[1], out_h = g.out_dims[0], out_w = g.out_dims[1];
     const int64_t sh = g.strides[0], sw = g.strides[1];
     if (layouts.nchw_input) {
-      conv::gather_strided_positions(g, x, g.batch * c, gathered.data(), ctx.parallelism());
+      conv::gather_strided_positions(g, x, g.batch * c, gathered_data, ctx.parallelism());
     } else {
       ctx.parallelism().parallel_for(g.batch * out_h, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
           const int64_t n = r / out_h, oh = r % out_h;
           const float* src = x + ((n * in_h + oh * sh) * in_w) * c;
-          float* dst = gathered.data() + r * out_w * c;
+          float* dst = gathered_data + r * out_w * c;
           for (int64_t ow = 0; ow < out_w; ++ow) std::copy_n(src + ow * sw * c, c, dst + ow * c);
         }
       });
     }
-    x = gathered.data();
+    x = gathered_data;
   }
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = bias;
