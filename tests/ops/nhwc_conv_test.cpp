@@ -129,6 +129,14 @@ TEST(NhwcConvTest, MatchesConvOnEveryPath) {
   for (const Case& k : cases) check_case(k);
 }
 
+// The strided pointwise path gathers channels-last positions on the pool into the caller's buffer: repeated, so
+// the worker runs its share of the gather on most of the runs (it once wrote into its own, empty thread_local
+// buffer instead, which only showed when the worker took its chunk rather than the caller).
+TEST(NhwcConvTest, StridedPointwiseGatherOnTwoThreadsRepeatedly) {
+  const Case strided{"pointwise strided, repeated", 2, 16, 20, 13, 1, 1, 2, 0, 1, false, false, false};
+  for (int repeat = 0; repeat < 20; ++repeat) check_case(strided);
+}
+
 TEST(NhwcConvTest, RejectsMismatchedInputs) {
   const Tensor w = random_float({8, 4, 1, 1}, 2);
   EXPECT_EQ(error_code_of([&] {
