@@ -179,6 +179,29 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
 inline constexpr int kExactFloatLanes = 0;
 #endif
 
+// The leading whole registers of values[0, count) requantized in float where that gives the same bytes (see
+// requantize_exact_f32: a finite float scale), falling back to requantize_vector for a register whose values are too
+// large; returns how many values it did (0 without AVX2+FMA or for other scales). Inlined: the fused tile epilogue
+// runs it on every row of every tile.
+template <typename T, typename Count>
+[[gnu::always_inline]] inline Count requantize_exact_prefix([[maybe_unused]] const int32_t* __restrict values,
+                                                            [[maybe_unused]] Count count, [[maybe_unused]] double scale,
+                                                            [[maybe_unused]] double zero_point,
+                                                            [[maybe_unused]] T* __restrict out) {
+  Count i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
+    const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
+    for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
+      if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
+      for (Count j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
+        requantize_vector(values + j, scale, zero_point, out + j);
+    }
+  }
+#endif
+  return i;
+}
+
 template <typename T, bool PerValueScale>
 void requantize_to(const int32_t* __restrict values, int64_t count, const double* __restrict scales, double zero_point,
                    T* __restrict out) {
@@ -186,17 +209,7 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
   const double scale = scales[0];
   int64_t i = 0;
   if constexpr (!PerValueScale) {
-#if defined(__AVX2__) && defined(__FMA__)
-    // Float arithmetic where it gives the same bytes (see requantize_exact_f32): a finite float scale.
-    if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
-      const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
-      for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
-        if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
-        for (int64_t j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
-          requantize_vector(values + j, scale, zero_point, out + j);
-      }
-    }
-#endif
+    i = requantize_exact_prefix(values, count, scale, zero_point, out);
     for (; i + kRequantizeLanes <= count; i += kRequantizeLanes)
       requantize_vector(values + i, scale, zero_point, out + i);
   }
@@ -213,19 +226,9 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
 template <typename T, int Count>
 [[gnu::always_inline]] inline void requantize_tile_row(const int32_t* values, double scale, double zero_point, T* out) {
   static_assert(Count % kRequantizeLanes == 0);
-#if defined(__AVX2__) && defined(__FMA__)
-  static_assert(Count % kExactFloatLanes == 0);
-  if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
-    const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
-    for (int i = 0; i < Count; i += kExactFloatLanes) {
-      if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
-      for (int j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
-        requantize_vector(values + j, scale, zero_point, out + j);
-    }
-    return;
-  }
-#endif
-  for (int i = 0; i < Count; i += kRequantizeLanes) requantize_vector(values + i, scale, zero_point, out + i);
+  static_assert(Count % (kExactFloatLanes > 0 ? kExactFloatLanes : 1) == 0);
+  for (int i = requantize_exact_prefix(values, Count, scale, zero_point, out); i < Count; i += kRequantizeLanes)
+    requantize_vector(values + i, scale, zero_point, out + i);
 }
 
 // Stores one row of exact sums s[0..cols) as TileOutput orders. Full tiles pass cols == Nr as a constant, so the

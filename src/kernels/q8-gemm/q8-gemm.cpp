@@ -144,27 +144,23 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
   if (!s.trans_b) {
     // A group of rows at a time: its (column, step) elements are written contiguously.
     const int64_t full = k / Group;
+    // The byte kernels' groups with one offset for every column take the SSE2 interleave (pack_group_bytes).
+    bool bytes = false;
 #if defined(__SSE2__)
     if constexpr (sizeof(E) == 1 && Group == 4) {
-      const int32_t shift = Signed ? 0 : 128;
-      if (std::all_of(offset, offset + cols, [&](int32_t o) { return o == shift; })) {
-        for (int64_t g = 0; g < full; ++g) {
-          pack_group_bytes(b + g * Group * ldb + j0, ldb, cols, Signed ? 0x00 : 0x80, sums,
-                           reinterpret_cast<int8_t*>(dst + g * nr * Group));
-        }
-      } else {
-        for (int64_t g = 0; g < full; ++g) {
-          pack_group<E, Signed, Group>(b + g * Group * ldb + j0, ldb, cols, offset, sums, dst + g * nr * Group);
-        }
-      }
-    } else
+      bytes = std::all_of(offset, offset + cols, [](int32_t o) { return o == (Signed ? 0 : 128); });
+    }
 #endif
-    {
-      for (int64_t g = 0; g < full; ++g) {
-        const uint8_t* rows = b + g * Group * ldb + j0;
-        E* d = dst + g * nr * Group;
-        pack_group<E, Signed, Group>(rows, ldb, cols, offset, sums, d);
+    for (int64_t g = 0; g < full; ++g) {
+      const uint8_t* rows = b + g * Group * ldb + j0;
+      E* d = dst + g * nr * Group;
+#if defined(__SSE2__)
+      if (bytes) {
+        pack_group_bytes(rows, ldb, cols, Signed ? 0x00 : 0x80, sums, reinterpret_cast<int8_t*>(d));
+        continue;
       }
+#endif
+      pack_group<E, Signed, Group>(rows, ldb, cols, offset, sums, d);
     }
     for (int64_t p = full * Group; p < k; ++p) {  // the last, partial group (the rest stays zero)
       const uint8_t* row = b + p * ldb + j0;

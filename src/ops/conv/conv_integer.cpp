@@ -263,6 +263,23 @@ void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t c
   }
 }
 
+// Whether `constant` (packed at creation) holds the weights of this run: consumed (no tensor passed), or passed and
+// still the same bytes and shape.
+bool are_the_constant_weights(const Weights& w, const PackedWeights* constant) {
+  return constant != nullptr &&
+         (w.tensor == nullptr || (constant->source == w.tensor->raw_data() && constant->shape == w.shape));
+}
+
+// The weights as a tensor for the float paths: the one passed, else a copy of the bytes kept at creation (empty when
+// neither is at hand). `copy` holds the copy.
+const Tensor* weights_tensor(const Weights& w, const PackedWeights* constant, std::optional<Tensor>& copy) {
+  if (w.tensor != nullptr) return w.tensor;
+  if (constant == nullptr || constant->raw.empty()) return nullptr;
+  copy.emplace(w.dtype, w.shape);
+  std::memcpy(copy->raw_data(), constant->raw.data(), constant->raw.size());
+  return &*copy;
+}
+
 // QLinearConv's output requantized by the accumulation itself (see accumulate_q8, accumulate_pointwise_nchw): y's
 // bytes, signed or not, one scale per output channel, and y's zero point (an integer in y's range).
 struct RequantizedOutput {
@@ -282,11 +299,9 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype)) {
     return false;
   }
-  const bool use_constant =
-      constant != nullptr &&
-      (w.tensor == nullptr || (constant->source == w.tensor->raw_data() && constant->shape == w.shape)) &&
-      constant->zero_points == w_zero_points && static_cast<int64_t>(constant->groups.size()) == g.group &&
-      std::string(constant->groups[0].kernel_name()) == q8_gemm_kernel_name();
+  const bool use_constant = are_the_constant_weights(w, constant) && constant->zero_points == w_zero_points &&
+                            static_cast<int64_t>(constant->groups.size()) == g.group &&
+                            std::string(constant->groups[0].kernel_name()) == q8_gemm_kernel_name();
   check_argument(use_constant || w.tensor != nullptr, "the packed constant weights (packed for ",
                  constant != nullptr ? constant->groups[0].kernel_name() : "", ") do not fit this run");
   std::shared_ptr<const PackedWeights> own;
@@ -368,7 +383,6 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
 // [M, H*W] already is the output's channel planes (no transposes in or out). False, doing nothing, when the
 // convolution is not pointwise, the weight zero points differ between channels, a zero point lies outside its
 // type, or the weight bytes are not at hand. With `requantized`, the GEMM writes QLinearConv's bytes instead.
-
 bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                                const std::vector<double>& w_zero_points, const int32_t* bias,
                                const PackedWeights* constant, Parallelism& parallelism, int32_t* acc,
@@ -384,10 +398,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   if (weights == nullptr) return false;
   bool weights_signed = w.dtype == DType::kInt8;
   int32_t weights_zero_point = static_cast<int32_t>(w_zero_points[0]);
-  const bool constant_weights =
-      constant != nullptr &&
-      (w.tensor == nullptr || (constant->source == w.tensor->raw_data() && constant->shape == w.shape));
-  if (weights_signed && constant_weights && !constant->raw_as_uint8.empty()) {
+  if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_uint8.empty()) {
     weights = constant->raw_as_uint8.data();  // the same differences w - zero point, as uint8
     weights_signed = false;
     weights_zero_point += 128;
@@ -426,14 +437,9 @@ bool accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, con
   }
   // Depthwise and shallow convolutions through the float kernels (exact), with the weights as given or kept raw.
   if (conv::integer_conv_runs_in_float(g, x.dtype(), x_zero_point, w.dtype, w_zero_points)) {
-    if (w.tensor != nullptr) {
-      conv::integer_conv_sums_in_float(g, x, x_zero_point, *w.tensor, w_zero_points, bias, parallelism, acc);
-      return false;
-    }
-    if (constant != nullptr && !constant->raw.empty()) {
-      Tensor raw(w.dtype, w.shape);
-      std::memcpy(raw.raw_data(), constant->raw.data(), constant->raw.size());
-      conv::integer_conv_sums_in_float(g, x, x_zero_point, raw, w_zero_points, bias, parallelism, acc);
+    std::optional<Tensor> copy;
+    if (const Tensor* weights = weights_tensor(w, constant, copy)) {
+      conv::integer_conv_sums_in_float(g, x, x_zero_point, *weights, w_zero_points, bias, parallelism, acc);
       return false;
     }
   }
@@ -517,33 +523,29 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
       scales[m] =
           linalg::round_to_dtype(linalg::round_to_dtype(x_scale * w_scale[m], scale_dtype) / y_scale, scale_dtype);
     }
+    // Where y's zero point is an integer in its type (always, for a valid model), the accumulation requantizes
+    // into y's bytes itself, path by path below; otherwise every path goes through int32 sums.
+    const bool integer_zero_point = std::nearbyint(y_zp) == y_zp && linalg::fit_in_8bit_type({y_zp}, out_dtype);
+    const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
+                                        y_zp};
     // Pointwise on small planes: the GEMM requantizes its own tiles (the same bytes, no int32 planes). Measured on
     // INT8 MobileNetV2 (Zen 4, one thread, sums of per-layer minima per plane size, against int32 planes with the
     // bias added in the GEMM): 7x7 1046 -> 915 us, 14x14 1327 -> 1266, but 28x28 506 -> 548, 56x56 884 -> 978 and
     // 112x112 928 -> 1032 (the tiles' scattered byte rows cost more there than one streaming pass), so larger
     // planes keep the int32 planes and one requantization pass.
-    if (g.out_size <= kFusedRequantizeMaxPositions && std::nearbyint(y_zp) == y_zp &&
-        linalg::fit_in_8bit_type({y_zp}, out_dtype) && g.in_channels > 0) {
-      const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
-                                          y_zp};
-      if (accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
-                                    &requantized)) {
-        return;
-      }
+    if (integer_zero_point && g.out_size <= kFusedRequantizeMaxPositions && g.in_channels > 0 &&
+        accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
+                                  &requantized)) {
+      return;
     }
     // Depthwise and shallow convolutions in float (as accumulate runs them; pointwise ones stay on the q8 GEMM):
     // requantized plane by plane from the float sums.
-    if (!(g.group == 1 && g.is_pointwise()) && std::nearbyint(y_zp) == y_zp &&
-        linalg::fit_in_8bit_type({y_zp}, out_dtype) &&
+    if (integer_zero_point && !(g.group == 1 && g.is_pointwise()) &&
         conv::integer_conv_runs_in_float(g, x.dtype(), x_zp, w.dtype, w_zp)) {
-      std::optional<Tensor> raw;
-      if (w.tensor == nullptr && constant != nullptr && !constant->raw.empty()) {
-        raw.emplace(w.dtype, w.shape);
-        std::memcpy(raw->raw_data(), constant->raw.data(), constant->raw.size());
-      }
-      if (w.tensor != nullptr || raw) {
-        conv::integer_conv_requantized_in_float(g, x, x_zp, w.tensor != nullptr ? *w.tensor : *raw, w_zp, bias, scales,
-                                                y_zp, out_dtype == DType::kInt8, ctx.parallelism(),
+      std::optional<Tensor> copy;
+      if (const Tensor* weights = weights_tensor(w, constant.get(), copy)) {
+        conv::integer_conv_requantized_in_float(g, x, x_zp, *weights, w_zp, bias, scales, y_zp,
+                                                out_dtype == DType::kInt8, ctx.parallelism(),
                                                 static_cast<uint8_t*>(y.raw_data()));
         return;
       }
@@ -551,9 +553,6 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     Tensor acc_buffer = Tensor::uninitialized(DType::kInt32, {y.element_count()});
     int32_t* const acc = acc_buffer.data<int32_t>();
     // The im2row path requantizes its own blocks of output positions.
-    const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
-                                        y_zp};
-    const bool integer_zero_point = std::nearbyint(y_zp) == y_zp && linalg::fit_in_8bit_type({y_zp}, out_dtype);
     if (accumulate(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), acc,
                    integer_zero_point ? &requantized : nullptr)) {
       return;

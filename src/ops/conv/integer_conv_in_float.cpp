@@ -75,21 +75,15 @@ void sums_plus_bias(const float* sums, int64_t count, uint32_t bias, int32_t* ds
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The depthwise case of integer_conv_requantized_in_float, channel block by channel block with everything in cache:
 // the block's input planes widened to float (minus the zero point), their depthwise sums (kernels/f32-dwconv, exact
 // integers in float), the bias, requantization into y. Blocks of one plane where planes are large, of a few where
-// the kernel convolves small planes side by side (kDwConvChannelsMaxOutputs).
+// the kernel convolves small planes side by side (kDwConvChannelsMaxOutputs). `p` is g's window.
 template <typename T>
-void depthwise_requantized(const ConvGeometry& g, const T* x, double x_zero_point, const Tensor& w,
-                           const std::vector<double>& w_zero_points, const int32_t* bias,
+void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, const T* x, double x_zero_point,
+                           const Tensor& w, const std::vector<double>& w_zero_points, const int32_t* bias,
                            const std::vector<double>& scales, double y_zero_point, bool y_signed,
                            Parallelism& parallelism, uint8_t* y) {
-  DwConv2dF32Params p;
-  static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   const int64_t taps = g.kernel_size;
   const Tensor wf = widened(w, w_zero_points, taps, parallelism);
   constexpr int64_t kBlockBytes = 64 * 1024;
@@ -137,11 +131,11 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
   static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   if (depthwise && dwconv2d_f32_supports(p)) {
     if (x.dtype() == DType::kInt8)
-      depthwise_requantized(g, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point, y_signed,
-                            parallelism, y);
+      depthwise_requantized(g, p, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
+                            y_signed, parallelism, y);
     else
-      depthwise_requantized(g, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point, y_signed,
-                            parallelism, y);
+      depthwise_requantized(g, p, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
+                            y_signed, parallelism, y);
     return;
   }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
