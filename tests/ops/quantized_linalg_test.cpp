@@ -296,6 +296,8 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise
       {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depth beyond one kernel strip
+      {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},   // a 7x7 stride-2 image stem
+      {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},     // dilated, uneven padding, one group
       // Depthwise through the float kernels, or the widened loops (thin groups):
       {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},      // depthwise, strided
       {{2, 20, 9, 19}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise, two images

@@ -54,6 +54,11 @@ void accumulate_widened(const ConvGeometry& g, const Tensor& x, double x_zero_po
   }
 }
 
+// The q8 GEMM's depth for a group of `depth` = channels x kernel_size steps: im2row's rows (kernel_size > 1) are
+// padded with the zero point to whole groups of 4 steps, which the GEMM reads in place (rows of a depth such as a
+// 3-channel 7x7 stem's 147 it would copy into packed strips); pointwise convolutions read x as it is.
+int64_t gemm_depth(int64_t depth, int64_t kernel_size) { return kernel_size > 1 ? (depth + 3) / 4 * 4 : depth; }
+
 // The weights packed for the q8 GEMM as its B operand, one per group: group g's W rows (mg x C/group * kernel)
 // are op(B) transposed, so output channels are B's columns and their zero points B's per-column zero points.
 struct PackedWeights {
@@ -77,19 +82,21 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
   const int64_t cg = w.dim(1);
   const int64_t mg = channels / group;
   std::vector<int32_t> zp(zero_points.begin(), zero_points.end());
-  // Depth reordered from (channel, kernel offset) to (kernel offset, channel), the order of im2row's rows.
-  std::vector<uint8_t> reordered(static_cast<size_t>(mg * depth));
+  // Depth reordered from (channel, kernel offset) to (kernel offset, channel), the order of im2row's rows, and
+  // padded to the GEMM's depth with zeros (A's padding is its zero point, so those products add nothing).
+  const int64_t k = gemm_depth(depth, kernel_size);
+  std::vector<uint8_t> reordered(static_cast<size_t>(mg * k), 0);
   const uint8_t* data = w.data<uint8_t>();
   for (int64_t grp = 0; grp < group; ++grp) {
     for (int64_t m = 0; m < mg; ++m) {
       const uint8_t* src = data + (grp * mg + m) * depth;
-      uint8_t* dst = reordered.data() + m * depth;
+      uint8_t* dst = reordered.data() + m * k;
       for (int64_t c = 0; c < cg; ++c) {
         for (int64_t kk = 0; kk < kernel_size; ++kk) dst[kk * cg + c] = src[c * kernel_size + kk];
       }
     }
     packed->groups.push_back(
-        pack_q8_gemm_b(w.dtype() == DType::kInt8, true, depth, mg, reordered.data(), depth, zp.data() + grp * mg, mg));
+        pack_q8_gemm_b(w.dtype() == DType::kInt8, true, k, mg, reordered.data(), k, zp.data() + grp * mg, mg));
   }
   if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth)) {
     packed->raw.assign(data, data + w.element_count());  // the pointwise and the float paths read them as they are
@@ -217,11 +224,80 @@ void transpose_add_s32(int64_t rows, int64_t cols, const int32_t* __restrict src
   }
 }
 
-// Writes rows [begin, end) of the im2col matrix of one group in row form: row o (an output position) holds, for
-// each kernel offset (row-major over the kernel dims), the cg channels of the input position it reads from x in
-// channels-last order (`channels` bytes per position, the group's first channel at x), or `pad` bytes there.
+// Copies n bytes (n >= 0) from src to dst, ranges apart: up to 64 bytes by overlapping 16- or 8-byte moves instead
+// of a library call (a 7x7 stem's kernel row of 3 channels is 21 bytes; GCC turns any loop of moves into one).
+inline void copy_bytes(uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
+  if (n > 64) {
+    std::memcpy(dst, src, static_cast<size_t>(n));
+  } else if (n >= 16) {
+    const auto move16 = [&](int64_t i) { std::memcpy(dst + i, src + i, 16); };
+    move16(0);
+    move16(n - 16);
+    if (n > 32) {
+      move16(16);
+      move16(n - 32);
+    }
+  } else if (n >= 8) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// im2row (below) for 2-D convolutions: per output position and kernel row, the kernel row's inside part is one
+// contiguous copy when the group spans all channels and the columns are not dilated (else one copy per column), and
+// the parts in the padding are filled with `pad`.
+void im2row_2d(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t cg, uint8_t pad, int64_t begin,
+               int64_t end, int64_t row_stride, uint8_t* rows) {
+  const int64_t in_h = g.in_dims[0], in_w = g.in_dims[1], out_w = g.out_dims[1];
+  const int64_t kernel_h = g.kernel[0], kernel_w = g.kernel[1];
+  const int64_t stride_h = g.strides[0], stride_w = g.strides[1];
+  const int64_t dilation_h = g.dilations[0], dilation_w = g.dilations[1];
+  const int64_t depth = cg * g.kernel_size, segment = kernel_w * cg;
+  const size_t tail = static_cast<size_t>(row_stride - depth);
+  const bool contiguous = dilation_w == 1 && cg == channels;
+  // Per output column, the kernel columns [lo, hi) that read inside the input's width.
+  std::vector<conv::Range> inside(static_cast<size_t>(out_w));
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    inside[static_cast<size_t>(ow)] = conv::valid_range(kernel_w, dilation_w, ow * stride_w - g.pad_begin[1], in_w);
+  }
+  for (int64_t o = begin; o < end; ++o) {
+    const int64_t ih0 = o / out_w * stride_h - g.pad_begin[0], iw0 = o % out_w * stride_w - g.pad_begin[1];
+    const conv::Range cols = inside[static_cast<size_t>(o % out_w)];
+    uint8_t* row = rows + (o - begin) * row_stride;
+    if (tail > 0) std::memset(row + depth, pad, tail);
+    for (int64_t kh = 0; kh < kernel_h; ++kh) {
+      const int64_t ih = ih0 + kh * dilation_h;
+      uint8_t* dst = row + kh * segment;
+      if (ih < 0 || ih >= in_h || cols.lo >= cols.hi) {
+        std::memset(dst, pad, static_cast<size_t>(segment));
+        continue;
+      }
+      const uint8_t* line = x + ih * in_w * channels;
+      if (cols.lo > 0) std::memset(dst, pad, static_cast<size_t>(cols.lo * cg));
+      if (contiguous) {
+        copy_bytes(dst + cols.lo * cg, line + (iw0 + cols.lo) * channels, (cols.hi - cols.lo) * cg);
+      } else {
+        for (int64_t kw = cols.lo; kw < cols.hi; ++kw) {
+          copy_bytes(dst + kw * cg, line + (iw0 + kw * dilation_w) * channels, cg);
+        }
+      }
+      if (cols.hi < kernel_w) std::memset(dst + cols.hi * cg, pad, static_cast<size_t>((kernel_w - cols.hi) * cg));
+    }
+  }
+}
+
+// Writes rows [begin, end) of the im2col matrix of one group in row form, row_stride bytes apart: row o (an
+// output position) holds, for each kernel offset (row-major over the kernel dims), the cg channels of the input
+// position it reads from x in channels-last order (`channels` bytes per position, the group's first channel at x),
+// or `pad` bytes there, then `pad` up to row_stride.
 void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t cg, uint8_t pad, int64_t begin,
-            int64_t end, uint8_t* rows) {
+            int64_t end, int64_t row_stride, uint8_t* rows) {
+  if (g.spatial_rank() == 2) {
+    im2row_2d(g, x, channels, cg, pad, begin, end, row_stride, rows);
+    return;
+  }
   const size_t rank = g.spatial_rank();
   const int64_t depth = cg * g.kernel_size;
   std::vector<int64_t> out(rank), base(rank), kernel(rank);
@@ -232,7 +308,8 @@ void im2row(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_t c
       rest /= g.out_dims[d];
       base[d] = out[d] * g.strides[d] - g.pad_begin[d];
     }
-    uint8_t* row = rows + (o - begin) * depth;
+    uint8_t* row = rows + (o - begin) * row_stride;
+    std::fill(row + depth, row + row_stride, pad);
     std::fill(kernel.begin(), kernel.end(), 0);
     for (int64_t kk = 0; kk < g.kernel_size; ++kk) {
       int64_t position = 0;
@@ -310,6 +387,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t cg = g.in_group_channels();
   const int64_t mg = g.out_group_channels();
   const int64_t depth = cg * g.kernel_size;
+  const int64_t k = gemm_depth(depth, g.kernel_size);  // im2row's row stride
   const bool pointwise = g.is_pointwise();
   // An int8 x goes channels-last as uint8 (each byte ^ 0x80 = x + 128, zero point + 128): the same differences
   // x - zero point, and a uint8 A the GEMM reads in place (int8 A it repacks strip by strip, 7% of INT8 ResNet-50).
@@ -319,7 +397,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   // Scratch written whole before it is read: left uninitialized, from the buffer pool (large blocks are reused
   // from run to run instead of being mapped and faulted in again).
   Tensor channels_last_buffer = Tensor::uninitialized(DType::kUint8, {g.in_channels * g.in_size});
-  Tensor rows_buffer = Tensor::uninitialized(DType::kUint8, {pointwise ? 0 : depth * g.out_size});
+  Tensor rows_buffer = Tensor::uninitialized(DType::kUint8, {pointwise ? 0 : k * g.out_size});
   Tensor product_buffer = Tensor::uninitialized(DType::kInt32, {g.out_size * mg});
   uint8_t* const channels_last = channels_last_buffer.data<uint8_t>();
   uint8_t* const rows = rows_buffer.data<uint8_t>();
@@ -336,19 +414,19 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       int64_t lda = g.in_channels;
       if (!pointwise) {
         const auto fill = [&](int64_t begin, int64_t end) {
-          im2row(g, a, g.in_channels, cg, pad, begin, end, rows + begin * depth);
+          im2row(g, a, g.in_channels, cg, pad, begin, end, k, rows + begin * k);
         };
         if (depth * g.out_size >= (int64_t{1} << 16))
           parallelism.parallel_for(g.out_size, fill);
         else
           fill(0, g.out_size);
         a = rows;
-        lda = depth;
+        lda = k;
       }
       Q8GemmOutput out;
       out.c_s32 = product;
       out.ldc = mg;
-      q8_gemm(g.out_size, mg, depth, a, lda, false, a_zero_point, weights.groups[static_cast<size_t>(grp)], out,
+      q8_gemm(g.out_size, mg, k, a, lda, false, a_zero_point, weights.groups[static_cast<size_t>(grp)], out,
               &parallelism);
       // Back to channel planes, the output positions split over the pool in blocks of kBlock; requantized, each
       // block goes through a buffer in L1 straight to y's bytes.
