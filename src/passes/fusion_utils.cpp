@@ -117,6 +117,17 @@ std::optional<float> scalar_float_constant(const Graph& graph, const std::string
   return t->data<float>()[0];
 }
 
+DType per_tensor_q8(const Graph& graph, const Node& node) {
+  if (node.inputs.size() < 3 || !node.has_input(2) || !scalar_float_constant(graph, node.inputs[1])) {
+    return DType::kUndefined;
+  }
+  const Tensor* zp = constant_tensor(graph, node.inputs[2]);
+  if (zp == nullptr || zp->element_count() != 1 || (zp->dtype() != DType::kInt8 && zp->dtype() != DType::kUint8)) {
+    return DType::kUndefined;
+  }
+  return zp->dtype();
+}
+
 bool activation_of(const Graph& graph, const Node& act, std::string& name, std::vector<float>& params) {
   name = act.op_type;
   params.clear();

@@ -56,6 +56,10 @@ const Tensor* constant_tensor(const Graph& graph, const std::string& name);
 // The value of a one-element float32 constant, or nullopt.
 std::optional<float> scalar_float_constant(const Graph& graph, const std::string& name);
 
+// A DequantizeLinear / QuantizeLinear node quantizing per tensor with a constant float scalar scale and a constant
+// 8-bit scalar zero point: the zero point's type; kUndefined otherwise (no zero point input, per-axis, not constant).
+DType per_tensor_q8(const Graph& graph, const Node& node);
+
 // Infers the types and shapes of `graph`'s values (not its subgraphs') into graph.value_types with the
 // registered inference functions, for passes that need static shapes. Errors propagate (they name the node).
 void infer_types(Graph& graph);

@@ -31,6 +31,7 @@ std::unique_ptr<GraphPass> make_reshape_shape_folding();
 std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 std::unique_ptr<GraphPass> make_qdq_fusion();
 std::unique_ptr<GraphPass> make_qdq_binary_fusion();
+std::unique_ptr<GraphPass> make_qdq_pass_through();
 std::unique_ptr<GraphPass> make_float16_compute_in_float32();
 std::unique_ptr<GraphPass> make_rms_norm_fusion();
 std::unique_ptr<GraphPass> make_elementwise_chain_fusion();
@@ -52,6 +53,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_shape_folding());
   passes.push_back(make_qdq_fusion());  // before constant_folding, which would fold the weight DequantizeLinears
   passes.push_back(make_qdq_binary_fusion());
+  passes.push_back(make_qdq_pass_through());
   passes.push_back(make_constant_folding());
   passes.push_back(make_reshape_shape_folding());
   passes.push_back(make_conv_batchnorm_folding());

@@ -16,22 +16,7 @@ namespace {
 
 using fusion::is_onnx_op;
 
-// The constant scalar of `name` with dtype `dtype` (kUndefined: any), or nullptr.
-const Tensor* scalar_constant(const Graph& graph, const std::string& name, DType dtype) {
-  const Tensor* t = fusion::constant_tensor(graph, name);
-  if (t == nullptr || t->element_count() != 1 || (dtype != DType::kUndefined && t->dtype() != dtype)) return nullptr;
-  return t;
-}
-
-// A per-tensor DequantizeLinear/QuantizeLinear with constant float scale and 8-bit zero point: the zero point's
-// type, else kUndefined.
-DType per_tensor_q8(const Graph& graph, const Node& node) {
-  if (node.inputs.size() < 3 || !node.has_input(2)) return DType::kUndefined;
-  if (scalar_constant(graph, node.inputs[1], DType::kFloat) == nullptr) return DType::kUndefined;
-  const Tensor* zp = scalar_constant(graph, node.inputs[2], DType::kUndefined);
-  if (zp == nullptr || (zp->dtype() != DType::kInt8 && zp->dtype() != DType::kUint8)) return DType::kUndefined;
-  return zp->dtype();
-}
+using fusion::per_tensor_q8;
 
 bool zero_point_is_minimum(const Graph& graph, const Node& q) {
   const Tensor* zp = fusion::constant_tensor(graph, q.inputs[2]);

@@ -240,13 +240,16 @@ TEST(MaxPool, ColumnMajorIndicesAndIntegerTypes) {
       run_op("MaxPool", 12, {ints_attr("kernel_shape", {2, 2}), int_attr("storage_order", 1)}, {x}, 2);
   expect_close(y[0], {9, 9}, {1, 1, 1, 2});
   expect_close(y[1], {2, 2}, {1, 1, 1, 2});  // (0, 1) -> 0 + 1 * 2
-  // int8 and uint8 from opset 12.
-  const Tensor xi = to_dtype(random_float({1, 2, 5, 5}, 3, -100, 100), DType::kInt8);
-  NaivePoolSpec s{{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}};
-  std::vector<int64_t> out_shape;
-  const std::vector<double> expected = naive_pool(xi, s, NaivePool::kMax, out_shape);
-  expect_close(run_op("MaxPool", 12, pool_attrs(s), {xi})[0], expected, out_shape, 0, 0);
-  EXPECT_EQ(error_code_of([&] { run_op("MaxPool", 11, pool_attrs(s), {xi}); }), ErrorCode::kInvalidArgument);
+  // int8 and uint8 from opset 12 (2-D: through the float kernel plane by plane).
+  for (const DType dtype : {DType::kInt8, DType::kUint8}) {
+    const bool s8 = dtype == DType::kInt8;
+    const Tensor xi = to_dtype(random_float({1, 2, 9, 8}, 3, s8 ? -128 : 0, s8 ? 127 : 255), dtype);
+    NaivePoolSpec s{{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}};
+    std::vector<int64_t> out_shape;
+    const std::vector<double> expected = naive_pool(xi, s, NaivePool::kMax, out_shape);
+    expect_close(run_op("MaxPool", 12, pool_attrs(s), {xi})[0], expected, out_shape, 0, 0);
+    EXPECT_EQ(error_code_of([&] { run_op("MaxPool", 11, pool_attrs(s), {xi}); }), ErrorCode::kInvalidArgument);
+  }
 }
 
 TEST(AveragePool, MatchesNaiveWithAndWithoutPadCounting) {

@@ -84,11 +84,40 @@ bool max_pool_2d_f32(const PoolGeometry& g, const Tensor& x, Tensor& y, Parallel
   return true;
 }
 
+// An 8-bit 2-D pool without Indices through the float kernel, plane by plane (maxima of integers are exact in
+// float): each plane widened into a float buffer, pooled, and narrowed back. False (doing nothing) when the kernel
+// does not take the geometry. QDQ models' MaxPools run here once qdq_pass_through drops their Q/DQ pairs (ResNet-50's
+// [64, 112, 112] pool: the float pool's time plus the two conversions, not a dequantization and a quantization of
+// whole tensors).
+template <typename T>
+bool max_pool_2d_q8(const PoolGeometry& g, const Tensor& x, Tensor& y, Parallelism& parallelism) {
+  if (g.input.size() != 2) return false;
+  const MaxPool2dF32Params p = maxpool2d_params(g);
+  if (!maxpool2d_f32_supports(p)) return false;
+  const T* xd = x.data<T>();
+  T* yd = y.data<T>();
+  parallelism.parallel_for(x.dim(0) * x.dim(1), [&](int64_t begin, int64_t end) {
+    std::vector<float> in(static_cast<size_t>(g.input_size)), out(static_cast<size_t>(g.output_size));
+    std::vector<float> scratch(static_cast<size_t>(maxpool2d_f32_scratch_floats(p)));
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* src = xd + plane * g.input_size;
+      for (int64_t i = 0; i < g.input_size; ++i) in[static_cast<size_t>(i)] = static_cast<float>(src[i]);
+      maxpool2d_f32(p, in.data(), out.data(), scratch.data());
+      T* dst = yd + plane * g.output_size;
+      for (int64_t i = 0; i < g.output_size; ++i) dst[i] = static_cast<T>(out[static_cast<size_t>(i)]);
+    }
+  });
+  return true;
+}
+
 template <typename T>
 void max_pool_typed(const MaxPoolConfig& config, const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor* indices,
                     Parallelism& parallelism) {
   if constexpr (std::is_same_v<T, float>) {
     if (indices == nullptr && max_pool_2d_f32(g, x, y, parallelism)) return;
+  }
+  if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>) {
+    if (indices == nullptr && max_pool_2d_q8<T>(g, x, y, parallelism)) return;
   }
   const std::vector<AxisWindows> windows = make_axis_windows(g);
   const T* xd = x.data<T>();
