@@ -18,8 +18,12 @@ struct Shape {
   int64_t m, n, k;
 };
 constexpr Shape kShapes[] = {
-    {"bert_qkv", 128, 768, 768},      {"bert_ffn_up", 128, 3072, 768},   {"bert_ffn_down", 128, 768, 3072},
-    {"r50_conv2_1x1", 3136, 256, 64}, {"r50_conv3_3x3", 784, 128, 1152},
+    {"bert_qkv", 128, 768, 768},
+    {"bert_ffn_up", 128, 3072, 768},
+    {"bert_ffn_down", 128, 768, 3072},
+    {"r50_conv2_1x1", 3136, 256, 64},
+    {"r50_conv3_3x3", 784, 128, 1152},
+    {"r50_expand_nchw", 256, 3136, 64},  // ResNet-50 layer1 conv3 as QLinearConv runs it: weights as A, x as B
 };
 
 std::vector<uint8_t> random_bytes(size_t count, unsigned seed) {

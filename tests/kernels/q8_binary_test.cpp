@@ -40,6 +40,28 @@ void check_variant(bool multiply) {
   }
 }
 
+// Every pair of bytes, with scales whose quotients fall on or next to half-integers often (the output scale's
+// reciprocal inexact): the kernels multiply by that reciprocal where it rounds as the division does.
+template <typename T>
+void check_every_pair(bool multiply) {
+  std::vector<T> a(256 * 256), b(a.size()), c(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<T>(i / 256);
+    b[i] = static_cast<T>(i % 256);
+  }
+  for (const Q8BinaryParams& p :
+       {Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.1f, 0}, Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.15f, 1},
+        Q8BinaryParams{0.03f, 1, 0.07f, -3, 0.09f, 2}, Q8BinaryParams{0.5f, 0, 0.25f, 0, 0.3f, 0},
+        Q8BinaryParams{0.1f, 0, 0.1f, 0, 0.7f, 0}, Q8BinaryParams{0.02f, 0, 0.02f, 0, 3e-39f, 0}}) {
+    q8_binary_elementwise(multiply, std::is_signed_v<T>, a.data(), b.data(), static_cast<int64_t>(a.size()), p,
+                          c.data());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(c[i], reference<T>(multiply, a[i], b[i], p))
+          << "a " << +a[i] << " b " << +b[i] << " output scale " << p.c_scale;
+    }
+  }
+}
+
 class Q8BinaryTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -52,6 +74,13 @@ TEST_P(Q8BinaryTest, AddAndMulMatchTheUnfusedDefinition) {
   for (const bool multiply : {false, true}) {
     check_variant<int8_t>(multiply);
     check_variant<uint8_t>(multiply);
+  }
+}
+
+TEST_P(Q8BinaryTest, EveryPairOfBytesNearHalfIntegerQuotients) {
+  for (const bool multiply : {false, true}) {
+    check_every_pair<int8_t>(multiply);
+    check_every_pair<uint8_t>(multiply);
   }
 }
 

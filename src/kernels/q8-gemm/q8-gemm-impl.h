@@ -190,7 +190,7 @@ template <typename T, typename Count>
                                                             [[maybe_unused]] T* __restrict out) {
   Count i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  if (std::isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
+  if (__builtin_isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
     const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
     for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
       if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
@@ -276,7 +276,8 @@ void epilogue_rows(const TileOutput& t, const int32_t* sums) {
     for (int64_t j = 0; j < cols; ++j) {
       uint32_t v = static_cast<uint32_t>(acc[j]) + bias;
       if constexpr (!Wide) {
-        v = v - static_cast<uint32_t>(t.col_zero_points[j]) * row_sum + static_cast<uint32_t>(t.col_terms[j]);
+        if (t.col_zero_points != nullptr) v -= static_cast<uint32_t>(t.col_zero_points[j]) * row_sum;
+        v += static_cast<uint32_t>(t.col_terms[j]);
       }
       s[j] = static_cast<int32_t>(v);
     }
@@ -297,9 +298,12 @@ void epilogue(const TileOutput& t, const int32_t* sums) {
 // group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
 // from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
 // kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
-// to_float, fload, fset1, fmul, fadd and fstore.
-template <typename Isa, int Mr, int Nv, int Rows>
-void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+// to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
+// packed strip. The two forms are separate functions (tile_simd picks one): with both loops in one body GCC moved
+// all accumulators between two register sets on every depth group. The epilogue reads TileOutput's fields into
+// locals first: the intrinsic stores may alias anything, so GCC reloaded them after every store.
+template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
+[[gnu::noinline]] void tile_simd_body(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   using Vec = typename Isa::Vec;
   using FVec = typename Isa::FVec;
   constexpr int kL = Isa::kLanes;
@@ -311,75 +315,83 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const T
     for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
   }
   // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
-  const auto accumulate = [&](int64_t row_stride, int64_t group_stride) __attribute__((always_inline)) {
-    const uint8_t* ag = a;
-    const uint8_t* bg = b;
-    for (int64_t g = 0; g < groups; ++g) {
-      Vec bv[Nv];
-      for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(bg + v * kL * 4);
-      for (int r = 0; r < Rows; ++r) {
-        int32_t group;
-        std::memcpy(&group, ag + r * row_stride, sizeof group);
-        const Vec av = Isa::broadcast(group);
-        for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
-      }
-      ag += group_stride;
-      bg += kNr * 4;
+  const int64_t row_stride = DirectA ? t.a_stride : 4;
+  constexpr int64_t kGroupStride = DirectA ? 4 : Mr * 4;
+  for (int64_t g = 0; g < groups; ++g) {
+    Vec bv[Nv];
+    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
+    for (int r = 0; r < Rows; ++r) {
+      int32_t group;
+      std::memcpy(&group, a + r * row_stride, sizeof group);
+      const Vec av = Isa::broadcast(group);
+      for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
     }
-  };
-  if (t.a_stride == 0) {
-    accumulate(4, Mr * 4);
-  } else {
-    accumulate(t.a_stride, 4);
+    a += kGroupStride;
+    b += kNr * 4;
   }
+  int32_t* const scratch = t.scratch;
   if (t.cols != kNr) {
     for (int r = 0; r < Rows; ++r) {
-      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(scratch + r * kNr + v * kL, acc[r][v]);
     }
-    epilogue_rows<kNr, Isa::kWide, false>(t, t.scratch);
+    epilogue_rows<kNr, Isa::kWide, false>(t, scratch);
     return;
   }
+  const int64_t ldc = t.ldc;
   if constexpr (!Isa::kWide) {
-    // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32.
-    Vec zero_points[Nv], terms[Nv];
-    for (int v = 0; v < Nv; ++v) {
-      zero_points[v] = Isa::load_s32(t.col_zero_points + v * kL);
-      terms[v] = Isa::load_s32(t.col_terms + v * kL);
-    }
-    for (int r = 0; r < Rows; ++r) {
-      const Vec row_sum = Isa::broadcast(t.row_sums[r]);
-      for (int v = 0; v < Nv; ++v) {
-        acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
+    // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32 (the zero point term in row_bias when every
+    // column has the same zb').
+    const int32_t* const col_zero_points = t.col_zero_points;
+    const int32_t* const row_sums = t.row_sums;
+    Vec terms[Nv];
+    for (int v = 0; v < Nv; ++v) terms[v] = Isa::load_s32(t.col_terms + v * kL);
+    if (col_zero_points != nullptr) {
+      Vec zero_points[Nv];
+      for (int v = 0; v < Nv; ++v) zero_points[v] = Isa::load_s32(col_zero_points + v * kL);
+      for (int r = 0; r < Rows; ++r) {
+        const Vec row_sum = Isa::broadcast(row_sums[r]);
+        for (int v = 0; v < Nv; ++v) {
+          acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
+        }
+      }
+    } else {
+      for (int r = 0; r < Rows; ++r) {
+        for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], terms[v]);
       }
     }
   }
-  if (t.row_bias != nullptr) {
+  if (const int32_t* const row_bias = t.row_bias; row_bias != nullptr) {
     for (int r = 0; r < Rows; ++r) {
-      const Vec bias = Isa::broadcast(t.row_bias[r]);
+      const Vec bias = Isa::broadcast(row_bias[r]);
       for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], bias);
     }
   }
-  if (t.c_s32 != nullptr) {
+  if (int32_t* const c = t.c_s32; c != nullptr) {
     for (int r = 0; r < Rows; ++r) {
-      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.c_s32 + r * t.ldc + v * kL, acc[r][v]);
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(c + r * ldc + v * kL, acc[r][v]);
     }
     return;
   }
-  if (t.c_q8 != nullptr) {
+  if (uint8_t* const c = t.c_q8; c != nullptr) {
     // Each row requantized with its scale while the tile is in L1 (the scratch holds the whole tile).
+    const double* const row_scales = t.row_scales;
+    const double zero_point = t.q8_zero_point;
+    const bool q8_signed = t.q8_signed;
     for (int r = 0; r < Rows; ++r) {
-      for (int v = 0; v < Nv; ++v) Isa::store_s32(t.scratch + r * kNr + v * kL, acc[r][v]);
+      for (int v = 0; v < Nv; ++v) Isa::store_s32(scratch + r * kNr + v * kL, acc[r][v]);
     }
     for (int r = 0; r < Rows; ++r) {
-      if (t.q8_signed)
-        requantize_tile_row<int8_t, kNr>(t.scratch + r * kNr, t.row_scales[r], t.q8_zero_point,
-                                         reinterpret_cast<int8_t*>(t.c_q8 + r * t.ldc));
+      if (q8_signed)
+        requantize_tile_row<int8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point,
+                                         reinterpret_cast<int8_t*>(c + r * ldc));
       else
-        requantize_tile_row<uint8_t, kNr>(t.scratch + r * kNr, t.row_scales[r], t.q8_zero_point, t.c_q8 + r * t.ldc);
+        requantize_tile_row<uint8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point, c + r * ldc);
     }
     return;
   }
   // float(S) * a_scale, then * b_scale, then + bias: separate roundings, as the portable epilogue.
+  float* const c = t.c_f32;
+  const float* const bias = t.bias;
   const FVec a_scale = Isa::fset1(t.a_scale);
   FVec b_scale[Nv];
   for (int v = 0; v < Nv; ++v) {
@@ -388,10 +400,18 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const T
   for (int r = 0; r < Rows; ++r) {
     for (int v = 0; v < Nv; ++v) {
       FVec f = Isa::fmul(Isa::fmul(Isa::to_float(acc[r][v]), a_scale), b_scale[v]);
-      if (t.bias != nullptr) f = Isa::fadd(f, Isa::fload(t.bias + v * kL));
-      Isa::fstore(t.c_f32 + r * t.ldc + v * kL, f);
+      if (bias != nullptr) f = Isa::fadd(f, Isa::fload(bias + v * kL));
+      Isa::fstore(c + r * ldc + v * kL, f);
     }
   }
+}
+
+template <typename Isa, int Mr, int Nv, int Rows>
+void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+  if (t.a_stride == 0)
+    tile_simd_body<Isa, Mr, Nv, Rows, false>(groups, a_strip, b_strip, t);
+  else
+    tile_simd_body<Isa, Mr, Nv, Rows, true>(groups, a_strip, b_strip, t);
 }
 
 void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,

@@ -27,6 +27,9 @@ using RowSumsFn = void (*)(int64_t rows, int64_t k, const uint8_t* a, int64_t ld
 // Where a tile goes: with acc[i][j] the sum over the groups of the strip products,
 // S = acc - col_zero_points[j] * row_sums[i] + col_terms[j] (the three nullptr for wide kernels: S = acc), then
 // + row_bias[i] when set, stored as int32, float or requantized bytes (see Q8GemmOutput), for i < rows and j < cols.
+// col_zero_points is nullptr also when every column has one zero point zb': then q8_gemm folds -zb' * row_sums[i]
+// into row_bias (a scalar per row instead of a vector multiplication per register), and S = acc + col_terms[j]
+// + row_bias[i].
 struct TileOutput {
   int64_t rows, cols;
   int32_t* scratch;                // mr x nr int32 the tile may use (partial tiles go through it)

@@ -311,6 +311,19 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                                                    static_cast<uint32_t>(pb.column_sums[j])));
     }
   }
+  // One zero point for every column of B (x's in the NCHW pointwise convolutions, symmetric weights'): its term
+  // -zb' * rowsum'[i] joins the row bias, one scalar per row (see TileOutput).
+  const bool uniform_zero_point = !set.wide && std::all_of(pb.zero_points.begin(), pb.zero_points.end(),
+                                                           [&](int32_t z) { return z == pb.zero_points[0]; });
+  std::vector<int32_t> row_offsets;
+  if (uniform_zero_point) {
+    row_offsets.resize(row_sums.size());
+    const uint32_t zb = static_cast<uint32_t>(pb.zero_points.empty() ? 0 : pb.zero_points[0]);
+    for (size_t i = 0; i < row_offsets.size(); ++i) {
+      const uint32_t bias = out.row_bias != nullptr && static_cast<int64_t>(i) < m ? out.row_bias[i] : 0;
+      row_offsets[i] = static_cast<int32_t>(bias - zb * static_cast<uint32_t>(row_sums[i]));
+    }
+  }
   static const float kOne = 1.0f;
   const float* b_scales = out.b_scales != nullptr ? out.b_scales : &kOne;
   const bool per_column_scale = out.b_scales != nullptr && out.b_scale_count == n && n > 1;
@@ -336,7 +349,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       tile.a_stride = direct_a ? lda : 0;
       if (!set.wide) {
         tile.row_sums = row_sums.data() + i0;
-        tile.col_zero_points = pb.zero_points.data() + j0;
+        tile.col_zero_points = uniform_zero_point ? nullptr : pb.zero_points.data() + j0;
         tile.col_terms = column_terms.data() + j0;
       }
       tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + i0 * out.ldc + j0 : nullptr;
@@ -346,7 +359,9 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       tile.q8_signed = out.q8_signed;
       tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
       tile.q8_zero_point = out.q8_zero_point;
-      tile.row_bias = out.row_bias != nullptr ? out.row_bias + i0 : nullptr;
+      tile.row_bias = uniform_zero_point        ? row_offsets.data() + i0
+                      : out.row_bias != nullptr ? out.row_bias + i0
+                                                : nullptr;
       tile.ldc = out.ldc;
       tile.a_scale = out.a_scale;
       tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
