@@ -311,7 +311,9 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
   const uint8_t* a = static_cast<const uint8_t*>(a_strip);
   const uint8_t* b = static_cast<const uint8_t*>(b_strip);
   Vec acc[Rows][Nv];
+#pragma GCC unroll 16
   for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
     for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
   }
   // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
@@ -319,11 +321,14 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
   constexpr int64_t kGroupStride = DirectA ? 4 : Mr * 4;
   for (int64_t g = 0; g < groups; ++g) {
     Vec bv[Nv];
+#pragma GCC unroll 4
     for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
       int32_t group;
       std::memcpy(&group, a + r * row_stride, sizeof group);
       const Vec av = Isa::broadcast(group);
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
     }
     a += kGroupStride;
@@ -331,7 +336,9 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
   }
   int32_t* const scratch = t.scratch;
   if (t.cols != kNr) {
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) Isa::store_s32(scratch + r * kNr + v * kL, acc[r][v]);
     }
     epilogue_rows<kNr, Isa::kWide, false>(t, scratch);
@@ -344,30 +351,40 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
     const int32_t* const col_zero_points = t.col_zero_points;
     const int32_t* const row_sums = t.row_sums;
     Vec terms[Nv];
+#pragma GCC unroll 4
     for (int v = 0; v < Nv; ++v) terms[v] = Isa::load_s32(t.col_terms + v * kL);
     if (col_zero_points != nullptr) {
       Vec zero_points[Nv];
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) zero_points[v] = Isa::load_s32(col_zero_points + v * kL);
+#pragma GCC unroll 16
       for (int r = 0; r < Rows; ++r) {
         const Vec row_sum = Isa::broadcast(row_sums[r]);
+#pragma GCC unroll 4
         for (int v = 0; v < Nv; ++v) {
           acc[r][v] = Isa::sub(Isa::add(acc[r][v], terms[v]), Isa::mullo(zero_points[v], row_sum));
         }
       }
     } else {
+#pragma GCC unroll 16
       for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
         for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], terms[v]);
       }
     }
   }
   if (const int32_t* const row_bias = t.row_bias; row_bias != nullptr) {
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
       const Vec bias = Isa::broadcast(row_bias[r]);
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], bias);
     }
   }
   if (int32_t* const c = t.c_s32; c != nullptr) {
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) Isa::store_s32(c + r * ldc + v * kL, acc[r][v]);
     }
     return;
@@ -377,9 +394,12 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
     const double* const row_scales = t.row_scales;
     const double zero_point = t.q8_zero_point;
     const bool q8_signed = t.q8_signed;
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) Isa::store_s32(scratch + r * kNr + v * kL, acc[r][v]);
     }
+#pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
       if (q8_signed)
         requantize_tile_row<int8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point,
@@ -394,10 +414,13 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
   const float* const bias = t.bias;
   const FVec a_scale = Isa::fset1(t.a_scale);
   FVec b_scale[Nv];
+#pragma GCC unroll 4
   for (int v = 0; v < Nv; ++v) {
     b_scale[v] = t.per_column_scale ? Isa::fload(t.b_scales + v * kL) : Isa::fset1(t.b_scales[0]);
   }
+#pragma GCC unroll 16
   for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
     for (int v = 0; v < Nv; ++v) {
       FVec f = Isa::fmul(Isa::fmul(Isa::to_float(acc[r][v]), a_scale), b_scale[v]);
       if (bias != nullptr) f = Isa::fadd(f, Isa::fload(bias + v * kL));

@@ -332,43 +332,55 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const int64_t strips_per_block = std::min(rows_per_block(set, a_strip_bytes) / set.mr, a_strips);
   const int64_t blocks = (a_strips + strips_per_block - 1) / strips_per_block;
   const int64_t tasks = blocks * pb.strips * strips_per_block;
+  // The fields every tile shares; each task sets its tile's rows, columns and pointers.
+  q8gemm::TileOutput shared{};
+  shared.a_stride = direct_a ? lda : 0;
+  shared.q8_signed = out.q8_signed;
+  shared.q8_zero_point = out.q8_zero_point;
+  shared.ldc = out.ldc;
+  shared.a_scale = out.a_scale;
+  shared.per_column_scale = per_column_scale;
+  const bool q8 = out.c_s32 == nullptr && out.c_f32 == nullptr;
+  const int32_t* const row_bias = uniform_zero_point ? row_offsets.data() : out.row_bias;
   const auto run = [&](int64_t begin, int64_t end) {
     alignas(64) int32_t scratch[q8gemm::kMaxMr * 64];
+    q8gemm::TileOutput tile = shared;
+    tile.scratch = scratch;
+    // Task t = (block, B strip, A strip of the block), counted up instead of divided out per task (three 64-bit
+    // divisions cost as much as a short-depth tile's epilogue).
+    const int64_t block_tasks = pb.strips * strips_per_block;
+    int64_t block = begin / block_tasks, b_strip = begin % block_tasks / strips_per_block,
+            in_block = begin % strips_per_block;
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t block = t / (pb.strips * strips_per_block);
-      const int64_t b_strip = (t / strips_per_block) % pb.strips;
-      const int64_t a_strip = block * strips_per_block + t % strips_per_block;
-      if (a_strip >= a_strips) continue;
-      const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
-      const int64_t rows = std::min<int64_t>(set.mr, m - i0);
-      const int64_t cols = std::min<int64_t>(set.nr, n - j0);
-      q8gemm::TileOutput tile{};
-      tile.rows = rows;
-      tile.cols = cols;
-      tile.scratch = scratch;
-      tile.a_stride = direct_a ? lda : 0;
-      if (!set.wide) {
-        tile.row_sums = row_sums.data() + i0;
-        tile.col_zero_points = uniform_zero_point ? nullptr : pb.zero_points.data() + j0;
-        tile.col_terms = column_terms.data() + j0;
+      const int64_t a_strip = block * strips_per_block + in_block;
+      if (a_strip < a_strips) {
+        const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
+        const int64_t rows = std::min<int64_t>(set.mr, m - i0);
+        tile.rows = rows;
+        tile.cols = std::min<int64_t>(set.nr, n - j0);
+        if (!set.wide) {
+          tile.row_sums = row_sums.data() + i0;
+          tile.col_zero_points = uniform_zero_point ? nullptr : pb.zero_points.data() + j0;
+          tile.col_terms = column_terms.data() + j0;
+        }
+        const int64_t offset = i0 * out.ldc + j0;
+        tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + offset : nullptr;
+        tile.c_f32 = out.c_s32 == nullptr && out.c_f32 != nullptr ? out.c_f32 + offset : nullptr;
+        tile.c_q8 = q8 ? out.c_q8 + offset : nullptr;
+        tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
+        tile.row_bias = row_bias != nullptr ? row_bias + i0 : nullptr;
+        tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
+        tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
+        const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
+        set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
       }
-      tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + i0 * out.ldc + j0 : nullptr;
-      tile.c_f32 = out.c_s32 == nullptr && out.c_f32 != nullptr ? out.c_f32 + i0 * out.ldc + j0 : nullptr;
-      const bool q8 = out.c_s32 == nullptr && out.c_f32 == nullptr;
-      tile.c_q8 = q8 ? out.c_q8 + i0 * out.ldc + j0 : nullptr;
-      tile.q8_signed = out.q8_signed;
-      tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
-      tile.q8_zero_point = out.q8_zero_point;
-      tile.row_bias = uniform_zero_point        ? row_offsets.data() + i0
-                      : out.row_bias != nullptr ? out.row_bias + i0
-                                                : nullptr;
-      tile.ldc = out.ldc;
-      tile.a_scale = out.a_scale;
-      tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
-      tile.per_column_scale = per_column_scale;
-      tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
-      const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
-      set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
+      if (++in_block == strips_per_block) {
+        in_block = 0;
+        if (++b_strip == pb.strips) {
+          b_strip = 0;
+          ++block;
+        }
+      }
     }
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
