@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -292,12 +293,13 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   const std::vector<ConvCase> cases = {
       // On the q8 GEMM (groups of at least 4 output channels and 128 products per output position):
       {{1, 3, 9, 8}, {5, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},
-      {{2, 8, 7, 9}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},    // grouped, strided, dilated
-      {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise
-      {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                      // 1-D
-      {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depth beyond one kernel strip
-      {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},   // a 7x7 stride-2 image stem
-      {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},     // dilated, uneven padding, one group
+      {{2, 8, 7, 9}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},     // grouped, strided, dilated
+      {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // pointwise
+      {{2, 16, 23, 25}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // pointwise, planes of several blocks
+      {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                       // 1-D
+      {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // depth beyond one kernel strip
+      {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},    // a 7x7 stride-2 image stem
+      {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},      // dilated, uneven padding, one group
       // Depthwise through the float kernels, or the widened loops (thin groups):
       {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},      // depthwise, strided
       {{2, 20, 9, 19}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise, two images
@@ -322,7 +324,12 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       const Tensor x_scale = Tensor::scalar<float>(DType::kFloat, 0.02f);
       Tensor w_scale(DType::kFloat, {c.w_shape[0]});
       for (int64_t i = 0; i < c.w_shape[0]; ++i) w_scale.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
-      const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, 0.3f);
+      // An output scale growing with the products per output, so that most outputs land inside the type, not on
+      // its bounds (where an output the kernel never wrote could pass for a saturated one).
+      const int64_t depth = c.w_shape[1] * std::accumulate(c.w_shape.begin() + 2, c.w_shape.end(), int64_t{1},
+                                                           std::multiplies<int64_t>());
+      const float ys = 0.3f * static_cast<float>(std::max<int64_t>(1, depth / 4));
+      const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, ys);
       const Tensor y_zp = Tensor::scalar<uint8_t>(DType::kUint8, 100);
       for (const int mode : {0, 1, 2}) {  // plain weights; constant, passed; constant, consumed
         const bool constant = mode > 0;
@@ -340,7 +347,7 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
           const double scale =
               static_cast<float>(static_cast<double>(static_cast<float>(
                                      static_cast<double>(0.02f) * static_cast<double>(w_scale.data<float>()[oc]))) /
-                                 static_cast<double>(0.3f));
+                                 static_cast<double>(ys));
           const double acc = static_cast<double>(want[static_cast<size_t>(i)] + bias.data<int32_t>()[oc]);
           const double expected = std::clamp(std::nearbyint(acc * scale) + 100.0, 0.0, 255.0);
           ASSERT_EQ(value(q, i), expected) << "at " << i;

@@ -456,6 +456,12 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   return true;
 }
 
+// Output planes up to this many positions are requantized by the pointwise GEMM's tiles themselves (see
+// make_qlinear_conv); larger ones block by block from int32 sums (accumulate_pointwise_nchw).
+constexpr int64_t kFusedRequantizeMaxPositions = 256;
+// Positions per block of those larger planes.
+constexpr int64_t kPointwiseBlock = 256;
+
 // A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
 // weights [M, C] are A (one zero point for all output channels) and the image [C, H*W] is B, so the int32 product
 // [M, H*W] already is the output's channel planes (no transposes in or out). False, doing nothing, when the
@@ -483,6 +489,32 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   }
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
+  if (requantized != nullptr && positions > kFusedRequantizeMaxPositions) {
+    // Large planes: blocks of positions, one per task, each GEMM'd serially into int32 sums kept in L2 and
+    // requantized from there row by row (the tiles' own requantization is slower on such planes, and whole int32
+    // planes go out to memory and back).
+    const int64_t blocks = (positions + kPointwiseBlock - 1) / kPointwiseBlock;
+    parallelism.parallel_for_balanced(g.batch * blocks, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> sums(static_cast<size_t>(outputs * kPointwiseBlock));
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t n = task / blocks, first = task % blocks * kPointwiseBlock;
+        const int64_t count = std::min(kPointwiseBlock, positions - first);
+        const PackedQ8GemmB image =
+            pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, count,
+                           x.data<uint8_t>() + n * channels * positions + first, positions, &xz, 1);
+        Q8GemmOutput out;
+        out.ldc = count;
+        out.row_bias = bias;
+        out.c_s32 = sums.data();
+        q8_gemm(outputs, count, channels, weights, channels, weights_signed, weights_zero_point, image, out, nullptr);
+        for (int64_t m = 0; m < outputs; ++m) {
+          q8_requantize(sums.data() + m * count, count, requantized->scales + m, 0, requantized->zero_point,
+                        requantized->y_signed, requantized->y + (n * outputs + m) * positions + first);
+        }
+      }
+    });
+    return true;
+  }
   for (int64_t n = 0; n < g.batch; ++n) {
     const PackedQ8GemmB image = pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, positions,
                                                x.data<uint8_t>() + n * channels * positions, positions, &xz, 1);
@@ -563,9 +595,6 @@ std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
   });
 }
 
-// Output planes up to this many positions are requantized by the pointwise GEMM itself (see make_qlinear_conv).
-constexpr int64_t kFusedRequantizeMaxPositions = 256;
-
 std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
   const std::shared_ptr<const PackedWeights> constant = pack_constant_weights(info, 3, 5, 2, attrs.group);
@@ -606,12 +635,13 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     const bool integer_zero_point = std::nearbyint(y_zp) == y_zp && linalg::fit_in_8bit_type({y_zp}, out_dtype);
     const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
                                         y_zp};
-    // Pointwise on small planes: the GEMM requantizes its own tiles (the same bytes, no int32 planes). Measured on
+    // Pointwise: requantized by the GEMM (the same bytes, no int32 planes). Small planes in its tiles: measured on
     // INT8 MobileNetV2 (Zen 4, one thread, sums of per-layer minima per plane size, against int32 planes with the
     // bias added in the GEMM): 7x7 1046 -> 915 us, 14x14 1327 -> 1266, but 28x28 506 -> 548, 56x56 884 -> 978 and
     // 112x112 928 -> 1032 (the tiles' scattered byte rows cost more there than one streaming pass), so larger
-    // planes keep the int32 planes and one requantization pass.
-    if (integer_zero_point && g.out_size <= kFusedRequantizeMaxPositions && g.in_channels > 0 &&
+    // planes go block by block through int32 sums in L2 (INT8 MobileNetV2 6.9-7.3 -> 6.5-6.7 ms against whole
+    // int32 planes and one pass; ResNet-50 level).
+    if (integer_zero_point && g.in_channels > 0 &&
         accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
                                   &requantized)) {
       return;
