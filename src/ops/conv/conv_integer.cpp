@@ -255,7 +255,7 @@ void im2row_2d(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_
   const int64_t stride_h = g.strides[0], stride_w = g.strides[1];
   const int64_t dilation_h = g.dilations[0], dilation_w = g.dilations[1];
   const int64_t depth = cg * g.kernel_size, segment = kernel_w * cg;
-  const size_t tail = static_cast<size_t>(row_stride - depth);
+  const int64_t tail = row_stride - depth;
   const bool contiguous = dilation_w == 1 && cg == channels;
   // Per output column, the kernel columns [lo, hi) that read inside the input's width.
   std::vector<conv::Range> inside(static_cast<size_t>(out_w));
@@ -266,7 +266,12 @@ void im2row_2d(const ConvGeometry& g, const uint8_t* x, int64_t channels, int64_
     const int64_t ih0 = o / out_w * stride_h - g.pad_begin[0], iw0 = o % out_w * stride_w - g.pad_begin[1];
     const conv::Range cols = inside[static_cast<size_t>(o % out_w)];
     uint8_t* row = rows + (o - begin) * row_stride;
-    if (tail > 0) std::memset(row + depth, pad, tail);
+    if (tail > 0) {
+      // At most 3 bytes (see gemm_depth): one 4-byte store ending the row, before the segments overwrite its
+      // first bytes (a memset call per row cost as much as the row's copies on a 3-channel stem).
+      const uint32_t pads = 0x01010101u * pad;
+      std::memcpy(row + row_stride - 4, &pads, 4);
+    }
     for (int64_t kh = 0; kh < kernel_h; ++kh) {
       const int64_t ih = ih0 + kh * dilation_h;
       uint8_t* dst = row + kh * segment;
