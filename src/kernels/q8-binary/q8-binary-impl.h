@@ -27,23 +27,7 @@ typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
 
 constexpr float kRoundMagic = 12582912.0f;
 
-// kLanes bytes at p widened to floats (the sign- or zero-extending loads GCC does not pick by itself).
-template <typename T>
-inline Vec bytes_to_floats(const T* p) {
-#if defined(__AVX512F__)
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m512i ints = std::is_signed_v<T> ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
-  return reinterpret_cast<Vec>(_mm512_cvtepi32_ps(ints));
-#elif defined(__AVX2__)
-  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-  const __m256i ints = std::is_signed_v<T> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
-  return reinterpret_cast<Vec>(_mm256_cvtepi32_ps(ints));
-#else
-  Vec v;
-  for (int k = 0; k < kLanes; ++k) v[k] = static_cast<float>(p[k]);
-  return v;
-#endif
-}
+using simd::bytes_to_floats;
 
 template <typename T>
 inline float quantize_one(float v, const Q8BinaryParams& p, float lo, float hi) {

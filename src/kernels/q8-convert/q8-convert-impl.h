@@ -67,7 +67,6 @@ void quantize(const float* x, int64_t n, const float* scale, const float* zero_p
 template <typename T, bool kRow>
 void dequantize(const T* x, int64_t n, const float* scale, const float* zero_point, float* y) {
   if (n <= 0) return;  // an empty row may come with no parameters at all (null pointers)
-  using ByteVec = typename Bytes<T>::type;
   Vec s = Vec{} + scale[0], zp = Vec{} + zero_point[0];
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -75,10 +74,7 @@ void dequantize(const T* x, int64_t n, const float* scale, const float* zero_poi
       s = simd::load(scale + i);
       zp = simd::load(zero_point + i);
     }
-    ByteVec bytes;
-    std::memcpy(&bytes, x + i, kLanes);
-    const Vec v = __builtin_convertvector(__builtin_convertvector(bytes, IntVec), Vec);
-    simd::store(y + i, (v - zp) * s);
+    simd::store(y + i, (simd::bytes_to_floats(x + i) - zp) * s);
   }
   for (; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zero_point[kRow ? i : 0]) * scale[kRow ? i : 0];
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/f32-dwconv/f32-dwconv.h"
+#include "kernels/q8-convert/q8-convert.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/conv/conv_kernels.h"
 
@@ -16,6 +17,15 @@ double widest_difference(DType dtype, double zero_point) {
   return std::max(std::fabs(lo - zero_point), std::fabs(hi - zero_point));
 }
 
+// out[i] = in[i] - zero_point as floats for n 8-bit values and an integer zero point: the q8-convert kernel's
+// dequantization with scale 1 (vectorized per ISA; this file is built for the baseline ISA).
+inline void widen_minus(const int8_t* in, int64_t n, double zero_point, float* out) {
+  q8_dequantize_s8(in, n, 1.0f, static_cast<int32_t>(zero_point), out);
+}
+inline void widen_minus(const uint8_t* in, int64_t n, double zero_point, float* out) {
+  q8_dequantize_u8(in, n, 1.0f, static_cast<int32_t>(zero_point), out);
+}
+
 // An 8-bit tensor minus per-block zero points (block = `inner` consecutive elements, cycling) as floats, the blocks
 // split over the pool.
 template <typename T>
@@ -23,10 +33,7 @@ void widen_blocks(const T* in, const std::vector<double>& zero_points, int64_t i
                   Parallelism& parallelism) {
   parallelism.parallel_for(blocks, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      const float zp = static_cast<float>(zero_points[static_cast<size_t>(b) % zero_points.size()]);
-      const T* src = in + b * inner;
-      float* dst = out + b * inner;
-      for (int64_t i = 0; i < inner; ++i) dst[i] = static_cast<float>(src[i]) - zp;
+      widen_minus(in + b * inner, inner, zero_points[static_cast<size_t>(b) % zero_points.size()], out + b * inner);
     }
   });
 }
@@ -48,9 +55,12 @@ bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_z
                                 const std::vector<double>& w_zero_points) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.group >= 2;
   const bool shallow = g.group == 1 && g.in_channels * g.kernel_size <= kShallowDepth;
-  if (g.spatial_rank() != 2 || !(depthwise || shallow)) return false;
+  if (g.spatial_rank() != 2 || !(depthwise || shallow) || std::nearbyint(x_zero_point) != x_zero_point) return false;
   double w_widest = 0;
-  for (double zp : w_zero_points) w_widest = std::max(w_widest, widest_difference(w_dtype, zp));
+  for (double zp : w_zero_points) {
+    if (std::nearbyint(zp) != zp) return false;
+    w_widest = std::max(w_widest, widest_difference(w_dtype, zp));
+  }
   const double depth = static_cast<double>(g.in_group_channels() * g.kernel_size);
   return depth * widest_difference(x_dtype, x_zero_point) * w_widest < 16777216.0;
 }
@@ -92,7 +102,6 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
           ? std::clamp<int64_t>(kBlockBytes / static_cast<int64_t>(sizeof(float) * g.in_size), 1, g.out_channels)
           : 1;
   const int64_t blocks_per_image = (g.out_channels + per_block - 1) / per_block;
-  const float zp = static_cast<float>(x_zero_point);
   parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> in, out, scratch;
     thread_local std::vector<int32_t> sums;
@@ -106,7 +115,7 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
       const int64_t n = task / blocks_per_image, m0 = task % blocks_per_image * per_block;
       const int64_t count = std::min(per_block, g.out_channels - m0);
       const T* src = x + (n * g.in_channels + m0) * g.in_size;
-      for (int64_t i = 0; i < count * g.in_size; ++i) in[static_cast<size_t>(i)] = static_cast<float>(src[i]) - zp;
+      widen_minus(src, count * g.in_size, x_zero_point, in.data());
       for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = in.data() + c * g.in_size;
       dwconv2d_f32_channels(p, count, planes.data(), wf.data<float>() + m0 * taps, nullptr, out.data(), scratch.data());
       for (int64_t c = 0; c < count; ++c) {

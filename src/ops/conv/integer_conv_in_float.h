@@ -18,8 +18,8 @@ namespace tessera::conv {
 inline constexpr int64_t kShallowDepth = 32;
 
 // True when integer_conv_sums_in_float takes `g` with these operand types and zero points: a 2-D convolution that
-// is depthwise (group == C == M) or shallow (one group, C * kernel size <= kShallowDepth) with sums that stay exact
-// in float32.
+// is depthwise (group == C == M) or shallow (one group, C * kernel size <= kShallowDepth) with integer zero points
+// and sums that stay exact in float32.
 bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
                                 const std::vector<double>& w_zero_points);
 
