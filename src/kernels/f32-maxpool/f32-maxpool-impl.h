@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/f32-maxpool/f32-maxpool-table.h"
 #include "kernels/simd_vec.h"
@@ -45,17 +46,32 @@ void pool_rows(const MaxPool2dF32Params& p, const float* x, int64_t oh, float* r
     for (int64_t j = 0; j < p.in_w; ++j) out[j] = kLowest;
     return;
   }
-  const auto columns = [&](int64_t j) {
-    Vec v = load(rows[0] + j);
-    for (int64_t r = 1; r < count; ++r) v = nan_max(v, load(rows[r] + j));
-    store(out + j, v);
+  // kRows = the window's row count when it is 2 or 3 (the loop over rows unrolled: with a run-time count its
+  // control cost about as much as the maxima), else 0 (any count).
+  const auto pass = [&](auto rows_tag) {
+    constexpr int kRows = decltype(rows_tag)::value;
+    const auto columns = [&](int64_t j) {
+      Vec v = load(rows[0] + j);
+      if constexpr (kRows > 0) {
+        for (int r = 1; r < kRows; ++r) v = nan_max(v, load(rows[r] + j));
+      } else {
+        for (int64_t r = 1; r < count; ++r) v = nan_max(v, load(rows[r] + j));
+      }
+      store(out + j, v);
+    };
+    int64_t j = 0;
+    for (; j + kLanes <= p.in_w; j += kLanes) columns(j);
+    if (j < p.in_w) columns(p.in_w - kLanes);  // the tail as one register overlapping the last: same values rewritten
   };
-  int64_t j = 0;
-  for (; j + kLanes <= p.in_w; j += kLanes) columns(j);
-  if (j < p.in_w && p.in_w >= kLanes) {
-    columns(p.in_w - kLanes);  // the tail as one register overlapping the last: same values rewritten
+  if (p.in_w >= kLanes) {
+    if (count == 3)
+      pass(std::integral_constant<int, 3>{});
+    else if (count == 2)
+      pass(std::integral_constant<int, 2>{});
+    else
+      pass(std::integral_constant<int, 0>{});
   } else {
-    for (; j < p.in_w; ++j) {
+    for (int64_t j = 0; j < p.in_w; ++j) {
       float v = rows[0][j];
       for (int64_t r = 1; r < count; ++r) v = nan_max(v, rows[r][j]);
       out[j] = v;
@@ -94,7 +110,9 @@ void pool_columns(const MaxPool2dF32Params& p, const float* row, float* y, int64
     const int64_t ow = std::min(block, p.out_w - kLanes);
     const float* base = row + ow * p.stride_w;
     Vec acc;
-    if (p.stride_w == 1) {
+    if (p.stride_w == 2 && p.kernel_w == 3 && p.dilation_w == 1) {  // the common 3x3/2 pool, unrolled
+      acc = nan_max(nan_max(simd::even_lanes(base), simd::even_lanes(base + 1)), simd::even_lanes(base + 2));
+    } else if (p.stride_w == 1) {
       acc = load(base);
       for (int64_t k = 1; k < p.kernel_w; ++k) acc = nan_max(acc, load(base + k * p.dilation_w));
     } else if (p.stride_w == 2) {

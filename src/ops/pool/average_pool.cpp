@@ -71,7 +71,7 @@ std::unique_ptr<Kernel> make_sum_pool_kernel(SumPoolConfig config) {
                    " does not support input X of type ", input.description());
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, config.op_name);
     const Tensor x = widen_to_float(input);
-    Tensor y = staged_output(ctx, 0, input.dtype(), pool_output_shape(input, g));
+    Tensor y = staged_output(ctx, 0, input.dtype(), pool_output_shape(input, g), /*writes_every_element=*/true);
     if (x.dtype() == DType::kDouble)
       sum_pool_typed<double>(config, g, x, y, ctx.parallelism());
     else

@@ -34,9 +34,13 @@ Tensor narrow_from_float(const Tensor& tensor, DType dtype) {
   return out;
 }
 
-Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape) {
-  if (!is_staged_float(dtype)) return ctx.allocate_output(i, dtype, shape);
-  return Tensor(DType::kFloat, shape);
+Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape,
+                     bool writes_every_element) {
+  if (!is_staged_float(dtype)) {
+    return writes_every_element ? ctx.allocate_output_uninitialized(i, dtype, shape)
+                                : ctx.allocate_output(i, dtype, shape);
+  }
+  return writes_every_element ? Tensor::uninitialized(DType::kFloat, shape) : Tensor(DType::kFloat, shape);
 }
 
 void finish_staged_output(KernelContext& ctx, size_t i, const Tensor& computed, DType dtype) {

@@ -19,8 +19,10 @@ Tensor widen_to_float(const Tensor& tensor);
 Tensor narrow_from_float(const Tensor& tensor, DType dtype);
 
 // The tensor a kernel that computes in float or double writes output i into: the allocated output itself for
-// a dtype that is not staged, else a zero-filled float32 scratch of the same shape.
-Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape);
+// a dtype that is not staged, else a float32 scratch of the same shape; zero-filled unless `writes_every_element`
+// (kernels that write each output element, where clearing a large recycled buffer first cost 5% of a MaxPool).
+Tensor staged_output(KernelContext& ctx, size_t i, DType dtype, const std::vector<int64_t>& shape,
+                     bool writes_every_element = false);
 
 // Completes staged_output: narrows the float32 scratch `computed` into output i (nothing to do when `dtype` is
 // not staged).

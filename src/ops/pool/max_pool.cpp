@@ -165,7 +165,7 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
     const std::vector<int64_t> out_shape = pool_output_shape(input, g);
     Tensor* indices = ctx.output_wanted(1) ? &ctx.allocate_output(1, DType::kInt64, out_shape) : nullptr;
     const Tensor x = widen_to_float(input);
-    Tensor y = staged_output(ctx, 0, input.dtype(), out_shape);
+    Tensor y = staged_output(ctx, 0, input.dtype(), out_shape, /*writes_every_element=*/true);
     visit_dtype(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
