@@ -672,9 +672,9 @@ void check_conv_engines() {
         expect_near_all(y, want_sum, 1e-4, "packed conv case " + std::to_string(seed) + " with sum");
       }
     }
-    if (!g.is_pointwise() || c.group != 1) continue;
-    // Pointwise convolutions also run transposed (weights packed as the GEMM's B operand), with and without a sum
-    // input, clamped, on one and two threads.
+    if (c.group != 1) continue;
+    // Group-1 convolutions also run transposed (weights packed as the GEMM's B operand; pointwise ones read x,
+    // k x k ones their im2col matrix), with and without a sum input, clamped, on one and two threads.
     const PackedGemmF32 transposed = pack_gemm_b_f32(true, depth, g.out_channels, w.data(), depth);
     const std::vector<float> sum = random_floats(static_cast<int64_t>(expected.size()), seed++);
     std::vector<double> want_clamped(expected.size()), want_sum(expected.size());
@@ -690,7 +690,7 @@ void check_conv_engines() {
         args.sum = with_sum ? sum.data() : nullptr;
         conv::conv_f32(args, *par);
         expect_near_all(y, with_sum ? want_sum : want_clamped, 1e-4,
-                        "transposed pointwise case " + std::to_string(seed) + (with_sum ? " with sum" : ""));
+                        "transposed case " + std::to_string(seed) + (with_sum ? " with sum" : ""));
       }
     }
   }
@@ -748,6 +748,27 @@ TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
       for (int64_t i = 0; i < plain.element_count(); ++i)
         ASSERT_NEAR(plain.data<float>()[i], packed.data<float>()[i], 1e-4) << "plane " << size << " element " << i;
     }
+  }
+}
+
+TEST(ConvTest, StridedKernelOnSmallPlanesWithConstantWeights) {
+  // A 3x3 stride-2 convolution to a 7x7 plane with constant weights runs transposed (im2col as the GEMM's A); it
+  // must equal the run with the weights as a plain input, with a bias and a FusedConv-style clamp left out.
+  ThreadPool pool(2);
+  const Tensor x = random_tensor(DType::kFloat, {2, 32, 14, 14}, 7);
+  const Tensor w = random_tensor(DType::kFloat, {64, 32, 3, 3}, 8);
+  const Tensor b = random_tensor(DType::kFloat, {64}, 9);
+  const std::vector<Attribute> attrs = {ints_attr("strides", {2, 2}), ints_attr("pads", {1, 1, 1, 1})};
+  if (gemm_f32_tile().columns >= 16) {
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 32 * 9, 64));
+  }
+  const Tensor plain = run_op("Conv", 11, attrs, {x, w, b})[0];
+  ASSERT_EQ(plain.shape(), (std::vector<int64_t>{2, 64, 7, 7}));
+  for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+    const Tensor packed = run_op("Conv", 11, attrs, {x, w, b}, {false, true, false}, par)[0];
+    ASSERT_EQ(plain.shape(), packed.shape());
+    for (int64_t i = 0; i < plain.element_count(); ++i)
+      ASSERT_NEAR(plain.data<float>()[i], packed.data<float>()[i], 1e-4) << "element " << i;
   }
 }
 

@@ -37,13 +37,39 @@ struct PackedWeights {
   const void* source = nullptr;
 };
 
+// True when a 2-D k x k convolution (group 1, explicit pads) with a statically known output plane of at most
+// kMaxTransposedKernelPlane positions runs faster transposed (conv_kernels' im2col_transposed), by the same count
+// of idle register lanes as pointwise ones (conv::pointwise_prefers_transposed, depth = input channels x kernel
+// taps). ResNet-50's 3x3 stride-2 convolutions (Zen 4, one thread, standalone): 512 channels 14x14 -> 7x7 3.27 ->
+// 2.44 ms, 256 channels 28x28 -> 14x14 2.71 -> 2.50 ms, but 128 channels 56x56 -> 28x28 2.57 -> 2.62 ms (the
+// transposed A, read in place, spans too many lines per depth step there), hence the bound.
+bool kernel_runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
+  if (attrs.group != 1 || w.rank() != 4 || attrs.auto_pad != conv::AutoPad::kNotSet) return false;
+  if (info.input_types.empty() || !info.input_types[0].shape) return false;
+  const std::vector<Dim>& x = *info.input_types[0].shape;
+  if (x.size() != 4) return false;
+  int64_t plane = 1;
+  for (size_t d = 0; d < 2; ++d) {
+    if (!x[d + 2].is_known()) return false;
+    const int64_t stride = d < attrs.strides.size() ? attrs.strides[d] : 1;
+    const int64_t dilation = d < attrs.dilations.size() ? attrs.dilations[d] : 1;
+    const int64_t pads = attrs.pads.size() == 4 ? attrs.pads[d] + attrs.pads[d + 2] : 0;
+    const int64_t extent = (w.dim(d + 2) - 1) * dilation + 1;
+    if (x[d + 2].value + pads < extent) return false;
+    plane *= (x[d + 2].value + pads - extent) / std::max<int64_t>(stride, 1) + 1;
+  }
+  constexpr int64_t kMaxTransposedKernelPlane = 256;
+  return plane <= kMaxTransposedKernelPlane &&
+         conv::pointwise_prefers_transposed(plane, w.dim(1) * w.dim(2) * w.dim(3), w.dim(0));
+}
+
 // True when the convolution is pointwise whatever its input (group 1, 1x1 kernel, no pads; strides above 1 only
 // in 2-D, gathered first) and its statically known output planes run faster transposed
-// (conv::pointwise_prefers_transposed).
+// (conv::pointwise_prefers_transposed); or a k x k one that does (kernel_runs_transposed).
 bool runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
   if (attrs.group != 1 || info.input_types.empty() || !info.input_types[0].shape) return false;
   for (size_t i = 2; i < w.rank(); ++i) {
-    if (w.dim(i) != 1) return false;
+    if (w.dim(i) != 1) return kernel_runs_transposed(info, attrs, w);
   }
   for (int64_t v : attrs.pads) {
     if (v != 0) return false;

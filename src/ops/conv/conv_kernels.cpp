@@ -251,24 +251,46 @@ void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t
   });
 }
 
-// A pointwise convolution run transposed (ConvF32Args::packed_transposed): per image, y^T [positions x M] =
-// x^T W^T through the GEMM, bias, sum and clamp in its epilogue, each tile stored transposed straight into y.
-void pointwise_transposed(const ConvF32Args& args, Parallelism& parallelism) {
+// Image n of a convolution run transposed (ConvF32Args::packed_transposed): y^T [positions x M] = A W^T through
+// the GEMM, A [positions x depth] given transposed by `a`, with bias, sum and clamp in its epilogue and each tile
+// stored transposed straight into y.
+void transposed_image(const ConvF32Args& args, int64_t n, const GemmOperandF32& a, int64_t depth,
+                      Parallelism& parallelism) {
   const ConvGeometry& g = args.geometry;
-  const int64_t positions = g.out_size, channels = g.out_channels;
+  const int64_t positions = g.out_size, channels = g.out_channels, offset = n * channels * positions;
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = args.bias;
   epilogue.min = args.output_min;
   epilogue.max = args.output_max;
   epilogue.sum_ld = positions;
   epilogue.store_transposed = true;
+  epilogue.sum = args.sum != nullptr ? args.sum + offset : nullptr;
+  const GemmOperandF32 b{args.packed_transposed};
+  gemm_f32_packed(positions, channels, depth, 1.0f, a, b, 0.0f, args.y + offset, positions, &parallelism, &epilogue);
+}
+
+// A pointwise convolution run transposed: A^T is x itself.
+void pointwise_transposed(const ConvF32Args& args, Parallelism& parallelism) {
+  const ConvGeometry& g = args.geometry;
   for (int64_t n = 0; n < g.batch; ++n) {
-    const int64_t offset = n * channels * positions;
     const GemmOperandF32 a{nullptr, args.x + n * g.in_channels * g.in_size, g.in_size, true};
-    const GemmOperandF32 b{args.packed_transposed};
-    epilogue.sum = args.sum != nullptr ? args.sum + offset : nullptr;
-    gemm_f32_packed(positions, channels, g.in_channels, 1.0f, a, b, 0.0f, args.y + offset, positions, &parallelism,
-                    &epilogue);
+    transposed_image(args, n, a, g.in_channels, parallelism);
+  }
+}
+
+// A k x k 2-D convolution (group 1) run transposed: per image, A^T is its im2col matrix [C * kernel taps x
+// positions] (the channels split over the pool). On small planes the plain orientation leaves register lanes idle
+// (ResNet-50's 3x3 stride-2 convolution to 7x7: 49 positions in 64 lanes).
+void im2col_transposed(const ConvF32Args& args, Parallelism& parallelism) {
+  const ConvGeometry& g = args.geometry;
+  const int64_t positions = g.out_size, depth = g.in_channels * g.kernel_size;
+  float* col = scratch_f32(depth * positions);
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const float* xn = args.x + n * g.in_channels * g.in_size;
+    parallelism.parallel_for(g.in_channels, [&](int64_t begin, int64_t end) {
+      im2col<float>(g, xn + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * positions);
+    });
+    transposed_image(args, n, GemmOperandF32{nullptr, col, positions, true}, depth, parallelism);
   }
 }
 
@@ -431,8 +453,11 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
     conv_f32(on_geometry(args, sampled, xs), parallelism, implicit_im2col);
     return;
   }
-  if (args.packed_transposed != nullptr && g.is_pointwise() && g.group == 1) {
-    pointwise_transposed(args, parallelism);
+  if (args.packed_transposed != nullptr && g.group == 1) {
+    if (g.is_pointwise())
+      pointwise_transposed(args, parallelism);
+    else
+      im2col_transposed(args, parallelism);
     return;
   }
   const int64_t cg = g.in_group_channels();
