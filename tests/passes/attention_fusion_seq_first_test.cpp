@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph_builder.h"
-#include "passes/pass.h"
 #include "pass_test_util.h"
+#include "passes/pass.h"
 
 namespace tessera {
 namespace {
@@ -20,7 +20,7 @@ Tensor int64s(const std::vector<int64_t>& v) { return Tensor::from_vector<int64_
 
 struct Variant {
   bool mask = false;
-  bool symbols = true;  // x's dims named (else unknown: dim 0 is then proven through the projection's nodes)
+  bool symbols = true;            // x's dims named (else unknown: dim 0 is then proven through the projection's nodes)
   bool constant_targets = false;  // a static export: x [S, B, N*H] known, targets [S, B*N, H] constants
   bool key_shape = false;         // K's split also read as Shape(Transpose(., (1,0,2))), as the export reads S
 };
@@ -94,21 +94,15 @@ std::vector<std::pair<std::string, RuntimeValue>> feeds(bool mask, int64_t mask_
   return f;
 }
 
-int count(const Graph& g, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node->op_type == op_type ? 1 : 0;
-  return n;
-}
-
 TEST(AttentionFusionSeqFirstTest, FusesIntoOneAttentionNode) {
   for (bool mask : {false, true}) {
     for (bool symbols : {true, false}) {
       Model model = mha({mask, symbols});
       optimize_graph(*model.graph, OptimizationLevel::kExtended);
       const Graph& g = *model.graph;
-      ASSERT_EQ(count(g, "Attention"), 1) << "mask " << mask << " symbols " << symbols;
-      EXPECT_EQ(count(g, "Softmax"), 0);
-      EXPECT_EQ(count(g, "Transpose"), 4);  // Q, K, V to [B, S, N*H], the output back
+      ASSERT_EQ(pass_test::count_ops(g, "Attention"), 1) << "mask " << mask << " symbols " << symbols;
+      EXPECT_EQ(pass_test::count_ops(g, "Softmax"), 0);
+      EXPECT_EQ(pass_test::count_ops(g, "Transpose"), 4);  // Q, K, V to [B, S, N*H], the output back
       for (const auto& n : g.nodes) {
         if (n->op_type != "Attention") continue;
         EXPECT_EQ(n->domain, kTesseraDomain);
@@ -123,8 +117,11 @@ TEST(AttentionFusionSeqFirstTest, FusesIntoOneAttentionNode) {
 TEST(AttentionFusionSeqFirstTest, OutputsUnchanged) {
   for (bool mask : {false, true}) {
     for (bool symbols : {true, false}) {
-      pass_test::expect_same_outputs([&] { return mha({mask, symbols}); }, feeds(mask), OptimizationLevel::kExtended,
-                                     1e-5);
+      pass_test::expect_same_outputs(
+          [&] {
+            return mha({mask, symbols});
+          },
+          feeds(mask), OptimizationLevel::kExtended, 1e-5);
     }
   }
   // A mask of last dim 1 broadcasts over the keys in the Add; the staged mask keeps that meaning.
@@ -135,10 +132,13 @@ TEST(AttentionFusionSeqFirstTest, FusesAStaticExportWithConstantTargets) {
   for (bool mask : {false, true}) {
     Model model = mha({mask, false, true});
     optimize_graph(*model.graph, OptimizationLevel::kExtended);
-    EXPECT_EQ(count(*model.graph, "Attention"), 1) << "mask " << mask;
-    EXPECT_EQ(count(*model.graph, "Softmax"), 0);
-    pass_test::expect_same_outputs([&] { return mha({mask, false, true}); }, feeds(mask), OptimizationLevel::kExtended,
-                                   1e-5);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Attention"), 1) << "mask " << mask;
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Softmax"), 0);
+    pass_test::expect_same_outputs(
+        [&] {
+          return mha({mask, false, true});
+        },
+        feeds(mask), OptimizationLevel::kExtended, 1e-5);
   }
 }
 
@@ -147,9 +147,10 @@ TEST(AttentionFusionSeqFirstTest, AShapeReadOfKsSplitBecomesAConcatOfItsDims) {
     const Variant variant{true, true, constant_targets, true};
     Model model = mha(variant);
     optimize_graph(*model.graph, OptimizationLevel::kExtended);
-    EXPECT_EQ(count(*model.graph, "Attention"), 1);
-    EXPECT_EQ(count(*model.graph, "Transpose"), 4);  // K's copy for its shape is gone
-    EXPECT_EQ(count(*model.graph, "Reshape"), 2);  // the mask's, and the output's (merged with the rows' one)
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Attention"), 1);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Transpose"), 4);  // K's copy for its shape is gone
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Reshape"),
+              2);  // the mask's, and the output's (merged with the rows' one)
     pass_test::expect_same_outputs([&] { return mha(variant); }, feeds(true), OptimizationLevel::kExtended, 1e-5);
   }
 }
@@ -162,7 +163,7 @@ TEST(AttentionFusionSeqFirstTest, LeavesAReshapeWhoseFirstPieceIsNotTheSequence)
     if (n->outputs[0] == "seq_dim") n->inputs[1] = "one";
   }
   optimize_graph(g, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(g, "Attention"), 0);
+  EXPECT_EQ(pass_test::count_ops(g, "Attention"), 0);
 }
 
 }  // namespace

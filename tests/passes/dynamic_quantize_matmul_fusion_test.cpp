@@ -38,21 +38,15 @@ Model quantized(bool per_channel, DType weight_type) {
   return model;
 }
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 TEST(DynamicQuantizeMatMulFusionTest, GroupsBecomeOneNodeEach) {
   Model model = quantized(false, DType::kInt8);
-  ASSERT_EQ(count(*model.graph, "MatMulInteger"), 2);
+  ASSERT_EQ(pass_test::count_ops(*model.graph, "MatMulInteger"), 2);
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "DynamicQuantizeMatMul"), 2);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "DynamicQuantizeMatMul"), 2);
   for (const char* gone : {"MatMulInteger", "DynamicQuantizeLinear", "Cast", "Add"}) {
-    EXPECT_EQ(count(*model.graph, gone), 0) << gone;
+    EXPECT_EQ(pass_test::count_ops(*model.graph, gone), 0) << gone;
   }
-  EXPECT_EQ(count(*model.graph, "Mul"), 1);  // only the model's own Mul(qb, k)
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Mul"), 1);  // only the model's own Mul(qb, k)
   for (const auto& node : model.graph->nodes) {
     if (node->op_type != "DynamicQuantizeMatMul") continue;
     EXPECT_EQ(node->domain, kMicrosoftDomain);
@@ -65,7 +59,7 @@ TEST(DynamicQuantizeMatMulFusionTest, GroupsBecomeOneNodeEach) {
   // Basic level keeps the standard ONNX form.
   Model basic = quantized(false, DType::kInt8);
   optimize_graph(*basic.graph, OptimizationLevel::kBasic);
-  EXPECT_EQ(count(*basic.graph, "DynamicQuantizeMatMul"), 0);
+  EXPECT_EQ(pass_test::count_ops(*basic.graph, "DynamicQuantizeMatMul"), 0);
 }
 
 TEST(DynamicQuantizeMatMulFusionTest, OutputsBitIdentical) {
@@ -91,8 +85,8 @@ TEST(DynamicQuantizeMatMulFusionTest, LeavesNonConstantWeights) {
                     .output("y")
                     .build();
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "DynamicQuantizeMatMul"), 0);
-  EXPECT_EQ(count(*model.graph, "MatMulInteger"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "DynamicQuantizeMatMul"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "MatMulInteger"), 1);
 }
 
 }  // namespace

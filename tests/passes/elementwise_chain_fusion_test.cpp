@@ -14,12 +14,6 @@ using pass_test::random_floats;
 
 const std::vector<int64_t> kShape = {2, 3, 41, 53};  // 13038 elements: several 4096-element blocks and a tail
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 // SiLU: y = x * Sigmoid(x).
 Model silu() {
   GraphBuilder b(17);
@@ -121,21 +115,21 @@ TEST(ElementwiseChainFusionTest, LeavesBroadcastsSharedValuesAndLoneNodes) {
       .node("Exp", {"r"}, {"e"})
       .node("Sigmoid", {"e"}, {"s"})  // read twice below: the chain ends here
       .node("Tanh", {"s"}, {"t"})
-      .node("Neg", {"s"}, {"n"})      // alone: stays
+      .node("Neg", {"s"}, {"n"})       // alone: stays
       .node("Add", {"t", "n"}, {"u"})  // n has x's shape: Tanh -> Add is a second chain
       .node("Mul", {"u", "u"}, {"y"})  // u * u: not a step
       .output("y");
   Model model = b.build();
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "Mul"), 2);
-  EXPECT_EQ(count(*model.graph, "ElementwiseChain"), 2);  // Relu -> Exp -> Sigmoid, Tanh -> Add
-  EXPECT_EQ(count(*model.graph, "Tanh"), 0);
-  EXPECT_EQ(count(*model.graph, "Neg"), 1);
-  EXPECT_EQ(count(*model.graph, "Add"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Mul"), 2);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "ElementwiseChain"), 2);  // Relu -> Exp -> Sigmoid, Tanh -> Add
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Tanh"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Neg"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Add"), 0);
   // A lone node and basic level: nothing.
   Model lone = silu();
   optimize_graph(*lone.graph, OptimizationLevel::kBasic);
-  EXPECT_EQ(count(*lone.graph, "ElementwiseChain"), 0);
+  EXPECT_EQ(pass_test::count_ops(*lone.graph, "ElementwiseChain"), 0);
 }
 
 }  // namespace

@@ -36,12 +36,6 @@ Model half_model() {
       .build();
 }
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 TEST(Float16ComputeInFloat32Test, WidensWeightsAndCastsAtTheBoundary) {
   Model model = half_model();
   optimize_graph(*model.graph, OptimizationLevel::kExtended, {"conv_activation_fusion"});
@@ -49,7 +43,7 @@ TEST(Float16ComputeInFloat32Test, WidensWeightsAndCastsAtTheBoundary) {
   EXPECT_EQ(g.initializers.at("w").dtype(), DType::kFloat);
   EXPECT_EQ(g.inputs[0].type.elem_type, DType::kFloat16);  // the interface stays
   // x in and y out; z's Cast now goes to float32, a no-op that noop_elimination removes.
-  EXPECT_EQ(count(g, "Cast"), 2);
+  EXPECT_EQ(pass_test::count_ops(g, "Cast"), 2);
   for (const auto& node : g.nodes) EXPECT_FALSE(node->op_type == "Cast" && node->inputs[0] == "z");
   const std::vector<std::pair<std::string, RuntimeValue>> feeds{{"x", to_half(random_floats({1, 3, 8, 8}, 3))},
                                                                 {"z", random_floats({1, 4, 8, 8}, 4)}};
@@ -73,7 +67,7 @@ TEST(Float16ComputeInFloat32Test, LeavesFloat16MadeByDtypeAttributes) {
                     .output("y")
                     .build();
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "Cast"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Cast"), 0);
 }
 
 }  // namespace

@@ -13,11 +13,6 @@ namespace {
 
 using pass_test::random_floats;
 
-int count_ops(const Graph& graph, const std::string& op_type) {
-  return static_cast<int>(
-      std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const auto& n) { return n->op_type == op_type; }));
-}
-
 // y = MatMul(Transpose(a) or a, Transpose(b) or b) [+ bias]; a is [5, 7] (or [7, 5] transposed), b [7, 6] (or [6, 7]).
 Model matmul(bool transpose_a, bool transpose_b, bool bias = false, bool share_b = false) {
   GraphBuilder b(17);
@@ -89,8 +84,8 @@ TEST(GemmTransposeFoldingTest, AGemmsTransposeFlipsItsFlag) {
 TEST(GemmTransposeFoldingTest, LeavesSharedAndBatchedTransposes) {
   Model shared = matmul(false, true, false, true);  // the transpose is also a graph output
   optimize_graph(*shared.graph, OptimizationLevel::kBasic);
-  EXPECT_EQ(count_ops(*shared.graph, "Transpose"), 1);
-  EXPECT_EQ(count_ops(*shared.graph, "MatMul"), 1);
+  EXPECT_EQ(pass_test::count_ops(*shared.graph, "Transpose"), 1);
+  EXPECT_EQ(pass_test::count_ops(*shared.graph, "MatMul"), 1);
 
   GraphBuilder b(17);  // 3-D MatMul: Gemm cannot take it (the extended level's FusedMatMul does)
   b.input("a", DType::kFloat, {2, 5, 7});
@@ -99,8 +94,8 @@ TEST(GemmTransposeFoldingTest, LeavesSharedAndBatchedTransposes) {
   b.node("MatMul", {"a", "wt"}, {"y"});
   Model batched = b.output("y").build();
   optimize_graph(*batched.graph, OptimizationLevel::kBasic);
-  EXPECT_EQ(count_ops(*batched.graph, "Transpose"), 1);
-  EXPECT_EQ(count_ops(*batched.graph, "Gemm"), 0);
+  EXPECT_EQ(pass_test::count_ops(*batched.graph, "Transpose"), 1);
+  EXPECT_EQ(pass_test::count_ops(*batched.graph, "Gemm"), 0);
 }
 
 }  // namespace

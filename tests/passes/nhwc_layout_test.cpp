@@ -60,11 +60,6 @@ Model inverted_residual(const Block& s) {
   return b.build();
 }
 
-int count_ops(const Graph& graph, const std::string& op_type) {
-  return static_cast<int>(
-      std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const auto& n) { return n->op_type == op_type; }));
-}
-
 const Node* find_node(const Graph& graph, const std::string& output) {
   for (const auto& n : graph.nodes) {
     if (!n->outputs.empty() && n->outputs[0] == output) return n.get();
@@ -78,8 +73,8 @@ TEST(NhwcLayoutTest, InvertedResidualRunsChannelsLastWithTheEdgesInTheConvolutio
   Model model = inverted_residual(s);
   optimize_graph(*model.graph, OptimizationLevel::kAll);
   const Graph& g = *model.graph;
-  EXPECT_EQ(count_ops(g, "NhwcConv"), 3);
-  EXPECT_EQ(count_ops(g, "Transpose"), 0);  // the expand reads NCHW, the project writes NCHW
+  EXPECT_EQ(pass_test::count_ops(g, "NhwcConv"), 3);
+  EXPECT_EQ(pass_test::count_ops(g, "Transpose"), 0);  // the expand reads NCHW, the project writes NCHW
   const Node* project = find_node(g, "c3");
   ASSERT_NE(project, nullptr);
   EXPECT_EQ(project->domain, kTesseraDomain);
@@ -96,8 +91,8 @@ TEST(NhwcLayoutTest, TheResidualSumReadsTheChainInputInPlace) {
   Model model = inverted_residual(s);
   optimize_graph(*model.graph, OptimizationLevel::kAll);
   const Graph& g = *model.graph;
-  EXPECT_EQ(count_ops(g, "NhwcConv"), 3);
-  EXPECT_EQ(count_ops(g, "Transpose"), 0);
+  EXPECT_EQ(pass_test::count_ops(g, "NhwcConv"), 3);
+  EXPECT_EQ(pass_test::count_ops(g, "Transpose"), 0);
   const Node* project = find_node(g, "sum");
   ASSERT_NE(project, nullptr);
   ASSERT_EQ(project->inputs.size(), 4u);
@@ -111,8 +106,9 @@ TEST(NhwcLayoutTest, AValueEnteringADepthwiseConvolutionGoesThroughOneTranspose)
   Model model = inverted_residual(s);
   optimize_graph(*model.graph, OptimizationLevel::kAll);
   const Graph& g = *model.graph;
-  EXPECT_EQ(count_ops(g, "NhwcConv"), 2);
-  ASSERT_EQ(count_ops(g, "Transpose"), 1);  // x to NHWC; the project still reads x as its NCHW sum and writes NCHW
+  EXPECT_EQ(pass_test::count_ops(g, "NhwcConv"), 2);
+  ASSERT_EQ(pass_test::count_ops(g, "Transpose"),
+            1);  // x to NHWC; the project still reads x as its NCHW sum and writes NCHW
   for (const auto& n : g.nodes) {
     if (n->op_type == "Transpose" && n->inputs[0] == "x") {
       EXPECT_EQ(n->attr_ints("perm"), (std::vector<int64_t>{0, 2, 3, 1}));
@@ -172,11 +168,11 @@ TEST(NhwcLayoutTest, LeavesLargePlanesPointwiseOnlyChainsAndLowerLevels) {
   large.size = 40;  // 1600 positions per channel
   Model big = inverted_residual(large);
   optimize_graph(*big.graph, OptimizationLevel::kAll);
-  EXPECT_EQ(count_ops(*big.graph, "NhwcConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*big.graph, "NhwcConv"), 0);
 
   Model extended = inverted_residual(Block{});
   optimize_graph(*extended.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count_ops(*extended.graph, "NhwcConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*extended.graph, "NhwcConv"), 0);
 
   GraphBuilder b(17);  // two pointwise convolutions, no depthwise one
   b.input("x", DType::kFloat, {1, 8, 7, 7});
@@ -186,13 +182,13 @@ TEST(NhwcLayoutTest, LeavesLargePlanesPointwiseOnlyChainsAndLowerLevels) {
   b.node("Conv", {"c1", "w2"}, {"y"});
   Model pointwise = b.output("y").build();
   optimize_graph(*pointwise.graph, OptimizationLevel::kAll);
-  EXPECT_EQ(count_ops(*pointwise.graph, "NhwcConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*pointwise.graph, "NhwcConv"), 0);
 }
 
 TEST(NhwcLayoutTest, IsSwitchedOffByName) {
   Model model = inverted_residual(Block{});
   optimize_graph(*model.graph, OptimizationLevel::kAll, {"nhwc_layout"});
-  EXPECT_EQ(count_ops(*model.graph, "NhwcConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "NhwcConv"), 0);
 }
 
 }  // namespace

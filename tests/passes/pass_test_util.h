@@ -24,6 +24,13 @@ inline Tensor random_floats(const std::vector<int64_t>& shape, unsigned seed, fl
   return t;
 }
 
+// How many nodes of `graph` (not of its subgraphs) have op type `op_type`, in any domain.
+inline int count_ops(const Graph& graph, const std::string& op_type) {
+  int n = 0;
+  for (const auto& node : graph.nodes) n += node->op_type == op_type;
+  return n;
+}
+
 // Runs `make_model()` at kDisabled and at `level` on `feeds` and expects every output equal within
 // `tolerance` (absolute + relative).
 inline void expect_same_outputs(const std::function<Model()>& make_model,

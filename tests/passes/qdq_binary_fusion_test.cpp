@@ -48,12 +48,6 @@ Model group(DType dtype, const std::string& op, bool relu, T zc, std::vector<int
   return b.build();
 }
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 TEST(QdqBinaryFusionTest, AddAndMulGroupsFuseWithIdenticalOutputs) {
   for (const DType dtype : {DType::kInt8, DType::kUint8}) {
     for (const std::string op : {"Add", "Mul"}) {
@@ -65,8 +59,9 @@ TEST(QdqBinaryFusionTest, AddAndMulGroupsFuseWithIdenticalOutputs) {
           };
           Model model = make();
           optimize_graph(*model.graph, OptimizationLevel::kExtended);
-          EXPECT_EQ(count(*model.graph, "QLinear" + op), 1) << op << " relu " << relu;
-          EXPECT_EQ(count(*model.graph, "QuantizeLinear") + count(*model.graph, "Relu"), 0);
+          EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinear" + op), 1) << op << " relu " << relu;
+          EXPECT_EQ(pass_test::count_ops(*model.graph, "QuantizeLinear") + pass_test::count_ops(*model.graph, "Relu"),
+                    0);
           pass_test::expect_same_outputs(
               make, {{"qa", random_q8(dtype, {2, 3, 4, 5}, 1)}, {"qb", random_q8(dtype, b_shape, 2)}},
               OptimizationLevel::kExtended, 0.0);
@@ -79,8 +74,8 @@ TEST(QdqBinaryFusionTest, AddAndMulGroupsFuseWithIdenticalOutputs) {
 TEST(QdqBinaryFusionTest, ReluWithAnotherZeroPointStays) {
   Model model = group<int8_t>(DType::kInt8, "Add", true, int8_t(0), {2, 3, 4, 5});
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "QLinearAdd"), 0);
-  EXPECT_EQ(count(*model.graph, "Relu"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearAdd"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Relu"), 1);
 }
 
 }  // namespace

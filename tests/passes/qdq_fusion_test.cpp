@@ -17,12 +17,6 @@ namespace {
 
 using pass_test::random_floats;
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 Tensor zero_point(DType type, int32_t value) {
   return type == DType::kInt8 ? Tensor::scalar<int8_t>(DType::kInt8, static_cast<int8_t>(value))
                               : Tensor::scalar<uint8_t>(DType::kUint8, static_cast<uint8_t>(value));
@@ -158,11 +152,11 @@ void check_conv(const ConvCase& c, bool fused) {
   Model model = conv_model(c);
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
   if (fused) {
-    EXPECT_EQ(count(*model.graph, "QLinearConv"), 1);
-    EXPECT_EQ(count(*model.graph, "Conv"), 0);
-    EXPECT_EQ(count(*model.graph, "Relu") + count(*model.graph, "Clip"), 0);
-    EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 0);
-    EXPECT_EQ(count(*model.graph, "QuantizeLinear"), 1);  // the input's own
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearConv"), 1);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Conv"), 0);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "Relu") + pass_test::count_ops(*model.graph, "Clip"), 0);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "DequantizeLinear"), 0);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "QuantizeLinear"), 1);  // the input's own
     EXPECT_EQ(model.graph->nodes.size(), 2u);
     const Node& qconv = *model.graph->nodes.back();
     EXPECT_EQ(qconv.op_type, "QLinearConv");
@@ -172,7 +166,7 @@ void check_conv(const ConvCase& c, bool fused) {
     EXPECT_EQ(qconv.outputs[0], "y_q");
     EXPECT_EQ(qconv.attr_ints("pads"), (std::vector<int64_t>{1, 1, 1, 1}));
   } else {
-    EXPECT_EQ(count(*model.graph, "QLinearConv"), 0);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearConv"), 0);
   }
   expect_within_one_step([&] { return conv_model(c); }, {{"x", random_floats({1, kIn, 10, 9}, 21)}}, fused ? 0.9 : 1.0);
 }
@@ -240,12 +234,12 @@ TEST(QdqFusionTest, LeavesGroupsItCannotFuse) {
   shared.conv_output_also_graph_output = true;
   Model model = conv_model(shared);
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "QLinearConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearConv"), 0);
   // Basic level keeps the QDQ form.
   Model basic = conv_model({});
   optimize_graph(*basic.graph, OptimizationLevel::kBasic);
-  EXPECT_EQ(count(*basic.graph, "QLinearConv"), 0);
-  EXPECT_EQ(count(*basic.graph, "Conv"), 1);
+  EXPECT_EQ(pass_test::count_ops(*basic.graph, "QLinearConv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*basic.graph, "Conv"), 1);
 }
 
 // a (float) -> Q -> DQ -> MatMul(., DQ(b_q)) -> Q -> y_q.
@@ -279,9 +273,9 @@ TEST(QdqFusionTest, MatMulBecomesQLinearMatMul) {
       for (const DType act : {DType::kUint8, DType::kInt8}) {
         Model model = matmul_model(shape, per_column, act);
         optimize_graph(*model.graph, OptimizationLevel::kExtended);
-        EXPECT_EQ(count(*model.graph, "QLinearMatMul"), 1);
-        EXPECT_EQ(count(*model.graph, "MatMul"), 0);
-        EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 0);
+        EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearMatMul"), 1);
+        EXPECT_EQ(pass_test::count_ops(*model.graph, "MatMul"), 0);
+        EXPECT_EQ(pass_test::count_ops(*model.graph, "DequantizeLinear"), 0);
         EXPECT_EQ(model.graph->nodes.size(), 2u);
         expect_within_one_step([&] { return matmul_model(shape, per_column, act); }, {{"a", random_floats(shape, 3)}});
       }
@@ -348,9 +342,9 @@ TEST(QdqFusionTest, GemmBecomesQGemm) {
           const GemmCase c{trans_b, per_column, float_bias, act};
           Model model = gemm_model(c);
           optimize_graph(*model.graph, OptimizationLevel::kExtended);
-          EXPECT_EQ(count(*model.graph, "QGemm"), 1);
-          EXPECT_EQ(count(*model.graph, "Gemm"), 0);
-          EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 0);
+          EXPECT_EQ(pass_test::count_ops(*model.graph, "QGemm"), 1);
+          EXPECT_EQ(pass_test::count_ops(*model.graph, "Gemm"), 0);
+          EXPECT_EQ(pass_test::count_ops(*model.graph, "DequantizeLinear"), 0);
           EXPECT_EQ(model.graph->nodes.size(), 2u);
           expect_within_one_step([&] { return gemm_model(c); }, {{"a", random_floats({3, 20}, 4)}});
         }
@@ -361,8 +355,8 @@ TEST(QdqFusionTest, GemmBecomesQGemm) {
   scaled.alpha = 2.0f;
   Model model = gemm_model(scaled);
   optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "QGemm"), 0);
-  EXPECT_EQ(count(*model.graph, "Gemm"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "QGemm"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Gemm"), 1);
 }
 
 // Two convolutions in a row, as quantize_static writes a small conv net: the activation between them is quantized
@@ -409,11 +403,11 @@ Model two_conv_model() {
 TEST(QdqFusionTest, SmallConvNetRunsOnIntegerOps) {
   Model model = two_conv_model();
   const auto reports = optimize_graph(*model.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*model.graph, "QLinearConv"), 2);
-  EXPECT_EQ(count(*model.graph, "Conv"), 0);
-  EXPECT_EQ(count(*model.graph, "Relu"), 0);
-  EXPECT_EQ(count(*model.graph, "QuantizeLinear"), 1);
-  EXPECT_EQ(count(*model.graph, "DequantizeLinear"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "QLinearConv"), 2);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Conv"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "Relu"), 0);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "QuantizeLinear"), 1);
+  EXPECT_EQ(pass_test::count_ops(*model.graph, "DequantizeLinear"), 1);
   bool noted = false;
   for (const PassReport& r : reports) {
     if (r.pass == "qdq_fusion" && !r.changes.empty()) {

@@ -47,12 +47,6 @@ Model group(int opset, DType dtype, const std::string& op, float out_scale, int 
   return b.build();
 }
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 TEST(QdqPassThroughTest, OpsRunOnTheQuantizedTensorWithIdenticalOutputs) {
   for (const DType dtype : {DType::kInt8, DType::kUint8}) {
     const int z = dtype == DType::kInt8 ? -7 : 130;
@@ -61,8 +55,10 @@ TEST(QdqPassThroughTest, OpsRunOnTheQuantizedTensorWithIdenticalOutputs) {
       const auto make = [&] { return group(17, dtype, op, 0.05f, z, z); };
       Model model = make();
       optimize_graph(*model.graph, OptimizationLevel::kExtended);
-      EXPECT_EQ(count(*model.graph, "DequantizeLinear") + count(*model.graph, "QuantizeLinear"), 0);
-      EXPECT_EQ(count(*model.graph, op), 1);
+      EXPECT_EQ(
+          pass_test::count_ops(*model.graph, "DequantizeLinear") + pass_test::count_ops(*model.graph, "QuantizeLinear"),
+          0);
+      EXPECT_EQ(pass_test::count_ops(*model.graph, op), 1);
       pass_test::expect_same_outputs(make, {{"q", random_q8(dtype, {1, 3, 7, 6}, 3)}}, OptimizationLevel::kExtended,
                                      0.0);
     }
@@ -74,7 +70,7 @@ TEST(QdqPassThroughTest, OtherQuantizationOrOldMaxPoolStays) {
        {std::tuple{17, 0.06f, 4}, std::tuple{17, 0.05f, 5}, std::tuple{11, 0.05f, 4}}) {
     Model model = group(opset, DType::kUint8, "MaxPool", scale, 4, z_out);
     optimize_graph(*model.graph, OptimizationLevel::kExtended);
-    EXPECT_EQ(count(*model.graph, "QuantizeLinear"), 1) << opset << " " << scale << " " << z_out;
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "QuantizeLinear"), 1) << opset << " " << scale << " " << z_out;
   }
 }
 

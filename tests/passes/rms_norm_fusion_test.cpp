@@ -39,12 +39,6 @@ Model rms_norm(bool pow_square, bool divide, int64_t axis = -1, int64_t gamma_si
   return b.build();
 }
 
-int count(const Graph& graph, const std::string& op_type) {
-  int n = 0;
-  for (const auto& node : graph.nodes) n += node->op_type == op_type;
-  return n;
-}
-
 TEST(RmsNormFusionTest, EveryExportedFormBecomesOneNode) {
   for (const bool pow_square : {false, true}) {
     for (const bool divide : {false, true}) {
@@ -66,11 +60,11 @@ TEST(RmsNormFusionTest, LeavesOtherAxesMismatchedGammaAndSharedIntermediates) {
        std::vector<std::tuple<int64_t, int64_t, bool>>{{1, 8, false}, {-1, 1, false}, {-1, 8, true}}) {
     Model model = rms_norm(true, false, axis, gamma_size, leak);
     optimize_graph(*model.graph, OptimizationLevel::kExtended);
-    EXPECT_EQ(count(*model.graph, "SimplifiedLayerNormalization"), 0);
+    EXPECT_EQ(pass_test::count_ops(*model.graph, "SimplifiedLayerNormalization"), 0);
   }
   Model all_axes = rms_norm(true, false, -1, 8, false, 17);
   optimize_graph(*all_axes.graph, OptimizationLevel::kExtended);
-  EXPECT_EQ(count(*all_axes.graph, "SimplifiedLayerNormalization"), 0);
+  EXPECT_EQ(pass_test::count_ops(*all_axes.graph, "SimplifiedLayerNormalization"), 0);
 }
 
 }  // namespace
