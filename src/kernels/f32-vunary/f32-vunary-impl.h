@@ -13,6 +13,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/exp_cephes.h"
+
 namespace tessera::f32_vunary {
 namespace {
 
@@ -46,16 +48,8 @@ inline float exp_f32(float x) {
   c = select(c < kLow, kLow, c);
   c = select(x != x, 0.0f, c);  // NaN: keep the float-to-int conversion below defined; the result is patched last
   // n = round(c / ln 2) by the 1.5 * 2^23 trick (round to nearest in the default rounding mode).
-  const float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = c - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
+  const float n = (c * exp_cephes::kLog2e + 12582912.0f) - 12582912.0f;
+  const float y = exp_cephes::exp_reduced(exp_cephes::reduce(c, n));
   // 2^(n-1) * 2 keeps the exponent field valid for n = 128; n >= -125 keeps it positive.
   const float scale = std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 126) << 23);
   float result = y * scale * 2.0f;

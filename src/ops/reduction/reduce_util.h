@@ -16,6 +16,7 @@
 #include "base/parallel.h"
 #include "base/tensor.h"
 #include "ir/shape_inference.h"
+#include "kernels/exp_cephes.h"
 
 namespace tessera {
 
@@ -141,17 +142,9 @@ inline float vector_exp(float x) {
   // finite n (converting NaN is undefined behaviour); the last line returns the NaN.
   const float clamped = x >= kLow ? (x > kHigh ? kHigh : x) : kLow;
   // Round to nearest with the 1.5*2^23 trick: it vectorizes on SSE2 where nearbyint does not.
-  const float shifted = clamped * 1.44269504088896341f + 12582912.0f;
+  const float shifted = clamped * exp_cephes::kLog2e + 12582912.0f;
   const float n = shifted - 12582912.0f;
-  float r = clamped - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  float p = exp_cephes::exp_reduced(exp_cephes::reduce(clamped, n));
   int32_t bits;
   std::memcpy(&bits, &p, sizeof bits);
   bits += static_cast<int32_t>(n) * (1 << 23);

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/exp_cephes.h"
 #include "ops/reduction/vector_f32_set.h"
 
 // The 32- and 64-byte vector helpers are only ever inlined into AVX2 / AVX-512 functions; GCC still notes that
@@ -97,14 +98,14 @@ template <typename V, typename I>
   const V low = splat<V>(-86.0f);
   V c = x < low ? low : x;
   c = c > high ? high : c;
-  const V n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  V r = c - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  const V n = (c * exp_cephes::kLog2e + 12582912.0f) - 12582912.0f;
+  // exp_cephes' steps spelled out: its templates, not compiled for this function's target, would return the
+  // vector by value across an ABI boundary (GCC's -Wpsabi) if not inlined.
+  V r = c - n * exp_cephes::kLn2Hi;
+  r = r - n * exp_cephes::kLn2Lo;
+  V p = r * exp_cephes::kPoly[0] + exp_cephes::kPoly[1];
+#pragma GCC unroll 6
+  for (int i = 2; i < 6; ++i) p = p * r + exp_cephes::kPoly[i];
   p = p * r * r + r + 1.0f;
   I bits;
   std::memcpy(&bits, &p, sizeof bits);
