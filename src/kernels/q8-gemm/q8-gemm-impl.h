@@ -131,7 +131,7 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   constexpr __mmask16 kAll = 0xFFFF;
   const __m512i v = _mm512_loadu_si512(values);
   // |v| > 2^24 (INT32_MIN's absolute value stays INT32_MIN, above 2^24 unsigned).
-  if (_mm512_cmpgt_epu32_mask(_mm512_abs_epi32(v), _mm512_set1_epi32(1 << 24)) != 0) return false;
+  if (_mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0) return false;
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512 r = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -149,6 +149,38 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   r = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, r, _mm512_set1_ps(kLow)), _mm512_set1_ps(kHigh));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
                    _mm512_maskz_cvtepi32_epi8(kAll, _mm512_maskz_cvtps_epi32(kAll, r)));
+  return true;
+}
+
+// requantize_exact_f32 for |scale| < 64, rounded and saturated in the integer domain: |v s| < 2^30, so the
+// conversion to int32 rounds to nearest even without overflow, the zero point adds without overflow, and the
+// saturating narrowings (vpmovsdb; vpmovusdb after a max with 0) clamp to the type. Three operations fewer per
+// register than the float clamps. The same bytes.
+template <typename T>
+inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, float scale, int32_t zero_point,
+                                          T* __restrict out) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  const __m512i v = _mm512_loadu_si512(values);
+  if (_mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0) return false;
+  const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
+  const __m512 p = _mm512_mul_ps(vf, s);
+  __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);  // round to nearest even
+  const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, _mm512_maskz_cvtepi32_ps(kAll, q))),
+                                           _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
+  if (tie != 0) {  // as in requantize_exact_f32
+    const __m512 e = _mm512_fmsub_ps(vf, s, p);
+    const __m512i f =
+        _mm512_maskz_cvtps_epi32(kAll, _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    q = _mm512_mask_add_epi32(q, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_GT_OQ), f, _mm512_set1_epi32(1));
+    q = _mm512_mask_mov_epi32(q, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_LT_OQ), f);
+  }
+  q = _mm512_add_epi32(q, _mm512_set1_epi32(zero_point));
+  if constexpr (T(~T(0)) < T(0)) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_maskz_cvtsepi32_epi8(kAll, q));
+  } else {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                     _mm512_maskz_cvtusepi32_epi8(kAll, _mm512_maskz_max_epi32(kAll, q, _mm512_setzero_si512())));
+  }
   return true;
 }
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -200,6 +232,17 @@ template <typename T, typename Count>
 #if defined(__AVX2__) && defined(__FMA__)
   if (__builtin_isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
     const float scale_f = static_cast<float>(scale), zero_point_f = static_cast<float>(zero_point);
+#if defined(__AVX512F__)
+    if (std::fabs(scale) < 64.0 && std::nearbyint(zero_point) == zero_point && std::fabs(zero_point) <= 255.0) {
+      const int32_t zero_point_i = static_cast<int32_t>(zero_point);
+      for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
+        if (requantize_exact_f32_moderate(values + i, scale_f, zero_point_i, out + i)) continue;
+        for (Count j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
+          requantize_vector(values + j, scale, zero_point, out + j);
+      }
+      return i;
+    }
+#endif
     for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
       if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
       for (Count j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
