@@ -117,6 +117,20 @@ std::optional<float> scalar_float_constant(const Graph& graph, const std::string
   return t->data<float>()[0];
 }
 
+bool rewrite_quantize_linears(Graph& graph, const QuantizeLinearMatcher& match) {
+  if (!has_onnx_op(graph, "QuantizeLinear")) return false;
+  const GraphIndex index(graph);
+  std::vector<const Node*> removed;
+  NodeReplacements replacements;
+  for (const auto& slot : graph.nodes) {
+    if (!is_onnx_op(*slot, "QuantizeLinear")) continue;
+    if (std::unique_ptr<Node> replacement = match(index, *slot, removed)) {
+      replacements.emplace_back(slot.get(), std::move(replacement));
+    }
+  }
+  return apply_replacements(graph, replacements, removed);
+}
+
 DType per_tensor_q8(const Graph& graph, const Node& node) {
   if (node.inputs.size() < 3 || !node.has_input(2) || !scalar_float_constant(graph, node.inputs[1])) {
     return DType::kUndefined;

@@ -93,6 +93,14 @@ bool reduce_mean_over_last_axis(const Graph& graph, const Node& mean);
 using NodeReplacements = std::vector<std::pair<const Node*, std::unique_ptr<Node>>>;
 bool apply_replacements(Graph& graph, NodeReplacements& replacements, const std::vector<const Node*>& removed);
 
+// The skeleton of the passes that rewrite groups ending in a QuantizeLinear (qdq_fusion, qdq_binary_fusion,
+// qdq_pass_through): `match` sees each ai.onnx QuantizeLinear q with an index of the unchanged graph and returns the
+// node that replaces q (appending the other nodes it absorbs to `removed`), or nullptr; then apply_replacements.
+// Returns whether anything was replaced (false at once for a graph without QuantizeLinear).
+using QuantizeLinearMatcher =
+    std::function<std::unique_ptr<Node>(const GraphIndex& index, const Node& q, std::vector<const Node*>& removed)>;
+bool rewrite_quantize_linears(Graph& graph, const QuantizeLinearMatcher& match);
+
 // Transpose(Transpose(x, p1), p2) -> Transpose(x, p1 ∘ p2): `outer` (a Transpose with a perm, reading `inner`'s
 // output) reads x with the composed perm, or becomes Identity(x) when the two undo each other. False, nothing
 // changed, when the perms do not compose (other ranks, an index out of range).

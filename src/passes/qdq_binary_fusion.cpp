@@ -29,47 +29,45 @@ class QdqBinaryFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    if (!fusion::has_onnx_op(graph, "QuantizeLinear")) return false;
-    const fusion::GraphIndex index(graph);
-    std::vector<const Node*> removed;
-    fusion::NodeReplacements replacements;
-    for (const auto& slot : graph.nodes) {
-      const Node& q = *slot;
-      if (!is_onnx_op(q, "QuantizeLinear")) continue;
-      const DType type = per_tensor_q8(graph, q);
-      if (type == DType::kUndefined) continue;
-      const Node* op = index.private_producer(q.inputs[0]);
-      const Node* relu = nullptr;
-      if (op != nullptr && is_onnx_op(*op, "Relu")) {
-        if (!zero_point_is_minimum(graph, q)) continue;
-        relu = op;
-        op = index.private_producer(relu->inputs[0]);
-      }
-      if (op == nullptr || !(is_onnx_op(*op, "Add") || is_onnx_op(*op, "Mul")) || op->inputs.size() != 2) continue;
-      const Node* da = index.producer(op->inputs[0]);
-      const Node* db = index.producer(op->inputs[1]);
-      if (da == nullptr || db == nullptr || !is_onnx_op(*da, "DequantizeLinear") ||
-          !is_onnx_op(*db, "DequantizeLinear") || per_tensor_q8(graph, *da) != type ||
-          per_tensor_q8(graph, *db) != type) {
-        continue;
-      }
-      auto fused = std::make_unique<Node>();
-      fused->name = op->name.empty() ? q.outputs[0] + "_qlinear" : op->name;
-      fused->op_type = op->op_type == "Add" ? "QLinearAdd" : "QLinearMul";
-      fused->domain = kMicrosoftDomain;
-      fused->opset = 1;
-      fused->inputs = {da->inputs[0], da->inputs[1], da->inputs[2], db->inputs[0],
-                       db->inputs[1], db->inputs[2], q.inputs[1],   q.inputs[2]};
-      fused->outputs = {q.outputs[0]};
-      std::vector<const Node*> group{da, db, op};
-      if (relu != nullptr) group.push_back(relu);
-      group.push_back(&q);
-      note(fusion::describe_fusion(*fused, group));
-      removed.push_back(op);
-      if (relu != nullptr) removed.push_back(relu);
-      replacements.emplace_back(&q, std::move(fused));
-    }
-    return fusion::apply_replacements(graph, replacements, removed);
+    return fusion::rewrite_quantize_linears(
+        graph,
+        [&](const fusion::GraphIndex& index, const Node& q,
+            std::vector<const Node*>& removed) -> std::unique_ptr<Node> {
+          const DType type = per_tensor_q8(graph, q);
+          if (type == DType::kUndefined) return nullptr;
+          const Node* op = index.private_producer(q.inputs[0]);
+          const Node* relu = nullptr;
+          if (op != nullptr && is_onnx_op(*op, "Relu")) {
+            if (!zero_point_is_minimum(graph, q)) return nullptr;
+            relu = op;
+            op = index.private_producer(relu->inputs[0]);
+          }
+          if (op == nullptr || !(is_onnx_op(*op, "Add") || is_onnx_op(*op, "Mul")) || op->inputs.size() != 2) {
+            return nullptr;
+          }
+          const Node* da = index.producer(op->inputs[0]);
+          const Node* db = index.producer(op->inputs[1]);
+          if (da == nullptr || db == nullptr || !is_onnx_op(*da, "DequantizeLinear") ||
+              !is_onnx_op(*db, "DequantizeLinear") || per_tensor_q8(graph, *da) != type ||
+              per_tensor_q8(graph, *db) != type) {
+            return nullptr;
+          }
+          auto fused = std::make_unique<Node>();
+          fused->name = op->name.empty() ? q.outputs[0] + "_qlinear" : op->name;
+          fused->op_type = op->op_type == "Add" ? "QLinearAdd" : "QLinearMul";
+          fused->domain = kMicrosoftDomain;
+          fused->opset = 1;
+          fused->inputs = {da->inputs[0], da->inputs[1], da->inputs[2], db->inputs[0],
+                           db->inputs[1], db->inputs[2], q.inputs[1],   q.inputs[2]};
+          fused->outputs = {q.outputs[0]};
+          std::vector<const Node*> group{da, db, op};
+          if (relu != nullptr) group.push_back(relu);
+          group.push_back(&q);
+          note(fusion::describe_fusion(*fused, group));
+          removed.push_back(op);
+          if (relu != nullptr) removed.push_back(relu);
+          return fused;
+        });
   }
 };
 

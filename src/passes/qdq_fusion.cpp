@@ -129,20 +129,15 @@ class QdqFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    if (!fusion::has_onnx_op(graph, "QuantizeLinear")) return false;
-    const fusion::GraphIndex index(graph);
-    // Matched first and replaced after, so the index never points at a replaced node.
-    std::vector<const Node*> removed;
-    fusion::NodeReplacements replacements;
-    for (const auto& slot : graph.nodes) {
-      const Node& q = *slot;
-      if (!is_onnx_op(q, "QuantizeLinear")) continue;
-      std::unique_ptr<Node> fused = match(graph, index, q, removed);
-      if (fused) replacements.emplace_back(&q, std::move(fused));
-    }
+    // Matched first and replaced after, so the index never points at a replaced node; the int32 biases this run
+    // quantized join the initializers after.
+    const bool changed = fusion::rewrite_quantize_linears(
+        graph, [&](const fusion::GraphIndex& index, const Node& q, std::vector<const Node*>& removed) {
+          return match(graph, index, q, removed);
+        });
     for (auto& [name, tensor] : added_) graph.initializers[name] = std::move(tensor);
     added_.clear();
-    return fusion::apply_replacements(graph, replacements, removed);
+    return changed;
   }
 
  private:

@@ -46,25 +46,23 @@ class QdqPassThrough final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
-    if (!fusion::has_onnx_op(graph, "QuantizeLinear")) return false;
-    const fusion::GraphIndex index(graph);
-    std::vector<const Node*> removed;
-    fusion::NodeReplacements replacements;
-    for (const auto& slot : graph.nodes) {
-      const Node& q = *slot;
-      if (!is_onnx_op(q, "QuantizeLinear")) continue;
-      const Node* op = index.private_producer(q.inputs[0]);
-      if (op == nullptr || !moves_values_only(*op) || op->inputs.empty()) continue;
-      const Node* dq = index.producer(op->inputs[0]);
-      if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear") || !same_quantization(graph, *dq, q)) continue;
-      auto moved = std::make_unique<Node>(*op);
-      moved->inputs[0] = dq->inputs[0];
-      moved->outputs = {q.outputs[0]};
-      note(fusion::describe_fusion(*moved, {dq, op, &q}));
-      removed.push_back(op);
-      replacements.emplace_back(&q, std::move(moved));
-    }
-    return fusion::apply_replacements(graph, replacements, removed);
+    return fusion::rewrite_quantize_linears(
+        graph,
+        [&](const fusion::GraphIndex& index, const Node& q,
+            std::vector<const Node*>& removed) -> std::unique_ptr<Node> {
+          const Node* op = index.private_producer(q.inputs[0]);
+          if (op == nullptr || !moves_values_only(*op) || op->inputs.empty()) return nullptr;
+          const Node* dq = index.producer(op->inputs[0]);
+          if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear") || !same_quantization(graph, *dq, q)) {
+            return nullptr;
+          }
+          auto moved = std::make_unique<Node>(*op);
+          moved->inputs[0] = dq->inputs[0];
+          moved->outputs = {q.outputs[0]};
+          note(fusion::describe_fusion(*moved, {dq, op, &q}));
+          removed.push_back(op);
+          return moved;
+        });
   }
 };
 

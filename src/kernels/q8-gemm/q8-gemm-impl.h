@@ -124,6 +124,17 @@ inline void requantize_vector(const int32_t* __restrict values, double scale, do
 // and e = 0 leaves the tie to even. Products of 2^22 and more saturate every 8-bit output anyway.
 #if defined(__AVX512F__) && defined(__FMA__)
 inline constexpr int kExactFloatLanes = 16;
+
+// r, the rounding of p = fl(v s) to nearest even, corrected on the `tie` lanes (p exactly halfway between integers):
+// up or down by the sign of the exact product's error e = fma(v, s, -p); left to even where e = 0.
+inline __m512 fix_halfway(__m512 r, __m512 p, __m512 vf, __m512 s, __mmask16 tie) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  const __m512 e = _mm512_fmsub_ps(vf, s, p);
+  const __m512 f = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  r = _mm512_mask_add_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_GT_OQ), f, _mm512_set1_ps(1.0f));
+  return _mm512_mask_mov_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_LT_OQ), f);
+}
+
 template <typename T>
 inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out) {
   constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
@@ -139,12 +150,7 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   // a whole register, so the usual register pays three operations for it, not seven (on Zen 4 this loop is bound
   // by its operation count: a third of INT8 MobileNetV2's 112x112 expansion).
   const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, r)), _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
-  if (tie != 0) {
-    const __m512 e = _mm512_fmsub_ps(vf, s, p);
-    const __m512 f = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    r = _mm512_mask_add_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_GT_OQ), f, _mm512_set1_ps(1.0f));
-    r = _mm512_mask_mov_ps(r, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_LT_OQ), f);
-  }
+  if (tie != 0) r = fix_halfway(r, p, vf, s, tie);
   r = _mm512_add_ps(r, _mm512_set1_ps(zero_point));
   r = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, r, _mm512_set1_ps(kLow)), _mm512_set1_ps(kHigh));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
@@ -165,15 +171,9 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);  // round to nearest even
-  const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, _mm512_maskz_cvtepi32_ps(kAll, q))),
-                                           _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
-  if (tie != 0) {  // as in requantize_exact_f32
-    const __m512 e = _mm512_fmsub_ps(vf, s, p);
-    const __m512i f =
-        _mm512_maskz_cvtps_epi32(kAll, _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-    q = _mm512_mask_add_epi32(q, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_GT_OQ), f, _mm512_set1_epi32(1));
-    q = _mm512_mask_mov_epi32(q, tie & _mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_LT_OQ), f);
-  }
+  const __m512 r = _mm512_maskz_cvtepi32_ps(kAll, q);  // exact: q is p rounded, |q| < 2^30
+  const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, r)), _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
+  if (tie != 0) q = _mm512_maskz_cvtps_epi32(kAll, fix_halfway(r, p, vf, s, tie));
   q = _mm512_add_epi32(q, _mm512_set1_epi32(zero_point));
   if constexpr (T(~T(0)) < T(0)) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_maskz_cvtsepi32_epi8(kAll, q));
