@@ -350,9 +350,9 @@ void epilogue(const TileOutput& t, const int32_t* sums) {
 // from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
 // kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
 // to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
-// packed strip. The two forms are separate functions (tile_simd picks one): with both loops in one body GCC moved
-// all accumulators between two register sets on every depth group. The epilogue reads TileOutput's fields into
-// locals first: the intrinsic stores may alias anything, so GCC reloaded them after every store.
+// packed strip, one function per form (tile_simd picks one), each with a single depth loop. The epilogue reads
+// TileOutput's fields into locals first: the intrinsic stores may alias anything, so GCC reloaded them after every
+// store.
 template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
 [[gnu::noinline]] void tile_simd_body(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   using Vec = typename Isa::Vec;

@@ -346,41 +346,30 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
     alignas(64) int32_t scratch[q8gemm::kMaxMr * 64];
     q8gemm::TileOutput tile = shared;
     tile.scratch = scratch;
-    // Task t = (block, B strip, A strip of the block), counted up instead of divided out per task (three 64-bit
-    // divisions cost as much as a short-depth tile's epilogue).
-    const int64_t block_tasks = pb.strips * strips_per_block;
-    int64_t block = begin / block_tasks, b_strip = begin % block_tasks / strips_per_block,
-            in_block = begin % strips_per_block;
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t a_strip = block * strips_per_block + in_block;
-      if (a_strip < a_strips) {
-        const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
-        const int64_t rows = std::min<int64_t>(set.mr, m - i0);
-        tile.rows = rows;
-        tile.cols = std::min<int64_t>(set.nr, n - j0);
-        if (!set.wide) {
-          tile.row_sums = row_sums.data() + i0;
-          tile.col_zero_points = uniform_zero_point ? nullptr : pb.zero_points.data() + j0;
-          tile.col_terms = column_terms.data() + j0;
-        }
-        const int64_t offset = i0 * out.ldc + j0;
-        tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + offset : nullptr;
-        tile.c_f32 = out.c_s32 == nullptr && out.c_f32 != nullptr ? out.c_f32 + offset : nullptr;
-        tile.c_q8 = q8 ? out.c_q8 + offset : nullptr;
-        tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
-        tile.row_bias = row_bias != nullptr ? row_bias + i0 : nullptr;
-        tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
-        tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
-        const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
-        set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
+      const int64_t block = t / (pb.strips * strips_per_block);
+      const int64_t b_strip = (t / strips_per_block) % pb.strips;
+      const int64_t a_strip = block * strips_per_block + t % strips_per_block;
+      if (a_strip >= a_strips) continue;
+      const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
+      const int64_t rows = std::min<int64_t>(set.mr, m - i0);
+      tile.rows = rows;
+      tile.cols = std::min<int64_t>(set.nr, n - j0);
+      if (!set.wide) {
+        tile.row_sums = row_sums.data() + i0;
+        tile.col_zero_points = uniform_zero_point ? nullptr : pb.zero_points.data() + j0;
+        tile.col_terms = column_terms.data() + j0;
       }
-      if (++in_block == strips_per_block) {
-        in_block = 0;
-        if (++b_strip == pb.strips) {
-          b_strip = 0;
-          ++block;
-        }
-      }
+      const int64_t offset = i0 * out.ldc + j0;
+      tile.c_s32 = out.c_s32 != nullptr ? out.c_s32 + offset : nullptr;
+      tile.c_f32 = out.c_s32 == nullptr && out.c_f32 != nullptr ? out.c_f32 + offset : nullptr;
+      tile.c_q8 = q8 ? out.c_q8 + offset : nullptr;
+      tile.row_scales = q8 ? out.row_scales + i0 : nullptr;
+      tile.row_bias = row_bias != nullptr ? row_bias + i0 : nullptr;
+      tile.b_scales = per_column_scale ? b_scales + j0 : b_scales;
+      tile.bias = out.bias != nullptr ? out.bias + j0 : nullptr;
+      const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
+      set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
     }
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
