@@ -369,6 +369,17 @@ struct RequantizedOutput {
   bool y_signed = false;
   const double* scales = nullptr;
   double zero_point = 0;
+
+  // Requantizes `channels` rows of `count` int32 sums (row c: output channel first_channel + c) into image n's
+  // output planes (g's), at positions [first, first + count).
+  void rows(const ConvGeometry& g, int64_t n, int64_t first_channel, int64_t channels, int64_t first, int64_t count,
+            const int32_t* sums) const {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t channel = first_channel + c;
+      q8_requantize(sums + c * count, count, scales + channel, 0, zero_point, y_signed,
+                    y + (n * g.out_channels + channel) * g.out_size + first);
+    }
+  }
 };
 
 // The same sums on the q8 GEMM: per image, x goes channels-last; per group, its im2col matrix in row form (output
@@ -449,11 +460,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
         for (int64_t b = begin; b < end; ++b) {
           const int64_t first = b * kBlock, count = std::min(g.out_size, first + kBlock) - first;
           transpose_add_s32(count, mg, product + first * mg, mg, group_bias, block.data(), count);
-          for (int64_t c = 0; c < mg; ++c) {
-            const int64_t channel = grp * mg + c;
-            q8_requantize(block.data() + c * count, count, requantized->scales + channel, 0, requantized->zero_point,
-                          requantized->y_signed, requantized->y + (n * g.out_channels + channel) * g.out_size + first);
-          }
+          requantized->rows(g, n, grp * mg, mg, first, count, block.data());
         }
       });
     }
@@ -519,10 +526,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
         out.row_bias = bias;
         out.c_s32 = sums.data();
         q8_gemm(outputs, count, channels, weights, channels, weights_signed, weights_zero_point, image, out, nullptr);
-        for (int64_t m = 0; m < outputs; ++m) {
-          q8_requantize(sums.data() + m * count, count, requantized->scales + m, 0, requantized->zero_point,
-                        requantized->y_signed, requantized->y + (n * outputs + m) * positions + first);
-        }
+        requantized->rows(g, n, 0, outputs, first, count, sums.data());
       }
     });
     return true;
