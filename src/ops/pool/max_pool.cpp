@@ -8,6 +8,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "kernels/f32-maxpool/f32-maxpool.h"
+#include "kernels/q8-convert/q8-convert.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
 #include "ops/registry.h"
@@ -100,11 +101,16 @@ bool max_pool_2d_q8(const PoolGeometry& g, const Tensor& x, Tensor& y, Paralleli
     std::vector<float> in(static_cast<size_t>(g.input_size)), out(static_cast<size_t>(g.output_size));
     std::vector<float> scratch(static_cast<size_t>(maxpool2d_f32_scratch_floats(p)));
     for (int64_t plane = begin; plane < end; ++plane) {
-      const T* src = xd + plane * g.input_size;
-      for (int64_t i = 0; i < g.input_size; ++i) in[static_cast<size_t>(i)] = static_cast<float>(src[i]);
-      maxpool2d_f32(p, in.data(), out.data(), scratch.data());
-      T* dst = yd + plane * g.output_size;
-      for (int64_t i = 0; i < g.output_size; ++i) dst[i] = static_cast<T>(out[static_cast<size_t>(i)]);
+      // Widened and narrowed by the q8-convert kernels with scale 1 and zero point 0 (exact both ways).
+      if constexpr (std::is_same_v<T, int8_t>) {
+        q8_dequantize_s8(xd + plane * g.input_size, g.input_size, 1.0f, 0, in.data());
+        maxpool2d_f32(p, in.data(), out.data(), scratch.data());
+        q8_quantize_s8(out.data(), g.output_size, 1.0f, 0, yd + plane * g.output_size);
+      } else {
+        q8_dequantize_u8(xd + plane * g.input_size, g.input_size, 1.0f, 0, in.data());
+        maxpool2d_f32(p, in.data(), out.data(), scratch.data());
+        q8_quantize_u8(out.data(), g.output_size, 1.0f, 0, yd + plane * g.output_size);
+      }
     }
   });
   return true;
