@@ -296,7 +296,9 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{2, 8, 7, 9}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},     // grouped, strided, dilated
       {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // pointwise
       {{2, 16, 23, 25}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // pointwise, planes of several blocks
+      {{1, 8, 30, 31}, {20, 8, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise, blocks spread over the pool
       {{1, 12, 9, 11}, {8, 12, 1, 1}, 1, {2, 3}, {0, 0, 0, 0}, {1, 1}},   // 1x1, strided (gathered, then pointwise)
+      {{1, 8, 5, 5}, {40, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},     // a small plane: channels split over the pool
       {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                       // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // depth beyond one kernel strip
       {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},    // a 7x7 stride-2 image stem
