@@ -352,6 +352,35 @@ TEST_P(Q8GemmVariant, RequantizeWithFloatScalesMatchesDouble) {
   }
 }
 
+// q8_requantize_float_sums: the bytes of q8_requantize over int32(sum) + bias, the bias added with wrap-around,
+// over several chunks and a tail, sums near +-2^24 and biases that wrap.
+TEST_P(Q8GemmVariant, RequantizeFloatSumsMatchesInt32Path) {
+  std::mt19937 rng(41);
+  std::vector<float> sums(600);
+  for (size_t i = 0; i < sums.size(); ++i) {
+    sums[i] = static_cast<float>(static_cast<int32_t>(rng() % 4001) - 2000);
+    if (i % 13 == 5) sums[i] = static_cast<float>((1 << 24) - static_cast<int32_t>(rng() % 3));
+    if (i % 13 == 9) sums[i] = -static_cast<float>(1 << 24);
+  }
+  for (const int32_t bias : {0, 7, -123456, INT32_MAX, INT32_MIN + 5}) {
+    for (const double scale : {0.01, static_cast<double>(0.0371f), 1.0 / 3, 2.0}) {
+      for (const bool out_signed : {false, true}) {
+        const double zero_point = out_signed ? -3 : 128;
+        std::vector<int32_t> values(sums.size());
+        for (size_t i = 0; i < sums.size(); ++i)
+          values[i] =
+              static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + static_cast<uint32_t>(bias));
+        for (const int64_t count : {int64_t{600}, int64_t{257}, int64_t{15}}) {
+          std::vector<uint8_t> want(sums.size(), 0x5A), got(sums.size(), 0x5A);
+          q8_requantize(values.data(), count, &scale, 0, zero_point, out_signed, want.data());
+          q8_requantize_float_sums(sums.data(), count, bias, scale, zero_point, out_signed, got.data());
+          ASSERT_EQ(got, want) << "bias " << bias << " scale " << scale << " count " << count << " on " << GetParam();
+        }
+      }
+    }
+  }
+}
+
 TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
   const std::vector<uint8_t> b(12, 1);
   const int32_t zp = 300;

@@ -19,6 +19,7 @@ const Q8GemmSet kPortableSet = {
     .pack_a = pack_a_wide<kMr, 1>,
     .row_sums = nullptr,
     .requantize = requantize,
+    .requantize_float_sums = requantize_float_sums,
 };
 
 }  // namespace tessera::q8gemm

@@ -56,6 +56,7 @@ const Q8GemmSet kAvx2Set = {
     .pack_a = pack_a_wide<kMr, 2>,
     .row_sums = nullptr,
     .requantize = requantize,
+    .requantize_float_sums = requantize_float_sums,
 };
 #endif
 }  // namespace tessera::q8gemm

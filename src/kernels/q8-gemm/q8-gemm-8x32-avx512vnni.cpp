@@ -78,6 +78,7 @@ const Q8GemmSet kAvx512VnniSet = {
     .pack_a = pack_a_bytes<kMr>,
     .row_sums = row_sums_sad,
     .requantize = requantize,
+    .requantize_float_sums = requantize_float_sums,
 };
 #endif
 }  // namespace tessera::q8gemm

@@ -504,6 +504,30 @@ void requantize(const int32_t* values, int64_t count, const double* scales, int6
   }
 }
 
+// q8_requantize_float_sums's loop: chunks of the sums turned into int32 plus the bias in a buffer in L1 (the
+// conversion vectorised under the file's ISA), each requantized by requantize_to.
+template <typename T>
+void requantize_float_sums_to(const float* __restrict sums, int64_t count, int32_t bias, double scale,
+                              double zero_point, T* __restrict out) {
+  constexpr int64_t kChunk = 256;
+  alignas(64) int32_t chunk[kChunk];
+  const uint32_t add = static_cast<uint32_t>(bias);
+  for (int64_t i = 0; i < count; i += kChunk) {
+    const int64_t n = count - i < kChunk ? count - i : kChunk;
+    for (int64_t j = 0; j < n; ++j)
+      chunk[j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i + j])) + add);
+    requantize_to<T, false>(chunk, n, &scale, zero_point, out + i);
+  }
+}
+
+void requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
+                           bool out_signed, uint8_t* out) {
+  if (out_signed)
+    requantize_float_sums_to(sums, count, bias, scale, zero_point, reinterpret_cast<int8_t*>(out));
+  else
+    requantize_float_sums_to(sums, count, bias, scale, zero_point, out);
+}
+
 // The portable tile over int16 strips of one depth step per group (G = 1), in wrap-around arithmetic: plain
 // loops over contiguous columns that the compiler vectorises (widening int16 multiplies).
 template <int Mr, int Nr, int Rows>

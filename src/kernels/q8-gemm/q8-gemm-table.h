@@ -58,6 +58,10 @@ using TileFn = void (*)(int64_t groups, const void* a, const void* b, const Tile
 using RequantizeFn = void (*)(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride,
                               double zero_point, bool out_signed, uint8_t* out);
 
+// q8_requantize_float_sums's loop (see q8_gemm.h).
+using RequantizeFloatSumsFn = void (*)(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
+                                       bool out_signed, uint8_t* out);
+
 struct Q8GemmSet {
   const char* name;
   int mr;
@@ -68,6 +72,7 @@ struct Q8GemmSet {
   PackAFn pack_a;
   RowSumsFn row_sums;  // nullptr: A is always packed
   RequantizeFn requantize;
+  RequantizeFloatSumsFn requantize_float_sums;
 };
 
 extern const Q8GemmSet kPortableSet;

@@ -384,6 +384,11 @@ void q8_requantize(const int32_t* values, int64_t count, const double* scales, i
   dispatch().active().requantize(values, count, scales, scale_stride, zero_point, out_signed, out);
 }
 
+void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
+                              bool out_signed, uint8_t* out) {
+  dispatch().active().requantize_float_sums(sums, count, bias, scale, zero_point, out_signed, out);
+}
+
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }

@@ -83,6 +83,12 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
 void q8_requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
                    bool out_signed, uint8_t* out);
 
+// q8_requantize (one scale) of the int32 values int32(sums[i]) + bias (wrapping) for float sums that are exact
+// integers below 2^31 in magnitude (the integer convolutions summed in float, ops/conv/integer_conv_in_float.h):
+// the same bytes without an int32 array.
+void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
+                              bool out_signed, uint8_t* out);
+
 // The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.

@@ -104,11 +104,9 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
   const int64_t blocks_per_image = (g.out_channels + per_block - 1) / per_block;
   parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> in, out, scratch;
-    thread_local std::vector<int32_t> sums;
     thread_local std::vector<const float*> planes;
     in.resize(static_cast<size_t>(per_block * g.in_size));
     out.resize(static_cast<size_t>(per_block * g.out_size));
-    sums.resize(static_cast<size_t>(g.out_size));
     scratch.resize(static_cast<size_t>(std::max<int64_t>(dwconv2d_f32_channels_scratch_floats(p), 1)));
     planes.resize(static_cast<size_t>(per_block));
     for (int64_t task = begin; task < end; ++task) {
@@ -120,10 +118,9 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
       dwconv2d_f32_channels(p, count, planes.data(), wf.data<float>() + m0 * taps, nullptr, out.data(), scratch.data());
       for (int64_t c = 0; c < count; ++c) {
         const int64_t m = m0 + c;
-        sums_plus_bias(out.data() + c * g.out_size, g.out_size, bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u,
-                       sums.data());
-        q8_requantize(sums.data(), g.out_size, &scales[static_cast<size_t>(m)], 0, y_zero_point, y_signed,
-                      y + (n * g.out_channels + m) * g.out_size);
+        q8_requantize_float_sums(out.data() + c * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
+                                 scales[static_cast<size_t>(m)], y_zero_point, y_signed,
+                                 y + (n * g.out_channels + m) * g.out_size);
       }
     }
   });
@@ -149,20 +146,13 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
   }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
   const float* sums = yf.data<float>();
-  // Each plane in chunks that stay in L1: the int32 sums with the bias, requantized with the channel's scale.
-  constexpr int64_t kChunk = 512;
+  // Each plane with its bias, requantized with its channel's scale.
   const int64_t planes = g.batch * g.out_channels;
   parallelism.parallel_for_balanced(planes, [&](int64_t begin, int64_t end) {
-    int32_t chunk[kChunk];
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t m = plane % g.out_channels;
-      const uint32_t b = bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u;
-      for (int64_t i = 0; i < g.out_size; i += kChunk) {
-        const int64_t count = std::min(kChunk, g.out_size - i);
-        const int64_t offset = plane * g.out_size + i;
-        sums_plus_bias(sums + offset, count, b, chunk);
-        q8_requantize(chunk, count, &scales[static_cast<size_t>(m)], 0, y_zero_point, y_signed, y + offset);
-      }
+      q8_requantize_float_sums(sums + plane * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
+                               scales[static_cast<size_t>(m)], y_zero_point, y_signed, y + plane * g.out_size);
     }
   });
 }
