@@ -47,6 +47,9 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
     for (int j = 0; j < kNv; ++j) {
       column_bias[j] = epilogue->column_bias ? Isa::load(epilogue->column_bias + j * kLanes) : Isa::zero();
     }
+    // Unrolled like the loops above: a loop over the rows indexes acc at run time, which put every accumulator
+    // on the stack after the depth loop.
+#pragma GCC unroll 16
     for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
       const Vec row_bias = Isa::set1(epilogue->row_bias ? epilogue->row_bias[i] : 0.0f);
@@ -69,6 +72,7 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], float* c, int
     const bool with_epilogue = epilogue != nullptr;
     const Vec lo = Isa::set1(with_epilogue ? epilogue->min : 0.0f),
               hi = Isa::set1(with_epilogue ? epilogue->max : 0.0f);
+#pragma GCC unroll 16
     for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
       const Vec row_bias = Isa::set1(with_epilogue && epilogue->row_bias ? epilogue->row_bias[i] : 0.0f);
