@@ -132,7 +132,8 @@ void expect_near_all(const std::vector<float>& actual, const std::vector<double>
   ASSERT_EQ(actual.size(), expected.size()) << what;
   int reported = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
-    if (std::abs(actual[i] - expected[i]) > tolerance * (1.0 + std::abs(expected[i]))) {
+    // Negated so that a NaN (the outputs start as NaN: an element never written) fails.
+    if (!(std::abs(actual[i] - expected[i]) <= tolerance * (1.0 + std::abs(expected[i])))) {
       ADD_FAILURE() << what << ": element " << i << " is " << actual[i] << ", expected " << expected[i];
       if (++reported == 5) return;
     }
@@ -622,6 +623,7 @@ std::vector<ConvCase> conv_cases() {
       {1, 7, 9, 1, {13, 17}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},  // pointwise
       {1, 5, 3, 1, {15, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},  // strided 1x1
       {1, 3, 4, 1, {40, 37}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},  // stem-like, wide rows
+      {1, 3, 16, 1, {6, 80}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},  // rows of 40 outputs: a whole strip, a narrow one
       {1, 3, 5, 1, {11, 14}, {3, 3}, {3, 3}, {1, 2}, {1, 2, 0, 1}},  // column stride 3, dilated columns
       {1, 4, 6, 2, {8, 13}, {3, 3}, {1, 2}, {1, 1}, {1, 1, 1, 1}},   // grouped, column stride 2, odd width
       {2, 3, 4, 1, {17}, {3}, {1}, {2}, {2, 1}},                     // 1-D

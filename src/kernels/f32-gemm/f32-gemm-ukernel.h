@@ -80,6 +80,7 @@ struct UkernelSet {
   DirectBUkernelFn direct_b_by_rows[kMaxMr];        // the same tiles reading whole panels of a plain B in place
   DirectATransUkernelFn direct_at_by_rows[kMaxMr];  // the same tiles reading a transposed A in place
   RowsBUkernelFn rows_b_by_rows[kMaxMr];            // the same tiles reading B's depth rows by pointer
+  RowsBUkernelFn rows_b_half_by_rows[kMaxMr];       // those tiles nr / 2 columns wide, for a narrow last strip
   GemvFn gemv;
   GemvTransFn gemv_trans;
   TransposedStoreFn store_transposed;
