@@ -381,6 +381,36 @@ TEST_P(Q8GemmVariant, RequantizeFloatSumsMatchesInt32Path) {
   }
 }
 
+// small_sums (values known to lie within +-2^24) skips only the range test: the same bytes as without it, for
+// values up to the bound itself, products next to halfway points, float and non-float scales, both output types.
+TEST_P(Q8GemmVariant, RequantizeSmallSumsMatchesChecked) {
+  std::mt19937 rng(57);
+  std::uniform_real_distribution<float> log_scale(-20.0f, 5.0f);
+  for (int round = 0; round < 100; ++round) {
+    const double scale = round % 5 == 4 ? 1.0 / 3 : static_cast<double>(static_cast<float>(std::exp2(log_scale(rng))));
+    std::vector<int32_t> values(203);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double target = static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5;
+      values[i] = std::clamp<int32_t>(static_cast<int32_t>(std::llround(target / scale)), -(1 << 24), 1 << 24) +
+                  static_cast<int32_t>(rng() % 3) - 1;
+      values[i] = std::clamp(values[i], -(1 << 24), 1 << 24);
+      if (i % 23 == 5) values[i] = i % 2 ? 1 << 24 : -(1 << 24);
+    }
+    std::vector<float> sums(values.size());
+    for (size_t i = 0; i < values.size(); ++i) sums[i] = static_cast<float>(values[i]);
+    for (const bool out_signed : {false, true}) {
+      const double zero_point = out_signed ? -7 : 131;
+      const int64_t count = static_cast<int64_t>(values.size());
+      std::vector<uint8_t> checked(values.size()), small(values.size()), small_floats(values.size());
+      q8_requantize(values.data(), count, &scale, 0, zero_point, out_signed, checked.data());
+      q8_requantize(values.data(), count, &scale, 0, zero_point, out_signed, small.data(), true);
+      q8_requantize_float_sums(sums.data(), count, 0, scale, zero_point, out_signed, small_floats.data(), true);
+      ASSERT_EQ(small, checked) << "scale " << scale << " on " << GetParam();
+      ASSERT_EQ(small_floats, checked) << "scale " << scale << " on " << GetParam();
+    }
+  }
+}
+
 TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
   const std::vector<uint8_t> b(12, 1);
   const int32_t zp = 300;

@@ -13,6 +13,7 @@
 
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "nn_test_util.h"
+#include "ops/conv/integer_conv_in_float.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -287,6 +288,22 @@ std::vector<int64_t> conv_reference(const ConvCase& c, const Tensor& x, const Te
     }
   }
   return out;
+}
+
+// The bound behind q8_requantize's small_sums: depth * widest |x - xz| * widest |w - wz| + widest |bias| <= 2^24.
+TEST(QuantizedConvTest, SumsWithin2To24FromTypesZeroPointsAndBias) {
+  // uint8 x with zero point 0: up to 255; int8 w with zero point 0: up to 128 (-128). 514 * 255 * 128 = 16776960.
+  EXPECT_TRUE(conv::integer_sums_within_2_24(514, DType::kUint8, 0, DType::kInt8, {0.0}, nullptr, 1));
+  EXPECT_FALSE(conv::integer_sums_within_2_24(515, DType::kUint8, 0, DType::kInt8, {0.0}, nullptr, 1));
+  const int32_t bias[] = {5, -256};  // 16776960 + 256 = 2^24: still within; one more is not
+  EXPECT_TRUE(conv::integer_sums_within_2_24(514, DType::kUint8, 0, DType::kInt8, {0.0}, bias, 2));
+  const int32_t bigger[] = {257, 0};
+  EXPECT_FALSE(conv::integer_sums_within_2_24(514, DType::kUint8, 0, DType::kInt8, {0.0}, bigger, 2));
+  // The widest weight zero point counts: int8 w with zero point 127 reaches |-128 - 127| = 255.
+  EXPECT_FALSE(conv::integer_sums_within_2_24(300, DType::kUint8, 0, DType::kInt8, {0.0, 127.0}, nullptr, 2));
+  EXPECT_TRUE(conv::integer_sums_within_2_24(258, DType::kUint8, 0, DType::kInt8, {0.0, 127.0}, nullptr, 2));
+  // int8 x with zero point -128 reaches 255 too; a depthwise 3x3 is always within.
+  EXPECT_TRUE(conv::integer_sums_within_2_24(9, DType::kInt8, -128, DType::kUint8, {255.0}, nullptr, 1));
 }
 
 TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {

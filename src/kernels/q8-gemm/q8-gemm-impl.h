@@ -136,13 +136,16 @@ inline __m512 fix_halfway(__m512 r, __m512 p, __m512 vf, __m512 s, __mmask16 tie
 }
 
 template <typename T>
-inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out) {
+inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out,
+                                 bool checked) {
   constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
   // The all-lanes maskz forms: the plain intrinsics trip GCC 12's -Wmaybe-uninitialized (their undefined sources).
   constexpr __mmask16 kAll = 0xFFFF;
   const __m512i v = _mm512_loadu_si512(values);
-  // |v| > 2^24 (INT32_MIN's absolute value stays INT32_MIN, above 2^24 unsigned).
-  if (_mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0) return false;
+  // |v| > 2^24 (INT32_MIN's absolute value stays INT32_MIN, above 2^24 unsigned); not `checked` where the caller
+  // knows every value is within.
+  if (checked && _mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0)
+    return false;
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512 r = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -164,10 +167,11 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
 // register than the float clamps. The same bytes.
 template <typename T>
 inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, float scale, int32_t zero_point,
-                                          T* __restrict out) {
+                                          T* __restrict out, bool checked) {
   constexpr __mmask16 kAll = 0xFFFF;
   const __m512i v = _mm512_loadu_si512(values);
-  if (_mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0) return false;
+  if (checked && _mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0)
+    return false;
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);  // round to nearest even
@@ -186,13 +190,16 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr int kExactFloatLanes = 8;
 template <typename T>
-inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out) {
+inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out,
+                                 bool checked) {
   constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
-  const __m256i limit = _mm256_set1_epi32(1 << 24);
-  const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(v, limit),
-                                          _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), limit), v));
-  if (!_mm256_testz_si256(outside, outside)) return false;
+  if (checked) {
+    const __m256i limit = _mm256_set1_epi32(1 << 24);
+    const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(v, limit),
+                                            _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), limit), v));
+    if (!_mm256_testz_si256(outside, outside)) return false;
+  }
   const __m256 vf = _mm256_cvtepi32_ps(v), s = _mm256_set1_ps(scale);
   const __m256 p = _mm256_mul_ps(vf, s);
   __m256 r = _mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -221,13 +228,15 @@ inline constexpr int kExactFloatLanes = 0;
 
 // The leading whole registers of values[0, count) requantized in float where that gives the same bytes (see
 // requantize_exact_f32: a finite float scale), falling back to requantize_vector for a register whose values are too
-// large; returns how many values it did (0 without AVX2+FMA or for other scales). Inlined: the fused tile epilogue
-// runs it on every row of every tile.
+// large; returns how many values it did (0 without AVX2+FMA or for other scales). With `small`, the caller knows
+// every value lies within +-2^24, and the registers skip that test. Inlined: the fused tile epilogue runs it on
+// every row of every tile.
 template <typename T, typename Count>
 [[gnu::always_inline]] inline Count requantize_exact_prefix([[maybe_unused]] const int32_t* __restrict values,
                                                             [[maybe_unused]] Count count, [[maybe_unused]] double scale,
                                                             [[maybe_unused]] double zero_point,
-                                                            [[maybe_unused]] T* __restrict out) {
+                                                            [[maybe_unused]] T* __restrict out,
+                                                            [[maybe_unused]] bool small) {
   Count i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
   if (__builtin_isfinite(scale) && static_cast<double>(static_cast<float>(scale)) == scale) {
@@ -236,7 +245,7 @@ template <typename T, typename Count>
     if (std::fabs(scale) < 64.0 && std::nearbyint(zero_point) == zero_point && std::fabs(zero_point) <= 255.0) {
       const int32_t zero_point_i = static_cast<int32_t>(zero_point);
       for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
-        if (requantize_exact_f32_moderate(values + i, scale_f, zero_point_i, out + i)) continue;
+        if (requantize_exact_f32_moderate(values + i, scale_f, zero_point_i, out + i, !small)) continue;
         for (Count j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
           requantize_vector(values + j, scale, zero_point, out + j);
       }
@@ -244,7 +253,7 @@ template <typename T, typename Count>
     }
 #endif
     for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
-      if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i)) continue;
+      if (requantize_exact_f32(values + i, scale_f, zero_point_f, out + i, !small)) continue;
       for (Count j = i; j < i + kExactFloatLanes; j += kRequantizeLanes)
         requantize_vector(values + j, scale, zero_point, out + j);
     }
@@ -255,12 +264,12 @@ template <typename T, typename Count>
 
 template <typename T, bool PerValueScale>
 void requantize_to(const int32_t* __restrict values, int64_t count, const double* __restrict scales, double zero_point,
-                   T* __restrict out) {
+                   T* __restrict out, bool small = false) {
   constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
   const double scale = scales[0];
   int64_t i = 0;
   if constexpr (!PerValueScale) {
-    i = requantize_exact_prefix(values, count, scale, zero_point, out);
+    i = requantize_exact_prefix(values, count, scale, zero_point, out, small);
     for (; i + kRequantizeLanes <= count; i += kRequantizeLanes)
       requantize_vector(values + i, scale, zero_point, out + i);
   }
@@ -275,10 +284,11 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
 // requantize_to for one row of a full tile (Count values, a multiple of the vector loops' lanes), inlined into
 // the tile: a call per row cost as much as the requantization itself.
 template <typename T, int Count>
-[[gnu::always_inline]] inline void requantize_tile_row(const int32_t* values, double scale, double zero_point, T* out) {
+[[gnu::always_inline]] inline void requantize_tile_row(const int32_t* values, double scale, double zero_point, T* out,
+                                                       bool small) {
   static_assert(Count % kRequantizeLanes == 0);
   static_assert(Count % (kExactFloatLanes > 0 ? kExactFloatLanes : 1) == 0);
-  for (int i = requantize_exact_prefix(values, Count, scale, zero_point, out); i < Count; i += kRequantizeLanes)
+  for (int i = requantize_exact_prefix(values, Count, scale, zero_point, out, small); i < Count; i += kRequantizeLanes)
     requantize_vector(values + i, scale, zero_point, out + i);
 }
 
@@ -290,9 +300,9 @@ inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
   if (t.c_q8 != nullptr) {
     if (t.q8_signed)
       requantize_to<int8_t, false>(s, cols, t.row_scales + i, t.q8_zero_point,
-                                   reinterpret_cast<int8_t*>(t.c_q8 + i * t.ldc));
+                                   reinterpret_cast<int8_t*>(t.c_q8 + i * t.ldc), t.q8_small_sums);
     else
-      requantize_to<uint8_t, false>(s, cols, t.row_scales + i, t.q8_zero_point, t.c_q8 + i * t.ldc);
+      requantize_to<uint8_t, false>(s, cols, t.row_scales + i, t.q8_zero_point, t.c_q8 + i * t.ldc, t.q8_small_sums);
     return;
   }
   if (t.c_s32 != nullptr) {
@@ -444,7 +454,7 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
     // Each row requantized with its scale while the tile is in L1 (the scratch holds the whole tile).
     const double* const row_scales = t.row_scales;
     const double zero_point = t.q8_zero_point;
-    const bool q8_signed = t.q8_signed;
+    const bool q8_signed = t.q8_signed, small = t.q8_small_sums;
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
@@ -454,9 +464,9 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
     for (int r = 0; r < Rows; ++r) {
       if (q8_signed)
         requantize_tile_row<int8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point,
-                                         reinterpret_cast<int8_t*>(c + r * ldc));
+                                         reinterpret_cast<int8_t*>(c + r * ldc), small);
       else
-        requantize_tile_row<uint8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point, c + r * ldc);
+        requantize_tile_row<uint8_t, kNr>(scratch + r * kNr, row_scales[r], zero_point, c + r * ldc, small);
     }
     return;
   }
@@ -489,16 +499,16 @@ void tile_simd(int64_t groups, const void* a_strip, const void* b_strip, const T
 }
 
 void requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
-                bool out_signed, uint8_t* out) {
+                bool out_signed, uint8_t* out, bool small_sums) {
   if (out_signed) {
     int8_t* y = reinterpret_cast<int8_t*>(out);
     if (scale_stride == 0)
-      requantize_to<int8_t, false>(values, count, scales, zero_point, y);
+      requantize_to<int8_t, false>(values, count, scales, zero_point, y, small_sums);
     else
       requantize_to<int8_t, true>(values, count, scales, zero_point, y);
   } else {
     if (scale_stride == 0)
-      requantize_to<uint8_t, false>(values, count, scales, zero_point, out);
+      requantize_to<uint8_t, false>(values, count, scales, zero_point, out, small_sums);
     else
       requantize_to<uint8_t, true>(values, count, scales, zero_point, out);
   }
@@ -508,7 +518,7 @@ void requantize(const int32_t* values, int64_t count, const double* scales, int6
 // conversion vectorised under the file's ISA), each requantized by requantize_to.
 template <typename T>
 void requantize_float_sums_to(const float* __restrict sums, int64_t count, int32_t bias, double scale,
-                              double zero_point, T* __restrict out) {
+                              double zero_point, T* __restrict out, bool small_sums) {
   constexpr int64_t kChunk = 256;
   alignas(64) int32_t chunk[kChunk];
   const uint32_t add = static_cast<uint32_t>(bias);
@@ -516,16 +526,16 @@ void requantize_float_sums_to(const float* __restrict sums, int64_t count, int32
     const int64_t n = count - i < kChunk ? count - i : kChunk;
     for (int64_t j = 0; j < n; ++j)
       chunk[j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i + j])) + add);
-    requantize_to<T, false>(chunk, n, &scale, zero_point, out + i);
+    requantize_to<T, false>(chunk, n, &scale, zero_point, out + i, small_sums);
   }
 }
 
 void requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
-                           bool out_signed, uint8_t* out) {
+                           bool out_signed, uint8_t* out, bool small_sums) {
   if (out_signed)
-    requantize_float_sums_to(sums, count, bias, scale, zero_point, reinterpret_cast<int8_t*>(out));
+    requantize_float_sums_to(sums, count, bias, scale, zero_point, reinterpret_cast<int8_t*>(out), small_sums);
   else
-    requantize_float_sums_to(sums, count, bias, scale, zero_point, out);
+    requantize_float_sums_to(sums, count, bias, scale, zero_point, out, small_sums);
 }
 
 // The portable tile over int16 strips of one depth step per group (G = 1), in wrap-around arithmetic: plain

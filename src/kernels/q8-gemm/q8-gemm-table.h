@@ -49,6 +49,7 @@ struct TileOutput {
   bool q8_signed;            // c_q8 holds int8 (else uint8)
   const double* row_scales;  // the tile's rows' requantization scales
   double q8_zero_point;
+  bool q8_small_sums;  // every sum (with its row bias) lies within +-2^24 (see Q8GemmOutput)
 };
 
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
@@ -56,11 +57,11 @@ using TileFn = void (*)(int64_t groups, const void* a, const void* b, const Tile
 
 // q8_requantize's loop (see q8_gemm.h).
 using RequantizeFn = void (*)(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride,
-                              double zero_point, bool out_signed, uint8_t* out);
+                              double zero_point, bool out_signed, uint8_t* out, bool small_sums);
 
 // q8_requantize_float_sums's loop (see q8_gemm.h).
 using RequantizeFloatSumsFn = void (*)(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
-                                       bool out_signed, uint8_t* out);
+                                       bool out_signed, uint8_t* out, bool small_sums);
 
 struct Q8GemmSet {
   const char* name;

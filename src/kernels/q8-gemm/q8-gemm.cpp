@@ -337,6 +337,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   shared.a_stride = direct_a ? lda : 0;
   shared.q8_signed = out.q8_signed;
   shared.q8_zero_point = out.q8_zero_point;
+  shared.q8_small_sums = out.q8_small_sums;
   shared.ldc = out.ldc;
   shared.a_scale = out.a_scale;
   shared.per_column_scale = per_column_scale;
@@ -380,13 +381,13 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
 }
 
 void q8_requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
-                   bool out_signed, uint8_t* out) {
-  dispatch().active().requantize(values, count, scales, scale_stride, zero_point, out_signed, out);
+                   bool out_signed, uint8_t* out, bool small_sums) {
+  dispatch().active().requantize(values, count, scales, scale_stride, zero_point, out_signed, out, small_sums);
 }
 
 void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
-                              bool out_signed, uint8_t* out) {
-  dispatch().active().requantize_float_sums(sums, count, bias, scale, zero_point, out_signed, out);
+                              bool out_signed, uint8_t* out, bool small_sums) {
+  dispatch().active().requantize_float_sums(sums, count, bias, scale, zero_point, out_signed, out, small_sums);
 }
 
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }

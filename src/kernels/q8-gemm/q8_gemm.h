@@ -53,6 +53,7 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
 // neither c_s32 nor c_f32), C[i * ldc + j] is that sum requantized as q8_requantize does with scale row_scales[i]
 // and zero point q8_zero_point (an integer in the output type's range), as int8 when q8_signed, else uint8: the
 // bytes of an int32 output followed by q8_requantize, without the int32 matrix (QLinearConv's output planes).
+// q8_small_sums is q8_requantize's small_sums for those sums (with row_bias).
 struct Q8GemmOutput {
   int32_t* c_s32 = nullptr;
   int64_t ldc = 0;  // >= n
@@ -66,6 +67,7 @@ struct Q8GemmOutput {
   bool q8_signed = false;
   const double* row_scales = nullptr;  // m values (c_q8 only)
   double q8_zero_point = 0;
+  bool q8_small_sums = false;
 };
 
 // C (m x n) from A (m x k row-major, lda >= k; uint8, or int8 when a_signed) with one zero point a_zero_point
@@ -80,14 +82,17 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
 // scale_stride 0 (one scale) or 1 (one per value). round_half_even is std::nearbyint in the default rounding mode;
 // products beyond +-2^30 saturate all the same; a NaN product gives the type's lowest value. zero_point must be
 // an integer in the output type's range. Runs on the selected variant's ISA; the same bits on every variant.
+// small_sums: the caller guarantees |values[i]| <= 2^24 for every i (from the operands' ranges and the depth, see
+// conv::integer_sums_within_2_24), and each register of values skips testing for it; a value beyond it then gives
+// a wrong byte.
 void q8_requantize(const int32_t* values, int64_t count, const double* scales, int64_t scale_stride, double zero_point,
-                   bool out_signed, uint8_t* out);
+                   bool out_signed, uint8_t* out, bool small_sums = false);
 
 // q8_requantize (one scale) of the int32 values int32(sums[i]) + bias (wrapping) for float sums that are exact
 // integers below 2^31 in magnitude (the integer convolutions summed in float, ops/conv/integer_conv_in_float.h):
-// the same bytes without an int32 array.
+// the same bytes without an int32 array. small_sums as q8_requantize's, for int32(sums[i]) + bias.
 void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
-                              bool out_signed, uint8_t* out);
+                              bool out_signed, uint8_t* out, bool small_sums = false);
 
 // The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or

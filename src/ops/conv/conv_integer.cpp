@@ -369,6 +369,7 @@ struct RequantizedOutput {
   bool y_signed = false;
   const double* scales = nullptr;
   double zero_point = 0;
+  bool small_sums = false;  // every sum with its bias within +-2^24 (conv::integer_sums_within_2_24)
 
   // Requantizes `channels` rows of `count` int32 sums (row c: output channel first_channel + c) into image n's
   // output planes (g's), at positions [first, first + count).
@@ -377,7 +378,7 @@ struct RequantizedOutput {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t channel = first_channel + c;
       q8_requantize(sums + c * count, count, scales + channel, 0, zero_point, y_signed,
-                    y + (n * g.out_channels + channel) * g.out_size + first);
+                    y + (n * g.out_channels + channel) * g.out_size + first, small_sums);
     }
   }
 };
@@ -579,6 +580,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
       out.q8_signed = requantized->y_signed;
       out.row_scales = requantized->scales;
       out.q8_zero_point = requantized->zero_point;
+      out.q8_small_sums = requantized->small_sums;
     } else {
       out.c_s32 = acc + n * outputs * positions;
     }
@@ -687,7 +689,9 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     // into y's bytes itself, path by path below; otherwise every path goes through int32 sums.
     const bool integer_zero_point = std::nearbyint(y_zp) == y_zp && linalg::fit_in_8bit_type({y_zp}, out_dtype);
     const RequantizedOutput requantized{static_cast<uint8_t*>(y.raw_data()), out_dtype == DType::kInt8, scales.data(),
-                                        y_zp};
+                                        y_zp,
+                                        conv::integer_sums_within_2_24(g.in_group_channels() * g.kernel_size, x.dtype(),
+                                                                       x_zp, w.dtype, w_zp, bias, g.out_channels)};
     // Pointwise: requantized by the GEMM (the same bytes, no int32 planes). Small planes in its tiles: measured on
     // INT8 MobileNetV2 (Zen 4, one thread, sums of per-layer minima per plane size, against int32 planes with the
     // bias added in the GEMM): 7x7 1046 -> 915 us, 14x14 1327 -> 1266, but 28x28 506 -> 548, 56x56 884 -> 978 and

@@ -51,6 +51,15 @@ Tensor widened(const Tensor& t, const std::vector<double>& zero_points, int64_t 
 
 }  // namespace
 
+bool integer_sums_within_2_24(int64_t depth, DType x_dtype, double x_zero_point, DType w_dtype,
+                              const std::vector<double>& w_zero_points, const int32_t* bias, int64_t channels) {
+  double w_widest = 0, bias_widest = 0;
+  for (double zp : w_zero_points) w_widest = std::max(w_widest, widest_difference(w_dtype, zp));
+  for (int64_t m = 0; bias != nullptr && m < channels; ++m)
+    bias_widest = std::max(bias_widest, std::fabs(static_cast<double>(bias[m])));
+  return static_cast<double>(depth) * widest_difference(x_dtype, x_zero_point) * w_widest + bias_widest <= 16777216.0;
+}
+
 bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
                                 const std::vector<double>& w_zero_points) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.group >= 2;
@@ -92,7 +101,7 @@ void sums_plus_bias(const float* sums, int64_t count, uint32_t bias, int32_t* ds
 template <typename T>
 void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, const T* x, double x_zero_point,
                            const Tensor& w, const std::vector<double>& w_zero_points, const int32_t* bias,
-                           const std::vector<double>& scales, double y_zero_point, bool y_signed,
+                           const std::vector<double>& scales, double y_zero_point, bool y_signed, bool small_sums,
                            Parallelism& parallelism, uint8_t* y) {
   const int64_t taps = g.kernel_size;
   const Tensor wf = widened(w, w_zero_points, taps, parallelism);
@@ -120,7 +129,7 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
         const int64_t m = m0 + c;
         q8_requantize_float_sums(out.data() + c * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
                                  scales[static_cast<size_t>(m)], y_zero_point, y_signed,
-                                 y + (n * g.out_channels + m) * g.out_size);
+                                 y + (n * g.out_channels + m) * g.out_size, small_sums);
       }
     }
   });
@@ -133,15 +142,17 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
                                        const std::vector<double>& scales, double y_zero_point, bool y_signed,
                                        Parallelism& parallelism, uint8_t* y) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.spatial_rank() == 2;
+  const bool small = integer_sums_within_2_24(g.in_group_channels() * g.kernel_size, x.dtype(), x_zero_point, w.dtype(),
+                                              w_zero_points, bias, g.out_channels);
   DwConv2dF32Params p;
   static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   if (depthwise && dwconv2d_f32_supports(p)) {
     if (x.dtype() == DType::kInt8)
       depthwise_requantized(g, p, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, parallelism, y);
+                            y_signed, small, parallelism, y);
     else
       depthwise_requantized(g, p, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, parallelism, y);
+                            y_signed, small, parallelism, y);
     return;
   }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
@@ -152,7 +163,7 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t m = plane % g.out_channels;
       q8_requantize_float_sums(sums + plane * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
-                               scales[static_cast<size_t>(m)], y_zero_point, y_signed, y + plane * g.out_size);
+                               scales[static_cast<size_t>(m)], y_zero_point, y_signed, y + plane * g.out_size, small);
     }
   });
 }

@@ -23,6 +23,13 @@ inline constexpr int64_t kShallowDepth = 32;
 bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
                                 const std::vector<double>& w_zero_points);
 
+// Whether every int32 sum over `depth` products (x - x_zero_point) * (w - w_zero_points[m]) plus its bias (nullptr,
+// or `channels` values) lies within +-2^24 whatever x and w hold (int8 or uint8): depth * max |x - x_zero_point| *
+// max |w - w_zero_point| + max |bias| <= 2^24. Such sums requantize without a range test (q8_requantize's
+// small_sums).
+bool integer_sums_within_2_24(int64_t depth, DType x_dtype, double x_zero_point, DType w_dtype,
+                              const std::vector<double>& w_zero_points, const int32_t* bias, int64_t channels);
+
 // acc [N, M, out_size] = sum over the window of (x - x_zero_point) * (w - w_zero_points[m]) (+ bias[m] when bias
 // is set, int32 wrap-around). x and w are int8 or uint8. Requires integer_conv_runs_in_float.
 void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
