@@ -329,8 +329,12 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const bool per_column_scale = out.b_scales != nullptr && out.b_scale_count == n && n > 1;
 
   // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
-  const int64_t strips_per_block = std::min(rows_per_block(set, a_strip_bytes) / set.mr, a_strips);
-  const int64_t blocks = (a_strips + strips_per_block - 1) / strips_per_block;
+  // Blocks of A strips that fit rows_per_block, as even as their count allows: 25 strips of at most 14 per block
+  // went 14 + 11, and the thread given the second block idled for 3 strips of every column (two threads take one
+  // block each).
+  const int64_t max_strips = std::min(rows_per_block(set, a_strip_bytes) / set.mr, a_strips);
+  const int64_t blocks = (a_strips + max_strips - 1) / max_strips;
+  const int64_t strips_per_block = (a_strips + blocks - 1) / blocks;
   const int64_t tasks = blocks * pb.strips * strips_per_block;
   // The fields every tile shares; each task sets its tile's rows, columns and pointers.
   q8gemm::TileOutput shared{};
