@@ -283,6 +283,9 @@ TEST(F32GemmTest, LargeBlockedShapes) {
     // lda = 1000 is read in place. Both paths, with a pre-packed B as the models run them.
     check_gemm(GemmCase{false, false, 45, 70, 600, 1024, 70, 70, 1.0f, 0.0f}, GemmMode::kPackedB, &pool, 6);
     check_gemm(GemmCase{false, false, 45, 70, 600, 1000, 70, 70, 1.0f, 0.0f}, GemmMode::kPackedB, nullptr, 7);
+    // A plain B of up to 512 depth steps under a few rows is read in place, across depth blocks (450 > 384).
+    check_gemm(GemmCase{false, false, 33, 70, 450, 450, 73, 70, 1.0f, 1.0f}, GemmMode::kPlain, &pool, 8);
+    check_gemm(GemmCase{false, false, 64, 100, 512, 512, 100, 100, 0.5f, 0.0f}, GemmMode::kPlain, nullptr, 9);
   });
 }
 

@@ -231,9 +231,11 @@ bool reads_a_trans_in_place(const Problem& pr) {
 // multiply-adds it feeds (pointwise convolutions to few channels over large planes: MobileNetV2's 32 -> 16
 // channels at 112x112 205 -> 167 us, SqueezeNet's squeeze layers 92 -> 68 us; Zen 4, one thread). With more rows
 // packing pays for itself, and reading B's rows in place from L3 (an input computed several layers before) was
-// measured 17-20% slower (ResNet-50's first downsampling conv, 256 rows). Deeper, the rows span more pages than the
-// TLB holds.
-constexpr int64_t kDirectBMaxDepth = 64;
+// measured 17-20% slower (ResNet-50's first downsampling conv, 256 rows). The depth bound was 64 steps (the rows
+// spanning more pages than the TLB holds was the worry); up to 512, measured in the models (per-layer minima):
+// ResNet-50's 256 -> 64 at 56x56 1114 -> 961 us, MobileNetV2's 96 -> 24 and 144 -> 24 at 56x56 189 -> 138 and
+// 258 -> 207 us, SqueezeNet's 128 -> 16 at 55x55 189 -> 141 us, its 384 -> 48 at 13x13 75 -> 68 us.
+constexpr int64_t kDirectBMaxDepth = 512;
 constexpr int64_t kDirectBMaxRows = 64;
 
 // Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
