@@ -234,9 +234,10 @@ bool reads_a_trans_in_place(const Problem& pr) {
 // measured 17-20% slower (ResNet-50's first downsampling conv, 256 rows). The depth bound was 64 steps (the rows
 // spanning more pages than the TLB holds was the worry); up to 512, measured in the models (per-layer minima):
 // ResNet-50's 256 -> 64 at 56x56 1114 -> 961 us, MobileNetV2's 96 -> 24 and 144 -> 24 at 56x56 189 -> 138 and
-// 258 -> 207 us, SqueezeNet's 128 -> 16 at 55x55 189 -> 141 us, its 384 -> 48 at 13x13 75 -> 68 us.
+// 258 -> 207 us, SqueezeNet's 128 -> 16 at 55x55 189 -> 141 us, its 384 -> 48 at 13x13 75 -> 68 us. The row bound
+// was 64; at 128, ResNet-50's 256 -> 128 at 56x56 2027 -> 1861 us, its 512 -> 128 at 28x28 level.
 constexpr int64_t kDirectBMaxDepth = 512;
-constexpr int64_t kDirectBMaxRows = 64;
+constexpr int64_t kDirectBMaxRows = 128;
 
 // Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
 // is packed) rather than packing it; the A side is then packed.
