@@ -362,6 +362,16 @@ const Tensor* weights_tensor(const Weights& w, const PackedWeights* constant, st
   return &*copy;
 }
 
+// [0, total) cut into `parts` ranges of whole `unit`-sized pieces (the last piece may be short), spread evenly:
+// range i is [begin(i), begin(i + 1)). How the convolutions below split positions and channels over threads.
+struct UnitRanges {
+  int64_t total = 0, unit = 1, parts = 1;
+  int64_t units() const { return (total + unit - 1) / unit; }
+  int64_t begin(int64_t i) const { return std::min(total, units() * i / parts * unit); }
+  int64_t size(int64_t i) const { return begin(i + 1) - begin(i); }
+  int64_t largest() const { return (units() + parts - 1) / parts * unit; }
+};
+
 // QLinearConv's output requantized by the accumulation itself (see accumulate_q8, accumulate_pointwise_nchw): y's
 // bytes, signed or not, one scale per output channel, and y's zero point (an integer in y's range).
 struct RequantizedOutput {
@@ -452,18 +462,15 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
       constexpr int64_t kBlock = 256, kChannelUnit = 16;
       const int32_t* group_bias = bias != nullptr ? bias + grp * mg : nullptr;
       const int64_t position_blocks = (g.out_size + kBlock - 1) / kBlock;
-      const int64_t channel_units = (mg + kChannelUnit - 1) / kChannelUnit;
-      const int64_t channel_splits =
-          position_blocks >= parallelism.thread_count()
-              ? 1
-              : std::min(channel_units, (parallelism.thread_count() + position_blocks - 1) / position_blocks);
-      parallelism.parallel_for(position_blocks * channel_splits, [&](int64_t begin, int64_t end) {
+      UnitRanges channels{mg, kChannelUnit, 1};
+      const int threads = parallelism.thread_count();
+      if (position_blocks < threads)
+        channels.parts = std::min(channels.units(), (threads + position_blocks - 1) / position_blocks);
+      parallelism.parallel_for(position_blocks * channels.parts, [&](int64_t begin, int64_t end) {
         thread_local std::vector<int32_t> block;
         for (int64_t task = begin; task < end; ++task) {
-          const int64_t first = task / channel_splits * kBlock, count = std::min(g.out_size, first + kBlock) - first;
-          const int64_t split = task % channel_splits;
-          const int64_t c0 = std::min(mg, channel_units * split / channel_splits * kChannelUnit);
-          const int64_t c1 = std::min(mg, channel_units * (split + 1) / channel_splits * kChannelUnit);
+          const int64_t first = task / channels.parts * kBlock, count = std::min(g.out_size, first + kBlock) - first;
+          const int64_t c0 = channels.begin(task % channels.parts), c1 = c0 + channels.size(task % channels.parts);
           const int32_t* src = product + first * mg + c0;
           const int32_t* add = group_bias != nullptr ? group_bias + c0 : nullptr;
           if (requantized == nullptr) {
@@ -487,28 +494,18 @@ constexpr int64_t kFusedRequantizeMaxPositions = 256;
 // Positions per block of those larger planes, at most.
 constexpr int64_t kPointwiseBlock = 256;
 
-// The position blocks of a large plane's pointwise convolution: `count` blocks, block i starting at first(i). On
-// one thread, kPointwiseBlock positions each (the last one shorter). On more, whole 32-position column strips of
-// the q8 GEMM (the widest tile's) spread evenly over a multiple of the thread count of blocks, at most
-// kPointwiseBlock positions each: fixed blocks left 28x28 planes (784 positions: 256, 256, 256, 16) split 512 : 272
-// between two threads (INT8 ResNet-50 at two threads 16.1-16.7 -> 15.6-15.8 ms); on one thread even blocks measured
-// 0.1 ms slower.
-struct PositionBlocks {
-  static constexpr int64_t kStrip = 32;
-  int64_t positions = 0, strips = 0, count = 0;
-  bool even = false;
-  PositionBlocks(int64_t plane, int threads) : positions(plane) {
-    strips = (positions + kStrip - 1) / kStrip;
-    count = (positions + kPointwiseBlock - 1) / kPointwiseBlock;
-    even = threads > 1 && strips >= threads;
-    if (even) count = std::min(strips, (count + threads - 1) / threads * threads);
-  }
-  int64_t first(int64_t i) const {
-    return std::min(positions, even ? strips * i / count * kStrip : i * kPointwiseBlock);
-  }
-  int64_t size(int64_t i) const { return first(i + 1) - first(i); }
-  int64_t largest() const { return even ? (strips + count - 1) / count * kStrip : kPointwiseBlock; }
-};
+// The position blocks of a large plane's pointwise convolution. On one thread, kPointwiseBlock positions each (the
+// last one shorter). On more, whole 32-position column strips of the q8 GEMM (the widest tile's) spread evenly over
+// a multiple of the thread count of blocks, at most kPointwiseBlock positions each: fixed blocks left 28x28 planes
+// (784 positions: 256, 256, 256, 16) split 512 : 272 between two threads (INT8 ResNet-50 at two threads 16.1-16.7 ->
+// 15.6-15.8 ms); on one thread even blocks measured 0.1 ms slower.
+UnitRanges position_blocks(int64_t plane, int threads) {
+  constexpr int64_t kStrip = 32;
+  const int64_t blocks = (plane + kPointwiseBlock - 1) / kPointwiseBlock;
+  const UnitRanges strips{plane, kStrip, 1};
+  if (threads <= 1 || strips.units() < threads) return {plane, kPointwiseBlock, blocks};
+  return {plane, kStrip, std::min(strips.units(), (blocks + threads - 1) / threads * threads)};
+}
 
 // Whether a pointwise convolution runs better with output positions as the GEMM's rows (accumulate_q8: x
 // channels-last as A, the packed weights as B) than in NCHW (the weights as A, x packed per run as B): on small
@@ -548,14 +545,14 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
     // Large planes: blocks of positions, one per task, each GEMM'd serially into int32 sums kept in L2 and
     // requantized from there row by row (the tiles' own requantization is slower on such planes, and whole int32
     // planes go out to memory and back).
-    const PositionBlocks blocks(positions, parallelism.thread_count());
-    parallelism.parallel_for_balanced(g.batch * blocks.count, [&](int64_t begin, int64_t end) {
+    const UnitRanges blocks = position_blocks(positions, parallelism.thread_count());
+    parallelism.parallel_for_balanced(g.batch * blocks.parts, [&](int64_t begin, int64_t end) {
       // Per thread and kept: a fresh vector per call (up to 2 MB) was zero-filled, and mapped and faulted in anew.
       thread_local std::vector<int32_t> sums;
       sums.resize(std::max(sums.size(), static_cast<size_t>(outputs * blocks.largest())));
       for (int64_t task = begin; task < end; ++task) {
-        const int64_t n = task / blocks.count, first = blocks.first(task % blocks.count);
-        const int64_t count = blocks.size(task % blocks.count);
+        const int64_t n = task / blocks.parts, first = blocks.begin(task % blocks.parts);
+        const int64_t count = blocks.size(task % blocks.parts);
         const PackedQ8GemmB image =
             pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, count,
                            x.data<uint8_t>() + n * channels * positions + first, positions, &xz, 1);
