@@ -313,11 +313,12 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{2, 8, 7, 9}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}},     // grouped, strided, dilated
       {{1, 16, 6, 5}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // pointwise
       {{2, 16, 23, 25}, {9, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // pointwise, planes of several blocks
-      {{1, 8, 30, 31}, {20, 8, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise, blocks spread over the pool
       {{1, 12, 9, 11}, {8, 12, 1, 1}, 1, {2, 3}, {0, 0, 0, 0}, {1, 1}},   // 1x1, strided (gathered, then pointwise)
       {{1, 8, 5, 5}, {40, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},     // a small plane: channels split over the pool
+      {{1, 8, 30, 31}, {20, 8, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},   // pointwise, blocks spread over the pool
       {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                       // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // depth beyond one kernel strip
+      {{1, 16, 10, 10}, {100, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // pointwise, many A strips, B strips uneven
       {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},    // a 7x7 stride-2 image stem
       {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},      // dilated, uneven padding, one group
       // Depthwise through the float kernels, or the widened loops (thin groups):
@@ -325,6 +326,8 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{2, 20, 9, 19}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise, two images
       {{1, 7, 6, 5}, {3, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},      // 3 output channels
   };
+  // Case i gets one weight zero point for all channels when i % 3 == 0 (else one per channel): the NCHW pointwise
+  // path takes only the former, so its cases sit at indices 3, 6 and 9.
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(6);
     for (size_t index = 0; index < cases.size() * 2; ++index) {

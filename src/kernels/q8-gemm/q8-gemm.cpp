@@ -347,14 +347,20 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   shared.per_column_scale = per_column_scale;
   const bool q8 = out.c_s32 == nullptr && out.c_f32 == nullptr;
   const int32_t* const row_bias = uniform_zero_point ? row_offsets.data() : out.row_bias;
+  // On several threads, B strips that do not share out evenly (a 14x14 NCHW pointwise convolution's 196 columns: 7
+  // strips, the last of 4 columns) make the static split uneven; the block's A strips then go first in the task
+  // order, so each thread takes whole B rows of tiles for a share of the A strips.
+  const int threads = parallelism != nullptr ? parallelism->thread_count() : 1;
+  const bool a_major = threads > 1 && pb.strips % threads != 0 && strips_per_block >= 4 * threads;
   const auto run = [&](int64_t begin, int64_t end) {
     alignas(64) int32_t scratch[q8gemm::kMaxMr * 64];
     q8gemm::TileOutput tile = shared;
     tile.scratch = scratch;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t block = t / (pb.strips * strips_per_block);
-      const int64_t b_strip = (t / strips_per_block) % pb.strips;
-      const int64_t a_strip = block * strips_per_block + t % strips_per_block;
+      const int64_t b_strip = a_major ? t % pb.strips : (t / strips_per_block) % pb.strips;
+      const int64_t a_strip =
+          block * strips_per_block + (a_major ? (t / pb.strips) % strips_per_block : t % strips_per_block);
       if (a_strip >= a_strips) continue;
       const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
       const int64_t rows = std::min<int64_t>(set.mr, m - i0);
