@@ -328,7 +328,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const float* b_scales = out.b_scales != nullptr ? out.b_scales : &kOne;
   const bool per_column_scale = out.b_scales != nullptr && out.b_scale_count == n && n > 1;
 
-  // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
+  // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips (or, a_major below, the
+  // block's A strips, then B strips).
   // Blocks of A strips that fit rows_per_block, as even as their count allows: 25 strips of at most 14 per block
   // went 14 + 11, and the thread given the second block idled for 3 strips of every column (two threads take one
   // block each).
@@ -349,7 +350,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const int32_t* const row_bias = uniform_zero_point ? row_offsets.data() : out.row_bias;
   // On several threads, B strips that do not share out evenly (a 14x14 NCHW pointwise convolution's 196 columns: 7
   // strips, the last of 4 columns) make the static split uneven; the block's A strips then go first in the task
-  // order, so each thread takes whole B rows of tiles for a share of the A strips.
+  // order, so each thread takes a share of the A strips with all their tiles.
   const int threads = parallelism != nullptr ? parallelism->thread_count() : 1;
   const bool a_major = threads > 1 && pb.strips % threads != 0 && strips_per_block >= 4 * threads;
   const auto run = [&](int64_t begin, int64_t end) {
