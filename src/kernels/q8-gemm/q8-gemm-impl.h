@@ -125,6 +125,12 @@ inline void requantize_vector(const int32_t* __restrict values, double scale, do
 #if defined(__AVX512F__) && defined(__FMA__)
 inline constexpr int kExactFloatLanes = 16;
 
+// Whether some lane of v lies beyond +-2^24, where float stops holding every integer (INT32_MIN's absolute value
+// stays INT32_MIN, above 2^24 unsigned).
+inline bool beyond_2_24(__m512i v) {
+  return _mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(0xFFFF, v), _mm512_set1_epi32(1 << 24)) != 0;
+}
+
 // r, the rounding of p = fl(v s) to nearest even, corrected on the `tie` lanes (p exactly halfway between integers):
 // up or down by the sign of the exact product's error e = fma(v, s, -p); left to even where e = 0.
 inline __m512 fix_halfway(__m512 r, __m512 p, __m512 vf, __m512 s, __mmask16 tie) {
@@ -142,10 +148,7 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   // The all-lanes maskz forms: the plain intrinsics trip GCC 12's -Wmaybe-uninitialized (their undefined sources).
   constexpr __mmask16 kAll = 0xFFFF;
   const __m512i v = _mm512_loadu_si512(values);
-  // |v| > 2^24 (INT32_MIN's absolute value stays INT32_MIN, above 2^24 unsigned); not `checked` where the caller
-  // knows every value is within.
-  if (checked && _mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0)
-    return false;
+  if (checked && beyond_2_24(v)) return false;  // not `checked` where the caller knows every value is within
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512 r = _mm512_maskz_roundscale_ps(kAll, p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -170,8 +173,7 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
                                           T* __restrict out, bool checked) {
   constexpr __mmask16 kAll = 0xFFFF;
   const __m512i v = _mm512_loadu_si512(values);
-  if (checked && _mm512_cmpgt_epu32_mask(_mm512_maskz_abs_epi32(kAll, v), _mm512_set1_epi32(1 << 24)) != 0)
-    return false;
+  if (checked && beyond_2_24(v)) return false;
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);  // round to nearest even
