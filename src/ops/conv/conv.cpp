@@ -6,6 +6,7 @@
 #include <climits>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "base/dtype_dispatch.h"
 #include "base/lazy_text.h"
@@ -37,6 +38,25 @@ struct PackedWeights {
   const void* source = nullptr;
 };
 
+// Positions per output channel of the convolution when the input's spatial dims are known at creation, worked out
+// by conv::conv_geometry as a run would; nullopt when a dim is unknown or the shapes do not fit (the run then
+// reports them).
+std::optional<int64_t> static_output_plane(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
+  if (info.input_types.empty() || !info.input_types[0].shape) return std::nullopt;
+  const std::vector<Dim>& x = *info.input_types[0].shape;
+  if (x.size() != w.rank() || w.rank() < 3) return std::nullopt;
+  std::vector<int64_t> x_shape = {1, w.dim(1) * attrs.group};
+  for (size_t i = 2; i < x.size(); ++i) {
+    if (!x[i].is_known()) return std::nullopt;
+    x_shape.push_back(x[i].value);
+  }
+  try {
+    return conv::conv_geometry(attrs, x_shape, w.shape(), "Conv").out_size;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 // True when a 2-D k x k convolution (group 1, explicit pads) with a statically known output plane of at most
 // kMaxTransposedKernelPlane positions runs faster transposed (conv_kernels' im2col_transposed), by the same count
 // of idle register lanes as pointwise ones (conv::pointwise_prefers_transposed, depth = input channels x kernel
@@ -45,47 +65,28 @@ struct PackedWeights {
 // transposed A, read in place, spans too many lines per depth step there), hence the bound.
 bool kernel_runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
   if (attrs.group != 1 || w.rank() != 4 || attrs.auto_pad != conv::AutoPad::kNotSet) return false;
-  if (info.input_types.empty() || !info.input_types[0].shape) return false;
-  const std::vector<Dim>& x = *info.input_types[0].shape;
-  if (x.size() != 4) return false;
-  int64_t plane = 1;
-  for (size_t d = 0; d < 2; ++d) {
-    if (!x[d + 2].is_known()) return false;
-    const int64_t stride = d < attrs.strides.size() ? attrs.strides[d] : 1;
-    const int64_t dilation = d < attrs.dilations.size() ? attrs.dilations[d] : 1;
-    const int64_t pads = attrs.pads.size() == 4 ? attrs.pads[d] + attrs.pads[d + 2] : 0;
-    const int64_t extent = (w.dim(d + 2) - 1) * dilation + 1;
-    if (x[d + 2].value + pads < extent) return false;
-    plane *= (x[d + 2].value + pads - extent) / std::max<int64_t>(stride, 1) + 1;
-  }
+  const std::optional<int64_t> plane = static_output_plane(info, attrs, w);
   constexpr int64_t kMaxTransposedKernelPlane = 256;
-  return plane <= kMaxTransposedKernelPlane &&
-         conv::pointwise_prefers_transposed(plane, w.dim(1) * w.dim(2) * w.dim(3), w.dim(0));
+  return plane && *plane <= kMaxTransposedKernelPlane &&
+         conv::pointwise_prefers_transposed(*plane, w.dim(1) * w.dim(2) * w.dim(3), w.dim(0));
 }
 
 // True when the convolution is pointwise whatever its input (group 1, 1x1 kernel, no pads; strides above 1 only
 // in 2-D, gathered first) and its statically known output planes run faster transposed
 // (conv::pointwise_prefers_transposed); or a k x k one that does (kernel_runs_transposed).
 bool runs_transposed(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
-  if (attrs.group != 1 || info.input_types.empty() || !info.input_types[0].shape) return false;
+  if (attrs.group != 1) return false;
   for (size_t i = 2; i < w.rank(); ++i) {
     if (w.dim(i) != 1) return kernel_runs_transposed(info, attrs, w);
   }
   for (int64_t v : attrs.pads) {
     if (v != 0) return false;
   }
-  const std::vector<Dim>& x = *info.input_types[0].shape;
-  if (x.size() != w.rank()) return false;
   // Strides other than 1 only in 2-D, where conv_f32 gathers the positions read and runs the rest pointwise.
   const bool strided = std::any_of(attrs.strides.begin(), attrs.strides.end(), [](int64_t v) { return v != 1; });
-  if (strided && x.size() != 4) return false;
-  int64_t plane = 1;
-  for (size_t i = 2; i < x.size(); ++i) {
-    if (!x[i].is_known()) return false;
-    const int64_t stride = i - 2 < attrs.strides.size() ? attrs.strides[i - 2] : 1;
-    plane *= (x[i].value - 1) / std::max<int64_t>(stride, 1) + 1;  // a 1x1 kernel without pads
-  }
-  return conv::pointwise_prefers_transposed(plane, w.dim(1), w.dim(0));
+  if (strided && w.rank() != 4) return false;
+  const std::optional<int64_t> plane = static_output_plane(info, attrs, w);
+  return plane && conv::pointwise_prefers_transposed(*plane, w.dim(1), w.dim(0));
 }
 
 std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& info, const ConvAttributes& attrs) {
