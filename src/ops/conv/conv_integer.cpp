@@ -707,7 +707,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
       std::optional<Tensor> copy;
       if (const Tensor* weights = weights_tensor(w, constant.get(), copy)) {
         conv::integer_conv_requantized_in_float(g, x, x_zp, *weights, w_zp, bias, scales, y_zp,
-                                                out_dtype == DType::kInt8, ctx.parallelism(),
+                                                out_dtype == DType::kInt8, requantized.small_sums, ctx.parallelism(),
                                                 static_cast<uint8_t*>(y.raw_data()));
         return;
       }

@@ -148,10 +148,8 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
 void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
                                        const std::vector<double>& w_zero_points, const int32_t* bias,
                                        const std::vector<double>& scales, double y_zero_point, bool y_signed,
-                                       Parallelism& parallelism, uint8_t* y) {
+                                       bool small, Parallelism& parallelism, uint8_t* y) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.spatial_rank() == 2;
-  const bool small = integer_sums_within_2_24(g.in_group_channels() * g.kernel_size, x.dtype(), x_zero_point, w.dtype(),
-                                              w_zero_points, bias, g.out_channels);
   DwConv2dF32Params p;
   static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   if (depthwise && dwconv2d_f32_supports(p)) {
