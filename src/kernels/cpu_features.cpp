@@ -1,5 +1,13 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace tessera {
 
 KernelIsa cpu_kernel_isa() {
@@ -38,6 +46,44 @@ bool cpu_has_avx512_bf16() {
     return cpu_kernel_isa() == KernelIsa::kAvx512 && __builtin_cpu_supports("avx512bf16");
   }();
   return bf16;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+#if defined(__x86_64__) && defined(__linux__)
+// Whether CPUID leaf 7 reports AMX-TILE and the given AMX feature bit (EDX) and Linux lets this process use the
+// tile data state: Linux (5.16 and later) leaves it off until a process asks, once, with arch_prctl.
+bool amx_usable(unsigned feature_bit) {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  if ((edx & bit_AMX_TILE) == 0 || (edx & feature_bit) == 0) return false;
+  static const bool permitted = [] {
+    constexpr long kArchReqXcompPerm = 0x1023;
+    constexpr long kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return permitted;
+}
+#endif
+
+}  // namespace
+
+bool cpu_has_amx_int8() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = cpu_has_avx512_vnni() && amx_usable(bit_AMX_INT8);
+  return amx;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_amx_bf16() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool amx = cpu_kernel_isa() == KernelIsa::kAvx512 && amx_usable(bit_AMX_BF16);
+  return amx;
 #else
   return false;
 #endif

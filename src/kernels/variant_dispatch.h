@@ -3,6 +3,7 @@
 // runs. Each family keeps one static instance; `Set` is its plain-data table type with a `name` member.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,16 @@ namespace tessera {
 template <typename Set>
 class VariantDispatch {
  public:
-  // avx2 / avx512 may be nullptr where the build has no such variant (non-x86 builds). avx512_extension is a
-  // variant that needs an AVX-512 extension beyond F/BW/VL (BF16, say): the caller passes it only when CPUID
-  // reports that extension (nullptr otherwise), and it then comes first, ahead of the plain AVX-512 one.
-  VariantDispatch(const Set* portable, const Set* avx2, const Set* avx512, const Set* avx512_extension = nullptr) {
+  // avx2 / avx512 may be nullptr where the build has no such variant (non-x86 builds). avx512_extensions are
+  // variants that need extensions beyond AVX-512 F/BW/VL (BF16, VNNI, AMX), best first: the caller passes each
+  // only when CPUID reports its extension (nullptr otherwise), and they then come first, ahead of the plain
+  // AVX-512 one.
+  VariantDispatch(const Set* portable, const Set* avx2, const Set* avx512,
+                  std::initializer_list<const Set*> avx512_extensions = {}) {
     const KernelIsa isa = cpu_kernel_isa();
-    if (isa == KernelIsa::kAvx512 && avx512_extension != nullptr) runnable_.push_back(avx512_extension);
+    for (const Set* extension : avx512_extensions) {
+      if (isa == KernelIsa::kAvx512 && extension != nullptr) runnable_.push_back(extension);
+    }
     if (isa == KernelIsa::kAvx512 && avx512 != nullptr) runnable_.push_back(avx512);
     if ((isa == KernelIsa::kAvx512 || isa == KernelIsa::kAvx2) && avx2 != nullptr) runnable_.push_back(avx2);
     runnable_.push_back(portable);
@@ -26,6 +31,17 @@ class VariantDispatch {
 
   // The variant in use: the CPUID choice unless a test selected another.
   const Set& active() const { return selected_ != nullptr ? *selected_ : *runnable_.front(); }
+
+  // The variant for one call: the one a test selected, else the first variant this CPU runs, in order, that
+  // `fits` accepts (a variant that pays off only on some shapes leaves the others to the next), else the last.
+  template <typename Fits>
+  const Set& active_where(Fits fits) const {
+    if (selected_ != nullptr) return *selected_;
+    for (const Set* set : runnable_) {
+      if (fits(*set)) return *set;
+    }
+    return *runnable_.back();
+  }
 
   // Every variant this CPU runs, the CPUID choice first.
   std::vector<std::string> names() const {

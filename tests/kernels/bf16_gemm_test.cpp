@@ -198,7 +198,8 @@ TEST_P(Bf16GemmVariant, RoundingMatchesFloatToBfloat16) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVariants, Bf16GemmVariant,
-                         ::testing::Values("bf16_gemm_ukernel_14x32__avx512bf16", "bf16_gemm_ukernel_12x32__avx512",
+                         ::testing::Values("bf16_gemm_ukernel_32x32__amx", "bf16_gemm_ukernel_14x32__avx512bf16",
+                                           "bf16_gemm_ukernel_12x32__avx512",
                                            "bf16_gemm_ukernel_4x16__avx2", "bf16_gemm_ukernel_4x8__portable"),
                          [](const auto& info) {
                            const std::string name = info.param;

@@ -278,9 +278,10 @@ TEST_P(Q8GemmVariant, FloatOutputMatchesReference) {
 TEST_P(Q8GemmVariant, ThreadsGiveTheSameBits) {
   ThreadPool pool(3);
   std::mt19937 rng(9);
-  for (const auto& [m, n, k] :
-       std::vector<std::array<int64_t, 3>>{{131, 77, 203}, {7, 300, 65}, {400, 33, 129}, {50, 70, 644}}) {
-    // k a multiple of 4 with uint8 A: the VNNI kernel reads A in place (row sums past 64 bytes, masked tail).
+  for (const auto& [m, n, k] : std::vector<std::array<int64_t, 3>>{
+           {131, 77, 203}, {7, 300, 65}, {400, 33, 129}, {50, 70, 644}, {97, 90, 256}}) {
+    // k a multiple of 4 with uint8 A: the VNNI kernel reads A in place (row sums past 64 bytes, masked tail); 256, a
+    // multiple of 64: the AMX one too.
     const Case c = random_case(rng, m, n, k, k % 4 != 0, false, false, true, 0);
     const PackedQ8GemmB b = pack(c);
     const std::vector<int32_t> one = run_s32(c, b, nullptr);
@@ -289,6 +290,56 @@ TEST_P(Q8GemmVariant, ThreadsGiveTheSameBits) {
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) {
         ASSERT_EQ(one[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)]);
+      }
+    }
+  }
+}
+
+// uint8 A whose depth is a multiple of 64 (the AMX tiles read it in place, 16 rows per tile register) under row
+// counts that end in every kind of partial strip, with int32, float and requantized outputs.
+TEST_P(Q8GemmVariant, InPlaceAWithPartialStrips) {
+  std::mt19937 rng(21);
+  for (const int64_t m : {1, 8, 15, 16, 17, 31, 33, 70}) {
+    for (const int64_t k : {64, 192}) {
+      const int64_t n = 1 + static_cast<int64_t>(rng() % 50);
+      const Case c = random_case(rng, m, n, k, false, m % 2 == 0, m % 3 == 0, m % 4 == 1, 0);
+      const std::vector<int32_t> expected = reference(c);
+      const std::vector<int32_t> got = run_s32(c, pack(c), nullptr);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
+              << "at " << i << "," << j << " of " << m << "x" << n << "x" << k;
+        }
+      }
+      std::vector<float> out(static_cast<size_t>(m * c.ldc));
+      Q8GemmOutput o;
+      o.c_f32 = out.data();
+      o.ldc = c.ldc;
+      o.a_scale = 0.5f;
+      q8_gemm(m, n, k, c.a.data(), c.lda, c.a_signed, c.a_zp, pack(c), o, nullptr);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(out[static_cast<size_t>(i * c.ldc + j)],
+                    static_cast<float>(expected[static_cast<size_t>(i * n + j)]) * 0.5f)
+              << "at " << i << "," << j << " of " << m << "x" << n << "x" << k;
+        }
+      }
+      std::vector<uint8_t> bytes(static_cast<size_t>(m * c.ldc));
+      std::vector<double> row_scales(static_cast<size_t>(m));
+      for (double& s : row_scales) s = 1.0 / (1000.0 + static_cast<double>(rng() % 4000));
+      Q8GemmOutput q;
+      q.c_q8 = bytes.data();
+      q.ldc = c.ldc;
+      q.row_scales = row_scales.data();
+      q.q8_zero_point = 100;
+      q8_gemm(m, n, k, c.a.data(), c.lda, c.a_signed, c.a_zp, pack(c), q, nullptr);
+      for (int64_t i = 0; i < m; ++i) {
+        std::vector<uint8_t> want(static_cast<size_t>(n));
+        q8_requantize(expected.data() + i * n, n, &row_scales[static_cast<size_t>(i)], 0, 100, false, want.data());
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(bytes[static_cast<size_t>(i * c.ldc + j)], want[static_cast<size_t>(j)])
+              << "at " << i << "," << j << " of " << m << "x" << n << "x" << k;
+        }
       }
     }
   }
@@ -430,9 +481,32 @@ TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
   EXPECT_EQ(c, std::vector<int32_t>(8, -6));  // (1 - 0) * (1 - 3) * 3
 }
 
+// The CPUID choice packs and runs shallow GEMMs on the next variant where the first pays off only on deep ones
+// (the AMX tiles below depth 256), and the results are exact either way.
+TEST(Q8Gemm, CpuidChoiceByDepth) {
+  const std::vector<std::string> names = q8_gemm_kernel_names();
+  const bool amx_first = names.front().find("amx") != std::string::npos;
+  std::mt19937 rng(31);
+  for (const int64_t k : {8, 64, 255, 256, 640}) {
+    const std::string expected_kernel = amx_first && k < 256 ? names[1] : names[0];
+    EXPECT_EQ(q8_gemm_kernel_name_for_depth(k), expected_kernel) << k;
+    const Case c = random_case(rng, 37, 45, k, false, true, false, true, 0);
+    const PackedQ8GemmB b = pack(c);
+    EXPECT_EQ(b.kernel_name(), expected_kernel) << k;
+    const std::vector<int32_t> expected = reference(c);
+    const std::vector<int32_t> got = run_s32(c, b, nullptr);
+    for (int64_t i = 0; i < c.m; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * c.n + j)]) << k;
+      }
+    }
+  }
+  if (!amx_first) GTEST_LOG_(INFO) << "no AMX tiles on this CPU: every depth runs on " << names.front();
+}
+
 INSTANTIATE_TEST_SUITE_P(AllVariants, Q8GemmVariant,
-                         ::testing::Values("q8_gemm_ukernel_8x32__avx512vnni", "q8_gemm_ukernel_6x16__avx2",
-                                           "q8_gemm_ukernel_4x8__portable"),
+                         ::testing::Values("q8_gemm_ukernel_32x32__amx", "q8_gemm_ukernel_8x32__avx512vnni",
+                                           "q8_gemm_ukernel_6x16__avx2", "q8_gemm_ukernel_4x8__portable"),
                          [](const auto& info) {
                            const std::string name = info.param;
                            return name.substr(name.rfind('_') + 1);

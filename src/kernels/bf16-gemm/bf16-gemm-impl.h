@@ -128,8 +128,8 @@ void tile(int64_t groups, const uint16_t* a, const uint16_t* b, const TileOutput
 // The by_rows table of a kMr-row kernel (rows 1..kMr; the rest nullptr).
 template <typename Isa, int kMr, int kNv, size_t... kRowsMinusOne>
 constexpr Bf16GemmSet make_set(const char* name, std::index_sequence<kRowsMinusOne...>) {
-  return Bf16GemmSet{name,        kMr,         kNv * Isa::kLanes, {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...},
-                     pack_a<kMr>, round_values};
+  return Bf16GemmSet{name,        kMr,          kNv * Isa::kLanes, {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...},
+                     pack_a<kMr>, round_values, 1,                 nullptr};
 }
 
 template <typename Isa, int kMr, int kNv>

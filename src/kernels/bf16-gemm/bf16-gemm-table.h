@@ -1,8 +1,10 @@
 // The per-ISA table of bf16-gemm (plain data only; see the note at the top of f32-gemm-ukernel.h: an inline
 // function shared with the ISA files could be emitted with their instructions).
 //
-// Packed layouts, bfloat16 bits, depth steps in pairs (a group is two depth steps, vdpbf16ps's unit):
-//   A strip of mr rows: groups x mr x 2 elements, element (g, r, e) = A[row r][2g + e] (zero past k);
+// Packed layouts, bfloat16 bits, depth steps in pairs (a group is two depth steps, vdpbf16ps's unit; groups =
+// ceil(k / 2) rounded up to a multiple of the set's group_align):
+//   A strip of mr rows: groups x mr x 2 elements, element (g, r, e) = A[row r][2g + e] (zero past k), or, for the
+//   AMX tiles (which load rows of A), mr rows of groups x 2 elements, element (r, 2g + e) likewise;
 //   B strip of nr columns: groups x nr x 2 elements, element (g, c, e) = B[2g + e][column c] (zero past k and n).
 #pragma once
 
@@ -10,7 +12,7 @@
 
 namespace tessera::bf16gemm {
 
-inline constexpr int kMaxMr = 16;
+inline constexpr int kMaxMr = 32;
 inline constexpr int kMaxNr = 32;
 
 // Where a tile goes: C[i][j] = clamp(alpha * acc[i][j] + column_bias[j], min, max) for i < rows, j < cols.
@@ -40,6 +42,10 @@ struct Bf16GemmSet {
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
   RoundFn round;
+  int group_align;  // the depth groups of the packed strips are a multiple of this (1, or 16 for the AMX tiles)
+  // Called on each thread after its last tile of a bf16_gemm call (the AMX tiles release their configuration), or
+  // nullptr.
+  void (*end_tiles)();
 };
 
 extern const Bf16GemmSet kPortableSet;
@@ -47,6 +53,7 @@ extern const Bf16GemmSet kPortableSet;
 extern const Bf16GemmSet kAvx2Set;
 extern const Bf16GemmSet kAvx512Set;
 extern const Bf16GemmSet kAvx512Bf16Set;
+extern const Bf16GemmSet kAmxSet;
 #endif
 
 }  // namespace tessera::bf16gemm

@@ -19,7 +19,8 @@ using bf16gemm::Bf16GemmSet;
 VariantDispatch<Bf16GemmSet>& dispatch() {
 #if defined(__x86_64__)
   static VariantDispatch<Bf16GemmSet> instance(&bf16gemm::kPortableSet, &bf16gemm::kAvx2Set, &bf16gemm::kAvx512Set,
-                                               cpu_has_avx512_bf16() ? &bf16gemm::kAvx512Bf16Set : nullptr);
+                                               {cpu_has_amx_bf16() ? &bf16gemm::kAmxSet : nullptr,
+                                                cpu_has_avx512_bf16() ? &bf16gemm::kAvx512Bf16Set : nullptr});
 #else
   static VariantDispatch<Bf16GemmSet> instance(&bf16gemm::kPortableSet, nullptr, nullptr);
 #endif
@@ -72,7 +73,7 @@ PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_
   const Bf16GemmSet& set = dispatch().active();
   auto storage = std::make_shared<PackedBf16GemmB::Storage>();
   storage->set = &set;
-  storage->groups = (k + 1) / 2;
+  storage->groups = ((k + 1) / 2 + set.group_align - 1) / set.group_align * set.group_align;
   storage->strips = (n + set.nr - 1) / set.nr;
   storage->strip_elements = storage->groups * set.nr * 2;
   const int64_t total = storage->strips * storage->strip_elements;
@@ -168,6 +169,7 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
                                  pb.data.get() + b_strip * pb.strip_elements, tile);
       if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
     }
+    if (set.end_tiles != nullptr) set.end_tiles();
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (work >= 1 << 18 && par.thread_count() > 1)

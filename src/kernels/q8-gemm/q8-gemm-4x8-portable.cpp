@@ -13,6 +13,7 @@ const Q8GemmSet kPortableSet = {
     .mr = kMr,
     .nr = kNr,
     .group = 1,
+    .group_align = 1,
     .wide = true,
     .by_rows = {tile_wide_scalar<kMr, kNr, 1>, tile_wide_scalar<kMr, kNr, 2>, tile_wide_scalar<kMr, kNr, 3>,
                 tile_wide_scalar<kMr, kNr, 4>},

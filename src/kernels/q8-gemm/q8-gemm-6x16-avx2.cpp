@@ -51,6 +51,7 @@ const Q8GemmSet kAvx2Set = {
     .mr = kMr,
     .nr = kNv * Avx2::kLanes,
     .group = 2,
+    .group_align = 1,
     .wide = true,
     .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>, kTile<5>, kTile<6>},
     .pack_a = pack_a_wide<kMr, 2>,

@@ -357,46 +357,16 @@ void epilogue(const TileOutput& t, const int32_t* sums) {
   }
 }
 
-// The SIMD tile of Rows x (Nv * Isa::kLanes): per depth group, Nv B registers and one broadcast of each row's
-// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
-// from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
-// kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
-// to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
-// packed strip, one function per form (tile_simd picks one), each with a single depth loop. The epilogue reads
-// TileOutput's fields into locals first: the intrinsic stores may alias anything, so GCC reloaded them after every
-// store.
-template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
-[[gnu::noinline]] void tile_simd_body(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+// Corrects and stores the Rows x (Nv * Isa::kLanes) sums held in acc as TileOutput orders: a full tile from the
+// registers, a partial one through the scratch. Inlined into each tile so the accumulators never leave registers.
+// It reads TileOutput's fields into locals first: the intrinsic stores may alias anything, so GCC reloaded them
+// after every store.
+template <typename Isa, int Nv, int Rows>
+[[gnu::always_inline]] inline void store_tile(typename Isa::Vec (&acc)[Rows][Nv], const TileOutput& t) {
   using Vec = typename Isa::Vec;
   using FVec = typename Isa::FVec;
   constexpr int kL = Isa::kLanes;
   constexpr int kNr = Nv * kL;
-  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
-  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
-  Vec acc[Rows][Nv];
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
-  }
-  // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
-  const int64_t row_stride = DirectA ? t.a_stride : 4;
-  constexpr int64_t kGroupStride = DirectA ? 4 : Mr * 4;
-  for (int64_t g = 0; g < groups; ++g) {
-    Vec bv[Nv];
-#pragma GCC unroll 4
-    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r) {
-      int32_t group;
-      std::memcpy(&group, a + r * row_stride, sizeof group);
-      const Vec av = Isa::broadcast(group);
-#pragma GCC unroll 4
-      for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
-    }
-    a += kGroupStride;
-    b += kNr * 4;
-  }
   int32_t* const scratch = t.scratch;
   if (t.cols != kNr) {
 #pragma GCC unroll 16
@@ -490,6 +460,46 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
       Isa::fstore(c + r * ldc + v * kL, f);
     }
   }
+}
+
+// The SIMD tile of Rows x (Nv * Isa::kLanes): per depth group, Nv B registers and one broadcast of each row's
+// group (4 bytes: 4 uint8 steps, or 2 int16 steps) folded in by Isa::dot; a full tile is corrected and stored
+// from the registers, a partial one through the scratch. Isa provides Vec (int32 lanes), FVec (float lanes),
+// kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
+// to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
+// packed strip, one function per form (tile_simd picks one), each with a single depth loop, then store_tile.
+template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
+[[gnu::noinline]] void tile_simd_body(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+  using Vec = typename Isa::Vec;
+  constexpr int kL = Isa::kLanes;
+  constexpr int kNr = Nv * kL;
+  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
+  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
+  Vec acc[Rows][Nv];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::zero();
+  }
+  // Row r's group g at a + r * row_stride + g * group_stride: constants for a packed strip, lda for A in place.
+  const int64_t row_stride = DirectA ? t.a_stride : 4;
+  constexpr int64_t kGroupStride = DirectA ? 4 : Mr * 4;
+  for (int64_t g = 0; g < groups; ++g) {
+    Vec bv[Nv];
+#pragma GCC unroll 4
+    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      int32_t group;
+      std::memcpy(&group, a + r * row_stride, sizeof group);
+      const Vec av = Isa::broadcast(group);
+#pragma GCC unroll 4
+      for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
+    }
+    a += kGroupStride;
+    b += kNr * 4;
+  }
+  store_tile<Isa, Nv, Rows>(acc, t);
 }
 
 template <typename Isa, int Mr, int Nv, int Rows>

@@ -1,9 +1,11 @@
 // The per-ISA table of q8-gemm (plain data only; see the note at the top of f32-gemm-ukernel.h: an inline
 // function shared with the ISA files could be emitted with their instructions).
 //
-// Packed layouts (G = group, depth steps per lane; E = int16 when `wide`, else one byte):
+// Packed layouts (G = group, depth steps per lane; E = int16 when `wide`, else one byte; groups = ceil(k / G)
+// rounded up to a multiple of the set's group_align):
 //   A strip of mr rows: groups x mr x G elements, element (g, r, e) = A'[row r][g * G + e] (zero past k and for
-//   the rows past the strip's end);
+//   the rows past the strip's end), or, for `rows_a` sets (AMX tiles load rows of A), mr rows of groups x G
+//   elements each, element (r, g * G + e) likewise;
 //   B strip of nr columns: groups x nr x G elements, element (g, c, e) = B'[g * G + e][column c] (zero past k
 //   and past n).
 // `wide` kernels take int16 A - a_zp and B - b_zp (no corrections); the others uint8 A' and int8 B' (int8 A
@@ -14,7 +16,7 @@
 
 namespace tessera::q8gemm {
 
-inline constexpr int kMaxMr = 16;
+inline constexpr int kMaxMr = 32;
 
 // Packs `rows` (<= mr) rows of A (k bytes each, lda apart) into one strip (layout above; the kernel's own A
 // element) and, for non-wide kernels, row_sums[r] = sum_p A'[r][p].
@@ -68,18 +70,27 @@ struct Q8GemmSet {
   int mr;
   int nr;
   int group;
+  int group_align;  // the depth groups of the packed strips are a multiple of this (1, or 16 for the AMX tiles)
   bool wide;
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
-  RowSumsFn row_sums;  // nullptr: A is always packed
+  RowSumsFn row_sums;  // nullptr: A is always packed; else uint8 A is read in place when k is a multiple of
+                       // group * group_align
   RequantizeFn requantize;
   RequantizeFloatSumsFn requantize_float_sums;
+  // Called on each thread after its last tile of a q8_gemm call (the AMX tiles release their configuration), or
+  // nullptr.
+  void (*end_tiles)();
+  // The CPUID choice takes this variant only for depths of at least this (0: any); shallower GEMMs go to the next
+  // variant the CPU runs. A variant a test selects runs every depth.
+  int64_t min_depth;
 };
 
 extern const Q8GemmSet kPortableSet;
 #if defined(__x86_64__)
 extern const Q8GemmSet kAvx2Set;
 extern const Q8GemmSet kAvx512VnniSet;
+extern const Q8GemmSet kAmxSet;
 #endif
 
 }  // namespace tessera::q8gemm

@@ -23,11 +23,17 @@ using q8gemm::Q8GemmSet;
 VariantDispatch<Q8GemmSet>& dispatch() {
 #if defined(__x86_64__)
   static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, &q8gemm::kAvx2Set,
-                                             cpu_has_avx512_vnni() ? &q8gemm::kAvx512VnniSet : nullptr);
+                                             cpu_has_avx512_vnni() ? &q8gemm::kAvx512VnniSet : nullptr,
+                                             {cpu_has_amx_int8() ? &q8gemm::kAmxSet : nullptr});
 #else
   static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, nullptr, nullptr);
 #endif
   return instance;
+}
+
+// The variant a GEMM of depth k runs on (see Q8GemmSet::min_depth).
+const Q8GemmSet& set_for_depth(int64_t k) {
+  return dispatch().active_where([k](const Q8GemmSet& set) { return k >= set.min_depth; });
 }
 
 struct FreeDeleter {
@@ -213,10 +219,11 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
     check_argument(in_range(zero_points[j], b_signed), "pack_q8_gemm_b: zero point ", zero_points[j],
                    " out of the range of ", b_signed ? "int8" : "uint8");
   }
-  const Q8GemmSet& set = dispatch().active();
+  const Q8GemmSet& set = set_for_depth(k);
   auto storage = std::make_shared<PackedQ8GemmB::Storage>();
   storage->set = &set;
   storage->groups = (k + set.group - 1) / set.group;
+  storage->groups = (storage->groups + set.group_align - 1) / set.group_align * set.group_align;
   storage->strips = (n + set.nr - 1) / set.nr;
   const int64_t element = set.wide ? 2 : 1;
   storage->strip_bytes = storage->groups * set.nr * set.group * element;
@@ -258,7 +265,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism) {
   check_argument(!b.empty() && b.depth() == k && b.columns() == n, "q8_gemm: packed B is ", b.depth(), " x ",
                  b.columns(), ", expected ", k, " x ", n);
-  const Q8GemmSet& set = dispatch().active();
+  const Q8GemmSet& set = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
   check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
@@ -276,8 +283,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   if (m == 0 || n == 0) return;
 
   // A packed strip by strip (with the row sums of A' for the byte kernels), or, for the byte kernels on uint8 A of
-  // whole depth groups, read in place with only its row sums computed.
-  const bool direct_a = set.row_sums != nullptr && !a_signed && k % set.group == 0;
+  // whole (aligned) depth groups, read in place with only its row sums computed.
+  const bool direct_a = set.row_sums != nullptr && !a_signed && k % (set.group * set.group_align) == 0;
   const int64_t element = set.wide ? 2 : 1;
   const int64_t a_strip_bytes = pb.groups * set.mr * set.group * element;
   const int64_t a_strips = (m + set.mr - 1) / set.mr;
@@ -383,6 +390,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       const uint8_t* a_tile = direct_a ? a + i0 * lda : packed_a.get() + a_strip * a_strip_bytes;
       set.by_rows[rows - 1](pb.groups, a_tile, pb.data.get() + b_strip * pb.strip_bytes, tile);
     }
+    if (set.end_tiles != nullptr) set.end_tiles();
   };
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (work >= 1 << 18 && par.thread_count() > 1)
@@ -402,6 +410,7 @@ void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, do
 }
 
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
+const char* q8_gemm_kernel_name_for_depth(int64_t k) { return set_for_depth(k).name; }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }
 

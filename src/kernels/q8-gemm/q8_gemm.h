@@ -26,7 +26,7 @@ class PackedQ8GemmB {
   int64_t depth() const { return depth_; }      // k
   int64_t columns() const { return columns_; }  // n
   bool empty() const { return storage_ == nullptr; }
-  // The micro-kernel it was packed for (q8_gemm_kernel_name() at packing time); "" when empty.
+  // The micro-kernel it was packed for (q8_gemm_kernel_name_for_depth(depth()) at packing time); "" when empty.
   const char* kernel_name() const;
 
   struct Storage;  // the packed strips and per-column terms (q8-gemm.cpp)
@@ -98,6 +98,10 @@ void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, do
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.
 const char* q8_gemm_kernel_name();
+// The micro-kernel a GEMM of depth k runs on and packs B for: the CPUID choice leaves shallow GEMMs to the next
+// variant where its first one pays off only on deep ones (the AMX tiles below depth 256); a selected kernel runs
+// every depth.
+const char* q8_gemm_kernel_name_for_depth(int64_t k);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 

@@ -1,0 +1,60 @@
+// The AMX tile configuration shared by the AMX GEMM tiles (q8-gemm-32x32-amx.cpp, bf16-gemm-32x32-amx.cpp): both
+// use the same eight tile registers the same way, so one loaded configuration serves both on a thread. Include
+// only from files compiled with -mamx-tile (the *-amx.cpp files).
+//
+//   tmm0-3: the 32x32 block of float32 / int32 sums as four 16x16 quarters (top-left, top-right, bottom-left,
+//           bottom-right), 64 bytes per row;
+//   tmm4-5: the top and bottom 16 rows of A, 64 bytes (64 int8 or 32 bfloat16 depth steps) per row;
+//   tmm6-7: the left and right 16 columns of B, 16 rows of 64 bytes (16 columns x 4 int8 or 2 bfloat16 steps).
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace tessera::amx {
+
+inline constexpr int kHalf = 16;          // rows (of A and C) and columns (of B and C) per tile register
+inline constexpr int kTileRowBytes = 64;  // bytes per row of every tile register
+
+// Rows of A the calling thread's loaded tile configuration is for; 0 when none is loaded.
+inline thread_local int configured_rows = 0;
+
+// Loads the configuration for a block of `rows` rows (1..32), unless it is loaded already: C and A tiles of
+// min(rows, 16) rows on top and the rest below (a tile of 0 rows is left unconfigured and never used).
+inline void configure(int rows) {
+  if (configured_rows == rows) return;
+  // The palette 1 configuration: 64 bytes, the layout ldtilecfg reads.
+  struct alignas(64) Config {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t bytes_per_row[16];
+    uint8_t rows[16];
+  } config{};
+  config.palette_id = 1;
+  const int top = std::min(rows, kHalf), bottom = rows - top;
+  const auto set = [&](int tile, int tile_rows) {
+    config.rows[tile] = static_cast<uint8_t>(tile_rows);
+    config.bytes_per_row[tile] = tile_rows > 0 ? kTileRowBytes : 0;
+  };
+  set(0, top);
+  set(1, top);
+  set(2, bottom);
+  set(3, bottom);
+  set(4, top);
+  set(5, bottom);
+  set(6, kHalf);
+  set(7, kHalf);
+  _tile_loadconfig(&config);
+  configured_rows = rows;
+}
+
+// Releases the tile registers (after a thread's last tile of a call), so the thread's state is small again.
+inline void release() {
+  if (configured_rows != 0) _tile_release();
+  configured_rows = 0;
+}
+
+}  // namespace tessera::amx

@@ -1,0 +1,121 @@
+// bf16-gemm for AMX-BF16 (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8
+// -mamx-bf16; used only when CPUID reports AMX-TILE and AMX-BF16 with AVX-512 F, BW and VL and Linux grants the
+// tile data state, cpu_has_amx_bf16()): a 32x32 tile of bfloat16 A x B in four 16x16 float32 tile registers, one
+// tdpbf16ps per 32 depth steps of each 16x16 quarter (the registers as amx-tiles.h assigns them). The B strips are
+// the other variants' layout (16 columns x one pair of depth steps per 64-byte row of a B tile, 128 bytes apart),
+// padded to whole tiles of 32 depth steps; A is packed row by row. The sums go through a buffer, then 8 rows at a
+// time through the shared register epilogue (store_tile). tdpbf16ps rounds and flushes as vdpbf16ps does not
+// promise to: like the AVX-512 BF16 variant, it agrees with the others to float32 rounding, not bit for bit.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/amx-tiles.h"
+#include "kernels/bf16-gemm/bf16-gemm-impl.h"
+#include "kernels/float_register_ops.h"
+
+namespace tessera::bf16gemm {
+#if defined(__x86_64__)
+namespace {
+
+using amx::kHalf;
+constexpr int kMr = 2 * kHalf;
+constexpr int kNr = 2 * kHalf;
+constexpr int kGroupsPerTile = amx::kTileRowBytes / 4;  // pairs of depth steps per tile row
+constexpr int kBGroupBytes = kNr * 4;                   // one pair of depth steps of a B strip
+constexpr int kEpilogueRows = 8;                        // rows per pass of the register epilogue
+
+// Packs `rows` rows of A row by row (rows of round_up(k, 32) elements; zero past k): float32 rounded to nearest
+// even, or bfloat16 copied. The strip's rows past `rows` are left as they are (never loaded: the tile
+// configuration has only `rows` rows).
+void pack_a_rows(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uint16_t* strip) {
+  constexpr int64_t kTileSteps = 2 * kGroupsPerTile;
+  const int64_t row_elements = (k + kTileSteps - 1) / kTileSteps * kTileSteps;
+  for (int64_t r = 0; r < rows; ++r) {
+    uint16_t* out = strip + r * row_elements;
+    if (a_f32) {
+      round_values(static_cast<const float*>(a) + r * lda, k, out);
+    } else {
+      std::memcpy(out, static_cast<const uint16_t*>(a) + r * lda, static_cast<size_t>(k) * sizeof(uint16_t));
+    }
+    std::fill(out + k, out + row_elements, uint16_t{0});
+  }
+}
+
+// Stores Rows rows of float32 sums (32 per row) through the register epilogue; `t` is already offset to them.
+template <int Rows>
+[[gnu::noinline]] void store_rows(const float* sums, const TileOutput& t) {
+  __m512 acc[Rows][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    acc[r][0] = _mm512_loadu_ps(sums + r * kNr);
+    acc[r][1] = _mm512_loadu_ps(sums + r * kNr + kHalf);
+  }
+  store_tile<Avx512FloatOps, 2, Rows>(acc, t);
+}
+
+using StoreRowsFn = void (*)(const float* sums, const TileOutput& t);
+constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>, store_rows<3>, store_rows<4>,
+                                                   store_rows<5>, store_rows<6>, store_rows<7>, store_rows<8>};
+
+// The tile of t.rows (1..32) rows: groups (a multiple of 16) pairs of depth steps of a packed A strip by a B strip.
+void tile_amx(int64_t groups, const uint16_t* a_strip, const uint16_t* b_strip, const TileOutput& t) {
+  const int rows = static_cast<int>(t.rows);
+  amx::configure(rows);
+  const bool bottom = rows > kHalf;
+  const char* a = reinterpret_cast<const char*>(a_strip);
+  const char* b = reinterpret_cast<const char*>(b_strip);
+  const int64_t lda = groups * 4;
+  const char* a_bottom = a + kHalf * lda;
+  _tile_zero(0);
+  _tile_zero(1);
+  if (bottom) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
+    _tile_loadd(4, a + g * 4, lda);
+    _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);
+    _tile_loadd(7, b + g * kBGroupBytes + 64, kBGroupBytes);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if (bottom) {
+      _tile_loadd(5, a_bottom + g * 4, lda);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  alignas(64) float sums[kMr * kNr];
+  constexpr int64_t kStride = kNr * sizeof(float);
+  _tile_stored(0, sums, kStride);
+  _tile_stored(1, sums + kHalf, kStride);
+  if (bottom) {
+    _tile_stored(2, sums + kHalf * kNr, kStride);
+    _tile_stored(3, sums + kHalf * kNr + kHalf, kStride);
+  }
+  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
+    const int n = std::min(kEpilogueRows, rows - r0);
+    TileOutput part = t;
+    part.rows = n;
+    part.c += r0 * t.ldc;
+    kStoreRows[n - 1](sums + r0 * kNr, part);
+  }
+}
+
+}  // namespace
+
+const Bf16GemmSet kAmxSet = {
+    .name = "bf16_gemm_ukernel_32x32__amx",
+    .mr = kMr,
+    .nr = kNr,
+    .by_rows = {tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx},
+    .pack_a = pack_a_rows,
+    .round = round_values,
+    .group_align = kGroupsPerTile,
+    .end_tiles = amx::release,
+};
+#endif
+}  // namespace tessera::bf16gemm

@@ -1,0 +1,149 @@
+// q8-gemm for AMX-INT8 (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mamx-bf16; used
+// only when CPUID reports AMX-TILE and AMX-INT8 with AVX-512 VNNI and Linux grants the tile data state,
+// cpu_has_amx_int8()): a 32x32 tile of uint8 A' x int8 B' in four 16x16 int32 tile registers, one tdpbusd per
+// 64 depth steps of each 16x16 quarter (the registers as amx-tiles.h assigns them). The B strips are the byte kernels'
+// layout (16 columns x 4 depth steps per 64-byte row of a B tile, 128 bytes apart), padded to whole tiles of 64 depth
+// steps; A is read in place (rows lda apart) or packed row by row. The sums go through the scratch, then 8 rows at a
+// time through the AVX-512 VNNI variant's register epilogue (store_tile), so both variants store the same bits.
+#include <algorithm>
+
+#include "kernels/amx-tiles.h"
+#include "kernels/q8-gemm/q8-gemm-avx512vnni-traits.h"
+
+namespace tessera::q8gemm {
+#if defined(__x86_64__)
+namespace {
+
+using amx::kHalf;
+constexpr int kMr = 2 * kHalf;
+constexpr int kNr = 2 * kHalf;
+constexpr int kGroupsPerTile = amx::kTileRowBytes / 4;  // 4-step depth groups per tile row
+constexpr int kBGroupBytes = kNr * 4;                   // one depth group of a B strip
+constexpr int kEpilogueRows = 8;                        // rows per pass of the register epilogue
+
+// Packs `rows` rows of A row by row (the strip's rows kGroupsPerTile-aligned: round_up(k, 64) bytes each; zero
+// past k and for the rows past `rows`), A' = A or A xor 0x80 for int8, with the row sums of A'.
+void pack_a_rows(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t, void* strip,
+                 int32_t* row_sums) {
+  constexpr int64_t kTileBytes = kGroupsPerTile * 4;
+  const int64_t row_bytes = (k + kTileBytes - 1) / kTileBytes * kTileBytes;
+  uint8_t* dst = static_cast<uint8_t*>(strip);
+  const uint8_t flip = a_signed ? 0x80 : 0x00;
+  for (int64_t r = 0; r < kMr; ++r) {
+    uint8_t* out = dst + r * row_bytes;
+    if (r >= rows) {
+      std::memset(out, 0, static_cast<size_t>(row_bytes));
+      continue;
+    }
+    const uint8_t* row = a + r * lda;
+    uint32_t sum = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      out[p] = static_cast<uint8_t>(row[p] ^ flip);
+      sum += out[p];
+    }
+    std::memset(out + k, 0, static_cast<size_t>(row_bytes - k));
+    row_sums[r] = static_cast<int32_t>(sum);
+  }
+}
+
+// The epilogue is compiled with q8-gemm-impl.h's floating-point options, as the traits are (GCC inlines only
+// between functions of the same options).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#pragma GCC optimize("no-trapping-math")
+
+// Stores Rows rows of int32 sums (32 per row, in `sums`) through the register epilogue; `t` is already offset to
+// those rows and its scratch is `sums` (store_tile's partial and requantized stores rewrite only these rows).
+template <int Rows>
+[[gnu::noinline]] void store_rows(const int32_t* sums, const TileOutput& t) {
+  __m512i acc[Rows][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    acc[r][0] = _mm512_loadu_si512(sums + r * kNr);
+    acc[r][1] = _mm512_loadu_si512(sums + r * kNr + kHalf);
+  }
+  store_tile<Avx512Vnni, 2, Rows>(acc, t);
+}
+
+using StoreRowsFn = void (*)(const int32_t* sums, const TileOutput& t);
+constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>, store_rows<3>, store_rows<4>,
+                                                   store_rows<5>, store_rows<6>, store_rows<7>, store_rows<8>};
+
+#pragma GCC pop_options
+
+// The tile of t.rows (1..32) rows: groups (a multiple of 16) depth groups of A (in place t.a_stride apart, else a
+// packed strip of groups * 4 bytes per row) by a B strip.
+void tile_amx(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
+  const int rows = static_cast<int>(t.rows);
+  amx::configure(rows);
+  const bool bottom = rows > kHalf;
+  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
+  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
+  const int64_t lda = t.a_stride != 0 ? t.a_stride : groups * 4;
+  const uint8_t* a_bottom = a + kHalf * lda;
+  _tile_zero(0);
+  _tile_zero(1);
+  if (bottom) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
+    _tile_loadd(4, a + g * 4, lda);
+    _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);
+    _tile_loadd(7, b + g * kBGroupBytes + 64, kBGroupBytes);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (bottom) {
+      _tile_loadd(5, a_bottom + g * 4, lda);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+  }
+  int32_t* const sums = t.scratch;
+  constexpr int64_t kStride = kNr * sizeof(int32_t);
+  _tile_stored(0, sums, kStride);
+  _tile_stored(1, sums + kHalf, kStride);
+  if (bottom) {
+    _tile_stored(2, sums + kHalf * kNr, kStride);
+    _tile_stored(3, sums + kHalf * kNr + kHalf, kStride);
+  }
+  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
+    const int n = std::min(kEpilogueRows, rows - r0);
+    TileOutput part = t;
+    part.rows = n;
+    part.scratch = sums + r0 * kNr;
+    if (part.row_sums != nullptr) part.row_sums += r0;
+    if (part.row_bias != nullptr) part.row_bias += r0;
+    if (part.row_scales != nullptr) part.row_scales += r0;
+    if (part.c_s32 != nullptr) part.c_s32 += r0 * t.ldc;
+    if (part.c_f32 != nullptr) part.c_f32 += r0 * t.ldc;
+    if (part.c_q8 != nullptr) part.c_q8 += r0 * t.ldc;
+    kStoreRows[n - 1](part.scratch, part);
+  }
+}
+
+}  // namespace
+
+const Q8GemmSet kAmxSet = {
+    .name = "q8_gemm_ukernel_32x32__amx",
+    .mr = kMr,
+    .nr = kNr,
+    .group = 4,
+    .group_align = kGroupsPerTile,
+    .wide = false,
+    .by_rows = {tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
+                tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx},
+    .pack_a = pack_a_rows,
+    .row_sums = row_sums_sad,
+    .requantize = requantize,
+    .requantize_float_sums = requantize_float_sums,
+    .end_tiles = amx::release,
+    // Each tile's fixed costs (the sums stored and reloaded, the latency of the last tdpbusd) outweigh the faster
+    // depth loop on shallow GEMMs: INT8 MobileNetV2's pointwise layers of depth 16-144 ran 5-45% slower than on
+    // the VNNI tiles, depth 320 and 960 35-45% faster (Xeon, AMX; per-layer minima).
+    .min_depth = 256,
+};
+#endif
+}  // namespace tessera::q8gemm
