@@ -57,4 +57,57 @@ inline void release() {
   configured_rows = 0;
 }
 
+// What one tile instruction multiplies: uint8 x int8 groups of 4 into int32 (tdpbusd), or bfloat16 pairs into
+// float32 (tdpbf16ps).
+enum class Product { kInt8, kBf16 };
+
+// The 32x32 block (its first `rows` rows, 1..32) of sums of A by a B strip, stored to `sums` (32 four-byte elements
+// per row): A's rows `lda` bytes apart, B's strip 32 columns wide (128 bytes per depth group), `groups` (a multiple
+// of 16) depth groups of 4 bytes each. Loads the configuration for `rows` when another one is loaded.
+template <Product P>
+inline void multiply_block(int rows, int64_t groups, const char* a, int64_t lda, const char* b, void* sums) {
+  constexpr int64_t kBGroupBytes = 2 * kHalf * 4;
+  constexpr int64_t kGroupsPerTile = kTileRowBytes / 4;
+  configure(rows);
+  const bool bottom = rows > kHalf;
+  const char* a_bottom = a + kHalf * lda;
+  _tile_zero(0);
+  _tile_zero(1);
+  if (bottom) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
+    _tile_loadd(4, a + g * 4, lda);
+    _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);
+    _tile_loadd(7, b + g * kBGroupBytes + kTileRowBytes, kBGroupBytes);
+    // GCC's tile intrinsics take the register numbers as literal tokens.
+    if constexpr (P == Product::kInt8) {
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+    } else {
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+    if (bottom) {
+      _tile_loadd(5, a_bottom + g * 4, lda);
+      if constexpr (P == Product::kInt8) {
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      } else {
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+    }
+  }
+  constexpr int64_t kStride = 2 * kHalf * 4;
+  char* out = static_cast<char*>(sums);
+  _tile_stored(0, out, kStride);
+  _tile_stored(1, out + kTileRowBytes, kStride);
+  if (bottom) {
+    _tile_stored(2, out + kHalf * kStride, kStride);
+    _tile_stored(3, out + kHalf * kStride + kTileRowBytes, kStride);
+  }
+}
+
 }  // namespace tessera::amx

@@ -22,7 +22,6 @@ using amx::kHalf;
 constexpr int kMr = 2 * kHalf;
 constexpr int kNr = 2 * kHalf;
 constexpr int kGroupsPerTile = amx::kTileRowBytes / 4;  // pairs of depth steps per tile row
-constexpr int kBGroupBytes = kNr * 4;                   // one pair of depth steps of a B strip
 constexpr int kEpilogueRows = 8;                        // rows per pass of the register epilogue
 
 // Packs `rows` rows of A row by row (rows of round_up(k, 32) elements; zero past k): float32 rounded to nearest
@@ -61,38 +60,9 @@ constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>,
 // The tile of t.rows (1..32) rows: groups (a multiple of 16) pairs of depth steps of a packed A strip by a B strip.
 void tile_amx(int64_t groups, const uint16_t* a_strip, const uint16_t* b_strip, const TileOutput& t) {
   const int rows = static_cast<int>(t.rows);
-  amx::configure(rows);
-  const bool bottom = rows > kHalf;
-  const char* a = reinterpret_cast<const char*>(a_strip);
-  const char* b = reinterpret_cast<const char*>(b_strip);
-  const int64_t lda = groups * 4;
-  const char* a_bottom = a + kHalf * lda;
-  _tile_zero(0);
-  _tile_zero(1);
-  if (bottom) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
-    _tile_loadd(4, a + g * 4, lda);
-    _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);
-    _tile_loadd(7, b + g * kBGroupBytes + 64, kBGroupBytes);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    if (bottom) {
-      _tile_loadd(5, a_bottom + g * 4, lda);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-  }
   alignas(64) float sums[kMr * kNr];
-  constexpr int64_t kStride = kNr * sizeof(float);
-  _tile_stored(0, sums, kStride);
-  _tile_stored(1, sums + kHalf, kStride);
-  if (bottom) {
-    _tile_stored(2, sums + kHalf * kNr, kStride);
-    _tile_stored(3, sums + kHalf * kNr + kHalf, kStride);
-  }
+  amx::multiply_block<amx::Product::kBf16>(rows, groups, reinterpret_cast<const char*>(a_strip), groups * 4,
+                                           reinterpret_cast<const char*>(b_strip), sums);
   for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
     const int n = std::min(kEpilogueRows, rows - r0);
     TileOutput part = t;

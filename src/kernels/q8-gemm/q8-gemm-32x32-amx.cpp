@@ -1,5 +1,5 @@
-// q8-gemm for AMX-INT8 (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mamx-bf16; used
-// only when CPUID reports AMX-TILE and AMX-INT8 with AVX-512 VNNI and Linux grants the tile data state,
+// q8-gemm for AMX-INT8 (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8 -mamx-bf16;
+// used only when CPUID reports AMX-TILE and AMX-INT8 with AVX-512 VNNI and Linux grants the tile data state,
 // cpu_has_amx_int8()): a 32x32 tile of uint8 A' x int8 B' in four 16x16 int32 tile registers, one tdpbusd per
 // 64 depth steps of each 16x16 quarter (the registers as amx-tiles.h assigns them). The B strips are the byte kernels'
 // layout (16 columns x 4 depth steps per 64-byte row of a B tile, 128 bytes apart), padded to whole tiles of 64 depth
@@ -18,7 +18,6 @@ using amx::kHalf;
 constexpr int kMr = 2 * kHalf;
 constexpr int kNr = 2 * kHalf;
 constexpr int kGroupsPerTile = amx::kTileRowBytes / 4;  // 4-step depth groups per tile row
-constexpr int kBGroupBytes = kNr * 4;                   // one depth group of a B strip
 constexpr int kEpilogueRows = 8;                        // rows per pass of the register epilogue
 
 // Packs `rows` rows of A row by row (the strip's rows kGroupsPerTile-aligned: round_up(k, 64) bytes each; zero
@@ -75,38 +74,10 @@ constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>,
 // packed strip of groups * 4 bytes per row) by a B strip.
 void tile_amx(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   const int rows = static_cast<int>(t.rows);
-  amx::configure(rows);
-  const bool bottom = rows > kHalf;
-  const uint8_t* a = static_cast<const uint8_t*>(a_strip);
-  const uint8_t* b = static_cast<const uint8_t*>(b_strip);
-  const int64_t lda = t.a_stride != 0 ? t.a_stride : groups * 4;
-  const uint8_t* a_bottom = a + kHalf * lda;
-  _tile_zero(0);
-  _tile_zero(1);
-  if (bottom) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
-    _tile_loadd(4, a + g * 4, lda);
-    _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);
-    _tile_loadd(7, b + g * kBGroupBytes + 64, kBGroupBytes);
-    _tile_dpbusd(0, 4, 6);
-    _tile_dpbusd(1, 4, 7);
-    if (bottom) {
-      _tile_loadd(5, a_bottom + g * 4, lda);
-      _tile_dpbusd(2, 5, 6);
-      _tile_dpbusd(3, 5, 7);
-    }
-  }
   int32_t* const sums = t.scratch;
-  constexpr int64_t kStride = kNr * sizeof(int32_t);
-  _tile_stored(0, sums, kStride);
-  _tile_stored(1, sums + kHalf, kStride);
-  if (bottom) {
-    _tile_stored(2, sums + kHalf * kNr, kStride);
-    _tile_stored(3, sums + kHalf * kNr + kHalf, kStride);
-  }
+  amx::multiply_block<amx::Product::kInt8>(rows, groups, static_cast<const char*>(a_strip),
+                                           t.a_stride != 0 ? t.a_stride : groups * 4, static_cast<const char*>(b_strip),
+                                           sums);
   for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
     const int n = std::min(kEpilogueRows, rows - r0);
     TileOutput part = t;
