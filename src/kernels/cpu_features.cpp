@@ -54,12 +54,17 @@ bool cpu_has_avx512_bf16() {
 namespace {
 
 #if defined(__x86_64__) && defined(__linux__)
+// CPUID leaf 7 (sub-leaf 0) EDX bits, spelled out: clang 14's cpuid.h has no bit_AMX_* names.
+constexpr unsigned kAmxBf16Bit = 1u << 22;
+constexpr unsigned kAmxTileBit = 1u << 24;
+constexpr unsigned kAmxInt8Bit = 1u << 25;
+
 // Whether CPUID leaf 7 reports AMX-TILE and the given AMX feature bit (EDX) and Linux lets this process use the
 // tile data state: Linux (5.16 and later) leaves it off until a process asks, once, with arch_prctl.
 bool amx_usable(unsigned feature_bit) {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  if ((edx & bit_AMX_TILE) == 0 || (edx & feature_bit) == 0) return false;
+  if ((edx & kAmxTileBit) == 0 || (edx & feature_bit) == 0) return false;
   static const bool permitted = [] {
     constexpr long kArchReqXcompPerm = 0x1023;
     constexpr long kXfeatureXtiledata = 18;
@@ -73,7 +78,7 @@ bool amx_usable(unsigned feature_bit) {
 
 bool cpu_has_amx_int8() {
 #if defined(__x86_64__) && defined(__linux__)
-  static const bool amx = cpu_has_avx512_vnni() && amx_usable(bit_AMX_INT8);
+  static const bool amx = cpu_has_avx512_vnni() && amx_usable(kAmxInt8Bit);
   return amx;
 #else
   return false;
@@ -82,7 +87,7 @@ bool cpu_has_amx_int8() {
 
 bool cpu_has_amx_bf16() {
 #if defined(__x86_64__) && defined(__linux__)
-  static const bool amx = cpu_kernel_isa() == KernelIsa::kAvx512 && amx_usable(bit_AMX_BF16);
+  static const bool amx = cpu_kernel_isa() == KernelIsa::kAvx512 && amx_usable(kAmxBf16Bit);
   return amx;
 #else
   return false;
