@@ -76,6 +76,20 @@ bool amx_usable(unsigned feature_bit) {
 
 }  // namespace
 
+bool cpu_has_avx_vnni() {
+#if defined(__x86_64__)
+  static const bool vnni = [] {
+    if (cpu_kernel_isa() == KernelIsa::kPortable) return false;
+    constexpr unsigned kAvxVnniBit = 1u << 4;  // CPUID leaf 7 sub-leaf 1, EAX
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & kAvxVnniBit) != 0;
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_amx_int8() {
 #if defined(__x86_64__) && defined(__linux__)
   static const bool amx = cpu_has_avx512_vnni() && amx_usable(kAmxInt8Bit);

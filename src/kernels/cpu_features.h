@@ -16,6 +16,10 @@ bool cpu_has_avx512_vnni();
 // True when cpu_kernel_isa() is kAvx512 and the CPU also has AVX-512 BF16 (vdpbf16ps; the *-avx512bf16.cpp files).
 bool cpu_has_avx512_bf16();
 
+// True when cpu_kernel_isa() is kAvx2 or kAvx512 and the CPU has AVX-VNNI (the VEX-encoded 256-bit vpdpbusd; the
+// *-avxvnni.cpp files).
+bool cpu_has_avx_vnni();
+
 // True when cpu_has_avx512_vnni() and the CPU has AMX-TILE and AMX-INT8 (tdpbusd; the *-amx.cpp files) and the
 // operating system lets this process use the tile registers (on Linux, asked for once with
 // arch_prctl(ARCH_REQ_XCOMP_PERM) on the first call; false where that is refused or unknown).

@@ -18,13 +18,20 @@ class VariantDispatch {
   // variants that need extensions beyond AVX-512 F/BW/VL (BF16, VNNI, AMX), best first: the caller passes each
   // only when CPUID reports its extension (nullptr otherwise), and they then come first, ahead of the plain
   // AVX-512 one.
+  // avx2_extensions likewise need AVX2 and FMA plus an extension (AVX-VNNI), come after the AVX-512 ones and
+  // ahead of the plain AVX2 one.
   VariantDispatch(const Set* portable, const Set* avx2, const Set* avx512,
-                  std::initializer_list<const Set*> avx512_extensions = {}) {
+                  std::initializer_list<const Set*> avx512_extensions = {},
+                  std::initializer_list<const Set*> avx2_extensions = {}) {
     const KernelIsa isa = cpu_kernel_isa();
     for (const Set* extension : avx512_extensions) {
       if (isa == KernelIsa::kAvx512 && extension != nullptr) runnable_.push_back(extension);
     }
     if (isa == KernelIsa::kAvx512 && avx512 != nullptr) runnable_.push_back(avx512);
+    for (const Set* extension : avx2_extensions) {
+      if ((isa == KernelIsa::kAvx512 || isa == KernelIsa::kAvx2) && extension != nullptr)
+        runnable_.push_back(extension);
+    }
     if ((isa == KernelIsa::kAvx512 || isa == KernelIsa::kAvx2) && avx2 != nullptr) runnable_.push_back(avx2);
     runnable_.push_back(portable);
   }

@@ -89,6 +89,7 @@ struct Q8GemmSet {
 extern const Q8GemmSet kPortableSet;
 #if defined(__x86_64__)
 extern const Q8GemmSet kAvx2Set;
+extern const Q8GemmSet kAvxVnniSet;
 extern const Q8GemmSet kAvx512VnniSet;
 extern const Q8GemmSet kAmxSet;
 #endif

@@ -22,9 +22,9 @@ using q8gemm::Q8GemmSet;
 
 VariantDispatch<Q8GemmSet>& dispatch() {
 #if defined(__x86_64__)
-  static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, &q8gemm::kAvx2Set,
-                                             cpu_has_avx512_vnni() ? &q8gemm::kAvx512VnniSet : nullptr,
-                                             {cpu_has_amx_int8() ? &q8gemm::kAmxSet : nullptr});
+  static VariantDispatch<Q8GemmSet> instance(
+      &q8gemm::kPortableSet, &q8gemm::kAvx2Set, cpu_has_avx512_vnni() ? &q8gemm::kAvx512VnniSet : nullptr,
+      {cpu_has_amx_int8() ? &q8gemm::kAmxSet : nullptr}, {cpu_has_avx_vnni() ? &q8gemm::kAvxVnniSet : nullptr});
 #else
   static VariantDispatch<Q8GemmSet> instance(&q8gemm::kPortableSet, nullptr, nullptr);
 #endif

@@ -1,0 +1,41 @@
+// The 256-bit int32 and float operations of the q8-gemm tiles' Isa traits (tile_simd, store_tile), shared by the
+// AVX2 and AVX-VNNI variants, which add kWide and dot. Internal linkage only; include only from files compiled
+// with at least AVX2 and FMA, after q8-gemm-impl.h.
+#pragma once
+
+#include <immintrin.h>
+
+#include "kernels/q8-gemm/q8-gemm-impl.h"
+
+namespace tessera::q8gemm {
+namespace {
+
+// The traits are compiled with q8-gemm-impl.h's floating-point options: GCC does not inline a function into one
+// with other options, and the float epilogue then called fmul / fadd / fstore once per register (4.5% of INT8
+// BERT-base).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#pragma GCC optimize("no-trapping-math")
+struct Avx2Int32Ops {
+  using Vec = __m256i;
+  using FVec = __m256;
+  static constexpr int kLanes = 8;
+  static Vec zero() { return _mm256_setzero_si256(); }
+  static Vec load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Vec broadcast(int32_t v) { return _mm256_set1_epi32(v); }
+  static Vec load_s32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store_s32(int32_t* p, Vec v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_epi32(a, b); }
+  static Vec sub(Vec a, Vec b) { return _mm256_sub_epi32(a, b); }
+  static Vec mullo(Vec a, Vec b) { return _mm256_mullo_epi32(a, b); }
+  static FVec to_float(Vec v) { return _mm256_cvtepi32_ps(v); }
+  static FVec fload(const float* p) { return _mm256_loadu_ps(p); }
+  static FVec fset1(float v) { return _mm256_set1_ps(v); }
+  static FVec fmul(FVec a, FVec b) { return _mm256_mul_ps(a, b); }
+  static FVec fadd(FVec a, FVec b) { return _mm256_add_ps(a, b); }
+  static void fstore(float* p, FVec v) { _mm256_storeu_ps(p, v); }
+};
+#pragma GCC pop_options
+
+}  // namespace
+}  // namespace tessera::q8gemm
