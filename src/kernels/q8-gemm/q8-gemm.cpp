@@ -1,7 +1,7 @@
-// The q8-gemm driver: packs B once and A per call into the selected micro-kernel's strips (the VNNI kernel reads
-// uint8 A in place and only sums its rows), then computes C tile by tile (blocks of A rows that stay in L2, strips
-// of B columns reused across the block's tiles), split over the Parallelism by tiles in a fixed order, so every
-// element is computed the same way on any thread count.
+// The q8-gemm driver: packs B once and A per call into the strips of the micro-kernel selected for the depth (the
+// VNNI and AMX kernels read uint8 A in place and only sum its rows), then computes C tile by tile (blocks of A rows
+// that stay in L2, strips of B columns reused across the block's tiles), split over the Parallelism by tiles in a fixed
+// order, so every element is computed the same way on any thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -267,7 +267,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                  b.columns(), ", expected ", k, " x ", n);
   const Q8GemmSet& set = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
-  check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
+  check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not ", set.name,
+                 " (the kernel for depth ", k, ")");
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
   check_argument(in_range(a_zero_point, a_signed), "q8_gemm: A zero point ", a_zero_point, " out of range");
   check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr || out.c_q8 != nullptr, "q8_gemm: no output");
