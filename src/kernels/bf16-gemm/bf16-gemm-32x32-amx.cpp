@@ -41,19 +41,20 @@ void pack_a_rows(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32
   }
 }
 
-// Stores Rows rows of float32 sums (32 per row) through the register epilogue; `t` is already offset to them.
+// Stores rows [row0, row0 + Rows) of the tile, their float32 sums (32 per row) at `sums`, through the register
+// epilogue.
 template <int Rows>
-[[gnu::noinline]] void store_rows(const float* sums, const TileOutput& t) {
+[[gnu::noinline]] void store_rows(const float* sums, const TileOutput& t, int64_t row0) {
   __m512 acc[Rows][2];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
     acc[r][0] = _mm512_loadu_ps(sums + r * kNr);
     acc[r][1] = _mm512_loadu_ps(sums + r * kNr + kHalf);
   }
-  store_tile<Avx512FloatOps, 2, Rows>(acc, t);
+  store_tile<Avx512FloatOps, 2, Rows>(acc, t, row0);
 }
 
-using StoreRowsFn = void (*)(const float* sums, const TileOutput& t);
+using StoreRowsFn = void (*)(const float* sums, const TileOutput& t, int64_t row0);
 constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>, store_rows<3>, store_rows<4>,
                                                    store_rows<5>, store_rows<6>, store_rows<7>, store_rows<8>};
 
@@ -63,13 +64,8 @@ void tile_amx(int64_t groups, const uint16_t* a_strip, const uint16_t* b_strip, 
   alignas(64) float sums[kMr * kNr];
   amx::multiply_block<amx::Product::kBf16>(rows, groups, reinterpret_cast<const char*>(a_strip), groups * 4,
                                            reinterpret_cast<const char*>(b_strip), sums);
-  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
-    const int n = std::min(kEpilogueRows, rows - r0);
-    TileOutput part = t;
-    part.rows = n;
-    part.c += r0 * t.ldc;
-    kStoreRows[n - 1](sums + r0 * kNr, part);
-  }
+  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows)
+    kStoreRows[std::min(kEpilogueRows, rows - r0) - 1](sums + r0 * kNr, t, r0);
 }
 
 }  // namespace

@@ -68,10 +68,11 @@ void pack_a(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uin
   }
 }
 
-// Stores a finished tile as TileOutput says; a partial tile (cols < Nr) goes through a buffer so no column
-// past cols is touched.
+// Stores rows [row0, row0 + kRows) of a finished tile as TileOutput says; a partial tile (cols < Nr) goes through
+// a buffer so no column past cols is touched. (The AMX tile passes its 32 rows 8 at a time by row0: a per-pass copy
+// of TileOutput stalled behind its tile stores.)
 template <typename Isa, int kNv, int kRows>
-inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], const TileOutput& t) {
+inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], const TileOutput& t, int64_t row0 = 0) {
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
@@ -84,15 +85,16 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], const TileOut
     bias[j] = t.column_bias == nullptr ? Isa::zero() : Isa::load((full ? t.column_bias : padded_bias) + j * kLanes);
   }
   alignas(64) float buffer[kNr];
+  float* const c = t.c + row0 * t.ldc;
   for (int i = 0; i < kRows; ++i) {
-    float* row = full ? t.c + i * t.ldc : buffer;
+    float* row = full ? c + i * t.ldc : buffer;
 #pragma GCC unroll 8
     for (int j = 0; j < kNv; ++j) {
       const Vec r = Isa::add(Isa::mul(acc[i][j], alpha), bias[j]);
       // r second: minps / maxps return their second operand when either is NaN, so NaN passes through.
       Isa::store(row + j * kLanes, Isa::min(hi, Isa::max(lo, r)));
     }
-    if (!full) std::memcpy(t.c + i * t.ldc, buffer, t.cols * sizeof(float));
+    if (!full) std::memcpy(c + i * t.ldc, buffer, t.cols * sizeof(float));
   }
 }
 
@@ -128,8 +130,8 @@ void tile(int64_t groups, const uint16_t* a, const uint16_t* b, const TileOutput
 // The by_rows table of a kMr-row kernel (rows 1..kMr; the rest nullptr).
 template <typename Isa, int kMr, int kNv, size_t... kRowsMinusOne>
 constexpr Bf16GemmSet make_set(const char* name, std::index_sequence<kRowsMinusOne...>) {
-  return Bf16GemmSet{name,        kMr,          kNv * Isa::kLanes, {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...},
-                     pack_a<kMr>, round_values, 1,                 nullptr};
+  return Bf16GemmSet{
+      name, kMr, kNv * Isa::kLanes, {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...}, pack_a<kMr>, round_values, 1, nullptr};
 }
 
 template <typename Isa, int kMr, int kNv>

@@ -51,20 +51,20 @@ void pack_a_rows(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_
 #pragma GCC optimize("fp-contract=off")
 #pragma GCC optimize("no-trapping-math")
 
-// Stores Rows rows of int32 sums (32 per row, in `sums`) through the register epilogue; `t` is already offset to
-// those rows and its scratch is `sums` (store_tile's partial and requantized stores rewrite only these rows).
+// Stores rows [row0, row0 + Rows) of the tile, their int32 sums (32 per row) at `sums`, through the register
+// epilogue (store_tile; its partial and requantized stores rewrite only those rows of `sums`).
 template <int Rows>
-[[gnu::noinline]] void store_rows(const int32_t* sums, const TileOutput& t) {
+[[gnu::noinline]] void store_rows(int32_t* sums, const TileOutput& t, int64_t row0) {
   __m512i acc[Rows][2];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
     acc[r][0] = _mm512_loadu_si512(sums + r * kNr);
     acc[r][1] = _mm512_loadu_si512(sums + r * kNr + kHalf);
   }
-  store_tile<Avx512Vnni, 2, Rows>(acc, t);
+  store_tile<Avx512Vnni, 2, Rows>(acc, t, row0, sums);
 }
 
-using StoreRowsFn = void (*)(const int32_t* sums, const TileOutput& t);
+using StoreRowsFn = void (*)(int32_t* sums, const TileOutput& t, int64_t row0);
 constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>, store_rows<3>, store_rows<4>,
                                                    store_rows<5>, store_rows<6>, store_rows<7>, store_rows<8>};
 
@@ -78,19 +78,8 @@ void tile_amx(int64_t groups, const void* a_strip, const void* b_strip, const Ti
   amx::multiply_block<amx::Product::kInt8>(rows, groups, static_cast<const char*>(a_strip),
                                            t.a_stride != 0 ? t.a_stride : groups * 4, static_cast<const char*>(b_strip),
                                            sums);
-  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows) {
-    const int n = std::min(kEpilogueRows, rows - r0);
-    TileOutput part = t;
-    part.rows = n;
-    part.scratch = sums + r0 * kNr;
-    if (part.row_sums != nullptr) part.row_sums += r0;
-    if (part.row_bias != nullptr) part.row_bias += r0;
-    if (part.row_scales != nullptr) part.row_scales += r0;
-    if (part.c_s32 != nullptr) part.c_s32 += r0 * t.ldc;
-    if (part.c_f32 != nullptr) part.c_f32 += r0 * t.ldc;
-    if (part.c_q8 != nullptr) part.c_q8 += r0 * t.ldc;
-    kStoreRows[n - 1](part.scratch, part);
-  }
+  for (int r0 = 0; r0 < rows; r0 += kEpilogueRows)
+    kStoreRows[std::min(kEpilogueRows, rows - r0) - 1](sums + r0 * kNr, t, r0);
 }
 
 }  // namespace

@@ -176,7 +176,7 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
   if (checked && beyond_2_24(v)) return false;
   const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
   const __m512 p = _mm512_mul_ps(vf, s);
-  __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);  // round to nearest even
+  __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);       // round to nearest even
   const __m512 r = _mm512_maskz_cvtepi32_ps(kAll, q);  // exact: q is p rounded, |q| < 2^30
   const __mmask16 tie = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, r)), _mm512_set1_ps(0.5f), _CMP_EQ_OQ);
   if (tie != 0) q = _mm512_maskz_cvtps_epi32(kAll, fix_halfway(r, p, vf, s, tie));
@@ -325,13 +325,13 @@ inline void store_row(const TileOutput& t, int64_t i, const int32_t* s) {
   }
 }
 
-// Corrects and stores the sums acc (row stride Nr) of a tile.
+// Corrects and stores the sums (row stride Nr) of rows [row0, row0 + rows) of a tile (sums holds row row0 first).
 template <int Nr, bool Wide, bool Full>
-void epilogue_rows(const TileOutput& t, const int32_t* sums) {
+void epilogue_rows(const TileOutput& t, const int32_t* sums, int64_t row0, int64_t rows) {
   const int64_t cols = Full ? Nr : t.cols;
   int32_t s[Nr];
-  for (int64_t i = 0; i < t.rows; ++i) {
-    const int32_t* acc = sums + i * Nr;
+  for (int64_t i = row0; i < row0 + rows; ++i) {
+    const int32_t* acc = sums + (i - row0) * Nr;
     // S = acc (wide kernels), else acc - zb'[j] * rowsum'[i] + col_terms[j]; then + row_bias[i]: in wrap-around
     // (unsigned) arithmetic like int32 hardware.
     const uint32_t row_sum = Wide ? 0u : static_cast<uint32_t>(t.row_sums[i]);
@@ -351,30 +351,37 @@ void epilogue_rows(const TileOutput& t, const int32_t* sums) {
 template <int Nr, bool Wide>
 void epilogue(const TileOutput& t, const int32_t* sums) {
   if (t.cols == Nr) {
-    epilogue_rows<Nr, Wide, true>(t, sums);
+    epilogue_rows<Nr, Wide, true>(t, sums, 0, t.rows);
   } else {
-    epilogue_rows<Nr, Wide, false>(t, sums);
+    epilogue_rows<Nr, Wide, false>(t, sums, 0, t.rows);
   }
 }
 
-// Corrects and stores the Rows x (Nv * Isa::kLanes) sums held in acc as TileOutput orders: a full tile from the
-// registers, a partial one through the scratch. Inlined into each tile so the accumulators never leave registers.
-// It reads TileOutput's fields into locals first: the intrinsic stores may alias anything, so GCC reloaded them
-// after every store.
+// p + n, or nullptr for a missing array (no offset applied to a null pointer).
+template <typename T>
+inline T* offset_rows(T* p, int64_t n) {
+  return p != nullptr ? p + n : nullptr;
+}
+
+// Corrects and stores rows [row0, row0 + Rows) of a tile, their (Nv * Isa::kLanes)-wide sums held in acc, as
+// TileOutput orders: full rows from the registers, partial ones through `scratch` (room for Rows rows of sums).
+// Inlined into each tile so the accumulators never leave registers. It reads TileOutput's fields into locals first:
+// the intrinsic stores may alias anything, so GCC reloaded them after every store. The AMX tile passes its 32 rows
+// 8 at a time by row0 (a per-pass copy of TileOutput stalled behind its tile stores).
 template <typename Isa, int Nv, int Rows>
-[[gnu::always_inline]] inline void store_tile(typename Isa::Vec (&acc)[Rows][Nv], const TileOutput& t) {
+[[gnu::always_inline]] inline void store_tile(typename Isa::Vec (&acc)[Rows][Nv], const TileOutput& t, int64_t row0,
+                                              int32_t* scratch) {
   using Vec = typename Isa::Vec;
   using FVec = typename Isa::FVec;
   constexpr int kL = Isa::kLanes;
   constexpr int kNr = Nv * kL;
-  int32_t* const scratch = t.scratch;
   if (t.cols != kNr) {
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
       for (int v = 0; v < Nv; ++v) Isa::store_s32(scratch + r * kNr + v * kL, acc[r][v]);
     }
-    epilogue_rows<kNr, Isa::kWide, false>(t, scratch);
+    epilogue_rows<kNr, Isa::kWide, false>(t, scratch, row0, Rows);
     return;
   }
   const int64_t ldc = t.ldc;
@@ -382,7 +389,7 @@ template <typename Isa, int Nv, int Rows>
     // S = acc - zb'[j] * rowsum'[i] + col_terms[j], wrapping as int32 (the zero point term in row_bias when every
     // column has the same zb').
     const int32_t* const col_zero_points = t.col_zero_points;
-    const int32_t* const row_sums = t.row_sums;
+    const int32_t* const row_sums = offset_rows(t.row_sums, row0);
     Vec terms[Nv];
 #pragma GCC unroll 4
     for (int v = 0; v < Nv; ++v) terms[v] = Isa::load_s32(t.col_terms + v * kL);
@@ -406,7 +413,7 @@ template <typename Isa, int Nv, int Rows>
       }
     }
   }
-  if (const int32_t* const row_bias = t.row_bias; row_bias != nullptr) {
+  if (const int32_t* const row_bias = offset_rows(t.row_bias, row0); row_bias != nullptr) {
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
       const Vec bias = Isa::broadcast(row_bias[r]);
@@ -414,7 +421,7 @@ template <typename Isa, int Nv, int Rows>
       for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::add(acc[r][v], bias);
     }
   }
-  if (int32_t* const c = t.c_s32; c != nullptr) {
+  if (int32_t* const c = offset_rows(t.c_s32, row0 * ldc); c != nullptr) {
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
@@ -422,9 +429,9 @@ template <typename Isa, int Nv, int Rows>
     }
     return;
   }
-  if (uint8_t* const c = t.c_q8; c != nullptr) {
+  if (uint8_t* const c = offset_rows(t.c_q8, row0 * ldc); c != nullptr) {
     // Each row requantized with its scale while the tile is in L1 (the scratch holds the whole tile).
-    const double* const row_scales = t.row_scales;
+    const double* const row_scales = offset_rows(t.row_scales, row0);
     const double zero_point = t.q8_zero_point;
     const bool q8_signed = t.q8_signed, small = t.q8_small_sums;
 #pragma GCC unroll 16
@@ -443,7 +450,7 @@ template <typename Isa, int Nv, int Rows>
     return;
   }
   // float(S) * a_scale, then * b_scale, then + bias: separate roundings, as the portable epilogue.
-  float* const c = t.c_f32;
+  float* const c = offset_rows(t.c_f32, row0 * ldc);
   const float* const bias = t.bias;
   const FVec a_scale = Isa::fset1(t.a_scale);
   FVec b_scale[Nv];
@@ -499,7 +506,7 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
     a += kGroupStride;
     b += kNr * 4;
   }
-  store_tile<Isa, Nv, Rows>(acc, t);
+  store_tile<Isa, Nv, Rows>(acc, t, 0, t.scratch);
 }
 
 template <typename Isa, int Mr, int Nv, int Rows>
