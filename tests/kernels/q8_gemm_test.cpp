@@ -481,14 +481,16 @@ TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
   EXPECT_EQ(c, std::vector<int32_t>(8, -6));  // (1 - 0) * (1 - 3) * 3
 }
 
-// The CPUID choice packs and runs shallow GEMMs on the next variant where the first pays off only on deep ones
-// (the AMX tiles below depth 256), and the results are exact either way.
+// The CPUID choice packs and runs shallow GEMMs, and ones whose padding to whole depth tiles would add more than a
+// quarter, on the next variant where the first pays off only on the others (the AMX tiles: depth >= 64), and the
+// results are exact either way.
 TEST(Q8Gemm, CpuidChoiceByDepth) {
   const std::vector<std::string> names = q8_gemm_kernel_names();
   const bool amx_first = names.front().find("amx") != std::string::npos;
   std::mt19937 rng(31);
-  for (const int64_t k : {8, 64, 255, 256, 640}) {
-    const std::string expected_kernel = amx_first && k < 256 ? names[1] : names[0];
+  for (const int64_t k : {8, 32, 63, 64, 96, 147, 160, 255, 640}) {
+    const bool on_amx = k >= 64 && k != 96 && k != 147;  // 96 pads to 128, 147 to 192: more than a quarter
+    const std::string expected_kernel = amx_first && !on_amx ? names[1] : names[0];
     EXPECT_EQ(q8_gemm_kernel_name_for_depth(k), expected_kernel) << k;
     const Case c = random_case(rng, 37, 45, k, false, true, false, true, 0);
     const PackedQ8GemmB b = pack(c);

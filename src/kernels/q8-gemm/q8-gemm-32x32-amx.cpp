@@ -100,10 +100,12 @@ const Q8GemmSet kAmxSet = {
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
     .end_tiles = amx::release,
-    // Each tile's fixed costs (the sums stored and reloaded, the latency of the last tdpbusd) outweigh the faster
-    // depth loop on shallow GEMMs: INT8 MobileNetV2's pointwise layers of depth 16-144 ran 5-45% slower than on
-    // the VNNI tiles, depth 320 and 960 35-45% faster (Xeon, AMX; per-layer minima).
-    .min_depth = 256,
+    // Each tile's fixed costs (the sums stored and reloaded, the last tdpbusd's latency) and the padding to 64
+    // depth steps outweigh the faster depth loop on shallow GEMMs. INT8 MobileNetV2 and ResNet-50, per-layer minima
+    // (Xeon, AMX against VNNI, us): depth 16 654 against 523, 24 283 against 206, 32 235 against 203, 147 (the
+    // ResNet-50 stem, padded to 192) 3099 against 2748; but depth 64 3043 against 3537 (ResNet-50's five 56x56
+    // layers) and 62 against 73 (14x14), 128 1969 against 2355, 160 85 against 92, 96 100-116 against 119-121.
+    .min_depth = 64,
 };
 #endif
 }  // namespace tessera::q8gemm

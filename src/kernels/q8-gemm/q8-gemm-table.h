@@ -81,7 +81,8 @@ struct Q8GemmSet {
   // Called on each thread after its last tile of a q8_gemm call (the AMX tiles release their configuration), or
   // nullptr.
   void (*end_tiles)();
-  // The CPUID choice takes this variant only for depths of at least this (0: any); shallower GEMMs go to the next
+  // The CPUID choice takes this variant only for depths of at least this (0: any) and, when its strips are padded
+  // (group_align > 1), only where the padding adds at most a quarter to the depth; other GEMMs go to the next
   // variant the CPU runs. A variant a test selects runs every depth.
   int64_t min_depth;
 };

@@ -31,9 +31,18 @@ VariantDispatch<Q8GemmSet>& dispatch() {
   return instance;
 }
 
-// The variant a GEMM of depth k runs on (see Q8GemmSet::min_depth).
+// Whether the CPUID choice may run a GEMM of depth k on `set` (see Q8GemmSet::min_depth).
+bool suits_depth(const Q8GemmSet& set, int64_t k) {
+  if (k < set.min_depth) return false;
+  if (set.group_align <= 1) return true;
+  const int64_t step = int64_t{set.group} * set.group_align;
+  const int64_t padded = (k + step - 1) / step * step;
+  return 4 * padded <= 5 * k;
+}
+
+// The variant a GEMM of depth k runs on.
 const Q8GemmSet& set_for_depth(int64_t k) {
-  return dispatch().active_where([k](const Q8GemmSet& set) { return k >= set.min_depth; });
+  return dispatch().active_where([k](const Q8GemmSet& set) { return suits_depth(set, k); });
 }
 
 struct FreeDeleter {

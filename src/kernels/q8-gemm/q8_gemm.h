@@ -98,9 +98,9 @@ void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, do
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.
 const char* q8_gemm_kernel_name();
-// The micro-kernel a GEMM of depth k runs on and packs B for: the CPUID choice leaves shallow GEMMs to the next
-// variant where its first one pays off only on deep ones (the AMX tiles below depth 256); a selected kernel runs
-// every depth.
+// The micro-kernel a GEMM of depth k runs on and packs B for: the CPUID choice leaves shallow GEMMs and badly
+// padded ones to the next variant where its first one pays off only on the others (the AMX tiles: depth >= 64,
+// padding to whole 64-step tiles at most a quarter of it); a selected kernel runs every depth.
 const char* q8_gemm_kernel_name_for_depth(int64_t k);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
