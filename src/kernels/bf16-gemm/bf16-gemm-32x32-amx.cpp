@@ -30,6 +30,8 @@ constexpr int kEpilogueRows = 8;                        // rows per pass of the 
 void pack_a_rows(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uint16_t* strip) {
   constexpr int64_t kTileSteps = 2 * kGroupsPerTile;
   const int64_t row_elements = (k + kTileSteps - 1) / kTileSteps * kTileSteps;
+  // k == 0 leaves nothing to pack, and A may then have no data at all (bf16_gemm's contract).
+  if (k == 0) return;
   for (int64_t r = 0; r < rows; ++r) {
     uint16_t* out = strip + r * row_elements;
     if (a_f32) {
