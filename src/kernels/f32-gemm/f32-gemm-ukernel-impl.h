@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/f32-gemm/f32-gemm-ukernel.h"
 
@@ -125,6 +126,19 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
   }
 }
 
+// A packed B panel is read depth row after depth row (kNr floats each), once per strip of A. The first strip to
+// reach a panel streams it from memory (a large model's weights are not in any cache), and the hardware prefetchers
+// start over at each 4 KiB page, so the kernels fetch every line of the row this many depth rows ahead (at the end
+// of a panel: the start of the next one, which the driver runs next). Measured on BERT-base (Xeon, one thread,
+// per-node minima): its MatMuls 6-9% faster at 32 rows ahead, the same at 64, less at 8.
+constexpr int kPackedBPrefetchRows = 32;
+template <int kNr>
+inline void prefetch_packed_b_row(const float* b) {
+  constexpr int kLineFloats = 16;
+#pragma GCC unroll 4
+  for (int offset = 0; offset < kNr; offset += kLineFloats) __builtin_prefetch(b + kPackedBPrefetchRows * kNr + offset);
+}
+
 // The tile loop of gemm_ukernel, gemm_ukernel_direct_b and gemm_ukernel_direct_at: depth step p of B at b + p * ldb
 // (kNr floats; ldb is kNr for a packed panel), of A's kRows rows at a + p * a_step (contiguous; a_step is kMr for a
 // packed strip, the leading dimension for a transposed A read in place). With kPrefetchB, each B row is prefetched a
@@ -158,7 +172,11 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, 
   }
   for (int64_t p = 0; p < kc; ++p) {
     const float* b = b_rows.row(p);
-    if constexpr (kPrefetchB) __builtin_prefetch(b + kPrefetchPanels * kNr);
+    if constexpr (kPrefetchB) {
+      __builtin_prefetch(b + kPrefetchPanels * kNr);
+    } else if constexpr (std::is_same_v<BRows, StridedRows>) {
+      prefetch_packed_b_row<kNr>(b);  // a packed panel (ldb == kNr)
+    }
     Vec bv[kNv];
 #pragma GCC unroll 4
     for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
@@ -228,6 +246,7 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
     for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
   }
   for (int64_t p = 0; p < kc; ++p) {
+    prefetch_packed_b_row<kNr>(b);
     Vec bv[kNv];
 #pragma GCC unroll 4
     for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
