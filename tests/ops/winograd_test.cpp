@@ -74,6 +74,17 @@ void check_against_reference() {
   }
 }
 
+// Planes of fewer than eight 4x4 output tiles run on the GEMM (ResNet-50's 7x7 layers: 4 tiles).
+TEST(WinogradTest, SuitsOnlyPlanesOfEnoughTiles) {
+  EXPECT_FALSE(conv::winograd_suits_plane({7, 7}));
+  EXPECT_FALSE(conv::winograd_suits_plane({8, 8}));
+  EXPECT_FALSE(conv::winograd_suits_plane({4, 28}));
+  EXPECT_TRUE(conv::winograd_suits_plane({4, 29}));
+  EXPECT_TRUE(conv::winograd_suits_plane({12, 12}));
+  EXPECT_TRUE(conv::winograd_suits_plane({14, 14}));
+  EXPECT_TRUE(conv::winograd_suits_plane({56, 56}));
+}
+
 TEST(WinogradTest, AppliesOnlyToUnitStride3x3SingleGroup) {
   conv::ConvAttributes attrs;
   attrs.strides = {1, 1};

@@ -30,7 +30,7 @@ Model residual(Shape s, bool broadcast_z, bool relu = true) {
   return b.output("y").build();
 }
 
-const Shape kPointwise{16, 6, 1, 1}, kWinograd{32, 8, 3, 1}, kDepthwise{8, 9, 3, 8};
+const Shape kPointwise{16, 6, 1, 1}, kWinograd{32, 12, 3, 1}, kDepthwise{8, 9, 3, 8};
 
 TEST(ConvAddFusionTest, ConvAddReluBecomesOneFusedConv) {
   Model model = residual(kPointwise, false);

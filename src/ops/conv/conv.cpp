@@ -38,10 +38,10 @@ struct PackedWeights {
   const void* source = nullptr;
 };
 
-// Positions per output channel of the convolution when the input's spatial dims are known at creation, worked out
-// by conv::conv_geometry as a run would; nullopt when a dim is unknown or the shapes do not fit (the run then
-// reports them).
-std::optional<int64_t> static_output_plane(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
+// The output's spatial dims when the input's are known at creation, worked out by conv::conv_geometry as a run
+// would; nullopt when a dim is unknown or the shapes do not fit (the run then reports them).
+std::optional<std::vector<int64_t>> static_output_dims(const KernelInfo& info, const ConvAttributes& attrs,
+                                                       const Tensor& w) {
   if (info.input_types.empty() || !info.input_types[0].shape) return std::nullopt;
   const std::vector<Dim>& x = *info.input_types[0].shape;
   if (x.size() != w.rank() || w.rank() < 3) return std::nullopt;
@@ -51,10 +51,19 @@ std::optional<int64_t> static_output_plane(const KernelInfo& info, const ConvAtt
     x_shape.push_back(x[i].value);
   }
   try {
-    return conv::conv_geometry(attrs, x_shape, w.shape(), "Conv").out_size;
+    return conv::conv_geometry(attrs, x_shape, w.shape(), "Conv").out_dims;
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+// Positions per output channel when static_output_dims knows them.
+std::optional<int64_t> static_output_plane(const KernelInfo& info, const ConvAttributes& attrs, const Tensor& w) {
+  const std::optional<std::vector<int64_t>> dims = static_output_dims(info, attrs, w);
+  if (!dims) return std::nullopt;
+  int64_t plane = 1;
+  for (int64_t d : *dims) plane *= d;
+  return plane;
 }
 
 // True when a 2-D k x k convolution (group 1, explicit pads) with a statically known output plane of at most
@@ -113,10 +122,14 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   return packed;
 }
 
-// Winograd weights for a constant float32 W that Winograd F(4x4, 3x3) suits, else nullptr.
+// Winograd weights for a constant float32 W that Winograd F(4x4, 3x3) suits (conv::winograd_applies, and
+// conv::winograd_suits_plane where the output plane is known at creation), else nullptr.
 std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& info, const ConvAttributes& attrs) {
   const Tensor* w = info.constant_input(1);
   if (w == nullptr || w->dtype() != DType::kFloat || !conv::winograd_applies(attrs, w->shape())) return nullptr;
+  // A plane known at creation to be too small for Winograd runs on the packed GEMM weights instead.
+  const std::optional<std::vector<int64_t>> out_dims = static_output_dims(info, attrs, *w);
+  if (out_dims && !conv::winograd_suits_plane(*out_dims)) return nullptr;
   return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
 }
 

@@ -58,6 +58,13 @@ bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w
   return w_shape[0] >= 16 && w_shape[1] >= 16;
 }
 
+bool winograd_suits_plane(const std::vector<int64_t>& out_dims) {
+  constexpr int64_t kMinTiles = 8;
+  int64_t tiles = 1;
+  for (int64_t d : out_dims) tiles *= (d + kTile - 1) / kTile;
+  return tiles >= kMinTiles;
+}
+
 std::shared_ptr<const WinogradWeights> make_winograd_weights(const float* w, int64_t out_channels,
                                                               int64_t in_channels) {
   auto weights = std::make_shared<WinogradWeights>();
