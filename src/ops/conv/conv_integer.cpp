@@ -674,7 +674,8 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
                      b.description(), " must be int32 with ", g.out_channels, " elements");
       bias = b.data<int32_t>();
     }
-    Tensor& y = ctx.allocate_output(0, out_dtype, output_shape(g));
+    // Every path below writes each byte of y (requantized blocks, planes or the int32 sums' planes).
+    Tensor& y = ctx.allocate_output_uninitialized(0, out_dtype, output_shape(g));
     if (y.element_count() == 0) return;
     // One scale per output channel, rounded in the scales' dtype as the reference does.
     const DType scale_dtype = ctx.input(1).dtype();
