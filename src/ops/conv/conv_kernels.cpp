@@ -149,9 +149,9 @@ class Im2colPanels final : public GemmPanelSourceF32 {
       const int64_t channel = r / kernel_size_;
       const int64_t tap = r % kernel_size_;
       const int64_t ih_offset = (tap / k_w_) * d_h_ - p_h_;
-      const int64_t iw_offset = (tap % k_w_) * d_w_ - p_w_;
+      const TapColumns columns = tap_columns((tap % k_w_) * d_w_ - p_w_);
       for (const Segment& sg : segments) {
-        gather_segment(channel, sg.oh * s_h_ + ih_offset, sg.ow * s_w_ + iw_offset, sg.count, row.data() + sg.column);
+        gather_segment(channel, sg.oh * s_h_ + ih_offset, columns, sg.ow, sg.count, row.data() + sg.column);
       }
       float* out = dst + p * strip;
       for (int64_t s = 0; s < strips; ++s, out += kc * strip) {
@@ -160,21 +160,30 @@ class Im2colPanels final : public GemmPanelSourceF32 {
     }
   }
 
-  // `count` consecutive outputs of one output row: input row `ih` of `channel`, columns iw0, iw0 + s_w, ...; zero
-  // outside. At a column stride > 1 those columns are consecutive in one phase of the row.
-  void gather_segment(int64_t channel, int64_t ih, int64_t iw0, int64_t count, float* __restrict out) const {
+  // Where a kernel column at input offset iw_offset (kw * d_w - p_w) reads: output column ow reads input column
+  // ow * s_w + iw_offset, which is column ow + first_offset of the row's phase `phase` (of `width` columns; at unit
+  // stride the row itself). The same for every output column, so worked out once per depth step (the divisions per
+  // segment were most of the packing's time on ResNet-50's stride-2 layers).
+  struct TapColumns {
+    int64_t phase, first_offset, width;
+  };
+  TapColumns tap_columns(int64_t iw_offset) const {
+    if (s_w_ == 1) return {0, iw_offset, in_w_};
+    const int64_t q = ((iw_offset % s_w_) + s_w_) % s_w_;
+    return {q, (iw_offset - q) / s_w_, (in_w_ - q + s_w_ - 1) / s_w_};
+  }
+
+  // `count` consecutive outputs of one output row from output column ow: input row `ih` of `channel`, the columns
+  // `columns` gives; zero outside. At a column stride > 1 those columns are consecutive in one phase of the row.
+  void gather_segment(int64_t channel, int64_t ih, const TapColumns& columns, int64_t ow, int64_t count,
+                      float* __restrict out) const {
     if (ih < 0 || ih >= in_h_) {
       std::fill(out, out + count, 0.0f);
       return;
     }
-    const float* src = x_ + channel * in_size_ + ih * in_w_;
-    int64_t first = iw0, width = in_w_;
-    if (s_w_ > 1) {
-      const int64_t q = ((iw0 % s_w_) + s_w_) % s_w_;
-      first = (iw0 - q) / s_w_;
-      width = (in_w_ - q + s_w_ - 1) / s_w_;
-      src = phases_ + ((channel * in_h_ + ih) * s_w_ + q) * phase_w_;
-    }
+    const float* src = s_w_ > 1 ? phases_ + ((channel * in_h_ + ih) * s_w_ + columns.phase) * phase_w_
+                                : x_ + channel * in_size_ + ih * in_w_;
+    const int64_t first = ow + columns.first_offset, width = columns.width;
     const int64_t lo = std::clamp<int64_t>(-first, 0, count);
     const int64_t hi = std::clamp<int64_t>(width - first, lo, count);
     std::fill(out, out + lo, 0.0f);
