@@ -214,8 +214,54 @@ ConvGeometry conv_transpose_geometry(const ConvAttributes& attrs, const std::vec
   return g;
 }
 
+namespace {
+
+// im2col for 2-D geometries: the same rows, with each output row's input row and valid columns worked out once per
+// kernel tap and row rather than through the n-D digit loops (which cost more than the copies: ResNet-50's
+// stride-2 3x3 convolutions to 14x14 rows spent a quarter of their time in im2col).
+template <typename T>
+void im2col_2d(const ConvGeometry& g, const T* x, int64_t channels, T pad_value, T* col) {
+  const int64_t in_h = g.in_dims[0], in_w = g.in_dims[1], out_h = g.out_dims[0], out_w = g.out_dims[1];
+  const int64_t s_h = g.strides[0], s_w = g.strides[1];
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * g.in_size;
+    for (int64_t kh = 0; kh < g.kernel[0]; ++kh) {
+      const int64_t ih_offset = kh * g.dilations[0] - g.pad_begin[0];
+      for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+        T* row = col + ((c * g.kernel[0] + kh) * g.kernel[1] + kw) * g.out_size;
+        const int64_t iw_offset = kw * g.dilations[1] - g.pad_begin[1];
+        const Range r = valid_range(out_w, s_w, iw_offset, in_w);
+        for (int64_t oh = 0; oh < out_h; ++oh) {
+          T* __restrict dst = row + oh * out_w;
+          const int64_t ih = oh * s_h + ih_offset;
+          if (ih < 0 || ih >= in_h) {
+            for (int64_t j = 0; j < out_w; ++j) dst[j] = pad_value;
+            continue;
+          }
+          const T* __restrict src = xc + ih * in_w + iw_offset;
+          for (int64_t j = 0; j < r.lo; ++j) dst[j] = pad_value;
+          if (s_w == 1) {
+            for (int64_t j = r.lo; j < r.hi; ++j) dst[j] = src[j];
+          } else if (s_w == 2) {
+            for (int64_t j = r.lo; j < r.hi; ++j) dst[j] = src[2 * j];
+          } else {
+            for (int64_t j = r.lo; j < r.hi; ++j) dst[j] = src[j * s_w];
+          }
+          for (int64_t j = r.hi; j < out_w; ++j) dst[j] = pad_value;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 template <typename T>
 void im2col(const ConvGeometry& g, const T* x, int64_t channels, T pad_value, T* col) {
+  if (g.spatial_rank() == 2) {
+    im2col_2d(g, x, channels, pad_value, col);
+    return;
+  }
   const size_t rank = g.spatial_rank();
   const size_t last = rank - 1;
   const int64_t out_last = g.out_dims[last];
