@@ -1,5 +1,5 @@
 // The f32 GEMM split over threads (column pieces claimed by whichever thread is free, a page-aliased A packed once
-// for all of them) gives the bits of one thread, for every micro-kernel this CPU runs: A read in place, packed first,
+// for all of them; row pieces where A is the larger operand and nothing is packed per piece) gives the bits of one thread, for every micro-kernel this CPU runs: A read in place, packed first,
 // and too large to pack first; B pre-packed and plain; with a bias and a rows_activation epilogue.
 #include <gtest/gtest.h>
 
@@ -36,8 +36,9 @@ TEST(F32GemmThreadsTest, PiecesGiveTheBitsOfOneThread) {
   struct Shape {
     int64_t m, n, k;
   };
-  // K = 700: A read in place; K = 1024 (rows a page apart): packed first (45 rows) or per block (300 rows).
-  for (const Shape& s : {Shape{45, 300, 700}, Shape{45, 300, 1024}, Shape{300, 200, 1024}}) {
+  // K = 700: A read in place; K = 1024 (rows a page apart): packed first (45 rows) or per block (300 rows); K = 70
+  // with more rows than columns: A read in place, split in row pieces when B is pre-packed.
+  for (const Shape& s : {Shape{45, 300, 700}, Shape{45, 300, 1024}, Shape{300, 200, 1024}, Shape{420, 300, 70}}) {
     const Tensor a = random_floats({s.m, s.k}, 1), b = random_floats({s.k, s.n}, 2), bias = random_floats({s.n}, 3);
     for (const std::string& name : gemm_f32_kernel_names()) {
       ASSERT_TRUE(gemm_f32_select_kernel(name));
