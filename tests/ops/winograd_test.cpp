@@ -92,6 +92,8 @@ TEST(WinogradTest, AppliesOnlyToUnitStride3x3SingleGroup) {
   EXPECT_TRUE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
   EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 1, 1}));
   EXPECT_FALSE(conv::winograd_applies(attrs, {8, 8, 3, 3}));  // too few channels to pay for the transforms
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 17, 3, 3}));  // a depth the rows-in-place GEMM reads in place
+  EXPECT_TRUE(conv::winograd_applies(attrs, {64, 18, 3, 3}));
   attrs.strides = {2, 2};
   EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
   attrs.strides = {1, 1};

@@ -57,6 +57,12 @@ ConvGeometry conv_geometry(const ConvAttributes& attrs, const std::vector<int64_
 ConvGeometry conv_transpose_geometry(const ConvAttributes& attrs, const std::vector<int64_t>& x_shape,
                                      const std::vector<int64_t>& w_shape);
 
+// Most depth (input channels x kernel taps) a 2-D convolution with constant weights reads its im2col rows in place
+// with (conv_kernels' conv_rows_in_place): the stems (3 channels x 3x3 or 7x7), and 3x3 convolutions of up to 17
+// channels. Each tile reads one register row per depth step from another input row, so a deep convolution would
+// stream too many rows at once; those pack panels (Im2colPanels) or run Winograd.
+inline constexpr int64_t kRowsInPlaceMaxDepth = 160;
+
 // Index range [lo, hi) of the i in [0, count) with 0 <= i * stride + offset < limit (lo == hi when none).
 struct Range {
   int64_t lo, hi;

@@ -344,11 +344,6 @@ bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64
   return transposed * (depth + kTransposedStoreSteps) < plain * depth;
 }
 
-// Most depth (input channels x kernel taps) a 2-D convolution reads its im2col rows in place with (conv_rows_in_place):
-// the stems (3 channels x 3x3 or 7x7). Each tile reads one register row per depth step from another input row, so a
-// deep convolution would stream too many rows at once; those pack panels (Im2colPanels).
-constexpr int64_t kRowsInPlaceMaxDepth = 160;
-
 // A 2-D convolution with packed weights as one GEMM per output row, B's depth rows (channel, kernel tap) read in
 // place as shifted views of the input: the input is copied once into zero-padded rows split by column phase
 // (buffer[c][r][q][j] = x[c][r - pad_top][j * stride_w + q - pad_left]), so the row for tap (kh, kw) and output row
