@@ -440,6 +440,29 @@ void conv_rows_in_place(const ConvF32Args& args, Parallelism& parallelism) {
 }
 
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
+  const int threads = parallelism.thread_count();
+  const int64_t batch = args.geometry.batch;
+  if (threads > 1 && batch > 1 && (batch % threads == 0 || batch >= 4 * threads)) {
+    // Whole images per thread, each run serially: one parallel region per convolution instead of one or more per
+    // image (on small planes their synchronisation cost more than the work), and each thread's image stays in its
+    // own core's caches. Batch 8 on two threads (Xeon, sums of per-node minima, two rounds): ResNet-50 244-261 ->
+    // 203-224 ms, SqueezeNet 23.0-23.9 -> 20.1-20.6, MobileNetV2 24.9-28.7 -> 23.2-25.8. The same arithmetic per
+    // element.
+    const ConvGeometry& g = args.geometry;
+    ConvGeometry one = g;
+    one.batch = 1;
+    parallelism.parallel_for_pieces(batch, batch, [&](int64_t begin, int64_t end) {
+      SerialParallelism serial;
+      for (int64_t n = begin; n < end; ++n) {
+        ConvF32Args image = on_geometry(args, one, args.x + n * g.in_channels * g.in_size);
+        image.y = args.y + n * g.out_channels * g.out_size;
+        image.winograd = args.winograd;
+        if (args.sum != nullptr) image.sum = args.sum + n * g.out_channels * g.out_size;
+        conv_f32(image, serial, implicit_im2col);
+      }
+    });
+    return;
+  }
   if (args.geometry.spatial_rank() == 1) {
     const ConvGeometry g2 = as_2d(args.geometry);
     conv_f32(on_geometry(args, g2, args.x), parallelism, implicit_im2col);
