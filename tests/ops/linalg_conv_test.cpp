@@ -633,6 +633,10 @@ std::vector<ConvCase> conv_cases() {
       {1, 2, 3, 1, {5, 6, 7}, {2, 3, 2}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 0, 1, 1}},  // 3-D
       {1, 40, 20, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},                  // depth beyond one panel block
       {2, 37, 45, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},                  // pointwise on small planes
+      // Batches that share out over two threads run whole images per thread.
+      {4, 6, 6, 6, {12, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},   // depthwise
+      {4, 5, 3, 1, {15, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},  // strided 1x1
+      {3, 3, 5, 1, {11, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},  // three images on two threads: per image
   };
 }
 
