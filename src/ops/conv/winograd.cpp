@@ -104,23 +104,6 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
                        float output_min, float output_max, float* y, Parallelism& parallelism) {
   const WinogradPlanes l = planes_of(g);
   const int64_t c = g.in_channels, m = g.out_channels;
-  const int threads = parallelism.thread_count();
-  if (threads > 1 && (g.batch % threads == 0 || g.batch >= 4 * threads)) {
-    // Whole images per thread, each in its own scratch: one parallel region instead of three per image, whose
-    // synchronisation cost more than the work on small planes (SqueezeNet at batch 8 on two threads, Xeon: its
-    // 27x27 and 13x13 Winograd layers ran only 1.04-1.24x faster than on one; per-node minima 8.3-9.0 -> 6.7-6.9
-    // ms). The same arithmetic per element.
-    parallelism.parallel_for_pieces(g.batch, g.batch, [&](int64_t begin, int64_t end) {
-      SerialParallelism serial;
-      for (int64_t n = begin; n < end; ++n) {
-        ConvGeometry one = g;
-        one.batch = 1;
-        winograd_conv_f32(one, weights, x + n * c * g.in_size, bias, output_min, output_max, y + n * m * g.out_size,
-                          serial);
-      }
-    });
-    return;
-  }
   thread_local std::vector<float> v_buffer, m_buffer;
   float* v = scratch(v_buffer, kXi * l.tiles * c);
   float* mprod = scratch(m_buffer, kXi * l.tiles * m);
