@@ -139,11 +139,24 @@ inline void prefetch_packed_b_row(const float* b) {
   for (int offset = 0; offset < kNr; offset += kLineFloats) __builtin_prefetch(b + kPackedBPrefetchRows * kNr + offset);
 }
 
+// A plain B read in place (the direct-B kernels) is walked panel by panel, left to right, every strip of A running
+// over a panel before the next: one stream per depth row, more than the hardware prefetchers track. So each depth
+// row of the next panel is fetched into L2 (prefetcht1: the current panel keeps L1) while the first strip runs;
+// the later strips find it there. Measured on ResNet-50's 256 -> 64 pointwise convolution at 56x56 (Xeon, one
+// thread, minimum of six runs of 100): 781 -> 654 us, against 677-690 us for L1 prefetches one, two or four panels
+// ahead and 781 us for the first line only, four panels ahead (what this replaced).
+template <int kNr>
+inline void prefetch_next_panel_row(const float* b) {
+  constexpr int kLineFloats = 16;
+#pragma GCC unroll 4
+  for (int offset = 0; offset < kNr; offset += kLineFloats) __builtin_prefetch(b + kNr + offset, 0, 2);
+}
+
 // The tile loop of gemm_ukernel, gemm_ukernel_direct_b and gemm_ukernel_direct_at: depth step p of B at b + p * ldb
 // (kNr floats; ldb is kNr for a packed panel), of A's kRows rows at a + p * a_step (contiguous; a_step is kMr for a
-// packed strip, the leading dimension for a transposed A read in place). With kPrefetchB, each B row is prefetched a
-// few panels ahead (in place, the driver walks the rows' panels left to right: one stream per depth step, more than the
-// hardware tracks). B's depth rows one after another, ldb floats apart (a packed panel, or a plain B in place).
+// packed strip, the leading dimension for a transposed A read in place). With kPrefetchB (a plain B in place), each
+// depth row of the next panel is prefetched (prefetch_next_panel_row). B's depth rows one after another, ldb floats
+// apart (a packed panel, or a plain B in place).
 struct StridedRows {
   const float* b;
   int64_t ldb;
@@ -162,7 +175,6 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, 
   using Vec = typename Isa::Vec;
   constexpr int kLanes = Isa::kLanes;
   constexpr int kNr = kNv * kLanes;
-  constexpr int kPrefetchPanels = 4;
   prefetch_c_tile<kRows, kNr>(c, ldc);
   Vec acc[kRows][kNv];
 #pragma GCC unroll 16
@@ -173,7 +185,7 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, 
   for (int64_t p = 0; p < kc; ++p) {
     const float* b = b_rows.row(p);
     if constexpr (kPrefetchB) {
-      __builtin_prefetch(b + kPrefetchPanels * kNr);
+      prefetch_next_panel_row<kNr>(b);  // a plain B read in place
     } else if constexpr (std::is_same_v<BRows, StridedRows>) {
       prefetch_packed_b_row<kNr>(b);  // a packed panel (ldb == kNr)
     }
