@@ -26,6 +26,8 @@ class Storage {
 
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
+  // True for memory Tessera allocated (from the buffer pool or the heap), not borrowed from a caller or a mapping.
+  bool owned() const { return owned_ || pooled_bytes_ != 0; }
 
  private:
   Storage() = default;

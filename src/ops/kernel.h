@@ -95,6 +95,14 @@ class KernelContext {
   const MapValue& input_map(size_t i) const;
   // The raw slot (nullptr when absent), for ops that take optional values.
   const RuntimeValue* input_slot(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
+  // True when the kernel may write over input i's memory (and hand it on as an output): the runtime marked it as
+  // an intermediate whose last reader this node is, read through no other input of the node, and it is a tensor
+  // whose memory Tessera owns and nothing else holds (no caller's feed, initializer, alias or observer copy).
+  // Ask before taking copies of the input's Tensor handle. False outside a plan's run (tests, direct calls).
+  bool input_overwritable(size_t i) const;
+  // Set by the runtime before compute: per input, whether this step is the last reader of an intermediate that
+  // no other input of the node names (nullptr: none).
+  void set_last_use_inputs(const std::vector<bool>* last_use) { last_use_ = last_use; }
 
   size_t output_count() const { return outputs_.size(); }
   // True when the node names output i (an omitted optional output need not be computed).
@@ -122,6 +130,7 @@ class KernelContext {
   Parallelism& parallelism_;
   ValueLookup outer_;
   const RunGuard* guard_;
+  const std::vector<bool>* last_use_ = nullptr;
 };
 
 class Kernel {

@@ -53,6 +53,14 @@ const MapValue& KernelContext::input_map(size_t i) const {
   return v.map_value();
 }
 
+bool KernelContext::input_overwritable(size_t i) const {
+  if (last_use_ == nullptr || i >= last_use_->size() || !(*last_use_)[i] || !has_input(i)) return false;
+  const RuntimeValue& v = *inputs_[i];
+  if (!v.is_tensor() || !v.tensor().defined()) return false;
+  const std::shared_ptr<Storage>& storage = v.tensor().storage();
+  return storage != nullptr && storage->owned() && storage.use_count() == 1;
+}
+
 const RunGuard& KernelContext::default_guard() {
   static const RunGuard guard;
   return guard;

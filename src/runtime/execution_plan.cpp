@@ -254,6 +254,25 @@ void ExecutionPlan::plan_releases() {
     if (last_reader[slot] >= 0 && !keep.count(static_cast<int>(slot)))
       steps_[last_reader[slot]].release.push_back(static_cast<int>(slot));
   }
+  // Inputs a kernel may write over: intermediates (a step's outputs; never a graph input, initializer or value
+  // of the enclosing scope) whose last reader is this step, read through one input of the node only and not by
+  // its subgraphs (their reads count as the node's, so such a slot is released here too, but a subgraph may
+  // still run after the kernel wrote it).
+  std::vector<bool> produced(slot_names_.size(), false);
+  for (const Step& step : steps_)
+    for (int out : step.outputs)
+      if (out >= 0) produced[out] = true;
+  for (Step& step : steps_) {
+    step.last_use.assign(step.inputs.size(), false);
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      const int slot = step.inputs[i];
+      if (slot < 0 || !produced[slot] || keep.count(slot)) continue;
+      if (subgraphs_read(*step.node, slot_names_[slot])) continue;
+      if (std::find(step.release.begin(), step.release.end(), slot) == step.release.end()) continue;
+      if (std::count(step.inputs.begin(), step.inputs.end(), slot) != 1) continue;
+      step.last_use[i] = true;
+    }
+  }
 }
 
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
@@ -363,6 +382,7 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
   }
   std::vector<RuntimeValue> outputs(step.outputs.size());
   KernelContext context(*step.node, inputs, outputs, parallelism, lookup, &guard);
+  context.set_last_use_inputs(&step.last_use);
   // A subgraph's nodes run inside their parent's compute: keep what the parent allocated so far.
   const uint64_t parent_allocated = guard.node_allocated();
   guard.set_node_allocated(0);

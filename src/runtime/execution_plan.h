@@ -53,6 +53,9 @@ class ExecutionPlan final : public CompiledSubgraph {
     std::vector<int> inputs;   // slot per input, -1 for a missing optional input
     std::vector<int> outputs;  // slot per output, -1 for an omitted optional output
     std::vector<int> release;  // slots whose last reader is this step
+    // Per input: its slot is an intermediate (written by a step of this plan, not a graph output) released by
+    // this step and named by no other input of the node (KernelContext::input_overwritable).
+    std::vector<bool> last_use;
   };
 
   void build(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);

@@ -133,9 +133,11 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
   return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
 }
 
-// `w_in` is nullptr when the kernel consumed the constant W into its packed or Winograd copy.
+// `w_in` is nullptr when the kernel consumed the constant W into its packed or Winograd copy. With `y_holds_z`,
+// y is FusedConv's Z itself (z_in_place) and the convolution adds into it.
 void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, const PackedWeights* packed,
-                const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y) {
+                const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y,
+                bool y_holds_z) {
   const Tensor x = linalg::to_float32(ctx.input(0));
   const bool use_packed =
       packed != nullptr && (w_in == nullptr || (packed->source == w_in->raw_data() && packed->shape == w_in->shape()));
@@ -148,8 +150,9 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
   Tensor y32 = y.dtype() == DType::kFloat ? y : Tensor(DType::kFloat, y.shape());
   // FusedConv's Z, added before the activation.
-  const Tensor z =
-      ctx.node().domain == kMicrosoftDomain && ctx.has_input(3) ? linalg::to_float32(ctx.input(3)) : Tensor();
+  const Tensor z = !y_holds_z && ctx.node().domain == kMicrosoftDomain && ctx.has_input(3)
+                       ? linalg::to_float32(ctx.input(3))
+                       : Tensor();
   if (z.defined()) {
     check_argument(z.shape() == y.shape(), "FusedConv: Z ", tensor_text(ctx.input(3)),
                    " must have the output's shape ", shape_text(y.shape()));
@@ -164,10 +167,22 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
                          activation.clamp_max,
                          use_winograd ? winograd : nullptr,
                          z.defined() ? z.data<float>() : nullptr,
-                         use_packed && !packed->transposed.empty() ? &packed->transposed : nullptr};
+                         use_packed && !packed->transposed.empty() ? &packed->transposed : nullptr,
+                         y_holds_z};
   conv::conv_f32(args, ctx.parallelism());
   conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
+}
+
+// True when FusedConv's float32 Z can become Y, the convolution adding into it: Z has Y's shape, nothing else
+// needs its memory (KernelContext::input_overwritable) and the convolution runs on a GEMM that accumulates
+// (conv::conv_f32_accumulates; not on the Winograd weights).
+bool z_in_place(const KernelContext& ctx, const ConvGeometry& g, const conv::WinogradWeights* winograd,
+                const std::vector<int64_t>& y_shape) {
+  if (ctx.node().domain != kMicrosoftDomain || !ctx.has_input(3) || !ctx.input_overwritable(3)) return false;
+  const Tensor& z = ctx.input(3);
+  return ctx.input(0).dtype() == DType::kFloat && z.dtype() == DType::kFloat && z.shape() == y_shape &&
+         z.element_count() > 0 && winograd == nullptr && conv::conv_f32_accumulates(g);
 }
 
 void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
@@ -223,6 +238,14 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
+    if (z_in_place(ctx, g, winograd.get(), y_shape)) {
+      // Y takes over Z's memory: the convolution adds into it (ResNet's residual blocks), one stream of memory
+      // read and written instead of Z read and Y written apart.
+      Tensor y = ctx.input(3);
+      ctx.set_output(0, RuntimeValue(y));
+      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y, true);
+      return;
+    }
     // The float path writes every output element (bias or beta = 0 first); the double path accumulates.
     Tensor& y = dtype == DType::kDouble ? ctx.allocate_output(0, dtype, y_shape)
                                         : ctx.allocate_output_uninitialized(0, dtype, y_shape);
@@ -233,7 +256,7 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                      tensor_text(x), " (float types only)");
       conv_double(ctx, g, y);
     } else {
-      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y);
+      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y, false);
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/error.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 
 namespace tessera::conv {
@@ -213,8 +214,18 @@ ConvGeometry as_2d(const ConvGeometry& g) {
 // `args` for the same convolution seen through another geometry `g` over input `x` (a 1-D one as 2-D, a strided
 // 1x1 one as pointwise over the positions it reads). No Winograd weights: neither case has them.
 ConvF32Args on_geometry(const ConvF32Args& args, const ConvGeometry& g, const float* x) {
-  return ConvF32Args{g,     x,         args.w,   args.packed, args.bias, args.y, args.output_min, args.output_max,
-                     nullptr, args.sum, args.packed_transposed};
+  return ConvF32Args{g,
+                     x,
+                     args.w,
+                     args.packed,
+                     args.bias,
+                     args.y,
+                     args.output_min,
+                     args.output_max,
+                     nullptr,
+                     args.sum,
+                     args.packed_transposed,
+                     args.accumulate};
 }
 
 // True for a 2-D 1x1 kernel without padding that skips input positions (a stride above 1): every output reads one
@@ -275,7 +286,8 @@ void transposed_image(const ConvF32Args& args, int64_t n, const GemmOperandF32& 
   epilogue.store_transposed = true;
   epilogue.sum = args.sum != nullptr ? args.sum + offset : nullptr;
   const GemmOperandF32 b{args.packed_transposed};
-  gemm_f32_packed(positions, channels, depth, 1.0f, a, b, 0.0f, args.y + offset, positions, &parallelism, &epilogue);
+  gemm_f32_packed(positions, channels, depth, 1.0f, a, b, args.accumulate ? 1.0f : 0.0f, args.y + offset, positions,
+                  &parallelism, &epilogue);
 }
 
 // A pointwise convolution run transposed: A^T is x itself.
@@ -440,6 +452,8 @@ void conv_rows_in_place(const ConvF32Args& args, Parallelism& parallelism) {
 }
 
 void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_im2col) {
+  check_argument(!args.accumulate || conv_f32_accumulates(args.geometry),
+                 "conv_f32: this convolution cannot accumulate into its output");
   const int threads = parallelism.thread_count();
   const int64_t batch = args.geometry.batch;
   if (threads > 1 && batch > 1 && (batch % threads == 0 || batch >= 4 * threads)) {
@@ -546,9 +560,15 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
         epilogue.sum = args.sum + (yg - args.y);
         epilogue.sum_ld = g.out_size;
       }
-      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, 0.0f, yg, g.out_size, &parallelism, &epilogue);
+      gemm_f32_packed(mg, g.out_size, depth, 1.0f, a, b, args.accumulate ? 1.0f : 0.0f, yg, g.out_size, &parallelism,
+                      &epilogue);
     }
   }
+}
+
+bool conv_f32_accumulates(const ConvGeometry& g) {
+  // conv_f32's plain GEMM loop or pointwise_transposed, never Winograd, depthwise or a gathering path.
+  return g.group == 1 && g.in_channels > 1 && g.is_pointwise();
 }
 
 void conv_transpose_f32(const ConvF32Args& args, Parallelism& parallelism) {

@@ -33,7 +33,14 @@ struct ConvF32Args {
   // into y as it is stored (GemmEpilogueF32::store_transposed): on planes that fill the GEMM's register tiles
   // badly (7x7 has 49 positions, a register row of 32 lanes one and a half) this keeps every lane busy.
   const PackedGemmF32* packed_transposed = nullptr;
+  // When true, y holds values on entry that the convolution adds to (FusedConv's Z, its memory taken over as the
+  // output): y = clamp(conv(x, w) + bias + y), `sum` unused. Only where conv_f32_accumulates says so.
+  bool accumulate = false;
 };
+
+// True when conv_f32 can add into y in place (ConvF32Args::accumulate) for geometry `g`: the pointwise
+// convolutions, which run as one GEMM per image on beta = 1.
+bool conv_f32_accumulates(const ConvGeometry& g);
 
 // True when a pointwise convolution of planes of `plane_size` positions from `in_channels` to `out_channels`
 // channels runs faster transposed (ConvF32Args::packed_transposed) with the selected GEMM micro-kernel: when the
