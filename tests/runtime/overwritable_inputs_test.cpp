@@ -110,6 +110,44 @@ TEST(OverwritableInputsTest, AFeedIsNeverWrittenOver) {
   EXPECT_NE(out[0].tensor().raw_data(), z.raw_data());
 }
 
+// An inverted-residual block on an 8x8 plane (the layout pass runs it channels-last as NhwcConv): the residual `a`
+// is an intermediate the projection adds into in place. Checked against the unoptimized plan.
+std::string inverted_residual_model() {
+  onnx::ModelProto model = testing::make_model(17);
+  auto* g = model.mutable_graph();
+  constexpr int64_t c = 16;
+  add_input(g, "x", 1, {int64_t{1}, c, int64_t{8}, int64_t{8}});
+  auto weights = [](size_t count, int salt) {
+    std::vector<float> w(count);
+    for (size_t i = 0; i < count; ++i) w[i] = 0.05f * static_cast<float>(static_cast<int>((i * 7 + salt) % 11) - 5);
+    return w;
+  };
+  testing::add_float_initializer(g, "W1", {c, c, 1, 1}, weights(c * c, 1));
+  testing::add_float_initializer(g, "Wd", {c, 1, 3, 3}, weights(c * 9, 2));
+  testing::add_float_initializer(g, "W2", {c, c, 1, 1}, weights(c * c, 3));
+  add_node(g, "Conv", {"x", "W1"}, {"e"});
+  add_node(g, "Relu", {"e"}, {"a"});
+  auto* dw = add_node(g, "Conv", {"a", "Wd"}, {"d"});
+  testing::add_int_attribute(dw, "group", c);
+  testing::add_ints_attribute(dw, "pads", {1, 1, 1, 1});
+  add_node(g, "Relu", {"d"}, {"dr"});
+  add_node(g, "Conv", {"dr", "W2"}, {"p"});
+  add_node(g, "Add", {"p", "a"}, {"s"});
+  add_node(g, "Conv", {"s", "W1"}, {"y"});
+  add_output(g, "y", 1);
+  return serialize(model);
+}
+
+TEST(OverwritableInputsTest, ChannelsLastResidualMatchesTheUnoptimizedPlan) {
+  const std::string bytes = inverted_residual_model();
+  const Session optimized = Session::from_bytes(bytes, {.intra_op_threads = 1});
+  const Session plain =
+      Session::from_bytes(bytes, {.intra_op_threads = 1, .optimization_level = OptimizationLevel::kDisabled});
+  const Tensor x = filled({1, 16, 8, 8}, 0.23f, 0.1f);
+  const std::vector<float> want = values_of(plain.run({{"x", x}})[0].tensor());
+  for (int run = 0; run < 2; ++run) expect_near(values_of(optimized.run({{"x", x}})[0].tensor()), want);
+}
+
 TEST(OverwritableInputsTest, OnlyMarkedUnsharedOwnedTensors) {
   Node node;
   node.op_type = "Test";

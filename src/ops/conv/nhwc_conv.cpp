@@ -95,8 +95,10 @@ std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const
 // Pointwise: one GEMM over every position of every image when both sides are channels-last; per image when one
 // side is NCHW (`nchw_input`: A read transposed, as the NCHW Conv's transposed pointwise path does; `nchw_output`:
 // the tiles stored transposed, and Z read so).
+// With `accumulate`, y holds Z on entry (taken over in place) and the GEMM adds into it.
 void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights& weights, const Layouts& layouts,
-                   const float* bias, const float* z, const conv::FusedActivation& activation, float* y) {
+                   const float* bias, const float* z, const conv::FusedActivation& activation, float* y,
+                   bool accumulate) {
   const float* x = ctx.input(0).data<float>();
   const int64_t c = g.in_channels, m = g.out_channels;
   const bool strided = g.in_size != g.out_size;
@@ -138,8 +140,8 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
         layouts.nchw_input ? GemmOperandF32{nullptr, x + n * image_in, strided ? g.out_size : g.in_size, true, nullptr}
                            : GemmOperandF32{nullptr, x + n * image_in, c, false, nullptr};
     epilogue.sum = z != nullptr ? z + n * image_out : nullptr;
-    gemm_f32_packed(rows, m, c, 1.0f, a, b, 0.0f, y + n * image_out, layouts.nchw_output ? g.out_size : m,
-                    &ctx.parallelism(), &epilogue);
+    gemm_f32_packed(rows, m, c, 1.0f, a, b, accumulate ? 1.0f : 0.0f, y + n * image_out,
+                    layouts.nchw_output ? g.out_size : m, &ctx.parallelism(), &epilogue);
   }
 }
 
@@ -222,6 +224,17 @@ std::unique_ptr<Kernel> make_nhwc_conv(const KernelInfo& info) {
     const std::vector<int64_t> y_shape =
         layouts.nchw_output ? std::vector<int64_t>{g.batch, g.out_channels, g.out_dims[0], g.out_dims[1]}
                             : std::vector<int64_t>{g.batch, g.out_dims[0], g.out_dims[1], g.out_channels};
+    const bool use_prepared = prepared != nullptr && (w == nullptr || w->shape() == prepared->shape);
+    const bool pointwise = use_prepared && prepared->kind == NhwcWeights::Kind::kPointwise;
+    if (pointwise && ctx.has_input(3) && ctx.input_overwritable(3) && ctx.input(3).dtype() == DType::kFloat &&
+        ctx.input(3).shape() == y_shape && ctx.input(3).element_count() > 0) {
+      // Y takes over Z's memory and the GEMM adds into it (as Conv's FusedConv does; MobileNetV2's residuals).
+      Tensor y = ctx.input(3);
+      ctx.set_output(0, RuntimeValue(y));
+      run_pointwise(ctx, g, *prepared, layouts, bias, nullptr, activation, y.data<float>(), true);
+      conv::apply_fused_activation(activation, y.data<float>(), y.element_count(), ctx.parallelism());
+      return;
+    }
     const float* z = nullptr;
     if (ctx.has_input(3)) {
       const Tensor& zt = ctx.input(3);
@@ -231,9 +244,8 @@ std::unique_ptr<Kernel> make_nhwc_conv(const KernelInfo& info) {
     }
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, y_shape);
     if (y.element_count() == 0) return;
-    const bool use_prepared = prepared != nullptr && (w == nullptr || w->shape() == prepared->shape);
-    if (use_prepared && prepared->kind == NhwcWeights::Kind::kPointwise) {
-      run_pointwise(ctx, g, *prepared, layouts, bias, z, activation, y.data<float>());
+    if (pointwise) {
+      run_pointwise(ctx, g, *prepared, layouts, bias, z, activation, y.data<float>(), false);
     } else if (use_prepared && prepared->kind == NhwcWeights::Kind::kDepthwise) {
       run_depthwise(ctx, g, *prepared, bias, z, activation, y.data<float>());
     } else {
