@@ -150,15 +150,19 @@ inline void prefetch_packed_b_row(const float* b) {
 
 // A plain B read in place (the direct-B kernels) is walked panel by panel, left to right, every strip of A running
 // over a panel before the next: one stream per depth row, more than the hardware prefetchers track. So each depth
-// row of the next panel is fetched into L2 (prefetcht1: the current panel keeps L1) while the first strip runs;
-// the later strips find it there. Measured on ResNet-50's 256 -> 64 pointwise convolution at 56x56 (Xeon, one
-// thread, minimum of six runs of 100): 781 -> 654 us, against 677-690 us for L1 prefetches one, two or four panels
-// ahead and 781 us for the first line only, four panels ahead (what this replaced).
+// row of the panel after next is fetched into L2 (prefetcht1: the current panel keeps L1) while the first strip
+// runs; the later strips find it there. Measured (Xeon, one thread): ResNet-50's 256 -> 64 pointwise convolution at
+// 56x56 alone (minimum of six runs of 100) 781 -> 654 us one panel ahead, against 677-690 us for L1 prefetches one,
+// two or four panels ahead and 781 us for the first line only, four panels ahead (what this replaced); two panels
+// ahead then halved SqueezeNet's squeeze layers at batch 8, whose inputs come from L3 under few rows of A (64 -> 16
+// at 55x55: 1139 -> 528 us; four ahead no better), ResNet-50 level.
+constexpr int kPlainBPrefetchPanels = 2;
 template <int kNr>
-inline void prefetch_next_panel_row(const float* b) {
+inline void prefetch_plain_b_row(const float* b) {
   constexpr int kLineFloats = 16;
 #pragma GCC unroll 4
-  for (int offset = 0; offset < kNr; offset += kLineFloats) __builtin_prefetch(b + kNr + offset, 0, 2);
+  for (int offset = 0; offset < kNr; offset += kLineFloats)
+    __builtin_prefetch(b + kPlainBPrefetchPanels * kNr + offset, 0, 2);
 }
 
 // A transposed A read in place (the direct-AT kernels: a pointwise convolution's input x^T, each depth step a
@@ -173,7 +177,7 @@ constexpr int kTransposedAPrefetchSteps = 16;
 // The tile loop of gemm_ukernel, gemm_ukernel_direct_b and gemm_ukernel_direct_at: depth step p of B at b + p * ldb
 // (kNr floats; ldb is kNr for a packed panel), of A's kRows rows at a + p * a_step (contiguous; a_step is kMr for a
 // packed strip, the leading dimension for a transposed A read in place). With kPrefetchB (a plain B in place), each
-// depth row of the next panel is prefetched (prefetch_next_panel_row); with kPrefetchA (a transposed A in place),
+// depth row of the panel after next is prefetched (prefetch_plain_b_row); with kPrefetchA (a transposed A in place),
 // A's depth steps kTransposedAPrefetchSteps ahead. B's depth rows one after another, ldb floats apart (a packed
 // panel, or a plain B in place).
 struct StridedRows {
@@ -205,7 +209,7 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, 
   for (int64_t p = 0; p < kc; ++p) {
     const float* b = b_rows.row(p);
     if constexpr (kPrefetchB) {
-      prefetch_next_panel_row<kNr>(b);  // a plain B read in place
+      prefetch_plain_b_row<kNr>(b);  // a plain B read in place
     } else if constexpr (std::is_same_v<BRows, StridedRows>) {
       prefetch_packed_b_row<kNr>(b);  // a packed panel (ldb == kNr)
     }

@@ -236,7 +236,7 @@ bool reads_a_trans_in_place(const Problem& pr) {
 // ResNet-50's 256 -> 64 at 56x56 1114 -> 961 us, MobileNetV2's 96 -> 24 and 144 -> 24 at 56x56 189 -> 138 and
 // 258 -> 207 us, SqueezeNet's 128 -> 16 at 55x55 189 -> 141 us, its 384 -> 48 at 13x13 75 -> 68 us. The row bound
 // was 64; at 128, ResNet-50's 256 -> 128 at 56x56 2027 -> 1861 us, its 512 -> 128 at 28x28 level. At 1024, once
-// the kernels prefetched B's next panel (prefetch_next_panel_row; Xeon, one thread): its 64 -> 256 at 56x56 714 ->
+// the kernels prefetched B's later panels (prefetch_plain_b_row; Xeon, one thread): its 64 -> 256 at 56x56 714 ->
 // 670 us (standalone minima), 128 -> 512 at 28x28 655-690 -> 634-650, the model's per-node sum 1% lower; MobileNetV2
 // and SqueezeNet level. Deeper B (1024 -> 256 at 14x14) was slower in place.
 constexpr int64_t kDirectBMaxDepth = 512;
