@@ -80,6 +80,18 @@ Tensor& KernelContext::allocate_output_uninitialized(size_t i, DType dtype, std:
   return outputs_[i].tensor();
 }
 
+Tensor& KernelContext::output_over_input_or_uninitialized(size_t out, size_t in, DType dtype,
+                                                          const std::vector<int64_t>& shape) {
+  if (out < outputs_.size() && input_overwritable(in)) {
+    const Tensor& x = inputs_[in]->tensor();
+    if (x.dtype() == dtype && x.shape() == shape && dtype != DType::kString) {
+      outputs_[out] = RuntimeValue(x);
+      return outputs_[out].tensor();
+    }
+  }
+  return allocate_output_uninitialized(out, dtype, shape);
+}
+
 void KernelContext::set_output(size_t i, RuntimeValue value) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
   // Kernels that build a tensor themselves allocated it already; refusing it still stops it flowing on.

@@ -65,10 +65,12 @@ def test_model_size_and_depth_limits_refuse_at_creation():
 
 
 def test_max_live_bytes_refuses_the_node_that_would_pass_it():
-    """a = Relu(x), b = Neg(a), y = Add(a, b): a and b (4 KiB each) are live when Add allocates y."""
+    """a = Relu(x), b = Neg(a), y = Add(a, b): a and b (4 KiB each) are live when Add allocates y. Both are graph
+    outputs too, so Add cannot write y over either (in-place elementwise would need no new memory)."""
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"), helper.make_node("Neg", ["a"], ["b"], name="neg"),
              helper.make_node("Add", ["a", "b"], ["y"], name="add")]
-    model = make_model(nodes, [tensor_info("x", TensorProto.FLOAT, [1024])], [tensor_info("y", TensorProto.FLOAT, [1024])])
+    model = make_model(nodes, [tensor_info("x", TensorProto.FLOAT, [1024])],
+                       [tensor_info(name, TensorProto.FLOAT, [1024]) for name in ("y", "a", "b")])
     x = np.ones(1024, np.float32)
     for limit, fits in ((3 * 4096, True), (3 * 4096 - 1, False)):
         options = tessera.SessionOptions()

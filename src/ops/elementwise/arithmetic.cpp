@@ -69,10 +69,17 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
   const LegacyBroadcast legacy = read_legacy_broadcast(info);
   return make_kernel([legacy](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
-    const Tensor b = legacy_operand_b(legacy, a, ctx.input(1));
+    // B as given (held by reference, so its memory can be taken over), or its legacy-broadcast view.
+    const Tensor b_view = legacy.enabled ? legacy_operand_b(legacy, a, ctx.input(1)) : Tensor();
+    const Tensor& b = legacy.enabled ? b_view : ctx.input(1);
     check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
                    b.description());
-    Tensor& out = ctx.allocate_output_uninitialized(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
+    // In place over A, or over B (not a legacy view) of the output's shape: each element is read before the same
+    // index is written (broadcast_binary).
+    const std::vector<int64_t> shape = broadcast_shape(a.shape(), b.shape());
+    const bool over_b =
+        !legacy.enabled && !(a.shape() == shape && ctx.input_overwritable(0)) && ctx.input_overwritable(1);
+    Tensor& out = ctx.output_over_input_or_uninitialized(0, over_b ? 1 : 0, a.dtype(), shape);
     visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);

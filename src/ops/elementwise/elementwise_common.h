@@ -267,7 +267,8 @@ inline void binary_run(const A* a, int64_t sa, const B* b, int64_t sb, R* out, i
 }
 
 // out = op(a, b) elementwise with multidirectional broadcasting; `out` is allocated with the broadcast shape.
-// `out` may be `a` itself when a already has the output shape.
+// `out` may be `a` or `b` itself when that operand already has the output shape (every element is read before the
+// same index is written).
 template <typename A, typename B, typename R, typename Op>
 void broadcast_binary(const Tensor& a, const Tensor& b, Tensor& out, Parallelism& parallelism, int64_t grain,
                       const Op& op) {
@@ -327,7 +328,8 @@ template <uint32_t Types, typename Op>
 std::unique_ptr<Kernel> make_unary_kernel(Op op, int64_t grain) {
   return make_kernel([op, grain](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    Tensor& y = ctx.allocate_output_uninitialized(0, x.dtype(), x.shape());
+    // In place over X when nothing else needs it (each element read before it is written).
+    Tensor& y = ctx.output_over_input_or_uninitialized(0, 0, x.dtype(), x.shape());
     if constexpr (requires { Op::kVectorF32; }) {
       if (x.dtype() == DType::kFloat) {
         const float* in = x.data<float>();
