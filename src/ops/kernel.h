@@ -113,8 +113,11 @@ class KernelContext {
   // The same without clearing the memory: for kernels that write every element of the output (hot paths,
   // where clearing a recycled buffer first cost ~3% of BERT-base).
   Tensor& allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape);
-  // Output `out` as input `in`'s own memory when that input is overwritable (input_overwritable) and already has
-  // `dtype` and `shape`, else a fresh allocate_output_uninitialized: for elementwise kernels, which may write each
+  // Output `out` set to input `in`'s own tensor when that input is overwritable (input_overwritable) and already
+  // has `dtype` and `shape`; returns it, or nullptr (nothing set) otherwise. The kernel then writes the output over
+  // the input (FusedConv adding into its Z, an elementwise op element by element).
+  Tensor* output_over_input(size_t out, size_t in, DType dtype, const std::vector<int64_t>& shape);
+  // output_over_input, else a fresh allocate_output_uninitialized: for elementwise kernels, which may write each
   // element over the input element of the same index (in-place elementwise: no new buffer, one stream less).
   Tensor& output_over_input_or_uninitialized(size_t out, size_t in, DType dtype, const std::vector<int64_t>& shape);
   // Sets output i (a tensor, sequence or optional value); a tensor larger than max_tensor_bytes is refused.

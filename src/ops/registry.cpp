@@ -80,16 +80,18 @@ Tensor& KernelContext::allocate_output_uninitialized(size_t i, DType dtype, std:
   return outputs_[i].tensor();
 }
 
+Tensor* KernelContext::output_over_input(size_t out, size_t in, DType dtype, const std::vector<int64_t>& shape) {
+  if (out >= outputs_.size() || !input_overwritable(in)) return nullptr;
+  const Tensor& x = inputs_[in]->tensor();
+  if (x.dtype() != dtype || x.shape() != shape || dtype == DType::kString) return nullptr;
+  outputs_[out] = RuntimeValue(x);
+  return &outputs_[out].tensor();
+}
+
 Tensor& KernelContext::output_over_input_or_uninitialized(size_t out, size_t in, DType dtype,
                                                           const std::vector<int64_t>& shape) {
-  if (out < outputs_.size() && input_overwritable(in)) {
-    const Tensor& x = inputs_[in]->tensor();
-    if (x.dtype() == dtype && x.shape() == shape && dtype != DType::kString) {
-      outputs_[out] = RuntimeValue(x);
-      return outputs_[out].tensor();
-    }
-  }
-  return allocate_output_uninitialized(out, dtype, shape);
+  Tensor* over = output_over_input(out, in, dtype, shape);
+  return over != nullptr ? *over : allocate_output_uninitialized(out, dtype, shape);
 }
 
 void KernelContext::set_output(size_t i, RuntimeValue value) {

@@ -134,7 +134,7 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
 }
 
 // `w_in` is nullptr when the kernel consumed the constant W into its packed or Winograd copy. With `y_holds_z`,
-// y is FusedConv's Z itself (z_in_place) and the convolution adds into it.
+// y is FusedConv's Z itself (z_as_output) and the convolution adds into it.
 void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, const PackedWeights* packed,
                 const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y,
                 bool y_holds_z) {
@@ -174,15 +174,16 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }
 
-// True when FusedConv's float32 Z can become Y, the convolution adding into it: Z has Y's shape, nothing else
-// needs its memory (KernelContext::input_overwritable) and the convolution runs on a GEMM that accumulates
-// (conv::conv_f32_accumulates; not on the Winograd weights).
-bool z_in_place(const KernelContext& ctx, const ConvGeometry& g, const conv::WinogradWeights* winograd,
-                const std::vector<int64_t>& y_shape) {
-  if (ctx.node().domain != kMicrosoftDomain || !ctx.has_input(3) || !ctx.input_overwritable(3)) return false;
-  const Tensor& z = ctx.input(3);
-  return ctx.input(0).dtype() == DType::kFloat && z.dtype() == DType::kFloat && z.shape() == y_shape &&
-         z.element_count() > 0 && winograd == nullptr && conv::conv_f32_accumulates(g);
+// FusedConv's float32 Z set as Y, the convolution to add into it, when the convolution runs on a GEMM that
+// accumulates (conv::conv_f32_accumulates; not on the Winograd weights) and Z can be written over
+// (KernelContext::output_over_input: nothing else needs its memory, it has Y's shape); else nullptr.
+Tensor* z_as_output(KernelContext& ctx, const ConvGeometry& g, const conv::WinogradWeights* winograd,
+                    const std::vector<int64_t>& y_shape) {
+  if (ctx.node().domain != kMicrosoftDomain || !ctx.has_input(3) || ctx.input(0).dtype() != DType::kFloat ||
+      winograd != nullptr || !conv::conv_f32_accumulates(g) || shape_element_count(y_shape) == 0) {
+    return nullptr;
+  }
+  return ctx.output_over_input(0, 3, DType::kFloat, y_shape);
 }
 
 void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
@@ -238,12 +239,10 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
-    if (z_in_place(ctx, g, winograd.get(), y_shape)) {
+    if (Tensor* y = z_as_output(ctx, g, winograd.get(), y_shape)) {
       // Y takes over Z's memory: the convolution adds into it (ResNet's residual blocks), one stream of memory
       // read and written instead of Z read and Y written apart.
-      Tensor y = ctx.input(3);
-      ctx.set_output(0, RuntimeValue(y));
-      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y, true);
+      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, *y, true);
       return;
     }
     // The float path writes every output element (bias or beta = 0 first); the double path accumulates.

@@ -226,13 +226,13 @@ std::unique_ptr<Kernel> make_nhwc_conv(const KernelInfo& info) {
                             : std::vector<int64_t>{g.batch, g.out_dims[0], g.out_dims[1], g.out_channels};
     const bool use_prepared = prepared != nullptr && (w == nullptr || w->shape() == prepared->shape);
     const bool pointwise = use_prepared && prepared->kind == NhwcWeights::Kind::kPointwise;
-    if (pointwise && ctx.has_input(3) && ctx.input_overwritable(3) && ctx.input(3).dtype() == DType::kFloat &&
-        ctx.input(3).shape() == y_shape && ctx.input(3).element_count() > 0) {
+    Tensor* over_z = pointwise && ctx.has_input(3) && shape_element_count(y_shape) > 0
+                         ? ctx.output_over_input(0, 3, DType::kFloat, y_shape)
+                         : nullptr;
+    if (over_z != nullptr) {
       // Y takes over Z's memory and the GEMM adds into it (as Conv's FusedConv does; MobileNetV2's residuals).
-      Tensor y = ctx.input(3);
-      ctx.set_output(0, RuntimeValue(y));
-      run_pointwise(ctx, g, *prepared, layouts, bias, nullptr, activation, y.data<float>(), true);
-      conv::apply_fused_activation(activation, y.data<float>(), y.element_count(), ctx.parallelism());
+      run_pointwise(ctx, g, *prepared, layouts, bias, nullptr, activation, over_z->data<float>(), true);
+      conv::apply_fused_activation(activation, over_z->data<float>(), over_z->element_count(), ctx.parallelism());
       return;
     }
     const float* z = nullptr;

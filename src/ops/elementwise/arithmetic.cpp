@@ -77,9 +77,9 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
     // In place over A, or over B (not a legacy view) of the output's shape: each element is read before the same
     // index is written (broadcast_binary).
     const std::vector<int64_t> shape = broadcast_shape(a.shape(), b.shape());
-    const bool over_b =
-        !legacy.enabled && !(a.shape() == shape && ctx.input_overwritable(0)) && ctx.input_overwritable(1);
-    Tensor& out = ctx.output_over_input_or_uninitialized(0, over_b ? 1 : 0, a.dtype(), shape);
+    Tensor* over = ctx.output_over_input(0, 0, a.dtype(), shape);
+    if (over == nullptr && !legacy.enabled) over = ctx.output_over_input(0, 1, a.dtype(), shape);
+    Tensor& out = over != nullptr ? *over : ctx.allocate_output_uninitialized(0, a.dtype(), shape);
     visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (Op == ArithmeticOp::kDiv && std::is_integral_v<T>) check_no_zero_divisor<T>(b);
