@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/q8-convert/q8-convert.h"
@@ -50,6 +51,11 @@ Tensor widened(const Tensor& t, const std::vector<double>& zero_points, int64_t 
 }
 
 }  // namespace
+
+Tensor integer_conv_widened_weights(const Tensor& w, const std::vector<double>& zero_points, Parallelism& parallelism) {
+  const int64_t inner = w.rank() == 0 || w.dim(0) == 0 ? 0 : w.element_count() / w.dim(0);
+  return widened(w, zero_points, inner, parallelism);
+}
 
 bool integer_sums_within_2_24(int64_t depth, DType x_dtype, double x_zero_point, DType w_dtype,
                               const std::vector<double>& w_zero_points, const int32_t* bias, int64_t channels) {
@@ -102,9 +108,11 @@ template <typename T>
 void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, const T* x, double x_zero_point,
                            const Tensor& w, const std::vector<double>& w_zero_points, const int32_t* bias,
                            const std::vector<double>& scales, double y_zero_point, bool y_signed, bool small_sums,
-                           Parallelism& parallelism, uint8_t* y) {
+                           Parallelism& parallelism, uint8_t* y, const Tensor* widened_w) {
   const int64_t taps = g.kernel_size;
-  const Tensor wf = widened(w, w_zero_points, taps, parallelism);
+  std::optional<Tensor> own;
+  if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, taps, parallelism));
+  const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
   constexpr int64_t kBlockBytes = 64 * 1024;
   int64_t per_block =
       g.out_size <= kDwConvChannelsMaxOutputs
@@ -148,17 +156,17 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
 void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
                                        const std::vector<double>& w_zero_points, const int32_t* bias,
                                        const std::vector<double>& scales, double y_zero_point, bool y_signed,
-                                       bool small, Parallelism& parallelism, uint8_t* y) {
+                                       bool small, Parallelism& parallelism, uint8_t* y, const Tensor* widened_w) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.spatial_rank() == 2;
   DwConv2dF32Params p;
   static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
   if (depthwise && dwconv2d_f32_supports(p)) {
     if (x.dtype() == DType::kInt8)
       depthwise_requantized(g, p, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, small, parallelism, y);
+                            y_signed, small, parallelism, y, widened_w);
     else
       depthwise_requantized(g, p, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, small, parallelism, y);
+                            y_signed, small, parallelism, y, widened_w);
     return;
   }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);

@@ -36,13 +36,20 @@ void integer_conv_sums_in_float(const ConvGeometry& g, const Tensor& x, double x
                                 const std::vector<double>& w_zero_points, const int32_t* bias, Parallelism& parallelism,
                                 int32_t* acc);
 
+// w minus its zero points (zero_points[m] for output channel m, one value or one per channel) as float32, in w's
+// layout [M, C/group, kernel...]: the float weights the depthwise path convolves with, which a kernel may compute
+// once for constant weights and pass to integer_conv_requantized_in_float.
+Tensor integer_conv_widened_weights(const Tensor& w, const std::vector<double>& zero_points, Parallelism& parallelism);
+
 // integer_conv_sums_in_float's sums, requantized as QLinearConv does (q8_requantize: scale scales[m] for output
 // channel m, zero point y_zero_point, an integer in y's type's range) into y [N, M, out_size], int8 when
 // y_signed, else uint8: the same bytes, without the int32 tensor (each plane requantized in chunks kept in L1).
-// small_sums: integer_sums_within_2_24 of these operands (q8_requantize's small_sums).
+// small_sums: integer_sums_within_2_24 of these operands (q8_requantize's small_sums). widened_w: nullptr, or
+// integer_conv_widened_weights(w, w_zero_points) computed earlier (used by depthwise convolutions).
 void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
                                        const std::vector<double>& w_zero_points, const int32_t* bias,
                                        const std::vector<double>& scales, double y_zero_point, bool y_signed,
-                                       bool small_sums, Parallelism& parallelism, uint8_t* y);
+                                       bool small_sums, Parallelism& parallelism, uint8_t* y,
+                                       const Tensor* widened_w = nullptr);
 
 }  // namespace tessera::conv
