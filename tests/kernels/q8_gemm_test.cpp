@@ -462,6 +462,65 @@ TEST_P(Q8GemmVariant, RequantizeSmallSumsMatchesChecked) {
   }
 }
 
+// q8_requantize_float_sums_channels: channels-last sums, a bias and a scale per channel, the bytes of
+// q8_requantize channel by channel. Channel counts of whole registers and with tails (1, 8, 13, 16, 21, 64), float
+// scales near halfway products, a non-float scale and a scale of 64 and more (the float path's limits), sums near
+// +-2^24 and biases that wrap, with and without small_sums, both output types and a non-integer zero point.
+TEST_P(Q8GemmVariant, RequantizeFloatSumsChannelsMatchesPerChannel) {
+  std::mt19937 rng(73);
+  std::uniform_real_distribution<float> log_scale(-14.0f, 1.0f);
+  for (const int64_t channels : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{16}, int64_t{21}, int64_t{64}}) {
+    for (int round = 0; round < 12; ++round) {
+      const int64_t positions = 1 + static_cast<int64_t>(rng() % 40);
+      const bool small = round % 2 == 0;
+      std::vector<double> scales(static_cast<size_t>(channels));
+      std::vector<int32_t> bias(static_cast<size_t>(channels));
+      for (int64_t c = 0; c < channels; ++c) {
+        scales[c] = static_cast<float>(std::exp2(log_scale(rng)));
+        bias[c] = small ? static_cast<int32_t>(rng() % 2001) - 1000 : static_cast<int32_t>(rng());
+      }
+      if (round == 3) scales[0] = 1.0 / 3;          // not a float: the double path
+      if (round == 5) scales[channels - 1] = 70.0;  // beyond the moderate float path
+      std::vector<float> sums(static_cast<size_t>(positions * channels));
+      for (int64_t i = 0; i < positions * channels; ++i) {
+        const int64_t c = i % channels;
+        const double target = static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5;
+        int64_t v = std::llround(target / scales[c]) - bias[c] + static_cast<int64_t>(rng() % 5) - 2;
+        if (!small && i % 11 == 4) v = (1 << 24) + static_cast<int64_t>(rng() % 5);
+        v = std::clamp<int64_t>(v, -(1 << 24) + 1000, (1 << 24) - 1000);
+        sums[i] = static_cast<float>(v);
+      }
+      for (const bool out_signed : {false, true}) {
+        const double zero_point = round == 7 ? 2.5 : (out_signed ? -5.0 : 130.0);
+        std::vector<uint8_t> got(sums.size(), 0x5A);
+        q8_requantize_float_sums_channels(sums.data(), positions, channels, bias.data(), scales.data(), zero_point,
+                                          out_signed, got.data(), small);
+        for (int64_t c = 0; c < channels; ++c) {
+          std::vector<int32_t> values(static_cast<size_t>(positions));
+          for (int64_t p = 0; p < positions; ++p) {
+            values[p] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[p * channels + c])) +
+                                             static_cast<uint32_t>(bias[c]));
+          }
+          std::vector<uint8_t> want(static_cast<size_t>(positions));
+          q8_requantize(values.data(), positions, &scales[c], 0, zero_point, out_signed, want.data());
+          for (int64_t p = 0; p < positions; ++p) {
+            ASSERT_EQ(got[p * channels + c], want[p]) << "channel " << c << " of " << channels << ", position " << p
+                                                      << ", scale " << scales[c] << " on " << GetParam();
+          }
+        }
+        // Without a bias: as with zeros.
+        std::vector<uint8_t> no_bias(sums.size()), zero_bias(sums.size());
+        const std::vector<int32_t> zeros(static_cast<size_t>(channels), 0);
+        q8_requantize_float_sums_channels(sums.data(), positions, channels, nullptr, scales.data(), zero_point,
+                                          out_signed, no_bias.data(), false);
+        q8_requantize_float_sums_channels(sums.data(), positions, channels, zeros.data(), scales.data(), zero_point,
+                                          out_signed, zero_bias.data(), false);
+        ASSERT_EQ(no_bias, zero_bias) << GetParam();
+      }
+    }
+  }
+}
+
 TEST(Q8Gemm, RejectsMismatchesAndBadZeroPoints) {
   const std::vector<uint8_t> b(12, 1);
   const int32_t zp = 300;

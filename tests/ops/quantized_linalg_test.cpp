@@ -319,12 +319,15 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{2, 8, 17}, {6, 8, 3}, 1, {1}, {2, 1}, {2}},                       // 1-D
       {{1, 40, 6, 6}, {20, 40, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // depth beyond one kernel strip
       {{1, 16, 10, 10}, {100, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // pointwise, many A strips, B strips uneven
-      {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},    // a 7x7 stride-2 image stem
-      {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},      // dilated, uneven padding, one group
+      {{1, 3, 11, 10}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},      // a 7x7 stride-2 image stem
+      {{1, 5, 9, 9}, {6, 5, 3, 3}, 1, {1, 2}, {2, 1, 2, 3}, {2, 2}},        // dilated, uneven padding, one group
       // Depthwise through the float kernels, or the widened loops (thin groups):
       {{1, 6, 8, 8}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}},      // depthwise, strided
       {{2, 20, 9, 19}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise, two images
       {{1, 7, 6, 5}, {3, 7, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},      // 3 output channels
+      // Depthwise with narrow output rows (channels-last inside): blocks of channels with a short last one.
+      {{2, 40, 7, 7}, {40, 1, 3, 3}, 40, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {2, 2}, {1, 1, 1, 1}, {1, 1}},  // strided, per-channel zero points
   };
   // Case i gets one weight zero point for all channels when i % 3 == 0 (else one per channel): the NCHW pointwise
   // path takes only the former, so its cases sit at indices 3, 6 and 9.

@@ -21,6 +21,7 @@ const Q8GemmSet kPortableSet = {
     .row_sums = nullptr,
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
+    .requantize_float_sums_channels = requantize_float_sums_channels,
 };
 
 }  // namespace tessera::q8gemm

@@ -38,6 +38,7 @@ const Q8GemmSet kAvxVnniSet = {
     .row_sums = nullptr,
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
+    .requantize_float_sums_channels = requantize_float_sums_channels,
 };
 #endif
 }  // namespace tessera::q8gemm

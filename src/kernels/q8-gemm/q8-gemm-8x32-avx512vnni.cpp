@@ -27,6 +27,7 @@ const Q8GemmSet kAvx512VnniSet = {
     .row_sums = row_sums_sad,
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
+    .requantize_float_sums_channels = requantize_float_sums_channels,
 };
 #endif
 }  // namespace tessera::q8gemm

@@ -3,8 +3,10 @@
 // from those files.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -169,13 +171,12 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
 // saturating narrowings (vpmovsdb; vpmovusdb after a max with 0) clamp to the type. Three operations fewer per
 // register than the float clamps. The same bytes. `lanes` masks a register's tail: only its values are read and
 // its bytes written.
+// The bytes of requantize_exact_f32_moderate for the int32 values v (each within +-2^24) with a scale per lane
+// (each a finite float below 64 in magnitude) and an integer zero point, stored on the `lanes` lanes.
 template <typename T>
-inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, float scale, int32_t zero_point,
-                                          T* __restrict out, bool checked, __mmask16 lanes = 0xFFFF) {
+inline void requantize_moderate_lanes(__m512i v, __m512 s, int32_t zero_point, T* __restrict out, __mmask16 lanes) {
   constexpr __mmask16 kAll = 0xFFFF;
-  const __m512i v = _mm512_maskz_loadu_epi32(lanes, values);
-  if (checked && beyond_2_24(v)) return false;
-  const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v), s = _mm512_set1_ps(scale);
+  const __m512 vf = _mm512_maskz_cvtepi32_ps(kAll, v);
   const __m512 p = _mm512_mul_ps(vf, s);
   __m512i q = _mm512_maskz_cvtps_epi32(kAll, p);       // round to nearest even
   const __m512 r = _mm512_maskz_cvtepi32_ps(kAll, q);  // exact: q is p rounded, |q| < 2^30
@@ -188,22 +189,24 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
     _mm_mask_storeu_epi8(out, lanes,
                          _mm512_maskz_cvtusepi32_epi8(kAll, _mm512_maskz_max_epi32(kAll, q, _mm512_setzero_si512())));
   }
+}
+
+template <typename T>
+inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, float scale, int32_t zero_point,
+                                          T* __restrict out, bool checked, __mmask16 lanes = 0xFFFF) {
+  const __m512i v = _mm512_maskz_loadu_epi32(lanes, values);
+  if (checked && beyond_2_24(v)) return false;
+  requantize_moderate_lanes(v, _mm512_set1_ps(scale), zero_point, out, lanes);
   return true;
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr int kExactFloatLanes = 8;
+// The bytes of requantize_exact_f32 for the int32 values v (each within +-2^24) with a scale per lane (each a
+// finite float): 8 bytes stored at out.
 template <typename T>
-inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out,
-                                 bool checked) {
+inline void requantize_exact_f32_lanes(__m256i v, __m256 s, float zero_point, T* __restrict out) {
   constexpr float kLow = T(~T(0)) < T(0) ? -128.0f : 0.0f, kHigh = T(~T(0)) < T(0) ? 127.0f : 255.0f;
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
-  if (checked) {
-    const __m256i limit = _mm256_set1_epi32(1 << 24);
-    const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(v, limit),
-                                            _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), limit), v));
-    if (!_mm256_testz_si256(outside, outside)) return false;
-  }
-  const __m256 vf = _mm256_cvtepi32_ps(v), s = _mm256_set1_ps(scale);
+  const __m256 vf = _mm256_cvtepi32_ps(v);
   const __m256 p = _mm256_mul_ps(vf, s);
   __m256 r = _mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // Halfway products (rare) fixed by the exact error, as in the AVX-512 form.
@@ -223,6 +226,22 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
   const __m128i bytes = T(~T(0)) < T(0) ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
   _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+}
+
+// Whether some lane of v lies beyond +-2^24.
+inline bool beyond_2_24(__m256i v) {
+  const __m256i limit = _mm256_set1_epi32(1 << 24);
+  const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(v, limit),
+                                          _mm256_cmpgt_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), limit), v));
+  return !_mm256_testz_si256(outside, outside);
+}
+
+template <typename T>
+inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, float zero_point, T* __restrict out,
+                                 bool checked) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
+  if (checked && beyond_2_24(v)) return false;
+  requantize_exact_f32_lanes(v, _mm256_set1_ps(scale), zero_point, out);
   return true;
 }
 #else
@@ -563,6 +582,97 @@ void requantize_float_sums(const float* sums, int64_t count, int32_t bias, doubl
     requantize_float_sums_to(sums, count, bias, scale, zero_point, reinterpret_cast<int8_t*>(out), small_sums);
   else
     requantize_float_sums_to(sums, count, bias, scale, zero_point, out, small_sums);
+}
+
+// q8_requantize_float_sums_channels's loop: position after position, its `channels` sums plus their channels'
+// biases, each requantized with its channel's scale as requantize_to does (the same bytes). Under AVX-512, where
+// every scale is a float below 64 in magnitude and the zero point an integer (QLinearConv's always are), whole and
+// masked registers of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole
+// registers through requantize_exact_f32_lanes where every scale is a float); a register with a value beyond
+// +-2^24 (only when not `small`) and every other case go value by value in double.
+template <typename T>
+void requantize_float_sums_channels_to(const float* __restrict sums, int64_t positions, int64_t channels,
+                                       const int32_t* __restrict bias, const double* __restrict scales,
+                                       double zero_point, T* __restrict out, [[maybe_unused]] bool small) {
+  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
+  const auto one = [&](int64_t i, int64_t c) {
+    const uint32_t add = bias != nullptr ? static_cast<uint32_t>(bias[c]) : 0u;
+    const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + add);
+    double q = round_half_even(static_cast<double>(v) * scales[c]) + zero_point;
+    q = q > kLow ? q : kLow;
+    q = q < kHigh ? q : kHigh;
+    out[i] = static_cast<T>(static_cast<int32_t>(q));
+  };
+#if defined(__AVX2__) && defined(__FMA__)
+  // The vector loops' per-channel terms: the scales as floats, the biases (zeros without).
+  thread_local std::vector<float> float_scales;
+  thread_local std::vector<int32_t> biases;
+  const auto float_terms = [&](double largest_scale) {
+    for (int64_t c = 0; c < channels; ++c) {
+      if (!(__builtin_isfinite(scales[c]) && static_cast<double>(static_cast<float>(scales[c])) == scales[c] &&
+            std::fabs(scales[c]) < largest_scale))
+        return false;
+    }
+    float_scales.assign(scales, scales + channels);
+    biases.assign(static_cast<size_t>(channels), 0);
+    if (bias != nullptr) biases.assign(bias, bias + channels);
+    return true;
+  };
+#endif
+#if defined(__AVX512F__)
+  if (std::nearbyint(zero_point) == zero_point && std::fabs(zero_point) <= 255.0 && float_terms(64.0)) {
+    const int32_t zero_point_i = static_cast<int32_t>(zero_point);
+    for (int64_t p = 0; p < positions; ++p) {
+      const float* row = sums + p * channels;
+      for (int64_t c = 0; c < channels; c += 16) {
+        const __mmask16 lanes =
+            channels - c >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (channels - c)) - 1u);
+        // The sums are exact integers below 2^31: converted exactly, then the bias added wrapping.
+        const __m512i v = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(lanes, _mm512_maskz_loadu_ps(lanes, row + c)),
+                                           _mm512_maskz_loadu_epi32(lanes, biases.data() + c));
+        if (!small && beyond_2_24(v)) {
+          for (int64_t j = c; j < std::min(channels, c + 16); ++j) one(p * channels + j, j);
+          continue;
+        }
+        requantize_moderate_lanes(v, _mm512_maskz_loadu_ps(lanes, float_scales.data() + c), zero_point_i,
+                                  out + p * channels + c, lanes);
+      }
+    }
+    return;
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  if (float_terms(HUGE_VAL)) {
+    const float zero_point_f = static_cast<float>(zero_point);
+    const int64_t whole = channels / 8 * 8;
+    for (int64_t p = 0; p < positions; ++p) {
+      const float* row = sums + p * channels;
+      for (int64_t c = 0; c < whole; c += 8) {
+        const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_loadu_ps(row + c)),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(biases.data() + c)));
+        if (!small && beyond_2_24(v)) {
+          for (int64_t j = c; j < c + 8; ++j) one(p * channels + j, j);
+          continue;
+        }
+        requantize_exact_f32_lanes(v, _mm256_loadu_ps(float_scales.data() + c), zero_point_f, out + p * channels + c);
+      }
+      for (int64_t c = whole; c < channels; ++c) one(p * channels + c, c);
+    }
+    return;
+  }
+#endif
+  for (int64_t p = 0; p < positions; ++p) {
+    for (int64_t c = 0; c < channels; ++c) one(p * channels + c, c);
+  }
+}
+
+void requantize_float_sums_channels(const float* sums, int64_t positions, int64_t channels, const int32_t* bias,
+                                    const double* scales, double zero_point, bool out_signed, uint8_t* out,
+                                    bool small_sums) {
+  if (out_signed)
+    requantize_float_sums_channels_to(sums, positions, channels, bias, scales, zero_point,
+                                      reinterpret_cast<int8_t*>(out), small_sums);
+  else
+    requantize_float_sums_channels_to(sums, positions, channels, bias, scales, zero_point, out, small_sums);
 }
 
 // The portable tile over int16 strips of one depth step per group (G = 1), in wrap-around arithmetic: plain

@@ -65,6 +65,11 @@ using RequantizeFn = void (*)(const int32_t* values, int64_t count, const double
 using RequantizeFloatSumsFn = void (*)(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
                                        bool out_signed, uint8_t* out, bool small_sums);
 
+// q8_requantize_float_sums_channels's loop (see q8_gemm.h).
+using RequantizeFloatSumsChannelsFn = void (*)(const float* sums, int64_t positions, int64_t channels,
+                                               const int32_t* bias, const double* scales, double zero_point,
+                                               bool out_signed, uint8_t* out, bool small_sums);
+
 struct Q8GemmSet {
   const char* name;
   int mr;
@@ -78,6 +83,7 @@ struct Q8GemmSet {
                        // group * group_align
   RequantizeFn requantize;
   RequantizeFloatSumsFn requantize_float_sums;
+  RequantizeFloatSumsChannelsFn requantize_float_sums_channels;
   // Called on each thread after its last tile of a q8_gemm call (the AMX tiles release their configuration), or
   // nullptr.
   void (*end_tiles)();

@@ -419,6 +419,13 @@ void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, do
   dispatch().active().requantize_float_sums(sums, count, bias, scale, zero_point, out_signed, out, small_sums);
 }
 
+void q8_requantize_float_sums_channels(const float* sums, int64_t positions, int64_t channels, const int32_t* bias,
+                                       const double* scales, double zero_point, bool out_signed, uint8_t* out,
+                                       bool small_sums) {
+  dispatch().active().requantize_float_sums_channels(sums, positions, channels, bias, scales, zero_point, out_signed,
+                                                     out, small_sums);
+}
+
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 const char* q8_gemm_kernel_name_for_depth(int64_t k) { return set_for_depth(k).name; }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }

@@ -94,6 +94,14 @@ void q8_requantize(const int32_t* values, int64_t count, const double* scales, i
 void q8_requantize_float_sums(const float* sums, int64_t count, int32_t bias, double scale, double zero_point,
                               bool out_signed, uint8_t* out, bool small_sums = false);
 
+// q8_requantize_float_sums for channels-last sums: out[p * channels + c] is q8_requantize of int32(sums[p * channels
+// + c]) + bias[c] (wrapping; bias may be nullptr: 0) with scale scales[c], for positions x channels sums that are
+// exact integers below 2^31 in magnitude (a depthwise convolution summed in float, channels-last). The same bytes
+// as q8_requantize channel by channel. small_sums as q8_requantize's, for the sums with their biases.
+void q8_requantize_float_sums_channels(const float* sums, int64_t positions, int64_t channels, const int32_t* bias,
+                                       const double* scales, double zero_point, bool out_signed, uint8_t* out,
+                                       bool small_sums = false);
+
 // The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.

@@ -4,9 +4,12 @@
 #include <cmath>
 #include <optional>
 
+#include "kernels/f32-dwconv-nhwc/f32-dwconv-nhwc.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/q8-convert/q8-convert.h"
 #include "kernels/q8-gemm/q8_gemm.h"
+#include "kernels/x32-transpose/x32-transpose.h"
+#include "ops/conv/byte_transpose.h"
 #include "ops/conv/conv_kernels.h"
 
 namespace tessera::conv {
@@ -100,6 +103,14 @@ void sums_plus_bias(const float* sums, int64_t count, uint32_t bias, int32_t* ds
   }
 }
 
+// At least `count` floats of `buffer` (grown as needed, kept), starting at a 64-byte boundary.
+float* aligned_floats(std::vector<float>& buffer, int64_t count) {
+  constexpr size_t kSlack = 16;
+  buffer.resize(std::max(buffer.size(), static_cast<size_t>(count) + kSlack));
+  const uintptr_t address = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
+}
+
 // The depthwise case of integer_conv_requantized_in_float, channel block by channel block with everything in cache:
 // the block's input planes widened to float (minus the zero point), their depthwise sums (kernels/f32-dwconv, exact
 // integers in float), the bias, requantization into y. Blocks of one plane where planes are large, of a few where
@@ -128,25 +139,78 @@ void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, co
     blocks_per_image = (g.out_channels + per_block - 1) / per_block;
   }
   parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> in, out, scratch;
+    thread_local std::vector<float> in_buffer, out_buffer, scratch;
     thread_local std::vector<const float*> planes;
-    in.resize(static_cast<size_t>(per_block * g.in_size));
-    out.resize(static_cast<size_t>(per_block * g.out_size));
+    float* const in = aligned_floats(in_buffer, per_block * g.in_size);
+    float* const out = aligned_floats(out_buffer, per_block * g.out_size);
     scratch.resize(static_cast<size_t>(std::max<int64_t>(dwconv2d_f32_channels_scratch_floats(p), 1)));
     planes.resize(static_cast<size_t>(per_block));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t n = task / blocks_per_image, m0 = task % blocks_per_image * per_block;
       const int64_t count = std::min(per_block, g.out_channels - m0);
       const T* src = x + (n * g.in_channels + m0) * g.in_size;
-      widen_minus(src, count * g.in_size, x_zero_point, in.data());
-      for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = in.data() + c * g.in_size;
-      dwconv2d_f32_channels(p, count, planes.data(), wf.data<float>() + m0 * taps, nullptr, out.data(), scratch.data());
+      widen_minus(src, count * g.in_size, x_zero_point, in);
+      for (int64_t c = 0; c < count; ++c) planes[static_cast<size_t>(c)] = in + c * g.in_size;
+      dwconv2d_f32_channels(p, count, planes.data(), wf.data<float>() + m0 * taps, nullptr, out, scratch.data());
       for (int64_t c = 0; c < count; ++c) {
         const int64_t m = m0 + c;
-        q8_requantize_float_sums(out.data() + c * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
+        q8_requantize_float_sums(out + c * g.out_size, g.out_size, bias != nullptr ? bias[m] : 0,
                                  scales[static_cast<size_t>(m)], y_zero_point, y_signed,
                                  y + (n * g.out_channels + m) * g.out_size, small_sums);
       }
+    }
+  });
+}
+
+// The depthwise case for small planes, channels-last inside each task: per image and block of channels, the
+// block's input planes transposed as bytes to [positions x channels] and widened to float (minus the zero point),
+// their depthwise sums by the NHWC kernel (kernels/f32-dwconv-nhwc: exact integers in float, as in the NCHW
+// kernels), requantized channels-last with each channel's bias and scale, and the bytes transposed back into y's
+// planes. Only bytes cross the transposes; everything stays in the task's buffers, so QLinearConv's input and
+// output keep their NCHW layout. `window` is g's.
+template <typename T>
+void depthwise_requantized_channels_last(const ConvGeometry& g, const Window2d& window, const T* x, double x_zero_point,
+                                         const Tensor& wf, const int32_t* bias, const std::vector<double>& scales,
+                                         double y_zero_point, bool y_signed, bool small_sums, Parallelism& parallelism,
+                                         uint8_t* y) {
+  const int64_t taps = g.kernel_size, channels = g.out_channels;
+  // Blocks of whole registers of channels (16 floats), at most 64; on several threads at least a block per thread
+  // where the channels allow it.
+  constexpr int64_t kLanes = 16, kMaxBlock = 64;
+  const int threads = parallelism.thread_count();
+  int64_t blocks = (channels + kMaxBlock - 1) / kMaxBlock;
+  if (threads > 1 && g.batch * blocks % threads != 0)
+    blocks = std::min((channels + kLanes - 1) / kLanes, (g.batch * blocks + threads - 1) / threads * threads);
+  const int64_t per_block = ((channels + blocks - 1) / blocks + kLanes - 1) / kLanes * kLanes;
+  const int64_t blocks_per_image = (channels + per_block - 1) / per_block;
+  // The weights block by block, each [taps x block channels] as the NHWC kernel reads them (channels innermost).
+  std::vector<float> w_blocks(static_cast<size_t>(channels * taps));
+  for (int64_t m0 = 0; m0 < channels; m0 += per_block) {
+    const int64_t count = std::min(per_block, channels - m0);
+    transpose_x32(reinterpret_cast<const uint32_t*>(wf.data<float>() + m0 * taps), taps,
+                  reinterpret_cast<uint32_t*>(w_blocks.data() + m0 * taps), count, count, taps);
+  }
+  parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> bytes;
+    thread_local std::vector<float> in_buffer, out_buffer;
+    bytes.resize(std::max(bytes.size(), static_cast<size_t>(per_block * std::max(g.in_size, g.out_size))));
+    // 64-byte aligned (16 floats of slack): the NHWC kernel's register loads then never straddle cache lines.
+    float* const in = aligned_floats(in_buffer, per_block * g.in_size);
+    float* const out = aligned_floats(out_buffer, per_block * g.out_size);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / blocks_per_image, m0 = task % blocks_per_image * per_block;
+      const int64_t count = std::min(per_block, channels - m0);
+      transpose_bytes(count, g.in_size, reinterpret_cast<const uint8_t*>(x + (n * g.in_channels + m0) * g.in_size),
+                      g.in_size, bytes.data(), count, 0);
+      widen_minus(reinterpret_cast<const T*>(bytes.data()), count * g.in_size, x_zero_point, in);
+      DwConvNhwcF32Params p;
+      static_cast<Window2d&>(p) = window;
+      p.channels = count;
+      dwconv_nhwc_f32(p, in, w_blocks.data() + m0 * taps, nullptr, nullptr, out, 0, p.out_h, 0, count);
+      q8_requantize_float_sums_channels(out, g.out_size, count, bias != nullptr ? bias + m0 : nullptr,
+                                        scales.data() + m0, y_zero_point, y_signed, bytes.data(), small_sums);
+      transpose_bytes(g.out_size, count, bytes.data(), count, y + (n * g.out_channels + m0) * g.out_size, g.out_size,
+                      0);
     }
   });
 }
@@ -160,6 +224,27 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.spatial_rank() == 2;
   DwConv2dF32Params p;
   static_cast<Window2d&>(p) = window2d(g.in_dims, g.out_dims, g.kernel, g.strides, g.dilations, g.pad_begin);
+  DwConvNhwcF32Params channels_last;
+  static_cast<Window2d&>(channels_last) = p;
+  channels_last.channels = g.in_channels;
+  // Output rows of at most kChannelsLastMaxOutputWidth positions (which leave half of the NCHW kernels' lanes idle
+  // or more) go channels-last, where a register holds 16 channels of one position. Measured on INT8 MobileNetV2
+  // (Xeon, one thread, per-node minima of five alternating runs): its 7x7 outputs 73-85 -> 54-58 us per layer,
+  // but its 14x14 ones level or slower (576 channels 108 -> 113 us, 192 at stride 2 65 -> 78), their rows
+  // already filling 14 of 16 lanes.
+  constexpr int64_t kChannelsLastMaxOutputWidth = 8;
+  if (depthwise && p.out_w <= kChannelsLastMaxOutputWidth && dwconv_nhwc_f32_supports(channels_last)) {
+    std::optional<Tensor> own;
+    if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, g.kernel_size, parallelism));
+    const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
+    if (x.dtype() == DType::kInt8)
+      depthwise_requantized_channels_last(g, p, x.data<int8_t>(), x_zero_point, wf, bias, scales, y_zero_point,
+                                          y_signed, small, parallelism, y);
+    else
+      depthwise_requantized_channels_last(g, p, x.data<uint8_t>(), x_zero_point, wf, bias, scales, y_zero_point,
+                                          y_signed, small, parallelism, y);
+    return;
+  }
   if (depthwise && dwconv2d_f32_supports(p)) {
     if (x.dtype() == DType::kInt8)
       depthwise_requantized(g, p, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
