@@ -590,19 +590,40 @@ void requantize_float_sums(const float* sums, int64_t count, int32_t bias, doubl
 // masked registers of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole
 // registers through requantize_exact_f32_lanes where every scale is a float); a register with a value beyond
 // +-2^24 (only when not `small`) and every other case go value by value in double.
+// One value of requantize_float_sums_channels_to in double: int32(sum) + bias (wrapping), times scale, rounded half
+// to even, plus the zero point, saturated.
+template <typename T>
+inline T requantize_float_sum_one(float sum, int32_t bias, double scale, double zero_point) {
+  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
+  const int32_t v =
+      static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sum)) + static_cast<uint32_t>(bias));
+  double q = round_half_even(static_cast<double>(v) * scale) + zero_point;
+  q = q > kLow ? q : kLow;
+  q = q < kHigh ? q : kHigh;
+  return static_cast<T>(static_cast<int32_t>(q));
+}
+
+template <typename T>
+[[gnu::noinline, gnu::cold]] void requantize_float_sums_one_by_one(const float* sums, int64_t count, int64_t first,
+                                                                   int64_t channels, const int32_t* bias,
+                                                                   const double* scales, double zero_point, T* out) {
+  for (int64_t i = first; i < first + count; ++i) {
+    const int64_t c = i % channels;
+    out[i] = requantize_float_sum_one<T>(sums[i], bias != nullptr ? bias[c] : 0, scales[c], zero_point);
+  }
+}
+
+// q8_requantize_float_sums_channels's loop: position after position, its `channels` sums plus their channels'
+// biases, each requantized with its channel's scale as requantize_to does (the same bytes). Under AVX-512, where
+// every scale is a float below 64 in magnitude and the zero point an integer (QLinearConv's always are), whole and
+// masked registers of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole
+// registers through requantize_exact_f32_lanes where every scale is a float); a register with a value beyond
+// +-2^24 (only when not `small`) and every other case go value by value in double (out of line: a call inside the
+// vector loop made GCC reload its state and clear the upper registers on every iteration).
 template <typename T>
 void requantize_float_sums_channels_to(const float* __restrict sums, int64_t positions, int64_t channels,
                                        const int32_t* __restrict bias, const double* __restrict scales,
                                        double zero_point, T* __restrict out, [[maybe_unused]] bool small) {
-  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
-  const auto one = [&](int64_t i, int64_t c) {
-    const uint32_t add = bias != nullptr ? static_cast<uint32_t>(bias[c]) : 0u;
-    const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + add);
-    double q = round_half_even(static_cast<double>(v) * scales[c]) + zero_point;
-    q = q > kLow ? q : kLow;
-    q = q < kHigh ? q : kHigh;
-    out[i] = static_cast<T>(static_cast<int32_t>(q));
-  };
 #if defined(__AVX2__) && defined(__FMA__)
   // The vector loops' per-channel terms: the scales as floats, the biases (zeros without).
   thread_local std::vector<float> float_scales;
@@ -622,47 +643,55 @@ void requantize_float_sums_channels_to(const float* __restrict sums, int64_t pos
 #if defined(__AVX512F__)
   if (std::nearbyint(zero_point) == zero_point && std::fabs(zero_point) <= 255.0 && float_terms(64.0)) {
     const int32_t zero_point_i = static_cast<int32_t>(zero_point);
+    const float* const fs = float_scales.data();
+    const int32_t* const bs = biases.data();
+    const int64_t whole = channels / 16 * 16;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (channels - whole)) - 1u);
+    // The sums are exact integers below 2^31: converted exactly, then the bias added wrapping.
+    // Channels [c, c + 16) of one position (the `lanes` of them), its sums at row and its bytes at dst.
+    const auto one_register = [&](const float* row, int64_t c, T* dst, __mmask16 lanes) {
+      const __m512i v = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(lanes, _mm512_maskz_loadu_ps(lanes, row + c)),
+                                         _mm512_maskz_loadu_epi32(lanes, bs + c));
+      if (!small && beyond_2_24(v)) [[unlikely]] {
+        requantize_float_sums_one_by_one(row, std::min<int64_t>(16, channels - c), c, channels, bias, scales,
+                                         zero_point, dst);
+        return;
+      }
+      requantize_moderate_lanes(v, _mm512_maskz_loadu_ps(lanes, fs + c), zero_point_i, dst + c, lanes);
+    };
     for (int64_t p = 0; p < positions; ++p) {
       const float* row = sums + p * channels;
-      for (int64_t c = 0; c < channels; c += 16) {
-        const __mmask16 lanes =
-            channels - c >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (channels - c)) - 1u);
-        // The sums are exact integers below 2^31: converted exactly, then the bias added wrapping.
-        const __m512i v = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(lanes, _mm512_maskz_loadu_ps(lanes, row + c)),
-                                           _mm512_maskz_loadu_epi32(lanes, biases.data() + c));
-        if (!small && beyond_2_24(v)) {
-          for (int64_t j = c; j < std::min(channels, c + 16); ++j) one(p * channels + j, j);
-          continue;
-        }
-        requantize_moderate_lanes(v, _mm512_maskz_loadu_ps(lanes, float_scales.data() + c), zero_point_i,
-                                  out + p * channels + c, lanes);
-      }
+      T* dst = out + p * channels;
+      for (int64_t c = 0; c < whole; c += 16) one_register(row, c, dst, __mmask16(0xFFFF));
+      if (whole < channels) one_register(row, whole, dst, tail);
     }
     return;
   }
 #elif defined(__AVX2__) && defined(__FMA__)
   if (float_terms(HUGE_VAL)) {
     const float zero_point_f = static_cast<float>(zero_point);
+    const float* const fs = float_scales.data();
+    const int32_t* const bs = biases.data();
     const int64_t whole = channels / 8 * 8;
     for (int64_t p = 0; p < positions; ++p) {
       const float* row = sums + p * channels;
+      T* dst = out + p * channels;
       for (int64_t c = 0; c < whole; c += 8) {
         const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_loadu_ps(row + c)),
-                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(biases.data() + c)));
-        if (!small && beyond_2_24(v)) {
-          for (int64_t j = c; j < c + 8; ++j) one(p * channels + j, j);
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bs + c)));
+        if (!small && beyond_2_24(v)) [[unlikely]] {
+          requantize_float_sums_one_by_one(row, 8, c, channels, bias, scales, zero_point, dst);
           continue;
         }
-        requantize_exact_f32_lanes(v, _mm256_loadu_ps(float_scales.data() + c), zero_point_f, out + p * channels + c);
+        requantize_exact_f32_lanes(v, _mm256_loadu_ps(fs + c), zero_point_f, dst + c);
       }
-      for (int64_t c = whole; c < channels; ++c) one(p * channels + c, c);
+      if (whole < channels)
+        requantize_float_sums_one_by_one(row, channels - whole, whole, channels, bias, scales, zero_point, dst);
     }
     return;
   }
 #endif
-  for (int64_t p = 0; p < positions; ++p) {
-    for (int64_t c = 0; c < channels; ++c) one(p * channels + c, c);
-  }
+  requantize_float_sums_one_by_one(sums, positions * channels, 0, channels, bias, scales, zero_point, out);
 }
 
 void requantize_float_sums_channels(const float* sums, int64_t positions, int64_t channels, const int32_t* bias,

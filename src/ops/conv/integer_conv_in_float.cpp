@@ -227,12 +227,12 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
   DwConvNhwcF32Params channels_last;
   static_cast<Window2d&>(channels_last) = p;
   channels_last.channels = g.in_channels;
-  // Output rows of at most kChannelsLastMaxOutputWidth positions (which leave half of the NCHW kernels' lanes idle
-  // or more) go channels-last, where a register holds 16 channels of one position. Measured on INT8 MobileNetV2
-  // (Xeon, one thread, per-node minima of five alternating runs): its 7x7 outputs 73-85 -> 54-58 us per layer,
-  // but its 14x14 ones level or slower (576 channels 108 -> 113 us, 192 at stride 2 65 -> 78), their rows
-  // already filling 14 of 16 lanes.
-  constexpr int64_t kChannelsLastMaxOutputWidth = 8;
+  // Output rows of at most kChannelsLastMaxOutputWidth positions (which leave an eighth of the NCHW kernels' lanes
+  // idle or more) go channels-last, where a register holds 16 channels of one position. Measured on INT8
+  // MobileNetV2 (Xeon, one thread, per-node minima of alternating runs): its 7x7 outputs 74-86 -> 53-57 us per
+  // layer; its 14x14 ones (rows filling 14 of 16 lanes) level at first, 20% faster in chains of such layers once
+  // the channels-last requantization loop lost its per-iteration reloads; 28-wide rows stay NCHW.
+  constexpr int64_t kChannelsLastMaxOutputWidth = 16;
   if (depthwise && p.out_w <= kChannelsLastMaxOutputWidth && dwconv_nhwc_f32_supports(channels_last)) {
     std::optional<Tensor> own;
     if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, g.kernel_size, parallelism));
