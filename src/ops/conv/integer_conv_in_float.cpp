@@ -114,16 +114,13 @@ float* aligned_floats(std::vector<float>& buffer, int64_t count) {
 // The depthwise case of integer_conv_requantized_in_float, channel block by channel block with everything in cache:
 // the block's input planes widened to float (minus the zero point), their depthwise sums (kernels/f32-dwconv, exact
 // integers in float), the bias, requantization into y. Blocks of one plane where planes are large, of a few where
-// the kernel convolves small planes side by side (kDwConvChannelsMaxOutputs). `p` is g's window.
+// the kernel convolves small planes side by side (kDwConvChannelsMaxOutputs). `p` is g's window, wf the weights
+// widened to float (integer_conv_widened_weights).
 template <typename T>
 void depthwise_requantized(const ConvGeometry& g, const DwConv2dF32Params& p, const T* x, double x_zero_point,
-                           const Tensor& w, const std::vector<double>& w_zero_points, const int32_t* bias,
-                           const std::vector<double>& scales, double y_zero_point, bool y_signed, bool small_sums,
-                           Parallelism& parallelism, uint8_t* y, const Tensor* widened_w) {
+                           const Tensor& wf, const int32_t* bias, const std::vector<double>& scales,
+                           double y_zero_point, bool y_signed, bool small_sums, Parallelism& parallelism, uint8_t* y) {
   const int64_t taps = g.kernel_size;
-  std::optional<Tensor> own;
-  if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, taps, parallelism));
-  const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
   constexpr int64_t kBlockBytes = 64 * 1024;
   int64_t per_block =
       g.out_size <= kDwConvChannelsMaxOutputs
@@ -233,25 +230,23 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
   // layer; its 14x14 ones (rows filling 14 of 16 lanes) level at first, 20% faster in chains of such layers once
   // the channels-last requantization loop lost its per-iteration reloads; 28-wide rows stay NCHW.
   constexpr int64_t kChannelsLastMaxOutputWidth = 16;
-  if (depthwise && p.out_w <= kChannelsLastMaxOutputWidth && dwconv_nhwc_f32_supports(channels_last)) {
+  const bool channels_last_fits = p.out_w <= kChannelsLastMaxOutputWidth && dwconv_nhwc_f32_supports(channels_last);
+  if (depthwise && (channels_last_fits || dwconv2d_f32_supports(p))) {
     std::optional<Tensor> own;
     if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, g.kernel_size, parallelism));
     const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
+    const auto run = [&](const auto* data) {
+      if (channels_last_fits)
+        depthwise_requantized_channels_last(g, p, data, x_zero_point, wf, bias, scales, y_zero_point, y_signed, small,
+                                            parallelism, y);
+      else
+        depthwise_requantized(g, p, data, x_zero_point, wf, bias, scales, y_zero_point, y_signed, small, parallelism,
+                              y);
+    };
     if (x.dtype() == DType::kInt8)
-      depthwise_requantized_channels_last(g, p, x.data<int8_t>(), x_zero_point, wf, bias, scales, y_zero_point,
-                                          y_signed, small, parallelism, y);
+      run(x.data<int8_t>());
     else
-      depthwise_requantized_channels_last(g, p, x.data<uint8_t>(), x_zero_point, wf, bias, scales, y_zero_point,
-                                          y_signed, small, parallelism, y);
-    return;
-  }
-  if (depthwise && dwconv2d_f32_supports(p)) {
-    if (x.dtype() == DType::kInt8)
-      depthwise_requantized(g, p, x.data<int8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, small, parallelism, y, widened_w);
-    else
-      depthwise_requantized(g, p, x.data<uint8_t>(), x_zero_point, w, w_zero_points, bias, scales, y_zero_point,
-                            y_signed, small, parallelism, y, widened_w);
+      run(x.data<uint8_t>());
     return;
   }
   const Tensor yf = float_sums(g, x, x_zero_point, w, w_zero_points, parallelism);
