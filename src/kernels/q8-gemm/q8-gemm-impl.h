@@ -584,12 +584,6 @@ void requantize_float_sums(const float* sums, int64_t count, int32_t bias, doubl
     requantize_float_sums_to(sums, count, bias, scale, zero_point, out, small_sums);
 }
 
-// q8_requantize_float_sums_channels's loop: position after position, its `channels` sums plus their channels'
-// biases, each requantized with its channel's scale as requantize_to does (the same bytes). Under AVX-512, where
-// every scale is a float below 64 in magnitude and the zero point an integer (QLinearConv's always are), whole and
-// masked registers of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole
-// registers through requantize_exact_f32_lanes where every scale is a float); a register with a value beyond
-// +-2^24 (only when not `small`) and every other case go value by value in double.
 // One value of requantize_float_sums_channels_to in double: int32(sum) + bias (wrapping), times scale, rounded half
 // to even, plus the zero point, saturated.
 template <typename T>
