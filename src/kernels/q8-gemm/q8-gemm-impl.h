@@ -291,10 +291,20 @@ template <typename T, typename Count>
   return i;
 }
 
+// One value requantized in double, the definition every vector path reproduces: v times scale, rounded half to
+// even, plus the zero point, saturated to T.
+template <typename T>
+inline T requantize_one(int32_t v, double scale, double zero_point) {
+  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
+  double q = round_half_even(static_cast<double>(v) * scale) + zero_point;
+  q = q > kLow ? q : kLow;
+  q = q < kHigh ? q : kHigh;
+  return static_cast<T>(static_cast<int32_t>(q));
+}
+
 template <typename T, bool PerValueScale>
 void requantize_to(const int32_t* __restrict values, int64_t count, const double* __restrict scales, double zero_point,
                    T* __restrict out, bool small = false) {
-  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
   const double scale = scales[0];
   int64_t i = 0;
   if constexpr (!PerValueScale) {
@@ -302,12 +312,7 @@ void requantize_to(const int32_t* __restrict values, int64_t count, const double
     for (; i + kRequantizeLanes <= count; i += kRequantizeLanes)
       requantize_vector(values + i, scale, zero_point, out + i);
   }
-  for (; i < count; ++i) {
-    double q = round_half_even(static_cast<double>(values[i]) * (PerValueScale ? scales[i] : scale)) + zero_point;
-    q = q > kLow ? q : kLow;
-    q = q < kHigh ? q : kHigh;
-    out[i] = static_cast<T>(static_cast<int32_t>(q));
-  }
+  for (; i < count; ++i) out[i] = requantize_one<T>(values[i], PerValueScale ? scales[i] : scale, zero_point);
 }
 
 // requantize_to for one row of a full tile (Count values, a multiple of the vector loops' lanes), inlined into
@@ -584,26 +589,17 @@ void requantize_float_sums(const float* sums, int64_t count, int32_t bias, doubl
     requantize_float_sums_to(sums, count, bias, scale, zero_point, out, small_sums);
 }
 
-// One value of requantize_float_sums_channels_to in double: int32(sum) + bias (wrapping), times scale, rounded half
-// to even, plus the zero point, saturated.
-template <typename T>
-inline T requantize_float_sum_one(float sum, int32_t bias, double scale, double zero_point) {
-  constexpr double kLow = T(~T(0)) < T(0) ? -128.0 : 0.0, kHigh = T(~T(0)) < T(0) ? 127.0 : 255.0;
-  const int32_t v =
-      static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sum)) + static_cast<uint32_t>(bias));
-  double q = round_half_even(static_cast<double>(v) * scale) + zero_point;
-  q = q > kLow ? q : kLow;
-  q = q < kHigh ? q : kHigh;
-  return static_cast<T>(static_cast<int32_t>(q));
-}
-
+// Values [first, first + count) of requantize_float_sums_channels_to one by one in double (requantize_one of
+// int32(sum) + bias, wrapping).
 template <typename T>
 [[gnu::noinline, gnu::cold]] void requantize_float_sums_one_by_one(const float* sums, int64_t count, int64_t first,
                                                                    int64_t channels, const int32_t* bias,
                                                                    const double* scales, double zero_point, T* out) {
   for (int64_t i = first; i < first + count; ++i) {
     const int64_t c = i % channels;
-    out[i] = requantize_float_sum_one<T>(sums[i], bias != nullptr ? bias[c] : 0, scales[c], zero_point);
+    const uint32_t add = bias != nullptr ? static_cast<uint32_t>(bias[c]) : 0u;
+    out[i] = requantize_one<T>(static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + add),
+                               scales[c], zero_point);
   }
 }
 
