@@ -108,17 +108,25 @@ class KernelContext {
   // True when the node names output i (an omitted optional output need not be computed).
   bool output_wanted(size_t i) const { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
   // Allocates output i as a zero-filled tensor and returns it for the kernel to fill. Refuses (kOutOfMemory),
-  // before allocating, a tensor larger than the run's max_tensor_bytes.
+  // before allocating, a tensor larger than the run's max_tensor_bytes. When the runtime preset a tensor of this
+  // dtype and shape for output i (set_preset_outputs), that tensor is cleared and used instead.
   Tensor& allocate_output(size_t i, DType dtype, std::vector<int64_t> shape);
   // The same without clearing the memory: for kernels that write every element of the output (hot paths,
   // where clearing a recycled buffer first cost ~3% of BERT-base).
   Tensor& allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape);
+  // Set by the runtime before compute: per output, the tensor that allocate_output and
+  // allocate_output_uninitialized hand out when the kernel asks for exactly its dtype and shape (undefined: none),
+  // so the output lands where its consumer wants it (a part of a Concat's output: see ExecutionPlan). nullptr:
+  // none. The kernel sees an ordinary output either way.
+  void set_preset_outputs(const std::vector<Tensor>* presets) { presets_ = presets; }
   // Output `out` set to input `in`'s own tensor when that input is overwritable (input_overwritable) and already
   // has `dtype` and `shape`; returns it, or nullptr (nothing set) otherwise. The kernel then writes the output over
   // the input (FusedConv adding into its Z, an elementwise op element by element).
   Tensor* output_over_input(size_t out, size_t in, DType dtype, const std::vector<int64_t>& shape);
   // output_over_input, else a fresh allocate_output_uninitialized: for elementwise kernels, which may write each
-  // element over the input element of the same index (in-place elementwise: no new buffer, one stream less).
+  // element over the input element of the same index (in-place elementwise: no new buffer, one stream less). A
+  // preset output (set_preset_outputs) of this dtype and shape is preferred to the input's memory: writing there
+  // costs the same and saves its consumer a copy.
   Tensor& output_over_input_or_uninitialized(size_t out, size_t in, DType dtype, const std::vector<int64_t>& shape);
   // Sets output i (a tensor, sequence or optional value); a tensor larger than max_tensor_bytes is refused.
   void set_output(size_t i, RuntimeValue value);
@@ -130,6 +138,8 @@ class KernelContext {
 
  private:
   static const RunGuard& default_guard();
+  // The preset tensor for output i when it has `dtype` and `shape`, else nullptr.
+  const Tensor* preset_output(size_t i, DType dtype, const std::vector<int64_t>& shape) const;
 
   const Node& node_;
   std::vector<const RuntimeValue*> inputs_;
@@ -138,6 +148,7 @@ class KernelContext {
   ValueLookup outer_;
   const RunGuard* guard_;
   const std::vector<bool>* last_use_ = nullptr;
+  const std::vector<Tensor>* presets_ = nullptr;
 };
 
 class Kernel {

@@ -1,5 +1,7 @@
 #include "ops/registry.h"
 
+#include <cstring>
+
 namespace tessera {
 
 OpRegistry& OpRegistry::instance() {
@@ -66,9 +68,21 @@ const RunGuard& KernelContext::default_guard() {
   return guard;
 }
 
+const Tensor* KernelContext::preset_output(size_t i, DType dtype, const std::vector<int64_t>& shape) const {
+  if (presets_ == nullptr || i >= presets_->size()) return nullptr;
+  const Tensor& preset = (*presets_)[i];
+  return preset.defined() && preset.dtype() == dtype && preset.shape() == shape ? &preset : nullptr;
+}
+
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_t> shape) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
   guard_->check_tensor(dtype, shape);
+  if (const Tensor* preset = preset_output(i, dtype, shape)) {
+    outputs_[i] = RuntimeValue(*preset);
+    Tensor& y = outputs_[i].tensor();
+    if (y.byte_size() > 0) std::memset(y.raw_data(), 0, y.byte_size());
+    return y;
+  }
   outputs_[i] = RuntimeValue(Tensor(dtype, std::move(shape)));
   return outputs_[i].tensor();
 }
@@ -76,6 +90,10 @@ Tensor& KernelContext::allocate_output(size_t i, DType dtype, std::vector<int64_
 Tensor& KernelContext::allocate_output_uninitialized(size_t i, DType dtype, std::vector<int64_t> shape) {
   if (i >= outputs_.size()) fail(ErrorCode::kRuntime, "output index ", i, " out of range");
   guard_->check_tensor(dtype, shape);
+  if (const Tensor* preset = preset_output(i, dtype, shape)) {
+    outputs_[i] = RuntimeValue(*preset);
+    return outputs_[i].tensor();
+  }
   outputs_[i] = RuntimeValue(Tensor::uninitialized(dtype, std::move(shape)));
   return outputs_[i].tensor();
 }
@@ -90,6 +108,7 @@ Tensor* KernelContext::output_over_input(size_t out, size_t in, DType dtype, con
 
 Tensor& KernelContext::output_over_input_or_uninitialized(size_t out, size_t in, DType dtype,
                                                           const std::vector<int64_t>& shape) {
+  if (preset_output(out, dtype, shape) != nullptr) return allocate_output_uninitialized(out, dtype, shape);
   Tensor* over = output_over_input(out, in, dtype, shape);
   return over != nullptr ? *over : allocate_output_uninitialized(out, dtype, shape);
 }

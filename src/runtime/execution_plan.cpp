@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <new>
+#include <optional>
 #include <unordered_set>
 
 #include "base/error.h"
@@ -134,6 +135,7 @@ void ExecutionPlan::build(const std::vector<std::shared_ptr<ExecutionProvider>>&
     if (!graph_.defines(slot_names_[slot])) outer_slots_.emplace_back(static_cast<int>(slot), slot_names_[slot]);
   }
   plan_releases();
+  plan_concat_in_place();
 }
 
 // For each initializer the plan may release, the number of nodes that read it (directly or in subgraphs).
@@ -275,6 +277,122 @@ void ExecutionPlan::plan_releases() {
   }
 }
 
+namespace {
+
+// The shape `type` gives when every dimension is known, else nullopt.
+std::optional<std::vector<int64_t>> static_shape(const TypeInfo* type) {
+  if (type == nullptr || !type->is_tensor() || !type->shape) return std::nullopt;
+  std::vector<int64_t> shape;
+  for (const Dim& d : *type->shape) {
+    if (!d.is_known() || d.value < 0) return std::nullopt;
+    shape.push_back(d.value);
+  }
+  return shape;
+}
+
+}  // namespace
+
+void ExecutionPlan::plan_concat_in_place() {
+  std::vector<int> readers(slot_names_.size(), 0);  // steps reading each slot (their subgraphs included)
+  std::vector<std::pair<int, size_t>> producer(slot_names_.size(), {-1, 0});  // (step, output index)
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    for (const std::string& name : distinct_reads(*steps_[s].node)) {
+      auto it = slot_of_.find(name);
+      if (!name.empty() && it != slot_of_.end()) ++readers[it->second];
+    }
+    for (size_t o = 0; o < steps_[s].outputs.size(); ++o)
+      if (steps_[s].outputs[o] >= 0) producer[steps_[s].outputs[o]] = {static_cast<int>(s), o};
+  }
+  const std::unordered_set<int> keep(output_slots_.begin(), output_slots_.end());
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    Step& step = steps_[s];
+    const Node& node = *step.node;
+    if (node.op_type != "Concat" || !node.domain.empty() || step.outputs.size() != 1 || step.outputs[0] < 0 ||
+        step.inputs.size() < 2 || !step.presets.empty()) {
+      continue;
+    }
+    ConcatInPlace group;
+    group.axis = node.attr_int("axis", 1);
+    std::vector<std::pair<int, size_t>> part_of;  // per input: its producer (step, output) when a candidate
+    for (int slot : step.inputs) {
+      const auto [from, output] = slot < 0 ? std::pair<int, size_t>{-1, 0} : producer[slot];
+      // A producer that is itself a Concat in place (its output preset already) keeps that role.
+      const bool candidate = from >= 0 && from < static_cast<int>(s) && readers[slot] == 1 && !keep.count(slot) &&
+                             std::count(step.inputs.begin(), step.inputs.end(), slot) == 1 &&
+                             steps_[from].presets.empty();
+      group.candidates.push_back(candidate);
+      part_of.emplace_back(candidate ? from : -1, output);
+    }
+    if (std::none_of(group.candidates.begin(), group.candidates.end(), [](bool c) { return c; })) continue;
+    // Static shapes give the first run its layout; otherwise the first run's shapes do.
+    std::vector<std::vector<int64_t>> shapes;
+    const TypeInfo* out_type = graph_.find_type(node.outputs[0]);
+    for (int slot : step.inputs) {
+      const std::optional<std::vector<int64_t>> shape =
+          slot < 0 ? std::nullopt : static_shape(find_type_in_scope(graph_, slot_names_[slot]));
+      if (!shape) break;
+      shapes.push_back(*shape);
+    }
+    if (shapes.size() == step.inputs.size() && out_type != nullptr)
+      group.layout->set(concat_layout(out_type->elem_type, shapes, group.axis, group.candidates));
+    const size_t index = concat_groups_.size();
+    for (size_t i = 0; i < part_of.size(); ++i) {
+      if (part_of[i].first >= 0) steps_[part_of[i].first].presets.push_back({part_of[i].second, index, i, false});
+    }
+    step.presets.push_back({0, index, 0, true});
+    concat_groups_.push_back(std::move(group));
+  }
+}
+
+std::vector<Tensor> ExecutionPlan::preset_outputs(const Step& step, std::vector<ConcatRun>& concat_runs,
+                                                  const RunGuard& guard) const {
+  std::vector<Tensor> presets;
+  for (const PresetOutput& preset : step.presets) {
+    ConcatRun& run = concat_runs[preset.group];
+    if (!run.loaded) {
+      run.layout = concat_groups_[preset.group].layout->get();
+      run.loaded = true;
+    }
+    if (run.layout == nullptr) continue;
+    const ConcatLayout& layout = *run.layout;
+    if (!preset.whole && layout.offsets[preset.input] == ConcatLayout::kNotInPlace) continue;
+    if (!run.buffer.defined()) {
+      if (preset.whole) continue;  // no input was written in place
+      guard.check_tensor(layout.dtype, layout.shape);
+      run.buffer = Tensor::uninitialized(layout.dtype, layout.shape);
+    }
+    if (presets.empty()) presets.resize(step.outputs.size());
+    presets[preset.output] = preset.whole ? run.buffer
+                                          : Tensor(layout.dtype, layout.input_shapes[preset.input],
+                                                   run.buffer.storage(), layout.offsets[preset.input]);
+  }
+  return presets;
+}
+
+void ExecutionPlan::note_concat_shapes(const Step& step, const std::vector<const RuntimeValue*>& inputs,
+                                       std::vector<ConcatRun>& concat_runs) const {
+  for (const PresetOutput& preset : step.presets) {
+    if (!preset.whole) continue;
+    ConcatRun& run = concat_runs[preset.group];
+    run.buffer = Tensor();  // the output slot holds it now, when the Concat took it
+    std::vector<std::vector<int64_t>> shapes;
+    DType dtype = DType::kUndefined;
+    for (const RuntimeValue* v : inputs) {
+      if (v == nullptr || !v->is_tensor()) return;
+      shapes.push_back(v->tensor().shape());
+      dtype = v->tensor().dtype();
+    }
+    if (!run.loaded) {
+      run.layout = concat_groups_[preset.group].layout->get();
+      run.loaded = true;
+    }
+    if (run.layout != nullptr && concat_layout_matches(*run.layout, dtype, shapes)) continue;
+    const ConcatInPlace& group = concat_groups_[preset.group];
+    std::shared_ptr<const ConcatLayout> layout = concat_layout(dtype, shapes, group.axis, group.candidates);
+    if (layout != nullptr || run.layout != nullptr) group.layout->set(std::move(layout));
+  }
+}
+
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
                                              Parallelism& parallelism, const RunGuard& guard) const {
   return run(inputs, outer, parallelism, guard, nullptr);
@@ -298,11 +416,12 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
     return outer ? outer(name) : nullptr;
   };
   std::vector<uint64_t> live(slots.size(), 0);  // bytes of each slot's value counted in the guard's live total
+  std::vector<ConcatRun> concat_runs(concat_groups_.size());
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
     guard.check(*step.node);
     if (observer != nullptr) notify_before(i, slots, *observer);
-    run_step(step, slots, live, lookup, parallelism, guard);
+    run_step(step, slots, live, concat_runs, lookup, parallelism, guard);
     if (observer != nullptr) notify_after(i, slots, *observer);
     for (int slot : step.release) {
       slots[slot] = RuntimeValue();
@@ -328,11 +447,14 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
 namespace {
 
 // The input whose memory tensor `output` is (Identity, Reshape and in-place kernels hand their input's storage
-// on), or -1.
+// on), or -1. A Concat whose first input was written into its output in place starts at that input's memory
+// but holds more: not passed through.
 int aliased_input(const RuntimeValue& output, const std::vector<const RuntimeValue*>& inputs) {
   if (!output.is_tensor() || output.tensor().byte_size() == 0) return -1;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i] != nullptr && inputs[i]->is_tensor() && inputs[i]->tensor().raw_data() == output.tensor().raw_data())
+    if (inputs[i] != nullptr && inputs[i]->is_tensor() &&
+        inputs[i]->tensor().raw_data() == output.tensor().raw_data() &&
+        inputs[i]->tensor().byte_size() == output.tensor().byte_size())
       return static_cast<int>(i);
   }
   return -1;
@@ -368,7 +490,8 @@ void ExecutionPlan::notify_after(size_t index, const std::vector<RuntimeValue>& 
 }
 
 void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
-                             const ValueLookup& lookup, Parallelism& parallelism, const RunGuard& guard) const {
+                             std::vector<ConcatRun>& concat_runs, const ValueLookup& lookup, Parallelism& parallelism,
+                             const RunGuard& guard) const {
   std::vector<const RuntimeValue*> inputs;
   inputs.reserve(step.inputs.size());
   for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -383,12 +506,17 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
   std::vector<RuntimeValue> outputs(step.outputs.size());
   KernelContext context(*step.node, inputs, outputs, parallelism, lookup, &guard);
   context.set_last_use_inputs(&step.last_use);
+  // Views of Concat outputs allocated ahead (plan_concat_in_place).
+  std::vector<Tensor> presets = step.presets.empty() ? std::vector<Tensor>() : preset_outputs(step, concat_runs, guard);
+  if (!presets.empty()) context.set_preset_outputs(&presets);
   // A subgraph's nodes run inside their parent's compute: keep what the parent allocated so far.
   const uint64_t parent_allocated = guard.node_allocated();
   guard.set_node_allocated(0);
   try {
     step.kernel->compute(context);
     guard.set_node_allocated(parent_allocated);
+    presets.clear();
+    if (!step.presets.empty()) note_concat_shapes(step, inputs, concat_runs);
   } catch (const Error& e) {
     const std::string message = e.what();
     if (message.rfind("node '", 0) == 0) throw;  // already carries a (nested) node's context

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/kernel.h"
+#include "runtime/concat_in_place.h"
 #include "runtime/execution_provider.h"
 #include "runtime/node_observer.h"
 
@@ -47,6 +48,28 @@ class ExecutionPlan final : public CompiledSubgraph {
   const std::vector<std::string>& node_providers() const { return node_providers_; }
 
  private:
+  // A Concat whose inputs may be written straight into its output (plan_concat_in_place).
+  struct ConcatInPlace {
+    int64_t axis = 1;              // the attribute
+    std::vector<bool> candidates;  // per input: produced by an earlier step for this Concat alone
+    // The shapes of the last run (or, before the first, the static ones when all are known).
+    std::unique_ptr<ConcatLayoutCache> layout = std::make_unique<ConcatLayoutCache>();
+  };
+  // An output of a step that is handed a preset tensor (KernelContext::set_preset_outputs): input `input` of the
+  // Concat of concat_groups_[group], or with `whole`, that Concat's own output.
+  struct PresetOutput {
+    size_t output = 0;
+    size_t group = 0;
+    size_t input = 0;
+    bool whole = false;
+  };
+  // One run's state of a ConcatInPlace: the layout it uses (read once, at its first producer) and the output
+  // allocated ahead.
+  struct ConcatRun {
+    bool loaded = false;
+    std::shared_ptr<const ConcatLayout> layout;
+    Tensor buffer;
+  };
   struct Step {
     const Node* node;
     std::unique_ptr<Kernel> kernel;
@@ -56,6 +79,8 @@ class ExecutionPlan final : public CompiledSubgraph {
     // Per input: its slot is an intermediate (written by a step of this plan, not a graph output) released by
     // this step and named by no other input of the node (KernelContext::input_overwritable).
     std::vector<bool> last_use;
+    // Outputs written straight into a Concat's output (see plan_concat_in_place).
+    std::vector<PresetOutput> presets;
   };
 
   void build(const std::vector<std::shared_ptr<ExecutionProvider>>& providers);
@@ -64,12 +89,27 @@ class ExecutionPlan final : public CompiledSubgraph {
   std::unordered_map<std::string, int> releasable_constant_readers() const;
   void note_compiled_reader(const Node& node, const KernelInfo& info, std::unordered_map<std::string, int>& readers);
   void plan_releases();
+  // Finds the Concats whose inputs can be written straight into their output (runtime/concat_in_place.h): among
+  // a Concat's inputs those produced by an earlier step, read by nothing else and not graph outputs. At run time,
+  // when the shapes of the Concat's last run (or its static shapes) put such an input in one aligned block of the
+  // output, its producer is handed a view of that block (the output allocated when the first of them runs) and
+  // the Concat copies only the inputs that did not land there. SqueezeNet's Fire modules (two convolutions into
+  // one Concat each) then copy nothing.
+  void plan_concat_in_place();
   void notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
   void notify_after(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const;
   // Runs one node; counts the bytes of the outputs it produced (not passed through from an input) in `live`
   // (per slot) and in the guard's live total.
+  // `concat_runs` holds the run's state per concat_groups_ entry.
   void run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
-                const ValueLookup& lookup, Parallelism& parallelism, const RunGuard& guard) const;
+                std::vector<ConcatRun>& concat_runs, const ValueLookup& lookup, Parallelism& parallelism,
+                const RunGuard& guard) const;
+  // The tensors preset for `step`'s outputs this run (empty: none), allocating Concat outputs ahead as needed.
+  std::vector<Tensor> preset_outputs(const Step& step, std::vector<ConcatRun>& concat_runs,
+                                     const RunGuard& guard) const;
+  // After a Concat of concat_groups_ ran: keeps the shapes it ran with for the next runs, drops the run's buffer.
+  void note_concat_shapes(const Step& step, const std::vector<const RuntimeValue*>& inputs,
+                          std::vector<ConcatRun>& concat_runs) const;
 
   const Graph& graph_;
   Graph* releasable_graph_ = nullptr;  // graph_ when its consumed initializers may be released; only during creation
@@ -80,6 +120,7 @@ class ExecutionPlan final : public CompiledSubgraph {
   std::vector<int> output_slots_;
   std::vector<std::pair<int, std::string>> outer_slots_;  // slots filled from the enclosing scope
   std::vector<Step> steps_;
+  std::vector<ConcatInPlace> concat_groups_;
   std::vector<std::string> node_providers_;
 };
 

@@ -42,7 +42,8 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
       ctx.set_output(0, first);
       return;
     }
-    // Every output element is copied from an input.
+    // Every output element is copied from an input, except those already in place: when the runtime preset this
+    // output and an input's producer wrote into its part of it (see ExecutionPlan::plan_concat_in_place).
     Tensor& y = ctx.allocate_output_uninitialized(0, first.dtype(), out_shape);
     if (y.element_count() == 0) return;
     const int64_t outer = product(out_shape, 0, axis);
@@ -67,7 +68,10 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
                       const int64_t row = inputs[i]->dim(axis) * inner;
                       if (row == 0) continue;
                       const char* src = static_cast<const char*>(inputs[i]->raw_data()) + static_cast<size_t>(o * row) * elem;
-                      copy_elements(dtype, out + static_cast<size_t>(o * out_row + offsets[i]) * elem, src, row);
+                      char* dst = out + static_cast<size_t>(o * out_row + offsets[i]) * elem;
+                      // An input its producer wrote into this output already (ExecutionPlan's Concat in place).
+                      if (src == dst) continue;
+                      copy_elements(dtype, dst, src, row);
                     }
                   });
   });
