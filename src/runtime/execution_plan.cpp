@@ -447,14 +447,14 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
 namespace {
 
 // The input whose memory tensor `output` is (Identity, Reshape and in-place kernels hand their input's storage
-// on), or -1. A Concat whose first input was written into its output in place starts at that input's memory
-// but holds more: not passed through.
+// on; a view of part of it, as Slice makes), or -1. A Concat whose first input was written into its output in
+// place starts at that input's memory but holds more: not passed through.
 int aliased_input(const RuntimeValue& output, const std::vector<const RuntimeValue*>& inputs) {
   if (!output.is_tensor() || output.tensor().byte_size() == 0) return -1;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i] != nullptr && inputs[i]->is_tensor() &&
         inputs[i]->tensor().raw_data() == output.tensor().raw_data() &&
-        inputs[i]->tensor().byte_size() == output.tensor().byte_size())
+        output.tensor().byte_size() <= inputs[i]->tensor().byte_size())
       return static_cast<int>(i);
   }
   return -1;
