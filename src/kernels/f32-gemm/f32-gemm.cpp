@@ -207,12 +207,21 @@ struct Problem {
   const float* a_panels = nullptr;
 };
 
+// From this many columns of C on, a plain A of more than kDirectFewRows rows is packed even where its rows could
+// be read in place: packing it costs one pass over A, shared by every column block, and the packed-A tiles
+// broadcast their rows from one strip (the direct-A ones keep a row pointer per row, two of them spilled at 13
+// rows). GPT-2's LM head (128 x 768 x 50257, in the model, Xeon, one thread, six alternating rounds of per-node
+// minima): 70.2-83.6 ms in place (median of the rounds 75.3), 69.2-75.2 packed (70.4); BERT's 3072-column FFN
+// measured level either way, so narrower products keep reading A in place.
+constexpr int64_t kPackAMinColumns = 8192;
+
 // Whether compute_block reads rows [m0, m1) of a plain A in place (the direct-A micro-kernels) rather than packing.
 bool reads_a_in_place(const Problem& pr, int64_t m0, int64_t m1) {
   // A few rows cannot evict each other from the L1 sets whatever their stride, and packing them would write a
   // whole zero-padded strip per depth step (batch-1 MLP layers, K = 512: ~25% of the run in pack_a_block).
-  return !pr.a.packed && pr.a_panels == nullptr && !pr.a.trans &&
-         (m1 - m0 <= kDirectFewRows || rows_spread_over_l1_sets(pr.a.ld));
+  if (pr.a.packed || pr.a_panels != nullptr || pr.a.trans) return false;
+  if (m1 - m0 <= kDirectFewRows) return true;
+  return pr.n < kPackAMinColumns && rows_spread_over_l1_sets(pr.a.ld);
 }
 
 // Whether compute_block reads a transposed plain A in place (the direct-AT micro-kernels: each depth step's rows
