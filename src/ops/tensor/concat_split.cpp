@@ -57,8 +57,28 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
       offsets.push_back(offset);
       offset += t->dim(axis) * inner;
     }
-    // One task per (outer index, input): with one image and a channel concat (outer = 1) the inputs still copy
-    // in parallel.
+    if (outer == 1) {
+      // One image (or a leading axis): each input is one block. Only the blocks not already in place are copied,
+      // in parallel when they are large; with all in place there is nothing to do, not even a parallel region.
+      std::vector<size_t> to_copy;
+      int64_t bytes = 0;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i]->raw_data() == out + static_cast<size_t>(offsets[i]) * elem || inputs[i]->element_count() == 0)
+          continue;
+        to_copy.push_back(i);
+        bytes += inputs[i]->element_count() * static_cast<int64_t>(elem);
+      }
+      const int64_t copies = static_cast<int64_t>(to_copy.size());
+      parallel_over(ctx.parallelism(), copies, bytes / std::max<int64_t>(copies, 1), [&](int64_t begin, int64_t end) {
+        for (int64_t c = begin; c < end; ++c) {
+          const size_t i = to_copy[static_cast<size_t>(c)];
+          copy_elements(dtype, out + static_cast<size_t>(offsets[i]) * elem, inputs[i]->raw_data(),
+                        inputs[i]->element_count());
+        }
+      });
+      return;
+    }
+    // One task per (outer index, input).
     const int64_t count = static_cast<int64_t>(inputs.size());
     parallel_over(ctx.parallelism(), outer * count, out_row * static_cast<int64_t>(elem) / count,
                   [&](int64_t begin, int64_t end) {
@@ -68,10 +88,7 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
                       const int64_t row = inputs[i]->dim(axis) * inner;
                       if (row == 0) continue;
                       const char* src = static_cast<const char*>(inputs[i]->raw_data()) + static_cast<size_t>(o * row) * elem;
-                      char* dst = out + static_cast<size_t>(o * out_row + offsets[i]) * elem;
-                      // An input its producer wrote into this output already (ExecutionPlan's Concat in place).
-                      if (src == dst) continue;
-                      copy_elements(dtype, dst, src, row);
+                      copy_elements(dtype, out + static_cast<size_t>(o * out_row + offsets[i]) * elem, src, row);
                     }
                   });
   });
