@@ -1,5 +1,6 @@
-// One session, 8 threads calling run at once on a small conv + matmul model: every output must be bitwise
-// what the same session computes for the same input one run at a time.
+// One session, 8 threads calling run at once on a small conv + matmul model, and on two convolutions joined by a
+// Concat (written in place at batch 1, copied at other batches, so the Concat's remembered shapes change under
+// the threads): every output must be bitwise what the same session computes for the same input one run at a time.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -47,6 +48,23 @@ Session conv_matmul_session(int pool_threads) {
   return Session::from_bytes(testing::serialize(model), {.intra_op_threads = pool_threads});
 }
 
+// x: float[batch,3,16,16] -> y = Concat(Relu(Conv 3x3 (8 channels, pads 1)), Conv 1x1 (8 channels), axis 1):
+// float[batch,16,16,16]. At batch 1 both convolutions write into y in place (ExecutionPlan's Concat in place).
+Session conv_concat_session(int pool_threads) {
+  onnx::ModelProto model = testing::make_model(17);
+  auto* g = model.mutable_graph();
+  add_input(g, "x", 1, {std::string("batch"), int64_t{3}, int64_t{16}, int64_t{16}});
+  testing::add_float_initializer(g, "w", {8, 3, 3, 3}, random_values(8 * 3 * 3 * 3, 5));
+  testing::add_float_initializer(g, "w1", {8, 3, 1, 1}, random_values(8 * 3, 6));
+  auto* conv = add_node(g, "Conv", {"x", "w"}, {"c"}, "conv");
+  testing::add_ints_attribute(conv, "pads", {1, 1, 1, 1});
+  add_node(g, "Relu", {"c"}, {"r"}, "relu");
+  add_node(g, "Conv", {"x", "w1"}, {"p"}, "pointwise");
+  testing::add_int_attribute(add_node(g, "Concat", {"r", "p"}, {"y"}, "concat"), "axis", 1);
+  add_output(g, "y", 1);
+  return Session::from_bytes(testing::serialize(model), {.intra_op_threads = pool_threads});
+}
+
 Tensor input_for(int thread, int run) {
   const int64_t batch = 1 + (thread + run) % 4;
   Tensor x(DType::kFloat, {batch, 3, 16, 16});
@@ -61,11 +79,13 @@ bool same_bits(const Tensor& a, const Tensor& b) {
          std::memcmp(a.raw_data(), b.raw_data(), a.byte_size()) == 0;
 }
 
-TEST(SessionConcurrencyTest, EightThreadsMatchTheSequentialReferenceBitwise) {
+// Runs `make_session(pool_threads)` from kThreads threads at once against its one-run-at-a-time outputs.
+template <typename MakeSession>
+void expect_concurrent_runs_match(MakeSession make_session) {
   constexpr int kThreads = 8, kRuns = 40;
   for (int pool_threads : {1, 2}) {
     SCOPED_TRACE("intra-op threads " + std::to_string(pool_threads));
-    const Session session = conv_matmul_session(pool_threads);
+    const Session session = make_session(pool_threads);
     std::vector<std::vector<Tensor>> expected(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       for (int r = 0; r < kRuns; ++r) expected[t].push_back(session.run({{"x", input_for(t, r)}})[0].tensor());
@@ -93,6 +113,14 @@ TEST(SessionConcurrencyTest, EightThreadsMatchTheSequentialReferenceBitwise) {
     EXPECT_EQ(mismatches.load(), 0);
     EXPECT_EQ(compared.load(), kThreads * kRuns);
   }
+}
+
+TEST(SessionConcurrencyTest, EightThreadsMatchTheSequentialReferenceBitwise) {
+  expect_concurrent_runs_match(conv_matmul_session);
+}
+
+TEST(SessionConcurrencyTest, ConcatInPlaceUnderEightThreadsMatchesTheSequentialReference) {
+  expect_concurrent_runs_match(conv_concat_session);
 }
 
 }  // namespace
