@@ -349,11 +349,7 @@ std::vector<Tensor> ExecutionPlan::preset_outputs(const Step& step, std::vector<
   std::vector<Tensor> presets;
   for (const PresetOutput& preset : step.presets) {
     ConcatRun& run = concat_runs[preset.group];
-    if (!run.loaded) {
-      run.layout = concat_groups_[preset.group].layout->get();
-      run.loaded = true;
-    }
-    if (run.layout == nullptr) continue;
+    if (run.load(*concat_groups_[preset.group].layout) == nullptr) continue;
     const ConcatLayout& layout = *run.layout;
     if (!preset.whole && layout.offsets[preset.input] == ConcatLayout::kNotInPlace) continue;
     if (!run.buffer.defined()) {
@@ -382,12 +378,8 @@ void ExecutionPlan::note_concat_shapes(const Step& step, const std::vector<const
       shapes.push_back(v->tensor().shape());
       dtype = v->tensor().dtype();
     }
-    if (!run.loaded) {
-      run.layout = concat_groups_[preset.group].layout->get();
-      run.loaded = true;
-    }
-    if (run.layout != nullptr && concat_layout_matches(*run.layout, dtype, shapes)) continue;
     const ConcatInPlace& group = concat_groups_[preset.group];
+    if (run.load(*group.layout) != nullptr && concat_layout_matches(*run.layout, dtype, shapes)) continue;
     std::shared_ptr<const ConcatLayout> layout = concat_layout(dtype, shapes, group.axis, group.candidates);
     if (layout != nullptr || run.layout != nullptr) group.layout->set(std::move(layout));
   }

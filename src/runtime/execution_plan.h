@@ -69,6 +69,14 @@ class ExecutionPlan final : public CompiledSubgraph {
     bool loaded = false;
     std::shared_ptr<const ConcatLayout> layout;
     Tensor buffer;
+    // The layout this run uses: read from `cache` the first time it is asked for, the same one after.
+    const std::shared_ptr<const ConcatLayout>& load(const ConcatLayoutCache& cache) {
+      if (!loaded) {
+        layout = cache.get();
+        loaded = true;
+      }
+      return layout;
+    }
   };
   struct Step {
     const Node* node;

@@ -57,28 +57,17 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
       offsets.push_back(offset);
       offset += t->dim(axis) * inner;
     }
+    // One image (or a leading axis): each input is one block. With every block already in place there is nothing
+    // to copy, not even a parallel region to open.
+    const auto in_place = [&](size_t i) {
+      return inputs[i]->raw_data() == out + static_cast<size_t>(offsets[i]) * elem;
+    };
     if (outer == 1) {
-      // One image (or a leading axis): each input is one block. Only the blocks not already in place are copied,
-      // in parallel when they are large; with all in place there is nothing to do, not even a parallel region.
-      std::vector<size_t> to_copy;
-      int64_t bytes = 0;
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        if (inputs[i]->raw_data() == out + static_cast<size_t>(offsets[i]) * elem || inputs[i]->element_count() == 0)
-          continue;
-        to_copy.push_back(i);
-        bytes += inputs[i]->element_count() * static_cast<int64_t>(elem);
-      }
-      const int64_t copies = static_cast<int64_t>(to_copy.size());
-      parallel_over(ctx.parallelism(), copies, bytes / std::max<int64_t>(copies, 1), [&](int64_t begin, int64_t end) {
-        for (int64_t c = begin; c < end; ++c) {
-          const size_t i = to_copy[static_cast<size_t>(c)];
-          copy_elements(dtype, out + static_cast<size_t>(offsets[i]) * elem, inputs[i]->raw_data(),
-                        inputs[i]->element_count());
-        }
-      });
-      return;
+      bool all = true;
+      for (size_t i = 0; i < inputs.size() && all; ++i) all = inputs[i]->element_count() == 0 || in_place(i);
+      if (all) return;
     }
-    // One task per (outer index, input).
+    // One task per (outer index, input): with one image the inputs not in place still copy in parallel.
     const int64_t count = static_cast<int64_t>(inputs.size());
     parallel_over(ctx.parallelism(), outer * count, out_row * static_cast<int64_t>(elem) / count,
                   [&](int64_t begin, int64_t end) {
@@ -87,6 +76,7 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
                       const size_t i = static_cast<size_t>(task % count);
                       const int64_t row = inputs[i]->dim(axis) * inner;
                       if (row == 0) continue;
+                      if (outer == 1 && in_place(i)) continue;
                       const char* src = static_cast<const char*>(inputs[i]->raw_data()) + static_cast<size_t>(o * row) * elem;
                       copy_elements(dtype, out + static_cast<size_t>(o * out_row + offsets[i]) * elem, src, row);
                     }
