@@ -41,7 +41,7 @@ void check_variant(bool multiply) {
 }
 
 // Every pair of bytes, with scales whose quotients fall on or next to half-integers often (the output scale's
-// reciprocal inexact): the kernels multiply by that reciprocal where it rounds as the division does.
+// reciprocal inexact), and scales beyond the range where the kernels take the reciprocal (they divide there).
 template <typename T>
 void check_every_pair(bool multiply) {
   std::vector<T> a(256 * 256), b(a.size()), c(a.size());
@@ -52,12 +52,39 @@ void check_every_pair(bool multiply) {
   for (const Q8BinaryParams& p :
        {Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.1f, 0}, Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.15f, 1},
         Q8BinaryParams{0.03f, 1, 0.07f, -3, 0.09f, 2}, Q8BinaryParams{0.5f, 0, 0.25f, 0, 0.3f, 0},
-        Q8BinaryParams{0.1f, 0, 0.1f, 0, 0.7f, 0}, Q8BinaryParams{0.02f, 0, 0.02f, 0, 3e-39f, 0}}) {
+        Q8BinaryParams{0.1f, 0, 0.1f, 0, 0.7f, 0}, Q8BinaryParams{0.02f, 0, 0.02f, 0, 3e-39f, 0},
+        Q8BinaryParams{1e20f, 0, 1e20f, 0, 1e-20f, 0}, Q8BinaryParams{0x1p-61f, 0, 0x1p-61f, 0, 0x1p-61f * 3, 0}}) {
     q8_binary_elementwise(multiply, std::is_signed_v<T>, a.data(), b.data(), static_cast<int64_t>(a.size()), p,
                           c.data());
     for (size_t i = 0; i < a.size(); ++i) {
       ASSERT_EQ(c[i], reference<T>(multiply, a[i], b[i], p))
           << "a " << +a[i] << " b " << +b[i] << " output scale " << p.c_scale;
+    }
+  }
+}
+
+// Every pair of bytes under 200 random parameter sets (scales from 1e-4 to 10, zero points across the type): the
+// reciprocal-and-correction quotient of the AVX2 and AVX-512 variants against the division, bit for bit.
+template <typename T>
+void check_random_parameters(bool multiply) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> log_scale(-4.0f, 1.0f);
+  const auto scale = [&] { return std::pow(10.0f, log_scale(rng)); };
+  const auto zero_point = [&] {
+    return static_cast<float>(std::is_signed_v<T> ? int(rng() % 256) - 128 : int(rng() % 256));
+  };
+  std::vector<T> a(256 * 256), b(a.size()), c(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<T>(i / 256);
+    b[i] = static_cast<T>(i % 256);
+  }
+  for (int set = 0; set < 200; ++set) {
+    const Q8BinaryParams p{scale(), zero_point(), scale(), zero_point(), scale(), zero_point()};
+    q8_binary_elementwise(multiply, std::is_signed_v<T>, a.data(), b.data(), static_cast<int64_t>(a.size()), p,
+                          c.data());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(c[i], reference<T>(multiply, a[i], b[i], p))
+          << "a " << +a[i] << " b " << +b[i] << " scales " << p.a_scale << " " << p.b_scale << " " << p.c_scale;
     }
   }
 }
@@ -81,6 +108,13 @@ TEST_P(Q8BinaryTest, EveryPairOfBytesNearHalfIntegerQuotients) {
   for (const bool multiply : {false, true}) {
     check_every_pair<int8_t>(multiply);
     check_every_pair<uint8_t>(multiply);
+  }
+}
+
+TEST_P(Q8BinaryTest, EveryPairOfBytesUnderRandomParameters) {
+  for (const bool multiply : {false, true}) {
+    check_random_parameters<int8_t>(multiply);
+    check_random_parameters<uint8_t>(multiply);
   }
 }
 

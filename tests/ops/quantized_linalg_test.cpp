@@ -328,9 +328,13 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       // Depthwise with narrow output rows (channels-last inside): blocks of channels with a short last one.
       {{2, 40, 7, 7}, {40, 1, 3, 3}, 40, {1, 1}, {1, 1, 1, 1}, {1, 1}},
       {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {2, 2}, {1, 1, 1, 1}, {1, 1}},  // strided, per-channel zero points
+      // Pointwise at depth 64 (AMX where the CPU has it) on planes beyond 256 positions: a 100 KB image as one GEMM
+      // whose tiles requantize, a 266 KB one (beyond kWholeImageMaxBytes) block by block.
+      {{1, 64, 40, 40}, {12, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 64, 64, 65}, {12, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
   };
   // Case i gets one weight zero point for all channels when i % 3 == 0 (else one per channel): the NCHW pointwise
-  // path takes only the former, so its cases sit at indices 3, 6 and 9.
+  // path takes only the former, so its cases sit at indices 3, 6 and 9, and 36 and 18 (the last two cases).
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(6);
     for (size_t index = 0; index < cases.size() * 2; ++index) {

@@ -422,10 +422,21 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
 }
 
 // Output planes up to this many positions are requantized by the pointwise GEMM's tiles themselves (see
-// make_qlinear_conv); larger ones block by block from int32 sums (accumulate_pointwise_nchw).
+// make_qlinear_conv), as one GEMM over the whole image.
 constexpr int64_t kFusedRequantizeMaxPositions = 256;
-// Positions per block of those larger planes, at most.
+// Larger planes: where the GEMM runs on AMX tiles (whose sums pass through a buffer in L1 anyway), the tiles still
+// requantize: in one GEMM over the whole image when it (channels x positions bytes) is at most this large, else
+// block by block (accumulate_pointwise_nchw), each block's B packed while it stays in L2. Measured on INT8 ResNet-50
+// (Xeon with AMX, one thread, per-node minima of five alternating runs): against int32 sums of a block requantized
+// after the GEMM, 64 -> 256 channels on 56x56 400-417 -> 346-368 us in blocks, 316-345 as a whole image (200 KB);
+// 256 -> 64 (800 KB) 337-361 as a whole image, 299-317 in blocks; all nodes 17.7 -> 17.1-17.4 ms. On register tiles
+// (AVX-512 VNNI, AVX2) the sums of a block go to L2 and are requantized row by row (see make_qlinear_conv).
+constexpr int64_t kWholeImageMaxBytes = 256 << 10;
+// Positions per block of the blocked images, at most.
 constexpr int64_t kPointwiseBlock = 256;
+
+// Whether the q8 GEMM of depth k runs on AMX tiles.
+bool gemm_runs_on_amx(int64_t k) { return std::strstr(q8_gemm_kernel_name_for_depth(k), "__amx") != nullptr; }
 
 // The position blocks of a large plane's pointwise convolution. On one thread, kPointwiseBlock positions each (the
 // last one shorter). On more, whole 32-position column strips of the q8 GEMM (the widest tile's) spread evenly over
@@ -474,15 +485,17 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   }
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
-  if (requantized != nullptr && positions > kFusedRequantizeMaxPositions) {
-    // Large planes: blocks of positions, one per task, each GEMM'd serially into int32 sums kept in L2 and
-    // requantized from there row by row (the tiles' own requantization is slower on such planes, and whole int32
-    // planes go out to memory and back).
+  const bool amx = gemm_runs_on_amx(channels);
+  if (requantized != nullptr && positions > kFusedRequantizeMaxPositions &&
+      !(amx && channels * positions <= kWholeImageMaxBytes)) {
+    // Large planes: blocks of positions, one per task, each packed and GEMM'd serially; on AMX its tiles requantize
+    // into y, else into int32 sums kept in L2 and requantized from there row by row (register tiles' own
+    // requantization is slower on such planes, and whole int32 planes go out to memory and back).
     const UnitRanges blocks = position_blocks(positions, parallelism.thread_count());
     parallelism.parallel_for_balanced(g.batch * blocks.parts, [&](int64_t begin, int64_t end) {
       // Per thread and kept: a fresh vector per call (up to 2 MB) was zero-filled, and mapped and faulted in anew.
       thread_local std::vector<int32_t> sums;
-      sums.resize(std::max(sums.size(), static_cast<size_t>(outputs * blocks.largest())));
+      if (!amx) sums.resize(std::max(sums.size(), static_cast<size_t>(outputs * blocks.largest())));
       for (int64_t task = begin; task < end; ++task) {
         const int64_t n = task / blocks.parts, first = blocks.begin(task % blocks.parts);
         const int64_t count = blocks.size(task % blocks.parts);
@@ -490,11 +503,20 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
             pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, count,
                            x.data<uint8_t>() + n * channels * positions + first, positions, &xz, 1);
         Q8GemmOutput out;
-        out.ldc = count;
         out.row_bias = bias;
-        out.c_s32 = sums.data();
+        if (amx) {
+          out.ldc = positions;
+          out.c_q8 = requantized->y + n * outputs * positions + first;
+          out.q8_signed = requantized->y_signed;
+          out.row_scales = requantized->scales;
+          out.q8_zero_point = requantized->zero_point;
+          out.q8_small_sums = requantized->small_sums;
+        } else {
+          out.ldc = count;
+          out.c_s32 = sums.data();
+        }
         q8_gemm(outputs, count, channels, weights, channels, weights_signed, weights_zero_point, image, out, nullptr);
-        requantized->rows(g, n, 0, outputs, first, count, sums.data());
+        if (!amx) requantized->rows(g, n, 0, outputs, first, count, sums.data());
       }
     });
     return true;
@@ -687,7 +709,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     // bias added in the GEMM): 7x7 1046 -> 915 us, 14x14 1327 -> 1266, but 28x28 506 -> 548, 56x56 884 -> 978 and
     // 112x112 928 -> 1032 (the tiles' scattered byte rows cost more there than one streaming pass), so larger
     // planes go block by block through int32 sums in L2 (INT8 MobileNetV2 6.9-7.3 -> 6.5-6.7 ms against whole
-    // int32 planes and one pass; ResNet-50 level).
+    // int32 planes and one pass; ResNet-50 level), except on AMX (see kWholeImageMaxBytes).
     if (integer_zero_point && g.in_channels > 0 && !rows_suit_better(g) &&
         accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
                                   &requantized)) {
