@@ -462,9 +462,10 @@ TEST_P(Q8GemmVariant, RequantizeSmallSumsMatchesChecked) {
   }
 }
 
-// q8_requantize_float_sums_channels: channels-last sums, a bias and a scale per channel, the bytes of
-// q8_requantize channel by channel. Channel counts of whole registers and with tails (1, 8, 13, 16, 21, 64), float
-// scales near halfway products, a non-float scale and a scale of 64 and more (the float path's limits), sums near
+// q8_requantize_float_sums_channels and q8_requantize_channels (int32 sums, strided rows): channels-last sums, a
+// bias and a scale per channel, the bytes of q8_requantize channel by channel. Channel counts of whole registers and
+// with tails (1, 8, 13, 16, 21, 64), float scales near halfway products, a non-float scale and a scale of 64 and more
+// (the float path's limits), sums near
 // +-2^24 and biases that wrap, with and without small_sums, both output types and a non-integer zero point.
 TEST_P(Q8GemmVariant, RequantizeFloatSumsChannelsMatchesPerChannel) {
   std::mt19937 rng(73);
@@ -506,6 +507,23 @@ TEST_P(Q8GemmVariant, RequantizeFloatSumsChannelsMatchesPerChannel) {
           for (int64_t p = 0; p < positions; ++p) {
             ASSERT_EQ(got[p * channels + c], want[p]) << "channel " << c << " of " << channels << ", position " << p
                                                       << ", scale " << scales[c] << " on " << GetParam();
+          }
+        }
+        // q8_requantize_channels: the same sums as int32, rows apart by strides wider than the channels, the same
+        // bytes, and nothing written between rows.
+        const int64_t ld_sums = channels + 3, ld_out = channels + 5;
+        std::vector<int32_t> strided(static_cast<size_t>(positions * ld_sums), 0x7FFFFFFF);
+        for (int64_t p = 0; p < positions; ++p) {
+          for (int64_t c = 0; c < channels; ++c)
+            strided[p * ld_sums + c] = static_cast<int32_t>(sums[p * channels + c]);
+        }
+        std::vector<uint8_t> from_int32(static_cast<size_t>(positions * ld_out), 0x5A);
+        q8_requantize_channels(strided.data(), positions, channels, ld_sums, bias.data(), scales.data(), zero_point,
+                               out_signed, from_int32.data(), ld_out, small);
+        for (int64_t p = 0; p < positions; ++p) {
+          for (int64_t c = 0; c < ld_out; ++c) {
+            ASSERT_EQ(from_int32[p * ld_out + c], c < channels ? got[p * channels + c] : 0x5A)
+                << "int32 sums: channel " << c << " of " << channels << ", position " << p << " on " << GetParam();
           }
         }
         // Without a bias: as with zeros.

@@ -100,6 +100,7 @@ const Q8GemmSet kAmxSet = {
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
+    .requantize_channels = requantize_channels,
     .end_tiles = amx::release,
     // Each tile's fixed costs (the sums stored and reloaded, the last tdpbusd's latency) and the padding to 64
     // depth steps outweigh the faster depth loop on shallow GEMMs. INT8 MobileNetV2 and ResNet-50, per-layer minima

@@ -22,6 +22,7 @@ const Q8GemmSet kPortableSet = {
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
+    .requantize_channels = requantize_channels,
 };
 
 }  // namespace tessera::q8gemm

@@ -37,6 +37,7 @@ const Q8GemmSet kAvx2Set = {
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
+    .requantize_channels = requantize_channels,
 };
 #endif
 }  // namespace tessera::q8gemm

@@ -39,6 +39,7 @@ const Q8GemmSet kAvxVnniSet = {
     .requantize = requantize,
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
+    .requantize_channels = requantize_channels,
 };
 #endif
 }  // namespace tessera::q8gemm

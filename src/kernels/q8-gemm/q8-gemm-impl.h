@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -589,31 +590,38 @@ void requantize_float_sums(const float* sums, int64_t count, int32_t bias, doubl
     requantize_float_sums_to(sums, count, bias, scale, zero_point, out, small_sums);
 }
 
-// Values [first, first + count) of requantize_float_sums_channels_to one by one in double (requantize_one of
-// int32(sum) + bias, wrapping).
-template <typename T>
-[[gnu::noinline, gnu::cold]] void requantize_float_sums_one_by_one(const float* sums, int64_t count, int64_t first,
-                                                                   int64_t channels, const int32_t* bias,
-                                                                   const double* scales, double zero_point, T* out) {
-  for (int64_t i = first; i < first + count; ++i) {
-    const int64_t c = i % channels;
+// A sum of requantize_channels_to as int32: float sums are exact integers below 2^31, int32 ones are themselves.
+template <typename S>
+inline int32_t sum_as_int32(S sum) {
+  return static_cast<int32_t>(sum);
+}
+
+// Channels [first, first + count) of one position of requantize_channels_to one by one in double (requantize_one
+// of int32(sum) + bias, wrapping): row holds the position's sums, dst its bytes, both from channel 0.
+template <typename S, typename T>
+[[gnu::noinline, gnu::cold]] void requantize_channels_one_by_one(const S* row, int64_t count, int64_t first,
+                                                                 const int32_t* bias, const double* scales,
+                                                                 double zero_point, T* dst) {
+  for (int64_t c = first; c < first + count; ++c) {
     const uint32_t add = bias != nullptr ? static_cast<uint32_t>(bias[c]) : 0u;
-    out[i] = requantize_one<T>(static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(sums[i])) + add),
-                               scales[c], zero_point);
+    dst[c] = requantize_one<T>(static_cast<int32_t>(static_cast<uint32_t>(sum_as_int32(row[c])) + add), scales[c],
+                               zero_point);
   }
 }
 
-// q8_requantize_float_sums_channels's loop: position after position, its `channels` sums plus their channels'
-// biases, each requantized with its channel's scale as requantize_to does (the same bytes). Under AVX-512, where
-// every scale is a float below 64 in magnitude and the zero point an integer (QLinearConv's always are), whole and
-// masked registers of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole
-// registers through requantize_exact_f32_lanes where every scale is a float); a register with a value beyond
-// +-2^24 (only when not `small`) and every other case go value by value in double (out of line: a call inside the
-// vector loop made GCC reload its state and clear the upper registers on every iteration).
-template <typename T>
-void requantize_float_sums_channels_to(const float* __restrict sums, int64_t positions, int64_t channels,
-                                       const int32_t* __restrict bias, const double* __restrict scales,
-                                       double zero_point, T* __restrict out, [[maybe_unused]] bool small) {
+// The loop of q8_requantize_float_sums_channels (S = float) and q8_requantize_channels (S = int32_t): position after
+// position (sums ld_sums apart, bytes ld_out apart), its `channels` sums plus their channels' biases, each
+// requantized with its channel's scale as requantize_to does (the same bytes). Under AVX-512, where every scale is a
+// float below 64 in magnitude and the zero point an integer (QLinearConv's always are), whole and masked registers
+// of channels go through requantize_moderate_lanes with a register of scales (under AVX2, whole registers through
+// requantize_exact_f32_lanes where every scale is a float); a register with a value beyond +-2^24 (only when not
+// `small`) and every other case go value by value in double (out of line: a call inside the vector loop made GCC
+// reload its state and clear the upper registers on every iteration).
+template <typename S, typename T>
+void requantize_channels_to(const S* __restrict sums, int64_t positions, int64_t channels, int64_t ld_sums,
+                            const int32_t* __restrict bias, const double* __restrict scales, double zero_point,
+                            T* __restrict out, int64_t ld_out, [[maybe_unused]] bool small) {
+  static_assert(std::is_same_v<S, float> || std::is_same_v<S, int32_t>);
 #if defined(__AVX2__) && defined(__FMA__)
   // The vector loops' per-channel terms: the scales as floats, the biases (zeros without).
   thread_local std::vector<float> float_scales;
@@ -637,21 +645,24 @@ void requantize_float_sums_channels_to(const float* __restrict sums, int64_t pos
     const int32_t* const bs = biases.data();
     const int64_t whole = channels / 16 * 16;
     const __mmask16 tail = static_cast<__mmask16>((1u << (channels - whole)) - 1u);
-    // The sums are exact integers below 2^31: converted exactly, then the bias added wrapping.
-    // Channels [c, c + 16) of one position (the `lanes` of them), its sums at row and its bytes at dst.
-    const auto one_register = [&](const float* row, int64_t c, T* dst, __mmask16 lanes) {
-      const __m512i v = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(lanes, _mm512_maskz_loadu_ps(lanes, row + c)),
-                                         _mm512_maskz_loadu_epi32(lanes, bs + c));
+    // Channels [c, c + 16) of one position (the `lanes` of them), its sums at row and its bytes at dst: the sums
+    // as int32 (float ones converted exactly), then the bias added wrapping.
+    const auto one_register = [&](const S* row, int64_t c, T* dst, __mmask16 lanes) {
+      __m512i sum;
+      if constexpr (std::is_same_v<S, float>)
+        sum = _mm512_maskz_cvtps_epi32(lanes, _mm512_maskz_loadu_ps(lanes, row + c));
+      else
+        sum = _mm512_maskz_loadu_epi32(lanes, row + c);
+      const __m512i v = _mm512_add_epi32(sum, _mm512_maskz_loadu_epi32(lanes, bs + c));
       if (!small && beyond_2_24(v)) [[unlikely]] {
-        requantize_float_sums_one_by_one(row, std::min<int64_t>(16, channels - c), c, channels, bias, scales,
-                                         zero_point, dst);
+        requantize_channels_one_by_one(row, std::min<int64_t>(16, channels - c), c, bias, scales, zero_point, dst);
         return;
       }
       requantize_moderate_lanes(v, _mm512_maskz_loadu_ps(lanes, fs + c), zero_point_i, dst + c, lanes);
     };
     for (int64_t p = 0; p < positions; ++p) {
-      const float* row = sums + p * channels;
-      T* dst = out + p * channels;
+      const S* row = sums + p * ld_sums;
+      T* dst = out + p * ld_out;
       for (int64_t c = 0; c < whole; c += 16) one_register(row, c, dst, __mmask16(0xFFFF));
       if (whole < channels) one_register(row, whole, dst, tail);
     }
@@ -664,34 +675,48 @@ void requantize_float_sums_channels_to(const float* __restrict sums, int64_t pos
     const int32_t* const bs = biases.data();
     const int64_t whole = channels / 8 * 8;
     for (int64_t p = 0; p < positions; ++p) {
-      const float* row = sums + p * channels;
-      T* dst = out + p * channels;
+      const S* row = sums + p * ld_sums;
+      T* dst = out + p * ld_out;
       for (int64_t c = 0; c < whole; c += 8) {
-        const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_loadu_ps(row + c)),
-                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bs + c)));
+        __m256i sum;
+        if constexpr (std::is_same_v<S, float>)
+          sum = _mm256_cvtps_epi32(_mm256_loadu_ps(row + c));
+        else
+          sum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c));
+        const __m256i v = _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bs + c)));
         if (!small && beyond_2_24(v)) [[unlikely]] {
-          requantize_float_sums_one_by_one(row, 8, c, channels, bias, scales, zero_point, dst);
+          requantize_channels_one_by_one(row, 8, c, bias, scales, zero_point, dst);
           continue;
         }
         requantize_exact_f32_lanes(v, _mm256_loadu_ps(fs + c), zero_point_f, dst + c);
       }
-      if (whole < channels)
-        requantize_float_sums_one_by_one(row, channels - whole, whole, channels, bias, scales, zero_point, dst);
+      if (whole < channels) requantize_channels_one_by_one(row, channels - whole, whole, bias, scales, zero_point, dst);
     }
     return;
   }
 #endif
-  requantize_float_sums_one_by_one(sums, positions * channels, 0, channels, bias, scales, zero_point, out);
+  for (int64_t p = 0; p < positions; ++p)
+    requantize_channels_one_by_one(sums + p * ld_sums, channels, 0, bias, scales, zero_point, out + p * ld_out);
 }
 
 void requantize_float_sums_channels(const float* sums, int64_t positions, int64_t channels, const int32_t* bias,
                                     const double* scales, double zero_point, bool out_signed, uint8_t* out,
                                     bool small_sums) {
   if (out_signed)
-    requantize_float_sums_channels_to(sums, positions, channels, bias, scales, zero_point,
-                                      reinterpret_cast<int8_t*>(out), small_sums);
+    requantize_channels_to(sums, positions, channels, channels, bias, scales, zero_point,
+                           reinterpret_cast<int8_t*>(out), channels, small_sums);
   else
-    requantize_float_sums_channels_to(sums, positions, channels, bias, scales, zero_point, out, small_sums);
+    requantize_channels_to(sums, positions, channels, channels, bias, scales, zero_point, out, channels, small_sums);
+}
+
+void requantize_channels(const int32_t* sums, int64_t positions, int64_t channels, int64_t ld_sums, const int32_t* bias,
+                         const double* scales, double zero_point, bool out_signed, uint8_t* out, int64_t ld_out,
+                         bool small_sums) {
+  if (out_signed)
+    requantize_channels_to(sums, positions, channels, ld_sums, bias, scales, zero_point, reinterpret_cast<int8_t*>(out),
+                           ld_out, small_sums);
+  else
+    requantize_channels_to(sums, positions, channels, ld_sums, bias, scales, zero_point, out, ld_out, small_sums);
 }
 
 // The portable tile over int16 strips of one depth step per group (G = 1), in wrap-around arithmetic: plain

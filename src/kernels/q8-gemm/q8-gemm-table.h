@@ -70,6 +70,11 @@ using RequantizeFloatSumsChannelsFn = void (*)(const float* sums, int64_t positi
                                                const int32_t* bias, const double* scales, double zero_point,
                                                bool out_signed, uint8_t* out, bool small_sums);
 
+// q8_requantize_channels's loop (see q8_gemm.h).
+using RequantizeChannelsFn = void (*)(const int32_t* sums, int64_t positions, int64_t channels, int64_t ld_sums,
+                                      const int32_t* bias, const double* scales, double zero_point, bool out_signed,
+                                      uint8_t* out, int64_t ld_out, bool small_sums);
+
 struct Q8GemmSet {
   const char* name;
   int mr;
@@ -84,6 +89,7 @@ struct Q8GemmSet {
   RequantizeFn requantize;
   RequantizeFloatSumsFn requantize_float_sums;
   RequantizeFloatSumsChannelsFn requantize_float_sums_channels;
+  RequantizeChannelsFn requantize_channels;
   // Called on each thread after its last tile of a q8_gemm call (the AMX tiles release their configuration), or
   // nullptr.
   void (*end_tiles)();

@@ -432,6 +432,13 @@ void q8_requantize_float_sums_channels(const float* sums, int64_t positions, int
                                                      out, small_sums);
 }
 
+void q8_requantize_channels(const int32_t* sums, int64_t positions, int64_t channels, int64_t ld_sums,
+                            const int32_t* bias, const double* scales, double zero_point, bool out_signed, uint8_t* out,
+                            int64_t ld_out, bool small_sums) {
+  dispatch().active().requantize_channels(sums, positions, channels, ld_sums, bias, scales, zero_point, out_signed, out,
+                                          ld_out, small_sums);
+}
+
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 const char* q8_gemm_kernel_name_for_depth(int64_t k) { return set_for_depth(k).name; }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }

@@ -102,6 +102,14 @@ void q8_requantize_float_sums_channels(const float* sums, int64_t positions, int
                                        const double* scales, double zero_point, bool out_signed, uint8_t* out,
                                        bool small_sums = false);
 
+// The int32 form of q8_requantize_float_sums_channels, with strides: out[p * ld_out + c] is q8_requantize of
+// sums[p * ld_sums + c] + bias[c] (wrapping; bias may be nullptr: 0) with scale scales[c], for positions x channels
+// sums (a convolution's output positions by its output channels, from the q8 GEMM with positions as rows). The same
+// bytes as q8_requantize channel by channel. small_sums as q8_requantize's, for the sums with their biases.
+void q8_requantize_channels(const int32_t* sums, int64_t positions, int64_t channels, int64_t ld_sums,
+                            const int32_t* bias, const double* scales, double zero_point, bool out_signed, uint8_t* out,
+                            int64_t ld_out, bool small_sums = false);
+
 // The selected micro-kernel, e.g. "q8_gemm_ukernel_8x32__avx512vnni"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or
 // unrunnable names). Packed B made under one selection must not be used under another. Not thread-safe.
