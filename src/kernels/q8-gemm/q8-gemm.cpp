@@ -313,15 +313,19 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
     for (int64_t s = begin; s < end; ++s) {
       const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
       if (direct_a) {
-        if (!row_sums_unused) set.row_sums(rows, k, a + s * set.mr * lda, lda, row_sums.data() + s * set.mr);
+        if (row_sums_unused) continue;
+        if (out.a_row_sums != nullptr)
+          std::copy(out.a_row_sums + s * set.mr, out.a_row_sums + s * set.mr + rows, row_sums.data() + s * set.mr);
+        else
+          set.row_sums(rows, k, a + s * set.mr * lda, lda, row_sums.data() + s * set.mr);
       } else {
         set.pack_a(rows, k, a + s * set.mr * lda, lda, a_signed, a_zero_point, packed_a.get() + s * a_strip_bytes,
                    row_sums.data() + s * set.mr);
       }
     }
   };
-  if (direct_a && row_sums_unused) {
-    // nothing to pack or sum
+  if (direct_a && (row_sums_unused || out.a_row_sums != nullptr)) {
+    pack_a(0, a_strips);  // nothing to pack, nothing or a copy to sum
   } else if (a_strips * a_strip_bytes >= (int64_t{64} << 10)) {
     par.parallel_for(a_strips, pack_a);
   } else {

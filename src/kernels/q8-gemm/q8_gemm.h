@@ -68,6 +68,9 @@ struct Q8GemmOutput {
   const double* row_scales = nullptr;  // m values (c_q8 only)
   double q8_zero_point = 0;
   bool q8_small_sums = false;
+  // m values or nullptr: the sums of A's rows (each row's k bytes as uint8), when the caller keeps them for a
+  // constant uint8 A (weights); the GEMM then takes them instead of summing A again where it reads A in place.
+  const int32_t* a_row_sums = nullptr;
 };
 
 // C (m x n) from A (m x k row-major, lda >= k; uint8, or int8 when a_signed) with one zero point a_zero_point
