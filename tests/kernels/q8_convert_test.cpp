@@ -71,6 +71,47 @@ TEST_P(Q8ConvertTest, QuantizeMatchesTheScalarDefinition) {
   }
 }
 
+// Scales from 2^-70 to 2^70 (inside and outside the range where the kernels divide by way of the reciprocal), x
+// on and next to every half step and at random magnitudes up to the float maximum, infinities and NaN: the bytes
+// of the division, int8 and uint8.
+TEST_P(Q8ConvertTest, ReciprocalQuotientsMatchTheDivisionAcrossScales) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> exponent(-70.0f, 70.0f), unit(-1.0f, 1.0f);
+  for (int round = 0; round < 300; ++round) {
+    const float scale = std::exp2(exponent(rng)) * (1.0f + 0.37f * std::fabs(unit(rng)));
+    std::vector<float> x(1000);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float step = static_cast<float>(static_cast<int>(i % 600) - 300) * 0.5f;
+      switch (i % 4) {
+        case 0:
+          x[i] = step * scale;
+          break;  // on a half step
+        case 1:
+          x[i] = std::nextafter(step * scale, x[i - 1] + scale);
+          break;  // next to one
+        case 2:
+          x[i] = unit(rng) * std::exp2(exponent(rng) * 1.8f);
+          break;  // any magnitude
+        default:
+          x[i] = unit(rng) * 300.0f * scale;
+          break;
+      }
+    }
+    x[5] = std::numeric_limits<float>::infinity();
+    x[9] = -std::numeric_limits<float>::infinity();
+    x[13] = std::numeric_limits<float>::quiet_NaN();
+    x[17] = std::numeric_limits<float>::max();
+    std::vector<int8_t> s8(x.size());
+    std::vector<uint8_t> u8(x.size());
+    q8_quantize_s8(x.data(), static_cast<int64_t>(x.size()), scale, -3, s8.data());
+    q8_quantize_u8(x.data(), static_cast<int64_t>(x.size()), scale, 131, u8.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(s8[i], reference_quantize<int8_t>(x[i], scale, -3)) << "x " << x[i] << " scale " << scale;
+      ASSERT_EQ(u8[i], reference_quantize<uint8_t>(x[i], scale, 131)) << "x " << x[i] << " scale " << scale;
+    }
+  }
+}
+
 TEST_P(Q8ConvertTest, TiesNaNInfinitiesAndSaturation) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   // 0.5, 1.5, 2.5, -0.5, -1.5, -2.5 round to 0, 2, 2, -0, -2, -2.

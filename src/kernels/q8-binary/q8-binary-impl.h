@@ -1,15 +1,15 @@
 // The q8-binary loops, written once over simd::Vec; each q8-binary-<isa>.cpp includes this under its ISA's flags.
 // Contraction into fused multiply-adds is off here: the dequantized operands must be rounded before they are added,
 // as the unfused ops round them. Rounding adds and subtracts 1.5 * 2^23 (half to even for |v| < 2^22; larger
-// values saturate either way). The division by the output scale is a multiplication by its reciprocal and one
-// correction (quotient_of): the bits of the division at a fraction of its cost.
+// values saturate either way). The division by the output scale is simd::divide_by (its reciprocal and one
+// correction): the bits of the division at a fraction of its cost (QLinearAdd on 802,816 int8 values was bound by
+// vdivps).
 #pragma once
 
 #pragma GCC optimize("fp-contract=off")
 // GCC 12 reports the AVX-512 widening intrinsics' internal mask operand as maybe uninitialized (a false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 #if defined(__AVX2__)
@@ -31,37 +31,6 @@ constexpr float kRoundMagic = 12582912.0f;
 
 using simd::bytes_to_floats;
 
-// v / divisor, correctly rounded, from reciprocal = RN(1 / divisor): q = RN(v * reciprocal) is within an ulp of the
-// quotient, the remainder v - q * divisor is exact in one fused multiply-add, and RN(q + remainder * reciprocal) is
-// the correctly rounded quotient (Markstein's theorem) while nothing under- or overflows: see quotients_are_safe.
-// A vdivps costs ~10 cycles a register on these cores: QLinearAdd on 802,816 int8 values was bound by it. Without
-// FMA (the portable variant) it divides.
-inline Vec quotient_of(Vec v, Vec divisor, [[maybe_unused]] Vec reciprocal) {
-#if defined(__AVX512F__) && defined(__FMA__)
-  static_assert(kLanes == 16);
-  const __m512 q = _mm512_mul_ps(v, reciprocal);
-  return _mm512_fmadd_ps(_mm512_fnmadd_ps(q, divisor, v), reciprocal, q);
-#elif defined(__AVX2__) && defined(__FMA__)
-  static_assert(kLanes == 8);
-  const __m256 q = _mm256_mul_ps(v, reciprocal);
-  return _mm256_fmadd_ps(_mm256_fnmadd_ps(q, divisor, v), reciprocal, q);
-#else
-  return v / divisor;
-#endif
-}
-
-// Whether quotient_of gives the division's bits for every value these parameters produce: the scales finite and
-// within 2^+-60 (the remainder of a quotient that rounds to a nonzero integer then stays a normal number, and one that
-// rounds to zero does so either way) and every |v| / c_scale below 2^100 (no product overflows). Else the loop divides.
-inline bool quotients_are_safe(const Q8BinaryParams& p, bool multiply) {
-  const auto moderate = [](float s) { return std::fabs(s) >= 0x1p-60f && std::fabs(s) <= 0x1p60f; };
-  if (!moderate(p.a_scale) || !moderate(p.b_scale) || !moderate(p.c_scale)) return false;
-  if (!(std::fabs(p.a_zero_point) <= 65536.0f && std::fabs(p.b_zero_point) <= 65536.0f)) return false;
-  const double a = (256.0 + std::fabs(p.a_zero_point)) * std::fabs(p.a_scale);
-  const double b = (256.0 + std::fabs(p.b_zero_point)) * std::fabs(p.b_scale);
-  return (multiply ? a * b : a + b) / std::fabs(p.c_scale) < 0x1p100;
-}
-
 template <typename T>
 inline float quantize_one(float v, const Q8BinaryParams& p, float lo, float hi) {
   float r = (v / p.c_scale + kRoundMagic) - kRoundMagic;
@@ -71,7 +40,7 @@ inline float quantize_one(float v, const Q8BinaryParams& p, float lo, float hi) 
 }
 
 // The whole registers of binary: the first n / kLanes * kLanes values; returns that count. kReciprocal: the quotients
-// by quotient_of (the parameters passed quotients_are_safe), else by division.
+// by simd::divide_by (the output scale passed simd::reciprocal_divides_exactly), else by division.
 template <typename T, bool kMul, bool kReciprocal>
 int64_t binary_registers(const T* a, const T* b, int64_t n, const Q8BinaryParams& p, T* c) {
   typedef T ByteVec __attribute__((vector_size(kLanes)));
@@ -84,7 +53,7 @@ int64_t binary_registers(const T* a, const T* b, int64_t n, const Q8BinaryParams
     const Vec fx = (bytes_to_floats(a + i) - za) * sa;
     const Vec fy = (bytes_to_floats(b + i) - zb) * sb;
     const Vec v = kMul ? fx * fy : fx + fy;
-    Vec r = ((kReciprocal ? quotient_of(v, sc, reciprocal) : v / sc) + magic) - magic;
+    Vec r = ((kReciprocal ? simd::divide_by(v, sc, reciprocal) : v / sc) + magic) - magic;
     r += zc;
     r = r > vlo ? r : vlo;
     r = r < vhi ? r : vhi;
@@ -100,8 +69,8 @@ void binary(const void* a_raw, const void* b_raw, int64_t n, const Q8BinaryParam
   const T* b = static_cast<const T*>(b_raw);
   T* c = static_cast<T*>(c_raw);
   const float lo = std::is_signed_v<T> ? -128.0f : 0.0f, hi = std::is_signed_v<T> ? 127.0f : 255.0f;
-  int64_t i = quotients_are_safe(p, kMul) ? binary_registers<T, kMul, true>(a, b, n, p, c)
-                                          : binary_registers<T, kMul, false>(a, b, n, p, c);
+  int64_t i = simd::reciprocal_divides_exactly(p.c_scale) ? binary_registers<T, kMul, true>(a, b, n, p, c)
+                                                          : binary_registers<T, kMul, false>(a, b, n, p, c);
   for (; i < n; ++i) {
     const float fx = (static_cast<float>(a[i]) - p.a_zero_point) * p.a_scale;
     const float fy = (static_cast<float>(b[i]) - p.b_zero_point) * p.b_scale;

@@ -37,22 +37,25 @@ inline T quantize_one(float x, float scale, float zero_point) {
   return static_cast<T>(static_cast<int32_t>(r));
 }
 
-// kRow: scale and zero_point hold one value per element (a row of per-axis parameters); else one value for all.
-template <typename T, bool kRow>
-void quantize(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
-  if (n <= 0) return;  // an empty row may come with no parameters at all (null pointers)
+// The whole registers of quantize: the first n / kLanes * kLanes values; returns that count. kRow: scale and
+// zero_point hold one value per element (a row of per-axis parameters); else one value for all. kReciprocal (one
+// scale passing simd::reciprocal_divides_exactly): the quotients by simd::divide_by, else by division.
+template <typename T, bool kRow, bool kReciprocal>
+int64_t quantize_registers(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
+  static_assert(!(kRow && kReciprocal));
   using ByteVec = typename Bytes<T>::type;
   const Vec magic = Vec{} + kRoundMagic, zero = {};
   const Vec lo = Vec{} + static_cast<float>(std::numeric_limits<T>::min());
   const Vec hi = Vec{} + static_cast<float>(std::numeric_limits<T>::max());
   Vec s = Vec{} + scale[0], zp = Vec{} + zero_point[0];
+  const Vec reciprocal = Vec{} + 1.0f / scale[0];
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     if constexpr (kRow) {
       s = simd::load(scale + i);
       zp = simd::load(zero_point + i);
     }
-    Vec q = simd::load(x + i) / s;
+    Vec q = kReciprocal ? simd::divide_by(simd::load(x + i), s, reciprocal) : simd::load(x + i) / s;
     q = q == q ? q : zero;
     Vec r = (q + magic) - magic;
     r += zp;
@@ -60,6 +63,20 @@ void quantize(const float* x, int64_t n, const float* scale, const float* zero_p
     r = r < hi ? r : hi;
     const ByteVec bytes = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
     std::memcpy(y + i, &bytes, kLanes);
+  }
+  return i;
+}
+
+// kRow: scale and zero_point hold one value per element (a row of per-axis parameters); else one value for all.
+template <typename T, bool kRow>
+void quantize(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
+  if (n <= 0) return;  // an empty row may come with no parameters at all (null pointers)
+  int64_t i = 0;
+  if constexpr (!kRow) {
+    i = simd::reciprocal_divides_exactly(scale[0]) ? quantize_registers<T, false, true>(x, n, scale, zero_point, y)
+                                                   : quantize_registers<T, false, false>(x, n, scale, zero_point, y);
+  } else {
+    i = quantize_registers<T, true, false>(x, n, scale, zero_point, y);
   }
   for (; i < n; ++i) y[i] = quantize_one<T>(x[i], scale[kRow ? i : 0], zero_point[kRow ? i : 0]);
 }

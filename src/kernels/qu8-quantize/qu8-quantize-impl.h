@@ -52,18 +52,29 @@ inline float quantize_one(float x, float scale, float zero_point) {
   return r < 255.0f ? r : 255.0f;
 }
 
-void quantize(const float* x, int64_t n, float scale, float zero_point, uint8_t* y) {
+// The whole registers of quantize: the first n / kLanes * kLanes values; returns that count. kReciprocal (the scale
+// passed simd::reciprocal_divides_exactly): the quotients by simd::divide_by (the division's bits; the division
+// bound DynamicQuantizeMatMul's quantization of its input), else by division.
+template <bool kReciprocal>
+int64_t quantize_registers(const float* x, int64_t n, float scale, float zero_point, uint8_t* y) {
   const Vec s = Vec{} + scale, zp = Vec{} + zero_point, magic = Vec{} + kRoundMagic;
-  const Vec zero = {}, top = Vec{} + 255.0f;
+  const Vec zero = {}, top = Vec{} + 255.0f, reciprocal = Vec{} + 1.0f / scale;
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    Vec r = (simd::load(x + i) / s + magic) - magic;
+    const Vec v = simd::load(x + i);
+    Vec r = ((kReciprocal ? simd::divide_by(v, s, reciprocal) : v / s) + magic) - magic;
     r += zp;
     r = r > zero ? r : zero;
     r = r < top ? r : top;
     const ByteVec bytes = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
     std::memcpy(y + i, &bytes, kLanes);
   }
+  return i;
+}
+
+void quantize(const float* x, int64_t n, float scale, float zero_point, uint8_t* y) {
+  int64_t i = simd::reciprocal_divides_exactly(scale) ? quantize_registers<true>(x, n, scale, zero_point, y)
+                                                      : quantize_registers<false>(x, n, scale, zero_point, y);
   for (; i < n; ++i) y[i] = static_cast<uint8_t>(quantize_one(x[i], scale, zero_point));
 }
 
