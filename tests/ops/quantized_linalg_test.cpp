@@ -332,6 +332,10 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       // whose tiles requantize, a 266 KB one (beyond kWholeImageMaxBytes) block by block.
       {{1, 64, 40, 40}, {12, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
       {{1, 64, 64, 65}, {12, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      // im2row convolutions of more than two 256-position blocks per thread: each block's rows, GEMM,
+      // requantization and transpose on one thread (QLinearConv), a 3x3 and a 7x7 stride-2 stem.
+      {{1, 8, 41, 41}, {12, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 3, 46, 46}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},
   };
   // Case i gets one weight zero point for all channels when i % 3 == 0 (else one per channel): the NCHW pointwise
   // path takes only the former, so its cases sit at indices 3, 6 and 9, and 36 and 18 (the last two cases).
