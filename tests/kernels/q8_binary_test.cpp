@@ -53,7 +53,8 @@ void check_every_pair(bool multiply) {
        {Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.1f, 0}, Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.15f, 1},
         Q8BinaryParams{0.03f, 1, 0.07f, -3, 0.09f, 2}, Q8BinaryParams{0.5f, 0, 0.25f, 0, 0.3f, 0},
         Q8BinaryParams{0.1f, 0, 0.1f, 0, 0.7f, 0}, Q8BinaryParams{0.02f, 0, 0.02f, 0, 3e-39f, 0},
-        Q8BinaryParams{1e20f, 0, 1e20f, 0, 1e-20f, 0}, Q8BinaryParams{0x1p-61f, 0, 0x1p-61f, 0, 0x1p-61f * 3, 0}}) {
+        Q8BinaryParams{1e20f, 0, 1e20f, 0, 1e-20f, 0}, Q8BinaryParams{0x1p-61f, 0, 0x1p-61f, 0, 0x1p-61f * 3, 0},
+        Q8BinaryParams{0.05f, 0, 0.05f, 0, 0.1f, 2.5f}}) {  // a non-integer output zero point: the float path
     q8_binary_elementwise(multiply, std::is_signed_v<T>, a.data(), b.data(), static_cast<int64_t>(a.size()), p,
                           c.data());
     for (size_t i = 0; i < a.size(); ++i) {
