@@ -51,12 +51,18 @@ void append_utf8(std::string& out, uint32_t cp) {
 }
 
 // A string tensor from '<U{width}' data: each element `width` UTF-32LE code units, NUL-padded; stored as UTF-8.
+// Empty strings ('<U0') carry no data to bound their count by: at most this many are read (32 MiB of std::string).
+constexpr int64_t kMaxEmptyStrings = int64_t{1} << 20;
+
 Tensor unicode_strings(const std::string& bytes, size_t data_offset, const std::vector<int64_t>& shape, int64_t width,
                        const std::string& source) {
   const int64_t count = shape_element_count(shape);
   const uint64_t need = static_cast<uint64_t>(count) * static_cast<uint64_t>(width) * 4;
   check_argument(count >= 0 && bytes.size() - data_offset == need, "'", source, "' holds ", bytes.size() - data_offset,
                  " bytes of data but shape ", shape_to_string(shape), " of <U", width, " needs ", need);
+  // A '<U0' header with a huge shape asked for 19 GB of empty strings from a 130-byte file (found by fuzz_npy).
+  check_argument(width > 0 || count <= kMaxEmptyStrings, "'", source, "' declares ", count,
+                 " empty strings ('<U0', shape ", shape_to_string(shape), "); at most ", kMaxEmptyStrings, " are read");
   Tensor t(DType::kString, shape);
   for (int64_t i = 0; i < count; ++i) {
     std::string& out = t.data<std::string>()[i];
