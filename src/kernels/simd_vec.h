@@ -99,5 +99,60 @@ inline Vec divide_by(Vec x, Vec divisor, [[maybe_unused]] Vec reciprocal) {
 #endif
 }
 
+// Whether `zero_point` takes RoundedBytes: an integer within +-255 (an 8-bit zero point always is).
+inline bool is_byte_zero_point(float zero_point) {
+  return zero_point == static_cast<float>(static_cast<int>(zero_point)) && zero_point >= -255.0f &&
+         zero_point <= 255.0f;
+}
+
+#if defined(__AVX2__)
+// The bytes (int8 or uint8 T) of saturate(round_half_even(q) + zero_point) for a register of quotients q, zero_point
+// passing is_byte_zero_point: q clamped to [lo - zero_point, hi - zero_point] (NaN to the lower bound: vmaxps returns
+// its second operand then), rounded by vcvtps2dq (the default rounding mode, as std::nearbyint assumes), the zero
+// point added in int32. The same bytes as rounding, adding and clamping in float, in four fewer instructions a
+// register: the 8-bit quantizing loops (q8-binary, qu8-quantize) are bound by instruction count.
+template <typename T>
+class RoundedBytes {
+ public:
+  static_assert(std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>);
+  explicit RoundedBytes(float zero_point) {
+    const float lo = std::is_signed_v<T> ? -128.0f : 0.0f, hi = std::is_signed_v<T> ? 127.0f : 255.0f;
+#if defined(__AVX512F__)
+    q_lo_ = _mm512_set1_ps(lo - zero_point);
+    q_hi_ = _mm512_set1_ps(hi - zero_point);
+    zero_point_ = _mm512_set1_epi32(static_cast<int32_t>(zero_point));
+#else
+    q_lo_ = _mm256_set1_ps(lo - zero_point);
+    q_hi_ = _mm256_set1_ps(hi - zero_point);
+    zero_point_ = _mm256_set1_epi32(static_cast<int32_t>(zero_point));
+#endif
+  }
+
+  // Writes kLanes bytes at out.
+  void store(Vec q, T* out) const {
+#if defined(__AVX512F__)
+    const __m512 clamped = _mm512_min_ps(_mm512_max_ps(reinterpret_cast<__m512>(q), q_lo_), q_hi_);
+    const __m512i k = _mm512_add_epi32(_mm512_cvtps_epi32(clamped), zero_point_);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(k));
+#else
+    const __m256 clamped = _mm256_min_ps(_mm256_max_ps(reinterpret_cast<__m256>(q), q_lo_), q_hi_);
+    const __m256i k = _mm256_add_epi32(_mm256_cvtps_epi32(clamped), zero_point_);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
+    const __m128i bytes = std::is_signed_v<T> ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+#endif
+  }
+
+ private:
+#if defined(__AVX512F__)
+  __m512 q_lo_, q_hi_;
+  __m512i zero_point_;
+#else
+  __m256 q_lo_, q_hi_;
+  __m256i zero_point_;
+#endif
+};
+#endif
+
 }  // namespace
 }  // namespace tessera::simd

@@ -10,7 +10,6 @@
 // GCC 12 reports the AVX-512 widening intrinsics' internal mask operand as maybe uninitialized (a false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 #if defined(__AVX2__)
@@ -51,35 +50,13 @@ int64_t binary_registers(const T* a, const T* b, int64_t n, const Q8BinaryParams
   const Vec vlo = Vec{} + lo, vhi = Vec{} + hi, reciprocal = Vec{} + 1.0f / p.c_scale;
   int64_t i = 0;
 #if defined(__AVX2__)
-  // An integer output zero point (QLinearAdd/QLinearMul's always is): the quotient clamped to [lo - zc, hi - zc]
-  // (NaN to the lower bound: vmaxps returns its second operand then), rounded half to even by vcvtps2dq (the
-  // default rounding mode, as std::nearbyint assumes), plus zc in int32: the same bytes as rounding, adding and
-  // clamping in float, in four fewer instructions a register (the loop is bound by instruction count).
-  if (p.c_zero_point == static_cast<float>(static_cast<int>(p.c_zero_point)) && std::abs(p.c_zero_point) <= 255.0f) {
-    const int32_t zero_point = static_cast<int32_t>(p.c_zero_point);
-#if defined(__AVX512F__)
-    const __m512 q_lo = _mm512_set1_ps(lo - p.c_zero_point), q_hi = _mm512_set1_ps(hi - p.c_zero_point);
-    const __m512i zci = _mm512_set1_epi32(zero_point);
-#else
-    const __m256 q_lo = _mm256_set1_ps(lo - p.c_zero_point), q_hi = _mm256_set1_ps(hi - p.c_zero_point);
-    const __m256i zci = _mm256_set1_epi32(zero_point);
-#endif
+  if (simd::is_byte_zero_point(p.c_zero_point)) {  // QLinearAdd/QLinearMul's always is
+    const simd::RoundedBytes<T> rounded(p.c_zero_point);
     for (; i + kLanes <= n; i += kLanes) {
       const Vec fx = (bytes_to_floats(a + i) - za) * sa;
       const Vec fy = (bytes_to_floats(b + i) - zb) * sb;
       const Vec v = kMul ? fx * fy : fx + fy;
-      const Vec q = kReciprocal ? simd::divide_by(v, sc, reciprocal) : v / sc;
-#if defined(__AVX512F__)
-      const __m512 clamped = _mm512_min_ps(_mm512_max_ps(reinterpret_cast<__m512>(q), q_lo), q_hi);
-      const __m512i k = _mm512_add_epi32(_mm512_cvtps_epi32(clamped), zci);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(c + i), _mm512_cvtepi32_epi8(k));
-#else
-      const __m256 clamped = _mm256_min_ps(_mm256_max_ps(reinterpret_cast<__m256>(q), q_lo), q_hi);
-      const __m256i k = _mm256_add_epi32(_mm256_cvtps_epi32(clamped), zci);
-      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
-      const __m128i bytes = std::is_signed_v<T> ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(c + i), bytes);
-#endif
+      rounded.store(kReciprocal ? simd::divide_by(v, sc, reciprocal) : v / sc, c + i);
     }
     return i;
   }

@@ -64,31 +64,11 @@ int64_t quantize_registers(const float* x, int64_t n, float scale, float zero_po
   const Vec zero = {}, top = Vec{} + 255.0f, reciprocal = Vec{} + 1.0f / scale;
   int64_t i = 0;
 #if defined(__AVX2__)
-  // An integer zero point (DynamicQuantizeLinear's always is): the quotient clamped to [-zp, 255 - zp] (NaN to the
-  // lower bound: vmaxps returns its second operand then), rounded half to even by vcvtps2dq (the default rounding
-  // mode, as std::nearbyint assumes), plus zp in int32: the same bytes in four fewer instructions a register.
-  if (zero_point == static_cast<float>(static_cast<int>(zero_point)) && zero_point >= 0.0f && zero_point <= 255.0f) {
-    const int32_t zp_int = static_cast<int32_t>(zero_point);
-#if defined(__AVX512F__)
-    const __m512 q_lo = _mm512_set1_ps(-zero_point), q_hi = _mm512_set1_ps(255.0f - zero_point);
-    const __m512i zpi = _mm512_set1_epi32(zp_int);
-#else
-    const __m256 q_lo = _mm256_set1_ps(-zero_point), q_hi = _mm256_set1_ps(255.0f - zero_point);
-    const __m256i zpi = _mm256_set1_epi32(zp_int);
-#endif
+  if (simd::is_byte_zero_point(zero_point)) {  // DynamicQuantizeLinear's always is
+    const simd::RoundedBytes<uint8_t> rounded(zero_point);
     for (; i + kLanes <= n; i += kLanes) {
       const Vec v = simd::load(x + i);
-      const Vec q = kReciprocal ? simd::divide_by(v, s, reciprocal) : v / s;
-#if defined(__AVX512F__)
-      const __m512 clamped = _mm512_min_ps(_mm512_max_ps(reinterpret_cast<__m512>(q), q_lo), q_hi);
-      const __m512i k = _mm512_add_epi32(_mm512_cvtps_epi32(clamped), zpi);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(k));
-#else
-      const __m256 clamped = _mm256_min_ps(_mm256_max_ps(reinterpret_cast<__m256>(q), q_lo), q_hi);
-      const __m256i k = _mm256_add_epi32(_mm256_cvtps_epi32(clamped), zpi);
-      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), _mm_packus_epi16(words, words));
-#endif
+      rounded.store(kReciprocal ? simd::divide_by(v, s, reciprocal) : v / s, y + i);
     }
     return i;
   }
