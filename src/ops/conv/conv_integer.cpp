@@ -332,6 +332,28 @@ struct RequantizedOutput {
                     y + (n * g.out_channels + channel) * g.out_size + first, small_sums);
     }
   }
+
+  // Requantizes `count` positions x `channels` int32 sums (ld_sums apart; column c: output channel first_channel +
+  // c, its bias bias[c] when bias is set) as they are, into `buffer` (in L1), and transposes those bytes into image
+  // n's output planes at positions [first, first + count).
+  void positions(const ConvGeometry& g, int64_t n, int64_t first_channel, int64_t channels, int64_t first,
+                 int64_t count, const int32_t* sums, int64_t ld_sums, const int32_t* bias,
+                 std::vector<uint8_t>& buffer) const {
+    buffer.resize(static_cast<size_t>(count * channels));
+    q8_requantize_channels(sums, count, channels, ld_sums, bias, scales + first_channel, zero_point, y_signed,
+                           buffer.data(), channels, small_sums);
+    transpose_bytes(count, channels, buffer.data(), channels,
+                    y + (n * g.out_channels + first_channel) * g.out_size + first, g.out_size, 0x00);
+  }
+
+  // Makes `out` write these bytes (row i: output channel i, ldc positions apart) from y + offset.
+  void gemm_output(Q8GemmOutput& out, int64_t offset) const {
+    out.c_q8 = y + offset;
+    out.q8_signed = y_signed;
+    out.row_scales = scales;
+    out.q8_zero_point = zero_point;
+    out.q8_small_sums = small_sums;
+  }
 };
 
 // The same sums on the q8 GEMM: per image, x goes channels-last; per group, its im2col matrix in row form (output
@@ -395,7 +417,6 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
         // images: the 7x7 stem 1260-1297 -> 1186-1202 us and the 3x3 layers on 64 channels at 56x56 343-383 ->
         // 295-307 at one thread, but the layer after each of those a little slower, the whole model level (eight
         // rounds: 15.07 -> 14.98 ms); at two threads the model 10.15 -> 9.78 ms (six rounds).
-        uint8_t* const y_group = requantized->y + (n * g.out_channels + grp * mg) * g.out_size;
         parallelism.parallel_for_balanced(position_blocks, [&](int64_t begin, int64_t end) {
           thread_local std::vector<uint8_t> block_rows, block_bytes;
           thread_local std::vector<int32_t> block_sums;
@@ -415,11 +436,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
             out.ldc = mg;
             q8_gemm(count, mg, k, block_a, block_lda, false, a_zero_point, weights.groups[static_cast<size_t>(grp)],
                     out, nullptr);
-            block_bytes.resize(static_cast<size_t>(count * mg));
-            q8_requantize_channels(block_sums.data(), count, mg, mg, group_bias, requantized->scales + grp * mg,
-                                   requantized->zero_point, requantized->y_signed, block_bytes.data(), mg,
-                                   requantized->small_sums);
-            transpose_bytes(count, mg, block_bytes.data(), mg, y_group + first, g.out_size, 0x00);
+            requantized->positions(g, n, grp * mg, mg, first, count, block_sums.data(), mg, group_bias, block_bytes);
           }
         });
         continue;
@@ -455,16 +472,12 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
           const int64_t c0 = channels.begin(task % channels.parts), c1 = c0 + channels.size(task % channels.parts);
           const int32_t* src = product + first * mg + c0;
           const int32_t* add = group_bias != nullptr ? group_bias + c0 : nullptr;
-          const int64_t plane = (n * g.out_channels + grp * mg + c0) * g.out_size + first;
           if (requantized == nullptr) {
-            transpose_add_s32(count, c1 - c0, src, mg, add, acc + plane, g.out_size);
+            transpose_add_s32(count, c1 - c0, src, mg, add,
+                              acc + (n * g.out_channels + grp * mg + c0) * g.out_size + first, g.out_size);
             continue;
           }
-          block.resize(static_cast<size_t>((c1 - c0) * count));
-          q8_requantize_channels(src, count, c1 - c0, mg, add, requantized->scales + grp * mg + c0,
-                                 requantized->zero_point, requantized->y_signed, block.data(), c1 - c0,
-                                 requantized->small_sums);
-          transpose_bytes(count, c1 - c0, block.data(), c1 - c0, requantized->y + plane, g.out_size, 0x00);
+          requantized->positions(g, n, grp * mg + c0, c1 - c0, first, count, src, mg, add, block);
         }
       });
     }
@@ -560,11 +573,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
         out.a_row_sums = weights_row_sums;
         if (amx) {
           out.ldc = positions;
-          out.c_q8 = requantized->y + n * outputs * positions + first;
-          out.q8_signed = requantized->y_signed;
-          out.row_scales = requantized->scales;
-          out.q8_zero_point = requantized->zero_point;
-          out.q8_small_sums = requantized->small_sums;
+          requantized->gemm_output(out, n * outputs * positions + first);
         } else {
           out.ldc = count;
           out.c_s32 = sums.data();
@@ -583,11 +592,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
     out.row_bias = bias;
     out.a_row_sums = weights_row_sums;
     if (requantized != nullptr) {
-      out.c_q8 = requantized->y + n * outputs * positions;
-      out.q8_signed = requantized->y_signed;
-      out.row_scales = requantized->scales;
-      out.q8_zero_point = requantized->zero_point;
-      out.q8_small_sums = requantized->small_sums;
+      requantized->gemm_output(out, n * outputs * positions);
     } else {
       out.c_s32 = acc + n * outputs * positions;
     }
