@@ -13,6 +13,7 @@
 
 #include "ir/graph_builder.h"
 #include "kernels/q8-convert/q8-convert.h"
+#include "quotient_test_values.h"
 #include "runtime/session.h"
 
 namespace tessera {
@@ -76,31 +77,9 @@ TEST_P(Q8ConvertTest, QuantizeMatchesTheScalarDefinition) {
 // of the division, int8 and uint8.
 TEST_P(Q8ConvertTest, ReciprocalQuotientsMatchTheDivisionAcrossScales) {
   std::mt19937 rng(23);
-  std::uniform_real_distribution<float> exponent(-70.0f, 70.0f), unit(-1.0f, 1.0f);
   for (int round = 0; round < 300; ++round) {
-    const float scale = std::exp2(exponent(rng)) * (1.0f + 0.37f * std::fabs(unit(rng)));
-    std::vector<float> x(1000);
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float step = static_cast<float>(static_cast<int>(i % 600) - 300) * 0.5f;
-      switch (i % 4) {
-        case 0:
-          x[i] = step * scale;
-          break;  // on a half step
-        case 1:
-          x[i] = std::nextafter(step * scale, x[i - 1] + scale);
-          break;  // next to one
-        case 2:
-          x[i] = unit(rng) * std::exp2(exponent(rng) * 1.8f);
-          break;  // any magnitude
-        default:
-          x[i] = unit(rng) * 300.0f * scale;
-          break;
-      }
-    }
-    x[5] = std::numeric_limits<float>::infinity();
-    x[9] = -std::numeric_limits<float>::infinity();
-    x[13] = std::numeric_limits<float>::quiet_NaN();
-    x[17] = std::numeric_limits<float>::max();
+    const float scale = testing::random_quotient_scale(rng);
+    const std::vector<float> x = testing::quotient_test_values(scale, rng);
     std::vector<int8_t> s8(x.size());
     std::vector<uint8_t> u8(x.size());
     q8_quantize_s8(x.data(), static_cast<int64_t>(x.size()), scale, -3, s8.data());

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/qu8-quantize/qu8-quantize.h"
+#include "quotient_test_values.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -53,33 +54,11 @@ TEST_P(Qu8QuantizeTest, MatchesTheScalarDefinition) {
 // the division.
 TEST_P(Qu8QuantizeTest, ReciprocalQuotientsMatchTheDivisionAcrossScales) {
   std::mt19937 rng(29);
-  std::uniform_real_distribution<float> exponent(-70.0f, 70.0f), unit(-1.0f, 1.0f);
   for (int round = 0; round < 300; ++round) {
     DynamicQuantU8 q;
-    q.scale = std::exp2(exponent(rng)) * (1.0f + 0.37f * std::fabs(unit(rng)));
+    q.scale = testing::random_quotient_scale(rng);
     q.zero_point = static_cast<uint8_t>(rng() % 256);
-    std::vector<float> x(1000);
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float step = static_cast<float>(static_cast<int>(i % 600) - 300) * 0.5f;
-      switch (i % 4) {
-        case 0:
-          x[i] = step * q.scale;
-          break;
-        case 1:
-          x[i] = std::nextafter(step * q.scale, x[i - 1] + q.scale);
-          break;
-        case 2:
-          x[i] = unit(rng) * std::exp2(exponent(rng) * 1.8f);
-          break;
-        default:
-          x[i] = unit(rng) * 300.0f * q.scale;
-          break;
-      }
-    }
-    x[5] = std::numeric_limits<float>::infinity();
-    x[9] = -std::numeric_limits<float>::infinity();
-    x[13] = std::numeric_limits<float>::quiet_NaN();
-    x[17] = std::numeric_limits<float>::max();
+    const std::vector<float> x = testing::quotient_test_values(q.scale, rng);
     std::vector<uint8_t> y(x.size());
     quantize_u8(x.data(), static_cast<int64_t>(x.size()), q, y.data());
     for (size_t i = 0; i < x.size(); ++i) {
