@@ -17,22 +17,23 @@ namespace {
 
 using pass_test::random_floats;
 
-TEST(F32GemmWideTest, PlainAUnderWideCMatchesPackedAAndTheReference) {
+// For every micro-kernel this CPU runs, on one thread and two: C = A (plain, m x k, leading dimension lda) x B
+// equals, bit for bit, the same product from a pre-packed A, and the reference's values within 1e-3.
+void expect_plain_a_matches_packed_a(const std::vector<int64_t>& ms, int64_t k, int64_t n, int64_t lda) {
   ThreadPool pool(2);
-  const int64_t k = 70, n = 8205, lda = 77;  // odd sizes: partial strips, depth and column tiles
   const Tensor b = random_floats({k, n}, 3);
-  for (const std::string& name : gemm_f32_kernel_names()) {
-    ASSERT_TRUE(gemm_f32_select_kernel(name));
-    const PackedGemmF32 packed_b = pack_gemm_b_f32(false, k, n, b.data<float>(), n);
-    for (int64_t m : {5, 13, 30}) {
-      const Tensor a = random_floats({m, lda}, 4);
+  for (int64_t m : ms) {
+    const Tensor a = random_floats({m, lda}, 4);
+    std::vector<double> want(static_cast<size_t>(m * n), 0.0);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < n; ++j)
+          want[static_cast<size_t>(i * n + j)] +=
+              static_cast<double>(a.data<float>()[i * lda + p]) * b.data<float>()[p * n + j];
+    for (const std::string& name : gemm_f32_kernel_names()) {
+      ASSERT_TRUE(gemm_f32_select_kernel(name));
+      const PackedGemmF32 packed_b = pack_gemm_b_f32(false, k, n, b.data<float>(), n);
       const PackedGemmF32 packed_a = pack_gemm_a_f32(false, m, k, a.data<float>(), lda);
-      std::vector<double> want(static_cast<size_t>(m * n), 0.0);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t p = 0; p < k; ++p)
-          for (int64_t j = 0; j < n; ++j)
-            want[static_cast<size_t>(i * n + j)] +=
-                static_cast<double>(a.data<float>()[i * lda + p]) * b.data<float>()[p * n + j];
       for (Parallelism* parallelism : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
         SCOPED_TRACE(name + " m " + std::to_string(m) + (parallelism ? " two threads" : " one thread"));
         std::vector<float> plain(static_cast<size_t>(m * n)), packed(plain.size());
@@ -48,6 +49,18 @@ TEST(F32GemmWideTest, PlainAUnderWideCMatchesPackedAAndTheReference) {
     }
   }
   gemm_f32_select_kernel("");
+}
+
+TEST(F32GemmWideTest, PlainAUnderWideCMatchesPackedAAndTheReference) {
+  // odd sizes: partial strips, depth and column tiles
+  expect_plain_a_matches_packed_a({5, 13, 30}, 70, 8205, 77);
+}
+
+// A plain A whose rows alias in L1 (lda 1024 floats: packed, not read in place) and whose depth slices are too
+// large for L2 (300 rows), under more columns than one column block of any kernel: packed whole once rather than
+// again for every column block (as a batch-8 FFN or vocabulary head).
+TEST(F32GemmWideTest, LargePlainAUnderSeveralColumnBlocksMatchesPackedA) {
+  expect_plain_a_matches_packed_a({300}, 1000, 1100, 1024);
 }
 
 }  // namespace

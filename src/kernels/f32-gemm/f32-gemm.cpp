@@ -172,6 +172,22 @@ void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t
 // loops; about a quarter of a 1 MiB L2, leaving room for the B panels.
 constexpr int64_t kWholeAPackSliceBytes = int64_t{256} << 10;
 
+// Largest plain A (padded rows x the whole depth) packed whole before the loops when its depth slices exceed
+// kWholeAPackSliceBytes but C has more than one column block: packed per row block instead, A would be packed
+// again for every column block (GPT-2's LM head at batch 8, 1024 x 768 x 50257: A packed 99 times). Packed whole,
+// each row block's slice is read back sequentially (from L3) once per column block and stays in L2 across the
+// block's column panels.
+constexpr int64_t kWholeAPackMaxBytes = int64_t{16} << 20;
+
+// Whether a plain A of `rows` x `depth` that is packed (not read in place) is packed whole before the loops over
+// `columns` columns of C, rather than row block by row block inside them.
+bool packs_whole_a(const UkernelSet& set, int64_t rows, int64_t depth, int64_t columns, int64_t kc_max) {
+  const int64_t rows_padded = (rows + set.mr - 1) / set.mr * set.mr;
+  const int64_t bytes = static_cast<int64_t>(sizeof(float));
+  if (rows_padded * kc_max * bytes <= kWholeAPackSliceBytes) return true;
+  return columns > set.nc && rows_padded * depth * bytes <= kWholeAPackMaxBytes;
+}
+
 // Whether the rows of a row-major A with leading dimension `ld` spread over the L1 sets well enough to be read in
 // place: rows one 4 KiB page apart (ld * 4 a multiple of 4096, e.g. K = 3072) all land in the same sets and
 // evict each other (measured: BERT's FFN-down GEMM at 55% of peak in place, 80% packed). Requires at least four
@@ -328,7 +344,8 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const int64_t nc_max = std::min<int64_t>(set.nc, (n1 - n0 + nr - 1) / nr * nr);
   // A plain row-major A is read in place by the direct-A micro-kernels (no packing). A transposed plain A is
   // packed: whole, before the loops, when one depth slice of this block's rows fits kWholeAPackSliceBytes (so it
-  // stays in L2; laid out like a PackedGemmF32 of the block's rows), else per row block as the loops go. Either
+  // stays in L2; laid out like a PackedGemmF32 of the block's rows) or when several column blocks would each
+  // repack it (packs_whole_a), else per row block as the loops go. Either
   // way A is not repacked for every column block, which with a pre-packed B and a wide N (BERT's FFN: N = 3072,
   // six column blocks) cost ~5% of the run.
   const bool direct_a = reads_a_in_place(pr, m0, m1);
@@ -341,7 +358,8 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const float* a_panels = pr.a.packed != nullptr ? pr.a.packed->data() : pr.a_panels;
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
   const bool small_block = block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
-  const bool pack_whole_a = !a_prepacked && !direct_a && !direct_at && small_block;
+  const bool pack_whole_a =
+      !a_prepacked && !direct_a && !direct_at && packs_whole_a(set, m1 - m0, pr.k, n1 - n0, kc_max);
   if (small_block) mc_max = block_rows_padded;
   float* a_buffer =
       (a_prepacked || direct_a || direct_at) ? nullptr : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
@@ -542,7 +560,7 @@ void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Paralle
   const int64_t m_padded = m_strips * mr;
   const int64_t kc_max = depth_block(set, pr.k);
   const bool packs_a = packs_a_operand(pr);
-  const bool pack_a_first = packs_a && m_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
+  const bool pack_a_first = packs_a && packs_whole_a(set, pr.m, pr.k, pr.n, kc_max);
   if (pack_a_first) {
     float* panels = thread_workspace().shared_a(m_padded * pr.k);
     parallelism.parallel_for_pieces(m_strips, m_strips, [&](int64_t s0, int64_t s1) {
