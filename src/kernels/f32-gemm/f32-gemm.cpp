@@ -169,8 +169,9 @@ void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t
 }
 
 // Largest depth slice (one thread's rows of A, padded, x one depth block) of a plain A packed whole before the
-// loops; about a quarter of a 1 MiB L2, leaving room for the B panels.
-constexpr int64_t kWholeAPackSliceBytes = int64_t{256} << 10;
+// loops and run as one row block; half a 1 MiB L2, leaving room for the B panels (BERT's 128 rows at the AVX-512
+// depth block of 768: 430 KiB).
+constexpr int64_t kWholeAPackSliceBytes = int64_t{512} << 10;
 
 // Largest plain A (padded rows x the whole depth) packed whole before the loops when its depth slices exceed
 // kWholeAPackSliceBytes but C has more than one column block: packed per row block instead, A would be packed
