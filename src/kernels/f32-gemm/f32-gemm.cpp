@@ -169,9 +169,17 @@ void pack_b_block(bool trans_b, const float* b, int64_t ldb, int64_t k0, int64_t
 }
 
 // Largest depth slice (one thread's rows of A, padded, x one depth block) of a plain A packed whole before the
-// loops and run as one row block; half a 1 MiB L2, leaving room for the B panels (BERT's 128 rows at the AVX-512
-// depth block of 768: 430 KiB).
-constexpr int64_t kWholeAPackSliceBytes = int64_t{512} << 10;
+// loops and run as one row block; about a quarter of a 1 MiB L2, leaving room for the B panels. Measured with depth
+// blocks of at most kWholeAPackSliceDepth, and counted at that depth for the AVX-512 kernel's deeper blocks, so
+// BERT's 128 rows stay one row block.
+constexpr int64_t kWholeAPackSliceBytes = int64_t{256} << 10;
+constexpr int64_t kWholeAPackSliceDepth = 384;
+
+// Whether `rows_padded` rows of A at depth block kc_max fit kWholeAPackSliceBytes.
+bool fits_whole_a_slice(int64_t rows_padded, int64_t kc_max) {
+  return rows_padded * std::min(kc_max, kWholeAPackSliceDepth) * static_cast<int64_t>(sizeof(float)) <=
+         kWholeAPackSliceBytes;
+}
 
 // Largest plain A (padded rows x the whole depth) packed whole before the loops when its depth slices exceed
 // kWholeAPackSliceBytes but C has more than one column block: packed per row block instead, A would be packed
@@ -185,7 +193,7 @@ constexpr int64_t kWholeAPackMaxBytes = int64_t{16} << 20;
 bool packs_whole_a(const UkernelSet& set, int64_t rows, int64_t depth, int64_t columns, int64_t kc_max) {
   const int64_t rows_padded = (rows + set.mr - 1) / set.mr * set.mr;
   const int64_t bytes = static_cast<int64_t>(sizeof(float));
-  if (rows_padded * kc_max * bytes <= kWholeAPackSliceBytes) return true;
+  if (fits_whole_a_slice(rows_padded, kc_max)) return true;
   return columns > set.nc && rows_padded * depth * bytes <= kWholeAPackMaxBytes;
 }
 
@@ -358,7 +366,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const bool a_prepacked = pr.a.packed != nullptr || pr.a_panels != nullptr;
   const float* a_panels = pr.a.packed != nullptr ? pr.a.packed->data() : pr.a_panels;
   const int64_t block_rows_padded = (m1 - m0 + mr - 1) / mr * mr;
-  const bool small_block = block_rows_padded * kc_max * static_cast<int64_t>(sizeof(float)) <= kWholeAPackSliceBytes;
+  const bool small_block = fits_whole_a_slice(block_rows_padded, kc_max);
   const bool pack_whole_a =
       !a_prepacked && !direct_a && !direct_at && packs_whole_a(set, m1 - m0, pr.k, n1 - n0, kc_max);
   if (small_block) mc_max = block_rows_padded;
@@ -561,7 +569,9 @@ void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Paralle
   const int64_t m_padded = m_strips * mr;
   const int64_t kc_max = depth_block(set, pr.k);
   const bool packs_a = packs_a_operand(pr);
-  const bool pack_a_first = packs_a && packs_whole_a(set, pr.m, pr.k, pr.n, kc_max);
+  // Only an A within one slice: a larger one packed first would be read back whole by every piece, from L3 or
+  // memory (BERT-base at batch 8 on two threads, the 12.6 MB A of each FFN-down: 272 -> 306 ms of MatMuls).
+  const bool pack_a_first = packs_a && fits_whole_a_slice(m_padded, kc_max);
   if (pack_a_first) {
     float* panels = thread_workspace().shared_a(m_padded * pr.k);
     parallelism.parallel_for_pieces(m_strips, m_strips, [&](int64_t s0, int64_t s1) {
