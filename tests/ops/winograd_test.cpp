@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/f32-winograd/f32-winograd.h"
@@ -71,6 +72,32 @@ void check_against_reference() {
                                               << " pad " << c.pad << " element " << i;
       }
     }
+  }
+}
+
+// On a pool of two, a plane whose transformed tiles outweigh the weights runs each thread's tiles through all three
+// stages (49 tiles of 64 -> 48 channels), others stage by stage over the pool (16 tiles of 64 -> 256): either way
+// the bits of one thread.
+TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
+  ThreadPool pool(2);
+  for (const Case& c : {Case{1, 64, 48, 28, 28, 1}, Case{1, 64, 256, 13, 13, 1}, Case{2, 35, 41, 30, 27, 1}}) {
+    conv::ConvAttributes attrs;
+    attrs.strides = {1, 1};
+    attrs.dilations = {1, 1};
+    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
+    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
+    const conv::ConvGeometry g =
+        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+    const auto x = random_values(g.batch * g.in_channels * g.in_size, 11);
+    const auto w = random_values(c.out_channels * c.in_channels * 9, 12);
+    const auto bias = random_values(c.out_channels, 13);
+    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels);
+    std::vector<float> one(static_cast<size_t>(g.batch * g.out_channels * g.out_size)), two(one.size());
+    SerialParallelism serial;
+    conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, one.data(), serial);
+    conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, two.data(), pool);
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0)
+        << "case " << c.in_channels << " -> " << c.out_channels << " at " << c.height << "x" << c.width;
   }
 }
 
