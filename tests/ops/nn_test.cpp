@@ -168,6 +168,11 @@ NaivePoolSpec random_pool_spec(std::mt19937& rng, size_t rank, int trial) {
   return s;
 }
 
+// A value in [lo, hi] drawn from rng.
+int64_t random_between(std::mt19937& rng, int64_t lo, int64_t hi) {
+  return lo + static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
+}
+
 TEST(MaxPool, MatchesNaiveWithIndicesAcrossRanksAndThreads) {
   std::mt19937 rng(11);
   ThreadPool pool(2);
@@ -190,6 +195,21 @@ TEST(MaxPool, MatchesNaiveWithIndicesAcrossRanksAndThreads) {
   }
 }
 
+// One image on two threads pools by bands of output rows (max_pool_2d_f32's row bands: at least 16 rows each,
+// planes beyond the small-plane path): every geometry, the same values as the naive pool.
+TEST(MaxPool, RowBandsOfOneImageMatchNaive) {
+  std::mt19937 rng(31);
+  ThreadPool pool(2);
+  for (int trial = 0; trial < 20; ++trial) {
+    const NaivePoolSpec s = random_pool_spec(rng, 2, trial);
+    const Tensor x = random_float({1, 3, random_between(rng, 100, 119), random_between(rng, 11, 40)}, 500 + trial);
+    std::vector<int64_t> out_shape;
+    const std::vector<double> expected = naive_pool(x, s, NaivePool::kMax, out_shape, nullptr);
+    ASSERT_GE(out_shape[2], 32) << "trial " << trial;
+    expect_close(run_op("MaxPool", 12, pool_attrs(s), {x}, 1, &pool)[0], expected, out_shape, 0, 0);
+  }
+}
+
 // Many channels on small planes pool 16 channels at a time (maxpool2d_f32_channels): every geometry, a partial
 // last block (2 x 19 planes), one and two threads, NaN; the same values as the naive pool, and the same bits as
 // each plane pooled alone where a NaN is in the window.
@@ -198,7 +218,7 @@ TEST(MaxPool, ChannelBlocksOnSmallPlanesMatchNaive) {
   ThreadPool pool(2);
   for (int trial = 0; trial < 20; ++trial) {
     const NaivePoolSpec s = random_pool_spec(rng, 2, trial);
-    const int64_t h = 5 + static_cast<int64_t>(rng() % 9), w = 5 + static_cast<int64_t>(rng() % 9);
+    const int64_t h = random_between(rng, 5, 13), w = random_between(rng, 5, 13);
     Tensor x = random_float({2, 19, h, w}, 300 + trial);
     if (trial % 3 == 0) x.data<float>()[(trial * 37) % x.element_count()] = std::numeric_limits<float>::quiet_NaN();
     std::vector<int64_t> out_shape;
