@@ -50,10 +50,10 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
-// A string tensor from '<U{width}' data: each element `width` UTF-32LE code units, NUL-padded; stored as UTF-8.
 // Empty strings ('<U0') carry no data to bound their count by: at most this many are read (32 MiB of std::string).
 constexpr int64_t kMaxEmptyStrings = int64_t{1} << 20;
 
+// A string tensor from '<U{width}' data: each element `width` UTF-32LE code units, NUL-padded; stored as UTF-8.
 Tensor unicode_strings(const std::string& bytes, size_t data_offset, const std::vector<int64_t>& shape, int64_t width,
                        const std::string& source) {
   const int64_t count = shape_element_count(shape);

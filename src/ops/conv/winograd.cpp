@@ -126,14 +126,16 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
   thread_local std::vector<float> v_buffer, m_buffer;
   float* v = scratch(v_buffer, kXi * l.tiles * c);
   float* mprod = scratch(m_buffer, kXi * l.tiles * m);
+  // Rows [t0, t1) (tiles) of GEMM xi: M[xi] = V[xi] x U[xi], on the calling thread.
+  auto multiply = [&](int64_t xi, int64_t t0, int64_t t1) {
+    const GemmOperandF32 a{nullptr, v + (xi * l.tiles + t0) * c, c, false, nullptr};
+    const GemmOperandF32 b{&weights.transformed[static_cast<size_t>(xi)]};
+    gemm_f32_packed(t1 - t0, m, c, 1.0f, a, b, 0.0f, mprod + (xi * l.tiles + t0) * m, m, nullptr);
+  };
   // Tiles [t0, t1) through all three stages on the calling thread; the GEMMs' rows are those tiles.
   auto run_tiles = [&](const float* xn, float* yn, int64_t t0, int64_t t1) {
     winograd_input_transform_f32(l, xn, t0, t1, v);
-    for (int64_t xi = 0; xi < kXi; ++xi) {
-      const GemmOperandF32 a{nullptr, v + (xi * l.tiles + t0) * c, c, false, nullptr};
-      const GemmOperandF32 b{&weights.transformed[static_cast<size_t>(xi)]};
-      gemm_f32_packed(t1 - t0, m, c, 1.0f, a, b, 0.0f, mprod + (xi * l.tiles + t0) * m, m, nullptr);
-    }
+    for (int64_t xi = 0; xi < kXi; ++xi) multiply(xi, t0, t1);
     winograd_output_transform_f32(l, mprod, bias, output_min, output_max, t0, t1, yn);
   };
   const int threads = parallelism.thread_count();
@@ -164,11 +166,7 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
     });
     // 36 independent GEMMs [tiles x C] x [C x M], each whole on one thread.
     parallelism.parallel_for_pieces(kXi, kXi, [&](int64_t begin, int64_t end) {
-      for (int64_t xi = begin; xi < end; ++xi) {
-        const GemmOperandF32 a{nullptr, v + xi * l.tiles * c, c, false, nullptr};
-        const GemmOperandF32 b{&weights.transformed[static_cast<size_t>(xi)]};
-        gemm_f32_packed(l.tiles, m, c, 1.0f, a, b, 0.0f, mprod + xi * l.tiles * m, m, nullptr);
-      }
+      for (int64_t xi = begin; xi < end; ++xi) multiply(xi, 0, l.tiles);
     });
     float* yn = y + n * m * g.out_size;
     parallelism.parallel_for_pieces(l.tiles, pieces, [&](int64_t begin, int64_t end) {

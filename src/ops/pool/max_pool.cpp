@@ -56,15 +56,18 @@ MaxPool2dF32Params maxpool2d_params(const PoolGeometry& g) {
 // Output rows per thread from which a 2-D float pool of fewer images than threads is split by row bands.
 constexpr int64_t kMinBandRows = 16;
 
-// The pool of output rows [r0, r1) of `p` alone, over the input from row max(0, r0 * stride_h - pad_top) on (the
+// Output rows [r0, r1) of a pool `p` as a pool of their own (`params`) over the input from row `first_row` on (the
 // rows before it are never read; rows of the band's windows above the input stay padding).
-MaxPool2dF32Params output_row_band(const MaxPool2dF32Params& p, int64_t r0, int64_t r1) {
-  MaxPool2dF32Params band = p;
+struct OutputRowBand {
+  MaxPool2dF32Params params;
+  int64_t first_row;
+};
+OutputRowBand output_row_band(const MaxPool2dF32Params& p, int64_t r0, int64_t r1) {
   const int64_t start = r0 * p.stride_h - p.pad_top;
-  const int64_t first_row = std::max<int64_t>(0, start);
-  band.out_h = r1 - r0;
-  band.in_h = p.in_h - first_row;
-  band.pad_top = first_row - start;
+  OutputRowBand band{p, std::max<int64_t>(0, start)};
+  band.params.out_h = r1 - r0;
+  band.params.in_h = p.in_h - band.first_row;
+  band.params.pad_top = band.first_row - start;
   return band;
 }
 
@@ -105,11 +108,10 @@ bool max_pool_2d_f32(const PoolGeometry& g, const Tensor& x, Tensor& y, Parallel
       for (int64_t part = begin; part < end; ++part) {
         const int64_t r0 = p.out_h * part / threads, r1 = p.out_h * (part + 1) / threads;
         if (r0 >= r1) continue;
-        const MaxPool2dF32Params band = output_row_band(p, r0, r1);
-        const int64_t first_row = std::max<int64_t>(0, r0 * p.stride_h - p.pad_top);
+        const OutputRowBand band = output_row_band(p, r0, r1);
         for (int64_t plane = 0; plane < planes; ++plane) {
-          maxpool2d_f32(band, xd + plane * g.input_size + first_row * p.in_w, yd + plane * g.output_size + r0 * p.out_w,
-                        scratch.data());
+          maxpool2d_f32(band.params, xd + plane * g.input_size + band.first_row * p.in_w,
+                        yd + plane * g.output_size + r0 * p.out_w, scratch.data());
         }
       }
     });
