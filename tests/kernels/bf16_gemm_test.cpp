@@ -2,7 +2,8 @@
 // a double-precision reference on random odd sizes (m, n, k not multiples of the tiles; k odd and even), bfloat16
 // and float32 A, plain and transposed B packed from bfloat16 or float32, lda > k, ldc > n (the padding never
 // written), alpha, a column bias, the clamp and a rows activation; identical results on one thread and on several;
-// the rounding loop bit for bit against float_to_bfloat16.
+// the rounding loop bit for bit against float_to_bfloat16; A packed once and B packed per call into a caller's
+// buffer (the convolutions' operands) with a row bias and a sum tile.
 #include "kernels/bf16-gemm/bf16_gemm.h"
 
 #include <gtest/gtest.h>
@@ -168,6 +169,74 @@ TEST_P(Bf16GemmVariant, SameBitsOnOneThreadAndSeveral) {
     const std::vector<float> serial = run(c, b, nullptr), threaded = run(c, b, &pool);
     ASSERT_EQ(0, std::memcmp(serial.data(), threaded.data(), serial.size() * sizeof(float)));
   }
+}
+
+TEST_P(Bf16GemmVariant, PackedAPerCallBRowBiasAndSum) {
+  std::mt19937 rng(31);
+  ThreadPool pool(3);
+  std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+  for (int iteration = 0; iteration < 40; ++iteration) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 70), n = 1 + static_cast<int64_t>(rng() % 90);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 130);
+    Case c = random_case(rng, m, n, k, false, rng() % 2 == 0, true);
+    // B packed per call: the same strips as packed once.
+    std::vector<uint16_t> buffer(static_cast<size_t>(bf16_gemm_packed_b_elements(k, n)) + 32);
+    uint16_t* aligned = reinterpret_cast<uint16_t*>((reinterpret_cast<uintptr_t>(buffer.data()) + 63) / 64 * 64);
+    const PackedBf16GemmB once = pack(c);
+    const PackedBf16GemmB per_call =
+        pack_bf16_gemm_b_f32_into(k, n, c.b32.data(), c.ldb, aligned, iteration % 2 ? &pool : nullptr);
+    ASSERT_EQ(0, std::memcmp(run(c, once, nullptr).data(), run(c, per_call, nullptr).data(),
+                             static_cast<size_t>(m * c.ldc) * sizeof(float)));
+    // A packed once, a row bias and a sum tile (rows sum_ld apart), the clamp after them.
+    const PackedBf16GemmA packed_a = c.a_f32 ? pack_bf16_gemm_a_any(true, m, k, c.a32.data(), c.lda)
+                                             : pack_bf16_gemm_a_any(false, m, k, c.a.data(), c.lda);
+    std::vector<float> row_bias, sum;
+    const int64_t sum_ld = n + static_cast<int64_t>(rng() % 3);
+    for (int64_t i = 0; i < m; ++i) row_bias.push_back(value(rng));
+    for (int64_t i = 0; i < m * sum_ld; ++i) sum.push_back(value(rng));
+    Bf16GemmA a;
+    a.packed = &packed_a;
+    Bf16GemmEpilogue epilogue;
+    epilogue.alpha = c.alpha;
+    epilogue.column_bias = c.bias.empty() ? nullptr : c.bias.data();
+    epilogue.row_bias = row_bias.data();
+    epilogue.sum = sum.data();
+    epilogue.sum_ld = sum_ld;
+    epilogue.min = c.min;
+    epilogue.max = c.max;
+    std::vector<float> out(static_cast<size_t>(m * c.ldc), kSentinel);
+    bf16_gemm(m, n, k, a, per_call, out.data(), c.ldc, epilogue, iteration % 3 ? &pool : nullptr);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < c.ldc; ++j) {
+        const float got = out[static_cast<size_t>(i * c.ldc + j)];
+        if (j >= n) {
+          ASSERT_EQ(got, kSentinel);
+          continue;
+        }
+        double dot = 0.0, magnitude = 0.0;
+        for (int64_t p = 0; p < k; ++p) {
+          dot += a_value(c, i, p) * b_value(c, p, j);
+          magnitude += std::fabs(a_value(c, i, p) * b_value(c, p, j));
+        }
+        const double added = (c.bias.empty() ? 0.0 : c.bias[static_cast<size_t>(j)]) +
+                             row_bias[static_cast<size_t>(i)] + sum[static_cast<size_t>(i * sum_ld + j)];
+        const double expected = std::clamp(static_cast<double>(c.alpha) * dot + added, static_cast<double>(c.min),
+                                           static_cast<double>(c.max));
+        ASSERT_NEAR(got, expected,
+                    (static_cast<double>(k) + 4.0) * std::ldexp(1.0, -23) *
+                        (std::fabs(c.alpha) * magnitude + std::fabs(added) + 1e-30))
+            << "C[" << i << "][" << j << "] m=" << m << " n=" << n << " k=" << k;
+      }
+    }
+  }
+  // Packed A of another shape is refused.
+  const std::vector<float> a32(6, 1.0f);
+  const PackedBf16GemmA small = pack_bf16_gemm_a_any(true, 2, 3, a32.data(), 3);
+  const PackedBf16GemmB b = pack_bf16_gemm_b_f32(false, 3, 2, a32.data(), 2);
+  Bf16GemmA a;
+  a.packed = &small;
+  std::vector<float> out(8);
+  EXPECT_THROW(bf16_gemm(3, 2, 3, a, b, out.data(), 2, {}, nullptr), Error);
 }
 
 TEST_P(Bf16GemmVariant, RoundingMatchesFloatToBfloat16) {

@@ -81,6 +81,7 @@ const Bf16GemmSet kAmxSet = {
                 tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx,
                 tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx, tile_amx},
     .pack_a = pack_a_rows,
+    .pack_b_f32 = pack_b_f32<kNr>,
     .round = round_values,
     .group_align = kGroupsPerTile,
     .end_tiles = amx::release,

@@ -41,6 +41,33 @@ void round_values(const float* values, int64_t count, uint16_t* out) {
   for (int64_t i = 0; i < count; ++i) out[i] = round_to_bf16(values[i]);
 }
 
+// A 32-bit store into the bfloat16 strips (which the tiles read back as bfloat16 pairs and 64-byte rows).
+using PairStore = uint32_t __attribute__((may_alias));
+
+// Packs float32 rows of B into one strip (see PackBF32Fn): each pair of depth rows rounded and interleaved column by
+// column, the earlier row in the low half, written as 32-bit pairs so the column loop vectorises.
+template <int Nr>
+void pack_b_f32(int64_t groups, int64_t k, int64_t cols, const float* b, int64_t ldb, uint16_t* strip) {
+  for (int64_t g = 0; g < groups; ++g) {
+    PairStore* out = reinterpret_cast<PairStore*>(strip + g * Nr * 2);
+    const int64_t p = 2 * g;
+    if (p >= k) {
+      for (int64_t c = 0; c < Nr; ++c) out[c] = 0;
+      continue;
+    }
+    const float* low = b + p * ldb;
+    if (p + 1 < k) {
+      const float* high = low + ldb;
+      for (int64_t c = 0; c < cols; ++c) {
+        out[c] = static_cast<uint32_t>(round_to_bf16(low[c])) | (static_cast<uint32_t>(round_to_bf16(high[c])) << 16);
+      }
+    } else {
+      for (int64_t c = 0; c < cols; ++c) out[c] = round_to_bf16(low[c]);
+    }
+    for (int64_t c = cols; c < Nr; ++c) out[c] = 0;
+  }
+}
+
 // Packs rows of A (see PackAFn): row r's pairs of depth steps at strip[(g * Mr + r) * 2 + e].
 template <int Mr>
 void pack_a(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uint16_t* strip) {
@@ -85,12 +112,23 @@ inline void store_tile(const typename Isa::Vec (&acc)[kRows][kNv], const TileOut
     bias[j] = t.column_bias == nullptr ? Isa::zero() : Isa::load((full ? t.column_bias : padded_bias) + j * kLanes);
   }
   alignas(64) float buffer[kNr];
+  alignas(64) float sum_buffer[kNr] = {};
   float* const c = t.c + row0 * t.ldc;
   for (int i = 0; i < kRows; ++i) {
     float* row = full ? c + i * t.ldc : buffer;
+    Vec row_bias = t.row_bias != nullptr ? Isa::set1(t.row_bias[row0 + i]) : Isa::zero();
+    const float* sum_row = nullptr;
+    if (t.sum != nullptr) {
+      sum_row = t.sum + (row0 + i) * t.sum_ld;
+      if (!full) {
+        std::memcpy(sum_buffer, sum_row, t.cols * sizeof(float));
+        sum_row = sum_buffer;
+      }
+    }
 #pragma GCC unroll 8
     for (int j = 0; j < kNv; ++j) {
-      const Vec r = Isa::add(Isa::mul(acc[i][j], alpha), bias[j]);
+      Vec r = Isa::add(Isa::add(Isa::mul(acc[i][j], alpha), bias[j]), row_bias);
+      if (sum_row != nullptr) r = Isa::add(r, Isa::load(sum_row + j * kLanes));
       // r second: minps / maxps return their second operand when either is NaN, so NaN passes through.
       Isa::store(row + j * kLanes, Isa::min(hi, Isa::max(lo, r)));
     }
@@ -130,8 +168,15 @@ void tile(int64_t groups, const uint16_t* a, const uint16_t* b, const TileOutput
 // The by_rows table of a kMr-row kernel (rows 1..kMr; the rest nullptr).
 template <typename Isa, int kMr, int kNv, size_t... kRowsMinusOne>
 constexpr Bf16GemmSet make_set(const char* name, std::index_sequence<kRowsMinusOne...>) {
-  return Bf16GemmSet{
-      name, kMr, kNv * Isa::kLanes, {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...}, pack_a<kMr>, round_values, 1, nullptr};
+  return Bf16GemmSet{name,
+                     kMr,
+                     kNv * Isa::kLanes,
+                     {tile<Isa, kMr, kNv, kRowsMinusOne + 1>...},
+                     pack_a<kMr>,
+                     pack_b_f32<kNv * Isa::kLanes>,
+                     round_values,
+                     1,
+                     nullptr};
 }
 
 template <typename Isa, int kMr, int kNv>

@@ -15,7 +15,8 @@ namespace tessera::bf16gemm {
 inline constexpr int kMaxMr = 32;
 inline constexpr int kMaxNr = 32;
 
-// Where a tile goes: C[i][j] = clamp(alpha * acc[i][j] + column_bias[j], min, max) for i < rows, j < cols.
+// Where a tile goes: C[i][j] = clamp(alpha * acc[i][j] + column_bias[j] + row_bias[i] + sum[i][j], min, max) for
+// i < rows, j < cols (each addend only when given).
 struct TileOutput {
   int64_t rows, cols;
   float* c;  // the tile's first element
@@ -23,6 +24,9 @@ struct TileOutput {
   float alpha;
   const float* column_bias;  // the tile's columns, or nullptr
   float min, max;
+  const float* row_bias = nullptr;  // the tile's rows, or nullptr
+  const float* sum = nullptr;       // the sum tile's first element (rows sum_ld apart), or nullptr
+  int64_t sum_ld = 0;
 };
 
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
@@ -31,6 +35,10 @@ using TileFn = void (*)(int64_t groups, const uint16_t* a, const uint16_t* b, co
 // Packs `rows` (<= mr) rows of A (k elements each, lda apart; float32 rounded to bfloat16 when a_f32, else
 // bfloat16 bits) into one strip (layout above). The strip's rows past `rows` are left as they are.
 using PackAFn = void (*)(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32, uint16_t* strip);
+
+// Packs `cols` (<= nr) columns of k rows of float32 B (row p at b + p * ldb), rounded to bfloat16, into one B strip
+// of `groups` (>= ceil(k / 2)) pairs of depth steps (layout above), zero past k and cols.
+using PackBF32Fn = void (*)(int64_t groups, int64_t k, int64_t cols, const float* b, int64_t ldb, uint16_t* strip);
 
 // bf16_round_f32's loop (see bf16_gemm.h).
 using RoundFn = void (*)(const float* values, int64_t count, uint16_t* out);
@@ -41,6 +49,7 @@ struct Bf16GemmSet {
   int nr;
   TileFn by_rows[kMaxMr];  // by_rows[r - 1] computes r rows
   PackAFn pack_a;
+  PackBF32Fn pack_b_f32;
   RoundFn round;
   int group_align;  // the depth groups of the packed strips are a multiple of this (1, or 16 for the AMX tiles)
   // Called on each thread after its last tile of a bf16_gemm call (the AMX tiles release their configuration), or

@@ -62,8 +62,35 @@ struct PackedBf16GemmB::Storage {
   int64_t groups = 0;          // pairs of depth steps per strip
   int64_t strips = 0;          // strips of set->nr columns
   int64_t strip_elements = 0;  // bfloat16 elements of one packed strip
+  std::unique_ptr<uint16_t, FreeDeleter> owned;  // the strips, unless the caller's buffer holds them
+  const uint16_t* data = nullptr;
+};
+
+struct PackedBf16GemmA::Storage {
+  const Bf16GemmSet* set = nullptr;
+  int64_t strips = 0;          // strips of set->mr rows
+  int64_t strip_elements = 0;  // bfloat16 elements of one packed strip
   std::unique_ptr<uint16_t, FreeDeleter> data;
 };
+
+namespace {
+
+// Pairs of depth steps per packed strip (A or B) of depth k for `set`.
+int64_t packed_groups(const Bf16GemmSet& set, int64_t k) {
+  return ((k + 1) / 2 + set.group_align - 1) / set.group_align * set.group_align;
+}
+
+// The strip geometry of a B of k x n packed for `set`, without the strips.
+std::shared_ptr<PackedBf16GemmB::Storage> b_storage(const Bf16GemmSet& set, int64_t k, int64_t n) {
+  auto storage = std::make_shared<PackedBf16GemmB::Storage>();
+  storage->set = &set;
+  storage->groups = packed_groups(set, k);
+  storage->strips = (n + set.nr - 1) / set.nr;
+  storage->strip_elements = storage->groups * set.nr * 2;
+  return storage;
+}
+
+}  // namespace
 
 const char* PackedBf16GemmB::kernel_name() const { return storage_ != nullptr ? storage_->set->name : ""; }
 
@@ -71,14 +98,12 @@ PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_
   check_argument(k >= 0 && n >= 0, "pack_bf16_gemm_b: negative size k=", k, " n=", n);
   check_argument(ldb >= (trans_b ? k : n) || (k == 0 || n == 0), "pack_bf16_gemm_b: ldb ", ldb, " too small");
   const Bf16GemmSet& set = dispatch().active();
-  auto storage = std::make_shared<PackedBf16GemmB::Storage>();
-  storage->set = &set;
-  storage->groups = ((k + 1) / 2 + set.group_align - 1) / set.group_align * set.group_align;
-  storage->strips = (n + set.nr - 1) / set.nr;
-  storage->strip_elements = storage->groups * set.nr * 2;
+  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(set, k, n);
   const int64_t total = storage->strips * storage->strip_elements;
-  storage->data = aligned_elements(total);
-  std::memset(storage->data.get(), 0, static_cast<size_t>(total) * sizeof(uint16_t));
+  storage->owned = aligned_elements(total);
+  uint16_t* const data = storage->owned.get();
+  storage->data = data;
+  std::memset(data, 0, static_cast<size_t>(total) * sizeof(uint16_t));
   // float32 B is rounded first, stored row by row, by the selected variant's vectorised loop (a scalar rounding
   // per element cost BERT-base's session creation ~150 ms).
   std::vector<uint16_t> rounded;
@@ -95,11 +120,66 @@ PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_
   }
   for (int64_t strip = 0; strip < storage->strips; ++strip) {
     const int64_t j0 = strip * set.nr, cols = std::min<int64_t>(set.nr, n - j0);
-    pack_strip(bits, ld, trans_b, k, j0, cols, set.nr, storage->data.get() + strip * storage->strip_elements);
+    pack_strip(bits, ld, trans_b, k, j0, cols, set.nr, data + strip * storage->strip_elements);
   }
   PackedBf16GemmB packed;
   packed.depth_ = k;
   packed.columns_ = n;
+  packed.storage_ = std::move(storage);
+  return packed;
+}
+
+int64_t bf16_gemm_packed_b_elements(int64_t k, int64_t n) {
+  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(dispatch().active(), k, n);
+  return storage->strips * storage->strip_elements;
+}
+
+PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t k, int64_t n, const float* b, int64_t ldb, uint16_t* buffer,
+                                          Parallelism* parallelism) {
+  check_argument(k >= 0 && n >= 0 && (ldb >= n || k == 0 || n == 0), "pack_bf16_gemm_b_f32_into: bad k=", k, " n=", n,
+                 " ldb=", ldb);
+  const Bf16GemmSet& set = dispatch().active();
+  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(set, k, n);
+  storage->data = buffer;
+  const auto pack = [&](int64_t begin, int64_t end) {
+    for (int64_t strip = begin; strip < end; ++strip) {
+      const int64_t j0 = strip * set.nr;
+      set.pack_b_f32(storage->groups, k, std::min<int64_t>(set.nr, n - j0), b + j0, ldb,
+                     buffer + strip * storage->strip_elements);
+    }
+  };
+  if (parallelism != nullptr && parallelism->thread_count() > 1 && storage->strips > 1 && k * n >= (int64_t{1} << 15))
+    parallelism->parallel_for(storage->strips, pack);
+  else
+    pack(0, storage->strips);
+  PackedBf16GemmB packed;
+  packed.depth_ = k;
+  packed.columns_ = n;
+  packed.storage_ = std::move(storage);
+  return packed;
+}
+
+PackedBf16GemmA pack_bf16_gemm_a_any(bool a_f32, int64_t m, int64_t k, const void* a, int64_t lda) {
+  check_argument(m >= 0 && k >= 0 && (lda >= k || m == 0 || k == 0), "pack_bf16_gemm_a: bad m=", m, " k=", k,
+                 " lda=", lda);
+  const Bf16GemmSet& set = dispatch().active();
+  auto storage = std::make_shared<PackedBf16GemmA::Storage>();
+  storage->set = &set;
+  storage->strips = (m + set.mr - 1) / set.mr;
+  storage->strip_elements = packed_groups(set, k) * set.mr * 2;
+  const int64_t total = storage->strips * storage->strip_elements;
+  storage->data = aligned_elements(total);
+  // Rows past m in the last strip stay zero (the tiles never store them, but they are loaded).
+  std::memset(storage->data.get(), 0, static_cast<size_t>(total) * sizeof(uint16_t));
+  const int64_t element = a_f32 ? 4 : 2;
+  for (int64_t s = 0; s < storage->strips && k > 0; ++s) {
+    const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
+    set.pack_a(rows, k, static_cast<const char*>(a) + s * set.mr * lda * element, lda, a_f32,
+               storage->data.get() + s * storage->strip_elements);
+  }
+  PackedBf16GemmA packed;
+  packed.rows_ = m;
+  packed.depth_ = k;
   packed.storage_ = std::move(storage);
   return packed;
 }
@@ -120,10 +200,18 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
   const PackedBf16GemmB::Storage& pb = *b.storage();
   check_argument(pb.set == &set, "bf16_gemm: B was packed for ", pb.set->name, ", not the selected ", set.name);
   // An empty A (k == 0: C is the epilogue of zero sums) may have no data at all.
-  check_argument((a.bf16 == nullptr) != (a.f32 == nullptr) || (k == 0 && a.bf16 == nullptr && a.f32 == nullptr),
-                 "bf16_gemm: A must be given once, as bf16 or f32");
-  check_argument(m >= 0 && (m == 0 || a.ld >= k), "bf16_gemm: bad m=", m, " or lda=", a.ld);
+  const int given = (a.bf16 != nullptr) + (a.f32 != nullptr) + (a.packed != nullptr);
+  check_argument(given == 1 || (k == 0 && given == 0), "bf16_gemm: A must be given once, as bf16, f32 or packed");
+  if (a.packed != nullptr) {
+    check_argument(a.packed->rows() == m && a.packed->depth() == k && a.packed->storage()->set == &set,
+                   "bf16_gemm: packed A is ", a.packed->rows(), " x ", a.packed->depth(), " for ",
+                   a.packed->empty() ? "nothing" : a.packed->storage()->set->name, ", expected ", m, " x ", k, " for ",
+                   set.name);
+  } else {
+    check_argument(m >= 0 && (m == 0 || a.ld >= k), "bf16_gemm: bad m=", m, " or lda=", a.ld);
+  }
   check_argument(ldc >= n, "bf16_gemm: ldc ", ldc, " < n ", n);
+  check_argument(epilogue.sum == nullptr || epilogue.sum_ld >= n, "bf16_gemm: sum_ld ", epilogue.sum_ld, " < n ", n);
   if (m == 0 || n == 0) return;
 
   const bool a_f32 = a.f32 != nullptr;
@@ -131,19 +219,27 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
   const int64_t a_element = a_f32 ? 4 : 2;
   const int64_t a_strip_elements = pb.groups * set.mr * 2;
   const int64_t a_strips = (m + set.mr - 1) / set.mr;
-  const auto packed_a = aligned_elements(a_strips * a_strip_elements);
   SerialParallelism serial;
   Parallelism& par = parallelism != nullptr ? *parallelism : serial;
-  const auto pack_a = [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
-      set.pack_a(rows, k, a_bytes + s * set.mr * a.ld * a_element, a.ld, a_f32, packed_a.get() + s * a_strip_elements);
-    }
-  };
-  if (a_strips * a_strip_elements >= (int64_t{32} << 10))
-    par.parallel_for(a_strips, pack_a);
-  else
-    pack_a(0, a_strips);
+  std::unique_ptr<uint16_t, FreeDeleter> a_buffer;
+  const uint16_t* packed_a = nullptr;
+  if (a.packed != nullptr) {
+    packed_a = a.packed->storage()->data.get();
+  } else {
+    a_buffer = aligned_elements(a_strips * a_strip_elements);
+    uint16_t* const strips = a_buffer.get();
+    packed_a = strips;
+    const auto pack_a = [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s) {
+        const int64_t rows = std::min<int64_t>(set.mr, m - s * set.mr);
+        set.pack_a(rows, k, a_bytes + s * set.mr * a.ld * a_element, a.ld, a_f32, strips + s * a_strip_elements);
+      }
+    };
+    if (a_strips * a_strip_elements >= (int64_t{32} << 10))
+      par.parallel_for(a_strips, pack_a);
+    else
+      pack_a(0, a_strips);
+  }
 
   // Tasks in a fixed order: blocks of A rows, then B strips, then the block's A strips.
   const int64_t per_block = std::min(strips_per_block(a_strip_elements), a_strips);
@@ -165,8 +261,11 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
       tile.column_bias = epilogue.column_bias != nullptr ? epilogue.column_bias + j0 : nullptr;
       tile.min = epilogue.min;
       tile.max = epilogue.max;
-      set.by_rows[tile.rows - 1](pb.groups, packed_a.get() + a_strip * a_strip_elements,
-                                 pb.data.get() + b_strip * pb.strip_elements, tile);
+      tile.row_bias = epilogue.row_bias != nullptr ? epilogue.row_bias + i0 : nullptr;
+      tile.sum = epilogue.sum != nullptr ? epilogue.sum + i0 * epilogue.sum_ld + j0 : nullptr;
+      tile.sum_ld = epilogue.sum_ld;
+      set.by_rows[tile.rows - 1](pb.groups, packed_a + a_strip * a_strip_elements,
+                                 pb.data + b_strip * pb.strip_elements, tile);
       if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
     }
     if (set.end_tiles != nullptr) set.end_tiles();

@@ -34,6 +34,7 @@ class PackedBf16GemmB {
 
  private:
   friend PackedBf16GemmB pack_bf16_gemm_b_any(bool, bool, int64_t, int64_t, const void*, int64_t);
+  friend PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t, int64_t, const float*, int64_t, uint16_t*, Parallelism*);
   int64_t depth_ = 0;
   int64_t columns_ = 0;
   std::shared_ptr<const Storage> storage_;
@@ -46,12 +47,46 @@ PackedBf16GemmB pack_bf16_gemm_b_f32(bool trans_b, int64_t k, int64_t n, const f
 // The two above in one: b_f32 says whether b holds float32 (else bfloat16 bits).
 PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_t n, const void* b, int64_t ldb);
 
-// The left operand: m x k row-major (ld >= k), bfloat16 bits or float32 (rounded to bfloat16 as it is packed).
-// Exactly one of bf16 and f32 is set (or neither when k == 0).
+// Elements (bfloat16, 2 bytes each) of a B of k x n packed for the micro-kernel selected now.
+int64_t bf16_gemm_packed_b_elements(int64_t k, int64_t n);
+
+// Packs float32 B (k x n row-major, row p at b + p * ldb, ldb >= n), each value rounded to bfloat16, into `buffer`
+// (bf16_gemm_packed_b_elements(k, n) elements, 64-byte aligned, owned by the caller) for the micro-kernel selected
+// now, the strips split over `parallelism` (nullptr: the calling thread): B operands made per call, such as a
+// convolution's activations. The result views `buffer` and is valid while the buffer holds what was packed.
+PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t k, int64_t n, const float* b, int64_t ldb, uint16_t* buffer,
+                                          Parallelism* parallelism);
+
+// A (m x k) of bfloat16 packed once (constant weights as the left operand, such as a convolution's) for the
+// micro-kernel selected when it was packed. Immutable once built; safe to share between threads and calls. Valid
+// only for that micro-kernel (bf16_gemm throws Error(kInvalidArgument) otherwise).
+class PackedBf16GemmA {
+ public:
+  PackedBf16GemmA() = default;
+  int64_t rows() const { return rows_; }    // m
+  int64_t depth() const { return depth_; }  // k
+  bool empty() const { return storage_ == nullptr; }
+
+  struct Storage;  // the packed strips (bf16-gemm.cpp)
+  const Storage* storage() const { return storage_.get(); }
+
+ private:
+  friend PackedBf16GemmA pack_bf16_gemm_a_any(bool, int64_t, int64_t, const void*, int64_t);
+  int64_t rows_ = 0;
+  int64_t depth_ = 0;
+  std::shared_ptr<const Storage> storage_;
+};
+
+// Packs A (m x k row-major, lda >= k): float32 rounded to bfloat16 (nearest even) when a_f32, else bfloat16 bits.
+PackedBf16GemmA pack_bf16_gemm_a_any(bool a_f32, int64_t m, int64_t k, const void* a, int64_t lda);
+
+// The left operand: m x k row-major (ld >= k), bfloat16 bits or float32 (rounded to bfloat16 as it is packed), or
+// packed once (`packed`, of m x k). Exactly one of bf16, f32 and packed is set (or none when k == 0).
 struct Bf16GemmA {
   const uint16_t* bf16 = nullptr;
   const float* f32 = nullptr;
   int64_t ld = 0;
+  const PackedBf16GemmA* packed = nullptr;
 };
 
 // An activation applied in place to a finished tile of C: `rows` rows of `cols` contiguous values, row i at
@@ -60,11 +95,14 @@ struct Bf16GemmA {
 using Bf16GemmRowsActivation = void (*)(float* c, int64_t rows, int64_t cols, int64_t ldc);
 
 // What bf16_gemm does with each float32 sum S[i][j] while the tile is in registers:
-// C[i][j] = clamp(alpha * S[i][j] + column_bias[j], min, max) (no bias when nullptr; NaN passes the clamp), then
-// rows_activation (when set) on the finished tile.
+// C[i][j] = clamp(alpha * S[i][j] + column_bias[j] + row_bias[i] + sum[i * sum_ld + j], min, max) (each addend only
+// when its pointer is set; NaN passes the clamp), then rows_activation (when set) on the finished tile.
 struct Bf16GemmEpilogue {
   float alpha = 1.0f;
   const float* column_bias = nullptr;  // n values
+  const float* row_bias = nullptr;     // m values
+  const float* sum = nullptr;          // m x n, rows sum_ld apart
+  int64_t sum_ld = 0;
   float min = -std::numeric_limits<float>::infinity();
   float max = std::numeric_limits<float>::infinity();
   Bf16GemmRowsActivation rows_activation = nullptr;

@@ -1,7 +1,9 @@
 // Conv (opsets 1, 11, 22; one semantics here): N-D convolution with groups, strides, dilations, pads, auto_pad
 // and an optional bias. float32 runs as im2col + the packed f32 GEMM per (image, group), with the weights packed
 // once at kernel creation when W is a constant; channels with one input channel per group (depthwise) run a
-// direct loop instead. float16/bfloat16 compute through float32, double on plain loops.
+// direct loop instead. float16/bfloat16 compute through float32, double on plain loops. A constant W of group 1
+// that is bfloat16, or float32 in a session under MatMulPrecision::kBFloat16, runs on the bf16 GEMM instead
+// (bf16_conv.h: operands rounded to bfloat16, float32 sums).
 #include <algorithm>
 #include <climits>
 #include <limits>
@@ -11,6 +13,7 @@
 #include "base/dtype_dispatch.h"
 #include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/bf16_conv.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/conv_kernels.h"
 #include "ops/conv/fused_activation.h"
@@ -133,18 +136,32 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
   return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
 }
 
-// `w_in` is nullptr when the kernel consumed the constant W into its packed or Winograd copy. With `y_holds_z`,
-// y is FusedConv's Z itself (z_as_output) and the convolution adds into it.
+// The weights packed for the bf16 GEMM when the convolution runs there (bf16_conv.h): a constant W of group 1 and
+// at least conv::kBf16ConvMinDepth depth, bfloat16, or float32 in a session under MatMulPrecision::kBFloat16 (as
+// MatMul and Gemm); else nullptr.
+std::shared_ptr<const conv::Bf16ConvWeights> bf16_weights(const KernelInfo& info, const ConvAttributes& attrs) {
+  const Tensor* w = info.constant_input(1);
+  if (w == nullptr || w->rank() < 3 || attrs.group != 1 || w->dim(0) == 0 ||
+      w->element_count() / w->dim(0) < conv::kBf16ConvMinDepth) {
+    return nullptr;
+  }
+  const bool rounded_f32 = w->dtype() == DType::kFloat && info.matmul_precision == MatMulPrecision::kBFloat16;
+  if (!rounded_f32 && w->dtype() != DType::kBFloat16) return nullptr;
+  return conv::make_bf16_conv_weights(*w);
+}
+
+// `w_in` is nullptr when the kernel consumed the constant W into its packed, Winograd or bf16 copy. With
+// `y_holds_z`, y is FusedConv's Z itself (z_as_output) and the convolution adds into it (never with `bf16`).
 void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, const PackedWeights* packed,
-                const conv::WinogradWeights* winograd, const conv::FusedActivation& activation, Tensor& y,
-                bool y_holds_z) {
+                const conv::WinogradWeights* winograd, const conv::Bf16ConvWeights* bf16,
+                const conv::FusedActivation& activation, Tensor& y, bool y_holds_z) {
   const Tensor x = linalg::to_float32(ctx.input(0));
   const bool use_packed =
       packed != nullptr && (w_in == nullptr || (packed->source == w_in->raw_data() && packed->shape == w_in->shape()));
   // The Winograd weights were made from the constant W; a 2-D input of W's channel count runs on them.
   const bool use_winograd = winograd != nullptr && g.spatial_rank() == 2 && x.dtype() == DType::kFloat &&
                             g.in_channels == winograd->in_channels && g.out_channels == winograd->out_channels;
-  check_argument(w_in != nullptr || use_packed || use_winograd, "Conv: input X ", tensor_text(x),
+  check_argument(w_in != nullptr || use_packed || use_winograd || bf16 != nullptr, "Conv: input X ", tensor_text(x),
                  " does not fit the weights packed at creation");
   const Tensor w = (use_packed || w_in == nullptr) ? Tensor() : linalg::to_float32(*w_in);
   const Tensor bias = ctx.has_input(2) ? linalg::to_float32(ctx.input(2)) : Tensor();
@@ -156,6 +173,14 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   if (z.defined()) {
     check_argument(z.shape() == y.shape(), "FusedConv: Z ", tensor_text(ctx.input(3)),
                    " must have the output's shape ", shape_text(y.shape()));
+  }
+  if (bf16 != nullptr) {
+    conv::conv_bf16(g, *bf16, x.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                    z.defined() ? z.data<float>() : nullptr, activation.clamp_min, activation.clamp_max,
+                    y32.data<float>(), ctx.parallelism());
+    conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
+    if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
+    return;
   }
   conv::ConvF32Args args{g,
                          x.data<float>(),
@@ -174,13 +199,13 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }
 
-// FusedConv's float32 Z set as Y, the convolution to add into it, when the convolution runs on a GEMM that
-// accumulates (conv::conv_f32_accumulates; not on the Winograd weights) and Z can be written over
+// FusedConv's float32 Z set as Y, the convolution to add into it, when the convolution runs on an f32 GEMM that
+// accumulates (conv::conv_f32_accumulates; not on the Winograd or bf16 weights) and Z can be written over
 // (KernelContext::output_over_input: nothing else needs its memory, it has Y's shape); else nullptr.
 Tensor* z_as_output(KernelContext& ctx, const ConvGeometry& g, const conv::WinogradWeights* winograd,
-                    const std::vector<int64_t>& y_shape) {
+                    const conv::Bf16ConvWeights* bf16, const std::vector<int64_t>& y_shape) {
   if (ctx.node().domain != kMicrosoftDomain || !ctx.has_input(3) || ctx.input(0).dtype() != DType::kFloat ||
-      winograd != nullptr || !conv::conv_f32_accumulates(g) || shape_element_count(y_shape) == 0) {
+      winograd != nullptr || bf16 != nullptr || !conv::conv_f32_accumulates(g) || shape_element_count(y_shape) == 0) {
     return nullptr;
   }
   return ctx.output_over_input(0, 3, DType::kFloat, y_shape);
@@ -210,18 +235,19 @@ void conv_double(KernelContext& ctx, const ConvGeometry& g, Tensor& y) {
 // Conv, and com.microsoft FusedConv: activation(Conv(X, W, B) + Z), Z optional (float types only).
 std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
-  const std::shared_ptr<const conv::WinogradWeights> winograd = winograd_weights(info, attrs);
-  std::shared_ptr<const PackedWeights> packed = winograd ? nullptr : pack_constant_weights(info, attrs);
+  const std::shared_ptr<const conv::Bf16ConvWeights> bf16 = bf16_weights(info, attrs);
+  const std::shared_ptr<const conv::WinogradWeights> winograd = bf16 ? nullptr : winograd_weights(info, attrs);
+  std::shared_ptr<const PackedWeights> packed = winograd || bf16 ? nullptr : pack_constant_weights(info, attrs);
   const conv::FusedActivation activation = conv::parse_fused_activation(info.node);
-  // Every float run uses the Winograd or packed copy of a constant W, so the original is handed over (the plan
-  // releases it); its dtype and shape are kept for the checks.
+  // Every float run uses the bf16, Winograd or packed copy of a constant W, so the original is handed over (the
+  // plan releases it); its dtype and shape are kept for the checks.
   ConsumedWeights consumed;
-  if (winograd || packed) {
+  if (bf16 || winograd || packed) {
     consumed.dtype = info.constant_input(1)->dtype();
     consumed.shape = info.constant_input(1)->shape();
     info.consume_constant_input(1);
   }
-  return make_kernel([attrs, packed, winograd, activation, consumed](KernelContext& ctx) {
+  return make_kernel([attrs, packed, winograd, bf16, activation, consumed](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor* w = ctx.has_input(1) || consumed.shape.empty() ? &ctx.input(1) : nullptr;
     const DType dtype = x.dtype();
@@ -239,10 +265,10 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());
-    if (Tensor* y = z_as_output(ctx, g, winograd.get(), y_shape)) {
+    if (Tensor* y = z_as_output(ctx, g, winograd.get(), bf16.get(), y_shape)) {
       // Y takes over Z's memory: the convolution adds into it (ResNet's residual blocks), one stream of memory
       // read and written instead of Z read and Y written apart.
-      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, *y, true);
+      conv_float(ctx, g, w, packed.get(), winograd.get(), nullptr, activation, *y, true);
       return;
     }
     // The float path writes every output element (bias or beta = 0 first); the double path accumulates.
@@ -255,7 +281,7 @@ std::unique_ptr<Kernel> make_conv(const KernelInfo& info) {
                      tensor_text(x), " (float types only)");
       conv_double(ctx, g, y);
     } else {
-      conv_float(ctx, g, w, packed.get(), winograd.get(), activation, y, false);
+      conv_float(ctx, g, w, packed.get(), winograd.get(), bf16.get(), activation, y, false);
     }
   });
 }

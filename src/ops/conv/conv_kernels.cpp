@@ -257,20 +257,6 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   return false;
 }
 
-// y = clamp(y + sum) over `count` elements (the sum input of the paths that do not run through the GEMM).
-void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
-                       Parallelism& parallelism) {
-  constexpr int64_t kChunk = 16384;
-  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
-    const int64_t stop = std::min(count, end * kChunk);
-    for (int64_t i = begin * kChunk; i < stop; ++i) {
-      float v = y[i] + sum[i];
-      v = v < lo ? lo : v;  // NaN passes through
-      y[i] = v > hi ? hi : v;
-    }
-  });
-}
-
 // Image n of a convolution run transposed (ConvF32Args::packed_transposed): y^T [positions x M] = A W^T through
 // the GEMM, A [positions x depth] given transposed by `a`, with bias, sum and clamp in its epilogue and each tile
 // stored transposed straight into y.
@@ -316,6 +302,19 @@ void im2col_transposed(const ConvF32Args& args, Parallelism& parallelism) {
 }
 
 }  // namespace
+
+void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
+                       Parallelism& parallelism) {
+  constexpr int64_t kChunk = 16384;
+  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(count, end * kChunk);
+    for (int64_t i = begin * kChunk; i < stop; ++i) {
+      float v = y[i] + sum[i];
+      v = v < lo ? lo : v;  // NaN passes through
+      y[i] = v > hi ? hi : v;
+    }
+  });
+}
 
 void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
                               Parallelism& parallelism) {

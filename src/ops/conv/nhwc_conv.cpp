@@ -4,7 +4,9 @@
 // optimizer's nhwc_layout pass writes it for chains of pointwise and depthwise convolutions on small planes, with
 // Transposes only at the chain's edges. float32 only.
 //   - pointwise (1x1, group 1, no pads): one GEMM, Y [N*OH*OW, M] = X [N*OH*OW, C] * W^T, X read in place (strided
-//     positions gathered first), W^T packed once at creation, bias, Z and a clamp in the GEMM epilogue;
+//     positions gathered first), W^T packed once at creation, bias, Z and a clamp in the GEMM epilogue; under
+//     MatMulPrecision::kBFloat16, with both sides channels-last and at least conv::kBf16ConvMinDepth input
+//     channels, on the bf16 GEMM instead (W^T packed for it too);
 //   - depthwise (group = C = M): kernels/f32-dwconv-nhwc, weights repacked once to [kH, kW, C];
 //   - anything else: through NCHW (X transposed, the Conv engine, Y transposed back), for completeness.
 #include <algorithm>
@@ -12,8 +14,10 @@
 #include <memory>
 
 #include "base/lazy_text.h"
+#include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/f32-dwconv-nhwc/f32-dwconv-nhwc.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/conv/bf16_conv.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/conv_kernels.h"
 #include "ops/conv/fused_activation.h"
@@ -48,6 +52,7 @@ std::vector<Dim> dims_to_channels_last(const std::vector<Dim>& s) {
 struct NhwcWeights {
   enum class Kind { kPointwise, kDepthwise, kGeneral } kind = Kind::kGeneral;
   PackedGemmF32 packed_t;      // pointwise: W^T [C x M] packed as the GEMM's B
+  PackedBf16GemmB bf16_t;      // pointwise under MatMulPrecision::kBFloat16: W^T packed for the bf16 GEMM too
   std::vector<float> taps;     // depthwise: [kH, kW, C]
   std::vector<int64_t> shape;  // W's shape
 };
@@ -78,6 +83,9 @@ std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const
   if (is_pointwise(attrs, w->shape())) {
     prepared->kind = NhwcWeights::Kind::kPointwise;
     prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);
+    if (info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth) {
+      prepared->bf16_t = pack_bf16_gemm_b_f32(true, c, m, w->data<float>(), c);
+    }
     return prepared;
   }
   if (c == 1 && attrs.group == m) {
@@ -123,6 +131,18 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
       });
     }
     x = gathered_data;
+  }
+  if (!weights.bf16_t.empty() && !layouts.nchw_input && !layouts.nchw_output) {
+    // Both sides channels-last: one bf16 GEMM over every position, x rounded to bfloat16 as it is packed, Z (or
+    // y itself, holding Z) added in the epilogue.
+    Bf16GemmEpilogue epilogue;
+    epilogue.column_bias = bias;
+    epilogue.min = activation.clamp_min;
+    epilogue.max = activation.clamp_max;
+    epilogue.sum = accumulate ? y : z;
+    epilogue.sum_ld = m;
+    bf16_gemm(g.batch * g.out_size, m, c, Bf16GemmA{nullptr, x, c}, weights.bf16_t, y, m, epilogue, &ctx.parallelism());
+    return;
   }
   GemmEpilogueF32 epilogue;
   epilogue.column_bias = bias;
