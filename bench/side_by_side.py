@@ -8,6 +8,11 @@ per-round medians, the ratios Tessera/ONNX Runtime and Tessera/OpenVINO, and ses
 
     /usr/bin/python3 bench/export_models.py                       # once: models and inputs in bench/models/
     /usr/bin/python3 bench/side_by_side.py [--models mlp,resnet50] [--threads 1,2] [--batch 1,8] [--rounds 5]
+                                           [--precision fp32|bf16]
+
+--precision bf16 runs Tessera with `--precision bf16` (float32 MatMul/Gemm/Conv with constant weights on the
+bf16 GEMM) and OpenVINO with INFERENCE_PRECISION_HINT bf16 (what it does by default on AVX512-BF16 / AMX CPUs);
+ONNX Runtime's CPU provider has no such mode and runs float32 either way.
 
 The peers come from PyPI (onnxruntime==1.31.1, openvino==2026.4.1, onnx==1.23.2 for the quantizers, numpy, matplotlib) in a venv outside the
 repository (--venv, default ~/.cache/tessera-bench-venv), installed on first use; the script re-executes itself
@@ -98,15 +103,16 @@ def ort_session(model, threads):
     return lambda feeds: (lambda: session.run(None, feeds)), ort.__version__
 
 
-def openvino_session(model, threads, feeds):
+def openvino_session(model, threads, feeds, precision):
     import openvino as ov
 
     core = ov.Core()
     network = core.read_model(model)
     # Static shapes of the fed inputs, as benchmark_app -shape does: the CPU plugin's fast path.
     network.reshape({name: list(value.shape) for name, value in feeds.items()})
+    # Always named: left out, it silently runs bf16 on AVX512-BF16 / AMX CPUs.
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
-              "INFERENCE_PRECISION_HINT": "f32"}  # f32, so it does not silently run bf16 on AVX512-BF16/AMX CPUs
+              "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
     compiled = core.compile_model(network, "CPU", config)
     request = compiled.create_infer_request()
     return lambda feeds: (lambda: request.infer(feeds)), ov.get_version()
@@ -120,6 +126,7 @@ def worker(argv):
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--iters", type=int, default=50)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args(argv)
     import numpy as np
 
@@ -130,7 +137,7 @@ def worker(argv):
     if args.runtime == "onnxruntime":
         make_run, version = ort_session(args.model, args.threads)
     else:
-        make_run, version = openvino_session(args.model, args.threads, feeds)
+        make_run, version = openvino_session(args.model, args.threads, feeds, args.precision)
     create_ms = (time.perf_counter() - start) * 1000
     times = timed_runs(make_run(feeds), args.warmup, args.iters)
     print(json.dumps({"median_ms": statistics.median(times), "mean_ms": statistics.fmean(times),
@@ -178,9 +185,10 @@ def run_round(runtime, model, inputs, threads, args):
     input_args = [a for spec in inputs for a in ("--input", spec)]
     common = ["--threads", str(threads), "--warmup", str(args.warmup), "--iters", str(args.iters)]
     if runtime == "tessera":
-        command = [args.tessera, "bench", model, *input_args, *common, "--json"]
+        command = [args.tessera, "bench", model, *input_args, *common, "--precision", args.precision, "--json"]
     else:
-        command = [sys.executable, os.path.abspath(__file__), "_worker", runtime, model, *input_args, *common]
+        command = [sys.executable, os.path.abspath(__file__), "_worker", runtime, model, *input_args, *common,
+                   "--precision", args.precision]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -321,6 +329,8 @@ def parse_args():
     parser.add_argument("--iters", type=int, default=50, help="timed runs per round (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up runs per round (default 5)")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of tessera,onnxruntime,openvino")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: Tessera --precision bf16 and OpenVINO's bf16 hint (ONNX Runtime stays float32)")
     parser.add_argument("--manifest", default=os.path.join(HERE, "models", "manifest.json"))
     parser.add_argument("--tessera", default=os.path.join(ROOT, "build", "bin", "tessera"))
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -360,8 +370,8 @@ def main():
         manifest = json.load(f)
     cpu_name, flags = cpu_info()
     print(f"cpu: {cpu_name}  " + "  ".join(f"{k}: {'yes' if v else 'no'}" for k, v in flags.items()))
-    print(f"rounds {args.rounds} x {args.iters} runs (after {args.warmup} warm-up), runtimes {', '.join(runtimes)}",
-          flush=True)
+    print(f"rounds {args.rounds} x {args.iters} runs (after {args.warmup} warm-up), runtimes {', '.join(runtimes)}, "
+          f"precision {args.precision}" + (" (ONNX Runtime float32)" if args.precision == "bf16" else ""), flush=True)
     results = []
     for config in configurations(args, manifest, os.path.dirname(os.path.abspath(args.manifest)),
                                  os.path.join(args.out, "inputs")):
@@ -373,7 +383,7 @@ def main():
     print_table(rows)
     versions = {rt: r["summary"][rt]["version"] for r in results for rt in runtimes if "version" in r["summary"][rt]}
     meta = {"cpu": cpu_name, "versions": versions, "cpu_flags": flags, "rounds": args.rounds, "iters": args.iters, "warmup": args.warmup,
-            "runtimes": runtimes, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "runtimes": runtimes, "precision": args.precision, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_outputs(args.out, rows, results, meta, cpu_name)
     return 0
 

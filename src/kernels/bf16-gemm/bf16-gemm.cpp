@@ -134,29 +134,44 @@ int64_t bf16_gemm_packed_b_elements(int64_t k, int64_t n) {
   return storage->strips * storage->strip_elements;
 }
 
+int64_t bf16_gemm_b_strip_columns() { return dispatch().active().nr; }
+
+void pack_bf16_gemm_b_f32_strip(int64_t k, int64_t n, int64_t j0, int64_t cols, const float* b, int64_t ldb,
+                                uint16_t* buffer) {
+  const Bf16GemmSet& set = dispatch().active();
+  check_argument(k >= 0 && j0 >= 0 && j0 % set.nr == 0 && cols > 0 && cols <= std::min<int64_t>(set.nr, n - j0),
+                 "pack_bf16_gemm_b_f32_strip: bad strip at ", j0, " of ", cols, " columns of ", n);
+  const int64_t groups = packed_groups(set, k);
+  set.pack_b_f32(groups, k, cols, b, ldb, buffer + j0 / set.nr * groups * set.nr * 2);
+}
+
+PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer) {
+  check_argument(k >= 0 && n >= 0, "bf16_gemm_b_view: negative size k=", k, " n=", n);
+  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(dispatch().active(), k, n);
+  storage->data = buffer;
+  PackedBf16GemmB packed;
+  packed.depth_ = k;
+  packed.columns_ = n;
+  packed.storage_ = storage;
+  return packed;
+}
+
 PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t k, int64_t n, const float* b, int64_t ldb, uint16_t* buffer,
                                           Parallelism* parallelism) {
   check_argument(k >= 0 && n >= 0 && (ldb >= n || k == 0 || n == 0), "pack_bf16_gemm_b_f32_into: bad k=", k, " n=", n,
                  " ldb=", ldb);
-  const Bf16GemmSet& set = dispatch().active();
-  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(set, k, n);
-  storage->data = buffer;
+  const int64_t nr = bf16_gemm_b_strip_columns(), strips = (n + nr - 1) / nr;
   const auto pack = [&](int64_t begin, int64_t end) {
     for (int64_t strip = begin; strip < end; ++strip) {
-      const int64_t j0 = strip * set.nr;
-      set.pack_b_f32(storage->groups, k, std::min<int64_t>(set.nr, n - j0), b + j0, ldb,
-                     buffer + strip * storage->strip_elements);
+      const int64_t j0 = strip * nr;
+      pack_bf16_gemm_b_f32_strip(k, n, j0, std::min(nr, n - j0), b + j0, ldb, buffer);
     }
   };
-  if (parallelism != nullptr && parallelism->thread_count() > 1 && storage->strips > 1 && k * n >= (int64_t{1} << 15))
-    parallelism->parallel_for(storage->strips, pack);
+  if (parallelism != nullptr && parallelism->thread_count() > 1 && strips > 1 && k * n >= (int64_t{1} << 15))
+    parallelism->parallel_for(strips, pack);
   else
-    pack(0, storage->strips);
-  PackedBf16GemmB packed;
-  packed.depth_ = k;
-  packed.columns_ = n;
-  packed.storage_ = std::move(storage);
-  return packed;
+    pack(0, strips);
+  return bf16_gemm_b_view(k, n, buffer);
 }
 
 PackedBf16GemmA pack_bf16_gemm_a_any(bool a_f32, int64_t m, int64_t k, const void* a, int64_t lda) {

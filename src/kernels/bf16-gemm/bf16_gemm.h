@@ -34,7 +34,7 @@ class PackedBf16GemmB {
 
  private:
   friend PackedBf16GemmB pack_bf16_gemm_b_any(bool, bool, int64_t, int64_t, const void*, int64_t);
-  friend PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t, int64_t, const float*, int64_t, uint16_t*, Parallelism*);
+  friend PackedBf16GemmB bf16_gemm_b_view(int64_t, int64_t, const uint16_t*);
   int64_t depth_ = 0;
   int64_t columns_ = 0;
   std::shared_ptr<const Storage> storage_;
@@ -56,6 +56,15 @@ int64_t bf16_gemm_packed_b_elements(int64_t k, int64_t n);
 // convolution's activations. The result views `buffer` and is valid while the buffer holds what was packed.
 PackedBf16GemmB pack_bf16_gemm_b_f32_into(int64_t k, int64_t n, const float* b, int64_t ldb, uint16_t* buffer,
                                           Parallelism* parallelism);
+
+// The same packing strip by strip, for B made piecewise (a convolution's im2col matrix panel by panel): columns
+// of B per strip for the selected micro-kernel; one strip, columns [j0, j0 + cols) of a k x n B (j0 a multiple of
+// bf16_gemm_b_strip_columns(), cols up to it and to n - j0), given as rows (row p's first column at b + p * ldb),
+// written into its place in `buffer`; and the view of `buffer` once every strip is written.
+int64_t bf16_gemm_b_strip_columns();
+void pack_bf16_gemm_b_f32_strip(int64_t k, int64_t n, int64_t j0, int64_t cols, const float* b, int64_t ldb,
+                                uint16_t* buffer);
+PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer);
 
 // A (m x k) of bfloat16 packed once (constant weights as the left operand, such as a convolution's) for the
 // micro-kernel selected when it was packed. Immutable once built; safe to share between threads and calls. Valid

@@ -41,9 +41,10 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
                  g.kernel_size, " depth to ", channels, " channels (group ", g.group, ")");
   if (positions == 0 || channels == 0) return;
   const bool pointwise = g.is_pointwise();
-  // Scratch: the packed B, then (unless x is the im2col matrix) the im2col matrix.
+  // 2-D im2col matrices are packed panel by panel as they are made, in cache; other ranks are made whole first.
+  const bool panels = !pointwise && g.spatial_rank() == 2;
   const int64_t b_bytes = (bf16_gemm_packed_b_elements(depth, positions) * 2 + 63) / 64 * 64;
-  char* const base = scratch_bytes(b_bytes + (pointwise ? 0 : depth * positions * 4));
+  char* const base = scratch_bytes(b_bytes + (pointwise || panels ? 0 : depth * positions * 4));
   uint16_t* const b_strips = reinterpret_cast<uint16_t*>(base);
   float* const col = reinterpret_cast<float*>(base + b_bytes);
   Bf16GemmEpilogue epilogue;
@@ -53,15 +54,31 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
   epilogue.max = hi;
   Bf16GemmA a;
   a.packed = &w.packed;
+  const int64_t strip = bf16_gemm_b_strip_columns();
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * g.in_channels * g.in_size;
-    if (!pointwise) {
-      parallelism.parallel_for(g.in_channels, [&](int64_t begin, int64_t end) {
-        im2col<float>(g, xn + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * positions);
-      });
+    PackedBf16GemmB b;
+    if (panels) {
+      // Panels of a few strips: one im2col call per panel, each strip packed from it while it is in L1 / L2.
+      constexpr int64_t kStripsPerPanel = 4;
+      ConvGeometry image = g;
+      image.batch = 1;
+      for_each_im2col_panel(image, xn, kStripsPerPanel * strip, parallelism,
+                            [&](int64_t n0, int64_t cols, const float* values) {
+                              for (int64_t j = 0; j < cols; j += strip) {
+                                pack_bf16_gemm_b_f32_strip(depth, positions, n0 + j, std::min(strip, cols - j),
+                                                           values + j, kStripsPerPanel * strip, b_strips);
+                              }
+                            });
+      b = bf16_gemm_b_view(depth, positions, b_strips);
+    } else {
+      if (!pointwise) {
+        parallelism.parallel_for(g.in_channels, [&](int64_t begin, int64_t end) {
+          im2col<float>(g, xn + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * positions);
+        });
+      }
+      b = pack_bf16_gemm_b_f32_into(depth, positions, pointwise ? xn : col, positions, b_strips, &parallelism);
     }
-    const PackedBf16GemmB b =
-        pack_bf16_gemm_b_f32_into(depth, positions, pointwise ? xn : col, positions, b_strips, &parallelism);
     const int64_t offset = n * channels * positions;
     epilogue.sum = sum != nullptr ? sum + offset : nullptr;
     bf16_gemm(channels, positions, depth, a, b, y + offset, positions, epilogue, &parallelism);

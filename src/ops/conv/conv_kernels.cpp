@@ -145,14 +145,21 @@ class Im2colPanels final : public GemmPanelSourceF32 {
       j += count;
     }
     std::vector<float> row(static_cast<size_t>(strips * strip), 0.0f);  // columns past nc stay zero
+    // A single strip is the row itself: gathered in place, its columns past nc zeroed.
+    const bool in_place = strips == 1;
     for (int64_t p = 0; p < kc; ++p) {
       const int64_t r = k0 + p;
       const int64_t channel = r / kernel_size_;
       const int64_t tap = r % kernel_size_;
       const int64_t ih_offset = (tap / k_w_) * d_h_ - p_h_;
       const TapColumns columns = tap_columns((tap % k_w_) * d_w_ - p_w_);
+      float* const gathered = in_place ? dst + p * strip : row.data();
       for (const Segment& sg : segments) {
-        gather_segment(channel, sg.oh * s_h_ + ih_offset, columns, sg.ow, sg.count, row.data() + sg.column);
+        gather_segment(channel, sg.oh * s_h_ + ih_offset, columns, sg.ow, sg.count, gathered + sg.column);
+      }
+      if (in_place) {
+        std::fill(gathered + nc, gathered + strip, 0.0f);
+        continue;
       }
       float* out = dst + p * strip;
       for (int64_t s = 0; s < strips; ++s, out += kc * strip) {
@@ -188,7 +195,9 @@ class Im2colPanels final : public GemmPanelSourceF32 {
     const int64_t lo = std::clamp<int64_t>(-first, 0, count);
     const int64_t hi = std::clamp<int64_t>(width - first, lo, count);
     std::fill(out, out + lo, 0.0f);
-    std::memcpy(out + lo, src + first + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+    // An inline loop, not memcpy: the runs are a few dozen floats, and the library call cost more than the copy.
+    const float* __restrict from = src + first;
+    for (int64_t i = lo; i < hi; ++i) out[i] = from[i];
     std::fill(out + hi, out + count, 0.0f);
   }
 
@@ -302,6 +311,25 @@ void im2col_transposed(const ConvF32Args& args, Parallelism& parallelism) {
 }
 
 }  // namespace
+
+void for_each_im2col_panel(const ConvGeometry& g, const float* x, int64_t panel_columns, Parallelism& parallelism,
+                           const std::function<void(int64_t n0, int64_t cols, const float* values)>& panel) {
+  check_argument(g.spatial_rank() == 2 && g.group == 1 && panel_columns > 0,
+                 "for_each_im2col_panel: a 2-D convolution of group 1 and whole panels");
+  const int64_t depth = g.in_channels * g.kernel_size;
+  const int64_t panels = (g.out_size + panel_columns - 1) / panel_columns;
+  Im2colPanels source(g, x);
+  source.split_phases(g.in_channels, scratch_f32(source.phase_floats(g.in_channels)), parallelism);
+  parallelism.parallel_for(panels, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> values;
+    values.resize(static_cast<size_t>(depth * panel_columns));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n0 = i * panel_columns, cols = std::min(panel_columns, g.out_size - n0);
+      source.pack(0, depth, n0, cols, panel_columns, values.data());
+      panel(n0, cols, values.data());
+    }
+  });
+}
 
 void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
                        Parallelism& parallelism) {

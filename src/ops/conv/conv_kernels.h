@@ -2,6 +2,7 @@
 // group), a direct loop for depthwise 2-D convolutions, and GEMM + col2im for the transposed convolution.
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -60,6 +61,13 @@ void conv_transpose_f32(const ConvF32Args& args, Parallelism& parallelism);
 // [planes x in_size], the planes split over `parallelism`.
 void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
                               Parallelism& parallelism);
+
+// Calls panel(n0, cols, values) once for each run of `panel_columns` consecutive output positions [n0, n0 + cols)
+// of the im2col matrix of image x of a 2-D convolution of group 1 (produced straight from x, never materialised):
+// values holds depth (C * kernel taps) rows of panel_columns floats, row r at values + r * panel_columns, zero
+// past cols. The panels are split over `parallelism`; `values` is the calling thread's own buffer.
+void for_each_im2col_panel(const ConvGeometry& g, const float* x, int64_t panel_columns, Parallelism& parallelism,
+                           const std::function<void(int64_t n0, int64_t cols, const float* values)>& panel);
 
 // y = clamp(y + sum, lo, hi) over `count` elements (NaN passes the clamp), split over `parallelism`: the sum input
 // of the paths that do not add it in a GEMM epilogue.
