@@ -36,11 +36,13 @@ class CompiledSubgraph {
 // Compiles a subgraph attribute of a node (provided by the runtime).
 using SubgraphCompiler = std::function<std::shared_ptr<CompiledSubgraph>(const Graph&)>;
 
-// The arithmetic of float32 MatMul and Gemm (SessionOptions::matmul_precision). kBFloat16 lets a float32 MatMul,
-// FusedMatMul, MatMulBias, Gemm or FusedGemm with a constant B (and A not transposed) run on the bf16 GEMM: B
-// rounded to bfloat16 when it is packed, A rounded as each panel is packed, float32 accumulation, bias and output,
-// as OpenVINO's inference_precision hint. Faster where the CPU has AVX-512 BF16; results differ from float32 by
-// the rounding of the operands (about 2^-9 relative per operand).
+// The arithmetic of float32 MatMul, Gemm and Conv (SessionOptions::matmul_precision). kBFloat16 lets a float32
+// MatMul, FusedMatMul, MatMulBias, Gemm or FusedGemm with a constant B (and A not transposed), and a Conv,
+// FusedConv or channels-last pointwise NhwcConv with constant weights, group 1 and a depth of at least
+// conv::kBf16ConvMinDepth, run on the bf16 GEMM: the weights rounded to bfloat16 when they are packed, the
+// activations rounded as each panel is packed, float32 accumulation, bias, sum input and output, as OpenVINO's
+// inference_precision hint. Faster where the CPU has AMX-BF16 or AVX-512 BF16; results differ from float32 by the
+// rounding of the operands (about 2^-9 relative per operand).
 enum class MatMulPrecision { kFloat32, kBFloat16 };
 
 // What a kernel factory sees at session creation.
@@ -53,7 +55,7 @@ struct KernelInfo {
   SubgraphCompiler compile_subgraph;           // compiles node.attr_graph(...) bodies
   // Out: the constant inputs the kernel consumed (see consume_constant_input); filled by the factory.
   mutable std::vector<bool> consumed_constants = {};
-  // The session's choice for float32 MatMul/Gemm (see MatMulPrecision); set by the CPU provider.
+  // The session's choice for float32 MatMul/Gemm/Conv (see MatMulPrecision); set by the CPU provider.
   MatMulPrecision matmul_precision = MatMulPrecision::kFloat32;
 
   bool has_input(size_t i) const { return node.has_input(i); }

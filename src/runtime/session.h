@@ -37,8 +37,8 @@ struct SessionOptions {
   // Denormal floats flushed to zero (FTZ and DAZ) on the threads that run this session's nodes, as ONNX Runtime's
   // "session.set_denormal_as_zero": faster where activations decay into denormals, results then differ there.
   bool denormals_as_zero = false;
-  // float32 MatMul/Gemm with constant weights on the bf16 GEMM when kBFloat16 (see MatMulPrecision; off by
-  // default), as OpenVINO's inference_precision hint.
+  // float32 MatMul/Gemm and Conv with constant weights on the bf16 GEMM when kBFloat16 (see MatMulPrecision; off
+  // by default), as OpenVINO's inference_precision hint.
   MatMulPrecision matmul_precision = MatMulPrecision::kFloat32;
 };
 

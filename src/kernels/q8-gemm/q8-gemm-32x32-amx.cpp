@@ -76,8 +76,8 @@ void tile_amx(int64_t groups, const void* a_strip, const void* b_strip, const Ti
   const int rows = static_cast<int>(t.rows);
   int32_t* const sums = t.scratch;
   amx::multiply_block<amx::Product::kInt8>(rows, groups, static_cast<const char*>(a_strip),
-                                           t.a_stride != 0 ? t.a_stride : groups * 4, static_cast<const char*>(b_strip),
-                                           sums);
+                                           amx::row_major_a(t.a_stride != 0 ? t.a_stride : groups * 4),
+                                           static_cast<const char*>(b_strip), sums);
   for (int r0 = 0; r0 < rows; r0 += kEpilogueRows)
     kStoreRows[std::min(kEpilogueRows, rows - r0) - 1](sums + r0 * kNr, t, r0);
 }
