@@ -38,11 +38,11 @@ using SubgraphCompiler = std::function<std::shared_ptr<CompiledSubgraph>(const G
 
 // The arithmetic of float32 MatMul, Gemm and Conv (SessionOptions::matmul_precision). kBFloat16 lets a float32
 // MatMul, FusedMatMul, MatMulBias, Gemm or FusedGemm with a constant B (and A not transposed), and a Conv,
-// FusedConv or channels-last pointwise NhwcConv with constant weights, group 1 and a depth of at least
-// conv::kBf16ConvMinDepth, run on the bf16 GEMM: the weights rounded to bfloat16 when they are packed, the
-// activations rounded as each panel is packed, float32 accumulation, bias, sum input and output, as OpenVINO's
-// inference_precision hint. Faster where the CPU has AMX-BF16 or AVX-512 BF16; results differ from float32 by the
-// rounding of the operands (about 2^-9 relative per operand).
+// FusedConv or channels-last pointwise NhwcConv with constant weights, group 1, a depth of at least
+// conv::kBf16ConvMinDepth and at least conv::kBf16ConvMinChannels output channels, run on the bf16 GEMM: the weights
+// rounded to bfloat16 when they are packed, the activations rounded as each panel is packed, float32 accumulation,
+// bias, sum input and output, as OpenVINO's inference_precision hint. Faster where the CPU has AMX-BF16 or AVX-512
+// BF16; results differ from float32 by the rounding of the operands (about 2^-9 relative per operand).
 enum class MatMulPrecision { kFloat32, kBFloat16 };
 
 // What a kernel factory sees at session creation.

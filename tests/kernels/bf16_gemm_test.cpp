@@ -3,7 +3,8 @@
 // and float32 A, plain and transposed B packed from bfloat16 or float32, lda > k, ldc > n (the padding never
 // written), alpha, a column bias, the clamp and a rows activation; identical results on one thread and on several;
 // the rounding loop bit for bit against float_to_bfloat16; A packed once and B packed per call into a caller's
-// buffer (the convolutions' operands) with a row bias and a sum tile.
+// buffer (the convolutions' operands) with a row bias and a sum tile, and made panel by panel (bf16_gemm_b_panels,
+// the same bits).
 #include "kernels/bf16-gemm/bf16_gemm.h"
 
 #include <gtest/gtest.h>
@@ -206,6 +207,18 @@ TEST_P(Bf16GemmVariant, PackedAPerCallBRowBiasAndSum) {
     epilogue.max = c.max;
     std::vector<float> out(static_cast<size_t>(m * c.ldc), kSentinel);
     bf16_gemm(m, n, k, a, per_call, out.data(), c.ldc, epilogue, iteration % 3 ? &pool : nullptr);
+    // B made panel by panel and multiplied right away: the same bits.
+    const int64_t strip = bf16_gemm_b_strip_columns(), panel = strip * (1 + iteration % 3);
+    std::vector<float> panels_out(out.size(), kSentinel);
+    bf16_gemm_b_panels(
+        m, n, k, packed_a, panel,
+        [&](int64_t j0, int64_t cols, uint16_t* strips) {
+          for (int64_t j = 0; j < cols; j += strip) {
+            pack_bf16_gemm_b_f32_strip(k, cols, j, std::min(strip, cols - j), c.b32.data() + j0 + j, c.ldb, strips);
+          }
+        },
+        panels_out.data(), c.ldc, epilogue, iteration % 2 ? &pool : nullptr);
+    ASSERT_EQ(0, std::memcmp(out.data(), panels_out.data(), out.size() * sizeof(float)));
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < c.ldc; ++j) {
         const float got = out[static_cast<size_t>(i * c.ldc + j)];

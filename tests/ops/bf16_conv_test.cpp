@@ -3,7 +3,8 @@
 // bf16 GEMM multiplies; bias and Z stay float32), for every bf16-gemm variant this CPU runs, on one thread and on
 // three: pointwise, k x k with pads, strides and dilations, 1-D and 3-D, batch 2, bias, FusedConv's Z and
 // activations. bfloat16 Conv against float32 on the same values; convolutions shallower than
-// conv::kBf16ConvMinDepth, grouped ones and fed weights stay on the float32 engine, bit for bit.
+// conv::kBf16ConvMinDepth or to fewer than conv::kBf16ConvMinChannels channels, grouped ones and fed weights stay
+// on the float32 engine, bit for bit.
 #include "ops/conv/bf16_conv.h"
 
 #include <gtest/gtest.h>
@@ -94,42 +95,42 @@ Tensor run(const ConvCase& c, bool round_operands, MatMulPrecision precision, in
 
 std::vector<ConvCase> bf16_cases() {
   return {
-      {"pointwise", "", {2, 70, 9, 11}, {33, 70, 1, 1}},
-      {"pointwise no bias", "", {1, 64, 5, 7}, {40, 64, 1, 1}, false},
-      {"3x3 pads", "", {2, 8, 10, 13}, {20, 8, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1}}}},
+      {"pointwise", "", {2, 70, 9, 11}, {65, 70, 1, 1}},
+      {"pointwise no bias", "", {1, 64, 5, 7}, {64, 64, 1, 1}, false},
+      {"3x3 pads", "", {2, 8, 10, 13}, {70, 8, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1}}}},
       {"3x3 stride 2",
        "",
        {1, 16, 13, 15},
-       {37, 16, 3, 3},
+       {97, 16, 3, 3},
        true,
        false,
        {},
        {{"pads", {1, 1, 1, 1}}, {"strides", {2, 2}}}},
-      {"7x7 stem", "", {1, 3, 20, 18}, {24, 3, 7, 7}, true, false, {}, {{"pads", {3, 3, 3, 3}}, {"strides", {2, 2}}}},
+      {"7x7 stem", "", {1, 3, 20, 18}, {64, 3, 7, 7}, true, false, {}, {{"pads", {3, 3, 3, 3}}, {"strides", {2, 2}}}},
       {"dilated uneven pads",
        "",
        {1, 9, 12, 12},
-       {17, 9, 3, 3},
+       {66, 9, 3, 3},
        true,
        false,
        {},
        {{"pads", {2, 0, 1, 2}}, {"dilations", {2, 2}}}},
-      {"strided pointwise", "", {1, 66, 9, 9}, {12, 66, 1, 1}, true, false, {}, {{"strides", {2, 2}}}},
-      {"1-D", "", {2, 20, 31}, {19, 20, 5}, true, false, {}, {{"pads", {2, 1}}, {"strides", {2}}, {"dilations", {2}}}},
-      {"3-D", "", {1, 3, 6, 7, 5}, {10, 3, 3, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1, 1, 1}}}},
+      {"strided pointwise", "", {1, 66, 9, 9}, {72, 66, 1, 1}, true, false, {}, {{"strides", {2, 2}}}},
+      {"1-D", "", {2, 20, 31}, {67, 20, 5}, true, false, {}, {{"pads", {2, 1}}, {"strides", {2}}, {"dilations", {2}}}},
+      {"3-D", "", {1, 3, 6, 7, 5}, {64, 3, 3, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1, 1, 1}}}},
       {"FusedConv Z Relu",
        kMicrosoftDomain,
        {2, 16, 8, 9},
-       {35, 16, 3, 3},
+       {75, 16, 3, 3},
        true,
        true,
-       {2, 35, 8, 9},
+       {2, 75, 8, 9},
        {{"pads", {1, 1, 1, 1}}},
        "Relu"},
-      {"FusedConv pointwise Z", kMicrosoftDomain, {1, 96, 7, 7}, {50, 96, 1, 1}, true, true, {1, 50, 7, 7}, {}, ""},
-      {"FusedConv Sigmoid", kMicrosoftDomain, {1, 72, 6, 6}, {20, 72, 1, 1}, true, false, {}, {}, "Sigmoid"},
-      {"NhwcConv pointwise", kTesseraDomain, {2, 7, 6, 80}, {45, 80, 1, 1}, true, false, {}, {}, "Relu"},
-      {"NhwcConv pointwise Z", kTesseraDomain, {1, 5, 5, 96}, {33, 96, 1, 1}, true, true, {1, 5, 5, 33}, {}, ""},
+      {"FusedConv pointwise Z", kMicrosoftDomain, {1, 96, 7, 7}, {130, 96, 1, 1}, true, true, {1, 130, 7, 7}, {}, ""},
+      {"FusedConv Sigmoid", kMicrosoftDomain, {1, 72, 6, 6}, {64, 72, 1, 1}, true, false, {}, {}, "Sigmoid"},
+      {"NhwcConv pointwise", kTesseraDomain, {2, 7, 6, 80}, {81, 80, 1, 1}, true, false, {}, {}, "Relu"},
+      {"NhwcConv pointwise Z", kTesseraDomain, {1, 5, 5, 96}, {65, 96, 1, 1}, true, true, {1, 5, 5, 65}, {}, ""},
   };
 }
 
@@ -182,14 +183,17 @@ TEST(Bf16Conv, BFloat16ConvMatchesFloat32OnTheSameValues) {
 }
 
 TEST(Bf16Conv, ShallowGroupedAndFedWeightsStayOnTheFloat32Engine) {
-  ConvCase shallow{"shallow", "", {1, 7, 9, 9}, {16, 7, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1}}}};
+  ConvCase shallow{"shallow", "", {1, 7, 9, 9}, {80, 7, 3, 3}, true, false, {}, {{"pads", {1, 1, 1, 1}}}};
   ASSERT_LT(7 * 9, conv::kBf16ConvMinDepth);
+  ConvCase few_channels{"few channels", "", {1, 96, 9, 9}, {24, 96, 1, 1}};
+  ASSERT_LT(24, conv::kBf16ConvMinChannels);
   ConvCase grouped{"grouped", "", {1, 128, 6, 6}, {64, 64, 1, 1}};
   grouped.group = 2;
   ConvCase fed{"fed", "", {1, 96, 5, 5}, {20, 96, 1, 1}};
   fed.constant_w = false;
-  ConvCase nhwc_shallow{"NhwcConv shallow", kTesseraDomain, {1, 4, 4, 32}, {16, 32, 1, 1}};
-  for (const ConvCase& c : {shallow, grouped, fed, nhwc_shallow}) {
+  ConvCase nhwc_shallow{"NhwcConv shallow", kTesseraDomain, {1, 4, 4, 32}, {96, 32, 1, 1}};
+  ConvCase nhwc_few{"NhwcConv few channels", kTesseraDomain, {1, 4, 4, 96}, {24, 96, 1, 1}};
+  for (const ConvCase& c : {shallow, few_channels, grouped, fed, nhwc_shallow, nhwc_few}) {
     SCOPED_TRACE(c.name);
     const Tensor fp32 = run(c, false, MatMulPrecision::kFloat32, 1);
     const Tensor bf16 = run(c, false, MatMulPrecision::kBFloat16, 1);

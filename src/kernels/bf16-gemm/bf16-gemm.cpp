@@ -80,6 +80,26 @@ int64_t packed_groups(const Bf16GemmSet& set, int64_t k) {
   return ((k + 1) / 2 + set.group_align - 1) / set.group_align * set.group_align;
 }
 
+// The tile of C at rows [i0, i0 + mr) x columns [j0, j0 + nr) (clipped to m x n) from a packed A strip and a
+// packed B strip of `groups` pairs of depth steps, through `set`'s tile and the epilogue.
+void run_tile(const Bf16GemmSet& set, int64_t m, int64_t n, int64_t groups, const uint16_t* a_strip, int64_t i0,
+              const uint16_t* b_strip, int64_t j0, float* c, int64_t ldc, const Bf16GemmEpilogue& epilogue) {
+  bf16gemm::TileOutput tile{};
+  tile.rows = std::min<int64_t>(set.mr, m - i0);
+  tile.cols = std::min<int64_t>(set.nr, n - j0);
+  tile.c = c + i0 * ldc + j0;
+  tile.ldc = ldc;
+  tile.alpha = epilogue.alpha;
+  tile.column_bias = epilogue.column_bias != nullptr ? epilogue.column_bias + j0 : nullptr;
+  tile.min = epilogue.min;
+  tile.max = epilogue.max;
+  tile.row_bias = epilogue.row_bias != nullptr ? epilogue.row_bias + i0 : nullptr;
+  tile.sum = epilogue.sum != nullptr ? epilogue.sum + i0 * epilogue.sum_ld + j0 : nullptr;
+  tile.sum_ld = epilogue.sum_ld;
+  set.by_rows[tile.rows - 1](groups, a_strip, b_strip, tile);
+  if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
+}
+
 // The strip geometry of a B of k x n packed for `set`, without the strips.
 std::shared_ptr<PackedBf16GemmB::Storage> b_storage(const Bf16GemmSet& set, int64_t k, int64_t n) {
   auto storage = std::make_shared<PackedBf16GemmB::Storage>();
@@ -266,22 +286,8 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
       const int64_t b_strip = (t / per_block) % pb.strips;
       const int64_t a_strip = block * per_block + t % per_block;
       if (a_strip >= a_strips) continue;
-      const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
-      bf16gemm::TileOutput tile{};
-      tile.rows = std::min<int64_t>(set.mr, m - i0);
-      tile.cols = std::min<int64_t>(set.nr, n - j0);
-      tile.c = c + i0 * ldc + j0;
-      tile.ldc = ldc;
-      tile.alpha = epilogue.alpha;
-      tile.column_bias = epilogue.column_bias != nullptr ? epilogue.column_bias + j0 : nullptr;
-      tile.min = epilogue.min;
-      tile.max = epilogue.max;
-      tile.row_bias = epilogue.row_bias != nullptr ? epilogue.row_bias + i0 : nullptr;
-      tile.sum = epilogue.sum != nullptr ? epilogue.sum + i0 * epilogue.sum_ld + j0 : nullptr;
-      tile.sum_ld = epilogue.sum_ld;
-      set.by_rows[tile.rows - 1](pb.groups, packed_a + a_strip * a_strip_elements,
-                                 pb.data + b_strip * pb.strip_elements, tile);
-      if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
+      run_tile(set, m, n, pb.groups, packed_a + a_strip * a_strip_elements, a_strip * set.mr,
+               pb.data + b_strip * pb.strip_elements, b_strip * set.nr, c, ldc, epilogue);
     }
     if (set.end_tiles != nullptr) set.end_tiles();
   };
@@ -290,6 +296,53 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
     par.parallel_for(tasks, run);
   else
     run(0, tasks);
+}
+
+void bf16_gemm_b_panels(int64_t m, int64_t n, int64_t k, const PackedBf16GemmA& a, int64_t panel_columns,
+                        const Bf16GemmPackPanel& pack_panel, float* c, int64_t ldc, const Bf16GemmEpilogue& epilogue,
+                        Parallelism* parallelism) {
+  const Bf16GemmSet& set = dispatch().active();
+  check_argument(!a.empty() && a.rows() == m && a.depth() == k && a.storage()->set == &set, "bf16_gemm_b_panels: A is ",
+                 a.rows(), " x ", a.depth(), " for ", a.empty() ? "nothing" : a.storage()->set->name, ", expected ", m,
+                 " x ", k, " for ", set.name);
+  check_argument(panel_columns > 0 && panel_columns % set.nr == 0, "bf16_gemm_b_panels: panels of ", panel_columns,
+                 " columns are not whole strips of ", set.nr);
+  check_argument(n >= 0 && ldc >= n, "bf16_gemm_b_panels: ldc ", ldc, " < n ", n);
+  check_argument(epilogue.sum == nullptr || epilogue.sum_ld >= n, "bf16_gemm_b_panels: sum_ld ", epilogue.sum_ld,
+                 " < n ", n);
+  if (m == 0 || n == 0) return;
+  const int64_t groups = packed_groups(set, k), strip_elements = groups * set.nr * 2;
+  const int64_t a_strips = (m + set.mr - 1) / set.mr, a_strip_elements = a.storage()->strip_elements;
+  const uint16_t* const packed_a = a.storage()->data.get();
+  const int64_t panels = (n + panel_columns - 1) / panel_columns;
+  const auto run = [&](int64_t begin, int64_t end) {
+    thread_local std::unique_ptr<uint16_t, FreeDeleter> buffer;
+    thread_local int64_t buffer_elements = 0;
+    const int64_t needed = panel_columns / set.nr * strip_elements;
+    if (buffer_elements < needed) {
+      buffer = aligned_elements(needed);
+      buffer_elements = needed;
+    }
+    for (int64_t panel = begin; panel < end; ++panel) {
+      const int64_t j0 = panel * panel_columns, cols = std::min(panel_columns, n - j0);
+      pack_panel(j0, cols, buffer.get());
+      // Strip by strip of the panel, every A strip (A stays in L2, the strip in L1).
+      for (int64_t s = 0; s * set.nr < cols; ++s) {
+        for (int64_t a_strip = 0; a_strip < a_strips; ++a_strip) {
+          run_tile(set, m, n, groups, packed_a + a_strip * a_strip_elements, a_strip * set.mr,
+                   buffer.get() + s * strip_elements, j0 + s * set.nr, c, ldc, epilogue);
+        }
+      }
+    }
+    if (set.end_tiles != nullptr) set.end_tiles();
+  };
+  SerialParallelism serial;
+  Parallelism& par = parallelism != nullptr ? *parallelism : serial;
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (work >= 1 << 18 && par.thread_count() > 1 && panels > 1)
+    par.parallel_for(panels, run);
+  else
+    run(0, panels);
 }
 
 void bf16_round_f32(const float* values, int64_t count, uint16_t* out) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -127,6 +128,19 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
 // out[i] = values[i] rounded to bfloat16 (nearest even; NaN stays a quiet NaN, as float_to_bfloat16), vectorised
 // for the selected variant's ISA.
 void bf16_round_f32(const float* values, int64_t count, uint16_t* out);
+
+// Writes the packed strips of columns [j0, j0 + cols) of B into `strips` (laid out as a packed B of k x cols:
+// pack_bf16_gemm_b_f32_strip with n = cols and column offsets from j0), on the thread that then uses them.
+using Bf16GemmPackPanel = std::function<void(int64_t j0, int64_t cols, uint16_t* strips)>;
+
+// C (m x n) = A (packed once, m x k) x B, with B made panel by panel of `panel_columns` columns (a multiple of
+// bf16_gemm_b_strip_columns()) by `pack_panel` and multiplied right away, while the panel is in the cache of the
+// thread that packed it: for a B made per call that is larger than A (a convolution's activations), instead of
+// packing all of B first and reading it back. Panels are split over `parallelism`; each element is computed the
+// same way on any thread count, and as bf16_gemm computes it.
+void bf16_gemm_b_panels(int64_t m, int64_t n, int64_t k, const PackedBf16GemmA& a, int64_t panel_columns,
+                        const Bf16GemmPackPanel& pack_panel, float* c, int64_t ldc, const Bf16GemmEpilogue& epilogue,
+                        Parallelism* parallelism);
 
 // The selected micro-kernel, e.g. "bf16_gemm_ukernel_14x32__avx512bf16"; every one this CPU runs (CPUID choice
 // first); and a test hook selecting one by name ("" = the CPUID choice; false, changing nothing, for unknown or

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "base/error.h"
 #include "ops/conv/conv_kernels.h"
@@ -10,8 +12,8 @@
 namespace tessera::conv {
 namespace {
 
-// Per-thread scratch of at least `bytes`, 64-byte aligned, grown on demand and kept: an image's im2col matrix and
-// packed B are MBs, and allocating them per call costs page faults on every run.
+// Per-thread scratch of at least `bytes`, 64-byte aligned, grown on demand and kept: a whole im2col matrix is MBs,
+// and allocating it per call costs page faults on every run.
 char* scratch_bytes(int64_t bytes) {
   thread_local std::vector<char> buffer;
   if (static_cast<int64_t>(buffer.size()) < bytes + 64) buffer.resize(static_cast<size_t>(bytes + 64));
@@ -41,47 +43,72 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
                  g.kernel_size, " depth to ", channels, " channels (group ", g.group, ")");
   if (positions == 0 || channels == 0) return;
   const bool pointwise = g.is_pointwise();
-  // 2-D im2col matrices are packed panel by panel as they are made, in cache; other ranks are made whole first.
-  const bool panels = !pointwise && g.spatial_rank() == 2;
-  const int64_t b_bytes = (bf16_gemm_packed_b_elements(depth, positions) * 2 + 63) / 64 * 64;
-  char* const base = scratch_bytes(b_bytes + (pointwise || panels ? 0 : depth * positions * 4));
-  uint16_t* const b_strips = reinterpret_cast<uint16_t*>(base);
-  float* const col = reinterpret_cast<float*>(base + b_bytes);
+  // 1-D and 3-D im2col matrices are made whole first; 2-D ones panel by panel.
+  const bool whole_im2col = !pointwise && g.spatial_rank() != 2;
+  // Fewer positions than output channels (small planes): more weights than activations, so B is packed whole
+  // first and bf16_gemm runs its blocks of A rows, reading the weights once per block rather than once per panel.
+  const bool whole_b = positions < channels;
+  const int64_t col_bytes = whole_im2col ? (depth * positions * 4 + 63) / 64 * 64 : 0;
+  char* const base = scratch_bytes(col_bytes + (whole_b ? bf16_gemm_packed_b_elements(depth, positions) * 2 : 0));
+  float* const col = whole_im2col ? reinterpret_cast<float*>(base) : nullptr;
+  uint16_t* const whole_strips = whole_b ? reinterpret_cast<uint16_t*>(base + col_bytes) : nullptr;
+  const int64_t strip_elements = bf16_gemm_packed_b_elements(depth, 1);
   Bf16GemmEpilogue epilogue;
   epilogue.row_bias = bias;
   epilogue.sum_ld = positions;
   epilogue.min = lo;
   epilogue.max = hi;
-  Bf16GemmA a;
-  a.packed = &w.packed;
-  const int64_t strip = bf16_gemm_b_strip_columns();
+  // Panels of a few strips: packed and multiplied by every row of W while they are in the packing thread's cache.
+  constexpr int64_t kStripsPerPanel = 4;
+  const int64_t panel_columns = kStripsPerPanel * bf16_gemm_b_strip_columns();
   for (int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * g.in_channels * g.in_size;
-    PackedBf16GemmB b;
-    if (panels) {
-      // Panels of a few strips: one im2col call per panel, each strip packed from it while it is in L1 / L2.
-      constexpr int64_t kStripsPerPanel = 4;
+    std::unique_ptr<Im2colPanelMaker> maker;
+    if (whole_im2col) {
+      parallelism.parallel_for(g.in_channels, [&](int64_t begin, int64_t end) {
+        im2col<float>(g, xn + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * positions);
+      });
+    } else if (!pointwise) {
       ConvGeometry image = g;
       image.batch = 1;
-      for_each_im2col_panel(image, xn, kStripsPerPanel * strip, parallelism,
-                            [&](int64_t n0, int64_t cols, const float* values) {
-                              for (int64_t j = 0; j < cols; j += strip) {
-                                pack_bf16_gemm_b_f32_strip(depth, positions, n0 + j, std::min(strip, cols - j),
-                                                           values + j, kStripsPerPanel * strip, b_strips);
-                              }
-                            });
-      b = bf16_gemm_b_view(depth, positions, b_strips);
-    } else {
-      if (!pointwise) {
-        parallelism.parallel_for(g.in_channels, [&](int64_t begin, int64_t end) {
-          im2col<float>(g, xn + begin * g.in_size, end - begin, 0.0f, col + begin * g.kernel_size * positions);
-        });
-      }
-      b = pack_bf16_gemm_b_f32_into(depth, positions, pointwise ? xn : col, positions, b_strips, &parallelism);
+      maker = std::make_unique<Im2colPanelMaker>(image, xn, parallelism);
     }
+    // The rows of B: x itself, the whole im2col matrix, or one made panel in `values`.
+    const float* rows = pointwise ? xn : col;
+    const auto pack_panel = [&](int64_t j0, int64_t cols, uint16_t* strips) {
+      thread_local std::vector<float> values;
+      const float* b = rows + j0;
+      int64_t ld = positions;
+      if (maker != nullptr) {
+        values.resize(static_cast<size_t>(depth * panel_columns));
+        maker->make(j0, cols, panel_columns, values.data());
+        b = values.data();
+        ld = panel_columns;
+      }
+      const int64_t strip = bf16_gemm_b_strip_columns();
+      for (int64_t j = 0; j < cols; j += strip) {
+        pack_bf16_gemm_b_f32_strip(depth, cols, j, std::min(strip, cols - j), b + j, ld, strips);
+      }
+    };
     const int64_t offset = n * channels * positions;
     epilogue.sum = sum != nullptr ? sum + offset : nullptr;
-    bf16_gemm(channels, positions, depth, a, b, y + offset, positions, epilogue, &parallelism);
+    if (!whole_b) {
+      bf16_gemm_b_panels(channels, positions, depth, w.packed, panel_columns, pack_panel, y + offset, positions,
+                         epilogue, &parallelism);
+      continue;
+    }
+    const int64_t panels = (positions + panel_columns - 1) / panel_columns;
+    parallelism.parallel_for(panels, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t j0 = p * panel_columns;
+        pack_panel(j0, std::min(panel_columns, positions - j0),
+                   whole_strips + j0 / bf16_gemm_b_strip_columns() * strip_elements);
+      }
+    });
+    Bf16GemmA a;
+    a.packed = &w.packed;
+    bf16_gemm(channels, positions, depth, a, bf16_gemm_b_view(depth, positions, whole_strips), y + offset, positions,
+              epilogue, &parallelism);
   }
 }
 

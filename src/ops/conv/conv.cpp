@@ -136,12 +136,12 @@ std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& 
   return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
 }
 
-// The weights packed for the bf16 GEMM when the convolution runs there (bf16_conv.h): a constant W of group 1 and
-// at least conv::kBf16ConvMinDepth depth, bfloat16, or float32 in a session under MatMulPrecision::kBFloat16 (as
-// MatMul and Gemm); else nullptr.
+// The weights packed for the bf16 GEMM when the convolution runs there (bf16_conv.h): a constant W of group 1 with
+// at least conv::kBf16ConvMinDepth depth and conv::kBf16ConvMinChannels output channels, bfloat16, or float32 in a
+// session under MatMulPrecision::kBFloat16 (as MatMul and Gemm); else nullptr.
 std::shared_ptr<const conv::Bf16ConvWeights> bf16_weights(const KernelInfo& info, const ConvAttributes& attrs) {
   const Tensor* w = info.constant_input(1);
-  if (w == nullptr || w->rank() < 3 || attrs.group != 1 || w->dim(0) == 0 ||
+  if (w == nullptr || w->rank() < 3 || attrs.group != 1 || w->dim(0) < conv::kBf16ConvMinChannels ||
       w->element_count() / w->dim(0) < conv::kBf16ConvMinDepth) {
     return nullptr;
   }

@@ -312,23 +312,21 @@ void im2col_transposed(const ConvF32Args& args, Parallelism& parallelism) {
 
 }  // namespace
 
-void for_each_im2col_panel(const ConvGeometry& g, const float* x, int64_t panel_columns, Parallelism& parallelism,
-                           const std::function<void(int64_t n0, int64_t cols, const float* values)>& panel) {
-  check_argument(g.spatial_rank() == 2 && g.group == 1 && panel_columns > 0,
-                 "for_each_im2col_panel: a 2-D convolution of group 1 and whole panels");
-  const int64_t depth = g.in_channels * g.kernel_size;
-  const int64_t panels = (g.out_size + panel_columns - 1) / panel_columns;
-  Im2colPanels source(g, x);
-  source.split_phases(g.in_channels, scratch_f32(source.phase_floats(g.in_channels)), parallelism);
-  parallelism.parallel_for(panels, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> values;
-    values.resize(static_cast<size_t>(depth * panel_columns));
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t n0 = i * panel_columns, cols = std::min(panel_columns, g.out_size - n0);
-      source.pack(0, depth, n0, cols, panel_columns, values.data());
-      panel(n0, cols, values.data());
-    }
-  });
+struct Im2colPanelMaker::Impl {
+  Im2colPanels panels;
+  int64_t depth;
+};
+
+Im2colPanelMaker::Im2colPanelMaker(const ConvGeometry& g, const float* x, Parallelism& parallelism) {
+  check_argument(g.spatial_rank() == 2 && g.group == 1, "Im2colPanelMaker: a 2-D convolution of group 1");
+  impl_ = std::make_unique<Impl>(Impl{Im2colPanels(g, x), g.in_channels * g.kernel_size});
+  impl_->panels.split_phases(g.in_channels, scratch_f32(impl_->panels.phase_floats(g.in_channels)), parallelism);
+}
+
+Im2colPanelMaker::~Im2colPanelMaker() = default;
+
+void Im2colPanelMaker::make(int64_t n0, int64_t cols, int64_t panel_columns, float* values) const {
+  impl_->panels.pack(0, impl_->depth, n0, cols, panel_columns, values);
 }
 
 void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "base/parallel.h"
@@ -62,12 +63,22 @@ void conv_transpose_f32(const ConvF32Args& args, Parallelism& parallelism);
 void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,
                               Parallelism& parallelism);
 
-// Calls panel(n0, cols, values) once for each run of `panel_columns` consecutive output positions [n0, n0 + cols)
-// of the im2col matrix of image x of a 2-D convolution of group 1 (produced straight from x, never materialised):
-// values holds depth (C * kernel taps) rows of panel_columns floats, row r at values + r * panel_columns, zero
-// past cols. The panels are split over `parallelism`; `values` is the calling thread's own buffer.
-void for_each_im2col_panel(const ConvGeometry& g, const float* x, int64_t panel_columns, Parallelism& parallelism,
-                           const std::function<void(int64_t n0, int64_t cols, const float* values)>& panel);
+// The im2col matrix of one image of a 2-D convolution of group 1 (C * kernel taps rows, a column per output
+// position), made panel by panel straight from x, never whole: the input is split into its column phases once, at
+// construction (over `parallelism`); then any thread may make any panel. x must outlive it.
+class Im2colPanelMaker {
+ public:
+  Im2colPanelMaker(const ConvGeometry& g, const float* x, Parallelism& parallelism);
+  ~Im2colPanelMaker();
+  Im2colPanelMaker(const Im2colPanelMaker&) = delete;
+  Im2colPanelMaker& operator=(const Im2colPanelMaker&) = delete;
+  // values = columns [n0, n0 + cols) of the matrix, row r at values + r * panel_columns (>= cols), zero past cols.
+  void make(int64_t n0, int64_t cols, int64_t panel_columns, float* values) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // y = clamp(y + sum, lo, hi) over `count` elements (NaN passes the clamp), split over `parallelism`: the sum input
 // of the paths that do not add it in a GEMM epilogue.

@@ -5,8 +5,8 @@
 // Transposes only at the chain's edges. float32 only.
 //   - pointwise (1x1, group 1, no pads): one GEMM, Y [N*OH*OW, M] = X [N*OH*OW, C] * W^T, X read in place (strided
 //     positions gathered first), W^T packed once at creation, bias, Z and a clamp in the GEMM epilogue; under
-//     MatMulPrecision::kBFloat16, with both sides channels-last and at least conv::kBf16ConvMinDepth input
-//     channels, on the bf16 GEMM instead (W^T packed for it too);
+//     MatMulPrecision::kBFloat16, with both sides channels-last and at least conv::kBf16ConvMinDepth input and
+//     conv::kBf16ConvMinChannels output channels, on the bf16 GEMM instead (W^T packed for it too);
 //   - depthwise (group = C = M): kernels/f32-dwconv-nhwc, weights repacked once to [kH, kW, C];
 //   - anything else: through NCHW (X transposed, the Conv engine, Y transposed back), for completeness.
 #include <algorithm>
@@ -83,7 +83,8 @@ std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const
   if (is_pointwise(attrs, w->shape())) {
     prepared->kind = NhwcWeights::Kind::kPointwise;
     prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);
-    if (info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth) {
+    if (info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth &&
+        m >= conv::kBf16ConvMinChannels) {
       prepared->bf16_t = pack_bf16_gemm_b_f32(true, c, m, w->data<float>(), c);
     }
     return prepared;
