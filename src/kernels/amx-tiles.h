@@ -74,13 +74,28 @@ inline ATiles row_major_a(int64_t lda) { return {kTileRowBytes, lda, kHalf * lda
 // consecutive bytes (one sequential read per tile load instead of 16 rows a row length apart).
 inline constexpr ATiles kTileMajorA = {2 * kHalf * kTileRowBytes, kTileRowBytes, kHalf* kTileRowBytes};
 
+// Bytes the caller wants in L2 before its next block (the next B strip, streamed from memory), prefetched a few
+// cache lines per depth chunk while this block runs; none when `bytes` is 0.
+struct Prefetch {
+  const char* start = nullptr;
+  int64_t bytes = 0;
+};
+
 // The 32x32 block (its first `rows` rows, 1..32) of sums of A by a B strip, stored to `sums` (32 four-byte elements
 // per row): A's tiles where `at` says, B's strip 32 columns wide (128 bytes per depth group), `groups` (a multiple
 // of 16) depth groups of 4 bytes each. Loads the configuration for `rows` when another one is loaded.
 template <Product P>
-inline void multiply_block(int rows, int64_t groups, const char* a, const ATiles& at, const char* b, void* sums) {
+inline void multiply_block(int rows, int64_t groups, const char* a, const ATiles& at, const char* b, void* sums,
+                           const Prefetch& prefetch = {}) {
   constexpr int64_t kBGroupBytes = 2 * kHalf * 4;
   constexpr int64_t kGroupsPerTile = kTileRowBytes / 4;
+  constexpr int64_t kLine = 64;
+  // Lines of `prefetch` per depth chunk, spread evenly over the chunks.
+  const int64_t chunks = groups / kGroupsPerTile;
+  const int64_t lines = prefetch.bytes / kLine;
+  const int64_t lines_per_chunk = chunks > 0 ? (lines + chunks - 1) / chunks : 0;
+  const char* next_line = prefetch.start;
+  const char* const prefetch_end = prefetch.start + lines * kLine;
   configure(rows);
   const bool bottom = rows > kHalf;
   _tile_zero(0);
@@ -90,6 +105,9 @@ inline void multiply_block(int rows, int64_t groups, const char* a, const ATiles
     _tile_zero(3);
   }
   for (int64_t g = 0; g < groups; g += kGroupsPerTile) {
+    for (int64_t i = 0; i < lines_per_chunk && next_line < prefetch_end; ++i, next_line += kLine) {
+      _mm_prefetch(next_line, _MM_HINT_T1);
+    }
     const char* a_top = a + g / kGroupsPerTile * at.chunk_bytes;
     _tile_loadd(4, a_top, at.row_bytes);
     _tile_loadd(6, b + g * kBGroupBytes, kBGroupBytes);

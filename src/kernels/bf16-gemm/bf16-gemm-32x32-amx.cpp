@@ -70,8 +70,9 @@ constexpr StoreRowsFn kStoreRows[kEpilogueRows] = {store_rows<1>, store_rows<2>,
 void tile_amx(int64_t groups, const uint16_t* a_strip, const uint16_t* b_strip, const TileOutput& t) {
   const int rows = static_cast<int>(t.rows);
   alignas(64) float sums[kMr * kNr];
+  const amx::Prefetch prefetch{reinterpret_cast<const char*>(t.prefetch), t.prefetch_bytes};
   amx::multiply_block<amx::Product::kBf16>(rows, groups, reinterpret_cast<const char*>(a_strip), amx::kTileMajorA,
-                                           reinterpret_cast<const char*>(b_strip), sums);
+                                           reinterpret_cast<const char*>(b_strip), sums, prefetch);
   for (int r0 = 0; r0 < rows; r0 += kEpilogueRows)
     kStoreRows[std::min(kEpilogueRows, rows - r0) - 1](sums + r0 * kNr, t, r0);
 }

@@ -27,6 +27,9 @@ struct TileOutput {
   const float* row_bias = nullptr;  // the tile's rows, or nullptr
   const float* sum = nullptr;       // the sum tile's first element (rows sum_ld apart), or nullptr
   int64_t sum_ld = 0;
+  // Packed B bytes a tile that streams B may prefetch into L2 while it runs (part of the next B strip), or none.
+  const uint16_t* prefetch = nullptr;
+  int64_t prefetch_bytes = 0;
 };
 
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
