@@ -106,8 +106,8 @@ def test_set_denormal_as_zero_config_entry_flushes_like_onnxruntime(threads):
 
 def test_matmul_precision_config_entry_runs_constant_weights_in_bfloat16():
     """"tessera.matmul_precision" = "bf16" rounds a constant MatMul weight and the activations to bfloat16 (float32
-    sums and output): the result is the float32 product of the rounded operands, not the float32 one; other
-    values are refused."""
+    sums and output): the result is the float32 product of the rounded operands, not the float32 one, for MatMul and
+    for Conv; other values are refused."""
     import ml_dtypes
     rng = np.random.default_rng(3)
     w = rng.uniform(-1, 1, (64, 24)).astype(np.float32)
@@ -124,6 +124,23 @@ def test_matmul_precision_config_entry_runs_constant_weights_in_bfloat16():
     np.testing.assert_allclose(results["bf16"], rounded(x) @ rounded(w), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(results["fp32"], x.astype(np.float64) @ w, rtol=1e-5, atol=1e-5)
     assert np.abs(results["bf16"] - results["fp32"]).max() > 1e-3
+    # A convolution with constant weights (group 1, depth 16 x 3 x 3, 64 channels) runs on the bf16 GEMM too: the
+    # float32 convolution of the rounded input and weights.
+    wc = rng.uniform(-1, 1, (64, 16, 3, 3)).astype(np.float32)
+    xc = rng.uniform(-1, 1, (1, 16, 9, 10)).astype(np.float32)
+    conv = lambda weights: make_model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+        [tensor_info("x", TensorProto.FLOAT, [1, 16, 9, 10])], [tensor_info("y", TensorProto.FLOAT, [1, 64, 9, 10])],
+        initializers=[numpy_helper.from_array(weights, "w")])
+    runs = {}
+    for precision, weights, feed in (("bf16", wc, xc), ("fp32", wc, xc),
+                                     ("rounded", rounded(wc).astype(np.float32), rounded(xc).astype(np.float32))):
+        options = tessera.SessionOptions()
+        options.add_session_config_entry("tessera.matmul_precision", "bf16" if precision == "bf16" else "fp32")
+        session = tessera.InferenceSession(conv(weights), options, providers=["CPUExecutionProvider"])
+        runs[precision] = session.run(None, {"x": feed})[0]
+    np.testing.assert_allclose(runs["bf16"], runs["rounded"], rtol=1e-4, atol=1e-4)
+    assert np.abs(runs["bf16"] - runs["fp32"]).max() > 1e-3
     options = tessera.SessionOptions()
     options.add_session_config_entry("tessera.matmul_precision", "int8")
     with pytest.raises(tessera.InvalidArgument, match="tessera.matmul_precision must be fp32 or bf16"):
