@@ -34,7 +34,8 @@ void pack_a_rows(int64_t rows, int64_t k, const void* a, int64_t lda, bool a_f32
   const int64_t chunks = (k + kTileSteps - 1) / kTileSteps;
   // k == 0 leaves nothing to pack, and A may then have no data at all (bf16_gemm's contract).
   if (k == 0) return;
-  std::vector<uint16_t> row(static_cast<size_t>(chunks * kTileSteps));
+  thread_local std::vector<uint16_t> row;  // one row, padded to whole chunks; kept (packed per call for every strip)
+  row.resize(static_cast<size_t>(chunks * kTileSteps));
   for (int64_t r = 0; r < rows; ++r) {
     if (a_f32) {
       round_values(static_cast<const float*>(a) + r * lda, k, row.data());

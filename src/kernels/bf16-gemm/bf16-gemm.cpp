@@ -39,6 +39,20 @@ std::unique_ptr<uint16_t, FreeDeleter> aligned_elements(int64_t count) {
   return std::unique_ptr<uint16_t, FreeDeleter>(static_cast<uint16_t*>(p));
 }
 
+// A per-thread buffer of packed elements, grown on demand and kept across calls (allocated per call, a large one
+// costs page faults on every call: 5% of BERT-base under --precision bf16). Declare it thread_local.
+struct ThreadBuffer {
+  std::unique_ptr<uint16_t, FreeDeleter> data;
+  int64_t elements = 0;
+  uint16_t* at_least(int64_t count) {
+    if (elements < count) {
+      data = aligned_elements(count);
+      elements = count;
+    }
+    return data.get();
+  }
+};
+
 // Rows of A per block: as many whole strips as keep the block's packed A within ~1 MiB of L2. Every block reads
 // all of B, which for constant weights comes from memory: with 256 KiB blocks BERT-base's FFN-down (A 128 x 3072,
 // 768 KiB packed) read its 4.5 MiB of weights four times (AMX, one thread, per-node minima: the MatMul nodes
@@ -106,13 +120,23 @@ void run_tile(const Bf16GemmSet& set, int64_t m, int64_t n, int64_t groups, cons
   if (epilogue.rows_activation != nullptr) epilogue.rows_activation(tile.c, tile.rows, tile.cols, ldc);
 }
 
+// Throws unless `a` was packed, as m x k, for `set` (`who` names the caller in the message).
+void check_packed_a(const PackedBf16GemmA& a, int64_t m, int64_t k, const Bf16GemmSet& set, const char* who) {
+  check_argument(!a.empty() && a.rows() == m && a.depth() == k && a.storage()->set == &set, who, ": packed A is ",
+                 a.rows(), " x ", a.depth(), " for ", a.empty() ? "nothing" : a.storage()->set->name, ", expected ", m,
+                 " x ", k, " for ", set.name);
+}
+
+// Elements of one B strip of depth k packed for `set`.
+int64_t b_strip_elements(const Bf16GemmSet& set, int64_t k) { return packed_groups(set, k) * set.nr * 2; }
+
 // The strip geometry of a B of k x n packed for `set`, without the strips.
 std::shared_ptr<PackedBf16GemmB::Storage> b_storage(const Bf16GemmSet& set, int64_t k, int64_t n) {
   auto storage = std::make_shared<PackedBf16GemmB::Storage>();
   storage->set = &set;
   storage->groups = packed_groups(set, k);
   storage->strips = (n + set.nr - 1) / set.nr;
-  storage->strip_elements = storage->groups * set.nr * 2;
+  storage->strip_elements = b_strip_elements(set, k);
   return storage;
 }
 
@@ -156,8 +180,8 @@ PackedBf16GemmB pack_bf16_gemm_b_any(bool b_f32, bool trans_b, int64_t k, int64_
 }
 
 int64_t bf16_gemm_packed_b_elements(int64_t k, int64_t n) {
-  const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(dispatch().active(), k, n);
-  return storage->strips * storage->strip_elements;
+  const Bf16GemmSet& set = dispatch().active();
+  return (n + set.nr - 1) / set.nr * b_strip_elements(set, k);
 }
 
 int64_t bf16_gemm_b_strip_columns() { return dispatch().active().nr; }
@@ -167,8 +191,7 @@ void pack_bf16_gemm_b_f32_strip(int64_t k, int64_t n, int64_t j0, int64_t cols, 
   const Bf16GemmSet& set = dispatch().active();
   check_argument(k >= 0 && j0 >= 0 && j0 % set.nr == 0 && cols > 0 && cols <= std::min<int64_t>(set.nr, n - j0),
                  "pack_bf16_gemm_b_f32_strip: bad strip at ", j0, " of ", cols, " columns of ", n);
-  const int64_t groups = packed_groups(set, k);
-  set.pack_b_f32(groups, k, cols, b, ldb, buffer + j0 / set.nr * groups * set.nr * 2);
+  set.pack_b_f32(packed_groups(set, k), k, cols, b, ldb, buffer + j0 / set.nr * b_strip_elements(set, k));
 }
 
 PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer) {
@@ -244,10 +267,7 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
   const int given = (a.bf16 != nullptr) + (a.f32 != nullptr) + (a.packed != nullptr);
   check_argument(given == 1 || (k == 0 && given == 0), "bf16_gemm: A must be given once, as bf16, f32 or packed");
   if (a.packed != nullptr) {
-    check_argument(a.packed->rows() == m && a.packed->depth() == k && a.packed->storage()->set == &set,
-                   "bf16_gemm: packed A is ", a.packed->rows(), " x ", a.packed->depth(), " for ",
-                   a.packed->empty() ? "nothing" : a.packed->storage()->set->name, ", expected ", m, " x ", k, " for ",
-                   set.name);
+    check_packed_a(*a.packed, m, k, set, "bf16_gemm");
   } else {
     check_argument(m >= 0 && (m == 0 || a.ld >= k), "bf16_gemm: bad m=", m, " or lda=", a.ld);
   }
@@ -266,15 +286,8 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
   if (a.packed != nullptr) {
     packed_a = a.packed->storage()->data.get();
   } else {
-    // The calling thread's buffer, kept: allocated per call, a large A cost page faults on every call (5% of
-    // BERT-base under --precision bf16).
-    thread_local std::unique_ptr<uint16_t, FreeDeleter> a_buffer;
-    thread_local int64_t a_buffer_elements = 0;
-    if (a_buffer_elements < a_strips * a_strip_elements) {
-      a_buffer = aligned_elements(a_strips * a_strip_elements);
-      a_buffer_elements = a_strips * a_strip_elements;
-    }
-    uint16_t* const strips = a_buffer.get();
+    thread_local ThreadBuffer a_buffer;
+    uint16_t* const strips = a_buffer.at_least(a_strips * a_strip_elements);
     packed_a = strips;
     const auto pack_a = [&](int64_t begin, int64_t end) {
       for (int64_t s = begin; s < end; ++s) {
@@ -322,35 +335,28 @@ void bf16_gemm_b_panels(int64_t m, int64_t n, int64_t k, const PackedBf16GemmA& 
                         const Bf16GemmPackPanel& pack_panel, float* c, int64_t ldc, const Bf16GemmEpilogue& epilogue,
                         Parallelism* parallelism) {
   const Bf16GemmSet& set = dispatch().active();
-  check_argument(!a.empty() && a.rows() == m && a.depth() == k && a.storage()->set == &set, "bf16_gemm_b_panels: A is ",
-                 a.rows(), " x ", a.depth(), " for ", a.empty() ? "nothing" : a.storage()->set->name, ", expected ", m,
-                 " x ", k, " for ", set.name);
+  check_packed_a(a, m, k, set, "bf16_gemm_b_panels");
   check_argument(panel_columns > 0 && panel_columns % set.nr == 0, "bf16_gemm_b_panels: panels of ", panel_columns,
                  " columns are not whole strips of ", set.nr);
   check_argument(n >= 0 && ldc >= n, "bf16_gemm_b_panels: ldc ", ldc, " < n ", n);
   check_argument(epilogue.sum == nullptr || epilogue.sum_ld >= n, "bf16_gemm_b_panels: sum_ld ", epilogue.sum_ld,
                  " < n ", n);
   if (m == 0 || n == 0) return;
-  const int64_t groups = packed_groups(set, k), strip_elements = groups * set.nr * 2;
+  const int64_t groups = packed_groups(set, k), strip_elements = b_strip_elements(set, k);
   const int64_t a_strips = (m + set.mr - 1) / set.mr, a_strip_elements = a.storage()->strip_elements;
   const uint16_t* const packed_a = a.storage()->data.get();
   const int64_t panels = (n + panel_columns - 1) / panel_columns;
   const auto run = [&](int64_t begin, int64_t end) {
-    thread_local std::unique_ptr<uint16_t, FreeDeleter> buffer;
-    thread_local int64_t buffer_elements = 0;
-    const int64_t needed = panel_columns / set.nr * strip_elements;
-    if (buffer_elements < needed) {
-      buffer = aligned_elements(needed);
-      buffer_elements = needed;
-    }
+    thread_local ThreadBuffer panel_buffer;
+    uint16_t* const strips = panel_buffer.at_least(panel_columns / set.nr * strip_elements);
     for (int64_t panel = begin; panel < end; ++panel) {
       const int64_t j0 = panel * panel_columns, cols = std::min(panel_columns, n - j0);
-      pack_panel(j0, cols, buffer.get());
+      pack_panel(j0, cols, strips);
       // Strip by strip of the panel, every A strip (A stays in L2, the strip in L1).
       for (int64_t s = 0; s * set.nr < cols; ++s) {
         for (int64_t a_strip = 0; a_strip < a_strips; ++a_strip) {
           run_tile(set, m, n, groups, packed_a + a_strip * a_strip_elements, a_strip * set.mr,
-                   buffer.get() + s * strip_elements, j0 + s * set.nr, c, ldc, epilogue);
+                   strips + s * strip_elements, j0 + s * set.nr, c, ldc, epilogue);
         }
       }
     }

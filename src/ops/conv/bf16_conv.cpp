@@ -29,7 +29,6 @@ std::shared_ptr<const Bf16ConvWeights> make_bf16_conv_weights(const Tensor& w) {
   const int64_t out_channels = w.dim(0);
   const int64_t depth = out_channels > 0 ? w.element_count() / out_channels : 0;
   auto weights = std::make_shared<Bf16ConvWeights>();
-  weights->shape = w.shape();
   weights->packed = pack_bf16_gemm_a_any(w.dtype() == DType::kFloat, out_channels, depth, w.raw_data(), depth);
   return weights;
 }
@@ -104,8 +103,7 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
     parallelism.parallel_for(panels, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         const int64_t j0 = p * panel_columns;
-        pack_panel(j0, std::min(panel_columns, positions - j0),
-                   whole_strips + j0 / bf16_gemm_b_strip_columns() * strip_elements);
+        pack_panel(j0, std::min(panel_columns, positions - j0), whole_strips + j0 / strip * strip_elements);
       }
     });
     Bf16GemmA a;

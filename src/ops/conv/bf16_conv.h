@@ -28,7 +28,6 @@ inline constexpr int64_t kBf16ConvMinChannels = 64;
 // A constant W [M, C, k...] (group 1) packed as the bf16 GEMM's A operand: M rows of depth C * kernel taps.
 struct Bf16ConvWeights {
   PackedBf16GemmA packed;
-  std::vector<int64_t> shape;  // W's shape
 };
 
 // W (float32, rounded to bfloat16 as it is packed, or bfloat16) packed for conv_bf16, for the bf16 GEMM variant

@@ -178,23 +178,21 @@ void conv_float(KernelContext& ctx, const ConvGeometry& g, const Tensor* w_in, c
     conv::conv_bf16(g, *bf16, x.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
                     z.defined() ? z.data<float>() : nullptr, activation.clamp_min, activation.clamp_max,
                     y32.data<float>(), ctx.parallelism());
-    conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
-    if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
-    return;
+  } else {
+    conv::ConvF32Args args{g,
+                           x.data<float>(),
+                           w.defined() ? w.data<float>() : nullptr,
+                           use_packed && packed->transposed.empty() ? &packed->groups : nullptr,
+                           bias.defined() ? bias.data<float>() : nullptr,
+                           y32.data<float>(),
+                           activation.clamp_min,
+                           activation.clamp_max,
+                           use_winograd ? winograd : nullptr,
+                           z.defined() ? z.data<float>() : nullptr,
+                           use_packed && !packed->transposed.empty() ? &packed->transposed : nullptr,
+                           y_holds_z};
+    conv::conv_f32(args, ctx.parallelism());
   }
-  conv::ConvF32Args args{g,
-                         x.data<float>(),
-                         w.defined() ? w.data<float>() : nullptr,
-                         use_packed && packed->transposed.empty() ? &packed->groups : nullptr,
-                         bias.defined() ? bias.data<float>() : nullptr,
-                         y32.data<float>(),
-                         activation.clamp_min,
-                         activation.clamp_max,
-                         use_winograd ? winograd : nullptr,
-                         z.defined() ? z.data<float>() : nullptr,
-                         use_packed && !packed->transposed.empty() ? &packed->transposed : nullptr,
-                         y_holds_z};
-  conv::conv_f32(args, ctx.parallelism());
   conv::apply_fused_activation(activation, y32.data<float>(), y32.element_count(), ctx.parallelism());
   if (y.dtype() != DType::kFloat) ctx.set_output(0, linalg::from_float32(y32, y.dtype()));
 }

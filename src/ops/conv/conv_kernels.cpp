@@ -266,6 +266,20 @@ bool next_index(std::vector<int64_t>& index, const std::vector<int64_t>& dims) {
   return false;
 }
 
+// y = clamp(y + sum) over `count` elements (the sum input of the paths that do not run through the GEMM).
+void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
+                       Parallelism& parallelism) {
+  constexpr int64_t kChunk = 16384;
+  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
+    const int64_t stop = std::min(count, end * kChunk);
+    for (int64_t i = begin * kChunk; i < stop; ++i) {
+      float v = y[i] + sum[i];
+      v = v < lo ? lo : v;  // NaN passes through
+      y[i] = v > hi ? hi : v;
+    }
+  });
+}
+
 // Image n of a convolution run transposed (ConvF32Args::packed_transposed): y^T [positions x M] = A W^T through
 // the GEMM, A [positions x depth] given transposed by `a`, with bias, sum and clamp in its epilogue and each tile
 // stored transposed straight into y.
@@ -327,19 +341,6 @@ Im2colPanelMaker::~Im2colPanelMaker() = default;
 
 void Im2colPanelMaker::make(int64_t n0, int64_t cols, int64_t panel_columns, float* values) const {
   impl_->panels.pack(0, impl_->depth, n0, cols, panel_columns, values);
-}
-
-void add_sum_and_clamp(float* __restrict y, const float* __restrict sum, int64_t count, float lo, float hi,
-                       Parallelism& parallelism) {
-  constexpr int64_t kChunk = 16384;
-  parallelism.parallel_for((count + kChunk - 1) / kChunk, [&](int64_t begin, int64_t end) {
-    const int64_t stop = std::min(count, end * kChunk);
-    for (int64_t i = begin * kChunk; i < stop; ++i) {
-      float v = y[i] + sum[i];
-      v = v < lo ? lo : v;  // NaN passes through
-      y[i] = v > hi ? hi : v;
-    }
-  });
 }
 
 void gather_strided_positions(const ConvGeometry& g, const float* x, int64_t planes, float* dst,

@@ -80,10 +80,6 @@ class Im2colPanelMaker {
   std::unique_ptr<Impl> impl_;
 };
 
-// y = clamp(y + sum, lo, hi) over `count` elements (NaN passes the clamp), split over `parallelism`: the sum input
-// of the paths that do not add it in a GEMM epilogue.
-void add_sum_and_clamp(float* y, const float* sum, int64_t count, float lo, float hi, Parallelism& parallelism);
-
 // The naive definition of Conv (for tests): a direct loop over every output and kernel element.
 void conv_reference_f32(const ConvF32Args& args);
 

@@ -51,8 +51,8 @@ std::vector<Dim> dims_to_channels_last(const std::vector<Dim>& s) {
 // What the constant W became at creation.
 struct NhwcWeights {
   enum class Kind { kPointwise, kDepthwise, kGeneral } kind = Kind::kGeneral;
-  PackedGemmF32 packed_t;      // pointwise: W^T [C x M] packed as the GEMM's B
-  PackedBf16GemmB bf16_t;      // pointwise under MatMulPrecision::kBFloat16: W^T packed for the bf16 GEMM too
+  PackedGemmF32 packed_t;      // pointwise: W^T [C x M] packed as the GEMM's B (unless bf16_t is)
+  PackedBf16GemmB bf16_t;      // pointwise, both sides channels-last, on the bf16 GEMM: W^T packed for it
   std::vector<float> taps;     // depthwise: [kH, kW, C]
   std::vector<int64_t> shape;  // W's shape
 };
@@ -74,7 +74,8 @@ bool is_pointwise(const ConvAttributes& attrs, const std::vector<int64_t>& w_sha
   return std::all_of(attrs.pads.begin(), attrs.pads.end(), [](int64_t v) { return v == 0; });
 }
 
-std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const ConvAttributes& attrs) {
+std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const ConvAttributes& attrs,
+                                                   const Layouts& layouts) {
   const Tensor* w = info.constant_input(1);
   if (w == nullptr || w->dtype() != DType::kFloat || w->rank() != 4) return nullptr;
   auto prepared = std::make_shared<NhwcWeights>();
@@ -82,10 +83,11 @@ std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const
   const int64_t m = w->dim(0), c = w->dim(1), kh = w->dim(2), kw = w->dim(3);
   if (is_pointwise(attrs, w->shape())) {
     prepared->kind = NhwcWeights::Kind::kPointwise;
-    prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);
     if (info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth &&
-        m >= conv::kBf16ConvMinChannels) {
+        m >= conv::kBf16ConvMinChannels && !layouts.nchw_input && !layouts.nchw_output) {
       prepared->bf16_t = pack_bf16_gemm_b_f32(true, c, m, w->data<float>(), c);
+    } else {
+      prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);
     }
     return prepared;
   }
@@ -133,9 +135,9 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
     }
     x = gathered_data;
   }
-  if (!weights.bf16_t.empty() && !layouts.nchw_input && !layouts.nchw_output) {
-    // Both sides channels-last: one bf16 GEMM over every position, x rounded to bfloat16 as it is packed, Z (or
-    // y itself, holding Z) added in the epilogue.
+  if (!weights.bf16_t.empty()) {
+    // Both sides channels-last (prepare_weights packs bf16_t only then): one bf16 GEMM over every position, x rounded
+    // to bfloat16 as it is packed, Z (or y itself, holding Z) added in the epilogue.
     Bf16GemmEpilogue epilogue;
     epilogue.column_bias = bias;
     epilogue.min = activation.clamp_min;
@@ -217,7 +219,7 @@ std::unique_ptr<Kernel> make_nhwc_conv(const KernelInfo& info) {
   const ConvAttributes attrs = conv::parse_conv_attributes(info.node, false);
   const conv::FusedActivation activation = conv::parse_fused_activation(info.node);
   const Layouts layouts{info.node.attr_int("nchw_input", 0) != 0, info.node.attr_int("nchw_output", 0) != 0};
-  std::shared_ptr<const NhwcWeights> prepared = prepare_weights(info, attrs);
+  std::shared_ptr<const NhwcWeights> prepared = prepare_weights(info, attrs, layouts);
   // A depthwise convolution with an NCHW side runs the general path, which reads W as given.
   if (prepared && prepared->kind == NhwcWeights::Kind::kDepthwise && (layouts.nchw_input || layouts.nchw_output)) {
     prepared = nullptr;
