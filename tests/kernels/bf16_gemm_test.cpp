@@ -4,7 +4,7 @@
 // written), alpha, a column bias, the clamp and a rows activation; identical results on one thread and on several;
 // the rounding loop bit for bit against float_to_bfloat16; A packed once and B packed per call into a caller's
 // buffer (the convolutions' operands) with a row bias and a sum tile, and made panel by panel (bf16_gemm_b_panels,
-// the same bits).
+// the same bits); B strips packed straight from a convolution's bfloat16 image, bit for bit as from float32 rows.
 #include "kernels/bf16-gemm/bf16_gemm.h"
 
 #include <gtest/gtest.h>
@@ -277,6 +277,91 @@ TEST_P(Bf16GemmVariant, RoundingMatchesFloatToBfloat16) {
   std::vector<uint16_t> out(values.size());
   bf16_round_f32(values.data(), static_cast<int64_t>(values.size()), out.data());
   for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(out[i], float_to_bfloat16(values[i])) << values[i];
+}
+
+// A 2-D convolution's geometry for the im2col strips below.
+struct Im2colCase {
+  int64_t channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+};
+
+// The strips packed straight from a Bf16Im2colImage (laid out here by the header's contract) against the strips
+// pack_bf16_gemm_b_f32_strip packs from the im2col matrix's float32 rows (a naive im2col of the same values), bit
+// for bit: odd depths, strides, dilations, uneven pads, outputs one column wide (a run per strip column), strips
+// starting mid-row, NaN, infinities and denormals among the values. Variants without the straight packing skip.
+TEST_P(Bf16GemmVariant, Im2colStripsMatchFloat32Packing) {
+  if (!bf16_gemm_packs_im2col()) GTEST_SKIP() << GetParam() << " packs no im2col strips";
+  const std::vector<Im2colCase> cases = {
+      {3, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   {5, 13, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {3, 20, 18, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},  {4, 12, 12, 3, 3, 1, 1, 2, 2, 2, 0, 1, 2},
+      {2, 17, 1, 3, 1, 1, 1, 1, 1, 1, 0, 1, 0},   {7, 10, 29, 2, 5, 3, 3, 1, 2, 0, 2, 1, 3},
+      {33, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 6, 40, 1, 3, 1, 2, 1, 3, 0, 0, 0, 4},
+  };
+  std::mt19937 rng(41);
+  std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 1e-40f, -0.0f};
+  for (const Im2colCase& c : cases) {
+    SCOPED_TRACE("case " + std::to_string(&c - cases.data()));
+    const int64_t out_h = (c.in_h + c.pad_top + c.pad_bottom - ((c.kernel_h - 1) * c.dilation_h + 1)) / c.stride_h + 1;
+    const int64_t out_w = (c.in_w + c.pad_left + c.pad_right - ((c.kernel_w - 1) * c.dilation_w + 1)) / c.stride_w + 1;
+    const int64_t n = out_h * out_w, k = c.channels * c.kernel_h * c.kernel_w;
+    std::vector<float> x(static_cast<size_t>(c.channels * c.in_h * c.in_w));
+    for (float& v : x) v = value(rng);
+    for (size_t i = 0; i < std::size(specials); ++i) x[(i * 7919) % x.size()] = specials[i];
+    // The im2col matrix, k x n, zero in the padding.
+    std::vector<float> col(static_cast<size_t>(k * n));
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t ch = r / (c.kernel_h * c.kernel_w), kh = r / c.kernel_w % c.kernel_h, kw = r % c.kernel_w;
+      for (int64_t p = 0; p < n; ++p) {
+        const int64_t ih = p / out_w * c.stride_h + kh * c.dilation_h - c.pad_top;
+        const int64_t iw = p % out_w * c.stride_w + kw * c.dilation_w - c.pad_left;
+        const bool inside = ih >= 0 && ih < c.in_h && iw >= 0 && iw < c.in_w;
+        col[static_cast<size_t>(r * n + p)] = inside ? x[static_cast<size_t>((ch * c.in_h + ih) * c.in_w + iw)] : 0.0f;
+      }
+    }
+    // The image: padded rows as far as the outputs read, columns split into stride_w phases.
+    Bf16Im2colImage image;
+    image.channels = c.channels;
+    image.kernel_h = c.kernel_h;
+    image.kernel_w = c.kernel_w;
+    image.stride_h = c.stride_h;
+    image.stride_w = c.stride_w;
+    image.dilation_h = c.dilation_h;
+    image.dilation_w = c.dilation_w;
+    image.out_w = out_w;
+    const int64_t rows = (out_h - 1) * c.stride_h + (c.kernel_h - 1) * c.dilation_h + 1;
+    const int64_t columns = (out_w - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 1;
+    image.phase_width = (columns + c.stride_w - 1) / c.stride_w;
+    image.row_pitch = c.stride_w * image.phase_width;
+    image.plane_pitch = rows * image.row_pitch;
+    std::vector<uint16_t> data(static_cast<size_t>(c.channels * image.plane_pitch), 0);
+    for (int64_t ch = 0; ch < c.channels; ++ch) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t col_x = 0; col_x < columns; ++col_x) {
+          const int64_t ih = r - c.pad_top, iw = col_x - c.pad_left;
+          if (ih < 0 || ih >= c.in_h || iw < 0 || iw >= c.in_w) continue;
+          data[static_cast<size_t>(ch * image.plane_pitch + r * image.row_pitch +
+                                   col_x % c.stride_w * image.phase_width + col_x / c.stride_w)] =
+              float_to_bfloat16(x[static_cast<size_t>((ch * c.in_h + ih) * c.in_w + iw)]);
+        }
+      }
+    }
+    image.data = data.data();
+    const int64_t nr = bf16_gemm_b_strip_columns(), strip_elements = bf16_gemm_packed_b_elements(k, 1);
+    std::vector<uint16_t> expected(static_cast<size_t>(bf16_gemm_packed_b_elements(k, n)), 0x5555);
+    std::vector<uint16_t> got(expected.size(), 0xAAAA);
+    for (int64_t j0 = 0; j0 < n; j0 += nr) {
+      const int64_t cols = std::min(nr, n - j0);
+      pack_bf16_gemm_b_f32_strip(k, n, j0, cols, col.data() + j0, n, expected.data());
+      pack_bf16_gemm_b_im2col_strip(image, j0, cols, got.data() + j0 / nr * strip_elements);
+    }
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expected[i]) << "element " << i;
+  }
+  Bf16Im2colImage bad;
+  bad.out_w = 0;
+  std::vector<uint16_t> strip(static_cast<size_t>(bf16_gemm_packed_b_elements(1, 1)));
+  EXPECT_THROW(pack_bf16_gemm_b_im2col_strip(bad, 0, 1, strip.data()), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVariants, Bf16GemmVariant,

@@ -93,6 +93,7 @@ const Bf16GemmSet kAmxSet = {
     .round = round_values,
     .group_align = kGroupsPerTile,
     .end_tiles = amx::release,
+    .pack_b_im2col = pack_b_im2col_32,
 };
 #endif
 }  // namespace tessera::bf16gemm

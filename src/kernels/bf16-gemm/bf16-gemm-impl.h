@@ -10,9 +10,14 @@
 // products in depth order.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <utility>
+
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/bf16-gemm/bf16-gemm-table.h"
 
@@ -66,6 +71,86 @@ void pack_b_f32(int64_t groups, int64_t k, int64_t cols, const float* b, int64_t
     }
     for (int64_t c = cols; c < Nr; ++c) out[c] = 0;
   }
+}
+
+#if defined(__AVX512BW__)
+// Packs one 32-column B strip straight from a Bf16Im2colImage (see PackBIm2colFn): each im2col row's 32 values
+// gathered into one register by masked loads, one per output row the strip's columns cross (the same for every
+// depth step, worked out once), then each pair of rows interleaved by two word permutes and stored. Lanes of no
+// column (past cols) stay zero, as do the rows past the depth.
+void pack_b_im2col_32(const Bf16Im2colImage& image, int64_t groups, int64_t j0, int64_t cols, uint16_t* strip) {
+  constexpr int kCols = 32;
+  // The strip's columns as runs of one output row: the lanes they fill, and the element offset (from the start of
+  // the tap's reads) that lane 0 of their load has.
+  struct Run {
+    __mmask32 lanes;
+    int64_t offset;
+  };
+  Run runs[kCols];
+  int count = 0;
+  for (int64_t j = 0; j < cols;) {
+    const int64_t column = j0 + j, oh = column / image.out_w, ow = column % image.out_w;
+    const int64_t length = std::min(cols - j, image.out_w - ow);
+    const uint64_t ones = length >= 64 ? ~uint64_t{0} : (uint64_t{1} << length) - 1;
+    runs[count++] = {static_cast<__mmask32>(ones << j), oh * image.stride_h * image.row_pitch + ow - j};
+    j += length;
+  }
+  // Interleaving word indices: low = columns 0-15, high = columns 16-31, each as (earlier step, later step) pairs.
+  alignas(64) uint16_t low_index[kCols], high_index[kCols];
+  for (int i = 0; i < kCols; ++i) {
+    low_index[i] = static_cast<uint16_t>(i / 2 + (i % 2) * kCols);
+    high_index[i] = static_cast<uint16_t>(kCols / 2 + i / 2 + (i % 2) * kCols);
+  }
+  const __m512i low = _mm512_load_si512(low_index), high = _mm512_load_si512(high_index);
+  const int64_t depth = image.channels * image.kernel_h * image.kernel_w;
+  // The depth walk: channel, kernel row and column, and the element offset of the tap's reads.
+  int64_t d = 0, kh = 0, kw = 0, channel_offset = 0, row_offset = 0, phase = 0, shift = 0;
+  const int64_t phase_step = image.dilation_w % image.stride_w, shift_step = image.dilation_w / image.stride_w;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(image.data);
+  const auto next_row = [&]() {
+    __m512i v = _mm512_setzero_si512();
+    if (d >= depth) return v;
+    const int64_t tap = channel_offset + row_offset + phase * image.phase_width + shift;
+    // Addresses as integers: lane 0 of a run's load may lie before the image (its lanes are masked off).
+    for (int r = 0; r < count; ++r) {
+      const uintptr_t address = base + static_cast<uintptr_t>(tap + runs[r].offset) * sizeof(uint16_t);
+      v = _mm512_mask_loadu_epi16(v, runs[r].lanes, reinterpret_cast<const void*>(address));
+    }
+    ++d;
+    if (++kw < image.kernel_w) {
+      phase += phase_step;
+      shift += shift_step;
+      if (phase >= image.stride_w) {
+        phase -= image.stride_w;
+        ++shift;
+      }
+      return v;
+    }
+    kw = phase = shift = 0;
+    if (++kh < image.kernel_h) {
+      row_offset += image.dilation_h * image.row_pitch;
+      return v;
+    }
+    kh = row_offset = 0;
+    channel_offset += image.plane_pitch;
+    return v;
+  };
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512i earlier = next_row();
+    const __m512i later = next_row();
+    _mm512_storeu_si512(strip + g * 2 * kCols, _mm512_permutex2var_epi16(earlier, low, later));
+    _mm512_storeu_si512(strip + g * 2 * kCols + kCols, _mm512_permutex2var_epi16(earlier, high, later));
+  }
+}
+#endif
+
+// pack_b_im2col_32 for 32-column strips under AVX-512 BW, else none.
+template <int Nr>
+constexpr PackBIm2colFn pack_b_im2col_for() {
+#if defined(__AVX512BW__)
+  if constexpr (Nr == 32) return pack_b_im2col_32;
+#endif
+  return nullptr;
 }
 
 // Packs rows of A (see PackAFn): row r's pairs of depth steps at strip[(g * Mr + r) * 2 + e].
@@ -176,7 +261,8 @@ constexpr Bf16GemmSet make_set(const char* name, std::index_sequence<kRowsMinusO
                      pack_b_f32<kNv * Isa::kLanes>,
                      round_values,
                      1,
-                     nullptr};
+                     nullptr,
+                     pack_b_im2col_for<kNv * Isa::kLanes>()};
 }
 
 template <typename Isa, int kMr, int kNv>

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "kernels/bf16-gemm/bf16_gemm.h"
+
 namespace tessera::bf16gemm {
 
 inline constexpr int kMaxMr = 32;
@@ -46,6 +48,10 @@ using PackBF32Fn = void (*)(int64_t groups, int64_t k, int64_t cols, const float
 // bf16_round_f32's loop (see bf16_gemm.h).
 using RoundFn = void (*)(const float* values, int64_t count, uint16_t* out);
 
+// Packs `cols` (<= nr) columns of the im2col matrix of `image` from column j0 into one B strip of `groups` pairs of
+// depth steps (see pack_bf16_gemm_b_im2col_strip), zero past the depth and cols.
+using PackBIm2colFn = void (*)(const Bf16Im2colImage& image, int64_t groups, int64_t j0, int64_t cols, uint16_t* strip);
+
 struct Bf16GemmSet {
   const char* name;
   int mr;
@@ -58,6 +64,8 @@ struct Bf16GemmSet {
   // Called on each thread after its last tile of a bf16_gemm call (the AMX tiles release their configuration), or
   // nullptr.
   void (*end_tiles)();
+  // pack_bf16_gemm_b_im2col_strip's packing, or nullptr where the variant has none.
+  PackBIm2colFn pack_b_im2col = nullptr;
 };
 
 extern const Bf16GemmSet kPortableSet;

@@ -194,6 +194,19 @@ void pack_bf16_gemm_b_f32_strip(int64_t k, int64_t n, int64_t j0, int64_t cols, 
   set.pack_b_f32(packed_groups(set, k), k, cols, b, ldb, buffer + j0 / set.nr * b_strip_elements(set, k));
 }
 
+bool bf16_gemm_packs_im2col() { return dispatch().active().pack_b_im2col != nullptr; }
+
+void pack_bf16_gemm_b_im2col_strip(const Bf16Im2colImage& image, int64_t j0, int64_t cols, uint16_t* strip) {
+  const Bf16GemmSet& set = dispatch().active();
+  check_argument(set.pack_b_im2col != nullptr, "pack_bf16_gemm_b_im2col_strip: ", set.name, " packs no im2col strips");
+  check_argument(j0 >= 0 && cols > 0 && cols <= set.nr, "pack_bf16_gemm_b_im2col_strip: bad strip of ", cols,
+                 " columns at ", j0);
+  check_argument(
+      image.stride_w > 0 && image.out_w > 0 && image.channels >= 0 && image.kernel_h > 0 && image.kernel_w > 0,
+      "pack_bf16_gemm_b_im2col_strip: bad image geometry");
+  set.pack_b_im2col(image, packed_groups(set, image.channels * image.kernel_h * image.kernel_w), j0, cols, strip);
+}
+
 PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer) {
   check_argument(k >= 0 && n >= 0, "bf16_gemm_b_view: negative size k=", k, " n=", n);
   const std::shared_ptr<PackedBf16GemmB::Storage> storage = b_storage(dispatch().active(), k, n);

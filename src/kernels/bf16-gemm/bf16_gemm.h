@@ -129,6 +129,29 @@ void bf16_gemm(int64_t m, int64_t n, int64_t k, const Bf16GemmA& a, const Packed
 // for the selected variant's ISA.
 void bf16_round_f32(const float* values, int64_t count, uint16_t* out);
 
+// One image of a 2-D convolution's input as the source of its im2col matrix (row c * k_h * k_w + kh * k_w + kw,
+// column oh * out_w + ow: input element (oh * stride_h + kh * dilation_h, ow * stride_w + kw * dilation_w) of
+// channel c, in padded coordinates), held as bfloat16 with the padding written out: channel c's padded row r at
+// data + c * plane_pitch + r * row_pitch, its columns split into stride_w phases of phase_width elements (padded
+// column x at x % stride_w * phase_width + x / stride_w), so the columns one kernel column reads for consecutive
+// outputs are consecutive elements. The caller rounds and lays out the input (see conv_bf16).
+struct Bf16Im2colImage {
+  const uint16_t* data = nullptr;
+  int64_t channels = 0, kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t out_w = 1;
+  int64_t plane_pitch = 0, row_pitch = 0, phase_width = 0;
+};
+
+// Whether the selected micro-kernel packs B strips straight from a Bf16Im2colImage (AVX-512 BW variants with
+// 32-column strips); where not, make the im2col rows in float32 and use pack_bf16_gemm_b_f32_strip.
+bool bf16_gemm_packs_im2col();
+// One strip of B: columns [j0, j0 + cols) of the im2col matrix of `image` (image.channels * kernel taps rows;
+// cols from 1 to bf16_gemm_b_strip_columns()), written at `strip` (bf16_gemm_packed_b_elements(rows, 1) elements)
+// exactly as pack_bf16_gemm_b_f32_strip writes such a strip from the float32 values the bfloat16 ones were rounded
+// from. Requires bf16_gemm_packs_im2col().
+void pack_bf16_gemm_b_im2col_strip(const Bf16Im2colImage& image, int64_t j0, int64_t cols, uint16_t* strip);
+
 // Writes the packed strips of columns [j0, j0 + cols) of B into `strips` (laid out as a packed B of k x cols:
 // pack_bf16_gemm_b_f32_strip with n = cols and column offsets from j0), on the thread that then uses them.
 using Bf16GemmPackPanel = std::function<void(int64_t j0, int64_t cols, uint16_t* strips)>;

@@ -2,8 +2,9 @@
 // MatMulPrecision::kBFloat16 (`--precision bf16`) and bfloat16 convolutions, with constant weights. Each image is
 // one GEMM in the NCHW orientation, y [M x positions] = W [M x depth] x im2col(x) [depth x positions]: the weights
 // are its A, packed once at creation (rounded to bfloat16), and the im2col matrix (x itself for a pointwise
-// convolution) its B, rounded to bfloat16 as it is packed per call; the sums are float32, and the bias, the sum
-// input and the clamp are applied to them in registers as each tile is stored straight into y.
+// convolution) its B, rounded to bfloat16 as it is packed per call (2-D ones, where the GEMM variant can, packed
+// straight from a bfloat16 copy of the padded image: bf16_gemm_packs_im2col); the sums are float32, and the bias, the
+// sum input and the clamp are applied to them in registers as each tile is stored straight into y.
 #pragma once
 
 #include <limits>
