@@ -50,17 +50,19 @@ void make_im2col_image(const ConvGeometry& g, const float* x, const Bf16Im2colIm
   const int64_t rows = image.plane_pitch / image.row_pitch, stride = image.stride_w, width = image.phase_width;
   const int64_t columns = std::min(image.row_pitch, in_w + pad_left);  // padded columns holding input values
   parallelism.parallel_for(image.channels, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<uint16_t> rounded;
-    rounded.resize(static_cast<size_t>(in_w));
+    // The channel's plane rounded in one call (row by row, 14- or 7-wide rows left the vector loop idle).
+    thread_local std::vector<uint16_t> plane;
+    plane.resize(static_cast<size_t>(in_h * in_w));
     for (int64_t c = begin; c < end; ++c) {
+      bf16_round_f32(x + c * in_h * in_w, in_h * in_w, plane.data());
       for (int64_t r = 0; r < rows; ++r) {
         uint16_t* const row = out + c * image.plane_pitch + r * image.row_pitch;
         const int64_t ih = r - pad_top;
         std::fill(row, row + image.row_pitch, uint16_t{0});
         if (ih < 0 || ih >= in_h) continue;
-        bf16_round_f32(x + (c * in_h + ih) * in_w, in_w, rounded.data());
+        const uint16_t* const rounded = plane.data() + ih * in_w;
         if (stride == 1) {
-          if (columns > pad_left) std::copy(rounded.begin(), rounded.begin() + (columns - pad_left), row + pad_left);
+          if (columns > pad_left) std::copy(rounded, rounded + (columns - pad_left), row + pad_left);
           continue;
         }
         // Phase by phase: padded columns q, q + stride, ... from the first one at or past pad_left.
@@ -68,7 +70,7 @@ void make_im2col_image(const ConvGeometry& g, const float* x, const Bf16Im2colIm
           const int64_t first = q >= pad_left ? 0 : (pad_left - q + stride - 1) / stride;
           uint16_t* const phase = row + q * width;
           for (int64_t j = first, column = q + first * stride; column < columns; ++j, column += stride)
-            phase[j] = rounded[static_cast<size_t>(column - pad_left)];
+            phase[j] = rounded[column - pad_left];
         }
       }
     }
