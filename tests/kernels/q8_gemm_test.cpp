@@ -583,6 +583,15 @@ TEST(Q8Gemm, CpuidChoiceByDepth) {
   if (!amx_first) GTEST_LOG_(INFO) << "no AMX tiles on this CPU: every depth runs on " << names.front();
 }
 
+// q8_gemm_on_amx_is_small: only GEMMs the CPUID choice runs on the AMX tiles, and only below 2^24 multiply-adds.
+TEST(Q8Gemm, SmallAmxGemms) {
+  const bool amx = std::string(q8_gemm_kernel_name_for_depth(576)).find("__amx") != std::string::npos;
+  EXPECT_EQ(q8_gemm_on_amx_is_small(196, 96, 576), amx);  // 10.8M multiply-adds
+  EXPECT_FALSE(q8_gemm_on_amx_is_small(3136, 64, 576));   // 116M
+  EXPECT_FALSE(q8_gemm_on_amx_is_small(196, 96, 32));     // depth 32: not on the AMX tiles
+  EXPECT_EQ(q8_gemm_on_amx_is_small(1, 1000, 1280), amx);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllVariants, Q8GemmVariant,
                          ::testing::Values("q8_gemm_ukernel_32x32__amx", "q8_gemm_ukernel_8x32__avx512vnni",
                                            "q8_gemm_ukernel_6x16__avxvnni", "q8_gemm_ukernel_6x16__avx2",

@@ -305,6 +305,11 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   return packed;
 }
 
+bool q8_gemm_on_amx_is_small(int64_t m, int64_t n, int64_t k) {
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  return std::strstr(set_for_depth(k).name, "__amx") != nullptr && work < double{1 << 24};
+}
+
 void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism) {
   check_argument(!b.empty() && b.depth() == k && b.columns() == n, "q8_gemm: packed B is ", b.depth(), " x ",

@@ -80,6 +80,11 @@ struct Q8GemmOutput {
 void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism);
 
+// Whether an m x n x k GEMM runs on the AMX tiles (q8_gemm_kernel_name_for_depth(k)) and is below 2^24
+// multiply-adds, a few microseconds there: callers that wrap it in stages of their own (an integer convolution's
+// transposes and requantization) may keep the whole on one thread.
+bool q8_gemm_on_amx_is_small(int64_t m, int64_t n, int64_t k);
+
 // Requantizes int32 sums to 8 bits as ONNX's QLinear operators do, in double: out[i] = saturate(
 // round_half_even(values[i] * scales[i * scale_stride]) + zero_point) as uint8 (int8 when out_signed), with
 // scale_stride 0 (one scale) or 1 (one per value). round_half_even is std::nearbyint in the default rounding mode;

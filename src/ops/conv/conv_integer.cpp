@@ -362,7 +362,7 @@ struct RequantizedOutput {
 // Returns false, doing nothing, when a zero point lies outside its operand's range.
 bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                    const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
-                   Parallelism& parallelism, int32_t* acc, const RequantizedOutput* requantized = nullptr) {
+                   Parallelism& pool, int32_t* acc, const RequantizedOutput* requantized = nullptr) {
   if (!linalg::fit_in_8bit_type({x_zero_point}, x.dtype()) || !linalg::fit_in_8bit_type(w_zero_points, w.dtype)) {
     return false;
   }
@@ -379,6 +379,11 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t mg = g.out_group_channels();
   const int64_t depth = cg * g.kernel_size;
   const int64_t k = gemm_depth(depth, g.kernel_size);  // im2row's row stride
+  // Every stage (the transposes, im2row, the GEMM, the requantization) on the calling thread where the AMX tiles
+  // run the GEMM in a few microseconds: the four splits cost more than they save. INT8 MobileNetV2's projections
+  // on two threads (Xeon, per-node minima): 576 -> 96 channels at 14x14 39 -> 34 us, 192 -> 32 at 28x28 53 -> 44.
+  SerialParallelism serial;
+  Parallelism& parallelism = q8_gemm_on_amx_is_small(g.out_size, mg, k) ? serial : pool;
   const bool pointwise = g.is_pointwise();
   // An int8 x goes channels-last as uint8 (each byte ^ 0x80 = x + 128, zero point + 128): the same differences
   // x - zero point, and a uint8 A the GEMM reads in place (int8 A it repacks strip by strip, 7% of INT8 ResNet-50).
@@ -552,6 +557,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
   const bool amx = gemm_runs_on_amx(channels);
+
   if (requantized != nullptr && positions > kFusedRequantizeMaxPositions &&
       !(amx && channels * positions <= kWholeImageMaxBytes)) {
     // Large planes: blocks of positions, one per task, each packed and GEMM'd serially; on AMX its tiles requantize
