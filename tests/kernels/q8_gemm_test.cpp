@@ -583,6 +583,48 @@ TEST(Q8Gemm, CpuidChoiceByDepth) {
   if (!amx_first) GTEST_LOG_(INFO) << "no AMX tiles on this CPU: every depth runs on " << names.front();
 }
 
+// A column range (Q8GemmOutput::first_column / last_column, whole strips): those columns exactly, on one thread and
+// on a pool, nothing written outside them; a range that is not whole strips is refused.
+TEST_P(Q8GemmVariant, ColumnRange) {
+  std::mt19937 rng(57);
+  ThreadPool pool(3);
+  for (const int64_t k : {24, 128, 200}) {
+    const int64_t strip = q8_gemm_strip_columns(k);
+    const int64_t n = 3 * strip + 5;
+    const Case c = random_case(rng, 37, n, k, false, true, false, true, 0);
+    const PackedQ8GemmB b = pack(c);
+    const std::vector<int32_t> expected = reference(c);
+    for (const auto& [first, last] :
+         std::vector<std::pair<int64_t, int64_t>>{{0, strip}, {strip, 3 * strip}, {2 * strip, n}}) {
+      for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+        std::vector<int32_t> out(static_cast<size_t>(c.m * c.ldc), 0x5A5A5A5A);
+        Q8GemmOutput o;
+        o.c_s32 = out.data();
+        o.ldc = c.ldc;
+        o.first_column = first;
+        o.last_column = last;
+        q8_gemm(c.m, c.n, c.k, c.a.data(), c.lda, c.a_signed, c.a_zp, b, o, par);
+        for (int64_t i = 0; i < c.m; ++i) {
+          for (int64_t j = 0; j < c.ldc; ++j) {
+            const int32_t got = out[static_cast<size_t>(i * c.ldc + j)];
+            if (j >= first && j < last) {
+              ASSERT_EQ(got, expected[static_cast<size_t>(i * c.n + j)]) << "k " << k << " at " << i << "," << j;
+            } else {
+              ASSERT_EQ(got, 0x5A5A5A5A) << "k " << k << " written outside the range at " << i << "," << j;
+            }
+          }
+        }
+      }
+    }
+    Q8GemmOutput bad;
+    std::vector<int32_t> out(static_cast<size_t>(c.m * c.ldc));
+    bad.c_s32 = out.data();
+    bad.ldc = c.ldc;
+    bad.first_column = 1;
+    EXPECT_THROW(q8_gemm(c.m, c.n, c.k, c.a.data(), c.lda, c.a_signed, c.a_zp, b, bad, nullptr), Error);
+  }
+}
+
 // q8_gemm_on_amx_is_small: only GEMMs the CPUID choice runs on the AMX tiles, and only below 2^24 multiply-adds.
 TEST(Q8Gemm, SmallAmxGemms) {
   const bool amx = std::string(q8_gemm_kernel_name_for_depth(576)).find("__amx") != std::string::npos;

@@ -306,6 +306,56 @@ TEST(QuantizedConvTest, SumsWithin2To24FromTypesZeroPointsAndBias) {
   EXPECT_TRUE(conv::integer_sums_within_2_24(9, DType::kInt8, -128, DType::kUint8, {255.0}, nullptr, 1));
 }
 
+// ConvInteger and QLinearConv on case `c` against the reference: x int8 when index is odd, w int8 when index & 2, one
+// weight zero point for all channels when index % 3 == 0 (else one per channel); each with plain weights, constant
+// ones passed and constant ones consumed.
+void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Parallelism& par) {
+  const DType x_type = index & 1 ? DType::kInt8 : DType::kUint8;
+  const DType w_type = index & 2 ? DType::kInt8 : DType::kUint8;
+  const Tensor x = random_bytes(x_type, c.x_shape, rng);
+  const Tensor w = random_bytes(w_type, c.w_shape, rng);
+  const Tensor x_zp = zero_points(x_type, 1, rng).reshaped({});
+  const Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
+  const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
+                                        ints_attr("dilations", c.dilations), nn_test::int_attr("group", c.group)};
+  std::vector<int64_t> out_dims;
+  const std::vector<int64_t> want = conv_reference(c, x, w, value(x_zp, 0), w_zp, out_dims);
+  Tensor bias(DType::kInt32, {c.w_shape[0]});
+  for (int64_t i = 0; i < c.w_shape[0]; ++i) bias.data<int32_t>()[i] = static_cast<int32_t>(rng() % 2001) - 1000;
+  const Tensor x_scale = Tensor::scalar<float>(DType::kFloat, 0.02f);
+  Tensor w_scale(DType::kFloat, {c.w_shape[0]});
+  for (int64_t i = 0; i < c.w_shape[0]; ++i) w_scale.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
+  // An output scale growing with the products per output, so that most outputs land inside the type, not on
+  // its bounds (where an output the kernel never wrote could pass for a saturated one).
+  const int64_t depth =
+      c.w_shape[1] * std::accumulate(c.w_shape.begin() + 2, c.w_shape.end(), int64_t{1}, std::multiplies<int64_t>());
+  const float ys = 0.3f * static_cast<float>(std::max<int64_t>(1, depth / 4));
+  const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, ys);
+  const Tensor y_zp = Tensor::scalar<uint8_t>(DType::kUint8, 100);
+  for (const int mode : {0, 1, 2}) {  // plain weights; constant, passed; constant, consumed
+    const bool constant = mode > 0;
+    SCOPED_TRACE("case " + std::to_string(index) + " mode " + std::to_string(mode));
+    const Tensor y =
+        run_node("ConvInteger", 10, attrs, {x, w, x_zp, w_zp}, {false, constant, constant, constant}, par, mode == 1);
+    ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
+    for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]);
+    const Tensor q = run_node("QLinearConv", 10, attrs, {x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias},
+                              {false, true, constant, constant, true, constant, true, true, true}, par, mode == 1);
+    const int64_t plane = y.element_count() / (c.x_shape[0] * c.w_shape[0]);
+    for (int64_t i = 0; i < q.element_count(); ++i) {
+      const int64_t oc = (i / plane) % c.w_shape[0];
+      // The kernel's scale: the float scales multiplied in double, rounded to float, divided, rounded again.
+      const double scale =
+          static_cast<float>(static_cast<double>(static_cast<float>(static_cast<double>(0.02f) *
+                                                                    static_cast<double>(w_scale.data<float>()[oc]))) /
+                             static_cast<double>(ys));
+      const double acc = static_cast<double>(want[static_cast<size_t>(i)] + bias.data<int32_t>()[oc]);
+      const double expected = std::clamp(std::nearbyint(acc * scale) + 100.0, 0.0, 255.0);
+      ASSERT_EQ(value(q, i), expected) << "at " << i;
+    }
+  }
+}
+
 TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   const std::vector<ConvCase> cases = {
       // On the q8 GEMM (groups of at least 4 output channels and 128 products per output position):
@@ -338,57 +388,33 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
       {{1, 3, 46, 46}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}},
   };
   // Case i gets one weight zero point for all channels when i % 3 == 0 (else one per channel): the NCHW pointwise
-  // path takes only the former, so its cases sit at indices 3, 6 and 9, and 36 and 18 (the last two cases).
+  // path takes only the former, so its cases sit at indices 3, 6 and 9, and 36 and 18 (the 64-channel cases).
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(6);
-    for (size_t index = 0; index < cases.size() * 2; ++index) {
-      const ConvCase& c = cases[index % cases.size()];
-      const DType x_type = index & 1 ? DType::kInt8 : DType::kUint8;
-      const DType w_type = index & 2 ? DType::kInt8 : DType::kUint8;
-      const Tensor x = random_bytes(x_type, c.x_shape, rng);
-      const Tensor w = random_bytes(w_type, c.w_shape, rng);
-      const Tensor x_zp = zero_points(x_type, 1, rng).reshaped({});
-      const Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
-      const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
-                                            ints_attr("dilations", c.dilations), nn_test::int_attr("group", c.group)};
-      std::vector<int64_t> out_dims;
-      const std::vector<int64_t> want = conv_reference(c, x, w, value(x_zp, 0), w_zp, out_dims);
-      Tensor bias(DType::kInt32, {c.w_shape[0]});
-      for (int64_t i = 0; i < c.w_shape[0]; ++i) bias.data<int32_t>()[i] = static_cast<int32_t>(rng() % 2001) - 1000;
-      const Tensor x_scale = Tensor::scalar<float>(DType::kFloat, 0.02f);
-      Tensor w_scale(DType::kFloat, {c.w_shape[0]});
-      for (int64_t i = 0; i < c.w_shape[0]; ++i) w_scale.data<float>()[i] = 0.01f + 0.001f * static_cast<float>(i);
-      // An output scale growing with the products per output, so that most outputs land inside the type, not on
-      // its bounds (where an output the kernel never wrote could pass for a saturated one).
-      const int64_t depth = c.w_shape[1] * std::accumulate(c.w_shape.begin() + 2, c.w_shape.end(), int64_t{1},
-                                                           std::multiplies<int64_t>());
-      const float ys = 0.3f * static_cast<float>(std::max<int64_t>(1, depth / 4));
-      const Tensor y_scale = Tensor::scalar<float>(DType::kFloat, ys);
-      const Tensor y_zp = Tensor::scalar<uint8_t>(DType::kUint8, 100);
-      for (const int mode : {0, 1, 2}) {  // plain weights; constant, passed; constant, consumed
-        const bool constant = mode > 0;
-        SCOPED_TRACE("case " + std::to_string(index) + " mode " + std::to_string(mode));
-        const Tensor y = run_node("ConvInteger", 10, attrs, {x, w, x_zp, w_zp}, {false, constant, constant, constant},
-                                  par, mode == 1);
-        ASSERT_EQ(y.element_count(), static_cast<int64_t>(want.size()));
-        for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], want[static_cast<size_t>(i)]);
-        const Tensor q = run_node("QLinearConv", 10, attrs, {x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias},
-                                  {false, true, constant, constant, true, constant, true, true, true}, par, mode == 1);
-        const int64_t plane = y.element_count() / (c.x_shape[0] * c.w_shape[0]);
-        for (int64_t i = 0; i < q.element_count(); ++i) {
-          const int64_t oc = (i / plane) % c.w_shape[0];
-          // The kernel's scale: the float scales multiplied in double, rounded to float, divided, rounded again.
-          const double scale =
-              static_cast<float>(static_cast<double>(static_cast<float>(
-                                     static_cast<double>(0.02f) * static_cast<double>(w_scale.data<float>()[oc]))) /
-                                 static_cast<double>(ys));
-          const double acc = static_cast<double>(want[static_cast<size_t>(i)] + bias.data<int32_t>()[oc]);
-          const double expected = std::clamp(std::nearbyint(acc * scale) + 100.0, 0.0, 255.0);
-          ASSERT_EQ(value(q, i), expected) << "at " << i;
-        }
-      }
-    }
+    for (size_t index = 0; index < cases.size() * 2; ++index)
+      check_conv_case(cases[index % cases.size()], index, rng, par);
   });
+}
+
+// Small planes with many output channels on the AMX tiles and a pool: each thread makes the whole im2row matrix
+// (or x channels-last) itself and takes whole strips of the output channels (136: a short last strip), for a 3x3
+// and a positions-as-rows pointwise convolution of at least 2^24 multiply-adds (smaller ones run on one thread:
+// q8_gemm_on_amx_is_small). Skipped without AMX.
+TEST(QuantizedConvTest, SmallPlanesSplitByOutputChannelsOnAmx) {
+  if (!q8_gemm_select_kernel("q8_gemm_ukernel_32x32__amx")) GTEST_SKIP() << "no AMX tiles on this CPU";
+  const std::vector<ConvCase> cases = {
+      {{1, 64, 18, 18}, {136, 64, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 640, 14, 14}, {136, 640, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+  };
+  ASSERT_FALSE(q8_gemm_on_amx_is_small(18 * 18, 136, 576));
+  ASSERT_FALSE(q8_gemm_on_amx_is_small(14 * 14, 136, 640));
+  ThreadPool pool(2);
+  std::mt19937 rng(8);
+  for (size_t index = 0; index < cases.size() * 2; ++index) {
+    SCOPED_TRACE("small-plane case " + std::to_string(index));
+    check_conv_case(cases[index % cases.size()], index * 3, rng, pool);
+  }
+  q8_gemm_select_kernel("");
 }
 
 }  // namespace

@@ -305,6 +305,8 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   return packed;
 }
 
+int64_t q8_gemm_strip_columns(int64_t k) { return set_for_depth(k).nr; }
+
 bool q8_gemm_on_amx_is_small(int64_t m, int64_t n, int64_t k) {
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   return std::strstr(set_for_depth(k).name, "__amx") != nullptr && work < double{1 << 24};
@@ -328,6 +330,11 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
       "q8_gemm: a requantized output needs row scales and an integer zero point in its type's range, got ",
       out.q8_zero_point);
   check_argument(out.ldc >= n, "q8_gemm: ldc ", out.ldc, " < n ", n);
+  check_argument(out.first_column >= 0 && out.first_column % set.nr == 0 &&
+                     (out.last_column < 0 || (out.last_column > out.first_column && out.last_column <= n &&
+                                              (out.last_column % set.nr == 0 || out.last_column == n))),
+                 "q8_gemm: columns [", out.first_column, ", ", out.last_column, ") of ", n, " are not whole strips of ",
+                 set.nr);
   check_argument(out.b_scale_count == 1 || out.b_scale_count == n, "q8_gemm: ", out.b_scale_count,
                  " B scales; expected 1 or ", n);
   if (m == 0 || n == 0) return;
@@ -403,7 +410,10 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   const int64_t max_strips = std::min(rows_per_block(set, a_strip_bytes) / set.mr, a_strips);
   const int64_t blocks = (a_strips + max_strips - 1) / max_strips;
   const int64_t strips_per_block = (a_strips + blocks - 1) / blocks;
-  const int64_t tasks = blocks * pb.strips * strips_per_block;
+  // The B strips of the columns asked for (all by default).
+  const int64_t first_strip = out.first_column / set.nr;
+  const int64_t strip_count = (out.last_column < 0 ? pb.strips : (out.last_column + set.nr - 1) / set.nr) - first_strip;
+  const int64_t tasks = blocks * strip_count * strips_per_block;
   // The fields every tile shares; each task sets its tile's rows, columns and pointers.
   q8gemm::TileOutput shared{};
   shared.a_stride = direct_a ? lda : 0;
@@ -419,16 +429,16 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   // strips, the last of 4 columns) make the static split uneven; the block's A strips then go first in the task
   // order, so each thread takes a share of the A strips with all their tiles.
   const int threads = parallelism != nullptr ? parallelism->thread_count() : 1;
-  const bool a_major = threads > 1 && pb.strips % threads != 0 && strips_per_block >= 4 * threads;
+  const bool a_major = threads > 1 && strip_count % threads != 0 && strips_per_block >= 4 * threads;
   const auto run = [&](int64_t begin, int64_t end) {
     alignas(64) int32_t scratch[q8gemm::kMaxMr * 64];
     q8gemm::TileOutput tile = shared;
     tile.scratch = scratch;
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t block = t / (pb.strips * strips_per_block);
-      const int64_t b_strip = a_major ? t % pb.strips : (t / strips_per_block) % pb.strips;
+      const int64_t block = t / (strip_count * strips_per_block);
+      const int64_t b_strip = first_strip + (a_major ? t % strip_count : (t / strips_per_block) % strip_count);
       const int64_t a_strip =
-          block * strips_per_block + (a_major ? (t / pb.strips) % strips_per_block : t % strips_per_block);
+          block * strips_per_block + (a_major ? (t / strip_count) % strips_per_block : t % strips_per_block);
       if (a_strip >= a_strips) continue;
       const int64_t i0 = a_strip * set.mr, j0 = b_strip * set.nr;
       const int64_t rows = std::min<int64_t>(set.mr, m - i0);

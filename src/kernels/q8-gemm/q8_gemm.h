@@ -71,6 +71,10 @@ struct Q8GemmOutput {
   // m values or nullptr: the sums of A's rows (each row's k bytes as uint8), when the caller keeps them for a
   // constant uint8 A (weights); the GEMM then takes them instead of summing A again where it reads A in place.
   const int32_t* a_row_sums = nullptr;
+  // Only columns [first_column, last_column) of C are computed and written (last_column -1: up to n); both whole
+  // strips of q8_gemm_strip_columns(k) columns, or last_column n. Threads splitting one product by columns.
+  int64_t first_column = 0;
+  int64_t last_column = -1;
 };
 
 // C (m x n) from A (m x k row-major, lda >= k; uint8, or int8 when a_signed) with one zero point a_zero_point
@@ -79,6 +83,9 @@ struct Q8GemmOutput {
 // Throws Error(kInvalidArgument) when B does not match k and n or was packed for another micro-kernel.
 void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism);
+
+// Columns of C per strip of the kernel a GEMM of depth k runs on (the unit of Q8GemmOutput's column range).
+int64_t q8_gemm_strip_columns(int64_t k);
 
 // Whether an m x n x k GEMM runs on the AMX tiles (q8_gemm_kernel_name_for_depth(k)) and is below 2^24
 // multiply-adds, a few microseconds there: callers that wrap it in stages of their own (an integer convolution's

@@ -356,6 +356,9 @@ struct RequantizedOutput {
   }
 };
 
+// Whether the q8 GEMM of depth k runs on AMX tiles.
+bool gemm_runs_on_amx(int64_t k) { return std::strstr(q8_gemm_kernel_name_for_depth(k), "__amx") != nullptr; }
+
 // The same sums on the q8 GEMM: per image, x goes channels-last; per group, its im2col matrix in row form (output
 // positions x (kernel offset, channel); x itself for pointwise convolutions) is A and the group's weights (depth
 // reordered alike) are B; the [out_size x mg] result is transposed into [N, M, out_size] with the bias added.
@@ -397,6 +400,15 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   const int64_t position_blocks = (g.out_size + kBlock - 1) / kBlock;
   const int threads = parallelism.thread_count();
   const bool blocked = requantized != nullptr && position_blocks >= 2 * threads;
+  // Small planes on several threads, on the AMX tiles: each thread makes the whole A itself (x channels-last and
+  // its im2row rows, a few hundred KB) and takes its share of the output channels through the GEMM and the
+  // requantization, all in its own caches; split by stage, each thread's tiles read the rows the other core wrote,
+  // and the 256-channel 3x3 convolution at 14x14 of INT8 ResNet-50 ran no faster on two threads than on one.
+  const int64_t strip_columns = q8_gemm_strip_columns(k);
+  // Not for strided 1x1 convolutions, whose input (4x their output at stride 2) each thread would transpose whole
+  // (INT8 ResNet-50's 512 -> 1024 at 28x28 -> 14x14, two threads: 249 -> 305 us).
+  const bool replicated = requantized != nullptr && !blocked && threads > 1 && g.group == 1 &&
+                          (pointwise || g.kernel_size > 1) && gemm_runs_on_amx(k) && mg >= 2 * threads * strip_columns;
   // Scratch written whole before it is read: left uninitialized, from the buffer pool (large blocks are reused
   // from run to run instead of being mapped and faulted in again).
   Tensor channels_last_buffer = Tensor::uninitialized(DType::kUint8, {g.in_channels * g.in_size});
@@ -406,6 +418,39 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   uint8_t* const rows = rows_buffer.data<uint8_t>();
   int32_t* const product = product_buffer.data<int32_t>();
   for (int64_t n = 0; n < g.batch; ++n) {
+    if (replicated) {
+      const UnitRanges columns{mg, strip_columns, threads};
+      const uint8_t* const xn = x.data<uint8_t>() + n * g.in_channels * g.in_size;
+      parallelism.parallel_for(threads, [&](int64_t begin, int64_t end) {
+        thread_local std::vector<uint8_t> own_channels_last, own_rows, block_bytes;
+        thread_local std::vector<int32_t> sums;
+        for (int64_t part = begin; part < end; ++part) {
+          const int64_t c0 = columns.begin(part), count = columns.size(part);
+          if (count == 0) continue;
+          own_channels_last.resize(static_cast<size_t>(g.in_channels * g.in_size));
+          transpose_bytes(g.in_channels, g.in_size, xn, g.in_size, own_channels_last.data(), g.in_channels,
+                          flip ? 0x80 : 0x00);
+          const uint8_t* a = own_channels_last.data();
+          int64_t lda = g.in_channels;
+          if (!pointwise) {
+            own_rows.resize(static_cast<size_t>(k * g.out_size));
+            im2row(g, a, g.in_channels, cg, pad, 0, g.out_size, k, own_rows.data());
+            a = own_rows.data();
+            lda = k;
+          }
+          sums.resize(static_cast<size_t>(g.out_size * mg));
+          Q8GemmOutput out;
+          out.c_s32 = sums.data();
+          out.ldc = mg;
+          out.first_column = c0;
+          out.last_column = c0 + count;
+          q8_gemm(g.out_size, mg, k, a, lda, false, a_zero_point, weights.groups[0], out, nullptr);
+          requantized->positions(g, n, c0, count, 0, g.out_size, sums.data() + c0, mg,
+                                 bias != nullptr ? bias + c0 : nullptr, block_bytes);
+        }
+      });
+      continue;
+    }
     // x to channels-last, the spatial positions split over the pool in units of 16 (each thread writes whole rows
     // of it; units of 256 left a 14x14 plane to one thread).
     parallelism.parallel_for((g.in_size + 15) / 16, [&](int64_t begin, int64_t end) {
@@ -503,9 +548,6 @@ constexpr int64_t kFusedRequantizeMaxPositions = 256;
 constexpr int64_t kWholeImageMaxBytes = 256 << 10;
 // Positions per block of the blocked images, at most.
 constexpr int64_t kPointwiseBlock = 256;
-
-// Whether the q8 GEMM of depth k runs on AMX tiles.
-bool gemm_runs_on_amx(int64_t k) { return std::strstr(q8_gemm_kernel_name_for_depth(k), "__amx") != nullptr; }
 
 // The position blocks of a large plane's pointwise convolution. On one thread, kPointwiseBlock positions each (the
 // last one shorter). On more, whole 32-position column strips of the q8 GEMM (the widest tile's) spread evenly over
