@@ -4,7 +4,8 @@
 // written), alpha, a column bias, the clamp and a rows activation; identical results on one thread and on several;
 // the rounding loop bit for bit against float_to_bfloat16; A packed once and B packed per call into a caller's
 // buffer (the convolutions' operands) with a row bias and a sum tile, and made panel by panel (bf16_gemm_b_panels,
-// the same bits); B strips packed straight from a convolution's bfloat16 image, bit for bit as from float32 rows.
+// the same bits); B strips packed straight from a convolution's bfloat16 image, and from B given transposed, bit for
+// bit as from float32 rows.
 #include "kernels/bf16-gemm/bf16_gemm.h"
 
 #include <gtest/gtest.h>
@@ -362,6 +363,33 @@ TEST_P(Bf16GemmVariant, Im2colStripsMatchFloat32Packing) {
   bad.out_w = 0;
   std::vector<uint16_t> strip(static_cast<size_t>(bf16_gemm_packed_b_elements(1, 1)));
   EXPECT_THROW(pack_bf16_gemm_b_im2col_strip(bad, 0, 1, strip.data()), Error);
+}
+
+// B given transposed (column j's values contiguous, a channels-last image's positions): the strips of
+// pack_bf16_gemm_b_f32_transposed_strip against those pack_bf16_gemm_b_f32_strip packs from B itself, bit for bit,
+// for odd and even depths, partial last strips and special values.
+TEST_P(Bf16GemmVariant, TransposedStripsMatchStrips) {
+  std::mt19937 rng(43);
+  std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+  for (const int64_t k : {1, 2, 7, 64, 81, 320}) {
+    const int64_t n = 2 * bf16_gemm_b_strip_columns() + 5, ldb = k + 3;
+    std::vector<float> bt(static_cast<size_t>(n * ldb)), b(static_cast<size_t>(k * n));
+    for (float& v : bt) v = value(rng);
+    bt[0] = std::numeric_limits<float>::quiet_NaN();
+    bt[static_cast<size_t>(ldb)] = 1e-40f;
+    for (int64_t p = 0; p < k; ++p) {
+      for (int64_t j = 0; j < n; ++j) b[static_cast<size_t>(p * n + j)] = bt[static_cast<size_t>(j * ldb + p)];
+    }
+    const int64_t nr = bf16_gemm_b_strip_columns(), strip_elements = bf16_gemm_packed_b_elements(k, 1);
+    std::vector<uint16_t> expected(static_cast<size_t>(bf16_gemm_packed_b_elements(k, n)), 0x1111);
+    std::vector<uint16_t> got(expected.size(), 0x2222);
+    for (int64_t j0 = 0; j0 < n; j0 += nr) {
+      const int64_t cols = std::min(nr, n - j0);
+      pack_bf16_gemm_b_f32_strip(k, n, j0, cols, b.data() + j0, n, expected.data());
+      pack_bf16_gemm_b_f32_transposed_strip(k, j0, cols, bt.data(), ldb, got.data() + j0 / nr * strip_elements);
+    }
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expected[i]) << "k " << k << " element " << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVariants, Bf16GemmVariant,

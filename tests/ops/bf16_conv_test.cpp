@@ -2,9 +2,9 @@
 // SessionOptions::matmul_precision = kBFloat16 against the float32 engine on operands rounded to bfloat16 (what the
 // bf16 GEMM multiplies; bias and Z stay float32), for every bf16-gemm variant this CPU runs, on one thread and on
 // three: pointwise, k x k with pads, strides and dilations, 1-D and 3-D, batch 2, bias, FusedConv's Z and
-// activations. bfloat16 Conv against float32 on the same values; convolutions shallower than
-// conv::kBf16ConvMinDepth or to fewer than conv::kBf16ConvMinChannels channels, grouped ones and fed weights stay
-// on the float32 engine, bit for bit.
+// activations, NhwcConv with channels-last X and NCHW Y. bfloat16 Conv against float32 on the same values;
+// convolutions shallower than conv::kBf16ConvMinDepth or to fewer than conv::kBf16ConvMinChannels channels, grouped
+// ones and fed weights stay on the float32 engine, bit for bit.
 #include "ops/conv/bf16_conv.h"
 
 #include <gtest/gtest.h>
@@ -35,6 +35,7 @@ struct ConvCase {
   std::string activation;  // FusedConv / NhwcConv
   int64_t group = 1;
   bool constant_w = true;
+  bool nchw_output = false;  // NhwcConv: Y (and Z) channels-first
 };
 
 // Values of `shape` in [-1, 1]; with `rounded`, each rounded to bfloat16 (still float32).
@@ -76,6 +77,7 @@ Model model(const ConvCase& c, bool round_operands, DType dtype = DType::kFloat)
   g.node(op, names, {"y"}, c.domain);
   for (const auto& [name, v] : c.ints) g.attr_ints(name, v);
   if (c.group != 1) g.attr_int("group", c.group);
+  if (c.nchw_output) g.attr_int("nchw_output", 1);
   if (!c.activation.empty()) g.attr_string("activation", c.activation);
   return g.output("y").build();
 }
@@ -131,6 +133,31 @@ std::vector<ConvCase> bf16_cases() {
       {"FusedConv Sigmoid", kMicrosoftDomain, {1, 72, 6, 6}, {64, 72, 1, 1}, true, false, {}, {}, "Sigmoid"},
       {"NhwcConv pointwise", kTesseraDomain, {2, 7, 6, 80}, {81, 80, 1, 1}, true, false, {}, {}, "Relu"},
       {"NhwcConv pointwise Z", kTesseraDomain, {1, 5, 5, 96}, {65, 96, 1, 1}, true, true, {1, 5, 5, 65}, {}, ""},
+      // Channels-last X to NCHW Y (a chain's last edge): conv_bf16 with X's rows packed as transposed B strips.
+      {"NhwcConv pointwise NCHW Y",
+       kTesseraDomain,
+       {2, 7, 6, 81},
+       {70, 81, 1, 1},
+       true,
+       false,
+       {},
+       {},
+       "Relu",
+       1,
+       true,
+       true},
+      {"NhwcConv pointwise NCHW Y and Z",
+       kTesseraDomain,
+       {1, 5, 9, 96},
+       {65, 96, 1, 1},
+       true,
+       true,
+       {1, 65, 5, 9},
+       {},
+       "",
+       1,
+       true,
+       true},
   };
 }
 

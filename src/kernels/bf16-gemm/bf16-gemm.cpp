@@ -10,6 +10,7 @@
 #include "kernels/bf16-gemm/bf16-gemm-table.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/variant_dispatch.h"
+#include "kernels/x32-transpose/x32-transpose.h"
 
 namespace tessera {
 namespace {
@@ -205,6 +206,30 @@ void pack_bf16_gemm_b_im2col_strip(const Bf16Im2colImage& image, int64_t j0, int
       image.stride_w > 0 && image.out_w > 0 && image.channels >= 0 && image.kernel_h > 0 && image.kernel_w > 0,
       "pack_bf16_gemm_b_im2col_strip: bad image geometry");
   set.pack_b_im2col(image, packed_groups(set, image.channels * image.kernel_h * image.kernel_w), j0, cols, strip);
+}
+
+void pack_bf16_gemm_b_f32_transposed_strip(int64_t k, int64_t j0, int64_t cols, const float* b, int64_t ldb,
+                                           uint16_t* strip) {
+  const Bf16GemmSet& set = dispatch().active();
+  check_argument(k >= 0 && j0 >= 0 && cols > 0 && cols <= set.nr && (ldb >= k || k == 0),
+                 "pack_bf16_gemm_b_f32_transposed_strip: bad strip of ", cols, " columns at ", j0, " (k=", k,
+                 ", ldb=", ldb, ")");
+  const int64_t groups = packed_groups(set, k), pairs = (k + 1) / 2, nr = set.nr;
+  // Each column's k values rounded, as pairs (a zero after an odd k); the columns x pairs block of pairs
+  // transposed as 32-bit elements is the strip's pairs x columns layout.
+  thread_local std::vector<uint16_t> rounded;
+  rounded.resize(static_cast<size_t>(cols * pairs * 2));
+  for (int64_t c = 0; c < cols; ++c) {
+    uint16_t* const column = rounded.data() + c * pairs * 2;
+    set.round(b + (j0 + c) * ldb, k, column);
+    if (k % 2 != 0) column[k] = 0;
+  }
+  transpose_x32(reinterpret_cast<const uint32_t*>(rounded.data()), pairs, reinterpret_cast<uint32_t*>(strip), nr, cols,
+                pairs);
+  // Zero past cols in each pair row, and the padding groups past k.
+  for (int64_t g = 0; g < pairs && cols < nr; ++g)
+    std::fill(strip + (g * nr + cols) * 2, strip + (g + 1) * nr * 2, uint16_t{0});
+  std::fill(strip + pairs * nr * 2, strip + groups * nr * 2, uint16_t{0});
 }
 
 PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer) {

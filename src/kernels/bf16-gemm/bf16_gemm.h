@@ -66,6 +66,11 @@ int64_t bf16_gemm_b_strip_columns();
 void pack_bf16_gemm_b_f32_strip(int64_t k, int64_t n, int64_t j0, int64_t cols, const float* b, int64_t ldb,
                                 uint16_t* buffer);
 PackedBf16GemmB bf16_gemm_b_view(int64_t k, int64_t n, const uint16_t* buffer);
+// The same strip from B given transposed: column j of B (k float32 values) at b + j * ldb (ldb >= k), as a
+// channels-last image holds a pointwise convolution's B (position j's channels); written at `strip`
+// (bf16_gemm_packed_b_elements(k, 1) elements), the bits pack_bf16_gemm_b_f32_strip writes from B itself.
+void pack_bf16_gemm_b_f32_transposed_strip(int64_t k, int64_t j0, int64_t cols, const float* b, int64_t ldb,
+                                           uint16_t* strip);
 
 // A (m x k) of bfloat16 packed once (constant weights as the left operand, such as a convolution's) for the
 // micro-kernel selected when it was packed. Immutable once built; safe to share between threads and calls. Valid

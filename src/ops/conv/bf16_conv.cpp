@@ -90,7 +90,7 @@ std::shared_ptr<const Bf16ConvWeights> make_bf16_conv_weights(const Tensor& w) {
 }
 
 void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, const float* bias, const float* sum,
-               float lo, float hi, float* y, Parallelism& parallelism) {
+               float lo, float hi, float* y, Parallelism& parallelism, bool x_channels_last) {
   const int64_t depth = g.in_channels * g.kernel_size;
   const int64_t positions = g.out_size, channels = g.out_channels;
   check_argument(g.group == 1 && w.packed.depth() == depth && w.packed.rows() == channels, "conv_bf16: weights packed ",
@@ -98,6 +98,7 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
                  g.kernel_size, " depth to ", channels, " channels (group ", g.group, ")");
   if (positions == 0 || channels == 0) return;
   const bool pointwise = g.is_pointwise();
+  check_argument(!x_channels_last || pointwise, "conv_bf16: a channels-last x needs a pointwise convolution");
   // 1-D and 3-D im2col matrices are made whole first; 2-D ones panel by panel: packed straight from a bfloat16
   // copy of the padded image where the GEMM variant can (bf16_gemm_packs_im2col), else through float32 rows.
   const bool whole_im2col = !pointwise && g.spatial_rank() != 2;
@@ -143,6 +144,13 @@ void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, 
     // The rows of B: x itself, the whole im2col matrix, or one made panel in `values`.
     const float* rows = pointwise ? xn : col;
     const auto pack_panel = [&](int64_t j0, int64_t cols, uint16_t* strips) {
+      if (x_channels_last) {
+        for (int64_t j = 0; j < cols; j += strip) {
+          pack_bf16_gemm_b_f32_transposed_strip(depth, j0 + j, std::min(strip, cols - j), xn, g.in_channels,
+                                                strips + j / strip * strip_elements);
+        }
+        return;
+      }
       if (straight) {
         for (int64_t j = 0; j < cols; j += strip)
           pack_bf16_gemm_b_im2col_strip(image, j0 + j, std::min(strip, cols - j), strips + j / strip * strip_elements);

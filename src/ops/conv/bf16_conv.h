@@ -38,7 +38,8 @@ std::shared_ptr<const Bf16ConvWeights> make_bf16_conv_weights(const Tensor& w);
 // y = clamp(conv(x, W) + bias + sum, lo, hi) for geometry `g` (group 1; W's shape), x and y float32 NCHW, bias
 // [M] or nullptr, sum of y's shape or nullptr. Work is split over `parallelism`; any thread count gives the same
 // bits.
+// With x_channels_last (pointwise convolutions only), x is channels-last ([N, H, W, C]); y stays NCHW.
 void conv_bf16(const ConvGeometry& g, const Bf16ConvWeights& w, const float* x, const float* bias, const float* sum,
-               float lo, float hi, float* y, Parallelism& parallelism);
+               float lo, float hi, float* y, Parallelism& parallelism, bool x_channels_last = false);
 
 }  // namespace tessera::conv

@@ -5,8 +5,9 @@
 // Transposes only at the chain's edges. float32 only.
 //   - pointwise (1x1, group 1, no pads): one GEMM, Y [N*OH*OW, M] = X [N*OH*OW, C] * W^T, X read in place (strided
 //     positions gathered first), W^T packed once at creation, bias, Z and a clamp in the GEMM epilogue; under
-//     MatMulPrecision::kBFloat16, with both sides channels-last and at least conv::kBf16ConvMinDepth input and
-//     conv::kBf16ConvMinChannels output channels, on the bf16 GEMM instead (W^T packed for it too);
+//     MatMulPrecision::kBFloat16, with a channels-last X and at least conv::kBf16ConvMinDepth input and
+//     conv::kBf16ConvMinChannels output channels, on the bf16 GEMM instead (W^T packed for it; with an NCHW Y and
+//     unit strides, conv_bf16 with W as A and X's rows packed as B);
 //   - depthwise (group = C = M): kernels/f32-dwconv-nhwc, weights repacked once to [kH, kW, C];
 //   - anything else: through NCHW (X transposed, the Conv engine, Y transposed back), for completeness.
 #include <algorithm>
@@ -53,6 +54,8 @@ struct NhwcWeights {
   enum class Kind { kPointwise, kDepthwise, kGeneral } kind = Kind::kGeneral;
   PackedGemmF32 packed_t;      // pointwise: W^T [C x M] packed as the GEMM's B (unless bf16_t is)
   PackedBf16GemmB bf16_t;      // pointwise, both sides channels-last, on the bf16 GEMM: W^T packed for it
+  // pointwise, channels-last X to NCHW Y (a chain's last edge), on the bf16 GEMM: W packed as its A (conv_bf16)
+  std::shared_ptr<const conv::Bf16ConvWeights> bf16_a;
   std::vector<float> taps;     // depthwise: [kH, kW, C]
   std::vector<int64_t> shape;  // W's shape
 };
@@ -83,9 +86,13 @@ std::shared_ptr<const NhwcWeights> prepare_weights(const KernelInfo& info, const
   const int64_t m = w->dim(0), c = w->dim(1), kh = w->dim(2), kw = w->dim(3);
   if (is_pointwise(attrs, w->shape())) {
     prepared->kind = NhwcWeights::Kind::kPointwise;
-    if (info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth &&
-        m >= conv::kBf16ConvMinChannels && !layouts.nchw_input && !layouts.nchw_output) {
+    const bool bf16 = info.matmul_precision == MatMulPrecision::kBFloat16 && c >= conv::kBf16ConvMinDepth &&
+                      m >= conv::kBf16ConvMinChannels && !layouts.nchw_input;
+    if (bf16 && !layouts.nchw_output) {
       prepared->bf16_t = pack_bf16_gemm_b_f32(true, c, m, w->data<float>(), c);
+    } else if (bf16) {
+      prepared->bf16_a = conv::make_bf16_conv_weights(*w);
+      prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);  // for strided ones (gathered x)
     } else {
       prepared->packed_t = pack_gemm_b_f32(true, c, m, w->data<float>(), c);
     }
@@ -134,6 +141,13 @@ void run_pointwise(KernelContext& ctx, const ConvGeometry& g, const NhwcWeights&
       });
     }
     x = gathered_data;
+  }
+  if (weights.bf16_a != nullptr && !strided) {
+    // Channels-last X, NCHW Y: conv_bf16's NCHW orientation, W as A, each image's positions packed as B from X's
+    // rows (transposed strips); Z (or y itself, holding Z) added in the epilogue.
+    conv::conv_bf16(g, *weights.bf16_a, x, bias, accumulate ? y : z, activation.clamp_min, activation.clamp_max, y,
+                    ctx.parallelism(), true);
+    return;
   }
   if (!weights.bf16_t.empty()) {
     // Both sides channels-last (prepare_weights packs bf16_t only then): one bf16 GEMM over every position, x rounded
