@@ -396,6 +396,23 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   });
 }
 
+// A shallow convolution (32 products per output, the most that runs in float) at the extremes: every difference
+// x - x_zero_point 255 and w - w_zero_point -255, so each sum is -32 * 65025, exact whether the float sums come
+// from the float32 engine or, on AMX, from the bf16 tiles (255 is exact in bfloat16, every partial sum below 2^24).
+TEST(QuantizedConvTest, ShallowConvolutionsExactAtTheExtremes) {
+  Tensor x(DType::kUint8, {1, 8, 6, 7});
+  Tensor w(DType::kUint8, {5, 8, 2, 2});
+  std::fill(x.data<uint8_t>(), x.data<uint8_t>() + x.element_count(), uint8_t{255});
+  std::fill(w.data<uint8_t>(), w.data<uint8_t>() + w.element_count(), uint8_t{0});
+  const Tensor x_zp = Tensor::scalar<uint8_t>(DType::kUint8, 0);
+  const Tensor w_zp = Tensor::scalar<uint8_t>(DType::kUint8, 255);
+  every_kernel_and_pool([&](Parallelism& par) {
+    const Tensor y = run_node("ConvInteger", 10, {}, {x, w, x_zp, w_zp}, {false, true, true, true}, par);
+    ASSERT_EQ(y.shape(), (std::vector<int64_t>{1, 5, 5, 6}));
+    for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], -32 * 65025) << "at " << i;
+  });
+}
+
 // Small planes with many output channels on the AMX tiles and a pool: each thread makes the whole im2row matrix
 // (or x channels-last) itself and takes whole strips of the output channels (136: a short last strip), for a 3x3
 // and a positions-as-rows pointwise convolution of at least 2^24 multiply-adds (smaller ones run on one thread:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -63,6 +64,21 @@ void make_im2col_image(const ConvGeometry& g, const float* x, const Bf16Im2colIm
         const uint16_t* const rounded = plane.data() + ih * in_w;
         if (stride == 1) {
           if (columns > pad_left) std::copy(rounded, rounded + (columns - pad_left), row + pad_left);
+          continue;
+        }
+        if (stride == 2 && columns == pad_left + in_w) {
+          // Pairs of input columns as 32-bit words: the earlier one to the phase of pad_left, the later one to the
+          // other (a loop GCC vectorises; element by element this was a fifth of an INT8 3x3 stride-2 stem's time).
+          const int64_t pairs = in_w / 2;
+          uint16_t* const first = row + (pad_left % 2) * width + pad_left / 2;
+          uint16_t* const second = row + ((pad_left + 1) % 2) * width + (pad_left + 1) / 2;
+          for (int64_t j = 0; j < pairs; ++j) {
+            uint32_t pair;
+            std::memcpy(&pair, rounded + 2 * j, sizeof pair);
+            first[j] = static_cast<uint16_t>(pair);
+            second[j] = static_cast<uint16_t>(pair >> 16);
+          }
+          if (in_w % 2 != 0) first[pairs] = rounded[in_w - 1];
           continue;
         }
         // Phase by phase: padded columns q, q + stride, ... from the first one at or past pad_left.
