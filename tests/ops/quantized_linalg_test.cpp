@@ -406,10 +406,19 @@ TEST(QuantizedConvTest, ShallowConvolutionsExactAtTheExtremes) {
   std::fill(w.data<uint8_t>(), w.data<uint8_t>() + w.element_count(), uint8_t{0});
   const Tensor x_zp = Tensor::scalar<uint8_t>(DType::kUint8, 0);
   const Tensor w_zp = Tensor::scalar<uint8_t>(DType::kUint8, 255);
+  // And a dense 7x7 stem (147 products), which on AMX runs on the bf16 tiles too (conv::dense_on_bf16_tiles).
+  Tensor stem_x(DType::kUint8, {1, 3, 9, 10});
+  Tensor stem_w(DType::kUint8, {4, 3, 7, 7});
+  std::fill(stem_x.data<uint8_t>(), stem_x.data<uint8_t>() + stem_x.element_count(), uint8_t{255});
+  std::fill(stem_w.data<uint8_t>(), stem_w.data<uint8_t>() + stem_w.element_count(), uint8_t{0});
   every_kernel_and_pool([&](Parallelism& par) {
     const Tensor y = run_node("ConvInteger", 10, {}, {x, w, x_zp, w_zp}, {false, true, true, true}, par);
     ASSERT_EQ(y.shape(), (std::vector<int64_t>{1, 5, 5, 6}));
     for (int64_t i = 0; i < y.element_count(); ++i) ASSERT_EQ(y.data<int32_t>()[i], -32 * 65025) << "at " << i;
+    const Tensor stem = run_node("ConvInteger", 10, {}, {stem_x, stem_w, x_zp, w_zp}, {false, true, true, true}, par);
+    ASSERT_EQ(stem.shape(), (std::vector<int64_t>{1, 4, 3, 4}));
+    for (int64_t i = 0; i < stem.element_count(); ++i)
+      ASSERT_EQ(stem.data<int32_t>()[i], -147 * 65025) << "stem at " << i;
   });
 }
 

@@ -99,7 +99,7 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
     packed->groups.push_back(
         pack_q8_gemm_b(w.dtype() == DType::kInt8, true, k, mg, reordered.data(), k, zp.data() + grp * mg, mg));
   }
-  if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth)) {
+  if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth || conv::dense_on_bf16_tiles(depth))) {
     packed->raw.assign(data, data + w.element_count());  // the pointwise and the float paths read them as they are
     if (kernel_size == 1 && w.dtype() == DType::kInt8) {
       packed->raw_as_uint8.resize(packed->raw.size());

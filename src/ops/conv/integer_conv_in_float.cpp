@@ -73,11 +73,20 @@ bool integer_sums_within_2_24(int64_t depth, DType x_dtype, double x_zero_point,
   return static_cast<double>(depth) * widest_difference(x_dtype, x_zero_point) * w_widest + bias_widest <= 16777216.0;
 }
 
+bool dense_on_bf16_tiles(int64_t depth) {
+  if (std::strstr(bf16_gemm_kernel_name(), "__amx") == nullptr) return false;
+  // The q8 GEMM's depth for im2row rows (whole groups of 4 steps); on the AMX-INT8 tiles it stays there.
+  return std::strstr(q8_gemm_kernel_name_for_depth((depth + 3) / 4 * 4), "__amx") == nullptr;
+}
+
 bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
                                 const std::vector<double>& w_zero_points) {
   const bool depthwise = g.group == g.in_channels && g.out_channels == g.in_channels && g.group >= 2;
   const bool shallow = g.group == 1 && g.in_channels * g.kernel_size <= kShallowDepth;
-  if (g.spatial_rank() != 2 || !(depthwise || shallow) || std::nearbyint(x_zero_point) != x_zero_point) return false;
+  const bool dense = g.group == 1 && !g.is_pointwise() && dense_on_bf16_tiles(g.in_channels * g.kernel_size);
+  if (g.spatial_rank() != 2 || !(depthwise || shallow || dense) || std::nearbyint(x_zero_point) != x_zero_point) {
+    return false;
+  }
   double w_widest = 0;
   for (double zp : w_zero_points) {
     if (std::nearbyint(zp) != zp) return false;

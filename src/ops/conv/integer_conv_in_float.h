@@ -1,6 +1,7 @@
 // The exact int32 sums of a 2-D integer convolution (ConvInteger / QLinearConv) through the float32 convolution
-// kernels, for the shapes the int8 GEMM serves badly: depthwise convolutions (one input channel per group) and
-// shallow ones (at most kShallowDepth products per output, such as a 3-channel image stem). (x - x_zero_point) and
+// kernels, for the shapes the int8 GEMM serves badly: depthwise convolutions (one input channel per group), shallow
+// ones (at most kShallowDepth products per output, such as a 3-channel image stem) and, where the bf16 GEMM runs on
+// AMX tiles, dense ones the q8 GEMM would not run on its AMX tiles (dense_on_bf16_tiles). (x - x_zero_point) and
 // (w - w_zero_point) are small integers, so while depth * max|x - xz| * max|w - wz| stays below 2^24 every product
 // and partial sum is exact in float32 (the float kernels run without Winograd here).
 #pragma once
@@ -22,6 +23,12 @@ inline constexpr int64_t kShallowDepth = 32;
 // and sums that stay exact in float32.
 bool integer_conv_runs_in_float(const ConvGeometry& g, DType x_dtype, double x_zero_point, DType w_dtype,
                                 const std::vector<double>& w_zero_points);
+
+// Whether a dense (one group, not pointwise) 2-D convolution of `depth` products per output runs in float on the
+// AMX-BF16 tiles instead of the q8 GEMM: where the bf16 GEMM runs on AMX and the q8 GEMM would not for this depth
+// (below 64 steps, or padded by more than a quarter: ResNet-50's 7x7 stem, 147). integer_conv_runs_in_float then
+// takes it when its sums stay exact.
+bool dense_on_bf16_tiles(int64_t depth);
 
 // Whether every int32 sum over `depth` products (x - x_zero_point) * (w - w_zero_points[m]) plus its bias (nullptr,
 // or `channels` values) lies within +-2^24 whatever x and w hold (int8 or uint8): depth * max |x - x_zero_point| *
