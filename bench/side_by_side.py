@@ -184,11 +184,13 @@ def input_files(manifest_dir, name, entry, batch, scratch):
 def run_round(runtime, model, inputs, threads, args):
     input_args = [a for spec in inputs for a in ("--input", spec)]
     common = ["--threads", str(threads), "--warmup", str(args.warmup), "--iters", str(args.iters)]
+    # Callers whose options have no --precision (quantized_side_by_side.py) run float32 / the model's own types.
+    precision = getattr(args, "precision", "fp32")
     if runtime == "tessera":
-        command = [args.tessera, "bench", model, *input_args, *common, "--precision", args.precision, "--json"]
+        command = [args.tessera, "bench", model, *input_args, *common, "--precision", precision, "--json"]
     else:
         command = [sys.executable, os.path.abspath(__file__), "_worker", runtime, model, *input_args, *common,
-                   "--precision", args.precision]
+                   "--precision", precision]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
