@@ -69,7 +69,7 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
   --precision bf16 (run, bench; compare: --precision-a/-b) runs float32 MatMul/Gemm, and Conv of group 1 with at
       least 64 input channels x kernel taps and 64 output channels, with constant weights on the bf16 GEMM (weights
       and activations rounded to bfloat16, float32 accumulation; off by default, as OpenVINO's inference_precision
-      hint); fastest where the CPU has AMX-BF16 (on a Xeon: BERT-base about 3.7x float32, ResNet-50 1.7x), then
+      hint); fastest where the CPU has AMX-BF16 (on a Xeon: BERT-base about 3.7x float32, ResNet-50 2.3x), then
       AVX-512 BF16 (BERT-base 1.8x on Zen 4). docs/BENCHMARKS.md has the error it adds.
   --profile FILE (run, bench) writes every run's per-node timings (op, provider, shapes) and per-run totals as
       Chrome-trace JSON (chrome://tracing, Perfetto); it adds a little time per node to what bench measures.
