@@ -411,9 +411,10 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
                           (pointwise || g.kernel_size > 1) && gemm_runs_on_amx(k) && mg >= 2 * threads * strip_columns;
   // Scratch written whole before it is read: left uninitialized, from the buffer pool (large blocks are reused
   // from run to run instead of being mapped and faulted in again).
-  Tensor channels_last_buffer = Tensor::uninitialized(DType::kUint8, {g.in_channels * g.in_size});
-  Tensor rows_buffer = Tensor::uninitialized(DType::kUint8, {pointwise || blocked ? 0 : k * g.out_size});
-  Tensor product_buffer = Tensor::uninitialized(DType::kInt32, {blocked ? 0 : g.out_size * mg});
+  // (The replicated path uses per-thread buffers of its own.)
+  Tensor channels_last_buffer = Tensor::uninitialized(DType::kUint8, {replicated ? 0 : g.in_channels * g.in_size});
+  Tensor rows_buffer = Tensor::uninitialized(DType::kUint8, {pointwise || blocked || replicated ? 0 : k * g.out_size});
+  Tensor product_buffer = Tensor::uninitialized(DType::kInt32, {blocked || replicated ? 0 : g.out_size * mg});
   uint8_t* const channels_last = channels_last_buffer.data<uint8_t>();
   uint8_t* const rows = rows_buffer.data<uint8_t>();
   int32_t* const product = product_buffer.data<int32_t>();
@@ -605,7 +606,6 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
   const bool amx = gemm_runs_on_amx(channels);
-
   if (requantized != nullptr && positions > kFusedRequantizeMaxPositions &&
       !(amx && channels * positions <= kWholeImageMaxBytes)) {
     // Large planes: blocks of positions, one per task, each packed and GEMM'd serially; on AMX its tiles requantize
