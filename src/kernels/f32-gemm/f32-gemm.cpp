@@ -272,9 +272,14 @@ bool reads_a_trans_in_place(const Problem& pr) {
 // was 64; at 128, ResNet-50's 256 -> 128 at 56x56 2027 -> 1861 us, its 512 -> 128 at 28x28 level. At 1024, once
 // the kernels prefetched B's later panels (prefetch_plain_b_row; Xeon, one thread): its 64 -> 256 at 56x56 714 ->
 // 670 us (standalone minima), 128 -> 512 at 28x28 655-690 -> 634-650, the model's per-node sum 1% lower; MobileNetV2
-// and SqueezeNet level. Deeper B (1024 -> 256 at 14x14) was slower in place.
+// and SqueezeNet level. Deeper B (1024 -> 256 at 14x14) was slower in place. Back to 512 rows on an AMD EPYC
+// Zen 3 (512 KiB L2; AVX2, one thread, per-node minima of three alternating runs): SqueezeNet's 512 -> 1000
+// classifier at 13x13 (ldb 169: every depth row of a panel straddles two lines) 2632 -> 1993 us in place ->
+// packed (ONNX Runtime 1807), 1472 -> 1205 at two threads, the whole model 8.55 -> 7.91 ms; ResNet-50 level
+// (88.5 -> 87.7 ms: its 256 -> 1024 layers at 14x14 the same). The layers whose gains set the bound at 1024 have
+// at most 512 rows.
 constexpr int64_t kDirectBMaxDepth = 512;
-constexpr int64_t kDirectBMaxRows = 1024;
+constexpr int64_t kDirectBMaxRows = 512;
 
 // Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
 // is packed) rather than packing it; the A side is then packed.
