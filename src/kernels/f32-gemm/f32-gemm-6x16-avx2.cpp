@@ -11,6 +11,7 @@ namespace {
 struct Avx2 : Avx2FloatOps {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static constexpr bool kTransposes = true;
+  static constexpr bool kPrefetchPackedBIntoL2 = false;  // slower on Zen 3 (prefetch_packed_b_row)
   // transpose (8 x 8), load_n, store_n: Avx2FloatOps.
   static float reduce_add(Vec v) {
     const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -5,8 +5,9 @@
 //
 // An Isa traits type provides: Vec, kLanes, zero(), set1(float), load(const float*), store(float*, Vec),
 // mul(Vec, Vec), add(Vec, Vec), min(Vec, Vec), max(Vec, Vec), fma(a, b, c) = a * b + c, and reduce_add(Vec)
-// (sum of the lanes); and kTransposes: when true, also transpose(Vec (&)[kLanes]) (a kLanes x kLanes block in
-// registers), load_n(const float*, int n) (the first n lanes, the rest zero) and store_n(float*, Vec, int n).
+// (sum of the lanes); kPrefetchPackedBIntoL2 (see prefetch_packed_b_row); and kTransposes: when true, also
+// transpose(Vec (&)[kLanes]) (a kLanes x kLanes block in registers), load_n(const float*, int n) (the first n
+// lanes, the rest zero) and store_n(float*, Vec, int n).
 #pragma once
 
 #include <algorithm>
@@ -136,15 +137,19 @@ inline void prefetch_c_tile(float* c, int64_t ldc) {
 // on ResNet-50 (Xeon, one thread, per-node minima, six rounds): the Winograd layers at 14x14, whose 16 tiles use
 // each transformed weight 16 times, and the pointwise ones on 256 channels there 10.3-10.5 -> 9.6-9.8 ms, the
 // whole model 56.7-57.6 -> 56.0-56.5 ms; BERT-base level. 128 or 96 rows ahead gained less, L2 alone at 64 nothing.
+// The L2 fetch is the Isa's choice (kPrefetchPackedBIntoL2): on an AMD EPYC Zen 3 (the AVX2 kernels; 512 KiB L2,
+// one thread, per-node minima, alternating runs in both orders) the L1 fetch alone ran BERT-base 265.3 -> 263.1
+// ms without either, 2% faster than both (its FFN GEMMs 7300 / 7062 -> 7147 / 6919 us; 135.2 -> 132.3 at two
+// threads), ResNet-50 88.2-88.4 -> 86.8-87.0 ms (its Winograd layers at 14x14 ~100 us slower, the others faster).
 constexpr int kPackedBPrefetchRows = 32;
 constexpr int kPackedBL2PrefetchRows = 256;
-template <int kNr>
+template <int kNr, bool kIntoL2>
 inline void prefetch_packed_b_row(const float* b) {
   constexpr int kLineFloats = 16;
 #pragma GCC unroll 4
   for (int offset = 0; offset < kNr; offset += kLineFloats) {
     __builtin_prefetch(b + kPackedBPrefetchRows * kNr + offset);
-    __builtin_prefetch(b + kPackedBL2PrefetchRows * kNr + offset, 0, 2);
+    if constexpr (kIntoL2) __builtin_prefetch(b + kPackedBL2PrefetchRows * kNr + offset, 0, 2);
   }
 }
 
@@ -211,7 +216,7 @@ inline void tile_loop(int64_t kc, const float* a, int64_t a_step, BRows b_rows, 
     if constexpr (kPrefetchB) {
       prefetch_plain_b_row<kNr>(b);  // a plain B read in place
     } else if constexpr (std::is_same_v<BRows, StridedRows>) {
-      prefetch_packed_b_row<kNr>(b);  // a packed panel (ldb == kNr)
+      prefetch_packed_b_row<kNr, Isa::kPrefetchPackedBIntoL2>(b);  // a packed panel (ldb == kNr)
     }
     if constexpr (kPrefetchA) {
       __builtin_prefetch(a + kTransposedAPrefetchSteps * a_step);
@@ -286,7 +291,7 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
     for (int j = 0; j < kNv; ++j) acc[i][j] = Isa::zero();
   }
   for (int64_t p = 0; p < kc; ++p) {
-    prefetch_packed_b_row<kNr>(b);
+    prefetch_packed_b_row<kNr, Isa::kPrefetchPackedBIntoL2>(b);
     Vec bv[kNv];
 #pragma GCC unroll 4
     for (int j = 0; j < kNv; ++j) bv[j] = Isa::load(b + j * kLanes);
