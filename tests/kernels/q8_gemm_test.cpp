@@ -636,7 +636,7 @@ TEST(Q8Gemm, SmallAmxGemms) {
 
 INSTANTIATE_TEST_SUITE_P(AllVariants, Q8GemmVariant,
                          ::testing::Values("q8_gemm_ukernel_32x32__amx", "q8_gemm_ukernel_8x32__avx512vnni",
-                                           "q8_gemm_ukernel_6x16__avxvnni", "q8_gemm_ukernel_6x16__avx2",
+                                           "q8_gemm_ukernel_6x16__avxvnni", "q8_gemm_ukernel_4x16__avx2",
                                            "q8_gemm_ukernel_4x8__portable"),
                          [](const auto& info) {
                            const std::string name = info.param;
