@@ -24,7 +24,7 @@ struct Portable {
   static Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
   static float reduce_add(Vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
   static constexpr bool kTransposes = false;  // store_transposed stores element by element
-  static constexpr bool kPrefetchPackedBIntoL2 = false;  // no measurement
+  static constexpr bool kPrefetchPackedBIntoL2 = true;  // as before the choice was per ISA (not measured)
 };
 
 constexpr int kMr = 6;

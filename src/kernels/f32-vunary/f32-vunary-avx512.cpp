@@ -50,16 +50,9 @@ inline __m512 gelu_erf_avx512(__m512 x) {
   // NaN passes (vminps returns its second operand).
   const __m512 az = _mm512_min_ps(_mm512_set1_ps(10.0f), _mm512_abs_ps(z));
   const __m512 t = reciprocal_avx512(_mm512_fmadd_ps(az, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
-  __m512 p = _mm512_set1_ps(0.17087277f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+  __m512 p = _mm512_set1_ps(kErfcFit[0]);
+#pragma GCC unroll 10
+  for (int i = 1; i < 10; ++i) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kErfcFit[i]));
   const __m512 e = _mm512_mul_ps(t, exp_avx512(_mm512_fnmadd_ps(az, az, p)));
   // erfc(z) = 2 - erfc(|z|) for z < 0.
   const __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
