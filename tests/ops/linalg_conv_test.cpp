@@ -729,12 +729,12 @@ TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
 }
 
 TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
-  // With the AVX2 and AVX-512 tiles (16 or 32 lanes), a 1x1 convolution of 7x7 planes to 64 channels with
-  // constant weights is packed to run transposed (49 positions fill a row of lanes badly); 14x14 planes to 40
-  // channels are not (40 channels would). Both must equal the run with the weights as a plain input.
+  // With the AVX2 and AVX-512 tiles (16 or 32 lanes), a 1x1 convolution of 7x7 planes from 128 to 64 channels
+  // with constant weights is packed to run transposed (49 positions fill a row of lanes badly); 14x14 planes from 64
+  // to 40 channels are not (40 channels would). Both must equal the run with the weights as a plain input.
   ThreadPool pool(2);
   if (gemm_f32_tile().columns >= 16) {
-    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 64, 64));
+    EXPECT_TRUE(conv::pointwise_prefers_transposed(49, 128, 64));
     EXPECT_TRUE(conv::pointwise_prefers_transposed(784, 192, 32));  // MobileNetV2's 28x28 projections
     EXPECT_FALSE(conv::pointwise_prefers_transposed(196, 64, 40));
     // 4% fewer lanes (14x32) repay the transposed stores over 512 depth steps, not over 32.
@@ -746,9 +746,9 @@ TEST(ConvTest, PointwiseOnSmallPlanesWithConstantWeights) {
     EXPECT_TRUE(conv::pointwise_prefers_transposed(169, 512, 1000));  // SqueezeNet's classifier
   }
   for (int64_t size : {7, 14}) {
-    const int64_t channels = size == 7 ? 64 : 40;
-    const Tensor x = random_tensor(DType::kFloat, {2, 64, size, size}, 4);
-    const Tensor w = random_tensor(DType::kFloat, {channels, 64, 1, 1}, 5);
+    const int64_t channels = size == 7 ? 64 : 40, in_channels = size == 7 ? 128 : 64;
+    const Tensor x = random_tensor(DType::kFloat, {2, in_channels, size, size}, 4);
+    const Tensor w = random_tensor(DType::kFloat, {channels, in_channels, 1, 1}, 5);
     const Tensor b = random_tensor(DType::kFloat, {channels}, 6);
     const Tensor plain = run_op("Conv", 11, {}, {x, w, b})[0];
     for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {

@@ -32,6 +32,8 @@ const UkernelSet kAvx2Set = {
     .kc = 256,
     .mc = 72,
     .nc = 256,
+    .transposed_store_steps = 16,             // Zen 3, one thread: see pointwise_prefers_transposed
+    .direct_b_max_reread_bytes = 512 * 1024,  // Zen 3 (512 KiB L2): see reads_b_in_place
     .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
                 gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},
     .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, kNv, 1>, gemm_ukernel_direct_a<Avx2, kNv, 2>,
@@ -63,6 +65,8 @@ const UkernelSet kAvx2Shape14x32Set = {
     .kc = 256,
     .mc = 126,
     .nc = 256,
+    .transposed_store_steps = 8,  // as the AVX-512 set, whose tile shape it tests
+    .direct_b_max_reread_bytes = INT64_MAX,
     .by_rows = {gemm_ukernel<Avx2, 14, 4, 1>, gemm_ukernel<Avx2, 14, 4, 2>, gemm_ukernel<Avx2, 14, 4, 3>,
                 gemm_ukernel<Avx2, 14, 4, 4>, gemm_ukernel<Avx2, 14, 4, 5>, gemm_ukernel<Avx2, 14, 4, 6>,
                 gemm_ukernel<Avx2, 14, 4, 7>, gemm_ukernel<Avx2, 14, 4, 8>, gemm_ukernel<Avx2, 14, 4, 9>,

@@ -75,6 +75,12 @@ struct UkernelSet {
   int kc;  // depth block (floats of k per packed panel block)
   int mc;  // rows of A per L2 block (a multiple of mr)
   int nc;  // columns of B per L3 block (a multiple of nr)
+  // What store_transposed costs per tile and depth block beyond a plain store, in depth steps of the tile: the price
+  // the pointwise convolutions' choice of orientation (pointwise_prefers_transposed) charges a transposed GEMM.
+  int transposed_store_steps;
+  // The largest plain B read in place (the direct-B kernels) that more than one block of mc rows of A re-reads:
+  // larger ones are packed, so the re-reads come from a contiguous block (see reads_b_in_place).
+  int64_t direct_b_max_reread_bytes;
   UkernelFn by_rows[kMaxMr];
   DirectAUkernelFn direct_a_by_rows[kMaxMr];        // the same tiles reading a plain row-major A in place
   DirectBUkernelFn direct_b_by_rows[kMaxMr];        // the same tiles reading whole panels of a plain B in place

@@ -281,11 +281,21 @@ bool reads_a_trans_in_place(const Problem& pr) {
 constexpr int64_t kDirectBMaxDepth = 512;
 constexpr int64_t kDirectBMaxRows = 512;
 
+// A B read in place by more than one block of mc rows of A is re-read from wherever the first block left it. On
+// an AMD EPYC Zen 3 (512 KiB L2; AVX2, one thread, per-node minima of alternating runs) a B larger than the L2 ran
+// faster packed (set.direct_b_max_reread_bytes): ResNet-50's strided 256 -> 512 downsampling at 28x28 (B 784 KiB,
+// 512 rows) 3.01 -> 2.34 ms, the 64 -> 256 micro-benchmark at 56x56 1533 -> 1359 us; its 128 -> 512 at 28x28 (392
+// KiB) the same either way. A B of at most kShallowDirectBDepth depth steps stays in place at any size: packing it
+// costs as much as its few multiply-adds (MobileNetV2's 16 -> 96 at 112x112, 96 rows: 719 -> 754 us packed).
+constexpr int64_t kShallowDirectBDepth = 64;
+
 // Whether compute_block reads a plain B in place (the direct-B micro-kernels, whole panels; a partial last panel
 // is packed) rather than packing it; the A side is then packed.
 bool reads_b_in_place(const Problem& pr, bool direct_a) {
-  return !direct_a && !pr.b.packed && pr.b.source == nullptr && !pr.b.trans && pr.k <= kDirectBMaxDepth &&
-         pr.m <= kDirectBMaxRows;
+  if (direct_a || pr.b.packed || pr.b.source != nullptr || pr.b.trans) return false;
+  if (pr.k > kDirectBMaxDepth || pr.m > kDirectBMaxRows) return false;
+  const int64_t b_bytes = pr.k * pr.n * static_cast<int64_t>(sizeof(float));
+  return pr.m <= pr.set->mc || pr.k <= kShallowDirectBDepth || b_bytes <= pr.set->direct_b_max_reread_bytes;
 }
 
 // Whether computing C packs the plain A operand (neither pre-packed nor read in place, plain or transposed).
@@ -781,7 +791,10 @@ void gemm_f32_packed(int64_t m, int64_t n, int64_t k, float alpha, const GemmOpe
   run_gemm(Problem{m, n, k, alpha, beta, a, b, c, ldc, &set, epilogue}, parallelism);
 }
 
-GemmTileF32 gemm_f32_tile() { return GemmTileF32{active_set().mr, active_set().nr}; }
+GemmTileF32 gemm_f32_tile() {
+  const UkernelSet& set = active_set();
+  return GemmTileF32{set.mr, set.nr, set.kc, set.transposed_store_steps};
+}
 
 const char* gemm_f32_kernel_name() { return active_set().name; }
 
