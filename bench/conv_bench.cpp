@@ -39,6 +39,7 @@ constexpr Layer kLayers[] = {
     {"r50_3x3_256_14", Engine::kPanels, 256, 256, 14, 3, 1, 1, 1},
     {"r50_3x3_512_7", Engine::kWinograd, 512, 512, 7, 3, 1, 1, 1},
     {"r50_3x3_512_7", Engine::kPanels, 512, 512, 7, 3, 1, 1, 1},
+    {"r50_3x3_512_7", Engine::kPointwiseTransposed, 512, 512, 7, 3, 1, 1, 1},
     {"r50_3x3s2_128_56", Engine::kPanels, 128, 128, 56, 3, 2, 1, 1},
     {"r50_stem_7x7s2", Engine::kRowsInPlace, 3, 64, 224, 7, 2, 3, 1},
     {"mbv2_stem_3x3s2", Engine::kRowsInPlace, 3, 32, 224, 3, 2, 1, 1},

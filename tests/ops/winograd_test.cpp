@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-winograd/f32-winograd.h"
 #include "ops/conv/conv_kernels.h"
 #include "runtime/thread_pool.h"
@@ -101,12 +102,16 @@ TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
   }
 }
 
-// Planes of fewer than eight 4x4 output tiles run on the GEMM (ResNet-50's 7x7 layers: 4 tiles).
+// Planes whose 4x4 output tiles fill less than half the rows of the GEMM's register tiles, or fewer than four,
+// run on the GEMM (ResNet-50's 7x7 layers: 4 tiles, on GEMM with 14-row tiles, Winograd with 6-row ones).
 TEST(WinogradTest, SuitsOnlyPlanesOfEnoughTiles) {
-  EXPECT_FALSE(conv::winograd_suits_plane({7, 7}));
-  EXPECT_FALSE(conv::winograd_suits_plane({8, 8}));
-  EXPECT_FALSE(conv::winograd_suits_plane({4, 28}));
-  EXPECT_TRUE(conv::winograd_suits_plane({4, 29}));
+  const int64_t rows = gemm_f32_tile().rows;
+  EXPECT_FALSE(conv::winograd_suits_plane({4, 4}));   // 1 tile
+  EXPECT_FALSE(conv::winograd_suits_plane({4, 12}));  // 3 tiles
+  EXPECT_EQ(conv::winograd_suits_plane({7, 7}), 2 * 4 >= rows);
+  EXPECT_EQ(conv::winograd_suits_plane({8, 8}), 2 * 4 >= rows);
+  EXPECT_EQ(conv::winograd_suits_plane({4, 28}), 2 * 7 >= rows);
+  EXPECT_TRUE(conv::winograd_suits_plane({4, 29}));  // 8 tiles
   EXPECT_TRUE(conv::winograd_suits_plane({12, 12}));
   EXPECT_TRUE(conv::winograd_suits_plane({14, 14}));
   EXPECT_TRUE(conv::winograd_suits_plane({56, 56}));

@@ -63,10 +63,13 @@ bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w
 }
 
 bool winograd_suits_plane(const std::vector<int64_t>& out_dims) {
-  constexpr int64_t kMinTiles = 8;
+  constexpr int64_t kMinTiles = 4;
   int64_t tiles = 1;
   for (int64_t d : out_dims) tiles *= (d + kTile - 1) / kTile;
-  return tiles >= kMinTiles;
+  // The share of the register tiles' rows the GEMMs' `tiles` rows fill: at least half.
+  const int64_t rows = gemm_f32_tile().rows;
+  const int64_t padded = (tiles + rows - 1) / rows * rows;
+  return tiles >= kMinTiles && 2 * tiles >= padded;
 }
 
 std::shared_ptr<const WinogradWeights> make_winograd_weights(const float* w, int64_t out_channels,

@@ -27,10 +27,12 @@ struct WinogradWeights {
 bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w_shape);
 
 // True when an output plane of these spatial dims has enough 4x4 tiles for Winograd to beat the direct GEMM: each
-// of its 36 GEMMs has one row per tile, and with few rows the micro-kernel idles most of its accumulators while the
-// 36 transformed weight matrices (4x the weights) stream from memory for them. ResNet-50's 512-channel 3x3
-// convolutions at 7x7 (4 tiles; Xeon, one thread, per-node minima): Winograd 2.95 ms, the transposed im2col GEMM
-// 2.36 ms; its 256-channel ones at 14x14 (16 tiles): Winograd 1.21 ms, the GEMM 1.95 ms.
+// of its 36 GEMMs has one row per tile, and when the tiles fill less than half the rows of the micro-kernel's
+// register tiles (gemm_f32_tile().rows) it idles most of its accumulators while the 36 transformed weight matrices
+// (4x the weights) stream from memory for them; at least 4 tiles. ResNet-50's 512-channel 3x3 convolutions at 7x7
+// (4 tiles) on the Xeon (AVX-512, 14-row tiles; one thread, per-node minima): Winograd 2.95 ms, the transposed
+// im2col GEMM 2.36 ms; its 256-channel ones at 14x14 (16 tiles): Winograd 1.21 ms, the GEMM 1.95 ms. On an AMD
+// EPYC Zen 3 (AVX2, 6-row tiles: 4 of 6 rows filled) the 7x7 ones 3.51-3.55 -> 2.39-2.46 ms with Winograd.
 bool winograd_suits_plane(const std::vector<int64_t>& out_dims);
 
 // Transforms and packs float32 weights [M, C, 3, 3].
