@@ -62,6 +62,12 @@ constexpr Layer kLayers[] = {
     {"r50_1x1_2048_512_7", Engine::kPointwiseTransposed, 2048, 512, 7, 1, 1, 0, 1},
     {"r50_1x1_512_2048_7", Engine::kPointwise, 512, 2048, 7, 1, 1, 0, 1},
     {"r50_1x1_512_2048_7", Engine::kPointwiseTransposed, 512, 2048, 7, 1, 1, 0, 1},
+    {"sq_1x1_256_32_27", Engine::kPointwise, 256, 32, 27, 1, 1, 0, 1},
+    {"sq_1x1_256_32_27", Engine::kPointwiseTransposed, 256, 32, 27, 1, 1, 0, 1},
+    {"sq_1x1_512_64_13", Engine::kPointwise, 512, 64, 13, 1, 1, 0, 1},
+    {"sq_1x1_512_64_13", Engine::kPointwiseTransposed, 512, 64, 13, 1, 1, 0, 1},
+    {"sq_1x1_384_48_13", Engine::kPointwise, 384, 48, 13, 1, 1, 0, 1},
+    {"sq_1x1_384_48_13", Engine::kPointwiseTransposed, 384, 48, 13, 1, 1, 0, 1},
     {"mbv2_1x1_960_160_7", Engine::kPointwiseTransposed, 960, 160, 7, 1, 1, 0, 1},
     {"mbv2_dw_144_56", Engine::kDepthwise, 144, 144, 56, 3, 1, 1, 144},
 };

@@ -66,9 +66,15 @@ std::vector<float> run(const Case& c, const Tensor& a, const Tensor& b, const Te
 TEST(F32GemmEpilogueTest, SumAndTransposedStoreMatchTheReference) {
   ThreadPool two(2);
   const std::vector<Case> cases = {
-      {1, 1, 1, 1.0f, 0.0f, false, true, false},    {13, 37, 5, 0.5f, 0.0f, true, true, false},
-      {29, 70, 900, 1.0f, 1.0f, true, true, false}, {50, 33, 384, 1.0f, 0.0f, false, false, true},
-      {196, 64, 40, 1.0f, 0.0f, true, true, true},  {45, 96, 130, 2.0f, 0.25f, true, false, false},
+      {1, 1, 1, 1.0f, 0.0f, false, true, false},
+      {13, 37, 5, 0.5f, 0.0f, true, true, false},
+      {29, 70, 900, 1.0f, 1.0f, true, true, false},
+      {50, 33, 384, 1.0f, 0.0f, false, false, true},
+      {196, 64, 40, 1.0f, 0.0f, true, true, true},
+      {45, 96, 130, 2.0f, 0.25f, true, false, false},
+      // Several depth blocks with beta 0: the transposed C's earlier sums are kept plain and stored once.
+      {29, 70, 900, 1.0f, 0.0f, true, true, true},
+      {37, 45, 1000, 0.5f, 0.0f, false, false, false},
   };
   for (const Case& c : cases) {
     const Tensor a = random_floats({c.m, c.k}, 1, 0.5f), b = random_floats({c.k, c.n}, 2, 0.5f);

@@ -32,7 +32,7 @@ const UkernelSet kAvx2Set = {
     .kc = 256,
     .mc = 72,
     .nc = 256,
-    .transposed_store_steps = 16,             // Zen 3, one thread: see pointwise_prefers_transposed
+    .transposed_store_steps = 64,             // Zen 3, one thread: see pointwise_prefers_transposed
     .direct_b_max_reread_bytes = 512 * 1024,  // Zen 3 (512 KiB L2): see reads_b_in_place
     .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
                 gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},

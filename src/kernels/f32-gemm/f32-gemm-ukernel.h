@@ -75,8 +75,8 @@ struct UkernelSet {
   int kc;  // depth block (floats of k per packed panel block)
   int mc;  // rows of A per L2 block (a multiple of mr)
   int nc;  // columns of B per L3 block (a multiple of nr)
-  // What store_transposed costs per tile and depth block beyond a plain store, in depth steps of the tile: the price
-  // the pointwise convolutions' choice of orientation (pointwise_prefers_transposed) charges a transposed GEMM.
+  // What store_transposed costs per tile beyond a plain store, in depth steps of the tile: the price the pointwise
+  // convolutions' choice of orientation (pointwise_prefers_transposed) charges a transposed GEMM.
   int transposed_store_steps;
   // The largest plain B read in place (the direct-B kernels) that more than one block of mc rows of A re-reads:
   // larger ones are packed, so the re-reads come from a contiguous block (see reads_b_in_place).

@@ -101,13 +101,11 @@ struct GemmEpilogueF32 {
 
 // The register tile of the selected micro-kernel: `rows` of C (of A) by `columns` (of B) per micro-kernel call.
 // Work is done in whole tiles, so a dimension that is not a multiple leaves part of its last tile idle.
-// `depth_block`: the depth steps the kernels run per pass over C (a deeper product passes over C once per block).
 // `transposed_store_steps`: what storing one tile transposed (GemmEpilogueF32::store_transposed) costs beyond a
-// plain store, once per depth block, in the tile's depth steps (measured per ISA; see UkernelSet).
+// plain store, in the tile's depth steps (measured per ISA; see UkernelSet).
 struct GemmTileF32 {
   int rows;
   int columns;
-  int depth_block;
   int transposed_store_steps;
 };
 GemmTileF32 gemm_f32_tile();

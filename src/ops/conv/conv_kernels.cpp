@@ -363,29 +363,33 @@ bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64
   if (plane_size <= 0 || in_channels <= 0 || out_channels <= 0) return false;
   // The multiply-adds each orientation issues, its idle lanes included: y = W x has the channels along the tile's
   // rows and the positions along its lanes; y^T = x^T W^T the other way round. Storing a transposed tile costs
-  // tile.transposed_store_steps depth steps of the tile more (a pass through a register transpose; with beta = 1
-  // after the first), once per depth block, which a shallow convolution's few depth steps do not repay:
-  // MobileNetV2's 32 -> 192 channels at 28x28 (4% fewer lanes) measured 12% slower transposed, SqueezeNet's 512 ->
-  // 1000 at 13x13 (4% fewer) faster. Only on planes of at most 1024 positions: x^T is read in place (the direct-AT
-  // micro-kernels), one cache line or two per depth step, and on larger planes those lines lie too far apart
-  // (ResNet-50's 256 -> 64 channels at 56x56 measured up to 27% slower with x^T packed). Measured (Zen 4, AVX-512
-  // 14x32, 8 steps, one thread, per-layer minima): ResNet-50's 14x14 layers 8-12% faster transposed, 7x7 ones up to
-  // 19% (512 -> 2048 with the residual 1.33 -> 1.11 ms), 28x28 512 -> 128 1.02 -> 0.95 ms; MobileNetV2's 28x28
-  // 192 -> 32 and 144 -> 32 117 -> 96 us and 81 -> 72 us. On an AMD EPYC Zen 3 (AVX2 6x16: 8-lane transposes and
-  // masked 6-row column stores, 256-step depth blocks) the same layers ran plain faster at 14x14 and 28x28 (1024 ->
-  // 256 at 14x14 1.31 -> 1.22 ms, 256 -> 1024 1.33 -> 1.20, 1024 -> 512 2.61 -> 2.42, 512 -> 128 at 28x28 1.31 ->
-  // 1.21 ms: ResNet-50's per-node sum 87.2 -> 84.1 ms with the direct-B bound of reads_b_in_place) and transposed
-  // at 7x7 (2048 -> 512 1.71 -> 1.43 ms, micro-benchmark): 16 steps per block there. SqueezeNet's 512 -> 64 and 384
-  // -> 48 at 13x13, 2 blocks, then run plain, 18-33 us slower.
+  // tile.transposed_store_steps depth steps of the tile more (a pass through a register transpose, once per tile:
+  // the GEMM keeps the sums of earlier depth blocks plain), which a shallow convolution's few depth steps do not
+  // repay: MobileNetV2's 32 -> 192 channels at 28x28 (4% fewer lanes) measured 12% slower transposed, SqueezeNet's
+  // 512 -> 1000 at 13x13 (4% fewer) faster. Only on planes of at most 1024 positions: x^T is read in place (the
+  // direct-AT micro-kernels), one cache line or two per depth step, and on larger planes those lines lie too far
+  // apart (ResNet-50's 256 -> 64 channels at 56x56 measured up to 27% slower with x^T packed). Measured (Zen 4,
+  // AVX-512 14x32, 8 steps, one thread, per-layer minima): ResNet-50's 14x14 layers 8-12% faster transposed, 7x7
+  // ones up to 19% (512 -> 2048 with the residual 1.33 -> 1.11 ms), 28x28 512 -> 128 1.02 -> 0.95 ms; MobileNetV2's
+  // 28x28 192 -> 32 and 144 -> 32 117 -> 96 us and 81 -> 72 us. On an AMD EPYC Zen 3 (AVX2 6x16: 8-lane transposes
+  // and masked 6-row column stores; conv micro-benchmarks, minima of alternating runs) 64 steps fit every ResNet-50
+  // layer: plain faster at 28x28 (512 -> 128 1238 against 1353 us, 256 -> 512 2347 against 2719) and 14x14 (256 ->
+  // 1024 1213 against 1333, 1024 -> 512 2536 against 2605; 1024 -> 256 level), transposed at 7x7 (2048 -> 512 1295
+  // against 1502, 512 -> 2048 1319 against 1482). Besides, a convolution to at most kTransposedFewChannels output
+  // channels runs transposed wherever that leaves no more lanes idle: its transposed weights are a few panels that
+  // stay in cache, while the plain GEMM has at most a handful of row strips to share each panel of x it reads in
+  // place (SqueezeNet's squeeze layers on Zen 3: 256 -> 32 at 27x27 189 -> 156 us, 512 -> 64 at 13x13 175 -> 139,
+  // 384 -> 48 95 -> 79).
   constexpr int64_t kLargestTransposedPlane = 1024;
+  constexpr int64_t kTransposedFewChannels = 64;
   if (plane_size > kLargestTransposedPlane) return false;
   const GemmTileF32 tile = gemm_f32_tile();
   auto round_up = [](int64_t v, int64_t to) { return (v + to - 1) / to * to; };
   const double depth = static_cast<double>(in_channels);
-  const double blocks = static_cast<double>((in_channels + tile.depth_block - 1) / tile.depth_block);
   const double plain = static_cast<double>(round_up(out_channels, tile.rows)) * round_up(plane_size, tile.columns);
   const double transposed = static_cast<double>(round_up(plane_size, tile.rows)) * round_up(out_channels, tile.columns);
-  return transposed * (depth + tile.transposed_store_steps * blocks) < plain * depth;
+  if (out_channels <= kTransposedFewChannels && transposed <= plain) return true;
+  return transposed * (depth + tile.transposed_store_steps) < plain * depth;
 }
 
 // A 2-D convolution with packed weights as one GEMM per output row, B's depth rows (channel, kernel tap) read in
