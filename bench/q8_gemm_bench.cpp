@@ -2,6 +2,8 @@
 // runs, with B packed once (constant weights) and A (uint8 activations) packed per call as the operators do:
 //   build/bench/tessera_microbench --benchmark_filter=Q8Gemm
 // Reports GOP/s (the "OPS" counter: 2 * m * n * k per call), to set beside the f32 Gemm benchmarks' GFLOP/s.
+// ".../s32_out_b7" runs a B whose bytes fit in 7 bits (reduced-range weights, int8 in [-64, 64]), which the AVX2
+// variant packs for its vpmaddubsw tile (q8_gemm_b7_ukernel_4x16__avx2; the VNNI variants as any B).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -34,14 +36,17 @@ std::vector<uint8_t> random_bytes(size_t count, unsigned seed) {
 }
 
 // uint8 A (zero point 128) by default, as activations usually are; int8 A (zero point 0) takes the packed-A path.
-void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string& kernel, bool float_out,
-                 bool a_signed) {
+void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string& kernel, bool float_out, bool a_signed,
+                 bool narrow_b) {
   if (!q8_gemm_select_kernel(kernel)) {
     state.SkipWithError("kernel not runnable on this CPU");
     return;
   }
   const auto a = random_bytes(static_cast<size_t>(shape.m * shape.k), 1);
-  const auto b = random_bytes(static_cast<size_t>(shape.k * shape.n), 2);
+  auto b = random_bytes(static_cast<size_t>(shape.k * shape.n), 2);
+  if (narrow_b) {
+    for (uint8_t& x : b) x = static_cast<uint8_t>(static_cast<int>(x % 129) - 64);
+  }
   const int32_t b_zero_point = 3;
   const PackedQ8GemmB pb = pack_q8_gemm_b(true, false, shape.k, shape.n, b.data(), shape.n, &b_zero_point, 1);
   std::vector<int32_t> c32(static_cast<size_t>(shape.m * shape.n));
@@ -70,14 +75,17 @@ void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string&
 const int kRegistered = [] {
   for (const std::string& kernel : q8_gemm_kernel_names()) {
     for (const Shape& shape : kShapes) {
-      for (int mode = 0; mode < 3; ++mode) {  // uint8 A to int32, uint8 A to float, int8 A to int32
-        const bool float_out = mode == 1, a_signed = mode == 2;
+      // uint8 A to int32, uint8 A to float, int8 A to int32, uint8 A to int32 with a 7-bit B
+      for (int mode = 0; mode < 4; ++mode) {
+        const bool float_out = mode == 1, a_signed = mode == 2, narrow_b = mode == 3;
         const std::string name = std::string("Q8Gemm/") + shape.what + "/" + kernel +
                                  (float_out  ? "/f32_out"
                                   : a_signed ? "/s32_out_int8_a"
+                                  : narrow_b ? "/s32_out_b7"
                                              : "/s32_out");
-        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out, a_signed](benchmark::State& state) {
-          run_q8_gemm(state, shape, kernel, float_out, a_signed);
+        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out, a_signed,
+                                                    narrow_b](benchmark::State& state) {
+          run_q8_gemm(state, shape, kernel, float_out, a_signed, narrow_b);
         })->Unit(benchmark::kMicrosecond);
       }
     }

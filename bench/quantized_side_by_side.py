@@ -12,6 +12,7 @@ inputs: the top-1 agreement only shows that the quantized model ranks like the f
 
     /usr/bin/python3 bench/export_models.py --models resnet50,mobilenet_v2,bert_base   # once
     /usr/bin/python3 bench/quantized_side_by_side.py [--models bert_base] [--threads 1,2] [--rounds 3] [--iters 20]
+        [--reduce-range]   # 7-bit weights for both (exact vpmaddubsw tiles on CPUs without VNNI)
 
 Runs inside the benchmark venv of side_by_side.py (onnxruntime==1.31.1 there). Results: --out DIR
 (default bench/results-int8/): int8_side_by_side.json. See docs/QUANTIZATION.md.
@@ -44,6 +45,9 @@ def parse_args():
     parser.add_argument("--out", default=os.path.join(HERE, "results-int8"))
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--venv", default=os.path.expanduser("~/.cache/tessera-bench-venv"))
+    parser.add_argument("--reduce-range", action="store_true",
+                        help="weights in 7 bits for both runtimes (tessera quantize --reduce-range, onnxruntime's "
+                             "reduce_range=True): exact vpmaddubsw products on CPUs without VNNI")
     return parser.parse_args()
 
 
@@ -53,15 +57,16 @@ def random_images(seed, count, shape):
     return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
 
 
-def quantize_both(name, model, entry, work, tessera):
+def quantize_both(name, model, entry, work, tessera, reduce_range=False):
     """The two INT8 models of `model`: (Tessera's, onnxruntime's)."""
     import numpy as np
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)
     ours, theirs = os.path.join(work, "tessera-int8.onnx"), os.path.join(work, "onnxruntime-int8.onnx")
     if name in DYNAMIC:
-        subprocess.run([tessera, "quantize", model, ours], check=True, stdout=subprocess.DEVNULL)
-        quantize_dynamic(model, theirs, weight_type=QuantType.QInt8)
+        subprocess.run([tessera, "quantize", model, ours] + (["--reduce-range"] if reduce_range else []), check=True,
+                       stdout=subprocess.DEVNULL)
+        quantize_dynamic(model, theirs, weight_type=QuantType.QInt8, reduce_range=reduce_range)
         return ours, theirs
     input_name = entry["inputs"][0]["name"]
     calibration = random_images(0, 8, (1, 3, 224, 224))
@@ -70,7 +75,8 @@ def quantize_both(name, model, entry, work, tessera):
         os.makedirs(os.path.join(calibration_dir, f"sample_{i}"), exist_ok=True)
         np.save(os.path.join(calibration_dir, f"sample_{i}", input_name + ".npy"), x)
     subprocess.run([tessera, "quantize", model, ours, "--mode", "static", "--per-channel", "--calibrate",
-                    calibration_dir], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    calibration_dir] + (["--reduce-range"] if reduce_range else []), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -80,7 +86,7 @@ def quantize_both(name, model, entry, work, tessera):
             return next(self.feeds, None)
 
     quantize_static(model, theirs, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range)
     return ours, theirs
 
 
@@ -144,7 +150,7 @@ def main():
         work = os.path.join(args.out, name)
         os.makedirs(work, exist_ok=True)
         inputs = side_by_side.input_files(manifest_dir, name, entry, 1, os.path.join(args.out, "inputs"))
-        ours, theirs = quantize_both(name, model, entry, work, args.tessera)
+        ours, theirs = quantize_both(name, model, entry, work, args.tessera, args.reduce_range)
         drops = {"tessera": accuracy(name, model, ours, "tessera", entry, inputs, work, args.tessera),
                  "onnxruntime": accuracy(name, model, theirs, "onnxruntime", entry, inputs, work, args.tessera)}
         print(f"{name}: accuracy vs float: Tessera (own INT8 model) {drops['tessera']}, ONNX Runtime (own INT8 "

@@ -626,6 +626,53 @@ TEST_P(Q8GemmVariant, ColumnRange) {
 }
 
 // q8_gemm_on_amx_is_small: only GEMMs the CPUID choice runs on the AMX tiles, and only below 2^24 multiply-adds.
+// Where the AVX2 tile runs (no VNNI, or the AVX2 variant selected), a B whose bytes fit in 7 bits (int8 in
+// [-64, 64], uint8 in [0, 128]: reduced-range weights) is packed for the vpmaddubsw tile, whose int16 pair sums
+// then cannot saturate, and the sums stay exact at the extremes of A; one byte outside keeps the int16 tile.
+TEST(Q8Gemm, NarrowBRunsOnTheB7TileExactly) {
+  const std::vector<std::string> names = q8_gemm_kernel_names();
+  if (std::find(names.begin(), names.end(), "q8_gemm_ukernel_4x16__avx2") == names.end()) {
+    GTEST_SKIP() << "the CPU runs no AVX2 q8-gemm tile";
+  }
+  ASSERT_TRUE(q8_gemm_select_kernel("q8_gemm_ukernel_4x16__avx2"));
+  std::mt19937 rng(77);
+  ThreadPool pool(2);
+  for (int iteration = 0; iteration < 48; ++iteration) {
+    const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, extremes = iteration & 8;
+    const bool outside = iteration % 16 >= 12;
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 40), n = 1 + static_cast<int64_t>(rng() % 50);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 300);
+    Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, iteration & 16, 0);
+    const int lo = b_signed ? -64 : 0, hi = b_signed ? 64 : 128;
+    for (uint8_t& v : c.b)
+      v = static_cast<uint8_t>(extremes ? (rng() % 2 ? lo : hi) : lo + static_cast<int>(rng() % 129));
+    if (extremes) {
+      std::fill(c.a.begin(), c.a.end(), static_cast<uint8_t>(a_signed ? 127 : 255));
+      c.a_zp = a_signed ? -128 : 0;
+    }
+    if (outside) c.b[c.b.size() / 2] = static_cast<uint8_t>(b_signed ? -65 : 129);
+    // The byte past the matrix (random_case's padding) must not matter: only op(B)'s own bytes are looked at.
+    const PackedQ8GemmB b = pack(c);
+    const bool in_matrix = (c.trans_b ? c.b.size() / 2 % c.ldb < static_cast<size_t>(c.k)
+                                      : c.b.size() / 2 % c.ldb < static_cast<size_t>(c.n)) &&
+                           c.b.size() / 2 / c.ldb < static_cast<size_t>(c.trans_b ? c.n : c.k);
+    EXPECT_STREQ(b.kernel_name(), outside && in_matrix ? "q8_gemm_ukernel_4x16__avx2" : "q8_gemm_b7_ukernel_4x16__avx2")
+        << iteration;
+    EXPECT_TRUE(q8_gemm_runs_packed(b));
+    const std::vector<int32_t> expected = reference(c);
+    for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+      const std::vector<int32_t> got = run_s32(c, b, par);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
+              << "iteration " << iteration << " at " << i << "," << j;
+        }
+      }
+    }
+  }
+  q8_gemm_select_kernel("");
+}
+
 TEST(Q8Gemm, SmallAmxGemms) {
   const bool amx = std::string(q8_gemm_kernel_name_for_depth(576)).find("__amx") != std::string::npos;
   EXPECT_EQ(q8_gemm_on_amx_is_small(196, 96, 576), amx);  // 10.8M multiply-adds

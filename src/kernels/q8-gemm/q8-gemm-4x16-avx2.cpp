@@ -42,6 +42,7 @@ const Q8GemmSet kAvx2Set = {
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
     .requantize_channels = requantize_channels,
+    .narrow_b = &kAvx2B7Set,
 };
 #endif
 }  // namespace tessera::q8gemm

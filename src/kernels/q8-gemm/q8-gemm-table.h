@@ -97,11 +97,18 @@ struct Q8GemmSet {
   // (group_align > 1), only where the padding adds at most a quarter to the depth; other GEMMs go to the next
   // variant the CPU runs. A variant a test selects runs every depth.
   int64_t min_depth;
+  // What uint8 B loses to become the byte kernels' int8 B' (B' = B - unsigned_b_shift; int8 B is taken as it is):
+  // 128 (0 reads as 128), or 64 for kAvx2B7Set, whose B' must lie in [-64, 64].
+  int32_t unsigned_b_shift;
+  // The variant pack_q8_gemm_b takes instead of this one when every B' of that variant lies in [-64, 64] (its
+  // unsigned_b_shift applied to uint8 B), or nullptr.
+  const Q8GemmSet* narrow_b;
 };
 
 extern const Q8GemmSet kPortableSet;
 #if defined(__x86_64__)
 extern const Q8GemmSet kAvx2Set;
+extern const Q8GemmSet kAvx2B7Set;  // chosen by pack_q8_gemm_b for a narrow B (kAvx2Set.narrow_b)
 extern const Q8GemmSet kAvxVnniSet;
 extern const Q8GemmSet kAvx512VnniSet;
 extern const Q8GemmSet kAmxSet;

@@ -61,6 +61,27 @@ bool in_range(int32_t value, bool is_signed) {
   return is_signed ? value >= -128 && value <= 127 : value >= 0 && value <= 255;
 }
 
+// The byte kernels' shift of uint8 B (see Q8GemmSet::unsigned_b_shift).
+int32_t unsigned_b_shift(const Q8GemmSet& set) { return set.unsigned_b_shift != 0 ? set.unsigned_b_shift : 128; }
+
+// Whether every element of op(B) (k x n, stored as pack_q8_gemm_b takes it) minus `shift` (uint8 B; int8 B as it
+// is) lies in [-64, 64]. Stops at the first row that does not.
+bool fits_narrow_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb, int32_t shift) {
+  const int64_t rows = trans_b ? n : k, length = trans_b ? k : n;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = b + r * ldb;
+    bool fits = true;
+    if (b_signed) {
+      const int8_t* v = reinterpret_cast<const int8_t*>(row);
+      for (int64_t i = 0; i < length; ++i) fits &= v[i] >= -64 && v[i] <= 64;
+    } else {
+      for (int64_t i = 0; i < length; ++i) fits &= row[i] >= shift - 64 && row[i] <= shift + 64;
+    }
+    if (!fits) return false;
+  }
+  return true;
+}
+
 // Rows of A per block: as many whole strips as keep the block's packed A within ~256 KiB of L2.
 int64_t rows_per_block(const Q8GemmSet& set, int64_t strip_bytes) {
   const int64_t strips = std::max<int64_t>(1, (int64_t{256} << 10) / std::max<int64_t>(strip_bytes, 1));
@@ -252,7 +273,10 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
     check_argument(in_range(zero_points[j], b_signed), "pack_q8_gemm_b: zero point ", zero_points[j],
                    " out of the range of ", b_signed ? "int8" : "uint8");
   }
-  const Q8GemmSet& set = set_for_depth(k);
+  const Q8GemmSet& chosen = set_for_depth(k);
+  const Q8GemmSet* narrow = chosen.narrow_b;
+  const Q8GemmSet& set =
+      narrow != nullptr && fits_narrow_b(b_signed, trans_b, k, n, b, ldb, unsigned_b_shift(*narrow)) ? *narrow : chosen;
   auto storage = std::make_shared<PackedQ8GemmB::Storage>();
   storage->set = &set;
   storage->groups = (k + set.group - 1) / set.group;
@@ -266,11 +290,11 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
     storage->zero_points.assign(static_cast<size_t>(padded), 0);
     storage->column_sums.assign(static_cast<size_t>(padded), 0);
   }
-  // Per strip: the int16 kernels take B - zb; the byte kernels int8 B' (uint8 B - 128, its zero point likewise:
-  // b - zb is unchanged) with the column sums of B'.
+  // Per strip: the int16 kernels take B - zb; the byte kernels int8 B' (uint8 B - 128, or - 64 for the narrow-B
+  // kernel; its zero point likewise: b - zb is unchanged) with the column sums of B'.
   const int64_t nr = set.nr;
   std::vector<int32_t> offsets(static_cast<size_t>(nr)), sums(static_cast<size_t>(nr));
-  const int32_t shift = b_signed || set.wide ? 0 : 128;
+  const int32_t shift = b_signed || set.wide ? 0 : unsigned_b_shift(set);
   PackStripFn pack = b_signed ? pack_strip<int8_t, true, 4> : pack_strip<int8_t, false, 4>;
   if (set.wide && set.group == 2) pack = b_signed ? pack_strip<int16_t, true, 2> : pack_strip<int16_t, false, 2>;
   if (set.wide && set.group == 1) pack = b_signed ? pack_strip<int16_t, true, 1> : pack_strip<int16_t, false, 1>;
@@ -316,10 +340,11 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
              const PackedQ8GemmB& b, const Q8GemmOutput& out, Parallelism* parallelism) {
   check_argument(!b.empty() && b.depth() == k && b.columns() == n, "q8_gemm: packed B is ", b.depth(), " x ",
                  b.columns(), ", expected ", k, " x ", n);
-  const Q8GemmSet& set = set_for_depth(k);
+  const Q8GemmSet& chosen = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
-  check_argument(pb.set == &set, "q8_gemm: B was packed for ", pb.set->name, ", not ", set.name,
-                 " (the kernel for depth ", k, ")");
+  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b, "q8_gemm: B was packed for ", pb.set->name, ", not ",
+                 chosen.name, " (the kernel for depth ", k, ")");
+  const Q8GemmSet& set = *pb.set;
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
   check_argument(in_range(a_zero_point, a_signed), "q8_gemm: A zero point ", a_zero_point, " out of range");
   check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr || out.c_q8 != nullptr, "q8_gemm: no output");
@@ -495,6 +520,12 @@ void q8_requantize_channels(const int32_t* sums, int64_t positions, int64_t chan
 
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 const char* q8_gemm_kernel_name_for_depth(int64_t k) { return set_for_depth(k).name; }
+
+bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
+  if (b.empty()) return false;
+  const Q8GemmSet& chosen = set_for_depth(b.depth());
+  return b.storage()->set == &chosen || b.storage()->set == chosen.narrow_b;
+}
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }
 

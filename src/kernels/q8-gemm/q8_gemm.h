@@ -26,7 +26,8 @@ class PackedQ8GemmB {
   int64_t depth() const { return depth_; }      // k
   int64_t columns() const { return columns_; }  // n
   bool empty() const { return storage_ == nullptr; }
-  // The micro-kernel it was packed for (q8_gemm_kernel_name_for_depth(depth()) at packing time); "" when empty.
+  // The micro-kernel it was packed for (q8_gemm_kernel_name_for_depth(depth()) at packing time, or that kernel's
+  // narrow-B sibling for a B whose bytes fit in 7 bits: q8_gemm_b7_ukernel_4x16__avx2); "" when empty.
   const char* kernel_name() const;
 
   struct Storage;  // the packed strips and per-column terms (q8-gemm.cpp)
@@ -133,6 +134,9 @@ const char* q8_gemm_kernel_name();
 // padded ones to the next variant where its first one pays off only on the others (the AMX tiles: depth >= 64,
 // padding to whole 64-step tiles at most a quarter of it); a selected kernel runs every depth.
 const char* q8_gemm_kernel_name_for_depth(int64_t k);
+// Whether q8_gemm takes `b` now: packed for the kernel of its depth (or that kernel's narrow-B sibling), so not
+// before a test selected another kernel. False when empty.
+bool q8_gemm_runs_packed(const PackedQ8GemmB& b);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 

@@ -371,8 +371,7 @@ bool accumulate_q8(const ConvGeometry& g, const Tensor& x, double x_zero_point, 
   }
   const bool use_constant = are_the_constant_weights(w, constant) && constant->zero_points == w_zero_points &&
                             static_cast<int64_t>(constant->groups.size()) == g.group &&
-                            std::string(constant->groups[0].kernel_name()) ==
-                                q8_gemm_kernel_name_for_depth(constant->groups[0].depth());
+                            q8_gemm_runs_packed(constant->groups[0]);
   check_argument(use_constant || w.tensor != nullptr, "the packed constant weights (packed for ",
                  constant != nullptr ? constant->groups[0].kernel_name() : "", ") do not fit this run");
   std::shared_ptr<const PackedWeights> own;

@@ -173,8 +173,7 @@ bool q8_product(const Tensor& a, const OperandB& b, const MatMulDims& d, const s
   const bool use_constant =
       constant != nullptr && d.b_is_shared &&
       (b.tensor == nullptr || (constant->source == b.tensor->raw_data() && constant->shape == b.shape)) &&
-      constant->zero_points == b_zp &&
-      std::string(constant->packed.kernel_name()) == q8_gemm_kernel_name_for_depth(d.k);
+      constant->zero_points == b_zp && constant->packed.depth() == d.k && q8_gemm_runs_packed(constant->packed);
   check_argument(use_constant || b.tensor != nullptr, "the packed constant B (packed for ",
                  constant != nullptr ? constant->packed.kernel_name() : "", ") does not fit this run");
   const PackedQ8GemmB shared = use_constant || !d.b_is_shared ? PackedQ8GemmB() : pack_matrix(*b.tensor, b_zp, d, 0);
