@@ -308,12 +308,21 @@ TEST(QuantizedConvTest, SumsWithin2To24FromTypesZeroPointsAndBias) {
 
 // ConvInteger and QLinearConv on case `c` against the reference: x int8 when index is odd, w int8 when index & 2, one
 // weight zero point for all channels when index % 3 == 0 (else one per channel); each with plain weights, constant
-// ones passed and constant ones consumed.
-void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Parallelism& par) {
+// ones passed and constant ones consumed. `narrow_weights`: weight bytes in 7 bits (int8 in [-64, 64], uint8 in
+// [0, 128]), as reduced-range quantization writes them.
+void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Parallelism& par,
+                     bool narrow_weights = false) {
   const DType x_type = index & 1 ? DType::kInt8 : DType::kUint8;
   const DType w_type = index & 2 ? DType::kInt8 : DType::kUint8;
   const Tensor x = random_bytes(x_type, c.x_shape, rng);
-  const Tensor w = random_bytes(w_type, c.w_shape, rng);
+  Tensor w = random_bytes(w_type, c.w_shape, rng);
+  if (narrow_weights) {
+    uint8_t* bytes = w.data<uint8_t>();
+    for (int64_t i = 0; i < w.element_count(); ++i) {
+      const int narrow = bytes[i] % 129;
+      bytes[i] = static_cast<uint8_t>(w_type == DType::kInt8 ? narrow - 64 : narrow);
+    }
+  }
   const Tensor x_zp = zero_points(x_type, 1, rng).reshaped({});
   const Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
   const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
@@ -393,6 +402,23 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
     std::mt19937 rng(6);
     for (size_t index = 0; index < cases.size() * 2; ++index)
       check_conv_case(cases[index % cases.size()], index, rng, par);
+  });
+}
+
+// Pointwise convolutions of 64 or more channels with reduced-range (7-bit) weights: on AVX2 without VNNI (or the
+// AVX2 variant selected) their constant weights pack for the vpmaddubsw tile and the convolutions run with positions
+// as rows (conv_integer's narrow_weights_suit_rows); every variant exact against the reference.
+TEST(QuantizedConvTest, ReducedRangeWeightsMatchReference) {
+  const std::vector<ConvCase> cases = {
+      {{1, 64, 14, 14}, {64, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 96, 7, 7}, {128, 96, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 64, 9, 10}, {80, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 128, 11, 12}, {64, 128, 1, 1}, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}},  // strided: gathered, then pointwise
+  };
+  every_kernel_and_pool([&](Parallelism& par) {
+    std::mt19937 rng(8);
+    for (size_t index = 0; index < cases.size() * 3; ++index)
+      check_conv_case(cases[index % cases.size()], index, rng, par, true);
   });
 }
 

@@ -575,6 +575,19 @@ UnitRanges position_blocks(int64_t plane, int threads) {
 // 512 -> 2048 level (expanding layers write more output, which that path transposes).
 bool rows_suit_better(const ConvGeometry& g) { return g.out_size <= 196 && g.in_channels >= g.out_channels; }
 
+// Whether a pointwise convolution whose constant weights were packed for the narrow-B tile (7-bit weights on AVX2
+// without VNNI: q8_gemm_b7_ukernel_4x16__avx2, ~1.4x the int16 tile's rate) runs better with positions as rows, the
+// weights as that B, than in NCHW (x as an int16 B): at 64 or more channels in and out. Measured on reduced-range
+// INT8 ResNet-50 (AMD EPYC Zen 3, one thread, per-node minima of two alternating runs): its sum 67.6 -> 58.3 ms
+// (7x7 512 -> 2048 1516 -> 648 us, 28x28 512 -> 256 1865 -> 1290, 56x56 256 -> 128 2048 -> 1560); MobileNetV2's
+// 7x7 layers too (320 -> 1280 1059 -> 270 us), but its shallow expansions slower (16 -> 96 at 112x112 975 -> 1432,
+// 24 -> 144 at 56x56 426 -> 584, 32 -> 192 at 28x28 166 -> 229) and its 56x56 projections to 24 channels 20-25 us.
+bool narrow_weights_suit_rows(const ConvGeometry& g, const PackedWeights* constant) {
+  constexpr int64_t kMinChannels = 64;
+  return g.in_channels >= kMinChannels && g.out_channels >= kMinChannels && constant != nullptr &&
+         !constant->groups.empty() && std::strstr(constant->groups[0].kernel_name(), "_b7_") != nullptr;
+}
+
 // A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
 // weights [M, C] are A (one zero point for all output channels) and the image [C, H*W] is B, so the int32 product
 // [M, H*W] already is the output's channel planes (no transposes in or out). False, doing nothing, when the
@@ -661,7 +674,7 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
 bool accumulate(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Weights& w,
                 const std::vector<double>& w_zero_points, const int32_t* bias, const PackedWeights* constant,
                 Parallelism& parallelism, int32_t* acc, const RequantizedOutput* requantized = nullptr) {
-  if (g.in_channels > 0 && !rows_suit_better(g) &&
+  if (g.in_channels > 0 && !rows_suit_better(g) && !narrow_weights_suit_rows(g, constant) &&
       accumulate_pointwise_nchw(g, x, x_zero_point, w, w_zero_points, bias, constant, parallelism, acc)) {
     return false;
   }
@@ -824,6 +837,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     // planes go block by block through int32 sums in L2 (INT8 MobileNetV2 6.9-7.3 -> 6.5-6.7 ms against whole
     // int32 planes and one pass; ResNet-50 level), except on AMX (see kWholeImageMaxBytes).
     if (integer_zero_point && g.in_channels > 0 && !rows_suit_better(g) &&
+        !narrow_weights_suit_rows(g, constant.get()) &&
         accumulate_pointwise_nchw(g, x, x_zp, w, w_zp, bias, constant.get(), ctx.parallelism(), nullptr,
                                   &requantized)) {
       return;
