@@ -460,7 +460,10 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           ap = a_buffer;
         }
         const StripPlan plan = strip_plan(mc, mr, direct_a);
-        auto run_tile = [&](int64_t jr, int64_t s) {
+        // Inlined into both loop orders below: as a called closure every tile reloaded the block's state through
+        // it, ~5% of MobileNetV2's time (AMD EPYC Zen 3, one thread; inlined: its per-node sum 9.08 -> 8.79 ms, the
+        // shallow 16 -> 96 at 112x112 729 -> 658 us; ResNet-50 80.2 -> 79.0 ms, BERT-base 263.5 -> 261.6 ms).
+        auto run_tile = [&](int64_t jr, int64_t s) __attribute__((always_inline)) {
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
           // Direct B: a whole panel in place, else the packed partial one.
           const bool panel_in_place = direct_b && cols == nr;
