@@ -65,19 +65,25 @@ bool in_range(int32_t value, bool is_signed) {
 int32_t unsigned_b_shift(const Q8GemmSet& set) { return set.unsigned_b_shift != 0 ? set.unsigned_b_shift : 128; }
 
 // Whether every element of op(B) (k x n, stored as pack_q8_gemm_b takes it) minus `shift` (uint8 B; int8 B as it
-// is) lies in [-64, 64]. Stops at the first row that does not.
+// is) lies in [-64, 64]. Looks at 64 bytes at a time and stops at the first chunk that does not: activations packed
+// on every run (which use the whole 8-bit range) leave after a chunk or two, weights are read once.
 bool fits_narrow_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb, int32_t shift) {
+  constexpr int64_t kChunk = 64;
+  // Bytes as uint8 offset so that the allowed range is [lo, lo + 128]: int8 v in [-64, 64] is v ^ 0x80 in [64, 192].
+  const uint8_t flip = b_signed ? 0x80 : 0x00;
+  const int lo = b_signed ? 64 : shift - 64;
   const int64_t rows = trans_b ? n : k, length = trans_b ? k : n;
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = b + r * ldb;
-    bool fits = true;
-    if (b_signed) {
-      const int8_t* v = reinterpret_cast<const int8_t*>(row);
-      for (int64_t i = 0; i < length; ++i) fits &= v[i] >= -64 && v[i] <= 64;
-    } else {
-      for (int64_t i = 0; i < length; ++i) fits &= row[i] >= shift - 64 && row[i] <= shift + 64;
+    for (int64_t c0 = 0; c0 < length; c0 += kChunk) {
+      const int64_t c1 = std::min(length, c0 + kChunk);
+      bool fits = true;
+      for (int64_t i = c0; i < c1; ++i) {
+        const int v = (row[i] ^ flip) - lo;
+        fits &= v >= 0 && v <= 128;
+      }
+      if (!fits) return false;
     }
-    if (!fits) return false;
   }
   return true;
 }
