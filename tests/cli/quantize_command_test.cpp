@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph_builder.h"
+#include "kernels/q8-gemm/q8_gemm.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
 #include "onnx/test_models.h"
@@ -26,6 +27,20 @@ void write_model(const std::string& path) {
                     .output("y")
                     .build();
   save_model(model, path);
+}
+
+// On a CPU whose integer products run on the AVX2 tile (no VNNI), quantizing with 8-bit weights points at
+// --reduce-range, whose 7-bit weights run on the faster vpmaddubsw tile; elsewhere, or with it, nothing is said.
+TEST(QuantizeCommandTest, PointsAtReducedRangeWhereTheCpuHasNoVnni) {
+  TempDir dir;
+  write_model(dir.file("in.onnx"));
+  const bool avx2_tile = std::string(q8_gemm_kernel_name()) == "q8_gemm_ukernel_4x16__avx2";
+  const auto plain = run_cli({"quantize", dir.file("in.onnx"), dir.file("out.onnx")});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(contains(plain.out, "--reduce-range"), avx2_tile) << plain.out;
+  const auto reduced = run_cli({"quantize", dir.file("in.onnx"), dir.file("out.onnx"), "--reduce-range"});
+  ASSERT_EQ(reduced.exit_code, 0) << reduced.err;
+  EXPECT_FALSE(contains(reduced.out, "note:")) << reduced.out;
 }
 
 TEST(QuantizeCommandTest, WritesTheQuantizedModelAndListsWhatStaysFloat) {

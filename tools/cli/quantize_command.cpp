@@ -2,11 +2,13 @@
 // what was left in float. Dynamic: int8 weights ahead of time, uint8 activations at run time (QOperator form, as
 // onnxruntime's quantize_dynamic). Static: activations calibrated over a data set, QDQ form (as quantize_static).
 #include <cstdio>
+#include <string>
 
 #include "base/error.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "feeds.h"
+#include "kernels/q8-gemm/q8_gemm.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
 #include "passes/pass.h"
@@ -181,6 +183,13 @@ int quantize_command(const std::vector<std::string>& args) {
   std::printf("%s: %zu nodes quantized (%s), %zu kept float; weights %.1f MB -> %.1f MB; written to %s\n", in.c_str(),
               report.quantized.size(), mode.c_str(), report.skipped.size(), report.float_weight_bytes / 1e6,
               report.quantized_weight_bytes / 1e6, out.c_str());
+  // Without VNNI the integer products run exactly on 16-bit operands, except for weights that fit in 7 bits.
+  if (!report.quantized.empty() && !arguments.has("--reduce-range") &&
+      std::string(q8_gemm_kernel_name()) == "q8_gemm_ukernel_4x16__avx2") {
+    std::printf(
+        "note: this CPU has no VNNI; weights in 7 bits (--reduce-range) run its integer products ~1.4x faster, "
+        "at some cost in accuracy (docs/QUANTIZATION.md)\n");
+  }
   return kExitOk;
 }
 
