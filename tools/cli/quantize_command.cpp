@@ -2,7 +2,6 @@
 // what was left in float. Dynamic: int8 weights ahead of time, uint8 activations at run time (QOperator form, as
 // onnxruntime's quantize_dynamic). Static: activations calibrated over a data set, QDQ form (as quantize_static).
 #include <cstdio>
-#include <string>
 
 #include "base/error.h"
 #include "cli_common.h"
@@ -184,8 +183,7 @@ int quantize_command(const std::vector<std::string>& args) {
               report.quantized.size(), mode.c_str(), report.skipped.size(), report.float_weight_bytes / 1e6,
               report.quantized_weight_bytes / 1e6, out.c_str());
   // Without VNNI the integer products run exactly on 16-bit operands, except for weights that fit in 7 bits.
-  if (!report.quantized.empty() && !arguments.has("--reduce-range") &&
-      std::string(q8_gemm_kernel_name()) == "q8_gemm_ukernel_4x16__avx2") {
+  if (!report.quantized.empty() && !arguments.has("--reduce-range") && q8_gemm_has_narrow_b_kernel()) {
     std::printf(
         "note: this CPU has no VNNI; weights in 7 bits (--reduce-range) run its integer products ~1.4x faster, "
         "at some cost in accuracy (docs/QUANTIZATION.md)\n");

@@ -442,6 +442,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
         bp = b_buffer;
       }
       const float beta = pc == 0 ? pr.beta : 1.0f;
+      const bool last_block = pc + kc == pr.k;  // the tiles' sums are complete after this depth block
       for (int64_t ic = m0; ic < m1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, m1 - ic);
         const float* ap = nullptr;
@@ -476,7 +477,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
             // The epilogue runs once, on the last depth block, when the tile's sums are complete.
             f32_gemm::TileEpilogue tile_epilogue;
             const f32_gemm::TileEpilogue* ep = nullptr;
-            if (pr.epilogue != nullptr && pc + kc == pr.k) {
+            if (pr.epilogue != nullptr && last_block) {
               const GemmEpilogueF32& e = *pr.epilogue;
               tile_epilogue = tile_epilogue_at(e, ic + ir, jc + jr, transposed);
               ep = &tile_epilogue;
@@ -496,7 +497,6 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
             const int64_t cols_out = transposed ? nr : cols;
             float beta_out = transposed ? 0.0f : beta;
             const f32_gemm::TileEpilogue* ep_out = transposed ? nullptr : ep;
-            const bool last_block = pc + kc == pr.k;
             if (defer_transposed) {
               float* sums_tile = sums + (ic - m0 + ir) * nc_max + jr;
               if (!last_block) {
@@ -535,7 +535,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           }
         }
         // The block [ic, ic + mc) x [jc, jc + nc) is final after its last depth block, and still in L2.
-        if (pr.epilogue != nullptr && pr.epilogue->rows_activation != nullptr && pc + kc == pr.k) {
+        if (pr.epilogue != nullptr && pr.epilogue->rows_activation != nullptr && last_block) {
           if (transposed) pr.epilogue->rows_activation(pr.c + jc * pr.ldc + ic, nc, mc, pr.ldc);
           else pr.epilogue->rows_activation(pr.c + ic * pr.ldc + jc, mc, nc, pr.ldc);
         }

@@ -527,6 +527,12 @@ void q8_requantize_channels(const int32_t* sums, int64_t positions, int64_t chan
 const char* q8_gemm_kernel_name() { return dispatch().active().name; }
 const char* q8_gemm_kernel_name_for_depth(int64_t k) { return set_for_depth(k).name; }
 
+bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b) {
+  return !b.empty() && b.storage()->set == set_for_depth(b.depth()).narrow_b;
+}
+
+bool q8_gemm_has_narrow_b_kernel() { return dispatch().active().narrow_b != nullptr; }
+
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
   if (b.empty()) return false;
   const Q8GemmSet& chosen = set_for_depth(b.depth());

@@ -137,6 +137,12 @@ const char* q8_gemm_kernel_name_for_depth(int64_t k);
 // Whether q8_gemm takes `b` now: packed for the kernel of its depth (or that kernel's narrow-B sibling), so not
 // before a test selected another kernel. False when empty.
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b);
+// Whether `b` was packed for the narrow-B sibling of the kernel of its depth (a B whose bytes fit in 7 bits, on a
+// CPU without VNNI: q8_gemm_b7_ukernel_4x16__avx2). False when empty.
+bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b);
+// Whether the selected kernel has a faster narrow-B sibling, so that weights in 7 bits (reduced-range quantization)
+// run faster than 8-bit ones (AVX2 without VNNI).
+bool q8_gemm_has_narrow_b_kernel();
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 

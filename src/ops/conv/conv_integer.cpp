@@ -585,7 +585,7 @@ bool rows_suit_better(const ConvGeometry& g) { return g.out_size <= 196 && g.in_
 bool narrow_weights_suit_rows(const ConvGeometry& g, const PackedWeights* constant) {
   constexpr int64_t kMinChannels = 64;
   return g.in_channels >= kMinChannels && g.out_channels >= kMinChannels && constant != nullptr &&
-         !constant->groups.empty() && std::strstr(constant->groups[0].kernel_name(), "_b7_") != nullptr;
+         !constant->groups.empty() && q8_gemm_packed_for_narrow_b(constant->groups[0]);
 }
 
 // A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
