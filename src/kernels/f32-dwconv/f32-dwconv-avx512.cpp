@@ -34,6 +34,11 @@ struct Avx512 {
     const __m512i index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     return _mm512_permutex2var_ps(a, index, b);
   }
+  static void split_columns(const float* p, V& even_columns, V& odd_columns) {
+    const V a = load(p), b = load(p + kLanes);
+    even_columns = even(a, b);
+    odd_columns = odd(a, b);
+  }
   static V zero() { return _mm512_setzero_ps(); }
   template <int n>
   static V align(V hi, V lo) {
