@@ -130,6 +130,19 @@ class NhwcLayout final : public GraphPass {
     return values;
   }
 
+  // True when `value` (a member's output) is read only by ONNX GlobalAveragePool nodes, as their X, and is not a
+  // graph output: they then read it channels-last (com.tessera NhwcGlobalAveragePool), so the member writes it
+  // channels-last instead of transposing it (MobileNetV2's 320 -> 1280 at 7x7: the transposed store cost ~20% of
+  // the convolution on AVX2).
+  static bool pooled_outside(const fusion::GraphIndex& index, const std::string& value) {
+    const std::vector<Node*>& readers = index.consumers(value);
+    if (readers.empty() || index.reads(value) != static_cast<int>(readers.size())) return false;
+    return std::all_of(readers.begin(), readers.end(), [&](const Node* reader) {
+      return is_onnx_op(*reader, "GlobalAveragePool") && reader->inputs.size() == 1 && reader->inputs[0] == value &&
+             reader->outputs.size() == 1;
+    });
+  }
+
   std::string fresh_name(const Graph& graph, const std::string& base) {
     std::string name = base;
     for (int i = 1; graph.defines(name) || used_names_.count(name) != 0; ++i) name = base + "_" + std::to_string(i);
@@ -168,14 +181,17 @@ class NhwcLayout final : public GraphPass {
       return reads;
     };
     // A pointwise member whose output only leaves the chain writes it NCHW itself (no Transpose after it), unless
-    // its Z comes from inside the chain (channels-last).
+    // its Z comes from inside the chain (channels-last) or, without a Z from outside (which would need a Transpose),
+    // only GlobalAveragePool reads it (see pooled_outside).
     std::unordered_set<int64_t> nchw_output;
     std::unordered_map<std::string, int> inside_reads;  // counted before the readers are renamed
     for (int64_t i : members) inside_reads[node_at(i).outputs[0]] = reads_inside(node_at(i).outputs[0]);
     for (int64_t i : members) {
       const Node& node = node_at(i);
       const bool z_inside = node.inputs.size() > 3 && !node.inputs[3].empty() && produced_inside(node.inputs[3]);
-      if (pointwise(i) && inside_reads.at(node.outputs[0]) == 0 && !z_inside) nchw_output.insert(i);
+      const bool z_outside = node.inputs.size() > 3 && !node.inputs[3].empty() && !z_inside;
+      const bool pooled = pooled_outside(index, node.outputs[0]) && !z_outside;
+      if (pointwise(i) && inside_reads.at(node.outputs[0]) == 0 && !z_inside && !pooled) nchw_output.insert(i);
     }
     // Channels-last names of the other members' outputs.
     std::unordered_map<std::string, std::string> last;
@@ -226,7 +242,15 @@ class NhwcLayout final : public GraphPass {
         continue;
       }
       node.outputs[0] = last.at(out);
-      if (index.reads(out) > inside_reads.at(out)) {  // also read outside the chain, or a graph output: back to NCHW
+      if (inside_reads.at(out) == 0 && pooled_outside(index, out)) {  // pooled channels-last, no Transpose
+        for (Node* reader : index.consumers(out)) {
+          reader->domain = kTesseraDomain;
+          reader->op_type = "NhwcGlobalAveragePool";
+          reader->opset = 1;
+          reader->inputs[0] = last.at(out);
+        }
+        graph.value_types.erase(out);
+      } else if (index.reads(out) > inside_reads.at(out)) {  // also read outside, or a graph output: back to NCHW
         add_transpose(graph, last.at(out), out, {0, 3, 1, 2}, out + "_to_nchw");
       } else {
         graph.value_types.erase(out);

@@ -67,18 +67,24 @@ const Node* find_node(const Graph& graph, const std::string& output) {
   return nullptr;
 }
 
-TEST(NhwcLayoutTest, InvertedResidualRunsChannelsLastWithTheEdgesInTheConvolutions) {
+TEST(NhwcLayoutTest, InvertedResidualRunsChannelsLastWithTheEdgesInTheConvolutionsAndThePooling) {
   Block s;
   s.residual = false;
   Model model = inverted_residual(s);
   optimize_graph(*model.graph, OptimizationLevel::kAll);
   const Graph& g = *model.graph;
   EXPECT_EQ(pass_test::count_ops(g, "NhwcConv"), 3);
-  EXPECT_EQ(pass_test::count_ops(g, "Transpose"), 0);  // the expand reads NCHW, the project writes NCHW
-  const Node* project = find_node(g, "c3");
+  // The expand reads NCHW; the project writes channels-last, read so by the pooling.
+  EXPECT_EQ(pass_test::count_ops(g, "Transpose"), 0);
+  EXPECT_EQ(pass_test::count_ops(g, "GlobalAveragePool"), 0);
+  const Node* pool = find_node(g, "y");
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->domain, kTesseraDomain);
+  EXPECT_EQ(pool->op_type, "NhwcGlobalAveragePool");
+  const Node* project = find_node(g, pool->inputs[0]);
   ASSERT_NE(project, nullptr);
-  EXPECT_EQ(project->domain, kTesseraDomain);
-  EXPECT_EQ(project->attr_int("nchw_output", 0), 1);
+  EXPECT_EQ(project->op_type, "NhwcConv");
+  EXPECT_EQ(project->attr_int("nchw_output", 0), 0);
   for (const auto& n : g.nodes) {
     if (n->op_type != "NhwcConv") continue;
     const bool first = n->inputs[0] == "x";
@@ -151,6 +157,13 @@ TEST(NhwcLayoutTest, OutputsUnchangedOnEveryChainShape) {
   direct.expand_conv = false;
   direct.channels = 20;
   shapes.push_back(direct);
+  Block pooled;  // the project read only by the pooling (channels-last), batch 3, channels off the vector width
+  pooled.residual = false;
+  pooled.batch = 3;
+  pooled.channels = 6;
+  pooled.expand = 5;
+  pooled.size = 5;
+  shapes.push_back(pooled);
   Block wide;
   wide.channels = 24;
   wide.size = 14;
