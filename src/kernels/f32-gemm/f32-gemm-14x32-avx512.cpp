@@ -85,6 +85,7 @@ const UkernelSet kAvx512Set = {
                             gemm_ukernel_rows_b<Avx512, kMr, kNv / 2, 12>,
                             gemm_ukernel_rows_b<Avx512, kMr, kNv / 2, 13>,
                             gemm_ukernel_rows_b<Avx512, kMr, kNv / 2, 14>},
+    .row_panels = row_panels<Avx512, kNv>,
     .gemv = gemv<Avx512>,
     .gemv_trans = gemv_trans<Avx512>,
     .store_transposed = store_transposed<Avx512>,

@@ -62,6 +62,7 @@ const UkernelSet kPortableSet = {
                             gemm_ukernel_rows_b<Portable, kMr, kNv / 2, 4>,
                             gemm_ukernel_rows_b<Portable, kMr, kNv / 2, 5>,
                             gemm_ukernel_rows_b<Portable, kMr, kNv / 2, 6>},
+    .row_panels = row_panels<Portable, kNv>,
     .gemv = gemv<Portable>,
     .gemv_trans = gemv_trans<Portable>,
     .store_transposed = store_transposed<Portable>,

@@ -306,6 +306,77 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
 }
 
+// kPanels panels of one row of C side by side (see RowPanelsFn).
+template <typename Isa, int kNv, int kPanels>
+inline void row_panel_group(int64_t kc, const float* a, int64_t a_step, const float* b, int64_t b_stride, float* c,
+                            int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+  using Vec = typename Isa::Vec;
+  constexpr int kLanes = Isa::kLanes;
+  constexpr int kNr = kNv * kLanes;
+  Vec acc[kPanels][1][kNv];  // a one-row tile per panel, as store_tile takes it
+#pragma GCC unroll 8
+  for (int s = 0; s < kPanels; ++s) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[s][0][j] = Isa::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    const Vec av = Isa::set1(a[p * a_step]);
+#pragma GCC unroll 8
+    for (int s = 0; s < kPanels; ++s) {
+      const float* row = b + s * b_stride + p * kNr;
+      prefetch_packed_b_row<kNr, Isa::kPrefetchPackedBIntoL2>(row);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[s][0][j] = Isa::fma(av, Isa::load(row + j * kLanes), acc[s][0][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int s = 0; s < kPanels; ++s) {
+    const int64_t cols = std::min<int64_t>(kNr, nc - s * kNr);
+    if (cols <= 0) break;
+    if (epilogue == nullptr) {
+      store_tile<Isa, kNv, 1>(acc[s], c + s * kNr, 0, cols, alpha, beta, nullptr);
+    } else {
+      TileEpilogue at = *epilogue;
+      if (at.column_bias != nullptr) at.column_bias += s * kNr;
+      if (at.sum != nullptr) at.sum += s * kNr;
+      store_tile<Isa, kNv, 1>(acc[s], c + s * kNr, 0, cols, alpha, beta, &at);
+    }
+  }
+}
+
+// See RowPanelsFn. Panels side by side in groups of kGroup: enough independent accumulators (kGroup * kNv) to cover
+// the multiply-add latency on two FMA ports; the last panels in a half group, then one by one.
+template <typename Isa, int kNv>
+void row_panels(int64_t kc, const float* a, int64_t a_step, const float* b, int64_t b_stride, int64_t panels, float* c,
+                int64_t nc, float alpha, float beta, const TileEpilogue* epilogue) {
+  constexpr int kNr = kNv * Isa::kLanes;
+  constexpr int kGroup = kNv >= 4 ? 2 : 8 / kNv;
+  TileEpilogue at{};
+  auto shifted = [&](int64_t first) -> const TileEpilogue* {  // the epilogue from panel `first` on
+    if (epilogue == nullptr) return nullptr;
+    at = *epilogue;
+    if (at.column_bias != nullptr) at.column_bias += first * kNr;
+    if (at.sum != nullptr) at.sum += first * kNr;
+    return &at;
+  };
+  int64_t s = 0;
+  for (; s + kGroup <= panels; s += kGroup) {
+    row_panel_group<Isa, kNv, kGroup>(kc, a, a_step, b + s * b_stride, b_stride, c + s * kNr, nc - s * kNr, alpha, beta,
+                                      shifted(s));
+  }
+  if constexpr (kGroup >= 4) {
+    if (s + kGroup / 2 <= panels) {
+      row_panel_group<Isa, kNv, kGroup / 2>(kc, a, a_step, b + s * b_stride, b_stride, c + s * kNr, nc - s * kNr, alpha,
+                                            beta, shifted(s));
+      s += kGroup / 2;
+    }
+  }
+  for (; s < panels; ++s) {
+    row_panel_group<Isa, kNv, 1>(kc, a, a_step, b + s * b_stride, b_stride, c + s * kNr, nc - s * kNr, alpha, beta,
+                                 shifted(s));
+  }
+}
+
 // See TransposedStoreFn. With vector transposes: blocks of kLanes tile rows x kLanes columns are transposed in
 // registers, and each column leaves as one vector of (up to kLanes) rows; the arithmetic is store_tile's (beta by
 // FMA, then row bias, column bias, sum, clamp), element for element.
