@@ -25,7 +25,7 @@ struct Plane {
 };
 
 const int kRegistered = [] {
-  const Plane planes[] = {{"112x112_s1", 112, 1}, {"112x112_s2", 112, 2}, {"56x56_s1", 56, 1},
+  const Plane planes[] = {{"112x112_s1", 112, 1}, {"112x112_s2", 112, 2}, {"56x56_s1", 56, 1}, {"56x56_s2", 56, 2},
                           {"28x28_s1", 28, 1},    {"14x14_s1", 14, 1},    {"7x7_s1", 7, 1}};
   for (const std::string& kernel : dwconv2d_f32_kernel_names()) {
     for (const Plane& plane : planes) {

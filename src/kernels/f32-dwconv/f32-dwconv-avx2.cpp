@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "kernels/f32-dwconv/f32-dwconv-x86-select.h"
+#include "kernels/float_register_ops.h"
 
 namespace tessera::f32_dwconv {
 #if defined(__x86_64__)
@@ -23,7 +24,7 @@ struct Avx2 {
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static V load_masked(const float* p, M m) { return _mm256_maskload_ps(p, m); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void store_first(float* p, int n, V v) { _mm256_maskstore_ps(p, range(0, n), v); }
+  static void store_first(float* p, int n, V v) { Avx2FloatOps::store_n(p, v, n); }  // no vmaskmovps store
   static M range(int lo, int hi) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane),

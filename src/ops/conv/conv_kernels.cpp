@@ -372,14 +372,16 @@ bool pointwise_prefers_transposed(int64_t plane_size, int64_t in_channels, int64
   // AVX-512 14x32, 8 steps, one thread, per-layer minima): ResNet-50's 14x14 layers 8-12% faster transposed, 7x7
   // ones up to 19% (512 -> 2048 with the residual 1.33 -> 1.11 ms), 28x28 512 -> 128 1.02 -> 0.95 ms; MobileNetV2's
   // 28x28 192 -> 32 and 144 -> 32 117 -> 96 us and 81 -> 72 us. On an AMD EPYC Zen 3 (AVX2 6x16: 8-lane transposes
-  // and masked 6-row column stores; conv micro-benchmarks, minima of alternating runs) 64 steps fit every ResNet-50
+  // and 6-row column stores; conv micro-benchmarks, minima of alternating runs) 64 steps fit every ResNet-50
   // layer: plain faster at 28x28 (512 -> 128 1238 against 1353 us, 256 -> 512 2347 against 2719) and 14x14 (256 ->
   // 1024 1213 against 1333, 1024 -> 512 2536 against 2605; 1024 -> 256 level), transposed at 7x7 (2048 -> 512 1295
   // against 1502, 512 -> 2048 1319 against 1482). Besides, a convolution to at most kTransposedFewChannels output
   // channels runs transposed wherever that leaves no more lanes idle: its transposed weights are a few panels that
   // stay in cache, while the plain GEMM has at most a handful of row strips to share each panel of x it reads in
   // place (SqueezeNet's squeeze layers on Zen 3: 256 -> 32 at 27x27 189 -> 156 us, 512 -> 64 at 13x13 175 -> 139,
-  // 384 -> 48 95 -> 79).
+  // 384 -> 48 95 -> 79). The column stores became 4- and 2-float stores in place of a masked one later (see
+  // Avx2FloatOps::store_n): ResNet-50's 7x7 layers 5% faster; at 28x28 and 14x14 plain still led or tied (512 -> 128
+  // 1220 against 1239 us, 256 -> 512 2228 against 2514, 1024 -> 256 1227 against 1220, 1024 -> 512 2334 against 2390).
   constexpr int64_t kLargestTransposedPlane = 1024;
   constexpr int64_t kTransposedFewChannels = 64;
   if (plane_size > kLargestTransposedPlane) return false;
