@@ -673,6 +673,58 @@ TEST(Q8Gemm, NarrowBRunsOnTheB7TileExactly) {
   q8_gemm_select_kernel("");
 }
 
+// An A whose A' (uint8 A, int8 A + 128) lies in [0, 128] (reduced-range weights shifted into uint8) under any B:
+// pack_q8_gemm_b_for_narrow_a takes the vpmaddubsw tile the other way round, exact at the extremes (A' = 128 against
+// B' = -128 and 127), bit for bit against the reference; an A' of 129 is refused rather than saturated.
+TEST(Q8Gemm, NarrowARunsOnTheA7TileExactly) {
+  const std::vector<std::string> names = q8_gemm_kernel_names();
+  if (std::find(names.begin(), names.end(), "q8_gemm_ukernel_4x16__avx2") == names.end()) {
+    GTEST_SKIP() << "the CPU runs no AVX2 q8-gemm tile";
+  }
+  ASSERT_TRUE(q8_gemm_select_kernel("q8_gemm_ukernel_4x16__avx2"));
+  EXPECT_TRUE(q8_gemm_has_narrow_a_kernel(64));
+  std::mt19937 rng(78);
+  ThreadPool pool(2);
+  for (int iteration = 0; iteration < 32; ++iteration) {
+    const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, extremes = iteration & 8;
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 40), n = 1 + static_cast<int64_t>(rng() % 50);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % 300);
+    Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, iteration & 16, 0);
+    // A' in [0, 128]: uint8 A itself, int8 A = A' - 128 in [-128, 0].
+    for (uint8_t& v : c.a) {
+      const int a_prime = extremes ? (rng() % 2 ? 0 : 128) : static_cast<int>(rng() % 129);
+      v = static_cast<uint8_t>(a_signed ? a_prime - 128 : a_prime);
+    }
+    if (extremes) {
+      for (uint8_t& v : c.b) v = static_cast<uint8_t>(rng() % 2 ? 0x80 : 0x7F);  // B' = -128 or 127, either type
+    }
+    const PackedQ8GemmB b = pack_q8_gemm_b_for_narrow_a(c.b_signed, c.trans_b, c.k, c.n, c.b.data(), c.ldb,
+                                                        c.b_zp.data(), static_cast<int64_t>(c.b_zp.size()));
+    EXPECT_STREQ(b.kernel_name(), "q8_gemm_a7_ukernel_4x16__avx2") << iteration;
+    EXPECT_TRUE(q8_gemm_runs_packed(b));
+    const std::vector<int32_t> expected = reference(c);
+    for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+      const std::vector<int32_t> got = run_s32(c, b, par);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
+              << "iteration " << iteration << " at " << i << "," << j;
+        }
+      }
+    }
+    if (iteration == 0) {
+      c.a[0] = static_cast<uint8_t>(a_signed ? 1 : 129);  // A' = 129
+      try {
+        run_s32(c, b, nullptr);
+        ADD_FAILURE() << "an A' of 129 ran on the narrow-A tile";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      }
+    }
+  }
+  q8_gemm_select_kernel("");
+}
+
 TEST(Q8Gemm, SmallAmxGemms) {
   const bool amx = std::string(q8_gemm_kernel_name_for_depth(576)).find("__amx") != std::string::npos;
   EXPECT_EQ(q8_gemm_on_amx_is_small(196, 96, 576), amx);  // 10.8M multiply-adds

@@ -324,7 +324,9 @@ void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Paralle
     }
   }
   const Tensor x_zp = zero_points(x_type, 1, rng).reshaped({});
-  const Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
+  Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
+  // Reduced-range int8 weights with one zero point are symmetric, as quantizers write them (zero point 0).
+  if (narrow_weights && w_type == DType::kInt8 && index % 3 == 0) w_zp.data<int8_t>()[0] = 0;
   const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
                                         ints_attr("dilations", c.dilations), nn_test::int_attr("group", c.group)};
   std::vector<int64_t> out_dims;
@@ -405,9 +407,11 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   });
 }
 
-// Pointwise convolutions of 64 or more channels with reduced-range (7-bit) weights: on AVX2 without VNNI (or the
-// AVX2 variant selected) their constant weights pack for the vpmaddubsw tile and the convolutions run with positions
-// as rows (conv_integer's narrow_weights_suit_rows); every variant exact against the reference.
+// Pointwise convolutions with reduced-range (7-bit) weights: on AVX2 without VNNI (or the AVX2 variant selected),
+// those of 64 or more channels pack their constant weights for the vpmaddubsw tile and run with positions as rows
+// (conv_integer's narrow_weights_suit_rows); fewer channels on planes of more than 196 positions run in NCHW with
+// the weights as the narrow A of the same tile (pack_q8_gemm_b_for_narrow_a), whole (225 positions) or in blocks
+// (400, and batch 2); every variant exact against the reference.
 TEST(QuantizedConvTest, ReducedRangeWeightsMatchReference) {
   const std::vector<ConvCase> cases = {
       {{1, 64, 14, 14}, {64, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
@@ -415,10 +419,20 @@ TEST(QuantizedConvTest, ReducedRangeWeightsMatchReference) {
       {{2, 64, 9, 10}, {80, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
       {{1, 128, 11, 12}, {64, 128, 1, 1}, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}},  // strided: gathered, then pointwise
   };
+  // NCHW with the weights as the narrow A: int8 symmetric weights, one zero point (check_conv_case's indices 6 and
+  // 15: uint8 and int8 x).
+  const std::vector<ConvCase> nchw_cases = {
+      {{1, 16, 20, 20}, {48, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 48, 15, 15}, {24, 48, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 24, 17, 19}, {36, 24, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+  };
   every_kernel_and_pool([&](Parallelism& par) {
     std::mt19937 rng(8);
     for (size_t index = 0; index < cases.size() * 3; ++index)
       check_conv_case(cases[index % cases.size()], index, rng, par, true);
+    for (const ConvCase& c : nchw_cases) {
+      for (size_t index : {size_t{6}, size_t{15}}) check_conv_case(c, index, rng, par, true);
+    }
   });
 }
 

@@ -43,6 +43,7 @@ const Q8GemmSet kAvx2Set = {
     .requantize_float_sums_channels = requantize_float_sums_channels,
     .requantize_channels = requantize_channels,
     .narrow_b = &kAvx2B7Set,
+    .narrow_a = &kAvx2A7Set,
 };
 #endif
 }  // namespace tessera::q8gemm

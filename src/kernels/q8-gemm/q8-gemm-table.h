@@ -103,12 +103,16 @@ struct Q8GemmSet {
   // The variant pack_q8_gemm_b takes instead of this one when every B' of that variant lies in [-64, 64] (its
   // unsigned_b_shift applied to uint8 B), or nullptr.
   const Q8GemmSet* narrow_b;
+  // The variant pack_q8_gemm_b_for_narrow_a takes instead of this one: its tile is exact where every A' lies in
+  // [0, 128] whatever B' holds (q8_gemm checks A), or nullptr.
+  const Q8GemmSet* narrow_a = nullptr;
 };
 
 extern const Q8GemmSet kPortableSet;
 #if defined(__x86_64__)
 extern const Q8GemmSet kAvx2Set;
 extern const Q8GemmSet kAvx2B7Set;  // chosen by pack_q8_gemm_b for a narrow B (kAvx2Set.narrow_b)
+extern const Q8GemmSet kAvx2A7Set;  // chosen by pack_q8_gemm_b_for_narrow_a (kAvx2Set.narrow_a)
 extern const Q8GemmSet kAvxVnniSet;
 extern const Q8GemmSet kAvx512VnniSet;
 extern const Q8GemmSet kAmxSet;

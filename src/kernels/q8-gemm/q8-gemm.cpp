@@ -268,8 +268,11 @@ struct PackedQ8GemmB::Storage {
 
 const char* PackedQ8GemmB::kernel_name() const { return storage_ != nullptr ? storage_->set->name : ""; }
 
-PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb,
-                             const int32_t* zero_points, int64_t zero_point_count) {
+// pack_q8_gemm_b and pack_q8_gemm_b_for_narrow_a: B packed for the variant of depth k, for its narrow-A sibling
+// when `narrow_a` and it has one, else for its narrow-B sibling where B fits (declared as PackedQ8GemmB's friend).
+PackedQ8GemmB pack_q8_gemm_b_choosing(bool narrow_a, bool b_signed, bool trans_b, int64_t k, int64_t n,
+                                      const uint8_t* b, int64_t ldb, const int32_t* zero_points,
+                                      int64_t zero_point_count) {
   check_argument(k >= 0 && n >= 0, "pack_q8_gemm_b: negative size k=", k, " n=", n);
   check_argument(ldb >= (trans_b ? k : n) || (k == 0 || n == 0), "pack_q8_gemm_b: ldb ", ldb, " too small");
   check_argument(zero_point_count == 1 || zero_point_count == n, "pack_q8_gemm_b: ", zero_point_count,
@@ -282,7 +285,9 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   const Q8GemmSet& chosen = set_for_depth(k);
   const Q8GemmSet* narrow = chosen.narrow_b;
   const Q8GemmSet& set =
-      narrow != nullptr && fits_narrow_b(b_signed, trans_b, k, n, b, ldb, unsigned_b_shift(*narrow)) ? *narrow : chosen;
+      narrow_a && chosen.narrow_a != nullptr ? *chosen.narrow_a
+      : narrow != nullptr && fits_narrow_b(b_signed, trans_b, k, n, b, ldb, unsigned_b_shift(*narrow)) ? *narrow
+                                                                                                       : chosen;
   auto storage = std::make_shared<PackedQ8GemmB::Storage>();
   storage->set = &set;
   storage->groups = (k + set.group - 1) / set.group;
@@ -335,6 +340,16 @@ PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, 
   return packed;
 }
 
+PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb,
+                             const int32_t* zero_points, int64_t zero_point_count) {
+  return pack_q8_gemm_b_choosing(false, b_signed, trans_b, k, n, b, ldb, zero_points, zero_point_count);
+}
+
+PackedQ8GemmB pack_q8_gemm_b_for_narrow_a(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b,
+                                          int64_t ldb, const int32_t* zero_points, int64_t zero_point_count) {
+  return pack_q8_gemm_b_choosing(true, b_signed, trans_b, k, n, b, ldb, zero_points, zero_point_count);
+}
+
 int64_t q8_gemm_strip_columns(int64_t k) { return set_for_depth(k).nr; }
 
 bool q8_gemm_on_amx_is_small(int64_t m, int64_t n, int64_t k) {
@@ -348,10 +363,21 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                  b.columns(), ", expected ", k, " x ", n);
   const Q8GemmSet& chosen = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
-  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b, "q8_gemm: B was packed for ", pb.set->name, ", not ",
-                 chosen.name, " (the kernel for depth ", k, ")");
+  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b || pb.set == chosen.narrow_a,
+                 "q8_gemm: B was packed for ", pb.set->name, ", not ", chosen.name, " (the kernel for depth ", k, ")");
   const Q8GemmSet& set = *pb.set;
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
+  if (pb.set == chosen.narrow_a) {
+    // That tile is exact only for A' (uint8 A, or int8 A + 128) in [0, 128]: m x k bytes, checked.
+    for (int64_t i = 0; i < m; ++i) {
+      const uint8_t* row = a + i * lda;
+      for (int64_t p = 0; p < k; ++p) {
+        const int32_t a_prime = a_signed ? static_cast<int32_t>(row[p] ^ 0x80) : row[p];
+        check_argument(a_prime <= 128, "q8_gemm: B was packed for a narrow A (", pb.set->name, "), but A'[", i, "][", p,
+                       "] = ", a_prime, " exceeds 128");
+      }
+    }
+  }
   check_argument(in_range(a_zero_point, a_signed), "q8_gemm: A zero point ", a_zero_point, " out of range");
   check_argument(out.c_s32 != nullptr || out.c_f32 != nullptr || out.c_q8 != nullptr, "q8_gemm: no output");
   check_argument(
@@ -533,10 +559,12 @@ bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b) {
 
 bool q8_gemm_has_narrow_b_kernel() { return dispatch().active().narrow_b != nullptr; }
 
+bool q8_gemm_has_narrow_a_kernel(int64_t k) { return set_for_depth(k).narrow_a != nullptr; }
+
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
   if (b.empty()) return false;
   const Q8GemmSet& chosen = set_for_depth(b.depth());
-  return b.storage()->set == &chosen || b.storage()->set == chosen.narrow_b;
+  return b.storage()->set == &chosen || b.storage()->set == chosen.narrow_b || b.storage()->set == chosen.narrow_a;
 }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }

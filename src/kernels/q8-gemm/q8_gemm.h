@@ -34,7 +34,8 @@ class PackedQ8GemmB {
   const Storage* storage() const { return storage_.get(); }
 
  private:
-  friend PackedQ8GemmB pack_q8_gemm_b(bool, bool, int64_t, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t);
+  friend PackedQ8GemmB pack_q8_gemm_b_choosing(bool, bool, bool, int64_t, int64_t, const uint8_t*, int64_t,
+                                               const int32_t*, int64_t);
   int64_t depth_ = 0;
   int64_t columns_ = 0;
   std::shared_ptr<const Storage> storage_;
@@ -45,6 +46,13 @@ class PackedQ8GemmB {
 // in the range of B's type (throws Error(kInvalidArgument) otherwise). k == 0 or n == 0 give an empty-sized pack.
 PackedQ8GemmB pack_q8_gemm_b(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b, int64_t ldb,
                              const int32_t* zero_points, int64_t zero_point_count);
+
+// As pack_q8_gemm_b, for a q8_gemm whose A' (uint8 A, or int8 A + 128) all lie in [0, 128] (reduced-range weights
+// as A, shifted by 64 into uint8 with zero point 64): packed for the selected variant's narrow-A sibling where it has
+// one (AVX2 without VNNI: q8_gemm_a7_ukernel_4x16__avx2, vpmaddubsw, exact for such A under any B, about 1.4x the
+// 16-bit tile), else as pack_q8_gemm_b. q8_gemm checks A against it (Error(kInvalidArgument) otherwise).
+PackedQ8GemmB pack_q8_gemm_b_for_narrow_a(bool b_signed, bool trans_b, int64_t k, int64_t n, const uint8_t* b,
+                                          int64_t ldb, const int32_t* zero_points, int64_t zero_point_count);
 
 // What q8_gemm does with the exact int32 sums S[i][j] = sum_p (A[i][p] - a_zp) * (B[p][j] - b_zp[j]):
 // with c_s32 set, C[i * ldc + j] = S[i][j]; otherwise with c_f32 set,
@@ -143,6 +151,8 @@ bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b);
 // Whether the selected kernel has a faster narrow-B sibling, so that weights in 7 bits (reduced-range quantization)
 // run faster than 8-bit ones (AVX2 without VNNI).
 bool q8_gemm_has_narrow_b_kernel();
+// Whether the variant of depth k has a narrow-A sibling (see pack_q8_gemm_b_for_narrow_a).
+bool q8_gemm_has_narrow_a_kernel(int64_t k);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 

@@ -72,6 +72,11 @@ struct PackedWeights {
   // again on every call, they took 3% of INT8 ResNet-50, mostly its deep 1x1 layers' weights).
   std::vector<uint8_t> raw_as_uint8;
   std::vector<int32_t> raw_as_uint8_row_sums;
+  // Reduced-range int8 pointwise weights (every w - zero point in [-64, 64], one zero point), where the q8 GEMM has a
+  // narrow-A tile: as uint8 w - zero point + 64 (zero point 64), the NCHW path's A on that tile
+  // (pack_q8_gemm_b_for_narrow_a), and the sums of its rows. Empty otherwise.
+  std::vector<uint8_t> raw_as_narrow_uint8;
+  std::vector<int32_t> raw_as_narrow_uint8_row_sums;
 };
 
 std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
@@ -109,6 +114,22 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
         const uint8_t* row = packed->raw_as_uint8.data() + m * depth;
         packed->raw_as_uint8_row_sums[static_cast<size_t>(m)] =
             static_cast<int32_t>(std::accumulate(row, row + depth, uint32_t{0}));
+      }
+      const bool one_zero_point = std::all_of(zp.begin(), zp.end(), [&](int32_t z) { return z == zp[0]; });
+      const auto* values = reinterpret_cast<const int8_t*>(data);
+      const bool narrow = !zp.empty() && one_zero_point && q8_gemm_has_narrow_a_kernel(depth) &&
+                          std::all_of(values, values + w.element_count(),
+                                      [&](int8_t v) { return v - zp[0] >= -64 && v - zp[0] <= 64; });
+      if (narrow) {
+        packed->raw_as_narrow_uint8.resize(packed->raw.size());
+        for (size_t i = 0; i < packed->raw.size(); ++i)
+          packed->raw_as_narrow_uint8[i] = static_cast<uint8_t>(values[i] - zp[0] + 64);
+        packed->raw_as_narrow_uint8_row_sums.assign(static_cast<size_t>(channels), 0);
+        for (int64_t m = 0; m < channels; ++m) {
+          const uint8_t* row = packed->raw_as_narrow_uint8.data() + m * depth;
+          packed->raw_as_narrow_uint8_row_sums[static_cast<size_t>(m)] =
+              static_cast<int32_t>(std::accumulate(row, row + depth, uint32_t{0}));
+        }
       }
     }
   }
@@ -609,12 +630,21 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   bool weights_signed = w.dtype == DType::kInt8;
   int32_t weights_zero_point = static_cast<int32_t>(w_zero_points[0]);
   const int32_t* weights_row_sums = nullptr;
-  if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_uint8.empty()) {
+  bool narrow_a = false;
+  if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_narrow_uint8.empty()) {
+    // Reduced-range weights on the narrow-A tile: the same differences w - zero point, as uint8 around 64.
+    weights = constant->raw_as_narrow_uint8.data();
+    weights_row_sums = constant->raw_as_narrow_uint8_row_sums.data();
+    weights_signed = false;
+    weights_zero_point = 64;
+    narrow_a = true;
+  } else if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_uint8.empty()) {
     weights = constant->raw_as_uint8.data();  // the same differences w - zero point, as uint8
     weights_row_sums = constant->raw_as_uint8_row_sums.data();
     weights_signed = false;
     weights_zero_point += 128;
   }
+  const auto pack_image = narrow_a ? pack_q8_gemm_b_for_narrow_a : pack_q8_gemm_b;
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
   const int32_t xz = static_cast<int32_t>(x_zero_point);
   const bool amx = gemm_runs_on_amx(channels);
@@ -631,9 +661,8 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
       for (int64_t task = begin; task < end; ++task) {
         const int64_t n = task / blocks.parts, first = blocks.begin(task % blocks.parts);
         const int64_t count = blocks.size(task % blocks.parts);
-        const PackedQ8GemmB image =
-            pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, count,
-                           x.data<uint8_t>() + n * channels * positions + first, positions, &xz, 1);
+        const PackedQ8GemmB image = pack_image(x.dtype() == DType::kInt8, false, channels, count,
+                                               x.data<uint8_t>() + n * channels * positions + first, positions, &xz, 1);
         Q8GemmOutput out;
         out.row_bias = bias;
         out.a_row_sums = weights_row_sums;
@@ -651,8 +680,8 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
     return true;
   }
   for (int64_t n = 0; n < g.batch; ++n) {
-    const PackedQ8GemmB image = pack_q8_gemm_b(x.dtype() == DType::kInt8, false, channels, positions,
-                                               x.data<uint8_t>() + n * channels * positions, positions, &xz, 1);
+    const PackedQ8GemmB image = pack_image(x.dtype() == DType::kInt8, false, channels, positions,
+                                           x.data<uint8_t>() + n * channels * positions, positions, &xz, 1);
     Q8GemmOutput out;
     out.ldc = positions;
     out.row_bias = bias;
