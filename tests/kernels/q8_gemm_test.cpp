@@ -104,6 +104,20 @@ std::vector<int32_t> run_s32(const Case& c, const PackedQ8GemmB& b, Parallelism*
   return out;
 }
 
+// The int32 sums of `c` on B packed as `b`, on the calling thread and on `pool`, equal the reference's.
+void expect_reference_sums(const Case& c, const PackedQ8GemmB& b, ThreadPool& pool, int iteration) {
+  const std::vector<int32_t> expected = reference(c);
+  for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
+    const std::vector<int32_t> got = run_s32(c, b, par);
+    for (int64_t i = 0; i < c.m; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * c.n + j)])
+            << "iteration " << iteration << " at " << i << "," << j;
+      }
+    }
+  }
+}
+
 class Q8GemmVariant : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -659,16 +673,7 @@ TEST(Q8Gemm, NarrowBRunsOnTheB7TileExactly) {
     EXPECT_STREQ(b.kernel_name(), outside && in_matrix ? "q8_gemm_ukernel_4x16__avx2" : "q8_gemm_b7_ukernel_4x16__avx2")
         << iteration;
     EXPECT_TRUE(q8_gemm_runs_packed(b));
-    const std::vector<int32_t> expected = reference(c);
-    for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
-      const std::vector<int32_t> got = run_s32(c, b, par);
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t j = 0; j < n; ++j) {
-          ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
-              << "iteration " << iteration << " at " << i << "," << j;
-        }
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_reference_sums(c, b, pool, iteration));
   }
   q8_gemm_select_kernel("");
 }
@@ -696,22 +701,14 @@ TEST(Q8Gemm, NarrowARunsOnTheA7TileExactly) {
       v = static_cast<uint8_t>(a_signed ? a_prime - 128 : a_prime);
     }
     if (extremes) {
-      for (uint8_t& v : c.b) v = static_cast<uint8_t>(rng() % 2 ? 0x80 : 0x7F);  // B' = -128 or 127, either type
+      // B' = -128 or 127: int8 B as it is, uint8 B less 128.
+      for (uint8_t& v : c.b) v = static_cast<uint8_t>(rng() % 2 ? (b_signed ? 0x80 : 0x00) : (b_signed ? 0x7F : 0xFF));
     }
     const PackedQ8GemmB b = pack_q8_gemm_b_for_narrow_a(c.b_signed, c.trans_b, c.k, c.n, c.b.data(), c.ldb,
                                                         c.b_zp.data(), static_cast<int64_t>(c.b_zp.size()));
     EXPECT_STREQ(b.kernel_name(), "q8_gemm_a7_ukernel_4x16__avx2") << iteration;
     EXPECT_TRUE(q8_gemm_runs_packed(b));
-    const std::vector<int32_t> expected = reference(c);
-    for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool)}) {
-      const std::vector<int32_t> got = run_s32(c, b, par);
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t j = 0; j < n; ++j) {
-          ASSERT_EQ(got[static_cast<size_t>(i * c.ldc + j)], expected[static_cast<size_t>(i * n + j)])
-              << "iteration " << iteration << " at " << i << "," << j;
-        }
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_reference_sums(c, b, pool, iteration));
     if (iteration == 0) {
       c.a[0] = static_cast<uint8_t>(a_signed ? 1 : 129);  // A' = 129
       try {

@@ -306,6 +306,14 @@ void gemm_ukernel_direct_a(int64_t kc, const float* a, int64_t lda, const float*
   store_tile<Isa, kNv, kRows>(acc, c, ldc, nc, alpha, beta, epilogue);
 }
 
+// `epilogue` (not nullptr) for the tile `columns` columns to the right: its column bias and sum moved along.
+inline TileEpilogue epilogue_from_column(const TileEpilogue& epilogue, int64_t columns) {
+  TileEpilogue at = epilogue;
+  if (at.column_bias != nullptr) at.column_bias += columns;
+  if (at.sum != nullptr) at.sum += columns;
+  return at;
+}
+
 // kPanels panels of one row of C side by side (see RowPanelsFn).
 template <typename Isa, int kNv, int kPanels>
 inline void row_panel_group(int64_t kc, const float* a, int64_t a_step, const float* b, int64_t b_stride, float* c,
@@ -336,9 +344,7 @@ inline void row_panel_group(int64_t kc, const float* a, int64_t a_step, const fl
     if (epilogue == nullptr) {
       store_tile<Isa, kNv, 1>(acc[s], c + s * kNr, 0, cols, alpha, beta, nullptr);
     } else {
-      TileEpilogue at = *epilogue;
-      if (at.column_bias != nullptr) at.column_bias += s * kNr;
-      if (at.sum != nullptr) at.sum += s * kNr;
+      const TileEpilogue at = epilogue_from_column(*epilogue, s * kNr);
       store_tile<Isa, kNv, 1>(acc[s], c + s * kNr, 0, cols, alpha, beta, &at);
     }
   }
@@ -354,9 +360,7 @@ void row_panels(int64_t kc, const float* a, int64_t a_step, const float* b, int6
   TileEpilogue at{};
   auto shifted = [&](int64_t first) -> const TileEpilogue* {  // the epilogue from panel `first` on
     if (epilogue == nullptr) return nullptr;
-    at = *epilogue;
-    if (at.column_bias != nullptr) at.column_bias += first * kNr;
-    if (at.sum != nullptr) at.sum += first * kNr;
+    at = epilogue_from_column(*epilogue, first * kNr);
     return &at;
   };
   int64_t s = 0;

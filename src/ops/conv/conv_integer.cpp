@@ -67,16 +67,16 @@ struct PackedWeights {
   std::vector<int64_t> shape;
   std::vector<double> zero_points;  // one per output channel
   std::vector<uint8_t> raw;         // the weight bytes of a pointwise (A of the NCHW path) or shallow convolution
-  // int8 pointwise weights as uint8 (each byte ^ 0x80 = w + 128): the NCHW path's A, which the q8 GEMM reads in
-  // place as uint8 (int8 A it repacks on every call), and the sums of its rows (Q8GemmOutput::a_row_sums: summed
-  // again on every call, they took 3% of INT8 ResNet-50, mostly its deep 1x1 layers' weights).
+  // int8 pointwise weights as uint8 w + raw_as_uint8_offset: the NCHW path's A, which the q8 GEMM reads in place as
+  // uint8 (int8 A it repacks on every call), and the sums of its rows (Q8GemmOutput::a_row_sums: summed again on
+  // every call, they took 3% of INT8 ResNet-50, mostly its deep 1x1 layers' weights). The offset is 128 (w ^ 0x80),
+  // or, for reduced-range weights (every w - zero point in [-64, 64], one zero point) where the q8 GEMM has a
+  // narrow-A tile, 64 - zero point: then every byte lies in [0, 128] (raw_as_uint8_narrow), the A that tile takes
+  // (pack_q8_gemm_b_for_narrow_a).
   std::vector<uint8_t> raw_as_uint8;
   std::vector<int32_t> raw_as_uint8_row_sums;
-  // Reduced-range int8 pointwise weights (every w - zero point in [-64, 64], one zero point), where the q8 GEMM has a
-  // narrow-A tile: as uint8 w - zero point + 64 (zero point 64), the NCHW path's A on that tile
-  // (pack_q8_gemm_b_for_narrow_a), and the sums of its rows. Empty otherwise.
-  std::vector<uint8_t> raw_as_narrow_uint8;
-  std::vector<int32_t> raw_as_narrow_uint8_row_sums;
+  int32_t raw_as_uint8_offset = 128;
+  bool raw_as_uint8_narrow = false;
 };
 
 std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::vector<double>& zero_points,
@@ -107,29 +107,20 @@ std::shared_ptr<const PackedWeights> pack_weights(const Tensor& w, const std::ve
   if (group == 1 && (kernel_size == 1 || depth <= conv::kShallowDepth || conv::dense_on_bf16_tiles(depth))) {
     packed->raw.assign(data, data + w.element_count());  // the pointwise and the float paths read them as they are
     if (kernel_size == 1 && w.dtype() == DType::kInt8) {
+      const auto* values = reinterpret_cast<const int8_t*>(data);
+      const bool one_zero_point = std::all_of(zp.begin(), zp.end(), [&](int32_t z) { return z == zp[0]; });
+      packed->raw_as_uint8_narrow = !zp.empty() && one_zero_point && q8_gemm_has_narrow_a_kernel(depth) &&
+                                    std::all_of(values, values + w.element_count(),
+                                                [&](int8_t v) { return v - zp[0] >= -64 && v - zp[0] <= 64; });
+      packed->raw_as_uint8_offset = packed->raw_as_uint8_narrow ? 64 - zp[0] : 128;
       packed->raw_as_uint8.resize(packed->raw.size());
-      for (size_t i = 0; i < packed->raw.size(); ++i) packed->raw_as_uint8[i] = packed->raw[i] ^ 0x80;
+      for (size_t i = 0; i < packed->raw.size(); ++i)
+        packed->raw_as_uint8[i] = static_cast<uint8_t>(values[i] + packed->raw_as_uint8_offset);
       packed->raw_as_uint8_row_sums.assign(static_cast<size_t>(channels), 0);
       for (int64_t m = 0; m < channels; ++m) {
         const uint8_t* row = packed->raw_as_uint8.data() + m * depth;
         packed->raw_as_uint8_row_sums[static_cast<size_t>(m)] =
             static_cast<int32_t>(std::accumulate(row, row + depth, uint32_t{0}));
-      }
-      const bool one_zero_point = std::all_of(zp.begin(), zp.end(), [&](int32_t z) { return z == zp[0]; });
-      const auto* values = reinterpret_cast<const int8_t*>(data);
-      const bool narrow = !zp.empty() && one_zero_point && q8_gemm_has_narrow_a_kernel(depth) &&
-                          std::all_of(values, values + w.element_count(),
-                                      [&](int8_t v) { return v - zp[0] >= -64 && v - zp[0] <= 64; });
-      if (narrow) {
-        packed->raw_as_narrow_uint8.resize(packed->raw.size());
-        for (size_t i = 0; i < packed->raw.size(); ++i)
-          packed->raw_as_narrow_uint8[i] = static_cast<uint8_t>(values[i] - zp[0] + 64);
-        packed->raw_as_narrow_uint8_row_sums.assign(static_cast<size_t>(channels), 0);
-        for (int64_t m = 0; m < channels; ++m) {
-          const uint8_t* row = packed->raw_as_narrow_uint8.data() + m * depth;
-          packed->raw_as_narrow_uint8_row_sums[static_cast<size_t>(m)] =
-              static_cast<int32_t>(std::accumulate(row, row + depth, uint32_t{0}));
-        }
       }
     }
   }
@@ -631,18 +622,12 @@ bool accumulate_pointwise_nchw(const ConvGeometry& g, const Tensor& x, double x_
   int32_t weights_zero_point = static_cast<int32_t>(w_zero_points[0]);
   const int32_t* weights_row_sums = nullptr;
   bool narrow_a = false;
-  if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_narrow_uint8.empty()) {
-    // Reduced-range weights on the narrow-A tile: the same differences w - zero point, as uint8 around 64.
-    weights = constant->raw_as_narrow_uint8.data();
-    weights_row_sums = constant->raw_as_narrow_uint8_row_sums.data();
-    weights_signed = false;
-    weights_zero_point = 64;
-    narrow_a = true;
-  } else if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_uint8.empty()) {
+  if (weights_signed && are_the_constant_weights(w, constant) && !constant->raw_as_uint8.empty()) {
     weights = constant->raw_as_uint8.data();  // the same differences w - zero point, as uint8
     weights_row_sums = constant->raw_as_uint8_row_sums.data();
     weights_signed = false;
-    weights_zero_point += 128;
+    weights_zero_point += constant->raw_as_uint8_offset;
+    narrow_a = constant->raw_as_uint8_narrow;
   }
   const auto pack_image = narrow_a ? pack_q8_gemm_b_for_narrow_a : pack_q8_gemm_b;
   const int64_t channels = g.in_channels, positions = g.out_size, outputs = g.out_channels;
