@@ -417,6 +417,43 @@ TEST_P(Q8GemmVariant, RequantizeWithFloatScalesMatchesDouble) {
   }
 }
 
+// Moderate float scales (below 64, where the x86 variants round and saturate in the integer domain: int16 packs, a
+// saturating zero-point addition, byte packs) against the double definition: products near +-32768 and beyond, where
+// those saturations meet the zero point's extremes, halfway products, values near +-2^24 (checked and with
+// small_sums), and counts that leave 16-value blocks, single registers and a scalar tail.
+TEST_P(Q8GemmVariant, RequantizeModerateScalesSaturateLikeDouble) {
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> log_scale(-12.0f, 5.99f);
+  for (int round = 0; round < 300; ++round) {
+    const double scale = round % 50 == 0 ? static_cast<double>(63.99f) : static_cast<float>(std::exp2(log_scale(rng)));
+    std::vector<int32_t> values(16 * 5 + 8 + 3);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double target = i % 3 == 0   ? static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5
+                            : i % 3 == 1 ? (rng() % 2 ? 1 : -1) * (32768.0 + static_cast<int>(rng() % 600) - 300)
+                                         : static_cast<double>(static_cast<int>(rng() % 70000) - 35000);
+      values[i] = static_cast<int32_t>(std::clamp(std::llround(target / scale), -(1LL << 24), 1LL << 24)) +
+                  static_cast<int32_t>(rng() % 3) - 1;
+      if (i % 19 == 4) values[i] = (i % 2 ? 1 : -1) * ((1 << 24) - static_cast<int32_t>(rng() % 2));
+    }
+    for (const bool out_signed : {false, true}) {
+      const double low = out_signed ? -128 : 0, high = out_signed ? 127 : 255;
+      for (const double zero_point : {low, high, out_signed ? 0.0 : 128.0}) {
+        for (const bool small : {false, true}) {
+          std::vector<uint8_t> out(values.size());
+          q8_requantize(values.data(), static_cast<int64_t>(values.size()), &scale, 0, zero_point, out_signed,
+                        out.data(), small);
+          for (size_t i = 0; i < values.size(); ++i) {
+            const double want = std::clamp(std::nearbyint(values[i] * scale) + zero_point, low, high);
+            const double got = out_signed ? static_cast<int8_t>(out[i]) : out[i];
+            ASSERT_EQ(got, want) << values[i] << " * " << scale << " + " << zero_point << " small " << small << " on "
+                                 << GetParam();
+          }
+        }
+      }
+    }
+  }
+}
+
 // q8_requantize_float_sums: the bytes of q8_requantize over int32(sum) + bias, the bias added with wrap-around,
 // over several chunks and a tail, sums near +-2^24 and biases that wrap.
 TEST_P(Q8GemmVariant, RequantizeFloatSumsMatchesInt32Path) {
@@ -655,7 +692,9 @@ TEST(Q8Gemm, NarrowBRunsOnTheB7TileExactly) {
     const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, extremes = iteration & 8;
     const bool outside = iteration % 16 >= 12;
     const int64_t m = 1 + static_cast<int64_t>(rng() % 40), n = 1 + static_cast<int64_t>(rng() % 50);
-    const int64_t k = 1 + static_cast<int64_t>(rng() % 300);
+    // Every other depth a multiple of 4: uint8 A is then read in place (its row sums by vpsadbw), else packed.
+    const int64_t k =
+        iteration % 4 < 2 ? 4 * (1 + static_cast<int64_t>(rng() % 75)) : 1 + static_cast<int64_t>(rng() % 300);
     Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, iteration & 16, 0);
     const int lo = b_signed ? -64 : 0, hi = b_signed ? 64 : 128;
     for (uint8_t& v : c.b)
@@ -693,7 +732,9 @@ TEST(Q8Gemm, NarrowARunsOnTheA7TileExactly) {
   for (int iteration = 0; iteration < 32; ++iteration) {
     const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, extremes = iteration & 8;
     const int64_t m = 1 + static_cast<int64_t>(rng() % 40), n = 1 + static_cast<int64_t>(rng() % 50);
-    const int64_t k = 1 + static_cast<int64_t>(rng() % 300);
+    // Every other depth a multiple of 4: uint8 A is then read in place (its row sums by vpsadbw), else packed.
+    const int64_t k =
+        iteration % 4 < 2 ? 4 * (1 + static_cast<int64_t>(rng() % 75)) : 1 + static_cast<int64_t>(rng() % 300);
     Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, iteration & 16, 0);
     // A' in [0, 128]: uint8 A itself, int8 A = A' - 128 in [-128, 0].
     for (uint8_t& v : c.a) {

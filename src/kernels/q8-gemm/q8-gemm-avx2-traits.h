@@ -37,5 +37,24 @@ struct Avx2Int32Ops {
 };
 #pragma GCC pop_options
 
+// Row sums of uint8 rows read in place (Q8GemmSet::row_sums of the byte tiles): vpsadbw adds 32 bytes at a time
+// into four 64-bit lanes, the tail byte by byte (never past the row).
+[[maybe_unused]] void row_sums_sad_avx2(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, int32_t* row_sums) {
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    __m256i sums = zero;
+    int64_t p = 0;
+    for (; p + 32 <= k; p += 32)
+      sums =
+          _mm256_add_epi64(sums, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + p)), zero));
+    alignas(32) uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sums);
+    uint64_t total = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; p < k; ++p) total += row[p];
+    row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(total));
+  }
+}
+
 }  // namespace
 }  // namespace tessera::q8gemm

@@ -43,7 +43,7 @@ constexpr Q8GemmSet vpmaddubsw_set(const char* name, int32_t unsigned_b_shift) {
       .wide = false,
       .by_rows = {kTile<1>, kTile<2>, kTile<3>, kTile<4>},
       .pack_a = pack_a_bytes<kMr>,
-      .row_sums = nullptr,
+      .row_sums = row_sums_sad_avx2,
       .requantize = requantize,
       .requantize_float_sums = requantize_float_sums,
       .requantize_float_sums_channels = requantize_float_sums_channels,

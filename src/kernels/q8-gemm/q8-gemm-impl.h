@@ -202,6 +202,22 @@ inline bool requantize_exact_f32_moderate(const int32_t* __restrict values, floa
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr int kExactFloatLanes = 8;
+
+// The lanes where p lies exactly halfway between integers: |p - r| = 0.5 for r, p rounded to an integer.
+inline __m256 halfway_lanes(__m256 p, __m256 r) {
+  return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(p, r)), _mm256_set1_ps(0.5f), _CMP_EQ_OQ);
+}
+
+// r, the rounding of p = fl(vf s) to nearest even, corrected on the `tie` lanes by the sign of the exact product's
+// error e = fma(vf, s, -p), as the AVX-512 fix_halfway.
+inline __m256 fix_halfway(__m256 r, __m256 p, __m256 vf, __m256 s, __m256 tie) {
+  const __m256 e = _mm256_fmsub_ps(vf, s, p);
+  const __m256 f = _mm256_round_ps(p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m256 up = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_GT_OQ));
+  const __m256 down = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_LT_OQ));
+  r = _mm256_blendv_ps(r, _mm256_add_ps(f, _mm256_set1_ps(1.0f)), up);
+  return _mm256_blendv_ps(r, f, down);
+}
 // The bytes of requantize_exact_f32 for the int32 values v (each within +-2^24) with a scale per lane (each a
 // finite float): 8 bytes stored at out.
 template <typename T>
@@ -211,16 +227,8 @@ inline void requantize_exact_f32_lanes(__m256i v, __m256 s, float zero_point, T*
   const __m256 p = _mm256_mul_ps(vf, s);
   __m256 r = _mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // Halfway products (rare) fixed by the exact error, as in the AVX-512 form.
-  const __m256 tie =
-      _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(p, r)), _mm256_set1_ps(0.5f), _CMP_EQ_OQ);
-  if (_mm256_movemask_ps(tie) != 0) {
-    const __m256 e = _mm256_fmsub_ps(vf, s, p);
-    const __m256 f = _mm256_round_ps(p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    const __m256 up = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_GT_OQ));
-    const __m256 down = _mm256_and_ps(tie, _mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_LT_OQ));
-    r = _mm256_blendv_ps(r, _mm256_add_ps(f, _mm256_set1_ps(1.0f)), up);
-    r = _mm256_blendv_ps(r, f, down);
-  }
+  const __m256 tie = halfway_lanes(p, r);
+  if (_mm256_movemask_ps(tie) != 0) r = fix_halfway(r, p, vf, s, tie);
   r = _mm256_add_ps(r, _mm256_set1_ps(zero_point));
   r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(kLow)), _mm256_set1_ps(kHigh));
   const __m256i q = _mm256_cvtps_epi32(r);
@@ -243,6 +251,39 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
   if (checked && beyond_2_24(v)) return false;
   requantize_exact_f32_lanes(v, _mm256_set1_ps(scale), zero_point, out);
+  return true;
+}
+
+// requantize_exact_f32 for |scale| < 64 and an integer zero point, on two registers (16 values, 16 bytes) at a time,
+// rounded and saturated in the integer domain as the AVX-512 requantize_moderate_lanes: |v s| < 2^30, so vcvtps2dq
+// rounds to nearest even without overflow (the halfway test then compares p with that integer as a float); the
+// saturating packs to int16, the saturating int16 addition of the zero point (|zp| <= 255) and the saturating pack
+// to bytes give the clamp of q + zp to the type (a q beyond int16 stays beyond the type's range after either
+// saturation). One halfway test for both registers. 25 operations per 16 values instead of 32 (INT8 MobileNetV2's
+// requantization, AVX2 without VNNI). The same bytes; false, writing nothing, when `checked` finds a value beyond
+// +-2^24.
+template <typename T>
+inline bool requantize_exact_f32_moderate16(const int32_t* __restrict values, float scale, int32_t zero_point,
+                                            T* __restrict out, bool checked) {
+  const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
+  const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 8));
+  if (checked && (beyond_2_24(v0) || beyond_2_24(v1))) return false;
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256 f0 = _mm256_cvtepi32_ps(v0), f1 = _mm256_cvtepi32_ps(v1);
+  const __m256 p0 = _mm256_mul_ps(f0, s), p1 = _mm256_mul_ps(f1, s);
+  __m256i q0 = _mm256_cvtps_epi32(p0), q1 = _mm256_cvtps_epi32(p1);       // nearest even
+  const __m256 r0 = _mm256_cvtepi32_ps(q0), r1 = _mm256_cvtepi32_ps(q1);  // exact: |q| < 2^30 after rounding
+  const __m256 tie0 = halfway_lanes(p0, r0), tie1 = halfway_lanes(p1, r1);
+  if (_mm256_movemask_ps(_mm256_or_ps(tie0, tie1)) != 0) {
+    q0 = _mm256_cvtps_epi32(fix_halfway(r0, p0, f0, s, tie0));
+    q1 = _mm256_cvtps_epi32(fix_halfway(r1, p1, f1, s, tie1));
+  }
+  // Lanes of the packs: q0[0..3], q1[0..3] | q0[4..7], q1[4..7]; the dword shuffle restores q0, then q1.
+  const __m256i words =
+      _mm256_adds_epi16(_mm256_packs_epi32(q0, q1), _mm256_set1_epi16(static_cast<int16_t>(zero_point)));
+  const __m128i lo = _mm256_castsi256_si128(words), hi = _mm256_extracti128_si256(words, 1);
+  const __m128i bytes = T(~T(0)) < T(0) ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0)));
   return true;
 }
 #else
@@ -280,6 +321,14 @@ template <typename T, typename Count>
         if (requantize_exact_f32_moderate(values + i, scale_f, zero_point_i, out + i, !small, lanes)) i = count;
       }
       return i;
+    }
+#endif
+#if !defined(__AVX512F__)
+    if (std::fabs(scale) < 64.0 && std::nearbyint(zero_point) == zero_point && std::fabs(zero_point) <= 255.0) {
+      const int32_t zero_point_i = static_cast<int32_t>(zero_point);
+      for (; i + 2 * kExactFloatLanes <= count; i += 2 * kExactFloatLanes) {
+        if (!requantize_exact_f32_moderate16(values + i, scale_f, zero_point_i, out + i, !small)) break;
+      }
     }
 #endif
     for (; i + kExactFloatLanes <= count; i += kExactFloatLanes) {
