@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/q8-dwconv/q8-dwconv.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "nn_test_util.h"
 #include "ops/conv/integer_conv_in_float.h"
@@ -405,6 +406,29 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
     for (size_t index = 0; index < cases.size() * 2; ++index)
       check_conv_case(cases[index % cases.size()], index, rng, par);
   });
+}
+
+// Depthwise 3x3 convolutions with output rows wider than 16 (the integer kernel, kernels/q8-dwconv, where a vector
+// variant runs; the float kernels otherwise): column strides 1 and 2, uneven pads, a row stride of 3, two images,
+// odd widths; one weight zero point for all channels and one per channel.
+TEST(QuantizedConvTest, WideDepthwiseMatchesReference) {
+  const std::vector<ConvCase> cases = {
+      {{1, 5, 20, 37}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1, 0, 1}, {1, 1}},
+      {{2, 4, 13, 50}, {4, 1, 3, 3}, 4, {3, 1}, {2, 0, 1, 2}, {1, 1}},
+      {{1, 3, 18, 41}, {3, 1, 3, 3}, 3, {1, 2}, {0, 2, 2, 0}, {1, 1}},
+  };
+  ThreadPool pool(3);
+  SerialParallelism serial;
+  for (const std::string& name : q8_dwconv3x3_kernel_names()) {
+    ASSERT_TRUE(q8_dwconv3x3_select_kernel(name));
+    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+      SCOPED_TRACE(name + (par == &serial ? " on one thread" : " on a pool"));
+      std::mt19937 rng(16);
+      for (size_t index = 0; index < cases.size() * 2; ++index)
+        check_conv_case(cases[index % cases.size()], index, rng, *par);
+    }
+  }
+  q8_dwconv3x3_select_kernel("");
 }
 
 // Pointwise convolutions with reduced-range (7-bit) weights: on AVX2 without VNNI (or the AVX2 variant selected),
