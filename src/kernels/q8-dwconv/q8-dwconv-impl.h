@@ -1,7 +1,8 @@
 // The SIMD form of q8-dwconv (see q8-dwconv.h), written once over an ISA's traits and instantiated by the AVX2 and
-// AVX-512 files. Isa provides V (kLanes int32 lanes), kLanes, load(const int16_t*) (2 * kLanes int16 at any
-// offset), set1(int32), madd_add(acc, x, w) (acc + vpmaddwd(x, w)), store(int32_t*, V) and
-// store_interleaved(int32_t*, even, odd) (2 * kLanes outputs: even[i] at 2i, odd[i] at 2i + 1).
+// AVX-512 files. Isa provides V (kLanes int32 lanes), kLanes, load<Signed>(const uint8_t*) (2 * kLanes bytes at any
+// offset widened to int16, sign- or zero-extended), set1(int32), madd_add(acc, x, w) (acc + vpmaddwd(x, w)),
+// store(int32_t*, V) and store_interleaved(int32_t*, even, odd) (2 * kLanes outputs: even[i] at 2i, odd[i] at
+// 2i + 1).
 #pragma once
 
 #include <cstring>
@@ -11,41 +12,38 @@
 namespace tessera::q8_dwconv {
 namespace {
 
-template <typename Isa>
-void run_3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_point, const int16_t* weights,
-             int32_t bias, int32_t* sums, void* scratch) {
+template <typename Isa, bool Signed>
+void rows_3x3(const Window2d& w, const PlaneLayout& layout, const uint8_t* plane, const int16_t* weights, int32_t bias,
+              int32_t* sums, int32_t* row_sums) {
   using V = typename Isa::V;
   constexpr int64_t kL = Isa::kLanes;
-  const PlaneLayout layout = plane_layout(w);
-  int16_t* const plane = static_cast<int16_t*>(scratch);
-  int32_t* const row_sums = reinterpret_cast<int32_t*>(plane + layout.rows * layout.width);
-  if (x_signed)
-    fill_plane(w, layout, reinterpret_cast<const int8_t*>(x), x_zero_point, plane);
-  else
-    fill_plane(w, layout, x, x_zero_point, plane);
-  V pair01[3], pair2[3];
-  for (int dy = 0; dy < 3; ++dy) {
-    pair01[dy] = Isa::set1(weight_pair(weights[dy * 3], weights[dy * 3 + 1]));
-    pair2[dy] = Isa::set1(weight_pair(weights[dy * 3 + 2], 0));
-  }
+  const V w01_0 = Isa::set1(weight_pair(weights[0], weights[1])), w2_0 = Isa::set1(weight_pair(weights[2], 0));
+  const V w01_1 = Isa::set1(weight_pair(weights[3], weights[4])), w2_1 = Isa::set1(weight_pair(weights[5], 0));
+  const V w01_2 = Isa::set1(weight_pair(weights[6], weights[7])), w2_2 = Isa::set1(weight_pair(weights[8], 0));
   const V start = Isa::set1(bias);
+  const auto load = [](const uint8_t* p) { return Isa::template load<Signed>(p); };
   for (int64_t oy = 0; oy < w.out_h; ++oy) {
-    const int16_t* r0 = plane + oy * w.stride_h * layout.width;
-    const int16_t* r1 = r0 + layout.width;
-    const int16_t* r2 = r1 + layout.width;
-    // Whole blocks straight into the sums where the row holds them, the last partial one through row_sums.
+    const uint8_t* r0 = plane + oy * w.stride_h * layout.width;
+    const uint8_t* r1 = r0 + layout.width;
+    const uint8_t* r2 = r1 + layout.width;
+    // Whole blocks straight into the sums; a row of at least one block ends with a block shifted back to end at
+    // out_w (recomputing a few outputs) instead of a partial one, which narrower rows store through row_sums.
     int32_t* const out = sums + oy * w.out_w;
     if (w.stride_w == 1) {
-      for (int64_t j0 = 0; j0 < w.out_w; j0 += 2 * kL) {
-        V even = start, odd = start;
-        const int16_t* const rows[3] = {r0 + j0, r1 + j0, r2 + j0};
-        for (int dy = 0; dy < 3; ++dy) {
-          const int16_t* const p = rows[dy];
-          even = Isa::madd_add(even, Isa::load(p), pair01[dy]);
-          odd = Isa::madd_add(odd, Isa::load(p + 1), pair01[dy]);
-          even = Isa::madd_add(even, Isa::load(p + 2), pair2[dy]);
-          odd = Isa::madd_add(odd, Isa::load(p + 3), pair2[dy]);
-        }
+      for (int64_t next = 0; next < w.out_w; next += 2 * kL) {
+        const int64_t j0 = next + 2 * kL > w.out_w && w.out_w >= 2 * kL ? w.out_w - 2 * kL : next;
+        V even = Isa::madd_add(start, load(r0 + j0), w01_0);
+        V odd = Isa::madd_add(start, load(r0 + j0 + 1), w01_0);
+        even = Isa::madd_add(even, load(r0 + j0 + 2), w2_0);
+        odd = Isa::madd_add(odd, load(r0 + j0 + 3), w2_0);
+        even = Isa::madd_add(even, load(r1 + j0), w01_1);
+        odd = Isa::madd_add(odd, load(r1 + j0 + 1), w01_1);
+        even = Isa::madd_add(even, load(r1 + j0 + 2), w2_1);
+        odd = Isa::madd_add(odd, load(r1 + j0 + 3), w2_1);
+        even = Isa::madd_add(even, load(r2 + j0), w01_2);
+        odd = Isa::madd_add(odd, load(r2 + j0 + 1), w01_2);
+        even = Isa::madd_add(even, load(r2 + j0 + 2), w2_2);
+        odd = Isa::madd_add(odd, load(r2 + j0 + 3), w2_2);
         if (j0 + 2 * kL <= w.out_w) {
           Isa::store_interleaved(out + j0, even, odd);
         } else {
@@ -54,13 +52,15 @@ void run_3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_
         }
       }
     } else {
-      for (int64_t j0 = 0; j0 < w.out_w; j0 += kL) {
-        V acc = start;
-        const int16_t* const rows[3] = {r0 + 2 * j0, r1 + 2 * j0, r2 + 2 * j0};
-        for (int dy = 0; dy < 3; ++dy) {
-          acc = Isa::madd_add(acc, Isa::load(rows[dy]), pair01[dy]);
-          acc = Isa::madd_add(acc, Isa::load(rows[dy] + 2), pair2[dy]);
-        }
+      for (int64_t next = 0; next < w.out_w; next += kL) {
+        const int64_t j0 = next + kL > w.out_w && w.out_w >= kL ? w.out_w - kL : next;
+        const int64_t c = 2 * j0;
+        V acc = Isa::madd_add(start, load(r0 + c), w01_0);
+        acc = Isa::madd_add(acc, load(r0 + c + 2), w2_0);
+        acc = Isa::madd_add(acc, load(r1 + c), w01_1);
+        acc = Isa::madd_add(acc, load(r1 + c + 2), w2_1);
+        acc = Isa::madd_add(acc, load(r2 + c), w01_2);
+        acc = Isa::madd_add(acc, load(r2 + c + 2), w2_2);
         if (j0 + kL <= w.out_w) {
           Isa::store(out + j0, acc);
         } else {
@@ -70,6 +70,20 @@ void run_3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_
       }
     }
   }
+}
+
+template <typename Isa>
+void run_3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_point, const int16_t* weights,
+             int32_t bias, int32_t* sums, void* scratch) {
+  const PlaneLayout layout = plane_layout(w);
+  uint8_t* const plane = static_cast<uint8_t*>(scratch);
+  int32_t* const row_sums = reinterpret_cast<int32_t*>(plane + layout.plane_bytes());
+  fill_plane(w, layout, x, static_cast<uint8_t>(x_zero_point), plane);
+  const int32_t folded = folded_bias(bias, x_zero_point, weights);
+  if (x_signed)
+    rows_3x3<Isa, true>(w, layout, plane, weights, folded, sums, row_sums);
+  else
+    rows_3x3<Isa, false>(w, layout, plane, weights, folded, sums, row_sums);
 }
 
 }  // namespace

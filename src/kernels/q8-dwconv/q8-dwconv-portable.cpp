@@ -1,4 +1,4 @@
-// q8-dwconv's portable variant: the same padded int16 plane, every output a plain sum of its nine taps in int32.
+// q8-dwconv's portable variant: the same padded plane, every output a plain sum of its nine taps in int32.
 #include "kernels/q8-dwconv/q8-dwconv-table.h"
 
 namespace tessera::q8_dwconv {
@@ -7,18 +7,18 @@ namespace {
 void run_portable(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_point, const int16_t* weights,
                   int32_t bias, int32_t* sums, void* scratch) {
   const PlaneLayout layout = plane_layout(w);
-  int16_t* const plane = static_cast<int16_t*>(scratch);
-  if (x_signed)
-    fill_plane(w, layout, reinterpret_cast<const int8_t*>(x), x_zero_point, plane);
-  else
-    fill_plane(w, layout, x, x_zero_point, plane);
+  uint8_t* const plane = static_cast<uint8_t*>(scratch);
+  fill_plane(w, layout, x, static_cast<uint8_t>(x_zero_point), plane);
+  const uint32_t folded = static_cast<uint32_t>(folded_bias(bias, x_zero_point, weights));
   for (int64_t oy = 0; oy < w.out_h; ++oy) {
     for (int64_t ox = 0; ox < w.out_w; ++ox) {
-      uint32_t sum = static_cast<uint32_t>(bias);
+      uint32_t sum = folded;
       for (int64_t dy = 0; dy < 3; ++dy) {
-        const int16_t* row = plane + (oy * w.stride_h + dy) * layout.width + ox * w.stride_w;
-        for (int64_t dx = 0; dx < 3; ++dx)
-          sum += static_cast<uint32_t>(static_cast<int32_t>(weights[dy * 3 + dx]) * static_cast<int32_t>(row[dx]));
+        const uint8_t* row = plane + (oy * w.stride_h + dy) * layout.width + ox * w.stride_w;
+        for (int64_t dx = 0; dx < 3; ++dx) {
+          const int32_t value = x_signed ? static_cast<int8_t>(row[dx]) : row[dx];
+          sum += static_cast<uint32_t>(static_cast<int32_t>(weights[dy * 3 + dx]) * value);
+        }
       }
       sums[oy * w.out_w + ox] = static_cast<int32_t>(sum);
     }

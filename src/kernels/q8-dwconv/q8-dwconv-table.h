@@ -27,18 +27,20 @@ extern const Q8DwConvSet kAvx512Set;
 // two registers): the layout is the same for every variant, so scratch sizes do not depend on the one selected.
 inline constexpr int64_t kMaxLanes = 16;
 
-// The zero-padded int16 plane: `rows` rows of `width` values (padded row r is input row r - pad_top, padded column
-// c input column c - pad_left), then one row of sums of `row_outputs` int32 (out_w rounded up to whole blocks).
+// The padded plane: `rows` rows of `width` bytes (padded row r is input row r - pad_top, padded column c input
+// column c - pad_left; the padding holds the zero point's byte, so every tap's x - zero point is 0 there), then one
+// row of sums of `row_outputs` int32 (out_w rounded up to whole blocks) at the next 64-byte boundary.
 struct PlaneLayout {
   int64_t rows, width, row_outputs;
-  int64_t bytes() const { return rows * width * 2 + row_outputs * 4 + 64; }
+  int64_t plane_bytes() const { return (rows * width + 63) / 64 * 64; }
+  int64_t bytes() const { return plane_bytes() + row_outputs * 4 + 64; }
 };
 
 inline PlaneLayout plane_layout(const Window2d& w) {
   PlaneLayout layout;
   layout.rows = (w.out_h - 1) * w.stride_h + 3;
   // Stride 1: blocks of 2 x lanes outputs, read at offsets 0..3 of their first column; stride 2: blocks of lanes
-  // outputs, read at offsets 0 and 2 of twice their first column.
+  // outputs, read at offsets 0 and 2 of twice their first column. Each read covers 2 x lanes bytes.
   const int64_t block = w.stride_w == 1 ? 2 * kMaxLanes : kMaxLanes;
   layout.row_outputs = (w.out_w + block - 1) / block * block;
   const int64_t width = w.stride_w == 1 ? layout.row_outputs + 3 : 2 * layout.row_outputs + 2;
@@ -46,26 +48,39 @@ inline PlaneLayout plane_layout(const Window2d& w) {
   return layout;
 }
 
-// Fills the padded plane of x: rows x width int16 values x - zero point inside the input, 0 outside. Written as
-// plain loops that each ISA file's compiler vectorizes.
-template <typename T>
-inline void fill_plane(const Window2d& w, const PlaneLayout& layout, const T* x, int32_t zero_point, int16_t* plane) {
+// Copies n bytes in 16-byte moves (constant-size copies the compiler inlines; a library call per short row cost more
+// than the row), the last one overlapping the one before it; shorter spans byte by byte.
+inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
+  if (n < 16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (int64_t i = 0; i + 16 < n; i += 16) std::memcpy(dst + i, src + i, 16);
+  std::memcpy(dst + n - 16, src + n - 16, 16);
+}
+
+// Fills the padded plane of x (bytes as they are) with the zero point's byte around it: each row first filled with
+// it in 16-byte moves (width is a multiple of 16), then the input row copied over.
+inline void fill_plane(const Window2d& w, const PlaneLayout& layout, const uint8_t* x, uint8_t zero_point,
+                       uint8_t* plane) {
+  uint8_t pattern[16];
+  std::memset(pattern, zero_point, sizeof pattern);
   const int64_t first = std::min(w.pad_left, layout.width);
   const int64_t last = std::clamp<int64_t>(w.pad_left + w.in_w, first, layout.width);  // input columns end
   for (int64_t r = 0; r < layout.rows; ++r) {
-    int16_t* row = plane + r * layout.width;
+    uint8_t* row = plane + r * layout.width;
+    for (int64_t c = 0; c < layout.width; c += 16) std::memcpy(row + c, pattern, 16);
     const int64_t iy = r - w.pad_top;
-    if (iy < 0 || iy >= w.in_h) {
-      std::memset(row, 0, static_cast<size_t>(layout.width) * sizeof(int16_t));
-      continue;
-    }
-    const T* src = x + iy * w.in_w;
-    int16_t* dst = row + first;
-    const int64_t count = last - first;
-    std::memset(row, 0, static_cast<size_t>(first) * sizeof(int16_t));
-    for (int64_t c = 0; c < count; ++c) dst[c] = static_cast<int16_t>(static_cast<int32_t>(src[c]) - zero_point);
-    std::memset(row + last, 0, static_cast<size_t>(layout.width - last) * sizeof(int16_t));
+    if (iy >= 0 && iy < w.in_h) copy_bytes(row + first, x + iy * w.in_w, last - first);
   }
+}
+
+// The bias with the zero point's terms folded in: bias - zero_point * sum(weights), modulo 2^32, so that the sums
+// of weights times the bytes as they are (padding included) give bias + sum(weights * (x - zero_point)).
+inline int32_t folded_bias(int32_t bias, int32_t zero_point, const int16_t* weights) {
+  uint32_t sum = static_cast<uint32_t>(bias);
+  for (int k = 0; k < 9; ++k) sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(weights[k]));
+  return static_cast<int32_t>(sum);
 }
 
 // The weight pairs as vpmaddwd multiplies them: (w[dy][0], w[dy][1]) and (w[dy][2], 0), low half first.

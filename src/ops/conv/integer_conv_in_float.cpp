@@ -290,9 +290,9 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
     const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
     // Rows wider than that on the integer kernel where it runs vectorized (3x3, column strides 1 and 2): INT8
     // MobileNetV2 (reduced range; AMD EPYC Zen 3, one thread, per-node minima of 1500 runs of each layer alone),
-    // 32 channels at 112x112 279 -> 213 us, 96 at 112x112 stride 2 346 -> 265, 144 at 56x56 333 -> 315, 56x56
-    // stride 2 and 28x28 level; its 7x7 and 14x14 planes stay channels-last in float (960 at 7x7: 65 us, 194 one
-    // plane at a time on the integer kernel).
+    // float kernels -> integer: 32 channels at 112x112 279 -> 204 us, 96 at 112x112 stride 2 346 -> 211, 144 at
+    // 56x56 333 -> 250, 144 at 56x56 stride 2 163 -> 109, 192 at 28x28 162 -> 105. Its 14x14 and 7x7 planes stay
+    // channels-last in float (576 at 14x14: 110 us there, 164 plane by plane here; 960 at 7x7: 69 and 157).
     const bool integer = !channels_last_fits && q8_dwconv3x3_supports(p) &&
                          std::strstr(q8_dwconv3x3_kernel_name(), "__portable") == nullptr;
     const auto run = [&](const auto* data) {
