@@ -16,13 +16,6 @@ namespace {
 using simd::kLanes;
 using simd::Vec;
 
-typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
-
-template <typename T>
-struct Bytes {
-  typedef T type __attribute__((vector_size(kLanes)));
-};
-
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 
 template <typename T>
@@ -43,7 +36,6 @@ inline T quantize_one(float x, float scale, float zero_point) {
 template <typename T, bool kRow, bool kReciprocal>
 int64_t quantize_registers(const float* x, int64_t n, const float* scale, const float* zero_point, T* y) {
   static_assert(!(kRow && kReciprocal));
-  using ByteVec = typename Bytes<T>::type;
   const Vec magic = Vec{} + kRoundMagic, zero = {};
   const Vec lo = Vec{} + static_cast<float>(std::numeric_limits<T>::min());
   const Vec hi = Vec{} + static_cast<float>(std::numeric_limits<T>::max());
@@ -61,8 +53,7 @@ int64_t quantize_registers(const float* x, int64_t n, const float* scale, const 
     r += zp;
     r = r > lo ? r : lo;
     r = r < hi ? r : hi;
-    const ByteVec bytes = __builtin_convertvector(__builtin_convertvector(r, IntVec), ByteVec);
-    std::memcpy(y + i, &bytes, kLanes);
+    simd::store_integral_floats_as_bytes(y + i, r);
   }
   return i;
 }
