@@ -1,10 +1,11 @@
 // q8-dwconv: the exact int32 sums of a 3x3 depthwise convolution of one 8-bit channel plane (NCHW), for QLinearConv's
-// and ConvInteger's depthwise layers, one implementation per ISA (AVX-512 BW, AVX2, portable) chosen once from CPUID.
-// Each variant copies the plane once into zero-padded rows of int16 differences x - zero point (q8-dwconv-impl.h),
-// then forms every output from pairs of horizontally adjacent taps: an int32 lane of such a row, read at any int16
-// offset, is a pair (x[j], x[j + 1]), and vpmaddwd against the broadcast weight pair (w0, w1) adds both products in
-// one operation, tap 2 paired with a zero weight. Column stride 1 reads each row at four offsets (even and odd
-// outputs, interleaved at the end), column stride 2 at two. Exact: the sums are integers (int32, wrapping).
+// depthwise layers, one implementation per ISA (AVX-512 BW, AVX2, portable) chosen once from CPUID. Each variant
+// copies the plane once into rows padded with the zero point's byte (q8-dwconv-table.h), folds the zero point into
+// the bias (bias - zp * sum(w)), then forms every output from pairs of horizontally adjacent taps: bytes loaded at
+// any offset and widened to int16 hold, in each int32 lane, a pair (x[j], x[j + 1]), and vpmaddwd against the
+// broadcast weight pair (w0, w1) adds both products in one operation, tap 2 paired with a zero weight
+// (q8-dwconv-impl.h). Column stride 1 reads each row at four offsets (even and odd outputs, interleaved at the end),
+// column stride 2 at two. Exact: the sums are integers (int32, wrapping).
 #pragma once
 
 #include <cstdint>
