@@ -536,14 +536,20 @@ TEST_P(Q8GemmVariant, RequantizeFloatSumsChannelsMatchesPerChannel) {
       std::vector<float> sums(static_cast<size_t>(positions * channels));
       for (int64_t i = 0; i < positions * channels; ++i) {
         const int64_t c = i % channels;
-        const double target = static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5;
+        // Products next to halfway points, and every fifth next to +-32768 (the int16 saturation of the moderate
+        // AVX2 path, met by the zero point's extremes in rounds 9 and 11).
+        const double target = i % 5 == 1 ? (rng() % 2 ? 1 : -1) * (32768.5 + static_cast<int>(rng() % 200) - 100)
+                                         : static_cast<double>(static_cast<int>(rng() % 400) - 200) + 0.5;
         int64_t v = std::llround(target / scales[c]) - bias[c] + static_cast<int64_t>(rng() % 5) - 2;
         if (!small && i % 11 == 4) v = (1 << 24) + static_cast<int64_t>(rng() % 5);
         v = std::clamp<int64_t>(v, -(1 << 24) + 1000, (1 << 24) - 1000);
         sums[i] = static_cast<float>(v);
       }
       for (const bool out_signed : {false, true}) {
-        const double zero_point = round == 7 ? 2.5 : (out_signed ? -5.0 : 130.0);
+        const double zero_point = round == 7    ? 2.5
+                                  : round == 9  ? (out_signed ? -128.0 : 0.0)
+                                  : round == 11 ? (out_signed ? 127.0 : 255.0)
+                                                : (out_signed ? -5.0 : 130.0);
         std::vector<uint8_t> got(sums.size(), 0x5A);
         q8_requantize_float_sums_channels(sums.data(), positions, channels, bias.data(), scales.data(), zero_point,
                                           out_signed, got.data(), small);
