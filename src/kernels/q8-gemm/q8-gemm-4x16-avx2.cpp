@@ -44,6 +44,7 @@ const Q8GemmSet kAvx2Set = {
     .requantize_channels = requantize_channels,
     .narrow_b = &kAvx2B7Set,
     .narrow_a = &kAvx2A7Set,
+    .requantizes_in_registers = true,
 };
 #endif
 }  // namespace tessera::q8gemm

@@ -40,6 +40,7 @@ const Q8GemmSet kAvxVnniSet = {
     .requantize_float_sums = requantize_float_sums,
     .requantize_float_sums_channels = requantize_float_sums_channels,
     .requantize_channels = requantize_channels,
+    .requantizes_in_registers = true,
 };
 #endif
 }  // namespace tessera::q8gemm

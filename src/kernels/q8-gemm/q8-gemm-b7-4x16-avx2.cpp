@@ -49,6 +49,7 @@ constexpr Q8GemmSet vpmaddubsw_set(const char* name, int32_t unsigned_b_shift) {
       .requantize_float_sums_channels = requantize_float_sums_channels,
       .requantize_channels = requantize_channels,
       .unsigned_b_shift = unsigned_b_shift,
+      .requantizes_in_registers = true,
   };
 }
 

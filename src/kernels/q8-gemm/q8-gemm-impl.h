@@ -525,6 +525,24 @@ template <typename Isa, int Nv, int Rows>
     const double* const row_scales = offset_rows(t.row_scales, row0);
     const double zero_point = t.q8_zero_point;
     const bool q8_signed = t.q8_signed, small = t.q8_small_sums;
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+    if constexpr (sizeof(Vec) == 32 && Nv == 2) {  // __m256i registers (AVX2, AVX-VNNI tiles)
+      if (t.q8_moderate) {
+        // Straight from the registers, 16 values a row (see TileOutput::q8_moderate).
+        const int32_t zero_point_i = static_cast<int32_t>(zero_point);
+#pragma GCC unroll 16
+        for (int r = 0; r < Rows; ++r) {
+          const __m256 scale = _mm256_set1_ps(static_cast<float>(row_scales[r]));
+          if (q8_signed)
+            requantize_moderate16_lanes(acc[r][0], acc[r][1], scale, scale, zero_point_i,
+                                        reinterpret_cast<int8_t*>(c + r * ldc));
+          else
+            requantize_moderate16_lanes(acc[r][0], acc[r][1], scale, scale, zero_point_i, c + r * ldc);
+        }
+        return;
+      }
+    }
+#endif
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4

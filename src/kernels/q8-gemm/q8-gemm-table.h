@@ -52,6 +52,10 @@ struct TileOutput {
   const double* row_scales;  // the tile's rows' requantization scales
   double q8_zero_point;
   bool q8_small_sums;  // every sum (with its row bias) lies within +-2^24 (see Q8GemmOutput)
+  // Small sums, every row scale of the call a float below 64 in magnitude, an integer zero point: the AVX2 tiles
+  // then requantize their rows straight from the registers (requantize_moderate16_lanes), without the per-row
+  // tests of requantize_tile_row.
+  bool q8_moderate;
 };
 
 // Computes and stores one tile of `rows` (fixed by the function) rows from an A strip and a B strip.
@@ -106,6 +110,9 @@ struct Q8GemmSet {
   // The variant pack_q8_gemm_b_for_narrow_a takes instead of this one: its tile is exact where every A' lies in
   // [0, 128] whatever B' holds (q8_gemm checks A), or nullptr.
   const Q8GemmSet* narrow_a = nullptr;
+  // The tiles requantize full rows straight from their registers where TileOutput::q8_moderate holds (the 256-bit
+  // tiles: store_tile's requantize_moderate16_lanes path).
+  bool requantizes_in_registers = false;
 };
 
 extern const Q8GemmSet kPortableSet;

@@ -153,6 +153,10 @@ bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b);
 bool q8_gemm_has_narrow_b_kernel();
 // Whether the variant of depth k has a narrow-A sibling (see pack_q8_gemm_b_for_narrow_a).
 bool q8_gemm_has_narrow_a_kernel(int64_t k);
+// Whether the tiles of depth k's variant requantize a c_q8 output straight from their registers when the call
+// allows it (small sums, every row scale a float below 64, an integer zero point): then writing the bytes from the
+// tiles beats int32 sums requantized in a second pass (the 256-bit AVX2 / AVX-VNNI tiles).
+bool q8_gemm_requantizes_in_registers(int64_t k);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 
