@@ -108,6 +108,61 @@ TEST_P(Q8DwConvVariant, NetworkShapesMatchDirectLoop) {
   }
 }
 
+// The channels-last form: random small geometries and channel counts (tails of a register group included), the
+// padded block built as the caller does (the zero point's byte around the input, random bytes past the channels),
+// against the direct loop over the padded block; sums past the channels must be 0.
+TEST_P(Q8DwConvVariant, ChannelsLastMatchesDirectLoop) {
+  std::mt19937 rng(99);
+  int cases = 0;
+  for (int attempt = 0; cases < 120 && attempt < 2000; ++attempt) {
+    Window2d p;
+    if (!random_window(rng, p, 16, 16, 3, 3, 2)) continue;
+    p.dilation_h = p.dilation_w = 1;
+    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
+    if (p.in_h + p.pad_top + pad_bottom < 3 || p.in_w + p.pad_left + pad_right < 3) continue;
+    p.out_h = (p.in_h + p.pad_top + pad_bottom - 3) / p.stride_h + 1;
+    p.out_w = (p.in_w + p.pad_left + pad_right - 3) / p.stride_w + 1;
+    const int64_t channels = 1 + static_cast<int64_t>(rng() % 70), ld = (channels + 31) / 32 * 32;
+    const bool x_signed = rng() % 2 != 0;
+    const uint8_t zero_point = static_cast<uint8_t>(rng());
+    const int64_t rows = (p.out_h - 1) * p.stride_h + 3, cols = (p.out_w - 1) * p.stride_w + 3;
+    std::vector<uint8_t> x(static_cast<size_t>(rows * cols * ld));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t iy = r - p.pad_top, ix = c - p.pad_left;
+        const bool inside = iy >= 0 && iy < p.in_h && ix >= 0 && ix < p.in_w;
+        for (int64_t k = 0; k < ld; ++k)
+          x[static_cast<size_t>((r * cols + c) * ld + k)] =
+              k < channels && !inside ? zero_point : static_cast<uint8_t>(rng());
+      }
+    }
+    std::vector<int16_t> w(static_cast<size_t>(channels * 9));
+    for (int16_t& v : w)
+      v = static_cast<int16_t>(cases % 7 == 0 ? (rng() % 2 ? 255 : -255) : static_cast<int>(rng() % 511) - 255);
+    std::vector<uint8_t> scratch(static_cast<size_t>(q8_dwconv3x3_nhwc_scratch_bytes(ld)));
+    std::vector<int32_t> got(static_cast<size_t>(p.out_h * p.out_w * ld) + 1, 0x5A5A5A5A);
+    q8_dwconv3x3_nhwc(p, channels, ld, x.data(), x_signed, w.data(), got.data(), scratch.data());
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        for (int64_t k = 0; k < ld; ++k) {
+          int64_t want = 0;
+          for (int64_t tap = 0; k < channels && tap < 9; ++tap) {
+            const uint8_t byte =
+                x[static_cast<size_t>(((oy * p.stride_h + tap / 3) * cols + ox * p.stride_w + tap % 3) * ld + k)];
+            want += static_cast<int64_t>(w[static_cast<size_t>(k * 9 + tap)]) *
+                    (x_signed ? static_cast<int8_t>(byte) : byte);
+          }
+          ASSERT_EQ(got[static_cast<size_t>((oy * p.out_w + ox) * ld + k)], static_cast<int32_t>(want))
+              << "case " << cases << " at " << oy << "," << ox << " channel " << k << " of " << channels;
+        }
+      }
+    }
+    EXPECT_EQ(got.back(), 0x5A5A5A5A) << "case " << cases << ": wrote past the sums";
+    ++cases;
+  }
+  EXPECT_GE(cases, 120);
+}
+
 TEST(Q8DwConv, SupportsOnlyThreeByThreeUnitDilationNarrowColumnStrides) {
   Window2d p;
   p.in_h = p.in_w = 8;

@@ -408,14 +408,19 @@ TEST(QuantizedConvTest, ConvIntegerAndQLinearConvMatchReference) {
   });
 }
 
-// Depthwise 3x3 convolutions with output rows wider than 16 (the integer kernel, kernels/q8-dwconv, where a vector
-// variant runs; the float kernels otherwise): column strides 1 and 2, uneven pads, a row stride of 3, two images,
-// odd widths; one weight zero point for all channels and one per channel.
-TEST(QuantizedConvTest, WideDepthwiseMatchesReference) {
+// Depthwise 3x3 convolutions on each q8-dwconv variant (the integer kernel where a vector variant runs, plane by
+// plane for output rows wider than 16 and channels-last for narrower ones; the float kernels with the portable one):
+// column strides 1 and 2, uneven pads, a row stride of 3, two images, odd widths, channel counts that leave a short
+// last block; one weight zero point for all channels and one per channel.
+TEST(QuantizedConvTest, DepthwiseMatchesReferenceOnEachQ8DwConvVariant) {
   const std::vector<ConvCase> cases = {
       {{1, 5, 20, 37}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1, 0, 1}, {1, 1}},
       {{2, 4, 13, 50}, {4, 1, 3, 3}, 4, {3, 1}, {2, 0, 1, 2}, {1, 1}},
       {{1, 3, 18, 41}, {3, 1, 3, 3}, 3, {1, 2}, {0, 2, 2, 0}, {1, 1}},
+      {{2, 40, 7, 7}, {40, 1, 3, 3}, 40, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 70, 12, 14}, {70, 1, 3, 3}, 70, {1, 1}, {1, 1, 1, 1}, {1, 1}},
+      {{1, 33, 14, 14}, {33, 1, 3, 3}, 33, {2, 2}, {0, 1, 1, 0}, {1, 1}},
+      {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {2, 2}, {1, 1, 1, 1}, {1, 1}},
   };
   ThreadPool pool(3);
   SerialParallelism serial;

@@ -24,10 +24,18 @@ struct Avx2 {
     store(p, _mm256_permute2x128_si256(lo, hi, 0x20));
     store(p + 8, _mm256_permute2x128_si256(lo, hi, 0x31));
   }
+  static V zero() { return _mm256_setzero_si256(); }
+  static V load_s16(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static V unpacklo16(V a, V b) { return _mm256_unpacklo_epi16(a, b); }
+  static V unpackhi16(V a, V b) { return _mm256_unpackhi_epi16(a, b); }
+  static void store_halves(int32_t* p, V lo, V hi) {
+    store(p, _mm256_permute2x128_si256(lo, hi, 0x20));
+    store(p + 8, _mm256_permute2x128_si256(lo, hi, 0x31));
+  }
 };
 
 }  // namespace
 
-const Q8DwConvSet kAvx2Set = {"q8_dwconv3x3__avx2", run_3x3<Avx2>};
+const Q8DwConvSet kAvx2Set = {"q8_dwconv3x3__avx2", run_3x3<Avx2>, run_nhwc<Avx2>};
 #endif
 }  // namespace tessera::q8_dwconv

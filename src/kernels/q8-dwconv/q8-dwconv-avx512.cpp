@@ -29,10 +29,19 @@ struct Avx512 {
     store(p, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi));
     store(p + 16, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), hi));
   }
+  static V zero() { return _mm512_setzero_si512(); }
+  static V load_s16(const int16_t* p) { return _mm512_loadu_si512(p); }
+  static V unpacklo16(V a, V b) { return _mm512_maskz_unpacklo_epi16(0xFFFFFFFF, a, b); }
+  static V unpackhi16(V a, V b) { return _mm512_maskz_unpackhi_epi16(0xFFFFFFFF, a, b); }
+  // The 128-bit quarters of lo and hi alternating: lo0 hi0 lo1 hi1, then lo2 hi2 lo3 hi3 (64-bit indices).
+  static void store_halves(int32_t* p, V lo, V hi) {
+    store(p, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi));
+    store(p + 16, _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), hi));
+  }
 };
 
 }  // namespace
 
-const Q8DwConvSet kAvx512Set = {"q8_dwconv3x3__avx512", run_3x3<Avx512>};
+const Q8DwConvSet kAvx512Set = {"q8_dwconv3x3__avx512", run_3x3<Avx512>, run_nhwc<Avx512>};
 #endif
 }  // namespace tessera::q8_dwconv

@@ -2,7 +2,9 @@
 // AVX-512 files. Isa provides V (kLanes int32 lanes), kLanes, load<Signed>(const uint8_t*) (2 * kLanes bytes at any
 // offset widened to int16, sign- or zero-extended), set1(int32), madd_add(acc, x, w) (acc + vpmaddwd(x, w)),
 // store(int32_t*, V) and store_interleaved(int32_t*, even, odd) (2 * kLanes outputs: even[i] at 2i, odd[i] at
-// 2i + 1).
+// 2i + 1); for the channels-last form also zero(), load_s16(const int16_t*) (2 * kLanes int16), unpacklo16 /
+// unpackhi16 (within 128-bit lanes) and store_halves(int32_t*, lo, hi) (2 * kLanes int32: the 128-bit lanes of lo and
+// hi alternating, lo's first).
 #pragma once
 
 #include <cstring>
@@ -84,6 +86,63 @@ void run_3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_
     rows_3x3<Isa, true>(w, layout, plane, weights, folded, sums, row_sums);
   else
     rows_3x3<Isa, false>(w, layout, plane, weights, folded, sums, row_sums);
+}
+
+// The channels-last form (see q8_dwconv3x3_nhwc): channel groups of 2 x kLanes, each group's ten weight registers
+// held while every output position of the block runs; per position the nine taps' bytes are widened, interleaved
+// two taps at a time (the ninth with zeros) and multiplied by vpmaddwd into two accumulators, whose 128-bit lanes
+// hold channels 8k..8k+3 and 8k+4..8k+7, put back in order by store_halves.
+template <typename Isa, bool Signed>
+void nhwc_groups(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, const int16_t* weights,
+                 int32_t* sums, int16_t* interleaved) {
+  using V = typename Isa::V;
+  constexpr int kGroup = 2 * static_cast<int>(Isa::kLanes);  // channels (int16 lanes) per register
+  const int64_t cols = (w.out_w - 1) * w.stride_w + 3;
+  const int64_t row_bytes = cols * ld;
+  for (int64_t c0 = 0; c0 < ld; c0 += kGroup) {
+    interleave_nhwc_weights(weights, channels, c0, kGroup, interleaved);
+    V lo_w[5], hi_w[5];
+    for (int pair = 0; pair < 5; ++pair) {
+      lo_w[pair] = Isa::load_s16(interleaved + (pair * 2) * kGroup);
+      hi_w[pair] = Isa::load_s16(interleaved + (pair * 2 + 1) * kGroup);
+    }
+    const auto load = [](const uint8_t* p) { return Isa::template load<Signed>(p); };
+    for (int64_t oy = 0; oy < w.out_h; ++oy) {
+      const uint8_t* r0 = x + oy * w.stride_h * row_bytes + c0;
+      const uint8_t* r1 = r0 + row_bytes;
+      const uint8_t* r2 = r1 + row_bytes;
+      int32_t* out = sums + oy * w.out_w * ld + c0;
+      for (int64_t ox = 0; ox < w.out_w; ++ox, out += ld) {
+        const int64_t c = ox * w.stride_w * ld;
+        // Taps in order: (r0, 0), (r0, 1), (r0, 2), (r1, 0), ... (r2, 2).
+        const V t0 = load(r0 + c), t1 = load(r0 + c + ld), t2 = load(r0 + c + 2 * ld);
+        const V t3 = load(r1 + c), t4 = load(r1 + c + ld), t5 = load(r1 + c + 2 * ld);
+        const V t6 = load(r2 + c), t7 = load(r2 + c + ld), t8 = load(r2 + c + 2 * ld);
+        const V zero = Isa::zero();
+        V lo = Isa::madd_add(zero, Isa::unpacklo16(t0, t1), lo_w[0]);
+        V hi = Isa::madd_add(zero, Isa::unpackhi16(t0, t1), hi_w[0]);
+        lo = Isa::madd_add(lo, Isa::unpacklo16(t2, t3), lo_w[1]);
+        hi = Isa::madd_add(hi, Isa::unpackhi16(t2, t3), hi_w[1]);
+        lo = Isa::madd_add(lo, Isa::unpacklo16(t4, t5), lo_w[2]);
+        hi = Isa::madd_add(hi, Isa::unpackhi16(t4, t5), hi_w[2]);
+        lo = Isa::madd_add(lo, Isa::unpacklo16(t6, t7), lo_w[3]);
+        hi = Isa::madd_add(hi, Isa::unpackhi16(t6, t7), hi_w[3]);
+        lo = Isa::madd_add(lo, Isa::unpacklo16(t8, zero), lo_w[4]);
+        hi = Isa::madd_add(hi, Isa::unpackhi16(t8, zero), hi_w[4]);
+        Isa::store_halves(out, lo, hi);
+      }
+    }
+  }
+}
+
+template <typename Isa>
+void run_nhwc(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, bool x_signed, const int16_t* weights,
+              int32_t* sums, void* scratch) {
+  int16_t* const interleaved = static_cast<int16_t*>(scratch);
+  if (x_signed)
+    nhwc_groups<Isa, true>(w, channels, ld, x, weights, sums, interleaved);
+  else
+    nhwc_groups<Isa, false>(w, channels, ld, x, weights, sums, interleaved);
 }
 
 }  // namespace

@@ -12,9 +12,13 @@ namespace tessera::q8_dwconv {
 using DwConvFn = void (*)(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_point,
                           const int16_t* weights, int32_t bias, int32_t* sums, void* scratch);
 
+using DwConvNhwcFn = void (*)(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, bool x_signed,
+                              const int16_t* weights, int32_t* sums, void* scratch);
+
 struct Q8DwConvSet {
   const char* name;
   DwConvFn run;
+  DwConvNhwcFn run_nhwc;
 };
 
 extern const Q8DwConvSet kPortableSet;
@@ -81,6 +85,29 @@ inline int32_t folded_bias(int32_t bias, int32_t zero_point, const int16_t* weig
   uint32_t sum = static_cast<uint32_t>(bias);
   for (int k = 0; k < 9; ++k) sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(weights[k]));
   return static_cast<int32_t>(sum);
+}
+
+// The channels-last form's weights for a register of `lanes` int16 (2 x the int32 lanes) over channels [c0, c0 +
+// lanes): per pair of taps (a, b) = (0, 1), (2, 3), (4, 5), (6, 7), (8, none), the two registers vpmaddwd multiplies
+// with the taps' values interleaved by unpacklo / unpackhi within each 128-bit lane: `lo` pairs (w_a, w_b) of
+// channels c0 + 8k + i, `hi` of c0 + 8k + 4 + i (128-bit lane k, i < 4). Channels from `channels` on get 0.
+// out: 5 pairs x 2 registers x lanes int16.
+inline void interleave_nhwc_weights(const int16_t* weights, int64_t channels, int64_t c0, int lanes, int16_t* out) {
+  const auto weight = [&](int64_t c, int tap) -> int16_t {
+    return c < channels && tap < 9 ? weights[c * 9 + tap] : int16_t{0};
+  };
+  for (int pair = 0; pair < 5; ++pair) {
+    int16_t* lo = out + (pair * 2) * lanes;
+    int16_t* hi = lo + lanes;
+    for (int k = 0; k < lanes / 8; ++k) {
+      for (int i = 0; i < 4; ++i) {
+        lo[2 * (4 * k + i)] = weight(c0 + 8 * k + i, 2 * pair);
+        lo[2 * (4 * k + i) + 1] = weight(c0 + 8 * k + i, 2 * pair + 1);
+        hi[2 * (4 * k + i)] = weight(c0 + 8 * k + 4 + i, 2 * pair);
+        hi[2 * (4 * k + i) + 1] = weight(c0 + 8 * k + 4 + i, 2 * pair + 1);
+      }
+    }
+  }
 }
 
 // The weight pairs as vpmaddwd multiplies them: (w[dy][0], w[dy][1]) and (w[dy][2], 0), low half first.

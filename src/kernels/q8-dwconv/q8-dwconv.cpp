@@ -33,6 +33,15 @@ void q8_dwconv3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_
   dispatch().active().run(w, x, x_signed, x_zero_point, weights, bias, sums, scratch);
 }
 
+int64_t q8_dwconv3x3_nhwc_scratch_bytes(int64_t /*ld*/) {
+  return 5 * 2 * 2 * q8_dwconv::kMaxLanes * static_cast<int64_t>(sizeof(int16_t));  // one group's weight registers
+}
+
+void q8_dwconv3x3_nhwc(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, bool x_signed,
+                       const int16_t* weights, int32_t* sums, void* scratch) {
+  dispatch().active().run_nhwc(w, channels, ld, x, x_signed, weights, sums, scratch);
+}
+
 const char* q8_dwconv3x3_kernel_name() { return dispatch().active().name; }
 std::vector<std::string> q8_dwconv3x3_kernel_names() { return dispatch().names(); }
 bool q8_dwconv3x3_select_kernel(const std::string& name) { return dispatch().select(name); }

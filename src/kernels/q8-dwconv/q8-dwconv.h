@@ -32,6 +32,20 @@ int64_t q8_dwconv3x3_scratch_bytes(const Window2d& w);
 void q8_dwconv3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_zero_point, const int16_t* weights,
                   int32_t bias, int32_t* sums, void* scratch);
 
+// The channels-last form, for small planes (where one plane per call leaves most of a register idle): the sums of
+// `channels` channels at once, without a bias. x is the block's input transposed channels-last and padded: rows x cols
+// positions (rows = (out_h - 1) * stride_h + 3, cols = (out_w - 1) * stride_w + 3; padded position (r, c) is input
+// (r - pad_top, c - pad_left)), each position `ld` bytes apart, its first `channels` bytes the channels' values, the
+// padding positions holding each channel's zero point byte (so that every tap's x - zero point is 0 there). ld is
+// a multiple of 32 at least `channels`; the bytes past `channels` at each position are read, their weights 0.
+// weights: channels x 9 differences w - w_zero_point (|w| <= 255). Writes sums[position * ld + c] = sum over the
+// nine taps of weights[c * 9 + tap] * x (the bytes as they are, int8 when x_signed; the caller folds the zero point,
+// -zp * sum(weights), into its bias) for the out_h x out_w positions and every c < ld (0 past `channels`).
+// `scratch` holds q8_dwconv3x3_nhwc_scratch_bytes(ld) bytes. Requires q8_dwconv3x3_supports(w).
+int64_t q8_dwconv3x3_nhwc_scratch_bytes(int64_t ld);
+void q8_dwconv3x3_nhwc(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, bool x_signed,
+                       const int16_t* weights, int32_t* sums, void* scratch);
+
 // The selected variant, e.g. "q8_dwconv3x3__avx2"; every variant this CPU runs (CPUID choice first); and a test
 // hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).
 const char* q8_dwconv3x3_kernel_name();

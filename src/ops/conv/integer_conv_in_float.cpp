@@ -265,6 +265,70 @@ void depthwise_requantized_integer(const ConvGeometry& g, const Window2d& window
   });
 }
 
+// The depthwise case for small planes on the integer kernel's channels-last form (3x3, column strides 1 and 2), per
+// image and block of channels: the block's planes transposed as bytes into a buffer padded with the zero point's
+// byte (kernels/q8-dwconv's layout), the exact int32 sums, requantized channels-last with each channel's bias less
+// zero point x its weights' sum (q8_requantize_channels), and the bytes transposed back into y's planes.
+template <typename T>
+void depthwise_requantized_channels_last_integer(const ConvGeometry& g, const Window2d& window, const T* x,
+                                                 double x_zero_point, const Tensor& wf, const int32_t* bias,
+                                                 const std::vector<double>& scales, double y_zero_point, bool y_signed,
+                                                 bool small_sums, Parallelism& parallelism, uint8_t* y) {
+  constexpr int64_t kTaps = 9, kMaxBlock = 64, kAlign = 32;
+  const int64_t channels = g.out_channels;
+  const int threads = parallelism.thread_count();
+  int64_t blocks = (channels + kMaxBlock - 1) / kMaxBlock;
+  if (threads > 1 && g.batch * blocks % threads != 0)
+    blocks = std::min((channels + 15) / 16, (g.batch * blocks + threads - 1) / threads * threads);
+  const int64_t per_block = ((channels + blocks - 1) / blocks + 15) / 16 * 16;
+  const int64_t blocks_per_image = (channels + per_block - 1) / per_block;
+  const int32_t zero_point = static_cast<int32_t>(x_zero_point);
+  // The weights as int16 and each channel's bias with the zero point folded in (modulo 2^32).
+  std::vector<int16_t> weights(static_cast<size_t>(channels * kTaps));
+  std::vector<int32_t> folded(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m) {
+    uint32_t sum = bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u;
+    for (int64_t t = 0; t < kTaps; ++t) {
+      const int16_t v = static_cast<int16_t>(wf.data<float>()[m * kTaps + t]);
+      weights[static_cast<size_t>(m * kTaps + t)] = v;
+      sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(v));
+    }
+    folded[static_cast<size_t>(m)] = static_cast<int32_t>(sum);
+  }
+  const int64_t rows = (window.out_h - 1) * window.stride_h + 3, cols = (window.out_w - 1) * window.stride_w + 3;
+  const int64_t ld = (per_block + kAlign - 1) / kAlign * kAlign;
+  // The input rows and columns the outputs read (none past the padded buffer).
+  const int64_t copy_rows = std::max<int64_t>(0, std::min(window.in_h, rows - window.pad_top));
+  const int64_t copy_cols = std::max<int64_t>(0, std::min(window.in_w, cols - window.pad_left));
+  parallelism.parallel_for_balanced(g.batch * blocks_per_image, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> padded, bytes, scratch;
+    thread_local std::vector<int32_t> sums;
+    padded.resize(std::max(padded.size(), static_cast<size_t>(rows * cols * ld)));
+    bytes.resize(std::max(bytes.size(), static_cast<size_t>(std::max(per_block * g.out_size, ld * g.in_size))));
+    scratch.resize(std::max(scratch.size(), static_cast<size_t>(q8_dwconv3x3_nhwc_scratch_bytes(ld))));
+    sums.resize(std::max(sums.size(), static_cast<size_t>(g.out_size * ld)));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / blocks_per_image, m0 = task % blocks_per_image * per_block;
+      const int64_t count = std::min(per_block, channels - m0);
+      const uint8_t* src = reinterpret_cast<const uint8_t*>(x + (n * g.in_channels + m0) * g.in_size);
+      // The whole block transposed at once (16 x 16 register blocks; row by row the 14- and 7-wide rows went byte
+      // by byte), then its rows copied into the padded buffer.
+      transpose_bytes(count, g.in_size, src, g.in_size, bytes.data(), ld, 0);
+      std::memset(padded.data(), static_cast<uint8_t>(zero_point), static_cast<size_t>(rows * cols * ld));
+      for (int64_t r = 0; r < copy_rows; ++r) {
+        std::memcpy(padded.data() + ((r + window.pad_top) * cols + window.pad_left) * ld,
+                    bytes.data() + r * window.in_w * ld, static_cast<size_t>(copy_cols * ld));
+      }
+      q8_dwconv3x3_nhwc(window, count, ld, padded.data(), std::is_signed_v<T>, weights.data() + m0 * kTaps, sums.data(),
+                        scratch.data());
+      q8_requantize_channels(sums.data(), g.out_size, count, ld, folded.data() + m0, scales.data() + m0, y_zero_point,
+                             y_signed, bytes.data(), count, small_sums);
+      transpose_bytes(g.out_size, count, bytes.data(), count, y + (n * g.out_channels + m0) * g.out_size, g.out_size,
+                      0);
+    }
+  });
+}
+
 }  // namespace
 
 void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, double x_zero_point, const Tensor& w,
@@ -288,17 +352,21 @@ void integer_conv_requantized_in_float(const ConvGeometry& g, const Tensor& x, d
     std::optional<Tensor> own;
     if (widened_w == nullptr) own.emplace(widened(w, w_zero_points, g.kernel_size, parallelism));
     const Tensor& wf = widened_w != nullptr ? *widened_w : *own;
-    // Rows wider than that on the integer kernel where it runs vectorized (3x3, column strides 1 and 2): INT8
-    // MobileNetV2 (reduced range; AMD EPYC Zen 3, one thread, per-node minima of 1500 runs of each layer alone),
-    // float kernels -> integer: 32 channels at 112x112 279 -> 204 us, 96 at 112x112 stride 2 346 -> 211, 144 at
-    // 56x56 333 -> 250, 144 at 56x56 stride 2 163 -> 109, 192 at 28x28 162 -> 105. Its 14x14 and 7x7 planes stay
-    // channels-last in float (576 at 14x14: 110 us there, 164 plane by plane here; 960 at 7x7: 69 and 157).
-    const bool integer = !channels_last_fits && q8_dwconv3x3_supports(p) &&
-                         std::strstr(q8_dwconv3x3_kernel_name(), "__portable") == nullptr;
+    // On the integer kernel where it runs vectorized (3x3, column strides 1 and 2), plane by plane for rows wider
+    // than that, channels-last for narrower ones. INT8 MobileNetV2 (reduced range; AMD EPYC Zen 3, one thread,
+    // per-node minima of 1500 runs of each layer alone), float kernels -> integer: 32 channels at 112x112 279 ->
+    // 204 us, 96 at 112x112 stride 2 346 -> 211, 144 at 56x56 333 -> 250, 144 at 56x56 stride 2 163 -> 109, 192 at
+    // 28x28 162 -> 105; channels-last 192 at 28x28 stride 2 62 -> 45, 384 at 14x14 66-67 -> 61-62, 576 at 14x14
+    // 99-101 -> 94, 576 at 14x14 stride 2 51 -> 47-48, 960 at 7x7 level (62). (Plane by plane, the 14x14 and 7x7
+    // planes took 164 and 157 us.)
+    const bool integer = q8_dwconv3x3_supports(p) && std::strstr(q8_dwconv3x3_kernel_name(), "__portable") == nullptr;
     const auto run = [&](const auto* data) {
-      if (integer)
+      if (integer && !channels_last_fits)
         depthwise_requantized_integer(g, p, data, x_zero_point, wf, bias, scales, y_zero_point, y_signed, small,
                                       parallelism, y);
+      else if (integer)
+        depthwise_requantized_channels_last_integer(g, p, data, x_zero_point, wf, bias, scales, y_zero_point, y_signed,
+                                                    small, parallelism, y);
       else if (channels_last_fits)
         depthwise_requantized_channels_last(g, p, data, x_zero_point, wf, bias, scales, y_zero_point, y_signed, small,
                                             parallelism, y);
