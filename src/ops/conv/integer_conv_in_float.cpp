@@ -236,6 +236,14 @@ void depthwise_requantized_channels_last(const ConvGeometry& g, const Window2d& 
   });
 }
 
+// The weight differences of a depthwise 3x3 layer (wf: w - zero point as floats, integers within +-255) as the
+// integer kernel takes them.
+std::vector<int16_t> weights_as_int16(const Tensor& wf) {
+  std::vector<int16_t> weights(static_cast<size_t>(wf.element_count()));
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<int16_t>(wf.data<float>()[i]);
+  return weights;
+}
+
 // The depthwise case on the integer kernel (kernels/q8-dwconv: 3x3, column strides 1 and 2), plane by plane: the
 // exact int32 sums with the bias, requantized into y with the channel's scale. `wf` holds the weight differences
 // (w - zero point, integers within +-255) as floats.
@@ -245,8 +253,7 @@ void depthwise_requantized_integer(const ConvGeometry& g, const Window2d& window
                                    double y_zero_point, bool y_signed, bool small_sums, Parallelism& parallelism,
                                    uint8_t* y) {
   constexpr int64_t kTaps = 9;
-  std::vector<int16_t> weights(static_cast<size_t>(g.out_channels * kTaps));
-  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<int16_t>(wf.data<float>()[i]);
+  const std::vector<int16_t> weights = weights_as_int16(wf);
   const int64_t scratch_bytes = q8_dwconv3x3_scratch_bytes(window);
   parallelism.parallel_for_balanced(g.batch * g.out_channels, [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> scratch_buffer;
@@ -283,16 +290,13 @@ void depthwise_requantized_channels_last_integer(const ConvGeometry& g, const Wi
   const int64_t per_block = ((channels + blocks - 1) / blocks + 15) / 16 * 16;
   const int64_t blocks_per_image = (channels + per_block - 1) / per_block;
   const int32_t zero_point = static_cast<int32_t>(x_zero_point);
-  // The weights as int16 and each channel's bias with the zero point folded in (modulo 2^32).
-  std::vector<int16_t> weights(static_cast<size_t>(channels * kTaps));
+  // Each channel's bias with the zero point folded in (modulo 2^32).
+  const std::vector<int16_t> weights = weights_as_int16(wf);
   std::vector<int32_t> folded(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) {
     uint32_t sum = bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u;
-    for (int64_t t = 0; t < kTaps; ++t) {
-      const int16_t v = static_cast<int16_t>(wf.data<float>()[m * kTaps + t]);
-      weights[static_cast<size_t>(m * kTaps + t)] = v;
-      sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(v));
-    }
+    for (int64_t t = 0; t < kTaps; ++t)
+      sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(weights[static_cast<size_t>(m * kTaps + t)]));
     folded[static_cast<size_t>(m)] = static_cast<int32_t>(sum);
   }
   const int64_t rows = (window.out_h - 1) * window.stride_h + 3, cols = (window.out_w - 1) * window.stride_w + 3;
