@@ -161,7 +161,8 @@ inline float vector_exp(float x) {
 float max_f32(const float* x, int64_t n);
 // Sum of x[0..n).
 float sum_f32(const float* x, int64_t n);
-// y[i] = exp(x[i] - shift); returns the sum of the y[i].
+// y[i] = exp(x[i] - shift); returns the sum of the y[i]. shift must be at least every x[i] (the row's maximum; or
+// make x[i] - shift NaN): larger differences are not clamped to +inf as vector_exp's are.
 float exp_shifted_sum_f32(const float* x, float* y, int64_t n, float shift);
 // Sum of exp(x[i] - shift), without storing the terms.
 float sum_exp_shifted_f32(const float* x, int64_t n, float shift);

@@ -91,13 +91,15 @@ template <typename Half, typename V>
 [[gnu::always_inline]] inline float horizontal_max(F32x8 v) { return horizontal_max(max_of_halves<F32x4>(v)); }
 [[gnu::always_inline]] inline float horizontal_max(F32x16 v) { return horizontal_max(max_of_halves<F32x8>(v)); }
 
-// The polynomial of vector_exp (reduce_util.h), on N lanes.
-template <typename V, typename I>
+// The polynomial of vector_exp (reduce_util.h), on N lanes. kNonPositive: the caller's x is never above 0 (x minus
+// its row's maximum, as Softmax and attention pass it; or NaN), so the clamp to `high` and the overflow to +inf,
+// which only such x would take, are left out: the same values in two selects fewer per register.
+template <typename V, typename I, bool kNonPositive = false>
 [[gnu::always_inline]] inline V exp_lanes(V x) {
   const V high = splat<V>(88.3762626647949f);
   const V low = splat<V>(-86.0f);
   V c = x < low ? low : x;
-  c = c > high ? high : c;
+  if constexpr (!kNonPositive) c = c > high ? high : c;
   const V n = (c * exp_cephes::kLog2e + 12582912.0f) - 12582912.0f;
   // exp_cephes' steps spelled out: its templates, not compiled for this function's target, would return the
   // vector by value across an ABI boundary (GCC's -Wpsabi) if not inlined.
@@ -112,7 +114,7 @@ template <typename V, typename I>
   bits += __builtin_convertvector(n, I) * (1 << 23);
   V result;
   std::memcpy(&result, &bits, sizeof result);
-  result = x > high ? splat<V>(std::numeric_limits<float>::infinity()) : result;
+  if constexpr (!kNonPositive) result = x > high ? splat<V>(std::numeric_limits<float>::infinity()) : result;
   result = x < low ? splat<V>(0.0f) : result;
   return x != x ? x : result;
 }
@@ -161,8 +163,10 @@ template <int N, bool kStore>
   const V s = splat<V>(shift);
   int64_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
-    const V u = exp_lanes<V, I>(load<V>(x + i) - s);
-    const V v = exp_lanes<V, I>(load<V>(x + i + N) - s);
+    // With the terms stored (Softmax rows, attention), the shift is the row's maximum: x - s <= 0. The sum alone
+    // (ReduceLogSumExp) may take a shift of 0 below an infinite maximum, so it keeps the whole range.
+    const V u = exp_lanes<V, I, kStore>(load<V>(x + i) - s);
+    const V v = exp_lanes<V, I, kStore>(load<V>(x + i + N) - s);
     if constexpr (kStore) {
       store(y + i, u);
       store(y + i + N, v);
@@ -217,7 +221,7 @@ template <int N>
     for (int64_t i = 0; i < n; ++i) m = max_nan(m, load<V>(xc + i * inner));
     V sum = {};
     for (int64_t i = 0; i < n; ++i) {
-      const V e = exp_lanes<V, I>(load<V>(xc + i * inner) - m);
+      const V e = exp_lanes<V, I, true>(load<V>(xc + i * inner) - m);  // m is the column's maximum
       if (!log) store(yc + i * inner, e);
       sum += e;
     }
