@@ -254,15 +254,7 @@ inline bool requantize_exact_f32(const int32_t* __restrict values, float scale, 
   return true;
 }
 
-// requantize_exact_f32 for |scale| < 64 and an integer zero point, on two registers (16 values, 16 bytes) at a time,
-// rounded and saturated in the integer domain as the AVX-512 requantize_moderate_lanes: |v s| < 2^30, so vcvtps2dq
-// rounds to nearest even without overflow (the halfway test then compares p with that integer as a float); the
-// saturating packs to int16, the saturating int16 addition of the zero point (|zp| <= 255) and the saturating pack
-// to bytes give the clamp of q + zp to the type (a q beyond int16 stays beyond the type's range after either
-// saturation). One halfway test for both registers. 25 operations per 16 values instead of 32 (INT8 MobileNetV2's
-// requantization, AVX2 without VNNI). The same bytes; false, writing nothing, when `checked` finds a value beyond
-// +-2^24.
-// The bytes of requantize_exact_f32_moderate16 for two registers of int32 values (each within +-2^24) with a
+// The bytes of requantize_exact_f32_moderate16 (below) for two registers of int32 values (each within +-2^24) with a
 // register of scales each (every scale a finite float below 64 in magnitude) and an integer zero point: 16 bytes at
 // out, v0's lanes first.
 template <typename T>
@@ -285,6 +277,14 @@ inline void requantize_moderate16_lanes(__m256i v0, __m256i v1, __m256 s0, __m25
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+// requantize_exact_f32 for |scale| < 64 and an integer zero point, on two registers (16 values, 16 bytes) at a time,
+// rounded and saturated in the integer domain as the AVX-512 requantize_moderate_lanes: |v s| < 2^30, so vcvtps2dq
+// rounds to nearest even without overflow (the halfway test then compares p with that integer as a float); the
+// saturating packs to int16, the saturating int16 addition of the zero point (|zp| <= 255) and the saturating pack
+// to bytes give the clamp of q + zp to the type (a q beyond int16 stays beyond the type's range after either
+// saturation). One halfway test for both registers. 25 operations per 16 values instead of 32 (INT8 MobileNetV2's
+// requantization, AVX2 without VNNI). The same bytes; false, writing nothing, when `checked` finds a value beyond
+// +-2^24.
 template <typename T>
 inline bool requantize_exact_f32_moderate16(const int32_t* __restrict values, float scale, int32_t zero_point,
                                             T* __restrict out, bool checked) {

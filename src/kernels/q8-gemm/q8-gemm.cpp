@@ -481,11 +481,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
   shared.q8_signed = out.q8_signed;
   shared.q8_zero_point = out.q8_zero_point;
   shared.q8_small_sums = out.q8_small_sums;
-  shared.q8_moderate =
-      out.c_q8 != nullptr && out.q8_small_sums && std::fabs(out.q8_zero_point) <= 255.0 &&
-      std::all_of(out.row_scales, out.row_scales + m, [](double s) {
-        return std::isfinite(s) && static_cast<double>(static_cast<float>(s)) == s && std::fabs(s) < 64.0;
-      });
+  shared.q8_moderate = out.c_q8 != nullptr && out.q8_small_sums && std::fabs(out.q8_zero_point) <= 255.0 &&
+                       q8_requantize_scales_are_moderate(out.row_scales, m);
   shared.ldc = out.ldc;
   shared.a_scale = out.a_scale;
   shared.per_column_scale = per_column_scale;
@@ -597,6 +594,12 @@ bool q8_gemm_has_narrow_b_kernel() { return dispatch().active().narrow_b != null
 bool q8_gemm_has_narrow_a_kernel(int64_t k) { return set_for_depth(k).narrow_a != nullptr; }
 
 bool q8_gemm_requantizes_in_registers(int64_t k) { return set_for_depth(k).requantizes_in_registers; }
+
+bool q8_requantize_scales_are_moderate(const double* scales, int64_t count) {
+  return std::all_of(scales, scales + count, [](double s) {
+    return std::isfinite(s) && static_cast<double>(static_cast<float>(s)) == s && std::fabs(s) < 64.0;
+  });
+}
 
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
   if (b.empty()) return false;

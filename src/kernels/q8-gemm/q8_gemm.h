@@ -157,6 +157,9 @@ bool q8_gemm_has_narrow_a_kernel(int64_t k);
 // allows it (small sums, every row scale a float below 64, an integer zero point): then writing the bytes from the
 // tiles beats int32 sums requantized in a second pass (the 256-bit AVX2 / AVX-VNNI tiles).
 bool q8_gemm_requantizes_in_registers(int64_t k);
+// Whether every one of `count` requantization scales is a finite float below 64 in magnitude: with small sums and an
+// integer zero point, what that in-register requantization (and the integer-domain one of q8_requantize) needs.
+bool q8_requantize_scales_are_moderate(const double* scales, int64_t count);
 std::vector<std::string> q8_gemm_kernel_names();
 bool q8_gemm_select_kernel(const std::string& name);
 

@@ -358,18 +358,11 @@ struct RequantizedOutput {
                     y + (n * g.out_channels + first_channel) * g.out_size + first, g.out_size, 0x00);
   }
 
-  // Makes `out` write these bytes (row i: output channel i, ldc positions apart) from y + offset.
-  // Whether the q8 GEMM's register tiles can requantize these `channels` rows themselves (q8_gemm's q8_moderate):
-  // small sums, every scale a float below 64 in magnitude.
-  bool moderate(int64_t channels) const {
-    if (!small_sums) return false;
-    for (int64_t c = 0; c < channels; ++c) {
-      const double s = scales[c];
-      if (!(std::isfinite(s) && static_cast<double>(static_cast<float>(s)) == s && std::fabs(s) < 64.0)) return false;
-    }
-    return true;
-  }
+  // Whether the q8 GEMM's register tiles can requantize these `channels` rows themselves (q8_gemm's in-register
+  // requantization): small sums, every scale a float below 64 in magnitude.
+  bool moderate(int64_t channels) const { return small_sums && q8_requantize_scales_are_moderate(scales, channels); }
 
+  // Makes `out` write these bytes (row i: output channel i, ldc positions apart) from y + offset.
   void gemm_output(Q8GemmOutput& out, int64_t offset) const {
     out.c_q8 = y + offset;
     out.q8_signed = y_signed;
