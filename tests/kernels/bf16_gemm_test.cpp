@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "base/float_types.h"
 #include "gemm_test_util.h"
+#include "kernel_variant_test.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -128,17 +129,7 @@ void expect_matches_reference(const Case& c, const std::vector<float>& out, bool
   }
 }
 
-class Bf16GemmVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = bf16_gemm_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(bf16_gemm_select_kernel(GetParam()));
-  }
-  void TearDown() override { bf16_gemm_select_kernel(""); }
-};
+class Bf16GemmVariant : public KernelVariantTest<bf16_gemm_kernel_names, bf16_gemm_select_kernel> {};
 
 TEST_P(Bf16GemmVariant, MatchesDoubleReference) {
   std::mt19937 rng(17);

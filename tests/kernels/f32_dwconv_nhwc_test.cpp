@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/f32-dwconv-nhwc/f32-dwconv-nhwc.h"
 #include "random_window.h"
 
@@ -119,17 +120,7 @@ DwConvNhwcF32Params geometry_3x3(int64_t in_h, int64_t in_w, int64_t channels, i
   return p;
 }
 
-class DwConvNhwcVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = dwconv_nhwc_f32_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(dwconv_nhwc_f32_select_kernel(GetParam()));
-  }
-  void TearDown() override { dwconv_nhwc_f32_select_kernel(""); }
-};
+class DwConvNhwcVariant : public KernelVariantTest<dwconv_nhwc_f32_kernel_names, dwconv_nhwc_f32_select_kernel> {};
 
 TEST_P(DwConvNhwcVariant, MobileNet3x3MatchesReference) {
   std::mt19937 rng(7);

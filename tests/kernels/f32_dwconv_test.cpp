@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "random_window.h"
 
@@ -68,17 +69,7 @@ void check_channels(const DwConv2dF32Params& p, int64_t count, float input_scale
   }
 }
 
-class DwConvVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = dwconv2d_f32_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(dwconv2d_f32_select_kernel(GetParam()));
-  }
-  void TearDown() override { dwconv2d_f32_select_kernel(""); }
-};
+class DwConvVariant : public KernelVariantTest<dwconv2d_f32_kernel_names, dwconv2d_f32_select_kernel> {};
 
 TEST_P(DwConvVariant, MatchesDirectLoop) {
   std::mt19937 rng(11);

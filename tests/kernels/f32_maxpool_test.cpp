@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/f32-maxpool/f32-maxpool.h"
 #include "random_window.h"
 
@@ -35,17 +36,7 @@ std::vector<float> reference(const MaxPool2dF32Params& p, const std::vector<floa
   return y;
 }
 
-class MaxPoolVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = maxpool2d_f32_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(maxpool2d_f32_select_kernel(GetParam()));
-  }
-  void TearDown() override { maxpool2d_f32_select_kernel(""); }
-};
+class MaxPoolVariant : public KernelVariantTest<maxpool2d_f32_kernel_names, maxpool2d_f32_select_kernel> {};
 
 TEST_P(MaxPoolVariant, MatchesDirectLoop) {
   std::mt19937 rng(23);

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/f32-vexact/f32-vexact.h"
 
 namespace tessera {
@@ -48,17 +49,7 @@ float unary_reference(VExactUnaryOpF32 op, float alpha, float x) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-class VExactVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = vexact_f32_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(vexact_f32_select_kernel(GetParam()));
-  }
-  void TearDown() override { vexact_f32_select_kernel(""); }
-};
+class VExactVariant : public KernelVariantTest<vexact_f32_kernel_names, vexact_f32_select_kernel> {};
 
 TEST_P(VExactVariant, BinaryOpsGiveTheScalarBits) {
   const size_t n = 1003;

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 
 namespace tessera {
@@ -39,17 +40,7 @@ const char* op_name(VUnaryOpF32 op) {
 constexpr VUnaryOpF32 kAllOps[] = {VUnaryOpF32::kExp,     VUnaryOpF32::kErf,     VUnaryOpF32::kTanh,
                                    VUnaryOpF32::kSigmoid, VUnaryOpF32::kGeluErf, VUnaryOpF32::kGeluTanh};
 
-class VUnaryVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = vunary_f32_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(vunary_f32_select_kernel(GetParam()));
-  }
-  void TearDown() override { vunary_f32_select_kernel(""); }
-};
+class VUnaryVariant : public KernelVariantTest<vunary_f32_kernel_names, vunary_f32_select_kernel> {};
 
 TEST_P(VUnaryVariant, MatchesLibmOverTheRange) {
   std::vector<float> x;

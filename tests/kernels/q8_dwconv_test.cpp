@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_variant_test.h"
 #include "kernels/q8-dwconv/q8-dwconv.h"
 #include "random_window.h"
 
@@ -60,30 +61,27 @@ void expect_reference(std::mt19937& rng, const Window2d& p, bool extremes, const
   EXPECT_EQ(got.back(), 0x5A5A5A5A) << what << ": wrote past the sums";
 }
 
-class Q8DwConvVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = q8_dwconv3x3_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(q8_dwconv3x3_select_kernel(GetParam()));
-  }
-  void TearDown() override { q8_dwconv3x3_select_kernel(""); }
-};
+// A random 3x3 window of unit dilation over an input of at most max_h x max_w (strides from random_window, column
+// strides 1 or 2; pads up to 2 on every side, the bottom and right ones drawn here for dilation 1, since
+// random_window may have drawn 2); false when the kernel does not fit the padded input.
+bool random_3x3_window(std::mt19937& rng, Window2d& p, int64_t max_h, int64_t max_w) {
+  if (!random_window(rng, p, max_h, max_w, 3, 3, 2)) return false;
+  p.dilation_h = p.dilation_w = 1;
+  const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
+  if (p.in_h + p.pad_top + pad_bottom < 3 || p.in_w + p.pad_left + pad_right < 3) return false;
+  p.out_h = (p.in_h + p.pad_top + pad_bottom - 3) / p.stride_h + 1;
+  p.out_w = (p.in_w + p.pad_left + pad_right - 3) / p.stride_w + 1;
+  return true;
+}
+
+class Q8DwConvVariant : public KernelVariantTest<q8_dwconv3x3_kernel_names, q8_dwconv3x3_select_kernel> {};
 
 TEST_P(Q8DwConvVariant, RandomGeometriesMatchDirectLoop) {
   std::mt19937 rng(2024);
   int cases = 0;
   for (int attempt = 0; cases < 300 && attempt < 3000; ++attempt) {
     Window2d p;
-    if (!random_window(rng, p, 20, 75, 3, 3, 2)) continue;
-    p.dilation_h = p.dilation_w = 1;
-    // Redo the output sizes for dilation 1 (random_window may have drawn 2); the pads stay within 2.
-    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
-    p.out_h = (p.in_h + p.pad_top + pad_bottom - 3) / p.stride_h + 1;
-    p.out_w = (p.in_w + p.pad_left + pad_right - 3) / p.stride_w + 1;
-    if (p.in_h + p.pad_top + pad_bottom < 3 || p.in_w + p.pad_left + pad_right < 3) continue;
+    if (!random_3x3_window(rng, p, 20, 75)) continue;
     ASSERT_NO_FATAL_FAILURE(expect_reference(rng, p, cases % 5 == 0, "case " + std::to_string(cases)));
     ++cases;
   }
@@ -116,12 +114,7 @@ TEST_P(Q8DwConvVariant, ChannelsLastMatchesDirectLoop) {
   int cases = 0;
   for (int attempt = 0; cases < 120 && attempt < 2000; ++attempt) {
     Window2d p;
-    if (!random_window(rng, p, 16, 16, 3, 3, 2)) continue;
-    p.dilation_h = p.dilation_w = 1;
-    const int64_t pad_bottom = static_cast<int64_t>(rng() % 3), pad_right = static_cast<int64_t>(rng() % 3);
-    if (p.in_h + p.pad_top + pad_bottom < 3 || p.in_w + p.pad_left + pad_right < 3) continue;
-    p.out_h = (p.in_h + p.pad_top + pad_bottom - 3) / p.stride_h + 1;
-    p.out_w = (p.in_w + p.pad_left + pad_right - 3) / p.stride_w + 1;
+    if (!random_3x3_window(rng, p, 16, 16)) continue;
     const int64_t channels = 1 + static_cast<int64_t>(rng() % 70), ld = (channels + 31) / 32 * 32;
     const bool x_signed = rng() % 2 != 0;
     const uint8_t zero_point = static_cast<uint8_t>(rng());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernel_variant_test.h"
 #include "runtime/thread_pool.h"
 
 namespace tessera {
@@ -118,17 +119,7 @@ void expect_reference_sums(const Case& c, const PackedQ8GemmB& b, ThreadPool& po
   }
 }
 
-class Q8GemmVariant : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    const auto names = q8_gemm_kernel_names();
-    if (std::find(names.begin(), names.end(), GetParam()) == names.end()) {
-      GTEST_SKIP() << GetParam() << " cannot run on this CPU";
-    }
-    ASSERT_TRUE(q8_gemm_select_kernel(GetParam()));
-  }
-  void TearDown() override { q8_gemm_select_kernel(""); }
-};
+class Q8GemmVariant : public KernelVariantTest<q8_gemm_kernel_names, q8_gemm_select_kernel> {};
 
 TEST_P(Q8GemmVariant, Int32MatchesReference) {
   std::mt19937 rng(11);

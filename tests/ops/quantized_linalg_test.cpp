@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/q8-dwconv/q8-dwconv.h"
@@ -77,19 +78,26 @@ double value(const Tensor& t, int64_t i) {
   return t.data<float>()[i];
 }
 
-// Runs `body(parallelism)` for every q8 micro-kernel, on one thread and on a pool of three.
+// Runs `body(parallelism)` for every variant of a kernel family this CPU runs (`names`, selected by `select`), on
+// one thread and on a pool of three, then restores the CPUID choice.
 template <typename F>
-void every_kernel_and_pool(F&& body) {
+void every_variant_and_pool(std::vector<std::string> (*names)(), bool (*select)(const std::string&), F&& body) {
   ThreadPool pool(3);
   SerialParallelism serial;
-  for (const std::string& name : q8_gemm_kernel_names()) {
-    ASSERT_TRUE(q8_gemm_select_kernel(name));
+  for (const std::string& name : names()) {
+    ASSERT_TRUE(select(name));
     for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
       SCOPED_TRACE(name + (par == &serial ? " on one thread" : " on a pool"));
       body(*par);
     }
   }
-  q8_gemm_select_kernel("");
+  select("");
+}
+
+// every_variant_and_pool over the q8 GEMM's micro-kernels.
+template <typename F>
+void every_kernel_and_pool(F&& body) {
+  every_variant_and_pool(q8_gemm_kernel_names, q8_gemm_select_kernel, std::forward<F>(body));
 }
 
 // MatMulInteger of A [batch..., m, k] by B [k, n] or [batches, k, n]: the exact sums, in int64.
@@ -422,18 +430,11 @@ TEST(QuantizedConvTest, DepthwiseMatchesReferenceOnEachQ8DwConvVariant) {
       {{1, 33, 14, 14}, {33, 1, 3, 3}, 33, {2, 2}, {0, 1, 1, 0}, {1, 1}},
       {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {2, 2}, {1, 1, 1, 1}, {1, 1}},
   };
-  ThreadPool pool(3);
-  SerialParallelism serial;
-  for (const std::string& name : q8_dwconv3x3_kernel_names()) {
-    ASSERT_TRUE(q8_dwconv3x3_select_kernel(name));
-    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
-      SCOPED_TRACE(name + (par == &serial ? " on one thread" : " on a pool"));
-      std::mt19937 rng(16);
-      for (size_t index = 0; index < cases.size() * 2; ++index)
-        check_conv_case(cases[index % cases.size()], index, rng, *par);
-    }
-  }
-  q8_dwconv3x3_select_kernel("");
+  every_variant_and_pool(q8_dwconv3x3_kernel_names, q8_dwconv3x3_select_kernel, [&](Parallelism& par) {
+    std::mt19937 rng(16);
+    for (size_t index = 0; index < cases.size() * 2; ++index)
+      check_conv_case(cases[index % cases.size()], index, rng, par);
+  });
 }
 
 // Pointwise convolutions with reduced-range (7-bit) weights: on AVX2 without VNNI (or the AVX2 variant selected),
