@@ -42,6 +42,7 @@ const UkernelSet kAvx512Set = {
     .nc = 512,
     .transposed_store_steps = 8,             // Zen 4, one thread: see pointwise_prefers_transposed
     .direct_b_max_reread_bytes = INT64_MAX,  // no bound: the in-place bounds were measured on Zen 4 and the Xeon
+    .direct_a_block_bytes = 0,               // not measured with the 14x32 tile (its B panels are twice as wide)
     .by_rows = {gemm_ukernel<Avx512, kMr, kNv, 1>, gemm_ukernel<Avx512, kMr, kNv, 2>, gemm_ukernel<Avx512, kMr, kNv, 3>,
                 gemm_ukernel<Avx512, kMr, kNv, 4>, gemm_ukernel<Avx512, kMr, kNv, 5>, gemm_ukernel<Avx512, kMr, kNv, 6>,
                 gemm_ukernel<Avx512, kMr, kNv, 7>, gemm_ukernel<Avx512, kMr, kNv, 8>, gemm_ukernel<Avx512, kMr, kNv, 9>,

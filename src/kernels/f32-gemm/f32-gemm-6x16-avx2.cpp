@@ -34,6 +34,7 @@ const UkernelSet kAvx2Set = {
     .nc = 256,
     .transposed_store_steps = 64,             // Zen 3, one thread: see pointwise_prefers_transposed
     .direct_b_max_reread_bytes = 512 * 1024,  // Zen 3 (512 KiB L2): see reads_b_in_place
+    .direct_a_block_bytes = 16 * 1024,        // Zen 3 (32 KiB L1): see direct_a_block_rows
     .by_rows = {gemm_ukernel<Avx2, kMr, kNv, 1>, gemm_ukernel<Avx2, kMr, kNv, 2>, gemm_ukernel<Avx2, kMr, kNv, 3>,
                 gemm_ukernel<Avx2, kMr, kNv, 4>, gemm_ukernel<Avx2, kMr, kNv, 5>, gemm_ukernel<Avx2, kMr, kNv, 6>},
     .direct_a_by_rows = {gemm_ukernel_direct_a<Avx2, kNv, 1>, gemm_ukernel_direct_a<Avx2, kNv, 2>,
@@ -68,6 +69,7 @@ const UkernelSet kAvx2Shape14x32Set = {
     .nc = 256,
     .transposed_store_steps = 8,  // as the AVX-512 set, whose tile shape it tests
     .direct_b_max_reread_bytes = INT64_MAX,
+    .direct_a_block_bytes = 16 * 1024,  // as the 6x16 set, so the tests cover row blocks of the 14-row shape
     .by_rows = {gemm_ukernel<Avx2, 14, 4, 1>, gemm_ukernel<Avx2, 14, 4, 2>, gemm_ukernel<Avx2, 14, 4, 3>,
                 gemm_ukernel<Avx2, 14, 4, 4>, gemm_ukernel<Avx2, 14, 4, 5>, gemm_ukernel<Avx2, 14, 4, 6>,
                 gemm_ukernel<Avx2, 14, 4, 7>, gemm_ukernel<Avx2, 14, 4, 8>, gemm_ukernel<Avx2, 14, 4, 9>,

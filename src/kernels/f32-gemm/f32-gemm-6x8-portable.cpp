@@ -41,6 +41,7 @@ const UkernelSet kPortableSet = {
     .nc = 1024,
     .transposed_store_steps = 8,             // as AVX-512 (not measured)
     .direct_b_max_reread_bytes = INT64_MAX,  // as AVX-512 (not measured)
+    .direct_a_block_bytes = 0,               // not measured
     .by_rows = {gemm_ukernel<Portable, kMr, kNv, 1>, gemm_ukernel<Portable, kMr, kNv, 2>,
                 gemm_ukernel<Portable, kMr, kNv, 3>, gemm_ukernel<Portable, kMr, kNv, 4>,
                 gemm_ukernel<Portable, kMr, kNv, 5>, gemm_ukernel<Portable, kMr, kNv, 6>},

@@ -90,6 +90,9 @@ struct UkernelSet {
   // The largest plain B read in place (the direct-B kernels) that more than one block of mc rows of A re-reads:
   // larger ones are packed, so the re-reads come from a contiguous block (see reads_b_in_place).
   int64_t direct_b_max_reread_bytes;
+  // The most bytes of A (rows x one depth block) per row block when A is read in place (the direct-A kernels); 0:
+  // no bound beyond mc (see direct_a_block_rows).
+  int64_t direct_a_block_bytes;
   UkernelFn by_rows[kMaxMr];
   DirectAUkernelFn direct_a_by_rows[kMaxMr];        // the same tiles reading a plain row-major A in place
   DirectBUkernelFn direct_b_by_rows[kMaxMr];        // the same tiles reading whole panels of a plain B in place
