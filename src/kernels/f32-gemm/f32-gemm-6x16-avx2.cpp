@@ -29,7 +29,11 @@ const UkernelSet kAvx2Set = {
     .name = "f32_gemm_ukernel_6x16__avx2",
     .mr = kMr,
     .nr = kNv * Avx2::kLanes,
-    .kc = 256,
+    // Depth blocks of 384 (was 256; equal blocks, so K = 768 runs as 2 x 384, K = 3072 as 8): one C read-modify-
+    // write pass in three less. Zen 3, one thread, with A in place in 16 KiB row blocks: BERT's QKV, FFN-up and
+    // FFN-down micro-benchmarks 1-3% faster; per-node sums (three alternating runs) BERT-base 253.1 -> 251.7 ms,
+    // ResNet-50 77.4 -> 77.2, MobileNetV2 8.04 -> 8.00.
+    .kc = 384,
     .mc = 72,
     .nc = 256,
     .transposed_store_steps = 64,             // Zen 3, one thread: see pointwise_prefers_transposed
