@@ -101,8 +101,12 @@ Workspace& thread_workspace() {
 
 // How the rows of a block are cut into register strips: `strips` strips of at most mr rows. A read in place is
 // spread evenly (BERT's 128 rows: 8 x 13 + 2 x 12, not 9 x 14 + a 2-row strip that runs at a fraction of the FMA
-// rate: QKV 98 -> 106 GFLOP/s); packed A keeps strips of exactly mr (balancing packed strips measured 10-20%
-// slower on the BERT FFN-down and ResNet conv5 shapes).
+// rate: QKV 98 -> 106 GFLOP/s); so is an A packed per call as one row block (packed_a_balanced): ResNet-50's
+// pointwise layers at 7x7 run transposed with A = x^T of 49 rows, 8 x 6 + a one-row strip whose two accumulators
+// wait on the FMA latency (6% of the layer's time), balanced 4 x 6 + 5 x 5 (AMD EPYC Zen 3, AVX2, one thread:
+// `Gemm/r50_conv5_1x1/*/packed_b` 1194 -> 1096 us, BERT's FFN-down 6634 -> 6565; the 512 -> 2048 layer alone 1226
+// -> 1178 us; an earlier measurement, before the tiles' depth loops were unrolled, had it 10-20% slower). Weights
+// packed once at creation keep strips of exactly mr.
 struct StripPlan {
   int64_t rows;  // rows of the block
   int64_t strips;
@@ -275,7 +279,8 @@ struct Problem {
   int64_t ldc;
   const UkernelSet* set;
   const GemmEpilogueF32* epilogue = nullptr;
-  // A plain A packed whole beforehand, laid out as a PackedGemmF32 of all m rows (nullptr: none).
+  // A plain A packed whole beforehand, laid out as a PackedGemmF32 of all m rows (nullptr: none), its strips cut by
+  // strip_plan(m, mr, true) (each strip in its slot of mr rows).
   const float* a_panels = nullptr;
 };
 
@@ -464,6 +469,9 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   const bool pack_whole_a =
       !a_prepacked && !direct_a && !direct_at && packs_whole_a(set, m1 - m0, pr.k, n1 - n0, kc_max);
   if (small_block) mc_max = block_rows_padded;
+  // Balanced strips (see StripPlan) for an A packed per call that runs as one row block: packed whole here within
+  // one L2 slice, or beforehand for every column piece (pr.a_panels, always one slice and all rows).
+  const bool packed_a_balanced = (pack_whole_a && small_block) || (pr.a.packed == nullptr && pr.a_panels != nullptr);
   if (direct_a && set.direct_a_block_bytes > 0) mc_max = std::min(mc_max, direct_a_block_rows(set, kc_max));
   float* a_buffer =
       (a_prepacked || direct_a || direct_at) ? nullptr : workspace.a(pack_whole_a ? block_rows_padded * pr.k : mc_max * kc_max);
@@ -472,7 +480,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
   if (pack_whole_a) {
     for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
       const int64_t kc = std::min(kc_max, pr.k - pc);
-      pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, m0, strip_plan(m1 - m0, mr, false), pc, kc, mr, kc * mr,
+      pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, m0, strip_plan(m1 - m0, mr, packed_a_balanced), pc, kc, mr, kc * mr,
                    a_buffer + pc * block_rows_padded);
     }
   }
@@ -519,7 +527,7 @@ void compute_block(const Problem& pr, int64_t m0, int64_t m1, int64_t n0, int64_
           pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, ic, strip_plan(mc, mr, false), pc, kc, mr, a_stride, a_buffer);
           ap = a_buffer;
         }
-        const StripPlan plan = strip_plan(mc, mr, direct_a);
+        const StripPlan plan = strip_plan(mc, mr, direct_a || packed_a_balanced);
         // Inlined into both loop orders below: as a called closure every tile reloaded the block's state through
         // it, ~5% of MobileNetV2's time (AMD EPYC Zen 3, one thread; inlined: its per-node sum 9.08 -> 8.79 ms, the
         // shallow 16 -> 96 at 112x112 729 -> 658 us; ResNet-50 80.2 -> 79.0 ms, BERT-base 263.5 -> 261.6 ms).
@@ -707,12 +715,14 @@ void run_column_pieces(const Problem& pr, int64_t n_strips, int threads, Paralle
   const bool pack_a_first = packs_a && fits_whole_a_slice(m_padded, kc_max);
   if (pack_a_first) {
     float* panels = thread_workspace().shared_a(m_padded * pr.k);
+    const StripPlan plan = strip_plan(pr.m, mr, true);  // see Problem::a_panels
     parallelism.parallel_for_pieces(m_strips, m_strips, [&](int64_t s0, int64_t s1) {
-      const int64_t m0 = s0 * mr, rows = std::min(pr.m, s1 * mr) - m0;
       for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
         const int64_t kc = std::min(kc_max, pr.k - pc);
-        pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, m0, strip_plan(rows, mr, false), pc, kc, mr, kc * mr,
-                     panels + pc * m_padded + s0 * kc * mr);
+        for (int64_t s = s0; s < s1; ++s) {
+          pack_a_block(pr.a.trans, pr.a.data, pr.a.ld, plan.start(s), strip_plan(plan.height(s), mr, false), pc, kc, mr,
+                       kc * mr, panels + pc * m_padded + s * kc * mr);
+        }
       }
     });
     shared.a_panels = panels;
