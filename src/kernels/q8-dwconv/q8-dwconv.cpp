@@ -42,6 +42,10 @@ void q8_dwconv3x3_nhwc(const Window2d& w, int64_t channels, int64_t ld, const ui
   dispatch().active().run_nhwc(w, channels, ld, x, x_signed, weights, sums, scratch);
 }
 
+int32_t q8_dwconv3x3_folded_bias(int32_t bias, int32_t zero_point, const int16_t* weights) {
+  return q8_dwconv::folded_bias(bias, zero_point, weights);
+}
+
 const char* q8_dwconv3x3_kernel_name() { return dispatch().active().name; }
 std::vector<std::string> q8_dwconv3x3_kernel_names() { return dispatch().names(); }
 bool q8_dwconv3x3_select_kernel(const std::string& name) { return dispatch().select(name); }

@@ -39,12 +39,16 @@ void q8_dwconv3x3(const Window2d& w, const uint8_t* x, bool x_signed, int32_t x_
 // padding positions holding each channel's zero point byte (so that every tap's x - zero point is 0 there). ld is
 // a multiple of 32 at least `channels`; the bytes past `channels` at each position are read, their weights 0.
 // weights: channels x 9 differences w - w_zero_point (|w| <= 255). Writes sums[position * ld + c] = sum over the
-// nine taps of weights[c * 9 + tap] * x (the bytes as they are, int8 when x_signed; the caller folds the zero point,
-// -zp * sum(weights), into its bias) for the out_h x out_w positions and every c < ld (0 past `channels`).
+// nine taps of weights[c * 9 + tap] * x (the bytes as they are, int8 when x_signed; the caller folds the zero point
+// into its bias: q8_dwconv3x3_folded_bias) for the out_h x out_w positions and every c < ld (0 past `channels`).
 // `scratch` holds q8_dwconv3x3_nhwc_scratch_bytes(ld) bytes. Requires q8_dwconv3x3_supports(w).
 int64_t q8_dwconv3x3_nhwc_scratch_bytes(int64_t ld);
 void q8_dwconv3x3_nhwc(const Window2d& w, int64_t channels, int64_t ld, const uint8_t* x, bool x_signed,
                        const int16_t* weights, int32_t* sums, void* scratch);
+
+// One channel's bias with its input zero point folded in, as q8_dwconv3x3 folds it: bias - zero_point x the sum of
+// its nine weights, modulo 2^32.
+int32_t q8_dwconv3x3_folded_bias(int32_t bias, int32_t zero_point, const int16_t* weights);
 
 // The selected variant, e.g. "q8_dwconv3x3__avx2"; every variant this CPU runs (CPUID choice first); and a test
 // hook selecting one by name ("" = the CPUID choice; false for unknown or unrunnable names; not thread-safe).

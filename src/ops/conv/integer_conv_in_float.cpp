@@ -301,10 +301,8 @@ void depthwise_requantized_channels_last_integer(const ConvGeometry& g, const Wi
   const std::vector<int16_t> weights = weights_as_int16(wf);
   std::vector<int32_t> folded(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) {
-    uint32_t sum = bias != nullptr ? static_cast<uint32_t>(bias[m]) : 0u;
-    for (int64_t t = 0; t < kTaps; ++t)
-      sum -= static_cast<uint32_t>(zero_point * static_cast<int32_t>(weights[static_cast<size_t>(m * kTaps + t)]));
-    folded[static_cast<size_t>(m)] = static_cast<int32_t>(sum);
+    folded[static_cast<size_t>(m)] =
+        q8_dwconv3x3_folded_bias(bias != nullptr ? bias[m] : 0, zero_point, weights.data() + m * kTaps);
   }
   const int64_t rows = (window.out_h - 1) * window.stride_h + 3, cols = (window.out_w - 1) * window.stride_w + 3;
   const int64_t ld = (per_block + kAlign - 1) / kAlign * kAlign;
