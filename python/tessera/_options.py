@@ -92,6 +92,7 @@ class SessionOptions:
             "enable_profiling": bool(self.enable_profiling),
             "optimized_model_filepath": str(self.optimized_model_filepath or ""),
             "denormals_as_zero": self._config.get("session.set_denormal_as_zero") == "1",
+            "memory_pattern": bool(self.enable_mem_pattern),
         }
         for limit in _LIMITS:
             value = getattr(self, limit)

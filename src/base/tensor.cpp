@@ -47,6 +47,12 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t bytes, std::shared_p
   return storage;
 }
 
+std::shared_ptr<Storage> Storage::part_of(void* data, size_t bytes, std::shared_ptr<void> block) {
+  std::shared_ptr<Storage> storage = borrow(data, bytes, std::move(block));
+  storage->part_of_block_ = true;
+  return storage;
+}
+
 Storage::~Storage() {
   if (pooled_bytes_ != 0) {
     buffer_pool::release(data_, pooled_bytes_);

@@ -19,6 +19,9 @@ class Storage {
   static std::shared_ptr<Storage> allocate(size_t bytes, bool is_string, size_t count, bool zero_fill = true);
   // Wraps memory that `keeper` keeps alive; the memory must stay valid and unchanged while it lives.
   static std::shared_ptr<Storage> borrow(void* data, size_t bytes, std::shared_ptr<void> keeper);
+  // Memory Tessera owns inside a larger block that `block` keeps alive (a run's memory-plan arena): owned() like
+  // memory allocated for it (a kernel may write over it in place), given back with the block, not by itself.
+  static std::shared_ptr<Storage> part_of(void* data, size_t bytes, std::shared_ptr<void> block);
 
   ~Storage();
   Storage(const Storage&) = delete;
@@ -27,7 +30,7 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   // True for memory Tessera allocated (from the buffer pool or the heap), not borrowed from a caller or a mapping.
-  bool owned() const { return owned_ || pooled_bytes_ != 0; }
+  bool owned() const { return owned_ || pooled_bytes_ != 0 || part_of_block_; }
 
  private:
   Storage() = default;
@@ -36,6 +39,7 @@ class Storage {
   size_t string_count_ = 0;  // > 0 when data_ holds constructed std::string objects
   bool owned_ = false;
   size_t pooled_bytes_ = 0;  // > 0 when data_ came from buffer_pool::acquire of that many bytes
+  bool part_of_block_ = false;  // see part_of: keeper_ holds the block
   std::shared_ptr<void> keeper_;
 };
 

@@ -385,6 +385,55 @@ void ExecutionPlan::note_concat_shapes(const Step& step, const std::vector<const
   }
 }
 
+namespace {
+
+std::vector<const RuntimeValue*> slot_values(const std::vector<int>& slot_indices,
+                                             const std::vector<RuntimeValue>& slots) {
+  std::vector<const RuntimeValue*> values;
+  values.reserve(slot_indices.size());
+  for (int slot : slot_indices) values.push_back(slot < 0 ? nullptr : &slots[slot]);
+  return values;
+}
+
+// The shapes of the run's feeds, the key of its memory plan ({-1} for a value other than a tensor).
+std::vector<std::vector<int64_t>> feed_shapes(const std::vector<RuntimeValue>& slots, const std::vector<int>& inputs) {
+  std::vector<std::vector<int64_t>> shapes;
+  shapes.reserve(inputs.size());
+  for (int slot : inputs) {
+    const RuntimeValue& v = slots[slot];
+    shapes.push_back(v.is_tensor() ? v.tensor().shape() : std::vector<int64_t>{-1});
+  }
+  return shapes;
+}
+
+bool has_subgraphs(const Node& node) {
+  for (const auto& [key, attr] : node.attributes) {
+    if (attr.g || !attr.graphs.empty()) return true;
+  }
+  return false;
+}
+
+// Views of the arena for the outputs step `step` creates by `plan` (empty when it creates none there).
+std::vector<Tensor> planned_outputs(const MemoryPlan& plan, size_t step, const std::shared_ptr<Storage>& arena) {
+  std::vector<Tensor> views;
+  const std::vector<MemoryPlan::Created>& created = plan.created[step];
+  for (size_t o = 0; o < created.size(); ++o) {
+    if (created[o].region < 0) continue;
+    if (views.empty()) views.resize(created.size());
+    const MemoryPlan::Region& region = plan.regions[static_cast<size_t>(created[o].region)];
+    views[o] = Tensor(created[o].dtype, created[o].shape,
+                      Storage::part_of(static_cast<uint8_t*>(arena->data()) + region.offset, region.bytes, arena));
+  }
+  return views;
+}
+
+}  // namespace
+
+std::shared_ptr<const MemoryPlan> ExecutionPlan::memory_plan() const {
+  std::lock_guard<std::mutex> lock(memory_plan_mutex_);
+  return memory_plan_;
+}
+
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
                                              Parallelism& parallelism, const RunGuard& guard) const {
   return run(inputs, outer, parallelism, guard, nullptr);
@@ -409,17 +458,72 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
   };
   std::vector<uint64_t> live(slots.size(), 0);  // bytes of each slot's value counted in the guard's live total
   std::vector<ConcatRun> concat_runs(concat_groups_.size());
+  // The memory plan for these feed shapes, or a recorder making one (see enable_memory_pattern).
+  std::shared_ptr<const MemoryPlan> memory;
+  std::unique_ptr<MemoryPlanRecorder> recorder;
+  std::vector<std::vector<int64_t>> shapes;
+  std::shared_ptr<Storage> arena;  // this run's arena block, when it runs by a plan
+  const uint8_t* base = nullptr;
+  if (memory_pattern_ && (observer == nullptr || !observer->keeps_values())) {
+    shapes = feed_shapes(slots, input_slots_);
+    memory = memory_plan();
+    if (memory != nullptr && memory->feed_shapes == shapes) {
+      if (memory->usable && memory->arena_bytes > 0) {
+        try {
+          guard.check_tensor(DType::kUint8, {static_cast<int64_t>(memory->arena_bytes)});
+          arena = Tensor::uninitialized(DType::kUint8, {static_cast<int64_t>(memory->arena_bytes)}).storage();
+          base = static_cast<const uint8_t*>(arena->data());
+        } catch (const Error&) {
+          // An arena past the run's largest-tensor limit (or the memory at hand): the run allocates as it goes,
+          // where each tensor is checked on its own.
+        }
+      }
+    } else {
+      recorder = std::make_unique<MemoryPlanRecorder>(slots.size(), steps_.size());
+    }
+    if (base == nullptr) memory = nullptr;
+  }
+  std::vector<Tensor> planned;
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& step = steps_[i];
     guard.check(*step.node);
     if (observer != nullptr) notify_before(i, slots, *observer);
-    run_step(step, slots, live, concat_runs, lookup, parallelism, guard);
+    if (memory != nullptr) planned = planned_outputs(*memory, i, arena);
+    run_step(step, slots, live, concat_runs, planned, lookup, parallelism, guard);
+    if (memory != nullptr) {
+      // An output in the arena outside the region the plan expects (a kernel wrote over an input the recorded run
+      // did not) leaves it before a later step can reuse that memory.
+      for (size_t o = 0; o < step.outputs.size(); ++o) {
+        if (step.outputs[o] < 0) continue;
+        RuntimeValue& value = slots[step.outputs[o]];
+        if (value.is_tensor() && !memory->placed_as_planned(i, o, value.tensor(), base))
+          value = RuntimeValue(value.tensor().clone());
+      }
+    }
+    if (recorder != nullptr) {
+      recorder->after_step(i, step.inputs, slot_values(step.inputs, slots), step.outputs,
+                           slot_values(step.outputs, slots), step.presets.empty(), has_subgraphs(*step.node));
+    }
     if (observer != nullptr) notify_after(i, slots, *observer);
     for (int slot : step.release) {
+      if (recorder != nullptr) recorder->released(i, slot);
       slots[slot] = RuntimeValue();
       guard.remove_live(live[slot]);
       live[slot] = 0;
     }
+  }
+  if (memory != nullptr) {
+    // Nothing planned leaves the run (graph outputs keep memory of their own), but the outputs are checked anyway.
+    for (int slot : output_slots_) {
+      RuntimeValue& value = slots[slot];
+      if (value.is_tensor() && memory->lies_in_arena(value.tensor(), base))
+        value = RuntimeValue(value.tensor().clone());
+    }
+  }
+  if (recorder != nullptr) {
+    auto made = std::make_shared<const MemoryPlan>(recorder->finish(std::move(shapes), output_slots_));
+    std::lock_guard<std::mutex> lock(memory_plan_mutex_);
+    memory_plan_ = std::move(made);
   }
   // The outputs leave this graph: the node that ran it (or the caller) counts them from here.
   for (uint64_t bytes : live) guard.remove_live(bytes);
@@ -463,14 +567,6 @@ uint64_t value_bytes(const RuntimeValue& value) {
   return bytes;
 }
 
-std::vector<const RuntimeValue*> slot_values(const std::vector<int>& slot_indices,
-                                             const std::vector<RuntimeValue>& slots) {
-  std::vector<const RuntimeValue*> values;
-  values.reserve(slot_indices.size());
-  for (int slot : slot_indices) values.push_back(slot < 0 ? nullptr : &slots[slot]);
-  return values;
-}
-
 }  // namespace
 
 void ExecutionPlan::notify_before(size_t index, const std::vector<RuntimeValue>& slots, NodeObserver& observer) const {
@@ -482,8 +578,8 @@ void ExecutionPlan::notify_after(size_t index, const std::vector<RuntimeValue>& 
 }
 
 void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
-                             std::vector<ConcatRun>& concat_runs, const ValueLookup& lookup, Parallelism& parallelism,
-                             const RunGuard& guard) const {
+                             std::vector<ConcatRun>& concat_runs, std::vector<Tensor>& planned,
+                             const ValueLookup& lookup, Parallelism& parallelism, const RunGuard& guard) const {
   std::vector<const RuntimeValue*> inputs;
   inputs.reserve(step.inputs.size());
   for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -501,6 +597,8 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
   // Views of Concat outputs allocated ahead (plan_concat_in_place).
   std::vector<Tensor> presets = step.presets.empty() ? std::vector<Tensor>() : preset_outputs(step, concat_runs, guard);
   if (!presets.empty()) context.set_preset_outputs(&presets);
+  else if (!planned.empty())
+    context.set_preset_outputs(&planned);
   // A subgraph's nodes run inside their parent's compute: keep what the parent allocated so far.
   const uint64_t parent_allocated = guard.node_allocated();
   guard.set_node_allocated(0);
@@ -508,6 +606,7 @@ void ExecutionPlan::run_step(const Step& step, std::vector<RuntimeValue>& slots,
     step.kernel->compute(context);
     guard.set_node_allocated(parent_allocated);
     presets.clear();
+    planned.clear();  // the outputs hold the only handles of their memory (KernelContext::input_overwritable)
     if (!step.presets.empty()) note_concat_shapes(step, inputs, concat_runs);
   } catch (const Error& e) {
     const std::string message = e.what();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "ops/kernel.h"
 #include "runtime/concat_in_place.h"
 #include "runtime/execution_provider.h"
+#include "runtime/memory_plan.h"
 #include "runtime/node_observer.h"
 
 namespace tessera {
@@ -46,6 +48,14 @@ class ExecutionPlan final : public CompiledSubgraph {
 
   // Which provider runs each node (in node order), for reports.
   const std::vector<std::string>& node_providers() const { return node_providers_; }
+
+  // Plans the run's memory (runtime/memory_plan.h; off by default, the Session turns it on for the main graph as
+  // SessionOptions::memory_pattern says): a run at feed shapes never seen before is recorded, and the runs after
+  // it at the same shapes place their intermediates in one arena block by that plan. Runs with an observer that
+  // keeps the values it is shown neither record nor use a plan. Call before the first run.
+  void enable_memory_pattern(bool enable) { memory_pattern_ = enable; }
+  // The plan the next run at its feed shapes uses (nullptr: none recorded yet), for tests and reports.
+  std::shared_ptr<const MemoryPlan> memory_plan() const;
 
  private:
   // A Concat whose inputs may be written straight into its output (plan_concat_in_place).
@@ -109,9 +119,11 @@ class ExecutionPlan final : public CompiledSubgraph {
   // Runs one node; counts the bytes of the outputs it produced (not passed through from an input) in `live`
   // (per slot) and in the guard's live total.
   // `concat_runs` holds the run's state per concat_groups_ entry.
+  // `planned`: the step's outputs in the run's memory-plan arena (empty: none), handed to the kernel as presets
+  // and dropped once it ran.
   void run_step(const Step& step, std::vector<RuntimeValue>& slots, std::vector<uint64_t>& live,
-                std::vector<ConcatRun>& concat_runs, const ValueLookup& lookup, Parallelism& parallelism,
-                const RunGuard& guard) const;
+                std::vector<ConcatRun>& concat_runs, std::vector<Tensor>& planned, const ValueLookup& lookup,
+                Parallelism& parallelism, const RunGuard& guard) const;
   // The tensors preset for `step`'s outputs this run (empty: none), allocating Concat outputs ahead as needed.
   std::vector<Tensor> preset_outputs(const Step& step, std::vector<ConcatRun>& concat_runs,
                                      const RunGuard& guard) const;
@@ -130,6 +142,9 @@ class ExecutionPlan final : public CompiledSubgraph {
   std::vector<Step> steps_;
   std::vector<ConcatInPlace> concat_groups_;
   std::vector<std::string> node_providers_;
+  bool memory_pattern_ = false;
+  mutable std::mutex memory_plan_mutex_;
+  mutable std::shared_ptr<const MemoryPlan> memory_plan_;  // the last recorded plan
 };
 
 // Lists "op_type (domain, opset N) at node 'name'" for every node in `graph` (and its subgraphs) that none of

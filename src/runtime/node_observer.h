@@ -21,6 +21,9 @@ class NodeObserver {
   // Called after the node ran, with the values it produced (nullptr for an omitted optional output).
   virtual void after_node(size_t index, const Node& node, const std::string& provider,
                           const std::vector<const RuntimeValue*>& outputs) = 0;
+  // Whether the observer may keep (share) the values it is shown past the call. A run with such an observer plans
+  // no memory (ExecutionPlan::enable_memory_pattern): a planned intermediate's memory is reused within the run.
+  virtual bool keeps_values() const { return true; }
 };
 
 }  // namespace tessera

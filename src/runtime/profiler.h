@@ -39,6 +39,7 @@ class Profiler {
                      const std::vector<const RuntimeValue*>& inputs) override;
     void after_node(size_t index, const Node& node, const std::string& provider,
                     const std::vector<const RuntimeValue*>& outputs) override;
+    bool keeps_values() const override { return false; }  // only their shapes, as text
 
    private:
     friend class Profiler;

@@ -166,6 +166,7 @@ void Session::initialize() {
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
+  plan_->enable_memory_pattern(options_.memory_pattern);
   pool_ = std::make_unique<ThreadPool>(options_.intra_op_threads, options_.denormals_as_zero);
   // Buffers freed while loading, folding and packing weights would otherwise wait in the cache for a size
   // no run asks for.
@@ -281,5 +282,7 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
   detach_shared_outputs(selected);
   return selected;
 }
+
+std::shared_ptr<const MemoryPlan> Session::memory_plan() const { return plan_->memory_plan(); }
 
 }  // namespace tessera

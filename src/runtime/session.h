@@ -19,6 +19,7 @@
 namespace tessera {
 
 class ExecutionPlan;
+struct MemoryPlan;
 class ExecutionProvider;
 class ThreadPool;
 
@@ -40,6 +41,10 @@ struct SessionOptions {
   // float32 MatMul/Gemm and Conv with constant weights on the bf16 GEMM when kBFloat16 (see MatMulPrecision; off
   // by default), as OpenVINO's inference_precision hint.
   MatMulPrecision matmul_precision = MatMulPrecision::kFloat32;
+  // The memory pattern (ONNX Runtime's enable_mem_pattern): the first run at new feed shapes is recorded, and the
+  // runs after it at those shapes place every intermediate at its planned offset in one arena block
+  // (runtime/memory_plan.h). Off: every intermediate is allocated from the buffer pool as it is produced.
+  bool memory_pattern = true;
 };
 
 class NodeObserver;
@@ -96,6 +101,9 @@ class Session {
   // The same with per-run controls.
   std::vector<RuntimeValue> run(const std::vector<std::pair<std::string, RuntimeValue>>& feeds,
                                 const std::vector<std::string>& output_names, const RunControl& control) const;
+  // The memory plan the runs at its feed shapes use (SessionOptions::memory_pattern; nullptr before the first run
+  // or when off): for reports (its arena_bytes) and tests.
+  std::shared_ptr<const MemoryPlan> memory_plan() const;
 
  private:
   void initialize();

@@ -194,6 +194,26 @@ def test_session_options_members(backend):
         np.testing.assert_array_equal(cpu_session(backend, _two_output_model(), options).run(["sum"], {"x": x})[0], x + 1)
 
 
+def test_memory_pattern_on_and_off_give_the_same_outputs(backend):
+    # enable_mem_pattern (default True): the first run at a shape is recorded, the runs after it place their
+    # intermediates by that plan; a new shape records a new one. Off, every intermediate is allocated as made.
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Exp", ["a"], ["b"]),
+             helper.make_node("MatMul", ["a", "b"], ["c"]), helper.make_node("Add", ["c", "a"], ["y"])]
+    model = make_model(nodes, [tensor_info("x", TensorProto.FLOAT, ["n", "n"])],
+                       [tensor_info("y", TensorProto.FLOAT, None)])
+    sessions = {}
+    for pattern in (True, False):
+        options = backend.SessionOptions()
+        options.enable_mem_pattern = pattern
+        sessions[pattern] = cpu_session(backend, model, options)
+    rng = np.random.default_rng(7)
+    for n in (48, 48, 48, 5, 48, 5):
+        x = rng.standard_normal((n, n), dtype=np.float32) * 0.1
+        planned, = sessions[True].run(None, {"x": x})
+        plain, = sessions[False].run(None, {"x": x})
+        np.testing.assert_array_equal(planned, plain)
+
+
 def test_free_dimension_override(backend):
     options = backend.SessionOptions()
     options.add_free_dimension_override_by_name("batch", 3)

@@ -8,6 +8,7 @@
 
 #include "onnx/test_models.h"
 #include "ops/kernel.h"
+#include "runtime/runtime_test_util.h"
 #include "runtime/session.h"
 
 namespace tessera {
@@ -16,16 +17,9 @@ namespace {
 using testing::add_input;
 using testing::add_node;
 using testing::add_output;
+using testing::filled;
 using testing::serialize;
-
-Tensor filled(std::vector<int64_t> shape, float scale, float offset) {
-  Tensor t(DType::kFloat, std::move(shape));
-  for (int64_t i = 0; i < t.element_count(); ++i)
-    t.data<float>()[i] = std::sin(static_cast<float>(i) * scale) + offset;
-  return t;
-}
-
-std::vector<float> values_of(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.element_count()}; }
+using testing::values_of;
 
 constexpr int64_t kIn = 8, kOut = 4, kSide = 6, kPlane = kSide * kSide;
 

@@ -20,6 +20,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "profile_option.h"
+#include "runtime/memory_plan.h"
 #include "runtime/session.h"
 
 namespace tessera::cli {
@@ -85,10 +86,11 @@ std::string level_name(OptimizationLevel level) {
 }
 
 BenchSettings parse_settings(const std::vector<std::string>& args) {
-  const Arguments arguments(args,
-                            with_limit_flags({"--input", "--dim", "--batch", "--threads", "--warmup", "--iters",
-                                              "--duration", "--opt-level", "--disable-pass", "--profile", "--precision"}),
-                            {"--json", "--denormals-as-zero"});
+  const Arguments arguments(
+      args,
+      with_limit_flags({"--input", "--dim", "--batch", "--threads", "--warmup", "--iters", "--duration", "--opt-level",
+                        "--disable-pass", "--profile", "--precision"}),
+      {"--json", "--denormals-as-zero", "--no-memory-pattern"});
   if (arguments.positional().size() != 1) throw UsageError{"bench needs exactly one MODEL path"};
   BenchSettings s;
   s.model = arguments.positional()[0];
@@ -104,6 +106,7 @@ BenchSettings parse_settings(const std::vector<std::string>& args) {
   s.options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, s.options.limits);
   s.options.denormals_as_zero = arguments.has("--denormals-as-zero");
+  s.options.memory_pattern = !arguments.has("--no-memory-pattern");
   if (auto p = arguments.value("--precision")) s.options.matmul_precision = precision_argument("--precision", *p);
   s.timeout_ms = timeout_ms_flag(arguments);
   for (const std::string& spec : arguments.values("--dim")) {
@@ -327,6 +330,8 @@ int bench_command(const std::vector<std::string>& args) {
   profile.write();
   report.latency = compute_latency_stats(std::move(times), total_s);
   report.peak_rss_mb = peak_resident_mb();
+  if (const std::shared_ptr<const MemoryPlan> plan = session->memory_plan(); plan != nullptr && plan->usable)
+    report.memory_plan_mb = static_cast<double>(plan->arena_bytes) / (1024.0 * 1024.0);
   const std::string text = settings.json ? bench_report_json(report) : bench_report_text(report);
   std::fputs(text.c_str(), stdout);
   return kExitOk;

@@ -111,6 +111,7 @@ std::string bench_report_json(const BenchReport& report) {
       {"total_s", l.total_s},
       {"session_create_ms", report.session_create_ms},
       {"peak_rss_mb", report.peak_rss_mb},
+      {"memory_plan_mb", report.memory_plan_mb},
       {"threads", report.threads},
       {"opt_level", report.opt_level},
       {"precision", report.precision},
@@ -145,6 +146,7 @@ std::string bench_report_text(const BenchReport& report) {
   line("latency (ms):     median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n", l.median_ms, l.p90_ms,
        l.p99_ms, l.mean_ms, l.min_ms, l.max_ms);
   line("peak memory:      %.1f MB (VmHWM)\n", report.peak_rss_mb);
+  if (report.memory_plan_mb > 0) line("memory plan:      %.1f MB arena for the intermediates\n", report.memory_plan_mb);
   return out;
 }
 

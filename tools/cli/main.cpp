@@ -64,6 +64,9 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
       intermediates of a run, 64 GiB), --max-loop-iterations N (10000000), --max-graph-depth N (32),
       --max-model-bytes N (2 GiB - 1) refuse what exceeds them (docs/RELIABILITY.md);
       --timeout-ms N stops each run that takes longer than N ms (exit 1), naming the node it reached.
+  --no-memory-pattern (run, bench) allocates every intermediate as it is produced instead of by the memory plan
+      recorded from the first run at each input shape (one arena block per run; as onnxruntime's
+      enable_mem_pattern = False).
   --denormals-as-zero (run, bench) flushes denormal floats to zero on the threads that run the model (FTZ/DAZ, as
       onnxruntime's session.set_denormal_as_zero).
   --precision bf16 (run, bench; compare: --precision-a/-b) runs float32 MatMul/Gemm, and Conv of group 1 with at

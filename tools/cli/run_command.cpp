@@ -21,7 +21,7 @@ int run_command(const std::vector<std::string>& args) {
   const Arguments arguments(args,
                             with_limit_flags({"--input-dir", "--input", "--output-dir", "--threads", "--opt-level",
                                               "--repeat", "--disable-pass", "--profile", "--precision"}),
-                            {"--random-inputs", "--quiet", "--denormals-as-zero"});
+                            {"--random-inputs", "--quiet", "--denormals-as-zero", "--no-memory-pattern"});
   if (arguments.positional().size() != 1) throw UsageError{"run needs exactly one MODEL path"};
   SessionOptions options;
   try {
@@ -39,6 +39,7 @@ int run_command(const std::vector<std::string>& args) {
   options.disabled_passes = arguments.values("--disable-pass");
   apply_limit_flags(arguments, options.limits);
   options.denormals_as_zero = arguments.has("--denormals-as-zero");
+  options.memory_pattern = !arguments.has("--no-memory-pattern");
   if (auto p = arguments.value("--precision")) options.matmul_precision = precision_argument("--precision", *p);
 
   const auto load_start = std::chrono::steady_clock::now();
