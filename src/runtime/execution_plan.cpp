@@ -431,7 +431,19 @@ std::vector<Tensor> planned_outputs(const MemoryPlan& plan, size_t step, const s
 
 std::shared_ptr<const MemoryPlan> ExecutionPlan::memory_plan() const {
   std::lock_guard<std::mutex> lock(memory_plan_mutex_);
-  return memory_plan_;
+  return memory_plans_.empty() ? nullptr : memory_plans_.front();
+}
+
+std::shared_ptr<const MemoryPlan> ExecutionPlan::memory_plan_for(
+    const std::vector<std::vector<int64_t>>& shapes) const {
+  std::lock_guard<std::mutex> lock(memory_plan_mutex_);
+  for (size_t i = 0; i < memory_plans_.size(); ++i) {
+    if (memory_plans_[i]->feed_shapes != shapes) continue;
+    std::rotate(memory_plans_.begin(), memory_plans_.begin() + static_cast<std::ptrdiff_t>(i),
+                memory_plans_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    return memory_plans_.front();
+  }
+  return nullptr;
 }
 
 std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& inputs, const ValueLookup& outer,
@@ -466,8 +478,8 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
   const uint8_t* base = nullptr;
   if (memory_pattern_ && (observer == nullptr || !observer->keeps_values())) {
     shapes = feed_shapes(slots, input_slots_);
-    memory = memory_plan();
-    if (memory != nullptr && memory->feed_shapes == shapes) {
+    memory = memory_plan_for(shapes);
+    if (memory != nullptr) {
       if (memory->usable && memory->arena_bytes > 0) {
         try {
           guard.check_tensor(DType::kUint8, {static_cast<int64_t>(memory->arena_bytes)});
@@ -523,7 +535,12 @@ std::vector<RuntimeValue> ExecutionPlan::run(const std::vector<RuntimeValue>& in
   if (recorder != nullptr) {
     auto made = std::make_shared<const MemoryPlan>(recorder->finish(std::move(shapes), output_slots_));
     std::lock_guard<std::mutex> lock(memory_plan_mutex_);
-    memory_plan_ = std::move(made);
+    // A concurrent first run at the same shapes may have recorded one already: replace it.
+    auto same = std::find_if(memory_plans_.begin(), memory_plans_.end(),
+                             [&](const auto& plan) { return plan->feed_shapes == made->feed_shapes; });
+    if (same != memory_plans_.end()) memory_plans_.erase(same);
+    memory_plans_.insert(memory_plans_.begin(), std::move(made));
+    if (memory_plans_.size() > kMemoryPlans) memory_plans_.pop_back();
   }
   // The outputs leave this graph: the node that ran it (or the caller) counts them from here.
   for (uint64_t bytes : live) guard.remove_live(bytes);

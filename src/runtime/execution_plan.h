@@ -50,11 +50,13 @@ class ExecutionPlan final : public CompiledSubgraph {
   const std::vector<std::string>& node_providers() const { return node_providers_; }
 
   // Plans the run's memory (runtime/memory_plan.h; off by default, the Session turns it on for the main graph as
-  // SessionOptions::memory_pattern says): a run at feed shapes never seen before is recorded, and the runs after
-  // it at the same shapes place their intermediates in one arena block by that plan. Runs with an observer that
-  // keeps the values it is shown neither record nor use a plan. Call before the first run.
+  // SessionOptions::memory_pattern says): a run at feed shapes without a plan is recorded, and the runs after it
+  // at the same shapes place their intermediates in one arena block by that plan. The plans of the last
+  // kMemoryPlans feed shapes are kept (a server's few batch sizes). Runs with an observer that keeps the values it
+  // is shown neither record nor use a plan. Call before the first run.
   void enable_memory_pattern(bool enable) { memory_pattern_ = enable; }
-  // The plan the next run at its feed shapes uses (nullptr: none recorded yet), for tests and reports.
+  static constexpr size_t kMemoryPlans = 4;
+  // The plan of the most recently run feed shapes (nullptr: none recorded yet), for tests and reports.
   std::shared_ptr<const MemoryPlan> memory_plan() const;
 
  private:
@@ -144,7 +146,10 @@ class ExecutionPlan final : public CompiledSubgraph {
   std::vector<std::string> node_providers_;
   bool memory_pattern_ = false;
   mutable std::mutex memory_plan_mutex_;
-  mutable std::shared_ptr<const MemoryPlan> memory_plan_;  // the last recorded plan
+  // Recorded plans, the most recently used first (at most kMemoryPlans).
+  mutable std::vector<std::shared_ptr<const MemoryPlan>> memory_plans_;
+  // The plan for runs at `shapes` (nullptr: none), moved to the front.
+  std::shared_ptr<const MemoryPlan> memory_plan_for(const std::vector<std::vector<int64_t>>& shapes) const;
 };
 
 // Lists "op_type (domain, opset N) at node 'name'" for every node in `graph` (and its subgraphs) that none of

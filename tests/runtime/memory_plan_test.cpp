@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -192,7 +193,8 @@ TEST(MemoryPlanTest, OutputsOfOneRunSurviveTheNext) {
   }
 }
 
-TEST(MemoryPlanTest, NewFeedShapesRecordANewPlan) {
+// y = Relu(x) + Exp(Relu(x)), x of symbolic shape [n, m].
+std::string relu_exp_model() {
   onnx::ModelProto model = testing::make_model(17);
   auto* g = model.mutable_graph();
   add_input(g, "x", 1, {std::string("n"), std::string("m")});
@@ -200,7 +202,11 @@ TEST(MemoryPlanTest, NewFeedShapesRecordANewPlan) {
   add_node(g, "Exp", {"a"}, {"b"});
   add_node(g, "Add", {"a", "b"}, {"y"});
   add_output(g, "y", 1);
-  const std::string bytes = serialize(model);
+  return serialize(model);
+}
+
+TEST(MemoryPlanTest, NewFeedShapesRecordANewPlan) {
+  const std::string bytes = relu_exp_model();
   const Session session = Session::from_bytes(bytes, {.intra_op_threads = 1});
   const Session plain = Session::from_bytes(bytes, {.intra_op_threads = 1, .memory_pattern = false});
   for (const std::vector<int64_t>& shape : {std::vector<int64_t>{64, 300}, {8, 9}, {64, 300}, {64, 300}, {8, 9}}) {
@@ -209,6 +215,27 @@ TEST(MemoryPlanTest, NewFeedShapesRecordANewPlan) {
     ASSERT_NE(session.memory_plan(), nullptr);
     EXPECT_EQ(session.memory_plan()->feed_shapes, std::vector<std::vector<int64_t>>{shape});
   }
+}
+
+// A server's few batch sizes: the plans of the last ExecutionPlan::kMemoryPlans feed shapes are kept, so runs
+// alternating between them are planned, not recorded again.
+TEST(MemoryPlanTest, PlansOfRecentShapesAreKept) {
+  const std::string bytes = relu_exp_model();
+  const Session session = Session::from_bytes(bytes, {.intra_op_threads = 1});
+  const Session plain = Session::from_bytes(bytes, {.intra_op_threads = 1, .memory_pattern = false});
+  std::map<int64_t, std::shared_ptr<const MemoryPlan>> plans;
+  const auto run = [&](int64_t n) {
+    const Tensor x = filled({n, 32}, 0.05f, -0.5f);
+    EXPECT_EQ(values_of(session.run({{"x", x}})[0].tensor()), values_of(plain.run({{"x", x}})[0].tensor()));
+    return session.memory_plan();
+  };
+  for (int64_t n : {1, 2, 4, 8}) plans[n] = run(n);
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t n : {8, 1, 4, 2}) EXPECT_EQ(run(n), plans[n]) << "batch " << n << " recorded again";
+  }
+  run(16);  // a fifth shape: the least recently used plan (batch 8) goes
+  EXPECT_NE(run(8), plans[8]);
+  EXPECT_EQ(run(2), plans[2]);
 }
 
 // y = Relu(Conv1x1(x) + Relu(z)): FusedConv writes over its residual in place, in the recorded run and the planned.
