@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/float_types.h"
+#include "ir/node_subgraphs.h"
 #include "passes/fusion_utils.h"
 #include "quantize/graph_edit.h"
 
@@ -35,13 +36,6 @@ Tensor to_float16(const Tensor& t, size_t& clamped) {
   return out;
 }
 
-bool has_subgraph(const Node& node) {
-  for (const auto& [key, attr] : node.attributes) {
-    if (attr.g || !attr.graphs.empty()) return true;
-  }
-  return false;
-}
-
 bool is_float(const TypeInfo* t) { return t != nullptr && t->is_tensor() && t->elem_type == DType::kFloat; }
 
 }  // namespace
@@ -67,7 +61,7 @@ Float16Report convert_to_float16(Model& model, const Float16Options& options) {
   std::set<const Node*> blocked;
   for (const auto& node : graph.nodes) {
     if (listed(options.op_block_list, node->op_type) || listed(options.node_block_list, node_key(*node)) ||
-        has_subgraph(*node)) {
+        has_subgraphs(*node)) {
       blocked.insert(node.get());
       report.blocked_nodes.push_back(node_key(*node));
     }

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "ir/node_subgraphs.h"
 
 namespace tessera {
 
@@ -404,13 +405,6 @@ std::vector<std::vector<int64_t>> feed_shapes(const std::vector<RuntimeValue>& s
     shapes.push_back(v.is_tensor() ? v.tensor().shape() : std::vector<int64_t>{-1});
   }
   return shapes;
-}
-
-bool has_subgraphs(const Node& node) {
-  for (const auto& [key, attr] : node.attributes) {
-    if (attr.g || !attr.graphs.empty()) return true;
-  }
-  return false;
 }
 
 // Views of the arena for the outputs step `step` creates by `plan` (empty when it creates none there).
