@@ -72,10 +72,13 @@ inline Node make_node(const std::string& op_type, int64_t opset, const std::vect
   return node;
 }
 
-// Runs one node of `op_type` at `opset` of `domain` on `inputs` (an undefined Tensor is a missing input).
+// Runs one node of `op_type` at `opset` of `domain` on `inputs` (an undefined Tensor is a missing input). The inputs
+// marked in `constant` are given to the kernel's factory as constant initializers (which it may consume: they are then
+// passed to compute as absent, as the runtime does).
 inline std::vector<Tensor> run_op(const std::string& op_type, int64_t opset, const std::vector<Attribute>& attrs,
                                   const std::vector<Tensor>& inputs, size_t output_count = 1,
-                                  Parallelism* parallelism = nullptr, const std::string& domain = "") {
+                                  Parallelism* parallelism = nullptr, const std::string& domain = "",
+                                  const std::vector<bool>& constant = {}) {
   Node node = make_node(op_type, opset, attrs, inputs.size(), output_count);
   node.domain = domain;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -87,10 +90,17 @@ inline std::vector<Tensor> run_op(const std::string& op_type, int64_t opset, con
   for (const Tensor& t : inputs) {
     input_types.push_back(t.defined() ? TypeInfo::tensor_of_shape(t.dtype(), t.shape()) : TypeInfo{});
   }
-  KernelInfo info{node, opset, input_types, {}, std::vector<const Tensor*>(inputs.size(), nullptr), {}};
+  std::vector<const Tensor*> constants(inputs.size(), nullptr);
+  for (size_t i = 0; i < constant.size() && i < inputs.size(); ++i) {
+    if (constant[i] && inputs[i].defined()) constants[i] = &inputs[i];
+  }
+  KernelInfo info{node, opset, input_types, {}, constants, {}};
   std::unique_ptr<Kernel> kernel = reg->factory(info);
   std::vector<RuntimeValue> values;
-  for (const Tensor& t : inputs) values.emplace_back(t.defined() ? RuntimeValue(t) : RuntimeValue());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const bool passed = inputs[i].defined() && !info.consumed_constant_input(i);
+    values.emplace_back(passed ? RuntimeValue(inputs[i]) : RuntimeValue());
+  }
   std::vector<const RuntimeValue*> input_ptrs;
   for (const RuntimeValue& v : values) input_ptrs.push_back(&v);
   std::vector<RuntimeValue> outputs(output_count);

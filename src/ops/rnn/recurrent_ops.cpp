@@ -1,87 +1,16 @@
-// RNN, GRU and LSTM: one time loop (per direction, honouring sequence_lens) around three cell functions; and
-// com.microsoft DynamicQuantizeLSTM on the same loop.
+// RNN, GRU and LSTM, and com.microsoft DynamicQuantizeLSTM: their inputs and weights, on the time loop of
+// recurrent_engine.h.
 #include <algorithm>
 #include <climits>
 #include <memory>
 #include <optional>
 
 #include "ops/registry.h"
+#include "ops/rnn/recurrent_engine.h"
 #include "ops/rnn/rnn_common.h"
 
 namespace tessera {
 namespace {
-
-enum class CellKind { kRnn, kGru, kLstm };
-
-int gate_count(CellKind kind) { return kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 3 : 4); }
-
-float clipped(float x, float clip) { return clip > 0 ? std::clamp(x, -clip, clip) : x; }
-
-struct Weights {
-  std::vector<float> w, r, b, p;  // all directions
-  int64_t input_size = 0;
-};
-
-// Runs one recurrent step for one batch row of one direction; h and c are updated in place.
-void cell_step(CellKind kind, const RnnAttributes& a, bool linear_before_reset, bool input_forget, int dir,
-               const Weights& weights, const float* x, float* h, float* c) {
-  const int64_t hs = a.hidden_size, gates = gate_count(kind), in = weights.input_size;
-  const float* w = &weights.w[dir * gates * hs * in];
-  const float* r = &weights.r[dir * gates * hs * hs];
-  const float* wb = &weights.b[dir * 2 * gates * hs];
-  const float* rb = wb + gates * hs;
-  const RnnActivation* act = &a.activations[dir * (kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 2 : 3))];
-  std::vector<float> xw(gates * hs, 0.0f), hr(gates * hs, 0.0f);
-  matmul_transposed(x, w, xw.data(), 1, in, gates * hs);
-  matmul_transposed(h, r, hr.data(), 1, hs, gates * hs);
-  std::vector<float> next(hs);
-  if (kind == CellKind::kRnn) {
-    for (int64_t j = 0; j < hs; ++j) next[j] = act[0].apply(clipped(xw[j] + hr[j] + wb[j] + rb[j], a.clip));
-  } else if (kind == CellKind::kGru) {
-    // Gate order z, r, h.
-    std::vector<float> reset_h(hs);
-    std::vector<float> z(hs), rg(hs);
-    for (int64_t j = 0; j < hs; ++j) {
-      z[j] = act[0].apply(clipped(xw[j] + hr[j] + wb[j] + rb[j], a.clip));
-      rg[j] = act[0].apply(clipped(xw[hs + j] + hr[hs + j] + wb[hs + j] + rb[hs + j], a.clip));
-    }
-    std::vector<float> candidate_r(hs, 0.0f);
-    if (!linear_before_reset) {
-      for (int64_t j = 0; j < hs; ++j) reset_h[j] = rg[j] * h[j];
-      matmul_transposed(reset_h.data(), r + 2 * hs * hs, candidate_r.data(), 1, hs, hs);
-      for (int64_t j = 0; j < hs; ++j) candidate_r[j] += rb[2 * hs + j];
-    } else {
-      for (int64_t j = 0; j < hs; ++j) candidate_r[j] = rg[j] * (hr[2 * hs + j] + rb[2 * hs + j]);
-    }
-    for (int64_t j = 0; j < hs; ++j) {
-      const float candidate = act[1].apply(clipped(xw[2 * hs + j] + candidate_r[j] + wb[2 * hs + j], a.clip));
-      next[j] = (1.0f - z[j]) * candidate + z[j] * h[j];
-    }
-  } else {
-    // Gate order i, o, f, c; peepholes i, o, f.
-    const float* p = &weights.p[dir * 3 * hs];
-    for (int64_t j = 0; j < hs; ++j) {
-      auto pre = [&](int g) { return xw[g * hs + j] + hr[g * hs + j] + wb[g * hs + j] + rb[g * hs + j]; };
-      const float i_gate = act[0].apply(clipped(pre(0) + p[j] * c[j], a.clip));
-      float f_gate = act[0].apply(clipped(pre(2) + p[2 * hs + j] * c[j], a.clip));
-      if (input_forget) f_gate = 1.0f - i_gate;
-      const float candidate = act[1].apply(clipped(pre(3), a.clip));
-      const float new_c = f_gate * c[j] + i_gate * candidate;
-      const float o_gate = act[0].apply(clipped(pre(1) + p[hs + j] * new_c, a.clip));
-      c[j] = new_c;
-      next[j] = o_gate * act[2].apply(new_c);
-    }
-  }
-  std::copy(next.begin(), next.end(), h);
-}
-
-// The settings a recurrent kernel keeps from its node.
-struct RecurrentConfig {
-  CellKind kind = CellKind::kRnn;
-  RnnAttributes attributes;
-  bool linear_before_reset = false;
-  bool input_forget = false;
-};
 
 RecurrentConfig parse_recurrent(const KernelInfo& info, CellKind kind) {
   const std::vector<std::string> defaults = kind == CellKind::kRnn ? std::vector<std::string>{"Tanh"}
@@ -97,60 +26,55 @@ RecurrentConfig parse_recurrent(const KernelInfo& info, CellKind kind) {
   return c;
 }
 
-// The time loop of every recurrent op over X and sequence_lens (inputs 0 and 4), initial_h / initial_c / P
-// (inputs 5, 6, 7) and `weights` (W [dirs, gates * hidden, input], R [dirs, gates * hidden, hidden], B, in float,
-// however the op got them); writes Y, Y_h (and Y_c).
-void run_recurrent(const RecurrentConfig& config, const RnnInputs& in, Weights weights, KernelContext& ctx) {
-  const RnnAttributes& a = config.attributes;
-  const CellKind kind = config.kind;
-  const int64_t hs = a.hidden_size, dirs = a.num_directions;
-  std::vector<float> h = read_float_input(ctx, 5, dirs * in.batch * hs, 0, "initial_h");
-  std::vector<float> c;
-  if (kind == CellKind::kLstm) {
-    c = read_float_input(ctx, 6, dirs * in.batch * hs, 0, "initial_c");
-    weights.p = read_float_input(ctx, 7, dirs * 3 * hs, 0, "P");
-  }
-  if (a.layout == 1) {  // states come as [batch, dirs, hidden]
-    auto to_direction_major = [&](std::vector<float>& s) {
-      std::vector<float> out(s.size());
-      for (int64_t b = 0; b < in.batch; ++b)
-        for (int64_t d = 0; d < dirs; ++d) std::copy_n(&s[(b * dirs + d) * hs], hs, &out[(d * in.batch + b) * hs]);
-      s = std::move(out);
-    };
-    if (ctx.has_input(5)) to_direction_major(h);
-    if (kind == CellKind::kLstm && ctx.has_input(6)) to_direction_major(c);
-  }
-  std::vector<float> y(static_cast<size_t>(in.seq_length * dirs * in.batch * hs), 0.0f);
-  for (int64_t d = 0; d < dirs; ++d) {
-    const bool reverse = a.reverse_only || d == 1;
-    for (int64_t b = 0; b < in.batch; ++b) {
-      float* hb = &h[(d * in.batch + b) * hs];
-      float* cb = c.empty() ? nullptr : &c[(d * in.batch + b) * hs];
-      for (int64_t s = 0; s < in.lengths[b]; ++s) {
-        const int64_t t = reverse ? in.lengths[b] - 1 - s : s;
-        cell_step(kind, a, config.linear_before_reset, config.input_forget, static_cast<int>(d), weights,
-                  &in.x[(t * in.batch + b) * in.input_size], hb, cb);
-        std::copy_n(hb, hs, &y[((t * dirs + d) * in.batch + b) * hs]);
-      }
+bool has_node_input(const Node& node, size_t i) { return i < node.inputs.size() && !node.inputs[i].empty(); }
+
+// W, R and B packed once at kernel creation when all of them are constants (B may be absent), which the kernel then
+// consumes; nullptr otherwise (they are packed at each run).
+std::shared_ptr<const PackedRecurrentWeights> pack_constant_weights(const KernelInfo& info,
+                                                                    const RecurrentConfig& config) {
+  const Tensor* w = info.constant_input(1);
+  const Tensor* r = info.constant_input(2);
+  const Tensor* b = info.constant_input(3);
+  if (w == nullptr || r == nullptr || (b == nullptr && has_node_input(info.node, 3))) return nullptr;
+  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+  const int64_t gates = gate_count(config.kind);
+  check_model(w->rank() == 3 && w->dim(0) == dirs && w->dim(1) == gates * hs, info.node.label(), ": W ",
+              w->description(), " must be [", dirs, ", ", gates * hs, ", input_size] for hidden_size ", hs);
+  const int64_t input_size = w->dim(2);
+  const auto values = [&](const Tensor& t, int64_t count, const char* what) {
+    try {
+      return float_values(t, count, what);
+    } catch (const Error& e) {
+      fail(ErrorCode::kInvalidModel, info.node.label(), ": ", e.what());
     }
-  }
-  write_rnn_output_sequence(ctx, 0, a, in, y);
-  write_rnn_state(ctx, 1, a, in, h);
-  if (kind == CellKind::kLstm) write_rnn_state(ctx, 2, a, in, c);
+  };
+  const std::vector<float> wv = values(*w, dirs * gates * hs * input_size, "W");
+  const std::vector<float> rv = values(*r, dirs * gates * hs * hs, "R");
+  const std::vector<float> bv = b != nullptr ? values(*b, dirs * 2 * gates * hs, "B") : std::vector<float>();
+  auto packed = std::make_shared<const PackedRecurrentWeights>(
+      pack_recurrent_weights(config, input_size, wv.data(), rv.data(), bv.empty() ? nullptr : bv.data()));
+  for (size_t i : {1, 2, 3}) info.consume_constant_input(i);
+  return packed;
 }
 
 std::unique_ptr<Kernel> make_recurrent(const KernelInfo& info, CellKind kind) {
   const RecurrentConfig config = parse_recurrent(info, kind);
-  return make_kernel([config](KernelContext& ctx) {
+  std::shared_ptr<const PackedRecurrentWeights> constant = pack_constant_weights(info, config);
+  return make_kernel([config, constant](KernelContext& ctx) {
     const RnnInputs in = read_rnn_inputs(ctx, config.attributes);
+    if (constant != nullptr) {
+      run_recurrent(config, *constant, in, ctx);
+      return;
+    }
     const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
     const int64_t gates = gate_count(config.kind);
-    Weights weights;
-    weights.input_size = in.input_size;
-    weights.w = read_float_input(ctx, 1, dirs * gates * hs * in.input_size, 0, "W");
-    weights.r = read_float_input(ctx, 2, dirs * gates * hs * hs, 0, "R");
-    weights.b = read_float_input(ctx, 3, dirs * 2 * gates * hs, 0, "B");
-    run_recurrent(config, in, std::move(weights), ctx);
+    const std::vector<float> w = read_float_input(ctx, 1, dirs * gates * hs * in.input_size, 0, "W");
+    const std::vector<float> r = read_float_input(ctx, 2, dirs * gates * hs * hs, 0, "R");
+    const std::vector<float> b =
+        ctx.has_input(3) ? read_float_input(ctx, 3, dirs * 2 * gates * hs, 0, "B") : std::vector<float>();
+    run_recurrent(config,
+                  pack_recurrent_weights(config, in.input_size, w.data(), r.data(), b.empty() ? nullptr : b.data()), in,
+                  ctx);
   });
 }
 
@@ -193,36 +117,40 @@ struct QuantizedLstmInputs {
 constexpr QuantizedLstmInputs kQuantizedW{1, 8, 9, "W"};
 constexpr QuantizedLstmInputs kQuantizedR{2, 10, 11, "R"};
 
-// W or R dequantized once at kernel creation when it, its scale and zero point are constants (the 8-bit weight is
-// then consumed); rows is its input or hidden size.
-struct DequantizedLstmWeight {
-  std::vector<float> values;
-  int64_t rows = 0;
-};
-
-std::shared_ptr<const DequantizedLstmWeight> dequantize_constant(const KernelInfo& info, QuantizedLstmInputs at,
-                                                                 int64_t dirs, int64_t columns) {
-  const Tensor* q = info.constant_input(at.weight);
-  const Tensor* scale = info.constant_input(at.scale);
-  const Tensor* zero = info.constant_input(at.zero_point);
-  if (q == nullptr || scale == nullptr || zero == nullptr || q->rank() != 3) return nullptr;
-  auto out = std::make_shared<DequantizedLstmWeight>();
-  out->rows = q->dim(1);
-  out->values = dequantize_lstm_weights(*q, *scale, *zero, dirs, out->rows, columns, at.name);
-  info.consume_constant_input(at.weight);
-  return out;
+// W (or R) of one run: the input dequantized into LSTM's float layout; rows is its input (or hidden) size.
+std::vector<float> dequantized_input(KernelContext& ctx, QuantizedLstmInputs at, int64_t dirs, int64_t rows,
+                                     int64_t columns) {
+  return dequantize_lstm_weights(ctx.input(at.weight), ctx.input(at.scale), ctx.input(at.zero_point), dirs, rows,
+                                 columns, at.name);
 }
 
-// The float W or R of one run: the kernel's dequantized constant, or the inputs dequantized now.
-std::vector<float> lstm_weight(KernelContext& ctx, const DequantizedLstmWeight* constant, QuantizedLstmInputs at,
-                               int64_t dirs, int64_t rows, int64_t columns) {
-  if (constant == nullptr || ctx.has_input(at.weight)) {
-    return dequantize_lstm_weights(ctx.input(at.weight), ctx.input(at.scale), ctx.input(at.zero_point), dirs, rows,
-                                   columns, at.name);
+// W, R (dequantized) and B packed once at kernel creation when all of them, the scales and the zero points are
+// constants (B may be absent); the 8-bit weights and B are then consumed. nullptr otherwise.
+std::shared_ptr<const PackedRecurrentWeights> pack_constant_quantized_weights(const KernelInfo& info,
+                                                                              const RecurrentConfig& config) {
+  for (QuantizedLstmInputs at : {kQuantizedW, kQuantizedR}) {
+    for (size_t i : {at.weight, at.scale, at.zero_point}) {
+      if (info.constant_input(i) == nullptr) return nullptr;
+    }
   }
-  check_argument(constant->rows == rows, "DynamicQuantizeLSTM: ", at.name, " has ", constant->rows,
-                 " rows where the input needs ", rows);
-  return constant->values;
+  const Tensor* b = info.constant_input(3);
+  if (b == nullptr && has_node_input(info.node, 3)) return nullptr;
+  const Tensor& w = *info.constant_input(kQuantizedW.weight);
+  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+  check_model(w.rank() == 3, info.node.label(), ": W ", w.description(), " must be [", dirs, ", input_size, ", 4 * hs,
+              "]");
+  const int64_t input_size = w.dim(1);
+  const auto dequantized = [&](QuantizedLstmInputs at, int64_t rows) {
+    return dequantize_lstm_weights(*info.constant_input(at.weight), *info.constant_input(at.scale),
+                                   *info.constant_input(at.zero_point), dirs, rows, 4 * hs, at.name);
+  };
+  const std::vector<float> wv = dequantized(kQuantizedW, input_size);
+  const std::vector<float> rv = dequantized(kQuantizedR, hs);
+  const std::vector<float> bv = b != nullptr ? float_values(*b, dirs * 8 * hs, "B") : std::vector<float>();
+  auto packed = std::make_shared<const PackedRecurrentWeights>(
+      pack_recurrent_weights(config, input_size, wv.data(), rv.data(), bv.empty() ? nullptr : bv.data()));
+  for (size_t i : {kQuantizedW.weight, kQuantizedR.weight, size_t{3}}) info.consume_constant_input(i);
+  return packed;
 }
 
 // com.microsoft DynamicQuantizeLSTM (ONNX Runtime's LSTM over 8-bit weights, in quantized OCR and speech models):
@@ -232,17 +160,21 @@ std::vector<float> lstm_weight(KernelContext& ctx, const DequantizedLstmWeight* 
 // quantization noise.
 std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
   const RecurrentConfig config = parse_recurrent(info, CellKind::kLstm);
-  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
-  std::shared_ptr<const DequantizedLstmWeight> w = dequantize_constant(info, kQuantizedW, dirs, 4 * hs);
-  std::shared_ptr<const DequantizedLstmWeight> r = dequantize_constant(info, kQuantizedR, dirs, 4 * hs);
-  return make_kernel([config, w, r, hs, dirs](KernelContext& ctx) {
+  std::shared_ptr<const PackedRecurrentWeights> constant = pack_constant_quantized_weights(info, config);
+  return make_kernel([config, constant](KernelContext& ctx) {
     const RnnInputs in = read_rnn_inputs(ctx, config.attributes);
-    Weights weights;
-    weights.input_size = in.input_size;
-    weights.w = lstm_weight(ctx, w.get(), kQuantizedW, dirs, in.input_size, 4 * hs);
-    weights.r = lstm_weight(ctx, r.get(), kQuantizedR, dirs, hs, 4 * hs);
-    weights.b = read_float_input(ctx, 3, dirs * 8 * hs, 0, "B");
-    run_recurrent(config, in, std::move(weights), ctx);
+    if (constant != nullptr) {
+      run_recurrent(config, *constant, in, ctx);
+      return;
+    }
+    const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+    const std::vector<float> w = dequantized_input(ctx, kQuantizedW, dirs, in.input_size, 4 * hs);
+    const std::vector<float> r = dequantized_input(ctx, kQuantizedR, dirs, hs, 4 * hs);
+    const std::vector<float> b =
+        ctx.has_input(3) ? read_float_input(ctx, 3, dirs * 8 * hs, 0, "B") : std::vector<float>();
+    run_recurrent(config,
+                  pack_recurrent_weights(config, in.input_size, w.data(), r.data(), b.empty() ? nullptr : b.data()), in,
+                  ctx);
   });
 }
 

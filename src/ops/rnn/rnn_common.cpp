@@ -69,13 +69,14 @@ RnnAttributes parse_rnn_attributes(const Node& node, const std::vector<std::stri
   return a;
 }
 
-std::vector<float> read_float_input(KernelContext& ctx, size_t index, int64_t expected, float fill, const char* what) {
-  std::vector<float> out;
-  if (!ctx.has_input(index)) return std::vector<float>(static_cast<size_t>(expected), fill);
-  const Tensor& t = ctx.input(index);
+std::vector<float> float_values(const Tensor& t, int64_t expected, const char* what) {
   check_argument(t.element_count() == expected, what, " has ", t.element_count(), " elements (", t.description(),
                  "), expected ", expected);
-  out.resize(static_cast<size_t>(expected));
+  std::vector<float> out(static_cast<size_t>(expected));
+  if (t.dtype() == DType::kFloat) {
+    std::copy_n(t.data<float>(), expected, out.data());
+    return out;
+  }
   visit_dtype(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T> || kIsNarrowFloat<T>) {
@@ -87,6 +88,11 @@ std::vector<float> read_float_input(KernelContext& ctx, size_t index, int64_t ex
   return out;
 }
 
+std::vector<float> read_float_input(KernelContext& ctx, size_t index, int64_t expected, float fill, const char* what) {
+  if (!ctx.has_input(index)) return std::vector<float>(static_cast<size_t>(expected), fill);
+  return float_values(ctx.input(index), expected, what);
+}
+
 RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& a) {
   const Tensor& x = ctx.input(0);
   check_argument(x.rank() == 3, "X must have rank 3, got ", x.description());
@@ -94,14 +100,20 @@ RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& a) {
   in.seq_length = a.layout == 0 ? x.dim(0) : x.dim(1);
   in.batch = a.layout == 0 ? x.dim(1) : x.dim(0);
   in.input_size = x.dim(2);
-  std::vector<float> raw = read_float_input(ctx, 0, x.element_count(), 0, "X");
-  if (a.layout == 0) {
-    in.x = std::move(raw);
+  if (a.layout == 0 && x.dtype() == DType::kFloat) {
+    in.x = x.data<float>();
   } else {
-    in.x.resize(raw.size());
-    for (int64_t b = 0; b < in.batch; ++b)
-      for (int64_t t = 0; t < in.seq_length; ++t)
-        std::copy_n(&raw[(b * in.seq_length + t) * in.input_size], in.input_size, &in.x[(t * in.batch + b) * in.input_size]);
+    std::vector<float> raw = float_values(x, x.element_count(), "X");
+    if (a.layout == 0) {
+      in.converted = std::move(raw);
+    } else {
+      in.converted.resize(raw.size());
+      for (int64_t b = 0; b < in.batch; ++b)
+        for (int64_t t = 0; t < in.seq_length; ++t)
+          std::copy_n(&raw[(b * in.seq_length + t) * in.input_size], in.input_size,
+                      &in.converted[(t * in.batch + b) * in.input_size]);
+    }
+    in.x = in.converted.data();
   }
   in.lengths.assign(static_cast<size_t>(in.batch), in.seq_length);
   if (ctx.has_input(4)) {
@@ -156,18 +168,6 @@ void write_rnn_state(KernelContext& ctx, size_t index, const RnnAttributes& a, c
   for (int64_t d = 0; d < dirs; ++d)
     for (int64_t b = 0; b < in.batch; ++b) std::copy_n(&state[(d * in.batch + b) * h], h, &permuted[(b * dirs + d) * h]);
   ctx.set_output(index, float_to_dtype(permuted, ctx.input(0).dtype(), {in.batch, dirs, h}));
-}
-
-void matmul_transposed(const float* in, const float* w, float* out, int64_t rows, int64_t inner, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      float sum = 0;
-      const float* a = in + r * inner;
-      const float* b = w + c * inner;
-      for (int64_t k = 0; k < inner; ++k) sum += a[k] * b[k];
-      out[r * cols + c] += sum;
-    }
-  }
 }
 
 }  // namespace tessera

@@ -32,17 +32,26 @@ struct RnnAttributes {
 // repeated per direction. Throws kInvalidModel naming the node for bad values.
 RnnAttributes parse_rnn_attributes(const Node& node, const std::vector<std::string>& defaults);
 
-// Inputs of one run, in the [seq, batch, feature] layout, as float.
+// Inputs of one run, in the [seq, batch, feature] layout, as float. Move-only: x may point into `converted`.
 struct RnnInputs {
+  RnnInputs() = default;
+  RnnInputs(RnnInputs&&) = default;
+  RnnInputs(const RnnInputs&) = delete;
+  RnnInputs& operator=(const RnnInputs&) = delete;
   int64_t seq_length = 0;
   int64_t batch = 0;
   int64_t input_size = 0;
-  std::vector<float> x;               // [seq, batch, input]
+  const float* x = nullptr;           // [seq, batch, input]: X's own data when float32 in layout 0, else `converted`
+  std::vector<float> converted;       // X converted to float32 and to layout 0 when it is not both already
   std::vector<int64_t> lengths;       // per batch item
 };
 
 // Reads X (converting layout 1 to 0) and sequence_lens (input 4 for every recurrent op).
 RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& attributes);
+
+// A float tensor's `expected` values as float32 (float, double, float16, bfloat16); throws kInvalidArgument naming
+// `what` for another count or element type.
+std::vector<float> float_values(const Tensor& t, int64_t expected, const char* what);
 
 // Reads an optional float input (W, R, B, initial states, P) as a flat vector; `expected` elements or zero
 // (filled with `fill`) when absent.
@@ -54,8 +63,5 @@ void write_rnn_output_sequence(KernelContext& ctx, size_t index, const RnnAttrib
                                const std::vector<float>& y);
 void write_rnn_state(KernelContext& ctx, size_t index, const RnnAttributes& a, const RnnInputs& in,
                      const std::vector<float>& state);
-
-// out[b, j] = sum_k in[b, k] * w[j, k] (+= when accumulate): the X*W^T products of every gate.
-void matmul_transposed(const float* in, const float* w, float* out, int64_t rows, int64_t inner, int64_t cols);
 
 }  // namespace tessera

@@ -1,0 +1,388 @@
+#include "ops/rnn/recurrent_engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/f32-vunary/f32-vunary.h"
+
+namespace tessera {
+
+int gate_count(CellKind kind) { return kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 3 : 4); }
+
+namespace {
+
+// Activation functions per direction of each kind of cell (f, g, h in ONNX's notation).
+int functions_per_direction(CellKind kind) { return kind == CellKind::kRnn ? 1 : (kind == CellKind::kGru ? 2 : 3); }
+
+// Whether GRU's candidate product is (r (.) h) R_h^T, a second product per step that must wait for r.
+bool candidate_after_reset(const RecurrentConfig& config) {
+  return config.kind == CellKind::kGru && !config.linear_before_reset;
+}
+
+// One activation function of a cell, the two common ones on the vectorized kernels.
+class GateFunction {
+ public:
+  GateFunction(const RnnActivation& act, float clip)
+      : act_(&act), clip_(clip), op_(act.name == "Sigmoid" ? 0 : (act.name == "Tanh" ? 1 : 2)) {}
+  // x[i] = f(clip(x[i])) for i < n.
+  void operator()(float* x, int64_t n) const {
+    if (clip_ > 0) {
+      for (int64_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], -clip_, clip_);
+    }
+    if (op_ == 0) {
+      vunary_f32(VUnaryOpF32::kSigmoid, x, x, n);
+    } else if (op_ == 1) {
+      vunary_f32(VUnaryOpF32::kTanh, x, x, n);
+    } else {
+      for (int64_t i = 0; i < n; ++i) x[i] = act_->apply(x[i]);
+    }
+  }
+
+ private:
+  const RnnActivation* act_;
+  float clip_;
+  int op_;
+};
+
+// Elements of X W^T kept at once: the time steps are multiplied in blocks of about this size (4 MB), so a long
+// sequence does not need a buffer for all of them.
+constexpr int64_t kInputProductFloats = int64_t{1} << 20;
+
+// Rows x columns of a batch at which the gate math is split over the threads.
+constexpr int64_t kParallelGateElements = 16384;
+
+// The recurrence of one direction, from its initial state h (and c) to its final one, writing its slice of Y.
+class DirectionLoop {
+ public:
+  DirectionLoop(const RecurrentConfig& config, const PackedRecurrentWeights::Direction& weights, const RnnInputs& in,
+                int direction, const float* peepholes, float* h, float* c, float* y)
+      : config_(config),
+        w_(weights),
+        in_(in),
+        direction_(direction),
+        reverse_(config.attributes.reverse_only || direction == 1),
+        hidden_(config.attributes.hidden_size),
+        gates_(gate_count(config.kind)),
+        recurrent_columns_(candidate_after_reset(config) ? 2 * hidden_ : gates_ * hidden_),
+        peepholes_(peepholes),
+        h_(h),
+        c_(c),
+        y_(y) {
+    const int per_direction = functions_per_direction(config.kind);
+    for (int i = 0; i < per_direction; ++i) {
+      functions_.emplace_back(config.attributes.activations[direction * per_direction + i], config.attributes.clip);
+    }
+    max_length_ = in.lengths.empty() ? 0 : *std::max_element(in.lengths.begin(), in.lengths.end());
+    equal_lengths_ = std::all_of(in.lengths.begin(), in.lengths.end(), [&](int64_t l) { return l == in.seq_length; });
+  }
+
+  void run(Parallelism* parallelism) {
+    const int64_t batch = in_.batch, columns = gates_ * hidden_;
+    if (max_length_ == 0 || batch == 0) return;
+    const int64_t block =
+        std::clamp<int64_t>(kInputProductFloats / std::max<int64_t>(batch * columns, 1), 1, max_length_);
+    xw_.resize(static_cast<size_t>(block * batch * columns));
+    if (!equal_lengths_) gathered_.resize(static_cast<size_t>(block * batch * in_.input_size));
+    hr_.resize(static_cast<size_t>(batch * recurrent_columns_));
+    if (candidate_after_reset(config_)) {
+      reset_h_.assign(static_cast<size_t>(batch * hidden_), 0.0f);
+      candidate_.resize(static_cast<size_t>(batch * hidden_));
+    }
+    if (config_.kind == CellKind::kLstm) cell_out_.resize(static_cast<size_t>(batch * hidden_));
+    for (int64_t s0 = 0; s0 < max_length_; s0 += block) {
+      const int64_t s1 = std::min(max_length_, s0 + block);
+      multiply_inputs(s0, s1, parallelism);
+      for (int64_t s = s0; s < s1; ++s) step(s, parallelism);
+    }
+  }
+
+ private:
+  // The time index of step s for batch row b (reverse: from the row's last valid step down).
+  int64_t time_of(int64_t s, int64_t b) const { return reverse_ ? in_.lengths[b] - 1 - s : s; }
+  bool active(int64_t s, int64_t b) const { return s < in_.lengths[b]; }
+
+  // X W^T (+ biases) for steps [s0, s1) into xw_: row (s - s0) * batch + b. With every row of full length the
+  // steps' X rows are one contiguous block (in reverse order for the reverse direction, see xw_row); otherwise each
+  // row's step is gathered (zeros past its length).
+  void multiply_inputs(int64_t s0, int64_t s1, Parallelism* parallelism) {
+    const int64_t batch = in_.batch, input = in_.input_size, steps = s1 - s0;
+    const float* a = nullptr;
+    block_start_ = s0;
+    block_end_ = s1;
+    if (equal_lengths_) {
+      const int64_t t0 = reverse_ ? in_.seq_length - s1 : s0;
+      a = in_.x + t0 * batch * input;
+    } else {
+      for (int64_t s = s0; s < s1; ++s) {
+        for (int64_t b = 0; b < batch; ++b) {
+          float* dst = &gathered_[static_cast<size_t>(((s - s0) * batch + b) * input)];
+          if (active(s, b)) {
+            std::memcpy(dst, in_.x + (time_of(s, b) * batch + b) * input, static_cast<size_t>(input) * sizeof(float));
+          } else {
+            std::fill_n(dst, input, 0.0f);
+          }
+        }
+      }
+      a = gathered_.data();
+    }
+    GemmOperandF32 lhs;
+    lhs.data = a;
+    lhs.ld = input;
+    GemmOperandF32 rhs;
+    rhs.packed = &w_.w;
+    GemmEpilogueF32 epilogue;
+    epilogue.column_bias = w_.x_bias.data();
+    gemm_f32_packed(steps * batch, gates_ * hidden_, input, 1.0f, lhs, rhs, 0.0f, xw_.data(), gates_ * hidden_,
+                    parallelism, &epilogue);
+  }
+
+  // Row of xw_ holding step s of batch row b.
+  const float* xw_row(int64_t s, int64_t b) const {
+    const int64_t step_row = equal_lengths_ && reverse_ ? block_end_ - 1 - s : s - block_start_;
+    return &xw_[static_cast<size_t>((step_row * in_.batch + b) * gates_ * hidden_)];
+  }
+
+  // out = h R^T over `packed` (columns wide), plus `bias` (nullptr: none).
+  void multiply_state(const float* h, const PackedGemmF32& packed, int64_t columns, const float* bias, float* out,
+                      Parallelism* parallelism) {
+    GemmOperandF32 lhs;
+    lhs.data = h;
+    lhs.ld = hidden_;
+    GemmOperandF32 rhs;
+    rhs.packed = &packed;
+    GemmEpilogueF32 epilogue;
+    epilogue.column_bias = bias;
+    gemm_f32_packed(in_.batch, columns, hidden_, 1.0f, lhs, rhs, 0.0f, out, columns, parallelism,
+                    bias != nullptr ? &epilogue : nullptr);
+  }
+
+  // Calls fn(b) for every batch row, over the threads when the rows hold enough work.
+  template <typename Fn>
+  void for_rows(Parallelism* parallelism, const Fn& fn) {
+    const int64_t batch = in_.batch;
+    if (parallelism == nullptr || parallelism->thread_count() <= 1 || batch < 2 ||
+        batch * gates_ * hidden_ < kParallelGateElements) {
+      for (int64_t b = 0; b < batch; ++b) fn(b);
+      return;
+    }
+    parallelism->parallel_for(batch, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) fn(b);
+    });
+  }
+
+  void step(int64_t s, Parallelism* parallelism) {
+    multiply_state(h_, w_.r, recurrent_columns_, w_.r_bias.empty() ? nullptr : w_.r_bias.data(), hr_.data(),
+                   parallelism);
+    if (candidate_after_reset(config_)) {
+      for_rows(parallelism, [&](int64_t b) {
+        if (active(s, b)) gru_gates(s, b);
+      });
+      multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), parallelism);
+    }
+    for_rows(parallelism, [&](int64_t b) {
+      if (!active(s, b)) return;
+      float* h = h_ + b * hidden_;
+      switch (config_.kind) {
+        case CellKind::kRnn:
+          rnn_cell(s, b, h);
+          break;
+        case CellKind::kGru:
+          gru_cell(s, b, h);
+          break;
+        case CellKind::kLstm:
+          lstm_cell(s, b, h);
+          break;
+      }
+      if (y_ != nullptr) {
+        const int64_t dirs = config_.attributes.num_directions;
+        std::memcpy(y_ + ((time_of(s, b) * dirs + direction_) * in_.batch + b) * hidden_, h,
+                    static_cast<size_t>(hidden_) * sizeof(float));
+      }
+    });
+  }
+
+  void rnn_cell(int64_t s, int64_t b, float* h) {
+    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+    const float* x = xw_row(s, b);
+    for (int64_t j = 0; j < hidden_; ++j) g[j] += x[j];
+    functions_[0](g, hidden_);
+    std::memcpy(h, g, static_cast<size_t>(hidden_) * sizeof(float));
+  }
+
+  // z and r (gate order z, r, h) of a GRU row into hr_; without linear_before_reset also r (.) h into reset_h_.
+  void gru_gates(int64_t s, int64_t b) {
+    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+    const float* x = xw_row(s, b);
+    for (int64_t j = 0; j < 2 * hidden_; ++j) g[j] += x[j];
+    functions_[0](g, 2 * hidden_);
+    if (candidate_after_reset(config_)) {
+      const float* r = g + hidden_;
+      const float* h = h_ + b * hidden_;
+      float* out = &reset_h_[static_cast<size_t>(b * hidden_)];
+      for (int64_t j = 0; j < hidden_; ++j) out[j] = r[j] * h[j];
+    }
+  }
+
+  void gru_cell(int64_t s, int64_t b, float* h) {
+    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+    const float* x = xw_row(s, b) + 2 * hidden_;
+    float* candidate;
+    if (candidate_after_reset(config_)) {
+      candidate = &candidate_[static_cast<size_t>(b * hidden_)];
+      for (int64_t j = 0; j < hidden_; ++j) candidate[j] += x[j];
+    } else {
+      gru_gates(s, b);
+      candidate = g + 2 * hidden_;
+      const float* r = g + hidden_;
+      for (int64_t j = 0; j < hidden_; ++j) candidate[j] = x[j] + r[j] * candidate[j];
+    }
+    functions_[1](candidate, hidden_);
+    const float* z = g;
+    for (int64_t j = 0; j < hidden_; ++j) h[j] = (1.0f - z[j]) * candidate[j] + z[j] * h[j];
+  }
+
+  // Gate order i, o, f, c; peepholes i, o, f.
+  void lstm_cell(int64_t s, int64_t b, float* h) {
+    const int64_t n = hidden_;
+    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+    const float* x = xw_row(s, b);
+    for (int64_t j = 0; j < 4 * n; ++j) g[j] += x[j];
+    float *gi = g, *go = g + n, *gf = g + 2 * n, *gc = g + 3 * n;
+    float* c = c_ + b * n;
+    if (peepholes_ != nullptr) {
+      for (int64_t j = 0; j < n; ++j) {
+        gi[j] += peepholes_[j] * c[j];
+        gf[j] += peepholes_[2 * n + j] * c[j];
+      }
+    }
+    functions_[0](gi, n);
+    if (config_.input_forget) {
+      for (int64_t j = 0; j < n; ++j) gf[j] = 1.0f - gi[j];
+    } else {
+      functions_[0](gf, n);
+    }
+    functions_[1](gc, n);
+    for (int64_t j = 0; j < n; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+    if (peepholes_ != nullptr) {
+      for (int64_t j = 0; j < n; ++j) go[j] += peepholes_[n + j] * c[j];
+    }
+    functions_[0](go, n);
+    float* activated = &cell_out_[static_cast<size_t>(b * n)];
+    std::memcpy(activated, c, static_cast<size_t>(n) * sizeof(float));
+    functions_[2](activated, n);
+    for (int64_t j = 0; j < n; ++j) h[j] = go[j] * activated[j];
+  }
+
+  const RecurrentConfig& config_;
+  const PackedRecurrentWeights::Direction& w_;
+  const RnnInputs& in_;
+  const int direction_;
+  const bool reverse_;
+  const int64_t hidden_;
+  const int64_t gates_;
+  const int64_t recurrent_columns_;  // columns of the per-step product h R^T
+  const float* peepholes_;           // LSTM's P of this direction, nullptr when absent
+  float* h_;                         // [batch, hidden]
+  float* c_;                         // [batch, hidden] (LSTM)
+  float* y_;                         // Y [seq, dirs, batch, hidden], nullptr when not wanted
+  std::vector<GateFunction> functions_;
+  int64_t max_length_ = 0;
+  bool equal_lengths_ = true;
+  int64_t block_start_ = 0, block_end_ = 0;
+  std::vector<float> xw_, gathered_, hr_, reset_h_, candidate_, cell_out_;
+};
+
+// States come as [batch, dirs, hidden] in layout 1; the loop keeps them [dirs, batch, hidden].
+void to_direction_major(std::vector<float>& s, int64_t batch, int64_t dirs, int64_t hidden) {
+  std::vector<float> out(s.size());
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t d = 0; d < dirs; ++d) std::copy_n(&s[(b * dirs + d) * hidden], hidden, &out[(d * batch + b) * hidden]);
+  s = std::move(out);
+}
+
+}  // namespace
+
+PackedRecurrentWeights pack_recurrent_weights(const RecurrentConfig& config, int64_t input_size, const float* w,
+                                              const float* r, const float* b) {
+  const int64_t hs = config.attributes.hidden_size, gates = gate_count(config.kind);
+  check_argument(input_size > 0, "X has no input features (input_size 0)");
+  PackedRecurrentWeights out;
+  out.input_size = input_size;
+  for (int d = 0; d < config.attributes.num_directions; ++d) {
+    PackedRecurrentWeights::Direction dir;
+    dir.w = pack_gemm_b_f32(true, input_size, gates * hs, w + d * gates * hs * input_size, input_size);
+    const float* rd = r + d * gates * hs * hs;
+    if (candidate_after_reset(config)) {
+      dir.r = pack_gemm_b_f32(true, hs, 2 * hs, rd, hs);
+      dir.r_candidate = pack_gemm_b_f32(true, hs, hs, rd + 2 * hs * hs, hs);
+    } else {
+      dir.r = pack_gemm_b_f32(true, hs, gates * hs, rd, hs);
+    }
+    dir.x_bias.assign(static_cast<size_t>(gates * hs), 0.0f);
+    if (b != nullptr) {
+      const float* wb = b + d * 2 * gates * hs;
+      const float* rb = wb + gates * hs;
+      for (int64_t j = 0; j < gates * hs; ++j) dir.x_bias[j] = wb[j] + rb[j];
+      if (config.kind == CellKind::kGru && config.linear_before_reset) {
+        // Rbh sits inside r (.) (h R_h^T + Rbh): it goes on the recurrent product.
+        dir.r_bias.assign(static_cast<size_t>(gates * hs), 0.0f);
+        for (int64_t j = 2 * hs; j < 3 * hs; ++j) {
+          dir.x_bias[j] = wb[j];
+          dir.r_bias[j] = rb[j];
+        }
+      }
+    }
+    out.directions.push_back(std::move(dir));
+  }
+  return out;
+}
+
+void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& weights, const RnnInputs& in,
+                   KernelContext& ctx) {
+  const RnnAttributes& a = config.attributes;
+  const int64_t hs = a.hidden_size, dirs = a.num_directions, batch = in.batch;
+  check_argument(weights.input_size == in.input_size, "X has ", in.input_size, " input features where W has ",
+                 weights.input_size);
+  std::vector<float> h = read_float_input(ctx, 5, dirs * batch * hs, 0, "initial_h");
+  std::vector<float> c, p;
+  if (config.kind == CellKind::kLstm) {
+    c = read_float_input(ctx, 6, dirs * batch * hs, 0, "initial_c");
+    if (ctx.has_input(7)) p = read_float_input(ctx, 7, dirs * 3 * hs, 0, "P");
+  }
+  if (a.layout == 1) {
+    if (ctx.has_input(5)) to_direction_major(h, batch, dirs, hs);
+    if (config.kind == CellKind::kLstm && ctx.has_input(6)) to_direction_major(c, batch, dirs, hs);
+  }
+  // Y straight into the output when it is float32 in layout 0, else through a buffer converted at the end.
+  const bool y_wanted = ctx.output_wanted(0);
+  const bool y_direct = y_wanted && a.layout == 0 && ctx.input(0).dtype() == DType::kFloat;
+  std::vector<float> y_buffer;
+  float* y = nullptr;
+  if (y_direct) {
+    y = ctx.allocate_output(0, DType::kFloat, {in.seq_length, dirs, batch, hs}).data<float>();
+  } else if (y_wanted) {
+    y_buffer.assign(static_cast<size_t>(in.seq_length * dirs * batch * hs), 0.0f);
+    y = y_buffer.data();
+  }
+  auto run_direction = [&](int64_t d, Parallelism* parallelism) {
+    DirectionLoop loop(config, weights.directions[static_cast<size_t>(d)], in, static_cast<int>(d),
+                       p.empty() ? nullptr : &p[static_cast<size_t>(d * 3 * hs)],
+                       &h[static_cast<size_t>(d * batch * hs)],
+                       c.empty() ? nullptr : &c[static_cast<size_t>(d * batch * hs)], y);
+    loop.run(parallelism);
+  };
+  Parallelism& parallelism = ctx.parallelism();
+  if (dirs == 2 && parallelism.thread_count() >= 2) {
+    // The two directions are independent: one thread each (their per-step products are too small to share).
+    parallelism.parallel_for(2, [&](int64_t begin, int64_t end) {
+      for (int64_t d = begin; d < end; ++d) run_direction(d, nullptr);
+    });
+  } else {
+    for (int64_t d = 0; d < dirs; ++d) run_direction(d, &parallelism);
+  }
+  if (y_wanted && !y_direct) write_rnn_output_sequence(ctx, 0, a, in, y_buffer);
+  write_rnn_state(ctx, 1, a, in, h);
+  if (config.kind == CellKind::kLstm) write_rnn_state(ctx, 2, a, in, c);
+}
+
+}  // namespace tessera

@@ -1,0 +1,53 @@
+// The time loop of RNN, GRU, LSTM (and com.microsoft DynamicQuantizeLSTM) on the packed GEMM: X W^T for a block of
+// time steps at once (every batch row, every gate) with both biases folded in, then per step one H R^T product
+// (M = batch) on R packed once, and the gate math over whole rows with the vectorized sigmoid / tanh. The two
+// directions of a bidirectional layer run on two threads when the session has them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/f32-gemm/gemm.h"
+#include "ops/rnn/rnn_common.h"
+
+namespace tessera {
+
+enum class CellKind { kRnn, kGru, kLstm };
+
+// Gates per cell: RNN 1, GRU 3 (z, r, h), LSTM 4 (i, o, f, c).
+int gate_count(CellKind kind);
+
+// The settings a recurrent kernel keeps from its node.
+struct RecurrentConfig {
+  CellKind kind = CellKind::kRnn;
+  RnnAttributes attributes;
+  bool linear_before_reset = false;  // GRU
+  bool input_forget = false;         // LSTM
+};
+
+// W, R and B of every direction in the form the time loop multiplies them: W and R packed as right-hand GEMM
+// operands, the biases summed where the cell adds them anyway. Immutable once built; shared between runs.
+struct PackedRecurrentWeights {
+  struct Direction {
+    PackedGemmF32 w;            // op(B) = W_d^T: [input, gates * hidden]
+    PackedGemmF32 r;            // op(B) = R_d^T over every gate, or GRU without linear_before_reset: z and r
+    PackedGemmF32 r_candidate;  // GRU without linear_before_reset: R_h^T, applied to r (.) h
+    std::vector<float> x_bias;  // gates * hidden: added to X W^T (Wb + Rb, but GRU's Rbh under lbr)
+    std::vector<float> r_bias;  // GRU with linear_before_reset: [0, 0, Rbh] on H R^T; empty otherwise
+  };
+  int64_t input_size = 0;
+  std::vector<Direction> directions;
+};
+
+// Packs W [dirs, gates * hidden, input], R [dirs, gates * hidden, hidden] and B [dirs, 2 * gates * hidden] (nullptr:
+// zeros), all float32 in ONNX's layout, for `config`.
+PackedRecurrentWeights pack_recurrent_weights(const RecurrentConfig& config, int64_t input_size, const float* w,
+                                              const float* r, const float* b);
+
+// Runs the recurrence over X and sequence_lens (`in`), with initial_h / initial_c / P read from the context's inputs
+// 5, 6 and 7, and writes Y, Y_h (and LSTM's Y_c) as ONNX defines them: steps past a batch row's sequence length
+// leave zeros in Y and its state unchanged; the reverse direction starts at each row's last valid step.
+void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& weights, const RnnInputs& in,
+                   KernelContext& ctx);
+
+}  // namespace tessera
