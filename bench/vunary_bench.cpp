@@ -14,6 +14,7 @@ const int kRegistered = [] {
   const std::pair<const char*, VUnaryOpF32> ops[] = {{"exp", VUnaryOpF32::kExp},
                                                      {"erf", VUnaryOpF32::kErf},
                                                      {"tanh", VUnaryOpF32::kTanh},
+                                                     {"sigmoid", VUnaryOpF32::kSigmoid},
                                                      {"gelu_erf", VUnaryOpF32::kGeluErf}};
   for (const std::string& kernel : vunary_f32_kernel_names()) {
     for (const auto& [what, op] : ops) {

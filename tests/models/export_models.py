@@ -139,6 +139,17 @@ def squeezenet1_1():
     return model, data_sets, dict(opset_version=13, dynamic_axes=dynamic)
 
 
+def sequence_model(model_class, shapes):
+    """A [batch, sequence, features] model of `model_class` (seeded) with one data set per shape, batch and sequence
+    dynamic."""
+    torch.manual_seed(0)
+    model = model_class()
+    generator = torch.Generator().manual_seed(2)
+    data_sets = [[torch.randn(*shape, generator=generator)] for shape in shapes]
+    dynamic = {"input": {0: "batch", 1: "sequence"}, "output": {0: "batch", 1: "sequence"}}
+    return model, data_sets, dict(opset_version=14, dynamic_axes=dynamic)
+
+
 def lstm_tagger():
     class LstmTagger(torch.nn.Module):
         """A two-layer bidirectional LSTM over [batch, sequence, 16] features with a per-step linear head."""
@@ -152,13 +163,26 @@ def lstm_tagger():
             y, _ = self.lstm(x)
             return self.head(y)
 
-    torch.manual_seed(0)
-    model = LstmTagger()
-    generator = torch.Generator().manual_seed(2)
-    data_sets = [[torch.randn(2, 7, 16, generator=generator)], [torch.randn(3, 12, 16, generator=generator)],
-                 [torch.randn(1, 3, 16, generator=generator)]]
-    dynamic = {"input": {0: "batch", 1: "sequence"}, "output": {0: "batch", 1: "sequence"}}
-    return model, data_sets, dict(opset_version=14, dynamic_axes=dynamic)
+    return sequence_model(LstmTagger, [(2, 7, 16), (3, 12, 16), (1, 3, 16)])
+
+
+def gru_rnn_encoder():
+    class GruRnnEncoder(torch.nn.Module):
+        """A two-layer bidirectional GRU (ONNX GRU with linear_before_reset, as PyTorch computes it), then a ReLU RNN
+        over [batch, sequence, 12] features, with a per-step linear head."""
+
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(12, 32, num_layers=2, bidirectional=True, batch_first=True)
+            self.rnn = torch.nn.RNN(64, 20, nonlinearity="relu", batch_first=True)
+            self.head = torch.nn.Linear(20, 3)
+
+        def forward(self, x):
+            y, _ = self.gru(x)
+            z, _ = self.rnn(y)
+            return self.head(z)
+
+    return sequence_model(GruRnnEncoder, [(2, 9, 12), (4, 30, 12), (1, 1, 12)])
 
 
 def control_flow():
@@ -187,6 +211,7 @@ MODELS = {
     "squeezenet1_1": squeezenet1_1,
     "transformer_encoder": transformer_encoder,
     "lstm_tagger": lstm_tagger,
+    "gru_rnn_encoder": gru_rnn_encoder,
     "control_flow": control_flow,
 }
 

@@ -107,6 +107,39 @@ inline void gelu_tanh_avx2(__m256 (&x)[kBatch]) {
   FOR_EACH_VECTOR x[u] = _mm256_mul_ps(x[u], reciprocal_avx2(_mm256_add_ps(_mm256_set1_ps(1.0f), d[u])));
 }
 
+// 1 / (1 + exp(-x)) (f32-vunary-impl.h's sigmoid_f32), by a true division: the reciprocal estimate plus a Newton
+// step is an ulp or two off, which a GRU's (1 - z) turns into relative errors where z is near 1 (ONNX's
+// test_gru_seq_length misses its 1e-7 bound that way). exp's clamp keeps 1 + exp(-x) finite.
+inline void sigmoid_avx2(__m256 (&x)[kBatch]) {
+  FOR_EACH_VECTOR x[u] = _mm256_xor_ps(x[u], _mm256_set1_ps(-0.0f));
+  exp_avx2(x);
+  FOR_EACH_VECTOR x[u] = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), x[u]));
+}
+
+// tanh_f32's formulas (f32-vunary-impl.h): the odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) with x's
+// sign above (exp's clamp makes it exactly +-1 from |x| = 44 on, infinities included; NaN propagates), divisions
+// exact as in sigmoid_avx2.
+inline void tanh_avx2(__m256 (&x)[kBatch]) {
+  __m256 small[kBatch], e[kBatch];
+  FOR_EACH_VECTOR {
+    const __m256 z = _mm256_mul_ps(x[u], x[u]);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(-5.70498872745e-3f), z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    small[u] = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x[u], x[u]);
+    e[u] = _mm256_add_ps(abs_avx2(x[u]), abs_avx2(x[u]));
+  }
+  exp_avx2(e);
+  FOR_EACH_VECTOR {
+    const __m256 magnitude = _mm256_fnmadd_ps(
+        _mm256_set1_ps(2.0f), reciprocal_avx2(_mm256_add_ps(e[u], _mm256_set1_ps(1.0f))), _mm256_set1_ps(1.0f));
+    const __m256 large = _mm256_or_ps(magnitude, _mm256_and_ps(x[u], _mm256_set1_ps(-0.0f)));
+    const __m256 near_zero = _mm256_cmp_ps(abs_avx2(x[u]), _mm256_set1_ps(0.625f), _CMP_LT_OQ);
+    x[u] = _mm256_blendv_ps(large, small[u], near_zero);
+  }
+}
+
 // y[i] = kOp(x[i]), kBatch vectors of 8 at a time; the tail through masked loads / stores (lanes past n are
 // computed on zeros and not stored).
 template <void (*kOp)(__m256 (&)[kBatch])>
@@ -136,6 +169,8 @@ constexpr VUnarySet make_avx2_set() {
   VUnarySet set = make_set("f32_vunary__avx2");
   set.ops[static_cast<int>(tessera::VUnaryOpF32::kGeluErf)] = apply_avx2<gelu_erf_avx2>;
   set.ops[static_cast<int>(tessera::VUnaryOpF32::kGeluTanh)] = apply_avx2<gelu_tanh_avx2>;
+  set.ops[static_cast<int>(tessera::VUnaryOpF32::kSigmoid)] = apply_avx2<sigmoid_avx2>;
+  set.ops[static_cast<int>(tessera::VUnaryOpF32::kTanh)] = apply_avx2<tanh_avx2>;
   return set;
 }
 

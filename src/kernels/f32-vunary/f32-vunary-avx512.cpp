@@ -69,6 +69,34 @@ inline __m512 gelu_tanh_avx512(__m512 x) {
   return _mm512_mul_ps(x, reciprocal_avx512(d));
 }
 
+// x's sign bit (AVX-512F has no float logic ops; those are AVX-512DQ's).
+inline __m512i sign_bits_avx512(__m512 x) {
+  return _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+}
+
+// 1 / (1 + exp(-x)), as sigmoid_avx2 (f32-vunary-avx2.cpp).
+inline __m512 sigmoid_avx512(__m512 x) {
+  const __m512 minus_x =
+      _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(minus_x)));
+}
+
+// tanh_f32's formulas, as tanh_avx2 (f32-vunary-avx2.cpp).
+inline __m512 tanh_avx512(__m512 x) {
+  const __m512 z = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(-5.70498872745e-3f), z, _mm512_set1_ps(2.06390887954e-2f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531e-2f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036e-1f));
+  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  const __m512 ax = _mm512_abs_ps(x);
+  const __m512 e = exp_avx512(_mm512_add_ps(ax, ax));
+  const __m512 magnitude =
+      _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  const __m512 large = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude), sign_bits_avx512(x)));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), large, small);
+}
+
 // y[i] = kOp(x[i]), 16 at a time (two independent vectors per step), the tail through masked loads / stores.
 template <__m512 (*kOp)(__m512)>
 void apply_avx512(const float* x, float* y, int64_t n) {
@@ -90,6 +118,8 @@ constexpr VUnarySet make_avx512_set() {
   VUnarySet set = make_set("f32_vunary__avx512");
   set.ops[static_cast<int>(tessera::VUnaryOpF32::kGeluErf)] = apply_avx512<gelu_erf_avx512>;
   set.ops[static_cast<int>(tessera::VUnaryOpF32::kGeluTanh)] = apply_avx512<gelu_tanh_avx512>;
+  set.ops[static_cast<int>(tessera::VUnaryOpF32::kSigmoid)] = apply_avx512<sigmoid_avx512>;
+  set.ops[static_cast<int>(tessera::VUnaryOpF32::kTanh)] = apply_avx512<tanh_avx512>;
   return set;
 }
 

@@ -358,8 +358,14 @@ void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& 
   const bool y_direct = y_wanted && a.layout == 0 && ctx.input(0).dtype() == DType::kFloat;
   std::vector<float> y_buffer;
   float* y = nullptr;
+  const bool full_lengths =
+      std::all_of(in.lengths.begin(), in.lengths.end(), [&](int64_t l) { return l == in.seq_length; });
   if (y_direct) {
-    y = ctx.allocate_output(0, DType::kFloat, {in.seq_length, dirs, batch, hs}).data<float>();
+    // Every step of every row writes its slice of Y unless some row is shorter (its steps past the end stay zero).
+    const std::vector<int64_t> shape{in.seq_length, dirs, batch, hs};
+    y = (full_lengths ? ctx.allocate_output_uninitialized(0, DType::kFloat, shape)
+                      : ctx.allocate_output(0, DType::kFloat, shape))
+            .data<float>();
   } else if (y_wanted) {
     y_buffer.assign(static_cast<size_t>(in.seq_length * dirs * batch * hs), 0.0f);
     y = y_buffer.data();
