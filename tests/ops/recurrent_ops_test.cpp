@@ -245,6 +245,7 @@ TEST(RecurrentOpsTest, CellOptionsMatchTheReference) {
   gru.cell = Cell::kGru;
   gru.direction = "bidirectional";
   gru.linear_before_reset = true;
+  gru.hidden = 130;  // R in three pieces of hidden units, Rbh in each
   check_everywhere(gru, 100);
   gru.clip = 0.7f;
   check_everywhere(gru, 110);
@@ -269,6 +270,7 @@ TEST(RecurrentOpsTest, CellOptionsMatchTheReference) {
   rnn.cell = Cell::kRnn;
   rnn.activations = {"LeakyRelu"};
   rnn.alphas = {0.2f};
+  rnn.hidden = 70;
   check_everywhere(rnn, 150);
 }
 
@@ -290,14 +292,18 @@ TEST(RecurrentOpsTest, SequenceLengthsAndBatchMajorLayoutMatchTheReference) {
 }
 
 TEST(RecurrentOpsTest, WideBatchesSplitTheGatesAndLongSequencesTakeXwInBlocks) {
-  // 40 rows x 4 gates x 128: the gate math runs over both threads.
+  // 40 rows x 4 gates x 100 hidden units, 20 x 3 x 70: the gate math runs over both threads in pieces of 64 units
+  // and the rest (the GRU's in its two phases, before and after (r (.) h) R_h^T).
   Case wide;
   wide.batch = 40;
   wide.seq = 3;
   wide.input = 20;
-  wide.hidden = 128;
-  wide.direction = "bidirectional";
+  wide.hidden = 100;
   check_everywhere(wide, 300);
+  wide.cell = Cell::kGru;
+  wide.batch = 20;
+  wide.hidden = 70;
+  check_everywhere(wide, 305);
   // 1500 steps x 4 rows x 3 gates x 64: X W^T in two blocks of steps; with unequal lengths (gathered rows) too.
   Case long_sequence;
   long_sequence.cell = Cell::kGru;

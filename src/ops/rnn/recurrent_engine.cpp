@@ -48,8 +48,11 @@ class GateFunction {
 // sequence does not need a buffer for all of them.
 constexpr int64_t kInputProductFloats = int64_t{1} << 20;
 
-// Rows x columns of a batch at which the gate math is split over the threads.
-constexpr int64_t kParallelGateElements = 16384;
+// Gate values per step (rows x gates x hidden) from which the gate math is split over the threads, in pieces of
+// kGateUnits hidden units of a row: bench/models/lstm_speech at batch 8 (8 x 4 x 256 values per step) on two
+// threads, with the gates on one thread only, had the other spinning through them (15% of its samples).
+constexpr int64_t kParallelGateElements = 4096;
+constexpr int64_t kGateUnits = 64;
 
 // The recurrence of one direction, from its initial state h (and c) to its final one, writing its slice of Y.
 class DirectionLoop {
@@ -156,17 +159,22 @@ class DirectionLoop {
                     bias != nullptr ? &epilogue : nullptr);
   }
 
-  // Calls fn(b) for every batch row, over the threads when the rows hold enough work.
+  // Calls fn(b, j0, j1) over every batch row b and hidden units [j0, j1) covering [0, hidden), on the calling thread,
+  // or over the threads in pieces of kGateUnits units when a step's gates hold enough work.
   template <typename Fn>
-  void for_rows(Parallelism* parallelism, const Fn& fn) {
+  void for_units(Parallelism* parallelism, const Fn& fn) {
     const int64_t batch = in_.batch;
-    if (parallelism == nullptr || parallelism->thread_count() <= 1 || batch < 2 ||
+    if (parallelism == nullptr || parallelism->thread_count() <= 1 ||
         batch * gates_ * hidden_ < kParallelGateElements) {
-      for (int64_t b = 0; b < batch; ++b) fn(b);
+      for (int64_t b = 0; b < batch; ++b) fn(b, int64_t{0}, hidden_);
       return;
     }
-    parallelism->parallel_for(batch, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) fn(b);
+    const int64_t pieces = (hidden_ + kGateUnits - 1) / kGateUnits;
+    parallelism->parallel_for(batch * pieces, [&](int64_t begin, int64_t end) {
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t j0 = (u % pieces) * kGateUnits;
+        fn(u / pieces, j0, std::min(hidden_, j0 + kGateUnits));
+      }
     });
   }
 
@@ -174,103 +182,112 @@ class DirectionLoop {
     multiply_state(h_, w_.r, recurrent_columns_, w_.r_bias.empty() ? nullptr : w_.r_bias.data(), hr_.data(),
                    parallelism);
     if (candidate_after_reset(config_)) {
-      for_rows(parallelism, [&](int64_t b) {
-        if (active(s, b)) gru_gates(s, b);
+      for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
+        if (active(s, b)) gru_gates(s, b, j0, j1);
       });
       multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), parallelism);
     }
-    for_rows(parallelism, [&](int64_t b) {
+    for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
       if (!active(s, b)) return;
       float* h = h_ + b * hidden_;
       switch (config_.kind) {
         case CellKind::kRnn:
-          rnn_cell(s, b, h);
+          rnn_cell(s, b, j0, j1, h);
           break;
         case CellKind::kGru:
-          gru_cell(s, b, h);
+          gru_cell(s, b, j0, j1, h);
           break;
         case CellKind::kLstm:
-          lstm_cell(s, b, h);
+          lstm_cell(s, b, j0, j1, h);
           break;
       }
       if (y_ != nullptr) {
         const int64_t dirs = config_.attributes.num_directions;
-        std::memcpy(y_ + ((time_of(s, b) * dirs + direction_) * in_.batch + b) * hidden_, h,
-                    static_cast<size_t>(hidden_) * sizeof(float));
+        std::memcpy(y_ + ((time_of(s, b) * dirs + direction_) * in_.batch + b) * hidden_ + j0, h + j0,
+                    static_cast<size_t>(j1 - j0) * sizeof(float));
       }
     });
   }
 
-  void rnn_cell(int64_t s, int64_t b, float* h) {
-    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+  // The cells below update hidden units [j0, j1) of batch row b from its H R^T (+ bias) row in hr_ and its
+  // X W^T (+ biases) row in xw_, gate k of unit j at k * hidden + j in both.
+  float* recurrent_row(int64_t b) { return &hr_[static_cast<size_t>(b * recurrent_columns_)]; }
+
+  void rnn_cell(int64_t s, int64_t b, int64_t j0, int64_t j1, float* h) {
+    float* g = recurrent_row(b);
     const float* x = xw_row(s, b);
-    for (int64_t j = 0; j < hidden_; ++j) g[j] += x[j];
-    functions_[0](g, hidden_);
-    std::memcpy(h, g, static_cast<size_t>(hidden_) * sizeof(float));
+    for (int64_t j = j0; j < j1; ++j) g[j] += x[j];
+    functions_[0](g + j0, j1 - j0);
+    std::memcpy(h + j0, g + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
   }
 
   // z and r (gate order z, r, h) of a GRU row into hr_; without linear_before_reset also r (.) h into reset_h_.
-  void gru_gates(int64_t s, int64_t b) {
-    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+  void gru_gates(int64_t s, int64_t b, int64_t j0, int64_t j1) {
+    float* g = recurrent_row(b);
     const float* x = xw_row(s, b);
-    for (int64_t j = 0; j < 2 * hidden_; ++j) g[j] += x[j];
-    functions_[0](g, 2 * hidden_);
+    for (int64_t gate = 0; gate < 2; ++gate) {
+      float* pre = g + gate * hidden_;
+      for (int64_t j = j0; j < j1; ++j) pre[j] += x[gate * hidden_ + j];
+      functions_[0](pre + j0, j1 - j0);
+    }
     if (candidate_after_reset(config_)) {
       const float* r = g + hidden_;
       const float* h = h_ + b * hidden_;
       float* out = &reset_h_[static_cast<size_t>(b * hidden_)];
-      for (int64_t j = 0; j < hidden_; ++j) out[j] = r[j] * h[j];
+      for (int64_t j = j0; j < j1; ++j) out[j] = r[j] * h[j];
     }
   }
 
-  void gru_cell(int64_t s, int64_t b, float* h) {
-    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+  void gru_cell(int64_t s, int64_t b, int64_t j0, int64_t j1, float* h) {
+    float* g = recurrent_row(b);
     const float* x = xw_row(s, b) + 2 * hidden_;
     float* candidate;
     if (candidate_after_reset(config_)) {
       candidate = &candidate_[static_cast<size_t>(b * hidden_)];
-      for (int64_t j = 0; j < hidden_; ++j) candidate[j] += x[j];
+      for (int64_t j = j0; j < j1; ++j) candidate[j] += x[j];
     } else {
-      gru_gates(s, b);
+      gru_gates(s, b, j0, j1);
       candidate = g + 2 * hidden_;
       const float* r = g + hidden_;
-      for (int64_t j = 0; j < hidden_; ++j) candidate[j] = x[j] + r[j] * candidate[j];
+      for (int64_t j = j0; j < j1; ++j) candidate[j] = x[j] + r[j] * candidate[j];
     }
-    functions_[1](candidate, hidden_);
+    functions_[1](candidate + j0, j1 - j0);
     const float* z = g;
-    for (int64_t j = 0; j < hidden_; ++j) h[j] = (1.0f - z[j]) * candidate[j] + z[j] * h[j];
+    for (int64_t j = j0; j < j1; ++j) h[j] = (1.0f - z[j]) * candidate[j] + z[j] * h[j];
   }
 
   // Gate order i, o, f, c; peepholes i, o, f.
-  void lstm_cell(int64_t s, int64_t b, float* h) {
-    const int64_t n = hidden_;
-    float* g = &hr_[static_cast<size_t>(b * recurrent_columns_)];
+  void lstm_cell(int64_t s, int64_t b, int64_t j0, int64_t j1, float* h) {
+    const int64_t n = hidden_, width = j1 - j0;
+    float* g = recurrent_row(b);
     const float* x = xw_row(s, b);
-    for (int64_t j = 0; j < 4 * n; ++j) g[j] += x[j];
+    for (int64_t gate = 0; gate < 4; ++gate) {
+      for (int64_t j = j0; j < j1; ++j) g[gate * n + j] += x[gate * n + j];
+    }
     float *gi = g, *go = g + n, *gf = g + 2 * n, *gc = g + 3 * n;
     float* c = c_ + b * n;
     if (peepholes_ != nullptr) {
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = j0; j < j1; ++j) {
         gi[j] += peepholes_[j] * c[j];
         gf[j] += peepholes_[2 * n + j] * c[j];
       }
     }
-    functions_[0](gi, n);
+    functions_[0](gi + j0, width);
     if (config_.input_forget) {
-      for (int64_t j = 0; j < n; ++j) gf[j] = 1.0f - gi[j];
+      for (int64_t j = j0; j < j1; ++j) gf[j] = 1.0f - gi[j];
     } else {
-      functions_[0](gf, n);
+      functions_[0](gf + j0, width);
     }
-    functions_[1](gc, n);
-    for (int64_t j = 0; j < n; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+    functions_[1](gc + j0, width);
+    for (int64_t j = j0; j < j1; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
     if (peepholes_ != nullptr) {
-      for (int64_t j = 0; j < n; ++j) go[j] += peepholes_[n + j] * c[j];
+      for (int64_t j = j0; j < j1; ++j) go[j] += peepholes_[n + j] * c[j];
     }
-    functions_[0](go, n);
+    functions_[0](go + j0, width);
     float* activated = &cell_out_[static_cast<size_t>(b * n)];
-    std::memcpy(activated, c, static_cast<size_t>(n) * sizeof(float));
-    functions_[2](activated, n);
-    for (int64_t j = 0; j < n; ++j) h[j] = go[j] * activated[j];
+    std::memcpy(activated + j0, c + j0, static_cast<size_t>(width) * sizeof(float));
+    functions_[2](activated + j0, width);
+    for (int64_t j = j0; j < j1; ++j) h[j] = go[j] * activated[j];
   }
 
   const RecurrentConfig& config_;
