@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/f32-vunary/f32-vunary.h"
+#include "kernels/qu8-quantize/qu8-quantize.h"
 
 namespace tessera {
 
@@ -57,10 +58,11 @@ constexpr int64_t kGateUnits = 64;
 // The recurrence of one direction, from its initial state h (and c) to its final one, writing its slice of Y.
 class DirectionLoop {
  public:
-  DirectionLoop(const RecurrentConfig& config, const PackedRecurrentWeights::Direction& weights, const RnnInputs& in,
-                int direction, const float* peepholes, float* h, float* c, float* y)
+  DirectionLoop(const RecurrentConfig& config, const PackedRecurrentWeights& all, const RnnInputs& in, int direction,
+                const float* peepholes, float* h, float* c, float* y)
       : config_(config),
-        w_(weights),
+        w_(all.directions[static_cast<size_t>(direction)]),
+        quantized_(all.quantized),
         in_(in),
         direction_(direction),
         reverse_(config.attributes.reverse_only || direction == 1),
@@ -128,6 +130,10 @@ class DirectionLoop {
       }
       a = gathered_.data();
     }
+    if (quantized_) {
+      multiply_quantized(a, steps * batch, input, w_.w_q8, w_.w_scales, w_.x_bias.data(), xw_.data(), parallelism);
+      return;
+    }
     GemmOperandF32 lhs;
     lhs.data = a;
     lhs.ld = input;
@@ -137,6 +143,26 @@ class DirectionLoop {
     epilogue.column_bias = w_.x_bias.data();
     gemm_f32_packed(steps * batch, gates_ * hidden_, input, 1.0f, lhs, rhs, 0.0f, xw_.data(), gates_ * hidden_,
                     parallelism, &epilogue);
+  }
+
+  // out [rows, gates * hidden] = a [rows, depth] quantized to uint8 as one tensor (DynamicQuantizeLinear's rule) times
+  // the 8-bit weight: float(S) * (a_scale * scale[j]) + bias[j] (bias nullptr: none).
+  void multiply_quantized(const float* a, int64_t rows, int64_t depth, const PackedQ8GemmB& weight,
+                          const std::vector<float>& scales, const float* bias, float* out, Parallelism* parallelism) {
+    const int64_t count = rows * depth;
+    if (static_cast<int64_t>(quantized_a_.size()) < count) quantized_a_.resize(static_cast<size_t>(count));
+    const DynamicQuantU8 q = dynamic_quant_u8_params(a, count, parallelism);
+    quantize_u8(a, count, q, quantized_a_.data(), parallelism);
+    product_scales_.resize(scales.size());
+    for (size_t j = 0; j < scales.size(); ++j) product_scales_[j] = q.scale * scales[j];
+    Q8GemmOutput output;
+    output.c_f32 = out;
+    output.ldc = gates_ * hidden_;
+    output.b_scales = product_scales_.data();
+    output.b_scale_count = static_cast<int64_t>(product_scales_.size());
+    output.bias = bias;
+    q8_gemm(rows, gates_ * hidden_, depth, quantized_a_.data(), depth, false, q.zero_point, weight, output,
+            parallelism);
   }
 
   // Row of xw_ holding step s of batch row b.
@@ -179,8 +205,12 @@ class DirectionLoop {
   }
 
   void step(int64_t s, Parallelism* parallelism) {
-    multiply_state(h_, w_.r, recurrent_columns_, w_.r_bias.empty() ? nullptr : w_.r_bias.data(), hr_.data(),
-                   parallelism);
+    if (quantized_) {
+      multiply_quantized(h_, in_.batch, hidden_, w_.r_q8, w_.r_scales, nullptr, hr_.data(), parallelism);
+    } else {
+      multiply_state(h_, w_.r, recurrent_columns_, w_.r_bias.empty() ? nullptr : w_.r_bias.data(), hr_.data(),
+                     parallelism);
+    }
     if (candidate_after_reset(config_)) {
       for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
         if (active(s, b)) gru_gates(s, b, j0, j1);
@@ -292,6 +322,7 @@ class DirectionLoop {
 
   const RecurrentConfig& config_;
   const PackedRecurrentWeights::Direction& w_;
+  const bool quantized_;  // w_.w_q8 and w_.r_q8 instead of w_.w and w_.r
   const RnnInputs& in_;
   const int direction_;
   const bool reverse_;
@@ -306,7 +337,8 @@ class DirectionLoop {
   int64_t max_length_ = 0;
   bool equal_lengths_ = true;
   int64_t block_start_ = 0, block_end_ = 0;
-  std::vector<float> xw_, gathered_, hr_, reset_h_, candidate_, cell_out_;
+  std::vector<float> xw_, gathered_, hr_, reset_h_, candidate_, cell_out_, product_scales_;
+  std::vector<uint8_t> quantized_a_;
 };
 
 // States come as [batch, dirs, hidden] in layout 1; the loop keeps them [dirs, batch, hidden].
@@ -354,6 +386,33 @@ PackedRecurrentWeights pack_recurrent_weights(const RecurrentConfig& config, int
   return out;
 }
 
+PackedRecurrentWeights pack_quantized_recurrent_weights(const RecurrentConfig& config,
+                                                        const QuantizedRecurrentWeight& w,
+                                                        const QuantizedRecurrentWeight& r, const float* b) {
+  const int64_t hs = config.attributes.hidden_size, gates = gate_count(config.kind), columns = gates * hs;
+  check_argument(w.rows > 0, "X has no input features (input_size 0)");
+  PackedRecurrentWeights out;
+  out.input_size = w.rows;
+  out.quantized = true;
+  const auto pack = [&](const QuantizedRecurrentWeight& q, int64_t d, std::vector<float>& scales) {
+    scales.assign(q.scales + d * q.per_direction, q.scales + (d + 1) * q.per_direction);
+    return pack_q8_gemm_b(q.is_signed, false, q.rows, columns, q.data + d * q.rows * columns, columns,
+                          q.zero_points + d * q.per_direction, q.per_direction);
+  };
+  for (int d = 0; d < config.attributes.num_directions; ++d) {
+    PackedRecurrentWeights::Direction dir;
+    dir.w_q8 = pack(w, d, dir.w_scales);
+    dir.r_q8 = pack(r, d, dir.r_scales);
+    dir.x_bias.assign(static_cast<size_t>(columns), 0.0f);
+    if (b != nullptr) {
+      const float* wb = b + d * 2 * columns;
+      for (int64_t j = 0; j < columns; ++j) dir.x_bias[j] = wb[j] + wb[columns + j];
+    }
+    out.directions.push_back(std::move(dir));
+  }
+  return out;
+}
+
 void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& weights, const RnnInputs& in,
                    KernelContext& ctx) {
   const RnnAttributes& a = config.attributes;
@@ -388,10 +447,9 @@ void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& 
     y = y_buffer.data();
   }
   auto run_direction = [&](int64_t d, Parallelism* parallelism) {
-    DirectionLoop loop(config, weights.directions[static_cast<size_t>(d)], in, static_cast<int>(d),
-                       p.empty() ? nullptr : &p[static_cast<size_t>(d * 3 * hs)],
-                       &h[static_cast<size_t>(d * batch * hs)],
-                       c.empty() ? nullptr : &c[static_cast<size_t>(d * batch * hs)], y);
+    DirectionLoop loop(
+        config, weights, in, static_cast<int>(d), p.empty() ? nullptr : &p[static_cast<size_t>(d * 3 * hs)],
+        &h[static_cast<size_t>(d * batch * hs)], c.empty() ? nullptr : &c[static_cast<size_t>(d * batch * hs)], y);
     loop.run(parallelism);
   };
   Parallelism& parallelism = ctx.parallelism();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/f32-gemm/gemm.h"
+#include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/rnn/rnn_common.h"
 
 namespace tessera {
@@ -34,10 +35,32 @@ struct PackedRecurrentWeights {
     PackedGemmF32 r_candidate;  // GRU without linear_before_reset: R_h^T, applied to r (.) h
     std::vector<float> x_bias;  // gates * hidden: added to X W^T (Wb + Rb, but GRU's Rbh under lbr)
     std::vector<float> r_bias;  // GRU with linear_before_reset: [0, 0, Rbh] on H R^T; empty otherwise
+    // DynamicQuantizeLSTM (`quantized`): W and R as 8-bit GEMM operands instead of w and r, with their scales (1 or
+    // gates * hidden); X and h are quantized to uint8 at run time, as ONNX Runtime does.
+    PackedQ8GemmB w_q8, r_q8;
+    std::vector<float> w_scales, r_scales;
   };
   int64_t input_size = 0;
+  bool quantized = false;
   std::vector<Direction> directions;
 };
+
+// One 8-bit weight of DynamicQuantizeLSTM: [dirs, rows, gates * hidden] bytes (int8 when is_signed, else uint8)
+// with 1 or gates * hidden scales and zero points per direction.
+struct QuantizedRecurrentWeight {
+  const uint8_t* data = nullptr;
+  bool is_signed = true;
+  int64_t rows = 0;
+  const float* scales = nullptr;
+  const int32_t* zero_points = nullptr;
+  int64_t per_direction = 1;  // scales (and zero points) per direction
+};
+
+// Packs an LSTM's 8-bit W (rows: input) and R (rows: hidden) for the q8 GEMM, and B (nullptr: zeros) as
+// pack_recurrent_weights does.
+PackedRecurrentWeights pack_quantized_recurrent_weights(const RecurrentConfig& config,
+                                                        const QuantizedRecurrentWeight& w,
+                                                        const QuantizedRecurrentWeight& r, const float* b);
 
 // Packs W [dirs, gates * hidden, input], R [dirs, gates * hidden, hidden] and B [dirs, 2 * gates * hidden] (nullptr:
 // zeros), all float32 in ONNX's layout, for `config`.

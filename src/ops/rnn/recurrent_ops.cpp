@@ -79,10 +79,11 @@ std::unique_ptr<Kernel> make_recurrent(const KernelInfo& info, CellKind kind) {
 }
 
 // W or R of com.microsoft DynamicQuantizeLSTM: int8/uint8 [dirs, rows, 4 * hidden] (rows = input or hidden size)
-// with per-direction scales and zero points ([dirs], or [dirs, 4 * hidden] per column), dequantized into LSTM's
-// float layout [dirs, 4 * hidden, rows].
-std::vector<float> dequantize_lstm_weights(const Tensor& q, const Tensor& scale, const Tensor& zero, int64_t dirs,
-                                           int64_t rows, int64_t columns, const char* what) {
+// with per-direction scales and zero points ([dirs], or [dirs, 4 * hidden] per column), checked, for the q8 GEMM;
+// `zero_points` keeps the zero points as int32.
+QuantizedRecurrentWeight quantized_weight(const Tensor& q, const Tensor& scale, const Tensor& zero, int64_t dirs,
+                                          int64_t rows, int64_t columns, const char* what,
+                                          std::vector<int32_t>& zero_points) {
   check_argument((q.dtype() == DType::kInt8 || q.dtype() == DType::kUint8) && q.rank() == 3 && q.dim(0) == dirs &&
                      q.dim(1) == rows && q.dim(2) == columns,
                  "DynamicQuantizeLSTM: ", what, " ", q.description(), " must be int8 or uint8 [", dirs, ", ", rows,
@@ -95,17 +96,17 @@ std::vector<float> dequantize_lstm_weights(const Tensor& q, const Tensor& scale,
                  zero.description(), " must hold 1 or ", columns, " values per direction (float, and ", what,
                  "'s type)");
   const bool is_signed = q.dtype() == DType::kInt8;
-  const auto value = [&](const Tensor& t, int64_t i) {
-    return is_signed ? static_cast<float>(t.data<int8_t>()[i]) : static_cast<float>(t.data<uint8_t>()[i]);
-  };
-  std::vector<float> out(static_cast<size_t>(dirs * columns * rows));
-  for (int64_t d = 0; d < dirs; ++d)
-    for (int64_t k = 0; k < rows; ++k)
-      for (int64_t j = 0; j < columns; ++j) {
-        const int64_t p = d * per_dir + (per_dir == 1 ? 0 : j);
-        out[static_cast<size_t>((d * columns + j) * rows + k)] =
-            (value(q, (d * rows + k) * columns + j) - value(zero, p)) * scale.data<float>()[p];
-      }
+  zero_points.resize(static_cast<size_t>(zero.element_count()));
+  for (size_t i = 0; i < zero_points.size(); ++i) {
+    zero_points[i] = is_signed ? zero.data<int8_t>()[i] : static_cast<int32_t>(zero.data<uint8_t>()[i]);
+  }
+  QuantizedRecurrentWeight out;
+  out.data = q.data<uint8_t>();
+  out.is_signed = is_signed;
+  out.rows = rows;
+  out.scales = scale.data<float>();
+  out.zero_points = zero_points.data();
+  out.per_direction = per_dir;
   return out;
 }
 
@@ -117,14 +118,23 @@ struct QuantizedLstmInputs {
 constexpr QuantizedLstmInputs kQuantizedW{1, 8, 9, "W"};
 constexpr QuantizedLstmInputs kQuantizedR{2, 10, 11, "R"};
 
-// W (or R) of one run: the input dequantized into LSTM's float layout; rows is its input (or hidden) size.
-std::vector<float> dequantized_input(KernelContext& ctx, QuantizedLstmInputs at, int64_t dirs, int64_t rows,
-                                     int64_t columns) {
-  return dequantize_lstm_weights(ctx.input(at.weight), ctx.input(at.scale), ctx.input(at.zero_point), dirs, rows,
-                                 columns, at.name);
+// W and R (8-bit) and B packed for `input_size` from the given tensors (`at(i)`: input i).
+template <typename At>
+PackedRecurrentWeights pack_quantized(const RecurrentConfig& config, int64_t input_size, const At& at,
+                                      const Tensor* b) {
+  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
+  std::vector<int32_t> w_zero_points, r_zero_points;
+  const QuantizedRecurrentWeight w =
+      quantized_weight(at(kQuantizedW.weight), at(kQuantizedW.scale), at(kQuantizedW.zero_point), dirs, input_size,
+                       4 * hs, kQuantizedW.name, w_zero_points);
+  const QuantizedRecurrentWeight r =
+      quantized_weight(at(kQuantizedR.weight), at(kQuantizedR.scale), at(kQuantizedR.zero_point), dirs, hs, 4 * hs,
+                       kQuantizedR.name, r_zero_points);
+  const std::vector<float> bv = b != nullptr ? float_values(*b, dirs * 8 * hs, "B") : std::vector<float>();
+  return pack_quantized_recurrent_weights(config, w, r, bv.empty() ? nullptr : bv.data());
 }
 
-// W, R (dequantized) and B packed once at kernel creation when all of them, the scales and the zero points are
+// The 8-bit W and R and B packed once at kernel creation when all of them, the scales and the zero points are
 // constants (B may be absent); the 8-bit weights and B are then consumed. nullptr otherwise.
 std::shared_ptr<const PackedRecurrentWeights> pack_constant_quantized_weights(const KernelInfo& info,
                                                                               const RecurrentConfig& config) {
@@ -136,28 +146,19 @@ std::shared_ptr<const PackedRecurrentWeights> pack_constant_quantized_weights(co
   const Tensor* b = info.constant_input(3);
   if (b == nullptr && has_node_input(info.node, 3)) return nullptr;
   const Tensor& w = *info.constant_input(kQuantizedW.weight);
-  const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
-  check_model(w.rank() == 3, info.node.label(), ": W ", w.description(), " must be [", dirs, ", input_size, ", 4 * hs,
-              "]");
-  const int64_t input_size = w.dim(1);
-  const auto dequantized = [&](QuantizedLstmInputs at, int64_t rows) {
-    return dequantize_lstm_weights(*info.constant_input(at.weight), *info.constant_input(at.scale),
-                                   *info.constant_input(at.zero_point), dirs, rows, 4 * hs, at.name);
-  };
-  const std::vector<float> wv = dequantized(kQuantizedW, input_size);
-  const std::vector<float> rv = dequantized(kQuantizedR, hs);
-  const std::vector<float> bv = b != nullptr ? float_values(*b, dirs * 8 * hs, "B") : std::vector<float>();
-  auto packed = std::make_shared<const PackedRecurrentWeights>(
-      pack_recurrent_weights(config, input_size, wv.data(), rv.data(), bv.empty() ? nullptr : bv.data()));
+  check_model(w.rank() == 3, info.node.label(), ": W ", w.description(), " must be [directions, input_size, ",
+              4 * config.attributes.hidden_size, "]");
+  auto packed = std::make_shared<const PackedRecurrentWeights>(pack_quantized(
+      config, w.dim(1), [&](size_t i) -> const Tensor& { return *info.constant_input(i); }, b));
   for (size_t i : {kQuantizedW.weight, kQuantizedR.weight, size_t{3}}) info.consume_constant_input(i);
   return packed;
 }
 
 // com.microsoft DynamicQuantizeLSTM (ONNX Runtime's LSTM over 8-bit weights, in quantized OCR and speech models):
 // LSTM's inputs and attributes, W [dirs, input, 4 * hidden] and R [dirs, hidden, 4 * hidden] int8/uint8 with
-// W_scale, W_zero_point, R_scale, R_zero_point (inputs 8-11). The weights are dequantized (once, when constant) and
-// the float LSTM runs; ONNX Runtime also quantizes X and h to uint8 at each step, so results agree within that
-// quantization noise.
+// W_scale, W_zero_point, R_scale, R_zero_point (inputs 8-11). As ONNX Runtime computes it: X (each block of steps)
+// and h (each step) quantized to uint8 per tensor by DynamicQuantizeLinear's rule, the exact integer products of
+// the q8 GEMM scaled back to float, the LSTM cell in float. W and R are packed once when constant.
 std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
   const RecurrentConfig config = parse_recurrent(info, CellKind::kLstm);
   std::shared_ptr<const PackedRecurrentWeights> constant = pack_constant_quantized_weights(info, config);
@@ -167,14 +168,10 @@ std::unique_ptr<Kernel> make_dynamic_quantize_lstm(const KernelInfo& info) {
       run_recurrent(config, *constant, in, ctx);
       return;
     }
-    const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
-    const std::vector<float> w = dequantized_input(ctx, kQuantizedW, dirs, in.input_size, 4 * hs);
-    const std::vector<float> r = dequantized_input(ctx, kQuantizedR, dirs, hs, 4 * hs);
-    const std::vector<float> b =
-        ctx.has_input(3) ? read_float_input(ctx, 3, dirs * 8 * hs, 0, "B") : std::vector<float>();
-    run_recurrent(config,
-                  pack_recurrent_weights(config, in.input_size, w.data(), r.data(), b.empty() ? nullptr : b.data()), in,
-                  ctx);
+    const PackedRecurrentWeights packed = pack_quantized(
+        config, in.input_size, [&](size_t i) -> const Tensor& { return ctx.input(i); },
+        ctx.has_input(3) ? &ctx.input(3) : nullptr);
+    run_recurrent(config, packed, in, ctx);
   });
 }
 

@@ -24,14 +24,19 @@ float RnnActivation::apply(float x) const {
 namespace {
 // Default alpha/beta per activation (ONNX's defaults when the attribute lists run short).
 void set_default_parameters(RnnActivation& act) {
-  if (act.name == "LeakyRelu") act.alpha = 0.01f;
-  else if (act.name == "ThresholdedRelu" || act.name == "Elu" || act.name == "ScaledTanh") act.alpha = 1.0f, act.beta = 1.0f;
-  else if (act.name == "HardSigmoid") act.alpha = 0.2f, act.beta = 0.5f;
-  else if (act.name == "Affine") act.alpha = 1.0f;
+  if (act.name == "LeakyRelu")
+    act.alpha = 0.01f;
+  else if (act.name == "ThresholdedRelu" || act.name == "Elu" || act.name == "ScaledTanh")
+    act.alpha = 1.0f, act.beta = 1.0f;
+  else if (act.name == "HardSigmoid")
+    act.alpha = 0.2f, act.beta = 0.5f;
+  else if (act.name == "Affine")
+    act.alpha = 1.0f;
 }
 
 bool uses_alpha(const std::string& n) {
-  return n == "Affine" || n == "LeakyRelu" || n == "ThresholdedRelu" || n == "ScaledTanh" || n == "HardSigmoid" || n == "Elu";
+  return n == "Affine" || n == "LeakyRelu" || n == "ThresholdedRelu" || n == "ScaledTanh" || n == "HardSigmoid" ||
+         n == "Elu";
 }
 bool uses_beta(const std::string& n) { return n == "Affine" || n == "ScaledTanh" || n == "HardSigmoid"; }
 }  // namespace
@@ -55,12 +60,14 @@ RnnAttributes parse_rnn_attributes(const Node& node, const std::vector<std::stri
   const std::vector<float> alphas = node.attr_floats("activation_alpha");
   const std::vector<float> betas = node.attr_floats("activation_beta");
   size_t next_alpha = 0, next_beta = 0;
-  static const std::vector<std::string> known = {"Sigmoid", "Tanh", "Relu", "Affine", "LeakyRelu", "ThresholdedRelu",
-                                                 "ScaledTanh", "HardSigmoid", "Elu", "Softsign", "Softplus"};
+  static const std::vector<std::string> known = {"Sigmoid",         "Tanh",       "Relu",        "Affine", "LeakyRelu",
+                                                 "ThresholdedRelu", "ScaledTanh", "HardSigmoid", "Elu",    "Softsign",
+                                                 "Softplus"};
   for (const std::string& name : names) {
     RnnActivation act;
     act.name = name;
-    check_model(std::find(known.begin(), known.end(), name) != known.end(), node.label(), ": unknown activation '", name, "'");
+    check_model(std::find(known.begin(), known.end(), name) != known.end(), node.label(), ": unknown activation '",
+                name, "'");
     set_default_parameters(act);
     if (uses_alpha(name) && next_alpha < alphas.size()) act.alpha = alphas[next_alpha++];
     if (uses_beta(name) && next_beta < betas.size()) act.beta = betas[next_beta++];
@@ -118,9 +125,11 @@ RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& a) {
   in.lengths.assign(static_cast<size_t>(in.batch), in.seq_length);
   if (ctx.has_input(4)) {
     std::vector<int64_t> lens = tensor_to_int64s(ctx.input(4));
-    check_argument(static_cast<int64_t>(lens.size()) == in.batch, "sequence_lens has ", lens.size(), " entries for batch ", in.batch);
+    check_argument(static_cast<int64_t>(lens.size()) == in.batch, "sequence_lens has ", lens.size(),
+                   " entries for batch ", in.batch);
     for (int64_t b = 0; b < in.batch; ++b) {
-      check_argument(lens[b] >= 0 && lens[b] <= in.seq_length, "sequence_lens[", b, "] = ", lens[b], " exceeds ", in.seq_length);
+      check_argument(lens[b] >= 0 && lens[b] <= in.seq_length, "sequence_lens[", b, "] = ", lens[b], " exceeds ",
+                     in.seq_length);
       in.lengths[b] = lens[b];
     }
   }
@@ -166,7 +175,8 @@ void write_rnn_state(KernelContext& ctx, size_t index, const RnnAttributes& a, c
   }
   std::vector<float> permuted(state.size());
   for (int64_t d = 0; d < dirs; ++d)
-    for (int64_t b = 0; b < in.batch; ++b) std::copy_n(&state[(d * in.batch + b) * h], h, &permuted[(b * dirs + d) * h]);
+    for (int64_t b = 0; b < in.batch; ++b)
+      std::copy_n(&state[(d * in.batch + b) * h], h, &permuted[(b * dirs + d) * h]);
   ctx.set_output(index, float_to_dtype(permuted, ctx.input(0).dtype(), {in.batch, dirs, h}));
 }
 

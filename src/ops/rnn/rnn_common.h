@@ -22,9 +22,9 @@ struct RnnActivation {
 struct RnnAttributes {
   int64_t hidden_size = 0;
   int num_directions = 1;
-  bool reverse_only = false;   // direction == "reverse"
-  float clip = 0;              // 0: no clipping
-  int64_t layout = 0;          // 0: [seq, batch, ...]; 1: [batch, seq, ...]
+  bool reverse_only = false;               // direction == "reverse"
+  float clip = 0;                          // 0: no clipping
+  int64_t layout = 0;                      // 0: [seq, batch, ...]; 1: [batch, seq, ...]
   std::vector<RnnActivation> activations;  // per direction, `per_direction` functions each
 };
 
@@ -41,9 +41,9 @@ struct RnnInputs {
   int64_t seq_length = 0;
   int64_t batch = 0;
   int64_t input_size = 0;
-  const float* x = nullptr;           // [seq, batch, input]: X's own data when float32 in layout 0, else `converted`
-  std::vector<float> converted;       // X converted to float32 and to layout 0 when it is not both already
-  std::vector<int64_t> lengths;       // per batch item
+  const float* x = nullptr;      // [seq, batch, input]: X's own data when float32 in layout 0, else `converted`
+  std::vector<float> converted;  // X converted to float32 and to layout 0 when it is not both already
+  std::vector<int64_t> lengths;  // per batch item
 };
 
 // Reads X (converting layout 1 to 0) and sequence_lens (input 4 for every recurrent op).
