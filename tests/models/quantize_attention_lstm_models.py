@@ -18,9 +18,10 @@ Bounds (relative L2 of the output), and why:
 - BERT, runtimes on one quantized model, 1e-4: both quantize the activations with the same DynamicQuantizeLinear and
   sum the same integer products exactly; what differs is float rounding in the dequantization, softmax and layer
   normalization (measured 1.4e-7), unless a value lands on a rounding tie of a later DynamicQuantizeLinear.
-- LSTM, runtimes on one quantized model, 2e-2: ONNX Runtime's DynamicQuantizeLSTM also quantizes X and h to uint8
-  at every step (up to half a step of 1/255 of each range), Tessera runs the float recurrence on the dequantized
-  weights: they differ by that activation noise (measured 3.1e-3 to 4.5e-3).
+- LSTM, runtimes on one quantized model, 1e-4: both quantize X and h to uint8 as DynamicQuantizeLinear does (X per
+  sequence, h at every step) and sum the same integer products exactly; float rounding in the dequantization and the
+  cells remains (measured 0 to 8.1e-8), unless a state lands on a rounding tie of a later step's quantization.
+  (Until Tessera's kernel quantized X and h too, the two differed by that activation noise: 3.1e-3 to 4.5e-3.)
 - drop from float, 2e-2: int8 weights (half a step of 1/254 of each weight range) through two layers (measured
   3.8e-3 to 4.2e-3 for BERT, 2.9e-3 to 4.6e-3 for the LSTM, for both tools' models).
 
@@ -39,7 +40,7 @@ from quantize_models import initializers, ort_run, quantize_both, relative_l2, t
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUANTIZED_OP = {"lstm": "DynamicQuantizeLSTM", "bert": "QAttention"}
-BOUNDS = {"lstm": (2e-2, 2e-2), "bert": (1e-4, 2e-2)}  # (runtimes on one model, drop from float)
+BOUNDS = {"lstm": (1e-4, 2e-2), "bert": (1e-4, 2e-2)}  # (runtimes on one model, drop from float)
 
 
 def export_bert(work):
