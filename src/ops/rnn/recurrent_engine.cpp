@@ -78,7 +78,7 @@ class DirectionLoop {
       functions_.emplace_back(config.attributes.activations[direction * per_direction + i], config.attributes.clip);
     }
     max_length_ = in.lengths.empty() ? 0 : *std::max_element(in.lengths.begin(), in.lengths.end());
-    equal_lengths_ = std::all_of(in.lengths.begin(), in.lengths.end(), [&](int64_t l) { return l == in.seq_length; });
+    equal_lengths_ = in.full_lengths();
   }
 
   void run(Parallelism* parallelism) {
@@ -341,6 +341,15 @@ class DirectionLoop {
   std::vector<uint8_t> quantized_a_;
 };
 
+// Wb + Rb of direction d from B [dirs, 2 * columns] (zeros when b is nullptr): the bias X W^T carries.
+std::vector<float> summed_biases(const float* b, int64_t d, int64_t columns) {
+  std::vector<float> out(static_cast<size_t>(columns), 0.0f);
+  if (b == nullptr) return out;
+  const float* wb = b + d * 2 * columns;
+  for (int64_t j = 0; j < columns; ++j) out[j] = wb[j] + wb[columns + j];
+  return out;
+}
+
 // States come as [batch, dirs, hidden] in layout 1; the loop keeps them [dirs, batch, hidden].
 void to_direction_major(std::vector<float>& s, int64_t batch, int64_t dirs, int64_t hidden) {
   std::vector<float> out(s.size());
@@ -367,11 +376,10 @@ PackedRecurrentWeights pack_recurrent_weights(const RecurrentConfig& config, int
     } else {
       dir.r = pack_gemm_b_f32(true, hs, gates * hs, rd, hs);
     }
-    dir.x_bias.assign(static_cast<size_t>(gates * hs), 0.0f);
+    dir.x_bias = summed_biases(b, d, gates * hs);
     if (b != nullptr) {
       const float* wb = b + d * 2 * gates * hs;
       const float* rb = wb + gates * hs;
-      for (int64_t j = 0; j < gates * hs; ++j) dir.x_bias[j] = wb[j] + rb[j];
       if (config.kind == CellKind::kGru && config.linear_before_reset) {
         // Rbh sits inside r (.) (h R_h^T + Rbh): it goes on the recurrent product.
         dir.r_bias.assign(static_cast<size_t>(gates * hs), 0.0f);
@@ -403,11 +411,7 @@ PackedRecurrentWeights pack_quantized_recurrent_weights(const RecurrentConfig& c
     PackedRecurrentWeights::Direction dir;
     dir.w_q8 = pack(w, d, dir.w_scales);
     dir.r_q8 = pack(r, d, dir.r_scales);
-    dir.x_bias.assign(static_cast<size_t>(columns), 0.0f);
-    if (b != nullptr) {
-      const float* wb = b + d * 2 * columns;
-      for (int64_t j = 0; j < columns; ++j) dir.x_bias[j] = wb[j] + wb[columns + j];
-    }
+    dir.x_bias = summed_biases(b, d, columns);
     out.directions.push_back(std::move(dir));
   }
   return out;
@@ -434,13 +438,11 @@ void run_recurrent(const RecurrentConfig& config, const PackedRecurrentWeights& 
   const bool y_direct = y_wanted && a.layout == 0 && ctx.input(0).dtype() == DType::kFloat;
   std::vector<float> y_buffer;
   float* y = nullptr;
-  const bool full_lengths =
-      std::all_of(in.lengths.begin(), in.lengths.end(), [&](int64_t l) { return l == in.seq_length; });
   if (y_direct) {
     // Every step of every row writes its slice of Y unless some row is shorter (its steps past the end stay zero).
     const std::vector<int64_t> shape{in.seq_length, dirs, batch, hs};
-    y = (full_lengths ? ctx.allocate_output_uninitialized(0, DType::kFloat, shape)
-                      : ctx.allocate_output(0, DType::kFloat, shape))
+    y = (in.full_lengths() ? ctx.allocate_output_uninitialized(0, DType::kFloat, shape)
+                           : ctx.allocate_output(0, DType::kFloat, shape))
             .data<float>();
   } else if (y_wanted) {
     y_buffer.assign(static_cast<size_t>(in.seq_length * dirs * batch * hs), 0.0f);

@@ -26,8 +26,6 @@ RecurrentConfig parse_recurrent(const KernelInfo& info, CellKind kind) {
   return c;
 }
 
-bool has_node_input(const Node& node, size_t i) { return i < node.inputs.size() && !node.inputs[i].empty(); }
-
 // W, R and B packed once at kernel creation when all of them are constants (B may be absent), which the kernel then
 // consumes; nullptr otherwise (they are packed at each run).
 std::shared_ptr<const PackedRecurrentWeights> pack_constant_weights(const KernelInfo& info,
@@ -35,7 +33,7 @@ std::shared_ptr<const PackedRecurrentWeights> pack_constant_weights(const Kernel
   const Tensor* w = info.constant_input(1);
   const Tensor* r = info.constant_input(2);
   const Tensor* b = info.constant_input(3);
-  if (w == nullptr || r == nullptr || (b == nullptr && has_node_input(info.node, 3))) return nullptr;
+  if (w == nullptr || r == nullptr || (b == nullptr && info.has_input(3))) return nullptr;
   const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
   const int64_t gates = gate_count(config.kind);
   check_model(w->rank() == 3 && w->dim(0) == dirs && w->dim(1) == gates * hs, info.node.label(), ": W ",
@@ -144,7 +142,7 @@ std::shared_ptr<const PackedRecurrentWeights> pack_constant_quantized_weights(co
     }
   }
   const Tensor* b = info.constant_input(3);
-  if (b == nullptr && has_node_input(info.node, 3)) return nullptr;
+  if (b == nullptr && info.has_input(3)) return nullptr;
   const Tensor& w = *info.constant_input(kQuantizedW.weight);
   check_model(w.rank() == 3, info.node.label(), ": W ", w.description(), " must be [directions, input_size, ",
               4 * config.attributes.hidden_size, "]");

@@ -44,6 +44,14 @@ struct RnnInputs {
   const float* x = nullptr;      // [seq, batch, input]: X's own data when float32 in layout 0, else `converted`
   std::vector<float> converted;  // X converted to float32 and to layout 0 when it is not both already
   std::vector<int64_t> lengths;  // per batch item
+
+  // Whether every batch item runs the whole sequence (no sequence_lens below seq_length).
+  bool full_lengths() const {
+    for (int64_t l : lengths) {
+      if (l != seq_length) return false;
+    }
+    return true;
+  }
 };
 
 // Reads X (converting layout 1 to 0) and sequence_lens (input 4 for every recurrent op).
