@@ -123,10 +123,9 @@ inline void tanh_avx2(__m256 (&x)[kBatch]) {
   __m256 small[kBatch], e[kBatch];
   FOR_EACH_VECTOR {
     const __m256 z = _mm256_mul_ps(x[u], x[u]);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(-5.70498872745e-3f), z, _mm256_set1_ps(2.06390887954e-2f));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 p = _mm256_set1_ps(kTanhOddFit[0]);
+#pragma GCC unroll 4
+    for (int i = 1; i < 5; ++i) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhOddFit[i]));
     small[u] = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x[u], x[u]);
     e[u] = _mm256_add_ps(abs_avx2(x[u]), abs_avx2(x[u]));
   }

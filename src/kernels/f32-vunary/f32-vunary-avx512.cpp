@@ -84,10 +84,9 @@ inline __m512 sigmoid_avx512(__m512 x) {
 // tanh_f32's formulas, as tanh_avx2 (f32-vunary-avx2.cpp).
 inline __m512 tanh_avx512(__m512 x) {
   const __m512 z = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(-5.70498872745e-3f), z, _mm512_set1_ps(2.06390887954e-2f));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531e-2f));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036e-1f));
-  p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
+  __m512 p = _mm512_set1_ps(kTanhOddFit[0]);
+#pragma GCC unroll 4
+  for (int i = 1; i < 5; ++i) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(kTanhOddFit[i]));
   const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
   const __m512 ax = _mm512_abs_ps(x);
   const __m512 e = exp_avx512(_mm512_add_ps(ax, ax));
