@@ -3,7 +3,9 @@
 //   build/bench/tessera_microbench --benchmark_filter=Q8Gemm
 // Reports GOP/s (the "OPS" counter: 2 * m * n * k per call), to set beside the f32 Gemm benchmarks' GFLOP/s.
 // ".../s32_out_b7" runs a B whose bytes fit in 7 bits (reduced-range weights, int8 in [-64, 64]), which the AVX2
-// variant packs for its vpmaddubsw tile (q8_gemm_b7_ukernel_4x16__avx2; the VNNI variants as any B).
+// variant packs for its vpmaddubsw tile (q8_gemm_b7_ukernel_4x16__avx2; the VNNI variants as any B);
+// ".../s32_out_b_zp0" a B of zero point 0, as symmetric int8 weights are, which it keeps as bytes widened in the
+// tile (q8_gemm_b8_ukernel_4x16__avx2).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -26,6 +28,8 @@ constexpr Shape kShapes[] = {
     {"r50_conv2_1x1", 3136, 256, 64},
     {"r50_conv3_3x3", 784, 128, 1152},
     {"r50_expand_nchw", 256, 3136, 64},  // ResNet-50 layer1 conv3 as QLinearConv runs it: weights as A, x as B
+    {"lstm_step", 1, 1024, 256},         // lstm_speech's h R^T at batch 1 (hidden 256, four gates)
+    {"lstm_step_b8", 8, 1024, 256},      // the same at batch 8
 };
 
 std::vector<uint8_t> random_bytes(size_t count, unsigned seed) {
@@ -37,7 +41,7 @@ std::vector<uint8_t> random_bytes(size_t count, unsigned seed) {
 
 // uint8 A (zero point 128) by default, as activations usually are; int8 A (zero point 0) takes the packed-A path.
 void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string& kernel, bool float_out, bool a_signed,
-                 bool narrow_b) {
+                 bool narrow_b, bool symmetric_b) {
   if (!q8_gemm_select_kernel(kernel)) {
     state.SkipWithError("kernel not runnable on this CPU");
     return;
@@ -47,7 +51,7 @@ void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string&
   if (narrow_b) {
     for (uint8_t& x : b) x = static_cast<uint8_t>(static_cast<int>(x % 129) - 64);
   }
-  const int32_t b_zero_point = 3;
+  const int32_t b_zero_point = symmetric_b ? 0 : 3;
   const PackedQ8GemmB pb = pack_q8_gemm_b(true, false, shape.k, shape.n, b.data(), shape.n, &b_zero_point, 1);
   std::vector<int32_t> c32(static_cast<size_t>(shape.m * shape.n));
   std::vector<float> cf(static_cast<size_t>(shape.m * shape.n));
@@ -75,17 +79,19 @@ void run_q8_gemm(benchmark::State& state, const Shape& shape, const std::string&
 const int kRegistered = [] {
   for (const std::string& kernel : q8_gemm_kernel_names()) {
     for (const Shape& shape : kShapes) {
-      // uint8 A to int32, uint8 A to float, int8 A to int32, uint8 A to int32 with a 7-bit B
-      for (int mode = 0; mode < 4; ++mode) {
-        const bool float_out = mode == 1, a_signed = mode == 2, narrow_b = mode == 3;
+      // uint8 A to int32, uint8 A to float, int8 A to int32, uint8 A to int32 with a 7-bit B, uint8 A to int32
+      // with a B of zero point 0 (symmetric int8 weights)
+      for (int mode = 0; mode < 5; ++mode) {
+        const bool float_out = mode == 1, a_signed = mode == 2, narrow_b = mode == 3, symmetric_b = mode == 4;
         const std::string name = std::string("Q8Gemm/") + shape.what + "/" + kernel +
-                                 (float_out  ? "/f32_out"
-                                  : a_signed ? "/s32_out_int8_a"
-                                  : narrow_b ? "/s32_out_b7"
-                                             : "/s32_out");
-        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out, a_signed,
-                                                    narrow_b](benchmark::State& state) {
-          run_q8_gemm(state, shape, kernel, float_out, a_signed, narrow_b);
+                                 (float_out     ? "/f32_out"
+                                  : a_signed    ? "/s32_out_int8_a"
+                                  : narrow_b    ? "/s32_out_b7"
+                                  : symmetric_b ? "/s32_out_b_zp0"
+                                                : "/s32_out");
+        benchmark::RegisterBenchmark(name.c_str(), [shape, kernel, float_out, a_signed, narrow_b,
+                                                    symmetric_b](benchmark::State& state) {
+          run_q8_gemm(state, shape, kernel, float_out, a_signed, narrow_b, symmetric_b);
         })->Unit(benchmark::kMicrosecond);
       }
     }

@@ -763,6 +763,43 @@ TEST(Q8Gemm, NarrowARunsOnTheA7TileExactly) {
   q8_gemm_select_kernel("");
 }
 
+// Where the AVX2 tile runs, a B whose zero points are int8's 0 or uint8's 128 (symmetric weights) is packed as 8-bit
+// B - zb and widened in the tile (q8_gemm_b8_ukernel_4x16__avx2): exact at the extremes of A and B, bit for bit
+// against the reference; one column with another zero point keeps the int16 tile, a 7-bit B the vpmaddubsw one.
+TEST(Q8Gemm, CentredBRunsOnTheByteBTileExactly) {
+  const std::vector<std::string> names = q8_gemm_kernel_names();
+  if (std::find(names.begin(), names.end(), "q8_gemm_ukernel_4x16__avx2") == names.end()) {
+    GTEST_SKIP() << "the CPU runs no AVX2 q8-gemm tile";
+  }
+  ASSERT_TRUE(q8_gemm_select_kernel("q8_gemm_ukernel_4x16__avx2"));
+  std::mt19937 rng(79);
+  ThreadPool pool(2);
+  for (int iteration = 0; iteration < 48; ++iteration) {
+    const bool a_signed = iteration & 1, b_signed = iteration & 2, trans_b = iteration & 4, extremes = iteration & 8;
+    const bool off_centre = iteration % 16 >= 12, per_column = iteration & 16;
+    // Rows 1-4 (the GEMV-like products this tile is for) on every fourth case, up to 40 on the others.
+    const int64_t m = 1 + static_cast<int64_t>(rng() % (iteration % 4 == 0 ? 4 : 40));
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 50), k = 1 + static_cast<int64_t>(rng() % 300);
+    Case c = random_case(rng, m, n, k, a_signed, b_signed, trans_b, per_column, extremes ? 1 : 0);
+    const int32_t centre = b_signed ? 0 : 128;
+    std::fill(c.b_zp.begin(), c.b_zp.end(), centre);
+    // A byte beyond 7 bits, so the vpmaddubsw tile never takes it.
+    c.b[0] = static_cast<uint8_t>(b_signed ? -128 : 0);
+    if (off_centre) c.b_zp.back() = centre + 1;
+    const PackedQ8GemmB b = pack(c);
+    EXPECT_STREQ(b.kernel_name(), off_centre ? "q8_gemm_ukernel_4x16__avx2" : "q8_gemm_b8_ukernel_4x16__avx2")
+        << iteration;
+    EXPECT_TRUE(q8_gemm_runs_packed(b));
+    ASSERT_NO_FATAL_FAILURE(expect_reference_sums(c, b, pool, iteration));
+  }
+  // A 7-bit B with zero point 0 still goes to the vpmaddubsw tile.
+  Case c = random_case(rng, 3, 20, 64, false, true, false, false, 0);
+  for (uint8_t& v : c.b) v = static_cast<uint8_t>(static_cast<int>(rng() % 129) - 64);
+  c.b_zp = {0};
+  EXPECT_STREQ(pack(c).kernel_name(), "q8_gemm_b7_ukernel_4x16__avx2");
+  q8_gemm_select_kernel("");
+}
+
 TEST(Q8Gemm, SmallAmxGemms) {
   const bool amx = std::string(q8_gemm_kernel_name_for_depth(576)).find("__amx") != std::string::npos;
   EXPECT_EQ(q8_gemm_on_amx_is_small(196, 96, 576), amx);  // 10.8M multiply-adds

@@ -584,11 +584,22 @@ template <typename Isa, int Nv, int Rows>
 // kLanes, kWide, zero(), load(bytes), broadcast(int32), dot(acc, a, b), load_s32, store_s32, add, sub, mullo,
 // to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
 // packed strip, one function per form (tile_simd picks one), each with a single depth loop, then store_tile.
+// Bytes of one B lane per depth group in the packed strip: 4 (4 uint8 steps, or 2 int16 steps), or
+// Isa::kBLaneBytes for an Isa whose load widens narrower B elements (q8-gemm-b8-4x16-avx2.cpp: 2 int8 steps).
+template <typename Isa>
+constexpr int b_lane_bytes() {
+  if constexpr (requires { Isa::kBLaneBytes; })
+    return Isa::kBLaneBytes;
+  else
+    return 4;
+}
+
 template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
 [[gnu::noinline]] void tile_simd_body(int64_t groups, const void* a_strip, const void* b_strip, const TileOutput& t) {
   using Vec = typename Isa::Vec;
   constexpr int kL = Isa::kLanes;
   constexpr int kNr = Nv * kL;
+  constexpr int kBLane = b_lane_bytes<Isa>();
   const uint8_t* a = static_cast<const uint8_t*>(a_strip);
   const uint8_t* b = static_cast<const uint8_t*>(b_strip);
   Vec acc[Rows][Nv];
@@ -608,7 +619,7 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
   for (int64_t g = 0; g < groups; ++g) {
     Vec bv[Nv];
 #pragma GCC unroll 4
-    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * 4);
+    for (int v = 0; v < Nv; ++v) bv[v] = Isa::load(b + v * kL * kBLane);
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
       int32_t group;
@@ -618,7 +629,7 @@ template <typename Isa, int Mr, int Nv, int Rows, bool DirectA>
       for (int v = 0; v < Nv; ++v) acc[r][v] = Isa::dot(acc[r][v], av, bv[v]);
     }
     a += kGroupStride;
-    b += kNr * 4;
+    b += kNr * kBLane;
   }
   store_tile<Isa, Nv, Rows>(acc, t, 0, t.scratch);
 }

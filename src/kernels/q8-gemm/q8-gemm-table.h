@@ -113,6 +113,11 @@ struct Q8GemmSet {
   // The tiles requantize full rows straight from their registers where TileOutput::q8_moderate holds (the 256-bit
   // tiles: store_tile's requantize_moderate16_lanes path).
   bool requantizes_in_registers = false;
+  // A `wide` variant whose B strips hold B - b_zp as int8 (the tile widens them as it loads), not int16.
+  bool byte_b_elements = false;
+  // The variant pack_q8_gemm_b takes instead of this one (where narrow_b does not apply) for a B whose every
+  // B - b_zp fits int8 by its type and zero points alone (int8 with zero point 0, uint8 with 128), or nullptr.
+  const Q8GemmSet* byte_b = nullptr;
 };
 
 extern const Q8GemmSet kPortableSet;
@@ -120,6 +125,7 @@ extern const Q8GemmSet kPortableSet;
 extern const Q8GemmSet kAvx2Set;
 extern const Q8GemmSet kAvx2B7Set;  // chosen by pack_q8_gemm_b for a narrow B (kAvx2Set.narrow_b)
 extern const Q8GemmSet kAvx2A7Set;  // chosen by pack_q8_gemm_b_for_narrow_a (kAvx2Set.narrow_a)
+extern const Q8GemmSet kAvx2ByteBSet;  // chosen by pack_q8_gemm_b for a B - zb that fits int8 (kAvx2Set.byte_b)
 extern const Q8GemmSet kAvxVnniSet;
 extern const Q8GemmSet kAvx512VnniSet;
 extern const Q8GemmSet kAmxSet;

@@ -284,16 +284,20 @@ PackedQ8GemmB pack_q8_gemm_b_choosing(bool narrow_a, bool b_signed, bool trans_b
   }
   const Q8GemmSet& chosen = set_for_depth(k);
   const Q8GemmSet* narrow = chosen.narrow_b;
+  // B - zb fits int8 for every byte when the zero points are int8's 0 or uint8's 128 (Q8GemmSet::byte_b).
+  const int32_t centre = b_signed ? 0 : 128;
+  const bool centred = std::all_of(zero_points, zero_points + zero_point_count, [&](int32_t z) { return z == centre; });
   const Q8GemmSet& set =
       narrow_a && chosen.narrow_a != nullptr ? *chosen.narrow_a
       : narrow != nullptr && fits_narrow_b(b_signed, trans_b, k, n, b, ldb, unsigned_b_shift(*narrow)) ? *narrow
+      : chosen.byte_b != nullptr && centred                                                            ? *chosen.byte_b
                                                                                                        : chosen;
   auto storage = std::make_shared<PackedQ8GemmB::Storage>();
   storage->set = &set;
   storage->groups = (k + set.group - 1) / set.group;
   storage->groups = (storage->groups + set.group_align - 1) / set.group_align * set.group_align;
   storage->strips = (n + set.nr - 1) / set.nr;
-  const int64_t element = set.wide ? 2 : 1;
+  const int64_t element = set.wide && !set.byte_b_elements ? 2 : 1;
   storage->strip_bytes = storage->groups * set.nr * set.group * element;
   const int64_t padded = storage->strips * set.nr;
   storage->data = aligned_bytes(storage->strips * storage->strip_bytes);
@@ -308,6 +312,7 @@ PackedQ8GemmB pack_q8_gemm_b_choosing(bool narrow_a, bool b_signed, bool trans_b
   const int32_t shift = b_signed || set.wide ? 0 : unsigned_b_shift(set);
   PackStripFn pack = b_signed ? pack_strip<int8_t, true, 4> : pack_strip<int8_t, false, 4>;
   if (set.wide && set.group == 2) pack = b_signed ? pack_strip<int16_t, true, 2> : pack_strip<int16_t, false, 2>;
+  if (set.byte_b_elements) pack = b_signed ? pack_strip<int8_t, true, 2> : pack_strip<int8_t, false, 2>;
   if (set.wide && set.group == 1) pack = b_signed ? pack_strip<int16_t, true, 1> : pack_strip<int16_t, false, 1>;
   for (int64_t strip = 0; strip < storage->strips; ++strip) {
     const int64_t j0 = strip * nr, cols = std::min(nr, n - j0);
@@ -363,7 +368,7 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                  b.columns(), ", expected ", k, " x ", n);
   const Q8GemmSet& chosen = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
-  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b || pb.set == chosen.narrow_a,
+  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b || pb.set == chosen.narrow_a || pb.set == chosen.byte_b,
                  "q8_gemm: B was packed for ", pb.set->name, ", not ", chosen.name, " (the kernel for depth ", k, ")");
   const Q8GemmSet& set = *pb.set;
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
@@ -604,7 +609,8 @@ bool q8_requantize_scales_are_moderate(const double* scales, int64_t count) {
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
   if (b.empty()) return false;
   const Q8GemmSet& chosen = set_for_depth(b.depth());
-  return b.storage()->set == &chosen || b.storage()->set == chosen.narrow_b || b.storage()->set == chosen.narrow_a;
+  const Q8GemmSet* set = b.storage()->set;
+  return set == &chosen || set == chosen.narrow_b || set == chosen.narrow_a || set == chosen.byte_b;
 }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }
