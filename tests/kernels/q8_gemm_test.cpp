@@ -789,6 +789,7 @@ TEST(Q8Gemm, CentredBRunsOnTheByteBTileExactly) {
     const PackedQ8GemmB b = pack(c);
     EXPECT_STREQ(b.kernel_name(), off_centre ? "q8_gemm_ukernel_4x16__avx2" : "q8_gemm_b8_ukernel_4x16__avx2")
         << iteration;
+    EXPECT_EQ(q8_gemm_packed_for_byte_b(b), !off_centre);
     EXPECT_TRUE(q8_gemm_runs_packed(b));
     ASSERT_NO_FATAL_FAILURE(expect_reference_sums(c, b, pool, iteration));
   }

@@ -318,9 +318,10 @@ TEST(QuantizedConvTest, SumsWithin2To24FromTypesZeroPointsAndBias) {
 // ConvInteger and QLinearConv on case `c` against the reference: x int8 when index is odd, w int8 when index & 2, one
 // weight zero point for all channels when index % 3 == 0 (else one per channel); each with plain weights, constant
 // ones passed and constant ones consumed. `narrow_weights`: weight bytes in 7 bits (int8 in [-64, 64], uint8 in
-// [0, 128]), as reduced-range quantization writes them.
-void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Parallelism& par,
-                     bool narrow_weights = false) {
+// [0, 128]), as reduced-range quantization writes them. `centred_weights`: every weight zero point int8's 0 or
+// uint8's 128, as symmetric quantization writes them.
+void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Parallelism& par, bool narrow_weights = false,
+                     bool centred_weights = false) {
   const DType x_type = index & 1 ? DType::kInt8 : DType::kUint8;
   const DType w_type = index & 2 ? DType::kInt8 : DType::kUint8;
   const Tensor x = random_bytes(x_type, c.x_shape, rng);
@@ -336,6 +337,9 @@ void check_conv_case(const ConvCase& c, size_t index, std::mt19937& rng, Paralle
   Tensor w_zp = zero_points(w_type, index % 3 == 0 ? 1 : c.w_shape[0], rng);
   // Reduced-range int8 weights with one zero point are symmetric, as quantizers write them (zero point 0).
   if (narrow_weights && w_type == DType::kInt8 && index % 3 == 0) w_zp.data<int8_t>()[0] = 0;
+  if (centred_weights) {
+    for (int64_t i = 0; i < w_zp.element_count(); ++i) w_zp.data<uint8_t>()[i] = w_type == DType::kInt8 ? 0 : 128;
+  }
   const std::vector<Attribute> attrs = {ints_attr("strides", c.strides), ints_attr("pads", c.pads),
                                         ints_attr("dilations", c.dilations), nn_test::int_attr("group", c.group)};
   std::vector<int64_t> out_dims;
@@ -463,6 +467,25 @@ TEST(QuantizedConvTest, ReducedRangeWeightsMatchReference) {
     for (const ConvCase& c : nchw_cases) {
       for (size_t index : {size_t{6}, size_t{15}}) check_conv_case(c, index, rng, par, true);
     }
+  });
+}
+
+// Pointwise convolutions with symmetric 8-bit weights (zero points int8 0 or uint8 128): on AVX2 without VNNI (or the
+// AVX2 variant selected), those of 64 or more channels on planes of at most 196 positions pack their constant weights
+// as bytes for the int16 tile and run with positions as rows (conv_integer's narrow_weights_suit_rows), larger planes
+// in NCHW; every variant exact against the reference, x uint8 and int8, weights uint8 and int8, one zero point and
+// one per channel.
+TEST(QuantizedConvTest, SymmetricWeightsMatchReference) {
+  const std::vector<ConvCase> cases = {
+      {{1, 64, 14, 14}, {64, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 96, 7, 7}, {128, 96, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 64, 9, 10}, {80, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{1, 64, 15, 15}, {72, 64, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // 225 positions: NCHW
+  };
+  every_kernel_and_pool([&](Parallelism& par) {
+    std::mt19937 rng(9);
+    for (size_t index = 0; index < cases.size() * 6; ++index)
+      check_conv_case(cases[index % cases.size()], index, rng, par, false, true);
   });
 }
 

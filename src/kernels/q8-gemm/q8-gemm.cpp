@@ -594,6 +594,10 @@ bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b) {
   return !b.empty() && b.storage()->set == set_for_depth(b.depth()).narrow_b;
 }
 
+bool q8_gemm_packed_for_byte_b(const PackedQ8GemmB& b) {
+  return !b.empty() && b.storage()->set == set_for_depth(b.depth()).byte_b;
+}
+
 bool q8_gemm_has_narrow_b_kernel() { return dispatch().active().narrow_b != nullptr; }
 
 bool q8_gemm_has_narrow_a_kernel(int64_t k) { return set_for_depth(k).narrow_a != nullptr; }

@@ -148,6 +148,9 @@ bool q8_gemm_runs_packed(const PackedQ8GemmB& b);
 // Whether `b` was packed for the narrow-B sibling of the kernel of its depth (a B whose bytes fit in 7 bits, on a
 // CPU without VNNI: q8_gemm_b7_ukernel_4x16__avx2). False when empty.
 bool q8_gemm_packed_for_narrow_b(const PackedQ8GemmB& b);
+// Whether `b` was packed as bytes for the int16 tile of the kernel of its depth (a B with int8 zero points 0 or uint8
+// ones 128 on a CPU without VNNI: q8_gemm_b8_ukernel_4x16__avx2). False when empty.
+bool q8_gemm_packed_for_byte_b(const PackedQ8GemmB& b);
 // Whether the selected kernel has a faster narrow-B sibling, so that weights in 7 bits (reduced-range quantization)
 // run faster than 8-bit ones (AVX2 without VNNI).
 bool q8_gemm_has_narrow_b_kernel();

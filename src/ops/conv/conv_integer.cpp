@@ -598,10 +598,20 @@ bool rows_suit_better(const ConvGeometry& g) { return g.out_size <= 196 && g.in_
 // (7x7 512 -> 2048 1516 -> 648 us, 28x28 512 -> 256 1865 -> 1290, 56x56 256 -> 128 2048 -> 1560); MobileNetV2's
 // 7x7 layers too (320 -> 1280 1059 -> 270 us), but its shallow expansions slower (16 -> 96 at 112x112 975 -> 1432,
 // 24 -> 144 at 56x56 426 -> 584, 32 -> 192 at 28x28 166 -> 229) and its 56x56 projections to 24 channels 20-25 us.
+// The same holds on planes of at most 14x14 for weights packed as bytes for the int16 tile (symmetric 8-bit weights
+// on AVX2 without VNNI: q8_gemm_b8_ukernel_4x16__avx2; in NCHW they would be an int16 A packed on every run).
+// Measured on INT8 ResNet-50 and MobileNetV2 (static, per-channel symmetric int8 weights; AMD EPYC Zen 3, one
+// thread, per-node minima of alternating runs): 7x7 512 -> 2048 1423-1450 -> 778-785 us, 14x14 256 -> 1024 900-905
+// -> 816-823, MobileNetV2's 7x7 320 -> 1280 583 -> 322 and 160 -> 960 237-240 -> 134, 14x14 96 -> 576 223 -> 210;
+// but at 28x28 and 56x56 slower (512 -> 128 at 28x28 895 -> 987, 256 -> 64 at 56x56 1005 -> 1272-1392).
 bool narrow_weights_suit_rows(const ConvGeometry& g, const PackedWeights* constant) {
-  constexpr int64_t kMinChannels = 64;
-  return g.in_channels >= kMinChannels && g.out_channels >= kMinChannels && constant != nullptr &&
-         !constant->groups.empty() && q8_gemm_packed_for_narrow_b(constant->groups[0]);
+  constexpr int64_t kMinChannels = 64, kByteWeightsMaxPositions = 196;
+  if (g.in_channels < kMinChannels || g.out_channels < kMinChannels || constant == nullptr ||
+      constant->groups.empty()) {
+    return false;
+  }
+  return q8_gemm_packed_for_narrow_b(constant->groups[0]) ||
+         (g.out_size <= kByteWeightsMaxPositions && q8_gemm_packed_for_byte_b(constant->groups[0]));
 }
 
 // A pointwise convolution (1x1 kernel, unit strides, no padding, one group) straight in NCHW: per image, the
