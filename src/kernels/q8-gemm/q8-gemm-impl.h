@@ -585,7 +585,8 @@ template <typename Isa, int Nv, int Rows>
 // to_float, fload, fset1, fmul, fadd and fstore. DirectA: A read in place (rows t.a_stride bytes apart), else a
 // packed strip, one function per form (tile_simd picks one), each with a single depth loop, then store_tile.
 // Bytes of one B lane per depth group in the packed strip: 4 (4 uint8 steps, or 2 int16 steps), or
-// Isa::kBLaneBytes for an Isa whose load widens narrower B elements (q8-gemm-b8-4x16-avx2.cpp: 2 int8 steps).
+// Isa::kBLaneBytes for an Isa whose load widens narrower B elements (q8-gemm-4x16-avx2.cpp's byte-B tile: 2 int8
+// steps).
 template <typename Isa>
 constexpr int b_lane_bytes() {
   if constexpr (requires { Isa::kBLaneBytes; })

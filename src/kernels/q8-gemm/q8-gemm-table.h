@@ -1,7 +1,8 @@
 // The per-ISA table of q8-gemm (plain data only; see the note at the top of f32-gemm-ukernel.h: an inline
 // function shared with the ISA files could be emitted with their instructions).
 //
-// Packed layouts (G = group, depth steps per lane; E = int16 when `wide`, else one byte; groups = ceil(k / G)
+// Packed layouts (G = group, depth steps per lane; E = int16 when `wide` (B's one byte when also
+// `byte_b_elements`), else one byte; groups = ceil(k / G)
 // rounded up to a multiple of the set's group_align):
 //   A strip of mr rows: groups x mr x G elements, element (g, r, e) = A'[row r][g * G + e] (zero past k and for
 //   the rows past the strip's end), or, for `rows_a` sets (AMX tiles load rows of A), mr rows of groups x G

@@ -31,6 +31,12 @@ VariantDispatch<Q8GemmSet>& dispatch() {
   return instance;
 }
 
+// Whether B packed for `packed` runs where `chosen` is the variant of its depth: that variant or one of the siblings
+// pack_q8_gemm_b takes in its place (narrow B, narrow A, byte B).
+bool runs_in_place_of(const Q8GemmSet* packed, const Q8GemmSet& chosen) {
+  return packed == &chosen || packed == chosen.narrow_b || packed == chosen.narrow_a || packed == chosen.byte_b;
+}
+
 // Whether the CPUID choice may run a GEMM of depth k on `set` (see Q8GemmSet::min_depth).
 bool suits_depth(const Q8GemmSet& set, int64_t k) {
   if (k < set.min_depth) return false;
@@ -368,8 +374,8 @@ void q8_gemm(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda, boo
                  b.columns(), ", expected ", k, " x ", n);
   const Q8GemmSet& chosen = set_for_depth(k);
   const PackedQ8GemmB::Storage& pb = *b.storage();
-  check_argument(pb.set == &chosen || pb.set == chosen.narrow_b || pb.set == chosen.narrow_a || pb.set == chosen.byte_b,
-                 "q8_gemm: B was packed for ", pb.set->name, ", not ", chosen.name, " (the kernel for depth ", k, ")");
+  check_argument(runs_in_place_of(pb.set, chosen), "q8_gemm: B was packed for ", pb.set->name, ", not ", chosen.name,
+                 " (the kernel for depth ", k, ")");
   const Q8GemmSet& set = *pb.set;
   check_argument(m >= 0 && (m == 0 || lda >= k), "q8_gemm: bad m=", m, " or lda=", lda);
   if (pb.set == chosen.narrow_a) {
@@ -612,9 +618,7 @@ bool q8_requantize_scales_are_moderate(const double* scales, int64_t count) {
 
 bool q8_gemm_runs_packed(const PackedQ8GemmB& b) {
   if (b.empty()) return false;
-  const Q8GemmSet& chosen = set_for_depth(b.depth());
-  const Q8GemmSet* set = b.storage()->set;
-  return set == &chosen || set == chosen.narrow_b || set == chosen.narrow_a || set == chosen.byte_b;
+  return runs_in_place_of(b.storage()->set, set_for_depth(b.depth()));
 }
 std::vector<std::string> q8_gemm_kernel_names() { return dispatch().names(); }
 bool q8_gemm_select_kernel(const std::string& name) { return dispatch().select(name); }

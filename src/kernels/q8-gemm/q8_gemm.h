@@ -2,7 +2,8 @@
 // uint8/int8 operands, then stored as int32 or dequantized to float. One micro-kernel per ISA, chosen once from
 // CPUID: AVX-512 VNNI (vpdpbusd on uint8 x int8, 4 depth steps per lane; int8 A is shifted to uint8 and uint8 B
 // to int8, the zero-point terms are corrected exactly with row and column sums), AVX2 (operands widened to int16
-// with the zero points subtracted, vpmaddwd: exact, never the saturating vpmaddubsw) and a portable one. Every
+// with the zero points subtracted, vpmaddwd, B kept as bytes where B - zb fits int8; the saturating vpmaddubsw only
+// where its pair sums cannot saturate: a B or an A whose bytes fit in 7 bits) and a portable one. Every
 // variant gives the same bits: the sums are exact integers (int32 wraps around as the reference does), and the
 // float epilogue is the same sequence of roundings everywhere.
 #pragma once
@@ -27,7 +28,8 @@ class PackedQ8GemmB {
   int64_t columns() const { return columns_; }  // n
   bool empty() const { return storage_ == nullptr; }
   // The micro-kernel it was packed for (q8_gemm_kernel_name_for_depth(depth()) at packing time, or that kernel's
-  // narrow-B sibling for a B whose bytes fit in 7 bits: q8_gemm_b7_ukernel_4x16__avx2); "" when empty.
+  // narrow-B sibling for a B whose bytes fit in 7 bits: q8_gemm_b7_ukernel_4x16__avx2, or its byte-B sibling for a B
+  // of zero points int8 0 / uint8 128: q8_gemm_b8_ukernel_4x16__avx2); "" when empty.
   const char* kernel_name() const;
 
   struct Storage;  // the packed strips and per-column terms (q8-gemm.cpp)
