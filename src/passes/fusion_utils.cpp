@@ -1,6 +1,7 @@
 #include "passes/fusion_utils.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ir/shape_inference.h"
@@ -283,6 +284,58 @@ bool apply_replacements(Graph& graph, NodeReplacements& replacements, const std:
     return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
   });
   return true;
+}
+
+int32_t QParams::zp_at(int64_t i) const {
+  if (zp_t == nullptr) return 0;
+  const int64_t k = zp_t->element_count() == 1 ? 0 : i;
+  switch (zp_t->dtype()) {
+    case DType::kInt8:
+      return zp_t->data<int8_t>()[k];
+    case DType::kUint8:
+      return zp_t->data<uint8_t>()[k];
+    case DType::kInt32:
+      return zp_t->data<int32_t>()[k];
+    default:
+      return 0;
+  }
+}
+
+std::optional<QParams> quant_params(const Graph& graph, const Node& node, bool zero_scale_ok) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return std::nullopt;
+  if (node.attr_int("block_size", 0) != 0) return std::nullopt;
+  QParams p;
+  p.node = &node;
+  p.scale = node.inputs[1];
+  p.scale_t = fusion::constant_tensor(graph, p.scale);
+  if (p.scale_t == nullptr || p.scale_t->dtype() != DType::kFloat || p.scale_t->element_count() == 0) {
+    return std::nullopt;
+  }
+  if (!p.per_tensor() && (p.scale_t->rank() != 1 || node.opset < 13)) return std::nullopt;
+  for (int64_t i = 0; i < p.count(); ++i) {
+    const float s = p.scale_t->data<float>()[i];
+    if (!std::isfinite(s) || s < 0 || (s == 0 && !zero_scale_ok)) return std::nullopt;
+  }
+  if (node.has_input(2)) {
+    p.zero_point = node.inputs[2];
+    p.zp_t = fusion::constant_tensor(graph, p.zero_point);
+    if (p.zp_t == nullptr || p.zp_t->element_count() != p.count()) return std::nullopt;
+  }
+  p.axis = node.attr_int("axis", 1);
+  const int64_t output_dtype = node.attr_int("output_dtype", 0);
+  if (output_dtype != 0) {
+    const DType want =
+        node.op_type == "QuantizeLinear" ? (p.zp_t ? p.zp_t->dtype() : DType::kUndefined) : DType::kFloat;
+    if (static_cast<DType>(output_dtype) != want) return std::nullopt;
+  }
+  return p;
+}
+
+std::optional<QParams> dequantize_of(const Graph& graph, const GraphIndex& index, const std::string& value,
+                                     bool zero_scale_ok) {
+  const Node* dq = index.producer(value);
+  if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear")) return std::nullopt;
+  return quant_params(graph, *dq, zero_scale_ok);
 }
 
 }  // namespace tessera::fusion

@@ -42,6 +42,30 @@ class GraphIndex {
   std::unordered_map<std::string, std::vector<Node*>> consumers_;
 };
 
+// A DequantizeLinear / QuantizeLinear node's constant scale and zero point (see quant_params).
+struct QParams {
+  const Node* node = nullptr;
+  std::string scale, zero_point;  // zero_point "" when absent
+  const Tensor* scale_t = nullptr;
+  const Tensor* zp_t = nullptr;
+  int64_t axis = 1;
+
+  int64_t count() const { return scale_t->element_count(); }
+  bool per_tensor() const { return count() == 1 && scale_t->rank() <= 1; }
+  float scale_at(int64_t i) const { return scale_t->data<float>()[per_tensor() ? 0 : i]; }
+  // Zero point i as int32 (0 when absent; the one value when per tensor).
+  int32_t zp_at(int64_t i) const;
+};
+
+// The scale and zero point of a Q or DQ node when both are constants: a float32 scale (positive and finite, or
+// with `zero_scale_ok` also 0) and a zero point of the scale's count. No blocked quantization, no output_dtype
+// other than the zero point's (Q) or float (DQ), per axis only from opset 13 with a 1-D scale. nullopt otherwise.
+std::optional<QParams> quant_params(const Graph& graph, const Node& node, bool zero_scale_ok);
+
+// The ai.onnx DequantizeLinear producing `value`, with constant parameters (quant_params), or nullopt.
+std::optional<QParams> dequantize_of(const Graph& graph, const GraphIndex& index, const std::string& value,
+                                     bool zero_scale_ok);
+
 // True when two value types are float32 tensors of the same rank whose dims agree: equal known values or equal
 // symbols, and with `unknown_matches` also where either dim is unknown (neither value nor symbol).
 bool same_float_shape(const TypeInfo* a, const TypeInfo* b, bool unknown_matches);

@@ -30,6 +30,7 @@ std::unique_ptr<GraphPass> make_shape_folding();
 std::unique_ptr<GraphPass> make_reshape_shape_folding();
 std::unique_ptr<GraphPass> make_dynamic_quantize_matmul_fusion();
 std::unique_ptr<GraphPass> make_qdq_fusion();
+std::unique_ptr<GraphPass> make_dequantize_recurrent_fusion();
 std::unique_ptr<GraphPass> make_qdq_binary_fusion();
 std::unique_ptr<GraphPass> make_qdq_pass_through();
 std::unique_ptr<GraphPass> make_float16_compute_in_float32();
@@ -52,6 +53,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_noop_elimination());
   passes.push_back(make_shape_folding());
   passes.push_back(make_qdq_fusion());  // before constant_folding, which would fold the weight DequantizeLinears
+  passes.push_back(make_dequantize_recurrent_fusion());  // the same
   passes.push_back(make_qdq_binary_fusion());
   passes.push_back(make_qdq_pass_through());
   passes.push_back(make_constant_folding());

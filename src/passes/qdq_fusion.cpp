@@ -36,77 +36,12 @@ namespace tessera {
 
 namespace {
 
+using fusion::dequantize_of;
 using fusion::is_onnx_op;
+using fusion::QParams;
+using fusion::quant_params;
 
 bool is_q8(DType d) { return d == DType::kInt8 || d == DType::kUint8; }
-
-// A DequantizeLinear / QuantizeLinear node's constant scale and zero point.
-struct QParams {
-  const Node* node = nullptr;
-  std::string scale, zero_point;  // zero_point "" when absent
-  const Tensor* scale_t = nullptr;
-  const Tensor* zp_t = nullptr;
-  int64_t axis = 1;
-
-  int64_t count() const { return scale_t->element_count(); }
-  bool per_tensor() const { return count() == 1 && scale_t->rank() <= 1; }
-  float scale_at(int64_t i) const { return scale_t->data<float>()[per_tensor() ? 0 : i]; }
-  int32_t zp_at(int64_t i) const {
-    if (zp_t == nullptr) return 0;
-    const int64_t k = zp_t->element_count() == 1 ? 0 : i;
-    switch (zp_t->dtype()) {
-      case DType::kInt8:
-        return zp_t->data<int8_t>()[k];
-      case DType::kUint8:
-        return zp_t->data<uint8_t>()[k];
-      case DType::kInt32:
-        return zp_t->data<int32_t>()[k];
-      default:
-        return 0;
-    }
-  }
-};
-
-// The scale and zero point of a Q or DQ node when both are constants: a float32 scale (positive and finite, or
-// with `zero_scale_ok` also 0) and a zero point of the scale's count. No blocked quantization, no output_dtype
-// other than the zero point's (Q) or float (DQ).
-std::optional<QParams> quant_params(const Graph& graph, const Node& node, bool zero_scale_ok) {
-  if (node.inputs.size() < 2 || node.outputs.size() != 1) return std::nullopt;
-  if (node.attr_int("block_size", 0) != 0) return std::nullopt;
-  QParams p;
-  p.node = &node;
-  p.scale = node.inputs[1];
-  p.scale_t = fusion::constant_tensor(graph, p.scale);
-  if (p.scale_t == nullptr || p.scale_t->dtype() != DType::kFloat || p.scale_t->element_count() == 0) {
-    return std::nullopt;
-  }
-  if (!p.per_tensor() && (p.scale_t->rank() != 1 || node.opset < 13)) return std::nullopt;
-  for (int64_t i = 0; i < p.count(); ++i) {
-    const float s = p.scale_t->data<float>()[i];
-    if (!std::isfinite(s) || s < 0 || (s == 0 && !zero_scale_ok)) return std::nullopt;
-  }
-  if (node.has_input(2)) {
-    p.zero_point = node.inputs[2];
-    p.zp_t = fusion::constant_tensor(graph, p.zero_point);
-    if (p.zp_t == nullptr || p.zp_t->element_count() != p.count()) return std::nullopt;
-  }
-  p.axis = node.attr_int("axis", 1);
-  const int64_t output_dtype = node.attr_int("output_dtype", 0);
-  if (output_dtype != 0) {
-    const DType want =
-        node.op_type == "QuantizeLinear" ? (p.zp_t ? p.zp_t->dtype() : DType::kUndefined) : DType::kFloat;
-    if (static_cast<DType>(output_dtype) != want) return std::nullopt;
-  }
-  return p;
-}
-
-// The DequantizeLinear producing `value`, with constant parameters, or nullopt.
-std::optional<QParams> dequantize_of(const Graph& graph, const fusion::GraphIndex& index, const std::string& value,
-                                     bool zero_scale_ok) {
-  const Node* dq = index.producer(value);
-  if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear")) return std::nullopt;
-  return quant_params(graph, *dq, zero_scale_ok);
-}
 
 // QuantizeLinear's value for v, as its kernels compute it.
 int32_t quantize_value(float v, float scale, int32_t zero_point, DType type) {

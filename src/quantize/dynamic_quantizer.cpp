@@ -18,13 +18,14 @@ Tensor transposed(const Tensor& w) {
   return t;
 }
 
-// A node the quantizer can rewrite: its activation input, its weight (MatMul, Gemm, Attention: [K, N]; LSTM: W),
-// and Gemm's bias.
+// A node the quantizer can rewrite: its activation input, its weight (MatMul, Gemm, Attention: [K, N]; LSTM, GRU:
+// W), and Gemm's bias.
 struct Candidate {
   std::string activation;
   std::string weight_name;  // the float initializer
   bool transpose = false;   // Gemm transB: the weight is stored [N, K]
   std::string bias;         // Gemm C, or ""
+  bool dequantized = false;  // GRU, LSTM with layout 1: W and R become 8-bit through DequantizeLinear nodes
 };
 
 // The op type by which --op-types names `node` when the quantizer handles its kind ("" otherwise): ai.onnx MatMul,
@@ -73,11 +74,13 @@ std::string examine_attention(const Graph& graph, const Node& node, Candidate& c
   return {};
 }
 
-// Why LSTM `node` cannot become com.microsoft DynamicQuantizeLSTM ("" when it can), filling `c` (weight: W).
-std::string examine_lstm(const Graph& graph, const Node& node, Candidate& c) {
+// Why LSTM or GRU `node` cannot get 8-bit W and R ("" when it can), filling `c` (weight: W): an LSTM of layout 0
+// becomes com.microsoft DynamicQuantizeLSTM; a GRU, or an LSTM of layout 1 (DynamicQuantizeLSTM has no layout
+// attribute), reads its 8-bit W and R through DequantizeLinear nodes (`dequantized`).
+std::string examine_recurrent(const Graph& graph, const Node& node, Candidate& c) {
   if (node.inputs.size() < 3) return "unexpected inputs";
   if (!is_float_activation(graph, node.inputs[0])) return "X is not known to be float32";
-  if (node.attr_int("layout", 0) != 0) return "layout = 1 (DynamicQuantizeLSTM has no layout attribute)";
+  c.dequantized = node.op_type == "GRU" || node.attr_int("layout", 0) != 0;
   std::string why = not_float_initializer(graph, node, 1, 3, "W");
   if (why.empty()) why = not_float_initializer(graph, node, 2, 3, "R");
   if (!why.empty()) return why;
@@ -89,10 +92,7 @@ std::string examine_lstm(const Graph& graph, const Node& node, Candidate& c) {
 // Why `node` cannot be quantized ("" when it can), filling `c`.
 std::string examine(const Graph& graph, const Node& node, Candidate& c) {
   if (node.op_type == "Attention") return examine_attention(graph, node, c);
-  if (node.op_type == "LSTM") return examine_lstm(graph, node, c);
-  if (node.op_type == "GRU") {
-    return "onnxruntime has no quantized GRU (DynamicQuantizeLSTM only); quantize_dynamic keeps it float too";
-  }
+  if (node.op_type == "LSTM" || node.op_type == "GRU") return examine_recurrent(graph, node, c);
   if (node.inputs.size() < 2 || node.outputs.size() != 1) return "unexpected inputs or outputs";
   const TypeInfo* a = graph.find_type(node.inputs[0]);
   if (a == nullptr || !a->is_tensor() || a->elem_type != DType::kFloat) return "input A is not known to be float32";
@@ -160,7 +160,9 @@ class DynamicQuantizer {
       if (c == chosen.end()) {
         rewritten.push_back(std::move(slot));
       } else {
-        if (slot->op_type == "Attention") {
+        if (c->second.dequantized) {
+          emit_dequantized_recurrent(std::move(slot), rewritten);
+        } else if (slot->op_type == "Attention") {
           emit_attention(*slot, c->second, rewritten);
         } else if (slot->op_type == "LSTM") {
           emit_lstm(*slot, c->second, rewritten);
@@ -217,6 +219,23 @@ class DynamicQuantizer {
     return store_weight(key, name, std::move(values), std::move(scale), std::move(zero_point));
   }
 
+  // W or R of a GRU (or an LSTM of layout 1) quantized for DequantizeLinear: options_.weights' type and range,
+  // one scale per direction (axis 0) or, with --per-channel, per gate row (axis 1, shared by the directions, as a
+  // DequantizeLinear axis takes one 1-D scale); per tensor before opset 13 (no per-axis DequantizeLinear).
+  const QuantizedWeight& dequantized_weight(const std::string& name, int64_t& axis) {
+    axis = opset_ < 13 ? -1 : (options_.per_channel ? 1 : 0);
+    const std::string key = name + "#DQ";
+    auto found = weights_.find(key);
+    if (found != weights_.end()) return found->second;
+    const Tensor& w = graph_.initializers.at(name);
+    Tensor values;
+    const QuantParams params = quantize_weight(w, options_.weights, axis, values);
+    Tensor scale = axis >= 0 ? Tensor::from_vector(DType::kFloat, params.scales)
+                             : Tensor::scalar<float>(DType::kFloat, params.scales[0]);
+    Tensor zero_point = integer_parameter(options_.weights.type, params.zero_points, axis >= 0);
+    return store_weight(key, name, std::move(values), std::move(scale), std::move(zero_point));
+  }
+
   const QuantizedWeight& store_weight(const std::string& key, const std::string& source, Tensor values, Tensor scale,
                                       Tensor zero_point) {
     QuantizedWeight q{source, names_.fresh(source + "_quantized"), names_.fresh(source + "_scale"),
@@ -263,6 +282,29 @@ class DynamicQuantizer {
     report_.quantized.push_back(
         {node_key(node), node.op_type,
          std::string("DynamicQuantizeLSTM, int8 W and R ") + (options_.per_channel ? "per row" : "per direction")});
+  }
+
+  // GRU (or LSTM of layout 1) -> the same node reading W and R through DequantizeLinear nodes of 8-bit weights:
+  // ONNX Runtime loads it as the float op on the dequantized weights; Tessera's dequantize_recurrent_fusion runs it
+  // on the 8-bit weights with X and h quantized at run time (com.tessera DynamicQuantizeRecurrent).
+  void emit_dequantized_recurrent(std::unique_ptr<Node> node, std::vector<std::unique_ptr<Node>>& out) {
+    const std::string base = node_key(*node);
+    std::string form;
+    for (size_t i : {1, 2}) {
+      int64_t axis = -1;
+      const QuantizedWeight& q = dequantized_weight(node->inputs[i], axis);
+      const std::string dequantized = names_.fresh(node->inputs[i] + "_dequantized");
+      Node& dq = add(out, "DequantizeLinear", {q.values, q.scale, q.zero_point}, {dequantized},
+                     base + (i == 1 ? "_W" : "_R") + "_DequantizeLinear");
+      if (axis >= 0) dq.set_attr_int("axis", axis);
+      form = axis < 0 ? "per tensor" : (axis == 0 ? "per direction" : "per gate row");
+      node->inputs[i] = dequantized;
+    }
+    report_.quantized.push_back({base, node->op_type,
+                                 std::string(dtype_name(options_.weights.type)) +
+                                     " W and R through DequantizeLinear, " + form +
+                                     " (Tessera runs it as DynamicQuantizeRecurrent)"});
+    out.push_back(std::move(node));
   }
 
   const QuantizedActivation& activation(const std::string& name, std::vector<std::unique_ptr<Node>>& out) {
@@ -312,7 +354,8 @@ class DynamicQuantizer {
 QuantizeReport quantize_dynamic(Model& model, const DynamicQuantizeOptions& options) {
   for (const std::string& op : options.op_types) {
     check_argument(op == "MatMul" || op == "Gemm" || op == "Attention" || op == "LSTM" || op == "GRU",
-                   "dynamic quantization handles MatMul, Gemm, Attention (com.microsoft) and LSTM, not '", op, "'");
+                   "dynamic quantization handles MatMul, Gemm, Attention (com.microsoft), LSTM and GRU, not '", op,
+                   "'");
   }
   check_argument(options.weights.type == DType::kInt8 || options.weights.type == DType::kUint8,
                  "weights quantize to int8 or uint8, not ", dtype_name(options.weights.type));

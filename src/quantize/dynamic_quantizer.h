@@ -12,6 +12,11 @@
 //   LSTM (W, R constant)     ->  com.microsoft DynamicQuantizeLSTM(X, W_quantized, R_quantized, B, ..., W_scale,
 //                                W_zero_point, R_scale, R_zero_point): int8 W and R transposed to [dirs, size, 4H],
 //                                scales per direction ([dirs]) or per row of 4H ([dirs, 4H]) with per_channel
+//   GRU, LSTM of layout 1    ->  the same node reading W and R through DequantizeLinear(W_quantized, W_scale,
+//     (W, R constant)            W_zero_point): 8-bit weights of --weight-type, scales per direction (axis 0) or per
+//                                gate row (axis 1) with per_channel. ONNX Runtime has no quantized GRU and loads this
+//                                as the float op on the dequantized weights; Tessera's optimizer fuses it into
+//                                com.tessera DynamicQuantizeRecurrent (X and h quantized at run time)
 #pragma once
 
 #include <cstdint>
@@ -26,9 +31,9 @@ namespace tessera::quantize {
 struct DynamicQuantizeOptions {
   WeightQuantization weights;  // int8 symmetric by default, as onnxruntime's QInt8 weights
   bool per_channel = false;    // one scale per output column of each weight instead of one per tensor
-  // Which op types are quantized: MatMul, Gemm, Attention (com.microsoft), LSTM; GRU is accepted and reported as
-  // kept float (onnxruntime has no quantized GRU). The default is all of them but GRU, as quantize_dynamic's.
-  std::vector<std::string> op_types = {"MatMul", "Gemm", "Attention", "LSTM"};
+  // Which op types are quantized: MatMul, Gemm, Attention (com.microsoft), LSTM, GRU; all of them by default
+  // (quantize_dynamic's default, plus GRU, which it leaves float).
+  std::vector<std::string> op_types = {"MatMul", "Gemm", "Attention", "LSTM", "GRU"};
   std::vector<std::string> include_nodes;  // when non-empty, only nodes named here
   std::vector<std::string> exclude_nodes;  // never these nodes
 };

@@ -1,5 +1,5 @@
-// Helpers for pass tests: random float tensors and a check that a model gives the same outputs with
-// optimizations disabled and at a given level.
+// Helpers for pass tests: random float and int8 tensors, float vectors, and a check that a model gives the same outputs
+// with optimizations disabled and at a given level.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,6 +21,21 @@ inline Tensor random_floats(const std::vector<int64_t>& shape, unsigned seed, fl
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-scale, scale);
   for (int64_t i = 0; i < t.element_count(); ++i) t.data<float>()[i] = uniform(rng);
+  return t;
+}
+
+// int8 values uniform in [-127, 127] from `seed`.
+inline Tensor random_int8(const std::vector<int64_t>& shape, unsigned seed) {
+  Tensor t(DType::kInt8, shape);
+  std::mt19937 rng(seed);
+  for (int64_t i = 0; i < t.element_count(); ++i) t.data<int8_t>()[i] = static_cast<int8_t>(int(rng() % 255) - 127);
+  return t;
+}
+
+// A float32 vector [n] of `values`.
+inline Tensor floats(const std::vector<float>& values) {
+  Tensor t(DType::kFloat, {static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) t.data<float>()[i] = values[i];
   return t;
 }
 

@@ -15,24 +15,13 @@
 namespace tessera {
 namespace {
 
+using pass_test::floats;
 using pass_test::random_floats;
+using pass_test::random_int8;
 
 Tensor zero_point(DType type, int32_t value) {
   return type == DType::kInt8 ? Tensor::scalar<int8_t>(DType::kInt8, static_cast<int8_t>(value))
                               : Tensor::scalar<uint8_t>(DType::kUint8, static_cast<uint8_t>(value));
-}
-
-Tensor random_int8(const std::vector<int64_t>& shape, unsigned seed) {
-  Tensor t(DType::kInt8, shape);
-  std::mt19937 rng(seed);
-  for (int64_t i = 0; i < t.element_count(); ++i) t.data<int8_t>()[i] = static_cast<int8_t>(int(rng() % 255) - 127);
-  return t;
-}
-
-Tensor floats(const std::vector<float>& values) {
-  Tensor t(DType::kFloat, {static_cast<int64_t>(values.size())});
-  for (size_t i = 0; i < values.size(); ++i) t.data<float>()[i] = values[i];
-  return t;
 }
 
 struct ConvCase {

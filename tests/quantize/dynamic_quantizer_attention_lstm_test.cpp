@@ -1,4 +1,5 @@
-// quantize_dynamic on LSTM (-> com.microsoft DynamicQuantizeLSTM) and com.microsoft Attention (-> QAttention):
+// quantize_dynamic on LSTM (-> com.microsoft DynamicQuantizeLSTM), GRU and batch-major LSTM (8-bit W and R through
+// DequantizeLinear) and com.microsoft Attention (-> QAttention):
 // the node written as onnxruntime's quantize_dynamic writes it, the weight layouts and parameter shapes, the forms
 // left in float with their reason, and outputs within quantization noise of the float model when run.
 #include <gtest/gtest.h>
@@ -16,14 +17,14 @@ using pass_test::random_floats;
 
 constexpr int64_t kSeq = 5, kBatch = 2, kInput = 6, kHidden = 4;
 
-// x [seq, batch, input] -> bidirectional LSTM (W, R, B constant) -> y, y_h.
-Model lstm_model(int64_t layout = 0) {
+// x [seq, batch, input] -> bidirectional `op` (LSTM: 4 gates, GRU: 3; W, R, B constant) -> y, y_h.
+Model recurrent_model(const char* op, int64_t gates, int64_t layout) {
   return GraphBuilder(17)
       .input("x", DType::kFloat, {kSeq, kBatch, kInput})
-      .initializer("W", random_floats({2, 4 * kHidden, kInput}, 1, 0.5f))
-      .initializer("R", random_floats({2, 4 * kHidden, kHidden}, 2, 0.5f))
-      .initializer("B", random_floats({2, 8 * kHidden}, 3, 0.2f))
-      .node("LSTM", {"x", "W", "R", "B"}, {"y", "y_h"})
+      .initializer("W", random_floats({2, gates * kHidden, kInput}, 1, 0.5f))
+      .initializer("R", random_floats({2, gates * kHidden, kHidden}, 2, 0.5f))
+      .initializer("B", random_floats({2, 2 * gates * kHidden}, 3, 0.2f))
+      .node(op, {"x", "W", "R", "B"}, {"y", "y_h"})
       .attr_int("hidden_size", kHidden)
       .attr_string("direction", "bidirectional")
       .attr_int("layout", layout)
@@ -31,6 +32,9 @@ Model lstm_model(int64_t layout = 0) {
       .output("y_h")
       .build();
 }
+
+Model lstm_model(int64_t layout = 0) { return recurrent_model("LSTM", 4, layout); }
+Model gru_model() { return recurrent_model("GRU", 3, 0); }
 
 // x [batch, seq, 8] -> com.microsoft Attention (weights [8, 24], bias, mask_index [batch]) -> y.
 Model attention_model(bool qkv_hidden_sizes = false) {
@@ -105,25 +109,64 @@ TEST(DynamicQuantizerLstmTest, PerChannelGivesOneScalePerRowAndUint8WeightTypeSt
   EXPECT_LT(relative_error(lstm_model(), std::move(model), feeds), 0.03);
 }
 
-TEST(DynamicQuantizerLstmTest, LayoutOneAndGruStayFloatWithTheReason) {
+// The DequantizeLinear node producing input `index` of the only `op_type` node, or nullptr.
+const Node* dequantize_of(const Graph& graph, const std::string& op_type, size_t index) {
+  const Node* op = find_op(graph, op_type);
+  if (op == nullptr) return nullptr;
+  for (const auto& node : graph.nodes) {
+    if (node->op_type == "DequantizeLinear" && node->outputs[0] == op->inputs[index]) return node.get();
+  }
+  return nullptr;
+}
+
+TEST(DynamicQuantizerRecurrentTest, GruReadsInt8WeightsThroughDequantizeLinearPerDirectionOrPerGateRow) {
+  for (bool per_channel : {false, true}) {
+    SCOPED_TRACE(per_channel ? "per channel" : "per direction");
+    Model model = gru_model();
+    DynamicQuantizeOptions options;
+    options.per_channel = per_channel;
+    const QuantizeReport report = quantize_dynamic(model, options);
+    ASSERT_EQ(report.quantized.size(), 1u);
+    EXPECT_NE(report.quantized[0].detail.find(per_channel ? "per gate row" : "per direction"), std::string::npos)
+        << report.quantized[0].detail;
+    const Graph& g = *model.graph;
+    EXPECT_EQ(g.initializers.count("W"), 0u);  // the float weights are gone
+    for (size_t i : {1, 2}) {
+      const Node* dq = dequantize_of(g, "GRU", i);
+      ASSERT_NE(dq, nullptr);
+      EXPECT_EQ(dq->attr_int("axis", -1), per_channel ? 1 : 0);
+      const Tensor& q = g.initializers.at(dq->inputs[0]);
+      EXPECT_EQ(q.dtype(), DType::kInt8);
+      EXPECT_EQ(q.dim(1), 3 * kHidden);
+      EXPECT_EQ(g.initializers.at(dq->inputs[1]).element_count(), per_channel ? 3 * kHidden : 2);
+    }
+    const std::vector<std::pair<std::string, RuntimeValue>> feeds = {
+        {"x", RuntimeValue(random_floats({kSeq, kBatch, kInput}, 7))}};
+    // Run as com.tessera DynamicQuantizeRecurrent (the session's default level fuses it).
+    EXPECT_LT(relative_error(gru_model(), std::move(model), feeds), 0.03);
+  }
+}
+
+TEST(DynamicQuantizerRecurrentTest, BatchMajorLstmReadsDequantizedWeightsAndOldOpsetsQuantizePerTensor) {
   Model model = lstm_model(1);
   QuantizeReport report = quantize_dynamic(model, {});
-  ASSERT_EQ(report.skipped.size(), 1u);
-  EXPECT_NE(report.skipped[0].detail.find("layout"), std::string::npos) << report.skipped[0].detail;
-  Model gru = GraphBuilder(17)
-                  .input("x", DType::kFloat, {kSeq, kBatch, kInput})
-                  .initializer("W", random_floats({1, 3 * kHidden, kInput}, 1))
-                  .initializer("R", random_floats({1, 3 * kHidden, kHidden}, 2))
-                  .node("GRU", {"x", "W", "R"}, {"y"})
-                  .attr_int("hidden_size", kHidden)
-                  .output("y")
-                  .build();
-  DynamicQuantizeOptions options;
-  options.op_types = {"GRU"};
-  report = quantize_dynamic(gru, options);
-  ASSERT_EQ(report.skipped.size(), 1u);
-  EXPECT_NE(report.skipped[0].detail.find("no quantized GRU"), std::string::npos) << report.skipped[0].detail;
-  EXPECT_NE(find_op(*gru.graph, "GRU"), nullptr);
+  ASSERT_EQ(report.quantized.size(), 1u);
+  EXPECT_EQ(find_op(*model.graph, "DynamicQuantizeLSTM"), nullptr);  // it has no layout attribute
+  ASSERT_NE(dequantize_of(*model.graph, "LSTM", 1), nullptr);
+  const std::vector<std::pair<std::string, RuntimeValue>> feeds = {
+      {"x", RuntimeValue(random_floats({kSeq, kBatch, kInput}, 7))}};  // read as [batch 5, seq 2, input]
+  EXPECT_LT(relative_error(lstm_model(1), std::move(model), feeds), 0.03);
+
+  // Before opset 13 DequantizeLinear has no axis: one scale for each whole weight.
+  Model gru = gru_model();
+  gru.opset_imports[""] = 12;
+  for (auto& node : gru.graph->nodes) node->opset = 12;
+  report = quantize_dynamic(gru, {});
+  ASSERT_EQ(report.quantized.size(), 1u);
+  const Node* dq = dequantize_of(*gru.graph, "GRU", 1);
+  ASSERT_NE(dq, nullptr);
+  EXPECT_FALSE(dq->has_attribute("axis"));
+  EXPECT_EQ(gru.graph->initializers.at(dq->inputs[1]).element_count(), 1);
 }
 
 TEST(DynamicQuantizerAttentionTest, AttentionBecomesDynamicQuantizeLinearAndQAttention) {

@@ -39,11 +39,12 @@ commands (every command that optimizes a model takes --opt-level disabled|basic|
            [--validate DIR [--max-drop 1%] [--metric top1|l2] [--report FILE.html]]
       Dynamic (default): as onnxruntime's quantize_dynamic: constant MatMul/Gemm weights become int8 (symmetric) or
       uint8, activations uint8 at run time (DynamicQuantizeLinear -> MatMulInteger); com.microsoft Attention
-      becomes QAttention and LSTM DynamicQuantizeLSTM (int8 W and R). Static: Conv/MatMul/Gemm with
-      activation ranges calibrated over DIR's sample folders (NAME.npy, NAME.pb or input_K.pb per input), written
-      in the QDQ format (or QOperator: QLinearConv, QLinearMatMul, QLinearAdd); with --validate the layers adding
-      most error stay float until the drop fits --max-drop. The output loads in ONNX Runtime. Preprocessing (basic
-      optimization) first unless --no-preprocess. docs/QUANTIZATION.md.
+      becomes QAttention and LSTM DynamicQuantizeLSTM (int8 W and R); a GRU (or an LSTM of layout 1) reads 8-bit
+      W and R through DequantizeLinear (Tessera runs it on them, X and h quantized at run time). Static:
+      Conv/MatMul/Gemm with activation ranges calibrated over DIR's sample folders (NAME.npy, NAME.pb or input_K.pb
+      per input), written in the QDQ format (or QOperator: QLinearConv, QLinearMatMul, QLinearAdd); with --validate
+      the layers adding most error stay float until the drop fits --max-drop. The output loads in ONNX Runtime.
+      Preprocessing (basic optimization) first unless --no-preprocess. docs/QUANTIZATION.md.
   convert-fp16 MODEL OUTPUT [--keep-io-types] [--op-block-list OP,...] [--node-block-list NAME,...]
                [--no-default-block-list] [--external-data-threshold BYTES] [--verbose]
       Converts float32 initializers, constants and values to float16 (constants clamped into float16's range), as

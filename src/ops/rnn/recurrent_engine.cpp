@@ -131,7 +131,8 @@ class DirectionLoop {
       a = gathered_.data();
     }
     if (quantized_) {
-      multiply_quantized(a, steps * batch, input, w_.w_q8, w_.w_scales, w_.x_bias.data(), xw_.data(), parallelism);
+      multiply_quantized(a, steps * batch, input, w_.w_q8, gates_ * hidden_, w_.w_scales, w_.x_bias.data(), xw_.data(),
+                         parallelism);
       return;
     }
     GemmOperandF32 lhs;
@@ -145,9 +146,9 @@ class DirectionLoop {
                     parallelism, &epilogue);
   }
 
-  // out [rows, gates * hidden] = a [rows, depth] quantized to uint8 as one tensor (DynamicQuantizeLinear's rule) times
-  // the 8-bit weight: float(S) * (a_scale * scale[j]) + bias[j] (bias nullptr: none).
-  void multiply_quantized(const float* a, int64_t rows, int64_t depth, const PackedQ8GemmB& weight,
+  // out [rows, columns] = a [rows, depth] quantized to uint8 as one tensor (DynamicQuantizeLinear's rule) times the
+  // 8-bit weight: float(S) * (a_scale * scale[j]) + bias[j] (bias nullptr: none).
+  void multiply_quantized(const float* a, int64_t rows, int64_t depth, const PackedQ8GemmB& weight, int64_t columns,
                           const std::vector<float>& scales, const float* bias, float* out, Parallelism* parallelism) {
     const int64_t count = rows * depth;
     if (static_cast<int64_t>(quantized_a_.size()) < count) quantized_a_.resize(static_cast<size_t>(count));
@@ -157,12 +158,11 @@ class DirectionLoop {
     for (size_t j = 0; j < scales.size(); ++j) product_scales_[j] = q.scale * scales[j];
     Q8GemmOutput output;
     output.c_f32 = out;
-    output.ldc = gates_ * hidden_;
+    output.ldc = columns;
     output.b_scales = product_scales_.data();
     output.b_scale_count = static_cast<int64_t>(product_scales_.size());
     output.bias = bias;
-    q8_gemm(rows, gates_ * hidden_, depth, quantized_a_.data(), depth, false, q.zero_point, weight, output,
-            parallelism);
+    q8_gemm(rows, columns, depth, quantized_a_.data(), depth, false, q.zero_point, weight, output, parallelism);
   }
 
   // Row of xw_ holding step s of batch row b.
@@ -205,17 +205,23 @@ class DirectionLoop {
   }
 
   void step(int64_t s, Parallelism* parallelism) {
+    const float* r_bias = w_.r_bias.empty() ? nullptr : w_.r_bias.data();
     if (quantized_) {
-      multiply_quantized(h_, in_.batch, hidden_, w_.r_q8, w_.r_scales, nullptr, hr_.data(), parallelism);
+      multiply_quantized(h_, in_.batch, hidden_, w_.r_q8, recurrent_columns_, w_.r_scales, r_bias, hr_.data(),
+                         parallelism);
     } else {
-      multiply_state(h_, w_.r, recurrent_columns_, w_.r_bias.empty() ? nullptr : w_.r_bias.data(), hr_.data(),
-                     parallelism);
+      multiply_state(h_, w_.r, recurrent_columns_, r_bias, hr_.data(), parallelism);
     }
     if (candidate_after_reset(config_)) {
       for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
         if (active(s, b)) gru_gates(s, b, j0, j1);
       });
-      multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), parallelism);
+      if (quantized_) {
+        multiply_quantized(reset_h_.data(), in_.batch, hidden_, w_.r_candidate_q8, hidden_, w_.r_candidate_scales,
+                           nullptr, candidate_.data(), parallelism);
+      } else {
+        multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), parallelism);
+      }
     }
     for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
       if (!active(s, b)) return;
@@ -341,13 +347,22 @@ class DirectionLoop {
   std::vector<uint8_t> quantized_a_;
 };
 
-// Wb + Rb of direction d from B [dirs, 2 * columns] (zeros when b is nullptr): the bias X W^T carries.
-std::vector<float> summed_biases(const float* b, int64_t d, int64_t columns) {
-  std::vector<float> out(static_cast<size_t>(columns), 0.0f);
-  if (b == nullptr) return out;
+// The biases of direction d from B [dirs, 2 * gates * hidden] (nullptr: zeros) into `dir`: Wb + Rb on X W^T, except
+// GRU's Rbh under linear_before_reset, which sits inside r (.) (h R_h^T + Rbh) and goes on the recurrent product.
+void set_biases(const RecurrentConfig& config, const float* b, int64_t d, PackedRecurrentWeights::Direction& dir) {
+  const int64_t hs = config.attributes.hidden_size, columns = gate_count(config.kind) * hs;
+  dir.x_bias.assign(static_cast<size_t>(columns), 0.0f);
+  if (b == nullptr) return;
   const float* wb = b + d * 2 * columns;
-  for (int64_t j = 0; j < columns; ++j) out[j] = wb[j] + wb[columns + j];
-  return out;
+  const float* rb = wb + columns;
+  for (int64_t j = 0; j < columns; ++j) dir.x_bias[j] = wb[j] + rb[j];
+  if (config.kind == CellKind::kGru && config.linear_before_reset) {
+    dir.r_bias.assign(static_cast<size_t>(columns), 0.0f);
+    for (int64_t j = 2 * hs; j < 3 * hs; ++j) {
+      dir.x_bias[j] = wb[j];
+      dir.r_bias[j] = rb[j];
+    }
+  }
 }
 
 // States come as [batch, dirs, hidden] in layout 1; the loop keeps them [dirs, batch, hidden].
@@ -376,19 +391,7 @@ PackedRecurrentWeights pack_recurrent_weights(const RecurrentConfig& config, int
     } else {
       dir.r = pack_gemm_b_f32(true, hs, gates * hs, rd, hs);
     }
-    dir.x_bias = summed_biases(b, d, gates * hs);
-    if (b != nullptr) {
-      const float* wb = b + d * 2 * gates * hs;
-      const float* rb = wb + gates * hs;
-      if (config.kind == CellKind::kGru && config.linear_before_reset) {
-        // Rbh sits inside r (.) (h R_h^T + Rbh): it goes on the recurrent product.
-        dir.r_bias.assign(static_cast<size_t>(gates * hs), 0.0f);
-        for (int64_t j = 2 * hs; j < 3 * hs; ++j) {
-          dir.x_bias[j] = wb[j];
-          dir.r_bias[j] = rb[j];
-        }
-      }
-    }
+    set_biases(config, b, d, dir);
     out.directions.push_back(std::move(dir));
   }
   return out;
@@ -402,16 +405,26 @@ PackedRecurrentWeights pack_quantized_recurrent_weights(const RecurrentConfig& c
   PackedRecurrentWeights out;
   out.input_size = w.rows;
   out.quantized = true;
-  const auto pack = [&](const QuantizedRecurrentWeight& q, int64_t d, std::vector<float>& scales) {
-    scales.assign(q.scales + d * q.per_direction, q.scales + (d + 1) * q.per_direction);
-    return pack_q8_gemm_b(q.is_signed, false, q.rows, columns, q.data + d * q.rows * columns, columns,
-                          q.zero_points + d * q.per_direction, q.per_direction);
+  // Columns [c0, c1) of direction d's weight, with their scales.
+  const auto pack = [&](const QuantizedRecurrentWeight& q, int64_t d, int64_t c0, int64_t c1,
+                        std::vector<float>& scales) {
+    const bool per_column = q.per_direction > 1;
+    const float* s = q.scales + d * q.per_direction + (per_column ? c0 : 0);
+    scales.assign(s, s + (per_column ? c1 - c0 : 1));
+    const uint8_t* data = q.data + d * q.rows * columns + (q.gate_major ? c0 * q.rows : c0);
+    return pack_q8_gemm_b(q.is_signed, q.gate_major, q.rows, c1 - c0, data, q.gate_major ? q.rows : columns,
+                          q.zero_points + d * q.per_direction + (per_column ? c0 : 0), per_column ? c1 - c0 : 1);
   };
   for (int d = 0; d < config.attributes.num_directions; ++d) {
     PackedRecurrentWeights::Direction dir;
-    dir.w_q8 = pack(w, d, dir.w_scales);
-    dir.r_q8 = pack(r, d, dir.r_scales);
-    dir.x_bias = summed_biases(b, d, columns);
+    dir.w_q8 = pack(w, d, 0, columns, dir.w_scales);
+    if (candidate_after_reset(config)) {
+      dir.r_q8 = pack(r, d, 0, 2 * hs, dir.r_scales);
+      dir.r_candidate_q8 = pack(r, d, 2 * hs, columns, dir.r_candidate_scales);
+    } else {
+      dir.r_q8 = pack(r, d, 0, columns, dir.r_scales);
+    }
+    set_biases(config, b, d, dir);
     out.directions.push_back(std::move(dir));
   }
   return out;
