@@ -4,7 +4,8 @@
 Random weights with a fixed seed (torch.manual_seed(0)), opset 17, a dynamic batch axis. Models:
 resnet50, mobilenet_v2, squeezenet1_1 (torchvision, weights=None), bert_base (12-layer BERT-base encoder,
 seq 128), gpt2_small (12-layer GPT-2-small-like decoder with causal mask and LM head, seq 128), mlp
-(784-512-512-10, ReLU), lstm_speech (2-layer LSTM, hidden 256, over 100 frames of 80 features).
+(784-512-512-10, ReLU), lstm_speech (2-layer LSTM, hidden 256, over 100 frames of 80 features), gru_speech (the
+same with GRU layers).
 
 Layout of OUT (default bench/models/, git-ignored; model files are never committed):
 
@@ -66,6 +67,9 @@ MODELS = {
     "lstm_speech": ("lstm_speech", [{"name": "features", "dtype": "float32", "shape": ["batch", 100, 80]}],
                     ["logits"], "speech-style LSTM: 100 frames of 80 features, 2 layers of hidden 256 (batch first), "
                     "a per-frame linear layer to 32 classes"),
+    "gru_speech": ("gru_speech", [{"name": "features", "dtype": "float32", "shape": ["batch", 100, 80]}],
+                   ["logits"], "speech-style GRU: 100 frames of 80 features, 2 layers of hidden 256 (batch first, "
+                   "linear_before_reset as PyTorch computes it), a per-frame linear layer to 32 classes"),
 }
 
 
@@ -170,17 +174,17 @@ def build(name):
     if builder == "mlp":
         nn = torch.nn
         return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    if builder == "lstm_speech":
-        class LstmSpeech(torch.nn.Module):
-            def __init__(self):
+    if builder in ("lstm_speech", "gru_speech"):
+        class RecurrentSpeech(torch.nn.Module):
+            def __init__(self, layer):
                 super().__init__()
-                self.lstm = torch.nn.LSTM(80, 256, num_layers=2, batch_first=True)
+                self.recurrent = layer(80, 256, num_layers=2, batch_first=True)
                 self.classifier = torch.nn.Linear(256, 32)
 
             def forward(self, features):
-                return self.classifier(self.lstm(features)[0])
+                return self.classifier(self.recurrent(features)[0])
 
-        return LstmSpeech()
+        return RecurrentSpeech(torch.nn.LSTM if builder == "lstm_speech" else torch.nn.GRU)
     bert, gpt2 = define_transformers()
     return bert() if builder == "bert_base" else gpt2()
 

@@ -2,15 +2,17 @@
 """INT8 side by side: Tessera's and ONNX Runtime's quantizers and runtimes on the benchmark models, with each
 quantized model's accuracy drop against the float model.
 
-For each model: bert_base is quantized dynamically (`tessera quantize` and onnxruntime's quantize_dynamic, int8
-weights), resnet50 and mobilenet_v2 statically (QDQ, per-channel int8 weights, int8 activations; `tessera quantize
+For each model: bert_base, lstm_speech and gru_speech are quantized dynamically (`tessera quantize` and
+onnxruntime's quantize_dynamic, int8 weights; quantize_dynamic leaves GRU float, Tessera's GRU reads int8 weights
+through DequantizeLinear, which ONNX Runtime runs as a float GRU), resnet50 and mobilenet_v2 statically (QDQ, per-channel int8 weights, int8 activations; `tessera quantize
 --mode static` and onnxruntime's quantize_static, both calibrated on the same 8 seeded random inputs). Then, per
 thread count, interleaved rounds (a fresh process each) time Tessera on the float model, on its own INT8 model and
 on onnxruntime's, and ONNX Runtime on the float model, on its own INT8 model and on Tessera's. Accuracy: relative
 L2 of the output against the float model and top-1 agreement, on 4 held-out seeded inputs (random weights and
 inputs: the top-1 agreement only shows that the quantized model ranks like the float one).
 
-    /usr/bin/python3 bench/export_models.py --models resnet50,mobilenet_v2,bert_base   # once
+    /usr/bin/python3 bench/export_models.py --models resnet50,mobilenet_v2,bert_base   # once (and lstm_speech,
+                                                                                          # gru_speech)
     /usr/bin/python3 bench/quantized_side_by_side.py [--models bert_base] [--threads 1,2] [--rounds 3] [--iters 20]
         [--reduce-range]   # 7-bit weights for both (exact vpmaddubsw tiles on CPUs without VNNI)
 
@@ -30,7 +32,7 @@ sys.path.insert(0, HERE)
 import side_by_side  # noqa: E402
 
 STATIC = {"resnet50", "mobilenet_v2"}
-DYNAMIC = {"bert_base"}
+DYNAMIC = {"bert_base", "lstm_speech", "gru_speech"}
 
 
 def parse_args():
