@@ -55,7 +55,21 @@ constexpr int64_t kInputProductFloats = int64_t{1} << 20;
 constexpr int64_t kParallelGateElements = 4096;
 constexpr int64_t kGateUnits = 64;
 
-// The recurrence of one direction, from its initial state h (and c) to its final one, writing its slice of Y.
+// The working buffers of a DirectionLoop, kept per thread from run to run: a fresh set per run cost lstm_speech at
+// batch 8 a zero fill of 3.2 MB of X W^T per layer (2.7% of its samples). Every element is written before it is
+// read (reset_h is zeroed where the loop needs zeros), so they are resized, never cleared.
+struct LoopBuffers {
+  std::vector<float> xw, gathered, hr, reset_h, candidate, cell_out, product_scales;
+  std::vector<uint8_t> quantized_a;
+};
+
+LoopBuffers& thread_loop_buffers() {
+  thread_local LoopBuffers buffers;
+  return buffers;
+}
+
+// The recurrence of one direction, from its initial state h (and c) to its final one, writing its slice of Y. One
+// loop at a time per thread (its buffers are the thread's).
 class DirectionLoop {
  public:
   DirectionLoop(const RecurrentConfig& config, const PackedRecurrentWeights& all, const RnnInputs& in, int direction,
@@ -343,8 +357,15 @@ class DirectionLoop {
   int64_t max_length_ = 0;
   bool equal_lengths_ = true;
   int64_t block_start_ = 0, block_end_ = 0;
-  std::vector<float> xw_, gathered_, hr_, reset_h_, candidate_, cell_out_, product_scales_;
-  std::vector<uint8_t> quantized_a_;
+  LoopBuffers& buffers_ = thread_loop_buffers();
+  std::vector<float>& xw_ = buffers_.xw;
+  std::vector<float>& gathered_ = buffers_.gathered;
+  std::vector<float>& hr_ = buffers_.hr;
+  std::vector<float>& reset_h_ = buffers_.reset_h;
+  std::vector<float>& candidate_ = buffers_.candidate;
+  std::vector<float>& cell_out_ = buffers_.cell_out;
+  std::vector<float>& product_scales_ = buffers_.product_scales;
+  std::vector<uint8_t>& quantized_a_ = buffers_.quantized_a;
 };
 
 // The biases of direction d from B [dirs, 2 * gates * hidden] (nullptr: zeros) into `dir`: Wb + Rb on X W^T, except
