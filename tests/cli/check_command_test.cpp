@@ -51,6 +51,29 @@ TEST(CliCheckTest, ChannelsLastConvolutionsNameTheirKernels) {
   EXPECT_TRUE(contains(text.out, "depthwise: f32_dwconv_nhwc__")) << text.out;
 }
 
+// Recurrent ops name the GEMM their products run on and the gate kernel; integer products the q8 GEMM, and
+// DynamicQuantizeLinear the quantization kernel.
+TEST(CliCheckTest, RecurrentAndIntegerOpsNameTheirGemms) {
+  TempDir dir;
+  GraphBuilder b(17);
+  b.input("x", DType::kFloat, {3, 1, 4})
+      .input("a", DType::kUint8, {2, 4})
+      .initializer("W", Tensor(DType::kFloat, {1, 6, 4}))
+      .initializer("R", Tensor(DType::kFloat, {1, 6, 2}))
+      .initializer("B8", Tensor(DType::kUint8, {4, 3}))
+      .node("GRU", {"x", "W", "R"}, {"y"})
+      .attr_int("hidden_size", 2)
+      .node("MatMulInteger", {"a", "B8"}, {"p"})
+      .node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  save_model(b.output("y").output("p").output("xq").build(), dir.file("m.onnx"));
+  const auto text = run_cli({"check", dir.file("m.onnx")});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_TRUE(contains(text.out, "ai.onnx.GRU-17                                  1  f32_gemm_ukernel_")) << text.out;
+  EXPECT_TRUE(contains(text.out, "; gates: ")) << text.out;
+  EXPECT_TRUE(contains(text.out, "ai.onnx.MatMulInteger-17                        1  q8_gemm_")) << text.out;
+  EXPECT_TRUE(contains(text.out, "ai.onnx.DynamicQuantizeLinear-17                1  qu8_quantize__")) << text.out;
+}
+
 TEST(CliCheckTest, UnsupportedOpIsTheFirstProblem) {
   TempDir dir;
   save_model(relu_model("NoSuchOp"), dir.file("m.onnx"));

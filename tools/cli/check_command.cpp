@@ -16,6 +16,8 @@
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
+#include "kernels/q8-gemm/q8_gemm.h"
+#include "kernels/qu8-quantize/qu8-quantize.h"
 #include "kernels/x32-transpose/x32-transpose.h"
 #include "onnx/model_loader.h"
 #include "ops/registry.h"
@@ -75,6 +77,17 @@ std::string kernel_of(const OpUse& use) {
     if (use.depthwise) k += "; depthwise: " + std::string(dwconv_nhwc_f32_kernel_name());
     return k;
   }
+  if (op == "RNN" || op == "GRU" || op == "LSTM") {  // ops/rnn's time loop: products on the GEMM, gates vectorized
+    return std::string(gemm_f32_kernel_name()) + "; gates: " + vunary_f32_kernel_name();
+  }
+  if (op == "DynamicQuantizeLSTM" || op == "DynamicQuantizeRecurrent") {  // the same loop on 8-bit weights
+    return std::string(q8_gemm_kernel_name()) + "; gates: " + vunary_f32_kernel_name();
+  }
+  if (op == "MatMulInteger" || op == "DynamicQuantizeMatMul" || op == "QLinearMatMul" || op == "QGemm" ||
+      op == "QAttention" || op == "ConvInteger" || op == "QLinearConv") {
+    return q8_gemm_kernel_name();
+  }
+  if (op == "DynamicQuantizeLinear") return qu8_quantize_kernel_name();
   if (op == "Transpose") return std::string(x32_transpose_kernel_name()) + " (4-byte elements)";
   if (op == "Gelu" || op == "BiasGelu" || op == "FastGelu" || op == "Erf" || op == "Tanh" || op == "Sigmoid" ||
       op == "Exp" || op == "Softmax") {
