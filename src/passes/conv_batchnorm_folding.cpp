@@ -19,12 +19,6 @@ bool per_channel_float(const Tensor* t, int64_t channels) {
   return t != nullptr && t->dtype() == DType::kFloat && t->rank() == 1 && t->dim(0) == channels;
 }
 
-std::string fresh_name(const Graph& graph, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; graph.initializers.count(name) || graph.defines(name); ++i) name = base + "_" + std::to_string(i);
-  return name;
-}
-
 class ConvBatchNormFolding final : public GraphPass {
  public:
   std::string name() const override { return "conv_batchnorm_folding"; }
@@ -68,9 +62,9 @@ class ConvBatchNormFolding final : public GraphPass {
         const double conv_bias = b != nullptr ? b->data<float>()[m] : 0.0;
         new_b.data<float>()[m] = static_cast<float>((conv_bias - mean->data<float>()[m]) * s + shift->data<float>()[m]);
       }
-      const std::string w_name = fresh_name(graph, conv.inputs[1] + "_bn_folded");
+      const std::string w_name = fusion::fresh_name(graph, conv.inputs[1] + "_bn_folded");
       graph.initializers.emplace(w_name, std::move(new_w));
-      const std::string b_name = fresh_name(graph, bn.outputs[0] + "_bn_folded_bias");
+      const std::string b_name = fusion::fresh_name(graph, bn.outputs[0] + "_bn_folded_bias");
       graph.initializers.emplace(b_name, std::move(new_b));
       for (const std::string& name : {conv.inputs[1], conv.has_input(2) ? conv.inputs[2] : std::string(),
                                       bn.inputs[1], bn.inputs[2], bn.inputs[3], bn.inputs[4]}) {

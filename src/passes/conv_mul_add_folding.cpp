@@ -28,12 +28,6 @@ std::vector<float> per_channel_values(const Tensor& c, int64_t channels, size_t 
   return std::vector<float>(c.data<float>(), c.data<float>() + channels);
 }
 
-std::string fresh_name(const Graph& graph, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; graph.initializers.count(name) || graph.defines(name); ++i) name = base + "_" + std::to_string(i);
-  return name;
-}
-
 class ConvMulAddFolding final : public GraphPass {
  public:
   std::string name() const override { return "conv_mul_add_folding"; }
@@ -76,11 +70,11 @@ class ConvMulAddFolding final : public GraphPass {
                   w->data<float>()[m * per_channel + i] * values[static_cast<size_t>(m)];
             }
           }
-          const std::string w_name = fresh_name(graph, conv.inputs[1] + "_scaled");
+          const std::string w_name = fusion::fresh_name(graph, conv.inputs[1] + "_scaled");
           graph.initializers.emplace(w_name, std::move(new_w));
           conv.inputs[1] = w_name;
         }
-        const std::string b_name = fresh_name(graph, op.outputs[0] + "_folded_bias");
+        const std::string b_name = fusion::fresh_name(graph, op.outputs[0] + "_folded_bias");
         graph.initializers.emplace(b_name, std::move(new_b));
         conv.inputs.resize(3);
         conv.inputs[2] = b_name;

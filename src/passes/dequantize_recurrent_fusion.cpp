@@ -49,19 +49,10 @@ std::optional<QuantizedWeight> quantized_weight(const Graph& graph, const fusion
   }
   if (q->zp_t != nullptr && q->zp_t->dtype() != values->dtype()) return std::nullopt;
   const int64_t axis = q->axis < 0 ? q->axis + 3 : q->axis;
-  // How many parameters each direction keeps and where direction d's parameter j comes from.
-  int64_t per_direction = 1;
-  std::function<int64_t(int64_t, int64_t)> source = [](int64_t, int64_t) { return int64_t{0}; };
-  if (!q->per_tensor()) {
-    if (axis == 0 && q->count() == dirs) {
-      source = [](int64_t d, int64_t) { return d; };
-    } else if (axis == 1 && q->count() == columns) {
-      per_direction = columns;
-      source = [](int64_t, int64_t j) { return j; };
-    } else {
-      return std::nullopt;
-    }
-  }
+  const bool per_direction_axis = !q->per_tensor() && axis == 0 && q->count() == dirs;
+  const bool per_row_axis = !q->per_tensor() && axis == 1 && q->count() == columns;
+  if (!q->per_tensor() && !per_direction_axis && !per_row_axis) return std::nullopt;
+  const int64_t per_direction = per_row_axis ? columns : 1;  // parameters each direction keeps
   QuantizedWeight out;
   out.dq = q->node;
   out.values = q->node->inputs[0];
@@ -71,7 +62,8 @@ std::optional<QuantizedWeight> quantized_weight(const Graph& graph, const fusion
   out.zero_points = Tensor(values->dtype(), shape);
   for (int64_t d = 0; d < dirs; ++d) {
     for (int64_t j = 0; j < per_direction; ++j) {
-      const int64_t from = source(d, j), to = d * per_direction + j;
+      // Direction d's parameter j from the DequantizeLinear's: its one value, its value d, or its value j.
+      const int64_t from = per_row_axis ? j : (per_direction_axis ? d : 0), to = d * per_direction + j;
       out.scales.data<float>()[to] = q->scale_at(from);
       const int32_t zp = q->zp_at(from);
       if (values->dtype() == DType::kInt8) {
@@ -94,7 +86,6 @@ class DequantizeRecurrentFusion final : public GraphPass {
     const fusion::GraphIndex index(graph);
     fusion::NodeReplacements replacements;
     std::vector<const Node*> removed;
-    std::vector<std::pair<std::string, Tensor>> added;
     for (const auto& slot : graph.nodes) {
       const Node& node = *slot;
       const int gates = gates_of(node);
@@ -120,12 +111,11 @@ class DequantizeRecurrentFusion final : public GraphPass {
       fused->inputs[2] = r->values;
       for (QuantizedWeight* q : {&*w, &*r}) {
         for (Tensor* t : {&q->scales, &q->zero_points}) {
-          std::string name = q->values + (t == &q->scales ? "_scale" : "_zero_point") + "_per_direction";
-          for (int k = 1; graph.defines(name) || defined_here(added, name); ++k) {
-            name = q->values + (t == &q->scales ? "_scale" : "_zero_point") + "_per_direction_" + std::to_string(k);
-          }
+          // Added at once (the index and the tensors matched so far stay valid: initializers is node-based).
+          const std::string name =
+              fusion::fresh_name(graph, q->values + (t == &q->scales ? "_scale" : "_zero_point") + "_per_direction");
           fused->inputs.push_back(name);
-          added.emplace_back(name, std::move(*t));
+          graph.initializers.emplace(name, std::move(*t));
         }
       }
       fused->outputs = node.outputs;
@@ -136,16 +126,7 @@ class DequantizeRecurrentFusion final : public GraphPass {
       }
       replacements.emplace_back(&node, std::move(fused));
     }
-    for (auto& [name, tensor] : added) graph.initializers[name] = std::move(tensor);
     return fusion::apply_replacements(graph, replacements, removed);
-  }
-
- private:
-  static bool defined_here(const std::vector<std::pair<std::string, Tensor>>& added, const std::string& name) {
-    for (const auto& entry : added) {
-      if (entry.first == name) return true;
-    }
-    return false;
   }
 };
 

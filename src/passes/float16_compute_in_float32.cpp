@@ -98,7 +98,7 @@ class Float16ComputeInFloat32 final : public GraphPass {
         graph.value_types.erase(name);
         continue;
       }
-      const std::string copy = fresh(graph, name + "_float32");
+      const std::string copy = fusion::fresh_name(graph, name + "_float32");
       graph.initializers[copy] = widen(graph.initializers.at(name));
       rename_reads(graph, name, copy);
     }
@@ -119,14 +119,14 @@ class Float16ComputeInFloat32 final : public GraphPass {
     // Inputs: one Cast each; every reader reads its output.
     for (ValueInfo& in : graph.inputs) {
       if (!inputs_to_widen.count(in.name)) continue;
-      const std::string widened = fresh(graph, in.name + "_float32");
+      const std::string widened = fusion::fresh_name(graph, in.name + "_float32");
       rename_reads(graph, in.name, widened);
       casts.push_back(make_cast(in.name, widened, kFloat32, in.name + "_to_float32", opset));
     }
     // Outputs: the producer writes NAME_float32 (its readers follow); a Cast makes NAME in float16 again.
     for (const ValueInfo& out : graph.outputs) {
       if (!half.count(out.name)) continue;
-      const std::string widened = fresh(graph, out.name + "_float32");
+      const std::string widened = fusion::fresh_name(graph, out.name + "_float32");
       for (auto& node : graph.nodes) std::replace(node->outputs.begin(), node->outputs.end(), out.name, widened);
       rename_reads(graph, out.name, widened);
       casts.push_back(make_cast(widened, out.name, kFloat16, out.name + "_to_float16", opset));
@@ -149,12 +149,6 @@ class Float16ComputeInFloat32 final : public GraphPass {
     node->opset = opset;
     node->set_attr_int("to", type);
     return node;
-  }
-
-  static std::string fresh(const Graph& graph, const std::string& base) {
-    std::string name = base;
-    for (int k = 1; graph.defines(name); ++k) name = base + "_" + std::to_string(k);
-    return name;
   }
 
   static void rename_reads(Graph& graph, const std::string& from, const std::string& to) {

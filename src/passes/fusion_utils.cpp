@@ -338,4 +338,10 @@ std::optional<QParams> dequantize_of(const Graph& graph, const GraphIndex& index
   return quant_params(graph, *dq, zero_scale_ok);
 }
 
+std::string fresh_name(const Graph& graph, const std::string& base) {
+  std::string name = base;
+  for (int k = 1; graph.defines(name); ++k) name = base + "_" + std::to_string(k);
+  return name;
+}
+
 }  // namespace tessera::fusion

@@ -73,6 +73,10 @@ bool same_float_shape(const TypeInfo* a, const TypeInfo* b, bool unknown_matches
 // The dims of a float32 tensor value whose shape is inferred (see infer_types), or nullptr.
 const std::vector<Dim>* float_shape(const Graph& graph, const std::string& value);
 
+// `base`, or `base`_1, `base`_2, ... : the first that `graph` does not define (Graph::defines), for a value or
+// initializer a pass adds.
+std::string fresh_name(const Graph& graph, const std::string& base);
+
 // The tensor a name holds when it is a constant of `graph`: a non-overridable initializer or the output of a
 // Constant node with a `value` tensor. nullptr otherwise.
 const Tensor* constant_tensor(const Graph& graph, const std::string& name);
