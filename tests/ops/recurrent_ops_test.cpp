@@ -291,9 +291,9 @@ TEST(RecurrentOpsTest, SequenceLengthsAndBatchMajorLayoutMatchTheReference) {
   }
 }
 
-TEST(RecurrentOpsTest, WideBatchesSplitTheGatesAndLongSequencesTakeXwInBlocks) {
-  // 40 rows x 4 gates x 100 hidden units, 20 x 3 x 70: the gate math runs over both threads in pieces of 64 units
-  // and the rest (the GRU's in its two phases, before and after (r (.) h) R_h^T).
+TEST(RecurrentOpsTest, WideBatchesSplitTheRowsOrTheGatesAndLongSequencesTakeXwInBlocks) {
+  // 40 rows (LSTM), 20 (GRU) and 9 with unequal lengths (uneven halves): each thread runs its own rows through the
+  // steps.
   Case wide;
   wide.batch = 40;
   wide.seq = 3;
@@ -304,6 +304,29 @@ TEST(RecurrentOpsTest, WideBatchesSplitTheGatesAndLongSequencesTakeXwInBlocks) {
   wide.batch = 20;
   wide.hidden = 70;
   check_everywhere(wide, 305);
+  Case uneven;
+  uneven.cell = Cell::kGru;
+  uneven.direction = "reverse";
+  uneven.batch = 9;
+  uneven.lengths = {5, 1, 4, 0, 5, 3, 5, 2, 5};
+  check_everywhere(uneven, 306);
+  uneven.cell = Cell::kLstm;
+  uneven.direction = "forward";
+  uneven.peepholes = true;
+  check_everywhere(uneven, 307);
+  // Too few rows to split (4 x 4 gates x 260 hidden units, 6 x 3 x 230): each step's product splits over the
+  // threads, and the gate math in pieces of 64 units and the rest (the GRU's in its two phases, before and after
+  // (r (.) h) R_h^T).
+  Case narrow;
+  narrow.batch = 4;
+  narrow.seq = 3;
+  narrow.input = 20;
+  narrow.hidden = 260;
+  check_everywhere(narrow, 308);
+  narrow.cell = Cell::kGru;
+  narrow.batch = 6;
+  narrow.hidden = 230;
+  check_everywhere(narrow, 309);
   // 1500 steps x 4 rows x 3 gates x 64: X W^T in two blocks of steps; with unequal lengths (gathered rows) too.
   Case long_sequence;
   long_sequence.cell = Cell::kGru;

@@ -55,6 +55,14 @@ constexpr int64_t kInputProductFloats = int64_t{1} << 20;
 constexpr int64_t kParallelGateElements = 4096;
 constexpr int64_t kGateUnits = 64;
 
+// Batch rows per thread from which each thread runs its own rows through the steps (see DirectionLoop::row_parts).
+// Fewer rows leave the per-step product reading all of R for too little work: each thread then streams R (1 MB for
+// hidden 256) from L3 at every step, where the split per step reads half of it each. bench/models/lstm_speech
+// (hidden 256, 2 layers x 100 steps) on two threads, AMD EPYC Zen 3, minima of 150 runs (split per step -> rows per
+// thread): batch 8 12.3-12.6 -> 9.5-11.2 ms; batch 4 5.3-5.4 -> 6.9-7.0; batch 2 3.9-4.0 -> 4.2-4.4. gru_speech:
+// batch 8 7.6-9.4 -> 7.2-7.9, batch 4 5.4-5.4 -> 5.9-6.0.
+constexpr int64_t kMinRowsPerThread = 4;
+
 // The working buffers of a DirectionLoop, kept per thread from run to run: a fresh set per run cost lstm_speech at
 // batch 8 a zero fill of 3.2 MB of X W^T per layer (2.7% of its samples). Every element is written before it is
 // read (reset_h is zeroed where the loop needs zeros), so they are resized, never cleared.
@@ -108,10 +116,21 @@ class DirectionLoop {
       candidate_.resize(static_cast<size_t>(batch * hidden_));
     }
     if (config_.kind == CellKind::kLstm) cell_out_.resize(static_cast<size_t>(batch * hidden_));
+    const int64_t parts = row_parts(parallelism);
     for (int64_t s0 = 0; s0 < max_length_; s0 += block) {
       const int64_t s1 = std::min(max_length_, s0 + block);
       multiply_inputs(s0, s1, parallelism);
-      for (int64_t s = s0; s < s1; ++s) step(s, parallelism);
+      if (parts > 1) {
+        // Each thread runs its own rows through every step of the block: no synchronization per step.
+        parallelism->parallel_for(parts, [&](int64_t begin, int64_t end) {
+          for (int64_t part = begin; part < end; ++part) {
+            const int64_t b0 = batch * part / parts, b1 = batch * (part + 1) / parts;
+            for (int64_t s = s0; s < s1; ++s) step(s, b0, b1, nullptr);
+          }
+        });
+      } else {
+        for (int64_t s = s0; s < s1; ++s) step(s, 0, batch, parallelism);
+      }
     }
   }
 
@@ -185,59 +204,69 @@ class DirectionLoop {
     return &xw_[static_cast<size_t>((step_row * in_.batch + b) * gates_ * hidden_)];
   }
 
-  // out = h R^T over `packed` (columns wide), plus `bias` (nullptr: none).
+  // Into which number of row ranges the steps are split, each range run through every step by one thread (1: the
+  // rows stay together and each step's product and gates are split over the threads instead). A batch row's
+  // recurrence does not depend on the others', so with enough rows per thread (kMinRowsPerThread) the threads need
+  // not meet at every step, where the split per step meets twice (after the product, after the gates).
+  // The 8-bit form stays whole: it quantizes h over all rows as one tensor, and a split would change its scale.
+  int64_t row_parts(Parallelism* parallelism) const {
+    if (parallelism == nullptr || quantized_) return 1;
+    return std::clamp<int64_t>(in_.batch / kMinRowsPerThread, 1, parallelism->thread_count());
+  }
+
+  // out rows [b0, b1) = h R^T over `packed` (columns wide), plus `bias` (nullptr: none); h and out are [batch, .].
   void multiply_state(const float* h, const PackedGemmF32& packed, int64_t columns, const float* bias, float* out,
-                      Parallelism* parallelism) {
+                      int64_t b0, int64_t b1, Parallelism* parallelism) {
     GemmOperandF32 lhs;
-    lhs.data = h;
+    lhs.data = h + b0 * hidden_;
     lhs.ld = hidden_;
     GemmOperandF32 rhs;
     rhs.packed = &packed;
     GemmEpilogueF32 epilogue;
     epilogue.column_bias = bias;
-    gemm_f32_packed(in_.batch, columns, hidden_, 1.0f, lhs, rhs, 0.0f, out, columns, parallelism,
+    gemm_f32_packed(b1 - b0, columns, hidden_, 1.0f, lhs, rhs, 0.0f, out + b0 * columns, columns, parallelism,
                     bias != nullptr ? &epilogue : nullptr);
   }
 
-  // Calls fn(b, j0, j1) over every batch row b and hidden units [j0, j1) covering [0, hidden), on the calling thread,
-  // or over the threads in pieces of kGateUnits units when a step's gates hold enough work.
+  // Calls fn(b, j0, j1) over batch rows b in [b0, b1) and hidden units [j0, j1) covering [0, hidden), on the calling
+  // thread, or over the threads in pieces of kGateUnits units when a step's gates hold enough work.
   template <typename Fn>
-  void for_units(Parallelism* parallelism, const Fn& fn) {
-    const int64_t batch = in_.batch;
-    if (parallelism == nullptr || parallelism->thread_count() <= 1 ||
-        batch * gates_ * hidden_ < kParallelGateElements) {
-      for (int64_t b = 0; b < batch; ++b) fn(b, int64_t{0}, hidden_);
+  void for_units(int64_t b0, int64_t b1, Parallelism* parallelism, const Fn& fn) {
+    const int64_t rows = b1 - b0;
+    if (parallelism == nullptr || parallelism->thread_count() <= 1 || rows * gates_ * hidden_ < kParallelGateElements) {
+      for (int64_t b = b0; b < b1; ++b) fn(b, int64_t{0}, hidden_);
       return;
     }
     const int64_t pieces = (hidden_ + kGateUnits - 1) / kGateUnits;
-    parallelism->parallel_for(batch * pieces, [&](int64_t begin, int64_t end) {
+    parallelism->parallel_for(rows * pieces, [&](int64_t begin, int64_t end) {
       for (int64_t u = begin; u < end; ++u) {
         const int64_t j0 = (u % pieces) * kGateUnits;
-        fn(u / pieces, j0, std::min(hidden_, j0 + kGateUnits));
+        fn(b0 + u / pieces, j0, std::min(hidden_, j0 + kGateUnits));
       }
     });
   }
 
-  void step(int64_t s, Parallelism* parallelism) {
+  // Step s for batch rows [b0, b1) (every row, in the 8-bit form).
+  void step(int64_t s, int64_t b0, int64_t b1, Parallelism* parallelism) {
     const float* r_bias = w_.r_bias.empty() ? nullptr : w_.r_bias.data();
     if (quantized_) {
       multiply_quantized(h_, in_.batch, hidden_, w_.r_q8, recurrent_columns_, w_.r_scales, r_bias, hr_.data(),
                          parallelism);
     } else {
-      multiply_state(h_, w_.r, recurrent_columns_, r_bias, hr_.data(), parallelism);
+      multiply_state(h_, w_.r, recurrent_columns_, r_bias, hr_.data(), b0, b1, parallelism);
     }
     if (candidate_after_reset(config_)) {
-      for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
+      for_units(b0, b1, parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
         if (active(s, b)) gru_gates(s, b, j0, j1);
       });
       if (quantized_) {
         multiply_quantized(reset_h_.data(), in_.batch, hidden_, w_.r_candidate_q8, hidden_, w_.r_candidate_scales,
                            nullptr, candidate_.data(), parallelism);
       } else {
-        multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), parallelism);
+        multiply_state(reset_h_.data(), w_.r_candidate, hidden_, nullptr, candidate_.data(), b0, b1, parallelism);
       }
     }
-    for_units(parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
+    for_units(b0, b1, parallelism, [&](int64_t b, int64_t j0, int64_t j1) {
       if (!active(s, b)) return;
       float* h = h_ + b * hidden_;
       switch (config_.kind) {
