@@ -119,8 +119,7 @@ template <typename C, typename T>
 void run_tree_ensemble(const TreeEnsembleModel& model, const Tensor& x, Tensor& y, Parallelism& parallelism) {
   T* out = y.data<T>();
   const int64_t targets = model.n_targets;
-  for_each_feature_row<C>(model, x, parallelism, [&](int64_t r, const C* row, RowScores<C>& scores) {
-    accumulate_trees(model, row, scores);
+  score_rows<C>(model, x, parallelism, [&](int64_t r, RowScores<C>& scores) {
     if constexpr (std::is_same_v<T, Float16>) {
       std::vector<float> values(static_cast<size_t>(targets));
       finalize_regression<C, float>(model, scores, values.data());

@@ -81,78 +81,51 @@ void TreeEnsembleModel::finish() {
       }
     }
   }
+  compile_walk();
 }
 
-namespace {
-
-template <typename C>
-bool goes_true(const TreeEnsembleModel& model, const TreeNode& node, C x) {
-  if (std::isnan(x)) return node.missing_tracks_true || node.mode == TreeMode::kNeq;
-  C threshold;
-  if constexpr (std::is_same_v<C, float>)
-    threshold = node.threshold_f;
-  else
-    threshold = node.threshold;
-  switch (node.mode) {
-    case TreeMode::kLeq:
-      return x <= threshold;
-    case TreeMode::kLt:
-      return x < threshold;
-    case TreeMode::kGte:
-      return x >= threshold;
-    case TreeMode::kGt:
-      return x > threshold;
-    case TreeMode::kEq:
-      return x == threshold;
-    case TreeMode::kNeq:
-      return x != threshold;
-    case TreeMode::kMember: {
-      if constexpr (std::is_same_v<C, float>) {
-        auto begin = model.members_f.begin() + node.members_begin;
-        return std::binary_search(begin, begin + node.members_count, x);
-      } else {
-        auto begin = model.members.begin() + node.members_begin;
-        return std::binary_search(begin, begin + node.members_count, x);
-      }
+void TreeEnsembleModel::compile_walk() {
+  const auto node_count = static_cast<int64_t>(nodes.size());
+  check_model(node_count < (int64_t{1} << 31) && static_cast<int64_t>(weights.size()) < (int64_t{1} << 31) &&
+                  feature_count < (int64_t{1} << 31),
+              "the ensemble has ", node_count, " nodes and ", weights.size(), " leaf weights; at most 2^31 - 1 each");
+  // A child as a link: an interior node's index, or ~ a leaf's.
+  const auto link = [&](int64_t index) {
+    const auto i = static_cast<int32_t>(index);
+    return nodes[static_cast<size_t>(index)].mode == TreeMode::kLeaf ? ~i : i;
+  };
+  walk_f.assign(nodes.size(), WalkNode<float>{});
+  walk_d.assign(nodes.size(), WalkNode<double>{});
+  bool first = true, shared = true;
+  for (int64_t i = 0; i < node_count; ++i) {
+    const TreeNode& node = nodes[static_cast<size_t>(i)];
+    WalkNode<float>& f = walk_f[static_cast<size_t>(i)];
+    WalkNode<double>& d = walk_d[static_cast<size_t>(i)];
+    if (node.mode == TreeMode::kLeaf) {
+      const bool single = node.weights_count == 1;
+      const LeafWeight* w = single ? &weights[static_cast<size_t>(node.weights_begin)] : nullptr;
+      f.threshold = single ? static_cast<float>(w->weight) : 0.0f;
+      d.threshold = single ? w->weight : 0.0;
+      f.feature_bits = d.feature_bits = single ? static_cast<uint32_t>(w->target) : 0u;
+      f.links[0] = d.links[0] = static_cast<int32_t>(node.weights_begin);
+      f.links[1] = d.links[1] = static_cast<int32_t>(node.weights_count);
+      continue;
     }
-    case TreeMode::kLeaf:
-      break;
+    f.threshold = node.threshold_f;
+    d.threshold = node.threshold;
+    f.feature_bits = d.feature_bits =
+        static_cast<uint32_t>(node.feature) | (node.missing_tracks_true ? uint32_t{1} << 31 : 0u);
+    f.links[0] = d.links[0] = link(node.true_child);
+    f.links[1] = d.links[1] = link(node.false_child);
+    if (first) shared_mode = node.mode;
+    shared = shared && node.mode == shared_mode;
+    first = false;
   }
-  return false;
-}
-
-}  // namespace
-
-template <typename C>
-void accumulate_trees(const TreeEnsembleModel& model, const C* row, RowScores<C>& out) {
-  out.score.assign(static_cast<size_t>(model.n_targets), C(0));
-  out.has.assign(static_cast<size_t>(model.n_targets), 0);
-  for (int64_t root : model.roots) {
-    const TreeNode* node = &model.nodes[static_cast<size_t>(root)];
-    while (node->mode != TreeMode::kLeaf) {
-      const int64_t next = goes_true(model, *node, row[node->feature]) ? node->true_child : node->false_child;
-      node = &model.nodes[static_cast<size_t>(next)];
-    }
-    for (int64_t w = node->weights_begin; w < node->weights_begin + node->weights_count; ++w) {
-      const LeafWeight& leaf = model.weights[static_cast<size_t>(w)];
-      const auto t = static_cast<size_t>(leaf.target);
-      const auto value = static_cast<C>(leaf.weight);
-      C& score = out.score[t];
-      switch (model.aggregate) {
-        case Aggregate::kSum:
-        case Aggregate::kAverage:
-          score += value;
-          break;
-        case Aggregate::kMin:
-          score = (!out.has[t] || value < score) ? value : score;
-          break;
-        case Aggregate::kMax:
-          score = (!out.has[t] || value > score) ? value : score;
-          break;
-      }
-      out.has[t] = 1;
-    }
-  }
+  const bool comparison = shared_mode == TreeMode::kLeq || shared_mode == TreeMode::kLt ||
+                          shared_mode == TreeMode::kGte || shared_mode == TreeMode::kGt;
+  if (!shared || !comparison) shared_mode = TreeMode::kLeaf;
+  walk_roots.clear();
+  for (int64_t root : roots) walk_roots.push_back(link(root));
 }
 
 namespace {
@@ -277,49 +250,9 @@ int64_t finalize_classification(const TreeEnsembleModel& model, bool binary_case
   return label;
 }
 
-template <typename C>
-void for_each_feature_row(const TreeEnsembleModel& model, const Tensor& x, Parallelism& parallelism,
-                          const std::function<void(int64_t, const C*, RowScores<C>&)>& row_fn) {
-  const FeatureShape fs = feature_shape(x, "input 'X'");
-  check_argument(fs.columns >= model.feature_count, "input 'X' ", x.description(), " has ", fs.columns,
-                 " features but the trees read feature ", model.feature_count - 1);
-  const auto run_rows = [&](int64_t begin, int64_t end) {
-    std::vector<C> row(static_cast<size_t>(fs.columns));
-    RowScores<C> scores;
-    visit_dtype(x.dtype(), [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
-                    std::is_same_v<T, int64_t> || std::is_same_v<T, Float16>) {
-        const T* data = x.data<T>();
-        for (int64_t r = begin; r < end; ++r) {
-          for (int64_t c = 0; c < fs.columns; ++c) {
-            row[static_cast<size_t>(c)] = static_cast<C>(element_to_double(data[r * fs.columns + c]));
-          }
-          row_fn(r, row.data(), scores);
-        }
-      }
-    });
-  };
-  const bool known = x.dtype() == DType::kFloat || x.dtype() == DType::kDouble || x.dtype() == DType::kInt32 ||
-                     x.dtype() == DType::kInt64 || x.dtype() == DType::kFloat16;
-  check_argument(known, "input 'X' ", x.description(), ": element type must be float, double, float16, int32 or int64");
-  const int64_t work = fs.rows * static_cast<int64_t>(model.roots.size()) * 8;
-  if (fs.rows > 1 && work >= (1 << 14))
-    parallelism.parallel_for(fs.rows, run_rows);
-  else if (fs.rows > 0)
-    run_rows(0, fs.rows);
-}
-
-template void accumulate_trees<float>(const TreeEnsembleModel&, const float*, RowScores<float>&);
-template void accumulate_trees<double>(const TreeEnsembleModel&, const double*, RowScores<double>&);
 template void finalize_regression<float, float>(const TreeEnsembleModel&, RowScores<float>&, float*);
 template void finalize_regression<double, float>(const TreeEnsembleModel&, RowScores<double>&, float*);
 template void finalize_regression<double, double>(const TreeEnsembleModel&, RowScores<double>&, double*);
 template int64_t finalize_classification<float>(const TreeEnsembleModel&, bool, bool, RowScores<float>&, float*);
 template int64_t finalize_classification<double>(const TreeEnsembleModel&, bool, bool, RowScores<double>&, float*);
-template void for_each_feature_row<float>(const TreeEnsembleModel&, const Tensor&, Parallelism&,
-                                          const std::function<void(int64_t, const float*, RowScores<float>&)>&);
-template void for_each_feature_row<double>(const TreeEnsembleModel&, const Tensor&, Parallelism&,
-                                           const std::function<void(int64_t, const double*, RowScores<double>&)>&);
-
 }  // namespace tessera::ml

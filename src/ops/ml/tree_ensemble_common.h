@@ -44,6 +44,18 @@ struct LeafWeight {
   double weight = 0;
 };
 
+// A node as the walk reads it (TreeEnsembleModel::walk_f / walk_d; 16 bytes with float thresholds, a quarter of a
+// TreeNode), at the index of its TreeNode. Interior: its threshold, its feature (bit 31 set: NaN goes to the true
+// child) and its children as links, true child first (>= 0: an interior node; < 0: ~ the index of a leaf). Leaf:
+// its weight in `threshold` when it has exactly one (its target in feature_bits), its first weight and weight count
+// in links.
+template <typename C>
+struct WalkNode {
+  C threshold = 0;
+  uint32_t feature_bits = 0;
+  int32_t links[2] = {0, 0};
+};
+
 // What a builder fills in; finish() validates it and makes it immutable in use.
 struct TreeEnsembleModel {
   std::vector<TreeNode> nodes;
@@ -57,8 +69,20 @@ struct TreeEnsembleModel {
   std::vector<double> base_values;  // empty or one per target / class
   int64_t feature_count = 0;        // 1 + the largest feature index used
 
-  // Checks children, targets, base values and acyclicity; sorts member sets. Throws kInvalidModel.
+  // The walk form finish() compiles from the above: one WalkNode per node in float and in double, each tree's root
+  // as a link, and the comparison every interior node makes when they all make the same one of <=, <, >=, >
+  // (kLeaf otherwise: the walk then decides node by node, as TreeNode says).
+  std::vector<WalkNode<float>> walk_f;
+  std::vector<WalkNode<double>> walk_d;
+  std::vector<int32_t> walk_roots;
+  TreeMode shared_mode = TreeMode::kLeaf;
+
+  // Checks children, targets, base values and acyclicity; sorts member sets; compiles the walk form. Throws
+  // kInvalidModel.
   void finish();
+
+ private:
+  void compile_walk();
 };
 
 // Per-row raw scores: the aggregated leaf weights and whether any leaf contributed to each target.
@@ -67,10 +91,6 @@ struct RowScores {
   std::vector<C> score;
   std::vector<uint8_t> has;
 };
-
-// Aggregates every tree's leaf for one row of features (converted to C) into `out` (resized to n_targets).
-template <typename C>
-void accumulate_trees(const TreeEnsembleModel& model, const C* row, RowScores<C>& out);
 
 // Regressor finalization: aggregate-specific averaging, base values, then the post transform, written to
 // out[0, n_targets).
@@ -83,10 +103,11 @@ template <typename C>
 int64_t finalize_classification(const TreeEnsembleModel& model, bool binary_case, bool weights_all_positive,
                                 RowScores<C>& scores, float* out);
 
-// Runs `row_fn(row_index, features)` for every row of x ([N, F] or [F]), features converted to C, split over
-// the pool. Checks that x has at least model.feature_count features.
+// Aggregates every tree's leaf weights for each row of x ([N, F] or [F]; features compared as C) and calls
+// finish_row(row, scores) for each, the rows split over the pool. A row's trees add up in their order, whatever the
+// split. Checks that x has at least model.feature_count features (tree_ensemble_scoring.cpp).
 template <typename C>
-void for_each_feature_row(const TreeEnsembleModel& model, const Tensor& x, Parallelism& parallelism,
-                          const std::function<void(int64_t, const C*, RowScores<C>&)>& row_fn);
+void score_rows(const TreeEnsembleModel& model, const Tensor& x, Parallelism& parallelism,
+                const std::function<void(int64_t, RowScores<C>&)>& finish_row);
 
 }  // namespace tessera::ml

@@ -146,8 +146,7 @@ std::unique_ptr<Kernel> make_tree_ensemble_regressor(const KernelInfo& info) {
     float* out = y.data<float>();
     with_threshold_type(x.dtype(), [&](auto tag) {
       using C = typename decltype(tag)::type;
-      for_each_feature_row<C>(*shared, x, ctx.parallelism(), [&](int64_t r, const C* row, RowScores<C>& scores) {
-        accumulate_trees(*shared, row, scores);
+      score_rows<C>(*shared, x, ctx.parallelism(), [&](int64_t r, RowScores<C>& scores) {
         finalize_regression<C, float>(*shared, scores, out + r * targets);
       });
     });
@@ -203,8 +202,7 @@ std::unique_ptr<Kernel> make_tree_ensemble_classifier(const KernelInfo& info) {
     float* z = scores_out.data<float>();
     with_threshold_type(x.dtype(), [&](auto tag) {
       using C = typename decltype(tag)::type;
-      for_each_feature_row<C>(model, x, ctx.parallelism(), [&](int64_t r, const C* row, RowScores<C>& scores) {
-        accumulate_trees(model, row, scores);
+      score_rows<C>(model, x, ctx.parallelism(), [&](int64_t r, RowScores<C>& scores) {
         chosen[static_cast<size_t>(r)] =
             finalize_classification<C>(model, setup->binary_case, setup->weights_all_positive, scores, z + r * columns);
       });
