@@ -3,8 +3,9 @@
 // node id) tuples with string modes; leaf weights are tuples naming their tree, node and target/class.
 #include <algorithm>
 #include <climits>
-#include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "ops/common/op_utils.h"
 #include "ops/ml/tree_ensemble_common.h"
@@ -16,34 +17,47 @@ namespace {
 using namespace ml;
 
 using NodeKey = std::pair<int64_t, int64_t>;  // (tree id, node id)
+struct NodeKeyHash {
+  size_t operator()(const NodeKey& k) const {
+    return std::hash<int64_t>()(k.first) * 0x9E3779B97F4A7C15ull ^ std::hash<int64_t>()(k.second);
+  }
+};
+// Node index by (tree id, node id). Hashed: ensembles of 10^5 - 10^6 nodes (a 200-tree random forest) spent most of
+// their session creation in ordered-tree lookups and allocations.
+using NodeIndex = std::unordered_map<NodeKey, int64_t, NodeKeyHash>;
 
 // The root of each tree (in order of first appearance): its one node no other node points to, or else (ids
 // that do not form a tree) its first listed node, as ONNX Runtime takes it.
 std::vector<int64_t> find_roots(const std::vector<int64_t>& tree_ids, const std::vector<int64_t>& node_ids,
                                 const std::vector<std::string>& modes, const std::vector<int64_t>& true_ids,
                                 const std::vector<int64_t>& false_ids, const std::vector<int64_t>& tree_order) {
-  std::set<NodeKey> children;
+  std::unordered_set<NodeKey, NodeKeyHash> children;
+  children.reserve(2 * tree_ids.size());
   for (size_t i = 0; i < tree_ids.size(); ++i) {
     if (modes[i] == "LEAF") continue;
     children.insert({tree_ids[i], true_ids[i]});
     children.insert({tree_ids[i], false_ids[i]});
   }
-  std::map<int64_t, std::vector<int64_t>> candidates;
-  std::map<int64_t, int64_t> first;
+  // Per tree: its first node, its first node no other points to, and how many such nodes it has.
+  struct Candidates {
+    int64_t first = -1, root = -1, count = 0;
+  };
+  std::unordered_map<int64_t, Candidates> trees;
   for (size_t i = 0; i < tree_ids.size(); ++i) {
-    first.emplace(tree_ids[i], static_cast<int64_t>(i));
-    if (children.count({tree_ids[i], node_ids[i]}) == 0) candidates[tree_ids[i]].push_back(static_cast<int64_t>(i));
+    Candidates& c = trees[tree_ids[i]];
+    if (c.first < 0) c.first = static_cast<int64_t>(i);
+    if (children.count({tree_ids[i], node_ids[i]}) == 0 && c.count++ == 0) c.root = static_cast<int64_t>(i);
   }
   std::vector<int64_t> roots;
   for (int64_t tree : tree_order) {
-    const auto it = candidates.find(tree);
-    roots.push_back(it != candidates.end() && it->second.size() == 1 ? it->second.front() : first.at(tree));
+    const Candidates& c = trees.at(tree);
+    roots.push_back(c.count == 1 ? c.root : c.first);
   }
   return roots;
 }
 
 // The node tuples: modes, features, thresholds, children resolved within each tree.
-TreeEnsembleModel build_legacy_nodes(const Node& node, std::map<NodeKey, int64_t>& index) {
+TreeEnsembleModel build_legacy_nodes(const Node& node, NodeIndex& index) {
   const std::vector<int64_t> tree_ids = node.attr_ints("nodes_treeids");
   const std::vector<int64_t> node_ids = node.attr_ints("nodes_nodeids");
   const std::vector<int64_t> features = node.attr_ints("nodes_featureids");
@@ -65,12 +79,12 @@ TreeEnsembleModel build_legacy_nodes(const Node& node, std::map<NodeKey, int64_t
   TreeEnsembleModel model;
   model.nodes.resize(n);
   std::vector<int64_t> tree_order;
+  std::unordered_set<int64_t> seen_trees;
+  index.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     check_model(index.emplace(NodeKey{tree_ids[i], node_ids[i]}, static_cast<int64_t>(i)).second, "node (tree ",
                 tree_ids[i], ", id ", node_ids[i], ") appears twice");
-    if (std::find(tree_order.begin(), tree_order.end(), tree_ids[i]) == tree_order.end()) {
-      tree_order.push_back(tree_ids[i]);
-    }
+    if (seen_trees.insert(tree_ids[i]).second) tree_order.push_back(tree_ids[i]);
   }
   model.roots = find_roots(tree_ids, node_ids, modes, true_ids, false_ids, tree_order);
   for (size_t i = 0; i < n; ++i) {
@@ -91,7 +105,7 @@ TreeEnsembleModel build_legacy_nodes(const Node& node, std::map<NodeKey, int64_t
 }
 
 // Attaches the leaf weight tuples prefix_{treeids,nodeids,ids} / weights to their leaves.
-void attach_leaf_weights(const Node& node, const std::string& prefix, const std::map<NodeKey, int64_t>& index,
+void attach_leaf_weights(const Node& node, const std::string& prefix, const NodeIndex& index,
                          TreeEnsembleModel& model) {
   const std::vector<int64_t> tree_ids = node.attr_ints(prefix + "_treeids");
   const std::vector<int64_t> node_ids = node.attr_ints(prefix + "_nodeids");
@@ -100,19 +114,27 @@ void attach_leaf_weights(const Node& node, const std::string& prefix, const std:
   check_attr_size(prefix + "_nodeids", node_ids.size(), tree_ids.size());
   check_attr_size(prefix + "_ids", ids.size(), tree_ids.size());
   check_attr_size(prefix + "_weights", weights.size(), tree_ids.size());
-  std::vector<std::vector<LeafWeight>> per_node(model.nodes.size());
+  // Each weight's node, then the weights grouped by node in their listed order (counted, then placed).
+  std::vector<int64_t> owner(tree_ids.size());
   for (size_t i = 0; i < tree_ids.size(); ++i) {
     auto it = index.find({tree_ids[i], node_ids[i]});
     check_model(it != index.end(), "weight ", i, " names node (tree ", tree_ids[i], ", id ", node_ids[i],
                 ") which does not exist");
     check_model(model.nodes[static_cast<size_t>(it->second)].mode == TreeMode::kLeaf, "weight ", i,
                 " names node (tree ", tree_ids[i], ", id ", node_ids[i], ") which is not a LEAF");
-    per_node[static_cast<size_t>(it->second)].push_back({ids[i], weights[i]});
+    owner[i] = it->second;
+    ++model.nodes[static_cast<size_t>(it->second)].weights_count;
   }
-  for (size_t k = 0; k < per_node.size(); ++k) {
-    model.nodes[k].weights_begin = static_cast<int64_t>(model.weights.size());
-    model.nodes[k].weights_count = static_cast<int64_t>(per_node[k].size());
-    model.weights.insert(model.weights.end(), per_node[k].begin(), per_node[k].end());
+  int64_t begin = 0;
+  for (TreeNode& t : model.nodes) {
+    t.weights_begin = begin;
+    begin += t.weights_count;
+  }
+  model.weights.assign(static_cast<size_t>(begin), LeafWeight{});
+  std::vector<int64_t> next(model.nodes.size());
+  for (size_t k = 0; k < next.size(); ++k) next[k] = model.nodes[k].weights_begin;
+  for (size_t i = 0; i < tree_ids.size(); ++i) {
+    model.weights[static_cast<size_t>(next[static_cast<size_t>(owner[i])]++)] = {ids[i], weights[i]};
   }
 }
 
@@ -126,7 +148,7 @@ void with_threshold_type(DType dtype, F&& f) {
 }
 
 std::unique_ptr<Kernel> make_tree_ensemble_regressor(const KernelInfo& info) {
-  std::map<NodeKey, int64_t> index;
+  NodeIndex index;
   TreeEnsembleModel model = build_legacy_nodes(info.node, index);
   attach_leaf_weights(info.node, "target", index, model);
   model.n_targets = info.node.attr_int("n_targets", 1);
@@ -163,7 +185,7 @@ struct ClassifierSetup {
 
 ClassifierSetup build_classifier(const Node& node) {
   ClassifierSetup s;
-  std::map<NodeKey, int64_t> index;
+  NodeIndex index;
   s.model = build_legacy_nodes(node, index);
   attach_leaf_weights(node, "class", index, s.model);
   s.int_labels = node.attr_ints("classlabels_int64s");
