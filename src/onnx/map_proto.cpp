@@ -2,6 +2,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "onnx/tensor_proto.h"
 
 namespace tessera {
@@ -36,7 +37,7 @@ Tensor map_values(const onnx::MapProto& proto, DType value_type, int64_t count) 
   for (int64_t i = 0; i < count; ++i) {
     const Tensor value = tensor_from_proto(tensors.Get(static_cast<int>(i)), nullptr);
     check_argument(value.dtype() == value_type && value.element_count() == 1, name, ": value ", i, " is ",
-                   value.description(), ", not one ", dtype_name(value_type));
+                   tensor_text(value), ", not one ", dtype_name(value_type));
     visit_dtype(value_type, [&](auto tag) {
       using T = typename decltype(tag)::type;
       values.data<T>()[i] = value.data<T>()[0];

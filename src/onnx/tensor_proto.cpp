@@ -4,6 +4,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "onnx/external_data.h"
 #include "onnx/map_proto.h"
 
@@ -321,7 +322,7 @@ Tensor tensor_from_sparse_proto(const onnx::SparseTensorProto& proto, ExternalDa
     for (int64_t i = 0; i < nnz; ++i) linear[i] = idx[i];
   } else {
     check_model(indices.rank() == 2 && indices.dim(0) == nnz && indices.dim(1) == static_cast<int64_t>(dims.size()),
-                "sparse tensor '", proto.values().name(), "': indices shape ", shape_to_string(indices.shape()),
+                "sparse tensor '", proto.values().name(), "': indices shape ", shape_text(indices.shape()),
                 " does not match ", nnz, " values of rank ", dims.size());
     for (int64_t i = 0; i < nnz; ++i) {
       int64_t offset = 0;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "ir/op_versions.h"
 #include "ir/opset_semantics.h"
 #include "ops/registry.h"
@@ -411,11 +412,11 @@ class Converter {
         case ValueKind::kInts:
         case ValueKind::kInt:
         case ValueKind::kIntAsList: {
-          check_argument(t.dtype() == DType::kInt64, node.label(), ": ", m.attribute, " input ", t.description(),
+          check_argument(t.dtype() == DType::kInt64, node.label(), ": ", m.attribute, " input ", tensor_text(t),
                          " must be int64");
           std::vector<int64_t> values(t.data<int64_t>(), t.data<int64_t>() + t.element_count());
           if (m.kind != ValueKind::kInts) {
-            check_argument(values.size() == 1, node.label(), ": k ", t.description(), " must hold one value");
+            check_argument(values.size() == 1, node.label(), ": k ", tensor_text(t), " must hold one value");
             a.type = Attribute::Type::kInt;
             a.i = values[0];
           } else {
@@ -427,7 +428,7 @@ class Converter {
         case ValueKind::kFloat:
         case ValueKind::kDataScalar:
           check_argument(t.element_count() == 1 && (t.dtype() == DType::kFloat || t.dtype() == DType::kDouble),
-                         node.label(), ": ", m.attribute, " input ", t.description(), " must be one float");
+                         node.label(), ": ", m.attribute, " input ", tensor_text(t), " must be one float");
           a.type = Attribute::Type::kFloat;
           a.f = t.dtype() == DType::kFloat ? t.data<float>()[0] : static_cast<float>(t.data<double>()[0]);
           break;

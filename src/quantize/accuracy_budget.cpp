@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/html.h"
+#include "base/lazy_text.h"
 #include "quantize/value_capture.h"
 
 namespace tessera::quantize {
@@ -15,7 +16,7 @@ namespace {
 double relative_l2(const Tensor& got, const Tensor& want) {
   check_argument(
       got.element_count() == want.element_count() && got.dtype() == DType::kFloat && want.dtype() == DType::kFloat,
-      "cannot compare ", got.description(), " with ", want.description());
+      "cannot compare ", tensor_text(got), " with ", tensor_text(want));
   double num = 0, den = 0;
   for (int64_t i = 0; i < want.element_count(); ++i) {
     const double d = static_cast<double>(got.data<float>()[i]) - want.data<float>()[i];
@@ -27,7 +28,7 @@ double relative_l2(const Tensor& got, const Tensor& want) {
 
 // The argmax of each row (last axis) of a float tensor.
 std::vector<int64_t> row_argmax(const Tensor& t) {
-  check_argument(t.dtype() == DType::kFloat && t.rank() >= 1, "top-1 needs float scores, got ", t.description());
+  check_argument(t.dtype() == DType::kFloat && t.rank() >= 1, "top-1 needs float scores, got ", tensor_text(t));
   const int64_t classes = t.dim(t.rank() - 1);
   std::vector<int64_t> best;
   for (int64_t row = 0; classes > 0 && row < t.element_count() / classes; ++row) {

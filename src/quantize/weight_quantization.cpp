@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 
 namespace tessera::quantize {
 
@@ -44,11 +45,11 @@ void scale_and_zero_point(float rmin, float rmax, const WeightQuantization& q, f
 }
 
 QuantParams quantize_weight(const Tensor& weight, const WeightQuantization& q, int64_t axis, Tensor& values) {
-  check_argument(weight.dtype() == DType::kFloat, "only float32 weights are quantized, got ", weight.description());
+  check_argument(weight.dtype() == DType::kFloat, "only float32 weights are quantized, got ", tensor_text(weight));
   check_argument(q.type == DType::kInt8 || q.type == DType::kUint8, "weights quantize to int8 or uint8, not ",
                  dtype_name(q.type));
   const int64_t rank = static_cast<int64_t>(weight.rank());
-  check_argument(axis < rank, "quantization axis ", axis, " out of range for ", weight.description());
+  check_argument(axis < rank, "quantization axis ", axis, " out of range for ", tensor_text(weight));
   // Element i belongs to channel (i / inner) % channels.
   int64_t channels = 1, inner = 1;
   if (axis >= 0) {
@@ -87,7 +88,7 @@ QuantParams quantize_weight(const Tensor& weight, const WeightQuantization& q, i
 }
 
 QuantParams quantize_lstm_weight(const Tensor& weight, const WeightQuantization& q, bool per_row, Tensor& values) {
-  check_argument(weight.rank() == 3, "an LSTM weight is [directions, 4 * hidden, size], got ", weight.description());
+  check_argument(weight.rank() == 3, "an LSTM weight is [directions, 4 * hidden, size], got ", tensor_text(weight));
   const int64_t dirs = weight.dim(0), rows = weight.dim(1), columns = weight.dim(2);
   Tensor row_major;
   // Per direction: channels along axis 0; per row: the weight seen as [dirs * 4 * hidden, size], channels its rows.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "serve/datatype.h"
 #include "serve/model_limits.h"
 
@@ -81,7 +82,7 @@ void complete_tensor(ConfigTensor& tensor, const IoInfo& declared, bool batched,
   for (size_t i = 0; compatible && i < dims.size(); ++i) {
     compatible = dims[i] == -1 || model_dims[i] == -1 || dims[i] == model_dims[i];
   }
-  check_model(compatible, what, " has dims ", shape_to_string(dims), " in the config",
+  check_model(compatible, what, " has dims ", shape_text(dims), " in the config",
               batched ? " (after the batch dim)" : "", " but ", declared.type.to_string(), " in the model");
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
@@ -18,14 +19,14 @@ std::unique_ptr<Kernel> make_gelu_with_bias(const char* op, VUnaryOpF32 gelu, bo
     const Tensor& a = ctx.input(0);
     const bool has_bias = ctx.has_input(1);
     check_argument(has_bias || !bias_required, op, " needs its bias input B");
-    check_argument(a.dtype() == DType::kFloat, op, " takes float32 input, got ", a.description());
+    check_argument(a.dtype() == DType::kFloat, op, " takes float32 input, got ", tensor_text(a));
     const int64_t width = a.rank() == 0 ? 1 : a.dim(a.rank() - 1);
     const float* b = nullptr;
     if (has_bias) {
       const Tensor& bias = ctx.input(1);
       check_argument(bias.dtype() == DType::kFloat && a.rank() >= 1 && bias.rank() == 1 && bias.dim(0) == width, op,
-                     " B ", bias.description(), " must be 1-D float32 with the input's last dimension, input is ",
-                     a.description());
+                     " B ", tensor_text(bias), " must be 1-D float32 with the input's last dimension, input is ",
+                     tensor_text(a));
       b = bias.data<float>();
     }
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, a.shape());

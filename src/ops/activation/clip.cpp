@@ -4,6 +4,7 @@
 #include <climits>
 #include <limits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
@@ -29,9 +30,9 @@ template <typename T>
 Compute<T> bound_input(const KernelContext& ctx, size_t index, const char* name, const Tensor& x, Compute<T> fallback) {
   if (!ctx.has_input(index)) return fallback;
   const Tensor& bound = ctx.input(index);
-  check_argument(bound.dtype() == x.dtype(), "input '", name, "' ", bound.description(), " must have the type of X ",
-                 x.description());
-  check_argument(bound.element_count() == 1, "input '", name, "' must be a scalar, got ", bound.description());
+  check_argument(bound.dtype() == x.dtype(), "input '", name, "' ", tensor_text(bound), " must have the type of X ",
+                 tensor_text(x));
+  check_argument(bound.element_count() == 1, "input '", name, "' must be a scalar, got ", tensor_text(bound));
   return load(*bound.data<T>());
 }
 

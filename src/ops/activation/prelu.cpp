@@ -3,6 +3,7 @@
 // broadcast from the right is applied along axis 1 (PyTorch's per-channel PReLU exported without unsqueeze).
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
@@ -34,7 +35,7 @@ std::unique_ptr<Kernel> make_prelu(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& slope_input = ctx.input(1);
-    check_argument(x.dtype() == slope_input.dtype(), "X ", x.description(), " and slope ", slope_input.description(),
+    check_argument(x.dtype() == slope_input.dtype(), "X ", tensor_text(x), " and slope ", tensor_text(slope_input),
                    " must have one element type");
     const Tensor slope = slope_input.reshaped(slope_shape(x, slope_input));
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -22,7 +23,7 @@ std::unique_ptr<Kernel> make_quick_gelu(const KernelInfo& info) {
   check_model(std::isfinite(alpha), info.node.label(), ": QuickGelu alpha must be finite, got ", alpha);
   return make_kernel([alpha](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kFloat, "QuickGelu: input X ", x.description(), " must be float");
+    check_argument(x.dtype() == DType::kFloat, "QuickGelu: input X ", tensor_text(x), " must be float");
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
     const float* xd = x.data<float>();
     float* yd = y.data<float>();

@@ -1,13 +1,14 @@
 // If: runs the then_branch or else_branch subgraph on a scalar boolean condition.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 
 namespace tessera {
 namespace {
 
 bool read_condition(const Tensor& cond) {
-  check_argument(cond.element_count() == 1, "the condition must hold one element, got ", cond.description());
+  check_argument(cond.element_count() == 1, "the condition must hold one element, got ", tensor_text(cond));
   if (cond.dtype() == DType::kBool) return cond.data<bool>()[0];
   fail(ErrorCode::kInvalidArgument, "the condition must be bool, got ", cond.description());
 }

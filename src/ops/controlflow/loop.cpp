@@ -2,6 +2,7 @@
 // iterations and stacking the body's scan outputs.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/controlflow/slicing.h"
 #include "ops/registry.h"
 
@@ -27,13 +28,15 @@ std::unique_ptr<Kernel> make_loop(const KernelInfo& info) {
     int64_t max_trips = INT64_MAX;
     if (ctx.has_input(0)) {
       const Tensor& m = ctx.input(0);
-      check_argument(m.element_count() == 1 && m.dtype() == DType::kInt64, "M must be an int64 scalar, got ", m.description());
+      check_argument(m.element_count() == 1 && m.dtype() == DType::kInt64, "M must be an int64 scalar, got ",
+                     tensor_text(m));
       max_trips = m.data<int64_t>()[0];
     }
     bool condition = true;
     if (ctx.has_input(1)) {
       const Tensor& c = ctx.input(1);
-      check_argument(c.element_count() == 1 && c.dtype() == DType::kBool, "cond must be a bool scalar, got ", c.description());
+      check_argument(c.element_count() == 1 && c.dtype() == DType::kBool, "cond must be a bool scalar, got ",
+                     tensor_text(c));
       condition = c.data<bool>()[0];
     }
     std::vector<RuntimeValue> carried;

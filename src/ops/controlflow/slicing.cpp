@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 
 namespace tessera {
 
@@ -21,9 +22,9 @@ void copy_elements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t d
 Tensor take_slice(const Tensor& tensor, int64_t axis, int64_t index) {
   const auto& shape = tensor.shape();
   check_argument(axis >= 0 && axis < static_cast<int64_t>(shape.size()), "axis ", axis, " out of range for ",
-                 tensor.description());
+                 tensor_text(tensor));
   check_argument(index >= 0 && index < shape[axis], "slice ", index, " out of range for axis ", axis, " of ",
-                 tensor.description());
+                 tensor_text(tensor));
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= shape[i];
   for (size_t i = axis + 1; i < shape.size(); ++i) inner *= shape[i];
@@ -40,8 +41,8 @@ Tensor stack_slices(const std::vector<Tensor>& slices, int64_t axis, DType dtype
   const std::vector<int64_t>& shape = slices.empty() ? element_shape : slices[0].shape();
   check_argument(axis >= 0 && axis <= static_cast<int64_t>(shape.size()), "stack axis ", axis, " out of range");
   for (const Tensor& s : slices) {
-    check_argument(s.shape() == shape && s.dtype() == slices[0].dtype(), "cannot stack ", s.description(), " with ",
-                   slices[0].description());
+    check_argument(s.shape() == shape && s.dtype() == slices[0].dtype(), "cannot stack ", tensor_text(s), " with ",
+                   tensor_text(slices[0]));
   }
   std::vector<int64_t> out_shape = shape;
   out_shape.insert(out_shape.begin() + axis, static_cast<int64_t>(slices.size()));

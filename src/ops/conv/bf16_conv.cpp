@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "ops/conv/conv_kernels.h"
 
 namespace tessera::conv {
@@ -97,7 +98,7 @@ void make_im2col_image(const ConvGeometry& g, const float* x, const Bf16Im2colIm
 
 std::shared_ptr<const Bf16ConvWeights> make_bf16_conv_weights(const Tensor& w) {
   check_argument(w.rank() >= 3 && (w.dtype() == DType::kFloat || w.dtype() == DType::kBFloat16),
-                 "bf16 Conv weights must be float32 or bfloat16 of rank 3 or more, got ", w.description());
+                 "bf16 Conv weights must be float32 or bfloat16 of rank 3 or more, got ", tensor_text(w));
   const int64_t out_channels = w.dim(0);
   const int64_t depth = out_channels > 0 ? w.element_count() / out_channels : 0;
   auto weights = std::make_shared<Bf16ConvWeights>();

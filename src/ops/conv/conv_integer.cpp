@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "base/lazy_text.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "kernels/x32-transpose/x32-transpose.h"
 #include "ops/conv/byte_transpose.h"
@@ -843,7 +844,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     if (ctx.has_input(8)) {
       const Tensor& b = ctx.input(8);
       check_argument(b.dtype() == DType::kInt32 && b.element_count() == g.out_channels, "QLinearConv bias B ",
-                     b.description(), " must be int32 with ", g.out_channels, " elements");
+                     tensor_text(b), " must be int32 with ", g.out_channels, " elements");
       bias = b.data<int32_t>();
     }
     // Every path below writes each byte of y (requantized blocks, planes or the int32 sums' planes).

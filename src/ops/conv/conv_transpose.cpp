@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/conv_common.h"
 #include "ops/conv/conv_kernels.h"
@@ -82,14 +83,14 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelInfo& info) {
     const Tensor& w = ctx.input(1);
     const DType dtype = x.dtype();
     check_argument(dtype == DType::kFloat || dtype == DType::kDouble || linalg::is_staged_float(dtype),
-                   "ConvTranspose does not support X ", x.description());
-    check_argument(w.dtype() == dtype, "ConvTranspose W ", w.description(), " must have the dtype of X ",
-                   x.description());
+                   "ConvTranspose does not support X ", tensor_text(x));
+    check_argument(w.dtype() == dtype, "ConvTranspose W ", tensor_text(w), " must have the dtype of X ",
+                   tensor_text(x));
     const ConvGeometry g = conv::conv_transpose_geometry(attrs, x.shape(), w.shape());
     if (ctx.has_input(2)) {
       const Tensor& b = ctx.input(2);
       check_argument(b.dtype() == dtype && b.rank() == 1 && b.dim(0) == g.out_channels, "ConvTranspose bias B ",
-                     b.description(), " must be 1-D with ", g.out_channels, " elements of X's dtype");
+                     tensor_text(b), " must be 1-D with ", g.out_channels, " elements of X's dtype");
     }
     std::vector<int64_t> y_shape{g.batch, g.out_channels};
     y_shape.insert(y_shape.end(), g.out_dims.begin(), g.out_dims.end());

@@ -7,6 +7,7 @@
 #include <array>
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -58,7 +59,7 @@ NmsParameters read_parameters(const KernelContext& ctx) {
   if (ctx.has_input(2) && ctx.input(2).element_count() > 0) {
     const Tensor& t = ctx.input(2);
     check_argument(t.dtype() == DType::kInt64 && t.element_count() == 1, "input 'max_output_boxes_per_class' ",
-                   t.description(), " must be an int64 scalar");
+                   tensor_text(t), " must be an int64 scalar");
     p.max_per_class = std::max<int64_t>(t.data<int64_t>()[0], 0);
   }
   if (ctx.has_input(3) && ctx.input(3).element_count() > 0) {
@@ -107,12 +108,12 @@ std::unique_ptr<Kernel> make_non_max_suppression(const KernelInfo& info) {
   return make_kernel([center_point_box](KernelContext& ctx) {
     const Tensor& boxes = ctx.input(0);
     const Tensor& scores = ctx.input(1);
-    check_argument(boxes.rank() == 3 && boxes.dim(2) == 4, "input 'boxes' ", boxes.description(),
+    check_argument(boxes.rank() == 3 && boxes.dim(2) == 4, "input 'boxes' ", tensor_text(boxes),
                    " must have shape [num_batches, spatial_dimension, 4]");
     check_argument(scores.rank() == 3 && scores.dim(0) == boxes.dim(0) && scores.dim(2) == boxes.dim(1),
-                   "input 'scores' ", scores.description(),
+                   "input 'scores' ", tensor_text(scores),
                    " must have shape [num_batches, num_classes, spatial_dimension] matching input 'boxes' ",
-                   boxes.description());
+                   tensor_text(boxes));
     const NmsParameters p = read_parameters(ctx);
     const std::vector<double> box_data = tensor_to_doubles(boxes, "input 'boxes'");
     const std::vector<double> score_data = tensor_to_doubles(scores, "input 'scores'");

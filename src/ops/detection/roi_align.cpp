@@ -7,6 +7,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -141,13 +142,13 @@ void pool_plane(const double* plane, const RoiSamples& r, bool max_mode, int64_t
 }
 
 void check_roi_align_inputs(const Tensor& x, const Tensor& rois, const Tensor& batch_indices) {
-  check_argument(dtype_is_common_float(x.dtype()) && x.rank() == 4, "input 'X' ", x.description(),
+  check_argument(dtype_is_common_float(x.dtype()) && x.rank() == 4, "input 'X' ", tensor_text(x),
                  " must be a 4-D float tensor (N, C, H, W)");
-  check_argument(rois.dtype() == x.dtype() && rois.rank() == 2 && rois.dim(1) == 4, "input 'rois' ", rois.description(),
-                 " must have shape (num_rois, 4) and the type of input 'X' ", x.description());
+  check_argument(rois.dtype() == x.dtype() && rois.rank() == 2 && rois.dim(1) == 4, "input 'rois' ", tensor_text(rois),
+                 " must have shape (num_rois, 4) and the type of input 'X' ", tensor_text(x));
   check_argument((batch_indices.dtype() == DType::kInt64 || batch_indices.dtype() == DType::kInt32) &&
                      batch_indices.rank() == 1 && batch_indices.dim(0) == rois.dim(0),
-                 "input 'batch_indices' ", batch_indices.description(),
+                 "input 'batch_indices' ", tensor_text(batch_indices),
                  " must be a 1-D int64 tensor of num_rois = ", rois.dim(0), " elements");
 }
 
@@ -167,7 +168,7 @@ std::unique_ptr<Kernel> make_roi_align(const KernelInfo& info) {
       check_argument(batches[r] >= 0 && batches[r] < x.dim(0), "input 'batch_indices' holds ", batches[r], " at index ",
                      r, ", outside [0, ", x.dim(0), ")");
     }
-    check_argument(height > 0 && width > 0, "input 'X' ", x.description(), " has an empty image");
+    check_argument(height > 0 && width > 0, "input 'X' ", tensor_text(x), " has an empty image");
     const std::vector<double> data = tensor_to_doubles(x, "input 'X'");
     const std::vector<double> roi_data = tensor_to_doubles(rois, "input 'rois'");
     std::vector<double> out(static_cast<size_t>(y.element_count()));

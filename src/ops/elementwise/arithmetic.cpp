@@ -3,6 +3,7 @@
 #include <climits>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 
@@ -60,7 +61,7 @@ template <typename T>
 void check_no_zero_divisor(const Tensor& b) {
   const T* data = b.data<T>();
   for (int64_t i = 0; i < b.element_count(); ++i) {
-    check_argument(data[i] != 0, "integer division by zero: divisor ", b.description(), " holds 0 at flat index ", i);
+    check_argument(data[i] != 0, "integer division by zero: divisor ", tensor_text(b), " holds 0 at flat index ", i);
   }
 }
 
@@ -72,8 +73,8 @@ std::unique_ptr<Kernel> make_arithmetic(const KernelInfo& info) {
     // B as given (held by reference, so its memory can be taken over), or its legacy-broadcast view.
     const Tensor b_view = legacy.enabled ? legacy_operand_b(legacy, a, ctx.input(1)) : Tensor();
     const Tensor& b = legacy.enabled ? b_view : ctx.input(1);
-    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
-                   b.description());
+    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", tensor_text(a), " and B ",
+                   tensor_text(b));
     // In place over A, or over B (not a legacy view) of the output's shape: each element is read before the same
     // index is written (broadcast_binary).
     const std::vector<int64_t> shape = broadcast_shape(a.shape(), b.shape());

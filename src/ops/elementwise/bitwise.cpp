@@ -4,6 +4,7 @@
 #include <climits>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 
@@ -45,8 +46,8 @@ std::unique_ptr<Kernel> make_bit_shift(const KernelInfo& info) {
   return make_kernel([left](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& y = ctx.input(1);
-    check_argument(x.dtype() == y.dtype(), "inputs must have one element type, got X ", x.description(), " and Y ",
-                   y.description());
+    check_argument(x.dtype() == y.dtype(), "inputs must have one element type, got X ", tensor_text(x), " and Y ",
+                   tensor_text(y));
     Tensor& z = ctx.allocate_output(0, x.dtype(), broadcast_shape(x.shape(), y.shape()));
     visit_types<kIntTypes>(x.dtype(), "input 'X'", [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -66,8 +67,8 @@ std::unique_ptr<Kernel> make_bitwise(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
-                   b.description());
+    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", tensor_text(a), " and B ",
+                   tensor_text(b));
     Tensor& c = ctx.allocate_output(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
     visit_types<kIntTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;

@@ -3,6 +3,7 @@
 // unequal and unordered as in IEEE 754.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 
@@ -34,8 +35,8 @@ std::unique_ptr<Kernel> make_compare(const KernelInfo& info) {
   return make_kernel([legacy](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     const Tensor b = legacy_operand_b(legacy, a, ctx.input(1));
-    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
-                   b.description());
+    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", tensor_text(a), " and B ",
+                   tensor_text(b));
     Tensor& c = ctx.allocate_output(0, DType::kBool, broadcast_shape(a.shape(), b.shape()));
     visit_types<kTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;

@@ -1,5 +1,6 @@
 #include "ops/elementwise/elementwise_common.h"
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 
 namespace tessera::elementwise {
@@ -67,19 +68,18 @@ std::vector<int64_t> legacy_broadcast_shape(const std::vector<int64_t>& a, const
   const int64_t rank_b = static_cast<int64_t>(b.size());
   // A scalar or one-element B broadcasts anywhere.
   if (shape_element_count(b) == 1) return std::vector<int64_t>(a.size(), 1);
-  check_argument(rank_b <= rank_a, "legacy broadcast: B ", shape_to_string(b), " has a higher rank than A ",
-                 shape_to_string(a));
+  check_argument(rank_b <= rank_a, "legacy broadcast: B ", shape_text(b), " has a higher rank than A ", shape_text(a));
   int64_t start = rank_a - rank_b;
   if (has_axis) {
     start = axis < 0 ? axis + rank_a : axis;
     check_argument(start >= 0 && start + rank_b <= rank_a, "legacy broadcast: axis ", axis, " does not fit B ",
-                   shape_to_string(b), " into A ", shape_to_string(a));
+                   shape_text(b), " into A ", shape_text(a));
   }
   std::vector<int64_t> padded(a.size(), 1);
   for (int64_t i = 0; i < rank_b; ++i) {
     const int64_t dim = b[static_cast<size_t>(i)];
-    check_argument(dim == a[static_cast<size_t>(start + i)] || dim == 1, "legacy broadcast: B ", shape_to_string(b),
-                   " does not match A ", shape_to_string(a), " at axis ", start);
+    check_argument(dim == a[static_cast<size_t>(start + i)] || dim == 1, "legacy broadcast: B ", shape_text(b),
+                   " does not match A ", shape_text(a), " at axis ", start);
     padded[static_cast<size_t>(start + i)] = dim;
   }
   return padded;

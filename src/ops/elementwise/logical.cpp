@@ -3,6 +3,7 @@
 #include <climits>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
@@ -21,7 +22,7 @@ std::unique_ptr<Kernel> make_logic(const KernelInfo& info) {
     const Tensor& a = ctx.input(0);
     const Tensor b = legacy_operand_b(legacy, a, ctx.input(1));
     check_argument(a.dtype() == DType::kBool && b.dtype() == DType::kBool, "inputs must be bool, got A ",
-                   a.description(), " and B ", b.description());
+                   tensor_text(a), " and B ", tensor_text(b));
     Tensor& c = ctx.allocate_output(0, DType::kBool, broadcast_shape(a.shape(), b.shape()));
     broadcast_binary<bool, bool, bool>(a, b, c, ctx.parallelism(), kCheapGrain, [](bool x, bool y) {
       if constexpr (Op == LogicOp::kAnd)
@@ -37,7 +38,7 @@ std::unique_ptr<Kernel> make_logic(const KernelInfo& info) {
 std::unique_ptr<Kernel> make_not(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kBool, "input 'X' must be bool, got ", x.description());
+    check_argument(x.dtype() == DType::kBool, "input 'X' must be bool, got ", tensor_text(x));
     Tensor& y = ctx.allocate_output(0, DType::kBool, x.shape());
     map_unary(x.data<bool>(), y.data<bool>(), x.element_count(), ctx.parallelism(), kCheapGrain,
               [](bool v) { return !v; });
@@ -49,9 +50,9 @@ std::unique_ptr<Kernel> make_where(const KernelInfo&) {
     const Tensor& condition = ctx.input(0);
     const Tensor& x = ctx.input(1);
     const Tensor& y = ctx.input(2);
-    check_argument(condition.dtype() == DType::kBool, "input 'condition' must be bool, got ", condition.description());
-    check_argument(x.dtype() == y.dtype(), "inputs 'X' and 'Y' must have one element type, got ", x.description(),
-                   " and ", y.description());
+    check_argument(condition.dtype() == DType::kBool, "input 'condition' must be bool, got ", tensor_text(condition));
+    check_argument(x.dtype() == y.dtype(), "inputs 'X' and 'Y' must have one element type, got ", tensor_text(x),
+                   " and ", tensor_text(y));
     Tensor& out = ctx.allocate_output(0, x.dtype(), broadcast_shapes({&condition, &x, &y}));
     visit_types<kAllTypes>(x.dtype(), "input 'X'", [&](auto tag) {
       using T = typename decltype(tag)::type;

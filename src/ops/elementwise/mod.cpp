@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 
@@ -47,8 +48,8 @@ std::unique_ptr<Kernel> make_mod(const KernelInfo& info) {
   return make_kernel([fmod](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", a.description(), " and B ",
-                   b.description());
+    check_argument(a.dtype() == b.dtype(), "inputs must have one element type, got A ", tensor_text(a), " and B ",
+                   tensor_text(b));
     Tensor& out = ctx.allocate_output(0, a.dtype(), broadcast_shape(a.shape(), b.shape()));
     visit_types<kNumericTypes>(a.dtype(), "input 'A'", [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -56,7 +57,7 @@ std::unique_ptr<Kernel> make_mod(const KernelInfo& info) {
       if constexpr (std::is_integral_v<C>) {
         const T* divisor = b.data<T>();
         for (int64_t i = 0; i < b.element_count(); ++i) {
-          check_argument(divisor[i] != 0, "integer modulo by zero: B ", b.description(), " holds 0 at flat index ", i);
+          check_argument(divisor[i] != 0, "integer modulo by zero: B ", tensor_text(b), " holds 0 at flat index ", i);
         }
         broadcast_binary<T, T, T>(a, b, out, ctx.parallelism(), kCheapGrain,
                                   [fmod](T x, T y) { return integer_mod(x, y, fmod); });

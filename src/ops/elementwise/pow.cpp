@@ -6,6 +6,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/elementwise/elementwise_common.h"
 
@@ -69,7 +70,7 @@ std::unique_ptr<Kernel> make_pow(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Tensor y = legacy_operand_b(legacy, x, ctx.input(1));
     check_argument(mixed_types || x.dtype() == y.dtype(), "inputs must have one element type before opset 12, got X ",
-                   x.description(), " and Y ", y.description());
+                   tensor_text(x), " and Y ", tensor_text(y));
     Tensor& z = ctx.allocate_output(0, x.dtype(), broadcast_shape(x.shape(), y.shape()));
     visit_types<kFloatTypes | kSignedIntTypes | kUnsignedIntTypes>(x.dtype(), "input 'X'", [&](auto xtag) {
       using X = typename decltype(xtag)::type;

@@ -3,6 +3,7 @@
 // corner pixel centres with align_corners). A dimension of size 1 sits at 0, as in PyTorch.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -24,15 +25,15 @@ std::unique_ptr<Kernel> make_affine_grid(const KernelInfo& info) {
     const Tensor& size_tensor = ctx.input(1);
     check_argument(size_tensor.dtype() == DType::kInt64 && size_tensor.rank() == 1 &&
                        (size_tensor.dim(0) == 4 || size_tensor.dim(0) == 5),
-                   "input 'size' ", size_tensor.description(),
+                   "input 'size' ", tensor_text(size_tensor),
                    " must be a 1-D int64 tensor (N, C, H, W) or (N, C, D, H, W)");
     const std::vector<int64_t> size = tensor_to_int64s(size_tensor);
     const int64_t r = static_cast<int64_t>(size.size()) - 2;  // 2 or 3 spatial dims
     check_argument(dtype_is_common_float(theta.dtype()) && theta.rank() == 3 && theta.dim(0) == size[0] &&
                        theta.dim(1) == r && theta.dim(2) == r + 1,
-                   "input 'theta' ", theta.description(), " must be a float tensor of shape (", size[0], ", ", r, ", ",
-                   r + 1, ") for size ", shape_to_string(size));
-    for (int64_t v : size) check_argument(v >= 0, "input 'size' ", shape_to_string(size), " has a negative dimension");
+                   "input 'theta' ", tensor_text(theta), " must be a float tensor of shape (", size[0], ", ", r, ", ",
+                   r + 1, ") for size ", shape_text(size));
+    for (int64_t v : size) check_argument(v >= 0, "input 'size' ", shape_text(size), " has a negative dimension");
     std::vector<int64_t> out_shape(size.begin() + 2, size.end());
     out_shape.insert(out_shape.begin(), size[0]);
     out_shape.push_back(r);
@@ -73,7 +74,7 @@ void infer_affine_grid(InferenceContext& context) {
   }
   const std::vector<int64_t> s = tensor_to_int64s(*size);
   for (int64_t v : s)
-    check_model(v >= 0, context.node().label(), ": input 'size' ", shape_to_string(s), " has a negative dimension");
+    check_model(v >= 0, context.node().label(), ": input 'size' ", shape_text(s), " has a negative dimension");
   std::vector<Dim> dims = {Dim::known(s[0])};
   for (size_t i = 2; i < s.size(); ++i) dims.push_back(Dim::known(s[i]));
   dims.push_back(Dim::known(static_cast<int64_t>(s.size()) - 2));

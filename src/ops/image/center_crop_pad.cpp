@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -19,7 +20,7 @@ struct CropPadPlan {
 CropPadPlan plan_crop_pad(const Tensor& x, const Tensor& shape, const std::vector<int64_t>& axes_attr, bool has_axes) {
   const auto rank = static_cast<int64_t>(x.rank());
   check_argument(shape.rank() == 1 && (shape.dtype() == DType::kInt64 || shape.dtype() == DType::kInt32),
-                 "input 'shape' ", shape.description(), " must be a 1-D int32 or int64 tensor");
+                 "input 'shape' ", tensor_text(shape), " must be a 1-D int32 or int64 tensor");
   const std::vector<int64_t> sizes = tensor_to_int64s(shape);
   std::vector<int64_t> axes;
   if (has_axes) {
@@ -33,8 +34,8 @@ CropPadPlan plan_crop_pad(const Tensor& x, const Tensor& shape, const std::vecto
   } else {
     for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
   }
-  check_argument(sizes.size() == axes.size(), "input 'shape' ", shape.description(), " must hold one size per axis (",
-                 axes.size(), ") of input 'input_data' ", x.description());
+  check_argument(sizes.size() == axes.size(), "input 'shape' ", tensor_text(shape), " must hold one size per axis (",
+                 axes.size(), ") of input 'input_data' ", tensor_text(x));
   CropPadPlan p;
   p.out_shape = x.shape();
   p.copy = x.shape();

@@ -6,6 +6,7 @@
 #include <climits>
 #include <complex>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -32,14 +33,14 @@ std::vector<int64_t> attribute_or(const std::vector<int64_t>& value, size_t coun
 Col2ImGeometry col2im_geometry(const Tensor& input, const Tensor& image_shape, const Tensor& block_shape,
                                const Col2ImAttributes& a) {
   Col2ImGeometry g;
-  check_argument(input.rank() == 3, "input 'input' ", input.description(), " must have shape (N, C * prod(block), L)");
+  check_argument(input.rank() == 3, "input 'input' ", tensor_text(input), " must have shape (N, C * prod(block), L)");
   check_argument(image_shape.dtype() == DType::kInt64 && image_shape.rank() == 1 && image_shape.dim(0) >= 1,
-                 "input 'image_shape' ", image_shape.description(), " must be a non-empty 1-D int64 tensor");
+                 "input 'image_shape' ", tensor_text(image_shape), " must be a non-empty 1-D int64 tensor");
   g.image = tensor_to_int64s(image_shape);
   g.block = tensor_to_int64s(block_shape);
   check_argument(block_shape.rank() == 1 && g.block.size() == g.image.size(), "input 'block_shape' ",
-                 block_shape.description(), " must be 1-D with as many values as input 'image_shape' ",
-                 image_shape.description());
+                 tensor_text(block_shape), " must be 1-D with as many values as input 'image_shape' ",
+                 tensor_text(image_shape));
   const size_t r = g.image.size();
   g.dilations = attribute_or(a.dilations, r, 1, "dilations");
   const std::vector<int64_t> pads = attribute_or(a.pads, 2 * r, 0, "pads");
@@ -64,8 +65,8 @@ Col2ImGeometry col2im_geometry(const Tensor& input, const Tensor& image_shape, c
   }
   g.batch = input.dim(0);
   check_argument(input.dim(1) % g.block_size == 0 && input.dim(2) == g.block_count, "input 'input' ",
-                 input.description(), " must have shape (N, C * ", g.block_size, ", ", g.block_count,
-                 ") for image_shape ", shape_to_string(g.image), " and block_shape ", shape_to_string(g.block));
+                 tensor_text(input), " must have shape (N, C * ", g.block_size, ", ", g.block_count,
+                 ") for image_shape ", shape_text(g.image), " and block_shape ", shape_text(g.block));
   g.channels = input.dim(1) / g.block_size;
   return g;
 }

@@ -1,5 +1,7 @@
 #include "ops/image/element_values.h"
 
+#include "base/lazy_text.h"
+
 namespace tessera {
 
 bool dtype_is_real_number(DType dtype) {
@@ -41,7 +43,7 @@ void store_doubles(const double* values, Tensor& out) {
 }
 
 double scalar_to_double(const Tensor& tensor, const std::string& what) {
-  check_argument(tensor.element_count() == 1 && dtype_is_real_number(tensor.dtype()), what, " ", tensor.description(),
+  check_argument(tensor.element_count() == 1 && dtype_is_real_number(tensor.dtype()), what, " ", tensor_text(tensor),
                  " must hold exactly one number");
   return tensor_to_doubles(tensor, what)[0];
 }

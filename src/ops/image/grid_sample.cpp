@@ -10,6 +10,7 @@
 #include <cmath>
 #include <complex>
 
+#include "base/lazy_text.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
 
@@ -202,14 +203,14 @@ void gather_plane(const T* plane, const PlaneTap* taps, int64_t points, int64_t 
 }
 
 GridGeometry check_grid_sample_inputs(const Tensor& x, const Tensor& grid, const GridSampleAttributes& a) {
-  check_argument(x.rank() >= 3 && x.rank() <= 18, "input 'X' ", x.description(),
+  check_argument(x.rank() >= 3 && x.rank() <= 18, "input 'X' ", tensor_text(x),
                  " must have shape (N, C, D1, ..., Dr) with 1 <= r <= 16");
   const size_t r = x.rank() - 2;
   check_argument(dtype_is_common_float(grid.dtype()) && grid.rank() == x.rank() && grid.dim(0) == x.dim(0) &&
                      grid.dim(grid.rank() - 1) == static_cast<int64_t>(r),
-                 "input 'grid' ", grid.description(), " must be a float tensor of shape (N, O1, ..., O", r, ", ", r,
-                 ") for input 'X' ", x.description());
-  check_argument(x.dtype() != DType::kString || a.mode == GridMode::kNearest, "input 'X' ", x.description(),
+                 "input 'grid' ", tensor_text(grid), " must be a float tensor of shape (N, O1, ..., O", r, ", ", r,
+                 ") for input 'X' ", tensor_text(x));
+  check_argument(x.dtype() != DType::kString || a.mode == GridMode::kNearest, "input 'X' ", tensor_text(x),
                  ": strings can only be sampled with mode nearest");
   GridGeometry g;
   g.in_dims.assign(x.shape().begin() + 2, x.shape().end());
@@ -221,9 +222,9 @@ GridGeometry check_grid_sample_inputs(const Tensor& x, const Tensor& grid, const
   for (size_t i = 1; i + 1 < grid.rank(); ++i) g.out_points *= grid.dim(i);
   const int64_t per_axis = a.mode == GridMode::kNearest ? 1 : (a.mode == GridMode::kLinear ? 2 : 4);
   for (size_t i = 0; i < r; ++i) g.taps_per_point *= per_axis;
-  check_argument(g.taps_per_point <= 4096, "input 'X' ", x.description(), " has too many spatial dimensions for mode ",
+  check_argument(g.taps_per_point <= 4096, "input 'X' ", tensor_text(x), " has too many spatial dimensions for mode ",
                  a.mode == GridMode::kCubic ? "cubic" : "linear");
-  check_argument(g.in_plane > 0 || g.out_points == 0 || x.dim(0) * x.dim(1) == 0, "input 'X' ", x.description(),
+  check_argument(g.in_plane > 0 || g.out_points == 0 || x.dim(0) * x.dim(1) == 0, "input 'X' ", tensor_text(x),
                  " has an empty spatial dimension to sample from");
   return g;
 }

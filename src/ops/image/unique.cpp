@@ -10,6 +10,7 @@
 #include <memory>
 #include <numeric>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -126,7 +127,7 @@ std::unique_ptr<Kernel> make_unique_op(const KernelInfo& info) {
     std::vector<int64_t> y_shape = {n};
     size_t y_axis = 0;
     if (has_axis) {
-      check_argument(x.rank() >= 1, "input 'X' ", x.description(), " must have rank >= 1 when 'axis' is set");
+      check_argument(x.rank() >= 1, "input 'X' ", tensor_text(x), " must have rank >= 1 when 'axis' is set");
       const int64_t axis = normalize_axis(axis_attr, static_cast<int64_t>(x.rank()));
       y_axis = static_cast<size_t>(axis);
       y_shape = x.shape();

@@ -12,6 +12,7 @@
 #include <climits>
 #include <functional>
 
+#include "base/lazy_text.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "kernels/qu8-quantize/qu8-quantize.h"
 #include "ops/linalg/linalg_common.h"
@@ -35,11 +36,11 @@ std::vector<int32_t> zero_points(const Tensor* zp, int64_t count) {
 
 void check_b(const Tensor& b, const Tensor& scale) {
   check_argument(b.dtype() == DType::kInt8 || b.dtype() == DType::kUint8, "B must be int8 or uint8, got ",
-                 b.description());
-  check_argument(b.rank() == 2, "B must be 2-D, got ", b.description());
-  check_argument(scale.dtype() == DType::kFloat, "b_scale must be float, got ", scale.description());
+                 tensor_text(b));
+  check_argument(b.rank() == 2, "B must be 2-D, got ", tensor_text(b));
+  check_argument(scale.dtype() == DType::kFloat, "b_scale must be float, got ", tensor_text(scale));
   check_argument(scale.element_count() == 1 || (scale.rank() == 1 && scale.dim(0) == b.dim(1)),
-                 "b_scale must hold 1 value or one per column of B ", b.description(), ", got ", scale.description());
+                 "b_scale must hold 1 value or one per column of B ", tensor_text(b), ", got ", tensor_text(scale));
 }
 
 PackedQ8GemmB pack(const Tensor& b, const Tensor* zp, int64_t zp_count) {
@@ -100,15 +101,15 @@ void run_quantized_matmul(KernelContext& ctx, const PackedB* constant, const Lay
   }
   const PackedQ8GemmB& packed = use_constant ? constant->packed : per_run;
   const int64_t k = b_shape[0], n = b_shape[1];
-  check_argument(a.rank() >= 1 && a.dim(a.rank() - 1) == k, "A ", a.description(), " does not match B ",
-                 shape_to_string(b_shape));
+  check_argument(a.rank() >= 1 && a.dim(a.rank() - 1) == k, "A ", tensor_text(a), " does not match B ",
+                 shape_text(b_shape));
   std::vector<int64_t> y_shape = a.shape();
   y_shape.back() = n;
   const float* bias = nullptr;
   if (ctx.has_input(at.bias)) {
     const Tensor& b = ctx.input(at.bias);
     check_argument(b.dtype() == DType::kFloat && b.element_count() == n, "bias must be float with ", n, " values, got ",
-                   b.description());
+                   tensor_text(b));
     bias = b.data<float>();
   }
   Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, y_shape);
@@ -135,7 +136,7 @@ std::unique_ptr<Kernel> make_dynamic_quantize_matmul(const KernelInfo& info) {
   std::shared_ptr<const PackedB> constant = pack_constant_b(info, kDynamicQuantizeMatMulInputs);
   return make_kernel([constant](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
-    check_argument(a.dtype() == DType::kFloat, "A must be float, got ", a.description());
+    check_argument(a.dtype() == DType::kFloat, "A must be float, got ", tensor_text(a));
     Tensor a_q;
     run_quantized_matmul(ctx, constant.get(), kDynamicQuantizeMatMulInputs, a, [&](int64_t m, int64_t k) {
       const DynamicQuantU8 q = dynamic_quant_u8_params(a.data<float>(), a.element_count(), &ctx.parallelism());
@@ -151,15 +152,15 @@ std::unique_ptr<Kernel> make_matmul_integer_to_float(const KernelInfo& info) {
   return make_kernel([constant](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     check_argument(a.dtype() == DType::kInt8 || a.dtype() == DType::kUint8, "A must be int8 or uint8, got ",
-                   a.description());
+                   tensor_text(a));
     const Tensor& a_scale = ctx.input(2);
     check_argument(a_scale.dtype() == DType::kFloat && a_scale.element_count() == 1,
-                   "a_scale must be one float (per-tensor A), got ", a_scale.description());
+                   "a_scale must be one float (per-tensor A), got ", tensor_text(a_scale));
     int32_t a_zp = 0;
     if (ctx.has_input(4)) {
       const Tensor& zp = ctx.input(4);
       check_argument(zp.dtype() == a.dtype() && zp.element_count() == 1, "a_zero_point must be one ",
-                     dtype_name(a.dtype()), ", got ", zp.description());
+                     dtype_name(a.dtype()), ", got ", tensor_text(zp));
       a_zp = a.dtype() == DType::kInt8 ? zp.data<int8_t>()[0] : zp.data<uint8_t>()[0];
     }
     run_quantized_matmul(ctx, constant.get(), kMatMulIntegerToFloatInputs, a, [&](int64_t, int64_t) {

@@ -5,13 +5,15 @@
 // epilogue, a constant B packed once, the result rounded to bfloat16); float16 and transposed bfloat16 A through
 // float32; double and the integer types on plain loops. Under MatMulPrecision::kBFloat16 a float32 constant B is
 // packed for the bf16 GEMM too.
+#include "kernels/f32-gemm/gemm.h"
+
 #include <algorithm>
 #include <climits>
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
-#include "kernels/f32-gemm/gemm.h"
 #include "ops/conv/fused_activation.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/registry.h"
@@ -73,10 +75,10 @@ struct CBroadcast {
 };
 
 CBroadcast c_broadcast(const Tensor& c, const GemmShape& s) {
-  check_argument(c.rank() <= 2, "Gemm C must have rank <= 2, got ", c.description());
+  check_argument(c.rank() <= 2, "Gemm C must have rank <= 2, got ", tensor_text(c));
   const int64_t rows = c.rank() == 2 ? c.dim(0) : 1;
   const int64_t cols = c.rank() >= 1 ? c.dim(c.rank() - 1) : 1;
-  check_argument((rows == s.m || rows == 1) && (cols == s.n || cols == 1), "Gemm C ", c.description(),
+  check_argument((rows == s.m || rows == 1) && (cols == s.n || cols == 1), "Gemm C ", tensor_text(c),
                  " does not broadcast to [", s.m, ",", s.n, "]");
   return CBroadcast{rows == 1 ? 0 : cols, cols == 1 ? 0 : 1};
 }
@@ -300,8 +302,8 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
     if (!gemm_dtype_allowed(a.dtype())) fail(ErrorCode::kInvalidArgument, "Gemm does not support ", a.description());
     const GemmShape s = gemm_shape(a, b, attrs);
     if (ctx.has_input(2)) {
-      check_argument(ctx.input(2).dtype() == a.dtype(), "Gemm C ", ctx.input(2).description(),
-                     " must have the dtype of A ", a.description());
+      check_argument(ctx.input(2).dtype() == a.dtype(), "Gemm C ", tensor_text(ctx.input(2)),
+                     " must have the dtype of A ", tensor_text(a));
       c_broadcast(ctx.input(2), s);
     }
     Tensor& y = ctx.allocate_output(0, a.dtype(), {s.m, s.n});
@@ -311,7 +313,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
       return;
     }
     check_argument(activation.kind == conv::FusedActivation::Kind::kNone, ctx.node().label(),
-                   ": FusedGemm supports float types only, got ", a.description());
+                   ": FusedGemm supports float types only, got ", tensor_text(a));
     visit_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||

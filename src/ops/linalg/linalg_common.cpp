@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/float_types.h"
+#include "base/lazy_text.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
 #include "ops/common/op_utils.h"
 
@@ -51,14 +52,13 @@ void round_into(const Tensor& values, Tensor& out) {
 
 MatMulDims matmul_dims(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape) {
   check_argument(!a_shape.empty() && !b_shape.empty(), "MatMul operands must have rank >= 1, got A ",
-                 shape_to_string(a_shape), " and B ", shape_to_string(b_shape));
+                 shape_text(a_shape), " and B ", shape_text(b_shape));
   MatMulDims dims;
   const bool a_vector = a_shape.size() == 1;
   const bool b_vector = b_shape.size() == 1;
   const int64_t a_k = a_shape.back();
   const int64_t b_k = b_vector ? b_shape[0] : b_shape[b_shape.size() - 2];
-  check_argument(a_k == b_k, "MatMul inner dimensions differ: A ", shape_to_string(a_shape), " and B ",
-                 shape_to_string(b_shape));
+  check_argument(a_k == b_k, "MatMul inner dimensions differ: A ", shape_text(a_shape), " and B ", shape_text(b_shape));
   dims.k = a_k;
   dims.m = a_vector ? 1 : a_shape[a_shape.size() - 2];
   dims.n = b_vector ? 1 : b_shape.back();

@@ -13,13 +13,14 @@
 #include <memory>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/bf16-gemm/bf16_gemm.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/common/op_utils.h"
 #include "ops/linalg/linalg_common.h"
-#include "ops/tensor/tensor_utils.h"
 #include "ops/registry.h"
+#include "ops/tensor/tensor_utils.h"
 
 namespace tessera {
 namespace {
@@ -109,7 +110,7 @@ Tensor batch_transposed(const Tensor& x, Parallelism& parallelism) {
 std::vector<int64_t> logical_shape(std::vector<int64_t> shape, bool transpose, const char* name) {
   if (!transpose) return shape;
   check_argument(shape.size() >= 2, "FusedMatMul: trans", name, " needs ", name, " of rank 2 or more, got ",
-                 shape_to_string(shape));
+                 shape_text(shape));
   std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
   return shape;
 }
@@ -172,11 +173,11 @@ GemmEpilogueF32 bias_epilogue(KernelContext& ctx, const MatMulOptions& o, const 
   GemmEpilogueF32 epilogue;
   if (!o.has_bias) return epilogue;
   check_argument(a.dtype() == DType::kFloat, ctx.node().label(), ": MatMulBias takes float32 inputs, got A ",
-                 a.description());
+                 tensor_text(a));
   check_argument(ctx.has_input(2), ctx.node().label(), ": MatMulBias needs its bias input");
   const Tensor& bias = ctx.input(2);
   check_argument(bias.dtype() == DType::kFloat && bias.rank() == 1 && bias.dim(0) == d.n, ctx.node().label(),
-                 ": MatMulBias bias ", bias.description(), " must be 1-D float32 of the product's last dim ", d.n);
+                 ": MatMulBias bias ", tensor_text(bias), " must be 1-D float32 of the product's last dim ", d.n);
   epilogue.column_bias = bias.data<float>();
   epilogue.rows_activation = o.activation;
   return epilogue;
@@ -300,7 +301,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelInfo& info) {
       return;
     }
     check_argument(options.is_plain() && !options.has_bias, ctx.node().label(), ": ", ctx.node().op_type,
-                   " supports float types only, got ", a.description());
+                   " supports float types only, got ", tensor_text(a));
     visit_dtype(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/linalg/linalg_common.h"
 #include "ops/linalg/quant_common.h"
@@ -263,7 +264,7 @@ void compute_qlinear_matmul(KernelContext& ctx, const PackedConstantB* constant)
     exact.resize(static_cast<size_t>(y.element_count()));
     integer_product(a, b, d, a_zp, b_zp, constant, exact.data(), ctx.parallelism());
   } else {
-    check_argument(b.tensor != nullptr, "QLinearMatMul: A ", a.description(), " does not match the consumed B");
+    check_argument(b.tensor != nullptr, "QLinearMatMul: A ", tensor_text(a), " does not match the consumed B");
     product =
         batched_product<double>(d, widen_a<double>(a, a_zp, d), widen_b<double>(*b.tensor, b_zp, d), ctx.parallelism());
   }

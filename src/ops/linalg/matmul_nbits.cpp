@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
@@ -53,10 +54,10 @@ std::vector<float> dequantize_weights(const NBitsAttributes& a, const Tensor& b,
                                       const Tensor* zero_points) {
   const int64_t blocks = a.blocks();
   check_argument(b.dtype() == DType::kUint8 && b.element_count() == a.n * blocks * a.blob_bytes(), "MatMulNBits: B ",
-                 b.description(), " must be uint8 with N * ceil(K / block_size) * block_size * bits / 8 = ",
+                 tensor_text(b), " must be uint8 with N * ceil(K / block_size) * block_size * bits / 8 = ",
                  a.n * blocks * a.blob_bytes(), " bytes");
   check_argument(scales.dtype() == DType::kFloat && scales.element_count() == a.n * blocks, "MatMulNBits: scales ",
-                 scales.description(), " must hold N * blocks = ", a.n * blocks, " floats");
+                 tensor_text(scales), " must hold N * blocks = ", a.n * blocks, " floats");
   const int64_t zp_row = (blocks * a.bits + 7) / 8;
   if (zero_points != nullptr) {
     const bool packed = zero_points->dtype() == DType::kUint8;
@@ -105,7 +106,7 @@ std::unique_ptr<Kernel> make_matmul_nbits(const KernelInfo& info) {
   return make_kernel([attrs, packed](KernelContext& ctx) {
     const Tensor& a = ctx.input(0);
     check_argument(a.dtype() == DType::kFloat && a.rank() >= 1 && a.dim(a.rank() - 1) == attrs.k, "MatMulNBits: A ",
-                   a.description(), " must be float with last dim K = ", attrs.k);
+                   tensor_text(a), " must be float with last dim K = ", attrs.k);
     std::shared_ptr<const PackedGemmF32> weights = packed;
     if (weights == nullptr) {
       const std::vector<float> w =
@@ -116,7 +117,7 @@ std::unique_ptr<Kernel> make_matmul_nbits(const KernelInfo& info) {
     if (ctx.has_input(5)) {
       const Tensor& b5 = ctx.input(5);
       check_argument(b5.dtype() == DType::kFloat && b5.element_count() == attrs.n, "MatMulNBits: bias ",
-                     b5.description(), " must hold N = ", attrs.n, " floats");
+                     tensor_text(b5), " must hold N = ", attrs.n, " floats");
       bias = b5.data<float>();
     }
     std::vector<int64_t> shape = a.shape();

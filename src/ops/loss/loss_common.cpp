@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 
@@ -28,20 +29,20 @@ LossAttributes parse_loss_attributes(const Node& node) {
 
 LossGeometry check_loss_inputs(const Tensor& input, const Tensor& target, const Tensor* weight, const char* input_name,
                                const char* target_name) {
-  check_argument(dtype_is_common_float(input.dtype()), "input '", input_name, "' ", input.description(),
+  check_argument(dtype_is_common_float(input.dtype()), "input '", input_name, "' ", tensor_text(input),
                  " must be float16, bfloat16, float or double");
-  check_argument(input.rank() >= 2, "input '", input_name, "' ", input.description(),
+  check_argument(input.rank() >= 2, "input '", input_name, "' ", tensor_text(input),
                  " must have shape (N, C, d1, ..., dk)");
   check_argument(target.dtype() == DType::kInt32 || target.dtype() == DType::kInt64, "input '", target_name, "' ",
-                 target.description(), " must be int32 or int64");
+                 tensor_text(target), " must be int32 or int64");
   bool target_ok = target.rank() + 1 == input.rank() && target.dim(0) == input.dim(0);
   for (size_t i = 1; target_ok && i < target.rank(); ++i) target_ok = target.dim(i) == input.dim(i + 1);
-  check_argument(target_ok, "input '", target_name, "' ", target.description(),
-                 " must have shape (N, d1, ..., dk) matching input '", input_name, "' ", input.description());
+  check_argument(target_ok, "input '", target_name, "' ", tensor_text(target),
+                 " must have shape (N, d1, ..., dk) matching input '", input_name, "' ", tensor_text(input));
   if (weight != nullptr) {
     check_argument(weight->dtype() == input.dtype() && weight->rank() == 1 && weight->dim(0) == input.dim(1),
                    "input 'weight' ", weight->description(), " must be a 1-D tensor of C = ", input.dim(1),
-                   " elements of the type of input '", input_name, "' ", input.description());
+                   " elements of the type of input '", input_name, "' ", tensor_text(input));
   }
   LossGeometry g;
   g.batch = input.dim(0);
@@ -64,7 +65,7 @@ Tensor compute_nll_loss(const std::vector<double>& log_prob, const LossGeometry&
       const size_t k = static_cast<size_t>(b * d + i);
       const int64_t t = targets[k];
       if (attrs.has_ignore_index && t == attrs.ignore_index) continue;
-      check_argument(t >= 0 && t < c, "input 'target' ", target.description(), " holds ", t, " at flat index ", k,
+      check_argument(t >= 0 && t < c, "input 'target' ", tensor_text(target), " holds ", t, " at flat index ", k,
                      ", outside the class range [0, ", c, ")");
       const double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(t)];
       losses[k] = -log_prob[static_cast<size_t>((b * c + t) * d + i)] * w;

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
 
@@ -52,7 +53,7 @@ std::unique_ptr<Kernel> make_det(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const size_t rank = x.rank();
-    check_argument(rank >= 2 && x.dim(rank - 1) == x.dim(rank - 2), "input 'X' ", x.description(),
+    check_argument(rank >= 2 && x.dim(rank - 1) == x.dim(rank - 2), "input 'X' ", tensor_text(x),
                    " must be [*, M, M] (square matrices in the last two dims)");
     const std::vector<int64_t> shape(x.shape().begin(), x.shape().end() - 2);
     Tensor& y = ctx.allocate_output(0, x.dtype(), shape);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -50,8 +51,8 @@ std::unique_ptr<Kernel> make_bitcast(const KernelInfo& info) {
   check_bitcast_type(to, "target");
   return make_kernel([to](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() != DType::kString, "input 'input' ", x.description(), ": strings cannot be bit-cast");
-    check_argument(dtype_bit_width(x.dtype()) == dtype_bit_width(to), "input 'input' ", x.description(), " has ",
+    check_argument(x.dtype() != DType::kString, "input 'input' ", tensor_text(x), ": strings cannot be bit-cast");
+    check_argument(dtype_bit_width(x.dtype()) == dtype_bit_width(to), "input 'input' ", tensor_text(x), " has ",
                    dtype_bit_width(x.dtype()), "-bit elements but 'to' (", dtype_name(to), ") has ",
                    dtype_bit_width(to), "-bit elements");
     if (x.dtype() == to) {

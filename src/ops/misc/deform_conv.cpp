@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
@@ -41,8 +42,8 @@ std::vector<int64_t> attr_or(const std::vector<int64_t>& value, size_t size, int
 
 DeformGeometry deform_geometry(const DeformConvAttributes& a, const Tensor& x, const Tensor& w, const Tensor& offset,
                                const Tensor* bias, const Tensor* mask) {
-  check_argument(x.rank() >= 3, "input 'X' ", x.description(), " must have rank >= 3 (N, C, spatial dims)");
-  check_argument(w.rank() == x.rank(), "input 'W' ", w.description(), " must have the rank of X ", x.description());
+  check_argument(x.rank() >= 3, "input 'X' ", tensor_text(x), " must have rank >= 3 (N, C, spatial dims)");
+  check_argument(w.rank() == x.rank(), "input 'W' ", tensor_text(w), " must have the rank of X ", tensor_text(x));
   DeformGeometry g;
   g.rank = x.rank() - 2;
   g.batch = x.dim(0);
@@ -50,29 +51,29 @@ DeformGeometry deform_geometry(const DeformConvAttributes& a, const Tensor& x, c
   g.out_channels = w.dim(0);
   g.group = a.group;
   g.offset_group = a.offset_group;
-  check_argument(w.dim(1) * g.group == g.channels && g.out_channels % g.group == 0, "input 'W' ", w.description(),
-                 " does not match X ", x.description(), " with group = ", g.group);
-  check_argument(g.channels % g.offset_group == 0, "input 'X' ", x.description(), ": channels not divisible by ",
+  check_argument(w.dim(1) * g.group == g.channels && g.out_channels % g.group == 0, "input 'W' ", tensor_text(w),
+                 " does not match X ", tensor_text(x), " with group = ", g.group);
+  check_argument(g.channels % g.offset_group == 0, "input 'X' ", tensor_text(x), ": channels not divisible by ",
                  "offset_group = ", g.offset_group);
   g.kernel = std::vector<int64_t>(w.shape().begin() + 2, w.shape().end());
   check_argument(a.kernel_shape.empty() || a.kernel_shape == g.kernel, "attribute 'kernel_shape' ",
-                 shape_to_string(a.kernel_shape), " does not match W ", w.description());
+                 shape_text(a.kernel_shape), " does not match W ", tensor_text(w));
   g.strides = attr_or(a.strides, g.rank, 1);
   g.dilations = attr_or(a.dilations, g.rank, 1);
   const std::vector<int64_t> pads = attr_or(a.pads, 2 * g.rank, 0);
   check_argument(g.strides.size() == g.rank && g.dilations.size() == g.rank && pads.size() == 2 * g.rank,
                  "attributes 'strides', 'dilations', 'pads' must have ", g.rank, ", ", g.rank, ", ", 2 * g.rank,
-                 " values for X ", x.description());
+                 " values for X ", tensor_text(x));
   std::vector<int64_t> offset_shape{g.batch, 0};
   for (size_t i = 0; i < g.rank; ++i) {
-    check_argument(x.dim(i + 2) < kMaxSpatialLength && g.kernel[i] <= kMaxWindowAttribute, "X ", x.description(),
-                   " and W ", w.description(), ": spatial axis ", i, " is too long (X below 2^32, W below 2^31)");
+    check_argument(x.dim(i + 2) < kMaxSpatialLength && g.kernel[i] <= kMaxWindowAttribute, "X ", tensor_text(x),
+                   " and W ", tensor_text(w), ": spatial axis ", i, " is too long (X below 2^32, W below 2^31)");
     g.in_dims.push_back(x.dim(i + 2));
     g.pads_begin.push_back(pads[i]);
     const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
     const int64_t out = (g.in_dims[i] + pads[i] + pads[i + g.rank] - span) / g.strides[i] + 1;
-    check_argument(out >= 0 && g.strides[i] > 0 && g.dilations[i] > 0, "X ", x.description(),
-                   " is too small for the kernel ", w.description(), " with the given pads/strides/dilations");
+    check_argument(out >= 0 && g.strides[i] > 0 && g.dilations[i] > 0, "X ", tensor_text(x),
+                   " is too small for the kernel ", tensor_text(w), " with the given pads/strides/dilations");
     g.out_dims.push_back(out);
     offset_shape.push_back(out);
     g.in_size *= g.in_dims[i];
@@ -80,21 +81,21 @@ DeformGeometry deform_geometry(const DeformConvAttributes& a, const Tensor& x, c
     g.out_size *= out;
   }
   offset_shape[1] = g.offset_group * g.kernel_size * static_cast<int64_t>(g.rank);
-  check_argument(offset.shape() == offset_shape, "input 'offset' ", offset.description(), " must have shape ",
-                 shape_to_string(offset_shape));
+  check_argument(offset.shape() == offset_shape, "input 'offset' ", tensor_text(offset), " must have shape ",
+                 shape_text(offset_shape));
   if (mask != nullptr) {
     std::vector<int64_t> mask_shape = offset_shape;
     mask_shape[1] = g.offset_group * g.kernel_size;
     check_argument(mask->shape() == mask_shape, "input 'mask' ", mask->description(), " must have shape ",
-                   shape_to_string(mask_shape));
+                   shape_text(mask_shape));
     check_argument(mask->dtype() == x.dtype(), "input 'mask' ", mask->description(), " must have X's type");
   }
   if (bias != nullptr) {
     check_argument(bias->rank() == 1 && bias->dim(0) == g.out_channels && bias->dtype() == x.dtype(), "input 'B' ",
                    bias->description(), " must be 1-D of length ", g.out_channels, " and X's type");
   }
-  check_argument(w.dtype() == x.dtype() && offset.dtype() == x.dtype(), "inputs W ", w.description(), " and offset ",
-                 offset.description(), " must have X's type ", dtype_name(x.dtype()));
+  check_argument(w.dtype() == x.dtype() && offset.dtype() == x.dtype(), "inputs W ", tensor_text(w), " and offset ",
+                 tensor_text(offset), " must have X's type ", dtype_name(x.dtype()));
   return g;
 }
 

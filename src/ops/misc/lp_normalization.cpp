@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -51,7 +52,7 @@ std::unique_ptr<Kernel> make_lp_normalization(const KernelInfo& info) {
   return make_kernel([axis_attr, p](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const auto rank = static_cast<int64_t>(x.rank());
-    check_argument(rank >= 1, "input 'input' ", x.description(), " must have rank >= 1");
+    check_argument(rank >= 1, "input 'input' ", tensor_text(x), " must have rank >= 1");
     const int64_t axis = normalize_axis(axis_attr, rank);
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
     if (y.element_count() == 0) return;

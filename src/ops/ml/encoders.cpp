@@ -3,6 +3,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -35,12 +36,12 @@ std::unique_ptr<Kernel> make_one_hot_encoder(const KernelInfo& info) {
       if (category >= 0) {
         out[i * categories + category] = 1.0f;
       } else {
-        check_argument(zeros, "input 'X' ", x.description(), ": value ", value,
+        check_argument(zeros, "input 'X' ", tensor_text(x), ": value ", value,
                        " is not a known category and attribute 'zeros' is 0");
       }
     };
     if (x.dtype() == DType::kString) {
-      check_argument(!cats_strings.empty(), "input 'X' ", x.description(),
+      check_argument(!cats_strings.empty(), "input 'X' ", tensor_text(x),
                      " holds strings but the node has 'cats_int64s'");
       const std::string* in = x.data<std::string>();
       for (int64_t i = 0; i < x.element_count(); ++i) {
@@ -49,7 +50,7 @@ std::unique_ptr<Kernel> make_one_hot_encoder(const KernelInfo& info) {
       }
       return;
     }
-    check_argument(!cats_ints.empty(), "input 'X' ", x.description(), " holds numbers but the node has 'cats_strings'");
+    check_argument(!cats_ints.empty(), "input 'X' ", tensor_text(x), " holds numbers but the node has 'cats_strings'");
     const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     for (size_t i = 0; i < in.size(); ++i) {
       const bool representable = std::isfinite(in[i]) && std::fabs(in[i]) < 9.2e18;
@@ -92,7 +93,7 @@ std::unique_ptr<Kernel> make_feature_vectorizer(const KernelInfo& info) {
       const Tensor& x = ctx.input(k);
       const std::string what = "input " + std::to_string(k);
       const FeatureShape fs = feature_shape(x, what.c_str());
-      check_argument(fs.rows == rows, what, " ", x.description(), " has ", fs.rows, " rows, input 0 has ", rows);
+      check_argument(fs.rows == rows, what, " ", tensor_text(x), " has ", fs.rows, " rows, input 0 has ", rows);
       const std::vector<float> in = numeric_values<float>(x, what.c_str());
       const int64_t copied = std::min(fs.columns, dims[k]);
       for (int64_t r = 0; r < rows; ++r) {
@@ -121,14 +122,13 @@ std::unique_ptr<Kernel> make_array_feature_extractor(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& indices_tensor = ctx.input(1);
-    check_argument(x.rank() >= 1, "input 'X' ", x.description(), " must have rank >= 1");
-    check_argument(indices_tensor.dtype() == DType::kInt64, "input 'Y' ", indices_tensor.description(),
+    check_argument(x.rank() >= 1, "input 'X' ", tensor_text(x), " must have rank >= 1");
+    check_argument(indices_tensor.dtype() == DType::kInt64, "input 'Y' ", tensor_text(indices_tensor),
                    " must hold int64 indices");
     const std::vector<int64_t> indices = tensor_to_int64s(indices_tensor);
     const int64_t last = x.dim(x.rank() - 1);
     for (int64_t index : indices) {
-      check_argument(index >= 0 && index < last, "input 'Y': index ", index, " is out of range for X ",
-                     x.description());
+      check_argument(index >= 0 && index < last, "input 'Y': index ", index, " is out of range for X ", tensor_text(x));
     }
     const auto count = static_cast<int64_t>(indices.size());
     std::vector<int64_t> shape = x.shape();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -43,7 +44,7 @@ class LabelMap {
     check_model(keys.element_count() == values_.element_count(), "the keys (", keys.element_count(),
                 " values) and values (", values_.element_count(), ") must have the same length");
     check_model(default_.element_count() >= 1 && default_.dtype() == values_.dtype(), "the default value ",
-                default_.description(), " must hold one element of the values' type ", dtype_name(values_.dtype()));
+                tensor_text(default_), " must hold one element of the values' type ", dtype_name(values_.dtype()));
     visit_dtype(keys.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* data = keys.data<T>();
@@ -69,7 +70,7 @@ class LabelMap {
 
   // Maps every element of x into a new tensor of the values' type and x's shape.
   void apply(const Tensor& x, Tensor& y) const {
-    check_argument(key_kind_of(x.dtype()) == kind_ && x.dtype() != DType::kBool, "input 'X' ", x.description(),
+    check_argument(key_kind_of(x.dtype()) == kind_ && x.dtype() != DType::kBool, "input 'X' ", tensor_text(x),
                    " does not match the keys, which are ", key_kind_name(kind_));
     std::vector<int64_t> found(static_cast<size_t>(x.element_count()));
     visit_dtype(x.dtype(), [&](auto tag) {

@@ -3,6 +3,7 @@
 // labels) report [1 - score, score], as ONNX Runtime does.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -25,11 +26,11 @@ LinearScores linear_scores(const Tensor& x, const std::vector<float>& coefficien
   s.shape = feature_shape(x, "input 'X'");
   const int64_t features = s.shape.columns;
   const auto coefficient_count = static_cast<int64_t>(coefficients.size());
-  check_argument(features > 0 && coefficient_count % features == 0, "input 'X' ", x.description(), " has ", features,
+  check_argument(features > 0 && coefficient_count % features == 0, "input 'X' ", tensor_text(x), " has ", features,
                  " features, which does not divide the ", coefficient_count, " coefficients");
   s.targets = coefficient_count / features;
   check_argument(intercepts.empty() || static_cast<int64_t>(intercepts.size()) == s.targets, "the node has ",
-                 intercepts.size(), " intercepts for ", s.targets, " coefficient rows (X ", x.description(), ")");
+                 intercepts.size(), " intercepts for ", s.targets, " coefficient rows (X ", tensor_text(x), ")");
   const std::vector<double> in = numeric_values<double>(x, "input 'X'");
   s.values.resize(static_cast<size_t>(s.shape.rows * s.targets));
   for (int64_t r = 0; r < s.shape.rows; ++r) {
@@ -114,7 +115,7 @@ std::unique_ptr<Kernel> make_linear_regressor(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     LinearScores s = linear_scores(x, coefficients, intercepts);
-    check_argument(s.targets == targets, "input 'X' ", x.description(), " has ", s.shape.columns,
+    check_argument(s.targets == targets, "input 'X' ", tensor_text(x), " has ", s.shape.columns,
                    " features, but the coefficients hold ", targets, " rows of ", coefficients.size() / targets);
     Tensor& y = ctx.allocate_output(0, DType::kFloat, {s.shape.rows, targets});
     float* out = y.data<float>();

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 
 namespace tessera::ml {
 
@@ -92,7 +93,7 @@ void apply_post_transform(PostTransform transform, float* scores, int64_t n) {
 }
 
 FeatureShape feature_shape(const Tensor& x, const char* what) {
-  check_argument(x.rank() >= 1, what, " ", x.description(), " must have rank 1 ([F]) or 2 ([N, F])");
+  check_argument(x.rank() >= 1, what, " ", tensor_text(x), " must have rank 1 ([F]) or 2 ([N, F])");
   if (x.rank() == 1) return {1, x.dim(0)};
   return {x.dim(0), x.dim(0) == 0 ? 0 : x.element_count() / x.dim(0)};
 }

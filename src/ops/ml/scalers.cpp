@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -47,7 +48,7 @@ std::unique_ptr<Kernel> make_scaler(const KernelInfo& info) {
     const int64_t features = x.rank() == 0 ? 1 : x.dim(x.rank() - 1);
     for (const auto* values : {&offset, &scale}) {
       check_argument(values->size() == 1 || static_cast<int64_t>(values->size()) == features, "input 'X' ",
-                     x.description(), " has ", features, " features but 'offset'/'scale' have ", values->size(),
+                     tensor_text(x), " has ", features, " features but 'offset'/'scale' have ", values->size(),
                      " values");
     }
     const std::vector<double> in = numeric_values<double>(x, "input 'X'");
@@ -79,7 +80,7 @@ std::unique_ptr<Kernel> make_normalizer(const KernelInfo& info) {
     fail(ErrorCode::kInvalidModel, "attribute 'norm' = '", norm, "' is not one of MAX, L1, L2");
   return make_kernel([kind](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 1 || x.rank() == 2, "input 'X' ", x.description(), " must be [C] or [N, C]");
+    check_argument(x.rank() == 1 || x.rank() == 2, "input 'X' ", tensor_text(x), " must be [C] or [N, C]");
     const FeatureShape fs = feature_shape(x, "input 'X'");
     const std::vector<float> in = numeric_values<float>(x, "input 'X'");
     Tensor& y = ctx.allocate_output(0, DType::kFloat, x.shape());
@@ -117,14 +118,14 @@ std::unique_ptr<Kernel> make_imputer(const KernelInfo& info) {
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
     const auto impute = [&](auto* out, const auto* in, const auto& values, auto matches) {
       check_argument(values.size() == 1 || static_cast<int64_t>(values.size()) == features, "input 'X' ",
-                     x.description(), " has ", features, " features but the imputed values are ", values.size());
+                     tensor_text(x), " has ", features, " features but the imputed values are ", values.size());
       for (int64_t i = 0; i < x.element_count(); ++i) {
         const size_t f = values.size() == 1 ? 0 : static_cast<size_t>(i % features);
         out[i] = matches(in[i]) ? static_cast<std::remove_reference_t<decltype(*out)>>(values[f]) : in[i];
       }
     };
     if (x.dtype() == DType::kFloat || x.dtype() == DType::kDouble) {
-      check_argument(!imputed_floats.empty(), "input 'X' ", x.description(),
+      check_argument(!imputed_floats.empty(), "input 'X' ", tensor_text(x),
                      " holds floats but the node imputes 'imputed_value_int64s'");
       const bool replace_nan = std::isnan(replaced_float);
       const auto matches = [&](double v) { return replace_nan ? std::isnan(v) : v == replaced_float; };
@@ -133,7 +134,7 @@ std::unique_ptr<Kernel> make_imputer(const KernelInfo& info) {
       else
         impute(y.data<double>(), x.data<double>(), imputed_floats, matches);
     } else if (x.dtype() == DType::kInt64 || x.dtype() == DType::kInt32) {
-      check_argument(!imputed_ints.empty(), "input 'X' ", x.description(),
+      check_argument(!imputed_ints.empty(), "input 'X' ", tensor_text(x),
                      " holds integers but the node imputes 'imputed_value_floats'");
       const auto matches = [&](int64_t v) { return v == replaced_int; };
       if (x.dtype() == DType::kInt64)

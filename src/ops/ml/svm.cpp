@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -323,7 +324,7 @@ std::unique_ptr<Kernel> make_svm_classifier(const KernelInfo& info) {
     const SvmClassifierModel& m = *model;
     const Tensor& x = ctx.input(0);
     const FeatureShape fs = feature_shape(x, "input 'X'");
-    check_argument(fs.columns == m.features, "input 'X' ", x.description(), " has ", fs.columns,
+    check_argument(fs.columns == m.features, "input 'X' ", tensor_text(x), " has ", fs.columns,
                    " features, the model expects ", m.features);
     const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     const bool strings = !m.string_labels.empty();
@@ -385,7 +386,7 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const FeatureShape fs = feature_shape(x, "input 'X'");
-    check_argument(fs.columns == features, "input 'X' ", x.description(), " has ", fs.columns,
+    check_argument(fs.columns == features, "input 'X' ", tensor_text(x), " has ", fs.columns,
                    " features, the model expects ", features);
     const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     Tensor& y = ctx.allocate_output(0, DType::kFloat, {fs.rows, 1});

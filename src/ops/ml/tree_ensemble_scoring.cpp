@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "base/lazy_text.h"
 #include "ops/ml/tree_ensemble_common.h"
 
 namespace tessera::ml {
@@ -212,8 +213,8 @@ void score_rows(const TreeEnsembleModel& model, const Tensor& x, Parallelism& pa
   const FeatureShape fs = feature_shape(x, "input 'X'");
   const bool known = x.dtype() == DType::kFloat || x.dtype() == DType::kDouble || x.dtype() == DType::kInt32 ||
                      x.dtype() == DType::kInt64 || x.dtype() == DType::kFloat16;
-  check_argument(known, "input 'X' ", x.description(), ": element type must be float, double, float16, int32 or int64");
-  check_argument(fs.columns >= model.feature_count, "input 'X' ", x.description(), " has ", fs.columns,
+  check_argument(known, "input 'X' ", tensor_text(x), ": element type must be float, double, float16, int32 or int64");
+  check_argument(fs.columns >= model.feature_count, "input 'X' ", tensor_text(x), " has ", fs.columns,
                  " features but the trees read feature ", model.feature_count - 1);
   const auto targets = static_cast<size_t>(model.n_targets);
   const auto run_rows = [&](int64_t begin, int64_t end) {

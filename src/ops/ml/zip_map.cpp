@@ -5,6 +5,7 @@
 #include <memory>
 #include <numeric>
 
+#include "base/lazy_text.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
 
@@ -73,11 +74,11 @@ std::unique_ptr<Kernel> make_zip_map(const KernelInfo& info) {
   auto layout = std::make_shared<const ZipLayout>(read_layout(info.node));
   return make_kernel([layout](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kFloat, "input 'X' ", x.description(), " must hold float");
-    check_argument(x.rank() == 1 || x.rank() == 2, "input 'X' ", x.description(), " must be 1-D or 2-D");
+    check_argument(x.dtype() == DType::kFloat, "input 'X' ", tensor_text(x), " must hold float");
+    check_argument(x.rank() == 1 || x.rank() == 2, "input 'X' ", tensor_text(x), " must be 1-D or 2-D");
     const int64_t rows = x.rank() == 2 ? x.dim(0) : 1;
     const int64_t columns = x.dim(x.rank() - 1);
-    check_argument(columns == layout->class_count, "input 'X' ", x.description(), " has ", columns,
+    check_argument(columns == layout->class_count, "input 'X' ", tensor_text(x), " has ", columns,
                    " scores per row but the node has ", layout->class_count, " class labels");
     ctx.set_output(0, RuntimeValue::map_sequence(layout->keys.dtype(), DType::kFloat, zip_rows(*layout, x, rows)));
   });

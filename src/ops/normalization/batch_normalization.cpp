@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/normalization/norm_common.h"
 #include "ops/pool/float_staging.h"
 #include "ops/registry.h"
@@ -25,7 +26,7 @@ struct BatchNormLayout {
 };
 
 BatchNormLayout batch_norm_layout(const Tensor& x) {
-  check_argument(x.rank() >= 1, "BatchNormalization expects X of rank >= 1, got ", x.description());
+  check_argument(x.rank() >= 1, "BatchNormalization expects X of rank >= 1, got ", tensor_text(x));
   BatchNormLayout l;
   l.batch = x.dim(0);
   if (x.rank() >= 2) {
@@ -39,7 +40,7 @@ BatchNormLayout batch_norm_layout(const Tensor& x) {
 void check_parameter(const Tensor& p, const char* name, const BatchNormLayout& l) {
   check_norm_float(p, "BatchNormalization", name);
   check_argument(p.element_count() == l.channels || p.element_count() == l.channels * l.spatial,
-                 "BatchNormalization: input ", name, " ", p.description(), " must hold one value per channel (",
+                 "BatchNormalization: input ", name, " ", tensor_text(p), " must hold one value per channel (",
                  l.channels, ")");
 }
 

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -54,7 +55,7 @@ double read_ratio(const KernelContext& ctx) {
   if (!ctx.has_input(1)) return 0.5;
   const Tensor& r = ctx.input(1);
   check_argument(r.element_count() == 1 && is_dropout_float(r.dtype()), "Dropout: ratio must be a float scalar, got ",
-                 r.description());
+                 tensor_text(r));
   double ratio = 0;
   visit_dtype(r.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -70,7 +71,7 @@ bool read_training_mode(const KernelContext& ctx) {
   if (!ctx.has_input(2)) return false;
   const Tensor& t = ctx.input(2);
   check_argument(t.element_count() == 1 && t.dtype() == DType::kBool,
-                 "Dropout: training_mode must be a bool scalar, got ", t.description());
+                 "Dropout: training_mode must be a bool scalar, got ", tensor_text(t));
   return t.data<bool>()[0];
 }
 
@@ -115,7 +116,7 @@ std::unique_ptr<Kernel> make_dropout(const KernelInfo& info) {
   }
   return make_kernel([opset, seed, random](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
-    check_argument(is_dropout_float(data.dtype()), "Dropout does not support input data of type ", data.description());
+    check_argument(is_dropout_float(data.dtype()), "Dropout does not support input data of type ", tensor_text(data));
     if (opset >= 12) {
       const double ratio = read_ratio(ctx);
       if (read_training_mode(ctx) && ratio > 0) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -23,18 +24,18 @@ void check_ids(const std::string& label, const Tensor& ids, const char* name, in
                bool allow_one_batch) {
   check_argument((ids.dtype() == DType::kInt32 || ids.dtype() == DType::kInt64) && ids.rank() == 2 &&
                      (ids.dim(0) == batch || (allow_one_batch && ids.dim(0) == 1)) && ids.dim(1) == seq,
-                 label, ": ", name, " ", ids.description(), " must be int32 [", batch, ", ", seq, "]");
+                 label, ": ", name, " ", tensor_text(ids), " must be int32 [", batch, ", ", seq, "]");
 }
 
 const float* table_row(const std::string& label, const Tensor& table, const char* name, int64_t id) {
   check_argument(id >= 0 && id < table.dim(0), label, ": ", name, " id ", id, " is out of range for ",
-                 table.description());
+                 tensor_text(table));
   return table.data<float>() + id * table.dim(1);
 }
 
 void check_table(const std::string& label, const Tensor& t, const char* name, int64_t hidden) {
   check_argument(t.dtype() == DType::kFloat && t.rank() == 2 && t.dim(1) == hidden, label, ": ", name, " ",
-                 t.description(), " must be float [rows, ", hidden, "]");
+                 tensor_text(t), " must be float [rows, ", hidden, "]");
 }
 
 struct EmbedInputs {

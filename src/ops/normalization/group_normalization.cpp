@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/normalization/norm_common.h"
 #include "ops/pool/float_staging.h"
@@ -54,10 +55,10 @@ std::unique_ptr<Kernel> make_group_normalization(const KernelInfo& info) {
     const Tensor& input = ctx.input(0);
     check_norm_float(input, "GroupNormalization", "X");
     check_argument(input.rank() >= 2, "GroupNormalization expects X of rank >= 2 [N, C, ...], got ",
-                   input.description());
+                   tensor_text(input));
     const int64_t channels = input.dim(1);
     check_argument(channels % config.groups == 0, "GroupNormalization: num_groups ", config.groups,
-                   " does not divide the channels of X ", input.description());
+                   " does not divide the channels of X ", tensor_text(input));
     const Tensor& scale_t = ctx.input(1);
     const Tensor& bias_t = ctx.input(2);
     check_norm_float(scale_t, "GroupNormalization", "scale");
@@ -65,9 +66,9 @@ std::unique_ptr<Kernel> make_group_normalization(const KernelInfo& info) {
     // Opset 18 specifies one value per group; exporters also wrote one per channel there, which is accepted.
     const int64_t n = scale_t.element_count();
     const bool valid = n == channels || (config.opset < 21 && n == config.groups);
-    check_argument(valid && bias_t.element_count() == n, "GroupNormalization: scale ", scale_t.description(),
-                   " and bias ", bias_t.description(), " must hold one value per ",
-                   config.opset < 21 ? "group" : "channel", " of X ", input.description());
+    check_argument(valid && bias_t.element_count() == n, "GroupNormalization: scale ", tensor_text(scale_t),
+                   " and bias ", tensor_text(bias_t), " must hold one value per ",
+                   config.opset < 21 ? "group" : "channel", " of X ", tensor_text(input));
     const std::vector<double> scale = float_tensor_values<double>(scale_t);
     const std::vector<double> bias = float_tensor_values<double>(bias_t);
     const Tensor x = widen_to_float(input);

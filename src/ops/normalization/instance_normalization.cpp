@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/normalization/norm_common.h"
 #include "ops/pool/float_staging.h"
@@ -37,14 +38,14 @@ std::unique_ptr<Kernel> make_instance_normalization(const KernelInfo& info) {
     const Tensor& input = ctx.input(0);
     check_norm_float(input, "InstanceNormalization", "input");
     check_argument(input.rank() >= 2, "InstanceNormalization expects input of rank >= 2 [N, C, ...], got ",
-                   input.description());
+                   tensor_text(input));
     const Tensor& scale_t = ctx.input(1);
     const Tensor& bias_t = ctx.input(2);
     check_norm_float(scale_t, "InstanceNormalization", "scale");
     check_norm_float(bias_t, "InstanceNormalization", "B");
     check_argument(scale_t.element_count() == input.dim(1) && bias_t.element_count() == input.dim(1),
-                   "InstanceNormalization: scale ", scale_t.description(), " and B ", bias_t.description(),
-                   " must hold one value per channel of input ", input.description());
+                   "InstanceNormalization: scale ", tensor_text(scale_t), " and B ", tensor_text(bias_t),
+                   " must hold one value per channel of input ", tensor_text(input));
     const std::vector<double> scale = float_tensor_values<double>(scale_t);
     const std::vector<double> bias = float_tensor_values<double>(bias_t);
     const Tensor x = widen_to_float(input);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/normalization/norm_common.h"
 #include "ops/pool/float_staging.h"
@@ -43,8 +44,8 @@ void check_broadcastable(const Tensor& param, const char* name, const Tensor& x)
     const int64_t d = param.dim(i);
     ok = d == 1 || d == x.dim(x.rank() - param.rank() + i);
   }
-  check_argument(ok, "LayerNormalization: ", name, " ", param.description(), " cannot be broadcast to X ",
-                 x.description());
+  check_argument(ok, "LayerNormalization: ", name, " ", tensor_text(param), " cannot be broadcast to X ",
+                 tensor_text(x));
 }
 
 struct LayerNormConfig {
@@ -123,7 +124,7 @@ std::unique_ptr<Kernel> make_layer_normalization(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     check_norm_float(input, "LayerNormalization", "X");
-    check_argument(input.rank() >= 1, "LayerNormalization expects X of rank >= 1, got ", input.description());
+    check_argument(input.rank() >= 1, "LayerNormalization expects X of rank >= 1, got ", tensor_text(input));
     const size_t axis = static_cast<size_t>(normalize_axis(config.axis, static_cast<int64_t>(input.rank())));
     check_broadcastable(ctx.input(1), "Scale", input);
     if (ctx.has_input(2)) check_broadcastable(ctx.input(2), "B", input);

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/normalization/norm_common.h"
 #include "ops/pool/float_staging.h"
@@ -70,7 +71,7 @@ std::unique_ptr<Kernel> make_lrn(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     check_norm_float(input, "LRN", "X");
-    check_argument(input.rank() >= 2, "LRN expects X of rank >= 2 [N, C, ...], got ", input.description());
+    check_argument(input.rank() >= 2, "LRN expects X of rank >= 2 [N, C, ...], got ", tensor_text(input));
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), input.shape());
     if (x.dtype() == DType::kDouble)

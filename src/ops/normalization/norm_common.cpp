@@ -1,6 +1,7 @@
 #include "ops/normalization/norm_common.h"
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 
 namespace tessera {
 
@@ -10,7 +11,7 @@ bool is_norm_float(DType dtype) {
 
 void check_norm_float(const Tensor& tensor, const char* op, const char* input_name) {
   check_argument(is_norm_float(tensor.dtype()), op, " does not support input ", input_name, " of type ",
-                 tensor.description());
+                 tensor_text(tensor));
 }
 
 template <typename T>

@@ -10,6 +10,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -58,8 +59,8 @@ float row_mean_square(const float* s, int64_t n) {
 const Tensor* optional_vector(KernelContext& ctx, size_t index, int64_t hidden, const char* op, const char* name) {
   if (!ctx.has_input(index)) return nullptr;
   const Tensor& t = ctx.input(index);
-  check_argument(t.dtype() == DType::kFloat && t.rank() == 1 && t.dim(0) == hidden, op, ": ", name, " ",
-                 t.description(), " must be float[", hidden, "] (the hidden size)");
+  check_argument(t.dtype() == DType::kFloat && t.rank() == 1 && t.dim(0) == hidden, op, ": ", name, " ", tensor_text(t),
+                 " must be float[", hidden, "] (the hidden size)");
   return &t;
 }
 
@@ -72,7 +73,7 @@ std::unique_ptr<Kernel> make_skip_norm(const KernelInfo& info, bool simplified) 
     const Tensor& x = ctx.input(0);
     const Tensor& skip = ctx.input(1);
     check_argument(x.dtype() == DType::kFloat && skip.dtype() == DType::kFloat && x.rank() >= 2, op, ": input ",
-                   x.description(), " and skip ", skip.description(), " must be float tensors of rank 2 or more");
+                   tensor_text(x), " and skip ", tensor_text(skip), " must be float tensors of rank 2 or more");
     const int64_t hidden = x.dim(x.rank() - 1);
     const int64_t rows = hidden == 0 ? 0 : x.element_count() / hidden;
     // skip is input's shape, or input's trailing dims after leading 1s (broadcast over the leading dims).
@@ -80,12 +81,11 @@ std::unique_ptr<Kernel> make_skip_norm(const KernelInfo& info, bool simplified) 
     while (skip_dims.size() > 1 && skip_dims.front() == 1) skip_dims.erase(skip_dims.begin());
     const bool trailing = skip_dims.size() <= x.rank() &&
                           std::equal(skip_dims.begin(), skip_dims.end(), x.shape().end() - skip_dims.size());
-    check_argument(trailing && hidden > 0, op, ": skip ", skip.description(), " does not match input ",
-                   x.description());
+    check_argument(trailing && hidden > 0, op, ": skip ", tensor_text(skip), " does not match input ", tensor_text(x));
     const int64_t skip_rows = skip.element_count() / hidden;
     const Tensor& gamma = ctx.input(2);
     check_argument(gamma.dtype() == DType::kFloat && gamma.rank() == 1 && gamma.dim(0) == hidden, op, ": gamma ",
-                   gamma.description(), " must be float[", hidden, "]");
+                   tensor_text(gamma), " must be float[", hidden, "]");
     const Tensor* beta = simplified ? nullptr : optional_vector(ctx, 3, hidden, op, "beta");
     const Tensor* bias = optional_vector(ctx, simplified ? 3 : 4, hidden, op, "bias");
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
 #include "ops/quantization/quant_params.h"
@@ -68,7 +69,7 @@ std::unique_ptr<Kernel> make_sum_pool_kernel(SumPoolConfig config) {
     const Tensor& input = ctx.input(0);
     const DType dtype = input.dtype();
     check_argument(dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype), config.op_name,
-                   " does not support input X of type ", input.description());
+                   " does not support input X of type ", tensor_text(input));
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, config.op_name);
     const Tensor x = widen_to_float(input);
     Tensor y = staged_output(ctx, 0, input.dtype(), pool_output_shape(input, g), /*writes_every_element=*/true);
@@ -121,7 +122,7 @@ std::unique_ptr<Kernel> make_qlinear_average_pool(const KernelInfo& info) {
   return make_kernel([attrs, count_include_pad, channels_last](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     check_argument(qlinear::is_q8(input.dtype()) && input.rank() >= 3, "QLinearAveragePool: input X ",
-                   input.description(), " must be int8 or uint8 of rank >= 3");
+                   tensor_text(input), " must be int8 or uint8 of rank >= 3");
     const qlinear::QuantParam in = qlinear::read_param(ctx, 1, 2, input.dtype(), "X");
     const qlinear::QuantParam out = qlinear::read_param(ctx, 3, 4, input.dtype(), "Y");
     const Tensor x = channels_last ? channels_last_to_first(input, ctx.parallelism()) : input;

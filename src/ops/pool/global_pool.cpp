@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
 #include "ops/registry.h"
@@ -62,9 +63,9 @@ std::unique_ptr<Kernel> make_global_kernel(GlobalPoolConfig config) {
     const Tensor& input = ctx.input(0);
     const DType dtype = input.dtype();
     check_argument(dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype), config.op_name,
-                   " does not support input X of type ", input.description());
+                   " does not support input X of type ", tensor_text(input));
     check_argument(input.rank() >= 2, config.op_name, " expects input X of rank >= 2 [N, C, ...], got ",
-                   input.description());
+                   tensor_text(input));
     std::vector<int64_t> out_shape(input.rank(), 1);
     out_shape[0] = input.dim(0);
     out_shape[1] = input.dim(1);

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/f32-maxpool/f32-maxpool.h"
 #include "kernels/q8-convert/q8-convert.h"
 #include "ops/pool/float_staging.h"
@@ -207,7 +208,7 @@ std::unique_ptr<Kernel> make_max_pool(const KernelInfo& info) {
     const bool integer = dtype == DType::kInt8 || dtype == DType::kUint8;
     check_argument(
         dtype == DType::kFloat || dtype == DType::kDouble || is_staged_float(dtype) || (integer && opset >= 12),
-        "MaxPool does not support input X of type ", input.description());
+        "MaxPool does not support input X of type ", tensor_text(input));
     const PoolGeometry g = resolve_pool_geometry(config.attrs, input, "MaxPool");
     const std::vector<int64_t> out_shape = pool_output_shape(input, g);
     Tensor* indices = ctx.output_wanted(1) ? &ctx.allocate_output(1, DType::kInt64, out_shape) : nullptr;
@@ -233,7 +234,7 @@ std::unique_ptr<Kernel> make_nhwc_max_pool(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) {
     const Tensor& input = ctx.input(0);
     check_argument((input.dtype() == DType::kInt8 || input.dtype() == DType::kUint8) && input.rank() >= 3,
-                   "NhwcMaxPool: input X ", input.description(), " must be int8 or uint8 [N, spatial..., C]");
+                   "NhwcMaxPool: input X ", tensor_text(input), " must be int8 or uint8 [N, spatial..., C]");
     const Tensor x = channels_last_to_first(input, ctx.parallelism());
     const PoolGeometry g = resolve_pool_geometry(config.attrs, x, "NhwcMaxPool");
     const std::vector<int64_t> out_nchw = pool_output_shape(x, g);

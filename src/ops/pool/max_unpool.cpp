@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
@@ -38,7 +39,7 @@ std::vector<int64_t> default_unpool_shape(const UnpoolAttributes& a, const std::
   const size_t rank = a.kernel.size();
   for (size_t i = 0; i < rank; ++i) {
     const int64_t d = (x_shape[i + 2] - 1) * a.strides[i] + a.kernel[i] - a.pads[i] - a.pads[i + rank];
-    check_argument(d >= 0, "MaxUnpool: spatial axis ", i, " of X ", shape_to_string(x_shape),
+    check_argument(d >= 0, "MaxUnpool: spatial axis ", i, " of X ", shape_text(x_shape),
                    " unpools to a negative length");
     shape.push_back(d);
   }
@@ -51,10 +52,10 @@ std::unique_ptr<Kernel> make_max_unpool(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Tensor& indices = ctx.input(1);
     check_argument(x.rank() == attrs.kernel.size() + 2, "MaxUnpool expects X of rank ", attrs.kernel.size() + 2,
-                   ", got ", x.description());
-    check_argument(indices.shape() == x.shape(), "MaxUnpool: indices I ", indices.description(),
-                   " must have the shape of X ", x.description());
-    check_argument(indices.dtype() == DType::kInt64, "MaxUnpool: indices I must be int64, got ", indices.description());
+                   ", got ", tensor_text(x));
+    check_argument(indices.shape() == x.shape(), "MaxUnpool: indices I ", tensor_text(indices),
+                   " must have the shape of X ", tensor_text(x));
+    check_argument(indices.dtype() == DType::kInt64, "MaxUnpool: indices I must be int64, got ", tensor_text(indices));
     // Indices address the default (inferred) unpooled shape; an output_shape at least as large embeds that
     // result at its origin (as the ONNX reference does).
     const std::vector<int64_t> inferred = default_unpool_shape(attrs, x.shape());
@@ -63,8 +64,8 @@ std::unique_ptr<Kernel> make_max_unpool(const KernelInfo& info) {
       out_shape = tensor_to_int64s(ctx.input(2));
       bool fits = out_shape.size() == x.rank();
       for (size_t i = 0; fits && i < out_shape.size(); ++i) fits = out_shape[i] >= inferred[i];
-      check_argument(fits, "MaxUnpool: output_shape ", shape_to_string(out_shape), " must have rank ", x.rank(),
-                     " and hold the unpooled shape ", shape_to_string(inferred));
+      check_argument(fits, "MaxUnpool: output_shape ", shape_text(out_shape), " must have rank ", x.rank(),
+                     " and hold the unpooled shape ", shape_text(inferred));
     }
     check_argument(x.dtype() != DType::kString, "MaxUnpool does not support string tensors");
     Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
@@ -76,7 +77,7 @@ std::unique_ptr<Kernel> make_max_unpool(const KernelInfo& info) {
     char* dst = static_cast<char*>(y.raw_data());
     for (int64_t i = 0; i < x.element_count(); ++i) {
       check_argument(id[i] >= 0 && id[i] < total, "MaxUnpool: index ", id[i], " at position ", i,
-                     " of I is outside the unpooled shape ", shape_to_string(inferred));
+                     " of I is outside the unpooled shape ", shape_text(inferred));
       int64_t rest = id[i], offset = 0;
       for (size_t a = inferred.size(); a-- > 0;) {
         offset += (rest % inferred[a]) * out_strides[a];
@@ -136,10 +137,10 @@ std::unique_ptr<Kernel> make_max_roi_pool(const KernelInfo& info) {
     const Tensor& input = ctx.input(0);
     const Tensor& input_rois = ctx.input(1);
     check_argument(input.dtype() == DType::kFloat || input.dtype() == DType::kDouble || is_staged_float(input.dtype()),
-                   "MaxRoiPool does not support X of type ", input.description());
-    check_argument(input.rank() == 4, "MaxRoiPool expects X of rank 4, got ", input.description());
+                   "MaxRoiPool does not support X of type ", tensor_text(input));
+    check_argument(input.rank() == 4, "MaxRoiPool expects X of rank 4, got ", tensor_text(input));
     check_argument(input_rois.rank() == 2 && input_rois.dim(1) == 5 && input_rois.dtype() == input.dtype(),
-                   "MaxRoiPool expects rois of shape [num_rois, 5] and the type of X, got ", input_rois.description());
+                   "MaxRoiPool expects rois of shape [num_rois, 5] and the type of X, got ", tensor_text(input_rois));
     const Tensor x = widen_to_float(input);
     const Tensor rois = widen_to_float(input_rois);
     Tensor y = staged_output(ctx, 0, input.dtype(), {rois.dim(0), x.dim(1), pooled[0], pooled[1]});

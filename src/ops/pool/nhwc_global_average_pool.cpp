@@ -7,6 +7,7 @@
 #include <climits>
 #include <limits>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -16,9 +17,9 @@ std::unique_ptr<Kernel> make_nhwc_global_average_pool(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.dtype() == DType::kFloat, "NhwcGlobalAveragePool does not support input X of type ",
-                   x.description(), " (float32 only)");
+                   tensor_text(x), " (float32 only)");
     check_argument(x.rank() >= 3, "NhwcGlobalAveragePool expects input X of rank >= 3 [N, spatial..., C], got ",
-                   x.description());
+                   tensor_text(x));
     const int64_t n = x.dim(0), c = x.dim(x.rank() - 1);
     std::vector<int64_t> out_shape(static_cast<size_t>(x.rank()), 1);
     out_shape[0] = n;

@@ -224,7 +224,7 @@ std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape) {
 }  // namespace
 
 Tensor channels_last_to_first(const Tensor& x, Parallelism& parallelism) {
-  check_argument(x.rank() >= 3, "a channels-last pool input must have rank >= 3, got ", x.description());
+  check_argument(x.rank() >= 3, "a channels-last pool input must have rank >= 3, got ", tensor_text(x));
   const std::vector<int64_t> strides = row_major_strides(x.shape());
   // Element (n, c, s...) of the result is element (n, s..., c) of x.
   std::vector<int64_t> shape{x.dim(0), x.dim(x.rank() - 1)}, view{strides[0], 1};

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "kernels/q8-gemm/q8_gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/quantization/quant_params.h"
@@ -61,10 +62,10 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(3);
     check_argument(qlinear::is_q8(a.dtype()) && qlinear::is_q8(b.dtype()) && a.rank() == 2 && b.rank() == 2,
-                   "QGemm: A ", a.description(), " and B ", b.description(), " must be 2-D int8 or uint8");
+                   "QGemm: A ", tensor_text(a), " and B ", tensor_text(b), " must be 2-D int8 or uint8");
     const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
     const int64_t n = trans_b ? b.dim(0) : b.dim(1);
-    check_argument((trans_b ? b.dim(1) : b.dim(0)) == k, "QGemm: A ", a.description(), " and B ", b.description(),
+    check_argument((trans_b ? b.dim(1) : b.dim(0)) == k, "QGemm: A ", tensor_text(a), " and B ", tensor_text(b),
                    " do not multiply", trans_a ? " (transA)" : "", trans_b ? " (transB)" : "");
     const Tensor& a_scale = ctx.input(1);
     const Tensor& a_zero = ctx.input(2);
@@ -72,12 +73,12 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
     const Tensor& b_zero = ctx.input(5);
     check_argument(a_scale.dtype() == DType::kFloat && a_scale.element_count() == 1 && a_zero.dtype() == a.dtype() &&
                        a_zero.element_count() == 1,
-                   "QGemm: a_scale ", a_scale.description(), " and a_zero_point ", a_zero.description(),
+                   "QGemm: a_scale ", tensor_text(a_scale), " and a_zero_point ", tensor_text(a_zero),
                    " must be one float and one value of A's type");
     const int64_t columns = b_scale.element_count();
     check_argument(b_scale.dtype() == DType::kFloat && (columns == 1 || columns == n) && b_zero.dtype() == b.dtype() &&
                        (b_zero.element_count() == 1 || b_zero.element_count() == n),
-                   "QGemm: b_scale ", b_scale.description(), " and b_zero_point ", b_zero.description(),
+                   "QGemm: b_scale ", tensor_text(b_scale), " and b_zero_point ", tensor_text(b_zero),
                    " must hold 1 or N = ", n, " values (float, and B's type)");
     // A as m x k row-major bytes (transposed once when transA).
     const uint8_t* a_bytes = static_cast<const uint8_t*>(a.raw_data());
@@ -100,9 +101,9 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
             &ctx.parallelism());
     if (ctx.has_input(6)) {
       const Tensor& c = ctx.input(6);
-      check_argument(c.dtype() == DType::kInt32, "QGemm: C ", c.description(), " must be int32");
+      check_argument(c.dtype() == DType::kInt32, "QGemm: C ", tensor_text(c), " must be int32");
       const std::vector<int64_t> shape{m, n};
-      check_argument(broadcast_shape(c.shape(), shape) == shape, "QGemm: C ", c.description(),
+      check_argument(broadcast_shape(c.shape(), shape) == shape, "QGemm: C ", tensor_text(c),
                      " does not broadcast to [", m, ",", n, "]");
       const std::vector<int64_t> strides = broadcast_strides(c.shape(), shape);
       const int32_t* cd = c.data<int32_t>();
@@ -114,7 +115,7 @@ std::unique_ptr<Kernel> make_qgemm(const KernelInfo& info) {
     const float y_scale = quantized ? ctx.input(7).data<float>()[0] : 1.0f;
     if (quantized) {
       check_argument(ctx.input(7).dtype() == DType::kFloat && ctx.input(7).element_count() == 1, "QGemm: y_scale ",
-                     ctx.input(7).description(), " must be one float");
+                     tensor_text(ctx.input(7)), " must be one float");
     }
     for (int64_t j = 0; j < columns; ++j) {
       scales[static_cast<size_t>(j)] = alpha * a_scale.data<float>()[0] * b_scale.data<float>()[j];

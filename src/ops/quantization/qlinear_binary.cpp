@@ -7,6 +7,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "kernels/q8-binary/q8-binary.h"
 #include "ops/common/op_utils.h"
 #include "ops/quantization/quant_params.h"
@@ -58,7 +59,7 @@ std::unique_ptr<Kernel> make_qlinear_binary(const KernelInfo&) {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(3);
     check_argument((a.dtype() == DType::kInt8 || a.dtype() == DType::kUint8) && b.dtype() == a.dtype(),
-                   "A and B must both be int8 or both uint8, got ", a.description(), " and ", b.description());
+                   "A and B must both be int8 or both uint8, got ", tensor_text(a), " and ", tensor_text(b));
     const QuantParam pa = read_param(ctx, 1, 2, a.dtype(), "A");
     const QuantParam pb = read_param(ctx, 4, 5, a.dtype(), "B");
     const QuantParam pc = read_param(ctx, 6, 7, a.dtype(), "C");

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/quantization/quant_params.h"
 #include "ops/registry.h"
@@ -16,7 +17,7 @@ using qlinear::QuantParam;
 std::unique_ptr<Kernel> make_lookup(const char* op, std::function<float(float)> f) {
   return make_kernel([op, f](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(qlinear::is_q8(x.dtype()), op, ": input X ", x.description(), " must be int8 or uint8");
+    check_argument(qlinear::is_q8(x.dtype()), op, ": input X ", tensor_text(x), " must be int8 or uint8");
     const QuantParam in = qlinear::read_param(ctx, 1, 2, x.dtype(), "X");
     const QuantParam out = qlinear::read_param(ctx, 3, 4, x.dtype(), "Y");
     uint8_t table[256];

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/quantization/quant_params.h"
 #include "ops/registry.h"
@@ -45,7 +46,7 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(const KernelInfo& info)
   const bool channels_last = info.node.attr_int("channels_last", 0) != 0;
   return make_kernel([channels_last](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(qlinear::is_q8(x.dtype()) && x.rank() >= 3, "QLinearGlobalAveragePool: input X ", x.description(),
+    check_argument(qlinear::is_q8(x.dtype()) && x.rank() >= 3, "QLinearGlobalAveragePool: input X ", tensor_text(x),
                    " must be int8 or uint8 of rank >= 3");
     const QuantParam in = qlinear::read_param(ctx, 1, 2, x.dtype(), "X");
     const QuantParam out = qlinear::read_param(ctx, 3, 4, x.dtype(), "Y");
@@ -57,7 +58,7 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(const KernelInfo& info)
       plane *= shape[i];
       shape[i] = 1;
     }
-    check_argument(plane > 0, "QLinearGlobalAveragePool: input X ", x.description(), " has an empty spatial size");
+    check_argument(plane > 0, "QLinearGlobalAveragePool: input X ", tensor_text(x), " has an empty spatial size");
     Tensor& y = ctx.allocate_output_uninitialized(0, x.dtype(), shape);
     const int64_t batch = x.dim(0), channels = x.dim(channel_axis);
     if (x.dtype() == DType::kInt8) {
@@ -93,7 +94,7 @@ std::unique_ptr<Kernel> make_qlinear_concat(const KernelInfo& info) {
                    "QLinearConcat takes Y_scale, Y_zero_point and (X, X_scale, X_zero_point) triples, got ",
                    ctx.input_count(), " inputs");
     const Tensor& y_zero = ctx.input(1);
-    check_argument(qlinear::is_q8(y_zero.dtype()), "QLinearConcat: Y_zero_point ", y_zero.description(),
+    check_argument(qlinear::is_q8(y_zero.dtype()), "QLinearConcat: Y_zero_point ", tensor_text(y_zero),
                    " must be int8 or uint8");
     const DType dtype = y_zero.dtype();
     const bool is_signed = dtype == DType::kInt8;
@@ -105,11 +106,11 @@ std::unique_ptr<Kernel> make_qlinear_concat(const KernelInfo& info) {
     shape[static_cast<size_t>(axis)] = 0;
     for (size_t i = 0; i < count; ++i) {
       const Tensor& x = ctx.input(2 + 3 * i);
-      check_argument(x.dtype() == dtype && x.rank() == first.rank(), "QLinearConcat: input ", i, " ", x.description(),
+      check_argument(x.dtype() == dtype && x.rank() == first.rank(), "QLinearConcat: input ", i, " ", tensor_text(x),
                      " must be ", dtype_name(dtype), " of rank ", first.rank());
       for (size_t d = 0; d < x.rank(); ++d) {
         check_argument(static_cast<int64_t>(d) == axis || x.dim(d) == first.dim(d), "QLinearConcat: input ", i, " ",
-                       x.description(), " does not match input 0 ", first.description(), " outside axis ", axis);
+                       tensor_text(x), " does not match input 0 ", tensor_text(first), " outside axis ", axis);
       }
       shape[static_cast<size_t>(axis)] += x.dim(static_cast<size_t>(axis));
     }

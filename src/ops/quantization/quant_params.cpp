@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 
 namespace tessera::qlinear {
@@ -10,12 +11,12 @@ namespace tessera::qlinear {
 QuantParam read_param(KernelContext& ctx, size_t scale_index, size_t zp_index, DType dtype, const char* what) {
   const Tensor& scale = ctx.input(scale_index);
   check_argument(scale.dtype() == DType::kFloat && scale.element_count() == 1, what, " scale must be one float, got ",
-                 scale.description());
+                 tensor_text(scale));
   QuantParam p{scale.data<float>()[0], 0.0f};
   if (ctx.has_input(zp_index)) {
     const Tensor& zp = ctx.input(zp_index);
     check_argument(zp.dtype() == dtype && zp.element_count() == 1, what, " zero point must be one ", dtype_name(dtype),
-                   ", got ", zp.description());
+                   ", got ", tensor_text(zp));
     p.zero_point =
         dtype == DType::kInt8 ? static_cast<float>(zp.data<int8_t>()[0]) : static_cast<float>(zp.data<uint8_t>()[0]);
   }

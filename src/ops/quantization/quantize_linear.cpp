@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "base/parallel.h"
 #include "kernels/q8-convert/q8-convert.h"
 #include "kernels/qu8-quantize/qu8-quantize.h"
@@ -31,16 +32,16 @@ struct ScaleIndexer {
     for (int64_t i = axis + 1; i < rank; ++i) inner *= x.dim(i);
     if (block_size > 0) {
       check_argument(scale.rank() == x.rank(), "blocked quantization needs a scale of rank ", x.rank(), ", got ",
-                     scale.description());
+                     tensor_text(scale));
       mode = Mode::kBlocked;
       block = block_size;
       scale_axis_dim = scale.dim(axis);
-      check_argument(scale_axis_dim * block >= axis_dim, "scale ", scale.description(), " with block_size ", block_size,
+      check_argument(scale_axis_dim * block >= axis_dim, "scale ", tensor_text(scale), " with block_size ", block_size,
                      " does not cover dimension ", axis_dim);
       return;
     }
     check_argument(scale.rank() == 1 && scale.dim(0) == axis_dim, "per-axis scale must be 1-D of length ", axis_dim,
-                   ", got ", scale.description());
+                   ", got ", tensor_text(scale));
     mode = Mode::kPerAxis;
   }
 
@@ -167,8 +168,8 @@ std::unique_ptr<Kernel> make_quantize(const KernelInfo& info) {
     if (ctx.has_input(2)) {
       const Tensor& zp = ctx.input(2);
       out_type = zp.dtype();
-      check_argument(zp.element_count() == scale.element_count(), "zero point ", zp.description(), " must match scale ",
-                     scale.description());
+      check_argument(zp.element_count() == scale.element_count(), "zero point ", tensor_text(zp), " must match scale ",
+                     tensor_text(scale));
       zero_points = read_as_double(zp);
     }
     const ScaleIndexer index(x, scale, axis, block_size);
@@ -235,8 +236,8 @@ std::unique_ptr<Kernel> make_dequantize(const KernelInfo& info) {
     const Tensor& scale = ctx.input(1);
     std::vector<double> zero_points(static_cast<size_t>(scale.element_count()), 0.0);
     if (ctx.has_input(2)) {
-      check_argument(ctx.input(2).element_count() == scale.element_count(), "zero point ", ctx.input(2).description(),
-                     " must match scale ", scale.description());
+      check_argument(ctx.input(2).element_count() == scale.element_count(), "zero point ", tensor_text(ctx.input(2)),
+                     " must match scale ", tensor_text(scale));
       zero_points = read_as_double(ctx.input(2));
     }
     const ScaleIndexer index(x, scale, axis, block_size);
@@ -288,7 +289,7 @@ std::unique_ptr<Kernel> make_dequantize(const KernelInfo& info) {
 std::unique_ptr<Kernel> make_dynamic_quantize(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kFloat, "x must be float, got ", x.description());
+    check_argument(x.dtype() == DType::kFloat, "x must be float, got ", tensor_text(x));
     const DynamicQuantU8 q = dynamic_quant_u8_params(x.data<float>(), x.element_count(), &ctx.parallelism());
     Tensor& y = ctx.allocate_output(0, DType::kUint8, x.shape());
     quantize_u8(x.data<float>(), x.element_count(), q, y.data<uint8_t>(), &ctx.parallelism());

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -74,8 +75,7 @@ std::unique_ptr<Kernel> make_random(const KernelInfo& info, bool normal, bool li
   if (!like) {
     check_model(node.has_attribute("shape"), node.label(), ": the shape attribute is required");
     shape = node.attr_ints("shape");
-    for (int64_t d : shape)
-      check_model(d >= 0, node.label(), ": shape ", shape_to_string(shape), " has a negative dim");
+    for (int64_t d : shape) check_model(d >= 0, node.label(), ": shape ", shape_text(shape), " has a negative dim");
     dtype = output_dtype(node, DType::kFloat, kFloatTypes);
   } else if (node.has_attribute("dtype")) {
     dtype = output_dtype(node, DType::kFloat, kFloatTypes);

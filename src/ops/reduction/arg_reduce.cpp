@@ -2,6 +2,7 @@
 // int64 indices along `axis`, which keeps a size-1 dim with keepdims (default) or is dropped.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -92,12 +93,12 @@ KernelFactory arg_factory(bool is_max) {
     return make_kernel([attrs](KernelContext& ctx) {
       const Tensor& x = ctx.input(0);
       const auto rank = static_cast<int64_t>(x.rank());
-      check_argument(rank >= 1, "input 'data' ", x.description(), " must have rank >= 1");
+      check_argument(rank >= 1, "input 'data' ", tensor_text(x), " must have rank >= 1");
       const int64_t axis = normalize_axis(attrs.axis, rank);
       const AxisSplit s = split_at_axis(x.shape(), axis);
       Tensor& y = ctx.allocate_output(0, DType::kInt64, arg_output_shape(x.shape(), axis, attrs.keepdims));
       if (y.element_count() == 0) return;
-      check_argument(s.axis > 0, "input 'data' ", x.description(), " has no elements along axis ", attrs.axis);
+      check_argument(s.axis > 0, "input 'data' ", tensor_text(x), " has no elements along axis ", attrs.axis);
       visit_dtype(x.dtype(), [&](auto tag) {
         using T = typename decltype(tag)::type;
         if constexpr (kIsReduceNumeric<T>) {

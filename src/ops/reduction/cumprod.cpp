@@ -2,6 +2,7 @@
 // output omits its own element, the first is 1) and/or reversed.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -75,9 +76,9 @@ std::unique_ptr<Kernel> make_cumprod(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Tensor& axis_tensor = ctx.input(1);
     check_argument(axis_tensor.element_count() == 1 && axis_tensor.rank() <= 1, "input 'axis' ",
-                   axis_tensor.description(), " must hold exactly one value");
+                   tensor_text(axis_tensor), " must hold exactly one value");
     const auto rank = static_cast<int64_t>(x.rank());
-    check_argument(rank >= 1, "input 'x' ", x.description(), " must have rank >= 1");
+    check_argument(rank >= 1, "input 'x' ", tensor_text(x), " must have rank >= 1");
     const int64_t axis = normalize_axis(tensor_to_int64s(axis_tensor)[0], rank);
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
     if (y.element_count() == 0) return;

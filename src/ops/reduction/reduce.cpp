@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -333,7 +334,7 @@ KernelFactory reduce_factory(ReduceKind kind, bool axes_from_input) {
       if (attrs.axes_from_input && ctx.has_input(1)) {
         const Tensor& axes_tensor = ctx.input(1);
         check_argument(axes_tensor.dtype() == DType::kInt64 && axes_tensor.rank() <= 1, "input 'axes' ",
-                       axes_tensor.description(), " must be a 1-D int64 tensor");
+                       tensor_text(axes_tensor), " must be a 1-D int64 tensor");
         axes = tensor_to_int64s(axes_tensor);
       }
       const std::string what = "input 'data' " + x.description();

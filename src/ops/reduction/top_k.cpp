@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
 #include "ops/registry.h"
@@ -95,7 +96,7 @@ void top_k_typed(const Tensor& x, const AxisSplit& s, int64_t k, bool largest, T
 
 int64_t read_k(const Tensor& k_tensor) {
   check_argument(k_tensor.dtype() == DType::kInt64 && k_tensor.element_count() == 1 && k_tensor.rank() <= 1,
-                 "input 'K' ", k_tensor.description(), " must be a 1-D int64 tensor holding one value");
+                 "input 'K' ", tensor_text(k_tensor), " must be a 1-D int64 tensor holding one value");
   return k_tensor.data<int64_t>()[0];
 }
 
@@ -104,12 +105,12 @@ std::unique_ptr<Kernel> make_top_k(const KernelInfo& info) {
   return make_kernel([attrs](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const auto rank = static_cast<int64_t>(x.rank());
-    check_argument(rank >= 1, "input 'X' ", x.description(), " must have rank >= 1");
+    check_argument(rank >= 1, "input 'X' ", tensor_text(x), " must have rank >= 1");
     const int64_t axis = normalize_axis(attrs.axis, rank);
     const int64_t k = attrs.k_from_input ? read_k(ctx.input(1)) : attrs.k;
     const int64_t n = x.dim(static_cast<size_t>(axis));
-    check_argument(k >= 0 && k <= n, "k = ", k, " is out of range for input 'X' ", x.description(), " along axis ",
-                   axis, " (size ", n, ")");
+    check_argument(k >= 0 && k <= n, "k = ", k, " is out of range for input 'X' ", tensor_text(x), " along axis ", axis,
+                   " (size ", n, ")");
     std::vector<int64_t> shape = x.shape();
     shape[static_cast<size_t>(axis)] = k;
     Tensor& values = ctx.allocate_output(0, x.dtype(), shape);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/pool/float_staging.h"
 #include "ops/pool/pool_common.h"
@@ -217,7 +218,7 @@ std::unique_ptr<Kernel> make_upsample(const KernelInfo& info) {
     ResizeInputs inputs;
     inputs.scales = attr_scales.empty() ? float_values(ctx.input(1), "scales") : attr_scales;
     check_argument(inputs.scales.size() == ctx.input(0).rank(), "Upsample: scales has ", inputs.scales.size(),
-                   " values for input ", ctx.input(0).description());
+                   " values for input ", tensor_text(ctx.input(0)));
     run_configured_resize(config, ctx, inputs);
   });
 }

@@ -7,6 +7,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "base/lazy_text.h"
 
 namespace tessera {
 
@@ -381,16 +382,16 @@ Tensor interpolate(const ResizeOptions& options, const std::vector<AxisPlan>& pl
 
 Tensor run_resize(const ResizeOptions& options, const std::vector<AxisResize>& axes, const Tensor& x,
                   Parallelism& parallelism) {
-  check_argument(axes.size() == x.rank(), "resize expects one axis description per dimension of ", x.description());
+  check_argument(axes.size() == x.rank(), "resize expects one axis description per dimension of ", tensor_text(x));
   if (x.rank() == 0) return x;
   std::vector<AxisPlan> plans;
   std::vector<int64_t> out_shape;
   bool identity = true;
   for (size_t a = 0; a < axes.size(); ++a) {
     check_argument(axes[a].input == x.dim(a), "resize axis ", a, " expects length ", axes[a].input, " in ",
-                   x.description());
+                   tensor_text(x));
     if (axes[a].output > 0) {
-      check_argument(axes[a].input > 0, "cannot resize axis ", a, " of ", x.description(), " from length 0 to ",
+      check_argument(axes[a].input > 0, "cannot resize axis ", a, " of ", tensor_text(x), " from length 0 to ",
                      axes[a].output);
     }
     plans.push_back(plan_axis(options, axes[a]));

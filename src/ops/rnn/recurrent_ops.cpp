@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 #include "ops/rnn/recurrent_engine.h"
 #include "ops/rnn/rnn_common.h"
@@ -94,12 +95,12 @@ QuantizedRecurrentWeight quantized_weight(const QuantizedRecurrentForm& form, co
   const int64_t d1 = form.gate_major ? columns : rows, d2 = form.gate_major ? rows : columns;
   check_argument((q.dtype() == DType::kInt8 || q.dtype() == DType::kUint8) && q.rank() == 3 && q.dim(0) == dirs &&
                      q.dim(1) == d1 && q.dim(2) == d2,
-                 form.op, ": ", what, " ", q.description(), " must be int8 or uint8 [", dirs, ", ", d1, ", ", d2, "]");
+                 form.op, ": ", what, " ", tensor_text(q), " must be int8 or uint8 [", dirs, ", ", d1, ", ", d2, "]");
   const int64_t per_dir = scale.element_count() / std::max<int64_t>(dirs, 1);
   check_argument(scale.dtype() == DType::kFloat && (per_dir == 1 || per_dir == columns) &&
                      scale.element_count() == dirs * per_dir && zero.dtype() == q.dtype() &&
                      zero.element_count() == scale.element_count(),
-                 form.op, ": ", what, "_scale ", scale.description(), " and ", what, "_zero_point ", zero.description(),
+                 form.op, ": ", what, "_scale ", tensor_text(scale), " and ", what, "_zero_point ", tensor_text(zero),
                  " must hold 1 or ", columns, " values per direction (float, and ", what, "'s type)");
   const bool is_signed = q.dtype() == DType::kInt8;
   zero_points.resize(static_cast<size_t>(zero.element_count()));
@@ -157,7 +158,7 @@ std::shared_ptr<const PackedRecurrentWeights> pack_constant_quantized_weights(co
   const Tensor& w = *info.constant_input(kQuantizedW.weight);
   const int64_t columns = gate_count(config.kind) * config.attributes.hidden_size;
   check_model(
-      w.rank() == 3, info.node.label(), ": W ", w.description(), " must be [directions, ",
+      w.rank() == 3, info.node.label(), ": W ", tensor_text(w), " must be [directions, ",
       form.gate_major ? std::to_string(columns) + ", input_size]" : "input_size, " + std::to_string(columns) + "]");
   auto packed = std::make_shared<const PackedRecurrentWeights>(pack_quantized(
       form, config, w.dim(form.gate_major ? 2 : 1), [&](size_t i) -> const Tensor& { return *info.constant_input(i); },

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 
 namespace tessera {
@@ -77,7 +78,7 @@ RnnAttributes parse_rnn_attributes(const Node& node, const std::vector<std::stri
 }
 
 std::vector<float> float_values(const Tensor& t, int64_t expected, const char* what) {
-  check_argument(t.element_count() == expected, what, " has ", t.element_count(), " elements (", t.description(),
+  check_argument(t.element_count() == expected, what, " has ", t.element_count(), " elements (", tensor_text(t),
                  "), expected ", expected);
   std::vector<float> out(static_cast<size_t>(expected));
   if (t.dtype() == DType::kFloat) {
@@ -102,7 +103,7 @@ std::vector<float> read_float_input(KernelContext& ctx, size_t index, int64_t ex
 
 RnnInputs read_rnn_inputs(KernelContext& ctx, const RnnAttributes& a) {
   const Tensor& x = ctx.input(0);
-  check_argument(x.rank() == 3, "X must have rank 3, got ", x.description());
+  check_argument(x.rank() == 3, "X must have rank 3, got ", tensor_text(x));
   RnnInputs in;
   in.seq_length = a.layout == 0 ? x.dim(0) : x.dim(1);
   in.batch = a.layout == 0 ? x.dim(1) : x.dim(0);

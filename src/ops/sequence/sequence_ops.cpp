@@ -2,6 +2,7 @@
 // SequenceLength, SplitToSequence, ConcatFromSequence.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/controlflow/slicing.h"
 #include "ops/registry.h"
@@ -17,7 +18,7 @@ const RuntimeValue& sequence_input(KernelContext& ctx, size_t i) {
 
 // Reads a scalar position and maps it into [0, size] (inserting) or [0, size) (reading).
 int64_t read_position(const Tensor& position, int64_t size, bool inserting) {
-  check_argument(position.element_count() == 1, "position must be a scalar, got ", position.description());
+  check_argument(position.element_count() == 1, "position must be a scalar, got ", tensor_text(position));
   int64_t p = tensor_to_int64s(position)[0];
   const int64_t limit = inserting ? size : size - 1;
   check_argument(p >= -size && p <= limit, "position ", p, " is out of range for a sequence of length ", size);
@@ -47,7 +48,7 @@ std::unique_ptr<Kernel> make_sequence_insert(const KernelInfo&) {
     std::vector<Tensor> tensors = seq.sequence_tensors();
     const Tensor& t = ctx.input(1);
     check_argument(seq.element_type() == DType::kUndefined || t.dtype() == seq.element_type(), "cannot insert ",
-                   t.description(), " into a sequence of ", dtype_name(seq.element_type()));
+                   tensor_text(t), " into a sequence of ", dtype_name(seq.element_type()));
     const int64_t size = static_cast<int64_t>(tensors.size());
     const int64_t at = ctx.has_input(2) ? read_position(ctx.input(2), size, true) : size;
     tensors.insert(tensors.begin() + at, t);
@@ -124,7 +125,7 @@ std::unique_ptr<Kernel> make_split_to_sequence(const KernelInfo& info) {
       }
       int64_t start = 0;
       for (int64_t s : sizes) {
-        check_argument(s >= 0 && start + s <= n, "split sizes exceed dimension ", n, " of ", x.description());
+        check_argument(s >= 0 && start + s <= n, "split sizes exceed dimension ", n, " of ", tensor_text(x));
         parts.push_back(narrow(x, axis, start, s));
         start += s;
       }
@@ -150,7 +151,8 @@ std::unique_ptr<Kernel> make_concat_from_sequence(const KernelInfo& info) {
     std::vector<int64_t> shape = tensors[0].shape();
     int64_t total = 0;
     for (const Tensor& t : tensors) {
-      check_argument(t.rank() == tensors[0].rank(), "cannot concatenate ", t.description(), " with ", tensors[0].description());
+      check_argument(t.rank() == tensors[0].rank(), "cannot concatenate ", tensor_text(t), " with ",
+                     tensor_text(tensors[0]));
       total += t.dim(axis);
     }
     shape[axis] = total;

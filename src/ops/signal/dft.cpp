@@ -4,6 +4,7 @@
 #include <complex>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -59,12 +60,13 @@ std::unique_ptr<Kernel> make_dft(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const int64_t rank = static_cast<int64_t>(x.rank());
-    check_argument(rank >= 2 && (x.dim(rank - 1) == 1 || x.dim(rank - 1) == 2), "input must end in a dimension of 1 (real) or 2 (complex), got ", x.description());
+    check_argument(rank >= 2 && (x.dim(rank - 1) == 1 || x.dim(rank - 1) == 2),
+                   "input must end in a dimension of 1 (real) or 2 (complex), got ", tensor_text(x));
     const bool complex_in = x.dim(rank - 1) == 2;
     int64_t axis = axis_attr;
     if (axis_is_input && ctx.has_input(2)) axis = tensor_to_int64s(ctx.input(2)).at(0);
     axis = normalize_axis(axis, rank);
-    check_argument(axis < rank - 1, "axis ", axis, " is the complex dimension of ", x.description());
+    check_argument(axis < rank - 1, "axis ", axis, " is the complex dimension of ", tensor_text(x));
     const int64_t n_in = x.dim(axis);
     int64_t length = (onesided && inverse) ? 2 * (n_in - 1) : n_in;
     if (ctx.has_input(1)) length = tensor_to_int64s(ctx.input(1)).at(0);
@@ -107,7 +109,8 @@ std::unique_ptr<Kernel> make_stft(const KernelInfo& info) {
   const bool onesided = info.node.attr_int("onesided", 1) != 0;
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 3 && (x.dim(2) == 1 || x.dim(2) == 2), "signal must be [batch, length, 1 or 2], got ", x.description());
+    check_argument(x.rank() == 3 && (x.dim(2) == 1 || x.dim(2) == 2), "signal must be [batch, length, 1 or 2], got ",
+                   tensor_text(x));
     const int64_t step = tensor_to_int64s(ctx.input(1)).at(0);
     std::vector<double> window;
     if (ctx.has_input(2)) window = to_doubles(ctx.input(2));

@@ -1,6 +1,7 @@
 // Concat and Split: block copies of contiguous runs along one axis.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -25,17 +26,17 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
     check_argument(!inputs.empty(), "Concat: needs at least one input");
     const Tensor& first = *inputs[0];
     const int64_t rank = static_cast<int64_t>(first.rank());
-    check_argument(rank > 0, "Concat: inputs must have rank >= 1, got ", first.description());
+    check_argument(rank > 0, "Concat: inputs must have rank >= 1, got ", tensor_text(first));
     const size_t axis = static_cast<size_t>(normalize_axis(axis_attr, rank));
     std::vector<int64_t> out_shape = first.shape();
     out_shape[axis] = 0;
     for (const Tensor* t : inputs) {
       check_argument(t->dtype() == first.dtype(), "Concat: input ", t->description(), " has another dtype than ",
-                     first.description());
+                     tensor_text(first));
       bool same = t->rank() == first.rank();
       for (size_t d = 0; same && d < first.rank(); ++d) same = d == axis || t->dim(d) == first.dim(d);
-      check_argument(same, "Concat: input ", t->description(), " does not match ", first.description(),
-                     " outside axis ", axis);
+      check_argument(same, "Concat: input ", t->description(), " does not match ", tensor_text(first), " outside axis ",
+                     axis);
       out_shape[axis] += t->dim(axis);
     }
     if (inputs.size() == 1) {
@@ -172,8 +173,8 @@ std::vector<int64_t> split_sizes(const SplitSpec& spec, int64_t dim, const std::
     check_argument(s >= 0, "Split: negative split size ", s);
     sum += s;
   }
-  check_argument(sum == dim, "Split: split sizes ", shape_to_string(sizes), " sum to ", sum,
-                 ", not the dimension size ", dim);
+  check_argument(sum == dim, "Split: split sizes ", shape_text(sizes), " sum to ", sum, ", not the dimension size ",
+                 dim);
   return sizes;
 }
 

@@ -1,6 +1,7 @@
 // Expand (broadcast to a shape) and Tile (repeat along each axis), both as strided copies with zero strides.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -14,9 +15,9 @@ std::unique_ptr<Kernel> make_expand(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& shape_tensor = ctx.input(1);
-    check_argument(shape_tensor.rank() == 1, "Expand: shape must be 1-D, got ", shape_tensor.description());
+    check_argument(shape_tensor.rank() == 1, "Expand: shape must be 1-D, got ", tensor_text(shape_tensor));
     const std::vector<int64_t> shape = read_ints(shape_tensor, "Expand shape");
-    for (int64_t d : shape) check_argument(d >= 0, "Expand: shape ", shape_to_string(shape), " has a negative dim");
+    for (int64_t d : shape) check_argument(d >= 0, "Expand: shape ", shape_text(shape), " has a negative dim");
     const std::vector<int64_t> out_shape = broadcast_shape(x.shape(), shape);
     if (out_shape == x.shape()) {
       ctx.set_output(0, x);
@@ -57,15 +58,15 @@ const RegisterOp kExpand{{.domain = "",
 // [r0,d0,r1,d1,...], which has the memory layout of the tiled [r0*d0, r1*d1, ...].
 Tensor tile(const Tensor& x, const std::vector<int64_t>& repeats, Parallelism& parallelism) {
   check_argument(repeats.size() == x.rank(), "Tile: repeats has ", repeats.size(), " values for input ",
-                 x.description());
+                 tensor_text(x));
   std::vector<int64_t> out_shape(x.rank()), wide_shape, wide_strides;
   const std::vector<int64_t> strides = contiguous_strides(x.shape());
   bool identity = true;
   for (size_t i = 0; i < x.rank(); ++i) {
-    check_argument(repeats[i] >= 0, "Tile: repeats ", shape_to_string(repeats), " has a negative value");
+    check_argument(repeats[i] >= 0, "Tile: repeats ", shape_text(repeats), " has a negative value");
     identity &= repeats[i] == 1;
-    check_argument(!__builtin_mul_overflow(x.dim(i), repeats[i], &out_shape[i]), "Tile: repeats ",
-                   shape_to_string(repeats), " overflow the shape of ", x.description());
+    check_argument(!__builtin_mul_overflow(x.dim(i), repeats[i], &out_shape[i]), "Tile: repeats ", shape_text(repeats),
+                   " overflow the shape of ", tensor_text(x));
     wide_shape.insert(wide_shape.end(), {repeats[i], x.dim(i)});
     wide_strides.insert(wide_strides.end(), {0, strides[i]});
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -41,7 +42,7 @@ std::unique_ptr<Kernel> make_gather(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
-    check_argument(data.rank() >= 1, "Gather: data must have rank >= 1, got ", data.description());
+    check_argument(data.rank() >= 1, "Gather: data must have rank >= 1, got ", tensor_text(data));
     const size_t axis = static_cast<size_t>(normalize_axis(axis_attr, static_cast<int64_t>(data.rank())));
     std::vector<int64_t> idx = read_ints(indices, "Gather indices");
     const int64_t dim = data.dim(axis);
@@ -86,7 +87,7 @@ std::unique_ptr<Kernel> make_gather_elements(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
-    check_argument(data.rank() >= 1, "GatherElements: data must have rank >= 1, got ", data.description());
+    check_argument(data.rank() >= 1, "GatherElements: data must have rank >= 1, got ", tensor_text(data));
     const size_t axis = static_cast<size_t>(normalize_axis(axis_attr, static_cast<int64_t>(data.rank())));
     const std::vector<int64_t> offsets = element_offsets(
         data.shape(), indices.shape(), read_ints(indices, "GatherElements indices"), axis, "GatherElements");
@@ -116,17 +117,17 @@ std::unique_ptr<Kernel> make_gather_nd(const KernelInfo& info) {
     const Tensor& indices = ctx.input(1);
     const int64_t r = static_cast<int64_t>(data.rank());
     const int64_t q = static_cast<int64_t>(indices.rank());
-    check_argument(r >= 1 && q >= 1, "GatherND: data ", data.description(), " and indices ", indices.description(),
+    check_argument(r >= 1 && q >= 1, "GatherND: data ", tensor_text(data), " and indices ", tensor_text(indices),
                    " must have rank >= 1");
     check_argument(batch_dims >= 0 && batch_dims < std::min(r, q), "GatherND: batch_dims ", batch_dims,
-                   " must be less than the ranks of data ", data.description(), " and indices ", indices.description());
+                   " must be less than the ranks of data ", tensor_text(data), " and indices ", tensor_text(indices));
     const size_t b = static_cast<size_t>(batch_dims);
     for (size_t d = 0; d < b; ++d) {
       check_argument(data.dim(d) == indices.dim(d), "GatherND: batch dimension ", d, " differs between data ",
-                     data.description(), " and indices ", indices.description());
+                     tensor_text(data), " and indices ", tensor_text(indices));
     }
     const int64_t k = indices.dim(static_cast<size_t>(q - 1));
-    check_argument(k >= 1 && k <= r - batch_dims, "GatherND: last dimension of indices ", indices.description(),
+    check_argument(k >= 1 && k <= r - batch_dims, "GatherND: last dimension of indices ", tensor_text(indices),
                    " must be in [1, ", r - batch_dims, "]");
     std::vector<int64_t> out_shape(indices.shape().begin(), indices.shape().end() - 1);
     out_shape.insert(out_shape.end(), data.shape().begin() + b + static_cast<size_t>(k), data.shape().end());

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <complex>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -142,10 +143,10 @@ std::unique_ptr<Kernel> make_constant_of_shape(const KernelInfo& info) {
   const Tensor value = fill_value(info.node);
   return make_kernel([value](KernelContext& ctx) {
     const Tensor& shape_tensor = ctx.input(0);
-    check_argument(shape_tensor.rank() == 1, "ConstantOfShape: input must be 1-D, got ", shape_tensor.description());
+    check_argument(shape_tensor.rank() == 1, "ConstantOfShape: input must be 1-D, got ", tensor_text(shape_tensor));
     const std::vector<int64_t> shape = read_ints(shape_tensor, "ConstantOfShape input");
     for (int64_t d : shape) {
-      check_argument(d >= 0, "ConstantOfShape: shape ", shape_to_string(shape), " has a negative dimension");
+      check_argument(d >= 0, "ConstantOfShape: shape ", shape_text(shape), " has a negative dimension");
     }
     Tensor& y = ctx.allocate_output(0, value.dtype(), shape);
     visit_element_bytes(value.dtype(), [&](auto tag) {
@@ -202,8 +203,8 @@ std::unique_ptr<Kernel> make_range(const KernelInfo& info) {
     const DType dtype = start_t.dtype();
     check_argument(limit_t.dtype() == dtype && delta_t.dtype() == dtype && start_t.element_count() == 1 &&
                        limit_t.element_count() == 1 && delta_t.element_count() == 1,
-                   "Range: start ", start_t.description(), ", limit ", limit_t.description(), " and delta ",
-                   delta_t.description(), " must be scalars of one dtype");
+                   "Range: start ", tensor_text(start_t), ", limit ", tensor_text(limit_t), " and delta ",
+                   tensor_text(delta_t), " must be scalars of one dtype");
     visit_dtype(dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>) {
@@ -280,7 +281,7 @@ std::unique_ptr<Kernel> make_eye_like(const KernelInfo& info) {
               dtype_attr);
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 2, "EyeLike: input must be 2-D, got ", x.description());
+    check_argument(x.rank() == 2, "EyeLike: input must be 2-D, got ", tensor_text(x));
     const DType dtype = has_dtype ? static_cast<DType>(dtype_attr) : x.dtype();
     Tensor& y = ctx.allocate_output(0, dtype, x.shape());
     std::vector<int64_t> positions;

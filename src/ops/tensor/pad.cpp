@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -104,7 +105,7 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::vector<
            PadMode mode, Parallelism& parallelism) {
   const size_t rank = x.rank();
   check_argument(pads.size() == 2 * axes.size(), "Pad: pads has ", pads.size(), " values, expected ", 2 * axes.size(),
-                 " for input ", x.description());
+                 " for input ", tensor_text(x));
   std::vector<int64_t> begin(rank, 0), end(rank, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
     begin[static_cast<size_t>(axes[i])] = pads[i];
@@ -114,10 +115,10 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::vector<
   for (size_t a = 0; a < rank; ++a) {
     check_argument(!__builtin_add_overflow(x.dim(a), begin[a], &out_shape[a]) &&
                        !__builtin_add_overflow(out_shape[a], end[a], &out_shape[a]) && out_shape[a] >= 0,
-                   "Pad: pads ", shape_to_string(pads), " give axis ", a, " of input ", x.description(),
+                   "Pad: pads ", shape_text(pads), " give axis ", a, " of input ", tensor_text(x),
                    " a negative or overflowing size");
     check_argument(mode == PadMode::kConstant || x.dim(a) > 0 || out_shape[a] == 0, "Pad: cannot pad empty axis ", a,
-                   " of input ", x.description(), " in a non-constant mode");
+                   " of input ", tensor_text(x), " in a non-constant mode");
   }
   if (rank == 0) return x;
   Tensor y(x.dtype(), out_shape);  // refuses sizes past the allocation limit before the maps are built
@@ -176,8 +177,8 @@ std::unique_ptr<Kernel> make_pad(const KernelInfo& info) {
     Tensor value(x.dtype(), {});
     if (ctx.has_input(2) && mode == PadMode::kConstant) {
       const Tensor& v = ctx.input(2);
-      check_argument(v.dtype() == x.dtype() && v.element_count() == 1, "Pad: constant_value ", v.description(),
-                     " must be one element of the dtype of data ", x.description());
+      check_argument(v.dtype() == x.dtype() && v.element_count() == 1, "Pad: constant_value ", tensor_text(v),
+                     " must be one element of the dtype of data ", tensor_text(x));
       copy_elements(x.dtype(), value.raw_data(), v.raw_data(), 1);
     }
     std::vector<int64_t> axes = all_axes(x.rank());

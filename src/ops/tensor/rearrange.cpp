@@ -2,6 +2,7 @@
 // ReverseSequence.
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -24,9 +25,9 @@ std::unique_ptr<Kernel> make_depth_to_space(const KernelInfo& info) {
   const bool crd = mode == "CRD";
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 4, "DepthToSpace: input must be 4-D, got ", x.description());
+    check_argument(x.rank() == 4, "DepthToSpace: input must be 4-D, got ", tensor_text(x));
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    check_argument(c % (bs * bs) == 0, "DepthToSpace: channels of ", x.description(),
+    check_argument(c % (bs * bs) == 0, "DepthToSpace: channels of ", tensor_text(x),
                    " are not divisible by blocksize^2 = ", bs * bs);
     const int64_t oc = c / (bs * bs);
     Tensor& y = ctx.allocate_output(0, x.dtype(), {n, oc, h * bs, w * bs});
@@ -72,9 +73,9 @@ std::unique_ptr<Kernel> make_space_to_depth(const KernelInfo& info) {
   const bool crd = mode == "CRD";
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 4, "SpaceToDepth: input must be 4-D, got ", x.description());
+    check_argument(x.rank() == 4, "SpaceToDepth: input must be 4-D, got ", tensor_text(x));
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    check_argument(h % bs == 0 && w % bs == 0, "SpaceToDepth: spatial dims of ", x.description(),
+    check_argument(h % bs == 0 && w % bs == 0, "SpaceToDepth: spatial dims of ", tensor_text(x),
                    " are not divisible by blocksize ", bs);
     Tensor& y = ctx.allocate_output(0, x.dtype(), {n, c * bs * bs, h / bs, w / bs});
     // Output viewed as [n, b1, b2, c, h', w'] (DCR) or [n, c, b1, b2, h', w'] (CRD) reads input
@@ -120,15 +121,15 @@ std::unique_ptr<Kernel> make_reverse_sequence(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& lens_t = ctx.input(1);
-    check_argument(x.rank() >= 2, "ReverseSequence: input must have rank >= 2, got ", x.description());
+    check_argument(x.rank() >= 2, "ReverseSequence: input must have rank >= 2, got ", tensor_text(x));
     const int64_t batch = x.dim(static_cast<size_t>(batch_axis));
     const int64_t time = x.dim(static_cast<size_t>(time_axis));
     const std::vector<int64_t> lens = read_ints(lens_t, "ReverseSequence sequence_lens");
     check_argument(lens_t.rank() == 1 && static_cast<int64_t>(lens.size()) == batch, "ReverseSequence: sequence_lens ",
-                   lens_t.description(), " must have one entry per batch of ", x.description());
+                   tensor_text(lens_t), " must have one entry per batch of ", tensor_text(x));
     for (int64_t len : lens) {
       check_argument(len >= 0 && len <= time, "ReverseSequence: sequence length ", len, " is outside [0, ", time,
-                     "] for input ", x.description());
+                     "] for input ", tensor_text(x));
     }
     Tensor out = x.clone();
     const std::vector<int64_t> strides = contiguous_strides(x.shape());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -22,33 +23,33 @@ std::vector<int64_t> reshape_target(const std::vector<int64_t>& input, const std
   for (size_t i = 0; i < requested.size(); ++i) {
     const int64_t s = requested[i];
     if (s == -1) {
-      check_argument(infer_at < 0, "Reshape: shape ", shape_to_string(requested), " has more than one -1");
+      check_argument(infer_at < 0, "Reshape: shape ", shape_text(requested), " has more than one -1");
       infer_at = static_cast<int64_t>(i);
       continue;
     }
-    check_argument(s >= 0, "Reshape: shape ", shape_to_string(requested), " has invalid dimension ", s);
+    check_argument(s >= 0, "Reshape: shape ", shape_text(requested), " has invalid dimension ", s);
     if (s == 0 && !allowzero) {
-      check_argument(i < input.size(), "Reshape: shape ", shape_to_string(requested), " copies dimension ", i,
-                     " (0) which input of shape ", shape_to_string(input), " does not have");
+      check_argument(i < input.size(), "Reshape: shape ", shape_text(requested), " copies dimension ", i,
+                     " (0) which input of shape ", shape_text(input), " does not have");
       out[i] = input[i];
     } else {
       out[i] = s;
       has_zero |= s == 0;
     }
-    check_argument(out[i] == 0 || known <= INT64_MAX / out[i], "Reshape: shape ", shape_to_string(requested),
+    check_argument(out[i] == 0 || known <= INT64_MAX / out[i], "Reshape: shape ", shape_text(requested),
                    " has more elements than int64 can count");
     known *= out[i];
   }
   const int64_t total = shape_element_count(input);
   if (infer_at >= 0) {
-    check_argument(!(allowzero && has_zero), "Reshape: with allowzero=1, shape ", shape_to_string(requested),
+    check_argument(!(allowzero && has_zero), "Reshape: with allowzero=1, shape ", shape_text(requested),
                    " cannot hold both 0 and -1");
-    check_argument(known != 0 && total % known == 0, "Reshape: cannot reshape input of shape ", shape_to_string(input),
-                   " to ", shape_to_string(requested));
+    check_argument(known != 0 && total % known == 0, "Reshape: cannot reshape input of shape ", shape_text(input),
+                   " to ", shape_text(requested));
     out[static_cast<size_t>(infer_at)] = total / known;
   } else {
-    check_argument(shape_element_count(out) == total, "Reshape: cannot reshape input of shape ", shape_to_string(input),
-                   " (", total, " elements) to ", shape_to_string(out));
+    check_argument(shape_element_count(out) == total, "Reshape: cannot reshape input of shape ", shape_text(input),
+                   " (", total, " elements) to ", shape_text(out));
   }
   return out;
 }
@@ -65,7 +66,7 @@ std::unique_ptr<Kernel> make_reshape(const KernelInfo& info) {
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& shape = ctx.input(1);
-    check_argument(shape.rank() == 1, "Reshape: shape must be 1-D, got ", shape.description());
+    check_argument(shape.rank() == 1, "Reshape: shape must be 1-D, got ", tensor_text(shape));
     ctx.set_output(0, x.reshaped(reshape_target(x.shape(), read_ints(shape, "Reshape shape"), allowzero)));
   });
 }
@@ -191,8 +192,8 @@ std::vector<int64_t> squeezed_shape(const std::vector<int64_t>& shape, const std
     for (size_t i = 0; i < shape.size(); ++i) drop[i] = shape[i] == 1;
   } else {
     for (int64_t a : normalize_axes(axes, rank, "Squeeze")) {
-      check_argument(shape[a] == 1, "Squeeze: axis ", a, " of input shape ", shape_to_string(shape), " has size ",
-                     shape[a], ", not 1");
+      check_argument(shape[a] == 1, "Squeeze: axis ", a, " of input shape ", shape_text(shape), " has size ", shape[a],
+                     ", not 1");
       drop[a] = true;
     }
   }

@@ -5,6 +5,7 @@
 #include <climits>
 #include <complex>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -88,10 +89,10 @@ std::unique_ptr<Kernel> make_scatter_elements(const KernelInfo& info) {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
     const Tensor& updates = ctx.input(2);
-    check_argument(data.rank() >= 1, "ScatterElements: data must have rank >= 1, got ", data.description());
+    check_argument(data.rank() >= 1, "ScatterElements: data must have rank >= 1, got ", tensor_text(data));
     check_argument(updates.shape() == indices.shape() && updates.dtype() == data.dtype(), "ScatterElements: updates ",
-                   updates.description(), " must match indices ", indices.description(), " in shape and data ",
-                   data.description(), " in dtype");
+                   tensor_text(updates), " must match indices ", tensor_text(indices), " in shape and data ",
+                   tensor_text(data), " in dtype");
     const size_t axis = static_cast<size_t>(normalize_axis(axis_attr, static_cast<int64_t>(data.rank())));
     const std::vector<int64_t> offsets = element_offsets(
         data.shape(), indices.shape(), read_ints(indices, "ScatterElements indices"), axis, "ScatterElements");
@@ -132,16 +133,16 @@ std::unique_ptr<Kernel> make_scatter_nd(const KernelInfo& info) {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
     const Tensor& updates = ctx.input(2);
-    check_argument(data.rank() >= 1 && indices.rank() >= 1, "ScatterND: data ", data.description(), " and indices ",
-                   indices.description(), " must have rank >= 1");
+    check_argument(data.rank() >= 1 && indices.rank() >= 1, "ScatterND: data ", tensor_text(data), " and indices ",
+                   tensor_text(indices), " must have rank >= 1");
     const int64_t k = indices.shape().back();
     check_argument(k >= 1 && k <= static_cast<int64_t>(data.rank()), "ScatterND: last dimension of indices ",
-                   indices.description(), " must be in [1, ", data.rank(), "]");
+                   tensor_text(indices), " must be in [1, ", data.rank(), "]");
     std::vector<int64_t> expected(indices.shape().begin(), indices.shape().end() - 1);
     expected.insert(expected.end(), data.shape().begin() + k, data.shape().end());
     check_argument(updates.shape() == expected && updates.dtype() == data.dtype(), "ScatterND: updates ",
-                   updates.description(), " must have shape ", shape_to_string(expected), " and the dtype of data ",
-                   data.description());
+                   tensor_text(updates), " must have shape ", shape_text(expected), " and the dtype of data ",
+                   tensor_text(data));
     const std::vector<int64_t> idx = read_ints(indices, "ScatterND indices");
     const std::vector<int64_t> strides = contiguous_strides(data.shape());
     const size_t tuples = idx.size() / static_cast<size_t>(k);

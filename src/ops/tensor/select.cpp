@@ -3,6 +3,7 @@
 #include <climits>
 #include <complex>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -21,12 +22,12 @@ std::unique_ptr<Kernel> make_compress(const KernelInfo& info) {
     check_argument(condition.dtype() == DType::kBool && condition.rank() == 1,
                    "Compress: condition must be a 1-D bool "
                    "tensor, got ",
-                   condition.description());
+                   tensor_text(condition));
     const bool* cond = condition.data<bool>();
     std::vector<int64_t> shape;
     size_t axis = 0;
     if (has_axis) {
-      check_argument(x.rank() >= 1, "Compress: input with an axis must have rank >= 1, got ", x.description());
+      check_argument(x.rank() >= 1, "Compress: input with an axis must have rank >= 1, got ", tensor_text(x));
       axis = static_cast<size_t>(normalize_axis(axis_attr, static_cast<int64_t>(x.rank())));
       shape = x.shape();
     } else {
@@ -36,7 +37,7 @@ std::unique_ptr<Kernel> make_compress(const KernelInfo& info) {
     std::vector<int64_t> selected;
     for (int64_t i = 0; i < condition.element_count(); ++i) {
       if (!cond[i]) continue;
-      check_argument(i < dim, "Compress: condition ", condition.description(), " selects index ", i,
+      check_argument(i < dim, "Compress: condition ", tensor_text(condition), " selects index ", i,
                      " past the axis of size ", dim);
       selected.push_back(i);
     }
@@ -137,11 +138,11 @@ std::unique_ptr<Kernel> make_trilu(const KernelInfo& info) {
   const bool upper = info.node.attr_int("upper", 1) != 0;
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() >= 2, "Trilu: input must have rank >= 2, got ", x.description());
+    check_argument(x.rank() >= 2, "Trilu: input must have rank >= 2, got ", tensor_text(x));
     int64_t k = 0;
     if (ctx.has_input(1)) {
       const std::vector<int64_t> kv = read_ints(ctx.input(1), "Trilu k");
-      check_argument(kv.size() == 1, "Trilu: k must be a scalar, got ", ctx.input(1).description());
+      check_argument(kv.size() == 1, "Trilu: k must be a scalar, got ", tensor_text(ctx.input(1)));
       k = kv[0];
     }
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
@@ -182,7 +183,7 @@ const RegisterOp kMicrosoftTrilu{{.domain = kMicrosoftDomain,
 
 // OneHot's depth: any numeric scalar (floats truncate), positive.
 int64_t read_depth(const Tensor& depth) {
-  check_argument(depth.element_count() == 1, "OneHot: depth must be a scalar, got ", depth.description());
+  check_argument(depth.element_count() == 1, "OneHot: depth must be a scalar, got ", tensor_text(depth));
   const int64_t d = read_indices(depth, "OneHot depth")[0];
   check_argument(d > 0, "OneHot: depth must be positive, got ", d);
   return d;
@@ -195,7 +196,7 @@ std::unique_ptr<Kernel> make_onehot(const KernelInfo& info) {
     const Tensor& indices = ctx.input(0);
     const int64_t depth = read_depth(ctx.input(1));
     const Tensor& values = ctx.input(2);
-    check_argument(values.element_count() == 2, "OneHot: values must hold [off, on], got ", values.description());
+    check_argument(values.element_count() == 2, "OneHot: values must hold [off, on], got ", tensor_text(values));
     const int64_t out_rank = static_cast<int64_t>(indices.rank()) + 1;
     const size_t axis = static_cast<size_t>(normalize_axis(axis_attr, out_rank));
     std::vector<int64_t> out_shape = indices.shape();

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "base/lazy_text.h"
 #include "kernels/x32-transpose/x32-transpose.h"
 #include "ops/common/op_utils.h"
 
@@ -228,11 +229,11 @@ void copy_strided_to_contiguous(DType dtype, void* dst, const void* src, const s
 
 std::vector<int64_t> element_offsets(const std::vector<int64_t>& data_shape, const std::vector<int64_t>& index_shape,
                                      const std::vector<int64_t>& idx, size_t axis, const char* op) {
-  check_argument(index_shape.size() == data_shape.size(), op, ": indices of shape ", shape_to_string(index_shape),
-                 " must have the rank of data ", shape_to_string(data_shape));
+  check_argument(index_shape.size() == data_shape.size(), op, ": indices of shape ", shape_text(index_shape),
+                 " must have the rank of data ", shape_text(data_shape));
   for (size_t d = 0; d < data_shape.size(); ++d) {
-    check_argument(d == axis || index_shape[d] <= data_shape[d], op, ": indices of shape ",
-                   shape_to_string(index_shape), " exceed data of shape ", shape_to_string(data_shape), " on axis ", d);
+    check_argument(d == axis || index_shape[d] <= data_shape[d], op, ": indices of shape ", shape_text(index_shape),
+                   " exceed data of shape ", shape_text(data_shape), " on axis ", d);
   }
   const std::vector<int64_t> strides = contiguous_strides(data_shape);
   const int64_t dim = data_shape[axis];

@@ -3,6 +3,7 @@
 #include <climits>
 #include <numeric>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/tensor/tensor_utils.h"
@@ -19,12 +20,12 @@ std::vector<int64_t> resolve_perm(const std::vector<int64_t>& perm, bool given, 
     for (size_t i = 0; i < rank; ++i) out[i] = static_cast<int64_t>(rank - 1 - i);
     return out;
   }
-  check_argument(perm.size() == rank, "Transpose: perm ", shape_to_string(perm), " has ", perm.size(),
+  check_argument(perm.size() == rank, "Transpose: perm ", shape_text(perm), " has ", perm.size(),
                  " entries but the input has rank ", rank);
   std::vector<bool> seen(rank, false);
   for (size_t i = 0; i < rank; ++i) {
     const int64_t p = perm[i] < 0 ? perm[i] + static_cast<int64_t>(rank) : perm[i];
-    check_argument(p >= 0 && p < static_cast<int64_t>(rank) && !seen[p], "Transpose: perm ", shape_to_string(perm),
+    check_argument(p >= 0 && p < static_cast<int64_t>(rank) && !seen[p], "Transpose: perm ", shape_text(perm),
                    " is not a permutation of ", rank, " axes");
     seen[p] = true;
     out[i] = p;

@@ -4,6 +4,7 @@
 #include <climits>
 #include <unordered_set>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -28,8 +29,8 @@ std::unique_ptr<Kernel> make_string_normalizer(const KernelInfo& info) {
   for (const std::string& w : info.node.attr_strings("stopwords")) stopwords.insert(case_sensitive ? w : lowered(w));
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.dtype() == DType::kString, "X must be a string tensor, got ", x.description());
-    check_argument(x.rank() == 1 || (x.rank() == 2 && x.dim(0) == 1), "X must be [C] or [1, C], got ", x.description());
+    check_argument(x.dtype() == DType::kString, "X must be a string tensor, got ", tensor_text(x));
+    check_argument(x.rank() == 1 || (x.rank() == 2 && x.dim(0) == 1), "X must be [C] or [1, C], got ", tensor_text(x));
     std::vector<std::string> kept;
     for (int64_t i = 0; i < x.element_count(); ++i) {
       const std::string& s = x.data<std::string>()[i];

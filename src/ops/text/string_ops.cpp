@@ -1,8 +1,9 @@
 // StringConcat (broadcasting), StringSplit (Python str.split semantics) and RegexFullMatch.
-#include <climits>
 #include <cctype>
+#include <climits>
 #include <regex>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -11,7 +12,7 @@ namespace {
 
 const Tensor& string_input(KernelContext& ctx, size_t i) {
   const Tensor& t = ctx.input(i);
-  check_argument(t.dtype() == DType::kString, "input ", i, " must be a string tensor, got ", t.description());
+  check_argument(t.dtype() == DType::kString, "input ", i, " must be a string tensor, got ", tensor_text(t));
   return t;
 }
 

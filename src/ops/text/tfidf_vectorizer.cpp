@@ -2,6 +2,7 @@
 #include <climits>
 #include <map>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 
 namespace tessera {
@@ -61,8 +62,8 @@ std::unique_ptr<Kernel> make_tfidf(const KernelInfo& info) {
   const TfIdfModel m = parse_model(info.node);
   return make_kernel([m](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    check_argument(x.rank() == 1 || x.rank() == 2, "X must be 1-D or 2-D, got ", x.description());
-    check_argument(m.strings == (x.dtype() == DType::kString), "X ", x.description(), " does not match the pool type");
+    check_argument(x.rank() == 1 || x.rank() == 2, "X must be 1-D or 2-D, got ", tensor_text(x));
+    check_argument(m.strings == (x.dtype() == DType::kString), "X ", tensor_text(x), " does not match the pool type");
     const int64_t rows = x.rank() == 2 ? x.dim(0) : 1;
     const int64_t cols = x.rank() == 2 ? x.dim(1) : x.element_count();
     std::vector<int64_t> tokens(static_cast<size_t>(x.element_count()));

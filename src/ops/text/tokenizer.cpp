@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -130,7 +131,7 @@ std::unique_ptr<Kernel> make_tokenizer(const KernelInfo& info) {
   return make_kernel([config](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     check_argument(x.dtype() == DType::kString && (x.rank() == 1 || x.rank() == 2), "Tokenizer: input X ",
-                   x.description(), " must be a string tensor [C] or [N, C]");
+                   tensor_text(x), " must be a string tensor [C] or [N, C]");
     std::vector<std::vector<std::string>> all(static_cast<size_t>(x.element_count()));
     size_t widest = 0;
     for (int64_t i = 0; i < x.element_count(); ++i) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/image/element_values.h"
 #include "ops/registry.h"
@@ -27,19 +28,19 @@ void run_optimizer(KernelContext& ctx, size_t state_count, const ElementUpdate& 
   const double r = scalar_to_double(ctx.input(0), "input 'R'");
   const Tensor& t_tensor = ctx.input(1);
   check_argument(t_tensor.dtype() == DType::kInt64 && t_tensor.element_count() == 1, "input 'T' ",
-                 t_tensor.description(), " must be an int64 scalar");
+                 tensor_text(t_tensor), " must be an int64 scalar");
   const int64_t t = t_tensor.data<int64_t>()[0];
   for (size_t i = 0; i < n; ++i) {
     const Tensor& x = ctx.input(2 + i);
-    check_argument(dtype_is_common_float(x.dtype()), "input ", 2 + i, " ", x.description(), " must be a float tensor");
+    check_argument(dtype_is_common_float(x.dtype()), "input ", 2 + i, " ", tensor_text(x), " must be a float tensor");
     std::vector<double> values = tensor_to_doubles(x, "input X");
     std::vector<std::vector<double>> operands;  // the gradient, then each state
     for (size_t k = 0; k <= state_count; ++k) {
       const size_t index = 2 + (k + 1) * n + i;
       const Tensor& operand = ctx.input(index);
       check_argument(operand.shape() == x.shape() && dtype_is_common_float(operand.dtype()), "input ", index, " ",
-                     operand.description(), " must be a float tensor of the shape of input ", 2 + i, " ",
-                     x.description());
+                     tensor_text(operand), " must be a float tensor of the shape of input ", 2 + i, " ",
+                     tensor_text(x));
       operands.push_back(tensor_to_doubles(operand, "optimizer input"));
     }
     std::vector<double> states(state_count);

@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -14,10 +15,10 @@ std::unique_ptr<Kernel> make_sum_to_shape_of(const KernelInfo&) {
   return make_kernel([](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& like = ctx.input(1);
-    check_argument(x.dtype() == DType::kFloat || x.dtype() == DType::kDouble, "SumToShapeOf: X ", x.description(),
+    check_argument(x.dtype() == DType::kFloat || x.dtype() == DType::kDouble, "SumToShapeOf: X ", tensor_text(x),
                    " must be float or double");
-    check_argument(broadcast_shape(like.shape(), x.shape()) == x.shape(), "SumToShapeOf: ", like.description(),
-                   " does not broadcast to X ", x.description());
+    check_argument(broadcast_shape(like.shape(), x.shape()) == x.shape(), "SumToShapeOf: ", tensor_text(like),
+                   " does not broadcast to X ", tensor_text(x));
     Tensor& y = ctx.allocate_output(0, x.dtype(), like.shape());
     const std::vector<int64_t> strides[1] = {broadcast_strides(like.shape(), x.shape())};
     const auto sum = [&](auto* out, const auto* in) {

@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
@@ -91,15 +92,15 @@ AttentionConfig parse_attention(const Node& node, int64_t opset) {
 
 // Splits the hidden size `hidden` of a packed input into `heads` heads.
 int64_t head_size_of(int64_t hidden, int64_t heads, const char* name, const Tensor& t) {
-  check_argument(heads > 0 && hidden % heads == 0, "Attention: the last dimension of ", name, " ", t.description(),
+  check_argument(heads > 0 && hidden % heads == 0, "Attention: the last dimension of ", name, " ", tensor_text(t),
                  " is not a multiple of its head count ", heads);
   return hidden / heads;
 }
 
 AttentionDims resolve_dims(const AttentionConfig& c, const Tensor& q, const Tensor& k, const Tensor& v) {
   check_argument((q.rank() == 3 || q.rank() == 4) && k.rank() == q.rank() && v.rank() == q.rank(),
-                 "Attention: Q, K and V must all be 3-D or all 4-D, got Q ", q.description(), ", K ", k.description(),
-                 ", V ", v.description());
+                 "Attention: Q, K and V must all be 3-D or all 4-D, got Q ", tensor_text(q), ", K ", tensor_text(k),
+                 ", V ", tensor_text(v));
   AttentionDims d;
   d.packed = q.rank() == 3;
   d.batch = q.dim(0);
@@ -112,10 +113,10 @@ AttentionDims resolve_dims(const AttentionConfig& c, const Tensor& q, const Tens
     d.kv_len = k.dim(1);
     d.head_size = head_size_of(q.dim(2), d.q_heads, "Q", q);
     const int64_t k_head = head_size_of(k.dim(2), d.kv_heads, "K", k);
-    check_argument(k_head == d.head_size, "Attention: Q ", q.description(), " with ", d.q_heads, " heads and K ",
-                   k.description(), " with ", d.kv_heads, " heads have different head sizes");
+    check_argument(k_head == d.head_size, "Attention: Q ", tensor_text(q), " with ", d.q_heads, " heads and K ",
+                   tensor_text(k), " with ", d.kv_heads, " heads have different head sizes");
     d.v_head_size = head_size_of(v.dim(2), d.kv_heads, "V", v);
-    check_argument(v.dim(1) == d.kv_len, "Attention: K ", k.description(), " and V ", v.description(),
+    check_argument(v.dim(1) == d.kv_len, "Attention: K ", tensor_text(k), " and V ", tensor_text(v),
                    " have different sequence lengths");
   } else {
     d.q_heads = q.dim(1);
@@ -125,16 +126,16 @@ AttentionDims resolve_dims(const AttentionConfig& c, const Tensor& q, const Tens
     d.head_size = q.dim(3);
     d.v_head_size = v.dim(3);
     check_argument(c.q_num_heads == 0 || c.q_num_heads == d.q_heads, "Attention: q_num_heads ", c.q_num_heads,
-                   " does not match Q ", q.description());
+                   " does not match Q ", tensor_text(q));
     check_argument(c.kv_num_heads == 0 || c.kv_num_heads == d.kv_heads, "Attention: kv_num_heads ", c.kv_num_heads,
-                   " does not match K ", k.description());
-    check_argument(k.dim(3) == d.head_size, "Attention: Q ", q.description(), " and K ", k.description(),
+                   " does not match K ", tensor_text(k));
+    check_argument(k.dim(3) == d.head_size, "Attention: Q ", tensor_text(q), " and K ", tensor_text(k),
                    " have different head sizes");
-    check_argument(v.dim(1) == d.kv_heads && v.dim(2) == d.kv_len, "Attention: K ", k.description(), " and V ",
-                   v.description(), " differ in heads or sequence length");
+    check_argument(v.dim(1) == d.kv_heads && v.dim(2) == d.kv_len, "Attention: K ", tensor_text(k), " and V ",
+                   tensor_text(v), " differ in heads or sequence length");
   }
-  check_argument(k.dim(0) == d.batch && v.dim(0) == d.batch, "Attention: Q ", q.description(), ", K ", k.description(),
-                 " and V ", v.description(), " have different batch sizes");
+  check_argument(k.dim(0) == d.batch && v.dim(0) == d.batch, "Attention: Q ", tensor_text(q), ", K ", tensor_text(k),
+                 " and V ", tensor_text(v), " have different batch sizes");
   check_argument(d.kv_heads > 0 && d.q_heads % d.kv_heads == 0, "Attention: the ", d.q_heads,
                  " query heads are not a multiple of the ", d.kv_heads, " key/value heads");
   d.total_len = d.kv_len;
@@ -207,18 +208,17 @@ struct MaskView {
 MaskView make_mask_view(const Tensor& mask, const AttentionDims& d) {
   MaskView m;
   m.present = true;
-  check_argument(mask.rank() >= 1 && mask.rank() <= 4, "Attention: attn_mask ", mask.description(),
+  check_argument(mask.rank() >= 1 && mask.rank() <= 4, "Attention: attn_mask ", tensor_text(mask),
                  " must have rank 1 to 4");
   m.length = mask.dim(mask.rank() - 1);
-  check_argument(m.length <= d.total_len, "Attention: attn_mask ", mask.description(), " is longer than the ",
+  check_argument(m.length <= d.total_len, "Attention: attn_mask ", tensor_text(mask), " is longer than the ",
                  d.total_len, " keys (past + current)");
   const std::vector<int64_t> lead(mask.shape().begin(), mask.shape().end() - 1);
   const std::vector<int64_t> target = {d.batch, d.q_heads, d.q_len};
   for (size_t i = 0; i < lead.size(); ++i) {
     const int64_t want = target[target.size() - lead.size() + i];
-    check_argument(lead[i] == 1 || lead[i] == want, "Attention: attn_mask ", mask.description(),
-                   " cannot be broadcast to (batch, q_heads, q_len, total) = ", shape_to_string(target), " x ",
-                   d.total_len);
+    check_argument(lead[i] == 1 || lead[i] == want, "Attention: attn_mask ", tensor_text(mask),
+                   " cannot be broadcast to (batch, q_heads, q_len, total) = ", shape_text(target), " x ", d.total_len);
   }
   std::vector<int64_t> strides = broadcast_strides(lead, target);
   for (int64_t& s : strides) s *= m.length;
@@ -630,9 +630,9 @@ void resolve_offsets(const AttentionDims& d, const Tensor* nonpad, std::vector<i
 
 void check_past(const Tensor& past, const char* name, const AttentionDims& d, int64_t size, DType dtype) {
   check_argument(past.rank() == 4 && past.dim(0) == d.batch && past.dim(1) == d.kv_heads && past.dim(3) == size,
-                 "Attention: ", name, " ", past.description(), " must have shape (batch, kv_heads, past_len, ", size,
+                 "Attention: ", name, " ", tensor_text(past), " must have shape (batch, kv_heads, past_len, ", size,
                  ") with batch ", d.batch, " and kv_heads ", d.kv_heads);
-  check_argument(past.dtype() == dtype, "Attention: ", name, " ", past.description(),
+  check_argument(past.dtype() == dtype, "Attention: ", name, " ", tensor_text(past),
                  " must have the dtype of the input it extends (", dtype_name(dtype), ")");
 }
 
@@ -679,7 +679,7 @@ std::pair<Tensor, Tensor> prepare_caches(const AttentionConfig& c, KernelContext
   const Tensor& v = ctx.input(2);
   transformer::check_float_input(q, "Attention", "Q");
   transformer::check_float_input(v, "Attention", "V");
-  check_argument(k.dtype() == q.dtype(), "Attention: K ", k.description(), " must have Q's dtype ",
+  check_argument(k.dtype() == q.dtype(), "Attention: K ", tensor_text(k), " must have Q's dtype ",
                  dtype_name(q.dtype()));
   d = resolve_dims(c, q, k, v);
   const bool has_past_key = ctx.has_input(4), has_past_value = ctx.has_input(5);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-vexact/f32-vexact.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
@@ -23,12 +24,12 @@ std::unique_ptr<Kernel> make_bias_add(const KernelInfo&) {
     const Tensor& x = ctx.input(0);
     const Tensor& bias = ctx.input(1);
     const Tensor& skip = ctx.input(2);
-    check_argument(x.dtype() == DType::kFloat && x.rank() == 3, "BiasAdd: X ", x.description(),
+    check_argument(x.dtype() == DType::kFloat && x.rank() == 3, "BiasAdd: X ", tensor_text(x),
                    " must be float [N, S, C]");
     check_argument(bias.dtype() == DType::kFloat && bias.rank() == 1 && bias.dim(0) == x.dim(2), "BiasAdd: bias ",
-                   bias.description(), " must be float [C] for X ", x.description());
-    check_argument(skip.dtype() == DType::kFloat && skip.shape() == x.shape(), "BiasAdd: skip ", skip.description(),
-                   " must have X's shape ", shape_to_string(x.shape()));
+                   tensor_text(bias), " must be float [C] for X ", tensor_text(x));
+    check_argument(skip.dtype() == DType::kFloat && skip.shape() == x.shape(), "BiasAdd: skip ", tensor_text(skip),
+                   " must have X's shape ", shape_text(x.shape()));
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
     const int64_t channels = x.dim(2), rows = x.dim(0) * x.dim(1);
     const float* xd = x.data<float>();
@@ -50,15 +51,15 @@ std::unique_ptr<Kernel> make_bias_softmax(const KernelInfo& info) {
   return make_kernel([axis_attr, inner](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& bias = ctx.input(1);
-    check_argument(x.dtype() == DType::kFloat && bias.dtype() == DType::kFloat, "BiasSoftmax: data ", x.description(),
-                   " and bias ", bias.description(), " must be float");
+    check_argument(x.dtype() == DType::kFloat && bias.dtype() == DType::kFloat, "BiasSoftmax: data ", tensor_text(x),
+                   " and bias ", tensor_text(bias), " must be float");
     const int64_t axis = normalize_axis(axis_attr, static_cast<int64_t>(x.rank()));
     const int64_t size = tensor_ops::product(x.shape(), static_cast<size_t>(axis), x.rank());
     const int64_t rows = tensor_ops::product(x.shape(), 0, static_cast<size_t>(axis));
     const int64_t bias_rows = size > 0 ? bias.element_count() / size : 0;
     check_argument(size > 0 && bias.element_count() == bias_rows * size && bias_rows > 0 && rows % bias_rows == 0,
-                   "BiasSoftmax: bias ", bias.description(), " must hold a divisor of the ", rows, " rows of data ",
-                   x.description(), " (softmax over ", size, " values from axis ", axis, ")");
+                   "BiasSoftmax: bias ", tensor_text(bias), " must hold a divisor of the ", rows, " rows of data ",
+                   tensor_text(x), " (softmax over ", size, " values from axis ", axis, ")");
     Tensor& y = ctx.allocate_output_uninitialized(0, DType::kFloat, x.shape());
     const float* xd = x.data<float>();
     const float* bd = bias.data<float>();

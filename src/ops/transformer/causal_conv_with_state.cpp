@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 #include "ops/transformer/transformer_common.h"
 
@@ -28,22 +29,22 @@ ConvShape check_conv_inputs(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
   transformer::check_float_input(x, "CausalConvWithState", "input", false);
-  check_argument(x.rank() == 3, "CausalConvWithState: input ", x.description(), " must be (batch, channels, length)");
+  check_argument(x.rank() == 3, "CausalConvWithState: input ", tensor_text(x), " must be (batch, channels, length)");
   ConvShape s{x.dim(0), x.dim(1), x.dim(2), 0};
   check_argument(w.dtype() == x.dtype() && w.rank() == 3 && w.dim(0) == s.channels && w.dim(1) == 1 && w.dim(2) >= 1,
-                 "CausalConvWithState: weight ", w.description(), " must be (channels, 1, k) with channels ",
-                 s.channels, " and the input's dtype");
+                 "CausalConvWithState: weight ", tensor_text(w), " must be (channels, 1, k) with channels ", s.channels,
+                 " and the input's dtype");
   s.kernel = w.dim(2);
   if (ctx.has_input(2)) {
     const Tensor& bias = ctx.input(2);
     check_argument(bias.dtype() == x.dtype() && bias.rank() == 1 && bias.dim(0) == s.channels,
-                   "CausalConvWithState: bias ", bias.description(), " must be (channels) = [", s.channels, "]");
+                   "CausalConvWithState: bias ", tensor_text(bias), " must be (channels) = [", s.channels, "]");
   }
   if (ctx.has_input(3)) {
     const Tensor& past = ctx.input(3);
     check_argument(past.dtype() == x.dtype() && past.rank() == 3 && past.dim(0) == s.batch &&
                        past.dim(1) == s.channels && past.dim(2) == s.kernel - 1,
-                   "CausalConvWithState: past_state ", past.description(), " must be (batch, channels, k - 1) = [",
+                   "CausalConvWithState: past_state ", tensor_text(past), " must be (batch, channels, k - 1) = [",
                    s.batch, ",", s.channels, ",", s.kernel - 1, "]");
   }
   return s;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
@@ -95,15 +96,15 @@ std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& 
   const int64_t total = use_packed ? constant->total : ctx.input(1).dim(1);
   const std::string w_text =
       use_packed ? "float[" + std::to_string(w_rows) + "," + std::to_string(total) + "]" : ctx.input(1).description();
-  check_argument(x.dtype() == DType::kFloat && x.rank() == 3, c.label, ": input ", x.description(),
+  check_argument(x.dtype() == DType::kFloat && x.rank() == 3, c.label, ": input ", tensor_text(x),
                  " must be float [batch, sequence, input_hidden]");
   if (!use_packed) {
     const Tensor& w = ctx.input(1);
-    check_argument(w.dtype() == DType::kFloat && w.rank() == 2, c.label, ": weights ", w.description(),
+    check_argument(w.dtype() == DType::kFloat && w.rank() == 2, c.label, ": weights ", tensor_text(w),
                    " must be float [", x.dim(2), ", q + k + v hidden]");
   }
   check_argument(w_rows == x.dim(2), c.label, ": weights ", w_text, " must be [", x.dim(2),
-                 ", q + k + v hidden] for input ", x.description());
+                 ", q + k + v hidden] for input ", tensor_text(x));
   std::vector<int64_t> sizes = c.qkv_sizes;
   if (sizes.empty()) {
     check_argument(total % 3 == 0 && (total / 3) % c.heads == 0, c.label, ": weights ", w_text,
@@ -116,8 +117,8 @@ std::vector<Tensor> project_qkv(const ContribAttentionConfig& c, KernelContext& 
   const float* bias = nullptr;
   if (ctx.has_input(2)) {
     const Tensor& b = ctx.input(2);
-    check_argument(b.dtype() == DType::kFloat && b.rank() == 1 && b.dim(0) == total, c.label, ": bias ",
-                   b.description(), " must be float [", total, "]");
+    check_argument(b.dtype() == DType::kFloat && b.rank() == 1 && b.dim(0) == total, c.label, ": bias ", tensor_text(b),
+                   " must be float [", total, "]");
     bias = b.data<float>();
   }
   Tensor qkv = Tensor::uninitialized(DType::kFloat, {rows, total});

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/transformer/transformer_common.h"
@@ -45,7 +46,7 @@ Tensor apply_modifier(const CompiledSubgraph& graph, Tensor values, KernelContex
       graph.run({RuntimeValue(std::move(values))}, ctx.outer_scope(), ctx.parallelism(), ctx.guard());
   check_argument(
       out.size() == 1 && out[0].is_tensor() && out[0].tensor().shape() == shape && out[0].tensor().dtype() == dtype,
-      "FlexAttention: ", name, " must return one ", dtype_name(dtype), shape_to_string(shape), " tensor");
+      "FlexAttention: ", name, " must return one ", dtype_name(dtype), shape_text(shape), " tensor");
   return out[0].tensor();
 }
 
@@ -131,7 +132,7 @@ std::unique_ptr<Kernel> make_flex_attention(const KernelInfo& info) {
     }
     check_argument(k.dim(0) == q.dim(0) && v.dim(0) == q.dim(0) && k.dim(1) > 0 && q.dim(1) % k.dim(1) == 0 &&
                        v.dim(1) == k.dim(1) && k.dim(3) == q.dim(3) && v.dim(2) == k.dim(2),
-                   "FlexAttention: Q ", q.description(), ", K ", k.description(), " and V ", v.description(),
+                   "FlexAttention: Q ", tensor_text(q), ", K ", tensor_text(k), " and V ", tensor_text(v),
                    " do not fit (batch, heads a multiple of kv heads, head sizes, key lengths)");
     const bool use_double = c.double_precision || q.dtype() == DType::kDouble;
     ctx.set_output(0, use_double ? compute<double>(c, q, k, v, ctx) : compute<float>(c, q, k, v, ctx));

@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/transformer/attention.h"
@@ -127,21 +128,21 @@ Tensor build_present(const Tensor* past, const Tensor& current, int64_t kv_heads
 
 void compute(const GqaConfig& c, KernelContext& ctx) {
   const Tensor& query = ctx.input(0);
-  check_argument(query.dtype() == DType::kFloat && query.rank() == 3, "GroupQueryAttention: query ",
-                 query.description(), " must be float [batch, sequence, hidden]");
+  check_argument(query.dtype() == DType::kFloat && query.rank() == 3, "GroupQueryAttention: query ", tensor_text(query),
+                 " must be float [batch, sequence, hidden]");
   const int64_t batch = query.dim(0), seq = query.dim(1);
   Tensor q, k, v;
   int64_t head_size = 0;
   if (!ctx.has_input(1)) {
     const int64_t parts = c.num_heads + 2 * c.kv_num_heads;
-    check_argument(query.dim(2) % parts == 0, "GroupQueryAttention: packed QKV ", query.description(),
+    check_argument(query.dim(2) % parts == 0, "GroupQueryAttention: packed QKV ", tensor_text(query),
                    " must hold (num_heads + 2 kv_num_heads) = ", parts, " heads");
     head_size = query.dim(2) / parts;
     q = slice_features(query, 0, c.num_heads * head_size);
     k = slice_features(query, c.num_heads * head_size, c.kv_num_heads * head_size);
     v = slice_features(query, (c.num_heads + c.kv_num_heads) * head_size, c.kv_num_heads * head_size);
   } else {
-    check_argument(query.dim(2) % c.num_heads == 0, "GroupQueryAttention: query ", query.description(),
+    check_argument(query.dim(2) % c.num_heads == 0, "GroupQueryAttention: query ", tensor_text(query),
                    " hidden size is not a multiple of num_heads ", c.num_heads);
     head_size = query.dim(2) / c.num_heads;
     q = query;
@@ -171,9 +172,9 @@ void compute(const GqaConfig& c, KernelContext& ctx) {
   const Tensor& seqlens = ctx.input(5);
   const Tensor& total_tensor = ctx.input(6);
   check_argument(seqlens.dtype() == DType::kInt32 && seqlens.element_count() == batch,
-                 "GroupQueryAttention: seqlens_k ", seqlens.description(), " must be int32 [", batch, "]");
+                 "GroupQueryAttention: seqlens_k ", tensor_text(seqlens), " must be int32 [", batch, "]");
   check_argument(total_tensor.dtype() == DType::kInt32 && total_tensor.element_count() == 1,
-                 "GroupQueryAttention: total_sequence_length ", total_tensor.description(), " must be one int32");
+                 "GroupQueryAttention: total_sequence_length ", tensor_text(total_tensor), " must be one int32");
   const int64_t total = total_tensor.data<int32_t>()[0];
   const bool first_prompt = seq == total;
   std::vector<int64_t> past_len(static_cast<size_t>(batch));

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/registry.h"
 #include "ops/transformer/transformer_common.h"
 
@@ -53,15 +54,15 @@ LinearDims check_linear_inputs(const LinearAttentionConfig& c, KernelContext& ct
   transformer::check_float_input(q, "LinearAttention", "query", false);
   for (const Tensor* t : {&q, &k, &v}) {
     check_argument(t->rank() == 3 && t->dtype() == q.dtype() && t->dim(0) == q.dim(0) && t->dim(1) == q.dim(1),
-                   "LinearAttention: query ", q.description(), ", key ", k.description(), " and value ",
-                   v.description(), " must be 3-D (batch, T, heads * size) of one dtype, batch and length");
+                   "LinearAttention: query ", tensor_text(q), ", key ", tensor_text(k), " and value ", tensor_text(v),
+                   " must be 3-D (batch, T, heads * size) of one dtype, batch and length");
   }
   LinearDims d{q.dim(0), q.dim(1), 0, 0, 0, 0};
-  check_argument(q.dim(2) % c.q_heads == 0 && v.dim(2) % c.kv_heads == 0, "LinearAttention: query ", q.description(),
-                 " or value ", v.description(), " is not divisible into its heads");
+  check_argument(q.dim(2) % c.q_heads == 0 && v.dim(2) % c.kv_heads == 0, "LinearAttention: query ", tensor_text(q),
+                 " or value ", tensor_text(v), " is not divisible into its heads");
   d.d_k = q.dim(2) / c.q_heads;
   d.d_v = v.dim(2) / c.kv_heads;
-  check_argument(k.dim(2) == c.kv_heads * d.d_k, "LinearAttention: key ", k.description(), " must have ", c.kv_heads,
+  check_argument(k.dim(2) == c.kv_heads * d.d_k, "LinearAttention: key ", tensor_text(k), " must have ", c.kv_heads,
                  " heads of the query's size ", d.d_k);
   const bool has_decay = ctx.has_input(4), has_beta = ctx.has_input(5);
   check_argument(has_decay == c.gating, "LinearAttention: decay is ", c.gating ? "required" : "not allowed",
@@ -72,7 +73,7 @@ LinearDims check_linear_inputs(const LinearAttentionConfig& c, KernelContext& ct
     const Tensor& g = ctx.input(4);
     const bool ok = g.rank() == 3 && g.dim(0) == d.batch && g.dim(1) == d.steps &&
                     (g.dim(2) == c.kv_heads || g.dim(2) == c.kv_heads * d.d_k);
-    check_argument(ok, "LinearAttention: decay ", g.description(), " must be (batch, T, kv_heads) or (batch, T, ",
+    check_argument(ok, "LinearAttention: decay ", tensor_text(g), " must be (batch, T, kv_heads) or (batch, T, ",
                    "kv_heads * d_k)");
     transformer::check_float_input(g, "LinearAttention", "decay", false);
     d.decay_width = g.dim(2) == c.kv_heads * d.d_k ? d.d_k : 1;
@@ -81,7 +82,7 @@ LinearDims check_linear_inputs(const LinearAttentionConfig& c, KernelContext& ct
     const Tensor& beta = ctx.input(5);
     const bool ok = beta.rank() == 3 && beta.dim(0) == d.batch && beta.dim(1) == d.steps &&
                     (beta.dim(2) == c.kv_heads || beta.dim(2) == 1);
-    check_argument(ok, "LinearAttention: beta ", beta.description(), " must be (batch, T, kv_heads) or (batch, T, 1)");
+    check_argument(ok, "LinearAttention: beta ", tensor_text(beta), " must be (batch, T, kv_heads) or (batch, T, 1)");
     transformer::check_float_input(beta, "LinearAttention", "beta", false);
     d.beta_heads = beta.dim(2);
   }
@@ -89,7 +90,7 @@ LinearDims check_linear_inputs(const LinearAttentionConfig& c, KernelContext& ct
     const Tensor& past = ctx.input(3);
     transformer::check_float_input(past, "LinearAttention", "past_state", false);
     check_argument(past.shape() == std::vector<int64_t>{d.batch, c.kv_heads, d.d_k, d.d_v},
-                   "LinearAttention: past_state ", past.description(), " must be (batch, kv_heads, d_k, d_v) = [",
+                   "LinearAttention: past_state ", tensor_text(past), " must be (batch, kv_heads, d_k, d_v) = [",
                    d.batch, ",", c.kv_heads, ",", d.d_k, ",", d.d_v, "]");
   }
   return d;

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/transformer/transformer_common.h"
@@ -38,13 +39,13 @@ RmsNormConfig parse_rms_norm(const Node& node) {
 // Scale expanded to one row of the normalized dims when it does not vary along the leading dims, else to all of X.
 std::vector<float> expand_scale(const Tensor& scale, const std::vector<int64_t>& x_shape, size_t axis, bool& per_row) {
   const std::vector<int64_t>& s = scale.shape();
-  check_argument(s.size() <= x_shape.size(), "RMSNormalization: scale ", scale.description(),
-                 " has a higher rank than X ", shape_to_string(x_shape));
+  check_argument(s.size() <= x_shape.size(), "RMSNormalization: scale ", tensor_text(scale),
+                 " has a higher rank than X ", shape_text(x_shape));
   const size_t lead = x_shape.size() - s.size();
   per_row = true;
   for (size_t i = 0; i < s.size(); ++i) {
-    check_argument(s[i] == 1 || s[i] == x_shape[lead + i], "RMSNormalization: scale ", scale.description(),
-                   " cannot be broadcast to X ", shape_to_string(x_shape));
+    check_argument(s[i] == 1 || s[i] == x_shape[lead + i], "RMSNormalization: scale ", tensor_text(scale),
+                   " cannot be broadcast to X ", shape_text(x_shape));
     if (lead + i < axis && s[i] != 1) per_row = false;
   }
   const std::vector<float> values = transformer::to_floats(scale);
@@ -63,7 +64,7 @@ void compute_rms_norm(const RmsNormConfig& c, KernelContext& ctx) {
   const Tensor& scale = ctx.input(1);
   transformer::check_float_input(x, "RMSNormalization", "X");
   transformer::check_float_input(scale, "RMSNormalization", "scale");
-  check_argument(x.rank() >= 1, "RMSNormalization: X ", x.description(), " must have rank >= 1");
+  check_argument(x.rank() >= 1, "RMSNormalization: X ", tensor_text(x), " must have rank >= 1");
   const size_t axis = static_cast<size_t>(normalize_axis(c.axis, static_cast<int64_t>(x.rank())));
   bool per_row = true;
   const std::vector<float> w = expand_scale(scale, x.shape(), axis, per_row);

@@ -7,6 +7,7 @@
 #include <climits>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/transformer/rotary.h"
@@ -46,7 +47,7 @@ struct RotaryDims {
 };
 
 RotaryDims resolve_rotary(const RotaryConfig& c, const Tensor& x) {
-  check_argument(x.rank() == 3 || x.rank() == 4, "RotaryEmbedding: input ", x.description(), " must be 3-D or 4-D");
+  check_argument(x.rank() == 3 || x.rank() == 4, "RotaryEmbedding: input ", tensor_text(x), " must be 3-D or 4-D");
   RotaryDims d;
   d.batch = x.dim(0);
   if (x.rank() == 4) {
@@ -55,8 +56,8 @@ RotaryDims resolve_rotary(const RotaryConfig& c, const Tensor& x) {
     d.head_size = x.dim(3);
   } else {
     d.packed = true;
-    check_argument(c.num_heads > 0, "RotaryEmbedding: a 3-D input ", x.description(), " needs the num_heads attribute");
-    check_argument(x.dim(2) % c.num_heads == 0, "RotaryEmbedding: hidden size of ", x.description(),
+    check_argument(c.num_heads > 0, "RotaryEmbedding: a 3-D input ", tensor_text(x), " needs the num_heads attribute");
+    check_argument(x.dim(2) % c.num_heads == 0, "RotaryEmbedding: hidden size of ", tensor_text(x),
                    " is not a multiple of num_heads ", c.num_heads);
     d.heads = c.num_heads;
     d.seq = x.dim(1);
@@ -64,25 +65,25 @@ RotaryDims resolve_rotary(const RotaryConfig& c, const Tensor& x) {
   }
   d.rotary_dim = c.rotary_dim == 0 ? d.head_size : c.rotary_dim;
   check_argument(d.rotary_dim % 2 == 0 && d.rotary_dim <= d.head_size, "RotaryEmbedding: rotary dimension ",
-                 d.rotary_dim, " must be even and at most the head size ", d.head_size, " of ", x.description());
+                 d.rotary_dim, " must be even and at most the head size ", d.head_size, " of ", tensor_text(x));
   return d;
 }
 
 // Index of the cache row for token (b, s): position_ids[b, s], or b * seq + s for per-token caches.
 std::vector<int64_t> cache_rows(const RotaryDims& d, const Tensor& cos, const Tensor& sin, const Tensor* position_ids) {
   const int64_t half = d.rotary_dim / 2;
-  check_argument(cos.shape() == sin.shape(), "RotaryEmbedding: cos_cache ", cos.description(), " and sin_cache ",
-                 sin.description(), " differ in shape");
+  check_argument(cos.shape() == sin.shape(), "RotaryEmbedding: cos_cache ", tensor_text(cos), " and sin_cache ",
+                 tensor_text(sin), " differ in shape");
   std::vector<int64_t> rows(static_cast<size_t>(d.batch * d.seq));
   if (position_ids == nullptr) {
     check_argument(cos.rank() == 3 && cos.dim(0) == d.batch && cos.dim(1) == d.seq && cos.dim(2) == half,
-                   "RotaryEmbedding: without position_ids, cos_cache ", cos.description(),
+                   "RotaryEmbedding: without position_ids, cos_cache ", tensor_text(cos),
                    " must have shape (batch, sequence, rotary_dim / 2) = [", d.batch, ",", d.seq, ",", half, "]");
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
     return rows;
   }
   check_argument(cos.rank() == 2 && cos.dim(1) == half, "RotaryEmbedding: with position_ids, cos_cache ",
-                 cos.description(), " must have shape (max_position, rotary_dim / 2) with rotary_dim / 2 = ", half);
+                 tensor_text(cos), " must have shape (max_position, rotary_dim / 2) with rotary_dim / 2 = ", half);
   check_argument(position_ids->rank() == 2 && position_ids->dim(0) == d.batch && position_ids->dim(1) == d.seq,
                  "RotaryEmbedding: position_ids ", position_ids->description(),
                  " must have shape (batch, sequence) = [", d.batch, ",", d.seq, "]");
@@ -99,7 +100,7 @@ Tensor compute_rotary(const RotaryConfig& c, const Tensor& x, const Tensor& cos_
                       const Tensor* position_ids, Parallelism& parallelism) {
   transformer::check_float_input(x, "RotaryEmbedding", "input", false);
   check_argument(cos_cache.dtype() == x.dtype() && sin_cache.dtype() == x.dtype(), "RotaryEmbedding: cos_cache ",
-                 cos_cache.description(), " and sin_cache ", sin_cache.description(), " must have the input's dtype");
+                 tensor_text(cos_cache), " and sin_cache ", tensor_text(sin_cache), " must have the input's dtype");
   const RotaryDims d = resolve_rotary(c, x);
   const std::vector<int64_t> rows = cache_rows(d, cos_cache, sin_cache, position_ids);
   const std::vector<float> cos = transformer::to_floats(cos_cache);
@@ -156,8 +157,8 @@ std::unique_ptr<Kernel> make_contrib_rotary(const KernelInfo& info) {
     RotaryConfig c = config;
     if (c.num_heads == 0 && x.rank() == 3) {
       check_argument(cos_cache.rank() == 2 && cos_cache.dim(1) > 0 && x.dim(2) % (2 * cos_cache.dim(1)) == 0,
-                     "RotaryEmbedding: without num_heads, hidden size of ", x.description(),
-                     " must be a multiple of twice cos_cache's last dim ", cos_cache.description());
+                     "RotaryEmbedding: without num_heads, hidden size of ", tensor_text(x),
+                     " must be a multiple of twice cos_cache's last dim ", tensor_text(cos_cache));
       c.num_heads = x.dim(2) / (2 * cos_cache.dim(1));
     }
     const int64_t batch = x.dim(0), seq = x.rank() == 3 ? x.dim(1) : x.dim(2);

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 #include "ops/transformer/transformer_common.h"
@@ -18,8 +19,8 @@ void compute_swiglu(float alpha, KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   transformer::check_float_input(a, "SwiGLU", "A");
-  check_argument(a.dtype() == b.dtype() && a.shape() == b.shape(), "SwiGLU: A ", a.description(), " and B ",
-                 b.description(), " must have the same shape and dtype (no broadcasting)");
+  check_argument(a.dtype() == b.dtype() && a.shape() == b.shape(), "SwiGLU: A ", tensor_text(a), " and B ",
+                 tensor_text(b), " must have the same shape and dtype (no broadcasting)");
   Tensor& y = ctx.allocate_output(0, a.dtype(), a.shape());
   const Precision p = transformer::precision_of(a.dtype());
   auto r = [p](float v) { return transformer::round_to(p, v); };

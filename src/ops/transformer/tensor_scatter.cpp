@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/dtype_dispatch.h"
+#include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
 #include "ops/registry.h"
 
@@ -43,15 +44,15 @@ void copy_elements(const Tensor& src, int64_t src_offset, Tensor& dst, int64_t d
 void compute_tensor_scatter(const TensorScatterConfig& c, KernelContext& ctx) {
   const Tensor& past = ctx.input(0);
   const Tensor& update = ctx.input(1);
-  check_argument(past.rank() >= 2, "TensorScatter: past_cache ", past.description(), " must have rank >= 2");
+  check_argument(past.rank() >= 2, "TensorScatter: past_cache ", tensor_text(past), " must have rank >= 2");
   check_argument(update.dtype() == past.dtype() && update.rank() == past.rank(), "TensorScatter: update ",
-                 update.description(), " must have past_cache's dtype and rank (", past.description(), ")");
+                 tensor_text(update), " must have past_cache's dtype and rank (", tensor_text(past), ")");
   const int64_t rank = static_cast<int64_t>(past.rank());
   const size_t axis = static_cast<size_t>(normalize_axis(c.axis, rank));
   check_argument(axis != 0, "TensorScatter: axis ", c.axis, " cannot be the batch dimension");
   for (size_t i = 0; i < past.rank(); ++i) {
     const bool ok = i == axis ? update.dim(i) <= past.dim(i) : update.dim(i) == past.dim(i);
-    check_argument(ok, "TensorScatter: update ", update.description(), " does not fit past_cache ", past.description(),
+    check_argument(ok, "TensorScatter: update ", tensor_text(update), " does not fit past_cache ", tensor_text(past),
                    " along dimension ", i);
   }
   const int64_t batch = past.dim(0);
@@ -59,7 +60,7 @@ void compute_tensor_scatter(const TensorScatterConfig& c, KernelContext& ctx) {
   if (ctx.has_input(2)) {
     const Tensor& indices = ctx.input(2);
     check_argument(indices.dtype() == DType::kInt64 && indices.rank() == 1 && indices.dim(0) == batch,
-                   "TensorScatter: write_indices ", indices.description(), " must be int64 of shape [", batch, "]");
+                   "TensorScatter: write_indices ", tensor_text(indices), " must be int64 of shape [", batch, "]");
     write = tensor_to_int64s(indices);
   }
   const int64_t max_len = past.dim(axis), len = update.dim(axis);
@@ -67,10 +68,10 @@ void compute_tensor_scatter(const TensorScatterConfig& c, KernelContext& ctx) {
     const int64_t w = write[static_cast<size_t>(b)];
     if (c.circular) {
       check_argument(max_len > 0 || len == 0, "TensorScatter: circular writes into an empty sequence axis of ",
-                     past.description());
+                     tensor_text(past));
     } else {
       check_argument(w >= 0 && w + len <= max_len, "TensorScatter: write_indices[", b, "] = ", w, " plus ", len,
-                     " updates overruns the ", max_len, " positions of past_cache ", past.description());
+                     " updates overruns the ", max_len, " positions of past_cache ", tensor_text(past));
     }
   }
   Tensor out = past.clone();

@@ -2,6 +2,7 @@
 
 #include "base/dtype_dispatch.h"
 #include "base/error.h"
+#include "base/lazy_text.h"
 
 namespace tessera::transformer {
 
@@ -47,7 +48,7 @@ bool is_float_family(DType dtype) {
 void check_float_input(const Tensor& t, const char* op, const char* name, bool allow_double) {
   const bool ok = is_float_family(t.dtype()) && (allow_double || t.dtype() != DType::kDouble);
   check_argument(ok, op, ": input ", name, " must be float, float16 or bfloat16", allow_double ? " or double" : "",
-                 ", got ", t.description());
+                 ", got ", tensor_text(t));
 }
 
 void load_floats(const Tensor& t, int64_t offset, int64_t count, float* out) {
@@ -115,7 +116,7 @@ void store_floats(const float* values, int64_t count, Tensor& t, int64_t offset)
 Tensor tensor_from_floats(const std::vector<float>& values, DType dtype, std::vector<int64_t> shape) {
   Tensor t(dtype, std::move(shape));
   check_argument(t.element_count() == static_cast<int64_t>(values.size()), "tensor_from_floats: ", values.size(),
-                 " values for ", t.description());
+                 " values for ", tensor_text(t));
   store_floats(values.data(), t.element_count(), t, 0);
   return t;
 }
