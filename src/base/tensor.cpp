@@ -7,13 +7,22 @@
 
 #include "base/buffer_pool.h"
 #include "base/error.h"
+#include "base/small_blocks.h"
 
 namespace tessera {
 
 std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t count, bool zero_fill) {
-  std::shared_ptr<Storage> storage(new Storage());
+  std::shared_ptr<Storage> storage = std::make_shared<Storage>(Private{});
   const size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return storage;
+  if (!is_string && small_blocks::block_bytes(rounded) != 0) {
+    void* memory = small_blocks::acquire(rounded);
+    if (zero_fill) std::memset(memory, 0, rounded);
+    storage->data_ = memory;
+    storage->bytes_ = bytes;
+    storage->small_bytes_ = rounded;
+    return storage;
+  }
   if (!is_string && rounded >= buffer_pool::kMinPooledBytes) {
     bool zeroed = false;
     void* memory = buffer_pool::acquire(rounded, &zeroed);
@@ -40,7 +49,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool is_string, size_t 
 }
 
 std::shared_ptr<Storage> Storage::borrow(void* data, size_t bytes, std::shared_ptr<void> keeper) {
-  std::shared_ptr<Storage> storage(new Storage());
+  std::shared_ptr<Storage> storage = std::make_shared<Storage>(Private{});
   storage->data_ = data;
   storage->bytes_ = bytes;
   storage->keeper_ = std::move(keeper);
@@ -54,6 +63,10 @@ std::shared_ptr<Storage> Storage::part_of(void* data, size_t bytes, std::shared_
 }
 
 Storage::~Storage() {
+  if (small_bytes_ != 0) {
+    small_blocks::release(data_, small_bytes_);
+    return;
+  }
   if (pooled_bytes_ != 0) {
     buffer_pool::release(data_, pooled_bytes_);
     return;

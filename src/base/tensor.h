@@ -23,6 +23,9 @@ class Storage {
   // memory allocated for it (a kernel may write over it in place), given back with the block, not by itself.
   static std::shared_ptr<Storage> part_of(void* data, size_t bytes, std::shared_ptr<void> block);
 
+  // Only for the factories above (make_shared needs a public constructor; Private keeps it theirs).
+  struct Private {};
+  explicit Storage(Private) {}
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -30,15 +33,15 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   // True for memory Tessera allocated (from the buffer pool or the heap), not borrowed from a caller or a mapping.
-  bool owned() const { return owned_ || pooled_bytes_ != 0 || part_of_block_; }
+  bool owned() const { return owned_ || pooled_bytes_ != 0 || small_bytes_ != 0 || part_of_block_; }
 
  private:
-  Storage() = default;
   void* data_ = nullptr;
   size_t bytes_ = 0;
   size_t string_count_ = 0;  // > 0 when data_ holds constructed std::string objects
   bool owned_ = false;
   size_t pooled_bytes_ = 0;  // > 0 when data_ came from buffer_pool::acquire of that many bytes
+  size_t small_bytes_ = 0;   // > 0 when data_ came from small_blocks::acquire of that many bytes
   bool part_of_block_ = false;  // see part_of: keeper_ holds the block
   std::shared_ptr<void> keeper_;
 };
