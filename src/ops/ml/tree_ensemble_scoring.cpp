@@ -106,21 +106,18 @@ void walk_group(const WalkNode<C>* nodes, const int32_t* roots, const C* const* 
   for (int i = 0; i < kGroup; ++i) leaves[i] = ~link[i];
 }
 
-// The same node by node (any mode, set membership included).
+// The leaf that `row` reaches from root link `root`, deciding node by node as TreeNode says (any mode, set
+// membership included).
 template <typename C>
-void walk_group_by_node(const TreeEnsembleModel& model, int32_t root, const C* const* rows, int count,
-                        int32_t* leaves) {
-  for (int i = 0; i < count; ++i) {
-    int32_t link = root;
-    while (link >= 0) {
-      const TreeNode& node = model.nodes[static_cast<size_t>(link)];
-      const bool go = goes_true(model, node, rows[i][node.feature]);
-      const int64_t next = go ? node.true_child : node.false_child;
-      link = model.nodes[static_cast<size_t>(next)].mode == TreeMode::kLeaf ? ~static_cast<int32_t>(next)
-                                                                            : static_cast<int32_t>(next);
-    }
-    leaves[i] = ~link;
+int32_t walk_by_node(const TreeEnsembleModel& model, int32_t root, const C* row) {
+  int32_t link = root;
+  while (link >= 0) {
+    const TreeNode& node = model.nodes[static_cast<size_t>(link)];
+    const int64_t next = goes_true(model, node, row[node.feature]) ? node.true_child : node.false_child;
+    link = model.nodes[static_cast<size_t>(next)].mode == TreeMode::kLeaf ? ~static_cast<int32_t>(next)
+                                                                          : static_cast<int32_t>(next);
   }
+  return ~link;
 }
 
 // Adds leaf `leaf`'s weights to a row's scores, as the model aggregates them.
@@ -182,10 +179,7 @@ void score_block(const TreeEnsembleModel& model, const C* const* rows, int64_t c
         for (int i = 0; i < kGroup; ++i) add_leaf(model, nodes[leaves[i]], scores[r]);
       }
     }
-    for (; t < trees; ++t) {
-      walk_group_by_node<C>(model, roots[t], rows + r, 1, leaves);
-      add_leaf(model, nodes[leaves[0]], scores[r]);
-    }
+    for (; t < trees; ++t) add_leaf(model, nodes[walk_by_node<C>(model, roots[t], rows[r])], scores[r]);
   }
 }
 
