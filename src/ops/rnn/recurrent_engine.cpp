@@ -49,9 +49,10 @@ class GateFunction {
 // sequence does not need a buffer for all of them.
 constexpr int64_t kInputProductFloats = int64_t{1} << 20;
 
-// Gate values per step (rows x gates x hidden) from which the gate math is split over the threads, in pieces of
-// kGateUnits hidden units of a row: bench/models/lstm_speech at batch 8 (8 x 4 x 256 values per step) on two
-// threads, with the gates on one thread only, had the other spinning through them (15% of its samples).
+// Gate values per step (rows x gates x hidden) from which the gate math of a step split over the threads (fewer
+// than kMinRowsPerThread rows per thread) is split too, in pieces of kGateUnits hidden units of a row:
+// bench/models/lstm_speech at batch 8 (8 x 4 x 256 values per step; split per step before rows went per thread) on
+// two threads, with the gates on one thread only, had the other spinning through them (15% of its samples).
 constexpr int64_t kParallelGateElements = 4096;
 constexpr int64_t kGateUnits = 64;
 
