@@ -1,8 +1,10 @@
-"""Exports the tree-ensemble benchmark models: scikit-learn, LightGBM and XGBoost ensembles of the sizes users
-deploy, trained on a seeded synthetic data set, converted with skl2onnx / onnxmltools, with a manifest that
-bench/side_by_side.py reads (--manifest).
+"""Exports the classic machine-learning benchmark models: scikit-learn, LightGBM and XGBoost tree ensembles of the
+sizes users deploy (--group trees, the default) or scikit-learn's other families (--group classic: logistic
+regression, a scaler + PCA + logistic regression pipeline, an RBF SVC, an MLP, k-nearest neighbours), trained on a
+seeded synthetic data set, converted with skl2onnx / onnxmltools, with a manifest that bench/side_by_side.py reads
+(--manifest) in bench/models/GROUP/.
 
-    .venv/bin/python bench/export_tree_models.py            # the project's venv (scripts/install-deps.sh)
+    .venv/bin/python bench/export_tree_models.py [--group classic]   # the project's venv (scripts/install-deps.sh)
     /usr/bin/python3 bench/side_by_side.py --manifest bench/models/trees/manifest.json \\
         --runtimes tessera,onnxruntime --batch 1,1000 --threads 1,2
 
@@ -34,11 +36,11 @@ def data(classes):
     return x.astype("float32"), y
 
 
-def sklearn_model(estimator, classes):
+def sklearn_model(estimator, classes, rows=None):
     from skl2onnx import to_onnx
 
     x, y = data(classes)
-    estimator.fit(x, y)
+    estimator.fit(x[:rows], y[:rows])
     options = {id(estimator): {"zipmap": False}} if classes else None
     return to_onnx(estimator, x[:1], options=options, target_opset={"": 17, "ai.onnx.ml": 3})
 
@@ -64,7 +66,7 @@ def xgboost_model():
     return convert_xgboost(model, initial_types=[("input", FloatTensorType([None, FEATURES]))], target_opset=15)
 
 
-def models():
+def tree_models():
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 
     return {
@@ -79,17 +81,47 @@ def models():
     }
 
 
+def classic_models():
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    return {
+        "logistic_regression": ("scikit-learn LogisticRegression, 3 classes",
+                                lambda: sklearn_model(LogisticRegression(max_iter=500), 3)),
+        "scaler_pca_logreg": ("scikit-learn pipeline: StandardScaler, PCA(20), LogisticRegression, 3 classes",
+                              lambda: sklearn_model(make_pipeline(StandardScaler(), PCA(20, random_state=SEED),
+                                                                  LogisticRegression(max_iter=500)), 3)),
+        "svc_rbf": ("scikit-learn SVC (RBF kernel, probability outputs off), 3 classes",
+                    lambda: sklearn_model(SVC(random_state=SEED), 3)),
+        "mlp": ("scikit-learn MLPClassifier: hidden layers 256, 128, 3 classes",
+                lambda: sklearn_model(MLPClassifier((256, 128), max_iter=50, random_state=SEED), 3)),
+        "knn": ("scikit-learn KNeighborsClassifier: 5 neighbours of 3000 training rows, 3 classes",
+                lambda: sklearn_model(KNeighborsClassifier(5), 3, rows=3000)),
+    }
+
+
+GROUPS = {"trees": tree_models, "classic": classic_models}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=os.path.join(HERE, "models", "trees"))
+    parser.add_argument("--group", choices=sorted(GROUPS), default="trees",
+                        help="trees: the ensembles; classic: linear, SVM, MLP, k-NN and a pipeline")
+    parser.add_argument("--out", help="default: bench/models/GROUP")
     parser.add_argument("--batches", default="1,1000", help="batch sizes whose inputs are written")
     parser.add_argument("--force", action="store_true", help="export again even when a model exists")
     args = parser.parse_args()
+    args.out = args.out or os.path.join(HERE, "models", args.group)
     os.makedirs(args.out, exist_ok=True)
     import numpy as np
 
     manifest = {"models": {}, "seed": SEED, "batch_axis": 0}
-    for name, (description, build) in models().items():
+    for name, (description, build) in GROUPS[args.group]().items():
         path = os.path.join(args.out, f"{name}.onnx")
         if args.force or not os.path.exists(path):
             print(f"exporting {name}: {description}", flush=True)

@@ -39,6 +39,7 @@ std::unique_ptr<GraphPass> make_elementwise_chain_fusion();
 std::unique_ptr<GraphPass> make_nhwc_layout();
 std::unique_ptr<GraphPass> make_bias_softmax_fusion();
 std::unique_ptr<GraphPass> make_gemm_transpose_folding();
+std::unique_ptr<GraphPass> make_scan_cdist_fusion();
 
 namespace {
 // The passes in run order. A new pass adds its factory here and its own file beside this one.
@@ -51,6 +52,7 @@ std::vector<std::unique_ptr<GraphPass>> all_passes() {
   passes.push_back(make_float16_compute_in_float32());
   passes.push_back(make_common_subexpression_elimination());
   passes.push_back(make_noop_elimination());
+  passes.push_back(make_scan_cdist_fusion());
   passes.push_back(make_shape_folding());
   passes.push_back(make_qdq_fusion());  // before constant_folding, which would fold the weight DequantizeLinears
   passes.push_back(make_dequantize_recurrent_fusion());  // the same

@@ -3,7 +3,7 @@
 models (Attention with each mask_index form ONNX Runtime's CPU provider takes, MultiHeadAttention with separate
 Q/K/V, SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization, QuickGelu; the quantized DynamicQuantizeMatMul,
 MatMulIntegerToFloat, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool,
-QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool, DynamicQuantizeLSTM, QAttention; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax), built with onnx.helper so that every form and
+QLinearConcat, QLinearAveragePool, QGemm, MatMulNBits, NhwcMaxPool, DynamicQuantizeLSTM, QAttention; RotaryEmbedding, GroupQueryAttention, Trilu, BiasAdd, BiasSoftmax; CDist), built with onnx.helper so that every form and
 attribute is exercised.
 Each model is run by ONNX Runtime 1.31 on seeded random inputs (NumPy gives the outputs of BiasAdd and
 BiasSoftmax, which ONNX Runtime runs only on GPUs); the model, the inputs and ONNX Runtime's outputs go
@@ -247,6 +247,15 @@ def microsoft_trilu(upper: int) -> onnx.GraphProto:
     node = helper.make_node("Trilu", ["x", "k"], ["y"], domain=MS, upper=upper)
     return helper.make_graph([node], "trilu", inputs_info(["x"], [BATCH, 5, 7]), inputs_info(["y"], None),
                              [numpy_helper.from_array(np.array(-1 if upper else 2, np.int64), "k")])
+
+
+def cdist(metric: str, constant_b: bool) -> onnx.GraphProto:
+    """com.microsoft CDist of a [7, 19] input against [40, 19] rows: another input, or an initializer (the training
+    rows of a nearest-neighbours model)."""
+    node = helper.make_node("CDist", ["a", "b"], ["y"], domain=MS, metric=metric)
+    inputs = inputs_info(["a"], [7, 19]) + ([] if constant_b else inputs_info(["b"], [40, 19]))
+    return helper.make_graph([node], "cdist", inputs, inputs_info(["y"], None),
+                             [weight("b", 40, 19)] if constant_b else [])
 
 
 def bias_add() -> tuple[onnx.GraphProto, object]:
@@ -499,6 +508,8 @@ def main() -> int:
     write_case(dest, "qgemm_u8s8_float_per_column", qgemm(np.uint8, np.int8, False, True, 0, 0))
     write_case(dest, "qgemm_s8s8_quantized_trans_b", qgemm(np.int8, np.int8, True, False, 0, 1))
     write_case(dest, "qgemm_u8u8_quantized_per_column_trans_a", qgemm(np.uint8, np.uint8, True, True, 1, 0))
+    write_case(dest, "cdist_sqeuclidean", cdist("sqeuclidean", False))
+    write_case(dest, "cdist_euclidean_constant_b", cdist("euclidean", True))
     write_case(dest, "microsoft_trilu_upper", microsoft_trilu(1))
     write_case(dest, "microsoft_trilu_lower", microsoft_trilu(0))
     write_case(dest, "matmul_4bits_packed_zero_points_bias", matmul_nbits(4, "uint8", True))

@@ -429,6 +429,36 @@ TEST(TopKTest, SortedWithTiesByLowerIndex) {
   }
 }
 
+// Floats with ties and NaN (the largest value) at k up to the streaming limit (32) and past it (the partial sort):
+// both paths give the order of a stable sort.
+TEST(TopKTest, FloatsWithNanAndTiesAtEveryK) {
+  std::mt19937 rng(5);
+  Tensor x(DType::kFloat, {3, 100});
+  for (int64_t i = 0; i < x.element_count(); ++i)
+    x.data<float>()[i] = rng() % 9 == 0 ? std::nanf("") : static_cast<float>(static_cast<int>(rng() % 21) - 10);
+  for (int64_t largest : {0, 1}) {
+    for (int64_t k : {1, 5, 31, 32, 33, 100}) {
+      const std::vector<Tensor> out = run_op("TopK", 11, {int_attr("largest", largest)}, {x, int64s({k})}, 2);
+      for (int64_t r = 0; r < 3; ++r) {
+        std::vector<std::pair<float, int64_t>> line;
+        for (int64_t i = 0; i < 100; ++i) line.push_back({x.data<float>()[r * 100 + i], i});
+        std::stable_sort(line.begin(), line.end(), [&](const auto& p, const auto& q) {
+          const bool pn = std::isnan(p.first), qn = std::isnan(q.first);
+          if (pn || qn) return largest ? pn && !qn : qn && !pn;
+          return largest ? p.first > q.first : p.first < q.first;
+        });
+        for (int64_t i = 0; i < k; ++i) {
+          const float v = out[0].data<float>()[r * k + i];
+          const float e = line[static_cast<size_t>(i)].first;
+          ASSERT_TRUE(std::isnan(e) ? std::isnan(v) : v == e) << "k " << k << " largest " << largest << " at " << i;
+          ASSERT_EQ(out[1].data<int64_t>()[r * k + i], line[static_cast<size_t>(i)].second)
+              << "k " << k << " largest " << largest << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(TopKTest, OpsetOneAttributeAndErrors) {
   const Tensor x = Tensor::from_vector<float>(DType::kFloat, {1.0f, 5.0f, 3.0f, 5.0f});
   const std::vector<Tensor> out = run_op("TopK", 1, {int_attr("k", 2)}, {x}, 2);

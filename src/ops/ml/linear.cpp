@@ -1,9 +1,10 @@
 // LinearClassifier and LinearRegressor (ai.onnx.ml opset 1): scores = X * coefficients^T + intercepts, one
-// coefficient row per class / target, then the post transform. Binary classifiers (one coefficient row, two
+// coefficient row per class / target (float input on the float GEMM), then the post transform. Binary classifiers (one coefficient row, two
 // labels) report [1 - score, score], as ONNX Runtime does.
 #include <climits>
 
 #include "base/lazy_text.h"
+#include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -13,7 +14,10 @@ namespace {
 
 using namespace ml;
 
-// Scores of every row: [rows, targets] floats, accumulated in double.
+// Scores of every row: [rows, targets] floats. Float input goes through the float GEMM (scores^T = W X^T, the
+// coefficient rows as the GEMM's A so that a few targets fill its tile rows, each tile stored transposed into
+// [rows, targets], intercepts as the row bias), as ONNX Runtime's float GEMM does; double and integer input is
+// accumulated in double.
 struct LinearScores {
   FeatureShape shape;
   int64_t targets = 0;
@@ -21,7 +25,7 @@ struct LinearScores {
 };
 
 LinearScores linear_scores(const Tensor& x, const std::vector<float>& coefficients,
-                           const std::vector<float>& intercepts) {
+                           const std::vector<float>& intercepts, Parallelism& parallelism) {
   LinearScores s;
   s.shape = feature_shape(x, "input 'X'");
   const int64_t features = s.shape.columns;
@@ -31,8 +35,17 @@ LinearScores linear_scores(const Tensor& x, const std::vector<float>& coefficien
   s.targets = coefficient_count / features;
   check_argument(intercepts.empty() || static_cast<int64_t>(intercepts.size()) == s.targets, "the node has ",
                  intercepts.size(), " intercepts for ", s.targets, " coefficient rows (X ", tensor_text(x), ")");
-  const std::vector<double> in = numeric_values<double>(x, "input 'X'");
   s.values.resize(static_cast<size_t>(s.shape.rows * s.targets));
+  if (s.shape.rows == 0) return s;
+  if (x.dtype() == DType::kFloat) {
+    GemmEpilogueF32 epilogue;
+    epilogue.column_bias = intercepts.empty() ? nullptr : intercepts.data();
+    gemm_f32_packed(s.shape.rows, s.targets, features, 1.0f, GemmOperandF32{nullptr, x.data<float>(), features},
+                    GemmOperandF32{nullptr, coefficients.data(), features, true}, 0.0f, s.values.data(), s.targets,
+                    &parallelism, &epilogue);
+    return s;
+  }
+  const std::vector<double> in = numeric_values<double>(x, "input 'X'");
   for (int64_t r = 0; r < s.shape.rows; ++r) {
     const double* row = in.data() + r * features;
     for (int64_t t = 0; t < s.targets; ++t) {
@@ -64,7 +77,7 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
               "exactly one of 'classlabels_ints' and 'classlabels_strings' must be set");
   return make_kernel([p](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    LinearScores s = linear_scores(x, p.coefficients, p.intercepts);
+    LinearScores s = linear_scores(x, p.coefficients, p.intercepts, ctx.parallelism());
     const bool strings = !p.string_labels.empty();
     const auto labels = static_cast<int64_t>(strings ? p.string_labels.size() : p.int_labels.size());
     const bool binary = s.targets == 1;
@@ -75,6 +88,9 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
     Tensor& y = ctx.allocate_output(0, strings ? DType::kString : DType::kInt64, {rows});
     Tensor& z = ctx.allocate_output(1, DType::kFloat, {rows, columns});
     float* out = z.data<float>();
+    std::string* string_out = strings ? y.data<std::string>() : nullptr;
+    int64_t* int_out = strings ? nullptr : y.data<int64_t>();
+    // Labels from the raw scores; then the probabilities, the exponentials over all rows at once.
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = s.values.data() + r * s.targets;
       int64_t best = 0;
@@ -83,8 +99,8 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
         // ONNX Runtime's layout for one score: [1 - s, s], or the logistic of -s and s.
         const float score = row[0];
         if (p.post_transform == PostTransform::kLogistic) {
-          out[r * 2] = logistic(-score);
-          out[r * 2 + 1] = logistic(score);
+          out[r * 2] = -score;
+          out[r * 2 + 1] = score;
         } else {
           const float v = p.post_transform == PostTransform::kProbit ? probit(score) : score;
           out[r * 2] = 1.0f - v;
@@ -94,13 +110,14 @@ std::unique_ptr<Kernel> make_linear_classifier(const KernelInfo& info) {
         for (int64_t t = 1; t < s.targets; ++t)
           if (row[t] > row[best]) best = t;
         std::copy(row, row + s.targets, out + r * columns);
-        apply_post_transform(p.post_transform, out + r * columns, columns);
       }
       if (strings)
-        y.data<std::string>()[r] = p.string_labels[static_cast<size_t>(best)];
+        string_out[r] = p.string_labels[static_cast<size_t>(best)];
       else
-        y.data<int64_t>()[r] = p.int_labels[static_cast<size_t>(best)];
+        int_out[r] = p.int_labels[static_cast<size_t>(best)];
     }
+    if (!binary || p.post_transform == PostTransform::kLogistic)
+      apply_post_transform_rows(p.post_transform, out, rows, columns);
   });
 }
 
@@ -114,17 +131,16 @@ std::unique_ptr<Kernel> make_linear_regressor(const KernelInfo& info) {
               "attribute 'coefficients' (", coefficients.size(), " values) must hold 'targets' = ", targets, " rows");
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
-    LinearScores s = linear_scores(x, coefficients, intercepts);
+    LinearScores s = linear_scores(x, coefficients, intercepts, ctx.parallelism());
     check_argument(s.targets == targets, "input 'X' ", tensor_text(x), " has ", s.shape.columns,
                    " features, but the coefficients hold ", targets, " rows of ", coefficients.size() / targets);
     Tensor& y = ctx.allocate_output(0, DType::kFloat, {s.shape.rows, targets});
     float* out = y.data<float>();
     std::copy(s.values.begin(), s.values.end(), out);
-    for (int64_t r = 0; r < s.shape.rows; ++r) {
-      if (targets > 1)
-        apply_post_transform(transform, out + r * targets, targets);
-      else if (transform == PostTransform::kProbit)
-        out[r] = probit(out[r]);
+    if (targets > 1) {
+      apply_post_transform_rows(transform, out, s.shape.rows, targets);
+    } else if (transform == PostTransform::kProbit) {
+      for (int64_t r = 0; r < s.shape.rows; ++r) out[r] = probit(out[r]);
     }
   });
 }

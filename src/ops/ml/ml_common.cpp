@@ -1,10 +1,12 @@
 #include "ops/ml/ml_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "base/error.h"
 #include "base/lazy_text.h"
+#include "kernels/f32-vunary/f32-vunary.h"
 
 namespace tessera::ml {
 
@@ -89,6 +91,28 @@ void apply_post_transform(PostTransform transform, float* scores, int64_t n) {
     case PostTransform::kProbit:
       for (int64_t i = 0; i < n; ++i) scores[i] = probit(scores[i]);
       return;
+  }
+}
+
+void apply_post_transform_rows(PostTransform transform, float* scores, int64_t rows, int64_t n) {
+  if (rows <= 0 || n <= 0) return;
+  if (transform == PostTransform::kSoftmax) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = scores + r * n;
+      const float max = *std::max_element(row, row + n);
+      for (int64_t i = 0; i < n; ++i) row[i] -= max;
+    }
+    vunary_f32(VUnaryOpF32::kExp, scores, scores, rows * n);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = scores + r * n;
+      float sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += row[i];
+      for (int64_t i = 0; i < n; ++i) row[i] /= sum;
+    }
+  } else if (transform == PostTransform::kLogistic) {
+    vunary_f32(VUnaryOpF32::kSigmoid, scores, scores, rows * n);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) apply_post_transform(transform, scores + r * n, n);
   }
 }
 

@@ -34,6 +34,10 @@ void softmax(float* scores, int64_t n);
 void softmax_zero(float* scores, int64_t n);
 // Applies `transform` to a row of n >= 2 scores (or any n for the elementwise transforms).
 void apply_post_transform(PostTransform transform, float* scores, int64_t n);
+// Applies `transform` to `rows` rows of n scores each (row r at scores + r * n), as apply_post_transform on each
+// row, with SOFTMAX's and LOGISTIC's exponentials computed by the vector kernels over all rows at once (within a
+// few ulp of the scalar formulas).
+void apply_post_transform_rows(PostTransform transform, float* scores, int64_t rows, int64_t n);
 
 // Rows and columns of a feature input: [N, F] as (N, F), [F] as (1, F), higher ranks as (dim 0, the rest).
 struct FeatureShape {

@@ -36,7 +36,8 @@ std::unique_ptr<Kernel> make_binarizer(const KernelInfo& info) {
   });
 }
 
-// Scaler: y = (x - offset) * scale as float, offset/scale of length 1 or the size of the last dimension.
+// Scaler: y = (x - offset) * scale as float, offset/scale of length 1 or the size of the last dimension; float
+// input in float arithmetic, other types in double.
 std::unique_ptr<Kernel> make_scaler(const KernelInfo& info) {
   const std::vector<float> offset = info.node.attr_floats("offset");
   const std::vector<float> scale = info.node.attr_floats("scale");
@@ -51,9 +52,23 @@ std::unique_ptr<Kernel> make_scaler(const KernelInfo& info) {
                      tensor_text(x), " has ", features, " features but 'offset'/'scale' have ", values->size(),
                      " values");
     }
-    const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     Tensor& y = ctx.allocate_output(0, DType::kFloat, x.shape());
     float* out = y.data<float>();
+    if (x.dtype() == DType::kFloat && features > 0) {
+      // Float input in float arithmetic (as ONNX Runtime computes it), row by row over per-feature vectors.
+      std::vector<float> o(static_cast<size_t>(features)), sc(static_cast<size_t>(features));
+      for (int64_t f = 0; f < features; ++f) {
+        o[static_cast<size_t>(f)] = offset[offset.size() == 1 ? 0 : static_cast<size_t>(f)];
+        sc[static_cast<size_t>(f)] = scale[scale.size() == 1 ? 0 : static_cast<size_t>(f)];
+      }
+      const float* in = x.data<float>();
+      for (int64_t i = 0; i < x.element_count(); i += features) {
+        for (int64_t f = 0; f < features; ++f)
+          out[i + f] = (in[i + f] - o[static_cast<size_t>(f)]) * sc[static_cast<size_t>(f)];
+      }
+      return;
+    }
+    const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     for (size_t i = 0; i < in.size(); ++i) {
       const size_t f = features > 0 ? i % static_cast<size_t>(features) : 0;
       const double o = offset[offset.size() == 1 ? 0 : f];

@@ -64,6 +64,40 @@ inline bool before_smallest(const Entry<C>& a, const Entry<C>& b) {
   return a.index < b.index;
 }
 
+// Up to this k, a row is scanned once keeping its k best entries sorted (each element one comparison with the
+// current k-th best, most rejected there) instead of copied whole and partially sorted.
+constexpr int64_t kMaxStreamingK = 32;
+
+// The k best entries of line[0, n) (stride `stride`) into best[0, k), sorted by the op's order. Elements come in
+// index order, so an element equal to the k-th best never displaces it (ties go to the lower index). Past the
+// first k, an element is first tested against a non-NaN k-th best w alone: smallest takes v < w (NaN never),
+// largest v > w or NaN.
+template <bool kLargest, typename T, typename C>
+void stream_top_k(const T* line, int64_t stride, int64_t n, int64_t k, Entry<C>* best) {
+  const auto before = kLargest ? before_largest<C> : before_smallest<C>;
+  auto insert = [&](const Entry<C>& e, int64_t slot) {
+    while (slot > 0 && before(e, best[slot - 1])) {
+      best[slot] = best[slot - 1];
+      --slot;
+    }
+    best[slot] = e;
+  };
+  const int64_t first = std::min(n, k);
+  for (int64_t i = 0; i < first; ++i) insert({to_compute<C>(line[i * stride]), i}, i);
+  if (n <= k) return;
+  C w = best[k - 1].value;
+  for (int64_t i = k; i < n; ++i) {
+    const C v = to_compute<C>(line[i * stride]);
+    if (!is_nan(w)) {
+      if (kLargest ? !(v > w || is_nan(v)) : !(v < w)) continue;
+    } else if (!before(Entry<C>{v, i}, best[k - 1])) {
+      continue;
+    }
+    insert({v, i}, k - 1);
+    w = best[k - 1].value;
+  }
+}
+
 template <typename T>
 void top_k_typed(const Tensor& x, const AxisSplit& s, int64_t k, bool largest, Tensor& values, Tensor& indices,
                  Parallelism& parallelism) {
@@ -73,18 +107,31 @@ void top_k_typed(const Tensor& x, const AxisSplit& s, int64_t k, bool largest, T
   int64_t* out_indices = indices.data<int64_t>();
   const int64_t rows = s.outer * s.inner;
   maybe_parallel_for(parallelism, rows, rows * s.axis, [&](int64_t begin, int64_t end) {
-    std::vector<Entry<C>> entries(static_cast<size_t>(s.axis));
+    const bool streaming = k <= kMaxStreamingK;
+    std::vector<Entry<C>> entries(static_cast<size_t>(streaming ? k : s.axis));
     for (int64_t r = begin; r < end; ++r) {
       const int64_t o = r / s.inner;
       const int64_t j = r % s.inner;
       const T* line = in + o * s.axis * s.inner + j;
+      const int64_t out_base = o * k * s.inner + j;
+      if (streaming) {
+        if (largest)
+          stream_top_k<true, T, C>(line, s.inner, s.axis, k, entries.data());
+        else
+          stream_top_k<false, T, C>(line, s.inner, s.axis, k, entries.data());
+        for (int64_t i = 0; i < k; ++i) {
+          const Entry<C>& e = entries[static_cast<size_t>(i)];
+          out_indices[out_base + i * s.inner] = e.index;
+          out_values[out_base + i * s.inner] = line[e.index * s.inner];
+        }
+        continue;
+      }
       for (int64_t i = 0; i < s.axis; ++i) entries[static_cast<size_t>(i)] = {to_compute<C>(line[i * s.inner]), i};
       const auto middle = entries.begin() + k;
       if (largest)
         std::partial_sort(entries.begin(), middle, entries.end(), before_largest<C>);
       else
         std::partial_sort(entries.begin(), middle, entries.end(), before_smallest<C>);
-      const int64_t out_base = o * k * s.inner + j;
       for (int64_t i = 0; i < k; ++i) {
         const Entry<C>& e = entries[static_cast<size_t>(i)];
         out_indices[out_base + i * s.inner] = e.index;
