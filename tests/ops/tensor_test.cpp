@@ -407,6 +407,25 @@ TEST_F(TensorOpsTest, ConcatAndSplitRoundTrip) {
   }
 }
 
+// Many outer rows (the row-split copy): 200 rows of 66 one-column pieces, as scikit-learn's PolynomialFeatures
+// concatenates them, and pieces with an inner block, for every moved type (strings take the per-piece copy).
+TEST_F(TensorOpsTest, ConcatOfManyRowsOfNarrowPieces) {
+  for (const DType dtype : kMovedTypes) {
+    for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{{200, 66}, {70, 9, 3}}) {
+      const Tensor x = iota(dtype, shape);
+      std::vector<int64_t> sizes(static_cast<size_t>(shape[1] / 3), 3);
+      if (shape[1] == 66) sizes.assign(66, 1);
+      for (Parallelism* par : {static_cast<Parallelism*>(nullptr), static_cast<Parallelism*>(&pool_)}) {
+        const std::vector<Tensor> parts =
+            run_op("Split", 13, {int_attr("axis", 1)}, {x, ints(sizes)}, sizes.size(), par);
+        const Tensor y = run_op("Concat", 13, {int_attr("axis", 1)}, parts, 1, par)[0];
+        ASSERT_EQ(y.shape(), shape);
+        expect_mapping(y, x, [&](const std::vector<int64_t>& o) { return flat_index(o, shape); });
+      }
+    }
+  }
+}
+
 TEST_F(TensorOpsTest, SplitVariantsAcrossOpsets) {
   const Tensor x = iota(DType::kFloat, {7});
   const std::vector<Tensor> uneven = run_op("Split", 18, {int_attr("num_outputs", 4)}, {x}, 4);

@@ -30,6 +30,7 @@ PackedSqdistB pack_sqdist_b_f32(int64_t n, int64_t k, const float* b, int64_t ld
   packed.depth = k;
   const int64_t panels = (n + kSqdistPanel - 1) / kSqdistPanel;
   packed.panels.assign(static_cast<size_t>(panels * k * kSqdistPanel), 0.0f);
+  if (k == 0) return packed;  // nothing to copy (and no storage to point into)
   for (int64_t j = 0; j < n; ++j) {
     float* dst = packed.panels.data() + (j / kSqdistPanel) * k * kSqdistPanel + j % kSqdistPanel;
     const float* row = b + j * ldb;

@@ -1,5 +1,6 @@
 // Concat and Split: block copies of contiguous runs along one axis.
 #include <climits>
+#include <cstring>
 
 #include "base/lazy_text.h"
 #include "ops/common/op_utils.h"
@@ -15,6 +16,10 @@ int64_t concat_axis(const Node& node, int64_t opset) {
   if (opset < 4) return node.attr_int("axis", 1);
   return node.required_attribute("axis").i;
 }
+
+// Outer rows from which Concat splits the rows over the threads rather than (row, input) tasks (never with one
+// image, whose inputs copy in parallel, or in place).
+constexpr int64_t kRowsForRowTasks = 64;
 
 std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
   const int64_t axis_attr = concat_axis(info.node, info.opset);
@@ -67,6 +72,34 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
       bool all = true;
       for (size_t i = 0; i < inputs.size() && all; ++i) all = inputs[i]->element_count() == 0 || in_place(i);
       if (all) return;
+    }
+    if (outer >= kRowsForRowTasks && dtype != DType::kString) {
+      // Many outer rows (feature columns side by side, as scikit-learn's converters concatenate [N, 1] pieces):
+      // the rows split over the threads, each input's parts copied as bytes, the sources and sizes looked up once
+      // (a task per row and input cost 19 ns per 4-byte piece: [1000, 1] x 66 took 1.27 ms, now 0.16).
+      std::vector<const char*> sources;
+      std::vector<size_t> part_bytes;
+      for (const Tensor* t : inputs) {
+        sources.push_back(static_cast<const char*>(t->raw_data()));
+        part_bytes.push_back(static_cast<size_t>(t->dim(axis) * inner) * elem);
+      }
+      const size_t row_bytes = static_cast<size_t>(out_row) * elem;
+      parallel_over(ctx.parallelism(), outer, out_row * static_cast<int64_t>(elem), [&](int64_t begin, int64_t end) {
+        // Input by input down the range of rows: each inner loop one source stream and a fixed-size copy.
+        for (size_t i = 0; i < sources.size(); ++i) {
+          char* dst = out + static_cast<size_t>(begin) * row_bytes + static_cast<size_t>(offsets[i]) * elem;
+          const char* src = sources[i] + static_cast<size_t>(begin) * part_bytes[i];
+          const size_t bytes = part_bytes[i];
+          if (bytes == 4) {
+            for (int64_t o = begin; o < end; ++o, dst += row_bytes, src += 4) std::memcpy(dst, src, 4);
+          } else if (bytes == 8) {
+            for (int64_t o = begin; o < end; ++o, dst += row_bytes, src += 8) std::memcpy(dst, src, 8);
+          } else if (bytes > 0) {
+            for (int64_t o = begin; o < end; ++o, dst += row_bytes, src += bytes) std::memcpy(dst, src, bytes);
+          }
+        }
+      });
+      return;
     }
     // One task per (outer index, input): with one image the inputs not in place still copy in parallel.
     const int64_t count = static_cast<int64_t>(inputs.size());
