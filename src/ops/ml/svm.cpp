@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "base/lazy_text.h"
+#include "kernels/f32-vunary/f32-vunary.h"
 #include "ops/common/op_utils.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
@@ -53,54 +55,112 @@ struct SvmKernelParams {
   }
 };
 
-// Support vectors laid out for kernel_rows: transposed ([features, vectors]) and widened to double once.
-std::vector<double> transposed_vectors(const std::vector<float>& support_vectors, int64_t vectors, int64_t features) {
-  std::vector<double> t(static_cast<size_t>(vectors * features));
+// Support vectors per chunk of kernel_rows: the chunk's sums of a row stay in registers through every feature.
+constexpr int64_t kChunk = 8;
+
+// Support vectors laid out for kernel_rows, widened to double once: chunks of kChunk vectors, each chunk
+// [features][kChunk] (feature f of its vectors side by side), the last chunk padded with zeros.
+std::vector<double> chunked_vectors(const std::vector<float>& support_vectors, int64_t vectors, int64_t features) {
+  const int64_t chunks = (vectors + kChunk - 1) / kChunk;
+  std::vector<double> t(static_cast<size_t>(chunks * features * kChunk), 0.0);
   for (int64_t v = 0; v < vectors; ++v)
     for (int64_t f = 0; f < features; ++f)
-      t[static_cast<size_t>(f * vectors + v)] = support_vectors[static_cast<size_t>(v * features + f)];
+      t[static_cast<size_t>((v / kChunk) * features * kChunk + f * kChunk + v % kChunk)] =
+          support_vectors[static_cast<size_t>(v * features + f)];
   return t;
 }
 
 // Rows whose kernel values are computed at once (16 rows x 2000 vectors of doubles: 256 KB).
 constexpr int64_t kSvmBlockRows = 16;
 
-// Support vectors per block of kernel_rows: 256 doubles of sums per row, and the block's transposed vectors (40
-// features: 80 KB) stay in cache while the rows go through them.
+// Kernel values finished (exp, pow, tanh) per call: a buffer of floats for the vector exp.
 constexpr int64_t kVectorBlock = 256;
 
-// out [rows, vectors] = K(x row r, vector v) for rows [0, rows) of x ([rows, features], double) and the vectors of
-// support_t (transposed_vectors). Each value is apply()'s to the bit: its features add up in the same order. The
-// vectors run along the innermost loop, which the compiler vectorizes (per row and feature: one value against a
-// run of vectors), where apply() walked one vector's features at a time: scikit-learn's SVC (RBF, 40 features,
-// 1603 support vectors) on 1000 rows, one thread, AMD EPYC Zen 3: 79 -> 44 ms (ONNX Runtime 50).
-void kernel_rows(const SvmKernelParams& k, const double* x, int64_t rows, int64_t features, const double* support_t,
-                 int64_t vectors, double* out) {
-  const bool rbf = k.type == SvmKernel::kRbf;
-  for (int64_t v0 = 0; v0 < vectors; v0 += kVectorBlock) {
-    const int64_t n = std::min(kVectorBlock, vectors - v0);
-    for (int64_t r = 0; r < rows; ++r) {
-      double* sums = out + r * vectors + v0;
-      std::fill_n(sums, n, 0.0);
-      const double* xr = x + r * features;
-      for (int64_t f = 0; f < features; ++f) {
-        const double xf = xr[f];
-        const double* column = support_t + f * vectors + v0;
-        if (rbf) {
-          for (int64_t j = 0; j < n; ++j) {
-            const double d = xf - column[j];
-            sums[j] += d * d;
-          }
+// Two doubles in a register of the build's baseline (SSE2); the compiler lowers the chunk loops to it directly.
+typedef double Double2 __attribute__((vector_size(16)));
+constexpr int kChunkRegisters = kChunk / 2;
+
+// The sums of R rows of x (stride `features`) against one chunk of vectors: acc[r][j] = sum over f, in order, of
+// (x_f - v_f)^2 (RBF) or x_f v_f, each row's kChunk sums in registers.
+template <int R, bool kRbf>
+inline void chunk_sums(const double* x, int64_t features, const double* chunk, double (&out)[2][kChunk]) {
+  Double2 acc[R][kChunkRegisters];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < kChunkRegisters; ++j) acc[r][j] = Double2{0.0, 0.0};
+  for (int64_t f = 0; f < features; ++f) {
+    Double2 column[kChunkRegisters];
+    std::memcpy(column, chunk + f * kChunk, sizeof column);
+    for (int r = 0; r < R; ++r) {
+      const double xf = x[r * features + f];
+      const Double2 xv = {xf, xf};
+      for (int j = 0; j < kChunkRegisters; ++j) {
+        if constexpr (kRbf) {
+          const Double2 d = xv - column[j];
+          acc[r][j] += d * d;
         } else {
-          for (int64_t j = 0; j < n; ++j) sums[j] += xf * column[j];
+          acc[r][j] += xv * column[j];
         }
       }
-      if (k.type != SvmKernel::kLinear) {
+    }
+  }
+  for (int r = 0; r < R; ++r) std::memcpy(out[r], acc[r], sizeof acc[r]);
+}
+
+// out [rows, vectors] = K(x row r, vector v) for rows [0, rows) of x ([rows, features], double) and the vectors of
+// support_c (chunked_vectors). Each sum is apply()'s to the bit (its features add up in the same order); RBF's
+// exponential is taken in float (within a float rounding of apply()'s), the other kernels as apply() does. Two
+// rows at a time against a chunk of 8 vectors, the 16 sums in registers through all features (summed in memory
+// feature by feature, the loop had been bound by loads and stores): scikit-learn's SVC (RBF, 40 features, 1603
+// support vectors) on 1000 rows, one thread, AMD EPYC Zen 3: 79 -> 44 ms (ONNX Runtime 50) when the vectors first
+// ran along the inner loop, then see docs/BENCHMARKS.md (thirty-first session).
+void kernel_rows(const SvmKernelParams& k, const double* x, int64_t rows, int64_t features, const double* support_c,
+                 int64_t vectors, double* out) {
+  const bool rbf = k.type == SvmKernel::kRbf;
+  const int64_t chunks = (vectors + kChunk - 1) / kChunk;
+  for (int64_t r0 = 0; r0 < rows; r0 += 2) {
+    const int64_t pair = std::min<int64_t>(2, rows - r0);
+    const double* xr = x + r0 * features;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const double* chunk = support_c + c * features * kChunk;
+      double acc[2][kChunk];
+      if (pair == 2)
+        rbf ? chunk_sums<2, true>(xr, features, chunk, acc) : chunk_sums<2, false>(xr, features, chunk, acc);
+      else
+        rbf ? chunk_sums<1, true>(xr, features, chunk, acc) : chunk_sums<1, false>(xr, features, chunk, acc);
+      const int64_t n = std::min(kChunk, vectors - c * kChunk);
+      for (int64_t r = 0; r < pair; ++r) std::copy_n(acc[r], n, out + (r0 + r) * vectors + c * kChunk);
+    }
+  }
+  if (k.type == SvmKernel::kLinear) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t v0 = 0; v0 < vectors; v0 += kVectorBlock) {
+      const int64_t n = std::min(kVectorBlock, vectors - v0);
+      double* sums = out + r * vectors + v0;
+      if (rbf) {
+        // exp(-gamma sum) by the vector exp in float (ONNX Runtime computes the whole kernel in float), the sums and
+        // the decision values in double: the scalar double exp had taken a third of SVC's time.
+        float arguments[kVectorBlock];
+        for (int64_t j = 0; j < n; ++j) arguments[j] = static_cast<float>(-k.gamma * sums[j]);
+        vunary_f32(VUnaryOpF32::kExp, arguments, arguments, n);
+        for (int64_t j = 0; j < n; ++j) sums[j] = arguments[j];
+      } else {
         for (int64_t j = 0; j < n; ++j) sums[j] = k.finish(sums[j]);
       }
     }
   }
 }
+
+// Adds c[v] k[v] for v < n into four partial sums (partial[v % 4] for the whole groups of four, the rest into
+// partial[0]): the decision values' dot products, which as one chain of dependent adds had bound their loops.
+inline void add_products(const float* c, const double* k, int64_t n, double (&partial)[4]) {
+  int64_t v = 0;
+  for (; v + 4 <= n; v += 4) {
+    for (int q = 0; q < 4; ++q) partial[q] += c[v + q] * k[v + q];
+  }
+  for (; v < n; ++v) partial[0] += c[v] * k[v];
+}
+
+inline double total(const double (&partial)[4]) { return (partial[0] + partial[1]) + (partial[2] + partial[3]); }
 
 SvmKernelParams read_kernel(const Node& node) {
   SvmKernelParams k;
@@ -170,7 +230,7 @@ struct SvmClassifierModel {
   std::vector<int64_t> vectors_per_class;
   std::vector<int64_t> first_vector;
   std::vector<float> support_vectors;
-  std::vector<double> support_t;  // transposed_vectors(support_vectors)
+  std::vector<double> support_c;  // chunked_vectors(support_vectors)
   std::vector<float> coefficients;
   std::vector<float> rho;
   std::vector<float> prob_a;
@@ -221,7 +281,7 @@ SvmClassifierModel read_svm_classifier(const Node& node) {
     check_model(m.support_vectors.size() % static_cast<size_t>(m.vectors) == 0, "attribute 'support_vectors' (",
                 m.support_vectors.size(), " values) does not hold ", m.vectors, " vectors");
     m.features = static_cast<int64_t>(m.support_vectors.size()) / m.vectors;
-    m.support_t = transposed_vectors(m.support_vectors, m.vectors, m.features);
+    m.support_c = chunked_vectors(m.support_vectors, m.vectors, m.features);
     check_model(static_cast<int64_t>(m.coefficients.size()) >= (m.classes - 1) * m.vectors,
                 "attribute 'coefficients' needs (classes - 1) x vectors = ", (m.classes - 1) * m.vectors, " values");
     check_model(static_cast<int64_t>(m.rho.size()) >= m.classifiers(),
@@ -266,15 +326,15 @@ int64_t classify_row(const SvmClassifierModel& m, const double* x, const double*
   int64_t pair = 0;
   for (int64_t i = 0; i < m.classes - 1; ++i) {
     for (int64_t j = i + 1; j < m.classes; ++j, ++pair) {
-      double sum = m.rho[static_cast<size_t>(pair)];
+      double partial[4] = {0.0, 0.0, 0.0, 0.0};
       const auto add_block = [&](int64_t row, int64_t cls) {
         const int64_t first = m.first_vector[static_cast<size_t>(cls)];
-        for (int64_t v = first; v < first + m.vectors_per_class[static_cast<size_t>(cls)]; ++v) {
-          sum += m.coefficients[static_cast<size_t>(row * m.vectors + v)] * kernels[static_cast<size_t>(v)];
-        }
+        add_products(m.coefficients.data() + row * m.vectors + first, kernels + first,
+                     m.vectors_per_class[static_cast<size_t>(cls)], partial);
       };
       add_block(j - 1, i);
       add_block(i, j);
+      const double sum = m.rho[static_cast<size_t>(pair)] + total(partial);
       pair_scores.push_back(static_cast<float>(sum));
       ++votes[static_cast<size_t>(sum > 0 ? i : j)];
     }
@@ -337,7 +397,7 @@ std::unique_ptr<Kernel> make_svm_classifier(const KernelInfo& info) {
       for (int64_t r0 = begin; r0 < end; r0 += kSvmBlockRows) {
         const int64_t rows = std::min(kSvmBlockRows, end - r0);
         if (m.svc)
-          kernel_rows(m.kernel, in.data() + r0 * fs.columns, rows, m.features, m.support_t.data(), m.vectors,
+          kernel_rows(m.kernel, in.data() + r0 * fs.columns, rows, m.features, m.support_c.data(), m.vectors,
                       kernels.data());
         for (int64_t r = r0; r < r0 + rows; ++r) {
           chosen[static_cast<size_t>(r)] = classify_row(
@@ -381,8 +441,8 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
     features = static_cast<int64_t>(support_vectors.size()) / vectors;
   }
   const SvmKernelParams row_kernel = vectors > 0 ? kernel : SvmKernelParams{};
-  const auto support_t = std::make_shared<const std::vector<double>>(
-      vectors > 0 ? transposed_vectors(support_vectors, vectors, features) : std::vector<double>{});
+  const auto support_c = std::make_shared<const std::vector<double>>(
+      vectors > 0 ? chunked_vectors(support_vectors, vectors, features) : std::vector<double>{});
   return make_kernel([=](KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const FeatureShape fs = feature_shape(x, "input 'X'");
@@ -395,12 +455,13 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
     for (int64_t r0 = 0; r0 < fs.rows; r0 += kSvmBlockRows) {
       const int64_t rows = std::min(kSvmBlockRows, fs.rows - r0);
       if (vectors > 0)
-        kernel_rows(row_kernel, in.data() + r0 * features, rows, features, support_t->data(), vectors, kernels.data());
+        kernel_rows(row_kernel, in.data() + r0 * features, rows, features, support_c->data(), vectors, kernels.data());
       for (int64_t r = r0; r < r0 + rows; ++r) {
         double sum = rho[0];
         if (vectors > 0) {
-          const double* k = kernels.data() + (r - r0) * vectors;
-          for (int64_t v = 0; v < vectors; ++v) sum += coefficients[static_cast<size_t>(v)] * k[v];
+          double partial[4] = {0.0, 0.0, 0.0, 0.0};
+          add_products(coefficients.data(), kernels.data() + (r - r0) * vectors, vectors, partial);
+          sum += total(partial);
         } else {
           sum += row_kernel.apply(in.data() + r * features, coefficients.data(), features);
         }
