@@ -750,7 +750,7 @@ std::unique_ptr<Kernel> make_conv_integer(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Weights w = weights_input(ctx, 1, constant.get());
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
-                   "ConvInteger needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
+                   "ConvInteger needs int8/uint8 inputs, got x ", tensor_text(x), " and w ", w.description());
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "ConvInteger");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "ConvInteger x_zero_point");
     const std::vector<double> w_zp = linalg::expand_parameter(linalg::tensor_values(optional_input(ctx, 3)),
@@ -828,7 +828,7 @@ std::unique_ptr<Kernel> make_qlinear_conv(const KernelInfo& info) {
     const Tensor& x = ctx.input(0);
     const Weights w = weights_input(ctx, 3, constant.get());
     check_argument(linalg::is_int8_type(x.dtype()) && linalg::is_int8_type(w.dtype),
-                   "QLinearConv needs int8/uint8 inputs, got x ", x.description(), " and w ", w.description());
+                   "QLinearConv needs int8/uint8 inputs, got x ", tensor_text(x), " and w ", w.description());
     const ConvGeometry g = conv::conv_geometry(attrs, x.shape(), w.shape, "QLinearConv");
     const double x_scale = scalar_parameter(&ctx.input(1), "QLinearConv x_scale");
     const double x_zp = scalar_parameter(optional_input(ctx, 2), "QLinearConv x_zero_point");

@@ -192,7 +192,10 @@ template <size_t N, typename Run>
 void for_each_run(const BroadcastPlan<N>& plan, int64_t begin, int64_t end, const Run& run) {
   const size_t rank = plan.dims.size();
   const int64_t inner = plan.dims[rank - 1];
-  std::vector<int64_t> index(rank, 0);
+  int64_t small_index[8] = {};
+  std::vector<int64_t> large_index;
+  if (rank > 8) large_index.assign(rank, 0);
+  int64_t* index = rank > 8 ? large_index.data() : small_index;
   std::array<int64_t, N> offsets{};
   int64_t rest = begin;
   for (size_t d = rank; d-- > 0;) {
@@ -272,6 +275,19 @@ inline void binary_run(const A* a, int64_t sa, const B* b, int64_t sb, R* out, i
 template <typename A, typename B, typename R, typename Op>
 void broadcast_binary(const Tensor& a, const Tensor& b, Tensor& out, Parallelism& parallelism, int64_t grain,
                       const Op& op) {
+  // Each operand of the output's shape or a single element (most elementwise nodes): one run, no plan to build
+  // (the plan's vectors had cost more than the op on small tensors). The same loops as the planned path.
+  const bool a_full = a.shape() == out.shape(), b_full = b.shape() == out.shape();
+  if ((a_full || a.element_count() == 1) && (b_full || b.element_count() == 1)) {
+    const A* pa = a.data<A>();
+    const B* pb = b.data<B>();
+    R* pr = out.data<R>();
+    const int64_t sa = a_full ? 1 : 0, sb = b_full ? 1 : 0;
+    parallel_elements(parallelism, out.element_count(), grain, [&](int64_t begin, int64_t end) {
+      binary_run(pa + begin * sa, sa, pb + begin * sb, sb, pr + begin, end - begin, op);
+    });
+    return;
+  }
   const BroadcastPlan<2> plan = plan_broadcast<2>({&a.shape(), &b.shape()}, out.shape());
   const A* pa = a.data<A>();
   const B* pb = b.data<B>();

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "base/lazy_text.h"
 #include "ops/elementwise/elementwise_common.h"
 #include "ops/elementwise/fast_math.h"
 
@@ -42,7 +43,7 @@ std::unique_ptr<Kernel> make_fold(const KernelInfo&) {
     check_argument(!inputs.empty(), "needs at least one input");
     for (const Tensor* t : inputs) {
       check_argument(t->dtype() == inputs[0]->dtype(), "inputs must have one element type, got ",
-                     inputs[0]->description(), " and ", t->description());
+                     tensor_text(*inputs[0]), " and ", tensor_text(*t));
     }
     const std::vector<int64_t> shape = broadcast_shapes(inputs);
     visit_types<kTypes>(inputs[0]->dtype(), "input 0", [&](auto tag) {

@@ -25,7 +25,7 @@ namespace {
 std::vector<int32_t> zero_points(const Tensor* zp, int64_t count) {
   std::vector<int32_t> out(static_cast<size_t>(count), 0);
   if (zp == nullptr) return out;
-  check_argument(zp->element_count() == count, "b_zero_point ", zp->description(), " must have as many values as ",
+  check_argument(zp->element_count() == count, "b_zero_point ", tensor_text(*zp), " must have as many values as ",
                  "b_scale (", count, ")");
   for (int64_t i = 0; i < count; ++i) {
     out[static_cast<size_t>(i)] =

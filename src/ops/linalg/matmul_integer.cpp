@@ -228,7 +228,7 @@ void compute_matmul_integer(KernelContext& ctx, const PackedConstantB* constant)
   const Tensor& a = ctx.input(0);
   const OperandB b = operand_b(ctx, 1, constant);
   check_argument(linalg::is_int8_type(a.dtype()) && linalg::is_int8_type(b.dtype),
-                 "MatMulInteger needs int8/uint8 inputs, got A ", a.description(), " and B ", b.description());
+                 "MatMulInteger needs int8/uint8 inputs, got A ", tensor_text(a), " and B ", b.description());
   const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "MatMulInteger a_zero_point");
   const std::vector<double> b_zp =
@@ -244,7 +244,7 @@ void compute_qlinear_matmul(KernelContext& ctx, const PackedConstantB* constant)
   const DType out_dtype = ctx.has_input(7) ? ctx.input(7).dtype() : a.dtype();
   check_argument(
       linalg::is_qlinear_type(a.dtype()) && linalg::is_qlinear_type(b.dtype) && linalg::is_qlinear_type(out_dtype),
-      "QLinearMatMul needs 8-bit inputs, got a ", a.description(), " and b ", b.description());
+      "QLinearMatMul needs 8-bit inputs, got a ", tensor_text(a), " and b ", b.description());
   const MatMulDims d = linalg::matmul_dims(a.shape(), b.shape);
   const std::vector<double> a_zp = row_parameter(optional_input(ctx, 2), a, d, "QLinearMatMul a_zero_point");
   const std::vector<double> b_zp =

@@ -63,7 +63,7 @@ std::vector<float> dequantize_weights(const NBitsAttributes& a, const Tensor& b,
     const bool packed = zero_points->dtype() == DType::kUint8;
     check_argument((packed && zero_points->element_count() == a.n * zp_row) ||
                        (zero_points->dtype() == DType::kFloat && zero_points->element_count() == a.n * blocks),
-                   "MatMulNBits: zero_points ", zero_points->description(), " must be uint8 [N * ", zp_row,
+                   "MatMulNBits: zero_points ", tensor_text(*zero_points), " must be uint8 [N * ", zp_row,
                    "] (packed) or float [N * ", blocks, "]");
   }
   const uint8_t* q = b.data<uint8_t>();

@@ -41,7 +41,7 @@ LossGeometry check_loss_inputs(const Tensor& input, const Tensor& target, const 
                  " must have shape (N, d1, ..., dk) matching input '", input_name, "' ", tensor_text(input));
   if (weight != nullptr) {
     check_argument(weight->dtype() == input.dtype() && weight->rank() == 1 && weight->dim(0) == input.dim(1),
-                   "input 'weight' ", weight->description(), " must be a 1-D tensor of C = ", input.dim(1),
+                   "input 'weight' ", tensor_text(*weight), " must be a 1-D tensor of C = ", input.dim(1),
                    " elements of the type of input '", input_name, "' ", tensor_text(input));
   }
   LossGeometry g;

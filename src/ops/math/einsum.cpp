@@ -6,6 +6,7 @@
 #include <climits>
 #include <string>
 
+#include "base/lazy_text.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "ops/common/op_utils.h"
 #include "ops/reduction/reduce_util.h"
@@ -334,7 +335,7 @@ std::vector<int64_t> label_sizes(const ResolvedLabels& r, const std::vector<cons
         sizes[label] = d;
       else
         check_argument(d == sizes[label] || d == 1, "Einsum: label ", r.inputs[i][k], " has size ", d, " in input ", i,
-                       " ", inputs[i]->description(), " but ", sizes[label], " elsewhere");
+                       " ", tensor_text(*inputs[i]), " but ", sizes[label], " elsewhere");
     }
   }
   return sizes;
@@ -379,8 +380,8 @@ std::unique_ptr<Kernel> make_einsum(const KernelInfo& info) {
     std::vector<const Tensor*> inputs;
     for (size_t i = 0; i < eq.terms.size(); ++i) {
       inputs.push_back(&ctx.input(i));
-      check_argument(inputs[i]->dtype() == inputs[0]->dtype(), "Einsum: input ", i, " ", inputs[i]->description(),
-                     " and input 0 ", inputs[0]->description(), " differ in element type");
+      check_argument(inputs[i]->dtype() == inputs[0]->dtype(), "Einsum: input ", i, " ", tensor_text(*inputs[i]),
+                     " and input 0 ", tensor_text(*inputs[0]), " differ in element type");
     }
     std::vector<int64_t> ranks;
     std::vector<std::string> descriptions;

@@ -86,13 +86,13 @@ DeformGeometry deform_geometry(const DeformConvAttributes& a, const Tensor& x, c
   if (mask != nullptr) {
     std::vector<int64_t> mask_shape = offset_shape;
     mask_shape[1] = g.offset_group * g.kernel_size;
-    check_argument(mask->shape() == mask_shape, "input 'mask' ", mask->description(), " must have shape ",
+    check_argument(mask->shape() == mask_shape, "input 'mask' ", tensor_text(*mask), " must have shape ",
                    shape_text(mask_shape));
-    check_argument(mask->dtype() == x.dtype(), "input 'mask' ", mask->description(), " must have X's type");
+    check_argument(mask->dtype() == x.dtype(), "input 'mask' ", tensor_text(*mask), " must have X's type");
   }
   if (bias != nullptr) {
     check_argument(bias->rank() == 1 && bias->dim(0) == g.out_channels && bias->dtype() == x.dtype(), "input 'B' ",
-                   bias->description(), " must be 1-D of length ", g.out_channels, " and X's type");
+                   tensor_text(*bias), " must be 1-D of length ", g.out_channels, " and X's type");
   }
   check_argument(w.dtype() == x.dtype() && offset.dtype() == x.dtype(), "inputs W ", tensor_text(w), " and offset ",
                  tensor_text(offset), " must have X's type ", dtype_name(x.dtype()));

@@ -45,7 +45,7 @@ struct EmbedInputs {
 EmbedInputs check_inputs(const std::string& label, KernelContext& ctx) {
   auto opt = [&](size_t i) { return ctx.has_input(i) ? &ctx.input(i) : nullptr; };
   EmbedInputs in{&ctx.input(0), opt(1), &ctx.input(2), &ctx.input(3), opt(4), &ctx.input(5), opt(6), opt(7), opt(8)};
-  check_argument(in.ids->rank() == 2, label, ": input_ids ", in.ids->description(), " must be [batch, sequence]");
+  check_argument(in.ids->rank() == 2, label, ": input_ids ", tensor_text(*in.ids), " must be [batch, sequence]");
   const int64_t batch = in.ids->dim(0), seq = in.ids->dim(1), hidden = in.words->rank() == 2 ? in.words->dim(1) : 0;
   check_ids(label, *in.ids, "input_ids", batch, seq, false);
   check_table(label, *in.words, "word_embedding", hidden);
@@ -59,7 +59,7 @@ EmbedInputs check_inputs(const std::string& label, KernelContext& ctx) {
   for (const Tensor* v : {in.gamma, in.beta}) {
     if (v) {
       check_argument(v->dtype() == DType::kFloat && v->rank() == 1 && v->dim(0) == hidden, label, ": gamma/beta ",
-                     v->description(), " must be float [", hidden, "]");
+                     tensor_text(*v), " must be float [", hidden, "]");
     }
   }
   if (in.mask) check_ids(label, *in.mask, "mask", batch, seq, false);

@@ -84,7 +84,7 @@ ResizeInputs read_resize_inputs(const ResizeConfig& config, Get&& get) {
   if (const Tensor* s = get(scales_at); s && s->element_count() > 0) in.scales = float_values(*s, "scales");
   if (config.opset >= 11) {
     if (const Tensor* s = get(3); s && s->element_count() > 0) {
-      check_argument(s->dtype() == DType::kInt64, "Resize: sizes must be int64, got ", s->description());
+      check_argument(s->dtype() == DType::kInt64, "Resize: sizes must be int64, got ", tensor_text(*s));
       in.sizes = tensor_to_int64s(*s);
     }
   }

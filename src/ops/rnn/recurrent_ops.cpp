@@ -38,7 +38,7 @@ std::shared_ptr<const PackedRecurrentWeights> pack_constant_weights(const Kernel
   const int64_t hs = config.attributes.hidden_size, dirs = config.attributes.num_directions;
   const int64_t gates = gate_count(config.kind);
   check_model(w->rank() == 3 && w->dim(0) == dirs && w->dim(1) == gates * hs, info.node.label(), ": W ",
-              w->description(), " must be [", dirs, ", ", gates * hs, ", input_size] for hidden_size ", hs);
+              tensor_text(*w), " must be [", dirs, ", ", gates * hs, ", input_size] for hidden_size ", hs);
   const int64_t input_size = w->dim(2);
   const auto values = [&](const Tensor& t, int64_t count, const char* what) {
     try {

@@ -36,11 +36,11 @@ std::unique_ptr<Kernel> make_concat(const KernelInfo& info) {
     std::vector<int64_t> out_shape = first.shape();
     out_shape[axis] = 0;
     for (const Tensor* t : inputs) {
-      check_argument(t->dtype() == first.dtype(), "Concat: input ", t->description(), " has another dtype than ",
+      check_argument(t->dtype() == first.dtype(), "Concat: input ", tensor_text(*t), " has another dtype than ",
                      tensor_text(first));
       bool same = t->rank() == first.rank();
       for (size_t d = 0; same && d < first.rank(); ++d) same = d == axis || t->dim(d) == first.dim(d);
-      check_argument(same, "Concat: input ", t->description(), " does not match ", tensor_text(first), " outside axis ",
+      check_argument(same, "Concat: input ", tensor_text(*t), " does not match ", tensor_text(first), " outside axis ",
                      axis);
       out_shape[axis] += t->dim(axis);
     }

@@ -135,7 +135,7 @@ const RegisterOp kConstant{{.domain = "",
 Tensor fill_value(const Node& node) {
   const Tensor* v = node.attr_tensor("value");
   if (v == nullptr) return Tensor(DType::kFloat, {});
-  check_model(v->element_count() == 1, node.label(), ": value must hold one element, got ", v->description());
+  check_model(v->element_count() == 1, node.label(), ": value must hold one element, got ", tensor_text(*v));
   return *v;
 }
 

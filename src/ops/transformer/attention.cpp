@@ -617,7 +617,7 @@ void resolve_offsets(const AttentionDims& d, const Tensor* nonpad, std::vector<i
   if (nonpad == nullptr) return;
   check_argument(nonpad->dtype() == DType::kInt64 && nonpad->rank() == 1 && nonpad->dim(0) == d.batch,
                  "Attention: nonpad_kv_seqlen must be int64 of shape (batch_size,) = [", d.batch, "], got ",
-                 nonpad->description());
+                 tensor_text(*nonpad));
   valid.resize(static_cast<size_t>(d.batch));
   for (int64_t b = 0; b < d.batch; ++b) {
     const int64_t n = nonpad->data<int64_t>()[b];
@@ -692,8 +692,8 @@ std::pair<Tensor, Tensor> prepare_caches(const AttentionConfig& c, KernelContext
   if (past_key != nullptr) {
     check_past(*past_key, "past_key", d, d.head_size, q.dtype());
     check_past(*past_value, "past_value", d, d.v_head_size, v.dtype());
-    check_argument(past_key->dim(2) == past_value->dim(2), "Attention: past_key ", past_key->description(),
-                   " and past_value ", past_value->description(), " have different lengths");
+    check_argument(past_key->dim(2) == past_value->dim(2), "Attention: past_key ", tensor_text(*past_key),
+                   " and past_value ", tensor_text(*past_value), " have different lengths");
     d.past_len = past_key->dim(2);
     d.total_len = d.past_len + d.kv_len;
   }

@@ -128,7 +128,7 @@ std::unique_ptr<Kernel> make_flex_attention(const KernelInfo& info) {
     for (const Tensor* t : {&q, &k, &v}) {
       transformer::check_float_input(*t, "FlexAttention", "Q/K/V");
       check_argument(t->rank() == 4 && t->dtype() == q.dtype(), "FlexAttention: Q, K and V must be rank-4 of one ",
-                     "float type, got ", t->description());
+                     "float type, got ", tensor_text(*t));
     }
     check_argument(k.dim(0) == q.dim(0) && v.dim(0) == q.dim(0) && k.dim(1) > 0 && q.dim(1) % k.dim(1) == 0 &&
                        v.dim(1) == k.dim(1) && k.dim(3) == q.dim(3) && v.dim(2) == k.dim(2),

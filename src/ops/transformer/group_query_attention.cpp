@@ -151,7 +151,7 @@ void compute(const GqaConfig& c, KernelContext& ctx) {
     for (const Tensor* t : {&k, &v}) {
       check_argument(t->dtype() == DType::kFloat && t->rank() == 3 && t->dim(0) == batch && t->dim(1) == seq &&
                          t->dim(2) == c.kv_num_heads * head_size,
-                     "GroupQueryAttention: key/value ", t->description(), " must be float [", batch, ", ", seq, ", ",
+                     "GroupQueryAttention: key/value ", tensor_text(*t), " must be float [", batch, ", ", seq, ", ",
                      c.kv_num_heads * head_size, "]");
     }
   }
@@ -164,7 +164,7 @@ void compute(const GqaConfig& c, KernelContext& ctx) {
     for (const Tensor* t : {past_key, past_value}) {
       check_argument(t->dtype() == DType::kFloat && t->rank() == 4 && t->dim(0) == batch &&
                          t->dim(1) == c.kv_num_heads && t->dim(3) == head_size && t->dim(2) == past_key->dim(2),
-                     "GroupQueryAttention: past_key/past_value ", t->description(), " must be float [", batch, ", ",
+                     "GroupQueryAttention: past_key/past_value ", tensor_text(*t), " must be float [", batch, ", ",
                      c.kv_num_heads, ", past, ", head_size, "]");
     }
     past_buffer = past_key->dim(2);

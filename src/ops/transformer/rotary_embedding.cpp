@@ -85,8 +85,8 @@ std::vector<int64_t> cache_rows(const RotaryDims& d, const Tensor& cos, const Te
   check_argument(cos.rank() == 2 && cos.dim(1) == half, "RotaryEmbedding: with position_ids, cos_cache ",
                  tensor_text(cos), " must have shape (max_position, rotary_dim / 2) with rotary_dim / 2 = ", half);
   check_argument(position_ids->rank() == 2 && position_ids->dim(0) == d.batch && position_ids->dim(1) == d.seq,
-                 "RotaryEmbedding: position_ids ", position_ids->description(),
-                 " must have shape (batch, sequence) = [", d.batch, ",", d.seq, "]");
+                 "RotaryEmbedding: position_ids ", tensor_text(*position_ids), " must have shape (batch, sequence) = [",
+                 d.batch, ",", d.seq, "]");
   const std::vector<int64_t> ids = tensor_to_int64s(*position_ids);
   for (size_t i = 0; i < rows.size(); ++i) {
     check_argument(ids[i] >= 0 && ids[i] < cos.dim(0), "RotaryEmbedding: position id ", ids[i],
