@@ -5,7 +5,6 @@
 #include <limits>
 #include <memory>
 
-#include "base/lazy_text.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
 

@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "base/dtype_dispatch.h"
-#include "base/lazy_text.h"
 #include "ops/ml/ml_common.h"
 #include "ops/registry.h"
 

@@ -1,6 +1,6 @@
 // LinearClassifier and LinearRegressor (ai.onnx.ml opset 1): scores = X * coefficients^T + intercepts, one
-// coefficient row per class / target (float input on the float GEMM), then the post transform. Binary classifiers (one coefficient row, two
-// labels) report [1 - score, score], as ONNX Runtime does.
+// coefficient row per class / target (float input on the float GEMM), then the post transform. Binary classifiers
+// (one coefficient row, two labels) report [1 - score, score], as ONNX Runtime does.
 #include <climits>
 
 #include "base/lazy_text.h"
@@ -14,10 +14,9 @@ namespace {
 
 using namespace ml;
 
-// Scores of every row: [rows, targets] floats. Float input goes through the float GEMM (scores^T = W X^T, the
-// coefficient rows as the GEMM's A so that a few targets fill its tile rows, each tile stored transposed into
-// [rows, targets], intercepts as the row bias), as ONNX Runtime's float GEMM does; double and integer input is
-// accumulated in double.
+// Scores of every row: [rows, targets] floats. Float input goes through the float GEMM (scores = X W^T: X read in
+// place as A, the coefficient rows as a transposed B, the intercepts as the column bias), as ONNX Runtime computes
+// them in float; double and integer input is accumulated in double.
 struct LinearScores {
   FeatureShape shape;
   int64_t targets = 0;
