@@ -14,6 +14,7 @@
 // The final state (Scan output 0), when anything reads it, becomes Identity(X). What the converters put after the
 // distances is taken in too when it is their only reader: a Transpose [1, 0] (CDist(X, T) instead), then a Sqrt
 // (metric "euclidean").
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -35,15 +36,6 @@ bool all_zero_or_absent(const Node& node, const char* key) {
 bool is_float_tensor_of_rank(const TypeInfo& type, size_t rank) {
   return type.is_tensor() && (type.elem_type == DType::kFloat || type.elem_type == DType::kDouble) && type.shape &&
          type.shape->size() == rank;
-}
-
-// The single node of `body` producing `value`, or nullptr.
-const Node* producer_of(const Graph& body, const std::string& value) {
-  for (const auto& n : body.nodes) {
-    for (const auto& out : n->outputs)
-      if (out == value) return n.get();
-  }
-  return nullptr;
 }
 
 // True when ReduceSumSquare `reduce` sums exactly axis 1 of a rank-2 input and drops it.
@@ -75,20 +67,21 @@ bool is_distance_scan(const Node& scan) {
   if (!is_float_tensor_of_rank(body->inputs[0].type, 2) || !is_float_tensor_of_rank(body->inputs[1].type, 1) ||
       body->inputs[0].type.elem_type != body->inputs[1].type.elem_type)
     return false;
-  const Node* identity = producer_of(*body, body->outputs[0].name);
+  const fusion::GraphIndex body_index(*body);
+  const Node* identity = body_index.producer(body->outputs[0].name);
   if (identity == nullptr || !is_onnx_op(*identity, "Identity") || identity->inputs.size() != 1 ||
       identity->inputs[0] != next_in)
     return false;
-  const Node* last = producer_of(*body, body->outputs[1].name);
+  const Node* last = body_index.producer(body->outputs[1].name);
   size_t expected_nodes = 3;
   if (last != nullptr && is_onnx_op(*last, "Identity") && last->inputs.size() == 1) {
-    last = producer_of(*body, last->inputs[0]);
+    last = body_index.producer(last->inputs[0]);
     expected_nodes = 4;
   }
   if (last == nullptr || !is_onnx_op(*last, "ReduceSumSquare") || last->inputs.empty() ||
       !reduces_axis_one(*body, *last))
     return false;
-  const Node* sub = producer_of(*body, last->inputs[0]);
+  const Node* sub = body_index.producer(last->inputs[0]);
   if (sub == nullptr || !is_onnx_op(*sub, "Sub") || sub->inputs.size() != 2) return false;
   const bool operands =
       (sub->inputs[0] == next_in && sub->inputs[1] == next) || (sub->inputs[0] == next && sub->inputs[1] == next_in);
@@ -98,43 +91,29 @@ bool is_distance_scan(const Node& scan) {
   return operands && body->nodes.size() == expected_nodes + constants && constants <= 1;
 }
 
-// The node reading `value` when it is `value`'s only reader (not a graph output), else nullptr; `index` its slot.
-Node* only_reader(Graph& graph, const std::string& value, size_t& index) {
-  if (fusion::count_reads(graph)[value] != 1) return nullptr;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    for (const auto& in : graph.nodes[i]->inputs) {
-      if (in == value) {
-        index = i;
-        return graph.nodes[i].get();
-      }
-    }
-  }
-  return nullptr;
-}
-
 bool swaps_two_axes(const Node& transpose) {
   if (!is_onnx_op(transpose, "Transpose") || transpose.inputs.size() != 1) return false;
   const std::vector<int64_t> perm = transpose.attr_ints("perm", {1, 0});
   return perm == std::vector<int64_t>{1, 0};
 }
 
-// Takes a Transpose [1, 0] and then a Sqrt that alone read the output of `cdist` into it; returns what it took.
-std::string absorb_readers(Graph& graph, Node& cdist) {
+// Takes a Transpose [1, 0] and then a Sqrt that alone read the output of `cdist` into it (the readers as `index`, built
+// on the graph before any rewrite, lists them), adding them to `removed`; returns what it took.
+std::string absorb_readers(const fusion::GraphIndex& index, Node& cdist, std::vector<const Node*>& removed) {
   std::string taken;
-  size_t index = 0;
-  Node* reader = only_reader(graph, cdist.outputs[0], index);
+  Node* reader = index.only_consumer(cdist.outputs[0]);
   if (reader != nullptr && swaps_two_axes(*reader)) {
     std::swap(cdist.inputs[0], cdist.inputs[1]);
     cdist.outputs[0] = reader->outputs[0];
     taken += ", " + reader->label();
-    graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(index));
-    reader = only_reader(graph, cdist.outputs[0], index);
+    removed.push_back(reader);
+    reader = index.only_consumer(cdist.outputs[0]);
   }
   if (reader != nullptr && is_onnx_op(*reader, "Sqrt") && reader->outputs.size() == 1) {
     cdist.set_attr_string("metric", "euclidean");
     cdist.outputs[0] = reader->outputs[0];
     taken += ", " + reader->label();
-    graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(index));
+    removed.push_back(reader);
   }
   return taken;
 }
@@ -145,6 +124,8 @@ class ScanCdistFusion final : public GraphPass {
   OptimizationLevel level() const override { return OptimizationLevel::kExtended; }
 
   bool run(Graph& graph) override {
+    const fusion::GraphIndex index(graph);
+    std::vector<const Node*> removed;
     bool changed = false;
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       Node& scan = *graph.nodes[i];
@@ -160,7 +141,7 @@ class ScanCdistFusion final : public GraphPass {
       scan.set_attr_string("metric", "sqeuclidean");
       scan.inputs = {rows, state};
       scan.outputs = {distances};
-      if (fusion::count_reads(graph)[final_state] > 0) {
+      if (index.reads(final_state) > 0) {
         auto identity = std::make_unique<Node>();
         identity->name = fusion::fresh_name(graph, scan.name + "_state");
         identity->op_type = "Identity";
@@ -171,9 +152,12 @@ class ScanCdistFusion final : public GraphPass {
         graph.nodes.insert(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(identity));
         ++i;
       }
-      note("CDist '" + scan.name + "' <- " + label + absorb_readers(graph, scan));
+      note("CDist '" + scan.name + "' <- " + label + absorb_readers(index, scan, removed));
       changed = true;
     }
+    std::erase_if(graph.nodes, [&](const std::unique_ptr<Node>& n) {
+      return std::find(removed.begin(), removed.end(), n.get()) != removed.end();
+    });
     return changed;
   }
 };

@@ -65,7 +65,7 @@ void run_double(const Tensor& a, const Tensor& b, bool euclidean, Tensor& y, Par
   const double* ad = a.data<double>();
   const double* bd = b.data<double>();
   double* out = y.data<double>();
-  parallelism.parallel_for(n, [&](int64_t begin, int64_t end) {
+  const auto rows = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t j = 0; j < m; ++j) {
         double sum = 0;
@@ -76,7 +76,11 @@ void run_double(const Tensor& a, const Tensor& b, bool euclidean, Tensor& y, Par
         out[i * m + j] = euclidean ? std::sqrt(sum) : sum;
       }
     }
-  });
+  };
+  if (n * m * k < kMinParallelWork)
+    rows(0, n);
+  else
+    parallelism.parallel_for(n, rows);
 }
 
 std::unique_ptr<Kernel> make_cdist(const KernelInfo& info) {

@@ -150,6 +150,20 @@ void kernel_rows(const SvmKernelParams& k, const double* x, int64_t rows, int64_
   }
 }
 
+// Rows [begin, end) of x ([rows, features]) in blocks of kSvmBlockRows: each block's kernel values against the
+// `vectors` support vectors (none: no kernel values) through kernel_rows into one buffer, then row(r, row r's
+// kernel values) for each of its rows. The classifier and the regressor share it.
+template <typename Row>
+void for_rows_with_kernels(const SvmKernelParams& k, const double* x, int64_t begin, int64_t end, int64_t features,
+                           const double* support_c, int64_t vectors, Row&& row) {
+  std::vector<double> kernels(static_cast<size_t>(std::min(kSvmBlockRows, end - begin) * vectors));
+  for (int64_t r0 = begin; r0 < end; r0 += kSvmBlockRows) {
+    const int64_t rows = std::min(kSvmBlockRows, end - r0);
+    if (vectors > 0) kernel_rows(k, x + r0 * features, rows, features, support_c, vectors, kernels.data());
+    for (int64_t r = r0; r < r0 + rows; ++r) row(r, kernels.data() + (r - r0) * vectors);
+  }
+}
+
 // Adds c[v] k[v] for v < n into four partial sums (partial[v % 4] for the whole groups of four, the rest into
 // partial[0]): the decision values' dot products, which as one chain of dependent adds had bound their loops.
 inline void add_products(const float* c, const double* k, int64_t n, double (&partial)[4]) {
@@ -393,17 +407,11 @@ std::unique_ptr<Kernel> make_svm_classifier(const KernelInfo& info) {
     Tensor& z = ctx.allocate_output(1, DType::kFloat, {fs.rows, columns});
     std::vector<int64_t> chosen(static_cast<size_t>(fs.rows));
     const auto run_rows = [&](int64_t begin, int64_t end) {
-      std::vector<double> kernels(static_cast<size_t>(std::min(kSvmBlockRows, end - begin) * m.vectors));
-      for (int64_t r0 = begin; r0 < end; r0 += kSvmBlockRows) {
-        const int64_t rows = std::min(kSvmBlockRows, end - r0);
-        if (m.svc)
-          kernel_rows(m.kernel, in.data() + r0 * fs.columns, rows, m.features, m.support_c.data(), m.vectors,
-                      kernels.data());
-        for (int64_t r = r0; r < r0 + rows; ++r) {
-          chosen[static_cast<size_t>(r)] = classify_row(
-              m, in.data() + r * fs.columns, kernels.data() + (r - r0) * m.vectors, z.data<float>() + r * columns);
-        }
-      }
+      for_rows_with_kernels(m.kernel, in.data(), begin, end, fs.columns, m.support_c.data(), m.svc ? m.vectors : 0,
+                            [&](int64_t r, const double* kernels) {
+                              chosen[static_cast<size_t>(r)] =
+                                  classify_row(m, in.data() + r * fs.columns, kernels, z.data<float>() + r * columns);
+                            });
     };
     if (fs.rows > 1 && fs.rows * std::max<int64_t>(m.vectors, m.classes) * fs.columns >= (1 << 15)) {
       ctx.parallelism().parallel_for(fs.rows, run_rows);
@@ -451,23 +459,18 @@ std::unique_ptr<Kernel> make_svm_regressor(const KernelInfo& info) {
     const std::vector<double> in = numeric_values<double>(x, "input 'X'");
     Tensor& y = ctx.allocate_output(0, DType::kFloat, {fs.rows, 1});
     float* out = y.data<float>();
-    std::vector<double> kernels(static_cast<size_t>(std::min(kSvmBlockRows, fs.rows) * vectors));
-    for (int64_t r0 = 0; r0 < fs.rows; r0 += kSvmBlockRows) {
-      const int64_t rows = std::min(kSvmBlockRows, fs.rows - r0);
-      if (vectors > 0)
-        kernel_rows(row_kernel, in.data() + r0 * features, rows, features, support_c->data(), vectors, kernels.data());
-      for (int64_t r = r0; r < r0 + rows; ++r) {
-        double sum = rho[0];
-        if (vectors > 0) {
-          double partial[4] = {0.0, 0.0, 0.0, 0.0};
-          add_products(coefficients.data(), kernels.data() + (r - r0) * vectors, vectors, partial);
-          sum += total(partial);
-        } else {
-          sum += row_kernel.apply(in.data() + r * features, coefficients.data(), features);
-        }
-        out[r] = one_class ? (sum > 0 ? 1.0f : -1.0f) : static_cast<float>(sum);
-      }
-    }
+    for_rows_with_kernels(row_kernel, in.data(), 0, fs.rows, features, support_c->data(), vectors,
+                          [&](int64_t r, const double* kernels) {
+                            double sum = rho[0];
+                            if (vectors > 0) {
+                              double partial[4] = {0.0, 0.0, 0.0, 0.0};
+                              add_products(coefficients.data(), kernels, vectors, partial);
+                              sum += total(partial);
+                            } else {
+                              sum += row_kernel.apply(in.data() + r * features, coefficients.data(), features);
+                            }
+                            out[r] = one_class ? (sum > 0 ? 1.0f : -1.0f) : static_cast<float>(sum);
+                          });
   });
 }
 
