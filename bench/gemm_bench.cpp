@@ -13,25 +13,40 @@
 namespace tessera {
 namespace {
 
-// (m, n, k) of the GEMMs the benchmark models run at batch 1, and three at batch 8 (m = 1024).
+// (m, n, k) of the GEMMs the benchmark models run at batch 1, three at batch 8 (m = 1024), and scikit-learn's MLP
+// (bench/models/classic) on 1000 rows.
 struct Shape {
   const char* what;
   int64_t m, n, k;
 };
 constexpr Shape kShapes[] = {
-    {"bert_qkv", 128, 768, 768},           {"bert_ffn_up", 128, 3072, 768},
-    {"bert_ffn_down", 128, 768, 3072},     {"bert_scores", 128, 128, 64},
-    {"bert_context", 128, 64, 128},        {"r50_conv2_1x1", 3136, 256, 64},
-    {"r50_conv3_3x3", 784, 128, 1152},     {"r50_conv5_1x1", 49, 2048, 512},
-    {"mbv2_14_expand", 196, 384, 64},      {"mbv2_14_expand96", 196, 576, 96},
-    {"mbv2_7_expand", 49, 960, 160},       {"mbv2_7_project", 49, 160, 960},
-    {"mbv2_28_expand", 784, 192, 32},      {"nhwc_112_expand", 12544, 96, 16},
-    {"nhwc_112_project", 12544, 16, 32},   {"nhwc_56_project", 3136, 24, 144},
-    {"nhwc_56_expand", 3136, 144, 24},     {"nhwc_28_project", 784, 32, 144},
-    {"gpt2_lm_head", 128, 50257, 768},     {"b8_ffn_down", 1024, 768, 3072},
-    {"b8_ffn_up", 1024, 3072, 768},        {"b8_lm_head_part", 1024, 8192, 768},
-    {"mbv2_classifier_m1", 1, 1000, 1280}, {"nhwc_28_project192_b8", 6272, 32, 192},
+    {"bert_qkv", 128, 768, 768},
+    {"bert_ffn_up", 128, 3072, 768},
+    {"bert_ffn_down", 128, 768, 3072},
+    {"bert_scores", 128, 128, 64},
+    {"bert_context", 128, 64, 128},
+    {"r50_conv2_1x1", 3136, 256, 64},
+    {"r50_conv3_3x3", 784, 128, 1152},
+    {"r50_conv5_1x1", 49, 2048, 512},
+    {"mbv2_14_expand", 196, 384, 64},
+    {"mbv2_14_expand96", 196, 576, 96},
+    {"mbv2_7_expand", 49, 960, 160},
+    {"mbv2_7_project", 49, 160, 960},
+    {"mbv2_28_expand", 784, 192, 32},
+    {"nhwc_112_expand", 12544, 96, 16},
+    {"nhwc_112_project", 12544, 16, 32},
+    {"nhwc_56_project", 3136, 24, 144},
+    {"nhwc_56_expand", 3136, 144, 24},
+    {"nhwc_28_project", 784, 32, 144},
+    {"gpt2_lm_head", 128, 50257, 768},
+    {"b8_ffn_down", 1024, 768, 3072},
+    {"b8_ffn_up", 1024, 3072, 768},
+    {"b8_lm_head_part", 1024, 8192, 768},
+    {"mbv2_classifier_m1", 1, 1000, 1280},
+    {"nhwc_28_project192_b8", 6272, 32, 192},
     {"r50_fc_m1", 1, 1000, 2048},
+    {"sklearn_mlp_in_1000", 1000, 256, 40},
+    {"sklearn_mlp_hidden_1000", 1000, 128, 256},
 };
 
 std::vector<float> random_floats(size_t count, unsigned seed) {

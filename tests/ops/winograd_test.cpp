@@ -124,7 +124,11 @@ TEST(WinogradTest, AppliesOnlyToUnitStride3x3SingleGroup) {
   EXPECT_TRUE(conv::winograd_applies(attrs, {64, 64, 3, 3}));
   EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 1, 1}));
   EXPECT_FALSE(conv::winograd_applies(attrs, {8, 8, 3, 3}));  // too few channels to pay for the transforms
-  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 17, 3, 3}));  // a depth the rows-in-place GEMM reads in place
+  EXPECT_FALSE(conv::winograd_applies(attrs, {64, 15, 3, 3}));
+  // 16 and 17 input channels: a depth the rows-in-place GEMM reads in place, faster with AVX-512's 32-column tiles.
+  const bool wide_tiles = gemm_f32_tile().columns >= 32;
+  EXPECT_EQ(conv::winograd_applies(attrs, {64, 16, 3, 3}), !wide_tiles);
+  EXPECT_EQ(conv::winograd_applies(attrs, {64, 17, 3, 3}), !wide_tiles);
   EXPECT_TRUE(conv::winograd_applies(attrs, {64, 18, 3, 3}));
   attrs.strides = {2, 2};
   EXPECT_FALSE(conv::winograd_applies(attrs, {64, 64, 3, 3}));

@@ -53,13 +53,17 @@ bool winograd_applies(const ConvAttributes& attrs, const std::vector<int64_t>& w
     return std::all_of(v.begin(), v.end(), [](int64_t s) { return s == 1; });
   };
   if (!all_ones(attrs.strides) || !all_ones(attrs.dilations)) return false;
-  // With few channels the transforms, not the GEMMs, dominate. Up to 17 input channels (a depth of at most
-  // kRowsInPlaceMaxDepth) the convolution reads its im2col rows in place instead, which is faster there:
-  // SqueezeNet's 16 -> 64 channels at 55x55 (Xeon, one thread, per-node minima) 0.53-0.60 -> 0.47-0.51 ms at batch
-  // 1, two layers 11.2-11.9 -> 7.2 ms at batch 8; at 32 channels (27x27) Winograd stays 1.8x faster than the packed
-  // panels. (On Zen 4, Winograd measured 1.15-1.43x faster at 16 channels than the packed panels, before rows in
-  // place existed.)
-  return w_shape[0] >= 16 && w_shape[1] * 9 > kRowsInPlaceMaxDepth;
+  // With few channels the transforms, not the GEMMs, dominate. With the AVX-512 tiles (32 columns), up to 17 input
+  // channels (a depth of at most kRowsInPlaceMaxDepth) the convolution reads its im2col rows in place instead,
+  // which is faster there: SqueezeNet's 16 -> 64 channels at 55x55 (Xeon, one thread, per-node minima) 0.53-0.60 ->
+  // 0.47-0.51 ms at batch 1, two layers 11.2-11.9 -> 7.2 ms at batch 8; at 32 channels (27x27) Winograd stays 1.8x
+  // faster than the packed panels. (On Zen 4, Winograd measured 1.15-1.43x faster at 16 channels than the packed
+  // panels, before rows in place existed.) With the narrower AVX2 tiles the rows-in-place GEMM's 55-column rows
+  // end in a half tile that costs as much as a whole one, and Winograd wins from 16 channels: the same layer alone
+  // (Zen 3, one thread, 300 runs, minima / medians) 0.75-0.80 / 0.98-1.10 ms in place, 0.50-0.51 / 0.54-0.79 by
+  // Winograd (ONNX Runtime 0.66-0.68 / 0.72-0.78).
+  const int64_t min_in_channels = gemm_f32_tile().columns >= 32 ? kRowsInPlaceMaxDepth / 9 + 1 : 16;
+  return w_shape[0] >= 16 && w_shape[1] >= min_in_channels;
 }
 
 bool winograd_suits_plane(const std::vector<int64_t>& out_dims) {

@@ -306,9 +306,13 @@ std::unique_ptr<Kernel> make_gemm(const KernelInfo& info) {
                      " must have the dtype of A ", tensor_text(a));
       c_broadcast(ctx.input(2), s);
     }
-    Tensor& y = ctx.allocate_output(0, a.dtype(), {s.m, s.n});
+    const bool float_path = a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype());
+    // The float GEMMs write every element of Y when the product has depth; zeroing it first cost scikit-learn's
+    // MLP on 1000 rows 4% of its time (two outputs of 1 and 0.5 MB per run).
+    Tensor& y = float_path && s.k > 0 ? ctx.allocate_output_uninitialized(0, a.dtype(), {s.m, s.n})
+                                      : ctx.allocate_output(0, a.dtype(), {s.m, s.n});
     if (y.element_count() == 0) return;
-    if (a.dtype() == DType::kFloat || linalg::is_staged_float(a.dtype())) {
+    if (float_path) {
       gemm_float(ctx, attrs, weight.get(), b, s, activation, y);
       return;
     }
