@@ -45,7 +45,11 @@ void check_against_reference() {
   ThreadPool pool(2);
   uint32_t seed = 7;
   for (const Case& c : {Case{1, 32, 32, 8, 8, 1}, Case{2, 35, 41, 13, 11, 1}, Case{1, 40, 33, 7, 7, 0},
-                        Case{1, 33, 32, 9, 14, 2}, Case{1, 64, 48, 28, 28, 1}}) {
+                        Case{1, 33, 32, 9, 14, 2}, Case{1, 64, 48, 28, 28, 1},
+                        // Whole 16-channel blocks on planes whose interior tiles take the AVX2 gather and scatter
+                        // (8 floats read per tile row, whole 4x4 outputs), with partial tiles at the right and
+                        // bottom edges, and partial channel blocks beside whole ones.
+                        Case{1, 16, 32, 23, 30, 1}, Case{2, 40, 24, 17, 19, 0}, Case{1, 32, 16, 12, 12, 1}}) {
     conv::ConvAttributes attrs;
     attrs.strides = {1, 1};
     attrs.dilations = {1, 1};
