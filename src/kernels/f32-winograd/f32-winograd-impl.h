@@ -51,14 +51,15 @@ inline void output_transform_1d(const Lanes* in, int stride, Lanes* out, int out
 }
 
 #if defined(__AVX2__)
-// The gather of transform_input for 8 channels of one interior tile row: rows[c] points at the tile's 6 input
-// floats of channel c in that row (and 2 readable floats after them); their values land transposed, column s of the
-// tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and one 8x8 register transpose in place
-// of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel 3x3 layer at 56x56 (Zen 3).
-inline void gather_tile_row8(const float* const (&rows)[8], Lanes* d, int offset) {
-  const __m256 r0 = _mm256_loadu_ps(rows[0]), r1 = _mm256_loadu_ps(rows[1]), r2 = _mm256_loadu_ps(rows[2]),
-               r3 = _mm256_loadu_ps(rows[3]), r4 = _mm256_loadu_ps(rows[4]), r5 = _mm256_loadu_ps(rows[5]),
-               r6 = _mm256_loadu_ps(rows[6]), r7 = _mm256_loadu_ps(rows[7]);
+// The gather of transform_input for 8 channels of one interior tile row: first + c * plane points at the tile's 6
+// input floats of channel c in that row (and 2 readable floats after them); their values land transposed, column s
+// of the tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and one 8x8 register transpose in
+// place of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel 3x3 layer at 56x56 (Zen 3).
+inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset) {
+  const __m256 r0 = _mm256_loadu_ps(first), r1 = _mm256_loadu_ps(first + plane),
+               r2 = _mm256_loadu_ps(first + 2 * plane), r3 = _mm256_loadu_ps(first + 3 * plane),
+               r4 = _mm256_loadu_ps(first + 4 * plane), r5 = _mm256_loadu_ps(first + 5 * plane),
+               r6 = _mm256_loadu_ps(first + 6 * plane), r7 = _mm256_loadu_ps(first + 7 * plane);
   const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
   const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
   const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
@@ -77,9 +78,9 @@ inline void gather_tile_row8(const float* const (&rows)[8], Lanes* d, int offset
 }
 
 // The scatter of transform_output for 8 channels of one whole output tile row: out[s][offset + c] (s < 4) is output
-// column s of channel c, stored as 4 consecutive floats at dst[c] (one 4x8 register transpose, eight 16-byte
-// stores in place of 32 scalar ones).
-inline void scatter_tile_row8(const Lanes* out, int offset, float* const (&dst)[8]) {
+// column s of channel c, stored as 4 consecutive floats at first + c * plane (one 4x8 register transpose, eight
+// 16-byte stores in place of 32 scalar ones).
+inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane) {
   const __m256 o0 = _mm256_loadu_ps(out[0].data() + offset), o1 = _mm256_loadu_ps(out[1].data() + offset);
   const __m256 o2 = _mm256_loadu_ps(out[2].data() + offset), o3 = _mm256_loadu_ps(out[3].data() + offset);
   const __m256 u0 = _mm256_unpacklo_ps(o0, o1), u1 = _mm256_unpackhi_ps(o0, o1);
@@ -87,14 +88,14 @@ inline void scatter_tile_row8(const Lanes* out, int offset, float* const (&dst)[
   // w_k: channel k (low half) and channel k + 4 (high half), columns 0-3.
   const __m256 w0 = _mm256_shuffle_ps(u0, u2, 0x44), w1 = _mm256_shuffle_ps(u0, u2, 0xEE);
   const __m256 w2 = _mm256_shuffle_ps(u1, u3, 0x44), w3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-  _mm_storeu_ps(dst[0], _mm256_castps256_ps128(w0));
-  _mm_storeu_ps(dst[1], _mm256_castps256_ps128(w1));
-  _mm_storeu_ps(dst[2], _mm256_castps256_ps128(w2));
-  _mm_storeu_ps(dst[3], _mm256_castps256_ps128(w3));
-  _mm_storeu_ps(dst[4], _mm256_extractf128_ps(w0, 1));
-  _mm_storeu_ps(dst[5], _mm256_extractf128_ps(w1, 1));
-  _mm_storeu_ps(dst[6], _mm256_extractf128_ps(w2, 1));
-  _mm_storeu_ps(dst[7], _mm256_extractf128_ps(w3, 1));
+  _mm_storeu_ps(first, _mm256_castps256_ps128(w0));
+  _mm_storeu_ps(first + 1 * plane, _mm256_castps256_ps128(w1));
+  _mm_storeu_ps(first + 2 * plane, _mm256_castps256_ps128(w2));
+  _mm_storeu_ps(first + 3 * plane, _mm256_castps256_ps128(w3));
+  _mm_storeu_ps(first + 4 * plane, _mm256_extractf128_ps(w0, 1));
+  _mm_storeu_ps(first + 5 * plane, _mm256_extractf128_ps(w1, 1));
+  _mm_storeu_ps(first + 6 * plane, _mm256_extractf128_ps(w2, 1));
+  _mm_storeu_ps(first + 7 * plane, _mm256_extractf128_ps(w3, 1));
 }
 #endif
 
@@ -131,16 +132,7 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
       if (count == kLanes && interior && iw0 + 8 <= in_w) {
         for (int half = 0; half < kLanes; half += 8) {
           for (int r = 0; r < kInput; ++r) {
-            const float* first = x + (c0 + half) * g.in_size + (ih0 + r) * in_w + iw0;
-            const float* const rows[8] = {first,
-                                          first + g.in_size,
-                                          first + 2 * g.in_size,
-                                          first + 3 * g.in_size,
-                                          first + 4 * g.in_size,
-                                          first + 5 * g.in_size,
-                                          first + 6 * g.in_size,
-                                          first + 7 * g.in_size};
-            gather_tile_row8(rows, d + r * kInput, half);
+            gather_tile_row8(x + (c0 + half) * g.in_size + (ih0 + r) * in_w + iw0, g.in_size, d + r * kInput, half);
           }
         }
         transform_block(d, v, g.tiles, t, channels, c0, count);
@@ -205,16 +197,8 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
         }
         for (int half = 0; half < kLanes; half += 8) {
           for (int r = 0; r < kTile; ++r) {
-            float* first = y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0;
-            float* const dst[8] = {first,
-                                   first + g.out_size,
-                                   first + 2 * g.out_size,
-                                   first + 3 * g.out_size,
-                                   first + 4 * g.out_size,
-                                   first + 5 * g.out_size,
-                                   first + 6 * g.out_size,
-                                   first + 7 * g.out_size};
-            scatter_tile_row8(out + r * kTile, half, dst);
+            scatter_tile_row8(out + r * kTile, half, y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0,
+                              g.out_size);
           }
         }
         continue;
