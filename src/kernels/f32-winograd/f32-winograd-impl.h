@@ -100,14 +100,13 @@ inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_
 #endif
 
 // B^T d B of one block of `count` channels of tile t (d: the 6x6 input values, channels in lanes), stored into
-// V[xi][t][c0 ..) (rows of `tiles` tiles, `channels` channels each).
-inline void transform_block(const Lanes* d, float* v, int64_t tiles, int64_t t, int64_t channels, int64_t c0,
-                            int count) {
+// V[t][xi][c0 ..) (each tile 36 rows of `channels` channels).
+inline void transform_block(const Lanes* d, float* v, int64_t t, int64_t channels, int64_t c0, int count) {
   Lanes rows[kXi], out[kXi];
   for (int s = 0; s < kInput; ++s) input_transform_1d(d + s, kInput, rows + s, kInput);            // B^T d
   for (int r = 0; r < kInput; ++r) input_transform_1d(rows + r * kInput, 1, out + r * kInput, 1);  // (.) B
   for (int xi = 0; xi < kXi; ++xi) {
-    float* dst = v + (xi * tiles + t) * channels + c0;
+    float* dst = v + (t * kXi + xi) * channels + c0;
     // A whole block as a fixed-size copy (vector moves; a variable-length one becomes a slow `rep movs`).
     if (count == kLanes) {
       std::copy(out[xi].begin(), out[xi].end(), dst);
@@ -117,7 +116,7 @@ inline void transform_block(const Lanes* d, float* v, int64_t tiles, int64_t t, 
   }
 }
 
-// V[xi][t][c] for tiles [t0, t1) of one image: the transformed 6x6 input tiles, kLanes channels at a time.
+// V[t][xi][c] for tiles [t0, t1) of one image: the transformed 6x6 input tiles, kLanes channels at a time.
 void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_t t1, float* v) {
   const int64_t in_h = g.in_h, in_w = g.in_w;
   const int64_t channels = g.in_channels;
@@ -135,7 +134,7 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
             gather_tile_row8(x + (c0 + half) * g.in_size + (ih0 + r) * in_w + iw0, g.in_size, d + r * kInput, half);
           }
         }
-        transform_block(d, v, g.tiles, t, channels, c0, count);
+        transform_block(d, v, t, channels, c0, count);
         continue;
       }
 #endif
@@ -158,12 +157,12 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
           }
         }
       }
-      transform_block(d, v, g.tiles, t, channels, c0, count);
+      transform_block(d, v, t, channels, c0, count);
     }
   }
 }
 
-// y for tiles [t0, t1) of one image from M[xi][t][m]: A^T m A, plus bias, clamped, written where it lands in y.
+// y for tiles [t0, t1) of one image from M[t][xi][m]: A^T m A, plus bias, clamped, written where it lands in y.
 void transform_output(const WinogradPlanes& g, const float* mprod, const float* bias, float lo, float hi, int64_t t0,
                       int64_t t1, float* y) {
   const int64_t out_h = g.out_h, out_w = g.out_w;
@@ -175,7 +174,7 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
       const int count = static_cast<int>(std::min<int64_t>(kLanes, channels - m0));
       Lanes tile[kXi];
       for (int xi = 0; xi < kXi; ++xi) {
-        const float* src = mprod + (xi * g.tiles + t) * channels + m0;
+        const float* src = mprod + (t * kXi + xi) * channels + m0;
         if (count == kLanes) {
           std::copy(src, src + kLanes, tile[xi].begin());  // fixed size: vector moves, not `rep movs`
         } else {

@@ -1,8 +1,9 @@
 // The tile transforms of Winograd F(4x4, 3x3) for float32 NCHW planes (the GEMMs between them run on f32-gemm),
 // one implementation per ISA (AVX-512, AVX2+FMA, portable) chosen once from CPUID. Channels are transformed 16
-// at a time, kept contiguous in the transformed arrays:
-//   V[xi][t][c]  (xi = 6 * row + column of the 6x6 transform, t = tile index, c = input channel)
-//   M[xi][t][m]  (m = output channel)
+// at a time, kept contiguous in the transformed arrays, and each tile's 36 rows together (so a tile's transform
+// reads or writes one contiguous run; GEMM xi reads its rows at a stride of 36 rows):
+//   V[t][xi][c]  (xi = 6 * row + column of the 6x6 transform, t = tile index, c = input channel)
+//   M[t][xi][m]  (m = output channel)
 #pragma once
 
 #include <cstdint>
