@@ -55,11 +55,20 @@ inline void output_transform_1d(const Lanes* in, int stride, Lanes* out, int out
 // input floats of channel c in that row (and 2 readable floats after them); their values land transposed, column s
 // of the tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and one 8x8 register transpose in
 // place of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel 3x3 layer at 56x56 (Zen 3).
-inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset) {
-  const __m256 r0 = _mm256_loadu_ps(first), r1 = _mm256_loadu_ps(first + plane),
-               r2 = _mm256_loadu_ps(first + 2 * plane), r3 = _mm256_loadu_ps(first + 3 * plane),
-               r4 = _mm256_loadu_ps(first + 4 * plane), r5 = _mm256_loadu_ps(first + 5 * plane),
-               r6 = _mm256_loadu_ps(first + 6 * plane), r7 = _mm256_loadu_ps(first + 7 * plane);
+// With kMasked, only the lanes `columns` selects are read (the others are zeros): a border tile's columns outside the
+// plane, `first` then pointing at where column 0 of the tile would be.
+template <bool kMasked>
+inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset,
+                             [[maybe_unused]] __m256i columns) {
+  const auto load = [&](int c) {
+    if constexpr (kMasked) {
+      return _mm256_maskload_ps(first + c * plane, columns);
+    } else {
+      return _mm256_loadu_ps(first + c * plane);
+    }
+  };
+  const __m256 r0 = load(0), r1 = load(1), r2 = load(2), r3 = load(3), r4 = load(4), r5 = load(5), r6 = load(6),
+               r7 = load(7);
   const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
   const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
   const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
@@ -77,10 +86,22 @@ inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int of
   _mm256_storeu_ps(d[5].data() + offset, _mm256_permute2f128_ps(s1, s5, 0x31));
 }
 
-// The scatter of transform_output for 8 channels of one whole output tile row: out[s][offset + c] (s < 4) is output
-// column s of channel c, stored as 4 consecutive floats at first + c * plane (one 4x8 register transpose, eight
-// 16-byte stores in place of 32 scalar ones).
-inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane) {
+// The scatter of transform_output for 8 channels of one output tile row: out[s][offset + c] (s < 4) is output column
+// s of channel c, its first `cols` stored consecutively at first + c * plane (one 4x8 register transpose, eight
+// stores of up to 16 bytes in place of up to 32 scalar ones).
+// The first `cols` (1-4) floats of v to p.
+inline void store_columns(float* p, __m128 v, int64_t cols) {
+  if (cols == 4) {
+    _mm_storeu_ps(p, v);
+  } else if (cols == 1) {
+    _mm_store_ss(p, v);
+  } else {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), v);
+    if (cols == 3) _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
+  }
+}
+
+inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane, int64_t cols) {
   const __m256 o0 = _mm256_loadu_ps(out[0].data() + offset), o1 = _mm256_loadu_ps(out[1].data() + offset);
   const __m256 o2 = _mm256_loadu_ps(out[2].data() + offset), o3 = _mm256_loadu_ps(out[3].data() + offset);
   const __m256 u0 = _mm256_unpacklo_ps(o0, o1), u1 = _mm256_unpackhi_ps(o0, o1);
@@ -88,14 +109,14 @@ inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_
   // w_k: channel k (low half) and channel k + 4 (high half), columns 0-3.
   const __m256 w0 = _mm256_shuffle_ps(u0, u2, 0x44), w1 = _mm256_shuffle_ps(u0, u2, 0xEE);
   const __m256 w2 = _mm256_shuffle_ps(u1, u3, 0x44), w3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-  _mm_storeu_ps(first, _mm256_castps256_ps128(w0));
-  _mm_storeu_ps(first + 1 * plane, _mm256_castps256_ps128(w1));
-  _mm_storeu_ps(first + 2 * plane, _mm256_castps256_ps128(w2));
-  _mm_storeu_ps(first + 3 * plane, _mm256_castps256_ps128(w3));
-  _mm_storeu_ps(first + 4 * plane, _mm256_extractf128_ps(w0, 1));
-  _mm_storeu_ps(first + 5 * plane, _mm256_extractf128_ps(w1, 1));
-  _mm_storeu_ps(first + 6 * plane, _mm256_extractf128_ps(w2, 1));
-  _mm_storeu_ps(first + 7 * plane, _mm256_extractf128_ps(w3, 1));
+  store_columns(first, _mm256_castps256_ps128(w0), cols);
+  store_columns(first + 1 * plane, _mm256_castps256_ps128(w1), cols);
+  store_columns(first + 2 * plane, _mm256_castps256_ps128(w2), cols);
+  store_columns(first + 3 * plane, _mm256_castps256_ps128(w3), cols);
+  store_columns(first + 4 * plane, _mm256_extractf128_ps(w0, 1), cols);
+  store_columns(first + 5 * plane, _mm256_extractf128_ps(w1, 1), cols);
+  store_columns(first + 6 * plane, _mm256_extractf128_ps(w2, 1), cols);
+  store_columns(first + 7 * plane, _mm256_extractf128_ps(w3, 1), cols);
 }
 #endif
 
@@ -127,11 +148,28 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
       const int count = static_cast<int>(std::min<int64_t>(kLanes, channels - c0));
       Lanes d[kXi];
 #if defined(__AVX2__)
-      // A whole block of an interior tile whose rows can be read 8 floats wide (2 past the tile, inside the row).
-      if (count == kLanes && interior && iw0 + 8 <= in_w) {
-        for (int half = 0; half < kLanes; half += 8) {
-          for (int r = 0; r < kInput; ++r) {
-            gather_tile_row8(x + (c0 + half) * g.in_size + (ih0 + r) * in_w + iw0, g.in_size, d + r * kInput, half);
+      // A whole block: rows read 8 floats wide (2 past the tile), in place where they lie inside the row, else
+      // through a mask of the columns inside it (border tiles; rows outside the plane are zeros). Border tiles are
+      // half of SqueezeNet's 27x27 tiles and most of its 13x13 ones.
+      if (count == kLanes) {
+        const bool whole_rows = iw0 >= 0 && iw0 + 8 <= in_w;
+        const __m256i lane =
+            _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(iw0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i columns = _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(-1)),
+                                                 _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(in_w)), lane));
+        for (int r = 0; r < kInput; ++r) {
+          const int64_t ih = ih0 + r;
+          if (ih < 0 || ih >= in_h) {
+            for (int s = 0; s < kInput; ++s) d[r * kInput + s].fill(0.0f);
+            continue;
+          }
+          for (int half = 0; half < kLanes; half += 8) {
+            const float* first = x + (c0 + half) * g.in_size + ih * in_w + iw0;
+            if (whole_rows) {
+              gather_tile_row8<false>(first, g.in_size, d + r * kInput, half, columns);
+            } else {
+              gather_tile_row8<true>(first, g.in_size, d + r * kInput, half, columns);
+            }
           }
         }
         transform_block(d, v, t, channels, c0, count);
@@ -186,18 +224,18 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
       for (int s = 0; s < kInput; ++s) output_transform_1d(tile + s, kInput, half + s, kInput);  // A^T m: 4 x 6
       for (int r = 0; r < kTile; ++r) output_transform_1d(half + r * kInput, 1, out + r * kTile, 1);  // (.) A
 #if defined(__AVX2__)
-      if (count == kLanes && rows == kTile && cols == kTile) {
-        // Bias and clamp over whole registers (the scalar path's expression, lane by lane: NaN passes), then each
-        // output row of the tile stored 4 floats per channel.
+      if (count == kLanes) {
+        // Bias and clamp over whole registers (the scalar path's expression, lane by lane: NaN passes), then each of
+        // the tile's rows inside the plane stored, its columns inside the plane (1-4) per channel.
         for (Lanes& o : out) {
           for (int lane = 0; lane < kLanes; ++lane) {
             o[lane] = std::min(std::max(o[lane] + (bias ? bias[m0 + lane] : 0.0f), lo), hi);
           }
         }
         for (int half = 0; half < kLanes; half += 8) {
-          for (int r = 0; r < kTile; ++r) {
-            scatter_tile_row8(out + r * kTile, half, y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0,
-                              g.out_size);
+          for (int r = 0; r < rows; ++r) {
+            scatter_tile_row8(out + r * kTile, half, y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0, g.out_size,
+                              cols);
           }
         }
         continue;
