@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -56,13 +57,15 @@ inline void output_transform_1d(const Lanes* in, int stride, Lanes* out, int out
 // of the tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and one 8x8 register transpose in
 // place of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel 3x3 layer at 56x56 (Zen 3).
 // With kMasked, only the lanes `columns` selects are read (the others are zeros): a border tile's columns outside the
-// plane, `first` then pointing at where column 0 of the tile would be.
+// plane; `first` then points at the row's first float and the tile starts `shift` floats from it (negative at the
+// left edge: the address of a lane before the row is formed as an integer, never as a pointer outside x).
 template <bool kMasked>
-inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset,
-                             [[maybe_unused]] __m256i columns) {
+inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset, [[maybe_unused]] __m256i columns,
+                             [[maybe_unused]] int64_t shift) {
   const auto load = [&](int c) {
     if constexpr (kMasked) {
-      return _mm256_maskload_ps(first + c * plane, columns);
+      const auto lane0 = reinterpret_cast<std::uintptr_t>(first + c * plane) + shift * int64_t{sizeof(float)};
+      return _mm256_maskload_ps(reinterpret_cast<const float*>(lane0), columns);
     } else {
       return _mm256_loadu_ps(first + c * plane);
     }
@@ -164,11 +167,11 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
             continue;
           }
           for (int half = 0; half < kLanes; half += 8) {
-            const float* first = x + (c0 + half) * g.in_size + ih * in_w + iw0;
+            const float* row = x + (c0 + half) * g.in_size + ih * in_w;
             if (whole_rows) {
-              gather_tile_row8<false>(first, g.in_size, d + r * kInput, half, columns);
+              gather_tile_row8<false>(row + iw0, g.in_size, d + r * kInput, half, columns, 0);
             } else {
-              gather_tile_row8<true>(first, g.in_size, d + r * kInput, half, columns);
+              gather_tile_row8<true>(row, g.in_size, d + r * kInput, half, columns, iw0);
             }
           }
         }
