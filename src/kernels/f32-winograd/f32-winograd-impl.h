@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 #include "kernels/f32-winograd/f32-winograd-table.h"
+#if defined(__AVX2__)
+#include "kernels/float_register_ops.h"
+#endif
 
 namespace tessera::f32_winograd {
 namespace {
@@ -70,41 +70,16 @@ inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int of
       return _mm256_loadu_ps(first + c * plane);
     }
   };
-  const __m256 r0 = load(0), r1 = load(1), r2 = load(2), r3 = load(3), r4 = load(4), r5 = load(5), r6 = load(6),
-               r7 = load(7);
-  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  // s_k: columns k (low half) and k + 4 (high half) of rows 0-3 / 4-7.
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  _mm256_storeu_ps(d[0].data() + offset, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_storeu_ps(d[1].data() + offset, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_storeu_ps(d[2].data() + offset, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_storeu_ps(d[3].data() + offset, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_storeu_ps(d[4].data() + offset, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_storeu_ps(d[5].data() + offset, _mm256_permute2f128_ps(s1, s5, 0x31));
+  __m256 r[8];
+  for (int c = 0; c < 8; ++c) r[c] = load(c);
+  Avx2FloatOps::transpose(r);  // r[s]: column s of the 8 channels
+  for (int s = 0; s < kInput; ++s) _mm256_storeu_ps(d[s].data() + offset, r[s]);
 }
 
 // The scatter of transform_output for 8 channels of one output tile row: out[s][offset + c] (s < 4) is output column
-// s of channel c, its first `cols` stored consecutively at first + c * plane (one 4x8 register transpose, eight
+// s of channel c, its first `cols` (1-4) stored consecutively at first + c * plane (one 4x8 register transpose, eight
 // stores of up to 16 bytes in place of up to 32 scalar ones).
-// The first `cols` (1-4) floats of v to p.
-inline void store_columns(float* p, __m128 v, int64_t cols) {
-  if (cols == 4) {
-    _mm_storeu_ps(p, v);
-  } else if (cols == 1) {
-    _mm_store_ss(p, v);
-  } else {
-    _mm_storel_pi(reinterpret_cast<__m64*>(p), v);
-    if (cols == 3) _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
-  }
-}
-
-inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane, int64_t cols) {
+inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane, int cols) {
   const __m256 o0 = _mm256_loadu_ps(out[0].data() + offset), o1 = _mm256_loadu_ps(out[1].data() + offset);
   const __m256 o2 = _mm256_loadu_ps(out[2].data() + offset), o3 = _mm256_loadu_ps(out[3].data() + offset);
   const __m256 u0 = _mm256_unpacklo_ps(o0, o1), u1 = _mm256_unpackhi_ps(o0, o1);
@@ -112,14 +87,16 @@ inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_
   // w_k: channel k (low half) and channel k + 4 (high half), columns 0-3.
   const __m256 w0 = _mm256_shuffle_ps(u0, u2, 0x44), w1 = _mm256_shuffle_ps(u0, u2, 0xEE);
   const __m256 w2 = _mm256_shuffle_ps(u1, u3, 0x44), w3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-  store_columns(first, _mm256_castps256_ps128(w0), cols);
-  store_columns(first + 1 * plane, _mm256_castps256_ps128(w1), cols);
-  store_columns(first + 2 * plane, _mm256_castps256_ps128(w2), cols);
-  store_columns(first + 3 * plane, _mm256_castps256_ps128(w3), cols);
-  store_columns(first + 4 * plane, _mm256_extractf128_ps(w0, 1), cols);
-  store_columns(first + 5 * plane, _mm256_extractf128_ps(w1, 1), cols);
-  store_columns(first + 6 * plane, _mm256_extractf128_ps(w2, 1), cols);
-  store_columns(first + 7 * plane, _mm256_extractf128_ps(w3, 1), cols);
+  // Channel c's columns in the low half of a register (Avx2FloatOps::store_n writes only the first `cols` lanes).
+  const __m256 channels[8] = {w0,
+                              w1,
+                              w2,
+                              w3,
+                              _mm256_permute2f128_ps(w0, w0, 0x11),
+                              _mm256_permute2f128_ps(w1, w1, 0x11),
+                              _mm256_permute2f128_ps(w2, w2, 0x11),
+                              _mm256_permute2f128_ps(w3, w3, 0x11)};
+  for (int c = 0; c < 8; ++c) Avx2FloatOps::store_n(first + c * plane, channels[c], cols);
 }
 #endif
 
@@ -238,7 +215,7 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
         for (int half = 0; half < kLanes; half += 8) {
           for (int r = 0; r < rows; ++r) {
             scatter_tile_row8(out + r * kTile, half, y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0, g.out_size,
-                              cols);
+                              static_cast<int>(cols));
           }
         }
         continue;
