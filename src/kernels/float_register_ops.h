@@ -1,10 +1,9 @@
-// The float32 register basics that the x86 kernel traits share (f32-gemm, bf16-gemm, x32-transpose, f32-dwconv;
-// f32-winograd's transposes and partial stores): zero, set1, load, store (whole or the first n lanes), mul, add,
-// min, max on one zmm (Avx512FloatOps) or ymm (Avx2FloatOps), and the in-register transpose of a kLanes x kLanes
-// block (r[j] lane i <- r[i] lane j; shuffles only, so any 32-bit payload passes bit for bit). Each traits type
-// derives from one and adds its own operations. Include only from files compiled with the matching -m flags
-// (*-avx512*.cpp with AVX-512 F, *-avx2.cpp with AVX2); everything has internal linkage, so no copy built under one
-// file's flags can be picked by the linker for another.
+// The float32 register basics that the x86 kernel traits share (f32-gemm, bf16-gemm, x32-transpose, f32-dwconv): zero,
+// set1, load, store (whole or the first n lanes), mul, add, min, max on one zmm (Avx512FloatOps) or ymm (Avx2FloatOps),
+// and the in-register transpose of a kLanes x kLanes block (r[j] lane i <- r[i] lane j; shuffles only, so any 32-bit
+// payload passes bit for bit). Each traits type derives from one and adds its own operations. Include only from files
+// compiled with the matching -m flags (*-avx512*.cpp with AVX-512 F, *-avx2.cpp with AVX2); everything has internal
+// linkage, so no copy built under one file's flags can be picked by the linker for another.
 #pragma once
 
 #include <immintrin.h>
