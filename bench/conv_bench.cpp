@@ -1,11 +1,11 @@
 // Convolution micro-benchmarks, one per engine of ops/conv (conv_f32), on ResNet-50's and MobileNetV2's layers,
 // one thread, reporting GFLOP/s and the share of the measured FMA peak (fma_peak.h):
 //   build/bench/tessera_microbench --benchmark_filter=Conv/
-// Engines: winograd (F(4x4, 3x3), 3x3 stride 1), im2col_panels (implicit im2col packed into GEMM panels: the same
-// 3x3 layers without Winograd, so the pair shows Winograd's gain, and strided 3x3), rows_in_place (stems: the
-// im2col rows read in place), pointwise (1x1 as one GEMM on the planes), pointwise_transposed (x^T W^T for small
-// planes), depthwise (f32-dwconv). Flops are the direct convolution's, 2 * M * C/group * kernel * outputs, for
-// every engine (Winograd does fewer multiplications, so it can pass 100% of peak).
+// Engines: winograd (F(4x4, 3x3), 3x3 stride 1), winograd_f2 (F(2x2, 3x3): small planes), im2col_panels (implicit
+// im2col packed into GEMM panels: the same 3x3 layers without Winograd, so the pair shows Winograd's gain, and strided
+// 3x3), rows_in_place (stems: the im2col rows read in place), pointwise (1x1 as one GEMM on the planes),
+// pointwise_transposed (x^T W^T for small planes), depthwise (f32-dwconv). Flops are the direct convolution's, 2 * M *
+// C/group * kernel * outputs, for every engine (Winograd does fewer multiplications, so it can pass 100% of peak).
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -22,7 +22,7 @@
 namespace tessera {
 namespace {
 
-enum class Engine { kWinograd, kPanels, kRowsInPlace, kPointwise, kPointwiseTransposed, kDepthwise };
+enum class Engine { kWinograd, kWinogradF2, kPanels, kRowsInPlace, kPointwise, kPointwiseTransposed, kDepthwise };
 
 struct Layer {
   const char* what;
@@ -36,8 +36,10 @@ constexpr Layer kLayers[] = {
     {"r50_3x3_128_28", Engine::kWinograd, 128, 128, 28, 3, 1, 1, 1},
     {"r50_3x3_128_28", Engine::kPanels, 128, 128, 28, 3, 1, 1, 1},
     {"r50_3x3_256_14", Engine::kWinograd, 256, 256, 14, 3, 1, 1, 1},
+    {"r50_3x3_256_14", Engine::kWinogradF2, 256, 256, 14, 3, 1, 1, 1},
     {"r50_3x3_256_14", Engine::kPanels, 256, 256, 14, 3, 1, 1, 1},
     {"r50_3x3_512_7", Engine::kWinograd, 512, 512, 7, 3, 1, 1, 1},
+    {"r50_3x3_512_7", Engine::kWinogradF2, 512, 512, 7, 3, 1, 1, 1},
     {"r50_3x3_512_7", Engine::kPanels, 512, 512, 7, 3, 1, 1, 1},
     {"r50_3x3_512_7", Engine::kPointwiseTransposed, 512, 512, 7, 3, 1, 1, 1},
     {"r50_3x3s2_128_56", Engine::kPanels, 128, 128, 56, 3, 2, 1, 1},
@@ -80,6 +82,8 @@ const char* engine_name(Engine e) {
   switch (e) {
     case Engine::kWinograd:
       return "winograd";
+    case Engine::kWinogradF2:
+      return "winograd_f2";
     case Engine::kPanels:
       return "im2col_panels";
     case Engine::kRowsInPlace:
@@ -121,7 +125,9 @@ void run_conv(benchmark::State& state, const Layer& l) {
   conv::ConvF32Args args{g, x.data(), w.data(), nullptr, bias.data(), y.data()};
   switch (l.engine) {
     case Engine::kWinograd:
-      winograd = conv::make_winograd_weights(w.data(), l.out_channels, l.in_channels);
+    case Engine::kWinogradF2:
+      winograd =
+          conv::make_winograd_weights(w.data(), l.out_channels, l.in_channels, l.engine == Engine::kWinogradF2 ? 2 : 4);
       args.winograd = winograd.get();
       args.w = nullptr;
       break;

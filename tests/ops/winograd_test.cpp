@@ -1,5 +1,6 @@
-// Winograd F(4x4, 3x3) (ops/conv/winograd.h) against the reference convolution: odd output sizes (partial
-// tiles), pads 0..2, batch 2, channel counts past the 8-channel blocks, bias and clamp; and when it applies.
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) (ops/conv/winograd.h) against the reference convolution: odd output sizes
+// (partial tiles), pads 0..2, batch 2, channel counts past the 8-channel blocks, bias and clamp; and when each
+// applies.
 #include "ops/conv/winograd.h"
 
 #include <gtest/gtest.h>
@@ -29,19 +30,21 @@ struct Case {
   int64_t batch, in_channels, out_channels, height, width, pad;
 };
 
-void check_against_reference();
+void check_against_reference(int tile);
 
-// Every transform variant this CPU runs (kernels/f32-winograd), each against the reference.
+// Every transform variant this CPU runs (kernels/f32-winograd), each tile size, each against the reference.
 TEST(WinogradTest, MatchesReferenceConvolution) {
   for (const std::string& variant : winograd_f32_kernel_names()) {
-    SCOPED_TRACE(variant);
     ASSERT_TRUE(winograd_f32_select_kernel(variant));
-    check_against_reference();
+    for (int tile : {4, 2}) {
+      SCOPED_TRACE(variant + " F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3)");
+      check_against_reference(tile);
+    }
   }
   winograd_f32_select_kernel("");
 }
 
-void check_against_reference() {
+void check_against_reference(int tile) {
   ThreadPool pool(2);
   uint32_t seed = 7;
   for (const Case& c : {Case{1, 32, 32, 8, 8, 1}, Case{2, 35, 41, 13, 11, 1}, Case{1, 40, 33, 7, 7, 0},
@@ -49,7 +52,10 @@ void check_against_reference() {
                         // Whole 16-channel blocks on planes whose interior tiles take the AVX2 gather and scatter
                         // (8 floats read per tile row, whole 4x4 outputs), with partial tiles at the right and
                         // bottom edges, and partial channel blocks beside whole ones.
-                        Case{1, 16, 32, 23, 30, 1}, Case{2, 40, 24, 17, 19, 0}, Case{1, 32, 16, 12, 12, 1}}) {
+                        Case{1, 16, 32, 23, 30, 1}, Case{2, 40, 24, 17, 19, 0}, Case{1, 32, 16, 12, 12, 1},
+                        // Batches whose images' tiles are stacked as the GEMMs' rows: all in one pass (7x7: 4 or 16
+                        // tiles per image), and in passes of two images and a last one of one (28x28, F(4x4): 49).
+                        Case{5, 24, 20, 7, 7, 1}, Case{3, 24, 20, 28, 28, 1}}) {
     conv::ConvAttributes attrs;
     attrs.strides = {1, 1};
     attrs.dilations = {1, 1};
@@ -63,7 +69,7 @@ void check_against_reference() {
     const auto bias = random_values(c.out_channels, seed++);
     std::vector<float> expected(static_cast<size_t>(g.batch * g.out_channels * g.out_size));
     conv::conv_reference_f32(conv::ConvF32Args{g, x.data(), w.data(), nullptr, bias.data(), expected.data()});
-    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels);
+    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels, tile);
     for (bool clamp : {false, true}) {
       const float lo = clamp ? 0.0f : -INFINITY, hi = clamp ? 1.5f : INFINITY;
       std::vector<float> y(expected.size(), std::nanf(""));
@@ -85,24 +91,29 @@ void check_against_reference() {
 // the bits of one thread.
 TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
   ThreadPool pool(2);
-  for (const Case& c : {Case{1, 64, 48, 28, 28, 1}, Case{1, 64, 256, 13, 13, 1}, Case{2, 35, 41, 30, 27, 1}}) {
-    conv::ConvAttributes attrs;
-    attrs.strides = {1, 1};
-    attrs.dilations = {1, 1};
-    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
-    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
-    const conv::ConvGeometry g =
-        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
-    const auto x = random_values(g.batch * g.in_channels * g.in_size, 11);
-    const auto w = random_values(c.out_channels * c.in_channels * 9, 12);
-    const auto bias = random_values(c.out_channels, 13);
-    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels);
-    std::vector<float> one(static_cast<size_t>(g.batch * g.out_channels * g.out_size)), two(one.size());
-    SerialParallelism serial;
-    conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, one.data(), serial);
-    conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, two.data(), pool);
-    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0)
-        << "case " << c.in_channels << " -> " << c.out_channels << " at " << c.height << "x" << c.width;
+  for (int tile : {4, 2}) {
+    // A batch of 8 images of 7x7 runs as one pass, their tiles stacked.
+    for (const Case& c : {Case{1, 64, 48, 28, 28, 1}, Case{1, 64, 256, 13, 13, 1}, Case{2, 35, 41, 30, 27, 1},
+                          Case{8, 32, 24, 7, 7, 1}}) {
+      conv::ConvAttributes attrs;
+      attrs.strides = {1, 1};
+      attrs.dilations = {1, 1};
+      attrs.pads = {c.pad, c.pad, c.pad, c.pad};
+      const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
+      const conv::ConvGeometry g =
+          conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+      const auto x = random_values(g.batch * g.in_channels * g.in_size, 11);
+      const auto w = random_values(c.out_channels * c.in_channels * 9, 12);
+      const auto bias = random_values(c.out_channels, 13);
+      const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels, tile);
+      std::vector<float> one(static_cast<size_t>(g.batch * g.out_channels * g.out_size)), two(one.size());
+      SerialParallelism serial;
+      conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, one.data(), serial);
+      conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), -INFINITY, INFINITY, two.data(), pool);
+      EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0)
+          << "case " << c.in_channels << " -> " << c.out_channels << " at " << c.height << "x" << c.width << ", tile "
+          << tile;
+    }
   }
 }
 
@@ -119,6 +130,18 @@ TEST(WinogradTest, SuitsOnlyPlanesOfEnoughTiles) {
   EXPECT_TRUE(conv::winograd_suits_plane({12, 12}));
   EXPECT_TRUE(conv::winograd_suits_plane({14, 14}));
   EXPECT_TRUE(conv::winograd_suits_plane({56, 56}));
+}
+
+// F(4x4) from 9 tiles of 4x4 on, F(2x2) below where it has 9 tiles of 2x2 (ResNet-50's 7x7 layers), else F(4x4)
+// where winograd_suits_plane takes it, else neither.
+TEST(WinogradTest, TileForPlane) {
+  EXPECT_EQ(conv::winograd_tile_for_plane({56, 56}), 4);
+  EXPECT_EQ(conv::winograd_tile_for_plane({14, 14}), 4);
+  EXPECT_EQ(conv::winograd_tile_for_plane({12, 12}), 4);  // 9 tiles of 4x4
+  EXPECT_EQ(conv::winograd_tile_for_plane({7, 7}), 2);    // 4 of 4x4, 16 of 2x2
+  EXPECT_EQ(conv::winograd_tile_for_plane({5, 5}), 2);    // 9 of 2x2
+  EXPECT_EQ(conv::winograd_tile_for_plane({4, 4}), 0);    // 1 of 4x4, 4 of 2x2
+  EXPECT_EQ(conv::winograd_tile_for_plane({4, 29}), 2);   // 8 of 4x4, 30 of 2x2
 }
 
 TEST(WinogradTest, AppliesOnlyToUnitStride3x3SingleGroup) {

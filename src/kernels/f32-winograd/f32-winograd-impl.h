@@ -1,5 +1,5 @@
-// The Winograd F(4x4, 3x3) tile transforms, instantiated by each ISA file (f32-winograd-avx512.cpp, ...).
-// Internal linkage only; include only from those files.
+// The Winograd F(4x4, 3x3) and F(2x2, 3x3) tile transforms, instantiated by each ISA file (f32-winograd-avx512.cpp,
+// ...). Internal linkage only; include only from those files.
 #pragma once
 
 #include <algorithm>
@@ -14,52 +14,81 @@
 namespace tessera::f32_winograd {
 namespace {
 
-constexpr int kTile = 4;   // outputs per tile side
-constexpr int kInput = 6;  // input tile side
-constexpr int kXi = kInput * kInput;
-
 // Channels transformed together: the 1-D transforms below run on arrays of kLanes, which the compiler vectorizes,
 // and V / M hold channels contiguously, so a block's loads and stores are contiguous too.
 constexpr int kLanes = 16;
 using Lanes = std::array<float, kLanes>;
 
-// B^T applied to 6 values (each a block of channels): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
-// 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
-inline void input_transform_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float d0 = in[0][l], d1 = in[stride][l], d2 = in[2 * stride][l], d3 = in[3 * stride][l],
-                d4 = in[4 * stride][l], d5 = in[5 * stride][l];
-    out[0][l] = 4 * d0 - 5 * d2 + d4;
-    out[out_stride][l] = -4 * d1 - 4 * d2 + d3 + d4;
-    out[2 * out_stride][l] = 4 * d1 - 4 * d2 - d3 + d4;
-    out[3 * out_stride][l] = -2 * d1 - d2 + 2 * d3 + d4;
-    out[4 * out_stride][l] = 2 * d1 - d2 - 2 * d3 + d4;
-    out[5 * out_stride][l] = 4 * d1 - 5 * d3 + d5;
-  }
-}
+// The 1-D transforms of F(kTile x kTile, 3x3): kInput input values per tile side.
+template <int kTile>
+struct Transforms;
 
-// A^T applied to 6 values (4 from 6), A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
-inline void output_transform_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float m0 = in[0][l], m1 = in[stride][l], m2 = in[2 * stride][l], m3 = in[3 * stride][l],
-                m4 = in[4 * stride][l], m5 = in[5 * stride][l];
-    const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-    out[0][l] = m0 + a + c;
-    out[out_stride][l] = b + 2 * d;
-    out[2 * out_stride][l] = a + 4 * c;
-    out[3 * out_stride][l] = b + 8 * d + m5;
+// F(4x4, 3x3), points 0, +-1, +-2, infinity (Lavin & Gray).
+template <>
+struct Transforms<4> {
+  static constexpr int kInput = 6;
+  // B^T applied to 6 values (each a block of channels): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+  // 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+  static void input_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float d0 = in[0][l], d1 = in[stride][l], d2 = in[2 * stride][l], d3 = in[3 * stride][l],
+                  d4 = in[4 * stride][l], d5 = in[5 * stride][l];
+      out[0][l] = 4 * d0 - 5 * d2 + d4;
+      out[out_stride][l] = -4 * d1 - 4 * d2 + d3 + d4;
+      out[2 * out_stride][l] = 4 * d1 - 4 * d2 - d3 + d4;
+      out[3 * out_stride][l] = -2 * d1 - d2 + 2 * d3 + d4;
+      out[4 * out_stride][l] = 2 * d1 - d2 - 2 * d3 + d4;
+      out[5 * out_stride][l] = 4 * d1 - 5 * d3 + d5;
+    }
   }
-}
+  // A^T applied to 6 values (4 from 6), A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+  static void output_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = in[0][l], m1 = in[stride][l], m2 = in[2 * stride][l], m3 = in[3 * stride][l],
+                  m4 = in[4 * stride][l], m5 = in[5 * stride][l];
+      const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+      out[0][l] = m0 + a + c;
+      out[out_stride][l] = b + 2 * d;
+      out[2 * out_stride][l] = a + 4 * c;
+      out[3 * out_stride][l] = b + 8 * d + m5;
+    }
+  }
+};
+
+// F(2x2, 3x3), points 0, +-1, infinity.
+template <>
+struct Transforms<2> {
+  static constexpr int kInput = 4;
+  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+  static void input_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float d0 = in[0][l], d1 = in[stride][l], d2 = in[2 * stride][l], d3 = in[3 * stride][l];
+      out[0][l] = d0 - d2;
+      out[out_stride][l] = d1 + d2;
+      out[2 * out_stride][l] = d2 - d1;
+      out[3 * out_stride][l] = d1 - d3;
+    }
+  }
+  // A^T = [1 1 1 0; 0 1 -1 -1] (2 from 4).
+  static void output_1d(const Lanes* in, int stride, Lanes* out, int out_stride) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = in[0][l], m1 = in[stride][l], m2 = in[2 * stride][l], m3 = in[3 * stride][l];
+      out[0][l] = m0 + m1 + m2;
+      out[out_stride][l] = m1 - m2 - m3;
+    }
+  }
+};
 
 #if defined(__AVX2__)
-// The gather of transform_input for 8 channels of one interior tile row: first + c * plane points at the tile's 6
-// input floats of channel c in that row (and 2 readable floats after them); their values land transposed, column s
-// of the tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and one 8x8 register transpose in
-// place of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel 3x3 layer at 56x56 (Zen 3).
-// With kMasked, only the lanes `columns` selects are read (the others are zeros): a border tile's columns outside the
-// plane; `first` then points at the row's first float and the tile starts `shift` floats from it (negative at the
-// left edge: the address of a lane before the row is formed as an integer, never as a pointer outside x).
-template <bool kMasked>
+// The gather of transform_input for 8 channels of one interior tile row: first + c * plane points at the tile's
+// kColumns (6 or 4) input floats of channel c in that row (and 8 - kColumns readable floats after them); their
+// values land transposed, column s of the tile in d[s][offset .. offset + 8) (channel c at offset + c). Eight loads and
+// one 8x8 register transpose in place of 48 scalar loads and stores: the transforms were 63% of ResNet-50's 64-channel
+// 3x3 layer at 56x56 (Zen 3). With kMasked, only the lanes `columns` selects are read (the others are zeros): a border
+// tile's columns outside the plane; `first` then points at the row's first float and the tile starts `shift` floats
+// from it (negative at the left edge: the address of a lane before the row is formed as an integer, never as a pointer
+// outside x).
+template <int kColumns, bool kMasked>
 inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int offset, [[maybe_unused]] __m256i columns,
                              [[maybe_unused]] int64_t shift) {
   const auto load = [&](int c) {
@@ -73,7 +102,7 @@ inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int of
   __m256 r[8];
   for (int c = 0; c < 8; ++c) r[c] = load(c);
   Avx2FloatOps::transpose(r);  // r[s]: column s of the 8 channels
-  for (int s = 0; s < kInput; ++s) _mm256_storeu_ps(d[s].data() + offset, r[s]);
+  for (int s = 0; s < kColumns; ++s) _mm256_storeu_ps(d[s].data() + offset, r[s]);
 }
 
 // The scatter of transform_output for 8 channels of one output tile row: out[s][offset + c] (s < 4) is output column
@@ -100,12 +129,15 @@ inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_
 }
 #endif
 
-// B^T d B of one block of `count` channels of tile t (d: the 6x6 input values, channels in lanes), stored into
-// V[t][xi][c0 ..) (each tile 36 rows of `channels` channels).
+// B^T d B of one block of `count` channels of tile t (d: the kInput x kInput input values, channels in lanes),
+// stored into V[t][xi][c0 ..) (each tile kXi rows of `channels` channels).
+template <int kTile>
 inline void transform_block(const Lanes* d, float* v, int64_t t, int64_t channels, int64_t c0, int count) {
+  using T = Transforms<kTile>;
+  constexpr int kInput = T::kInput, kXi = kInput * kInput;
   Lanes rows[kXi], out[kXi];
-  for (int s = 0; s < kInput; ++s) input_transform_1d(d + s, kInput, rows + s, kInput);            // B^T d
-  for (int r = 0; r < kInput; ++r) input_transform_1d(rows + r * kInput, 1, out + r * kInput, 1);  // (.) B
+  for (int s = 0; s < kInput; ++s) T::input_1d(d + s, kInput, rows + s, kInput);            // B^T d
+  for (int r = 0; r < kInput; ++r) T::input_1d(rows + r * kInput, 1, out + r * kInput, 1);  // (.) B
   for (int xi = 0; xi < kXi; ++xi) {
     float* dst = v + (t * kXi + xi) * channels + c0;
     // A whole block as a fixed-size copy (vector moves; a variable-length one becomes a slow `rep movs`).
@@ -117,8 +149,10 @@ inline void transform_block(const Lanes* d, float* v, int64_t t, int64_t channel
   }
 }
 
-// V[t][xi][c] for tiles [t0, t1) of one image: the transformed 6x6 input tiles, kLanes channels at a time.
-void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_t t1, float* v) {
+// V[t][xi][c] for tiles [t0, t1) of one image: the transformed input tiles, kLanes channels at a time.
+template <int kTile>
+void transform_input_tiles(const WinogradPlanes& g, const float* x, int64_t t0, int64_t t1, float* v) {
+  constexpr int kInput = Transforms<kTile>::kInput, kXi = kInput * kInput;
   const int64_t in_h = g.in_h, in_w = g.in_w;
   const int64_t channels = g.in_channels;
   for (int64_t t = t0; t < t1; ++t) {
@@ -128,7 +162,7 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
       const int count = static_cast<int>(std::min<int64_t>(kLanes, channels - c0));
       Lanes d[kXi];
 #if defined(__AVX2__)
-      // A whole block: rows read 8 floats wide (2 past the tile), in place where they lie inside the row, else
+      // A whole block: rows read 8 floats wide (8 - kInput past the tile), in place where they lie inside the row, else
       // through a mask of the columns inside it (border tiles; rows outside the plane are zeros). Border tiles are
       // half of SqueezeNet's 27x27 tiles and most of its 13x13 ones.
       if (count == kLanes) {
@@ -146,13 +180,13 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
           for (int half = 0; half < kLanes; half += 8) {
             const float* row = x + (c0 + half) * g.in_size + ih * in_w;
             if (whole_rows) {
-              gather_tile_row8<false>(row + iw0, g.in_size, d + r * kInput, half, columns, 0);
+              gather_tile_row8<kInput, false>(row + iw0, g.in_size, d + r * kInput, half, columns, 0);
             } else {
-              gather_tile_row8<true>(row, g.in_size, d + r * kInput, half, columns, iw0);
+              gather_tile_row8<kInput, true>(row, g.in_size, d + r * kInput, half, columns, iw0);
             }
           }
         }
-        transform_block(d, v, t, channels, c0, count);
+        transform_block<kTile>(d, v, t, channels, c0, count);
         continue;
       }
 #endif
@@ -175,14 +209,17 @@ void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_
           }
         }
       }
-      transform_block(d, v, t, channels, c0, count);
+      transform_block<kTile>(d, v, t, channels, c0, count);
     }
   }
 }
 
 // y for tiles [t0, t1) of one image from M[t][xi][m]: A^T m A, plus bias, clamped, written where it lands in y.
-void transform_output(const WinogradPlanes& g, const float* mprod, const float* bias, float lo, float hi, int64_t t0,
-                      int64_t t1, float* y) {
+template <int kTile>
+void transform_output_tiles(const WinogradPlanes& g, const float* mprod, const float* bias, float lo, float hi,
+                            int64_t t0, int64_t t1, float* y) {
+  using T = Transforms<kTile>;
+  constexpr int kInput = T::kInput, kXi = kInput * kInput;
   const int64_t out_h = g.out_h, out_w = g.out_w;
   const int64_t channels = g.out_channels;
   for (int64_t t = t0; t < t1; ++t) {
@@ -201,8 +238,8 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
         }
       }
       Lanes half[kTile * kInput], out[kTile * kTile];
-      for (int s = 0; s < kInput; ++s) output_transform_1d(tile + s, kInput, half + s, kInput);  // A^T m: 4 x 6
-      for (int r = 0; r < kTile; ++r) output_transform_1d(half + r * kInput, 1, out + r * kTile, 1);  // (.) A
+      for (int s = 0; s < kInput; ++s) T::output_1d(tile + s, kInput, half + s, kInput);       // A^T m: kTile x kInput
+      for (int r = 0; r < kTile; ++r) T::output_1d(half + r * kInput, 1, out + r * kTile, 1);  // (.) A
 #if defined(__AVX2__)
       if (count == kLanes) {
         // Bias and clamp over whole registers (the scalar path's expression, lane by lane: NaN passes), then each of
@@ -214,8 +251,14 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
         }
         for (int half = 0; half < kLanes; half += 8) {
           for (int r = 0; r < rows; ++r) {
-            scatter_tile_row8(out + r * kTile, half, y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0, g.out_size,
-                              static_cast<int>(cols));
+            float* first = y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0;
+            if constexpr (kTile == 4) {
+              scatter_tile_row8(out + r * kTile, half, first, g.out_size, static_cast<int>(cols));
+            } else {
+              // scatter_tile_row8 reads 4 columns; a 2-wide row's last two are its first two again, never stored.
+              const Lanes four[4] = {out[r * kTile], out[r * kTile + 1], out[r * kTile], out[r * kTile + 1]};
+              scatter_tile_row8(four, half, first, g.out_size, static_cast<int>(cols));
+            }
           }
         }
         continue;
@@ -231,6 +274,24 @@ void transform_output(const WinogradPlanes& g, const float* mprod, const float* 
         }
       }
     }
+  }
+}
+
+// The table's entries: each transform for the planes' tile size (4 or 2).
+void transform_input(const WinogradPlanes& g, const float* x, int64_t t0, int64_t t1, float* v) {
+  if (g.tile == 2) {
+    transform_input_tiles<2>(g, x, t0, t1, v);
+  } else {
+    transform_input_tiles<4>(g, x, t0, t1, v);
+  }
+}
+
+void transform_output(const WinogradPlanes& g, const float* mprod, const float* bias, float lo, float hi, int64_t t0,
+                      int64_t t1, float* y) {
+  if (g.tile == 2) {
+    transform_output_tiles<2>(g, mprod, bias, lo, hi, t0, t1, y);
+  } else {
+    transform_output_tiles<4>(g, mprod, bias, lo, hi, t0, t1, y);
   }
 }
 

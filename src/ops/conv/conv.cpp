@@ -125,15 +125,17 @@ std::shared_ptr<const PackedWeights> pack_constant_weights(const KernelInfo& inf
   return packed;
 }
 
-// Winograd weights for a constant float32 W that Winograd F(4x4, 3x3) suits (conv::winograd_applies, and
-// conv::winograd_suits_plane where the output plane is known at creation), else nullptr.
+// Winograd weights for a constant float32 W that Winograd suits (conv::winograd_applies, and
+// conv::winograd_tile_for_plane where the output plane is known at creation), else nullptr.
 std::shared_ptr<const conv::WinogradWeights> winograd_weights(const KernelInfo& info, const ConvAttributes& attrs) {
   const Tensor* w = info.constant_input(1);
   if (w == nullptr || w->dtype() != DType::kFloat || !conv::winograd_applies(attrs, w->shape())) return nullptr;
-  // A plane known at creation to be too small for Winograd runs on the packed GEMM weights instead.
+  // The tile size for a plane known at creation (too small for either: the packed GEMM weights instead); F(4x4)
+  // where the plane is not known.
   const std::optional<std::vector<int64_t>> out_dims = static_output_dims(info, attrs, *w);
-  if (out_dims && !conv::winograd_suits_plane(*out_dims)) return nullptr;
-  return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1));
+  const int tile = out_dims ? conv::winograd_tile_for_plane(*out_dims) : 4;
+  if (tile == 0) return nullptr;
+  return conv::make_winograd_weights(w->data<float>(), w->dim(0), w->dim(1), tile);
 }
 
 // The weights packed for the bf16 GEMM when the convolution runs there (bf16_conv.h): a constant W of group 1 with

@@ -494,7 +494,9 @@ void conv_f32(const ConvF32Args& args, Parallelism& parallelism, bool implicit_i
                  "conv_f32: this convolution cannot accumulate into its output");
   const int threads = parallelism.thread_count();
   const int64_t batch = args.geometry.batch;
-  if (threads > 1 && batch > 1 && (batch % threads == 0 || batch >= 4 * threads)) {
+  // Winograd on images of few tiles stacks them as its GEMMs' rows instead, the GEMMs split over the threads.
+  const bool stacked = args.winograd != nullptr && winograd_stacks_images(args.geometry, *args.winograd);
+  if (threads > 1 && batch > 1 && (batch % threads == 0 || batch >= 4 * threads) && !stacked) {
     // Whole images per thread, each run serially: one parallel region per convolution instead of one or more per
     // image (on small planes their synchronisation cost more than the work), and each thread's image stays in its
     // own core's caches. Batch 8 on two threads (Xeon, sums of per-node minima, two rounds): ResNet-50 244-261 ->
