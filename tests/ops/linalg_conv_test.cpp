@@ -623,6 +623,11 @@ std::vector<ConvCase> conv_cases() {
       {2, 4, 6, 2, {9, 10}, {3, 2}, {2, 1}, {1, 2}, {0, 1, 2, 0}},
       {1, 6, 6, 6, {12, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},   // depthwise
       {1, 4, 8, 4, {10, 11}, {5, 3}, {2, 2}, {2, 1}, {2, 1, 2, 1}},  // depthwise with multiplier, strided
+      // Depthwise planes of 16+ output rows, pads and strides mixed.
+      {1, 5, 5, 5, {19, 21}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},
+      {1, 3, 6, 3, {37, 23}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},   // strided, with multiplier
+      {1, 4, 4, 4, {36, 20}, {5, 5}, {1, 2}, {1, 1}, {0, 2, 4, 2}},   // pads 0 / 4 top / bottom, odd band split
+      {1, 2, 2, 2, {40, 17}, {3, 3}, {2, 1}, {2, 2}, {3, 1, 2, 1}},   // dilated, top pad past a stride
       {1, 7, 9, 1, {13, 17}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},  // pointwise
       {1, 5, 3, 1, {15, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}},  // strided 1x1
       {1, 3, 4, 1, {40, 37}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},  // stem-like, wide rows
@@ -632,6 +637,10 @@ std::vector<ConvCase> conv_cases() {
       {2, 3, 4, 1, {17}, {3}, {1}, {2}, {2, 1}},                     // 1-D
       {1, 2, 3, 1, {5, 6, 7}, {2, 3, 2}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 0, 1, 1}},  // 3-D
       {1, 40, 20, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},                  // depth beyond one panel block
+      // Deeper than the rows-in-place GEMM, strided or 5x5: implicit im2col panels.
+      {1, 24, 10, 1, {15, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}},                // strided 3x3
+      {2, 20, 7, 1, {13, 16}, {3, 3}, {2, 1}, {1, 1}, {0, 1, 2, 1}},                 // mixed strides, uneven pads
+      {1, 8, 6, 1, {12, 12}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}},                  // 5x5
       {2, 37, 45, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},                  // pointwise on small planes
       // Batches that share out over two threads run whole images per thread.
       {4, 6, 6, 6, {12, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},   // depthwise
