@@ -53,8 +53,8 @@ void check_against_reference(int tile) {
                         // (8 floats read per tile row, whole 4x4 outputs), with partial tiles at the right and
                         // bottom edges, and partial channel blocks beside whole ones.
                         Case{1, 16, 32, 23, 30, 1}, Case{2, 40, 24, 17, 19, 0}, Case{1, 32, 16, 12, 12, 1},
-                        // Batches whose images' tiles are stacked as the GEMMs' rows: all in one pass (7x7: 4 or 16
-                        // tiles per image), and in passes of two images and a last one of one (28x28, F(4x4): 49).
+                        // Batches of small planes (small weights: an image per pass; StackedPassesGiveEachImagesBits
+                        // covers the stacked passes).
                         Case{5, 24, 20, 7, 7, 1}, Case{3, 24, 20, 28, 28, 1}}) {
     conv::ConvAttributes attrs;
     attrs.strides = {1, 1};
@@ -92,7 +92,7 @@ void check_against_reference(int tile) {
 TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
   ThreadPool pool(2);
   for (int tile : {4, 2}) {
-    // A batch of 8 images of 7x7 runs as one pass, their tiles stacked.
+    // A batch of 8 images of 7x7.
     for (const Case& c : {Case{1, 64, 48, 28, 28, 1}, Case{1, 64, 256, 13, 13, 1}, Case{2, 35, 41, 30, 27, 1},
                           Case{8, 32, 24, 7, 7, 1}}) {
       conv::ConvAttributes attrs;
@@ -115,6 +115,55 @@ TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
           << tile;
     }
   }
+}
+
+// Large transformed weights with few tiles per image: the images' tiles run stacked as the GEMMs' rows, in one
+// pass (7x7, F(2x2): 16 tiles each) or in passes of fourteen images and a last one of two (12x12, F(4x4): 9 tiles
+// each), on one thread and two; each image gets the bits it gets alone. Small weights run image by image.
+TEST(WinogradTest, StackedPassesGiveEachImagesBits) {
+  ThreadPool pool(2);
+  SerialParallelism serial;
+  struct Stacked {
+    int tile;
+    Case c;
+  };
+  for (const Stacked& s : {Stacked{2, Case{3, 256, 256, 7, 7, 1}}, Stacked{4, Case{16, 192, 160, 12, 12, 1}}}) {
+    const Case& c = s.c;
+    conv::ConvAttributes attrs;
+    attrs.strides = {1, 1};
+    attrs.dilations = {1, 1};
+    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
+    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
+    const conv::ConvGeometry g =
+        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+    conv::ConvGeometry one = g;
+    one.batch = 1;
+    const auto x = random_values(g.batch * g.in_channels * g.in_size, 21);
+    const auto w = random_values(c.out_channels * c.in_channels * 9, 22);
+    const auto bias = random_values(c.out_channels, 23);
+    const auto weights = conv::make_winograd_weights(w.data(), c.out_channels, c.in_channels, s.tile);
+    EXPECT_TRUE(conv::winograd_stacks_images(g, *weights));
+    EXPECT_FALSE(conv::winograd_stacks_images(one, *weights));
+    const int64_t image_in = g.in_channels * g.in_size, image_out = g.out_channels * g.out_size;
+    std::vector<float> alone(static_cast<size_t>(g.batch * image_out));
+    for (int64_t n = 0; n < g.batch; ++n) {
+      conv::winograd_conv_f32(one, *weights, x.data() + n * image_in, bias.data(), 0.0f, INFINITY,
+                              alone.data() + n * image_out, serial);
+    }
+    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+      std::vector<float> stacked(alone.size(), std::nanf(""));
+      conv::winograd_conv_f32(g, *weights, x.data(), bias.data(), 0.0f, INFINITY, stacked.data(), *par);
+      EXPECT_EQ(std::memcmp(alone.data(), stacked.data(), alone.size() * sizeof(float)), 0)
+          << "F(" << s.tile << "x" << s.tile << ") batch " << c.batch << " on " << par->thread_count() << " threads";
+    }
+  }
+  // Small transformed weights (36 x 32 x 24 floats) run image by image.
+  const auto small = conv::make_winograd_weights(random_values(24 * 32 * 9, 24).data(), 24, 32, 4);
+  conv::ConvAttributes attrs;
+  attrs.strides = {1, 1};
+  attrs.dilations = {1, 1};
+  attrs.pads = {1, 1, 1, 1};
+  EXPECT_FALSE(conv::winograd_stacks_images(conv::conv_geometry(attrs, {8, 32, 7, 7}, {24, 32, 3, 3}, "Conv"), *small));
 }
 
 // Planes whose 4x4 output tiles fill less than half the rows of the GEMM's register tiles, or fewer than four,

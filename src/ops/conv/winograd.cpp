@@ -155,19 +155,26 @@ bool splits_by_tiles(const WinogradPlanes& l, int64_t tiles, int threads) {
   return transformed > weights && tiles >= int64_t{gemm_f32_tile().rows} * threads;
 }
 
-// At batch > 1, the images whose tiles run as one set of GEMM rows: as many as keep a pass within this many tiles
-// (at least one image).
+// At batch > 1, the images whose tiles run as one set of GEMM rows where the transformed weights are at least
+// kStackedMinWeightBytes: as many as keep a pass within kStackedTileRows tiles (at least one image). Weights that
+// large stream from memory for every pass, so fewer passes gain (ResNet-50's 256-channel layer at 14x14, 9.4 MB,
+// and its 512-channel F(2x2) one at 7x7, 16.8 MB, above); smaller ones stay in the caches, and stacking only
+// spreads V and M beyond L2 (SqueezeNet's 64 -> 256 channel layers at 13x13, 2.4 MB, batch 8, per-node minima,
+// Zen 3: 1.7-2.8 -> 1.8-3.1 ms at one thread, 1.1-1.6 -> 1.3-2.2 at two, stacked by eight).
 constexpr int64_t kStackedTileRows = 128;
+constexpr int64_t kStackedMinWeightBytes = int64_t{4} << 20;
 
 // Images per pass (see kStackedTileRows).
-int64_t images_per_pass(const WinogradPlanes& l, int64_t batch) {
+int64_t images_per_pass(const WinogradPlanes& l, int64_t xis, int64_t batch) {
+  const int64_t weight_bytes = xis * l.in_channels * l.out_channels * static_cast<int64_t>(sizeof(float));
+  if (weight_bytes < kStackedMinWeightBytes) return 1;
   return std::clamp<int64_t>(kStackedTileRows / l.tiles, 1, batch);
 }
 
 }  // namespace
 
 bool winograd_stacks_images(const ConvGeometry& g, const WinogradWeights& weights) {
-  return images_per_pass(planes_of(g, weights.tile), g.batch) > 1;
+  return images_per_pass(planes_of(g, weights.tile), static_cast<int64_t>(weights.transformed.size()), g.batch) > 1;
 }
 
 void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, const float* x, const float* bias,
@@ -175,9 +182,9 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
   const WinogradPlanes l = planes_of(g, weights.tile);
   const int64_t c = g.in_channels, m = g.out_channels;
   const int64_t xis = static_cast<int64_t>(weights.transformed.size());  // GEMMs: 36 or 16
-  // Images per pass: the tiles of several images stacked as the GEMMs' rows where one image has few, so each
-  // transformed weight matrix streams from memory once per pass rather than once per image.
-  const int64_t images = images_per_pass(l, g.batch);
+  // Images per pass: the tiles of several images stacked as the GEMMs' rows where one image has few and the
+  // weights are large, so each transformed weight matrix streams from memory once per pass, not once per image.
+  const int64_t images = images_per_pass(l, xis, g.batch);
   const int64_t rows = images * l.tiles;  // tiles per pass; stacked tile r is tile r % tiles of image r / tiles
   thread_local std::vector<float> v_buffer, m_buffer;
   float* v = scratch(v_buffer, xis * rows * c);
