@@ -30,6 +30,19 @@ struct Case {
   int64_t batch, in_channels, out_channels, height, width, pad;
 };
 
+// The 3x3, unit-stride convolution of `c`: its attributes and geometry.
+conv::ConvAttributes attributes_of(const Case& c) {
+  conv::ConvAttributes attrs;
+  attrs.strides = {1, 1};
+  attrs.dilations = {1, 1};
+  attrs.pads = {c.pad, c.pad, c.pad, c.pad};
+  return attrs;
+}
+conv::ConvGeometry geometry_of(const Case& c) {
+  return conv::conv_geometry(attributes_of(c), {c.batch, c.in_channels, c.height, c.width},
+                             {c.out_channels, c.in_channels, 3, 3}, "Conv");
+}
+
 void check_against_reference(int tile);
 
 // Every transform variant this CPU runs (kernels/f32-winograd), each tile size, each against the reference.
@@ -56,14 +69,8 @@ void check_against_reference(int tile) {
                         // Batches of small planes (small weights: an image per pass; StackedPassesGiveEachImagesBits
                         // covers the stacked passes).
                         Case{5, 24, 20, 7, 7, 1}, Case{3, 24, 20, 28, 28, 1}}) {
-    conv::ConvAttributes attrs;
-    attrs.strides = {1, 1};
-    attrs.dilations = {1, 1};
-    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
-    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
-    ASSERT_TRUE(conv::winograd_applies(attrs, w_shape));
-    const conv::ConvGeometry g =
-        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+    ASSERT_TRUE(conv::winograd_applies(attributes_of(c), {c.out_channels, c.in_channels, 3, 3}));
+    const conv::ConvGeometry g = geometry_of(c);
     const auto x = random_values(g.batch * g.in_channels * g.in_size, seed++);
     const auto w = random_values(c.out_channels * c.in_channels * 9, seed++);
     const auto bias = random_values(c.out_channels, seed++);
@@ -95,13 +102,7 @@ TEST(WinogradTest, TwoThreadsGiveTheBitsOfOne) {
     // A batch of 8 images of 7x7.
     for (const Case& c : {Case{1, 64, 48, 28, 28, 1}, Case{1, 64, 256, 13, 13, 1}, Case{2, 35, 41, 30, 27, 1},
                           Case{8, 32, 24, 7, 7, 1}}) {
-      conv::ConvAttributes attrs;
-      attrs.strides = {1, 1};
-      attrs.dilations = {1, 1};
-      attrs.pads = {c.pad, c.pad, c.pad, c.pad};
-      const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
-      const conv::ConvGeometry g =
-          conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+      const conv::ConvGeometry g = geometry_of(c);
       const auto x = random_values(g.batch * g.in_channels * g.in_size, 11);
       const auto w = random_values(c.out_channels * c.in_channels * 9, 12);
       const auto bias = random_values(c.out_channels, 13);
@@ -129,13 +130,7 @@ TEST(WinogradTest, StackedPassesGiveEachImagesBits) {
   };
   for (const Stacked& s : {Stacked{2, Case{3, 256, 256, 7, 7, 1}}, Stacked{4, Case{16, 192, 160, 12, 12, 1}}}) {
     const Case& c = s.c;
-    conv::ConvAttributes attrs;
-    attrs.strides = {1, 1};
-    attrs.dilations = {1, 1};
-    attrs.pads = {c.pad, c.pad, c.pad, c.pad};
-    const std::vector<int64_t> w_shape{c.out_channels, c.in_channels, 3, 3};
-    const conv::ConvGeometry g =
-        conv::conv_geometry(attrs, {c.batch, c.in_channels, c.height, c.width}, w_shape, "Conv");
+    const conv::ConvGeometry g = geometry_of(c);
     conv::ConvGeometry one = g;
     one.batch = 1;
     const auto x = random_values(g.batch * g.in_channels * g.in_size, 21);
@@ -159,11 +154,7 @@ TEST(WinogradTest, StackedPassesGiveEachImagesBits) {
   }
   // Small transformed weights (36 x 32 x 24 floats) run image by image.
   const auto small = conv::make_winograd_weights(random_values(24 * 32 * 9, 24).data(), 24, 32, 4);
-  conv::ConvAttributes attrs;
-  attrs.strides = {1, 1};
-  attrs.dilations = {1, 1};
-  attrs.pads = {1, 1, 1, 1};
-  EXPECT_FALSE(conv::winograd_stacks_images(conv::conv_geometry(attrs, {8, 32, 7, 7}, {24, 32, 3, 3}, "Conv"), *small));
+  EXPECT_FALSE(conv::winograd_stacks_images(geometry_of(Case{8, 32, 24, 7, 7, 1}), *small));
 }
 
 // Planes whose 4x4 output tiles fill less than half the rows of the GEMM's register tiles, or fewer than four,
