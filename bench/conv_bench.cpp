@@ -76,6 +76,12 @@ constexpr Layer kLayers[] = {
     {"sq_1x1_384_48_13", Engine::kPointwiseTransposed, 384, 48, 13, 1, 1, 0, 1},
     {"mbv2_1x1_960_160_7", Engine::kPointwiseTransposed, 960, 160, 7, 1, 1, 0, 1},
     {"mbv2_dw_144_56", Engine::kDepthwise, 144, 144, 56, 3, 1, 1, 144},
+    {"mbv2_1x1_32_16_112", Engine::kPointwise, 32, 16, 112, 1, 1, 0, 1},
+    {"mbv2_1x1_16_96_112", Engine::kPointwise, 16, 96, 112, 1, 1, 0, 1},
+    {"mbv2_1x1_96_24_56", Engine::kPointwise, 96, 24, 56, 1, 1, 0, 1},
+    {"mbv2_1x1_24_144_56", Engine::kPointwise, 24, 144, 56, 1, 1, 0, 1},
+    {"sq_1x1_512_1000_13", Engine::kPointwise, 512, 1000, 13, 1, 1, 0, 1},
+    {"sq_1x1_512_1000_13", Engine::kPointwiseTransposed, 512, 1000, 13, 1, 1, 0, 1},
 };
 
 const char* engine_name(Engine e) {

@@ -105,12 +105,13 @@ inline void gather_tile_row8(const float* first, int64_t plane, Lanes* d, int of
   for (int s = 0; s < kColumns; ++s) _mm256_storeu_ps(d[s].data() + offset, r[s]);
 }
 
-// The scatter of transform_output for 8 channels of one output tile row: out[s][offset + c] (s < 4) is output column
-// s of channel c, its first `cols` (1-4) stored consecutively at first + c * plane (one 4x8 register transpose, eight
-// stores of up to 16 bytes in place of up to 32 scalar ones).
-inline void scatter_tile_row8(const Lanes* out, int offset, float* first, int64_t plane, int cols) {
-  const __m256 o0 = _mm256_loadu_ps(out[0].data() + offset), o1 = _mm256_loadu_ps(out[1].data() + offset);
-  const __m256 o2 = _mm256_loadu_ps(out[2].data() + offset), o3 = _mm256_loadu_ps(out[3].data() + offset);
+// The scatter of transform_output for 8 channels of one output tile row: (*out[s])[offset + c] (s < 4) is output
+// column s of channel c, its first `cols` (1-4) stored consecutively at first + c * plane (one 4x8 register
+// transpose, eight stores of up to 16 bytes in place of up to 32 scalar ones). The columns come by pointer, so a
+// 2-wide row passes its two columns twice without copying them.
+inline void scatter_tile_row8(const Lanes* const (&out)[4], int offset, float* first, int64_t plane, int cols) {
+  const __m256 o0 = _mm256_loadu_ps(out[0]->data() + offset), o1 = _mm256_loadu_ps(out[1]->data() + offset);
+  const __m256 o2 = _mm256_loadu_ps(out[2]->data() + offset), o3 = _mm256_loadu_ps(out[3]->data() + offset);
   const __m256 u0 = _mm256_unpacklo_ps(o0, o1), u1 = _mm256_unpackhi_ps(o0, o1);
   const __m256 u2 = _mm256_unpacklo_ps(o2, o3), u3 = _mm256_unpackhi_ps(o2, o3);
   // w_k: channel k (low half) and channel k + 4 (high half), columns 0-3.
@@ -252,13 +253,10 @@ void transform_output_tiles(const WinogradPlanes& g, const float* mprod, const f
         for (int half = 0; half < kLanes; half += 8) {
           for (int r = 0; r < rows; ++r) {
             float* first = y + (m0 + half) * g.out_size + (oh0 + r) * out_w + ow0;
-            if constexpr (kTile == 4) {
-              scatter_tile_row8(out + r * kTile, half, first, g.out_size, static_cast<int>(cols));
-            } else {
-              // scatter_tile_row8 reads 4 columns; a 2-wide row's last two are its first two again, never stored.
-              const Lanes four[4] = {out[r * kTile], out[r * kTile + 1], out[r * kTile], out[r * kTile + 1]};
-              scatter_tile_row8(four, half, first, g.out_size, static_cast<int>(cols));
-            }
+            // scatter_tile_row8 reads 4 columns; a 2-wide row's last two are its first two again, never stored.
+            const Lanes* row = out + r * kTile;
+            const Lanes* const columns[4] = {row, row + 1, row + (kTile == 4 ? 2 : 0), row + (kTile == 4 ? 3 : 1)};
+            scatter_tile_row8(columns, half, first, g.out_size, static_cast<int>(cols));
           }
         }
         continue;

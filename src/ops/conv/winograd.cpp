@@ -221,11 +221,12 @@ void winograd_conv_f32(const ConvGeometry& g, const WinogradWeights& weights, co
   const int threads = parallelism.thread_count();
   if (splits_by_tiles(l, rows, threads)) {
     // Stacked tiles [r0, r1) through all three stages on the calling thread; the GEMMs' rows are those tiles. Part
-    // boundaries on whole register strips of tiles, so no part adds a partial strip.
+    // boundaries on whole register strips of the pass's own tiles (a last pass of fewer images splits its own strips,
+    // not the full pass's), so no part adds a partial strip and every thread has a share.
     const int64_t mr = gemm_f32_tile().rows;
-    const int64_t strips = (rows + mr - 1) / mr;
     for (int64_t n0 = 0; n0 < g.batch; n0 += images) {
       const int64_t pass_rows = std::min(images, g.batch - n0) * l.tiles;
+      const int64_t strips = (pass_rows + mr - 1) / mr;
       parallelism.parallel_for(threads, [&](int64_t begin, int64_t end) {
         for (int64_t part = begin; part < end; ++part) {
           const int64_t r0 = std::min(pass_rows, strips * part / threads * mr);
