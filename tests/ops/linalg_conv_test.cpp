@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -715,6 +716,55 @@ void check_conv_engines() {
 }
 
 TEST(ConvTest, EnginesMatchReference) { EveryKernel().run(check_conv_engines); }
+
+// The rows-in-place path (packed weights, depth <= kRowsInPlaceMaxDepth) on planes whose padded input rows exceed one
+// band (kRowsBandBytes): each thread's output rows go band by band, each band copying the input rows it reads
+// (those two bands share, twice); with a sum input and a clamp, on one and two threads, every variant of the GEMM.
+void check_rows_in_place_bands() {
+  ThreadPool pool(2);
+  SerialParallelism serial;
+  uint32_t seed = 500;
+  const std::vector<ConvCase> cases = {
+      {1, 16, 20, 1, {64, 64}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}},  // bands of 21 rows, a last of one
+      {1, 3, 8, 1, {224, 224}, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}},  // ResNet-50's stem geometry
+      {2, 8, 12, 2, {70, 50}, {3, 3}, {2, 1}, {2, 2}, {2, 0, 1, 3}},   // groups, dilation, uneven pads
+      {1, 17, 5, 1, {40, 120}, {3, 3}, {1, 2}, {1, 1}, {0, 1, 0, 1}},  // deep rows: bands of 9
+  };
+  for (const ConvCase& c : cases) {
+    const conv::ConvGeometry g = geometry_of(c, false);
+    const int64_t depth = c.in_channels / c.group * g.kernel_size;
+    const std::vector<float> x = random_floats(g.batch * g.in_channels * g.in_size, seed++);
+    const std::vector<float> w = random_floats(g.out_channels * depth, seed++);
+    const std::vector<float> bias = random_floats(g.out_channels, seed++);
+    const int64_t outputs = g.batch * g.out_channels * g.out_size;
+    const std::vector<float> sum = random_floats(outputs, seed++);
+    std::vector<float> expected(static_cast<size_t>(outputs));
+    conv::conv_reference_f32(conv::ConvF32Args{g, x.data(), w.data(), nullptr, bias.data(), expected.data()});
+    std::vector<double> want(expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+      want[i] = std::clamp(static_cast<double>(expected[i]) + sum[i], -0.5, 0.75);
+    const int64_t mg = c.out_channels / c.group;
+    std::vector<PackedGemmF32> packed;
+    for (int64_t grp = 0; grp < c.group; ++grp)
+      packed.push_back(pack_gemm_a_f32(false, mg, depth, w.data() + grp * mg * depth, depth));
+    std::vector<float> first;
+    for (Parallelism* par : {static_cast<Parallelism*>(&serial), static_cast<Parallelism*>(&pool)}) {
+      std::vector<float> y(expected.size(), std::nanf(""));
+      conv::ConvF32Args args{g, x.data(), nullptr, &packed, bias.data(), y.data(), -0.5f, 0.75f};
+      args.sum = sum.data();
+      conv::conv_f32(args, *par);
+      expect_near_all(y, want, 1e-4, "rows-in-place case " + std::to_string(seed));
+      // Each output element's sum is one GEMM row's, whatever the bands and threads: the same bits on both.
+      if (first.empty()) {
+        first = y;
+      } else {
+        EXPECT_EQ(0, std::memcmp(first.data(), y.data(), sizeof(float) * y.size())) << "case " << seed;
+      }
+    }
+  }
+}
+
+TEST(ConvTest, RowsInPlaceBandsMatchReference) { EveryKernel().run(check_rows_in_place_bands); }
 
 TEST(ConvTest, OperatorWithConstantWeightsAndAutoPad) {
   ThreadPool pool(2);
