@@ -7,8 +7,9 @@
 // before it released, still in cache, instead of a buffer of its own size last touched a whole run ago: with one
 // cached buffer per distinct size, MobileNetV2's 4.8 MB expansion outputs came cold from DRAM every run (the
 // layer ran 1.7x slower inside the model than alone). Chunks grow by at least the arena's size; once all of a
-// run's blocks are released, the entirely free chunks are merged into one mapping. Free bytes are bounded
-// (kMaxCachedBytes): past it, a chunk that becomes entirely free goes back to the OS. One arena serves the
+// run's blocks are released, the entirely free chunks are merged into one mapping, their pages moved into it (not
+// faulted in again on the next run); after that first merge the arena grows by requests alone. Free bytes are
+// bounded (kMaxCachedBytes): past it, a chunk that becomes entirely free goes back to the OS. One arena serves the
 // process; it is thread-safe.
 #pragma once
 
