@@ -55,6 +55,35 @@ void pack_a_bytes(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a
   }
 }
 
+#if defined(__AVX2__)
+// pack_a_wide's whole strip of 4 rows over depth steps [0, k16) (a multiple of 16), 16 steps at a time: each row's
+// 16 bytes widened to int16 less the zero point (|A - za| <= 255 fits), then the rows' step pairs (32-bit units)
+// interleaved by a 4 x 8 transpose of 32-bit units. The same values as the scalar loop. That loop, a byte at a time,
+// was 10.8% of INT8 ResNet-50 (static QDQ, 8-bit weights; AMD EPYC Zen 3, one thread, perf), whose A is every
+// 3x3 layer's im2row.
+inline void pack_a_wide_4x2_avx2(int64_t k16, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
+                                 int16_t* dst) {
+  const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(a_zero_point));
+  for (int64_t p = 0; p < k16; p += 16) {
+    __m256i w[4];
+    for (int r = 0; r < 4; ++r) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + r * lda + p));
+      w[r] = _mm256_sub_epi16(a_signed ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes), zero_point);
+    }
+    // t: rows 0-1 / 2-3 interleaved by pairs; s: all four rows of group g (low half) and g + 4 (high half).
+    const __m256i t0 = _mm256_unpacklo_epi32(w[0], w[1]), t1 = _mm256_unpackhi_epi32(w[0], w[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(w[2], w[3]), t3 = _mm256_unpackhi_epi32(w[2], w[3]);
+    const __m256i s0 = _mm256_unpacklo_epi64(t0, t2), s1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i s2 = _mm256_unpacklo_epi64(t1, t3), s3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i* out = reinterpret_cast<__m256i*>(dst + p * 4);                 // groups p / 2 .. p / 2 + 7, 8 int16 each
+    _mm256_storeu_si256(out, _mm256_permute2x128_si256(s0, s1, 0x20));      // groups 0, 1
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(s2, s3, 0x20));  // groups 2, 3
+    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(s0, s1, 0x31));  // groups 4, 5
+    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(s2, s3, 0x31));  // groups 6, 7
+  }
+}
+#endif
+
 // Packs rows of A for the int16 kernels (G = 2): A - a_zero_point as int16 (no row sums needed).
 template <int Mr, int Group>
 void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_signed, int32_t a_zero_point,
@@ -62,9 +91,19 @@ void pack_a_wide(int64_t rows, int64_t k, const uint8_t* a, int64_t lda, bool a_
   constexpr int kGroup = Group;
   int16_t* dst = static_cast<int16_t*>(strip);
   const int64_t groups = (k + kGroup - 1) / kGroup;
+  int64_t first_group = 0;  // groups before it packed by the vector path
+#if defined(__AVX2__)
+  if constexpr (Mr == 4 && kGroup == 2) {
+    if (rows == Mr) {
+      const int64_t k16 = k / 16 * 16;
+      pack_a_wide_4x2_avx2(k16, a, lda, a_signed, a_zero_point, dst);
+      first_group = k16 / kGroup;
+    }
+  }
+#endif
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = a + r * lda;
-    for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t g = first_group; g < groups; ++g) {
       for (int64_t e = 0; e < kGroup; ++e) {
         const int64_t p = g * kGroup + e;
         int32_t v = 0;
