@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "base/buffer_pool.h"
@@ -11,8 +12,9 @@
 #include "ir/shape_inference.h"
 #include "onnx/model_loader.h"
 #include "onnx/model_writer.h"
-#include "passes/gradient_expansion.h"
 #include "ops/registry.h"
+#include "passes/gradient_expansion.h"
+#include "runtime/batch_split.h"
 #include "runtime/execution_plan.h"
 #include "runtime/execution_provider.h"
 #include "runtime/node_observer.h"
@@ -163,6 +165,26 @@ void Session::initialize() {
   infer_all(graph);
   check_inferred_sizes(graph, options_.limits.max_tensor_bytes);
   if (!options_.optimized_model_filepath.empty()) save_model(model_, options_.optimized_model_filepath);
+  // Before the plan releases packed weights: the analysis reads the constants' shapes.
+  if (options_.split_batch) {
+    split_batch_symbol_ = batch_split_symbol(graph, &why_batch_is_not_split_);
+    if (!split_batch_symbol_.empty()) {
+      const BatchItemCost cost = batch_item_cost(graph);
+      if (cost.bytes < kSplitBatchMinItemBytes) {
+        why_batch_is_not_split_ = "small items: " + std::to_string(static_cast<int64_t>(cost.bytes)) +
+                                  " bytes of intermediates each (a whole batch stays in the caches)";
+      } else if (cost.intensity() >= kSplitBatchMaxIntensity) {
+        why_batch_is_not_split_ = "compute-bound: " + std::to_string(cost.intensity()) +
+                                  " multiply-adds per byte of intermediates (its GEMMs gain from the whole batch)";
+      }
+      if (!why_batch_is_not_split_.empty()) split_batch_symbol_.clear();
+    }
+  } else {
+    why_batch_is_not_split_ = "SessionOptions::split_batch is off";
+  }
+  for (const IoInfo& in : inputs_) {
+    batched_input_.push_back(!split_batch_symbol_.empty() && graph.initializers.count(in.name) == 0);
+  }
   // Weights that kernels packed into their own layout are released as the plan is built: only the packed copy
   // stays (the original and the packed copy of every BERT-base MatMul weight were both kept before).
   plan_ = std::make_unique<ExecutionPlan>(graph, providers_, ConstantRelease::kReleaseConsumed);
@@ -266,7 +288,11 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
   std::vector<RuntimeValue> ordered = order_feeds(feeds);
   const ScopedDenormalsAsZero denormals(options_.denormals_as_zero);
   const RunGuard guard(options_.limits, control.terminate, control.timeout_ms);
-  std::vector<RuntimeValue> all = plan_->run(ordered, ValueLookup{}, *pool_, guard, control.observer);
+  const int64_t items = batch_items(ordered);
+  const int64_t threads = pool_->thread_count();
+  const int64_t slice = items % threads == 0 ? threads : 1;
+  std::vector<RuntimeValue> all = items > slice ? run_in_slices(ordered, items, slice, guard, control)
+                                                : plan_->run(ordered, ValueLookup{}, *pool_, guard, control.observer);
   if (output_names.empty()) {
     detach_shared_outputs(all);
     return all;
@@ -284,5 +310,67 @@ std::vector<RuntimeValue> Session::run(const std::vector<std::pair<std::string, 
 }
 
 std::shared_ptr<const MemoryPlan> Session::memory_plan() const { return plan_->memory_plan(); }
+
+int64_t Session::batch_items(const std::vector<RuntimeValue>& ordered) const {
+  if (split_batch_symbol_.empty()) return 0;
+  int64_t items = -1;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (!batched_input_[i]) continue;
+    const RuntimeValue& value = ordered[i];
+    // A tensor of no elements runs whole (nothing to gain; its storage may be absent).
+    if (!value.is_tensor() || value.is_optional() || value.tensor().rank() == 0 || value.tensor().element_count() == 0)
+      return 0;
+    const int64_t first = value.tensor().dim(0);
+    if (items >= 0 && first != items) return 0;  // run whole: the kernels report the mismatch
+    items = first;
+  }
+  return std::max<int64_t>(items, 0);
+}
+
+namespace {
+
+// Items [begin, begin + count) of `t` (first dimension), sharing its memory.
+Tensor item_view(const Tensor& t, int64_t begin, int64_t count) {
+  std::vector<int64_t> shape = t.shape();
+  const size_t item_bytes = shape[0] == 0 ? 0 : t.byte_size() / static_cast<size_t>(shape[0]);
+  shape[0] = count;
+  const size_t offset =
+      static_cast<size_t>(static_cast<const char*>(t.raw_data()) - static_cast<const char*>(t.storage()->data())) +
+      static_cast<size_t>(begin) * item_bytes;
+  return Tensor(t.dtype(), std::move(shape), t.storage(), offset);
+}
+
+}  // namespace
+
+std::vector<RuntimeValue> Session::run_in_slices(const std::vector<RuntimeValue>& ordered, int64_t items, int64_t slice,
+                                                 const RunGuard& guard, const RunControl& control) const {
+  std::vector<Tensor> outputs;  // allocated from the first slice's outputs
+  std::vector<RuntimeValue> feeds = ordered;
+  for (int64_t begin = 0; begin < items; begin += slice) {
+    for (size_t i = 0; i < ordered.size(); ++i) {
+      if (batched_input_[i]) feeds[i] = item_view(ordered[i].tensor(), begin, slice);
+    }
+    std::vector<RuntimeValue> part = plan_->run(feeds, ValueLookup{}, *pool_, guard, control.observer);
+    for (size_t k = 0; k < part.size(); ++k) {
+      // The analysis keeps the first dimension as the item index of every output (batch_split.h).
+      check_argument(part[k].is_tensor() && part[k].tensor().rank() >= 1 && part[k].tensor().dim(0) == slice &&
+                         part[k].tensor().dtype() != DType::kString,
+                     "batch split: output '", outputs_[k].name, "' of a run over ", slice, " items is ",
+                     part[k].description());
+      const Tensor& piece = part[k].tensor();
+      if (begin == 0) {
+        std::vector<int64_t> shape = piece.shape();
+        shape[0] = items;
+        outputs.push_back(Tensor::uninitialized(piece.dtype(), std::move(shape)));
+      }
+      check_argument(
+          outputs[k].byte_size() == piece.byte_size() / static_cast<size_t>(slice) * static_cast<size_t>(items),
+          "batch split: output '", outputs_[k].name, "' changed shape between runs: ", piece.description());
+      std::memcpy(static_cast<char*>(outputs[k].raw_data()) + static_cast<size_t>(begin) * (piece.byte_size() / slice),
+                  piece.raw_data(), piece.byte_size());
+    }
+  }
+  return std::vector<RuntimeValue>(outputs.begin(), outputs.end());
+}
 
 }  // namespace tessera

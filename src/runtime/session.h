@@ -45,6 +45,10 @@ struct SessionOptions {
   // runs after it at those shapes place every intermediate at its planned offset in one arena block
   // (runtime/memory_plan.h). Off: every intermediate is allocated from the buffer pool as it is produced.
   bool memory_pattern = true;
+  // Batch splitting (runtime/batch_split.h): a graph that computes every item of its batch on its own runs a feed of
+  // N items as runs of s items each (s the thread count when it divides N, else 1), on the memory plan of s items,
+  // and its outputs are the runs' outputs in order. Each item's outputs are then those of a run of that item alone.
+  bool split_batch = true;
 };
 
 class NodeObserver;
@@ -104,9 +108,19 @@ class Session {
   // The memory plan the runs at its feed shapes use (SessionOptions::memory_pattern; nullptr before the first run
   // or when off): for reports (its arena_bytes) and tests.
   std::shared_ptr<const MemoryPlan> memory_plan() const;
+  // The batch dimension's symbol when runs split their batch (SessionOptions::split_batch and a graph that computes
+  // its items apart), else ""; why_batch_is_not_split() says why not.
+  const std::string& split_batch_symbol() const { return split_batch_symbol_; }
+  const std::string& why_batch_is_not_split() const { return why_batch_is_not_split_; }
 
  private:
   void initialize();
+  // run() over feeds of `items` items (first dimension), `slice` items at a time.
+  std::vector<RuntimeValue> run_in_slices(const std::vector<RuntimeValue>& ordered, int64_t items, int64_t slice,
+                                          const RunGuard& guard, const RunControl& control) const;
+  // The item count shared by every batched feed when this run splits (split_batch_symbol_ set, every feed of a
+  // batched input a tensor with the same first dimension), else 0.
+  int64_t batch_items(const std::vector<RuntimeValue>& ordered) const;
   std::vector<RuntimeValue> order_feeds(const std::vector<std::pair<std::string, RuntimeValue>>& feeds) const;
 
   // Declared first, so destroyed last: gives the buffers this session's tensors returned to the process-wide
@@ -123,6 +137,9 @@ class Session {
   std::vector<std::shared_ptr<ExecutionProvider>> providers_;
   std::unique_ptr<ExecutionPlan> plan_;
   std::unique_ptr<ThreadPool> pool_;
+  std::string split_batch_symbol_;
+  std::string why_batch_is_not_split_;
+  std::vector<bool> batched_input_;  // per input (inputs_ order): its first dimension is the batch
 };
 
 // Checks one feed against its declared type; throws kInvalidArgument naming the input and both types.

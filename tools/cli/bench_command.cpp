@@ -330,6 +330,8 @@ int bench_command(const std::vector<std::string>& args) {
   profile.write();
   report.latency = compute_latency_stats(std::move(times), total_s);
   report.peak_rss_mb = peak_resident_mb();
+  report.batch_split = session->split_batch_symbol();
+  report.batch_split_why = session->why_batch_is_not_split();
   if (const std::shared_ptr<const MemoryPlan> plan = session->memory_plan(); plan != nullptr && plan->usable)
     report.memory_plan_mb = static_cast<double>(plan->arena_bytes) / (1024.0 * 1024.0);
   const std::string text = settings.json ? bench_report_json(report) : bench_report_text(report);

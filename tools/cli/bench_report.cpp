@@ -112,6 +112,9 @@ std::string bench_report_json(const BenchReport& report) {
       {"session_create_ms", report.session_create_ms},
       {"peak_rss_mb", report.peak_rss_mb},
       {"memory_plan_mb", report.memory_plan_mb},
+      {"batch_split",
+       report.batch_split.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(report.batch_split)},
+      {"batch_split_why", report.batch_split_why},
       {"threads", report.threads},
       {"opt_level", report.opt_level},
       {"precision", report.precision},
@@ -147,6 +150,11 @@ std::string bench_report_text(const BenchReport& report) {
        l.p99_ms, l.mean_ms, l.min_ms, l.max_ms);
   line("peak memory:      %.1f MB (VmHWM)\n", report.peak_rss_mb);
   if (report.memory_plan_mb > 0) line("memory plan:      %.1f MB arena for the intermediates\n", report.memory_plan_mb);
+  if (!report.batch_split.empty()) {
+    line("batch split:      runs of a slice of '%s' at a time\n", report.batch_split.c_str());
+  } else {
+    line("batch split:      no (%s)\n", report.batch_split_why.c_str());
+  }
   return out;
 }
 

@@ -47,13 +47,16 @@ struct BenchReport {
   double session_create_ms = 0;
   double peak_rss_mb = 0;
   double memory_plan_mb = 0;  // the memory plan's arena (0: no plan, as with --no-memory-pattern)
+  std::string batch_split;    // the batch dimension's symbol when runs split their batch (Session), else ""
+  std::string batch_split_why;  // why not, when batch_split is ""
   CpuInfo cpu;
   std::vector<BenchInput> inputs;
   LatencyStats latency;
 };
 
 // Exactly one JSON object (keys: median_ms, p90_ms, p99_ms, mean_ms, min_ms, max_ms, iters, warmup, total_s,
-// session_create_ms, peak_rss_mb, memory_plan_mb, threads, cpu, avx512f, avx2, model, opt_level, precision, inputs).
+// session_create_ms, peak_rss_mb, memory_plan_mb, batch_split (the symbol, or null with batch_split_why), threads,
+// cpu, avx512f, avx2, model, opt_level, precision, inputs).
 std::string bench_report_json(const BenchReport& report);
 
 // The same for people: a few aligned lines.
