@@ -109,6 +109,16 @@ TEST(BatchSplit, SplitRunsGiveEachItemItsOwnRun) {
   }
 }
 
+// Slices of one item (one thread) and of two (two threads) give the same bits, as a whole run does at any thread count
+// (docs/RELIABILITY.md).
+TEST(BatchSplit, SameBitsOnOneThreadAndTwo) {
+  const Tensor x = testing::filled({4, kChannels, kSide, kSide}, 0.29f, -0.2f);
+  const Tensor one = run_one(session_of(classifier(), 1), x);
+  const Tensor two = run_one(session_of(classifier(), 2), x);
+  ASSERT_EQ(one.shape(), two.shape());
+  EXPECT_EQ(0, std::memcmp(one.raw_data(), two.raw_data(), one.byte_size()));
+}
+
 // Graphs that combine items, or might, run whole; the reason names the node.
 TEST(BatchSplit, GraphsThatMixItemsRunWhole) {
   struct Case {
