@@ -112,8 +112,10 @@ bool op_keeps_items(const Graph& graph, const Node& node, std::string* why) {
     return true;
   };
   bool ok = true;
-  if (op == "MaxPool" || op == "BatchNormalization") {
+  if (op == "MaxPool") {
     ok = only_first_output();
+  } else if (op == "BatchNormalization") {
+    ok = only_first_output() && node.attr_int("training_mode", 0) == 0;  // training mode: the batch's statistics
   } else if (op == "Cast") {
     ok = node.attr_int("to", 0) != static_cast<int64_t>(DType::kString);  // split runs join numeric outputs only
   } else if (op == "Flatten") {

@@ -141,6 +141,16 @@ TEST(BatchSplit, GraphsThatMixItemsRunWhole) {
          add_node(g, "Add", {"p", "per_item"}, {"y"});
        },
        "may broadcast along the batch"},
+      {"batch statistics",
+       [](onnx::GraphProto* g) {
+         testing::add_float_initializer(g, "scale", {kClasses}, ramp(kClasses, 0.5f));
+         testing::add_float_initializer(g, "shift", {kClasses}, ramp(kClasses, 0.1f));
+         testing::add_float_initializer(g, "mean", {kClasses}, ramp(kClasses, 0.0f));
+         testing::add_float_initializer(g, "var", {kClasses}, std::vector<float>(kClasses, 1.0f));
+         add_int_attribute(add_node(g, "BatchNormalization", {"p", "scale", "shift", "mean", "var"}, {"y"}),
+                           "training_mode", 1);
+       },
+       "BatchNormalization"},
       {"flatten of the whole batch",
        [](onnx::GraphProto* g) { add_int_attribute(add_node(g, "Flatten", {"p"}, {"y"}), "axis", 0); }, "Flatten"},
       {"transpose moving the batch",
