@@ -78,6 +78,7 @@ SessionOptions session_options(const nb::dict& options) {
   limit("max_live_bytes", result.limits.max_live_bytes);
   if (options.contains("denormals_as_zero")) result.denormals_as_zero = nb::cast<bool>(options["denormals_as_zero"]);
   if (options.contains("memory_pattern")) result.memory_pattern = nb::cast<bool>(options["memory_pattern"]);
+  if (options.contains("split_batch")) result.split_batch = nb::cast<bool>(options["split_batch"]);
   if (options.contains("matmul_precision") && nb::cast<std::string>(options["matmul_precision"]) == "bf16") {
     result.matmul_precision = MatMulPrecision::kBFloat16;
   }

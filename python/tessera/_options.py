@@ -59,7 +59,8 @@ class SessionOptions:
         """Stores a "session.*" config entry; Tessera reads "tessera.disabled_passes" (comma-separated pass
         names), "session.set_denormal_as_zero" ("1": flush denormal floats to zero, as onnxruntime) and
         "tessera.matmul_precision" ("bf16": float32 MatMul/Gemm with constant weights on the bfloat16 GEMM, as the
-        CLI's --precision bf16; "fp32", the default), and keeps the others for get_session_config_entry."""
+        CLI's --precision bf16; "fp32", the default), "tessera.split_batch" ("0": run every batch whole instead of
+        in slices, see docs/ARCHITECTURE.md "Batch splitting"), and keeps the others for get_session_config_entry."""
         self._config[str(key)] = str(value)
 
     def get_session_config_entry(self, key):
@@ -93,6 +94,7 @@ class SessionOptions:
             "optimized_model_filepath": str(self.optimized_model_filepath or ""),
             "denormals_as_zero": self._config.get("session.set_denormal_as_zero") == "1",
             "memory_pattern": bool(self.enable_mem_pattern),
+            "split_batch": self._config.get("tessera.split_batch") != "0",
         }
         for limit in _LIMITS:
             value = getattr(self, limit)
