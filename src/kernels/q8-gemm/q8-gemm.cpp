@@ -110,6 +110,12 @@ struct StripSource {
   int32_t* sums;          // per column, accumulates the values written
 };
 
+// A byte of B as the int8 (Signed) or uint8 value it holds.
+template <bool Signed>
+inline int32_t byte_value(uint8_t byte) {
+  return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
+}
+
 // One whole depth group of a strip from B stored k x n: d[c * Group + e] = E(B(e, c) - offset[c]), the values
 // added to sums[c]. Restrict parameters (GCC honours them on parameters) let it vectorise.
 template <typename E, bool Signed, int Group>
@@ -119,8 +125,7 @@ void pack_group(const uint8_t* __restrict rows, int64_t ldb, int64_t cols, const
     int32_t sum = 0;
     for (int e = 0; e < Group; ++e) {
       const uint8_t byte = rows[e * ldb + c];
-      const int32_t v =
-          (Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte)) - offset[c];
+      const int32_t v = byte_value<Signed>(byte) - offset[c];
       sum += v;
       d[c * Group + e] = static_cast<E>(v);
     }
@@ -240,11 +245,8 @@ void pack_pairs_int16(const uint8_t* __restrict b, int64_t ldb, int64_t groups, 
       _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(a_hi, b_hi));  // c + 12 .. c + 15
     }
     for (int64_t c = whole; c < cols; ++c) {
-      const auto value = [](uint8_t byte) -> int32_t {
-        return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
-      };
-      d[c * 2] = static_cast<int16_t>(value(r0[c]) - offsets[c]);
-      d[c * 2 + 1] = static_cast<int16_t>(value(r1[c]) - offsets[c]);
+      d[c * 2] = static_cast<int16_t>(byte_value<Signed>(r0[c]) - offsets[c]);
+      d[c * 2 + 1] = static_cast<int16_t>(byte_value<Signed>(r1[c]) - offsets[c]);
     }
   }
 }
@@ -262,9 +264,6 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
   int32_t* __restrict sums = s.sums;
   // Locals, not reads through `s`: the int8 stores may alias it.
   const int64_t k = s.k, j0 = s.j0, cols = s.cols, nr = s.nr;
-  const auto value = [](uint8_t byte) -> int32_t {
-    return Signed ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
-  };
   if (!s.trans_b) {
     // A group of rows at a time: its (column, step) elements are written contiguously.
     const int64_t full = k / Group;
@@ -293,7 +292,7 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
       const uint8_t* row = b + p * ldb + j0;
       E* d = dst + full * nr * Group + p % Group;
       for (int64_t c = 0; c < cols; ++c) {
-        const int32_t v = value(row[c]) - offset[c];
+        const int32_t v = byte_value<Signed>(row[c]) - offset[c];
         sums[c] += v;
         d[c * Group] = static_cast<E>(v);
       }
@@ -305,7 +304,7 @@ void pack_strip(const StripSource& s, uint8_t* strip) {
     int32_t sum = 0;
     const int32_t off = offset[c];
     for (int64_t p = 0; p < k; ++p) {
-      const int32_t v = value(column[p]) - off;
+      const int32_t v = byte_value<Signed>(column[p]) - off;
       sum += v;
       dst[((p / Group) * nr + c) * Group + p % Group] = static_cast<E>(v);
     }
